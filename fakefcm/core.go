@@ -1,0 +1,313 @@
+// Package fakefcm is the deterministic core of the fake Firebase Cloud Messaging service: its
+// projects, devices, pending queues, throttles, faults and the record of every message's fate.
+//
+// The core never reads a clock, starts a goroutine or does I/O. Every method takes the current
+// time; randomness comes from the seed in Config. What the core wants done — a message handed to a
+// device, a device channel closed — collects in an outbox that the caller drains with TakeOutbox,
+// and NextWake says when the core wants Tick to be called next. The HTTP shell in
+// fakefcm/server and the simulator in sim/ both drive it this way.
+//
+// The wire formats of FCM (HTTP v1, its error bodies, the legacy API) live here too, as pure
+// decoders and renderers, so that both drivers share them.
+package fakefcm
+
+import (
+	"cmp"
+	"container/heap"
+	"math/rand/v2"
+	"time"
+)
+
+// Config is what a Core is built from.
+type Config struct {
+	// Seed feeds every random choice the core makes (tokens, keys, latency jitter, loss).
+	Seed uint64
+	// Behaviour is how the fake delivers and throttles; zero fields take FCM's defaults.
+	Behaviour Behaviour
+}
+
+// Behaviour is fakefcm's configurable delivery behaviour. The zero value is FCM's documented
+// behaviour with instant delivery.
+type Behaviour struct {
+	// Latency is added to every delivery, from acceptance (or from the device's reconnection)
+	// to the message leaving for the device.
+	Latency time.Duration `json:"latency,omitempty" yaml:"latency"`
+	// Jitter adds a uniformly drawn extra delay in [0, Jitter) to each delivery.
+	Jitter time.Duration `json:"jitter,omitempty" yaml:"jitter"`
+	// Loss is the probability in [0, 1] that an accepted message is silently never delivered.
+	Loss float64 `json:"loss,omitempty" yaml:"loss"`
+	// NormalPriorityDelay is added to normal-priority deliveries, standing for a dozing device's
+	// maintenance window.
+	NormalPriorityDelay time.Duration `json:"normalPriorityDelay,omitempty" yaml:"normalPriorityDelay"`
+	// TokenExpiry is how long a token may stay inactive (device channel never connected) before
+	// sends get UNREGISTERED. Zero means FCM's 270 days; negative means never.
+	TokenExpiry time.Duration `json:"tokenExpiry,omitempty" yaml:"tokenExpiry"`
+	// Throttles are FCM's rate limits.
+	Throttles Throttles `json:"throttles,omitzero" yaml:"throttles"`
+}
+
+// DefaultTokenExpiry is how long Android keeps an inactive token (FCM.md).
+const DefaultTokenExpiry = 270 * 24 * time.Hour
+
+func (b Behaviour) tokenExpiry() time.Duration {
+	if b.TokenExpiry == 0 {
+		return DefaultTokenExpiry
+	}
+	return b.TokenExpiry
+}
+
+// Core is the fake FCM's state machine. It is not safe for concurrent use: a shell serialises
+// calls to it.
+type Core struct {
+	behaviour Behaviour
+	rng       *rand.Rand
+
+	projects    map[string]*project // by project ID
+	bySender    map[string]*project
+	byServerKey map[string]*project
+	devices     map[string]*device // by token, including unregistered ones
+
+	records     []Record
+	byToken     map[string][]int // indexes into records
+	byMessageID map[string]int
+	faults      []*fault
+	timers      timerHeap
+	outbox      []Delivery
+	timerSeq    uint64
+	msgSeq      uint64
+	stats       Stats
+	now         time.Time
+}
+
+// New returns a Core with no projects and no devices.
+func New(cfg Config) *Core {
+	c := &Core{
+		rng:         rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		projects:    map[string]*project{},
+		bySender:    map[string]*project{},
+		byServerKey: map[string]*project{},
+		devices:     map[string]*device{},
+		byToken:     map[string][]int{},
+		byMessageID: map[string]int{},
+	}
+	c.SetBehaviour(cfg.Behaviour)
+	return c
+}
+
+// SetBehaviour replaces the delivery behaviour. Throttle changes apply to devices and projects
+// from their next message on.
+func (c *Core) SetBehaviour(b Behaviour) {
+	b.Throttles = b.Throttles.withDefaults()
+	c.behaviour = b
+	for _, p := range c.projects {
+		p.quota = nil
+	}
+	for _, d := range c.devices {
+		d.limits = nil
+	}
+}
+
+// Behaviour returns the delivery behaviour in force, with defaults filled in.
+func (c *Core) Behaviour() Behaviour { return c.behaviour }
+
+// observe moves the core's notion of the present forward; time never goes back inside the core.
+func (c *Core) observe(now time.Time) time.Time {
+	if now.After(c.now) {
+		c.now = now
+	}
+	return c.now
+}
+
+// DeliveryKind says what a Delivery asks the driver to do on a device channel.
+type DeliveryKind string
+
+// The things a Delivery can ask for.
+const (
+	// DeliverMessage: write Frame (a message) to the device; the device acknowledges it with Ack.
+	DeliverMessage DeliveryKind = "message"
+	// DeliverDeleted: tell the device that messages were discarded (onDeletedMessages).
+	DeliverDeleted DeliveryKind = "deleted"
+	// CloseChannel: the token is no longer valid; close its device channel.
+	CloseChannel DeliveryKind = "close"
+)
+
+// Delivery is one piece of work on a device channel that the core hands to its driver.
+type Delivery struct {
+	Token string
+	Kind  DeliveryKind
+	// Message is set for DeliverMessage.
+	Message *RemoteMessage
+}
+
+// DeviceFrame is what fakefcm writes on a device channel, as JSON.
+type DeviceFrame struct {
+	Type    DeliveryKind   `json:"type"` // "message" or "deleted"
+	Message *RemoteMessage `json:"message,omitempty"`
+}
+
+// DeviceAck is what a device writes on its channel to acknowledge a message.
+type DeviceAck struct {
+	Ack string `json:"ack"` // the message ID
+}
+
+// TakeOutbox returns the deliveries the core has produced since the last call, in order, and
+// forgets them. The driver carries them out in that order.
+func (c *Core) TakeOutbox() []Delivery {
+	out := c.outbox
+	c.outbox = nil
+	return out
+}
+
+// NextWake returns when the core next needs Tick, and false if nothing is scheduled.
+func (c *Core) NextWake() (time.Time, bool) {
+	for len(c.timers) > 0 {
+		t := c.timers[0]
+		if t.live() {
+			return t.at, true
+		}
+		heap.Pop(&c.timers)
+	}
+	return time.Time{}, false
+}
+
+// Tick runs everything scheduled at or before now: deliveries leaving after their latency,
+// throttled messages whose window reopened, messages whose TTL ran out.
+func (c *Core) Tick(now time.Time) {
+	now = c.observe(now)
+	for len(c.timers) > 0 && !c.timers[0].at.After(now) {
+		t := heap.Pop(&c.timers).(*timer)
+		if !t.live() {
+			continue
+		}
+		switch t.kind {
+		case timerDispatch:
+			c.dispatch(t.entry, now)
+		case timerExpire:
+			c.expire(t.entry, now)
+		case timerFlush:
+			t.dev.flushAt = time.Time{}
+			c.flush(t.dev, now)
+		}
+	}
+}
+
+// timerKind names what a timer does when it fires.
+type timerKind uint8
+
+const (
+	timerDispatch timerKind = iota // an entry leaves for its device
+	timerExpire                    // an entry's TTL runs out
+	timerFlush                     // a device's throttle window reopens
+)
+
+type timer struct {
+	at    time.Time
+	seq   uint64
+	kind  timerKind
+	entry *entry  // timerDispatch, timerExpire
+	dev   *device // timerFlush
+	gen   uint64  // the entry's or device's generation when set; stale timers are skipped
+}
+
+// live reports whether the timer still applies: the state it was set for has not moved on.
+func (t *timer) live() bool {
+	switch t.kind {
+	case timerFlush:
+		return t.dev.flushGen == t.gen
+	default:
+		return t.entry.gen == t.gen
+	}
+}
+
+// timerHeap orders timers by time, then by the order they were set in.
+type timerHeap []*timer
+
+func (h timerHeap) Len() int { return len(h) }
+func (h timerHeap) Less(i, j int) bool {
+	if c := h[i].at.Compare(h[j].at); c != 0 {
+		return c < 0
+	}
+	return h[i].seq < h[j].seq
+}
+func (h timerHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *timerHeap) Push(x any)   { *h = append(*h, x.(*timer)) }
+func (h *timerHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return t
+}
+
+func (c *Core) setTimer(at time.Time, kind timerKind, e *entry, d *device) {
+	c.timerSeq++
+	t := &timer{at: at, seq: c.timerSeq, kind: kind, entry: e, dev: d}
+	if d != nil {
+		t.gen = d.flushGen
+	} else {
+		t.gen = e.gen
+	}
+	heap.Push(&c.timers, t)
+}
+
+// Stats are running totals for metrics.
+type Stats struct {
+	Accepted  int64
+	Rejected  map[ErrorCode]int64
+	Delivered int64
+	Dropped   map[Fate]int64
+	// Throttled counts messages that a throttle delayed (delay mode) or refused (reject mode).
+	Throttled map[string]int64
+	Pending   int
+	Devices   int
+	Connected int
+}
+
+// Stats returns a copy of the running totals.
+func (c *Core) Stats() Stats {
+	s := Stats{
+		Accepted: c.stats.Accepted, Delivered: c.stats.Delivered,
+		Rejected: cloneMap(c.stats.Rejected), Dropped: cloneMap(c.stats.Dropped), Throttled: cloneMap(c.stats.Throttled),
+	}
+	for _, d := range c.devices {
+		if d.registered {
+			s.Devices++
+		}
+		if d.connected {
+			s.Connected++
+		}
+		s.Pending += len(d.pending)
+	}
+	return s
+}
+
+func cloneMap[K comparable](m map[K]int64) map[K]int64 {
+	out := make(map[K]int64, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func bump[K comparable](m *map[K]int64, k K) {
+	if *m == nil {
+		*m = map[K]int64{}
+	}
+	(*m)[k]++
+}
+
+// jitter draws a delay in [0, max).
+func (c *Core) jitter(max time.Duration) time.Duration {
+	if max <= 0 {
+		return 0
+	}
+	return time.Duration(c.rng.Int64N(int64(max)))
+}
+
+// laterOf returns the later of two times.
+func laterOf(a, b time.Time) time.Time {
+	if cmp.Compare(a.UnixNano(), b.UnixNano()) >= 0 {
+		return a
+	}
+	return b
+}

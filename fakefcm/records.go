@@ -1,0 +1,111 @@
+package fakefcm
+
+import "time"
+
+// Fate is what finally happened to a message, or what is happening to it now.
+type Fate string
+
+// Fates. The sender hears of none of the drops: it got its 200 long before.
+const (
+	FatePending          Fate = "pending"            // stored: the device is away, force-stopped or throttled
+	FateInFlight         Fate = "in-flight"          // on its way to the device, not yet acknowledged
+	FateDelivered        Fate = "delivered"          // the device acknowledged it
+	FateTTLExpired       Fate = "ttl-expired"        // its time to live ran out before delivery
+	FateCollapsed        Fate = "collapsed"          // replaced by a newer message with the same collapse key
+	FateCollapseKeyLimit Fate = "collapse-key-limit" // dropped to keep at most four collapse keys
+	FateTooManyPending   Fate = "too-many-pending"   // discarded with the rest of a full offline queue
+	FateLoss             Fate = "loss"               // accepted and silently lost (loss setting or fault)
+	FateUnregistered     Fate = "unregistered"       // the token was deleted before delivery
+	FateRejected         Fate = "rejected"           // refused with an error; see Record.Error
+	FateValidateOnly     Fate = "validate-only"      // a validate-only request: nothing is delivered
+	FateNoSubscribers    Fate = "no-subscribers"     // a topic or condition send: fakefcm models no subscriptions
+)
+
+// Final reports whether the fate can no longer change.
+func (f Fate) Final() bool { return f != FatePending && f != FateInFlight }
+
+// Record is the history of one send request to one target, with its true fate.
+type Record struct {
+	// Seq numbers records from 1 in the order requests arrived.
+	Seq int64 `json:"seq"`
+	// Name is the v1 message name (projects/P/messages/ID); empty for a refused send.
+	Name      string `json:"name,omitempty"`
+	MessageID string `json:"messageId,omitempty"`
+	Project   string `json:"project"`
+	API       API    `json:"api"`
+	Token     string `json:"token,omitempty"`
+	Topic     string `json:"topic,omitempty"`
+	Condition string `json:"condition,omitempty"`
+	// ValidateOnly is set for a validate-only request, which delivers nothing.
+	ValidateOnly bool `json:"validateOnly,omitempty"`
+	// ReceivedAt is when the request reached fakefcm (accepted or not).
+	ReceivedAt time.Time `json:"receivedAt"`
+	Fate       Fate      `json:"fate"`
+	// FateAt is when a final fate was reached; zero while pending or in flight.
+	FateAt time.Time `json:"fateAt,omitzero"`
+	// Error is the error code a refused send got; Reason says more (a throttle, a fault).
+	Error  ErrorCode `json:"error,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+	// DispatchedAt is the last time the message left for the device; DeliveredAt when the device
+	// acknowledged it. Attempts counts dispatches (more than one after a reconnection).
+	DispatchedAt time.Time `json:"dispatchedAt,omitzero"`
+	DeliveredAt  time.Time `json:"deliveredAt,omitzero"`
+	Attempts     int       `json:"attempts,omitempty"`
+	// Throttle names the throttle that held the message back and ThrottledFor for how long (delay
+	// mode). A relay within FCM's limits never sees one.
+	Throttle     string        `json:"throttle,omitempty"`
+	ThrottledFor time.Duration `json:"throttledFor,omitempty"`
+	// Payload is the message as the device receives it; nil for a refused send.
+	Payload *RemoteMessage `json:"payload,omitempty"`
+}
+
+// RecordFilter selects records. Empty fields match everything.
+type RecordFilter struct {
+	Token   string
+	Project string
+	// After keeps records with Seq greater than After, for incremental reads.
+	After int64
+}
+
+// Records returns copies of the records that match f, in arrival order.
+func (c *Core) Records(f RecordFilter) []Record {
+	var out []Record
+	add := func(r *Record) {
+		if r.Seq > f.After && (f.Project == "" || r.Project == f.Project) {
+			out = append(out, *r)
+		}
+	}
+	if f.Token != "" {
+		for _, i := range c.byToken[f.Token] {
+			add(&c.records[i])
+		}
+		return out
+	}
+	for i := range c.records {
+		add(&c.records[i])
+	}
+	return out
+}
+
+// Record returns the record of a message by its message ID.
+func (c *Core) Record(messageID string) (Record, bool) {
+	i, ok := c.byMessageID[messageID]
+	if !ok {
+		return Record{}, false
+	}
+	return c.records[i], true
+}
+
+// addRecord appends a record and indexes it by token.
+func (c *Core) addRecord(r Record) int {
+	r.Seq = int64(len(c.records)) + 1
+	c.records = append(c.records, r)
+	i := len(c.records) - 1
+	if r.Token != "" {
+		c.byToken[r.Token] = append(c.byToken[r.Token], i)
+	}
+	if r.MessageID != "" {
+		c.byMessageID[r.MessageID] = i
+	}
+	return i
+}

@@ -1,0 +1,142 @@
+package fakefcm
+
+import (
+	"fmt"
+	"time"
+)
+
+// SendRequest is one message to one target, after the shell has authenticated the caller.
+type SendRequest struct {
+	API API
+	// Project is the authenticated project (from the OAuth token or the server key).
+	Project      string
+	Message      Message
+	ValidateOnly bool
+}
+
+// SendResult is the answer to a send.
+type SendResult struct {
+	// MessageID and Name identify an accepted message; Name is the v1 form.
+	MessageID string
+	Name      string
+	// Err is set when the send is refused.
+	Err *SendError
+	// Delay is how long the answer must be held back (fault latency). The message itself was
+	// already accepted or refused.
+	Delay time.Duration
+	// Record is the Seq of the record the send made.
+	Record int64
+}
+
+// Send handles one send: faults, validation, the target's state, quotas, then acceptance into
+// the device's queue. Every send to a known project leaves a record, refused ones included.
+func (c *Core) Send(now time.Time, req SendRequest) SendResult {
+	now = c.observe(now)
+	p, ok := c.projects[req.Project]
+	if !ok {
+		// The shell authenticates against existing projects, so this is a caller's bug.
+		return SendResult{Err: newError(Internal, fmt.Sprintf("unknown project %q", req.Project))}
+	}
+	m := &req.Message
+	rec := Record{Project: p.ID, API: req.API, Token: m.Token, Topic: m.Topic, Condition: m.Condition, ReceivedAt: now, ValidateOnly: req.ValidateOnly}
+	fo := c.applyFaults(req.API, p.ID, m.Token)
+	refuse := func(err *SendError, reason string) SendResult {
+		rec.Fate, rec.FateAt, rec.Error, rec.Reason = FateRejected, now, err.Code, reason
+		bump(&c.stats.Rejected, err.Code)
+		return SendResult{Err: err, Delay: fo.latency, Record: c.records[c.addRecord(rec)].Seq}
+	}
+	if fo.err != nil {
+		return refuse(fo.err, "fault")
+	}
+	if err := m.validate(); err != nil {
+		return refuse(err, "invalid")
+	}
+	var d *device
+	if m.Token != "" {
+		var err *SendError
+		if d, err = c.target(p, m, now); err != nil {
+			return refuse(err, "target")
+		}
+	}
+	c.msgSeq++
+	rec.MessageID = fmt.Sprintf("0:%d%%%016x", now.UnixMicro(), c.msgSeq)
+	rec.Name = "projects/" + p.ID + "/messages/" + rec.MessageID
+	rec.Payload = m.remote(rec.MessageID, p.SenderID, now)
+	result := func(i int) SendResult {
+		return SendResult{MessageID: rec.MessageID, Name: rec.Name, Delay: fo.latency, Record: c.records[i].Seq}
+	}
+	if req.ValidateOnly {
+		rec.Fate, rec.FateAt = FateValidateOnly, now
+		return result(c.addRecord(rec))
+	}
+	if ok, wait := c.projectQuota(p, now); !ok {
+		err := newError(QuotaExceeded, fmt.Sprintf("Quota exceeded: project %s sent %d messages in the last minute.", p.ID, c.behaviour.Throttles.ProjectPerMinute))
+		err.Legacy, err.RetryAfter = "DeviceMessageRateExceeded", roundUpSecond(wait)
+		bump(&c.stats.Throttled, ThrottledProjectQuota)
+		return refuse(err, ThrottledProjectQuota)
+	}
+	e := &entry{msg: rec.Payload, collapsible: m.collapsible()}
+	if ttl := m.ttl(); ttl == 0 {
+		e.ttlZero, e.expires = true, now
+	} else {
+		e.expires = now.Add(ttl)
+	}
+	if d != nil && c.behaviour.Throttles.Mode == ThrottleReject {
+		if reason, until := c.deviceLimits(d).check(e, now); reason != "" {
+			err := newError(QuotaExceeded, "Message rate exceeded for this device.")
+			err.RetryAfter = roundUpSecond(until.Sub(now))
+			bump(&c.stats.Throttled, reason)
+			return refuse(err, reason)
+		}
+		c.deviceLimits(d).take(e, now)
+	}
+	c.stats.Accepted++
+	switch {
+	case d == nil:
+		rec.Fate, rec.FateAt = FateNoSubscribers, now
+	case fo.loss || (c.behaviour.Loss > 0 && c.rng.Float64() < c.behaviour.Loss):
+		rec.Fate, rec.FateAt = FateLoss, now
+		bump(&c.stats.Dropped, FateLoss)
+	case e.ttlZero && !d.reachable():
+		rec.Fate, rec.FateAt = FateTTLExpired, now
+		bump(&c.stats.Dropped, FateTTLExpired)
+	default:
+		rec.Fate = FatePending
+		e.record = c.addRecord(rec)
+		c.enqueue(d, e, now)
+		return result(e.record)
+	}
+	return result(c.addRecord(rec))
+}
+
+// target checks a token target against FCM's rules and returns its device.
+func (c *Core) target(p *project, m *Message, now time.Time) (*device, *SendError) {
+	d, ok := c.devices[m.Token]
+	if !ok {
+		return nil, invalidArg("message.token", "InvalidRegistration", "The registration token is not a valid FCM registration token")
+	}
+	if d.registered && !d.connected {
+		if expiry := c.behaviour.tokenExpiry(); expiry > 0 && now.Sub(d.lastActive) > expiry {
+			c.unregister(d, now, "expired after inactivity")
+		}
+	}
+	if !d.registered {
+		err := newError(Unregistered, "Requested entity was not found.")
+		return nil, err
+	}
+	if d.senderID != p.SenderID {
+		return nil, newError(SenderIDMismatch, "SenderId mismatch")
+	}
+	if m.Android != nil && m.Android.RestrictedPackageName != "" && m.Android.RestrictedPackageName != d.packageName {
+		return nil, invalidArg("message.android.restricted_package_name", "InvalidPackageName",
+			"Invalid value at 'message.android.restricted_package_name': the token belongs to %q, not %q.", d.packageName, m.Android.RestrictedPackageName)
+	}
+	return d, nil
+}
+
+func roundUpSecond(d time.Duration) time.Duration {
+	if d <= 0 {
+		return time.Second
+	}
+	return (d + time.Second - 1).Truncate(time.Second)
+}

@@ -1,0 +1,165 @@
+package fakefcm
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/pushlab/pushlab/internal/ratelimit"
+)
+
+// ThrottleMode says what a per-device throttle does to a message over the limit.
+type ThrottleMode string
+
+// Throttle modes. FCM documents delaying; whether it ever rejects per-device excess is not
+// documented, so rejecting is a choice.
+const (
+	// ThrottleDelay holds the message until the limit allows it (FCM's documented behaviour).
+	ThrottleDelay ThrottleMode = "delay"
+	// ThrottleReject refuses the send with 429 QUOTA_EXCEEDED (legacy: DeviceMessageRateExceeded).
+	ThrottleReject ThrottleMode = "reject"
+)
+
+// Throttles are FCM's rate limits. A zero field takes FCM's default; a negative one turns that
+// limit off.
+type Throttles struct {
+	// Mode is what per-device limits do: "delay" (default) or "reject". The project quota
+	// always rejects.
+	Mode ThrottleMode `json:"mode,omitempty" yaml:"mode"`
+	// ProjectPerMinute is the project's quota: sends accepted in any minute (default 600,000).
+	ProjectPerMinute int `json:"projectPerMinute,omitempty" yaml:"projectPerMinute"`
+	// DevicePerMinute and DevicePerHour bound messages to one device in any minute (default
+	// 240) and any hour (default 5,000).
+	DevicePerMinute int `json:"devicePerMinute,omitempty" yaml:"devicePerMinute"`
+	DevicePerHour   int `json:"devicePerHour,omitempty" yaml:"devicePerHour"`
+	// CollapsibleBurst and CollapsibleRefill are the token bucket for collapsible messages to one
+	// device: a burst of 20, refilling one every 3 minutes. ttl=0 messages are exempt.
+	CollapsibleBurst  int           `json:"collapsibleBurst,omitempty" yaml:"collapsibleBurst"`
+	CollapsibleRefill time.Duration `json:"collapsibleRefill,omitempty" yaml:"collapsibleRefill"`
+}
+
+// FCM's documented limits (FCM.md).
+const (
+	DefaultProjectPerMinute  = 600_000
+	DefaultDevicePerMinute   = 240
+	DefaultDevicePerHour     = 5_000
+	DefaultCollapsibleBurst  = 20
+	DefaultCollapsibleRefill = 3 * time.Minute
+)
+
+// Reasons a throttle holds a message back, as records and metrics name them.
+const (
+	ThrottledProjectQuota     = "throttled-project-quota"
+	ThrottledDevicePerMinute  = "throttled-device-per-minute"
+	ThrottledDevicePerHour    = "throttled-device-per-hour"
+	ThrottledCollapsibleBurst = "throttled-collapsible-burst"
+)
+
+func (t Throttles) withDefaults() Throttles {
+	if t.Mode == "" {
+		t.Mode = ThrottleDelay
+	}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&t.ProjectPerMinute, DefaultProjectPerMinute)
+	def(&t.DevicePerMinute, DefaultDevicePerMinute)
+	def(&t.DevicePerHour, DefaultDevicePerHour)
+	def(&t.CollapsibleBurst, DefaultCollapsibleBurst)
+	if t.CollapsibleRefill == 0 {
+		t.CollapsibleRefill = DefaultCollapsibleRefill
+	}
+	return t
+}
+
+// Validate reports a throttle setting that cannot work.
+func (t Throttles) Validate() error {
+	switch t.Mode {
+	case "", ThrottleDelay, ThrottleReject:
+	default:
+		return fmt.Errorf("throttle mode %q: use %q or %q", t.Mode, ThrottleDelay, ThrottleReject)
+	}
+	if t.CollapsibleRefill < 0 && t.CollapsibleBurst >= 0 {
+		return fmt.Errorf("collapsibleRefill %v: must be positive (turn the bucket off with a negative collapsibleBurst)", t.CollapsibleRefill)
+	}
+	return nil
+}
+
+// deviceLimits are one device's throttles; nil members are turned off.
+type deviceLimits struct {
+	perMinute   *ratelimit.Window
+	perHour     *ratelimit.Window
+	collapsible *ratelimit.Bucket
+}
+
+func (c *Core) deviceLimits(d *device) *deviceLimits {
+	if d.limits != nil {
+		return d.limits
+	}
+	t := c.behaviour.Throttles
+	l := &deviceLimits{}
+	if t.DevicePerMinute > 0 {
+		l.perMinute = ratelimit.MustWindow(t.DevicePerMinute, time.Minute, ratelimit.DefaultSlots)
+	}
+	if t.DevicePerHour > 0 {
+		l.perHour = ratelimit.MustWindow(t.DevicePerHour, time.Hour, ratelimit.DefaultSlots)
+	}
+	if t.CollapsibleBurst > 0 {
+		l.collapsible = ratelimit.MustBucket(t.CollapsibleBurst, t.CollapsibleRefill)
+	}
+	d.limits = l
+	return l
+}
+
+// check reports the first limit that holds e back at now, and when all of them let it pass; an
+// empty reason means e may go now.
+func (l *deviceLimits) check(e *entry, now time.Time) (reason string, until time.Time) {
+	until = now
+	hold := func(r string, t time.Time) {
+		if reason == "" {
+			reason = r
+		}
+		until = laterOf(until, t)
+	}
+	for _, w := range []struct {
+		reason string
+		win    *ratelimit.Window
+	}{{ThrottledDevicePerMinute, l.perMinute}, {ThrottledDevicePerHour, l.perHour}} {
+		if w.win != nil && !w.win.Allow(now) {
+			hold(w.reason, w.win.Next(now))
+		}
+	}
+	if l.collapsible != nil && e.collapsible && !e.ttlZero && !l.collapsible.Allow(now) {
+		hold(ThrottledCollapsibleBurst, l.collapsible.Next(now))
+	}
+	return reason, until
+}
+
+// take counts e against the limits; check must have let it pass.
+func (l *deviceLimits) take(e *entry, now time.Time) {
+	if l.perMinute != nil {
+		l.perMinute.Take(now)
+	}
+	if l.perHour != nil {
+		l.perHour.Take(now)
+	}
+	if l.collapsible != nil && e.collapsible && !e.ttlZero {
+		l.collapsible.Take(now)
+	}
+}
+
+// projectQuota admits a send against the project's quota, or says how long to wait.
+func (c *Core) projectQuota(p *project, now time.Time) (ok bool, retryAfter time.Duration) {
+	limit := c.behaviour.Throttles.ProjectPerMinute
+	if limit <= 0 {
+		return true, 0
+	}
+	if p.quota == nil {
+		p.quota = ratelimit.MustWindow(limit, time.Minute, ratelimit.DefaultSlots)
+	}
+	if p.quota.Take(now) {
+		return true, 0
+	}
+	return false, p.quota.Next(now).Sub(now)
+}

@@ -1,0 +1,130 @@
+// Package ratelimit holds the deterministic sliding-window limiter that fakefcm's throttles and
+// the relay's frequency caps are built from. Nothing here reads a clock: every call takes the
+// time, so the same inputs give the same answers in virtual and in real time.
+package ratelimit
+
+import (
+	"fmt"
+	"time"
+)
+
+// DefaultSlots is the number of sub-intervals a Window counts in when the caller has no reason
+// to choose another number.
+const DefaultSlots = 60
+
+// Window admits at most Limit events in any interval of length Span.
+//
+// It counts events in slots of Span/slots each and judges conservatively: an event at time t is
+// admitted only if fewer than Limit events fall in the slots that overlap [t-Span, t]. So the
+// bound holds exactly for every interval of length Span, at the price of refilling up to one
+// slot later than an exact sliding log would. Memory is one int32 per slot, whatever Limit is.
+//
+// Times passed to a Window must not go backwards; an earlier time is treated as the latest one
+// seen. The zero Window is not usable: build one with NewWindow.
+type Window struct {
+	limit  int
+	span   time.Duration
+	slot   time.Duration
+	counts []int32 // ring over slot indices [head-len+1, head]
+	head   int64   // index of the newest slot held (time / slot)
+	sum    int     // sum of counts
+}
+
+// NewWindow returns a Window that admits at most limit events in any span. slots is the number
+// of sub-intervals span is cut into (DefaultSlots when zero or negative); span must be a whole
+// multiple of slots nanoseconds.
+func NewWindow(limit int, span time.Duration, slots int) (*Window, error) {
+	if slots <= 0 {
+		slots = DefaultSlots
+	}
+	if limit <= 0 {
+		return nil, fmt.Errorf("window limit %d: must be at least 1", limit)
+	}
+	if span <= 0 || span%time.Duration(slots) != 0 {
+		return nil, fmt.Errorf("window span %v: must be positive and divisible into %d slots", span, slots)
+	}
+	return &Window{
+		limit:  limit,
+		span:   span,
+		slot:   span / time.Duration(slots),
+		counts: make([]int32, slots+1), // the slot of t-span overlaps the window too
+		head:   -1 << 62,
+	}, nil
+}
+
+// MustWindow is NewWindow for limits fixed in code; it panics on arguments NewWindow refuses.
+func MustWindow(limit int, span time.Duration, slots int) *Window {
+	w, err := NewWindow(limit, span, slots)
+	if err != nil {
+		panic(err)
+	}
+	return w
+}
+
+// Limit reports the most events the window admits in any Span.
+func (w *Window) Limit() int { return w.limit }
+
+// Span reports the length of the window.
+func (w *Window) Span() time.Duration { return w.span }
+
+// advance moves the ring forward so that its newest slot is the slot of t, forgetting slots
+// that no longer overlap the window.
+func (w *Window) advance(t time.Time) {
+	idx := t.UnixNano() / int64(w.slot)
+	if idx <= w.head {
+		return
+	}
+	n := int64(len(w.counts))
+	if idx-w.head >= n {
+		clear(w.counts)
+		w.sum = 0
+	} else {
+		for i := w.head + 1; i <= idx; i++ {
+			c := &w.counts[i%n]
+			w.sum -= int(*c)
+			*c = 0
+		}
+	}
+	w.head = idx
+}
+
+// Count reports how many events the window holds at time t (the conservative count that
+// Allow compares with the limit).
+func (w *Window) Count(t time.Time) int {
+	w.advance(t)
+	return w.sum
+}
+
+// Allow reports whether an event at time t would be admitted, without recording it.
+func (w *Window) Allow(t time.Time) bool {
+	return w.Count(t) < w.limit
+}
+
+// Take records an event at time t if the window admits it and reports whether it did.
+func (w *Window) Take(t time.Time) bool {
+	if !w.Allow(t) {
+		return false
+	}
+	w.counts[w.head%int64(len(w.counts))]++
+	w.sum++
+	return true
+}
+
+// Next returns the earliest time at or after t at which Allow would be true.
+func (w *Window) Next(t time.Time) time.Time {
+	w.advance(t)
+	if w.sum < w.limit {
+		return t
+	}
+	// Drop the oldest slots one by one until the count falls under the limit.
+	n := int64(len(w.counts))
+	sum := w.sum
+	for i := w.head - n + 1; i <= w.head; i++ {
+		sum -= int(w.counts[((i%n)+n)%n])
+		if sum < w.limit {
+			// Slot i leaves the window once the newest slot is i+n.
+			return time.Unix(0, (i+n)*int64(w.slot)).UTC()
+		}
+	}
+	return time.Unix(0, (w.head+n)*int64(w.slot)).UTC()
+}

@@ -1,0 +1,78 @@
+package ratelimit
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
+)
+
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func TestWindowAdmitsLimitThenRefuses(t *testing.T) {
+	w := MustWindow(3, time.Minute, 60)
+	for i := range 3 {
+		require.True(t, w.Take(epoch.Add(time.Duration(i)*time.Second)), "event %d", i)
+	}
+	require.False(t, w.Take(epoch.Add(10*time.Second)))
+	// The first event's slot leaves the window one span after it.
+	next := w.Next(epoch.Add(10 * time.Second))
+	require.Equal(t, epoch.Add(time.Minute+time.Second), next)
+	require.False(t, w.Allow(next.Add(-time.Nanosecond)))
+	require.True(t, w.Take(next))
+}
+
+func TestNewWindowRefusesBadArguments(t *testing.T) {
+	_, err := NewWindow(0, time.Minute, 60)
+	require.ErrorContains(t, err, "at least 1")
+	_, err = NewWindow(5, 7*time.Nanosecond, 60)
+	require.ErrorContains(t, err, "divisible")
+}
+
+// TestPropertyWindowBound checks the contract against a brute-force count: whatever the event
+// times, no interval of length Span holds more than Limit admitted events, and Next names the
+// first instant at which an event is admitted again.
+func TestPropertyWindowBound(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		limit := rapid.IntRange(1, 8).Draw(t, "limit")
+		slots := rapid.SampledFrom([]int{1, 2, 6, 60}).Draw(t, "slots")
+		span := time.Duration(slots) * time.Second
+		w := MustWindow(limit, span, slots)
+		now := epoch
+		var admitted []time.Time
+		for range rapid.IntRange(1, 60).Draw(t, "events") {
+			now = now.Add(time.Duration(rapid.Int64Range(0, int64(span)).Draw(t, "gap")))
+			if next := w.Next(now); next.After(now) {
+				if w.Allow(now) {
+					t.Fatalf("Next(%v) = %v but Allow is already true", now, next)
+				}
+				if probe := clone(w); !probe.Allow(next) {
+					t.Fatalf("Allow(Next) false at %v", next)
+				}
+			}
+			if w.Take(now) {
+				admitted = append(admitted, now)
+			}
+			for i, end := range admitted {
+				n := 0
+				for _, e := range admitted[:i+1] {
+					if end.Sub(e) < span {
+						n++
+					}
+				}
+				if n > limit {
+					t.Fatalf("%d events within %v ending %v, limit %d", n, span, end, limit)
+				}
+			}
+		}
+	})
+}
+
+// clone copies w so that a test can look ahead in time without moving w forward.
+func clone(w *Window) *Window {
+	c := *w
+	c.counts = slices.Clone(w.counts)
+	return &c
+}
