@@ -14,8 +14,11 @@ package fakefcm
 import (
 	"cmp"
 	"container/heap"
+	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/pushlab/pushlab/internal/duration"
 )
 
 // Config is what a Core is built from.
@@ -31,19 +34,35 @@ type Config struct {
 type Behaviour struct {
 	// Latency is added to every delivery, from acceptance (or from the device's reconnection)
 	// to the message leaving for the device.
-	Latency time.Duration `json:"latency,omitempty" yaml:"latency"`
+	Latency duration.Duration `json:"latency,omitempty" yaml:"latency"`
 	// Jitter adds a uniformly drawn extra delay in [0, Jitter) to each delivery.
-	Jitter time.Duration `json:"jitter,omitempty" yaml:"jitter"`
+	Jitter duration.Duration `json:"jitter,omitempty" yaml:"jitter"`
 	// Loss is the probability in [0, 1] that an accepted message is silently never delivered.
 	Loss float64 `json:"loss,omitempty" yaml:"loss"`
 	// NormalPriorityDelay is added to normal-priority deliveries, standing for a dozing device's
 	// maintenance window.
-	NormalPriorityDelay time.Duration `json:"normalPriorityDelay,omitempty" yaml:"normalPriorityDelay"`
+	NormalPriorityDelay duration.Duration `json:"normalPriorityDelay,omitempty" yaml:"normalPriorityDelay"`
 	// TokenExpiry is how long a token may stay inactive (device channel never connected) before
 	// sends get UNREGISTERED. Zero means FCM's 270 days; negative means never.
-	TokenExpiry time.Duration `json:"tokenExpiry,omitempty" yaml:"tokenExpiry"`
+	TokenExpiry duration.Duration `json:"tokenExpiry,omitempty" yaml:"tokenExpiry"`
 	// Throttles are FCM's rate limits.
 	Throttles Throttles `json:"throttles,omitzero" yaml:"throttles"`
+}
+
+// Validate reports a setting that cannot work, naming it.
+func (b Behaviour) Validate() error {
+	if b.Loss < 0 || b.Loss > 1 {
+		return fmt.Errorf("loss %v: must be a probability between 0 and 1", b.Loss)
+	}
+	for _, d := range []struct {
+		name string
+		v    duration.Duration
+	}{{"latency", b.Latency}, {"jitter", b.Jitter}, {"normalPriorityDelay", b.NormalPriorityDelay}} {
+		if d.v < 0 {
+			return fmt.Errorf("%s %v: must not be negative", d.name, d.v)
+		}
+	}
+	return b.Throttles.Validate()
 }
 
 // DefaultTokenExpiry is how long Android keeps an inactive token (FCM.md).
@@ -53,7 +72,7 @@ func (b Behaviour) tokenExpiry() time.Duration {
 	if b.TokenExpiry == 0 {
 		return DefaultTokenExpiry
 	}
-	return b.TokenExpiry
+	return b.TokenExpiry.D()
 }
 
 // Core is the fake FCM's state machine. It is not safe for concurrent use: a shell serialises

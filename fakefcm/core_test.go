@@ -7,6 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pushlab/pushlab/internal/duration"
 )
 
 var epoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -157,7 +159,7 @@ func TestOfflineDeviceGetsPendingMessagesOnConnect(t *testing.T) {
 }
 
 func TestLatencyDelaysDeliveryAndKeepsOrder(t *testing.T) {
-	w := newBench(t, Behaviour{Latency: 200 * time.Millisecond, Jitter: 100 * time.Millisecond})
+	w := newBench(t, Behaviour{Latency: duration.Of(200 * time.Millisecond), Jitter: duration.Of(100 * time.Millisecond)})
 	tok := w.device()
 	w.connect(tok)
 	for i := range 20 {
@@ -355,7 +357,7 @@ func TestDevicePerMinuteThrottleDelays(t *testing.T) {
 	requireCount(t, w.received[tok], DefaultDevicePerMinute+10)
 	rec = w.record(last)
 	require.Equal(t, FateDelivered, rec.Fate)
-	require.Greater(t, rec.ThrottledFor, 59*time.Second)
+	require.Greater(t, rec.ThrottledFor.D(), 59*time.Second)
 	require.Equal(t, int64(10), w.core.Stats().Throttled[ThrottledDevicePerMinute])
 }
 
@@ -426,8 +428,8 @@ func TestFaultRules(t *testing.T) {
 	tok := w.device()
 	w.connect(tok)
 	require.NoError(t, w.core.SetFaults([]FaultRule{
-		{Status: 503, RetryAfter: 2 * time.Second, Count: 2},
-		{Token: tok, Latency: time.Second},
+		{Status: 503, RetryAfter: duration.Of(2 * time.Second), Count: 2},
+		{Token: tok, Latency: duration.Of(time.Second)},
 	}))
 	for range 2 {
 		r := w.send(notif(tok, "x"))
@@ -481,7 +483,7 @@ func TestControlErrors(t *testing.T) {
 // TestSameSeedSameRun replays one mixed workload twice and compares every record and token.
 func TestSameSeedSameRun(t *testing.T) {
 	run := func() ([]Record, []string) {
-		w := newBench(t, Behaviour{Latency: 50 * time.Millisecond, Jitter: 40 * time.Millisecond, Loss: 0.2})
+		w := newBench(t, Behaviour{Latency: duration.Of(50 * time.Millisecond), Jitter: duration.Of(40 * time.Millisecond), Loss: 0.2})
 		var toks []string
 		for range 3 {
 			toks = append(toks, w.device())

@@ -3,6 +3,8 @@ package fakefcm
 import (
 	"fmt"
 	"time"
+
+	"github.com/pushlab/pushlab/internal/duration"
 )
 
 // API names the wire API a send came through.
@@ -27,14 +29,14 @@ type FaultRule struct {
 	// ErrorCode overrides the error code Status implies.
 	ErrorCode ErrorCode `json:"errorCode,omitempty"`
 	// RetryAfter is sent as the Retry-After header with Status.
-	RetryAfter time.Duration `json:"retryAfter,omitempty"`
+	RetryAfter duration.Duration `json:"retryAfter,omitempty"`
 	// Count spends the rule after that many matches; zero never spends it.
 	Count int `json:"count,omitempty"`
 	// Probability that a send the rule matches is affected, in (0, 1]; zero means 1.
 	Probability float64 `json:"probability,omitempty"`
 	// Latency holds the answer back this long. The message itself is accepted at once, so a
 	// sender that times out may still see it delivered — the source of duplicate pushes.
-	Latency time.Duration `json:"latency,omitempty"`
+	Latency duration.Duration `json:"latency,omitempty"`
 	// Loss accepts the message and never delivers it.
 	Loss bool `json:"loss,omitempty"`
 	// Matched counts the sends the rule has affected so far (read-only).
@@ -109,9 +111,9 @@ func (c *Core) applyFaults(api API, projectID, token string) faultOutcome {
 			f.Matched++
 			if f.code != "" && out.err == nil {
 				out.err = newError(f.code, "")
-				out.err.RetryAfter = f.RetryAfter
+				out.err.RetryAfter = f.RetryAfter.D()
 			}
-			out.latency += f.Latency
+			out.latency += f.Latency.D()
 			out.loss = out.loss || f.Loss
 		}
 		if f.Count == 0 || f.Matched < f.Count {

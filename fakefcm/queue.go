@@ -3,6 +3,8 @@ package fakefcm
 import (
 	"slices"
 	"time"
+
+	"github.com/pushlab/pushlab/internal/duration"
 )
 
 // Offline queue limits (FCM.md, "Throttles and delivery").
@@ -152,13 +154,13 @@ func (c *Core) scheduleFlush(d *device, at time.Time) {
 func (c *Core) startDispatch(d *device, e *entry, now time.Time) {
 	r := &c.records[e.record]
 	if !e.throttledAt.IsZero() {
-		r.ThrottledFor += now.Sub(e.throttledAt)
+		r.ThrottledFor += duration.Of(now.Sub(e.throttledAt))
 		e.throttledAt = time.Time{}
 	}
 	e.gen++ // cancels the expiry timer: once dispatched, a message is no longer held
-	delay := c.behaviour.Latency + c.jitter(c.behaviour.Jitter)
+	delay := c.behaviour.Latency.D() + c.jitter(c.behaviour.Jitter.D())
 	if e.msg.Priority != "high" {
-		delay += c.behaviour.NormalPriorityDelay
+		delay += c.behaviour.NormalPriorityDelay.D()
 	}
 	at := laterOf(now.Add(delay), d.lastDispatch)
 	d.lastDispatch = at

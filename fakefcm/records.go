@@ -1,6 +1,10 @@
 package fakefcm
 
-import "time"
+import (
+	"time"
+
+	"github.com/pushlab/pushlab/internal/duration"
+)
 
 // Fate is what finally happened to a message, or what is happening to it now.
 type Fate string
@@ -53,8 +57,8 @@ type Record struct {
 	Attempts     int       `json:"attempts,omitempty"`
 	// Throttle names the throttle that held the message back and ThrottledFor for how long (delay
 	// mode). A relay within FCM's limits never sees one.
-	Throttle     string        `json:"throttle,omitempty"`
-	ThrottledFor time.Duration `json:"throttledFor,omitempty"`
+	Throttle     string            `json:"throttle,omitempty"`
+	ThrottledFor duration.Duration `json:"throttledFor,omitempty"`
 	// Payload is the message as the device receives it; nil for a refused send.
 	Payload *RemoteMessage `json:"payload,omitempty"`
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pushlab/pushlab/internal/duration"
 	"github.com/pushlab/pushlab/internal/ratelimit"
 )
 
@@ -33,8 +34,8 @@ type Throttles struct {
 	DevicePerHour   int `json:"devicePerHour,omitempty" yaml:"devicePerHour"`
 	// CollapsibleBurst and CollapsibleRefill are the token bucket for collapsible messages to one
 	// device: a burst of 20, refilling one every 3 minutes. ttl=0 messages are exempt.
-	CollapsibleBurst  int           `json:"collapsibleBurst,omitempty" yaml:"collapsibleBurst"`
-	CollapsibleRefill time.Duration `json:"collapsibleRefill,omitempty" yaml:"collapsibleRefill"`
+	CollapsibleBurst  int               `json:"collapsibleBurst,omitempty" yaml:"collapsibleBurst"`
+	CollapsibleRefill duration.Duration `json:"collapsibleRefill,omitempty" yaml:"collapsibleRefill"`
 }
 
 // FCM's documented limits (FCM.md).
@@ -68,7 +69,7 @@ func (t Throttles) withDefaults() Throttles {
 	def(&t.DevicePerHour, DefaultDevicePerHour)
 	def(&t.CollapsibleBurst, DefaultCollapsibleBurst)
 	if t.CollapsibleRefill == 0 {
-		t.CollapsibleRefill = DefaultCollapsibleRefill
+		t.CollapsibleRefill = duration.Of(DefaultCollapsibleRefill)
 	}
 	return t
 }
@@ -106,7 +107,7 @@ func (c *Core) deviceLimits(d *device) *deviceLimits {
 		l.perHour = ratelimit.MustWindow(t.DevicePerHour, time.Hour, ratelimit.DefaultSlots)
 	}
 	if t.CollapsibleBurst > 0 {
-		l.collapsible = ratelimit.MustBucket(t.CollapsibleBurst, t.CollapsibleRefill)
+		l.collapsible = ratelimit.MustBucket(t.CollapsibleBurst, t.CollapsibleRefill.D())
 	}
 	d.limits = l
 	return l

@@ -1,0 +1,108 @@
+// Command fakefcm serves a fake Firebase Cloud Messaging that the unmodified firebase Admin SDK
+// talks to: HTTP v1 (with OAuth for the service accounts it issues), the legacy API, device
+// channels and a control API. See the README's fakefcm section.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/pushlab/pushlab/fakefcm"
+	"github.com/pushlab/pushlab/fakefcm/server"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "fakefcm:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("fakefcm", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:4000", "address to listen on")
+	configPath := fs.String("config", "", "YAML file: behaviour and projects to create at start (see the README)")
+	seed := fs.Uint64("seed", 0, "seed for fakefcm's randomness (tokens, jitter, loss); 0 draws one")
+	baseURL := fs.String("base-url", "", "address clients reach fakefcm at, for service accounts' token_uri (default http://LISTEN)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: use debug, info, warn or error", *logLevel)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	fc := &server.FileConfig{}
+	if *configPath != "" {
+		data, err := os.ReadFile(*configPath)
+		if err != nil {
+			return fmt.Errorf("--config: %w", err)
+		}
+		if fc, err = server.ParseFileConfig(*configPath, data); err != nil {
+			return err
+		}
+	}
+	if *seed == 0 {
+		*seed = fc.Seed
+	}
+	if *seed == 0 {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		*seed = binary.LittleEndian.Uint64(b[:])
+	}
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", *listen, err)
+	}
+	if *baseURL == "" {
+		*baseURL = "http://" + ln.Addr().String()
+	}
+	srv, err := server.New(server.Config{
+		Core:    fakefcm.Config{Seed: *seed, Behaviour: fc.Behaviour},
+		BaseURL: *baseURL,
+		Logger:  log,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer srv.Close()
+	if err := srv.Provision(fc); err != nil {
+		ln.Close()
+		return err
+	}
+
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("fakefcm listening", "url", *baseURL, "seed", *seed)
+
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	case <-ctx.Done():
+		log.Info("fakefcm shutting down")
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Close() // ends device channels, which Shutdown does not wait for
+	return hs.Shutdown(shutdownCtx)
+}

@@ -1,0 +1,375 @@
+package server
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pushlab/pushlab/fakefcm"
+	"github.com/pushlab/pushlab/fakefcm/control"
+	"github.com/pushlab/pushlab/internal/duration"
+	"github.com/pushlab/pushlab/internal/memnet"
+)
+
+// bubble is a Server on an in-memory network inside a synctest bubble: fake time advances as
+// soon as every goroutine is blocked, and synctest.Wait lets every request settle.
+type bubble struct {
+	srv    *Server
+	http   *http.Client
+	cc     *control.Client
+	creds  control.ProjectCredentials
+	bearer string
+}
+
+const bubbleURL = "http://fakefcm.test"
+
+func startBubble(t *testing.T, b fakefcm.Behaviour) *bubble {
+	t.Helper()
+	ln := memnet.Listen()
+	srv, err := New(Config{BaseURL: bubbleURL, Core: fakefcm.Config{Seed: 3, Behaviour: b}})
+	require.NoError(t, err)
+	hs := &http.Server{Handler: srv.Handler()}
+	go hs.Serve(ln)
+	t.Cleanup(func() {
+		srv.Close()
+		// Shutdown, unlike Close, waits for connections to finish, which the bubble requires.
+		require.NoError(t, hs.Shutdown(context.Background()))
+		ln.Close()
+	})
+	client := ln.HTTPClient()
+	bb := &bubble{srv: srv, http: client, cc: &control.Client{BaseURL: bubbleURL, HTTP: client, Dialer: &websocket.Dialer{NetDialContext: ln.Dial}}}
+	bb.creds, err = bb.cc.CreateProject(context.Background(), control.CreateProjectRequest{ProjectID: "demo", SenderID: "4242", PackageNames: []string{"com.example.im"}})
+	require.NoError(t, err)
+	bb.bearer = bb.accessToken(t, time.Now(), time.Now().Add(time.Hour))
+	return bb
+}
+
+// assertion signs a JWT-bearer assertion with the issued service account's key.
+func (b *bubble) assertion(t *testing.T, iat, exp time.Time) string {
+	t.Helper()
+	var sa control.ServiceAccount
+	require.NoError(t, json.Unmarshal(b.creds.ServiceAccount, &sa))
+	block, _ := pem.Decode([]byte(sa.PrivateKey))
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	require.NoError(t, err)
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
+		"iss": sa.ClientEmail, "scope": "https://www.googleapis.com/auth/cloud-platform",
+		"aud": sa.TokenURI, "iat": iat.Unix(), "exp": exp.Unix(),
+	})
+	tok.Header["kid"] = sa.PrivateKeyID
+	signed, err := tok.SignedString(key)
+	require.NoError(t, err)
+	return signed
+}
+
+// token runs the JWT-bearer grant and returns the answer's status and body.
+func (b *bubble) token(t *testing.T, assertion string) (int, map[string]any) {
+	t.Helper()
+	form := url.Values{"grant_type": {jwtBearerGrant}, "assertion": {assertion}}
+	resp, err := b.http.PostForm(bubbleURL+"/token", form)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var body map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	return resp.StatusCode, body
+}
+
+func (b *bubble) accessToken(t *testing.T, iat, exp time.Time) string {
+	t.Helper()
+	status, body := b.token(t, b.assertion(t, iat, exp))
+	require.Equal(t, http.StatusOK, status, body)
+	require.Equal(t, "Bearer", body["token_type"])
+	require.EqualValues(t, 3599, body["expires_in"])
+	return body["access_token"].(string)
+}
+
+// do sends a request and returns status, headers and body.
+func (b *bubble) do(t *testing.T, method, path, auth, body string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, bubbleURL+path, strings.NewReader(body))
+	require.NoError(t, err)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := b.http.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, resp.Header, string(out)
+}
+
+func (b *bubble) send(t *testing.T, body string) (int, http.Header, string) {
+	return b.do(t, http.MethodPost, "/v1/projects/demo/messages:send", "Bearer "+b.bearer, body)
+}
+
+func (b *bubble) device(t *testing.T) string {
+	t.Helper()
+	tok, err := b.cc.RegisterDevice(context.Background(), b.creds.SenderID, "com.example.im")
+	require.NoError(t, err)
+	return tok
+}
+
+func (b *bubble) fate(t *testing.T, tok string) []fakefcm.Fate {
+	t.Helper()
+	recs, err := b.cc.Messages(context.Background(), fakefcm.RecordFilter{Token: tok})
+	require.NoError(t, err)
+	var out []fakefcm.Fate
+	for _, r := range recs {
+		out = append(out, r.Fate)
+	}
+	return out
+}
+
+func TestDeviceChannelAckMakesDelivered(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := startBubble(t, fakefcm.Behaviour{})
+		tok := b.device(t)
+		ch, err := b.cc.Connect(context.Background(), tok)
+		require.NoError(t, err)
+		status, _, body := b.send(t, fmt.Sprintf(`{"message":{"token":%q,"notification":{"body":"hi"}}}`, tok))
+		require.Equal(t, http.StatusOK, status, body)
+		f, err := ch.Receive()
+		require.NoError(t, err)
+		require.Equal(t, "hi", f.Message.Notification.Body)
+		synctest.Wait()
+		require.Equal(t, []fakefcm.Fate{fakefcm.FateInFlight}, b.fate(t, tok), "not yet acknowledged")
+		require.NoError(t, ch.Ack(f.Message.MessageID))
+		synctest.Wait()
+		require.Equal(t, []fakefcm.Fate{fakefcm.FateDelivered}, b.fate(t, tok))
+		require.NoError(t, ch.Close())
+	})
+}
+
+func TestUnacknowledgedMessageComesAgainAfterReconnect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := startBubble(t, fakefcm.Behaviour{})
+		tok := b.device(t)
+		ch, err := b.cc.Connect(context.Background(), tok)
+		require.NoError(t, err)
+		b.send(t, fmt.Sprintf(`{"message":{"token":%q,"data":{"n":"1"}}}`, tok))
+		first, err := ch.Receive()
+		require.NoError(t, err)
+		require.NoError(t, ch.Close()) // the phone loses its connection before acknowledging
+		synctest.Wait()
+		require.Equal(t, []fakefcm.Fate{fakefcm.FatePending}, b.fate(t, tok))
+		ch, err = b.cc.Connect(context.Background(), tok)
+		require.NoError(t, err)
+		again, err := ch.Receive()
+		require.NoError(t, err)
+		require.Equal(t, first.Message.MessageID, again.Message.MessageID)
+		require.NoError(t, ch.Ack(again.Message.MessageID))
+		synctest.Wait()
+		require.Equal(t, []fakefcm.Fate{fakefcm.FateDelivered}, b.fate(t, tok))
+		require.NoError(t, ch.Close())
+	})
+}
+
+func TestDeliveryLatencyRunsOnTheClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := startBubble(t, fakefcm.Behaviour{Latency: duration.Of(2 * time.Second)})
+		tok := b.device(t)
+		ch, err := b.cc.Connect(context.Background(), tok)
+		require.NoError(t, err)
+		start := time.Now()
+		b.send(t, fmt.Sprintf(`{"message":{"token":%q,"data":{"n":"1"}}}`, tok))
+		_, err = ch.Receive()
+		require.NoError(t, err)
+		require.Equal(t, 2*time.Second, time.Since(start))
+		require.NoError(t, ch.Close())
+	})
+}
+
+func TestFaultLatencyHoldsTheAnswerButDeliversAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := startBubble(t, fakefcm.Behaviour{})
+		tok := b.device(t)
+		require.NoError(t, b.cc.SetFaults(context.Background(), []fakefcm.FaultRule{{Latency: duration.Of(30 * time.Second)}}))
+		ch, err := b.cc.Connect(context.Background(), tok)
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, bubbleURL+"/v1/projects/demo/messages:send",
+			strings.NewReader(fmt.Sprintf(`{"message":{"token":%q,"data":{"n":"1"}}}`, tok)))
+		req.Header.Set("Authorization", "Bearer "+b.bearer)
+		_, err = b.http.Do(req)
+		require.ErrorIs(t, err, context.DeadlineExceeded, "the sender times out…")
+		f, err := ch.Receive()
+		require.NoError(t, err, "…yet the device gets the message: a duplicate waiting to happen")
+		require.NotNil(t, f.Message)
+		require.NoError(t, ch.Close())
+	})
+}
+
+func TestAccessTokenExpiresAfterAnHour(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := startBubble(t, fakefcm.Behaviour{})
+		tok := b.device(t)
+		body := fmt.Sprintf(`{"message":{"token":%q,"data":{"n":"1"}}}`, tok)
+		status, _, _ := b.send(t, body)
+		require.Equal(t, http.StatusOK, status)
+		time.Sleep(time.Hour)
+		status, _, answer := b.send(t, body)
+		require.Equal(t, http.StatusUnauthorized, status)
+		require.Contains(t, answer, "invalid authentication credentials")
+	})
+}
+
+func TestTokenEndpointChecksTheAssertion(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := startBubble(t, fakefcm.Behaviour{})
+		now := time.Now()
+		status, body := b.token(t, b.assertion(t, now.Add(-2*time.Hour), now.Add(-time.Hour)))
+		require.Equal(t, http.StatusBadRequest, status)
+		require.Equal(t, "invalid_grant", body["error"], "expired")
+		status, body = b.token(t, b.assertion(t, now, now.Add(3*time.Hour)))
+		require.Equal(t, http.StatusBadRequest, status)
+		require.Equal(t, "invalid_grant", body["error"], "too long-lived")
+		signed := b.assertion(t, now, now.Add(time.Hour))
+		forged := signed[:len(signed)-4] + "AAAA"
+		status, body = b.token(t, forged)
+		require.Equal(t, http.StatusBadRequest, status)
+		require.Equal(t, "Invalid JWT Signature.", body["error_description"])
+	})
+}
+
+func TestBadInputGetsGooglesErrorShape(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := startBubble(t, fakefcm.Behaviour{})
+		auth := "Bearer " + b.bearer
+		big := `{"message":{"token":"t","data":{"k":"` + strings.Repeat("x", 1<<20) + `"}}}`
+		for _, tc := range []struct {
+			name, method, path, auth, body string
+			status                         int
+			rpcStatus                      string
+		}{
+			{"malformed json", "POST", "/v1/projects/demo/messages:send", auth, `{"message":`, 400, "INVALID_ARGUMENT"},
+			{"body over 1 MiB", "POST", "/v1/projects/demo/messages:send", auth, big, 413, "INVALID_ARGUMENT"},
+			{"wrong method", "GET", "/v1/projects/demo/messages:send", auth, "", 405, "UNIMPLEMENTED"},
+			{"unknown project", "POST", "/v1/projects/nope/messages:send", auth, `{"message":{"token":"t"}}`, 403, "PERMISSION_DENIED"},
+			{"missing auth", "POST", "/v1/projects/demo/messages:send", "", `{"message":{"token":"t"}}`, 401, "UNAUTHENTICATED"},
+			{"unknown path", "GET", "/v2/nothing", "", "", 404, "NOT_FOUND"},
+			{"batch without multipart", "POST", "/v1", auth, `{}`, 400, "INVALID_ARGUMENT"},
+			{"control: bad json", "POST", "/fakefcm/v1/projects", "", `{`, 400, "INVALID_ARGUMENT"},
+			{"control: unknown sender", "POST", "/fakefcm/v1/devices", "", `{"senderId":"1","packageName":"com.example.im"}`, 400, "INVALID_ARGUMENT"},
+			{"control: duplicate project", "POST", "/fakefcm/v1/projects", "", `{"projectId":"demo"}`, 409, "ALREADY_EXISTS"},
+			{"control: bad fault", "PUT", "/fakefcm/v1/faults", "", `{"rules":[{"status":418}]}`, 400, "INVALID_ARGUMENT"},
+			{"control: bad behaviour", "PUT", "/fakefcm/v1/behaviour", "", `{"loss":2}`, 400, "INVALID_ARGUMENT"},
+			{"control: unknown verb", "POST", "/fakefcm/v1/devices/abc:explode", "", ``, 404, "NOT_FOUND"},
+		} {
+			// t.Run cannot be called inside a synctest bubble: the case name goes in the messages.
+			status, hdr, body := b.do(t, tc.method, tc.path, tc.auth, tc.body)
+			require.Equal(t, tc.status, status, "%s: %s", tc.name, body)
+			require.Contains(t, hdr.Get("Content-Type"), "application/json", tc.name)
+			var st fakefcm.StatusBody
+			require.NoError(t, json.Unmarshal([]byte(body), &st), "%s: %s", tc.name, body)
+			require.Equal(t, tc.status, st.Error.Code, tc.name)
+			require.Equal(t, tc.rpcStatus, st.Error.Status, tc.name)
+			require.NotEmpty(t, st.Error.Message, tc.name)
+		}
+	})
+}
+
+func TestRetryAfterHeaderOnQuotaExceeded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := startBubble(t, fakefcm.Behaviour{})
+		tok := b.device(t)
+		require.NoError(t, b.cc.SetFaults(context.Background(), []fakefcm.FaultRule{{Status: 429, RetryAfter: duration.Of(90 * time.Second)}}))
+		status, hdr, body := b.send(t, fmt.Sprintf(`{"message":{"token":%q}}`, tok))
+		require.Equal(t, http.StatusTooManyRequests, status)
+		require.Equal(t, "90", hdr.Get("Retry-After"))
+		require.Contains(t, body, `"errorCode":"QUOTA_EXCEEDED"`)
+	})
+}
+
+func TestLegacyAPI(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := startBubble(t, fakefcm.Behaviour{})
+		key := "key=" + b.creds.ServerKey
+		good, gone := b.device(t), b.device(t)
+		require.NoError(t, b.cc.Uninstall(context.Background(), gone))
+
+		status, _, body := b.do(t, "POST", "/fcm/send", "key=wrong", `{"to":"x"}`)
+		require.Equal(t, http.StatusUnauthorized, status)
+		require.NotContains(t, body, b.creds.ServerKey)
+
+		status, _, body = b.do(t, "POST", "/fcm/send", key, `{"to":`)
+		require.Equal(t, http.StatusBadRequest, status)
+		require.Contains(t, body, "JSON_PARSING_ERROR")
+
+		status, _, body = b.do(t, "POST", "/fcm/send", key, fmt.Sprintf(
+			`{"registration_ids":[%q,%q,"bogus"],"notification":{"title":"t","body":"b"},"time_to_live":60}`, good, gone))
+		require.Equal(t, http.StatusOK, status, body)
+		var resp fakefcm.LegacyResponse
+		require.NoError(t, json.Unmarshal([]byte(body), &resp))
+		require.Equal(t, 1, resp.Success)
+		require.Equal(t, 2, resp.Failure)
+		require.NotEmpty(t, resp.Results[0].MessageID)
+		require.Equal(t, "NotRegistered", resp.Results[1].Error)
+		require.Equal(t, "InvalidRegistration", resp.Results[2].Error)
+
+		status, _, body = b.do(t, "POST", "/fcm/send", key, fmt.Sprintf(`{"to":%q,"dry_run":true}`, good))
+		require.Equal(t, http.StatusOK, status)
+		require.Contains(t, body, "fake_message_id")
+
+		require.NoError(t, b.cc.SetFaults(context.Background(), []fakefcm.FaultRule{{API: fakefcm.APILegacy, Status: 503, RetryAfter: duration.Of(7 * time.Second), Count: 1}}))
+		status, hdr, _ := b.do(t, "POST", "/fcm/send", key, fmt.Sprintf(`{"to":%q}`, good))
+		require.Equal(t, http.StatusServiceUnavailable, status, "one target, server error: the whole request fails")
+		require.Equal(t, "7", hdr.Get("Retry-After"))
+
+		status, _, body = b.do(t, "POST", "/fcm/send", key, `{"to":"/topics/news","data":{"a":"b"}}`)
+		require.Equal(t, http.StatusOK, status)
+		require.Contains(t, body, `"message_id":`)
+	})
+}
+
+func TestUninstallClosesTheDeviceChannel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := startBubble(t, fakefcm.Behaviour{})
+		tok := b.device(t)
+		ch, err := b.cc.Connect(context.Background(), tok)
+		require.NoError(t, err)
+		require.NoError(t, b.cc.Uninstall(context.Background(), tok))
+		_, err = ch.Receive()
+		require.ErrorIs(t, err, control.ErrChannelClosed)
+		_, err = b.cc.Connect(context.Background(), tok)
+		require.ErrorContains(t, err, "410")
+		ch.Close()
+	})
+}
+
+func TestForceStopHoldsUntilReconnect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := startBubble(t, fakefcm.Behaviour{})
+		tok := b.device(t)
+		ch, err := b.cc.Connect(context.Background(), tok)
+		require.NoError(t, err)
+		require.NoError(t, b.cc.ForceStop(context.Background(), tok))
+		b.send(t, fmt.Sprintf(`{"message":{"token":%q,"data":{"n":"1"}}}`, tok))
+		synctest.Wait()
+		require.Equal(t, []fakefcm.Fate{fakefcm.FatePending}, b.fate(t, tok))
+		require.NoError(t, ch.Close())
+		ch, err = b.cc.Connect(context.Background(), tok) // relaunch
+		require.NoError(t, err)
+		f, err := ch.Receive()
+		require.NoError(t, err)
+		require.Equal(t, "1", f.Message.Data["n"])
+		fresh, err := b.cc.RefreshToken(context.Background(), tok)
+		require.NoError(t, err)
+		require.NotEqual(t, tok, fresh)
+		ch.Close()
+	})
+}
