@@ -65,7 +65,7 @@ func DecodeLegacyRequest(body []byte) (*LegacyRequest, *LegacyDecodeError) {
 	if err := dec.Decode(&b); err != nil {
 		return nil, &LegacyDecodeError{Status: 400, Body: "JSON_PARSING_ERROR: " + err.Error()}
 	}
-	if dec.More() {
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
 		return nil, &LegacyDecodeError{Status: 400, Body: "JSON_PARSING_ERROR: unexpected data after the JSON object"}
 	}
 	if len(b.RegistrationIDs) > MaxLegacyTargets {

@@ -44,6 +44,16 @@ var (
 // values and malformed durations with Google's INVALID_ARGUMENT answers, and does not yet apply
 // the message rules (Send does).
 func DecodeV1Request(body []byte) (*V1Request, *SendError) {
+	if req, ok := decodeV1Fast(body); ok {
+		return req, nil
+	}
+	return decodeV1Precise(body)
+}
+
+// decodeV1Precise decodes a body member by member, so that a refusal names the member at fault
+// the way Google's answers do. It is the slow path: DecodeV1Request tries the one-pass typed
+// decoder first.
+func decodeV1Precise(body []byte) (*V1Request, *SendError) {
 	top, err := decodeObject(body, "", requestFields)
 	if err != nil {
 		return nil, err
@@ -190,6 +200,12 @@ func decodeObject(raw []byte, path string, known []string) (object, *SendError) 
 	}
 	for _, name := range sortedKeys(m) {
 		canon := lowerCamel(name)
+		if known != nil {
+			// Member names match case-insensitively, as the one-pass decoder (encoding/json) does.
+			if i := slices.IndexFunc(known, func(k string) bool { return strings.EqualFold(k, canon) }); i >= 0 {
+				canon = known[i]
+			}
+		}
 		if known != nil && !slices.Contains(known, canon) {
 			at := path
 			if at == "" {

@@ -2,6 +2,7 @@ package fakefcm
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,12 +119,46 @@ func TestPropertyDecodeWhatTheAdminSDKWrites(t *testing.T) {
 	})
 }
 
+// TestFastAndPreciseDecodersAgree checks the one-pass decoder against the member-by-member one
+// on the fuzz seeds and a few spelling variants.
+func TestFastAndPreciseDecodersAgree(t *testing.T) {
+	for _, body := range []string{
+		`{"message":{"token":"t","android":{"collapse_key":"k","ttl":"0s","notification":{"notification_count":2,"click_action":"x"}}}}`,
+		`{"validateOnly":true,"message":{"topic":"news","android":{"collapseKey":"k","restrictedPackageName":"com.a.b"}}}`,
+		`{"message":{"Token":"t","Data":{"k":"v"}}}`,
+		`{"message":{"token":"t","webpush":{"headers":{"a":"b"}},"apns":{},"fcm_options":{"analytics_label":"x"}}}`,
+	} {
+		checkDecodersAgree(t, []byte(body))
+	}
+}
+
+// checkDecodersAgree fails if the one-pass decoder accepts what the precise decoder refuses, or
+// reads it differently. (Duplicate members are the one exception: encoding/json keeps the last.)
+func checkDecodersAgree(t *testing.T, body []byte) {
+	t.Helper()
+	fast, ok := decodeV1Fast(body)
+	if !ok {
+		return
+	}
+	precise, err := decodeV1Precise(body)
+	if err != nil {
+		if strings.Contains(err.Message, "set twice") {
+			return
+		}
+		t.Fatalf("fast decoder accepts %s; precise refuses: %v", body, err)
+	}
+	if diff := cmp.Diff(precise, fast, cmpopts.EquateEmpty()); diff != "" {
+		t.Fatalf("decoders disagree on %s (-precise +fast):\n%s", body, diff)
+	}
+}
+
 func FuzzDecodeV1Request(f *testing.F) {
 	f.Add([]byte(`{"message":{"token":"t","notification":{"title":"a","body":"b"}}}`))
 	f.Add([]byte(`{"validate_only":true,"message":{"topic":"news","android":{"ttl":"1.5s","priority":"high"}}}`))
 	f.Add([]byte(`{"message":{"token":"t","android":{"notification":{"notification_count":"7","color":"#ff0000"}}}}`))
 	f.Add([]byte(`{"message":{"data":{"a":1}}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
+		checkDecodersAgree(t, body)
 		req, err := DecodeV1Request(body)
 		if err != nil {
 			if err.Code != InvalidArgument || !json.Valid(err.V1Body()) {

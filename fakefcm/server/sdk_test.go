@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -192,13 +193,13 @@ func TestAdminSDKErrorPredicates(t *testing.T) {
 		is    func(error) bool
 	}{
 		{"invalid argument", nil, "not-a-token", messaging.IsInvalidArgument},
-		{"unregistered", nil, gone, messaging.IsUnregistered},
-		{"sender id mismatch", nil, foreign, messaging.IsSenderIDMismatch},
-		{"quota exceeded", func() { fault(429, time.Minute) }, good, messaging.IsQuotaExceeded},
+		{"unregistered", nil, gone, both(messaging.IsUnregistered, messaging.IsRegistrationTokenNotRegistered)},
+		{"sender id mismatch", nil, foreign, both(messaging.IsSenderIDMismatch, messaging.IsMismatchedCredential)},
+		{"quota exceeded", func() { fault(429, time.Minute) }, good, both(messaging.IsQuotaExceeded, messaging.IsMessageRateExceeded)},
 		{"internal", func() { fault(500, 0) }, good, messaging.IsInternal},
 		// A Retry-After beyond the SDK's 2-minute cap stops its own retries of 503.
-		{"unavailable", func() { fault(503, 3*time.Minute) }, good, messaging.IsUnavailable},
-		{"third-party auth", func() { fault(401, 0) }, good, messaging.IsThirdPartyAuthError},
+		{"unavailable", func() { fault(503, 3*time.Minute) }, good, both(messaging.IsUnavailable, messaging.IsServerUnavailable)},
+		{"third-party auth", func() { fault(401, 0) }, good, both(messaging.IsThirdPartyAuthError, messaging.IsInvalidAPNSCredentials)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.setup != nil {
@@ -209,6 +210,11 @@ func TestAdminSDKErrorPredicates(t *testing.T) {
 			require.True(t, tc.is(err), "predicate did not fire for: %v", err)
 		})
 	}
+}
+
+// both checks a predicate and its deprecated alias.
+func both(is, alias func(error) bool) func(error) bool {
+	return func(err error) bool { return is(err) && alias(err) }
 }
 
 func TestAdminSDKRetriesUnavailableOnce(t *testing.T) {
@@ -334,4 +340,27 @@ func TestAccessTokenOfOneProjectCannotSendForAnother(t *testing.T) {
 	var fe interface{ Error() string }
 	require.True(t, errors.As(err, &fe))
 	require.Contains(t, err.Error(), "Permission 'cloudmessaging.messages.create' denied")
+}
+
+func TestMetricsCountSendsAndDeliveries(t *testing.T) {
+	l := startLoopback(t, fakefcm.Behaviour{})
+	creds := l.project(t, "demo")
+	tok := l.token(t, creds)
+	dev := l.connect(t, tok)
+	client := l.sdk(t, creds)
+	_, err := client.Send(context.Background(), &messaging.Message{Token: tok, Data: map[string]string{"a": "b"}})
+	require.NoError(t, err)
+	dev.next(t)
+	_, err = client.Send(context.Background(), &messaging.Message{Token: "bogus", Data: map[string]string{"a": "b"}})
+	require.Error(t, err)
+	resp, err := http.Get(l.base + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	body := string(b)
+	require.Contains(t, body, "fakefcm_messages_accepted_total 1")
+	require.Contains(t, body, `fakefcm_messages_rejected_total{code="INVALID_ARGUMENT"} 1`)
+	require.Contains(t, body, "fakefcm_devices_registered 1")
+	require.NotContains(t, body, creds.ServerKey)
 }

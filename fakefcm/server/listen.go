@@ -1,0 +1,55 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Listening is a Server serving HTTP on a TCP address: the embedded fakefcm of tests, demos and
+// pushsim's live mode.
+type Listening struct {
+	*Server
+	// URL is the address the server answers at, such as "http://127.0.0.1:40123".
+	URL  string
+	hs   *http.Server
+	done chan error
+}
+
+// Listen starts a Server on addr ("127.0.0.1:0" picks a free port). cfg.BaseURL defaults to the
+// listening address.
+func Listen(addr string, cfg Config) (*Listening, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("fakefcm listen %s: %w", addr, err)
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = "http://" + ln.Addr().String()
+	}
+	srv, err := New(cfg)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	l := &Listening{
+		Server: srv,
+		URL:    cfg.BaseURL,
+		hs:     &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
+		done:   make(chan error, 1),
+	}
+	go func() { l.done <- l.hs.Serve(ln) }()
+	return l, nil
+}
+
+// Shutdown closes device channels, stops accepting requests and waits for those in flight.
+func (l *Listening) Shutdown(ctx context.Context) error {
+	l.Server.Close()
+	err := l.hs.Shutdown(ctx)
+	if serveErr := <-l.done; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	return err
+}
