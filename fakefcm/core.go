@@ -13,12 +13,12 @@ package fakefcm
 
 import (
 	"cmp"
-	"container/heap"
 	"fmt"
 	"math/rand/v2"
 	"time"
 
 	"github.com/pushlab/pushlab/internal/duration"
+	"github.com/pushlab/pushlab/internal/timerq"
 )
 
 // Config is what a Core is built from.
@@ -90,9 +90,8 @@ type Core struct {
 	byToken     map[string][]int // indexes into records
 	byMessageID map[string]int
 	faults      []*fault
-	timers      timerHeap
+	timers      timerq.Queue[*timer]
 	outbox      []Delivery
-	timerSeq    uint64
 	msgSeq      uint64
 	stats       Stats
 	now         time.Time
@@ -179,22 +178,24 @@ func (c *Core) TakeOutbox() []Delivery {
 
 // NextWake returns when the core next needs Tick, and false if nothing is scheduled.
 func (c *Core) NextWake() (time.Time, bool) {
-	for len(c.timers) > 0 {
-		t := c.timers[0]
-		if t.live() {
-			return t.at, true
+	for {
+		at, t, ok := c.timers.Peek()
+		if !ok || t.live() {
+			return at, ok
 		}
-		heap.Pop(&c.timers)
+		c.timers.Pop()
 	}
-	return time.Time{}, false
 }
 
 // Tick runs everything scheduled at or before now: deliveries leaving after their latency,
 // throttled messages whose window reopened, messages whose TTL ran out.
 func (c *Core) Tick(now time.Time) {
 	now = c.observe(now)
-	for len(c.timers) > 0 && !c.timers[0].at.After(now) {
-		t := heap.Pop(&c.timers).(*timer)
+	for {
+		_, t, ok := c.timers.PopDue(now)
+		if !ok {
+			return
+		}
 		if !t.live() {
 			continue
 		}
@@ -220,8 +221,6 @@ const (
 )
 
 type timer struct {
-	at    time.Time
-	seq   uint64
 	kind  timerKind
 	entry *entry  // timerDispatch, timerExpire
 	dev   *device // timerFlush
@@ -238,35 +237,14 @@ func (t *timer) live() bool {
 	}
 }
 
-// timerHeap orders timers by time, then by the order they were set in.
-type timerHeap []*timer
-
-func (h timerHeap) Len() int { return len(h) }
-func (h timerHeap) Less(i, j int) bool {
-	if c := h[i].at.Compare(h[j].at); c != 0 {
-		return c < 0
-	}
-	return h[i].seq < h[j].seq
-}
-func (h timerHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *timerHeap) Push(x any)   { *h = append(*h, x.(*timer)) }
-func (h *timerHeap) Pop() any {
-	old := *h
-	t := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return t
-}
-
 func (c *Core) setTimer(at time.Time, kind timerKind, e *entry, d *device) {
-	c.timerSeq++
-	t := &timer{at: at, seq: c.timerSeq, kind: kind, entry: e, dev: d}
+	t := &timer{kind: kind, entry: e, dev: d}
 	if d != nil {
 		t.gen = d.flushGen
 	} else {
 		t.gen = e.gen
 	}
-	heap.Push(&c.timers, t)
+	c.timers.Push(at, t)
 }
 
 // Stats are running totals for metrics.
