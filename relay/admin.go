@@ -1,0 +1,322 @@
+package relay
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// AppView is an app as the admin API shows it: no secret.
+type AppView struct {
+	SDKAppID    uint64      `json:"sdkAppId"`
+	Name        string      `json:"name,omitempty"`
+	LoginPolicy LoginPolicy `json:"loginPolicy"`
+	Caps        Caps        `json:"caps"`
+}
+
+func (a *app) view() AppView {
+	p := a.cfg.LoginPolicy
+	if p == "" {
+		p = PolicySinglePlatform
+	}
+	return AppView{SDKAppID: a.cfg.SDKAppID, Name: a.cfg.Name, LoginPolicy: p, Caps: a.caps}
+}
+
+// PutApp creates an app, or replaces the configuration of an existing one (create reports
+// ErrExists if it exists; update reports ErrNotFound if it does not).
+func (c *Core) PutApp(now time.Time, cfg AppConfig, create bool) (AppView, error) {
+	c.observe(now)
+	if err := cfg.Validate(); err != nil {
+		return AppView{}, err
+	}
+	old, exists := c.apps[cfg.SDKAppID]
+	switch {
+	case create && exists:
+		return AppView{}, fmt.Errorf("%w: app %d", ErrExists, cfg.SDKAppID)
+	case !create && !exists:
+		return AppView{}, fmt.Errorf("%w: app %d", ErrNotFound, cfg.SDKAppID)
+	}
+	a := &app{cfg: cfg, caps: cfg.Caps.withDefaults(c.cfg.DefaultCaps)}
+	c.apps[cfg.SDKAppID] = a
+	if exists && old.caps != a.caps {
+		// New caps apply from the next push on.
+		for _, u := range c.users {
+			if u.key.SDKAppID == cfg.SDKAppID {
+				for _, d := range u.devices {
+					d.caps = nil
+				}
+			}
+		}
+	}
+	c.record(PutApp{App: cfg})
+	return a.view(), nil
+}
+
+// DeleteApp removes an app with its certificates, logins, bindings, messages and groups.
+func (c *Core) DeleteApp(now time.Time, id uint64) error {
+	c.observe(now)
+	if _, ok := c.apps[id]; !ok {
+		return fmt.Errorf("%w: app %d", ErrNotFound, id)
+	}
+	for _, cn := range c.sortedConns() {
+		if cn.dev != nil && cn.dev.key.SDKAppID == id {
+			c.frame(cn.id, ServerFrame{Op: OpKicked, Reason: "the app was deleted"})
+			c.closeConn(cn, CloseNormal, "app deleted")
+		}
+	}
+	for k, u := range c.users {
+		if k.SDKAppID == id {
+			for _, d := range u.devices {
+				d.summaryGen++
+				if d.binding != nil && c.tokens[d.binding.Token] == d.key {
+					delete(c.tokens, d.binding.Token)
+				}
+			}
+			delete(c.users, k)
+		}
+	}
+	for certID, cert := range c.certs {
+		if cert.SDKAppID == id {
+			delete(c.certs, certID)
+		}
+	}
+	for k := range c.groups {
+		if k.app == id {
+			delete(c.groups, k)
+		}
+	}
+	for pid, p := range c.pushes {
+		if p.push.Device.SDKAppID == id {
+			p.gen++
+			delete(c.pushes, pid)
+		}
+	}
+	delete(c.apps, id)
+	c.record(DeleteApp{SDKAppID: id})
+	return nil
+}
+
+// Apps lists the apps by SDKAppID.
+func (c *Core) Apps() []AppView {
+	out := make([]AppView, 0, len(c.apps))
+	for _, a := range c.apps {
+		out = append(out, a.view())
+	}
+	slices.SortFunc(out, func(a, b AppView) int { return cmp.Compare(a.SDKAppID, b.SDKAppID) })
+	return out
+}
+
+// App returns one app.
+func (c *Core) App(id uint64) (AppView, bool) {
+	a, ok := c.apps[id]
+	if !ok {
+		return AppView{}, false
+	}
+	return a.view(), true
+}
+
+// PutCertificate creates a certificate (create) or replaces one. Replacing clears a
+// misconfigured status: the credentials are new.
+func (c *Core) PutCertificate(now time.Time, cert Certificate, create bool) (CertificateView, error) {
+	c.observe(now)
+	if err := cert.Validate(); err != nil {
+		return CertificateView{}, err
+	}
+	if _, ok := c.apps[cert.SDKAppID]; !ok {
+		return CertificateView{}, fmt.Errorf("%w: app %d: create the app first", ErrNotFound, cert.SDKAppID)
+	}
+	old, exists := c.certs[cert.ID]
+	switch {
+	case create && exists:
+		return CertificateView{}, fmt.Errorf("%w: certificate %d", ErrExists, cert.ID)
+	case !create && !exists:
+		return CertificateView{}, fmt.Errorf("%w: certificate %d", ErrNotFound, cert.ID)
+	case exists && old.SDKAppID != cert.SDKAppID:
+		return CertificateView{}, fmt.Errorf("%w: certificate %d belongs to app %d", ErrInvalid, cert.ID, old.SDKAppID)
+	}
+	cert.Status = CertStatus{}
+	c.certs[cert.ID] = &cert
+	c.record(PutCertificate{Cert: cert})
+	return cert.View(), nil
+}
+
+// NextCertificateID proposes an unused certificate ID.
+func (c *Core) NextCertificateID() int64 {
+	id := int64(1)
+	for cid := range c.certs {
+		id = max(id, cid+1)
+	}
+	return id
+}
+
+// DeleteCertificate removes a certificate and the bindings that use it.
+func (c *Core) DeleteCertificate(now time.Time, sdkAppID uint64, id int64) error {
+	c.observe(now)
+	cert, ok := c.certs[id]
+	if !ok || cert.SDKAppID != sdkAppID {
+		return fmt.Errorf("%w: certificate %d in app %d", ErrNotFound, id, sdkAppID)
+	}
+	for _, k := range c.sortedUserKeys() {
+		u := c.users[k]
+		for _, dev := range u.deviceOrder {
+			if d := u.devices[dev]; d.binding != nil && d.binding.CertificateID == id {
+				c.unbind(d)
+			}
+		}
+	}
+	delete(c.certs, id)
+	c.record(DeleteCertificate{ID: id})
+	return nil
+}
+
+// Certificates lists an app's certificates (all apps' when sdkAppID is 0), secrets masked.
+func (c *Core) Certificates(sdkAppID uint64) []CertificateView {
+	var out []CertificateView
+	for _, cert := range c.certs {
+		if sdkAppID == 0 || cert.SDKAppID == sdkAppID {
+			out = append(out, cert.View())
+		}
+	}
+	slices.SortFunc(out, func(a, b CertificateView) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Certificate returns a certificate with its secrets, for the driver's FCM senders.
+func (c *Core) Certificate(id int64) (Certificate, bool) {
+	cert, ok := c.certs[id]
+	if !ok {
+		return Certificate{}, false
+	}
+	return *cert, true
+}
+
+// Kick ends every login of a user (an admin kick) and reports how many devices were kicked.
+func (c *Core) Kick(now time.Time, sdkAppID uint64, userID, reason string) (int, error) {
+	c.observe(now)
+	if _, ok := c.apps[sdkAppID]; !ok {
+		return 0, fmt.Errorf("%w: app %d", ErrNotFound, sdkAppID)
+	}
+	if reason == "" {
+		reason = "kicked by the administrator"
+	}
+	u, ok := c.users[UserKey{sdkAppID, userID}]
+	if !ok {
+		return 0, nil
+	}
+	n := 0
+	for _, dev := range u.deviceOrder {
+		if d := u.devices[dev]; d.loggedIn {
+			c.kick(d, reason)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// AdminSend sends a message on a user's behalf (a server-side send) and returns its ID.
+func (c *Core) AdminSend(now time.Time, sdkAppID uint64, req SendRequest) (string, error) {
+	c.observe(now)
+	if _, ok := c.apps[sdkAppID]; !ok {
+		return "", fmt.Errorf("%w: app %d", ErrNotFound, sdkAppID)
+	}
+	if req.From == "" {
+		req.From = "administrator"
+	}
+	id, err := c.send(sdkAppID, "", req)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s", ErrInvalid, err.desc)
+	}
+	return id, nil
+}
+
+// PutGroup creates a group or replaces its members.
+func (c *Core) PutGroup(now time.Time, g Group) (Group, error) {
+	c.observe(now)
+	if _, ok := c.apps[g.SDKAppID]; !ok {
+		return Group{}, fmt.Errorf("%w: app %d", ErrNotFound, g.SDKAppID)
+	}
+	if !validID(g.ID) {
+		return Group{}, fmt.Errorf("%w: group id %q: 1 to 128 letters, digits or _.@:+-", ErrInvalid, g.ID)
+	}
+	if len(g.Members) == 0 {
+		return Group{}, fmt.Errorf("%w: group %q needs at least one member", ErrInvalid, g.ID)
+	}
+	members := slices.Clone(g.Members)
+	slices.Sort(members)
+	members = slices.Compact(members)
+	for _, m := range members {
+		if !validID(m) {
+			return Group{}, fmt.Errorf("%w: group %q: member %q is not a valid user ID", ErrInvalid, g.ID, m)
+		}
+	}
+	g.Members = members
+	c.groups[groupKey{g.SDKAppID, g.ID}] = &g
+	c.record(PutGroup{Group: g})
+	return g, nil
+}
+
+// DeviceView is one device of a user as the admin API shows it.
+type DeviceView struct {
+	DeviceID   string    `json:"deviceId"`
+	Platform   string    `json:"platform,omitempty"`
+	LoggedIn   bool      `json:"loggedIn"`
+	Ended      string    `json:"ended,omitempty"`
+	Online     bool      `json:"online"`
+	Background bool      `json:"background,omitempty"`
+	LoginAt    time.Time `json:"loginAt,omitzero"`
+	Binding    *Binding  `json:"binding,omitempty"`
+	Unread     int       `json:"unread"`
+	Held       int       `json:"held,omitempty"`
+}
+
+// UserView is a user as the admin API shows it.
+type UserView struct {
+	SDKAppID uint64       `json:"sdkAppId"`
+	UserID   string       `json:"userId"`
+	LastSeq  uint64       `json:"lastSeq"`
+	Devices  []DeviceView `json:"devices"`
+}
+
+// User describes a user's devices, logins and bindings.
+func (c *Core) User(sdkAppID uint64, userID string) (UserView, bool) {
+	u, ok := c.users[UserKey{sdkAppID, userID}]
+	if !ok {
+		return UserView{}, false
+	}
+	v := UserView{SDKAppID: sdkAppID, UserID: userID, LastSeq: u.seq, Devices: []DeviceView{}}
+	for _, dev := range u.deviceOrder {
+		d := u.devices[dev]
+		dv := DeviceView{DeviceID: dev, Platform: d.platform, LoggedIn: d.loggedIn, Ended: d.ended, Online: d.conn != nil,
+			Background: d.background, LoginAt: d.loginAt, Unread: d.unread, Held: len(d.held)}
+		if d.binding != nil {
+			b := *d.binding
+			dv.Binding = &b
+		}
+		v.Devices = append(v.Devices, dv)
+	}
+	return v, true
+}
+
+func (c *Core) sortedConns() []*conn {
+	out := make([]*conn, 0, len(c.conns))
+	for _, cn := range c.conns {
+		out = append(out, cn)
+	}
+	slices.SortFunc(out, func(a, b *conn) int { return cmp.Compare(uint64(a.id), uint64(b.id)) })
+	return out
+}
+
+func (c *Core) sortedUserKeys() []UserKey {
+	out := make([]UserKey, 0, len(c.users))
+	for k := range c.users {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(a, b UserKey) int {
+		if a.SDKAppID != b.SDKAppID {
+			return cmp.Compare(a.SDKAppID, b.SDKAppID)
+		}
+		return cmp.Compare(a.UserID, b.UserID)
+	})
+	return out
+}

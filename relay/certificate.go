@@ -1,0 +1,131 @@
+package relay
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"time"
+
+	"github.com/pushlab/pushlab/internal/secret"
+)
+
+// Certificate is an app's push credentials for one Android package, as registered in the console:
+// a service account for FCM's HTTP v1 API, or a legacy server key.
+type Certificate struct {
+	ID          int64  `json:"id" yaml:"id"`
+	SDKAppID    uint64 `json:"sdkAppId" yaml:"app"`
+	Platform    string `json:"platform" yaml:"platform"` // "google"
+	PackageName string `json:"packageName" yaml:"packageName"`
+	SenderID    string `json:"senderId,omitempty" yaml:"senderId"`
+	// ServiceAccount is the service-account JSON (HTTP v1); ServerKey the legacy key. Secret.
+	ServiceAccount secret.Secret `json:"serviceAccount,omitzero" yaml:"serviceAccount"`
+	ServerKey      secret.Secret `json:"serverKey,omitzero" yaml:"serverKey"`
+	// Endpoint is the FCM base URL; empty means Google's. Set it to a fakefcm's URL.
+	Endpoint string `json:"endpoint,omitempty" yaml:"endpoint"`
+	// Status is the relay's verdict on the credentials, from FCM's answers.
+	Status CertStatus `json:"status" yaml:"-"`
+}
+
+// CertStatus says whether FCM accepted the certificate's credentials lately.
+type CertStatus struct {
+	Misconfigured bool      `json:"misconfigured"`
+	Reason        string    `json:"reason,omitempty"`
+	Since         time.Time `json:"since,omitzero"`
+}
+
+// API names the FCM API a certificate uses: "v1" with a service account, else "legacy".
+func (c *Certificate) API() string {
+	if !c.ServiceAccount.IsZero() {
+		return "v1"
+	}
+	return "legacy"
+}
+
+// serviceAccountFields are the parts of a service-account JSON the relay reads.
+type serviceAccountFields struct {
+	Type         string `json:"type"`
+	ProjectID    string `json:"project_id"`
+	PrivateKeyID string `json:"private_key_id"`
+	PrivateKey   string `json:"private_key"`
+	ClientEmail  string `json:"client_email"`
+	TokenURI     string `json:"token_uri"`
+}
+
+// ProjectID is the Firebase project of a v1 certificate's service account; empty for legacy.
+func (c *Certificate) ProjectID() string {
+	var sa serviceAccountFields
+	_ = json.Unmarshal([]byte(c.ServiceAccount.Reveal()), &sa)
+	return sa.ProjectID
+}
+
+var packagePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$`)
+
+// Validate reports what is wrong with a certificate's fields.
+func (c *Certificate) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: certificate %d: %s", ErrInvalid, c.ID, fmt.Sprintf(format, args...))
+	}
+	if c.ID <= 0 {
+		return bad("id must be a positive number")
+	}
+	if c.Platform != "google" {
+		return bad("platform %q: only \"google\" (FCM) is supported", c.Platform)
+	}
+	if !packagePattern.MatchString(c.PackageName) {
+		return bad("packageName %q: expected the Android package, such as com.example.im", c.PackageName)
+	}
+	switch {
+	case c.ServiceAccount.IsZero() && c.ServerKey.IsZero():
+		return bad("needs a serviceAccount (HTTP v1) or a serverKey (legacy API)")
+	case !c.ServiceAccount.IsZero():
+		var sa serviceAccountFields
+		if err := json.Unmarshal([]byte(c.ServiceAccount.Reveal()), &sa); err != nil {
+			return bad("serviceAccount is not JSON: %v", err)
+		}
+		if sa.Type != "service_account" || sa.ProjectID == "" || sa.PrivateKey == "" || sa.ClientEmail == "" {
+			return bad("serviceAccount must be a service-account key file with type service_account, project_id, private_key and client_email")
+		}
+	}
+	if c.Endpoint != "" {
+		u, err := url.Parse(c.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad("endpoint %q: expected an http(s) base URL such as http://127.0.0.1:4000, or empty for Google", c.Endpoint)
+		}
+	}
+	return nil
+}
+
+// CertificateView is a certificate as the admin API shows it: secrets masked.
+type CertificateView struct {
+	ID          int64      `json:"id"`
+	SDKAppID    uint64     `json:"sdkAppId"`
+	Platform    string     `json:"platform"`
+	PackageName string     `json:"packageName"`
+	SenderID    string     `json:"senderId,omitempty"`
+	API         string     `json:"api"`
+	ProjectID   string     `json:"projectId,omitempty"`
+	ClientEmail string     `json:"clientEmail,omitempty"`
+	KeyID       string     `json:"privateKeyId,omitempty"` // masked: the first 4 characters
+	ServerKey   string     `json:"serverKey,omitempty"`    // masked: the last 4 characters
+	Endpoint    string     `json:"endpoint,omitempty"`
+	Status      CertStatus `json:"status"`
+}
+
+// View masks a certificate's secrets.
+func (c *Certificate) View() CertificateView {
+	v := CertificateView{ID: c.ID, SDKAppID: c.SDKAppID, Platform: c.Platform, PackageName: c.PackageName,
+		SenderID: c.SenderID, API: c.API(), Endpoint: c.Endpoint, Status: c.Status}
+	if !c.ServiceAccount.IsZero() {
+		var sa serviceAccountFields
+		_ = json.Unmarshal([]byte(c.ServiceAccount.Reveal()), &sa)
+		v.ProjectID, v.ClientEmail = sa.ProjectID, sa.ClientEmail
+		if len(sa.PrivateKeyID) > 4 {
+			v.KeyID = sa.PrivateKeyID[:4] + "…"
+		}
+	}
+	if k := c.ServerKey.Reveal(); k != "" {
+		v.ServerKey = "…" + k[max(0, len(k)-4):]
+	}
+	return v
+}

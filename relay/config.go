@@ -1,0 +1,175 @@
+package relay
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/pushlab/pushlab/internal/duration"
+	"github.com/pushlab/pushlab/internal/secret"
+)
+
+// Config is what the relay core is built from. Zero fields take the documented defaults.
+type Config struct {
+	// Seed feeds the core's randomness (retry jitter).
+	Seed uint64 `yaml:"seed"`
+	// HeartbeatDeadline is how long a connection may stay silent before the relay declares it
+	// dead (clients ping every HeartbeatInterval). Default 90 s.
+	HeartbeatDeadline duration.Duration `yaml:"heartbeatDeadline"`
+	// HeartbeatInterval is how often clients are expected to ping; it is advertised, not
+	// enforced. Default 30 s.
+	HeartbeatInterval duration.Duration `yaml:"heartbeatInterval"`
+	// PushTTL is the FCM time to live of pushes. Default 24 h.
+	PushTTL duration.Duration `yaml:"pushTTL"`
+	// Retry bounds retries of pushes FCM refused for a passing reason.
+	Retry RetryPolicy `yaml:"retry"`
+	// FramesPerSecond and FrameBurst bound what one connection may send (token bucket);
+	// defaults 20/s with a burst of 60.
+	FramesPerSecond int `yaml:"framesPerSecond"`
+	FrameBurst      int `yaml:"frameBurst"`
+	// LoginsPerSecond bounds logins across the relay; zero means no bound.
+	LoginsPerSecond int `yaml:"loginsPerSecond"`
+	// InboxLimit is how many messages the relay keeps per user for sync (the newest); default
+	// 10,000.
+	InboxLimit int `yaml:"inboxLimit"`
+	// TraceLimit is how many push-trace entries the relay keeps (the newest); default 200,000.
+	TraceLimit int `yaml:"traceLimit"`
+	// DefaultCaps are the frequency caps of apps that set none.
+	DefaultCaps Caps `yaml:"defaultCaps"`
+}
+
+// RetryPolicy is exponential backoff with full jitter, honouring Retry-After.
+type RetryPolicy struct {
+	// MaxAttempts is the most sends of one push, the first included. Default 5.
+	MaxAttempts int `yaml:"maxAttempts"`
+	// Base is the first backoff; each retry doubles it up to Max. Defaults 1 s and 60 s.
+	Base duration.Duration `yaml:"base"`
+	Max  duration.Duration `yaml:"max"`
+}
+
+// Caps are one device's push frequency caps. The defaults stay inside FCM's documented
+// per-device limits (240/min, 5,000/h, collapsible burst 20 refilling one per 3 min) with room
+// for network jitter, so that FCM never has to throttle a relay running with them.
+type Caps struct {
+	// PerMinute and PerHour bound pushes to one device in any minute and any hour.
+	PerMinute int `json:"perMinute,omitempty" yaml:"perMinute"`
+	PerHour   int `json:"perHour,omitempty" yaml:"perHour"`
+	// Burst pushes may go at once; then one more every Refill.
+	Burst  int               `json:"burst,omitempty" yaml:"burst"`
+	Refill duration.Duration `json:"refill,omitempty" yaml:"refill"`
+}
+
+// Default caps.
+const (
+	DefaultCapsPerMinute = 120
+	DefaultCapsPerHour   = 3000
+	DefaultCapsBurst     = 18
+	DefaultCapsRefill    = 3 * time.Minute
+)
+
+func (c Caps) withDefaults(d Caps) Caps {
+	if c.PerMinute == 0 {
+		c.PerMinute = d.PerMinute
+	}
+	if c.PerHour == 0 {
+		c.PerHour = d.PerHour
+	}
+	if c.Burst == 0 {
+		c.Burst = d.Burst
+	}
+	if c.Refill == 0 {
+		c.Refill = d.Refill
+	}
+	return c
+}
+
+// Validate reports caps that cannot work.
+func (c Caps) Validate() error {
+	if c.PerMinute < 0 || c.PerHour < 0 || c.Burst < 0 || c.Refill < 0 {
+		return fmt.Errorf("caps %+v: values must not be negative (0 means the default)", c)
+	}
+	return nil
+}
+
+func (cfg Config) withDefaults() Config {
+	def := func(d *duration.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = duration.Of(v)
+		}
+	}
+	def(&cfg.HeartbeatDeadline, 90*time.Second)
+	def(&cfg.HeartbeatInterval, 30*time.Second)
+	def(&cfg.PushTTL, 24*time.Hour)
+	def(&cfg.Retry.Base, time.Second)
+	def(&cfg.Retry.Max, time.Minute)
+	if cfg.Retry.MaxAttempts == 0 {
+		cfg.Retry.MaxAttempts = 5
+	}
+	if cfg.FramesPerSecond == 0 {
+		cfg.FramesPerSecond = 20
+	}
+	if cfg.FrameBurst == 0 {
+		cfg.FrameBurst = 60
+	}
+	if cfg.InboxLimit == 0 {
+		cfg.InboxLimit = 10_000
+	}
+	if cfg.TraceLimit == 0 {
+		cfg.TraceLimit = 200_000
+	}
+	cfg.DefaultCaps = cfg.DefaultCaps.withDefaults(Caps{
+		PerMinute: DefaultCapsPerMinute, PerHour: DefaultCapsPerHour,
+		Burst: DefaultCapsBurst, Refill: duration.Of(DefaultCapsRefill),
+	})
+	return cfg
+}
+
+// LoginPolicy says which logins of one user may coexist.
+type LoginPolicy string
+
+// Login policies.
+const (
+	// PolicyMulti lets every device stay logged in.
+	PolicyMulti LoginPolicy = "multi"
+	// PolicySinglePlatform (the default) kicks the user's other devices of the same platform.
+	PolicySinglePlatform LoginPolicy = "single-platform"
+	// PolicySingle kicks all the user's other devices.
+	PolicySingle LoginPolicy = "single"
+)
+
+// AppConfig is an app (an SDKAppID) as the admin API creates it.
+type AppConfig struct {
+	SDKAppID uint64 `json:"sdkAppId" yaml:"sdkAppId"`
+	Name     string `json:"name,omitempty" yaml:"name"`
+	// SecretKey signs the app's UserSigs. It never appears in answers or logs.
+	SecretKey   secret.Secret `json:"secretKey" yaml:"secretKey"`
+	LoginPolicy LoginPolicy   `json:"loginPolicy,omitempty" yaml:"loginPolicy"`
+	Caps        Caps          `json:"caps,omitzero" yaml:"caps"`
+}
+
+// MinSecretBytes is the shortest app secret the relay accepts.
+const MinSecretBytes = 16
+
+// Validate reports what is wrong with an app configuration.
+func (a AppConfig) Validate() error {
+	if a.SDKAppID == 0 {
+		return fmt.Errorf("%w: sdkAppId is required (a positive number such as 1400000001)", ErrInvalid)
+	}
+	if len(a.SecretKey.Reveal()) < MinSecretBytes {
+		return fmt.Errorf("%w: app %d: secretKey must be at least %d bytes", ErrInvalid, a.SDKAppID, MinSecretBytes)
+	}
+	switch a.LoginPolicy {
+	case "", PolicyMulti, PolicySinglePlatform, PolicySingle:
+	default:
+		return fmt.Errorf("%w: app %d: loginPolicy %q: use multi, single-platform or single", ErrInvalid, a.SDKAppID, a.LoginPolicy)
+	}
+	if err := a.Caps.Validate(); err != nil {
+		return fmt.Errorf("%w: app %d: %v", ErrInvalid, a.SDKAppID, err)
+	}
+	return nil
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9_.@:+-]{1,128}$`)
+
+// validID reports whether s may be a user, device, group or conversation ID.
+func validID(s string) bool { return idPattern.MatchString(s) }

@@ -1,0 +1,314 @@
+// Package relay is the IM relay's deterministic core: apps, logins and kicks, presence, messages
+// with per-user sequence numbers and sync, push certificates and bindings, the push rule,
+// frequency caps with coalescing, FCM retries and the push trace.
+//
+// The core is a state machine in the shape of etcd's raft RawNode. The driver feeds it events —
+// a connection opened, a frame arrived, a connection closed, a push's result, an admin call, the
+// passing of time (Tick) — each with the current time, and then takes a Ready: the records to
+// persist, the frames to write, the connections to close, the pushes to send and the push-trace
+// entries made. The core never reads a clock, starts a goroutine or does I/O; its only randomness
+// (retry jitter) comes from the seed in Config. The WebSocket and HTTP shell in relay/server and
+// the simulator in sim/ both drive it this way; see Ready for the order the driver must keep.
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/pushlab/pushlab/internal/ratelimit"
+	"github.com/pushlab/pushlab/internal/timerq"
+)
+
+// Errors of the core's admin operations, for errors.Is.
+var (
+	ErrNotFound = errors.New("relay: not found")
+	ErrExists   = errors.New("relay: already exists")
+	ErrInvalid  = errors.New("relay: invalid request")
+)
+
+// ConnID names one transport connection. The driver numbers connections; the core never reuses a
+// number it has seen.
+type ConnID uint64
+
+// Ready is the work the driver owes the core, in this order:
+//
+//  1. persist Records (Store.Apply) — nothing below may become visible before they are durable;
+//  2. write Frames to their connections, in order, then carry out Closes (a kicked device gets its
+//     kicked frame before its connection closes);
+//  3. start Pushes; their outcomes come back through PushResult;
+//  4. Trace is for observers (metrics, reports); the core keeps its own copy for queries.
+//
+// If persisting fails, the driver must not carry out the rest and should stop: the core's state
+// is ahead of the store.
+type Ready struct {
+	Records []Record
+	Frames  []OutFrame
+	Closes  []CloseConn
+	Pushes  []Push
+	Trace   []TraceEntry
+}
+
+// Empty reports whether there is nothing to do.
+func (rd *Ready) Empty() bool {
+	return len(rd.Records) == 0 && len(rd.Frames) == 0 && len(rd.Closes) == 0 && len(rd.Pushes) == 0 && len(rd.Trace) == 0
+}
+
+// OutFrame is a frame to write to a connection.
+type OutFrame struct {
+	Conn  ConnID
+	Frame ServerFrame
+}
+
+// CloseConn asks the driver to close a connection with a WebSocket close code and reason.
+type CloseConn struct {
+	Conn   ConnID
+	Code   int
+	Reason string
+}
+
+// WebSocket close codes the core asks for.
+const (
+	CloseNormal     = 1000
+	ClosePolicy     = 1008 // floods, kicks
+	CloseTooBig     = 1009
+	CloseGoingAway  = 1001
+	CloseTryAgain   = 1013
+	closeReplaced   = "replaced by a newer connection of the same device"
+	closeHeartbeat  = "no heartbeat within the deadline"
+	closeFloodLimit = "too many frames refused for flooding"
+)
+
+// Core is the relay's state machine. It is not safe for concurrent use.
+type Core struct {
+	cfg Config
+	rng *rand.Rand
+	now time.Time
+
+	apps   map[uint64]*app
+	certs  map[int64]*Certificate
+	users  map[UserKey]*user
+	tokens map[string]DeviceKey // token → the device bound to it
+	groups map[groupKey]*Group
+	conns  map[ConnID]*conn
+	pushes map[uint64]*pendingPush
+
+	timers timerq.Queue[timer]
+	trace  traceLog
+	logins *ratelimit.Bucket // nil when logins are not bounded
+
+	msgCounter  uint64
+	pushCounter uint64
+
+	ready Ready
+}
+
+type app struct {
+	cfg  AppConfig
+	caps Caps // effective caps, defaults filled in
+}
+
+type groupKey struct {
+	app uint64
+	id  string
+}
+
+// New builds a core from a loaded state (nil for an empty relay).
+func New(cfg Config, st *State) (*Core, error) {
+	cfg = cfg.withDefaults()
+	c := &Core{
+		cfg:    cfg,
+		rng:    rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5bd1e995)),
+		apps:   map[uint64]*app{},
+		certs:  map[int64]*Certificate{},
+		users:  map[UserKey]*user{},
+		tokens: map[string]DeviceKey{},
+		groups: map[groupKey]*Group{},
+		conns:  map[ConnID]*conn{},
+		pushes: map[uint64]*pendingPush{},
+		trace:  traceLog{limit: cfg.TraceLimit},
+	}
+	if cfg.LoginsPerSecond > 0 {
+		c.logins = ratelimit.MustBucket(cfg.LoginsPerSecond, time.Second/time.Duration(cfg.LoginsPerSecond))
+	}
+	if st == nil {
+		return c, nil
+	}
+	if err := c.restore(st); err != nil {
+		return nil, fmt.Errorf("restore relay state: %w", err)
+	}
+	return c, nil
+}
+
+// restore rebuilds the core's state from a store's State.
+func (c *Core) restore(st *State) error {
+	for _, a := range st.Apps {
+		c.apps[a.SDKAppID] = &app{cfg: a, caps: a.Caps.withDefaults(c.cfg.DefaultCaps)}
+	}
+	for i := range st.Certificates {
+		cert := st.Certificates[i]
+		c.certs[cert.ID] = &cert
+	}
+	for k, msgs := range st.Messages {
+		u := c.user(k)
+		u.inbox = slices.Clone(msgs)
+		if n := len(msgs); n > 0 {
+			u.seq = msgs[n-1].Seq
+		}
+	}
+	for k, opts := range st.ReceiveOpts {
+		u := c.user(k)
+		for conv, opt := range opts {
+			u.opts[conv] = opt
+		}
+	}
+	for _, s := range st.Sessions {
+		if _, ok := c.apps[s.Key.SDKAppID]; !ok {
+			return fmt.Errorf("session %v of unknown app", s.Key)
+		}
+		d := c.device(s.Key)
+		d.loggedIn, d.platform, d.loginAt, d.unread = true, s.Platform, s.LoginAt, s.Unread
+		d.held = slices.Clone(s.Held)
+	}
+	for _, b := range st.Bindings {
+		b := b
+		d := c.device(b.Key)
+		d.binding = &b
+		c.tokens[b.Token] = b.Key
+	}
+	for _, g := range st.Groups {
+		g := g
+		c.groups[groupKey{g.SDKAppID, g.ID}] = &g
+	}
+	c.msgCounter, c.pushCounter = st.Counters[counterMessages], st.Counters[counterPushes]
+	// Unfinished pushes are sent again; summaries that were waiting are rescheduled.
+	for _, ps := range st.Pushes {
+		p := &pendingPush{push: ps.Push}
+		c.pushes[p.push.ID] = p
+		c.timers.Push(ps.NotBefore, timer{kind: timerRetry, push: p.push.ID, gen: p.gen})
+	}
+	for _, k := range c.sortedUserKeys() {
+		u := c.users[k]
+		for _, dev := range u.deviceOrder {
+			if d := u.devices[dev]; len(d.held) > 0 {
+				c.scheduleSummary(d, time.Time{})
+			}
+		}
+	}
+	return nil
+}
+
+// Counter names.
+const (
+	counterMessages = "messages"
+	counterPushes   = "pushes"
+)
+
+// TakeReady returns the work accumulated since the last call and starts a new Ready.
+func (c *Core) TakeReady() Ready {
+	rd := c.ready
+	c.ready = Ready{}
+	return rd
+}
+
+// observe moves the core's present forward; time never goes back inside the core.
+func (c *Core) observe(now time.Time) time.Time {
+	if now.After(c.now) {
+		c.now = now
+	}
+	return c.now
+}
+
+func (c *Core) record(r Record) { c.ready.Records = append(c.ready.Records, r) }
+
+func (c *Core) frame(id ConnID, f ServerFrame) {
+	c.ready.Frames = append(c.ready.Frames, OutFrame{Conn: id, Frame: f})
+}
+
+// timerKind names what a timer does.
+type timerKind uint8
+
+const (
+	timerHeartbeat timerKind = iota // a connection's heartbeat deadline
+	timerSummary                    // a device's caps reopen: send the coalesced summary
+	timerRetry                      // a push's backoff is over
+)
+
+type timer struct {
+	kind timerKind
+	conn *conn
+	dev  *device
+	push uint64
+	gen  uint64
+}
+
+// NextWake returns when the core next needs Tick, and false if nothing is scheduled.
+func (c *Core) NextWake() (time.Time, bool) {
+	for {
+		at, t, ok := c.timers.Peek()
+		if !ok || c.live(t) {
+			return at, ok
+		}
+		c.timers.Pop()
+	}
+}
+
+// live reports whether a timer still applies.
+func (c *Core) live(t timer) bool {
+	switch t.kind {
+	case timerHeartbeat:
+		return !t.conn.closed && t.conn.gen == t.gen
+	case timerSummary:
+		return t.dev.summaryGen == t.gen
+	default:
+		p, ok := c.pushes[t.push]
+		return ok && p.gen == t.gen
+	}
+}
+
+// Tick runs everything due at or before now: heartbeat deadlines, coalesced summaries, retries.
+func (c *Core) Tick(now time.Time) {
+	now = c.observe(now)
+	for {
+		_, t, ok := c.timers.PopDue(now)
+		if !ok {
+			return
+		}
+		if !c.live(t) {
+			continue
+		}
+		switch t.kind {
+		case timerHeartbeat:
+			c.checkHeartbeat(t.conn)
+		case timerSummary:
+			c.sendSummary(t.dev)
+		case timerRetry:
+			c.retry(c.pushes[t.push])
+		}
+	}
+}
+
+// user returns the user, creating its record on first use.
+func (c *Core) user(k UserKey) *user {
+	u, ok := c.users[k]
+	if !ok {
+		u = &user{key: k, devices: map[string]*device{}, opts: map[string]string{}, clientMsgIDs: map[string]string{}}
+		c.users[k] = u
+	}
+	return u
+}
+
+// device returns a user's device, creating its record on first use.
+func (c *Core) device(k DeviceKey) *device {
+	u := c.user(k.User())
+	d, ok := u.devices[k.DeviceID]
+	if !ok {
+		d = &device{key: k, user: u}
+		u.devices[k.DeviceID] = d
+		i, _ := slices.BinarySearch(u.deviceOrder, k.DeviceID)
+		u.deviceOrder = slices.Insert(u.deviceOrder, i, k.DeviceID)
+	}
+	return d
+}

@@ -1,0 +1,201 @@
+package relay
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+)
+
+// maxClientMsgIDs is how many recent client message IDs per user are remembered for dedup.
+const maxClientMsgIDs = 256
+
+// SendRequest is a message to send: one-to-one (To) or to a group (Group).
+type SendRequest struct {
+	From        string       `json:"from"`
+	To          string       `json:"to,omitempty"`
+	Group       string       `json:"group,omitempty"`
+	Text        string       `json:"text"`
+	ClientMsgID string       `json:"clientMsgId,omitempty"`
+	OnlineOnly  bool         `json:"onlineOnly,omitempty"`
+	OfflinePush *OfflinePush `json:"offlinePush,omitempty"`
+}
+
+// sendError is a refused send: the code and desc of its reply.
+type sendError struct {
+	code Code
+	desc string
+}
+
+func (e *sendError) Error() string { return e.desc }
+
+func (c *Core) clientSend(cn *conn, d *device, f ClientFrame) {
+	req := SendRequest{From: d.key.UserID, To: f.To, Group: f.Group, Text: f.Text, ClientMsgID: f.ClientMsgID, OnlineOnly: f.OnlineOnly, OfflinePush: f.OfflinePush}
+	id, err := c.send(d.key.SDKAppID, d.key.DeviceID, req)
+	if err != nil {
+		c.reply(cn, f.ID, err.code, err.desc)
+		return
+	}
+	c.frame(cn.id, ServerFrame{Op: OpReply, ID: f.ID, Code: OK, MsgID: id})
+}
+
+// send stores a message in every recipient's inbox (the sender's own included, for its other
+// devices) and delivers it: a frame to online devices, the push rule for the others.
+func (c *Core) send(sdkAppID uint64, fromDevice string, req SendRequest) (string, *sendError) {
+	if len(req.Text) > MaxTextBytes {
+		return "", &sendError{CodeTextTooLong, fmt.Sprintf("text is %d bytes; the limit is %d", len(req.Text), MaxTextBytes)}
+	}
+	if (req.To == "") == (req.Group == "") {
+		return "", &sendError{CodeBadField, `set exactly one of "to" (a user ID) or "group" (a group ID)`}
+	}
+	for _, id := range []string{req.From, req.To, req.Group} {
+		if id != "" && !validID(id) {
+			return "", &sendError{CodeBadField, fmt.Sprintf("%q is not a valid ID: 1 to 128 letters, digits or _.@:+-", id)}
+		}
+	}
+	from := c.user(UserKey{sdkAppID, req.From})
+	if req.ClientMsgID != "" {
+		if id, ok := from.clientMsgIDs[req.ClientMsgID]; ok {
+			return id, nil // a resend of a message already sent
+		}
+	}
+	type target struct {
+		u    *user
+		conv string
+	}
+	var targets []target
+	if req.Group != "" {
+		g, ok := c.groups[groupKey{sdkAppID, req.Group}]
+		if !ok {
+			return "", &sendError{CodeUnknownGroup, fmt.Sprintf("no group %q in app %d: create it first", req.Group, sdkAppID)}
+		}
+		if !slices.Contains(g.Members, req.From) {
+			return "", &sendError{CodeNotMember, fmt.Sprintf("%q is not a member of group %q", req.From, req.Group)}
+		}
+		for _, m := range g.Members {
+			targets = append(targets, target{c.user(UserKey{sdkAppID, m}), "group_" + req.Group})
+		}
+	} else {
+		targets = append(targets, target{c.user(UserKey{sdkAppID, req.To}), "c2c_" + req.From})
+		if req.To != req.From {
+			targets = append(targets, target{from, "c2c_" + req.To})
+		}
+	}
+	c.msgCounter++
+	c.record(PutCounter{Name: counterMessages, Value: c.msgCounter})
+	id := fmt.Sprintf("%d-%d", sdkAppID, c.msgCounter)
+	if req.ClientMsgID != "" {
+		from.rememberClientMsgID(req.ClientMsgID, id)
+	}
+	for _, t := range targets {
+		m := StoredMsg{ID: id, From: req.From, FromDevice: fromDevice, Conv: t.conv, Group: req.Group, Text: req.Text, Time: c.now}
+		if req.OfflinePush != nil {
+			m.Push = *req.OfflinePush
+		}
+		if req.OnlineOnly {
+			// Never stored, never pushed: it has no place in the sequence.
+			for _, dev := range t.u.deviceOrder {
+				c.decide(t.u.devices[dev], m, true)
+			}
+			continue
+		}
+		t.u.seq++
+		m.Seq = t.u.seq
+		t.u.inbox = append(t.u.inbox, m)
+		c.record(PutMessage{User: t.u.key, Msg: m})
+		if over := len(t.u.inbox) - c.cfg.InboxLimit; over > 0 {
+			c.record(TrimInbox{User: t.u.key, Through: t.u.inbox[over-1].Seq})
+			t.u.inbox = slices.Delete(t.u.inbox, 0, over)
+		}
+		for _, dev := range t.u.deviceOrder {
+			c.decide(t.u.devices[dev], m, false)
+		}
+	}
+	return id, nil
+}
+
+func (u *user) rememberClientMsgID(clientID, id string) {
+	u.clientMsgIDs[clientID] = id
+	u.clientMsgOrder = append(u.clientMsgOrder, clientID)
+	if len(u.clientMsgOrder) > maxClientMsgIDs {
+		delete(u.clientMsgIDs, u.clientMsgOrder[0])
+		u.clientMsgOrder = u.clientMsgOrder[1:]
+	}
+}
+
+// between returns the inbox messages with from < seq <= to.
+func (u *user) between(from, to uint64) []StoredMsg {
+	if to <= from {
+		return nil
+	}
+	i := sort.Search(len(u.inbox), func(i int) bool { return u.inbox[i].Seq > from })
+	j := sort.Search(len(u.inbox), func(i int) bool { return u.inbox[i].Seq > to })
+	return u.inbox[i:j]
+}
+
+// msgFrame is a stored message as a client receives it.
+func msgFrame(m StoredMsg) *MsgFrame {
+	return &MsgFrame{Seq: m.Seq, ID: m.ID, From: m.From, Conv: m.Conv, Text: m.Text, Time: m.Time.UnixMilli(), Group: m.Group}
+}
+
+// sync answers the messages after since, at most MaxSyncBatch of them. Live frames start once
+// the device has caught up, so that it sees its inbox in order.
+func (c *Core) sync(cn *conn, d *device, f ClientFrame) {
+	u := d.user
+	msgs := u.between(f.Since, u.seq)
+	more := len(msgs) > MaxSyncBatch
+	if more {
+		msgs = msgs[:MaxSyncBatch]
+	}
+	out := make([]MsgFrame, 0, len(msgs))
+	for _, m := range msgs {
+		out = append(out, *msgFrame(m))
+	}
+	d.cursor = f.Since
+	if len(msgs) > 0 {
+		d.cursor = msgs[len(msgs)-1].Seq
+	}
+	d.synced = !more
+	if d.synced {
+		d.cursor = max(d.cursor, u.seq)
+	}
+	// What a sync returns was pushed before if it had to be; only live frames written after it
+	// are pushed again should the connection die unacknowledged.
+	d.acked = d.cursor
+	desc := ""
+	if len(u.inbox) > 0 && f.Since+1 < u.inbox[0].Seq {
+		desc = fmt.Sprintf("messages before seq %d are no longer kept", u.inbox[0].Seq)
+	}
+	c.frame(cn.id, ServerFrame{Op: OpReply, ID: f.ID, Code: OK, Desc: desc, Msgs: out, More: more})
+}
+
+// setReceiveOpt sets the user's receive option for a conversation.
+func (c *Core) setReceiveOpt(cn *conn, d *device, f ClientFrame) {
+	if !validID(f.Conv) {
+		c.reply(cn, f.ID, CodeBadField, "conv is required: a conversation ID such as c2c_alice or group_team")
+		return
+	}
+	u := d.user
+	switch f.Opt {
+	case ReceiveAll:
+		delete(u.opts, f.Conv)
+	case ReceiveNotNotify:
+		u.opts[f.Conv] = ReceiveNotNotify
+	default:
+		c.reply(cn, f.ID, CodeBadField, fmt.Sprintf("opt %q: use %q or %q", f.Opt, ReceiveAll, ReceiveNotNotify))
+		return
+	}
+	c.record(PutReceiveOpt{User: u.key, Conv: f.Conv, Opt: f.Opt})
+	c.reply(cn, f.ID, OK, "")
+}
+
+// preview shortens a text for a notification body.
+func preview(text string, limit int) string {
+	r := []rune(text)
+	if len(r) <= limit {
+		return text
+	}
+	return string(r[:limit-1]) + "…"
+}
+
+func itoa(n uint64) string { return strconv.FormatUint(n, 10) }

@@ -1,0 +1,169 @@
+package relay
+
+import (
+	"context"
+	"time"
+)
+
+// Record is one durable change the core asks its driver to persist, in order, before anything
+// else of the same Ready becomes visible. The concrete types below are all the records there are.
+type Record interface{ isRecord() }
+
+// PutApp stores an app (created or updated).
+type PutApp struct{ App AppConfig }
+
+// DeleteApp removes an app and everything of it.
+type DeleteApp struct{ SDKAppID uint64 }
+
+// PutCertificate stores a certificate (created, updated, or its status changed).
+type PutCertificate struct{ Cert Certificate }
+
+// DeleteCertificate removes a certificate.
+type DeleteCertificate struct{ ID int64 }
+
+// PutSession stores a logged-in device.
+type PutSession struct{ Session SessionState }
+
+// DeleteSession removes a device's login (logout, kick).
+type DeleteSession struct{ Key DeviceKey }
+
+// PutBinding stores a device's push binding.
+type PutBinding struct{ Binding Binding }
+
+// DeleteBinding removes a device's push binding.
+type DeleteBinding struct{ Key DeviceKey }
+
+// PutMessage stores a message in one user's inbox.
+type PutMessage struct {
+	User UserKey
+	Msg  StoredMsg
+}
+
+// TrimInbox drops a user's messages with seq at or below Through.
+type TrimInbox struct {
+	User    UserKey
+	Through uint64
+}
+
+// PutGroup stores a group and its members.
+type PutGroup struct{ Group Group }
+
+// PutReceiveOpt stores a user's receive option for a conversation ("receive" deletes it).
+type PutReceiveOpt struct {
+	User UserKey
+	Conv string
+	Opt  string
+}
+
+// PutPush stores a push that is not finished (sent, or waiting to be retried).
+type PutPush struct{ Push PushState }
+
+// DeletePush removes a finished push.
+type DeletePush struct{ ID uint64 }
+
+// PutCounter stores one of the core's counters (message and push numbering).
+type PutCounter struct {
+	Name  string
+	Value uint64
+}
+
+func (PutApp) isRecord()            {}
+func (DeleteApp) isRecord()         {}
+func (PutCertificate) isRecord()    {}
+func (DeleteCertificate) isRecord() {}
+func (PutSession) isRecord()        {}
+func (DeleteSession) isRecord()     {}
+func (PutBinding) isRecord()        {}
+func (DeleteBinding) isRecord()     {}
+func (PutMessage) isRecord()        {}
+func (TrimInbox) isRecord()         {}
+func (PutGroup) isRecord()          {}
+func (PutReceiveOpt) isRecord()     {}
+func (PutPush) isRecord()           {}
+func (DeletePush) isRecord()        {}
+func (PutCounter) isRecord()        {}
+
+// UserKey names a user of an app.
+type UserKey struct {
+	SDKAppID uint64 `json:"sdkAppId"`
+	UserID   string `json:"userId"`
+}
+
+// DeviceKey names a device of a user.
+type DeviceKey struct {
+	SDKAppID uint64 `json:"sdkAppId"`
+	UserID   string `json:"userId"`
+	DeviceID string `json:"deviceId"`
+}
+
+// User returns the key of the device's user.
+func (k DeviceKey) User() UserKey { return UserKey{k.SDKAppID, k.UserID} }
+
+// SessionState is a logged-in device as it is persisted: it survives a relay restart as a
+// killed-but-logged-in device.
+type SessionState struct {
+	Key      DeviceKey `json:"key"`
+	Platform string    `json:"platform"`
+	LoginAt  time.Time `json:"loginAt"`
+	// Unread is the badge count pushes carry.
+	Unread int `json:"unread"`
+	// Held are the seqs of messages a cap held back, to be covered by one summary push.
+	Held []uint64 `json:"held,omitempty"`
+}
+
+// Binding is a device's push binding: which certificate and token to push it through.
+type Binding struct {
+	Key           DeviceKey `json:"key"`
+	CertificateID int64     `json:"certificateId"`
+	Token         string    `json:"token"`
+}
+
+// StoredMsg is a message in one user's inbox, with that user's sequence number.
+type StoredMsg struct {
+	Seq        uint64      `json:"seq"`
+	ID         string      `json:"id"`
+	From       string      `json:"from"`
+	FromDevice string      `json:"fromDevice,omitempty"`
+	Conv       string      `json:"conv"`
+	Group      string      `json:"group,omitempty"`
+	Text       string      `json:"text"`
+	Time       time.Time   `json:"time"`
+	Push       OfflinePush `json:"push,omitzero"`
+}
+
+// Group is a group chat and its members.
+type Group struct {
+	SDKAppID uint64   `json:"sdkAppId"`
+	ID       string   `json:"id"`
+	Members  []string `json:"members"`
+}
+
+// PushState is a push that has not finished: it survives a restart and is sent again.
+type PushState struct {
+	Push      Push      `json:"push"`
+	NotBefore time.Time `json:"notBefore"` // when it may be sent (a retry's backoff)
+}
+
+// State is everything the core is rebuilt from after a restart.
+type State struct {
+	Apps         []AppConfig
+	Certificates []Certificate
+	Sessions     []SessionState
+	Bindings     []Binding
+	Messages     map[UserKey][]StoredMsg // each in seq order
+	Groups       []Group
+	ReceiveOpts  map[UserKey]map[string]string
+	Pushes       []PushState
+	Counters     map[string]uint64
+}
+
+// Store keeps the relay's durable state. The relay shell and the simulator persist each Ready's
+// records with Apply before acting on the rest of it, and rebuild the core from Load at start.
+type Store interface {
+	// Apply persists records atomically, in order: all of them or none.
+	Apply(ctx context.Context, records []Record) error
+	// Load returns the state the records so far describe.
+	Load(ctx context.Context) (*State, error)
+	// Close releases the store.
+	Close() error
+}
