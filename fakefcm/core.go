@@ -12,7 +12,6 @@
 package fakefcm
 
 import (
-	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -27,6 +26,9 @@ type Config struct {
 	Seed uint64
 	// Behaviour is how the fake delivers and throttles; zero fields take FCM's defaults.
 	Behaviour Behaviour
+	// MaxRecords is how many message records the core keeps: past it the oldest finished ones
+	// are forgotten. Zero means DefaultMaxRecords; negative keeps everything.
+	MaxRecords int
 }
 
 // Behaviour is fakefcm's configurable delivery behaviour. The zero value is FCM's documented
@@ -42,8 +44,9 @@ type Behaviour struct {
 	// NormalPriorityDelay is added to normal-priority deliveries, standing for a dozing device's
 	// maintenance window.
 	NormalPriorityDelay duration.Duration `json:"normalPriorityDelay,omitempty" yaml:"normalPriorityDelay"`
-	// TokenExpiry is how long a token may stay inactive (device channel never connected) before
-	// sends get UNREGISTERED. Zero means FCM's 270 days; negative means never.
+	// TokenExpiry is how long a token may stay inactive (no device channel open since its last
+	// connection or disconnection) before sends get UNREGISTERED. Zero means FCM's 270 days;
+	// negative means never.
 	TokenExpiry duration.Duration `json:"tokenExpiry,omitempty" yaml:"tokenExpiry"`
 	// Throttles are FCM's rate limits.
 	Throttles Throttles `json:"throttles,omitzero" yaml:"throttles"`
@@ -86,9 +89,12 @@ type Core struct {
 	byServerKey map[string]*project
 	devices     map[string]*device // by token, including unregistered ones
 
-	records     []Record
-	byToken     map[string][]int // indexes into records
-	byMessageID map[string]int
+	records     []*Record
+	recordSeq   int64
+	maxRecords  int
+	byToken     map[string][]*Record
+	byMessageID map[string]*Record
+	timerPushes uint64
 	faults      []*fault
 	timers      timerq.Queue[*timer]
 	outbox      []Delivery
@@ -97,32 +103,49 @@ type Core struct {
 	now         time.Time
 }
 
-// New returns a Core with no projects and no devices.
-func New(cfg Config) *Core {
+// New returns a Core with no projects and no devices, or an error naming a behaviour setting that
+// cannot work.
+func New(cfg Config) (*Core, error) {
+	if err := cfg.Behaviour.Validate(); err != nil {
+		return nil, err
+	}
 	c := &Core{
 		rng:         rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 		projects:    map[string]*project{},
 		bySender:    map[string]*project{},
 		byServerKey: map[string]*project{},
 		devices:     map[string]*device{},
-		byToken:     map[string][]int{},
-		byMessageID: map[string]int{},
+		byToken:     map[string][]*Record{},
+		byMessageID: map[string]*Record{},
+		maxRecords:  cfg.MaxRecords,
 	}
-	c.SetBehaviour(cfg.Behaviour)
-	return c
+	if c.maxRecords == 0 {
+		c.maxRecords = DefaultMaxRecords
+	}
+	c.behaviour = cfg.Behaviour
+	c.behaviour.Throttles = c.behaviour.Throttles.withDefaults()
+	return c, nil
 }
 
-// SetBehaviour replaces the delivery behaviour. Throttle changes apply to devices and projects
-// from their next message on.
-func (c *Core) SetBehaviour(b Behaviour) {
+// SetBehaviour replaces the delivery behaviour. When the throttle settings change, the new limits
+// apply to devices and projects from their next message on; otherwise their windows and buckets
+// keep counting.
+func (c *Core) SetBehaviour(b Behaviour) error {
+	if err := b.Validate(); err != nil {
+		return err
+	}
 	b.Throttles = b.Throttles.withDefaults()
+	changed := b.Throttles != c.behaviour.Throttles
 	c.behaviour = b
-	for _, p := range c.projects {
-		p.quota = nil
+	if changed {
+		for _, p := range c.projects {
+			p.quota = nil
+		}
+		for _, d := range c.devices {
+			d.limits = nil
+		}
 	}
-	for _, d := range c.devices {
-		d.limits = nil
-	}
+	return nil
 }
 
 // Behaviour returns the delivery behaviour in force, with defaults filled in.
@@ -245,6 +268,11 @@ func (c *Core) setTimer(at time.Time, kind timerKind, e *entry, d *device) {
 		t.gen = e.gen
 	}
 	c.timers.Push(at, t)
+	// Timers whose entry moved on stay in the heap until they come due; sweep them out now and
+	// then so that a long run's heap holds live timers only.
+	if c.timerPushes++; c.timerPushes%8192 == 0 {
+		c.timers.Filter(func(t *timer) bool { return t.live() })
+	}
 }
 
 // Stats are running totals for metrics.
@@ -303,8 +331,8 @@ func (c *Core) jitter(max time.Duration) time.Duration {
 
 // laterOf returns the later of two times.
 func laterOf(a, b time.Time) time.Time {
-	if cmp.Compare(a.UnixNano(), b.UnixNano()) >= 0 {
-		return a
+	if b.After(a) {
+		return b
 	}
-	return b
+	return a
 }

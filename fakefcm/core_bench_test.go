@@ -8,7 +8,10 @@ import (
 // BenchmarkCoreSend measures the core's Send alone: validation, quotas, record, queue and
 // delivery to a connected device that acknowledges.
 func BenchmarkCoreSend(b *testing.B) {
-	c := New(Config{Seed: 1})
+	c, err := New(Config{Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
 	p, _ := c.CreateProject(ProjectSpec{ID: "bench", SenderID: "1"})
 	now := epoch
 	var toks []string

@@ -28,7 +28,9 @@ type bench struct {
 
 func newBench(t *testing.T, b Behaviour) *bench {
 	t.Helper()
-	w := &bench{t: t, core: New(Config{Seed: 1, Behaviour: b}), now: epoch,
+	core, err := New(Config{Seed: 1, Behaviour: b})
+	require.NoError(t, err)
+	w := &bench{t: t, core: core, now: epoch,
 		received: map[string][]*RemoteMessage{}, deleted: map[string]int{}, closed: map[string]int{}}
 	p, err := w.core.CreateProject(ProjectSpec{ID: "demo", SenderID: "123456789", PackageNames: []string{"com.example.im"}})
 	require.NoError(t, err)

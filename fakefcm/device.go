@@ -97,11 +97,15 @@ func (c *Core) Device(token string) (DeviceInfo, bool) {
 	if !ok {
 		return DeviceInfo{}, false
 	}
-	return DeviceInfo{
+	info := DeviceInfo{
 		Token: d.token, SenderID: d.senderID, PackageName: d.packageName, ProjectID: d.projectID,
 		Registered: d.registered, GoneReason: d.goneReason, Connected: d.connected,
 		ForceStopped: d.forceStopped, Pending: len(d.pending), Outgoing: len(d.outgoing),
-	}, true
+	}
+	if d.registered && c.inactive(d, c.now) {
+		info.Registered, info.GoneReason = false, goneExpired
+	}
+	return info, true
 }
 
 // Uninstall unregisters a token, as uninstalling the app or clearing its data does: later sends
@@ -151,17 +155,22 @@ func (c *Core) ForceStop(now time.Time, token string) error {
 		return err
 	}
 	d.forceStopped = true
-	c.requeue(d)
+	c.requeue(d, now)
 	return nil
 }
 
 // Connect opens the device channel of a token: pending messages start to flow and, if messages
-// were discarded while it was away, the device is told first. Connecting ends a force-stop.
+// were discarded while it was away, the device is told first. Connecting ends a force-stop. A
+// connection that replaces an open one (the old one half-open, most likely) gets again what the
+// old one never acknowledged.
 func (c *Core) Connect(now time.Time, token string) error {
 	now = c.observe(now)
 	d, err := c.lookup(token)
 	if err != nil {
 		return err
+	}
+	if d.connected {
+		c.requeue(d, now)
 	}
 	d.connected, d.forceStopped, d.lastActive = true, false, now
 	if d.deleted {
@@ -181,45 +190,46 @@ func (c *Core) Disconnect(now time.Time, token string) {
 		return
 	}
 	d.connected, d.lastActive = false, now
-	c.requeue(d)
+	c.requeue(d, now)
 }
 
-// Ack records that the device received a message.
+// Ack records that the device received a message. A message sent before a reconnection or a
+// force-stop may be acknowledged late: it is found in the pending queue too.
 func (c *Core) Ack(now time.Time, token, messageID string) error {
 	now = c.observe(now)
 	d, ok := c.devices[token]
 	if !ok {
 		return fmt.Errorf("%w: %.24s…", ErrUnknownToken, token)
 	}
-	for i, e := range d.outgoing {
-		if e.msg.MessageID == messageID && e.dispatched {
-			d.outgoing = slices.Delete(d.outgoing, i, i+1)
-			e.gen++
-			r := &c.records[e.record]
-			r.Fate, r.FateAt, r.DeliveredAt = FateDelivered, now, now
-			c.stats.Delivered++
-			return nil
+	for _, q := range []*[]*entry{&d.outgoing, &d.pending} {
+		i := slices.IndexFunc(*q, func(e *entry) bool { return e.msg.MessageID == messageID && e.rec.Attempts > 0 })
+		if i < 0 {
+			continue
 		}
+		e := (*q)[i]
+		*q = slices.Delete(*q, i, i+1)
+		e.gen++
+		e.rec.Fate, e.rec.FateAt, e.rec.DeliveredAt = FateDelivered, now, now
+		c.stats.Delivered++
+		return nil
 	}
 	return fmt.Errorf("%w: message %q is not awaiting acknowledgement on this device", ErrInvalid, messageID)
-}
-
-// requeue puts the device's outgoing messages back at the front of its pending queue.
-func (c *Core) requeue(d *device) {
-	if len(d.outgoing) == 0 {
-		return
-	}
-	for _, e := range d.outgoing {
-		e.gen++ // cancels its dispatch timer
-		e.dispatched = false
-		c.records[e.record].Fate = FatePending
-		c.setTimer(e.expires, timerExpire, e, nil)
-	}
-	d.pending = append(d.outgoing, d.pending...)
-	d.outgoing = nil
 }
 
 func (c *Core) cancelFlush(d *device) {
 	d.flushGen++
 	d.flushAt = time.Time{}
 }
+
+// goneExpired is the reason a token stopped being registered after long inactivity.
+const goneExpired = "expired after inactivity"
+
+// inactive reports whether a token has been inactive (no device-channel activity) for longer
+// than Android keeps tokens.
+func (c *Core) inactive(d *device, now time.Time) bool {
+	expiry := c.behaviour.tokenExpiry()
+	return !d.connected && expiry > 0 && now.Sub(d.lastActive) > expiry
+}
+
+// reachable reports whether messages can flow to the device now (throttles aside).
+func (d *device) reachable() bool { return d.connected && !d.forceStopped && d.registered }

@@ -42,10 +42,21 @@ var codes = map[ErrorCode]codeInfo{
 // CodeForStatus returns the FCM error code that FCM answers with the given HTTP status, as fault
 // rules use it. It reports false for a status FCM does not use for send errors.
 func CodeForStatus(status int) (ErrorCode, bool) {
-	for code, info := range codes {
-		if info.status == status {
-			return code, true
-		}
+	switch status {
+	case http.StatusBadRequest:
+		return InvalidArgument, true
+	case http.StatusUnauthorized:
+		return ThirdPartyAuthError, true
+	case http.StatusForbidden:
+		return SenderIDMismatch, true
+	case http.StatusNotFound:
+		return Unregistered, true
+	case http.StatusTooManyRequests:
+		return QuotaExceeded, true
+	case http.StatusInternalServerError:
+		return Internal, true
+	case http.StatusServiceUnavailable:
+		return Unavailable, true
 	}
 	return "", false
 }

@@ -159,7 +159,7 @@ func (m *Message) validate() *SendError {
 		field string
 		data  map[string]string
 	}{{"message.data", m.Data}, {"message.android.data", androidData(m.Android)}} {
-		for k := range set.data {
+		for _, k := range sortedKeys(set.data) {
 			if reservedKey(k) {
 				return invalidArg(set.field, "InvalidDataKey", "Invalid data payload key: %q is reserved.", k)
 			}

@@ -1,6 +1,7 @@
 package fakefcm
 
 import (
+	"cmp"
 	"slices"
 	"time"
 
@@ -10,8 +11,8 @@ import (
 // Offline queue limits (FCM.md, "Throttles and delivery").
 const (
 	// MaxPendingNonCollapsible is how many messages without a collapse key FCM keeps for an
-	// offline device; when one more arrives it discards them and tells the device. (A connected
-	// device's backlog behind a throttle is not limited.)
+	// offline device; when one more arrives it discards the stored ones and tells the device.
+	// (A connected device's backlog behind a throttle is not limited.)
 	MaxPendingNonCollapsible = 100
 	// MaxCollapseKeys is how many collapse keys FCM keeps per device; the oldest goes first.
 	MaxCollapseKeys = 4
@@ -19,126 +20,155 @@ const (
 
 // entry is an accepted message on its way to one device.
 type entry struct {
-	record      int // index into Core.records
+	rec         *Record
 	msg         *RemoteMessage
 	expires     time.Time // when the TTL runs out (for ttl=0, the acceptance time)
 	ttlZero     bool      // delivered now or never
 	collapsible bool      // subject to the collapsible burst throttle
+	counted     bool      // already counted against the device's throttles
 	dispatched  bool      // handed to the device, awaiting its ack
 	gen         uint64    // bumped whenever the entry moves, to cancel its timers
 	throttledAt time.Time // when a throttle first held it back; zero if none
 }
 
-// enqueue adds an accepted message to the device's pending queue, applying FCM's queue rules, and
-// flushes the queue.
+// enqueue takes an accepted message for a device: a ttl=0 message goes now or never, outside the
+// queue; any other joins the pending queue under FCM's queue rules, and the queue is flushed.
 func (c *Core) enqueue(d *device, e *entry, now time.Time) {
-	if key := e.msg.CollapseKey; key != "" {
-		// A newer message with the same collapse key replaces the pending one.
-		if i := slices.IndexFunc(d.pending, func(p *entry) bool { return p.msg.CollapseKey == key }); i >= 0 {
-			c.drop(d.pending[i], now, FateCollapsed)
-			d.pending = slices.Delete(d.pending, i, i+1)
-		} else if keys := pendingKeys(d.pending); len(keys) >= MaxCollapseKeys {
-			// Only four collapse keys are kept; the oldest one's message goes.
-			i := slices.IndexFunc(d.pending, func(p *entry) bool { return p.msg.CollapseKey == keys[0] })
-			c.drop(d.pending[i], now, FateCollapseKeyLimit)
-			d.pending = slices.Delete(d.pending, i, i+1)
-		}
-	} else if !d.reachable() && countNonCollapsible(d.pending) >= MaxPendingNonCollapsible {
-		// Too many stored messages: FCM discards them all and the app hears of it on connection.
-		d.pending = slices.DeleteFunc(d.pending, func(p *entry) bool {
-			if p.msg.CollapseKey == "" {
-				c.drop(p, now, FateTooManyPending)
-				return true
-			}
-			return false
-		})
-		c.tellDeleted(d)
-	}
-	d.pending = append(d.pending, e)
-	if !e.ttlZero {
-		c.setTimer(e.expires, timerExpire, e, nil)
-	}
-	c.flush(d, now)
 	if e.ttlZero {
-		// Now or never: if it could not leave at once (a throttled message is ahead), never.
-		if i := slices.Index(d.pending, e); i >= 0 {
-			d.pending = slices.Delete(d.pending, i, i+1)
+		if d.reachable() && c.admit(d, e, now) {
+			c.startDispatch(d, e, now)
+		} else {
 			c.drop(e, now, FateTTLExpired)
 		}
-	}
-}
-
-// tellDeleted lets the device know that messages were discarded: at once if it is reachable,
-// otherwise when it next connects.
-func (c *Core) tellDeleted(d *device) {
-	if d.reachable() {
-		c.outbox = append(c.outbox, Delivery{Token: d.token, Kind: DeliverDeleted})
 		return
 	}
+	d.pending = append(d.pending, e)
+	c.setTimer(e.expires, timerExpire, e, nil)
+	c.applyQueueRules(d, now)
+	c.flush(d, now)
+}
+
+// applyQueueRules enforces FCM's rules on a pending queue in acceptance order: the newest message
+// of a collapse key replaces older ones; at most four collapse keys are kept, the oldest going
+// first; and an offline device keeps at most 100 messages without a collapse key — past that the
+// stored ones are discarded and the device is told when it connects.
+func (c *Core) applyQueueRules(d *device, now time.Time) {
+	seen := map[string]bool{}
+	for i := len(d.pending) - 1; i >= 0; i-- {
+		e := d.pending[i]
+		if k := e.msg.CollapseKey; k != "" {
+			if seen[k] {
+				c.drop(e, now, FateCollapsed)
+				d.pending = slices.Delete(d.pending, i, i+1)
+				continue
+			}
+			seen[k] = true
+		}
+	}
+	for keys := len(seen); keys > MaxCollapseKeys; keys-- {
+		i := slices.IndexFunc(d.pending, func(e *entry) bool { return e.msg.CollapseKey != "" })
+		c.drop(d.pending[i], now, FateCollapseKeyLimit)
+		d.pending = slices.Delete(d.pending, i, i+1)
+	}
+	if d.reachable() {
+		return
+	}
+	plain := 0
+	for _, e := range d.pending {
+		if e.msg.CollapseKey == "" {
+			plain++
+		}
+	}
+	if plain <= MaxPendingNonCollapsible {
+		return
+	}
+	var last *entry // the newest one stays: it is not past the limit itself
+	for _, e := range slices.Backward(d.pending) {
+		if e.msg.CollapseKey == "" {
+			last = e
+			break
+		}
+	}
+	d.pending = slices.DeleteFunc(d.pending, func(e *entry) bool {
+		if e.msg.CollapseKey == "" && e != last {
+			c.drop(e, now, FateTooManyPending)
+			return true
+		}
+		return false
+	})
 	d.deleted = true
 }
 
-// reachable reports whether messages can flow to the device now (throttles aside).
-func (d *device) reachable() bool { return d.connected && !d.forceStopped && d.registered }
-
-// pendingKeys lists the collapse keys in the queue, oldest first.
-func pendingKeys(q []*entry) []string {
-	var keys []string
-	for _, e := range q {
-		if k := e.msg.CollapseKey; k != "" && !slices.Contains(keys, k) {
-			keys = append(keys, k)
-		}
+// admit counts a message against the device's throttles in delay mode and reports whether it may
+// leave now. (In reject mode Send counted it already.)
+func (c *Core) admit(d *device, e *entry, now time.Time) bool {
+	if e.counted || c.behaviour.Throttles.Mode != ThrottleDelay {
+		return true
 	}
-	return keys
+	l := c.deviceLimits(d)
+	if reason, _ := l.check(e, now); reason != "" {
+		return false
+	}
+	l.take(e, now)
+	e.counted = true
+	return true
 }
 
-func countNonCollapsible(q []*entry) int {
-	n := 0
-	for _, e := range q {
-		if e.msg.CollapseKey == "" {
-			n++
-		}
-	}
-	return n
-}
-
-// flush moves pending messages towards a connected device for as long as the throttles allow, and
-// schedules itself for when a throttle reopens.
+// flush moves pending messages towards a connected device as far as the throttles allow, and
+// schedules itself for when a throttle reopens. Order is kept within each kind of message: a
+// per-device window holds everything behind it, the collapsible bucket holds only collapsible
+// messages, so a data message does not wait behind a held notification.
 func (c *Core) flush(d *device, now time.Time) {
 	if !d.reachable() {
 		return
 	}
-	for len(d.pending) > 0 {
-		e := d.pending[0]
+	var rest []*entry
+	var allHeld, collapsibleHeld string // the throttle holding every message / collapsible ones
+	var wake time.Time
+	for _, e := range d.pending {
 		if e.expired(now) {
 			c.drop(e, now, FateTTLExpired)
-			d.pending = d.pending[1:]
 			continue
 		}
-		if c.behaviour.Throttles.Mode == ThrottleDelay {
-			if reason, until := c.deviceLimits(d).check(e, now); reason != "" {
-				if e.ttlZero {
-					// Now or never: a throttled ttl=0 message is never.
-					c.drop(e, now, FateTTLExpired)
-					d.pending = d.pending[1:]
-					continue
-				}
-				// The queue is delivered in order, so everything behind the head waits too.
-				for _, held := range d.pending {
-					if held.throttledAt.IsZero() {
-						held.throttledAt = now
-						bump(&c.stats.Throttled, reason)
-						c.records[held.record].Throttle = reason
-					}
-				}
-				c.scheduleFlush(d, until)
-				return
-			}
-			c.deviceLimits(d).take(e, now)
+		if allHeld != "" || (collapsibleHeld != "" && e.collapsible) {
+			c.markThrottled(e, cmp.Or(allHeld, collapsibleHeld), now)
+			rest = append(rest, e)
+			continue
 		}
-		d.pending = d.pending[1:]
+		if !e.counted && c.behaviour.Throttles.Mode == ThrottleDelay {
+			l := c.deviceLimits(d)
+			if reason, until := l.check(e, now); reason != "" {
+				if reason == ThrottledCollapsibleBurst {
+					collapsibleHeld = reason
+				} else {
+					allHeld = reason
+				}
+				if wake.IsZero() || until.Before(wake) {
+					wake = until
+				}
+				c.markThrottled(e, reason, now)
+				rest = append(rest, e)
+				continue
+			}
+			l.take(e, now)
+			e.counted = true
+		}
 		c.startDispatch(d, e, now)
 	}
+	d.pending = rest
+	if len(rest) > 0 && !wake.IsZero() {
+		c.scheduleFlush(d, wake)
+	}
+}
+
+// markThrottled notes, once per message, that a throttle is holding it back.
+func (c *Core) markThrottled(e *entry, reason string, now time.Time) {
+	if !e.throttledAt.IsZero() || reason == "" {
+		return
+	}
+	e.throttledAt = now
+	e.rec.Throttle = reason
+	bump(&c.stats.Throttled, reason)
 }
 
 func (c *Core) scheduleFlush(d *device, at time.Time) {
@@ -152,12 +182,12 @@ func (c *Core) scheduleFlush(d *device, at time.Time) {
 
 // startDispatch schedules an entry to leave for the device after the delivery latency.
 func (c *Core) startDispatch(d *device, e *entry, now time.Time) {
-	r := &c.records[e.record]
+	r := e.rec
 	if !e.throttledAt.IsZero() {
 		r.ThrottledFor += duration.Of(now.Sub(e.throttledAt))
 		e.throttledAt = time.Time{}
 	}
-	e.gen++ // cancels the expiry timer: once dispatched, a message is no longer held
+	e.gen++ // cancels the expiry timer while it travels; dispatch checks the TTL again
 	delay := c.behaviour.Latency.D() + c.jitter(c.behaviour.Jitter.D())
 	if e.msg.Priority != "high" {
 		delay += c.behaviour.NormalPriorityDelay.D()
@@ -173,20 +203,24 @@ func (c *Core) startDispatch(d *device, e *entry, now time.Time) {
 	c.dispatch(e, now)
 }
 
-// dispatch hands an entry to the device channel.
+// dispatch hands an entry to the device channel, unless its TTL ran out on the way.
 func (c *Core) dispatch(e *entry, now time.Time) {
-	r := &c.records[e.record]
-	d := c.devices[r.Token]
+	d := c.devices[e.rec.Token]
+	if !e.ttlZero && e.expired(now) {
+		d.outgoing = slices.DeleteFunc(d.outgoing, func(o *entry) bool { return o == e })
+		c.drop(e, now, FateTTLExpired)
+		return
+	}
 	e.dispatched = true
 	e.gen++
-	r.Attempts++
-	r.DispatchedAt = now
+	e.rec.Attempts++
+	e.rec.DispatchedAt = now
 	c.outbox = append(c.outbox, Delivery{Token: d.token, Kind: DeliverMessage, Message: e.msg})
 }
 
 // expire drops a pending entry whose TTL ran out.
 func (c *Core) expire(e *entry, now time.Time) {
-	d := c.devices[c.records[e.record].Token]
+	d := c.devices[e.rec.Token]
 	i := slices.Index(d.pending, e)
 	if i < 0 {
 		return
@@ -205,7 +239,27 @@ func (e *entry) expired(now time.Time) bool {
 // drop ends an entry's journey with the given fate.
 func (c *Core) drop(e *entry, now time.Time, fate Fate) {
 	e.gen++
-	r := &c.records[e.record]
-	r.Fate, r.FateAt = fate, now
+	e.rec.Fate, e.rec.FateAt = fate, now
 	bump(&c.stats.Dropped, fate)
+}
+
+// requeue puts the device's outgoing messages back into its pending queue, in acceptance order,
+// and applies the queue rules again (a reconnecting phone gets one message per collapse key).
+// They keep their place in the throttles: they were counted when they first left. A ttl=0
+// message that did not arrive is lost: it was now or never.
+func (c *Core) requeue(d *device, now time.Time) {
+	for _, e := range d.outgoing {
+		e.gen++ // cancels its dispatch timer
+		e.dispatched = false
+		if e.ttlZero {
+			c.drop(e, now, FateTTLExpired)
+			continue
+		}
+		e.rec.Fate = FatePending
+		c.setTimer(e.expires, timerExpire, e, nil)
+		d.pending = append(d.pending, e)
+	}
+	d.outgoing = nil
+	slices.SortStableFunc(d.pending, func(a, b *entry) int { return cmp.Compare(a.rec.Seq, b.rec.Seq) })
+	c.applyQueueRules(d, now)
 }

@@ -71,6 +71,9 @@ type RecordFilter struct {
 	After int64
 }
 
+// DefaultMaxRecords is how many records a core keeps when Config.MaxRecords is zero.
+const DefaultMaxRecords = 1_000_000
+
 // Records returns copies of the records that match f, in arrival order.
 func (c *Core) Records(f RecordFilter) []Record {
 	var out []Record
@@ -80,36 +83,72 @@ func (c *Core) Records(f RecordFilter) []Record {
 		}
 	}
 	if f.Token != "" {
-		for _, i := range c.byToken[f.Token] {
-			add(&c.records[i])
+		for _, r := range c.byToken[f.Token] {
+			add(r)
 		}
 		return out
 	}
-	for i := range c.records {
-		add(&c.records[i])
+	for _, r := range c.records {
+		add(r)
 	}
 	return out
 }
 
 // Record returns the record of a message by its message ID.
 func (c *Core) Record(messageID string) (Record, bool) {
-	i, ok := c.byMessageID[messageID]
+	r, ok := c.byMessageID[messageID]
 	if !ok {
 		return Record{}, false
 	}
-	return c.records[i], true
+	return *r, true
 }
 
-// addRecord appends a record and indexes it by token.
-func (c *Core) addRecord(r Record) int {
-	r.Seq = int64(len(c.records)) + 1
-	c.records = append(c.records, r)
-	i := len(c.records) - 1
+// addRecord appends a record, indexes it, and forgets the oldest finished records when there are
+// more than the core keeps.
+func (c *Core) addRecord(r Record) *Record {
+	c.recordSeq++
+	r.Seq = c.recordSeq
+	rec := &r
+	c.records = append(c.records, rec)
 	if r.Token != "" {
-		c.byToken[r.Token] = append(c.byToken[r.Token], i)
+		c.byToken[r.Token] = append(c.byToken[r.Token], rec)
 	}
 	if r.MessageID != "" {
-		c.byMessageID[r.MessageID] = i
+		c.byMessageID[r.MessageID] = rec
 	}
-	return i
+	if c.maxRecords > 0 && len(c.records) > c.maxRecords {
+		c.trimRecords(len(c.records) - c.maxRecords*3/4)
+	}
+	return rec
+}
+
+// trimRecords forgets up to n of the oldest records whose fate is final; it stops at the first
+// record still pending or in flight.
+func (c *Core) trimRecords(n int) {
+	k := 0
+	for k < n && k < len(c.records) && c.records[k].Fate.Final() {
+		k++
+	}
+	if k == 0 {
+		return
+	}
+	through := c.records[k-1].Seq
+	for _, r := range c.records[:k] {
+		if r.MessageID != "" {
+			delete(c.byMessageID, r.MessageID)
+		}
+		if r.Token != "" {
+			list := c.byToken[r.Token]
+			i := 0
+			for i < len(list) && list[i].Seq <= through {
+				i++
+			}
+			if i == len(list) {
+				delete(c.byToken, r.Token)
+			} else {
+				c.byToken[r.Token] = list[i:]
+			}
+		}
+	}
+	c.records = append([]*Record(nil), c.records[k:]...)
 }

@@ -12,6 +12,9 @@ type SendRequest struct {
 	Project      string
 	Message      Message
 	ValidateOnly bool
+	// Invalid is set when the shell could not decode the request: Send records the refusal
+	// and answers it, so that every send to a known project leaves a record.
+	Invalid *SendError
 }
 
 // SendResult is the answer to a send.
@@ -26,6 +29,8 @@ type SendResult struct {
 	Delay time.Duration
 	// Record is the Seq of the record the send made.
 	Record int64
+	// Number numbers accepted messages from 1: the legacy API's numeric message_id of topic sends.
+	Number uint64
 }
 
 // Send handles one send: faults, validation, the target's state, quotas, then acceptance into
@@ -43,10 +48,13 @@ func (c *Core) Send(now time.Time, req SendRequest) SendResult {
 	refuse := func(err *SendError, reason string) SendResult {
 		rec.Fate, rec.FateAt, rec.Error, rec.Reason = FateRejected, now, err.Code, reason
 		bump(&c.stats.Rejected, err.Code)
-		return SendResult{Err: err, Delay: fo.latency, Record: c.records[c.addRecord(rec)].Seq}
+		return SendResult{Err: err, Delay: fo.latency, Record: c.addRecord(rec).Seq}
 	}
 	if fo.err != nil {
 		return refuse(fo.err, "fault")
+	}
+	if req.Invalid != nil {
+		return refuse(req.Invalid, "invalid")
 	}
 	if err := m.validate(); err != nil {
 		return refuse(err, "invalid")
@@ -62,8 +70,8 @@ func (c *Core) Send(now time.Time, req SendRequest) SendResult {
 	rec.MessageID = fmt.Sprintf("0:%d%%%016x", now.UnixMicro(), c.msgSeq)
 	rec.Name = "projects/" + p.ID + "/messages/" + rec.MessageID
 	rec.Payload = m.remote(rec.MessageID, p.SenderID, now)
-	result := func(i int) SendResult {
-		return SendResult{MessageID: rec.MessageID, Name: rec.Name, Delay: fo.latency, Record: c.records[i].Seq}
+	result := func(r *Record) SendResult {
+		return SendResult{MessageID: r.MessageID, Name: r.Name, Delay: fo.latency, Record: r.Seq, Number: c.msgSeq}
 	}
 	if req.ValidateOnly {
 		rec.Fate, rec.FateAt = FateValidateOnly, now
@@ -89,6 +97,7 @@ func (c *Core) Send(now time.Time, req SendRequest) SendResult {
 			return refuse(err, reason)
 		}
 		c.deviceLimits(d).take(e, now)
+		e.counted = true
 	}
 	c.stats.Accepted++
 	switch {
@@ -102,9 +111,9 @@ func (c *Core) Send(now time.Time, req SendRequest) SendResult {
 		bump(&c.stats.Dropped, FateTTLExpired)
 	default:
 		rec.Fate = FatePending
-		e.record = c.addRecord(rec)
+		e.rec = c.addRecord(rec)
 		c.enqueue(d, e, now)
-		return result(e.record)
+		return result(e.rec)
 	}
 	return result(c.addRecord(rec))
 }
@@ -115,10 +124,8 @@ func (c *Core) target(p *project, m *Message, now time.Time) (*device, *SendErro
 	if !ok {
 		return nil, invalidArg("message.token", "InvalidRegistration", "The registration token is not a valid FCM registration token")
 	}
-	if d.registered && !d.connected {
-		if expiry := c.behaviour.tokenExpiry(); expiry > 0 && now.Sub(d.lastActive) > expiry {
-			c.unregister(d, now, "expired after inactivity")
-		}
+	if d.registered && c.inactive(d, now) {
+		c.unregister(d, now, goneExpired)
 	}
 	if !d.registered {
 		err := newError(Unregistered, "Requested entity was not found.")

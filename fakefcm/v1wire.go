@@ -294,17 +294,11 @@ func (o object) boolean(name string) (bool, *SendError) {
 
 // integer decodes an int32 given as a JSON number or as a numeric string, as proto3 JSON allows.
 func (o object) integer(name string) (int, *SendError) {
-	raw := bytes.TrimSpace(o.members[name])
-	if len(raw) > 0 && raw[0] == '"' {
-		var s string
-		_ = json.Unmarshal(raw, &s)
-		raw = []byte(s)
-	}
-	n, err := strconv.ParseInt(string(raw), 10, 32)
-	if err != nil {
+	n, ok := parseInt32(o.members[name])
+	if !ok {
 		return 0, invalidArg(join(o.path, name), "", "Invalid value at '%s' (TYPE_INT32), %s", join(o.path, name), o.members[name])
 	}
-	return int(n), nil
+	return n, nil
 }
 
 // strMap decodes a map<string, string> member; any non-string value is refused as Google does.

@@ -137,11 +137,9 @@ func (c *Core) pushOrHold(d *device, m StoredMsg) {
 	}
 }
 
-// scheduleSummary sets the device's summary push for at (or for when its caps reopen).
+// scheduleSummary sets the device's summary push for at; the zero time means as soon as the core
+// ticks (the caps are checked again then).
 func (c *Core) scheduleSummary(d *device, at time.Time) {
-	if at.IsZero() {
-		at = c.capsOf(d).next(c.now)
-	}
 	d.summaryGen++
 	c.timers.Push(at, timer{kind: timerSummary, dev: d, gen: d.summaryGen})
 }

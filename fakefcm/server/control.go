@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,7 +39,9 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	if !ok {
 		return false
 	}
-	if err := json.Unmarshal(body, v); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		writeStatus(w, http.StatusBadRequest, "INVALID_ARGUMENT", "Invalid JSON payload received: "+err.Error())
 		return false
 	}
@@ -211,11 +214,12 @@ func (s *Server) handleSetBehaviour(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, &b) {
 		return
 	}
-	if err := b.Validate(); err != nil {
+	var err error
+	s.step(func(time.Time) { err = s.core.SetBehaviour(b) })
+	if err != nil {
 		writeStatus(w, http.StatusBadRequest, "INVALID_ARGUMENT", err.Error())
 		return
 	}
-	s.step(func(time.Time) { s.core.SetBehaviour(b) })
 	s.handleGetBehaviour(w, r)
 }
 

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/textproto"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -37,7 +36,7 @@ func (s *Server) handleV1Send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a := s.sendV1(r.Header.Get("Authorization"), r.PathValue("project"), body)
-	if !s.hold(r, a.delay) {
+	if !s.hold(w, r, a.delay) {
 		return
 	}
 	for k, v := range a.header {
@@ -59,19 +58,18 @@ func (s *Server) sendV1(authHeader, projectID string, body []byte) v1Answer {
 	if authed != projectID {
 		return plain(http.StatusForbidden, "PERMISSION_DENIED", fmt.Sprintf("Permission 'cloudmessaging.messages.create' denied on resource '//cloudresourcemanager.googleapis.com/projects/%s' (or it may not exist).", projectID))
 	}
-	req, derr := fakefcm.DecodeV1Request(body)
-	var res fakefcm.SendResult
-	if derr != nil {
-		res.Err = derr
+	sr := fakefcm.SendRequest{API: fakefcm.APIV1, Project: projectID}
+	if req, derr := fakefcm.DecodeV1Request(body); derr != nil {
+		sr.Invalid = derr
 	} else {
-		s.step(func(now time.Time) {
-			res = s.core.Send(now, fakefcm.SendRequest{API: fakefcm.APIV1, Project: projectID, Message: req.Message, ValidateOnly: req.ValidateOnly})
-		})
+		sr.Message, sr.ValidateOnly = req.Message, req.ValidateOnly
 	}
+	var res fakefcm.SendResult
+	s.step(func(now time.Time) { res = s.core.Send(now, sr) })
 	if res.Err != nil {
 		h := jsonHeader()
 		if res.Err.RetryAfter > 0 {
-			h.Set("Retry-After", strconv.Itoa(int(res.Err.RetryAfter/time.Second)))
+			h.Set("Retry-After", retryAfterHeader(res.Err.RetryAfter))
 		}
 		return v1Answer{status: res.Err.Code.HTTPStatus(), header: h, body: res.Err.V1Body(), delay: res.Delay, outcome: string(res.Err.Code)}
 	}
@@ -93,8 +91,10 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, http.StatusBadRequest, "INVALID_ARGUMENT", "A batch request must be multipart/mixed with a boundary, each part an HTTP request (Content-Type: application/http).")
 		return
 	}
+	// Read and check every part before sending any, so that a batch refused as a whole sends
+	// nothing (a sender retries it whole).
 	mr := multipart.NewReader(r.Body, params["boundary"])
-	var answers []v1Answer
+	var parts []batchPart
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -104,21 +104,29 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 			writeStatus(w, http.StatusBadRequest, "INVALID_ARGUMENT", "Could not read the batch body: "+err.Error())
 			return
 		}
-		if len(answers) == maxBatchParts {
+		if len(parts) == maxBatchParts {
 			writeStatus(w, http.StatusBadRequest, "INVALID_ARGUMENT", fmt.Sprintf("A batch may carry at most %d requests.", maxBatchParts))
 			return
 		}
-		answers = append(answers, s.batchPart(r, part))
+		parts = append(parts, s.readBatchPart(r, part))
 	}
-	if len(answers) == 0 {
+	if len(parts) == 0 {
 		writeStatus(w, http.StatusBadRequest, "INVALID_ARGUMENT", "The batch request has no parts.")
 		return
+	}
+	answers := make([]v1Answer, len(parts))
+	for i, p := range parts {
+		if p.bad != nil {
+			answers[i] = *p.bad
+		} else {
+			answers[i] = s.sendV1(p.auth, p.project, p.body)
+		}
 	}
 	var delay time.Duration
 	for _, a := range answers {
 		delay = max(delay, a.delay)
 	}
-	if !s.hold(r, delay) {
+	if !s.hold(w, r, delay) {
 		return
 	}
 	var buf bytes.Buffer
@@ -143,11 +151,18 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-// batchPart answers one part of a batch. A part that is not a send request is answered with
-// a 400 in its place, as Google does, and the rest of the batch goes on.
-func (s *Server) batchPart(outer *http.Request, part *multipart.Part) v1Answer {
-	bad := func(msg string) v1Answer {
-		return v1Answer{status: http.StatusBadRequest, header: jsonHeader(), body: fakefcm.PlainStatusBody(http.StatusBadRequest, "INVALID_ARGUMENT", msg), outcome: "INVALID_ARGUMENT"}
+// batchPart is one part of a batch, read: a send request, or the answer that refuses it.
+type batchPart struct {
+	auth, project string
+	body          []byte
+	bad           *v1Answer
+}
+
+// readBatchPart reads one part of a batch. A part that is not a send request is answered with a
+// 400 in its place, as Google does, and the rest of the batch goes on.
+func (s *Server) readBatchPart(outer *http.Request, part *multipart.Part) batchPart {
+	bad := func(msg string) batchPart {
+		return batchPart{bad: &v1Answer{status: http.StatusBadRequest, header: jsonHeader(), body: fakefcm.PlainStatusBody(http.StatusBadRequest, "INVALID_ARGUMENT", msg), outcome: "INVALID_ARGUMENT"}}
 	}
 	inner, err := http.ReadRequest(bufio.NewReader(part))
 	if err != nil {
@@ -166,7 +181,7 @@ func (s *Server) batchPart(outer *http.Request, part *multipart.Part) v1Answer {
 	if auth == "" {
 		auth = outer.Header.Get("Authorization")
 	}
-	return s.sendV1(auth, m[1], body)
+	return batchPart{auth: auth, project: m[1], body: body}
 }
 
 // handleLegacySend serves POST /fcm/send, the legacy HTTP API.
@@ -187,6 +202,10 @@ func (s *Server) handleLegacySend(w http.ResponseWriter, r *http.Request) {
 	}
 	req, derr := fakefcm.DecodeLegacyRequest(body)
 	if derr != nil {
+		s.step(func(now time.Time) {
+			s.core.Send(now, fakefcm.SendRequest{API: fakefcm.APILegacy, Project: project.ID,
+				Invalid: &fakefcm.SendError{Code: fakefcm.InvalidArgument, Message: derr.Body}})
+		})
 		w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
 		w.WriteHeader(derr.Status)
 		_, _ = io.WriteString(w, derr.Body+"\n")
@@ -201,14 +220,14 @@ func (s *Server) handleLegacySend(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(req.Targets) == 0 && (req.Message.Topic != "" || req.Message.Condition != "") {
 		res := send(req.Message)
-		if !s.hold(r, res.Delay) {
+		if !s.hold(w, r, res.Delay) {
 			return
 		}
 		if res.Err != nil {
 			writeJSON(w, http.StatusOK, map[string]string{"error": res.Err.LegacyError()})
 			return
 		}
-		writeJSON(w, http.StatusOK, fakefcm.LegacyTopicResponse{MessageID: res.Record})
+		writeJSON(w, http.StatusOK, fakefcm.LegacyTopicResponse{MessageID: int64(res.Number)})
 		return
 	}
 	if len(req.Targets) == 0 {
@@ -239,11 +258,11 @@ func (s *Server) handleLegacySend(w http.ResponseWriter, r *http.Request) {
 			resp.Results = append(resp.Results, fakefcm.LegacyResult{MessageID: res.MessageID})
 		}
 	}
-	if !s.hold(r, delay) {
+	if !s.hold(w, r, delay) {
 		return
 	}
 	if retryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter/time.Second)))
+		w.Header().Set("Retry-After", retryAfterHeader(retryAfter))
 	}
 	// A single target refused with a server error is answered as a whole-request 5xx, as legacy
 	// FCM did; senders must handle both forms.

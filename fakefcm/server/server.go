@@ -11,6 +11,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -70,9 +72,6 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("fakefcm server: BaseURL is required: the address clients reach this server at, for service accounts' token_uri")
 	}
 	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
-	if err := cfg.Core.Behaviour.Throttles.Validate(); err != nil {
-		return nil, fmt.Errorf("fakefcm server: %w", err)
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -88,11 +87,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.PingInterval == 0 {
 		cfg.PingInterval = 30 * time.Second
 	}
+	core, err := fakefcm.New(cfg.Core)
+	if err != nil {
+		return nil, fmt.Errorf("fakefcm server: %w", err)
+	}
 	s := &Server{
 		cfg:      cfg,
 		log:      cfg.Logger,
 		clock:    cfg.Clock,
-		core:     fakefcm.New(cfg.Core),
+		core:     core,
 		conns:    map[string]*deviceConn{},
 		wake:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
@@ -165,6 +168,7 @@ func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for method := range m {
 		allowed = append(allowed, method)
 	}
+	slices.Sort(allowed)
 	w.Header().Set("Allow", strings.Join(allowed, ", "))
 	writeStatus(w, http.StatusMethodNotAllowed, "UNIMPLEMENTED", fmt.Sprintf("Method %s is not allowed on %s; use %s.", r.Method, r.URL.Path, strings.Join(allowed, " or ")))
 }
@@ -242,8 +246,9 @@ func writeStatus(w http.ResponseWriter, status int, rpcStatus, msg string) {
 	_, _ = w.Write(fakefcm.PlainStatusBody(status, rpcStatus, msg))
 }
 
-// hold waits out a fault's answer latency, or gives up when the client or the server goes away.
-func (s *Server) hold(r *http.Request, d time.Duration) bool {
+// hold waits out a fault's answer latency. If the server shuts down meanwhile it answers 503
+// itself and reports false; if the client went away it reports false with nothing to answer.
+func (s *Server) hold(w http.ResponseWriter, r *http.Request, d time.Duration) bool {
 	if d <= 0 {
 		return true
 	}
@@ -255,6 +260,13 @@ func (s *Server) hold(r *http.Request, d time.Duration) bool {
 	case <-r.Context().Done():
 		return false
 	case <-s.stop:
+		writeStatus(w, http.StatusServiceUnavailable, "UNAVAILABLE", "fakefcm is shutting down.")
 		return false
 	}
+}
+
+// retryAfterHeader renders a Retry-After in whole seconds, rounded up so that a sub-second wait
+// is not announced as none.
+func retryAfterHeader(d time.Duration) string {
+	return strconv.Itoa(int((d + time.Second - 1) / time.Second))
 }

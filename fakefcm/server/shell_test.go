@@ -373,3 +373,92 @@ func TestForceStopHoldsUntilReconnect(t *testing.T) {
 		ch.Close()
 	})
 }
+
+func TestOversizedBatchSendsNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := startBubble(t, fakefcm.Behaviour{})
+		tok := b.device(t)
+		var body strings.Builder
+		for range maxBatchParts + 1 {
+			part := fmt.Sprintf(`{"message":{"token":%q,"data":{"a":"b"}}}`, tok)
+			fmt.Fprintf(&body, "--B\r\nContent-Type: application/http\r\n\r\nPOST /v1/projects/demo/messages:send HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s\r\n", len(part), part)
+		}
+		body.WriteString("--B--\r\n")
+		req, _ := http.NewRequest(http.MethodPost, bubbleURL+"/v1", strings.NewReader(body.String()))
+		req.Header.Set("Content-Type", "multipart/mixed; boundary=B")
+		req.Header.Set("Authorization", "Bearer "+b.bearer)
+		resp, err := b.http.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+		require.Empty(t, b.fate(t, tok), "a batch refused as a whole delivers none of its parts")
+	})
+}
+
+func TestLegacyWithoutTargetsAnswersMissingRegistration(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := startBubble(t, fakefcm.Behaviour{})
+		status, _, body := b.do(t, "POST", "/fcm/send", "key="+b.creds.ServerKey, `{"data":{"a":"b"}}`)
+		require.Equal(t, http.StatusOK, status)
+		require.Contains(t, body, `"error":"MissingRegistration"`)
+		status, _, _ = b.do(t, "POST", "/fcm/send", "key="+b.creds.ServerKey, `{"to":`)
+		require.Equal(t, http.StatusBadRequest, status)
+		recs, err := b.cc.Messages(context.Background(), fakefcm.RecordFilter{Project: "demo"})
+		require.NoError(t, err)
+		require.Len(t, recs, 2, "refusals leave records too")
+		require.Equal(t, fakefcm.FateRejected, recs[1].Fate)
+	})
+}
+
+func TestANewConnectionReplacesTheOldOne(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := startBubble(t, fakefcm.Behaviour{})
+		tok := b.device(t)
+		old, err := b.cc.Connect(context.Background(), tok)
+		require.NoError(t, err)
+		b.send(t, fmt.Sprintf(`{"message":{"token":%q,"data":{"n":"1"}}}`, tok))
+		first, err := old.Receive()
+		require.NoError(t, err)
+		// The phone's old connection went half-open; it connects again without acknowledging.
+		fresh, err := b.cc.Connect(context.Background(), tok)
+		require.NoError(t, err)
+		_, err = old.Receive()
+		require.ErrorIs(t, err, control.ErrChannelClosed, "the old connection is closed")
+		again, err := fresh.Receive()
+		require.NoError(t, err)
+		require.Equal(t, first.Message.MessageID, again.Message.MessageID)
+		require.NoError(t, fresh.Ack(again.Message.MessageID))
+		synctest.Wait()
+		require.Equal(t, []fakefcm.Fate{fakefcm.FateDelivered}, b.fate(t, tok))
+		fresh.Close()
+		old.Close()
+	})
+}
+
+func TestBehaviourCanBeChangedAtRunTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := startBubble(t, fakefcm.Behaviour{})
+		status, _, body := b.do(t, "PUT", "/fakefcm/v1/behaviour", "", `{"latncy":"1s"}`)
+		require.Equal(t, http.StatusBadRequest, status, "unknown fields are refused: %s", body)
+		status, _, body = b.do(t, "PUT", "/fakefcm/v1/behaviour", "", `{"latency":"2s","throttles":{"mode":"reject"}}`)
+		require.Equal(t, http.StatusOK, status, body)
+		var got fakefcm.Behaviour
+		require.NoError(t, json.Unmarshal([]byte(body), &got))
+		require.Equal(t, 2*time.Second, got.Latency.D())
+		require.Equal(t, fakefcm.ThrottleReject, got.Throttles.Mode)
+		require.Equal(t, fakefcm.DefaultDevicePerMinute, got.Throttles.DevicePerMinute, "defaults are filled in")
+	})
+}
+
+func TestSlowDeviceChannelIsShutDown(t *testing.T) {
+	c := &deviceConn{send: make(chan fakefcm.DeviceFrame, 1), done: make(chan struct{})}
+	c.enqueue(fakefcm.DeviceFrame{Type: fakefcm.DeliverDeleted})
+	select {
+	case <-c.done:
+		t.Fatal("shut down with room left")
+	default:
+	}
+	c.enqueue(fakefcm.DeviceFrame{Type: fakefcm.DeliverDeleted})
+	<-c.done
+	require.Equal(t, websocketPolicy, c.closeCode)
+}

@@ -70,7 +70,7 @@ func (w *Window) Span() time.Duration { return w.span }
 // advance moves the ring forward so that its newest slot is the slot of t, forgetting slots
 // that no longer overlap the window.
 func (w *Window) advance(t time.Time) {
-	idx := t.UnixNano() / int64(w.slot)
+	idx := floorDiv(t.UnixNano(), int64(w.slot))
 	if idx <= w.head {
 		return
 	}
@@ -80,7 +80,7 @@ func (w *Window) advance(t time.Time) {
 		w.sum = 0
 	} else {
 		for i := w.head + 1; i <= idx; i++ {
-			c := &w.counts[i%n]
+			c := &w.counts[mod(i, n)]
 			w.sum -= int(*c)
 			*c = 0
 		}
@@ -105,7 +105,7 @@ func (w *Window) Take(t time.Time) bool {
 	if !w.Allow(t) {
 		return false
 	}
-	w.counts[w.head%int64(len(w.counts))]++
+	w.counts[mod(w.head, int64(len(w.counts)))]++
 	w.sum++
 	return true
 }
@@ -120,11 +120,23 @@ func (w *Window) Next(t time.Time) time.Time {
 	n := int64(len(w.counts))
 	sum := w.sum
 	for i := w.head - n + 1; i <= w.head; i++ {
-		sum -= int(w.counts[((i%n)+n)%n])
+		sum -= int(w.counts[mod(i, n)])
 		if sum < w.limit {
 			// Slot i leaves the window once the newest slot is i+n.
 			return time.Unix(0, (i+n)*int64(w.slot)).UTC()
 		}
 	}
 	return time.Unix(0, (w.head+n)*int64(w.slot)).UTC()
+}
+
+// mod is the modulo that is never negative, for slot indices of times before 1970.
+func mod(i, n int64) int64 { return ((i % n) + n) % n }
+
+// floorDiv divides rounding towards minus infinity, so that slots keep their length before 1970.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
 }

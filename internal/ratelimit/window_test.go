@@ -76,3 +76,12 @@ func clone(w *Window) *Window {
 	c.counts = slices.Clone(w.counts)
 	return &c
 }
+
+func TestWindowWorksBefore1970(t *testing.T) {
+	w := MustWindow(2, time.Minute, 60)
+	for _, at := range []time.Time{time.Unix(-1000, 0), time.Unix(-999, 0)} {
+		require.True(t, w.Take(at))
+	}
+	require.False(t, w.Take(time.Unix(-998, 0)))
+	require.True(t, w.Take(time.Unix(-900, 0)))
+}

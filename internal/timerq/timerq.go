@@ -76,3 +76,16 @@ func (q *Queue[T]) PopDue(now time.Time) (time.Time, T, bool) {
 	}
 	return q.Pop()
 }
+
+// Filter keeps only the items for which keep is true, for sweeping out cancelled items.
+func (q *Queue[T]) Filter(keep func(T) bool) {
+	kept := q.h[:0]
+	for _, e := range q.h {
+		if keep(e.v) {
+			kept = append(kept, e)
+		}
+	}
+	clear(q.h[len(kept):])
+	q.h = kept
+	heap.Init(&q.h)
+}

@@ -29,3 +29,18 @@ func TestQueueOrdersByTimeThenPushOrder(t *testing.T) {
 	require.Equal(t, t0.Add(2*time.Second), at)
 	require.Equal(t, 1, q.Len())
 }
+
+func TestFilterKeepsOrder(t *testing.T) {
+	var q Queue[int]
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 10 {
+		q.Push(t0.Add(time.Duration(10-i)*time.Second), i)
+	}
+	q.Filter(func(v int) bool { return v%2 == 0 })
+	var got []int
+	for q.Len() > 0 {
+		_, v, _ := q.Pop()
+		got = append(got, v)
+	}
+	require.Equal(t, []int{8, 6, 4, 2, 0}, got)
+}
