@@ -3,7 +3,10 @@ package relay
 import (
 	"cmp"
 	"context"
+	"fmt"
+	"maps"
 	"slices"
+	"sort"
 	"sync"
 )
 
@@ -31,10 +34,19 @@ func NewMemoryStore() *MemoryStore {
 	}
 }
 
-// Apply applies records in order.
+// Apply applies records in order. An unknown record is an error and nothing is applied.
 func (s *MemoryStore) Apply(_ context.Context, records []Record) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for i, r := range records {
+		switch r.(type) {
+		case PutApp, DeleteApp, PutCertificate, DeleteCertificate, PutSession, DeleteSession,
+			PutBinding, DeleteBinding, PutMessage, TrimInbox, PutGroup, PutReceiveOpt, PutPush,
+			DeletePush, PutCounter:
+		default:
+			return fmt.Errorf("apply record %d of %d: unknown record type %T", i+1, len(records), r)
+		}
+	}
 	for _, r := range records {
 		switch r := r.(type) {
 		case PutApp:
@@ -58,7 +70,7 @@ func (s *MemoryStore) Apply(_ context.Context, records []Record) error {
 			s.messages[r.User] = append(s.messages[r.User], r.Msg)
 		case TrimInbox:
 			msgs := s.messages[r.User]
-			i, _ := slices.BinarySearchFunc(msgs, r.Through+1, func(m StoredMsg, seq uint64) int { return cmp.Compare(m.Seq, seq) })
+			i := sort.Search(len(msgs), func(i int) bool { return msgs[i].Seq > r.Through })
 			s.messages[r.User] = slices.Clone(msgs[i:])
 		case PutGroup:
 			g := r.Group
@@ -74,7 +86,10 @@ func (s *MemoryStore) Apply(_ context.Context, records []Record) error {
 				s.opts[r.User][r.Conv] = r.Opt
 			}
 		case PutPush:
-			s.pushes[r.Push.Push.ID] = r.Push
+			p := r.Push
+			p.Push.Data = maps.Clone(p.Push.Data)
+			p.Push.Seqs = slices.Clone(p.Push.Seqs)
+			s.pushes[p.Push.ID] = p
 		case DeletePush:
 			delete(s.pushes, r.ID)
 		case PutCounter:
@@ -163,6 +178,8 @@ func (s *MemoryStore) Load(context.Context) (*State, error) {
 		st.ReceiveOpts[k] = m
 	}
 	for _, p := range s.pushes {
+		p.Push.Data = maps.Clone(p.Push.Data)
+		p.Push.Seqs = slices.Clone(p.Push.Seqs)
 		st.Pushes = append(st.Pushes, p)
 	}
 	slices.SortFunc(st.Pushes, func(a, b PushState) int { return cmp.Compare(a.Push.ID, b.Push.ID) })

@@ -1,0 +1,189 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// migration is one step of the schema's history. Steps are applied in order, each once, and are
+// never edited after release: a change to the schema is a new step at the end of migrations.
+type migration struct {
+	name  string
+	stmts []string
+}
+
+// migrations is the schema's history; a database's schema_version is how many of them it has had.
+//
+// Conventions: uint64 values (app IDs, seqs, push IDs, counter values) are stored in INTEGER
+// columns bit-cast to int64, so the store never orders by them in SQL; times are UnixNano integers
+// (UTC), NULL for the zero time; secrets are plain TEXT columns (written with Reveal: the database
+// file is as sensitive as the relay's configuration). There are no foreign keys: the relay
+// core's records do not promise referential integrity (MemoryStore keeps a session of an unknown
+// app, say), and DeleteApp cascades by explicit DELETEs instead.
+var migrations = []migration{
+	{name: "initial schema", stmts: []string{
+		`CREATE TABLE apps (
+			sdk_app_id      INTEGER PRIMARY KEY,
+			name            TEXT    NOT NULL,
+			secret_key      TEXT    NOT NULL,
+			login_policy    TEXT    NOT NULL,
+			caps_per_minute INTEGER NOT NULL,
+			caps_per_hour   INTEGER NOT NULL,
+			caps_burst      INTEGER NOT NULL,
+			caps_refill_ns  INTEGER NOT NULL
+		) STRICT`,
+		`CREATE TABLE certificates (
+			id              INTEGER PRIMARY KEY,
+			sdk_app_id      INTEGER NOT NULL,
+			platform        TEXT    NOT NULL,
+			package_name    TEXT    NOT NULL,
+			sender_id       TEXT    NOT NULL,
+			service_account TEXT    NOT NULL,
+			server_key      TEXT    NOT NULL,
+			endpoint        TEXT    NOT NULL,
+			misconfigured   INTEGER NOT NULL,
+			reason          TEXT    NOT NULL,
+			since_ns        INTEGER
+		) STRICT`,
+		`CREATE INDEX certificates_by_app ON certificates (sdk_app_id)`,
+		`CREATE TABLE sessions (
+			sdk_app_id  INTEGER NOT NULL,
+			user_id     TEXT    NOT NULL,
+			device_id   TEXT    NOT NULL,
+			platform    TEXT    NOT NULL,
+			login_at_ns INTEGER,
+			unread      INTEGER NOT NULL,
+			held        TEXT    NOT NULL, -- JSON array of seqs, or null
+			PRIMARY KEY (sdk_app_id, user_id, device_id)
+		) STRICT`,
+		`CREATE TABLE bindings (
+			sdk_app_id     INTEGER NOT NULL,
+			user_id        TEXT    NOT NULL,
+			device_id      TEXT    NOT NULL,
+			certificate_id INTEGER NOT NULL,
+			token          TEXT    NOT NULL,
+			PRIMARY KEY (sdk_app_id, user_id, device_id)
+		) STRICT`,
+		// inboxes lists the users that have an inbox, even an empty one (a TrimInbox makes one):
+		// State.Messages has a key for each of them, as MemoryStore's has.
+		`CREATE TABLE inboxes (
+			sdk_app_id INTEGER NOT NULL,
+			user_id    TEXT    NOT NULL,
+			PRIMARY KEY (sdk_app_id, user_id)
+		) STRICT`,
+		`CREATE TABLE messages (
+			sdk_app_id   INTEGER NOT NULL,
+			user_id      TEXT    NOT NULL,
+			seq          INTEGER NOT NULL,
+			id           TEXT    NOT NULL,
+			from_user    TEXT    NOT NULL,
+			from_device  TEXT    NOT NULL,
+			conv         TEXT    NOT NULL,
+			group_id     TEXT    NOT NULL,
+			text         TEXT    NOT NULL,
+			time_ns      INTEGER,
+			push_title   TEXT    NOT NULL,
+			push_desc    TEXT    NOT NULL,
+			push_ext     TEXT    NOT NULL,
+			push_disable INTEGER NOT NULL,
+			PRIMARY KEY (sdk_app_id, user_id, seq)
+		) STRICT`,
+		`CREATE TABLE chat_groups (
+			sdk_app_id INTEGER NOT NULL,
+			id         TEXT    NOT NULL,
+			members    TEXT    NOT NULL, -- JSON array of user IDs, or null
+			PRIMARY KEY (sdk_app_id, id)
+		) STRICT`,
+		// receive_opt_users lists the users that have a receive-option map, even an empty one
+		// (setting "receive" makes one): State.ReceiveOpts has a key for each of them.
+		`CREATE TABLE receive_opt_users (
+			sdk_app_id INTEGER NOT NULL,
+			user_id    TEXT    NOT NULL,
+			PRIMARY KEY (sdk_app_id, user_id)
+		) STRICT`,
+		`CREATE TABLE receive_opts (
+			sdk_app_id INTEGER NOT NULL,
+			user_id    TEXT    NOT NULL,
+			conv       TEXT    NOT NULL,
+			opt        TEXT    NOT NULL,
+			PRIMARY KEY (sdk_app_id, user_id, conv)
+		) STRICT`,
+		`CREATE TABLE pushes (
+			id                 INTEGER PRIMARY KEY,
+			sdk_app_id         INTEGER NOT NULL,
+			user_id            TEXT    NOT NULL,
+			device_id          TEXT    NOT NULL,
+			certificate_id     INTEGER NOT NULL,
+			token              TEXT    NOT NULL,
+			title              TEXT    NOT NULL,
+			body               TEXT    NOT NULL,
+			data               TEXT    NOT NULL, -- JSON object, or null
+			collapse_key       TEXT    NOT NULL,
+			ttl_ns             INTEGER NOT NULL,
+			notification_count INTEGER NOT NULL,
+			seqs               TEXT    NOT NULL, -- JSON array, or null
+			attempt            INTEGER NOT NULL,
+			not_before_ns      INTEGER
+		) STRICT`,
+		`CREATE INDEX pushes_by_app ON pushes (sdk_app_id)`,
+		`CREATE TABLE counters (
+			name  TEXT    PRIMARY KEY,
+			value INTEGER NOT NULL
+		) STRICT`,
+	}},
+}
+
+// migrate brings the database's schema up to date in one transaction, and refuses a database
+// whose schema is newer than this code knows.
+func migrate(ctx context.Context, db *sql.DB) (err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	// The single row (id 1) holds how many migrations the database has had.
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+		id      INTEGER PRIMARY KEY CHECK (id = 1),
+		version INTEGER NOT NULL
+	) STRICT`); err != nil {
+		return fmt.Errorf("create schema_version: %w", err)
+	}
+	var version int
+	switch err := tx.QueryRowContext(ctx, `SELECT version FROM schema_version WHERE id = 1`).Scan(&version); {
+	case errors.Is(err, sql.ErrNoRows):
+		version = 0
+	case err != nil:
+		return fmt.Errorf("read schema_version: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("%w: the database has schema version %d, this relay knows versions up to %d: run a newer relay",
+			ErrSchemaTooNew, version, len(migrations))
+	}
+	if version < 0 {
+		return fmt.Errorf("schema_version %d is not a version", version)
+	}
+	for i := version; i < len(migrations); i++ {
+		for _, stmt := range migrations[i].stmts {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("migration %d (%s): %w", i+1, migrations[i].name, err)
+			}
+		}
+	}
+	if version == len(migrations) {
+		return tx.Commit()
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (id, version) VALUES (1, ?)
+		ON CONFLICT (id) DO UPDATE SET version = excluded.version`, len(migrations)); err != nil {
+		return fmt.Errorf("write schema_version: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}

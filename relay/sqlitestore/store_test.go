@@ -1,0 +1,325 @@
+package sqlitestore
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pushlab/pushlab/internal/duration"
+	"github.com/pushlab/pushlab/internal/secret"
+	"github.com/pushlab/pushlab/relay"
+)
+
+var (
+	alice = relay.UserKey{SDKAppID: 1400000001, UserID: "alice"}
+	phone = relay.DeviceKey{SDKAppID: 1400000001, UserID: "alice", DeviceID: "phone"}
+)
+
+// sample is a batch with one record of each kind that stays in the state.
+func sample() []relay.Record {
+	at := time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.FixedZone("CET", 3600))
+	return []relay.Record{
+		relay.PutApp{App: relay.AppConfig{SDKAppID: 1400000001, Name: "demo", SecretKey: secret.New("0123456789abcdef-secret"),
+			LoginPolicy: relay.PolicyMulti, Caps: relay.Caps{PerMinute: 10, Refill: duration.Of(time.Minute)}}},
+		relay.PutCertificate{Cert: relay.Certificate{ID: 7, SDKAppID: 1400000001, Platform: "google", PackageName: "com.example.im",
+			ServiceAccount: secret.New(`{"type":"service_account","private_key":"-----BEGIN"}`), ServerKey: secret.New("AAAA-key"),
+			Status: relay.CertStatus{Misconfigured: true, Reason: "UNREGISTERED", Since: at}}},
+		relay.PutSession{Session: relay.SessionState{Key: phone, Platform: "android", LoginAt: at, Unread: 3, Held: []uint64{4, 5}}},
+		relay.PutBinding{Binding: relay.Binding{Key: phone, CertificateID: 7, Token: "tok"}},
+		relay.PutMessage{User: alice, Msg: relay.StoredMsg{Seq: 1, ID: "m1", From: "bob", Conv: "c2c_bob", Text: "hi", Time: at}},
+		relay.PutMessage{User: alice, Msg: relay.StoredMsg{Seq: 2, ID: "m2", From: "bob", Conv: "c2c_bob", Text: "there", Time: at,
+			Push: relay.OfflinePush{Title: "Bob", Ext: "{}"}}},
+		relay.PutGroup{Group: relay.Group{SDKAppID: 1400000001, ID: "g1", Members: []string{"alice", "bob"}}},
+		relay.PutReceiveOpt{User: alice, Conv: "group_g1", Opt: relay.ReceiveNotNotify},
+		relay.PutPush{Push: relay.PushState{Push: relay.Push{ID: 9, Device: phone, CertificateID: 7, Token: "tok", Title: "Bob",
+			Body: "there", Data: map[string]string{"conv": "c2c_bob"}, TTL: duration.Of(time.Hour), Seqs: []uint64{2}, Attempt: 1},
+			NotBefore: at}},
+		relay.PutCounter{Name: "messages", Value: 2},
+	}
+}
+
+func openStore(t testing.TB, path string) *Store {
+	t.Helper()
+	s, err := Open(path)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func load(t testing.TB, s relay.Store) *relay.State {
+	t.Helper()
+	st, err := s.Load(context.Background())
+	require.NoError(t, err)
+	return normalize(st)
+}
+
+func requireEqualStates(t testing.TB, want, got *relay.State) {
+	t.Helper()
+	if diff := cmp.Diff(want, got, stateOpts); diff != "" {
+		t.Fatalf("states differ (-want +got):\n%s", diff)
+	}
+}
+
+func TestSampleMatchesMemoryStore(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, filepath.Join(t.TempDir(), "relay.db"))
+	mem := relay.NewMemoryStore()
+	require.NoError(t, mem.Apply(ctx, sample()))
+	require.NoError(t, s.Apply(ctx, sample()))
+	requireSameState(t, ctx, mem, s)
+	st := load(t, s)
+	require.Equal(t, "0123456789abcdef-secret", st.Apps[0].SecretKey.Reveal())
+	require.Equal(t, "AAAA-key", st.Certificates[0].ServerKey.Reveal())
+	require.Equal(t, time.UTC, st.Sessions[0].LoginAt.Location(), "times come back in UTC")
+}
+
+func TestReopenLoadsTheSameState(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "relay.db")
+	s, err := Open(path)
+	require.NoError(t, err)
+	require.NoError(t, s.Apply(ctx, sample()))
+	require.NoError(t, s.Apply(ctx, []relay.Record{
+		relay.TrimInbox{User: alice, Through: 1},
+		relay.PutReceiveOpt{User: relay.UserKey{SDKAppID: 1400000001, UserID: "bob"}, Conv: "c2c_alice", Opt: relay.ReceiveAll},
+	}))
+	before := load(t, s)
+	require.NoError(t, s.Close())
+
+	s = openStore(t, path)
+	requireEqualStates(t, before, load(t, s))
+}
+
+func TestFailedBatchLeavesTheStoreAsBefore(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, filepath.Join(t.TempDir(), "relay.db"))
+	require.NoError(t, s.Apply(ctx, sample()))
+	before := load(t, s)
+
+	// Seq 2 is in alice's inbox already: the insert fails after the batch changed a lot.
+	err := s.Apply(ctx, []relay.Record{
+		relay.DeleteCertificate{ID: 7},
+		relay.PutCounter{Name: "messages", Value: 3},
+		relay.PutMessage{User: alice, Msg: relay.StoredMsg{Seq: 3, ID: "m3"}},
+		relay.PutMessage{User: alice, Msg: relay.StoredMsg{Seq: 2, ID: "again"}},
+		relay.PutCounter{Name: "pushes", Value: 1},
+	})
+	require.ErrorContains(t, err, "apply PutMessage 1400000001/alice/2 (record 4 of 5)")
+	requireEqualStates(t, before, load(t, s))
+
+	// A batch that fails in its first record, and one with a record no case knows.
+	require.Error(t, s.Apply(ctx, []relay.Record{relay.PutMessage{User: alice, Msg: relay.StoredMsg{Seq: 1}}}))
+	err = s.Apply(ctx, []relay.Record{relay.DeleteApp{SDKAppID: 1400000001}, unknownRecord{}})
+	require.ErrorContains(t, err, "unknown record type sqlitestore.unknownRecord")
+	requireEqualStates(t, before, load(t, s))
+
+	// A cancelled context fails the batch too.
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	require.Error(t, s.Apply(cancelled, []relay.Record{relay.DeleteApp{SDKAppID: 1400000001}}))
+	requireEqualStates(t, before, load(t, s))
+
+	// The store still works after the failures.
+	require.NoError(t, s.Apply(ctx, []relay.Record{relay.DeleteApp{SDKAppID: 1400000001}}))
+	require.Empty(t, load(t, s).Apps)
+}
+
+// unknownRecord is a Record the store has no case for: it gets isRecord from the embedded type.
+type unknownRecord struct{ relay.PutCounter }
+
+func TestUnknownRecordTypesAreErrors(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "relay.db"))
+	err := s.Apply(context.Background(), []relay.Record{&relay.PutCounter{Name: "messages", Value: 1}})
+	require.ErrorContains(t, err, "unknown record type *relay.PutCounter")
+}
+
+func TestRefusesWhatItCannotKeepExactly(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "relay.db"))
+	ctx := context.Background()
+	require.ErrorContains(t, s.Apply(ctx, []relay.Record{relay.PutGroup{Group: relay.Group{SDKAppID: 1, ID: "g", Members: []string{"\xff"}}}}),
+		"not valid UTF-8")
+	require.ErrorContains(t, s.Apply(ctx, []relay.Record{relay.PutPush{Push: relay.PushState{Push: relay.Push{ID: 1, Data: map[string]string{"k": "\xfe"}}}}}),
+		"not valid UTF-8")
+	require.ErrorContains(t, s.Apply(ctx, []relay.Record{relay.PutMessage{User: alice, Msg: relay.StoredMsg{Seq: 1, Time: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)}}}),
+		"out of the range")
+}
+
+func TestOpenRefusesANewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "relay.db")
+	s, err := Open(path)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	_, err = db.Exec(`UPDATE schema_version SET version = ?`, len(migrations)+1)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	_, err = Open(path)
+	require.ErrorIs(t, err, ErrSchemaTooNew)
+	require.ErrorContains(t, err, fmt.Sprintf("schema version %d, this relay knows versions up to %d", len(migrations)+1, len(migrations)))
+}
+
+func TestOpenMigratesOnceAndKeepsData(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "odd ?#% name.db")
+	s, err := Open(path)
+	require.NoError(t, err)
+	require.NoError(t, s.Apply(context.Background(), sample()))
+	require.NoError(t, s.Close())
+	_, err = os.Stat(path)
+	require.NoError(t, err, "the file has the name asked for")
+
+	s = openStore(t, path) // a second Open finds the schema current and leaves it alone
+	var version int
+	require.NoError(t, s.db.QueryRow(`SELECT version FROM schema_version`).Scan(&version))
+	require.Equal(t, len(migrations), version)
+	require.Len(t, load(t, s).Messages[alice], 2)
+}
+
+const (
+	crashChildEnv = "SQLITESTORE_CRASH_CHILD_DB" // set in the child process: the database it writes
+	crashKillAt   = 300                          // batches the child reports before the parent kills it
+	crashKeep     = 20                           // messages the child's inbox keeps (it trims the rest)
+)
+
+// crashBatch is batch i (from 1) of the crash test: three messages, the batch counter between
+// them, and a trim, so that a torn batch would show as a counter disagreeing with the inbox.
+func crashBatch(i uint64) []relay.Record {
+	msg := func(seq uint64) relay.Record {
+		return relay.PutMessage{User: alice, Msg: relay.StoredMsg{Seq: seq, ID: strconv.FormatUint(seq, 10),
+			Text: strings.Repeat("x", 500), Time: time.Unix(0, int64(seq))}}
+	}
+	recs := []relay.Record{msg(3*i - 2), msg(3*i - 1), relay.PutCounter{Name: "batches", Value: i}, msg(3 * i)}
+	if 3*i > crashKeep {
+		recs = append(recs, relay.TrimInbox{User: alice, Through: 3*i - crashKeep})
+	}
+	return recs
+}
+
+// TestSurvivesSIGKILL runs a child process that applies batches and prints the number of each
+// batch Apply returned for, kills it with SIGKILL mid-stream, and checks that the database holds
+// every batch reported and no part of any other. It does so three times on the same database,
+// each child going on from where the database says the last one stopped.
+func TestSurvivesSIGKILL(t *testing.T) {
+	if path := os.Getenv(crashChildEnv); path != "" {
+		crashChild(t, path)
+		return
+	}
+	path := filepath.Join(t.TempDir(), "relay.db")
+	var applied uint64
+	for round := range 3 {
+		reported := killChild(t, path, applied)
+		s, err := Open(path)
+		require.NoError(t, err)
+		st := load(t, s)
+		require.NoError(t, s.Close())
+		// The child may have committed one batch more than it reported before it died.
+		applied = st.Counters["batches"]
+		require.Contains(t, []uint64{reported, reported + 1}, applied, "round %d: reported %d", round, reported)
+		var want []uint64
+		for seq := 3*applied - crashKeep + 1; seq <= 3*applied; seq++ {
+			want = append(want, seq)
+		}
+		var got []uint64
+		for _, m := range st.Messages[alice] {
+			got = append(got, m.Seq)
+		}
+		require.Equal(t, want, got, "round %d: the inbox is exactly that of %d whole batches", round, applied)
+		t.Logf("round %d: the child reported batch %d before SIGKILL; the database holds %d", round, reported, applied)
+	}
+}
+
+// killChild starts a child on the database at path, which holds batches 1 to from, and kills it
+// after it reported crashKillAt more batches. It returns the last batch the child reported.
+func killChild(t *testing.T, path string, from uint64) uint64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a bound, should the child hang
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestSurvivesSIGKILL$", "-test.count=1")
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+path)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	defer func() { _ = cmd.Process.Kill() }()
+
+	reported := from
+	killed := false
+	lines := bufio.NewScanner(out)
+	for lines.Scan() {
+		n, ok := strings.CutPrefix(lines.Text(), "applied ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseUint(n, 10, 64)
+		require.NoError(t, err)
+		require.Equal(t, reported+1, v, "the child reports batches in order, from the database's next")
+		reported = v
+		if v == from+crashKillAt && !killed {
+			require.NoError(t, cmd.Process.Kill()) // SIGKILL: no deferred code, no clean close
+			killed = true
+		}
+	}
+	require.NoError(t, lines.Err())
+	err = cmd.Wait()
+	require.True(t, killed, "the child stopped by itself after batch %d: %v", reported, err)
+	return reported
+}
+
+// crashChild is the child side of TestSurvivesSIGKILL: it applies batches, from the one after
+// those the database holds, until it is killed.
+func crashChild(t *testing.T, path string) {
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := st.Counters["batches"] + 1; i <= 100_000; i++ {
+		if err := s.Apply(context.Background(), crashBatch(i)); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("applied %d\n", i)
+	}
+}
+
+// BenchmarkApplyMessage measures the write rate: one PutMessage per Apply (a transaction each),
+// and batches of 100.
+func BenchmarkApplyMessage(b *testing.B) {
+	for _, batch := range []int{1, 100} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			s := openStore(b, filepath.Join(b.TempDir(), "relay.db"))
+			ctx := context.Background()
+			at := time.Now()
+			seq := uint64(0)
+			recs := make([]relay.Record, batch)
+			n := 0
+			for b.Loop() {
+				for j := range recs {
+					seq++
+					recs[j] = relay.PutMessage{User: alice, Msg: relay.StoredMsg{Seq: seq, ID: strconv.FormatUint(seq, 10),
+						From: "bob", Conv: "c2c_bob", Text: "a message of some fifty bytes, as chats have them", Time: at}}
+				}
+				if err := s.Apply(ctx, recs); err != nil {
+					b.Fatal(err)
+				}
+				n += batch
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}
