@@ -320,3 +320,29 @@ func (c *Core) sortedUserKeys() []UserKey {
 	})
 	return out
 }
+
+// Stats are the core's gauges, for metrics.
+type Stats struct {
+	Connections   int `json:"connections"`
+	LoggedIn      int `json:"loggedIn"`
+	Online        int `json:"online"`
+	PendingPushes int `json:"pendingPushes"`
+	Apps          int `json:"apps"`
+	Certificates  int `json:"certificates"`
+}
+
+// Stats counts connections, logins and unfinished pushes.
+func (c *Core) Stats() Stats {
+	s := Stats{Connections: len(c.conns), PendingPushes: len(c.pushes), Apps: len(c.apps), Certificates: len(c.certs)}
+	for _, u := range c.users {
+		for _, d := range u.devices {
+			if d.loggedIn {
+				s.LoggedIn++
+				if d.conn != nil {
+					s.Online++
+				}
+			}
+		}
+	}
+	return s
+}

@@ -174,6 +174,31 @@ func (f ServerFrame) MarshalJSON() ([]byte, error) {
 	}
 }
 
+// UnmarshalJSON reads a frame as MarshalJSON writes it (clients and tests decode with it).
+func (f *ServerFrame) UnmarshalJSON(b []byte) error {
+	type plain ServerFrame
+	var head struct {
+		Op string `json:"op"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return err
+	}
+	if head.Op == OpMsg {
+		var m MsgFrame
+		if err := json.Unmarshal(b, &m); err != nil {
+			return err
+		}
+		*f = ServerFrame{Op: OpMsg, Msg: &m}
+		return nil
+	}
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*f = ServerFrame(p)
+	return nil
+}
+
 // FrameError is a frame the relay could not decode, with the code and desc of its refusal.
 type FrameError struct {
 	ID   int64 // the frame's id, if it could be read

@@ -48,6 +48,9 @@ func TestServerFramesEncodeAsTheProtocolSays(t *testing.T) {
 		b, err := json.Marshal(tc.f)
 		require.NoError(t, err)
 		require.JSONEq(t, tc.want, string(b))
+		var back ServerFrame
+		require.NoError(t, json.Unmarshal(b, &back))
+		require.Equal(t, tc.f, back, "a client reads what the relay writes")
 	}
 }
 

@@ -216,7 +216,7 @@ func (c *Core) buildPush(d *device, msgs []StoredMsg) Push {
 		TTL:               c.cfg.PushTTL,
 		NotificationCount: d.unread,
 		CollapseKey:       last.Conv,
-		Data:              map[string]string{"conv": last.Conv, "seq": itoa(last.Seq), "msgId": last.ID, "from": last.From},
+		Data:              map[string]string{"conv": last.Conv, "seq": itoa(last.Seq), "msgId": last.ID, "sender": last.From},
 	}
 	for _, m := range msgs {
 		p.Seqs = append(p.Seqs, m.Seq)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -17,6 +18,8 @@ type Listening struct {
 	URL  string
 	hs   *http.Server
 	done chan error
+	once sync.Once
+	err  error
 }
 
 // Listen starts a Server on addr ("127.0.0.1:0" picks a free port). cfg.BaseURL defaults to the
@@ -45,11 +48,14 @@ func Listen(addr string, cfg Config) (*Listening, error) {
 }
 
 // Shutdown closes device channels, stops accepting requests and waits for those in flight.
+// Later calls return the first call's result.
 func (l *Listening) Shutdown(ctx context.Context) error {
-	l.Server.Close()
-	err := l.hs.Shutdown(ctx)
-	if serveErr := <-l.done; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
-		return serveErr
-	}
-	return err
+	l.once.Do(func() {
+		l.Server.Close()
+		l.err = l.hs.Shutdown(ctx)
+		if serveErr := <-l.done; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+			l.err = serveErr
+		}
+	})
+	return l.err
 }

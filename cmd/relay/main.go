@@ -1,0 +1,116 @@
+// Command relay serves the IM relay: the app WebSocket, the admin API, /healthz and /metrics,
+// with its state in a SQLite file and pushes through FCM (or a fakefcm). See the README.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/pushlab/pushlab/internal/secret"
+	"github.com/pushlab/pushlab/relay/sender"
+	"github.com/pushlab/pushlab/relay/server"
+	"github.com/pushlab/pushlab/relay/sqlitestore"
+)
+
+// adminKeyEnv names the environment variable the admin key may come from.
+const adminKeyEnv = "PUSHLAB_ADMIN_KEY"
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "relay:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:4100", "address to listen on")
+	dbPath := fs.String("db", "relay.db", "SQLite file holding the relay's state")
+	configPath := fs.String("config", "", "YAML file: the relay's rules, and apps and certificates to create at start (see the README)")
+	adminKey := fs.String("admin-key", "", "key of the admin API (Authorization: Bearer KEY); defaults to $"+adminKeyEnv)
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: use debug, info, warn or error", *logLevel)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	key := *adminKey
+	if key == "" {
+		key = os.Getenv(adminKeyEnv)
+	}
+	fc := &server.FileConfig{}
+	if *configPath != "" {
+		data, err := os.ReadFile(*configPath)
+		if err != nil {
+			return fmt.Errorf("--config: %w", err)
+		}
+		if fc, err = server.ParseFileConfig(*configPath, data); err != nil {
+			return err
+		}
+	}
+	store, err := sqlitestore.Open(*dbPath)
+	if err != nil {
+		return fmt.Errorf("--db: %w", err)
+	}
+	defer store.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", *listen, err)
+	}
+	srv, err := server.New(ctx, server.Config{
+		Core:           fc.Relay,
+		Store:          store,
+		Sender:         sender.New(sender.Config{Timeout: fc.SendTimeout.D(), Logger: log}),
+		AdminKey:       secret.New(key),
+		Logger:         log,
+		MaxConnections: fc.MaxConnections,
+		SendWorkers:    fc.SendWorkers,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer srv.Close()
+	if err := srv.Provision(ctx, fc); err != nil {
+		ln.Close()
+		return fmt.Errorf("--config: %w", err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("relay listening", "url", "http://"+ln.Addr().String(), "db", *dbPath)
+
+	var runErr error
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			runErr = err
+		}
+	case <-srv.Done():
+		runErr = fmt.Errorf("stopped: %w", srv.Err())
+	case <-ctx.Done():
+		log.Info("relay shutting down")
+	}
+	srv.Close() // closes app connections, which Shutdown does not wait for
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
+}

@@ -1,0 +1,448 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pushlab/pushlab/internal/secret"
+	"github.com/pushlab/pushlab/relay"
+)
+
+// adminRoutes registers the admin API. Every path needs Authorization: Bearer <admin key>.
+func (s *Server) adminRoutes(mux *http.ServeMux) {
+	h := func(pattern string, fn func(http.ResponseWriter, *http.Request)) {
+		mux.Handle(pattern, s.adminAuth(http.MaxBytesHandler(http.HandlerFunc(fn), s.cfg.MaxBodyBytes)))
+	}
+	h("GET /admin/v1/apps", s.listApps)
+	h("POST /admin/v1/apps", s.createApp)
+	h("GET /admin/v1/apps/{app}", s.getApp)
+	h("PUT /admin/v1/apps/{app}", s.updateApp)
+	h("DELETE /admin/v1/apps/{app}", s.deleteApp)
+	h("GET /admin/v1/apps/{app}/certificates", s.listCertificates)
+	h("POST /admin/v1/apps/{app}/certificates", s.createCertificate)
+	h("GET /admin/v1/apps/{app}/certificates/{cert}", s.getCertificate)
+	h("PUT /admin/v1/apps/{app}/certificates/{cert}", s.updateCertificate)
+	h("DELETE /admin/v1/apps/{app}/certificates/{cert}", s.deleteCertificate)
+	h("GET /admin/v1/apps/{app}/users/{user}", s.getUser)
+	h("POST /admin/v1/apps/{app}/users/{user}/kick", s.kickUser)
+	h("POST /admin/v1/apps/{app}/messages", s.sendMessage)
+	h("PUT /admin/v1/apps/{app}/groups/{group}", s.putGroup)
+	h("GET /admin/v1/apps/{app}/push-trace", s.pushTrace)
+	mux.Handle("/admin/", s.adminAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no admin path %s %s; see the README's admin API table", r.Method, r.URL.Path))
+	})))
+}
+
+// adminAuth checks the bearer key in constant time.
+func (s *Server) adminAuth(next http.Handler) http.Handler {
+	want := []byte("Bearer " + s.cfg.AdminKey.Reveal())
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="pushlab relay admin"`)
+			writeError(w, http.StatusUnauthorized, "missing or wrong admin key: send Authorization: Bearer <admin key>")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// errorBody is the admin API's error answer.
+type errorBody struct {
+	Error struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	var b errorBody
+	b.Error.Code, b.Error.Message = status, msg
+	writeJSON(w, status, b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":500,"message":"encode answer"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// writeCoreError answers an error of a core operation with the status that fits it.
+func writeCoreError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, relay.ErrNotFound):
+		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, relay.ErrExists):
+		writeError(w, http.StatusConflict, err.Error())
+	case errors.Is(err, relay.ErrInvalid):
+		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, errStopped), errors.Is(err, context.Canceled):
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+	default:
+		writeError(w, http.StatusInternalServerError, err.Error())
+	}
+}
+
+// decode reads a strict JSON body into v, answering the error itself.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", tooBig.Limit))
+		} else {
+			writeError(w, http.StatusBadRequest, "read body: "+err.Error())
+		}
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid JSON body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// pathApp reads the {app} path value.
+func pathApp(w http.ResponseWriter, r *http.Request) (uint64, bool) {
+	id, err := strconv.ParseUint(r.PathValue("app"), 10, 64)
+	if err != nil || id == 0 {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("sdkAppId %q: expected a positive number", r.PathValue("app")))
+		return 0, false
+	}
+	return id, true
+}
+
+// run calls an admin operation on the core and answers its result.
+func (s *Server) run(w http.ResponseWriter, r *http.Request, status int, fn func(now time.Time) (any, error)) {
+	v, err := s.call(r.Context(), fn)
+	if err != nil {
+		writeCoreError(w, err)
+		return
+	}
+	if v == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	writeJSON(w, status, v)
+}
+
+func (s *Server) listApps(w http.ResponseWriter, r *http.Request) {
+	s.run(w, r, http.StatusOK, func(time.Time) (any, error) { return map[string]any{"apps": s.core.Apps()}, nil })
+}
+
+func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
+	var cfg relay.AppConfig
+	if !decode(w, r, &cfg) {
+		return
+	}
+	s.run(w, r, http.StatusCreated, func(now time.Time) (any, error) { return s.core.PutApp(now, cfg, true) })
+}
+
+func (s *Server) getApp(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathApp(w, r)
+	if !ok {
+		return
+	}
+	s.run(w, r, http.StatusOK, func(time.Time) (any, error) {
+		v, ok := s.core.App(id)
+		if !ok {
+			return nil, fmt.Errorf("%w: app %d", relay.ErrNotFound, id)
+		}
+		return v, nil
+	})
+}
+
+func (s *Server) updateApp(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathApp(w, r)
+	if !ok {
+		return
+	}
+	var cfg relay.AppConfig
+	if !decode(w, r, &cfg) {
+		return
+	}
+	if cfg.SDKAppID != 0 && cfg.SDKAppID != id {
+		writeError(w, http.StatusBadRequest, "sdkAppId in the body differs from the path")
+		return
+	}
+	cfg.SDKAppID = id
+	s.run(w, r, http.StatusOK, func(now time.Time) (any, error) { return s.core.PutApp(now, cfg, false) })
+}
+
+func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathApp(w, r)
+	if !ok {
+		return
+	}
+	s.run(w, r, 0, func(now time.Time) (any, error) { return nil, s.core.DeleteApp(now, id) })
+}
+
+// certificateBody is a certificate as the admin API takes it: the service account may be given
+// as a JSON object (the downloaded key file) or as a string holding it.
+type certificateBody struct {
+	ID             int64           `json:"id"`
+	Platform       string          `json:"platform"`
+	PackageName    string          `json:"packageName"`
+	SenderID       string          `json:"senderId"`
+	ServiceAccount json.RawMessage `json:"serviceAccount"`
+	ServerKey      string          `json:"serverKey"`
+	Endpoint       string          `json:"endpoint"`
+}
+
+func (b certificateBody) certificate(app uint64) (relay.Certificate, error) {
+	c := relay.Certificate{ID: b.ID, SDKAppID: app, Platform: b.Platform, PackageName: b.PackageName,
+		SenderID: b.SenderID, ServerKey: secret.New(b.ServerKey), Endpoint: b.Endpoint}
+	if c.Platform == "" {
+		c.Platform = "google"
+	}
+	raw := bytes.TrimSpace(b.ServiceAccount)
+	switch {
+	case len(raw) == 0 || bytes.Equal(raw, []byte("null")):
+	case raw[0] == '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return c, fmt.Errorf("%w: serviceAccount: %v", relay.ErrInvalid, err)
+		}
+		c.ServiceAccount = secret.New(s)
+	case raw[0] == '{':
+		c.ServiceAccount = secret.New(string(raw))
+	default:
+		return c, fmt.Errorf("%w: serviceAccount: give the key file's JSON object, or a string holding it", relay.ErrInvalid)
+	}
+	return c, nil
+}
+
+func (s *Server) listCertificates(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathApp(w, r)
+	if !ok {
+		return
+	}
+	s.run(w, r, http.StatusOK, func(time.Time) (any, error) {
+		if _, ok := s.core.App(id); !ok {
+			return nil, fmt.Errorf("%w: app %d", relay.ErrNotFound, id)
+		}
+		certs := s.core.Certificates(id)
+		if certs == nil {
+			certs = []relay.CertificateView{}
+		}
+		return map[string]any{"certificates": certs}, nil
+	})
+}
+
+func (s *Server) createCertificate(w http.ResponseWriter, r *http.Request) {
+	app, ok := pathApp(w, r)
+	if !ok {
+		return
+	}
+	var body certificateBody
+	if !decode(w, r, &body) {
+		return
+	}
+	cert, err := body.certificate(app)
+	if err != nil {
+		writeCoreError(w, err)
+		return
+	}
+	s.run(w, r, http.StatusCreated, func(now time.Time) (any, error) {
+		if cert.ID == 0 {
+			cert.ID = s.core.NextCertificateID()
+		}
+		return s.core.PutCertificate(now, cert, true)
+	})
+}
+
+// pathCert reads the {cert} path value.
+func pathCert(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("cert"), 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("certificate ID %q: expected a positive number", r.PathValue("cert")))
+		return 0, false
+	}
+	return id, true
+}
+
+func (s *Server) getCertificate(w http.ResponseWriter, r *http.Request) {
+	app, ok := pathApp(w, r)
+	if !ok {
+		return
+	}
+	id, ok := pathCert(w, r)
+	if !ok {
+		return
+	}
+	s.run(w, r, http.StatusOK, func(time.Time) (any, error) {
+		cert, ok := s.core.Certificate(id)
+		if !ok || cert.SDKAppID != app {
+			return nil, fmt.Errorf("%w: certificate %d in app %d", relay.ErrNotFound, id, app)
+		}
+		return cert.View(), nil
+	})
+}
+
+func (s *Server) updateCertificate(w http.ResponseWriter, r *http.Request) {
+	app, ok := pathApp(w, r)
+	if !ok {
+		return
+	}
+	id, ok := pathCert(w, r)
+	if !ok {
+		return
+	}
+	var body certificateBody
+	if !decode(w, r, &body) {
+		return
+	}
+	if body.ID != 0 && body.ID != id {
+		writeError(w, http.StatusBadRequest, "id in the body differs from the path")
+		return
+	}
+	body.ID = id
+	cert, err := body.certificate(app)
+	if err != nil {
+		writeCoreError(w, err)
+		return
+	}
+	s.run(w, r, http.StatusOK, func(now time.Time) (any, error) { return s.core.PutCertificate(now, cert, false) })
+}
+
+func (s *Server) deleteCertificate(w http.ResponseWriter, r *http.Request) {
+	app, ok := pathApp(w, r)
+	if !ok {
+		return
+	}
+	id, ok := pathCert(w, r)
+	if !ok {
+		return
+	}
+	s.run(w, r, 0, func(now time.Time) (any, error) { return nil, s.core.DeleteCertificate(now, app, id) })
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
+	app, ok := pathApp(w, r)
+	if !ok {
+		return
+	}
+	user := r.PathValue("user")
+	s.run(w, r, http.StatusOK, func(time.Time) (any, error) {
+		v, ok := s.core.User(app, user)
+		if !ok {
+			return nil, fmt.Errorf("%w: user %q in app %d", relay.ErrNotFound, user, app)
+		}
+		return v, nil
+	})
+}
+
+func (s *Server) kickUser(w http.ResponseWriter, r *http.Request) {
+	app, ok := pathApp(w, r)
+	if !ok {
+		return
+	}
+	var body struct {
+		Reason string `json:"reason"`
+	}
+	if r.ContentLength != 0 && !decode(w, r, &body) {
+		return
+	}
+	user := r.PathValue("user")
+	s.run(w, r, http.StatusOK, func(now time.Time) (any, error) {
+		n, err := s.core.Kick(now, app, user, body.Reason)
+		return map[string]int{"kicked": n}, err
+	})
+}
+
+func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
+	app, ok := pathApp(w, r)
+	if !ok {
+		return
+	}
+	var req relay.SendRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	s.run(w, r, http.StatusOK, func(now time.Time) (any, error) {
+		id, err := s.core.AdminSend(now, app, req)
+		return map[string]string{"msgId": id}, err
+	})
+}
+
+func (s *Server) putGroup(w http.ResponseWriter, r *http.Request) {
+	app, ok := pathApp(w, r)
+	if !ok {
+		return
+	}
+	var body struct {
+		Members []string `json:"members"`
+	}
+	if !decode(w, r, &body) {
+		return
+	}
+	g := relay.Group{SDKAppID: app, ID: r.PathValue("group"), Members: body.Members}
+	s.run(w, r, http.StatusOK, func(now time.Time) (any, error) { return s.core.PutGroup(now, g) })
+}
+
+// pushTrace serves GET …/push-trace?userId=&deviceId=&certificateId=&from=&to=&limit=; from and
+// to are RFC 3339 times or Unix milliseconds.
+func (s *Server) pushTrace(w http.ResponseWriter, r *http.Request) {
+	app, ok := pathApp(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	tq := relay.TraceQuery{SDKAppID: app, UserID: q.Get("userId"), DeviceID: q.Get("deviceId")}
+	var err error
+	if v := q.Get("certificateId"); v != "" {
+		if tq.CertificateID, err = strconv.ParseInt(v, 10, 64); err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("certificateId %q: expected a number", v))
+			return
+		}
+	}
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &tq.From}, {"to", &tq.To}} {
+		if v := q.Get(p.name); v != "" {
+			if *p.dst, err = parseTime(v); err != nil {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("%s %q: expected an RFC 3339 time (2026-03-01T09:00:00Z) or Unix milliseconds", p.name, v))
+				return
+			}
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		if tq.Limit, err = strconv.Atoi(v); err != nil || tq.Limit < 0 {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit %q: expected a number", v))
+			return
+		}
+	}
+	if tq.Limit == 0 {
+		tq.Limit = 1000
+	}
+	s.run(w, r, http.StatusOK, func(time.Time) (any, error) {
+		entries := s.core.PushTrace(tq)
+		if entries == nil {
+			entries = []relay.TraceEntry{}
+		}
+		return map[string]any{"entries": entries}, nil
+	})
+}
+
+func parseTime(v string) (time.Time, error) {
+	if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.UnixMilli(ms).UTC(), nil
+	}
+	return time.Parse(time.RFC3339Nano, strings.TrimSpace(v))
+}

@@ -1,0 +1,116 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pushlab/pushlab/internal/duration"
+	"github.com/pushlab/pushlab/internal/secret"
+	"github.com/pushlab/pushlab/internal/yamlfile"
+	"github.com/pushlab/pushlab/relay"
+)
+
+// FileConfig is the YAML file `relay --config` reads: the relay's rules, limits, and the apps and
+// certificates to create (or update) at start. Secrets may be given inline or, better, as files.
+type FileConfig struct {
+	// Relay holds the core's settings: heartbeatDeadline, pushTTL, retry, defaultCaps, …
+	Relay relay.Config `yaml:"relay"`
+	// MaxConnections bounds open app connections (0: no bound).
+	MaxConnections int `yaml:"maxConnections"`
+	// SendWorkers bounds pushes in flight to FCM (0: 64).
+	SendWorkers int `yaml:"sendWorkers"`
+	// SendTimeout bounds one push attempt (0: 10 s).
+	SendTimeout  duration.Duration `yaml:"sendTimeout"`
+	Apps         []AppFile         `yaml:"apps"`
+	Certificates []CertificateFile `yaml:"certificates"`
+}
+
+// AppFile is an app to create at start.
+type AppFile struct {
+	SDKAppID      uint64            `yaml:"sdkAppId"`
+	Name          string            `yaml:"name"`
+	SecretKey     secret.Secret     `yaml:"secretKey"`
+	SecretKeyFile string            `yaml:"secretKeyFile"`
+	LoginPolicy   relay.LoginPolicy `yaml:"loginPolicy"`
+	Caps          relay.Caps        `yaml:"caps"`
+}
+
+// CertificateFile is a certificate to create at start; its secrets come from files.
+type CertificateFile struct {
+	ID                 int64  `yaml:"id"`
+	App                uint64 `yaml:"app"`
+	PackageName        string `yaml:"packageName"`
+	SenderID           string `yaml:"senderId"`
+	ServiceAccountFile string `yaml:"serviceAccountFile"`
+	ServerKeyFile      string `yaml:"serverKeyFile"`
+	Endpoint           string `yaml:"endpoint"`
+}
+
+// ParseFileConfig reads a relay config file; errors name file:line:column.
+func ParseFileConfig(name string, data []byte) (*FileConfig, error) {
+	var fc FileConfig
+	if err := yamlfile.Decode(name, data, &fc); err != nil {
+		return nil, err
+	}
+	for i, a := range fc.Apps {
+		if a.SecretKeyFile != "" {
+			b, err := os.ReadFile(a.SecretKeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("%s: apps[%d]: secretKeyFile: %w", name, i, err)
+			}
+			fc.Apps[i].SecretKey = secret.New(strings.TrimSpace(string(b)))
+		}
+	}
+	return &fc, nil
+}
+
+// Provision creates or updates the file's apps and certificates through the core, as the admin
+// API would.
+func (s *Server) Provision(ctx context.Context, fc *FileConfig) error {
+	for _, a := range fc.Apps {
+		cfg := relay.AppConfig{SDKAppID: a.SDKAppID, Name: a.Name, SecretKey: a.SecretKey, LoginPolicy: a.LoginPolicy, Caps: a.Caps}
+		if _, err := s.call(ctx, func(now time.Time) (any, error) { return s.upsertApp(now, cfg) }); err != nil {
+			return fmt.Errorf("app %d: %w", a.SDKAppID, err)
+		}
+	}
+	for _, c := range fc.Certificates {
+		cert := relay.Certificate{ID: c.ID, SDKAppID: c.App, Platform: "google", PackageName: c.PackageName, SenderID: c.SenderID, Endpoint: c.Endpoint}
+		for _, f := range []struct {
+			path string
+			dst  *secret.Secret
+		}{{c.ServiceAccountFile, &cert.ServiceAccount}, {c.ServerKeyFile, &cert.ServerKey}} {
+			if f.path == "" {
+				continue
+			}
+			b, err := os.ReadFile(f.path)
+			if err != nil {
+				return fmt.Errorf("certificate %d: %w", c.ID, err)
+			}
+			*f.dst = secret.New(strings.TrimSpace(string(b)))
+		}
+		if _, err := s.call(ctx, func(now time.Time) (any, error) { return s.upsertCertificate(now, cert) }); err != nil {
+			return fmt.Errorf("certificate %d: %w", c.ID, err)
+		}
+	}
+	return nil
+}
+
+func (s *Server) upsertApp(now time.Time, cfg relay.AppConfig) (relay.AppView, error) {
+	v, err := s.core.PutApp(now, cfg, true)
+	if errors.Is(err, relay.ErrExists) {
+		return s.core.PutApp(now, cfg, false)
+	}
+	return v, err
+}
+
+func (s *Server) upsertCertificate(now time.Time, cert relay.Certificate) (relay.CertificateView, error) {
+	v, err := s.core.PutCertificate(now, cert, true)
+	if errors.Is(err, relay.ErrExists) {
+		return s.core.PutCertificate(now, cert, false)
+	}
+	return v, err
+}

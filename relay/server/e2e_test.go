@@ -1,0 +1,280 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pushlab/pushlab/fakefcm"
+	"github.com/pushlab/pushlab/fakefcm/control"
+	fcmserver "github.com/pushlab/pushlab/fakefcm/server"
+	"github.com/pushlab/pushlab/internal/memnet"
+	"github.com/pushlab/pushlab/internal/secret"
+	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/client"
+	"github.com/pushlab/pushlab/relay/sender"
+	"github.com/pushlab/pushlab/relay/sqlitestore"
+)
+
+// live is a relay and a fakefcm running as real HTTP servers on loopback, the relay on SQLite and
+// pushing through the firebase Admin SDK.
+type live struct {
+	t      *testing.T
+	fcm    *fcmserver.Listening
+	fcmc   *control.Client
+	creds  control.ProjectCredentials
+	relay  *Listening
+	dbPath string
+}
+
+func startLive(t *testing.T) *live {
+	t.Helper()
+	fcm, err := fcmserver.Listen("127.0.0.1:0", fcmserver.Config{Core: fakefcm.Config{Seed: 5}})
+	require.NoError(t, err)
+	t.Cleanup(func() { fcm.Shutdown(context.Background()) })
+	l := &live{t: t, fcm: fcm, fcmc: &control.Client{BaseURL: fcm.URL}, dbPath: filepath.Join(t.TempDir(), "relay.db")}
+	l.creds, err = l.fcmc.CreateProject(context.Background(), control.CreateProjectRequest{ProjectID: "demo", PackageNames: []string{"com.example.im"}})
+	require.NoError(t, err)
+	l.startRelay()
+	status, body := l.admin("POST", "/admin/v1/apps", fmt.Sprintf(`{"sdkAppId":%d,"secretKey":%q}`, appID, appSecret))
+	require.Equal(t, http.StatusCreated, status, body)
+	status, body = l.admin("POST", fmt.Sprintf("/admin/v1/apps/%d/certificates", appID),
+		fmt.Sprintf(`{"id":%d,"packageName":"com.example.im","senderId":%q,"serviceAccount":%s,"endpoint":%q}`, certID, l.creds.SenderID, l.creds.ServiceAccount, fcm.URL))
+	require.Equal(t, http.StatusCreated, status, body)
+	require.NotContains(t, body, "PRIVATE KEY")
+	return l
+}
+
+func (l *live) startRelay() {
+	l.t.Helper()
+	store, err := sqlitestore.Open(l.dbPath)
+	require.NoError(l.t, err)
+	r, err := Listen(context.Background(), "127.0.0.1:0", Config{Store: store, Sender: sender.New(sender.Config{}), AdminKey: secret.New(adminKey)})
+	require.NoError(l.t, err)
+	l.relay = r
+	l.t.Cleanup(func() {
+		r.Shutdown(context.Background())
+		store.Close()
+	})
+}
+
+// restartRelay stops the relay and starts a new one on the same SQLite file.
+func (l *live) restartRelay() {
+	l.t.Helper()
+	require.NoError(l.t, l.relay.Shutdown(context.Background()))
+	l.startRelay()
+}
+
+func (l *live) admin(method, path, body string) (int, string) {
+	l.t.Helper()
+	req, err := http.NewRequest(method, l.relay.URL+path, strings.NewReader(body))
+	require.NoError(l.t, err)
+	req.Header.Set("Authorization", "Bearer "+adminKey)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(l.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(l.t, err)
+	return resp.StatusCode, string(b)
+}
+
+// phone is a simulated phone: an FCM registration with its device channel, and an app
+// connection to the relay.
+type phone struct {
+	l      *live
+	user   string
+	dev    string
+	token  string
+	pushes chan fakefcm.RemoteMessage
+	ch     *control.DeviceChannel
+	app    *client.Conn
+}
+
+func (l *live) phone(user, dev string) *phone {
+	l.t.Helper()
+	ctx := context.Background()
+	tok, err := l.fcmc.RegisterDevice(ctx, l.creds.SenderID, "com.example.im")
+	require.NoError(l.t, err)
+	ch, err := l.fcmc.Connect(ctx, tok)
+	require.NoError(l.t, err)
+	p := &phone{l: l, user: user, dev: dev, token: tok, pushes: make(chan fakefcm.RemoteMessage, 16), ch: ch}
+	go func() {
+		for {
+			f, err := ch.Receive()
+			if err != nil {
+				return
+			}
+			if f.Message != nil {
+				_ = ch.Ack(f.Message.MessageID)
+				p.pushes <- *f.Message
+			}
+		}
+	}()
+	l.t.Cleanup(func() { ch.Close() })
+	p.launch()
+	return p
+}
+
+// launch connects the app, logs in and reports the token, as the app does after every login.
+func (p *phone) launch() {
+	p.l.t.Helper()
+	ctx := context.Background()
+	app, err := client.Dial(ctx, p.l.relay.URL, client.Options{})
+	require.NoError(p.l.t, err)
+	sig := relay.MakeUserSig(appSecret, relay.UserSigClaims{SDKAppID: appID, UserID: p.user, Expire: time.Now().Add(time.Hour).Unix()})
+	require.NoError(p.l.t, app.Login(ctx, appID, p.user, sig, p.dev, "android"))
+	_, err = app.Do(ctx, relay.ClientFrame{Op: relay.OpSetPushToken, CertificateID: certID, Token: p.token})
+	require.NoError(p.l.t, err)
+	_, err = app.Do(ctx, relay.ClientFrame{Op: relay.OpSync})
+	require.NoError(p.l.t, err)
+	p.app = app
+	p.l.t.Cleanup(func() { app.Drop() })
+}
+
+func (p *phone) send(to, text string) {
+	p.l.t.Helper()
+	_, err := p.app.Do(context.Background(), relay.ClientFrame{Op: relay.OpSend, To: to, Text: text})
+	require.NoError(p.l.t, err)
+}
+
+// push waits for the next notification on the phone's device channel.
+func (p *phone) push() fakefcm.RemoteMessage {
+	p.l.t.Helper()
+	select {
+	case m := <-p.pushes:
+		return m
+	case <-time.After(10 * time.Second):
+		p.l.t.Fatalf("%s: no push within 10s", p.dev)
+		return fakefcm.RemoteMessage{}
+	}
+}
+
+// fcmRecords lists what fakefcm received for the phone's token.
+func (p *phone) fcmRecords() []fakefcm.Record {
+	recs, err := p.l.fcmc.Messages(context.Background(), fakefcm.RecordFilter{Token: p.token})
+	require.NoError(p.l.t, err)
+	return recs
+}
+
+func TestEndToEndKilledLoggedOutKickedAndRestart(t *testing.T) {
+	l := startLive(t)
+	alice := l.phone("alice", "alice-phone")
+	bob := l.phone("bob", "bob-phone")
+
+	// Killed: the app's connection is gone without a logout; the push arrives through FCM.
+	require.NoError(t, alice.app.Drop())
+	bob.send("alice", "are you there?")
+	m := alice.push()
+	require.Equal(t, "bob", m.Notification.Title)
+	require.Equal(t, "are you there?", m.Notification.Body)
+	require.Equal(t, "c2c_bob", m.CollapseKey)
+	require.Equal(t, "high", m.Priority)
+	require.Equal(t, 1, *m.Notification.NotificationCount)
+
+	// The relay restarts on the same SQLite file: alice is still logged in, killed and bound.
+	l.restartRelay()
+	bob.launch()
+	bob.send("alice", "after the restart")
+	require.Equal(t, "after the restart", alice.push().Notification.Body)
+
+	// Logged out: nothing more is pushed.
+	alice.launch()
+	_, err := alice.app.Do(context.Background(), relay.ClientFrame{Op: relay.OpLogout})
+	require.NoError(t, err)
+	require.NoError(t, alice.app.Drop())
+	before := len(alice.fcmRecords())
+	bob.send("alice", "after logout")
+
+	// Kicked: carol logs in on a second phone (single-platform); her first phone, killed, is
+	// kicked offline and loses its binding.
+	carol := l.phone("carol", "carol-phone-1")
+	require.NoError(t, carol.app.Drop())
+	l.phone("carol", "carol-phone-2")
+	carolBefore := len(carol.fcmRecords())
+	bob.send("carol", "to carol")
+
+	// Everything the relay decided is in its trace once the last send is answered.
+	status, body := l.admin("GET", fmt.Sprintf("/admin/v1/apps/%d/push-trace?userId=carol&deviceId=carol-phone-1", appID), "")
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, `"reason":"kicked"`)
+	status, body = l.admin("GET", fmt.Sprintf("/admin/v1/apps/%d/push-trace?userId=alice", appID), "")
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, `"reason":"logged-out"`)
+	require.Len(t, alice.fcmRecords(), before, "no push after logout")
+	require.Len(t, carol.fcmRecords(), carolBefore, "no push after a kick")
+}
+
+// TestUninstallCleansUpTheBindingInMemory runs the relay (on SQLite, pushing through the Admin
+// SDK) and fakefcm on an in-memory network inside a synctest bubble, so that every asynchronous
+// step — the push, FCM's UNREGISTERED, the binding's removal — has settled at synctest.Wait.
+func TestUninstallCleansUpTheBindingInMemory(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		fcmLn := memnet.Listen()
+		fcm, err := fcmserver.New(fcmserver.Config{BaseURL: "http://fakefcm.test", Core: fakefcm.Config{Seed: 2}})
+		require.NoError(t, err)
+		fcmHS := &http.Server{Handler: fcm.Handler()}
+		go fcmHS.Serve(fcmLn)
+		fcmc := &control.Client{BaseURL: "http://fakefcm.test", HTTP: fcmLn.HTTPClient()}
+		creds, err := fcmc.CreateProject(ctx, control.CreateProjectRequest{ProjectID: "demo"})
+		require.NoError(t, err)
+
+		store, err := sqlitestore.Open(filepath.Join(t.TempDir(), "relay.db"))
+		require.NoError(t, err)
+		pool := sender.New(sender.Config{Transport: &http.Transport{DialContext: fcmLn.Dial}})
+		b := &bubble{t: t, ln: memnet.Listen(), store: store}
+		b.srv, err = New(ctx, Config{Store: store, Sender: pool, AdminKey: secret.New(adminKey)})
+		require.NoError(t, err)
+		hs := &http.Server{Handler: b.srv.Handler()}
+		go hs.Serve(b.ln)
+		b.http = b.ln.HTTPClient()
+		defer func() {
+			b.srv.Close()
+			require.NoError(t, hs.Shutdown(ctx))
+			fcm.Close()
+			require.NoError(t, fcmHS.Shutdown(ctx))
+			store.Close()
+		}()
+
+		status, body := b.admin("POST", "/admin/v1/apps", fmt.Sprintf(`{"sdkAppId":%d,"secretKey":%q}`, appID, appSecret))
+		require.Equal(t, http.StatusCreated, status, body)
+		status, body = b.admin("POST", fmt.Sprintf("/admin/v1/apps/%d/certificates", appID),
+			fmt.Sprintf(`{"id":%d,"packageName":"com.example.im","serviceAccount":%s,"endpoint":"http://fakefcm.test"}`, certID, creds.ServiceAccount))
+		require.Equal(t, http.StatusCreated, status, body)
+
+		tok, err := fcmc.RegisterDevice(ctx, creds.SenderID, "com.example.im")
+		require.NoError(t, err)
+		alice := b.dial()
+		sig := relay.MakeUserSig(appSecret, relay.UserSigClaims{SDKAppID: appID, UserID: "alice", Expire: time.Now().Add(time.Hour).Unix()})
+		require.NoError(t, alice.Login(ctx, appID, "alice", sig, "alice-phone", "android"))
+		_, err = alice.Do(ctx, relay.ClientFrame{Op: relay.OpSetPushToken, CertificateID: certID, Token: tok})
+		require.NoError(t, err)
+		require.NoError(t, alice.Drop())
+		require.NoError(t, fcmc.Uninstall(ctx, tok)) // the app is uninstalled: FCM forgets the token
+
+		bob := b.launch("bob", "bob-phone")
+		bob.send("alice", "1")
+		synctest.Wait()
+		status, body = b.admin("GET", fmt.Sprintf("/admin/v1/apps/%d/users/alice", appID), "")
+		require.Equal(t, http.StatusOK, status)
+		_, trace := b.admin("GET", fmt.Sprintf("/admin/v1/apps/%d/push-trace?userId=alice", appID), "")
+		require.NotContains(t, body, `"binding"`, "FCM said UNREGISTERED: the binding is gone; trace: %s", trace)
+		bob.send("alice", "2")
+		status, body = b.admin("GET", fmt.Sprintf("/admin/v1/apps/%d/push-trace?userId=alice", appID), "")
+		require.Equal(t, http.StatusOK, status)
+		require.Contains(t, body, `"reason":"fcm-UNREGISTERED"`)
+		require.Contains(t, body, `"reason":"no-binding"`)
+		recs, err := fcmc.Messages(ctx, fakefcm.RecordFilter{Token: tok})
+		require.NoError(t, err)
+		require.Len(t, recs, 1, "one attempt, refused; nothing after")
+		bob.conn.Close()
+	})
+}

@@ -1,0 +1,73 @@
+package server
+
+import (
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pushlab/pushlab/relay"
+)
+
+// metrics are the relay's Prometheus metrics, on a registry of its own.
+type metrics struct {
+	reg         *prometheus.Registry
+	connections prometheus.Gauge
+	messages    prometheus.Counter
+	decisions   *prometheus.CounterVec
+	fcmAnswers  *prometheus.CounterVec
+	fcmLatency  prometheus.Histogram
+}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{
+		reg: newRegistry(),
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "relay_connections", Help: "Open app WebSocket connections."}),
+		messages: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "relay_messages_stored_total", Help: "Messages stored in users' inboxes (one per recipient)."}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "relay_push_decisions_total", Help: "Push decisions by reason (pushed, online, logged-out, …)."}, []string{"reason"}),
+		fcmAnswers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "relay_fcm_answers_total", Help: "FCM answers to pushes: ok or the error code."}, []string{"code"}),
+		fcmLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "relay_fcm_send_seconds", Help: "Time from handing a push to the sender to FCM's answer.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}),
+	}
+	gauge := func(name, help string, f func(relay.Stats) int) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
+			return float64(f(*s.stats.Load()))
+		})
+	}
+	m.reg.MustRegister(m.connections, m.messages, m.decisions, m.fcmAnswers, m.fcmLatency,
+		gauge("relay_logged_in_devices", "Devices logged in (online or killed).", func(st relay.Stats) int { return st.LoggedIn }),
+		gauge("relay_online_devices", "Logged-in devices with a live connection.", func(st relay.Stats) int { return st.Online }),
+		gauge("relay_pending_pushes", "Pushes sent and not finished (in flight or waiting to be retried).", func(st relay.Stats) int { return st.PendingPushes }),
+		prometheus.NewGoCollector(),
+	)
+	return m
+}
+
+// observe counts what a Ready did.
+func (m *metrics) observe(rd relay.Ready) {
+	for _, r := range rd.Records {
+		if _, ok := r.(relay.PutMessage); ok {
+			m.messages.Inc()
+		}
+	}
+	for _, e := range rd.Trace {
+		if !strings.HasPrefix(e.Reason, relay.ReasonFCMPrefix) {
+			m.decisions.WithLabelValues(e.Reason).Inc()
+		}
+	}
+}
+
+// fcm counts one FCM answer and its latency.
+func (m *metrics) fcm(r relay.PushResult, took time.Duration) {
+	code := "ok"
+	if r.Err != nil {
+		code = r.Err.Code
+	}
+	m.fcmAnswers.WithLabelValues(code).Inc()
+	m.fcmLatency.Observe(took.Seconds())
+}

@@ -1,0 +1,463 @@
+// Package server is the relay's shell: it serves the app WebSocket (/v1/ws), the admin API
+// (/admin/v1/…), /healthz and /metrics, persists the core's records in a Store, sends pushes
+// through FCM senders, and drives a relay.Core on the real clock from one goroutine. Everything
+// the relay decides lives in the core; this package carries out its Ready in the order the core
+// requires: records durable first, then frames and closes, then pushes.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/pushlab/pushlab/internal/secret"
+	"github.com/pushlab/pushlab/relay"
+)
+
+// Sender sends pushes to FCM, one client per certificate (relay/sender.Pool is the real one).
+type Sender interface {
+	// Set builds or rebuilds a certificate's client.
+	Set(ctx context.Context, cert relay.Certificate) error
+	// Remove forgets a certificate's client.
+	Remove(id int64)
+	// Send sends one push and reports FCM's answer.
+	Send(ctx context.Context, p relay.Push) relay.PushResult
+}
+
+// Config is what a Server is built from.
+type Config struct {
+	// Core configures the relay's rules: heartbeat deadline, caps, retries, TTL.
+	Core relay.Config
+	// Store persists the relay's state; the server loads it at start. Required.
+	Store relay.Store
+	// Sender sends pushes. Required.
+	Sender Sender
+	// AdminKey guards the admin API (Authorization: Bearer KEY). Required.
+	AdminKey secret.Secret
+	// Logger receives JSON-able log lines; nil discards. Secrets never reach it.
+	Logger *slog.Logger
+	// Clock tells the time; nil means time.Now.
+	Clock func() time.Time
+	// MaxConnections bounds open app connections; zero means no bound.
+	MaxConnections int
+	// SendWorkers is how many pushes may be in flight to FCM at once; zero means 64.
+	SendWorkers int
+	// WriteTimeout bounds one frame write to a client; zero means 10 s. A client that cannot
+	// take its frames in time is disconnected.
+	WriteTimeout time.Duration
+	// MaxBodyBytes bounds admin request bodies; zero means 1 MiB.
+	MaxBodyBytes int64
+}
+
+// Server is a running relay.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	clock   func() time.Time
+	core    *relay.Core // owned by the loop goroutine
+	metrics *metrics
+	handler http.Handler
+
+	events   chan event
+	stop     chan struct{}
+	loopDone chan struct{}
+	closed   sync.Once
+	failed   atomic.Pointer[error] // the store failure that stopped the relay
+
+	connMu  sync.Mutex
+	conns   map[relay.ConnID]*wsConn
+	nextID  atomic.Uint64
+	closing bool
+	readers sync.WaitGroup // connection readers in flight
+
+	pushes  *pushQueue
+	workers sync.WaitGroup
+
+	stats atomic.Pointer[relay.Stats]
+}
+
+// event is something for the loop to hand to the core.
+type event interface{}
+
+type openEvent struct{ id relay.ConnID }
+type frameEvent struct {
+	id relay.ConnID
+	f  relay.ClientFrame
+}
+type refuseEvent struct {
+	id relay.ConnID
+	fe *relay.FrameError
+}
+type closedEvent struct{ id relay.ConnID }
+type resultEvent struct{ r relay.PushResult }
+
+// callEvent runs an admin operation on the core; its answer is sent once the records it made are
+// durable.
+type callEvent struct {
+	fn    func(now time.Time) (any, error)
+	reply chan callReply
+}
+
+type callReply struct {
+	v   any
+	err error
+}
+
+// New loads the store, rebuilds the core, prepares every certificate's sender and starts the
+// loop and the send workers. Close stops them.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("relay server: Store is required")
+	case cfg.Sender == nil:
+		return nil, errors.New("relay server: Sender is required")
+	case len(cfg.AdminKey.Reveal()) < 16:
+		return nil, errors.New("relay server: an admin key of at least 16 characters is required (--admin-key or PUSHLAB_ADMIN_KEY)")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.SendWorkers == 0 {
+		cfg.SendWorkers = 64
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	st, err := cfg.Store.Load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("relay server: load store: %w", err)
+	}
+	core, err := relay.New(cfg.Core, st)
+	if err != nil {
+		return nil, fmt.Errorf("relay server: %w", err)
+	}
+	s := &Server{
+		cfg: cfg, log: cfg.Logger, clock: cfg.Clock, core: core,
+		events:   make(chan event, 4096),
+		stop:     make(chan struct{}),
+		loopDone: make(chan struct{}),
+		conns:    map[relay.ConnID]*wsConn{},
+		pushes:   newPushQueue(),
+	}
+	for _, v := range core.Certificates(0) {
+		cert, _ := core.Certificate(v.ID)
+		if err := cfg.Sender.Set(ctx, cert); err != nil {
+			// A broken certificate must not keep the relay down: its pushes fail and say why.
+			s.log.Warn("certificate not usable", "certificateId", cert.ID, "err", err)
+		}
+	}
+	stats := core.Stats()
+	s.stats.Store(&stats)
+	s.metrics = newMetrics(s)
+	s.handler = s.routes()
+	// Pushes left unfinished by the last run are sent again on the first tick.
+	go s.loop()
+	for range cfg.SendWorkers {
+		s.workers.Add(1)
+		go s.sendWorker()
+	}
+	s.log.Info("relay started", "apps", stats.Apps, "certificates", stats.Certificates, "loggedIn", stats.LoggedIn, "pendingPushes", stats.PendingPushes)
+	return s, nil
+}
+
+// Handler serves every relay path.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Done is closed when the relay stops, by Close or because its store failed.
+func (s *Server) Done() <-chan struct{} { return s.loopDone }
+
+// Err reports the store failure that stopped the relay, if any.
+func (s *Server) Err() error {
+	if p := s.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Close shuts the relay down gracefully: connections are closed (their devices become killed
+// devices, as after any lost connection), pushes already with FCM finish and their answers are
+// stored, then the loop stops. Pushes not yet sent stay in the store and go out after a restart.
+func (s *Server) Close() error {
+	s.closed.Do(func() {
+		s.connMu.Lock()
+		s.closing = true
+		for _, c := range s.conns {
+			c.close(relay.CloseGoingAway, "relay shutting down")
+		}
+		s.connMu.Unlock()
+		s.readers.Wait()
+		s.pushes.close()
+		s.workers.Wait()
+		close(s.stop)
+		<-s.loopDone
+	})
+	return nil
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/ws", s.handleWS)
+	s.adminRoutes(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := s.Err(); err != nil {
+			http.Error(w, "store failed: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// post hands an event to the loop; it gives up if the relay has stopped.
+func (s *Server) post(ev event) bool {
+	select {
+	case s.events <- ev:
+		return true
+	case <-s.loopDone:
+		return false
+	}
+}
+
+// call runs an admin operation on the core and waits until its records are durable.
+func (s *Server) call(ctx context.Context, fn func(now time.Time) (any, error)) (any, error) {
+	ev := callEvent{fn: fn, reply: make(chan callReply, 1)}
+	if !s.post(ev) {
+		return nil, errStopped
+	}
+	select {
+	case r := <-ev.reply:
+		return r.v, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.loopDone:
+		return nil, errStopped
+	}
+}
+
+var errStopped = errors.New("the relay has stopped")
+
+// loop owns the core: it applies events in batches, persists each batch's records, then carries
+// out the rest of the Ready, and ticks the core when its next timer is due.
+func (s *Server) loop() {
+	defer close(s.loopDone)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	var replies []func(error)
+	for {
+		select {
+		case <-s.stop:
+			// Take in what is still waiting (the last push answers), store it, and stop.
+			for drained := false; !drained; {
+				select {
+				case ev := <-s.events:
+					replies = append(replies, s.apply(ev))
+				default:
+					drained = true
+				}
+			}
+			err := s.carryOut(s.core.TakeReady())
+			for _, reply := range replies {
+				if reply != nil {
+					reply(err)
+				}
+			}
+			if err != nil {
+				s.fail(err)
+			}
+			return
+		case <-timer.C:
+			s.core.Tick(s.clock())
+		case ev := <-s.events:
+			replies = append(replies[:0], s.apply(ev))
+			// Take what else is waiting, so that one store transaction covers many events.
+			for n := 0; n < 256; n++ {
+				select {
+				case ev := <-s.events:
+					replies = append(replies, s.apply(ev))
+					continue
+				default:
+				}
+				break
+			}
+		}
+		err := s.carryOut(s.core.TakeReady())
+		for _, reply := range replies {
+			if reply != nil {
+				reply(err)
+			}
+		}
+		replies = replies[:0]
+		if err != nil {
+			s.fail(err)
+			return
+		}
+		stats := s.core.Stats()
+		s.stats.Store(&stats)
+		wait := time.Hour
+		if at, ok := s.core.NextWake(); ok {
+			wait = max(at.Sub(s.clock()), 0)
+		}
+		timer.Reset(wait)
+	}
+}
+
+// apply hands one event to the core and returns what must happen once its records are durable.
+func (s *Server) apply(ev event) func(error) {
+	now := s.clock()
+	switch ev := ev.(type) {
+	case openEvent:
+		s.core.Open(now, ev.id)
+	case frameEvent:
+		s.core.Receive(now, ev.id, ev.f)
+	case refuseEvent:
+		s.core.Refuse(now, ev.id, ev.fe)
+	case closedEvent:
+		s.core.Closed(now, ev.id)
+	case resultEvent:
+		s.core.PushResult(now, ev.r)
+	case callEvent:
+		v, err := ev.fn(now)
+		return func(persistErr error) {
+			if err == nil && persistErr != nil {
+				err = fmt.Errorf("the change could not be stored: %w", persistErr)
+			}
+			ev.reply <- callReply{v: v, err: err}
+		}
+	}
+	return nil
+}
+
+// carryOut does what a Ready asks, in the order the core requires.
+func (s *Server) carryOut(rd relay.Ready) error {
+	if len(rd.Records) > 0 {
+		if err := s.cfg.Store.Apply(context.Background(), rd.Records); err != nil {
+			return fmt.Errorf("persist %d records: %w", len(rd.Records), err)
+		}
+		s.syncCertificates(rd.Records)
+	}
+	s.connMu.Lock()
+	for _, f := range rd.Frames {
+		if c := s.conns[f.Conn]; c != nil {
+			c.send(f.Frame)
+		}
+	}
+	for _, cl := range rd.Closes {
+		if c := s.conns[cl.Conn]; c != nil {
+			c.close(cl.Code, cl.Reason)
+		}
+	}
+	s.connMu.Unlock()
+	for _, p := range rd.Pushes {
+		s.pushes.put(p)
+	}
+	s.metrics.observe(rd)
+	return nil
+}
+
+// syncCertificates keeps the senders in step with the certificates the core stored.
+func (s *Server) syncCertificates(records []relay.Record) {
+	for _, r := range records {
+		switch r := r.(type) {
+		case relay.PutCertificate:
+			if err := s.cfg.Sender.Set(context.Background(), r.Cert); err != nil {
+				s.log.Warn("certificate not usable", "certificateId", r.Cert.ID, "err", err)
+			}
+		case relay.DeleteCertificate:
+			s.cfg.Sender.Remove(r.ID)
+		case relay.DeleteApp:
+			// Its certificates went with it; senders of unknown certificates are never used.
+		}
+	}
+}
+
+// fail stops the relay after a store failure: the core is ahead of the store, so nothing it
+// decided may be carried out.
+func (s *Server) fail(err error) {
+	s.failed.Store(&err)
+	s.log.Error("store failed; the relay stops", "err", err)
+	s.connMu.Lock()
+	s.closing = true
+	for _, c := range s.conns {
+		c.close(relay.CloseTryAgain, "relay unavailable")
+	}
+	s.connMu.Unlock()
+}
+
+// sendWorker sends pushes and posts their results back to the loop.
+func (s *Server) sendWorker() {
+	defer s.workers.Done()
+	for {
+		p, ok := s.pushes.take()
+		if !ok {
+			return
+		}
+		start := s.clock()
+		r := s.cfg.Sender.Send(context.Background(), p)
+		s.metrics.fcm(r, s.clock().Sub(start))
+		if !s.post(resultEvent{r: r}) {
+			return
+		}
+	}
+}
+
+// pushQueue is an unbounded FIFO of pushes between the loop (which must never block) and the
+// send workers.
+type pushQueue struct {
+	mu     sync.Mutex
+	cond   *sync.Cond
+	items  []relay.Push
+	closed bool
+}
+
+func newPushQueue() *pushQueue {
+	q := &pushQueue{}
+	q.cond = sync.NewCond(&q.mu)
+	return q
+}
+
+func (q *pushQueue) put(p relay.Push) {
+	q.mu.Lock()
+	q.items = append(q.items, p)
+	q.mu.Unlock()
+	q.cond.Signal()
+}
+
+func (q *pushQueue) take() (relay.Push, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.items) == 0 && !q.closed {
+		q.cond.Wait()
+	}
+	if q.closed {
+		return relay.Push{}, false
+	}
+	p := q.items[0]
+	q.items = q.items[1:]
+	return p, true
+}
+
+func (q *pushQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.cond.Broadcast()
+}
+
+// registry is where the server's metrics live (never the global default registry).
+func newRegistry() *prometheus.Registry { return prometheus.NewRegistry() }

@@ -1,0 +1,193 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/pushlab/pushlab/relay"
+)
+
+// upgrader keeps per-connection memory small: it reads through the HTTP server's own buffered
+// reader and borrows write buffers from a pool only while writing, so an idle connection holds
+// no write buffer at all.
+var upgrader = websocket.Upgrader{
+	ReadBufferSize:  0, // reuse the HTTP server's buffer
+	WriteBufferPool: &sync.Pool{},
+	WriteBufferSize: 4096,
+	// App connections come from native apps and tools, not from browsers on other origins.
+	CheckOrigin: func(*http.Request) bool { return true },
+}
+
+// wsConn is one app connection. Its reader is the HTTP handler's goroutine; a writer goroutine
+// runs only while frames wait to be written.
+type wsConn struct {
+	id      relay.ConnID
+	ws      *websocket.Conn
+	timeout time.Duration
+
+	mu      sync.Mutex
+	queue   []relay.ServerFrame
+	writing bool
+	closing bool
+	code    int
+	reason  string
+	done    chan struct{} // closed once the socket is closed
+}
+
+// send queues a frame for writing.
+func (c *wsConn) send(f relay.ServerFrame) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return
+	}
+	c.queue = append(c.queue, f)
+	c.startWriter()
+}
+
+// close writes what is queued, then a close frame, then closes the socket.
+func (c *wsConn) close(code int, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return
+	}
+	c.closing, c.code, c.reason = true, code, reason
+	c.startWriter()
+}
+
+// startWriter starts the writer goroutine if it is not running; c.mu is held.
+func (c *wsConn) startWriter() {
+	if !c.writing {
+		c.writing = true
+		go c.write()
+	}
+}
+
+func (c *wsConn) write() {
+	for {
+		c.mu.Lock()
+		batch := c.queue
+		c.queue = nil
+		closing := c.closing
+		if len(batch) == 0 {
+			c.writing = false
+			if closing {
+				c.mu.Unlock()
+				msg := websocket.FormatCloseMessage(c.code, c.reason)
+				_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+				c.ws.Close()
+				c.signalDone()
+				return
+			}
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		for _, f := range batch {
+			_ = c.ws.SetWriteDeadline(time.Now().Add(c.timeout))
+			if err := c.writeFrame(f); err != nil {
+				// The client cannot take its frames: drop the connection; the reader sees it go.
+				c.mu.Lock()
+				c.closing, c.queue, c.writing = true, nil, false
+				c.mu.Unlock()
+				c.ws.Close()
+				c.signalDone()
+				return
+			}
+		}
+	}
+}
+
+func (c *wsConn) writeFrame(f relay.ServerFrame) error {
+	w, err := c.ws.NextWriter(websocket.TextMessage)
+	if err != nil {
+		return err
+	}
+	if err := json.NewEncoder(w).Encode(f); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
+}
+
+func (c *wsConn) signalDone() {
+	select {
+	case <-c.done:
+	default:
+		close(c.done)
+	}
+}
+
+// handleWS serves GET /v1/ws, the app's WebSocket.
+func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
+	s.connMu.Lock()
+	full := s.cfg.MaxConnections > 0 && len(s.conns) >= s.cfg.MaxConnections
+	closing := s.closing
+	s.connMu.Unlock()
+	switch {
+	case closing:
+		http.Error(w, "relay shutting down", http.StatusServiceUnavailable)
+		return
+	case full:
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "too many connections: the relay takes at most its configured number; retry later", http.StatusServiceUnavailable)
+		return
+	}
+	ws, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	ws.SetReadLimit(relay.MaxFrameBytes)
+	c := &wsConn{id: relay.ConnID(s.nextID.Add(1)), ws: ws, timeout: s.cfg.WriteTimeout, done: make(chan struct{})}
+	s.connMu.Lock()
+	if s.closing {
+		s.connMu.Unlock()
+		ws.Close()
+		return
+	}
+	s.conns[c.id] = c
+	s.readers.Add(1)
+	s.connMu.Unlock()
+	defer s.readers.Done()
+	s.metrics.connections.Inc()
+	defer s.metrics.connections.Dec()
+
+	if s.post(openEvent{id: c.id}) {
+		s.read(c)
+	}
+	s.post(closedEvent{id: c.id})
+	s.connMu.Lock()
+	delete(s.conns, c.id)
+	s.connMu.Unlock()
+	c.close(relay.CloseNormal, "")
+	<-c.done
+}
+
+// read hands the connection's frames to the loop until it ends.
+func (s *Server) read(c *wsConn) {
+	for {
+		_, data, err := c.ws.ReadMessage()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				c.close(relay.CloseTooBig, "frame over 64 KiB")
+			}
+			return
+		}
+		f, fe := relay.DecodeClientFrame(data)
+		var ok bool
+		if fe != nil {
+			ok = s.post(refuseEvent{id: c.id, fe: fe})
+		} else {
+			ok = s.post(frameEvent{id: c.id, f: f})
+		}
+		if !ok {
+			return
+		}
+	}
+}
