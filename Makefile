@@ -22,8 +22,8 @@ run:
 	$(GO) run ./cmd/pushsim demo
 
 ## bench: benchmarks with their baselines, reported as medians and ratios
-bench:
-	$(GO) run ./cmd/pushsim bench
+bench: build
+	$(BIN)/pushsim bench
 
 ## lint: formatting, vet and module tidiness
 lint:

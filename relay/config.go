@@ -29,8 +29,8 @@ type Config struct {
 	FrameBurst      int `yaml:"frameBurst"`
 	// LoginsPerSecond bounds logins across the relay; zero means no bound.
 	LoginsPerSecond int `yaml:"loginsPerSecond"`
-	// InboxLimit is how many messages the relay keeps per user for sync (the newest); default
-	// 10,000.
+	// InboxLimit is how many messages the relay keeps per user for sync (the newest, and up to
+	// a tenth more between trims); default 10,000.
 	InboxLimit int `yaml:"inboxLimit"`
 	// TraceLimit is how many push-trace entries the relay keeps (the newest); default 200,000.
 	TraceLimit int `yaml:"traceLimit"`

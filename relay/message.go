@@ -103,9 +103,10 @@ func (c *Core) send(sdkAppID uint64, fromDevice string, req SendRequest) (string
 		m.Seq = t.u.seq
 		t.u.inbox = append(t.u.inbox, m)
 		c.record(PutMessage{User: t.u.key, Msg: m})
-		if over := len(t.u.inbox) - c.cfg.InboxLimit; over > 0 {
+		// Trim in steps of a tenth of the limit, so that a full inbox is not shifted per message.
+		if over := len(t.u.inbox) - c.cfg.InboxLimit; over > c.cfg.InboxLimit/10 {
 			c.record(TrimInbox{User: t.u.key, Through: t.u.inbox[over-1].Seq})
-			t.u.inbox = slices.Delete(t.u.inbox, 0, over)
+			t.u.inbox = slices.Clone(t.u.inbox[over:])
 		}
 		for _, dev := range t.u.deviceOrder {
 			c.decide(t.u.devices[dev], m, false)

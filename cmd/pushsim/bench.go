@@ -21,6 +21,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	round := fs.Duration("round", time.Second, "length of one throughput round")
 	asJSON := fs.Bool("json", false, "print the figures as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	relayBin := fs.String("relay-bin", "", "relay binary for the measurements that run it in its own process (default: next to pushsim, or on PATH)")
+	idleConns := fs.Int("idle-connections", 2000, "idle connections for the memory-per-connection figure")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{2, err}
 	}
@@ -42,6 +44,22 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("fakefcm sends: %w", err)
 	}
 	figs = append(figs, perf.FCMSendFigures(fcm)...)
+
+	decisions, err := perf.MeasureCoreDecisions(perf.CoreDecisionsConfig{Rounds: *rounds, Round: *round})
+	if err != nil {
+		return fmt.Errorf("relay core decisions: %w", err)
+	}
+	figs = append(figs, perf.CoreDecisionsFigure(decisions))
+
+	var perConn []float64
+	for range 3 {
+		b, err := perf.MeasureRelayIdleMemory(ctx, perf.RelayMemoryConfig{RelayBin: *relayBin, Connections: *idleConns})
+		if err != nil {
+			return fmt.Errorf("relay memory per connection: %w", err)
+		}
+		perConn = append(perConn, b)
+	}
+	figs = append(figs, perf.RelayMemoryFigure(perConn, *idleConns))
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,12 +91,8 @@ type event interface{}
 
 type openEvent struct{ id relay.ConnID }
 type frameEvent struct {
-	id relay.ConnID
-	f  relay.ClientFrame
-}
-type refuseEvent struct {
-	id relay.ConnID
-	fe *relay.FrameError
+	id   relay.ConnID
+	data []byte
 }
 type closedEvent struct{ id relay.ConnID }
 type resultEvent struct{ r relay.PushResult }
@@ -221,6 +218,9 @@ func (s *Server) routes() http.Handler {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	// Profiles, behind the admin key: how the relay's figures are investigated.
+	mux.Handle("GET /debug/pprof/", s.adminAuth(http.HandlerFunc(pprof.Index)))
+	mux.Handle("GET /debug/pprof/profile", s.adminAuth(http.HandlerFunc(pprof.Profile)))
 	return mux
 }
 
@@ -324,9 +324,11 @@ func (s *Server) apply(ev event) func(error) {
 	case openEvent:
 		s.core.Open(now, ev.id)
 	case frameEvent:
-		s.core.Receive(now, ev.id, ev.f)
-	case refuseEvent:
-		s.core.Refuse(now, ev.id, ev.fe)
+		if f, fe := relay.DecodeClientFrame(ev.data); fe != nil {
+			s.core.Refuse(now, ev.id, fe)
+		} else {
+			s.core.Receive(now, ev.id, f)
+		}
 	case closedEvent:
 		s.core.Closed(now, ev.id)
 	case resultEvent:

@@ -12,11 +12,11 @@ import (
 	"github.com/pushlab/pushlab/relay"
 )
 
-// upgrader keeps per-connection memory small: it reads through the HTTP server's own buffered
-// reader and borrows write buffers from a pool only while writing, so an idle connection holds
-// no write buffer at all.
+// upgrader keeps per-connection memory small: a 1 KiB read buffer of its own (so that the HTTP
+// server's 4 KiB one is freed with the handler), and write buffers borrowed from a pool only while
+// writing, so an idle connection holds no write buffer at all.
 var upgrader = websocket.Upgrader{
-	ReadBufferSize:  0, // reuse the HTTP server's buffer
+	ReadBufferSize:  1024,
 	WriteBufferPool: &sync.Pool{},
 	WriteBufferSize: 4096,
 	// App connections come from native apps and tools, not from browsers on other origins.
@@ -154,10 +154,16 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	s.conns[c.id] = c
 	s.readers.Add(1)
 	s.connMu.Unlock()
+	// The connection is read on a goroutine of its own and the handler returns: net/http then
+	// lets go of its per-request state and buffers, which an idle connection would otherwise keep.
+	go s.serveConn(c)
+}
+
+// serveConn reads a connection until it ends and tells the core it is gone.
+func (s *Server) serveConn(c *wsConn) {
 	defer s.readers.Done()
 	s.metrics.connections.Inc()
 	defer s.metrics.connections.Dec()
-
 	if s.post(openEvent{id: c.id}) {
 		s.read(c)
 	}
@@ -179,14 +185,9 @@ func (s *Server) read(c *wsConn) {
 			}
 			return
 		}
-		f, fe := relay.DecodeClientFrame(data)
-		var ok bool
-		if fe != nil {
-			ok = s.post(refuseEvent{id: c.id, fe: fe})
-		} else {
-			ok = s.post(frameEvent{id: c.id, f: f})
-		}
-		if !ok {
+		// Decoding happens on the loop: JSON decoding runs deep, and a reader that never does
+		// it keeps the small stack an idle connection needs.
+		if !s.post(frameEvent{id: c.id, data: data}) {
 			return
 		}
 	}

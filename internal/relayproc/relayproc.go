@@ -1,0 +1,171 @@
+// Package relayproc runs the relay binary as a child process, for measurements that must keep the
+// relay apart from its load (memory per connection, open-file limits) and for crash tests that
+// kill it with SIGKILL.
+package relayproc
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Options describe a relay process.
+type Options struct {
+	// Bin is the relay binary; empty means Locate().
+	Bin string
+	// DB is the SQLite file; empty means relay.db in a new temporary folder.
+	DB string
+	// Config is a YAML config file to pass with --config; empty passes none.
+	Config string
+	// AdminKey is passed in the environment, never on the command line.
+	AdminKey string
+	// Listen is the address; empty means 127.0.0.1:0.
+	Listen string
+	// Stderr receives the relay's log lines too; nil discards them after reading the URL.
+	Stderr io.Writer
+}
+
+// Process is a running relay.
+type Process struct {
+	URL  string
+	DB   string
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// Locate finds the relay binary: next to the running executable (bin/ after make build), or on
+// PATH.
+func Locate() (string, error) {
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "relay")
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath("relay"); err == nil {
+		return p, nil
+	}
+	return "", errors.New("relay binary not found next to this program or on PATH: run 'make build' (it writes bin/relay)")
+}
+
+// Start starts a relay and waits until it listens.
+func Start(ctx context.Context, o Options) (*Process, error) {
+	if o.Bin == "" {
+		var err error
+		if o.Bin, err = Locate(); err != nil {
+			return nil, err
+		}
+	}
+	if o.DB == "" {
+		dir, err := os.MkdirTemp("", "pushlab-relay-")
+		if err != nil {
+			return nil, err
+		}
+		o.DB = filepath.Join(dir, "relay.db")
+	}
+	if o.Listen == "" {
+		o.Listen = "127.0.0.1:0"
+	}
+	args := []string{"--listen", o.Listen, "--db", o.DB}
+	if o.Config != "" {
+		args = append(args, "--config", o.Config)
+	}
+	cmd := exec.Command(o.Bin, args...)
+	cmd.Env = append(os.Environ(), "PUSHLAB_ADMIN_KEY="+o.AdminKey)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start relay %s: %w", o.Bin, err)
+	}
+	p := &Process{DB: o.DB, cmd: cmd, done: make(chan error, 1)}
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		sent := false
+		var last string
+		for sc.Scan() {
+			line := sc.Text()
+			last = line
+			if o.Stderr != nil {
+				fmt.Fprintln(o.Stderr, line)
+			}
+			var entry struct {
+				Msg string `json:"msg"`
+				URL string `json:"url"`
+			}
+			if !sent && json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "relay listening" {
+				urls <- entry.URL
+				sent = true
+			}
+		}
+		err := cmd.Wait()
+		if err != nil && last != "" {
+			err = fmt.Errorf("%w (last log line: %s)", err, last)
+		}
+		p.done <- err
+		close(p.done)
+	}()
+	select {
+	case p.URL = <-urls:
+		return p, nil
+	case err := <-p.done:
+		return nil, fmt.Errorf("relay exited before listening: %v", err)
+	case <-ctx.Done():
+		p.Kill()
+		return nil, ctx.Err()
+	case <-time.After(30 * time.Second):
+		p.Kill()
+		return nil, errors.New("relay did not listen within 30s")
+	}
+}
+
+// PID is the relay's process ID.
+func (p *Process) PID() int { return p.cmd.Process.Pid }
+
+// RSS reads the relay's resident memory in bytes from /proc.
+func (p *Process) RSS() (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.PID()))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(rest)
+			kb, err := strconv.ParseInt(f[0], 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, errors.New("VmRSS not found")
+}
+
+// Kill stops the relay with SIGKILL, as a crash would, and waits for it to be gone.
+func (p *Process) Kill() error {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+	return nil
+}
+
+// Stop asks the relay to shut down (SIGTERM) and waits; it returns the relay's exit error.
+func (p *Process) Stop() error {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		return err
+	case <-time.After(20 * time.Second):
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		return errors.New("relay did not stop within 20s of SIGTERM; killed")
+	}
+}
