@@ -17,9 +17,9 @@ test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 $(PKGS)
 
-## run: start fakefcm on a free port, send through it with the Admin SDK, print what devices got
+## run: the bundled scenario library in virtual time; reports in out/
 run:
-	$(GO) run ./cmd/pushsim demo
+	$(GO) run ./cmd/pushsim run --out out scenarios/library
 
 ## bench: benchmarks with their baselines, reported as medians and ratios
 bench: build

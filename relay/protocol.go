@@ -114,10 +114,10 @@ type ClientFrame struct {
 
 // OfflinePush is a message's push options: what the notification says, or that there is none.
 type OfflinePush struct {
-	Title   string `json:"title,omitempty"`
-	Desc    string `json:"desc,omitempty"`
-	Ext     string `json:"ext,omitempty"`
-	Disable bool   `json:"disable,omitempty"`
+	Title   string `json:"title,omitempty" yaml:"title"`
+	Desc    string `json:"desc,omitempty" yaml:"desc"`
+	Ext     string `json:"ext,omitempty" yaml:"ext"`
+	Disable bool   `json:"disable,omitempty" yaml:"disable"`
 }
 
 // ServerFrame is a frame the relay sends. Which fields are set depends on Op.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 // command is one pushsim subcommand.
@@ -19,6 +20,11 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"run", "run scenario files or folders and write report.json, junit.xml and report.html", runRun},
+		{"validate", "check scenario files without running them", runValidate},
+		{"schema", "print the JSON Schema of scenario files", runSchema},
+		{"serve", "run a relay and a fakefcm on fixed ports for manual clients", runServe},
+		{"usersig", "make a UserSig for a user", runUserSig},
 		{"demo", "start fakefcm, send through it with the firebase Admin SDK, print what devices received", runDemo},
 		{"bench", "run the benchmarks and print each figure against its goal", runBench},
 	}
@@ -66,6 +72,9 @@ func exitCode(err error) int {
 	}
 	return 1
 }
+
+// nowUnix is the wall clock in Unix seconds (UserSig expiry).
+func nowUnix() int64 { return time.Now().Unix() }
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: pushsim COMMAND [flags]")

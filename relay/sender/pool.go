@@ -276,10 +276,18 @@ func legacySend(ctx context.Context, cc *certClient, push relay.Push) (string, *
 	if r.Error == "" {
 		return r.MessageID, nil
 	}
-	e, ok := legacyErrors[r.Error]
+	e := LegacyError(r.Error)
+	e.RetryAfter = retryAfter(resp.Header)
+	return "", e
+}
+
+// LegacyError maps a legacy API per-token error string (NotRegistered, InvalidRegistration, …) to
+// the relay's terms; unknown strings count as INTERNAL.
+func LegacyError(name string) *relay.PushError {
+	e, ok := legacyErrors[name]
 	if !ok {
 		e = relay.PushError{Code: "INTERNAL"}
 	}
-	e.Message, e.RetryAfter = r.Error, retryAfter(resp.Header)
-	return "", &e
+	e.Message = name
+	return &e
 }

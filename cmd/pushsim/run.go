@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/pushlab/pushlab/reports"
+	"github.com/pushlab/pushlab/scenarios"
+)
+
+// runRun plays scenario files and writes the reports; it exits 1 if any expectation failed.
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("pushsim run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	live := fs.Bool("live", false, "run on real sockets and the real clock, against embedded servers (or --relay/--fcm)")
+	relayURL := fs.String("relay", "", "a running relay's URL (with --fcm and --admin-key); implies --live")
+	fcmURL := fs.String("fcm", "", "a running fakefcm's URL")
+	adminKey := fs.String("admin-key", os.Getenv("PUSHLAB_ADMIN_KEY"), "the running relay's admin key (default $PUSHLAB_ADMIN_KEY)")
+	seed := fs.Uint64("seed", 1, "seed of the virtual mode's draws: the same seed replays the same run")
+	out := fs.String("out", "out", "folder for report.json, junit.xml and report.html")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{2, err}
+	}
+	if fs.NArg() == 0 {
+		return &exitError{2, errors.New("name scenario files or folders, such as: pushsim run scenarios/library")}
+	}
+	if (*relayURL == "") != (*fcmURL == "") && *relayURL != "" {
+		return &exitError{2, errors.New("--relay needs --fcm (and --admin-key)")}
+	}
+	files, err := scenarios.Expand(fs.Args())
+	if err != nil {
+		return &exitError{2, err}
+	}
+	var scs []*scenarios.Scenario
+	var bad []string
+	for _, f := range files {
+		sc, err := scenarios.Load(f)
+		if err != nil {
+			bad = append(bad, err.Error())
+			continue
+		}
+		scs = append(scs, sc)
+	}
+	if len(bad) > 0 {
+		return &exitError{2, errors.New(strings.Join(bad, "\n"))}
+	}
+	opt := scenarios.Options{Seed: *seed, Live: *live, Remote: scenarios.Remote{RelayURL: *relayURL, FCMURL: *fcmURL, AdminKey: *adminKey}}
+	mode := "virtual"
+	switch {
+	case *relayURL != "":
+		mode = "remote"
+	case *live:
+		mode = "live"
+	}
+	replay := fmt.Sprintf("pushsim run --seed %d %s", *seed, strings.Join(fs.Args(), " "))
+	if mode != "virtual" {
+		replay = fmt.Sprintf("pushsim run --%s --seed %d %s", map[string]string{"live": "live", "remote": "relay " + *relayURL + " --fcm " + *fcmURL}[mode], *seed, strings.Join(fs.Args(), " "))
+	}
+	rep := &reports.Report{Schema: reports.SchemaVersion, Run: reports.Run{
+		Seed: *seed, Mode: mode, Command: "pushsim run " + strings.Join(args, " "), Replay: replay,
+		Version: version(), GoVersion: runtime.Version(), Host: hostname(), Started: time.Now().UTC(),
+		ScenarioWallSeconds: map[string]float64{},
+	}}
+	progress := newProgress(stderr, len(scs), mode != "virtual")
+	for _, sc := range scs {
+		start := time.Now()
+		res := scenarios.Run(ctx, sc, opt)
+		rep.Run.ScenarioWallSeconds[sc.File] = time.Since(start).Seconds()
+		rep.Scenarios = append(rep.Scenarios, res)
+		progress.done(res)
+		printScenario(stdout, res, time.Since(start))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	progress.finish()
+	rep.Run.Finished = time.Now().UTC()
+	rep.Run.WallSeconds = rep.Run.Finished.Sub(rep.Run.Started).Seconds()
+	reports.SummarizeRun(rep)
+	if err := reports.WriteAll(*out, rep); err != nil {
+		return fmt.Errorf("write reports: %w", err)
+	}
+	t := rep.Totals
+	fmt.Fprintf(stdout, "\n%d passed, %d failed (%d of %d expectations held); reports in %s/\n", t.Passed, t.Failed, t.Held, t.Expectations, *out)
+	if t.Failed > 0 {
+		fmt.Fprintf(stdout, "seed %d; replay with: %s\n", *seed, replay)
+		return &exitError{1, fmt.Errorf("%d scenario(s) failed", t.Failed)}
+	}
+	return nil
+}
+
+// printScenario prints a line for the scenario and one per failure.
+func printScenario(w io.Writer, s reports.Scenario, wall time.Duration) {
+	status := "PASS"
+	if !s.Passed {
+		status = "FAIL"
+	}
+	fmt.Fprintf(w, "%s  %s  (%s; %d/%d expectations; %s scenario time, %s wall)\n", status, s.Name, s.File,
+		s.Totals.Held, s.Totals.Expectations, time.Duration(s.DurationMs)*time.Millisecond, wall.Round(time.Millisecond))
+	if s.Error != "" {
+		fmt.Fprintf(w, "      %s\n", s.Error)
+	}
+	for _, st := range s.Steps {
+		if st.Error != "" {
+			fmt.Fprintf(w, "      %s:%d:%d: step %d (%s): %s\n", s.File, st.Line, st.Column, st.Index, st.Kind, st.Error)
+		}
+	}
+	lines := map[int]reports.Step{}
+	for _, st := range s.Steps {
+		lines[st.Index] = st
+	}
+	for _, e := range s.Expectations {
+		if !e.Held {
+			st := lines[e.Step]
+			fmt.Fprintf(w, "      %s:%d:%d: step %d: expected %s\n        seen: %s\n", s.File, st.Line, st.Column, e.Step, e.Text, e.Seen)
+		}
+	}
+}
+
+// runValidate checks scenario files without running them.
+func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("pushsim validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return &exitError{2, err}
+	}
+	if fs.NArg() == 0 {
+		return &exitError{2, errors.New("name scenario files or folders")}
+	}
+	files, err := scenarios.Expand(fs.Args())
+	if err != nil {
+		return &exitError{2, err}
+	}
+	bad := 0
+	for _, f := range files {
+		if _, err := scenarios.Load(f); err != nil {
+			fmt.Fprintln(stdout, err)
+			bad++
+			continue
+		}
+		fmt.Fprintf(stdout, "ok  %s\n", f)
+	}
+	if bad > 0 {
+		return &exitError{2, fmt.Errorf("%d of %d file(s) invalid", bad, len(files))}
+	}
+	return nil
+}
+
+// runSchema prints the JSON Schema of scenario files.
+func runSchema(_ context.Context, _ []string, stdout, _ io.Writer) error {
+	b, err := scenarios.Schema()
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, string(b))
+	return err
+}
+
+// version is the module version pushsim was built from.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "unknown"
+	}
+	return h
+}

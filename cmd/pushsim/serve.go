@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/pushlab/pushlab/fakefcm"
+	"github.com/pushlab/pushlab/fakefcm/control"
+	fcmserver "github.com/pushlab/pushlab/fakefcm/server"
+	"github.com/pushlab/pushlab/internal/secret"
+	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/client"
+	"github.com/pushlab/pushlab/relay/sender"
+	relayserver "github.com/pushlab/pushlab/relay/server"
+	"github.com/pushlab/pushlab/relay/sqlitestore"
+	"github.com/pushlab/pushlab/scenarios"
+)
+
+// Development credentials of pushsim serve: not secrets, documented in the README, for manual
+// clients on a developer's machine. Override them with the flags or environment variables.
+const (
+	devAppSecret = "pushsim-dev-app-secret-0123456789"
+	devAdminKey  = "pushsim-dev-admin-key-0123456789"
+)
+
+// runServe runs a relay and a fakefcm on fixed ports with a default app and certificate, for
+// manual clients.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("pushsim serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	relayAddr := fs.String("relay-listen", "127.0.0.1:4100", "relay address")
+	fcmAddr := fs.String("fcm-listen", "127.0.0.1:4000", "fakefcm address")
+	db := fs.String("db", filepath.Join("out", "serve-relay.db"), "relay SQLite file")
+	appSecret := fs.String("app-secret", envOr("PUSHSIM_APP_SECRET", devAppSecret), "secret of app 1400000001 (default $PUSHSIM_APP_SECRET or a development value)")
+	adminKey := fs.String("admin-key", envOr("PUSHLAB_ADMIN_KEY", devAdminKey), "relay admin key (default $PUSHLAB_ADMIN_KEY or a development value)")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{2, err}
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	fcm, err := fcmserver.Listen(*fcmAddr, fcmserver.Config{Core: fakefcm.Config{Seed: 1}, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer fcm.Shutdown(context.Background())
+	if err := os.MkdirAll(filepath.Dir(*db), 0o755); err != nil {
+		return err
+	}
+	store, err := sqlitestore.Open(*db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	rs, err := relayserver.Listen(ctx, *relayAddr, relayserver.Config{Store: store, Sender: sender.New(sender.Config{Logger: log}),
+		AdminKey: secret.New(*adminKey), Logger: log})
+	if err != nil {
+		return err
+	}
+	defer rs.Shutdown(context.Background())
+
+	creds, err := (&control.Client{BaseURL: fcm.URL}).CreateProject(ctx, control.CreateProjectRequest{ProjectID: "pushsim-serve", PackageNames: []string{scenarios.DefaultPackage}})
+	if err != nil {
+		return fmt.Errorf("create fakefcm project: %w", err)
+	}
+	admin := &client.Admin{BaseURL: rs.URL, Key: *adminKey}
+	if err := admin.PutApp(ctx, relay.AppConfig{SDKAppID: scenarios.DefaultSDKAppID, Name: "pushsim", SecretKey: secret.New(*appSecret)}); err != nil {
+		return err
+	}
+	if err := admin.PutCertificate(ctx, scenarios.DefaultSDKAppID, scenarios.DefaultCertificate, scenarios.DefaultPackage, creds.ServiceAccount, "", fcm.URL); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "relay    %s  (WebSocket %s/v1/ws, admin key from --admin-key)\n", rs.URL, rs.URL)
+	fmt.Fprintf(stdout, "fakefcm  %s\n", fcm.URL)
+	fmt.Fprintf(stdout, "app %d, certificate %d (package %s, sender ID %s)\n", scenarios.DefaultSDKAppID, scenarios.DefaultCertificate, scenarios.DefaultPackage, creds.SenderID)
+	fmt.Fprintf(stdout, "make a UserSig: pushsim usersig --app %d --user alice --secret \"$PUSHSIM_APP_SECRET\"\n", scenarios.DefaultSDKAppID)
+	fmt.Fprintln(stdout, "register a phone: curl -s -XPOST "+fcm.URL+"/fakefcm/v1/devices -d '{\"senderId\":\""+creds.SenderID+"\",\"packageName\":\""+scenarios.DefaultPackage+"\"}'")
+	fmt.Fprintln(stdout, "Ctrl-C stops both.")
+	select {
+	case <-ctx.Done():
+	case <-rs.Done():
+		return rs.Err()
+	}
+	return nil
+}
+
+// runUserSig makes a UserSig.
+func runUserSig(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("pushsim usersig", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	app := fs.Uint64("app", scenarios.DefaultSDKAppID, "SDKAppID")
+	user := fs.String("user", "", "user ID")
+	sec := fs.String("secret", os.Getenv("PUSHSIM_APP_SECRET"), "the app's secret key (default $PUSHSIM_APP_SECRET)")
+	ttl := fs.Duration("expire", 24*60*60*1e9, "how long the UserSig is valid")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{2, err}
+	}
+	if *user == "" || *sec == "" {
+		return &exitError{2, fmt.Errorf("--user and --secret are required")}
+	}
+	fmt.Fprintln(stdout, relay.MakeUserSig(*sec, relay.UserSigClaims{SDKAppID: *app, UserID: *user, Expire: nowUnix() + int64(ttl.Seconds())}))
+	return nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

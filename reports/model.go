@@ -1,0 +1,187 @@
+// Package reports turns runs into what people and CI read: report.json (the model below,
+// versioned), junit.xml, and a self-contained report.html.
+//
+// Everything that varies between two runs with the same seed — wall-clock times, host, durations —
+// lives in the top-level Run object; the rest of a virtual-mode report is identical run to run.
+// Times inside scenarios are milliseconds from the scenario's start (virtual time in the virtual
+// mode).
+package reports
+
+import "time"
+
+// SchemaVersion names the report.json format.
+const SchemaVersion = "pushlab.report/v1"
+
+// Report is one run of pushsim: scenarios (pushsim run) or a load test (pushsim load).
+type Report struct {
+	Schema    string     `json:"schema"`
+	Run       Run        `json:"run"`
+	Scenarios []Scenario `json:"scenarios,omitempty"`
+	Totals    Totals     `json:"totals"`
+	Load      *Load      `json:"load,omitempty"`
+}
+
+// Run holds what differs between runs of the same seed.
+type Run struct {
+	Seed      uint64    `json:"seed"`
+	Mode      string    `json:"mode"` // "virtual", "live" or "remote"
+	Command   string    `json:"command"`
+	Replay    string    `json:"replay"` // the command that replays this run
+	Version   string    `json:"version"`
+	GoVersion string    `json:"goVersion"`
+	Host      string    `json:"host"`
+	Started   time.Time `json:"started"`
+	Finished  time.Time `json:"finished"`
+	// WallSeconds is the run's wall time; ScenarioWallSeconds each scenario's, by file.
+	WallSeconds         float64            `json:"wallSeconds"`
+	ScenarioWallSeconds map[string]float64 `json:"scenarioWallSeconds,omitempty"`
+}
+
+// Scenario is one scenario's outcome.
+type Scenario struct {
+	Name   string `json:"name"`
+	File   string `json:"file"`
+	Passed bool   `json:"passed"`
+	// Error is set when the scenario could not run (setup failed).
+	Error string `json:"error,omitempty"`
+	// DurationMs is how long the scenario ran in its own time (virtual time in virtual mode).
+	DurationMs   int64         `json:"durationMs"`
+	Steps        []Step        `json:"steps"`
+	Expectations []Expectation `json:"expectations"`
+	Devices      []Device      `json:"devices"`
+	// Trace is the relay's push trace for the scenario's users.
+	Trace []TraceEntry `json:"trace"`
+	// FCM is what fakefcm recorded: every message with its true fate.
+	FCM    []FCMMessage `json:"fcm"`
+	Totals Totals       `json:"totals"`
+}
+
+// Step is one step as it ran.
+type Step struct {
+	Index  int    `json:"index"` // from 1
+	Kind   string `json:"kind"`
+	Line   int    `json:"line"`
+	Column int    `json:"column"`
+	AtMs   int64  `json:"atMs"`
+	Text   string `json:"text"` // what it did, in words
+	Device string `json:"device,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// Expectation is one expectation and whether it held.
+type Expectation struct {
+	Step   int    `json:"step"`
+	Device string `json:"device"`
+	Kind   string `json:"kind"` // push, noPush, delivered, synced, kicked, trace
+	Text   string `json:"text"` // what it expected, in words
+	Held   bool   `json:"held"`
+	Seen   string `json:"seen"` // what was seen (instead)
+	FromMs int64  `json:"fromMs"`
+	ToMs   int64  `json:"toMs"`
+}
+
+// Device is one device's timeline.
+type Device struct {
+	ID     string  `json:"id"`
+	User   string  `json:"user"`
+	Events []Event `json:"events"`
+}
+
+// Event is something a device observed.
+type Event struct {
+	AtMs   int64  `json:"atMs"`
+	Kind   string `json:"kind"` // lifecycle, push, msg, synced, duplicate, kicked, refused, connected, closed, token, deleted
+	Seq    uint64 `json:"seq,omitempty"`
+	Title  string `json:"title,omitempty"`
+	Text   string `json:"text,omitempty"`
+	Detail string `json:"detail,omitempty"`
+	// LatencyMs is, for a push or a message, the time from its sending to its arrival.
+	LatencyMs *int64 `json:"latencyMs,omitempty"`
+}
+
+// TraceEntry is one relay push-trace entry.
+type TraceEntry struct {
+	AtMs    int64    `json:"atMs"`
+	User    string   `json:"user"`
+	Device  string   `json:"device"`
+	Seq     uint64   `json:"seq,omitempty"`
+	Seqs    []uint64 `json:"seqs,omitempty"`
+	Reason  string   `json:"reason"`
+	PushID  uint64   `json:"pushId,omitempty"`
+	Attempt int      `json:"attempt,omitempty"`
+	Detail  string   `json:"detail,omitempty"`
+}
+
+// FCMMessage is one message fakefcm recorded.
+type FCMMessage struct {
+	Seq          int64  `json:"seq"`
+	Device       string `json:"device,omitempty"`
+	API          string `json:"api"`
+	ReceivedAtMs int64  `json:"receivedAtMs"`
+	Fate         string `json:"fate"`
+	FateAtMs     *int64 `json:"fateAtMs,omitempty"`
+	Error        string `json:"error,omitempty"`
+	Reason       string `json:"reason,omitempty"`
+	Title        string `json:"title,omitempty"`
+	Body         string `json:"body,omitempty"`
+	Attempts     int    `json:"attempts,omitempty"`
+	Throttle     string `json:"throttle,omitempty"`
+}
+
+// Totals sum up a scenario or a run.
+type Totals struct {
+	Scenarios    int `json:"scenarios,omitempty"`
+	Passed       int `json:"passed,omitempty"`
+	Failed       int `json:"failed,omitempty"`
+	Expectations int `json:"expectations"`
+	Held         int `json:"held"`
+	// PushesSent counts sends the relay made to FCM that FCM accepted; PushesDelivered those that
+	// reached a device; DeliveryRatio their quotient.
+	PushesSent      int     `json:"pushesSent"`
+	PushesDelivered int     `json:"pushesDelivered"`
+	DeliveryRatio   float64 `json:"deliveryRatio"`
+	// Duplicates counts pushes a device received more than once (FCM is at-least-once).
+	Duplicates int `json:"duplicates"`
+	// Reasons counts push-trace entries by reason.
+	Reasons map[string]int `json:"reasons"`
+	// PushLatencyMs are percentiles of send-to-arrival latency of pushes.
+	PushLatencyMs Percentiles `json:"pushLatencyMs"`
+	// LatencyHistogram counts push latencies in buckets (upper bounds in ms).
+	LatencyHistogram []Bucket `json:"latencyHistogram,omitempty"`
+}
+
+// Percentiles of a distribution, in milliseconds.
+type Percentiles struct {
+	Count int     `json:"count"`
+	P50   float64 `json:"p50"`
+	P90   float64 `json:"p90"`
+	P99   float64 `json:"p99"`
+	Max   float64 `json:"max"`
+}
+
+// Bucket is one histogram bucket.
+type Bucket struct {
+	UpToMs float64 `json:"upToMs"`
+	Count  int     `json:"count"`
+}
+
+// Load is the outcome of pushsim load.
+type Load struct {
+	Devices                 int         `json:"devices"`
+	Connected               int         `json:"connected"`
+	MessagesPerSecond       float64     `json:"messagesPerSecond"`
+	PushesPerSecond         float64     `json:"pushesPerSecond"`
+	PushLatencyMs           Percentiles `json:"pushLatencyMs"`
+	RelayBytesPerConnection float64     `json:"relayBytesPerConnection"`
+	Errors                  int         `json:"errors"`
+	Series                  []Sample    `json:"series,omitempty"`
+}
+
+// Sample is one point of a load test's time series.
+type Sample struct {
+	AtMs      int64   `json:"atMs"`
+	Connected int     `json:"connected"`
+	Messages  float64 `json:"messagesPerSecond"`
+	Pushes    float64 `json:"pushesPerSecond"`
+	P99Ms     float64 `json:"p99Ms"`
+}

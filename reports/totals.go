@@ -1,0 +1,131 @@
+package reports
+
+import (
+	"math"
+	"slices"
+)
+
+// latencyBuckets are the upper bounds (ms) of the push-latency histogram.
+var latencyBuckets = []float64{10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, math.Inf(1)}
+
+// SummarizeScenario computes a scenario's totals from its content.
+func SummarizeScenario(s *Scenario) Totals {
+	t := Totals{Reasons: map[string]int{}}
+	for _, e := range s.Expectations {
+		t.Expectations++
+		if e.Held {
+			t.Held++
+		}
+	}
+	for _, e := range s.Trace {
+		t.Reasons[e.Reason]++
+	}
+	for _, m := range s.FCM {
+		if m.Fate != "rejected" && m.Fate != "validate-only" {
+			t.PushesSent++
+		}
+		if m.Fate == "delivered" {
+			t.PushesDelivered++
+		}
+	}
+	var lat []float64
+	for _, d := range s.Devices {
+		seen := map[string]int{}
+		for _, e := range d.Events {
+			if e.Kind != "push" {
+				continue
+			}
+			seen[e.Detail]++
+			if seen[e.Detail] == 2 {
+				t.Duplicates++
+			}
+			if e.LatencyMs != nil {
+				lat = append(lat, float64(*e.LatencyMs))
+			}
+		}
+	}
+	if t.PushesSent > 0 {
+		t.DeliveryRatio = float64(t.PushesDelivered) / float64(t.PushesSent)
+	}
+	t.PushLatencyMs = percentiles(lat)
+	t.LatencyHistogram = histogram(lat)
+	return t
+}
+
+// SummarizeRun adds up scenario totals into the run's.
+func SummarizeRun(r *Report) {
+	t := Totals{Reasons: map[string]int{}}
+	var lat []float64
+	for _, s := range r.Scenarios {
+		t.Scenarios++
+		if s.Passed {
+			t.Passed++
+		} else {
+			t.Failed++
+		}
+		t.Expectations += s.Totals.Expectations
+		t.Held += s.Totals.Held
+		t.PushesSent += s.Totals.PushesSent
+		t.PushesDelivered += s.Totals.PushesDelivered
+		t.Duplicates += s.Totals.Duplicates
+		for k, v := range s.Totals.Reasons {
+			t.Reasons[k] += v
+		}
+		for _, d := range s.Devices {
+			for _, e := range d.Events {
+				if e.Kind == "push" && e.LatencyMs != nil {
+					lat = append(lat, float64(*e.LatencyMs))
+				}
+			}
+		}
+	}
+	if t.PushesSent > 0 {
+		t.DeliveryRatio = float64(t.PushesDelivered) / float64(t.PushesSent)
+	}
+	t.PushLatencyMs = percentiles(lat)
+	t.LatencyHistogram = histogram(lat)
+	r.Totals = t
+}
+
+// percentiles computes nearest-rank percentiles.
+func percentiles(xs []float64) Percentiles {
+	if len(xs) == 0 {
+		return Percentiles{}
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	at := func(p float64) float64 {
+		i := int(math.Ceil(p*float64(len(s)))) - 1
+		return s[max(0, min(i, len(s)-1))]
+	}
+	return Percentiles{Count: len(s), P50: at(0.50), P90: at(0.90), P99: at(0.99), Max: s[len(s)-1]}
+}
+
+// Percentile is exported for load figures: the nearest-rank percentiles of xs.
+func Percentile(xs []float64) Percentiles { return percentiles(xs) }
+
+func histogram(xs []float64) []Bucket {
+	if len(xs) == 0 {
+		return nil
+	}
+	out := make([]Bucket, len(latencyBuckets))
+	for i, b := range latencyBuckets {
+		out[i].UpToMs = b
+	}
+	for _, x := range xs {
+		for i, b := range latencyBuckets {
+			if x <= b {
+				out[i].Count++
+				break
+			}
+		}
+	}
+	// Drop the empty buckets at the end, and an infinite bound JSON cannot carry.
+	for len(out) > 0 && out[len(out)-1].Count == 0 {
+		out = out[:len(out)-1]
+	}
+	if n := len(out); n > 0 && math.IsInf(out[n-1].UpToMs, 1) {
+		out[n-1].UpToMs = -1 // "and above"
+	}
+	return out
+}

@@ -1,0 +1,90 @@
+package reports
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Files the run writes into its output folder.
+const (
+	JSONFile  = "report.json"
+	JUnitFile = "junit.xml"
+	HTMLFile  = "report.html"
+)
+
+// WriteJSON writes the report as indented JSON.
+func WriteJSON(path string, r *Report) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode report: %w", err)
+	}
+	return writeFile(path, append(b, '\n'))
+}
+
+// ReadJSON reads a report written by WriteJSON.
+func ReadJSON(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: not a pushsim report: %w", path, err)
+	}
+	if r.Schema != SchemaVersion {
+		return nil, fmt.Errorf("%s: report schema %q; this pushsim reads %q", path, r.Schema, SchemaVersion)
+	}
+	return &r, nil
+}
+
+// WriteAll writes report.json, junit.xml and report.html into dir.
+func WriteAll(dir string, r *Report) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := WriteJSON(filepath.Join(dir, JSONFile), r); err != nil {
+		return err
+	}
+	return Render(dir, r)
+}
+
+// Render writes junit.xml and report.html from a report.
+func Render(dir string, r *Report) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	j, err := JUnit(r)
+	if err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(dir, JUnitFile), j); err != nil {
+		return err
+	}
+	h, err := HTML(r)
+	if err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(dir, HTMLFile), h)
+}
+
+// writeFile writes through a temporary file and a rename, so a reader never sees half a report.
+func writeFile(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,204 @@
+package scenarios
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/reports"
+	"github.com/pushlab/pushlab/sim"
+)
+
+// defaultTraceWithin is how long a trace expectation waits when it names no window.
+const defaultTraceWithin = 5 * time.Second
+
+// describeExpect says in words what an expectation expects.
+func describeExpect(e *Expect) string {
+	switch {
+	case e.Push != nil:
+		p := e.Push
+		s := "a push"
+		if p.Count != nil {
+			s = fmt.Sprintf("exactly %d push(es)", *p.Count)
+		}
+		if p.Title != "" {
+			s += fmt.Sprintf(" titled %q", p.Title)
+		}
+		if p.Body != "" {
+			s += fmt.Sprintf(" saying %q", p.Body)
+		}
+		return fmt.Sprintf("%s on %s within %v", s, e.Device, p.Within)
+	case e.NoPush != nil:
+		return fmt.Sprintf("no push on %s for %v", e.Device, e.NoPush.For)
+	case e.Delivered != nil:
+		return fmt.Sprintf("%q delivered live to %s within %v", e.Delivered.Text, e.Device, e.Delivered.Within)
+	case e.Synced != nil:
+		return fmt.Sprintf("%s synced %d message(s) since its login, in order, none twice", e.Device, e.Synced.Count)
+	case e.Kicked != nil:
+		return fmt.Sprintf("%s kicked within %v", e.Device, e.Kicked.Within)
+	case e.Trace != nil:
+		return fmt.Sprintf("the relay's latest push-trace reason for %s is %q", e.Device, e.Trace.Reason)
+	}
+	return "?"
+}
+
+// kindOf names an expectation's kind.
+func kindOf(e *Expect) string {
+	switch {
+	case e.Push != nil:
+		return "push"
+	case e.NoPush != nil:
+		return "noPush"
+	case e.Delivered != nil:
+		return "delivered"
+	case e.Synced != nil:
+		return "synced"
+	case e.Kicked != nil:
+		return "kicked"
+	default:
+		return "trace"
+	}
+}
+
+// expect judges one expectation against the device's observations since the previous
+// expectation on the same device, letting time pass as the expectation says.
+func (r *runner) expect(index int, e *Expect) {
+	d := r.devices[e.Device]
+	from := r.b.now()
+	res := reports.Expectation{Step: index, Device: e.Device, Kind: kindOf(e), Text: describeExpect(e), FromMs: r.ms(from)}
+	since := r.cursor[e.Device]
+	// newObs returns the device's observations of a kind since the cursor (call under do).
+	newObs := func(kinds ...sim.ObsKind) []sim.Observation {
+		var out []sim.Observation
+		for _, o := range d.Observations()[since:] {
+			if slices.Contains(kinds, o.Kind) {
+				out = append(out, o)
+			}
+		}
+		return out
+	}
+	var seen []sim.Observation
+	switch {
+	case e.Push != nil:
+		p := e.Push
+		match := func(o sim.Observation) bool {
+			return strings.Contains(o.Title, p.Title) && strings.Contains(o.Text, p.Body)
+		}
+		count := func() int {
+			n := 0
+			for _, o := range newObs(sim.ObsPush) {
+				if match(o) {
+					n++
+				}
+			}
+			return n
+		}
+		deadline := from.Add(p.Within.D())
+		if p.Count == nil {
+			res.Held = r.b.waitUntil(deadline, func() bool { return count() > 0 })
+		} else {
+			r.b.advance(p.Within.D())
+			r.b.do(func() { res.Held = count() == *p.Count })
+		}
+		r.b.do(func() { seen = newObs(sim.ObsPush) })
+		res.Seen = describePushes(seen, r.ms)
+	case e.NoPush != nil:
+		r.b.advance(e.NoPush.For.D())
+		r.b.do(func() { seen = newObs(sim.ObsPush) })
+		res.Held = len(seen) == 0
+		res.Seen = describePushes(seen, r.ms)
+	case e.Delivered != nil:
+		res.Held = r.b.waitUntil(from.Add(e.Delivered.Within.D()), func() bool {
+			for _, o := range newObs(sim.ObsMsg) {
+				if o.Text == e.Delivered.Text {
+					return true
+				}
+			}
+			return false
+		})
+		r.b.do(func() { seen = newObs(sim.ObsMsg, sim.ObsSynced) })
+		res.Seen = describeMsgs(seen, r.ms)
+	case e.Synced != nil:
+		var synced []uint64
+		var dups []sim.Observation
+		r.b.do(func() {
+			synced = slices.Clone(d.SyncedSinceLogin())
+			dups = newObs(sim.ObsDuplicate)
+		})
+		inOrder := slices.IsSorted(synced) && len(slices.Compact(slices.Clone(synced))) == len(synced)
+		res.Held = len(synced) == e.Synced.Count && inOrder && len(dups) == 0
+		res.Seen = fmt.Sprintf("synced seqs %v", synced)
+		if len(dups) > 0 {
+			res.Seen += fmt.Sprintf("; %d duplicate(s)", len(dups))
+		}
+	case e.Kicked != nil:
+		res.Held = r.b.waitUntil(from.Add(e.Kicked.Within.D()), func() bool { return len(newObs(sim.ObsKicked)) > 0 })
+		r.b.do(func() { seen = newObs(sim.ObsKicked, sim.ObsClosed) })
+		res.Seen = describeOther(seen, r.ms)
+	case e.Trace != nil:
+		within := e.Trace.Within.D()
+		if within == 0 {
+			within = defaultTraceWithin
+		}
+		var latest string
+		res.Held = r.b.waitUntil(from.Add(within), func() bool {
+			latest = r.latestReason(e.Device, strings.HasPrefix(e.Trace.Reason, relay.ReasonFCMPrefix))
+			return latest == e.Trace.Reason
+		})
+		if latest == "" {
+			latest = "no trace entry for " + e.Device
+		}
+		res.Seen = "latest: " + latest
+	}
+	res.ToMs = r.ms(r.b.now())
+	r.b.do(func() { r.cursor[e.Device] = len(d.Observations()) })
+	r.out.Expectations = append(r.out.Expectations, res)
+}
+
+// latestReason is the latest push-trace reason for a device: among decisions, or among FCM's
+// answers (fcm-…).
+func (r *runner) latestReason(device string, fcm bool) string {
+	tr := r.b.trace()
+	for i := len(tr) - 1; i >= 0; i-- {
+		e := tr[i]
+		if e.DeviceID == device && strings.HasPrefix(e.Reason, relay.ReasonFCMPrefix) == fcm {
+			return e.Reason
+		}
+	}
+	return ""
+}
+
+func describePushes(obs []sim.Observation, ms func(time.Time) int64) string {
+	if len(obs) == 0 {
+		return "no push"
+	}
+	var parts []string
+	for _, o := range obs {
+		parts = append(parts, fmt.Sprintf("%q/%q at %dms", o.Title, o.Text, ms(o.At)))
+	}
+	return fmt.Sprintf("%d push(es): %s", len(obs), strings.Join(parts, ", "))
+}
+
+func describeMsgs(obs []sim.Observation, ms func(time.Time) int64) string {
+	if len(obs) == 0 {
+		return "no message"
+	}
+	var parts []string
+	for _, o := range obs {
+		parts = append(parts, fmt.Sprintf("%s %q at %dms", o.Kind, o.Text, ms(o.At)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func describeOther(obs []sim.Observation, ms func(time.Time) int64) string {
+	if len(obs) == 0 {
+		return "nothing"
+	}
+	var parts []string
+	for _, o := range obs {
+		parts = append(parts, fmt.Sprintf("%s %q at %dms", o.Kind, o.Detail, ms(o.At)))
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,246 @@
+// Package scenarios holds the scenario file format (YAML), its validation, and the runner that
+// plays scenarios against simulated devices, in virtual time or live. A scenario names devices and
+// a list of steps — lifecycle transitions, sends, faults, waits — and expectations checked
+// against what the devices observed.
+package scenarios
+
+import (
+	"github.com/pushlab/pushlab/fakefcm"
+	"github.com/pushlab/pushlab/internal/duration"
+	"github.com/pushlab/pushlab/relay"
+)
+
+// Scenario is one scenario file.
+type Scenario struct {
+	// Name says what behaviour the scenario checks.
+	Name        string `yaml:"name" json:"name" jsonschema:"required"`
+	Description string `yaml:"description" json:"description,omitempty"`
+	// Apps default to one app, 1400000001, single-platform, default caps.
+	Apps []App `yaml:"apps" json:"apps,omitempty"`
+	// Certificates default to one HTTP v1 certificate, 6768, for the first app, on a fakefcm
+	// project.
+	Certificates []Certificate `yaml:"certificates" json:"certificates,omitempty"`
+	// FCM is fakefcm's behaviour: latency, jitter, loss, throttles.
+	FCM fakefcm.Behaviour `yaml:"fcm" json:"fcm,omitzero"`
+	// Relay overrides the relay's rules: heartbeatDeadline, heartbeatInterval, pushTTL, retry.
+	Relay relay.Config `yaml:"relay" json:"relay,omitzero"`
+	// Network is the link between the devices and the relay.
+	Network Network  `yaml:"network" json:"network,omitzero"`
+	Devices []Device `yaml:"devices" json:"devices" jsonschema:"required"`
+	Steps   []Step   `yaml:"steps" json:"steps" jsonschema:"required"`
+
+	// File is where the scenario was read from.
+	File string `yaml:"-" json:"-"`
+}
+
+// App is an app (SDKAppID) of the scenario.
+type App struct {
+	SDKAppID    uint64            `yaml:"sdkAppId" json:"sdkAppId" jsonschema:"required"`
+	Name        string            `yaml:"name" json:"name,omitempty"`
+	LoginPolicy relay.LoginPolicy `yaml:"loginPolicy" json:"loginPolicy,omitempty" jsonschema:"enum=multi,enum=single-platform,enum=single"`
+	Caps        relay.Caps        `yaml:"caps" json:"caps,omitzero"`
+}
+
+// Certificate is a push certificate of the scenario.
+type Certificate struct {
+	ID          int64  `yaml:"id" json:"id" jsonschema:"required"`
+	App         uint64 `yaml:"app" json:"app,omitempty"`
+	PackageName string `yaml:"packageName" json:"packageName,omitempty"`
+	// API is "v1" (a service account, the default) or "legacy" (a server key).
+	API string `yaml:"api" json:"api,omitempty" jsonschema:"enum=v1,enum=legacy"`
+}
+
+// Network is the simulated network between devices and the relay.
+type Network struct {
+	// Latency is one way; Jitter adds a uniformly drawn extra delay; Loss drops frames.
+	Latency duration.Duration `yaml:"latency" json:"latency,omitempty"`
+	Jitter  duration.Duration `yaml:"jitter" json:"jitter,omitempty"`
+	Loss    float64           `yaml:"loss" json:"loss,omitempty"`
+}
+
+// Device is a simulated Android phone with the app.
+type Device struct {
+	ID       string `yaml:"id" json:"id" jsonschema:"required"`
+	User     string `yaml:"user" json:"user" jsonschema:"required"`
+	Platform string `yaml:"platform" json:"platform,omitempty"`
+	// App and Certificate default to the first app and its first certificate.
+	App         uint64 `yaml:"app" json:"app,omitempty"`
+	Certificate int64  `yaml:"certificate" json:"certificate,omitempty"`
+	// Installed is false for a phone that has not installed the app yet (default true).
+	Installed *bool `yaml:"installed" json:"installed,omitempty"`
+}
+
+// Pos is where something is in a scenario file.
+type Pos struct {
+	Line   int `json:"line"`
+	Column int `json:"column"`
+}
+
+// StepKind names a step.
+type StepKind string
+
+// The steps.
+const (
+	StepInstall       StepKind = "install"
+	StepLaunch        StepKind = "launch"
+	StepLogin         StepKind = "login"
+	StepReportToken   StepKind = "reportToken"
+	StepForeground    StepKind = "foreground"
+	StepBackground    StepKind = "background"
+	StepKill          StepKind = "kill"
+	StepForceStop     StepKind = "forceStop"
+	StepNetLoss       StepKind = "netLoss"
+	StepNetRestore    StepKind = "netRestore"
+	StepRelaunch      StepKind = "relaunch"
+	StepLogout        StepKind = "logout"
+	StepKick          StepKind = "kick"
+	StepUninstall     StepKind = "uninstall"
+	StepTokenRefresh  StepKind = "tokenRefresh"
+	StepTap           StepKind = "tap"
+	StepSend          StepKind = "send"
+	StepSendGroup     StepKind = "sendGroup"
+	StepCreateGroup   StepKind = "createGroup"
+	StepSetReceiveOpt StepKind = "setReceiveOpt"
+	StepFault         StepKind = "fault"
+	StepRestartRelay  StepKind = "restartRelay"
+	StepWait          StepKind = "wait"
+	StepExpect        StepKind = "expect"
+)
+
+// DeviceSteps are the steps that act on one device, written `step: DEVICE` or
+// `step: {device: DEVICE, …}`.
+var DeviceSteps = []StepKind{StepInstall, StepLaunch, StepLogin, StepReportToken, StepForeground,
+	StepBackground, StepKill, StepForceStop, StepNetLoss, StepNetRestore, StepRelaunch, StepLogout,
+	StepUninstall, StepTokenRefresh, StepTap}
+
+// AllSteps lists every step kind, in the order the README documents them.
+var AllSteps = append(append([]StepKind{}, DeviceSteps...), StepKick, StepSend, StepSendGroup,
+	StepCreateGroup, StepSetReceiveOpt, StepFault, StepRestartRelay, StepWait, StepExpect)
+
+// Step is one step: a one-key map in the file. Which fields are set depends on Kind.
+type Step struct {
+	Kind StepKind `json:"kind"`
+	Pos  Pos      `json:"pos"`
+
+	// Device is the device a device step acts on.
+	Device string `json:"device,omitempty"`
+	// ReportToken (login) is false to log in without reporting the push token.
+	ReportToken *bool `json:"reportToken,omitempty"`
+	// Unread (background) seeds the badge count.
+	Unread int `json:"unread,omitempty"`
+	// User (kick) is the user the administrator kicks.
+	User string `json:"user,omitempty"`
+
+	Send        *SendStep        `json:"send,omitempty"`
+	CreateGroup *CreateGroupStep `json:"createGroup,omitempty"`
+	ReceiveOpt  *ReceiveOptStep  `json:"setReceiveOpt,omitempty"`
+	Fault       *FaultStep       `json:"fault,omitempty"`
+	// Wait is how long a wait step lets time pass.
+	Wait   duration.Duration `json:"wait,omitempty"`
+	Expect *Expect           `json:"expect,omitempty"`
+}
+
+// DeviceStep is the long form of a device step.
+type DeviceStep struct {
+	Device      string `yaml:"device" json:"device" jsonschema:"required"`
+	ReportToken *bool  `yaml:"reportToken" json:"reportToken,omitempty"`
+	Unread      int    `yaml:"unread" json:"unread,omitempty"`
+}
+
+// SendStep sends a message from a device's app: to a user (send) or a group (sendGroup).
+type SendStep struct {
+	From        string             `yaml:"from" json:"from" jsonschema:"required"`
+	To          string             `yaml:"to" json:"to,omitempty"`
+	Group       string             `yaml:"group" json:"group,omitempty"`
+	Text        string             `yaml:"text" json:"text" jsonschema:"required"`
+	OnlineOnly  bool               `yaml:"onlineOnly" json:"onlineOnly,omitempty"`
+	OfflinePush *relay.OfflinePush `yaml:"offlinePush" json:"offlinePush,omitempty"`
+}
+
+// CreateGroupStep creates a group through the admin API.
+type CreateGroupStep struct {
+	ID      string   `yaml:"id" json:"id" jsonschema:"required"`
+	Members []string `yaml:"members" json:"members" jsonschema:"required"`
+	App     uint64   `yaml:"app" json:"app,omitempty"`
+}
+
+// ReceiveOptStep sets a device's user's receive option for a conversation.
+type ReceiveOptStep struct {
+	Device string `yaml:"device" json:"device" jsonschema:"required"`
+	Conv   string `yaml:"conv" json:"conv" jsonschema:"required"`
+	Opt    string `yaml:"opt" json:"opt" jsonschema:"required,enum=receive,enum=notNotify"`
+}
+
+// FaultStep sets a fakefcm fault rule (it adds to those already set).
+type FaultStep struct {
+	// Device limits the rule to that device's token; empty matches every send.
+	Device      string            `yaml:"device" json:"device,omitempty"`
+	API         string            `yaml:"api" json:"api,omitempty" jsonschema:"enum=v1,enum=legacy"`
+	Status      int               `yaml:"status" json:"status,omitempty"`
+	ErrorCode   string            `yaml:"errorCode" json:"errorCode,omitempty"`
+	Count       int               `yaml:"count" json:"count,omitempty"`
+	RetryAfter  duration.Duration `yaml:"retryAfter" json:"retryAfter,omitempty"`
+	Latency     duration.Duration `yaml:"latency" json:"latency,omitempty"`
+	Loss        bool              `yaml:"loss" json:"loss,omitempty"`
+	Probability float64           `yaml:"probability" json:"probability,omitempty"`
+	// Clear removes every fault rule before this one (alone, it just clears).
+	Clear bool `yaml:"clear" json:"clear,omitempty"`
+}
+
+// Expect is an expectation about one device.
+type Expect struct {
+	Device    string           `yaml:"device" json:"device" jsonschema:"required"`
+	Push      *PushExpect      `yaml:"push" json:"push,omitempty"`
+	NoPush    *NoPushExpect    `yaml:"noPush" json:"noPush,omitempty"`
+	Delivered *DeliveredExpect `yaml:"delivered" json:"delivered,omitempty"`
+	Synced    *SyncedExpect    `yaml:"synced" json:"synced,omitempty"`
+	Kicked    *KickedExpect    `yaml:"kicked" json:"kicked,omitempty"`
+	Trace     *TraceExpect     `yaml:"trace" json:"trace,omitempty"`
+}
+
+// PushExpect: pushes arriving on the device after the previous expectation on it. Without Count,
+// at least one within Within (the run moves on as soon as one arrives); with Count, exactly that
+// many by the end of Within. Title and Body, when set, must match every counted push (a
+// substring).
+type PushExpect struct {
+	Within duration.Duration `yaml:"within" json:"within" jsonschema:"required"`
+	Count  *int              `yaml:"count" json:"count,omitempty"`
+	Title  string            `yaml:"title" json:"title,omitempty"`
+	Body   string            `yaml:"body" json:"body,omitempty"`
+}
+
+// NoPushExpect: no push arrives on the device for the duration.
+type NoPushExpect struct {
+	For duration.Duration `yaml:"for" json:"for" jsonschema:"required"`
+}
+
+// DeliveredExpect: the app received a message with this text live (a msg frame) within Within.
+type DeliveredExpect struct {
+	Text   string            `yaml:"text" json:"text" jsonschema:"required"`
+	Within duration.Duration `yaml:"within" json:"within" jsonschema:"required"`
+}
+
+// SyncedExpect: since its latest login the device got exactly Count messages by sync, in
+// sequence order, none twice.
+type SyncedExpect struct {
+	Count int `yaml:"count" json:"count"`
+}
+
+// KickedExpect: the device received a kicked frame within Within.
+type KickedExpect struct {
+	Within duration.Duration `yaml:"within" json:"within" jsonschema:"required"`
+}
+
+// TraceExpect: the relay's latest push-trace reason for the device is Reason (a decision such as
+// pushed, online, logged-out; or, for fcm-… reasons, FCM's latest answer), within Within.
+type TraceExpect struct {
+	Reason string            `yaml:"reason" json:"reason" jsonschema:"required"`
+	Within duration.Duration `yaml:"within" json:"within,omitempty"`
+}
+
+// Defaults of a scenario that names no apps or certificates.
+const (
+	DefaultSDKAppID    = uint64(1400000001)
+	DefaultCertificate = int64(6768)
+	DefaultPackage     = "com.example.im"
+)

@@ -1,0 +1,370 @@
+package scenarios
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+
+	"github.com/pushlab/pushlab/internal/duration"
+	"github.com/pushlab/pushlab/internal/yamlfile"
+)
+
+// UnmarshalYAML reads a step: a one-key map whose key names the step.
+func (s *Step) UnmarshalYAML(node ast.Node) error {
+	tok := node.GetToken()
+	s.Pos = Pos{Line: tok.Position.Line, Column: tok.Position.Column}
+	m, ok := node.(*ast.MappingNode)
+	if !ok || len(m.Values) != 1 {
+		return &yaml.SyntaxError{Token: tok, Message: "a step is a map with one key, the step's name, such as \"- kill: alice-phone\" or \"- send: {from: bob-phone, to: alice, text: hi}\""}
+	}
+	kv := m.Values[0]
+	name := kv.Key.String()
+	s.Kind = StepKind(name)
+	keyTok := kv.Key.GetToken()
+	s.Pos = Pos{Line: keyTok.Position.Line, Column: keyTok.Position.Column}
+	val := kv.Value
+	decode := func(v any) error { return yaml.NodeToValue(val, v, yaml.DisallowUnknownField()) }
+	switch {
+	case slices.Contains(DeviceSteps, s.Kind):
+		if sc, ok := val.(ast.ScalarNode); ok && val.Type() != ast.NullType {
+			s.Device = fmt.Sprint(sc.GetValue())
+			return nil
+		}
+		var d DeviceStep
+		if err := decode(&d); err != nil {
+			return err
+		}
+		if d.Unread != 0 && s.Kind != StepBackground {
+			return &yaml.SyntaxError{Token: keyTok, Message: fmt.Sprintf("%s takes no unread (only background does)", name)}
+		}
+		if d.ReportToken != nil && s.Kind != StepLogin {
+			return &yaml.SyntaxError{Token: keyTok, Message: fmt.Sprintf("%s takes no reportToken (only login does)", name)}
+		}
+		s.Device, s.ReportToken, s.Unread = d.Device, d.ReportToken, d.Unread
+	case s.Kind == StepKick:
+		if sc, ok := val.(ast.ScalarNode); ok && val.Type() != ast.NullType {
+			s.User = fmt.Sprint(sc.GetValue())
+			return nil
+		}
+		var k struct {
+			User string `yaml:"user"`
+		}
+		if err := decode(&k); err != nil {
+			return err
+		}
+		s.User = k.User
+	case s.Kind == StepSend || s.Kind == StepSendGroup:
+		s.Send = &SendStep{}
+		return decode(s.Send)
+	case s.Kind == StepCreateGroup:
+		s.CreateGroup = &CreateGroupStep{}
+		return decode(s.CreateGroup)
+	case s.Kind == StepSetReceiveOpt:
+		s.ReceiveOpt = &ReceiveOptStep{}
+		return decode(s.ReceiveOpt)
+	case s.Kind == StepFault:
+		s.Fault = &FaultStep{}
+		return decode(s.Fault)
+	case s.Kind == StepRestartRelay:
+		return nil
+	case s.Kind == StepWait:
+		var d duration.Duration
+		if err := d.UnmarshalYAML(val); err != nil {
+			return err
+		}
+		s.Wait = d
+	case s.Kind == StepExpect:
+		s.Expect = &Expect{}
+		return decode(s.Expect)
+	default:
+		return &yaml.SyntaxError{Token: keyTok, Message: fmt.Sprintf("unknown step %q: expected one of %s%s", name, stepNames(), suggest(name))}
+	}
+	return nil
+}
+
+func stepNames() string {
+	var names []string
+	for _, k := range AllSteps {
+		names = append(names, string(k))
+	}
+	return strings.Join(names, ", ")
+}
+
+// suggest names the known step closest to a misspelt one.
+func suggest(name string) string {
+	best, bestD := "", 3
+	for _, k := range AllSteps {
+		if d := editDistance(strings.ToLower(name), strings.ToLower(string(k))); d < bestD {
+			best, bestD = string(k), d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+// Parse reads a scenario from data, read from the file called name, fills in the defaults and
+// validates it. Errors name file:line:column and what was expected.
+func Parse(name string, data []byte) (*Scenario, error) {
+	var sc Scenario
+	if err := yamlfile.Decode(name, data, &sc); err != nil {
+		return nil, err
+	}
+	sc.File = name
+	sc.applyDefaults()
+	if err := sc.validate(); err != nil {
+		return nil, err
+	}
+	return &sc, nil
+}
+
+// Load reads and parses a scenario file.
+func Load(path string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Expand turns files and folders into the scenario files they hold (*.yaml and *.yml, sorted).
+func Expand(paths []string) ([]string, error) {
+	var files []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && (strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
+				files = append(files, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+func (sc *Scenario) applyDefaults() {
+	if len(sc.Apps) == 0 {
+		sc.Apps = []App{{SDKAppID: DefaultSDKAppID}}
+	}
+	if len(sc.Certificates) == 0 {
+		sc.Certificates = []Certificate{{ID: DefaultCertificate}}
+	}
+	for i := range sc.Certificates {
+		c := &sc.Certificates[i]
+		if c.App == 0 {
+			c.App = sc.Apps[0].SDKAppID
+		}
+		if c.PackageName == "" {
+			c.PackageName = DefaultPackage
+		}
+		if c.API == "" {
+			c.API = "v1"
+		}
+	}
+	for i := range sc.Devices {
+		d := &sc.Devices[i]
+		if d.Platform == "" {
+			d.Platform = "android"
+		}
+		if d.App == 0 {
+			d.App = sc.Apps[0].SDKAppID
+		}
+		if d.Certificate == 0 {
+			for _, c := range sc.Certificates {
+				if c.App == d.App {
+					d.Certificate = c.ID
+					break
+				}
+			}
+		}
+	}
+}
+
+// errorAt is a validation error at a place in the file.
+func (sc *Scenario) errorAt(p Pos, format string, args ...any) error {
+	return &yamlfile.Error{File: sc.File, Line: p.Line, Column: p.Column, Msg: fmt.Sprintf(format, args...)}
+}
+
+// validate checks what the YAML shape cannot: references between parts of the scenario.
+func (sc *Scenario) validate() error {
+	top := Pos{Line: 1, Column: 1}
+	if sc.Name == "" {
+		return sc.errorAt(top, "the scenario needs a name saying what behaviour it checks")
+	}
+	if len(sc.Devices) == 0 {
+		return sc.errorAt(top, "the scenario needs at least one device under devices:")
+	}
+	if len(sc.Steps) == 0 {
+		return sc.errorAt(top, "the scenario needs steps:")
+	}
+	apps := map[uint64]bool{}
+	for _, a := range sc.Apps {
+		if a.SDKAppID == 0 {
+			return sc.errorAt(top, "apps: sdkAppId is required")
+		}
+		apps[a.SDKAppID] = true
+	}
+	certs := map[int64]Certificate{}
+	for _, c := range sc.Certificates {
+		if !apps[c.App] {
+			return sc.errorAt(top, "certificate %d: app %d is not in apps", c.ID, c.App)
+		}
+		if c.API != "v1" && c.API != "legacy" {
+			return sc.errorAt(top, "certificate %d: api %q: use v1 or legacy", c.ID, c.API)
+		}
+		certs[c.ID] = c
+	}
+	devices := map[string]bool{}
+	users := map[string]bool{}
+	for _, d := range sc.Devices {
+		if d.ID == "" || d.User == "" {
+			return sc.errorAt(top, "devices: each device needs an id and a user")
+		}
+		if devices[d.ID] {
+			return sc.errorAt(top, "devices: %q is listed twice", d.ID)
+		}
+		if !apps[d.App] {
+			return sc.errorAt(top, "device %q: app %d is not in apps", d.ID, d.App)
+		}
+		if c, ok := certs[d.Certificate]; !ok || c.App != d.App {
+			return sc.errorAt(top, "device %q: certificate %d is not a certificate of app %d", d.ID, d.Certificate, d.App)
+		}
+		devices[d.ID] = true
+		users[d.User] = true
+	}
+	known := func(p Pos, what, dev string) error {
+		if !devices[dev] {
+			return sc.errorAt(p, "%s: unknown device %q: expected one of %s", what, dev, strings.Join(sortedKeys(devices), ", "))
+		}
+		return nil
+	}
+	groups := map[string]bool{}
+	for i, st := range sc.Steps {
+		what := fmt.Sprintf("step %d (%s)", i+1, st.Kind)
+		var err error
+		switch {
+		case slices.Contains(DeviceSteps, st.Kind):
+			err = known(st.Pos, what, st.Device)
+		case st.Kind == StepKick:
+			if st.User == "" {
+				err = sc.errorAt(st.Pos, "%s: which user? kick: {user: alice}", what)
+			}
+		case st.Kind == StepSend || st.Kind == StepSendGroup:
+			s := st.Send
+			if err = known(st.Pos, what+": from", s.From); err != nil {
+				break
+			}
+			switch {
+			case st.Kind == StepSend && (s.To == "" || s.Group != ""):
+				err = sc.errorAt(st.Pos, "%s: send needs to: (a user); use sendGroup for groups", what)
+			case st.Kind == StepSendGroup && (s.Group == "" || s.To != ""):
+				err = sc.errorAt(st.Pos, "%s: sendGroup needs group: (a group created by createGroup)", what)
+			case st.Kind == StepSendGroup && !groups[s.Group]:
+				err = sc.errorAt(st.Pos, "%s: group %q is not created by an earlier createGroup step", what, s.Group)
+			}
+		case st.Kind == StepCreateGroup:
+			if st.CreateGroup.ID == "" || len(st.CreateGroup.Members) == 0 {
+				err = sc.errorAt(st.Pos, "%s: needs id and members", what)
+			}
+			groups[st.CreateGroup.ID] = true
+		case st.Kind == StepSetReceiveOpt:
+			if err = known(st.Pos, what, st.ReceiveOpt.Device); err == nil && st.ReceiveOpt.Opt != "receive" && st.ReceiveOpt.Opt != "notNotify" {
+				err = sc.errorAt(st.Pos, "%s: opt %q: use receive or notNotify", what, st.ReceiveOpt.Opt)
+			}
+		case st.Kind == StepFault:
+			if st.Fault.Device != "" {
+				err = known(st.Pos, what, st.Fault.Device)
+			}
+		case st.Kind == StepWait:
+			if st.Wait <= 0 {
+				err = sc.errorAt(st.Pos, "%s: wait needs a positive duration such as 10s", what)
+			}
+		case st.Kind == StepExpect:
+			err = sc.validateExpect(st.Pos, what, st.Expect, known)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (sc *Scenario) validateExpect(p Pos, what string, e *Expect, known func(Pos, string, string) error) error {
+	if err := known(p, what, e.Device); err != nil {
+		return err
+	}
+	n := 0
+	for _, set := range []bool{e.Push != nil, e.NoPush != nil, e.Delivered != nil, e.Synced != nil, e.Kicked != nil, e.Trace != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return sc.errorAt(p, "%s: an expectation names its device and exactly one of push, noPush, delivered, synced, kicked, trace", what)
+	}
+	switch {
+	case e.Push != nil && e.Push.Within <= 0:
+		return sc.errorAt(p, "%s: push needs within: such as 5s", what)
+	case e.NoPush != nil && e.NoPush.For <= 0:
+		return sc.errorAt(p, "%s: noPush needs for: such as 1m", what)
+	case e.Delivered != nil && e.Delivered.Within <= 0:
+		return sc.errorAt(p, "%s: delivered needs within: such as 2s", what)
+	case e.Kicked != nil && e.Kicked.Within <= 0:
+		return sc.errorAt(p, "%s: kicked needs within: such as 2s", what)
+	case e.Trace != nil && e.Trace.Reason == "":
+		return sc.errorAt(p, "%s: trace needs reason: such as pushed or logged-out", what)
+	case e.Push != nil && e.Push.Count != nil && *e.Push.Count < 0:
+		return sc.errorAt(p, "%s: push count must not be negative", what)
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

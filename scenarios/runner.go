@@ -1,0 +1,424 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pushlab/pushlab/fakefcm"
+	"github.com/pushlab/pushlab/internal/secret"
+	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/reports"
+	"github.com/pushlab/pushlab/sim"
+)
+
+// settleTimeout bounds how long a step may take to land (a login to complete, a close to reach
+// the relay) before it counts as failed.
+const settleTimeout = 10 * time.Second
+
+// appSecret signs the UserSigs of scenario devices.
+const appSecret = "pushsim-app-secret-0123456789"
+
+// backend is where a scenario runs: the virtual world, or real servers.
+type backend interface {
+	addApp(a relay.AppConfig) error
+	addCertificate(c Certificate) (senderID string, err error)
+	addDevice(cfg sim.DeviceConfig) *sim.Device
+	// do runs fn with the devices safe to drive and read.
+	do(fn func())
+	now() time.Time
+	// advance lets time pass; waitUntil lets it pass until cond holds (checked under do) or the
+	// deadline comes, and reports whether cond held.
+	advance(d time.Duration)
+	waitUntil(deadline time.Time, cond func() bool) bool
+	kick(app uint64, user string) error
+	createGroup(app uint64, id string, members []string) error
+	setFaults(rules []fakefcm.FaultRule) error
+	restartRelay() error
+	// online reports whether the relay sees the device's connection (for steps to settle).
+	online(app uint64, user, device string) (bool, error)
+	// fcmRegistered reports whether fakefcm holds the token as registered.
+	fcmRegistered(token string) bool
+	trace() []relay.TraceEntry
+	fcmRecords() []fakefcm.Record
+	close()
+}
+
+// runner plays one scenario on a backend.
+type runner struct {
+	sc      *Scenario
+	b       backend
+	start   time.Time
+	devices map[string]*sim.Device
+	dcfg    map[string]Device
+	cursor  map[string]int // per device: observations already judged by an expectation
+	faults  []fakefcm.FaultRule
+	out     reports.Scenario
+}
+
+func (r *runner) ms(t time.Time) int64 { return t.Sub(r.start).Milliseconds() }
+
+// run plays the scenario and fills out.
+func (r *runner) run(ctx context.Context) {
+	r.out = reports.Scenario{Name: r.sc.Name, File: r.sc.File, Steps: []reports.Step{}, Expectations: []reports.Expectation{}}
+	r.start = r.b.now()
+	if err := r.setup(); err != nil {
+		r.out.Error = "setup: " + err.Error()
+		r.finish()
+		return
+	}
+	for i, st := range r.sc.Steps {
+		if ctx.Err() != nil {
+			r.out.Error = "interrupted: " + ctx.Err().Error()
+			break
+		}
+		r.step(i+1, st)
+	}
+	r.finish()
+}
+
+func (r *runner) setup() error {
+	for _, a := range r.sc.Apps {
+		policy := a.LoginPolicy
+		if policy == "" {
+			policy = relay.PolicySinglePlatform
+		}
+		if err := r.b.addApp(relay.AppConfig{SDKAppID: a.SDKAppID, Name: a.Name, SecretKey: secret.New(appSecret), LoginPolicy: policy, Caps: a.Caps}); err != nil {
+			return fmt.Errorf("app %d: %w", a.SDKAppID, err)
+		}
+	}
+	senders := map[int64]string{}
+	pkgs := map[int64]string{}
+	for _, c := range r.sc.Certificates {
+		s, err := r.b.addCertificate(c)
+		if err != nil {
+			return fmt.Errorf("certificate %d: %w", c.ID, err)
+		}
+		senders[c.ID], pkgs[c.ID] = s, c.PackageName
+	}
+	r.devices, r.dcfg, r.cursor = map[string]*sim.Device{}, map[string]Device{}, map[string]int{}
+	heartbeat := r.sc.Relay.HeartbeatInterval.D()
+	r.b.do(func() {
+		for _, d := range r.sc.Devices {
+			installed := d.Installed == nil || *d.Installed
+			r.devices[d.ID] = r.b.addDevice(sim.DeviceConfig{
+				ID: d.ID, User: d.User, Platform: d.Platform, SDKAppID: d.App, AppSecret: appSecret,
+				CertificateID: d.Certificate, SenderID: senders[d.Certificate], Package: pkgs[d.Certificate],
+				Heartbeat: heartbeat, Installed: installed,
+			})
+			r.dcfg[d.ID] = d
+		}
+	})
+	// Let the installs get their tokens.
+	r.waitFor(func() bool {
+		for id, d := range r.devices {
+			if (r.dcfg[id].Installed == nil || *r.dcfg[id].Installed) && d.Token() == "" {
+				return false
+			}
+		}
+		return true
+	})
+	return nil
+}
+
+// waitFor waits up to the settle timeout for cond.
+func (r *runner) waitFor(cond func() bool) bool {
+	return r.b.waitUntil(r.b.now().Add(settleTimeout), cond)
+}
+
+// step runs one step and records it.
+func (r *runner) step(index int, st Step) {
+	rec := reports.Step{Index: index, Kind: string(st.Kind), Line: st.Pos.Line, Column: st.Pos.Column, AtMs: r.ms(r.b.now()), Device: st.Device}
+	text, err := r.act(index, st)
+	rec.Text = text
+	if err != nil {
+		rec.Error = err.Error()
+	}
+	r.out.Steps = append(r.out.Steps, rec)
+}
+
+// act carries out a step and waits for it to land.
+func (r *runner) act(index int, st Step) (string, error) {
+	d := r.devices[st.Device]
+	switch st.Kind {
+	case StepInstall:
+		r.b.do(d.Install)
+		return st.Device + " installs the app", r.settle(st.Device, "get an FCM token", func() bool { return d.Token() != "" })
+	case StepLaunch, StepRelaunch, StepTap:
+		r.b.do(map[StepKind]func(){StepLaunch: d.Launch, StepRelaunch: d.Relaunch, StepTap: d.Tap}[st.Kind])
+		return fmt.Sprintf("%s: %s", st.Device, st.Kind), r.settleLogin(st.Device, d, false)
+	case StepLogin:
+		report := st.ReportToken == nil || *st.ReportToken
+		r.b.do(func() { d.Login(report) })
+		text := st.Device + " logs in as " + d.User()
+		if !report {
+			text += " (no token report)"
+		}
+		return text, r.settleLogin(st.Device, d, true)
+	case StepReportToken:
+		r.b.do(d.ReportToken)
+		return st.Device + " reports its push token", r.settleIdle(st.Device, d)
+	case StepForeground:
+		r.b.do(d.Foreground)
+		return st.Device + " comes to the foreground", r.settleIdle(st.Device, d)
+	case StepBackground:
+		r.b.do(func() { d.Background(st.Unread) })
+		return fmt.Sprintf("%s goes to the background (unread %d)", st.Device, st.Unread), r.settleIdle(st.Device, d)
+	case StepKill, StepForceStop, StepUninstall:
+		var token string
+		r.b.do(func() {
+			token = d.Token()
+			map[StepKind]func(){StepKill: d.Kill, StepForceStop: d.ForceStop, StepUninstall: d.Uninstall}[st.Kind]()
+		})
+		err := r.settleOffline(st.Device)
+		if st.Kind == StepUninstall && err == nil && token != "" {
+			err = r.settle(st.Device, "be unregistered at FCM", func() bool { return !r.b.fcmRegistered(token) })
+		}
+		return fmt.Sprintf("%s: %s", st.Device, map[StepKind]string{StepKill: "swiped away (killed)", StepForceStop: "force-stopped", StepUninstall: "uninstalled"}[st.Kind]), err
+	case StepNetLoss:
+		r.b.do(d.NetLoss)
+		return st.Device + " loses its network (the relay is not told)", nil
+	case StepNetRestore:
+		r.b.do(d.NetRestore)
+		return st.Device + " gets its network back", r.settleLogin(st.Device, d, false)
+	case StepLogout:
+		r.b.do(d.Logout)
+		return st.Device + " logs out", r.settleIdle(st.Device, d)
+	case StepKick:
+		app := r.appOfUser(st.User)
+		return "the administrator kicks " + st.User, r.b.kick(app, st.User)
+	case StepTokenRefresh:
+		var old string
+		r.b.do(func() { old = d.Token(); d.TokenRefresh() })
+		return st.Device + " gets a new FCM token", r.settle(st.Device, "get a new token", func() bool {
+			return d.Token() != "" && d.Token() != old && !hasPending(d)
+		})
+	case StepSend, StepSendGroup:
+		return r.send(st)
+	case StepCreateGroup:
+		g := st.CreateGroup
+		app := g.App
+		if app == 0 {
+			app = r.sc.Apps[0].SDKAppID
+		}
+		return fmt.Sprintf("group %s created with %s", g.ID, strings.Join(g.Members, ", ")), r.b.createGroup(app, g.ID, g.Members)
+	case StepSetReceiveOpt:
+		o := st.ReceiveOpt
+		dev := r.devices[o.Device]
+		ok := true
+		r.b.do(func() { ok = dev.SetReceiveOpt(o.Conv, o.Opt) })
+		if !ok {
+			return "", fmt.Errorf("%s is not logged in", o.Device)
+		}
+		return fmt.Sprintf("%s sets %s to %s", o.Device, o.Conv, o.Opt), r.settleIdle(o.Device, dev)
+	case StepFault:
+		return r.fault(st.Fault)
+	case StepRestartRelay:
+		if err := r.b.restartRelay(); err != nil {
+			return "", err
+		}
+		// Running apps reconnect and log in again by themselves.
+		for id, dev := range r.devices {
+			if err := r.settleLogin(id, dev, false); err != nil {
+				return "the relay restarts", err
+			}
+		}
+		return "the relay restarts", nil
+	case StepWait:
+		r.b.advance(st.Wait.D())
+		return "wait " + st.Wait.String(), nil
+	case StepExpect:
+		r.expect(index, st.Expect)
+		return "expect " + describeExpect(st.Expect), nil
+	}
+	return "", fmt.Errorf("step %q is not implemented", st.Kind)
+}
+
+func hasPending(d *sim.Device) bool { return d.PendingRequests() > 0 }
+
+// settle waits for a condition on a device, naming what did not happen.
+func (r *runner) settle(dev, what string, cond func() bool) error {
+	if r.waitFor(cond) {
+		return nil
+	}
+	return fmt.Errorf("%s did not %s within %v%s", dev, what, settleTimeout, r.lastRefusal(dev))
+}
+
+func (r *runner) lastRefusal(dev string) string {
+	var why string
+	r.b.do(func() {
+		obs := r.devices[dev].Observations()
+		for i := len(obs) - 1; i >= 0; i-- {
+			if obs[i].Kind == sim.ObsRefused || obs[i].Kind == sim.ObsClosed {
+				why = ": " + obs[i].Detail
+				return
+			}
+		}
+	})
+	return why
+}
+
+// settleIdle waits until the device has its answers.
+func (r *runner) settleIdle(id string, d *sim.Device) error {
+	return r.settle(id, "get its answers", func() bool { return !hasPending(d) })
+}
+
+// settleLogin waits until a device that should be logged in is (and has synced and reported its
+// token); must says the step is a login, which has to succeed.
+func (r *runner) settleLogin(id string, d *sim.Device, must bool) error {
+	var wants bool
+	r.b.do(func() { wants = must || (d.App() != sim.AppNotRunning && d.Credentials() && d.NetUp()) })
+	if !wants {
+		return nil
+	}
+	return r.settle(id, "log in", func() bool { return d.LoggedIn() && !hasPending(d) })
+}
+
+// settleOffline waits until the relay has seen the device's connection go.
+func (r *runner) settleOffline(id string) error {
+	cfg := r.dcfg[id]
+	ok := r.waitFor(func() bool {
+		on, err := r.b.online(cfg.App, cfg.User, id)
+		return err == nil && !on
+	})
+	if !ok {
+		return fmt.Errorf("the relay still saw %s online after %v", id, settleTimeout)
+	}
+	return nil
+}
+
+func (r *runner) appOfUser(user string) uint64 {
+	for _, d := range r.sc.Devices {
+		if d.User == user {
+			return d.App
+		}
+	}
+	return r.sc.Apps[0].SDKAppID
+}
+
+// send sends a message from a device's app and waits for the relay's answer.
+func (r *runner) send(st Step) (string, error) {
+	s := st.Send
+	d := r.devices[s.From]
+	f := relay.ClientFrame{To: s.To, Group: s.Group, Text: s.Text, OnlineOnly: s.OnlineOnly, OfflinePush: s.OfflinePush}
+	ok := true
+	r.b.do(func() { ok = d.Send(f) })
+	target := s.To
+	if s.Group != "" {
+		target = "group " + s.Group
+	}
+	text := fmt.Sprintf("%s sends %q to %s", s.From, s.Text, target)
+	if s.OnlineOnly {
+		text += " (online only)"
+	}
+	if s.OfflinePush != nil && s.OfflinePush.Disable {
+		text += " (push disabled)"
+	}
+	if !ok {
+		return text, fmt.Errorf("%s is not logged in: the app cannot send", s.From)
+	}
+	return text, r.settleIdle(s.From, d)
+}
+
+// fault adds (or clears) fakefcm fault rules.
+func (r *runner) fault(f *FaultStep) (string, error) {
+	if f.Clear {
+		r.faults = nil
+	}
+	if f.Status == 0 && f.Latency == 0 && !f.Loss && f.Clear {
+		return "FCM faults cleared", r.b.setFaults(nil)
+	}
+	rule := fakefcm.FaultRule{API: fakefcm.API(f.API), Status: f.Status, ErrorCode: fakefcm.ErrorCode(f.ErrorCode),
+		Count: f.Count, RetryAfter: f.RetryAfter, Latency: f.Latency, Loss: f.Loss, Probability: f.Probability}
+	who := "every push"
+	if f.Device != "" {
+		var tok string
+		r.b.do(func() { tok = r.devices[f.Device].Token() })
+		rule.Token, who = tok, "pushes to "+f.Device
+	}
+	r.faults = append(r.faults, rule)
+	var parts []string
+	if f.Status != 0 {
+		parts = append(parts, fmt.Sprintf("answers %d", f.Status))
+	}
+	if f.RetryAfter > 0 {
+		parts = append(parts, "Retry-After "+f.RetryAfter.String())
+	}
+	if f.Latency > 0 {
+		parts = append(parts, "answer delayed "+f.Latency.String())
+	}
+	if f.Loss {
+		parts = append(parts, "loses the message")
+	}
+	if f.Count > 0 {
+		parts = append(parts, fmt.Sprintf("%d time(s)", f.Count))
+	}
+	return fmt.Sprintf("FCM fault for %s: %s", who, strings.Join(parts, ", ")), r.b.setFaults(slices.Clone(r.faults))
+}
+
+// finish collects timelines, trace and FCM records, and sums up.
+func (r *runner) finish() {
+	end := r.b.now()
+	r.out.DurationMs = r.ms(end)
+	byToken := map[string]string{}
+	userOf := map[string]bool{}
+	r.b.do(func() {
+		for _, dc := range r.sc.Devices {
+			d := r.devices[dc.ID]
+			if d == nil {
+				continue
+			}
+			userOf[dc.User] = true
+			dev := reports.Device{ID: dc.ID, User: dc.User, Events: []reports.Event{}}
+			for _, o := range d.Observations() {
+				dev.Events = append(dev.Events, r.event(o))
+			}
+			for _, tok := range d.Tokens() {
+				byToken[tok] = dc.ID
+			}
+			r.out.Devices = append(r.out.Devices, dev)
+		}
+	})
+	r.out.Trace = []reports.TraceEntry{}
+	for _, e := range r.b.trace() {
+		r.out.Trace = append(r.out.Trace, reports.TraceEntry{AtMs: r.ms(e.Time), User: e.UserID, Device: e.DeviceID,
+			Seq: e.Seq, Seqs: e.Seqs, Reason: e.Reason, PushID: e.PushID, Attempt: e.Attempt, Detail: e.Detail})
+	}
+	r.out.FCM = []reports.FCMMessage{}
+	for _, rec := range r.b.fcmRecords() {
+		m := reports.FCMMessage{Seq: rec.Seq, Device: byToken[rec.Token], API: string(rec.API), ReceivedAtMs: r.ms(rec.ReceivedAt),
+			Fate: string(rec.Fate), Error: string(rec.Error), Reason: rec.Reason, Attempts: rec.Attempts, Throttle: rec.Throttle}
+		if !rec.FateAt.IsZero() {
+			at := r.ms(rec.FateAt)
+			m.FateAtMs = &at
+		}
+		if rec.Payload != nil && rec.Payload.Notification != nil {
+			m.Title, m.Body = rec.Payload.Notification.Title, rec.Payload.Notification.Body
+		}
+		r.out.FCM = append(r.out.FCM, m)
+	}
+	r.out.Passed = r.out.Error == ""
+	for _, s := range r.out.Steps {
+		if s.Error != "" {
+			r.out.Passed = false
+		}
+	}
+	for _, e := range r.out.Expectations {
+		if !e.Held {
+			r.out.Passed = false
+		}
+	}
+	r.out.Totals = reports.SummarizeScenario(&r.out)
+}
+
+// event turns an observation into a report event.
+func (r *runner) event(o sim.Observation) reports.Event {
+	e := reports.Event{AtMs: r.ms(o.At), Kind: string(o.Kind), Seq: o.Seq, Title: o.Title, Text: o.Text, Detail: o.Detail}
+	if !o.Sent.IsZero() && (o.Kind == sim.ObsPush || o.Kind == sim.ObsMsg) {
+		lat := o.At.Sub(o.Sent).Milliseconds()
+		e.LatencyMs = &lat
+	}
+	return e
+}

@@ -1,0 +1,80 @@
+package scenarios
+
+import (
+	"encoding/json"
+	"reflect"
+
+	"github.com/invopop/jsonschema"
+	orderedmap "github.com/pb33f/ordered-map/v2"
+
+	"github.com/pushlab/pushlab/internal/duration"
+)
+
+// Schema returns the JSON Schema of scenario files, generated from the Go types, so that editors
+// can complete and check them (point yaml-language-server's schema setting at it).
+func Schema() ([]byte, error) {
+	r := schemaReflector()
+	s := r.Reflect(&Scenario{})
+	s.ID = "https://pushlab.dev/schemas/scenario.json"
+	s.Title = "pushlab scenario"
+	s.Description = "A pushsim scenario: devices, and steps that drive them and check what they observe."
+	return json.MarshalIndent(s, "", "  ")
+}
+
+func schemaReflector() *jsonschema.Reflector {
+	r := &jsonschema.Reflector{FieldNameTag: "yaml", RequiredFromJSONSchemaTags: true, DoNotReference: true, ExpandedStruct: true}
+	durationType := reflect.TypeOf(duration.Duration(0))
+	stepType := reflect.TypeOf(Step{})
+	r.Mapper = func(t reflect.Type) *jsonschema.Schema {
+		switch t {
+		case durationType:
+			return &jsonschema.Schema{Type: "string", Pattern: `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`,
+				Description: "a duration such as 250ms, 30s or 1h30m", Examples: []any{"5s"}}
+		case stepType:
+			return stepSchema()
+		}
+		return nil
+	}
+	return r
+}
+
+// stepSchema describes a step: a map with one key, the step's name.
+func stepSchema() *jsonschema.Schema {
+	sub := &jsonschema.Reflector{FieldNameTag: "yaml", RequiredFromJSONSchemaTags: true, DoNotReference: true, ExpandedStruct: true}
+	sub.Mapper = func(t reflect.Type) *jsonschema.Schema {
+		if t == reflect.TypeOf(duration.Duration(0)) {
+			return &jsonschema.Schema{Type: "string", Pattern: `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`}
+		}
+		return nil
+	}
+	strip := func(s *jsonschema.Schema) *jsonschema.Schema { s.Version, s.ID = "", ""; return s }
+	one := func(name string, value *jsonschema.Schema) *jsonschema.Schema {
+		props := jsonschema.NewProperties()
+		props.Set(name, value)
+		return &jsonschema.Schema{Type: "object", Properties: props, Required: []string{name}, AdditionalProperties: jsonschema.FalseSchema}
+	}
+	var alts []*jsonschema.Schema
+	deviceLong := strip(sub.Reflect(&DeviceStep{}))
+	for _, k := range DeviceSteps {
+		alts = append(alts, one(string(k), &jsonschema.Schema{OneOf: []*jsonschema.Schema{
+			{Type: "string", Description: "the device's id"}, deviceLong}}))
+	}
+	alts = append(alts,
+		one(string(StepKick), &jsonschema.Schema{OneOf: []*jsonschema.Schema{{Type: "string"}, {Type: "object", Properties: props("user", &jsonschema.Schema{Type: "string"}), Required: []string{"user"}}}}),
+		one(string(StepSend), strip(sub.Reflect(&SendStep{}))),
+		one(string(StepSendGroup), strip(sub.Reflect(&SendStep{}))),
+		one(string(StepCreateGroup), strip(sub.Reflect(&CreateGroupStep{}))),
+		one(string(StepSetReceiveOpt), strip(sub.Reflect(&ReceiveOptStep{}))),
+		one(string(StepFault), strip(sub.Reflect(&FaultStep{}))),
+		one(string(StepRestartRelay), &jsonschema.Schema{Type: "null"}),
+		one(string(StepWait), &jsonschema.Schema{Type: "string", Pattern: `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`}),
+		one(string(StepExpect), strip(sub.Reflect(&Expect{}))),
+	)
+	return &jsonschema.Schema{OneOf: alts, Description: "a step: a map with one key, the step's name"}
+}
+
+func props(name string, s *jsonschema.Schema) *orderedmap.OrderedMap[string, *jsonschema.Schema] {
+	p := jsonschema.NewProperties()
+	p.Set(name, s)
+	return p
+}

@@ -1,0 +1,691 @@
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/pushlab/pushlab/fakefcm"
+	"github.com/pushlab/pushlab/relay"
+)
+
+// Env is what a device needs from the world it runs in: the time, timers, and its two network
+// connections — the app's to the relay, and the phone's to FCM. The virtual World and the LiveWorld
+// implement it; each calls the device's On… methods one at a time.
+type Env interface {
+	Now() time.Time
+	// After calls fn after d; the returned func cancels it.
+	After(d time.Duration, fn func()) (cancel func())
+	// DialRelay opens an app connection; the device hears of it through OnRelayOpen (or
+	// OnRelayClosed if it fails).
+	DialRelay(d *Device) RelayLink
+	// FCMRegister asks FCM for a token (getToken); the answer comes through OnToken.
+	FCMRegister(d *Device)
+	// FCMRefresh replaces the token (the old one becomes UNREGISTERED); the answer comes through
+	// OnToken.
+	FCMRefresh(d *Device, token string)
+	// FCMUnregister deletes the token (uninstall).
+	FCMUnregister(d *Device, token string)
+	// FCMForceStop tells FCM the app was force-stopped.
+	FCMForceStop(d *Device, token string)
+	// FCMConnect opens the phone's FCM channel for the token; messages come through OnPush.
+	FCMConnect(d *Device, token string) FCMLink
+	// Observe is told every observation, for event logs and waiting.
+	Observe(d *Device, o Observation)
+}
+
+// RelayLink is the app's connection to the relay.
+type RelayLink interface {
+	Send(f relay.ClientFrame)
+	// Close ends the connection; the relay hears of it if the network lets it.
+	Close()
+}
+
+// FCMLink is the phone's connection to FCM.
+type FCMLink interface {
+	Ack(messageID string)
+	Close()
+}
+
+// AppState is what the app process is doing.
+type AppState string
+
+// App states.
+const (
+	AppNotRunning AppState = "not-running"
+	AppForeground AppState = "foreground"
+	AppBackground AppState = "background"
+)
+
+// ObsKind names an observation.
+type ObsKind string
+
+// What a device observes.
+const (
+	ObsLifecycle ObsKind = "lifecycle" // a lifecycle step: install, kill, netLoss, …
+	ObsPush      ObsKind = "push"      // a notification arrived through FCM
+	ObsDeleted   ObsKind = "deleted"   // FCM said messages were deleted (onDeletedMessages)
+	ObsMsg       ObsKind = "msg"       // a message arrived live on the app connection
+	ObsSynced    ObsKind = "synced"    // a message arrived by sync
+	ObsDuplicate ObsKind = "duplicate" // a message the app already had arrived again
+	ObsKicked    ObsKind = "kicked"    // the relay kicked the device
+	ObsRefused   ObsKind = "refused"   // the relay refused a request (code and desc in Detail)
+	ObsConnected ObsKind = "connected" // the app logged in on a new connection
+	ObsClosed    ObsKind = "closed"    // the app's connection ended
+	ObsToken     ObsKind = "token"     // FCM issued a token
+)
+
+// Observation is one thing a device saw, with the time it saw it.
+type Observation struct {
+	At     time.Time `json:"at"`
+	Kind   ObsKind   `json:"kind"`
+	Seq    uint64    `json:"seq,omitempty"`
+	Title  string    `json:"title,omitempty"`
+	Text   string    `json:"text,omitempty"`
+	Conv   string    `json:"conv,omitempty"`
+	Detail string    `json:"detail,omitempty"`
+	// Sent is when the message was sent (push: FCM's sentTime; msg: the relay's time), for
+	// latency figures.
+	Sent time.Time `json:"sent,omitzero"`
+	// Badge is a push's notification count.
+	Badge int `json:"badge,omitempty"`
+}
+
+// DeviceConfig is who a device is and what its app knows.
+type DeviceConfig struct {
+	ID       string
+	User     string
+	Platform string
+	SDKAppID uint64
+	// AppSecret signs the app's UserSigs (in reality the app's server does that).
+	AppSecret string
+	// CertificateID is the push certificate the app reports its token for.
+	CertificateID int64
+	// SenderID and Package are what the FCM SDK registers with.
+	SenderID string
+	Package  string
+	// Heartbeat is how often the app pings while connected (30 s when zero); it gives up on a
+	// connection silent for twice that.
+	Heartbeat time.Duration
+	// Installed is whether the app is installed at the start.
+	Installed bool
+}
+
+// Device is a simulated Android phone with the IM app and the FCM SDK: the app's lifecycle, its
+// relay protocol (login, token report after every login, heartbeat, sync, ack, auto-reconnect
+// and relogin while it runs), and the phone's FCM side (token, channel, notification tray).
+// Everything it sees goes into its observation log. It is driven through an Env; it is not safe
+// for concurrent use (the LiveWorld serialises calls).
+type Device struct {
+	cfg DeviceConfig
+	env Env
+	rng *rand.Rand
+
+	installed    bool
+	token        string
+	tokens       []string // every token the device has had
+	fcm          FCMLink
+	app          AppState
+	forceStopped bool
+	netUp        bool
+
+	link       RelayLink
+	linkState  linkState
+	creds      bool // the user is logged in on this phone (cached credentials)
+	reportTok  bool // report the token after login
+	loggedIn   bool // the relay accepted the login on the current connection
+	lastSeq    uint64
+	nextID     int64
+	pending    map[int64]string // request id → op
+	lastHeard  time.Time
+	pingCancel func()
+	backoff    time.Duration
+	retry      func()
+
+	unread    int
+	tray      []Observation
+	obs       []Observation
+	syncedNow []uint64 // seqs received by sync since the latest login
+}
+
+type linkState uint8
+
+const (
+	linkNone linkState = iota
+	linkDialing
+	linkOpen
+)
+
+// NewDevice builds a device; call Start to bring it to its initial state.
+func NewDevice(cfg DeviceConfig, env Env, rng *rand.Rand) *Device {
+	if cfg.Heartbeat == 0 {
+		cfg.Heartbeat = 30 * time.Second
+	}
+	if cfg.Platform == "" {
+		cfg.Platform = "android"
+	}
+	return &Device{cfg: cfg, env: env, rng: rng, app: AppNotRunning, netUp: true, pending: map[int64]string{}}
+}
+
+// Start installs the app if the device starts with it installed.
+func (d *Device) Start() {
+	if d.cfg.Installed {
+		d.Install()
+	}
+}
+
+// ID is the device's ID.
+func (d *Device) ID() string { return d.cfg.ID }
+
+// User is the device's user.
+func (d *Device) User() string { return d.cfg.User }
+
+// Config returns the device's configuration.
+func (d *Device) Config() DeviceConfig { return d.cfg }
+
+// Token is the device's current FCM token ("" before install).
+func (d *Device) Token() string { return d.token }
+
+// Tokens lists every token the device has had, oldest first.
+func (d *Device) Tokens() []string { return d.tokens }
+
+// PendingRequests counts the app's requests to the relay still waiting for their answers.
+func (d *Device) PendingRequests() int { return len(d.pending) }
+
+// App is the app's state.
+func (d *Device) App() AppState { return d.app }
+
+// LoggedIn reports whether the app is logged in on a live connection.
+func (d *Device) LoggedIn() bool { return d.loggedIn }
+
+// Credentials reports whether the user is logged in on this phone (the app would log in again).
+func (d *Device) Credentials() bool { return d.creds }
+
+// NetUp reports whether the phone has network.
+func (d *Device) NetUp() bool { return d.netUp }
+
+// Observations returns the observation log (the device's own slice: do not modify).
+func (d *Device) Observations() []Observation { return d.obs }
+
+// SyncedSinceLogin returns the seqs the app received by sync since its latest login.
+func (d *Device) SyncedSinceLogin() []uint64 { return d.syncedNow }
+
+// LastSeq is the last sequence number the app has.
+func (d *Device) LastSeq() uint64 { return d.lastSeq }
+
+func (d *Device) observe(o Observation) {
+	o.At = d.env.Now()
+	d.obs = append(d.obs, o)
+	d.env.Observe(d, o)
+}
+
+func (d *Device) lifecycle(what string) { d.observe(Observation{Kind: ObsLifecycle, Detail: what}) }
+
+// Install installs the app: the FCM SDK gets a token.
+func (d *Device) Install() {
+	d.lifecycle("install")
+	if d.installed {
+		return
+	}
+	d.installed = true
+	d.env.FCMRegister(d)
+}
+
+// OnToken is FCM's answer to a registration or a refresh.
+func (d *Device) OnToken(token string, err error) {
+	if err != nil {
+		d.observe(Observation{Kind: ObsRefused, Detail: "FCM registration failed: " + err.Error()})
+		return
+	}
+	d.token = token
+	d.tokens = append(d.tokens, token)
+	d.observe(Observation{Kind: ObsToken, Detail: shortToken(token)})
+	d.connectFCM()
+	// The app hears of a new token through onNewToken and reports it if it is logged in.
+	if d.loggedIn && d.reportTok {
+		d.request(relay.ClientFrame{Op: relay.OpSetPushToken, CertificateID: d.cfg.CertificateID, Token: d.token})
+	}
+}
+
+func shortToken(t string) string {
+	if len(t) > 12 {
+		return t[:12] + "…"
+	}
+	return t
+}
+
+// connectFCM opens the phone's FCM channel if it can.
+func (d *Device) connectFCM() {
+	if d.fcm != nil || !d.installed || d.token == "" || !d.netUp {
+		return
+	}
+	d.fcm = d.env.FCMConnect(d, d.token)
+}
+
+func (d *Device) closeFCM() {
+	if d.fcm != nil {
+		d.fcm.Close()
+		d.fcm = nil
+	}
+}
+
+// Launch starts the app in the foreground; with cached credentials it logs in by itself.
+func (d *Device) Launch() {
+	d.lifecycle("launch")
+	d.launch()
+}
+
+func (d *Device) launch() {
+	if !d.installed || d.app != AppNotRunning {
+		if d.app == AppBackground {
+			d.Foreground()
+		}
+		return
+	}
+	d.app = AppForeground
+	if d.forceStopped {
+		// Relaunching ends a force-stop: FCM delivers again once the app's channel is back.
+		d.forceStopped = false
+		d.closeFCM()
+		d.connectFCM()
+	}
+	if d.creds {
+		d.connect()
+	}
+}
+
+// Relaunch starts the app again after a kill or a force-stop (auto-login with cached credentials).
+func (d *Device) Relaunch() {
+	d.lifecycle("relaunch")
+	d.launch()
+}
+
+// Login has the user log in (launching the app if needed); reportToken false skips the token
+// report after the login.
+func (d *Device) Login(reportToken bool) {
+	d.lifecycle("login")
+	if !d.installed {
+		d.observe(Observation{Kind: ObsRefused, Detail: "login: the app is not installed"})
+		return
+	}
+	d.creds, d.reportTok = true, reportToken
+	if d.app == AppNotRunning {
+		d.app = AppForeground
+		if d.forceStopped {
+			d.forceStopped = false
+			d.closeFCM()
+			d.connectFCM()
+		}
+	}
+	if d.linkState == linkNone {
+		d.connect()
+	} else if d.linkState == linkOpen && !d.loggedIn {
+		d.sendLogin()
+	}
+}
+
+// ReportToken reports the token now (the app does it after every login anyway).
+func (d *Device) ReportToken() {
+	d.lifecycle("reportToken")
+	d.reportTok = true
+	if d.loggedIn && d.token != "" {
+		d.request(relay.ClientFrame{Op: relay.OpSetPushToken, CertificateID: d.cfg.CertificateID, Token: d.token})
+	}
+}
+
+// Foreground brings the app to the foreground.
+func (d *Device) Foreground() {
+	d.lifecycle("foreground")
+	if d.app == AppNotRunning {
+		d.launch()
+		return
+	}
+	d.app = AppForeground
+	if d.loggedIn {
+		d.request(relay.ClientFrame{Op: relay.OpForeground})
+	}
+}
+
+// Background sends the app to the background, telling the relay its unread count.
+func (d *Device) Background(unread int) {
+	d.lifecycle(fmt.Sprintf("background (unread %d)", unread))
+	if d.app == AppNotRunning {
+		return
+	}
+	d.app, d.unread = AppBackground, unread
+	if d.loggedIn {
+		d.request(relay.ClientFrame{Op: relay.OpBackground, Unread: unread})
+	}
+}
+
+// Kill swipes the app away: its process dies and its connection with it, without a logout.
+func (d *Device) Kill() {
+	d.lifecycle("kill")
+	d.stopApp()
+}
+
+func (d *Device) stopApp() {
+	d.app = AppNotRunning
+	d.dropLink()
+	if d.retry != nil {
+		d.retry()
+		d.retry = nil
+	}
+	d.backoff = 0
+}
+
+// ForceStop force-stops the app: like a kill, and FCM delivers nothing until the app runs again.
+func (d *Device) ForceStop() {
+	d.lifecycle("forceStop")
+	d.stopApp()
+	if d.installed && d.token != "" {
+		d.forceStopped = true
+		d.env.FCMForceStop(d, d.token)
+	}
+}
+
+// NetLoss cuts the phone's network without closing anything: the relay is not told (its view of
+// the app's connection goes half-open), and the FCM channel breaks.
+func (d *Device) NetLoss() {
+	d.lifecycle("netLoss")
+	d.netUp = false
+	d.closeFCM()
+}
+
+// NetRestore brings the network back: the FCM channel reconnects and a running app reconnects
+// and logs in again.
+func (d *Device) NetRestore() {
+	d.lifecycle("netRestore")
+	if d.netUp {
+		return
+	}
+	d.netUp = true
+	d.connectFCM()
+	if d.app != AppNotRunning && d.creds {
+		// The phone's old connection is dead; the OS tears it down as the network returns.
+		d.dropLink()
+		d.connect()
+	}
+}
+
+// Logout logs the user out; the app stays running.
+func (d *Device) Logout() {
+	d.lifecycle("logout")
+	d.creds = false
+	if d.loggedIn {
+		d.request(relay.ClientFrame{Op: relay.OpLogout})
+	}
+	d.loggedIn = false
+}
+
+// Uninstall removes the app: the process dies and the token is deleted at FCM.
+func (d *Device) Uninstall() {
+	d.lifecycle("uninstall")
+	d.stopApp()
+	d.closeFCM()
+	if d.token != "" {
+		d.env.FCMUnregister(d, d.token)
+	}
+	d.installed, d.token, d.creds, d.lastSeq, d.tray = false, "", false, 0, nil
+}
+
+// TokenRefresh has FCM rotate the token; a running, logged-in app reports the new one.
+func (d *Device) TokenRefresh() {
+	d.lifecycle("tokenRefresh")
+	if d.token == "" {
+		return
+	}
+	old := d.token
+	d.closeFCM()
+	d.token = ""
+	d.env.FCMRefresh(d, old)
+}
+
+// Tap taps the newest notification in the tray: the app launches (or comes to the foreground).
+func (d *Device) Tap() {
+	d.lifecycle("tap")
+	if len(d.tray) == 0 {
+		d.observe(Observation{Kind: ObsRefused, Detail: "tap: the notification tray is empty"})
+		return
+	}
+	d.tray = d.tray[:len(d.tray)-1]
+	if d.app == AppNotRunning {
+		d.launch()
+	} else {
+		d.Foreground()
+	}
+}
+
+// Send sends a message from the app; it reports false if the app is not logged in.
+func (d *Device) Send(f relay.ClientFrame) bool {
+	if !d.loggedIn {
+		d.observe(Observation{Kind: ObsRefused, Detail: fmt.Sprintf("send %q: the app is not logged in", f.Text)})
+		return false
+	}
+	f.Op = relay.OpSend
+	d.request(f)
+	return true
+}
+
+// SetReceiveOpt sets the user's receive option for a conversation; false if not logged in.
+func (d *Device) SetReceiveOpt(conv, opt string) bool {
+	if !d.loggedIn {
+		d.observe(Observation{Kind: ObsRefused, Detail: "setReceiveOpt: the app is not logged in"})
+		return false
+	}
+	d.request(relay.ClientFrame{Op: relay.OpSetReceiveOpt, Conv: conv, Opt: opt})
+	return true
+}
+
+// connect dials the relay, unless a connection is already up or on its way.
+func (d *Device) connect() {
+	if d.linkState != linkNone || d.app == AppNotRunning {
+		return
+	}
+	d.linkState = linkDialing
+	d.link = d.env.DialRelay(d)
+}
+
+// dropLink closes the app's connection (the relay hears of it if the network is up).
+func (d *Device) dropLink() {
+	if d.link != nil {
+		d.link.Close()
+	}
+	d.resetLink()
+}
+
+func (d *Device) resetLink() {
+	d.link, d.linkState, d.loggedIn = nil, linkNone, false
+	clear(d.pending)
+	if d.pingCancel != nil {
+		d.pingCancel()
+		d.pingCancel = nil
+	}
+}
+
+// OnRelayOpen: the connection is up; the app logs in.
+func (d *Device) OnRelayOpen(l RelayLink) {
+	if l != d.link {
+		l.Close() // a connection the app no longer wants
+		return
+	}
+	d.linkState = linkOpen
+	d.lastHeard = d.env.Now()
+	d.heartbeat()
+	if d.creds {
+		d.sendLogin()
+	}
+}
+
+func (d *Device) sendLogin() {
+	sig := relay.MakeUserSig(d.cfg.AppSecret, relay.UserSigClaims{SDKAppID: d.cfg.SDKAppID, UserID: d.cfg.User, Expire: d.env.Now().Add(24 * time.Hour).Unix()})
+	d.request(relay.ClientFrame{Op: relay.OpLogin, SDKAppID: d.cfg.SDKAppID, UserID: d.cfg.User, UserSig: sig, DeviceID: d.cfg.ID, Platform: d.cfg.Platform})
+}
+
+func (d *Device) request(f relay.ClientFrame) {
+	if d.link == nil || d.linkState != linkOpen {
+		return
+	}
+	d.nextID++
+	f.ID = d.nextID
+	d.pending[f.ID] = f.Op
+	d.link.Send(f)
+}
+
+// heartbeat pings while connected, and gives up on a connection silent for two intervals.
+func (d *Device) heartbeat() {
+	l := d.link
+	d.pingCancel = d.env.After(d.cfg.Heartbeat, func() {
+		if d.link != l || d.linkState != linkOpen {
+			return
+		}
+		if d.env.Now().Sub(d.lastHeard) > 2*d.cfg.Heartbeat {
+			d.observe(Observation{Kind: ObsClosed, Detail: "no answer from the relay: reconnecting"})
+			d.dropLink()
+			d.scheduleReconnect()
+			return
+		}
+		d.link.Send(relay.ClientFrame{Op: relay.OpPing})
+		d.heartbeat()
+	})
+}
+
+// OnRelayFrame: a frame from the relay.
+func (d *Device) OnRelayFrame(l RelayLink, f relay.ServerFrame) {
+	if l != d.link || !d.netUp {
+		return
+	}
+	d.lastHeard = d.env.Now()
+	switch f.Op {
+	case relay.OpReply:
+		op := d.pending[f.ID]
+		delete(d.pending, f.ID)
+		d.onReply(op, f)
+	case relay.OpMsg:
+		d.onMsg(*f.Msg, ObsMsg)
+		if f.Msg.Seq > 0 {
+			d.link.Send(relay.ClientFrame{Op: relay.OpAck, Seq: d.lastSeq})
+		}
+	case relay.OpKicked:
+		d.observe(Observation{Kind: ObsKicked, Detail: f.Reason})
+		d.creds, d.loggedIn = false, false
+	}
+}
+
+func (d *Device) onReply(op string, f relay.ServerFrame) {
+	if f.Code != relay.OK {
+		d.observe(Observation{Kind: ObsRefused, Detail: fmt.Sprintf("%s: %d %s", op, f.Code, f.Desc)})
+		if op == relay.OpLogin {
+			d.creds = false // a refused login needs new credentials: do not retry it
+		}
+		return
+	}
+	switch op {
+	case relay.OpLogin:
+		d.loggedIn = true
+		d.backoff = 0
+		d.syncedNow = nil
+		d.observe(Observation{Kind: ObsConnected})
+		if d.reportTok && d.token != "" {
+			d.request(relay.ClientFrame{Op: relay.OpSetPushToken, CertificateID: d.cfg.CertificateID, Token: d.token})
+		}
+		if d.app == AppBackground {
+			d.request(relay.ClientFrame{Op: relay.OpBackground, Unread: d.unread})
+		}
+		d.request(relay.ClientFrame{Op: relay.OpSync, Since: d.lastSeq})
+	case relay.OpSync:
+		for _, m := range f.Msgs {
+			d.onMsg(m, ObsSynced)
+		}
+		if f.More {
+			d.request(relay.ClientFrame{Op: relay.OpSync, Since: d.lastSeq})
+		}
+	}
+}
+
+// onMsg takes in a message, live or by sync, exactly once in sequence order.
+func (d *Device) onMsg(m relay.MsgFrame, kind ObsKind) {
+	o := Observation{Kind: kind, Seq: m.Seq, Text: m.Text, Title: m.From, Conv: m.Conv, Sent: time.UnixMilli(m.Time).UTC()}
+	if m.Seq != 0 && m.Seq <= d.lastSeq {
+		o.Kind, o.Detail = ObsDuplicate, string(kind)
+		d.observe(o)
+		return
+	}
+	if m.Seq != 0 {
+		d.lastSeq = m.Seq
+	}
+	if kind == ObsSynced {
+		d.syncedNow = append(d.syncedNow, m.Seq)
+	}
+	d.observe(o)
+}
+
+// heard notes that the relay answered on the link (a pong) at the given time.
+func (d *Device) heard(l RelayLink, at time.Time) {
+	if l == d.link && at.After(d.lastHeard) {
+		d.lastHeard = at
+	}
+}
+
+// OnRelayClosed: the connection ended (the relay closed it, or it failed).
+func (d *Device) OnRelayClosed(l RelayLink, reason string) {
+	if l != d.link {
+		return
+	}
+	d.observe(Observation{Kind: ObsClosed, Detail: reason})
+	d.resetLink()
+	d.scheduleReconnect()
+}
+
+// scheduleReconnect retries the connection with backoff while the app runs and the user is
+// logged in.
+func (d *Device) scheduleReconnect() {
+	if d.app == AppNotRunning || !d.creds || d.retry != nil {
+		return
+	}
+	if d.backoff == 0 {
+		d.backoff = time.Second
+	} else {
+		d.backoff = min(2*d.backoff, 30*time.Second)
+	}
+	wait := d.backoff/2 + time.Duration(d.rng.Int64N(int64(d.backoff/2)+1))
+	d.retry = d.env.After(wait, func() {
+		d.retry = nil
+		if d.netUp {
+			d.connect()
+		} else {
+			d.scheduleReconnect()
+		}
+	})
+}
+
+// OnPush: a message arrived on the phone's FCM channel.
+func (d *Device) OnPush(l FCMLink, f fakefcm.DeviceFrame) {
+	if l != d.fcm {
+		return
+	}
+	if f.Type == fakefcm.DeliverDeleted {
+		d.observe(Observation{Kind: ObsDeleted, Detail: "FCM deleted pending messages"})
+		return
+	}
+	m := f.Message
+	o := Observation{Kind: ObsPush, Detail: m.MessageID, Sent: time.UnixMilli(m.SentTime).UTC(), Conv: m.Data["conv"]}
+	if n := m.Notification; n != nil {
+		o.Title, o.Text = n.Title, n.Body
+		if n.NotificationCount != nil {
+			o.Badge = *n.NotificationCount
+		}
+	}
+	d.observe(o)
+	if d.app != AppForeground {
+		d.tray = append(d.tray, o)
+	}
+	l.Ack(m.MessageID)
+}
+
+// OnFCMClosed: FCM closed the channel (the token was unregistered).
+func (d *Device) OnFCMClosed(l FCMLink) {
+	if l == d.fcm {
+		d.fcm = nil
+	}
+}

@@ -1,0 +1,190 @@
+package sim
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pushlab/pushlab/fakefcm"
+	"github.com/pushlab/pushlab/internal/secret"
+	"github.com/pushlab/pushlab/relay"
+)
+
+const (
+	testApp    = uint64(1400000001)
+	testSecret = "sim-secret-0123456789"
+)
+
+// testWorld is a world with one app, one certificate and phones for the given users.
+func testWorld(t *testing.T, cfg WorldConfig, ids ...string) (*World, map[string]*Device) {
+	t.Helper()
+	w, err := NewWorld(cfg)
+	require.NoError(t, err)
+	require.NoError(t, w.AddApp(relay.AppConfig{SDKAppID: testApp, SecretKey: secret.New(testSecret)}))
+	sender, err := w.AddCertificate(6768, testApp, "com.example.im", "v1")
+	require.NoError(t, err)
+	devs := map[string]*Device{}
+	for _, id := range ids {
+		devs[id] = w.AddDevice(DeviceConfig{ID: id + "-phone", User: id, SDKAppID: testApp, AppSecret: testSecret,
+			CertificateID: 6768, SenderID: sender, Package: "com.example.im", Installed: true})
+	}
+	w.Engine().RunUntil(w.Now().Add(time.Second))
+	return w, devs
+}
+
+func kinds(d *Device, k ObsKind) []string {
+	var out []string
+	for _, o := range d.Observations() {
+		if o.Kind == k {
+			out = append(out, o.Text)
+		}
+	}
+	return out
+}
+
+func (w *World) run(d time.Duration) { w.Engine().RunUntil(w.Now().Add(d)) }
+
+func TestKilledDeviceGetsAPushAndOnlineOneAFrame(t *testing.T) {
+	w, d := testWorld(t, WorldConfig{Seed: 1}, "alice", "bob")
+	d["alice"].Login(true)
+	d["bob"].Login(true)
+	w.run(time.Second)
+	require.True(t, d["alice"].LoggedIn())
+	d["bob"].Send(relay.ClientFrame{To: "alice", Text: "hello"})
+	w.run(time.Second)
+	require.Equal(t, []string{"hello"}, kinds(d["alice"], ObsMsg))
+	d["alice"].Kill()
+	w.run(time.Second)
+	d["bob"].Send(relay.ClientFrame{To: "alice", Text: "are you there?"})
+	w.run(time.Second)
+	require.Equal(t, []string{"are you there?"}, kinds(d["alice"], ObsPush))
+	d["alice"].Relaunch()
+	w.run(time.Second)
+	require.Equal(t, []uint64{2}, d["alice"].SyncedSinceLogin(), "relaunch syncs what it missed, once")
+}
+
+func TestHalfOpenDeviceIsPushedAfterTheDeadline(t *testing.T) {
+	w, d := testWorld(t, WorldConfig{Seed: 2}, "alice", "bob")
+	d["alice"].Login(true)
+	d["bob"].Login(true)
+	w.run(time.Second)
+	d["alice"].NetLoss()
+	d["bob"].Send(relay.ClientFrame{To: "alice", Text: "lost"})
+	w.run(30 * time.Second)
+	require.Empty(t, kinds(d["alice"], ObsPush))
+	d["alice"].NetRestore() // FCM back; the push comes once the relay gives up on the old connection
+	w.run(2 * time.Minute)
+	require.Contains(t, kinds(d["alice"], ObsPush), "lost")
+	require.Contains(t, kinds(d["alice"], ObsSynced), "lost", "and the app, reconnected, synced it")
+}
+
+func TestLogoutAndKickStopPushes(t *testing.T) {
+	w, d := testWorld(t, WorldConfig{Seed: 3}, "alice", "bob")
+	d["alice"].Login(true)
+	d["bob"].Login(true)
+	w.run(time.Second)
+	d["alice"].Logout()
+	w.run(time.Second)
+	d["alice"].Kill()
+	d["bob"].Send(relay.ClientFrame{To: "alice", Text: "after logout"})
+	w.run(time.Minute)
+	require.Empty(t, kinds(d["alice"], ObsPush))
+	var last relay.TraceEntry
+	for _, e := range w.Trace() {
+		if e.UserID == "alice" {
+			last = e
+		}
+	}
+	require.Equal(t, relay.ReasonLoggedOut, last.Reason)
+}
+
+func TestUninstallMakesFCMSayUnregistered(t *testing.T) {
+	w, d := testWorld(t, WorldConfig{Seed: 4}, "alice", "bob")
+	d["alice"].Login(true)
+	d["bob"].Login(true)
+	w.run(time.Second)
+	d["alice"].Uninstall()
+	w.run(time.Second)
+	d["bob"].Send(relay.ClientFrame{To: "alice", Text: "1"})
+	w.run(time.Second)
+	d["bob"].Send(relay.ClientFrame{To: "alice", Text: "2"})
+	w.run(time.Second)
+	var reasons []string
+	for _, e := range w.Trace() {
+		if e.UserID == "alice" {
+			reasons = append(reasons, e.Reason)
+		}
+	}
+	require.Equal(t, []string{relay.ReasonPushed, "fcm-UNREGISTERED", relay.ReasonNoBinding}, reasons)
+}
+
+func TestFaultsAndRetriesInVirtualTime(t *testing.T) {
+	w, d := testWorld(t, WorldConfig{Seed: 5}, "alice", "bob")
+	d["alice"].Login(true)
+	d["bob"].Login(true)
+	w.run(time.Second)
+	d["alice"].Kill()
+	w.FCMDo(func(c *fakefcm.Core, _ time.Time) {
+		require.NoError(t, c.SetFaults([]fakefcm.FaultRule{{Status: 503, Count: 2}}))
+	})
+	d["bob"].Send(relay.ClientFrame{To: "alice", Text: "eventually"})
+	w.run(time.Minute)
+	require.Equal(t, []string{"eventually"}, kinds(d["alice"], ObsPush))
+	var reasons []string
+	for _, e := range w.Trace() {
+		if e.UserID == "alice" {
+			reasons = append(reasons, e.Reason)
+		}
+	}
+	require.Equal(t, []string{relay.ReasonPushed, "fcm-UNAVAILABLE", "fcm-UNAVAILABLE", relay.ReasonFCMOK}, reasons)
+}
+
+func TestRestartRelayKeepsLogins(t *testing.T) {
+	w, d := testWorld(t, WorldConfig{Seed: 6}, "alice", "bob")
+	d["alice"].Login(true)
+	d["bob"].Login(true)
+	w.run(time.Second)
+	d["alice"].Kill()
+	w.run(time.Second)
+	require.NoError(t, w.RestartRelay())
+	w.run(10 * time.Second) // bob's app reconnects and logs in again
+	require.True(t, d["bob"].LoggedIn())
+	d["bob"].Send(relay.ClientFrame{To: "alice", Text: "after restart"})
+	w.run(time.Second)
+	require.Equal(t, []string{"after restart"}, kinds(d["alice"], ObsPush))
+}
+
+// TestSameSeedSameEventLog replays a busy run twice and compares every event.
+func TestSameSeedSameEventLog(t *testing.T) {
+	run := func(seed uint64) (uint64, []string) {
+		w, d := testWorld(t, WorldConfig{Seed: seed, Jitter: 30 * time.Millisecond, Loss: 0.05, KeepLog: true,
+			FCM: fakefcm.Behaviour{Loss: 0.1}}, "alice", "bob", "carol")
+		for _, id := range []string{"alice", "bob", "carol"} {
+			d[id].Login(true)
+		}
+		w.run(time.Second)
+		for i := range 60 {
+			switch i % 7 {
+			case 2:
+				d["alice"].Kill()
+			case 5:
+				d["alice"].Relaunch()
+			case 6:
+				d["carol"].NetLoss()
+			case 0:
+				d["carol"].NetRestore()
+			}
+			d["bob"].Send(relay.ClientFrame{To: []string{"alice", "carol"}[i%2], Text: fmt.Sprint(i)})
+			w.run(time.Duration(i) * 3 * time.Second)
+		}
+		return w.EventLog()
+	}
+	h1, l1 := run(42)
+	h2, l2 := run(42)
+	require.Equal(t, l1, l2)
+	require.Equal(t, h1, h2)
+	h3, _ := run(43)
+	require.NotEqual(t, h1, h3, "another seed, another run")
+}
