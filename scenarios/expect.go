@@ -68,7 +68,10 @@ func (r *runner) expect(index int, e *Expect) {
 	d := r.devices[e.Device]
 	from := r.b.now()
 	res := reports.Expectation{Step: index, Device: e.Device, Kind: kindOf(e), Text: describeExpect(e), FromMs: r.ms(from)}
-	since := r.cursor[e.Device]
+	// Each kind of observation has its own cursor per device: a push expectation judges the
+	// pushes since the previous push expectation, and leaves the messages to delivered.
+	key := e.Device + "/" + cursorGroup(e)
+	since := r.cursor[key]
 	// newObs returns the device's observations of a kind since the cursor (call under do).
 	newObs := func(kinds ...sim.ObsKind) []sim.Observation {
 		var out []sim.Observation
@@ -153,8 +156,22 @@ func (r *runner) expect(index int, e *Expect) {
 		res.Seen = "latest: " + latest
 	}
 	res.ToMs = r.ms(r.b.now())
-	r.b.do(func() { r.cursor[e.Device] = len(d.Observations()) })
+	r.b.do(func() { r.cursor[key] = len(d.Observations()) })
 	r.out.Expectations = append(r.out.Expectations, res)
+}
+
+// cursorGroup names the observations an expectation consumes.
+func cursorGroup(e *Expect) string {
+	switch {
+	case e.Push != nil, e.NoPush != nil:
+		return "push"
+	case e.Delivered != nil:
+		return "msg"
+	case e.Kicked != nil:
+		return "kicked"
+	default:
+		return "none"
+	}
 }
 
 // latestReason is the latest push-trace reason for a device: among decisions, or among FCM's

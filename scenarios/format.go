@@ -198,7 +198,7 @@ type Expect struct {
 	Trace     *TraceExpect     `yaml:"trace" json:"trace,omitempty"`
 }
 
-// PushExpect: pushes arriving on the device after the previous expectation on it. Without Count,
+// PushExpect: pushes arriving on the device after the previous push or noPush expectation on it. Without Count,
 // at least one within Within (the run moves on as soon as one arrives); with Count, exactly that
 // many by the end of Within. Title and Body, when set, must match every counted push (a
 // substring).
@@ -214,7 +214,8 @@ type NoPushExpect struct {
 	For duration.Duration `yaml:"for" json:"for" jsonschema:"required"`
 }
 
-// DeliveredExpect: the app received a message with this text live (a msg frame) within Within.
+// DeliveredExpect: the app received a message with this text live (a msg frame) within Within,
+// since the previous delivered expectation on the device.
 type DeliveredExpect struct {
 	Text   string            `yaml:"text" json:"text" jsonschema:"required"`
 	Within duration.Duration `yaml:"within" json:"within" jsonschema:"required"`

@@ -109,6 +109,8 @@ type DeviceConfig struct {
 	Heartbeat time.Duration
 	// Installed is whether the app is installed at the start.
 	Installed bool
+	// Lean keeps no observation log (observations still reach the Env).
+	Lean bool
 }
 
 // Device is a simulated Android phone with the IM app and the FCM SDK: the app's lifecycle, its
@@ -215,7 +217,9 @@ func (d *Device) LastSeq() uint64 { return d.lastSeq }
 
 func (d *Device) observe(o Observation) {
 	o.At = d.env.Now()
-	d.obs = append(d.obs, o)
+	if !d.cfg.Lean {
+		d.obs = append(d.obs, o)
+	}
 	d.env.Observe(d, o)
 }
 

@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
@@ -30,6 +31,14 @@ type WorldConfig struct {
 	BackendLatency time.Duration
 	// SendTimeout is how long the relay's sender waits for FCM (10 s when zero), as in the shell.
 	SendTimeout time.Duration
+	// FastPushes hands pushes to fakefcm's core as structs converted from the Admin SDK's message
+	// rather than through its JSON and fakefcm's decoder (sdkToFakeFCM; a property test holds the
+	// two paths to the same result). For long runs; scenarios keep the wire path.
+	FastPushes bool
+	// Lean keeps no history: no trace entries in the world, no observation logs on devices (they
+	// still reach OnObserve and OnTrace), and no relay store (so no RestartRelay). For long runs
+	// that only count.
+	Lean bool
 	// Log keeps the event log: a hash of every event (for determinism checks) and, with
 	// KeepLog, its lines. Off, a long run spends nothing on it.
 	Log     bool
@@ -61,8 +70,10 @@ type World struct {
 
 	trace []relay.TraceEntry
 	log   eventLog
-	// onObserve, if set, is told of every observation (the runner uses it to end waits early).
+	// onObserve, if set, is told of every observation (the runner uses it to end waits early);
+	// onTrace of every trace entry.
 	onObserve func(*Device, Observation)
+	onTrace   func(relay.TraceEntry)
 }
 
 type worldCert struct {
@@ -122,6 +133,9 @@ func (w *World) EventLog() (uint64, []string) { return w.log.hash.Sum64(), w.log
 // OnObserve sets a function told of every observation.
 func (w *World) OnObserve(fn func(*Device, Observation)) { w.onObserve = fn }
 
+// OnTrace sets a function told of every push-trace entry.
+func (w *World) OnTrace(fn func(relay.TraceEntry)) { w.onTrace = fn }
+
 // latency draws one network latency.
 func (w *World) latency() time.Duration {
 	d := w.cfg.Latency
@@ -140,8 +154,10 @@ func (w *World) RelayDo(fn func(c *relay.Core, now time.Time)) {
 // relayReady carries out the relay's Ready as its shell would: records into the store first.
 func (w *World) relayReady() {
 	rd := w.relay.TakeReady()
-	if err := w.store.Apply(context.Background(), rd.Records); err != nil {
-		panic(fmt.Sprintf("memory store refused a record: %v", err)) // a core bug
+	if len(rd.Records) > 0 && !w.cfg.Lean {
+		if err := w.store.Apply(context.Background(), rd.Records); err != nil {
+			panic(fmt.Sprintf("memory store refused a record: %v", err)) // a core bug
+		}
 	}
 	for _, f := range rd.Frames {
 		if c := w.conns[f.Conn]; c != nil {
@@ -164,7 +180,14 @@ func (w *World) relayReady() {
 			w.log.add(e.Time, "trace %s %s seq %d %v", e.DeviceID, e.Reason, e.Seq, e.Seqs)
 		}
 	}
-	w.trace = append(w.trace, rd.Trace...)
+	if !w.cfg.Lean {
+		w.trace = append(w.trace, rd.Trace...)
+	}
+	if w.onTrace != nil {
+		for _, e := range rd.Trace {
+			w.onTrace(e)
+		}
+	}
 	w.scheduleRelayTick()
 }
 
@@ -267,6 +290,9 @@ func (w *World) fcmSend(wc worldCert, p relay.Push) (relay.PushResult, time.Dura
 		if len(lr.Targets) == 1 {
 			req.Message.Token = lr.Targets[0]
 		}
+	} else if w.cfg.FastPushes {
+		req.API = fakefcm.APIV1
+		req.Message = sdkToFakeFCM(sender.Message(wc.cert, p))
 	} else {
 		req.API = fakefcm.APIV1
 		vr, derr := fakefcm.DecodeV1Request(sender.V1Body(wc.cert, p))
@@ -328,6 +354,7 @@ func (w *World) AddCertificate(id int64, app uint64, pkg, api string) (string, e
 
 // AddDevice adds a phone; it installs the app at once if the config says it is installed.
 func (w *World) AddDevice(cfg DeviceConfig) *Device {
+	cfg.Lean = cfg.Lean || w.cfg.Lean
 	d := NewDevice(cfg, w, Rand(w.cfg.Seed, "device/"+cfg.ID))
 	w.devices = append(w.devices, d)
 	d.Start()
@@ -337,6 +364,9 @@ func (w *World) AddDevice(cfg DeviceConfig) *Device {
 // RestartRelay stops the relay as a crash would and starts a new one from the store: app
 // connections drop, pushes in flight are forgotten, logins and bindings stay.
 func (w *World) RestartRelay() error {
+	if w.cfg.Lean {
+		return errors.New("a lean world keeps no relay store to restart from")
+	}
 	w.epoch++
 	if w.log.on {
 		w.log.add(w.eng.Now(), "relay restart")
@@ -362,14 +392,24 @@ func (w *World) RestartRelay() error {
 
 // After (Env) schedules fn d from now.
 func (w *World) After(d time.Duration, fn func()) func() {
-	cancelled := false
-	w.eng.After(d, func() {
-		if !cancelled {
-			fn()
-		}
-	})
-	return func() { cancelled = true }
+	t := &vtimer{fn: fn}
+	w.eng.After(d, t.fire)
+	return t.cancel
 }
+
+// vtimer is a cancellable virtual timer.
+type vtimer struct {
+	fn        func()
+	cancelled bool
+}
+
+func (t *vtimer) fire() {
+	if !t.cancelled {
+		t.fn()
+	}
+}
+
+func (t *vtimer) cancel() { t.cancelled = true }
 
 // Observe (Env) logs an observation.
 func (w *World) Observe(d *Device, o Observation) {
@@ -415,6 +455,12 @@ func (w *World) DialRelay(d *Device) RelayLink {
 // Send carries a frame to the relay, unless the network is down or drops it.
 func (c *vconn) Send(f relay.ClientFrame) {
 	if c.devClosed || !c.dev.netUp || (c.w.cfg.Loss > 0 && c.w.net.Float64() < c.w.cfg.Loss) {
+		return
+	}
+	if f.Op == relay.OpPing && c.relayOpen {
+		// A heartbeat only moves the connection's deadline, 90 s or so away: it is applied when
+		// sent rather than a latency later, which spares a day of heartbeats an event each.
+		c.w.RelayDo(func(core *relay.Core, now time.Time) { core.Receive(now, c.id, f) })
 		return
 	}
 	c.w.eng.After(c.w.latency(), func() {

@@ -1,0 +1,173 @@
+package scenarios
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/goccy/go-yaml"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pushlab/pushlab/internal/yamlfile"
+)
+
+const header = "name: x\ndevices:\n  - {id: alice-phone, user: alice}\n  - {id: bob-phone, user: bob}\nsteps:\n"
+
+func TestParseErrorsNameFileLineColumn(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		line, col  int
+		want       string
+	}{
+		{"unknown step", "  - kil: alice-phone\n", 6, 5, `unknown step "kil"`},
+		{"suggestion", "  - logot: alice-phone\n", 6, 5, `did you mean "logout"?`},
+		{"unknown device", "  - kill: carol-phone\n", 6, 5, `unknown device "carol-phone": expected one of alice-phone, bob-phone`},
+		{"bad duration", "  - wait: soon\n", 6, 11, `duration "soon"`},
+		{"unknown field", "  - send: {from: bob-phone, to: alice, txt: hi}\n", 6, 40, `unknown field "txt"`},
+		{"missing window", "  - expect: {device: alice-phone, push: {}}\n", 6, 5, "push needs within"},
+		{"two kinds", "  - expect: {device: alice-phone, push: {within: 1s}, noPush: {for: 1s}}\n", 6, 5, "exactly one of"},
+		{"send without to", "  - send: {from: bob-phone, text: hi}\n", 6, 5, "send needs to:"},
+		{"unknown group", "  - sendGroup: {from: bob-phone, group: team, text: hi}\n", 6, 5, `group "team" is not created`},
+		{"not a map", "  - kill\n", 6, 5, "a step is a map with one key"},
+		{"two keys", "  - {kill: alice-phone, logout: alice-phone}\n", 6, 5, "a step is a map with one key"},
+		{"unread on kill", "  - kill: {device: alice-phone, unread: 3}\n", 6, 5, "kill takes no unread"},
+		{"bad opt", "  - setReceiveOpt: {device: alice-phone, conv: c2c_bob, opt: mute}\n", 6, 5, `opt "mute"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("s.yaml", []byte(header+tc.body))
+			require.Error(t, err)
+			var ye *yamlfile.Error
+			require.True(t, errors.As(err, &ye), "want a positioned error, got %v", err)
+			require.Equal(t, tc.line, ye.Line, err.Error())
+			require.Equal(t, tc.col, ye.Column, err.Error())
+			require.Contains(t, err.Error(), tc.want)
+			require.True(t, strings.HasPrefix(err.Error(), "s.yaml:"))
+		})
+	}
+	for _, tc := range []struct{ body, want string }{
+		{"devices: [{id: a, user: u}]\nsteps: [{kill: a}]\n", "needs a name"},
+		{"name: x\nsteps: [{wait: 1s}]\n", "at least one device"},
+		{"name: x\ndevices: [{id: a, user: u}, {id: a, user: v}]\nsteps: [{wait: 1s}]\n", "listed twice"},
+		{"name: x\napps: [{sdkAppId: 5}]\ncertificates: [{id: 1, app: 6}]\ndevices: [{id: a, user: u}]\nsteps: [{wait: 1s}]\n", "app 6 is not in apps"},
+		{"name: x\ncertificates: [{id: 1, api: v2}]\ndevices: [{id: a, user: u}]\nsteps: [{wait: 1s}]\n", `api "v2"`},
+	} {
+		_, err := Parse("s.yaml", []byte(tc.body))
+		require.ErrorContains(t, err, tc.want)
+	}
+}
+
+func TestDefaultsAreFilledIn(t *testing.T) {
+	sc, err := Parse("s.yaml", []byte(header+"  - login: alice-phone\n  - background: {device: alice-phone, unread: 2}\n"))
+	require.NoError(t, err)
+	require.Equal(t, []App{{SDKAppID: DefaultSDKAppID}}, sc.Apps)
+	require.Equal(t, []Certificate{{ID: DefaultCertificate, App: DefaultSDKAppID, PackageName: DefaultPackage, API: "v1"}}, sc.Certificates)
+	require.Equal(t, DefaultCertificate, sc.Devices[0].Certificate)
+	require.Equal(t, "android", sc.Devices[1].Platform)
+	require.Equal(t, Step{Kind: StepBackground, Pos: Pos{Line: 7, Column: 5}, Device: "alice-phone", Unread: 2}, sc.Steps[1])
+}
+
+func run(t *testing.T, body string, seed uint64) (*Scenario, string) {
+	t.Helper()
+	sc, err := Parse("s.yaml", []byte(body))
+	require.NoError(t, err)
+	res := Run(context.Background(), sc, Options{Seed: seed})
+	b, err := json.Marshal(res)
+	require.NoError(t, err)
+	return sc, string(b)
+}
+
+func TestAFalseExpectationFailsAndSaysWhatWasSeen(t *testing.T) {
+	sc, err := Parse("s.yaml", []byte(header+`  - login: alice-phone
+  - login: bob-phone
+  - send: {from: bob-phone, to: alice, text: hi}
+  - expect: {device: alice-phone, push: {within: 2s}}
+  - expect: {device: alice-phone, delivered: {text: hi, within: 1s}}
+`))
+	require.NoError(t, err)
+	res := Run(context.Background(), sc, Options{Seed: 1})
+	require.False(t, res.Passed, "alice is online: no push")
+	require.False(t, res.Expectations[0].Held)
+	require.Equal(t, "no push", res.Expectations[0].Seen)
+	require.True(t, res.Expectations[1].Held, "the message arrived live instead")
+	require.Equal(t, 1, res.Totals.Expectations-res.Totals.Held)
+}
+
+func TestAStepThatCannotLandFailsTheScenario(t *testing.T) {
+	sc, err := Parse("s.yaml", []byte(header+"  - send: {from: bob-phone, to: alice, text: hi}\n"))
+	require.NoError(t, err)
+	res := Run(context.Background(), sc, Options{Seed: 1})
+	require.False(t, res.Passed)
+	require.Contains(t, res.Steps[0].Error, "bob-phone is not logged in")
+}
+
+// TestSameSeedSameReport runs a scenario twice with one seed: the reports (all of which lies
+// outside the run object) are identical; another seed with network jitter differs.
+func TestSameSeedSameReport(t *testing.T) {
+	body := `name: jittery
+network: {latency: 30ms, jitter: 40ms}
+fcm: {latency: 100ms, jitter: 200ms}
+devices:
+  - {id: alice-phone, user: alice}
+  - {id: bob-phone, user: bob}
+steps:
+  - login: alice-phone
+  - login: bob-phone
+  - kill: alice-phone
+  - send: {from: bob-phone, to: alice, text: one}
+  - send: {from: bob-phone, to: alice, text: two}
+  - expect: {device: alice-phone, push: {within: 5s, count: 2}}
+  - relaunch: alice-phone
+  - expect: {device: alice-phone, synced: {count: 2}}
+`
+	_, a := run(t, body, 7)
+	_, b := run(t, body, 7)
+	require.Equal(t, a, b)
+	_, c := run(t, body, 8)
+	require.NotEqual(t, a, c)
+}
+
+// TestLibraryMatchesTheSchema checks every bundled scenario against the generated JSON Schema,
+// so that the schema editors use accepts what the parser accepts.
+func TestLibraryMatchesTheSchema(t *testing.T) {
+	raw, err := Schema()
+	require.NoError(t, err)
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	require.NoError(t, err)
+	c := jsonschema.NewCompiler()
+	require.NoError(t, c.AddResource("scenario.json", doc))
+	schema, err := c.Compile("scenario.json")
+	require.NoError(t, err)
+	files, err := filepath.Glob("library/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		sc, err := Load(f)
+		require.NoError(t, err, f)
+		require.NotEmpty(t, sc.Steps)
+		var v any
+		data, err := yaml.YAMLToJSON(mustRead(t, f))
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(data, &v))
+		require.NoError(t, schema.Validate(v), f)
+	}
+	// And the schema refuses what the parser refuses.
+	var bad any
+	require.NoError(t, json.Unmarshal([]byte(`{"name":"x","devices":[{"id":"a","user":"u"}],"steps":[{"kil":"a"}]}`), &bad))
+	require.Error(t, schema.Validate(bad))
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	sc, err := Expand([]string{path})
+	require.NoError(t, err)
+	require.Equal(t, []string{path}, sc)
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return b
+}

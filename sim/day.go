@@ -1,0 +1,183 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/pushlab/pushlab/internal/secret"
+	"github.com/pushlab/pushlab/relay"
+)
+
+// DayConfig sizes a "day in the life": many phones whose users open the app a few times a day,
+// chat while it is open, send it to the background, swipe it away, and receive pushes while it is
+// killed — with heartbeats all along.
+type DayConfig struct {
+	Seed     uint64
+	Devices  int           // default 10,000
+	Duration time.Duration // default 24 h
+	// Messages each device sends over the day (default 50), while its app is open.
+	Messages int
+	// Sessions is how many times a day each app is opened (default 6); a session lasts 10 to 30
+	// minutes, the last third of it in the background, and ends with a kill.
+	Sessions int
+}
+
+// DayResult is what a day produced.
+type DayResult struct {
+	Events   uint64        // engine events run
+	Virtual  time.Duration // virtual time simulated
+	Wall     time.Duration // real time taken
+	Sent     int           // messages the apps sent
+	Pushes   int           // pushes the relay handed to FCM
+	Received int           // pushes that reached phones
+}
+
+// EventsPerSecond is the simulator's speed.
+func (r DayResult) EventsPerSecond() float64 { return float64(r.Events) / r.Wall.Seconds() }
+
+// Speedup is how many times faster than real time the day ran.
+func (r DayResult) Speedup() float64 { return r.Virtual.Seconds() / r.Wall.Seconds() }
+
+// RunDay simulates a day in the life of cfg.Devices phones and measures it. now tells the real
+// time (time.Now; a parameter so that the simulator itself never reads the wall clock).
+func RunDay(cfg DayConfig, now func() time.Time) (DayResult, error) {
+	if cfg.Devices == 0 {
+		cfg.Devices = 10_000
+	}
+	if cfg.Duration == 0 {
+		cfg.Duration = 24 * time.Hour
+	}
+	if cfg.Messages == 0 {
+		cfg.Messages = 50
+	}
+	if cfg.Sessions == 0 {
+		cfg.Sessions = 6
+	}
+	const app, secretKey = 1400000001, "day-in-the-life-secret-0123"
+	w, err := NewWorld(WorldConfig{Seed: cfg.Seed, Lean: true, FastPushes: true, Relay: relay.Config{InboxLimit: 1000, TraceLimit: 10_000}})
+	if err != nil {
+		return DayResult{}, err
+	}
+	if err := w.AddApp(relay.AppConfig{SDKAppID: app, SecretKey: secret.New(secretKey), LoginPolicy: relay.PolicyMulti}); err != nil {
+		return DayResult{}, err
+	}
+	sender, err := w.AddCertificate(1, app, "com.example.im", "v1")
+	if err != nil {
+		return DayResult{}, err
+	}
+	rng := Rand(cfg.Seed, "day")
+	start := w.Now()
+	res := DayResult{}
+	devices := make([]*Device, cfg.Devices)
+	for i := range devices {
+		devices[i] = w.AddDevice(DeviceConfig{ID: fmt.Sprintf("d%d", i), User: fmt.Sprintf("u%d", i), SDKAppID: app,
+			AppSecret: secretKey, CertificateID: 1, SenderID: sender, Package: "com.example.im", Installed: true})
+	}
+	// Plan each phone's day — sessions spread over the day, messages sent within them — and
+	// schedule only each phone's next action, so the event queue holds about one entry per phone.
+	slot := cfg.Duration / time.Duration(cfg.Sessions)
+	for i, d := range devices {
+		var plan []action
+		perSession := cfg.Messages / cfg.Sessions
+		for s := range cfg.Sessions {
+			open := start.Add(time.Duration(s)*slot + time.Duration(rng.Int64N(int64(slot/2))))
+			length := 10*time.Minute + time.Duration(rng.Int64N(int64(20*time.Minute)))
+			plan = append(plan, action{at: open, kind: actOpen})
+			var sends []action
+			for range perSession + boolInt(s < cfg.Messages%cfg.Sessions) {
+				at := open.Add(time.Minute + time.Duration(rng.Int64N(int64(length-2*time.Minute))))
+				sends = append(sends, action{at: at, kind: actSend, to: rng.IntN(cfg.Devices)})
+			}
+			slices.SortFunc(sends, func(a, b action) int { return a.at.Compare(b.at) })
+			plan = append(plan, sends...)
+			plan = append(plan, action{at: open.Add(length * 2 / 3), kind: actBackground}, action{at: open.Add(length), kind: actKill})
+		}
+		slices.SortStableFunc(plan, func(a, b action) int { return a.at.Compare(b.at) })
+		p := &phonePlan{w: w, d: d, plan: plan, res: &res, first: true}
+		_ = i
+		p.next()
+	}
+	w.OnTrace(func(e relay.TraceEntry) {
+		if e.Reason == relay.ReasonPushed {
+			res.Pushes++
+		}
+	})
+	w.OnObserve(func(_ *Device, o Observation) {
+		if o.Kind == ObsPush {
+			res.Received++
+		}
+	})
+	began := now()
+	w.eng.RunUntil(start.Add(cfg.Duration))
+	res.Wall = now().Sub(began)
+	res.Events = w.eng.Events()
+	res.Virtual = cfg.Duration
+	return res, nil
+}
+
+// actKind is what a planned action does.
+type actKind uint8
+
+const (
+	actOpen actKind = iota
+	actSend
+	actBackground
+	actKill
+)
+
+type action struct {
+	at   time.Time
+	kind actKind
+	to   int
+}
+
+// phonePlan walks one phone through its planned day, one scheduled action at a time.
+type phonePlan struct {
+	w     *World
+	d     *Device
+	plan  []action
+	res   *DayResult
+	first bool
+	sent  int
+}
+
+func (p *phonePlan) next() {
+	if len(p.plan) == 0 {
+		return
+	}
+	a := p.plan[0]
+	p.plan = p.plan[1:]
+	p.w.eng.At(a.at, func() {
+		p.do(a)
+		p.next()
+	})
+}
+
+func (p *phonePlan) do(a action) {
+	switch a.kind {
+	case actOpen:
+		if p.first {
+			p.first = false
+			p.d.Login(true)
+		} else {
+			p.d.Relaunch()
+		}
+	case actSend:
+		p.sent++
+		if p.d.Send(relay.ClientFrame{To: fmt.Sprintf("u%d", a.to), Text: fmt.Sprintf("m%d", p.sent)}) {
+			p.res.Sent++
+		}
+	case actBackground:
+		p.d.Background(0)
+	case actKill:
+		p.d.Kill()
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

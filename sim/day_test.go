@@ -1,0 +1,30 @@
+package sim
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestDayInTheLifeSmall runs a small day and checks it did what a day does.
+func TestDayInTheLifeSmall(t *testing.T) {
+	res, err := RunDay(DayConfig{Seed: 1, Devices: 200, Duration: 4 * time.Hour}, time.Now)
+	require.NoError(t, err)
+	require.Greater(t, res.Sent, 200*40, "most messages are sent (a few fall on a closed app)")
+	require.Greater(t, res.Pushes, res.Sent/3, "recipients are mostly killed: most messages become pushes")
+	require.Greater(t, res.Received, res.Pushes*9/10, "and most pushes arrive")
+}
+
+// BenchmarkDayInTheLife is the figure: 10,000 phones over 24 virtual hours.
+func BenchmarkDayInTheLife(b *testing.B) {
+	for b.Loop() {
+		res, err := RunDay(DayConfig{Seed: 1}, time.Now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(res.Wall.Seconds(), "wall-s")
+		b.ReportMetric(res.EventsPerSecond(), "events/s")
+		b.ReportMetric(res.Speedup(), "x-realtime")
+	}
+}
