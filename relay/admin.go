@@ -3,6 +3,7 @@ package relay
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -59,6 +60,14 @@ func (c *Core) DeleteApp(now time.Time, id uint64) error {
 	if _, ok := c.apps[id]; !ok {
 		return fmt.Errorf("%w: app %d", ErrNotFound, id)
 	}
+	// End the app's logins before closing its connections, so that nothing is pushed on the way.
+	for _, k := range c.sortedUserKeys() {
+		if k.SDKAppID == id {
+			for _, d := range c.users[k].devices {
+				d.loggedIn = false
+			}
+		}
+	}
 	for _, cn := range c.sortedConns() {
 		if cn.dev != nil && cn.dev.key.SDKAppID == id {
 			c.frame(cn.id, ServerFrame{Op: OpKicked, Reason: "the app was deleted"})
@@ -69,27 +78,27 @@ func (c *Core) DeleteApp(now time.Time, id uint64) error {
 		if k.SDKAppID == id {
 			for _, d := range u.devices {
 				d.summaryGen++
-				if d.binding != nil && c.tokens[d.binding.Token] == d.key {
-					delete(c.tokens, d.binding.Token)
+				if d.binding != nil && c.tokens[tokenKey{d.key.SDKAppID, d.binding.Token}] == d.key {
+					delete(c.tokens, tokenKey{d.key.SDKAppID, d.binding.Token})
 				}
 			}
 			delete(c.users, k)
 		}
 	}
-	for certID, cert := range c.certs {
-		if cert.SDKAppID == id {
-			delete(c.certs, certID)
-		}
+	for _, v := range c.Certificates(id) {
+		delete(c.certs, v.ID)
+		c.record(DeleteCertificate{ID: v.ID}) // the driver forgets their senders
 	}
 	for k := range c.groups {
 		if k.app == id {
 			delete(c.groups, k)
 		}
 	}
-	for pid, p := range c.pushes {
-		if p.push.Device.SDKAppID == id {
+	for _, pid := range slices.Sorted(maps.Keys(c.pushes)) {
+		if p := c.pushes[pid]; p.push.Device.SDKAppID == id {
 			p.gen++
 			delete(c.pushes, pid)
+			c.ready.Cancelled = append(c.ready.Cancelled, pid)
 		}
 	}
 	delete(c.apps, id)

@@ -45,6 +45,9 @@ type RetryPolicy struct {
 	// Base is the first backoff; each retry doubles it up to Max. Defaults 1 s and 60 s.
 	Base duration.Duration `yaml:"base"`
 	Max  duration.Duration `yaml:"max"`
+	// MaxWait is the longest the relay waits before a retry, whatever FCM's Retry-After says:
+	// past it the push is given up (and traced). Default 1 h.
+	MaxWait duration.Duration `yaml:"maxWait"`
 }
 
 // Caps are one device's push frequency caps. The defaults stay inside FCM's documented
@@ -102,6 +105,7 @@ func (cfg Config) withDefaults() Config {
 	def(&cfg.PushTTL, 24*time.Hour)
 	def(&cfg.Retry.Base, time.Second)
 	def(&cfg.Retry.Max, time.Minute)
+	def(&cfg.Retry.MaxWait, time.Hour)
 	if cfg.Retry.MaxAttempts == 0 {
 		cfg.Retry.MaxAttempts = 5
 	}
@@ -122,6 +126,34 @@ func (cfg Config) withDefaults() Config {
 		Burst: DefaultCapsBurst, Refill: duration.Of(DefaultCapsRefill),
 	})
 	return cfg
+}
+
+// Validate reports a setting that cannot work, naming it.
+func (cfg Config) Validate() error {
+	for _, d := range []struct {
+		name string
+		v    duration.Duration
+	}{{"heartbeatDeadline", cfg.HeartbeatDeadline}, {"heartbeatInterval", cfg.HeartbeatInterval}, {"pushTTL", cfg.PushTTL},
+		{"retry.base", cfg.Retry.Base}, {"retry.max", cfg.Retry.Max}, {"retry.maxWait", cfg.Retry.MaxWait}} {
+		if d.v < 0 {
+			return fmt.Errorf("%s %v: must not be negative (0 means the default)", d.name, d.v)
+		}
+	}
+	for _, n := range []struct {
+		name string
+		v    int
+		max  int
+	}{{"retry.maxAttempts", cfg.Retry.MaxAttempts, 100}, {"framesPerSecond", cfg.FramesPerSecond, 1_000_000},
+		{"frameBurst", cfg.FrameBurst, 1_000_000}, {"loginsPerSecond", cfg.LoginsPerSecond, 1_000_000},
+		{"inboxLimit", cfg.InboxLimit, 10_000_000}, {"traceLimit", cfg.TraceLimit, 100_000_000}} {
+		if n.v < 0 || n.v > n.max {
+			return fmt.Errorf("%s %d: must be between 0 (the default) and %d", n.name, n.v, n.max)
+		}
+	}
+	if cfg.PushTTL.D() > 28*24*time.Hour {
+		return fmt.Errorf("pushTTL %v: FCM keeps messages at most 28 days", cfg.PushTTL)
+	}
+	return cfg.DefaultCaps.Validate()
 }
 
 // LoginPolicy says which logins of one user may coexist.

@@ -38,22 +38,26 @@ type ConnID uint64
 //  1. persist Records (Store.Apply) — nothing below may become visible before they are durable;
 //  2. write Frames to their connections, in order, then carry out Closes (a kicked device gets its
 //     kicked frame before its connection closes);
-//  3. start Pushes; their outcomes come back through PushResult;
+//  3. start Pushes; their outcomes come back through PushResult. Cancelled names pushes of earlier
+//     Readies that must not be sent any more (their device logged out, was kicked, came back or
+//     lost its token): drop them if they are still waiting to be sent;
 //  4. Trace is for observers (metrics, reports); the core keeps its own copy for queries.
 //
 // If persisting fails, the driver must not carry out the rest and should stop: the core's state
 // is ahead of the store.
 type Ready struct {
-	Records []Record
-	Frames  []OutFrame
-	Closes  []CloseConn
-	Pushes  []Push
-	Trace   []TraceEntry
+	Records   []Record
+	Frames    []OutFrame
+	Closes    []CloseConn
+	Pushes    []Push
+	Cancelled []uint64
+	Trace     []TraceEntry
 }
 
 // Empty reports whether there is nothing to do.
 func (rd *Ready) Empty() bool {
-	return len(rd.Records) == 0 && len(rd.Frames) == 0 && len(rd.Closes) == 0 && len(rd.Pushes) == 0 && len(rd.Trace) == 0
+	return len(rd.Records) == 0 && len(rd.Frames) == 0 && len(rd.Closes) == 0 && len(rd.Pushes) == 0 &&
+		len(rd.Cancelled) == 0 && len(rd.Trace) == 0
 }
 
 // OutFrame is a frame to write to a connection.
@@ -90,7 +94,7 @@ type Core struct {
 	apps   map[uint64]*app
 	certs  map[int64]*Certificate
 	users  map[UserKey]*user
-	tokens map[string]DeviceKey // token → the device bound to it
+	tokens map[tokenKey]DeviceKey // (app, token) → the device bound to it
 	groups map[groupKey]*Group
 	conns  map[ConnID]*conn
 	pushes map[uint64]*pendingPush
@@ -110,6 +114,13 @@ type app struct {
 	caps Caps // effective caps, defaults filled in
 }
 
+// tokenKey scopes a token to an app: a token reported in one app never unbinds another app's
+// device.
+type tokenKey struct {
+	app   uint64
+	token string
+}
+
 type groupKey struct {
 	app uint64
 	id  string
@@ -117,6 +128,9 @@ type groupKey struct {
 
 // New builds a core from a loaded state (nil for an empty relay).
 func New(cfg Config, st *State) (*Core, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("relay config: %w", err)
+	}
 	cfg = cfg.withDefaults()
 	c := &Core{
 		cfg:    cfg,
@@ -124,7 +138,7 @@ func New(cfg Config, st *State) (*Core, error) {
 		apps:   map[uint64]*app{},
 		certs:  map[int64]*Certificate{},
 		users:  map[UserKey]*user{},
-		tokens: map[string]DeviceKey{},
+		tokens: map[tokenKey]DeviceKey{},
 		groups: map[groupKey]*Group{},
 		conns:  map[ConnID]*conn{},
 		pushes: map[uint64]*pendingPush{},
@@ -147,8 +161,7 @@ func (c *Core) restore(st *State) error {
 	for _, a := range st.Apps {
 		c.apps[a.SDKAppID] = &app{cfg: a, caps: a.Caps.withDefaults(c.cfg.DefaultCaps)}
 	}
-	for i := range st.Certificates {
-		cert := st.Certificates[i]
+	for _, cert := range st.Certificates {
 		c.certs[cert.ID] = &cert
 	}
 	for k, msgs := range st.Messages {
@@ -173,13 +186,11 @@ func (c *Core) restore(st *State) error {
 		d.held = slices.Clone(s.Held)
 	}
 	for _, b := range st.Bindings {
-		b := b
 		d := c.device(b.Key)
 		d.binding = &b
-		c.tokens[b.Token] = b.Key
+		c.tokens[tokenKey{b.Key.SDKAppID, b.Token}] = b.Key
 	}
 	for _, g := range st.Groups {
-		g := g
 		c.groups[groupKey{g.SDKAppID, g.ID}] = &g
 	}
 	c.msgCounter, c.pushCounter = st.Counters[counterMessages], st.Counters[counterPushes]
@@ -187,6 +198,8 @@ func (c *Core) restore(st *State) error {
 	for _, ps := range st.Pushes {
 		p := &pendingPush{push: ps.Push}
 		c.pushes[p.push.ID] = p
+		d := c.device(p.push.Device)
+		d.pushes = append(d.pushes, p.push.ID)
 		c.timers.Push(ps.NotBefore, timer{kind: timerRetry, push: p.push.ID, gen: p.gen})
 	}
 	for _, k := range c.sortedUserKeys() {

@@ -482,6 +482,8 @@ func TestRestartKeepsSessionsBindingsMessagesAndPendingPushes(t *testing.T) {
 	require.Len(t, unanswered, 2, `"2" is held by the caps`)
 	w.restart()
 	w.advance(time.Second)
+	require.Len(t, w.pushesTo("alice-phone")[2:], 2, "retries count against the caps too: the third waits")
+	w.advance(time.Minute)
 	ps := w.pushesTo("alice-phone")[2:]
 	require.Len(t, ps, 3)
 	var again []uint64

@@ -45,6 +45,9 @@ func (c *Core) send(sdkAppID uint64, fromDevice string, req SendRequest) (string
 	if len(req.Text) > MaxTextBytes {
 		return "", &sendError{CodeTextTooLong, fmt.Sprintf("text is %d bytes; the limit is %d", len(req.Text), MaxTextBytes)}
 	}
+	if op := req.OfflinePush; op != nil && (len(op.Title) > MaxPushFieldBytes || len(op.Desc) > MaxPushFieldBytes || len(op.Ext) > MaxPushFieldBytes) {
+		return "", &sendError{CodeTextTooLong, fmt.Sprintf("offlinePush title, desc and ext must each be at most %d bytes: FCM refuses payloads over 4 KiB", MaxPushFieldBytes)}
+	}
 	if (req.To == "") == (req.Group == "") {
 		return "", &sendError{CodeBadField, `set exactly one of "to" (a user ID) or "group" (a group ID)`}
 	}
@@ -159,6 +162,7 @@ func (c *Core) sync(cn *conn, d *device, f ClientFrame) {
 	d.synced = !more
 	if d.synced {
 		d.cursor = max(d.cursor, u.seq)
+		c.cancelHeld(d, ReasonOnline, "the device came back and synced what it missed")
 	}
 	// What a sync returns was pushed before if it had to be; only live frames written after it
 	// are pushed again should the connection die unacknowledged.

@@ -35,7 +35,7 @@ const (
 	// Messaging problems.
 	CodeUnknownGroup Code = 4002 // no group with this ID in the app
 	CodeNotMember    Code = 4003 // the sender is not a member of the group
-	CodeTextTooLong  Code = 4004 // the text is over the limit
+	CodeTextTooLong  Code = 4004 // the text, or an offlinePush field, is over its limit
 
 	// Relay problems.
 	CodeInternal Code = 5001 // the relay could not store the change; try again
@@ -48,6 +48,9 @@ const (
 	MaxTokenBytes = 4096
 	MaxIDBytes    = 128 // user, device, group and conversation IDs
 	MaxSyncBatch  = 200 // messages in one sync reply; "more" says there are others
+	// MaxPushFieldBytes bounds offlinePush title, desc and ext, so that a push stays under FCM's
+	// 4 KiB payload limit.
+	MaxPushFieldBytes = 1024
 )
 
 // Ops a client sends.

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -48,6 +49,8 @@ func (c *Core) startPush(p Push) {
 	p.ID = c.pushCounter
 	p.Attempt = 1
 	c.pushes[p.ID] = &pendingPush{push: p}
+	d := c.device(p.Device)
+	d.pushes = append(d.pushes, p.ID)
 	c.tracePush(p, ReasonPushed, "", "")
 	c.record(PutCounter{Name: counterPushes, Value: c.pushCounter})
 	c.record(PutPush{Push: PushState{Push: p, NotBefore: c.now}})
@@ -58,7 +61,22 @@ func (c *Core) startPush(p Push) {
 func (c *Core) finish(p *pendingPush) {
 	p.gen++
 	delete(c.pushes, p.push.ID)
+	d := c.device(p.push.Device)
+	if i := slices.Index(d.pushes, p.push.ID); i >= 0 {
+		d.pushes = slices.Delete(d.pushes, i, i+1)
+	}
 	c.record(DeletePush{ID: p.push.ID})
+}
+
+// cancelPushes finishes a device's unfinished pushes because it no longer qualifies, and tells
+// the driver not to send those still waiting.
+func (c *Core) cancelPushes(d *device, reason, detail string) {
+	for _, id := range slices.Clone(d.pushes) {
+		p := c.pushes[id]
+		c.tracePush(p.push, reason, "", "push cancelled: "+detail)
+		c.finish(p)
+		c.ready.Cancelled = append(c.ready.Cancelled, id)
+	}
 }
 
 // PushResult tells the core what became of a push. Results for unknown pushes (already finished,
@@ -69,29 +87,34 @@ func (c *Core) PushResult(now time.Time, r PushResult) {
 	if !ok {
 		return
 	}
-	d := c.device(p.push.Device)
 	if r.Err == nil {
-		c.tracePush(p.push, ReasonFCMOK, r.Name, "")
 		c.finish(p)
+		c.tracePush(p.push, ReasonFCMOK, r.Name, "")
 		return
 	}
 	e := r.Err
 	reason := ReasonFCMPrefix + e.Code
 	switch {
 	case e.Code == "UNREGISTERED" || e.TokenInvalid:
-		// The token is dead: drop the binding, unless the device has bound a new one since.
-		if d.binding != nil && d.binding.Token == p.push.Token {
-			c.unbind(d)
-		}
-		c.tracePush(p.push, reason, "", "binding removed: "+e.Message)
+		// The token is dead: drop the binding of whichever device holds it now (it may have
+		// moved since the push left).
 		c.finish(p)
+		c.tracePush(p.push, reason, "", "binding removed: "+e.Message)
+		if owner, ok := c.tokens[tokenKey{p.push.Device.SDKAppID, p.push.Token}]; ok {
+			c.unbind(c.device(owner))
+		}
 	case retryable(e.Code):
 		if p.push.Attempt >= c.cfg.Retry.MaxAttempts {
-			c.tracePush(p.push, reason, "", fmt.Sprintf("gave up after %d attempts: %s", p.push.Attempt, e.Message))
 			c.finish(p)
+			c.tracePush(p.push, reason, "", fmt.Sprintf("gave up after %d attempts: %s", p.push.Attempt, e.Message))
 			return
 		}
 		delay := max(c.backoff(p.push.Attempt), e.RetryAfter)
+		if limit := c.cfg.Retry.MaxWait.D(); delay > limit {
+			c.finish(p)
+			c.tracePush(p.push, reason, "", fmt.Sprintf("gave up: FCM asks to wait %v, longer than the relay waits (%v): %s", e.RetryAfter, limit, e.Message))
+			return
+		}
 		c.tracePush(p.push, reason, "", fmt.Sprintf("attempt %d of %d failed; retrying in %v: %s", p.push.Attempt, c.cfg.Retry.MaxAttempts, delay, e.Message))
 		c.record(PutPush{Push: PushState{Push: p.push, NotBefore: c.now.Add(delay)}})
 		p.gen++
@@ -100,12 +123,12 @@ func (c *Core) PushResult(now time.Time, r PushResult) {
 		// Never retried: the credentials or the certificate are wrong. Mark the certificate so
 		// that the admin API shows it; later pushes still try, so one bad client cannot silence
 		// a certificate.
+		c.finish(p)
 		if cert, ok := c.certs[p.push.CertificateID]; ok && !cert.Status.Misconfigured {
 			cert.Status = CertStatus{Misconfigured: true, Reason: fmt.Sprintf("%s: %s", e.Code, e.Message), Since: c.now}
 			c.record(PutCertificate{Cert: *cert})
 		}
 		c.tracePush(p.push, reason, "", "not retried; certificate marked misconfigured: "+e.Message)
-		c.finish(p)
 	}
 }
 
@@ -129,7 +152,8 @@ func (c *Core) backoff(attempt int) time.Duration {
 	return half + time.Duration(c.rng.Int64N(int64(half)+1))
 }
 
-// retry sends a push again after its backoff, if its device still qualifies.
+// retry sends a push again after its backoff, if its device still qualifies and its caps allow
+// (every attempt that reaches FCM counts against FCM's per-device limits).
 func (c *Core) retry(p *pendingPush) {
 	d := c.device(p.push.Device)
 	reason, detail := c.unpushable(d)
@@ -137,10 +161,17 @@ func (c *Core) retry(p *pendingPush) {
 		reason, detail = ReasonNoBinding, "the device bound another token since"
 	}
 	if reason != "" {
-		c.tracePush(p.push, reason, "", "retry cancelled: "+detail)
 		c.finish(p)
+		c.tracePush(p.push, reason, "", "retry cancelled: "+detail)
 		return
 	}
+	dc := c.capsOf(d)
+	if at := dc.next(c.now); at.After(c.now) {
+		p.gen++
+		c.timers.Push(at, timer{kind: timerRetry, push: p.push.ID, gen: p.gen})
+		return
+	}
+	dc.take(c.now)
 	p.push.Attempt++
 	c.record(PutPush{Push: PushState{Push: p.push, NotBefore: c.now}})
 	c.ready.Pushes = append(c.ready.Pushes, p.push)

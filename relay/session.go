@@ -56,6 +56,15 @@ type device struct {
 	caps       *deviceCaps
 	held       []uint64 // seqs a cap held back, waiting for the summary push
 	summaryGen uint64
+
+	// loginSeq is the user's last seq when the device logged in: what came after it, before the
+	// device's first completed sync, reached it by no frame.
+	loginSeq uint64
+	// pushes are the device's unfinished pushes, cancelled when it stops qualifying.
+	pushes []uint64
+	// lastCert is the certificate of the device's latest binding, to attribute trace entries to
+	// after the binding is gone.
+	lastCert int64
 }
 
 // Open tells the core a transport connection opened.
@@ -86,14 +95,24 @@ func (c *Core) gone(cn *conn) {
 		return
 	}
 	d.conn = nil
+	synced := d.synced
 	d.synced = false
 	if !d.loggedIn {
 		return
 	}
 	// No notification swallowed by a dead connection: what was written but not acknowledged is
-	// decided again as if it had arrived after the kill.
-	for _, m := range d.user.between(d.acked, d.cursor) {
+	// decided again as if it had arrived after the kill. A device that never finished its first
+	// sync got no frame for what arrived since its login: that is decided again too.
+	upTo := d.cursor
+	from := d.acked
+	if !synced {
+		from, upTo = max(d.acked, d.loginSeq), d.user.seq
+	}
+	for _, m := range d.user.between(from, upTo) {
 		c.decide(d, m, false)
+	}
+	if len(d.held) > 0 {
+		c.scheduleSummary(d, c.now)
 	}
 }
 
@@ -253,8 +272,10 @@ func (c *Core) login(cn *conn, f ClientFrame) {
 	}
 	d.loggedIn, d.ended, d.platform, d.loginAt = true, "", f.Platform, c.now
 	d.conn, cn.dev = cn, d
-	d.synced, d.cursor, d.acked, d.background = false, 0, 0, false
-	c.cancelHeld(d, ReasonOnline, "the device logged in again; it syncs what it missed")
+	d.synced, d.cursor, d.acked, d.background, d.loginSeq = false, 0, 0, false, d.user.seq
+	// Pushes on their way to this device are moot: it syncs what it missed. (Held messages wait
+	// for its first completed sync, which cancels them.)
+	c.cancelPushes(d, ReasonOnline, "the device logged in again")
 	c.record(PutSession{Session: d.session()})
 	c.reply(cn, f.ID, OK, "logged in")
 }
@@ -288,6 +309,7 @@ func (c *Core) endLogin(d *device, how, detail string) {
 	}
 	d.loggedIn, d.ended = false, how
 	c.cancelHeld(d, how, detail)
+	c.cancelPushes(d, how, detail)
 	c.unbind(d)
 	c.record(DeleteSession{Key: d.key})
 	if cn := d.conn; cn != nil {
@@ -315,15 +337,16 @@ func (c *Core) setPushToken(cn *conn, d *device, f ClientFrame) {
 		c.reply(cn, f.ID, CodeEmptyToken, fmt.Sprintf("token must be 1 to %d bytes: the FCM registration token from getToken", MaxTokenBytes))
 		return
 	}
-	if owner, ok := c.tokens[f.Token]; ok && owner != d.key {
+	if owner, ok := c.tokens[tokenKey{d.key.SDKAppID, f.Token}]; ok && owner != d.key {
 		// A token belongs to one app instance: it moved (the phone changed hands or users).
 		c.unbind(c.device(owner))
 	}
 	if d.binding != nil && d.binding.Token != f.Token {
-		delete(c.tokens, d.binding.Token)
+		delete(c.tokens, tokenKey{d.key.SDKAppID, d.binding.Token})
 	}
 	d.binding = &Binding{Key: d.key, CertificateID: cert.ID, Token: f.Token}
-	c.tokens[f.Token] = d.key
+	c.tokens[tokenKey{d.key.SDKAppID, f.Token}] = d.key
+	d.lastCert = cert.ID
 	c.record(PutBinding{Binding: *d.binding})
 	c.reply(cn, f.ID, OK, "push token bound")
 }
@@ -333,9 +356,10 @@ func (c *Core) unbind(d *device) {
 	if d.binding == nil {
 		return
 	}
-	if c.tokens[d.binding.Token] == d.key {
-		delete(c.tokens, d.binding.Token)
+	if c.tokens[tokenKey{d.key.SDKAppID, d.binding.Token}] == d.key {
+		delete(c.tokens, tokenKey{d.key.SDKAppID, d.binding.Token})
 	}
 	d.binding = nil
 	c.record(DeleteBinding{Key: d.key})
+	c.cancelPushes(d, ReasonNoBinding, "the push binding was removed")
 }

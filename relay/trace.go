@@ -64,6 +64,8 @@ func (c *Core) traceMsg(d *device, m StoredMsg, reason, detail string) {
 		Seq: m.Seq, MsgID: m.ID, Reason: reason, Detail: detail}
 	if d.binding != nil {
 		e.CertificateID = d.binding.CertificateID
+	} else {
+		e.CertificateID = d.lastCert // so that a query by certificate finds why it was not pushed
 	}
 	c.traceEntry(e)
 }

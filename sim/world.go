@@ -67,6 +67,8 @@ type World struct {
 	conns   map[relay.ConnID]*vconn
 	nextCon relay.ConnID
 	fcmByTk map[string]*vfcm
+	// queued holds the pushes on their way to FCM (false once the relay cancelled them).
+	queued map[uint64]bool
 
 	trace []relay.TraceEntry
 	log   eventLog
@@ -100,7 +102,7 @@ func NewWorld(cfg WorldConfig) (*World, error) {
 	w := &World{
 		cfg: cfg, eng: NewEngine(Epoch), net: Rand(cfg.Seed, "network"),
 		store: relay.NewMemoryStore(), fcm: fcm,
-		certs: map[int64]worldCert{}, conns: map[relay.ConnID]*vconn{}, fcmByTk: map[string]*vfcm{},
+		certs: map[int64]worldCert{}, conns: map[relay.ConnID]*vconn{}, fcmByTk: map[string]*vfcm{}, queued: map[uint64]bool{},
 		log: eventLog{on: cfg.Log || cfg.KeepLog, keep: cfg.KeepLog, hash: fnv.New64a()},
 	}
 	if w.relay, err = relay.New(cfg.Relay, nil); err != nil {
@@ -167,6 +169,11 @@ func (w *World) relayReady() {
 	for _, cl := range rd.Closes {
 		if c := w.conns[cl.Conn]; c != nil {
 			c.closedByRelay(cl.Reason)
+		}
+	}
+	for _, id := range rd.Cancelled {
+		if _, ok := w.queued[id]; ok {
+			w.queued[id] = false // still on its way to FCM: the shell's queue drops it
 		}
 	}
 	for _, p := range rd.Pushes {
@@ -244,7 +251,18 @@ func (w *World) sendToFCM(p relay.Push) {
 	epoch := w.epoch
 	wc, ok := w.certs[p.CertificateID]
 	lat := w.cfg.BackendLatency
+	w.queued[p.ID] = true
 	w.eng.After(lat, func() {
+		if epoch == w.epoch { // a push from a relay since restarted is already on the wire
+			live := w.queued[p.ID]
+			delete(w.queued, p.ID)
+			if !live {
+				if w.log.on {
+					w.log.add(w.eng.Now(), "push %d cancelled before it reached FCM", p.ID)
+				}
+				return
+			}
+		}
 		var res relay.PushResult
 		var delay time.Duration
 		if !ok {
@@ -368,6 +386,7 @@ func (w *World) RestartRelay() error {
 		return errors.New("a lean world keeps no relay store to restart from")
 	}
 	w.epoch++
+	clear(w.queued)
 	if w.log.on {
 		w.log.add(w.eng.Now(), "relay restart")
 	}

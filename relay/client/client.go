@@ -38,8 +38,10 @@ type Conn struct {
 	pending map[int64]chan relay.ServerFrame
 	err     error
 
-	events chan relay.ServerFrame
-	done   chan struct{}
+	events  chan relay.ServerFrame
+	done    chan struct{}
+	closing chan struct{} // closed by Close and Drop: the reader stops waiting on events
+	once    sync.Once
 }
 
 // ErrClosed is returned once the connection has ended; Err says why.
@@ -65,7 +67,8 @@ func Dial(ctx context.Context, url string, opt Options) (*Conn, error) {
 	if opt.Events == 0 {
 		opt.Events = 256
 	}
-	c := &Conn{ws: ws, pending: map[int64]chan relay.ServerFrame{}, events: make(chan relay.ServerFrame, opt.Events), done: make(chan struct{})}
+	c := &Conn{ws: ws, pending: map[int64]chan relay.ServerFrame{}, events: make(chan relay.ServerFrame, opt.Events),
+		done: make(chan struct{}), closing: make(chan struct{})}
 	go c.read()
 	return c, nil
 }
@@ -113,7 +116,11 @@ func (c *Conn) read() {
 				continue
 			}
 		}
-		c.events <- f
+		select {
+		case c.events <- f:
+		case <-c.closing:
+			// Nobody reads events any more: drop them so that the reader can end.
+		}
 	}
 }
 
@@ -169,6 +176,7 @@ func (c *Conn) SendRaw(b []byte) error {
 // Close closes the connection cleanly (a close frame, then the socket). To simulate a killed app
 // whose connection just vanishes, use Drop.
 func (c *Conn) Close() error {
+	c.once.Do(func() { close(c.closing) })
 	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
 	err := c.ws.Close()
 	<-c.done
@@ -177,6 +185,7 @@ func (c *Conn) Close() error {
 
 // Drop closes the socket without a close frame, as a killed app's connection ends.
 func (c *Conn) Drop() error {
+	c.once.Do(func() { close(c.closing) })
 	err := c.ws.Close()
 	<-c.done
 	return err

@@ -6,6 +6,7 @@ package sender
 
 import (
 	"encoding/json"
+	"strconv"
 	"time"
 
 	"firebase.google.com/go/v4/messaging"
@@ -66,7 +67,7 @@ func LegacyBody(cert relay.Certificate, p relay.Push) []byte {
 	for k, v := range p.Data {
 		data[k] = v
 	}
-	data["badge"] = itoa(p.NotificationCount)
+	data["badge"] = strconv.Itoa(p.NotificationCount)
 	b, _ := json.Marshal(legacyMessage{
 		To: p.Token, CollapseKey: p.CollapseKey, Priority: "high",
 		TimeToLive:            int64(p.TTL.D() / time.Second),
@@ -75,9 +76,4 @@ func LegacyBody(cert relay.Certificate, p relay.Push) []byte {
 		Data:                  data,
 	})
 	return b
-}
-
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
 }

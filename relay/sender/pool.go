@@ -81,6 +81,16 @@ func New(cfg Config) *Pool {
 
 // Set builds (or rebuilds) the client of a certificate.
 func (p *Pool) Set(ctx context.Context, cert relay.Certificate) error {
+	p.mu.Lock()
+	old := p.certs[cert.ID]
+	p.mu.Unlock()
+	if old != nil && sameCredentials(old.cert, cert) {
+		// Only the status or the package changed: keep the client and its OAuth token.
+		p.mu.Lock()
+		p.certs[cert.ID] = &certClient{cert: cert, v1: old.v1, legacy: old.legacy}
+		p.mu.Unlock()
+		return nil
+	}
 	cc := &certClient{cert: cert}
 	if cert.API() == "v1" {
 		jwt, err := google.JWTConfigFromJSON([]byte(cert.ServiceAccount.Reveal()), scopes...)
@@ -179,6 +189,15 @@ func v1Error(ctx context.Context, err error) *relay.PushError {
 	return e
 }
 
+// sameCredentials reports whether two versions of a certificate reach FCM the same way.
+func sameCredentials(a, b relay.Certificate) bool {
+	return a.Endpoint == b.Endpoint && a.API() == b.API() &&
+		a.ServiceAccount.Reveal() == b.ServiceAccount.Reveal() && a.ServerKey.Reveal() == b.ServerKey.Reveal()
+}
+
+// maxRetryAfterSecs caps a Retry-After read from FCM.
+const maxRetryAfterSecs = 24 * 60 * 60
+
 // retryHeader carries FCM's own Retry-After past the Admin SDK (see noSDKRetry).
 const retryHeader = "X-Pushlab-Retry-After"
 
@@ -192,7 +211,8 @@ func retryAfter(h http.Header) time.Duration {
 	if err != nil || secs < 0 {
 		return 0
 	}
-	return time.Duration(secs) * time.Second
+	// A day is far past any retry policy's patience; larger values would overflow a Duration.
+	return time.Duration(min(secs, maxRetryAfterSecs)) * time.Second
 }
 
 // noSDKRetry hands every 503 straight back to the relay, whose retry policy is the one that

@@ -98,6 +98,15 @@ func writeCoreError(w http.ResponseWriter, err error) {
 
 // decode reads a strict JSON body into v, answering the error itself.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	return decodeBody(w, r, v, false)
+}
+
+// decodeOptional is decode for a body that may be left out (empty, of any transfer encoding).
+func decodeOptional(w http.ResponseWriter, r *http.Request, v any) bool {
+	return decodeBody(w, r, v, true)
+}
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -107,6 +116,9 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 			writeError(w, http.StatusBadRequest, "read body: "+err.Error())
 		}
 		return false
+	}
+	if optional && len(bytes.TrimSpace(body)) == 0 {
+		return true
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -355,7 +367,7 @@ func (s *Server) kickUser(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Reason string `json:"reason"`
 	}
-	if r.ContentLength != 0 && !decode(w, r, &body) {
+	if !decodeOptional(w, r, &body) {
 		return
 	}
 	user := r.PathValue("user")
@@ -395,6 +407,9 @@ func (s *Server) putGroup(w http.ResponseWriter, r *http.Request) {
 	s.run(w, r, http.StatusOK, func(now time.Time) (any, error) { return s.core.PutGroup(now, g) })
 }
 
+// maxTraceLimit bounds one push-trace answer.
+const maxTraceLimit = 10000
+
 // pushTrace serves GET …/push-trace?userId=&deviceId=&certificateId=&from=&to=&limit=; from and
 // to are RFC 3339 times or Unix milliseconds.
 func (s *Server) pushTrace(w http.ResponseWriter, r *http.Request) {
@@ -430,6 +445,10 @@ func (s *Server) pushTrace(w http.ResponseWriter, r *http.Request) {
 	}
 	if tq.Limit == 0 {
 		tq.Limit = 1000
+	}
+	if tq.Limit > maxTraceLimit {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("limit %d: at most %d entries per page; page with from=", tq.Limit, maxTraceLimit))
+		return
 	}
 	s.run(w, r, http.StatusOK, func(time.Time) (any, error) {
 		entries := s.core.PushTrace(tq)

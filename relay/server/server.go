@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -86,8 +87,14 @@ type Server struct {
 	stats atomic.Pointer[relay.Stats]
 }
 
-// event is something for the loop to hand to the core.
-type event interface{}
+// event is something for the loop to hand to the core: one of the types below.
+type event interface{ isEvent() }
+
+func (openEvent) isEvent()   {}
+func (frameEvent) isEvent()  {}
+func (closedEvent) isEvent() {}
+func (resultEvent) isEvent() {}
+func (callEvent) isEvent()   {}
 
 type openEvent struct{ id relay.ConnID }
 type frameEvent struct {
@@ -211,8 +218,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/ws", s.handleWS)
 	s.adminRoutes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if err := s.Err(); err != nil {
-			http.Error(w, "store failed: "+err.Error(), http.StatusServiceUnavailable)
+		if s.Err() != nil {
+			http.Error(w, "the relay stopped: its store failed (see its log)", http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = io.WriteString(w, "ok\n")
@@ -365,6 +372,9 @@ func (s *Server) carryOut(rd relay.Ready) error {
 		}
 	}
 	s.connMu.Unlock()
+	if len(rd.Cancelled) > 0 {
+		s.pushes.cancel(rd.Cancelled)
+	}
 	for _, p := range rd.Pushes {
 		s.pushes.put(p)
 	}
@@ -393,6 +403,7 @@ func (s *Server) syncCertificates(records []relay.Record) {
 func (s *Server) fail(err error) {
 	s.failed.Store(&err)
 	s.log.Error("store failed; the relay stops", "err", err)
+	s.pushes.close()
 	s.connMu.Lock()
 	s.closing = true
 	for _, c := range s.conns {
@@ -452,6 +463,17 @@ func (q *pushQueue) take() (relay.Push, bool) {
 	p := q.items[0]
 	q.items = q.items[1:]
 	return p, true
+}
+
+// cancel drops pushes still waiting to be sent.
+func (q *pushQueue) cancel(ids []uint64) {
+	drop := make(map[uint64]bool, len(ids))
+	for _, id := range ids {
+		drop[id] = true
+	}
+	q.mu.Lock()
+	q.items = slices.DeleteFunc(q.items, func(p relay.Push) bool { return drop[p.ID] })
+	q.mu.Unlock()
 }
 
 func (q *pushQueue) close() {

@@ -39,11 +39,21 @@ type wsConn struct {
 	done    chan struct{} // closed once the socket is closed
 }
 
+// maxQueuedFrames is how many frames may wait for a client that reads slowly; past it the
+// connection is closed (1008), and the device syncs what it missed when it comes back.
+const maxQueuedFrames = 512
+
 // send queues a frame for writing.
 func (c *wsConn) send(f relay.ServerFrame) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing {
+		return
+	}
+	if len(c.queue) >= maxQueuedFrames {
+		c.queue = nil
+		c.closing, c.code, c.reason = true, relay.ClosePolicy, "client too slow to read its frames"
+		c.startWriter()
 		return
 	}
 	c.queue = append(c.queue, f)
@@ -89,8 +99,9 @@ func (c *wsConn) write() {
 			return
 		}
 		c.mu.Unlock()
+		// One deadline for the whole batch: a client that cannot take it in time is dropped.
+		_ = c.ws.SetWriteDeadline(time.Now().Add(c.timeout))
 		for _, f := range batch {
-			_ = c.ws.SetWriteDeadline(time.Now().Add(c.timeout))
 			if err := c.writeFrame(f); err != nil {
 				// The client cannot take its frames: drop the connection; the reader sees it go.
 				c.mu.Lock()

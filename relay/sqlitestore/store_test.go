@@ -323,3 +323,15 @@ func BenchmarkApplyMessage(b *testing.B) {
 		})
 	}
 }
+
+// The database holds credentials: only its owner may read it, whatever the umask.
+func TestNewDatabaseIsPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "relay.db")
+	s := openStore(t, path)
+	require.NoError(t, s.Apply(context.Background(), sample()))
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), p)
+	}
+}
