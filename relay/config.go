@@ -150,6 +150,10 @@ func (cfg Config) Validate() error {
 			return fmt.Errorf("%s %d: must be between 0 (the default) and %d", n.name, n.v, n.max)
 		}
 	}
+	if d := cfg.withDefaults(); d.HeartbeatDeadline <= d.HeartbeatInterval {
+		return fmt.Errorf("heartbeatDeadline %v must be longer than heartbeatInterval %v (clients ping every interval; 90s and 30s by default)",
+			d.HeartbeatDeadline, d.HeartbeatInterval)
+	}
 	if cfg.PushTTL.D() > 28*24*time.Hour {
 		return fmt.Errorf("pushTTL %v: FCM keeps messages at most 28 days", cfg.PushTTL)
 	}

@@ -103,6 +103,7 @@ const (
 	StepSetReceiveOpt StepKind = "setReceiveOpt"
 	StepFault         StepKind = "fault"
 	StepRestartRelay  StepKind = "restartRelay"
+	StepNetwork       StepKind = "network"
 	StepWait          StepKind = "wait"
 	StepExpect        StepKind = "expect"
 )
@@ -115,7 +116,7 @@ var DeviceSteps = []StepKind{StepInstall, StepLaunch, StepLogin, StepReportToken
 
 // AllSteps lists every step kind, in the order the README documents them.
 var AllSteps = append(append([]StepKind{}, DeviceSteps...), StepKick, StepSend, StepSendGroup,
-	StepCreateGroup, StepSetReceiveOpt, StepFault, StepRestartRelay, StepWait, StepExpect)
+	StepCreateGroup, StepSetReceiveOpt, StepFault, StepNetwork, StepRestartRelay, StepWait, StepExpect)
 
 // Step is one step: a one-key map in the file. Which fields are set depends on Kind.
 type Step struct {
@@ -135,6 +136,7 @@ type Step struct {
 	CreateGroup *CreateGroupStep `json:"createGroup,omitempty"`
 	ReceiveOpt  *ReceiveOptStep  `json:"setReceiveOpt,omitempty"`
 	Fault       *FaultStep       `json:"fault,omitempty"`
+	Network     *NetworkStep     `json:"network,omitempty"`
 	// Wait is how long a wait step lets time pass.
 	Wait   duration.Duration `json:"wait,omitempty"`
 	Expect *Expect           `json:"expect,omitempty"`
@@ -185,6 +187,21 @@ type FaultStep struct {
 	Probability float64           `yaml:"probability" json:"probability,omitempty"`
 	// Clear removes every fault rule before this one (alone, it just clears).
 	Clear bool `yaml:"clear" json:"clear,omitempty"`
+}
+
+// NetworkStep changes one link of the network: a phone's link to the relay (device), or the
+// relay's link to FCM (link: fcm, partition only).
+type NetworkStep struct {
+	Device string `yaml:"device" json:"device,omitempty"`
+	Link   string `yaml:"link" json:"link,omitempty" jsonschema:"enum=fcm"`
+	// Partition cuts the link (true) or heals it (false): frames are dropped both ways and
+	// neither side is told. A phone's FCM channel is not part of its relay link.
+	Partition *bool `yaml:"partition" json:"partition,omitempty"`
+	// Latency, Jitter and Loss replace the phone's link's (virtual mode only: a live network is
+	// the real one).
+	Latency duration.Duration `yaml:"latency" json:"latency,omitempty"`
+	Jitter  duration.Duration `yaml:"jitter" json:"jitter,omitempty"`
+	Loss    *float64          `yaml:"loss" json:"loss,omitempty"`
 }
 
 // Expect is an expectation about one device.

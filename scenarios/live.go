@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/pushlab/pushlab/fakefcm"
@@ -50,6 +51,26 @@ type liveBackend struct {
 	relayCfg relay.Config
 	store    *sqlitestore.Store
 	tmp      string
+	// fcmLink carries the embedded relay's sends to FCM, and can be cut.
+	fcmLink *cuttableTransport
+}
+
+// cuttableTransport is the embedded relay's HTTP transport to FCM. Cut, a request goes nowhere:
+// it waits until the sender's own timeout gives up on it, as over a partitioned network.
+type cuttableTransport struct {
+	next http.RoundTripper
+	cut  atomic.Bool
+}
+
+func (t *cuttableTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if t.cut.Load() {
+		if r.Body != nil {
+			_ = r.Body.Close()
+		}
+		<-r.Context().Done()
+		return nil, fmt.Errorf("partitioned from FCM: %w", r.Context().Err())
+	}
+	return t.next.RoundTrip(r)
 }
 
 const embeddedAdminKey = "pushsim-embedded-admin-key"
@@ -108,8 +129,9 @@ func (b *liveBackend) startEmbedded(ctx context.Context, sc *Scenario, seed uint
 	cfg := sc.Relay
 	cfg.Seed = sim.SubSeed(seed, "relay")
 	b.relayCfg = cfg
+	b.fcmLink = &cuttableTransport{next: http.DefaultTransport.(*http.Transport).Clone()}
 	rs, err := relayserver.Listen(ctx, "127.0.0.1:0", relayserver.Config{
-		Core: cfg, Store: b.store, Sender: sender.New(sender.Config{}), AdminKey: secret.New(embeddedAdminKey)})
+		Core: cfg, Store: b.store, Sender: sender.New(sender.Config{Transport: b.fcmLink}), AdminKey: secret.New(embeddedAdminKey)})
 	if err != nil {
 		return err
 	}
@@ -198,13 +220,36 @@ func (b *liveBackend) setFaults(rules []fakefcm.FaultRule) error {
 	return b.fcmc.SetFaults(b.ctx, rules)
 }
 
+func (b *liveBackend) setLink(d *sim.Device, n *NetworkStep) error {
+	if n.Latency != 0 || n.Jitter != 0 {
+		return errors.New("a phone's latency and jitter are virtual-only: the live network is the real one (partition and loss work live)")
+	}
+	b.lw.Do(func() {
+		if n.Partition != nil {
+			b.lw.SetPartition(d, *n.Partition)
+		}
+		if n.Loss != nil {
+			b.lw.SetLoss(d, *n.Loss)
+		}
+	})
+	return nil
+}
+
+func (b *liveBackend) partitionFCM(cut bool) error {
+	if b.fcmLink == nil {
+		return errors.New("network link fcm needs the embedded relay (a remote relay's network is not ours to cut)")
+	}
+	b.fcmLink.cut.Store(cut)
+	return nil
+}
+
 func (b *liveBackend) restartRelay() error {
 	if b.relaySrv == nil {
 		return errors.New("restartRelay needs the embedded relay (a remote relay cannot be restarted from here)")
 	}
 	_ = b.relaySrv.Shutdown(b.ctx)
 	rs, err := relayserver.Listen(b.ctx, b.relaySrv.URL[len("http://"):], relayserver.Config{
-		Core: b.relayCfg, Store: b.store, Sender: sender.New(sender.Config{}), AdminKey: secret.New(embeddedAdminKey)})
+		Core: b.relayCfg, Store: b.store, Sender: sender.New(sender.Config{Transport: b.fcmLink}), AdminKey: secret.New(embeddedAdminKey)})
 	if err != nil {
 		return err
 	}
@@ -237,7 +282,7 @@ func (b *liveBackend) fcmRegistered(token string) bool {
 func (b *liveBackend) trace() []relay.TraceEntry {
 	var out []relay.TraceEntry
 	for _, app := range b.apps {
-		es, err := b.admin.PushTrace(b.ctx, app, 100_000)
+		es, err := b.admin.PushTrace(b.ctx, app, 10_000)
 		if err == nil {
 			out = append(out, es...)
 		}

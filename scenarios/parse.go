@@ -71,6 +71,9 @@ func (s *Step) UnmarshalYAML(node ast.Node) error {
 	case s.Kind == StepFault:
 		s.Fault = &FaultStep{}
 		return decode(s.Fault)
+	case s.Kind == StepNetwork:
+		s.Network = &NetworkStep{}
+		return decode(s.Network)
 	case s.Kind == StepRestartRelay:
 		return nil
 	case s.Kind == StepWait:
@@ -316,6 +319,8 @@ func (sc *Scenario) validate() error {
 			if st.Fault.Device != "" {
 				err = known(st.Pos, what, st.Fault.Device)
 			}
+		case st.Kind == StepNetwork:
+			err = sc.validateNetwork(st.Pos, what, st.Network, known)
 		case st.Kind == StepWait:
 			if st.Wait <= 0 {
 				err = sc.errorAt(st.Pos, "%s: wait needs a positive duration such as 10s", what)
@@ -325,6 +330,28 @@ func (sc *Scenario) validate() error {
 		}
 		if err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+func (sc *Scenario) validateNetwork(p Pos, what string, n *NetworkStep, known func(Pos, string, string) error) error {
+	switch {
+	case n.Link != "" && n.Link != "fcm":
+		return sc.errorAt(p, "%s: link %q: the only named link is fcm (the relay's link to FCM); for a phone's link write device: ID", what, n.Link)
+	case n.Link == "fcm" && n.Device != "":
+		return sc.errorAt(p, "%s: give device (a phone's link to the relay) or link: fcm, not both", what)
+	case n.Link == "fcm" && (n.Partition == nil || n.Latency != 0 || n.Jitter != 0 || n.Loss != nil):
+		return sc.errorAt(p, "%s: link fcm takes partition: true or false, and nothing else", what)
+	case n.Link == "":
+		if err := known(p, what, n.Device); err != nil {
+			return err
+		}
+		if n.Partition == nil && n.Latency == 0 && n.Jitter == 0 && n.Loss == nil {
+			return sc.errorAt(p, "%s: say what changes: partition, latency, jitter or loss", what)
+		}
+		if n.Loss != nil && (*n.Loss < 0 || *n.Loss > 1) {
+			return sc.errorAt(p, "%s: loss %v: expected a share between 0 and 1", what, *n.Loss)
 		}
 	}
 	return nil

@@ -36,6 +36,10 @@ type backend interface {
 	kick(app uint64, user string) error
 	createGroup(app uint64, id string, members []string) error
 	setFaults(rules []fakefcm.FaultRule) error
+	// setLink changes a phone's link to the relay; partitionFCM cuts or heals the relay's link
+	// to FCM.
+	setLink(d *sim.Device, n *NetworkStep) error
+	partitionFCM(cut bool) error
 	restartRelay() error
 	// online reports whether the relay sees the device's connection (for steps to settle).
 	online(app uint64, user, device string) (bool, error)
@@ -215,6 +219,8 @@ func (r *runner) act(index int, st Step) (string, error) {
 		return fmt.Sprintf("%s sets %s to %s", o.Device, o.Conv, o.Opt), r.settleIdle(o.Device, dev)
 	case StepFault:
 		return r.fault(st.Fault)
+	case StepNetwork:
+		return r.network(st.Network)
 	case StepRestartRelay:
 		if err := r.b.restartRelay(); err != nil {
 			return "", err
@@ -320,6 +326,32 @@ func (r *runner) send(st Step) (string, error) {
 		return text, fmt.Errorf("%s is not logged in: the app cannot send", s.From)
 	}
 	return text, r.settleIdle(s.From, d)
+}
+
+// network changes a link.
+func (r *runner) network(n *NetworkStep) (string, error) {
+	if n.Link == "fcm" {
+		if *n.Partition {
+			return "the relay's link to FCM is cut (sends time out)", r.b.partitionFCM(true)
+		}
+		return "the relay's link to FCM is healed", r.b.partitionFCM(false)
+	}
+	var parts []string
+	if n.Partition != nil {
+		if *n.Partition {
+			parts = append(parts, "cut both ways, neither side told")
+		} else {
+			parts = append(parts, "healed")
+		}
+	}
+	if n.Latency != 0 || n.Jitter != 0 {
+		parts = append(parts, fmt.Sprintf("latency %s, jitter %s", n.Latency, n.Jitter))
+	}
+	if n.Loss != nil {
+		parts = append(parts, fmt.Sprintf("loses %g of frames", *n.Loss))
+	}
+	text := fmt.Sprintf("%s's link to the relay: %s", n.Device, strings.Join(parts, ", "))
+	return text, r.b.setLink(r.devices[n.Device], n)
 }
 
 // fault adds (or clears) fakefcm fault rules.

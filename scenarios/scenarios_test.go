@@ -37,6 +37,10 @@ func TestParseErrorsNameFileLineColumn(t *testing.T) {
 		{"not a map", "  - kill\n", 6, 5, "a step is a map with one key"},
 		{"two keys", "  - {kill: alice-phone, logout: alice-phone}\n", 6, 5, "a step is a map with one key"},
 		{"unread on kill", "  - kill: {device: alice-phone, unread: 3}\n", 6, 5, "kill takes no unread"},
+		{"network link", "  - network: {link: apns, partition: true}\n", 6, 5, `link "apns": the only named link is fcm`},
+		{"network nothing", "  - network: {device: alice-phone}\n", 6, 5, "say what changes"},
+		{"network fcm latency", "  - network: {link: fcm, latency: 1s}\n", 6, 5, "link fcm takes partition"},
+		{"network loss", "  - network: {device: alice-phone, loss: 2}\n", 6, 5, "loss 2: expected a share"},
 		{"bad opt", "  - setReceiveOpt: {device: alice-phone, conv: c2c_bob, opt: mute}\n", 6, 5, `opt "mute"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -62,6 +62,26 @@ func (v *virtualBackend) setFaults(rules []fakefcm.FaultRule) error {
 	return err
 }
 
+func (v *virtualBackend) setLink(d *sim.Device, n *NetworkStep) error {
+	l := v.w.LinkOf(d)
+	if n.Partition != nil {
+		l.Partitioned = *n.Partition
+	}
+	if n.Latency != 0 || n.Jitter != 0 {
+		l.Latency, l.Jitter = n.Latency.D(), n.Jitter.D()
+	}
+	if n.Loss != nil {
+		l.Loss = *n.Loss
+	}
+	v.w.SetLink(d, l)
+	return nil
+}
+
+func (v *virtualBackend) partitionFCM(cut bool) error {
+	v.w.SetBackendPartition(cut)
+	return nil
+}
+
 func (v *virtualBackend) restartRelay() error { return v.w.RestartRelay() }
 
 func (v *virtualBackend) online(app uint64, user, device string) (bool, error) {

@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -32,6 +33,9 @@ type LiveWorld struct {
 	links     map[*liveConn]bool
 	channels  map[*liveFCM]bool
 	seed      uint64
+	// linkOf holds the phones whose relay link is partitioned or lossy (SetPartition, SetLoss).
+	linkOf map[*Device]Link
+	rng   *rand.Rand
 }
 
 // LiveConfig says where the servers are.
@@ -51,8 +55,27 @@ func NewLiveWorld(cfg LiveConfig) *LiveWorld {
 		dialer:   &websocket.Dialer{HandshakeTimeout: 10 * time.Second},
 		ctx:      ctx, cancel: cancel, seed: cfg.Seed,
 		links: map[*liveConn]bool{}, channels: map[*liveFCM]bool{},
+		rng: Rand(cfg.Seed, "live/network"), linkOf: map[*Device]Link{},
 	}
 }
+
+// SetPartition cuts (or heals) a phone's link to the relay: frames are dropped both ways and
+// neither side is told, while the sockets stay open. Call inside Do.
+func (lw *LiveWorld) SetPartition(d *Device, cut bool) {
+	l := lw.linkOf[d]
+	l.Partitioned = cut
+	lw.linkOf[d] = l
+}
+
+// SetLoss makes a phone's link to the relay lose that share of the app's frames. Call inside Do.
+func (lw *LiveWorld) SetLoss(d *Device, loss float64) {
+	l := lw.linkOf[d]
+	l.Loss = loss
+	lw.linkOf[d] = l
+}
+
+// cut reports whether nothing crosses the phone's link to the relay.
+func (lw *LiveWorld) cut(d *Device) bool { return !d.netUp || lw.linkOf[d].Partitioned }
 
 // Do runs fn holding the world's lock: drive devices and read their observations inside it.
 func (lw *LiveWorld) Do(fn func()) {
@@ -135,17 +158,26 @@ func (lw *LiveWorld) Observe(d *Device, o Observation) {
 	}
 }
 
+// connectTimeout is how long a connection attempt over a partitioned link takes to fail.
+const connectTimeout = 10 * time.Second
+
 // liveConn is an app connection over a real WebSocket.
 type liveConn struct {
 	lw   *LiveWorld
 	dev  *Device
 	conn *client.Conn
 	done bool
+	shut bool // the relay closed it while the link was cut, and the phone has not heard
 }
 
 // DialRelay (Env) dials the relay on a goroutine.
 func (lw *LiveWorld) DialRelay(d *Device) RelayLink {
 	l := &liveConn{lw: lw, dev: d}
+	if lw.linkOf[d].Partitioned {
+		// The connection attempt goes nowhere: the app's connect timeout tells it.
+		lw.After(connectTimeout, func() { d.OnRelayClosed(l, "connect failed: no answer") })
+		return l
+	}
 	lw.links[l] = true
 	lw.spawn(func() {
 		conn, err := client.Dial(lw.ctx, lw.relayURL, client.Options{Dialer: lw.dialer})
@@ -168,7 +200,11 @@ func (lw *LiveWorld) DialRelay(d *Device) RelayLink {
 			return
 		}
 		for f := range conn.Events() {
-			lw.locked(func() { d.OnRelayFrame(l, f) })
+			lw.locked(func() {
+				if !lw.linkOf[d].Partitioned {
+					d.OnRelayFrame(l, f)
+				}
+			})
 		}
 		lw.locked(func() {
 			delete(lw.links, l)
@@ -176,6 +212,10 @@ func (lw *LiveWorld) DialRelay(d *Device) RelayLink {
 			var ce *websocket.CloseError
 			if errors.As(conn.Err(), &ce) {
 				reason = ce.Text
+			}
+			if lw.linkOf[d].Partitioned {
+				l.shut = true // the close is lost on the cut link: the app finds out when it next sends
+				return
 			}
 			d.OnRelayClosed(l, reason)
 		})
@@ -185,7 +225,17 @@ func (lw *LiveWorld) DialRelay(d *Device) RelayLink {
 
 // Send writes a frame unless the phone's network is down.
 func (l *liveConn) Send(f relay.ClientFrame) {
-	if l.conn == nil || l.done || !l.dev.netUp {
+	if l.conn == nil || l.done || l.lw.cut(l.dev) {
+		return
+	}
+	if l.shut {
+		// The relay closed the connection while the link was cut: the phone's TCP stack gets a
+		// reset for this frame.
+		l.shut, l.done = false, true
+		l.lw.After(0, func() { l.dev.OnRelayClosed(l, "connection reset by the relay") })
+		return
+	}
+	if loss := l.lw.linkOf[l.dev].Loss; loss > 0 && l.lw.rng.Float64() < loss {
 		return
 	}
 	_ = l.conn.Send(f)
@@ -198,7 +248,7 @@ func (l *liveConn) Close() {
 		return
 	}
 	l.done = true
-	if l.conn != nil && l.dev.netUp {
+	if l.conn != nil && !l.lw.cut(l.dev) {
 		conn := l.conn
 		l.lw.spawn(func() { conn.Drop() })
 	}

@@ -67,6 +67,10 @@ type World struct {
 	conns   map[relay.ConnID]*vconn
 	nextCon relay.ConnID
 	fcmByTk map[string]*vfcm
+	// links holds the devices whose link differs from the world's (SetLink).
+	links map[*Device]Link
+	// backendCut partitions the relay from FCM (SetBackendPartition).
+	backendCut bool
 	// queued holds the pushes on their way to FCM (false once the relay cancelled them).
 	queued map[uint64]bool
 
@@ -102,7 +106,7 @@ func NewWorld(cfg WorldConfig) (*World, error) {
 	w := &World{
 		cfg: cfg, eng: NewEngine(Epoch), net: Rand(cfg.Seed, "network"),
 		store: relay.NewMemoryStore(), fcm: fcm,
-		certs: map[int64]worldCert{}, conns: map[relay.ConnID]*vconn{}, fcmByTk: map[string]*vfcm{}, queued: map[uint64]bool{},
+		certs: map[int64]worldCert{}, conns: map[relay.ConnID]*vconn{}, fcmByTk: map[string]*vfcm{}, queued: map[uint64]bool{}, links: map[*Device]Link{},
 		log: eventLog{on: cfg.Log || cfg.KeepLog, keep: cfg.KeepLog, hash: fnv.New64a()},
 	}
 	if w.relay, err = relay.New(cfg.Relay, nil); err != nil {
@@ -145,6 +149,70 @@ func (w *World) latency() time.Duration {
 		d += time.Duration(w.net.Int64N(int64(w.cfg.Jitter)))
 	}
 	return d
+}
+
+// Link is one phone's network: its one-way latency and jitter, the share of app frames lost, and
+// whether its link to the relay is partitioned (frames dropped both ways, neither side told; its
+// FCM channel stays up).
+type Link struct {
+	Latency     time.Duration
+	Jitter      time.Duration
+	Loss        float64
+	Partitioned bool
+}
+
+// SetLink gives a phone a link of its own; LinkOf reads it (the world's link by default).
+func (w *World) SetLink(d *Device, l Link) { w.links[d] = l }
+
+// LinkOf is the phone's link.
+func (w *World) LinkOf(d *Device) Link {
+	if l, ok := w.links[d]; ok {
+		return l
+	}
+	return Link{Latency: w.cfg.Latency, Jitter: w.cfg.Jitter, Loss: w.cfg.Loss}
+}
+
+// SetBackendPartition cuts (or heals) the link between the relay and FCM: sends reach no FCM and
+// time out at the relay.
+func (w *World) SetBackendPartition(cut bool) { w.backendCut = cut }
+
+// latencyOf draws one crossing of the phone's link.
+func (w *World) latencyOf(d *Device) time.Duration {
+	if len(w.links) == 0 {
+		return w.latency()
+	}
+	l, ok := w.links[d]
+	if !ok {
+		return w.latency()
+	}
+	lat := l.Latency
+	if l.Jitter > 0 {
+		lat += time.Duration(w.net.Int64N(int64(l.Jitter)))
+	}
+	return lat
+}
+
+// lost draws whether the phone's link loses an app frame.
+func (w *World) lost(d *Device) bool {
+	loss := w.cfg.Loss
+	if len(w.links) > 0 {
+		if l, ok := w.links[d]; ok {
+			loss = l.Loss
+		}
+	}
+	return loss > 0 && w.net.Float64() < loss
+}
+
+// cut reports whether nothing crosses the phone's link to the relay: its network is down or the
+// link is partitioned.
+func (w *World) cut(d *Device) bool {
+	if !d.netUp {
+		return true
+	}
+	if len(w.links) > 0 {
+		return w.links[d].Partitioned
+	}
+	return false
 }
 
 // RelayDo runs fn on the relay core at the current time and carries out its Ready.
@@ -253,6 +321,19 @@ func (w *World) sendToFCM(p relay.Push) {
 	lat := w.cfg.BackendLatency
 	w.queued[p.ID] = true
 	w.eng.After(lat, func() {
+		if w.backendCut {
+			if epoch == w.epoch {
+				delete(w.queued, p.ID)
+			}
+			w.eng.After(w.cfg.SendTimeout-lat, func() {
+				if epoch == w.epoch {
+					w.RelayDo(func(c *relay.Core, now time.Time) {
+						c.PushResult(now, relay.PushResult{ID: p.ID, Err: &relay.PushError{Code: relay.ErrCodeTimeout, Message: "no answer within the send timeout"}})
+					})
+				}
+			})
+			return
+		}
 		if epoch == w.epoch { // a push from a relay since restarted is already on the wire
 			live := w.queued[p.ID]
 			delete(w.queued, p.ID)
@@ -447,22 +528,46 @@ type vconn struct {
 	dev       *Device
 	relayOpen bool // the relay knows it (opened, not yet closed on its side)
 	devClosed bool // the device closed it
+	relayShut bool // the relay closed it and the phone has not heard
+	// upAt and downAt are the latest arrival times each way: a connection is a TCP stream, so
+	// jitter never lets a frame overtake the one sent before it.
+	upAt, downAt time.Time
+}
+
+// up schedules fn at the relay one crossing from now, in order behind earlier frames.
+func (c *vconn) up(fn func()) {
+	at := c.w.eng.Now().Add(c.w.latencyOf(c.dev))
+	if at.Before(c.upAt) {
+		at = c.upAt
+	}
+	c.upAt = at
+	c.w.eng.At(at, fn)
+}
+
+// down schedules fn at the device one crossing from now, in order behind earlier frames.
+func (c *vconn) down(fn func()) {
+	at := c.w.eng.Now().Add(c.w.latencyOf(c.dev))
+	if at.Before(c.downAt) {
+		at = c.downAt
+	}
+	c.downAt = at
+	c.w.eng.At(at, fn)
 }
 
 // DialRelay (Env) opens an app connection through the virtual network.
 func (w *World) DialRelay(d *Device) RelayLink {
 	w.nextCon++
 	c := &vconn{w: w, id: w.nextCon, dev: d}
-	lat := w.latency()
+	lat := w.latencyOf(d)
 	w.eng.After(lat, func() {
-		if !d.netUp || c.devClosed {
+		if w.cut(d) || c.devClosed {
 			w.eng.After(lat, func() { d.OnRelayClosed(c, "connect failed: no network") })
 			return
 		}
 		w.conns[c.id] = c
 		c.relayOpen = true
 		w.RelayDo(func(core *relay.Core, now time.Time) { core.Open(now, c.id) })
-		w.eng.After(lat, func() {
+		c.down(func() {
 			if !c.devClosed {
 				d.OnRelayOpen(c)
 			}
@@ -473,7 +578,19 @@ func (w *World) DialRelay(d *Device) RelayLink {
 
 // Send carries a frame to the relay, unless the network is down or drops it.
 func (c *vconn) Send(f relay.ClientFrame) {
-	if c.devClosed || !c.dev.netUp || (c.w.cfg.Loss > 0 && c.w.net.Float64() < c.w.cfg.Loss) {
+	if c.devClosed || c.w.cut(c.dev) || c.w.lost(c.dev) {
+		return
+	}
+	if !c.relayOpen && c.relayShut {
+		// The relay closed this connection while the close could not reach the phone: its
+		// TCP stack answers the frame with a reset.
+		c.relayShut = false
+		c.down(func() {
+			if !c.devClosed {
+				c.devClosed = true
+				c.dev.OnRelayClosed(c, "connection reset by the relay")
+			}
+		})
 		return
 	}
 	if f.Op == relay.OpPing && c.relayOpen {
@@ -482,7 +599,7 @@ func (c *vconn) Send(f relay.ClientFrame) {
 		c.w.RelayDo(func(core *relay.Core, now time.Time) { core.Receive(now, c.id, f) })
 		return
 	}
-	c.w.eng.After(c.w.latency(), func() {
+	c.up(func() {
 		if c.relayOpen {
 			c.w.RelayDo(func(core *relay.Core, now time.Time) { core.Receive(now, c.id, f) })
 		}
@@ -495,10 +612,10 @@ func (c *vconn) Close() {
 		return
 	}
 	c.devClosed = true
-	if !c.dev.netUp {
+	if c.w.cut(c.dev) {
 		return // half-open: the relay finds out by its heartbeat deadline
 	}
-	c.w.eng.After(c.w.latency(), func() {
+	c.up(func() {
 		if c.relayOpen {
 			c.relayOpen = false
 			delete(c.w.conns, c.id)
@@ -513,13 +630,16 @@ func (c *vconn) toDevice(f relay.ServerFrame) {
 		// A pong only tells the app its connection lives. It is noted at its arrival time without
 		// an event of its own, which keeps a day of heartbeats cheap; the only thing missed is a
 		// network cut within the one latency it travels.
-		if !c.devClosed && c.dev.netUp {
-			c.dev.heard(c, c.w.eng.Now().Add(c.w.latency()))
+		if !c.devClosed && !c.w.cut(c.dev) {
+			c.dev.heard(c, c.w.eng.Now().Add(c.w.latencyOf(c.dev)))
 		}
 		return
 	}
-	c.w.eng.After(c.w.latency(), func() {
-		if !c.devClosed && c.dev.netUp {
+	if c.w.cut(c.dev) {
+		return
+	}
+	c.down(func() {
+		if !c.devClosed && !c.w.cut(c.dev) {
 			c.dev.OnRelayFrame(c, f)
 		}
 	})
@@ -529,8 +649,12 @@ func (c *vconn) toDevice(f relay.ServerFrame) {
 func (c *vconn) closedByRelay(reason string) {
 	c.relayOpen = false
 	delete(c.w.conns, c.id)
-	c.w.eng.After(c.w.latency(), func() {
-		if !c.devClosed && c.dev.netUp {
+	if c.w.cut(c.dev) {
+		c.relayShut = true // the close is lost: the app finds out when it next sends
+		return
+	}
+	c.down(func() {
+		if !c.devClosed && !c.w.cut(c.dev) {
 			c.devClosed = true
 			c.dev.OnRelayClosed(c, reason)
 		}
@@ -540,8 +664,8 @@ func (c *vconn) closedByRelay(reason string) {
 // relayGone: the relay process died; the device's next read fails (if it has network).
 func (c *vconn) relayGone() {
 	c.relayOpen = false
-	c.w.eng.After(c.w.latency(), func() {
-		if !c.devClosed && c.dev.netUp {
+	c.w.eng.After(c.w.latencyOf(c.dev), func() {
+		if !c.devClosed && !c.w.cut(c.dev) {
 			c.devClosed = true
 			c.dev.OnRelayClosed(c, "relay went away")
 		}
@@ -559,29 +683,29 @@ type vfcm struct {
 
 // FCMRegister (Env) registers the app with FCM.
 func (w *World) FCMRegister(d *Device) {
-	w.eng.After(w.latency(), func() {
+	w.eng.After(w.latencyOf(d), func() {
 		var tok string
 		var err error
 		w.fcmDo(func(c *fakefcm.Core, now time.Time) {
 			tok, err = c.RegisterDevice(now, fakefcm.DeviceSpec{SenderID: d.cfg.SenderID, PackageName: d.cfg.Package})
 		})
-		w.eng.After(w.latency(), func() { d.OnToken(tok, err) })
+		w.eng.After(w.latencyOf(d), func() { d.OnToken(tok, err) })
 	})
 }
 
 // FCMRefresh (Env) rotates a token.
 func (w *World) FCMRefresh(d *Device, token string) {
-	w.eng.After(w.latency(), func() {
+	w.eng.After(w.latencyOf(d), func() {
 		var tok string
 		var err error
 		w.fcmDo(func(c *fakefcm.Core, now time.Time) { tok, err = c.RefreshToken(now, token) })
-		w.eng.After(w.latency(), func() { d.OnToken(tok, err) })
+		w.eng.After(w.latencyOf(d), func() { d.OnToken(tok, err) })
 	})
 }
 
 // FCMUnregister (Env) deletes a token.
-func (w *World) FCMUnregister(_ *Device, token string) {
-	w.eng.After(w.latency(), func() {
+func (w *World) FCMUnregister(d *Device, token string) {
+	w.eng.After(w.latencyOf(d), func() {
 		w.fcmDo(func(c *fakefcm.Core, now time.Time) { _ = c.Uninstall(now, token) })
 	})
 }
@@ -594,7 +718,7 @@ func (w *World) FCMForceStop(_ *Device, token string) {
 // FCMConnect (Env) opens the phone's FCM channel.
 func (w *World) FCMConnect(d *Device, token string) FCMLink {
 	l := &vfcm{w: w, dev: d, token: token}
-	w.eng.After(w.latency(), func() {
+	w.eng.After(w.latencyOf(d), func() {
 		if l.closed || !d.netUp {
 			return
 		}
@@ -613,7 +737,7 @@ func (l *vfcm) Ack(id string) {
 	if !l.dev.netUp {
 		return
 	}
-	l.w.eng.After(l.w.latency(), func() {
+	l.w.eng.After(l.w.latencyOf(l.dev), func() {
 		if l.open {
 			l.w.fcmDo(func(c *fakefcm.Core, now time.Time) { _ = c.Ack(now, l.token, id) })
 		}
@@ -640,11 +764,11 @@ func (l *vfcm) toDevice(d fakefcm.Delivery) {
 	if d.Kind == fakefcm.CloseChannel {
 		l.open = false
 		delete(l.w.fcmByTk, l.token)
-		l.w.eng.After(l.w.latency(), func() { l.dev.OnFCMClosed(l) })
+		l.w.eng.After(l.w.latencyOf(l.dev), func() { l.dev.OnFCMClosed(l) })
 		return
 	}
 	f := fakefcm.DeviceFrame{Type: d.Kind, Message: d.Message}
-	l.w.eng.After(l.w.latency(), func() {
+	l.w.eng.After(l.w.latencyOf(l.dev), func() {
 		if l.open && l.dev.netUp {
 			l.dev.OnPush(l, f)
 		}

@@ -188,3 +188,66 @@ func TestSameSeedSameEventLog(t *testing.T) {
 	h3, _ := run(43)
 	require.NotEqual(t, h1, h3, "another seed, another run")
 }
+
+// A partitioned relay link drops frames both ways and tells no one: the relay pushes once its
+// heartbeat deadline passes, while the phone's FCM channel still delivers.
+func TestPartitionedRelayLinkIsHalfOpenBothWays(t *testing.T) {
+	w, d := testWorld(t, WorldConfig{Seed: 7}, "alice", "bob")
+	d["alice"].Login(true)
+	d["bob"].Login(true)
+	w.run(time.Second)
+	d["alice"].Background(0)
+	w.SetLink(d["alice"], Link{Latency: 20 * time.Millisecond, Partitioned: true})
+	d["bob"].Send(relay.ClientFrame{To: "alice", Text: "into the void"})
+	w.run(10 * time.Second)
+	require.Empty(t, kinds(d["alice"], ObsMsg), "the frame is dropped on the cut link")
+	require.Empty(t, kinds(d["alice"], ObsPush), "the relay still counts the app as connected")
+	w.run(3 * time.Minute)
+	require.Equal(t, []string{"into the void"}, kinds(d["alice"], ObsPush), "pushed after the heartbeat deadline")
+	w.SetLink(d["alice"], Link{Latency: 20 * time.Millisecond})
+	w.run(time.Minute)
+	require.Contains(t, kinds(d["alice"], ObsSynced), "into the void", "healed, the app reconnects and syncs")
+}
+
+// Jitter never reorders the frames of one connection: it is a TCP stream.
+func TestJitterKeepsFramesOfAConnectionInOrder(t *testing.T) {
+	w, d := testWorld(t, WorldConfig{Seed: 8, Jitter: 500 * time.Millisecond}, "alice", "bob")
+	d["alice"].Login(true)
+	d["bob"].Login(true)
+	w.run(5 * time.Second)
+	var want []string
+	for i := range 40 {
+		want = append(want, fmt.Sprint(i))
+		d["bob"].Send(relay.ClientFrame{To: "alice", Text: fmt.Sprint(i)})
+		w.run(10 * time.Millisecond)
+	}
+	w.run(10 * time.Second)
+	require.Equal(t, want, kinds(d["alice"], ObsMsg))
+}
+
+// With the relay cut off from FCM, sends time out and are retried; healed, the push goes through.
+func TestBackendPartitionTimesSendsOut(t *testing.T) {
+	w, d := testWorld(t, WorldConfig{Seed: 9}, "alice", "bob")
+	d["alice"].Login(true)
+	d["bob"].Login(true)
+	w.run(time.Second)
+	d["alice"].Kill()
+	w.run(time.Second)
+	w.SetBackendPartition(true)
+	d["bob"].Send(relay.ClientFrame{To: "alice", Text: "through the storm"})
+	w.run(15 * time.Second)
+	require.Empty(t, kinds(d["alice"], ObsPush))
+	require.Zero(t, len(w.FCM().Records(fakefcm.RecordFilter{})), "nothing reached FCM")
+	w.SetBackendPartition(false)
+	w.run(5 * time.Minute)
+	require.Equal(t, []string{"through the storm"}, kinds(d["alice"], ObsPush))
+	var reasons []string
+	for _, e := range w.Trace() {
+		if e.UserID == "alice" {
+			reasons = append(reasons, e.Reason)
+		}
+	}
+	require.Equal(t, relay.ReasonPushed, reasons[0])
+	require.Contains(t, reasons, "fcm-"+relay.ErrCodeTimeout)
+	require.Equal(t, relay.ReasonFCMOK, reasons[len(reasons)-1])
+}
