@@ -35,7 +35,7 @@ type LiveWorld struct {
 	seed      uint64
 	// linkOf holds the phones whose relay link is partitioned or lossy (SetPartition, SetLoss).
 	linkOf map[*Device]Link
-	rng   *rand.Rand
+	rng    *rand.Rand
 }
 
 // LiveConfig says where the servers are.
