@@ -125,7 +125,10 @@ func (c *Certificate) View() CertificateView {
 		}
 	}
 	if k := c.ServerKey.Reveal(); k != "" {
-		v.ServerKey = "…" + k[max(0, len(k)-4):]
+		v.ServerKey = "…"
+		if len(k) >= 16 { // a short key would be mostly shown by its last four characters
+			v.ServerKey += k[len(k)-4:]
+		}
 	}
 	return v
 }

@@ -87,9 +87,16 @@ func (c Caps) withDefaults(d Caps) Caps {
 }
 
 // Validate reports caps that cannot work.
+// maxCapsCount bounds the caps' counts, so that a bucket's burst times its refill stays a
+// representable duration.
+const maxCapsCount = 1_000_000
+
 func (c Caps) Validate() error {
 	if c.PerMinute < 0 || c.PerHour < 0 || c.Burst < 0 || c.Refill < 0 {
 		return fmt.Errorf("caps %+v: values must not be negative (0 means the default)", c)
+	}
+	if c.PerMinute > maxCapsCount || c.PerHour > maxCapsCount || c.Burst > maxCapsCount || c.Refill.D() > 24*time.Hour {
+		return fmt.Errorf("caps %+v: counts go up to %d and refill up to 24h (FCM itself allows far less: FCM.md)", c, maxCapsCount)
 	}
 	return nil
 }

@@ -98,6 +98,11 @@ type Core struct {
 	groups map[groupKey]*Group
 	conns  map[ConnID]*conn
 	pushes map[uint64]*pendingPush
+	// cancelled remembers the tokens of pushes cancelled after they were handed out.
+	cancelled struct {
+		token map[uint64]tokenKey
+		order []uint64
+	}
 
 	timers timerq.Queue[timer]
 	trace  traceLog
@@ -144,6 +149,7 @@ func New(cfg Config, st *State) (*Core, error) {
 		pushes: map[uint64]*pendingPush{},
 		trace:  traceLog{limit: cfg.TraceLimit},
 	}
+	c.cancelled.token = map[uint64]tokenKey{}
 	if cfg.LoginsPerSecond > 0 {
 		c.logins = ratelimit.MustBucket(cfg.LoginsPerSecond, time.Second/time.Duration(cfg.LoginsPerSecond))
 	}
@@ -184,6 +190,12 @@ func (c *Core) restore(st *State) error {
 		d := c.device(s.Key)
 		d.loggedIn, d.platform, d.loginAt, d.unread = true, s.Platform, s.LoginAt, s.Unread
 		d.held = slices.Clone(s.Held)
+		if s.Caps != nil {
+			dc := c.capsOf(d)
+			dc.perMinute.Restore(s.Caps.PerMinute)
+			dc.perHour.Restore(s.Caps.PerHour)
+			dc.burst.Restore(s.Caps.BucketFull)
+		}
 	}
 	for _, b := range st.Bindings {
 		d := c.device(b.Key)

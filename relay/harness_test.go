@@ -37,6 +37,9 @@ type world struct {
 	pushes []Push
 	pushAt []time.Time // when each push was handed out
 	trace  []TraceEntry
+	// cancelled are the Ready.Cancelled ids and records every Ready's records, in order.
+	cancelled []uint64
+	records   []Record
 }
 
 func newWorld(t *testing.T, cfg Config) *world {
@@ -74,6 +77,8 @@ func (w *world) settle() {
 	w.t.Helper()
 	rd := w.core.TakeReady()
 	require.NoError(w.t, w.store.Apply(context.Background(), rd.Records))
+	w.records = append(w.records, rd.Records...)
+	w.cancelled = append(w.cancelled, rd.Cancelled...)
 	for _, f := range rd.Frames {
 		// Every frame must encode: the shell writes them as JSON.
 		_, err := json.Marshal(f.Frame)

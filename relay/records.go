@@ -3,6 +3,8 @@ package relay
 import (
 	"context"
 	"time"
+
+	"github.com/pushlab/pushlab/internal/ratelimit"
 )
 
 // Record is one durable change the core asks its driver to persist, in order, before anything
@@ -109,6 +111,17 @@ type SessionState struct {
 	Unread int `json:"unread"`
 	// Held are the seqs of messages a cap held back, to be covered by one summary push.
 	Held []uint64 `json:"held,omitempty"`
+	// Caps is what the device's frequency caps have counted, so that a restarted relay keeps
+	// to them; nil before its first push.
+	Caps *CapsState `json:"caps,omitempty"`
+}
+
+// CapsState is one device's frequency caps as counted so far.
+type CapsState struct {
+	PerMinute ratelimit.WindowState `json:"perMinute"`
+	PerHour   ratelimit.WindowState `json:"perHour"`
+	// BucketFull is when the burst bucket would be full again.
+	BucketFull time.Time `json:"bucketFull"`
 }
 
 // Binding is a device's push binding: which certificate and token to push it through.

@@ -75,7 +75,13 @@ func (c *Core) cancelPushes(d *device, reason, detail string) {
 		p := c.pushes[id]
 		c.tracePush(p.push, reason, "", "push cancelled: "+detail)
 		c.finish(p)
-		c.ready.Cancelled = append(c.ready.Cancelled, id)
+		// A push of this very Ready is simply taken back; one handed out earlier is cancelled.
+		if i := slices.IndexFunc(c.ready.Pushes, func(q Push) bool { return q.ID == id }); i >= 0 {
+			c.ready.Pushes = slices.Delete(c.ready.Pushes, i, i+1)
+		} else {
+			c.ready.Cancelled = append(c.ready.Cancelled, id)
+			c.rememberCancelled(p.push)
+		}
 	}
 }
 
@@ -85,6 +91,7 @@ func (c *Core) PushResult(now time.Time, r PushResult) {
 	c.observe(now)
 	p, ok := c.pushes[r.ID]
 	if !ok {
+		c.lateResult(r)
 		return
 	}
 	if r.Err == nil {
@@ -173,6 +180,41 @@ func (c *Core) retry(p *pendingPush) {
 	}
 	dc.take(c.now)
 	p.push.Attempt++
+	c.record(PutSession{Session: d.session()}) // the caps counted it
 	c.record(PutPush{Push: PushState{Push: p.push, NotBefore: c.now}})
 	c.ready.Pushes = append(c.ready.Pushes, p.push)
+}
+
+// maxCancelledTokens bounds how many cancelled pushes the core remembers the token of.
+const maxCancelledTokens = 4096
+
+// rememberCancelled notes the token of a push cancelled after it was handed out: it may be on
+// its way already, and FCM's answer still says whether the token lives.
+func (c *Core) rememberCancelled(p Push) {
+	if len(c.cancelled.order) >= maxCancelledTokens {
+		delete(c.cancelled.token, c.cancelled.order[0])
+		c.cancelled.order = c.cancelled.order[1:]
+	}
+	c.cancelled.token[p.ID] = tokenKey{p.Device.SDKAppID, p.Token}
+	c.cancelled.order = append(c.cancelled.order, p.ID)
+}
+
+// lateResult takes FCM's answer to a push the core has finished: an UNREGISTERED answer to a
+// cancelled push still unbinds whichever device holds the token now.
+func (c *Core) lateResult(r PushResult) {
+	tk, ok := c.cancelled.token[r.ID]
+	if !ok {
+		return
+	}
+	delete(c.cancelled.token, r.ID)
+	if r.Err == nil || (r.Err.Code != "UNREGISTERED" && !r.Err.TokenInvalid) {
+		return
+	}
+	if owner, ok := c.tokens[tk]; ok {
+		d := c.device(owner)
+		c.traceEntry(TraceEntry{SDKAppID: owner.SDKAppID, UserID: owner.UserID, DeviceID: owner.DeviceID,
+			CertificateID: d.binding.CertificateID, PushID: r.ID, Reason: ReasonFCMPrefix + r.Err.Code,
+			Detail: "binding removed: FCM's answer to a cancelled push on this token: " + r.Err.Message})
+		c.unbind(d)
+	}
 }

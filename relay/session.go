@@ -320,7 +320,11 @@ func (c *Core) endLogin(d *device, how, detail string) {
 
 // session is a logged-in device as persisted.
 func (d *device) session() SessionState {
-	return SessionState{Key: d.key, Platform: d.platform, LoginAt: d.loginAt, Unread: d.unread, Held: d.held}
+	s := SessionState{Key: d.key, Platform: d.platform, LoginAt: d.loginAt, Unread: d.unread, Held: d.held}
+	if d.caps != nil {
+		s.Caps = &CapsState{PerMinute: d.caps.perMinute.State(), PerHour: d.caps.perHour.State(), BucketFull: d.caps.burst.State()}
+	}
+	return s
 }
 
 // setPushToken binds the device to a certificate and token, as the app does after every login.

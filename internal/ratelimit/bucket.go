@@ -66,3 +66,9 @@ func (b *Bucket) Tokens(t time.Time) int {
 	used := (b.tat.Sub(t) + b.interval - 1) / b.interval
 	return int(max(0, b.burst-int64(used)))
 }
+
+// State returns the bucket's whole state, for persisting it: when it would be full again.
+func (b *Bucket) State() time.Time { return b.tat }
+
+// Restore sets the bucket's state from State.
+func (b *Bucket) Restore(full time.Time) { b.tat = full }

@@ -140,3 +140,42 @@ func floorDiv(a, b int64) int64 {
 	}
 	return q
 }
+
+// WindowState is what a Window has counted, for persisting it: the newest slot and the slots
+// that hold events (by absolute index, time / slot length).
+type WindowState struct {
+	Head  int64       `json:"head"`
+	Slots []SlotCount `json:"slots,omitempty"`
+}
+
+// SlotCount is the number of events in one slot.
+type SlotCount struct {
+	Index int64 `json:"i"`
+	Count int32 `json:"n"`
+}
+
+// State returns what the window has counted.
+func (w *Window) State() WindowState {
+	s := WindowState{Head: w.head}
+	n := int64(len(w.counts))
+	for i := w.head - n + 1; i <= w.head; i++ {
+		if c := w.counts[mod(i, n)]; c > 0 {
+			s.Slots = append(s.Slots, SlotCount{Index: i, Count: c})
+		}
+	}
+	return s
+}
+
+// Restore replaces the window's counts with a State (of a window with the same span and
+// slots); slots outside its reach are ignored.
+func (w *Window) Restore(s WindowState) {
+	clear(w.counts)
+	w.sum, w.head = 0, s.Head
+	n := int64(len(w.counts))
+	for _, sc := range s.Slots {
+		if sc.Index > s.Head-n && sc.Index <= s.Head && sc.Count > 0 {
+			w.counts[mod(sc.Index, n)] += sc.Count
+			w.sum += int(sc.Count)
+		}
+	}
+}

@@ -85,3 +85,38 @@ func TestWindowWorksBefore1970(t *testing.T) {
 	require.False(t, w.Take(time.Unix(-998, 0)))
 	require.True(t, w.Take(time.Unix(-900, 0)))
 }
+
+// A window restored from its State answers as the original would, at any later time.
+func TestPropertyWindowStateRoundTrips(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		limit := rapid.IntRange(1, 8).Draw(t, "limit")
+		w := MustWindow(limit, time.Minute, 60)
+		now := epoch
+		for range rapid.IntRange(0, 30).Draw(t, "events") {
+			now = now.Add(time.Duration(rapid.Int64Range(0, int64(20*time.Second)).Draw(t, "gap")))
+			w.Take(now)
+		}
+		r := MustWindow(limit, time.Minute, 60)
+		r.Restore(w.State())
+		for range 5 {
+			now = now.Add(time.Duration(rapid.Int64Range(0, int64(40*time.Second)).Draw(t, "later")))
+			if w.Next(now) != r.Next(now) || w.Count(now) != r.Count(now) {
+				t.Fatalf("at %v: original next %v count %d, restored next %v count %d", now, w.Next(now), w.Count(now), r.Next(now), r.Count(now))
+			}
+			if w.Take(now) != r.Take(now) {
+				t.Fatalf("at %v the two windows disagree on admitting", now)
+			}
+		}
+	})
+}
+
+func TestBucketStateRoundTrips(t *testing.T) {
+	b := MustBucket(2, time.Minute)
+	require.True(t, b.Take(epoch))
+	require.True(t, b.Take(epoch))
+	r := MustBucket(2, time.Minute)
+	r.Restore(b.State())
+	require.Equal(t, b.Next(epoch), r.Next(epoch))
+	require.False(t, r.Allow(epoch.Add(59*time.Second)))
+	require.True(t, r.Allow(epoch.Add(time.Minute)))
+}

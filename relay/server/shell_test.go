@@ -82,10 +82,15 @@ type bubble struct {
 	store  relay.Store
 }
 
-func startRelay(t *testing.T, store relay.Store, cfg relay.Config) *bubble {
+// startRelay starts a relay on the store; opts adjust the shell's Config (MaxConnections, …).
+func startRelay(t *testing.T, store relay.Store, cfg relay.Config, opts ...func(*Config)) *bubble {
 	t.Helper()
 	b := &bubble{t: t, ln: memnet.Listen(), sender: &fakeSender{}, store: store}
-	srv, err := New(context.Background(), Config{Core: cfg, Store: store, Sender: b.sender, AdminKey: secret.New(adminKey)})
+	sc := Config{Core: cfg, Store: store, Sender: b.sender, AdminKey: secret.New(adminKey)}
+	for _, o := range opts {
+		o(&sc)
+	}
+	srv, err := New(context.Background(), sc)
 	require.NoError(t, err)
 	b.srv = srv
 	hs := &http.Server{Handler: srv.Handler()}

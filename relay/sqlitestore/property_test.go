@@ -13,6 +13,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/pushlab/pushlab/internal/duration"
+	"github.com/pushlab/pushlab/internal/ratelimit"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
 )
@@ -67,6 +68,24 @@ var rawString = rapid.OneOf(
 	rapid.String(),
 	rapid.Custom(func(t *rapid.T) string { return string(rapid.SliceOfN(rapid.Byte(), 0, 8).Draw(t, "bytes")) }),
 )
+
+func drawCaps(t *rapid.T) *relay.CapsState {
+	if rapid.Bool().Draw(t, "no caps yet") {
+		return nil
+	}
+	window := func(label string) ratelimit.WindowState {
+		w := ratelimit.WindowState{Head: rapid.Int64().Draw(t, label+"Head")}
+		for range rapid.IntRange(0, 3).Draw(t, label+"Slots") {
+			w.Slots = append(w.Slots, ratelimit.SlotCount{Index: rapid.Int64().Draw(t, label+"Index"), Count: rapid.Int32().Draw(t, label+"Count")})
+		}
+		return w
+	}
+	bucket := drawTime(t, "bucketFull")
+	if !bucket.IsZero() {
+		bucket = bucket.UTC() // JSON keeps the offset, not the zone's name
+	}
+	return &relay.CapsState{PerMinute: window("perMinute"), PerHour: window("perHour"), BucketFull: bucket}
+}
 
 func drawTime(t *rapid.T, label string) time.Time {
 	if rapid.IntRange(0, 4).Draw(t, label+"Zero") == 0 {
@@ -136,6 +155,7 @@ func (u *universe) drawRecord(t *rapid.T) relay.Record {
 			LoginAt:  drawTime(t, "loginAt"),
 			Unread:   rapid.Int().Draw(t, "unread"),
 			Held:     drawSeqs(t, "held"),
+			Caps:     drawCaps(t),
 		}}
 	case 6:
 		return relay.DeleteSession{Key: drawDevice(t)}
@@ -257,7 +277,8 @@ func TestRecordFieldsKnown(t *testing.T) {
 		reflect.TypeFor[relay.Caps]():         {"PerMinute", "PerHour", "Burst", "Refill"},
 		reflect.TypeFor[relay.Certificate]():  {"ID", "SDKAppID", "Platform", "PackageName", "SenderID", "ServiceAccount", "ServerKey", "Endpoint", "Status"},
 		reflect.TypeFor[relay.CertStatus]():   {"Misconfigured", "Reason", "Since"},
-		reflect.TypeFor[relay.SessionState](): {"Key", "Platform", "LoginAt", "Unread", "Held"},
+		reflect.TypeFor[relay.SessionState](): {"Key", "Platform", "LoginAt", "Unread", "Held", "Caps"},
+		reflect.TypeFor[relay.CapsState]():    {"PerMinute", "PerHour", "BucketFull"},
 		reflect.TypeFor[relay.DeviceKey]():    {"SDKAppID", "UserID", "DeviceID"},
 		reflect.TypeFor[relay.UserKey]():      {"SDKAppID", "UserID"},
 		reflect.TypeFor[relay.Binding]():      {"Key", "CertificateID", "Token"},

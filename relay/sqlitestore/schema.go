@@ -133,6 +133,9 @@ var migrations = []migration{
 			value INTEGER NOT NULL
 		) STRICT`,
 	}},
+	{name: "sessions keep their frequency caps", stmts: []string{
+		`ALTER TABLE sessions ADD COLUMN caps TEXT`, // JSON relay.CapsState, or NULL before the first push
+	}},
 }
 
 // migrate brings the database's schema up to date in one transaction, and refuses a database

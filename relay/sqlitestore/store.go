@@ -121,7 +121,7 @@ func (s *Store) prepare(ctx context.Context) error {
 			service_account, server_key, endpoint, misconfigured, reason, since_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.deleteCert, `DELETE FROM certificates WHERE id = ?`},
 		{&st.putSession, `INSERT OR REPLACE INTO sessions (sdk_app_id, user_id, device_id, platform, login_at_ns,
-			unread, held) VALUES (?, ?, ?, ?, ?, ?, ?)`},
+			unread, held, caps) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.deleteSession, `DELETE FROM sessions WHERE sdk_app_id = ? AND user_id = ? AND device_id = ?`},
 		{&st.putBinding, `INSERT OR REPLACE INTO bindings (sdk_app_id, user_id, device_id, certificate_id, token)
 			VALUES (?, ?, ?, ?, ?)`},
@@ -245,8 +245,16 @@ func (a applier) apply(st *statements, r relay.Record) error {
 		if err != nil {
 			return fmt.Errorf("held: %w", err)
 		}
+		var caps sql.NullString
+		if ss.Caps != nil {
+			b, err := json.Marshal(ss.Caps)
+			if err != nil {
+				return fmt.Errorf("caps: %w", err)
+			}
+			caps = sql.NullString{String: string(b), Valid: true}
+		}
 		return a.exec(st.putSession, u64(ss.Key.SDKAppID), ss.Key.UserID, ss.Key.DeviceID, ss.Platform, loginAt,
-			ss.Unread, string(held))
+			ss.Unread, string(held), caps)
 	case relay.DeleteSession:
 		return a.exec(st.deleteSession, u64(r.Key.SDKAppID), r.Key.UserID, r.Key.DeviceID)
 	case relay.PutBinding:
@@ -441,18 +449,25 @@ func (l loader) certificates(st *relay.State) error {
 }
 
 func (l loader) sessions(st *relay.State) error {
-	err := l.each(`SELECT sdk_app_id, user_id, device_id, platform, login_at_ns, unread, held FROM sessions`,
+	err := l.each(`SELECT sdk_app_id, user_id, device_id, platform, login_at_ns, unread, held, caps FROM sessions`,
 		func(rows *sql.Rows) error {
 			var ss relay.SessionState
 			var app int64
 			var loginAt sql.NullInt64
 			var held string
-			if err := rows.Scan(&app, &ss.Key.UserID, &ss.Key.DeviceID, &ss.Platform, &loginAt, &ss.Unread, &held); err != nil {
+			var caps sql.NullString
+			if err := rows.Scan(&app, &ss.Key.UserID, &ss.Key.DeviceID, &ss.Platform, &loginAt, &ss.Unread, &held, &caps); err != nil {
 				return err
 			}
 			ss.Key.SDKAppID, ss.LoginAt = uint64(app), timeFromDB(loginAt)
 			if err := json.Unmarshal([]byte(held), &ss.Held); err != nil {
 				return fmt.Errorf("session %v: held: %w", ss.Key, err)
+			}
+			if caps.Valid {
+				ss.Caps = &relay.CapsState{}
+				if err := json.Unmarshal([]byte(caps.String), ss.Caps); err != nil {
+					return fmt.Errorf("session %v: caps: %w", ss.Key, err)
+				}
 			}
 			st.Sessions = append(st.Sessions, ss)
 			return nil

@@ -1,0 +1,226 @@
+package relay
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pushlab/pushlab/internal/secret"
+)
+
+// load reads what the store holds now.
+func (w *world) load() *State {
+	w.t.Helper()
+	st, err := w.store.Load(context.Background())
+	require.NoError(w.t, err)
+	return st
+}
+
+// TestRestartAfterLogoutOrKickRestoresNoLogin: a login that ended is deleted from the store, so
+// a restarted relay neither shows the device logged in nor pushes to it.
+func TestRestartAfterLogoutOrKickRestoresNoLogin(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(w *world, alice *phone)
+	}{
+		{"logout", func(w *world, alice *phone) {
+			r := w.do(alice.conn, ClientFrame{Op: OpLogout})
+			require.Equal(w.t, OK, r.Code)
+			alice.kill()
+		}},
+		{"kick", func(w *world, alice *phone) {
+			alice.kill()
+			_, err := w.core.Kick(w.now, testApp, "alice", "")
+			require.NoError(w.t, err)
+			w.settle()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, Config{})
+			alice := w.login("alice", "alice-phone")
+			bob := w.login("bob", "bob-phone")
+			tc.end(w, alice)
+			require.Contains(t, w.records, Record(DeleteSession{Key: DeviceKey{testApp, "alice", "alice-phone"}}))
+
+			w.restart()
+			bob.relaunch()
+			bob.send("alice", "after the restart")
+			require.Empty(t, w.pushesTo("alice-phone"))
+			u, ok := w.core.User(testApp, "alice")
+			require.True(t, ok)
+			for _, d := range u.Devices {
+				require.False(t, d.LoggedIn, "%s is not logged in after the restart", d.DeviceID)
+				require.Nil(t, d.Binding)
+			}
+			require.Equal(t, 1, w.core.Stats().LoggedIn, "only bob")
+		})
+	}
+}
+
+// TestRestartDuringBackoffResendsWhenTheBackoffEnds: a push waiting for its retry is stored with
+// the time it may go; after a restart it goes then, not earlier, as the next attempt.
+func TestRestartDuringBackoffResendsWhenTheBackoffEnds(t *testing.T) {
+	w := newWorld(t, Config{})
+	alice := w.login("alice", "alice-phone")
+	bob := w.login("bob", "bob-phone")
+	alice.kill()
+	bob.send("alice", "1")
+	p := w.fail("alice-phone", PushError{Code: "UNAVAILABLE", RetryAfter: 5 * time.Minute})
+	require.Equal(t, []time.Time{epoch.Add(5 * time.Minute)}, []time.Time{w.pendingPushes()[0].NotBefore})
+
+	w.advance(time.Minute)
+	w.restart()
+	w.advance(4*time.Minute - time.Nanosecond)
+	require.Equal(t, 1, w.sends(p.ID), "the backoff survives the restart")
+	w.advance(time.Nanosecond)
+	require.Equal(t, 2, w.sends(p.ID))
+	again := w.pushes[len(w.pushes)-1]
+	require.Equal(t, 2, again.Attempt)
+	want := p
+	want.Attempt = 2
+	require.Empty(t, cmp.Diff(want, again), "the same push, its next attempt")
+
+	w.acceptAll(len(w.pushes) - 1)
+	require.Empty(t, w.pendingPushes())
+}
+
+// TestTrimmedInboxStaysTrimmedAfterRestart: what the inbox limit dropped stays dropped after a
+// restart, and the sequence goes on where it was.
+func TestTrimmedInboxStaysTrimmedAfterRestart(t *testing.T) {
+	w := newWorld(t, Config{InboxLimit: 10})
+	alice := w.login("alice", "alice-phone")
+	bob := w.login("bob", "bob-phone")
+	alice.kill()
+	for i := range 12 {
+		bob.send("alice", fmt.Sprint(i))
+	}
+	require.Contains(t, w.records, Record(TrimInbox{User: UserKey{testApp, "alice"}, Through: 2}))
+
+	w.restart()
+	bob.relaunch()
+	alice.relaunch()
+	r := w.do(alice.conn, ClientFrame{Op: OpSync})
+	require.Equal(t, "messages before seq 3 are no longer kept", r.Desc)
+	var seqs []uint64
+	for _, m := range r.Msgs {
+		seqs = append(seqs, m.Seq)
+	}
+	require.Equal(t, seqRange(3, 12), seqs)
+	bob.send("alice", "next")
+	live := alice.live()
+	require.Len(t, live, 1)
+	require.Equal(t, uint64(13), live[0].Seq)
+}
+
+// TestDeleteAppRemovesEverything: deleting an app kicks its online devices, cancels its pushes,
+// tells the driver to forget each of its certificates, and leaves nothing of it in the store;
+// other apps are untouched, and an app created again under the same ID starts empty.
+func TestDeleteAppRemovesEverything(t *testing.T) {
+	const (
+		gone       = uint64(1400000002)
+		goneSecret = "gone-app-secret-0123456"
+	)
+	w := newWorld(t, Config{})
+	w.app(AppConfig{SDKAppID: gone, SecretKey: secret.New(goneSecret)})
+	w.cert(gone, 9000)
+	w.cert(gone, 9001)
+	_, err := w.core.PutGroup(w.now, Group{SDKAppID: gone, ID: "team", Members: []string{"dave", "erin"}})
+	require.NoError(t, err)
+	w.settle()
+	alice := w.login("alice", "alice-phone") // of the app that stays
+	alice.kill()
+
+	login := func(user string) ConnID {
+		id := w.open()
+		r := w.do(id, ClientFrame{Op: OpLogin, SDKAppID: gone, UserID: user, DeviceID: user + "-phone",
+			UserSig: MakeUserSig(goneSecret, UserSigClaims{SDKAppID: gone, UserID: user, Expire: w.now.Add(time.Hour).Unix()})})
+		require.Equal(t, OK, r.Code, r.Desc)
+		r = w.do(id, ClientFrame{Op: OpSetPushToken, CertificateID: 9001, Token: "tok-" + user})
+		require.Equal(t, OK, r.Code, r.Desc)
+		r = w.do(id, ClientFrame{Op: OpSync})
+		require.Equal(t, OK, r.Code, r.Desc)
+		return id
+	}
+	dave, erin := login("dave"), login("erin")
+	r := w.do(dave, ClientFrame{Op: OpSetReceiveOpt, Conv: "group_team", Opt: ReceiveNotNotify})
+	require.Equal(t, OK, r.Code)
+	w.core.Closed(w.now, erin)
+	w.settle()
+	r = w.do(dave, ClientFrame{Op: OpSend, Group: "team", Text: "hi"})
+	require.Equal(t, OK, r.Code)
+	erinPushes := w.pushesTo("erin-phone")
+	require.Len(t, erinPushes, 1)
+
+	records := len(w.records)
+	require.NoError(t, w.core.DeleteApp(w.now, gone))
+	w.settle()
+	var certs []int64
+	for _, rec := range w.records[records:] {
+		if dc, ok := rec.(DeleteCertificate); ok {
+			certs = append(certs, dc.ID)
+		}
+	}
+	require.Equal(t, []int64{9000, 9001}, certs, "one DeleteCertificate per certificate, for the driver's senders")
+	require.Contains(t, w.records[records:], Record(DeleteApp{SDKAppID: gone}))
+	require.Contains(t, w.cancelled, erinPushes[0].ID)
+	require.Equal(t, OpKicked, w.frames[dave][len(w.frames[dave])-1].Op)
+	require.Contains(t, w.closed, dave)
+	require.ErrorIs(t, w.core.DeleteApp(w.now, gone), ErrNotFound)
+
+	st := w.load()
+	require.Empty(t, cmp.Diff([]uint64{testApp}, appIDs(st.Apps)))
+	require.Len(t, st.Certificates, 1)
+	require.Equal(t, testCert, st.Certificates[0].ID)
+	for _, s := range st.Sessions {
+		require.Equal(t, testApp, s.Key.SDKAppID)
+	}
+	require.Len(t, st.Bindings, 1)
+	require.Equal(t, "alice", st.Bindings[0].Key.UserID)
+	for k := range st.Messages {
+		require.Equal(t, testApp, k.SDKAppID)
+	}
+	for k := range st.ReceiveOpts {
+		require.Equal(t, testApp, k.SDKAppID)
+	}
+	require.Empty(t, st.Groups)
+	require.Empty(t, st.Pushes)
+
+	_, ok := w.core.User(gone, "dave")
+	require.False(t, ok)
+	require.Equal(t, []int64{testCert}, certIDs(w.core.Certificates(0)))
+
+	// The same ID again is a new, empty app, in the running relay and after a restart.
+	w.app(AppConfig{SDKAppID: gone, SecretKey: secret.New(goneSecret)})
+	w.cert(gone, 9001)
+	for range 2 {
+		dave = login("dave")
+		require.Empty(t, w.frames[dave][len(w.frames[dave])-1].Msgs, "nothing of the old app is synced")
+		u, _ := w.core.User(gone, "dave")
+		require.Zero(t, u.LastSeq)
+		_, err = w.core.AdminSend(w.now, gone, SendRequest{From: "dave", Group: "team", Text: "x"})
+		require.ErrorContains(t, err, "no group")
+		require.Equal(t, []int64{testCert, 9001}, certIDs(w.core.Certificates(0)))
+		w.restart()
+	}
+}
+
+func appIDs(apps []AppConfig) []uint64 {
+	var out []uint64
+	for _, a := range apps {
+		out = append(out, a.SDKAppID)
+	}
+	return out
+}
+
+func certIDs(vs []CertificateView) []int64 {
+	var out []int64
+	for _, v := range vs {
+		out = append(out, v.ID)
+	}
+	return slices.Sorted(slices.Values(out))
+}
