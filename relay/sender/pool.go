@@ -203,9 +203,9 @@ const retryHeader = "X-Pushlab-Retry-After"
 
 // retryAfter reads FCM's Retry-After (seconds or an HTTP date is not needed: FCM sends seconds).
 func retryAfter(h http.Header) time.Duration {
-	v := h.Get(retryHeader)
-	if v == "" {
-		v = h.Get("Retry-After")
+	v := h.Get("Retry-After")
+	if _, ok := h[retryHeader]; ok {
+		v = h.Get(retryHeader) // FCM's own value, possibly none, behind noSDKRetry's
 	}
 	secs, err := strconv.Atoi(strings.TrimSpace(v))
 	if err != nil || secs < 0 {

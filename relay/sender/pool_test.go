@@ -116,6 +116,7 @@ func TestErrorsInTheRelaysTerms(t *testing.T) {
 			{"sender mismatch", foreign, nil, "SENDER_ID_MISMATCH", false, 0},
 			{"quota", good, &fakefcm.FaultRule{Status: 429, RetryAfter: duration.Of(30 * time.Second)}, "QUOTA_EXCEEDED", false, 30 * time.Second},
 			{"unavailable", good, &fakefcm.FaultRule{Status: 503, RetryAfter: duration.Of(7 * time.Second)}, "UNAVAILABLE", false, 7 * time.Second},
+			{"unavailable without Retry-After", good, &fakefcm.FaultRule{Status: 503}, "UNAVAILABLE", false, 0},
 			{"internal", good, &fakefcm.FaultRule{Status: 500}, "INTERNAL", false, 0},
 		} {
 			t.Run(cert.API()+"/"+tc.name, func(t *testing.T) {

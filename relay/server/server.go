@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -58,6 +59,8 @@ type Config struct {
 	WriteTimeout time.Duration
 	// MaxBodyBytes bounds admin request bodies; zero means 1 MiB.
 	MaxBodyBytes int64
+	// Tap, if set, is told of every input of the core and its answer, one at a time.
+	Tap Tap
 }
 
 // Server is a running relay.
@@ -81,7 +84,7 @@ type Server struct {
 	closing bool
 	readers sync.WaitGroup // connection readers in flight
 
-	pushes  *pushQueue
+	pushes  *pushLanes
 	workers sync.WaitGroup
 
 	stats atomic.Pointer[relay.Stats]
@@ -133,6 +136,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
+	if cfg.SendWorkers < 0 {
+		return nil, fmt.Errorf("relay server: sendWorkers %d: must not be negative (0 means 64)", cfg.SendWorkers)
+	}
 	if cfg.SendWorkers == 0 {
 		cfg.SendWorkers = 64
 	}
@@ -156,7 +162,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		stop:     make(chan struct{}),
 		loopDone: make(chan struct{}),
 		conns:    map[relay.ConnID]*wsConn{},
-		pushes:   newPushQueue(),
+		pushes:   newPushLanes(cfg.SendWorkers),
 	}
 	for _, v := range core.Certificates(0) {
 		cert, _ := core.Certificate(v.ID)
@@ -171,9 +177,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.handler = s.routes()
 	// Pushes left unfinished by the last run are sent again on the first tick.
 	go s.loop()
-	for range cfg.SendWorkers {
+	for i := range cfg.SendWorkers {
 		s.workers.Add(1)
-		go s.sendWorker()
+		go s.sendWorker(s.pushes.lanes[i])
 	}
 	s.log.Info("relay started", "apps", stats.Apps, "certificates", stats.Certificates, "loggedIn", stats.LoggedIn, "pendingPushes", stats.PendingPushes)
 	return s, nil
@@ -289,11 +295,13 @@ func (s *Server) loop() {
 			}
 			return
 		case <-timer.C:
+			s.tapInput(s.clock(), TapInput{Kind: TapTick})
 			s.core.Tick(s.clock())
 		case ev := <-s.events:
 			replies = append(replies[:0], s.apply(ev))
-			// Take what else is waiting, so that one store transaction covers many events.
-			for n := 0; n < 256; n++ {
+			// Take what else is waiting, so that one store transaction covers many events
+			// (unless a Tap watches the events one by one).
+			for n := 0; n < 256 && s.cfg.Tap == nil; n++ {
 				select {
 				case ev := <-s.events:
 					replies = append(replies, s.apply(ev))
@@ -329,16 +337,20 @@ func (s *Server) apply(ev event) func(error) {
 	now := s.clock()
 	switch ev := ev.(type) {
 	case openEvent:
+		s.tapInput(now, TapInput{Kind: TapOpened, Conn: ev.id})
 		s.core.Open(now, ev.id)
 	case frameEvent:
 		if f, fe := relay.DecodeClientFrame(ev.data); fe != nil {
 			s.core.Refuse(now, ev.id, fe)
 		} else {
+			s.tapInput(now, TapInput{Kind: TapReceived, Conn: ev.id, Frame: f})
 			s.core.Receive(now, ev.id, f)
 		}
 	case closedEvent:
+		s.tapInput(now, TapInput{Kind: TapClosed, Conn: ev.id})
 		s.core.Closed(now, ev.id)
 	case resultEvent:
+		s.tapInput(now, TapInput{Kind: TapResult, Result: ev.r})
 		s.core.PushResult(now, ev.r)
 	case callEvent:
 		v, err := ev.fn(now)
@@ -354,6 +366,9 @@ func (s *Server) apply(ev event) func(error) {
 
 // carryOut does what a Ready asks, in the order the core requires.
 func (s *Server) carryOut(rd relay.Ready) error {
+	if s.cfg.Tap != nil {
+		s.cfg.Tap.Ready(s.clock(), &rd)
+	}
 	if len(rd.Records) > 0 {
 		if err := s.cfg.Store.Apply(context.Background(), rd.Records); err != nil {
 			return fmt.Errorf("persist %d records: %w", len(rd.Records), err)
@@ -413,10 +428,10 @@ func (s *Server) fail(err error) {
 }
 
 // sendWorker sends pushes and posts their results back to the loop.
-func (s *Server) sendWorker() {
+func (s *Server) sendWorker(q *pushQueue) {
 	defer s.workers.Done()
 	for {
-		p, ok := s.pushes.take()
+		p, ok := q.take()
 		if !ok {
 			return
 		}
@@ -426,6 +441,37 @@ func (s *Server) sendWorker() {
 		if !s.post(resultEvent{r: r}) {
 			return
 		}
+	}
+}
+
+// pushLanes spreads pushes over one queue per send worker by device, so that one device's
+// pushes reach FCM in the order the relay decided them (a newer notification must replace an
+// older one under its collapse key, not the other way round).
+type pushLanes struct{ lanes []*pushQueue }
+
+func newPushLanes(n int) *pushLanes {
+	l := &pushLanes{lanes: make([]*pushQueue, n)}
+	for i := range l.lanes {
+		l.lanes[i] = newPushQueue()
+	}
+	return l
+}
+
+func (l *pushLanes) put(p relay.Push) {
+	h := fnv.New32a()
+	fmt.Fprintf(h, "%d/%s/%s", p.Device.SDKAppID, p.Device.UserID, p.Device.DeviceID)
+	l.lanes[h.Sum32()%uint32(len(l.lanes))].put(p)
+}
+
+func (l *pushLanes) cancel(ids []uint64) {
+	for _, q := range l.lanes {
+		q.cancel(ids)
+	}
+}
+
+func (l *pushLanes) close() {
+	for _, q := range l.lanes {
+		q.close()
 	}
 }
 
