@@ -89,21 +89,17 @@ func (r *runner) expect(index int, e *Expect) {
 		match := func(o sim.Observation) bool {
 			return strings.Contains(o.Title, p.Title) && strings.Contains(o.Text, p.Body)
 		}
-		count := func() int {
-			n := 0
-			for _, o := range newObs(sim.ObsPush) {
-				if match(o) {
-					n++
-				}
-			}
-			return n
-		}
 		deadline := from.Add(p.Within.D())
 		if p.Count == nil {
-			res.Held = r.b.waitUntil(deadline, func() bool { return count() > 0 })
+			// At least one matching push: the run moves on as soon as it arrives.
+			res.Held = r.b.waitUntil(deadline, func() bool { return slices.ContainsFunc(newObs(sim.ObsPush), match) })
 		} else {
+			// Exactly Count pushes by the end of the window, every one of them matching.
 			r.b.advance(p.Within.D())
-			r.b.do(func() { res.Held = count() == *p.Count })
+			r.b.do(func() {
+				got := newObs(sim.ObsPush)
+				res.Held = len(got) == *p.Count && !slices.ContainsFunc(got, func(o sim.Observation) bool { return !match(o) })
+			})
 		}
 		r.b.do(func() { seen = newObs(sim.ObsPush) })
 		res.Seen = describePushes(seen, r.ms)

@@ -215,10 +215,10 @@ type Expect struct {
 	Trace     *TraceExpect     `yaml:"trace" json:"trace,omitempty"`
 }
 
-// PushExpect: pushes arriving on the device after the previous push or noPush expectation on it. Without Count,
-// at least one within Within (the run moves on as soon as one arrives); with Count, exactly that
-// many by the end of Within. Title and Body, when set, must match every counted push (a
-// substring).
+// PushExpect: pushes arriving on the device after the previous push or noPush expectation on
+// it. Without Count, at least one within Within that matches Title and Body (substrings, when
+// set); the run moves on as soon as it arrives. With Count, exactly that many pushes by the end
+// of Within, and every one of them matches.
 type PushExpect struct {
 	Within duration.Duration `yaml:"within" json:"within" jsonschema:"required"`
 	Count  *int              `yaml:"count" json:"count,omitempty"`

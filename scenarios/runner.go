@@ -225,9 +225,10 @@ func (r *runner) act(index int, st Step) (string, error) {
 		if err := r.b.restartRelay(); err != nil {
 			return "", err
 		}
-		// Running apps reconnect and log in again by themselves.
-		for id, dev := range r.devices {
-			if err := r.settleLogin(id, dev, false); err != nil {
+		// Running apps reconnect and log in again by themselves: wait until the new relay sees
+		// each of them (an app still on its old connection has not noticed yet).
+		for _, d := range r.sc.Devices {
+			if err := r.settleRelogin(d.ID, r.devices[d.ID]); err != nil {
 				return "the relay restarts", err
 			}
 		}
@@ -280,6 +281,24 @@ func (r *runner) settleLogin(id string, d *sim.Device, must bool) error {
 		return nil
 	}
 	return r.settle(id, "log in", func() bool { return d.LoggedIn() && !hasPending(d) })
+}
+
+// settleRelogin waits, after a relay restart, until a running app is logged in again on a
+// connection the new relay knows.
+func (r *runner) settleRelogin(id string, d *sim.Device) error {
+	var wants bool
+	r.b.do(func() { wants = d.App() != sim.AppNotRunning && d.Credentials() && d.NetUp() })
+	if !wants {
+		return nil
+	}
+	cfg := r.dcfg[id]
+	return r.settle(id, "log in to the restarted relay", func() bool {
+		if !d.LoggedIn() || hasPending(d) {
+			return false
+		}
+		on, err := r.b.online(cfg.App, cfg.User, id)
+		return err == nil && on
+	})
 }
 
 // settleOffline waits until the relay has seen the device's connection go.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -174,4 +175,25 @@ func mustRead(t *testing.T, path string) []byte {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return b
+}
+
+// With count, a push expectation counts every push in its window, and each must match.
+func TestPushCountCountsEveryPushAndEachMustMatch(t *testing.T) {
+	steps := header + `  - login: alice-phone
+  - login: bob-phone
+  - kill: alice-phone
+  - send: {from: bob-phone, to: alice, text: lunch?}
+  - send: {from: bob-phone, to: alice, text: dinner?}
+  - expect: {device: alice-phone, push: {within: 5s, count: %d, body: %s}}
+`
+	for _, tc := range []struct {
+		count int
+		body  string
+		held  bool
+	}{{2, "?", true}, {1, "lunch", false}, {2, "lunch", false}, {3, "?", false}} {
+		sc, err := Parse("s.yaml", fmt.Appendf(nil, steps, tc.count, tc.body))
+		require.NoError(t, err)
+		res := Run(context.Background(), sc, Options{Seed: 1})
+		require.Equal(t, tc.held, res.Expectations[0].Held, "count %d body %q: seen %s", tc.count, tc.body, res.Expectations[0].Seen)
+	}
 }

@@ -66,6 +66,7 @@ func stepSchema() *jsonschema.Schema {
 		one(string(StepCreateGroup), strip(sub.Reflect(&CreateGroupStep{}))),
 		one(string(StepSetReceiveOpt), strip(sub.Reflect(&ReceiveOptStep{}))),
 		one(string(StepFault), strip(sub.Reflect(&FaultStep{}))),
+		one(string(StepNetwork), strip(sub.Reflect(&NetworkStep{}))),
 		one(string(StepRestartRelay), &jsonschema.Schema{Type: "null"}),
 		one(string(StepWait), &jsonschema.Schema{Type: "string", Pattern: `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`}),
 		one(string(StepExpect), strip(sub.Reflect(&Expect{}))),
