@@ -3,8 +3,10 @@ GO       ?= go
 BIN      := bin
 PKGS     := ./...
 FUZZTIME ?= 30s
+RAPID_CHECKS ?= 20000
+RAPID_STEPS ?= 100
 
-.PHONY: all build test run bench lint fuzz clean
+.PHONY: all build test run bench lint fuzz prop clean
 
 all: build
 
@@ -30,6 +32,10 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: run gofmt -w on the files above"; exit 1; }
 	$(GO) vet $(PKGS)
 	$(GO) mod tidy -diff
+
+## prop: the property tests deep, for nightly runs (RAPID_CHECKS checks of about RAPID_STEPS actions)
+prop:
+	RAPID_CHECKS=$(RAPID_CHECKS) RAPID_STEPS=$(RAPID_STEPS) $(GO) test -count=1 -timeout 6h -run '^TestProperty' $(PKGS)
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 30s)
 fuzz:

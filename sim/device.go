@@ -323,7 +323,7 @@ func (d *Device) Login(reportToken bool) {
 	}
 	if d.linkState == linkNone {
 		d.connect()
-	} else if d.linkState == linkOpen && !d.loggedIn {
+	} else if d.linkState == linkOpen && !d.loggedIn && !d.awaiting(relay.OpLogin) {
 		d.sendLogin()
 	}
 }
@@ -526,6 +526,17 @@ func (d *Device) sendLogin() {
 	d.request(relay.ClientFrame{Op: relay.OpLogin, SDKAppID: d.cfg.SDKAppID, UserID: d.cfg.User, UserSig: sig, DeviceID: d.cfg.ID, Platform: d.cfg.Platform})
 }
 
+// awaiting reports whether a request of that op is waiting for its reply: the app never has
+// two logins, or two syncs, in flight (two syncs from the same seq would bring messages twice).
+func (d *Device) awaiting(op string) bool {
+	for _, o := range d.pending {
+		if o == op {
+			return true
+		}
+	}
+	return false
+}
+
 func (d *Device) request(f relay.ClientFrame) {
 	if d.link == nil || d.linkState != linkOpen {
 		return
@@ -596,7 +607,9 @@ func (d *Device) onReply(op string, f relay.ServerFrame) {
 		if d.app == AppBackground {
 			d.request(relay.ClientFrame{Op: relay.OpBackground, Unread: d.unread})
 		}
-		d.request(relay.ClientFrame{Op: relay.OpSync, Since: d.lastSeq})
+		if !d.awaiting(relay.OpSync) {
+			d.request(relay.ClientFrame{Op: relay.OpSync, Since: d.lastSeq})
+		}
 	case relay.OpSync:
 		for _, m := range f.Msgs {
 			d.onMsg(m, ObsSynced)

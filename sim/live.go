@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"net/http"
 	"sync"
 	"time"
 
@@ -44,15 +45,23 @@ type LiveConfig struct {
 	FCMURL   string
 	// Seed drives the devices' own draws (reconnect jitter).
 	Seed uint64
+	// Dialer opens the WebSockets (to the relay and fakefcm's device channels) and HTTP the
+	// control calls; nil means real ones. Tests pass in-memory ones.
+	Dialer *websocket.Dialer
+	HTTP   *http.Client
 }
 
 // NewLiveWorld connects nothing yet: devices dial as they need.
 func NewLiveWorld(cfg LiveConfig) *LiveWorld {
 	ctx, cancel := context.WithCancel(context.Background())
+	dialer := cfg.Dialer
+	if dialer == nil {
+		dialer = &websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+	}
 	return &LiveWorld{
 		relayURL: cfg.RelayURL,
-		fcm:      &control.Client{BaseURL: cfg.FCMURL},
-		dialer:   &websocket.Dialer{HandshakeTimeout: 10 * time.Second},
+		fcm:      &control.Client{BaseURL: cfg.FCMURL, HTTP: cfg.HTTP, Dialer: dialer},
+		dialer:   dialer,
 		ctx:      ctx, cancel: cancel, seed: cfg.Seed,
 		links: map[*liveConn]bool{}, channels: map[*liveFCM]bool{},
 		rng: Rand(cfg.Seed, "live/network"), linkOf: map[*Device]Link{},

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/pushlab/pushlab/fakefcm"
@@ -80,6 +82,46 @@ type World struct {
 	// onTrace of every trace entry.
 	onObserve func(*Device, Observation)
 	onTrace   func(relay.TraceEntry)
+	tap       func(TapEvent)
+}
+
+// TapKind names what crossed the relay core's boundary.
+type TapKind int
+
+// The tap events.
+const (
+	TapOpened    TapKind = iota + 1 // a phone's connection reached the relay
+	TapReceived                     // the relay is about to take a frame from a connection
+	TapClosed                       // a phone's close reached the relay
+	TapReady                        // the relay's answer to one input, before it is carried out
+	TapFCM                          // a push reaches FCM
+	TapResult                       // the relay is about to take FCM's answer to a push
+	TapRestarted                    // the relay restarted from its store
+)
+
+// TapEvent is one thing that crossed the relay core's boundary. Checkers that hold the relay to
+// its rules from the outside (the property tests) rebuild what it should have done from these.
+type TapEvent struct {
+	Kind   TapKind
+	Time   time.Time
+	Conn   relay.ConnID
+	Device *Device // the phone behind Conn
+	Frame  relay.ClientFrame
+	Ready  *relay.Ready
+	Push   relay.Push
+	Result relay.PushResult
+	// Stale marks a push reaching FCM from a relay that has since restarted.
+	Stale bool
+}
+
+// SetTap sets a function told of every TapEvent, inline.
+func (w *World) SetTap(fn func(TapEvent)) { w.tap = fn }
+
+func (w *World) tapped(e TapEvent) {
+	if w.tap != nil {
+		e.Time = w.eng.Now()
+		w.tap(e)
+	}
 }
 
 type worldCert struct {
@@ -224,6 +266,9 @@ func (w *World) RelayDo(fn func(c *relay.Core, now time.Time)) {
 // relayReady carries out the relay's Ready as its shell would: records into the store first.
 func (w *World) relayReady() {
 	rd := w.relay.TakeReady()
+	if w.tap != nil {
+		w.tapped(TapEvent{Kind: TapReady, Ready: &rd})
+	}
 	if len(rd.Records) > 0 && !w.cfg.Lean {
 		if err := w.store.Apply(context.Background(), rd.Records); err != nil {
 			panic(fmt.Sprintf("memory store refused a record: %v", err)) // a core bug
@@ -327,9 +372,9 @@ func (w *World) sendToFCM(p relay.Push) {
 			}
 			w.eng.After(w.cfg.SendTimeout-lat, func() {
 				if epoch == w.epoch {
-					w.RelayDo(func(c *relay.Core, now time.Time) {
-						c.PushResult(now, relay.PushResult{ID: p.ID, Err: &relay.PushError{Code: relay.ErrCodeTimeout, Message: "no answer within the send timeout"}})
-					})
+					res := relay.PushResult{ID: p.ID, Err: &relay.PushError{Code: relay.ErrCodeTimeout, Message: "no answer within the send timeout"}}
+					w.tapped(TapEvent{Kind: TapResult, Result: res})
+					w.RelayDo(func(c *relay.Core, now time.Time) { c.PushResult(now, res) })
 				}
 			})
 			return
@@ -344,6 +389,7 @@ func (w *World) sendToFCM(p relay.Push) {
 				return
 			}
 		}
+		w.tapped(TapEvent{Kind: TapFCM, Push: p, Stale: epoch != w.epoch})
 		var res relay.PushResult
 		var delay time.Duration
 		if !ok {
@@ -363,6 +409,7 @@ func (w *World) sendToFCM(p relay.Push) {
 			if w.log.on {
 				w.log.add(w.eng.Now(), "push %d answered %s", p.ID, resultText(res))
 			}
+			w.tapped(TapEvent{Kind: TapResult, Result: res})
 			w.RelayDo(func(c *relay.Core, now time.Time) { c.PushResult(now, res) })
 		})
 	})
@@ -468,10 +515,13 @@ func (w *World) RestartRelay() error {
 	}
 	w.epoch++
 	clear(w.queued)
+	w.tapped(TapEvent{Kind: TapRestarted})
 	if w.log.on {
 		w.log.add(w.eng.Now(), "relay restart")
 	}
-	for id, c := range w.conns {
+	// In connection order: each drop draws from the network's randomness.
+	for _, id := range slices.Sorted(maps.Keys(w.conns)) {
+		c := w.conns[id]
 		delete(w.conns, id)
 		c.relayGone()
 	}
@@ -566,6 +616,7 @@ func (w *World) DialRelay(d *Device) RelayLink {
 		}
 		w.conns[c.id] = c
 		c.relayOpen = true
+		w.tapped(TapEvent{Kind: TapOpened, Conn: c.id, Device: d})
 		w.RelayDo(func(core *relay.Core, now time.Time) { core.Open(now, c.id) })
 		c.down(func() {
 			if !c.devClosed {
@@ -596,11 +647,13 @@ func (c *vconn) Send(f relay.ClientFrame) {
 	if f.Op == relay.OpPing && c.relayOpen {
 		// A heartbeat only moves the connection's deadline, 90 s or so away: it is applied when
 		// sent rather than a latency later, which spares a day of heartbeats an event each.
+		c.w.tapped(TapEvent{Kind: TapReceived, Conn: c.id, Device: c.dev, Frame: f})
 		c.w.RelayDo(func(core *relay.Core, now time.Time) { core.Receive(now, c.id, f) })
 		return
 	}
 	c.up(func() {
 		if c.relayOpen {
+			c.w.tapped(TapEvent{Kind: TapReceived, Conn: c.id, Device: c.dev, Frame: f})
 			c.w.RelayDo(func(core *relay.Core, now time.Time) { core.Receive(now, c.id, f) })
 		}
 	})
@@ -619,6 +672,7 @@ func (c *vconn) Close() {
 		if c.relayOpen {
 			c.relayOpen = false
 			delete(c.w.conns, c.id)
+			c.w.tapped(TapEvent{Kind: TapClosed, Conn: c.id, Device: c.dev})
 			c.w.RelayDo(func(core *relay.Core, now time.Time) { core.Closed(now, c.id) })
 		}
 	})

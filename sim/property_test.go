@@ -1,0 +1,597 @@
+package sim_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
+
+	"github.com/pushlab/pushlab/fakefcm"
+	"github.com/pushlab/pushlab/internal/duration"
+	"github.com/pushlab/pushlab/internal/secret"
+	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/scenarios"
+	"github.com/pushlab/pushlab/sim"
+)
+
+const (
+	propApp     = uint64(1400000001)
+	propCert    = int64(6768)
+	propPackage = "com.example.im"
+	propSecret  = "property-secret-0123456789"
+	propGroup   = "g"
+)
+
+// worldSpec is the small world a property draws before its actions.
+type worldSpec struct {
+	Seed    uint64
+	Users   []string
+	Devices []devSpec
+	Policy  relay.LoginPolicy
+	Caps    relay.Caps
+	FCM     fakefcm.Behaviour
+	Jitter  time.Duration
+	Group   []string
+	// LoggedIn says which devices log in before the actions start.
+	LoggedIn []bool
+}
+
+type devSpec struct{ ID, User, Platform string }
+
+func drawSpec(t *rapid.T) worldSpec {
+	s := worldSpec{Seed: rapid.Uint64().Draw(t, "seed")}
+	nUsers := rapid.IntRange(2, 5).Draw(t, "users")
+	for u := range nUsers {
+		user := fmt.Sprintf("u%d", u+1)
+		s.Users = append(s.Users, user)
+		for k := range rapid.IntRange(1, 3).Draw(t, "devices of "+user) {
+			platform := rapid.SampledFrom([]string{"android", "tablet"}).Draw(t, "platform")
+			s.Devices = append(s.Devices, devSpec{ID: fmt.Sprintf("%s-%c", user, 'a'+k), User: user, Platform: platform})
+			s.LoggedIn = append(s.LoggedIn, rapid.Float64Range(0, 1).Draw(t, "logged in at start") < 0.8)
+		}
+	}
+	s.Policy = rapid.SampledFrom([]relay.LoginPolicy{relay.PolicyMulti, relay.PolicySinglePlatform, relay.PolicySingle}).Draw(t, "policy")
+	if rapid.Float64Range(0, 1).Draw(t, "tight caps") < 0.7 {
+		s.Caps = relay.Caps{
+			PerMinute: rapid.IntRange(1, 4).Draw(t, "perMinute"),
+			PerHour:   rapid.IntRange(4, 40).Draw(t, "perHour"),
+			Burst:     rapid.IntRange(1, 3).Draw(t, "burst"),
+			Refill:    duration.Of(rapid.SampledFrom([]time.Duration{10 * time.Second, time.Minute, 3 * time.Minute}).Draw(t, "refill")),
+		}
+	}
+	s.FCM.Latency = duration.Of(rapid.SampledFrom([]time.Duration{0, 100 * time.Millisecond, 2 * time.Second}).Draw(t, "fcm latency"))
+	s.FCM.Loss = rapid.SampledFrom([]float64{0, 0, 0.1}).Draw(t, "fcm loss")
+	s.Jitter = rapid.SampledFrom([]time.Duration{0, 50 * time.Millisecond}).Draw(t, "jitter")
+	for _, u := range s.Users {
+		if rapid.Bool().Draw(t, "in group") {
+			s.Group = append(s.Group, u)
+		}
+	}
+	return s
+}
+
+// act is one action, as data: it is applied, replayed for the determinism invariant, and
+// written out as a scenario step.
+type act struct {
+	Kind string
+	Dev  int // device index
+	To   int // user index (send, kick)
+	N    int // unread, fault count, status
+	D    time.Duration
+	Text string
+}
+
+// propRun is one world under test with its model, virtual (w) or live (driven through drv).
+type propRun struct {
+	spec   worldSpec
+	drv    driver
+	w      *sim.World // the virtual world; nil in the live property
+	m      *model
+	devs   []*sim.Device
+	acts   []act
+	faults []fakefcm.FaultRule
+	texts  int
+}
+
+// driver is how a property acts on its world.
+type driver interface {
+	// do runs fn with the devices safe to drive; model runs fn with the model safe to use.
+	do(fn func())
+	model(fn func())
+	// wait lets time pass.
+	wait(d time.Duration)
+	kick(user string)
+	setFaults(rules []fakefcm.FaultRule)
+	restart() error
+}
+
+// virtualDriver acts on a sim.World.
+type virtualDriver struct {
+	w *sim.World
+	m *model
+}
+
+func (v virtualDriver) do(fn func())         { fn() }
+func (v virtualDriver) model(fn func())      { fn() }
+func (v virtualDriver) wait(d time.Duration) { v.w.Engine().RunUntil(v.w.Now().Add(d)) }
+func (v virtualDriver) restart() error       { return v.w.RestartRelay() }
+func (v virtualDriver) setFaults(rules []fakefcm.FaultRule) {
+	v.w.FCMDo(func(c *fakefcm.Core, _ time.Time) {
+		if err := c.SetFaults(rules); err != nil {
+			panic(err)
+		}
+	})
+}
+
+func (v virtualDriver) kick(user string) {
+	v.m.kick(user) // the World has no tap for admin operations: tell the model first
+	v.w.RelayDo(func(c *relay.Core, now time.Time) { _, _ = c.Kick(now, propApp, user, "property") })
+}
+
+func newPropRun(t require.TestingT, spec worldSpec, r *reach, log bool) *propRun {
+	w, err := sim.NewWorld(sim.WorldConfig{Seed: spec.Seed, FCM: spec.FCM, Jitter: spec.Jitter, Log: log,
+		KeepLog: os.Getenv("PUSHLAB_PROPERTY_LOG") != ""})
+	require.NoError(t, err)
+	p := &propRun{spec: spec, w: w, m: newModel(spec.Policy, spec.Caps, r)}
+	p.drv = virtualDriver{w: w, m: p.m}
+	w.SetTap(p.m.tap)
+	w.OnObserve(p.m.observed)
+	require.NoError(t, w.AddApp(relay.AppConfig{SDKAppID: propApp, SecretKey: secret.New(propSecret), LoginPolicy: spec.Policy, Caps: spec.Caps}))
+	sender, err := w.AddCertificate(propCert, propApp, propPackage, "v1")
+	require.NoError(t, err)
+	if len(spec.Group) > 0 {
+		w.RelayDo(func(c *relay.Core, now time.Time) {
+			_, err = c.PutGroup(now, relay.Group{SDKAppID: propApp, ID: propGroup, Members: spec.Group})
+		})
+		require.NoError(t, err)
+	}
+	for _, d := range spec.Devices {
+		dev := w.AddDevice(sim.DeviceConfig{ID: d.ID, User: d.User, Platform: d.Platform, SDKAppID: propApp, AppSecret: propSecret,
+			CertificateID: propCert, SenderID: sender, Package: propPackage, Installed: true})
+		p.devs = append(p.devs, dev)
+		p.m.addDevice(dev)
+	}
+	w.Engine().RunUntil(w.Now().Add(time.Second))
+	return p
+}
+
+// start logs in the devices the spec says start logged in.
+func (p *propRun) start() {
+	for i, in := range p.spec.LoggedIn {
+		if in {
+			p.apply(act{Kind: "login", Dev: i})
+		}
+	}
+	p.apply(act{Kind: "wait", D: time.Second})
+}
+
+// apply carries out one action and lets a step's time pass.
+func (p *propRun) apply(a act) {
+	p.acts = append(p.acts, a)
+	switch {
+	case a.Kind == "kick":
+		p.drv.kick(p.spec.Users[a.To])
+	case a.Kind == "restart":
+		if err := p.drv.restart(); err != nil {
+			p.drv.model(func() { p.m.violate("the relay restarts from its store", "%v", err) })
+		}
+	case strings.HasPrefix(a.Kind, "fault"):
+		p.fault(a)
+	case a.Kind == "wait":
+	default:
+		p.drv.do(func() { p.device(a) })
+	}
+	// Actions take no time of their own: only waits let it pass, so that the shrinker can drop
+	// any other action without moving the rest in time, and actions can race.
+	p.drv.wait(a.waitFor())
+}
+
+// fault sets fakefcm's fault rules.
+func (p *propRun) fault(a act) {
+	switch a.Kind {
+	case "fault503":
+		p.faults = append(p.faults, fakefcm.FaultRule{Status: 503, Count: a.N})
+	case "fault429":
+		p.faults = append(p.faults, fakefcm.FaultRule{Status: 429, Count: 1, RetryAfter: duration.Of(a.D)})
+	case "faultLoss":
+		p.faults = append(p.faults, fakefcm.FaultRule{Loss: true, Count: a.N})
+	case "faultLatency":
+		p.faults = append(p.faults, fakefcm.FaultRule{Latency: duration.Of(a.D), Count: a.N})
+	case "faultClear":
+		p.faults = nil
+	default:
+		panic("unknown action " + a.Kind)
+	}
+	p.drv.setFaults(slices.Clone(p.faults))
+}
+
+// device carries out a device's action (inside drv.do).
+func (p *propRun) device(a act) {
+	d := p.devs[a.Dev]
+	switch a.Kind {
+	case "install":
+		d.Install()
+	case "launch":
+		d.Launch()
+	case "login":
+		d.Login(true)
+	case "loginNoToken":
+		d.Login(false)
+	case "reportToken":
+		d.ReportToken()
+	case "foreground":
+		d.Foreground()
+	case "background":
+		d.Background(a.N)
+	case "kill":
+		d.Kill()
+	case "forceStop":
+		d.ForceStop()
+	case "netLoss":
+		d.NetLoss()
+	case "netRestore":
+		d.NetRestore()
+	case "relaunch":
+		d.Relaunch()
+	case "logout":
+		d.Logout()
+	case "uninstall":
+		d.Uninstall()
+	case "tokenRefresh":
+		d.TokenRefresh()
+	case "tap":
+		d.Tap()
+	case "send":
+		d.Send(relay.ClientFrame{To: p.spec.Users[a.To], Text: a.Text})
+	case "sendOnlineOnly":
+		d.Send(relay.ClientFrame{To: p.spec.Users[a.To], Text: a.Text, OnlineOnly: true})
+	case "sendNoPush":
+		d.Send(relay.ClientFrame{To: p.spec.Users[a.To], Text: a.Text, OfflinePush: &relay.OfflinePush{Disable: true}})
+	case "sendGroup":
+		d.Send(relay.ClientFrame{Group: propGroup, Text: a.Text})
+	case "mute", "unmute":
+		opt := relay.ReceiveNotNotify
+		if a.Kind == "unmute" {
+			opt = relay.ReceiveAll
+		}
+		d.SetReceiveOpt(p.conv(a.To), opt)
+	default:
+		panic("unknown action " + a.Kind)
+	}
+}
+
+func (a act) waitFor() time.Duration {
+	if a.Kind == "wait" {
+		return a.D
+	}
+	return 0
+}
+
+// conv is the conversation a receive option names: a user's one-to-one chat, or the group.
+func (p *propRun) conv(to int) string {
+	if to == len(p.spec.Users) {
+		return "group_" + propGroup
+	}
+	return "c2c_" + p.spec.Users[to]
+}
+
+// settle ends a run: faults cleared, networks back, hours of quiet for retries and summaries,
+// then every app with credentials launched so that it syncs.
+func (p *propRun) settle() { p.settleFor(3 * time.Hour) }
+
+// settleFor is settle with a given quiet time.
+func (p *propRun) settleFor(quiet time.Duration) {
+	p.apply(act{Kind: "faultClear"})
+	for i, d := range p.devs {
+		var up bool
+		p.drv.do(func() { up = d.NetUp() })
+		if !up {
+			p.apply(act{Kind: "netRestore", Dev: i})
+		}
+	}
+	p.apply(act{Kind: "wait", D: quiet})
+	for i, d := range p.devs {
+		var relaunch bool
+		p.drv.do(func() { relaunch = d.Credentials() && d.App() == sim.AppNotRunning })
+		if relaunch {
+			p.apply(act{Kind: "relaunch", Dev: i})
+		}
+	}
+	p.apply(act{Kind: "wait", D: 5 * time.Minute})
+}
+
+// check fails the test on the first broken invariant.
+func (p *propRun) check(t *rapid.T) {
+	var first string
+	p.drv.model(func() {
+		if len(p.m.violations) > 0 {
+			first = p.m.violations[0]
+		}
+	})
+	if first != "" {
+		t.Fatalf("invariant broken: %s\n(after %d actions; a replayable scenario is written on failure)", first, len(p.acts))
+	}
+}
+
+// actions is the action vocabulary rapid draws from.
+func (p *propRun) actions() map[string]func(*rapid.T) {
+	dev := func(t *rapid.T) int { return rapid.IntRange(0, len(p.devs)-1).Draw(t, "device") }
+	user := func(t *rapid.T) int { return rapid.IntRange(0, len(p.spec.Users)-1).Draw(t, "user") }
+	text := func() string {
+		p.texts++
+		return fmt.Sprintf("m%d", p.texts)
+	}
+	out := map[string]func(*rapid.T){"": p.check}
+	for _, k := range []string{"install", "launch", "login", "loginNoToken", "reportToken", "foreground", "kill",
+		"forceStop", "netLoss", "netRestore", "relaunch", "logout", "uninstall", "tokenRefresh", "tap"} {
+		out[k] = func(t *rapid.T) { p.apply(act{Kind: k, Dev: dev(t)}) }
+	}
+	out["background"] = func(t *rapid.T) {
+		p.apply(act{Kind: "background", Dev: dev(t), N: rapid.IntRange(0, 3).Draw(t, "unread")})
+	}
+	for _, k := range []string{"send", "sendOnlineOnly", "sendNoPush"} {
+		out[k] = func(t *rapid.T) { p.apply(act{Kind: k, Dev: dev(t), To: user(t), Text: text()}) }
+	}
+	// A burst of messages from one device to one user: what caps and coalescing are about.
+	out["sendBurst"] = func(t *rapid.T) {
+		from, to := dev(t), user(t)
+		for range rapid.IntRange(2, 5).Draw(t, "messages") {
+			p.apply(act{Kind: "send", Dev: from, To: to, Text: text()})
+		}
+	}
+	// The push flow in one go: a device is killed and a burst of messages follows for its user.
+	out["killThenBurst"] = func(t *rapid.T) {
+		victim, from := dev(t), dev(t)
+		p.apply(act{Kind: "kill", Dev: victim})
+		to := slices.Index(p.spec.Users, p.spec.Devices[victim].User)
+		for range rapid.IntRange(1, 4).Draw(t, "messages") {
+			p.apply(act{Kind: "send", Dev: from, To: to, Text: text()})
+		}
+	}
+	// A phone drops the app (or FCM rotates its token while it is killed) and a message follows:
+	// the relay learns from FCM that the token is gone.
+	out["dropTokenThenSend"] = func(t *rapid.T) {
+		victim, from := dev(t), dev(t)
+		if rapid.Bool().Draw(t, "uninstall") {
+			p.apply(act{Kind: "uninstall", Dev: victim})
+		} else {
+			p.apply(act{Kind: "kill", Dev: victim})
+			p.apply(act{Kind: "tokenRefresh", Dev: victim})
+		}
+		p.apply(act{Kind: "send", Dev: from, To: slices.Index(p.spec.Users, p.spec.Devices[victim].User), Text: text()})
+	}
+	if len(p.spec.Group) > 0 {
+		out["sendGroup"] = func(t *rapid.T) { p.apply(act{Kind: "sendGroup", Dev: dev(t), Text: text()}) }
+	}
+	for _, k := range []string{"mute", "unmute"} {
+		out[k] = func(t *rapid.T) {
+			p.apply(act{Kind: k, Dev: dev(t), To: rapid.IntRange(0, len(p.spec.Users)).Draw(t, "conversation")})
+		}
+	}
+	out["kick"] = func(t *rapid.T) { p.apply(act{Kind: "kick", To: user(t)}) }
+	out["fault503"] = func(t *rapid.T) { p.apply(act{Kind: "fault503", N: rapid.IntRange(1, 3).Draw(t, "count")}) }
+	out["fault429"] = func(t *rapid.T) {
+		p.apply(act{Kind: "fault429", D: rapid.SampledFrom([]time.Duration{time.Second, 20 * time.Second, 2 * time.Hour}).Draw(t, "retryAfter")})
+	}
+	out["faultLoss"] = func(t *rapid.T) { p.apply(act{Kind: "faultLoss", N: rapid.IntRange(1, 3).Draw(t, "count")}) }
+	out["faultLatency"] = func(t *rapid.T) {
+		p.apply(act{Kind: "faultLatency", N: rapid.IntRange(1, 3).Draw(t, "count"),
+			D: rapid.SampledFrom([]time.Duration{time.Second, 12 * time.Second}).Draw(t, "latency")})
+	}
+	out["faultClear"] = func(t *rapid.T) { p.apply(act{Kind: "faultClear"}) }
+	out["restart"] = func(t *rapid.T) { p.apply(act{Kind: "restart"}) }
+	waits := map[string][]time.Duration{
+		"waitShort": {10 * time.Millisecond, 100 * time.Millisecond, time.Second},
+		"waitMid":   {5 * time.Second, 40 * time.Second, 3 * time.Minute},
+		"waitLong":  {10 * time.Minute, time.Hour, 3 * time.Hour},
+	}
+	for k, ds := range waits {
+		out[k] = func(t *rapid.T) { p.apply(act{Kind: "wait", D: rapid.SampledFrom(ds).Draw(t, "wait")}) }
+	}
+	// rapid draws the keys uniformly: what makes pushes happen (logins, kills, sends, waits)
+	// gets more keys than the rare events.
+	for k, n := range map[string]int{"login": 3, "kill": 2, "send": 3, "sendBurst": 1, "killThenBurst": 4, "dropTokenThenSend": 1, "fault503": 1, "waitMid": 4, "waitShort": 5, "relaunch": 2, "background": 2} {
+		for i := range n {
+			out[fmt.Sprintf("%s#%d", k, i+2)] = out[k]
+		}
+	}
+	return out
+}
+
+// TestPropertyPushRuleCapsAndNoLoss draws small worlds and random lifecycles and holds the relay
+// to the invariants of DESIGN.md §7 after every action, then settles the world and checks that
+// everything owed was delivered or explained, and that the same seed replays the same run.
+func TestPropertyPushRuleCapsAndNoLoss(t *testing.T) {
+	r := &reach{}
+	rapid.Check(t, func(t *rapid.T) {
+		spec := drawSpec(t)
+		p := newPropRun(t, spec, r, true)
+		defer p.writeCounterexample(t, "TestPropertyPushRuleCapsAndNoLoss")
+		p.start()
+		t.Repeat(p.actions())
+		p.settle()
+		invariantEverythingOwedSettled(p.m, p.w.Trace())
+		invariantEveryDeviceCaughtUp(p.m)
+		invariantNoThrottle(p.m, p.w.FCM().Records(fakefcm.RecordFilter{}))
+		p.check(t)
+		invariantSameSeedSameRun(t, p)
+	})
+	if !t.Failed() {
+		require.Empty(t, r.missing(), "states the actions never reached: the properties would pass by never getting there")
+		t.Logf("reach: %+v", *r)
+	}
+}
+
+// Invariant 6: the same seed and actions give the same run, event for event.
+func invariantSameSeedSameRun(t *rapid.T, p *propRun) {
+	h1, _ := p.w.EventLog()
+	again := newPropRun(t, p.spec, &reach{}, true)
+	for _, a := range p.acts {
+		again.apply(a)
+	}
+	h2, _ := again.w.EventLog()
+	if h1 != h2 {
+		t.Fatalf("invariant broken: the same seed gives the same run: event logs differ (%x, %x)", h1, h2)
+	}
+}
+
+// writeCounterexample writes a failing run's actions as a scenario (DESIGN.md §6) that QA can
+// replay with pushsim run. rapid calls the property last with the shrunk actions, so the file
+// left behind is the shortest counterexample.
+func (p *propRun) writeCounterexample(t *rapid.T, test string) {
+	if !t.Failed() {
+		return
+	}
+	b, err := scenarioYAML(p, test)
+	if err == nil {
+		path := filepath.Join("testdata", "counterexamples", test+".yaml")
+		if err = os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
+			err = os.WriteFile(path, b, 0o644)
+		}
+		if err == nil {
+			t.Logf("counterexample scenario: sim/%s (pushsim run sim/%s)", path, path)
+		}
+		if _, lines := p.w.EventLog(); err == nil && len(lines) > 0 {
+			logPath := strings.TrimSuffix(path, ".yaml") + ".log"
+			err = os.WriteFile(logPath, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+			t.Logf("its event log: sim/%s", logPath)
+		}
+	}
+	if err != nil {
+		t.Logf("could not write the counterexample scenario: %v", err)
+	}
+}
+
+// scenarioYAML renders a run's world and actions in the scenario format.
+func scenarioYAML(p *propRun, test string) ([]byte, error) {
+	type yamlApp struct {
+		SDKAppID    uint64            `yaml:"sdkAppId"`
+		LoginPolicy relay.LoginPolicy `yaml:"loginPolicy"`
+		Caps        *relay.Caps       `yaml:"caps,omitempty"`
+	}
+	type yamlDevice struct {
+		ID       string `yaml:"id"`
+		User     string `yaml:"user"`
+		Platform string `yaml:"platform"`
+	}
+	type doc struct {
+		Name        string            `yaml:"name"`
+		Description string            `yaml:"description"`
+		Apps        []yamlApp         `yaml:"apps"`
+		FCM         fakefcm.Behaviour `yaml:"fcm,omitempty"`
+		Network     map[string]any    `yaml:"network,omitempty"`
+		Devices     []yamlDevice      `yaml:"devices"`
+		Steps       []map[string]any  `yaml:"steps"`
+	}
+	violation := "(none recorded)"
+	if len(p.m.violations) > 0 {
+		violation = p.m.violations[0]
+	}
+	d := doc{
+		Name: "counterexample from " + test,
+		Description: fmt.Sprintf("Written by %s from its shrunk failing run (world seed %d). It broke: %s. "+
+			"The property runs steps back to back and lets time pass only in waits; the runner settles each step instead, so timings may differ.",
+			test, p.spec.Seed, violation),
+		FCM:  p.spec.FCM,
+		Apps: []yamlApp{{SDKAppID: propApp, LoginPolicy: p.spec.Policy}},
+	}
+	if p.spec.Caps != (relay.Caps{}) {
+		caps := p.spec.Caps
+		d.Apps[0].Caps = &caps
+	}
+	if p.spec.Jitter > 0 {
+		d.Network = map[string]any{"jitter": p.spec.Jitter.String()}
+	}
+	for _, ds := range p.spec.Devices {
+		d.Devices = append(d.Devices, yamlDevice{ID: ds.ID, User: ds.User, Platform: ds.Platform})
+	}
+	if len(p.spec.Group) > 0 {
+		d.Steps = append(d.Steps, map[string]any{"createGroup": map[string]any{"id": propGroup, "members": p.spec.Group}})
+	}
+	for _, a := range p.acts {
+		d.Steps = append(d.Steps, p.step(a))
+	}
+	return yaml.Marshal(d)
+}
+
+// step is one action as a scenario step.
+func (p *propRun) step(a act) map[string]any {
+	dev := func() string { return p.spec.Devices[a.Dev].ID }
+	switch a.Kind {
+	case "login":
+		return map[string]any{"login": dev()}
+	case "loginNoToken":
+		return map[string]any{"login": map[string]any{"device": dev(), "reportToken": false}}
+	case "background":
+		return map[string]any{"background": map[string]any{"device": dev(), "unread": a.N}}
+	case "send", "sendOnlineOnly", "sendNoPush":
+		s := map[string]any{"from": dev(), "to": p.spec.Users[a.To], "text": a.Text}
+		if a.Kind == "sendOnlineOnly" {
+			s["onlineOnly"] = true
+		}
+		if a.Kind == "sendNoPush" {
+			s["offlinePush"] = map[string]any{"disable": true}
+		}
+		return map[string]any{"send": s}
+	case "sendGroup":
+		return map[string]any{"sendGroup": map[string]any{"from": dev(), "group": propGroup, "text": a.Text}}
+	case "mute", "unmute":
+		opt := relay.ReceiveNotNotify
+		if a.Kind == "unmute" {
+			opt = relay.ReceiveAll
+		}
+		return map[string]any{"setReceiveOpt": map[string]any{"device": dev(), "conv": p.conv(a.To), "opt": opt}}
+	case "kick":
+		return map[string]any{"kick": map[string]any{"user": p.spec.Users[a.To]}}
+	case "fault503":
+		return map[string]any{"fault": map[string]any{"status": 503, "count": a.N}}
+	case "fault429":
+		return map[string]any{"fault": map[string]any{"status": 429, "count": 1, "retryAfter": a.D.String()}}
+	case "faultLoss":
+		return map[string]any{"fault": map[string]any{"loss": true, "count": a.N}}
+	case "faultLatency":
+		return map[string]any{"fault": map[string]any{"latency": a.D.String(), "count": a.N}}
+	case "faultClear":
+		return map[string]any{"fault": map[string]any{"clear": true}}
+	case "restart":
+		return map[string]any{"restartRelay": nil}
+	case "wait":
+		return map[string]any{"wait": a.D.String()}
+	}
+	return map[string]any{a.Kind: dev()}
+}
+
+// The action kinds, for tests of the scenario writer.
+var actKinds = []string{"install", "launch", "login", "loginNoToken", "reportToken", "foreground", "background",
+	"kill", "forceStop", "netLoss", "netRestore", "relaunch", "logout", "uninstall", "tokenRefresh", "tap", "send",
+	"sendOnlineOnly", "sendNoPush", "sendGroup", "mute", "unmute", "kick", "fault503", "fault429", "faultLoss",
+	"faultLatency", "faultClear", "restart", "wait"}
+
+// The counterexample writer speaks the scenario format: a run with every kind of action
+// renders to a file the scenario parser accepts, with one step per action.
+func TestCounterexampleScenarioParses(t *testing.T) {
+	spec := worldSpec{Seed: 3, Users: []string{"u1", "u2"}, Policy: relay.PolicySingle, Group: []string{"u1", "u2"},
+		Caps:    relay.Caps{PerMinute: 2, PerHour: 10, Burst: 1, Refill: duration.Of(time.Minute)},
+		FCM:     fakefcm.Behaviour{Latency: duration.Of(time.Second), Loss: 0.1},
+		Jitter:  50 * time.Millisecond,
+		Devices: []devSpec{{"u1-a", "u1", "android"}, {"u2-a", "u2", "tablet"}}}
+	p := newPropRun(t, spec, &reach{}, false)
+	for _, k := range actKinds {
+		p.apply(act{Kind: k, Dev: 1, To: 0, N: 2, D: 3 * time.Second, Text: "hello"})
+	}
+	p.m.violate("an invariant", "what broke")
+	b, err := scenarioYAML(p, "TestX")
+	require.NoError(t, err)
+	sc, err := scenarios.Parse("counterexample.yaml", b)
+	require.NoError(t, err, "%s", b)
+	require.Len(t, sc.Steps, len(actKinds)+1, "one step per action, after createGroup")
+	require.Equal(t, relay.PolicySingle, sc.Apps[0].LoginPolicy)
+	require.Contains(t, sc.Description, "an invariant: what broke")
+}
