@@ -2,74 +2,131 @@ package reports
 
 import (
 	"bytes"
+	_ "embed"
 	"fmt"
 	"html/template"
-	"sort"
+	"slices"
+	"strings"
 )
 
-// HTML renders the report as one self-contained page (inline CSS, no external assets).
+// HTML renders the report as one self-contained page: inline CSS and SVG, nothing fetched, no
+// script needed. The summary comes first, failures first; then each scenario, failed ones open,
+// with its swimlane timeline.
 func HTML(r *Report) ([]byte, error) {
 	var buf bytes.Buffer
-	if err := page.Execute(&buf, view(r)); err != nil {
+	if err := page.Execute(&buf, newHTMLView(r)); err != nil {
 		return nil, fmt.Errorf("render html: %w", err)
 	}
 	return buf.Bytes(), nil
 }
 
-// htmlView orders what the page shows: failed scenarios first.
-type htmlView struct {
-	*Report
-	Ordered []Scenario
-	Reasons []reasonCount
-}
+//go:embed report.html.tmpl
+var pageSource string
 
-type reasonCount struct {
-	Reason string
-	Count  int
-}
-
-func view(r *Report) htmlView {
-	v := htmlView{Report: r, Ordered: append([]Scenario(nil), r.Scenarios...)}
-	sort.SliceStable(v.Ordered, func(i, j int) bool { return !v.Ordered[i].Passed && v.Ordered[j].Passed })
-	for k, n := range r.Totals.Reasons {
-		v.Reasons = append(v.Reasons, reasonCount{k, n})
-	}
-	sort.Slice(v.Reasons, func(i, j int) bool {
-		if v.Reasons[i].Count != v.Reasons[j].Count {
-			return v.Reasons[i].Count > v.Reasons[j].Count
+// page is the report's template, parsed once; executing it does not change it.
+var page = template.Must(template.New("report").Funcs(template.FuncMap{
+	"clock":     clock,
+	"eventText": eventText,
+	"pct":       func(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) },
+	"msf":       boundText,
+	"opt": func(v *int64) string {
+		if v == nil {
+			return "–"
 		}
-		return v.Reasons[i].Reason < v.Reasons[j].Reason
+		return clock(*v)
+	},
+}).Parse(pageSource))
+
+// htmlView is what the page shows, in the order it shows it.
+type htmlView struct {
+	Run    Run
+	Totals Totals
+	Failed bool
+	// Scenarios are failed ones first, then in the run's order.
+	Scenarios []scenarioView
+	Histogram histogramChart
+	Reasons   barChart
+	Fates     barChart
+}
+
+// scenarioView is one scenario with what the page derives from it.
+type scenarioView struct {
+	*Scenario
+	// ID anchors the scenario on the page; Open says its details start open.
+	ID       string
+	Open     bool
+	Wall     string
+	Failed   []Expectation
+	Errors   []Step
+	Pushes   []Push
+	Timeline timeline
+	Reasons  barChart
+	Devices  []deviceView
+}
+
+// deviceView is a device's events with the lane they are drawn in.
+type deviceView struct {
+	Device
+	Lane string
+}
+
+func newHTMLView(r *Report) htmlView {
+	v := htmlView{Run: r.Run, Totals: r.Totals, Failed: r.Totals.Failed > 0,
+		Histogram: buildHistogram(r.Totals.LatencyHistogram),
+		Reasons:   buildBars(r.Totals.Reasons, reasonClass),
+		Fates:     buildBars(r.Totals.Fates, fateClass)}
+	for i := range r.Scenarios {
+		s := &r.Scenarios[i]
+		pushes := s.Pushes
+		if pushes == nil {
+			pushes = LinkPushes(s)
+		}
+		sv := scenarioView{Scenario: s, ID: fmt.Sprintf("s%d", i+1), Open: !s.Passed, Pushes: pushes,
+			Timeline: buildTimeline(s, pushes), Reasons: buildBars(s.Totals.Reasons, reasonClass)}
+		if w, ok := r.Run.ScenarioWallSeconds[s.File]; ok {
+			sv.Wall = fmt.Sprintf("%.3fs", w)
+		}
+		for _, e := range s.Expectations {
+			if !e.Held {
+				sv.Failed = append(sv.Failed, e)
+			}
+		}
+		for _, st := range s.Steps {
+			if st.Error != "" {
+				sv.Errors = append(sv.Errors, st)
+			}
+		}
+		for _, d := range s.Devices {
+			sv.Devices = append(sv.Devices, deviceView{Device: d, Lane: "device:" + d.ID})
+		}
+		v.Scenarios = append(v.Scenarios, sv)
+	}
+	slices.SortStableFunc(v.Scenarios, func(a, b scenarioView) int {
+		switch {
+		case a.Passed == b.Passed:
+			return 0
+		case !a.Passed:
+			return -1
+		}
+		return 1
 	})
 	return v
 }
 
-var page = template.Must(template.New("report").Funcs(template.FuncMap{
-	"pct": func(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) },
-	"sec": func(ms int64) string { return fmt.Sprintf("%.3fs", float64(ms)/1000) },
-}).Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>pushsim report</title>
-<style>
-body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1d2430}
-h1{font-size:20px}h2{font-size:16px;margin-top:28px}
-.pass{color:#137333}.fail{color:#c5221f}
-table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #d8dde6;padding:3px 8px;text-align:left;vertical-align:top}
-th{background:#f3f5f8}code{background:#f3f5f8;padding:1px 4px}
-tr.failed td{background:#fce8e6}
-</style></head><body>
-<h1>pushsim report — <span class="{{if eq .Totals.Failed 0}}pass{{else}}fail{{end}}">{{.Totals.Passed}} passed, {{.Totals.Failed}} failed</span></h1>
-<p>Seed <code>{{.Run.Seed}}</code>, mode {{.Run.Mode}}. Replay: <code>{{.Run.Replay}}</code></p>
-<p>Expectations held: {{.Totals.Held}} of {{.Totals.Expectations}}. Pushes sent {{.Totals.PushesSent}}, delivered {{.Totals.PushesDelivered}} ({{pct .Totals.DeliveryRatio}}), duplicates {{.Totals.Duplicates}}.
-Push latency p50 {{.Totals.PushLatencyMs.P50}} ms, p90 {{.Totals.PushLatencyMs.P90}} ms, p99 {{.Totals.PushLatencyMs.P99}} ms.</p>
-<table><tr><th>push decisions by reason</th><th>count</th></tr>{{range .Reasons}}<tr><td>{{.Reason}}</td><td>{{.Count}}</td></tr>{{end}}</table>
-{{range .Ordered}}
-<h2 class="{{if .Passed}}pass{{else}}fail{{end}}">{{if .Passed}}✔{{else}}✘{{end}} {{.Name}}</h2>
-<p><code>{{.File}}</code> — {{sec .DurationMs}}{{if .Error}} — <span class="fail">{{.Error}}</span>{{end}}</p>
-<table><tr><th>step</th><th>at</th><th>what</th><th>outcome</th></tr>
-{{range .Steps}}<tr{{if .Error}} class="failed"{{end}}><td>{{.Index}} (line {{.Line}})</td><td>{{sec .AtMs}}</td><td>{{.Text}}</td><td>{{.Error}}</td></tr>{{end}}
-</table>
-<table><tr><th>expectation</th><th>held</th><th>seen</th></tr>
-{{range .Expectations}}<tr{{if not .Held}} class="failed"{{end}}><td>step {{.Step}}: {{.Text}}</td><td>{{if .Held}}yes{{else}}NO{{end}}</td><td>{{.Seen}}</td></tr>{{end}}
-</table>
-{{end}}
-</body></html>
-`))
+// eventText says what a device event was, in words, for the event tables.
+func eventText(e Event) string {
+	var parts []string
+	if e.Seq != 0 {
+		parts = append(parts, fmt.Sprintf("message %d", e.Seq))
+	}
+	if e.Title != "" || e.Text != "" {
+		parts = append(parts, quoted(e.Title, e.Text))
+	}
+	if e.Detail != "" {
+		parts = append(parts, e.Detail)
+	}
+	if e.LatencyMs != nil {
+		parts = append(parts, "latency "+clock(*e.LatencyMs))
+	}
+	return strings.Join(parts, " · ")
+}

@@ -3,29 +3,43 @@ package reports
 import (
 	"encoding/xml"
 	"fmt"
+	"strings"
+	"time"
 )
 
-// JUnit XML elements, as GitLab, Jenkins and the GitHub Actions reporters read them.
+// JUnit XML elements, as GitLab, Jenkins and the GitHub Actions reporters read them: the
+// attributes and the order of children of the common JUnit schema (Jenkins' junit-10.xsd), plus
+// the file and line attributes that GitHub's reporters use to point at the scenario file.
 type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Time     string       `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
+	XMLName   xml.Name     `xml:"testsuites"`
+	Name      string       `xml:"name,attr"`
+	Tests     int          `xml:"tests,attr"`
+	Failures  int          `xml:"failures,attr"`
+	Errors    int          `xml:"errors,attr"`
+	Skipped   int          `xml:"skipped,attr"`
+	Time      string       `xml:"time,attr"`
+	Timestamp string       `xml:"timestamp,attr"`
+	Suites    []junitSuite `xml:"testsuite"`
 }
 
 type junitSuite struct {
-	Name      string      `xml:"name,attr"`
-	Tests     int         `xml:"tests,attr"`
-	Failures  int         `xml:"failures,attr"`
-	Errors    int         `xml:"errors,attr"`
-	Skipped   int         `xml:"skipped,attr"`
-	Time      string      `xml:"time,attr"`
-	Timestamp string      `xml:"timestamp,attr,omitempty"`
-	File      string      `xml:"file,attr,omitempty"`
-	Cases     []junitCase `xml:"testcase"`
+	Name       string          `xml:"name,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Time       string          `xml:"time,attr"`
+	Timestamp  string          `xml:"timestamp,attr"`
+	Hostname   string          `xml:"hostname,attr,omitempty"`
+	File       string          `xml:"file,attr,omitempty"`
+	Properties []junitProperty `xml:"properties>property,omitempty"`
+	Cases      []junitCase     `xml:"testcase"`
+	SystemOut  *junitText      `xml:"system-out,omitempty"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
 }
 
 type junitCase struct {
@@ -38,51 +52,66 @@ type junitCase struct {
 	Error     *junitProblem `xml:"error,omitempty"`
 }
 
+// junitProblem is a failure or an error; the body keeps its lines (CDATA).
 type junitProblem struct {
 	Message string `xml:"message,attr"`
 	Type    string `xml:"type,attr"`
-	Body    string `xml:",chardata"`
+	Body    string `xml:",cdata"`
 }
 
-func seconds(ms int64) string { return fmt.Sprintf("%.3f", float64(ms)/1000) }
+// junitText is text kept as written, lines and all (CDATA).
+type junitText struct {
+	Text string `xml:",cdata"`
+}
 
-// JUnit renders the report as JUnit XML: a testsuite per scenario, a testcase per expectation
-// (classname = scenario, name = step number and what it expects), a failure naming what was seen;
-// a step that could not run and a scenario that could not start are errors.
+// seconds formats milliseconds as JUnit's seconds.
+func seconds(ms int64) string { return fmt.Sprintf("%.3f", float64(max(ms, 0))/1000) }
+
+// junitTimestamp is JUnit's timestamp: ISO 8601 without a zone (the schema's pattern), in UTC.
+func junitTimestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05") }
+
+// JUnit renders the report as JUnit XML: a testsuite per scenario and a testcase per
+// expectation (classname = scenario name, name = "step N: " and what it expects, time = the
+// expectation's window in the scenario's time), with a failure naming what was seen instead. A
+// step that could not run and a scenario that could not start are errors. Times are the
+// scenarios' own (virtual time in the virtual mode).
 func JUnit(r *Report) ([]byte, error) {
-	out := junitSuites{Name: "pushsim"}
+	stamp := junitTimestamp(r.Run.Started)
+	out := junitSuites{Name: "pushsim", Timestamp: stamp}
 	var total int64
 	for _, s := range r.Scenarios {
-		suite := junitSuite{Name: s.Name, File: s.File, Time: seconds(s.DurationMs)}
+		suite := junitSuite{Name: s.Name, File: s.File, Time: seconds(s.DurationMs), Timestamp: stamp, Hostname: r.Run.Host,
+			Properties: []junitProperty{{"seed", fmt.Sprint(r.Run.Seed)}, {"mode", r.Run.Mode}, {"replay", r.Run.Replay}}}
 		total += s.DurationMs
 		if s.Error != "" {
 			suite.Cases = append(suite.Cases, junitCase{Classname: s.Name, Name: "setup", Time: "0.000", File: s.File,
 				Error: &junitProblem{Message: s.Error, Type: "setup", Body: s.Error}})
 			suite.Errors++
 		}
-		for _, st := range s.Steps {
-			if st.Error == "" {
-				continue
-			}
-			suite.Cases = append(suite.Cases, junitCase{Classname: s.Name, Name: fmt.Sprintf("step %d: %s", st.Index, st.Kind),
-				Time: "0.000", File: s.File, Line: st.Line,
-				Error: &junitProblem{Message: st.Error, Type: "step", Body: fmt.Sprintf("%s:%d:%d: %s: %s", s.File, st.Line, st.Column, st.Text, st.Error)}})
-			suite.Errors++
-		}
 		lines := map[int]int{}
 		for _, st := range s.Steps {
 			lines[st.Index] = st.Line
+			if st.Error == "" {
+				continue
+			}
+			suite.Cases = append(suite.Cases, junitCase{Classname: s.Name, Name: fmt.Sprintf("step %d: %s", st.Index, st.Text),
+				Time: "0.000", File: s.File, Line: st.Line,
+				Error: &junitProblem{Message: st.Error, Type: "step " + st.Kind,
+					Body: fmt.Sprintf("%s:%d:%d: step %d (%s) at %s: %s", s.File, st.Line, st.Column, st.Index, st.Text, clock(st.AtMs), st.Error)}})
+			suite.Errors++
 		}
 		for _, e := range s.Expectations {
-			c := junitCase{Classname: s.Name, Name: fmt.Sprintf("step %d: expect %s", e.Step, e.Text),
+			c := junitCase{Classname: s.Name, Name: fmt.Sprintf("step %d: %s", e.Step, e.Text),
 				Time: seconds(e.ToMs - e.FromMs), File: s.File, Line: lines[e.Step]}
 			if !e.Held {
 				c.Failure = &junitProblem{Message: "seen: " + e.Seen, Type: e.Kind,
-					Body: fmt.Sprintf("%s:%d: expected %s\nseen: %s", s.File, lines[e.Step], e.Text, e.Seen)}
+					Body: fmt.Sprintf("%s:%d: step %d, from %s to %s: expected %s\nseen: %s\nreplay: %s",
+						s.File, lines[e.Step], e.Step, clock(e.FromMs), clock(e.ToMs), e.Text, e.Seen, r.Run.Replay)}
 				suite.Failures++
 			}
 			suite.Cases = append(suite.Cases, c)
 		}
+		suite.SystemOut = &junitText{transcript(&s)}
 		suite.Tests = len(suite.Cases)
 		out.Tests += suite.Tests
 		out.Failures += suite.Failures
@@ -95,4 +124,20 @@ func JUnit(r *Report) ([]byte, error) {
 		return nil, fmt.Errorf("encode junit: %w", err)
 	}
 	return append([]byte(xml.Header), append(b, '\n')...), nil
+}
+
+// transcript lists a scenario's steps as they ran, one a line.
+func transcript(s *Scenario) string {
+	var b strings.Builder
+	if s.Description != "" {
+		fmt.Fprintf(&b, "%s\n\n", strings.TrimSpace(s.Description))
+	}
+	for _, st := range s.Steps {
+		fmt.Fprintf(&b, "%9s  step %d (line %d): %s", clock(st.AtMs), st.Index, st.Line, st.Text)
+		if st.Error != "" {
+			fmt.Fprintf(&b, " — ERROR: %s", st.Error)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
 }

@@ -39,9 +39,11 @@ type Run struct {
 
 // Scenario is one scenario's outcome.
 type Scenario struct {
-	Name   string `json:"name"`
-	File   string `json:"file"`
-	Passed bool   `json:"passed"`
+	Name string `json:"name"`
+	File string `json:"file"`
+	// Description is the scenario file's description: why the behaviour matters.
+	Description string `json:"description,omitempty"`
+	Passed      bool   `json:"passed"`
 	// Error is set when the scenario could not run (setup failed).
 	Error string `json:"error,omitempty"`
 	// DurationMs is how long the scenario ran in its own time (virtual time in virtual mode).
@@ -52,8 +54,11 @@ type Scenario struct {
 	// Trace is the relay's push trace for the scenario's users.
 	Trace []TraceEntry `json:"trace"`
 	// FCM is what fakefcm recorded: every message with its true fate.
-	FCM    []FCMMessage `json:"fcm"`
-	Totals Totals       `json:"totals"`
+	FCM []FCMMessage `json:"fcm"`
+	// Pushes follow each FCM message to its device: fate and arrival side by side. Derived from
+	// FCM and Devices by LinkPushes; absent from reports written before it existed.
+	Pushes []Push `json:"pushes,omitempty"`
+	Totals Totals `json:"totals"`
 }
 
 // Step is one step as it ran.
@@ -89,12 +94,17 @@ type Device struct {
 
 // Event is something a device observed.
 type Event struct {
-	AtMs   int64  `json:"atMs"`
-	Kind   string `json:"kind"` // lifecycle, push, msg, synced, duplicate, kicked, refused, connected, closed, token, deleted
-	Seq    uint64 `json:"seq,omitempty"`
-	Title  string `json:"title,omitempty"`
-	Text   string `json:"text,omitempty"`
+	AtMs  int64  `json:"atMs"`
+	Kind  string `json:"kind"` // lifecycle, push, msg, synced, duplicate, kicked, refused, connected, closed, token, deleted
+	Seq   uint64 `json:"seq,omitempty"`
+	Title string `json:"title,omitempty"`
+	Text  string `json:"text,omitempty"`
+	// Detail is, for a lifecycle event, the step (install, kill, background (unread 3), …); for a
+	// push, FCM's message ID; otherwise what the device was told.
 	Detail string `json:"detail,omitempty"`
+	// Conv is the conversation of a push or a message; Badge a push's notification count.
+	Conv  string `json:"conv,omitempty"`
+	Badge int    `json:"badge,omitempty"`
 	// LatencyMs is, for a push or a message, the time from its sending to its arrival.
 	LatencyMs *int64 `json:"latencyMs,omitempty"`
 }
@@ -110,6 +120,11 @@ type TraceEntry struct {
 	PushID  uint64   `json:"pushId,omitempty"`
 	Attempt int      `json:"attempt,omitempty"`
 	Detail  string   `json:"detail,omitempty"`
+	// MsgID is the relay's message ID; CertificateID the certificate pushed through; FCMName the
+	// FCM message name once FCM accepted the push (matches FCMMessage.Name).
+	MsgID         string `json:"msgId,omitempty"`
+	CertificateID int64  `json:"certificateId,omitempty"`
+	FCMName       string `json:"fcmName,omitempty"`
 }
 
 // FCMMessage is one message fakefcm recorded.
@@ -126,6 +141,38 @@ type FCMMessage struct {
 	Body         string `json:"body,omitempty"`
 	Attempts     int    `json:"attempts,omitempty"`
 	Throttle     string `json:"throttle,omitempty"`
+	// Name is the v1 message name (projects/P/messages/ID) and MessageID the ID the device sees
+	// (Event.Detail of its push); both empty for a refused send.
+	Name      string `json:"name,omitempty"`
+	MessageID string `json:"messageId,omitempty"`
+	// CollapseKey is the message's collapse key (the conversation, for the relay's pushes).
+	CollapseKey string `json:"collapseKey,omitempty"`
+	// DispatchedAtMs is the last time the message left for the device, DeliveredAtMs when the
+	// device acknowledged it; ThrottledForMs how long a throttle held it.
+	DispatchedAtMs *int64 `json:"dispatchedAtMs,omitempty"`
+	DeliveredAtMs  *int64 `json:"deliveredAtMs,omitempty"`
+	ThrottledForMs int64  `json:"throttledForMs,omitempty"`
+}
+
+// Push is one message the relay handed to FCM, followed to the device: what fakefcm did with it
+// and when it arrived. It joins an FCMMessage with the device's push events.
+type Push struct {
+	// FCMSeq is the FCMMessage's Seq.
+	FCMSeq int64  `json:"fcmSeq"`
+	Device string `json:"device,omitempty"`
+	Title  string `json:"title,omitempty"`
+	Body   string `json:"body,omitempty"`
+	// SentAtMs is when fakefcm received the send.
+	SentAtMs int64  `json:"sentAtMs"`
+	Fate     string `json:"fate"`
+	FateAtMs *int64 `json:"fateAtMs,omitempty"`
+	// Error is FCM's error code for a refused send.
+	Error string `json:"error,omitempty"`
+	// ArrivedAtMs is its first arrival on the device, LatencyMs the time from its sending to
+	// then; Arrivals counts arrivals (more than one: a duplicate). All empty if it never arrived.
+	ArrivedAtMs *int64 `json:"arrivedAtMs,omitempty"`
+	LatencyMs   *int64 `json:"latencyMs,omitempty"`
+	Arrivals    int    `json:"arrivals,omitempty"`
 }
 
 // Totals sum up a scenario or a run.
@@ -136,7 +183,8 @@ type Totals struct {
 	Expectations int `json:"expectations"`
 	Held         int `json:"held"`
 	// PushesSent counts sends the relay made to FCM that FCM accepted; PushesDelivered those that
-	// reached a device; DeliveryRatio their quotient.
+	// reached a device (FCM recorded them delivered, or the device saw them arrive);
+	// DeliveryRatio their quotient.
 	PushesSent      int     `json:"pushesSent"`
 	PushesDelivered int     `json:"pushesDelivered"`
 	DeliveryRatio   float64 `json:"deliveryRatio"`
@@ -144,6 +192,8 @@ type Totals struct {
 	Duplicates int `json:"duplicates"`
 	// Reasons counts push-trace entries by reason.
 	Reasons map[string]int `json:"reasons"`
+	// Fates counts FCM messages by their fate at fakefcm (delivered, collapsed, loss, rejected, …).
+	Fates map[string]int `json:"fates,omitempty"`
 	// PushLatencyMs are percentiles of send-to-arrival latency of pushes.
 	PushLatencyMs Percentiles `json:"pushLatencyMs"`
 	// LatencyHistogram counts push latencies in buckets (upper bounds in ms).

@@ -5,12 +5,15 @@ import (
 	"slices"
 )
 
-// latencyBuckets are the upper bounds (ms) of the push-latency histogram.
-var latencyBuckets = []float64{10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, math.Inf(1)}
+// latencyBuckets returns the upper bounds (ms) of the push-latency histogram.
+func latencyBuckets() []float64 {
+	return []float64{10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, math.Inf(1)}
+}
 
-// SummarizeScenario computes a scenario's totals from its content.
+// SummarizeScenario computes a scenario's totals from its content. A push counts as delivered
+// when FCM recorded it delivered or the device saw it arrive.
 func SummarizeScenario(s *Scenario) Totals {
-	t := Totals{Reasons: map[string]int{}}
+	t := Totals{Reasons: map[string]int{}, Fates: map[string]int{}}
 	for _, e := range s.Expectations {
 		t.Expectations++
 		if e.Held {
@@ -20,11 +23,14 @@ func SummarizeScenario(s *Scenario) Totals {
 	for _, e := range s.Trace {
 		t.Reasons[e.Reason]++
 	}
-	for _, m := range s.FCM {
-		if m.Fate != "rejected" && m.Fate != "validate-only" {
+	for _, p := range LinkPushes(s) {
+		t.Fates[p.Fate]++
+		if p.Fate != "rejected" && p.Fate != "validate-only" {
 			t.PushesSent++
 		}
-		if m.Fate == "delivered" {
+		// Arrived counts too: a scenario may end before the device's acknowledgement reaches
+		// FCM (in-flight), or the app may be uninstalled before it does (unregistered).
+		if p.Fate == "delivered" || p.Arrivals > 0 {
 			t.PushesDelivered++
 		}
 	}
@@ -54,7 +60,7 @@ func SummarizeScenario(s *Scenario) Totals {
 
 // SummarizeRun adds up scenario totals into the run's.
 func SummarizeRun(r *Report) {
-	t := Totals{Reasons: map[string]int{}}
+	t := Totals{Reasons: map[string]int{}, Fates: map[string]int{}}
 	var lat []float64
 	for _, s := range r.Scenarios {
 		t.Scenarios++
@@ -70,6 +76,9 @@ func SummarizeRun(r *Report) {
 		t.Duplicates += s.Totals.Duplicates
 		for k, v := range s.Totals.Reasons {
 			t.Reasons[k] += v
+		}
+		for k, v := range s.Totals.Fates {
+			t.Fates[k] += v
 		}
 		for _, d := range s.Devices {
 			for _, e := range d.Events {
@@ -108,12 +117,13 @@ func histogram(xs []float64) []Bucket {
 	if len(xs) == 0 {
 		return nil
 	}
-	out := make([]Bucket, len(latencyBuckets))
-	for i, b := range latencyBuckets {
+	bounds := latencyBuckets()
+	out := make([]Bucket, len(bounds))
+	for i, b := range bounds {
 		out[i].UpToMs = b
 	}
 	for _, x := range xs {
-		for i, b := range latencyBuckets {
+		for i, b := range bounds {
 			if x <= b {
 				out[i].Count++
 				break

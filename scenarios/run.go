@@ -26,7 +26,7 @@ func Run(ctx context.Context, sc *Scenario, opt Options) reports.Scenario {
 		b, err = newVirtual(sc, opt.Seed)
 	}
 	if err != nil {
-		out := reports.Scenario{Name: sc.Name, File: sc.File, Error: "setup: " + err.Error(),
+		out := reports.Scenario{Name: sc.Name, Description: sc.Description, File: sc.File, Error: "setup: " + err.Error(),
 			Steps: []reports.Step{}, Expectations: []reports.Expectation{}, Devices: []reports.Device{},
 			Trace: []reports.TraceEntry{}, FCM: []reports.FCMMessage{}}
 		out.Totals = reports.SummarizeScenario(&out)

@@ -66,7 +66,7 @@ func (r *runner) ms(t time.Time) int64 { return t.Sub(r.start).Milliseconds() }
 
 // run plays the scenario and fills out.
 func (r *runner) run(ctx context.Context) {
-	r.out = reports.Scenario{Name: r.sc.Name, File: r.sc.File, Steps: []reports.Step{}, Expectations: []reports.Expectation{}}
+	r.out = reports.Scenario{Name: r.sc.Name, Description: r.sc.Description, File: r.sc.File, Steps: []reports.Step{}, Expectations: []reports.Expectation{}}
 	r.start = r.b.now()
 	if err := r.setup(); err != nil {
 		r.out.Error = "setup: " + err.Error()
@@ -135,6 +135,9 @@ func (r *runner) waitFor(cond func() bool) bool {
 // step runs one step and records it.
 func (r *runner) step(index int, st Step) {
 	rec := reports.Step{Index: index, Kind: string(st.Kind), Line: st.Pos.Line, Column: st.Pos.Column, AtMs: r.ms(r.b.now()), Device: st.Device}
+	if st.Send != nil {
+		rec.Device = st.Send.From
+	}
 	text, err := r.act(index, st)
 	rec.Text = text
 	if err != nil {
@@ -435,18 +438,28 @@ func (r *runner) finish() {
 	r.out.Trace = []reports.TraceEntry{}
 	for _, e := range r.b.trace() {
 		r.out.Trace = append(r.out.Trace, reports.TraceEntry{AtMs: r.ms(e.Time), User: e.UserID, Device: e.DeviceID,
-			Seq: e.Seq, Seqs: e.Seqs, Reason: e.Reason, PushID: e.PushID, Attempt: e.Attempt, Detail: e.Detail})
+			Seq: e.Seq, Seqs: e.Seqs, Reason: e.Reason, PushID: e.PushID, Attempt: e.Attempt, Detail: e.Detail,
+			MsgID: e.MsgID, CertificateID: e.CertificateID, FCMName: e.FCMName})
 	}
 	r.out.FCM = []reports.FCMMessage{}
 	for _, rec := range r.b.fcmRecords() {
 		m := reports.FCMMessage{Seq: rec.Seq, Device: byToken[rec.Token], API: string(rec.API), ReceivedAtMs: r.ms(rec.ReceivedAt),
-			Fate: string(rec.Fate), Error: string(rec.Error), Reason: rec.Reason, Attempts: rec.Attempts, Throttle: rec.Throttle}
-		if !rec.FateAt.IsZero() {
-			at := r.ms(rec.FateAt)
-			m.FateAtMs = &at
+			Fate: string(rec.Fate), Error: string(rec.Error), Reason: rec.Reason, Attempts: rec.Attempts, Throttle: rec.Throttle,
+			Name: rec.Name, MessageID: rec.MessageID, ThrottledForMs: rec.ThrottledFor.D().Milliseconds()}
+		for _, t := range []struct {
+			at  time.Time
+			dst **int64
+		}{{rec.FateAt, &m.FateAtMs}, {rec.DispatchedAt, &m.DispatchedAtMs}, {rec.DeliveredAt, &m.DeliveredAtMs}} {
+			if !t.at.IsZero() {
+				ms := r.ms(t.at)
+				*t.dst = &ms
+			}
 		}
-		if rec.Payload != nil && rec.Payload.Notification != nil {
-			m.Title, m.Body = rec.Payload.Notification.Title, rec.Payload.Notification.Body
+		if rec.Payload != nil {
+			m.CollapseKey = rec.Payload.CollapseKey
+			if rec.Payload.Notification != nil {
+				m.Title, m.Body = rec.Payload.Notification.Title, rec.Payload.Notification.Body
+			}
 		}
 		r.out.FCM = append(r.out.FCM, m)
 	}
@@ -466,7 +479,8 @@ func (r *runner) finish() {
 
 // event turns an observation into a report event.
 func (r *runner) event(o sim.Observation) reports.Event {
-	e := reports.Event{AtMs: r.ms(o.At), Kind: string(o.Kind), Seq: o.Seq, Title: o.Title, Text: o.Text, Detail: o.Detail}
+	e := reports.Event{AtMs: r.ms(o.At), Kind: string(o.Kind), Seq: o.Seq, Title: o.Title, Text: o.Text, Detail: o.Detail,
+		Conv: o.Conv, Badge: o.Badge}
 	if !o.Sent.IsZero() && (o.Kind == sim.ObsPush || o.Kind == sim.ObsMsg) {
 		lat := o.At.Sub(o.Sent).Milliseconds()
 		e.LatencyMs = &lat

@@ -21,6 +21,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"run", "run scenario files or folders and write report.json, junit.xml and report.html", runRun},
+		{"report", "render report.html and junit.xml again from a saved report.json", runReport},
 		{"validate", "check scenario files without running them", runValidate},
 		{"schema", "print the JSON Schema of scenario files", runSchema},
 		{"serve", "run a relay and a fakefcm on fixed ports for manual clients", runServe},

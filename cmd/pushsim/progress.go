@@ -27,10 +27,16 @@ func newProgress(w io.Writer, total int, show bool) *progress {
 	)}
 }
 
-func (p *progress) done(reports.Scenario) {
-	if p.bar != nil {
-		_ = p.bar.Add(1)
+// done counts a finished scenario and prints its lines through printLines, with the bar out of the
+// way: erased from its line first, so the lines start on a clean one, and drawn again below them.
+func (p *progress) done(_ reports.Scenario, printLines func()) {
+	if p.bar == nil {
+		printLines()
+		return
 	}
+	_ = p.bar.Clear()
+	printLines()
+	_ = p.bar.Add(1)
 }
 
 func (p *progress) finish() {

@@ -16,6 +16,9 @@ import (
 	"github.com/pushlab/pushlab/scenarios"
 )
 
+// summaryReasons is how many push-trace reasons the closing summary lists.
+const summaryReasons = 6
+
 // runRun plays scenario files and writes the reports; it exits 1 if any expectation failed.
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("pushsim run", flag.ContinueOnError)
@@ -75,8 +78,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		res := scenarios.Run(ctx, sc, opt)
 		rep.Run.ScenarioWallSeconds[sc.File] = time.Since(start).Seconds()
 		rep.Scenarios = append(rep.Scenarios, res)
-		progress.done(res)
-		printScenario(stdout, res, time.Since(start))
+		wall := time.Since(start)
+		progress.done(res, func() { printScenario(stdout, res, wall) })
 		if ctx.Err() != nil {
 			break
 		}
@@ -84,9 +87,13 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	progress.finish()
 	rep.Run.Finished = time.Now().UTC()
 	rep.Run.WallSeconds = rep.Run.Finished.Sub(rep.Run.Started).Seconds()
-	reports.SummarizeRun(rep)
+	reports.Complete(rep)
 	if err := reports.WriteAll(*out, rep); err != nil {
 		return fmt.Errorf("write reports: %w", err)
+	}
+	fmt.Fprintln(stdout)
+	if err := reports.WriteSummary(stdout, rep, summaryReasons); err != nil {
+		return err
 	}
 	t := rep.Totals
 	fmt.Fprintf(stdout, "\n%d passed, %d failed (%d of %d expectations held); reports in %s/\n", t.Passed, t.Failed, t.Held, t.Expectations, *out)

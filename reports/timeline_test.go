@@ -1,0 +1,157 @@
+package reports
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+)
+
+func TestTimeScaleKeepsOrderAndEnds(t *testing.T) {
+	sc := newTimeScale([]int64{300, 40, 7_200_000, 40, 5_000, 7_205_000}, 100, 1100)
+	require.Equal(t, 100.0, sc.x(0))
+	require.Equal(t, 1100.0, sc.x(7_205_000))
+	require.Equal(t, 100.0, sc.x(-5), "before the start: at the start")
+	require.Equal(t, 1100.0, sc.x(9_000_000), "after the end: at the end")
+	prev := sc.x(0)
+	for ms := int64(1); ms <= 7_205_000; ms += 997 {
+		x := sc.x(ms)
+		require.GreaterOrEqual(t, x, prev, "x(%d)", ms)
+		prev = x
+	}
+}
+
+func TestTimeScaleCompressesIdleGapsNotActivity(t *testing.T) {
+	// Frames 40 ms apart, then a two-hour wait, then a push 90 ms after a send.
+	sc := newTimeScale([]int64{40, 80, 120, 160, 7_200_160, 7_200_250}, 0, 1000)
+	frame := sc.x(80) - sc.x(40)
+	wait := sc.x(7_200_160) - sc.x(160)
+	push := sc.x(7_200_250) - sc.x(7_200_160)
+	require.InDelta(t, frame, sc.x(120)-sc.x(80), 1e-9, "equal gaps, equal room")
+	require.InDelta(t, push/frame, 90.0/40, 1e-9, "short gaps are to scale")
+	require.Less(t, wait, 50*frame, "two hours take the room of less than 50 frame exchanges")
+	require.Greater(t, frame, 10.0, "a frame exchange stays readable next to hours of waiting")
+	require.Equal(t, []compressedGap{{From: 160, To: 7_200_160, X1: sc.x(160), X2: sc.x(7_200_160)}}, sc.gaps())
+}
+
+func TestTimeScaleTicksKeepLabelsApart(t *testing.T) {
+	sc := newTimeScale([]int64{1, 2, 3, 50, 100, 2000, 2001, 60_000}, 0, 1000)
+	ticks := sc.ticks(70)
+	require.Equal(t, int64(0), ticks[0])
+	for i := 1; i < len(ticks); i++ {
+		require.GreaterOrEqual(t, sc.x(ticks[i])-sc.x(ticks[i-1]), 70.0)
+	}
+}
+
+func TestTimeScaleOfAnEmptyScenario(t *testing.T) {
+	sc := newTimeScale(nil, 10, 20)
+	require.Equal(t, 10.0, sc.x(0))
+	require.Equal(t, 10.0, sc.x(100))
+	require.Empty(t, sc.gaps())
+}
+
+func lifecycle(at int64, detail string) Event {
+	return Event{AtMs: at, Kind: "lifecycle", Detail: detail}
+}
+
+func TestLifecycleBandsFollowThePhone(t *testing.T) {
+	d := Device{ID: "alice-phone", Events: []Event{
+		lifecycle(0, "install"),
+		lifecycle(40, "login"),
+		{AtMs: 120, Kind: "connected"},
+		lifecycle(200, "background (unread 2)"),
+		lifecycle(300, "kill"),
+		{AtMs: 300, Kind: "closed"},
+		lifecycle(400, "relaunch"),
+		{AtMs: 480, Kind: "connected"},
+		lifecycle(500, "forceStop"),
+		lifecycle(600, "tap"),
+		{AtMs: 600, Kind: "refused", Detail: "tap: the notification tray is empty"},
+		lifecycle(700, "launch"),
+		{AtMs: 780, Kind: "connected"},
+		lifecycle(800, "logout"),
+		lifecycle(850, "kill"),
+		lifecycle(900, "uninstall"),
+	}}
+	got := lifecycleBands(d, 1000)
+	want := []band{
+		{0, 40, "not running", "st-idle"},
+		{40, 120, "foreground, not logged in", "st-loggedout"},
+		{120, 200, "foreground", "st-fg"},
+		{200, 300, "background", "st-bg"},
+		{300, 400, "killed, logged in", "st-killed"},
+		{400, 500, "foreground", "st-fg"},
+		{500, 700, "force-stopped, logged in", "st-stopped"},
+		{700, 800, "foreground", "st-fg"},
+		{800, 850, "foreground, logged out", "st-loggedout"},
+		{850, 900, "killed, logged out", "st-loggedout"},
+		{900, 1000, "not installed", "st-none"},
+	}
+	if d := cmp.Diff(want, got, cmp.AllowUnexported(band{})); d != "" {
+		t.Errorf("bands (-want +got):\n%s", d)
+	}
+}
+
+func TestLifecycleBandsOfAKickedPhone(t *testing.T) {
+	d := Device{Events: []Event{lifecycle(0, "install"), lifecycle(10, "login"), {AtMs: 50, Kind: "connected"}, {AtMs: 90, Kind: "kicked"}}}
+	got := lifecycleBands(d, 100)
+	require.Equal(t, band{90, 100, "foreground, logged out", "st-loggedout"}, got[len(got)-1])
+}
+
+func TestNetworkLossesPairLossAndRestore(t *testing.T) {
+	d := Device{Events: []Event{lifecycle(10, "netLoss"), lifecycle(20, "netLoss"), lifecycle(30, "netRestore"), lifecycle(40, "netRestore"), lifecycle(50, "netLoss")}}
+	require.Equal(t, []band{{from: 10, to: 30}, {from: 50, to: 70}}, networkLosses(d, 70))
+}
+
+func TestSenderOfASendStep(t *testing.T) {
+	devices := []Device{{ID: "bob"}, {ID: "bob-phone"}}
+	require.Equal(t, "bob-phone", sender(Step{Text: `bob-phone sends "hi" to alice`}, devices))
+	require.Equal(t, "bob", sender(Step{Text: `bob sends "hi" to alice`}, devices))
+	require.Equal(t, "x", sender(Step{Device: "x", Text: `bob sends "hi"`}, devices))
+	require.Empty(t, sender(Step{Text: "the administrator kicks bob"}, devices))
+}
+
+func TestTimelineDrawsPushesMessagesAndFailures(t *testing.T) {
+	r := SampleReport()
+	s := &r.Scenarios[1]
+	tl := buildTimeline(s, s.Pushes)
+	count := func(class string) int {
+		n := 0
+		for _, l := range tl.Lines {
+			if l.Class == class {
+				n++
+			}
+		}
+		return n
+	}
+	require.Equal(t, 2+1, count("arrow push"), "relay → fakefcm for each of the two FCM messages, fakefcm → device for the first arrival")
+	require.Equal(t, 1, count("arrow push dup"), "the second arrival of the same message")
+	require.Equal(t, 1, count("arrow msg"), "bob's send, up to the relay")
+	require.Len(t, tl.Marks, 1+len(s.Steps)+3+2, "one collapsed push; steps; a token and two connections; the net loss and restore")
+	var failed int
+	for _, w := range tl.Windows {
+		if w.Class == "exp-failed" {
+			failed++
+			require.Contains(t, w.Title, sampleFailedText)
+			require.Contains(t, w.Title, sampleSeen)
+		}
+	}
+	require.Equal(t, 1, failed)
+}
+
+func TestFailureLabelsDoNotOverlap(t *testing.T) {
+	l := lane{Key: "device:a", Y: 100, H: tlDeviceLane}
+	lr := labelRows{}
+	long := "a push saying \"something rather long\" on a within 5s"
+	_, y1, _, _ := lr.place(l, long, 200, 300, 170, 1176)
+	_, y2, _, _ := lr.place(l, long, 260, 300, 170, 1176) // starts under the first label
+	_, y3, _, _ := lr.place(l, long, 280, 300, 170, 1176)
+	_, y4, _, text := lr.place(l, "short", 900, 950, 170, 1176) // clear of the others
+	require.Equal(t, []float64{113, 125, 137, 113}, []float64{y1, y2, y3, y4})
+	require.Equal(t, "short", text)
+
+	x, _, anchor, text := lr.place(lane{Key: "device:b", Y: 0}, long, 1150, 1170, 170, 1176)
+	require.Equal(t, "end", anchor, "near the right end, written leftwards")
+	require.Equal(t, 1167.0, x)
+	require.Equal(t, long, text, "with room enough for all of it")
+}
