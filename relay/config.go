@@ -13,6 +13,9 @@ import (
 type Config struct {
 	// Seed feeds the core's randomness (retry jitter).
 	Seed uint64 `yaml:"seed"`
+	// DiscardRecords is for drivers that keep no store (the simulator's lean mode): the core
+	// then builds no records at all, which spares long simulations their cost.
+	DiscardRecords bool `yaml:"-"`
 	// HeartbeatDeadline is how long a connection may stay silent before the relay declares it
 	// dead (clients ping every HeartbeatInterval). Default 90 s.
 	HeartbeatDeadline duration.Duration `yaml:"heartbeatDeadline"`

@@ -238,6 +238,21 @@ func (c *Core) TakeReady() Ready {
 	return rd
 }
 
+// Recycle hands back a Ready the driver has carried out, so that the next one reuses its
+// buffers: for drivers that take millions of Readies (the simulator). Optional; the Ready must
+// not be used afterwards.
+func (c *Core) Recycle(rd Ready) {
+	if !c.ready.Empty() || c.ready.Records != nil || c.ready.Frames != nil {
+		return
+	}
+	clear(rd.Records)
+	clear(rd.Frames)
+	clear(rd.Pushes)
+	clear(rd.Trace)
+	c.ready = Ready{Records: rd.Records[:0], Frames: rd.Frames[:0], Closes: rd.Closes[:0], Pushes: rd.Pushes[:0],
+		Cancelled: rd.Cancelled[:0], Trace: rd.Trace[:0]}
+}
+
 // observe moves the core's present forward; time never goes back inside the core.
 func (c *Core) observe(now time.Time) time.Time {
 	if now.After(c.now) {
@@ -246,7 +261,21 @@ func (c *Core) observe(now time.Time) time.Time {
 	return c.now
 }
 
-func (c *Core) record(r Record) { c.ready.Records = append(c.ready.Records, r) }
+func (c *Core) record(r Record) {
+	if !c.cfg.DiscardRecords {
+		c.ready.Records = append(c.ready.Records, r)
+	}
+}
+
+// recording reports whether records are wanted: hot paths ask before building one.
+func (c *Core) recording() bool { return !c.cfg.DiscardRecords }
+
+// recordSession records a device's session (built only if records are wanted).
+func (c *Core) recordSession(d *device) {
+	if !c.cfg.DiscardRecords {
+		c.record(PutSession{Session: d.session()})
+	}
+}
 
 func (c *Core) frame(id ConnID, f ServerFrame) {
 	c.ready.Frames = append(c.ready.Frames, OutFrame{Conn: id, Frame: f})

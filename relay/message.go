@@ -85,7 +85,9 @@ func (c *Core) send(sdkAppID uint64, fromDevice string, req SendRequest) (string
 		}
 	}
 	c.msgCounter++
-	c.record(PutCounter{Name: counterMessages, Value: c.msgCounter})
+	if c.recording() {
+		c.record(PutCounter{Name: counterMessages, Value: c.msgCounter})
+	}
 	id := fmt.Sprintf("%d-%d", sdkAppID, c.msgCounter)
 	if req.ClientMsgID != "" {
 		from.rememberClientMsgID(req.ClientMsgID, id)
@@ -105,7 +107,9 @@ func (c *Core) send(sdkAppID uint64, fromDevice string, req SendRequest) (string
 		t.u.seq++
 		m.Seq = t.u.seq
 		t.u.inbox = append(t.u.inbox, m)
-		c.record(PutMessage{User: t.u.key, Msg: m})
+		if c.recording() {
+			c.record(PutMessage{User: t.u.key, Msg: m})
+		}
 		// Trim in steps of a tenth of the limit, so that a full inbox is not shifted per message.
 		if over := len(t.u.inbox) - c.cfg.InboxLimit; over > c.cfg.InboxLimit/10 {
 			c.record(TrimInbox{User: t.u.key, Through: t.u.inbox[over-1].Seq})

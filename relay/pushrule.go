@@ -125,12 +125,12 @@ func (c *Core) pushOrHold(d *device, m StoredMsg) {
 	if len(d.held) == 0 && !dc.next(c.now).After(c.now) {
 		dc.take(c.now)
 		d.unread++
-		c.record(PutSession{Session: d.session()})
+		c.recordSession(d)
 		c.startPush(c.buildPush(d, []StoredMsg{m}))
 		return
 	}
 	d.held = append(d.held, m.Seq)
-	c.record(PutSession{Session: d.session()})
+	c.recordSession(d)
 	c.traceMsg(d, m, ReasonCapped, fmt.Sprintf("held with %d other(s) for a summary push", len(d.held)-1))
 	if len(d.held) == 1 {
 		c.scheduleSummary(d, dc.next(c.now))
@@ -167,12 +167,12 @@ func (c *Core) sendSummary(d *device) {
 	d.held = nil
 	d.summaryGen++
 	if len(msgs) == 0 {
-		c.record(PutSession{Session: d.session()})
+		c.recordSession(d)
 		return // trimmed from the inbox meanwhile: nothing left to announce
 	}
 	dc.take(c.now)
 	d.unread++
-	c.record(PutSession{Session: d.session()})
+	c.recordSession(d)
 	c.startPush(c.buildPush(d, msgs))
 }
 
@@ -202,7 +202,7 @@ func (c *Core) cancelHeld(d *device, reason, detail string) {
 	d.held = nil
 	d.summaryGen++
 	if d.loggedIn {
-		c.record(PutSession{Session: d.session()})
+		c.recordSession(d)
 	}
 }
 

@@ -52,8 +52,12 @@ func (c *Core) startPush(p Push) {
 	d := c.device(p.Device)
 	d.pushes = append(d.pushes, p.ID)
 	c.tracePush(p, ReasonPushed, "", "")
-	c.record(PutCounter{Name: counterPushes, Value: c.pushCounter})
-	c.record(PutPush{Push: PushState{Push: p, NotBefore: c.now}})
+	if c.recording() {
+		c.record(PutCounter{Name: counterPushes, Value: c.pushCounter})
+	}
+	if c.recording() {
+		c.record(PutPush{Push: PushState{Push: p, NotBefore: c.now}})
+	}
 	c.ready.Pushes = append(c.ready.Pushes, p)
 }
 
@@ -65,7 +69,9 @@ func (c *Core) finish(p *pendingPush) {
 	if i := slices.Index(d.pushes, p.push.ID); i >= 0 {
 		d.pushes = slices.Delete(d.pushes, i, i+1)
 	}
-	c.record(DeletePush{ID: p.push.ID})
+	if c.recording() {
+		c.record(DeletePush{ID: p.push.ID})
+	}
 }
 
 // cancelPushes finishes a device's unfinished pushes because it no longer qualifies, and tells
@@ -123,7 +129,9 @@ func (c *Core) PushResult(now time.Time, r PushResult) {
 			return
 		}
 		c.tracePush(p.push, reason, "", fmt.Sprintf("attempt %d of %d failed; retrying in %v: %s", p.push.Attempt, c.cfg.Retry.MaxAttempts, delay, e.Message))
-		c.record(PutPush{Push: PushState{Push: p.push, NotBefore: c.now.Add(delay)}})
+		if c.recording() {
+			c.record(PutPush{Push: PushState{Push: p.push, NotBefore: c.now.Add(delay)}})
+		}
 		p.gen++
 		c.timers.Push(c.now.Add(delay), timer{kind: timerRetry, push: p.push.ID, gen: p.gen})
 	default:
@@ -180,8 +188,10 @@ func (c *Core) retry(p *pendingPush) {
 	}
 	dc.take(c.now)
 	p.push.Attempt++
-	c.record(PutSession{Session: d.session()}) // the caps counted it
-	c.record(PutPush{Push: PushState{Push: p.push, NotBefore: c.now}})
+	c.recordSession(d) // the caps counted it
+	if c.recording() {
+		c.record(PutPush{Push: PushState{Push: p.push, NotBefore: c.now}})
+	}
 	c.ready.Pushes = append(c.ready.Pushes, p.push)
 }
 

@@ -208,7 +208,7 @@ func (c *Core) Receive(now time.Time, id ConnID, f ClientFrame) {
 			return
 		}
 		d.background, d.unread = true, f.Unread
-		c.record(PutSession{Session: d.session()})
+		c.recordSession(d)
 		c.reply(cn, f.ID, OK, "")
 	case OpForeground:
 		d.background = false
@@ -276,7 +276,7 @@ func (c *Core) login(cn *conn, f ClientFrame) {
 	// Pushes on their way to this device are moot: it syncs what it missed. (Held messages wait
 	// for its first completed sync, which cancels them.)
 	c.cancelPushes(d, ReasonOnline, "the device logged in again")
-	c.record(PutSession{Session: d.session()})
+	c.recordSession(d)
 	c.reply(cn, f.ID, OK, "logged in")
 }
 

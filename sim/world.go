@@ -141,6 +141,7 @@ func NewWorld(cfg WorldConfig) (*World, error) {
 		cfg.SendTimeout = 10 * time.Second
 	}
 	cfg.Relay.Seed = SubSeed(cfg.Seed, "relay")
+	cfg.Relay.DiscardRecords = cfg.Relay.DiscardRecords || cfg.Lean // no store to apply them to
 	fcm, err := fakefcm.New(fakefcm.Config{Seed: SubSeed(cfg.Seed, "fakefcm"), Behaviour: cfg.FCM})
 	if err != nil {
 		return nil, fmt.Errorf("fakefcm: %w", err)
@@ -266,8 +267,10 @@ func (w *World) RelayDo(fn func(c *relay.Core, now time.Time)) {
 // relayReady carries out the relay's Ready as its shell would: records into the store first.
 func (w *World) relayReady() {
 	rd := w.relay.TakeReady()
+	defer w.relay.Recycle(rd)
 	if w.tap != nil {
-		w.tapped(TapEvent{Kind: TapReady, Ready: &rd})
+		tapped := rd // a copy escapes to the tap; rd itself stays on the stack
+		w.tapped(TapEvent{Kind: TapReady, Ready: &tapped})
 	}
 	if len(rd.Records) > 0 && !w.cfg.Lean {
 		if err := w.store.Apply(context.Background(), rd.Records); err != nil {
@@ -579,6 +582,11 @@ type vconn struct {
 	relayOpen bool // the relay knows it (opened, not yet closed on its side)
 	devClosed bool // the device closed it
 	relayShut bool // the relay closed it and the phone has not heard
+	// upq and downq hold the frames on their way, oldest first; upFn and downFn deliver the
+	// oldest (built once per connection).
+	upq          []relay.ClientFrame
+	downq        []relay.ServerFrame
+	upFn, downFn func()
 	// upAt and downAt are the latest arrival times each way: a connection is a TCP stream, so
 	// jitter never lets a frame overtake the one sent before it.
 	upAt, downAt time.Time
@@ -647,16 +655,33 @@ func (c *vconn) Send(f relay.ClientFrame) {
 	if f.Op == relay.OpPing && c.relayOpen {
 		// A heartbeat only moves the connection's deadline, 90 s or so away: it is applied when
 		// sent rather than a latency later, which spares a day of heartbeats an event each.
-		c.w.tapped(TapEvent{Kind: TapReceived, Conn: c.id, Device: c.dev, Frame: f})
-		c.w.RelayDo(func(core *relay.Core, now time.Time) { core.Receive(now, c.id, f) })
+		c.receive(f)
 		return
 	}
-	c.up(func() {
-		if c.relayOpen {
-			c.w.tapped(TapEvent{Kind: TapReceived, Conn: c.id, Device: c.dev, Frame: f})
-			c.w.RelayDo(func(core *relay.Core, now time.Time) { core.Receive(now, c.id, f) })
-		}
-	})
+	// The frame waits in the connection's queue; the event that delivers it carries no copy
+	// (a day in the life sends millions).
+	c.upq = append(c.upq, f)
+	if c.upFn == nil {
+		c.upFn = c.deliverUp
+	}
+	c.up(c.upFn)
+}
+
+// deliverUp hands the oldest frame on its way to the relay.
+func (c *vconn) deliverUp() {
+	f := c.upq[0]
+	c.upq[0] = relay.ClientFrame{}
+	c.upq = c.upq[1:]
+	if c.relayOpen {
+		c.receive(f)
+	}
+}
+
+// receive hands a frame to the relay core now.
+func (c *vconn) receive(f relay.ClientFrame) {
+	c.w.tapped(TapEvent{Kind: TapReceived, Conn: c.id, Device: c.dev, Frame: f})
+	c.w.relay.Receive(c.w.eng.Now(), c.id, f)
+	c.w.relayReady()
 }
 
 // Close ends the connection from the device; the relay is told only if the network is up.
@@ -692,11 +717,21 @@ func (c *vconn) toDevice(f relay.ServerFrame) {
 	if c.w.cut(c.dev) {
 		return
 	}
-	c.down(func() {
-		if !c.devClosed && !c.w.cut(c.dev) {
-			c.dev.OnRelayFrame(c, f)
-		}
-	})
+	c.downq = append(c.downq, f)
+	if c.downFn == nil {
+		c.downFn = c.deliverDown
+	}
+	c.down(c.downFn)
+}
+
+// deliverDown hands the oldest frame on its way to the phone.
+func (c *vconn) deliverDown() {
+	f := c.downq[0]
+	c.downq[0] = relay.ServerFrame{}
+	c.downq = c.downq[1:]
+	if !c.devClosed && !c.w.cut(c.dev) {
+		c.dev.OnRelayFrame(c, f)
+	}
 }
 
 // closedByRelay: the relay closed the connection; the device hears of it if the network is up.

@@ -23,6 +23,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	relayBin := fs.String("relay-bin", "", "relay binary for the measurements that run it in its own process (default: next to pushsim, or on PATH)")
 	idleConns := fs.Int("idle-connections", 2000, "idle connections for the memory-per-connection figure")
+	quick := fs.Bool("quick", false, "skip the day in the life and the live loads (minutes)")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{2, err}
 	}
@@ -60,6 +61,21 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		perConn = append(perConn, b)
 	}
 	figs = append(figs, perf.RelayMemoryFigure(perConn, *idleConns))
+
+	if !*quick {
+		fmt.Fprintln(stderr, "pushsim bench: a virtual day in the life of 10,000 phones…")
+		day, err := perf.DayInTheLifeFigures()
+		if err != nil {
+			return fmt.Errorf("day in the life: %w", err)
+		}
+		figs = append(figs, day...)
+		fmt.Fprintln(stderr, "pushsim bench: live loads (19,000 phones; 1,000 msg/s; 6,000 msg/s)…")
+		live, err := perf.LiveLoadFigures(ctx, perf.LiveLoadConfig{RelayBin: *relayBin})
+		if err != nil {
+			return fmt.Errorf("live load: %w", err)
+		}
+		figs = append(figs, live...)
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

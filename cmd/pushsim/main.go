@@ -22,6 +22,7 @@ func commands() []command {
 	return []command{
 		{"run", "run scenario files or folders and write report.json, junit.xml and report.html", runRun},
 		{"report", "render report.html and junit.xml again from a saved report.json", runReport},
+		{"load", "put a staging-sized load on a relay and fakefcm and measure it", runLoad},
 		{"validate", "check scenario files without running them", runValidate},
 		{"schema", "print the JSON Schema of scenario files", runSchema},
 		{"serve", "run a relay and a fakefcm on fixed ports for manual clients", runServe},

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pushlab/pushlab/internal/secret"
+	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/relay/sender"
 	"github.com/pushlab/pushlab/relay/server"
 	"github.com/pushlab/pushlab/relay/sqlitestore"
@@ -31,10 +32,13 @@ func main() {
 	}
 }
 
+// memoryDB is the --db value that keeps the state in memory.
+const memoryDB = ":memory:"
+
 func run(args []string) error {
 	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:4100", "address to listen on")
-	dbPath := fs.String("db", "relay.db", "SQLite file holding the relay's state")
+	dbPath := fs.String("db", "relay.db", "SQLite file holding the relay's state (:memory: keeps it in memory, for measurements)")
 	configPath := fs.String("config", "", "YAML file: the relay's rules, and apps and certificates to create at start (see the README)")
 	adminKey := fs.String("admin-key", "", "key of the admin API (Authorization: Bearer KEY); defaults to $"+adminKeyEnv)
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -60,11 +64,19 @@ func run(args []string) error {
 			return err
 		}
 	}
-	store, err := sqlitestore.Open(*dbPath)
-	if err != nil {
-		return fmt.Errorf("--db: %w", err)
+	var store relay.Store
+	if *dbPath == memoryDB {
+		// For measurements only: everything is lost when the process ends.
+		log.Warn("--db :memory: keeps the relay's state in memory only; a restart loses it")
+		store = relay.NewMemoryStore()
+	} else {
+		st, err := sqlitestore.Open(*dbPath)
+		if err != nil {
+			return fmt.Errorf("--db: %w", err)
+		}
+		defer st.Close()
+		store = st
 	}
-	defer store.Close()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

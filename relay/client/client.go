@@ -26,6 +26,10 @@ type Options struct {
 	Header http.Header
 	// Events is the capacity of the events channel; zero means 256.
 	Events int
+	// OnEvent, if set, takes every frame that is not a reply to a request, on the reader's
+	// goroutine, instead of the events channel (which then stays empty): for load generators
+	// that cannot afford a goroutine per connection to drain it. It must not block.
+	OnEvent func(relay.ServerFrame)
 }
 
 // Conn is one app connection to the relay.
@@ -39,6 +43,7 @@ type Conn struct {
 	err     error
 
 	events  chan relay.ServerFrame
+	onEvent func(relay.ServerFrame)
 	done    chan struct{}
 	closing chan struct{} // closed by Close and Drop: the reader stops waiting on events
 	once    sync.Once
@@ -68,7 +73,7 @@ func Dial(ctx context.Context, url string, opt Options) (*Conn, error) {
 		opt.Events = 256
 	}
 	c := &Conn{ws: ws, pending: map[int64]chan relay.ServerFrame{}, events: make(chan relay.ServerFrame, opt.Events),
-		done: make(chan struct{}), closing: make(chan struct{})}
+		done: make(chan struct{}), closing: make(chan struct{}), onEvent: opt.OnEvent}
 	go c.read()
 	return c, nil
 }
@@ -115,6 +120,10 @@ func (c *Conn) read() {
 				ch <- f
 				continue
 			}
+		}
+		if c.onEvent != nil {
+			c.onEvent(f)
+			continue
 		}
 		select {
 		case c.events <- f:

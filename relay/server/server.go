@@ -272,6 +272,7 @@ func (s *Server) loop() {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var replies []func(error)
+	var statsAt time.Time
 	for {
 		select {
 		case <-s.stop:
@@ -301,7 +302,7 @@ func (s *Server) loop() {
 			replies = append(replies[:0], s.apply(ev))
 			// Take what else is waiting, so that one store transaction covers many events
 			// (unless a Tap watches the events one by one).
-			for n := 0; n < 256 && s.cfg.Tap == nil; n++ {
+			for n := 0; n < maxBatch && s.cfg.Tap == nil; n++ {
 				select {
 				case ev := <-s.events:
 					replies = append(replies, s.apply(ev))
@@ -322,8 +323,12 @@ func (s *Server) loop() {
 			s.fail(err)
 			return
 		}
-		stats := s.core.Stats()
-		s.stats.Store(&stats)
+		// The gauges' counts walk every user: refresh them a few times a second, not per batch.
+		if now := s.clock(); now.Sub(statsAt) >= statsEvery || now.Before(statsAt) {
+			stats := s.core.Stats()
+			s.stats.Store(&stats)
+			statsAt = now
+		}
 		wait := time.Hour
 		if at, ok := s.core.NextWake(); ok {
 			wait = max(at.Sub(s.clock()), 0)
@@ -443,6 +448,13 @@ func (s *Server) sendWorker(q *pushQueue) {
 		}
 	}
 }
+
+// maxBatch bounds the events one store transaction covers: more per batch means fewer commits
+// under load, at the price of a longer wait for the first event's effects.
+const maxBatch = 1024
+
+// statsEvery is how often the loop refreshes the gauges' counts.
+const statsEvery = 250 * time.Millisecond
 
 // pushLanes spreads pushes over one queue per send worker by device, so that one device's
 // pushes reach FCM in the order the relay decided them (a newer notification must replace an

@@ -76,7 +76,7 @@ func Open(path string) (*Store, error) {
 	_ = f.Close()
 	// A file: URI, so that any path works: SQLite decodes the escapes.
 	dsn := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(abs)) +
-		fmt.Sprintf("?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)",
+		fmt.Sprintf("?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(8192)",
 			busyTimeout.Milliseconds())
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -189,8 +189,8 @@ func (s *Store) Apply(ctx context.Context, records []relay.Record) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
-	a := applier{ctx: ctx, tx: tx}
-	for i, r := range records {
+	a := applier{ctx: ctx, tx: tx, stmts: map[*sql.Stmt]*sql.Stmt{}}
+	for i, r := range compact(records) {
 		if err := a.apply(&s.stmts, r); err != nil {
 			return fmt.Errorf("apply %s (record %d of %d): %w", describe(r), i+1, len(records), err)
 		}
@@ -203,13 +203,79 @@ func (s *Store) Apply(ctx context.Context, records []relay.Record) (err error) {
 
 // applier runs statements in one Apply's transaction.
 type applier struct {
-	ctx context.Context
-	tx  *sql.Tx
+	ctx   context.Context
+	tx    *sql.Tx
+	stmts map[*sql.Stmt]*sql.Stmt // the transaction's copy of each prepared statement
 }
 
 func (a applier) exec(stmt *sql.Stmt, args ...any) error {
-	_, err := a.tx.StmtContext(a.ctx, stmt).ExecContext(a.ctx, args...)
+	ts, ok := a.stmts[stmt]
+	if !ok {
+		ts = a.tx.StmtContext(a.ctx, stmt)
+		a.stmts[stmt] = ts
+	}
+	_, err := ts.ExecContext(a.ctx, args...)
 	return err
+}
+
+// compact drops the records of a batch that a later record of the same batch overwrites: of
+// the puts and deletes of one session, binding, push or counter only the last counts, so only
+// the last is written. (Busy relays write a device's session several times a batch: unread
+// counts, caps.) Records of other kinds, and batches that delete an app, are kept whole.
+func compact(records []relay.Record) []relay.Record {
+	type key struct {
+		kind string
+		dev  relay.DeviceKey
+		id   uint64
+		name string
+	}
+	keyOf := func(r relay.Record) (key, bool) {
+		switch r := r.(type) {
+		case relay.PutSession:
+			return key{kind: "session", dev: r.Session.Key}, true
+		case relay.DeleteSession:
+			return key{kind: "session", dev: r.Key}, true
+		case relay.PutBinding:
+			return key{kind: "binding", dev: r.Binding.Key}, true
+		case relay.DeleteBinding:
+			return key{kind: "binding", dev: r.Key}, true
+		case relay.PutPush:
+			return key{kind: "push", id: r.Push.Push.ID}, true
+		case relay.DeletePush:
+			return key{kind: "push", id: r.ID}, true
+		case relay.PutCounter:
+			return key{kind: "counter", name: r.Name}, true
+		case relay.DeleteApp:
+			return key{kind: "app"}, true
+		}
+		return key{}, false
+	}
+	seen := map[key]bool{}
+	keep := make([]bool, len(records))
+	dropped := 0
+	for i := len(records) - 1; i >= 0; i-- {
+		k, ok := keyOf(records[i])
+		if ok && k.kind == "app" {
+			return records
+		}
+		keep[i] = !ok || !seen[k]
+		if ok {
+			seen[k] = true
+		}
+		if !keep[i] {
+			dropped++
+		}
+	}
+	if dropped == 0 {
+		return records
+	}
+	out := make([]relay.Record, 0, len(records)-dropped)
+	for i, r := range records {
+		if keep[i] {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func (a applier) apply(st *statements, r relay.Record) error {

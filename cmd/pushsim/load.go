@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/jedib0t/go-pretty/v6/table"
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/pushlab/pushlab/internal/load"
+	"github.com/pushlab/pushlab/reports"
+)
+
+// loadJSON is what --json prints: one object with the run's figures.
+type loadJSON struct {
+	Devices                 int                 `json:"devices"`
+	Connected               int                 `json:"connected"`
+	MessagesPerSecond       float64             `json:"messagesPerSecond"`
+	PushesPerSecond         float64             `json:"pushesPerSecond"`
+	PushLatencyMs           reports.Percentiles `json:"pushLatencyMs"`
+	RelayBytesPerConnection float64             `json:"relayBytesPerConnection"`
+	Errors                  int                 `json:"errors"`
+	Mode                    string              `json:"mode"`
+	Seconds                 float64             `json:"seconds"`
+}
+
+// runLoad puts a load on the relay and fakefcm and reports what came out.
+func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("pushsim load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	devices := fs.Int("devices", 2000, "phones connected (a share of them killed)")
+	senders := fs.Int("senders", 0, "extra phones, always online, that send the messages (default rate/20, at least 10)")
+	rate := fs.Float64("rate", 100, "messages per second, each to a random phone's user")
+	dur := fs.Duration("duration", 15*time.Second, "how long messages are sent, once every phone is connected")
+	kill := fs.Float64("kill-ratio", 0.1, "share of phones whose app is killed after login: their messages become pushes")
+	live := fs.Bool("live", false, "real WebSockets against a relay process and fakefcm (the default)")
+	virtual := fs.Bool("virtual", false, "the same load on the cores in the simulator, in virtual time")
+	relayURL := fs.String("relay", "", "a running relay's URL (with --fcm and --admin-key); default: start one")
+	fcmURL := fs.String("fcm", "", "a running fakefcm's URL")
+	adminKey := fs.String("admin-key", os.Getenv("PUSHLAB_ADMIN_KEY"), "the running relay's admin key (default $PUSHLAB_ADMIN_KEY)")
+	relayBin := fs.String("relay-bin", "", "relay binary to start (default: next to pushsim, or on PATH; make build)")
+	memStore := fs.Bool("memory-store", false, "start the relay on its in-memory store (the pipeline without SQLite's cost)")
+	sources := fs.Int("sources", 8, "loopback source addresses (127.0.0.1…) to spread the phones' connections over")
+	seed := fs.Uint64("seed", 1, "seed of the recipients' draws (and of the virtual mode)")
+	asJSON := fs.Bool("json", false, "print one JSON object with the figures instead of a table")
+	out := fs.String("out", "out/load", "folder for report.json and load.html")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{2, err}
+	}
+	if *live && *virtual {
+		return &exitError{2, fmt.Errorf("choose --live or --virtual, not both")}
+	}
+	cfg := load.Config{Devices: *devices, Senders: *senders, Rate: *rate, Duration: *dur, KillRatio: *kill,
+		RelayURL: *relayURL, FCMURL: *fcmURL, AdminKey: *adminKey, RelayBin: *relayBin, MemoryStore: *memStore, Sources: *sources, Seed: *seed}
+	if err := cfg.Validate(); err != nil {
+		return &exitError{2, err}
+	}
+	mode := "live"
+	if *virtual {
+		mode = "virtual"
+	}
+	bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(stderr), progressbar.OptionSpinnerType(14),
+		progressbar.OptionSetElapsedTime(true), progressbar.OptionClearOnFinish())
+	cfg.Progress = func(p load.Phase, s reports.Sample) {
+		bar.Describe(fmt.Sprintf("%-7s connected %6d · %7.1f msg/s · %7.1f push/s · p99 %6.1f ms", p, s.Connected, s.Messages, s.Pushes, s.P99Ms))
+		_ = bar.Add(1)
+	}
+	started := time.Now()
+	var res reports.Load
+	var err error
+	if *virtual {
+		res, err = load.RunVirtual(cfg)
+	} else {
+		res, err = load.RunLive(ctx, cfg)
+	}
+	_ = bar.Finish()
+	if err != nil {
+		return fmt.Errorf("pushsim load: %w", err)
+	}
+	finished := time.Now()
+	host, _ := os.Hostname()
+	rep := &reports.Report{Schema: reports.SchemaVersion, Load: &res, Run: reports.Run{Seed: *seed, Mode: mode,
+		Command: "pushsim load " + strings.Join(args, " "), Replay: "pushsim load " + strings.Join(args, " "),
+		GoVersion: runtime.Version(), Host: host, Started: started, Finished: finished, WallSeconds: finished.Sub(started).Seconds()}}
+	if err := reports.WriteLoad(*out, rep); err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(loadJSON{Devices: res.Devices, Connected: res.Connected, MessagesPerSecond: res.MessagesPerSecond,
+			PushesPerSecond: res.PushesPerSecond, PushLatencyMs: res.PushLatencyMs, RelayBytesPerConnection: res.RelayBytesPerConnection,
+			Errors: res.Errors, Mode: mode, Seconds: finished.Sub(started).Seconds()})
+	}
+	t := table.NewWriter()
+	t.SetOutputMirror(stdout)
+	t.SetStyle(table.StyleLight)
+	t.AppendHeader(table.Row{"figure", "value"})
+	t.AppendRows([]table.Row{
+		{"phones (connected at the end)", fmt.Sprintf("%d (%d)", res.Devices, res.Connected)},
+		{"messages/s", fmt.Sprintf("%.1f", res.MessagesPerSecond)},
+		{"pushes/s", fmt.Sprintf("%.1f", res.PushesPerSecond)},
+		{"push latency p50 · p90 · p99 · max", fmt.Sprintf("%.1f · %.1f · %.1f · %.1f ms", res.PushLatencyMs.P50, res.PushLatencyMs.P90, res.PushLatencyMs.P99, res.PushLatencyMs.Max)},
+		{"relay memory per connection", fmt.Sprintf("%.1f KiB", res.RelayBytesPerConnection/1024)},
+		{"errors", res.Errors},
+	})
+	t.Render()
+	fmt.Fprintf(stdout, "%s mode, %.1fs; report in %s/ (report.json, load.html)\n", mode, finished.Sub(started).Seconds(), *out)
+	return nil
+}

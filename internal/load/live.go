@@ -1,0 +1,480 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/pushlab/pushlab/fakefcm"
+	"github.com/pushlab/pushlab/fakefcm/control"
+	fcmserver "github.com/pushlab/pushlab/fakefcm/server"
+	"github.com/pushlab/pushlab/internal/duration"
+	"github.com/pushlab/pushlab/internal/relayproc"
+	"github.com/pushlab/pushlab/internal/secret"
+	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/client"
+	"github.com/pushlab/pushlab/reports"
+)
+
+// The load's app and certificate. Against remote servers, IDs are offset at random so that
+// runs do not meet.
+const (
+	loadApp       = uint64(1400000001)
+	loadCert      = int64(6768)
+	loadPackage   = "com.example.load"
+	loadSecret    = "load-secret-0123456789"
+	loadAdminKey  = "load-admin-key-0123456789"
+	dialWorkers   = 64
+	pingInterval  = 30 * time.Second
+	drainQuiet    = time.Second
+	drainLongest  = 10 * time.Second
+	warmupPhones  = 100
+	settleAfterIO = 500 * time.Millisecond
+)
+
+// relayConfig lifts the limits that would measure the caps instead of the pipeline: the load's
+// app has its own caps lifted too, and the embedded fakefcm its per-device throttles.
+const relayConfig = `relay:
+  framesPerSecond: 10000
+  frameBurst: 10000
+sendWorkers: 64
+`
+
+// servers are the relay and fakefcm a run talks to.
+type servers struct {
+	relayURL, fcmURL, adminKey string
+	app                        uint64
+	cert                       int64
+	proc                       *relayproc.Process
+	fcm                        *fcmserver.Listening
+	admin                      *client.Admin
+	control                    *control.Client
+	senderID                   string
+	tmp                        string
+}
+
+func (s *servers) close() {
+	if s.proc != nil {
+		_ = s.proc.Stop()
+	}
+	if s.fcm != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = s.fcm.Shutdown(ctx)
+		cancel()
+	}
+	if s.tmp != "" {
+		_ = os.RemoveAll(s.tmp)
+	}
+}
+
+// startServers starts (or reaches) the relay and fakefcm and provisions the load's app and
+// certificate.
+func startServers(ctx context.Context, cfg Config, rng *rand.Rand) (*servers, error) {
+	s := &servers{relayURL: cfg.RelayURL, fcmURL: cfg.FCMURL, adminKey: cfg.AdminKey, app: loadApp, cert: loadCert}
+	if cfg.RelayURL == "" {
+		var err error
+		if s.tmp, err = os.MkdirTemp("", "pushsim-load-"); err != nil {
+			return nil, err
+		}
+		conf := filepath.Join(s.tmp, "relay.yaml")
+		if err := os.WriteFile(conf, []byte(relayConfig), 0o600); err != nil {
+			return nil, err
+		}
+		s.adminKey = loadAdminKey
+		db := filepath.Join(s.tmp, "relay.db")
+		if cfg.MemoryStore {
+			db = ":memory:"
+		}
+		if s.proc, err = relayproc.Start(ctx, relayproc.Options{Bin: cfg.RelayBin, AdminKey: s.adminKey, Config: conf, DB: db}); err != nil {
+			s.close()
+			return nil, err
+		}
+		s.relayURL = s.proc.URL
+		lifted := fakefcm.Throttles{DevicePerMinute: 1_000_000, DevicePerHour: 1_000_000, CollapsibleBurst: 1_000_000,
+			ProjectPerMinute: 100_000_000}
+		if s.fcm, err = fcmserver.Listen("127.0.0.1:0", fcmserver.Config{Core: fakefcm.Config{Seed: cfg.Seed,
+			Behaviour: fakefcm.Behaviour{Throttles: lifted}, MaxRecords: 100_000}}); err != nil {
+			s.close()
+			return nil, err
+		}
+		s.fcmURL = s.fcm.URL
+	} else {
+		offset := 1 + rng.Uint64N(1_000_000)
+		s.app, s.cert = loadApp+offset*1000, loadCert+int64(offset)*1000
+	}
+	// Connections are reused across the many parallel control calls: a new one each would churn
+	// through the loopback's ephemeral ports.
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConns: dialWorkers * 2, MaxIdleConnsPerHost: dialWorkers * 2}}
+	s.admin = &client.Admin{BaseURL: s.relayURL, Key: s.adminKey, HTTP: hc}
+	s.control = &control.Client{BaseURL: s.fcmURL, HTTP: hc}
+	lifted := relay.Caps{PerMinute: 1_000_000, PerHour: 1_000_000, Burst: 1_000_000, Refill: duration.Of(time.Millisecond)}
+	if err := s.admin.PutApp(ctx, relay.AppConfig{SDKAppID: s.app, SecretKey: secret.New(loadSecret), LoginPolicy: relay.PolicyMulti, Caps: lifted}); err != nil {
+		s.close()
+		return nil, fmt.Errorf("create the load's app: %w", err)
+	}
+	project := fmt.Sprintf("pushsim-load-%d", s.cert)
+	creds, err := s.control.CreateProject(ctx, control.CreateProjectRequest{ProjectID: project, PackageNames: []string{loadPackage}})
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("create the load's fakefcm project: %w", err)
+	}
+	s.senderID = creds.SenderID
+	if err := s.admin.PutCertificate(ctx, s.app, s.cert, loadPackage, creds.ServiceAccount, "", s.fcmURL); err != nil {
+		s.close()
+		return nil, fmt.Errorf("register the load's certificate: %w", err)
+	}
+	return s, nil
+}
+
+// phone is one load phone: its relay connection and, once killed, its FCM channel.
+type phone struct {
+	i      int
+	user   string
+	token  string
+	conn   *client.Conn
+	ch     *control.DeviceChannel
+	killed bool
+}
+
+// run is one live load run.
+type run struct {
+	cfg    Config
+	srv    *servers
+	m      *meter
+	rng    *rand.Rand
+	dialer func(i int) *websocket.Dialer
+	phones []*phone // targets, then senders
+	nextID atomic.Int64
+	wg     sync.WaitGroup
+}
+
+// RunLive puts the load on a real relay and fakefcm.
+func RunLive(ctx context.Context, cfg Config) (reports.Load, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return reports.Load{}, err
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x10ad))
+	srv, err := startServers(ctx, cfg, rng)
+	if err != nil {
+		return reports.Load{}, err
+	}
+	defer srv.close()
+	r := &run{cfg: cfg, srv: srv, m: newMeter(time.Now()), rng: rng}
+	dialers := make([]*websocket.Dialer, cfg.Sources)
+	for k := range dialers {
+		nd := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+k))}}
+		dialers[k] = &websocket.Dialer{NetDialContext: nd.DialContext, HandshakeTimeout: 10 * time.Second,
+			ReadBufferSize: 1024, WriteBufferSize: 1024}
+	}
+	r.dialer = func(i int) *websocket.Dialer { return dialers[i%len(dialers)] }
+	defer r.closeAll()
+
+	// Connect: a warm-up batch first, so that the relay's memory per connection is measured
+	// past its start-up allocations.
+	total := cfg.Devices + cfg.Senders
+	r.phones = make([]*phone, total)
+	stopSampling := r.sample(ctx, PhaseConnect)
+	if err := r.connect(ctx, 0, min(warmupPhones, total)); err != nil {
+		stopSampling()
+		return reports.Load{}, err
+	}
+	time.Sleep(settleAfterIO)
+	var before int64
+	if srv.proc != nil {
+		before, _ = srv.proc.RSS()
+	}
+	if err := r.connect(ctx, min(warmupPhones, total), total); err != nil {
+		stopSampling()
+		return reports.Load{}, err
+	}
+	time.Sleep(settleAfterIO)
+	var perConn float64
+	if srv.proc != nil && total > warmupPhones {
+		if after, err := srv.proc.RSS(); err == nil {
+			perConn = float64(after-before) / float64(total-warmupPhones)
+		}
+	}
+	if err := r.kill(ctx); err != nil {
+		stopSampling()
+		return reports.Load{}, err
+	}
+	stopSampling()
+	go r.ping(ctx)
+
+	stopSampling = r.sample(ctx, PhaseSend)
+	sendTime := r.send(ctx)
+	stopSampling()
+	stopSampling = r.sample(ctx, PhaseDrain)
+	r.drain(ctx)
+	stopSampling()
+	res := r.m.result(cfg, sendTime, perConn)
+	if ctx.Err() != nil {
+		return res, ctx.Err()
+	}
+	return res, nil
+}
+
+// connect opens phones [from, to): token at fakefcm, relay connection, login, token report.
+func (r *run) connect(ctx context.Context, from, to int) error {
+	next := atomic.Int64{}
+	next.Store(int64(from))
+	var wg sync.WaitGroup
+	var fatal atomic.Pointer[error]
+	for range dialWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil && fatal.Load() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= to {
+					return
+				}
+				p, err := r.open(ctx, i)
+				if err != nil {
+					r.m.error(err)
+					if errors.Is(err, errSetup) {
+						fatal.Store(&err)
+					}
+					continue
+				}
+				r.phones[i] = p
+				r.m.mu.Lock()
+				r.m.connected++
+				r.m.mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if e := fatal.Load(); e != nil {
+		return *e
+	}
+	return ctx.Err()
+}
+
+// errSetup marks failures that say the run cannot work at all (bad credentials, app unknown).
+var errSetup = errors.New("setup")
+
+func (r *run) open(ctx context.Context, i int) (*phone, error) {
+	p := &phone{i: i, user: fmt.Sprintf("load-u%d", i)}
+	if i >= r.cfg.Devices {
+		p.user = fmt.Sprintf("load-s%d", i-r.cfg.Devices)
+	}
+	tok, err := r.srv.control.RegisterDevice(ctx, r.srv.senderID, loadPackage)
+	if err != nil {
+		return nil, fmt.Errorf("phone %d: register with fakefcm: %w", i, err)
+	}
+	p.token = tok
+	onEvent := func(f relay.ServerFrame) {
+		if f.Op == relay.OpReply && f.ID != 0 {
+			if f.Code == relay.OK {
+				r.m.acknowledged(time.Now())
+			} else {
+				r.m.error(fmt.Errorf("send refused: %d %s", f.Code, f.Desc))
+			}
+		}
+	}
+	c, err := client.Dial(ctx, r.srv.relayURL, client.Options{Dialer: r.dialer(i), OnEvent: onEvent})
+	if err != nil {
+		return nil, fmt.Errorf("phone %d: %w", i, err)
+	}
+	sig := relay.MakeUserSig(loadSecret, relay.UserSigClaims{SDKAppID: r.srv.app, UserID: p.user, Expire: time.Now().Add(24 * time.Hour).Unix()})
+	if err := c.Login(ctx, r.srv.app, p.user, sig, "phone", "android"); err != nil {
+		_ = c.Drop()
+		var re *client.ReplyError
+		if errors.As(err, &re) && (re.Code == relay.CodeUnknownApp || re.Code == relay.CodeSigMismatch) {
+			return nil, fmt.Errorf("%w: phone %d: login: %v", errSetup, i, err)
+		}
+		return nil, fmt.Errorf("phone %d: login: %w", i, err)
+	}
+	if _, err := c.Do(ctx, relay.ClientFrame{Op: relay.OpSetPushToken, CertificateID: r.srv.cert, Token: tok}); err != nil {
+		_ = c.Drop()
+		return nil, fmt.Errorf("phone %d: token report: %w", i, err)
+	}
+	p.conn = c
+	return p, nil
+}
+
+// kill opens the FCM channel of the phones to kill and drops their relay connection, as a
+// swiped-away app's process dies.
+func (r *run) kill(ctx context.Context) error {
+	n := 0
+	for i, p := range r.phones[:r.cfg.Devices] {
+		if p == nil || !r.cfg.killed(i) {
+			continue
+		}
+		ch, err := r.srv.control.Connect(ctx, p.token)
+		if err != nil {
+			r.m.error(fmt.Errorf("phone %d: FCM channel: %w", i, err))
+			continue
+		}
+		p.ch, p.killed = ch, true
+		r.wg.Add(1)
+		go r.receive(p)
+		_ = p.conn.Drop()
+		n++
+	}
+	r.m.mu.Lock()
+	r.m.connected -= n
+	r.m.mu.Unlock()
+	time.Sleep(settleAfterIO) // let the relay see the connections go
+	return ctx.Err()
+}
+
+// receive takes a killed phone's pushes.
+func (r *run) receive(p *phone) {
+	defer r.wg.Done()
+	for {
+		f, err := p.ch.Receive()
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		if f.Message != nil && f.Message.Notification != nil {
+			r.m.arrived(f.Message.Notification.Body, now)
+			_ = p.ch.Ack(f.Message.MessageID)
+		}
+	}
+}
+
+// ping keeps the online phones' connections alive.
+func (r *run) ping(ctx context.Context) {
+	t := time.NewTicker(pingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for _, p := range r.phones {
+				if p != nil && !p.killed && p.conn != nil {
+					_ = p.conn.Send(relay.ClientFrame{Op: relay.OpPing})
+				}
+			}
+		}
+	}
+}
+
+// send paces messages at the rate for the duration, each from the next sender to a random
+// target's user, and reports how long it sent.
+func (r *run) send(ctx context.Context) time.Duration {
+	var senders []*phone
+	for _, p := range r.phones[r.cfg.Devices:] {
+		if p != nil {
+			senders = append(senders, p)
+		}
+	}
+	if len(senders) == 0 || r.cfg.Devices == 0 {
+		r.m.error(errors.New("no sender or no target phone connected"))
+		return time.Nanosecond
+	}
+	// One goroutine per sender, each pacing its share, so that a slow write does not stall the
+	// others.
+	per := r.cfg.Rate / float64(len(senders))
+	start := time.Now()
+	r.m.startSending(start)
+	end := start.Add(r.cfg.Duration)
+	var wg sync.WaitGroup
+	for si, s := range senders {
+		rng := rand.New(rand.NewPCG(r.cfg.Seed, uint64(si)))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			interval := time.Duration(float64(time.Second) / per)
+			next := start.Add(time.Duration(rng.Int64N(int64(interval) + 1)))
+			for n := 0; ; n++ {
+				if ctx.Err() != nil || !next.Before(end) {
+					return
+				}
+				if d := time.Until(next); d > 0 {
+					time.Sleep(d)
+				}
+				to := r.phones[rng.IntN(r.cfg.Devices)]
+				user := fmt.Sprintf("load-u%d", rng.IntN(r.cfg.Devices))
+				if to != nil {
+					user = to.user
+				}
+				text := fmt.Sprintf("L%d.%d", si, n)
+				r.m.sending(text, time.Now())
+				f := relay.ClientFrame{Op: relay.OpSend, ID: r.nextID.Add(1), To: user, Text: text}
+				if err := s.conn.Send(f); err != nil {
+					r.m.error(fmt.Errorf("sender %d: %w", si, err))
+					return
+				}
+				next = next.Add(interval)
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+// drain waits for the last pushes: until none arrived for a second, at most drainLongest.
+func (r *run) drain(ctx context.Context) {
+	deadline := time.Now().Add(drainLongest)
+	last := -1
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		r.m.mu.Lock()
+		n := r.m.pushes
+		r.m.mu.Unlock()
+		if n == last {
+			return
+		}
+		last = n
+		time.Sleep(drainQuiet)
+	}
+}
+
+// sample records a sample a second until stopped.
+func (r *run) sample(ctx context.Context, phase Phase) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		prev := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				s := r.m.sample(now, now.Sub(prev))
+				prev = now
+				if r.cfg.Progress != nil {
+					r.cfg.Progress(phase, s)
+				}
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// closeAll closes every connection and channel and waits for the receivers.
+func (r *run) closeAll() {
+	for _, p := range r.phones {
+		if p == nil {
+			continue
+		}
+		if p.conn != nil && !p.killed {
+			_ = p.conn.Drop()
+		}
+		if p.ch != nil {
+			_ = p.ch.Close()
+		}
+	}
+	r.wg.Wait()
+}

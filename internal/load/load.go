@@ -1,0 +1,215 @@
+// Package load puts a staging-sized load on the relay and fakefcm: many phones connected, a
+// share of them killed, messages at a steady rate, and what comes out measured — connections held,
+// messages and pushes per second, the latency from a message's send to its push arriving on the
+// killed phone's FCM channel, the relay's memory per connection, errors. Live, the relay runs in
+// its own process (a process may hold only so many open files) and the phones are real
+// WebSockets; virtual, the same shape runs in the simulator.
+package load
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/pushlab/pushlab/reports"
+)
+
+// Config sizes a load run.
+type Config struct {
+	// Devices is how many phones connect (default 2,000); Senders more, always online, send the
+	// messages (default Rate/20, at least 10).
+	Devices int
+	Senders int
+	// Rate is messages per second over the run (default 100), each to a random phone's user.
+	Rate float64
+	// Duration is how long messages are sent (default 15 s), after every phone connected.
+	Duration time.Duration
+	// KillRatio is the share of phones whose app is killed after login (default 0.1): their
+	// messages become pushes.
+	KillRatio float64
+	// RelayURL and FCMURL name running servers; empty starts them (the relay as a child process
+	// from RelayBin, fakefcm in this process).
+	RelayURL, FCMURL, AdminKey string
+	RelayBin                   string
+	// MemoryStore runs the started relay on its in-memory store instead of a SQLite file: the
+	// push pipeline's own throughput, without the durable store's.
+	MemoryStore bool
+	// Sources is how many loopback source addresses (127.0.0.1 …) the phones' connections are
+	// spread over (default 8), so that a single address's ephemeral ports never run out.
+	Sources int
+	// Seed drives the virtual mode and the choice of recipients.
+	Seed uint64
+	// Progress, if set, is told of each one-second sample as the run goes.
+	Progress func(Phase, reports.Sample)
+}
+
+// Phase says what a run is doing.
+type Phase string
+
+// The phases of a run.
+const (
+	PhaseConnect Phase = "connect"
+	PhaseSend    Phase = "send"
+	PhaseDrain   Phase = "drain"
+)
+
+func (c Config) withDefaults() Config {
+	if c.Devices == 0 {
+		c.Devices = 2000
+	}
+	if c.Rate == 0 {
+		c.Rate = 100
+	}
+	if c.Senders == 0 {
+		c.Senders = max(10, int(c.Rate/20))
+	}
+	if c.Duration == 0 {
+		c.Duration = 15 * time.Second
+	}
+	if c.KillRatio == 0 {
+		c.KillRatio = 0.1
+	}
+	if c.Sources == 0 {
+		c.Sources = 8
+	}
+	return c
+}
+
+// Validate names a setting that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.Devices < 0 || c.Senders < 0:
+		return fmt.Errorf("devices %d, senders %d: must not be negative", c.Devices, c.Senders)
+	case c.Rate < 0:
+		return fmt.Errorf("rate %v: must not be negative", c.Rate)
+	case c.KillRatio < 0 || c.KillRatio > 1:
+		return fmt.Errorf("kill ratio %v: a share between 0 and 1", c.KillRatio)
+	case c.Duration < 0:
+		return fmt.Errorf("duration %v: must not be negative", c.Duration)
+	case c.Sources < 0 || c.Sources > 250:
+		return fmt.Errorf("sources %d: between 1 and 250 loopback addresses", c.Sources)
+	case (c.RelayURL == "") != (c.FCMURL == ""):
+		return fmt.Errorf("give both --relay and --fcm, or neither")
+	}
+	return nil
+}
+
+// killed reports whether phone i is one of the killed ones (spread evenly).
+func (c Config) killed(i int) bool {
+	if c.KillRatio <= 0 {
+		return false
+	}
+	every := 1 / c.KillRatio
+	return int(float64(i)/every) != int(float64(i+1)/every)
+}
+
+// meter collects what a run measures; safe for concurrent use.
+type meter struct {
+	mu        sync.Mutex
+	start     time.Time
+	sent      map[string]time.Time // message text → when its send left the sender
+	latencies []float64            // ms, every push arrival
+	window    []float64            // ms, arrivals since the last sample
+	messages  int                  // sends the relay acknowledged
+	pushes    int
+	errors    int
+	connected int
+	series    []reports.Sample
+	// sendStart is when sending began; lastAck and lastPush when the latest send was
+	// acknowledged and the latest push arrived: rates are counted up to them, so that a backlog
+	// that drains after the sending stopped does not flatter the figures.
+	sendStart, lastAck, lastArrival time.Time
+	lastMsgs                        int
+	lastPush                        int
+	firstErr                        error
+}
+
+func newMeter(start time.Time) *meter {
+	return &meter{start: start, sent: map[string]time.Time{}}
+}
+
+func (m *meter) error(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.errors++
+	if m.firstErr == nil {
+		m.firstErr = err
+	}
+}
+
+func (m *meter) sending(text string, at time.Time) {
+	m.mu.Lock()
+	m.sent[text] = at
+	m.mu.Unlock()
+}
+
+func (m *meter) acknowledged(at time.Time) {
+	m.mu.Lock()
+	m.messages++
+	m.lastAck = at
+	m.mu.Unlock()
+}
+
+func (m *meter) startSending(at time.Time) {
+	m.mu.Lock()
+	m.sendStart = at
+	m.mu.Unlock()
+}
+
+// arrived notes a push on a killed phone's FCM channel.
+func (m *meter) arrived(text string, at time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sent, ok := m.sent[text]
+	if !ok {
+		return // a summary or a push of another run
+	}
+	delete(m.sent, text)
+	ms := float64(at.Sub(sent).Microseconds()) / 1000
+	m.latencies = append(m.latencies, ms)
+	m.window = append(m.window, ms)
+	m.pushes++
+	m.lastArrival = at
+}
+
+// sample closes a one-second window.
+func (m *meter) sample(at time.Time, over time.Duration) reports.Sample {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := reports.Sample{AtMs: at.Sub(m.start).Milliseconds(), Connected: m.connected,
+		Messages: float64(m.messages-m.lastMsgs) / over.Seconds(), Pushes: float64(m.pushes-m.lastPush) / over.Seconds(),
+		P99Ms: percentile(m.window, 0.99)}
+	m.lastMsgs, m.lastPush, m.window = m.messages, m.pushes, nil
+	m.series = append(m.series, s)
+	return s
+}
+
+// result sums a run up; sendTime is how long messages were being sent. Rates count up to the
+// latest acknowledgement or arrival when that came later.
+func (m *meter) result(cfg Config, sendTime time.Duration, bytesPerConn float64) reports.Load {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	over := func(last time.Time) float64 {
+		return max(sendTime, last.Sub(m.sendStart)).Seconds()
+	}
+	return reports.Load{
+		Devices: cfg.Devices, Connected: m.connected,
+		MessagesPerSecond: float64(m.messages) / over(m.lastAck),
+		PushesPerSecond:   float64(m.pushes) / over(m.lastArrival),
+		PushLatencyMs: reports.Percentiles{Count: len(m.latencies), P50: percentile(m.latencies, 0.5), P90: percentile(m.latencies, 0.9),
+			P99: percentile(m.latencies, 0.99), Max: percentile(m.latencies, 1)},
+		RelayBytesPerConnection: bytesPerConn, Errors: m.errors, Series: slices.Clone(m.series),
+	}
+}
+
+// percentile is the nearest-rank percentile of xs (0 when empty).
+func percentile(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	i := int(p*float64(len(s))+0.999999) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
