@@ -18,6 +18,7 @@ build:
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -count=1 -run '^TestPropertyLive' ./sim/
 
 ## run: the bundled scenario library in virtual time; reports in out/
 run:
