@@ -563,10 +563,11 @@ func TestFloodingIsLimitedThenClosed(t *testing.T) {
 	}
 	w.settle()
 	require.NotContains(t, w.closed, alice.conn)
-	w.core.Receive(w.now, alice.conn, ClientFrame{Op: OpPing, ID: 1})
+	w.core.Receive(w.now, alice.conn, ClientFrame{Op: OpPing, ID: 7})
 	w.settle()
 	last := w.frames[alice.conn][len(w.frames[alice.conn])-1]
 	require.Equal(t, CodeRateLimited, last.Code)
+	require.Equal(t, int64(7), last.ID, "the refused request hears why under its own ID")
 	for range 10 {
 		w.core.Receive(w.now, alice.conn, ClientFrame{Op: OpPing, ID: 1})
 	}

@@ -136,23 +136,25 @@ func (c *Core) checkHeartbeat(cn *conn) {
 func (c *Core) Refuse(now time.Time, id ConnID, fe *FrameError) {
 	now = c.observe(now)
 	cn, ok := c.conns[id]
-	if !ok || !c.admit(cn, now) {
+	if !ok || !c.admit(cn, now, fe.ID) {
 		return
 	}
 	c.reply(cn, fe.ID, fe.Code, fe.Desc)
 }
 
-// admit counts a frame against the connection's flood limit. A connection that keeps flooding
-// is closed.
-func (c *Core) admit(cn *conn, now time.Time) bool {
+// admit counts a frame (id: its request ID, 0 if none) against the connection's flood limit.
+// A refused request is answered CodeRateLimited under its own ID, so that a client waiting for
+// it hears why; a refused frame without an ID is answered once per run of refusals. A
+// connection that keeps flooding is closed.
+func (c *Core) admit(cn *conn, now time.Time, id int64) bool {
 	cn.lastSeen = now
 	if cn.frames.Take(now) {
 		cn.refused = 0
 		return true
 	}
 	cn.refused++
-	if cn.refused == 1 {
-		c.reply(cn, 0, CodeRateLimited, fmt.Sprintf("more than %d frames a second; frames are dropped until the rate falls", c.cfg.FramesPerSecond))
+	if id != 0 || cn.refused == 1 {
+		c.reply(cn, id, CodeRateLimited, fmt.Sprintf("more than %d frames a second on this connection: this one was dropped; slow down, or raise framesPerSecond", c.cfg.FramesPerSecond))
 	}
 	if cn.refused >= c.cfg.FrameBurst {
 		c.closeConn(cn, ClosePolicy, closeFloodLimit)
@@ -168,7 +170,7 @@ func (c *Core) reply(cn *conn, id int64, code Code, desc string) {
 func (c *Core) Receive(now time.Time, id ConnID, f ClientFrame) {
 	now = c.observe(now)
 	cn, ok := c.conns[id]
-	if !ok || !c.admit(cn, now) {
+	if !ok || !c.admit(cn, now, f.ID) {
 		return
 	}
 	switch f.Op {

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
 
 	"github.com/pushlab/pushlab/internal/duration"
 	"github.com/pushlab/pushlab/internal/yamlfile"
@@ -141,6 +143,12 @@ func Parse(name string, data []byte) (*Scenario, error) {
 		return nil, err
 	}
 	sc.File = name
+	for i, st := range sc.Steps {
+		if st.Kind == "" {
+			// A bare "-" or "- null": the decoder calls no UnmarshalYAML for it, so it says nothing.
+			return nil, sc.errorAt(emptyStepPos(data, i), "step %d is empty: a step is a map with one key, the step's name, such as \"- kill: alice-phone\"", i+1)
+		}
+	}
 	sc.applyDefaults()
 	if err := sc.validate(); err != nil {
 		return nil, err
@@ -148,11 +156,44 @@ func Parse(name string, data []byte) (*Scenario, error) {
 	return &sc, nil
 }
 
-// Load reads and parses a scenario file.
+// emptyStepPos finds the "-" of the i-th entry under steps:, for a step that decoded to nothing;
+// the top of the file if it cannot be found.
+func emptyStepPos(data []byte, i int) (pos Pos) {
+	pos = Pos{Line: 1, Column: 1}
+	defer func() { _ = recover() }() // go-yaml's AST is for the message only: never crash on it
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return pos
+	}
+	path, err := yaml.PathString("$.steps")
+	if err != nil {
+		return pos
+	}
+	n, err := path.FilterFile(f)
+	if err != nil {
+		return pos
+	}
+	if seq, ok := n.(*ast.SequenceNode); ok && i < len(seq.Entries) && seq.Entries[i].Start != nil {
+		p := seq.Entries[i].Start.Position
+		pos = Pos{Line: p.Line, Column: p.Column}
+	}
+	return pos
+}
+
+// Load reads and parses a scenario file. A file over yamlfile.MaxSize is refused without being
+// read whole (it may be a device such as /dev/zero, or a log given by mistake).
 func Load(path string) (*Scenario, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, yamlfile.MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(data) > yamlfile.MaxSize {
+		return nil, fmt.Errorf("%s: larger than the %d-byte limit for scenario files; is this the right file?", path, yamlfile.MaxSize)
 	}
 	return Parse(path, data)
 }

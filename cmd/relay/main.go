@@ -102,7 +102,7 @@ func run(args []string) error {
 		ln.Close()
 		return fmt.Errorf("--config: %w", err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	hs := server.NewHTTPServer(srv.Handler())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	log.Info("relay listening", "url", "http://"+ln.Addr().String(), "db", *dbPath)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -101,6 +102,12 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if err != nil {
+			// Over the body limit is 413, as for any other body (found by TestOversizedBatchIsRefusedWhole).
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				writeStatus(w, http.StatusRequestEntityTooLarge, "INVALID_ARGUMENT", fmt.Sprintf("Request payload size exceeds the limit: %d bytes.", tooBig.Limit))
+				return
+			}
 			writeStatus(w, http.StatusBadRequest, "INVALID_ARGUMENT", "Could not read the batch body: "+err.Error())
 			return
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/token"
 )
 
 // MaxSize is the largest YAML file pushlab reads; anything bigger is refused before parsing.
@@ -17,11 +18,21 @@ const MaxSize = 4 << 20
 
 // Decode decodes data, read from the file called name, into v. Unknown fields are errors. The
 // error reads "name:line:column: message" followed by the source around the problem.
-func Decode(name string, data []byte, v any) error {
+func Decode(name string, data []byte, v any) (err error) {
 	if len(data) > MaxSize {
 		return fmt.Errorf("%s: %d bytes: larger than the %d-byte limit for YAML files; split it up", name, len(data), MaxSize)
 	}
-	err := yaml.NewDecoder(bytes.NewReader(data), yaml.DisallowUnknownField()).Decode(v)
+	// go-yaml panics on a few malformed inputs (a tag such as "!" on a mapping where a list is
+	// expected: goccy/go-yaml#735, found by FuzzParse); a bad file must be an error, not a crash.
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%s: not a file pushlab can read: the YAML decoder failed (%v); check the file's syntax, tags (!…) and anchors", name, p)
+		}
+	}()
+	if err := guard(name, data); err != nil {
+		return err
+	}
+	err = yaml.NewDecoder(bytes.NewReader(data), yaml.DisallowUnknownField()).Decode(v)
 	if err == nil {
 		return nil
 	}
@@ -38,6 +49,11 @@ func Errorf(name string, err error) error {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	pos := ye.GetToken().Position
+	if longLine(ye.GetToken()) {
+		// go-yaml's excerpt takes time quadratic in the tokens of the line and would print all
+		// of it: the place and the message say enough.
+		return &Error{File: name, Line: pos.Line, Column: pos.Column, Msg: ye.GetMessage()}
+	}
 	excerpt := yaml.FormatError(err, false, true)
 	// FormatError starts with "[line:col] message"; keep the excerpt that follows.
 	if i := strings.IndexByte(excerpt, '\n'); i >= 0 {
@@ -46,6 +62,22 @@ func Errorf(name string, err error) error {
 		excerpt = ""
 	}
 	return &Error{File: name, Line: pos.Line, Column: pos.Column, Msg: ye.GetMessage(), excerpt: excerpt}
+}
+
+// maxExcerptLine is the longest line an error shows the source of.
+const maxExcerptLine = 1000
+
+// longLine reports whether the line of tk is too long to show.
+func longLine(tk *token.Token) bool {
+	same := func(t *token.Token) bool { return t != nil && t.Position != nil && t.Position.Line == tk.Position.Line }
+	n := 0
+	for t := tk; same(t) && n <= maxExcerptLine; t = t.Prev {
+		n += len(t.Origin)
+	}
+	for t := tk.Next; same(t) && n <= maxExcerptLine; t = t.Next {
+		n += len(t.Origin)
+	}
+	return n > maxExcerptLine
 }
 
 // Error is a problem at a place in a YAML file.

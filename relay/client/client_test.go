@@ -1,0 +1,103 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/pushlab/pushlab/internal/memnet"
+	"github.com/pushlab/pushlab/internal/secret"
+	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/client"
+	"github.com/pushlab/pushlab/relay/server"
+)
+
+// Every connection's reader goroutine ends with its connection, however the connection ends.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+	)
+}
+
+const (
+	appID     = uint64(1400000001)
+	appSecret = "client-test-secret-0123"
+	adminKey  = "client-test-admin-key-0123"
+)
+
+// nopSender accepts every push.
+type nopSender struct{}
+
+func (nopSender) Set(context.Context, relay.Certificate) error { return nil }
+func (nopSender) Remove(int64)                                 {}
+func (nopSender) Send(_ context.Context, p relay.Push) relay.PushResult {
+	return relay.PushResult{ID: p.ID, Name: fmt.Sprint(p.ID)}
+}
+
+// TestConnectionsEndCleanlyHoweverTheyEnd: a connection closed by the client (Close, Drop), by
+// the relay (a kick), or by the relay going away, ends its reader, fails its pending and later
+// requests with ErrClosed, and closes Events; the admin client answers refusals as AdminError.
+func TestConnectionsEndCleanlyHoweverTheyEnd(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		ln := memnet.Listen()
+		srv, err := server.New(ctx, server.Config{Store: relay.NewMemoryStore(), Sender: nopSender{}, AdminKey: secret.New(adminKey)})
+		require.NoError(t, err)
+		hs := server.NewHTTPServer(srv.Handler())
+		go hs.Serve(ln)
+		admin := &client.Admin{BaseURL: "http://relay.test", Key: adminKey, HTTP: ln.HTTPClient()}
+		require.NoError(t, admin.PutApp(ctx, relay.AppConfig{SDKAppID: appID, SecretKey: secret.New(appSecret), LoginPolicy: relay.PolicyMulti}))
+		var ae *client.AdminError
+		require.True(t, errors.As((&client.Admin{BaseURL: admin.BaseURL, Key: "wrong-key-0123456789", HTTP: admin.HTTP}).PutApp(ctx,
+			relay.AppConfig{SDKAppID: 5, SecretKey: secret.New(appSecret)}), &ae))
+		require.Equal(t, http.StatusUnauthorized, ae.Status)
+
+		dial := func(user string) *client.Conn {
+			c, err := client.Dial(ctx, "http://relay.test", client.Options{Dialer: &websocket.Dialer{NetDialContext: ln.Dial}})
+			require.NoError(t, err)
+			sig := relay.MakeUserSig(appSecret, relay.UserSigClaims{SDKAppID: appID, UserID: user, Expire: time.Now().Add(time.Hour).Unix()})
+			require.NoError(t, c.Login(ctx, appID, user, sig, user+"-phone", "android"))
+			return c
+		}
+		ended := func(c *client.Conn, what string) {
+			t.Helper()
+			<-c.Done()
+			_, err := c.Request(ctx, relay.ClientFrame{Op: relay.OpPing})
+			require.ErrorIs(t, err, client.ErrClosed, what)
+			for range c.Events() { // closed once the connection has ended
+			}
+		}
+
+		closed := dial("alice")
+		require.NoError(t, closed.Close())
+		ended(closed, "Close")
+
+		dropped := dial("bob")
+		require.NoError(t, dropped.Drop())
+		ended(dropped, "Drop")
+
+		kicked := dial("carol")
+		require.NoError(t, admin.Kick(ctx, appID, "carol"))
+		f := <-kicked.Events()
+		require.Equal(t, relay.OpKicked, f.Op)
+		ended(kicked, "kicked")
+		var ce *websocket.CloseError
+		require.True(t, errors.As(kicked.Err(), &ce), "%v", kicked.Err())
+
+		// A connection the relay closes as it goes away ends too.
+		orphan := dial("dave")
+		srv.Close()
+		ended(orphan, "relay closed")
+		require.NoError(t, hs.Shutdown(ctx))
+		ln.Close()
+	})
+}
