@@ -3,10 +3,12 @@ GO       ?= go
 BIN      := bin
 PKGS     := ./...
 FUZZTIME ?= 30s
+SOAK_ROUNDS ?= 100
+SOAK_PHONES ?= 200
 RAPID_CHECKS ?= 20000
 RAPID_STEPS ?= 100
 
-.PHONY: all build test run bench lint fuzz prop clean
+.PHONY: all build test run bench lint fuzz soak prop clean
 
 all: build
 
@@ -45,6 +47,10 @@ fuzz:
 			echo "== $$pkg $$f"; $(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
 		done; \
 	done
+
+## soak: connect/kill/relaunch churn for SOAK_ROUNDS rounds of SOAK_PHONES phones; goroutines and heap must return to baseline
+soak:
+	PUSHLAB_SOAK_ROUNDS=$(SOAK_ROUNDS) PUSHLAB_SOAK_PHONES=$(SOAK_PHONES) $(GO) test -count=1 -timeout 1h -v -run '^TestSoak' ./relay/server/
 
 clean:
 	rm -rf $(BIN) out

@@ -104,6 +104,9 @@ func (c Caps) Validate() error {
 	return nil
 }
 
+// DefaultRetryMaxAttempts is Retry.MaxAttempts when the config leaves it out.
+const DefaultRetryMaxAttempts = 5
+
 func (cfg Config) withDefaults() Config {
 	def := func(d *duration.Duration, v time.Duration) {
 		if *d == 0 {
@@ -117,7 +120,7 @@ func (cfg Config) withDefaults() Config {
 	def(&cfg.Retry.Max, time.Minute)
 	def(&cfg.Retry.MaxWait, time.Hour)
 	if cfg.Retry.MaxAttempts == 0 {
-		cfg.Retry.MaxAttempts = 5
+		cfg.Retry.MaxAttempts = DefaultRetryMaxAttempts
 	}
 	if cfg.FramesPerSecond == 0 {
 		cfg.FramesPerSecond = 20

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -48,6 +49,7 @@ type liveBackend struct {
 
 	fcmSrv   *fcmserver.Listening
 	relaySrv *relayserver.Listening
+	log      *slog.Logger // the embedded servers' (nil: discarded)
 	relayCfg relay.Config
 	store    *sqlitestore.Store
 	tmp      string
@@ -75,8 +77,8 @@ func (t *cuttableTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 const embeddedAdminKey = "pushsim-embedded-admin-key"
 
-func newLive(ctx context.Context, sc *Scenario, seed uint64, remote Remote) (*liveBackend, error) {
-	b := &liveBackend{ctx: ctx, appID: map[uint64]uint64{}, certID: map[int64]int64{}, notify: make(chan struct{}, 1)}
+func newLive(ctx context.Context, sc *Scenario, seed uint64, remote Remote, log *slog.Logger) (*liveBackend, error) {
+	b := &liveBackend{ctx: ctx, appID: map[uint64]uint64{}, certID: map[int64]int64{}, notify: make(chan struct{}, 1), log: log}
 	offset := uint64(0)
 	if remote.RelayURL == "" {
 		if err := b.startEmbedded(ctx, sc, seed); err != nil {
@@ -114,7 +116,7 @@ func newLive(ctx context.Context, sc *Scenario, seed uint64, remote Remote) (*li
 
 // startEmbedded starts a fakefcm and a relay for the scenario on loopback.
 func (b *liveBackend) startEmbedded(ctx context.Context, sc *Scenario, seed uint64) error {
-	fcm, err := fcmserver.Listen("127.0.0.1:0", fcmserver.Config{Core: fakefcm.Config{Seed: sim.SubSeed(seed, "fakefcm"), Behaviour: sc.FCM}})
+	fcm, err := fcmserver.Listen("127.0.0.1:0", fcmserver.Config{Core: fakefcm.Config{Seed: sim.SubSeed(seed, "fakefcm"), Behaviour: sc.FCM}, Logger: b.log})
 	if err != nil {
 		return err
 	}
@@ -131,7 +133,7 @@ func (b *liveBackend) startEmbedded(ctx context.Context, sc *Scenario, seed uint
 	b.relayCfg = cfg
 	b.fcmLink = &cuttableTransport{next: http.DefaultTransport.(*http.Transport).Clone()}
 	rs, err := relayserver.Listen(ctx, "127.0.0.1:0", relayserver.Config{
-		Core: cfg, Store: b.store, Sender: sender.New(sender.Config{Transport: b.fcmLink}), AdminKey: secret.New(embeddedAdminKey)})
+		Core: cfg, Store: b.store, Sender: sender.New(sender.Config{Transport: b.fcmLink, Logger: b.log}), AdminKey: secret.New(embeddedAdminKey), Logger: b.log})
 	if err != nil {
 		return err
 	}
@@ -220,6 +222,8 @@ func (b *liveBackend) setFaults(rules []fakefcm.FaultRule) error {
 	return b.fcmc.SetFaults(b.ctx, rules)
 }
 
+func (b *liveBackend) faults() ([]fakefcm.FaultRule, error) { return b.fcmc.Faults(b.ctx) }
+
 func (b *liveBackend) setLink(d *sim.Device, n *NetworkStep) error {
 	if n.Latency != 0 || n.Jitter != 0 {
 		return errors.New("a phone's latency and jitter are virtual-only: the live network is the real one (partition and loss work live)")
@@ -249,7 +253,7 @@ func (b *liveBackend) restartRelay() error {
 	}
 	_ = b.relaySrv.Shutdown(b.ctx)
 	rs, err := relayserver.Listen(b.ctx, b.relaySrv.URL[len("http://"):], relayserver.Config{
-		Core: b.relayCfg, Store: b.store, Sender: sender.New(sender.Config{Transport: b.fcmLink}), AdminKey: secret.New(embeddedAdminKey)})
+		Core: b.relayCfg, Store: b.store, Sender: sender.New(sender.Config{Transport: b.fcmLink, Logger: b.log}), AdminKey: secret.New(embeddedAdminKey), Logger: b.log})
 	if err != nil {
 		return err
 	}

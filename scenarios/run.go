@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/pushlab/pushlab/reports"
 )
@@ -14,6 +15,9 @@ type Options struct {
 	// running ones.
 	Live   bool
 	Remote Remote
+	// Logger receives the log lines of the embedded relay and fakefcm of the live mode; nil
+	// discards them.
+	Logger *slog.Logger
 }
 
 // Run plays one scenario and reports how it went.
@@ -21,7 +25,7 @@ func Run(ctx context.Context, sc *Scenario, opt Options) reports.Scenario {
 	var b backend
 	var err error
 	if opt.Live || opt.Remote.RelayURL != "" {
-		b, err = newLive(ctx, sc, opt.Seed, opt.Remote)
+		b, err = newLive(ctx, sc, opt.Seed, opt.Remote, opt.Logger)
 	} else {
 		b, err = newVirtual(sc, opt.Seed)
 	}

@@ -3,7 +3,6 @@ package scenarios
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -36,6 +35,8 @@ type backend interface {
 	kick(app uint64, user string) error
 	createGroup(app uint64, id string, members []string) error
 	setFaults(rules []fakefcm.FaultRule) error
+	// faults returns the rules in force (spent ones gone, with their match counts).
+	faults() ([]fakefcm.FaultRule, error)
 	// setLink changes a phone's link to the relay; partitionFCM cuts or heals the relay's link
 	// to FCM.
 	setLink(d *sim.Device, n *NetworkStep) error
@@ -58,7 +59,6 @@ type runner struct {
 	devices map[string]*sim.Device
 	dcfg    map[string]Device
 	cursor  map[string]int // per device: observations already judged by an expectation
-	faults  []fakefcm.FaultRule
 	out     reports.Scenario
 }
 
@@ -378,11 +378,24 @@ func (r *runner) network(n *NetworkStep) (string, error) {
 
 // fault adds (or clears) fakefcm fault rules.
 func (r *runner) fault(f *FaultStep) (string, error) {
-	if f.Clear {
-		r.faults = nil
-	}
 	if f.Status == 0 && f.Latency == 0 && !f.Loss && f.Clear {
 		return "FCM faults cleared", r.b.setFaults(nil)
+	}
+	// The rules already in force, as fakefcm holds them now: a rule whose count is spent is gone
+	// and stays gone, and one partly spent keeps only what it has left (setting rules starts
+	// their counts afresh).
+	var rules []fakefcm.FaultRule
+	if !f.Clear {
+		var err error
+		if rules, err = r.b.faults(); err != nil {
+			return "", fmt.Errorf("read the fault rules in force: %w", err)
+		}
+		for i := range rules {
+			if rules[i].Count > 0 {
+				rules[i].Count -= rules[i].Matched
+			}
+			rules[i].Matched = 0
+		}
 	}
 	rule := fakefcm.FaultRule{API: fakefcm.API(f.API), Status: f.Status, ErrorCode: fakefcm.ErrorCode(f.ErrorCode),
 		Count: f.Count, RetryAfter: f.RetryAfter, Latency: f.Latency, Loss: f.Loss, Probability: f.Probability}
@@ -392,7 +405,7 @@ func (r *runner) fault(f *FaultStep) (string, error) {
 		r.b.do(func() { tok = r.devices[f.Device].Token() })
 		rule.Token, who = tok, "pushes to "+f.Device
 	}
-	r.faults = append(r.faults, rule)
+	rules = append(rules, rule)
 	var parts []string
 	if f.Status != 0 {
 		parts = append(parts, fmt.Sprintf("answers %d", f.Status))
@@ -409,7 +422,7 @@ func (r *runner) fault(f *FaultStep) (string, error) {
 	if f.Count > 0 {
 		parts = append(parts, fmt.Sprintf("%d time(s)", f.Count))
 	}
-	return fmt.Sprintf("FCM fault for %s: %s", who, strings.Join(parts, ", ")), r.b.setFaults(slices.Clone(r.faults))
+	return fmt.Sprintf("FCM fault for %s: %s", who, strings.Join(parts, ", ")), r.b.setFaults(rules)
 }
 
 // finish collects timelines, trace and FCM records, and sums up.

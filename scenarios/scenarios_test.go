@@ -197,3 +197,52 @@ func TestPushCountCountsEveryPushAndEachMustMatch(t *testing.T) {
 		require.Equal(t, tc.held, res.Expectations[0].Held, "count %d body %q: seen %s", tc.count, tc.body, res.Expectations[0].Seen)
 	}
 }
+
+// An empty step ("-" alone or "- null") is refused where it stands, not accepted as a step of
+// no kind (found by FuzzParse).
+func TestEmptyStepIsRefusedWhereItStands(t *testing.T) {
+	for _, body := range []string{header + "  - kill: alice-phone\n  -\n", header + "  - kill: alice-phone\n  - null\n", header + "  - kill: alice-phone\n  - ~\n"} {
+		_, err := Parse("s.yaml", []byte(body))
+		var ye *yamlfile.Error
+		require.True(t, errors.As(err, &ye), "want a positioned error, got %v", err)
+		require.Equal(t, 7, ye.Line, err.Error())
+		require.Equal(t, 3, ye.Column, err.Error())
+		require.Contains(t, err.Error(), "step 2 is empty")
+	}
+}
+
+// A fault step adds a rule to those in force without bringing back what the earlier ones have
+// spent: alice's 503 rule has two answers, one used before carol's rule is added, so alice's next
+// push fails and the one after goes through (with no retries, each failure is final). Both modes.
+func TestFaultStepsKeepWhatEarlierRulesHaveSpent(t *testing.T) {
+	body := `name: spent faults stay spent
+relay: {retry: {maxAttempts: 1}}
+devices:
+  - {id: alice-phone, user: alice}
+  - {id: carol-phone, user: carol}
+  - {id: bob-phone, user: bob}
+steps:
+  - login: alice-phone
+  - login: carol-phone
+  - login: bob-phone
+  - kill: alice-phone
+  - kill: carol-phone
+  - fault: {device: alice-phone, status: 503, count: 2}
+  - send: {from: bob-phone, to: alice, text: one}
+  - expect: {device: alice-phone, trace: {reason: fcm-UNAVAILABLE}}
+  - fault: {device: carol-phone, status: 500, count: 1}
+  - send: {from: bob-phone, to: alice, text: two}
+  - send: {from: bob-phone, to: carol, text: three}
+  - expect: {device: carol-phone, trace: {reason: fcm-INTERNAL}}
+  - send: {from: bob-phone, to: alice, text: four}
+  - expect: {device: alice-phone, push: {within: 2s, count: 1, body: four}}
+  - send: {from: bob-phone, to: carol, text: five}
+  - expect: {device: carol-phone, push: {within: 2s, count: 1, body: five}}
+`
+	sc, err := Parse("s.yaml", []byte(body))
+	require.NoError(t, err)
+	for _, live := range []bool{false, true} {
+		res := Run(context.Background(), sc, Options{Seed: 1, Live: live})
+		require.True(t, res.Passed, "live %v: %+v", live, res.Expectations)
+	}
+}

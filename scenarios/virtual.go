@@ -62,6 +62,12 @@ func (v *virtualBackend) setFaults(rules []fakefcm.FaultRule) error {
 	return err
 }
 
+func (v *virtualBackend) faults() ([]fakefcm.FaultRule, error) {
+	var rules []fakefcm.FaultRule
+	v.w.FCMDo(func(c *fakefcm.Core, _ time.Time) { rules = c.Faults() })
+	return rules, nil
+}
+
 func (v *virtualBackend) setLink(d *sim.Device, n *NetworkStep) error {
 	l := v.w.LinkOf(d)
 	if n.Partition != nil {

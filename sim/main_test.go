@@ -4,6 +4,8 @@ import (
 	"flag"
 	"os"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 // propertyChecks is how many checks each property runs in the normal suite unless -rapid.checks
@@ -19,5 +21,10 @@ func TestMain(m *testing.M) {
 			panic(err)
 		}
 	}
-	os.Exit(m.Run())
+	// The live property test runs the real relay and fakefcm shells and live phones: none of
+	// their goroutines may outlive the tests.
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+	)
 }

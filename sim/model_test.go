@@ -70,6 +70,11 @@ type mpush struct {
 	token   string
 	seqs    []uint64
 	lastErr string
+	// sends counts the times it reached FCM; answered is when FCM's latest error came back,
+	// retryAfter what that answer asked for.
+	sends      int
+	answered   time.Time
+	retryAfter time.Duration
 }
 
 type owedKey struct {
@@ -161,9 +166,10 @@ func (m *model) tap(e sim.TapEvent) {
 	case sim.TapFCM:
 		if !e.Stale {
 			invariantNoPushAfterEnd(m, e.Push, "reached FCM")
+			invariantRetryBudget(m, e.Time, e.Push, "reached FCM")
 		}
 	case sim.TapResult:
-		m.result(e.Result)
+		m.result(e.Time, e.Result)
 	case sim.TapRestarted:
 		for id := range m.conns {
 			if c := m.conns[id]; c.dev.conn == id {
@@ -299,6 +305,7 @@ func (m *model) ready(now time.Time, rd *relay.Ready) {
 				m.reach.retryAfter503++
 			}
 			invariantNoPushAfterEnd(m, p, "retried")
+			invariantRetryBudget(m, now, p, "retried")
 		}
 		invariantCaps(m, now, p)
 	}
@@ -438,7 +445,7 @@ func (m *model) pushable(d *mdev, seqs []uint64) string {
 }
 
 // result takes FCM's answer to a push.
-func (m *model) result(r relay.PushResult) {
+func (m *model) result(now time.Time, r relay.PushResult) {
 	p := m.pushes[r.ID]
 	if p == nil {
 		return
@@ -447,6 +454,7 @@ func (m *model) result(r relay.PushResult) {
 		return
 	}
 	p.lastErr = r.Err.Code
+	p.answered, p.retryAfter = now, r.Err.RetryAfter
 	if r.Err.Code == "UNREGISTERED" || r.Err.TokenInvalid {
 		for _, d := range m.devs {
 			if d.token == p.token {
@@ -545,6 +553,30 @@ func invariantNoPushAfterEnd(m *model, p relay.Push, what string) {
 		m.violate(name, "push %d (attempt %d) %s on a token %s no longer holds (unbound, moved or UNREGISTERED)", p.ID, p.Attempt, what, d.id)
 	case what == "retried" && d.conn != 0:
 		m.violate(name, "push %d retried to %s, which is connected", p.ID, d.id)
+	}
+}
+
+// invariantRetryBudget (FCM chaos): one push is sent at most the retry budget's number of times,
+// attempts included, so no fault turns it into a storm; and a retry never goes out before the
+// Retry-After of FCM's answer has passed.
+func invariantRetryBudget(m *model, now time.Time, p relay.Push, what string) {
+	const name = "retries stay within the budget and honour Retry-After"
+	mp := m.pushes[p.ID]
+	if mp == nil {
+		return
+	}
+	switch what {
+	case "reached FCM":
+		if mp.sends++; mp.sends > relay.DefaultRetryMaxAttempts {
+			m.violate(name, "push %d reached FCM %d times, over the budget of %d sends", p.ID, mp.sends, relay.DefaultRetryMaxAttempts)
+		}
+	case "retried":
+		if p.Attempt > relay.DefaultRetryMaxAttempts {
+			m.violate(name, "push %d retried as attempt %d, over the budget of %d", p.ID, p.Attempt, relay.DefaultRetryMaxAttempts)
+		}
+		if !mp.answered.IsZero() && now.Before(mp.answered.Add(mp.retryAfter)) {
+			m.violate(name, "push %d retried %v after FCM answered with Retry-After %v", p.ID, now.Sub(mp.answered), mp.retryAfter)
+		}
 	}
 }
 

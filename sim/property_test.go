@@ -376,7 +376,8 @@ func (p *propRun) actions() map[string]func(*rapid.T) {
 		}
 	}
 	out["kick"] = func(t *rapid.T) { p.apply(act{Kind: "kick", To: user(t)}) }
-	out["fault503"] = func(t *rapid.T) { p.apply(act{Kind: "fault503", N: rapid.IntRange(1, 3).Draw(t, "count")}) }
+	// A 503 storm (count 0: every send until cleared) is what puts the retry budget to work.
+	out["fault503"] = func(t *rapid.T) { p.apply(act{Kind: "fault503", N: rapid.IntRange(0, 3).Draw(t, "count")}) }
 	out["fault429"] = func(t *rapid.T) {
 		p.apply(act{Kind: "fault429", D: rapid.SampledFrom([]time.Duration{time.Second, 20 * time.Second, 2 * time.Hour}).Draw(t, "retryAfter")})
 	}

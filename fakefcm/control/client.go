@@ -146,6 +146,14 @@ func (c *Client) SetFaults(ctx context.Context, rules []fakefcm.FaultRule) error
 	return c.do(ctx, http.MethodPut, "/fakefcm/v1/faults", FaultRules{Rules: rules}, nil)
 }
 
+// Faults returns the fault rules in force: rules whose count is spent are gone, and each says
+// how many sends it has matched.
+func (c *Client) Faults(ctx context.Context) ([]fakefcm.FaultRule, error) {
+	var out FaultRules
+	err := c.do(ctx, http.MethodGet, "/fakefcm/v1/faults", nil, &out)
+	return out.Rules, err
+}
+
 // ClearFaults removes every fault rule.
 func (c *Client) ClearFaults(ctx context.Context) error {
 	return c.do(ctx, http.MethodDelete, "/fakefcm/v1/faults", nil, nil)

@@ -1,0 +1,197 @@
+package scenarios
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pushlab/pushlab/reports"
+)
+
+// syncBuffer is a log sink shared by the embedded servers' goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// secretsScenario exercises what logs and records the most: both APIs, retries, UNREGISTERED, a
+// kick, a logout, a restart of the relay, the relay cut off from FCM.
+const secretsScenario = `name: secrets stay secret
+certificates:
+  - {id: 6768, api: v1}
+  - {id: 6769, api: legacy}
+relay: {retry: {base: 200ms}}
+devices:
+  - {id: alice-phone, user: alice}
+  - {id: carol-phone, user: carol, certificate: 6769}
+  - {id: dave-phone, user: dave}
+  - {id: bob-phone, user: bob}
+steps:
+  - login: alice-phone
+  - login: carol-phone
+  - login: dave-phone
+  - login: bob-phone
+  - kill: alice-phone
+  - kill: carol-phone
+  - fault: {status: 503, count: 1}
+  - send: {from: bob-phone, to: alice, text: over v1}
+  - send: {from: bob-phone, to: carol, text: over legacy}
+  - expect: {device: alice-phone, push: {within: 5s, body: over v1}}
+  - expect: {device: carol-phone, push: {within: 5s, body: over legacy}}
+  - fault: {status: 401, count: 1}
+  - send: {from: bob-phone, to: alice, text: rejected credentials}
+  - expect: {device: alice-phone, trace: {reason: fcm-THIRD_PARTY_AUTH_ERROR}}
+  - uninstall: carol-phone
+  - send: {from: bob-phone, to: carol, text: to a gone token}
+  - expect: {device: carol-phone, trace: {reason: fcm-UNREGISTERED}}
+  - restartRelay:
+  - send: {from: bob-phone, to: alice, text: after the restart}
+  - expect: {device: alice-phone, push: {within: 5s, body: after the restart}}
+  - network: {link: fcm, partition: true}
+  - network: {link: fcm, partition: false}
+  - kick: {user: dave}
+  - logout: bob-phone
+`
+
+// TestSecretsAppearInNoAnswerLogReportOrMetric runs a scenario live against embedded servers
+// whose log lines (debug level) go to a buffer, then greps every admin answer it can fetch (apps,
+// certificates, users, push trace), fakefcm's listings, both /metrics, every log line, and the
+// three reports for the app secret, the fakefcm server keys and the service accounts' private
+// keys the run used. None may appear.
+func TestSecretsAppearInNoAnswerLogReportOrMetric(t *testing.T) {
+	sc, err := Parse("secrets.yaml", []byte(secretsScenario))
+	require.NoError(t, err)
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx := context.Background()
+	b, err := newLive(ctx, sc, 5, Remote{}, log)
+	require.NoError(t, err)
+	closed := false
+	defer func() {
+		if !closed {
+			b.close()
+		}
+	}()
+	r := &runner{sc: sc, b: b}
+	r.run(ctx)
+	require.True(t, r.out.Passed, "%+v %+v", r.out.Steps, r.out.Expectations)
+
+	// The secrets, as the relay stored them.
+	st, err := b.store.Load(ctx)
+	require.NoError(t, err)
+	secrets := map[string]string{"app secret": appSecret}
+	for _, a := range st.Apps {
+		secrets[fmt.Sprintf("app %d secret", a.SDKAppID)] = a.SecretKey.Reveal()
+	}
+	require.Len(t, st.Certificates, 2)
+	for _, c := range st.Certificates {
+		if k := c.ServerKey.Reveal(); k != "" {
+			secrets[fmt.Sprintf("certificate %d server key", c.ID)] = k
+		}
+		if sa := c.ServiceAccount.Reveal(); sa != "" {
+			var acct struct {
+				PrivateKey string `json:"private_key"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(sa), &acct))
+			require.Contains(t, acct.PrivateKey, "PRIVATE KEY")
+			// Every line of the key's body, so that a key printed escaped or cut is found too.
+			for i, line := range strings.Split(acct.PrivateKey, "\n") {
+				if len(line) >= 16 && !strings.HasPrefix(line, "-----") {
+					secrets[fmt.Sprintf("certificate %d private key line %d", c.ID, i+1)] = line
+				}
+			}
+		}
+	}
+	require.Greater(t, len(secrets), 10, "the app secret, a server key and a private key's lines")
+
+	// What the servers answer.
+	seen := map[string]string{}
+	get := func(what, url string, header http.Header) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		require.NoError(t, err)
+		req.Header = header
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", what, body)
+		seen[what] = string(body)
+	}
+	admin := http.Header{"Authorization": {"Bearer " + embeddedAdminKey}}
+	relayURL := b.relaySrv.URL
+	get("admin apps", relayURL+"/admin/v1/apps", admin)
+	for _, app := range b.apps {
+		base := fmt.Sprintf("%s/admin/v1/apps/%d", relayURL, app)
+		get(fmt.Sprintf("admin app %d", app), base, admin)
+		get(fmt.Sprintf("admin app %d certificates", app), base+"/certificates", admin)
+		for _, c := range sc.Certificates {
+			get(fmt.Sprintf("admin certificate %d", c.ID), fmt.Sprintf("%s/certificates/%d", base, b.certID[c.ID]), admin)
+		}
+		for _, u := range []string{"alice", "bob", "carol", "dave"} {
+			get("admin user "+u, base+"/users/"+u, admin)
+		}
+		get(fmt.Sprintf("admin app %d push trace", app), base+"/push-trace?limit=10000", admin)
+	}
+	get("relay metrics", relayURL+"/metrics", nil)
+	get("fakefcm metrics", b.fcmURL+"/metrics", nil)
+	get("fakefcm projects", b.fcmURL+"/fakefcm/v1/projects", nil)
+	get("fakefcm messages", b.fcmURL+"/fakefcm/v1/messages", nil)
+	get("fakefcm faults", b.fcmURL+"/fakefcm/v1/faults", nil)
+	require.Contains(t, seen["admin certificate 6769"], `"api":"legacy"`)
+	require.Contains(t, seen["admin app 1400000001 push trace"], "fcm-ok") // since the restart: the trace is in memory
+
+	b.close() // the shutdown's log lines too
+	closed = true
+	seen["logs"] = logs.String()
+	require.Contains(t, seen["logs"], "certificate ready", "the relay's log lines were captured")
+	require.Contains(t, seen["logs"], "project created", "fakefcm's log lines were captured")
+
+	// The reports of the run.
+	r.out.Totals = reports.SummarizeScenario(&r.out)
+	rep := &reports.Report{Schema: reports.SchemaVersion, Run: reports.Run{Seed: 5, Mode: "live", Started: time.Now().UTC()},
+		Scenarios: []reports.Scenario{r.out}}
+	reports.Complete(rep)
+	dir := t.TempDir()
+	require.NoError(t, reports.WriteAll(dir, rep))
+	for _, f := range []string{reports.JSONFile, reports.JUnitFile, reports.HTMLFile} {
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		require.NoError(t, err)
+		seen["report "+f] = string(data)
+	}
+
+	for where, text := range seen {
+		require.NotEmpty(t, text, where)
+		for what, s := range secrets {
+			if strings.Contains(text, s) {
+				i := strings.Index(text, s)
+				t.Errorf("%s shows the %s: …%s…", where, what, text[max(0, i-80):min(len(text), i+len(s)+20)])
+			}
+		}
+	}
+}
