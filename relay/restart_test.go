@@ -89,6 +89,35 @@ func TestRestartDuringBackoffResendsWhenTheBackoffEnds(t *testing.T) {
 	require.Empty(t, w.pendingPushes())
 }
 
+// TestRestartDuringTheLastAttemptKeepsTheBudget: a push whose last allowed attempt was in
+// flight when the relay stopped is not sent again after the restart (it may have reached FCM):
+// the relay gives up and says so, and a push with attempts left is resent as its next attempt.
+func TestRestartDuringTheLastAttemptKeepsTheBudget(t *testing.T) {
+	w := newWorld(t, Config{Retry: RetryPolicy{MaxAttempts: 2}})
+	alice := w.login("alice", "alice-phone")
+	carol := w.login("carol", "carol-phone")
+	bob := w.login("bob", "bob-phone")
+	alice.kill()
+	carol.kill()
+	bob.send("alice", "last try in flight")
+	p := w.fail("alice-phone", PushError{Code: "UNAVAILABLE"})
+	w.advance(2 * time.Second) // the backoff (at most 1 s): attempt 2 of 2 goes out, unanswered
+	require.Equal(t, 2, w.sends(p.ID))
+	bob.send("carol", "first try in flight")
+	q := w.pushesTo("carol-phone")[0]
+
+	w.restart()
+	w.advance(time.Hour)
+	require.Equal(t, 2, w.sends(p.ID), "no third send of a push with a budget of two")
+	last := w.pushEntries(p.ID)[len(w.pushEntries(p.ID))-1]
+	require.Equal(t, "fcm-TIMEOUT", last.Reason)
+	require.Contains(t, last.Detail, "restarted while attempt 2 of 2 was unanswered")
+	require.Equal(t, 2, w.sends(q.ID), "carol's push had an attempt left: resent once")
+	require.Equal(t, 2, w.pushes[len(w.pushes)-1].Attempt)
+	w.acceptAll(len(w.pushes) - 1)
+	require.Empty(t, w.pendingPushes())
+}
+
 // TestTrimmedInboxStaysTrimmedAfterRestart: what the inbox limit dropped stays dropped after a
 // restart, and the sequence goes on where it was.
 func TestTrimmedInboxStaysTrimmedAfterRestart(t *testing.T) {

@@ -170,6 +170,13 @@ func (c *Core) backoff(attempt int) time.Duration {
 // retry sends a push again after its backoff, if its device still qualifies and its caps allow
 // (every attempt that reaches FCM counts against FCM's per-device limits).
 func (c *Core) retry(p *pendingPush) {
+	if max := c.cfg.Retry.MaxAttempts; p.push.Attempt >= max {
+		// Only after a restart: the last attempt was in flight when the relay stopped (or the
+		// budget shrank since). It may well have reached FCM; another send would break the budget.
+		c.finish(p)
+		c.tracePush(p.push, ReasonFCMPrefix+ErrCodeTimeout, "", fmt.Sprintf("gave up: the relay restarted while attempt %d of %d was unanswered (it may have reached FCM)", p.push.Attempt, max))
+		return
+	}
 	d := c.device(p.push.Device)
 	reason, detail := c.unpushable(d)
 	if reason == "" && d.binding.Token != p.push.Token {
