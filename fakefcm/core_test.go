@@ -425,6 +425,29 @@ func TestProjectQuotaAnswersQuotaExceededWithRetryAfter(t *testing.T) {
 	require.Nil(t, w.send(notif(toks[3], "x")).Err)
 }
 
+// TestAddFaultsKeepsWhatTheRulesInForceHaveSpent: added rules go after those in force, whose
+// counts go on; an invalid rule adds nothing.
+func TestAddFaultsKeepsWhatTheRulesInForceHaveSpent(t *testing.T) {
+	w := newBench(t, Behaviour{})
+	tok := w.device()
+	w.connect(tok)
+	require.NoError(t, w.core.SetFaults([]FaultRule{{Status: 503, Count: 2}}))
+	require.Equal(t, Unavailable, w.send(notif(tok, "1")).Err.Code)
+	require.NoError(t, w.core.AddFaults([]FaultRule{{Latency: duration.Of(time.Second), Count: 5}}))
+	r := w.send(notif(tok, "2"))
+	require.Equal(t, Unavailable, r.Err.Code, "the 503 rule's second and last answer")
+	require.Equal(t, time.Second, r.Delay, "and the added rule, as every matching rule applies")
+	r = w.send(notif(tok, "3"))
+	require.Nil(t, r.Err, "the 503 rule stays spent")
+	require.Equal(t, time.Second, r.Delay)
+	rules := w.core.Faults()
+	require.Len(t, rules, 1)
+	require.Equal(t, 2, rules[0].Matched)
+	require.NoError(t, w.core.SetFaults(nil))
+	require.ErrorIs(t, w.core.AddFaults([]FaultRule{{Status: 500}, {Status: 418}}), ErrInvalid)
+	require.Empty(t, w.core.Faults(), "nothing of an invalid list is added")
+}
+
 func TestFaultRules(t *testing.T) {
 	w := newBench(t, Behaviour{})
 	tok := w.device()

@@ -50,6 +50,27 @@ type fault struct {
 
 // SetFaults replaces the fault rules. An empty list clears them.
 func (c *Core) SetFaults(rules []FaultRule) error {
+	out, err := compileFaults(rules)
+	if err != nil {
+		return err
+	}
+	c.faults = out
+	return nil
+}
+
+// AddFaults adds rules after those in force, which keep what they have matched so far (a
+// rule's count that is spent stays spent). Nothing is added if a rule is invalid.
+func (c *Core) AddFaults(rules []FaultRule) error {
+	out, err := compileFaults(rules)
+	if err != nil {
+		return err
+	}
+	c.faults = append(c.faults, out...)
+	return nil
+}
+
+// compileFaults checks rules and readies them to match sends, their match counts at zero.
+func compileFaults(rules []FaultRule) ([]*fault, error) {
 	out := make([]*fault, 0, len(rules))
 	for i, r := range rules {
 		f := &fault{FaultRule: r}
@@ -57,7 +78,7 @@ func (c *Core) SetFaults(rules []FaultRule) error {
 		switch r.API {
 		case "", APIV1, APILegacy:
 		default:
-			return fmt.Errorf("%w: fault rule %d: api %q: use %q or %q", ErrInvalid, i, r.API, APIV1, APILegacy)
+			return nil, fmt.Errorf("%w: fault rule %d: api %q: use %q or %q", ErrInvalid, i, r.API, APIV1, APILegacy)
 		}
 		if r.Status != 0 {
 			code, ok := CodeForStatus(r.Status)
@@ -65,22 +86,21 @@ func (c *Core) SetFaults(rules []FaultRule) error {
 				code, ok = r.ErrorCode, r.ErrorCode.Valid()
 			}
 			if !ok {
-				return fmt.Errorf("%w: fault rule %d: status %d / errorCode %q: FCM answers sends with 400, 401, 403, 404, 429, 500 or 503", ErrInvalid, i, r.Status, r.ErrorCode)
+				return nil, fmt.Errorf("%w: fault rule %d: status %d / errorCode %q: FCM answers sends with 400, 401, 403, 404, 429, 500 or 503", ErrInvalid, i, r.Status, r.ErrorCode)
 			}
 			f.code = code
 		} else if r.ErrorCode != "" {
-			return fmt.Errorf("%w: fault rule %d: errorCode needs a status", ErrInvalid, i)
+			return nil, fmt.Errorf("%w: fault rule %d: errorCode needs a status", ErrInvalid, i)
 		}
 		if r.Probability < 0 || r.Probability > 1 {
-			return fmt.Errorf("%w: fault rule %d: probability %v: must be in [0, 1]", ErrInvalid, i, r.Probability)
+			return nil, fmt.Errorf("%w: fault rule %d: probability %v: must be in [0, 1]", ErrInvalid, i, r.Probability)
 		}
 		if r.Count < 0 || r.Latency < 0 || r.RetryAfter < 0 {
-			return fmt.Errorf("%w: fault rule %d: count, latency and retryAfter must not be negative", ErrInvalid, i)
+			return nil, fmt.Errorf("%w: fault rule %d: count, latency and retryAfter must not be negative", ErrInvalid, i)
 		}
 		out = append(out, f)
 	}
-	c.faults = out
-	return nil
+	return out, nil
 }
 
 // Faults returns the fault rules in force, with their match counts.

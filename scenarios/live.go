@@ -213,16 +213,23 @@ func (b *liveBackend) createGroup(app uint64, id string, members []string) error
 }
 
 func (b *liveBackend) setFaults(rules []fakefcm.FaultRule) error {
+	return b.fcmc.SetFaults(b.ctx, b.ownFaults(rules))
+}
+
+func (b *liveBackend) addFaults(rules []fakefcm.FaultRule) error {
+	return b.fcmc.AddFaults(b.ctx, b.ownFaults(rules))
+}
+
+// ownFaults narrows rules for "every push" to this run's project: against a shared fakefcm,
+// every push means every push of this run.
+func (b *liveBackend) ownFaults(rules []fakefcm.FaultRule) []fakefcm.FaultRule {
 	for i := range rules {
 		if rules[i].Project == "" && rules[i].Token == "" && len(b.project) > 0 {
-			// Against a shared fakefcm, a fault for "every push" means every push of this run.
 			rules[i].Project = b.project[0]
 		}
 	}
-	return b.fcmc.SetFaults(b.ctx, rules)
+	return rules
 }
-
-func (b *liveBackend) faults() ([]fakefcm.FaultRule, error) { return b.fcmc.Faults(b.ctx) }
 
 func (b *liveBackend) setLink(d *sim.Device, n *NetworkStep) error {
 	if n.Latency != 0 || n.Jitter != 0 {

@@ -34,9 +34,10 @@ type backend interface {
 	waitUntil(deadline time.Time, cond func() bool) bool
 	kick(app uint64, user string) error
 	createGroup(app uint64, id string, members []string) error
+	// setFaults replaces fakefcm's fault rules (nil clears them); addFaults adds rules after
+	// those in force, which keep what they have spent.
 	setFaults(rules []fakefcm.FaultRule) error
-	// faults returns the rules in force (spent ones gone, with their match counts).
-	faults() ([]fakefcm.FaultRule, error)
+	addFaults(rules []fakefcm.FaultRule) error
 	// setLink changes a phone's link to the relay; partitionFCM cuts or heals the relay's link
 	// to FCM.
 	setLink(d *sim.Device, n *NetworkStep) error
@@ -381,20 +382,9 @@ func (r *runner) fault(f *FaultStep) (string, error) {
 	if f.Status == 0 && f.Latency == 0 && !f.Loss && f.Clear {
 		return "FCM faults cleared", r.b.setFaults(nil)
 	}
-	// The rules already in force, as fakefcm holds them now: a rule whose count is spent is gone
-	// and stays gone, and one partly spent keeps only what it has left (setting rules starts
-	// their counts afresh).
-	var rules []fakefcm.FaultRule
-	if !f.Clear {
-		var err error
-		if rules, err = r.b.faults(); err != nil {
-			return "", fmt.Errorf("read the fault rules in force: %w", err)
-		}
-		for i := range rules {
-			if rules[i].Count > 0 {
-				rules[i].Count -= rules[i].Matched
-			}
-			rules[i].Matched = 0
+	if f.Clear {
+		if err := r.b.setFaults(nil); err != nil {
+			return "", err
 		}
 	}
 	rule := fakefcm.FaultRule{API: fakefcm.API(f.API), Status: f.Status, ErrorCode: fakefcm.ErrorCode(f.ErrorCode),
@@ -405,7 +395,6 @@ func (r *runner) fault(f *FaultStep) (string, error) {
 		r.b.do(func() { tok = r.devices[f.Device].Token() })
 		rule.Token, who = tok, "pushes to "+f.Device
 	}
-	rules = append(rules, rule)
 	var parts []string
 	if f.Status != 0 {
 		parts = append(parts, fmt.Sprintf("answers %d", f.Status))
@@ -422,7 +411,9 @@ func (r *runner) fault(f *FaultStep) (string, error) {
 	if f.Count > 0 {
 		parts = append(parts, fmt.Sprintf("%d time(s)", f.Count))
 	}
-	return fmt.Sprintf("FCM fault for %s: %s", who, strings.Join(parts, ", ")), r.b.setFaults(rules)
+	// Added, not set: the rules in force keep what they have spent, and a send between two calls
+	// cannot be counted twice.
+	return fmt.Sprintf("FCM fault for %s: %s", who, strings.Join(parts, ", ")), r.b.addFaults([]fakefcm.FaultRule{rule})
 }
 
 // finish collects timelines, trace and FCM records, and sums up.

@@ -62,10 +62,10 @@ func (v *virtualBackend) setFaults(rules []fakefcm.FaultRule) error {
 	return err
 }
 
-func (v *virtualBackend) faults() ([]fakefcm.FaultRule, error) {
-	var rules []fakefcm.FaultRule
-	v.w.FCMDo(func(c *fakefcm.Core, _ time.Time) { rules = c.Faults() })
-	return rules, nil
+func (v *virtualBackend) addFaults(rules []fakefcm.FaultRule) error {
+	var err error
+	v.w.FCMDo(func(c *fakefcm.Core, _ time.Time) { err = c.AddFaults(rules) })
+	return err
 }
 
 func (v *virtualBackend) setLink(d *sim.Device, n *NetworkStep) error {

@@ -73,8 +73,14 @@ func (l *liveDriver) kick(user string) {
 	synctest.Wait()
 }
 
-func (l *liveDriver) setFaults(rules []fakefcm.FaultRule) {
-	if err := l.fcm.SetFaults(context.Background(), rules); err != nil {
+func (l *liveDriver) addFault(rule fakefcm.FaultRule) {
+	if err := l.fcm.AddFaults(context.Background(), []fakefcm.FaultRule{rule}); err != nil {
+		panic(err)
+	}
+}
+
+func (l *liveDriver) clearFaults() {
+	if err := l.fcm.ClearFaults(context.Background()); err != nil {
 		panic(err)
 	}
 }

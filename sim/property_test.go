@@ -90,14 +90,13 @@ type act struct {
 
 // propRun is one world under test with its model, virtual (w) or live (driven through drv).
 type propRun struct {
-	spec   worldSpec
-	drv    driver
-	w      *sim.World // the virtual world; nil in the live property
-	m      *model
-	devs   []*sim.Device
-	acts   []act
-	faults []fakefcm.FaultRule
-	texts  int
+	spec  worldSpec
+	drv   driver
+	w     *sim.World // the virtual world; nil in the live property
+	m     *model
+	devs  []*sim.Device
+	acts  []act
+	texts int
 }
 
 // driver is how a property acts on its world.
@@ -108,7 +107,10 @@ type driver interface {
 	// wait lets time pass.
 	wait(d time.Duration)
 	kick(user string)
-	setFaults(rules []fakefcm.FaultRule)
+	// addFault adds a fault rule after those in force (which keep what they have spent);
+	// clearFaults removes them all.
+	addFault(rule fakefcm.FaultRule)
+	clearFaults()
 	restart() error
 }
 
@@ -122,12 +124,16 @@ func (v virtualDriver) do(fn func())         { fn() }
 func (v virtualDriver) model(fn func())      { fn() }
 func (v virtualDriver) wait(d time.Duration) { v.w.Engine().RunUntil(v.w.Now().Add(d)) }
 func (v virtualDriver) restart() error       { return v.w.RestartRelay() }
-func (v virtualDriver) setFaults(rules []fakefcm.FaultRule) {
+func (v virtualDriver) addFault(rule fakefcm.FaultRule) {
 	v.w.FCMDo(func(c *fakefcm.Core, _ time.Time) {
-		if err := c.SetFaults(rules); err != nil {
+		if err := c.AddFaults([]fakefcm.FaultRule{rule}); err != nil {
 			panic(err)
 		}
 	})
+}
+
+func (v virtualDriver) clearFaults() {
+	v.w.FCMDo(func(c *fakefcm.Core, _ time.Time) { _ = c.SetFaults(nil) })
 }
 
 func (v virtualDriver) kick(user string) {
@@ -193,23 +199,22 @@ func (p *propRun) apply(a act) {
 	p.drv.wait(a.waitFor())
 }
 
-// fault sets fakefcm's fault rules.
+// fault adds a fakefcm fault rule, or clears them.
 func (p *propRun) fault(a act) {
 	switch a.Kind {
 	case "fault503":
-		p.faults = append(p.faults, fakefcm.FaultRule{Status: 503, Count: a.N})
+		p.drv.addFault(fakefcm.FaultRule{Status: 503, Count: a.N})
 	case "fault429":
-		p.faults = append(p.faults, fakefcm.FaultRule{Status: 429, Count: 1, RetryAfter: duration.Of(a.D)})
+		p.drv.addFault(fakefcm.FaultRule{Status: 429, Count: 1, RetryAfter: duration.Of(a.D)})
 	case "faultLoss":
-		p.faults = append(p.faults, fakefcm.FaultRule{Loss: true, Count: a.N})
+		p.drv.addFault(fakefcm.FaultRule{Loss: true, Count: a.N})
 	case "faultLatency":
-		p.faults = append(p.faults, fakefcm.FaultRule{Latency: duration.Of(a.D), Count: a.N})
+		p.drv.addFault(fakefcm.FaultRule{Latency: duration.Of(a.D), Count: a.N})
 	case "faultClear":
-		p.faults = nil
+		p.drv.clearFaults()
 	default:
 		panic("unknown action " + a.Kind)
 	}
-	p.drv.setFaults(slices.Clone(p.faults))
 }
 
 // device carries out a device's action (inside drv.do).

@@ -146,6 +146,11 @@ func (c *Client) SetFaults(ctx context.Context, rules []fakefcm.FaultRule) error
 	return c.do(ctx, http.MethodPut, "/fakefcm/v1/faults", FaultRules{Rules: rules}, nil)
 }
 
+// AddFaults adds rules after those in force, which keep what they have matched so far.
+func (c *Client) AddFaults(ctx context.Context, rules []fakefcm.FaultRule) error {
+	return c.do(ctx, http.MethodPost, "/fakefcm/v1/faults", FaultRules{Rules: rules}, nil)
+}
+
 // Faults returns the fault rules in force: rules whose count is spent are gone, and each says
 // how many sends it has matched.
 func (c *Client) Faults(ctx context.Context) ([]fakefcm.FaultRule, error) {

@@ -198,6 +198,23 @@ func (s *Server) handleSetFaults(w http.ResponseWriter, r *http.Request) {
 	s.handleGetFaults(w, r)
 }
 
+// handleAddFaults serves POST /fakefcm/v1/faults: the rules are added after those in force,
+// whose match counts go on (PUT replaces them all and starts every count afresh).
+func (s *Server) handleAddFaults(w http.ResponseWriter, r *http.Request) {
+	var req control.FaultRules
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	var err error
+	s.step(func(time.Time) { err = s.core.AddFaults(req.Rules) })
+	if err != nil {
+		writeControlError(w, err)
+		return
+	}
+	s.log.Info("fault rules added", "rules", len(req.Rules))
+	s.handleGetFaults(w, r)
+}
+
 func (s *Server) handleClearFaults(w http.ResponseWriter, _ *http.Request) {
 	s.step(func(time.Time) { _ = s.core.SetFaults(nil) })
 	w.WriteHeader(http.StatusNoContent)

@@ -146,7 +146,7 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.Handle("/fakefcm/v1/devices/{token}/connect", methods{http.MethodGet: s.handleConnect})
 	mux.Handle("/fakefcm/v1/messages", methods{http.MethodGet: s.handleMessages})
-	mux.Handle("/fakefcm/v1/faults", methods{http.MethodGet: s.handleGetFaults, http.MethodPut: s.handleSetFaults, http.MethodDelete: s.handleClearFaults})
+	mux.Handle("/fakefcm/v1/faults", methods{http.MethodGet: s.handleGetFaults, http.MethodPut: s.handleSetFaults, http.MethodPost: s.handleAddFaults, http.MethodDelete: s.handleClearFaults})
 	mux.Handle("/fakefcm/v1/behaviour", methods{http.MethodGet: s.handleGetBehaviour, http.MethodPut: s.handleSetBehaviour})
 	mux.Handle("/healthz", methods{http.MethodGet: func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") }})
 	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{}))
