@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -183,17 +182,9 @@ func emptyStepPos(data []byte, i int) (pos Pos) {
 // Load reads and parses a scenario file. A file over yamlfile.MaxSize is refused without being
 // read whole (it may be a device such as /dev/zero, or a log given by mistake).
 func Load(path string) (*Scenario, error) {
-	f, err := os.Open(path)
+	data, err := yamlfile.ReadFile(path)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, yamlfile.MaxSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(data) > yamlfile.MaxSize {
-		return nil, fmt.Errorf("%s: larger than the %d-byte limit for scenario files; is this the right file?", path, yamlfile.MaxSize)
 	}
 	return Parse(path, data)
 }

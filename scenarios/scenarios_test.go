@@ -235,9 +235,9 @@ steps:
   - send: {from: bob-phone, to: carol, text: three}
   - expect: {device: carol-phone, trace: {reason: fcm-INTERNAL}}
   - send: {from: bob-phone, to: alice, text: four}
-  - expect: {device: alice-phone, push: {within: 2s, count: 1, body: four}}
+  - expect: {device: alice-phone, push: {within: 5s, count: 1, body: four}}
   - send: {from: bob-phone, to: carol, text: five}
-  - expect: {device: carol-phone, push: {within: 2s, count: 1, body: five}}
+  - expect: {device: carol-phone, push: {within: 5s, count: 1, body: five}}
 `
 	sc, err := Parse("s.yaml", []byte(body))
 	require.NoError(t, err)

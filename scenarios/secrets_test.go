@@ -103,7 +103,7 @@ func TestSecretsAppearInNoAnswerLogReportOrMetric(t *testing.T) {
 	// The secrets, as the relay stored them.
 	st, err := b.store.Load(ctx)
 	require.NoError(t, err)
-	secrets := map[string]string{"app secret": appSecret}
+	secrets := map[string]string{"app secret": appSecret, "relay admin key": embeddedAdminKey}
 	for _, a := range st.Apps {
 		secrets[fmt.Sprintf("app %d secret", a.SDKAppID)] = a.SecretKey.Reveal()
 	}

@@ -20,6 +20,8 @@ import (
 
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/fakefcm/server"
+	"github.com/pushlab/pushlab/internal/httpserver"
+	"github.com/pushlab/pushlab/internal/yamlfile"
 )
 
 func main() {
@@ -47,7 +49,7 @@ func run(args []string) error {
 
 	fc := &server.FileConfig{}
 	if *configPath != "" {
-		data, err := os.ReadFile(*configPath)
+		data, err := yamlfile.ReadFile(*configPath)
 		if err != nil {
 			return fmt.Errorf("--config: %w", err)
 		}
@@ -86,7 +88,7 @@ func run(args []string) error {
 		return err
 	}
 
-	hs := server.NewHTTPServer(srv.Handler())
+	hs := httpserver.New(srv.Handler())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)

@@ -15,7 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pushlab/pushlab/internal/httpserver"
 	"github.com/pushlab/pushlab/internal/secret"
+	"github.com/pushlab/pushlab/internal/yamlfile"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/relay/sender"
 	"github.com/pushlab/pushlab/relay/server"
@@ -56,7 +58,7 @@ func run(args []string) error {
 	}
 	fc := &server.FileConfig{}
 	if *configPath != "" {
-		data, err := os.ReadFile(*configPath)
+		data, err := yamlfile.ReadFile(*configPath)
 		if err != nil {
 			return fmt.Errorf("--config: %w", err)
 		}
@@ -102,7 +104,7 @@ func run(args []string) error {
 		ln.Close()
 		return fmt.Errorf("--config: %w", err)
 	}
-	hs := server.NewHTTPServer(srv.Handler())
+	hs := httpserver.New(srv.Handler())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	log.Info("relay listening", "url", "http://"+ln.Addr().String(), "db", *dbPath)

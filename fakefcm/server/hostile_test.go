@@ -15,22 +15,24 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/fakefcm/control"
 	"github.com/pushlab/pushlab/internal/duration"
+	"github.com/pushlab/pushlab/internal/httpserver"
 	"github.com/pushlab/pushlab/internal/memnet"
 )
 
-// startGuardedBubble is startBubble behind the HTTP server Listen uses (NewHTTPServer), so that
+// startGuardedBubble is startBubble behind the HTTP server Listen uses (httpserver.New), so that
 // its limits against slow clients are what the test meets.
 func startGuardedBubble(t *testing.T) (*bubble, *memnet.Listener) {
 	t.Helper()
 	ln := memnet.Listen()
 	srv, err := New(Config{BaseURL: bubbleURL, Core: fakefcm.Config{Seed: 3}})
 	require.NoError(t, err)
-	hs := NewHTTPServer(srv.Handler())
+	hs := httpserver.New(srv.Handler())
 	go hs.Serve(ln)
 	t.Cleanup(func() {
 		srv.Close()
@@ -71,27 +73,29 @@ func TestSlowClientsAreCutOffAndHeldAnswersAreNot(t *testing.T) {
 			slow := rawConn(t, ln, "POST /v1/projects/demo/messages:send HTTP/1.1\r\nHost: fakefcm.test\r\nAuthorization: Bearer ")
 			defer slow.Close()
 			n, err := io.Copy(io.Discard, slow)
-			require.NoError(t, err)
-			require.Zero(t, n)
-			require.Equal(t, 10*time.Second, time.Since(start))
+			assert.NoError(t, err)
+			assert.Zero(t, n)
+			assert.Equal(t, 10*time.Second, time.Since(start))
 		})
 		wg.Go(func() {
 			slow := rawConn(t, ln, "POST /v1/projects/demo/messages:send HTTP/1.1\r\nHost: fakefcm.test\r\nAuthorization: Bearer "+
 				b.bearer+"\r\nContent-Length: 200\r\n\r\n{\"message\":")
 			defer slow.Close()
 			resp, err := http.ReadResponse(bufio.NewReader(slow), nil)
-			require.NoError(t, err)
+			if !assert.NoError(t, err) {
+				return
+			}
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			require.Equal(t, http.StatusBadRequest, resp.StatusCode, string(body))
-			require.Contains(t, string(body), "Could not read the request body")
-			require.Equal(t, 30*time.Second, time.Since(start))
+			assert.Equal(t, http.StatusBadRequest, resp.StatusCode, string(body))
+			assert.Contains(t, string(body), "Could not read the request body")
+			assert.Equal(t, 30*time.Second, time.Since(start))
 		})
 		require.NoError(t, b.cc.SetFaults(context.Background(), []fakefcm.FaultRule{{Latency: duration.Of(45 * time.Second), Count: 1}}))
 		wg.Go(func() {
 			status, _, body := b.send(t, send("held"))
-			require.Equal(t, http.StatusOK, status, body)
-			require.Equal(t, 45*time.Second, time.Since(start), "the held answer is not cut short by the read timeout")
+			assert.Equal(t, http.StatusOK, status, body)
+			assert.Equal(t, 45*time.Second, time.Since(start), "the held answer is not cut short by the read timeout")
 		})
 		synctest.Wait()
 		status, _, body := b.send(t, send("meanwhile"))

@@ -7,7 +7,8 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"time"
+
+	"github.com/pushlab/pushlab/internal/httpserver"
 )
 
 // Listening is a Server serving HTTP on a TCP address: the embedded fakefcm of tests, demos and
@@ -40,20 +41,11 @@ func Listen(addr string, cfg Config) (*Listening, error) {
 	l := &Listening{
 		Server: srv,
 		URL:    cfg.BaseURL,
-		hs:     NewHTTPServer(srv.Handler()),
+		hs:     httpserver.New(srv.Handler()),
 		done:   make(chan error, 1),
 	}
 	go func() { l.done <- l.hs.Serve(ln) }()
 	return l, nil
-}
-
-// NewHTTPServer is the HTTP server for h, with limits against slow clients: headers must arrive
-// within 10 s and the whole request, body included, within 30 s (a client that stalls is
-// answered or cut off, whichever fits, and holds nothing longer); an idle keep-alive connection
-// is closed after 2 min. Handlers may take longer than that to answer (net/http stops the read
-// deadline once the body has been read), and an upgraded WebSocket is no longer under them.
-func NewHTTPServer(h http.Handler) *http.Server {
-	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 }
 
 // Shutdown closes device channels, stops accepting requests and waits for those in flight.

@@ -98,6 +98,8 @@ func (b *crashBench) start() {
 	defer cancel()
 	p, err := relayproc.Start(ctx, relayproc.Options{Bin: b.bin, DB: b.db, Config: b.cfg, AdminKey: crashAdminKey, Stderr: b.logs})
 	require.NoError(b.t, err, "relay log:\n%s", b.logs)
+	// However the test ends, no relay process outlives it (Kill after an exit does nothing).
+	b.t.Cleanup(func() { _ = p.Kill() })
 	b.proc = p
 	b.admin = &client.Admin{BaseURL: p.URL, Key: crashAdminKey}
 }

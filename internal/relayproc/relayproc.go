@@ -151,7 +151,8 @@ func (p *Process) RSS() (int64, error) {
 	return 0, errors.New("VmRSS not found")
 }
 
-// Kill stops the relay with SIGKILL, as a crash would, and waits for it to be gone.
+// Kill stops the relay with SIGKILL, as a crash would, and waits for it to be gone. It does
+// nothing to a relay already gone, so it may be called again.
 func (p *Process) Kill() error {
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.done
@@ -166,6 +167,7 @@ func (p *Process) Stop() error {
 		return err
 	case <-time.After(20 * time.Second):
 		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		<-p.done
 		return errors.New("relay did not stop within 20s of SIGTERM; killed")
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"regexp"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -15,6 +17,24 @@ import (
 
 // MaxSize is the largest YAML file pushlab reads; anything bigger is refused before parsing.
 const MaxSize = 4 << 20
+
+// ReadFile reads a YAML file of at most MaxSize bytes. A bigger one is refused without being
+// read whole (it may be a device such as /dev/zero, or a log given by mistake).
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("%s: larger than the %d-byte limit for YAML files; is this the right file?", path, MaxSize)
+	}
+	return data, nil
+}
 
 // Decode decodes data, read from the file called name, into v. Unknown fields are errors. The
 // error reads "name:line:column: message" followed by the source around the problem.
@@ -61,7 +81,17 @@ func Errorf(name string, err error) error {
 	} else {
 		excerpt = ""
 	}
-	return &Error{File: name, Line: pos.Line, Column: pos.Column, Msg: ye.GetMessage(), excerpt: excerpt}
+	return &Error{File: name, Line: pos.Line, Column: pos.Column, Msg: ye.GetMessage(), excerpt: maskSecrets(excerpt)}
+}
+
+// secretValue matches a key that holds a secret (an app's secretKey, a certificate's serverKey
+// or service account private_key, an admin key, a password) and what follows it on the line.
+var secretValue = regexp.MustCompile(`(?i)((?:secret|server_?key|private_?key|password|admin_?key|api_?key)\w*["']?\s*:\s*)[^\n]+`)
+
+// maskSecrets hides the values of secret keys in an excerpt: config files may hold secrets
+// inline, and an error about a neighbouring line must not print them.
+func maskSecrets(excerpt string) string {
+	return secretValue.ReplaceAllString(excerpt, "${1}***")
 }
 
 // maxExcerptLine is the longest line an error shows the source of.

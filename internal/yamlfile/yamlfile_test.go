@@ -126,3 +126,23 @@ func TestErrorOnAHugeLineIsShort(t *testing.T) {
 	require.Less(t, len(err.Error()), 200, err.Error())
 	require.True(t, strings.HasPrefix(err.Error(), "long.yaml:1:"), err.Error())
 }
+
+// TestErrorExcerptsHideSecrets: an error next to an inline secret shows where it is, not the
+// secret (config files may hold app secrets, server keys and private keys inline).
+func TestErrorExcerptsHideSecrets(t *testing.T) {
+	var cfg struct {
+		Apps []struct {
+			SecretKey string `yaml:"secretKey"`
+			Name      string `yaml:"name"`
+		} `yaml:"apps"`
+		Cert map[string]string `yaml:"cert"`
+	}
+	data := "apps:\n  - secretKey: TOPSECRET-app-0123\n    nmae: demo\ncert: {serverKey: AAAA-server-key, private_key: \"-----BEGIN PRIVATE KEY-----x\"}\n"
+	err := Decode("relay.yaml", []byte(data), &cfg)
+	require.ErrorContains(t, err, "relay.yaml:3:5")
+	require.ErrorContains(t, err, "nmae")
+	require.ErrorContains(t, err, "secretKey: ***")
+	for _, s := range []string{"TOPSECRET", "AAAA-server-key", "BEGIN PRIVATE KEY"} {
+		require.NotContains(t, err.Error(), s)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/pushlab/pushlab/internal/httpserver"
 	"github.com/pushlab/pushlab/internal/memnet"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
@@ -52,7 +53,7 @@ func TestConnectionsEndCleanlyHoweverTheyEnd(t *testing.T) {
 		ln := memnet.Listen()
 		srv, err := server.New(ctx, server.Config{Store: relay.NewMemoryStore(), Sender: nopSender{}, AdminKey: secret.New(adminKey)})
 		require.NoError(t, err)
-		hs := server.NewHTTPServer(srv.Handler())
+		hs := httpserver.New(srv.Handler())
 		go hs.Serve(ln)
 		admin := &client.Admin{BaseURL: "http://relay.test", Key: adminKey, HTTP: ln.HTTPClient()}
 		require.NoError(t, admin.PutApp(ctx, relay.AppConfig{SDKAppID: appID, SecretKey: secret.New(appSecret), LoginPolicy: relay.PolicyMulti}))

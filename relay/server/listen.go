@@ -7,7 +7,8 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"time"
+
+	"github.com/pushlab/pushlab/internal/httpserver"
 )
 
 // Listening is a Server serving HTTP on a TCP address: the embedded relay of tests and pushsim.
@@ -32,18 +33,9 @@ func Listen(ctx context.Context, addr string, cfg Config) (*Listening, error) {
 		ln.Close()
 		return nil, err
 	}
-	l := &Listening{Server: s, URL: "http://" + ln.Addr().String(), done: make(chan error, 1), hs: NewHTTPServer(s.Handler())}
+	l := &Listening{Server: s, URL: "http://" + ln.Addr().String(), done: make(chan error, 1), hs: httpserver.New(s.Handler())}
 	go func() { l.done <- l.hs.Serve(ln) }()
 	return l, nil
-}
-
-// NewHTTPServer is the HTTP server for h, with limits against slow clients: headers must arrive
-// within 10 s and the whole request, body included, within 30 s (a client that stalls is
-// answered or cut off, whichever fits, and holds nothing longer); an idle keep-alive connection
-// is closed after 2 min. Handlers may take longer than that to answer (net/http stops the read
-// deadline once the body has been read), and an upgraded WebSocket is no longer under them.
-func NewHTTPServer(h http.Handler) *http.Server {
-	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 }
 
 // Shutdown stops the relay: connections are closed, requests in flight finish. Later calls
