@@ -183,35 +183,30 @@ func (s *Server) handleGetFaults(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, control.FaultRules{Rules: rules})
 }
 
+// handleSetFaults serves PUT /fakefcm/v1/faults: the rules replace those in force.
 func (s *Server) handleSetFaults(w http.ResponseWriter, r *http.Request) {
-	var req control.FaultRules
-	if !decodeJSON(w, r, &req) {
-		return
-	}
-	var err error
-	s.step(func(time.Time) { err = s.core.SetFaults(req.Rules) })
-	if err != nil {
-		writeControlError(w, err)
-		return
-	}
-	s.log.Info("fault rules set", "rules", len(req.Rules))
-	s.handleGetFaults(w, r)
+	s.changeFaults(w, r, (*fakefcm.Core).SetFaults, "fault rules set")
 }
 
 // handleAddFaults serves POST /fakefcm/v1/faults: the rules are added after those in force,
 // whose match counts go on (PUT replaces them all and starts every count afresh).
 func (s *Server) handleAddFaults(w http.ResponseWriter, r *http.Request) {
+	s.changeFaults(w, r, (*fakefcm.Core).AddFaults, "fault rules added")
+}
+
+// changeFaults applies the body's rules with change and answers the rules now in force.
+func (s *Server) changeFaults(w http.ResponseWriter, r *http.Request, change func(*fakefcm.Core, []fakefcm.FaultRule) error, done string) {
 	var req control.FaultRules
 	if !decodeJSON(w, r, &req) {
 		return
 	}
 	var err error
-	s.step(func(time.Time) { err = s.core.AddFaults(req.Rules) })
+	s.step(func(time.Time) { err = change(s.core, req.Rules) })
 	if err != nil {
 		writeControlError(w, err)
 		return
 	}
-	s.log.Info("fault rules added", "rules", len(req.Rules))
+	s.log.Info(done, "rules", len(req.Rules))
 	s.handleGetFaults(w, r)
 }
 

@@ -19,33 +19,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pushlab/pushlab/fakefcm"
-	"github.com/pushlab/pushlab/fakefcm/control"
 	"github.com/pushlab/pushlab/internal/duration"
-	"github.com/pushlab/pushlab/internal/httpserver"
 	"github.com/pushlab/pushlab/internal/memnet"
 )
-
-// startGuardedBubble is startBubble behind the HTTP server Listen uses (httpserver.New), so that
-// its limits against slow clients are what the test meets.
-func startGuardedBubble(t *testing.T) (*bubble, *memnet.Listener) {
-	t.Helper()
-	ln := memnet.Listen()
-	srv, err := New(Config{BaseURL: bubbleURL, Core: fakefcm.Config{Seed: 3}})
-	require.NoError(t, err)
-	hs := httpserver.New(srv.Handler())
-	go hs.Serve(ln)
-	t.Cleanup(func() {
-		srv.Close()
-		require.NoError(t, hs.Shutdown(context.Background()))
-		ln.Close()
-	})
-	client := ln.HTTPClient()
-	bb := &bubble{srv: srv, http: client, cc: &control.Client{BaseURL: bubbleURL, HTTP: client, Dialer: &websocket.Dialer{NetDialContext: ln.Dial}}}
-	bb.creds, err = bb.cc.CreateProject(context.Background(), control.CreateProjectRequest{ProjectID: "demo", SenderID: "4242", PackageNames: []string{"com.example.im"}})
-	require.NoError(t, err)
-	bb.bearer = bb.accessToken(t, time.Now(), time.Now().Add(time.Hour))
-	return bb, ln
-}
 
 // rawConn opens a connection and writes s on it. Its reads give up after 5 virtual minutes, so
 // that a limit that stops working fails the test rather than hanging it.
@@ -64,7 +40,8 @@ func rawConn(t *testing.T, ln *memnet.Listener, s string) net.Conn {
 // back on purpose (fault latency 45 s) still comes after 45 s, and other sends are served.
 func TestSlowClientsAreCutOffAndHeldAnswersAreNot(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, ln := startGuardedBubble(t)
+		b := startBubble(t, fakefcm.Behaviour{})
+		ln := b.ln
 		tok := b.device(t)
 		send := func(text string) string { return fmt.Sprintf(`{"message":{"token":%q,"data":{"text":%q}}}`, tok, text) }
 		start := time.Now()

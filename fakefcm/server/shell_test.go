@@ -21,6 +21,7 @@ import (
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/fakefcm/control"
 	"github.com/pushlab/pushlab/internal/duration"
+	"github.com/pushlab/pushlab/internal/httpserver"
 	"github.com/pushlab/pushlab/internal/memnet"
 )
 
@@ -28,6 +29,7 @@ import (
 // soon as every goroutine is blocked, and synctest.Wait lets every request settle.
 type bubble struct {
 	srv    *Server
+	ln     *memnet.Listener
 	http   *http.Client
 	cc     *control.Client
 	creds  control.ProjectCredentials
@@ -41,7 +43,8 @@ func startBubble(t *testing.T, b fakefcm.Behaviour) *bubble {
 	ln := memnet.Listen()
 	srv, err := New(Config{BaseURL: bubbleURL, Core: fakefcm.Config{Seed: 3, Behaviour: b}})
 	require.NoError(t, err)
-	hs := &http.Server{Handler: srv.Handler()}
+	// The HTTP server Listen uses, so that its limits against slow clients are what tests meet.
+	hs := httpserver.New(srv.Handler())
 	go hs.Serve(ln)
 	t.Cleanup(func() {
 		srv.Close()
@@ -50,7 +53,7 @@ func startBubble(t *testing.T, b fakefcm.Behaviour) *bubble {
 		ln.Close()
 	})
 	client := ln.HTTPClient()
-	bb := &bubble{srv: srv, http: client, cc: &control.Client{BaseURL: bubbleURL, HTTP: client, Dialer: &websocket.Dialer{NetDialContext: ln.Dial}}}
+	bb := &bubble{srv: srv, ln: ln, http: client, cc: &control.Client{BaseURL: bubbleURL, HTTP: client, Dialer: &websocket.Dialer{NetDialContext: ln.Dial}}}
 	bb.creds, err = bb.cc.CreateProject(context.Background(), control.CreateProjectRequest{ProjectID: "demo", SenderID: "4242", PackageNames: []string{"com.example.im"}})
 	require.NoError(t, err)
 	bb.bearer = bb.accessToken(t, time.Now(), time.Now().Add(time.Hour))
@@ -461,4 +464,29 @@ func TestSlowDeviceChannelIsShutDown(t *testing.T) {
 	c.enqueue(fakefcm.DeviceFrame{Type: fakefcm.DeliverDeleted})
 	<-c.done
 	require.Equal(t, websocketPolicy, c.closeCode)
+}
+
+// TestFaultRulesAddedOverHTTPKeepTheCountsInForce: PUT replaces the rules, POST adds one after
+// them without giving back what they have spent, GET lists them with their match counts.
+func TestFaultRulesAddedOverHTTPKeepTheCountsInForce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := startBubble(t, fakefcm.Behaviour{})
+		tok := b.device(t)
+		body := fmt.Sprintf(`{"message":{"token":%q,"data":{"k":"v"}}}`, tok)
+		ctx := context.Background()
+		require.NoError(t, b.cc.SetFaults(ctx, []fakefcm.FaultRule{{Status: 503, Count: 2}}))
+		status, _, _ := b.send(t, body)
+		require.Equal(t, http.StatusServiceUnavailable, status)
+		require.NoError(t, b.cc.AddFaults(ctx, []fakefcm.FaultRule{{Status: 500, Token: "someone-else"}}))
+		rules, err := b.cc.Faults(ctx)
+		require.NoError(t, err)
+		require.Len(t, rules, 2)
+		require.Equal(t, 1, rules[0].Matched, "the 503 rule keeps its count")
+		status, _, _ = b.send(t, body)
+		require.Equal(t, http.StatusServiceUnavailable, status, "its second and last answer")
+		status, _, resp := b.send(t, body)
+		require.Equal(t, http.StatusOK, status, resp)
+		status, _, resp = b.do(t, http.MethodPost, "/fakefcm/v1/faults", "", `{"rules":[{"status":418}]}`)
+		require.Equal(t, http.StatusBadRequest, status, resp)
+	})
 }

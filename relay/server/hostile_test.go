@@ -21,31 +21,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/pushlab/pushlab/internal/httpserver"
-	"github.com/pushlab/pushlab/internal/memnet"
-	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/relay/client"
 )
-
-// startGuardedRelay is startRelay behind the HTTP server Listen uses (httpserver.New), so that its
-// limits against slow clients are what the test meets.
-func startGuardedRelay(t *testing.T, cfg relay.Config) *bubble {
-	t.Helper()
-	b := &bubble{t: t, ln: memnet.Listen(), sender: &fakeSender{}, store: relay.NewMemoryStore()}
-	srv, err := New(context.Background(), Config{Core: cfg, Store: b.store, Sender: b.sender, AdminKey: secret.New(adminKey)})
-	require.NoError(t, err)
-	b.srv = srv
-	hs := httpserver.New(srv.Handler())
-	go hs.Serve(b.ln)
-	t.Cleanup(func() {
-		srv.Close()
-		require.NoError(t, hs.Shutdown(context.Background()))
-		b.ln.Close()
-	})
-	b.http = b.ln.HTTPClient()
-	return b
-}
 
 // rawConn opens a connection to the relay and writes s on it, as a hand-written client would.
 // Its reads give up after 5 virtual minutes: a limit that stops working fails the test instead of
@@ -77,7 +55,7 @@ func (b *bubble) wellBehaved(user string) {
 // meanwhile a well-behaved client is served.
 func TestSlowClientsAreCutOffAndOthersServed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := startGuardedRelay(t, relay.Config{})
+		b := startRelay(t, relay.NewMemoryStore(), relay.Config{})
 		b.provision()
 		start := time.Now()
 		var wg sync.WaitGroup
@@ -144,7 +122,7 @@ func TestSlowClientsAreCutOffAndOthersServed(t *testing.T) {
 // saying so, malformed JSON 400, and the next call is served.
 func TestAdminBodiesOverTheLimitAreRefused(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := startGuardedRelay(t, relay.Config{})
+		b := startRelay(t, relay.NewMemoryStore(), relay.Config{})
 		b.provision()
 		huge := fmt.Sprintf(`{"sdkAppId":5,"secretKey":"0123456789abcdefg","name":%q}`, strings.Repeat("x", 2<<20))
 		status, body := b.admin("POST", "/admin/v1/apps", huge)
@@ -165,7 +143,7 @@ func TestAdminBodiesOverTheLimitAreRefused(t *testing.T) {
 // one.
 func TestUserSigsForgedExpiredOrForAnotherAppAreRefused(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := startGuardedRelay(t, relay.Config{})
+		b := startRelay(t, relay.NewMemoryStore(), relay.Config{})
 		b.provision()
 		const otherApp, otherSecret = uint64(1400000002), "other-app-secret-0123"
 		status, body := b.admin("POST", "/admin/v1/apps", fmt.Sprintf(`{"sdkAppId":%d,"secretKey":%q}`, otherApp, otherSecret))
@@ -214,7 +192,7 @@ func TestUserSigsForgedExpiredOrForAnotherAppAreRefused(t *testing.T) {
 // refused ones get in, and the admin API answers throughout.
 func TestLoginFloodIsBoundedAndLaterLoginsPass(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := startGuardedRelay(t, relay.Config{LoginsPerSecond: 5})
+		b := startRelay(t, relay.NewMemoryStore(), relay.Config{LoginsPerSecond: 5})
 		b.provision()
 		ctx := context.Background()
 		login := func(c *client.Conn, user string) error {

@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pushlab/pushlab/internal/httpserver"
 	"github.com/pushlab/pushlab/internal/memnet"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
@@ -93,7 +94,8 @@ func startRelay(t *testing.T, store relay.Store, cfg relay.Config, opts ...func(
 	srv, err := New(context.Background(), sc)
 	require.NoError(t, err)
 	b.srv = srv
-	hs := &http.Server{Handler: srv.Handler()}
+	// The HTTP server Listen uses, so that its limits against slow clients are what tests meet.
+	hs := httpserver.New(srv.Handler())
 	go hs.Serve(b.ln)
 	t.Cleanup(func() {
 		srv.Close()
