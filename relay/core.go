@@ -188,8 +188,10 @@ func (c *Core) restore(st *State) error {
 			return fmt.Errorf("session %v of unknown app", s.Key)
 		}
 		d := c.device(s.Key)
-		d.loggedIn, d.platform, d.loginAt, d.unread = true, s.Platform, s.LoginAt, s.Unread
-		d.held = slices.Clone(s.Held)
+		if !s.LoggedOut {
+			d.loggedIn, d.platform, d.loginAt, d.unread = true, s.Platform, s.LoginAt, s.Unread
+			d.held = slices.Clone(s.Held)
+		}
 		if s.Caps != nil {
 			dc := c.capsOf(d)
 			dc.perMinute.Restore(s.Caps.PerMinute)

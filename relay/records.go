@@ -23,7 +23,7 @@ type PutCertificate struct{ Cert Certificate }
 // DeleteCertificate removes a certificate.
 type DeleteCertificate struct{ ID int64 }
 
-// PutSession stores a logged-in device.
+// PutSession stores a logged-in device, or the caps of one logged out (SessionState.LoggedOut).
 type PutSession struct{ Session SessionState }
 
 // DeleteSession removes a device's login (logout, kick).
@@ -114,6 +114,10 @@ type SessionState struct {
 	// Caps is what the device's frequency caps have counted, so that a restarted relay keeps
 	// to them; nil before its first push.
 	Caps *CapsState `json:"caps,omitempty"`
+	// LoggedOut marks a device whose login ended (logout, kick) but whose caps still count: FCM's
+	// per-device limits do not start afresh at the next login, so neither do the relay's, even
+	// across a restart. Such a row restores the caps and nothing else.
+	LoggedOut bool `json:"loggedOut,omitempty"`
 }
 
 // CapsState is one device's frequency caps as counted so far.

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pushlab/pushlab/internal/duration"
 	"github.com/pushlab/pushlab/internal/secret"
 )
 
@@ -116,6 +117,42 @@ func TestRestartDuringTheLastAttemptKeepsTheBudget(t *testing.T) {
 	require.Equal(t, 2, w.pushes[len(w.pushes)-1].Attempt)
 	w.acceptAll(len(w.pushes) - 1)
 	require.Empty(t, w.pendingPushes())
+}
+
+// TestCapsOutliveALoginAcrossARestart: a device kicked (or logged out) right after a push, with
+// the relay restarted before it logs in again, is still within the window of that push: FCM's
+// per-device limits do not start afresh at a login, so neither do the caps (found by the
+// property test, at 3,587 checks).
+func TestCapsOutliveALoginAcrossARestart(t *testing.T) {
+	for _, end := range []string{"kick", "logout"} {
+		t.Run(end, func(t *testing.T) {
+			oneAMinute := Caps{PerMinute: 1, PerHour: 100, Burst: 10, Refill: duration.Of(time.Second)}
+			w := newWorld(t, Config{DefaultCaps: oneAMinute})
+			alice := w.login("alice", "alice-phone")
+			bob := w.login("bob", "bob-phone")
+			alice.kill()
+			bob.send("alice", "1")
+			require.Len(t, w.pushesTo("alice-phone"), 1)
+			if end == "kick" {
+				_, err := w.core.Kick(w.now, testApp, "alice", "admin")
+				require.NoError(t, err)
+				w.settle()
+			} else {
+				alice.relaunch()
+				require.Equal(t, OK, w.do(alice.conn, ClientFrame{Op: OpLogout}).Code)
+			}
+			w.restart()
+			w.advance(time.Second)
+			bob.relaunch()
+			alice.relaunch()
+			alice.kill()
+			bob.send("alice", "2")
+			require.Len(t, w.pushesTo("alice-phone"), 1, "a second push within the minute")
+			require.Equal(t, ReasonCapped, w.reasons("alice-phone")[len(w.reasons("alice-phone"))-1])
+			w.advance(time.Minute)
+			require.Len(t, w.pushesTo("alice-phone"), 2, "the held message goes once the minute is over")
+		})
+	}
 }
 
 // TestTrimmedInboxStaysTrimmedAfterRestart: what the inbox limit dropped stays dropped after a

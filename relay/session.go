@@ -313,7 +313,14 @@ func (c *Core) endLogin(d *device, how, detail string) {
 	c.cancelHeld(d, how, detail)
 	c.cancelPushes(d, how, detail)
 	c.unbind(d)
-	c.record(DeleteSession{Key: d.key})
+	if d.caps != nil {
+		// What the caps counted outlives the login (FCM's limits are per device): keep it.
+		ended := d.session()
+		ended.LoggedOut, ended.Held, ended.Unread = true, nil, 0
+		c.record(PutSession{Session: ended})
+	} else {
+		c.record(DeleteSession{Key: d.key})
+	}
 	if cn := d.conn; cn != nil {
 		// A logged-out device keeps its connection but no longer receives messages on it.
 		cn.dev, d.conn = nil, nil

@@ -150,12 +150,13 @@ func (u *universe) drawRecord(t *rapid.T) relay.Record {
 		return relay.DeleteCertificate{ID: rapid.Int64Range(1, 3).Draw(t, "certID")}
 	case 4, 5:
 		return relay.PutSession{Session: relay.SessionState{
-			Key:      drawDevice(t),
-			Platform: rawString.Draw(t, "platform"),
-			LoginAt:  drawTime(t, "loginAt"),
-			Unread:   rapid.Int().Draw(t, "unread"),
-			Held:     drawSeqs(t, "held"),
-			Caps:     drawCaps(t),
+			Key:       drawDevice(t),
+			Platform:  rawString.Draw(t, "platform"),
+			LoginAt:   drawTime(t, "loginAt"),
+			Unread:    rapid.Int().Draw(t, "unread"),
+			Held:      drawSeqs(t, "held"),
+			Caps:      drawCaps(t),
+			LoggedOut: rapid.Bool().Draw(t, "loggedOut"),
 		}}
 	case 6:
 		return relay.DeleteSession{Key: drawDevice(t)}
@@ -277,7 +278,7 @@ func TestRecordFieldsKnown(t *testing.T) {
 		reflect.TypeFor[relay.Caps]():         {"PerMinute", "PerHour", "Burst", "Refill"},
 		reflect.TypeFor[relay.Certificate]():  {"ID", "SDKAppID", "Platform", "PackageName", "SenderID", "ServiceAccount", "ServerKey", "Endpoint", "Status"},
 		reflect.TypeFor[relay.CertStatus]():   {"Misconfigured", "Reason", "Since"},
-		reflect.TypeFor[relay.SessionState](): {"Key", "Platform", "LoginAt", "Unread", "Held", "Caps"},
+		reflect.TypeFor[relay.SessionState](): {"Key", "Platform", "LoginAt", "Unread", "Held", "Caps", "LoggedOut"},
 		reflect.TypeFor[relay.CapsState]():    {"PerMinute", "PerHour", "BucketFull"},
 		reflect.TypeFor[relay.DeviceKey]():    {"SDKAppID", "UserID", "DeviceID"},
 		reflect.TypeFor[relay.UserKey]():      {"SDKAppID", "UserID"},

@@ -136,6 +136,9 @@ var migrations = []migration{
 	{name: "sessions keep their frequency caps", stmts: []string{
 		`ALTER TABLE sessions ADD COLUMN caps TEXT`, // JSON relay.CapsState, or NULL before the first push
 	}},
+	{name: "logged-out devices keep their caps", stmts: []string{
+		`ALTER TABLE sessions ADD COLUMN logged_out INTEGER NOT NULL DEFAULT 0`, // 1: the row holds only caps
+	}},
 }
 
 // migrate brings the database's schema up to date in one transaction, and refuses a database

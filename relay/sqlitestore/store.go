@@ -121,7 +121,7 @@ func (s *Store) prepare(ctx context.Context) error {
 			service_account, server_key, endpoint, misconfigured, reason, since_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.deleteCert, `DELETE FROM certificates WHERE id = ?`},
 		{&st.putSession, `INSERT OR REPLACE INTO sessions (sdk_app_id, user_id, device_id, platform, login_at_ns,
-			unread, held, caps) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+			unread, held, caps, logged_out) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.deleteSession, `DELETE FROM sessions WHERE sdk_app_id = ? AND user_id = ? AND device_id = ?`},
 		{&st.putBinding, `INSERT OR REPLACE INTO bindings (sdk_app_id, user_id, device_id, certificate_id, token)
 			VALUES (?, ?, ?, ?, ?)`},
@@ -320,7 +320,7 @@ func (a applier) apply(st *statements, r relay.Record) error {
 			caps = sql.NullString{String: string(b), Valid: true}
 		}
 		return a.exec(st.putSession, u64(ss.Key.SDKAppID), ss.Key.UserID, ss.Key.DeviceID, ss.Platform, loginAt,
-			ss.Unread, string(held), caps)
+			ss.Unread, string(held), caps, ss.LoggedOut)
 	case relay.DeleteSession:
 		return a.exec(st.deleteSession, u64(r.Key.SDKAppID), r.Key.UserID, r.Key.DeviceID)
 	case relay.PutBinding:
@@ -515,14 +515,14 @@ func (l loader) certificates(st *relay.State) error {
 }
 
 func (l loader) sessions(st *relay.State) error {
-	err := l.each(`SELECT sdk_app_id, user_id, device_id, platform, login_at_ns, unread, held, caps FROM sessions`,
+	err := l.each(`SELECT sdk_app_id, user_id, device_id, platform, login_at_ns, unread, held, caps, logged_out FROM sessions`,
 		func(rows *sql.Rows) error {
 			var ss relay.SessionState
 			var app int64
 			var loginAt sql.NullInt64
 			var held string
 			var caps sql.NullString
-			if err := rows.Scan(&app, &ss.Key.UserID, &ss.Key.DeviceID, &ss.Platform, &loginAt, &ss.Unread, &held, &caps); err != nil {
+			if err := rows.Scan(&app, &ss.Key.UserID, &ss.Key.DeviceID, &ss.Platform, &loginAt, &ss.Unread, &held, &caps, &ss.LoggedOut); err != nil {
 				return err
 			}
 			ss.Key.SDKAppID, ss.LoginAt = uint64(app), timeFromDB(loginAt)
