@@ -251,3 +251,25 @@ func TestBackendPartitionTimesSendsOut(t *testing.T) {
 	require.Contains(t, reasons, "fcm-"+relay.ErrCodeTimeout)
 	require.Equal(t, relay.ReasonFCMOK, reasons[len(reasons)-1])
 }
+
+// TestLogoutLostOnAHalfOpenLinkShowsNothingOfTheEndedSession: the app logs out while its link is
+// half-open, so the relay never hears of it and keeps writing messages on the connection once
+// the network is back; the app shows none of them (its session is over) and syncs them, in
+// order, at its next login.
+func TestLogoutLostOnAHalfOpenLinkShowsNothingOfTheEndedSession(t *testing.T) {
+	w, d := testWorld(t, WorldConfig{Seed: 4}, "alice", "bob")
+	d["alice"].Login(true)
+	d["bob"].Login(true)
+	w.run(time.Second)
+	d["alice"].NetLoss()
+	d["alice"].Logout()
+	d["bob"].Send(relay.ClientFrame{To: "alice", Text: "while the logout was lost"})
+	w.run(5 * time.Second)
+	d["alice"].NetRestore()
+	d["bob"].Send(relay.ClientFrame{To: "alice", Text: "after the network came back"})
+	w.run(time.Second)
+	require.Empty(t, kinds(d["alice"], ObsMsg), "a logged-out app shows no message")
+	d["alice"].Login(true)
+	w.run(time.Second)
+	require.Equal(t, []string{"while the logout was lost", "after the network came back"}, kinds(d["alice"], ObsSynced))
+}
