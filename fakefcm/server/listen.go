@@ -2,11 +2,8 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
-	"sync"
 
 	"github.com/pushlab/pushlab/internal/httpserver"
 )
@@ -16,11 +13,8 @@ import (
 type Listening struct {
 	*Server
 	// URL is the address the server answers at, such as "http://127.0.0.1:40123".
-	URL  string
-	hs   *http.Server
-	done chan error
-	once sync.Once
-	err  error
+	URL     string
+	serving *httpserver.Serving
 }
 
 // Listen starts a Server on addr ("127.0.0.1:0" picks a free port). cfg.BaseURL defaults to the
@@ -38,25 +32,9 @@ func Listen(addr string, cfg Config) (*Listening, error) {
 		ln.Close()
 		return nil, err
 	}
-	l := &Listening{
-		Server: srv,
-		URL:    cfg.BaseURL,
-		hs:     httpserver.New(srv.Handler()),
-		done:   make(chan error, 1),
-	}
-	go func() { l.done <- l.hs.Serve(ln) }()
-	return l, nil
+	return &Listening{Server: srv, URL: cfg.BaseURL, serving: httpserver.Serve(ln, srv.Handler(), srv.Close)}, nil
 }
 
 // Shutdown closes device channels, stops accepting requests and waits for those in flight.
 // Later calls return the first call's result.
-func (l *Listening) Shutdown(ctx context.Context) error {
-	l.once.Do(func() {
-		l.Server.Close()
-		l.err = l.hs.Shutdown(ctx)
-		if serveErr := <-l.done; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
-			l.err = serveErr
-		}
-	})
-	return l.err
-}
+func (l *Listening) Shutdown(ctx context.Context) error { return l.serving.Shutdown(ctx) }

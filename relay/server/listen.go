@@ -2,11 +2,8 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
-	"sync"
 
 	"github.com/pushlab/pushlab/internal/httpserver"
 )
@@ -15,11 +12,8 @@ import (
 type Listening struct {
 	*Server
 	// URL is the relay's base URL, such as "http://127.0.0.1:40123".
-	URL  string
-	hs   *http.Server
-	done chan error
-	once sync.Once
-	err  error
+	URL     string
+	serving *httpserver.Serving
 }
 
 // Listen starts a relay on addr ("127.0.0.1:0" picks a free port).
@@ -33,20 +27,9 @@ func Listen(ctx context.Context, addr string, cfg Config) (*Listening, error) {
 		ln.Close()
 		return nil, err
 	}
-	l := &Listening{Server: s, URL: "http://" + ln.Addr().String(), done: make(chan error, 1), hs: httpserver.New(s.Handler())}
-	go func() { l.done <- l.hs.Serve(ln) }()
-	return l, nil
+	return &Listening{Server: s, URL: "http://" + ln.Addr().String(), serving: httpserver.Serve(ln, s.Handler(), s.Close)}, nil
 }
 
 // Shutdown stops the relay: connections are closed, requests in flight finish. Later calls
 // return the first call's result.
-func (l *Listening) Shutdown(ctx context.Context) error {
-	l.once.Do(func() {
-		l.Server.Close()
-		l.err = l.hs.Shutdown(ctx)
-		if serveErr := <-l.done; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
-			l.err = serveErr
-		}
-	})
-	return l.err
-}
+func (l *Listening) Shutdown(ctx context.Context) error { return l.serving.Shutdown(ctx) }
