@@ -3,7 +3,6 @@ package relay
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 )
@@ -60,11 +59,15 @@ func (c *Core) DeleteApp(now time.Time, id uint64) error {
 	if _, ok := c.apps[id]; !ok {
 		return fmt.Errorf("%w: app %d", ErrNotFound, id)
 	}
-	// End the app's logins before closing its connections, so that nothing is pushed on the way.
+	// End the app's logins before closing its connections, so that nothing is pushed on the way,
+	// and take back its pushes (those of this very Ready too).
 	for _, k := range c.sortedUserKeys() {
 		if k.SDKAppID == id {
-			for _, d := range c.users[k].devices {
+			u := c.users[k]
+			for _, dev := range u.deviceOrder {
+				d := u.devices[dev]
 				d.loggedIn = false
+				c.cancelPushes(d, ReasonKicked, "the app was deleted")
 			}
 		}
 	}
@@ -92,13 +95,6 @@ func (c *Core) DeleteApp(now time.Time, id uint64) error {
 	for k := range c.groups {
 		if k.app == id {
 			delete(c.groups, k)
-		}
-	}
-	for _, pid := range slices.Sorted(maps.Keys(c.pushes)) {
-		if p := c.pushes[pid]; p.push.Device.SDKAppID == id {
-			p.gen++
-			delete(c.pushes, pid)
-			c.ready.Cancelled = append(c.ready.Cancelled, pid)
 		}
 	}
 	delete(c.apps, id)

@@ -186,6 +186,21 @@ func TestTrimmedInboxStaysTrimmedAfterRestart(t *testing.T) {
 // TestDeleteAppRemovesEverything: deleting an app kicks its online devices, cancels its pushes,
 // tells the driver to forget each of its certificates, and leaves nothing of it in the store;
 // other apps are untouched, and an app created again under the same ID starts empty.
+// TestDeleteAppTakesBackPushesOfTheSameReady: a push decided in the Ready that also deletes its
+// app is taken back, not handed out and cancelled in one breath (the shell cancels before it
+// sends, so it would go to FCM).
+func TestDeleteAppTakesBackPushesOfTheSameReady(t *testing.T) {
+	w := newWorld(t, Config{})
+	alice := w.login("alice", "alice-phone")
+	bob := w.login("bob", "bob-phone")
+	alice.kill()
+	w.core.Receive(w.now, bob.conn, ClientFrame{Op: OpSend, ID: 99, To: "alice", Text: "just before the end"})
+	require.NoError(t, w.core.DeleteApp(w.now, testApp))
+	w.settle()
+	require.Empty(t, w.pushesTo("alice-phone"), "no push handed out for a deleted app")
+	require.Empty(t, w.cancelled, "nothing handed out, nothing to cancel")
+}
+
 func TestDeleteAppRemovesEverything(t *testing.T) {
 	const (
 		gone       = uint64(1400000002)
