@@ -25,3 +25,9 @@ func TestLoadPageChartsEverySeries(t *testing.T) {
 	_, err = LoadHTML(&Report{})
 	require.ErrorContains(t, err, "no load run")
 }
+
+func TestPercentileIsNearestRank(t *testing.T) {
+	got := Percentile([]float64{5, 1, 4, 2, 3, 10, 9, 8, 7, 6})
+	require.Equal(t, Percentiles{Count: 10, P50: 5, P90: 9, P99: 10, Max: 10}, got)
+	require.Equal(t, Percentiles{}, Percentile(nil))
+}

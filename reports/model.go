@@ -217,8 +217,10 @@ type Bucket struct {
 
 // Load is the outcome of pushsim load.
 type Load struct {
-	Devices                 int         `json:"devices"`
-	Connected               int         `json:"connected"`
+	Devices   int `json:"devices"`
+	Connected int `json:"connected"` // at the end, killed phones gone
+	// PeakConnected is the most connections the relay held at once (phones and senders).
+	PeakConnected           int         `json:"peakConnected"`
 	MessagesPerSecond       float64     `json:"messagesPerSecond"`
 	PushesPerSecond         float64     `json:"pushesPerSecond"`
 	PushLatencyMs           Percentiles `json:"pushLatencyMs"`

@@ -18,17 +18,12 @@ import (
 	"github.com/pushlab/pushlab/reports"
 )
 
-// loadJSON is what --json prints: one object with the run's figures.
+// loadJSON is what --json prints: the run's figures (without the time series), its mode and
+// how long it took.
 type loadJSON struct {
-	Devices                 int                 `json:"devices"`
-	Connected               int                 `json:"connected"`
-	MessagesPerSecond       float64             `json:"messagesPerSecond"`
-	PushesPerSecond         float64             `json:"pushesPerSecond"`
-	PushLatencyMs           reports.Percentiles `json:"pushLatencyMs"`
-	RelayBytesPerConnection float64             `json:"relayBytesPerConnection"`
-	Errors                  int                 `json:"errors"`
-	Mode                    string              `json:"mode"`
-	Seconds                 float64             `json:"seconds"`
+	reports.Load
+	Mode    string  `json:"mode"`
+	Seconds float64 `json:"seconds"`
 }
 
 // runLoad puts a load on the relay and fakefcm and reports what came out.
@@ -95,9 +90,9 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(loadJSON{Devices: res.Devices, Connected: res.Connected, MessagesPerSecond: res.MessagesPerSecond,
-			PushesPerSecond: res.PushesPerSecond, PushLatencyMs: res.PushLatencyMs, RelayBytesPerConnection: res.RelayBytesPerConnection,
-			Errors: res.Errors, Mode: mode, Seconds: finished.Sub(started).Seconds()})
+		figures := res
+		figures.Series = nil // in report.json and load.html
+		return enc.Encode(loadJSON{Load: figures, Mode: mode, Seconds: finished.Sub(started).Seconds()})
 	}
 	t := table.NewWriter()
 	t.SetOutputMirror(stdout)

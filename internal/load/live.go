@@ -210,7 +210,17 @@ func RunLive(ctx context.Context, cfg Config) (reports.Load, error) {
 		return reports.Load{}, err
 	}
 	stopSampling()
-	go r.ping(ctx)
+	// The phones' heartbeats, until the run is over.
+	pingCtx, stopPing := context.WithCancel(ctx)
+	pinged := make(chan struct{})
+	go func() {
+		defer close(pinged)
+		r.ping(pingCtx)
+	}()
+	defer func() {
+		stopPing()
+		<-pinged
+	}()
 
 	stopSampling = r.sample(ctx, PhaseSend)
 	sendTime := r.send(ctx)
@@ -251,6 +261,7 @@ func (r *run) connect(ctx context.Context, from, to int) error {
 				r.phones[i] = p
 				r.m.mu.Lock()
 				r.m.connected++
+				r.m.peak = max(r.m.peak, r.m.connected)
 				r.m.mu.Unlock()
 			}
 		}()

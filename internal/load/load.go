@@ -115,6 +115,7 @@ type meter struct {
 	pushes    int
 	errors    int
 	connected int
+	peak      int // the most phones connected at once
 	series    []reports.Sample
 	// sendStart is when sending began; lastAck and lastPush when the latest send was
 	// acknowledged and the latest push arrived: rates are counted up to them, so that a backlog
@@ -179,7 +180,7 @@ func (m *meter) sample(at time.Time, over time.Duration) reports.Sample {
 	defer m.mu.Unlock()
 	s := reports.Sample{AtMs: at.Sub(m.start).Milliseconds(), Connected: m.connected,
 		Messages: float64(m.messages-m.lastMsgs) / over.Seconds(), Pushes: float64(m.pushes-m.lastPush) / over.Seconds(),
-		P99Ms: percentile(m.window, 0.99)}
+		P99Ms: reports.Percentile(m.window).P99}
 	m.lastMsgs, m.lastPush, m.window = m.messages, m.pushes, nil
 	m.series = append(m.series, s)
 	return s
@@ -194,22 +195,10 @@ func (m *meter) result(cfg Config, sendTime time.Duration, bytesPerConn float64)
 		return max(sendTime, last.Sub(m.sendStart)).Seconds()
 	}
 	return reports.Load{
-		Devices: cfg.Devices, Connected: m.connected,
-		MessagesPerSecond: float64(m.messages) / over(m.lastAck),
-		PushesPerSecond:   float64(m.pushes) / over(m.lastArrival),
-		PushLatencyMs: reports.Percentiles{Count: len(m.latencies), P50: percentile(m.latencies, 0.5), P90: percentile(m.latencies, 0.9),
-			P99: percentile(m.latencies, 0.99), Max: percentile(m.latencies, 1)},
+		Devices: cfg.Devices, Connected: m.connected, PeakConnected: m.peak,
+		MessagesPerSecond:       float64(m.messages) / over(m.lastAck),
+		PushesPerSecond:         float64(m.pushes) / over(m.lastArrival),
+		PushLatencyMs:           reports.Percentile(m.latencies),
 		RelayBytesPerConnection: bytesPerConn, Errors: m.errors, Series: slices.Clone(m.series),
 	}
-}
-
-// percentile is the nearest-rank percentile of xs (0 when empty).
-func percentile(xs []float64, p float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	i := int(p*float64(len(s))+0.999999) - 1
-	return s[min(max(i, 0), len(s)-1)]
 }

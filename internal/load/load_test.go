@@ -28,15 +28,6 @@ func TestKilledPhonesAreSpreadAtTheRatio(t *testing.T) {
 	require.False(t, Config{}.killed(3), "no ratio, no kill")
 }
 
-func TestPercentileIsNearestRank(t *testing.T) {
-	xs := []float64{5, 1, 4, 2, 3, 10, 9, 8, 7, 6}
-	require.Equal(t, 5.0, percentile(xs, 0.5))
-	require.Equal(t, 9.0, percentile(xs, 0.9))
-	require.Equal(t, 10.0, percentile(xs, 0.99))
-	require.Equal(t, 10.0, percentile(xs, 1))
-	require.Zero(t, percentile(nil, 0.5))
-}
-
 // A virtual load: every message is acknowledged, the killed tenth of the phones gets a push for
 // each message to it, after the simulated network's latencies.
 func TestVirtualLoadPushesTheKilledPhones(t *testing.T) {
@@ -66,6 +57,7 @@ func TestLiveLoadAgainstRunningServers(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, res.Errors)
 	require.Equal(t, 40-20+4, res.Connected)
+	require.Equal(t, 40+4, res.PeakConnected, "every phone and sender, before the kills")
 	require.InDelta(t, 40, res.MessagesPerSecond, 8)
 	require.Positive(t, res.PushLatencyMs.Count, "killed phones got pushes")
 	require.InDelta(t, res.MessagesPerSecond/2, res.PushesPerSecond, 12)

@@ -71,7 +71,7 @@ func RunVirtual(cfg Config) (reports.Load, error) {
 			connected++
 		}
 	}
-	m.connected = connected
+	m.connected, m.peak = connected, connected
 
 	// Messages at the rate, from the senders in turn, to random targets.
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x10ad))

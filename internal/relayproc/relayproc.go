@@ -66,12 +66,13 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 			return nil, err
 		}
 	}
+	tmp := "" // a folder of our own for the database, removed once the relay has exited
 	if o.DB == "" {
-		dir, err := os.MkdirTemp("", "pushlab-relay-")
-		if err != nil {
+		var err error
+		if tmp, err = os.MkdirTemp("", "pushlab-relay-"); err != nil {
 			return nil, err
 		}
-		o.DB = filepath.Join(dir, "relay.db")
+		o.DB = filepath.Join(tmp, "relay.db")
 	}
 	if o.Listen == "" {
 		o.Listen = "127.0.0.1:0"
@@ -87,6 +88,9 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
+		if tmp != "" {
+			_ = os.RemoveAll(tmp)
+		}
 		return nil, fmt.Errorf("start relay %s: %w", o.Bin, err)
 	}
 	p := &Process{DB: o.DB, cmd: cmd, done: make(chan error, 1)}
@@ -114,6 +118,9 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 		err := cmd.Wait()
 		if err != nil && last != "" {
 			err = fmt.Errorf("%w (last log line: %s)", err, last)
+		}
+		if tmp != "" {
+			_ = os.RemoveAll(tmp)
 		}
 		p.done <- err
 		close(p.done)
