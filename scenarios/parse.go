@@ -291,7 +291,6 @@ func (sc *Scenario) validate() error {
 		certs[c.ID] = c
 	}
 	devices := map[string]bool{}
-	users := map[string]bool{}
 	for _, d := range sc.Devices {
 		if d.ID == "" || d.User == "" {
 			return sc.errorAt(top, "devices: each device needs an id and a user")
@@ -306,7 +305,6 @@ func (sc *Scenario) validate() error {
 			return sc.errorAt(top, "device %q: certificate %d is not a certificate of app %d", d.ID, d.Certificate, d.App)
 		}
 		devices[d.ID] = true
-		users[d.User] = true
 	}
 	known := func(p Pos, what, dev string) error {
 		if !devices[dev] {

@@ -86,11 +86,8 @@ func (r *runner) run(ctx context.Context) {
 
 func (r *runner) setup() error {
 	for _, a := range r.sc.Apps {
-		policy := a.LoginPolicy
-		if policy == "" {
-			policy = relay.PolicySinglePlatform
-		}
-		if err := r.b.addApp(relay.AppConfig{SDKAppID: a.SDKAppID, Name: a.Name, SecretKey: secret.New(appSecret), LoginPolicy: policy, Caps: a.Caps}); err != nil {
+		// An empty login policy is the relay's default (single-platform).
+		if err := r.b.addApp(relay.AppConfig{SDKAppID: a.SDKAppID, Name: a.Name, SecretKey: secret.New(appSecret), LoginPolicy: a.LoginPolicy, Caps: a.Caps}); err != nil {
 			return fmt.Errorf("app %d: %w", a.SDKAppID, err)
 		}
 	}
@@ -421,14 +418,12 @@ func (r *runner) finish() {
 	end := r.b.now()
 	r.out.DurationMs = r.ms(end)
 	byToken := map[string]string{}
-	userOf := map[string]bool{}
 	r.b.do(func() {
 		for _, dc := range r.sc.Devices {
 			d := r.devices[dc.ID]
 			if d == nil {
 				continue
 			}
-			userOf[dc.User] = true
 			dev := reports.Device{ID: dc.ID, User: dc.User, Events: []reports.Event{}}
 			for _, o := range d.Observations() {
 				dev.Events = append(dev.Events, r.event(o))

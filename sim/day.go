@@ -77,7 +77,7 @@ func RunDay(cfg DayConfig, now func() time.Time) (DayResult, error) {
 	// Plan each phone's day — sessions spread over the day, messages sent within them — and
 	// schedule only each phone's next action, so the event queue holds about one entry per phone.
 	slot := cfg.Duration / time.Duration(cfg.Sessions)
-	for i, d := range devices {
+	for _, d := range devices {
 		var plan []action
 		perSession := cfg.Messages / cfg.Sessions
 		for s := range cfg.Sessions {
@@ -95,7 +95,6 @@ func RunDay(cfg DayConfig, now func() time.Time) (DayResult, error) {
 		}
 		slices.SortStableFunc(plan, func(a, b action) int { return a.at.Compare(b.at) })
 		p := &phonePlan{w: w, d: d, plan: plan, res: &res, first: true}
-		_ = i
 		p.next()
 	}
 	w.OnTrace(func(e relay.TraceEntry) {

@@ -205,7 +205,7 @@ func (lw *LiveWorld) DialRelay(d *Device) RelayLink {
 			}
 			d.OnRelayOpen(l)
 		})
-		if err != nil || conn == nil {
+		if err != nil {
 			return
 		}
 		for f := range conn.Events() {

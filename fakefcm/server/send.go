@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -102,13 +101,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if err != nil {
-			// Over the body limit is 413, as for any other body (found by TestOversizedBatchIsRefusedWhole).
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				writeStatus(w, http.StatusRequestEntityTooLarge, "INVALID_ARGUMENT", fmt.Sprintf("Request payload size exceeds the limit: %d bytes.", tooBig.Limit))
-				return
-			}
-			writeStatus(w, http.StatusBadRequest, "INVALID_ARGUMENT", "Could not read the batch body: "+err.Error())
+			writeBodyError(w, err, "batch") // over the limit: 413, as for any other body
 			return
 		}
 		if len(parts) == maxBatchParts {

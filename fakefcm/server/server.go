@@ -216,15 +216,20 @@ func (s *Server) loop() {
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeStatus(w, http.StatusRequestEntityTooLarge, "INVALID_ARGUMENT", fmt.Sprintf("Request payload size exceeds the limit: %d bytes.", tooBig.Limit))
-		} else {
-			writeStatus(w, http.StatusBadRequest, "INVALID_ARGUMENT", "Could not read the request body: "+err.Error())
-		}
+		writeBodyError(w, err, "request")
 		return nil, false
 	}
 	return b, true
+}
+
+// writeBodyError answers a body that could not be read: 413 over the size limit, else 400.
+// what names the body ("request", "batch").
+func writeBodyError(w http.ResponseWriter, err error, what string) {
+	if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
+		writeStatus(w, http.StatusRequestEntityTooLarge, "INVALID_ARGUMENT", fmt.Sprintf("Request payload size exceeds the limit: %d bytes.", tooBig.Limit))
+		return
+	}
+	writeStatus(w, http.StatusBadRequest, "INVALID_ARGUMENT", "Could not read the "+what+" body: "+err.Error())
 }
 
 // writeJSON answers v as JSON with the given status.

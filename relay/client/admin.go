@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -84,8 +85,7 @@ func (a *Admin) Do(ctx context.Context, method, path string, in, out any) error 
 func (a *Admin) PutApp(ctx context.Context, cfg relay.AppConfig) error {
 	body := map[string]any{"sdkAppId": cfg.SDKAppID, "name": cfg.Name, "secretKey": cfg.SecretKey.Reveal(), "loginPolicy": cfg.LoginPolicy, "caps": cfg.Caps}
 	err := a.Do(ctx, http.MethodPost, "/admin/v1/apps", body, nil)
-	var ae *AdminError
-	if asAdmin(err, &ae) && ae.Status == http.StatusConflict {
+	if ae := (*AdminError)(nil); errors.As(err, &ae) && ae.Status == http.StatusConflict {
 		return a.Do(ctx, http.MethodPut, fmt.Sprintf("/admin/v1/apps/%d", cfg.SDKAppID), body, nil)
 	}
 	return err
@@ -101,8 +101,7 @@ func (a *Admin) PutCertificate(ctx context.Context, app uint64, id int64, pkg st
 		body["serverKey"] = serverKey
 	}
 	err := a.Do(ctx, http.MethodPost, fmt.Sprintf("/admin/v1/apps/%d/certificates", app), body, nil)
-	var ae *AdminError
-	if asAdmin(err, &ae) && ae.Status == http.StatusConflict {
+	if ae := (*AdminError)(nil); errors.As(err, &ae) && ae.Status == http.StatusConflict {
 		return a.Do(ctx, http.MethodPut, fmt.Sprintf("/admin/v1/apps/%d/certificates/%d", app, id), body, nil)
 	}
 	return err
@@ -132,15 +131,4 @@ func (a *Admin) PushTrace(ctx context.Context, app uint64, limit int) ([]relay.T
 	}
 	err := a.Do(ctx, http.MethodGet, fmt.Sprintf("/admin/v1/apps/%d/push-trace?limit=%d", app, limit), nil, &out)
 	return out.Entries, err
-}
-
-func asAdmin(err error, target **AdminError) bool {
-	if err == nil {
-		return false
-	}
-	ae, ok := err.(*AdminError)
-	if ok {
-		*target = ae
-	}
-	return ok
 }

@@ -411,9 +411,7 @@ func (s *Server) syncCertificates(records []relay.Record) {
 				s.log.Warn("certificate not usable", "certificateId", r.Cert.ID, "err", err)
 			}
 		case relay.DeleteCertificate:
-			s.cfg.Sender.Remove(r.ID)
-		case relay.DeleteApp:
-			// Its certificates went with it; senders of unknown certificates are never used.
+			s.cfg.Sender.Remove(r.ID) // DeleteApp comes with one of these per certificate
 		}
 	}
 }
@@ -476,8 +474,12 @@ func (l *pushLanes) put(p relay.Push) {
 }
 
 func (l *pushLanes) cancel(ids []uint64) {
+	drop := make(map[uint64]bool, len(ids))
+	for _, id := range ids {
+		drop[id] = true
+	}
 	for _, q := range l.lanes {
-		q.cancel(ids)
+		q.cancel(drop)
 	}
 }
 
@@ -524,11 +526,8 @@ func (q *pushQueue) take() (relay.Push, bool) {
 }
 
 // cancel drops pushes still waiting to be sent.
-func (q *pushQueue) cancel(ids []uint64) {
-	drop := make(map[uint64]bool, len(ids))
-	for _, id := range ids {
-		drop[id] = true
-	}
+// cancel drops the queued pushes whose IDs drop holds.
+func (q *pushQueue) cancel(drop map[uint64]bool) {
 	q.mu.Lock()
 	q.items = slices.DeleteFunc(q.items, func(p relay.Push) bool { return drop[p.ID] })
 	q.mu.Unlock()
