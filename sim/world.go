@@ -73,8 +73,8 @@ type World struct {
 	links map[*Device]Link
 	// backendCut partitions the relay from FCM (SetBackendPartition).
 	backendCut bool
-	// queued holds the pushes on their way to FCM (false once the relay cancelled them).
-	queued map[uint64]bool
+	// queued holds the pushes on their way to FCM; the relay's cancelling one removes it.
+	queued map[uint64]struct{}
 
 	trace []relay.TraceEntry
 	log   eventLog
@@ -149,7 +149,7 @@ func NewWorld(cfg WorldConfig) (*World, error) {
 	w := &World{
 		cfg: cfg, eng: NewEngine(Epoch), net: Rand(cfg.Seed, "network"),
 		store: relay.NewMemoryStore(), fcm: fcm,
-		certs: map[int64]worldCert{}, conns: map[relay.ConnID]*vconn{}, fcmByTk: map[string]*vfcm{}, queued: map[uint64]bool{}, links: map[*Device]Link{},
+		certs: map[int64]worldCert{}, conns: map[relay.ConnID]*vconn{}, fcmByTk: map[string]*vfcm{}, queued: map[uint64]struct{}{}, links: map[*Device]Link{},
 		log: eventLog{on: cfg.Log || cfg.KeepLog, keep: cfg.KeepLog, hash: fnv.New64a()},
 	}
 	if w.relay, err = relay.New(cfg.Relay, nil); err != nil {
@@ -288,9 +288,7 @@ func (w *World) relayReady() {
 		}
 	}
 	for _, id := range rd.Cancelled {
-		if _, ok := w.queued[id]; ok {
-			w.queued[id] = false // still on its way to FCM: the shell's queue drops it
-		}
+		delete(w.queued, id) // if still on its way to FCM, the shell's queue drops it
 	}
 	for _, p := range rd.Pushes {
 		if w.log.on {
@@ -367,7 +365,7 @@ func (w *World) sendToFCM(p relay.Push) {
 	epoch := w.epoch
 	wc, ok := w.certs[p.CertificateID]
 	lat := w.cfg.BackendLatency
-	w.queued[p.ID] = true
+	w.queued[p.ID] = struct{}{}
 	w.eng.After(lat, func() {
 		if w.backendCut {
 			if epoch == w.epoch {
@@ -383,7 +381,7 @@ func (w *World) sendToFCM(p relay.Push) {
 			return
 		}
 		if epoch == w.epoch { // a push from a relay since restarted is already on the wire
-			live := w.queued[p.ID]
+			_, live := w.queued[p.ID]
 			delete(w.queued, p.ID)
 			if !live {
 				if w.log.on {
@@ -750,10 +748,11 @@ func (c *vconn) closedByRelay(reason string) {
 	})
 }
 
-// relayGone: the relay process died; the device's next read fails (if it has network).
+// relayGone: the relay process died; the device's next read fails (if it has network), after
+// the frames already on their way, as a socket's buffered data arrives before its end.
 func (c *vconn) relayGone() {
 	c.relayOpen = false
-	c.w.eng.After(c.w.latencyOf(c.dev), func() {
+	c.down(func() {
 		if !c.devClosed && !c.w.cut(c.dev) {
 			c.devClosed = true
 			c.dev.OnRelayClosed(c, "relay went away")
