@@ -1,13 +1,12 @@
 package perf
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/pushlab/pushlab/internal/relayproc"
+	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/relay/client"
 )
@@ -36,7 +35,8 @@ func MeasureRelayIdleMemory(ctx context.Context, cfg RelayMemoryConfig) (float64
 		return 0, err
 	}
 	defer p.Kill()
-	if err := adminPost(p.URL, "/admin/v1/apps", fmt.Sprintf(`{"sdkAppId":%d,"secretKey":%q,"loginPolicy":"multi"}`, benchApp, benchSecret)); err != nil {
+	admin := &client.Admin{BaseURL: p.URL, Key: benchAdminKey}
+	if err := admin.PutApp(ctx, relay.AppConfig{SDKAppID: benchApp, SecretKey: secret.New(benchSecret), LoginPolicy: relay.PolicyMulti}); err != nil {
 		return 0, err
 	}
 	var conns []*client.Conn
@@ -84,21 +84,4 @@ func RelayMemoryFigure(perConn []float64, n int) Figure {
 	m := Median(perConn)
 	return Figure{Name: "relay memory per idle connection", Value: m / 1024, Unit: "KiB", Goal: "≤ 16", Met: m <= 16*1024,
 		Note: fmt.Sprintf("RSS delta of a relay process over %d logged-in connections, %d runs", n, len(perConn))}
-}
-
-func adminPost(base, path, body string) error {
-	req, err := http.NewRequest(http.MethodPost, base+path, bytes.NewReader([]byte(body)))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+benchAdminKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("POST %s: %s", path, resp.Status)
-	}
-	return nil
 }
