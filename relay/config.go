@@ -12,45 +12,45 @@ import (
 // Config is what the relay core is built from. Zero fields take the documented defaults.
 type Config struct {
 	// Seed feeds the core's randomness (retry jitter).
-	Seed uint64 `yaml:"seed"`
+	Seed uint64 `yaml:"seed" json:"seed,omitempty"`
 	// DiscardRecords is for drivers that keep no store (the simulator's lean mode): the core
 	// then builds no records at all, which spares long simulations their cost.
-	DiscardRecords bool `yaml:"-"`
+	DiscardRecords bool `yaml:"-" json:"-"`
 	// HeartbeatDeadline is how long a connection may stay silent before the relay declares it
 	// dead (clients ping every HeartbeatInterval). Default 90 s.
-	HeartbeatDeadline duration.Duration `yaml:"heartbeatDeadline"`
+	HeartbeatDeadline duration.Duration `yaml:"heartbeatDeadline" json:"heartbeatDeadline"`
 	// HeartbeatInterval is how often clients are expected to ping; it is advertised, not
 	// enforced. Default 30 s.
-	HeartbeatInterval duration.Duration `yaml:"heartbeatInterval"`
+	HeartbeatInterval duration.Duration `yaml:"heartbeatInterval" json:"heartbeatInterval"`
 	// PushTTL is the FCM time to live of pushes. Default 24 h.
-	PushTTL duration.Duration `yaml:"pushTTL"`
+	PushTTL duration.Duration `yaml:"pushTTL" json:"pushTTL"`
 	// Retry bounds retries of pushes FCM refused for a passing reason.
-	Retry RetryPolicy `yaml:"retry"`
+	Retry RetryPolicy `yaml:"retry" json:"retry"`
 	// FramesPerSecond and FrameBurst bound what one connection may send (token bucket);
 	// defaults 20/s with a burst of 60.
-	FramesPerSecond int `yaml:"framesPerSecond"`
-	FrameBurst      int `yaml:"frameBurst"`
+	FramesPerSecond int `yaml:"framesPerSecond" json:"framesPerSecond"`
+	FrameBurst      int `yaml:"frameBurst" json:"frameBurst"`
 	// LoginsPerSecond bounds logins across the relay; zero means no bound.
-	LoginsPerSecond int `yaml:"loginsPerSecond"`
+	LoginsPerSecond int `yaml:"loginsPerSecond" json:"loginsPerSecond"`
 	// InboxLimit is how many messages the relay keeps per user for sync (the newest, and up to
 	// a tenth more between trims); default 10,000.
-	InboxLimit int `yaml:"inboxLimit"`
+	InboxLimit int `yaml:"inboxLimit" json:"inboxLimit"`
 	// TraceLimit is how many push-trace entries the relay keeps (the newest); default 200,000.
-	TraceLimit int `yaml:"traceLimit"`
+	TraceLimit int `yaml:"traceLimit" json:"traceLimit"`
 	// DefaultCaps are the frequency caps of apps that set none.
-	DefaultCaps Caps `yaml:"defaultCaps"`
+	DefaultCaps Caps `yaml:"defaultCaps" json:"defaultCaps"`
 }
 
 // RetryPolicy is exponential backoff with full jitter, honouring Retry-After.
 type RetryPolicy struct {
 	// MaxAttempts is the most sends of one push, the first included. Default 5.
-	MaxAttempts int `yaml:"maxAttempts"`
+	MaxAttempts int `yaml:"maxAttempts" json:"maxAttempts"`
 	// Base is the first backoff; each retry doubles it up to Max. Defaults 1 s and 60 s.
-	Base duration.Duration `yaml:"base"`
-	Max  duration.Duration `yaml:"max"`
+	Base duration.Duration `yaml:"base" json:"base"`
+	Max  duration.Duration `yaml:"max" json:"max"`
 	// MaxWait is the longest the relay waits before a retry, whatever FCM's Retry-After says:
 	// past it the push is given up (and traced). Default 1 h.
-	MaxWait duration.Duration `yaml:"maxWait"`
+	MaxWait duration.Duration `yaml:"maxWait" json:"maxWait"`
 }
 
 // Caps are one device's push frequency caps. The defaults stay inside FCM's documented
@@ -106,6 +106,10 @@ func (c Caps) Validate() error {
 
 // DefaultRetryMaxAttempts is Retry.MaxAttempts when the config leaves it out.
 const DefaultRetryMaxAttempts = 5
+
+// Effective is the config with every zero field given its default: the rules a relay built from
+// it runs with (GET /admin/v1/settings answers them).
+func (cfg Config) Effective() Config { return cfg.withDefaults() }
 
 func (cfg Config) withDefaults() Config {
 	def := func(d *duration.Duration, v time.Duration) {

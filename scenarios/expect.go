@@ -66,7 +66,7 @@ func kindOf(e *Expect) string {
 // expectation on the same device, letting time pass as the expectation says.
 func (r *runner) expect(index int, e *Expect) {
 	d := r.devices[e.Device]
-	from := r.b.now()
+	from := r.w.Now()
 	res := reports.Expectation{Step: index, Device: e.Device, Kind: kindOf(e), Text: describeExpect(e), FromMs: r.ms(from)}
 	// Each kind of observation has its own cursor per device: a push expectation judges the
 	// pushes since the previous push expectation, and leaves the messages to delivered.
@@ -92,24 +92,24 @@ func (r *runner) expect(index int, e *Expect) {
 		deadline := from.Add(p.Within.D())
 		if p.Count == nil {
 			// At least one matching push: the run moves on as soon as it arrives.
-			res.Held = r.b.waitUntil(deadline, func() bool { return slices.ContainsFunc(newObs(sim.ObsPush), match) })
+			res.Held = r.w.WaitUntil(deadline, func() bool { return slices.ContainsFunc(newObs(sim.ObsPush), match) })
 		} else {
 			// Exactly Count pushes by the end of the window, every one of them matching.
-			r.b.advance(p.Within.D())
-			r.b.do(func() {
+			r.w.Advance(p.Within.D())
+			r.w.Do(func() {
 				got := newObs(sim.ObsPush)
 				res.Held = len(got) == *p.Count && !slices.ContainsFunc(got, func(o sim.Observation) bool { return !match(o) })
 			})
 		}
-		r.b.do(func() { seen = newObs(sim.ObsPush) })
+		r.w.Do(func() { seen = newObs(sim.ObsPush) })
 		res.Seen = describePushes(seen, r.ms)
 	case e.NoPush != nil:
-		r.b.advance(e.NoPush.For.D())
-		r.b.do(func() { seen = newObs(sim.ObsPush) })
+		r.w.Advance(e.NoPush.For.D())
+		r.w.Do(func() { seen = newObs(sim.ObsPush) })
 		res.Held = len(seen) == 0
 		res.Seen = describePushes(seen, r.ms)
 	case e.Delivered != nil:
-		res.Held = r.b.waitUntil(from.Add(e.Delivered.Within.D()), func() bool {
+		res.Held = r.w.WaitUntil(from.Add(e.Delivered.Within.D()), func() bool {
 			for _, o := range newObs(sim.ObsMsg) {
 				if o.Text == e.Delivered.Text {
 					return true
@@ -117,12 +117,12 @@ func (r *runner) expect(index int, e *Expect) {
 			}
 			return false
 		})
-		r.b.do(func() { seen = newObs(sim.ObsMsg, sim.ObsSynced) })
+		r.w.Do(func() { seen = newObs(sim.ObsMsg, sim.ObsSynced) })
 		res.Seen = describeMsgs(seen, r.ms)
 	case e.Synced != nil:
 		var synced []uint64
 		var dups []sim.Observation
-		r.b.do(func() {
+		r.w.Do(func() {
 			synced = slices.Clone(d.SyncedSinceLogin())
 			dups = newObs(sim.ObsDuplicate)
 		})
@@ -133,8 +133,8 @@ func (r *runner) expect(index int, e *Expect) {
 			res.Seen += fmt.Sprintf("; %d duplicate(s)", len(dups))
 		}
 	case e.Kicked != nil:
-		res.Held = r.b.waitUntil(from.Add(e.Kicked.Within.D()), func() bool { return len(newObs(sim.ObsKicked)) > 0 })
-		r.b.do(func() { seen = newObs(sim.ObsKicked, sim.ObsClosed) })
+		res.Held = r.w.WaitUntil(from.Add(e.Kicked.Within.D()), func() bool { return len(newObs(sim.ObsKicked)) > 0 })
+		r.w.Do(func() { seen = newObs(sim.ObsKicked, sim.ObsClosed) })
 		res.Seen = describeOther(seen, r.ms)
 	case e.Trace != nil:
 		within := e.Trace.Within.D()
@@ -142,7 +142,7 @@ func (r *runner) expect(index int, e *Expect) {
 			within = defaultTraceWithin
 		}
 		var latest string
-		res.Held = r.b.waitUntil(from.Add(within), func() bool {
+		res.Held = r.w.WaitUntil(from.Add(within), func() bool {
 			latest = r.latestReason(e.Device, strings.HasPrefix(e.Trace.Reason, relay.ReasonFCMPrefix))
 			return latest == e.Trace.Reason
 		})
@@ -151,8 +151,8 @@ func (r *runner) expect(index int, e *Expect) {
 		}
 		res.Seen = "latest: " + latest
 	}
-	res.ToMs = r.ms(r.b.now())
-	r.b.do(func() { r.cursor[key] = len(d.Observations()) })
+	res.ToMs = r.ms(r.w.Now())
+	r.w.Do(func() { r.cursor[key] = len(d.Observations()) })
 	r.out.Expectations = append(r.out.Expectations, res)
 }
 
@@ -173,7 +173,10 @@ func cursorGroup(e *Expect) string {
 // latestReason is the latest push-trace reason for a device: among decisions, or among FCM's
 // answers (fcm-…).
 func (r *runner) latestReason(device string, fcm bool) string {
-	tr := r.b.trace()
+	tr, err := r.w.Trace()
+	if err != nil {
+		return "(the push trace could not be read: " + err.Error() + ")"
+	}
 	for i := len(tr) - 1; i >= 0; i-- {
 		e := tr[i]
 		if e.DeviceID == device && strings.HasPrefix(e.Reason, relay.ReasonFCMPrefix) == fcm {

@@ -31,6 +31,8 @@ type Scenario struct {
 
 	// File is where the scenario was read from.
 	File string `yaml:"-" json:"-"`
+	// src is the file's text, for the positions of settings a world refuses.
+	src []byte
 }
 
 // App is an app (SDKAppID) of the scenario.

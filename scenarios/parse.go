@@ -141,7 +141,7 @@ func Parse(name string, data []byte) (*Scenario, error) {
 	if err := yamlfile.Decode(name, data, &sc); err != nil {
 		return nil, err
 	}
-	sc.File = name
+	sc.File, sc.src = name, data
 	for i, st := range sc.Steps {
 		if st.Kind == "" {
 			// A bare "-" or "- null": the decoder calls no UnmarshalYAML for it, so it says nothing.

@@ -2,42 +2,129 @@ package scenarios
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 
+	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/reports"
+	"github.com/pushlab/pushlab/sim"
+	"github.com/pushlab/pushlab/sim/live"
 )
 
-// Options say how to run scenarios.
+// Options say how to run scenarios: on which twin of the world port.
 type Options struct {
-	// Seed fixes the virtual mode's draws; the same seed gives the same run.
+	// Seed fixes the virtual twin's draws; the same seed gives the same run.
 	Seed uint64
-	// Live runs on real sockets and the real clock, against embedded servers unless Remote names
-	// running ones.
-	Live   bool
-	Remote Remote
-	// Logger receives the log lines of the embedded relay and fakefcm of the live mode; nil
+	// Live runs on real sockets and the real clock, against an embedded relay and fakefcm.
+	Live bool
+	// Remote names a relay (and a fakefcm) started elsewhere: the remote twin. It implies Live.
+	Remote *live.Remote
+	// Logger receives the log lines of the embedded relay and fakefcm of the live twin; nil
 	// discards them.
 	Logger *slog.Logger
 }
 
-// Run plays one scenario and reports how it went.
+// Twin names the twin the options choose: "virtual", "live" or "remote".
+func (o Options) Twin() string { return o.Features().Twin }
+
+// Features is what the chosen twin can honour.
+func (o Options) Features() sim.Features {
+	switch {
+	case o.Remote != nil:
+		return live.FeaturesOf(live.Config{Remote: o.Remote})
+	case o.Live:
+		return live.FeaturesOf(live.Config{})
+	}
+	return sim.VirtualConfig{}.Features()
+}
+
+// Validate refuses options that cannot work together, before anything runs.
+func (o Options) Validate() error {
+	if o.Remote != nil && o.Remote.RelayURL == "" {
+		if o.Remote.FCMURL != "" {
+			return errors.New("--fcm names the fakefcm of a relay started elsewhere: give that relay with --relay (and --admin-key), or leave --fcm out")
+		}
+		return errors.New("a remote run needs the relay's URL (--relay)")
+	}
+	return nil
+}
+
+// Checker holds what a batch of scenarios is checked against before any runs: the twin's
+// features and, for a remote relay, the rules it runs with (read once).
+type Checker struct {
+	features sim.Features
+	settings *relay.Config
+}
+
+// NewChecker reads what it needs to check scenarios against the options' twin: for a remote
+// relay, its settings (GET /admin/v1/settings).
+func NewChecker(ctx context.Context, o Options) (*Checker, error) {
+	c := &Checker{features: o.Features()}
+	if o.Remote != nil {
+		w, err := live.Open(ctx, live.Config{Remote: &live.Remote{RelayURL: o.Remote.RelayURL, AdminKey: o.Remote.AdminKey}})
+		if err != nil {
+			return nil, err
+		}
+		defer w.Close()
+		st, err := w.RelaySettings()
+		if err != nil {
+			return nil, err
+		}
+		c.settings = &st
+	}
+	return c, nil
+}
+
+// Check lists every setting of the scenario the twin cannot honour, each at its file:line:column
+// and saying what to do; none means the scenario can run.
+func (c *Checker) Check(sc *Scenario) []error {
+	return sc.refusals(c.features, c.settings)
+}
+
+// Run plays one scenario and reports how it went. A scenario the twin cannot honour is not run:
+// its report carries the refusals as its error.
 func Run(ctx context.Context, sc *Scenario, opt Options) reports.Scenario {
-	var b backend
-	var err error
-	if opt.Live || opt.Remote.RelayURL != "" {
-		b, err = newLive(ctx, sc, opt.Seed, opt.Remote, opt.Logger)
-	} else {
-		b, err = newVirtual(sc, opt.Seed)
+	fail := func(err error) reports.Scenario { return NotRun(sc, err) }
+	if err := opt.Validate(); err != nil {
+		return fail(fmt.Errorf("setup: %w", err))
 	}
+	checker, err := NewChecker(ctx, opt)
 	if err != nil {
-		out := reports.Scenario{Name: sc.Name, Description: sc.Description, File: sc.File, Error: "setup: " + err.Error(),
-			Steps: []reports.Step{}, Expectations: []reports.Expectation{}, Devices: []reports.Device{},
-			Trace: []reports.TraceEntry{}, FCM: []reports.FCMMessage{}}
-		out.Totals = reports.SummarizeScenario(&out)
-		return out
+		return fail(fmt.Errorf("setup: %w", err))
 	}
-	defer b.close()
-	r := &runner{sc: sc, b: b}
+	if refused := checker.Check(sc); len(refused) > 0 {
+		return fail(fmt.Errorf("not run: the %s world cannot honour it: %w", opt.Twin(), errors.Join(refused...)))
+	}
+	w, err := openWorld(ctx, sc, opt)
+	if err != nil {
+		return fail(fmt.Errorf("setup: %w", err))
+	}
+	defer w.Close()
+	r := &runner{sc: sc, w: w}
 	r.run(ctx)
 	return r.out
+}
+
+// NotRun is the report of a scenario that could not run, with the reason as its error.
+func NotRun(sc *Scenario, err error) reports.Scenario {
+	out := reports.Scenario{Name: sc.Name, Description: sc.Description, File: sc.File, Error: err.Error(),
+		Steps: []reports.Step{}, Expectations: []reports.Expectation{}, Devices: []reports.Device{},
+		Trace: []reports.TraceEntry{}, FCM: []reports.FCMMessage{}}
+	out.Totals = reports.SummarizeScenario(&out)
+	return out
+}
+
+// openWorld builds the options' twin for a scenario.
+func openWorld(ctx context.Context, sc *Scenario, opt Options) (sim.World, error) {
+	switch {
+	case opt.Remote != nil:
+		return live.Open(ctx, live.Config{Seed: opt.Seed, FCM: sc.FCM, Loss: sc.Network.Loss, Remote: opt.Remote})
+	case opt.Live:
+		return live.Open(ctx, live.Config{Seed: opt.Seed, Relay: sc.Relay, FCM: sc.FCM, Loss: sc.Network.Loss, Logger: opt.Logger})
+	}
+	return sim.NewVirtual(sim.VirtualConfig{
+		Seed: opt.Seed, Relay: sc.Relay, FCM: sc.FCM,
+		Latency: sc.Network.Latency.D(), Jitter: sc.Network.Jitter.D(), Loss: sc.Network.Loss,
+	})
 }

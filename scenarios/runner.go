@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -20,42 +21,10 @@ const settleTimeout = 10 * time.Second
 // appSecret signs the UserSigs of scenario devices.
 const appSecret = "pushsim-app-secret-0123456789"
 
-// backend is where a scenario runs: the virtual world, or real servers.
-type backend interface {
-	addApp(a relay.AppConfig) error
-	addCertificate(c Certificate) (senderID string, err error)
-	addDevice(cfg sim.DeviceConfig) *sim.Device
-	// do runs fn with the devices safe to drive and read.
-	do(fn func())
-	now() time.Time
-	// advance lets time pass; waitUntil lets it pass until cond holds (checked under do) or the
-	// deadline comes, and reports whether cond held.
-	advance(d time.Duration)
-	waitUntil(deadline time.Time, cond func() bool) bool
-	kick(app uint64, user string) error
-	createGroup(app uint64, id string, members []string) error
-	// setFaults replaces fakefcm's fault rules (nil clears them); addFaults adds rules after
-	// those in force, which keep what they have spent.
-	setFaults(rules []fakefcm.FaultRule) error
-	addFaults(rules []fakefcm.FaultRule) error
-	// setLink changes a phone's link to the relay; partitionFCM cuts or heals the relay's link
-	// to FCM.
-	setLink(d *sim.Device, n *NetworkStep) error
-	partitionFCM(cut bool) error
-	restartRelay() error
-	// online reports whether the relay sees the device's connection (for steps to settle).
-	online(app uint64, user, device string) (bool, error)
-	// fcmRegistered reports whether fakefcm holds the token as registered.
-	fcmRegistered(token string) bool
-	trace() []relay.TraceEntry
-	fcmRecords() []fakefcm.Record
-	close()
-}
-
-// runner plays one scenario on a backend.
+// runner plays one scenario on a twin of the world port.
 type runner struct {
 	sc      *Scenario
-	b       backend
+	w       sim.World
 	start   time.Time
 	devices map[string]*sim.Device
 	dcfg    map[string]Device
@@ -68,7 +37,7 @@ func (r *runner) ms(t time.Time) int64 { return t.Sub(r.start).Milliseconds() }
 // run plays the scenario and fills out.
 func (r *runner) run(ctx context.Context) {
 	r.out = reports.Scenario{Name: r.sc.Name, Description: r.sc.Description, File: r.sc.File, Steps: []reports.Step{}, Expectations: []reports.Expectation{}}
-	r.start = r.b.now()
+	r.start = r.w.Now()
 	if err := r.setup(); err != nil {
 		r.out.Error = "setup: " + err.Error()
 		r.finish()
@@ -87,14 +56,14 @@ func (r *runner) run(ctx context.Context) {
 func (r *runner) setup() error {
 	for _, a := range r.sc.Apps {
 		// An empty login policy is the relay's default (single-platform).
-		if err := r.b.addApp(relay.AppConfig{SDKAppID: a.SDKAppID, Name: a.Name, SecretKey: secret.New(appSecret), LoginPolicy: a.LoginPolicy, Caps: a.Caps}); err != nil {
+		if err := r.w.AddApp(relay.AppConfig{SDKAppID: a.SDKAppID, Name: a.Name, SecretKey: secret.New(appSecret), LoginPolicy: a.LoginPolicy, Caps: a.Caps}); err != nil {
 			return fmt.Errorf("app %d: %w", a.SDKAppID, err)
 		}
 	}
 	senders := map[int64]string{}
 	pkgs := map[int64]string{}
 	for _, c := range r.sc.Certificates {
-		s, err := r.b.addCertificate(c)
+		s, err := r.w.AddCertificate(sim.CertificateSpec{ID: c.ID, SDKAppID: c.App, PackageName: c.PackageName, API: c.API})
 		if err != nil {
 			return fmt.Errorf("certificate %d: %w", c.ID, err)
 		}
@@ -102,10 +71,10 @@ func (r *runner) setup() error {
 	}
 	r.devices, r.dcfg, r.cursor = map[string]*sim.Device{}, map[string]Device{}, map[string]int{}
 	heartbeat := r.sc.Relay.HeartbeatInterval.D()
-	r.b.do(func() {
+	r.w.Do(func() {
 		for _, d := range r.sc.Devices {
 			installed := d.Installed == nil || *d.Installed
-			r.devices[d.ID] = r.b.addDevice(sim.DeviceConfig{
+			r.devices[d.ID] = r.w.AddDevice(sim.DeviceConfig{
 				ID: d.ID, User: d.User, Platform: d.Platform, SDKAppID: d.App, AppSecret: appSecret,
 				CertificateID: d.Certificate, SenderID: senders[d.Certificate], Package: pkgs[d.Certificate],
 				Heartbeat: heartbeat, Installed: installed,
@@ -127,12 +96,12 @@ func (r *runner) setup() error {
 
 // waitFor waits up to the settle timeout for cond.
 func (r *runner) waitFor(cond func() bool) bool {
-	return r.b.waitUntil(r.b.now().Add(settleTimeout), cond)
+	return r.w.WaitUntil(r.w.Now().Add(settleTimeout), cond)
 }
 
 // step runs one step and records it.
 func (r *runner) step(index int, st Step) {
-	rec := reports.Step{Index: index, Kind: string(st.Kind), Line: st.Pos.Line, Column: st.Pos.Column, AtMs: r.ms(r.b.now()), Device: st.Device}
+	rec := reports.Step{Index: index, Kind: string(st.Kind), Line: st.Pos.Line, Column: st.Pos.Column, AtMs: r.ms(r.w.Now()), Device: st.Device}
 	if st.Send != nil {
 		rec.Device = st.Send.From
 	}
@@ -149,54 +118,57 @@ func (r *runner) act(index int, st Step) (string, error) {
 	d := r.devices[st.Device]
 	switch st.Kind {
 	case StepInstall:
-		r.b.do(d.Install)
+		r.w.Do(d.Install)
 		return st.Device + " installs the app", r.settle(st.Device, "get an FCM token", func() bool { return d.Token() != "" })
 	case StepLaunch, StepRelaunch, StepTap:
-		r.b.do(map[StepKind]func(){StepLaunch: d.Launch, StepRelaunch: d.Relaunch, StepTap: d.Tap}[st.Kind])
+		r.w.Do(map[StepKind]func(){StepLaunch: d.Launch, StepRelaunch: d.Relaunch, StepTap: d.Tap}[st.Kind])
 		return fmt.Sprintf("%s: %s", st.Device, st.Kind), r.settleLogin(st.Device, d, false)
 	case StepLogin:
 		report := st.ReportToken == nil || *st.ReportToken
-		r.b.do(func() { d.Login(report) })
+		r.w.Do(func() { d.Login(report) })
 		text := st.Device + " logs in as " + d.User()
 		if !report {
 			text += " (no token report)"
 		}
 		return text, r.settleLogin(st.Device, d, true)
 	case StepReportToken:
-		r.b.do(d.ReportToken)
+		r.w.Do(d.ReportToken)
 		return st.Device + " reports its push token", r.settleIdle(st.Device, d)
 	case StepForeground:
-		r.b.do(d.Foreground)
+		r.w.Do(d.Foreground)
 		return st.Device + " comes to the foreground", r.settleIdle(st.Device, d)
 	case StepBackground:
-		r.b.do(func() { d.Background(st.Unread) })
+		r.w.Do(func() { d.Background(st.Unread) })
 		return fmt.Sprintf("%s goes to the background (unread %d)", st.Device, st.Unread), r.settleIdle(st.Device, d)
 	case StepKill, StepForceStop, StepUninstall:
 		var token string
-		r.b.do(func() {
+		r.w.Do(func() {
 			token = d.Token()
 			map[StepKind]func(){StepKill: d.Kill, StepForceStop: d.ForceStop, StepUninstall: d.Uninstall}[st.Kind]()
 		})
 		err := r.settleOffline(st.Device)
 		if st.Kind == StepUninstall && err == nil && token != "" {
-			err = r.settle(st.Device, "be unregistered at FCM", func() bool { return !r.b.fcmRegistered(token) })
+			err = r.settle(st.Device, "be unregistered at FCM", func() bool {
+				on, err := r.w.FCMRegistered(token)
+				return err == nil && !on
+			})
 		}
 		return fmt.Sprintf("%s: %s", st.Device, map[StepKind]string{StepKill: "swiped away (killed)", StepForceStop: "force-stopped", StepUninstall: "uninstalled"}[st.Kind]), err
 	case StepNetLoss:
-		r.b.do(d.NetLoss)
+		r.w.Do(d.NetLoss)
 		return st.Device + " loses its network (the relay is not told)", nil
 	case StepNetRestore:
-		r.b.do(d.NetRestore)
+		r.w.Do(d.NetRestore)
 		return st.Device + " gets its network back", r.settleLogin(st.Device, d, false)
 	case StepLogout:
-		r.b.do(d.Logout)
+		r.w.Do(d.Logout)
 		return st.Device + " logs out", r.settleIdle(st.Device, d)
 	case StepKick:
 		app := r.appOfUser(st.User)
-		return "the administrator kicks " + st.User, r.b.kick(app, st.User)
+		return "the administrator kicks " + st.User, r.w.Kick(app, st.User)
 	case StepTokenRefresh:
 		var old string
-		r.b.do(func() { old = d.Token(); d.TokenRefresh() })
+		r.w.Do(func() { old = d.Token(); d.TokenRefresh() })
 		return st.Device + " gets a new FCM token", r.settle(st.Device, "get a new token", func() bool {
 			return d.Token() != "" && d.Token() != old && !hasPending(d)
 		})
@@ -208,12 +180,12 @@ func (r *runner) act(index int, st Step) (string, error) {
 		if app == 0 {
 			app = r.sc.Apps[0].SDKAppID
 		}
-		return fmt.Sprintf("group %s created with %s", g.ID, strings.Join(g.Members, ", ")), r.b.createGroup(app, g.ID, g.Members)
+		return fmt.Sprintf("group %s created with %s", g.ID, strings.Join(g.Members, ", ")), r.w.PutGroup(relay.Group{SDKAppID: app, ID: g.ID, Members: g.Members})
 	case StepSetReceiveOpt:
 		o := st.ReceiveOpt
 		dev := r.devices[o.Device]
 		ok := true
-		r.b.do(func() { ok = dev.SetReceiveOpt(o.Conv, o.Opt) })
+		r.w.Do(func() { ok = dev.SetReceiveOpt(o.Conv, o.Opt) })
 		if !ok {
 			return "", fmt.Errorf("%s is not logged in", o.Device)
 		}
@@ -223,7 +195,7 @@ func (r *runner) act(index int, st Step) (string, error) {
 	case StepNetwork:
 		return r.network(st.Network)
 	case StepRestartRelay:
-		if err := r.b.restartRelay(); err != nil {
+		if err := r.w.RestartRelay(); err != nil {
 			return "", err
 		}
 		// Running apps reconnect and log in again by themselves: wait until the new relay sees
@@ -235,7 +207,7 @@ func (r *runner) act(index int, st Step) (string, error) {
 		}
 		return "the relay restarts", nil
 	case StepWait:
-		r.b.advance(st.Wait.D())
+		r.w.Advance(st.Wait.D())
 		return "wait " + st.Wait.String(), nil
 	case StepExpect:
 		r.expect(index, st.Expect)
@@ -256,7 +228,7 @@ func (r *runner) settle(dev, what string, cond func() bool) error {
 
 func (r *runner) lastRefusal(dev string) string {
 	var why string
-	r.b.do(func() {
+	r.w.Do(func() {
 		obs := r.devices[dev].Observations()
 		for i := len(obs) - 1; i >= 0; i-- {
 			if obs[i].Kind == sim.ObsRefused || obs[i].Kind == sim.ObsClosed {
@@ -277,7 +249,7 @@ func (r *runner) settleIdle(id string, d *sim.Device) error {
 // token); must says the step is a login, which has to succeed.
 func (r *runner) settleLogin(id string, d *sim.Device, must bool) error {
 	var wants bool
-	r.b.do(func() { wants = must || (d.App() != sim.AppNotRunning && d.Credentials() && d.NetUp()) })
+	r.w.Do(func() { wants = must || (d.App() != sim.AppNotRunning && d.Credentials() && d.NetUp()) })
 	if !wants {
 		return nil
 	}
@@ -288,7 +260,7 @@ func (r *runner) settleLogin(id string, d *sim.Device, must bool) error {
 // connection the new relay knows.
 func (r *runner) settleRelogin(id string, d *sim.Device) error {
 	var wants bool
-	r.b.do(func() { wants = d.App() != sim.AppNotRunning && d.Credentials() && d.NetUp() })
+	r.w.Do(func() { wants = d.App() != sim.AppNotRunning && d.Credentials() && d.NetUp() })
 	if !wants {
 		return nil
 	}
@@ -297,7 +269,7 @@ func (r *runner) settleRelogin(id string, d *sim.Device) error {
 		if !d.LoggedIn() || hasPending(d) {
 			return false
 		}
-		on, err := r.b.online(cfg.App, cfg.User, id)
+		on, err := r.w.Online(cfg.App, cfg.User, id)
 		return err == nil && on
 	})
 }
@@ -306,7 +278,7 @@ func (r *runner) settleRelogin(id string, d *sim.Device) error {
 func (r *runner) settleOffline(id string) error {
 	cfg := r.dcfg[id]
 	ok := r.waitFor(func() bool {
-		on, err := r.b.online(cfg.App, cfg.User, id)
+		on, err := r.w.Online(cfg.App, cfg.User, id)
 		return err == nil && !on
 	})
 	if !ok {
@@ -330,7 +302,7 @@ func (r *runner) send(st Step) (string, error) {
 	d := r.devices[s.From]
 	f := relay.ClientFrame{To: s.To, Group: s.Group, Text: s.Text, OnlineOnly: s.OnlineOnly, OfflinePush: s.OfflinePush}
 	ok := true
-	r.b.do(func() { ok = d.Send(f) })
+	r.w.Do(func() { ok = d.Send(f) })
 	target := s.To
 	if s.Group != "" {
 		target = "group " + s.Group
@@ -352,9 +324,9 @@ func (r *runner) send(st Step) (string, error) {
 func (r *runner) network(n *NetworkStep) (string, error) {
 	if n.Link == "fcm" {
 		if *n.Partition {
-			return "the relay's link to FCM is cut (sends time out)", r.b.partitionFCM(true)
+			return "the relay's link to FCM is cut (sends time out)", r.w.PartitionFCM(true)
 		}
-		return "the relay's link to FCM is healed", r.b.partitionFCM(false)
+		return "the relay's link to FCM is healed", r.w.PartitionFCM(false)
 	}
 	var parts []string
 	if n.Partition != nil {
@@ -371,16 +343,31 @@ func (r *runner) network(n *NetworkStep) (string, error) {
 		parts = append(parts, fmt.Sprintf("loses %g of frames", *n.Loss))
 	}
 	text := fmt.Sprintf("%s's link to the relay: %s", n.Device, strings.Join(parts, ", "))
-	return text, r.b.setLink(r.devices[n.Device], n)
+	d := r.devices[n.Device]
+	var err error
+	r.w.Do(func() {
+		l := r.w.LinkOf(d)
+		if n.Partition != nil {
+			l.Partitioned = *n.Partition
+		}
+		if n.Latency != 0 || n.Jitter != 0 {
+			l.Latency, l.Jitter = n.Latency.D(), n.Jitter.D()
+		}
+		if n.Loss != nil {
+			l.Loss = *n.Loss
+		}
+		err = r.w.SetLink(d, l)
+	})
+	return text, err
 }
 
 // fault adds (or clears) fakefcm fault rules.
 func (r *runner) fault(f *FaultStep) (string, error) {
 	if f.Status == 0 && f.Latency == 0 && !f.Loss && f.Clear {
-		return "FCM faults cleared", r.b.setFaults(nil)
+		return "FCM faults cleared", r.w.SetFaults(nil)
 	}
 	if f.Clear {
-		if err := r.b.setFaults(nil); err != nil {
+		if err := r.w.SetFaults(nil); err != nil {
 			return "", err
 		}
 	}
@@ -389,7 +376,7 @@ func (r *runner) fault(f *FaultStep) (string, error) {
 	who := "every push"
 	if f.Device != "" {
 		var tok string
-		r.b.do(func() { tok = r.devices[f.Device].Token() })
+		r.w.Do(func() { tok = r.devices[f.Device].Token() })
 		rule.Token, who = tok, "pushes to "+f.Device
 	}
 	var parts []string
@@ -410,15 +397,15 @@ func (r *runner) fault(f *FaultStep) (string, error) {
 	}
 	// Added, not set: the rules in force keep what they have spent, and a send between two calls
 	// cannot be counted twice.
-	return fmt.Sprintf("FCM fault for %s: %s", who, strings.Join(parts, ", ")), r.b.addFaults([]fakefcm.FaultRule{rule})
+	return fmt.Sprintf("FCM fault for %s: %s", who, strings.Join(parts, ", ")), r.w.AddFaults([]fakefcm.FaultRule{rule})
 }
 
 // finish collects timelines, trace and FCM records, and sums up.
 func (r *runner) finish() {
-	end := r.b.now()
+	end := r.w.Now()
 	r.out.DurationMs = r.ms(end)
 	byToken := map[string]string{}
-	r.b.do(func() {
+	r.w.Do(func() {
 		for _, dc := range r.sc.Devices {
 			d := r.devices[dc.ID]
 			if d == nil {
@@ -435,13 +422,21 @@ func (r *runner) finish() {
 		}
 	})
 	r.out.Trace = []reports.TraceEntry{}
-	for _, e := range r.b.trace() {
+	trace, err := r.w.Trace()
+	if err != nil {
+		r.out.Error = joinErrors(r.out.Error, "push trace: "+err.Error())
+	}
+	for _, e := range trace {
 		r.out.Trace = append(r.out.Trace, reports.TraceEntry{AtMs: r.ms(e.Time), User: e.UserID, Device: e.DeviceID,
 			Seq: e.Seq, Seqs: e.Seqs, Reason: e.Reason, PushID: e.PushID, Attempt: e.Attempt, Detail: e.Detail,
 			MsgID: e.MsgID, CertificateID: e.CertificateID, FCMName: e.FCMName})
 	}
 	r.out.FCM = []reports.FCMMessage{}
-	for _, rec := range r.b.fcmRecords() {
+	records, err := r.w.FCMRecords()
+	if err != nil && !errors.Is(err, sim.ErrUnsupported) {
+		r.out.Error = joinErrors(r.out.Error, "FCM records: "+err.Error())
+	}
+	for _, rec := range records {
 		m := reports.FCMMessage{Seq: rec.Seq, Device: byToken[rec.Token], API: string(rec.API), ReceivedAtMs: r.ms(rec.ReceivedAt),
 			Fate: string(rec.Fate), Error: string(rec.Error), Reason: rec.Reason, Attempts: rec.Attempts, Throttle: rec.Throttle,
 			Name: rec.Name, MessageID: rec.MessageID, ThrottledForMs: rec.ThrottledFor.D().Milliseconds()}
@@ -474,6 +469,14 @@ func (r *runner) finish() {
 		}
 	}
 	r.out.Totals = reports.SummarizeScenario(&r.out)
+}
+
+// joinErrors adds a line to a scenario's error.
+func joinErrors(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 // event turns an observation into a report event.

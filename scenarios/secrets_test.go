@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pushlab/pushlab/reports"
+	"github.com/pushlab/pushlab/sim/live"
 )
 
 // syncBuffer is a log sink shared by the embedded servers' goroutines.
@@ -88,22 +89,23 @@ func TestSecretsAppearInNoAnswerLogReportOrMetric(t *testing.T) {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx := context.Background()
-	b, err := newLive(ctx, sc, 5, Remote{}, log)
+	w, err := live.Open(ctx, live.Config{Seed: 5, Relay: sc.Relay, FCM: sc.FCM, Logger: log})
 	require.NoError(t, err)
 	closed := false
 	defer func() {
 		if !closed {
-			b.close()
+			_ = w.Close()
 		}
 	}()
-	r := &runner{sc: sc, b: b}
+	r := &runner{sc: sc, w: w}
 	r.run(ctx)
 	require.True(t, r.out.Passed, "%+v %+v", r.out.Steps, r.out.Expectations)
 
 	// The secrets, as the relay stored them.
-	st, err := b.store.Load(ctx)
+	stack := w.Stack()
+	st, err := stack.Store().Load(ctx)
 	require.NoError(t, err)
-	secrets := map[string]string{"app secret": appSecret, "relay admin key": embeddedAdminKey}
+	secrets := map[string]string{"app secret": appSecret, "relay admin key": stack.AdminKey}
 	for _, a := range st.Apps {
 		secrets[fmt.Sprintf("app %d secret", a.SDKAppID)] = a.SecretKey.Reveal()
 	}
@@ -143,15 +145,17 @@ func TestSecretsAppearInNoAnswerLogReportOrMetric(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", what, body)
 		seen[what] = string(body)
 	}
-	admin := http.Header{"Authorization": {"Bearer " + embeddedAdminKey}}
-	relayURL := b.relaySrv.URL
+	admin := http.Header{"Authorization": {"Bearer " + stack.AdminKey}}
+	relayURL, fcmURL := stack.RelayURL, stack.FCMURL
 	get("admin apps", relayURL+"/admin/v1/apps", admin)
-	for _, app := range b.apps {
+	get("admin settings", relayURL+"/admin/v1/settings", admin)
+	for _, a := range sc.Apps {
+		app := a.SDKAppID
 		base := fmt.Sprintf("%s/admin/v1/apps/%d", relayURL, app)
 		get(fmt.Sprintf("admin app %d", app), base, admin)
 		get(fmt.Sprintf("admin app %d certificates", app), base+"/certificates", admin)
 		for _, c := range sc.Certificates {
-			get(fmt.Sprintf("admin certificate %d", c.ID), fmt.Sprintf("%s/certificates/%d", base, b.certID[c.ID]), admin)
+			get(fmt.Sprintf("admin certificate %d", c.ID), fmt.Sprintf("%s/certificates/%d", base, c.ID), admin)
 		}
 		for _, u := range []string{"alice", "bob", "carol", "dave"} {
 			get("admin user "+u, base+"/users/"+u, admin)
@@ -159,14 +163,14 @@ func TestSecretsAppearInNoAnswerLogReportOrMetric(t *testing.T) {
 		get(fmt.Sprintf("admin app %d push trace", app), base+"/push-trace?limit=10000", admin)
 	}
 	get("relay metrics", relayURL+"/metrics", nil)
-	get("fakefcm metrics", b.fcmURL+"/metrics", nil)
-	get("fakefcm projects", b.fcmURL+"/fakefcm/v1/projects", nil)
-	get("fakefcm messages", b.fcmURL+"/fakefcm/v1/messages", nil)
-	get("fakefcm faults", b.fcmURL+"/fakefcm/v1/faults", nil)
+	get("fakefcm metrics", fcmURL+"/metrics", nil)
+	get("fakefcm projects", fcmURL+"/fakefcm/v1/projects", nil)
+	get("fakefcm messages", fcmURL+"/fakefcm/v1/messages", nil)
+	get("fakefcm faults", fcmURL+"/fakefcm/v1/faults", nil)
 	require.Contains(t, seen["admin certificate 6769"], `"api":"legacy"`)
 	require.Contains(t, seen["admin app 1400000001 push trace"], "fcm-ok") // since the restart: the trace is in memory
 
-	b.close() // the shutdown's log lines too
+	require.NoError(t, w.Close()) // the shutdown's log lines too
 	closed = true
 	seen["logs"] = logs.String()
 	require.Contains(t, seen["logs"], "certificate ready", "the relay's log lines were captured")

@@ -55,14 +55,14 @@ func RunDay(cfg DayConfig, now func() time.Time) (DayResult, error) {
 		cfg.Sessions = 6
 	}
 	const app, secretKey = 1400000001, "day-in-the-life-secret-0123"
-	w, err := NewWorld(WorldConfig{Seed: cfg.Seed, Lean: true, FastPushes: true, Relay: relay.Config{InboxLimit: 1000, TraceLimit: 10_000}})
+	w, err := NewVirtual(VirtualConfig{Seed: cfg.Seed, Lean: true, FastPushes: true, Relay: relay.Config{InboxLimit: 1000, TraceLimit: 10_000}})
 	if err != nil {
 		return DayResult{}, err
 	}
 	if err := w.AddApp(relay.AppConfig{SDKAppID: app, SecretKey: secret.New(secretKey), LoginPolicy: relay.PolicyMulti}); err != nil {
 		return DayResult{}, err
 	}
-	sender, err := w.AddCertificate(1, app, "com.example.im", "v1")
+	sender, err := w.AddCertificate(CertificateSpec{ID: 1, SDKAppID: app, PackageName: "com.example.im", API: "v1"})
 	if err != nil {
 		return DayResult{}, err
 	}
@@ -133,7 +133,7 @@ type action struct {
 
 // phonePlan walks one phone through its planned day, one scheduled action at a time.
 type phonePlan struct {
-	w     *World
+	w     *VirtualWorld
 	d     *Device
 	plan  []action
 	res   *DayResult

@@ -133,7 +133,7 @@ func (m *model) violate(invariant, format string, args ...any) {
 	m.violations = append(m.violations, invariant+": "+fmt.Sprintf(format, args...))
 }
 
-// tap takes one event from the World.
+// tap takes one event from the world (virtual or live): what crossed the relay core's boundary.
 func (m *model) tap(e sim.TapEvent) {
 	switch e.Kind {
 	case sim.TapOpened:
@@ -170,6 +170,8 @@ func (m *model) tap(e sim.TapEvent) {
 		}
 	case sim.TapResult:
 		m.result(e.Time, e.Result)
+	case sim.TapKick:
+		m.kick(e.User)
 	case sim.TapRestarted:
 		for id := range m.conns {
 			if c := m.conns[id]; c.dev.conn == id {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,84 +89,70 @@ type act struct {
 	Text string
 }
 
-// propRun is one world under test with its model, virtual (w) or live (driven through drv).
+// propRun is one world under test with its model: the virtual twin (vw set) or the live one,
+// both through the world port.
 type propRun struct {
-	spec  worldSpec
-	drv   driver
-	w     *sim.World // the virtual world; nil in the live property
+	spec worldSpec
+	w    sim.World
+	vw   *sim.VirtualWorld // the virtual world; nil in the live property
+	// mu guards the model: the live relay's loop, the devices and the test all reach it.
+	mu    *sync.Mutex
 	m     *model
 	devs  []*sim.Device
 	acts  []act
 	texts int
 }
 
-// driver is how a property acts on its world.
-type driver interface {
-	// do runs fn with the devices safe to drive; model runs fn with the model safe to use.
-	do(fn func())
-	model(fn func())
-	// wait lets time pass.
-	wait(d time.Duration)
-	kick(user string)
-	// addFault adds a fault rule after those in force (which keep what they have spent);
-	// clearFaults removes them all.
-	addFault(rule fakefcm.FaultRule)
-	clearFaults()
-	restart() error
+// model runs fn with the model safe to use.
+func (p *propRun) model(fn func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fn()
 }
 
-// virtualDriver acts on a sim.World.
-type virtualDriver struct {
-	w *sim.World
-	m *model
-}
+// tap feeds the model what crossed the relay core's boundary.
+func (p *propRun) tap(e sim.TapEvent) { p.model(func() { p.m.tap(e) }) }
 
-func (v virtualDriver) do(fn func())         { fn() }
-func (v virtualDriver) model(fn func())      { fn() }
-func (v virtualDriver) wait(d time.Duration) { v.w.Engine().RunUntil(v.w.Now().Add(d)) }
-func (v virtualDriver) restart() error       { return v.w.RestartRelay() }
-func (v virtualDriver) addFault(rule fakefcm.FaultRule) {
-	v.w.FCMDo(func(c *fakefcm.Core, _ time.Time) {
-		if err := c.AddFaults([]fakefcm.FaultRule{rule}); err != nil {
-			panic(err)
+// observed feeds the model a device's observation (inside the world's Do).
+func (p *propRun) observed(d *sim.Device, o sim.Observation) {
+	p.model(func() {
+		if p.m.devs[d.ID()] != nil { // the install at AddDevice comes before the model knows it
+			p.m.observed(d, o)
 		}
 	})
 }
 
-func (v virtualDriver) clearFaults() {
-	v.w.FCMDo(func(c *fakefcm.Core, _ time.Time) { _ = c.SetFaults(nil) })
-}
-
-func (v virtualDriver) kick(user string) {
-	v.m.kick(user) // the World has no tap for admin operations: tell the model first
-	v.w.RelayDo(func(c *relay.Core, now time.Time) { _, _ = c.Kick(now, propApp, user, "property") })
-}
-
 func newPropRun(t require.TestingT, spec worldSpec, r *reach, log bool) *propRun {
-	w, err := sim.NewWorld(sim.WorldConfig{Seed: spec.Seed, FCM: spec.FCM, Jitter: spec.Jitter, Log: log,
+	p := &propRun{spec: spec, mu: &sync.Mutex{}, m: newModel(spec.Policy, spec.Caps, r)}
+	w, err := sim.NewVirtual(sim.VirtualConfig{Seed: spec.Seed, FCM: spec.FCM, Jitter: spec.Jitter, Log: log,
 		KeepLog: os.Getenv("PUSHLAB_PROPERTY_LOG") != ""})
 	require.NoError(t, err)
-	p := &propRun{spec: spec, w: w, m: newModel(spec.Policy, spec.Caps, r)}
-	p.drv = virtualDriver{w: w, m: p.m}
-	w.SetTap(p.m.tap)
-	w.OnObserve(p.m.observed)
-	require.NoError(t, w.AddApp(relay.AppConfig{SDKAppID: propApp, SecretKey: secret.New(propSecret), LoginPolicy: spec.Policy, Caps: spec.Caps}))
-	sender, err := w.AddCertificate(propCert, propApp, propPackage, "v1")
+	w.SetTap(p.tap)
+	p.w, p.vw = w, w
+	p.provision(t)
+	return p
+}
+
+// provision creates the spec's app, certificate, group and phones through the port, and lets
+// the installs get their tokens.
+func (p *propRun) provision(t require.TestingT) {
+	spec := p.spec
+	p.w.OnObserve(p.observed)
+	require.NoError(t, p.w.AddApp(relay.AppConfig{SDKAppID: propApp, SecretKey: secret.New(propSecret), LoginPolicy: spec.Policy, Caps: spec.Caps}))
+	sender, err := p.w.AddCertificate(sim.CertificateSpec{ID: propCert, SDKAppID: propApp, PackageName: propPackage, API: "v1"})
 	require.NoError(t, err)
 	if len(spec.Group) > 0 {
-		w.RelayDo(func(c *relay.Core, now time.Time) {
-			_, err = c.PutGroup(now, relay.Group{SDKAppID: propApp, ID: propGroup, Members: spec.Group})
-		})
-		require.NoError(t, err)
+		require.NoError(t, p.w.PutGroup(relay.Group{SDKAppID: propApp, ID: propGroup, Members: spec.Group}))
 	}
-	for _, d := range spec.Devices {
-		dev := w.AddDevice(sim.DeviceConfig{ID: d.ID, User: d.User, Platform: d.Platform, SDKAppID: propApp, AppSecret: propSecret,
-			CertificateID: propCert, SenderID: sender, Package: propPackage, Installed: true})
-		p.devs = append(p.devs, dev)
-		p.m.addDevice(dev)
-	}
-	w.Engine().RunUntil(w.Now().Add(time.Second))
-	return p
+	p.w.Do(func() {
+		for _, d := range spec.Devices {
+			dev := p.w.AddDevice(sim.DeviceConfig{ID: d.ID, User: d.User, Platform: d.Platform, SDKAppID: propApp, AppSecret: propSecret,
+				CertificateID: propCert, SenderID: sender, Package: propPackage, Installed: true})
+			p.devs = append(p.devs, dev)
+			p.model(func() { p.m.addDevice(dev) })
+		}
+	})
+	p.w.Advance(time.Second)
 }
 
 // start logs in the devices the spec says start logged in.
@@ -183,41 +170,47 @@ func (p *propRun) apply(a act) {
 	p.acts = append(p.acts, a)
 	switch {
 	case a.Kind == "kick":
-		p.drv.kick(p.spec.Users[a.To])
+		if err := p.w.Kick(propApp, p.spec.Users[a.To]); err != nil {
+			panic(err)
+		}
 	case a.Kind == "restart":
-		if err := p.drv.restart(); err != nil {
-			p.drv.model(func() { p.m.violate("the relay restarts from its store", "%v", err) })
+		if err := p.w.RestartRelay(); err != nil {
+			p.model(func() { p.m.violate("the relay restarts from its store", "%v", err) })
 		}
 	case strings.HasPrefix(a.Kind, "fault"):
 		p.fault(a)
 	case a.Kind == "wait":
 	default:
-		p.drv.do(func() { p.device(a) })
+		p.w.Do(func() { p.device(a) })
 	}
 	// Actions take no time of their own: only waits let it pass, so that the shrinker can drop
 	// any other action without moving the rest in time, and actions can race.
-	p.drv.wait(a.waitFor())
+	p.w.Advance(a.waitFor())
 }
 
 // fault adds a fakefcm fault rule, or clears them.
 func (p *propRun) fault(a act) {
+	var err error
 	switch a.Kind {
 	case "fault503":
-		p.drv.addFault(fakefcm.FaultRule{Status: 503, Count: a.N})
+		err = p.w.AddFaults([]fakefcm.FaultRule{{Status: 503, Count: a.N}})
 	case "fault429":
-		p.drv.addFault(fakefcm.FaultRule{Status: 429, Count: 1, RetryAfter: duration.Of(a.D)})
+		err = p.w.AddFaults([]fakefcm.FaultRule{{Status: 429, Count: 1, RetryAfter: duration.Of(a.D)}})
 	case "faultLoss":
-		p.drv.addFault(fakefcm.FaultRule{Loss: true, Count: a.N})
+		err = p.w.AddFaults([]fakefcm.FaultRule{{Loss: true, Count: a.N}})
 	case "faultLatency":
-		p.drv.addFault(fakefcm.FaultRule{Latency: duration.Of(a.D), Count: a.N})
+		err = p.w.AddFaults([]fakefcm.FaultRule{{Latency: duration.Of(a.D), Count: a.N}})
 	case "faultClear":
-		p.drv.clearFaults()
+		err = p.w.SetFaults(nil)
 	default:
 		panic("unknown action " + a.Kind)
 	}
+	if err != nil {
+		panic(err)
+	}
 }
 
-// device carries out a device's action (inside drv.do).
+// device carries out a device's action (inside the world's Do).
 func (p *propRun) device(a act) {
 	d := p.devs[a.Dev]
 	switch a.Kind {
@@ -296,7 +289,7 @@ func (p *propRun) settleFor(quiet time.Duration) {
 	p.apply(act{Kind: "faultClear"})
 	for i, d := range p.devs {
 		var up bool
-		p.drv.do(func() { up = d.NetUp() })
+		p.w.Do(func() { up = d.NetUp() })
 		if !up {
 			p.apply(act{Kind: "netRestore", Dev: i})
 		}
@@ -304,7 +297,7 @@ func (p *propRun) settleFor(quiet time.Duration) {
 	p.apply(act{Kind: "wait", D: quiet})
 	for i, d := range p.devs {
 		var relaunch bool
-		p.drv.do(func() { relaunch = d.Credentials() && d.App() == sim.AppNotRunning })
+		p.w.Do(func() { relaunch = d.Credentials() && d.App() == sim.AppNotRunning })
 		if relaunch {
 			p.apply(act{Kind: "relaunch", Dev: i})
 		}
@@ -315,7 +308,7 @@ func (p *propRun) settleFor(quiet time.Duration) {
 // check fails the test on the first broken invariant.
 func (p *propRun) check(t *rapid.T) {
 	var first string
-	p.drv.model(func() {
+	p.model(func() {
 		if len(p.m.violations) > 0 {
 			first = p.m.violations[0]
 		}
@@ -423,9 +416,11 @@ func TestPropertyPushRuleCapsAndNoLoss(t *testing.T) {
 		p.start()
 		t.Repeat(p.actions())
 		p.settle()
-		invariantEverythingOwedSettled(p.m, p.w.Trace())
+		trace, _ := p.vw.Trace()
+		invariantEverythingOwedSettled(p.m, trace)
 		invariantEveryDeviceCaughtUp(p.m)
-		invariantNoThrottle(p.m, p.w.FCM().Records(fakefcm.RecordFilter{}))
+		recs, _ := p.vw.FCMRecords()
+		invariantNoThrottle(p.m, recs)
 		p.check(t)
 		invariantSameSeedSameRun(t, p)
 	})
@@ -437,12 +432,12 @@ func TestPropertyPushRuleCapsAndNoLoss(t *testing.T) {
 
 // Invariant 6: the same seed and actions give the same run, event for event.
 func invariantSameSeedSameRun(t *rapid.T, p *propRun) {
-	h1, _ := p.w.EventLog()
+	h1, _ := p.vw.EventLog()
 	again := newPropRun(t, p.spec, &reach{}, true)
 	for _, a := range p.acts {
 		again.apply(a)
 	}
-	h2, _ := again.w.EventLog()
+	h2, _ := again.vw.EventLog()
 	if h1 != h2 {
 		t.Fatalf("invariant broken: the same seed gives the same run: event logs differ (%x, %x)", h1, h2)
 	}
@@ -464,7 +459,9 @@ func (p *propRun) writeCounterexample(t *rapid.T, test string) {
 		if err == nil {
 			t.Logf("counterexample scenario: sim/%s (pushsim run sim/%s)", path, path)
 		}
-		if _, lines := p.w.EventLog(); err == nil && len(lines) > 0 {
+		if p.vw == nil {
+			// the live world keeps no event log
+		} else if _, lines := p.vw.EventLog(); err == nil && len(lines) > 0 {
 			logPath := strings.TrimSuffix(path, ".yaml") + ".log"
 			err = os.WriteFile(logPath, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 			t.Logf("its event log: sim/%s", logPath)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pushlab/pushlab/reports"
 	"github.com/pushlab/pushlab/scenarios"
+	"github.com/pushlab/pushlab/sim/live"
 )
 
 // summaryReasons is how many push-trace reasons the closing summary lists.
@@ -23,9 +24,9 @@ const summaryReasons = 6
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("pushsim run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	live := fs.Bool("live", false, "run on real sockets and the real clock, against embedded servers (or --relay/--fcm)")
-	relayURL := fs.String("relay", "", "a running relay's URL (with --fcm and --admin-key); implies --live")
-	fcmURL := fs.String("fcm", "", "a running fakefcm's URL")
+	liveMode := fs.Bool("live", false, "run on real sockets and the real clock, against embedded servers (or --relay/--fcm)")
+	relayURL := fs.String("relay", "", "a relay started elsewhere (the remote world), with --admin-key and, to watch its pushes, --fcm")
+	fcmURL := fs.String("fcm", "", "the fakefcm the --relay's certificates point at")
 	adminKey := fs.String("admin-key", os.Getenv("PUSHLAB_ADMIN_KEY"), "the running relay's admin key (default $PUSHLAB_ADMIN_KEY)")
 	seed := fs.Uint64("seed", 1, "seed of the virtual mode's draws: the same seed replays the same run")
 	out := fs.String("out", "out", "folder for report.json, junit.xml and report.html")
@@ -34,9 +35,6 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if fs.NArg() == 0 {
 		return &exitError{2, errors.New("name scenario files or folders, such as: pushsim run scenarios/library")}
-	}
-	if (*relayURL == "") != (*fcmURL == "") && *relayURL != "" {
-		return &exitError{2, errors.New("--relay needs --fcm (and --admin-key)")}
 	}
 	files, err := scenarios.Expand(fs.Args())
 	if err != nil {
@@ -55,17 +53,33 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(bad) > 0 {
 		return &exitError{2, errors.New(strings.Join(bad, "\n"))}
 	}
-	opt := scenarios.Options{Seed: *seed, Live: *live, Remote: scenarios.Remote{RelayURL: *relayURL, FCMURL: *fcmURL, AdminKey: *adminKey}}
-	mode := "virtual"
-	switch {
-	case *relayURL != "":
-		mode = "remote"
-	case *live:
-		mode = "live"
+	opt := scenarios.Options{Seed: *seed, Live: *liveMode}
+	if *relayURL != "" || *fcmURL != "" {
+		opt.Remote = &live.Remote{RelayURL: *relayURL, FCMURL: *fcmURL, AdminKey: *adminKey}
+	}
+	if err := opt.Validate(); err != nil {
+		return &exitError{2, err}
+	}
+	mode := opt.Twin()
+	// Every scenario is checked against the twin before any runs: a setting it cannot honour is
+	// refused here, with its place in the file, never ignored.
+	checker, err := scenarios.NewChecker(ctx, opt)
+	if err != nil {
+		return &exitError{2, err}
+	}
+	refused := map[*scenarios.Scenario]error{}
+	for _, sc := range scs {
+		if errs := checker.Check(sc); len(errs) > 0 {
+			refused[sc] = errors.Join(errs...)
+			fmt.Fprintf(stderr, "not run on the %s world: %s\n", mode, refused[sc])
+		}
 	}
 	replay := fmt.Sprintf("pushsim run --seed %d %s", *seed, strings.Join(fs.Args(), " "))
-	if mode != "virtual" {
-		replay = fmt.Sprintf("pushsim run --%s --seed %d %s", map[string]string{"live": "live", "remote": "relay " + *relayURL + " --fcm " + *fcmURL}[mode], *seed, strings.Join(fs.Args(), " "))
+	switch mode {
+	case "live":
+		replay = fmt.Sprintf("pushsim run --live --seed %d %s", *seed, strings.Join(fs.Args(), " "))
+	case "remote":
+		replay = fmt.Sprintf("pushsim run --relay %s --fcm %s --seed %d %s", *relayURL, *fcmURL, *seed, strings.Join(fs.Args(), " "))
 	}
 	rep := &reports.Report{Schema: reports.SchemaVersion, Run: reports.Run{
 		Seed: *seed, Mode: mode, Command: "pushsim run " + strings.Join(args, " "), Replay: replay,
@@ -75,7 +89,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	progress := newProgress(stderr, len(scs), mode != "virtual")
 	for _, sc := range scs {
 		start := time.Now()
-		res := scenarios.Run(ctx, sc, opt)
+		var res reports.Scenario
+		if err := refused[sc]; err != nil {
+			res = scenarios.NotRun(sc, fmt.Errorf("not run: the %s world cannot honour it: %w", mode, err))
+		} else {
+			res = scenarios.Run(ctx, sc, opt)
+		}
 		rep.Run.ScenarioWallSeconds[sc.File] = time.Since(start).Seconds()
 		rep.Scenarios = append(rep.Scenarios, res)
 		wall := time.Since(start)
@@ -99,6 +118,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stdout, "\n%d passed, %d failed (%d of %d expectations held); reports in %s/\n", t.Passed, t.Failed, t.Held, t.Expectations, *out)
 	if t.Failed > 0 {
 		fmt.Fprintf(stdout, "seed %d; replay with: %s\n", *seed, replay)
+	}
+	if len(refused) > 0 {
+		return &exitError{2, fmt.Errorf("%d scenario(s) not run: the %s world cannot honour their settings (listed above)", len(refused), mode)}
+	}
+	if t.Failed > 0 {
 		return &exitError{1, fmt.Errorf("%d scenario(s) failed", t.Failed)}
 	}
 	return nil

@@ -23,7 +23,7 @@ func RunVirtual(cfg Config) (reports.Load, error) {
 		return reports.Load{}, fmt.Errorf("--relay and --fcm are for the live mode")
 	}
 	lifted := relay.Caps{PerMinute: 1_000_000, PerHour: 1_000_000, Burst: 1_000_000, Refill: 1_000_000}
-	w, err := sim.NewWorld(sim.WorldConfig{Seed: cfg.Seed, Lean: true, FastPushes: true,
+	w, err := sim.NewVirtual(sim.VirtualConfig{Seed: cfg.Seed, Lean: true, FastPushes: true,
 		Relay: relay.Config{FramesPerSecond: 10_000, FrameBurst: 10_000}})
 	if err != nil {
 		return reports.Load{}, err
@@ -31,7 +31,7 @@ func RunVirtual(cfg Config) (reports.Load, error) {
 	if err := w.AddApp(relay.AppConfig{SDKAppID: loadApp, SecretKey: secret.New(loadSecret), LoginPolicy: relay.PolicyMulti, Caps: lifted}); err != nil {
 		return reports.Load{}, err
 	}
-	senderID, err := w.AddCertificate(loadCert, loadApp, loadPackage, "v1")
+	senderID, err := w.AddCertificate(sim.CertificateSpec{ID: loadCert, SDKAppID: loadApp, PackageName: loadPackage, API: "v1"})
 	if err != nil {
 		return reports.Load{}, err
 	}

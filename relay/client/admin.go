@@ -124,6 +124,13 @@ func (a *Admin) User(ctx context.Context, app uint64, user string) (relay.UserVi
 	return v, err
 }
 
+// Settings reads the rules the relay runs with (GET /admin/v1/settings).
+func (a *Admin) Settings(ctx context.Context) (relay.Config, error) {
+	var cfg relay.Config
+	err := a.Do(ctx, http.MethodGet, "/admin/v1/settings", nil, &cfg)
+	return cfg, err
+}
+
 // PushTrace reads an app's push trace (all of it, oldest first, up to limit entries).
 func (a *Admin) PushTrace(ctx context.Context, app uint64, limit int) ([]relay.TraceEntry, error) {
 	var out struct {

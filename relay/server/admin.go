@@ -22,6 +22,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	h := func(pattern string, fn func(http.ResponseWriter, *http.Request)) {
 		mux.Handle(pattern, s.adminAuth(http.MaxBytesHandler(http.HandlerFunc(fn), s.cfg.MaxBodyBytes)))
 	}
+	h("GET /admin/v1/settings", s.settings)
 	h("GET /admin/v1/apps", s.listApps)
 	h("POST /admin/v1/apps", s.createApp)
 	h("GET /admin/v1/apps/{app}", s.getApp)
@@ -151,6 +152,14 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, status int, fn func
 		return
 	}
 	writeJSON(w, status, v)
+}
+
+// settings answers the rules the relay runs with (its core config, defaults filled in), so that a
+// client that needs other rules can say so before it relies on them. The seed is left out.
+func (s *Server) settings(w http.ResponseWriter, _ *http.Request) {
+	cfg := s.cfg.Core.Effective()
+	cfg.Seed = 0
+	writeJSON(w, http.StatusOK, cfg)
 }
 
 func (s *Server) listApps(w http.ResponseWriter, r *http.Request) {

@@ -18,12 +18,12 @@ const (
 )
 
 // testWorld is a world with one app, one certificate and phones for the given users.
-func testWorld(t *testing.T, cfg WorldConfig, ids ...string) (*World, map[string]*Device) {
+func testWorld(t *testing.T, cfg VirtualConfig, ids ...string) (*VirtualWorld, map[string]*Device) {
 	t.Helper()
-	w, err := NewWorld(cfg)
+	w, err := NewVirtual(cfg)
 	require.NoError(t, err)
 	require.NoError(t, w.AddApp(relay.AppConfig{SDKAppID: testApp, SecretKey: secret.New(testSecret)}))
-	sender, err := w.AddCertificate(6768, testApp, "com.example.im", "v1")
+	sender, err := w.AddCertificate(CertificateSpec{ID: 6768, SDKAppID: testApp, PackageName: "com.example.im", API: "v1"})
 	require.NoError(t, err)
 	devs := map[string]*Device{}
 	for _, id := range ids {
@@ -44,10 +44,10 @@ func kinds(d *Device, k ObsKind) []string {
 	return out
 }
 
-func (w *World) run(d time.Duration) { w.Engine().RunUntil(w.Now().Add(d)) }
+func (w *VirtualWorld) run(d time.Duration) { w.Engine().RunUntil(w.Now().Add(d)) }
 
 func TestKilledDeviceGetsAPushAndOnlineOneAFrame(t *testing.T) {
-	w, d := testWorld(t, WorldConfig{Seed: 1}, "alice", "bob")
+	w, d := testWorld(t, VirtualConfig{Seed: 1}, "alice", "bob")
 	d["alice"].Login(true)
 	d["bob"].Login(true)
 	w.run(time.Second)
@@ -66,7 +66,7 @@ func TestKilledDeviceGetsAPushAndOnlineOneAFrame(t *testing.T) {
 }
 
 func TestHalfOpenDeviceIsPushedAfterTheDeadline(t *testing.T) {
-	w, d := testWorld(t, WorldConfig{Seed: 2}, "alice", "bob")
+	w, d := testWorld(t, VirtualConfig{Seed: 2}, "alice", "bob")
 	d["alice"].Login(true)
 	d["bob"].Login(true)
 	w.run(time.Second)
@@ -81,7 +81,7 @@ func TestHalfOpenDeviceIsPushedAfterTheDeadline(t *testing.T) {
 }
 
 func TestLogoutAndKickStopPushes(t *testing.T) {
-	w, d := testWorld(t, WorldConfig{Seed: 3}, "alice", "bob")
+	w, d := testWorld(t, VirtualConfig{Seed: 3}, "alice", "bob")
 	d["alice"].Login(true)
 	d["bob"].Login(true)
 	w.run(time.Second)
@@ -92,7 +92,7 @@ func TestLogoutAndKickStopPushes(t *testing.T) {
 	w.run(time.Minute)
 	require.Empty(t, kinds(d["alice"], ObsPush))
 	var last relay.TraceEntry
-	for _, e := range w.Trace() {
+	for _, e := range w.trace {
 		if e.UserID == "alice" {
 			last = e
 		}
@@ -101,7 +101,7 @@ func TestLogoutAndKickStopPushes(t *testing.T) {
 }
 
 func TestUninstallMakesFCMSayUnregistered(t *testing.T) {
-	w, d := testWorld(t, WorldConfig{Seed: 4}, "alice", "bob")
+	w, d := testWorld(t, VirtualConfig{Seed: 4}, "alice", "bob")
 	d["alice"].Login(true)
 	d["bob"].Login(true)
 	w.run(time.Second)
@@ -112,7 +112,7 @@ func TestUninstallMakesFCMSayUnregistered(t *testing.T) {
 	d["bob"].Send(relay.ClientFrame{To: "alice", Text: "2"})
 	w.run(time.Second)
 	var reasons []string
-	for _, e := range w.Trace() {
+	for _, e := range w.trace {
 		if e.UserID == "alice" {
 			reasons = append(reasons, e.Reason)
 		}
@@ -121,7 +121,7 @@ func TestUninstallMakesFCMSayUnregistered(t *testing.T) {
 }
 
 func TestFaultsAndRetriesInVirtualTime(t *testing.T) {
-	w, d := testWorld(t, WorldConfig{Seed: 5}, "alice", "bob")
+	w, d := testWorld(t, VirtualConfig{Seed: 5}, "alice", "bob")
 	d["alice"].Login(true)
 	d["bob"].Login(true)
 	w.run(time.Second)
@@ -133,7 +133,7 @@ func TestFaultsAndRetriesInVirtualTime(t *testing.T) {
 	w.run(time.Minute)
 	require.Equal(t, []string{"eventually"}, kinds(d["alice"], ObsPush))
 	var reasons []string
-	for _, e := range w.Trace() {
+	for _, e := range w.trace {
 		if e.UserID == "alice" {
 			reasons = append(reasons, e.Reason)
 		}
@@ -142,7 +142,7 @@ func TestFaultsAndRetriesInVirtualTime(t *testing.T) {
 }
 
 func TestRestartRelayKeepsLogins(t *testing.T) {
-	w, d := testWorld(t, WorldConfig{Seed: 6}, "alice", "bob")
+	w, d := testWorld(t, VirtualConfig{Seed: 6}, "alice", "bob")
 	d["alice"].Login(true)
 	d["bob"].Login(true)
 	w.run(time.Second)
@@ -159,7 +159,7 @@ func TestRestartRelayKeepsLogins(t *testing.T) {
 // TestSameSeedSameEventLog replays a busy run twice and compares every event.
 func TestSameSeedSameEventLog(t *testing.T) {
 	run := func(seed uint64) (uint64, []string) {
-		w, d := testWorld(t, WorldConfig{Seed: seed, Jitter: 30 * time.Millisecond, Loss: 0.05, KeepLog: true,
+		w, d := testWorld(t, VirtualConfig{Seed: seed, Jitter: 30 * time.Millisecond, Loss: 0.05, KeepLog: true,
 			FCM: fakefcm.Behaviour{Loss: 0.1}}, "alice", "bob", "carol")
 		for _, id := range []string{"alice", "bob", "carol"} {
 			d[id].Login(true)
@@ -192,26 +192,26 @@ func TestSameSeedSameEventLog(t *testing.T) {
 // A partitioned relay link drops frames both ways and tells no one: the relay pushes once its
 // heartbeat deadline passes, while the phone's FCM channel still delivers.
 func TestPartitionedRelayLinkIsHalfOpenBothWays(t *testing.T) {
-	w, d := testWorld(t, WorldConfig{Seed: 7}, "alice", "bob")
+	w, d := testWorld(t, VirtualConfig{Seed: 7}, "alice", "bob")
 	d["alice"].Login(true)
 	d["bob"].Login(true)
 	w.run(time.Second)
 	d["alice"].Background(0)
-	w.SetLink(d["alice"], Link{Latency: 20 * time.Millisecond, Partitioned: true})
+	require.NoError(t, w.SetLink(d["alice"], Link{Latency: 20 * time.Millisecond, Partitioned: true}))
 	d["bob"].Send(relay.ClientFrame{To: "alice", Text: "into the void"})
 	w.run(10 * time.Second)
 	require.Empty(t, kinds(d["alice"], ObsMsg), "the frame is dropped on the cut link")
 	require.Empty(t, kinds(d["alice"], ObsPush), "the relay still counts the app as connected")
 	w.run(3 * time.Minute)
 	require.Equal(t, []string{"into the void"}, kinds(d["alice"], ObsPush), "pushed after the heartbeat deadline")
-	w.SetLink(d["alice"], Link{Latency: 20 * time.Millisecond})
+	require.NoError(t, w.SetLink(d["alice"], Link{Latency: 20 * time.Millisecond}))
 	w.run(time.Minute)
 	require.Contains(t, kinds(d["alice"], ObsSynced), "into the void", "healed, the app reconnects and syncs")
 }
 
 // Jitter never reorders the frames of one connection: it is a TCP stream.
 func TestJitterKeepsFramesOfAConnectionInOrder(t *testing.T) {
-	w, d := testWorld(t, WorldConfig{Seed: 8, Jitter: 500 * time.Millisecond}, "alice", "bob")
+	w, d := testWorld(t, VirtualConfig{Seed: 8, Jitter: 500 * time.Millisecond}, "alice", "bob")
 	d["alice"].Login(true)
 	d["bob"].Login(true)
 	w.run(5 * time.Second)
@@ -227,22 +227,22 @@ func TestJitterKeepsFramesOfAConnectionInOrder(t *testing.T) {
 
 // With the relay cut off from FCM, sends time out and are retried; healed, the push goes through.
 func TestBackendPartitionTimesSendsOut(t *testing.T) {
-	w, d := testWorld(t, WorldConfig{Seed: 9}, "alice", "bob")
+	w, d := testWorld(t, VirtualConfig{Seed: 9}, "alice", "bob")
 	d["alice"].Login(true)
 	d["bob"].Login(true)
 	w.run(time.Second)
 	d["alice"].Kill()
 	w.run(time.Second)
-	w.SetBackendPartition(true)
+	require.NoError(t, w.PartitionFCM(true))
 	d["bob"].Send(relay.ClientFrame{To: "alice", Text: "through the storm"})
 	w.run(15 * time.Second)
 	require.Empty(t, kinds(d["alice"], ObsPush))
 	require.Zero(t, len(w.FCM().Records(fakefcm.RecordFilter{})), "nothing reached FCM")
-	w.SetBackendPartition(false)
+	require.NoError(t, w.PartitionFCM(false))
 	w.run(5 * time.Minute)
 	require.Equal(t, []string{"through the storm"}, kinds(d["alice"], ObsPush))
 	var reasons []string
-	for _, e := range w.Trace() {
+	for _, e := range w.trace {
 		if e.UserID == "alice" {
 			reasons = append(reasons, e.Reason)
 		}
@@ -257,7 +257,7 @@ func TestBackendPartitionTimesSendsOut(t *testing.T) {
 // the network is back; the app shows none of them (its session is over) and syncs them, in
 // order, at its next login.
 func TestLogoutLostOnAHalfOpenLinkShowsNothingOfTheEndedSession(t *testing.T) {
-	w, d := testWorld(t, WorldConfig{Seed: 4}, "alice", "bob")
+	w, d := testWorld(t, VirtualConfig{Seed: 4}, "alice", "bob")
 	d["alice"].Login(true)
 	d["bob"].Login(true)
 	w.run(time.Second)

@@ -1,10 +1,8 @@
-package sim
+package live
 
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
-	"net/http"
 	"sync"
 	"time"
 
@@ -13,103 +11,83 @@ import (
 	"github.com/pushlab/pushlab/fakefcm/control"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/relay/client"
+	"github.com/pushlab/pushlab/sim"
 )
 
-// LiveWorld runs devices over real sockets against a running relay and fakefcm, on the real
-// clock: the same device model as the virtual World, through gorilla WebSockets to the relay's
-// /v1/ws and to fakefcm's device channels. All device calls are serialised by one lock, which the
-// caller also takes (Do) to drive devices.
-type LiveWorld struct {
+// devices is the Env of phones over real sockets, on the real clock: the same device model as the
+// virtual world's, through gorilla WebSockets to the relay's /v1/ws and to fakefcm's device
+// channels. All device calls are serialised by one lock, which the world also takes (Do) to drive
+// devices. The link rules (a partition, the loss draw, a close lost on a cut link) are sim.Links'.
+type devices struct {
 	relayURL string
 	fcm      *control.Client
 	dialer   *websocket.Dialer
 
 	mu        sync.Mutex
-	devices   []*Device
-	onObserve func(*Device, Observation)
+	devices   []*sim.Device
+	onObserve func(*sim.Device, sim.Observation)
 	closed    bool
 	ctx       context.Context
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
-	links     map[*liveConn]bool
+	conns     map[*liveConn]bool
 	channels  map[*liveFCM]bool
 	seed      uint64
-	// linkOf holds the phones whose relay link is partitioned or lossy (SetPartition, SetLoss).
-	linkOf map[*Device]Link
-	rng    *rand.Rand
+	rules     *sim.Links
+	// fcmOff says there is no FCM to register with (an FCM pushsim cannot watch).
+	fcmOff bool
 }
 
-// LiveConfig says where the servers are.
-type LiveConfig struct {
+// devicesConfig says where the servers are.
+type devicesConfig struct {
 	RelayURL string
-	FCMURL   string
-	// Seed drives the devices' own draws (reconnect jitter).
+	// FCM is fakefcm's control client; nil when there is no FCM to watch.
+	FCM *control.Client
+	// Seed drives the devices' own draws (reconnect jitter) and the links' loss draws.
 	Seed uint64
-	// Dialer opens the WebSockets (to the relay and fakefcm's device channels) and HTTP the
-	// control calls; nil means real ones. Tests pass in-memory ones.
+	// Loss is every phone's link's loss until SetLink.
+	Loss float64
+	// Dialer opens the WebSockets to the relay.
 	Dialer *websocket.Dialer
-	HTTP   *http.Client
 }
 
-// NewLiveWorld connects nothing yet: devices dial as they need.
-func NewLiveWorld(cfg LiveConfig) *LiveWorld {
+// newDevices connects nothing yet: devices dial as they need.
+func newDevices(cfg devicesConfig) *devices {
 	ctx, cancel := context.WithCancel(context.Background())
-	dialer := cfg.Dialer
-	if dialer == nil {
-		dialer = &websocket.Dialer{HandshakeTimeout: 10 * time.Second}
-	}
-	return &LiveWorld{
-		relayURL: cfg.RelayURL,
-		fcm:      &control.Client{BaseURL: cfg.FCMURL, HTTP: cfg.HTTP, Dialer: dialer},
-		dialer:   dialer,
-		ctx:      ctx, cancel: cancel, seed: cfg.Seed,
-		links: map[*liveConn]bool{}, channels: map[*liveFCM]bool{},
-		rng: Rand(cfg.Seed, "live/network"), linkOf: map[*Device]Link{},
+	return &devices{
+		relayURL: cfg.RelayURL, fcm: cfg.FCM, fcmOff: cfg.FCM == nil, dialer: cfg.Dialer,
+		ctx: ctx, cancel: cancel, seed: cfg.Seed,
+		conns: map[*liveConn]bool{}, channels: map[*liveFCM]bool{},
+		rules: sim.NewLinks(sim.Link{Loss: cfg.Loss}, sim.Rand(cfg.Seed, "live/network")),
 	}
 }
-
-// SetPartition cuts (or heals) a phone's link to the relay: frames are dropped both ways and
-// neither side is told, while the sockets stay open. Call inside Do.
-func (lw *LiveWorld) SetPartition(d *Device, cut bool) {
-	l := lw.linkOf[d]
-	l.Partitioned = cut
-	lw.linkOf[d] = l
-}
-
-// SetLoss makes a phone's link to the relay lose that share of the app's frames. Call inside Do.
-func (lw *LiveWorld) SetLoss(d *Device, loss float64) {
-	l := lw.linkOf[d]
-	l.Loss = loss
-	lw.linkOf[d] = l
-}
-
-// cut reports whether nothing crosses the phone's link to the relay.
-func (lw *LiveWorld) cut(d *Device) bool { return !d.netUp || lw.linkOf[d].Partitioned }
 
 // Do runs fn holding the world's lock: drive devices and read their observations inside it.
-func (lw *LiveWorld) Do(fn func()) {
+func (lw *devices) Do(fn func()) {
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
 	fn()
 }
 
 // OnObserve sets a function told of every observation (under the lock).
-func (lw *LiveWorld) OnObserve(fn func(*Device, Observation)) { lw.Do(func() { lw.onObserve = fn }) }
+func (lw *devices) OnObserve(fn func(*sim.Device, sim.Observation)) {
+	lw.Do(func() { lw.onObserve = fn })
+}
 
 // AddDevice adds a phone (call inside Do or before the run starts).
-func (lw *LiveWorld) AddDevice(cfg DeviceConfig) *Device {
-	d := NewDevice(cfg, lw, Rand(lw.seed, "device/"+cfg.ID))
+func (lw *devices) AddDevice(cfg sim.DeviceConfig) *sim.Device {
+	d := sim.NewDevice(cfg, lw, sim.Rand(lw.seed, "device/"+cfg.ID))
 	lw.devices = append(lw.devices, d)
 	d.Start()
 	return d
 }
 
 // Close closes every connection and waits for the goroutines serving them.
-func (lw *LiveWorld) Close() {
+func (lw *devices) Close() {
 	lw.mu.Lock()
 	lw.closed = true
 	lw.cancel()
-	for l := range lw.links {
+	for l := range lw.conns {
 		if l.conn != nil {
 			l.conn.Drop()
 		}
@@ -124,7 +102,7 @@ func (lw *LiveWorld) Close() {
 }
 
 // go runs fn on a goroutine the world waits for at Close.
-func (lw *LiveWorld) spawn(fn func()) {
+func (lw *devices) spawn(fn func()) {
 	lw.wg.Add(1)
 	go func() {
 		defer lw.wg.Done()
@@ -133,7 +111,7 @@ func (lw *LiveWorld) spawn(fn func()) {
 }
 
 // locked runs fn under the lock unless the world is closed.
-func (lw *LiveWorld) locked(fn func()) {
+func (lw *devices) locked(fn func()) {
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
 	if !lw.closed {
@@ -142,10 +120,10 @@ func (lw *LiveWorld) locked(fn func()) {
 }
 
 // Now (Env) is the real time.
-func (lw *LiveWorld) Now() time.Time { return time.Now() }
+func (lw *devices) Now() time.Time { return time.Now() }
 
 // After (Env) calls fn after d on the real clock, under the lock.
-func (lw *LiveWorld) After(d time.Duration, fn func()) func() {
+func (lw *devices) After(d time.Duration, fn func()) func() {
 	var cancelled bool
 	t := time.AfterFunc(d, func() {
 		lw.locked(func() {
@@ -161,40 +139,47 @@ func (lw *LiveWorld) After(d time.Duration, fn func()) func() {
 }
 
 // Observe (Env) passes an observation on.
-func (lw *LiveWorld) Observe(d *Device, o Observation) {
+func (lw *devices) Observe(d *sim.Device, o sim.Observation) {
 	if lw.onObserve != nil {
 		lw.onObserve(d, o)
 	}
 }
+
+// errNoFCM is the registration error of a phone whose world has no FCM it can reach.
+var errNoFCM = errors.New("no FCM to register with: this world's FCM cannot be watched (give a fakefcm, or a real device token)")
 
 // connectTimeout is how long a connection attempt over a partitioned link takes to fail.
 const connectTimeout = 10 * time.Second
 
 // liveConn is an app connection over a real WebSocket.
 type liveConn struct {
-	lw   *LiveWorld
-	dev  *Device
+	lw   *devices
+	dev  *sim.Device
 	conn *client.Conn
 	done bool
-	shut bool // the relay closed it while the link was cut, and the phone has not heard
+	link sim.ConnLink
 }
 
 // DialRelay (Env) dials the relay on a goroutine.
-func (lw *LiveWorld) DialRelay(d *Device) RelayLink {
+func (lw *devices) DialRelay(d *sim.Device) sim.RelayLink {
 	l := &liveConn{lw: lw, dev: d}
-	if lw.linkOf[d].Partitioned {
+	if !d.NetUp() {
+		lw.After(0, func() { d.OnRelayClosed(l, "connect failed: no network") })
+		return l
+	}
+	if lw.rules.Cut(d) {
 		// The connection attempt goes nowhere: the app's connect timeout tells it.
 		lw.After(connectTimeout, func() { d.OnRelayClosed(l, "connect failed: no answer") })
 		return l
 	}
-	lw.links[l] = true
+	lw.conns[l] = true
 	lw.spawn(func() {
 		conn, err := client.Dial(lw.ctx, lw.relayURL, client.Options{Dialer: lw.dialer})
 		reason := ""
 		lw.locked(func() {
 			if err != nil {
 				reason = "connect failed: " + err.Error()
-				delete(lw.links, l)
+				delete(lw.conns, l)
 				d.OnRelayClosed(l, reason)
 				return
 			}
@@ -210,41 +195,39 @@ func (lw *LiveWorld) DialRelay(d *Device) RelayLink {
 		}
 		for f := range conn.Events() {
 			lw.locked(func() {
-				if !lw.linkOf[d].Partitioned {
+				if !lw.rules.Cut(d) {
 					d.OnRelayFrame(l, f)
 				}
 			})
 		}
 		lw.locked(func() {
-			delete(lw.links, l)
+			delete(lw.conns, l)
 			reason := "connection closed"
 			var ce *websocket.CloseError
 			if errors.As(conn.Err(), &ce) {
 				reason = ce.Text
 			}
-			if lw.linkOf[d].Partitioned {
-				l.shut = true // the close is lost on the cut link: the app finds out when it next sends
-				return
+			if lw.rules.RelayClosed(d, &l.link) {
+				d.OnRelayClosed(l, reason)
 			}
-			d.OnRelayClosed(l, reason)
 		})
 	})
 	return l
 }
 
-// Send writes a frame unless the phone's network is down.
+// Send writes a frame, as the link rules say.
 func (l *liveConn) Send(f relay.ClientFrame) {
-	if l.conn == nil || l.done || l.lw.cut(l.dev) {
+	if l.conn == nil || l.done {
 		return
 	}
-	if l.shut {
+	switch l.lw.rules.Send(l.dev, &l.link) {
+	case sim.Drop:
+		return
+	case sim.Reset:
 		// The relay closed the connection while the link was cut: the phone's TCP stack gets a
 		// reset for this frame.
-		l.shut, l.done = false, true
+		l.done = true
 		l.lw.After(0, func() { l.dev.OnRelayClosed(l, "connection reset by the relay") })
-		return
-	}
-	if loss := l.lw.linkOf[l.dev].Loss; loss > 0 && l.lw.rng.Float64() < loss {
 		return
 	}
 	_ = l.conn.Send(f)
@@ -257,7 +240,7 @@ func (l *liveConn) Close() {
 		return
 	}
 	l.done = true
-	if l.conn != nil && !l.lw.cut(l.dev) {
+	if l.conn != nil && !l.lw.rules.Cut(l.dev) {
 		conn := l.conn
 		l.lw.spawn(func() { conn.Drop() })
 	}
@@ -265,8 +248,8 @@ func (l *liveConn) Close() {
 
 // liveFCM is the phone's FCM channel over a real WebSocket.
 type liveFCM struct {
-	lw     *LiveWorld
-	dev    *Device
+	lw     *devices
+	dev    *sim.Device
 	ch     *control.DeviceChannel
 	closed bool
 }
@@ -274,26 +257,46 @@ type liveFCM struct {
 // FCMRegister (Env) registers with fakefcm. The control calls are made in step, holding the
 // lock, so that a scenario's next step sees their effect (an uninstalled token is UNREGISTERED
 // for the very next send).
-func (lw *LiveWorld) FCMRegister(d *Device) {
-	tok, err := lw.fcm.RegisterDevice(lw.ctx, d.cfg.SenderID, d.cfg.Package)
+func (lw *devices) FCMRegister(d *sim.Device) {
+	if lw.fcmOff {
+		d.OnToken("", errNoFCM)
+		return
+	}
+	cfg := d.Config()
+	tok, err := lw.fcm.RegisterDevice(lw.ctx, cfg.SenderID, cfg.Package)
 	d.OnToken(tok, err)
 }
 
 // FCMRefresh (Env) rotates the token.
-func (lw *LiveWorld) FCMRefresh(d *Device, token string) {
+func (lw *devices) FCMRefresh(d *sim.Device, token string) {
+	if lw.fcmOff {
+		d.OnToken("", errNoFCM)
+		return
+	}
 	tok, err := lw.fcm.RefreshToken(lw.ctx, token)
 	d.OnToken(tok, err)
 }
 
 // FCMUnregister (Env) deletes the token.
-func (lw *LiveWorld) FCMUnregister(_ *Device, token string) { _ = lw.fcm.Uninstall(lw.ctx, token) }
+func (lw *devices) FCMUnregister(_ *sim.Device, token string) {
+	if !lw.fcmOff {
+		_ = lw.fcm.Uninstall(lw.ctx, token)
+	}
+}
 
 // FCMForceStop (Env) tells fakefcm the app was force-stopped.
-func (lw *LiveWorld) FCMForceStop(_ *Device, token string) { _ = lw.fcm.ForceStop(lw.ctx, token) }
+func (lw *devices) FCMForceStop(_ *sim.Device, token string) {
+	if !lw.fcmOff {
+		_ = lw.fcm.ForceStop(lw.ctx, token)
+	}
+}
 
 // FCMConnect (Env) opens the device channel on a goroutine.
-func (lw *LiveWorld) FCMConnect(d *Device, token string) FCMLink {
+func (lw *devices) FCMConnect(d *sim.Device, token string) sim.FCMLink {
 	l := &liveFCM{lw: lw, dev: d}
+	if lw.fcmOff {
+		return l
+	}
 	lw.channels[l] = true
 	lw.spawn(func() {
 		ch, err := lw.fcm.Connect(lw.ctx, token)
@@ -346,7 +349,7 @@ func (l *liveFCM) Close() {
 }
 
 var (
-	_ Env       = (*LiveWorld)(nil)
-	_ RelayLink = (*liveConn)(nil)
-	_ FCMLink   = (*liveFCM)(nil)
+	_ sim.Env       = (*devices)(nil)
+	_ sim.RelayLink = (*liveConn)(nil)
+	_ sim.FCMLink   = (*liveFCM)(nil)
 )

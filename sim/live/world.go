@@ -1,0 +1,430 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/pushlab/pushlab/fakefcm"
+	"github.com/pushlab/pushlab/fakefcm/control"
+	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/client"
+	"github.com/pushlab/pushlab/sim"
+)
+
+// Config is what a live or remote world is built from.
+type Config struct {
+	// Seed drives the devices' draws, the links' loss draws and (embedded) both cores.
+	Seed uint64
+	// Relay and FCM configure the embedded relay and fakefcm. With Remote, Relay must be zero
+	// (a remote relay's rules are its operator's: compare them through RelaySettings), and FCM
+	// is applied to the remote fakefcm's behaviour.
+	Relay relay.Config
+	FCM   fakefcm.Behaviour
+	// Loss is the share of app frames every phone's link loses (until SetLink).
+	Loss float64
+	// DB is the embedded relay's store (StackConfig.DB): empty for a temporary SQLite file.
+	DB string
+	// InMemory serves the embedded stack on in-memory listeners (tests in a synctest bubble).
+	InMemory bool
+	// Tap, if set, is told of the embedded relay core's inputs and answers, one at a time.
+	Tap func(sim.TapEvent)
+	// Logger receives the embedded servers' log lines; nil discards them.
+	Logger *slog.Logger
+	// Remote names servers started elsewhere: the world then starts none.
+	Remote *Remote
+	// Settle, if set, runs after the world lets time pass or changes the servers: tests in a
+	// testing/synctest bubble pass synctest.Wait, so that what was set off has landed.
+	Settle func()
+}
+
+// Remote names a relay (and, when given, a fakefcm) started elsewhere.
+type Remote struct {
+	RelayURL string
+	AdminKey string
+	// FCMURL is the fakefcm the relay's certificates point at. Empty means the relay pushes to
+	// an FCM pushsim cannot watch (Google's, in staging): the world's FCM is FCMUnwatched.
+	FCMURL string
+}
+
+// World is the live twin (an embedded Stack) or the remote twin (servers elsewhere) of the world
+// port: simulated phones over real sockets, on the real clock.
+type World struct {
+	cfg    Config
+	ctx    context.Context
+	cancel context.CancelFunc
+	stack  *Stack // nil for a remote world
+	admin  *client.Admin
+	fcm    *control.Client // nil when FCM cannot be watched
+	fcmURL string
+	devs   *devices
+	notify chan struct{}
+
+	// offset shifts a remote world's app and certificate IDs, so that runs sharing a relay do not
+	// see each other's users; zero for an embedded world.
+	offset   uint64
+	mu       sync.Mutex // guards apps and projects
+	apps     []uint64   // the (shifted) apps the world created, for its trace
+	projects []string   // the fakefcm projects of its certificates, for its records and faults
+}
+
+// Open builds a world: an embedded stack is started, or the remote servers are reached.
+func Open(ctx context.Context, cfg Config) (*World, error) {
+	if cfg.Remote != nil {
+		if err := cfg.checkRemote(); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	w := &World{cfg: cfg, ctx: ctx, cancel: cancel, notify: make(chan struct{}, 1)}
+	var dialer *websocket.Dialer
+	if cfg.Remote == nil {
+		var tap *tapAdapter
+		if cfg.Tap != nil {
+			tap = &tapAdapter{fn: cfg.Tap}
+		}
+		sc := StackConfig{Seed: cfg.Seed, Relay: cfg.Relay, FCM: cfg.FCM, DB: cfg.DB, InMemory: cfg.InMemory, Logger: cfg.Logger}
+		if tap != nil {
+			sc.Tap = tap
+		}
+		st, err := StartStack(ctx, sc)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		w.stack, w.admin, w.fcm, w.fcmURL, dialer = st, st.Admin, st.Control, st.FCMURL, st.Dialer
+	} else {
+		r := cfg.Remote
+		hc := &http.Client{Timeout: 30 * time.Second}
+		dialer = &websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+		w.admin = &client.Admin{BaseURL: r.RelayURL, Key: r.AdminKey, HTTP: hc}
+		w.offset = 1 + rand.Uint64N(1_000_000) // a shell's draw: each run its own IDs
+		if r.FCMURL != "" {
+			w.fcmURL = r.FCMURL
+			w.fcm = &control.Client{BaseURL: r.FCMURL, HTTP: hc, Dialer: dialer}
+			if err := w.fcm.SetBehaviour(ctx, cfg.FCM); err != nil {
+				cancel()
+				return nil, fmt.Errorf("set the fakefcm's behaviour at %s: %w", r.FCMURL, err)
+			}
+		}
+	}
+	w.devs = newDevices(devicesConfig{RelayURL: w.admin.BaseURL, FCM: w.fcm, Seed: cfg.Seed, Loss: cfg.Loss, Dialer: dialer})
+	w.OnObserve(nil) // waits end early on observations, whoever else listens
+	return w, nil
+}
+
+// checkRemote refuses the settings a remote world cannot honour.
+func (cfg Config) checkRemote() error {
+	r := cfg.Remote
+	switch {
+	case r.RelayURL == "":
+		return errors.New("a remote world needs the relay's URL")
+	case cfg.Relay != (relay.Config{}):
+		return errors.New("a remote relay's rules are its operator's: read them with RelaySettings instead of setting them")
+	case cfg.DB != "" || cfg.InMemory:
+		return errors.New("the store and listeners of a remote relay are not the world's: leave DB and InMemory unset")
+	case cfg.Tap != nil:
+		return errors.New("a remote relay's core cannot be tapped: leave Tap unset")
+	case r.FCMURL == "" && cfg.FCM != (fakefcm.Behaviour{}):
+		return errors.New("an FCM behaviour needs a fakefcm: give the remote fakefcm's URL or leave the behaviour out")
+	}
+	return nil
+}
+
+// Stack is the embedded stack (nil for a remote world).
+func (w *World) Stack() *Stack { return w.stack }
+
+// Features (sim.World).
+func (w *World) Features() sim.Features { return FeaturesOf(w.cfg) }
+
+// FeaturesOf is what a world opened with cfg can honour, known before it is opened (consumers
+// check a whole batch of scenarios before they run one).
+func FeaturesOf(cfg Config) sim.Features {
+	if cfg.Remote == nil {
+		return sim.Features{Twin: "live", RelayRestart: true, FCMPartition: true, RelayConfig: true, FCM: sim.FCMWatched, Tap: true}
+	}
+	f := sim.Features{Twin: "remote", FCM: sim.FCMWatched}
+	if cfg.Remote.FCMURL == "" {
+		f.FCM = sim.FCMUnwatched
+	}
+	return f
+}
+
+// Now (sim.World) is the real time.
+func (w *World) Now() time.Time { return time.Now() }
+
+// Advance (sim.World) waits d on the real clock.
+func (w *World) Advance(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-w.ctx.Done():
+	}
+	w.settle()
+}
+
+func (w *World) settle() {
+	if w.cfg.Settle != nil {
+		w.cfg.Settle()
+	}
+}
+
+// WaitUntil (sim.World) checks cond on every observation, and every 20 ms for conditions on the
+// servers' state, until it holds or the deadline comes.
+func (w *World) WaitUntil(deadline time.Time, cond func() bool) bool {
+	check := func() bool {
+		var ok bool
+		w.Do(func() { ok = cond() })
+		return ok
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	timeout := time.NewTimer(time.Until(deadline))
+	defer timeout.Stop()
+	for {
+		if check() {
+			return true
+		}
+		select {
+		case <-w.notify:
+		case <-tick.C:
+		case <-timeout.C:
+			return check()
+		case <-w.ctx.Done():
+			return false
+		}
+	}
+}
+
+// Do (sim.World) runs fn holding the devices' lock.
+func (w *World) Do(fn func()) { w.devs.Do(fn) }
+
+// OnObserve (sim.World) sets a function told of every observation (under the devices' lock).
+func (w *World) OnObserve(fn func(*sim.Device, sim.Observation)) {
+	w.devs.OnObserve(func(d *sim.Device, o sim.Observation) {
+		select {
+		case w.notify <- struct{}{}:
+		default:
+		}
+		if fn != nil {
+			fn(d, o)
+		}
+	})
+}
+
+// app and cert shift a scenario's IDs to the world's.
+func (w *World) app(id uint64) uint64 { return id + w.offset*1000 }
+func (w *World) cert(id int64) int64  { return id + int64(w.offset)*1000 }
+
+// AddApp (sim.World) creates the app through the admin API.
+func (w *World) AddApp(a relay.AppConfig) error {
+	a.SDKAppID = w.app(a.SDKAppID)
+	if err := w.admin.PutApp(w.ctx, a); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.apps = append(w.apps, a.SDKAppID)
+	w.mu.Unlock()
+	return nil
+}
+
+// AddCertificate (sim.World) creates a fakefcm project and registers the certificate with it.
+func (w *World) AddCertificate(c sim.CertificateSpec) (string, error) {
+	if w.fcm == nil {
+		return "", fmt.Errorf("certificate %d: the relay pushes to an FCM pushsim cannot watch, so its certificates are its own to register: %w", c.ID, sim.ErrUnsupported)
+	}
+	id := w.cert(c.ID)
+	project := fmt.Sprintf("pushsim-%d", id)
+	creds, err := w.fcm.CreateProject(w.ctx, control.CreateProjectRequest{ProjectID: project, PackageNames: []string{c.PackageName}})
+	if err != nil {
+		return "", err
+	}
+	w.mu.Lock()
+	w.projects = append(w.projects, project)
+	w.mu.Unlock()
+	if c.API == "legacy" {
+		err = w.admin.PutCertificate(w.ctx, w.app(c.SDKAppID), id, c.PackageName, nil, creds.ServerKey, w.fcmURL)
+	} else {
+		err = w.admin.PutCertificate(w.ctx, w.app(c.SDKAppID), id, c.PackageName, creds.ServiceAccount, "", w.fcmURL)
+	}
+	return creds.SenderID, err
+}
+
+// AddDevice (sim.World) adds a phone (call inside Do).
+func (w *World) AddDevice(cfg sim.DeviceConfig) *sim.Device {
+	cfg.SDKAppID = w.app(cfg.SDKAppID)
+	cfg.CertificateID = w.cert(cfg.CertificateID)
+	return w.devs.AddDevice(cfg)
+}
+
+// PutGroup (sim.World) creates the group through the admin API.
+func (w *World) PutGroup(g relay.Group) error {
+	return w.admin.PutGroup(w.ctx, w.app(g.SDKAppID), g.ID, g.Members)
+}
+
+// Kick (sim.World) kicks through the admin API.
+func (w *World) Kick(app uint64, user string) error {
+	err := w.admin.Kick(w.ctx, w.app(app), user)
+	w.settle()
+	return err
+}
+
+// SetFaults (sim.World) replaces fakefcm's fault rules.
+func (w *World) SetFaults(rules []fakefcm.FaultRule) error {
+	if w.fcm == nil {
+		return fmt.Errorf("FCM faults need a fakefcm: %w", sim.ErrUnsupported)
+	}
+	return w.fcm.SetFaults(w.ctx, w.ownFaults(rules))
+}
+
+// AddFaults (sim.World) adds fault rules after those in force.
+func (w *World) AddFaults(rules []fakefcm.FaultRule) error {
+	if w.fcm == nil {
+		return fmt.Errorf("FCM faults need a fakefcm: %w", sim.ErrUnsupported)
+	}
+	return w.fcm.AddFaults(w.ctx, w.ownFaults(rules))
+}
+
+// ownFaults narrows a remote world's rules for "every push" to its own project: against a shared
+// fakefcm, every push means every push of this run.
+func (w *World) ownFaults(rules []fakefcm.FaultRule) []fakefcm.FaultRule {
+	if w.stack != nil {
+		return rules
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := range rules {
+		if rules[i].Project == "" && rules[i].Token == "" && len(w.projects) > 0 {
+			rules[i].Project = w.projects[0]
+		}
+	}
+	return rules
+}
+
+// LinkOf (sim.World) is the phone's link (call inside Do).
+func (w *World) LinkOf(d *sim.Device) sim.Link { return w.devs.rules.Of(d) }
+
+// SetLink (sim.World) partitions a phone's link or makes it lossy (call inside Do). Latency and
+// jitter are refused: the live network is the real one.
+func (w *World) SetLink(d *sim.Device, l sim.Link) error {
+	if l.Latency != 0 || l.Jitter != 0 {
+		return fmt.Errorf("a phone's latency and jitter are virtual-only (the live network is the real one; partition and loss work live): %w", sim.ErrUnsupported)
+	}
+	w.devs.rules.Set(d, l)
+	return nil
+}
+
+// PartitionFCM (sim.World) cuts the embedded relay's link to fakefcm.
+func (w *World) PartitionFCM(cut bool) error {
+	if w.stack == nil {
+		return fmt.Errorf("the relay's link to FCM can be cut only for the embedded relay (a remote relay's network is not ours to cut): %w", sim.ErrUnsupported)
+	}
+	return w.stack.CutFCM(cut)
+}
+
+// RestartRelay (sim.World) restarts the embedded relay on its store.
+func (w *World) RestartRelay() error {
+	if w.stack == nil {
+		return fmt.Errorf("a remote relay cannot be restarted from here: %w", sim.ErrUnsupported)
+	}
+	err := w.stack.RestartRelay(w.ctx)
+	w.settle()
+	return err
+}
+
+// RelaySettings (sim.SettingsReader) reads the rules the relay runs with.
+func (w *World) RelaySettings() (relay.Config, error) {
+	cfg, err := w.admin.Settings(w.ctx)
+	if err != nil {
+		return relay.Config{}, fmt.Errorf("read the relay's settings at %s: %w", w.admin.BaseURL, err)
+	}
+	return cfg, nil
+}
+
+// Online (sim.World) asks the admin API whether the relay sees the device.
+func (w *World) Online(app uint64, user, device string) (bool, error) {
+	v, err := w.admin.User(w.ctx, w.app(app), user)
+	var ae *client.AdminError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, d := range v.Devices {
+		if d.DeviceID == device {
+			return d.Online, nil
+		}
+	}
+	return false, nil
+}
+
+// FCMRegistered (sim.World) asks fakefcm about the token.
+func (w *World) FCMRegistered(token string) (bool, error) {
+	if w.fcm == nil {
+		return false, fmt.Errorf("FCM tokens need a fakefcm: %w", sim.ErrUnsupported)
+	}
+	info, err := w.fcm.Device(w.ctx, token)
+	if err != nil {
+		return false, err
+	}
+	return info.Registered, nil
+}
+
+// Trace (sim.World) reads the push trace of the world's apps through the admin API.
+func (w *World) Trace() ([]relay.TraceEntry, error) {
+	w.mu.Lock()
+	apps := append([]uint64(nil), w.apps...)
+	w.mu.Unlock()
+	var out []relay.TraceEntry
+	for _, app := range apps {
+		es, err := w.admin.PushTrace(w.ctx, app, 10_000)
+		if err != nil {
+			return out, fmt.Errorf("push trace of app %d: %w", app, err)
+		}
+		out = append(out, es...)
+	}
+	return out, nil
+}
+
+// FCMRecords (sim.World) reads fakefcm's records of the world's projects.
+func (w *World) FCMRecords() ([]fakefcm.Record, error) {
+	if w.fcm == nil {
+		return nil, fmt.Errorf("FCM records need a fakefcm: %w", sim.ErrUnsupported)
+	}
+	w.mu.Lock()
+	projects := append([]string(nil), w.projects...)
+	w.mu.Unlock()
+	var out []fakefcm.Record
+	for _, p := range projects {
+		recs, err := w.fcm.Messages(w.ctx, fakefcm.RecordFilter{Project: p})
+		if err != nil {
+			return out, fmt.Errorf("fakefcm records of project %s: %w", p, err)
+		}
+		out = append(out, recs...)
+	}
+	return out, nil
+}
+
+// Close (sim.World) closes the phones' connections and stops the embedded stack.
+func (w *World) Close() error {
+	w.devs.Close()
+	w.cancel()
+	if w.stack != nil {
+		return w.stack.Close()
+	}
+	return nil
+}
+
+var (
+	_ sim.World          = (*World)(nil)
+	_ sim.SettingsReader = (*World)(nil)
+)

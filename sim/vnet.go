@@ -1,0 +1,262 @@
+package sim
+
+import (
+	"time"
+
+	"github.com/pushlab/pushlab/fakefcm"
+	"github.com/pushlab/pushlab/relay"
+)
+
+// vconn is an app connection in the virtual network.
+type vconn struct {
+	w         *VirtualWorld
+	id        relay.ConnID
+	dev       *Device
+	relayOpen bool // the relay knows it (opened, not yet closed on its side)
+	devClosed bool // the device closed it
+	link      ConnLink
+	// up and down are the frames on their way to the relay and to the phone.
+	up   lane[relay.ClientFrame]
+	down lane[relay.ServerFrame]
+}
+
+// DialRelay (Env) opens an app connection through the virtual network.
+func (w *VirtualWorld) DialRelay(d *Device) RelayLink {
+	w.nextCon++
+	c := &vconn{w: w, id: w.nextCon, dev: d}
+	lat := w.links.Delay(d)
+	w.eng.After(lat, func() {
+		if w.links.Cut(d) || c.devClosed {
+			w.eng.After(lat, func() { d.OnRelayClosed(c, "connect failed: no network") })
+			return
+		}
+		w.conns[c.id] = c
+		c.relayOpen = true
+		w.tapped(TapEvent{Kind: TapOpened, Conn: c.id, Device: d})
+		w.RelayDo(func(core *relay.Core, now time.Time) { core.Open(now, c.id) })
+		c.down.after(w.eng, w.links.Delay(d), func() {
+			if !c.devClosed {
+				d.OnRelayOpen(c)
+			}
+		})
+	})
+	return c
+}
+
+// Send carries a frame to the relay, as the link rules say.
+func (c *vconn) Send(f relay.ClientFrame) {
+	if c.devClosed {
+		return
+	}
+	switch c.w.links.Send(c.dev, &c.link) {
+	case Drop:
+		return
+	case Reset:
+		c.down.after(c.w.eng, c.w.links.Delay(c.dev), func() {
+			if !c.devClosed {
+				c.devClosed = true
+				c.dev.OnRelayClosed(c, "connection reset by the relay")
+			}
+		})
+		return
+	}
+	if f.Op == relay.OpPing && c.relayOpen {
+		// A heartbeat only moves the connection's deadline, 90 s or so away: it is applied when
+		// sent rather than a latency later, which spares a day of heartbeats an event each.
+		c.receive(f)
+		return
+	}
+	c.up.send(c.w.eng, c.w.links.Delay(c.dev), f, c.deliverUp)
+}
+
+// deliverUp hands a frame that crossed the link to the relay, if it still has the connection.
+func (c *vconn) deliverUp(f relay.ClientFrame) {
+	if c.relayOpen {
+		c.receive(f)
+	}
+}
+
+// receive hands a frame to the relay core now.
+func (c *vconn) receive(f relay.ClientFrame) {
+	c.w.tapped(TapEvent{Kind: TapReceived, Conn: c.id, Device: c.dev, Frame: f})
+	c.w.relay.Receive(c.w.eng.Now(), c.id, f)
+	c.w.relayReady()
+}
+
+// Close ends the connection from the device; the relay is told only if the link lets it.
+func (c *vconn) Close() {
+	if c.devClosed {
+		return
+	}
+	c.devClosed = true
+	if c.w.links.Cut(c.dev) {
+		return // half-open: the relay finds out by its heartbeat deadline
+	}
+	c.up.after(c.w.eng, c.w.links.Delay(c.dev), func() {
+		if c.relayOpen {
+			c.relayOpen = false
+			delete(c.w.conns, c.id)
+			c.w.tapped(TapEvent{Kind: TapClosed, Conn: c.id, Device: c.dev})
+			c.w.RelayDo(func(core *relay.Core, now time.Time) { core.Closed(now, c.id) })
+		}
+	})
+}
+
+// toDevice carries a relay frame to the device.
+func (c *vconn) toDevice(f relay.ServerFrame) {
+	if f.Op == relay.OpPong {
+		// A pong only tells the app its connection lives. It is noted at its arrival time without
+		// an event of its own, which keeps a day of heartbeats cheap; the only thing missed is a
+		// network cut within the one latency it travels.
+		if !c.devClosed && !c.w.links.Cut(c.dev) {
+			c.dev.heard(c, c.w.eng.Now().Add(c.w.links.Delay(c.dev)))
+		}
+		return
+	}
+	if c.w.links.Cut(c.dev) {
+		return
+	}
+	c.down.send(c.w.eng, c.w.links.Delay(c.dev), f, c.deliverDown)
+}
+
+// deliverDown hands a frame that crossed the link to the phone.
+func (c *vconn) deliverDown(f relay.ServerFrame) {
+	if !c.devClosed && !c.w.links.Cut(c.dev) {
+		c.dev.OnRelayFrame(c, f)
+	}
+}
+
+// closedByRelay: the relay closed the connection; the device hears of it if the link lets it.
+func (c *vconn) closedByRelay(reason string) {
+	c.relayOpen = false
+	delete(c.w.conns, c.id)
+	if !c.w.links.RelayClosed(c.dev, &c.link) {
+		return
+	}
+	c.down.after(c.w.eng, c.w.links.Delay(c.dev), func() {
+		if !c.devClosed && !c.w.links.Cut(c.dev) {
+			c.devClosed = true
+			c.dev.OnRelayClosed(c, reason)
+		}
+	})
+}
+
+// relayGone: the relay process died; the device's next read fails (if it has network), after
+// the frames already on their way, as a socket's buffered data arrives before its end.
+func (c *vconn) relayGone() {
+	c.relayOpen = false
+	c.down.after(c.w.eng, c.w.links.Delay(c.dev), func() {
+		if !c.devClosed && !c.w.links.Cut(c.dev) {
+			c.devClosed = true
+			c.dev.OnRelayClosed(c, "relay went away")
+		}
+	})
+}
+
+// vfcm is a phone's FCM channel in the virtual network.
+type vfcm struct {
+	w      *VirtualWorld
+	dev    *Device
+	token  string
+	open   bool
+	closed bool
+}
+
+// FCMRegister (Env) registers the app with FCM.
+func (w *VirtualWorld) FCMRegister(d *Device) {
+	w.eng.After(w.links.Delay(d), func() {
+		var tok string
+		var err error
+		w.fcmDo(func(c *fakefcm.Core, now time.Time) {
+			tok, err = c.RegisterDevice(now, fakefcm.DeviceSpec{SenderID: d.cfg.SenderID, PackageName: d.cfg.Package})
+		})
+		w.eng.After(w.links.Delay(d), func() { d.OnToken(tok, err) })
+	})
+}
+
+// FCMRefresh (Env) rotates a token.
+func (w *VirtualWorld) FCMRefresh(d *Device, token string) {
+	w.eng.After(w.links.Delay(d), func() {
+		var tok string
+		var err error
+		w.fcmDo(func(c *fakefcm.Core, now time.Time) { tok, err = c.RefreshToken(now, token) })
+		w.eng.After(w.links.Delay(d), func() { d.OnToken(tok, err) })
+	})
+}
+
+// FCMUnregister (Env) deletes a token.
+func (w *VirtualWorld) FCMUnregister(d *Device, token string) {
+	w.eng.After(w.links.Delay(d), func() {
+		w.fcmDo(func(c *fakefcm.Core, now time.Time) { _ = c.Uninstall(now, token) })
+	})
+}
+
+// FCMForceStop (Env) marks the app force-stopped at FCM.
+func (w *VirtualWorld) FCMForceStop(_ *Device, token string) {
+	w.fcmDo(func(c *fakefcm.Core, now time.Time) { _ = c.ForceStop(now, token) })
+}
+
+// FCMConnect (Env) opens the phone's FCM channel.
+func (w *VirtualWorld) FCMConnect(d *Device, token string) FCMLink {
+	l := &vfcm{w: w, dev: d, token: token}
+	w.eng.After(w.links.Delay(d), func() {
+		if l.closed || !d.netUp {
+			return
+		}
+		if old := w.fcmByTk[token]; old != nil {
+			old.open = false
+		}
+		w.fcmByTk[token] = l
+		l.open = true
+		w.fcmDo(func(c *fakefcm.Core, now time.Time) { _ = c.Connect(now, token) })
+	})
+	return l
+}
+
+// Ack carries an acknowledgement to FCM.
+func (l *vfcm) Ack(id string) {
+	if !l.dev.netUp {
+		return
+	}
+	l.w.eng.After(l.w.links.Delay(l.dev), func() {
+		if l.open {
+			l.w.fcmDo(func(c *fakefcm.Core, now time.Time) { _ = c.Ack(now, l.token, id) })
+		}
+	})
+}
+
+// Close closes the channel; FCM notices at once (the phone's FCM connection heartbeats often).
+func (l *vfcm) Close() {
+	if l.closed {
+		return
+	}
+	l.closed = true
+	if l.open {
+		l.open = false
+		if l.w.fcmByTk[l.token] == l {
+			delete(l.w.fcmByTk, l.token)
+		}
+		l.w.fcmDo(func(c *fakefcm.Core, now time.Time) { c.Disconnect(now, l.token) })
+	}
+}
+
+// toDevice carries a delivery to the phone.
+func (l *vfcm) toDevice(d fakefcm.Delivery) {
+	if d.Kind == fakefcm.CloseChannel {
+		l.open = false
+		delete(l.w.fcmByTk, l.token)
+		l.w.eng.After(l.w.links.Delay(l.dev), func() { l.dev.OnFCMClosed(l) })
+		return
+	}
+	f := fakefcm.DeviceFrame{Type: d.Kind, Message: d.Message}
+	l.w.eng.After(l.w.links.Delay(l.dev), func() {
+		if l.open && l.dev.netUp {
+			l.dev.OnPush(l, f)
+		}
+	})
+}
+
+var (
+	_ RelayLink = (*vconn)(nil)
+	_ FCMLink   = (*vfcm)(nil)
+)

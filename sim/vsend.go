@@ -1,0 +1,116 @@
+package sim
+
+import (
+	"time"
+
+	"github.com/pushlab/pushlab/fakefcm"
+	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/sender"
+)
+
+// sendToFCM is the relay's sender in the virtual mode: it encodes the push exactly as the real
+// sender does (the Admin SDK's JSON, or the legacy body), has fakefcm's decoder read it, and hands
+// the answer back to the relay after the network's round trip — or a TIMEOUT after the send
+// timeout, while FCM may still deliver, as a real sender sees it.
+func (w *VirtualWorld) sendToFCM(p relay.Push) {
+	epoch := w.epoch
+	wc, ok := w.certs[p.CertificateID]
+	lat := w.cfg.BackendLatency
+	w.queued[p.ID] = struct{}{}
+	w.eng.After(lat, func() {
+		if w.backendCut {
+			if epoch == w.epoch {
+				delete(w.queued, p.ID)
+			}
+			w.eng.After(w.cfg.SendTimeout-lat, func() {
+				if epoch == w.epoch {
+					res := relay.PushResult{ID: p.ID, Err: &relay.PushError{Code: relay.ErrCodeTimeout, Message: "no answer within the send timeout"}}
+					w.tapped(TapEvent{Kind: TapResult, Result: res})
+					w.RelayDo(func(c *relay.Core, now time.Time) { c.PushResult(now, res) })
+				}
+			})
+			return
+		}
+		if epoch == w.epoch { // a push from a relay since restarted is already on the wire
+			_, live := w.queued[p.ID]
+			delete(w.queued, p.ID)
+			if !live {
+				if w.log.on {
+					w.log.add(w.eng.Now(), "push %d cancelled before it reached FCM", p.ID)
+				}
+				return
+			}
+		}
+		w.tapped(TapEvent{Kind: TapFCM, Push: p, Stale: epoch != w.epoch})
+		var res relay.PushResult
+		var delay time.Duration
+		if !ok {
+			res = relay.PushResult{ID: p.ID, Err: &relay.PushError{Code: relay.ErrCodeUnauthenticated, Message: "no such certificate"}}
+		} else {
+			res, delay = w.fcmSend(wc, p)
+		}
+		back := lat + delay
+		if back+lat > w.cfg.SendTimeout {
+			back = w.cfg.SendTimeout - lat
+			res = relay.PushResult{ID: p.ID, Err: &relay.PushError{Code: relay.ErrCodeTimeout, Message: "no answer within the send timeout"}}
+		}
+		w.eng.After(back, func() {
+			if epoch != w.epoch {
+				return // the relay that sent it is gone
+			}
+			if w.log.on {
+				w.log.add(w.eng.Now(), "push %d answered %s", p.ID, resultText(res))
+			}
+			w.tapped(TapEvent{Kind: TapResult, Result: res})
+			w.RelayDo(func(c *relay.Core, now time.Time) { c.PushResult(now, res) })
+		})
+	})
+}
+
+func resultText(r relay.PushResult) string {
+	if r.Err != nil {
+		return r.Err.Code
+	}
+	return "ok"
+}
+
+// fcmSend hands one push to fakefcm's core through its wire decoders.
+func (w *VirtualWorld) fcmSend(wc worldCert, p relay.Push) (relay.PushResult, time.Duration) {
+	req := fakefcm.SendRequest{Project: wc.project}
+	legacy := wc.cert.API() == "legacy"
+	if legacy {
+		req.API = fakefcm.APILegacy
+		lr, derr := fakefcm.DecodeLegacyRequest(sender.LegacyBody(wc.cert, p))
+		if derr != nil {
+			return relay.PushResult{ID: p.ID, Err: &relay.PushError{Code: "INVALID_ARGUMENT", Message: derr.Body}}, 0
+		}
+		req.Message = lr.Message
+		if len(lr.Targets) == 1 {
+			req.Message.Token = lr.Targets[0]
+		}
+	} else if w.cfg.FastPushes {
+		req.API = fakefcm.APIV1
+		req.Message = sdkToFakeFCM(sender.Message(wc.cert, p))
+	} else {
+		req.API = fakefcm.APIV1
+		vr, derr := fakefcm.DecodeV1Request(sender.V1Body(wc.cert, p))
+		if derr != nil {
+			req.Invalid = derr
+		} else {
+			req.Message = vr.Message
+		}
+	}
+	var r fakefcm.SendResult
+	w.fcmDo(func(c *fakefcm.Core, now time.Time) { r = c.Send(now, req) })
+	if r.Err == nil {
+		return relay.PushResult{ID: p.ID, Name: r.Name}, r.Delay
+	}
+	var e *relay.PushError
+	if legacy {
+		e = sender.LegacyError(r.Err.LegacyError())
+	} else {
+		e = &relay.PushError{Code: string(r.Err.Code), TokenInvalid: r.Err.Field == "message.token", Message: r.Err.Message}
+	}
+	e.RetryAfter = r.Err.RetryAfter
+	return relay.PushResult{ID: p.ID, Err: e}, r.Delay
+}
