@@ -3,7 +3,6 @@ package fakefcm
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"time"
 )
 
@@ -21,6 +20,18 @@ const (
 	ThirdPartyAuthError ErrorCode = "THIRD_PARTY_AUTH_ERROR"
 )
 
+// The HTTP statuses FCM answers refused sends with, as plain numbers so that the core does without
+// net/http; the shell writes them as they are.
+const (
+	statusBadRequest          = 400
+	statusUnauthorized        = 401
+	statusForbidden           = 403
+	statusNotFound            = 404
+	statusTooManyRequests     = 429
+	statusInternalServerError = 500
+	statusServiceUnavailable  = 503
+)
+
 // codeInfo is what each error code looks like on the wire.
 type codeInfo struct {
 	status     int    // HTTP status
@@ -30,32 +41,32 @@ type codeInfo struct {
 }
 
 var codes = map[ErrorCode]codeInfo{
-	InvalidArgument:     {http.StatusBadRequest, "INVALID_ARGUMENT", "InvalidRegistration", "Request contains an invalid argument."},
-	Unregistered:        {http.StatusNotFound, "NOT_FOUND", "NotRegistered", "Requested entity was not found."},
-	SenderIDMismatch:    {http.StatusForbidden, "PERMISSION_DENIED", "MismatchSenderId", "SenderId mismatch"},
-	QuotaExceeded:       {http.StatusTooManyRequests, "RESOURCE_EXHAUSTED", "DeviceMessageRateExceeded", "Quota exceeded for sending messages."},
-	Unavailable:         {http.StatusServiceUnavailable, "UNAVAILABLE", "Unavailable", "The service is currently unavailable."},
-	Internal:            {http.StatusInternalServerError, "INTERNAL", "InternalServerError", "Internal error encountered."},
-	ThirdPartyAuthError: {http.StatusUnauthorized, "UNAUTHENTICATED", "InvalidApnsCredential", "Auth error from APNS or Web Push Service."},
+	InvalidArgument:     {statusBadRequest, "INVALID_ARGUMENT", "InvalidRegistration", "Request contains an invalid argument."},
+	Unregistered:        {statusNotFound, "NOT_FOUND", "NotRegistered", "Requested entity was not found."},
+	SenderIDMismatch:    {statusForbidden, "PERMISSION_DENIED", "MismatchSenderId", "SenderId mismatch"},
+	QuotaExceeded:       {statusTooManyRequests, "RESOURCE_EXHAUSTED", "DeviceMessageRateExceeded", "Quota exceeded for sending messages."},
+	Unavailable:         {statusServiceUnavailable, "UNAVAILABLE", "Unavailable", "The service is currently unavailable."},
+	Internal:            {statusInternalServerError, "INTERNAL", "InternalServerError", "Internal error encountered."},
+	ThirdPartyAuthError: {statusUnauthorized, "UNAUTHENTICATED", "InvalidApnsCredential", "Auth error from APNS or Web Push Service."},
 }
 
 // CodeForStatus returns the FCM error code that FCM answers with the given HTTP status, as fault
 // rules use it. It reports false for a status FCM does not use for send errors.
 func CodeForStatus(status int) (ErrorCode, bool) {
 	switch status {
-	case http.StatusBadRequest:
+	case statusBadRequest:
 		return InvalidArgument, true
-	case http.StatusUnauthorized:
+	case statusUnauthorized:
 		return ThirdPartyAuthError, true
-	case http.StatusForbidden:
+	case statusForbidden:
 		return SenderIDMismatch, true
-	case http.StatusNotFound:
+	case statusNotFound:
 		return Unregistered, true
-	case http.StatusTooManyRequests:
+	case statusTooManyRequests:
 		return QuotaExceeded, true
-	case http.StatusInternalServerError:
+	case statusInternalServerError:
 		return Internal, true
-	case http.StatusServiceUnavailable:
+	case statusServiceUnavailable:
 		return Unavailable, true
 	}
 	return "", false

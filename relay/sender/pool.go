@@ -23,6 +23,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/fcmwire"
 )
 
 // Config is what a Pool is built from.
@@ -147,7 +148,7 @@ func (p *Pool) Send(ctx context.Context, push relay.Push) relay.PushResult {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
 	if cc.v1 != nil {
-		name, err := cc.v1.Send(ctx, Message(cc.cert, push))
+		name, err := cc.v1.Send(ctx, sdkMessage(fcmwire.NewV1Message(cc.cert, push)))
 		if err != nil {
 			return relay.PushResult{ID: push.ID, Err: v1Error(ctx, err)}
 		}
@@ -238,29 +239,13 @@ type legacyAnswer struct {
 	} `json:"results"`
 }
 
-// legacyErrors maps the legacy API's per-token errors to FCM's v1 codes.
-var legacyErrors = map[string]relay.PushError{
-	"NotRegistered":             {Code: "UNREGISTERED"},
-	"InvalidRegistration":       {Code: "INVALID_ARGUMENT", TokenInvalid: true},
-	"MissingRegistration":       {Code: "INVALID_ARGUMENT", TokenInvalid: true},
-	"MismatchSenderId":          {Code: "SENDER_ID_MISMATCH"},
-	"InvalidPackageName":        {Code: "INVALID_ARGUMENT"},
-	"MessageTooBig":             {Code: "INVALID_ARGUMENT"},
-	"InvalidDataKey":            {Code: "INVALID_ARGUMENT"},
-	"InvalidTtl":                {Code: "INVALID_ARGUMENT"},
-	"InvalidParameters":         {Code: "INVALID_ARGUMENT"},
-	"DeviceMessageRateExceeded": {Code: "QUOTA_EXCEEDED"},
-	"Unavailable":               {Code: "UNAVAILABLE"},
-	"InternalServerError":       {Code: "INTERNAL"},
-}
-
 // legacySend posts a push to the legacy /fcm/send API.
 func legacySend(ctx context.Context, cc *certClient, push relay.Push) (string, *relay.PushError) {
 	endpoint := "https://fcm.googleapis.com"
 	if cc.cert.Endpoint != "" {
 		endpoint = strings.TrimSuffix(cc.cert.Endpoint, "/")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/fcm/send", bytes.NewReader(LegacyBody(cc.cert, push)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/fcm/send", bytes.NewReader(fcmwire.LegacyBody(cc.cert, push)))
 	if err != nil {
 		return "", &relay.PushError{Code: relay.ErrCodeNetwork, Message: err.Error()}
 	}
@@ -296,18 +281,7 @@ func legacySend(ctx context.Context, cc *certClient, push relay.Push) (string, *
 	if r.Error == "" {
 		return r.MessageID, nil
 	}
-	e := LegacyError(r.Error)
+	e := fcmwire.LegacyError(r.Error)
 	e.RetryAfter = retryAfter(resp.Header)
 	return "", e
-}
-
-// LegacyError maps a legacy API per-token error string (NotRegistered, InvalidRegistration, …) to
-// the relay's terms; unknown strings count as INTERNAL.
-func LegacyError(name string) *relay.PushError {
-	e, ok := legacyErrors[name]
-	if !ok {
-		e = relay.PushError{Code: "INTERNAL"}
-	}
-	e.Message = name
-	return &e
 }

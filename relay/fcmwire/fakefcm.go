@@ -1,0 +1,33 @@
+package fcmwire
+
+import (
+	"time"
+
+	"github.com/pushlab/pushlab/fakefcm"
+	"github.com/pushlab/pushlab/relay"
+)
+
+// FakeFCMMessage is the HTTP v1 message the relay sends for a push as fakefcm's core takes it:
+// what fakefcm.DecodeV1Request reads from V1Body, built without the JSON round trip (the
+// simulator's fast path).
+func FakeFCMMessage(cert relay.Certificate, p relay.Push) fakefcm.Message {
+	m := NewV1Message(cert, p)
+	a := m.Android
+	ttl := time.Duration(a.TTL)
+	count := a.Notification.NotificationCount
+	out := fakefcm.Message{
+		Token:        m.Token,
+		Notification: &fakefcm.Notification{Title: m.Notification.Title, Body: m.Notification.Body},
+		Android: &fakefcm.AndroidConfig{
+			Priority:              a.Priority,
+			TTL:                   &ttl,
+			CollapseKey:           a.CollapseKey,
+			RestrictedPackageName: a.RestrictedPackageName,
+			Notification:          &fakefcm.AndroidNotification{Tag: a.Notification.Tag, NotificationCount: &count},
+		},
+	}
+	if len(m.Data) > 0 { // an empty map is left out of the body, so the decoder reads none
+		out.Data = m.Data
+	}
+	return out
+}

@@ -1,0 +1,40 @@
+package fcmwire
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"pgregory.net/rapid"
+
+	"github.com/pushlab/pushlab/fakefcm"
+	"github.com/pushlab/pushlab/internal/duration"
+	"github.com/pushlab/pushlab/internal/secret"
+	"github.com/pushlab/pushlab/relay"
+)
+
+// TestPropertyFakeFCMMessageIsTheDecodedBody draws pushes and checks that FakeFCMMessage gives
+// fakefcm's core the message that fakefcm's decoder reads from V1Body.
+func TestPropertyFakeFCMMessageIsTheDecodedBody(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		str := rapid.StringMatching(`[a-zA-Z0-9 é😀<&"_\\]{0,20}`)
+		cert := relay.Certificate{ID: 1, PackageName: rapid.SampledFrom([]string{"", "com.example.im"}).Draw(t, "package"),
+			ServiceAccount: secret.New("{}")}
+		p := relay.Push{
+			Token: rapid.StringMatching(`[a-zA-Z0-9:_-]{1,40}`).Draw(t, "token"),
+			Title: str.Draw(t, "title"), Body: str.Draw(t, "body"), CollapseKey: str.Draw(t, "collapse"),
+			Data: rapid.OneOf(rapid.Just[map[string]string](nil),
+				rapid.MapOf(rapid.StringMatching(`[a-z]{1,6}`), str)).Draw(t, "data"),
+			TTL: duration.Of(rapid.OneOf(rapid.Just(time.Duration(0)), rapid.Just(fakefcm.MaxTTL),
+				rapid.Map(rapid.Int64Range(0, int64(fakefcm.MaxTTL)), func(n int64) time.Duration { return time.Duration(n) })).Draw(t, "ttl")),
+			NotificationCount: rapid.IntRange(0, 999).Draw(t, "count"),
+		}
+		wire, err := fakefcm.DecodeV1Request(V1Body(cert, p))
+		if err != nil {
+			t.Fatalf("decode %s: %v", V1Body(cert, p), err)
+		}
+		if diff := cmp.Diff(wire.Message, FakeFCMMessage(cert, p)); diff != "" {
+			t.Fatalf("FakeFCMMessage differs from the decoded body (-decoded +built):\n%s", diff)
+		}
+	})
+}

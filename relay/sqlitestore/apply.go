@@ -1,0 +1,264 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math"
+
+	"github.com/pushlab/pushlab/relay"
+)
+
+// Apply persists records in one transaction, in order: all of them or, on an error, none.
+func (s *Store) Apply(ctx context.Context, records []relay.Record) (err error) {
+	if len(records) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("apply %d records: begin: %w", len(records), err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	a := applier{ctx: ctx, tx: tx, stmts: map[*sql.Stmt]*sql.Stmt{}}
+	for i, r := range compact(records) {
+		if err := a.apply(&s.stmts, r); err != nil {
+			return fmt.Errorf("apply %s (record %d of %d): %w", describe(r), i+1, len(records), err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("apply %d records: commit: %w", len(records), err)
+	}
+	return nil
+}
+
+// applier runs statements in one Apply's transaction.
+type applier struct {
+	ctx   context.Context
+	tx    *sql.Tx
+	stmts map[*sql.Stmt]*sql.Stmt // the transaction's copy of each prepared statement
+}
+
+func (a applier) exec(stmt *sql.Stmt, args ...any) error {
+	ts, ok := a.stmts[stmt]
+	if !ok {
+		ts = a.tx.StmtContext(a.ctx, stmt)
+		a.stmts[stmt] = ts
+	}
+	_, err := ts.ExecContext(a.ctx, args...)
+	return err
+}
+
+// compact drops the records of a batch that a later record of the same batch overwrites: of
+// the puts and deletes of one session, binding, push or counter only the last counts, so only
+// the last is written. (Busy relays write a device's session several times a batch: unread
+// counts, caps.) Records of other kinds, and batches that delete an app, are kept whole.
+func compact(records []relay.Record) []relay.Record {
+	type key struct {
+		kind string
+		dev  relay.DeviceKey
+		id   uint64
+		name string
+	}
+	keyOf := func(r relay.Record) (key, bool) {
+		switch r := r.(type) {
+		case relay.PutSession:
+			return key{kind: "session", dev: r.Session.Key}, true
+		case relay.DeleteSession:
+			return key{kind: "session", dev: r.Key}, true
+		case relay.PutBinding:
+			return key{kind: "binding", dev: r.Binding.Key}, true
+		case relay.DeleteBinding:
+			return key{kind: "binding", dev: r.Key}, true
+		case relay.PutPush:
+			return key{kind: "push", id: r.Push.Push.ID}, true
+		case relay.DeletePush:
+			return key{kind: "push", id: r.ID}, true
+		case relay.PutCounter:
+			return key{kind: "counter", name: r.Name}, true
+		case relay.DeleteApp:
+			return key{kind: "app"}, true
+		}
+		return key{}, false
+	}
+	seen := map[key]bool{}
+	keep := make([]bool, len(records))
+	dropped := 0
+	for i := len(records) - 1; i >= 0; i-- {
+		k, ok := keyOf(records[i])
+		if ok && k.kind == "app" {
+			return records
+		}
+		keep[i] = !ok || !seen[k]
+		if ok {
+			seen[k] = true
+		}
+		if !keep[i] {
+			dropped++
+		}
+	}
+	if dropped == 0 {
+		return records
+	}
+	out := make([]relay.Record, 0, len(records)-dropped)
+	for i, r := range records {
+		if keep[i] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (a applier) apply(st *statements, r relay.Record) error {
+	switch r := r.(type) {
+	case relay.PutApp:
+		app := r.App
+		return a.exec(st.putApp, u64(app.SDKAppID), app.Name, app.SecretKey.Reveal(), string(app.LoginPolicy),
+			app.Caps.PerMinute, app.Caps.PerHour, app.Caps.Burst, int64(app.Caps.Refill))
+	case relay.DeleteApp:
+		for _, stmt := range st.deleteApp {
+			if err := a.exec(stmt, u64(r.SDKAppID)); err != nil {
+				return err
+			}
+		}
+		return nil
+	case relay.PutCertificate:
+		c := r.Cert
+		since, err := timeToDB(c.Status.Since)
+		if err != nil {
+			return fmt.Errorf("status since: %w", err)
+		}
+		return a.exec(st.putCert, c.ID, u64(c.SDKAppID), c.Platform, c.PackageName, c.SenderID,
+			c.ServiceAccount.Reveal(), c.ServerKey.Reveal(), c.Endpoint, c.Status.Misconfigured, c.Status.Reason, since)
+	case relay.DeleteCertificate:
+		return a.exec(st.deleteCert, r.ID)
+	case relay.PutSession:
+		ss := r.Session
+		loginAt, err := timeToDB(ss.LoginAt)
+		if err != nil {
+			return fmt.Errorf("login time: %w", err)
+		}
+		held, err := json.Marshal(ss.Held)
+		if err != nil {
+			return fmt.Errorf("held: %w", err)
+		}
+		var caps sql.NullString
+		if ss.Caps != nil {
+			b, err := json.Marshal(ss.Caps)
+			if err != nil {
+				return fmt.Errorf("caps: %w", err)
+			}
+			caps = sql.NullString{String: string(b), Valid: true}
+		}
+		return a.exec(st.putSession, u64(ss.Key.SDKAppID), ss.Key.UserID, ss.Key.DeviceID, ss.Platform, loginAt,
+			ss.Unread, string(held), caps, ss.LoggedOut)
+	case relay.DeleteSession:
+		return a.exec(st.deleteSession, u64(r.Key.SDKAppID), r.Key.UserID, r.Key.DeviceID)
+	case relay.PutBinding:
+		b := r.Binding
+		return a.exec(st.putBinding, u64(b.Key.SDKAppID), b.Key.UserID, b.Key.DeviceID, b.CertificateID, b.Token)
+	case relay.DeleteBinding:
+		return a.exec(st.deleteBinding, u64(r.Key.SDKAppID), r.Key.UserID, r.Key.DeviceID)
+	case relay.PutMessage:
+		m := r.Msg
+		at, err := timeToDB(m.Time)
+		if err != nil {
+			return fmt.Errorf("message time: %w", err)
+		}
+		if err := a.exec(st.addInbox, u64(r.User.SDKAppID), r.User.UserID); err != nil {
+			return err
+		}
+		return a.exec(st.putMessage, u64(r.User.SDKAppID), r.User.UserID, u64(m.Seq), m.ID, m.From, m.FromDevice,
+			m.Conv, m.Group, m.Text, at, m.Push.Title, m.Push.Desc, m.Push.Ext, m.Push.Disable)
+	case relay.TrimInbox:
+		if err := a.exec(st.addInbox, u64(r.User.SDKAppID), r.User.UserID); err != nil {
+			return err
+		}
+		trim := st.trimLow
+		if r.Through > math.MaxInt64 {
+			trim = st.trimHigh
+		}
+		return a.exec(trim, u64(r.User.SDKAppID), r.User.UserID, u64(r.Through))
+	case relay.PutGroup:
+		g := r.Group
+		members, err := marshalStrings(g.Members)
+		if err != nil {
+			return fmt.Errorf("members: %w", err)
+		}
+		return a.exec(st.putGroup, u64(g.SDKAppID), g.ID, members)
+	case relay.PutReceiveOpt:
+		if err := a.exec(st.addOptUser, u64(r.User.SDKAppID), r.User.UserID); err != nil {
+			return err
+		}
+		if r.Opt == relay.ReceiveAll {
+			return a.exec(st.deleteOpt, u64(r.User.SDKAppID), r.User.UserID, r.Conv)
+		}
+		return a.exec(st.putOpt, u64(r.User.SDKAppID), r.User.UserID, r.Conv, r.Opt)
+	case relay.PutPush:
+		p := r.Push.Push
+		notBefore, err := timeToDB(r.Push.NotBefore)
+		if err != nil {
+			return fmt.Errorf("not-before time: %w", err)
+		}
+		data, err := marshalData(p.Data)
+		if err != nil {
+			return fmt.Errorf("data: %w", err)
+		}
+		seqs, err := json.Marshal(p.Seqs)
+		if err != nil {
+			return fmt.Errorf("seqs: %w", err)
+		}
+		return a.exec(st.putPush, u64(p.ID), u64(p.Device.SDKAppID), p.Device.UserID, p.Device.DeviceID,
+			p.CertificateID, p.Token, p.Title, p.Body, data, p.CollapseKey, int64(p.TTL), p.NotificationCount,
+			string(seqs), p.Attempt, notBefore)
+	case relay.DeletePush:
+		return a.exec(st.deletePush, u64(r.ID))
+	case relay.PutCounter:
+		return a.exec(st.putCounter, r.Name, u64(r.Value))
+	default:
+		return fmt.Errorf("unknown record type %T: the sqlite store does not know how to persist it", r)
+	}
+}
+
+// describe names a record and its key, for errors.
+func describe(r relay.Record) string {
+	dev := func(k relay.DeviceKey) string { return fmt.Sprintf("%d/%s/%s", k.SDKAppID, k.UserID, k.DeviceID) }
+	switch r := r.(type) {
+	case relay.PutApp:
+		return fmt.Sprintf("PutApp %d", r.App.SDKAppID)
+	case relay.DeleteApp:
+		return fmt.Sprintf("DeleteApp %d", r.SDKAppID)
+	case relay.PutCertificate:
+		return fmt.Sprintf("PutCertificate %d", r.Cert.ID)
+	case relay.DeleteCertificate:
+		return fmt.Sprintf("DeleteCertificate %d", r.ID)
+	case relay.PutSession:
+		return "PutSession " + dev(r.Session.Key)
+	case relay.DeleteSession:
+		return "DeleteSession " + dev(r.Key)
+	case relay.PutBinding:
+		return "PutBinding " + dev(r.Binding.Key)
+	case relay.DeleteBinding:
+		return "DeleteBinding " + dev(r.Key)
+	case relay.PutMessage:
+		return fmt.Sprintf("PutMessage %d/%s/%d", r.User.SDKAppID, r.User.UserID, r.Msg.Seq)
+	case relay.TrimInbox:
+		return fmt.Sprintf("TrimInbox %d/%s through %d", r.User.SDKAppID, r.User.UserID, r.Through)
+	case relay.PutGroup:
+		return fmt.Sprintf("PutGroup %d/%s", r.Group.SDKAppID, r.Group.ID)
+	case relay.PutReceiveOpt:
+		return fmt.Sprintf("PutReceiveOpt %d/%s %s=%s", r.User.SDKAppID, r.User.UserID, r.Conv, r.Opt)
+	case relay.PutPush:
+		return fmt.Sprintf("PutPush %d", r.Push.Push.ID)
+	case relay.DeletePush:
+		return fmt.Sprintf("DeletePush %d", r.ID)
+	case relay.PutCounter:
+		return fmt.Sprintf("PutCounter %s", r.Name)
+	default:
+		return fmt.Sprintf("%T", r)
+	}
+}

@@ -1,0 +1,270 @@
+package sqlitestore
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/pushlab/pushlab/internal/duration"
+	"github.com/pushlab/pushlab/internal/secret"
+	"github.com/pushlab/pushlab/relay"
+)
+
+// Load returns the state the records so far describe, read in one transaction, ordered as
+// relay.MemoryStore orders it.
+func (s *Store) Load(ctx context.Context) (st *relay.State, err error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("load: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }() // read only: nothing to commit
+	st = &relay.State{
+		Messages:    map[relay.UserKey][]relay.StoredMsg{},
+		ReceiveOpts: map[relay.UserKey]map[string]string{},
+		Counters:    map[string]uint64{},
+	}
+	l := loader{ctx: ctx, tx: tx}
+	for _, step := range []struct {
+		what string
+		load func(*relay.State) error
+	}{
+		{"apps", l.apps}, {"certificates", l.certificates}, {"sessions", l.sessions}, {"bindings", l.bindings},
+		{"messages", l.messages}, {"groups", l.groups}, {"receive options", l.receiveOpts}, {"pushes", l.pushes},
+		{"counters", l.counters},
+	} {
+		if err := step.load(st); err != nil {
+			return nil, fmt.Errorf("load %s: %w", step.what, err)
+		}
+	}
+	return st, nil
+}
+
+// loader reads tables in one Load's transaction.
+type loader struct {
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+// each runs query and calls scan for each row.
+func (l loader) each(query string, scan func(*sql.Rows) error) error {
+	rows, err := l.tx.QueryContext(l.ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (l loader) apps(st *relay.State) error {
+	err := l.each(`SELECT sdk_app_id, name, secret_key, login_policy, caps_per_minute, caps_per_hour,
+		caps_burst, caps_refill_ns FROM apps`, func(rows *sql.Rows) error {
+		var a relay.AppConfig
+		var id, refill int64
+		var key, policy string
+		if err := rows.Scan(&id, &a.Name, &key, &policy, &a.Caps.PerMinute, &a.Caps.PerHour, &a.Caps.Burst, &refill); err != nil {
+			return err
+		}
+		a.SDKAppID, a.SecretKey, a.LoginPolicy, a.Caps.Refill = uint64(id), secret.New(key), relay.LoginPolicy(policy), duration.Duration(refill)
+		st.Apps = append(st.Apps, a)
+		return nil
+	})
+	slices.SortFunc(st.Apps, func(a, b relay.AppConfig) int { return cmp.Compare(a.SDKAppID, b.SDKAppID) })
+	return err
+}
+
+func (l loader) certificates(st *relay.State) error {
+	err := l.each(`SELECT id, sdk_app_id, platform, package_name, sender_id, service_account, server_key,
+		endpoint, misconfigured, reason, since_ns FROM certificates`, func(rows *sql.Rows) error {
+		var c relay.Certificate
+		var app int64
+		var account, key string
+		var since sql.NullInt64
+		if err := rows.Scan(&c.ID, &app, &c.Platform, &c.PackageName, &c.SenderID, &account, &key, &c.Endpoint,
+			&c.Status.Misconfigured, &c.Status.Reason, &since); err != nil {
+			return err
+		}
+		c.SDKAppID, c.ServiceAccount, c.ServerKey, c.Status.Since = uint64(app), secret.New(account), secret.New(key), timeFromDB(since)
+		st.Certificates = append(st.Certificates, c)
+		return nil
+	})
+	slices.SortFunc(st.Certificates, func(a, b relay.Certificate) int { return cmp.Compare(a.ID, b.ID) })
+	return err
+}
+
+func (l loader) sessions(st *relay.State) error {
+	err := l.each(`SELECT sdk_app_id, user_id, device_id, platform, login_at_ns, unread, held, caps, logged_out FROM sessions`,
+		func(rows *sql.Rows) error {
+			var ss relay.SessionState
+			var app int64
+			var loginAt sql.NullInt64
+			var held string
+			var caps sql.NullString
+			if err := rows.Scan(&app, &ss.Key.UserID, &ss.Key.DeviceID, &ss.Platform, &loginAt, &ss.Unread, &held, &caps, &ss.LoggedOut); err != nil {
+				return err
+			}
+			ss.Key.SDKAppID, ss.LoginAt = uint64(app), timeFromDB(loginAt)
+			if err := json.Unmarshal([]byte(held), &ss.Held); err != nil {
+				return fmt.Errorf("session %v: held: %w", ss.Key, err)
+			}
+			if caps.Valid {
+				ss.Caps = &relay.CapsState{}
+				if err := json.Unmarshal([]byte(caps.String), ss.Caps); err != nil {
+					return fmt.Errorf("session %v: caps: %w", ss.Key, err)
+				}
+			}
+			st.Sessions = append(st.Sessions, ss)
+			return nil
+		})
+	slices.SortFunc(st.Sessions, func(a, b relay.SessionState) int { return compareDeviceKeys(a.Key, b.Key) })
+	return err
+}
+
+func (l loader) bindings(st *relay.State) error {
+	err := l.each(`SELECT sdk_app_id, user_id, device_id, certificate_id, token FROM bindings`, func(rows *sql.Rows) error {
+		var b relay.Binding
+		var app int64
+		if err := rows.Scan(&app, &b.Key.UserID, &b.Key.DeviceID, &b.CertificateID, &b.Token); err != nil {
+			return err
+		}
+		b.Key.SDKAppID = uint64(app)
+		st.Bindings = append(st.Bindings, b)
+		return nil
+	})
+	slices.SortFunc(st.Bindings, func(a, b relay.Binding) int { return compareDeviceKeys(a.Key, b.Key) })
+	return err
+}
+
+func (l loader) messages(st *relay.State) error {
+	err := l.each(`SELECT sdk_app_id, user_id FROM inboxes`, func(rows *sql.Rows) error {
+		var k relay.UserKey
+		var app int64
+		if err := rows.Scan(&app, &k.UserID); err != nil {
+			return err
+		}
+		k.SDKAppID = uint64(app)
+		st.Messages[k] = nil
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = l.each(`SELECT sdk_app_id, user_id, seq, id, from_user, from_device, conv, group_id, text, time_ns,
+		push_title, push_desc, push_ext, push_disable FROM messages`, func(rows *sql.Rows) error {
+		var k relay.UserKey
+		var m relay.StoredMsg
+		var app, seq int64
+		var at sql.NullInt64
+		if err := rows.Scan(&app, &k.UserID, &seq, &m.ID, &m.From, &m.FromDevice, &m.Conv, &m.Group, &m.Text, &at,
+			&m.Push.Title, &m.Push.Desc, &m.Push.Ext, &m.Push.Disable); err != nil {
+			return err
+		}
+		k.SDKAppID, m.Seq, m.Time = uint64(app), uint64(seq), timeFromDB(at)
+		st.Messages[k] = append(st.Messages[k], m)
+		return nil
+	})
+	for _, msgs := range st.Messages {
+		slices.SortFunc(msgs, func(a, b relay.StoredMsg) int { return cmp.Compare(a.Seq, b.Seq) })
+	}
+	return err
+}
+
+func (l loader) groups(st *relay.State) error {
+	err := l.each(`SELECT sdk_app_id, id, members FROM chat_groups`, func(rows *sql.Rows) error {
+		var g relay.Group
+		var app int64
+		var members string
+		if err := rows.Scan(&app, &g.ID, &members); err != nil {
+			return err
+		}
+		g.SDKAppID = uint64(app)
+		if err := json.Unmarshal([]byte(members), &g.Members); err != nil {
+			return fmt.Errorf("group %d/%s: members: %w", g.SDKAppID, g.ID, err)
+		}
+		st.Groups = append(st.Groups, g)
+		return nil
+	})
+	slices.SortFunc(st.Groups, func(a, b relay.Group) int {
+		return cmp.Or(cmp.Compare(a.SDKAppID, b.SDKAppID), cmp.Compare(a.ID, b.ID))
+	})
+	return err
+}
+
+func (l loader) receiveOpts(st *relay.State) error {
+	err := l.each(`SELECT sdk_app_id, user_id FROM receive_opt_users`, func(rows *sql.Rows) error {
+		var k relay.UserKey
+		var app int64
+		if err := rows.Scan(&app, &k.UserID); err != nil {
+			return err
+		}
+		k.SDKAppID = uint64(app)
+		st.ReceiveOpts[k] = map[string]string{}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return l.each(`SELECT sdk_app_id, user_id, conv, opt FROM receive_opts`, func(rows *sql.Rows) error {
+		var k relay.UserKey
+		var app int64
+		var conv, opt string
+		if err := rows.Scan(&app, &k.UserID, &conv, &opt); err != nil {
+			return err
+		}
+		k.SDKAppID = uint64(app)
+		if st.ReceiveOpts[k] == nil {
+			st.ReceiveOpts[k] = map[string]string{}
+		}
+		st.ReceiveOpts[k][conv] = opt
+		return nil
+	})
+}
+
+func (l loader) pushes(st *relay.State) error {
+	err := l.each(`SELECT id, sdk_app_id, user_id, device_id, certificate_id, token, title, body, data,
+		collapse_key, ttl_ns, notification_count, seqs, attempt, not_before_ns FROM pushes`, func(rows *sql.Rows) error {
+		var ps relay.PushState
+		p := &ps.Push
+		var id, app, ttl int64
+		var data, seqs string
+		var notBefore sql.NullInt64
+		if err := rows.Scan(&id, &app, &p.Device.UserID, &p.Device.DeviceID, &p.CertificateID, &p.Token, &p.Title,
+			&p.Body, &data, &p.CollapseKey, &ttl, &p.NotificationCount, &seqs, &p.Attempt, &notBefore); err != nil {
+			return err
+		}
+		p.ID, p.Device.SDKAppID, p.TTL, ps.NotBefore = uint64(id), uint64(app), duration.Duration(ttl), timeFromDB(notBefore)
+		if err := json.Unmarshal([]byte(data), &p.Data); err != nil {
+			return fmt.Errorf("push %d: data: %w", p.ID, err)
+		}
+		if err := json.Unmarshal([]byte(seqs), &p.Seqs); err != nil {
+			return fmt.Errorf("push %d: seqs: %w", p.ID, err)
+		}
+		st.Pushes = append(st.Pushes, ps)
+		return nil
+	})
+	slices.SortFunc(st.Pushes, func(a, b relay.PushState) int { return cmp.Compare(a.Push.ID, b.Push.ID) })
+	return err
+}
+
+func (l loader) counters(st *relay.State) error {
+	return l.each(`SELECT name, value FROM counters`, func(rows *sql.Rows) error {
+		var name string
+		var v int64
+		if err := rows.Scan(&name, &v); err != nil {
+			return err
+		}
+		st.Counters[name] = uint64(v)
+		return nil
+	})
+}
+
+func compareDeviceKeys(a, b relay.DeviceKey) int {
+	return cmp.Or(cmp.Compare(a.SDKAppID, b.SDKAppID), cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.DeviceID, b.DeviceID))
+}

@@ -1,0 +1,72 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// statements are the store's prepared statements, prepared once at Open.
+type statements struct {
+	putApp, putCert, deleteCert, putSession, deleteSession, putBinding, deleteBinding *sql.Stmt
+	addInbox, putMessage, trimLow, trimHigh, putGroup                                 *sql.Stmt
+	addOptUser, putOpt, deleteOpt, putPush, deletePush, putCounter                    *sql.Stmt
+	deleteApp                                                                         []*sql.Stmt
+}
+
+func (s *Store) prepare(ctx context.Context) error {
+	st := &s.stmts
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&st.putApp, `INSERT OR REPLACE INTO apps (sdk_app_id, name, secret_key, login_policy,
+			caps_per_minute, caps_per_hour, caps_burst, caps_refill_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.putCert, `INSERT OR REPLACE INTO certificates (id, sdk_app_id, platform, package_name, sender_id,
+			service_account, server_key, endpoint, misconfigured, reason, since_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.deleteCert, `DELETE FROM certificates WHERE id = ?`},
+		{&st.putSession, `INSERT OR REPLACE INTO sessions (sdk_app_id, user_id, device_id, platform, login_at_ns,
+			unread, held, caps, logged_out) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.deleteSession, `DELETE FROM sessions WHERE sdk_app_id = ? AND user_id = ? AND device_id = ?`},
+		{&st.putBinding, `INSERT OR REPLACE INTO bindings (sdk_app_id, user_id, device_id, certificate_id, token)
+			VALUES (?, ?, ?, ?, ?)`},
+		{&st.deleteBinding, `DELETE FROM bindings WHERE sdk_app_id = ? AND user_id = ? AND device_id = ?`},
+		{&st.addInbox, `INSERT OR IGNORE INTO inboxes (sdk_app_id, user_id) VALUES (?, ?)`},
+		// A plain INSERT: a second message with the same seq is an error, not a replacement.
+		{&st.putMessage, `INSERT INTO messages (sdk_app_id, user_id, seq, id, from_user, from_device, conv,
+			group_id, text, time_ns, push_title, push_desc, push_ext, push_disable)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		// Seqs are uint64 bit-cast to int64: those at or below a Through under 2^63 are the
+		// non-negative ones up to it; at or above 2^63, all the non-negative ones and the
+		// negative ones up to it.
+		{&st.trimLow, `DELETE FROM messages WHERE sdk_app_id = ? AND user_id = ? AND seq BETWEEN 0 AND ?`},
+		{&st.trimHigh, `DELETE FROM messages WHERE sdk_app_id = ? AND user_id = ? AND (seq >= 0 OR seq <= ?)`},
+		{&st.putGroup, `INSERT OR REPLACE INTO chat_groups (sdk_app_id, id, members) VALUES (?, ?, ?)`},
+		{&st.addOptUser, `INSERT OR IGNORE INTO receive_opt_users (sdk_app_id, user_id) VALUES (?, ?)`},
+		{&st.putOpt, `INSERT OR REPLACE INTO receive_opts (sdk_app_id, user_id, conv, opt) VALUES (?, ?, ?, ?)`},
+		{&st.deleteOpt, `DELETE FROM receive_opts WHERE sdk_app_id = ? AND user_id = ? AND conv = ?`},
+		{&st.putPush, `INSERT OR REPLACE INTO pushes (id, sdk_app_id, user_id, device_id, certificate_id, token,
+			title, body, data, collapse_key, ttl_ns, notification_count, seqs, attempt, not_before_ns)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.deletePush, `DELETE FROM pushes WHERE id = ?`},
+		{&st.putCounter, `INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)`},
+	} {
+		stmt, err := s.db.PrepareContext(ctx, p.query)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", p.query, err)
+		}
+		*p.stmt = stmt
+	}
+	// DeleteApp removes the app and everything of it, as MemoryStore does: certificates by
+	// their app, pushes by their device's app, everything else by its key's app.
+	for _, table := range []string{"apps", "certificates", "sessions", "bindings", "inboxes", "messages",
+		"chat_groups", "receive_opt_users", "receive_opts", "pushes"} {
+		query := "DELETE FROM " + table + " WHERE sdk_app_id = ?"
+		stmt, err := s.db.PrepareContext(ctx, query)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", query, err)
+		}
+		st.deleteApp = append(st.deleteApp, stmt)
+	}
+	return nil
+}
