@@ -5,7 +5,7 @@ import (
 
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/relay"
-	"github.com/pushlab/pushlab/relay/sender"
+	"github.com/pushlab/pushlab/relay/fcmwire"
 )
 
 // sendToFCM is the relay's sender in the virtual mode: it encodes the push exactly as the real
@@ -80,7 +80,7 @@ func (w *VirtualWorld) fcmSend(wc worldCert, p relay.Push) (relay.PushResult, ti
 	legacy := wc.cert.API() == "legacy"
 	if legacy {
 		req.API = fakefcm.APILegacy
-		lr, derr := fakefcm.DecodeLegacyRequest(sender.LegacyBody(wc.cert, p))
+		lr, derr := fakefcm.DecodeLegacyRequest(fcmwire.LegacyBody(wc.cert, p))
 		if derr != nil {
 			return relay.PushResult{ID: p.ID, Err: &relay.PushError{Code: "INVALID_ARGUMENT", Message: derr.Body}}, 0
 		}
@@ -90,10 +90,10 @@ func (w *VirtualWorld) fcmSend(wc worldCert, p relay.Push) (relay.PushResult, ti
 		}
 	} else if w.cfg.FastPushes {
 		req.API = fakefcm.APIV1
-		req.Message = sdkToFakeFCM(sender.Message(wc.cert, p))
+		req.Message = fastMessage(wc.cert, p)
 	} else {
 		req.API = fakefcm.APIV1
-		vr, derr := fakefcm.DecodeV1Request(sender.V1Body(wc.cert, p))
+		vr, derr := fakefcm.DecodeV1Request(fcmwire.V1Body(wc.cert, p))
 		if derr != nil {
 			req.Invalid = derr
 		} else {
@@ -107,7 +107,7 @@ func (w *VirtualWorld) fcmSend(wc worldCert, p relay.Push) (relay.PushResult, ti
 	}
 	var e *relay.PushError
 	if legacy {
-		e = sender.LegacyError(r.Err.LegacyError())
+		e = fcmwire.LegacyError(r.Err.LegacyError())
 	} else {
 		e = &relay.PushError{Code: string(r.Err.Code), TokenInvalid: r.Err.Field == "message.token", Message: r.Err.Message}
 	}

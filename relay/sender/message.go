@@ -35,25 +35,8 @@ func sdkMessage(m fcmwire.V1Message) *messaging.Message {
 	}
 }
 
-// Message is the HTTP v1 message the relay sends for a push, as the Admin SDK's message.
-//
-// Deprecated: use fcmwire.NewV1Message for the message, or fcmwire.FakeFCMMessage to drive
-// fakefcm's core.
+// Message is the HTTP v1 message the relay sends for a push, as the Admin SDK's message (what
+// Pool.Send hands the SDK).
 func Message(cert relay.Certificate, p relay.Push) *messaging.Message {
 	return sdkMessage(fcmwire.NewV1Message(cert, p))
 }
-
-// V1Body is the HTTP v1 request body the Admin SDK writes for a push.
-//
-// Deprecated: use fcmwire.V1Body.
-func V1Body(cert relay.Certificate, p relay.Push) []byte { return fcmwire.V1Body(cert, p) }
-
-// LegacyBody is the legacy /fcm/send body the relay sends for a push.
-//
-// Deprecated: use fcmwire.LegacyBody.
-func LegacyBody(cert relay.Certificate, p relay.Push) []byte { return fcmwire.LegacyBody(cert, p) }
-
-// LegacyError maps a legacy API per-token error string to the relay's terms.
-//
-// Deprecated: use fcmwire.LegacyError.
-func LegacyError(name string) *relay.PushError { return fcmwire.LegacyError(name) }

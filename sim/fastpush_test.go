@@ -1,4 +1,4 @@
-package fcmwire
+package sim
 
 import (
 	"testing"
@@ -11,11 +11,12 @@ import (
 	"github.com/pushlab/pushlab/internal/duration"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/fcmwire"
 )
 
-// TestPropertyFakeFCMMessageIsTheDecodedBody draws pushes and checks that FakeFCMMessage gives
+// TestPropertyfastMessageIsTheDecodedBody draws pushes and checks that fastMessage gives
 // fakefcm's core the message that fakefcm's decoder reads from V1Body.
-func TestPropertyFakeFCMMessageIsTheDecodedBody(t *testing.T) {
+func TestPropertyfastMessageIsTheDecodedBody(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		str := rapid.StringMatching(`[a-zA-Z0-9 é😀<&"_\\]{0,20}`)
 		cert := relay.Certificate{ID: 1, PackageName: rapid.SampledFrom([]string{"", "com.example.im"}).Draw(t, "package"),
@@ -29,12 +30,12 @@ func TestPropertyFakeFCMMessageIsTheDecodedBody(t *testing.T) {
 				rapid.Map(rapid.Int64Range(0, int64(fakefcm.MaxTTL)), func(n int64) time.Duration { return time.Duration(n) })).Draw(t, "ttl")),
 			NotificationCount: rapid.IntRange(0, 999).Draw(t, "count"),
 		}
-		wire, err := fakefcm.DecodeV1Request(V1Body(cert, p))
+		wire, err := fakefcm.DecodeV1Request(fcmwire.V1Body(cert, p))
 		if err != nil {
-			t.Fatalf("decode %s: %v", V1Body(cert, p), err)
+			t.Fatalf("decode %s: %v", fcmwire.V1Body(cert, p), err)
 		}
-		if diff := cmp.Diff(wire.Message, FakeFCMMessage(cert, p)); diff != "" {
-			t.Fatalf("FakeFCMMessage differs from the decoded body (-decoded +built):\n%s", diff)
+		if diff := cmp.Diff(wire.Message, fastMessage(cert, p)); diff != "" {
+			t.Fatalf("fastMessage differs from the decoded body (-decoded +built):\n%s", diff)
 		}
 	})
 }

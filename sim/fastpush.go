@@ -1,17 +1,18 @@
-package fcmwire
+package sim
 
 import (
 	"time"
 
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/fcmwire"
 )
 
-// FakeFCMMessage is the HTTP v1 message the relay sends for a push as fakefcm's core takes it:
-// what fakefcm.DecodeV1Request reads from V1Body, built without the JSON round trip (the
-// simulator's fast path).
-func FakeFCMMessage(cert relay.Certificate, p relay.Push) fakefcm.Message {
-	m := NewV1Message(cert, p)
+// fastMessage is the HTTP v1 message the relay sends for a push as fakefcm's core takes it: what
+// fakefcm.DecodeV1Request reads from fcmwire.V1Body, built without the JSON round trip (the fast
+// path of long runs, VirtualConfig.FastPushes).
+func fastMessage(cert relay.Certificate, p relay.Push) fakefcm.Message {
+	m := fcmwire.NewV1Message(cert, p)
 	a := m.Android
 	ttl := time.Duration(a.TTL)
 	count := a.Notification.NotificationCount
