@@ -95,19 +95,19 @@ type liveTap struct {
 	m  *model
 }
 
-func (t liveTap) Input(now time.Time, in relayserver.TapInput) {
+func (t liveTap) Input(now time.Time, in relay.Input) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch in.Kind {
-	case relayserver.TapOpened:
+	case relay.InputOpen:
 		t.m.tap(sim.TapEvent{Kind: sim.TapOpened, Time: now, Conn: in.Conn})
-	case relayserver.TapReceived:
+	case relay.InputReceive:
 		t.m.tap(sim.TapEvent{Kind: sim.TapReceived, Time: now, Conn: in.Conn, Frame: in.Frame})
-	case relayserver.TapClosed:
+	case relay.InputClosed:
 		t.m.tap(sim.TapEvent{Kind: sim.TapClosed, Time: now, Conn: in.Conn})
-	case relayserver.TapResult:
+	case relay.InputPushResult:
 		t.m.tap(sim.TapEvent{Kind: sim.TapResult, Time: now, Result: in.Result})
-	case relayserver.TapKick:
+	case relay.InputKick:
 		t.m.kick(in.User)
 	}
 }
