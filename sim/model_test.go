@@ -136,31 +136,8 @@ func (m *model) violate(invariant, format string, args ...any) {
 // tap takes one event from the world (virtual or live): what crossed the relay core's boundary.
 func (m *model) tap(e sim.TapEvent) {
 	switch e.Kind {
-	case sim.TapOpened:
-		c := &mconn{pending: map[int64]relay.ClientFrame{}}
-		if e.Device != nil {
-			c.dev = m.devs[e.Device.ID()]
-		}
-		m.conns[e.Conn] = c
-	case sim.TapReceived:
-		c := m.conns[e.Conn]
-		if c == nil {
-			return
-		}
-		if e.Frame.Op == relay.OpLogin && c.dev == nil {
-			c.dev = m.devs[e.Frame.DeviceID] // a live relay's connection says who it is at login
-		}
-		if c.dev == nil {
-			return
-		}
-		if e.Frame.ID != 0 {
-			c.pending[e.Frame.ID] = e.Frame
-		}
-		if e.Frame.Op == relay.OpAck && c.dev.loggedIn && c.dev.conn == e.Conn {
-			c.dev.acked = max(c.dev.acked, e.Frame.Seq)
-		}
-	case sim.TapClosed:
-		m.closed(e.Conn)
+	case sim.TapInput:
+		m.input(e)
 	case sim.TapReady:
 		m.ready(e.Time, e.Ready)
 	case sim.TapFCM:
@@ -168,10 +145,6 @@ func (m *model) tap(e sim.TapEvent) {
 			invariantNoPushAfterEnd(m, e.Push, "reached FCM")
 			invariantRetryBudget(m, e.Time, e.Push, "reached FCM")
 		}
-	case sim.TapResult:
-		m.result(e.Time, e.Result)
-	case sim.TapKick:
-		m.kick(e.User)
 	case sim.TapRestarted:
 		for id := range m.conns {
 			if c := m.conns[id]; c.dev.conn == id {
@@ -179,6 +152,42 @@ func (m *model) tap(e sim.TapEvent) {
 			}
 		}
 		clear(m.conns)
+	}
+}
+
+// input takes one input of the relay core.
+func (m *model) input(e sim.TapEvent) {
+	in := e.Input
+	switch in.Kind {
+	case relay.InputOpen:
+		c := &mconn{pending: map[int64]relay.ClientFrame{}}
+		if e.Device != nil {
+			c.dev = m.devs[e.Device.ID()]
+		}
+		m.conns[in.Conn] = c
+	case relay.InputReceive:
+		c := m.conns[in.Conn]
+		if c == nil {
+			return
+		}
+		if in.Frame.Op == relay.OpLogin && c.dev == nil {
+			c.dev = m.devs[in.Frame.DeviceID] // a live relay's connection says who it is at login
+		}
+		if c.dev == nil {
+			return
+		}
+		if in.Frame.ID != 0 {
+			c.pending[in.Frame.ID] = in.Frame
+		}
+		if in.Frame.Op == relay.OpAck && c.dev.loggedIn && c.dev.conn == in.Conn {
+			c.dev.acked = max(c.dev.acked, in.Frame.Seq)
+		}
+	case relay.InputClosed:
+		m.closed(in.Conn)
+	case relay.InputPushResult:
+		m.result(e.Time, in.Result)
+	case relay.InputKick:
+		m.kick(in.User)
 	}
 }
 

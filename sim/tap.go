@@ -11,30 +11,25 @@ type TapKind int
 
 // The tap events.
 const (
-	TapOpened    TapKind = iota + 1 // a phone's connection reached the relay
-	TapReceived                     // the relay is about to take a frame from a connection
-	TapClosed                       // a phone's close reached the relay
+	TapInput     TapKind = iota + 1 // the relay core is about to take an input (Input)
 	TapReady                        // the relay's answer to one input, before it is carried out
 	TapFCM                          // a push reaches FCM
-	TapResult                       // the relay is about to take FCM's answer to a push
 	TapRestarted                    // the relay restarted from its store
-	TapKick                         // the administrator kicks a user (App, User)
 )
 
-// TapEvent is one thing that crossed the relay core's boundary. Checkers that hold the relay to
-// its rules from the outside (the property tests) rebuild what it should have done from these.
+// TapEvent is one thing that crossed the relay core's boundary: its inputs are relay.Inputs,
+// the same that the relay shell's Tap is told of, so one checker serves every twin. Checkers that
+// hold the relay to its rules from the outside (the property tests) rebuild what it should have
+// done from these.
 type TapEvent struct {
-	Kind   TapKind
-	Time   time.Time
-	Conn   relay.ConnID
-	Device *Device // the phone behind Conn
-	Frame  relay.ClientFrame
-	Ready  *relay.Ready
-	Push   relay.Push
-	Result relay.PushResult
+	Kind  TapKind
+	Time  time.Time
+	Input relay.Input // TapInput
+	// Device is the phone behind Input.Conn, when the world knows it (the virtual twin does; a
+	// live relay's connection says who it is at login).
+	Device *Device
+	Ready  *relay.Ready // TapReady
+	Push   relay.Push   // TapFCM
 	// Stale marks a push reaching FCM from a relay that has since restarted.
 	Stale bool
-	// App and User name the kicked user (TapKick).
-	App  uint64
-	User string
 }

@@ -216,6 +216,15 @@ func (w *VirtualWorld) PartitionFCM(cut bool) error {
 	return nil
 }
 
+// step hands the relay core one input at the current time (telling the tap first, as the relay
+// shell tells its Tap) and carries out its Ready; dev is the phone behind the input's connection.
+func (w *VirtualWorld) step(in relay.Input, dev *Device) error {
+	w.tapped(TapEvent{Kind: TapInput, Input: in, Device: dev})
+	err := w.relay.Step(w.eng.Now(), in)
+	w.relayReady()
+	return err
+}
+
 // RelayDo runs fn on the relay core at the current time and carries out its Ready.
 func (w *VirtualWorld) RelayDo(fn func(c *relay.Core, now time.Time)) {
 	fn(w.relay, w.eng.Now())
@@ -268,7 +277,7 @@ func (w *VirtualWorld) relayReady() {
 		}
 	}
 	if at, ok := w.relay.NextWake(); ok {
-		w.relayWake.arm(w.eng, at, func() { w.RelayDo(func(c *relay.Core, now time.Time) { c.Tick(now) }) })
+		w.relayWake.arm(w.eng, at, func() { _ = w.step(relay.Input{Kind: relay.InputTick}, nil) })
 	}
 }
 
@@ -346,10 +355,7 @@ func (w *VirtualWorld) PutGroup(g relay.Group) error {
 
 // Kick (World) ends a user's logins, as the administrator does.
 func (w *VirtualWorld) Kick(app uint64, user string) error {
-	w.tapped(TapEvent{Kind: TapKick, App: app, User: user})
-	var err error
-	w.RelayDo(func(c *relay.Core, now time.Time) { _, err = c.Kick(now, app, user, "") })
-	return err
+	return w.step(relay.Input{Kind: relay.InputKick, App: app, User: user}, nil)
 }
 
 // AddDevice (World) adds a phone; it installs the app at once if the config says it is installed.

@@ -32,8 +32,7 @@ func (w *VirtualWorld) DialRelay(d *Device) RelayLink {
 		}
 		w.conns[c.id] = c
 		c.relayOpen = true
-		w.tapped(TapEvent{Kind: TapOpened, Conn: c.id, Device: d})
-		w.RelayDo(func(core *relay.Core, now time.Time) { core.Open(now, c.id) })
+		_ = w.step(relay.Input{Kind: relay.InputOpen, Conn: c.id}, d)
 		c.down.after(w.eng, w.links.Delay(d), func() {
 			if !c.devClosed {
 				d.OnRelayOpen(c)
@@ -78,9 +77,7 @@ func (c *vconn) deliverUp(f relay.ClientFrame) {
 
 // receive hands a frame to the relay core now.
 func (c *vconn) receive(f relay.ClientFrame) {
-	c.w.tapped(TapEvent{Kind: TapReceived, Conn: c.id, Device: c.dev, Frame: f})
-	c.w.relay.Receive(c.w.eng.Now(), c.id, f)
-	c.w.relayReady()
+	_ = c.w.step(relay.Input{Kind: relay.InputReceive, Conn: c.id, Frame: f}, c.dev)
 }
 
 // Close ends the connection from the device; the relay is told only if the link lets it.
@@ -96,8 +93,7 @@ func (c *vconn) Close() {
 		if c.relayOpen {
 			c.relayOpen = false
 			delete(c.w.conns, c.id)
-			c.w.tapped(TapEvent{Kind: TapClosed, Conn: c.id, Device: c.dev})
-			c.w.RelayDo(func(core *relay.Core, now time.Time) { core.Closed(now, c.id) })
+			_ = c.w.step(relay.Input{Kind: relay.InputClosed, Conn: c.id}, c.dev)
 		}
 	})
 }

@@ -25,8 +25,7 @@ func (w *VirtualWorld) sendToFCM(p relay.Push) {
 			w.eng.After(w.cfg.SendTimeout-lat, func() {
 				if epoch == w.epoch {
 					res := relay.PushResult{ID: p.ID, Err: &relay.PushError{Code: relay.ErrCodeTimeout, Message: "no answer within the send timeout"}}
-					w.tapped(TapEvent{Kind: TapResult, Result: res})
-					w.RelayDo(func(c *relay.Core, now time.Time) { c.PushResult(now, res) })
+					_ = w.step(relay.Input{Kind: relay.InputPushResult, Result: res}, nil)
 				}
 			})
 			return
@@ -61,8 +60,7 @@ func (w *VirtualWorld) sendToFCM(p relay.Push) {
 			if w.log.on {
 				w.log.add(w.eng.Now(), "push %d answered %s", p.ID, resultText(res))
 			}
-			w.tapped(TapEvent{Kind: TapResult, Result: res})
-			w.RelayDo(func(c *relay.Core, now time.Time) { c.PushResult(now, res) })
+			_ = w.step(relay.Input{Kind: relay.InputPushResult, Result: res}, nil)
 		})
 	})
 }

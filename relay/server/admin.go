@@ -381,7 +381,7 @@ func (s *Server) kickUser(w http.ResponseWriter, r *http.Request) {
 	}
 	user := r.PathValue("user")
 	s.run(w, r, http.StatusOK, func(now time.Time) (any, error) {
-		s.tapInput(now, TapInput{Kind: TapKick, App: app, User: user})
+		s.tapInput(now, relay.Input{Kind: relay.InputKick, App: app, User: user, Reason: body.Reason})
 		n, err := s.core.Kick(now, app, user, body.Reason)
 		return map[string]int{"kicked": n}, err
 	})

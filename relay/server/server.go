@@ -296,8 +296,7 @@ func (s *Server) loop() {
 			}
 			return
 		case <-timer.C:
-			s.tapInput(s.clock(), TapInput{Kind: TapTick})
-			s.core.Tick(s.clock())
+			s.step(s.clock(), relay.Input{Kind: relay.InputTick})
 		case ev := <-s.events:
 			replies = append(replies[:0], s.apply(ev))
 			// Take what else is waiting, so that one store transaction covers many events
@@ -342,21 +341,17 @@ func (s *Server) apply(ev event) func(error) {
 	now := s.clock()
 	switch ev := ev.(type) {
 	case openEvent:
-		s.tapInput(now, TapInput{Kind: TapOpened, Conn: ev.id})
-		s.core.Open(now, ev.id)
+		s.step(now, relay.Input{Kind: relay.InputOpen, Conn: ev.id})
 	case frameEvent:
 		if f, fe := relay.DecodeClientFrame(ev.data); fe != nil {
-			s.core.Refuse(now, ev.id, fe)
+			s.step(now, relay.Input{Kind: relay.InputRefuse, Conn: ev.id, Refusal: fe})
 		} else {
-			s.tapInput(now, TapInput{Kind: TapReceived, Conn: ev.id, Frame: f})
-			s.core.Receive(now, ev.id, f)
+			s.step(now, relay.Input{Kind: relay.InputReceive, Conn: ev.id, Frame: f})
 		}
 	case closedEvent:
-		s.tapInput(now, TapInput{Kind: TapClosed, Conn: ev.id})
-		s.core.Closed(now, ev.id)
+		s.step(now, relay.Input{Kind: relay.InputClosed, Conn: ev.id})
 	case resultEvent:
-		s.tapInput(now, TapInput{Kind: TapResult, Result: ev.r})
-		s.core.PushResult(now, ev.r)
+		s.step(now, relay.Input{Kind: relay.InputPushResult, Result: ev.r})
 	case callEvent:
 		v, err := ev.fn(now)
 		return func(persistErr error) {

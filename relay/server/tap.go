@@ -11,37 +11,25 @@ import (
 // a Tap the loop gives the core one event per Ready instead of batching them. Its methods are
 // called on the loop's goroutine and must not block.
 type Tap interface {
-	// Input is told of each input before the core takes it.
-	Input(now time.Time, in TapInput)
+	// Input is told of each input before the core takes it: every connection event, frame
+	// (refused ones included), push result and tick, and the admin kicks. Other admin calls
+	// are not told.
+	Input(now time.Time, in relay.Input)
 	// Ready is told of the core's answer to that input before it is carried out.
 	Ready(now time.Time, rd *relay.Ready)
 }
 
-// TapKind names an input of the core.
-type TapKind int
-
-// The inputs a Tap is told of.
-const (
-	TapOpened   TapKind = iota + 1 // an app connection opened
-	TapReceived                    // a frame from a connection
-	TapClosed                      // a connection closed by its app (or its network)
-	TapResult                      // FCM's answer to a push
-	TapTick                        // the core's timers
-	TapKick                        // the administrator kicks a user
-)
-
-// TapInput is one input of the core.
-type TapInput struct {
-	Kind   TapKind
-	Conn   relay.ConnID
-	Frame  relay.ClientFrame // TapReceived; undecodable frames are not passed on
-	Result relay.PushResult  // TapResult
-	App    uint64            // TapKick
-	User   string            // TapKick
+// step tells the Tap, if any, of an input and hands it to the core.
+func (s *Server) step(now time.Time, in relay.Input) {
+	s.tapInput(now, in)
+	if err := s.core.Step(now, in); err != nil {
+		// Only admin inputs can fail, and those go through their own methods.
+		s.log.Error("the relay core refused an input", "input", in.Kind.String(), "err", err)
+	}
 }
 
 // tapInput tells the Tap, if any, of an input.
-func (s *Server) tapInput(now time.Time, in TapInput) {
+func (s *Server) tapInput(now time.Time, in relay.Input) {
 	if s.cfg.Tap != nil {
 		s.cfg.Tap.Input(now, in)
 	}
