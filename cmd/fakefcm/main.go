@@ -7,12 +7,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -88,23 +86,20 @@ func run(args []string) error {
 		return err
 	}
 
-	hs := httpserver.New(srv.Handler())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	// The serving path server.Listen uses; its stop ends the device channels, which net/http
+	// does not track.
+	serving := httpserver.Serve(ln, srv.Handler(), srv.Close)
 	log.Info("fakefcm listening", "url", *baseURL, "seed", *seed)
 
 	select {
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
+	case <-serving.Done():
 	case <-ctx.Done():
 		log.Info("fakefcm shutting down")
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	srv.Close() // ends device channels, which Shutdown does not wait for
-	return hs.Shutdown(shutdownCtx)
+	// After a listener failure, Shutdown returns that failure.
+	return serving.Shutdown(shutdownCtx)
 }

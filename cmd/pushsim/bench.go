@@ -11,7 +11,7 @@ import (
 	"runtime/pprof"
 	"time"
 
-	"github.com/pushlab/pushlab/internal/perf"
+	"github.com/pushlab/pushlab/cmd/pushsim/internal/perf"
 )
 
 // runBench runs every performance measurement and prints each figure against its goal.

@@ -14,7 +14,7 @@ import (
 	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/pushlab/pushlab/internal/load"
+	"github.com/pushlab/pushlab/cmd/pushsim/internal/load"
 	"github.com/pushlab/pushlab/reports"
 )
 

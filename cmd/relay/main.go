@@ -4,12 +4,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -104,26 +102,23 @@ func run(args []string) error {
 		ln.Close()
 		return fmt.Errorf("--config: %w", err)
 	}
-	hs := httpserver.New(srv.Handler())
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	// The serving path server.Listen uses; its stop closes the app connections, which net/http
+	// does not track.
+	serving := httpserver.Serve(ln, srv.Handler(), srv.Close)
 	log.Info("relay listening", "url", "http://"+ln.Addr().String(), "db", *dbPath)
 
 	var runErr error
 	select {
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			runErr = err
-		}
+	case <-serving.Done():
+		runErr = serving.Err()
 	case <-srv.Done():
 		runErr = fmt.Errorf("stopped: %w", srv.Err())
 	case <-ctx.Done():
 		log.Info("relay shutting down")
 	}
-	srv.Close() // closes app connections, which Shutdown does not wait for
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := hs.Shutdown(shutdownCtx); err != nil && runErr == nil {
+	if err := serving.Shutdown(shutdownCtx); err != nil && runErr == nil {
 		runErr = err
 	}
 	return runErr

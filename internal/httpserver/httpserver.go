@@ -1,5 +1,6 @@
-// Package httpserver holds the HTTP server settings every pushlab listener shares: limits that
-// keep slow or stalled clients from holding the server's resources.
+// Package httpserver holds what every pushlab listener shares, embedded or in a binary: limits
+// that keep slow or stalled clients from holding the server's resources, and the one path that
+// serves a handler until Shutdown.
 package httpserver
 
 import (
@@ -22,23 +23,45 @@ func New(h http.Handler) *http.Server {
 
 // Serving is an HTTP server running on a listener until Shutdown.
 type Serving struct {
-	hs   *http.Server
-	stop func() error
-	done chan error
-	once sync.Once
-	err  error
+	hs       *http.Server
+	stop     func() error
+	done     chan struct{}
+	serveErr error // why serving ended before Shutdown; written before done is closed
+	once     sync.Once
+	err      error
 }
 
 // Serve serves h on ln behind New's limits. stop, if not nil, runs first at Shutdown: it closes
 // what the handler holds open that net/http does not track (hijacked WebSockets).
 func Serve(ln net.Listener, h http.Handler, stop func() error) *Serving {
-	s := &Serving{hs: New(h), stop: stop, done: make(chan error, 1)}
-	go func() { s.done <- s.hs.Serve(ln) }()
+	s := &Serving{hs: New(h), stop: stop, done: make(chan struct{})}
+	go func() {
+		if err := s.hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			s.serveErr = err
+		}
+		close(s.done)
+	}()
 	return s
 }
 
+// Done is closed when serving has ended: on its own, because the listener failed, or through
+// Shutdown. A binary waits on it with its signals so that a dead listener ends the process.
+func (s *Serving) Done() <-chan struct{} { return s.done }
+
+// Err reports why serving ended on its own (the listener's error); it is nil while serving goes
+// on and when Shutdown ended it.
+func (s *Serving) Err() error {
+	select {
+	case <-s.done:
+		return s.serveErr
+	default:
+		return nil
+	}
+}
+
 // Shutdown runs stop, stops accepting requests and waits for those in flight and for the
-// serving goroutine. Later calls return the first call's result.
+// serving goroutine; if serving had ended on its own, its error is returned. Later calls return
+// the first call's result.
 func (s *Serving) Shutdown(ctx context.Context) error {
 	s.once.Do(func() {
 		var stopErr error
@@ -46,8 +69,9 @@ func (s *Serving) Shutdown(ctx context.Context) error {
 			stopErr = s.stop()
 		}
 		shutErr := s.hs.Shutdown(ctx)
-		if serveErr := <-s.done; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
-			shutErr = serveErr
+		<-s.done
+		if s.serveErr != nil {
+			shutErr = s.serveErr
 		}
 		s.err = errors.Join(stopErr, shutErr)
 	})

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/pushlab/pushlab/internal/relayproc"
+	"github.com/pushlab/pushlab/cmd/relay/relayproc"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/relay/client"

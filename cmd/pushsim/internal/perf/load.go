@@ -6,7 +6,7 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/pushlab/pushlab/internal/load"
+	"github.com/pushlab/pushlab/cmd/pushsim/internal/load"
 	"github.com/pushlab/pushlab/sim"
 )
 
