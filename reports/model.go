@@ -56,7 +56,9 @@ type Scenario struct {
 	// FCM is what fakefcm recorded: every message with its true fate.
 	FCM []FCMMessage `json:"fcm"`
 	// Pushes follow each FCM message to its device: fate and arrival side by side. Derived from
-	// FCM and Devices by LinkPushes; absent from reports written before it existed.
+	// FCM and Devices by LinkPushes, once, when the scenario is first summed up (a scenario that
+	// has them keeps them); absent from reports written before it existed, which are linked when
+	// read back and completed.
 	Pushes []Push `json:"pushes,omitempty"`
 	Totals Totals `json:"totals"`
 }
