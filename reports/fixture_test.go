@@ -16,6 +16,22 @@ const (
 
 func ptr[T any](v T) *T { return &v }
 
+// Device states as the simulator records them with events.
+var (
+	stInstalled = DeviceState{Installed: true, App: "not-running", NetUp: true}
+	stLoggingIn = DeviceState{Installed: true, App: "foreground", Credentials: true, NetUp: true}
+	stLoggedIn  = DeviceState{Installed: true, App: "foreground", Credentials: true, LoggedIn: true, NetUp: true}
+	stOffline   = DeviceState{Installed: true, App: "foreground", Credentials: true, LoggedIn: true}
+	stKilled    = DeviceState{Installed: true, App: "not-running", Credentials: true, NetUp: true}
+	stRefused   = DeviceState{Installed: true, App: "foreground", NetUp: true}
+)
+
+// withState gives an event the state recorded with it.
+func withState(s DeviceState, e Event) Event {
+	e.State = &s
+	return e
+}
+
 // SampleReport is a run of four scenarios, as a runner fills them: one passing, one with a failed
 // expectation (two devices, a push that arrived, one FCM collapsed), one whose setup failed and
 // one with a step that could not land. Texts carry characters that HTML and XML must escape.
@@ -36,10 +52,10 @@ func SampleReport() *Report {
 			Expectations: []Expectation{{Step: 3, Device: "alice-phone", Kind: "delivered", Text: "\"yo\" delivered live to alice-phone within 5s",
 				Held: true, Seen: "msg \"yo\" at 260ms", FromMs: 240, ToMs: 340}},
 			Devices: []Device{{ID: "alice-phone", User: "alice", Events: []Event{
-				{AtMs: 0, Kind: "lifecycle", Detail: "install"},
-				{AtMs: 40, Kind: "lifecycle", Detail: "login"},
-				{AtMs: 120, Kind: "connected"},
-				{AtMs: 260, Kind: "msg", Seq: 1, Title: "alice", Text: "yo", LatencyMs: ptr[int64](20)},
+				withState(stInstalled, Event{AtMs: 0, Kind: "lifecycle", Detail: "install"}),
+				withState(stLoggingIn, Event{AtMs: 40, Kind: "lifecycle", Detail: "login"}),
+				withState(stLoggedIn, Event{AtMs: 120, Kind: "connected"}),
+				withState(stLoggedIn, Event{AtMs: 260, Kind: "msg", Seq: 1, Title: "alice", Text: "yo", LatencyMs: ptr[int64](20)}),
 			}}},
 			Trace: []TraceEntry{{AtMs: 240, User: "alice", Device: "alice-phone", Seq: 1, Reason: "online"}},
 			FCM:   []FCMMessage{},
@@ -63,20 +79,20 @@ func SampleReport() *Report {
 			},
 			Devices: []Device{
 				{ID: "alice-phone", User: "alice", Events: []Event{
-					{AtMs: 0, Kind: "lifecycle", Detail: "install"},
-					{AtMs: 40, Kind: "token", Detail: "p4T2…"},
-					{AtMs: 40, Kind: "lifecycle", Detail: "login"},
-					{AtMs: 120, Kind: "connected"},
-					{AtMs: 280, Kind: "lifecycle", Detail: "kill"},
-					{AtMs: 545, Kind: "push", Title: "bob", Text: "hi", Detail: "0:1%1", Conv: "c2c_bob", LatencyMs: ptr[int64](220)},
-					{AtMs: 560, Kind: "push", Title: "bob", Text: "hi", Detail: "0:1%1", LatencyMs: ptr[int64](235)},
+					withState(stInstalled, Event{AtMs: 0, Kind: "lifecycle", Detail: "install"}),
+					withState(stInstalled, Event{AtMs: 40, Kind: "token", Detail: "p4T2…"}),
+					withState(stLoggingIn, Event{AtMs: 40, Kind: "lifecycle", Detail: "login"}),
+					withState(stLoggedIn, Event{AtMs: 120, Kind: "connected"}),
+					withState(stKilled, Event{AtMs: 280, Kind: "lifecycle", Detail: "kill"}),
+					withState(stKilled, Event{AtMs: 545, Kind: "push", Title: "bob", Text: "hi", Detail: "0:1%1", Conv: "c2c_bob", LatencyMs: ptr[int64](220)}),
+					withState(stKilled, Event{AtMs: 560, Kind: "push", Title: "bob", Text: "hi", Detail: "0:1%1", LatencyMs: ptr[int64](235)}),
 				}},
 				{ID: "bob-phone", User: "bob", Events: []Event{
-					{AtMs: 0, Kind: "lifecycle", Detail: "install"},
-					{AtMs: 160, Kind: "lifecycle", Detail: "login"},
-					{AtMs: 240, Kind: "connected"},
-					{AtMs: 1000, Kind: "lifecycle", Detail: "netLoss"},
-					{AtMs: 2000, Kind: "lifecycle", Detail: "netRestore"},
+					withState(stInstalled, Event{AtMs: 0, Kind: "lifecycle", Detail: "install"}),
+					withState(stLoggingIn, Event{AtMs: 160, Kind: "lifecycle", Detail: "login"}),
+					withState(stLoggedIn, Event{AtMs: 240, Kind: "connected"}),
+					withState(stOffline, Event{AtMs: 1000, Kind: "lifecycle", Detail: "netLoss"}),
+					withState(stLoggingIn, Event{AtMs: 2000, Kind: "lifecycle", Detail: "netRestore"}), // the app dials again
 				}},
 			},
 			Trace: []TraceEntry{
@@ -101,9 +117,9 @@ func SampleReport() *Report {
 				Error: "carol-phone did not log in within 10s: 2002 UserSig forged"}},
 			Expectations: []Expectation{},
 			Devices: []Device{{ID: "carol-phone", User: "carol", Events: []Event{
-				{AtMs: 0, Kind: "lifecycle", Detail: "install"},
-				{AtMs: 40, Kind: "lifecycle", Detail: "login"},
-				{AtMs: 120, Kind: "refused", Detail: "login: 2002 UserSig forged"},
+				withState(stInstalled, Event{AtMs: 0, Kind: "lifecycle", Detail: "install"}),
+				withState(stLoggingIn, Event{AtMs: 40, Kind: "lifecycle", Detail: "login"}),
+				withState(stRefused, Event{AtMs: 120, Kind: "refused", Detail: "login: 2002 UserSig forged"}),
 			}}},
 			Trace: []TraceEntry{}, FCM: []FCMMessage{},
 		},

@@ -79,7 +79,7 @@ func newHTMLView(r *Report) htmlView {
 		s := &r.Scenarios[i]
 		pushes := s.Pushes
 		if pushes == nil {
-			pushes = LinkPushes(s)
+			pushes = LinkPushes(s) // a report not completed
 		}
 		sv := scenarioView{Scenario: s, ID: fmt.Sprintf("s%d", i+1), Open: !s.Passed, Pushes: pushes,
 			Timeline: buildTimeline(s, pushes), Reasons: buildBars(s.Totals.Reasons, reasonClass)}

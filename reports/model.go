@@ -56,7 +56,9 @@ type Scenario struct {
 	// FCM is what fakefcm recorded: every message with its true fate.
 	FCM []FCMMessage `json:"fcm"`
 	// Pushes follow each FCM message to its device: fate and arrival side by side. Derived from
-	// FCM and Devices by LinkPushes; absent from reports written before it existed.
+	// FCM and Devices by LinkPushes, once, when the scenario is first summed up (a scenario that
+	// has them keeps them); absent from reports written before it existed, which are linked when
+	// read back and completed.
 	Pushes []Push `json:"pushes,omitempty"`
 	Totals Totals `json:"totals"`
 }
@@ -107,6 +109,24 @@ type Event struct {
 	Badge int    `json:"badge,omitempty"`
 	// LatencyMs is, for a push or a message, the time from its sending to its arrival.
 	LatencyMs *int64 `json:"latencyMs,omitempty"`
+	// State is the device's state once it had taken the event in, as the simulator recorded it;
+	// absent from reports written before devices recorded their states.
+	State *DeviceState `json:"state,omitempty"`
+}
+
+// DeviceState is a device's state as the simulator recorded it: what its swimlane's bands draw.
+type DeviceState struct {
+	Installed bool `json:"installed,omitempty"`
+	// App is not-running, foreground or background.
+	App string `json:"app"`
+	// ForceStopped is true from a force-stop until the app runs again: FCM holds its pushes.
+	ForceStopped bool `json:"forceStopped,omitempty"`
+	// Credentials is true while the user is logged in on the phone (kept across kills).
+	Credentials bool `json:"credentials,omitempty"`
+	// LoggedIn is true while the relay has accepted the app's login on its current connection.
+	LoggedIn bool `json:"loggedIn,omitempty"`
+	// NetUp is true while the phone has network.
+	NetUp bool `json:"netUp,omitempty"`
 }
 
 // TraceEntry is one relay push-trace entry.

@@ -1,15 +1,17 @@
 package reports
 
-// Complete fills what the report derives from what was recorded: each scenario's pushes and
-// totals, then the run's totals. It is idempotent, so a report read back from JSON can be
-// completed again before it is rendered.
+// Complete fills what the report derives from what was recorded: each scenario's pushes (linked
+// once: a scenario that has them keeps them) and totals, then the run's totals. It is idempotent,
+// so a report read back from JSON can be completed again before it is rendered.
 func Complete(r *Report) {
+	var lat []float64
 	for i := range r.Scenarios {
 		s := &r.Scenarios[i]
-		s.Pushes = LinkPushes(s)
-		s.Totals = SummarizeScenario(s)
+		var sl []float64
+		s.Totals, sl = summarizeScenario(s)
+		lat = append(lat, sl...)
 	}
-	SummarizeRun(r)
+	summarizeRun(r, lat)
 }
 
 // LinkPushes follows each FCM message of the scenario to its device: its fate at fakefcm and

@@ -125,3 +125,18 @@ func TestSummaryTable(t *testing.T) {
 		require.Equal(t, len([]rune(lines[0])), len([]rune(l)), "a table: every line as wide:\n%s", out)
 	}
 }
+
+func TestPushesAreLinkedOnce(t *testing.T) {
+	s := &Scenario{
+		FCM:     []FCMMessage{{Seq: 1, Device: "a", ReceivedAtMs: 100, Fate: "delivered", Title: "t", Body: "b", MessageID: "m1"}},
+		Devices: []Device{{ID: "a", Events: []Event{push(300, "t", "b", "m1", 200)}}},
+	}
+	SummarizeScenario(s)
+	require.Len(t, s.Pushes, 1, "summing up links the pushes")
+	linked := s.Pushes
+	s.Devices = nil // were they linked again, the push would have no arrival
+	r := &Report{Scenarios: []Scenario{*s}}
+	Complete(r)
+	require.Equal(t, linked, r.Scenarios[0].Pushes, "completing keeps the pushes the scenario has")
+	require.Equal(t, 1, r.Totals.PushesDelivered)
+}

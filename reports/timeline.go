@@ -24,13 +24,16 @@ type timeline struct {
 	Width, Height float64
 	X0, X1        float64 // the plot's left and right
 	Lanes         []lane
-	// Drawn in this order: lifecycle and network bands, compressed gaps, expectation windows,
+	// Drawn in this order: state and network bands, compressed gaps, expectation windows,
 	// lines (grid, decisions, arrows), marks, texts.
 	Bands, Gaps, Windows []svgBox
 	Lines                []svgLine
 	Marks                []svgMark
 	Texts                []svgText
 	Ticks                []svgText
+	// Unrecorded are the devices whose events carry no state (a report written before devices
+	// recorded their states): their lanes have no state or network bands.
+	Unrecorded []string
 }
 
 // lane is one row of a timeline; Key goes into the data-lane attribute.
@@ -107,14 +110,18 @@ func buildTimeline(s *Scenario, pushes []Push) timeline {
 		tl.Lines = append(tl.Lines, svgLine{X1: x(t), Y1: 15, X2: x(t), Y2: lanesBottom, Class: "grid"})
 	}
 
-	// Device lanes: lifecycle bands, network losses, what the device saw.
+	// Device lanes: recorded states, network losses, what the device saw.
 	for _, d := range s.Devices {
 		l := devLane[d.ID]
-		for _, b := range lifecycleBands(d, sc.end()) {
+		states, offline, recorded := stateBands(d, sc.end())
+		if !recorded && len(d.Events) > 0 {
+			tl.Unrecorded = append(tl.Unrecorded, d.ID)
+		}
+		for _, b := range states {
 			tl.Bands = append(tl.Bands, svgBox{X: x(b.from), Y: l.Y + 3, W: max(r1(x(b.to)-x(b.from)), 0.5), H: l.H - tlNetStrip - 5,
 				Class: "st " + b.class, Title: fmt.Sprintf("%s: %s, %s to %s", d.ID, b.label, clock(b.from), clock(b.to))})
 		}
-		for _, b := range networkLosses(d, sc.end()) {
+		for _, b := range offline {
 			tl.Bands = append(tl.Bands, svgBox{X: x(b.from), Y: l.Y + l.H - tlNetStrip - 1, W: max(r1(x(b.to)-x(b.from)), 1), H: tlNetStrip,
 				Class: "net-lost", Title: fmt.Sprintf("%s: no network, %s to %s", d.ID, clock(b.from), clock(b.to))})
 		}
@@ -207,8 +214,14 @@ func buildTimeline(s *Scenario, pushes []Push) timeline {
 func (tl *timeline) deviceEvents(d Device, l, relay, fcm lane, x func(int64) float64) {
 	pushSeen := map[string]bool{}
 	lastLabel := math.Inf(-1) // x of the lane's last latency label, to keep them apart
-	for _, e := range d.Events {
+	names := bandNames(d.Events)
+	var drawn bandName // the band the lane shows at the event
+	for i, e := range d.Events {
 		px := x(e.AtMs)
+		before := drawn
+		if e.State != nil {
+			drawn = names[i]
+		}
 		switch e.Kind {
 		case "push":
 			sent := e.AtMs
@@ -246,7 +259,9 @@ func (tl *timeline) deviceEvents(d Device, l, relay, fcm lane, x func(int64) flo
 			tl.Lines = append(tl.Lines, svgLine{X1: px, Y1: relay.mid(), X2: px, Y2: l.Y + 6, Class: "arrow sync",
 				Title: fmt.Sprintf("%s: message %d from %s %q arrived by sync", clock(e.AtMs), e.Seq, e.Title, e.Text)})
 		case "lifecycle":
-			if !changesState(e.Detail) {
+			// A step whose state was not recorded, or that left the band as it was, is a
+			// mark; the others show as a change of band.
+			if e.State == nil || before == drawn {
 				tl.Marks = append(tl.Marks, svgMark{D: diamond(px, l.Y+l.H-tlNetStrip-6, 3), Class: "ev ev-lifecycle",
 					Title: fmt.Sprintf("%s: %s: %s", clock(e.AtMs), d.ID, e.Detail)})
 			}
@@ -349,129 +364,102 @@ type band struct {
 	label, class string
 }
 
-// lifecycleBands follows a device's app through its lifecycle events as the simulated phone
-// plays them: installed or not; running in the foreground or the background, killed,
-// force-stopped; logged in (credentials kept across kills) or out.
-func lifecycleBands(d Device, end int64) []band {
-	installed, app, loggedIn, everLoggedIn := false, "not running", false, false
-	running := func() bool { return app == "foreground" || app == "background" }
-	state := func() (string, string) {
-		switch {
-		case !installed:
-			return "not installed", "st-none"
-		case !loggedIn && everLoggedIn:
-			return app + ", logged out", "st-loggedout"
-		case !loggedIn && running():
-			return app + ", not logged in", "st-loggedout"
-		}
-		label := app
-		if loggedIn && !running() {
-			label += ", logged in"
-		}
-		return label, map[string]string{"foreground": "st-fg", "background": "st-bg", "killed": "st-killed",
-			"force-stopped": "st-stopped", "not running": "st-idle"}[app]
-	}
-	launch := func() {
-		if installed {
-			app = "foreground"
-		}
-	}
-	var out []band
-	from := int64(0)
-	cur, cls := state()
+// stateBands draws a device's recorded states: the bands of its app's state and the stretches
+// it had no network. A state holds from the event that recorded it until the next event's; before
+// the first recorded state nothing is drawn. recorded is false if no event carries a state (a
+// report written before devices recorded theirs).
+func stateBands(d Device, end int64) (states, offline []band, recorded bool) {
+	names := bandNames(d.Events)
+	var cur *DeviceState
+	var from, lost int64
+	var name bandName
 	for i, e := range d.Events {
+		if e.State == nil {
+			continue
+		}
+		if cur == nil || names[i] != name {
+			if cur != nil {
+				states = appendBand(states, band{from, e.AtMs, name.label, name.class})
+			}
+			from, name = e.AtMs, names[i]
+		}
 		switch {
-		case e.Kind == "connected":
-			loggedIn, everLoggedIn = true, true
-		case e.Kind == "kicked":
-			loggedIn = false
-		case e.Kind != "lifecycle":
-			continue
-		case e.Detail == "install":
-			installed, app = true, "not running"
-		case e.Detail == "uninstall":
-			installed, app, loggedIn = false, "not running", false
-		case e.Detail == "launch", e.Detail == "relaunch", e.Detail == "foreground":
-			launch()
-		case e.Detail == "tap":
-			if !refusedNext(d.Events, i, "tap:") {
-				launch()
-			}
-		case e.Detail == "login":
-			if !running() {
-				launch()
-			}
-		case strings.HasPrefix(e.Detail, "background"):
-			if running() {
-				app = "background"
-			}
-		case e.Detail == "kill":
-			if installed {
-				app = "killed"
-			}
-		case e.Detail == "forceStop":
-			if installed {
-				app = "force-stopped"
-			}
-		case e.Detail == "logout":
-			loggedIn = false
-		default:
-			continue
+		case !e.State.NetUp && (cur == nil || cur.NetUp):
+			lost = e.AtMs
+		case e.State.NetUp && cur != nil && !cur.NetUp:
+			offline = append(offline, band{from: lost, to: e.AtMs})
 		}
-		label, c := state()
-		if label == cur {
-			continue
-		}
-		if e.AtMs > from {
-			out = append(out, band{from: from, to: e.AtMs, label: cur, class: cls})
-		}
-		from, cur, cls = e.AtMs, label, c
+		cur = e.State
 	}
-	if end > from {
-		out = append(out, band{from: from, to: end, label: cur, class: cls})
+	if cur == nil {
+		return nil, nil, false
+	}
+	states = appendBand(states, band{from, max(end, from), name.label, name.class})
+	if !cur.NetUp {
+		offline = append(offline, band{from: lost, to: max(end, lost)})
+	}
+	return states, offline, true
+}
+
+// appendBand appends b, leaving out an empty band and joining it to the last one if they show
+// the same.
+func appendBand(bands []band, b band) []band {
+	switch n := len(bands); {
+	case b.to <= b.from:
+		return bands
+	case n > 0 && bands[n-1].to == b.from && bands[n-1].label == b.label && bands[n-1].class == b.class:
+		bands[n-1].to = b.to
+		return bands
+	}
+	return append(bands, b)
+}
+
+// bandName is what a band says and the class that colours it.
+type bandName struct{ label, class string }
+
+// bandNames names the band of each event's recorded state (zero for an event without one). A
+// phone without a user logged in is "logged out" once one was, before that "not logged in".
+func bandNames(events []Event) []bandName {
+	out := make([]bandName, len(events))
+	hadUser := false
+	for i, e := range events {
+		if e.State == nil {
+			continue
+		}
+		hadUser = hadUser || e.State.Credentials
+		out[i] = stateName(*e.State, hadUser)
 	}
 	return out
 }
 
-// refusedNext says whether the event after events[i], at the same time, refuses it.
-func refusedNext(events []Event, i int, prefix string) bool {
-	return i+1 < len(events) && events[i+1].Kind == "refused" && events[i+1].AtMs == events[i].AtMs &&
-		strings.HasPrefix(events[i+1].Detail, prefix)
-}
-
-// changesState says whether a lifecycle step shows as a change of band.
-func changesState(detail string) bool {
+// stateName names a recorded state; hadUser says a user is or was logged in on the phone.
+func stateName(s DeviceState, hadUser bool) bandName {
+	running := s.App == "foreground" || s.App == "background"
+	noUser := ", not logged in"
+	if hadUser {
+		noUser = ", logged out"
+	}
 	switch {
-	case detail == "reportToken", detail == "tokenRefresh", detail == "netLoss", detail == "netRestore":
-		return false
+	case !s.Installed:
+		return bandName{"not installed", "st-none"}
+	case running && s.LoggedIn:
+		return bandName{s.App, map[string]string{"foreground": "st-fg", "background": "st-bg"}[s.App]}
+	case running && s.Credentials:
+		return bandName{s.App + ", connecting", "st-connecting"}
+	case running:
+		return bandName{s.App + noUser, "st-loggedout"}
+	case s.ForceStopped && s.Credentials:
+		return bandName{"force-stopped, logged in", "st-stopped"}
+	case s.ForceStopped && hadUser:
+		return bandName{"force-stopped, logged out", "st-loggedout"}
+	case s.ForceStopped:
+		return bandName{"force-stopped", "st-stopped"}
+	case s.Credentials:
+		return bandName{"not running, logged in", "st-killed"}
+	case hadUser:
+		return bandName{"not running, logged out", "st-loggedout"}
 	}
-	return true
-}
-
-// networkLosses are the stretches a device had no network.
-func networkLosses(d Device, end int64) []band {
-	var out []band
-	lost := int64(-1)
-	for _, e := range d.Events {
-		if e.Kind != "lifecycle" {
-			continue
-		}
-		switch e.Detail {
-		case "netLoss":
-			if lost < 0 {
-				lost = e.AtMs
-			}
-		case "netRestore":
-			if lost >= 0 {
-				out = append(out, band{from: lost, to: e.AtMs})
-				lost = -1
-			}
-		}
-	}
-	if lost >= 0 {
-		out = append(out, band{from: lost, to: max(end, lost)})
-	}
-	return out
+	return bandName{"not running", "st-idle"}
 }
 
 // sender is the device a send step sends from: the step's device, or, for runners that do not

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -50,57 +51,89 @@ func TestTimeScaleOfAnEmptyScenario(t *testing.T) {
 	require.Empty(t, sc.gaps())
 }
 
-func lifecycle(at int64, detail string) Event {
-	return Event{AtMs: at, Kind: "lifecycle", Detail: detail}
-}
-
-func TestLifecycleBandsFollowThePhone(t *testing.T) {
+func TestBandsComeFromRecordedStates(t *testing.T) {
+	stopped := DeviceState{Installed: true, App: "not-running", ForceStopped: true, Credentials: true, NetUp: true}
+	connecting := stLoggingIn
+	loggedOut := stRefused
 	d := Device{ID: "alice-phone", Events: []Event{
-		lifecycle(0, "install"),
-		lifecycle(40, "login"),
-		{AtMs: 120, Kind: "connected"},
-		lifecycle(200, "background (unread 2)"),
-		lifecycle(300, "kill"),
-		{AtMs: 300, Kind: "closed"},
-		lifecycle(400, "relaunch"),
-		{AtMs: 480, Kind: "connected"},
-		lifecycle(500, "forceStop"),
-		lifecycle(600, "tap"),
-		{AtMs: 600, Kind: "refused", Detail: "tap: the notification tray is empty"},
-		lifecycle(700, "launch"),
-		{AtMs: 780, Kind: "connected"},
-		lifecycle(800, "logout"),
-		lifecycle(850, "kill"),
-		lifecycle(900, "uninstall"),
+		withState(stInstalled, Event{AtMs: 0, Kind: "lifecycle", Detail: "install"}),
+		withState(stLoggedIn, Event{AtMs: 40, Kind: "connected"}),
+		{AtMs: 100, Kind: "lifecycle", Detail: "kill"}, // no state recorded: no change of band
+		// No lifecycle step says so: the band shows what the state says.
+		withState(stopped, Event{AtMs: 300, Kind: "token"}),
+		withState(connecting, Event{AtMs: 500, Kind: "closed"}),
+		withState(stOffline, Event{AtMs: 600, Kind: "msg"}),
+		withState(stOffline, Event{AtMs: 650, Kind: "msg"}),
+		withState(loggedOut, Event{AtMs: 700, Kind: "kicked"}),
 	}}
-	got := lifecycleBands(d, 1000)
+	states, offline, recorded := stateBands(d, 1000)
+	require.True(t, recorded)
 	want := []band{
 		{0, 40, "not running", "st-idle"},
-		{40, 120, "foreground, not logged in", "st-loggedout"},
-		{120, 200, "foreground", "st-fg"},
-		{200, 300, "background", "st-bg"},
-		{300, 400, "killed, logged in", "st-killed"},
-		{400, 500, "foreground", "st-fg"},
-		{500, 700, "force-stopped, logged in", "st-stopped"},
-		{700, 800, "foreground", "st-fg"},
-		{800, 850, "foreground, logged out", "st-loggedout"},
-		{850, 900, "killed, logged out", "st-loggedout"},
-		{900, 1000, "not installed", "st-none"},
+		{40, 300, "foreground", "st-fg"},
+		{300, 500, "force-stopped, logged in", "st-stopped"},
+		{500, 600, "foreground, connecting", "st-connecting"},
+		{600, 700, "foreground", "st-fg"},
+		{700, 1000, "foreground, logged out", "st-loggedout"},
 	}
-	if d := cmp.Diff(want, got, cmp.AllowUnexported(band{})); d != "" {
-		t.Errorf("bands (-want +got):\n%s", d)
+	if diff := cmp.Diff(want, states, cmp.AllowUnexported(band{})); diff != "" {
+		t.Errorf("bands (-want +got):\n%s", diff)
+	}
+	require.Equal(t, []band{{from: 600, to: 700}}, offline)
+}
+
+func TestStateNames(t *testing.T) {
+	for _, c := range []struct {
+		state   DeviceState
+		hadUser bool
+		want    bandName
+	}{
+		{DeviceState{App: "not-running", NetUp: true}, true, bandName{"not installed", "st-none"}},
+		{stInstalled, false, bandName{"not running", "st-idle"}},
+		{stInstalled, true, bandName{"not running, logged out", "st-loggedout"}},
+		{stLoggedIn, true, bandName{"foreground", "st-fg"}},
+		{DeviceState{Installed: true, App: "background", Credentials: true, LoggedIn: true}, true, bandName{"background", "st-bg"}},
+		{DeviceState{Installed: true, App: "background", Credentials: true}, true, bandName{"background, connecting", "st-connecting"}},
+		{stRefused, false, bandName{"foreground, not logged in", "st-loggedout"}},
+		{stRefused, true, bandName{"foreground, logged out", "st-loggedout"}},
+		{stKilled, true, bandName{"not running, logged in", "st-killed"}},
+		{DeviceState{Installed: true, App: "not-running", ForceStopped: true, Credentials: true}, true, bandName{"force-stopped, logged in", "st-stopped"}},
+		{DeviceState{Installed: true, App: "not-running", ForceStopped: true}, true, bandName{"force-stopped, logged out", "st-loggedout"}},
+		{DeviceState{Installed: true, App: "not-running", ForceStopped: true}, false, bandName{"force-stopped", "st-stopped"}},
+	} {
+		require.Equal(t, c.want, stateName(c.state, c.hadUser), "%+v, hadUser %v", c.state, c.hadUser)
 	}
 }
 
-func TestLifecycleBandsOfAKickedPhone(t *testing.T) {
-	d := Device{Events: []Event{lifecycle(0, "install"), lifecycle(10, "login"), {AtMs: 50, Kind: "connected"}, {AtMs: 90, Kind: "kicked"}}}
-	got := lifecycleBands(d, 100)
-	require.Equal(t, band{90, 100, "foreground, logged out", "st-loggedout"}, got[len(got)-1])
+func TestNetworkLossRunsToTheEndIfNotRestored(t *testing.T) {
+	d := Device{Events: []Event{
+		withState(stOffline, Event{AtMs: 10, Kind: "lifecycle", Detail: "netLoss"}),
+		withState(stLoggedIn, Event{AtMs: 30, Kind: "lifecycle", Detail: "netRestore"}),
+		withState(stOffline, Event{AtMs: 50, Kind: "lifecycle", Detail: "netLoss"}),
+	}}
+	_, offline, _ := stateBands(d, 70)
+	require.Equal(t, []band{{from: 10, to: 30}, {from: 50, to: 70}}, offline)
 }
 
-func TestNetworkLossesPairLossAndRestore(t *testing.T) {
-	d := Device{Events: []Event{lifecycle(10, "netLoss"), lifecycle(20, "netLoss"), lifecycle(30, "netRestore"), lifecycle(40, "netRestore"), lifecycle(50, "netLoss")}}
-	require.Equal(t, []band{{from: 10, to: 30}, {from: 50, to: 70}}, networkLosses(d, 70))
+func TestAReportWithoutStatesDrawsNoBands(t *testing.T) {
+	r := SampleReport()
+	s := &r.Scenarios[1]
+	for _, d := range s.Devices {
+		for i := range d.Events {
+			d.Events[i].State = nil
+		}
+	}
+	tl := buildTimeline(s, s.Pushes)
+	require.Empty(t, tl.Bands, "neither state nor network bands")
+	require.Equal(t, []string{"alice-phone", "bob-phone"}, tl.Unrecorded)
+	var steps []string
+	for _, m := range tl.Marks {
+		if m.Class == "ev ev-lifecycle" {
+			steps = append(steps, m.Title[strings.LastIndex(m.Title, ": ")+2:])
+		}
+	}
+	require.Equal(t, []string{"install", "login", "kill", "install", "login", "netLoss", "netRestore"}, steps,
+		"every lifecycle step is a mark")
 }
 
 func TestSenderOfASendStep(t *testing.T) {
@@ -127,7 +160,7 @@ func TestTimelineDrawsPushesMessagesAndFailures(t *testing.T) {
 	require.Equal(t, 2+1, count("arrow push"), "relay → fakefcm for each of the two FCM messages, fakefcm → device for the first arrival")
 	require.Equal(t, 1, count("arrow push dup"), "the second arrival of the same message")
 	require.Equal(t, 1, count("arrow msg"), "bob's send, up to the relay")
-	require.Len(t, tl.Marks, 1+len(s.Steps)+3+2, "one collapsed push; steps; a token and two connections; the net loss and restore")
+	require.Len(t, tl.Marks, 1+len(s.Steps)+3+1, "one collapsed push; steps; a token and two connections; the net loss (the restore changes the band)")
 	var failed int
 	for _, w := range tl.Windows {
 		if w.Class == "exp-failed" {

@@ -10,9 +10,20 @@ func latencyBuckets() []float64 {
 	return []float64{10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, math.Inf(1)}
 }
 
-// SummarizeScenario computes a scenario's totals from its content. A push counts as delivered
-// when FCM recorded it delivered or the device saw it arrive.
+// SummarizeScenario computes a scenario's totals from its content, linking its pushes first
+// (LinkPushes, kept in s.Pushes) unless it has them. A push counts as delivered when FCM recorded
+// it delivered or the device saw it arrive.
 func SummarizeScenario(s *Scenario) Totals {
+	t, _ := summarizeScenario(s)
+	return t
+}
+
+// summarizeScenario is SummarizeScenario, also returning the push latencies the totals were
+// computed from, for the run's.
+func summarizeScenario(s *Scenario) (Totals, []float64) {
+	if s.Pushes == nil {
+		s.Pushes = LinkPushes(s)
+	}
 	t := Totals{Reasons: map[string]int{}, Fates: map[string]int{}}
 	for _, e := range s.Expectations {
 		t.Expectations++
@@ -23,7 +34,7 @@ func SummarizeScenario(s *Scenario) Totals {
 	for _, e := range s.Trace {
 		t.Reasons[e.Reason]++
 	}
-	for _, p := range LinkPushes(s) {
+	for _, p := range s.Pushes {
 		t.Fates[p.Fate]++
 		if p.Fate != "rejected" && p.Fate != "validate-only" {
 			t.PushesSent++
@@ -55,13 +66,13 @@ func SummarizeScenario(s *Scenario) Totals {
 	}
 	t.PushLatencyMs = percentiles(lat)
 	t.LatencyHistogram = histogram(lat)
-	return t
+	return t, lat
 }
 
-// SummarizeRun adds up scenario totals into the run's.
-func SummarizeRun(r *Report) {
+// summarizeRun adds up scenario totals into the run's; lat are the push latencies of all its
+// scenarios.
+func summarizeRun(r *Report, lat []float64) {
 	t := Totals{Reasons: map[string]int{}, Fates: map[string]int{}}
-	var lat []float64
 	for _, s := range r.Scenarios {
 		t.Scenarios++
 		if s.Passed {
@@ -79,13 +90,6 @@ func SummarizeRun(r *Report) {
 		}
 		for k, v := range s.Totals.Fates {
 			t.Fates[k] += v
-		}
-		for _, d := range s.Devices {
-			for _, e := range d.Events {
-				if e.Kind == "push" && e.LatencyMs != nil {
-					lat = append(lat, float64(*e.LatencyMs))
-				}
-			}
 		}
 	}
 	if t.PushesSent > 0 {

@@ -89,6 +89,26 @@ type Observation struct {
 	Sent time.Time `json:"sent,omitzero"`
 	// Badge is a push's notification count.
 	Badge int `json:"badge,omitempty"`
+	// State is the device's state once it has taken the observation in: what a kill, a kick or a
+	// closed connection left, for instance.
+	State DeviceState `json:"state"`
+}
+
+// DeviceState is what a device is at one moment: whether its app is installed and running,
+// whether the user is logged in on it, whether it has network.
+type DeviceState struct {
+	Installed bool     `json:"installed,omitempty"`
+	App       AppState `json:"app"`
+	// ForceStopped is true from a force-stop until the app runs again: FCM holds its pushes.
+	ForceStopped bool `json:"forceStopped,omitempty"`
+	// Credentials is true while the user is logged in on the phone: the app logs in by itself
+	// whenever it runs (kept across kills, cleared by a logout, a kick, a refused login or an
+	// uninstall).
+	Credentials bool `json:"credentials,omitempty"`
+	// LoggedIn is true while the relay has accepted the app's login on its current connection.
+	LoggedIn bool `json:"loggedIn,omitempty"`
+	// NetUp is true while the phone has network.
+	NetUp bool `json:"netUp,omitempty"`
 }
 
 // DeviceConfig is who a device is and what its app knows.
@@ -215,19 +235,31 @@ func (d *Device) SyncedSinceLogin() []uint64 { return d.syncedNow }
 // LastSeq is the last sequence number the app has.
 func (d *Device) LastSeq() uint64 { return d.lastSeq }
 
+// State is the device's state now.
+func (d *Device) State() DeviceState {
+	return DeviceState{Installed: d.installed, App: d.app, ForceStopped: d.forceStopped, Credentials: d.creds,
+		LoggedIn: d.loggedIn, NetUp: d.netUp}
+}
+
+// observe records an observation with the time and the device's state. Where what is observed
+// changes the device (a lifecycle step, a kick, a closed connection, a refused login), the
+// observation is made once the change is done (deferred), so that its state is the one the change
+// left.
 func (d *Device) observe(o Observation) {
 	o.At = d.env.Now()
+	o.State = d.State()
 	if !d.cfg.Lean {
 		d.obs = append(d.obs, o)
 	}
 	d.env.Observe(d, o)
 }
 
+// lifecycle observes a lifecycle step; each step defers it, to observe the state it leaves.
 func (d *Device) lifecycle(what string) { d.observe(Observation{Kind: ObsLifecycle, Detail: what}) }
 
 // Install installs the app: the FCM SDK gets a token.
 func (d *Device) Install() {
-	d.lifecycle("install")
+	defer d.lifecycle("install")
 	if d.installed {
 		return
 	}
@@ -275,7 +307,7 @@ func (d *Device) closeFCM() {
 
 // Launch starts the app in the foreground; with cached credentials it logs in by itself.
 func (d *Device) Launch() {
-	d.lifecycle("launch")
+	defer d.lifecycle("launch")
 	d.launch()
 }
 
@@ -300,14 +332,14 @@ func (d *Device) launch() {
 
 // Relaunch starts the app again after a kill or a force-stop (auto-login with cached credentials).
 func (d *Device) Relaunch() {
-	d.lifecycle("relaunch")
+	defer d.lifecycle("relaunch")
 	d.launch()
 }
 
 // Login has the user log in (launching the app if needed); reportToken false skips the token
 // report after the login.
 func (d *Device) Login(reportToken bool) {
-	d.lifecycle("login")
+	defer d.lifecycle("login")
 	if !d.installed {
 		d.observe(Observation{Kind: ObsRefused, Detail: "login: the app is not installed"})
 		return
@@ -330,7 +362,7 @@ func (d *Device) Login(reportToken bool) {
 
 // ReportToken reports the token now (the app does it after every login anyway).
 func (d *Device) ReportToken() {
-	d.lifecycle("reportToken")
+	defer d.lifecycle("reportToken")
 	d.reportTok = true
 	if d.loggedIn && d.token != "" {
 		d.request(relay.ClientFrame{Op: relay.OpSetPushToken, CertificateID: d.cfg.CertificateID, Token: d.token})
@@ -339,7 +371,7 @@ func (d *Device) ReportToken() {
 
 // Foreground brings the app to the foreground.
 func (d *Device) Foreground() {
-	d.lifecycle("foreground")
+	defer d.lifecycle("foreground")
 	if d.app == AppNotRunning {
 		d.launch()
 		return
@@ -352,7 +384,7 @@ func (d *Device) Foreground() {
 
 // Background sends the app to the background, telling the relay its unread count.
 func (d *Device) Background(unread int) {
-	d.lifecycle(fmt.Sprintf("background (unread %d)", unread))
+	defer d.lifecycle(fmt.Sprintf("background (unread %d)", unread))
 	if d.app == AppNotRunning {
 		return
 	}
@@ -364,7 +396,7 @@ func (d *Device) Background(unread int) {
 
 // Kill swipes the app away: its process dies and its connection with it, without a logout.
 func (d *Device) Kill() {
-	d.lifecycle("kill")
+	defer d.lifecycle("kill")
 	d.stopApp()
 }
 
@@ -380,7 +412,7 @@ func (d *Device) stopApp() {
 
 // ForceStop force-stops the app: like a kill, and FCM delivers nothing until the app runs again.
 func (d *Device) ForceStop() {
-	d.lifecycle("forceStop")
+	defer d.lifecycle("forceStop")
 	d.stopApp()
 	if d.installed && d.token != "" {
 		d.forceStopped = true
@@ -391,7 +423,7 @@ func (d *Device) ForceStop() {
 // NetLoss cuts the phone's network without closing anything: the relay is not told (its view of
 // the app's connection goes half-open), and the FCM channel breaks.
 func (d *Device) NetLoss() {
-	d.lifecycle("netLoss")
+	defer d.lifecycle("netLoss")
 	d.netUp = false
 	d.closeFCM()
 }
@@ -399,7 +431,7 @@ func (d *Device) NetLoss() {
 // NetRestore brings the network back: the FCM channel reconnects and a running app reconnects
 // and logs in again.
 func (d *Device) NetRestore() {
-	d.lifecycle("netRestore")
+	defer d.lifecycle("netRestore")
 	if d.netUp {
 		return
 	}
@@ -414,7 +446,7 @@ func (d *Device) NetRestore() {
 
 // Logout logs the user out; the app stays running.
 func (d *Device) Logout() {
-	d.lifecycle("logout")
+	defer d.lifecycle("logout")
 	d.creds = false
 	if d.loggedIn {
 		d.request(relay.ClientFrame{Op: relay.OpLogout})
@@ -424,7 +456,7 @@ func (d *Device) Logout() {
 
 // Uninstall removes the app: the process dies and the token is deleted at FCM.
 func (d *Device) Uninstall() {
-	d.lifecycle("uninstall")
+	defer d.lifecycle("uninstall")
 	d.stopApp()
 	d.closeFCM()
 	if d.token != "" {
@@ -435,7 +467,7 @@ func (d *Device) Uninstall() {
 
 // TokenRefresh has FCM rotate the token; a running, logged-in app reports the new one.
 func (d *Device) TokenRefresh() {
-	d.lifecycle("tokenRefresh")
+	defer d.lifecycle("tokenRefresh")
 	if d.token == "" {
 		return
 	}
@@ -447,7 +479,7 @@ func (d *Device) TokenRefresh() {
 
 // Tap taps the newest notification in the tray: the app launches (or comes to the foreground).
 func (d *Device) Tap() {
-	d.lifecycle("tap")
+	defer d.lifecycle("tap")
 	if len(d.tray) == 0 {
 		d.observe(Observation{Kind: ObsRefused, Detail: "tap: the notification tray is empty"})
 		return
@@ -555,7 +587,7 @@ func (d *Device) heartbeat() {
 			return
 		}
 		if d.env.Now().Sub(d.lastHeard) > 2*d.cfg.Heartbeat {
-			d.observe(Observation{Kind: ObsClosed, Detail: "no answer from the relay: reconnecting"})
+			defer d.observe(Observation{Kind: ObsClosed, Detail: "no answer from the relay: reconnecting"})
 			d.dropLink()
 			d.scheduleReconnect()
 			return
@@ -588,14 +620,14 @@ func (d *Device) OnRelayFrame(l RelayLink, f relay.ServerFrame) {
 			d.link.Send(relay.ClientFrame{Op: relay.OpAck, Seq: d.lastSeq})
 		}
 	case relay.OpKicked:
-		d.observe(Observation{Kind: ObsKicked, Detail: f.Reason})
+		defer d.observe(Observation{Kind: ObsKicked, Detail: f.Reason})
 		d.creds, d.loggedIn = false, false
 	}
 }
 
 func (d *Device) onReply(op string, f relay.ServerFrame) {
 	if f.Code != relay.OK {
-		d.observe(Observation{Kind: ObsRefused, Detail: fmt.Sprintf("%s: %d %s", op, f.Code, f.Desc)})
+		defer d.observe(Observation{Kind: ObsRefused, Detail: fmt.Sprintf("%s: %d %s", op, f.Code, f.Desc)})
 		if op == relay.OpLogin {
 			d.creds = false // a refused login needs new credentials: do not retry it
 		}
@@ -655,7 +687,7 @@ func (d *Device) OnRelayClosed(l RelayLink, reason string) {
 	if l != d.link {
 		return
 	}
-	d.observe(Observation{Kind: ObsClosed, Detail: reason})
+	defer d.observe(Observation{Kind: ObsClosed, Detail: reason})
 	d.resetLink()
 	d.scheduleReconnect()
 }

@@ -81,6 +81,26 @@ func TestReportRendersAgainFromSavedJSON(t *testing.T) {
 	require.NoError(t, err)
 }
 
+func TestReportRendersAReportWrittenBeforeDeviceStates(t *testing.T) {
+	// Written by pushsim run before devices recorded their states with their events.
+	saved := filepath.Join("testdata", "report-without-states.json")
+	site := t.TempDir()
+	code, _, errOut := pushsim("report", saved, "--out", site)
+	require.Equal(t, 0, code, errOut)
+	page, err := os.ReadFile(filepath.Join(site, reports.HTMLFile))
+	require.NoError(t, err)
+	html := string(page)
+	for what, want := range map[string]string{
+		"a note":                 "No device states in this report",
+		"naming the devices":     "the lanes of alice-phone, bob-phone show what the devices saw",
+		"the saved pushes":       "<td>bob: hi</td>",
+		"lifecycle steps, marks": "<title>280ms: alice-phone: kill</title>",
+	} {
+		require.True(t, strings.Contains(html, want), "the page shows %s: %q", what, want)
+	}
+	require.False(t, strings.Contains(html, `<rect class="st `), "no state bands")
+}
+
 func TestReportSaysWhatIsWrongWithItsInput(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, body string) string {

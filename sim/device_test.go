@@ -1,0 +1,57 @@
+package sim
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// stateAt is an observation reduced to what it was and the state it carries.
+type stateAt struct {
+	Kind   ObsKind
+	Detail string
+	State  DeviceState
+}
+
+func TestObservationsCarryTheStateTheyLeave(t *testing.T) {
+	w, d := testWorld(t, WorldConfig{Seed: 3}, "alice")
+	alice := d["alice"]
+	from := len(alice.Observations()) // after the install and the token
+	alice.Login(true)
+	w.run(time.Second)
+	alice.Kill()
+	w.run(time.Second)
+	alice.ForceStop()
+	alice.Relaunch()
+	w.run(time.Second)
+	alice.Logout()
+	alice.Uninstall()
+
+	var got []stateAt
+	for _, o := range alice.Observations()[from:] {
+		if o.Kind == ObsLifecycle || o.Kind == ObsConnected {
+			got = append(got, stateAt{o.Kind, o.Detail, o.State})
+		}
+	}
+	fg := DeviceState{Installed: true, App: AppForeground, Credentials: true, NetUp: true}
+	loggedIn := fg
+	loggedIn.LoggedIn = true
+	killed := DeviceState{Installed: true, App: AppNotRunning, Credentials: true, NetUp: true}
+	stopped := killed
+	stopped.ForceStopped = true
+	loggedOut := DeviceState{Installed: true, App: AppForeground, NetUp: true}
+	want := []stateAt{
+		{ObsLifecycle, "login", fg},
+		{ObsConnected, "", loggedIn},
+		{ObsLifecycle, "kill", killed}, // not running, the user still logged in on the phone
+		{ObsLifecycle, "forceStop", stopped},
+		{ObsLifecycle, "relaunch", fg},
+		{ObsConnected, "", loggedIn},
+		{ObsLifecycle, "logout", loggedOut},
+		{ObsLifecycle, "uninstall", DeviceState{App: AppNotRunning, NetUp: true}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("observations and their states (-want +got):\n%s", diff)
+	}
+}
