@@ -15,7 +15,7 @@ type stateAt struct {
 }
 
 func TestObservationsCarryTheStateTheyLeave(t *testing.T) {
-	w, d := testWorld(t, WorldConfig{Seed: 3}, "alice")
+	w, d := testWorld(t, VirtualConfig{Seed: 3}, "alice")
 	alice := d["alice"]
 	from := len(alice.Observations()) // after the install and the token
 	alice.Login(true)
