@@ -50,6 +50,12 @@ type junitCase struct {
 	Line      int           `xml:"line,attr,omitempty"`
 	Failure   *junitProblem `xml:"failure,omitempty"`
 	Error     *junitProblem `xml:"error,omitempty"`
+	Skipped   *junitSkipped `xml:"skipped,omitempty"`
+}
+
+// junitSkipped marks a test case that was not run, saying why.
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
 }
 
 // junitProblem is a failure or an error; the body keeps its lines (CDATA).
@@ -83,7 +89,11 @@ func JUnit(r *Report) ([]byte, error) {
 		suite := junitSuite{Name: s.Name, File: s.File, Time: seconds(s.DurationMs), Timestamp: stamp, Hostname: r.Run.Host,
 			Properties: []junitProperty{{"seed", fmt.Sprint(r.Run.Seed)}, {"mode", r.Run.Mode}, {"replay", r.Run.Replay}}}
 		total += s.DurationMs
-		if s.Error != "" {
+		if s.NotRun {
+			suite.Cases = append(suite.Cases, junitCase{Classname: s.Name, Name: "setup", Time: "0.000", File: s.File,
+				Skipped: &junitSkipped{Message: s.Error}})
+			suite.Skipped++
+		} else if s.Error != "" {
 			suite.Cases = append(suite.Cases, junitCase{Classname: s.Name, Name: "setup", Time: "0.000", File: s.File,
 				Error: &junitProblem{Message: s.Error, Type: "setup", Body: s.Error}})
 			suite.Errors++
@@ -116,6 +126,7 @@ func JUnit(r *Report) ([]byte, error) {
 		out.Tests += suite.Tests
 		out.Failures += suite.Failures
 		out.Errors += suite.Errors
+		out.Skipped += suite.Skipped
 		out.Suites = append(out.Suites, suite)
 	}
 	out.Time = seconds(total)

@@ -119,3 +119,25 @@ func TestJUnitOfAnEmptyRunIsValid(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, got.Tests)
 }
+
+// A scenario the world could not honour is neither passed nor failed: JUnit marks its case
+// skipped with the reason, and the totals count it as not run.
+func TestANotRunScenarioIsSkippedNotFailed(t *testing.T) {
+	r := &Report{Schema: SchemaVersion, Run: Run{Mode: "remote"}, Scenarios: []Scenario{{
+		Name: "needs a restart", File: "s.yaml", NotRun: true,
+		Error: "not run: the remote world cannot honour it: s.yaml:8:5: restartRelay: …"}}}
+	Complete(r)
+	require.Equal(t, 1, r.Totals.NotRun)
+	require.Zero(t, r.Totals.Failed)
+	require.Zero(t, r.Totals.Passed)
+	out, err := JUnit(r)
+	require.NoError(t, err)
+	_, err = CheckJUnit(out)
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), `skipped="1"`)
+	require.Contains(t, string(out), `<skipped message="not run: the remote world cannot honour it: s.yaml:8:5: restartRelay: …"></skipped>`)
+	require.NotContains(t, string(out), "<error")
+	html, err := HTML(r)
+	require.NoError(t, err)
+	require.Contains(t, string(html), "1 scenario(s) not run")
+}

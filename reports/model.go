@@ -44,8 +44,11 @@ type Scenario struct {
 	// Description is the scenario file's description: why the behaviour matters.
 	Description string `json:"description,omitempty"`
 	Passed      bool   `json:"passed"`
-	// Error is set when the scenario could not run (setup failed).
+	// Error is set when the scenario could not run (setup failed, or NotRun).
 	Error string `json:"error,omitempty"`
+	// NotRun marks a scenario that was not run because the world it was to run on cannot honour
+	// one of its settings (Error says which, at its file:line): neither passed nor failed.
+	NotRun bool `json:"notRun,omitempty"`
 	// DurationMs is how long the scenario ran in its own time (virtual time in virtual mode).
 	DurationMs   int64         `json:"durationMs"`
 	Steps        []Step        `json:"steps"`
@@ -200,6 +203,7 @@ type Totals struct {
 	Scenarios    int `json:"scenarios,omitempty"`
 	Passed       int `json:"passed,omitempty"`
 	Failed       int `json:"failed,omitempty"`
+	NotRun       int `json:"notRun,omitempty"`
 	Expectations int `json:"expectations"`
 	Held         int `json:"held"`
 	// PushesSent counts sends the relay made to FCM that FCM accepted; PushesDelivered those that

@@ -15,7 +15,11 @@ func WriteSummary(w io.Writer, r *Report, topN int) error {
 	tw := table.NewWriter()
 	tw.SetStyle(table.StyleLight)
 	tw.SetTitle("pushsim run: seed %d, %s mode", r.Run.Seed, r.Run.Mode)
-	tw.AppendRow(table.Row{"scenarios", fmt.Sprintf("%d passed, %d failed", t.Passed, t.Failed)})
+	outcome := fmt.Sprintf("%d passed, %d failed", t.Passed, t.Failed)
+	if t.NotRun > 0 {
+		outcome += fmt.Sprintf(", %d not run", t.NotRun)
+	}
+	tw.AppendRow(table.Row{"scenarios", outcome})
 	tw.AppendRow(table.Row{"expectations held", fmt.Sprintf("%d of %d", t.Held, t.Expectations)})
 	tw.AppendRow(table.Row{"pushes FCM accepted", fmt.Sprintf("%d, %d delivered (%.1f%%), %d duplicate(s)",
 		t.PushesSent, t.PushesDelivered, 100*t.DeliveryRatio, t.Duplicates)})

@@ -75,9 +75,12 @@ func summarizeRun(r *Report, lat []float64) {
 	t := Totals{Reasons: map[string]int{}, Fates: map[string]int{}}
 	for _, s := range r.Scenarios {
 		t.Scenarios++
-		if s.Passed {
+		switch {
+		case s.NotRun:
+			t.NotRun++
+		case s.Passed:
 			t.Passed++
-		} else {
+		default:
 			t.Failed++
 		}
 		t.Expectations += s.Totals.Expectations

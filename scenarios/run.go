@@ -94,7 +94,7 @@ func Run(ctx context.Context, sc *Scenario, opt Options) reports.Scenario {
 		return fail(fmt.Errorf("setup: %w", err))
 	}
 	if refused := checker.Check(sc); len(refused) > 0 {
-		return fail(fmt.Errorf("not run: the %s world cannot honour it: %w", opt.Twin(), errors.Join(refused...)))
+		return Refused(sc, opt.Twin(), refused)
 	}
 	w, err := openWorld(ctx, sc, opt)
 	if err != nil {
@@ -106,11 +106,20 @@ func Run(ctx context.Context, sc *Scenario, opt Options) reports.Scenario {
 	return r.out
 }
 
-// NotRun is the report of a scenario that could not run, with the reason as its error.
+// NotRun is the report of a scenario that could not start, with the reason as its error.
 func NotRun(sc *Scenario, err error) reports.Scenario {
 	out := reports.Scenario{Name: sc.Name, Description: sc.Description, File: sc.File, Error: err.Error(),
 		Steps: []reports.Step{}, Expectations: []reports.Expectation{}, Devices: []reports.Device{},
 		Trace: []reports.TraceEntry{}, FCM: []reports.FCMMessage{}}
+	out.Totals = reports.SummarizeScenario(&out)
+	return out
+}
+
+// Refused is the report of a scenario not run because the twin cannot honour the settings in
+// errs.
+func Refused(sc *Scenario, twin string, errs []error) reports.Scenario {
+	out := NotRun(sc, fmt.Errorf("not run: the %s world cannot honour it: %w", twin, errors.Join(errs...)))
+	out.NotRun = true
 	out.Totals = reports.SummarizeScenario(&out)
 	return out
 }

@@ -67,11 +67,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return &exitError{2, err}
 	}
-	refused := map[*scenarios.Scenario]error{}
+	refused := map[*scenarios.Scenario][]error{}
 	for _, sc := range scs {
 		if errs := checker.Check(sc); len(errs) > 0 {
-			refused[sc] = errors.Join(errs...)
-			fmt.Fprintf(stderr, "not run on the %s world: %s\n", mode, refused[sc])
+			refused[sc] = errs
+			fmt.Fprintf(stderr, "not run on the %s world: %s\n", mode, errors.Join(errs...))
 		}
 	}
 	replay := fmt.Sprintf("pushsim run --seed %d %s", *seed, strings.Join(fs.Args(), " "))
@@ -90,8 +90,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	for _, sc := range scs {
 		start := time.Now()
 		var res reports.Scenario
-		if err := refused[sc]; err != nil {
-			res = scenarios.NotRun(sc, fmt.Errorf("not run: the %s world cannot honour it: %w", mode, err))
+		if errs := refused[sc]; errs != nil {
+			res = scenarios.Refused(sc, mode, errs)
 		} else {
 			res = scenarios.Run(ctx, sc, opt)
 		}
@@ -115,7 +115,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	t := rep.Totals
-	fmt.Fprintf(stdout, "\n%d passed, %d failed (%d of %d expectations held); reports in %s/\n", t.Passed, t.Failed, t.Held, t.Expectations, *out)
+	notRun := ""
+	if t.NotRun > 0 {
+		notRun = fmt.Sprintf(", %d skipped (not run: the %s world cannot honour them)", t.NotRun, mode)
+	}
+	fmt.Fprintf(stdout, "\n%d passed, %d failed%s (%d of %d expectations held); reports in %s/\n", t.Passed, t.Failed, notRun, t.Held, t.Expectations, *out)
 	if t.Failed > 0 {
 		fmt.Fprintf(stdout, "seed %d; replay with: %s\n", *seed, replay)
 	}
@@ -131,7 +135,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // printScenario prints a line for the scenario and one per failure.
 func printScenario(w io.Writer, s reports.Scenario, wall time.Duration) {
 	status := "PASS"
-	if !s.Passed {
+	switch {
+	case s.NotRun:
+		status = "SKIP"
+	case !s.Passed:
 		status = "FAIL"
 	}
 	fmt.Fprintf(w, "%s  %s  (%s; %d/%d expectations; %s scenario time, %s wall)\n", status, s.Name, s.File,

@@ -1,0 +1,137 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pushlab/pushlab/internal/duration"
+	"github.com/pushlab/pushlab/internal/yamlfile"
+	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/sim"
+	"github.com/pushlab/pushlab/sim/live"
+)
+
+// everything is a scenario that asks for every setting some twin cannot honour.
+const everything = `name: everything
+relay: {heartbeatDeadline: 10s, heartbeatInterval: 4s, retry: {maxAttempts: 3}}
+network: {latency: 50ms, jitter: 10ms, loss: 0.1}
+devices:
+  - {id: alice-phone, user: alice}
+steps:
+  - login: alice-phone
+  - restartRelay:
+  - network: {link: fcm, partition: true}
+  - network: {device: alice-phone, latency: 1s}
+  - fault: {status: 503}
+`
+
+// positions lists where each refusal stands, as file:line:column, and what it says.
+func positions(t *testing.T, errs []error) map[[2]int]string {
+	t.Helper()
+	out := map[[2]int]string{}
+	for _, err := range errs {
+		var ye *yamlfile.Error
+		require.True(t, errors.As(err, &ye), "a refusal names its place: %v", err)
+		out[[2]int{ye.Line, ye.Column}] = ye.Msg
+	}
+	return out
+}
+
+// Each twin refuses exactly the settings it cannot honour, each at its place in the file.
+func TestEachTwinRefusesWhatItCannotHonourAtItsPlace(t *testing.T) {
+	sc, err := Parse("e.yaml", []byte(everything))
+	require.NoError(t, err)
+
+	require.Empty(t, sc.refusals(sim.VirtualConfig{}.Features(), nil), "the virtual twin honours everything")
+
+	lv := positions(t, sc.refusals(live.FeaturesOf(live.Config{}), nil))
+	require.Len(t, lv, 3, "%v", lv)
+	require.Contains(t, lv[[2]int{3, 20}], "network.latency is virtual-only")
+	require.Contains(t, lv[[2]int{3, 34}], "network.jitter is virtual-only")
+	require.Contains(t, lv[[2]int{10, 5}], "a phone's latency and jitter are virtual-only")
+
+	// The remote relay runs with the defaults but for heartbeatInterval 4s, which it shares.
+	settings := relay.Config{HeartbeatInterval: duration.Of(4 * time.Second)}.Effective()
+	rm := positions(t, sc.refusals(live.FeaturesOf(live.Config{Remote: &live.Remote{RelayURL: "http://r", FCMURL: "http://f"}}), &settings))
+	require.Len(t, rm, 7, "%v", rm)
+	require.Contains(t, rm[[2]int{2, 28}], "relay.heartbeatDeadline: the scenario needs 10s but the relay runs with 1m30s")
+	require.Contains(t, rm[[2]int{2, 77}], "relay.retry.maxAttempts: the scenario needs 3 but the relay runs with 5")
+	require.Contains(t, rm[[2]int{8, 5}], "restartRelay")
+	require.Contains(t, rm[[2]int{9, 5}], "network link fcm")
+	for p, msg := range rm {
+		require.NotContains(t, msg, "heartbeatInterval", "a setting the relay shares is not refused (at %v)", p)
+	}
+
+	// A relay whose FCM cannot be watched: simulated devices need a fakefcm, faults too.
+	un := positions(t, sc.refusals(live.FeaturesOf(live.Config{Remote: &live.Remote{RelayURL: "http://r"}}), &settings))
+	require.Contains(t, un[[2]int{1, 1}], "an FCM pushsim cannot watch")
+	require.Contains(t, un[[2]int{11, 5}], "FCM faults need a fakefcm")
+}
+
+// A refused scenario is not run: it is reported as not run (neither passed nor failed), with
+// every refusal in its error.
+func TestARefusedScenarioIsReportedNotRun(t *testing.T) {
+	sc, err := Parse("e.yaml", []byte(everything))
+	require.NoError(t, err)
+	res := Run(context.Background(), sc, Options{Live: true})
+	require.True(t, res.NotRun)
+	require.False(t, res.Passed)
+	require.Empty(t, res.Steps, "nothing ran")
+	require.Contains(t, res.Error, "e.yaml:3:20: network.latency")
+	require.Contains(t, res.Error, "e.yaml:10:5: network:")
+}
+
+// The remote twin against a relay and fakefcm started elsewhere (a stack of their own): a
+// scenario whose relay: block the relay shares runs and passes; one that asks for other rules is
+// refused, naming the setting and its place; and the IDs a remote run uses are its own.
+func TestRemoteRunHonoursOrRefuses(t *testing.T) {
+	ctx := context.Background()
+	st, err := live.StartStack(ctx, live.StackConfig{Seed: 1, Relay: relay.Config{HeartbeatInterval: duration.Of(4 * time.Second)}})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, st.Close()) }()
+	remote := &live.Remote{RelayURL: st.RelayURL, AdminKey: st.AdminKey, FCMURL: st.FCMURL}
+
+	shared := `name: remote push
+relay: {heartbeatInterval: 4s}
+devices:
+  - {id: alice-phone, user: alice}
+  - {id: bob-phone, user: bob}
+steps:
+  - login: alice-phone
+  - login: bob-phone
+  - kill: alice-phone
+  - send: {from: bob-phone, to: alice, text: hi}
+  - expect: {device: alice-phone, push: {within: 5s, body: hi}}
+  - expect: {device: alice-phone, trace: {reason: fcm-ok}}
+`
+	sc, err := Parse("shared.yaml", []byte(shared))
+	require.NoError(t, err)
+	res := Run(ctx, sc, Options{Seed: 2, Remote: remote})
+	require.True(t, res.Passed, "%s %+v %+v", res.Error, res.Steps, res.Expectations)
+	apps, err := st.Admin.Settings(ctx) // the relay is reachable and kept its rules
+	require.NoError(t, err)
+	require.Equal(t, 4*time.Second, apps.HeartbeatInterval.D())
+
+	other := `name: other rules
+relay: {heartbeatDeadline: 5s}
+devices:
+  - {id: alice-phone, user: alice}
+steps:
+  - login: alice-phone
+`
+	sc, err = Parse("other.yaml", []byte(other))
+	require.NoError(t, err)
+	res = Run(ctx, sc, Options{Remote: remote})
+	require.True(t, res.NotRun)
+	require.Contains(t, res.Error, "other.yaml:2:28: relay.heartbeatDeadline: the scenario needs 5s but the relay runs with 1m30s")
+}
+
+// Options that cannot work together are refused before anything runs.
+func TestOptionsRefuseFCMWithoutRelay(t *testing.T) {
+	err := Options{Remote: &live.Remote{FCMURL: "http://127.0.0.1:4000"}}.Validate()
+	require.ErrorContains(t, err, "--fcm names the fakefcm of a relay started elsewhere")
+}
