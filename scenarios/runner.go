@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -92,11 +91,6 @@ func (r *runner) setup() error {
 		return true
 	})
 	return nil
-}
-
-// waitFor waits up to the settle timeout for cond.
-func (r *runner) waitFor(cond func() bool) bool {
-	return r.w.WaitUntil(r.w.Now().Add(settleTimeout), cond)
 }
 
 // step runs one step and records it.
@@ -216,77 +210,6 @@ func (r *runner) act(index int, st Step) (string, error) {
 	return "", fmt.Errorf("step %q is not implemented", st.Kind)
 }
 
-func hasPending(d *sim.Device) bool { return d.PendingRequests() > 0 }
-
-// settle waits for a condition on a device, naming what did not happen.
-func (r *runner) settle(dev, what string, cond func() bool) error {
-	if r.waitFor(cond) {
-		return nil
-	}
-	return fmt.Errorf("%s did not %s within %v%s", dev, what, settleTimeout, r.lastRefusal(dev))
-}
-
-func (r *runner) lastRefusal(dev string) string {
-	var why string
-	r.w.Do(func() {
-		obs := r.devices[dev].Observations()
-		for i := len(obs) - 1; i >= 0; i-- {
-			if obs[i].Kind == sim.ObsRefused || obs[i].Kind == sim.ObsClosed {
-				why = ": " + obs[i].Detail
-				return
-			}
-		}
-	})
-	return why
-}
-
-// settleIdle waits until the device has its answers.
-func (r *runner) settleIdle(id string, d *sim.Device) error {
-	return r.settle(id, "get its answers", func() bool { return !hasPending(d) })
-}
-
-// settleLogin waits until a device that should be logged in is (and has synced and reported its
-// token); must says the step is a login, which has to succeed.
-func (r *runner) settleLogin(id string, d *sim.Device, must bool) error {
-	var wants bool
-	r.w.Do(func() { wants = must || (d.App() != sim.AppNotRunning && d.Credentials() && d.NetUp()) })
-	if !wants {
-		return nil
-	}
-	return r.settle(id, "log in", func() bool { return d.LoggedIn() && !hasPending(d) })
-}
-
-// settleRelogin waits, after a relay restart, until a running app is logged in again on a
-// connection the new relay knows.
-func (r *runner) settleRelogin(id string, d *sim.Device) error {
-	var wants bool
-	r.w.Do(func() { wants = d.App() != sim.AppNotRunning && d.Credentials() && d.NetUp() })
-	if !wants {
-		return nil
-	}
-	cfg := r.dcfg[id]
-	return r.settle(id, "log in to the restarted relay", func() bool {
-		if !d.LoggedIn() || hasPending(d) {
-			return false
-		}
-		on, err := r.w.Online(cfg.App, cfg.User, id)
-		return err == nil && on
-	})
-}
-
-// settleOffline waits until the relay has seen the device's connection go.
-func (r *runner) settleOffline(id string) error {
-	cfg := r.dcfg[id]
-	ok := r.waitFor(func() bool {
-		on, err := r.w.Online(cfg.App, cfg.User, id)
-		return err == nil && !on
-	})
-	if !ok {
-		return fmt.Errorf("the relay still saw %s online after %v", id, settleTimeout)
-	}
-	return nil
-}
-
 func (r *runner) appOfUser(user string) uint64 {
 	for _, d := range r.sc.Devices {
 		if d.User == user {
@@ -398,96 +321,4 @@ func (r *runner) fault(f *FaultStep) (string, error) {
 	// Added, not set: the rules in force keep what they have spent, and a send between two calls
 	// cannot be counted twice.
 	return fmt.Sprintf("FCM fault for %s: %s", who, strings.Join(parts, ", ")), r.w.AddFaults([]fakefcm.FaultRule{rule})
-}
-
-// finish collects timelines, trace and FCM records, and sums up.
-func (r *runner) finish() {
-	end := r.w.Now()
-	r.out.DurationMs = r.ms(end)
-	byToken := map[string]string{}
-	r.w.Do(func() {
-		for _, dc := range r.sc.Devices {
-			d := r.devices[dc.ID]
-			if d == nil {
-				continue
-			}
-			dev := reports.Device{ID: dc.ID, User: dc.User, Events: []reports.Event{}}
-			for _, o := range d.Observations() {
-				dev.Events = append(dev.Events, r.event(o))
-			}
-			for _, tok := range d.Tokens() {
-				byToken[tok] = dc.ID
-			}
-			r.out.Devices = append(r.out.Devices, dev)
-		}
-	})
-	r.out.Trace = []reports.TraceEntry{}
-	trace, err := r.w.Trace()
-	if err != nil {
-		r.out.Error = joinErrors(r.out.Error, "push trace: "+err.Error())
-	}
-	for _, e := range trace {
-		r.out.Trace = append(r.out.Trace, reports.TraceEntry{AtMs: r.ms(e.Time), User: e.UserID, Device: e.DeviceID,
-			Seq: e.Seq, Seqs: e.Seqs, Reason: e.Reason, PushID: e.PushID, Attempt: e.Attempt, Detail: e.Detail,
-			MsgID: e.MsgID, CertificateID: e.CertificateID, FCMName: e.FCMName})
-	}
-	r.out.FCM = []reports.FCMMessage{}
-	records, err := r.w.FCMRecords()
-	if err != nil && !errors.Is(err, sim.ErrUnsupported) {
-		r.out.Error = joinErrors(r.out.Error, "FCM records: "+err.Error())
-	}
-	for _, rec := range records {
-		m := reports.FCMMessage{Seq: rec.Seq, Device: byToken[rec.Token], API: string(rec.API), ReceivedAtMs: r.ms(rec.ReceivedAt),
-			Fate: string(rec.Fate), Error: string(rec.Error), Reason: rec.Reason, Attempts: rec.Attempts, Throttle: rec.Throttle,
-			Name: rec.Name, MessageID: rec.MessageID, ThrottledForMs: rec.ThrottledFor.D().Milliseconds()}
-		for _, t := range []struct {
-			at  time.Time
-			dst **int64
-		}{{rec.FateAt, &m.FateAtMs}, {rec.DispatchedAt, &m.DispatchedAtMs}, {rec.DeliveredAt, &m.DeliveredAtMs}} {
-			if !t.at.IsZero() {
-				ms := r.ms(t.at)
-				*t.dst = &ms
-			}
-		}
-		if rec.Payload != nil {
-			m.CollapseKey = rec.Payload.CollapseKey
-			if rec.Payload.Notification != nil {
-				m.Title, m.Body = rec.Payload.Notification.Title, rec.Payload.Notification.Body
-			}
-		}
-		r.out.FCM = append(r.out.FCM, m)
-	}
-	r.out.Passed = r.out.Error == ""
-	for _, s := range r.out.Steps {
-		if s.Error != "" {
-			r.out.Passed = false
-		}
-	}
-	for _, e := range r.out.Expectations {
-		if !e.Held {
-			r.out.Passed = false
-		}
-	}
-	r.out.Totals = reports.SummarizeScenario(&r.out)
-}
-
-// joinErrors adds a line to a scenario's error.
-func joinErrors(a, b string) string {
-	if a == "" {
-		return b
-	}
-	return a + "; " + b
-}
-
-// event turns an observation into a report event.
-func (r *runner) event(o sim.Observation) reports.Event {
-	st := o.State
-	e := reports.Event{AtMs: r.ms(o.At), Kind: string(o.Kind), Seq: o.Seq, Title: o.Title, Text: o.Text, Detail: o.Detail,
-		Conv: o.Conv, Badge: o.Badge, State: &reports.DeviceState{Installed: st.Installed, App: string(st.App),
-			ForceStopped: st.ForceStopped, Credentials: st.Credentials, LoggedIn: st.LoggedIn, NetUp: st.NetUp}}
-	if !o.Sent.IsZero() && (o.Kind == sim.ObsPush || o.Kind == sim.ObsMsg) {
-		lat := o.At.Sub(o.Sent).Milliseconds()
-		e.LatencyMs = &lat
-	}
-	return e
 }

@@ -1,0 +1,245 @@
+package sim
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/pushlab/pushlab/fakefcm"
+	"github.com/pushlab/pushlab/relay"
+)
+
+// The app's side of the Device: its protocol with the relay (connect, login and the token report,
+// heartbeats, requests and replies, live messages and sync, reconnects) and the phone's FCM side
+// (pushes into the tray, the channel closing). The lifecycle steps that drive it are in device.go.
+
+// connect dials the relay, unless a connection is already up or on its way.
+func (d *Device) connect() {
+	if d.linkState != linkNone || d.app == AppNotRunning {
+		return
+	}
+	d.linkState = linkDialing
+	d.link = d.env.DialRelay(d)
+}
+
+// dropLink closes the app's connection (the relay hears of it if the network is up).
+func (d *Device) dropLink() {
+	if d.link != nil {
+		d.link.Close()
+	}
+	d.resetLink()
+}
+
+func (d *Device) resetLink() {
+	d.link, d.linkState, d.loggedIn = nil, linkNone, false
+	clear(d.pending)
+	if d.pingCancel != nil {
+		d.pingCancel()
+		d.pingCancel = nil
+	}
+}
+
+// OnRelayOpen: the connection is up; the app logs in.
+func (d *Device) OnRelayOpen(l RelayLink) {
+	if l != d.link {
+		l.Close() // a connection the app no longer wants
+		return
+	}
+	d.linkState = linkOpen
+	d.lastHeard = d.env.Now()
+	d.heartbeat()
+	if d.creds {
+		d.sendLogin()
+	}
+}
+
+func (d *Device) sendLogin() {
+	sig := relay.MakeUserSig(d.cfg.AppSecret, relay.UserSigClaims{SDKAppID: d.cfg.SDKAppID, UserID: d.cfg.User, Expire: d.env.Now().Add(24 * time.Hour).Unix()})
+	d.request(relay.ClientFrame{Op: relay.OpLogin, SDKAppID: d.cfg.SDKAppID, UserID: d.cfg.User, UserSig: sig, DeviceID: d.cfg.ID, Platform: d.cfg.Platform})
+}
+
+// awaiting reports whether a request of that op is waiting for its reply: the app never has
+// two logins, or two syncs, in flight (two syncs from the same seq would bring messages twice).
+func (d *Device) awaiting(op string) bool {
+	for _, o := range d.pending {
+		if o == op {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *Device) request(f relay.ClientFrame) {
+	if d.link == nil || d.linkState != linkOpen {
+		return
+	}
+	d.nextID++
+	f.ID = d.nextID
+	d.pending[f.ID] = f.Op
+	d.link.Send(f)
+}
+
+// heartbeat pings while connected, and gives up on a connection silent for two intervals.
+func (d *Device) heartbeat() {
+	l := d.link
+	d.pingCancel = d.env.After(d.cfg.Heartbeat, func() {
+		if d.link != l || d.linkState != linkOpen {
+			return
+		}
+		if d.env.Now().Sub(d.lastHeard) > 2*d.cfg.Heartbeat {
+			defer d.observe(Observation{Kind: ObsClosed, Detail: "no answer from the relay: reconnecting"})
+			d.dropLink()
+			d.scheduleReconnect()
+			return
+		}
+		d.link.Send(relay.ClientFrame{Op: relay.OpPing})
+		d.heartbeat()
+	})
+}
+
+// OnRelayFrame: a frame from the relay.
+func (d *Device) OnRelayFrame(l RelayLink, f relay.ServerFrame) {
+	if l != d.link || !d.netUp {
+		return
+	}
+	d.lastHeard = d.env.Now()
+	switch f.Op {
+	case relay.OpReply:
+		op := d.pending[f.ID]
+		delete(d.pending, f.ID)
+		d.onReply(op, f)
+	case relay.OpMsg:
+		if !d.loggedIn {
+			// The app logged out, but its logout may not have reached the relay (a half-open
+			// link): a message for the ended session is not shown, nor acknowledged; the next
+			// login syncs it (found by the property test).
+			return
+		}
+		d.onMsg(*f.Msg, ObsMsg)
+		if f.Msg.Seq > 0 {
+			d.link.Send(relay.ClientFrame{Op: relay.OpAck, Seq: d.lastSeq})
+		}
+	case relay.OpKicked:
+		defer d.observe(Observation{Kind: ObsKicked, Detail: f.Reason})
+		d.creds, d.loggedIn = false, false
+	}
+}
+
+func (d *Device) onReply(op string, f relay.ServerFrame) {
+	if f.Code != relay.OK {
+		defer d.observe(Observation{Kind: ObsRefused, Detail: fmt.Sprintf("%s: %d %s", op, f.Code, f.Desc)})
+		if op == relay.OpLogin {
+			d.creds = false // a refused login needs new credentials: do not retry it
+		}
+		return
+	}
+	switch op {
+	case relay.OpLogin:
+		d.loggedIn = true
+		d.backoff = 0
+		d.syncedNow = nil
+		d.observe(Observation{Kind: ObsConnected})
+		if d.reportTok && d.token != "" {
+			d.request(relay.ClientFrame{Op: relay.OpSetPushToken, CertificateID: d.cfg.CertificateID, Token: d.token})
+		}
+		if d.app == AppBackground {
+			d.request(relay.ClientFrame{Op: relay.OpBackground, Unread: d.unread})
+		}
+		if !d.awaiting(relay.OpSync) {
+			d.request(relay.ClientFrame{Op: relay.OpSync, Since: d.lastSeq})
+		}
+	case relay.OpSync:
+		for _, m := range f.Msgs {
+			d.onMsg(m, ObsSynced)
+		}
+		if f.More {
+			d.request(relay.ClientFrame{Op: relay.OpSync, Since: d.lastSeq})
+		}
+	}
+}
+
+// onMsg takes in a message, live or by sync, exactly once in sequence order.
+func (d *Device) onMsg(m relay.MsgFrame, kind ObsKind) {
+	o := Observation{Kind: kind, Seq: m.Seq, Text: m.Text, Title: m.From, Conv: m.Conv, Sent: time.UnixMilli(m.Time).UTC()}
+	if m.Seq != 0 && m.Seq <= d.lastSeq {
+		o.Kind, o.Detail = ObsDuplicate, string(kind)
+		d.observe(o)
+		return
+	}
+	if m.Seq != 0 {
+		d.lastSeq = m.Seq
+	}
+	if kind == ObsSynced {
+		d.syncedNow = append(d.syncedNow, m.Seq)
+	}
+	d.observe(o)
+}
+
+// heard notes that the relay answered on the link (a pong) at the given time.
+func (d *Device) heard(l RelayLink, at time.Time) {
+	if l == d.link && at.After(d.lastHeard) {
+		d.lastHeard = at
+	}
+}
+
+// OnRelayClosed: the connection ended (the relay closed it, or it failed).
+func (d *Device) OnRelayClosed(l RelayLink, reason string) {
+	if l != d.link {
+		return
+	}
+	defer d.observe(Observation{Kind: ObsClosed, Detail: reason})
+	d.resetLink()
+	d.scheduleReconnect()
+}
+
+// scheduleReconnect retries the connection with backoff while the app runs and the user is
+// logged in.
+func (d *Device) scheduleReconnect() {
+	if d.app == AppNotRunning || !d.creds || d.retry != nil {
+		return
+	}
+	if d.backoff == 0 {
+		d.backoff = time.Second
+	} else {
+		d.backoff = min(2*d.backoff, 30*time.Second)
+	}
+	wait := d.backoff/2 + time.Duration(d.rng.Int64N(int64(d.backoff/2)+1))
+	d.retry = d.env.After(wait, func() {
+		d.retry = nil
+		if d.netUp {
+			d.connect()
+		} else {
+			d.scheduleReconnect()
+		}
+	})
+}
+
+// OnPush: a message arrived on the phone's FCM channel.
+func (d *Device) OnPush(l FCMLink, f fakefcm.DeviceFrame) {
+	if l != d.fcm {
+		return
+	}
+	if f.Type == fakefcm.DeliverDeleted {
+		d.observe(Observation{Kind: ObsDeleted, Detail: "FCM deleted pending messages"})
+		return
+	}
+	m := f.Message
+	o := Observation{Kind: ObsPush, Detail: m.MessageID, Sent: time.UnixMilli(m.SentTime).UTC(), Conv: m.Data["conv"]}
+	if n := m.Notification; n != nil {
+		o.Title, o.Text = n.Title, n.Body
+		if n.NotificationCount != nil {
+			o.Badge = *n.NotificationCount
+		}
+	}
+	d.observe(o)
+	if d.app != AppForeground {
+		d.tray = append(d.tray, o)
+	}
+	l.Ack(m.MessageID)
+}
+
+// OnFCMClosed: FCM closed the channel (the token was unregistered).
+func (d *Device) OnFCMClosed(l FCMLink) {
+	if l == d.fcm {
+		d.fcm = nil
+	}
+}
