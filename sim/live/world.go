@@ -52,6 +52,10 @@ type Remote struct {
 	// FCMURL is the fakefcm the relay's certificates point at. Empty means the relay pushes to
 	// an FCM pushsim cannot watch (Google's, in staging): the world's FCM is FCMUnwatched.
 	FCMURL string
+	// HTTP and Dialer, when set, reach both servers (the admin and control APIs; the phones'
+	// WebSockets): a Stack's own, for servers it serves in memory. Nil: plain TCP clients.
+	HTTP   *http.Client
+	Dialer *websocket.Dialer
 }
 
 // World is the live twin (an embedded Stack) or the remote twin (servers elsewhere) of the world
@@ -102,8 +106,14 @@ func Open(ctx context.Context, cfg Config) (*World, error) {
 		w.stack, w.admin, w.fcm, w.fcmURL, dialer = st, st.Admin, st.Control, st.FCMURL, st.Dialer
 	} else {
 		r := cfg.Remote
-		hc := &http.Client{Timeout: 30 * time.Second}
-		dialer = &websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+		hc := r.HTTP
+		dialer = r.Dialer
+		if hc == nil {
+			hc = &http.Client{Timeout: 30 * time.Second}
+		}
+		if dialer == nil {
+			dialer = &websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+		}
 		w.admin = &client.Admin{BaseURL: r.RelayURL, Key: r.AdminKey, HTTP: hc}
 		w.offset = 1 + rand.Uint64N(1_000_000) // a shell's draw: each run its own IDs
 		if r.FCMURL != "" {
