@@ -64,6 +64,23 @@ func (n *Links) Delay(d *Device) time.Duration {
 	return l.Latency
 }
 
+// ConnectTimeout is how long the app's connection attempt over a partitioned link waits before it
+// gives up: the attempt goes nowhere and nothing answers.
+const ConnectTimeout = 10 * time.Second
+
+// Dial decides whether the phone's connection attempt can leave: with its network down it fails
+// at once ("no network", as the OS answers); over a partitioned link it goes nowhere, and the
+// app's connect timeout ends it after wait ("no answer").
+func (n *Links) Dial(d *Device) (ok bool, reason string, wait time.Duration) {
+	switch {
+	case !d.netUp:
+		return false, "connect failed: no network", 0
+	case n.Cut(d):
+		return false, "connect failed: no answer", ConnectTimeout
+	}
+	return true, "", 0
+}
+
 // SendOutcome is what becomes of a frame the app sends.
 type SendOutcome uint8
 

@@ -24,10 +24,18 @@ type vconn struct {
 func (w *VirtualWorld) DialRelay(d *Device) RelayLink {
 	w.nextCon++
 	c := &vconn{w: w, id: w.nextCon, dev: d}
+	if ok, reason, wait := w.links.Dial(d); !ok {
+		w.eng.After(wait, func() { d.OnRelayClosed(c, reason) })
+		return c
+	}
 	lat := w.links.Delay(d)
 	w.eng.After(lat, func() {
-		if w.links.Cut(d) || c.devClosed {
-			w.eng.After(lat, func() { d.OnRelayClosed(c, "connect failed: no network") })
+		if c.devClosed {
+			return // the app gave up on it while it was on its way
+		}
+		if ok, reason, wait := w.links.Dial(d); !ok {
+			// The link went down while the attempt was on its way.
+			w.eng.After(wait, func() { d.OnRelayClosed(c, reason) })
 			return
 		}
 		w.conns[c.id] = c

@@ -148,9 +148,6 @@ func (lw *devices) Observe(d *sim.Device, o sim.Observation) {
 // errNoFCM is the registration error of a phone whose world has no FCM it can reach.
 var errNoFCM = errors.New("no FCM to register with: this world's FCM cannot be watched (give a fakefcm, or a real device token)")
 
-// connectTimeout is how long a connection attempt over a partitioned link takes to fail.
-const connectTimeout = 10 * time.Second
-
 // liveConn is an app connection over a real WebSocket.
 type liveConn struct {
 	lw   *devices
@@ -163,13 +160,8 @@ type liveConn struct {
 // DialRelay (Env) dials the relay on a goroutine.
 func (lw *devices) DialRelay(d *sim.Device) sim.RelayLink {
 	l := &liveConn{lw: lw, dev: d}
-	if !d.NetUp() {
-		lw.After(0, func() { d.OnRelayClosed(l, "connect failed: no network") })
-		return l
-	}
-	if lw.rules.Cut(d) {
-		// The connection attempt goes nowhere: the app's connect timeout tells it.
-		lw.After(connectTimeout, func() { d.OnRelayClosed(l, "connect failed: no answer") })
+	if ok, reason, wait := lw.rules.Dial(d); !ok {
+		lw.After(wait, func() { d.OnRelayClosed(l, reason) })
 		return l
 	}
 	lw.conns[l] = true
