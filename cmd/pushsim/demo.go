@@ -16,25 +16,26 @@ import (
 
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/fakefcm/control"
-	"github.com/pushlab/pushlab/fakefcm/server"
+	"github.com/pushlab/pushlab/sim/live"
 )
 
-// runDemo starts fakefcm on a free loopback port, sends through it with the unmodified firebase
-// Admin SDK and prints what each device received and what fakefcm recorded.
+// runDemo starts fakefcm alone (sim/live's Stack) on a free loopback port, sends through it with
+// the unmodified firebase Admin SDK and prints what each device received and what fakefcm
+// recorded.
 func runDemo(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	fs := flag.NewFlagSet("pushsim demo", flag.ContinueOnError)
 	seed := fs.Uint64("seed", 1, "fakefcm seed")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{2, err}
 	}
-	fcm, err := server.Listen("127.0.0.1:0", server.Config{Core: fakefcm.Config{Seed: *seed}})
+	st, err := live.StartStack(ctx, live.StackConfig{FCMOnly: true, FCMConfig: &fakefcm.Config{Seed: *seed}})
 	if err != nil {
 		return err
 	}
-	defer fcm.Shutdown(context.Background())
-	fmt.Fprintf(stdout, "fakefcm listening on %s\n\n", fcm.URL)
+	defer st.Close()
+	fmt.Fprintf(stdout, "fakefcm listening on %s\n\n", st.FCMURL)
 
-	cc := &control.Client{BaseURL: fcm.URL}
+	cc := st.Control
 	creds, err := cc.CreateProject(ctx, control.CreateProjectRequest{ProjectID: "pushlab-demo", PackageNames: []string{"com.example.im"}})
 	if err != nil {
 		return fmt.Errorf("create project: %w", err)
@@ -56,7 +57,7 @@ func runDemo(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	}
 
 	app, err := firebase.NewApp(ctx, &firebase.Config{ProjectID: creds.ProjectID},
-		option.WithCredentialsJSON(creds.ServiceAccount), option.WithEndpoint(fcm.URL+"/v1"))
+		option.WithCredentialsJSON(creds.ServiceAccount), option.WithEndpoint(st.FCMURL+"/v1"))
 	if err != nil {
 		return fmt.Errorf("firebase app: %w", err)
 	}

@@ -71,7 +71,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var res reports.Load
 	var err error
 	if *virtual {
-		res, err = load.RunVirtual(cfg)
+		res, err = load.RunVirtual(ctx, cfg)
 	} else {
 		res, err = load.RunLive(ctx, cfg)
 	}

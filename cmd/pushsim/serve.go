@@ -11,14 +11,10 @@ import (
 
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/fakefcm/control"
-	fcmserver "github.com/pushlab/pushlab/fakefcm/server"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
-	"github.com/pushlab/pushlab/relay/client"
-	"github.com/pushlab/pushlab/relay/sender"
-	relayserver "github.com/pushlab/pushlab/relay/server"
-	"github.com/pushlab/pushlab/relay/sqlitestore"
 	"github.com/pushlab/pushlab/scenarios"
+	"github.com/pushlab/pushlab/sim/live"
 )
 
 // Development credentials of pushsim serve: not secrets, documented in the README, for manual
@@ -28,8 +24,8 @@ const (
 	devAdminKey  = "pushsim-dev-admin-key-0123456789"
 )
 
-// runServe runs a relay and a fakefcm on fixed ports with a default app and certificate, for
-// manual clients.
+// runServe runs a relay and a fakefcm (the embedded stack of sim/live) on fixed ports with a
+// default app and certificate, for manual clients.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("pushsim serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -42,47 +38,33 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return &exitError{2, err}
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	fcm, err := fcmserver.Listen(*fcmAddr, fcmserver.Config{Core: fakefcm.Config{Seed: 1}, Logger: log})
+	st, err := live.StartStack(ctx, live.StackConfig{FCMConfig: &fakefcm.Config{Seed: 1}, DB: *db,
+		RelayAddr: *relayAddr, FCMAddr: *fcmAddr, AdminKey: *adminKey, Logger: log})
 	if err != nil {
 		return err
 	}
-	defer fcm.Shutdown(context.Background())
-	if err := os.MkdirAll(filepath.Dir(*db), 0o755); err != nil {
-		return err
-	}
-	store, err := sqlitestore.Open(*db)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	rs, err := relayserver.Listen(ctx, *relayAddr, relayserver.Config{Store: store, Sender: sender.New(sender.Config{Logger: log}),
-		AdminKey: secret.New(*adminKey), Logger: log})
-	if err != nil {
-		return err
-	}
-	defer rs.Shutdown(context.Background())
+	defer st.Close()
 
-	creds, err := (&control.Client{BaseURL: fcm.URL}).CreateProject(ctx, control.CreateProjectRequest{ProjectID: "pushsim-serve", PackageNames: []string{scenarios.DefaultPackage}})
+	creds, err := st.Control.CreateProject(ctx, control.CreateProjectRequest{ProjectID: "pushsim-serve", PackageNames: []string{scenarios.DefaultPackage}})
 	if err != nil {
 		return fmt.Errorf("create fakefcm project: %w", err)
 	}
-	admin := &client.Admin{BaseURL: rs.URL, Key: *adminKey}
-	if err := admin.PutApp(ctx, relay.AppConfig{SDKAppID: scenarios.DefaultSDKAppID, Name: "pushsim", SecretKey: secret.New(*appSecret)}); err != nil {
+	if err := st.Admin.PutApp(ctx, relay.AppConfig{SDKAppID: scenarios.DefaultSDKAppID, Name: "pushsim", SecretKey: secret.New(*appSecret)}); err != nil {
 		return err
 	}
-	if err := admin.PutCertificate(ctx, scenarios.DefaultSDKAppID, scenarios.DefaultCertificate, scenarios.DefaultPackage, creds.ServiceAccount, "", fcm.URL); err != nil {
+	if err := st.Admin.PutCertificate(ctx, scenarios.DefaultSDKAppID, scenarios.DefaultCertificate, scenarios.DefaultPackage, creds.ServiceAccount, "", st.FCMURL); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "relay    %s  (WebSocket %s/v1/ws, admin key from --admin-key)\n", rs.URL, rs.URL)
-	fmt.Fprintf(stdout, "fakefcm  %s\n", fcm.URL)
+	fmt.Fprintf(stdout, "relay    %s  (WebSocket %s/v1/ws, admin key from --admin-key)\n", st.RelayURL, st.RelayURL)
+	fmt.Fprintf(stdout, "fakefcm  %s\n", st.FCMURL)
 	fmt.Fprintf(stdout, "app %d, certificate %d (package %s, sender ID %s)\n", scenarios.DefaultSDKAppID, scenarios.DefaultCertificate, scenarios.DefaultPackage, creds.SenderID)
 	fmt.Fprintf(stdout, "make a UserSig: pushsim usersig --app %d --user alice --secret \"$PUSHSIM_APP_SECRET\"\n", scenarios.DefaultSDKAppID)
-	fmt.Fprintln(stdout, "register a phone: curl -s -XPOST "+fcm.URL+"/fakefcm/v1/devices -d '{\"senderId\":\""+creds.SenderID+"\",\"packageName\":\""+scenarios.DefaultPackage+"\"}'")
+	fmt.Fprintln(stdout, "register a phone: curl -s -XPOST "+st.FCMURL+"/fakefcm/v1/devices -d '{\"senderId\":\""+creds.SenderID+"\",\"packageName\":\""+scenarios.DefaultPackage+"\"}'")
 	fmt.Fprintln(stdout, "Ctrl-C stops both.")
 	select {
 	case <-ctx.Done():
-	case <-rs.Done():
-		return rs.Err()
+	case <-st.RelayDone():
+		return st.Relay().Err()
 	}
 	return nil
 }

@@ -18,12 +18,12 @@ import (
 	"github.com/pushlab/pushlab/cmd/relay/relayproc"
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/fakefcm/control"
-	fcmserver "github.com/pushlab/pushlab/fakefcm/server"
 	"github.com/pushlab/pushlab/internal/duration"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/relay/client"
 	"github.com/pushlab/pushlab/reports"
+	"github.com/pushlab/pushlab/sim/live"
 )
 
 // The load's app and certificate. Against remote servers, IDs are offset at random so that
@@ -56,7 +56,7 @@ type servers struct {
 	app                        uint64
 	cert                       int64
 	proc                       *relayproc.Process
-	fcm                        *fcmserver.Listening
+	fcm                        *live.Stack
 	admin                      *client.Admin
 	control                    *control.Client
 	senderID                   string
@@ -68,9 +68,7 @@ func (s *servers) close() {
 		_ = s.proc.Stop()
 	}
 	if s.fcm != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_ = s.fcm.Shutdown(ctx)
-		cancel()
+		_ = s.fcm.Close()
 	}
 	if s.tmp != "" {
 		_ = os.RemoveAll(s.tmp)
@@ -78,7 +76,8 @@ func (s *servers) close() {
 }
 
 // startServers starts (or reaches) the relay and fakefcm and provisions the load's app and
-// certificate.
+// certificate. The relay it starts runs as a child process, so that the figures measure a relay
+// process of its own (its RSS, its open-file limit); fakefcm is sim/live's Stack alone.
 func startServers(ctx context.Context, cfg Config, rng *rand.Rand) (*servers, error) {
 	s := &servers{relayURL: cfg.RelayURL, fcmURL: cfg.FCMURL, adminKey: cfg.AdminKey, app: loadApp, cert: loadCert}
 	if cfg.RelayURL == "" {
@@ -102,12 +101,12 @@ func startServers(ctx context.Context, cfg Config, rng *rand.Rand) (*servers, er
 		s.relayURL = s.proc.URL
 		lifted := fakefcm.Throttles{DevicePerMinute: 1_000_000, DevicePerHour: 1_000_000, CollapsibleBurst: 1_000_000,
 			ProjectPerMinute: 100_000_000}
-		if s.fcm, err = fcmserver.Listen("127.0.0.1:0", fcmserver.Config{Core: fakefcm.Config{Seed: cfg.Seed,
+		if s.fcm, err = live.StartStack(ctx, live.StackConfig{FCMOnly: true, FCMConfig: &fakefcm.Config{Seed: cfg.Seed,
 			Behaviour: fakefcm.Behaviour{Throttles: lifted}, MaxRecords: 100_000}}); err != nil {
 			s.close()
 			return nil, err
 		}
-		s.fcmURL = s.fcm.URL
+		s.fcmURL = s.fcm.FCMURL
 	} else {
 		offset := 1 + rng.Uint64N(1_000_000)
 		s.app, s.cert = loadApp+offset*1000, loadCert+int64(offset)*1000
@@ -136,7 +135,9 @@ func startServers(ctx context.Context, cfg Config, rng *rand.Rand) (*servers, er
 	return s, nil
 }
 
-// phone is one load phone: its relay connection and, once killed, its FCM channel.
+// phone is one load phone: its relay connection and, once killed, its FCM channel. Live phones
+// are raw relay clients rather than the simulator's device model (RunWorld): thousands of
+// devices behind the live world's one lock would measure the load generator, not the relay.
 type phone struct {
 	i      int
 	user   string

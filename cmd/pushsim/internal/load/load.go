@@ -1,9 +1,10 @@
 // Package load puts a staging-sized load on the relay and fakefcm: many phones connected, a
 // share of them killed, messages at a steady rate, and what comes out measured — connections held,
 // messages and pushes per second, the latency from a message's send to its push arriving on the
-// killed phone's FCM channel, the relay's memory per connection, errors. Live, the relay runs in
-// its own process (a process may hold only so many open files) and the phones are real
-// WebSockets; virtual, the same shape runs in the simulator.
+// killed phone's FCM channel, the relay's memory per connection, errors. Live (RunLive), the relay
+// runs in its own process (a process may hold only so many open files) and the phones are raw
+// WebSocket clients; RunWorld runs the same shape on any twin of the world port with the
+// simulator's phones, and RunVirtual on the virtual one.
 package load
 
 import (
@@ -29,7 +30,7 @@ type Config struct {
 	// messages become pushes.
 	KillRatio float64
 	// RelayURL and FCMURL name running servers; empty starts them (the relay as a child process
-	// from RelayBin, fakefcm in this process).
+	// from RelayBin, fakefcm in this process through sim/live's Stack). RunLive only.
 	RelayURL, FCMURL, AdminKey string
 	RelayBin                   string
 	// MemoryStore runs the started relay on its in-memory store instead of a SQLite file: the

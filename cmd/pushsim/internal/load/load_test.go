@@ -3,16 +3,12 @@ package load
 import (
 	"context"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pushlab/pushlab/fakefcm"
-	fcmserver "github.com/pushlab/pushlab/fakefcm/server"
-	"github.com/pushlab/pushlab/internal/secret"
-	"github.com/pushlab/pushlab/relay"
-	"github.com/pushlab/pushlab/relay/sender"
-	relayserver "github.com/pushlab/pushlab/relay/server"
+	"github.com/pushlab/pushlab/sim/live"
 )
 
 func TestKilledPhonesAreSpreadAtTheRatio(t *testing.T) {
@@ -31,7 +27,7 @@ func TestKilledPhonesAreSpreadAtTheRatio(t *testing.T) {
 // A virtual load: every message is acknowledged, the killed tenth of the phones gets a push for
 // each message to it, after the simulated network's latencies.
 func TestVirtualLoadPushesTheKilledPhones(t *testing.T) {
-	res, err := RunVirtual(Config{Devices: 200, Rate: 100, Duration: 5 * time.Second, Seed: 1})
+	res, err := RunVirtual(context.Background(), Config{Devices: 200, Rate: 100, Duration: 5 * time.Second, Seed: 1})
 	require.NoError(t, err)
 	require.Equal(t, 200-20+10, res.Connected, "200 phones and 10 senders, a tenth of the phones killed")
 	require.InDelta(t, 100, res.MessagesPerSecond, 1)
@@ -45,15 +41,11 @@ func TestVirtualLoadPushesTheKilledPhones(t *testing.T) {
 // killed ones get their pushes on their FCM channels.
 func TestLiveLoadAgainstRunningServers(t *testing.T) {
 	ctx := context.Background()
-	fcm, err := fcmserver.Listen("127.0.0.1:0", fcmserver.Config{Core: fakefcm.Config{Seed: 1}})
+	st, err := live.StartStack(ctx, live.StackConfig{Seed: 1, DB: live.MemoryDB, AdminKey: "load-test-admin-key-0123"})
 	require.NoError(t, err)
-	defer fcm.Shutdown(ctx)
-	rs, err := relayserver.Listen(ctx, "127.0.0.1:0", relayserver.Config{Store: relay.NewMemoryStore(),
-		Sender: sender.New(sender.Config{}), AdminKey: secret.New("load-test-admin-key-0123")})
-	require.NoError(t, err)
-	defer rs.Shutdown(ctx)
+	defer st.Close()
 	res, err := RunLive(ctx, Config{Devices: 40, Senders: 4, Rate: 40, Duration: 2 * time.Second, KillRatio: 0.5,
-		RelayURL: rs.URL, FCMURL: fcm.URL, AdminKey: "load-test-admin-key-0123", Seed: 2})
+		RelayURL: st.RelayURL, FCMURL: st.FCMURL, AdminKey: st.AdminKey, Seed: 2})
 	require.NoError(t, err)
 	require.Zero(t, res.Errors)
 	require.Equal(t, 40-20+4, res.Connected)
@@ -62,6 +54,29 @@ func TestLiveLoadAgainstRunningServers(t *testing.T) {
 	require.Positive(t, res.PushLatencyMs.Count, "killed phones got pushes")
 	require.InDelta(t, res.MessagesPerSecond/2, res.PushesPerSecond, 12)
 	require.NotEmpty(t, res.Series)
+}
+
+// RunWorld takes any twin of the world port: on a live world (the real shells on in-memory
+// listeners, in a synctest bubble's fake time, so that the run's seconds cost none) every phone
+// connects and the killed ones get their pushes on their FCM channels.
+func TestWorldLoadRunsOnALiveWorld(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w, err := live.Open(t.Context(), live.Config{Seed: 3, Relay: worldRelay(), DB: live.MemoryDB, InMemory: true, Settle: synctest.Wait})
+		require.NoError(t, err)
+		defer func() {
+			require.NoError(t, w.Close())
+			synctest.Wait()
+		}()
+		res, err := RunWorld(t.Context(), w, Config{Devices: 30, Senders: 3, Rate: 30, Duration: 3 * time.Second, KillRatio: 0.5, Seed: 3})
+		require.NoError(t, err)
+		require.Zero(t, res.Errors)
+		require.Equal(t, 30+3, res.PeakConnected, "every phone and sender, before the kills")
+		require.Equal(t, 30-15+3, res.Connected)
+		require.InDelta(t, 30, res.MessagesPerSecond, 1)
+		require.Positive(t, res.PushLatencyMs.Count, "killed phones got pushes")
+		require.InDelta(t, res.MessagesPerSecond/2, res.PushesPerSecond, 8, "about half the messages go to killed phones")
+		require.NotEmpty(t, res.Series)
+	})
 }
 
 func TestConfigRefusesWhatCannotWork(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/fakefcm/control"
-	"github.com/pushlab/pushlab/fakefcm/server"
+	"github.com/pushlab/pushlab/sim/live"
 )
 
 // FCMSendConfig sizes the fakefcm send-rate measurement.
@@ -164,9 +164,10 @@ func startTrivial() (net.Listener, error) {
 	return ln, nil
 }
 
-// fcmBench is a fakefcm with a project, tokens, an access token and an Admin SDK client.
+// fcmBench is a fakefcm (sim/live's Stack alone) with a project, tokens, an access token and an
+// Admin SDK client.
 type fcmBench struct {
-	fcm     *server.Listening
+	fcm     *live.Stack
 	tokens  []string
 	bearer  string
 	sendURL string
@@ -174,12 +175,12 @@ type fcmBench struct {
 }
 
 func newFCMBench(ctx context.Context, devices int) (*fcmBench, error) {
-	fcm, err := server.Listen("127.0.0.1:0", server.Config{Core: fakefcm.Config{Seed: 1}})
+	fcm, err := live.StartStack(ctx, live.StackConfig{FCMOnly: true, FCMConfig: &fakefcm.Config{Seed: 1}})
 	if err != nil {
 		return nil, err
 	}
-	b := &fcmBench{fcm: fcm, sendURL: fcm.URL + "/v1/projects/bench/messages:send"}
-	cc := &control.Client{BaseURL: fcm.URL}
+	b := &fcmBench{fcm: fcm, sendURL: fcm.FCMURL + "/v1/projects/bench/messages:send"}
+	cc := &control.Client{BaseURL: fcm.FCMURL}
 	creds, err := cc.CreateProject(ctx, control.CreateProjectRequest{ProjectID: "bench"})
 	if err != nil {
 		b.close()
@@ -193,7 +194,7 @@ func newFCMBench(ctx context.Context, devices int) (*fcmBench, error) {
 		}
 		b.tokens = append(b.tokens, tok)
 	}
-	app, err := firebase.NewApp(ctx, &firebase.Config{ProjectID: "bench"}, option.WithCredentialsJSON(creds.ServiceAccount), option.WithEndpoint(fcm.URL+"/v1"))
+	app, err := firebase.NewApp(ctx, &firebase.Config{ProjectID: "bench"}, option.WithCredentialsJSON(creds.ServiceAccount), option.WithEndpoint(fcm.FCMURL+"/v1"))
 	if err != nil {
 		b.close()
 		return nil, err
@@ -214,7 +215,7 @@ func newFCMBench(ctx context.Context, devices int) (*fcmBench, error) {
 	return b, nil
 }
 
-func (b *fcmBench) close() { _ = b.fcm.Shutdown(context.Background()) }
+func (b *fcmBench) close() { _ = b.fcm.Close() }
 
 // fetchBearer gets an access token for the project's service account through its token_uri.
 func fetchBearer(ctx context.Context, creds control.ProjectCredentials) (string, error) {
