@@ -34,7 +34,7 @@ type DeviceConfig struct {
 // relay protocol (login, token report after every login, heartbeat, sync, ack, auto-reconnect
 // and relogin while it runs), and the phone's FCM side (token, channel, notification tray).
 // Everything it sees goes into its observation log. It is driven through an Env; it is not safe
-// for concurrent use (the LiveWorld serialises calls).
+// for concurrent use (sim/live serialises calls).
 type Device struct {
 	cfg DeviceConfig
 	env Env

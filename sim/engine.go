@@ -1,9 +1,11 @@
-// Package sim is pushlab's simulation: a virtual clock and event scheduler (Engine), a virtual
-// network between simulated devices, the relay core and fakefcm's core (World), the model of an
-// Android phone with the app and its FCM SDK (Device), and the same devices driven over real
-// sockets against running servers (LiveWorld).
+// Package sim is pushlab's simulation: the world port (World) every consumer drives — scenario
+// runner, property tests, load generator — and its virtual twin (VirtualWorld): a virtual clock
+// and event scheduler (Engine), a virtual network between simulated devices with the link rules
+// both twins share (Links), the relay core and fakefcm's core; and the model of an Android phone
+// with the app and its FCM SDK (Device). The live and remote twins, the same devices over real
+// sockets, are in sim/live; this package opens no socket and starts no goroutine.
 //
-// The virtual mode reuses the relay and fakefcm cores unchanged: the World feeds them events at
+// The virtual twin reuses the relay and fakefcm cores unchanged: it feeds them events at
 // virtual times and carries out what they return, as their HTTP shells do on the real clock. Time
 // jumps from one event to the next, so a simulated day runs in seconds, and one seed fixes every
 // random draw (network jitter and loss, the cores' own seeds), so a seed replays a run exactly.

@@ -7,7 +7,7 @@ import (
 )
 
 // Env is what a device needs from the world it runs in: the time, timers, and its two network
-// connections — the app's to the relay, and the phone's to FCM. The virtual World and the LiveWorld
+// connections — the app's to the relay, and the phone's to FCM. The VirtualWorld and sim/live's phones
 // implement it; each calls the device's On… methods one at a time.
 type Env interface {
 	Now() time.Time
