@@ -16,11 +16,14 @@ all: build
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-## test: the race-enabled test suite and go vet (what CI runs)
+## test: go vet, the race-enabled test suite, the live property, and the scenario library in virtual time (what CI runs)
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 $(PKGS)
 	$(GO) test -count=1 -run '^TestPropertyLive' ./sim/
+	@mkdir -p out
+	$(GO) run ./cmd/pushsim run --out out/test-library scenarios/library > out/test-library.log || { cat out/test-library.log; exit 1; }
+	@tail -n 1 out/test-library.log
 
 ## run: the bundled scenario library in virtual time; reports in out/
 run:
