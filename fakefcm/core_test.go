@@ -410,6 +410,19 @@ func TestRejectModeAnswersQuotaExceeded(t *testing.T) {
 	require.Equal(t, "DeviceMessageRateExceeded", r.Err.LegacyError())
 }
 
+func TestRejectModeNamesTheThrottleThatLetsGoLast(t *testing.T) {
+	w := newBench(t, Behaviour{Throttles: Throttles{Mode: ThrottleReject, DevicePerMinute: 1, CollapsibleBurst: 1}})
+	tok := w.device()
+	require.Nil(t, w.send(notif(tok, "1")).Err)
+	r := w.send(notif(tok, "2")) // the window reopens in about a minute, the bucket in three
+	require.NotNil(t, r.Err)
+	require.Equal(t, 3*time.Minute, r.Err.RetryAfter)
+	recs := w.core.Records(RecordFilter{})
+	require.Equal(t, r.Record, recs[len(recs)-1].Seq)
+	require.Equal(t, ThrottledCollapsibleBurst, recs[len(recs)-1].Reason)
+	require.Equal(t, int64(1), w.core.Stats().Throttled[ThrottledCollapsibleBurst])
+}
+
 func TestProjectQuotaAnswersQuotaExceededWithRetryAfter(t *testing.T) {
 	w := newBench(t, Behaviour{Throttles: Throttles{ProjectPerMinute: 3}})
 	toks := []string{w.device(), w.device(), w.device(), w.device()}

@@ -106,7 +106,7 @@ func (c *Core) admit(d *device, e *entry, now time.Time) bool {
 		return true
 	}
 	l := c.deviceLimits(d)
-	if reason, _ := l.check(e, now); reason != "" {
+	if l.check(e, now).held() {
 		return false
 	}
 	l.take(e, now)
@@ -115,38 +115,38 @@ func (c *Core) admit(d *device, e *entry, now time.Time) bool {
 }
 
 // flush moves pending messages towards a connected device as far as the throttles allow, and
-// schedules itself for when a throttle reopens. Order is kept within each kind of message: a
-// per-device window holds everything behind it, the collapsible bucket holds only collapsible
-// messages, so a data message does not wait behind a held notification.
+// schedules itself for when the first hold lets go. Order is kept within each kind of message: a
+// message a per-device window holds keeps every message behind it until the window reopens; one
+// the collapsible bucket holds keeps only the collapsible messages behind it until the bucket
+// refills, so a data message does not wait behind a held notification. A message both hold waits
+// for the later of the two, and each hold keeps its own scope behind it.
 func (c *Core) flush(d *device, now time.Time) {
 	if !d.reachable() {
 		return
 	}
+	delay := c.behaviour.Throttles.Mode == ThrottleDelay
 	var rest []*entry
-	var allHeld, collapsibleHeld string // the throttle holding every message / collapsible ones
-	var wake time.Time
+	var behind holds // what the held messages so far keep back behind them
 	for _, e := range d.pending {
 		if e.expired(now) {
 			c.drop(e, now, FateTTLExpired)
 			continue
 		}
-		if allHeld != "" || (collapsibleHeld != "" && e.collapsible) {
-			c.markThrottled(e, cmp.Or(allHeld, collapsibleHeld), now)
+		ahead := behind.on(e)
+		if ahead.held() {
+			if delay && !e.counted && e.throttledAt.IsZero() {
+				// Its own limits may hold it longer than those ahead do: name the longest.
+				ahead = ahead.and(c.deviceLimits(d).check(e, now))
+			}
+			c.markThrottled(e, ahead.binding().reason, now)
 			rest = append(rest, e)
 			continue
 		}
-		if !e.counted && c.behaviour.Throttles.Mode == ThrottleDelay {
+		if delay && !e.counted {
 			l := c.deviceLimits(d)
-			if reason, until := l.check(e, now); reason != "" {
-				if reason == ThrottledCollapsibleBurst {
-					collapsibleHeld = reason
-				} else {
-					allHeld = reason
-				}
-				if wake.IsZero() || until.Before(wake) {
-					wake = until
-				}
-				c.markThrottled(e, reason, now)
+			if h := l.check(e, now); h.held() {
+				behind = behind.and(h)
+				c.markThrottled(e, h.binding().reason, now)
 				rest = append(rest, e)
 				continue
 			}
@@ -156,7 +156,7 @@ func (c *Core) flush(d *device, now time.Time) {
 		c.startDispatch(d, e, now)
 	}
 	d.pending = rest
-	if len(rest) > 0 && !wake.IsZero() {
+	if wake, ok := behind.next(); ok && len(rest) > 0 {
 		c.scheduleFlush(d, wake)
 	}
 }

@@ -55,8 +55,9 @@ type Record struct {
 	DispatchedAt time.Time `json:"dispatchedAt,omitzero"`
 	DeliveredAt  time.Time `json:"deliveredAt,omitzero"`
 	Attempts     int       `json:"attempts,omitempty"`
-	// Throttle names the throttle that held the message back and ThrottledFor for how long (delay
-	// mode). A relay within FCM's limits never sees one.
+	// Throttle names the throttle that held the message back (of two holding it at once, the one
+	// that let go last) and ThrottledFor for how long in all (delay mode). A relay within FCM's
+	// limits never sees one.
 	Throttle     string            `json:"throttle,omitempty"`
 	ThrottledFor duration.Duration `json:"throttledFor,omitempty"`
 	// Payload is the message as the device receives it; nil for a refused send.

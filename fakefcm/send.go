@@ -90,11 +90,12 @@ func (c *Core) Send(now time.Time, req SendRequest) SendResult {
 		e.expires = now.Add(ttl)
 	}
 	if d != nil && c.behaviour.Throttles.Mode == ThrottleReject {
-		if reason, until := c.deviceLimits(d).check(e, now); reason != "" {
+		if h := c.deviceLimits(d).check(e, now); h.held() {
+			b := h.binding()
 			err := newError(QuotaExceeded, "Message rate exceeded for this device.")
-			err.RetryAfter = roundUpSecond(until.Sub(now))
-			bump(&c.stats.Throttled, reason)
-			return refuse(err, reason)
+			err.RetryAfter = roundUpSecond(b.until.Sub(now))
+			bump(&c.stats.Throttled, b.reason)
+			return refuse(err, b.reason)
 		}
 		c.deviceLimits(d).take(e, now)
 		e.counted = true

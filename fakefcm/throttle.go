@@ -113,28 +113,80 @@ func (c *Core) deviceLimits(d *device) *deviceLimits {
 	return l
 }
 
-// check reports the first limit that holds e back at now, and when all of them let it pass; an
-// empty reason means e may go now.
-func (l *deviceLimits) check(e *entry, now time.Time) (reason string, until time.Time) {
-	until = now
-	hold := func(r string, t time.Time) {
-		if reason == "" {
-			reason = r
-		}
-		until = laterOf(until, t)
+// hold is one throttle holding a message back: which one, as records name it, and when it lets
+// go. The zero hold holds nothing.
+type hold struct {
+	reason string
+	until  time.Time
+}
+
+// later returns the hold that lets go last; on a tie, h.
+func (h hold) later(o hold) hold {
+	if h.reason == "" || (o.reason != "" && o.until.After(h.until)) {
+		return o
 	}
+	return h
+}
+
+// holds are what keeps a message back at one moment, kept apart by scope: a per-device window
+// holds the message and every message behind it, the collapsible bucket the message and only
+// the collapsible messages behind it.
+type holds struct {
+	all         hold // the per-device windows (of two, the one that lets go last)
+	collapsible hold // the collapsible bucket
+}
+
+// held reports whether anything holds the message back.
+func (h holds) held() bool { return h.all.reason != "" || h.collapsible.reason != "" }
+
+// binding is the hold the message waits for: of two, the one that lets go last.
+func (h holds) binding() hold { return h.all.later(h.collapsible) }
+
+// and returns the holds of both h and o, scope by scope: the later hold of each.
+func (h holds) and(o holds) holds {
+	return holds{all: h.all.later(o.all), collapsible: h.collapsible.later(o.collapsible)}
+}
+
+// on returns the holds of messages ahead that keep e back too: all of them for a collapsible
+// message, the windows' for any other.
+func (h holds) on(e *entry) holds {
+	if !e.collapsible {
+		h.collapsible = hold{}
+	}
+	return h
+}
+
+// next is when the first of the holds lets go; false if there is none.
+func (h holds) next() (time.Time, bool) {
+	switch {
+	case h.all.reason == "" && h.collapsible.reason == "":
+		return time.Time{}, false
+	case h.all.reason == "":
+		return h.collapsible.until, true
+	case h.collapsible.reason == "":
+		return h.all.until, true
+	}
+	if h.collapsible.until.Before(h.all.until) {
+		return h.collapsible.until, true
+	}
+	return h.all.until, true
+}
+
+// check reports the limits that hold e back at now, each with when it lets e pass.
+func (l *deviceLimits) check(e *entry, now time.Time) holds {
+	var h holds
 	for _, w := range []struct {
 		reason string
 		win    *ratelimit.Window
 	}{{ThrottledDevicePerMinute, l.perMinute}, {ThrottledDevicePerHour, l.perHour}} {
 		if w.win != nil && !w.win.Allow(now) {
-			hold(w.reason, w.win.Next(now))
+			h.all = h.all.later(hold{w.reason, w.win.Next(now)})
 		}
 	}
 	if l.collapsible != nil && e.collapsible && !e.ttlZero && !l.collapsible.Allow(now) {
-		hold(ThrottledCollapsibleBurst, l.collapsible.Next(now))
+		h.collapsible = hold{ThrottledCollapsibleBurst, l.collapsible.Next(now)}
 	}
-	return reason, until
+	return h
 }
 
 // take counts e against the limits; check must have let it pass.
