@@ -92,7 +92,7 @@ func (r *runner) expect(index int, e *Expect) {
 		deadline := from.Add(p.Within.D())
 		if p.Count == nil {
 			// At least one matching push: the run moves on as soon as it arrives.
-			res.Held = r.w.WaitUntil(deadline, func() bool { return slices.ContainsFunc(newObs(sim.ObsPush), match) })
+			res.Held = r.w.WaitUntil(deadline, r.onDevices(func() bool { return slices.ContainsFunc(newObs(sim.ObsPush), match) }))
 		} else {
 			// Exactly Count pushes by the end of the window, every one of them matching.
 			r.w.Advance(p.Within.D())
@@ -109,14 +109,14 @@ func (r *runner) expect(index int, e *Expect) {
 		res.Held = len(seen) == 0
 		res.Seen = describePushes(seen, r.ms)
 	case e.Delivered != nil:
-		res.Held = r.w.WaitUntil(from.Add(e.Delivered.Within.D()), func() bool {
+		res.Held = r.w.WaitUntil(from.Add(e.Delivered.Within.D()), r.onDevices(func() bool {
 			for _, o := range newObs(sim.ObsMsg) {
 				if o.Text == e.Delivered.Text {
 					return true
 				}
 			}
 			return false
-		})
+		}))
 		r.w.Do(func() { seen = newObs(sim.ObsMsg, sim.ObsSynced) })
 		res.Seen = describeMsgs(seen, r.ms)
 	case e.Synced != nil:
@@ -133,7 +133,7 @@ func (r *runner) expect(index int, e *Expect) {
 			res.Seen += fmt.Sprintf("; %d duplicate(s)", len(dups))
 		}
 	case e.Kicked != nil:
-		res.Held = r.w.WaitUntil(from.Add(e.Kicked.Within.D()), func() bool { return len(newObs(sim.ObsKicked)) > 0 })
+		res.Held = r.w.WaitUntil(from.Add(e.Kicked.Within.D()), r.onDevices(func() bool { return len(newObs(sim.ObsKicked)) > 0 }))
 		r.w.Do(func() { seen = newObs(sim.ObsKicked, sim.ObsClosed) })
 		res.Seen = describeOther(seen, r.ms)
 	case e.Trace != nil:

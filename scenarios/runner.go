@@ -82,14 +82,14 @@ func (r *runner) setup() error {
 		}
 	})
 	// Let the installs get their tokens.
-	r.waitFor(func() bool {
+	r.waitFor(r.onDevices(func() bool {
 		for id, d := range r.devices {
 			if (r.dcfg[id].Installed == nil || *r.dcfg[id].Installed) && d.Token() == "" {
 				return false
 			}
 		}
 		return true
-	})
+	}))
 	return nil
 }
 
@@ -163,9 +163,9 @@ func (r *runner) act(index int, st Step) (string, error) {
 	case StepTokenRefresh:
 		var old string
 		r.w.Do(func() { old = d.Token(); d.TokenRefresh() })
-		return st.Device + " gets a new FCM token", r.settle(st.Device, "get a new token", func() bool {
+		return st.Device + " gets a new FCM token", r.settle(st.Device, "get a new token", r.onDevices(func() bool {
 			return d.Token() != "" && d.Token() != old && !hasPending(d)
-		})
+		}))
 	case StepSend, StepSendGroup:
 		return r.send(st)
 	case StepCreateGroup:

@@ -9,14 +9,23 @@ import (
 // How the runner waits for a step to land before the next: on the world's clock, up to
 // settleTimeout, naming what did not happen.
 
-// waitFor waits up to the settle timeout for cond.
+// waitFor waits up to the settle timeout for cond (called outside Do: see onDevices).
 func (r *runner) waitFor(cond func() bool) bool {
 	return r.w.WaitUntil(r.w.Now().Add(settleTimeout), cond)
 }
 
+// onDevices is a condition that reads the phones, made safe to wait on: it runs inside Do.
+func (r *runner) onDevices(cond func() bool) func() bool {
+	return func() bool {
+		var ok bool
+		r.w.Do(func() { ok = cond() })
+		return ok
+	}
+}
+
 func hasPending(d *sim.Device) bool { return d.PendingRequests() > 0 }
 
-// settle waits for a condition on a device, naming what did not happen.
+// settle waits for a condition about a device (called outside Do), naming what did not happen.
 func (r *runner) settle(dev, what string, cond func() bool) error {
 	if r.waitFor(cond) {
 		return nil
@@ -40,7 +49,7 @@ func (r *runner) lastRefusal(dev string) string {
 
 // settleIdle waits until the device has its answers.
 func (r *runner) settleIdle(id string, d *sim.Device) error {
-	return r.settle(id, "get its answers", func() bool { return !hasPending(d) })
+	return r.settle(id, "get its answers", r.onDevices(func() bool { return !hasPending(d) }))
 }
 
 // settleLogin waits until a device that should be logged in is (and has synced and reported its
@@ -51,7 +60,7 @@ func (r *runner) settleLogin(id string, d *sim.Device, must bool) error {
 	if !wants {
 		return nil
 	}
-	return r.settle(id, "log in", func() bool { return d.LoggedIn() && !hasPending(d) })
+	return r.settle(id, "log in", r.onDevices(func() bool { return d.LoggedIn() && !hasPending(d) }))
 }
 
 // settleRelogin waits, after a relay restart, until a running app is logged in again on a
@@ -63,8 +72,9 @@ func (r *runner) settleRelogin(id string, d *sim.Device) error {
 		return nil
 	}
 	cfg := r.dcfg[id]
+	ready := r.onDevices(func() bool { return d.LoggedIn() && !hasPending(d) })
 	return r.settle(id, "log in to the restarted relay", func() bool {
-		if !d.LoggedIn() || hasPending(d) {
+		if !ready() {
 			return false
 		}
 		on, err := r.w.Online(cfg.App, cfg.User, id)

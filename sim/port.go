@@ -24,12 +24,14 @@ type World interface {
 	Now() time.Time
 	// Advance lets d pass.
 	Advance(d time.Duration)
-	// WaitUntil lets time pass until cond holds (cond is checked inside Do) or the deadline comes,
-	// and reports whether cond held.
+	// WaitUntil lets time pass until cond holds or the deadline comes, and reports whether cond
+	// held. cond is called outside Do, so that it may ask the servers (Online, FCMRegistered)
+	// without holding the phones up; it takes Do itself to read devices.
 	WaitUntil(deadline time.Time, cond func() bool) bool
 	// Do runs fn with the devices safe to drive and read.
 	Do(fn func())
-	// OnObserve sets a function told of every observation of every device, inside Do.
+	// OnObserve sets a function told of every observation of every device, inside Do; it must
+	// not call back into the world (the live twin's lock is not reentrant).
 	OnObserve(fn func(*Device, Observation))
 
 	// AddApp creates (or replaces) an app on the relay.
@@ -85,8 +87,6 @@ type CertificateSpec struct {
 type Features struct {
 	// Twin names the twin: "virtual", "live" or "remote".
 	Twin string
-	// Deterministic: a seed replays the run event for event (the virtual twin).
-	Deterministic bool
 	// NetworkLatency: phones' links have a latency and jitter that can be set (virtual only: the
 	// live network is the real one). Partitions and loss work on every twin.
 	NetworkLatency bool

@@ -117,7 +117,7 @@ func NewVirtual(cfg VirtualConfig) (*VirtualWorld, error) {
 // Features is what a virtual world built from cfg honours: everything, but a relay restart in a
 // lean world (it keeps no store).
 func (cfg VirtualConfig) Features() Features {
-	return Features{Twin: "virtual", Deterministic: true, NetworkLatency: true, RelayRestart: !cfg.Lean,
+	return Features{Twin: "virtual", NetworkLatency: true, RelayRestart: !cfg.Lean,
 		FCMPartition: true, RelayConfig: true, FCM: FCMWatched, Tap: true}
 }
 

@@ -338,9 +338,13 @@ func (p *player) setup(t require.TestingT) {
 	}), "the installs got no FCM tokens")
 }
 
-// waitFor waits up to confSettle for cond (checked inside Do).
+// waitFor waits up to confSettle for cond, a condition on the phones (checked inside Do).
 func (p *player) waitFor(cond func() bool) bool {
-	return p.w.WaitUntil(p.w.Now().Add(confSettle), cond)
+	return p.w.WaitUntil(p.w.Now().Add(confSettle), func() bool {
+		var ok bool
+		p.w.Do(func() { ok = cond() })
+		return ok
+	})
 }
 
 // settle waits for cond, naming what did not happen.
@@ -366,8 +370,17 @@ func (p *player) settleIdle(d *sim.Device) error {
 	return p.settle("get its answers", func() bool { return d.PendingRequests() == 0 })
 }
 
+// settleServer waits for cond, a question to the servers (asked outside Do), naming what did
+// not happen.
+func (p *player) settleServer(what string, cond func() bool) error {
+	if p.w.WaitUntil(p.w.Now().Add(confSettle), cond) {
+		return nil
+	}
+	return fmt.Errorf("did not %s within %v", what, confSettle)
+}
+
 func (p *player) settleOffline(id string) error {
-	return p.settle("be seen offline by the relay", func() bool {
+	return p.settleServer("be seen offline by the relay", func() bool {
 		on, err := p.w.Online(confApp, p.users[id], id)
 		return err == nil && !on
 	})
@@ -401,7 +414,7 @@ func (p *player) step(st step) error {
 		if err := p.settleOffline(st.dev); err != nil {
 			return err
 		}
-		return p.settle("be unregistered at FCM", func() bool {
+		return p.settleServer("be unregistered at FCM", func() bool {
 			on, err := p.w.FCMRegistered(token)
 			return err == nil && !on
 		})

@@ -63,70 +63,69 @@ func newDevices(cfg devicesConfig) *devices {
 }
 
 // Do runs fn holding the world's lock: drive devices and read their observations inside it.
-func (lw *devices) Do(fn func()) {
-	lw.mu.Lock()
-	defer lw.mu.Unlock()
-	fn()
-}
+// After Close it does nothing: the phones are gone.
+func (ds *devices) Do(fn func()) { ds.locked(fn) }
 
 // OnObserve sets a function told of every observation (under the lock).
-func (lw *devices) OnObserve(fn func(*sim.Device, sim.Observation)) {
-	lw.Do(func() { lw.onObserve = fn })
+func (ds *devices) OnObserve(fn func(*sim.Device, sim.Observation)) {
+	ds.Do(func() { ds.onObserve = fn })
 }
 
 // AddDevice adds a phone (call inside Do or before the run starts).
-func (lw *devices) AddDevice(cfg sim.DeviceConfig) *sim.Device {
-	d := sim.NewDevice(cfg, lw, sim.Rand(lw.seed, "device/"+cfg.ID))
-	lw.devices = append(lw.devices, d)
+func (ds *devices) AddDevice(cfg sim.DeviceConfig) *sim.Device {
+	d := sim.NewDevice(cfg, ds, sim.Rand(ds.seed, "device/"+cfg.ID))
+	ds.devices = append(ds.devices, d)
 	d.Start()
 	return d
 }
 
 // Close closes every connection and waits for the goroutines serving them.
-func (lw *devices) Close() {
-	lw.mu.Lock()
-	lw.closed = true
-	lw.cancel()
-	for l := range lw.conns {
+func (ds *devices) Close() {
+	ds.mu.Lock()
+	ds.closed = true
+	ds.cancel()
+	for l := range ds.conns {
 		if l.conn != nil {
 			l.conn.Drop()
 		}
 	}
-	for c := range lw.channels {
+	for c := range ds.channels {
 		if c.ch != nil {
 			c.ch.Close()
 		}
 	}
-	lw.mu.Unlock()
-	lw.wg.Wait()
+	ds.mu.Unlock()
+	ds.wg.Wait()
 }
 
-// go runs fn on a goroutine the world waits for at Close.
-func (lw *devices) spawn(fn func()) {
-	lw.wg.Add(1)
+// spawn runs fn on a goroutine the world waits for at Close.
+func (ds *devices) spawn(fn func()) {
+	ds.wg.Add(1)
 	go func() {
-		defer lw.wg.Done()
+		defer ds.wg.Done()
 		fn()
 	}()
 }
 
-// locked runs fn under the lock unless the world is closed.
-func (lw *devices) locked(fn func()) {
-	lw.mu.Lock()
-	defer lw.mu.Unlock()
-	if !lw.closed {
+// locked runs fn under the lock unless the world is closed, and reports whether it ran: a
+// goroutine told no must release what it holds itself, since Close has already passed it by.
+func (ds *devices) locked(fn func()) (ran bool) {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	if !ds.closed {
 		fn()
 	}
+	return !ds.closed
 }
 
 // Now (Env) is the real time.
-func (lw *devices) Now() time.Time { return time.Now() }
+func (ds *devices) Now() time.Time { return time.Now() }
 
 // After (Env) calls fn after d on the real clock, under the lock.
-func (lw *devices) After(d time.Duration, fn func()) func() {
+func (ds *devices) After(d time.Duration, fn func()) func() {
 	var cancelled bool
 	t := time.AfterFunc(d, func() {
-		lw.locked(func() {
+		ds.locked(func() {
 			if !cancelled {
 				fn()
 			}
@@ -139,9 +138,9 @@ func (lw *devices) After(d time.Duration, fn func()) func() {
 }
 
 // Observe (Env) passes an observation on.
-func (lw *devices) Observe(d *sim.Device, o sim.Observation) {
-	if lw.onObserve != nil {
-		lw.onObserve(d, o)
+func (ds *devices) Observe(d *sim.Device, o sim.Observation) {
+	if ds.onObserve != nil {
+		ds.onObserve(d, o)
 	}
 }
 
@@ -150,7 +149,7 @@ var errNoFCM = errors.New("no FCM to register with: this world's FCM cannot be w
 
 // liveConn is an app connection over a real WebSocket.
 type liveConn struct {
-	lw   *devices
+	ds   *devices
 	dev  *sim.Device
 	conn *client.Conn
 	done bool
@@ -158,20 +157,20 @@ type liveConn struct {
 }
 
 // DialRelay (Env) dials the relay on a goroutine.
-func (lw *devices) DialRelay(d *sim.Device) sim.RelayLink {
-	l := &liveConn{lw: lw, dev: d}
-	if ok, reason, wait := lw.rules.Dial(d); !ok {
-		lw.After(wait, func() { d.OnRelayClosed(l, reason) })
+func (ds *devices) DialRelay(d *sim.Device) sim.RelayLink {
+	l := &liveConn{ds: ds, dev: d}
+	if ok, reason, wait := ds.rules.Dial(d); !ok {
+		ds.After(wait, func() { d.OnRelayClosed(l, reason) })
 		return l
 	}
-	lw.conns[l] = true
-	lw.spawn(func() {
-		conn, err := client.Dial(lw.ctx, lw.relayURL, client.Options{Dialer: lw.dialer})
+	ds.conns[l] = true
+	ds.spawn(func() {
+		conn, err := client.Dial(ds.ctx, ds.relayURL, client.Options{Dialer: ds.dialer})
 		reason := ""
-		lw.locked(func() {
+		ran := ds.locked(func() {
 			if err != nil {
 				reason = "connect failed: " + err.Error()
-				delete(lw.conns, l)
+				delete(ds.conns, l)
 				d.OnRelayClosed(l, reason)
 				return
 			}
@@ -185,21 +184,25 @@ func (lw *devices) DialRelay(d *sim.Device) sim.RelayLink {
 		if err != nil {
 			return
 		}
+		if !ran {
+			conn.Drop() // the world closed while the handshake was on its way
+			return
+		}
 		for f := range conn.Events() {
-			lw.locked(func() {
-				if !lw.rules.Cut(d) {
+			ds.locked(func() {
+				if !ds.rules.Cut(d) {
 					d.OnRelayFrame(l, f)
 				}
 			})
 		}
-		lw.locked(func() {
-			delete(lw.conns, l)
+		ds.locked(func() {
+			delete(ds.conns, l)
 			reason := "connection closed"
 			var ce *websocket.CloseError
 			if errors.As(conn.Err(), &ce) {
 				reason = ce.Text
 			}
-			if lw.rules.RelayClosed(d, &l.link) {
+			if ds.rules.RelayClosed(d, &l.link) {
 				d.OnRelayClosed(l, reason)
 			}
 		})
@@ -212,14 +215,14 @@ func (l *liveConn) Send(f relay.ClientFrame) {
 	if l.conn == nil || l.done {
 		return
 	}
-	switch l.lw.rules.Send(l.dev, &l.link) {
+	switch l.ds.rules.Send(l.dev, &l.link) {
 	case sim.Drop:
 		return
 	case sim.Reset:
 		// The relay closed the connection while the link was cut: the phone's TCP stack gets a
 		// reset for this frame.
 		l.done = true
-		l.lw.After(0, func() { l.dev.OnRelayClosed(l, "connection reset by the relay") })
+		l.ds.After(0, func() { l.dev.OnRelayClosed(l, "connection reset by the relay") })
 		return
 	}
 	_ = l.conn.Send(f)
@@ -232,15 +235,15 @@ func (l *liveConn) Close() {
 		return
 	}
 	l.done = true
-	if l.conn != nil && !l.lw.rules.Cut(l.dev) {
+	if l.conn != nil && !l.ds.rules.Cut(l.dev) {
 		conn := l.conn
-		l.lw.spawn(func() { conn.Drop() })
+		l.ds.spawn(func() { conn.Drop() })
 	}
 }
 
 // liveFCM is the phone's FCM channel over a real WebSocket.
 type liveFCM struct {
-	lw     *devices
+	ds     *devices
 	dev    *sim.Device
 	ch     *control.DeviceChannel
 	closed bool
@@ -249,53 +252,53 @@ type liveFCM struct {
 // FCMRegister (Env) registers with fakefcm. The control calls are made in step, holding the
 // lock, so that a scenario's next step sees their effect (an uninstalled token is UNREGISTERED
 // for the very next send).
-func (lw *devices) FCMRegister(d *sim.Device) {
-	if lw.fcmOff {
+func (ds *devices) FCMRegister(d *sim.Device) {
+	if ds.fcmOff {
 		d.OnToken("", errNoFCM)
 		return
 	}
 	cfg := d.Config()
-	tok, err := lw.fcm.RegisterDevice(lw.ctx, cfg.SenderID, cfg.Package)
+	tok, err := ds.fcm.RegisterDevice(ds.ctx, cfg.SenderID, cfg.Package)
 	d.OnToken(tok, err)
 }
 
 // FCMRefresh (Env) rotates the token.
-func (lw *devices) FCMRefresh(d *sim.Device, token string) {
-	if lw.fcmOff {
+func (ds *devices) FCMRefresh(d *sim.Device, token string) {
+	if ds.fcmOff {
 		d.OnToken("", errNoFCM)
 		return
 	}
-	tok, err := lw.fcm.RefreshToken(lw.ctx, token)
+	tok, err := ds.fcm.RefreshToken(ds.ctx, token)
 	d.OnToken(tok, err)
 }
 
 // FCMUnregister (Env) deletes the token.
-func (lw *devices) FCMUnregister(_ *sim.Device, token string) {
-	if !lw.fcmOff {
-		_ = lw.fcm.Uninstall(lw.ctx, token)
+func (ds *devices) FCMUnregister(_ *sim.Device, token string) {
+	if !ds.fcmOff {
+		_ = ds.fcm.Uninstall(ds.ctx, token)
 	}
 }
 
 // FCMForceStop (Env) tells fakefcm the app was force-stopped.
-func (lw *devices) FCMForceStop(_ *sim.Device, token string) {
-	if !lw.fcmOff {
-		_ = lw.fcm.ForceStop(lw.ctx, token)
+func (ds *devices) FCMForceStop(_ *sim.Device, token string) {
+	if !ds.fcmOff {
+		_ = ds.fcm.ForceStop(ds.ctx, token)
 	}
 }
 
 // FCMConnect (Env) opens the device channel on a goroutine.
-func (lw *devices) FCMConnect(d *sim.Device, token string) sim.FCMLink {
-	l := &liveFCM{lw: lw, dev: d}
-	if lw.fcmOff {
+func (ds *devices) FCMConnect(d *sim.Device, token string) sim.FCMLink {
+	l := &liveFCM{ds: ds, dev: d}
+	if ds.fcmOff {
 		return l
 	}
-	lw.channels[l] = true
-	lw.spawn(func() {
-		ch, err := lw.fcm.Connect(lw.ctx, token)
+	ds.channels[l] = true
+	ds.spawn(func() {
+		ch, err := ds.fcm.Connect(ds.ctx, token)
 		ok := false
-		lw.locked(func() {
+		ran := ds.locked(func() {
 			if err != nil || l.closed {
-				delete(lw.channels, l)
+				delete(ds.channels, l)
 				if ch != nil {
 					ch.Close()
 				}
@@ -303,6 +306,9 @@ func (lw *devices) FCMConnect(d *sim.Device, token string) sim.FCMLink {
 			}
 			l.ch, ok = ch, true
 		})
+		if !ran && ch != nil {
+			ch.Close() // the world closed while the channel was opening
+		}
 		if !ok {
 			return
 		}
@@ -311,10 +317,10 @@ func (lw *devices) FCMConnect(d *sim.Device, token string) sim.FCMLink {
 			if err != nil {
 				break
 			}
-			lw.locked(func() { d.OnPush(l, f) })
+			ds.locked(func() { d.OnPush(l, f) })
 		}
-		lw.locked(func() {
-			delete(lw.channels, l)
+		ds.locked(func() {
+			delete(ds.channels, l)
 			d.OnFCMClosed(l)
 		})
 	})
@@ -336,7 +342,7 @@ func (l *liveFCM) Close() {
 	l.closed = true
 	if l.ch != nil {
 		ch := l.ch
-		l.lw.spawn(func() { ch.Close() })
+		l.ds.spawn(func() { ch.Close() })
 	}
 }
 

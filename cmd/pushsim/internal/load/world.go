@@ -180,9 +180,11 @@ func RunWorld(ctx context.Context, w sim.World, cfg Config) (reports.Load, error
 func waitAll(w sim.World, phones []*sim.Device, m *meter, what string, ok func(*sim.Device) bool) {
 	passed := 0
 	w.WaitUntil(w.Now().Add(connectLongest), func() bool {
-		for passed < len(phones) && ok(phones[passed]) {
-			passed++
-		}
+		w.Do(func() {
+			for passed < len(phones) && ok(phones[passed]) {
+				passed++
+			}
+		})
 		return passed == len(phones)
 	})
 	w.Do(func() {
