@@ -52,8 +52,11 @@ func (sc *Scenario) refusals(f sim.Features, settings *relay.Config) []error {
 				refuse(st.Pos, "network: a phone's latency and jitter are virtual-only (the %s network is the real one; partition and loss work)", f.Twin)
 			}
 		case StepFault:
-			if f.FCM != sim.FCMWatched {
+			switch {
+			case f.FCM != sim.FCMWatched:
 				refuse(st.Pos, "fault: FCM faults need a fakefcm (give --fcm)")
+			case st.Fault.Clear && f.FCMShared:
+				refuse(st.Pos, "fault clear: the %s fakefcm's rules are shared with other runs, so this run cannot clear them (use count: on the rules it adds)", f.Twin)
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -134,4 +135,45 @@ steps:
 func TestOptionsRefuseFCMWithoutRelay(t *testing.T) {
 	err := Options{Remote: &live.Remote{FCMURL: "http://127.0.0.1:4000"}}.Validate()
 	require.ErrorContains(t, err, "--fcm names the fakefcm of a relay started elsewhere")
+}
+
+// A remote fakefcm is shared: a run adds fault rules to it but may not clear everyone's.
+func TestRemoteRefusesClearingSharedFaults(t *testing.T) {
+	sc, err := Parse("c.yaml", []byte("name: c\ndevices: [{id: a, user: u}]\nsteps:\n  - fault: {status: 503, count: 1}\n  - fault: {clear: true}\n"))
+	require.NoError(t, err)
+	remote := live.FeaturesOf(live.Config{Remote: &live.Remote{RelayURL: "http://r", FCMURL: "http://f"}})
+	got := positions(t, sc.refusals(remote, nil))
+	require.Len(t, got, 1, "%v", got)
+	require.Contains(t, got[[2]int{5, 5}], "shared with other runs")
+	require.Empty(t, sc.refusals(live.FeaturesOf(live.Config{}), nil), "the embedded fakefcm is the run's own")
+}
+
+// On a relay whose rules are not the world's, the phones ping as often as that relay expects: a
+// scenario that says nothing of heartbeats keeps its connections through a relay with a short
+// deadline (they would be declared dead every 10 s at the 30 s default).
+func TestRemotePhonesPingAsTheRelayExpects(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		st, err := live.StartStack(ctx, live.StackConfig{Seed: 1, InMemory: true, DB: live.MemoryDB,
+			Relay: relay.Config{HeartbeatInterval: duration.Of(4 * time.Second), HeartbeatDeadline: duration.Of(10 * time.Second)}})
+		require.NoError(t, err)
+		defer func() {
+			require.NoError(t, st.Close())
+			synctest.Wait()
+		}()
+		sc, err := Parse("quiet.yaml", []byte(`name: a quiet minute
+devices:
+  - {id: alice-phone, user: alice}
+steps:
+  - login: alice-phone
+  - wait: 1m
+`))
+		require.NoError(t, err)
+		res := Run(ctx, sc, Options{Remote: &live.Remote{RelayURL: st.RelayURL, AdminKey: st.AdminKey, FCMURL: st.FCMURL,
+			HTTP: st.HTTP, Dialer: st.Dialer}})
+		require.True(t, res.Passed, "%s %+v", res.Error, res.Steps)
+		for _, e := range res.Devices[0].Events {
+			require.NotEqual(t, "closed", e.Kind, "the connection was lost at %d ms: %s", e.AtMs, e.Detail)
+		}
+	})
 }

@@ -62,7 +62,9 @@ type Checker struct {
 func NewChecker(ctx context.Context, o Options) (*Checker, error) {
 	c := &Checker{features: o.Features()}
 	if o.Remote != nil {
-		w, err := live.Open(ctx, live.Config{Remote: &live.Remote{RelayURL: o.Remote.RelayURL, AdminKey: o.Remote.AdminKey}})
+		r := *o.Remote
+		r.FCMURL = "" // the relay alone: its settings are all the checker reads
+		w, err := live.Open(ctx, live.Config{Remote: &r})
 		if err != nil {
 			return nil, err
 		}

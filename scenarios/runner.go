@@ -70,6 +70,14 @@ func (r *runner) setup() error {
 	}
 	r.devices, r.dcfg, r.cursor = map[string]*sim.Device{}, map[string]Device{}, map[string]int{}
 	heartbeat := r.sc.Relay.HeartbeatInterval.D()
+	if sr, ok := r.w.(sim.SettingsReader); ok && heartbeat == 0 && !r.w.Features().RelayConfig {
+		// The relay's rules are not the world's: the phones ping as often as that relay expects.
+		st, err := sr.RelaySettings()
+		if err != nil {
+			return err
+		}
+		heartbeat = st.HeartbeatInterval.D()
+	}
 	r.w.Do(func() {
 		for _, d := range r.sc.Devices {
 			installed := d.Installed == nil || *d.Installed

@@ -56,7 +56,10 @@ type World interface {
 	SetLink(d *Device, l Link) error
 	// PartitionFCM cuts (or heals) the relay's link to FCM: sends reach no FCM and time out.
 	PartitionFCM(cut bool) error
-	// RestartRelay stops the relay as a crash would and starts it again from its store.
+	// RestartRelay stops the relay and starts it again from its store. The virtual twin stops it
+	// as a crash would (connections drop, pushes in flight are forgotten); the live twin shuts its
+	// relay down (phones see a close, pushes in flight finish) — a real crash is what the relay
+	// binary's SIGKILL test covers (cmd/relay/crash_test.go).
 	RestartRelay() error
 
 	// Online reports whether the relay sees the device's app connection.
@@ -100,6 +103,9 @@ type Features struct {
 	// FCM says whether FCM is one pushsim can watch and steer (a fakefcm: records, faults,
 	// behaviour, device tokens) or one it cannot (Google's FCM behind a staging relay).
 	FCM FCMVisibility
+	// FCMShared: the FCM is shared with other runs (a remote fakefcm): fault rules can be added
+	// (narrowed to the world's own projects), not replaced or cleared.
+	FCMShared bool
 	// Tap: the relay's inputs and answers can be observed one at a time (TapEvent).
 	Tap bool
 }

@@ -52,6 +52,27 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *live && *virtual {
 		return &exitError{2, fmt.Errorf("choose --live or --virtual, not both")}
 	}
+	// A flag the chosen mode cannot honour is refused, never ignored.
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var notHere []string
+	for _, name := range []string{"relay", "fcm", "admin-key", "relay-bin", "memory-store", "sources"} {
+		if set[name] && *virtual {
+			notHere = append(notHere, "--"+name)
+		}
+	}
+	for _, name := range []string{"relay-bin", "memory-store"} {
+		if set[name] && *relayURL != "" {
+			notHere = append(notHere, "--"+name)
+		}
+	}
+	if len(notHere) > 0 {
+		why := "live-mode flags (real sockets and servers); the virtual mode runs the cores in the simulator"
+		if !*virtual {
+			why = "flags for the relay this run starts, but --relay names one already running"
+		}
+		return &exitError{2, fmt.Errorf("%s: %s", strings.Join(notHere, ", "), why)}
+	}
 	cfg := load.Config{Devices: *devices, Senders: *senders, Rate: *rate, Duration: *dur, KillRatio: *kill,
 		RelayURL: *relayURL, FCMURL: *fcmURL, AdminKey: *adminKey, RelayBin: *relayBin, MemoryStore: *memStore, Sources: *sources, Seed: *seed}
 	if err := cfg.Validate(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,6 +37,13 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if fs.NArg() == 0 {
 		return &exitError{2, errors.New("name scenario files or folders, such as: pushsim run scenarios/library")}
 	}
+	opt := scenarios.Options{Seed: *seed, Live: *liveMode}
+	if *relayURL != "" || *fcmURL != "" {
+		opt.Remote = &live.Remote{RelayURL: *relayURL, FCMURL: *fcmURL, AdminKey: *adminKey}
+	}
+	if err := opt.Validate(); err != nil {
+		return &exitError{2, err}
+	}
 	files, err := scenarios.Expand(fs.Args())
 	if err != nil {
 		return &exitError{2, err}
@@ -52,13 +60,6 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if len(bad) > 0 {
 		return &exitError{2, errors.New(strings.Join(bad, "\n"))}
-	}
-	opt := scenarios.Options{Seed: *seed, Live: *liveMode}
-	if *relayURL != "" || *fcmURL != "" {
-		opt.Remote = &live.Remote{RelayURL: *relayURL, FCMURL: *fcmURL, AdminKey: *adminKey}
-	}
-	if err := opt.Validate(); err != nil {
-		return &exitError{2, err}
 	}
 	mode := opt.Twin()
 	// Every scenario is checked against the twin before any runs: a setting it cannot honour is
@@ -79,10 +80,14 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	case "live":
 		replay = fmt.Sprintf("pushsim run --live --seed %d %s", *seed, strings.Join(fs.Args(), " "))
 	case "remote":
-		replay = fmt.Sprintf("pushsim run --relay %s --fcm %s --seed %d %s", *relayURL, *fcmURL, *seed, strings.Join(fs.Args(), " "))
+		fcm := ""
+		if *fcmURL != "" {
+			fcm = " --fcm " + *fcmURL
+		}
+		replay = fmt.Sprintf("pushsim run --relay %s%s --seed %d %s", *relayURL, fcm, *seed, strings.Join(fs.Args(), " "))
 	}
 	rep := &reports.Report{Schema: reports.SchemaVersion, Run: reports.Run{
-		Seed: *seed, Mode: mode, Command: "pushsim run " + strings.Join(args, " "), Replay: replay,
+		Seed: *seed, Mode: mode, Command: "pushsim run " + strings.Join(maskAdminKey(args), " "), Replay: replay,
 		Version: version(), GoVersion: runtime.Version(), Host: hostname(), Started: time.Now().UTC(),
 		ScenarioWallSeconds: map[string]float64{},
 	}}
@@ -130,6 +135,20 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return &exitError{1, fmt.Errorf("%d scenario(s) failed", t.Failed)}
 	}
 	return nil
+}
+
+// maskAdminKey is the command line with the admin key's value masked, for reports.
+func maskAdminKey(args []string) []string {
+	out := slices.Clone(args)
+	for i, a := range out {
+		switch {
+		case (a == "--admin-key" || a == "-admin-key") && i+1 < len(out):
+			out[i+1] = "***"
+		case strings.HasPrefix(a, "--admin-key=") || strings.HasPrefix(a, "-admin-key="):
+			out[i] = a[:strings.Index(a, "=")+1] + "***"
+		}
+	}
+	return out
 }
 
 // printScenario prints a line for the scenario and one per failure.

@@ -230,8 +230,14 @@ func (s *Stack) Relay() *relayserver.Server {
 // Store is the relay's store (nil for an FCM-only stack).
 func (s *Stack) Store() relay.Store { return s.store }
 
-// RelayDone is closed when the relay stops by itself (its store failed).
-func (s *Stack) RelayDone() <-chan struct{} { return s.Relay().Done() }
+// RelayDone is closed when the relay stops by itself (its store failed); nil (never ready) for
+// a stack without a relay, or once closed.
+func (s *Stack) RelayDone() <-chan struct{} {
+	if r := s.Relay(); r != nil {
+		return r.Done()
+	}
+	return nil
+}
 
 // RestartRelay stops the relay as a crash would (connections drop, pushes in flight are
 // forgotten) and starts a new one on the same store and address.
@@ -239,9 +245,12 @@ func (s *Stack) RestartRelay(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.relay == nil {
-		return errors.New("restart the relay: this stack has none")
+		return errors.New("restart the relay: this stack has none (FCM only, closed, or its last restart failed)")
 	}
-	_ = s.relayServe.Shutdown(ctx)
+	stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_ = s.relayServe.Shutdown(stopCtx)
+	s.relay, s.relayServe, s.relayLn = nil, nil, nil
 	if s.cfg.InMemory {
 		s.relayMem.Store(memnet.Listen()) // the old one closed with its server
 	} else {
@@ -251,7 +260,14 @@ func (s *Stack) RestartRelay(ctx context.Context) error {
 		}
 		s.relayLn = ln
 	}
-	return s.startRelay(ctx)
+	if err := s.startRelay(ctx); err != nil {
+		if s.relayLn != nil {
+			_ = s.relayLn.Close() // nobody will serve it
+			s.relayLn = nil
+		}
+		return fmt.Errorf("restart the relay: %w", err)
+	}
+	return nil
 }
 
 // CutFCM cuts (or heals) the relay's link to fakefcm: a send goes nowhere and waits until the

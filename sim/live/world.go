@@ -160,7 +160,7 @@ func FeaturesOf(cfg Config) sim.Features {
 	if cfg.Remote == nil {
 		return sim.Features{Twin: "live", RelayRestart: true, FCMPartition: true, RelayConfig: true, FCM: sim.FCMWatched, Tap: true}
 	}
-	f := sim.Features{Twin: "remote", FCM: sim.FCMWatched}
+	f := sim.Features{Twin: "remote", FCM: sim.FCMWatched, FCMShared: true}
 	if cfg.Remote.FCMURL == "" {
 		f.FCM = sim.FCMUnwatched
 	}
@@ -283,12 +283,16 @@ func (w *World) Kick(app uint64, user string) error {
 	return err
 }
 
-// SetFaults (sim.World) replaces fakefcm's fault rules.
+// SetFaults (sim.World) replaces fakefcm's fault rules. A remote fakefcm is shared with other
+// runs, so its rules are not the world's to replace or clear.
 func (w *World) SetFaults(rules []fakefcm.FaultRule) error {
 	if w.fcm == nil {
 		return fmt.Errorf("FCM faults need a fakefcm: %w", sim.ErrUnsupported)
 	}
-	return w.fcm.SetFaults(w.ctx, w.ownFaults(rules))
+	if w.stack == nil {
+		return fmt.Errorf("a remote fakefcm's fault rules are shared with other runs: they can be added, not replaced or cleared: %w", sim.ErrUnsupported)
+	}
+	return w.fcm.SetFaults(w.ctx, rules)
 }
 
 // AddFaults (sim.World) adds fault rules after those in force.
@@ -296,23 +300,36 @@ func (w *World) AddFaults(rules []fakefcm.FaultRule) error {
 	if w.fcm == nil {
 		return fmt.Errorf("FCM faults need a fakefcm: %w", sim.ErrUnsupported)
 	}
-	return w.fcm.AddFaults(w.ctx, w.ownFaults(rules))
+	own, err := w.ownFaults(rules)
+	if err != nil {
+		return err
+	}
+	return w.fcm.AddFaults(w.ctx, own)
 }
 
-// ownFaults narrows a remote world's rules for "every push" to its own project: against a shared
-// fakefcm, every push means every push of this run.
-func (w *World) ownFaults(rules []fakefcm.FaultRule) []fakefcm.FaultRule {
+// ownFaults narrows a remote world's rules for "every push" to its own projects, one rule per
+// project: against a shared fakefcm, every push means every push of this run.
+func (w *World) ownFaults(rules []fakefcm.FaultRule) ([]fakefcm.FaultRule, error) {
 	if w.stack != nil {
-		return rules
+		return rules, nil
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for i := range rules {
-		if rules[i].Project == "" && rules[i].Token == "" && len(w.projects) > 0 {
-			rules[i].Project = w.projects[0]
+	var out []fakefcm.FaultRule
+	for _, r := range rules {
+		if r.Project != "" || r.Token != "" {
+			out = append(out, r)
+			continue
+		}
+		if len(w.projects) == 0 {
+			return nil, errors.New("a fault rule for every push needs a certificate of this run first: on a shared fakefcm it would fault other runs' pushes")
+		}
+		for _, p := range w.projects {
+			r.Project = p
+			out = append(out, r)
 		}
 	}
-	return rules
+	return out, nil
 }
 
 // LinkOf (sim.World) is the phone's link (call inside Do).
@@ -396,7 +413,14 @@ func (w *World) Trace() ([]relay.TraceEntry, error) {
 		if err != nil {
 			return out, fmt.Errorf("push trace of app %d: %w", app, err)
 		}
-		out = append(out, es...)
+		for _, e := range es {
+			// The world's own IDs, as the consumer gave them.
+			e.SDKAppID -= w.offset * 1000
+			if e.CertificateID != 0 {
+				e.CertificateID -= int64(w.offset) * 1000
+			}
+			out = append(out, e)
+		}
 	}
 	return out, nil
 }
