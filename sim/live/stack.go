@@ -233,6 +233,12 @@ func (s *Stack) Store() relay.Store { return s.store }
 // RelayDone is closed when the relay stops by itself (its store failed).
 func (s *Stack) RelayDone() <-chan struct{} { return s.Relay().Done() }
 
+// RestartTap is a Tap (StackConfig.Tap) that is also told when RestartRelay has stopped the
+// relay, before the new one starts.
+type RestartTap interface {
+	Restarted(now time.Time)
+}
+
 // RestartRelay stops the relay as a crash would (connections drop, pushes in flight are
 // forgotten) and starts a new one on the same store and address.
 func (s *Stack) RestartRelay(ctx context.Context) error {
@@ -242,6 +248,11 @@ func (s *Stack) RestartRelay(ctx context.Context) error {
 		return errors.New("restart the relay: this stack has none")
 	}
 	_ = s.relayServe.Shutdown(ctx)
+	// The old relay's loop has stopped: a tap that keeps track of connections hears of it
+	// before the new relay opens any (it numbers its connections afresh).
+	if rt, ok := s.cfg.Tap.(RestartTap); ok {
+		rt.Restarted(time.Now())
+	}
 	if s.cfg.InMemory {
 		s.relayMem.Store(memnet.Listen()) // the old one closed with its server
 	} else {
