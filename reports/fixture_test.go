@@ -12,6 +12,9 @@ const (
 	sampleFailedText  = "a push saying \"<b>hi</b>\" on alice-phone within 5s"
 	sampleSeen        = "no push; latest trace <online> & more"
 	sampleReplay      = "pushsim run --seed 7 scenarios/library"
+	sampleInvariant   = "pushes stay within the caps"
+	sampleEvidence    = "alice-phone: 3 pushes within 80ms, over a burst of <2> & one per 20s"
+	sampleNoTap       = "the remote relay's core cannot be tapped"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -33,8 +36,9 @@ func withState(s DeviceState, e Event) Event {
 }
 
 // SampleReport is a run of four scenarios, as a runner fills them: one passing, one with a failed
-// expectation (two devices, a push that arrived, one FCM collapsed), one whose setup failed and
-// one with a step that could not land. Texts carry characters that HTML and XML must escape.
+// expectation and a broken invariant (two devices, a push that arrived, one FCM collapsed), one
+// whose setup failed and one with a step that could not land (on a world the invariant oracle
+// could not watch). Texts carry characters that HTML and XML must escape.
 func SampleReport() *Report {
 	started := time.Date(2026, 11, 27, 10, 30, 0, 0, time.UTC)
 	r := &Report{Schema: SchemaVersion, Run: Run{Seed: 7, Mode: "virtual", Command: "pushsim run --seed 7 --out out scenarios/library",
@@ -57,8 +61,9 @@ func SampleReport() *Report {
 				withState(stLoggedIn, Event{AtMs: 120, Kind: "connected"}),
 				withState(stLoggedIn, Event{AtMs: 260, Kind: "msg", Seq: 1, Title: "alice", Text: "yo", LatencyMs: ptr[int64](20)}),
 			}}},
-			Trace: []TraceEntry{{AtMs: 240, User: "alice", Device: "alice-phone", Seq: 1, Reason: "online"}},
-			FCM:   []FCMMessage{},
+			Trace:  []TraceEntry{{AtMs: 240, User: "alice", Device: "alice-phone", Seq: 1, Reason: "online"}},
+			FCM:    []FCMMessage{},
+			Oracle: &Oracle{Ran: true, Violations: []Violation{}},
 		},
 		{
 			Name: sampleFailing, File: sampleFailingFile, Description: "The killed phone must be pushed.", DurationMs: 3_600_000 + 5545,
@@ -106,6 +111,8 @@ func SampleReport() *Report {
 				{Seq: 2, Device: "alice-phone", API: "v1", ReceivedAtMs: 400, Fate: "collapsed", FateAtMs: ptr[int64](410),
 					Title: "bob", Body: "hi again"},
 			},
+			Oracle: &Oracle{Ran: true, Violations: []Violation{{Invariant: sampleInvariant, Step: 4, AtMs: 320, Device: "alice-phone",
+				Evidence: sampleEvidence}}},
 		},
 		{
 			Name: sampleSetup, File: "scenarios/library/97-setup.yaml", Error: "setup: certificate 6768: <refused>",
@@ -122,6 +129,7 @@ func SampleReport() *Report {
 				withState(stRefused, Event{AtMs: 120, Kind: "refused", Detail: "login: 2002 UserSig forged"}),
 			}}},
 			Trace: []TraceEntry{}, FCM: []FCMMessage{},
+			Oracle: &Oracle{NotRunWhy: sampleNoTap, Violations: []Violation{}},
 		},
 	}
 	Complete(r)

@@ -47,21 +47,33 @@ type htmlView struct {
 	Histogram histogramChart
 	Reasons   barChart
 	Fates     barChart
+	// OracleRan and OracleScenarios count the scenarios the invariant oracle watched and those
+	// that have its outcome at all (run or not).
+	OracleRan, OracleScenarios int
 }
 
 // scenarioView is one scenario with what the page derives from it.
 type scenarioView struct {
 	*Scenario
 	// ID anchors the scenario on the page; Open says its details start open.
-	ID       string
-	Open     bool
-	Wall     string
-	Failed   []Expectation
-	Errors   []Step
-	Pushes   []Push
-	Timeline timeline
-	Reasons  barChart
-	Devices  []deviceView
+	ID     string
+	Open   bool
+	Wall   string
+	Failed []Expectation
+	Errors []Step
+	// Violations are the invariant oracle's findings with the place of their steps.
+	Violations []violationView
+	Pushes     []Push
+	Timeline   timeline
+	Reasons    barChart
+	Devices    []deviceView
+}
+
+// violationView is a broken invariant with where its step is in the file and when it was found.
+type violationView struct {
+	Violation
+	Line, Column int
+	When         string
 }
 
 // deviceView is a device's events with the lane they are drawn in.
@@ -99,8 +111,19 @@ func newHTMLView(r *Report) htmlView {
 		for _, d := range s.Devices {
 			sv.Devices = append(sv.Devices, deviceView{Device: d, Lane: "device:" + d.ID})
 		}
+		if o := s.Oracle; o != nil {
+			steps := map[int]Step{}
+			for _, st := range s.Steps {
+				steps[st.Index] = st
+			}
+			for _, vi := range o.Violations {
+				st := steps[vi.Step]
+				sv.Violations = append(sv.Violations, violationView{Violation: vi, Line: st.Line, Column: st.Column, When: vi.When()})
+			}
+		}
 		v.Scenarios = append(v.Scenarios, sv)
 	}
+	v.OracleRan, v.OracleScenarios = oracleRuns(r)
 	slices.SortStableFunc(v.Scenarios, func(a, b scenarioView) int {
 		switch {
 		case a.Passed == b.Passed:

@@ -239,3 +239,52 @@ func TestHTMLOfAnEmptyRun(t *testing.T) {
 	doc := parseHTML(t, r)
 	require.Empty(t, find(doc, func(n *html.Node) bool { return n.DataAtom == atom.Details }))
 }
+
+// A broken invariant shows among the failures at the top, in its scenario's oracle table and as
+// a mark with a label on the device's lane; a scenario the oracle watched without finding
+// anything says so, and one it could not watch says why.
+func TestHTMLShowsBrokenInvariants(t *testing.T) {
+	r := SampleReport()
+	doc := parseHTML(t, r)
+	scenario := func(name string) *html.Node {
+		d := find(doc, func(n *html.Node) bool {
+			return n.DataAtom == atom.Details && hasClass(n, "scenario") && strings.Contains(text(summaryOf(n)), name)
+		})
+		require.Len(t, d, 1, name)
+		return d[0]
+	}
+	byAttr := func(root *html.Node, name, class string) []*html.Node {
+		return find(root, func(n *html.Node) bool {
+			_, ok := attr(n, name)
+			return ok && (class == "" || hasClass(n, class))
+		})
+	}
+	want := "during step 4 (line 14), alice-phone, at 320ms: invariant broken: " + sampleInvariant + " — " + sampleEvidence
+
+	top := find(doc, func(n *html.Node) bool { v, _ := attr(n, "id"); return v == "failures" })
+	require.Len(t, top, 1)
+	listed := byAttr(top[0], "data-violation", "")
+	require.Len(t, listed, 1)
+	require.Equal(t, want, text(listed[0]))
+
+	failing := scenario(sampleFailing)
+	rows := find(failing, func(n *html.Node) bool { _, ok := attr(n, "data-violation"); return ok && n.DataAtom == atom.Tr })
+	require.Len(t, rows, 1)
+	for _, w := range []string{"14:5", "320ms", "alice-phone", sampleInvariant, sampleEvidence} {
+		require.Contains(t, text(rows[0]), w)
+	}
+	svg := find(failing, func(n *html.Node) bool { return n.DataAtom == atom.Svg && hasClass(n, "timeline") })[0]
+	require.Len(t, find(svg, func(n *html.Node) bool { return n.Data == "path" && hasClass(n, "violation") }), 1)
+	labels := byAttr(svg, "data-violation", "fail-label")
+	require.Len(t, labels, 1)
+	require.Contains(t, text(labels[0]), "⚠ "+sampleInvariant)
+
+	require.Len(t, find(scenario(samplePassing), func(n *html.Node) bool { return hasClass(n, "oracle-held") }), 1)
+	notRun := find(scenario(sampleStepError), func(n *html.Node) bool { return hasClass(n, "oracle-not-run") })
+	require.Len(t, notRun, 1)
+	require.Equal(t, "Not run: "+sampleNoTap, text(notRun[0]))
+
+	figure := find(doc, func(n *html.Node) bool { v, _ := attr(n, "id"); return v == "oracle-figure" })
+	require.Len(t, figure, 1)
+	require.Equal(t, "1invariants broken (the oracle watched 2 of 3 scenarios)", text(figure[0]))
+}

@@ -79,8 +79,10 @@ func junitTimestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:0
 // JUnit renders the report as JUnit XML: a testsuite per scenario and a testcase per
 // expectation (classname = scenario name, name = "step N: " and what it expects, time = the
 // expectation's window in the scenario's time), with a failure naming what was seen instead. A
-// step that could not run and a scenario that could not start are errors. Times are the
-// scenarios' own (virtual time in the virtual mode).
+// step that could not run and a scenario that could not start are errors. The invariant oracle
+// adds a failed testcase per broken invariant, pointing at the step during which it broke, or
+// one passed testcase when it found none; where it did not run, the suite's "oracle" property
+// says why. Times are the scenarios' own (virtual time in the virtual mode).
 func JUnit(r *Report) ([]byte, error) {
 	stamp := junitTimestamp(r.Run.Started)
 	out := junitSuites{Name: "pushsim", Timestamp: stamp}
@@ -121,6 +123,15 @@ func JUnit(r *Report) ([]byte, error) {
 			}
 			suite.Cases = append(suite.Cases, c)
 		}
+		for _, c := range oracleCases(&s, lines, r.Run.Replay) {
+			if c.Failure != nil {
+				suite.Failures++
+			}
+			suite.Cases = append(suite.Cases, c)
+		}
+		if o := s.Oracle; o != nil && !o.Ran {
+			suite.Properties = append(suite.Properties, junitProperty{"oracle", "not run: " + o.NotRunWhy})
+		}
 		suite.SystemOut = &junitText{transcript(&s)}
 		suite.Tests = len(suite.Cases)
 		out.Tests += suite.Tests
@@ -151,4 +162,45 @@ func transcript(s *Scenario) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// oracleCases are the invariant oracle's testcases for a scenario (see JUnit); lines maps step
+// indexes to their lines.
+func oracleCases(s *Scenario, lines map[int]int, replay string) []junitCase {
+	o := s.Oracle
+	if o == nil || !o.Ran {
+		return nil
+	}
+	if len(o.Violations) == 0 {
+		return []junitCase{{Classname: s.Name, Name: "invariant oracle: no invariant broken", Time: seconds(s.DurationMs), File: s.File}}
+	}
+	var out []junitCase
+	for i, v := range o.Violations {
+		c := junitCase{Classname: s.Name, Name: fmt.Sprintf("invariant oracle #%d: %s (step %d)", i+1, v.Invariant, v.Step),
+			Time: "0.000", File: s.File, Line: lines[v.Step]}
+		c.Failure = &junitProblem{Message: v.Evidence, Type: "invariant",
+			Body: fmt.Sprintf("%s:%d: %s, at %s%s: invariant broken: %s\n%s\nreplay: %s",
+				s.File, lines[v.Step], v.When(), clock(v.AtMs), onDevice(v.Device), v.Invariant, v.Evidence, replay)}
+		out = append(out, c)
+	}
+	return out
+}
+
+// When says during which step a violation was found: "during step N", "during setup", or
+// "after step N (the end-of-run checks)".
+func (v Violation) When() string {
+	switch {
+	case v.AtEnd:
+		return fmt.Sprintf("after step %d (the end-of-run checks)", v.Step)
+	case v.Step == 0:
+		return "during setup"
+	}
+	return fmt.Sprintf("during step %d", v.Step)
+}
+
+func onDevice(d string) string {
+	if d == "" {
+		return ""
+	}
+	return ", on " + d
 }

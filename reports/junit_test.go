@@ -18,8 +18,10 @@ func TestJUnitHasATestcasePerExpectationAndAnErrorPerBrokenStep(t *testing.T) {
 
 	want := []string{
 		samplePassing + ` / step 3: "yo" delivered live to alice-phone within 5s`,
+		samplePassing + " / invariant oracle: no invariant broken",
 		sampleFailing + ` / step 5: a push titled "bob" saying "hi" on alice-phone within 5s`,
 		sampleFailing + " / step 7: " + sampleFailedText,
+		sampleFailing + " / invariant oracle #1: " + sampleInvariant + " (step 4)",
 		sampleSetup + " / setup",
 		sampleStepError + " / step 1: carol-phone logs in as carol",
 	}
@@ -27,8 +29,8 @@ func TestJUnitHasATestcasePerExpectationAndAnErrorPerBrokenStep(t *testing.T) {
 		t.Errorf("testcases (-want +got):\n%s", d)
 	}
 	require.Equal(t, 4, got.Suites)
-	require.Equal(t, 5, got.Tests)
-	require.Equal(t, 1, got.Failures)
+	require.Equal(t, 7, got.Tests)
+	require.Equal(t, 2, got.Failures)
 	require.Equal(t, 2, got.Errors)
 	require.Equal(t, "seen: "+sampleSeen, got.Messages[sampleFailing+" / step 7: "+sampleFailedText])
 	require.Equal(t, "setup: certificate 6768: <refused>", got.Messages[sampleSetup+" / setup"])
@@ -59,6 +61,26 @@ func TestJUnitFailureSaysWhereWhatAndHowToReplay(t *testing.T) {
 	require.Nil(t, suite.Cases[0].Failure, "a held expectation is no failure")
 }
 
+// A broken invariant is a failure at the line of the step during which it broke, saying what
+// broke, where and how to replay; a world the oracle could not watch says so in a property.
+func TestJUnitHasAFailurePerBrokenInvariant(t *testing.T) {
+	out, err := JUnit(SampleReport())
+	require.NoError(t, err)
+	var doc junitSuites
+	require.NoError(t, xml.Unmarshal(out, &doc))
+	broken := doc.Suites[1].Cases[2]
+	require.Equal(t, sampleFailingFile, broken.File)
+	require.Equal(t, 14, broken.Line, "the line of step 4")
+	require.NotNil(t, broken.Failure)
+	require.Equal(t, "invariant", broken.Failure.Type)
+	require.Equal(t, sampleEvidence, broken.Failure.Message)
+	require.Contains(t, broken.Failure.Body, sampleFailingFile+":14: during step 4, at 320ms, on alice-phone: invariant broken: "+sampleInvariant)
+	require.Contains(t, broken.Failure.Body, "replay: "+sampleReplay)
+	require.Equal(t, 2, doc.Suites[1].Failures, "the failed expectation and the broken invariant")
+	require.Nil(t, doc.Suites[0].Cases[1].Failure, "no invariant broken: a passed testcase")
+	require.Contains(t, doc.Suites[3].Properties, junitProperty{"oracle", "not run: " + sampleNoTap})
+}
+
 // TestCheckJUnitRefusesWhatReportersWouldMisread keeps the checker honest: each change below
 // makes a document that GitLab, Jenkins or a GitHub reporter would read wrong, and the check
 // must say so.
@@ -70,9 +92,9 @@ func TestCheckJUnitRefusesWhatReportersWouldMisread(t *testing.T) {
 
 	type change struct{ re, repl string }
 	for name, c := range map[string]change{
-		"root failures count wrong":   {`<testsuites name="pushsim" tests="5" failures="1"`, `<testsuites name="pushsim" tests="5" failures="0"`},
-		"suite tests count wrong":     {`tests="1" failures="0" errors="0" skipped="0"`, `tests="2" failures="0" errors="0" skipped="0"`},
-		"suite failures count wrong":  {`tests="2" failures="1"`, `tests="2" failures="0"`},
+		"root failures count wrong":   {`<testsuites name="pushsim" tests="7" failures="2"`, `<testsuites name="pushsim" tests="7" failures="1"`},
+		"suite tests count wrong":     {`tests="2" failures="0" errors="0" skipped="0"`, `tests="3" failures="0" errors="0" skipped="0"`},
+		"suite failures count wrong":  {`tests="3" failures="2"`, `tests="3" failures="1"`},
 		"root errors count wrong":     {`errors="2"`, `errors="1"`},
 		"classname missing":           {` classname="[^"]*"`, ``},
 		"testcase name empty":         {` name="step 3: [^"]*"`, ` name=""`},

@@ -58,6 +58,10 @@ type Scenario struct {
 	Trace []TraceEntry `json:"trace"`
 	// FCM is what fakefcm recorded: every message with its true fate.
 	FCM []FCMMessage `json:"fcm"`
+	// Oracle is what the invariant oracle found: it holds the relay to DESIGN.md §7 during and at
+	// the end of every run whose world can tap the relay. Absent from scenarios not run and from
+	// reports written before it existed.
+	Oracle *Oracle `json:"oracle,omitempty"`
 	// Pushes follow each FCM message to its device: fate and arrival side by side. Derived from
 	// FCM and Devices by LinkPushes, once, when the scenario is first summed up (a scenario that
 	// has them keeps them); absent from reports written before it existed, which are linked when
@@ -88,6 +92,31 @@ type Expectation struct {
 	Seen   string `json:"seen"` // what was seen (instead)
 	FromMs int64  `json:"fromMs"`
 	ToMs   int64  `json:"toMs"`
+}
+
+// Oracle is the invariant oracle's outcome in one scenario run.
+type Oracle struct {
+	// Ran is false when the world has no tap (a remote relay): NotRunWhy says so, and the
+	// scenario is judged by its expectations alone.
+	Ran       bool   `json:"ran"`
+	NotRunWhy string `json:"notRunWhy,omitempty"`
+	// Violations are the invariants it saw broken, first first; any fails the scenario.
+	Violations []Violation `json:"violations"`
+}
+
+// Violation is one broken invariant.
+type Violation struct {
+	// Invariant names it (DESIGN.md §7, in words).
+	Invariant string `json:"invariant"`
+	// Step is the step during which it was found (the last one started before it; 0: during
+	// setup); AtEnd marks those found by the end-of-run checks, after the last step.
+	Step  int   `json:"step"`
+	AtEnd bool  `json:"atEnd,omitempty"`
+	AtMs  int64 `json:"atMs"`
+	// Device is the device concerned, if one is.
+	Device string `json:"device,omitempty"`
+	// Evidence says what happened, in words.
+	Evidence string `json:"evidence"`
 }
 
 // Device is one device's timeline.
@@ -206,6 +235,8 @@ type Totals struct {
 	NotRun       int `json:"notRun,omitempty"`
 	Expectations int `json:"expectations"`
 	Held         int `json:"held"`
+	// Violations counts broken invariants the oracle found.
+	Violations int `json:"violations,omitempty"`
 	// PushesSent counts sends the relay made to FCM that FCM accepted; PushesDelivered those that
 	// reached a device (FCM recorded them delivered, or the device saw them arrive);
 	// DeliveryRatio their quotient.

@@ -111,6 +111,7 @@ func TestSummaryTable(t *testing.T) {
 		"seed 7, virtual mode",
 		"1 passed, 3 failed",
 		"2 of 3", // expectations held
+		"invariants broken", "1 (the oracle watched 2 of 3 scenarios)",
 		"2, 1 delivered (50.0%), 1 duplicate(s)",
 		"220ms / 235ms / 235ms (2 arrivals)",
 		"100 trace entries",

@@ -21,6 +21,9 @@ func WriteSummary(w io.Writer, r *Report, topN int) error {
 	}
 	tw.AppendRow(table.Row{"scenarios", outcome})
 	tw.AppendRow(table.Row{"expectations held", fmt.Sprintf("%d of %d", t.Held, t.Expectations)})
+	if ran, of := oracleRuns(r); of > 0 {
+		tw.AppendRow(table.Row{"invariants broken", fmt.Sprintf("%d (the oracle watched %d of %d scenarios)", t.Violations, ran, of)})
+	}
 	tw.AppendRow(table.Row{"pushes FCM accepted", fmt.Sprintf("%d, %d delivered (%.1f%%), %d duplicate(s)",
 		t.PushesSent, t.PushesDelivered, 100*t.DeliveryRatio, t.Duplicates)})
 	latency := "no push arrived"
@@ -56,4 +59,17 @@ func WriteSummary(w io.Writer, r *Report, topN int) error {
 
 func share(n, total int) string {
 	return fmt.Sprintf("%d (%.1f%%)", n, 100*float64(n)/float64(max(total, 1)))
+}
+
+// oracleRuns counts the scenarios the invariant oracle watched, of those that have its outcome.
+func oracleRuns(r *Report) (ran, of int) {
+	for _, s := range r.Scenarios {
+		if s.Oracle != nil {
+			of++
+			if s.Oracle.Ran {
+				ran++
+			}
+		}
+	}
+	return ran, of
 }

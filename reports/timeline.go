@@ -62,13 +62,15 @@ type svgMark struct {
 	D, Class, Title string
 }
 
-// svgText is a label; FailedExpect marks the label of a failed expectation.
+// svgText is a label; FailedExpect marks the label of a failed expectation, Violation that of
+// a broken invariant.
 type svgText struct {
 	X, Y         float64
 	Anchor       string // start, middle or end
 	Class, Text  string
 	Title        string
 	FailedExpect bool
+	Violation    bool
 }
 
 // r1 rounds to a tenth, which is all an SVG coordinate needs.
@@ -205,6 +207,22 @@ func buildTimeline(s *Scenario, pushes []Push) timeline {
 		tx, y, anchor, text := labels.place(l, label, x1, x2, tl.X0, tl.X1)
 		tl.Texts = append(tl.Texts, svgText{X: r1(tx), Y: y, Anchor: anchor, Class: "fail-label", FailedExpect: true,
 			Text: text, Title: "FAILED: " + title})
+	}
+
+	// Broken invariants: a red triangle on the device's lane (the relay's if none) when the
+	// oracle found it, with the invariant's name.
+	if s.Oracle != nil {
+		for _, v := range s.Oracle.Violations {
+			l, ok := devLane[v.Device]
+			if !ok {
+				l = relay
+			}
+			px := x(v.AtMs)
+			title := fmt.Sprintf("INVARIANT BROKEN at %s, %s%s: %s — %s", clock(v.AtMs), v.When(), onDevice(v.Device), v.Invariant, v.Evidence)
+			tl.Marks = append(tl.Marks, svgMark{D: triangle(px, l.Y+l.H-tlNetStrip-9, 6), Class: "violation", Title: title})
+			tx, y, anchor, text := labels.place(l, "⚠ "+v.Invariant, px, px+1, tl.X0, tl.X1)
+			tl.Texts = append(tl.Texts, svgText{X: r1(tx), Y: y, Anchor: anchor, Class: "fail-label", Violation: true, Text: text, Title: title})
+		}
 	}
 	return tl
 }
@@ -348,6 +366,11 @@ func moments(s *Scenario) []int64 {
 	}
 	for _, e := range s.Trace {
 		out = append(out, e.AtMs)
+	}
+	if s.Oracle != nil {
+		for _, v := range s.Oracle.Violations {
+			out = append(out, v.AtMs)
+		}
 	}
 	for _, m := range s.FCM {
 		out = append(out, m.ReceivedAtMs)
@@ -564,6 +587,11 @@ func circle(x, y, r float64) string {
 
 func diamond(x, y, r float64) string {
 	return fmt.Sprintf("M%g %gl%g %gl%g %gl%g %gz", r1(x), r1(y-r), r, r, -r, r, -r, -r)
+}
+
+// triangle is an upward triangle of half-width r with its base at y.
+func triangle(x, y, r float64) string {
+	return fmt.Sprintf("M%g %gl%g %gh%gz", r1(x), r1(y-1.6*r), r, r1(1.6*r), -2*r)
 }
 
 func cross(x, y, r float64) string {

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -160,7 +161,21 @@ func TestTimelineDrawsPushesMessagesAndFailures(t *testing.T) {
 	require.Equal(t, 2+1, count("arrow push"), "relay → fakefcm for each of the two FCM messages, fakefcm → device for the first arrival")
 	require.Equal(t, 1, count("arrow push dup"), "the second arrival of the same message")
 	require.Equal(t, 1, count("arrow msg"), "bob's send, up to the relay")
-	require.Len(t, tl.Marks, 1+len(s.Steps)+3+1, "one collapsed push; steps; a token and two connections; the net loss (the restore changes the band)")
+	require.Len(t, tl.Marks, 1+len(s.Steps)+3+1+1, "one collapsed push; steps; a token and two connections; the net loss (the restore changes the band); the broken invariant")
+	broken := tl.Marks[len(tl.Marks)-1]
+	require.Equal(t, "violation", broken.Class)
+	require.Contains(t, broken.Title, "during step 4, on alice-phone: "+sampleInvariant+" — "+sampleEvidence)
+	var lane lane
+	for _, l := range tl.Lanes {
+		if l.Key == "device:alice-phone" {
+			lane = l
+		}
+	}
+	var x, y float64
+	_, err := fmt.Sscanf(broken.D, "M%g %g", &x, &y)
+	require.NoError(t, err)
+	require.Equal(t, r1(newTimeScale(moments(s), tl.X0, tl.X1).x(320)), x, "at the time it broke")
+	require.True(t, lane.Y < y && y < lane.Y+lane.H, "on alice-phone's lane")
 	var failed int
 	for _, w := range tl.Windows {
 		if w.Class == "exp-failed" {

@@ -31,6 +31,9 @@ func summarizeScenario(s *Scenario) (Totals, []float64) {
 			t.Held++
 		}
 	}
+	if s.Oracle != nil {
+		t.Violations = len(s.Oracle.Violations)
+	}
 	for _, e := range s.Trace {
 		t.Reasons[e.Reason]++
 	}
@@ -85,6 +88,7 @@ func summarizeRun(r *Report, lat []float64) {
 		}
 		t.Expectations += s.Totals.Expectations
 		t.Held += s.Totals.Held
+		t.Violations += s.Totals.Violations
 		t.PushesSent += s.Totals.PushesSent
 		t.PushesDelivered += s.Totals.PushesDelivered
 		t.Duplicates += s.Totals.Duplicates

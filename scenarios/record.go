@@ -8,8 +8,16 @@ import (
 	"github.com/pushlab/pushlab/sim"
 )
 
-// finish collects timelines, trace and FCM records, and sums up.
+// finish runs the oracle's end-of-run checks (unless setup failed or the run was interrupted),
+// collects timelines, trace and FCM records, and sums up.
 func (r *runner) finish() {
+	atEnd := 0
+	if r.oracle != nil {
+		atEnd = len(r.oracle.Violations())
+		if r.out.Error == "" {
+			r.checkAtEnd()
+		}
+	}
 	end := r.w.Now()
 	r.out.DurationMs = r.ms(end)
 	byToken := map[string]string{}
@@ -65,7 +73,8 @@ func (r *runner) finish() {
 		}
 		r.out.FCM = append(r.out.FCM, m)
 	}
-	r.out.Passed = r.out.Error == ""
+	r.out.Oracle = r.oracleReport(atEnd)
+	r.out.Passed = r.out.Error == "" && len(r.out.Oracle.Violations) == 0
 	for _, s := range r.out.Steps {
 		if s.Error != "" {
 			r.out.Passed = false

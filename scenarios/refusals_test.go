@@ -113,6 +113,8 @@ steps:
 	require.NoError(t, err)
 	res := Run(ctx, sc, Options{Seed: 2, Remote: remote})
 	require.True(t, res.Passed, "%s %+v %+v", res.Error, res.Steps, res.Expectations)
+	require.False(t, res.Oracle.Ran, "a remote relay has no tap")
+	require.Contains(t, res.Oracle.NotRunWhy, "cannot be tapped")
 	apps, err := st.Admin.Settings(ctx) // the relay is reachable and kept its rules
 	require.NoError(t, err)
 	require.Equal(t, 4*time.Second, apps.HeartbeatInterval.D())

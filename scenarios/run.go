@@ -10,6 +10,7 @@ import (
 	"github.com/pushlab/pushlab/reports"
 	"github.com/pushlab/pushlab/sim"
 	"github.com/pushlab/pushlab/sim/live"
+	"github.com/pushlab/pushlab/sim/oracle"
 )
 
 // Options say how to run scenarios: on which twin of the world port.
@@ -98,12 +99,17 @@ func Run(ctx context.Context, sc *Scenario, opt Options) reports.Scenario {
 	if refused := checker.Check(sc); len(refused) > 0 {
 		return Refused(sc, opt.Twin(), refused)
 	}
-	w, err := openWorld(ctx, sc, opt)
+	// The invariant oracle watches every run whose twin can be tapped.
+	var o *oracle.Oracle
+	if opt.Features().Tap {
+		o = oracle.New(oracle.Config{Relay: sc.Relay, FCM: sc.FCM})
+	}
+	w, err := openWorld(ctx, sc, opt, o)
 	if err != nil {
 		return fail(fmt.Errorf("setup: %w", err))
 	}
 	defer w.Close()
-	r := &runner{sc: sc, w: w}
+	r := &runner{sc: sc, w: w, oracle: o}
 	r.run(ctx)
 	return r.out
 }
@@ -126,16 +132,28 @@ func Refused(sc *Scenario, twin string, errs []error) reports.Scenario {
 	return out
 }
 
-// openWorld builds the options' twin for a scenario.
-func openWorld(ctx context.Context, sc *Scenario, opt Options) (sim.World, error) {
+// openWorld builds the options' twin for a scenario, its relay tapped for o when o is set (a
+// twin that has a tap).
+func openWorld(ctx context.Context, sc *Scenario, opt Options, o *oracle.Oracle) (sim.World, error) {
 	switch {
 	case opt.Remote != nil:
 		return live.Open(ctx, live.Config{Seed: opt.Seed, FCM: sc.FCM, Loss: sc.Network.Loss, Remote: opt.Remote})
 	case opt.Live:
-		return live.Open(ctx, live.Config{Seed: opt.Seed, Relay: sc.Relay, FCM: sc.FCM, Loss: sc.Network.Loss, Logger: opt.Logger})
+		cfg := live.Config{Seed: opt.Seed, Relay: sc.Relay, FCM: sc.FCM, Loss: sc.Network.Loss, Logger: opt.Logger}
+		if o != nil {
+			cfg.Tap = o.Tap
+		}
+		return live.Open(ctx, cfg)
 	}
-	return sim.NewVirtual(sim.VirtualConfig{
+	w, err := sim.NewVirtual(sim.VirtualConfig{
 		Seed: opt.Seed, Relay: sc.Relay, FCM: sc.FCM,
 		Latency: sc.Network.Latency.D(), Jitter: sc.Network.Jitter.D(), Loss: sc.Network.Loss,
 	})
+	if err != nil {
+		return nil, err
+	}
+	if o != nil {
+		w.SetTap(o.Tap) // before anything is provisioned
+	}
+	return w, nil
 }

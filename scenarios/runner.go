@@ -11,6 +11,7 @@ import (
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/reports"
 	"github.com/pushlab/pushlab/sim"
+	"github.com/pushlab/pushlab/sim/oracle"
 )
 
 // settleTimeout bounds how long a step may take to land (a login to complete, a close to reach
@@ -29,6 +30,11 @@ type runner struct {
 	dcfg    map[string]Device
 	cursor  map[string]int // per device: observations already judged by an expectation
 	out     reports.Scenario
+	// oracle holds the relay to its invariants through the run; nil when the world has no tap.
+	oracle *oracle.Oracle
+	// found counts the oracle's violations when each step started (found[i]: step i+1), to
+	// tell during which step each was found.
+	found []int
 }
 
 func (r *runner) ms(t time.Time) int64 { return t.Sub(r.start).Milliseconds() }
@@ -53,9 +59,16 @@ func (r *runner) run(ctx context.Context) {
 }
 
 func (r *runner) setup() error {
+	if r.oracle != nil {
+		r.w.OnObserve(r.oracle.Observed)
+	}
 	for _, a := range r.sc.Apps {
 		// An empty login policy is the relay's default (single-platform).
-		if err := r.w.AddApp(relay.AppConfig{SDKAppID: a.SDKAppID, Name: a.Name, SecretKey: secret.New(appSecret), LoginPolicy: a.LoginPolicy, Caps: a.Caps}); err != nil {
+		cfg := relay.AppConfig{SDKAppID: a.SDKAppID, Name: a.Name, SecretKey: secret.New(appSecret), LoginPolicy: a.LoginPolicy, Caps: a.Caps}
+		if r.oracle != nil {
+			r.oracle.AddApp(cfg)
+		}
+		if err := r.w.AddApp(cfg); err != nil {
 			return fmt.Errorf("app %d: %w", a.SDKAppID, err)
 		}
 	}
@@ -87,6 +100,9 @@ func (r *runner) setup() error {
 				Heartbeat: heartbeat, Installed: installed,
 			})
 			r.dcfg[d.ID] = d
+			if r.oracle != nil {
+				r.oracle.AddDevice(r.devices[d.ID])
+			}
 		}
 	})
 	// Let the installs get their tokens.
@@ -103,6 +119,7 @@ func (r *runner) setup() error {
 
 // step runs one step and records it.
 func (r *runner) step(index int, st Step) {
+	r.markStep()
 	rec := reports.Step{Index: index, Kind: string(st.Kind), Line: st.Pos.Line, Column: st.Pos.Column, AtMs: r.ms(r.w.Now()), Device: st.Device}
 	if st.Send != nil {
 		rec.Device = st.Send.From

@@ -12,7 +12,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/pushlab/pushlab/sim/live"
+	"github.com/pushlab/pushlab/sim/oracle"
 )
 
 const (
@@ -30,12 +30,12 @@ const (
 )
 
 // newLiveRun starts the live twin — fakefcm and the relay (with a memory store) on in-memory
-// listeners, inside the test's synctest bubble — with the relay core tapped for the model, and
+// listeners, inside the test's synctest bubble — with the relay core tapped for the oracle, and
 // provisions the spec's world through the port.
-func newLiveRun(t require.TestingT, spec worldSpec, r *reach) *propRun {
-	p := &propRun{spec: spec, mu: &sync.Mutex{}, m: newModel(spec.Policy, spec.Caps, r)}
+func newLiveRun(t require.TestingT, spec worldSpec, r *oracle.Reach) *propRun {
+	p := &propRun{spec: spec, o: newOracle(spec), reach: r}
 	w, err := live.Open(context.Background(), live.Config{Seed: spec.Seed, FCM: spec.FCM, DB: live.MemoryDB, InMemory: true,
-		Tap: p.tap, Settle: synctest.Wait})
+		Tap: p.o.Tap, Settle: synctest.Wait})
 	require.NoError(t, err)
 	p.w = w
 	p.provision(t)
@@ -53,7 +53,7 @@ func (bubbleT) Deadline() (time.Time, bool) { return time.Time{}, false }
 // them to invariants 1–4 (and 5's immediate half). Fake time in a synctest bubble lets a run
 // wait hours; nothing sleeps for real.
 func TestPropertyLiveShells(t *testing.T) {
-	r := &reach{}
+	r := &oracle.Reach{}
 	synctest.Test(t, func(t *testing.T) {
 		checks := 0
 		rapid.Check(bubbleT{t}, func(rt *rapid.T) {
@@ -65,6 +65,7 @@ func TestPropertyLiveShells(t *testing.T) {
 				spec.LoggedIn[i] = true // short runs: start where pushes happen
 			}
 			lw := newLiveRun(rt, spec, r)
+			defer lw.addReach()
 			defer func() {
 				require.NoError(rt, lw.w.Close())
 				synctest.Wait()
@@ -90,15 +91,15 @@ func TestPropertyLiveShells(t *testing.T) {
 				lw.check(rt)
 			}
 			lw.settleFor(10 * time.Minute)
-			lw.w.Do(func() { lw.model(func() { invariantEveryDeviceCaughtUp(lw.m) }) })
+			lw.w.Do(func() { lw.o.CheckCaughtUp(lw.w.Now(), lw.loggedInDevices()) })
 			recs, err := lw.w.FCMRecords()
 			require.NoError(rt, err)
-			lw.model(func() { invariantNoThrottle(lw.m, recs) })
+			lw.o.CheckNoThrottle(lw.w.Now(), recs)
 			lw.check(rt)
 		})
 	})
 	if !t.Failed() {
 		t.Logf("reach: %+v", *r)
-		require.Positive(t, r.pushToKilled, "the live runs never pushed a killed device")
+		require.Positive(t, r.PushToKilled, "the live runs never pushed a killed device")
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/scenarios"
 	"github.com/pushlab/pushlab/sim"
+	"github.com/pushlab/pushlab/sim/oracle"
 )
 
 const (
@@ -89,56 +89,75 @@ type act struct {
 	Text string
 }
 
-// propRun is one world under test with its model: the virtual twin (vw set) or the live one,
-// both through the world port.
+// propRun is one world under test with its invariant oracle: the virtual twin (vw set) or the
+// live one, both through the world port.
 type propRun struct {
 	spec worldSpec
 	w    sim.World
 	vw   *sim.VirtualWorld // the virtual world; nil in the live property
-	// mu guards the model: the live relay's loop, the devices and the test all reach it.
-	mu    *sync.Mutex
-	m     *model
+	// o rebuilds what the relay should have done from the world's tap and the phones'
+	// observations, and names every broken invariant.
+	o *oracle.Oracle
+	// broken lists what failed outside the oracle's invariants (a restart that did not come back).
+	broken []string
+	// reach, if set, adds up the states this run reached, across the property's checks.
+	reach *oracle.Reach
 	devs  []*sim.Device
 	acts  []act
 	texts int
 }
 
-// model runs fn with the model safe to use.
-func (p *propRun) model(fn func()) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fn()
-}
+// newOracle is the oracle of a property's world: the relay's default rules, the spec's FCM.
+func newOracle(spec worldSpec) *oracle.Oracle { return oracle.New(oracle.Config{FCM: spec.FCM}) }
 
-// tap feeds the model what crossed the relay core's boundary.
-func (p *propRun) tap(e sim.TapEvent) { p.model(func() { p.m.tap(e) }) }
-
-// observed feeds the model a device's observation (inside the world's Do).
-func (p *propRun) observed(d *sim.Device, o sim.Observation) {
-	p.model(func() {
-		if p.m.devs[d.ID()] != nil { // the install at AddDevice comes before the model knows it
-			p.m.observed(d, o)
-		}
-	})
-}
-
-func newPropRun(t require.TestingT, spec worldSpec, r *reach, log bool) *propRun {
-	p := &propRun{spec: spec, mu: &sync.Mutex{}, m: newModel(spec.Policy, spec.Caps, r)}
+func newPropRun(t require.TestingT, spec worldSpec, r *oracle.Reach, log bool) *propRun {
+	p := &propRun{spec: spec, o: newOracle(spec), reach: r}
 	w, err := sim.NewVirtual(sim.VirtualConfig{Seed: spec.Seed, FCM: spec.FCM, Jitter: spec.Jitter, Log: log,
 		KeepLog: os.Getenv("PUSHLAB_PROPERTY_LOG") != ""})
 	require.NoError(t, err)
-	w.SetTap(p.tap)
+	w.SetTap(p.o.Tap)
 	p.w, p.vw = w, w
 	p.provision(t)
 	return p
+}
+
+// addReach adds the states this run reached to the property's counts.
+func (p *propRun) addReach() {
+	if p.reach != nil {
+		p.reach.Add(p.o.Reach())
+	}
+}
+
+// firstBroken is the first broken invariant (or other failure), "" if none.
+func (p *propRun) firstBroken() string {
+	if v := p.o.Violations(); len(v) > 0 {
+		return v[0].String()
+	}
+	if len(p.broken) > 0 {
+		return p.broken[0]
+	}
+	return ""
+}
+
+// loggedInDevices are the phones whose app is logged in (call inside Do).
+func (p *propRun) loggedInDevices() []*sim.Device {
+	var out []*sim.Device
+	for _, d := range p.devs {
+		if d.LoggedIn() {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // provision creates the spec's app, certificate, group and phones through the port, and lets
 // the installs get their tokens.
 func (p *propRun) provision(t require.TestingT) {
 	spec := p.spec
-	p.w.OnObserve(p.observed)
-	require.NoError(t, p.w.AddApp(relay.AppConfig{SDKAppID: propApp, SecretKey: secret.New(propSecret), LoginPolicy: spec.Policy, Caps: spec.Caps}))
+	p.w.OnObserve(p.o.Observed)
+	app := relay.AppConfig{SDKAppID: propApp, SecretKey: secret.New(propSecret), LoginPolicy: spec.Policy, Caps: spec.Caps}
+	p.o.AddApp(app)
+	require.NoError(t, p.w.AddApp(app))
 	sender, err := p.w.AddCertificate(sim.CertificateSpec{ID: propCert, SDKAppID: propApp, PackageName: propPackage, API: "v1"})
 	require.NoError(t, err)
 	if len(spec.Group) > 0 {
@@ -149,7 +168,7 @@ func (p *propRun) provision(t require.TestingT) {
 			dev := p.w.AddDevice(sim.DeviceConfig{ID: d.ID, User: d.User, Platform: d.Platform, SDKAppID: propApp, AppSecret: propSecret,
 				CertificateID: propCert, SenderID: sender, Package: propPackage, Installed: true})
 			p.devs = append(p.devs, dev)
-			p.model(func() { p.m.addDevice(dev) })
+			p.o.AddDevice(dev)
 		}
 	})
 	p.w.Advance(time.Second)
@@ -175,7 +194,7 @@ func (p *propRun) apply(a act) {
 		}
 	case a.Kind == "restart":
 		if err := p.w.RestartRelay(); err != nil {
-			p.model(func() { p.m.violate("the relay restarts from its store", "%v", err) })
+			p.broken = append(p.broken, fmt.Sprintf("the relay restarts from its store: %v", err))
 		}
 	case strings.HasPrefix(a.Kind, "fault"):
 		p.fault(a)
@@ -307,13 +326,7 @@ func (p *propRun) settleFor(quiet time.Duration) {
 
 // check fails the test on the first broken invariant.
 func (p *propRun) check(t *rapid.T) {
-	var first string
-	p.model(func() {
-		if len(p.m.violations) > 0 {
-			first = p.m.violations[0]
-		}
-	})
-	if first != "" {
+	if first := p.firstBroken(); first != "" {
 		t.Fatalf("invariant broken: %s\n(after %d actions; a replayable scenario is written on failure)", first, len(p.acts))
 	}
 }
@@ -408,24 +421,25 @@ func (p *propRun) actions() map[string]func(*rapid.T) {
 // to the invariants of DESIGN.md §7 after every action, then settles the world and checks that
 // everything owed was delivered or explained, and that the same seed replays the same run.
 func TestPropertyPushRuleCapsAndNoLoss(t *testing.T) {
-	r := &reach{}
+	r := &oracle.Reach{}
 	rapid.Check(t, func(t *rapid.T) {
 		spec := drawSpec(t)
 		p := newPropRun(t, spec, r, true)
+		defer p.addReach()
 		defer p.writeCounterexample(t, "TestPropertyPushRuleCapsAndNoLoss")
 		p.start()
 		t.Repeat(p.actions())
 		p.settle()
 		trace, _ := p.vw.Trace()
-		invariantEverythingOwedSettled(p.m, trace)
-		invariantEveryDeviceCaughtUp(p.m)
+		p.o.CheckSettled(p.w.Now(), trace)
+		p.o.CheckCaughtUp(p.w.Now(), p.loggedInDevices())
 		recs, _ := p.vw.FCMRecords()
-		invariantNoThrottle(p.m, recs)
+		p.o.CheckNoThrottle(p.w.Now(), recs)
 		p.check(t)
 		invariantSameSeedSameRun(t, p)
 	})
 	if !t.Failed() {
-		require.Empty(t, r.missing(), "states the actions never reached: the properties would pass by never getting there")
+		require.Empty(t, r.Missing(), "states the actions never reached: the properties would pass by never getting there")
 		t.Logf("reach: %+v", *r)
 	}
 }
@@ -433,7 +447,7 @@ func TestPropertyPushRuleCapsAndNoLoss(t *testing.T) {
 // Invariant 6: the same seed and actions give the same run, event for event.
 func invariantSameSeedSameRun(t *rapid.T, p *propRun) {
 	h1, _ := p.vw.EventLog()
-	again := newPropRun(t, p.spec, &reach{}, true)
+	again := newPropRun(t, p.spec, nil, true)
 	for _, a := range p.acts {
 		again.apply(a)
 	}
@@ -494,8 +508,8 @@ func scenarioYAML(p *propRun, test string) ([]byte, error) {
 		Steps       []map[string]any  `yaml:"steps"`
 	}
 	violation := "(none recorded)"
-	if len(p.m.violations) > 0 {
-		violation = p.m.violations[0]
+	if first := p.firstBroken(); first != "" {
+		violation = first
 	}
 	d := doc{
 		Name: "counterexample from " + test,
@@ -585,11 +599,11 @@ func TestCounterexampleScenarioParses(t *testing.T) {
 		FCM:     fakefcm.Behaviour{Latency: duration.Of(time.Second), Loss: 0.1},
 		Jitter:  50 * time.Millisecond,
 		Devices: []devSpec{{"u1-a", "u1", "android"}, {"u2-a", "u2", "tablet"}}}
-	p := newPropRun(t, spec, &reach{}, false)
+	p := newPropRun(t, spec, nil, false)
 	for _, k := range actKinds {
 		p.apply(act{Kind: k, Dev: 1, To: 0, N: 2, D: 3 * time.Second, Text: "hello"})
 	}
-	p.m.violate("an invariant", "what broke")
+	p.broken = append(p.broken, "an invariant: what broke")
 	b, err := scenarioYAML(p, "TestX")
 	require.NoError(t, err)
 	sc, err := scenarios.Parse("counterexample.yaml", b)

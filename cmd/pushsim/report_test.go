@@ -178,3 +178,21 @@ func TestProgressBarIsClearedBeforeScenarioLines(t *testing.T) {
 	require.Contains(t, term.String(), "scenarios", "the bar was drawn")
 	require.Empty(t, lines[len(lines)-1], "the bar is gone at the end")
 }
+
+// The listing names each broken invariant at the file:line:column of the step during which it
+// broke (the file alone for one found during setup), with when, where and the evidence.
+func TestListingNamesBrokenInvariants(t *testing.T) {
+	s := reports.Scenario{Name: "caps", File: "caps.yaml",
+		Steps: []reports.Step{{Index: 1, Kind: "login", Line: 6, Column: 5}, {Index: 2, Kind: "send", Line: 7, Column: 5}},
+		Oracle: &reports.Oracle{Ran: true, Violations: []reports.Violation{
+			{Invariant: "pushes stay within the caps", Step: 2, AtMs: 320, Device: "alice-phone", Evidence: "3 pushes within 80ms"},
+			{Invariant: "kicks follow the login policy", Step: 0, AtMs: 5, Evidence: "a kicked frame"},
+		}}}
+	s.Totals = reports.SummarizeScenario(&s)
+	var b bytes.Buffer
+	printScenario(&b, s, 0)
+	out := b.String()
+	require.Contains(t, out, "FAIL  caps  (caps.yaml; 0/0 expectations; 2 invariant(s) broken;")
+	require.Contains(t, out, "      caps.yaml:7:5: during step 2, at 320ms on alice-phone: invariant broken: pushes stay within the caps\n        3 pushes within 80ms\n")
+	require.Contains(t, out, "      caps.yaml: during setup, at 5ms: invariant broken: kicks follow the login policy\n        a kicked frame\n")
+}

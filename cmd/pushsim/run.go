@@ -124,7 +124,17 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if t.NotRun > 0 {
 		notRun = fmt.Sprintf(", %d skipped (not run: the %s world cannot honour them)", t.NotRun, mode)
 	}
-	fmt.Fprintf(stdout, "\n%d passed, %d failed%s (%d of %d expectations held); reports in %s/\n", t.Passed, t.Failed, notRun, t.Held, t.Expectations, *out)
+	broken := ""
+	if t.Violations > 0 {
+		broken = fmt.Sprintf(", %d invariant(s) broken", t.Violations)
+	}
+	fmt.Fprintf(stdout, "\n%d passed, %d failed%s (%d of %d expectations held%s); reports in %s/\n", t.Passed, t.Failed, notRun, t.Held, t.Expectations, broken, *out)
+	for _, s := range rep.Scenarios {
+		if s.Oracle != nil && !s.Oracle.Ran {
+			fmt.Fprintf(stdout, "invariants not checked: %s\n", s.Oracle.NotRunWhy)
+			break
+		}
+	}
 	if t.Failed > 0 {
 		fmt.Fprintf(stdout, "seed %d; replay with: %s\n", *seed, replay)
 	}
@@ -160,8 +170,12 @@ func printScenario(w io.Writer, s reports.Scenario, wall time.Duration) {
 	case !s.Passed:
 		status = "FAIL"
 	}
-	fmt.Fprintf(w, "%s  %s  (%s; %d/%d expectations; %s scenario time, %s wall)\n", status, s.Name, s.File,
-		s.Totals.Held, s.Totals.Expectations, time.Duration(s.DurationMs)*time.Millisecond, wall.Round(time.Millisecond))
+	broken := ""
+	if n := s.Totals.Violations; n > 0 {
+		broken = fmt.Sprintf("; %d invariant(s) broken", n)
+	}
+	fmt.Fprintf(w, "%s  %s  (%s; %d/%d expectations%s; %s scenario time, %s wall)\n", status, s.Name, s.File,
+		s.Totals.Held, s.Totals.Expectations, broken, time.Duration(s.DurationMs)*time.Millisecond, wall.Round(time.Millisecond))
 	if s.Error != "" {
 		fmt.Fprintf(w, "      %s\n", s.Error)
 	}
@@ -179,6 +193,21 @@ func printScenario(w io.Writer, s reports.Scenario, wall time.Duration) {
 			st := lines[e.Step]
 			fmt.Fprintf(w, "      %s:%d:%d: step %d: expected %s\n        seen: %s\n", s.File, st.Line, st.Column, e.Step, e.Text, e.Seen)
 		}
+	}
+	if s.Oracle == nil {
+		return
+	}
+	for _, v := range s.Oracle.Violations {
+		where := s.File
+		if st, ok := lines[v.Step]; ok {
+			where = fmt.Sprintf("%s:%d:%d", s.File, st.Line, st.Column)
+		}
+		on := ""
+		if v.Device != "" {
+			on = " on " + v.Device
+		}
+		fmt.Fprintf(w, "      %s: %s, at %s%s: invariant broken: %s\n        %s\n", where, v.When(),
+			time.Duration(v.AtMs)*time.Millisecond, on, v.Invariant, v.Evidence)
 	}
 }
 

@@ -239,6 +239,12 @@ func (s *Stack) RelayDone() <-chan struct{} {
 	return nil
 }
 
+// RestartTap is a Tap (StackConfig.Tap) that is also told when RestartRelay has stopped the
+// relay, before the new one starts.
+type RestartTap interface {
+	Restarted(now time.Time)
+}
+
 // RestartRelay stops the relay as a crash would (connections drop, pushes in flight are
 // forgotten) and starts a new one on the same store and address.
 func (s *Stack) RestartRelay(ctx context.Context) error {
@@ -251,6 +257,11 @@ func (s *Stack) RestartRelay(ctx context.Context) error {
 	defer cancel()
 	_ = s.relayServe.Shutdown(stopCtx)
 	s.relay, s.relayServe, s.relayLn = nil, nil, nil
+	// The old relay's loop has stopped: a tap that keeps track of connections hears of it
+	// before the new relay opens any (it numbers its connections afresh).
+	if rt, ok := s.cfg.Tap.(RestartTap); ok {
+		rt.Restarted(time.Now())
+	}
 	if s.cfg.InMemory {
 		s.relayMem.Store(memnet.Listen()) // the old one closed with its server
 	} else {

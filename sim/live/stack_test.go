@@ -3,6 +3,8 @@ package live_test
 import (
 	"context"
 	"errors"
+	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 
@@ -39,6 +41,36 @@ func TestStackRestartKeepsTheStoreAtTheSameAddress(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) { check(t, live.StackConfig{InMemory: true, DB: live.MemoryDB}) })
 	})
 	t.Run("tcp", func(t *testing.T) { check(t, live.StackConfig{}) })
+}
+
+// A live world tells its tap of a relay restart as the virtual world does, once, after the old
+// relay's last event and before the new one's first: a checker that follows connections drops
+// the old relay's, whose numbers the new relay hands out again.
+func TestLiveWorldTellsItsTapOfARestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var kinds []sim.TapKind
+		tap := func(e sim.TapEvent) {
+			mu.Lock()
+			defer mu.Unlock()
+			kinds = append(kinds, e.Kind)
+		}
+		w, err := live.Open(context.Background(), live.Config{DB: live.MemoryDB, InMemory: true, Settle: synctest.Wait, Tap: tap})
+		require.NoError(t, err)
+		app := relay.AppConfig{SDKAppID: 1400000001, SecretKey: secret.New("stack-secret-0123456789")}
+		require.NoError(t, w.AddApp(app))
+		require.NoError(t, w.RestartRelay())
+		app.Name = "again"
+		require.NoError(t, w.AddApp(app))
+		require.NoError(t, w.Close())
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		at := slices.Index(kinds, sim.TapRestarted)
+		require.Positive(t, at, "%v", kinds)
+		require.Less(t, at, len(kinds)-1, "the new relay's events come after: %v", kinds)
+		require.NotContains(t, kinds[at+1:], sim.TapRestarted, "once: %v", kinds)
+	})
 }
 
 // A remote world refuses what a remote relay is not its to set, before it starts anything.

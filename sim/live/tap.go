@@ -23,3 +23,11 @@ func (t *tapAdapter) Input(now time.Time, in relay.Input) {
 func (t *tapAdapter) Ready(now time.Time, rd *relay.Ready) {
 	t.fn(sim.TapEvent{Kind: sim.TapReady, Time: now, Ready: rd})
 }
+
+// Restarted (RestartTap) tells of a relay restart, as the virtual world does.
+func (t *tapAdapter) Restarted(now time.Time) {
+	t.fn(sim.TapEvent{Kind: sim.TapRestarted, Time: now})
+}
+
+// The adapter is a relay shell's Tap that also hears of restarts.
+var _ RestartTap = (*tapAdapter)(nil)

@@ -1,0 +1,73 @@
+package scenarios
+
+import (
+	"errors"
+
+	"github.com/pushlab/pushlab/reports"
+	"github.com/pushlab/pushlab/sim"
+)
+
+// The invariant oracle in a scenario run (sim/oracle): it is told of the apps and devices the
+// runner provisions, taps the relay and hears every observation, and so checks invariants 1–5
+// of DESIGN.md §7, the retry budget and the login policy while the scenario plays. At the end
+// it checks what a scenario's end can settle: fakefcm throttled no push of an app with default
+// caps, and every phone that is logged in on a whole link (network up, not partitioned, no link
+// loss) and that the relay sees connected has every message of its user — after waiting up to
+// the settle timeout for messages still in flight. Invariant 5's second half (held summaries
+// sent, every push answered) is the property tests' alone: a scenario may end before a cap
+// refills or a Retry-After passes.
+
+// noTapWhy says why the oracle does not run on a world without a tap.
+const noTapWhy = "the remote relay's core cannot be tapped: the invariants were not checked (the expectations still were)"
+
+// markStep notes how many violations were found when a step starts.
+func (r *runner) markStep() {
+	if r.oracle != nil {
+		r.found = append(r.found, len(r.oracle.Violations()))
+	}
+}
+
+// checkAtEnd runs the oracle's end-of-run checks (see above).
+func (r *runner) checkAtEnd() {
+	settled := func() []*sim.Device {
+		var out []*sim.Device
+		for _, dc := range r.sc.Devices {
+			d := r.devices[dc.ID]
+			if d == nil {
+				continue
+			}
+			l := r.w.LinkOf(d)
+			if d.LoggedIn() && d.NetUp() && !l.Partitioned && l.Loss == 0 {
+				out = append(out, d)
+			}
+		}
+		return out
+	}
+	r.w.WaitUntil(r.w.Now().Add(settleTimeout), func() bool { return len(r.oracle.Behind(settled())) == 0 })
+	r.w.Do(func() { r.oracle.CheckCaughtUp(r.w.Now(), settled()) })
+	records, err := r.w.FCMRecords()
+	if err != nil && !errors.Is(err, sim.ErrUnsupported) {
+		r.out.Error = joinErrors(r.out.Error, "FCM records for the oracle: "+err.Error())
+	}
+	r.oracle.CheckNoThrottle(r.w.Now(), records)
+}
+
+// oracleReport is what the oracle found, each violation given the step during which it was
+// found; atEnd is how many were found before the end-of-run checks.
+func (r *runner) oracleReport(atEnd int) *reports.Oracle {
+	if r.oracle == nil {
+		return &reports.Oracle{NotRunWhy: noTapWhy, Violations: []reports.Violation{}}
+	}
+	out := &reports.Oracle{Ran: true, Violations: []reports.Violation{}}
+	for i, v := range r.oracle.Violations() {
+		step := 0
+		for s, n := range r.found {
+			if n <= i {
+				step = s + 1
+			}
+		}
+		out.Violations = append(out.Violations, reports.Violation{Invariant: v.Invariant, Step: step, AtEnd: i >= atEnd,
+			AtMs: r.ms(v.Time), Device: v.Device, Evidence: v.Evidence})
+	}
+	return out
+}

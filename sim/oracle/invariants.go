@@ -1,0 +1,200 @@
+package oracle
+
+import (
+	"slices"
+	"time"
+
+	"github.com/pushlab/pushlab/fakefcm"
+	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/sim"
+)
+
+// invariantPushOnlyToKilledLoggedInBound (invariant 1): a push goes out only to a device that,
+// when the relay decided it, was logged in, away, bound to that token, and the messages were
+// pushable to it. (Later attempts of the same push are invariant 2's.)
+func (m *model) invariantPushOnlyToKilledLoggedInBound(p relay.Push) {
+	const name = PushOnlyToKilledLoggedInBound
+	d := m.devs[p.Device]
+	if d == nil {
+		m.violate(name, p.Device.DeviceID, "push %d to unknown device %s of %s", p.ID, p.Device.DeviceID, p.Device.UserID)
+		return
+	}
+	if why := m.pushable(d, nil); why != "" {
+		m.violate(name, d.id(), "push %d (attempt %d) to %s, which is %s", p.ID, p.Attempt, d.id(), why)
+		return
+	}
+	if p.Token != d.token || p.CertificateID != d.cert {
+		m.violate(name, d.id(), "push %d to %s on token %.12s… (certificate %d), bound to %.12s… (certificate %d)", p.ID, d.id(), p.Token, p.CertificateID, d.token, d.cert)
+	}
+	u := d.key.User()
+	switch {
+	case len(p.Seqs) > 1:
+		for _, s := range p.Seqs {
+			if !m.held[d.key][s] {
+				m.violate(name, d.id(), "summary push %d to %s covers seq %d, which no cap held", p.ID, d.id(), s)
+			}
+			delete(m.held[d.key], s)
+		}
+		m.reach.Coalesced++
+	default:
+		if why := m.pushable(d, p.Seqs); why != "" {
+			m.violate(name, d.id(), "push %d to %s: %s", p.ID, d.id(), why)
+		}
+		for _, s := range p.Seqs {
+			if m.muted[u][m.msgs[u][s].Conv] && !m.held[d.key][s] {
+				m.violate(name, d.id(), "push %d to %s: seq %d is in a muted conversation", p.ID, d.id(), s)
+			}
+			delete(m.held[d.key], s)
+		}
+	}
+	m.pushes[p.ID] = &push{dev: d, token: p.Token, seqs: slices.Clone(p.Seqs)}
+	m.tokens[p.Token] = d
+}
+
+// invariantNoPushAfterEnd (invariant 2): no push is retried, or reaches FCM, for a device after
+// its logout or kick, nor for a token after it was unbound (FCM called it UNREGISTERED, or it
+// moved).
+func (m *model) invariantNoPushAfterEnd(p relay.Push, what string) {
+	const name = NoPushAfterEnd
+	d := m.devs[p.Device]
+	if d == nil {
+		return
+	}
+	switch {
+	case !d.loggedIn:
+		m.violate(name, d.id(), "push %d (attempt %d) %s for %s after its session ended (%s)", p.ID, p.Attempt, what, d.id(), d.ended)
+	case d.token != p.Token:
+		m.violate(name, d.id(), "push %d (attempt %d) %s on a token %s no longer holds (unbound, moved or UNREGISTERED)", p.ID, p.Attempt, what, d.id())
+	case what == "retried" && d.conn != 0:
+		m.violate(name, d.id(), "push %d retried to %s, which is connected", p.ID, d.id())
+	}
+}
+
+// invariantRetryBudget (FCM chaos): one push is sent at most the retry budget's number of
+// times, attempts included, so no fault turns it into a storm; and a retry never goes out
+// before the Retry-After of FCM's answer has passed.
+func (m *model) invariantRetryBudget(now time.Time, p relay.Push, what string) {
+	const name = RetryBudget
+	mp := m.pushes[p.ID]
+	if mp == nil {
+		return
+	}
+	switch what {
+	case "reached FCM":
+		if mp.sends++; mp.sends > m.maxAttempts {
+			m.violate(name, mp.dev.id(), "push %d reached FCM %d times, over the budget of %d sends", p.ID, mp.sends, m.maxAttempts)
+		}
+	case "retried":
+		if p.Attempt > m.maxAttempts {
+			m.violate(name, mp.dev.id(), "push %d retried as attempt %d, over the budget of %d", p.ID, p.Attempt, m.maxAttempts)
+		}
+		if !mp.answered.IsZero() && now.Before(mp.answered.Add(mp.retryAfter)) {
+			m.violate(name, mp.dev.id(), "push %d retried %v after FCM answered with Retry-After %v", p.ID, now.Sub(mp.answered), mp.retryAfter)
+		}
+	}
+}
+
+// invariantCaps (invariant 3): in every window, the pushes handed to FCM for a device stay
+// within its app's caps.
+func (m *model) invariantCaps(now time.Time, p relay.Push) {
+	const name = WithinCaps
+	d := m.devs[p.Device]
+	if d == nil {
+		return
+	}
+	caps := m.appOf(d).caps
+	d.sent = append(d.sent, now)
+	n := len(d.sent)
+	// Only windows ending now can newly break: count back from the newest push.
+	for i := n - 1; i >= 0; i-- {
+		span := now.Sub(d.sent[i])
+		count := n - i
+		switch {
+		case span < time.Minute && count > caps.PerMinute:
+			m.violate(name, d.id(), "%s: %d pushes within %v, over %d per minute", d.id(), count, span, caps.PerMinute)
+			return
+		case span < time.Hour && count > caps.PerHour:
+			m.violate(name, d.id(), "%s: %d pushes within %v, over %d per hour", d.id(), count, span, caps.PerHour)
+			return
+		case count > caps.Burst+int(span/caps.Refill.D()):
+			m.violate(name, d.id(), "%s: %d pushes within %v, over a burst of %d plus one per %v", d.id(), count, span, caps.Burst, caps.Refill)
+			return
+		}
+	}
+}
+
+// checkNoThrottle: fakefcm throttles no push of a relay app running with default caps (while
+// its throttles are FCM's own). A record's device is the one the relay pushed its token on.
+func (m *model) checkNoThrottle(at time.Time, recs []fakefcm.Record) {
+	if !m.fcmOwnThrottles {
+		return
+	}
+	m.at = at
+	for _, r := range recs {
+		if r.Throttle == "" {
+			continue
+		}
+		d := m.tokens[r.Token]
+		if d == nil || !m.appOf(d).defaultCaps {
+			continue
+		}
+		m.violate(WithinCaps, d.id(), "fakefcm throttled record %d (%s) of %s, whose app runs with the default caps", r.Seq, r.Throttle, d.id())
+		return
+	}
+}
+
+// checkSettled (invariant 5's second half) runs once the world has been quiet for hours,
+// everything healed: every owed decision ended in a push FCM answered or a reason, and no held
+// message waits.
+func (m *model) checkSettled(at time.Time, trace []relay.TraceEntry) {
+	m.at = at
+	last := map[owedKey]relay.TraceEntry{}
+	for _, e := range trace {
+		seqs := e.Seqs
+		if e.Seq != 0 {
+			seqs = []uint64{e.Seq}
+		}
+		key := relay.DeviceKey{SDKAppID: e.SDKAppID, UserID: e.UserID, DeviceID: e.DeviceID}
+		for _, s := range seqs {
+			last[owedKey{key, s}] = e
+		}
+	}
+	keys := make([]owedKey, 0, len(m.owed))
+	for k := range m.owed {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, compareOwed)
+	for _, k := range keys {
+		e, ok := last[k]
+		dev := k.dev.DeviceID
+		switch {
+		case !ok:
+			m.violate(PushedOrExplained, dev, "%s seq %d: nothing in the trace", dev, k.seq)
+		case e.Reason == relay.ReasonCapped:
+			m.violate(PushedOrExplained, dev, "%s seq %d: still held for a summary hours later", dev, k.seq)
+		case e.Reason == relay.ReasonPushed:
+			m.violate(PushedOrExplained, dev, "%s seq %d: push %d never answered", dev, k.seq, e.PushID)
+		}
+	}
+}
+
+// behind reports whether the relay sees a device logged in and connected while it has not
+// taken in every message of its user.
+func (m *model) behind(d *device) bool {
+	return d.loggedIn && d.conn != 0 && d.seen != m.latest[d.key.User()]
+}
+
+// checkCaughtUp (invariant 4's completeness half) runs once the world has settled.
+func (m *model) checkCaughtUp(at time.Time, devs []*sim.Device) {
+	m.at = at
+	keys := make([]relay.DeviceKey, 0, len(devs))
+	for _, d := range devs {
+		keys = append(keys, keyOf(d))
+	}
+	slices.SortFunc(keys, func(a, b relay.DeviceKey) int { return compareOwed(owedKey{dev: a}, owedKey{dev: b}) })
+	for _, k := range keys {
+		if d := m.devs[k]; d != nil && m.behind(d) {
+			m.violate(NoLoss, d.id(), "%s is logged in and connected but has seq %d of %s's %d", d.id(), d.seen, k.UserID, m.latest[k.User()])
+		}
+	}
+}

@@ -1,0 +1,185 @@
+// Package oracle holds a relay to the invariants of DESIGN.md §7 from the outside. An Oracle is
+// fed what crossed the relay core's boundary (a world's tap: sim.TapEvent), what the phones
+// observed, and the apps and devices a run provisions; it rebuilds what the relay should have
+// done by the rules of DESIGN.md §4, on its own, and never reads the relay's state. Where the
+// relay and the rules disagree, a Violation names the invariant, the time, the device and the
+// evidence.
+//
+// The property tests and the scenario runner use it alike, on every twin that has a tap (the
+// virtual and the live ones; a remote relay has none). It is safe for concurrent use — the live
+// twin calls Tap from the relay's loop goroutine and Observed under its devices' lock — and it
+// never calls back into the world, so neither call can deadlock on it.
+package oracle
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/pushlab/pushlab/fakefcm"
+	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/sim"
+)
+
+// The invariants, as violations name them (DESIGN.md §7; the retry budget and the login policy
+// are the relay's rules of §4 that the same bookkeeping checks).
+const (
+	// PushOnlyToKilledLoggedInBound is invariant 1: a push goes out only to a device that, when
+	// the relay decided it, was logged in, away, bound to that token, and the messages were
+	// pushable to it.
+	PushOnlyToKilledLoggedInBound = "a push reaches only a killed, logged-in, bound device"
+	// NoPushAfterEnd is invariant 2: no push is retried, or reaches FCM, for a device after its
+	// logout or kick, nor on a token after it was unbound (UNREGISTERED, or moved).
+	NoPushAfterEnd = "no push after logout, kick or UNREGISTERED"
+	// WithinCaps is invariant 3: in every window, the pushes for a device stay within its
+	// caps, and fakefcm never throttles a relay running with default caps.
+	WithinCaps = "pushes stay within the caps"
+	// NoLoss is invariant 4: every message reaches each device of its user once, in order.
+	NoLoss = "no message is lost: each reaches the device once, in order"
+	// PushedOrExplained is invariant 5: every message for a killed-but-logged-in device is
+	// covered by a push or by a trace reason that holds.
+	PushedOrExplained = "every message for a killed-but-logged-in device is pushed or explained"
+	// RetryBudget: one push is sent at most the retry budget's number of times, and never
+	// retried before the Retry-After of FCM's answer has passed.
+	RetryBudget = "retries stay within the budget and honour Retry-After"
+	// LoginPolicy: a kicked frame goes only to a device whose session the app's login policy
+	// (or the administrator) ended.
+	LoginPolicy = "kicks follow the login policy"
+)
+
+// Config is what an oracle knows of the world beyond what it is told while the run goes.
+type Config struct {
+	// Relay is the relay's rules (zero fields take their defaults): the caps of apps that set
+	// none, and the retry budget.
+	Relay relay.Config
+	// FCM is fakefcm's behaviour. fakefcm throttling a relay with default caps is a violation
+	// only while its throttles are FCM's own (a tighter one set on purpose may throttle).
+	FCM fakefcm.Behaviour
+}
+
+// Violation is one broken invariant.
+type Violation struct {
+	// Invariant is one of the names above.
+	Invariant string
+	// Time is when the oracle saw it break: the time of the event that broke it, or the time
+	// given to an end-of-run check.
+	Time time.Time
+	// Device is the ID of the device concerned; empty when the violation names none.
+	Device string
+	// Evidence says what happened, in words.
+	Evidence string
+}
+
+// String is the invariant and the evidence, on one line.
+func (v Violation) String() string { return v.Invariant + ": " + v.Evidence }
+
+// Reach counts how often the states the properties must get to happened: a property that
+// never reaches them would pass by never getting there.
+type Reach struct {
+	PushToKilled, Coalesced, OfflineKick, Unregistered, RetryAfter503, SyncAfterRelaunch int
+}
+
+// Add adds o's counts to r's.
+func (r *Reach) Add(o Reach) {
+	r.PushToKilled += o.PushToKilled
+	r.Coalesced += o.Coalesced
+	r.OfflineKick += o.OfflineKick
+	r.Unregistered += o.Unregistered
+	r.RetryAfter503 += o.RetryAfter503
+	r.SyncAfterRelaunch += o.SyncAfterRelaunch
+}
+
+// Missing names the states never reached, sorted.
+func (r Reach) Missing() []string {
+	var out []string
+	for name, n := range map[string]int{"push to a killed device": r.PushToKilled, "cap hit and coalesced": r.Coalesced,
+		"kick of an offline device": r.OfflineKick, "UNREGISTERED cleanup": r.Unregistered,
+		"retry after 503": r.RetryAfter503, "sync after relaunch": r.SyncAfterRelaunch} {
+		if n == 0 {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Oracle rebuilds what the relay should have done and collects the violations. Make one with
+// New for each run.
+type Oracle struct {
+	mu sync.Mutex
+	m  *model
+}
+
+// New makes an oracle for one run.
+func New(cfg Config) *Oracle { return &Oracle{m: newModel(cfg)} }
+
+// do runs fn on the model under the oracle's lock.
+func (o *Oracle) do(fn func(m *model)) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	fn(o.m)
+}
+
+// AddApp tells the oracle an app's login policy and caps. A device of an app it was not told of
+// follows the relay's defaults (single-platform, the relay's default caps).
+func (o *Oracle) AddApp(a relay.AppConfig) { o.do(func(m *model) { m.addApp(a) }) }
+
+// AddDevice tells the oracle of a phone. Events about phones it was not told of are ignored.
+func (o *Oracle) AddDevice(d *sim.Device) { o.do(func(m *model) { m.addDevice(d) }) }
+
+// Tap takes one event from a world's tap (sim.VirtualWorld.SetTap, live.Config.Tap).
+func (o *Oracle) Tap(e sim.TapEvent) { o.do(func(m *model) { m.tap(e) }) }
+
+// Observed takes one observation of a phone (sim.World.OnObserve).
+func (o *Oracle) Observed(d *sim.Device, obs sim.Observation) {
+	o.do(func(m *model) { m.observed(d, obs) })
+}
+
+// Violations lists the violations found so far, first first.
+func (o *Oracle) Violations() []Violation {
+	var out []Violation
+	o.do(func(m *model) { out = slices.Clone(m.violations) })
+	return out
+}
+
+// Reach is how often the oracle saw the states a property must reach.
+func (o *Oracle) Reach() Reach {
+	var out Reach
+	o.do(func(m *model) { out = m.reach })
+	return out
+}
+
+// CheckNoThrottle is the end-of-run half of invariant 3: fakefcm throttled no push of an app
+// that runs with the relay's default caps (while fakefcm's throttles are FCM's own).
+func (o *Oracle) CheckNoThrottle(at time.Time, recs []fakefcm.Record) {
+	o.do(func(m *model) { m.checkNoThrottle(at, recs) })
+}
+
+// CheckSettled is the second half of invariant 5, for a world that has been quiet for hours
+// with everything healed: every decision the relay owed ended in a push FCM answered or in a
+// reason, and no message waits for a summary. trace is the relay's push trace, read back.
+func (o *Oracle) CheckSettled(at time.Time, trace []relay.TraceEntry) {
+	o.do(func(m *model) { m.checkSettled(at, trace) })
+}
+
+// CheckCaughtUp is the completeness half of invariant 4: each of devs that the relay sees
+// logged in and connected has taken in every message of its user. The caller passes the
+// devices it knows have settled — logged in on the phone, on a whole link, nothing left in
+// flight to them — and calls it inside the world's Do if it read them there.
+func (o *Oracle) CheckCaughtUp(at time.Time, devs []*sim.Device) {
+	o.do(func(m *model) { m.checkCaughtUp(at, devs) })
+}
+
+// Behind lists those of devs that CheckCaughtUp would name now: a consumer waits for them to
+// catch up (messages in flight) before it checks.
+func (o *Oracle) Behind(devs []*sim.Device) []*sim.Device {
+	var out []*sim.Device
+	o.do(func(m *model) {
+		for _, d := range devs {
+			if md := m.devs[keyOf(d)]; md != nil && m.behind(md) {
+				out = append(out, d)
+			}
+		}
+	})
+	return out
+}
