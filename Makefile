@@ -7,6 +7,7 @@ SOAK_ROUNDS ?= 100
 SOAK_PHONES ?= 200
 RAPID_CHECKS ?= 20000
 RAPID_STEPS ?= 100
+LIVE_CHECKS ?= 400
 
 .PHONY: all build test run bench lint fuzz soak prop clean
 
@@ -39,9 +40,9 @@ lint:
 	$(GO) vet $(PKGS)
 	$(GO) mod tidy -diff
 
-## prop: the property tests deep, for nightly runs (RAPID_CHECKS checks of about RAPID_STEPS actions)
+## prop: the property tests deep, for nightly runs (RAPID_CHECKS checks of about RAPID_STEPS actions; the live one LIVE_CHECKS)
 prop:
-	RAPID_CHECKS=$(RAPID_CHECKS) RAPID_STEPS=$(RAPID_STEPS) $(GO) test -count=1 -timeout 6h -run '^TestProperty' $(PKGS)
+	RAPID_CHECKS=$(RAPID_CHECKS) RAPID_STEPS=$(RAPID_STEPS) PUSHLAB_LIVE_CHECKS=$(LIVE_CHECKS) $(GO) test -count=1 -timeout 6h -run '^TestProperty' $(PKGS)
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 30s)
 fuzz:

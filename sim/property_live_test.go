@@ -10,8 +10,11 @@ package sim_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -25,9 +28,23 @@ import (
 
 const (
 	// liveChecks and liveSteps keep the live property short: each check starts real servers.
+	// PUSHLAB_LIVE_CHECKS sets another count (make prop does).
 	liveChecks = 40
 	liveSteps  = 16
 )
+
+// liveCheckCount is how many checks the live property runs: its own number, not the virtual
+// properties' (-rapid.checks, RAPID_CHECKS), so that what rapid reports is what ran.
+func liveCheckCount(t *testing.T) int {
+	v, ok := os.LookupEnv("PUSHLAB_LIVE_CHECKS")
+	if !ok {
+		return liveChecks
+	}
+	n, err := strconv.Atoi(v)
+	require.NoError(t, err, "PUSHLAB_LIVE_CHECKS=%q: a number of checks", v)
+	require.Positive(t, n, "PUSHLAB_LIVE_CHECKS")
+	return n
+}
 
 // newLiveRun starts the live twin — fakefcm and the relay (with a memory store) on in-memory
 // listeners, inside the test's synctest bubble — with the relay core tapped for the oracle, and
@@ -54,12 +71,17 @@ func (bubbleT) Deadline() (time.Time, bool) { return time.Time{}, false }
 // wait hours; nothing sleeps for real.
 func TestPropertyLiveShells(t *testing.T) {
 	r := &oracle.Reach{}
+	// rapid reads its check count from its flag at each Check: set it to the live property's own
+	// for this test, and put the virtual properties' back after.
+	checks := flag.Lookup("rapid.checks")
+	require.NotNil(t, checks)
+	prev := checks.Value.String()
+	require.NoError(t, checks.Value.Set(strconv.Itoa(liveCheckCount(t))))
+	defer func() { require.NoError(t, checks.Value.Set(prev)) }()
+	runs := 0
 	synctest.Test(t, func(t *testing.T) {
-		checks := 0
 		rapid.Check(bubbleT{t}, func(rt *rapid.T) {
-			if checks++; checks > liveChecks {
-				return // rapid's check count is global; the live property runs fewer
-			}
+			runs++
 			spec := drawSpec(rt)
 			for i := range spec.LoggedIn {
 				spec.LoggedIn[i] = true // short runs: start where pushes happen
@@ -99,7 +121,8 @@ func TestPropertyLiveShells(t *testing.T) {
 		})
 	})
 	if !t.Failed() {
-		t.Logf("reach: %+v", *r)
+		t.Logf("%d live checks; reach: %+v", runs, *r)
+		require.Equal(t, liveCheckCount(t), runs, "the live property runs the checks it says")
 		require.Positive(t, r.PushToKilled, "the live runs never pushed a killed device")
 	}
 }
