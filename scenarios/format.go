@@ -27,7 +27,9 @@ type Scenario struct {
 	// Network is the link between the devices and the relay.
 	Network Network  `yaml:"network" json:"network,omitzero"`
 	Devices []Device `yaml:"devices" json:"devices" jsonschema:"required"`
-	Steps   []Step   `yaml:"steps" json:"steps" jsonschema:"required"`
+	// Replay pins the run to a property test's: its seed, and steps applied back to back.
+	Replay *Replay `yaml:"replay" json:"replay,omitempty"`
+	Steps  []Step  `yaml:"steps" json:"steps" jsonschema:"required"`
 
 	// File is where the scenario was read from.
 	File string `yaml:"-" json:"-"`
@@ -58,6 +60,27 @@ type Network struct {
 	Latency duration.Duration `yaml:"latency" json:"latency,omitempty"`
 	Jitter  duration.Duration `yaml:"jitter" json:"jitter,omitempty"`
 	Loss    float64           `yaml:"loss" json:"loss,omitempty"`
+}
+
+// Replay makes a run replay another exactly: what the property tests write for a counterexample.
+type Replay struct {
+	// Seed is the world's seed: it replaces pushsim run's --seed, and a --seed given that
+	// disagrees is refused.
+	Seed *uint64 `yaml:"seed,omitempty" json:"seed,omitempty"`
+	// Settle false applies the steps back to back, as a property does: no step waits to land,
+	// time passes only in wait (and expect) steps, and provisioning lets exactly one second
+	// pass after the devices are added. Virtual world only (nothing else is deterministic).
+	// Default true: each step settles (see README "Format").
+	Settle *bool `yaml:"settle,omitempty" json:"settle,omitempty"`
+	// Settled says the steps end with the world settled (faults cleared, networks back, hours
+	// of quiet, apps relaunched): the oracle then also checks that every message for a killed
+	// device ended pushed or explained, and every push was answered (invariant 5's second half).
+	Settled bool `yaml:"settled,omitempty" json:"settled,omitempty"`
+}
+
+// settles says whether each step waits to land before the next (the default).
+func (sc *Scenario) settles() bool {
+	return sc.Replay == nil || sc.Replay.Settle == nil || *sc.Replay.Settle
 }
 
 // Device is a simulated Android phone with the app.
@@ -147,25 +170,25 @@ type Step struct {
 // DeviceStep is the long form of a device step.
 type DeviceStep struct {
 	Device      string `yaml:"device" json:"device" jsonschema:"required"`
-	ReportToken *bool  `yaml:"reportToken" json:"reportToken,omitempty"`
-	Unread      int    `yaml:"unread" json:"unread,omitempty"`
+	ReportToken *bool  `yaml:"reportToken,omitempty" json:"reportToken,omitempty"`
+	Unread      int    `yaml:"unread,omitempty" json:"unread,omitempty"`
 }
 
 // SendStep sends a message from a device's app: to a user (send) or a group (sendGroup).
 type SendStep struct {
 	From        string             `yaml:"from" json:"from" jsonschema:"required"`
-	To          string             `yaml:"to" json:"to,omitempty"`
-	Group       string             `yaml:"group" json:"group,omitempty"`
+	To          string             `yaml:"to,omitempty" json:"to,omitempty"`
+	Group       string             `yaml:"group,omitempty" json:"group,omitempty"`
 	Text        string             `yaml:"text" json:"text" jsonschema:"required"`
-	OnlineOnly  bool               `yaml:"onlineOnly" json:"onlineOnly,omitempty"`
-	OfflinePush *relay.OfflinePush `yaml:"offlinePush" json:"offlinePush,omitempty"`
+	OnlineOnly  bool               `yaml:"onlineOnly,omitempty" json:"onlineOnly,omitempty"`
+	OfflinePush *relay.OfflinePush `yaml:"offlinePush,omitempty" json:"offlinePush,omitempty"`
 }
 
 // CreateGroupStep creates a group through the admin API.
 type CreateGroupStep struct {
 	ID      string   `yaml:"id" json:"id" jsonschema:"required"`
 	Members []string `yaml:"members" json:"members" jsonschema:"required"`
-	App     uint64   `yaml:"app" json:"app,omitempty"`
+	App     uint64   `yaml:"app,omitempty" json:"app,omitempty"`
 }
 
 // ReceiveOptStep sets a device's user's receive option for a conversation.
@@ -178,43 +201,43 @@ type ReceiveOptStep struct {
 // FaultStep sets a fakefcm fault rule (it adds to those already set).
 type FaultStep struct {
 	// Device limits the rule to that device's token; empty matches every send.
-	Device      string            `yaml:"device" json:"device,omitempty"`
-	API         string            `yaml:"api" json:"api,omitempty" jsonschema:"enum=v1,enum=legacy"`
-	Status      int               `yaml:"status" json:"status,omitempty"`
-	ErrorCode   string            `yaml:"errorCode" json:"errorCode,omitempty"`
-	Count       int               `yaml:"count" json:"count,omitempty"`
-	RetryAfter  duration.Duration `yaml:"retryAfter" json:"retryAfter,omitempty"`
-	Latency     duration.Duration `yaml:"latency" json:"latency,omitempty"`
-	Loss        bool              `yaml:"loss" json:"loss,omitempty"`
-	Probability float64           `yaml:"probability" json:"probability,omitempty"`
+	Device      string            `yaml:"device,omitempty" json:"device,omitempty"`
+	API         string            `yaml:"api,omitempty" json:"api,omitempty" jsonschema:"enum=v1,enum=legacy"`
+	Status      int               `yaml:"status,omitempty" json:"status,omitempty"`
+	ErrorCode   string            `yaml:"errorCode,omitempty" json:"errorCode,omitempty"`
+	Count       int               `yaml:"count,omitempty" json:"count,omitempty"`
+	RetryAfter  duration.Duration `yaml:"retryAfter,omitempty" json:"retryAfter,omitempty"`
+	Latency     duration.Duration `yaml:"latency,omitempty" json:"latency,omitempty"`
+	Loss        bool              `yaml:"loss,omitempty" json:"loss,omitempty"`
+	Probability float64           `yaml:"probability,omitempty" json:"probability,omitempty"`
 	// Clear removes every fault rule before this one (alone, it just clears).
-	Clear bool `yaml:"clear" json:"clear,omitempty"`
+	Clear bool `yaml:"clear,omitempty" json:"clear,omitempty"`
 }
 
 // NetworkStep changes one link of the network: a phone's link to the relay (device), or the
 // relay's link to FCM (link: fcm, partition only).
 type NetworkStep struct {
-	Device string `yaml:"device" json:"device,omitempty"`
-	Link   string `yaml:"link" json:"link,omitempty" jsonschema:"enum=fcm"`
+	Device string `yaml:"device,omitempty" json:"device,omitempty"`
+	Link   string `yaml:"link,omitempty" json:"link,omitempty" jsonschema:"enum=fcm"`
 	// Partition cuts the link (true) or heals it (false): frames are dropped both ways and
 	// neither side is told. A phone's FCM channel is not part of its relay link.
-	Partition *bool `yaml:"partition" json:"partition,omitempty"`
+	Partition *bool `yaml:"partition,omitempty" json:"partition,omitempty"`
 	// Latency, Jitter and Loss replace the phone's link's (virtual mode only: a live network is
 	// the real one).
-	Latency duration.Duration `yaml:"latency" json:"latency,omitempty"`
-	Jitter  duration.Duration `yaml:"jitter" json:"jitter,omitempty"`
-	Loss    *float64          `yaml:"loss" json:"loss,omitempty"`
+	Latency duration.Duration `yaml:"latency,omitempty" json:"latency,omitempty"`
+	Jitter  duration.Duration `yaml:"jitter,omitempty" json:"jitter,omitempty"`
+	Loss    *float64          `yaml:"loss,omitempty" json:"loss,omitempty"`
 }
 
 // Expect is an expectation about one device.
 type Expect struct {
 	Device    string           `yaml:"device" json:"device" jsonschema:"required"`
-	Push      *PushExpect      `yaml:"push" json:"push,omitempty"`
-	NoPush    *NoPushExpect    `yaml:"noPush" json:"noPush,omitempty"`
-	Delivered *DeliveredExpect `yaml:"delivered" json:"delivered,omitempty"`
-	Synced    *SyncedExpect    `yaml:"synced" json:"synced,omitempty"`
-	Kicked    *KickedExpect    `yaml:"kicked" json:"kicked,omitempty"`
-	Trace     *TraceExpect     `yaml:"trace" json:"trace,omitempty"`
+	Push      *PushExpect      `yaml:"push,omitempty" json:"push,omitempty"`
+	NoPush    *NoPushExpect    `yaml:"noPush,omitempty" json:"noPush,omitempty"`
+	Delivered *DeliveredExpect `yaml:"delivered,omitempty" json:"delivered,omitempty"`
+	Synced    *SyncedExpect    `yaml:"synced,omitempty" json:"synced,omitempty"`
+	Kicked    *KickedExpect    `yaml:"kicked,omitempty" json:"kicked,omitempty"`
+	Trace     *TraceExpect     `yaml:"trace,omitempty" json:"trace,omitempty"`
 }
 
 // PushExpect: pushes arriving on the device after the previous push or noPush expectation on
@@ -223,9 +246,9 @@ type Expect struct {
 // of Within, and every one of them matches.
 type PushExpect struct {
 	Within duration.Duration `yaml:"within" json:"within" jsonschema:"required"`
-	Count  *int              `yaml:"count" json:"count,omitempty"`
-	Title  string            `yaml:"title" json:"title,omitempty"`
-	Body   string            `yaml:"body" json:"body,omitempty"`
+	Count  *int              `yaml:"count,omitempty" json:"count,omitempty"`
+	Title  string            `yaml:"title,omitempty" json:"title,omitempty"`
+	Body   string            `yaml:"body,omitempty" json:"body,omitempty"`
 }
 
 // NoPushExpect: no push arrives on the device for the duration.
@@ -255,7 +278,7 @@ type KickedExpect struct {
 // pushed, online, logged-out; or, for fcm-… reasons, FCM's latest answer), within Within.
 type TraceExpect struct {
 	Reason string            `yaml:"reason" json:"reason" jsonschema:"required"`
-	Within duration.Duration `yaml:"within" json:"within,omitempty"`
+	Within duration.Duration `yaml:"within,omitempty" json:"within,omitempty"`
 }
 
 // Defaults of a scenario that names no apps or certificates.

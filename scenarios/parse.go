@@ -148,11 +148,20 @@ func Parse(name string, data []byte) (*Scenario, error) {
 			return nil, sc.errorAt(emptyStepPos(data, i), "step %d is empty: a step is a map with one key, the step's name, such as \"- kill: alice-phone\"", i+1)
 		}
 	}
-	sc.applyDefaults()
-	if err := sc.validate(); err != nil {
+	if len(sc.Steps) == 0 {
+		return nil, sc.errorAt(Pos{Line: 1, Column: 1}, "the scenario needs steps:")
+	}
+	if err := sc.Prepare(); err != nil {
 		return nil, err
 	}
 	return &sc, nil
+}
+
+// Prepare fills in the defaults of a scenario built in code, as Parse does for a file, and
+// validates it; its steps may still be empty (a Replayer is given them one at a time).
+func (sc *Scenario) Prepare() error {
+	sc.applyDefaults()
+	return sc.validate()
 }
 
 // emptyStepPos finds the "-" of the i-th entry under steps:, for a step that decoded to nothing;
@@ -270,8 +279,8 @@ func (sc *Scenario) validate() error {
 	if len(sc.Devices) == 0 {
 		return sc.errorAt(top, "the scenario needs at least one device under devices:")
 	}
-	if len(sc.Steps) == 0 {
-		return sc.errorAt(top, "the scenario needs steps:")
+	if sc.Replay != nil && sc.Replay.Seed == nil && sc.Replay.Settle == nil {
+		return sc.errorAt(sc.keyPos("replay"), "replay: say what it pins: seed: N (the world's seed) and/or settle: false (steps back to back)")
 	}
 	apps := map[uint64]bool{}
 	for _, a := range sc.Apps {

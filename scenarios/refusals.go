@@ -37,6 +37,10 @@ func (sc *Scenario) refusals(f sim.Features, settings *relay.Config) []error {
 				"start it with that setting (relay --config) or drop it from the scenario", strings.Join(d.path, "."), d.want, d.have, f.Twin)
 		}
 	}
+	if !sc.settles() && f.Twin != "virtual" {
+		refuse(sc.keyPos("replay", "settle"), "replay.settle: false replays a run step for step, back to back, which only the virtual world "+
+			"can: the %s world is not deterministic (its clock and network are real); run it without --live/--relay", f.Twin)
+	}
 	for _, st := range sc.Steps {
 		switch st.Kind {
 		case StepRestartRelay:

@@ -15,8 +15,12 @@ import (
 
 // Options say how to run scenarios: on which twin of the world port.
 type Options struct {
-	// Seed fixes the virtual twin's draws; the same seed gives the same run.
+	// Seed fixes the virtual twin's draws; the same seed gives the same run. A scenario that
+	// pins its seed (replay.seed) runs with its own.
 	Seed uint64
+	// SeedGiven says Seed was asked for (pushsim run --seed): a scenario that pins another seed
+	// is then refused rather than run with either.
+	SeedGiven bool
 	// Live runs on real sockets and the real clock, against an embedded relay and fakefcm.
 	Live bool
 	// Remote names a relay (and a fakefcm) started elsewhere: the remote twin. It implies Live.
@@ -56,12 +60,17 @@ func (o Options) Validate() error {
 type Checker struct {
 	features sim.Features
 	settings *relay.Config
+	// seed is the seed asked for, if one was (Options.SeedGiven).
+	seed *uint64
 }
 
 // NewChecker reads what it needs to check scenarios against the options' twin: for a remote
 // relay, its settings (GET /admin/v1/settings).
 func NewChecker(ctx context.Context, o Options) (*Checker, error) {
 	c := &Checker{features: o.Features()}
+	if o.SeedGiven {
+		c.seed = &o.Seed
+	}
 	if o.Remote != nil {
 		r := *o.Remote
 		r.FCMURL = "" // the relay alone: its settings are all the checker reads
@@ -82,7 +91,20 @@ func NewChecker(ctx context.Context, o Options) (*Checker, error) {
 // Check lists every setting of the scenario the twin cannot honour, each at its file:line:column
 // and saying what to do; none means the scenario can run.
 func (c *Checker) Check(sc *Scenario) []error {
-	return sc.refusals(c.features, c.settings)
+	out := sc.refusals(c.features, c.settings)
+	if r := sc.Replay; r != nil && r.Seed != nil && c.seed != nil && *r.Seed != *c.seed {
+		out = append(out, sc.errorAt(sc.keyPos("replay", "seed"), "replay.seed: the scenario replays seed %d but --seed %d was given: "+
+			"drop --seed (the file's seed is used) or give --seed %d", *r.Seed, *c.seed, *r.Seed))
+	}
+	return out
+}
+
+// seedOf is the seed a scenario runs with: its own (replay.seed), or the options'.
+func seedOf(sc *Scenario, o Options) uint64 {
+	if sc.Replay != nil && sc.Replay.Seed != nil {
+		return *sc.Replay.Seed
+	}
+	return o.Seed
 }
 
 // Run plays one scenario and reports how it went. A scenario the twin cannot honour is not run:
@@ -102,7 +124,7 @@ func Run(ctx context.Context, sc *Scenario, opt Options) reports.Scenario {
 	// The invariant oracle watches every run whose twin can be tapped.
 	var o *oracle.Oracle
 	if opt.Features().Tap {
-		o = oracle.New(oracle.Config{Relay: sc.Relay, FCM: sc.FCM})
+		o = NewOracle(sc)
 	}
 	w, err := openWorld(ctx, sc, opt, o)
 	if err != nil {
@@ -137,18 +159,15 @@ func Refused(sc *Scenario, twin string, errs []error) reports.Scenario {
 func openWorld(ctx context.Context, sc *Scenario, opt Options, o *oracle.Oracle) (sim.World, error) {
 	switch {
 	case opt.Remote != nil:
-		return live.Open(ctx, live.Config{Seed: opt.Seed, FCM: sc.FCM, Loss: sc.Network.Loss, Remote: opt.Remote})
+		return live.Open(ctx, live.Config{Seed: seedOf(sc, opt), FCM: sc.FCM, Loss: sc.Network.Loss, Remote: opt.Remote})
 	case opt.Live:
-		cfg := live.Config{Seed: opt.Seed, Relay: sc.Relay, FCM: sc.FCM, Loss: sc.Network.Loss, Logger: opt.Logger}
+		cfg := live.Config{Seed: seedOf(sc, opt), Relay: sc.Relay, FCM: sc.FCM, Loss: sc.Network.Loss, Logger: opt.Logger}
 		if o != nil {
 			cfg.Tap = o.Tap
 		}
 		return live.Open(ctx, cfg)
 	}
-	w, err := sim.NewVirtual(sim.VirtualConfig{
-		Seed: opt.Seed, Relay: sc.Relay, FCM: sc.FCM,
-		Latency: sc.Network.Latency.D(), Jitter: sc.Network.Jitter.D(), Loss: sc.Network.Loss,
-	})
+	w, err := sim.NewVirtual(VirtualConfig(sc, seedOf(sc, opt)))
 	if err != nil {
 		return nil, err
 	}
@@ -156,4 +175,16 @@ func openWorld(ctx context.Context, sc *Scenario, opt Options, o *oracle.Oracle)
 		w.SetTap(o.Tap) // before anything is provisioned
 	}
 	return w, nil
+}
+
+// VirtualConfig is the virtual world a scenario runs on with a seed. The property tests build
+// their worlds with it too, so that a counterexample they write runs on the same world.
+func VirtualConfig(sc *Scenario, seed uint64) sim.VirtualConfig {
+	return sim.VirtualConfig{Seed: seed, Relay: sc.Relay, FCM: sc.FCM,
+		Latency: sc.Network.Latency.D(), Jitter: sc.Network.Jitter.D(), Loss: sc.Network.Loss}
+}
+
+// NewOracle is the invariant oracle of a scenario's world: its relay rules and FCM behaviour.
+func NewOracle(sc *Scenario) *oracle.Oracle {
+	return oracle.New(oracle.Config{Relay: sc.Relay, FCM: sc.FCM})
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 
+	"github.com/pushlab/pushlab/scenarios"
 	"github.com/pushlab/pushlab/sim/live"
 	"github.com/pushlab/pushlab/sim/oracle"
 )
@@ -50,7 +51,8 @@ func liveCheckCount(t *testing.T) int {
 // listeners, inside the test's synctest bubble — with the relay core tapped for the oracle, and
 // provisions the spec's world through the port.
 func newLiveRun(t require.TestingT, spec worldSpec, r *oracle.Reach) *propRun {
-	p := &propRun{spec: spec, o: newOracle(spec), reach: r}
+	sc := specScenario(spec)
+	p := &propRun{spec: spec, sc: sc, o: scenarios.NewOracle(sc), reach: r}
 	w, err := live.Open(context.Background(), live.Config{Seed: spec.Seed, FCM: spec.FCM, DB: live.MemoryDB, InMemory: true,
 		Tap: p.o.Tap, Settle: synctest.Wait})
 	require.NoError(t, err)

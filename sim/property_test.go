@@ -1,6 +1,7 @@
 package sim_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,12 +11,13 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/internal/duration"
-	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/scenarios"
 	"github.com/pushlab/pushlab/sim"
@@ -23,11 +25,8 @@ import (
 )
 
 const (
-	propApp     = uint64(1400000001)
-	propCert    = int64(6768)
-	propPackage = "com.example.im"
-	propSecret  = "property-secret-0123456789"
-	propGroup   = "g"
+	propApp   = scenarios.DefaultSDKAppID
+	propGroup = "g"
 )
 
 // worldSpec is the small world a property draws before its actions.
@@ -93,8 +92,12 @@ type act struct {
 // live one, both through the world port.
 type propRun struct {
 	spec worldSpec
-	w    sim.World
-	vw   *sim.VirtualWorld // the virtual world; nil in the live property
+	// sc is the spec's world as a replay scenario, and rp drives the world through the
+	// scenario runner's own steps: the counterexample written from a run plays the same code.
+	sc *scenarios.Scenario
+	rp *scenarios.Replayer
+	w  sim.World
+	vw *sim.VirtualWorld // the virtual world; nil in the live property
 	// o rebuilds what the relay should have done from the world's tap and the phones'
 	// observations, and names every broken invariant.
 	o *oracle.Oracle
@@ -105,18 +108,40 @@ type propRun struct {
 	devs  []*sim.Device
 	acts  []act
 	texts int
+	// settled says the run got to its settled end (settle), where the final checks ran.
+	settled bool
+	// t0 is when the world started, before provisioning.
+	t0 time.Time
 }
 
-// newOracle is the oracle of a property's world: the relay's default rules, the spec's FCM.
-func newOracle(spec worldSpec) *oracle.Oracle { return oracle.New(oracle.Config{FCM: spec.FCM}) }
+// specScenario is a spec's world as a scenario that replays a property run: its seed, steps
+// back to back. Its steps are given to the Replayer one at a time.
+func specScenario(spec worldSpec) *scenarios.Scenario {
+	settle := false
+	seed := spec.Seed
+	sc := &scenarios.Scenario{Name: "property world",
+		Apps: []scenarios.App{{SDKAppID: propApp, LoginPolicy: spec.Policy, Caps: spec.Caps}},
+		FCM:  spec.FCM, Network: scenarios.Network{Jitter: duration.Of(spec.Jitter)},
+		Replay: &scenarios.Replay{Seed: &seed, Settle: &settle}}
+	for _, d := range spec.Devices {
+		sc.Devices = append(sc.Devices, scenarios.Device{ID: d.ID, User: d.User, Platform: d.Platform})
+	}
+	if err := sc.Prepare(); err != nil {
+		panic(fmt.Sprintf("the property's world is not a valid scenario: %v", err))
+	}
+	return sc
+}
 
+// newPropRun builds a spec's virtual world as the scenario runner builds a replay scenario's.
 func newPropRun(t require.TestingT, spec worldSpec, r *oracle.Reach, log bool) *propRun {
-	p := &propRun{spec: spec, o: newOracle(spec), reach: r}
-	w, err := sim.NewVirtual(sim.VirtualConfig{Seed: spec.Seed, FCM: spec.FCM, Jitter: spec.Jitter, Log: log,
-		KeepLog: os.Getenv("PUSHLAB_PROPERTY_LOG") != ""})
+	sc := specScenario(spec)
+	p := &propRun{spec: spec, sc: sc, o: scenarios.NewOracle(sc), reach: r}
+	cfg := scenarios.VirtualConfig(sc, spec.Seed)
+	cfg.Log, cfg.KeepLog = log, os.Getenv("PUSHLAB_PROPERTY_LOG") != ""
+	w, err := sim.NewVirtual(cfg)
 	require.NoError(t, err)
 	w.SetTap(p.o.Tap)
-	p.w, p.vw = w, w
+	p.w, p.vw, p.t0 = w, w, w.Now()
 	p.provision(t)
 	return p
 }
@@ -150,28 +175,23 @@ func (p *propRun) loggedInDevices() []*sim.Device {
 	return out
 }
 
-// provision creates the spec's app, certificate, group and phones through the port, and lets
-// the installs get their tokens.
+// provision creates the spec's app, certificate and phones through the port as the scenario
+// runner does, lets a second pass, and creates the group (the counterexample's first step).
 func (p *propRun) provision(t require.TestingT) {
-	spec := p.spec
-	p.w.OnObserve(p.o.Observed)
-	app := relay.AppConfig{SDKAppID: propApp, SecretKey: secret.New(propSecret), LoginPolicy: spec.Policy, Caps: spec.Caps}
-	p.o.AddApp(app)
-	require.NoError(t, p.w.AddApp(app))
-	sender, err := p.w.AddCertificate(sim.CertificateSpec{ID: propCert, SDKAppID: propApp, PackageName: propPackage, API: "v1"})
+	rp, err := scenarios.NewReplayer(p.sc, p.w, p.o)
 	require.NoError(t, err)
-	if len(spec.Group) > 0 {
-		require.NoError(t, p.w.PutGroup(relay.Group{SDKAppID: propApp, ID: propGroup, Members: spec.Group}))
+	p.rp = rp
+	for _, d := range p.spec.Devices {
+		p.devs = append(p.devs, rp.Device(d.ID))
 	}
-	p.w.Do(func() {
-		for _, d := range spec.Devices {
-			dev := p.w.AddDevice(sim.DeviceConfig{ID: d.ID, User: d.User, Platform: d.Platform, SDKAppID: propApp, AppSecret: propSecret,
-				CertificateID: propCert, SenderID: sender, Package: propPackage, Installed: true})
-			p.devs = append(p.devs, dev)
-			p.o.AddDevice(dev)
-		}
-	})
-	p.w.Advance(time.Second)
+	if len(p.spec.Group) > 0 {
+		require.NoError(t, rp.Apply(p.groupStep()))
+	}
+}
+
+// groupStep creates the spec's group.
+func (p *propRun) groupStep() scenarios.Step {
+	return scenarios.Step{Kind: scenarios.StepCreateGroup, CreateGroup: &scenarios.CreateGroupStep{ID: propGroup, Members: p.spec.Group}}
 }
 
 // start logs in the devices the spec says start logged in.
@@ -184,111 +204,70 @@ func (p *propRun) start() {
 	p.apply(act{Kind: "wait", D: time.Second})
 }
 
-// apply carries out one action and lets a step's time pass.
+// apply carries out one action as a scenario step, back to back: only waits let time pass,
+// so that the shrinker can drop any other action without moving the rest in time, and actions
+// can race.
 func (p *propRun) apply(a act) {
 	p.acts = append(p.acts, a)
-	switch {
-	case a.Kind == "kick":
-		if err := p.w.Kick(propApp, p.spec.Users[a.To]); err != nil {
-			panic(err)
-		}
-	case a.Kind == "restart":
-		if err := p.w.RestartRelay(); err != nil {
+	if err := p.rp.Apply(p.stepOf(a)); err != nil {
+		if a.Kind == "restart" {
 			p.broken = append(p.broken, fmt.Sprintf("the relay restarts from its store: %v", err))
+			return
 		}
-	case strings.HasPrefix(a.Kind, "fault"):
-		p.fault(a)
-	case a.Kind == "wait":
-	default:
-		p.w.Do(func() { p.device(a) })
-	}
-	// Actions take no time of their own: only waits let it pass, so that the shrinker can drop
-	// any other action without moving the rest in time, and actions can race.
-	p.w.Advance(a.waitFor())
-}
-
-// fault adds a fakefcm fault rule, or clears them.
-func (p *propRun) fault(a act) {
-	var err error
-	switch a.Kind {
-	case "fault503":
-		err = p.w.AddFaults([]fakefcm.FaultRule{{Status: 503, Count: a.N}})
-	case "fault429":
-		err = p.w.AddFaults([]fakefcm.FaultRule{{Status: 429, Count: 1, RetryAfter: duration.Of(a.D)}})
-	case "faultLoss":
-		err = p.w.AddFaults([]fakefcm.FaultRule{{Loss: true, Count: a.N}})
-	case "faultLatency":
-		err = p.w.AddFaults([]fakefcm.FaultRule{{Latency: duration.Of(a.D), Count: a.N}})
-	case "faultClear":
-		err = p.w.SetFaults(nil)
-	default:
-		panic("unknown action " + a.Kind)
-	}
-	if err != nil {
-		panic(err)
+		p.broken = append(p.broken, fmt.Sprintf("action %s: %v", a.Kind, err))
 	}
 }
 
-// device carries out a device's action (inside the world's Do).
-func (p *propRun) device(a act) {
-	d := p.devs[a.Dev]
+// stepOf is an action as the scenario step that carries it out (and that the counterexample
+// scenario writes).
+func (p *propRun) stepOf(a act) scenarios.Step {
+	st := scenarios.Step{Kind: scenarios.StepKind(a.Kind), Device: p.spec.Devices[a.Dev].ID}
+	dev := st.Device
+	fault := func(f scenarios.FaultStep) scenarios.Step {
+		return scenarios.Step{Kind: scenarios.StepFault, Fault: &f}
+	}
 	switch a.Kind {
-	case "install":
-		d.Install()
-	case "launch":
-		d.Launch()
-	case "login":
-		d.Login(true)
 	case "loginNoToken":
-		d.Login(false)
-	case "reportToken":
-		d.ReportToken()
-	case "foreground":
-		d.Foreground()
+		no := false
+		st.Kind, st.ReportToken = scenarios.StepLogin, &no
 	case "background":
-		d.Background(a.N)
-	case "kill":
-		d.Kill()
-	case "forceStop":
-		d.ForceStop()
-	case "netLoss":
-		d.NetLoss()
-	case "netRestore":
-		d.NetRestore()
-	case "relaunch":
-		d.Relaunch()
-	case "logout":
-		d.Logout()
-	case "uninstall":
-		d.Uninstall()
-	case "tokenRefresh":
-		d.TokenRefresh()
-	case "tap":
-		d.Tap()
-	case "send":
-		d.Send(relay.ClientFrame{To: p.spec.Users[a.To], Text: a.Text})
-	case "sendOnlineOnly":
-		d.Send(relay.ClientFrame{To: p.spec.Users[a.To], Text: a.Text, OnlineOnly: true})
-	case "sendNoPush":
-		d.Send(relay.ClientFrame{To: p.spec.Users[a.To], Text: a.Text, OfflinePush: &relay.OfflinePush{Disable: true}})
+		st.Unread = a.N
+	case "send", "sendOnlineOnly", "sendNoPush":
+		st = scenarios.Step{Kind: scenarios.StepSend, Send: &scenarios.SendStep{From: dev, To: p.spec.Users[a.To], Text: a.Text,
+			OnlineOnly: a.Kind == "sendOnlineOnly"}}
+		if a.Kind == "sendNoPush" {
+			st.Send.OfflinePush = &relay.OfflinePush{Disable: true}
+		}
 	case "sendGroup":
-		d.Send(relay.ClientFrame{Group: propGroup, Text: a.Text})
+		st = scenarios.Step{Kind: scenarios.StepSendGroup, Send: &scenarios.SendStep{From: dev, Group: propGroup, Text: a.Text}}
 	case "mute", "unmute":
 		opt := relay.ReceiveNotNotify
 		if a.Kind == "unmute" {
 			opt = relay.ReceiveAll
 		}
-		d.SetReceiveOpt(p.conv(a.To), opt)
+		st = scenarios.Step{Kind: scenarios.StepSetReceiveOpt, ReceiveOpt: &scenarios.ReceiveOptStep{Device: dev, Conv: p.conv(a.To), Opt: opt}}
+	case "kick":
+		st = scenarios.Step{Kind: scenarios.StepKick, User: p.spec.Users[a.To]}
+	case "fault503":
+		st = fault(scenarios.FaultStep{Status: 503, Count: a.N})
+	case "fault429":
+		st = fault(scenarios.FaultStep{Status: 429, Count: 1, RetryAfter: duration.Of(a.D)})
+	case "faultLoss":
+		st = fault(scenarios.FaultStep{Loss: true, Count: a.N})
+	case "faultLatency":
+		st = fault(scenarios.FaultStep{Latency: duration.Of(a.D), Count: a.N})
+	case "faultClear":
+		st = fault(scenarios.FaultStep{Clear: true})
+	case "restart":
+		st = scenarios.Step{Kind: scenarios.StepRestartRelay}
+	case "wait":
+		st = scenarios.Step{Kind: scenarios.StepWait, Wait: duration.Of(a.D)}
 	default:
-		panic("unknown action " + a.Kind)
+		if !slices.Contains(scenarios.DeviceSteps, st.Kind) {
+			panic("unknown action " + a.Kind)
+		}
 	}
-}
-
-func (a act) waitFor() time.Duration {
-	if a.Kind == "wait" {
-		return a.D
-	}
-	return 0
+	return st
 }
 
 // conv is the conversation a receive option names: a user's one-to-one chat, or the group.
@@ -430,6 +409,7 @@ func TestPropertyPushRuleCapsAndNoLoss(t *testing.T) {
 		p.start()
 		t.Repeat(p.actions())
 		p.settle()
+		p.settled = true
 		trace, _ := p.vw.Trace()
 		p.o.CheckSettled(p.w.Now(), trace)
 		p.o.CheckCaughtUp(p.w.Now(), p.loggedInDevices())
@@ -486,7 +466,9 @@ func (p *propRun) writeCounterexample(t *rapid.T, test string) {
 	}
 }
 
-// scenarioYAML renders a run's world and actions in the scenario format.
+// scenarioYAML renders a run's world and actions as a scenario that replays it exactly: the
+// world's seed, the steps back to back (replay: {seed, settle: false}), the same steps the run
+// applied, and no expectations — the runner's oracle holds the replay to the invariants.
 func scenarioYAML(p *propRun, test string) ([]byte, error) {
 	type yamlApp struct {
 		SDKAppID    uint64            `yaml:"sdkAppId"`
@@ -501,23 +483,26 @@ func scenarioYAML(p *propRun, test string) ([]byte, error) {
 	type doc struct {
 		Name        string            `yaml:"name"`
 		Description string            `yaml:"description"`
+		Replay      scenarios.Replay  `yaml:"replay"`
 		Apps        []yamlApp         `yaml:"apps"`
 		FCM         fakefcm.Behaviour `yaml:"fcm,omitempty"`
 		Network     map[string]any    `yaml:"network,omitempty"`
 		Devices     []yamlDevice      `yaml:"devices"`
-		Steps       []map[string]any  `yaml:"steps"`
+		Steps       []scenarios.Step  `yaml:"steps"`
 	}
 	violation := "(none recorded)"
 	if first := p.firstBroken(); first != "" {
 		violation = first
 	}
+	seed, settle := p.spec.Seed, false
 	d := doc{
 		Name: "counterexample from " + test,
-		Description: fmt.Sprintf("Written by %s from its shrunk failing run (world seed %d). It broke: %s. "+
-			"The property runs steps back to back and lets time pass only in waits; the runner settles each step instead, so timings may differ.",
-			test, p.spec.Seed, violation),
-		FCM:  p.spec.FCM,
-		Apps: []yamlApp{{SDKAppID: propApp, LoginPolicy: p.spec.Policy}},
+		Description: fmt.Sprintf("Written by %s from its shrunk failing run. It broke: %s. "+
+			"The steps replay the run exactly (its seed, back to back, time passing only in waits); "+
+			"pushsim run holds them to the same invariants, so it fails while the bug is there.", test, violation),
+		Replay: scenarios.Replay{Seed: &seed, Settle: &settle, Settled: p.settled},
+		FCM:    p.spec.FCM,
+		Apps:   []yamlApp{{SDKAppID: propApp, LoginPolicy: p.spec.Policy}},
 	}
 	if p.spec.Caps != (relay.Caps{}) {
 		caps := p.spec.Caps
@@ -530,59 +515,12 @@ func scenarioYAML(p *propRun, test string) ([]byte, error) {
 		d.Devices = append(d.Devices, yamlDevice{ID: ds.ID, User: ds.User, Platform: ds.Platform})
 	}
 	if len(p.spec.Group) > 0 {
-		d.Steps = append(d.Steps, map[string]any{"createGroup": map[string]any{"id": propGroup, "members": p.spec.Group}})
+		d.Steps = append(d.Steps, p.groupStep())
 	}
 	for _, a := range p.acts {
-		d.Steps = append(d.Steps, p.step(a))
+		d.Steps = append(d.Steps, p.stepOf(a))
 	}
 	return yaml.Marshal(d)
-}
-
-// step is one action as a scenario step.
-func (p *propRun) step(a act) map[string]any {
-	dev := func() string { return p.spec.Devices[a.Dev].ID }
-	switch a.Kind {
-	case "login":
-		return map[string]any{"login": dev()}
-	case "loginNoToken":
-		return map[string]any{"login": map[string]any{"device": dev(), "reportToken": false}}
-	case "background":
-		return map[string]any{"background": map[string]any{"device": dev(), "unread": a.N}}
-	case "send", "sendOnlineOnly", "sendNoPush":
-		s := map[string]any{"from": dev(), "to": p.spec.Users[a.To], "text": a.Text}
-		if a.Kind == "sendOnlineOnly" {
-			s["onlineOnly"] = true
-		}
-		if a.Kind == "sendNoPush" {
-			s["offlinePush"] = map[string]any{"disable": true}
-		}
-		return map[string]any{"send": s}
-	case "sendGroup":
-		return map[string]any{"sendGroup": map[string]any{"from": dev(), "group": propGroup, "text": a.Text}}
-	case "mute", "unmute":
-		opt := relay.ReceiveNotNotify
-		if a.Kind == "unmute" {
-			opt = relay.ReceiveAll
-		}
-		return map[string]any{"setReceiveOpt": map[string]any{"device": dev(), "conv": p.conv(a.To), "opt": opt}}
-	case "kick":
-		return map[string]any{"kick": map[string]any{"user": p.spec.Users[a.To]}}
-	case "fault503":
-		return map[string]any{"fault": map[string]any{"status": 503, "count": a.N}}
-	case "fault429":
-		return map[string]any{"fault": map[string]any{"status": 429, "count": 1, "retryAfter": a.D.String()}}
-	case "faultLoss":
-		return map[string]any{"fault": map[string]any{"loss": true, "count": a.N}}
-	case "faultLatency":
-		return map[string]any{"fault": map[string]any{"latency": a.D.String(), "count": a.N}}
-	case "faultClear":
-		return map[string]any{"fault": map[string]any{"clear": true}}
-	case "restart":
-		return map[string]any{"restartRelay": nil}
-	case "wait":
-		return map[string]any{"wait": a.D.String()}
-	}
-	return map[string]any{a.Kind: dev()}
 }
 
 // The action kinds, for tests of the scenario writer.
@@ -611,4 +549,58 @@ func TestCounterexampleScenarioParses(t *testing.T) {
 	require.Len(t, sc.Steps, len(actKinds)+1, "one step per action, after createGroup")
 	require.Equal(t, relay.PolicySingle, sc.Apps[0].LoginPolicy)
 	require.Contains(t, sc.Description, "an invariant: what broke")
+	// The file replays the run: its seed, back to back, and the very steps the run applied.
+	require.NotNil(t, sc.Replay)
+	require.Equal(t, uint64(3), *sc.Replay.Seed)
+	require.False(t, *sc.Replay.Settle)
+	applied := []scenarios.Step{p.groupStep()}
+	for _, a := range p.acts {
+		applied = append(applied, p.stepOf(a))
+	}
+	if diff := cmp.Diff(applied, sc.Steps, cmpopts.IgnoreFields(scenarios.Step{}, "Pos")); diff != "" {
+		t.Errorf("the written steps are not those applied (-applied +written):\n%s", diff)
+	}
+}
+
+// The written counterexample replays the property's run exactly: pushsim run's runner, on the
+// file alone, makes the same push decisions at the same instants as the property did.
+func TestCounterexampleReplaysTheRun(t *testing.T) {
+	spec := worldSpec{Seed: 11, Users: []string{"u1", "u2"}, Policy: relay.PolicyMulti, Group: []string{"u1", "u2"},
+		Caps:     relay.Caps{PerMinute: 1, PerHour: 4, Burst: 1, Refill: duration.Of(10 * time.Second)},
+		FCM:      fakefcm.Behaviour{Latency: duration.Of(100 * time.Millisecond), Loss: 0.1},
+		Jitter:   50 * time.Millisecond,
+		Devices:  []devSpec{{"u1-a", "u1", "android"}, {"u1-b", "u1", "tablet"}, {"u2-a", "u2", "android"}},
+		LoggedIn: []bool{true, true, true}}
+	p := newPropRun(t, spec, nil, false)
+	p.start()
+	for _, a := range []act{{Kind: "kill", Dev: 0}, {Kind: "send", Dev: 2, To: 0, Text: "m1"}, {Kind: "send", Dev: 2, To: 0, Text: "m2"},
+		{Kind: "wait", D: 10 * time.Millisecond}, {Kind: "netLoss", Dev: 1}, {Kind: "sendGroup", Dev: 2, Text: "m3"},
+		{Kind: "fault503", N: 2}, {Kind: "wait", D: 40 * time.Second}, {Kind: "relaunch", Dev: 0}, {Kind: "send", Dev: 2, To: 0, Text: "m4"}} {
+		p.apply(a)
+	}
+	p.settle()
+	p.settled = true
+	b, err := scenarioYAML(p, "TestX")
+	require.NoError(t, err)
+	sc, err := scenarios.Parse("counterexample.yaml", b)
+	require.NoError(t, err, "%s", b)
+	res := scenarios.Run(context.Background(), sc, scenarios.Options{Seed: 1})
+	require.True(t, res.Passed, "%s %+v", res.Error, res.Oracle)
+	type decision struct {
+		AtMs           int64
+		Device, Reason string
+	}
+	trace, err := p.w.Trace()
+	require.NoError(t, err)
+	var want, got []decision
+	for _, e := range trace {
+		want = append(want, decision{e.Time.Sub(p.t0).Milliseconds(), e.DeviceID, e.Reason})
+	}
+	for _, e := range res.Trace {
+		got = append(got, decision{e.AtMs, e.Device, e.Reason})
+	}
+	require.NotEmpty(t, want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the replay decided otherwise (-property +replay):\n%s", diff)
+	}
 }

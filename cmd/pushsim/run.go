@@ -38,6 +38,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return &exitError{2, errors.New("name scenario files or folders, such as: pushsim run scenarios/library")}
 	}
 	opt := scenarios.Options{Seed: *seed, Live: *liveMode}
+	fs.Visit(func(f *flag.Flag) { opt.SeedGiven = opt.SeedGiven || f.Name == "seed" })
 	if *relayURL != "" || *fcmURL != "" {
 		opt.Remote = &live.Remote{RelayURL: *relayURL, FCMURL: *fcmURL, AdminKey: *adminKey}
 	}
@@ -75,16 +76,22 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			fmt.Fprintf(stderr, "not run on the %s world: %s\n", mode, errors.Join(errs...))
 		}
 	}
-	replay := fmt.Sprintf("pushsim run --seed %d %s", *seed, strings.Join(fs.Args(), " "))
+	// The replay command names the seed, unless a scenario pins its own and none was asked for:
+	// the default seed would then be refused by it.
+	seedFlag := fmt.Sprintf(" --seed %d", *seed)
+	if !opt.SeedGiven && slices.ContainsFunc(scs, func(sc *scenarios.Scenario) bool { return sc.Replay != nil && sc.Replay.Seed != nil }) {
+		seedFlag = ""
+	}
+	replay := fmt.Sprintf("pushsim run%s %s", seedFlag, strings.Join(fs.Args(), " "))
 	switch mode {
 	case "live":
-		replay = fmt.Sprintf("pushsim run --live --seed %d %s", *seed, strings.Join(fs.Args(), " "))
+		replay = fmt.Sprintf("pushsim run --live%s %s", seedFlag, strings.Join(fs.Args(), " "))
 	case "remote":
 		fcm := ""
 		if *fcmURL != "" {
 			fcm = " --fcm " + *fcmURL
 		}
-		replay = fmt.Sprintf("pushsim run --relay %s%s --seed %d %s", *relayURL, fcm, *seed, strings.Join(fs.Args(), " "))
+		replay = fmt.Sprintf("pushsim run --relay %s%s%s %s", *relayURL, fcm, seedFlag, strings.Join(fs.Args(), " "))
 	}
 	rep := &reports.Report{Schema: reports.SchemaVersion, Run: reports.Run{
 		Seed: *seed, Mode: mode, Command: "pushsim run " + strings.Join(maskAdminKey(args), " "), Replay: replay,
