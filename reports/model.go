@@ -139,6 +139,9 @@ type Event struct {
 	// Conv is the conversation of a push or a message; Badge a push's notification count.
 	Conv  string `json:"conv,omitempty"`
 	Badge int    `json:"badge,omitempty"`
+	// CollapseKey and Data are a push's collapse key and data payload, as the device got them.
+	CollapseKey string            `json:"collapseKey,omitempty"`
+	Data        map[string]string `json:"data,omitempty"`
 	// LatencyMs is, for a push or a message, the time from its sending to its arrival.
 	LatencyMs *int64 `json:"latencyMs,omitempty"`
 	// State is the device's state once it had taken the event in, as the simulator recorded it;

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -28,6 +29,19 @@ func describeExpect(e *Expect) string {
 		}
 		if p.Body != "" {
 			s += fmt.Sprintf(" saying %q", p.Body)
+		}
+		if p.Badge != nil {
+			s += fmt.Sprintf(" with badge %d", *p.Badge)
+		}
+		if p.CollapseKey != "" {
+			s += fmt.Sprintf(" collapsing on %q", p.CollapseKey)
+		}
+		if len(p.Data) > 0 {
+			var kv []string
+			for _, k := range slices.Sorted(maps.Keys(p.Data)) {
+				kv = append(kv, fmt.Sprintf("%s=%q", k, p.Data[k]))
+			}
+			s += " with data " + strings.Join(kv, " ")
 		}
 		return fmt.Sprintf("%s on %s within %v", s, e.Device, p.Within)
 	case e.NoPush != nil:
@@ -86,9 +100,7 @@ func (r *runner) expect(index int, e *Expect) {
 	switch {
 	case e.Push != nil:
 		p := e.Push
-		match := func(o sim.Observation) bool {
-			return strings.Contains(o.Title, p.Title) && strings.Contains(o.Text, p.Body)
-		}
+		match := p.matches
 		deadline := from.Add(p.Within.D())
 		if p.Count == nil {
 			// At least one matching push: the run moves on as soon as it arrives.
@@ -192,7 +204,7 @@ func describePushes(obs []sim.Observation, ms func(time.Time) int64) string {
 	}
 	var parts []string
 	for _, o := range obs {
-		parts = append(parts, fmt.Sprintf("%q/%q at %dms", o.Title, o.Text, ms(o.At)))
+		parts = append(parts, fmt.Sprintf("%q/%q badge %d key %q at %dms", o.Title, o.Text, o.Badge, o.CollapseKey, ms(o.At)))
 	}
 	return fmt.Sprintf("%d push(es): %s", len(obs), strings.Join(parts, ", "))
 }

@@ -5,9 +5,12 @@
 package scenarios
 
 import (
+	"strings"
+
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/internal/duration"
 	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/sim"
 )
 
 // Scenario is one scenario file.
@@ -241,14 +244,38 @@ type Expect struct {
 }
 
 // PushExpect: pushes arriving on the device after the previous push or noPush expectation on
-// it. Without Count, at least one within Within that matches Title and Body (substrings, when
-// set); the run moves on as soon as it arrives. With Count, exactly that many pushes by the end
-// of Within, and every one of them matches.
+// it. Without Count, at least one within Within that matches; the run moves on as soon as it
+// arrives. With Count, exactly that many pushes by the end of Within, and every one of them
+// matches. A push matches when it has Title and Body (substrings), the Badge (Android
+// notification count), the CollapseKey, and each key of Data with that value — each only when
+// set; data keys not named are not looked at.
 type PushExpect struct {
-	Within duration.Duration `yaml:"within" json:"within" jsonschema:"required"`
-	Count  *int              `yaml:"count,omitempty" json:"count,omitempty"`
-	Title  string            `yaml:"title,omitempty" json:"title,omitempty"`
-	Body   string            `yaml:"body,omitempty" json:"body,omitempty"`
+	Within      duration.Duration `yaml:"within" json:"within" jsonschema:"required"`
+	Count       *int              `yaml:"count,omitempty" json:"count,omitempty"`
+	Title       string            `yaml:"title,omitempty" json:"title,omitempty"`
+	Body        string            `yaml:"body,omitempty" json:"body,omitempty"`
+	Badge       *int              `yaml:"badge,omitempty" json:"badge,omitempty" jsonschema:"minimum=0"`
+	CollapseKey string            `yaml:"collapseKey,omitempty" json:"collapseKey,omitempty"`
+	Data        map[string]string `yaml:"data,omitempty" json:"data,omitempty"`
+}
+
+// matches reports whether a push observation has what the expectation asks of one push.
+func (p *PushExpect) matches(o sim.Observation) bool {
+	if !strings.Contains(o.Title, p.Title) || !strings.Contains(o.Text, p.Body) {
+		return false
+	}
+	if p.Badge != nil && o.Badge != *p.Badge {
+		return false
+	}
+	if p.CollapseKey != "" && o.CollapseKey != p.CollapseKey {
+		return false
+	}
+	for k, v := range p.Data {
+		if got, ok := o.Data[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
 }
 
 // NoPushExpect: no push arrives on the device for the duration.

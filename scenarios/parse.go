@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -422,6 +423,15 @@ func (sc *Scenario) validateExpect(p Pos, what string, e *Expect, known func(Pos
 		return sc.errorAt(p, "%s: trace needs reason: such as pushed or logged-out", what)
 	case e.Push != nil && e.Push.Count != nil && *e.Push.Count < 0:
 		return sc.errorAt(p, "%s: push count must not be negative", what)
+	case e.Push != nil && e.Push.Badge != nil && *e.Push.Badge < 0:
+		return sc.errorAt(p, "%s: push badge %d: expected the unread count, 0 or more", what, *e.Push.Badge)
+	}
+	if e.Push != nil {
+		for _, k := range slices.Sorted(maps.Keys(e.Push.Data)) {
+			if k == "" {
+				return sc.errorAt(p, "%s: push data: a key is empty; name the payload's keys (conv, seq, msgId, sender, ext, summary)", what)
+			}
+		}
 	}
 	return nil
 }

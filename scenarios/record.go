@@ -100,7 +100,7 @@ func joinErrors(a, b string) string {
 func (r *runner) event(o sim.Observation) reports.Event {
 	st := o.State
 	e := reports.Event{AtMs: r.ms(o.At), Kind: string(o.Kind), Seq: o.Seq, Title: o.Title, Text: o.Text, Detail: o.Detail,
-		Conv: o.Conv, Badge: o.Badge, State: &reports.DeviceState{Installed: st.Installed, App: string(st.App),
+		Conv: o.Conv, Badge: o.Badge, CollapseKey: o.CollapseKey, Data: o.Data, State: &reports.DeviceState{Installed: st.Installed, App: string(st.App),
 			ForceStopped: st.ForceStopped, Credentials: st.Credentials, LoggedIn: st.LoggedIn, NetUp: st.NetUp}}
 	if !o.Sent.IsZero() && (o.Kind == sim.ObsPush || o.Kind == sim.ObsMsg) {
 		lat := o.At.Sub(o.Sent).Milliseconds()

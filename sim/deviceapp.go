@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/pushlab/pushlab/fakefcm"
@@ -223,7 +224,8 @@ func (d *Device) OnPush(l FCMLink, f fakefcm.DeviceFrame) {
 		return
 	}
 	m := f.Message
-	o := Observation{Kind: ObsPush, Detail: m.MessageID, Sent: time.UnixMilli(m.SentTime).UTC(), Conv: m.Data["conv"]}
+	o := Observation{Kind: ObsPush, Detail: m.MessageID, Sent: time.UnixMilli(m.SentTime).UTC(), Conv: m.Data["conv"],
+		CollapseKey: m.CollapseKey, Data: maps.Clone(m.Data)}
 	if n := m.Notification; n != nil {
 		o.Title, o.Text = n.Title, n.Body
 		if n.NotificationCount != nil {

@@ -44,6 +44,9 @@ type Observation struct {
 	Sent time.Time `json:"sent,omitzero"`
 	// Badge is a push's notification count.
 	Badge int `json:"badge,omitempty"`
+	// CollapseKey and Data are a push's collapse key and data payload, as FCM delivered them.
+	CollapseKey string            `json:"collapseKey,omitempty"`
+	Data        map[string]string `json:"data,omitempty"`
 	// State is the device's state once it has taken the observation in: what a kill, a kick or a
 	// closed connection left, for instance.
 	State DeviceState `json:"state"`

@@ -3,6 +3,7 @@ package live_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -243,14 +244,17 @@ var conformanceScripts = []script{{
 // (A connection attempt over a cut link is the exception — the virtual phone fails it at once,
 // "no network", the live one after its connect timeout, "no answer" — and no script makes one.)
 type seen struct {
-	Kind   sim.ObsKind
-	Seq    uint64
-	Title  string
-	Text   string
-	Conv   string
-	Badge  int
-	Detail string
-	State  sim.DeviceState
+	Kind  sim.ObsKind
+	Seq   uint64
+	Title string
+	Text  string
+	Conv  string
+	Badge int
+	// CollapseKey and Data are a push's payload beyond its notification (msgId left out).
+	CollapseKey string
+	Data        map[string]string
+	Detail      string
+	State       sim.DeviceState
 }
 
 // tokenAfterStep puts every token observation after the install or token refresh that asked
@@ -483,9 +487,14 @@ func (p *player) outcome(t require.TestingT) outcome {
 	p.w.Do(func() {
 		for id, d := range p.devs {
 			for _, o := range d.Observations() {
-				s := seen{Kind: o.Kind, Seq: o.Seq, Title: o.Title, Text: o.Text, Conv: o.Conv, Badge: o.Badge, Detail: o.Detail, State: o.State}
+				s := seen{Kind: o.Kind, Seq: o.Seq, Title: o.Title, Text: o.Text, Conv: o.Conv, Badge: o.Badge,
+					CollapseKey: o.CollapseKey, Data: o.Data, Detail: o.Detail, State: o.State}
 				if o.Kind == sim.ObsToken || o.Kind == sim.ObsPush {
 					s.Detail = ""
+				}
+				if s.Data != nil {
+					s.Data = maps.Clone(s.Data)
+					delete(s.Data, "msgId") // names the app, whose ID the remote stack chooses
 				}
 				out.Observed[id] = append(out.Observed[id], s)
 			}

@@ -1,7 +1,12 @@
 package oracle
 
 import (
+	"cmp"
+	"fmt"
+	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pushlab/pushlab/fakefcm"
@@ -197,4 +202,96 @@ func (m *model) checkCaughtUp(at time.Time, devs []*sim.Device) {
 			m.violate(NoLoss, d.id(), "%s is logged in and connected but has seq %d of %s's %d", d.id(), d.seen, k.UserID, m.latest[k.User()])
 		}
 	}
+}
+
+// invariantPushContent: a push carries what the messages it covers call for, and the device's
+// unread count as its badge. The first time the oracle sees a push, the device's unread count
+// (the latest background {unread}) goes up by one and the push must carry it, with the title,
+// body, collapse key and data the rule gives its messages; a retry (or a resend after a restart)
+// carries the same content as the push first decided.
+func (m *model) invariantPushContent(p relay.Push) {
+	const name = PushContent
+	d := m.devs[p.Device]
+	if d == nil {
+		return
+	}
+	if first, ok := m.contents[p.ID]; ok {
+		if diff := contentDiff(p, first); diff != "" {
+			m.violate(name, d.id(), "push %d (attempt %d) to %s differs from its first attempt: %s", p.ID, p.Attempt, d.id(), diff)
+		}
+		return
+	}
+	d.unread++
+	want, ok := m.wantContent(d, p.Seqs)
+	if !ok {
+		return // messages the oracle never saw stored: invariant 1 names them
+	}
+	if diff := contentDiff(p, want); diff != "" {
+		m.violate(name, d.id(), "push %d to %s covering %v: %s", p.ID, d.id(), p.Seqs, diff)
+		d.unread = p.NotificationCount // name where the count went wrong, not every push after
+	}
+	p.Data = maps.Clone(p.Data)
+	m.contents[p.ID] = p
+}
+
+// wantContent is the content the rule gives a push covering seqs to d, with d's unread count
+// already counting the push; false if a seq is no message the oracle saw stored.
+func (m *model) wantContent(d *device, seqs []uint64) (relay.Push, bool) {
+	u := d.key.User()
+	msgs := make([]relay.StoredMsg, 0, len(seqs))
+	for _, s := range seqs {
+		msg, ok := m.msgs[u][s]
+		if !ok {
+			return relay.Push{}, false
+		}
+		msgs = append(msgs, msg)
+	}
+	if len(msgs) == 0 {
+		return relay.Push{}, false
+	}
+	last := msgs[len(msgs)-1]
+	want := relay.Push{NotificationCount: d.unread, CollapseKey: last.Conv,
+		Data: map[string]string{"conv": last.Conv, "seq": strconv.FormatUint(last.Seq, 10), "msgId": last.ID, "sender": last.From}}
+	if len(msgs) == 1 {
+		want.Title, want.Body = cmp.Or(last.Push.Title, last.From), cmp.Or(last.Push.Desc, shorten(last.Text, 100))
+		if last.Push.Ext != "" {
+			want.Data["ext"] = last.Push.Ext
+		}
+		return want, true
+	}
+	want.Title = cmp.Or(m.appOf(d).name, "New messages")
+	want.Body = fmt.Sprintf("%d new messages", len(msgs))
+	if slices.ContainsFunc(msgs, func(x relay.StoredMsg) bool { return x.Conv != last.Conv }) {
+		want.CollapseKey = "summary"
+		delete(want.Data, "conv")
+	}
+	want.Data["summary"] = strconv.Itoa(len(msgs))
+	return want, true
+}
+
+// shorten cuts text to at most limit characters, the last of them an ellipsis.
+func shorten(text string, limit int) string {
+	r := []rune(text)
+	if len(r) <= limit {
+		return text
+	}
+	return string(r[:limit-1]) + "…"
+}
+
+// contentDiff says how a push's content (badge, title, body, collapse key, data) differs from
+// want's, or "" if it does not.
+func contentDiff(p, want relay.Push) string {
+	var out []string
+	if p.NotificationCount != want.NotificationCount {
+		out = append(out, fmt.Sprintf("badge %d, want %d (the unread count)", p.NotificationCount, want.NotificationCount))
+	}
+	for _, f := range []struct{ what, got, want string }{{"title", p.Title, want.Title}, {"body", p.Body, want.Body}, {"collapse key", p.CollapseKey, want.CollapseKey}} {
+		if f.got != f.want {
+			out = append(out, fmt.Sprintf("%s %q, want %q", f.what, f.got, f.want))
+		}
+	}
+	if !maps.Equal(p.Data, want.Data) {
+		out = append(out, fmt.Sprintf("data %v, want %v", p.Data, want.Data))
+	}
+	return strings.Join(out, "; ")
 }

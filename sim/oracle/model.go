@@ -36,6 +36,9 @@ type model struct {
 	held map[relay.DeviceKey]map[uint64]bool
 	// tokens names the device each token was pushed on, for FCM's records.
 	tokens map[string]*device
+	// contents are the pushes decided so far as first decided, by push ID: their retries
+	// carry the same content.
+	contents map[uint64]relay.Push
 
 	// at is the time of the event being taken in: what a violation found now is dated.
 	at         time.Time
@@ -45,6 +48,7 @@ type model struct {
 
 // app is one app's rules.
 type app struct {
+	name   string // the title of its summary pushes, when set
 	policy relay.LoginPolicy
 	caps   relay.Caps // defaults filled in
 	// defaultCaps: the app runs with the relay's built-in default caps, which stay inside FCM's
@@ -66,6 +70,10 @@ type device struct {
 	// seen is the last seq the app took in since its install, for the no-loss invariant.
 	seen       uint64
 	relaunched bool
+	// unread is the badge count the relay keeps for the device: set by background {unread},
+	// one more per push decided. Kept across logins; a restart keeps it only for a device
+	// logged in (its session is stored).
+	unread int
 }
 
 func (d *device) id() string { return d.key.DeviceID }
@@ -128,7 +136,8 @@ func newModel(cfg Config) *model {
 		apps: map[uint64]*app{}, devs: map[relay.DeviceKey]*device{}, users: map[relay.UserKey][]*device{},
 		conns: map[relay.ConnID]*conn{}, msgs: map[relay.UserKey]map[uint64]relay.StoredMsg{}, latest: map[relay.UserKey]uint64{},
 		muted: map[relay.UserKey]map[string]bool{}, pushes: map[uint64]*push{}, owed: map[owedKey]bool{},
-		undecided: map[owedKey]bool{}, held: map[relay.DeviceKey]map[uint64]bool{}, tokens: map[string]*device{}}
+		undecided: map[owedKey]bool{}, held: map[relay.DeviceKey]map[uint64]bool{}, tokens: map[string]*device{},
+		contents: map[uint64]relay.Push{}}
 }
 
 // ownThrottles reports whether fakefcm's throttles are FCM's documented ones or looser: zero
@@ -158,7 +167,7 @@ func (m *model) addApp(a relay.AppConfig) {
 	if policy == "" {
 		policy = relay.PolicySinglePlatform
 	}
-	m.apps[a.SDKAppID] = &app{policy: policy, caps: caps, defaultCaps: caps == builtinCaps}
+	m.apps[a.SDKAppID] = &app{name: a.Name, policy: policy, caps: caps, defaultCaps: caps == builtinCaps}
 }
 
 // appOf is a device's app: the one the oracle was told of, or the relay's defaults.
@@ -208,6 +217,11 @@ func (m *model) tap(e sim.TapEvent) {
 			}
 		}
 		clear(m.conns)
+		for _, d := range m.devs {
+			if !d.loggedIn {
+				d.unread = 0 // no session stored: the relay forgot its count
+			}
+		}
 	}
 }
 
@@ -385,6 +399,7 @@ func (m *model) ready(now time.Time, rd *relay.Ready) {
 			m.invariantRetryBudget(now, p, "retried")
 		}
 		m.invariantCaps(now, p)
+		m.invariantPushContent(p)
 	}
 }
 
@@ -420,6 +435,8 @@ func (m *model) accepted(id relay.ConnID, c *conn, req relay.ClientFrame, reply 
 			m.muted[u] = map[string]bool{}
 		}
 		m.muted[u][req.Conv] = req.Opt == relay.ReceiveNotNotify
+	case relay.OpBackground:
+		d.unread = req.Unread
 	case relay.OpSync:
 		if !reply.More {
 			c.synced = true

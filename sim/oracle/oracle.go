@@ -42,6 +42,12 @@ const (
 	// RetryBudget: one push is sent at most the retry budget's number of times, and never
 	// retried before the Retry-After of FCM's answer has passed.
 	RetryBudget = "retries stay within the budget and honour Retry-After"
+	// PushContent: a push carries what its messages call for — title the sender (or
+	// offlinePush.title), body the text shortened to 100 characters (or offlinePush.desc), the
+	// conversation as collapse key and in the data; a summary of several says "N new messages"
+	// under the app's name — and its badge is the device's unread count: the latest
+	// background {unread}, one more per push decided since. A retry carries the same.
+	PushContent = "a push carries its messages' title, body and collapse key, and the unread count as badge"
 	// LoginPolicy: a kicked frame goes only to a device whose session the app's login policy
 	// (or the administrator) ended.
 	LoginPolicy = "kicks follow the login policy"

@@ -124,3 +124,32 @@ func TestOracleIsSafeForConcurrentUse(t *testing.T) {
 	wg.Wait()
 	require.Empty(t, x.o.Violations())
 }
+
+// A retry carries what its first attempt carried: a retry whose badge moved is a violation that
+// says so, while the first attempt, counted from the app's background {unread}, passed.
+func TestOracleNamesARetryWhoseBadgeMoved(t *testing.T) {
+	x := newTwoApps(t)
+	alice, bob := x.devs["alice-1"], x.devs["bob-1"]
+	alice.Login(true)
+	bob.Login(true)
+	x.w.Advance(time.Second)
+	alice.Background(4)
+	x.w.Advance(time.Second)
+	alice.Kill()
+	x.w.Advance(time.Second)
+	bob.Send(relay.ClientFrame{To: "alice", Text: "hi"})
+	x.w.Advance(time.Minute)
+	require.Empty(t, x.o.Violations(), "the first attempt carries badge 5, title bob, body hi, collapse key c2c_bob")
+	require.Equal(t, 1, x.o.Reach().PushToKilled)
+
+	at := x.w.Now()
+	x.o.Tap(sim.TapEvent{Kind: sim.TapReady, Time: at, Ready: &relay.Ready{Pushes: []relay.Push{{
+		ID: 1, Device: relay.DeviceKey{SDKAppID: 1400000001, UserID: "alice", DeviceID: "alice-1"}, CertificateID: 6768,
+		Token: alice.Token(), Title: "bob", Body: "hi", CollapseKey: "c2c_bob", NotificationCount: 6, Seqs: []uint64{1}, Attempt: 2,
+		Data: map[string]string{"conv": "c2c_bob", "seq": "1", "msgId": "1400000001-1", "sender": "bob"}}}}})
+	v := x.o.Violations()
+	require.Len(t, v, 1)
+	require.Equal(t, oracle.PushContent, v[0].Invariant)
+	require.Equal(t, "alice-1", v[0].Device)
+	require.Contains(t, v[0].Evidence, "push 1 (attempt 2) to alice-1 differs from its first attempt: badge 6, want 5")
+}
