@@ -13,7 +13,7 @@ GREMLINS_VERSION := v0.6.0
 # tests that judge the mutants (mutate adds the scenario library and the push-rule property; empty: unit tests only).
 MUTATE_FILES ?= pushrule.go retry.go
 MUTATE_TAGS ?= mutate
-MUTATE_TIMEOUT_COEFFICIENT ?= 1
+MUTATE_TIMEOUT_COEFFICIENT ?= 2
 MUTATE_SKIP = $(if $(filter all,$(MUTATE_FILES)),,$(filter-out $(MUTATE_FILES),$(notdir $(filter-out %_test.go,$(wildcard relay/*.go)))))
 
 .PHONY: all build test run bench lint fuzz soak prop mutate clean
