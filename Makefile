@@ -8,8 +8,15 @@ SOAK_PHONES ?= 200
 RAPID_CHECKS ?= 20000
 RAPID_STEPS ?= 100
 LIVE_CHECKS ?= 400
+GREMLINS_VERSION := v0.6.0
+# MUTATE_FILES: the relay core files (relay/*.go) mutate mutates, or all; MUTATE_TAGS: the build tags of the
+# tests that judge the mutants (mutate adds the scenario library and the push-rule property; empty: unit tests only).
+MUTATE_FILES ?= pushrule.go retry.go
+MUTATE_TAGS ?= mutate
+MUTATE_TIMEOUT_COEFFICIENT ?= 2
+MUTATE_SKIP = $(if $(filter all,$(MUTATE_FILES)),,$(filter-out $(MUTATE_FILES),$(notdir $(filter-out %_test.go,$(wildcard relay/*.go)))))
 
-.PHONY: all build test run bench lint fuzz soak prop clean
+.PHONY: all build test run bench lint fuzz soak prop mutate clean
 
 all: build
 
@@ -55,6 +62,14 @@ fuzz:
 ## soak: connect/kill/relaunch churn for SOAK_ROUNDS rounds of SOAK_PHONES phones; goroutines and heap must return to baseline
 soak:
 	PUSHLAB_SOAK_ROUNDS=$(SOAK_ROUNDS) PUSHLAB_SOAK_PHONES=$(SOAK_PHONES) $(GO) test -count=1 -timeout 1h -v -run '^TestSoak' ./relay/server/
+
+## mutate: mutation testing of the relay core (MUTATE_FILES) with gremlins, one worker; judged by relay's tests built with MUTATE_TAGS; not part of test
+mutate:
+	@mkdir -p $(BIN) out
+	GOBIN=$(CURDIR)/$(BIN) $(GO) install github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION)
+	GOFLAGS="$$GOFLAGS -count=1" $(BIN)/gremlins unleash --workers 1 --timeout-coefficient $(MUTATE_TIMEOUT_COEFFICIENT) \
+		$(if $(MUTATE_TAGS),--tags $(MUTATE_TAGS)) -E '/' $(foreach f,$(MUTATE_SKIP),-E '^$(f)$$') \
+		--output $(CURDIR)/out/mutate-$(if $(MUTATE_TAGS),harness,unit).json ./relay
 
 clean:
 	rm -rf $(BIN) out

@@ -263,3 +263,29 @@ func TestDeletedCertificateCancelsPendingAndHeldPushes(t *testing.T) {
 	}
 	require.Empty(t, cmp.Diff([]TraceEntry{{Seqs: []uint64{3}, Reason: ReasonNoBinding}}, held), "the held message's summary is cancelled with its reason")
 }
+
+// TestBackoffStaysBetweenHalfAndAllOfTheStep: each wait is the attempt's exponential step, capped
+// at Max, with only its upper half drawn; a step that overflows to nothing is capped, not zero.
+func TestBackoffStaysBetweenHalfAndAllOfTheStep(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		retry   RetryPolicy
+		attempt int
+		step    time.Duration
+	}{
+		{"first", RetryPolicy{}, 1, time.Second},
+		{"doubles", RetryPolicy{}, 4, 8 * time.Second},
+		{"capped", RetryPolicy{}, 10, time.Minute},
+		// 2^34 ns shifted by 30 wraps to exactly 0: the cap must still apply.
+		{"wraps to zero", RetryPolicy{Base: duration.Duration(1 << 34), Max: duration.Duration(time.Hour)}, 31, time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, Config{Retry: tc.retry})
+			for range 200 {
+				d := w.core.backoff(tc.attempt)
+				require.GreaterOrEqual(t, d, tc.step/2)
+				require.LessOrEqual(t, d, tc.step)
+			}
+		})
+	}
+}
