@@ -108,49 +108,38 @@ func (a *Args) List(k string) []string {
 // Uint returns k=N, or def.
 func (a *Args) Uint(k string, def uint64) uint64 {
 	a.t.Helper()
-	v, ok := a.get(k)
-	if !ok {
-		return def
-	}
-	n, err := strconv.ParseUint(v, 10, 64)
-	require.NoError(a.t, err, "%s: %s", a.td.Pos, k)
-	return n
+	return parsed(a, k, def, func(v string) (uint64, error) { return strconv.ParseUint(v, 10, 64) })
 }
 
 // Int returns k=N, or def.
 func (a *Args) Int(k string, def int) int {
 	a.t.Helper()
-	v, ok := a.get(k)
-	if !ok {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	require.NoError(a.t, err, "%s: %s", a.td.Pos, k)
-	return n
+	return parsed(a, k, def, strconv.Atoi)
 }
 
 // Float returns k=F, or def.
 func (a *Args) Float(k string, def float64) float64 {
 	a.t.Helper()
-	v, ok := a.get(k)
-	if !ok {
-		return def
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	require.NoError(a.t, err, "%s: %s", a.td.Pos, k)
-	return f
+	return parsed(a, k, def, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) })
 }
 
 // Dur returns k=DURATION, or def.
 func (a *Args) Dur(k string, def time.Duration) time.Duration {
 	a.t.Helper()
+	return parsed(a, k, def, time.ParseDuration)
+}
+
+// parsed returns k's value read by parse, or def when k is absent; a value parse refuses fails
+// the test at the command's line.
+func parsed[T any](a *Args, k string, def T, parse func(string) (T, error)) T {
+	a.t.Helper()
 	v, ok := a.get(k)
 	if !ok {
 		return def
 	}
-	d, err := time.ParseDuration(v)
+	n, err := parse(v)
 	require.NoError(a.t, err, "%s: %s", a.td.Pos, k)
-	return d
+	return n
 }
 
 // Clock is a transcript's virtual time: Start is the +0s of the file.
