@@ -28,6 +28,9 @@ type Options struct {
 	// Logger receives the log lines of the embedded relay and fakefcm of the live twin; nil
 	// discards them.
 	Logger *slog.Logger
+	// Checker is what a batch of scenarios is checked against, read once by NewChecker (for a
+	// remote relay, its settings); nil makes each Run read its own.
+	Checker *Checker
 }
 
 // Twin names the twin the options choose: "virtual", "live" or "remote".
@@ -114,9 +117,12 @@ func Run(ctx context.Context, sc *Scenario, opt Options) reports.Scenario {
 	if err := opt.Validate(); err != nil {
 		return fail(fmt.Errorf("setup: %w", err))
 	}
-	checker, err := NewChecker(ctx, opt)
-	if err != nil {
-		return fail(fmt.Errorf("setup: %w", err))
+	checker := opt.Checker
+	if checker == nil {
+		var err error
+		if checker, err = NewChecker(ctx, opt); err != nil {
+			return fail(fmt.Errorf("setup: %w", err))
+		}
 	}
 	if refused := checker.Check(sc); len(refused) > 0 {
 		return Refused(sc, opt.Twin(), refused)

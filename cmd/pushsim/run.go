@@ -69,6 +69,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return &exitError{2, err}
 	}
+	opt.Checker = checker // read once for the batch, not again for each scenario
 	refused := map[*scenarios.Scenario][]error{}
 	for _, sc := range scs {
 		if errs := checker.Check(sc); len(errs) > 0 {
