@@ -1,5 +1,8 @@
 # pushlab — see README.md. Every target works on a fresh machine with Go installed.
 GO       ?= go
+# go.mod asks for Go 1.27.3 (its race runtime no longer crashes on timers due at once inside a
+# testing/synctest bubble); auto lets an older go command fetch that toolchain from the module proxy.
+export GOTOOLCHAIN ?= auto
 BIN      := bin
 PKGS     := ./...
 FUZZTIME ?= 30s
@@ -24,11 +27,10 @@ all: build
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-## test: go vet, the race-enabled test suite, the live property, and the scenario library in virtual time (what CI runs)
+## test: go vet, the race-enabled test suite (properties included), and the scenario library in virtual time (what CI runs)
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 $(PKGS)
-	$(GO) test -count=1 -run '^TestPropertyLive' ./sim/
 	@mkdir -p out
 	$(GO) run ./cmd/pushsim run --out out/test-library scenarios/library > out/test-library.log || { cat out/test-library.log; exit 1; }
 	@tail -n 1 out/test-library.log

@@ -1,11 +1,3 @@
-// The race detector of Go 1.26 crashes on this test (SIGSEGV inside ThreadSanitizer's runtime,
-// __tsan::SlotLock or StackDepot::Put, in about one run in three): long synctest bubbles with
-// many goroutines are what it cannot take. The shells it drives are race-tested by the
-// relay/server and fakefcm/server suites; this property runs without -race (make test runs it
-// so, as a step of its own).
-
-//go:build !race
-
 package sim_test
 
 import (

@@ -253,14 +253,13 @@ func TestRelaySurvivesSIGKILLMidTraffic(t *testing.T) {
 	}
 	require.NoError(t, kate.app.Drop())
 	require.NoError(t, luke.app.Drop())
-	go func() { // alice and carol read their live frames
-		for _, p := range []*phone{alice, carol} {
-			go func() {
-				for range p.app.Events() {
-				}
-			}()
-		}
-	}()
+	for _, p := range []*phone{alice, carol} { // alice and carol read their live frames
+		events := p.app.Events() // taken here: launch sets p.app again after the crash
+		go func() {
+			for range events {
+			}
+		}()
+	}
 	before := b.snapshot([]string{"kate", "luke"})
 
 	// The traffic: each sender sends to alice, carol and kate in turn, one message at a time,
