@@ -289,3 +289,17 @@ func TestBackoffStaysBetweenHalfAndAllOfTheStep(t *testing.T) {
 		})
 	}
 }
+
+// The tokens of cancelled pushes are remembered for late UNREGISTERED answers, but only the
+// newest maxCancelledTokens of them: a relay that cancels pushes all day keeps a bounded map.
+func TestCancelledTokensAreBoundedOldestForgottenFirst(t *testing.T) {
+	w := newWorld(t, Config{})
+	for id := range uint64(maxCancelledTokens + 5) {
+		w.core.rememberCancelled(Push{ID: id + 1, Device: DeviceKey{SDKAppID: testApp, UserID: "u", DeviceID: "d"}, Token: fmt.Sprintf("t%d", id+1)})
+	}
+	require.Equal(t, maxCancelledTokens, len(w.core.cancelled.order))
+	require.Equal(t, maxCancelledTokens, len(w.core.cancelled.token))
+	require.NotContains(t, w.core.cancelled.token, uint64(5), "the five oldest are forgotten")
+	require.Contains(t, w.core.cancelled.token, uint64(6))
+	require.Equal(t, uint64(maxCancelledTokens+5), w.core.cancelled.order[maxCancelledTokens-1])
+}
