@@ -108,7 +108,8 @@ func (r Reach) Missing() []string {
 	var out []string
 	for name, n := range map[string]int{"push to a killed device": r.PushToKilled, "cap hit and coalesced": r.Coalesced,
 		"kick of an offline device": r.OfflineKick, "UNREGISTERED cleanup": r.Unregistered,
-		"retry after 503": r.RetryAfter503, "sync after relaunch": r.SyncAfterRelaunch} {
+		"retry after 503": r.RetryAfter503, "sync after relaunch": r.SyncAfterRelaunch,
+		"token moved from a user still logged in": r.TokenMoved} {
 		if n == 0 {
 			out = append(out, name)
 		}
