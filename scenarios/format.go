@@ -125,6 +125,7 @@ const (
 	StepUninstall     StepKind = "uninstall"
 	StepTokenRefresh  StepKind = "tokenRefresh"
 	StepTap           StepKind = "tap"
+	StepSwitchUser    StepKind = "switchUser"
 	StepSend          StepKind = "send"
 	StepSendGroup     StepKind = "sendGroup"
 	StepCreateGroup   StepKind = "createGroup"
@@ -143,7 +144,7 @@ var DeviceSteps = []StepKind{StepInstall, StepLaunch, StepLogin, StepReportToken
 	StepUninstall, StepTokenRefresh, StepTap}
 
 // AllSteps lists every step kind, in the order the README documents them.
-var AllSteps = append(append([]StepKind{}, DeviceSteps...), StepKick, StepSend, StepSendGroup,
+var AllSteps = append(append([]StepKind{}, DeviceSteps...), StepSwitchUser, StepKick, StepSend, StepSendGroup,
 	StepCreateGroup, StepSetReceiveOpt, StepFault, StepNetwork, StepRestartRelay, StepWait, StepExpect)
 
 // Step is one step: a one-key map in the file. Which fields are set depends on Kind.
@@ -157,7 +158,7 @@ type Step struct {
 	ReportToken *bool `json:"reportToken,omitempty"`
 	// Unread (background) seeds the badge count.
 	Unread int `json:"unread,omitempty"`
-	// User (kick) is the user the administrator kicks.
+	// User (kick) is the user the administrator kicks; (switchUser) the phone's next user.
 	User string `json:"user,omitempty"`
 
 	Send        *SendStep        `json:"send,omitempty"`
@@ -175,6 +176,13 @@ type DeviceStep struct {
 	Device      string `yaml:"device" json:"device" jsonschema:"required"`
 	ReportToken *bool  `yaml:"reportToken,omitempty" json:"reportToken,omitempty"`
 	Unread      int    `yaml:"unread,omitempty" json:"unread,omitempty"`
+}
+
+// SwitchUserStep hands a phone on which nobody is logged in to another user: the app's next
+// login is that user's, on the same install, with the same FCM token.
+type SwitchUserStep struct {
+	Device string `yaml:"device" json:"device" jsonschema:"required"`
+	User   string `yaml:"user" json:"user" jsonschema:"required"`
 }
 
 // SendStep sends a message from a device's app: to a user (send) or a group (sendGroup).

@@ -124,6 +124,8 @@ func checkPlayable(t *testing.T, sc *Scenario) {
 		}
 		missing := false
 		switch st.Kind {
+		case StepSwitchUser:
+			missing = !devices[st.Device] || st.User == ""
 		case StepSend, StepSendGroup:
 			missing = st.Send == nil || !devices[st.Send.From]
 		case StepCreateGroup:

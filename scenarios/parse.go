@@ -61,6 +61,12 @@ func (s *Step) UnmarshalYAML(node ast.Node) error {
 			return err
 		}
 		s.User = k.User
+	case s.Kind == StepSwitchUser:
+		var u SwitchUserStep
+		if err := decode(&u); err != nil {
+			return err
+		}
+		s.Device, s.User = u.Device, u.User
 	case s.Kind == StepSend || s.Kind == StepSendGroup:
 		s.Send = &SendStep{}
 		return decode(s.Send)
@@ -329,6 +335,10 @@ func (sc *Scenario) validate() error {
 		switch {
 		case slices.Contains(DeviceSteps, st.Kind):
 			err = known(st.Pos, what, st.Device)
+		case st.Kind == StepSwitchUser:
+			if err = known(st.Pos, what, st.Device); err == nil && st.User == "" {
+				err = sc.errorAt(st.Pos, "%s: to whom? switchUser: {device: %s, user: bob}", what, st.Device)
+			}
 		case st.Kind == StepKick:
 			if st.User == "" {
 				err = sc.errorAt(st.Pos, "%s: which user? kick: {user: alice}", what)

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/pushlab/pushlab/reports"
@@ -27,7 +28,11 @@ func (r *runner) finish() {
 			if d == nil {
 				continue
 			}
-			dev := reports.Device{ID: dc.ID, User: dc.User, Events: []reports.Event{}}
+			user := dc.User
+			if us := r.users[dc.ID]; len(us) > 1 {
+				user = strings.Join(us, " → ") // a phone that changed hands
+			}
+			dev := reports.Device{ID: dc.ID, User: user, Events: []reports.Event{}}
 			for _, o := range d.Observations() {
 				dev.Events = append(dev.Events, r.event(o))
 			}

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,9 @@ type runner struct {
 	// found counts the oracle's violations when each step started (found[i]: step i+1), to
 	// tell during which step each was found.
 	found []int
+	// users lists, per device, the users it had in turn: the one it was declared with, then
+	// each it was handed to (switchUser).
+	users map[string][]string
 }
 
 func (r *runner) ms(t time.Time) int64 { return t.Sub(r.start).Milliseconds() }
@@ -81,7 +85,7 @@ func (r *runner) setup() error {
 		}
 		senders[c.ID], pkgs[c.ID] = s, c.PackageName
 	}
-	r.devices, r.dcfg, r.cursor = map[string]*sim.Device{}, map[string]Device{}, map[string]int{}
+	r.devices, r.dcfg, r.cursor, r.users = map[string]*sim.Device{}, map[string]Device{}, map[string]int{}, map[string][]string{}
 	heartbeat := r.sc.Relay.HeartbeatInterval.D()
 	if sr, ok := r.w.(sim.SettingsReader); ok && heartbeat == 0 && !r.w.Features().RelayConfig {
 		// The relay's rules are not the world's: the phones ping as often as that relay expects.
@@ -99,7 +103,7 @@ func (r *runner) setup() error {
 				CertificateID: d.Certificate, SenderID: senders[d.Certificate], Package: pkgs[d.Certificate],
 				Heartbeat: heartbeat, Installed: installed,
 			})
-			r.dcfg[d.ID] = d
+			r.dcfg[d.ID], r.users[d.ID] = d, []string{d.User}
 			if r.oracle != nil {
 				r.oracle.AddDevice(r.devices[d.ID])
 			}
@@ -191,6 +195,8 @@ func (r *runner) act(index int, st Step) (string, error) {
 	case StepLogout:
 		r.w.Do(d.Logout)
 		return st.Device + " logs out", r.settleIdle(st.Device, d)
+	case StepSwitchUser:
+		return r.switchUser(st)
 	case StepKick:
 		app := r.appOfUser(st.User)
 		return "the administrator kicks " + st.User, r.w.Kick(app, st.User)
@@ -249,11 +255,35 @@ func (r *runner) act(index int, st Step) (string, error) {
 
 func (r *runner) appOfUser(user string) uint64 {
 	for _, d := range r.sc.Devices {
-		if d.User == user {
+		if slices.Contains(r.users[d.ID], user) {
 			return d.App
 		}
 	}
 	return r.sc.Apps[0].SDKAppID
+}
+
+// switchUser hands a phone to another user. The oracle keys phones by (app, user, device): it is
+// told of the phone's new identity, as of a phone provisioned.
+func (r *runner) switchUser(st Step) (string, error) {
+	d := r.devices[st.Device]
+	var from string
+	var err error
+	r.w.Do(func() {
+		from = d.User()
+		if err = d.SwitchUser(st.User); err == nil && r.oracle != nil {
+			r.oracle.AddDevice(d)
+		}
+	})
+	text := fmt.Sprintf("%s changes hands: %s to %s", st.Device, from, st.User)
+	if err != nil {
+		if !r.sc.settles() {
+			// A replayed property run does what its action did: nothing, and goes on.
+			return text + " (not switched: " + err.Error() + ")", nil
+		}
+		return text, err
+	}
+	r.users[st.Device] = append(r.users[st.Device], st.User)
+	return text, nil
 }
 
 // send sends a message from a device's app and waits for the relay's answer.

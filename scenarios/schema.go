@@ -60,6 +60,7 @@ func stepSchema() *jsonschema.Schema {
 			{Type: "string", Description: "the device's id"}, deviceLong}}))
 	}
 	alts = append(alts,
+		one(string(StepSwitchUser), strip(sub.Reflect(&SwitchUserStep{}))),
 		one(string(StepKick), &jsonschema.Schema{OneOf: []*jsonschema.Schema{{Type: "string"}, {Type: "object", Properties: props("user", &jsonschema.Schema{Type: "string"}), Required: []string{"user"}}}}),
 		one(string(StepSend), strip(sub.Reflect(&SendStep{}))),
 		one(string(StepSendGroup), strip(sub.Reflect(&SendStep{}))),

@@ -81,15 +81,23 @@ func (r *runner) settleRelogin(id string, d *sim.Device) error {
 	if !wants {
 		return nil
 	}
-	cfg := r.dcfg[id]
+	cfg, user := r.dcfg[id], r.userOf(id)
 	ready := r.onDevices(func() bool { return d.LoggedIn() && !hasPending(d) })
 	return r.settle(id, "log in to the restarted relay", func() bool {
 		if !ready() {
 			return false
 		}
-		on, err := r.w.Online(cfg.App, cfg.User, id)
+		on, err := r.w.Online(cfg.App, user, id)
 		return err == nil && on
 	})
+}
+
+// userOf is the user a phone is now: the one it was declared with, or the one it was handed
+// to (switchUser).
+func (r *runner) userOf(id string) string {
+	var u string
+	r.w.Do(func() { u = r.devices[id].User() })
+	return u
 }
 
 // settleOffline waits until the relay has seen the device's connection go.
@@ -97,9 +105,9 @@ func (r *runner) settleOffline(id string) error {
 	if !r.sc.settles() {
 		return nil
 	}
-	cfg := r.dcfg[id]
+	cfg, user := r.dcfg[id], r.userOf(id)
 	ok := r.waitFor(func() bool {
-		on, err := r.w.Online(cfg.App, cfg.User, id)
+		on, err := r.w.Online(cfg.App, user, id)
 		return err == nil && !on
 	})
 	if !ok {

@@ -15,6 +15,8 @@ func (s Step) MarshalYAML() (any, error) {
 		if s.ReportToken != nil || s.Unread != 0 {
 			v = DeviceStep{Device: s.Device, ReportToken: s.ReportToken, Unread: s.Unread}
 		}
+	case s.Kind == StepSwitchUser:
+		v = SwitchUserStep{Device: s.Device, User: s.User}
 	case s.Kind == StepKick:
 		v = map[string]string{"user": s.User}
 	case s.Kind == StepSend || s.Kind == StepSendGroup:

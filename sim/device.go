@@ -351,6 +351,38 @@ func (d *Device) Logout() {
 	d.loggedIn = false
 }
 
+// SwitchUser hands the phone to another user, as a shared phone changes hands: the app's next
+// login is user's. Only a phone on which nobody is logged in can change hands; otherwise the
+// refusal is observed and returned. The app forgets what it kept for the previous user (the last
+// sequence number it took in, what it synced since its login, the unread count, answers still
+// due to the previous user's requests), and keeps the install, the FCM token and channel, and its
+// connection to the relay if one is open: the next login reports the same token for the new
+// user, and the relay must move it. Its lifecycle observation ("switchUser (USER)") is made only
+// when the phone changed hands.
+func (d *Device) SwitchUser(user string) error {
+	var why string
+	switch {
+	case user == "":
+		why = "no user given"
+	case user == d.cfg.User:
+		why = user + " is already the phone's user"
+	case d.creds:
+		why = d.cfg.User + " is logged in on the app (log out first)"
+	case d.loggedIn || d.awaiting(relay.OpLogin):
+		why = d.cfg.User + "'s login is still on the app's connection"
+	}
+	if why != "" {
+		d.observe(Observation{Kind: ObsRefused, Detail: "switchUser: " + why})
+		return fmt.Errorf("switchUser %s on %s: %s", user, d.cfg.ID, why)
+	}
+	defer d.lifecycle(fmt.Sprintf("switchUser (%s)", user))
+	d.cfg.User = user
+	d.lastSeq, d.syncedNow, d.unread = 0, nil, 0
+	// A reply to the previous user's request (a sync, say) is not the new user's to take in.
+	clear(d.pending)
+	return nil
+}
+
 // Uninstall removes the app: the process dies and the token is deleted at FCM.
 func (d *Device) Uninstall() {
 	defer d.lifecycle("uninstall")

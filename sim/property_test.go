@@ -248,6 +248,8 @@ func (p *propRun) stepOf(a act) scenarios.Step {
 		st = scenarios.Step{Kind: scenarios.StepSetReceiveOpt, ReceiveOpt: &scenarios.ReceiveOptStep{Device: dev, Conv: p.conv(a.To), Opt: opt}}
 	case "kick":
 		st = scenarios.Step{Kind: scenarios.StepKick, User: p.spec.Users[a.To]}
+	case "switchUser":
+		st.Kind, st.User = scenarios.StepSwitchUser, p.spec.Users[a.To]
 	case "fault503":
 		st = fault(scenarios.FaultStep{Status: 503, Count: a.N})
 	case "fault429":
@@ -356,6 +358,48 @@ func (p *propRun) actions() map[string]func(*rapid.T) {
 			p.apply(act{Kind: "tokenRefresh", Dev: victim})
 		}
 		p.apply(act{Kind: "send", Dev: from, To: slices.Index(p.spec.Users, p.spec.Devices[victim].User), Text: text()})
+	}
+	// A shared phone changes hands: its user logs out — on a whole link, or lost while the
+	// network is down, for the logout alone (the connection survives) or for long enough that
+	// the app and the relay gave up on the connection — another user logs in on it and reports
+	// the same token, the app is killed, and a message goes to the previous user from another
+	// device. Where the previous user's session outlived the logout, the relay must have moved
+	// the token (OneUserPerToken).
+	out["sharePhone"] = func(t *rapid.T) {
+		phone := dev(t)
+		var prev string
+		p.w.Do(func() { prev = p.devs[phone].User() })
+		next := rapid.SampledFrom(slices.DeleteFunc(slices.Clone(p.spec.Users), func(u string) bool { return u == prev })).Draw(t, "next user")
+		lost := rapid.SampledFrom([]string{"no", "logout only", "connection", "connection"}).Draw(t, "logout lost")
+		if lost != "no" {
+			p.apply(act{Kind: "netLoss", Dev: phone})
+		}
+		if lost == "connection" {
+			p.apply(act{Kind: "wait", D: 2 * time.Minute})
+		}
+		p.apply(act{Kind: "logout", Dev: phone})
+		p.apply(act{Kind: "switchUser", Dev: phone, To: slices.Index(p.spec.Users, next)})
+		if lost != "no" {
+			p.apply(act{Kind: "netRestore", Dev: phone})
+		}
+		p.apply(act{Kind: "login", Dev: phone})
+		p.apply(act{Kind: "wait", D: time.Second}) // the login lands and the token is reported
+		p.apply(act{Kind: "kill", Dev: phone})
+		var senders, others []int
+		p.w.Do(func() {
+			for i, d := range p.devs {
+				if i != phone {
+					others = append(others, i)
+					if d.LoggedIn() {
+						senders = append(senders, i)
+					}
+				}
+			}
+		})
+		if len(senders) == 0 {
+			senders = others
+		}
+		p.apply(act{Kind: "send", Dev: rapid.SampledFrom(senders).Draw(t, "from"), To: slices.Index(p.spec.Users, prev), Text: text()})
 	}
 	if len(p.spec.Group) > 0 {
 		out["sendGroup"] = func(t *rapid.T) { p.apply(act{Kind: "sendGroup", Dev: dev(t), Text: text()}) }
@@ -527,7 +571,7 @@ func scenarioYAML(p *propRun, test string) ([]byte, error) {
 var actKinds = []string{"install", "launch", "login", "loginNoToken", "reportToken", "foreground", "background",
 	"kill", "forceStop", "netLoss", "netRestore", "relaunch", "logout", "uninstall", "tokenRefresh", "tap", "send",
 	"sendOnlineOnly", "sendNoPush", "sendGroup", "mute", "unmute", "kick", "fault503", "fault429", "faultLoss",
-	"faultLatency", "faultClear", "restart", "wait"}
+	"faultLatency", "faultClear", "restart", "wait", "switchUser"}
 
 // The counterexample writer speaks the scenario format: a run with every kind of action
 // renders to a file the scenario parser accepts, with one step per action.

@@ -3,6 +3,7 @@ package oracle
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pushlab/pushlab/fakefcm"
@@ -39,6 +40,9 @@ type model struct {
 	// contents are the pushes decided so far as first decided, by push ID: their retries
 	// carry the same content.
 	contents map[uint64]relay.Push
+	// reporters names, per (app, token), the (user, device) whose report of it the relay
+	// accepted last: the one the token is bound to.
+	reporters map[appToken]relay.DeviceKey
 
 	// at is the time of the event being taken in: what a violation found now is dated.
 	at         time.Time
@@ -137,7 +141,7 @@ func newModel(cfg Config) *model {
 		conns: map[relay.ConnID]*conn{}, msgs: map[relay.UserKey]map[uint64]relay.StoredMsg{}, latest: map[relay.UserKey]uint64{},
 		muted: map[relay.UserKey]map[string]bool{}, pushes: map[uint64]*push{}, owed: map[owedKey]bool{},
 		undecided: map[owedKey]bool{}, held: map[relay.DeviceKey]map[uint64]bool{}, tokens: map[string]*device{},
-		contents: map[uint64]relay.Push{}}
+		contents: map[uint64]relay.Push{}, reporters: map[appToken]relay.DeviceKey{}}
 }
 
 // ownThrottles reports whether fakefcm's throttles are FCM's documented ones or looser: zero
@@ -207,6 +211,7 @@ func (m *model) tap(e sim.TapEvent) {
 		m.ready(e.Time, e.Ready)
 	case sim.TapFCM:
 		if !e.Stale {
+			m.invariantOneUserPerToken(e.Push, "reached FCM")
 			m.invariantNoPushAfterEnd(e.Push, "reached FCM")
 			m.invariantRetryBudget(e.Time, e.Push, "reached FCM")
 		}
@@ -389,6 +394,7 @@ func (m *model) ready(now time.Time, rd *relay.Ready) {
 		}
 	}
 	for _, p := range rd.Pushes {
+		m.invariantOneUserPerToken(p, "decided")
 		if m.pushes[p.ID] == nil {
 			m.invariantPushOnlyToKilledLoggedInBound(p)
 		} else {
@@ -409,6 +415,12 @@ func (m *model) accepted(id relay.ConnID, c *conn, req relay.ClientFrame, reply 
 	u := d.key.User()
 	switch req.Op {
 	case relay.OpLogin:
+		if nd, switched := m.loginSwitches(id, c, req); switched {
+			if nd == nil {
+				return // a device the oracle was not told of
+			}
+			d, u = nd, nd.key.User()
+		}
 		policy := m.appOf(d).policy
 		for _, o := range m.users[u] {
 			if o == d || !o.loggedIn {
@@ -424,6 +436,7 @@ func (m *model) accepted(id relay.ConnID, c *conn, req relay.ClientFrame, reply 
 	case relay.OpLogout:
 		m.end(d, relay.ReasonLoggedOut)
 	case relay.OpSetPushToken:
+		m.reported(d, req.Token)
 		for _, o := range m.devs {
 			if o != d && o.token == req.Token {
 				o.token, o.cert = "", 0 // a token already bound to another device moves
@@ -575,6 +588,10 @@ func (m *model) observed(dev *sim.Device, o sim.Observation) {
 			d.seen = 0
 		case "relaunch":
 			d.relaunched = true
+		default:
+			if strings.HasPrefix(o.Detail, "switchUser") {
+				d.seen = 0 // the app took nothing in for this user since it changed hands
+			}
 		}
 	case sim.ObsMsg, sim.ObsSynced:
 		if o.Seq == 0 {

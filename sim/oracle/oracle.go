@@ -51,6 +51,10 @@ const (
 	// LoginPolicy: a kicked frame goes only to a device whose session the app's login policy
 	// (or the administrator) ended.
 	LoginPolicy = "kicks follow the login policy"
+	// OneUserPerToken: a token is bound to one (user, device) at a time, the one that reported
+	// it last (a shared phone changes hands and reports the same token for its new user); no
+	// push for anyone else is decided for it, nor reaches FCM on it.
+	OneUserPerToken = "a token is bound to one (user, device) at a time; no push for one user reaches a token another reported last"
 )
 
 // Config is what an oracle knows of the world beyond what it is told while the run goes.
@@ -83,6 +87,9 @@ func (v Violation) String() string { return v.Invariant + ": " + v.Evidence }
 // never reaches them would pass by never getting there.
 type Reach struct {
 	PushToKilled, Coalesced, OfflineKick, Unregistered, RetryAfter503, SyncAfterRelaunch int
+	// TokenMoved counts tokens reported by a second (user, device) while the first was still
+	// logged in and bound to them: a shared phone whose previous user's logout was lost.
+	TokenMoved int
 }
 
 // Add adds o's counts to r's.
@@ -93,6 +100,7 @@ func (r *Reach) Add(o Reach) {
 	r.Unregistered += o.Unregistered
 	r.RetryAfter503 += o.RetryAfter503
 	r.SyncAfterRelaunch += o.SyncAfterRelaunch
+	r.TokenMoved += o.TokenMoved
 }
 
 // Missing names the states never reached, sorted.
@@ -100,7 +108,8 @@ func (r Reach) Missing() []string {
 	var out []string
 	for name, n := range map[string]int{"push to a killed device": r.PushToKilled, "cap hit and coalesced": r.Coalesced,
 		"kick of an offline device": r.OfflineKick, "UNREGISTERED cleanup": r.Unregistered,
-		"retry after 503": r.RetryAfter503, "sync after relaunch": r.SyncAfterRelaunch} {
+		"retry after 503": r.RetryAfter503, "sync after relaunch": r.SyncAfterRelaunch,
+		"token moved from a user still logged in": r.TokenMoved} {
 		if n == 0 {
 			out = append(out, name)
 		}

@@ -153,3 +153,126 @@ func TestOracleNamesARetryWhoseBadgeMoved(t *testing.T) {
 	require.Equal(t, "alice-1", v[0].Device)
 	require.Contains(t, v[0].Evidence, "push 1 (attempt 2) to alice-1 differs from its first attempt: badge 6, want 5")
 }
+
+// sharePhone hands a phone that alice is logged in on to carol, as a shared phone changes hands:
+// alice logs out — lost if lostLogout, her network down for long enough that the app gave up
+// on its connection — and carol logs in on it, reporting the same token; the oracle is told of
+// the phone's new identity, as the scenario runner tells it.
+func (x *twoApps) sharePhone(t *testing.T, phone *sim.Device, lostLogout bool) {
+	t.Helper()
+	phone.Login(true)
+	x.w.Advance(time.Second)
+	if lostLogout {
+		phone.NetLoss()
+		x.w.Advance(2 * time.Minute)
+	}
+	phone.Logout()
+	x.w.Advance(time.Second)
+	require.NoError(t, phone.SwitchUser("carol"))
+	x.o.AddDevice(phone)
+	if lostLogout {
+		phone.NetRestore()
+	}
+	phone.Login(true)
+	x.w.Advance(time.Second)
+	require.True(t, phone.LoggedIn())
+	phone.Kill()
+	x.w.Advance(time.Second)
+}
+
+// A shared phone: alice's logout is lost, carol logs in on the same phone and reports the same
+// token. The relay moves the token, so the oracle finds nothing and counts the move; a push for
+// alice on that token, decided or reaching FCM, breaks OneUserPerToken and says whose it was.
+func TestOracleFollowsATokenToTheUserWhoReportedItLast(t *testing.T) {
+	x := newTwoApps(t)
+	phone, bob := x.devs["alice-1"], x.devs["bob-1"]
+	bob.Login(true)
+	x.sharePhone(t, phone, true)
+	bob.Send(relay.ClientFrame{To: "alice", Text: "for alice"})
+	bob.Send(relay.ClientFrame{To: "carol", Text: "for carol"})
+	x.w.Advance(time.Minute)
+	require.Empty(t, x.o.Violations())
+	require.Equal(t, 1, x.o.Reach().TokenMoved, "the token moved from alice, still logged in, to carol")
+	require.Equal(t, 1, x.o.Reach().PushToKilled, "carol's message was pushed to the phone")
+
+	// What the relay would have done had it left alice bound to the token.
+	alice := relay.DeviceKey{SDKAppID: 1400000001, UserID: "alice", DeviceID: "alice-1"}
+	push := relay.Push{ID: 99, Device: alice, CertificateID: 6768, Token: phone.Token(), Seqs: []uint64{1}, Attempt: 1}
+	at := x.w.Now()
+	x.o.Tap(sim.TapEvent{Kind: sim.TapReady, Time: at, Ready: &relay.Ready{Pushes: []relay.Push{push}}})
+	x.o.Tap(sim.TapEvent{Kind: sim.TapFCM, Time: at, Push: push})
+	var named []oracle.Violation
+	for _, v := range x.o.Violations() {
+		if v.Invariant == oracle.OneUserPerToken {
+			named = append(named, v)
+		}
+	}
+	require.Len(t, named, 2)
+	require.Equal(t, oracle.OneUserPerToken, x.o.Violations()[0].Invariant, "named first, before what follows from it")
+	require.Equal(t, "alice-1", named[0].Device)
+	require.Equal(t, at, named[0].Time)
+	token := phone.Token()[:12]
+	require.Equal(t, "push 99 (attempt 1) decided for alice on alice-1, on token "+token+"…, which carol on alice-1 reported last", named[0].Evidence)
+	require.Equal(t, "push 99 (attempt 1) reached FCM for alice on alice-1, on token "+token+"…, which carol on alice-1 reported last", named[1].Evidence)
+}
+
+// A phone that changes hands on its open connection: carol's login on it is carol's from then
+// on. Alice's logout reached the relay (whole link) or not (lost on a cut link, the connection
+// kept): either way the relay ends alice's login, and the oracle follows it, so a message to
+// alice is explained as logged-out and one to carol is pushed, without a violation.
+func TestOracleFollowsAConnectionThatChangesHands(t *testing.T) {
+	for _, lost := range []bool{false, true} {
+		t.Run(fmt.Sprintf("logout lost %v", lost), func(t *testing.T) {
+			x := newTwoApps(t)
+			phone, bob := x.devs["alice-1"], x.devs["bob-1"]
+			bob.Login(true)
+			phone.Login(true)
+			x.w.Advance(time.Second)
+			if lost {
+				require.NoError(t, x.w.SetLink(phone, sim.Link{Partitioned: true}))
+			}
+			phone.Logout()
+			x.w.Advance(time.Second)
+			require.NoError(t, phone.SwitchUser("carol"))
+			x.o.AddDevice(phone)
+			if lost {
+				require.NoError(t, x.w.SetLink(phone, sim.Link{}))
+			}
+			phone.Login(true)
+			x.w.Advance(time.Second)
+			require.True(t, phone.LoggedIn())
+			phone.Kill()
+			x.w.Advance(time.Second)
+			bob.Send(relay.ClientFrame{To: "alice", Text: "for alice"})
+			bob.Send(relay.ClientFrame{To: "carol", Text: "for carol"})
+			x.w.Advance(time.Minute)
+			require.Empty(t, x.o.Violations())
+			require.Zero(t, x.o.Reach().TokenMoved, "alice's login ended before carol reported the token")
+			require.Equal(t, 1, x.o.Reach().PushToKilled)
+		})
+	}
+}
+
+// A phone that comes back to a user it had before starts afresh: the app syncs that user's
+// messages from the first again, which is no duplicate.
+func TestOracleCountsAReturningUserFromScratch(t *testing.T) {
+	x := newTwoApps(t)
+	phone, bob := x.devs["alice-1"], x.devs["bob-1"]
+	bob.Login(true)
+	phone.Login(true)
+	x.w.Advance(time.Second)
+	bob.Send(relay.ClientFrame{To: "alice", Text: "for alice"})
+	x.w.Advance(time.Second)
+	for _, user := range []string{"carol", "alice"} {
+		phone.Logout()
+		x.w.Advance(time.Second)
+		require.NoError(t, phone.SwitchUser(user))
+		x.o.AddDevice(phone)
+		phone.Login(true)
+		x.w.Advance(time.Second)
+	}
+	require.Equal(t, uint64(1), phone.LastSeq(), "alice's message, synced again")
+	require.Empty(t, x.o.Violations())
+	x.o.CheckCaughtUp(x.w.Now(), []*sim.Device{phone})
+	require.Empty(t, x.o.Violations())
+}
