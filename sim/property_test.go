@@ -3,6 +3,7 @@ package sim_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -254,6 +255,12 @@ func (p *propRun) stepOf(a act) scenarios.Step {
 		st = fault(scenarios.FaultStep{Status: 503, Count: a.N})
 	case "fault429":
 		st = fault(scenarios.FaultStep{Status: 429, Count: 1, RetryAfter: duration.Of(a.D)})
+	case "fault503Dev", "fault429Dev":
+		status := 503
+		if a.Kind == "fault429Dev" {
+			status = 429
+		}
+		st = fault(scenarios.FaultStep{Device: dev, Status: status, Count: a.N, RetryAfter: duration.Of(a.D)})
 	case "faultLoss":
 		st = fault(scenarios.FaultStep{Loss: true, Count: a.N})
 	case "faultLatency":
@@ -422,6 +429,10 @@ func (p *propRun) actions() map[string]func(*rapid.T) {
 	}
 	out["faultClear"] = func(t *rapid.T) { p.apply(act{Kind: "faultClear"}) }
 	out["restart"] = func(t *rapid.T) { p.apply(act{Kind: "restart"}) }
+	if p.vw != nil {
+		// The composites wait minutes and restart the relay: the virtual property's alone.
+		maps.Copy(out, p.combos(text))
+	}
 	waits := map[string][]time.Duration{
 		"waitShort": {10 * time.Millisecond, 100 * time.Millisecond, time.Second},
 		"waitMid":   {5 * time.Second, 40 * time.Second, 3 * time.Minute},
@@ -571,7 +582,7 @@ func scenarioYAML(p *propRun, test string) ([]byte, error) {
 var actKinds = []string{"install", "launch", "login", "loginNoToken", "reportToken", "foreground", "background",
 	"kill", "forceStop", "netLoss", "netRestore", "relaunch", "logout", "uninstall", "tokenRefresh", "tap", "send",
 	"sendOnlineOnly", "sendNoPush", "sendGroup", "mute", "unmute", "kick", "fault503", "fault429", "faultLoss",
-	"faultLatency", "faultClear", "restart", "wait", "switchUser"}
+	"faultLatency", "faultClear", "restart", "wait", "switchUser", "fault503Dev", "fault429Dev"}
 
 // The counterexample writer speaks the scenario format: a run with every kind of action
 // renders to a file the scenario parser accepts, with one step per action.

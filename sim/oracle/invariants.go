@@ -99,6 +99,18 @@ func (m *model) invariantRetryBudget(now time.Time, p relay.Push, what string) {
 	}
 }
 
+// invariantGivenUpAtBudget (retry budget): a push whose attempt number retry.maxAttempts FCM
+// refused for a passing reason is given up at once — the trace says FCM's answer and nothing
+// more of it; a relay that kept it for a retry would trace it again (a timeout, a cancel).
+func (m *model) invariantGivenUpAtBudget(e relay.TraceEntry, p *push) {
+	if !p.finalTraced && e.Reason == relay.ReasonFCMPrefix+p.lastErr {
+		p.finalTraced = true
+		return
+	}
+	m.violate(RetryBudget, p.dev.id(), "push %d: attempt %d of %d failed (%s), so it is given up, yet the relay traced %s for it after: %s",
+		e.PushID, p.attempt, m.maxAttempts, p.lastErr, e.Reason, e.Detail)
+}
+
 // invariantCaps (invariant 3): in every window, the pushes handed to FCM for a device stay
 // within its app's caps.
 func (m *model) invariantCaps(now time.Time, p relay.Push) {
@@ -108,6 +120,7 @@ func (m *model) invariantCaps(now time.Time, p relay.Push) {
 		return
 	}
 	caps := m.appOf(d).caps
+	m.reachCaps(d, now)
 	d.sent = append(d.sent, now)
 	n := len(d.sent)
 	// Only windows ending now can newly break: count back from the newest push.

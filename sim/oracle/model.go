@@ -17,6 +17,10 @@ import (
 type model struct {
 	maxAttempts int
 	defaultCaps relay.Caps // the relay's caps for apps that set none
+	// heartbeatDeadline is how long the relay lets a connection stay silent.
+	heartbeatDeadline time.Duration
+	// restartedAt is when the relay last restarted from its store.
+	restartedAt time.Time
 	// fcmOwnThrottles: fakefcm's throttles are FCM's documented ones (none set tighter).
 	fcmOwnThrottles bool
 
@@ -28,6 +32,8 @@ type model struct {
 	latest map[relay.UserKey]uint64          // newest seq per user
 	muted  map[relay.UserKey]map[string]bool // conv → receive but do not notify
 	pushes map[uint64]*push
+	// unmuted are the conversations muted once and unmuted since.
+	unmuted map[relay.UserKey]map[string]bool
 	// owed are the (device, seq) the relay ever owed a decision about a push: messages stored
 	// while the device was logged in and away, and frames an ended connection left
 	// unacknowledged. undecided are those whose decision is still to come.
@@ -74,6 +80,8 @@ type device struct {
 	// seen is the last seq the app took in since its install, for the no-loss invariant.
 	seen       uint64
 	relaunched bool
+	// loginAt is when its latest login was accepted.
+	loginAt time.Time
 	// unread is the badge count the relay keeps for the device: set by background {unread},
 	// one more per push decided. Kept across logins; a restart keeps it only for a device
 	// logged in (its session is stored).
@@ -89,6 +97,7 @@ type conn struct {
 	framed   []uint64 // seqs written to it as msg frames
 	loginSeq uint64   // the user's newest seq when the device logged in on it
 	synced   bool
+	heard    time.Time // when the relay last heard from it
 }
 
 // push is one push the relay handed out.
@@ -102,6 +111,11 @@ type push struct {
 	sends      int
 	answered   time.Time
 	retryAfter time.Duration
+	// attempt is the attempt number of its latest send. givenUp: FCM refused attempt number
+	// maxAttempts for a passing reason, so the relay must give the push up; finalTraced: the
+	// trace said so.
+	attempt              int
+	givenUp, finalTraced bool
 }
 
 type owedKey struct {
@@ -137,6 +151,7 @@ var builtinCaps = relay.Config{}.Effective().DefaultCaps
 func newModel(cfg Config) *model {
 	eff := cfg.Relay.Effective()
 	return &model{maxAttempts: eff.Retry.MaxAttempts, defaultCaps: eff.DefaultCaps, fcmOwnThrottles: ownThrottles(cfg.FCM.Throttles),
+		heartbeatDeadline: eff.HeartbeatDeadline.D(), unmuted: map[relay.UserKey]map[string]bool{},
 		apps: map[uint64]*app{}, devs: map[relay.DeviceKey]*device{}, users: map[relay.UserKey][]*device{},
 		conns: map[relay.ConnID]*conn{}, msgs: map[relay.UserKey]map[uint64]relay.StoredMsg{}, latest: map[relay.UserKey]uint64{},
 		muted: map[relay.UserKey]map[string]bool{}, pushes: map[uint64]*push{}, owed: map[owedKey]bool{},
@@ -216,6 +231,7 @@ func (m *model) tap(e sim.TapEvent) {
 			m.invariantRetryBudget(e.Time, e.Push, "reached FCM")
 		}
 	case sim.TapRestarted:
+		m.restartedAt = e.Time
 		for id, c := range m.conns {
 			if c.dev != nil && c.dev.conn == id {
 				c.dev.conn = 0
@@ -235,7 +251,7 @@ func (m *model) input(e sim.TapEvent) {
 	in := e.Input
 	switch in.Kind {
 	case relay.InputOpen:
-		c := &conn{pending: map[int64]relay.ClientFrame{}}
+		c := &conn{pending: map[int64]relay.ClientFrame{}, heard: e.Time}
 		if e.Device != nil {
 			c.dev = m.devs[keyOf(e.Device)]
 		}
@@ -245,6 +261,7 @@ func (m *model) input(e sim.TapEvent) {
 		if c == nil {
 			return
 		}
+		c.heard = e.Time
 		f := in.Frame
 		if f.Op == relay.OpLogin && c.dev == nil {
 			// A live relay's connection says who it is at login.
@@ -353,6 +370,7 @@ func (m *model) ready(now time.Time, rd *relay.Ready) {
 		}
 	}
 	for _, cl := range rd.Closes {
+		m.closedByRelay(now, cl.Conn)
 		m.closed(cl.Conn)
 	}
 	// Messages stored now are owed a decision for every device logged in and away.
@@ -370,6 +388,7 @@ func (m *model) ready(now time.Time, rd *relay.Ready) {
 		for _, d := range m.users[u] {
 			if d.loggedIn && d.conn == 0 {
 				m.owe(d, pm.Msg.Seq)
+				m.reachStored(d, pm.Msg)
 			}
 		}
 	}
@@ -401,8 +420,14 @@ func (m *model) ready(now time.Time, rd *relay.Ready) {
 			if m.pushes[p.ID].lastErr == "UNAVAILABLE" {
 				m.reach.RetryAfter503++
 			}
+			if m.pushes[p.ID].retryAfter > 0 {
+				m.reach.RetryAfterHonoured++
+			}
 			m.invariantNoPushAfterEnd(p, "retried")
 			m.invariantRetryBudget(now, p, "retried")
+		}
+		if mp := m.pushes[p.ID]; mp != nil {
+			mp.attempt = p.Attempt
 		}
 		m.invariantCaps(now, p)
 		m.invariantPushContent(p)
@@ -431,7 +456,7 @@ func (m *model) accepted(id relay.ConnID, c *conn, req relay.ClientFrame, reply 
 			}
 		}
 		// A login starts the connection afresh: what came before it is the app's to sync.
-		d.loggedIn, d.conn, d.acked = true, id, 0
+		d.loggedIn, d.conn, d.acked, d.loginAt = true, id, 0, m.at
 		c.loginSeq, c.framed, c.synced = m.latest[u], nil, false
 	case relay.OpLogout:
 		m.end(d, relay.ReasonLoggedOut)
@@ -447,12 +472,26 @@ func (m *model) accepted(id relay.ConnID, c *conn, req relay.ClientFrame, reply 
 		if m.muted[u] == nil {
 			m.muted[u] = map[string]bool{}
 		}
+		if m.muted[u][req.Conv] && req.Opt != relay.ReceiveNotNotify {
+			if m.unmuted[u] == nil {
+				m.unmuted[u] = map[string]bool{}
+			}
+			m.unmuted[u][req.Conv] = true
+		}
 		m.muted[u][req.Conv] = req.Opt == relay.ReceiveNotNotify
 	case relay.OpBackground:
 		d.unread = req.Unread
 	case relay.OpSync:
 		if !reply.More {
 			c.synced = true
+		}
+	case relay.OpSend:
+		if req.OnlineOnly && req.To != "" {
+			for _, o := range m.users[relay.UserKey{SDKAppID: u.SDKAppID, UserID: req.To}] {
+				if o.loggedIn && o.conn == 0 && o.token != "" && req.To != u.UserID {
+					m.reach.OnlineOnlyToKilled++
+				}
+			}
 		}
 	}
 }
@@ -468,6 +507,9 @@ func (m *model) traced(e relay.TraceEntry, decided map[owedKey]bool) {
 	if e.Seq != 0 {
 		seqs = []uint64{e.Seq}
 	}
+	if p := m.pushes[e.PushID]; e.PushID != 0 && p != nil && p.givenUp {
+		m.invariantGivenUpAtBudget(e, p)
+	}
 	switch e.Reason {
 	case relay.ReasonLoggedOut, relay.ReasonKicked:
 		if d.loggedIn {
@@ -482,6 +524,7 @@ func (m *model) traced(e relay.TraceEntry, decided map[owedKey]bool) {
 			m.violate(PushedOrExplained, d.id(), "%s traced no-binding for %v but it is bound", d.id(), seqs)
 		}
 	case relay.ReasonCapped:
+		m.reachCaps(d, m.at)
 		for _, s := range seqs {
 			if m.held[key] == nil {
 				m.held[key] = map[uint64]bool{}
@@ -564,6 +607,10 @@ func (m *model) result(now time.Time, r relay.PushResult) {
 	}
 	p.lastErr = r.Err.Code
 	p.answered, p.retryAfter = now, r.Err.RetryAfter
+	if retryable(r.Err.Code) && p.attempt >= m.maxAttempts {
+		p.givenUp = true
+		m.reach.LastAttemptFailed++
+	}
 	if r.Err.Code == "UNREGISTERED" || r.Err.TokenInvalid {
 		for _, d := range m.devs {
 			if d.token == p.token {
@@ -611,5 +658,67 @@ func (m *model) observed(dev *sim.Device, o sim.Observation) {
 		if o.State.App == sim.AppNotRunning {
 			m.reach.PushToKilled++
 		}
+	}
+}
+
+// retryable reports whether FCM's answer (or the sender's) is one the relay retries: DESIGN.md
+// retries QUOTA_EXCEEDED, UNAVAILABLE, INTERNAL, timeouts and network errors.
+func retryable(code string) bool {
+	switch code {
+	case "QUOTA_EXCEEDED", "UNAVAILABLE", "INTERNAL", relay.ErrCodeNetwork, relay.ErrCodeTimeout:
+		return true
+	}
+	return false
+}
+
+// reachStored counts the combinations a message stored for a killed, logged-in device puts to
+// the test, if the device is bound and the message is not its user's own.
+func (m *model) reachStored(d *device, msg relay.StoredMsg) {
+	u := d.key.User()
+	if d.token == "" || msg.From == u.UserID {
+		return
+	}
+	switch {
+	case msg.Push.Disable:
+		m.reach.PushDisabledToKilled++
+	case m.muted[u][msg.Conv]:
+		m.reach.MutedToKilled++
+	case m.unmuted[u][msg.Conv]:
+		m.reach.UnmutedToKilled++
+	}
+	if msg.Group != "" {
+		m.reach.GroupToKilled++
+	}
+}
+
+// reachCaps counts a push decided or held for a device while a push of an earlier session of
+// it, or from before the latest restart, is inside its caps' minute.
+func (m *model) reachCaps(d *device, now time.Time) {
+	var login, restart bool
+	for _, at := range d.sent {
+		if now.Sub(at) >= time.Minute {
+			continue
+		}
+		login = login || at.Before(d.loginAt)
+		restart = restart || at.Before(m.restartedAt)
+	}
+	if login {
+		m.reach.CapsAcrossLogin++
+	}
+	if restart {
+		m.reach.CapsAcrossRestart++
+	}
+}
+
+// closedByRelay counts a connection the relay closes after it stayed silent past the heartbeat
+// deadline while frames written to it were unacknowledged: a half-open connection whose
+// messages must now be pushed.
+func (m *model) closedByRelay(now time.Time, id relay.ConnID) {
+	c := m.conns[id]
+	if c == nil || c.dev == nil || c.dev.conn != id || !c.dev.loggedIn || now.Sub(c.heard) < m.heartbeatDeadline {
+		return
+	}
+	if slices.ContainsFunc(c.framed, func(s uint64) bool { return s > c.dev.acked }) {
+		m.reach.HalfOpenClosed++
 	}
 }

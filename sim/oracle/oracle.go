@@ -90,6 +90,25 @@ type Reach struct {
 	// TokenMoved counts tokens reported by a second (user, device) while the first was still
 	// logged in and bound to them: a shared phone whose previous user's logout was lost.
 	TokenMoved int
+	// The combinations where the push rule's exceptions and the retry budget's edge are put to
+	// the test: each counts a message or an answer the relay took while the combination held.
+	//
+	// OnlineOnlyToKilled: an online-only message accepted for a user with a device killed,
+	// logged in and bound. PushDisabledToKilled, MutedToKilled, GroupToKilled: a push-disabled
+	// message, a message in a muted conversation, a group message stored for such a device;
+	// UnmutedToKilled: a message stored for such a device in a conversation muted once and
+	// unmuted since.
+	OnlineOnlyToKilled, PushDisabledToKilled, MutedToKilled, UnmutedToKilled, GroupToKilled int
+	// RetryAfterHonoured: a retry of a push whose last answer carried a Retry-After.
+	// LastAttemptFailed: a retryable answer to a push's attempt number retry.maxAttempts.
+	RetryAfterHonoured, LastAttemptFailed int
+	// HalfOpenClosed: the relay closed a connection silent past its heartbeat deadline while
+	// frames written to it were unacknowledged.
+	HalfOpenClosed int
+	// CapsAcrossLogin, CapsAcrossRestart: a push decided or held for a device while a push of
+	// an earlier session of it (before its latest login), or from before the latest relay
+	// restart, is inside its caps' minute.
+	CapsAcrossLogin, CapsAcrossRestart int
 }
 
 // Add adds o's counts to r's.
@@ -101,6 +120,16 @@ func (r *Reach) Add(o Reach) {
 	r.RetryAfter503 += o.RetryAfter503
 	r.SyncAfterRelaunch += o.SyncAfterRelaunch
 	r.TokenMoved += o.TokenMoved
+	r.OnlineOnlyToKilled += o.OnlineOnlyToKilled
+	r.PushDisabledToKilled += o.PushDisabledToKilled
+	r.MutedToKilled += o.MutedToKilled
+	r.UnmutedToKilled += o.UnmutedToKilled
+	r.GroupToKilled += o.GroupToKilled
+	r.RetryAfterHonoured += o.RetryAfterHonoured
+	r.LastAttemptFailed += o.LastAttemptFailed
+	r.HalfOpenClosed += o.HalfOpenClosed
+	r.CapsAcrossLogin += o.CapsAcrossLogin
+	r.CapsAcrossRestart += o.CapsAcrossRestart
 }
 
 // Missing names the states never reached, sorted.
@@ -109,7 +138,12 @@ func (r Reach) Missing() []string {
 	for name, n := range map[string]int{"push to a killed device": r.PushToKilled, "cap hit and coalesced": r.Coalesced,
 		"kick of an offline device": r.OfflineKick, "UNREGISTERED cleanup": r.Unregistered,
 		"retry after 503": r.RetryAfter503, "sync after relaunch": r.SyncAfterRelaunch,
-		"token moved from a user still logged in": r.TokenMoved} {
+		"token moved from a user still logged in": r.TokenMoved,
+		"online-only message for a killed device": r.OnlineOnlyToKilled, "push-disabled message for a killed device": r.PushDisabledToKilled,
+		"muted conversation's message for a killed device": r.MutedToKilled, "unmuted conversation's message for a killed device": r.UnmutedToKilled,
+		"group message for a killed member": r.GroupToKilled, "retry after a Retry-After": r.RetryAfterHonoured,
+		"last allowed attempt failed": r.LastAttemptFailed, "half-open connection closed at its deadline with frames unacknowledged": r.HalfOpenClosed,
+		"caps carried across a login": r.CapsAcrossLogin, "caps carried across a relay restart": r.CapsAcrossRestart} {
 		if n == 0 {
 			out = append(out, name)
 		}

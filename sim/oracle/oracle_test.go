@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/sim"
@@ -275,4 +276,32 @@ func TestOracleCountsAReturningUserFromScratch(t *testing.T) {
 	require.Empty(t, x.o.Violations())
 	x.o.CheckCaughtUp(x.w.Now(), []*sim.Device{phone})
 	require.Empty(t, x.o.Violations())
+}
+
+// A push whose last allowed attempt FCM refused for a passing reason is given up: the oracle
+// counts the edge, takes the relay's final answer in the trace, and names anything traced for
+// the push after it (a relay that kept it for one more retry traces a timeout or a cancel).
+func TestOracleNamesAPushKeptPastItsLastAttempt(t *testing.T) {
+	x := newTwoApps(t)
+	alice, bob := x.devs["alice-1"], x.devs["bob-1"]
+	alice.Login(true)
+	bob.Login(true)
+	x.w.Advance(time.Second)
+	alice.Kill()
+	x.w.Advance(time.Second)
+	require.NoError(t, x.w.SetFaults([]fakefcm.FaultRule{{Token: alice.Token(), Status: 503}}))
+	bob.Send(relay.ClientFrame{To: "alice", Text: "hi"})
+	x.w.Advance(10 * time.Minute)
+	require.Empty(t, x.o.Violations(), "five attempts, each refused, the last one given up")
+	require.Equal(t, 1, x.o.Reach().LastAttemptFailed)
+
+	at := x.w.Now()
+	x.o.Tap(sim.TapEvent{Kind: sim.TapReady, Time: at, Ready: &relay.Ready{Trace: []relay.TraceEntry{{
+		SDKAppID: 1400000001, UserID: "alice", DeviceID: "alice-1", Seq: 1, PushID: 1, Attempt: 5,
+		Reason: relay.ReasonFCMPrefix + relay.ErrCodeTimeout, Detail: "gave up: the relay restarted"}}}})
+	v := x.o.Violations()
+	require.Len(t, v, 1)
+	require.Equal(t, oracle.RetryBudget, v[0].Invariant)
+	require.Equal(t, "alice-1", v[0].Device)
+	require.Contains(t, v[0].Evidence, "push 1: attempt 5 of 5 failed (UNAVAILABLE), so it is given up, yet the relay traced fcm-TIMEOUT")
 }
