@@ -125,6 +125,8 @@ const (
 	StepUninstall     StepKind = "uninstall"
 	StepTokenRefresh  StepKind = "tokenRefresh"
 	StepTap           StepKind = "tap"
+	StepHoldAcks      StepKind = "holdAcks"
+	StepReleaseAcks   StepKind = "releaseAcks"
 	StepSend          StepKind = "send"
 	StepSendGroup     StepKind = "sendGroup"
 	StepCreateGroup   StepKind = "createGroup"
@@ -140,7 +142,7 @@ const (
 // `step: {device: DEVICE, …}`.
 var DeviceSteps = []StepKind{StepInstall, StepLaunch, StepLogin, StepReportToken, StepForeground,
 	StepBackground, StepKill, StepForceStop, StepNetLoss, StepNetRestore, StepRelaunch, StepLogout,
-	StepUninstall, StepTokenRefresh, StepTap}
+	StepUninstall, StepTokenRefresh, StepTap, StepHoldAcks, StepReleaseAcks}
 
 // AllSteps lists every step kind, in the order the README documents them.
 var AllSteps = append(append([]StepKind{}, DeviceSteps...), StepKick, StepSend, StepSendGroup,
@@ -159,6 +161,10 @@ type Step struct {
 	Unread int `json:"unread,omitempty"`
 	// User (kick) is the user the administrator kicks.
 	User string `json:"user,omitempty"`
+	// Count (releaseAcks) is how many held acks the app sends; 0 sends them all. Reverse sends
+	// the newest first.
+	Count   int  `json:"count,omitempty"`
+	Reverse bool `json:"reverse,omitempty"`
 
 	Send        *SendStep        `json:"send,omitempty"`
 	CreateGroup *CreateGroupStep `json:"createGroup,omitempty"`
@@ -175,6 +181,10 @@ type DeviceStep struct {
 	Device      string `yaml:"device" json:"device" jsonschema:"required"`
 	ReportToken *bool  `yaml:"reportToken,omitempty" json:"reportToken,omitempty"`
 	Unread      int    `yaml:"unread,omitempty" json:"unread,omitempty"`
+	// Count and Reverse are releaseAcks': how many held acks to send (all when left out), and
+	// the newest first.
+	Count   int  `yaml:"count,omitempty" json:"count,omitempty" jsonschema:"minimum=0"`
+	Reverse bool `yaml:"reverse,omitempty" json:"reverse,omitempty"`
 }
 
 // SendStep sends a message from a device's app: to a user (send) or a group (sendGroup).

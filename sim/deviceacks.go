@@ -28,8 +28,9 @@ func (d *Device) HoldAcks() {
 // ReleaseAcks sends up to n of the acks the app holds (n <= 0: all of them): the oldest first, or
 // the newest first when reverse. Since an ack covers every message up to its seq, a newer ack
 // sent first acknowledges the older ones too, and the older acks that follow acknowledge nothing
-// new. The app goes on holding the acks of messages still to come.
-func (d *Device) ReleaseAcks(n int, reverse bool) {
+// new. The app goes on holding the acks of messages still to come. It returns the seqs of the
+// acks it sent, in the order sent.
+func (d *Device) ReleaseAcks(n int, reverse bool) []uint64 {
 	held := d.heldAcks
 	if n <= 0 || n > len(held) {
 		n = len(held)
@@ -47,6 +48,7 @@ func (d *Device) ReleaseAcks(n int, reverse bool) {
 	for _, s := range sent {
 		d.sendAck(s)
 	}
+	return sent
 }
 
 // releaseDetail says what a ReleaseAcks sent: "releaseAcks (seq 3, 2 newest first; 1 still held)".
