@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pushlab/pushlab/fakefcm"
+	"github.com/pushlab/pushlab/internal/ratelimit"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/sim"
 )
@@ -18,6 +19,11 @@ type model struct {
 	defaultCaps relay.Caps // the relay's caps for apps that set none
 	// fcmOwnThrottles: fakefcm's throttles are FCM's documented ones (none set tighter).
 	fcmOwnThrottles bool
+	// frameBurst and frameEvery are the relay's flood control: each connection's frames are
+	// taken from a bucket of frameBurst refilling one every frameEvery, and one past it is
+	// dropped (README "App protocol").
+	frameBurst int
+	frameEvery time.Duration
 
 	apps   map[uint64]*app
 	devs   map[relay.DeviceKey]*device
@@ -40,8 +46,10 @@ type model struct {
 	// carry the same content.
 	contents map[uint64]relay.Push
 
-	// at is the time of the event being taken in: what a violation found now is dated.
+	// at is the time of the event being taken in: what a violation found now is dated. now is
+	// the latest time the relay was given, which its clock never goes back from.
 	at         time.Time
+	now        time.Time
 	violations []Violation
 	reach      Reach
 }
@@ -65,10 +73,15 @@ type device struct {
 	conn     relay.ConnID // the connection it is logged in on; 0 when away
 	token    string       // its binding; "" when none
 	cert     int64
-	acked    uint64
-	sent     []time.Time // pushes handed to FCM, for the caps
-	// seen is the last seq the app took in since its install, for the no-loss invariant.
+	// acked is the highest seq the device acknowledged since its latest login: by the protocol's
+	// rule (ack {seq}: "the device has the messages up to seq"), every message at or below it is
+	// acknowledged, whatever order the acks came in.
+	acked uint64
+	sent  []time.Time // pushes handed to FCM, for the caps
+	// seen is the last seq the app took in since its install, for the no-loss invariant;
+	// live the newest it took in from a msg frame (kept when the app forgets).
 	seen       uint64
+	live       uint64
 	relaunched bool
 	// unread is the badge count the relay keeps for the device: set by background {unread},
 	// one more per push decided. Kept across logins; a restart keeps it only for a device
@@ -85,6 +98,7 @@ type conn struct {
 	framed   []uint64 // seqs written to it as msg frames
 	loginSeq uint64   // the user's newest seq when the device logged in on it
 	synced   bool
+	frames   *ratelimit.Bucket // its flood control
 }
 
 // push is one push the relay handed out.
@@ -133,6 +147,7 @@ var builtinCaps = relay.Config{}.Effective().DefaultCaps
 func newModel(cfg Config) *model {
 	eff := cfg.Relay.Effective()
 	return &model{maxAttempts: eff.Retry.MaxAttempts, defaultCaps: eff.DefaultCaps, fcmOwnThrottles: ownThrottles(cfg.FCM.Throttles),
+		frameBurst: eff.FrameBurst, frameEvery: time.Second / time.Duration(eff.FramesPerSecond),
 		apps: map[uint64]*app{}, devs: map[relay.DeviceKey]*device{}, users: map[relay.UserKey][]*device{},
 		conns: map[relay.ConnID]*conn{}, msgs: map[relay.UserKey]map[uint64]relay.StoredMsg{}, latest: map[relay.UserKey]uint64{},
 		muted: map[relay.UserKey]map[string]bool{}, pushes: map[uint64]*push{}, owed: map[owedKey]bool{},
@@ -200,6 +215,9 @@ func (m *model) violate(invariant string, dev, format string, args ...any) {
 // tap takes one event: what crossed the relay core's boundary.
 func (m *model) tap(e sim.TapEvent) {
 	m.at = e.Time
+	if e.Time.After(m.now) {
+		m.now = e.Time
+	}
 	switch e.Kind {
 	case sim.TapInput:
 		m.input(e)
@@ -230,14 +248,16 @@ func (m *model) input(e sim.TapEvent) {
 	in := e.Input
 	switch in.Kind {
 	case relay.InputOpen:
-		c := &conn{pending: map[int64]relay.ClientFrame{}}
+		c := &conn{pending: map[int64]relay.ClientFrame{}, frames: ratelimit.MustBucket(m.frameBurst, m.frameEvery)}
 		if e.Device != nil {
 			c.dev = m.devs[keyOf(e.Device)]
 		}
 		m.conns[in.Conn] = c
-	case relay.InputReceive:
+	case relay.InputReceive, relay.InputRefuse:
 		c := m.conns[in.Conn]
-		if c == nil {
+		if c == nil || !c.frames.Take(m.now) || in.Kind == relay.InputRefuse {
+			// A frame past the flood limit is dropped: a request is answered 1004, an ack
+			// acknowledges nothing.
 			return
 		}
 		f := in.Frame
@@ -252,6 +272,8 @@ func (m *model) input(e sim.TapEvent) {
 			c.pending[f.ID] = f
 		}
 		if f.Op == relay.OpAck && c.dev.loggedIn && c.dev.conn == in.Conn {
+			// Cumulative: an ack below the highest so far acknowledges nothing new, and takes
+			// nothing back.
 			c.dev.acked = max(c.dev.acked, f.Seq)
 		}
 	case relay.InputClosed:
@@ -280,10 +302,15 @@ func (m *model) closed(id relay.ConnID) {
 		return
 	}
 	if c.synced {
+		trailing := false
 		for _, s := range c.framed {
 			if s > d.acked {
 				m.owe(d, s)
+				trailing = trailing || s <= d.live
 			}
+		}
+		if trailing {
+			m.reach.UnackedAtClose++
 		}
 		return
 	}
@@ -398,6 +425,7 @@ func (m *model) ready(now time.Time, rd *relay.Ready) {
 			m.invariantNoPushAfterEnd(p, "retried")
 			m.invariantRetryBudget(now, p, "retried")
 		}
+		m.invariantNoPushOfAcknowledged(p)
 		m.invariantCaps(now, p)
 		m.invariantPushContent(p)
 	}
@@ -572,7 +600,7 @@ func (m *model) observed(dev *sim.Device, o sim.Observation) {
 	case sim.ObsLifecycle:
 		switch o.Detail {
 		case "uninstall":
-			d.seen = 0
+			d.seen, d.live = 0, 0
 		case "relaunch":
 			d.relaunched = true
 		}
@@ -584,10 +612,17 @@ func (m *model) observed(dev *sim.Device, o sim.Observation) {
 			m.violate(NoLoss, d.id(), "%s took in seq %d (%s) after seq %d", d.id(), o.Seq, o.Kind, d.seen)
 		}
 		d.seen = o.Seq
+		if o.Kind == sim.ObsMsg {
+			d.live = o.Seq
+		}
 		if o.Kind == sim.ObsSynced && d.relaunched {
 			m.reach.SyncAfterRelaunch++
 			d.relaunched = false
 		}
+	case sim.ObsForgot:
+		// The app forgot what it never acknowledged (its acks were held): it takes those in
+		// again, by sync, from the newest it kept.
+		d.seen = min(d.seen, o.Seq)
 	case sim.ObsDuplicate:
 		m.violate(NoLoss, d.id(), "%s got seq %d a second time (%s)", d.id(), o.Seq, o.Detail)
 	case sim.ObsPush:

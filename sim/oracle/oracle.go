@@ -51,6 +51,10 @@ const (
 	// LoginPolicy: a kicked frame goes only to a device whose session the app's login policy
 	// (or the administrator) ended.
 	LoginPolicy = "kicks follow the login policy"
+	// NoPushOfAcknowledged: no push (first attempt, retry or summary) covers a message the
+	// device acknowledged since its latest login. An ack says the device has every message up
+	// to its seq; only what a connection that ended left unacknowledged is pushed again.
+	NoPushOfAcknowledged = "no push for a message the device acknowledged"
 )
 
 // Config is what an oracle knows of the world beyond what it is told while the run goes.
@@ -83,6 +87,10 @@ func (v Violation) String() string { return v.Invariant + ": " + v.Evidence }
 // never reaches them would pass by never getting there.
 type Reach struct {
 	PushToKilled, Coalesced, OfflineKick, Unregistered, RetryAfter503, SyncAfterRelaunch int
+	// UnackedAtClose: a connection of a logged-in device ended with msg frames the phone had
+	// taken in but not acknowledged: its acks trailed what was written. (A half-open connection
+	// ends with frames the phone never got; that is not counted here.)
+	UnackedAtClose int
 }
 
 // Add adds o's counts to r's.
@@ -93,6 +101,7 @@ func (r *Reach) Add(o Reach) {
 	r.Unregistered += o.Unregistered
 	r.RetryAfter503 += o.RetryAfter503
 	r.SyncAfterRelaunch += o.SyncAfterRelaunch
+	r.UnackedAtClose += o.UnackedAtClose
 }
 
 // Missing names the states never reached, sorted.
@@ -100,7 +109,8 @@ func (r Reach) Missing() []string {
 	var out []string
 	for name, n := range map[string]int{"push to a killed device": r.PushToKilled, "cap hit and coalesced": r.Coalesced,
 		"kick of an offline device": r.OfflineKick, "UNREGISTERED cleanup": r.Unregistered,
-		"retry after 503": r.RetryAfter503, "sync after relaunch": r.SyncAfterRelaunch} {
+		"retry after 503": r.RetryAfter503, "sync after relaunch": r.SyncAfterRelaunch,
+		"connection ended with frames taken in, unacknowledged": r.UnackedAtClose} {
 		if n == 0 {
 			out = append(out, name)
 		}
