@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/pushlab/pushlab/fakefcm"
-	"github.com/pushlab/pushlab/internal/ratelimit"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/sim"
 )
@@ -19,11 +18,11 @@ type model struct {
 	defaultCaps relay.Caps // the relay's caps for apps that set none
 	// fcmOwnThrottles: fakefcm's throttles are FCM's documented ones (none set tighter).
 	fcmOwnThrottles bool
-	// frameBurst and frameEvery are the relay's flood control: each connection's frames are
-	// taken from a bucket of frameBurst refilling one every frameEvery, and one past it is
-	// dropped (README "App protocol").
-	frameBurst int
-	frameEvery time.Duration
+	// frameBurst and frameEvery are the relay's flood control (README "App protocol"): each
+	// connection may send a burst of frameBurst frames, refilling one every frameEvery; a frame
+	// past that is dropped.
+	frameBurst int64
+	frameEvery int64 // nanoseconds
 
 	apps   map[uint64]*app
 	devs   map[relay.DeviceKey]*device
@@ -98,7 +97,19 @@ type conn struct {
 	framed   []uint64 // seqs written to it as msg frames
 	loginSeq uint64   // the user's newest seq when the device logged in on it
 	synced   bool
-	frames   *ratelimit.Bucket // its flood control
+	// full is when the connection's frame allowance is whole again (Unix nanoseconds).
+	full int64
+}
+
+// admit counts a frame received at t (Unix nanoseconds) against the connection's flood
+// allowance, and reports whether the relay takes it: each frame owes frameEvery of allowance, and
+// a frame that would leave more than a burst owed is dropped.
+func (m *model) admit(c *conn, t int64) bool {
+	if c.full-(m.frameBurst-1)*m.frameEvery > t {
+		return false
+	}
+	c.full = max(c.full, t) + m.frameEvery
+	return true
 }
 
 // push is one push the relay handed out.
@@ -147,7 +158,7 @@ var builtinCaps = relay.Config{}.Effective().DefaultCaps
 func newModel(cfg Config) *model {
 	eff := cfg.Relay.Effective()
 	return &model{maxAttempts: eff.Retry.MaxAttempts, defaultCaps: eff.DefaultCaps, fcmOwnThrottles: ownThrottles(cfg.FCM.Throttles),
-		frameBurst: eff.FrameBurst, frameEvery: time.Second / time.Duration(eff.FramesPerSecond),
+		frameBurst: int64(eff.FrameBurst), frameEvery: int64(time.Second) / int64(eff.FramesPerSecond),
 		apps: map[uint64]*app{}, devs: map[relay.DeviceKey]*device{}, users: map[relay.UserKey][]*device{},
 		conns: map[relay.ConnID]*conn{}, msgs: map[relay.UserKey]map[uint64]relay.StoredMsg{}, latest: map[relay.UserKey]uint64{},
 		muted: map[relay.UserKey]map[string]bool{}, pushes: map[uint64]*push{}, owed: map[owedKey]bool{},
@@ -248,14 +259,14 @@ func (m *model) input(e sim.TapEvent) {
 	in := e.Input
 	switch in.Kind {
 	case relay.InputOpen:
-		c := &conn{pending: map[int64]relay.ClientFrame{}, frames: ratelimit.MustBucket(m.frameBurst, m.frameEvery)}
+		c := &conn{pending: map[int64]relay.ClientFrame{}}
 		if e.Device != nil {
 			c.dev = m.devs[keyOf(e.Device)]
 		}
 		m.conns[in.Conn] = c
 	case relay.InputReceive, relay.InputRefuse:
 		c := m.conns[in.Conn]
-		if c == nil || !c.frames.Take(m.now) || in.Kind == relay.InputRefuse {
+		if c == nil || !m.admit(c, m.now.UnixNano()) || in.Kind == relay.InputRefuse {
 			// A frame past the flood limit is dropped: a request is answered 1004, an ack
 			// acknowledges nothing.
 			return
