@@ -126,6 +126,8 @@ const (
 	StepTokenRefresh  StepKind = "tokenRefresh"
 	StepTap           StepKind = "tap"
 	StepSwitchUser    StepKind = "switchUser"
+	StepHoldAcks      StepKind = "holdAcks"
+	StepReleaseAcks   StepKind = "releaseAcks"
 	StepSend          StepKind = "send"
 	StepSendGroup     StepKind = "sendGroup"
 	StepCreateGroup   StepKind = "createGroup"
@@ -141,7 +143,7 @@ const (
 // `step: {device: DEVICE, …}`.
 var DeviceSteps = []StepKind{StepInstall, StepLaunch, StepLogin, StepReportToken, StepForeground,
 	StepBackground, StepKill, StepForceStop, StepNetLoss, StepNetRestore, StepRelaunch, StepLogout,
-	StepUninstall, StepTokenRefresh, StepTap}
+	StepUninstall, StepTokenRefresh, StepTap, StepHoldAcks, StepReleaseAcks}
 
 // AllSteps lists every step kind, in the order the README documents them.
 var AllSteps = append(append([]StepKind{}, DeviceSteps...), StepSwitchUser, StepKick, StepSend, StepSendGroup,
@@ -160,6 +162,10 @@ type Step struct {
 	Unread int `json:"unread,omitempty"`
 	// User (kick) is the user the administrator kicks; (switchUser) the phone's next user.
 	User string `json:"user,omitempty"`
+	// Count (releaseAcks) is how many held acks the app sends; 0 sends them all. Reverse sends
+	// the newest first.
+	Count   int  `json:"count,omitempty"`
+	Reverse bool `json:"reverse,omitempty"`
 
 	Send        *SendStep        `json:"send,omitempty"`
 	CreateGroup *CreateGroupStep `json:"createGroup,omitempty"`
@@ -176,6 +182,10 @@ type DeviceStep struct {
 	Device      string `yaml:"device" json:"device" jsonschema:"required"`
 	ReportToken *bool  `yaml:"reportToken,omitempty" json:"reportToken,omitempty"`
 	Unread      int    `yaml:"unread,omitempty" json:"unread,omitempty"`
+	// Count and Reverse are releaseAcks': how many held acks to send (all when left out), and
+	// the newest first.
+	Count   int  `yaml:"count,omitempty" json:"count,omitempty" jsonschema:"minimum=0"`
+	Reverse bool `yaml:"reverse,omitempty" json:"reverse,omitempty"`
 }
 
 // SwitchUserStep hands a phone on which nobody is logged in to another user: the app's next

@@ -48,7 +48,13 @@ func (s *Step) UnmarshalYAML(node ast.Node) error {
 		if d.ReportToken != nil && s.Kind != StepLogin {
 			return &yaml.SyntaxError{Token: keyTok, Message: fmt.Sprintf("%s takes no reportToken (only login does)", name)}
 		}
-		s.Device, s.ReportToken, s.Unread = d.Device, d.ReportToken, d.Unread
+		if (d.Count != 0 || d.Reverse) && s.Kind != StepReleaseAcks {
+			return &yaml.SyntaxError{Token: keyTok, Message: fmt.Sprintf("%s takes no count or reverse (only releaseAcks does)", name)}
+		}
+		if d.Count < 0 {
+			return &yaml.SyntaxError{Token: keyTok, Message: fmt.Sprintf("releaseAcks count %d: how many held acks to send, 1 or more (leave it out for all)", d.Count)}
+		}
+		s.Device, s.ReportToken, s.Unread, s.Count, s.Reverse = d.Device, d.ReportToken, d.Unread, d.Count, d.Reverse
 	case s.Kind == StepKick:
 		if sc, ok := val.(ast.ScalarNode); ok && val.Type() != ast.NullType {
 			s.User = fmt.Sprint(sc.GetValue())

@@ -197,6 +197,26 @@ func (r *runner) act(index int, st Step) (string, error) {
 		return st.Device + " logs out", r.settleIdle(st.Device, d)
 	case StepSwitchUser:
 		return r.switchUser(st)
+	case StepHoldAcks:
+		r.w.Do(d.HoldAcks)
+		return st.Device + " holds its acks (takes messages in, acknowledges none)", nil
+	case StepReleaseAcks:
+		var sent []uint64
+		left := 0
+		r.w.Do(func() {
+			sent = d.ReleaseAcks(st.Count, st.Reverse)
+			left = len(d.HeldAcks())
+		})
+		// Acks have no answer: nothing to wait for. The relay reads them before anything the
+		// phone sends or closes after them (one connection is one ordered stream).
+		if len(sent) == 0 {
+			return st.Device + " releases its acks: none held", nil
+		}
+		order := "oldest first"
+		if st.Reverse {
+			order = "newest first"
+		}
+		return fmt.Sprintf("%s acknowledges seq %s (%s; %d still held)", st.Device, strings.Trim(fmt.Sprint(sent), "[]"), order, left), nil
 	case StepKick:
 		app := r.appOfUser(st.User)
 		return "the administrator kicks " + st.User, r.w.Kick(app, st.User)

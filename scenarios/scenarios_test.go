@@ -43,6 +43,8 @@ func TestParseErrorsNameFileLineColumn(t *testing.T) {
 		{"network fcm latency", "  - network: {link: fcm, latency: 1s}\n", 6, 5, "link fcm takes partition"},
 		{"network loss", "  - network: {device: alice-phone, loss: 2}\n", 6, 5, "loss 2: expected a share"},
 		{"bad opt", "  - setReceiveOpt: {device: alice-phone, conv: c2c_bob, opt: mute}\n", 6, 5, `opt "mute"`},
+		{"count on holdAcks", "  - holdAcks: {device: alice-phone, count: 2}\n", 6, 5, "holdAcks takes no count or reverse"},
+		{"negative count", "  - releaseAcks: {device: alice-phone, count: -1}\n", 6, 5, "releaseAcks count -1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("s.yaml", []byte(header+tc.body))
@@ -75,6 +77,28 @@ func TestDefaultsAreFilledIn(t *testing.T) {
 	require.Equal(t, DefaultCertificate, sc.Devices[0].Certificate)
 	require.Equal(t, "android", sc.Devices[1].Platform)
 	require.Equal(t, Step{Kind: StepBackground, Pos: Pos{Line: 7, Column: 5}, Device: "alice-phone", Unread: 2}, sc.Steps[1])
+}
+
+// The ack steps read in both forms and are written back in the form that reads the same.
+func TestAckStepsReadAndWriteBack(t *testing.T) {
+	sc, err := Parse("s.yaml", []byte(header+"  - holdAcks: alice-phone\n  - releaseAcks: alice-phone\n"+
+		"  - releaseAcks: {device: alice-phone, count: 2, reverse: true}\n"))
+	require.NoError(t, err)
+	want := []Step{{Kind: StepHoldAcks, Device: "alice-phone"}, {Kind: StepReleaseAcks, Device: "alice-phone"},
+		{Kind: StepReleaseAcks, Device: "alice-phone", Count: 2, Reverse: true}}
+	for i := range sc.Steps {
+		sc.Steps[i].Pos = Pos{}
+	}
+	require.Equal(t, want, sc.Steps)
+	b, err := yaml.Marshal(map[string]any{"name": "x", "devices": sc.Devices, "steps": sc.Steps})
+	require.NoError(t, err)
+	require.Contains(t, string(b), "releaseAcks:\n    device: alice-phone\n    count: 2\n    reverse: true")
+	again, err := Parse("again.yaml", b)
+	require.NoError(t, err, "%s", b)
+	for i := range again.Steps {
+		again.Steps[i].Pos = Pos{}
+	}
+	require.Equal(t, want, again.Steps)
 }
 
 func run(t *testing.T, body string, seed uint64) (*Scenario, string) {

@@ -12,8 +12,8 @@ func (s Step) MarshalYAML() (any, error) {
 	switch {
 	case slices.Contains(DeviceSteps, s.Kind):
 		v = s.Device
-		if s.ReportToken != nil || s.Unread != 0 {
-			v = DeviceStep{Device: s.Device, ReportToken: s.ReportToken, Unread: s.Unread}
+		if s.ReportToken != nil || s.Unread != 0 || s.Count != 0 || s.Reverse {
+			v = DeviceStep{Device: s.Device, ReportToken: s.ReportToken, Unread: s.Unread, Count: s.Count, Reverse: s.Reverse}
 		}
 	case s.Kind == StepSwitchUser:
 		v = SwitchUserStep{Device: s.Device, User: s.User}

@@ -65,6 +65,13 @@ type Device struct {
 	tray      []Observation
 	obs       []Observation
 	syncedNow []uint64 // seqs received by sync since the latest login
+
+	// The app stores a message when it acknowledges it (or when it came by sync): stored is the
+	// newest seq it stored. While holdingAcks (HoldAcks) it takes msg frames in but keeps their
+	// acks in heldAcks, oldest first, until ReleaseAcks.
+	holdingAcks bool
+	heldAcks    []uint64
+	stored      uint64
 }
 
 type linkState uint8
@@ -349,6 +356,7 @@ func (d *Device) Logout() {
 		d.request(relay.ClientFrame{Op: relay.OpLogout})
 	}
 	d.loggedIn = false
+	d.dropAcks()
 }
 
 // SwitchUser hands the phone to another user, as a shared phone changes hands: the app's next
@@ -391,7 +399,7 @@ func (d *Device) Uninstall() {
 	if d.token != "" {
 		d.env.FCMUnregister(d, d.token)
 	}
-	d.installed, d.token, d.creds, d.lastSeq, d.tray = false, "", false, 0, nil
+	d.installed, d.token, d.creds, d.lastSeq, d.stored, d.tray = false, "", false, 0, 0, nil
 }
 
 // TokenRefresh has FCM rotate the token; a running, logged-in app reports the new one.

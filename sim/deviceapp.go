@@ -32,6 +32,7 @@ func (d *Device) dropLink() {
 
 func (d *Device) resetLink() {
 	d.link, d.linkState, d.loggedIn = nil, linkNone, false
+	d.dropAcks()
 	clear(d.pending)
 	if d.pingCancel != nil {
 		d.pingCancel()
@@ -117,11 +118,12 @@ func (d *Device) OnRelayFrame(l RelayLink, f relay.ServerFrame) {
 		}
 		d.onMsg(*f.Msg, ObsMsg)
 		if f.Msg.Seq > 0 {
-			d.link.Send(relay.ClientFrame{Op: relay.OpAck, Seq: d.lastSeq})
+			d.ack(d.lastSeq)
 		}
 	case relay.OpKicked:
 		defer d.observe(Observation{Kind: ObsKicked, Detail: f.Reason})
 		d.creds, d.loggedIn = false, false
+		d.dropAcks()
 	}
 }
 
@@ -171,6 +173,7 @@ func (d *Device) onMsg(m relay.MsgFrame, kind ObsKind) {
 	}
 	if kind == ObsSynced {
 		d.syncedNow = append(d.syncedNow, m.Seq)
+		d.stored = m.Seq // what sync brings is acknowledged by the sync itself
 	}
 	d.observe(o)
 }

@@ -28,6 +28,10 @@ const (
 	ObsConnected ObsKind = "connected" // the app logged in on a new connection
 	ObsClosed    ObsKind = "closed"    // the app's connection ended
 	ObsToken     ObsKind = "token"     // FCM issued a token
+	// ObsForgot: the app's connection or session ended, or its process died, while it held acks
+	// (Device.HoldAcks): it forgot the messages it never acknowledged, to sync them again. Seq is
+	// the newest message it kept.
+	ObsForgot ObsKind = "forgot"
 )
 
 // Observation is one thing a device saw, with the time it saw it.

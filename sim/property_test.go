@@ -84,9 +84,10 @@ type act struct {
 	Kind string
 	Dev  int // device index
 	To   int // user index (send, kick)
-	N    int // unread, fault count, status
+	N    int // unread, fault count, status, acks released
 	D    time.Duration
 	Text string
+	Rev  bool // releaseAcks: the newest first
 }
 
 // propRun is one world under test with its invariant oracle: the virtual twin (vw set) or the
@@ -233,6 +234,8 @@ func (p *propRun) stepOf(a act) scenarios.Step {
 		st.Kind, st.ReportToken = scenarios.StepLogin, &no
 	case "background":
 		st.Unread = a.N
+	case "releaseAcks":
+		st.Count, st.Reverse = a.N, a.Rev
 	case "send", "sendOnlineOnly", "sendNoPush":
 		st = scenarios.Step{Kind: scenarios.StepSend, Send: &scenarios.SendStep{From: dev, To: p.spec.Users[a.To], Text: a.Text,
 			OnlineOnly: a.Kind == "sendOnlineOnly"}}
@@ -408,6 +411,30 @@ func (p *propRun) actions() map[string]func(*rapid.T) {
 		}
 		p.apply(act{Kind: "send", Dev: rapid.SampledFrom(senders).Draw(t, "from"), To: slices.Index(p.spec.Users, prev), Text: text()})
 	}
+	// Acks that trail what was written, on a connection that then dies: a phone holds its acks,
+	// a burst comes for its user from another user's phone, part of the acks go (oldest or
+	// newest first) a moment later, and the phone is killed or loses its network.
+	out["ackRace"] = func(t *rapid.T) {
+		victim := dev(t)
+		user := p.spec.Devices[victim].User
+		var others []int
+		for i, d := range p.spec.Devices {
+			if d.User != user {
+				others = append(others, i)
+			}
+		}
+		from := rapid.SampledFrom(others).Draw(t, "from")
+		p.apply(act{Kind: "holdAcks", Dev: victim})
+		n := rapid.IntRange(1, 4).Draw(t, "messages")
+		for range n {
+			p.apply(act{Kind: "send", Dev: from, To: slices.Index(p.spec.Users, user), Text: text()})
+		}
+		p.apply(act{Kind: "wait", D: rapid.SampledFrom([]time.Duration{10 * time.Millisecond, 100 * time.Millisecond, time.Second}).Draw(t, "wait")})
+		if k := rapid.IntRange(0, n).Draw(t, "acks released"); k > 0 {
+			p.apply(act{Kind: "releaseAcks", Dev: victim, N: k, Rev: rapid.Bool().Draw(t, "newest first")})
+		}
+		p.apply(act{Kind: rapid.SampledFrom([]string{"kill", "netLoss"}).Draw(t, "then"), Dev: victim})
+	}
 	if len(p.spec.Group) > 0 {
 		out["sendGroup"] = func(t *rapid.T) { p.apply(act{Kind: "sendGroup", Dev: dev(t), Text: text()}) }
 	}
@@ -582,7 +609,7 @@ func scenarioYAML(p *propRun, test string) ([]byte, error) {
 var actKinds = []string{"install", "launch", "login", "loginNoToken", "reportToken", "foreground", "background",
 	"kill", "forceStop", "netLoss", "netRestore", "relaunch", "logout", "uninstall", "tokenRefresh", "tap", "send",
 	"sendOnlineOnly", "sendNoPush", "sendGroup", "mute", "unmute", "kick", "fault503", "fault429", "faultLoss",
-	"faultLatency", "faultClear", "restart", "wait", "switchUser", "fault503Dev", "fault429Dev"}
+	"faultLatency", "faultClear", "restart", "wait", "switchUser", "fault503Dev", "fault429Dev", "holdAcks", "releaseAcks"}
 
 // The counterexample writer speaks the scenario format: a run with every kind of action
 // renders to a file the scenario parser accepts, with one step per action.

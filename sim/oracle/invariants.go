@@ -111,6 +111,24 @@ func (m *model) invariantGivenUpAtBudget(e relay.TraceEntry, p *push) {
 		e.PushID, p.attempt, m.maxAttempts, p.lastErr, e.Reason, e.Detail)
 }
 
+// invariantNoPushOfAcknowledged: no push, first attempt, retry or summary, covers a message the
+// device acknowledged since its latest login. The relay decides again only what a connection that
+// ended left unacknowledged; a push for an acknowledged message would mean it took written for
+// acknowledged the other way round, or let a later, lower ack take an acknowledgement back.
+func (m *model) invariantNoPushOfAcknowledged(p relay.Push) {
+	d := m.devs[p.Device]
+	if d == nil {
+		return
+	}
+	for _, s := range p.Seqs {
+		if s <= d.acked {
+			m.violate(NoPushOfAcknowledged, d.id(), "push %d (attempt %d) to %s covers seq %d, which it acknowledged (up to seq %d) since its login",
+				p.ID, p.Attempt, d.id(), s, d.acked)
+			return
+		}
+	}
+}
+
 // invariantCaps (invariant 3): in every window, the pushes handed to FCM for a device stay
 // within its app's caps.
 func (m *model) invariantCaps(now time.Time, p relay.Push) {

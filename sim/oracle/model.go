@@ -23,6 +23,11 @@ type model struct {
 	restartedAt time.Time
 	// fcmOwnThrottles: fakefcm's throttles are FCM's documented ones (none set tighter).
 	fcmOwnThrottles bool
+	// frameBurst and frameEvery are the relay's flood control (README "App protocol"): each
+	// connection may send a burst of frameBurst frames, refilling one every frameEvery; a frame
+	// past that is dropped.
+	frameBurst int64
+	frameEvery int64 // nanoseconds
 
 	apps   map[uint64]*app
 	devs   map[relay.DeviceKey]*device
@@ -50,8 +55,10 @@ type model struct {
 	// accepted last: the one the token is bound to.
 	reporters map[appToken]relay.DeviceKey
 
-	// at is the time of the event being taken in: what a violation found now is dated.
+	// at is the time of the event being taken in: what a violation found now is dated. now is
+	// the latest time the relay was given, which its clock never goes back from.
 	at         time.Time
+	now        time.Time
 	violations []Violation
 	reach      Reach
 }
@@ -75,10 +82,15 @@ type device struct {
 	conn     relay.ConnID // the connection it is logged in on; 0 when away
 	token    string       // its binding; "" when none
 	cert     int64
-	acked    uint64
-	sent     []time.Time // pushes handed to FCM, for the caps
-	// seen is the last seq the app took in since its install, for the no-loss invariant.
+	// acked is the highest seq the device acknowledged since its latest login: by the protocol's
+	// rule (ack {seq}: "the device has the messages up to seq"), every message at or below it is
+	// acknowledged, whatever order the acks came in.
+	acked uint64
+	sent  []time.Time // pushes handed to FCM, for the caps
+	// seen is the last seq the app took in since its install, for the no-loss invariant;
+	// live the newest it took in from a msg frame (kept when the app forgets).
 	seen       uint64
+	live       uint64
 	relaunched bool
 	// loginAt is when its latest login was accepted.
 	loginAt time.Time
@@ -98,6 +110,19 @@ type conn struct {
 	loginSeq uint64   // the user's newest seq when the device logged in on it
 	synced   bool
 	heard    time.Time // when the relay last heard from it
+	// full is when the connection's frame allowance is whole again (Unix nanoseconds).
+	full int64
+}
+
+// admit counts a frame received at t (Unix nanoseconds) against the connection's flood
+// allowance, and reports whether the relay takes it: each frame owes frameEvery of allowance, and
+// a frame that would leave more than a burst owed is dropped.
+func (m *model) admit(c *conn, t int64) bool {
+	if c.full-(m.frameBurst-1)*m.frameEvery > t {
+		return false
+	}
+	c.full = max(c.full, t) + m.frameEvery
+	return true
 }
 
 // push is one push the relay handed out.
@@ -152,6 +177,7 @@ func newModel(cfg Config) *model {
 	eff := cfg.Relay.Effective()
 	return &model{maxAttempts: eff.Retry.MaxAttempts, defaultCaps: eff.DefaultCaps, fcmOwnThrottles: ownThrottles(cfg.FCM.Throttles),
 		heartbeatDeadline: eff.HeartbeatDeadline.D(), unmuted: map[relay.UserKey]map[string]bool{},
+		frameBurst: int64(eff.FrameBurst), frameEvery: int64(time.Second) / int64(eff.FramesPerSecond),
 		apps: map[uint64]*app{}, devs: map[relay.DeviceKey]*device{}, users: map[relay.UserKey][]*device{},
 		conns: map[relay.ConnID]*conn{}, msgs: map[relay.UserKey]map[uint64]relay.StoredMsg{}, latest: map[relay.UserKey]uint64{},
 		muted: map[relay.UserKey]map[string]bool{}, pushes: map[uint64]*push{}, owed: map[owedKey]bool{},
@@ -219,6 +245,9 @@ func (m *model) violate(invariant string, dev, format string, args ...any) {
 // tap takes one event: what crossed the relay core's boundary.
 func (m *model) tap(e sim.TapEvent) {
 	m.at = e.Time
+	if e.Time.After(m.now) {
+		m.now = e.Time
+	}
 	switch e.Kind {
 	case sim.TapInput:
 		m.input(e)
@@ -256,9 +285,11 @@ func (m *model) input(e sim.TapEvent) {
 			c.dev = m.devs[keyOf(e.Device)]
 		}
 		m.conns[in.Conn] = c
-	case relay.InputReceive:
+	case relay.InputReceive, relay.InputRefuse:
 		c := m.conns[in.Conn]
-		if c == nil {
+		if c == nil || !m.admit(c, m.now.UnixNano()) || in.Kind == relay.InputRefuse {
+			// A frame past the flood limit is dropped: a request is answered 1004, an ack
+			// acknowledges nothing.
 			return
 		}
 		c.heard = e.Time
@@ -274,6 +305,8 @@ func (m *model) input(e sim.TapEvent) {
 			c.pending[f.ID] = f
 		}
 		if f.Op == relay.OpAck && c.dev.loggedIn && c.dev.conn == in.Conn {
+			// Cumulative: an ack below the highest so far acknowledges nothing new, and takes
+			// nothing back.
 			c.dev.acked = max(c.dev.acked, f.Seq)
 		}
 	case relay.InputClosed:
@@ -302,10 +335,15 @@ func (m *model) closed(id relay.ConnID) {
 		return
 	}
 	if c.synced {
+		trailing := false
 		for _, s := range c.framed {
 			if s > d.acked {
 				m.owe(d, s)
+				trailing = trailing || s <= d.live
 			}
+		}
+		if trailing {
+			m.reach.UnackedAtClose++
 		}
 		return
 	}
@@ -429,6 +467,7 @@ func (m *model) ready(now time.Time, rd *relay.Ready) {
 		if mp := m.pushes[p.ID]; mp != nil {
 			mp.attempt = p.Attempt
 		}
+		m.invariantNoPushOfAcknowledged(p)
 		m.invariantCaps(now, p)
 		m.invariantPushContent(p)
 	}
@@ -632,7 +671,7 @@ func (m *model) observed(dev *sim.Device, o sim.Observation) {
 	case sim.ObsLifecycle:
 		switch o.Detail {
 		case "uninstall":
-			d.seen = 0
+			d.seen, d.live = 0, 0
 		case "relaunch":
 			d.relaunched = true
 		default:
@@ -648,10 +687,17 @@ func (m *model) observed(dev *sim.Device, o sim.Observation) {
 			m.violate(NoLoss, d.id(), "%s took in seq %d (%s) after seq %d", d.id(), o.Seq, o.Kind, d.seen)
 		}
 		d.seen = o.Seq
+		if o.Kind == sim.ObsMsg {
+			d.live = o.Seq
+		}
 		if o.Kind == sim.ObsSynced && d.relaunched {
 			m.reach.SyncAfterRelaunch++
 			d.relaunched = false
 		}
+	case sim.ObsForgot:
+		// The app forgot what it never acknowledged (its acks were held): it takes those in
+		// again, by sync, from the newest it kept.
+		d.seen = min(d.seen, o.Seq)
 	case sim.ObsDuplicate:
 		m.violate(NoLoss, d.id(), "%s got seq %d a second time (%s)", d.id(), o.Seq, o.Detail)
 	case sim.ObsPush:

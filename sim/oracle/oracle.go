@@ -55,6 +55,10 @@ const (
 	// it last (a shared phone changes hands and reports the same token for its new user); no
 	// push for anyone else is decided for it, nor reaches FCM on it.
 	OneUserPerToken = "a token is bound to one (user, device) at a time; no push for one user reaches a token another reported last"
+	// NoPushOfAcknowledged: no push (first attempt, retry or summary) covers a message the
+	// device acknowledged since its latest login. An ack says the device has every message up
+	// to its seq; only what a connection that ended left unacknowledged is pushed again.
+	NoPushOfAcknowledged = "no push for a message the device acknowledged"
 )
 
 // Config is what an oracle knows of the world beyond what it is told while the run goes.
@@ -109,6 +113,10 @@ type Reach struct {
 	// an earlier session of it (before its latest login), or from before the latest relay
 	// restart, is inside its caps' minute.
 	CapsAcrossLogin, CapsAcrossRestart int
+	// UnackedAtClose: a connection of a logged-in device ended with msg frames the phone had
+	// taken in but not acknowledged: its acks trailed what was written. (A half-open connection
+	// ends with frames the phone never got; that is not counted here.)
+	UnackedAtClose int
 }
 
 // Add adds o's counts to r's.
@@ -130,6 +138,7 @@ func (r *Reach) Add(o Reach) {
 	r.HalfOpenClosed += o.HalfOpenClosed
 	r.CapsAcrossLogin += o.CapsAcrossLogin
 	r.CapsAcrossRestart += o.CapsAcrossRestart
+	r.UnackedAtClose += o.UnackedAtClose
 }
 
 // Missing names the states never reached, sorted.
@@ -143,7 +152,8 @@ func (r Reach) Missing() []string {
 		"muted conversation's message for a killed device": r.MutedToKilled, "unmuted conversation's message for a killed device": r.UnmutedToKilled,
 		"group message for a killed member": r.GroupToKilled, "retry after a Retry-After": r.RetryAfterHonoured,
 		"last allowed attempt failed": r.LastAttemptFailed, "half-open connection closed at its deadline with frames unacknowledged": r.HalfOpenClosed,
-		"caps carried across a login": r.CapsAcrossLogin, "caps carried across a relay restart": r.CapsAcrossRestart} {
+		"caps carried across a login": r.CapsAcrossLogin, "caps carried across a relay restart": r.CapsAcrossRestart,
+		"connection ended with frames taken in, unacknowledged": r.UnackedAtClose} {
 		if n == 0 {
 			out = append(out, name)
 		}
