@@ -68,9 +68,9 @@ func (p *Pair) read() (*tls.Certificate, error) {
 	case p.certFile == "" && p.keyFile == "":
 		return nil, errors.New("no TLS certificate or key file given")
 	case p.keyFile == "":
-		return nil, fmt.Errorf("TLS certificate file %s has no key file: give its private key too", p.certFile)
+		return nil, fmt.Errorf("TLS certificate file %s has no key file: give its private key too (or neither, to serve plain HTTP)", p.certFile)
 	case p.certFile == "":
-		return nil, fmt.Errorf("TLS key file %s has no certificate file: give the certificate too", p.keyFile)
+		return nil, fmt.Errorf("TLS key file %s has no certificate file: give the certificate too (or neither, to serve plain HTTP)", p.keyFile)
 	}
 	certPEM, err := os.ReadFile(p.certFile)
 	if err != nil {
