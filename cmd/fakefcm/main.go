@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"flag"
 	"fmt"
@@ -13,12 +14,14 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/fakefcm/server"
 	"github.com/pushlab/pushlab/internal/httpserver"
+	"github.com/pushlab/pushlab/internal/tlscert"
 	"github.com/pushlab/pushlab/internal/yamlfile"
 )
 
@@ -34,8 +37,10 @@ func run(args []string) error {
 	listen := fs.String("listen", "127.0.0.1:4000", "address to listen on")
 	configPath := fs.String("config", "", "YAML file: behaviour and projects to create at start (see the README)")
 	seed := fs.Uint64("seed", 0, "seed for fakefcm's randomness (tokens, jitter, loss); 0 draws one")
-	baseURL := fs.String("base-url", "", "address clients reach fakefcm at, for service accounts' token_uri (default http://LISTEN)")
+	baseURL := fs.String("base-url", "", "address clients reach fakefcm at, for service accounts' token_uri (default http://LISTEN, https://LISTEN with --tls-cert)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	tlsCert := fs.String("tls-cert", "", "PEM certificate chain (leaf first) to serve TLS with: https:// and wss://; with --tls-key (default: plain HTTP)")
+	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -44,6 +49,20 @@ func run(args []string) error {
 		return fmt.Errorf("--log-level %q: use debug, info, warn or error", *logLevel)
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	// TLS files that cannot serve stop fakefcm here, before it listens.
+	var tlsCfg *tls.Config
+	if *tlsCert != "" || *tlsKey != "" {
+		certs, err := tlscert.Load(*tlsCert, *tlsKey)
+		if err != nil {
+			return fmt.Errorf("--tls-cert and --tls-key: %w", err)
+		}
+		tlsCfg = certs.ServerConfig()
+	}
+	if tlsCfg != nil && strings.HasPrefix(*baseURL, "http://") {
+		// Right only behind a proxy that reaches this TLS listener for its clients.
+		log.Warn("--base-url is http:// while fakefcm serves TLS: service accounts' token_uri and clients will use it", "baseUrl", *baseURL)
+	}
 
 	fc := &server.FileConfig{}
 	if *configPath != "" {
@@ -68,8 +87,9 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("--listen %s: %w", *listen, err)
 	}
+	ln, listenURL := httpserver.WithTLS(ln, tlsCfg)
 	if *baseURL == "" {
-		*baseURL = "http://" + ln.Addr().String()
+		*baseURL = listenURL
 	}
 	srv, err := server.New(server.Config{
 		Core:    fakefcm.Config{Seed: *seed, Behaviour: fc.Behaviour},
@@ -90,7 +110,7 @@ func run(args []string) error {
 	defer stop()
 	// The serving path server.Listen uses; its stop ends the device channels, which net/http
 	// does not track.
-	serving := httpserver.Serve(ln, srv.Handler(), srv.Close)
+	serving := httpserver.ServeLogged(ln, srv.Handler(), srv.Close, log)
 	log.Info("fakefcm listening", "url", *baseURL, "seed", *seed)
 
 	select {

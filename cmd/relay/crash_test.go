@@ -5,17 +5,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -62,14 +65,34 @@ func buildRelay(t *testing.T) string {
 
 // logBuffer keeps a relay process's log lines (written from relayproc's reader goroutine).
 type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	written chan struct{} // made by newLogBuffer; has a value after a write waitFor has not seen
 }
+
+func newLogBuffer() *logBuffer { return &logBuffer{written: make(chan struct{}, 1)} }
 
 func (l *logBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	select {
+	case l.written <- struct{}{}:
+	default:
+	}
 	return l.b.Write(p)
+}
+
+// waitFor waits until the log holds s, at most 30 s.
+func (l *logBuffer) waitFor(t *testing.T, s string) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for !strings.Contains(l.String(), s) {
+		select {
+		case <-l.written:
+		case <-deadline:
+			t.Fatalf("no log line with %q within 30s; log:\n%s", s, l)
+		}
+	}
 }
 
 func (l *logBuffer) String() string {
@@ -84,24 +107,28 @@ type crashBench struct {
 	bin   string
 	db    string
 	cfg   string
+	env   []string // added to the relay's environment
 	fcm   *fcmserver.Listening
 	fcmc  *control.Client
 	creds control.ProjectCredentials
 	proc  *relayproc.Process
 	admin *client.Admin
 	logs  *logBuffer
+	// http and dialer reach the relay (nil: Go's defaults); a TLS test's trust its test CA.
+	http   *http.Client
+	dialer *websocket.Dialer
 }
 
 func (b *crashBench) start() {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	p, err := relayproc.Start(ctx, relayproc.Options{Bin: b.bin, DB: b.db, Config: b.cfg, AdminKey: crashAdminKey, Stderr: b.logs})
+	p, err := relayproc.Start(ctx, relayproc.Options{Bin: b.bin, DB: b.db, Config: b.cfg, Env: b.env, AdminKey: crashAdminKey, Stderr: b.logs})
 	require.NoError(b.t, err, "relay log:\n%s", b.logs)
 	// However the test ends, no relay process outlives it (Kill after an exit does nothing).
 	b.t.Cleanup(func() { _ = p.Kill() })
 	b.proc = p
-	b.admin = &client.Admin{BaseURL: p.URL, Key: crashAdminKey}
+	b.admin = &client.Admin{BaseURL: p.URL, Key: crashAdminKey, HTTP: b.http}
 }
 
 // phone is a device: an FCM token with its device channel, and the app's relay connection.
@@ -144,7 +171,7 @@ func (b *crashBench) phone(user, dev string, cert int64) *phone {
 func (b *crashBench) launch(p *phone, since uint64) []relay.MsgFrame {
 	b.t.Helper()
 	ctx := context.Background()
-	app, err := client.Dial(ctx, b.proc.URL, client.Options{})
+	app, err := client.Dial(ctx, b.proc.URL, client.Options{Dialer: b.dialer})
 	require.NoError(b.t, err)
 	sig := relay.MakeUserSig(crashAppSecret, relay.UserSigClaims{SDKAppID: crashApp, UserID: p.user, Expire: time.Now().Add(time.Hour).Unix()})
 	require.NoError(b.t, app.Login(ctx, crashApp, p.user, sig, p.dev, "android"))
@@ -219,7 +246,7 @@ func TestRelaySurvivesSIGKILLMidTraffic(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { fcm.Shutdown(context.Background()) })
 	b := &crashBench{t: t, bin: buildRelay(t), db: filepath.Join(t.TempDir(), "relay.db"), fcm: fcm,
-		fcmc: &control.Client{BaseURL: fcm.URL}, logs: &logBuffer{}}
+		fcmc: &control.Client{BaseURL: fcm.URL}, logs: newLogBuffer()}
 	b.cfg = filepath.Join(t.TempDir(), "relay.yaml")
 	// The senders go as fast as the relay answers: lift the per-connection frame limit.
 	require.NoError(t, os.WriteFile(b.cfg, []byte("relay: {framesPerSecond: 1000000, frameBurst: 1000000}\n"), 0o600))

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/pushlab/pushlab/internal/httpserver"
 	"github.com/pushlab/pushlab/internal/secret"
+	"github.com/pushlab/pushlab/internal/tlscert"
 	"github.com/pushlab/pushlab/internal/yamlfile"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/relay/sender"
@@ -42,6 +44,8 @@ func run(args []string) error {
 	configPath := fs.String("config", "", "YAML file: the relay's rules, and apps and certificates to create at start (see the README)")
 	adminKey := fs.String("admin-key", "", "key of the admin API (Authorization: Bearer KEY); defaults to $"+adminKeyEnv)
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	tlsCert := fs.String("tls-cert", "", "PEM certificate chain (leaf first) to serve TLS with: wss:// and https://; with --tls-key (default: plain HTTP, or the config file's tlsCert)")
+	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -63,6 +67,11 @@ func run(args []string) error {
 		if fc, err = server.ParseFileConfig(*configPath, data); err != nil {
 			return err
 		}
+	}
+	// TLS files that cannot serve stop the relay here, before it opens its store or listens.
+	certs, err := loadTLS(*tlsCert, *tlsKey, fc, *configPath, log)
+	if err != nil {
+		return err
 	}
 	var store relay.Store
 	if *dbPath == memoryDB {
@@ -102,19 +111,45 @@ func run(args []string) error {
 		ln.Close()
 		return fmt.Errorf("--config: %w", err)
 	}
+	// SIGHUP reads the TLS files again (a renewed certificate); without TLS it keeps its default.
+	var hup chan os.Signal
+	var tlsCfg *tls.Config
+	if certs != nil {
+		tlsCfg = certs.ServerConfig()
+		hup = make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+	}
 	// The serving path server.Listen uses; its stop closes the app connections, which net/http
 	// does not track.
-	serving := httpserver.Serve(ln, srv.Handler(), srv.Close)
-	log.Info("relay listening", "url", "http://"+ln.Addr().String(), "db", *dbPath)
+	sln, url := httpserver.WithTLS(ln, tlsCfg)
+	serving := httpserver.ServeLogged(sln, srv.Handler(), srv.Close, log)
+	attrs := []any{"url", url, "db", *dbPath}
+	if certs != nil {
+		attrs = append(attrs, "tlsNotAfter", certs.NotAfter())
+	}
+	log.Info("relay listening", attrs...)
 
 	var runErr error
-	select {
-	case <-serving.Done():
-		runErr = serving.Err()
-	case <-srv.Done():
-		runErr = fmt.Errorf("stopped: %w", srv.Err())
-	case <-ctx.Done():
-		log.Info("relay shutting down")
+wait:
+	for {
+		select {
+		case <-serving.Done():
+			runErr = serving.Err()
+			break wait
+		case <-srv.Done():
+			runErr = fmt.Errorf("stopped: %w", srv.Err())
+			break wait
+		case <-ctx.Done():
+			log.Info("relay shutting down")
+			break wait
+		case <-hup:
+			if err := certs.Reload(); err != nil {
+				log.Error("TLS certificate not reloaded: the previous one stays in service", "err", err)
+			} else {
+				log.Info("TLS certificate reloaded", "tlsNotAfter", certs.NotAfter())
+			}
+		}
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -122,4 +157,25 @@ func run(args []string) error {
 		runErr = err
 	}
 	return runErr
+}
+
+// loadTLS reads the TLS certificate and key to serve with, or returns nil for plain HTTP. The
+// flags, when either is given, replace the config file's tlsCert and tlsKey as a pair (and the
+// log says so); the pair must come whole, and files that cannot serve are refused naming them.
+func loadTLS(flagCert, flagKey string, fc *server.FileConfig, configPath string, log *slog.Logger) (*tlscert.Pair, error) {
+	cert, key, where := fc.TLSCert, fc.TLSKey, configPath+": tlsCert and tlsKey"
+	if flagCert != "" || flagKey != "" {
+		if cert != "" || key != "" {
+			log.Warn("--tls-cert and --tls-key replace the config file's tlsCert and tlsKey", "config", configPath)
+		}
+		cert, key, where = flagCert, flagKey, "--tls-cert and --tls-key"
+	}
+	if cert == "" && key == "" {
+		return nil, nil
+	}
+	p, err := tlscert.Load(cert, key)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	return p, nil
 }

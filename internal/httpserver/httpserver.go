@@ -5,7 +5,9 @@ package httpserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -21,6 +23,16 @@ func New(h http.Handler) *http.Server {
 	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 }
 
+// WithTLS returns the listener to serve on and the base URL clients reach it at: ln itself and
+// "http://ADDR" when cfg is nil, else ln behind TLS with cfg and "https://ADDR" (WebSocket
+// clients then use wss://).
+func WithTLS(ln net.Listener, cfg *tls.Config) (net.Listener, string) {
+	if cfg == nil {
+		return ln, "http://" + ln.Addr().String()
+	}
+	return tls.NewListener(ln, cfg), "https://" + ln.Addr().String()
+}
+
 // Serving is an HTTP server running on a listener until Shutdown.
 type Serving struct {
 	hs       *http.Server
@@ -34,7 +46,17 @@ type Serving struct {
 // Serve serves h on ln behind New's limits. stop, if not nil, runs first at Shutdown: it closes
 // what the handler holds open that net/http does not track (hijacked WebSockets).
 func Serve(ln net.Listener, h http.Handler, stop func() error) *Serving {
+	return ServeLogged(ln, h, stop, nil)
+}
+
+// ServeLogged is Serve with net/http's own complaints — a failed TLS handshake, an accept error,
+// a handler's panic — written to log as warnings, so that a binary's stderr stays JSON lines;
+// a nil log leaves them to the standard logger.
+func ServeLogged(ln net.Listener, h http.Handler, stop func() error, log *slog.Logger) *Serving {
 	s := &Serving{hs: New(h), stop: stop, done: make(chan struct{})}
+	if log != nil {
+		s.hs.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	}
 	go func() {
 		if err := s.hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			s.serveErr = err

@@ -1,11 +1,15 @@
 package httpserver
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"testing/synctest"
 
@@ -13,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pushlab/pushlab/internal/memnet"
+	"github.com/pushlab/pushlab/internal/testca"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -69,5 +74,28 @@ func TestServingEndedByShutdownIsNoError(t *testing.T) {
 		// A second Shutdown gives the first one's answer and does not run stop again.
 		require.NoError(t, s.Shutdown(context.Background()))
 		require.Equal(t, 1, stops)
+	})
+}
+
+// Over TLS, a client that fails its handshake (here: one that does not trust the server's CA) is
+// net/http's own complaint, which ServeLogged turns into a JSON warning: a binary's stderr stays JSON lines.
+func TestServeLoggedWritesNetHTTPComplaintsToTheLogger(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := memnet.Listen()
+		ln, url := WithTLS(mem, testca.New(t).ServerConfig())
+		require.True(t, strings.HasPrefix(url, "https://"), url)
+		var logs bytes.Buffer
+		s := ServeLogged(ln, http.NotFoundHandler(), nil, slog.New(slog.NewJSONHandler(&logs, nil)))
+
+		defer s.Shutdown(context.Background())
+		_, err := mem.HTTPClient().Get("https://localhost/")
+		require.ErrorContains(t, err, "certificate signed by unknown authority")
+		require.NoError(t, s.Shutdown(context.Background()))
+		var line struct {
+			Level, Msg string
+		}
+		require.NoError(t, json.Unmarshal(logs.Bytes(), &line), "one JSON line: %s", logs.String())
+		require.Equal(t, "WARN", line.Level)
+		require.Contains(t, line.Msg, "TLS handshake error")
 	})
 }

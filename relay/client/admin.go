@@ -16,11 +16,13 @@ import (
 
 // Admin is a client of the relay's admin API.
 type Admin struct {
-	// BaseURL is the relay's base URL, such as "http://127.0.0.1:4100".
+	// BaseURL is the relay's base URL, such as "http://127.0.0.1:4100" or, for a relay serving
+	// TLS, "https://relay.example.test:4100".
 	BaseURL string
 	// Key is the admin key.
 	Key string
-	// HTTP is the client used; nil means http.DefaultClient.
+	// HTTP is the client used; nil means http.DefaultClient, which trusts the system roots
+	// (read from SSL_CERT_FILE and SSL_CERT_DIR when they are set).
 	HTTP *http.Client
 }
 

@@ -20,7 +20,8 @@ import (
 
 // Options tune a connection.
 type Options struct {
-	// Dialer opens the WebSocket; nil means a dialer with a 10-second handshake timeout.
+	// Dialer opens the WebSocket; nil means a dialer with a 10-second handshake timeout that,
+	// for wss://, trusts the system roots (read from SSL_CERT_FILE and SSL_CERT_DIR when set).
 	Dialer *websocket.Dialer
 	// Header is sent with the handshake.
 	Header http.Header
@@ -52,7 +53,8 @@ type Conn struct {
 // ErrClosed is returned once the connection has ended; Err says why.
 var ErrClosed = errors.New("relay connection closed")
 
-// Dial connects to a relay's base URL ("http://127.0.0.1:4100") or WebSocket URL.
+// Dial connects to a relay's base URL ("http://127.0.0.1:4100", or "https://…" for a relay serving
+// TLS, which is dialled as wss://) or WebSocket URL (ws:// or wss://).
 func Dial(ctx context.Context, url string, opt Options) (*Conn, error) {
 	d := opt.Dialer
 	if d == nil {

@@ -101,7 +101,7 @@ func (p *Pool) Set(ctx context.Context, cert relay.Certificate) error {
 		// OAuth runs through the service account's token_uri (Google's, or a fakefcm's) on the
 		// pool's transport. Sends go through noSDKRetry, which hands 503s straight back.
 		oauthCtx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: p.transport, Timeout: p.cfg.Timeout})
-		hc := &http.Client{Transport: &oauth2.Transport{Source: jwt.TokenSource(oauthCtx), Base: &noSDKRetry{next: p.transport}}}
+		hc := &http.Client{Transport: &lastError{next: &oauth2.Transport{Source: jwt.TokenSource(oauthCtx), Base: &noSDKRetry{next: p.transport}}}}
 		opts := []option.ClientOption{option.WithHTTPClient(hc)}
 		if cert.Endpoint != "" {
 			opts = append(opts, option.WithEndpoint(strings.TrimSuffix(cert.Endpoint, "/")+"/v1"))
@@ -148,9 +148,14 @@ func (p *Pool) Send(ctx context.Context, push relay.Push) relay.PushResult {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
 	if cc.v1 != nil {
-		name, err := cc.v1.Send(ctx, sdkMessage(fcmwire.NewV1Message(cc.cert, push)))
+		last := &errBox{}
+		name, err := cc.v1.Send(context.WithValue(ctx, lastErrorKey{}, last), sdkMessage(fcmwire.NewV1Message(cc.cert, push)))
 		if err != nil {
-			return relay.PushResult{ID: push.ID, Err: v1Error(ctx, err)}
+			e := v1Error(ctx, err)
+			if le := last.get(); le != nil && (e.Code == relay.ErrCodeTimeout || e.Code == relay.ErrCodeNetwork) && !strings.Contains(e.Message, le.Error()) {
+				e.Message += " (last attempt: " + le.Error() + ")"
+			}
+			return relay.PushResult{ID: push.ID, Err: e}
 		}
 		return relay.PushResult{ID: push.ID, Name: name}
 	}
@@ -227,6 +232,37 @@ func (t *noSDKRetry) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err == nil && resp.StatusCode == http.StatusServiceUnavailable {
 		resp.Header.Set(retryHeader, resp.Header.Get("Retry-After"))
 		resp.Header.Set("Retry-After", "86400")
+	}
+	return resp, err
+}
+
+// lastError keeps the latest failed round trip's error (OAuth's included) in the errBox its
+// request's context carries: the Admin SDK retries network errors until the send's deadline and
+// then reports the deadline alone, which would hide why every attempt failed (an FCM endpoint
+// whose TLS certificate the relay does not trust, a refused connection).
+type lastError struct{ next http.RoundTripper }
+
+// lastErrorKey is the context key of a send's errBox.
+type lastErrorKey struct{}
+
+// errBox holds the latest error of one send's attempts; they may run on several goroutines.
+type errBox struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (b *errBox) get() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
+func (t *lastError) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if b, ok := req.Context().Value(lastErrorKey{}).(*errBox); ok && err != nil {
+		b.mu.Lock()
+		b.err = err
+		b.mu.Unlock()
 	}
 	return resp, err
 }

@@ -2,6 +2,10 @@ package sender
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/json"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +17,7 @@ import (
 	"github.com/pushlab/pushlab/fakefcm/server"
 	"github.com/pushlab/pushlab/internal/duration"
 	"github.com/pushlab/pushlab/internal/secret"
+	"github.com/pushlab/pushlab/internal/testca"
 	"github.com/pushlab/pushlab/relay"
 )
 
@@ -33,15 +38,28 @@ type bench struct {
 	legacy relay.Certificate
 }
 
-func newBench(t *testing.T, timeout time.Duration) *bench {
+func newBench(t *testing.T, timeout time.Duration) *bench { return newBenchTLS(t, timeout, nil) }
+
+// newBenchTLS is newBench with fakefcm serving TLS with a certificate of ca (https:// for the
+// sends, the control API, and the service account's token_uri), and the pool and control client
+// trusting ca alone. A nil ca serves plain HTTP.
+func newBenchTLS(t *testing.T, timeout time.Duration, ca *testca.CA) *bench {
 	t.Helper()
-	fcm, err := server.Listen("127.0.0.1:0", server.Config{Core: fakefcm.Config{Seed: 1}})
+	var serverTLS *tls.Config
+	var transport http.RoundTripper // nil: the pool's own, trusting the system roots
+	hc := http.DefaultClient
+	if ca != nil {
+		serverTLS = ca.ServerConfig()
+		transport = &http.Transport{TLSClientConfig: ca.ClientConfig()}
+		hc = &http.Client{Transport: &http.Transport{TLSClientConfig: ca.ClientConfig()}}
+	}
+	fcm, err := server.ListenTLS("127.0.0.1:0", server.Config{Core: fakefcm.Config{Seed: 1}}, serverTLS)
 	require.NoError(t, err)
 	t.Cleanup(func() { fcm.Shutdown(context.Background()) })
-	b := &bench{fcm: fcm, cc: &control.Client{BaseURL: fcm.URL}}
+	b := &bench{fcm: fcm, cc: &control.Client{BaseURL: fcm.URL, HTTP: hc}}
 	b.creds, err = b.cc.CreateProject(context.Background(), control.CreateProjectRequest{ProjectID: "demo", PackageNames: []string{"com.example.im"}})
 	require.NoError(t, err)
-	b.pool = New(Config{Timeout: timeout})
+	b.pool = New(Config{Timeout: timeout, Transport: transport})
 	b.v1 = relay.Certificate{ID: 1, SDKAppID: 1, Platform: "google", PackageName: "com.example.im",
 		ServiceAccount: secret.New(string(b.creds.ServiceAccount)), Endpoint: fcm.URL}
 	b.legacy = relay.Certificate{ID: 2, SDKAppID: 1, Platform: "google", PackageName: "com.example.im",
@@ -70,8 +88,30 @@ func (b *bench) records(t *testing.T, tok string) []fakefcm.Record {
 	return recs
 }
 
+// TestSendThroughBothAPIs sends through the HTTP v1 API (the Admin SDK, OAuth through the service
+// account's token_uri) and the legacy API, to a fakefcm on plain HTTP and on TLS, as to Google.
 func TestSendThroughBothAPIs(t *testing.T) {
-	b := newBench(t, 5*time.Second)
+	for _, mode := range []string{"plain", "tls"} {
+		t.Run(mode, func(t *testing.T) {
+			var ca *testca.CA
+			if mode == "tls" {
+				ca = testca.New(t)
+			}
+			b := newBenchTLS(t, 5*time.Second, ca)
+			if ca != nil {
+				var sa struct {
+					TokenURI string `json:"token_uri"`
+				}
+				require.NoError(t, json.Unmarshal(b.creds.ServiceAccount, &sa))
+				require.True(t, strings.HasPrefix(b.fcm.URL, "https://"), b.fcm.URL)
+				require.Equal(t, b.fcm.URL+"/token", sa.TokenURI, "OAuth over TLS too")
+			}
+			sendThroughBothAPIs(t, b)
+		})
+	}
+}
+
+func sendThroughBothAPIs(t *testing.T, b *bench) {
 	for _, cert := range []relay.Certificate{b.v1, b.legacy} {
 		tok := b.token(t)
 		r := b.pool.Send(context.Background(), push(cert.ID, tok))
@@ -90,6 +130,24 @@ func TestSendThroughBothAPIs(t *testing.T) {
 			require.Equal(t, "3", p.Data["badge"])
 		}
 	}
+}
+
+// A pool that does not trust fakefcm's CA (the system roots alone) sends nothing: each API
+// fails on the certificate, as the relay's log and trace then say — the TLS test above passes
+// because of the CA it was given, not in spite of it.
+func TestSendOverTLSNeedsTheCA(t *testing.T) {
+	b := newBenchTLS(t, 5*time.Second, testca.New(t))
+	// The Admin SDK retries network errors until the deadline: keep it short.
+	untrusting := New(Config{Timeout: 1500 * time.Millisecond})
+	require.NoError(t, untrusting.Set(context.Background(), b.v1))
+	require.NoError(t, untrusting.Set(context.Background(), b.legacy))
+	tok := b.token(t)
+	for _, cert := range []relay.Certificate{b.v1, b.legacy} {
+		r := untrusting.Send(context.Background(), push(cert.ID, tok))
+		require.NotNil(t, r.Err, cert.API())
+		require.Contains(t, r.Err.Message, "certificate signed by unknown authority", cert.API())
+	}
+	require.Empty(t, b.records(t, tok), "nothing reached fakefcm")
 }
 
 func TestErrorsInTheRelaysTerms(t *testing.T) {

@@ -24,7 +24,12 @@ type FileConfig struct {
 	// SendWorkers bounds pushes in flight to FCM (0: 64).
 	SendWorkers int `yaml:"sendWorkers"`
 	// SendTimeout bounds one push attempt (0: 10 s).
-	SendTimeout  duration.Duration `yaml:"sendTimeout"`
+	SendTimeout duration.Duration `yaml:"sendTimeout"`
+	// TLSCert and TLSKey are PEM files (the certificate chain, leaf first, and its private key)
+	// to serve the app WebSocket and the admin API over TLS with: wss:// and https://. Both or
+	// neither; neither serves plain HTTP. The relay's --tls-cert and --tls-key replace them.
+	TLSCert      string            `yaml:"tlsCert"`
+	TLSKey       string            `yaml:"tlsKey"`
 	Apps         []AppFile         `yaml:"apps"`
 	Certificates []CertificateFile `yaml:"certificates"`
 }

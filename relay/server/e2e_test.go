@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pushlab/pushlab/fakefcm"
@@ -18,6 +21,7 @@ import (
 	fcmserver "github.com/pushlab/pushlab/fakefcm/server"
 	"github.com/pushlab/pushlab/internal/memnet"
 	"github.com/pushlab/pushlab/internal/secret"
+	"github.com/pushlab/pushlab/internal/testca"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/relay/client"
 	"github.com/pushlab/pushlab/relay/sender"
@@ -33,14 +37,47 @@ type live struct {
 	creds  control.ProjectCredentials
 	relay  *Listening
 	dbPath string
+	// ca, when set, is the test CA both servers' certificates come from: they serve TLS, and
+	// every client (apps, admin, the relay's FCM sender and its OAuth) trusts ca alone.
+	ca     *testca.CA
+	http   *http.Client
+	dialer *websocket.Dialer
 }
 
-func startLive(t *testing.T) *live {
+// The two ways servers are reached: plain HTTP (loopback, tests) and TLS (staging).
+const (
+	plainHTTP = "plain"
+	overTLS   = "tls"
+)
+
+// clientTLS is a client TLS configuration trusting l's CA, or nil (Go's default) over plain HTTP.
+func (l *live) clientTLS() *tls.Config {
+	if l.ca == nil {
+		return nil
+	}
+	return l.ca.ClientConfig()
+}
+
+// serverTLS is a server TLS configuration with a certificate of l's CA, or nil for plain HTTP.
+func (l *live) serverTLS() *tls.Config {
+	if l.ca == nil {
+		return nil
+	}
+	return l.ca.ServerConfig()
+}
+
+func startLive(t *testing.T, mode string) *live {
 	t.Helper()
-	fcm, err := fcmserver.Listen("127.0.0.1:0", fcmserver.Config{Core: fakefcm.Config{Seed: 5}})
+	l := &live{t: t, dbPath: filepath.Join(t.TempDir(), "relay.db")}
+	if mode == overTLS {
+		l.ca = testca.New(t)
+	}
+	l.http = &http.Client{Transport: &http.Transport{TLSClientConfig: l.clientTLS()}}
+	l.dialer = &websocket.Dialer{TLSClientConfig: l.clientTLS(), HandshakeTimeout: 10 * time.Second}
+	fcm, err := fcmserver.ListenTLS("127.0.0.1:0", fcmserver.Config{Core: fakefcm.Config{Seed: 5}}, l.serverTLS())
 	require.NoError(t, err)
 	t.Cleanup(func() { fcm.Shutdown(context.Background()) })
-	l := &live{t: t, fcm: fcm, fcmc: &control.Client{BaseURL: fcm.URL}, dbPath: filepath.Join(t.TempDir(), "relay.db")}
+	l.fcm, l.fcmc = fcm, &control.Client{BaseURL: fcm.URL, HTTP: l.http, Dialer: l.dialer}
 	l.creds, err = l.fcmc.CreateProject(context.Background(), control.CreateProjectRequest{ProjectID: "demo", PackageNames: []string{"com.example.im"}})
 	require.NoError(t, err)
 	l.startRelay()
@@ -57,7 +94,13 @@ func (l *live) startRelay() {
 	l.t.Helper()
 	store, err := sqlitestore.Open(l.dbPath)
 	require.NoError(l.t, err)
-	r, err := Listen(context.Background(), "127.0.0.1:0", Config{Store: store, Sender: sender.New(sender.Config{}), AdminKey: secret.New(adminKey)})
+	// Over TLS the sender reaches fakefcm (OAuth through the service account's https token_uri,
+	// and the sends) trusting the test CA alone.
+	var transport http.RoundTripper
+	if l.ca != nil {
+		transport = &http.Transport{TLSClientConfig: l.clientTLS()}
+	}
+	r, err := ListenTLS(context.Background(), "127.0.0.1:0", Config{Store: store, Sender: sender.New(sender.Config{Transport: transport}), AdminKey: secret.New(adminKey)}, l.serverTLS())
 	require.NoError(l.t, err)
 	l.relay = r
 	l.t.Cleanup(func() {
@@ -78,7 +121,7 @@ func (l *live) admin(method, path, body string) (int, string) {
 	req, err := http.NewRequest(method, l.relay.URL+path, strings.NewReader(body))
 	require.NoError(l.t, err)
 	req.Header.Set("Authorization", "Bearer "+adminKey)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := l.http.Do(req)
 	require.NoError(l.t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -127,7 +170,7 @@ func (l *live) phone(user, dev string) *phone {
 func (p *phone) launch() {
 	p.l.t.Helper()
 	ctx := context.Background()
-	app, err := client.Dial(ctx, p.l.relay.URL, client.Options{})
+	app, err := client.Dial(ctx, p.l.relay.URL, client.Options{Dialer: p.l.dialer})
 	require.NoError(p.l.t, err)
 	sig := relay.MakeUserSig(appSecret, relay.UserSigClaims{SDKAppID: appID, UserID: p.user, Expire: time.Now().Add(time.Hour).Unix()})
 	require.NoError(p.l.t, app.Login(ctx, appID, p.user, sig, p.dev, "android"))
@@ -164,52 +207,70 @@ func (p *phone) fcmRecords() []fakefcm.Record {
 	return recs
 }
 
+// TestEndToEndKilledLoggedOutKickedAndRestart runs the push flow — killed, restarted, logged out,
+// kicked — over plain HTTP and over TLS (wss:// and https:// for apps and the admin API, https://
+// for the relay's FCM sends and OAuth).
 func TestEndToEndKilledLoggedOutKickedAndRestart(t *testing.T) {
-	l := startLive(t)
-	alice := l.phone("alice", "alice-phone")
-	bob := l.phone("bob", "bob-phone")
+	for _, mode := range []string{plainHTTP, overTLS} {
+		t.Run(mode, func(t *testing.T) {
+			l := startLive(t, mode)
+			if mode == overTLS {
+				require.True(t, strings.HasPrefix(l.relay.URL, "https://") && strings.HasPrefix(l.fcm.URL, "https://"), "relay %s, fakefcm %s", l.relay.URL, l.fcm.URL)
+				var sa struct {
+					TokenURI string `json:"token_uri"`
+				}
+				require.NoError(t, json.Unmarshal(l.creds.ServiceAccount, &sa))
+				require.Equal(t, l.fcm.URL+"/token", sa.TokenURI, "OAuth goes over TLS too")
+				// A client that does not trust the test CA is refused: the relay really checks out as TLS.
+				_, err := client.Dial(context.Background(), l.relay.URL, client.Options{})
+				require.ErrorContains(t, err, "certificate signed by unknown authority")
+			}
+			alice := l.phone("alice", "alice-phone")
+			bob := l.phone("bob", "bob-phone")
 
-	// Killed: the app's connection is gone without a logout; the push arrives through FCM.
-	require.NoError(t, alice.app.Drop())
-	bob.send("alice", "are you there?")
-	m := alice.push()
-	require.Equal(t, "bob", m.Notification.Title)
-	require.Equal(t, "are you there?", m.Notification.Body)
-	require.Equal(t, "c2c_bob", m.CollapseKey)
-	require.Equal(t, "high", m.Priority)
-	require.Equal(t, 1, *m.Notification.NotificationCount)
+			// Killed: the app's connection is gone without a logout; the push arrives through FCM.
+			require.NoError(t, alice.app.Drop())
+			bob.send("alice", "are you there?")
+			m := alice.push()
+			require.Equal(t, "bob", m.Notification.Title)
+			require.Equal(t, "are you there?", m.Notification.Body)
+			require.Equal(t, "c2c_bob", m.CollapseKey)
+			require.Equal(t, "high", m.Priority)
+			require.Equal(t, 1, *m.Notification.NotificationCount)
 
-	// The relay restarts on the same SQLite file: alice is still logged in, killed and bound.
-	l.restartRelay()
-	bob.launch()
-	bob.send("alice", "after the restart")
-	require.Equal(t, "after the restart", alice.push().Notification.Body)
+			// The relay restarts on the same SQLite file: alice is still logged in, killed and bound.
+			l.restartRelay()
+			bob.launch()
+			bob.send("alice", "after the restart")
+			require.Equal(t, "after the restart", alice.push().Notification.Body)
 
-	// Logged out: nothing more is pushed.
-	alice.launch()
-	_, err := alice.app.Do(context.Background(), relay.ClientFrame{Op: relay.OpLogout})
-	require.NoError(t, err)
-	require.NoError(t, alice.app.Drop())
-	before := len(alice.fcmRecords())
-	bob.send("alice", "after logout")
+			// Logged out: nothing more is pushed.
+			alice.launch()
+			_, err := alice.app.Do(context.Background(), relay.ClientFrame{Op: relay.OpLogout})
+			require.NoError(t, err)
+			require.NoError(t, alice.app.Drop())
+			before := len(alice.fcmRecords())
+			bob.send("alice", "after logout")
 
-	// Kicked: carol logs in on a second phone (single-platform); her first phone, killed, is
-	// kicked offline and loses its binding.
-	carol := l.phone("carol", "carol-phone-1")
-	require.NoError(t, carol.app.Drop())
-	l.phone("carol", "carol-phone-2")
-	carolBefore := len(carol.fcmRecords())
-	bob.send("carol", "to carol")
+			// Kicked: carol logs in on a second phone (single-platform); her first phone, killed, is
+			// kicked offline and loses its binding.
+			carol := l.phone("carol", "carol-phone-1")
+			require.NoError(t, carol.app.Drop())
+			l.phone("carol", "carol-phone-2")
+			carolBefore := len(carol.fcmRecords())
+			bob.send("carol", "to carol")
 
-	// Everything the relay decided is in its trace once the last send is answered.
-	status, body := l.admin("GET", fmt.Sprintf("/admin/v1/apps/%d/push-trace?userId=carol&deviceId=carol-phone-1", appID), "")
-	require.Equal(t, http.StatusOK, status)
-	require.Contains(t, body, `"reason":"kicked"`)
-	status, body = l.admin("GET", fmt.Sprintf("/admin/v1/apps/%d/push-trace?userId=alice", appID), "")
-	require.Equal(t, http.StatusOK, status)
-	require.Contains(t, body, `"reason":"logged-out"`)
-	require.Len(t, alice.fcmRecords(), before, "no push after logout")
-	require.Len(t, carol.fcmRecords(), carolBefore, "no push after a kick")
+			// Everything the relay decided is in its trace once the last send is answered.
+			status, body := l.admin("GET", fmt.Sprintf("/admin/v1/apps/%d/push-trace?userId=carol&deviceId=carol-phone-1", appID), "")
+			require.Equal(t, http.StatusOK, status)
+			require.Contains(t, body, `"reason":"kicked"`)
+			status, body = l.admin("GET", fmt.Sprintf("/admin/v1/apps/%d/push-trace?userId=alice", appID), "")
+			require.Equal(t, http.StatusOK, status)
+			require.Contains(t, body, `"reason":"logged-out"`)
+			require.Len(t, alice.fcmRecords(), before, "no push after logout")
+			require.Len(t, carol.fcmRecords(), carolBefore, "no push after a kick")
+		})
+	}
 }
 
 // TestUninstallCleansUpTheBindingInMemory runs the relay (on SQLite, pushing through the Admin

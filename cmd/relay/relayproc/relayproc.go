@@ -31,12 +31,17 @@ type Options struct {
 	AdminKey string
 	// Listen is the address; empty means 127.0.0.1:0.
 	Listen string
+	// Args are more flags for the relay, such as --tls-cert and --tls-key.
+	Args []string
+	// Env is added to the relay's environment, such as SSL_CERT_FILE.
+	Env []string
 	// Stderr receives the relay's log lines too; nil discards them after reading the URL.
 	Stderr io.Writer
 }
 
 // Process is a running relay.
 type Process struct {
+	// URL is the relay's base URL from its "relay listening" line: https://… when it serves TLS.
 	URL  string
 	DB   string
 	cmd  *exec.Cmd
@@ -81,8 +86,9 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 	if o.Config != "" {
 		args = append(args, "--config", o.Config)
 	}
+	args = append(args, o.Args...)
 	cmd := exec.Command(o.Bin, args...)
-	cmd.Env = append(os.Environ(), "PUSHLAB_ADMIN_KEY="+o.AdminKey)
+	cmd.Env = append(append(os.Environ(), o.Env...), "PUSHLAB_ADMIN_KEY="+o.AdminKey)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err

@@ -59,11 +59,17 @@ type servers struct {
 	fcm                        *live.Stack
 	admin                      *client.Admin
 	control                    *control.Client
+	hc                         *http.Client
 	senderID                   string
 	tmp                        string
 }
 
 func (s *servers) close() {
+	if s.hc != nil {
+		// Connections dialled for a request another one served stay open, never used: a server
+		// shutting down would wait for them.
+		s.hc.CloseIdleConnections()
+	}
 	if s.proc != nil {
 		_ = s.proc.Stop()
 	}
@@ -113,9 +119,14 @@ func startServers(ctx context.Context, cfg Config, rng *rand.Rand) (*servers, er
 	}
 	// Connections are reused across the many parallel control calls: a new one each would churn
 	// through the loopback's ephemeral ports.
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConns: dialWorkers * 2, MaxIdleConnsPerHost: dialWorkers * 2}}
+	// Each client gets its own copy of cfg.TLS: net/http writes its protocols into the one it
+	// is given.
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConns: dialWorkers * 2, MaxIdleConnsPerHost: dialWorkers * 2,
+		TLSClientConfig: cfg.TLS.Clone()}}
+	s.hc = hc
 	s.admin = &client.Admin{BaseURL: s.relayURL, Key: s.adminKey, HTTP: hc}
-	s.control = &control.Client{BaseURL: s.fcmURL, HTTP: hc}
+	s.control = &control.Client{BaseURL: s.fcmURL, HTTP: hc,
+		Dialer: &websocket.Dialer{TLSClientConfig: cfg.TLS.Clone(), HandshakeTimeout: 10 * time.Second}}
 	lifted := relay.Caps{PerMinute: 1_000_000, PerHour: 1_000_000, Burst: 1_000_000, Refill: duration.Of(time.Millisecond)}
 	if err := s.admin.PutApp(ctx, relay.AppConfig{SDKAppID: s.app, SecretKey: secret.New(loadSecret), LoginPolicy: relay.PolicyMulti, Caps: lifted}); err != nil {
 		s.close()
@@ -176,7 +187,7 @@ func RunLive(ctx context.Context, cfg Config) (reports.Load, error) {
 	for k := range dialers {
 		nd := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+k))}}
 		dialers[k] = &websocket.Dialer{NetDialContext: nd.DialContext, HandshakeTimeout: 10 * time.Second,
-			ReadBufferSize: 1024, WriteBufferSize: 1024}
+			ReadBufferSize: 1024, WriteBufferSize: 1024, TLSClientConfig: cfg.TLS.Clone()}
 	}
 	r.dialer = func(i int) *websocket.Dialer { return dialers[i%len(dialers)] }
 	defer r.closeAll()

@@ -8,6 +8,7 @@
 package load
 
 import (
+	"crypto/tls"
 	"fmt"
 	"slices"
 	"sync"
@@ -33,6 +34,10 @@ type Config struct {
 	// from RelayBin, fakefcm in this process through sim/live's Stack). RunLive only.
 	RelayURL, FCMURL, AdminKey string
 	RelayBin                   string
+	// TLS, when set, is the client TLS configuration for an https:// relay or fakefcm (a test's
+	// CA); nil is Go's default, which trusts the system roots (read from SSL_CERT_FILE and
+	// SSL_CERT_DIR when they are set). RunLive only.
+	TLS *tls.Config
 	// MemoryStore runs the started relay on its in-memory store instead of a SQLite file: the
 	// push pipeline's own throughput, without the durable store's.
 	MemoryStore bool

@@ -2,12 +2,21 @@ package load
 
 import (
 	"context"
+	"net/http"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pushlab/pushlab/fakefcm"
+	fcmserver "github.com/pushlab/pushlab/fakefcm/server"
+	"github.com/pushlab/pushlab/internal/secret"
+	"github.com/pushlab/pushlab/internal/testca"
+	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/sender"
+	relayserver "github.com/pushlab/pushlab/relay/server"
 	"github.com/pushlab/pushlab/sim/live"
 )
 
@@ -37,15 +46,45 @@ func TestVirtualLoadPushesTheKilledPhones(t *testing.T) {
 	require.Zero(t, res.Errors)
 }
 
-// A live load against a relay and fakefcm on loopback in this process: phones connect, the
-// killed ones get their pushes on their FCM channels.
+// A live load against a relay and fakefcm on loopback in this process, over plain HTTP and over
+// TLS (the load's clients trusting the test CA through Config.TLS, the relay's sender through
+// its transport): phones connect, the killed ones get their pushes on their FCM channels.
 func TestLiveLoadAgainstRunningServers(t *testing.T) {
-	ctx := context.Background()
-	st, err := live.StartStack(ctx, live.StackConfig{Seed: 1, DB: live.MemoryDB, AdminKey: "load-test-admin-key-0123"})
+	for _, mode := range []string{"plain", "tls"} {
+		t.Run(mode, func(t *testing.T) {
+			cfg := Config{Devices: 40, Senders: 4, Rate: 40, Duration: 2 * time.Second, KillRatio: 0.5, Seed: 2}
+			if mode == "tls" {
+				startTLSServers(t, &cfg)
+				require.True(t, strings.HasPrefix(cfg.RelayURL, "https://") && strings.HasPrefix(cfg.FCMURL, "https://"))
+			} else {
+				st, err := live.StartStack(t.Context(), live.StackConfig{Seed: 1, DB: live.MemoryDB, AdminKey: "load-test-admin-key-0123"})
+				require.NoError(t, err)
+				t.Cleanup(func() { st.Close() })
+				cfg.RelayURL, cfg.FCMURL, cfg.AdminKey = st.RelayURL, st.FCMURL, st.AdminKey
+			}
+			liveLoadPushesTheKilledPhones(t, cfg)
+		})
+	}
+}
+
+// startTLSServers starts a relay (in memory) and a fakefcm on loopback, both serving TLS with
+// certificates of a test CA, and points cfg at them, trusting that CA.
+func startTLSServers(t *testing.T, cfg *Config) {
+	ca := testca.New(t)
+	fcm, err := fcmserver.ListenTLS("127.0.0.1:0", fcmserver.Config{Core: fakefcm.Config{Seed: 1}}, ca.ServerConfig())
 	require.NoError(t, err)
-	defer st.Close()
-	res, err := RunLive(ctx, Config{Devices: 40, Senders: 4, Rate: 40, Duration: 2 * time.Second, KillRatio: 0.5,
-		RelayURL: st.RelayURL, FCMURL: st.FCMURL, AdminKey: st.AdminKey, Seed: 2})
+	t.Cleanup(func() { fcm.Shutdown(context.Background()) })
+	cfg.AdminKey = "load-test-admin-key-0123"
+	rs, err := relayserver.ListenTLS(t.Context(), "127.0.0.1:0", relayserver.Config{Store: relay.NewMemoryStore(),
+		Sender:   sender.New(sender.Config{Transport: &http.Transport{TLSClientConfig: ca.ClientConfig()}}),
+		AdminKey: secret.New(cfg.AdminKey)}, ca.ServerConfig())
+	require.NoError(t, err)
+	t.Cleanup(func() { rs.Shutdown(context.Background()) })
+	cfg.RelayURL, cfg.FCMURL, cfg.TLS = rs.URL, fcm.URL, ca.ClientConfig()
+}
+
+func liveLoadPushesTheKilledPhones(t *testing.T, cfg Config) {
+	res, err := RunLive(t.Context(), cfg)
 	require.NoError(t, err)
 	require.Zero(t, res.Errors)
 	require.Equal(t, 40-20+4, res.Connected)
