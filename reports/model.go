@@ -92,6 +92,10 @@ type Expectation struct {
 	Seen   string `json:"seen"` // what was seen (instead)
 	FromMs int64  `json:"fromMs"`
 	ToMs   int64  `json:"toMs"`
+	// DeliveryNotObservable marks a push or noPush expectation judged from the relay's push trace
+	// (FCM accepted the push, or did not) because the phone's FCM could not be watched (a remote
+	// relay on Google's FCM): whether, and when, a push reached the phone is not known.
+	DeliveryNotObservable bool `json:"deliveryNotObservable,omitempty"`
 }
 
 // Oracle is the invariant oracle's outcome in one scenario run.

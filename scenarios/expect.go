@@ -98,6 +98,8 @@ func (r *runner) expect(index int, e *Expect) {
 	}
 	var seen []sim.Observation
 	switch {
+	case (e.Push != nil || e.NoPush != nil) && r.unwatched():
+		r.expectAccepted(e, from, &res)
 	case e.Push != nil:
 		p := e.Push
 		match := p.matches
@@ -166,6 +168,115 @@ func (r *runner) expect(index int, e *Expect) {
 	res.ToMs = r.ms(r.w.Now())
 	r.w.Do(func() { r.cursor[key] = len(d.Observations()) })
 	r.out.Expectations = append(r.out.Expectations, res)
+}
+
+// expectAccepted judges a push or noPush expectation from the relay's push trace, for a world
+// whose FCM pushsim cannot watch: a push counts when the relay decided it (pushed) and FCM
+// accepted it (fcm-ok); whether it reached the phone is not observable. The entries since the
+// previous push or noPush expectation on the device are judged.
+func (r *runner) expectAccepted(e *Expect, from time.Time, res *reports.Expectation) {
+	res.DeliveryNotObservable = true
+	var accepted, fresh []relay.TraceEntry
+	var readErr error
+	read := func() int {
+		accepted, fresh, readErr = r.acceptedSince(e.Device)
+		return len(accepted)
+	}
+	switch {
+	case e.Push != nil && e.Push.Count == nil:
+		res.Held = r.w.WaitUntil(from.Add(e.Push.Within.D()), func() bool { return read() > 0 })
+	case e.Push != nil:
+		r.w.Advance(e.Push.Within.D())
+		res.Held = read() == *e.Push.Count
+	default:
+		r.w.Advance(e.NoPush.For.D())
+		res.Held = read() == 0
+	}
+	if readErr != nil {
+		res.Held = false
+		res.Seen = "the push trace could not be read: " + readErr.Error()
+	} else {
+		res.Seen = r.describeAccepted(accepted, fresh)
+	}
+	if err := r.markTraceJudged(e.Device); err != nil && res.Seen != "" {
+		res.Seen += "; the push trace could not be read again: " + err.Error()
+	}
+}
+
+// acceptedSince reads the relay's push trace for a device: the FCM acceptances (fcm-ok of a push
+// the relay decided) not judged yet, and every entry not judged yet.
+func (r *runner) acceptedSince(device string) (accepted, fresh []relay.TraceEntry, err error) {
+	tr, err := r.w.Trace()
+	if err != nil {
+		return nil, nil, err
+	}
+	user := r.userOf(device)
+	decided := map[uint64]bool{}
+	for _, t := range tr {
+		if t.DeviceID == device && t.UserID == user && t.Reason == relay.ReasonPushed {
+			decided[t.PushID] = true
+		}
+	}
+	for _, t := range tr {
+		if t.DeviceID != device || t.UserID != user || r.judged[traceKey(t)] {
+			continue
+		}
+		fresh = append(fresh, t)
+		if t.Reason == relay.ReasonFCMOK && decided[t.PushID] {
+			accepted = append(accepted, t)
+		}
+	}
+	return accepted, fresh, nil
+}
+
+// markTraceJudged marks the trace entries of a device (every device: "") as judged.
+func (r *runner) markTraceJudged(device string) error {
+	if r.judged == nil {
+		r.judged = map[string]bool{}
+	}
+	tr, err := r.w.Trace()
+	for _, t := range tr {
+		if device == "" || t.DeviceID == device {
+			r.judged[traceKey(t)] = true
+		}
+	}
+	return err
+}
+
+// traceKey names a trace entry, to tell entries already judged from new ones.
+func traceKey(t relay.TraceEntry) string {
+	return fmt.Sprintf("%d/%d/%s/%s/%d/%d/%s/%d", t.Time.UnixNano(), t.SDKAppID, t.UserID, t.DeviceID, t.PushID, t.Attempt, t.Reason, t.Seq)
+}
+
+// describeAccepted says what the trace showed: the pushes FCM accepted, or what it holds instead.
+func (r *runner) describeAccepted(accepted, fresh []relay.TraceEntry) string {
+	if len(accepted) > 0 {
+		var parts []string
+		for _, t := range accepted {
+			parts = append(parts, fmt.Sprintf("push %d (%s) at %dms", t.PushID, seqsOf(t), r.ms(t.Time)))
+		}
+		return fmt.Sprintf("%d push(es) accepted by FCM — delivery not observable: %s", len(accepted), strings.Join(parts, ", "))
+	}
+	if len(fresh) == 0 {
+		return "no push accepted by FCM (delivery not observable): no trace entry for the device"
+	}
+	var parts []string
+	for _, t := range fresh {
+		s := t.Reason
+		if t.Detail != "" {
+			s += " (" + t.Detail + ")"
+		}
+		parts = append(parts, fmt.Sprintf("%s at %dms", s, r.ms(t.Time)))
+	}
+	return "no push accepted by FCM (delivery not observable); the trace says: " + strings.Join(parts, ", ")
+}
+
+// seqsOf names the messages a trace entry is about.
+func seqsOf(t relay.TraceEntry) string {
+	if len(t.Seqs) > 0 {
+		return fmt.Sprintf("seqs %v", t.Seqs)
+	}
+	return fmt.Sprintf("seq %d", t.Seq)
 }
 
 // cursorGroup names the observations an expectation consumes.

@@ -46,6 +46,10 @@ type App struct {
 	Name        string            `yaml:"name" json:"name,omitempty"`
 	LoginPolicy relay.LoginPolicy `yaml:"loginPolicy" json:"loginPolicy,omitempty" jsonschema:"enum=multi,enum=single-platform,enum=single"`
 	Caps        relay.Caps        `yaml:"caps" json:"caps,omitzero"`
+	// SecretKey signs the devices' UserSigs: it is the app's secret on the relay (pushsim's own
+	// when left out). Against a relay whose apps exist already (no --fcm) it is required, and
+	// usually written "${APP_SECRET}".
+	SecretKey string `yaml:"secretKey" json:"secretKey,omitempty"`
 }
 
 // Certificate is a push certificate of the scenario.
@@ -96,6 +100,10 @@ type Device struct {
 	Certificate int64  `yaml:"certificate" json:"certificate,omitempty"`
 	// Installed is false for a phone that has not installed the app yet (default true).
 	Installed *bool `yaml:"installed" json:"installed,omitempty"`
+	// Token is a fixed FCM token the app reports instead of registering with fakefcm: a real
+	// phone's (usually "${PHONE_TOKEN}"), so that a person sees the notification arrive. No push
+	// is observed on such a device: a push expectation is judged from the relay's trace.
+	Token string `yaml:"token" json:"token,omitempty"`
 }
 
 // Pos is where something is in a scenario file.

@@ -148,8 +148,22 @@ func editDistance(a, b string) int {
 }
 
 // Parse reads a scenario from data, read from the file called name, fills in the defaults and
-// validates it. Errors name file:line:column and what was expected.
+// validates it. Errors name file:line:column and what was expected. No environment variable is
+// set for it: a ${NAME} in the file is an error (ParseEnv looks them up).
 func Parse(name string, data []byte) (*Scenario, error) {
+	return ParseEnv(name, data, nil)
+}
+
+// ParseEnv is Parse with the file's ${NAME} references replaced by lookup's values (nil: none is
+// set); see expandVars.
+func ParseEnv(name string, data []byte, lookup Lookup) (*Scenario, error) {
+	if lookup == nil {
+		lookup = func(string) (string, bool) { return "", false }
+	}
+	data, err := expandVars(name, data, lookup)
+	if err != nil {
+		return nil, err
+	}
 	var sc Scenario
 	if err := yamlfile.Decode(name, data, &sc); err != nil {
 		return nil, err
@@ -204,11 +218,16 @@ func emptyStepPos(data []byte, i int) (pos Pos) {
 // Load reads and parses a scenario file. A file over yamlfile.MaxSize is refused without being
 // read whole (it may be a device such as /dev/zero, or a log given by mistake).
 func Load(path string) (*Scenario, error) {
+	return LoadEnv(path, nil)
+}
+
+// LoadEnv is Load with the file's ${NAME} references looked up (pushsim passes os.LookupEnv).
+func LoadEnv(path string, lookup Lookup) (*Scenario, error) {
 	data, err := yamlfile.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return Parse(path, data)
+	return ParseEnv(path, data, lookup)
 }
 
 // Expand turns files and folders into the scenario files they hold (*.yaml and *.yml, sorted).

@@ -10,6 +10,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/parser"
 
+	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/sim"
 )
@@ -21,8 +22,7 @@ func (sc *Scenario) refusals(f sim.Features, settings *relay.Config) []error {
 	var out []error
 	refuse := func(p Pos, format string, args ...any) { out = append(out, sc.errorAt(p, format, args...)) }
 	if f.FCM == sim.FCMUnwatched {
-		refuse(Pos{Line: 1, Column: 1}, "the relay pushes to an FCM pushsim cannot watch (no --fcm): simulated devices get their "+
-			"tokens from a fakefcm and pushes are observed there; give the relay's fakefcm with --fcm")
+		out = append(out, sc.unwatchedRefusals()...)
 	}
 	if !f.NetworkLatency {
 		for _, k := range []string{"latency", "jitter"} {
@@ -119,6 +119,85 @@ func isZero(v any) bool {
 		return v == "" || v == "0s"
 	}
 	return false
+}
+
+// unwatchedRefusals lists what a scenario asks of a relay whose FCM pushsim cannot watch (a
+// staging relay on Google's FCM) that such a run cannot honour: its apps and certificates exist
+// already and are not changed, there is no fakefcm to steer, and a push is seen only as FCM's
+// acceptance in the relay's trace.
+func (sc *Scenario) unwatchedRefusals() []error {
+	var out []error
+	refuse := func(p Pos, format string, args ...any) { out = append(out, sc.errorAt(p, format, args...)) }
+	const existing = "against a relay whose pushes pushsim cannot watch (no --fcm), apps and certificates exist already and are never changed"
+	for i, a := range sc.Apps {
+		app := fmt.Sprintf("apps[%d]", i)
+		for _, k := range []string{"name", "loginPolicy", "caps"} {
+			if p, ok := sc.keyAt(app, k); ok {
+				refuse(p, "apps: app %d: %s: %s: set it on the relay (admin API or console) and drop it from the scenario", a.SDKAppID, k, existing)
+			}
+		}
+		if a.SecretKey == "" {
+			refuse(sc.keyPos(app), "apps: app %d needs secretKey: the app's secret on the relay, to sign the devices' UserSigs (write secretKey: \"${APP_SECRET}\" and set APP_SECRET)", a.SDKAppID)
+		}
+	}
+	for i, c := range sc.Certificates {
+		for _, k := range []string{"packageName", "api"} {
+			if p, ok := sc.keyAt(fmt.Sprintf("certificates[%d]", i), k); ok {
+				refuse(p, "certificates: certificate %d: %s: %s: a certificate is named by its id only", c.ID, k, existing)
+			}
+		}
+	}
+	if sc.FCM != (fakefcm.Behaviour{}) {
+		refuse(sc.keyPos("fcm"), "fcm: FCM's behaviour is set on a fakefcm, and this relay pushes to an FCM pushsim cannot watch (no --fcm): drop the fcm: block or give the relay's fakefcm with --fcm")
+	}
+	tokens := map[string]bool{}
+	for _, d := range sc.Devices {
+		tokens[d.ID] = d.Token != ""
+	}
+	noToken := "device %q has no token: against a relay whose pushes pushsim cannot watch (no --fcm) a device gets no token from a fakefcm, " +
+		"so %s needs the phone's real FCM token: token: \"${PHONE_TOKEN}\" on the device"
+	for _, st := range sc.Steps {
+		switch st.Kind {
+		case StepTokenRefresh, StepUninstall, StepTap:
+			refuse(st.Pos, "%s: the phone's FCM side is the real phone's, which pushsim does not drive (no --fcm): do it by hand, or run with --fcm", st.Kind)
+		case StepInstall:
+			if !tokens[st.Device] {
+				refuse(st.Pos, noToken, st.Device, "installing the app")
+			}
+		case StepExpect:
+			e := st.Expect
+			if e.Push == nil && e.NoPush == nil {
+				continue
+			}
+			if !tokens[e.Device] {
+				refuse(st.Pos, noToken, e.Device, "a push expectation for it")
+			}
+			if p := e.Push; p != nil && (p.Title != "" || p.Body != "" || p.Badge != nil || p.CollapseKey != "" || len(p.Data) > 0) {
+				refuse(st.Pos, "expect push on %s: title, body, badge, collapseKey and data are seen only on the phone, and pushsim sees "+
+					"only FCM's acceptance in the relay's trace (no --fcm): drop them, or check them on the phone by eye", e.Device)
+			}
+		}
+	}
+	return out
+}
+
+// keyAt is where a setting stands in the file, if the file writes it (keys such as "apps[0]",
+// "caps").
+func (sc *Scenario) keyAt(keys ...string) (Pos, bool) {
+	file, err := parser.ParseBytes(sc.src, 0)
+	if err != nil {
+		return Pos{}, false
+	}
+	path, err := yaml.PathString("$." + strings.Join(keys, "."))
+	if err != nil {
+		return Pos{}, false
+	}
+	node, err := path.FilterFile(file)
+	if err != nil || node == nil || node.GetToken() == nil {
+		return Pos{}, false
+	}
+	p := node.GetToken().Position
+	return Pos{Line: p.Line, Column: p.Column}, true
 }
 
 // keyPos is where a setting stands in the file (its key path, such as "relay",

@@ -3,6 +3,9 @@ package scenarios
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -67,9 +70,10 @@ func TestEachTwinRefusesWhatItCannotHonourAtItsPlace(t *testing.T) {
 		require.NotContains(t, msg, "heartbeatInterval", "a setting the relay shares is not refused (at %v)", p)
 	}
 
-	// A relay whose FCM cannot be watched: simulated devices need a fakefcm, faults too.
+	// A relay whose FCM cannot be watched: its apps are used as they are (so a scenario gives the
+	// app's secret and changes nothing), and faults need a fakefcm.
 	un := positions(t, sc.refusals(live.FeaturesOf(live.Config{Remote: &live.Remote{RelayURL: "http://r"}}), &settings))
-	require.Contains(t, un[[2]int{1, 1}], "an FCM pushsim cannot watch")
+	require.Contains(t, strings.Join(slices.Collect(maps.Values(un)), "\n"), "needs secretKey")
 	require.Contains(t, un[[2]int{11, 5}], "FCM faults need a fakefcm")
 }
 

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"time"
 
 	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/client"
 	"github.com/pushlab/pushlab/reports"
 	"github.com/pushlab/pushlab/sim"
 	"github.com/pushlab/pushlab/sim/live"
@@ -49,6 +52,9 @@ func (o Options) Features() sim.Features {
 
 // Validate refuses options that cannot work together, before anything runs.
 func (o Options) Validate() error {
+	if o.Remote != nil && o.Remote.FCMURL == "" && o.Remote.AdminKey == "" {
+		return errors.New("a relay whose pushes pushsim cannot watch (no --fcm) is checked and traced through its admin API: give --admin-key (or set PUSHLAB_ADMIN_KEY)")
+	}
 	if o.Remote != nil && o.Remote.RelayURL == "" {
 		if o.Remote.FCMURL != "" {
 			return errors.New("--fcm names the fakefcm of a relay started elsewhere: give that relay with --relay (and --admin-key), or leave --fcm out")
@@ -65,6 +71,11 @@ type Checker struct {
 	settings *relay.Config
 	// seed is the seed asked for, if one was (Options.SeedGiven).
 	seed *uint64
+	// exists, for a relay whose apps and certificates exist already (a remote relay without a
+	// fakefcm), asks its admin API whether path (/admin/v1/apps/…) names something; nil otherwise.
+	exists func(path string) (bool, error)
+	// relayURL names that relay in refusals.
+	relayURL string
 }
 
 // NewChecker reads what it needs to check scenarios against the options' twin: for a remote
@@ -87,14 +98,65 @@ func NewChecker(ctx context.Context, o Options) (*Checker, error) {
 			return nil, err
 		}
 		c.settings = &st
+		if o.Remote.FCMURL == "" {
+			c.exists, c.relayURL = existsOn(ctx, *o.Remote), o.Remote.RelayURL
+		}
 	}
 	return c, nil
+}
+
+// existsOn asks a remote relay's admin API whether an app or a certificate exists.
+func existsOn(ctx context.Context, r live.Remote) func(path string) (bool, error) {
+	hc := r.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	admin := &client.Admin{BaseURL: r.RelayURL, Key: r.AdminKey, HTTP: hc}
+	return func(path string) (bool, error) {
+		err := admin.Do(ctx, http.MethodGet, path, nil, nil)
+		var ae *client.AdminError
+		if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+			return false, nil
+		}
+		return err == nil, err
+	}
+}
+
+// missing lists the scenario's apps and certificates the relay does not have, when they must
+// exist already (c.exists), each at its place in the file and saying what to do.
+func (c *Checker) missing(sc *Scenario) []error {
+	if c.exists == nil {
+		return nil
+	}
+	var out []error
+	for i, a := range sc.Apps {
+		ok, err := c.exists(fmt.Sprintf("/admin/v1/apps/%d", a.SDKAppID))
+		switch {
+		case err != nil:
+			out = append(out, sc.errorAt(sc.keyPos(fmt.Sprintf("apps[%d]", i), "sdkAppId"), "app %d: could not ask the relay at %s whether it exists: %v", a.SDKAppID, c.relayURL, err))
+		case !ok:
+			out = append(out, sc.errorAt(sc.keyPos(fmt.Sprintf("apps[%d]", i), "sdkAppId"), "app %d does not exist on the relay at %s: create it there "+
+				"(admin API POST /admin/v1/apps, or the console) with the secret the scenario's secretKey gives, or name an app it has", a.SDKAppID, c.relayURL))
+		}
+	}
+	for i, ce := range sc.Certificates {
+		ok, err := c.exists(fmt.Sprintf("/admin/v1/apps/%d/certificates/%d", ce.App, ce.ID))
+		switch {
+		case err != nil:
+			out = append(out, sc.errorAt(sc.keyPos(fmt.Sprintf("certificates[%d]", i), "id"), "certificate %d: could not ask the relay at %s whether it exists: %v", ce.ID, c.relayURL, err))
+		case !ok:
+			out = append(out, sc.errorAt(sc.keyPos(fmt.Sprintf("certificates[%d]", i), "id"), "certificate %d of app %d does not exist on the relay at %s: register "+
+				"the app's FCM credentials there (admin API POST /admin/v1/apps/%d/certificates, or the console) and name its certificate ID", ce.ID, ce.App, c.relayURL, ce.App))
+		}
+	}
+	return out
 }
 
 // Check lists every setting of the scenario the twin cannot honour, each at its file:line:column
 // and saying what to do; none means the scenario can run.
 func (c *Checker) Check(sc *Scenario) []error {
 	out := sc.refusals(c.features, c.settings)
+	out = append(out, c.missing(sc)...)
 	if r := sc.Replay; r != nil && r.Seed != nil && c.seed != nil && *r.Seed != *c.seed {
 		out = append(out, sc.errorAt(sc.keyPos("replay", "seed"), "replay.seed: the scenario replays seed %d but --seed %d was given: "+
 			"drop --seed (the file's seed is used) or give --seed %d", *r.Seed, *c.seed, *r.Seed))

@@ -24,6 +24,10 @@ type DeviceConfig struct {
 	// Heartbeat is how often the app pings while connected (30 s when zero); it gives up on a
 	// connection silent for twice that.
 	Heartbeat time.Duration
+	// Token, when set, is a fixed FCM token (a real phone's, which a person watches): the app
+	// reports it instead of registering with FCM, and the phone has no FCM channel, so no push is
+	// observed on it. Refresh and uninstall leave it as it is.
+	Token string
 	// Installed is whether the app is installed at the start.
 	Installed bool
 	// Lean keeps no observation log (observations still reach the Env).
@@ -168,6 +172,10 @@ func (d *Device) Install() {
 		return
 	}
 	d.installed = true
+	if d.cfg.Token != "" {
+		d.OnToken(d.cfg.Token, nil)
+		return
+	}
 	d.env.FCMRegister(d)
 }
 
@@ -196,7 +204,7 @@ func shortToken(t string) string {
 
 // connectFCM opens the phone's FCM channel if it can.
 func (d *Device) connectFCM() {
-	if d.fcm != nil || !d.installed || d.token == "" || !d.netUp {
+	if d.fcm != nil || !d.installed || d.token == "" || !d.netUp || d.cfg.Token != "" {
 		return
 	}
 	d.fcm = d.env.FCMConnect(d, d.token)
@@ -318,7 +326,7 @@ func (d *Device) stopApp() {
 func (d *Device) ForceStop() {
 	defer d.lifecycle("forceStop")
 	d.stopApp()
-	if d.installed && d.token != "" {
+	if d.installed && d.token != "" && d.cfg.Token == "" {
 		d.forceStopped = true
 		d.env.FCMForceStop(d, d.token)
 	}
@@ -396,7 +404,7 @@ func (d *Device) Uninstall() {
 	defer d.lifecycle("uninstall")
 	d.stopApp()
 	d.closeFCM()
-	if d.token != "" {
+	if d.token != "" && d.cfg.Token == "" {
 		d.env.FCMUnregister(d, d.token)
 	}
 	d.installed, d.token, d.creds, d.lastSeq, d.stored, d.tray = false, "", false, 0, 0, nil
@@ -405,7 +413,7 @@ func (d *Device) Uninstall() {
 // TokenRefresh has FCM rotate the token; a running, logged-in app reports the new one.
 func (d *Device) TokenRefresh() {
 	defer d.lifecycle("tokenRefresh")
-	if d.token == "" {
+	if d.token == "" || d.cfg.Token != "" {
 		return
 	}
 	old := d.token

@@ -26,7 +26,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := flag.NewFlagSet("pushsim run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	liveMode := fs.Bool("live", false, "run on real sockets and the real clock, against embedded servers (or --relay/--fcm)")
-	relayURL := fs.String("relay", "", "a relay started elsewhere (the remote world), with --admin-key and, to watch its pushes, --fcm")
+	relayURL := fs.String("relay", "", "a relay started elsewhere (the remote world), with --admin-key and, to watch its pushes, --fcm; without --fcm its apps and certificates must exist and pushes are judged from its push trace")
 	fcmURL := fs.String("fcm", "", "the fakefcm the --relay's certificates point at")
 	adminKey := fs.String("admin-key", os.Getenv("PUSHLAB_ADMIN_KEY"), "the running relay's admin key (default $PUSHLAB_ADMIN_KEY)")
 	seed := fs.Uint64("seed", 1, "seed of the virtual mode's draws: the same seed replays the same run")
@@ -52,7 +52,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var scs []*scenarios.Scenario
 	var bad []string
 	for _, f := range files {
-		sc, err := scenarios.Load(f)
+		sc, err := scenarios.LoadEnv(f, os.LookupEnv)
 		if err != nil {
 			bad = append(bad, err.Error())
 			continue
@@ -235,7 +235,7 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	bad := 0
 	for _, f := range files {
-		if _, err := scenarios.Load(f); err != nil {
+		if _, err := scenarios.LoadEnv(f, os.LookupEnv); err != nil {
 			fmt.Fprintln(stdout, err)
 			bad++
 			continue

@@ -115,7 +115,11 @@ func Open(ctx context.Context, cfg Config) (*World, error) {
 			dialer = &websocket.Dialer{HandshakeTimeout: 10 * time.Second}
 		}
 		w.admin = &client.Admin{BaseURL: r.RelayURL, Key: r.AdminKey, HTTP: hc}
-		w.offset = 1 + rand.Uint64N(1_000_000) // a shell's draw: each run its own IDs
+		if r.FCMURL != "" {
+			w.offset = 1 + rand.Uint64N(1_000_000) // a shell's draw: each run its own IDs
+		}
+		// Without a fakefcm the relay's apps and certificates exist already: the world uses
+		// them as they are, under their own IDs (see AddApp).
 		if r.FCMURL != "" {
 			w.fcmURL = r.FCMURL
 			w.fcm = &control.Client{BaseURL: r.FCMURL, HTTP: hc, Dialer: dialer}
@@ -226,14 +230,24 @@ func (w *World) OnObserve(fn func(*sim.Device, sim.Observation)) {
 	})
 }
 
+// unwatched says the world is a remote relay whose FCM pushsim cannot watch: its apps and
+// certificates exist already and are not the world's to change.
+func (w *World) unwatched() bool { return w.stack == nil && w.fcm == nil }
+
 // app and cert shift a scenario's IDs to the world's.
 func (w *World) app(id uint64) uint64 { return id + w.offset*1000 }
 func (w *World) cert(id int64) int64  { return id + int64(w.offset)*1000 }
 
-// AddApp (sim.World) creates the app through the admin API.
+// AddApp (sim.World) creates the app through the admin API. A relay whose FCM pushsim cannot
+// watch (a staging relay) keeps its own apps: the world checks that the app exists and uses it as
+// it is, never changing it.
 func (w *World) AddApp(a relay.AppConfig) error {
 	a.SDKAppID = w.app(a.SDKAppID)
-	if err := w.admin.PutApp(w.ctx, a); err != nil {
+	if w.unwatched() {
+		if err := w.admin.Do(w.ctx, http.MethodGet, fmt.Sprintf("/admin/v1/apps/%d", a.SDKAppID), nil, nil); err != nil {
+			return fmt.Errorf("app %d must exist on the relay at %s (its apps are used as they are): %w", a.SDKAppID, w.admin.BaseURL, err)
+		}
+	} else if err := w.admin.PutApp(w.ctx, a); err != nil {
 		return err
 	}
 	w.mu.Lock()
@@ -244,6 +258,14 @@ func (w *World) AddApp(a relay.AppConfig) error {
 
 // AddCertificate (sim.World) creates a fakefcm project and registers the certificate with it.
 func (w *World) AddCertificate(c sim.CertificateSpec) (string, error) {
+	if w.unwatched() {
+		// The relay's own certificate, used as it is: its phones' tokens are real ones.
+		err := w.admin.Do(w.ctx, http.MethodGet, fmt.Sprintf("/admin/v1/apps/%d/certificates/%d", w.app(c.SDKAppID), c.ID), nil, nil)
+		if err != nil {
+			return "", fmt.Errorf("certificate %d must exist on the relay at %s (its certificates are used as they are): %w", c.ID, w.admin.BaseURL, err)
+		}
+		return "", nil
+	}
 	if w.fcm == nil {
 		return "", fmt.Errorf("certificate %d: the relay pushes to an FCM pushsim cannot watch, so its certificates are its own to register: %w", c.ID, sim.ErrUnsupported)
 	}
