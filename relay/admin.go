@@ -122,7 +122,9 @@ func (c *Core) App(id uint64) (AppView, bool) {
 }
 
 // PutCertificate creates a certificate (create) or replaces one. Replacing clears a
-// misconfigured status: the credentials are new.
+// misconfigured status: the credentials are new. The certificate is stored unchecked (the
+// driver checks it and feeds the result back through CertificateChecked), or failed at once when
+// it is a legacy certificate aimed at Google.
 func (c *Core) PutCertificate(now time.Time, cert Certificate, create bool) (CertificateView, error) {
 	c.observe(now)
 	if err := cert.Validate(); err != nil {
@@ -141,6 +143,7 @@ func (c *Core) PutCertificate(now time.Time, cert Certificate, create bool) (Cer
 		return CertificateView{}, fmt.Errorf("%w: certificate %d belongs to app %d", ErrInvalid, cert.ID, old.SDKAppID)
 	}
 	cert.Status = CertStatus{}
+	c.initialCheck(&cert)
 	c.certs[cert.ID] = &cert
 	c.record(PutCertificate{Cert: cert})
 	return cert.View(), nil

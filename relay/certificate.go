@@ -1,6 +1,8 @@
 package relay
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -25,6 +27,8 @@ type Certificate struct {
 	Endpoint string `json:"endpoint,omitempty" yaml:"endpoint"`
 	// Status is the relay's verdict on the credentials, from FCM's answers.
 	Status CertStatus `json:"status" yaml:"-"`
+	// Check is the latest check of the credentials (see CertCheck).
+	Check CertCheck `json:"check" yaml:"-"`
 }
 
 // CertStatus says whether FCM accepted the certificate's credentials lately.
@@ -110,12 +114,13 @@ type CertificateView struct {
 	ServerKey   string     `json:"serverKey,omitempty"`    // masked: the last 4 characters
 	Endpoint    string     `json:"endpoint,omitempty"`
 	Status      CertStatus `json:"status"`
+	Check       CertCheck  `json:"check"`
 }
 
 // View masks a certificate's secrets.
 func (c *Certificate) View() CertificateView {
 	v := CertificateView{ID: c.ID, SDKAppID: c.SDKAppID, Platform: c.Platform, PackageName: c.PackageName,
-		SenderID: c.SenderID, API: c.API(), Endpoint: c.Endpoint, Status: c.Status}
+		SenderID: c.SenderID, API: c.API(), Endpoint: c.Endpoint, Status: c.Status, Check: c.checkView()}
 	if !c.ServiceAccount.IsZero() {
 		var sa serviceAccountFields
 		_ = json.Unmarshal([]byte(c.ServiceAccount.Reveal()), &sa)
@@ -131,4 +136,51 @@ func (c *Certificate) View() CertificateView {
 		}
 	}
 	return v
+}
+
+// The states of a certificate's check (CertCheck.Status).
+const (
+	CheckUnchecked = "unchecked" // no check has answered yet for these credentials
+	CheckOK        = "ok"        // FCM accepted the credentials and a validate-only send
+	CheckFailed    = "failed"    // FCM (or the relay, without asking it) refused them; Error says why
+)
+
+// CertCheck is the outcome of the latest check of a certificate's credentials: for HTTP v1 an
+// OAuth token and a validate-only send to a topic, for the legacy API a dry-run send. A failed
+// check does not refuse the certificate: it is stored, and pushes still try it.
+type CertCheck struct {
+	Status string `json:"status"`
+	// Error is what FCM answered, in words; empty unless Status is failed.
+	Error string `json:"error,omitempty"`
+	// CheckedAt is when the answer came; zero while unchecked.
+	CheckedAt time.Time `json:"checkedAt,omitzero"`
+}
+
+// LegacyShutdownError is the check's error for a legacy certificate aimed at Google.
+const LegacyShutdownError = "the legacy FCM HTTP API (server keys) was shut down by Google: deprecated on 20 June 2023, " +
+	"shutdown began on 22 July 2024, so Google refuses these sends. Use HTTP v1 credentials instead: a service-account " +
+	"JSON from the Firebase console (Project settings → Service accounts → Generate new private key)"
+
+// LegacyAtGoogle reports whether a certificate is a legacy server key aimed at Google's FCM (an
+// empty endpoint), which Google no longer serves. Such a certificate fails its check without any
+// network call.
+func (c *Certificate) LegacyAtGoogle() bool { return c.API() == "legacy" && c.Endpoint == "" }
+
+// CredentialsDigest names a certificate's credentials and where they are sent (endpoint, API,
+// service account, server key) without showing them: a check's result applies to the
+// certificate only while its digest is the one that was checked.
+func (c *Certificate) CredentialsDigest() string {
+	h := sha256.New()
+	for _, s := range []string{c.Endpoint, c.API(), c.ServiceAccount.Reveal(), c.ServerKey.Reveal()} {
+		fmt.Fprintf(h, "%d:%s;", len(s), s)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// checkView is the check as shown: a certificate stored before checks existed is unchecked.
+func (c *Certificate) checkView() CertCheck {
+	if c.Check.Status == "" {
+		return CertCheck{Status: CheckUnchecked}
+	}
+	return c.Check
 }

@@ -13,35 +13,37 @@ type InputKind uint8
 
 // The inputs of the core. The comment of each says which fields of Input it reads.
 const (
-	InputOpen              InputKind = iota + 1 // a transport connection opened: Conn
-	InputReceive                                // a decoded frame from a connection: Conn, Frame
-	InputRefuse                                 // a frame that could not be decoded: Conn, Refusal
-	InputClosed                                 // a connection is gone: Conn
-	InputPushResult                             // FCM's answer to a push: Result
-	InputTick                                   // time passed: timers due now run
-	InputPutApp                                 // admin: create (Create) or replace an app: AppConfig
-	InputDeleteApp                              // admin: delete an app: App
-	InputPutCertificate                         // admin: create (Create) or replace a certificate: Cert
-	InputDeleteCertificate                      // admin: delete a certificate: App, CertID
-	InputPutGroup                               // admin: create or replace a group: Group
-	InputKick                                   // admin: end every login of a user: App, User, Reason
-	InputAdminSend                              // admin: a server-side send: App, Send
+	InputOpen               InputKind = iota + 1 // a transport connection opened: Conn
+	InputReceive                                 // a decoded frame from a connection: Conn, Frame
+	InputRefuse                                  // a frame that could not be decoded: Conn, Refusal
+	InputClosed                                  // a connection is gone: Conn
+	InputPushResult                              // FCM's answer to a push: Result
+	InputTick                                    // time passed: timers due now run
+	InputPutApp                                  // admin: create (Create) or replace an app: AppConfig
+	InputDeleteApp                               // admin: delete an app: App
+	InputPutCertificate                          // admin: create (Create) or replace a certificate: Cert
+	InputDeleteCertificate                       // admin: delete a certificate: App, CertID
+	InputPutGroup                                // admin: create or replace a group: Group
+	InputKick                                    // admin: end every login of a user: App, User, Reason
+	InputAdminSend                               // admin: a server-side send: App, Send
+	InputCertificateChecked                      // a certificate check's result: Check
 )
 
 var inputKindNames = [...]string{
-	InputOpen:              "open",
-	InputReceive:           "receive",
-	InputRefuse:            "refuse",
-	InputClosed:            "closed",
-	InputPushResult:        "push-result",
-	InputTick:              "tick",
-	InputPutApp:            "put-app",
-	InputDeleteApp:         "delete-app",
-	InputPutCertificate:    "put-certificate",
-	InputDeleteCertificate: "delete-certificate",
-	InputPutGroup:          "put-group",
-	InputKick:              "kick",
-	InputAdminSend:         "admin-send",
+	InputOpen:               "open",
+	InputReceive:            "receive",
+	InputRefuse:             "refuse",
+	InputClosed:             "closed",
+	InputPushResult:         "push-result",
+	InputTick:               "tick",
+	InputPutApp:             "put-app",
+	InputDeleteApp:          "delete-app",
+	InputPutCertificate:     "put-certificate",
+	InputDeleteCertificate:  "delete-certificate",
+	InputPutGroup:           "put-group",
+	InputKick:               "kick",
+	InputAdminSend:          "admin-send",
+	InputCertificateChecked: "certificate-checked",
 }
 
 // String names the kind as Input.String prints it.
@@ -62,6 +64,7 @@ type Input struct {
 	Frame   ClientFrame // receive
 	Refusal *FrameError // refuse
 	Result  PushResult  // push-result
+	Check   CheckResult // certificate-checked
 
 	App    uint64      // kick, admin-send, delete-app, delete-certificate: the app's SDKAppID
 	User   string      // kick
@@ -111,6 +114,8 @@ func (c *Core) Step(now time.Time, in Input) error {
 		_, err = c.Kick(now, in.App, in.User, in.Reason)
 	case InputAdminSend:
 		_, err = c.AdminSend(now, in.App, in.Send)
+	case InputCertificateChecked:
+		_, err = c.CertificateChecked(now, in.Check)
 	default:
 		return fmt.Errorf("%w: unknown input kind %d", ErrInvalid, uint8(in.Kind))
 	}
@@ -174,6 +179,14 @@ func (in Input) String() string {
 		p.str("clientMsgId", s.ClientMsgID)
 		p.flag("onlineOnly", s.OnlineOnly)
 		p.offlinePush(s.OfflinePush)
+	case InputCertificateChecked:
+		p.int("cert", in.Check.CertID)
+		if in.Check.OK {
+			p.word("ok")
+		} else {
+			p.word("failed")
+			p.str("error", in.Check.Error)
+		}
 	}
 	return p.String()
 }
@@ -309,6 +322,9 @@ func (p *fields) certificate(c Certificate) {
 	if s := c.Status; s.Misconfigured {
 		p.word("misconfigured")
 		p.str("reason", s.Reason)
+	}
+	if c.Check.Status != CheckUnchecked {
+		p.str("check", c.Check.Status)
 	}
 }
 

@@ -3,6 +3,7 @@ package relay
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -252,7 +253,11 @@ func (pr printer) push(p Push) fields {
 func (pr printer) trace(e TraceEntry) fields {
 	var f fields
 	f.word("trace")
-	f.word(deviceKey(DeviceKey{e.SDKAppID, e.UserID, e.DeviceID}))
+	if e.UserID == "" && e.DeviceID == "" {
+		f.word(strconv.FormatUint(e.SDKAppID, 10)) // a certificate event: no device
+	} else {
+		f.word(deviceKey(DeviceKey{e.SDKAppID, e.UserID, e.DeviceID}))
+	}
 	f.word(e.Reason)
 	f.num("seq", e.Seq)
 	f.seqs("seqs", e.Seqs)

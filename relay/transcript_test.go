@@ -25,7 +25,8 @@ import (
 //
 //	config [seed=N] [heartbeat=D] [attempts=N] [base=D] [max=D] [max-wait=D] [ttl=D]  (before any other)
 //	app [id=N] [name=S] [policy=multi|single-platform|single] [per-minute=N] [per-hour=N] [burst=N] [refill=D] [update]
-//	cert [id=N] [app=N] [legacy] [update]
+//	cert [id=N] [app=N] [legacy] [endpoint=URL] [update]
+//	checked [id=N] (ok | error=S) [stale]   a check's result; stale: for credentials replaced since
 //	group id=G members=(U,…) [app=N]
 //	open conn=N
 //	recv conn=N op=OP [id=N] [app=N] [user=U] [device=D] [platform=P] [sig=valid|expired|forged]
@@ -124,7 +125,16 @@ func (tr *relayTranscript) input(t *testing.T, td *datadriven.TestData, a *trans
 		} else {
 			cert.ServiceAccount = secret.New(`{"type":"service_account","project_id":"demo","private_key":"k","client_email":"a@b.c","private_key_id":"abcdef"}`)
 		}
+		cert.Endpoint = a.Str("endpoint", "")
 		return Input{Kind: InputPutCertificate, Cert: cert, Create: !a.Flag("update")}
+	case "checked":
+		id := int64(a.Int("id", int(testCert)))
+		cert, _ := tr.core.Certificate(id)
+		r := CheckResult{CertID: id, Digest: cert.CredentialsDigest(), OK: a.Flag("ok"), Error: a.Str("error", "")}
+		if a.Flag("stale") {
+			r.Digest = "credentials replaced since"
+		}
+		return Input{Kind: InputCertificateChecked, Check: r}
 	case "group":
 		return Input{Kind: InputPutGroup, Group: Group{SDKAppID: a.Uint("app", testApp), ID: a.Str("id", ""), Members: a.List("members")}}
 	case "open":

@@ -92,35 +92,47 @@ func (p *Pool) Set(ctx context.Context, cert relay.Certificate) error {
 		p.mu.Unlock()
 		return nil
 	}
-	cc := &certClient{cert: cert}
-	if cert.API() == "v1" {
-		jwt, err := google.JWTConfigFromJSON([]byte(cert.ServiceAccount.Reveal()), scopes...)
-		if err != nil {
-			return fmt.Errorf("certificate %d: service account: %w", cert.ID, err)
-		}
-		// OAuth runs through the service account's token_uri (Google's, or a fakefcm's) on the
-		// pool's transport. Sends go through noSDKRetry, which hands 503s straight back.
-		oauthCtx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: p.transport, Timeout: p.cfg.Timeout})
-		hc := &http.Client{Transport: &lastError{next: &oauth2.Transport{Source: jwt.TokenSource(oauthCtx), Base: &noSDKRetry{next: p.transport}}}}
-		opts := []option.ClientOption{option.WithHTTPClient(hc)}
-		if cert.Endpoint != "" {
-			opts = append(opts, option.WithEndpoint(strings.TrimSuffix(cert.Endpoint, "/")+"/v1"))
-		}
-		app, err := firebase.NewApp(ctx, &firebase.Config{ProjectID: cert.ProjectID()}, opts...)
-		if err != nil {
-			return fmt.Errorf("certificate %d: firebase app: %w", cert.ID, err)
-		}
-		if cc.v1, err = app.Messaging(ctx); err != nil {
-			return fmt.Errorf("certificate %d: firebase messaging: %w", cert.ID, err)
-		}
-	} else {
-		cc.legacy = &http.Client{Transport: p.transport}
+	cc, _, err := p.build(ctx, cert)
+	if err != nil {
+		return err
 	}
 	p.mu.Lock()
 	p.certs[cert.ID] = cc
 	p.mu.Unlock()
 	p.cfg.Logger.Info("certificate ready", "certificateId", cert.ID, "api", cert.API(), "endpoint", endpointName(cert.Endpoint))
 	return nil
+}
+
+// build makes a certificate's client; for HTTP v1 it also returns the OAuth token source the
+// client's requests take their tokens from.
+func (p *Pool) build(ctx context.Context, cert relay.Certificate) (*certClient, oauth2.TokenSource, error) {
+	cc := &certClient{cert: cert}
+	var ts oauth2.TokenSource
+	if cert.API() == "v1" {
+		jwt, err := google.JWTConfigFromJSON([]byte(cert.ServiceAccount.Reveal()), scopes...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("certificate %d: service account: %w", cert.ID, err)
+		}
+		// OAuth runs through the service account's token_uri (Google's, or a fakefcm's) on the
+		// pool's transport. Sends go through noSDKRetry, which hands 503s straight back.
+		oauthCtx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: p.transport, Timeout: p.cfg.Timeout})
+		ts = jwt.TokenSource(oauthCtx)
+		hc := &http.Client{Transport: &lastError{next: &oauth2.Transport{Source: ts, Base: &noSDKRetry{next: p.transport}}}}
+		opts := []option.ClientOption{option.WithHTTPClient(hc)}
+		if cert.Endpoint != "" {
+			opts = append(opts, option.WithEndpoint(strings.TrimSuffix(cert.Endpoint, "/")+"/v1"))
+		}
+		app, err := firebase.NewApp(ctx, &firebase.Config{ProjectID: cert.ProjectID()}, opts...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("certificate %d: firebase app: %w", cert.ID, err)
+		}
+		if cc.v1, err = app.Messaging(ctx); err != nil {
+			return nil, nil, fmt.Errorf("certificate %d: firebase messaging: %w", cert.ID, err)
+		}
+	} else {
+		cc.legacy = &http.Client{Transport: p.transport}
+	}
+	return cc, ts, nil
 }
 
 func endpointName(e string) string {

@@ -33,6 +33,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	h("GET /admin/v1/apps/{app}/certificates/{cert}", s.getCertificate)
 	h("PUT /admin/v1/apps/{app}/certificates/{cert}", s.updateCertificate)
 	h("DELETE /admin/v1/apps/{app}/certificates/{cert}", s.deleteCertificate)
+	h("POST /admin/v1/apps/{app}/certificates/{cert}", s.certificateAction)
 	h("GET /admin/v1/apps/{app}/users/{user}", s.getUser)
 	h("POST /admin/v1/apps/{app}/users/{user}/kick", s.kickUser)
 	h("POST /admin/v1/apps/{app}/messages", s.sendMessage)
@@ -279,12 +280,47 @@ func (s *Server) createCertificate(w http.ResponseWriter, r *http.Request) {
 		writeCoreError(w, err)
 		return
 	}
-	s.run(w, r, http.StatusCreated, func(now time.Time) (any, error) {
+	s.putAndCheck(w, r, http.StatusCreated, func(now time.Time) (any, error) {
 		if cert.ID == 0 {
 			cert.ID = s.core.NextCertificateID()
 		}
 		return s.core.PutCertificate(now, cert, true)
 	})
+}
+
+// putAndCheck stores a certificate, then checks its credentials (see checkCertificate) and
+// answers the certificate with the check's verdict.
+func (s *Server) putAndCheck(w http.ResponseWriter, r *http.Request, status int, put func(now time.Time) (any, error)) {
+	v, err := s.call(r.Context(), put)
+	if err != nil {
+		writeCoreError(w, err)
+		return
+	}
+	view := v.(relay.CertificateView)
+	checked, err := s.checkCertificate(r.Context(), view.SDKAppID, view.ID)
+	if err == nil {
+		view = checked
+	}
+	writeJSON(w, status, view)
+}
+
+// certificateAction serves POST …/certificates/{cert}:ACTION; the one action is check.
+func (s *Server) certificateAction(w http.ResponseWriter, r *http.Request) {
+	app, ok := pathApp(w, r)
+	if !ok {
+		return
+	}
+	idText, action, found := strings.Cut(r.PathValue("cert"), ":")
+	if !found || action != "check" {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no admin path POST %s: certificates take POST …/certificates/{id}:check", r.URL.Path))
+		return
+	}
+	id, err := strconv.ParseInt(idText, 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("certificate ID %q: expected a positive number", idText))
+		return
+	}
+	s.checkCertificateHandler(w, r, app, id)
 }
 
 // pathCert reads the {cert} path value.
@@ -338,7 +374,7 @@ func (s *Server) updateCertificate(w http.ResponseWriter, r *http.Request) {
 		writeCoreError(w, err)
 		return
 	}
-	s.run(w, r, http.StatusOK, func(now time.Time) (any, error) { return s.core.PutCertificate(now, cert, false) })
+	s.putAndCheck(w, r, http.StatusOK, func(now time.Time) (any, error) { return s.core.PutCertificate(now, cert, false) })
 }
 
 func (s *Server) deleteCertificate(w http.ResponseWriter, r *http.Request) {

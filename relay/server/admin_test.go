@@ -24,7 +24,7 @@ func TestAdminAnswersNeverCarrySecrets(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := startRelay(t, relay.NewMemoryStore(), relay.Config{})
 		b.provision()
-		secrets := []string{appSecret, adminKey, legacyServerKey, "secret-material", "PRIVATE KEY"}
+		secrets := []string{appSecret, adminKey, legacyServerKey, "secret-material", "PRIVATE KEY", "ya29."}
 		var answers []string
 		call := func(method, path, body string, want int) string {
 			t.Helper()

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -42,6 +43,8 @@ type live struct {
 	ca     *testca.CA
 	http   *http.Client
 	dialer *websocket.Dialer
+	// log, when set before the relay starts, receives the relay's log lines.
+	log *lockedBuffer
 }
 
 // The two ways servers are reached: plain HTTP (loopback, tests) and TLS (staging).
@@ -66,9 +69,12 @@ func (l *live) serverTLS() *tls.Config {
 	return l.ca.ServerConfig()
 }
 
-func startLive(t *testing.T, mode string) *live {
+func startLive(t *testing.T, mode string) *live { return startLiveLogged(t, mode, nil) }
+
+// startLiveLogged is startLive with the relay's log lines written to log (nil: discarded).
+func startLiveLogged(t *testing.T, mode string, log *lockedBuffer) *live {
 	t.Helper()
-	l := &live{t: t, dbPath: filepath.Join(t.TempDir(), "relay.db")}
+	l := &live{t: t, dbPath: filepath.Join(t.TempDir(), "relay.db"), log: log}
 	if mode == overTLS {
 		l.ca = testca.New(t)
 	}
@@ -100,7 +106,11 @@ func (l *live) startRelay() {
 	if l.ca != nil {
 		transport = &http.Transport{TLSClientConfig: l.clientTLS()}
 	}
-	r, err := ListenTLS(context.Background(), "127.0.0.1:0", Config{Store: store, Sender: sender.New(sender.Config{Transport: transport}), AdminKey: secret.New(adminKey)}, l.serverTLS())
+	cfg := Config{Store: store, Sender: sender.New(sender.Config{Transport: transport}), AdminKey: secret.New(adminKey)}
+	if l.log != nil {
+		cfg.Logger = slog.New(slog.NewJSONHandler(l.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	r, err := ListenTLS(context.Background(), "127.0.0.1:0", cfg, l.serverTLS())
 	require.NoError(l.t, err)
 	l.relay = r
 	l.t.Cleanup(func() {

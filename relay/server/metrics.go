@@ -45,6 +45,13 @@ func newMetrics(s *Server) *metrics {
 		gauge("relay_pending_pushes", "Pushes sent and not finished (in flight or waiting to be retried).", func(st relay.Stats) int { return st.PendingPushes }),
 		prometheus.NewGoCollector(),
 	)
+	for _, status := range []string{relay.CheckUnchecked, relay.CheckOK, relay.CheckFailed} {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "relay_certificates",
+			Help:        "Certificates by the status of their credentials' check (unchecked, ok, failed).",
+			ConstLabels: prometheus.Labels{"check": status}}, func() float64 {
+			return float64((*s.certChecks.Load())[status])
+		}))
+	}
 	return m
 }
 
@@ -56,7 +63,7 @@ func (m *metrics) observe(rd relay.Ready) {
 		}
 	}
 	for _, e := range rd.Trace {
-		if !strings.HasPrefix(e.Reason, relay.ReasonFCMPrefix) {
+		if !strings.HasPrefix(e.Reason, relay.ReasonFCMPrefix) && !strings.HasPrefix(e.Reason, relay.ReasonCertificatePrefix) {
 			m.decisions.WithLabelValues(e.Reason).Inc()
 		}
 	}

@@ -61,6 +61,10 @@ type Config struct {
 	MaxBodyBytes int64
 	// Tap, if set, is told of every input of the core and its answer, one at a time.
 	Tap Tap
+	// CheckWait bounds how long creating, updating or checking a certificate waits for its check
+	// (OAuth and a validate-only send to FCM) before answering it unchecked; the check goes on
+	// and its verdict is stored when it comes. Zero means 15 s.
+	CheckWait time.Duration
 }
 
 // Server is a running relay.
@@ -88,6 +92,12 @@ type Server struct {
 	workers sync.WaitGroup
 
 	stats atomic.Pointer[relay.Stats]
+	// certChecks counts certificates by their check's status, refreshed when certificates change.
+	certChecks atomic.Pointer[map[string]int]
+
+	checks      sync.WaitGroup // certificate checks in flight
+	checkCtx    context.Context
+	cancelCheck context.CancelFunc
 }
 
 // event is something for the loop to hand to the core: one of the types below.
@@ -148,6 +158,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
+	if cfg.CheckWait == 0 {
+		cfg.CheckWait = 15 * time.Second
+	}
 	st, err := cfg.Store.Load(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("relay server: load store: %w", err)
@@ -173,6 +186,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	stats := core.Stats()
 	s.stats.Store(&stats)
+	counts := core.CheckCounts()
+	s.certChecks.Store(&counts)
+	s.checkCtx, s.cancelCheck = context.WithCancel(context.Background())
 	s.metrics = newMetrics(s)
 	s.handler = s.routes()
 	// Pushes left unfinished by the last run are sent again on the first tick.
@@ -213,6 +229,8 @@ func (s *Server) Close() error {
 		s.readers.Wait()
 		s.pushes.close()
 		s.workers.Wait()
+		s.cancelCheck()
+		s.checks.Wait()
 		close(s.stop)
 		<-s.loopDone
 	})
@@ -397,9 +415,21 @@ func (s *Server) carryOut(rd relay.Ready) error {
 	return nil
 }
 
-// syncCertificates keeps the senders in step with the certificates the core stored.
+// syncCertificates keeps the senders, and the counts of certificates by check, in step with the
+// certificates the core stored.
 func (s *Server) syncCertificates(records []relay.Record) {
+	changed := false
+	defer func() {
+		if changed {
+			counts := s.core.CheckCounts()
+			s.certChecks.Store(&counts)
+		}
+	}()
 	for _, r := range records {
+		switch r.(type) {
+		case relay.PutCertificate, relay.DeleteCertificate:
+			changed = true
+		}
 		switch r := r.(type) {
 		case relay.PutCertificate:
 			if err := s.cfg.Sender.Set(context.Background(), r.Cert); err != nil {

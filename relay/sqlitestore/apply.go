@@ -132,8 +132,13 @@ func (a applier) apply(st *statements, r relay.Record) error {
 		if err != nil {
 			return fmt.Errorf("status since: %w", err)
 		}
+		checkedAt, err := timeToDB(c.Check.CheckedAt)
+		if err != nil {
+			return fmt.Errorf("checked at: %w", err)
+		}
 		return a.exec(st.putCert, c.ID, u64(c.SDKAppID), c.Platform, c.PackageName, c.SenderID,
-			c.ServiceAccount.Reveal(), c.ServerKey.Reveal(), c.Endpoint, c.Status.Misconfigured, c.Status.Reason, since)
+			c.ServiceAccount.Reveal(), c.ServerKey.Reveal(), c.Endpoint, c.Status.Misconfigured, c.Status.Reason, since,
+			c.Check.Status, c.Check.Error, checkedAt)
 	case relay.DeleteCertificate:
 		return a.exec(st.deleteCert, r.ID)
 	case relay.PutSession:

@@ -82,16 +82,17 @@ func (l loader) apps(st *relay.State) error {
 
 func (l loader) certificates(st *relay.State) error {
 	err := l.each(`SELECT id, sdk_app_id, platform, package_name, sender_id, service_account, server_key,
-		endpoint, misconfigured, reason, since_ns FROM certificates`, func(rows *sql.Rows) error {
+		endpoint, misconfigured, reason, since_ns, check_status, check_error, checked_at_ns FROM certificates`, func(rows *sql.Rows) error {
 		var c relay.Certificate
 		var app int64
 		var account, key string
-		var since sql.NullInt64
+		var since, checkedAt sql.NullInt64
 		if err := rows.Scan(&c.ID, &app, &c.Platform, &c.PackageName, &c.SenderID, &account, &key, &c.Endpoint,
-			&c.Status.Misconfigured, &c.Status.Reason, &since); err != nil {
+			&c.Status.Misconfigured, &c.Status.Reason, &since, &c.Check.Status, &c.Check.Error, &checkedAt); err != nil {
 			return err
 		}
 		c.SDKAppID, c.ServiceAccount, c.ServerKey, c.Status.Since = uint64(app), secret.New(account), secret.New(key), timeFromDB(since)
+		c.Check.CheckedAt = timeFromDB(checkedAt)
 		st.Certificates = append(st.Certificates, c)
 		return nil
 	})

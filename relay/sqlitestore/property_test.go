@@ -145,6 +145,11 @@ func (u *universe) drawRecord(t *rapid.T) relay.Record {
 				Reason:        rawString.Draw(t, "reason"),
 				Since:         drawTime(t, "since"),
 			},
+			Check: relay.CertCheck{
+				Status:    rapid.SampledFrom([]string{"", relay.CheckUnchecked, relay.CheckOK, relay.CheckFailed}).Draw(t, "checkStatus"),
+				Error:     rawString.Draw(t, "checkError"),
+				CheckedAt: drawTime(t, "checkedAt"),
+			},
 		}}
 	case 3:
 		return relay.DeleteCertificate{ID: rapid.Int64Range(1, 3).Draw(t, "certID")}
@@ -276,8 +281,9 @@ func TestRecordFieldsKnown(t *testing.T) {
 	known := map[reflect.Type][]string{
 		reflect.TypeFor[relay.AppConfig]():    {"SDKAppID", "Name", "SecretKey", "LoginPolicy", "Caps"},
 		reflect.TypeFor[relay.Caps]():         {"PerMinute", "PerHour", "Burst", "Refill"},
-		reflect.TypeFor[relay.Certificate]():  {"ID", "SDKAppID", "Platform", "PackageName", "SenderID", "ServiceAccount", "ServerKey", "Endpoint", "Status"},
+		reflect.TypeFor[relay.Certificate]():  {"ID", "SDKAppID", "Platform", "PackageName", "SenderID", "ServiceAccount", "ServerKey", "Endpoint", "Status", "Check"},
 		reflect.TypeFor[relay.CertStatus]():   {"Misconfigured", "Reason", "Since"},
+		reflect.TypeFor[relay.CertCheck]():    {"Status", "Error", "CheckedAt"},
 		reflect.TypeFor[relay.SessionState](): {"Key", "Platform", "LoginAt", "Unread", "Held", "Caps", "LoggedOut"},
 		reflect.TypeFor[relay.CapsState]():    {"PerMinute", "PerHour", "BucketFull"},
 		reflect.TypeFor[relay.DeviceKey]():    {"SDKAppID", "UserID", "DeviceID"},

@@ -139,6 +139,11 @@ var migrations = []migration{
 	{name: "logged-out devices keep their caps", stmts: []string{
 		`ALTER TABLE sessions ADD COLUMN logged_out INTEGER NOT NULL DEFAULT 0`, // 1: the row holds only caps
 	}},
+	{name: "certificates keep their check", stmts: []string{
+		`ALTER TABLE certificates ADD COLUMN check_status TEXT NOT NULL DEFAULT ''`, // '' (stored before checks: unchecked), unchecked, ok, failed
+		`ALTER TABLE certificates ADD COLUMN check_error TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE certificates ADD COLUMN checked_at_ns INTEGER`,
+	}},
 }
 
 // migrate brings the database's schema up to date in one transaction, and refuses a database

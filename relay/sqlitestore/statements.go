@@ -23,7 +23,8 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&st.putApp, `INSERT OR REPLACE INTO apps (sdk_app_id, name, secret_key, login_policy,
 			caps_per_minute, caps_per_hour, caps_burst, caps_refill_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.putCert, `INSERT OR REPLACE INTO certificates (id, sdk_app_id, platform, package_name, sender_id,
-			service_account, server_key, endpoint, misconfigured, reason, since_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+			service_account, server_key, endpoint, misconfigured, reason, since_ns, check_status, check_error, checked_at_ns)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.deleteCert, `DELETE FROM certificates WHERE id = ?`},
 		{&st.putSession, `INSERT OR REPLACE INTO sessions (sdk_app_id, user_id, device_id, platform, login_at_ns,
 			unread, held, caps, logged_out) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
