@@ -37,6 +37,9 @@ type Config struct {
 	InboxLimit int `yaml:"inboxLimit" json:"inboxLimit"`
 	// TraceLimit is how many push-trace entries the relay keeps (the newest); default 200,000.
 	TraceLimit int `yaml:"traceLimit" json:"traceLimit"`
+	// Trace bounds the durable push trace the relay shell keeps in its store (the admin API's
+	// push-trace answers): maxAge (default 168h) and maxEntries (default 1,000,000).
+	Trace TraceRetention `yaml:"trace" json:"trace"`
 	// DefaultCaps are the frequency caps of apps that set none.
 	DefaultCaps Caps `yaml:"defaultCaps" json:"defaultCaps"`
 }
@@ -138,6 +141,7 @@ func (cfg Config) withDefaults() Config {
 	if cfg.TraceLimit == 0 {
 		cfg.TraceLimit = 200_000
 	}
+	cfg.Trace = cfg.Trace.withDefaults()
 	cfg.DefaultCaps = cfg.DefaultCaps.withDefaults(Caps{
 		PerMinute: DefaultCapsPerMinute, PerHour: DefaultCapsPerHour,
 		Burst: DefaultCapsBurst, Refill: duration.Of(DefaultCapsRefill),
@@ -170,6 +174,9 @@ func (cfg Config) Validate() error {
 	if d := cfg.withDefaults(); d.HeartbeatDeadline <= d.HeartbeatInterval {
 		return fmt.Errorf("heartbeatDeadline %v must be longer than heartbeatInterval %v (clients ping every interval; 90s and 30s by default)",
 			d.HeartbeatDeadline, d.HeartbeatInterval)
+	}
+	if err := cfg.Trace.Validate(); err != nil {
+		return err
 	}
 	if cfg.PushTTL.D() > 28*24*time.Hour {
 		return fmt.Errorf("pushTTL %v: FCM keeps messages at most 28 days", cfg.PushTTL)

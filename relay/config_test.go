@@ -39,6 +39,11 @@ func TestConfigValidateNamesEachBadSetting(t *testing.T) {
 		{"inboxLimit too high", Config{InboxLimit: 10_000_001}, "inboxLimit"},
 		{"negative traceLimit", Config{TraceLimit: -1}, "traceLimit"},
 		{"traceLimit too high", Config{TraceLimit: 100_000_001}, "traceLimit"},
+		{"negative trace.maxAge", Config{Trace: TraceRetention{MaxAge: neg}}, "trace.maxAge"},
+		{"trace.maxAge under a minute", Config{Trace: TraceRetention{MaxAge: duration.Of(59 * time.Second)}}, "trace.maxAge 59s: must be between 1m0s"},
+		{"trace.maxAge over ten years", Config{Trace: TraceRetention{MaxAge: duration.Of(87601 * time.Hour)}}, "trace.maxAge"},
+		{"negative trace.maxEntries", Config{Trace: TraceRetention{MaxEntries: -1}}, "trace.maxEntries -1"},
+		{"trace.maxEntries too high", Config{Trace: TraceRetention{MaxEntries: 1_000_000_001}}, "trace.maxEntries"},
 		{"negative defaultCaps.perMinute", Config{DefaultCaps: Caps{PerMinute: -1}}, "caps"},
 		{"negative defaultCaps.perHour", Config{DefaultCaps: Caps{PerHour: -1}}, "caps"},
 		{"negative defaultCaps.burst", Config{DefaultCaps: Caps{Burst: -1}}, "caps"},
@@ -66,6 +71,8 @@ func TestConfigLimitsAreInclusive(t *testing.T) {
 		{PushTTL: duration.Of(28 * 24 * time.Hour)},
 		{FramesPerSecond: 1_000_000, FrameBurst: 1_000_000, LoginsPerSecond: 1_000_000},
 		{InboxLimit: 10_000_000, TraceLimit: 100_000_000},
+		{Trace: TraceRetention{MaxAge: duration.Of(time.Minute), MaxEntries: 1}},
+		{Trace: TraceRetention{MaxAge: duration.Of(87600 * time.Hour), MaxEntries: 1_000_000_000}},
 	} {
 		require.NoError(t, cfg.Validate(), "%+v", cfg)
 		_, err := New(cfg, nil)

@@ -5,9 +5,11 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"sort"
 	"sync"
+	"time"
 )
 
 // MemoryStore is a Store in memory: the store of the virtual mode, where a relay restart rebuilds
@@ -23,6 +25,15 @@ type MemoryStore struct {
 	opts     map[UserKey]map[string]string
 	pushes   map[uint64]PushState
 	counters map[string]uint64
+	// trace is the push trace in the order it was stored (by seq); traceSeq numbers the entries.
+	trace    []storedTrace
+	traceSeq uint64
+}
+
+// storedTrace is a push-trace entry and the number the store gave it.
+type storedTrace struct {
+	seq uint64
+	e   TraceEntry
 }
 
 // NewMemoryStore returns an empty MemoryStore.
@@ -39,10 +50,14 @@ func (s *MemoryStore) Apply(_ context.Context, records []Record) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, r := range records {
-		switch r.(type) {
+		switch r := r.(type) {
 		case PutApp, DeleteApp, PutCertificate, DeleteCertificate, PutSession, DeleteSession,
 			PutBinding, DeleteBinding, PutMessage, TrimInbox, PutGroup, PutReceiveOpt, PutPush,
 			DeletePush, PutCounter:
+		case AppendTrace:
+			if err := checkTrace(r.Entries); err != nil {
+				return fmt.Errorf("apply record %d of %d: %w", i+1, len(records), err)
+			}
 		default:
 			return fmt.Errorf("apply record %d of %d: unknown record type %T", i+1, len(records), r)
 		}
@@ -94,6 +109,17 @@ func (s *MemoryStore) Apply(_ context.Context, records []Record) error {
 			delete(s.pushes, r.ID)
 		case PutCounter:
 			s.counters[r.Name] = r.Value
+		case AppendTrace:
+			for _, e := range r.Entries {
+				s.traceSeq++
+				e.Time = time.Unix(0, e.Time.UnixNano()).UTC() // as a store gives it back
+				if len(e.Seqs) == 0 {
+					e.Seqs = nil
+				} else {
+					e.Seqs = slices.Clone(e.Seqs)
+				}
+				s.trace = append(s.trace, storedTrace{seq: s.traceSeq, e: e})
+			}
 		}
 	}
 	return nil
@@ -188,6 +214,76 @@ func (s *MemoryStore) Load(context.Context) (*State, error) {
 	}
 	return st, nil
 }
+
+// QueryTrace (TraceStore) answers from the trace in memory.
+func (s *MemoryStore) QueryTrace(_ context.Context, q TraceQuery) (TracePage, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var hits []storedTrace
+	for _, st := range s.trace {
+		if traceMatches(&q, &st.e) && q.Before.precedes(st.e.Time, st.seq) {
+			hits = append(hits, st)
+		}
+	}
+	// Times may go back across restarts (a wall clock set back): the order is by time first.
+	slices.SortStableFunc(hits, func(a, b storedTrace) int {
+		return cmp.Or(a.e.Time.Compare(b.e.Time), cmp.Compare(a.seq, b.seq))
+	})
+	var page TracePage
+	if q.Limit > 0 && len(hits) > q.Limit {
+		hits = hits[len(hits)-q.Limit:]
+		page.Next = TraceCursor{Time: hits[0].e.Time, Seq: hits[0].seq}
+	}
+	for _, st := range hits {
+		e := st.e
+		e.Seqs = slices.Clone(e.Seqs)
+		page.Entries = append(page.Entries, e)
+	}
+	return page, nil
+}
+
+// PruneTrace (TraceStore) deletes what the bound no longer keeps, at most p.Batch entries.
+func (s *MemoryStore) PruneTrace(_ context.Context, p TracePrune) (int, error) {
+	if p.Batch <= 0 {
+		return 0, fmt.Errorf("prune trace: batch %d: must be positive", p.Batch)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	if p.Keep > 0 && len(s.trace) > p.Keep {
+		n = min(len(s.trace)-p.Keep, p.Batch)
+		s.trace = slices.Delete(s.trace, 0, n)
+	}
+	if !p.Before.IsZero() && n < p.Batch {
+		s.trace = slices.DeleteFunc(s.trace, func(st storedTrace) bool {
+			if n < p.Batch && st.e.Time.Before(p.Before) {
+				n++
+				return true
+			}
+			return false
+		})
+	}
+	if len(s.trace) == 0 {
+		s.trace = nil // let the array go
+	}
+	return n, nil
+}
+
+// checkTrace refuses entries a store cannot keep: without a time, or outside what UnixNano holds.
+func checkTrace(entries []TraceEntry) error {
+	for i, e := range entries {
+		if e.Time.IsZero() || e.Time.Before(minTraceTime) || e.Time.After(maxTraceTime) {
+			return fmt.Errorf("trace entry %d of %d: time %v: outside %v to %v", i+1, len(entries), e.Time, minTraceTime.UTC(), maxTraceTime.UTC())
+		}
+	}
+	return nil
+}
+
+// The times a push-trace entry may carry: what a UnixNano integer holds.
+var (
+	minTraceTime = time.Unix(0, math.MinInt64)
+	maxTraceTime = time.Unix(0, math.MaxInt64)
+)
 
 // Close does nothing.
 func (s *MemoryStore) Close() error { return nil }

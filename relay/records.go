@@ -8,7 +8,8 @@ import (
 )
 
 // Record is one durable change the core asks its driver to persist, in order, before anything
-// else of the same Ready becomes visible. The concrete types below are all the records there are.
+// else of the same Ready becomes visible. The concrete types below are all the records there are,
+// with AppendTrace (trace.go), which the driver adds.
 type Record interface{ isRecord() }
 
 // PutApp stores an app (created or updated).
@@ -183,4 +184,6 @@ type Store interface {
 	Load(ctx context.Context) (*State, error)
 	// Close releases the store.
 	Close() error
+	// TraceStore keeps the push trace that Apply's AppendTrace records write.
+	TraceStore
 }

@@ -1,8 +1,12 @@
 package relay
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"time"
+
+	"github.com/pushlab/pushlab/internal/duration"
 )
 
 // TraceEntry is one push decision or push outcome: the troubleshooting record of what happened
@@ -89,22 +93,22 @@ type TraceQuery struct {
 	UserID        string
 	DeviceID      string
 	CertificateID int64
+	MsgID         string
 	From, To      time.Time
 	// Limit keeps the newest Limit entries; zero means all.
 	Limit int
+	// Before, unless zero, keeps only entries before it: the Next of the page before, to read
+	// the entries older than that page's.
+	Before TraceCursor
 }
 
 // PushTrace answers "what happened to pushes for user U on certificate C between t1 and t2",
-// oldest first.
+// oldest first, from the entries the core keeps in memory (the newest TraceLimit of this run;
+// q.Before is not looked at). The relay shell answers from its store's durable trace instead.
 func (c *Core) PushTrace(q TraceQuery) []TraceEntry {
 	var out []TraceEntry
 	c.trace.each(func(e *TraceEntry) {
-		if (q.SDKAppID == 0 || e.SDKAppID == q.SDKAppID) &&
-			(q.UserID == "" || e.UserID == q.UserID) &&
-			(q.DeviceID == "" || e.DeviceID == q.DeviceID) &&
-			(q.CertificateID == 0 || e.CertificateID == q.CertificateID) &&
-			(q.From.IsZero() || !e.Time.Before(q.From)) &&
-			(q.To.IsZero() || e.Time.Before(q.To)) {
+		if traceMatches(&q, e) {
 			out = append(out, *e)
 		}
 	})
@@ -112,4 +116,111 @@ func (c *Core) PushTrace(q TraceQuery) []TraceEntry {
 		out = out[len(out)-q.Limit:]
 	}
 	return out
+}
+
+// AppendTrace is the one record the core never makes: the shell adds it to a Ready's Records,
+// carrying the Ready's Trace, so that the push trace is written in the same store transaction
+// as the records it explains (a trace entry is durable exactly when the decision it records
+// is). Load ignores it: the core is not rebuilt from its trace.
+type AppendTrace struct{ Entries []TraceEntry }
+
+func (AppendTrace) isRecord() {}
+
+// TraceCursor is a place in the push trace's order: by time, then by the order the store took
+// the entries in (Seq, which the store numbers). The zero cursor is past the newest entry.
+type TraceCursor struct {
+	Time time.Time
+	Seq  uint64
+}
+
+// IsZero reports whether the cursor is the zero one.
+func (c TraceCursor) IsZero() bool { return c.Time.IsZero() && c.Seq == 0 }
+
+// precedes reports whether (t, seq) comes before the cursor; everything comes before the zero
+// one.
+func (c TraceCursor) precedes(t time.Time, seq uint64) bool {
+	if c.IsZero() {
+		return true
+	}
+	return t.Before(c.Time) || (t.Equal(c.Time) && seq < c.Seq)
+}
+
+// TracePage is one page of a push-trace answer: the newest matching entries before the query's
+// cursor, oldest first. Next, unless zero, is the cursor of the page of entries older still.
+type TracePage struct {
+	Entries []TraceEntry
+	Next    TraceCursor
+}
+
+// TracePrune says what PruneTrace deletes: entries older than Before (unless zero) and the
+// oldest stored beyond the newest Keep (unless zero), at most Batch of them per call.
+type TracePrune struct {
+	Before time.Time
+	Keep   int
+	Batch  int
+}
+
+// TraceStore keeps the push trace durably; relay.Store includes it. The relay shell writes the
+// entries with AppendTrace records, asks QueryTrace for the admin API's answers, and keeps the
+// retention bound with PruneTrace.
+type TraceStore interface {
+	// QueryTrace answers q (Limit zero: every match) from the stored trace. Before (q.Before)
+	// pages towards older entries.
+	QueryTrace(ctx context.Context, q TraceQuery) (TracePage, error)
+	// PruneTrace deletes up to p.Batch entries the bound p no longer keeps, first the oldest
+	// stored beyond p.Keep, then (oldest stored first) those older than p.Before, and says how
+	// many it deleted: fewer than p.Batch means nothing more is due.
+	PruneTrace(ctx context.Context, p TracePrune) (int, error)
+}
+
+// TraceRetention bounds the durable push trace, by age and by count; the relay shell prunes
+// what falls outside, in batches.
+type TraceRetention struct {
+	// MaxAge is how long an entry is kept; default 168h (a week).
+	MaxAge duration.Duration `yaml:"maxAge" json:"maxAge"`
+	// MaxEntries is how many entries are kept at most (the newest); default 1,000,000.
+	MaxEntries int `yaml:"maxEntries" json:"maxEntries"`
+}
+
+// Default trace retention, and its limits.
+const (
+	DefaultTraceMaxAge     = 7 * 24 * time.Hour
+	DefaultTraceMaxEntries = 1_000_000
+	minTraceMaxAge         = time.Minute
+	maxTraceMaxAge         = 10 * 365 * 24 * time.Hour
+	maxTraceMaxEntries     = 1_000_000_000
+)
+
+func (r TraceRetention) withDefaults() TraceRetention {
+	if r.MaxAge == 0 {
+		r.MaxAge = duration.Of(DefaultTraceMaxAge)
+	}
+	if r.MaxEntries == 0 {
+		r.MaxEntries = DefaultTraceMaxEntries
+	}
+	return r
+}
+
+// Validate reports a retention bound that cannot work.
+func (r TraceRetention) Validate() error {
+	if r.MaxAge != 0 && (r.MaxAge.D() < minTraceMaxAge || r.MaxAge.D() > maxTraceMaxAge) {
+		return fmt.Errorf("trace.maxAge %v: must be between %v and %v (0 means the default, %v)",
+			r.MaxAge, minTraceMaxAge, duration.Of(maxTraceMaxAge), duration.Of(DefaultTraceMaxAge))
+	}
+	if r.MaxEntries < 0 || r.MaxEntries > maxTraceMaxEntries {
+		return fmt.Errorf("trace.maxEntries %d: must be between 0 (the default, %d) and %d",
+			r.MaxEntries, DefaultTraceMaxEntries, maxTraceMaxEntries)
+	}
+	return nil
+}
+
+// traceMatches reports whether e answers q's keys and time range (not its cursor).
+func traceMatches(q *TraceQuery, e *TraceEntry) bool {
+	return (q.SDKAppID == 0 || e.SDKAppID == q.SDKAppID) &&
+		(q.UserID == "" || e.UserID == q.UserID) &&
+		(q.DeviceID == "" || e.DeviceID == q.DeviceID) &&
+		(q.CertificateID == 0 || e.CertificateID == q.CertificateID) &&
+		(q.MsgID == "" || e.MsgID == q.MsgID) &&
+		(q.From.IsZero() || !e.Time.Before(q.From)) &&
+		(q.To.IsZero() || e.Time.Before(q.To))
 }

@@ -334,6 +334,9 @@ func TestRelaySurvivesSIGKILLMidTraffic(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatalf("only %d sends acknowledged in a minute", count.Load())
 	}
+	// What the relay's push trace says of kate just before the crash.
+	traceBefore, err := b.admin.PushTracePage(ctx, crashApp, client.TraceQuery{UserID: "kate", Limit: client.MaxTracePage})
+	require.NoError(t, err)
 	require.NoError(t, b.proc.Kill()) // SIGKILL, mid-traffic
 	wg.Wait()
 	mu.Lock()
@@ -346,6 +349,38 @@ func TestRelaySurvivesSIGKILLMidTraffic(t *testing.T) {
 	if diff := cmp.Diff(before, after); diff != "" {
 		t.Fatalf("apps, certificates, sessions or bindings changed across the crash (-before +after):\n%s", diff)
 	}
+	// The push trace survives too: every entry read before the crash, and a "pushed" entry for
+	// every acknowledged message to kate (killed: each one was pushed, in the batch that stored
+	// it, before it was acknowledged).
+	traceAfter, err := b.admin.PushTracePage(ctx, crashApp, client.TraceQuery{UserID: "kate", Limit: client.MaxTracePage})
+	require.NoError(t, err)
+	type traced struct {
+		at            time.Time
+		reason, msgID string
+		pushID        uint64
+	}
+	kept := map[traced]bool{}
+	pushed := map[string]bool{}
+	for _, e := range traceAfter.Entries {
+		kept[traced{e.Time.UTC(), e.Reason, e.MsgID, e.PushID}] = true
+		if e.Reason == relay.ReasonPushed {
+			pushed[e.MsgID] = true
+		}
+	}
+	require.NotEmpty(t, traceBefore.Entries)
+	for _, e := range traceBefore.Entries {
+		require.True(t, kept[traced{e.Time.UTC(), e.Reason, e.MsgID, e.PushID}], "trace entry from before the crash lost: %+v", e)
+	}
+	toKate := 0
+	for _, a := range acknowledged {
+		if a.to == "kate" {
+			toKate++
+			require.True(t, pushed[a.msgID], "kate: message %s from %s was acknowledged before the crash; its push trace is lost", a.msgID, a.sender)
+		}
+	}
+	require.NotZero(t, toKate)
+	t.Logf("kate's push trace: %d entries before the crash, %d after the restart; %d acknowledged messages to her", len(traceBefore.Entries), len(traceAfter.Entries), toKate)
+
 	for _, u := range []string{"alice", "carol"} {
 		v, err := b.admin.User(ctx, crashApp, u)
 		require.NoError(t, err)

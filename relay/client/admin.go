@@ -9,7 +9,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pushlab/pushlab/relay"
 )
@@ -133,11 +135,80 @@ func (a *Admin) Settings(ctx context.Context) (relay.Config, error) {
 	return cfg, err
 }
 
-// PushTrace reads an app's push trace (all of it, oldest first, up to limit entries).
+// PushTrace reads an app's push trace: its newest limit entries (zero: the relay's default
+// page, 1000), oldest first, paging through the relay's answers for more than one page holds.
 func (a *Admin) PushTrace(ctx context.Context, app uint64, limit int) ([]relay.TraceEntry, error) {
-	var out struct {
-		Entries []relay.TraceEntry `json:"entries"`
+	if limit <= 0 {
+		p, err := a.PushTracePage(ctx, app, TraceQuery{})
+		return p.Entries, err
 	}
-	err := a.Do(ctx, http.MethodGet, fmt.Sprintf("/admin/v1/apps/%d/push-trace?limit=%d", app, limit), nil, &out)
-	return out.Entries, err
+	var pages [][]relay.TraceEntry
+	q := TraceQuery{}
+	for n := 0; n < limit; {
+		q.Limit = min(limit-n, MaxTracePage)
+		p, err := a.PushTracePage(ctx, app, q)
+		if err != nil {
+			return nil, err
+		}
+		pages = append(pages, p.Entries)
+		n += len(p.Entries)
+		if p.Next == "" {
+			break
+		}
+		q.PageToken = p.Next
+	}
+	var out []relay.TraceEntry
+	for i := len(pages) - 1; i >= 0; i-- { // pages come newest first, each oldest first
+		out = append(out, pages[i]...)
+	}
+	return out, nil
+}
+
+// MaxTracePage is the most entries the relay answers in one push-trace page.
+const MaxTracePage = 10000
+
+// TraceQuery selects push-trace entries of an app; zero fields match everything. From is
+// inclusive, To exclusive.
+type TraceQuery struct {
+	UserID, DeviceID string
+	CertificateID    int64
+	MsgID            string
+	From, To         time.Time
+	// Limit is the page's size (zero: 1000; at most MaxTracePage).
+	Limit int
+	// PageToken is a page's Next, to read the entries older than that page's.
+	PageToken string
+}
+
+// TracePage is one page of an app's push trace: the newest entries the query matches (before
+// its page token), oldest first.
+type TracePage struct {
+	Entries []relay.TraceEntry `json:"entries"`
+	// Next, unless empty, is the PageToken of the page of older entries.
+	Next string `json:"next,omitempty"`
+}
+
+// PushTracePage reads one page of an app's push trace (GET …/push-trace).
+func (a *Admin) PushTracePage(ctx context.Context, app uint64, q TraceQuery) (TracePage, error) {
+	v := url.Values{}
+	for k, s := range map[string]string{"userId": q.UserID, "deviceId": q.DeviceID, "msgId": q.MsgID, "pageToken": q.PageToken} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	if q.CertificateID != 0 {
+		v.Set("certificateId", strconv.FormatInt(q.CertificateID, 10))
+	}
+	if !q.From.IsZero() {
+		v.Set("from", q.From.Format(time.RFC3339Nano))
+	}
+	if !q.To.IsZero() {
+		v.Set("to", q.To.Format(time.RFC3339Nano))
+	}
+	if q.Limit != 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	var p TracePage
+	err := a.Do(ctx, http.MethodGet, fmt.Sprintf("/admin/v1/apps/%d/push-trace?%s", app, v.Encode()), nil, &p)
+	return p, err
 }

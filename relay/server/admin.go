@@ -456,15 +456,18 @@ func (s *Server) putGroup(w http.ResponseWriter, r *http.Request) {
 // maxTraceLimit bounds one push-trace answer.
 const maxTraceLimit = 10000
 
-// pushTrace serves GET …/push-trace?userId=&deviceId=&certificateId=&from=&to=&limit=; from and
-// to are RFC 3339 times or Unix milliseconds.
+// pushTrace serves GET …/push-trace?userId=&deviceId=&certificateId=&msgId=&from=&to=&limit=&pageToken=
+// from the store's durable trace: the newest limit matching entries (default 1000), oldest
+// first, and "next", when there are older ones, the pageToken of the page before. from and to
+// are RFC 3339 times or Unix milliseconds. The query goes to the store directly, not through
+// the loop: entries are there once the batch that made them is committed.
 func (s *Server) pushTrace(w http.ResponseWriter, r *http.Request) {
 	app, ok := pathApp(w, r)
 	if !ok {
 		return
 	}
 	q := r.URL.Query()
-	tq := relay.TraceQuery{SDKAppID: app, UserID: q.Get("userId"), DeviceID: q.Get("deviceId")}
+	tq := relay.TraceQuery{SDKAppID: app, UserID: q.Get("userId"), DeviceID: q.Get("deviceId"), MsgID: q.Get("msgId")}
 	var err error
 	if v := q.Get("certificateId"); v != "" {
 		if tq.CertificateID, err = strconv.ParseInt(v, 10, 64); err != nil {
@@ -493,16 +496,58 @@ func (s *Server) pushTrace(w http.ResponseWriter, r *http.Request) {
 		tq.Limit = 1000
 	}
 	if tq.Limit > maxTraceLimit {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("limit %d: at most %d entries per page; page with from=", tq.Limit, maxTraceLimit))
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("limit %d: at most %d entries per page; follow the answer's next with pageToken=", tq.Limit, maxTraceLimit))
 		return
 	}
-	s.run(w, r, http.StatusOK, func(time.Time) (any, error) {
-		entries := s.core.PushTrace(tq)
-		if entries == nil {
-			entries = []relay.TraceEntry{}
+	if v := q.Get("pageToken"); v != "" {
+		if tq.Before, err = parsePageToken(v); err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("pageToken %q: not a token this relay gave (pass an answer's next as it is)", v))
+			return
 		}
-		return map[string]any{"entries": entries}, nil
-	})
+	}
+	page, err := s.cfg.Store.QueryTrace(r.Context(), tq)
+	if err != nil {
+		s.log.Error("push trace query failed", "err", err)
+		writeError(w, http.StatusInternalServerError, "the push trace could not be read: "+err.Error())
+		return
+	}
+	ans := traceAnswer{Entries: page.Entries}
+	if ans.Entries == nil {
+		ans.Entries = []relay.TraceEntry{}
+	}
+	if !page.Next.IsZero() {
+		ans.Next = pageToken(page.Next)
+	}
+	writeJSON(w, http.StatusOK, ans)
+}
+
+// traceAnswer is the push-trace endpoint's answer.
+type traceAnswer struct {
+	Entries []relay.TraceEntry `json:"entries"`
+	// Next, when there are older entries, is the pageToken of the page before this one.
+	Next string `json:"next,omitempty"`
+}
+
+// pageToken writes a trace cursor as a page token: the cursor's time in Unix nanoseconds and
+// its seq. Clients pass it back as it is.
+func pageToken(c relay.TraceCursor) string {
+	return strconv.FormatInt(c.Time.UnixNano(), 10) + "." + strconv.FormatUint(c.Seq, 10)
+}
+
+func parsePageToken(v string) (relay.TraceCursor, error) {
+	ns, seq, ok := strings.Cut(v, ".")
+	if !ok {
+		return relay.TraceCursor{}, errors.New("no seq")
+	}
+	n, err := strconv.ParseInt(ns, 10, 64)
+	if err != nil {
+		return relay.TraceCursor{}, fmt.Errorf("time: %w", err)
+	}
+	sq, err := strconv.ParseUint(seq, 10, 64)
+	if err != nil {
+		return relay.TraceCursor{}, fmt.Errorf("seq: %w", err)
+	}
+	return relay.TraceCursor{Time: time.Unix(0, n).UTC(), Seq: sq}, nil
 }
 
 func parseTime(v string) (time.Time, error) {

@@ -81,7 +81,7 @@ func TestPushTraceLimitIsBounded(t *testing.T) {
 		status, body := b.admin("GET", path+"10000", "")
 		require.Equal(t, http.StatusOK, status, body)
 		for _, tc := range []struct{ limit, msg string }{
-			{"10001", "limit 10001: at most 10000 entries per page; page with from="},
+			{"10001", "limit 10001: at most 10000 entries per page; follow the answer's next with pageToken="},
 			{"-1", `limit \"-1\": expected a number`},
 			{"many", `limit \"many\": expected a number`},
 		} {

@@ -98,6 +98,8 @@ type Server struct {
 	checks      sync.WaitGroup // certificate checks in flight
 	checkCtx    context.Context
 	cancelCheck context.CancelFunc
+
+	trace *traceKeeper
 }
 
 // event is something for the loop to hand to the core: one of the types below.
@@ -177,6 +179,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		conns:    map[relay.ConnID]*wsConn{},
 		pushes:   newPushLanes(cfg.SendWorkers),
 	}
+	s.trace = newTraceKeeper(cfg.Store, cfg.Core.Effective().Trace, cfg.Clock, s.log)
 	for _, v := range core.Certificates(0) {
 		cert, _ := core.Certificate(v.ID)
 		if err := cfg.Sender.Set(ctx, cert); err != nil {
@@ -193,6 +196,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.handler = s.routes()
 	// Pushes left unfinished by the last run are sent again on the first tick.
 	go s.loop()
+	go s.trace.run()
 	for i := range cfg.SendWorkers {
 		s.workers.Add(1)
 		go s.sendWorker(s.pushes.lanes[i])
@@ -233,6 +237,7 @@ func (s *Server) Close() error {
 		s.checks.Wait()
 		close(s.stop)
 		<-s.loopDone
+		s.trace.close()
 	})
 	return nil
 }
@@ -387,11 +392,17 @@ func (s *Server) carryOut(rd relay.Ready) error {
 	if s.cfg.Tap != nil {
 		s.cfg.Tap.Ready(s.clock(), &rd)
 	}
-	if len(rd.Records) > 0 {
-		if err := s.cfg.Store.Apply(context.Background(), rd.Records); err != nil {
-			return fmt.Errorf("persist %d records: %w", len(rd.Records), err)
+	if len(rd.Records) > 0 || len(rd.Trace) > 0 {
+		// The trace rides in the same transaction as the records it explains.
+		records := rd.Records
+		if len(rd.Trace) > 0 {
+			records = append(records, relay.AppendTrace{Entries: rd.Trace})
+		}
+		if err := s.cfg.Store.Apply(context.Background(), records); err != nil {
+			return fmt.Errorf("persist %d records and %d trace entries: %w", len(rd.Records), len(rd.Trace), err)
 		}
 		s.syncCertificates(rd.Records)
+		s.trace.appended(len(rd.Trace))
 	}
 	s.connMu.Lock()
 	for _, f := range rd.Frames {

@@ -224,6 +224,13 @@ func (a applier) apply(st *statements, r relay.Record) error {
 		return a.exec(st.deletePush, u64(r.ID))
 	case relay.PutCounter:
 		return a.exec(st.putCounter, r.Name, u64(r.Value))
+	case relay.AppendTrace:
+		for i, e := range r.Entries {
+			if err := a.appendTrace(st, e); err != nil {
+				return fmt.Errorf("trace entry %d of %d: %w", i+1, len(r.Entries), err)
+			}
+		}
+		return nil
 	default:
 		return fmt.Errorf("unknown record type %T: the sqlite store does not know how to persist it", r)
 	}
@@ -263,6 +270,8 @@ func describe(r relay.Record) string {
 		return fmt.Sprintf("DeletePush %d", r.ID)
 	case relay.PutCounter:
 		return fmt.Sprintf("PutCounter %s", r.Name)
+	case relay.AppendTrace:
+		return fmt.Sprintf("AppendTrace of %d entries", len(r.Entries))
 	default:
 		return fmt.Sprintf("%T", r)
 	}

@@ -144,6 +144,34 @@ var migrations = []migration{
 		`ALTER TABLE certificates ADD COLUMN check_error TEXT NOT NULL DEFAULT ''`,
 		`ALTER TABLE certificates ADD COLUMN checked_at_ns INTEGER`,
 	}},
+	// The push trace: seq numbers the entries as they were stored (AUTOINCREMENT: never reused,
+	// so a paging cursor stays valid while older entries are pruned); answers are ordered by
+	// (time_ns, seq). Every index ends with seq implicitly (it is the rowid), so each serves its
+	// keys in that order: by app, by user, by certificate, by message; time_ns alone is for
+	// pruning by age.
+	{name: "durable push trace", stmts: []string{
+		`CREATE TABLE trace (
+			seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+			time_ns        INTEGER NOT NULL,
+			sdk_app_id     INTEGER NOT NULL,
+			user_id        TEXT    NOT NULL,
+			device_id      TEXT    NOT NULL,
+			certificate_id INTEGER NOT NULL,
+			msg_seq        INTEGER NOT NULL,
+			msg_seqs       TEXT    NOT NULL, -- JSON array, or '' for none
+			msg_id         TEXT    NOT NULL,
+			reason         TEXT    NOT NULL,
+			push_id        INTEGER NOT NULL,
+			attempt        INTEGER NOT NULL,
+			fcm_name       TEXT    NOT NULL,
+			detail         TEXT    NOT NULL
+		) STRICT`,
+		`CREATE INDEX trace_by_time ON trace (time_ns)`,
+		`CREATE INDEX trace_by_app ON trace (sdk_app_id, time_ns)`,
+		`CREATE INDEX trace_by_user ON trace (sdk_app_id, user_id, time_ns)`,
+		`CREATE INDEX trace_by_certificate ON trace (sdk_app_id, certificate_id, time_ns)`,
+		`CREATE INDEX trace_by_msg ON trace (sdk_app_id, msg_id, time_ns) WHERE msg_id <> ''`,
+	}},
 }
 
 // migrate brings the database's schema up to date in one transaction, and refuses a database

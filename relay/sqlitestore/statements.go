@@ -11,6 +11,7 @@ type statements struct {
 	putApp, putCert, deleteCert, putSession, deleteSession, putBinding, deleteBinding *sql.Stmt
 	addInbox, putMessage, trimLow, trimHigh, putGroup                                 *sql.Stmt
 	addOptUser, putOpt, deleteOpt, putPush, deletePush, putCounter                    *sql.Stmt
+	putTrace, countTrace, pruneOldestTrace, pruneAgedTrace                            *sql.Stmt
 	deleteApp                                                                         []*sql.Stmt
 }
 
@@ -51,6 +52,11 @@ func (s *Store) prepare(ctx context.Context) error {
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.deletePush, `DELETE FROM pushes WHERE id = ?`},
 		{&st.putCounter, `INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)`},
+		{&st.putTrace, `INSERT INTO trace (time_ns, sdk_app_id, user_id, device_id, certificate_id, msg_seq, msg_seqs,
+			msg_id, reason, push_id, attempt, fcm_name, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.countTrace, `SELECT count(*) FROM trace`},
+		{&st.pruneOldestTrace, `DELETE FROM trace WHERE seq IN (SELECT seq FROM trace ORDER BY seq LIMIT ?)`},
+		{&st.pruneAgedTrace, `DELETE FROM trace WHERE seq IN (SELECT seq FROM trace WHERE time_ns < ? ORDER BY seq LIMIT ?)`},
 	} {
 		stmt, err := s.db.PrepareContext(ctx, p.query)
 		if err != nil {

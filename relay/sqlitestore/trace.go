@@ -1,0 +1,172 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/pushlab/pushlab/relay"
+)
+
+// appendTrace writes one push-trace entry in the Apply's transaction.
+func (a applier) appendTrace(st *statements, e relay.TraceEntry) error {
+	if e.Time.IsZero() {
+		return errors.New("no time: the trace is ordered by time")
+	}
+	at, err := timeToDB(e.Time)
+	if err != nil {
+		return err
+	}
+	seqs := ""
+	if len(e.Seqs) > 0 {
+		b, err := json.Marshal(e.Seqs)
+		if err != nil {
+			return fmt.Errorf("seqs: %w", err)
+		}
+		seqs = string(b)
+	}
+	return a.exec(st.putTrace, at, u64(e.SDKAppID), e.UserID, e.DeviceID, e.CertificateID, u64(e.Seq), seqs,
+		e.MsgID, e.Reason, u64(e.PushID), e.Attempt, e.FCMName, e.Detail)
+}
+
+// QueryTrace (relay.TraceStore) answers a push-trace query with one SELECT on the index that
+// fits its keys: the newest q.Limit matches before q.Before, oldest first.
+func (s *Store) QueryTrace(ctx context.Context, q relay.TraceQuery) (relay.TracePage, error) {
+	var where []string
+	var args []any
+	add := func(cond string, vs ...any) {
+		where = append(where, cond)
+		args = append(args, vs...)
+	}
+	if q.SDKAppID != 0 {
+		add("sdk_app_id = ?", u64(q.SDKAppID))
+	}
+	if q.UserID != "" {
+		add("user_id = ?", q.UserID)
+	}
+	if q.DeviceID != "" {
+		add("device_id = ?", q.DeviceID)
+	}
+	if q.CertificateID != 0 {
+		add("certificate_id = ?", q.CertificateID)
+	}
+	if q.MsgID != "" {
+		add("msg_id = ? AND msg_id <> ''", q.MsgID) // the second term lets the partial index serve
+	}
+	if !q.From.IsZero() {
+		v, err := timeToDB(q.From)
+		if err != nil {
+			return relay.TracePage{}, fmt.Errorf("query trace: from: %w", err)
+		}
+		add("time_ns >= ?", v)
+	}
+	if !q.To.IsZero() {
+		v, err := timeToDB(q.To)
+		if err != nil {
+			return relay.TracePage{}, fmt.Errorf("query trace: to: %w", err)
+		}
+		add("time_ns < ?", v)
+	}
+	if !q.Before.IsZero() {
+		v, err := timeToDB(q.Before.Time)
+		if err != nil {
+			return relay.TracePage{}, fmt.Errorf("query trace: cursor: %w", err)
+		}
+		add("(time_ns, seq) < (?, ?)", v, u64(q.Before.Seq))
+	}
+	query := `SELECT seq, time_ns, sdk_app_id, user_id, device_id, certificate_id, msg_seq, msg_seqs, msg_id, reason,
+		push_id, attempt, fcm_name, detail FROM trace`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY time_ns DESC, seq DESC"
+	if q.Limit > 0 {
+		query += " LIMIT ?"
+		args = append(args, q.Limit+1) // one more, to know whether there is an older page
+	}
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return relay.TracePage{}, fmt.Errorf("query trace: %w", err)
+	}
+	defer rows.Close()
+	var page relay.TracePage
+	var seqs []int64
+	for rows.Next() {
+		var e relay.TraceEntry
+		var seq, app, msgSeq, pushID int64
+		var at sql.NullInt64
+		var msgSeqs string
+		if err := rows.Scan(&seq, &at, &app, &e.UserID, &e.DeviceID, &e.CertificateID, &msgSeq, &msgSeqs, &e.MsgID,
+			&e.Reason, &pushID, &e.Attempt, &e.FCMName, &e.Detail); err != nil {
+			return relay.TracePage{}, fmt.Errorf("query trace: %w", err)
+		}
+		e.Time, e.SDKAppID, e.Seq, e.PushID = timeFromDB(at), uint64(app), uint64(msgSeq), uint64(pushID)
+		if msgSeqs != "" {
+			if err := json.Unmarshal([]byte(msgSeqs), &e.Seqs); err != nil {
+				return relay.TracePage{}, fmt.Errorf("query trace: entry %d: seqs: %w", seq, err)
+			}
+		}
+		page.Entries = append(page.Entries, e)
+		seqs = append(seqs, seq)
+	}
+	if err := rows.Err(); err != nil {
+		return relay.TracePage{}, fmt.Errorf("query trace: %w", err)
+	}
+	if q.Limit > 0 && len(page.Entries) > q.Limit {
+		page.Entries, seqs = page.Entries[:q.Limit], seqs[:q.Limit]
+		page.Next = relay.TraceCursor{Time: page.Entries[q.Limit-1].Time, Seq: uint64(seqs[q.Limit-1])}
+	}
+	slices.Reverse(page.Entries)
+	return page, nil
+}
+
+// PruneTrace (relay.TraceStore) deletes up to p.Batch entries in one transaction: the oldest
+// stored beyond p.Keep (counted with the table's count), then those older than p.Before.
+func (s *Store) PruneTrace(ctx context.Context, p relay.TracePrune) (n int, err error) {
+	if p.Batch <= 0 {
+		return 0, fmt.Errorf("prune trace: batch %d: must be positive", p.Batch)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("prune trace: begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if p.Keep > 0 {
+		var count int
+		if err := tx.StmtContext(ctx, s.stmts.countTrace).QueryRowContext(ctx).Scan(&count); err != nil {
+			return 0, fmt.Errorf("prune trace: count: %w", err)
+		}
+		if count > p.Keep {
+			res, err := tx.StmtContext(ctx, s.stmts.pruneOldestTrace).ExecContext(ctx, min(count-p.Keep, p.Batch))
+			if err != nil {
+				return 0, fmt.Errorf("prune trace beyond %d entries: %w", p.Keep, err)
+			}
+			k, _ := res.RowsAffected()
+			n += int(k)
+		}
+	}
+	if !p.Before.IsZero() && n < p.Batch {
+		before, err := timeToDB(p.Before)
+		if err != nil {
+			return 0, fmt.Errorf("prune trace: %w", err)
+		}
+		res, err := tx.StmtContext(ctx, s.stmts.pruneAgedTrace).ExecContext(ctx, before, p.Batch-n)
+		if err != nil {
+			return 0, fmt.Errorf("prune trace before %v: %w", p.Before, err)
+		}
+		k, _ := res.RowsAffected()
+		n += int(k)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("prune trace: commit: %w", err)
+	}
+	return n, nil
+}
