@@ -17,7 +17,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/reports"
+	"github.com/pushlab/pushlab/sim"
 	"github.com/pushlab/pushlab/sim/live"
 )
 
@@ -89,7 +91,17 @@ func TestSecretsAppearInNoAnswerLogReportOrMetric(t *testing.T) {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx := context.Background()
-	w, err := live.Open(ctx, live.Config{Seed: 5, Relay: sc.Relay, FCM: sc.FCM, Logger: log})
+	// The UserSigs the phones log in with, as they crossed into the relay's core.
+	var sigMu sync.Mutex
+	var sigs []string
+	tap := func(e sim.TapEvent) {
+		if e.Kind == sim.TapInput && e.Input.Kind == relay.InputReceive && e.Input.Frame.Op == relay.OpLogin && e.Input.Frame.UserSig != "" {
+			sigMu.Lock()
+			sigs = append(sigs, e.Input.Frame.UserSig)
+			sigMu.Unlock()
+		}
+	}
+	w, err := live.Open(ctx, live.Config{Seed: 5, Relay: sc.Relay, FCM: sc.FCM, Logger: log, Tap: tap})
 	require.NoError(t, err)
 	closed := false
 	defer func() {
@@ -129,6 +141,15 @@ func TestSecretsAppearInNoAnswerLogReportOrMetric(t *testing.T) {
 		}
 	}
 	require.Greater(t, len(secrets), 10, "the app secret, a server key and a private key's lines")
+	sigMu.Lock()
+	require.NotEmpty(t, sigs, "the phones logged in")
+	for i, sig := range sigs {
+		// The signature half is what a thief would need; the claims half is not secret.
+		_, mac, ok := strings.Cut(sig, ".")
+		require.True(t, ok, "a UserSig is claims.signature")
+		secrets[fmt.Sprintf("UserSig %d's signature", i+1)] = mac
+	}
+	sigMu.Unlock()
 
 	// What the servers answer.
 	seen := map[string]string{}
@@ -191,6 +212,10 @@ func TestSecretsAppearInNoAnswerLogReportOrMetric(t *testing.T) {
 
 	for where, text := range seen {
 		require.NotEmpty(t, text, where)
+		// OAuth access tokens: fakefcm issues them with Google's prefix, fresh for each sender.
+		if i := strings.Index(text, "ya29."); i >= 0 {
+			t.Errorf("%s shows an OAuth access token: …%s…", where, text[max(0, i-80):min(len(text), i+40)])
+		}
 		for what, s := range secrets {
 			if strings.Contains(text, s) {
 				i := strings.Index(text, s)
