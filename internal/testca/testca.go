@@ -1,4 +1,5 @@
-// Package testca is a throwaway certificate authority for tests of the TLS paths: a CA made
+// Package testca is a throwaway certificate authority and credentials for tests of the TLS and
+// OAuth paths: a CA made
 // afresh in each test, server certificates for the loopback names (127.0.0.1, ::1, localhost)
 // written as PEM files under the test's temporary folder, and the pool or client TLS
 // configuration that trusts the CA. Nothing it makes is committed or outlives the test.
@@ -8,9 +9,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"math/big"
 	"net"
@@ -144,4 +147,30 @@ func (ca *CA) dir() string {
 		return filepath.Dir(ca.CertFile)
 	}
 	return ca.t.TempDir()
+}
+
+// ForeignServiceAccount is the service-account JSON issued with its private key replaced by a
+// fresh one that its issuer never saw: same project, client and token_uri, so the OAuth token
+// endpoint refuses it, as Google refuses a deleted or foreign key.
+func ForeignServiceAccount(t testing.TB, issued []byte) string {
+	t.Helper()
+	var sa map[string]any
+	if err := json.Unmarshal(issued, &sa); err != nil {
+		t.Fatalf("read the issued service account: %v", err)
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatalf("generate a key: %v", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatalf("encode the key: %v", err)
+	}
+	sa["private_key"] = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	sa["private_key_id"] = "0000000000never-issued"
+	b, err := json.Marshal(sa)
+	if err != nil {
+		t.Fatalf("write the service account: %v", err)
+	}
+	return string(b)
 }

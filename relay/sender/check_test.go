@@ -2,11 +2,6 @@ package sender
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/json"
-	"encoding/pem"
 	"testing"
 	"time"
 
@@ -17,23 +12,6 @@ import (
 	"github.com/pushlab/pushlab/internal/testca"
 	"github.com/pushlab/pushlab/relay"
 )
-
-// foreignServiceAccount is a's service account with a key fakefcm never issued: same project,
-// email and token_uri, another private key and key ID.
-func foreignServiceAccount(t *testing.T, issued []byte) string {
-	t.Helper()
-	var sa map[string]any
-	require.NoError(t, json.Unmarshal(issued, &sa))
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	require.NoError(t, err)
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	require.NoError(t, err)
-	sa["private_key"] = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-	sa["private_key_id"] = "0000000000never-issued"
-	b, err := json.Marshal(sa)
-	require.NoError(t, err)
-	return string(b)
-}
 
 // TestCheckCredentials checks both APIs' credentials against a fakefcm on TLS with the test CA:
 // good ones pass and deliver nothing (a validate-only or dry-run send to a topic); a service
@@ -54,7 +32,7 @@ func TestCheckCredentials(t *testing.T) {
 	}
 
 	foreign := b.v1
-	foreign.ID, foreign.ServiceAccount = 5, secret.New(foreignServiceAccount(t, b.creds.ServiceAccount))
+	foreign.ID, foreign.ServiceAccount = 5, secret.New(testca.ForeignServiceAccount(t, b.creds.ServiceAccount))
 	err = b.pool.Check(ctx, foreign)
 	require.Error(t, err)
 	oauthErr := err

@@ -2,11 +2,7 @@ package server
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"net/http"
 	"strings"
@@ -15,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pushlab/pushlab/internal/testca"
 	"github.com/pushlab/pushlab/relay"
 )
 
@@ -34,22 +31,6 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
-}
-
-// neverIssued is an issued service account with a key its issuer never saw.
-func neverIssued(t *testing.T, issued []byte) string {
-	t.Helper()
-	var sa map[string]any
-	require.NoError(t, json.Unmarshal(issued, &sa))
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	require.NoError(t, err)
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	require.NoError(t, err)
-	sa["private_key"] = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-	sa["private_key_id"] = "0000000000never-issued"
-	b, err := json.Marshal(sa)
-	require.NoError(t, err)
-	return string(b)
 }
 
 type certAnswer struct {
@@ -85,7 +66,7 @@ func TestCertificateCheck(t *testing.T) {
 	require.Equal(t, relay.CheckOK, good.Status, "startLive's certificate: fakefcm's own service account")
 	require.False(t, good.CheckedAt.IsZero())
 
-	foreign := neverIssued(t, l.creds.ServiceAccount)
+	foreign := testca.ForeignServiceAccount(t, l.creds.ServiceAccount)
 	bad := check(call("POST", apps+"/certificates", fmt.Sprintf(`{"id":7001,"packageName":"com.example.im","serviceAccount":%s,"endpoint":%q}`, foreign, l.fcm.URL), http.StatusCreated))
 	require.Equal(t, relay.CheckFailed, bad.Status, "a failed check does not refuse the certificate")
 	require.Contains(t, bad.Error, "the OAuth token endpoint refused the service account (HTTP 401, invalid_client)")
