@@ -1,8 +1,8 @@
 // Package testca is a throwaway certificate authority and credentials for tests of the TLS and
-// OAuth paths: a CA made
-// afresh in each test, server certificates for the loopback names (127.0.0.1, ::1, localhost)
-// written as PEM files under the test's temporary folder, and the pool or client TLS
-// configuration that trusts the CA. Nothing it makes is committed or outlives the test.
+// OAuth paths: a CA made afresh in each test, server certificates for the loopback names
+// (127.0.0.1, ::1, localhost) written as PEM files under the test's temporary folder, the pool or
+// client TLS configuration that trusts the CA, and service accounts with keys never issued.
+// Nothing it makes is committed or outlives the test.
 package testca
 
 import (
