@@ -133,7 +133,7 @@ type Device struct {
 // Event is something a device observed.
 type Event struct {
 	AtMs  int64  `json:"atMs"`
-	Kind  string `json:"kind"` // lifecycle, push, msg, synced, duplicate, kicked, refused, connected, closed, token, deleted
+	Kind  string `json:"kind"` // lifecycle, push, msg, synced, duplicate, kicked, refused, connected, closed, token, deleted, forgot (messages taken in but never acknowledged, dropped when the app let go of them)
 	Seq   uint64 `json:"seq,omitempty"`
 	Title string `json:"title,omitempty"`
 	Text  string `json:"text,omitempty"`
