@@ -45,6 +45,11 @@ func TestParseErrorsNameFileLineColumn(t *testing.T) {
 		{"bad opt", "  - setReceiveOpt: {device: alice-phone, conv: c2c_bob, opt: mute}\n", 6, 5, `opt "mute"`},
 		{"count on holdAcks", "  - holdAcks: {device: alice-phone, count: 2}\n", 6, 5, "holdAcks takes no count or reverse"},
 		{"negative count", "  - releaseAcks: {device: alice-phone, count: -1}\n", 6, 5, "releaseAcks count -1"},
+		{"negative badge", "  - expect: {device: alice-phone, push: {within: 5s, badge: -1}}\n", 6, 5, "push badge -1"},
+		{"badge not a number", "  - expect: {device: alice-phone, push: {within: 5s, badge: three}}\n", 6, 61, "cannot unmarshal string"},
+		{"data not a map", "  - expect: {device: alice-phone, push: {within: 5s, data: [conv]}}\n", 6, 60, "sequence was used where mapping is expected"},
+		{"data value not a scalar", "  - expect: {device: alice-phone, push: {within: 5s, data: {conv: [a]}}}\n", 6, 67, "cannot unmarshal"},
+		{"empty data key", "  - expect: {device: alice-phone, push: {within: 5s, data: {'': a}}}\n", 6, 5, "a key is empty"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("s.yaml", []byte(header+tc.body))
