@@ -393,7 +393,8 @@ func (d *Device) SwitchUser(user string) error {
 	}
 	defer d.lifecycle(fmt.Sprintf("switchUser (%s)", user))
 	d.cfg.User = user
-	d.lastSeq, d.syncedNow, d.unread = 0, nil, 0
+	d.forgetMessages()
+	d.syncedNow, d.unread = nil, 0
 	// A reply to the previous user's request (a sync, say) is not the new user's to take in.
 	clear(d.pending)
 	return nil
@@ -407,8 +408,13 @@ func (d *Device) Uninstall() {
 	if d.token != "" && d.cfg.Token == "" {
 		d.env.FCMUnregister(d, d.token)
 	}
-	d.installed, d.token, d.creds, d.lastSeq, d.stored, d.tray = false, "", false, 0, 0, nil
+	d.forgetMessages()
+	d.installed, d.token, d.creds, d.tray = false, "", false, nil
 }
+
+// forgetMessages drops what the app kept of its user's messages (the app's data goes with an
+// uninstall, and with a change of user): its next login syncs from the first again.
+func (d *Device) forgetMessages() { d.lastSeq, d.stored = 0, 0 }
 
 // TokenRefresh has FCM rotate the token; a running, logged-in app reports the new one.
 func (d *Device) TokenRefresh() {

@@ -115,3 +115,26 @@ func TestSwitchUserAfterALostLogoutMovesTheToken(t *testing.T) {
 	}
 	require.Equal(t, relay.ReasonNoBinding, aliceLast.Reason, "alice's session is still on, but the token is bob's")
 }
+
+// What the app stored was the previous user's: after a switch, acks the new user's app held when
+// it was killed are forgotten (and synced again), however far the previous user had got.
+func TestSwitchUserForgetsWhatThePreviousUserStored(t *testing.T) {
+	w, d := testWorld(t, VirtualConfig{Seed: 8}, "alice", "carol")
+	phone, carol := d["alice"], d["carol"]
+	phone.Login(true)
+	carol.Login(true)
+	w.run(time.Second)
+	sendN(w, carol, "alice", "a1", "a2", "a3")
+	phone.Logout()
+	w.run(time.Second)
+	require.NoError(t, phone.SwitchUser("bob"))
+	phone.Login(true)
+	w.run(time.Second)
+	phone.HoldAcks()
+	sendN(w, carol, "bob", "b1")
+	phone.Kill()
+	w.run(time.Second)
+	forgot := kinds(phone, ObsForgot)
+	require.Len(t, forgot, 1, "bob's unacknowledged seq 1 is forgotten, not hidden by alice's seq 3")
+	require.Zero(t, phone.LastSeq())
+}
