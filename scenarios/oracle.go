@@ -46,7 +46,7 @@ func (r *runner) checkAtEnd() {
 		return out
 	}
 	if r.sc.settles() {
-		r.w.WaitUntil(r.w.Now().Add(settleTimeout), func() bool { return len(r.oracle.Behind(settled())) == 0 })
+		r.w.WaitUntil(r.w.Now().Add(settleTimeout), r.onDevices(func() bool { return len(r.oracle.Behind(settled())) == 0 }))
 	}
 	if r.sc.Replay != nil && r.sc.Replay.Settled {
 		// The steps settled the world as a property does at its end: what it checks then.
