@@ -44,20 +44,18 @@ func (c *Core) initialCheck(cert *Certificate) {
 
 // CertificateChecked applies a check's result to its certificate, persists the certificate with
 // it and traces it. A result for credentials that have been replaced since is ignored (the newer
-// credentials' own check decides); the answer is then the certificate as it stands. A legacy
-// certificate aimed at Google keeps its verdict whatever the result says.
+// credentials' own check decides), and so is one for a legacy certificate aimed at Google, whose
+// verdict was given when it was stored; the answer is then the certificate as it stands.
 func (c *Core) CertificateChecked(now time.Time, r CheckResult) (CertificateView, error) {
 	now = c.observe(now)
 	cert, ok := c.certs[r.CertID]
 	if !ok {
 		return CertificateView{}, fmt.Errorf("%w: certificate %d", ErrNotFound, r.CertID)
 	}
-	if cert.CredentialsDigest() != r.Digest {
+	if cert.CredentialsDigest() != r.Digest || !cert.NeedsCheck() {
 		return cert.View(), nil
 	}
 	switch {
-	case cert.LegacyAtGoogle():
-		cert.Check = CertCheck{Status: CheckFailed, Error: LegacyShutdownError, CheckedAt: now}
 	case r.OK:
 		cert.Check = CertCheck{Status: CheckOK, CheckedAt: now}
 	default:
