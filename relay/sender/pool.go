@@ -85,7 +85,7 @@ func (p *Pool) Set(ctx context.Context, cert relay.Certificate) error {
 	p.mu.Lock()
 	old := p.certs[cert.ID]
 	p.mu.Unlock()
-	if old != nil && sameCredentials(old.cert, cert) {
+	if old != nil && old.cert.CredentialsDigest() == cert.CredentialsDigest() {
 		// Only the status or the package changed: keep the client and its OAuth token.
 		p.mu.Lock()
 		p.certs[cert.ID] = &certClient{cert: cert, v1: old.v1, legacy: old.legacy}
@@ -205,12 +205,6 @@ func v1Error(ctx context.Context, err error) *relay.PushError {
 		e.RetryAfter = retryAfter(resp.Header)
 	}
 	return e
-}
-
-// sameCredentials reports whether two versions of a certificate reach FCM the same way.
-func sameCredentials(a, b relay.Certificate) bool {
-	return a.Endpoint == b.Endpoint && a.API() == b.API() &&
-		a.ServiceAccount.Reveal() == b.ServiceAccount.Reveal() && a.ServerKey.Reveal() == b.ServerKey.Reveal()
 }
 
 // maxRetryAfterSecs caps a Retry-After read from FCM.

@@ -21,8 +21,7 @@ type traceKeeper struct {
 	// nudgeAfter is how many appended entries call for a pass before the next check.
 	nudgeAfter int
 
-	mu      sync.Mutex
-	pending int // entries appended since the last nudge
+	pending int // entries appended since the last nudge (owned by the relay's loop)
 
 	nudge chan struct{}
 	stop  chan struct{}
@@ -46,14 +45,9 @@ func (k *traceKeeper) appended(n int) {
 	if n == 0 {
 		return
 	}
-	k.mu.Lock()
 	k.pending += n
-	due := k.pending >= k.nudgeAfter
-	if due {
+	if k.pending >= k.nudgeAfter {
 		k.pending = 0
-	}
-	k.mu.Unlock()
-	if due {
 		select {
 		case k.nudge <- struct{}{}:
 		default:
