@@ -13,11 +13,12 @@ import (
 // collects timelines, trace and FCM records, and sums up.
 func (r *runner) finish() {
 	atEnd := 0
+	check := r.oracle != nil && r.out.Error == ""
 	if r.oracle != nil {
 		atEnd = len(r.oracle.Violations())
-		if r.out.Error == "" {
-			r.checkAtEnd()
-		}
+	}
+	if check {
+		r.settleForOracle()
 	}
 	end := r.w.Now()
 	r.out.DurationMs = r.ms(end)
@@ -56,6 +57,9 @@ func (r *runner) finish() {
 	records, err := r.w.FCMRecords()
 	if err != nil && !errors.Is(err, sim.ErrUnsupported) {
 		r.out.Error = joinErrors(r.out.Error, "FCM records: "+err.Error())
+	}
+	if check {
+		r.checkAtEnd(trace, records)
 	}
 	for _, rec := range records {
 		m := reports.FCMMessage{Seq: rec.Seq, Device: byToken[rec.Token], API: string(rec.API), ReceivedAtMs: r.ms(rec.ReceivedAt),
