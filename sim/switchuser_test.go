@@ -9,17 +9,6 @@ import (
 	"github.com/pushlab/pushlab/relay"
 )
 
-// pushTexts lists the bodies of the pushes a device got.
-func pushTexts(d *Device) []string {
-	var out []string
-	for _, o := range d.Observations() {
-		if o.Kind == ObsPush {
-			out = append(out, o.Text)
-		}
-	}
-	return out
-}
-
 // A phone changes hands only while nobody is logged in on it: the refusal is observed, and the
 // phone keeps its user.
 func TestSwitchUserIsRefusedWhileAUserIsLoggedIn(t *testing.T) {
@@ -106,7 +95,7 @@ func TestSwitchUserAfterALostLogoutMovesTheToken(t *testing.T) {
 	carol.Send(relay.ClientFrame{To: "alice", Text: "for alice"})
 	carol.Send(relay.ClientFrame{To: "bob", Text: "for bob"})
 	w.run(time.Minute)
-	require.Equal(t, []string{"for bob"}, pushTexts(phone))
+	require.Equal(t, []string{"for bob"}, kinds(phone, ObsPush))
 	var aliceLast relay.TraceEntry
 	for _, e := range w.trace {
 		if e.UserID == "alice" && e.DeviceID == "alice-phone" {

@@ -116,12 +116,10 @@ func Open(ctx context.Context, cfg Config) (*World, error) {
 			dialer = &websocket.Dialer{HandshakeTimeout: 10 * time.Second}
 		}
 		w.admin = &client.Admin{BaseURL: r.RelayURL, Key: r.AdminKey, HTTP: hc}
-		if r.FCMURL != "" {
-			w.offset = 1 + rand.Uint64N(1_000_000) // a shell's draw: each run its own IDs
-		}
 		// Without a fakefcm the relay's apps and certificates exist already: the world uses
 		// them as they are, under their own IDs (see AddApp).
 		if r.FCMURL != "" {
+			w.offset = 1 + rand.Uint64N(1_000_000) // a shell's draw: each run its own IDs
 			w.fcmURL = r.FCMURL
 			w.fcm = &control.Client{BaseURL: r.FCMURL, HTTP: hc, Dialer: dialer}
 			if err := w.fcm.SetBehaviour(ctx, cfg.FCM); err != nil {
@@ -195,20 +193,20 @@ func (w *World) settle() {
 // WaitUntil (sim.World) checks cond on every observation, and every 20 ms for conditions on the
 // servers' state, until it holds or the deadline comes.
 func (w *World) WaitUntil(deadline time.Time, cond func() bool) bool {
-	check := cond // outside Do: it may ask the servers; it takes Do for the phones
+	// cond runs outside Do: it may ask the servers; it takes Do for the phones.
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	timeout := time.NewTimer(time.Until(deadline))
 	defer timeout.Stop()
 	for {
-		if check() {
+		if cond() {
 			return true
 		}
 		select {
 		case <-w.notify:
 		case <-tick.C:
 		case <-timeout.C:
-			return check()
+			return cond()
 		case <-w.ctx.Done():
 			return false
 		}

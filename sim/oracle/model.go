@@ -1,6 +1,7 @@
 package oracle
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -149,25 +150,8 @@ type owedKey struct {
 }
 
 func compareOwed(a, b owedKey) int {
-	switch {
-	case a.dev.SDKAppID != b.dev.SDKAppID:
-		return cmpOrdered(a.dev.SDKAppID, b.dev.SDKAppID)
-	case a.dev.UserID != b.dev.UserID:
-		return cmpOrdered(a.dev.UserID, b.dev.UserID)
-	case a.dev.DeviceID != b.dev.DeviceID:
-		return cmpOrdered(a.dev.DeviceID, b.dev.DeviceID)
-	}
-	return cmpOrdered(a.seq, b.seq)
-}
-
-func cmpOrdered[T uint64 | string](a, b T) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Or(cmp.Compare(a.dev.SDKAppID, b.dev.SDKAppID), cmp.Compare(a.dev.UserID, b.dev.UserID),
+		cmp.Compare(a.dev.DeviceID, b.dev.DeviceID), cmp.Compare(a.seq, b.seq))
 }
 
 // builtinCaps are the relay's default caps, which stay inside FCM's per-device limits.
