@@ -1,14 +1,11 @@
 package sender
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 
 	"firebase.google.com/go/v4/messaging"
 	"golang.org/x/oauth2"
@@ -75,24 +72,12 @@ func oauthError(err error) error {
 
 // legacyCheck makes a dry-run send to CheckTopic through the legacy API.
 func legacyCheck(ctx context.Context, cc *certClient) error {
-	endpoint := "https://fcm.googleapis.com"
-	if cc.cert.Endpoint != "" {
-		endpoint = strings.TrimSuffix(cc.cert.Endpoint, "/")
-	}
 	body, _ := json.Marshal(map[string]any{"to": "/topics/" + CheckTopic, "dry_run": true,
 		"notification": map[string]string{"title": "pushlab", "body": "credential check"}})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/fcm/send", bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("legacy dry-run send: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "key="+cc.cert.ServerKey.Reveal())
-	resp, err := cc.legacy.Do(req)
+	resp, b, err := legacyPost(ctx, cc, body)
 	if err != nil {
 		return fmt.Errorf("legacy dry-run send did not reach FCM: %w", err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized:
 		return errors.New("the legacy API refused the server key (401 Unauthorized)")

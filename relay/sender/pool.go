@@ -281,19 +281,31 @@ type legacyAnswer struct {
 	} `json:"results"`
 }
 
-// legacySend posts a push to the legacy /fcm/send API.
-func legacySend(ctx context.Context, cc *certClient, push relay.Push) (string, *relay.PushError) {
+// legacyPost posts a body to the certificate's legacy /fcm/send API (Google's when the
+// certificate names no endpoint) with its server key, and reads the answer (up to 1 MiB).
+func legacyPost(ctx context.Context, cc *certClient, body []byte) (*http.Response, []byte, error) {
 	endpoint := "https://fcm.googleapis.com"
 	if cc.cert.Endpoint != "" {
 		endpoint = strings.TrimSuffix(cc.cert.Endpoint, "/")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/fcm/send", bytes.NewReader(fcmwire.LegacyBody(cc.cert, push)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/fcm/send", bytes.NewReader(body))
 	if err != nil {
-		return "", &relay.PushError{Code: relay.ErrCodeNetwork, Message: err.Error()}
+		return nil, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "key="+cc.cert.ServerKey.Reveal())
 	resp, err := cc.legacy.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp, answer, nil
+}
+
+// legacySend posts a push to the legacy /fcm/send API.
+func legacySend(ctx context.Context, cc *certClient, push relay.Push) (string, *relay.PushError) {
+	resp, body, err := legacyPost(ctx, cc, fcmwire.LegacyBody(cc.cert, push))
 	if err != nil {
 		code := relay.ErrCodeNetwork
 		if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
@@ -301,8 +313,6 @@ func legacySend(ctx context.Context, cc *certClient, push relay.Push) (string, *
 		}
 		return "", &relay.PushError{Code: code, Message: err.Error()}
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized:
 		return "", &relay.PushError{Code: relay.ErrCodeUnauthenticated, Message: "the legacy API refused the server key (401)"}
