@@ -1,10 +1,8 @@
 package reports_test
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -12,25 +10,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pushlab/pushlab/internal/browsertest"
 	"github.com/pushlab/pushlab/reports"
 )
-
-// chromiumPath finds Debian's chromium. Without it the browser test fails, unless
-// PUSHLAB_NO_BROWSER=1 says to skip it.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	if os.Getenv("PUSHLAB_NO_BROWSER") == "1" {
-		t.Skip("PUSHLAB_NO_BROWSER=1: the report is not opened in a browser")
-	}
-	for _, name := range []string{"chromium", "/usr/bin/chromium"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("chromium is not installed: run `apt-get install chromium` (as root, or with sudo), " +
-		"or set PUSHLAB_NO_BROWSER=1 to skip the browser test")
-	return ""
-}
 
 // pageFacts is what the page shows, as the browser lays it out.
 type pageFacts struct {
@@ -89,25 +71,12 @@ const consoleDone = "pushlab report test: console read up to here"
 // and the failing scenario's timeline with one lane per device plus the relay and fakefcm.
 // PUSHLAB_SCREENSHOT=1 saves the page as out/report-screenshot.png.
 func TestReportInBrowser(t *testing.T) {
-	chromium := chromiumPath(t)
+	bctx := browsertest.New(t, 60*time.Second)
 	r := twoScenarioReport(t)
 	page, err := reports.HTML(r)
 	require.NoError(t, err)
 	file := filepath.Join(t.TempDir(), reports.HTMLFile)
 	require.NoError(t, os.WriteFile(file, page, 0o644))
-
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox, // containers and root: no user namespaces for the sandbox
-		chromedp.Flag("disable-gpu", true),
-		chromedp.WindowSize(1400, 1000),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
 
 	// Subscribe before loading the page, so no message is missed.
 	console := chromedp.Console(bctx)
