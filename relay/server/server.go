@@ -193,7 +193,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.certChecks.Store(&counts)
 	s.checkCtx, s.cancelCheck = context.WithCancel(context.Background())
 	s.metrics = newMetrics(s)
-	s.handler = s.routes()
+	if s.handler, err = s.routes(); err != nil {
+		return nil, err
+	}
 	// Pushes left unfinished by the last run are sent again on the first tick.
 	go s.loop()
 	go s.trace.run()
@@ -242,8 +244,13 @@ func (s *Server) Close() error {
 	return nil
 }
 
-func (s *Server) routes() http.Handler {
+func (s *Server) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
+	con, err := s.newConsole(mux)
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/console/", con)
 	mux.HandleFunc("GET /v1/ws", s.handleWS)
 	s.adminRoutes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -257,7 +264,7 @@ func (s *Server) routes() http.Handler {
 	// Profiles, behind the admin key: how the relay's figures are investigated.
 	mux.Handle("GET /debug/pprof/", s.adminAuth(http.HandlerFunc(pprof.Index)))
 	mux.Handle("GET /debug/pprof/profile", s.adminAuth(http.HandlerFunc(pprof.Profile)))
-	return mux
+	return mux, nil
 }
 
 // post hands an event to the loop; it gives up if the relay has stopped.
