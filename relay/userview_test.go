@@ -30,7 +30,7 @@ func TestUserViewShowsLastSeenAndCaps(t *testing.T) {
 	require.Len(t, v.Devices, 1)
 	want := DeviceView{DeviceID: "alice-phone", Platform: "android", LoggedIn: true, LoginAt: epoch, LastSeen: heard,
 		Binding: &Binding{Key: DeviceKey{testApp, "alice", "alice-phone"}, CertificateID: testCert, Token: alice.token},
-		Unread: 2, Held: 1,
+		Unread:  2, Held: 1,
 		Caps: CapsView{PerMinute: 100, PerHour: 1000, Burst: 2, SentLastMinute: 2, SentLastHour: 2, Tokens: 0, Held: 1,
 			SummaryAt: sent.Add(time.Minute)}}
 	if diff := cmp.Diff(want, v.Devices[0]); diff != "" {

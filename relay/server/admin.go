@@ -395,8 +395,8 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user := r.PathValue("user")
-	s.run(w, r, http.StatusOK, func(time.Time) (any, error) {
-		v, ok := s.core.User(app, user)
+	s.run(w, r, http.StatusOK, func(now time.Time) (any, error) {
+		v, ok := s.core.UserAt(now, app, user)
 		if !ok {
 			return nil, fmt.Errorf("%w: user %q in app %d", relay.ErrNotFound, user, app)
 		}
