@@ -273,9 +273,54 @@ type DeviceView struct {
 	Online     bool      `json:"online"`
 	Background bool      `json:"background,omitempty"`
 	LoginAt    time.Time `json:"loginAt,omitzero"`
-	Binding    *Binding  `json:"binding,omitempty"`
-	Unread     int       `json:"unread"`
-	Held       int       `json:"held,omitempty"`
+	// LastSeen is when the relay last heard from the device: its login, or the last frame it
+	// sent on its connection (a ping, an ack, a request). A connection that opens without a
+	// login, or that ends, says nothing about which device is there, so it does not count. It is
+	// kept in memory only (storing it would cost a write per heartbeat): after a restart it is
+	// absent until the device speaks again.
+	LastSeen time.Time `json:"lastSeen,omitzero"`
+	Binding  *Binding  `json:"binding,omitempty"`
+	Unread   int       `json:"unread"`
+	Held     int       `json:"held,omitempty"`
+	// Caps is the state of the device's frequency caps.
+	Caps CapsView `json:"caps"`
+}
+
+// CapsView is the state of one device's frequency caps, as the push rule counts it at the
+// view's time.
+type CapsView struct {
+	// PerMinute, PerHour and Burst are the limits in force (the app's caps, defaults filled in).
+	PerMinute int `json:"perMinute"`
+	PerHour   int `json:"perHour"`
+	Burst     int `json:"burst"`
+	// SentLastMinute and SentLastHour count the pushes the caps charged (every attempt that
+	// reached FCM) in the window, as the cap counts them: in slots of a sixtieth of the window,
+	// so a push up to one slot older than the window may still count.
+	SentLastMinute int `json:"sentLastMinute"`
+	SentLastHour   int `json:"sentLastHour"`
+	// Tokens is what is left in the burst bucket.
+	Tokens int `json:"tokens"`
+	// Held counts the messages a cap holds back for a summary push; SummaryAt is when that
+	// summary is due (the caps are checked again then).
+	Held      int       `json:"held,omitempty"`
+	SummaryAt time.Time `json:"summaryAt,omitzero"`
+}
+
+// capsView reads a device's caps at now without changing them.
+func (c *Core) capsView(d *device, now time.Time) CapsView {
+	caps := c.cfg.DefaultCaps
+	if a, ok := c.apps[d.key.SDKAppID]; ok {
+		caps = a.caps
+	}
+	v := CapsView{PerMinute: caps.PerMinute, PerHour: caps.PerHour, Burst: caps.Burst, Tokens: caps.Burst, Held: len(d.held)}
+	if dc := d.caps; dc != nil {
+		v.SentLastMinute, v.SentLastHour = dc.perMinute.CountAt(now), dc.perHour.CountAt(now)
+		v.Tokens = dc.burst.Tokens(now)
+	}
+	if len(d.held) > 0 {
+		v.SummaryAt = d.summaryAt
+	}
+	return v
 }
 
 // UserView is a user as the admin API shows it.
@@ -286,8 +331,18 @@ type UserView struct {
 	Devices  []DeviceView `json:"devices"`
 }
 
-// User describes a user's devices, logins and bindings.
+// User describes a user's devices, logins and bindings, their caps as of the core's latest
+// input.
 func (c *Core) User(sdkAppID uint64, userID string) (UserView, bool) {
+	return c.UserAt(c.now, sdkAppID, userID)
+}
+
+// UserAt is User with the caps read at now (or the core's latest input, if later). It changes
+// nothing: a view is not an input.
+func (c *Core) UserAt(now time.Time, sdkAppID uint64, userID string) (UserView, bool) {
+	if now.Before(c.now) {
+		now = c.now
+	}
 	u, ok := c.users[UserKey{sdkAppID, userID}]
 	if !ok {
 		return UserView{}, false
@@ -296,7 +351,8 @@ func (c *Core) User(sdkAppID uint64, userID string) (UserView, bool) {
 	for _, dev := range u.deviceOrder {
 		d := u.devices[dev]
 		dv := DeviceView{DeviceID: dev, Platform: d.platform, LoggedIn: d.loggedIn, Ended: d.ended, Online: d.conn != nil,
-			Background: d.background, LoginAt: d.loginAt, Unread: d.unread, Held: len(d.held)}
+			Background: d.background, LoginAt: d.loginAt, LastSeen: d.lastSeen, Unread: d.unread, Held: len(d.held),
+			Caps: c.capsView(d, now)}
 		if d.binding != nil {
 			b := *d.binding
 			dv.Binding = &b

@@ -27,6 +27,7 @@ const (
 	InputKick                                    // admin: end every login of a user: App, User, Reason
 	InputAdminSend                               // admin: a server-side send: App, Send
 	InputCertificateChecked                      // a certificate check's result: Check
+	InputTestPush                                // admin: a test push to a device: App, User, Device, Title, Body
 )
 
 var inputKindNames = [...]string{
@@ -44,6 +45,7 @@ var inputKindNames = [...]string{
 	InputKick:               "kick",
 	InputAdminSend:          "admin-send",
 	InputCertificateChecked: "certificate-checked",
+	InputTestPush:           "test-push",
 }
 
 // String names the kind as Input.String prints it.
@@ -66,8 +68,11 @@ type Input struct {
 	Result  PushResult  // push-result
 	Check   CheckResult // certificate-checked
 
-	App    uint64      // kick, admin-send, delete-app, delete-certificate: the app's SDKAppID
-	User   string      // kick
+	App    uint64      // kick, admin-send, delete-app, delete-certificate, test-push: the app's SDKAppID
+	User   string      // kick, test-push
+	Device string      // test-push: the device's ID
+	Title  string      // test-push; empty means DefaultTestPushTitle
+	Body   string      // test-push; empty means DefaultTestPushBody
 	Reason string      // kick; empty means the default reason
 	Send   SendRequest // admin-send
 	CertID int64       // delete-certificate
@@ -116,6 +121,8 @@ func (c *Core) Step(now time.Time, in Input) error {
 		_, err = c.AdminSend(now, in.App, in.Send)
 	case InputCertificateChecked:
 		_, err = c.CertificateChecked(now, in.Check)
+	case InputTestPush:
+		_, err = c.TestPush(now, DeviceKey{SDKAppID: in.App, UserID: in.User, DeviceID: in.Device}, in.Title, in.Body)
 	default:
 		return fmt.Errorf("%w: unknown input kind %d", ErrInvalid, uint8(in.Kind))
 	}
@@ -179,6 +186,12 @@ func (in Input) String() string {
 		p.str("clientMsgId", s.ClientMsgID)
 		p.flag("onlineOnly", s.OnlineOnly)
 		p.offlinePush(s.OfflinePush)
+	case InputTestPush:
+		p.num("app", in.App)
+		p.str("user", in.User)
+		p.str("device", in.Device)
+		p.str("title", in.Title)
+		p.str("body", in.Body)
 	case InputCertificateChecked:
 		p.int("cert", in.Check.CertID)
 		if in.Check.OK {

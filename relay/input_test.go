@@ -49,6 +49,9 @@ func TestStepEveryKind(t *testing.T) {
 	}
 
 	require.ErrorIs(t, c.Step(epoch, Input{Kind: InputKick, App: 42, User: "alice"}), ErrNotFound)
+	tp := Input{Kind: InputTestPush, App: 42, User: "alice", Device: "phone", Title: "hi"}
+	require.ErrorIs(t, c.Step(epoch, tp), ErrNotFound)
+	require.Equal(t, "test-push app=42 user=alice device=phone title=hi", tp.String())
 	require.ErrorIs(t, c.Step(epoch, Input{}), ErrInvalid)
 	require.ErrorIs(t, c.Step(epoch, Input{Kind: InputRefuse, Conn: 1}), ErrInvalid)
 	// The printer never shows secrets.

@@ -226,6 +226,7 @@ func (pr printer) push(p Push) fields {
 	f.word("push")
 	f.num("push", p.ID)
 	f.word(deviceKey(p.Device))
+	f.flag("test", p.Test)
 	f.int("attempt", int64(p.Attempt))
 	f.int("cert", p.CertificateID)
 	f.str("token", p.Token)

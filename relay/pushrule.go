@@ -42,6 +42,8 @@ type Push struct {
 	Seqs []uint64 `json:"seqs"`
 	// Attempt counts sends of this push, from 1.
 	Attempt int `json:"attempt"`
+	// Test marks an operator's test push (Core.TestPush): no message, no caps, no retry.
+	Test bool `json:"test,omitempty"`
 }
 
 // decide applies the push rule to one message for one device of its recipient. A device is pushed
@@ -141,6 +143,10 @@ func (c *Core) pushOrHold(d *device, m StoredMsg) {
 // ticks (the caps are checked again then).
 func (c *Core) scheduleSummary(d *device, at time.Time) {
 	d.summaryGen++
+	d.summaryAt = at
+	if at.Before(c.now) {
+		d.summaryAt = c.now
+	}
 	c.timers.Push(at, timer{kind: timerSummary, dev: d, gen: d.summaryGen})
 }
 

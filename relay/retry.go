@@ -65,6 +65,9 @@ func (c *Core) startPush(p Push) {
 func (c *Core) finish(p *pendingPush) {
 	p.gen++
 	delete(c.pushes, p.push.ID)
+	if p.push.Test {
+		return // never among its device's pushes, never stored
+	}
 	d := c.device(p.push.Device)
 	if i := slices.Index(d.pushes, p.push.ID); i >= 0 {
 		d.pushes = slices.Delete(d.pushes, i, i+1)
@@ -116,6 +119,9 @@ func (c *Core) PushResult(now time.Time, r PushResult) {
 		if owner, ok := c.tokens[tokenKey{p.push.Device.SDKAppID, p.push.Token}]; ok {
 			c.unbind(c.device(owner))
 		}
+	case retryable(e.Code) && p.push.Test:
+		c.finish(p)
+		c.tracePush(p.push, reason, "", "not retried (a test push makes one attempt): "+e.Message)
 	case retryable(e.Code):
 		if p.push.Attempt >= c.cfg.Retry.MaxAttempts {
 			c.finish(p)

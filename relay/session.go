@@ -56,6 +56,11 @@ type device struct {
 	caps       *deviceCaps
 	held       []uint64 // seqs a cap held back, waiting for the summary push
 	summaryGen uint64
+	summaryAt  time.Time // when the summary push of held is due (the core's time it was scheduled for)
+
+	// lastSeen is when the relay last heard from the device: its login or any later frame it
+	// sent on its connection. Kept in memory only (see DeviceView.LastSeen).
+	lastSeen time.Time
 
 	// loginSeq is the user's last seq when the device logged in: what came after it, before the
 	// device's first completed sync, reached it by no frame.
@@ -173,12 +178,18 @@ func (c *Core) Receive(now time.Time, id ConnID, f ClientFrame) {
 	if !ok || !c.admit(cn, now, f.ID) {
 		return
 	}
+	if cn.dev != nil {
+		cn.dev.lastSeen = now
+	}
 	switch f.Op {
 	case OpPing:
 		c.frame(cn.id, ServerFrame{Op: OpPong})
 		return
 	case OpLogin:
 		c.login(cn, f)
+		if cn.dev != nil {
+			cn.dev.lastSeen = now
+		}
 		return
 	case OpLogout, OpSetPushToken, OpSend, OpSync, OpAck, OpBackground, OpForeground, OpSetReceiveOpt:
 	default:

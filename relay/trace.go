@@ -23,7 +23,7 @@ type TraceEntry struct {
 	Seqs  []uint64 `json:"seqs,omitempty"`
 	MsgID string   `json:"msgId,omitempty"`
 	// Reason is a decision (pushed, online, logged-out, kicked, no-binding, muted, online-only,
-	// push-disabled, own-message, capped-coalesced) or FCM's answer to a push (fcm-ok,
+	// push-disabled, own-message, capped-coalesced, test-push) or FCM's answer to a push (fcm-ok,
 	// fcm-<ERROR_CODE>).
 	Reason string `json:"reason"`
 	// PushID and Attempt identify the push; FCMName is FCM's message name once accepted.

@@ -37,6 +37,7 @@ import (
 //	result push=N ok [name=S] | result push=N code=C [retry-after=D] [token-invalid] [message=S]
 //	kick user=U [app=N] [reason=S]
 //	admin-send from=U (to=U | group=G) text=S [app=N]
+//	test-push user=U device=D [app=N] [title=S] [body=S]
 //
 // recv numbers its requests per connection from 1 unless id is given (ack and ping carry no id),
 // and signs the login's UserSig with the app's secret, valid for a day.
@@ -155,6 +156,9 @@ func (tr *relayTranscript) input(t *testing.T, td *datadriven.TestData, a *trans
 		return Input{Kind: InputPushResult, Result: r}
 	case "kick":
 		return Input{Kind: InputKick, App: a.Uint("app", testApp), User: a.Str("user", ""), Reason: a.Str("reason", "")}
+	case "test-push":
+		return Input{Kind: InputTestPush, App: a.Uint("app", testApp), User: a.Str("user", ""), Device: a.Str("device", ""),
+			Title: a.Str("title", ""), Body: a.Str("body", "")}
 	case "admin-send":
 		return Input{Kind: InputAdminSend, App: a.Uint("app", testApp), Send: SendRequest{From: a.Str("from", ""), To: a.Str("to", ""),
 			Group: a.Str("group", ""), Text: a.Str("text", "")}}

@@ -95,6 +95,24 @@ func (w *Window) Count(t time.Time) int {
 	return w.sum
 }
 
+// CountAt is Count without moving the window: what Count would answer at t, for observers that
+// must not change the limiter (a t before the newest slot is taken as that slot).
+func (w *Window) CountAt(t time.Time) int {
+	idx := floorDiv(t.UnixNano(), int64(w.slot))
+	if idx <= w.head {
+		return w.sum
+	}
+	n := int64(len(w.counts))
+	if idx-w.head >= n {
+		return 0
+	}
+	sum := w.sum
+	for i := w.head + 1; i <= idx; i++ {
+		sum -= int(w.counts[mod(i, n)])
+	}
+	return sum
+}
+
 // Allow reports whether an event at time t would be admitted, without recording it.
 func (w *Window) Allow(t time.Time) bool {
 	return w.Count(t) < w.limit

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 )
@@ -119,4 +120,26 @@ func TestBucketStateRoundTrips(t *testing.T) {
 	require.Equal(t, b.Next(epoch), r.Next(epoch))
 	require.False(t, r.Allow(epoch.Add(59*time.Second)))
 	require.True(t, r.Allow(epoch.Add(time.Minute)))
+}
+
+// CountAt answers what Count would at any later time, and leaves the window as it was.
+func TestPropertyWindowCountAtDoesNotMove(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		limit := rapid.IntRange(1, 8).Draw(t, "limit")
+		w := MustWindow(limit, time.Minute, 60)
+		now := epoch
+		for range rapid.IntRange(0, 30).Draw(t, "events") {
+			now = now.Add(time.Duration(rapid.Int64Range(0, int64(20*time.Second)).Draw(t, "gap")))
+			w.Take(now)
+		}
+		before := w.State()
+		at := now.Add(time.Duration(rapid.Int64Range(-int64(10*time.Second), int64(90*time.Second)).Draw(t, "at")))
+		got := w.CountAt(at)
+		if diff := cmp.Diff(before, w.State()); diff != "" {
+			t.Fatalf("CountAt moved the window (-before +after):\n%s", diff)
+		}
+		if want := w.Count(at); got != want {
+			t.Fatalf("at %v: CountAt %d, Count %d", at, got, want)
+		}
+	})
 }

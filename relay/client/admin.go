@@ -116,6 +116,23 @@ func (a *Admin) Kick(ctx context.Context, app uint64, user string) error {
 	return a.Do(ctx, http.MethodPost, fmt.Sprintf("/admin/v1/apps/%d/users/%s/kick", app, url.PathEscape(user)), nil, nil)
 }
 
+// TestPush sends an operator's test push to one device of a user (empty title and body: the
+// relay's defaults) and returns FCM's answer to it. A device without a push binding is refused
+// with an AdminError of status 409.
+func (a *Admin) TestPush(ctx context.Context, app uint64, user, device, title, body string) (relay.TestPushResult, error) {
+	var out relay.TestPushResult
+	in := map[string]string{}
+	if title != "" {
+		in["title"] = title
+	}
+	if body != "" {
+		in["body"] = body
+	}
+	path := fmt.Sprintf("/admin/v1/apps/%d/users/%s/devices/%s:test-push", app, url.PathEscape(user), url.PathEscape(device))
+	err := a.Do(ctx, http.MethodPost, path, in, &out)
+	return out, err
+}
+
 // PutGroup creates or replaces a group.
 func (a *Admin) PutGroup(ctx context.Context, app uint64, id string, members []string) error {
 	return a.Do(ctx, http.MethodPut, fmt.Sprintf("/admin/v1/apps/%d/groups/%s", app, url.PathEscape(id)), map[string]any{"members": members}, nil)

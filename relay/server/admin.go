@@ -36,6 +36,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	h("POST /admin/v1/apps/{app}/certificates/{cert}", s.certificateAction)
 	h("GET /admin/v1/apps/{app}/users/{user}", s.getUser)
 	h("POST /admin/v1/apps/{app}/users/{user}/kick", s.kickUser)
+	h("POST /admin/v1/apps/{app}/users/{user}/devices/{device}", s.deviceAction)
 	h("POST /admin/v1/apps/{app}/messages", s.sendMessage)
 	h("PUT /admin/v1/apps/{app}/groups/{group}", s.putGroup)
 	h("GET /admin/v1/apps/{app}/push-trace", s.pushTrace)
@@ -87,7 +88,7 @@ func writeCoreError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, relay.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, relay.ErrExists):
+	case errors.Is(err, relay.ErrExists), errors.Is(err, relay.ErrNoBinding):
 		writeError(w, http.StatusConflict, err.Error())
 	case errors.Is(err, relay.ErrInvalid):
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -395,8 +396,8 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user := r.PathValue("user")
-	s.run(w, r, http.StatusOK, func(time.Time) (any, error) {
-		v, ok := s.core.User(app, user)
+	s.run(w, r, http.StatusOK, func(now time.Time) (any, error) {
+		v, ok := s.core.UserAt(now, app, user)
 		if !ok {
 			return nil, fmt.Errorf("%w: user %q in app %d", relay.ErrNotFound, user, app)
 		}
@@ -421,6 +422,60 @@ func (s *Server) kickUser(w http.ResponseWriter, r *http.Request) {
 		n, err := s.core.Kick(now, app, user, body.Reason)
 		return map[string]int{"kicked": n}, err
 	})
+}
+
+// deviceAction serves POST …/devices/{device}:ACTION; the one action is test-push.
+func (s *Server) deviceAction(w http.ResponseWriter, r *http.Request) {
+	app, ok := pathApp(w, r)
+	if !ok {
+		return
+	}
+	dev, action, found := strings.Cut(r.PathValue("device"), ":")
+	if !found || action != "test-push" {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no admin path POST %s: devices take POST …/devices/{device}:test-push", r.URL.Path))
+		return
+	}
+	var body struct {
+		Title string `json:"title"`
+		Body  string `json:"body"`
+	}
+	if !decodeOptional(w, r, &body) {
+		return
+	}
+	s.testPush(w, r, relay.DeviceKey{SDKAppID: app, UserID: r.PathValue("user"), DeviceID: dev}, body.Title, body.Body)
+}
+
+// testPush has the core send a test push, then waits for FCM's answer to it (never on the
+// loop: the answer reaches a waiter keyed by the push's ID once the core has taken it in and
+// its records are stored) and answers it; 504 if it does not come within TestPushWait.
+func (s *Server) testPush(w http.ResponseWriter, r *http.Request, dev relay.DeviceKey, title, body string) {
+	var answer chan relay.PushResult
+	v, err := s.call(r.Context(), func(now time.Time) (any, error) {
+		s.tapInput(now, relay.Input{Kind: relay.InputTestPush, App: dev.SDKAppID, User: dev.UserID, Device: dev.DeviceID, Title: title, Body: body})
+		p, err := s.core.TestPush(now, dev, title, body)
+		if err == nil {
+			answer = s.testPushes.wait(p.ID) // before the loop hands the push out
+		}
+		return p, err
+	})
+	if err != nil {
+		writeCoreError(w, err)
+		return
+	}
+	p := v.(relay.Push)
+	defer s.testPushes.forget(p.ID)
+	timer := time.NewTimer(s.cfg.TestPushWait)
+	defer timer.Stop()
+	select {
+	case res := <-answer:
+		writeJSON(w, http.StatusOK, relay.TestPushOutcome(p, res))
+	case <-timer.C:
+		writeError(w, http.StatusGatewayTimeout, fmt.Sprintf("push %d: no answer from FCM within %v; its outcome will be in the push trace", p.ID, s.cfg.TestPushWait))
+	case <-r.Context().Done():
+		writeCoreError(w, r.Context().Err())
+	case <-s.loopDone:
+		writeCoreError(w, errStopped)
+	}
 }
 
 func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {

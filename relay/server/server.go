@@ -65,6 +65,8 @@ type Config struct {
 	// (OAuth and a validate-only send to FCM) before answering it unchecked; the check goes on
 	// and its verdict is stored when it comes. Zero means 15 s.
 	CheckWait time.Duration
+	// TestPushWait bounds how long a test push waits for FCM's answer; zero means 30 s.
+	TestPushWait time.Duration
 }
 
 // Server is a running relay.
@@ -100,6 +102,44 @@ type Server struct {
 	cancelCheck context.CancelFunc
 
 	trace *traceKeeper
+	// testPushes are the test pushes whose admin calls wait for FCM's answer.
+	testPushes testPushWaiters
+}
+
+// testPushWaiters hands FCM's answers to test pushes to the admin calls waiting for them.
+type testPushWaiters struct {
+	mu      sync.Mutex
+	waiting map[uint64]chan relay.PushResult
+}
+
+// wait registers a waiter for push id.
+func (t *testPushWaiters) wait(id uint64) chan relay.PushResult {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.waiting == nil {
+		t.waiting = map[uint64]chan relay.PushResult{}
+	}
+	ch := make(chan relay.PushResult, 1)
+	t.waiting[id] = ch
+	return ch
+}
+
+// forget drops push id's waiter.
+func (t *testPushWaiters) forget(id uint64) {
+	t.mu.Lock()
+	delete(t.waiting, id)
+	t.mu.Unlock()
+}
+
+// deliver hands a result to its waiter, if any; it never blocks.
+func (t *testPushWaiters) deliver(r relay.PushResult) {
+	t.mu.Lock()
+	ch, ok := t.waiting[r.ID]
+	delete(t.waiting, r.ID)
+	t.mu.Unlock()
+	if ok {
+		ch <- r
+	}
 }
 
 // event is something for the loop to hand to the core: one of the types below.
@@ -162,6 +202,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.CheckWait == 0 {
 		cfg.CheckWait = 15 * time.Second
+	}
+	if cfg.TestPushWait == 0 {
+		cfg.TestPushWait = 30 * time.Second
 	}
 	st, err := cfg.Store.Load(ctx)
 	if err != nil {
@@ -382,6 +425,8 @@ func (s *Server) apply(ev event) func(error) {
 		s.step(now, relay.Input{Kind: relay.InputClosed, Conn: ev.id})
 	case resultEvent:
 		s.step(now, relay.Input{Kind: relay.InputPushResult, Result: ev.r})
+		// A test push's caller hears FCM's answer once what the core made of it is stored.
+		return func(error) { s.testPushes.deliver(ev.r) }
 	case callEvent:
 		v, err := ev.fn(now)
 		return func(persistErr error) {

@@ -294,7 +294,7 @@ func TestRecordFieldsKnown(t *testing.T) {
 		reflect.TypeFor[relay.Group]():        {"SDKAppID", "ID", "Members"},
 		reflect.TypeFor[relay.PushState]():    {"Push", "NotBefore"},
 		reflect.TypeFor[relay.Push](): {"ID", "Device", "CertificateID", "Token", "Title", "Body", "Data", "CollapseKey", "TTL",
-			"NotificationCount", "Seqs", "Attempt"},
+			"NotificationCount", "Seqs", "Attempt", "Test"}, // Test: the core never stores a test push
 		reflect.TypeFor[relay.TrimInbox]():     {"User", "Through"},
 		reflect.TypeFor[relay.PutReceiveOpt](): {"User", "Conv", "Opt"},
 		reflect.TypeFor[relay.PutCounter]():    {"Name", "Value"},
