@@ -24,13 +24,17 @@ func (a *app) view() AppView {
 }
 
 // PutApp creates an app, or replaces the configuration of an existing one (create reports
-// ErrExists if it exists; update reports ErrNotFound if it does not).
+// ErrExists if it exists; update reports ErrNotFound if it does not). An update without a
+// secret key keeps the app's stored one.
 func (c *Core) PutApp(now time.Time, cfg AppConfig, create bool) (AppView, error) {
 	c.observe(now)
+	old, exists := c.apps[cfg.SDKAppID]
+	if !create && exists && cfg.SecretKey.IsZero() {
+		cfg.SecretKey = old.cfg.SecretKey // an update without a secret keeps the stored one
+	}
 	if err := cfg.Validate(); err != nil {
 		return AppView{}, err
 	}
-	old, exists := c.apps[cfg.SDKAppID]
 	switch {
 	case create && exists:
 		return AppView{}, fmt.Errorf("%w: app %d", ErrExists, cfg.SDKAppID)
@@ -121,19 +125,24 @@ func (c *Core) App(id uint64) (AppView, bool) {
 	return a.view(), true
 }
 
-// PutCertificate creates a certificate (create) or replaces one. Replacing clears a
-// misconfigured status: the credentials are new. The certificate is stored unchecked (the
+// PutCertificate creates a certificate (create) or replaces one; a replacement that gives
+// neither a service account nor a server key keeps the stored credentials. Replacing clears a
+// misconfigured status and the check: the certificate is checked again. The certificate is stored unchecked (the
 // driver checks it and feeds the result back through CertificateChecked), or failed at once when
 // it is a legacy certificate aimed at Google.
 func (c *Core) PutCertificate(now time.Time, cert Certificate, create bool) (CertificateView, error) {
 	c.observe(now)
+	old, exists := c.certs[cert.ID]
+	if !create && exists && old.SDKAppID == cert.SDKAppID && cert.ServiceAccount.IsZero() && cert.ServerKey.IsZero() {
+		// An update without credentials keeps the stored ones.
+		cert.ServiceAccount, cert.ServerKey = old.ServiceAccount, old.ServerKey
+	}
 	if err := cert.Validate(); err != nil {
 		return CertificateView{}, err
 	}
 	if _, ok := c.apps[cert.SDKAppID]; !ok {
 		return CertificateView{}, fmt.Errorf("%w: app %d: create the app first", ErrNotFound, cert.SDKAppID)
 	}
-	old, exists := c.certs[cert.ID]
 	switch {
 	case create && exists:
 		return CertificateView{}, fmt.Errorf("%w: certificate %d", ErrExists, cert.ID)

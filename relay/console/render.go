@@ -58,7 +58,8 @@ func shortToken(tok string) string {
 	return tok[:8] + "…" + tok[len(tok)-4:]
 }
 
-// parsePages parses each page with the layout it is drawn in.
+// parsePages parses each page with the layout it is drawn in and the partials (templates/_*.html)
+// that pages share.
 func parsePages() (map[string]*template.Template, error) {
 	names, err := templateFS.ReadDir("templates")
 	if err != nil {
@@ -67,10 +68,10 @@ func parsePages() (map[string]*template.Template, error) {
 	pages := map[string]*template.Template{}
 	for _, n := range names {
 		name := strings.TrimSuffix(n.Name(), ".html")
-		if name == "layout" {
+		if name == "layout" || strings.HasPrefix(name, "_") {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(templateFuncs()).ParseFS(templateFS, "templates/layout.html", path.Join("templates", n.Name()))
+		t, err := template.New("layout.html").Funcs(templateFuncs()).ParseFS(templateFS, "templates/layout.html", "templates/_*.html", path.Join("templates", n.Name()))
 		if err != nil {
 			return nil, fmt.Errorf("console: parse page %s: %w", name, err)
 		}

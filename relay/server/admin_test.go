@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -143,4 +144,40 @@ func (b *bubble) raw(request string) (int, string) {
 	out, err := io.ReadAll(resp.Body)
 	require.NoError(b.t, err)
 	return resp.StatusCode, string(out)
+}
+
+// TestUpdatesWithoutSecretsKeepTheStoredOnes: PUT of an app without secretKey keeps its secret
+// (its UserSigs still verify), PUT of a certificate with neither serviceAccount nor serverKey
+// keeps its credentials; a create still needs them, and a new secret replaces the old one.
+func TestUpdatesWithoutSecretsKeepTheStoredOnes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := startRelay(t, relay.NewMemoryStore(), relay.Config{})
+		b.provision()
+		apps := fmt.Sprintf("/admin/v1/apps/%d", appID)
+
+		status, body := b.admin("PUT", apps, `{"name":"Renamed","loginPolicy":"multi","caps":{"perMinute":7}}`)
+		require.Equal(t, http.StatusOK, status, body)
+		require.Contains(t, body, `"name":"Renamed"`)
+		require.Contains(t, body, `"perMinute":7`)
+		alice := b.launch("alice", "alice-phone") // signed with the secret given at creation
+
+		status, body = b.admin("PUT", fmt.Sprintf("%s/certificates/%d", apps, certID), `{"packageName":"com.example.renamed","senderId":"42"}`)
+		require.Equal(t, http.StatusOK, status, body)
+		require.Contains(t, body, `"api":"v1"`)
+		require.Contains(t, body, `"projectId":"demo"`, "the service account is kept")
+		require.Contains(t, body, `"packageName":"com.example.renamed"`)
+
+		status, body = b.admin("POST", "/admin/v1/apps", fmt.Sprintf(`{"sdkAppId":%d,"name":"no secret"}`, appID+1))
+		require.Equal(t, http.StatusBadRequest, status, "a create needs a secret: %s", body)
+		status, body = b.admin("POST", apps+"/certificates", `{"id":9,"packageName":"com.example.im"}`)
+		require.Equal(t, http.StatusBadRequest, status, "a create needs credentials: %s", body)
+
+		status, body = b.admin("PUT", apps, `{"secretKey":"another-secret-0123456789"}`)
+		require.Equal(t, http.StatusOK, status, body)
+		c := b.dial()
+		sig := relay.MakeUserSig(appSecret, relay.UserSigClaims{SDKAppID: appID, UserID: "bob", Expire: time.Now().Add(time.Hour).Unix()})
+		require.Error(t, c.Login(context.Background(), appID, "bob", sig, "bob-phone", "android"), "the old secret no longer signs")
+		c.Close()
+		alice.conn.Close()
+	})
 }

@@ -7,4 +7,11 @@ document.addEventListener("DOMContentLoaded", () => {
       if (!window.confirm(f.dataset.confirm)) e.preventDefault();
     });
   }
+  // A file input marked data-fill reads the chosen file into the textarea it names.
+  for (const input of document.querySelectorAll("input[type=file][data-fill]")) {
+    input.addEventListener("change", async () => {
+      const target = document.getElementById(input.dataset.fill);
+      if (target && input.files.length) target.value = await input.files[0].text();
+    });
+  }
 });

@@ -1,0 +1,160 @@
+package console_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pushlab/pushlab/internal/secret"
+	"github.com/pushlab/pushlab/internal/testca"
+	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/client"
+	"github.com/pushlab/pushlab/relay/sender"
+	"github.com/pushlab/pushlab/relay/server"
+)
+
+const (
+	adminKey  = "console-admin-key-0123456789"
+	appSecret = "console-app-secret-0123456789"
+	serverKey = "AAAAconsole-legacy-server-key-0123456789:wxyz"
+)
+
+// lockedBuffer is the relay's log, written by its goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// liveRelay is a relay on the memory store, listening on 127.0.0.1, with its log captured.
+type liveRelay struct {
+	URL   string
+	Log   *lockedBuffer
+	Admin *client.Admin
+}
+
+// startRelay starts a relay whose certificate checks answer quickly: a service account's
+// token_uri and a certificate's endpoint point at a closed port, a legacy certificate aimed at
+// Google fails without a network call.
+func startRelay(t *testing.T) *liveRelay {
+	t.Helper()
+	log := &lockedBuffer{}
+	logger := slog.New(slog.NewJSONHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv, err := server.New(context.Background(), server.Config{
+		Store: relay.NewMemoryStore(), AdminKey: secret.New(adminKey), Logger: logger,
+		Sender: sender.New(sender.Config{Timeout: 2 * time.Second, Logger: logger}), CheckWait: 3 * time.Second,
+	})
+	require.NoError(t, err)
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		hs.Close()
+		require.NoError(t, srv.Close())
+	})
+	return &liveRelay{URL: hs.URL, Log: log, Admin: &client.Admin{BaseURL: hs.URL, Key: adminKey}}
+}
+
+// serviceAccount is a service-account JSON with a real private key (made by testca), whose
+// token_uri answers nothing; privateKeyLine is a line of its key's base64, to look for.
+func serviceAccount(t *testing.T) (sa, privateKeyLine string) {
+	t.Helper()
+	sa = testca.ForeignServiceAccount(t, []byte(`{"type":"service_account","project_id":"console-demo",`+
+		`"client_email":"relay@console-demo.iam.gserviceaccount.com","token_uri":"http://127.0.0.1:1/token"}`))
+	_, rest, _ := strings.Cut(sa, `-----BEGIN PRIVATE KEY-----\n`)
+	line, _, _ := strings.Cut(rest, `\n`)
+	require.Greater(t, len(line), 40, "a line of the key")
+	return sa, line
+}
+
+// person is a browser without JavaScript: a cookie jar and forms.
+type person struct {
+	t    *testing.T
+	base string
+	hc   *http.Client
+	// pages are every body the person was answered.
+	pages []string
+}
+
+func newPerson(t *testing.T, base string) *person {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	return &person{t: t, base: base, hc: &http.Client{Jar: jar}}
+}
+
+// get fetches a page (following redirects) and answers its status and body.
+func (p *person) get(path string) (int, string) {
+	p.t.Helper()
+	res, err := p.hc.Get(p.base + path)
+	require.NoError(p.t, err)
+	return p.read(res)
+}
+
+// post submits a form (following the redirect after it) and answers the last status and body.
+func (p *person) post(path string, form url.Values) (int, string) {
+	p.t.Helper()
+	res, err := p.hc.PostForm(p.base+path, form)
+	require.NoError(p.t, err)
+	return p.read(res)
+}
+
+func (p *person) read(res *http.Response) (int, string) {
+	p.t.Helper()
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	require.NoError(p.t, err)
+	p.pages = append(p.pages, string(b))
+	return res.StatusCode, string(b)
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// csrf reads the token a page's forms carry.
+func (p *person) csrf(page string) string {
+	p.t.Helper()
+	m := csrfField.FindStringSubmatch(page)
+	require.NotNil(p.t, m, "no csrf field in the page")
+	return m[1]
+}
+
+// signIn signs in through the form and answers the CSRF token of the page it lands on.
+func (p *person) signIn() string {
+	p.t.Helper()
+	_, page := p.get("/console/login")
+	status, page := p.post("/console/login", url.Values{"key": {adminKey}, "csrf": {p.csrf(page)}})
+	require.Equal(p.t, http.StatusOK, status, page)
+	return p.csrf(page)
+}
+
+// cookie answers the session cookie's value.
+func (p *person) cookie() string {
+	u, _ := url.Parse(p.base + "/console/")
+	for _, c := range p.hc.Jar.Cookies(u) {
+		if c.Name == "pushlab_console" {
+			return c.Value
+		}
+	}
+	return ""
+}
