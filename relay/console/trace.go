@@ -88,6 +88,11 @@ func (c *Console) tracePage(w http.ResponseWriter, r *http.Request, s *session) 
 		c.render(w, r, s, http.StatusBadRequest, "trace", "Push trace", v)
 		return
 	}
+	if !slices.ContainsFunc(v.Apps, func(a relay.AppView) bool { return a.SDKAppID == tq.App }) {
+		v.Problems, v.ChooseApp = []string{fmt.Sprintf("The relay has no app %d.", tq.App)}, true
+		c.render(w, r, s, http.StatusNotFound, "trace", "Push trace", v)
+		return
+	}
 	var ans struct {
 		Entries []relay.TraceEntry `json:"entries"`
 		Next    string             `json:"next"`
