@@ -99,6 +99,9 @@ func TestChecklistFindsEachProblem(t *testing.T) {
 		"capped": {checkInput{UserID: "alice", User: user(relay.DeviceView{DeviceID: "phone", LoggedIn: true, Held: 2}),
 			Entries: []relay.TraceEntry{{Reason: relay.ReasonCapped}, {Reason: relay.ReasonCapped}, {Reason: relay.ReasonPushed}}}, qCaps, answer{checkNo, "2 message(s) held by the caps in the entries read, 2 waiting now"}},
 
+		"capped in the trace only": {checkInput{Entries: []relay.TraceEntry{{Reason: relay.ReasonCapped}}}, qCaps, answer{checkNo, "1 message(s) held by the caps in the entries read: held messages go out as one summary push"}},
+		"held now only":            {checkInput{UserID: "alice", User: user(relay.DeviceView{DeviceID: "phone", LoggedIn: true, Held: 1})}, qCaps, answer{checkNo, "0 message(s) held by the caps in the entries read, 1 waiting now"}},
+
 		"no FCM answer": {checkInput{Entries: []relay.TraceEntry{{Reason: relay.ReasonOnline}}}, qFCM, answer{checkUnknown, "no FCM answer"}},
 		"FCM error": {checkInput{Entries: []relay.TraceEntry{{Reason: relay.ReasonFCMOK},
 			{Time: time.Unix(1, 0), Reason: "fcm-UNREGISTERED", Attempt: 1, Detail: "binding removed: x"}}}, qFCM, answer{checkNo, "the app must report a new token"}},
