@@ -39,6 +39,8 @@ func templateFuncs() template.FuncMap {
 	return template.FuncMap{
 		"time":     fmtTime,
 		"shortTok": shortToken,
+		"millis":   fmtMillis,
+		"seqs":     seqList,
 	}
 }
 
