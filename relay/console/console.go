@@ -111,6 +111,7 @@ func (c *Console) routes() {
 		http.Redirect(w, r, "/console/apps", http.StatusSeeOther)
 	}))
 	c.appRoutes()
+	c.userRoutes()
 	c.mux.Handle("/console/", c.page(func(w http.ResponseWriter, r *http.Request, s *session) {
 		c.render(w, r, s, http.StatusNotFound, "error", "Not found", errorPage{
 			Message: fmt.Sprintf("The console has no page %s %s.", r.Method, r.URL.Path)})
