@@ -121,6 +121,8 @@ func TestConsoleUserPageShowsDevicesAndKicks(t *testing.T) {
 		bob.send("alice", "are you there?")
 		synctest.Wait()
 		time.Sleep(7 * time.Second)
+		_, err = web.Do(ctx, relay.ClientFrame{Op: relay.OpSync}) // the web app speaks; the phone is silent
+		require.NoError(t, err)
 
 		ub := b.signInUsersBrowser()
 		status, page := ub.get("/console/users")
@@ -140,7 +142,7 @@ func TestConsoleUserPageShowsDevicesAndKicks(t *testing.T) {
 			"logged in · app killed (no connection): messages are pushed",
 			"logged in · connected · background",
 			fmt.Sprintf("certificate %d", certID), fmt.Sprintf(`href="/console/apps/%d/certificates"`, appID),
-			relay.ShortToken(phoneToken), "(7 s ago)",
+			relay.ShortToken(phoneToken), "(7 s ago)", "(0 s ago)",
 			fmt.Sprintf("minute 1/%d · hour 1/%d · bucket %d/%d", v.Devices[0].Caps.PerMinute, v.Devices[0].Caps.PerHour,
 				v.Devices[0].Caps.Burst-1, v.Devices[0].Caps.Burst),
 			fmt.Sprintf("Last seq %d", v.LastSeq),
