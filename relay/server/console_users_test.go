@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -88,8 +89,19 @@ func (ub *usersBrowser) requireNoSecret(page string) {
 		require.NotContains(ub.t, page, s)
 	}
 	for _, c := range ub.cookies {
-		require.NotContains(ub.t, page, c.Value, "the session cookie is never on a page")
+		require.NotContains(ub.t, page, c.Value, "the session cookie is never shown")
 	}
+}
+
+// startUsersRelay starts a provisioned relay whose log, at debug level, the test reads.
+func startUsersRelay(t *testing.T) (*bubble, *lockedBuffer) {
+	t.Helper()
+	log := &lockedBuffer{}
+	b := startRelay(t, relay.NewMemoryStore(), relay.Config{}, func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	b.provision()
+	return b, log
 }
 
 // loginWithToken logs a device in on a platform and reports an FCM token.
@@ -108,8 +120,7 @@ const phoneToken = "fcm-token-alice-phone-0123456789-abcdefghijklmnopqrstuvwxyz"
 
 func TestConsoleUserPageShowsDevicesAndKicks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := startRelay(t, relay.NewMemoryStore(), relay.Config{})
-		b.provision()
+		b, log := startUsersRelay(t)
 		ctx := context.Background()
 		phone := b.loginWithToken("alice", "alice-phone", "android", phoneToken)
 		web := b.loginWithToken("alice", "alice-web", "web", "fcm-token-alice-web-0123456789")
@@ -171,13 +182,14 @@ func TestConsoleUserPageShowsDevicesAndKicks(t *testing.T) {
 		_, page = ub.get(loc)
 		require.Contains(t, page, "Kicked 2 devices of alice")
 		require.Equal(t, 2, strings.Count(page, "logged out (ended: kicked)"), page)
+		require.Contains(t, log.String(), "console: signed in")
+		ub.requireNoSecret(log.String())
 	})
 }
 
 func TestConsoleTestPushShowsFCMsAnswer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := startRelay(t, relay.NewMemoryStore(), relay.Config{})
-		b.provision()
+		b, log := startUsersRelay(t)
 		b.loginWithToken("alice", "alice-phone", "android", phoneToken)
 		ub := b.signInUsersBrowser()
 		_, page := ub.get(fmt.Sprintf("/console/apps/%d/users/alice", appID))
@@ -221,13 +233,14 @@ func TestConsoleTestPushShowsFCMsAnswer(t *testing.T) {
 		require.Contains(t, page, "No token reported")
 		_, page = ub.get(fmt.Sprintf("/console/apps/%d/users/alice", appID))
 		require.Contains(t, page, `<span class="muted">no token reported</span>`, "the binding is gone")
+		require.Contains(t, log.String(), "console: signed in")
+		ub.requireNoSecret(log.String())
 	})
 }
 
 func TestConsoleUsersEscapeHostileIDs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := startRelay(t, relay.NewMemoryStore(), relay.Config{})
-		b.provision()
+		b, log := startUsersRelay(t)
 		ub := b.signInUsersBrowser()
 		for _, user := range []string{`<script>alert(1)</script>`, `"><img src=x onerror=alert(1)>`, "a/b?c d", "x%2Fy#z"} {
 			_, _, loc := ub.do(http.MethodGet, fmt.Sprintf("/console/users?app=%d&user=%s", appID, url.QueryEscape(user)), nil)
@@ -247,5 +260,7 @@ func TestConsoleUsersEscapeHostileIDs(t *testing.T) {
 		status, page := ub.get("/console/apps/42/users/alice")
 		require.Equal(t, http.StatusNotFound, status)
 		require.Contains(t, page, "The relay has no app 42.")
+		require.Contains(t, log.String(), "console: signed in")
+		ub.requireNoSecret(log.String())
 	})
 }
