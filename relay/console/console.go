@@ -113,6 +113,7 @@ func (c *Console) routes() {
 	c.appRoutes()
 	c.certificateRoutes()
 	c.traceRoutes()
+	c.userRoutes()
 	c.mux.Handle("/console/", c.page(func(w http.ResponseWriter, r *http.Request, s *session) {
 		c.render(w, r, s, http.StatusNotFound, "error", "Not found", errorPage{
 			Message: fmt.Sprintf("The console has no page %s %s.", r.Method, r.URL.Path)})

@@ -22,7 +22,7 @@ const (
 // kindOf answers how a reason is coloured.
 func kindOf(reason string) reasonKind {
 	switch {
-	case reason == relay.ReasonPushed, reason == relay.ReasonFCMOK, reason == relay.ReasonCertificateCheckOK:
+	case reason == relay.ReasonPushed, reason == relay.ReasonFCMOK, reason == relay.ReasonCertificateCheckOK, reason == relay.ReasonTestPush:
 		return kindOK
 	case reason == relay.ReasonCapped:
 		return kindHeld
@@ -71,7 +71,8 @@ var retriedCodes = []string{"QUOTA_EXCEEDED", "UNAVAILABLE", "INTERNAL", relay.E
 // knownReason reports whether explain has words of its own for a reason.
 func knownReason(reason string) bool {
 	switch reason {
-	case relay.ReasonPushed, relay.ReasonCapped, relay.ReasonFCMOK, relay.ReasonCertificateCheckOK, relay.ReasonCertificateCheckFailed:
+	case relay.ReasonPushed, relay.ReasonCapped, relay.ReasonFCMOK, relay.ReasonCertificateCheckOK, relay.ReasonCertificateCheckFailed,
+		relay.ReasonTestPush:
 		return true
 	}
 	if _, ok := decisionWords[reason]; ok {
@@ -101,6 +102,9 @@ func explain(e relay.TraceEntry, others []relay.TraceEntry) string {
 			s += fmt.Sprintf(", at attempt %d", e.Attempt)
 		}
 		return s + "; delivery to the phone is up to FCM and Android from here"
+	case r == relay.ReasonTestPush:
+		return fmt.Sprintf("test push #%d: an operator's test push (console or admin API) handed to FCM once, to the device's "+
+			"current token; no message, not counted by the caps", e.PushID)
 	case r == relay.ReasonCapped:
 		return "held by the frequency cap, " + coveredBy(e, others)
 	case r == relay.ReasonCertificateCheckOK:

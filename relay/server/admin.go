@@ -430,7 +430,12 @@ func (s *Server) deviceAction(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	dev, action, found := strings.Cut(r.PathValue("device"), ":")
+	// Device IDs may hold ':' themselves: the action is what follows the last one.
+	i := strings.LastIndexByte(r.PathValue("device"), ':')
+	dev, action, found := r.PathValue("device"), "", i >= 0
+	if found {
+		dev, action = dev[:i], dev[i+1:]
+	}
 	if !found || action != "test-push" {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no admin path POST %s: devices take POST …/devices/{device}:test-push", r.URL.Path))
 		return

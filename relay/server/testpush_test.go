@@ -65,10 +65,10 @@ func TestTestPushAnswersFCMsVerdict(t *testing.T) {
 		require.NoError(t, err)
 		alice := b.dial()
 		sig := relay.MakeUserSig(appSecret, relay.UserSigClaims{SDKAppID: appID, UserID: "alice", Expire: time.Now().Add(time.Hour).Unix()})
-		require.NoError(t, alice.Login(ctx, appID, "alice", sig, "alice-phone", "android"))
+		require.NoError(t, alice.Login(ctx, appID, "alice", sig, "alice:phone", "android")) // a ':' of its own
 		_, err = alice.Do(ctx, relay.ClientFrame{Op: relay.OpSetPushToken, CertificateID: certID, Token: tok})
 		require.NoError(t, err)
-		path := fmt.Sprintf("/admin/v1/apps/%d/users/alice/devices/alice-phone:test-push", appID)
+		path := fmt.Sprintf("/admin/v1/apps/%d/users/alice/devices/alice:phone:test-push", appID)
 
 		// Online, and still pushed: FCM accepts it.
 		status, body = b.admin("POST", path, `{"title":"hello","body":"from the console"}`)
@@ -89,7 +89,7 @@ func TestTestPushAnswersFCMsVerdict(t *testing.T) {
 		// Uninstalled: FCM says UNREGISTERED, and the relay drops the binding as for any push.
 		require.NoError(t, fcmc.Uninstall(ctx, tok))
 		admin := &client.Admin{BaseURL: baseURL, Key: adminKey, HTTP: b.http}
-		got, err = admin.TestPush(ctx, appID, "alice", "alice-phone", "", "")
+		got, err = admin.TestPush(ctx, appID, "alice", "alice:phone", "", "")
 		require.NoError(t, err)
 		require.Equal(t, "fcm-UNREGISTERED", got.Result)
 		require.True(t, strings.HasPrefix(got.Detail, "binding removed"), got.Detail)
@@ -105,7 +105,7 @@ func TestTestPushAnswersFCMsVerdict(t *testing.T) {
 		}
 		require.Equal(t, []string{"test-push", "fcm-ok", "test-push", "fcm-UNREGISTERED"}, reasons)
 
-		_, err = admin.TestPush(ctx, appID, "alice", "alice-phone", "", "")
+		_, err = admin.TestPush(ctx, appID, "alice", "alice:phone", "", "")
 		var refused *client.AdminError
 		require.ErrorAs(t, err, &refused)
 		require.Equal(t, http.StatusConflict, refused.Status)
