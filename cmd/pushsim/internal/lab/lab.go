@@ -317,21 +317,30 @@ func (l *Lab) Send(from, to, text string) error {
 	})
 }
 
-// do runs op on a device and records its step, unless the device refused it.
+// do runs op on a device and records its step once it has landed, unless the device refused it
+// (at once, or in the relay's answer): the saved scenario holds what the phones did.
 func (l *Lab) do(d *sim.Device, st scenarios.Step, op func() (string, bool)) error {
 	var why string
 	var ok bool
 	var at time.Time
-	l.cfg.World.Do(func() {
-		before := len(d.Observations())
-		at = l.cfg.World.Now()
-		why, ok = op()
+	var before int
+	refused := func() {
 		for _, o := range d.Observations()[before:] {
 			if o.Kind == sim.ObsRefused && ok {
 				why, ok = o.Detail, false
 			}
 		}
+	}
+	l.cfg.World.Do(func() {
+		before = len(d.Observations())
+		at = l.cfg.World.Now()
+		why, ok = op()
+		refused()
 	})
+	if ok {
+		l.settle(d, st)
+		l.cfg.World.Do(refused)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !ok {
@@ -341,6 +350,48 @@ func (l *Lab) do(d *sim.Device, st scenarios.Step, op func() (string, bool)) err
 	l.actions = append(l.actions, action{At: at, Step: st})
 	l.changed()
 	return nil
+}
+
+// settleTimeout bounds how long an action's request waits for the action to land.
+const settleTimeout = 5 * time.Second
+
+// settle waits until a step has landed, as the scenario runner does before its next step (an
+// install has its token, a login its answers, a killed app's connection is gone at the relay),
+// so that the session's steps replay in the order they took effect. What does not land within
+// settleTimeout is left to show on the phone.
+func (l *Lab) settle(d *sim.Device, st scenarios.Step) {
+	w := l.cfg.World
+	on := func(f func() bool) func() bool {
+		return func() bool {
+			var ok bool
+			w.Do(func() { ok = f() })
+			return ok
+		}
+	}
+	answered := func() bool { return d.PendingRequests() == 0 }
+	loggedIn := func() bool { return d.LoggedIn() && answered() }
+	var cond func() bool
+	switch st.Kind {
+	case scenarios.StepNetLoss:
+		return // nothing is sent: the relay is not told
+	case scenarios.StepInstall:
+		cond = on(func() bool { return d.Token() != "" })
+	case scenarios.StepLogin:
+		cond = on(loggedIn)
+	case scenarios.StepLaunch, scenarios.StepRelaunch, scenarios.StepNetRestore:
+		cond = on(func() bool {
+			s := d.State()
+			return s.App == sim.AppNotRunning || !s.Credentials || !s.NetUp || loggedIn()
+		})
+	case scenarios.StepKill, scenarios.StepForceStop, scenarios.StepUninstall:
+		cond = func() bool {
+			online, err := w.Online(l.cfg.App, d.User(), d.ID())
+			return err == nil && !online
+		}
+	default:
+		cond = on(answered)
+	}
+	w.WaitUntil(w.Now().Add(settleTimeout), cond)
 }
 
 // Tick sets or clears the expectation on one observation of a phone: a notification, a live

@@ -7,12 +7,17 @@
   var flash = document.getElementById("flash");
   function show(msg) { flash.textContent = msg; flash.hidden = !msg; }
 
+  /* data-busy counts the requests on their way: each answers once its action has landed. */
+  var busy = 0;
+  function setBusy(d) { busy += d; document.body.dataset.busy = String(busy); }
+  setBusy(0);
   function post(url, body) {
+    setBusy(1);
     return fetch(url, { method: "POST", body: body, headers: { "X-Lab-CSRF": csrf }, credentials: "same-origin" })
       .then(function (r) {
         if (!r.ok) { return r.text().then(function (t) { throw new Error(t.trim()); }); }
         return r;
-      });
+      }).finally(function () { setBusy(-1); });
   }
 
   var loading = false, again = false;
