@@ -47,6 +47,7 @@ func (l *Lab) Handler() http.Handler {
 	static, _ := fs.Sub(assets, "assets")
 	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /{$}", l.page)
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	mux.HandleFunc("GET /state", l.state)
 	mux.HandleFunc("GET /events", l.events)
 	mux.HandleFunc("POST /phones", l.post(func(r *http.Request) error {

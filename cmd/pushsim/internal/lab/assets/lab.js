@@ -51,7 +51,8 @@
     if (!form.classList.contains("js-post")) { return; }
     e.preventDefault();
     var data = new FormData(form, e.submitter);
-    post(form.action, new URLSearchParams(data)).then(function () {
+    /* getAttribute: the buttons named "action" shadow form.action */
+    post(form.getAttribute("action"), new URLSearchParams(data)).then(function () {
       show("");
       if (form.id === "send") { document.getElementById("send-text").value = ""; }
       if (form.id === "add-phone") { document.getElementById("new-user").value = ""; }
