@@ -57,7 +57,8 @@ type Lab struct {
 
 	// mu guards what follows. The world's lock (Do) is taken before mu, never inside it: the
 	// observation callback runs under the world's lock and takes mu.
-	mu      sync.Mutex
+	mu sync.Mutex
+	// start is when the first phone was created: the session's times count from it.
 	start   time.Time
 	phones  []*phone
 	byDev   map[*sim.Device]*phone
@@ -105,7 +106,7 @@ func New(cfg Config) (*Lab, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &Lab{cfg: cfg, csrf: tok, ctx: ctx, cancel: cancel, done: make(chan struct{}),
-		start: cfg.World.Now(), byDev: map[*sim.Device]*phone{}, ticks: map[tickKey]bool{}, subs: map[chan struct{}]bool{}}
+		byDev: map[*sim.Device]*phone{}, ticks: map[tickKey]bool{}, subs: map[chan struct{}]bool{}}
 	cfg.World.OnObserve(l.observed)
 	go l.pollTrace()
 	return l, nil
@@ -213,6 +214,9 @@ func (l *Lab) AddPhone(user, platform string) (string, error) {
 	if len(l.phones) >= 16 {
 		l.mu.Unlock()
 		return "", refuse("a session has at most 16 phones")
+	}
+	if len(l.phones) == 0 {
+		l.start = l.cfg.World.Now() // the session starts with its first phone
 	}
 	id := user + "-phone"
 	for n := 2; l.phoneByID(id) != nil; n++ {

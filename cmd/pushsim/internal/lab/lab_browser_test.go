@@ -3,6 +3,8 @@ package lab_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,7 +18,7 @@ import (
 // The round a person plays in the lab, in headless Chromium: two phones, alice's app killed, bob
 // sends, alice's phone shows the notification with its badge, alice relaunches and the message
 // comes by sync; the person ticks both, saves the session, and the saved scenario passes in the
-// virtual world.
+// virtual world. PUSHLAB_SCREENSHOT=1 saves the page as out/lab-screenshot.png.
 func TestLabRoundInBrowser(t *testing.T) {
 	bctx := browsertest.New(t, 60*time.Second)
 	tl := startLab(t)
@@ -81,6 +83,15 @@ func TestLabRoundInBrowser(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, saved, "push:")
 	require.Contains(t, saved, "synced:")
+
+	if os.Getenv("PUSHLAB_SCREENSHOT") == "1" {
+		shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+		require.NoError(t, err)
+		out := filepath.Join("..", "..", "..", "..", "out", "lab-screenshot.png")
+		require.NoError(t, os.MkdirAll(filepath.Dir(out), 0o755))
+		require.NoError(t, os.WriteFile(out, shot, 0o644))
+		t.Logf("screenshot: %s", out)
+	}
 
 	sc, err := scenarios.Parse("lab-session.yaml", []byte(saved))
 	require.NoError(t, err, saved)
