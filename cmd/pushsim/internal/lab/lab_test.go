@@ -249,3 +249,37 @@ func TestNoSecretInAnyPageOrAnswer(t *testing.T) {
 		require.NotContains(t, a, testAdminKey, "answer %d", i)
 	}
 }
+
+// The round of the browser test, over HTTP alone (it runs when the browser tests are skipped):
+// the saved session, with its two ticked expectations, passes in the virtual world.
+func TestSavedSessionReplaysInTheVirtualWorld(t *testing.T) {
+	tl := startLab(t)
+	tl.loggedIn(t, "alice")
+	tl.loggedIn(t, "bob")
+	tl.must(t, "/act", "phone", "alice-phone", "action", "kill")
+	tl.must(t, "/send", "from", "bob-phone", "to", "alice", "text", "see you at 8")
+	alice := func() string {
+		s := tl.state(t)["phones"].(string)
+		return s[strings.Index(s, `data-phone="alice-phone"`):strings.Index(s, `data-phone="bob-phone"`)]
+	}
+	require.Eventually(t, func() bool { return strings.Contains(alice(), `data-kind="notification"`) }, 10*time.Second, 20*time.Millisecond)
+	tl.must(t, "/act", "phone", "alice-phone", "action", "relaunch")
+	require.Eventually(t, func() bool { return strings.Contains(alice(), `data-kind="synced"`) }, 10*time.Second, 20*time.Millisecond)
+
+	obs := regexp.MustCompile(`name="obs" value="(\d+)"`).FindAllStringSubmatch(alice(), -1)
+	require.Len(t, obs, 2, "a notification and a synced message to tick")
+	for _, o := range obs {
+		tl.must(t, "/tick", "phone", "alice-phone", "obs", o[1], "on", "1")
+	}
+	code, saved := tl.post(t, "/scenario", url.Values{}, nil)
+	require.Equal(t, http.StatusOK, code, saved)
+	sc, err := scenarios.Parse("lab-session.yaml", []byte(saved))
+	require.NoError(t, err, saved)
+	out := scenarios.Run(context.Background(), sc, scenarios.Options{Seed: 1})
+	require.True(t, out.Passed, "%s\nerror: %s\nexpectations: %+v\nsteps: %+v", saved, out.Error, out.Expectations, out.Steps)
+	var kinds []string
+	for _, e := range out.Expectations {
+		kinds = append(kinds, e.Kind)
+	}
+	require.Equal(t, []string{"push", "synced"}, kinds, "the ticked expectations, after the actions that brought them about")
+}
