@@ -23,12 +23,16 @@ func HTML(r *Report) ([]byte, error) {
 //go:embed report.html.tmpl
 var pageSource string
 
+//go:embed swimlane.css
+var swimlaneCSS string
+
 // page is the report's template, parsed once; executing it does not change it.
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
-	"clock":     clock,
-	"eventText": eventText,
-	"pct":       func(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) },
-	"msf":       boundText,
+	"swimlaneCSS": func() template.CSS { return template.CSS(swimlaneCSS) },
+	"clock":       clock,
+	"eventText":   eventText,
+	"pct":         func(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) },
+	"msf":         boundText,
 	"opt": func(v *int64) string {
 		if v == nil {
 			return "–"
@@ -36,6 +40,29 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 		return clock(*v)
 	},
 }).Parse(pageSource))
+
+// Swimlane renders a scenario's swimlane timeline alone — its SVG, after the arrow markers it
+// refers to — for a page other than the report that draws a session in the report's visual
+// language (pushsim's device lab). SwimlaneCSS is its stylesheet.
+func Swimlane(s *Scenario) (template.HTML, error) {
+	pushes := s.Pushes
+	if pushes == nil {
+		pushes = LinkPushes(s)
+	}
+	var buf bytes.Buffer
+	buf.WriteString(`<svg width="0" height="0" style="position:absolute" aria-hidden="true" focusable="false"><defs>`)
+	if err := page.ExecuteTemplate(&buf, "arrowDefs", nil); err != nil {
+		return "", fmt.Errorf("render swimlane: %w", err)
+	}
+	buf.WriteString(`</defs></svg>`)
+	if err := page.ExecuteTemplate(&buf, "timeline", buildTimeline(s, pushes)); err != nil {
+		return "", fmt.Errorf("render swimlane: %w", err)
+	}
+	return template.HTML(buf.String()), nil //nolint:gosec // rendered by html/template, which escaped it
+}
+
+// SwimlaneCSS is the stylesheet of the swimlanes (the report's own).
+func SwimlaneCSS() template.CSS { return template.CSS(swimlaneCSS) }
 
 // htmlView is what the page shows, in the order it shows it.
 type htmlView struct {

@@ -203,3 +203,23 @@ func TestFailureLabelsDoNotOverlap(t *testing.T) {
 	require.Equal(t, 1167.0, x)
 	require.Equal(t, long, text, "with room enough for all of it")
 }
+
+// Swimlane draws a session alone, as the report does: one lane per device plus the relay and
+// fakefcm, with the arrow markers its arrows use, and what the devices saw escaped.
+func TestSwimlaneAloneHasTheReportsLanesAndEscapes(t *testing.T) {
+	hostile := `<script>alert(1)</script>"><img src=x onerror=alert(1)>`
+	s := &Scenario{Devices: []Device{
+		{ID: "alice-phone", User: "alice", Events: []Event{{AtMs: 10, Kind: "push", Title: hostile, Text: hostile, State: &DeviceState{Installed: true, App: "not-running", NetUp: true}}}},
+		{ID: "bob-phone", User: hostile},
+	}, Trace: []TraceEntry{{AtMs: 5, User: "alice", Device: "alice-phone", Reason: "pushed", Detail: hostile}}}
+	got, err := Swimlane(s)
+	require.NoError(t, err)
+	html := string(got)
+	for _, lane := range []string{`data-lane="relay"`, `data-lane="fakefcm"`, `data-lane="device:alice-phone"`, `data-lane="device:bob-phone"`} {
+		require.Contains(t, html, lane)
+	}
+	require.Contains(t, html, `<marker id="pl-arrow-push"`)
+	require.NotContains(t, html, "<script>")
+	require.NotContains(t, html, "<img")
+	require.Contains(t, string(SwimlaneCSS()), ".timeline{")
+}

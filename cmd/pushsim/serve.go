@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"time"
 
+	"github.com/pushlab/pushlab/cmd/pushsim/internal/lab"
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/fakefcm/control"
+	"github.com/pushlab/pushlab/internal/httpserver"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/scenarios"
@@ -34,6 +38,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	db := fs.String("db", filepath.Join("out", "serve-relay.db"), "relay SQLite file")
 	appSecret := fs.String("app-secret", envOr("PUSHSIM_APP_SECRET", devAppSecret), "secret of app 1400000001 (default $PUSHSIM_APP_SECRET or a development value)")
 	adminKey := fs.String("admin-key", envOr("PUSHLAB_ADMIN_KEY", devAdminKey), "relay admin key (default $PUSHLAB_ADMIN_KEY or a development value)")
+	labAddr := fs.String("lab-listen", "127.0.0.1:4200", "device lab address (a page that drives simulated phones against this relay); empty for none")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{2, err}
 	}
@@ -49,24 +54,71 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("create fakefcm project: %w", err)
 	}
-	if err := st.Admin.PutApp(ctx, relay.AppConfig{SDKAppID: scenarios.DefaultSDKAppID, Name: "pushsim", SecretKey: secret.New(*appSecret)}); err != nil {
+	app := relay.AppConfig{SDKAppID: scenarios.DefaultSDKAppID, Name: "pushsim", SecretKey: secret.New(*appSecret)}
+	if err := st.Admin.PutApp(ctx, app); err != nil {
 		return err
 	}
 	if err := st.Admin.PutCertificate(ctx, scenarios.DefaultSDKAppID, scenarios.DefaultCertificate, scenarios.DefaultPackage, creds.ServiceAccount, "", st.FCMURL); err != nil {
 		return err
+	}
+	labURL := ""
+	if *labAddr != "" {
+		stop, url, err := startLab(ctx, st, app, creds.SenderID, *labAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		labURL = url
 	}
 	fmt.Fprintf(stdout, "relay    %s  (WebSocket %s/v1/ws, admin key from --admin-key)\n", st.RelayURL, st.RelayURL)
 	fmt.Fprintf(stdout, "fakefcm  %s\n", st.FCMURL)
 	fmt.Fprintf(stdout, "app %d, certificate %d (package %s, sender ID %s)\n", scenarios.DefaultSDKAppID, scenarios.DefaultCertificate, scenarios.DefaultPackage, creds.SenderID)
 	fmt.Fprintf(stdout, "make a UserSig: pushsim usersig --app %d --user alice --secret \"$PUSHSIM_APP_SECRET\"\n", scenarios.DefaultSDKAppID)
 	fmt.Fprintln(stdout, "register a phone: curl -s -XPOST "+st.FCMURL+"/fakefcm/v1/devices -d '{\"senderId\":\""+creds.SenderID+"\",\"packageName\":\""+scenarios.DefaultPackage+"\"}'")
-	fmt.Fprintln(stdout, "Ctrl-C stops both.")
+	if labURL != "" {
+		fmt.Fprintf(stdout, "lab      %s  (device lab: simulated phones against this relay, in a browser)\n", labURL)
+	}
+	fmt.Fprintln(stdout, "Ctrl-C stops them.")
 	select {
 	case <-ctx.Done():
 	case <-st.RelayDone():
 		return st.Relay().Err()
 	}
 	return nil
+}
+
+// startLab serves the device lab on addr: simulated phones of app, driven through the live twin
+// of the world port on the stack. It answers the lab's URL and the function that stops it.
+func startLab(ctx context.Context, st *live.Stack, app relay.AppConfig, senderID, addr string, log *slog.Logger) (stop func(), url string, err error) {
+	w, err := live.Open(ctx, live.Config{Stack: st, Seed: 1, Logger: log})
+	if err != nil {
+		return nil, "", fmt.Errorf("device lab: %w", err)
+	}
+	// The world reads the push trace of the apps it knows: the lab's phones are app's.
+	if err := w.AddApp(app); err != nil {
+		_ = w.Close()
+		return nil, "", fmt.Errorf("device lab: %w", err)
+	}
+	l, err := lab.New(lab.Config{World: w, App: app.SDKAppID, AppSecret: app.SecretKey, Certificate: scenarios.DefaultCertificate,
+		SenderID: senderID, Package: scenarios.DefaultPackage, Logger: log})
+	if err != nil {
+		_ = w.Close()
+		return nil, "", err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		_ = l.Close()
+		_ = w.Close()
+		return nil, "", fmt.Errorf("device lab listen %s: %w", addr, err)
+	}
+	serving := httpserver.ServeLogged(ln, l.Handler(), l.Close, log)
+	stop = func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = serving.Shutdown(sctx)
+		_ = w.Close()
+	}
+	return stop, "http://" + ln.Addr().String() + "/", nil
 }
 
 // runUserSig makes a UserSig.

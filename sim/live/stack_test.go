@@ -109,3 +109,29 @@ func TestRemoteWorldWithoutFakeFCMIsUnwatched(t *testing.T) {
 	require.True(t, errors.Is(w.RestartRelay(), sim.ErrUnsupported))
 	require.True(t, errors.Is(w.PartitionFCM(true), sim.ErrUnsupported))
 }
+
+// A world opened on a stack started already drives phones against it and leaves it serving when
+// it closes; it refuses settings that are the stack's.
+func TestWorldOnAStackStartedAlreadyLeavesItRunning(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		st, err := live.StartStack(ctx, live.StackConfig{InMemory: true, DB: live.MemoryDB})
+		require.NoError(t, err)
+		defer func() { require.NoError(t, st.Close()) }()
+
+		_, err = live.Open(ctx, live.Config{Stack: st, DB: live.MemoryDB})
+		require.ErrorContains(t, err, "keeps its own rules")
+
+		w, err := live.Open(ctx, live.Config{Stack: st, Settle: synctest.Wait})
+		require.NoError(t, err)
+		require.False(t, w.Features().RelayConfig, "the stack's rules were set when it started")
+		require.NoError(t, w.AddApp(relay.AppConfig{SDKAppID: 1400000001, SecretKey: secret.New("stack-secret-0123456789")}))
+		require.NoError(t, w.Close())
+
+		var apps struct {
+			Apps []relay.AppView `json:"apps"`
+		}
+		require.NoError(t, st.Admin.Do(ctx, "GET", "/admin/v1/apps", nil, &apps), "the stack still serves")
+		require.Len(t, apps.Apps, 1)
+	})
+}

@@ -41,6 +41,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Remote names servers started elsewhere: the world then starts none.
 	Remote *Remote
+	// Stack is an embedded stack started already (pushsim serve's): the world drives phones
+	// against it, as the live twin, and leaves it running at Close. Seed, Loss, Logger and Settle
+	// apply; the stack's own settings (Relay, FCM, DB, InMemory, Tap) are not the world's.
+	Stack *Stack
 	// Settle, if set, runs after the world lets time pass or changes the servers: tests in a
 	// testing/synctest bubble pass synctest.Wait, so that what was set off has landed.
 	Settle func()
@@ -87,10 +91,17 @@ func Open(ctx context.Context, cfg Config) (*World, error) {
 			return nil, err
 		}
 	}
+	if cfg.Stack != nil {
+		if err := cfg.checkStack(); err != nil {
+			return nil, err
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	w := &World{cfg: cfg, ctx: ctx, cancel: cancel, notify: make(chan struct{}, 1)}
 	var dialer *websocket.Dialer
-	if cfg.Remote == nil {
+	if st := cfg.Stack; st != nil {
+		w.stack, w.admin, w.fcm, w.fcmURL, dialer = st, st.Admin, st.Control, st.FCMURL, st.Dialer
+	} else if cfg.Remote == nil {
 		var tap *tapAdapter
 		if cfg.Tap != nil {
 			tap = &tapAdapter{fn: cfg.Tap}
@@ -151,6 +162,19 @@ func (cfg Config) checkRemote() error {
 	return nil
 }
 
+// checkStack refuses the settings of a stack the world did not start.
+func (cfg Config) checkStack() error {
+	switch {
+	case cfg.Remote != nil:
+		return errors.New("a world drives either a stack started already or a remote relay, not both")
+	case cfg.Relay != (relay.Config{}) || cfg.FCM != (fakefcm.Behaviour{}) || cfg.DB != "" || cfg.InMemory || cfg.Tap != nil:
+		return errors.New("a stack started already keeps its own rules, store, listeners and tap: leave Relay, FCM, DB, InMemory and Tap unset")
+	case cfg.Stack.RelayURL == "":
+		return errors.New("the stack has no relay (it was started FCM only)")
+	}
+	return nil
+}
+
 // Stack is the embedded stack (nil for a remote world).
 func (w *World) Stack() *Stack { return w.stack }
 
@@ -160,6 +184,10 @@ func (w *World) Features() sim.Features { return FeaturesOf(w.cfg) }
 // FeaturesOf is what a world opened with cfg can honour, known before it is opened (consumers
 // check a whole batch of scenarios before they run one).
 func FeaturesOf(cfg Config) sim.Features {
+	if cfg.Stack != nil {
+		// Its rules were set when it started, and its relay is tapped by whoever started it.
+		return sim.Features{Twin: "live", RelayRestart: true, FCMPartition: true, FCM: sim.FCMWatched}
+	}
 	if cfg.Remote == nil {
 		return sim.Features{Twin: "live", RelayRestart: true, FCMPartition: true, RelayConfig: true, FCM: sim.FCMWatched, Tap: true}
 	}
@@ -477,7 +505,7 @@ func (w *World) FCMRecords() ([]fakefcm.Record, error) {
 func (w *World) Close() error {
 	w.devs.Close()
 	w.cancel()
-	if w.stack != nil {
+	if w.stack != nil && w.cfg.Stack == nil {
 		return w.stack.Close()
 	}
 	return nil
