@@ -38,7 +38,7 @@ test:
 ## run: the bundled scenario library in virtual time; reports in out/
 run:
 	@$(GO) run ./cmd/pushsim run --out out scenarios/library; status=$$?; \
-	echo "Drive simulated phones by hand: run 'go run ./cmd/pushsim serve' (or bin/pushsim serve), then open the device lab at http://127.0.0.1:4200/"; \
+	echo "Drive simulated phones by hand: run 'go run ./cmd/pushsim serve' (or bin/pushsim serve), then open the device lab at http://127.0.0.1:4200/ and the relay's console at http://127.0.0.1:4100/console/"; \
 	exit $$status
 
 ## bench: benchmarks with their baselines, reported as medians and ratios

@@ -71,6 +71,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		labURL = url
 	}
 	fmt.Fprintf(stdout, "relay    %s  (WebSocket %s/v1/ws, admin key from --admin-key)\n", st.RelayURL, st.RelayURL)
+	fmt.Fprintf(stdout, "console  %s/console/  (sign in with the admin key)\n", st.RelayURL)
 	fmt.Fprintf(stdout, "fakefcm  %s\n", st.FCMURL)
 	fmt.Fprintf(stdout, "app %d, certificate %d (package %s, sender ID %s)\n", scenarios.DefaultSDKAppID, scenarios.DefaultCertificate, scenarios.DefaultPackage, creds.SenderID)
 	fmt.Fprintf(stdout, "make a UserSig: pushsim usersig --app %d --user alice --secret \"$PUSHSIM_APP_SECRET\"\n", scenarios.DefaultSDKAppID)

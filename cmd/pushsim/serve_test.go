@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// pushsim serve prints the device lab's URL at start, the lab answers there, and neither the
+// pushsim serve prints the device lab's and the console's URLs at start, both answer there, and neither the
 // printout nor the page carries the app secret or the admin key.
 func TestServePrintsTheLabAndTheLabAnswers(t *testing.T) {
 	const appSecret, adminKey = "serve-test-app-secret-0123456789", "serve-test-admin-key-0123456789"
@@ -25,12 +25,15 @@ func TestServePrintsTheLabAndTheLabAnswers(t *testing.T) {
 		w.Close()
 	}()
 	var printed strings.Builder
-	url := ""
+	url, consoleURL := "", ""
 	lines := bufio.NewScanner(out)
 	for lines.Scan() {
 		printed.WriteString(lines.Text() + "\n")
 		if f := strings.Fields(lines.Text()); len(f) >= 2 && f[0] == "lab" {
 			url = f[1]
+		}
+		if f := strings.Fields(lines.Text()); len(f) >= 2 && f[0] == "console" {
+			consoleURL = f[1]
 		}
 		if strings.HasPrefix(lines.Text(), "Ctrl-C") {
 			break // the last line of the start-up
@@ -50,7 +53,17 @@ func TestServePrintsTheLabAndTheLabAnswers(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, res.StatusCode)
 	require.Contains(t, string(page), "pushsim device lab")
-	for _, s := range []string{printed.String(), string(page)} {
+
+	// The console's URL is printed too; without a session it shows the sign-in form.
+	require.True(t, strings.HasPrefix(consoleURL, "http://127.0.0.1:") && strings.HasSuffix(consoleURL, "/console/"), printed.String())
+	res, err = http.Get(consoleURL)
+	require.NoError(t, err)
+	signIn, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, "/console/login", res.Request.URL.Path)
+	require.Contains(t, string(signIn), `name="key"`)
+	for _, s := range []string{printed.String(), string(page), string(signIn)} {
 		require.NotContains(t, s, appSecret)
 		require.NotContains(t, s, adminKey)
 	}
