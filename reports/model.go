@@ -282,7 +282,11 @@ type Load struct {
 	Devices   int `json:"devices"`
 	Connected int `json:"connected"` // at the end, killed phones gone
 	// PeakConnected is the most connections the relay held at once (phones and senders).
-	PeakConnected           int         `json:"peakConnected"`
+	PeakConnected int `json:"peakConnected"`
+	// Messages counts the sends the relay acknowledged; Pushes the pushes that reached killed
+	// phones' FCM channels.
+	Messages                int         `json:"messages"`
+	Pushes                  int         `json:"pushes"`
 	MessagesPerSecond       float64     `json:"messagesPerSecond"`
 	PushesPerSecond         float64     `json:"pushesPerSecond"`
 	PushLatencyMs           Percentiles `json:"pushLatencyMs"`

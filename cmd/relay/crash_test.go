@@ -461,7 +461,9 @@ func (b *crashBench) snapshot(users []string) state {
 		for i := range v.Devices {
 			require.True(b.t, v.Devices[i].LoggedIn && !v.Devices[i].Online && v.Devices[i].Binding != nil, "%s: killed, logged in and bound: %+v", u, v.Devices[i])
 			// Traffic to kate meanwhile moves her inbox, badge and held (capped) pushes on.
-			v.Devices[i].Unread, v.Devices[i].Held = 0, 0
+			v.Devices[i].Unread, v.Devices[i].Held, v.Devices[i].Caps = 0, 0, relay.CapsView{}
+			// Last seen lives in memory only (a write per heartbeat is not worth it): a restart forgets it.
+			v.Devices[i].LastSeen = time.Time{}
 		}
 		v.LastSeq = 0
 		s.Users = append(s.Users, v)

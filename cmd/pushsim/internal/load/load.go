@@ -201,7 +201,7 @@ func (m *meter) result(cfg Config, sendTime time.Duration, bytesPerConn float64)
 		return max(sendTime, last.Sub(m.sendStart)).Seconds()
 	}
 	return reports.Load{
-		Devices: cfg.Devices, Connected: m.connected, PeakConnected: m.peak,
+		Devices: cfg.Devices, Connected: m.connected, PeakConnected: m.peak, Messages: m.messages, Pushes: m.pushes,
 		MessagesPerSecond:       float64(m.messages) / over(m.lastAck),
 		PushesPerSecond:         float64(m.pushes) / over(m.lastArrival),
 		PushLatencyMs:           reports.Percentile(m.latencies),

@@ -89,9 +89,12 @@ func liveLoadPushesTheKilledPhones(t *testing.T, cfg Config) {
 	require.Zero(t, res.Errors)
 	require.Equal(t, 40-20+4, res.Connected)
 	require.Equal(t, 40+4, res.PeakConnected, "every phone and sender, before the kills")
-	require.InDelta(t, 40, res.MessagesPerSecond, 8)
+	// Counts, not rates: this run is in wall time, on a machine that may be busy.
+	require.InDelta(t, 40*2, res.Messages, 2, "every send of 40/s for 2 s acknowledged")
+	require.Positive(t, res.MessagesPerSecond)
 	require.Positive(t, res.PushLatencyMs.Count, "killed phones got pushes")
-	require.InDelta(t, res.MessagesPerSecond/2, res.PushesPerSecond, 12)
+	require.Equal(t, res.PushLatencyMs.Count, res.Pushes)
+	require.InDelta(t, res.Messages/2, res.Pushes, 24, "about half the messages go to killed phones")
 	require.NotEmpty(t, res.Series)
 }
 
