@@ -23,8 +23,11 @@ import (
 type Options struct {
 	// Bin is the relay binary; empty means Locate().
 	Bin string
-	// DB is the SQLite file; empty means relay.db in a new temporary folder.
+	// DB is the SQLite file; empty means relay.db in a new temporary folder (unless Postgres).
 	DB string
+	// Postgres, if set, is the PostgreSQL URL the relay keeps its state in (--postgres), instead
+	// of a SQLite file.
+	Postgres string
 	// Config is a YAML config file to pass with --config; empty passes none.
 	Config string
 	// AdminKey is passed in the environment, never on the command line.
@@ -72,7 +75,7 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 		}
 	}
 	tmp := "" // a folder of our own for the database, removed once the relay has exited
-	if o.DB == "" {
+	if o.DB == "" && o.Postgres == "" {
 		var err error
 		if tmp, err = os.MkdirTemp("", "pushlab-relay-"); err != nil {
 			return nil, err
@@ -83,6 +86,9 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 		o.Listen = "127.0.0.1:0"
 	}
 	args := []string{"--listen", o.Listen, "--db", o.DB}
+	if o.Postgres != "" {
+		args = []string{"--listen", o.Listen, "--postgres", o.Postgres}
+	}
 	if o.Config != "" {
 		args = append(args, "--config", o.Config)
 	}
