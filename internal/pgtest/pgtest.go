@@ -160,6 +160,35 @@ func tempRoot() string {
 	return os.TempDir()
 }
 
+// removeStale removes the folders of servers whose test binary was killed outright (the server
+// died with it, by Pdeathsig, but its folder stayed): on /dev/shm they would hold memory until
+// a reboot. A folder is stale when its server's postmaster.pid names a process that is gone, or
+// when it has none and is more than an hour old (initdb never finished).
+func removeStale(root string) {
+	dirs, _ := filepath.Glob(filepath.Join(root, "pgtest-*"))
+	for _, dir := range dirs {
+		st, err := os.Stat(dir)
+		if err != nil || !st.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "data", "postmaster.pid"))
+		if err != nil {
+			if os.IsNotExist(err) && time.Since(st.ModTime()) > time.Hour {
+				_ = os.RemoveAll(dir)
+			}
+			continue
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		pid, err := strconv.Atoi(strings.TrimSpace(line))
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.RemoveAll(dir)
+		}
+	}
+}
+
 // Start initializes a data folder in a new temporary folder and starts a server on it, waiting
 // until it accepts connections. Stop ends it and removes the folder.
 func Start() (_ *Server, err error) {
@@ -171,8 +200,10 @@ func Start() (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	root := tempRoot()
+	removeStale(root)
 	// A short path: a unix socket's path is limited to about 100 bytes.
-	dir, err := os.MkdirTemp(tempRoot(), "pgtest-")
+	dir, err := os.MkdirTemp(root, "pgtest-")
 	if err != nil {
 		return nil, fmt.Errorf("start postgres: %w", err)
 	}

@@ -2,7 +2,10 @@ package pgtest
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -29,4 +32,27 @@ func TestDatabasesAreSeparate(t *testing.T) {
 	var n int
 	require.NoError(t, cb.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE tablename = 'x'").Scan(&n))
 	require.Zero(t, n, "the other database has no table x")
+}
+
+// The folder of a server whose process is gone is removed at the next start; a running server's
+// folder, and a fresh one without a server yet, are left alone.
+func TestStaleFoldersAreRemoved(t *testing.T) {
+	root := t.TempDir()
+	dead := exec.Command("true")
+	require.NoError(t, dead.Run())
+	folder := func(name string, pid int) string {
+		dir := filepath.Join(root, name)
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, "data"), 0o700))
+		if pid != 0 {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "data", "postmaster.pid"), []byte(fmt.Sprintf("%d\n/some/data\n", pid)), 0o600))
+		}
+		return dir
+	}
+	stale := folder("pgtest-stale", dead.Process.Pid)
+	running := folder("pgtest-running", os.Getpid())
+	starting := folder("pgtest-starting", 0)
+	removeStale(root)
+	require.NoDirExists(t, stale)
+	require.DirExists(t, running)
+	require.DirExists(t, starting)
 }
