@@ -26,8 +26,8 @@ func TestPostgresFromTheConfigFile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the relay binary")
 	}
-	bin := buildRelay(t)
 	dsn := strings.Replace(pg.Database(t), "pgtest@", "pgtest:"+pgPassword+"@", 1)
+	bin := buildRelay(t)
 	cfg := filepath.Join(t.TempDir(), "relay.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte("postgres: "+dsn+"\n"), 0o600))
 	ctx := context.Background()
