@@ -99,15 +99,18 @@ type Server struct {
 	log    *bytes.Buffer // the server's output, for errors; read after exited
 }
 
-// binDir finds the folder of initdb and postgres: on PATH, or Debian's /usr/lib/postgresql/N/bin
-// (the newest), which is not on PATH.
-func binDir() (string, error) {
+// debianBins is where Debian installs each PostgreSQL version's server binaries, off PATH.
+const debianBins = "/usr/lib/postgresql/*/bin"
+
+// binDir finds the folder of initdb and postgres: on PATH, or in the newest of the folders
+// pattern matches (debianBins).
+func binDir(pattern string) (string, error) {
 	if p, err := exec.LookPath("initdb"); err == nil {
 		if _, err := exec.LookPath("postgres"); err == nil {
 			return filepath.Dir(p), nil
 		}
 	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	dirs, _ := filepath.Glob(pattern)
 	best, bestVersion := "", -1
 	for _, d := range dirs {
 		v, err := strconv.Atoi(filepath.Base(filepath.Dir(d)))
@@ -192,7 +195,7 @@ func removeStale(root string) {
 // Start initializes a data folder in a new temporary folder and starts a server on it, waiting
 // until it accepts connections. Stop ends it and removes the folder.
 func Start() (_ *Server, err error) {
-	bin, err := binDir()
+	bin, err := binDir(debianBins)
 	if err != nil {
 		return nil, err
 	}

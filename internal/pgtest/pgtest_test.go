@@ -56,3 +56,21 @@ func TestStaleFoldersAreRemoved(t *testing.T) {
 	require.DirExists(t, running)
 	require.DirExists(t, starting)
 }
+
+// Without the server binaries the error says what to install, and how to skip instead.
+func TestMissingPostgresSaysWhatToInstall(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := binDir(filepath.Join(t.TempDir(), "*", "bin"))
+	require.ErrorContains(t, err, "run `apt-get install postgresql`")
+	require.ErrorContains(t, err, SkipEnv+"=1")
+
+	// Debian's layout, off PATH: the newest version is taken.
+	root := t.TempDir()
+	for _, v := range []string{"9", "15", "13"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(root, v, "bin"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(root, v, "bin", "initdb"), nil, 0o755))
+	}
+	dir, err := binDir(filepath.Join(root, "*", "bin"))
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(root, "15", "bin"), dir)
+}
