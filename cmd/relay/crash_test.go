@@ -27,13 +27,17 @@ import (
 	"github.com/pushlab/pushlab/fakefcm/control"
 	fcmserver "github.com/pushlab/pushlab/fakefcm/server"
 	"github.com/pushlab/pushlab/internal/duration"
+	"github.com/pushlab/pushlab/internal/pgtest"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/relay/client"
 )
 
+// pg is the throwaway PostgreSQL server of the crash test's PostgreSQL run; TestMain stops it.
+var pg pgtest.Shared
+
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
+	goleak.VerifyTestMain(pg.Wrap(m),
 		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
 		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
 	)
@@ -106,6 +110,7 @@ type crashBench struct {
 	t     *testing.T
 	bin   string
 	db    string
+	pg    string // the PostgreSQL URL the relay keeps its state in, instead of db
 	cfg   string
 	env   []string // added to the relay's environment
 	fcm   *fcmserver.Listening
@@ -123,7 +128,7 @@ func (b *crashBench) start() {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	p, err := relayproc.Start(ctx, relayproc.Options{Bin: b.bin, DB: b.db, Config: b.cfg, Env: b.env, AdminKey: crashAdminKey, Stderr: b.logs})
+	p, err := relayproc.Start(ctx, relayproc.Options{Bin: b.bin, DB: b.db, Postgres: b.pg, Config: b.cfg, Env: b.env, AdminKey: crashAdminKey, Stderr: b.logs})
 	require.NoError(b.t, err, "relay log:\n%s", b.logs)
 	// However the test ends, no relay process outlives it (Kill after an exit does nothing).
 	b.t.Cleanup(func() { _ = p.Kill() })
@@ -228,10 +233,11 @@ func (b *crashBench) waitPush(p *phone, body string) {
 	}
 }
 
-// TestRelaySurvivesSIGKILLMidTraffic runs the relay binary on a SQLite file, provisions an app and
+// TestRelaySurvivesSIGKILLMidTraffic runs the relay binary on a SQLite file, and again on a
+// PostgreSQL database, provisions an app and
 // two certificates (HTTP v1 and legacy) pointing at an in-process fakefcm, binds phones, and
 // drives messages from several app connections and the admin API; after 300 acknowledged sends
-// it kills the relay with SIGKILL while the traffic goes on, restarts it on the same file, and
+// it kills the relay with SIGKILL while the traffic goes on, restarts it on the same store, and
 // checks that apps, certificates, bindings and logged-in sessions are as before, that every
 // acknowledged message syncs after a relogin (from 0, in order, once), and that phones killed
 // while logged in — before the crash, or by it — are pushed again.
@@ -239,14 +245,24 @@ func TestRelaySurvivesSIGKILLMidTraffic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the relay binary")
 	}
+	bin := buildRelay(t)
+	t.Run("sqlite", func(t *testing.T) {
+		relaySurvivesSIGKILL(t, &crashBench{t: t, bin: bin, db: filepath.Join(t.TempDir(), "relay.db")})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		relaySurvivesSIGKILL(t, &crashBench{t: t, bin: bin, pg: pg.Database(t)})
+	})
+}
+
+// relaySurvivesSIGKILL is the crash test on the store b names.
+func relaySurvivesSIGKILL(t *testing.T, b *crashBench) {
 	// fakefcm's per-device throttles off: kate gets hundreds of pushes before the crash, and the
 	// one after it must reach her phone, not wait for FCM's collapsible bucket.
 	off := fakefcm.Throttles{DevicePerMinute: -1, DevicePerHour: -1, CollapsibleBurst: -1}
 	fcm, err := fcmserver.Listen("127.0.0.1:0", fcmserver.Config{Core: fakefcm.Config{Seed: 9, Behaviour: fakefcm.Behaviour{Throttles: off}}})
 	require.NoError(t, err)
 	t.Cleanup(func() { fcm.Shutdown(context.Background()) })
-	b := &crashBench{t: t, bin: buildRelay(t), db: filepath.Join(t.TempDir(), "relay.db"), fcm: fcm,
-		fcmc: &control.Client{BaseURL: fcm.URL}, logs: newLogBuffer()}
+	b.fcm, b.fcmc, b.logs = fcm, &control.Client{BaseURL: fcm.URL}, newLogBuffer()
 	b.cfg = filepath.Join(t.TempDir(), "relay.yaml")
 	// The senders go as fast as the relay answers: lift the per-connection frame limit.
 	require.NoError(t, os.WriteFile(b.cfg, []byte("relay: {framesPerSecond: 1000000, frameBurst: 1000000}\n"), 0o600))
@@ -344,7 +360,7 @@ func TestRelaySurvivesSIGKILLMidTraffic(t *testing.T) {
 	mu.Unlock()
 	t.Logf("%d sends acknowledged before SIGKILL (killed after the %dth)", len(acknowledged), killAfter)
 
-	b.start() // the same SQLite file
+	b.start() // the same SQLite file or PostgreSQL database
 	after := b.snapshot([]string{"kate", "luke"})
 	if diff := cmp.Diff(before, after); diff != "" {
 		t.Fatalf("apps, certificates, sessions or bindings changed across the crash (-before +after):\n%s", diff)

@@ -1,5 +1,6 @@
 // Command relay serves the IM relay: the app WebSocket, the admin API, /healthz and /metrics,
-// with its state in a SQLite file and pushes through FCM (or a fakefcm). See the README.
+// with its state in a SQLite file or a PostgreSQL database and pushes through FCM (or a fakefcm).
+// See the README.
 package main
 
 import (
@@ -19,6 +20,7 @@ import (
 	"github.com/pushlab/pushlab/internal/tlscert"
 	"github.com/pushlab/pushlab/internal/yamlfile"
 	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/pgstore"
 	"github.com/pushlab/pushlab/relay/sender"
 	"github.com/pushlab/pushlab/relay/server"
 	"github.com/pushlab/pushlab/relay/sqlitestore"
@@ -41,6 +43,7 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:4100", "address to listen on")
 	dbPath := fs.String("db", "relay.db", "SQLite file holding the relay's state (:memory: keeps it in memory, for measurements)")
+	postgres := fs.String("postgres", "", "PostgreSQL URL (postgres://user:password@host:port/db, or key=value pairs) to hold the relay's state instead of --db; defaults to the config file's postgres")
 	configPath := fs.String("config", "", "YAML file: the relay's rules, and apps and certificates to create at start (see the README)")
 	adminKey := fs.String("admin-key", "", "key of the admin API (Authorization: Bearer KEY); defaults to $"+adminKeyEnv)
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -73,19 +76,11 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	var store relay.Store
-	if *dbPath == memoryDB {
-		// For measurements only: everything is lost when the process ends.
-		log.Warn("--db :memory: keeps the relay's state in memory only; a restart loses it")
-		store = relay.NewMemoryStore()
-	} else {
-		st, err := sqlitestore.Open(*dbPath)
-		if err != nil {
-			return fmt.Errorf("--db: %w", err)
-		}
-		defer st.Close()
-		store = st
+	store, storeAttrs, err := openStore(fs, *dbPath, *postgres, fc, *configPath, log)
+	if err != nil {
+		return err
 	}
+	defer store.Close()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -124,7 +119,7 @@ func run(args []string) error {
 	// does not track.
 	sln, url := httpserver.WithTLS(ln, tlsCfg)
 	serving := httpserver.ServeLogged(sln, srv.Handler(), srv.Close, log)
-	attrs := []any{"url", url, "db", *dbPath}
+	attrs := append([]any{"url", url}, storeAttrs...)
 	if certs != nil {
 		attrs = append(attrs, "tlsNotAfter", certs.NotAfter())
 	}
@@ -157,6 +152,45 @@ wait:
 		runErr = err
 	}
 	return runErr
+}
+
+// openStore opens the store the flags and the config file name: PostgreSQL (--postgres, or
+// the file's postgres), the SQLite file of --db, or memory (--db :memory:). --db and a
+// PostgreSQL URL together are refused, not one of them ignored; --postgres replaces the file's
+// postgres, and the log says so. It answers the store and the log attributes that name it
+// (the URL without its password).
+func openStore(fs *flag.FlagSet, dbPath, pgURL string, fc *server.FileConfig, configPath string, log *slog.Logger) (relay.Store, []any, error) {
+	dbSet := false
+	fs.Visit(func(f *flag.Flag) { dbSet = dbSet || f.Name == "db" })
+	where := "--postgres"
+	switch {
+	case pgURL != "" && !fc.Postgres.IsZero():
+		log.Warn("--postgres replaces the config file's postgres", "config", configPath)
+	case pgURL == "" && !fc.Postgres.IsZero():
+		pgURL, where = fc.Postgres.Reveal(), configPath+": postgres"
+	}
+	if pgURL != "" {
+		if dbSet {
+			return nil, nil, fmt.Errorf("--db %s and %s both name a store: give one (--db for a SQLite file, --postgres or the config file's postgres for PostgreSQL)", dbPath, where)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		st, err := pgstore.Open(ctx, pgURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", where, err)
+		}
+		return st, []any{"postgres", pgstore.Redact(pgURL)}, nil
+	}
+	if dbPath == memoryDB {
+		// For measurements only: everything is lost when the process ends.
+		log.Warn("--db :memory: keeps the relay's state in memory only; a restart loses it")
+		return relay.NewMemoryStore(), []any{"db", dbPath}, nil
+	}
+	st, err := sqlitestore.Open(dbPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--db: %w", err)
+	}
+	return st, []any{"db", dbPath}, nil
 }
 
 // loadTLS reads the TLS certificate and key to serve with, or returns nil for plain HTTP. The

@@ -28,7 +28,11 @@ type FileConfig struct {
 	// TLSCert and TLSKey are PEM files (the certificate chain, leaf first, and its private key)
 	// to serve the app WebSocket and the admin API over TLS with: wss:// and https://. Both or
 	// neither; neither serves plain HTTP. The relay's --tls-cert and --tls-key replace them.
-	TLSCert      string            `yaml:"tlsCert"`
+	TLSCert string `yaml:"tlsCert"`
+	// Postgres is a PostgreSQL connection URL (or key=value string) to keep the relay's state in,
+	// instead of the SQLite file of --db; the relay's --postgres replaces it. A secret: it may hold
+	// a password.
+	Postgres     secret.Secret     `yaml:"postgres"`
 	TLSKey       string            `yaml:"tlsKey"`
 	Apps         []AppFile         `yaml:"apps"`
 	Certificates []CertificateFile `yaml:"certificates"`

@@ -25,9 +25,9 @@ func (s *Store) Apply(ctx context.Context, records []relay.Record) (err error) {
 		}
 	}()
 	a := applier{ctx: ctx, tx: tx, stmts: map[*sql.Stmt]*sql.Stmt{}}
-	for i, r := range compact(records) {
+	for i, r := range relay.CompactRecords(records) {
 		if err := a.apply(&s.stmts, r); err != nil {
-			return fmt.Errorf("apply %s (record %d of %d): %w", describe(r), i+1, len(records), err)
+			return fmt.Errorf("apply %s (record %d of %d): %w", relay.DescribeRecord(r), i+1, len(records), err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -51,66 +51,6 @@ func (a applier) exec(stmt *sql.Stmt, args ...any) error {
 	}
 	_, err := ts.ExecContext(a.ctx, args...)
 	return err
-}
-
-// compact drops the records of a batch that a later record of the same batch overwrites: of
-// the puts and deletes of one session, binding, push or counter only the last counts, so only
-// the last is written. (Busy relays write a device's session several times a batch: unread
-// counts, caps.) Records of other kinds, and batches that delete an app, are kept whole.
-func compact(records []relay.Record) []relay.Record {
-	type key struct {
-		kind string
-		dev  relay.DeviceKey
-		id   uint64
-		name string
-	}
-	keyOf := func(r relay.Record) (key, bool) {
-		switch r := r.(type) {
-		case relay.PutSession:
-			return key{kind: "session", dev: r.Session.Key}, true
-		case relay.DeleteSession:
-			return key{kind: "session", dev: r.Key}, true
-		case relay.PutBinding:
-			return key{kind: "binding", dev: r.Binding.Key}, true
-		case relay.DeleteBinding:
-			return key{kind: "binding", dev: r.Key}, true
-		case relay.PutPush:
-			return key{kind: "push", id: r.Push.Push.ID}, true
-		case relay.DeletePush:
-			return key{kind: "push", id: r.ID}, true
-		case relay.PutCounter:
-			return key{kind: "counter", name: r.Name}, true
-		case relay.DeleteApp:
-			return key{kind: "app"}, true
-		}
-		return key{}, false
-	}
-	seen := map[key]bool{}
-	keep := make([]bool, len(records))
-	dropped := 0
-	for i := len(records) - 1; i >= 0; i-- {
-		k, ok := keyOf(records[i])
-		if ok && k.kind == "app" {
-			return records
-		}
-		keep[i] = !ok || !seen[k]
-		if ok {
-			seen[k] = true
-		}
-		if !keep[i] {
-			dropped++
-		}
-	}
-	if dropped == 0 {
-		return records
-	}
-	out := make([]relay.Record, 0, len(records)-dropped)
-	for i, r := range records {
-		if keep[i] {
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 func (a applier) apply(st *statements, r relay.Record) error {
@@ -233,46 +173,5 @@ func (a applier) apply(st *statements, r relay.Record) error {
 		return nil
 	default:
 		return fmt.Errorf("unknown record type %T: the sqlite store does not know how to persist it", r)
-	}
-}
-
-// describe names a record and its key, for errors.
-func describe(r relay.Record) string {
-	dev := func(k relay.DeviceKey) string { return fmt.Sprintf("%d/%s/%s", k.SDKAppID, k.UserID, k.DeviceID) }
-	switch r := r.(type) {
-	case relay.PutApp:
-		return fmt.Sprintf("PutApp %d", r.App.SDKAppID)
-	case relay.DeleteApp:
-		return fmt.Sprintf("DeleteApp %d", r.SDKAppID)
-	case relay.PutCertificate:
-		return fmt.Sprintf("PutCertificate %d", r.Cert.ID)
-	case relay.DeleteCertificate:
-		return fmt.Sprintf("DeleteCertificate %d", r.ID)
-	case relay.PutSession:
-		return "PutSession " + dev(r.Session.Key)
-	case relay.DeleteSession:
-		return "DeleteSession " + dev(r.Key)
-	case relay.PutBinding:
-		return "PutBinding " + dev(r.Binding.Key)
-	case relay.DeleteBinding:
-		return "DeleteBinding " + dev(r.Key)
-	case relay.PutMessage:
-		return fmt.Sprintf("PutMessage %d/%s/%d", r.User.SDKAppID, r.User.UserID, r.Msg.Seq)
-	case relay.TrimInbox:
-		return fmt.Sprintf("TrimInbox %d/%s through %d", r.User.SDKAppID, r.User.UserID, r.Through)
-	case relay.PutGroup:
-		return fmt.Sprintf("PutGroup %d/%s", r.Group.SDKAppID, r.Group.ID)
-	case relay.PutReceiveOpt:
-		return fmt.Sprintf("PutReceiveOpt %d/%s %s=%s", r.User.SDKAppID, r.User.UserID, r.Conv, r.Opt)
-	case relay.PutPush:
-		return fmt.Sprintf("PutPush %d", r.Push.Push.ID)
-	case relay.DeletePush:
-		return fmt.Sprintf("DeletePush %d", r.ID)
-	case relay.PutCounter:
-		return fmt.Sprintf("PutCounter %s", r.Name)
-	case relay.AppendTrace:
-		return fmt.Sprintf("AppendTrace of %d entries", len(r.Entries))
-	default:
-		return fmt.Sprintf("%T", r)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/pushlab/pushlab/internal/duration"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/storetest"
 )
 
 var (
@@ -61,12 +62,12 @@ func load(t testing.TB, s relay.Store) *relay.State {
 	t.Helper()
 	st, err := s.Load(context.Background())
 	require.NoError(t, err)
-	return normalize(st)
+	return storetest.Normalize(st)
 }
 
 func requireEqualStates(t testing.TB, want, got *relay.State) {
 	t.Helper()
-	if diff := cmp.Diff(want, got, stateOpts); diff != "" {
+	if diff := cmp.Diff(want, got, storetest.StateOpts); diff != "" {
 		t.Fatalf("states differ (-want +got):\n%s", diff)
 	}
 }
@@ -77,7 +78,7 @@ func TestSampleMatchesMemoryStore(t *testing.T) {
 	mem := relay.NewMemoryStore()
 	require.NoError(t, mem.Apply(ctx, sample()))
 	require.NoError(t, s.Apply(ctx, sample()))
-	requireSameState(t, ctx, mem, s)
+	storetest.RequireSameState(t, ctx, mem, s)
 	st := load(t, s)
 	require.Equal(t, "0123456789abcdef-secret", st.Apps[0].SecretKey.Reveal())
 	require.Equal(t, "AAAA-key", st.Certificates[0].ServerKey.Reveal())

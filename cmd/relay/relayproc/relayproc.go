@@ -23,8 +23,14 @@ import (
 type Options struct {
 	// Bin is the relay binary; empty means Locate().
 	Bin string
-	// DB is the SQLite file; empty means relay.db in a new temporary folder.
+	// DB is the SQLite file; empty means relay.db in a new temporary folder (unless Postgres).
 	DB string
+	// Postgres, if set, is the PostgreSQL URL the relay keeps its state in (--postgres), instead
+	// of a SQLite file.
+	Postgres string
+	// StoreInConfig says the config file names the store (its postgres): neither --db nor
+	// --postgres is passed.
+	StoreInConfig bool
 	// Config is a YAML config file to pass with --config; empty passes none.
 	Config string
 	// AdminKey is passed in the environment, never on the command line.
@@ -72,7 +78,7 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 		}
 	}
 	tmp := "" // a folder of our own for the database, removed once the relay has exited
-	if o.DB == "" {
+	if o.DB == "" && o.Postgres == "" && !o.StoreInConfig {
 		var err error
 		if tmp, err = os.MkdirTemp("", "pushlab-relay-"); err != nil {
 			return nil, err
@@ -82,7 +88,13 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 	if o.Listen == "" {
 		o.Listen = "127.0.0.1:0"
 	}
-	args := []string{"--listen", o.Listen, "--db", o.DB}
+	args := []string{"--listen", o.Listen}
+	switch {
+	case o.Postgres != "":
+		args = append(args, "--postgres", o.Postgres)
+	case !o.StoreInConfig:
+		args = append(args, "--db", o.DB)
+	}
 	if o.Config != "" {
 		args = append(args, "--config", o.Config)
 	}

@@ -1,0 +1,247 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pushlab/pushlab/relay"
+)
+
+// The statements Apply queues. pgx prepares each once per connection (its statement cache) and
+// reuses it.
+var (
+	putApp = upsert("apps", 1, "sdk_app_id", "name", "secret_key", "login_policy",
+		"caps_per_minute", "caps_per_hour", "caps_burst", "caps_refill_ns")
+	putCert = upsert("certificates", 1, "id", "sdk_app_id", "platform", "package_name", "sender_id",
+		"service_account", "server_key", "endpoint", "misconfigured", "reason", "since_ns", "check_status", "check_error", "checked_at_ns")
+	putSession = upsert("sessions", 3, "sdk_app_id", "user_id", "device_id", "platform", "login_at_ns",
+		"unread", "held", "caps", "logged_out")
+	putBinding = upsert("bindings", 3, "sdk_app_id", "user_id", "device_id", "certificate_id", "token")
+	putGroup   = upsert("chat_groups", 2, "sdk_app_id", "id", "members")
+	putOpt     = upsert("receive_opts", 3, "sdk_app_id", "user_id", "conv", "opt")
+	putPush    = upsert("pushes", 1, "id", "sdk_app_id", "user_id", "device_id", "certificate_id", "token",
+		"title", "body", "data", "collapse_key", "ttl_ns", "notification_count", "seqs", "attempt", "not_before_ns")
+	putCounter = upsert("counters", 1, "name", "value")
+)
+
+const (
+	deleteCert    = `DELETE FROM certificates WHERE id = $1`
+	deleteSession = `DELETE FROM sessions WHERE sdk_app_id = $1 AND user_id = $2 AND device_id = $3`
+	deleteBinding = `DELETE FROM bindings WHERE sdk_app_id = $1 AND user_id = $2 AND device_id = $3`
+	addInbox      = `INSERT INTO inboxes (sdk_app_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`
+	// A plain INSERT: a second message with the same seq is an error, not a replacement.
+	putMessage = `INSERT INTO messages (sdk_app_id, user_id, seq, id, from_user, from_device, conv,
+		group_id, text, time_ns, push_title, push_desc, push_ext, push_disable)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+	// Seqs are uint64 bit-cast to int64: those at or below a Through under 2^63 are the
+	// non-negative ones up to it; at or above 2^63, all the non-negative ones and the negative
+	// ones up to it.
+	trimLow    = `DELETE FROM messages WHERE sdk_app_id = $1 AND user_id = $2 AND seq BETWEEN 0 AND $3`
+	trimHigh   = `DELETE FROM messages WHERE sdk_app_id = $1 AND user_id = $2 AND (seq >= 0 OR seq <= $3)`
+	addOptUser = `INSERT INTO receive_opt_users (sdk_app_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`
+	deleteOpt  = `DELETE FROM receive_opts WHERE sdk_app_id = $1 AND user_id = $2 AND conv = $3`
+	deletePush = `DELETE FROM pushes WHERE id = $1`
+	putTrace   = `INSERT INTO trace (time_ns, sdk_app_id, user_id, device_id, certificate_id, msg_seq, msg_seqs,
+		msg_id, reason, push_id, attempt, fcm_name, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
+)
+
+// deleteApp removes an app and everything of it, as MemoryStore does: certificates by their
+// app, pushes by their device's app, everything else by its key's app.
+var deleteApp = func() []string {
+	var qs []string
+	for _, table := range []string{"apps", "certificates", "sessions", "bindings", "inboxes", "messages",
+		"chat_groups", "receive_opt_users", "receive_opts", "pushes"} {
+		qs = append(qs, "DELETE FROM "+table+" WHERE sdk_app_id = $1")
+	}
+	return qs
+}()
+
+// Apply persists records in one transaction, in order: all of them or, on an error, none. The
+// transaction's BEGIN, every statement and their answers travel as one pipelined batch, and the
+// COMMIT after it.
+func (s *Store) Apply(ctx context.Context, records []relay.Record) (err error) {
+	if len(records) == 0 {
+		return nil
+	}
+	records = relay.CompactRecords(records)
+	batch := &pgx.Batch{}
+	batch.BeginTx(pgx.TxOptions{})
+	var owner []int // the record each queued statement (after BEGIN) writes
+	for i, r := range records {
+		n := batch.Len()
+		if err := queue(batch, r); err != nil {
+			return fmt.Errorf("apply %s (record %d of %d): %w", relay.DescribeRecord(r), i+1, len(records), err)
+		}
+		for range batch.Len() - n {
+			owner = append(owner, i)
+		}
+	}
+	br := s.pool.SendBatch(ctx, batch)
+	tx := br.Tx()
+	defer func() {
+		_ = br.Close()
+		if err != nil {
+			_ = tx.Rollback(ctx)
+		}
+	}()
+	if _, err := br.Exec(); err != nil {
+		return fmt.Errorf("apply %d records: begin: %w", len(records), err)
+	}
+	for _, i := range owner {
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("apply %s (record %d of %d): %w", relay.DescribeRecord(records[i]), i+1, len(records), err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("apply %d records: %w", len(records), err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("apply %d records: commit: %w", len(records), err)
+	}
+	return nil
+}
+
+// queue adds the statements that persist r to batch.
+func queue(batch *pgx.Batch, r relay.Record) error {
+	q := func(sql string, args ...any) { batch.Queue(sql, args...) }
+	switch r := r.(type) {
+	case relay.PutApp:
+		app := r.App
+		q(putApp, u64(app.SDKAppID), b(app.Name), b(app.SecretKey.Reveal()), b(string(app.LoginPolicy)),
+			app.Caps.PerMinute, app.Caps.PerHour, app.Caps.Burst, int64(app.Caps.Refill))
+	case relay.DeleteApp:
+		for _, sql := range deleteApp {
+			q(sql, u64(r.SDKAppID))
+		}
+	case relay.PutCertificate:
+		c := r.Cert
+		since, err := timeToDB(c.Status.Since)
+		if err != nil {
+			return fmt.Errorf("status since: %w", err)
+		}
+		checkedAt, err := timeToDB(c.Check.CheckedAt)
+		if err != nil {
+			return fmt.Errorf("checked at: %w", err)
+		}
+		q(putCert, c.ID, u64(c.SDKAppID), b(c.Platform), b(c.PackageName), b(c.SenderID),
+			b(c.ServiceAccount.Reveal()), b(c.ServerKey.Reveal()), b(c.Endpoint), c.Status.Misconfigured, b(c.Status.Reason), since,
+			b(c.Check.Status), b(c.Check.Error), checkedAt)
+	case relay.DeleteCertificate:
+		q(deleteCert, r.ID)
+	case relay.PutSession:
+		ss := r.Session
+		loginAt, err := timeToDB(ss.LoginAt)
+		if err != nil {
+			return fmt.Errorf("login time: %w", err)
+		}
+		held, err := json.Marshal(ss.Held)
+		if err != nil {
+			return fmt.Errorf("held: %w", err)
+		}
+		var caps *string
+		if ss.Caps != nil {
+			c, err := json.Marshal(ss.Caps)
+			if err != nil {
+				return fmt.Errorf("caps: %w", err)
+			}
+			caps = new(string(c))
+		}
+		q(putSession, u64(ss.Key.SDKAppID), b(ss.Key.UserID), b(ss.Key.DeviceID), b(ss.Platform), loginAt,
+			ss.Unread, string(held), caps, ss.LoggedOut)
+	case relay.DeleteSession:
+		q(deleteSession, u64(r.Key.SDKAppID), b(r.Key.UserID), b(r.Key.DeviceID))
+	case relay.PutBinding:
+		bd := r.Binding
+		q(putBinding, u64(bd.Key.SDKAppID), b(bd.Key.UserID), b(bd.Key.DeviceID), bd.CertificateID, b(bd.Token))
+	case relay.DeleteBinding:
+		q(deleteBinding, u64(r.Key.SDKAppID), b(r.Key.UserID), b(r.Key.DeviceID))
+	case relay.PutMessage:
+		m := r.Msg
+		at, err := timeToDB(m.Time)
+		if err != nil {
+			return fmt.Errorf("message time: %w", err)
+		}
+		q(addInbox, u64(r.User.SDKAppID), b(r.User.UserID))
+		q(putMessage, u64(r.User.SDKAppID), b(r.User.UserID), u64(m.Seq), b(m.ID), b(m.From), b(m.FromDevice),
+			b(m.Conv), b(m.Group), b(m.Text), at, b(m.Push.Title), b(m.Push.Desc), b(m.Push.Ext), m.Push.Disable)
+	case relay.TrimInbox:
+		q(addInbox, u64(r.User.SDKAppID), b(r.User.UserID))
+		trim := trimLow
+		if r.Through > math.MaxInt64 {
+			trim = trimHigh
+		}
+		q(trim, u64(r.User.SDKAppID), b(r.User.UserID), u64(r.Through))
+	case relay.PutGroup:
+		g := r.Group
+		members, err := marshalStrings(g.Members)
+		if err != nil {
+			return fmt.Errorf("members: %w", err)
+		}
+		q(putGroup, u64(g.SDKAppID), b(g.ID), members)
+	case relay.PutReceiveOpt:
+		q(addOptUser, u64(r.User.SDKAppID), b(r.User.UserID))
+		if r.Opt == relay.ReceiveAll {
+			q(deleteOpt, u64(r.User.SDKAppID), b(r.User.UserID), b(r.Conv))
+		} else {
+			q(putOpt, u64(r.User.SDKAppID), b(r.User.UserID), b(r.Conv), b(r.Opt))
+		}
+	case relay.PutPush:
+		p := r.Push.Push
+		notBefore, err := timeToDB(r.Push.NotBefore)
+		if err != nil {
+			return fmt.Errorf("not-before time: %w", err)
+		}
+		data, err := marshalData(p.Data)
+		if err != nil {
+			return fmt.Errorf("data: %w", err)
+		}
+		seqs, err := json.Marshal(p.Seqs)
+		if err != nil {
+			return fmt.Errorf("seqs: %w", err)
+		}
+		q(putPush, u64(p.ID), u64(p.Device.SDKAppID), b(p.Device.UserID), b(p.Device.DeviceID),
+			p.CertificateID, b(p.Token), b(p.Title), b(p.Body), data, b(p.CollapseKey), int64(p.TTL), p.NotificationCount,
+			string(seqs), p.Attempt, notBefore)
+	case relay.DeletePush:
+		q(deletePush, u64(r.ID))
+	case relay.PutCounter:
+		q(putCounter, b(r.Name), u64(r.Value))
+	case relay.AppendTrace:
+		for i, e := range r.Entries {
+			args, err := traceArgs(e)
+			if err != nil {
+				return fmt.Errorf("trace entry %d of %d: %w", i+1, len(r.Entries), err)
+			}
+			q(putTrace, args...)
+		}
+	default:
+		return fmt.Errorf("unknown record type %T: the postgres store does not know how to persist it", r)
+	}
+	return nil
+}
+
+// traceArgs are the values putTrace writes for one push-trace entry.
+func traceArgs(e relay.TraceEntry) ([]any, error) {
+	if e.Time.IsZero() {
+		return nil, errors.New("no time: the trace is ordered by time")
+	}
+	at, err := timeToDB(e.Time)
+	if err != nil {
+		return nil, err
+	}
+	seqs := ""
+	if len(e.Seqs) > 0 {
+		s, err := json.Marshal(e.Seqs)
+		if err != nil {
+			return nil, fmt.Errorf("seqs: %w", err)
+		}
+		seqs = string(s)
+	}
+	return []any{at, u64(e.SDKAppID), b(e.UserID), b(e.DeviceID), e.CertificateID, u64(e.Seq), seqs,
+		b(e.MsgID), b(e.Reason), u64(e.PushID), e.Attempt, b(e.FCMName), b(e.Detail)}, nil
+}

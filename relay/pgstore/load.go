@@ -1,0 +1,256 @@
+package pgstore
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pushlab/pushlab/internal/duration"
+	"github.com/pushlab/pushlab/internal/secret"
+	"github.com/pushlab/pushlab/relay"
+)
+
+// Load returns the state the records so far describe, read in one read-only, repeatable-read
+// transaction (one snapshot, however many Applys run meanwhile) whose SELECTs travel as one
+// batch, ordered as relay.MemoryStore orders it.
+func (s *Store) Load(ctx context.Context) (st *relay.State, err error) {
+	st = &relay.State{
+		Messages:    map[relay.UserKey][]relay.StoredMsg{},
+		ReceiveOpts: map[relay.UserKey]map[string]string{},
+		Counters:    map[string]uint64{},
+	}
+	batch := &pgx.Batch{}
+	batch.BeginTx(pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	for _, step := range []struct {
+		what, query string
+		scan        func(pgx.Rows, *relay.State) error
+	}{
+		{"apps", `SELECT sdk_app_id, name, secret_key, login_policy, caps_per_minute, caps_per_hour,
+			caps_burst, caps_refill_ns FROM apps`, scanApp},
+		{"certificates", `SELECT id, sdk_app_id, platform, package_name, sender_id, service_account, server_key,
+			endpoint, misconfigured, reason, since_ns, check_status, check_error, checked_at_ns FROM certificates`, scanCertificate},
+		{"sessions", `SELECT sdk_app_id, user_id, device_id, platform, login_at_ns, unread, held, caps, logged_out FROM sessions`, scanSession},
+		{"bindings", `SELECT sdk_app_id, user_id, device_id, certificate_id, token FROM bindings`, scanBinding},
+		{"inboxes", `SELECT sdk_app_id, user_id FROM inboxes`, scanInbox},
+		{"messages", `SELECT sdk_app_id, user_id, seq, id, from_user, from_device, conv, group_id, text, time_ns,
+			push_title, push_desc, push_ext, push_disable FROM messages`, scanMessage},
+		{"groups", `SELECT sdk_app_id, id, members FROM chat_groups`, scanGroup},
+		{"receive option users", `SELECT sdk_app_id, user_id FROM receive_opt_users`, scanOptUser},
+		{"receive options", `SELECT sdk_app_id, user_id, conv, opt FROM receive_opts`, scanOpt},
+		{"pushes", `SELECT id, sdk_app_id, user_id, device_id, certificate_id, token, title, body, data,
+			collapse_key, ttl_ns, notification_count, seqs, attempt, not_before_ns FROM pushes`, scanPush},
+		{"counters", `SELECT name, value FROM counters`, scanCounter},
+	} {
+		batch.Queue(step.query).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				if err := step.scan(rows, st); err != nil {
+					return fmt.Errorf("load %s: %w", step.what, err)
+				}
+			}
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("load %s: %w", step.what, err)
+			}
+			return nil
+		})
+	}
+	br := s.pool.SendBatch(ctx, batch)
+	defer func() { _ = br.Tx().Rollback(ctx) }() // read only: nothing to commit
+	if err := br.Close(); err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	slices.SortFunc(st.Apps, func(a, b relay.AppConfig) int { return cmp.Compare(a.SDKAppID, b.SDKAppID) })
+	slices.SortFunc(st.Certificates, func(a, b relay.Certificate) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(st.Sessions, func(a, b relay.SessionState) int { return compareDeviceKeys(a.Key, b.Key) })
+	slices.SortFunc(st.Bindings, func(a, b relay.Binding) int { return compareDeviceKeys(a.Key, b.Key) })
+	for _, msgs := range st.Messages {
+		slices.SortFunc(msgs, func(a, b relay.StoredMsg) int { return cmp.Compare(a.Seq, b.Seq) })
+	}
+	slices.SortFunc(st.Groups, func(a, b relay.Group) int {
+		return cmp.Or(cmp.Compare(a.SDKAppID, b.SDKAppID), cmp.Compare(a.ID, b.ID))
+	})
+	slices.SortFunc(st.Pushes, func(a, b relay.PushState) int { return cmp.Compare(a.Push.ID, b.Push.ID) })
+	return st, nil
+}
+
+func scanApp(rows pgx.Rows, st *relay.State) error {
+	var a relay.AppConfig
+	var id, refill int64
+	var name, key, policy []byte
+	if err := rows.Scan(&id, &name, &key, &policy, &a.Caps.PerMinute, &a.Caps.PerHour, &a.Caps.Burst, &refill); err != nil {
+		return err
+	}
+	a.SDKAppID, a.Name, a.SecretKey, a.LoginPolicy, a.Caps.Refill = uint64(id), string(name), secret.New(string(key)),
+		relay.LoginPolicy(policy), duration.Duration(refill)
+	st.Apps = append(st.Apps, a)
+	return nil
+}
+
+func scanCertificate(rows pgx.Rows, st *relay.State) error {
+	var c relay.Certificate
+	var app int64
+	var platform, pkg, sender, account, key, endpoint, reason, checkStatus, checkError []byte
+	var since, checkedAt *int64
+	if err := rows.Scan(&c.ID, &app, &platform, &pkg, &sender, &account, &key, &endpoint,
+		&c.Status.Misconfigured, &reason, &since, &checkStatus, &checkError, &checkedAt); err != nil {
+		return err
+	}
+	c.SDKAppID, c.Platform, c.PackageName, c.SenderID = uint64(app), string(platform), string(pkg), string(sender)
+	c.ServiceAccount, c.ServerKey, c.Endpoint = secret.New(string(account)), secret.New(string(key)), string(endpoint)
+	c.Status.Reason, c.Status.Since = string(reason), timeFromDB(since)
+	c.Check.Status, c.Check.Error, c.Check.CheckedAt = string(checkStatus), string(checkError), timeFromDB(checkedAt)
+	st.Certificates = append(st.Certificates, c)
+	return nil
+}
+
+func scanSession(rows pgx.Rows, st *relay.State) error {
+	var ss relay.SessionState
+	var app int64
+	var user, dev, platform []byte
+	var loginAt *int64
+	var held string
+	var caps *string
+	if err := rows.Scan(&app, &user, &dev, &platform, &loginAt, &ss.Unread, &held, &caps, &ss.LoggedOut); err != nil {
+		return err
+	}
+	ss.Key = relay.DeviceKey{SDKAppID: uint64(app), UserID: string(user), DeviceID: string(dev)}
+	ss.Platform, ss.LoginAt = string(platform), timeFromDB(loginAt)
+	if err := json.Unmarshal([]byte(held), &ss.Held); err != nil {
+		return fmt.Errorf("session %v: held: %w", ss.Key, err)
+	}
+	if caps != nil {
+		ss.Caps = &relay.CapsState{}
+		if err := json.Unmarshal([]byte(*caps), ss.Caps); err != nil {
+			return fmt.Errorf("session %v: caps: %w", ss.Key, err)
+		}
+	}
+	st.Sessions = append(st.Sessions, ss)
+	return nil
+}
+
+func scanBinding(rows pgx.Rows, st *relay.State) error {
+	var bd relay.Binding
+	var app int64
+	var user, dev, token []byte
+	if err := rows.Scan(&app, &user, &dev, &bd.CertificateID, &token); err != nil {
+		return err
+	}
+	bd.Key, bd.Token = relay.DeviceKey{SDKAppID: uint64(app), UserID: string(user), DeviceID: string(dev)}, string(token)
+	st.Bindings = append(st.Bindings, bd)
+	return nil
+}
+
+func scanUserKey(rows pgx.Rows) (relay.UserKey, error) {
+	var app int64
+	var user []byte
+	if err := rows.Scan(&app, &user); err != nil {
+		return relay.UserKey{}, err
+	}
+	return relay.UserKey{SDKAppID: uint64(app), UserID: string(user)}, nil
+}
+
+func scanInbox(rows pgx.Rows, st *relay.State) error {
+	k, err := scanUserKey(rows)
+	if err != nil {
+		return err
+	}
+	st.Messages[k] = nil
+	return nil
+}
+
+func scanMessage(rows pgx.Rows, st *relay.State) error {
+	var m relay.StoredMsg
+	var app, seq int64
+	var user, id, from, fromDevice, conv, group, text, title, desc, ext []byte
+	var at *int64
+	if err := rows.Scan(&app, &user, &seq, &id, &from, &fromDevice, &conv, &group, &text, &at,
+		&title, &desc, &ext, &m.Push.Disable); err != nil {
+		return err
+	}
+	k := relay.UserKey{SDKAppID: uint64(app), UserID: string(user)}
+	m.Seq, m.ID, m.From, m.FromDevice, m.Conv, m.Group, m.Text, m.Time = uint64(seq), string(id), string(from),
+		string(fromDevice), string(conv), string(group), string(text), timeFromDB(at)
+	m.Push.Title, m.Push.Desc, m.Push.Ext = string(title), string(desc), string(ext)
+	st.Messages[k] = append(st.Messages[k], m)
+	return nil
+}
+
+func scanGroup(rows pgx.Rows, st *relay.State) error {
+	var g relay.Group
+	var app int64
+	var id []byte
+	var members string
+	if err := rows.Scan(&app, &id, &members); err != nil {
+		return err
+	}
+	g.SDKAppID, g.ID = uint64(app), string(id)
+	if err := json.Unmarshal([]byte(members), &g.Members); err != nil {
+		return fmt.Errorf("group %d/%s: members: %w", g.SDKAppID, g.ID, err)
+	}
+	st.Groups = append(st.Groups, g)
+	return nil
+}
+
+func scanOptUser(rows pgx.Rows, st *relay.State) error {
+	k, err := scanUserKey(rows)
+	if err != nil {
+		return err
+	}
+	st.ReceiveOpts[k] = map[string]string{}
+	return nil
+}
+
+func scanOpt(rows pgx.Rows, st *relay.State) error {
+	var app int64
+	var user, conv, opt []byte
+	if err := rows.Scan(&app, &user, &conv, &opt); err != nil {
+		return err
+	}
+	k := relay.UserKey{SDKAppID: uint64(app), UserID: string(user)}
+	if st.ReceiveOpts[k] == nil {
+		st.ReceiveOpts[k] = map[string]string{}
+	}
+	st.ReceiveOpts[k][string(conv)] = string(opt)
+	return nil
+}
+
+func scanPush(rows pgx.Rows, st *relay.State) error {
+	var ps relay.PushState
+	p := &ps.Push
+	var id, app, ttl int64
+	var user, dev, token, title, body, collapseKey []byte
+	var data, seqs string
+	var notBefore *int64
+	if err := rows.Scan(&id, &app, &user, &dev, &p.CertificateID, &token, &title, &body, &data, &collapseKey, &ttl,
+		&p.NotificationCount, &seqs, &p.Attempt, &notBefore); err != nil {
+		return err
+	}
+	p.ID, p.Device, p.TTL, ps.NotBefore = uint64(id), relay.DeviceKey{SDKAppID: uint64(app), UserID: string(user), DeviceID: string(dev)},
+		duration.Duration(ttl), timeFromDB(notBefore)
+	p.Token, p.Title, p.Body, p.CollapseKey = string(token), string(title), string(body), string(collapseKey)
+	if err := json.Unmarshal([]byte(data), &p.Data); err != nil {
+		return fmt.Errorf("push %d: data: %w", p.ID, err)
+	}
+	if err := json.Unmarshal([]byte(seqs), &p.Seqs); err != nil {
+		return fmt.Errorf("push %d: seqs: %w", p.ID, err)
+	}
+	st.Pushes = append(st.Pushes, ps)
+	return nil
+}
+
+func scanCounter(rows pgx.Rows, st *relay.State) error {
+	var name []byte
+	var v int64
+	if err := rows.Scan(&name, &v); err != nil {
+		return err
+	}
+	st.Counters[string(name)] = uint64(v)
+	return nil
+}
+
+func compareDeviceKeys(a, b relay.DeviceKey) int {
+	return cmp.Or(cmp.Compare(a.SDKAppID, b.SDKAppID), cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.DeviceID, b.DeviceID))
+}
