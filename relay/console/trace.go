@@ -41,6 +41,8 @@ type traceRow struct {
 	relay.TraceEntry
 	Kind  reasonKind
 	Words string
+	// UserPage is the console page of the entry's user, escaped; empty when it names none.
+	UserPage string
 }
 
 // traceView is what the trace page shows.
@@ -105,7 +107,11 @@ func (c *Console) tracePage(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	v.App = tq.App
 	for _, e := range slices.Backward(ans.Entries) {
-		v.Rows = append(v.Rows, traceRow{TraceEntry: e, Kind: kindOf(e.Reason), Words: explain(e, ans.Entries)})
+		row := traceRow{TraceEntry: e, Kind: kindOf(e.Reason), Words: explain(e, ans.Entries)}
+		if e.UserID != "" {
+			row.UserPage = userPath(tq.App, e.UserID)
+		}
+		v.Rows = append(v.Rows, row)
 	}
 	if ans.Next != "" {
 		v.Older = traceLink(v.Form, ans.Next)
