@@ -73,15 +73,7 @@ func TestConsoleTracePage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := relay.NewMemoryStore()
 		start := seedTrace(t, store, "dora", 130)
-		b := startRelay(t, store, relay.Config{})
-		b.provision()
-		alice := b.launch("alice", "alice-phone")
-		bob := b.launch("bob", "bob-phone")
-		require.NoError(t, alice.conn.Drop())
-		synctest.Wait()
-		bob.send("alice", "are you there?")
-		synctest.Wait()
-		require.Len(t, b.sender.sent(), 1)
+		b, alice, bob := startWithOnePush(t, store)
 		u := b.signInConsole()
 
 		status, page := u.Open("/console/trace?userId=alice")
