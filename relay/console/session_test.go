@@ -156,6 +156,8 @@ func TestSignInGoesBackToConsolePagesOnly(t *testing.T) {
 		"//evil.example/console/":     "/console/apps",
 		"https://evil.example/":       "/console/apps",
 		"/console/..//evil.example":   "/console/apps",
+		"/console/\t/evil.example":    "/console/apps",
+		"/console/\\evil.example":     "/console/apps",
 	} {
 		b := newBrowser(t)
 		tok := consoletest.CSRF(t, b.Do(http.MethodGet, "/console/login", nil).Page)
