@@ -108,14 +108,21 @@ func (c *Console) appsPage(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func (c *Console) drawApps(w http.ResponseWriter, r *http.Request, s *session, status int, f appForm, problem string) {
-	var ans struct {
-		Apps []relay.AppView `json:"apps"`
-	}
-	if err := c.cfg.API.Do(r.Context(), http.MethodGet, "/admin/v1/apps", nil, &ans); err != nil {
+	apps, err := c.listApps(r)
+	if err != nil {
 		c.apiFailure(w, r, s, "", err)
 		return
 	}
-	c.render(w, r, s, status, "apps", "Apps", appsList{Apps: ans.Apps, Form: f, Error: problem})
+	c.render(w, r, s, status, "apps", "Apps", appsList{Apps: apps, Form: f, Error: problem})
+}
+
+// listApps answers the relay's apps, as the admin API lists them.
+func (c *Console) listApps(r *http.Request) ([]relay.AppView, error) {
+	var ans struct {
+		Apps []relay.AppView `json:"apps"`
+	}
+	err := c.cfg.API.Do(r.Context(), http.MethodGet, "/admin/v1/apps", nil, &ans)
+	return ans.Apps, err
 }
 
 func (c *Console) createApp(w http.ResponseWriter, r *http.Request, s *session) {
@@ -141,7 +148,7 @@ func (c *Console) createApp(w http.ResponseWriter, r *http.Request, s *session) 
 		return
 	}
 	c.cfg.Logger.Info("console: app created", "sdkAppId", v.SDKAppID)
-	c.redirect(w, r, s, fmt.Sprintf("/console/apps/%d/certificates", v.SDKAppID),
+	c.redirect(w, r, s, certsPage(v.SDKAppID),
 		fmt.Sprintf("App %d created. Add its certificates below.", v.SDKAppID))
 }
 

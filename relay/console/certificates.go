@@ -31,7 +31,7 @@ func (c *Console) withCert(h certHandler) sessionHandler {
 		if err != nil || cert <= 0 {
 			c.render(w, r, s, http.StatusNotFound, "error", "Not found", errorPage{
 				Message: fmt.Sprintf("%q is not a certificate ID (a positive number).", r.PathValue("cert")),
-				Back:    fmt.Sprintf("/console/apps/%d/certificates", app)})
+				Back:    certsPage(app)})
 			return
 		}
 		h(w, r, s, app, cert)

@@ -33,40 +33,70 @@ func kindOf(reason string) reasonKind {
 	}
 }
 
-// decisionWords are the push rule's verdicts that stop a push, in plain words. A verdict can
-// be about one message, about a summary of held messages cancelled, or about a push cancelled
-// (or a retry of one) because the device no longer qualifies.
-var decisionWords = map[string]string{
-	relay.ReasonOnline:       "the device was online (connected): it gets the message over its connection, or syncs it",
-	relay.ReasonLoggedOut:    "the device had logged out: a logged-out device gets no pushes until it logs in again",
-	relay.ReasonKicked:       "the device was kicked (a login elsewhere under the app's login policy, or an admin kick), and its push binding went with it",
-	relay.ReasonNoBinding:    "the device has reported no push token since its login: the app must report its token after every login",
-	relay.ReasonMuted:        "the user muted the conversation (receive without notification)",
-	relay.ReasonOnlineOnly:   "the message was sent online-only",
-	relay.ReasonPushDisabled: "the sender disabled the push for this message (offlinePush.disable)",
-	relay.ReasonOwnMessage:   "it is the user's own message, echoed to another of their devices",
+// decisionWords says in plain words a push-rule verdict that stops a push; ok is false for any
+// other reason. A verdict can be about one message, about a summary of held messages cancelled,
+// or about a push cancelled (or a retry of one) because the device no longer qualifies.
+func decisionWords(reason string) (words string, ok bool) {
+	switch reason {
+	case relay.ReasonOnline:
+		return "the device was online (connected): it gets the message over its connection, or syncs it", true
+	case relay.ReasonLoggedOut:
+		return "the device had logged out: a logged-out device gets no pushes until it logs in again", true
+	case relay.ReasonKicked:
+		return "the device was kicked (a login elsewhere under the app's login policy, or an admin kick), and its push binding went with it", true
+	case relay.ReasonNoBinding:
+		return "the device has reported no push token since its login: the app must report its token after every login", true
+	case relay.ReasonMuted:
+		return "the user muted the conversation (receive without notification)", true
+	case relay.ReasonOnlineOnly:
+		return "the message was sent online-only", true
+	case relay.ReasonPushDisabled:
+		return "the sender disabled the push for this message (offlinePush.disable)", true
+	case relay.ReasonOwnMessage:
+		return "it is the user's own message, echoed to another of their devices", true
+	}
+	return "", false
 }
 
-// fcmWords are FCM's error codes (and the sender's own: no answer, credentials refused), in
-// plain words, each with what follows from it.
-var fcmWords = map[string]string{
-	"UNREGISTERED": "FCM says the token is no longer registered (the app was uninstalled, its data cleared, or the token expired); " +
-		"the relay dropped the device's binding — the app must report a new token",
-	"INVALID_ARGUMENT": "FCM refused the request as invalid (a malformed token, a package name that does not match, a bad payload); not retried",
-	"SENDER_ID_MISMATCH": "FCM says the token belongs to another Firebase project than the certificate's: check that the certificate ID " +
-		"in the app's code is the one of its Firebase project; not retried, the certificate is marked misconfigured",
-	"QUOTA_EXCEEDED":         "FCM refused it for a rate limit (the project's, or this device's)",
-	"UNAVAILABLE":            "FCM was unavailable (overloaded)",
-	"INTERNAL":               "FCM failed with an internal error",
-	"THIRD_PARTY_AUTH_ERROR": "FCM could not authenticate to APNs or web push with the project's credentials: fix them in the Firebase console; not retried",
-	relay.ErrCodeUnauthenticated: "FCM refused the certificate's credentials (service account or server key): update the certificate; " +
-		"not retried, the certificate is marked misconfigured",
-	relay.ErrCodeTimeout: "FCM did not answer in time (the push may have reached it)",
-	relay.ErrCodeNetwork: "the relay could not reach FCM (a network error)",
+// fcmWords says in plain words one of FCM's error codes (or the sender's own: no answer,
+// credentials refused), with what follows from it; ok is false for a code it does not know.
+func fcmWords(code string) (words string, ok bool) {
+	switch code {
+	case "UNREGISTERED":
+		return "FCM says the token is no longer registered (the app was uninstalled, its data cleared, or the token expired); " +
+			"the relay dropped the device's binding — the app must report a new token", true
+	case "INVALID_ARGUMENT":
+		return "FCM refused the request as invalid (a malformed token, a package name that does not match, a bad payload); not retried", true
+	case "SENDER_ID_MISMATCH":
+		return "FCM says the token belongs to another Firebase project than the certificate's: check that the certificate ID " +
+			"in the app's code is the one of its Firebase project; not retried, the certificate is marked misconfigured", true
+	case "QUOTA_EXCEEDED":
+		return "FCM refused it for a rate limit (the project's, or this device's)", true
+	case "UNAVAILABLE":
+		return "FCM was unavailable (overloaded)", true
+	case "INTERNAL":
+		return "FCM failed with an internal error", true
+	case "THIRD_PARTY_AUTH_ERROR":
+		return "FCM could not authenticate to APNs or web push with the project's credentials: fix them in the Firebase console; not retried", true
+	case relay.ErrCodeUnauthenticated:
+		return "FCM refused the certificate's credentials (service account or server key): update the certificate; " +
+			"not retried, the certificate is marked misconfigured", true
+	case relay.ErrCodeTimeout:
+		return "FCM did not answer in time (the push may have reached it)", true
+	case relay.ErrCodeNetwork:
+		return "the relay could not reach FCM (a network error)", true
+	}
+	return "", false
 }
 
-// retriedCodes are the FCM codes the relay retries.
-var retriedCodes = []string{"QUOTA_EXCEEDED", "UNAVAILABLE", "INTERNAL", relay.ErrCodeTimeout, relay.ErrCodeNetwork}
+// retried reports whether the relay retries a push FCM answered with code.
+func retried(code string) bool {
+	switch code {
+	case "QUOTA_EXCEEDED", "UNAVAILABLE", "INTERNAL", relay.ErrCodeTimeout, relay.ErrCodeNetwork:
+		return true
+	}
+	return false
+}
 
 // knownReason reports whether explain has words of its own for a reason.
 func knownReason(reason string) bool {
@@ -75,11 +105,12 @@ func knownReason(reason string) bool {
 		relay.ReasonTestPush:
 		return true
 	}
-	if _, ok := decisionWords[reason]; ok {
+	if _, ok := decisionWords(reason); ok {
 		return true
 	}
-	_, ok := fcmWords[strings.TrimPrefix(reason, relay.ReasonFCMPrefix)]
-	return ok && strings.HasPrefix(reason, relay.ReasonFCMPrefix)
+	code, isFCM := strings.CutPrefix(reason, relay.ReasonFCMPrefix)
+	_, ok := fcmWords(code)
+	return ok && isFCM
 }
 
 // explain says what a push-trace entry means, in plain words. others are the entries read with
@@ -114,7 +145,7 @@ func explain(e relay.TraceEntry, others []relay.TraceEntry) string {
 	case strings.HasPrefix(r, relay.ReasonFCMPrefix):
 		return explainFCM(e)
 	}
-	words, ok := decisionWords[r]
+	words, ok := decisionWords(r)
 	if !ok {
 		return fmt.Sprintf("reason %q: this console has no words for it yet; see the detail", r)
 	}
@@ -132,7 +163,7 @@ func explain(e relay.TraceEntry, others []relay.TraceEntry) string {
 // explainFCM says what an FCM error means for the push: retried, given up, or dropped.
 func explainFCM(e relay.TraceEntry) string {
 	code := strings.TrimPrefix(e.Reason, relay.ReasonFCMPrefix)
-	words, ok := fcmWords[code]
+	words, ok := fcmWords(code)
 	if !ok {
 		words = fmt.Sprintf("FCM answered %s", code)
 	}
@@ -145,7 +176,7 @@ func explainFCM(e relay.TraceEntry) string {
 		return attempt + "FCM says the token itself is malformed; the relay dropped the device's binding — the app must report a valid token"
 	case strings.Contains(e.Detail, "cancelled push"):
 		return words + " (the answer to a push already cancelled)"
-	case !slices.Contains(retriedCodes, code):
+	case !retried(code):
 		return attempt + words
 	case strings.HasPrefix(e.Detail, "gave up"):
 		return attempt + words + "; the relay gave up on this push"
@@ -165,7 +196,8 @@ func coveredBy(e relay.TraceEntry, others []relay.TraceEntry) string {
 		if o.Seq != e.Seq && !slices.Contains(o.Seqs, e.Seq) {
 			continue
 		}
-		summary := o.Reason == relay.ReasonPushed || (decisionWords[o.Reason] != "" && o.PushID == 0)
+		_, decision := decisionWords(o.Reason)
+		summary := o.Reason == relay.ReasonPushed || (decision && o.PushID == 0)
 		if summary && (first == nil || o.Time.Before(first.Time)) {
 			first = &others[i]
 		}

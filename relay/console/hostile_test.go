@@ -24,14 +24,14 @@ var (
 func TestHostileInputInEveryFieldIsEscaped(t *testing.T) {
 	r := startRelay(t)
 	p := newPerson(t, r.URL)
-	tok := p.signIn()
+	tok := p.SignIn(adminKey)
 	app := func(id int) url.Values {
 		return url.Values{"csrf": {tok}, "sdkAppId": {fmt.Sprint(id)}, "name": {"Demo"}, "secretKey": {appSecret}, "loginPolicy": {"multi"}}
 	}
 	cert := url.Values{"csrf": {tok}, "packageName": {"com.example.im"}, "api": {"legacy"}, "serverKey": {serverKey}}
-	_, page := p.post("/console/apps", app(1400000001))
+	_, page := p.Post("/console/apps", app(1400000001))
 	require.Contains(t, page, "App 1400000001 created")
-	_, page = p.post("/console/apps/1400000001/certificates", cert)
+	_, page = p.Post("/console/apps/1400000001/certificates", cert)
 	require.Contains(t, page, "Certificate 1 created")
 
 	forms := []struct {
@@ -56,7 +56,7 @@ func TestHostileInputInEveryFieldIsEscaped(t *testing.T) {
 					form.Set("sdkAppId", fmt.Sprint(next))
 				}
 				form.Set(field, h)
-				status, page := p.post(f.path, form)
+				status, page := p.Post(f.path, form)
 				what := fmt.Sprintf("POST %s with %s=%s → %d", f.path, field, h, status)
 				for _, s := range raw {
 					require.NotContains(t, page, s, what)
@@ -70,11 +70,11 @@ func TestHostileInputInEveryFieldIsEscaped(t *testing.T) {
 	for _, path := range []string{"/console/apps", "/console/apps/1400000001", "/console/apps/1400000001/certificates",
 		"/console/apps/1400000001/certificates/1", "/console/apps/1400000001/delete", "/console/apps/1400000001/certificates/1/delete",
 		"/console/apps/" + url.PathEscape(hostile[1]) + "/certificates"} {
-		_, page := p.get(path)
+		_, page := p.Get(path)
 		for _, s := range raw {
 			require.NotContains(t, page, s, path)
 		}
 	}
-	_, page = p.get("/console/apps")
+	_, page = p.Get("/console/apps")
 	require.Contains(t, page, escaped[0], "a hostile app name is kept and shown, escaped")
 }

@@ -3,13 +3,8 @@ package console_test
 import (
 	"bytes"
 	"context"
-	"io"
 	"log/slog"
-	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
-	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +16,7 @@ import (
 	"github.com/pushlab/pushlab/internal/testca"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/relay/client"
+	"github.com/pushlab/pushlab/relay/console/consoletest"
 	"github.com/pushlab/pushlab/relay/sender"
 	"github.com/pushlab/pushlab/relay/server"
 )
@@ -88,73 +84,8 @@ func serviceAccount(t *testing.T) (sa, privateKeyLine string) {
 	return sa, line
 }
 
-// person is a browser without JavaScript: a cookie jar and forms.
-type person struct {
-	t    *testing.T
-	base string
-	hc   *http.Client
-	// pages are every body the person was answered.
-	pages []string
-}
-
-func newPerson(t *testing.T, base string) *person {
+// newPerson is a browser of the console at base, over the network.
+func newPerson(t *testing.T, base string) *consoletest.Browser {
 	t.Helper()
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	return &person{t: t, base: base, hc: &http.Client{Jar: jar}}
-}
-
-// get fetches a page (following redirects) and answers its status and body.
-func (p *person) get(path string) (int, string) {
-	p.t.Helper()
-	res, err := p.hc.Get(p.base + path)
-	require.NoError(p.t, err)
-	return p.read(res)
-}
-
-// post submits a form (following the redirect after it) and answers the last status and body.
-func (p *person) post(path string, form url.Values) (int, string) {
-	p.t.Helper()
-	res, err := p.hc.PostForm(p.base+path, form)
-	require.NoError(p.t, err)
-	return p.read(res)
-}
-
-func (p *person) read(res *http.Response) (int, string) {
-	p.t.Helper()
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	require.NoError(p.t, err)
-	p.pages = append(p.pages, string(b))
-	return res.StatusCode, string(b)
-}
-
-var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-
-// csrf reads the token a page's forms carry.
-func (p *person) csrf(page string) string {
-	p.t.Helper()
-	m := csrfField.FindStringSubmatch(page)
-	require.NotNil(p.t, m, "no csrf field in the page")
-	return m[1]
-}
-
-// signIn signs in through the form and answers the CSRF token of the page it lands on.
-func (p *person) signIn() string {
-	p.t.Helper()
-	_, page := p.get("/console/login")
-	status, page := p.post("/console/login", url.Values{"key": {adminKey}, "csrf": {p.csrf(page)}})
-	require.Equal(p.t, http.StatusOK, status, page)
-	return p.csrf(page)
-}
-
-// cookie answers the session cookie's value.
-func (p *person) cookie() string {
-	u, _ := url.Parse(p.base + "/console/")
-	for _, c := range p.hc.Jar.Cookies(u) {
-		if c.Name == "pushlab_console" {
-			return c.Value
-		}
-	}
-	return ""
+	return consoletest.New(t, base, nil)
 }

@@ -37,10 +37,9 @@ type errorPage struct {
 // templateFuncs are the templates' helpers.
 func templateFuncs() template.FuncMap {
 	return template.FuncMap{
-		"time":     fmtTime,
-		"shortTok": shortToken,
-		"millis":   fmtMillis,
-		"seqs":     seqList,
+		"time":   fmtTime,
+		"millis": fmtMillis,
+		"seqs":   seqList,
 	}
 }
 
@@ -52,20 +51,12 @@ func fmtTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05")
 }
 
-// shortToken shows the ends of an FCM token: enough to tell tokens apart, too little to use one.
-func shortToken(tok string) string {
-	if len(tok) <= 16 {
-		return tok
-	}
-	return tok[:8] + "…" + tok[len(tok)-4:]
-}
-
 // parsePages parses each page with the layout it is drawn in and the partials (templates/_*.html)
 // that pages share.
 func parsePages() (map[string]*template.Template, error) {
 	names, err := templateFS.ReadDir("templates")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("console: list the page templates: %w", err)
 	}
 	pages := map[string]*template.Template{}
 	for _, n := range names {

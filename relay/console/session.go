@@ -241,10 +241,12 @@ func loginURL(next string) string {
 }
 
 // safeNext reports whether a sign-in may send the browser to next: console paths only, never
-// another site.
+// another site. Backslashes and control characters are refused too: browsers read a backslash
+// as a slash and drop tabs and newlines, which could make "//" of what was not.
 func safeNext(next string) bool {
 	return strings.HasPrefix(next, "/console/") && !strings.HasPrefix(next, "/console/login") &&
-		!strings.ContainsAny(next, "\\\r\n") && !strings.Contains(next, "//")
+		!strings.ContainsFunc(next, func(r rune) bool { return r == '\\' || r < 0x20 || r == 0x7f }) &&
+		!strings.Contains(next, "//")
 }
 
 // loginForm is what the sign-in page shows.

@@ -30,15 +30,11 @@ type testPushOutcome struct {
 const maxTestPushText = 1000
 
 // testPush sends a test push to one device through the admin API and shows FCM's answer.
-func (c *Console) testPush(w http.ResponseWriter, r *http.Request, s *session) {
-	app, ok := c.usersApp(w, r, s)
-	if !ok {
-		return
-	}
+func (c *Console) testPush(w http.ResponseWriter, r *http.Request, s *session, app uint64) {
 	user, dev := r.PathValue("user"), r.PathValue("device")
 	title, body := strings.TrimSpace(r.PostForm.Get("title")), strings.TrimSpace(r.PostForm.Get("body"))
 	o := testPushOutcome{App: app, User: user, Device: dev, Title: title, Body: body,
-		UserPage: userPath(app, user), Trace: userTraceLink(app, user), Certificates: fmt.Sprintf("/console/apps/%d/certificates", app)}
+		UserPage: userPath(app, user), Trace: userTraceLink(app, user), Certificates: certsPage(app)}
 	if len(title) > maxTestPushText || len(body) > maxTestPushText {
 		c.render(w, r, s, http.StatusBadRequest, "error", "Bad form", errorPage{
 			Message: fmt.Sprintf("A test push's title and body are at most %d bytes each.", maxTestPushText), Back: o.UserPage})

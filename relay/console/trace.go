@@ -41,6 +41,8 @@ type traceRow struct {
 	relay.TraceEntry
 	Kind  reasonKind
 	Words string
+	// UserPage is the console page of the entry's user, escaped; empty when it names none.
+	UserPage string
 }
 
 // traceView is what the trace page shows.
@@ -65,14 +67,12 @@ func (c *Console) tracePage(w http.ResponseWriter, r *http.Request, s *session) 
 	v := traceView{PageSize: tracePageSize, Form: traceForm{
 		App: q.Get("sdkAppId"), Cert: q.Get("certificateId"), User: q.Get("userId"), Device: q.Get("deviceId"),
 		Msg: q.Get("msgId"), From: q.Get("from"), To: q.Get("to"), PageToken: q.Get("pageToken")}}
-	var apps struct {
-		Apps []relay.AppView `json:"apps"`
-	}
-	if err := c.cfg.API.Do(r.Context(), http.MethodGet, "/admin/v1/apps", nil, &apps); err != nil {
+	apps, err := c.listApps(r)
+	if err != nil {
 		c.apiFailure(w, r, s, "", err)
 		return
 	}
-	v.Apps = apps.Apps
+	v.Apps = apps
 	tq, problems := parseTraceForm(v.Form)
 	if tq.App == 0 && len(problems) == 0 {
 		if len(v.Apps) != 1 {
@@ -105,7 +105,11 @@ func (c *Console) tracePage(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	v.App = tq.App
 	for _, e := range slices.Backward(ans.Entries) {
-		v.Rows = append(v.Rows, traceRow{TraceEntry: e, Kind: kindOf(e.Reason), Words: explain(e, ans.Entries)})
+		row := traceRow{TraceEntry: e, Kind: kindOf(e.Reason), Words: explain(e, ans.Entries)}
+		if e.UserID != "" {
+			row.UserPage = userPath(tq.App, e.UserID)
+		}
+		v.Rows = append(v.Rows, row)
 	}
 	if ans.Next != "" {
 		v.Older = traceLink(v.Form, ans.Next)
@@ -124,7 +128,7 @@ func (c *Console) checkInput(r *http.Request, tq traceQuery, f traceForm, entrie
 	var certs struct {
 		Certificates []relay.CertificateView `json:"certificates"`
 	}
-	if err := c.cfg.API.Do(r.Context(), http.MethodGet, fmt.Sprintf("/admin/v1/apps/%d/certificates", tq.App), nil, &certs); err != nil {
+	if err := c.cfg.API.Do(r.Context(), http.MethodGet, certsPath(tq.App), nil, &certs); err != nil {
 		_, in.CertsErr = apiStatus(err)
 	}
 	in.Certs = certs.Certificates
@@ -132,7 +136,7 @@ func (c *Console) checkInput(r *http.Request, tq traceQuery, f traceForm, entrie
 		return in
 	}
 	var u relay.UserView
-	err := c.cfg.API.Do(r.Context(), http.MethodGet, fmt.Sprintf("/admin/v1/apps/%d/users/%s", tq.App, url.PathEscape(f.User)), nil, &u)
+	err := c.cfg.API.Do(r.Context(), http.MethodGet, apiUserPath(tq.App, f.User), nil, &u)
 	var ae *client.AdminError
 	switch {
 	case err == nil:
@@ -182,8 +186,10 @@ func parseTraceForm(f traceForm) (traceQuery, []string) {
 
 // formTimeLayouts are the times the form takes without a zone: UTC (a datetime-local field
 // sends the first).
-var formTimeLayouts = []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02T15:04:05.000",
-	"2006-01-02 15:04", "2006-01-02 15:04:05", "2006-01-02 15:04:05.000", "2006-01-02"}
+func formTimeLayouts() []string {
+	return []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02T15:04:05.000",
+		"2006-01-02 15:04", "2006-01-02 15:04:05", "2006-01-02 15:04:05.000", "2006-01-02"}
+}
 
 // parseFormTime reads an RFC 3339 time, or one of formTimeLayouts as UTC.
 func parseFormTime(v string) (time.Time, error) {
@@ -191,7 +197,7 @@ func parseFormTime(v string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 		return t.UTC(), nil
 	}
-	for _, l := range formTimeLayouts {
+	for _, l := range formTimeLayouts() {
 		if t, err := time.Parse(l, v); err == nil {
 			return t, nil
 		}

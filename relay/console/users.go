@@ -16,9 +16,9 @@ import (
 // userRoutes registers the users pages: the lookup, a user's devices, the kick and the test push.
 func (c *Console) userRoutes() {
 	c.mux.Handle("GET /console/users", c.page(c.usersPage))
-	c.mux.Handle("GET /console/apps/{app}/users/{user}", c.page(c.userPage))
-	c.mux.Handle("POST /console/apps/{app}/users/{user}/kick", c.form(c.kickUser))
-	c.mux.Handle("POST /console/apps/{app}/users/{user}/devices/{device}/test-push", c.form(c.testPush))
+	c.mux.Handle("GET /console/apps/{app}/users/{user}", c.page(c.withApp(c.userPage)))
+	c.mux.Handle("POST /console/apps/{app}/users/{user}/kick", c.form(c.withApp(c.kickUser)))
+	c.mux.Handle("POST /console/apps/{app}/users/{user}/devices/{device}/test-push", c.form(c.withApp(c.testPush)))
 }
 
 // userPath is the console page of a user; IDs are path-escaped, so any ID makes one path.
@@ -47,15 +47,13 @@ type usersLookup struct {
 
 // usersPage asks for an app and a user ID; with both, it sends the browser to the user's page.
 func (c *Console) usersPage(w http.ResponseWriter, r *http.Request, s *session) {
-	var ans struct {
-		Apps []relay.AppView `json:"apps"`
-	}
-	if err := c.cfg.API.Do(r.Context(), http.MethodGet, "/admin/v1/apps", nil, &ans); err != nil {
+	apps, err := c.listApps(r)
+	if err != nil {
 		c.apiFailure(w, r, s, "", err)
 		return
 	}
 	q := r.URL.Query()
-	l := usersLookup{Apps: ans.Apps, User: strings.TrimSpace(q.Get("user"))}
+	l := usersLookup{Apps: apps, User: strings.TrimSpace(q.Get("user"))}
 	if a := q.Get("app"); a != "" {
 		app, err := strconv.ParseUint(a, 10, 64)
 		switch {
@@ -109,11 +107,7 @@ type deviceRow struct {
 }
 
 // userPage shows a user's devices as the relay knows them.
-func (c *Console) userPage(w http.ResponseWriter, r *http.Request, s *session) {
-	app, ok := c.usersApp(w, r, s)
-	if !ok {
-		return
-	}
+func (c *Console) userPage(w http.ResponseWriter, r *http.Request, s *session, app uint64) {
 	user := r.PathValue("user")
 	var v relay.UserView
 	if err := c.cfg.API.Do(r.Context(), http.MethodGet, apiUserPath(app, user), nil, &v); err != nil {
@@ -128,7 +122,7 @@ func (c *Console) userInfo(app uint64, v relay.UserView) userInfo {
 	now := c.cfg.Now()
 	u := userInfo{App: app, User: v.UserID, LastSeq: v.LastSeq, Self: userPath(app, v.UserID),
 		Kick: userPath(app, v.UserID) + "/kick", Trace: userTraceLink(app, v.UserID),
-		Certificates: fmt.Sprintf("/console/apps/%d/certificates", app)}
+		Certificates: certsPage(app)}
 	for _, d := range v.Devices {
 		row := deviceRow{ID: d.DeviceID, Platform: d.Platform, LoginAt: d.LoginAt, LastSeen: d.LastSeen,
 			Unread: d.Unread, Caps: d.Caps,
@@ -186,11 +180,7 @@ func ago(d time.Duration) string {
 }
 
 // kickUser logs every device of a user out, as the admin API's kick does.
-func (c *Console) kickUser(w http.ResponseWriter, r *http.Request, s *session) {
-	app, ok := c.usersApp(w, r, s)
-	if !ok {
-		return
-	}
+func (c *Console) kickUser(w http.ResponseWriter, r *http.Request, s *session, app uint64) {
 	user := r.PathValue("user")
 	in := map[string]string{"reason": "kicked from the console"}
 	var ans struct {
@@ -207,17 +197,6 @@ func (c *Console) kickUser(w http.ResponseWriter, r *http.Request, s *session) {
 	c.redirect(w, r, s, userPath(app, user), fmt.Sprintf("Kicked %d %s of %s: they must log in again.", ans.Kicked, noun, user))
 }
 
-// usersApp reads the SDKAppID in the path; a bad one is a 404 page.
-func (c *Console) usersApp(w http.ResponseWriter, r *http.Request, s *session) (uint64, bool) {
-	app, err := strconv.ParseUint(r.PathValue("app"), 10, 64)
-	if err != nil {
-		c.render(w, r, s, http.StatusNotFound, "error", "Not found", errorPage{
-			Message: "An app is named by its SDKAppID, a number.", Back: "/console/users"})
-		return 0, false
-	}
-	return app, true
-}
-
 // userFailure draws the page for a user the API would not show: an unknown user or app in
 // words, any other refusal in the API's.
 func (c *Console) userFailure(w http.ResponseWriter, r *http.Request, s *session, app uint64, user string, err error) {
@@ -228,7 +207,7 @@ func (c *Console) userFailure(w http.ResponseWriter, r *http.Request, s *session
 	}
 	msg := fmt.Sprintf("The relay knows no user %q in app %d. It learns a user at the user's first login or first message.", user, app)
 	var a relay.AppView
-	if err := c.cfg.API.Do(r.Context(), http.MethodGet, fmt.Sprintf("/admin/v1/apps/%d", app), nil, &a); errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+	if err := c.cfg.API.Do(r.Context(), http.MethodGet, appPath(app), nil, &a); errors.As(err, &ae) && ae.Status == http.StatusNotFound {
 		msg = fmt.Sprintf("The relay has no app %d.", app)
 	}
 	c.render(w, r, s, http.StatusNotFound, "error", "No such user", errorPage{Message: msg, Back: "/console/users?app=" + strconv.FormatUint(app, 10)})

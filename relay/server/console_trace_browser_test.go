@@ -52,15 +52,7 @@ func TestConsoleTraceInBrowser(t *testing.T) {
 	store := relay.NewMemoryStore()
 	var end time.Time
 	synctest.Test(t, func(t *testing.T) {
-		b := startRelay(t, store, relay.Config{})
-		b.provision()
-		alice := b.launch("alice", "alice-phone")
-		bob := b.launch("bob", "bob-phone")
-		require.NoError(t, alice.conn.Drop())
-		synctest.Wait()
-		bob.send("alice", "are you there?")
-		synctest.Wait()
-		require.Len(t, b.sender.sent(), 1)
+		_, alice, bob := startWithOnePush(t, store)
 		bob.conn.Close()
 		alice.conn.Close()
 		end = time.Now()

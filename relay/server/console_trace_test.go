@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"html"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strings"
@@ -18,43 +16,6 @@ import (
 
 	"github.com/pushlab/pushlab/relay"
 )
-
-// consoleUser is a person signed in to a relay's console, with the session cookie a browser
-// keeps; it does not follow redirects, so that tests see them.
-type consoleUser struct {
-	t    *testing.T
-	base string
-	http *http.Client
-}
-
-var consoleCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-
-// signIn signs in to the console at base through its form, over transport.
-func signIn(t *testing.T, base string, transport http.RoundTripper) *consoleUser {
-	t.Helper()
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	u := &consoleUser{t: t, base: base, http: &http.Client{Transport: transport, Jar: jar,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	_, page := u.get("/console/login")
-	m := consoleCSRF.FindStringSubmatch(page)
-	require.NotNil(t, m, "no csrf field in the sign-in page")
-	res, err := u.http.PostForm(base+"/console/login", url.Values{"key": {adminKey}, "csrf": {m[1]}})
-	require.NoError(t, err)
-	res.Body.Close()
-	require.Equal(t, http.StatusSeeOther, res.StatusCode, "signed in")
-	return u
-}
-
-func (u *consoleUser) get(path string) (int, string) {
-	u.t.Helper()
-	res, err := u.http.Get(u.base + path)
-	require.NoError(u.t, err)
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	require.NoError(u.t, err)
-	return res.StatusCode, string(b)
-}
 
 // traceRow is a row of the console's trace table: its reason and the text of its cells.
 type traceRow struct {
@@ -112,18 +73,10 @@ func TestConsoleTracePage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := relay.NewMemoryStore()
 		start := seedTrace(t, store, "dora", 130)
-		b := startRelay(t, store, relay.Config{})
-		b.provision()
-		alice := b.launch("alice", "alice-phone")
-		bob := b.launch("bob", "bob-phone")
-		require.NoError(t, alice.conn.Drop())
-		synctest.Wait()
-		bob.send("alice", "are you there?")
-		synctest.Wait()
-		require.Len(t, b.sender.sent(), 1)
-		u := signIn(t, baseURL, b.http.Transport)
+		b, alice, bob := startWithOnePush(t, store)
+		u := b.signInConsole()
 
-		status, page := u.get("/console/trace?userId=alice")
+		status, page := u.Open("/console/trace?userId=alice")
 		require.Equal(t, http.StatusOK, status, page)
 		rows := traceRows(page)
 		require.Equal(t, []string{relay.ReasonFCMOK, relay.ReasonPushed}, []string{rows[0].Reason, rows[1].Reason}, "newest first, the one app chosen")
@@ -136,7 +89,7 @@ func TestConsoleTracePage(t *testing.T) {
 		require.Contains(t, page, "fcm-ok at ", "the checklist's last FCM answer")
 
 		// Paging: a hundred newest, then the rest, and back.
-		status, page = u.get(fmt.Sprintf("/console/trace?sdkAppId=%d&userId=dora", appID))
+		status, page = u.Open(fmt.Sprintf("/console/trace?sdkAppId=%d&userId=dora", appID))
 		require.Equal(t, http.StatusOK, status)
 		first := msgIDs(traceRows(page))
 		require.Len(t, first, 100)
@@ -147,25 +100,25 @@ func TestConsoleTracePage(t *testing.T) {
 		require.NotNil(t, older, "a link to older entries")
 		next := html.UnescapeString(older[1])
 		require.Contains(t, next, "userId=dora", "the link keeps the filters")
-		_, page = u.get(next)
+		_, page = u.Open(next)
 		require.Equal(t, []string{"m29", "m28"}, msgIDs(traceRows(page))[:2])
 		require.Len(t, traceRows(page), 30)
 		require.Nil(t, olderLink.FindStringSubmatch(page), "no older page")
 		back := newestLink.FindStringSubmatch(page)
 		require.NotNil(t, back)
-		_, page = u.get(html.UnescapeString(back[1]))
+		_, page = u.Open(html.UnescapeString(back[1]))
 		require.Equal(t, first, msgIDs(traceRows(page)))
 
 		// Filters: a message, and a time range (UTC, either way of writing it).
-		_, page = u.get("/console/trace?userId=dora&msgId=m7")
+		_, page = u.Open("/console/trace?userId=dora&msgId=m7")
 		require.Equal(t, []string{"m7"}, msgIDs(traceRows(page)))
 		from := start.Add(10 * time.Second).UTC()
 		q := url.Values{"userId": {"dora"}, "from": {from.Format("2006-01-02 15:04:05")}, "to": {from.Add(3 * time.Second).Format(time.RFC3339)}}
-		_, page = u.get("/console/trace?" + q.Encode())
+		_, page = u.Open("/console/trace?" + q.Encode())
 		require.Equal(t, []string{"m12", "m11", "m10"}, msgIDs(traceRows(page)))
-		_, page = u.get(fmt.Sprintf("/console/trace?certificateId=%d&deviceId=alice-phone", certID))
+		_, page = u.Open(fmt.Sprintf("/console/trace?certificateId=%d&deviceId=alice-phone", certID))
 		require.Len(t, traceRows(page), 2)
-		_, page = u.get("/console/trace?certificateId=1")
+		_, page = u.Open("/console/trace?certificateId=1")
 		require.Empty(t, traceRows(page))
 		require.Contains(t, html.UnescapeString(page), "no certificate 1: check that the certificate ID in the app's code")
 
@@ -178,7 +131,7 @@ func TestConsoleTracePage(t *testing.T) {
 			"pageToken=x":                   "The relay refused the query: pageToken",
 			"sdkAppId=999":                  "The relay has no app 999.",
 		} {
-			status, page := u.get("/console/trace?" + q)
+			status, page := u.Open("/console/trace?" + q)
 			require.Contains(t, []int{http.StatusBadRequest, http.StatusNotFound}, status, q)
 			require.Contains(t, page, want, q)
 			require.Contains(t, page, `<form class="filters"`, q)
@@ -187,7 +140,7 @@ func TestConsoleTracePage(t *testing.T) {
 		// Several apps and none named: the page asks which.
 		status, body := b.admin("POST", "/admin/v1/apps", `{"sdkAppId":1400000002,"secretKey":"another-secret-0123456789","name":"Other"}`)
 		require.Equal(t, http.StatusCreated, status, body)
-		status, page = u.get("/console/trace")
+		status, page = u.Open("/console/trace")
 		require.Equal(t, http.StatusOK, status)
 		require.Contains(t, page, "Choose an app")
 		require.Contains(t, page, `href="/console/trace?sdkAppId=1400000002"`)
@@ -218,7 +171,7 @@ func TestConsoleTraceEscapesHostileInput(t *testing.T) {
 		require.NoError(t, store.Apply(context.Background(), []relay.Record{relay.AppendTrace{Entries: []relay.TraceEntry{e}}}))
 		b := startRelay(t, store, relay.Config{})
 		b.provision()
-		u := signIn(t, baseURL, b.http.Transport)
+		u := b.signInConsole()
 
 		fields := []string{"sdkAppId", "certificateId", "userId", "deviceId", "msgId", "from", "to", "pageToken"}
 		for _, h := range hostile {
@@ -226,15 +179,15 @@ func TestConsoleTraceEscapesHostileInput(t *testing.T) {
 			for _, f := range fields {
 				all.Set(f, h)
 				q := url.Values{f: {h}}
-				status, page := u.get("/console/trace?" + q.Encode())
+				status, page := u.Open("/console/trace?" + q.Encode())
 				require.NotEqual(t, http.StatusInternalServerError, status, f)
 				requireEscaped(t, page, f+"="+h)
 				require.Contains(t, page, html.EscapeString(h), "%s=%s is shown, as text", f, h)
 			}
-			_, page := u.get("/console/trace?" + all.Encode())
+			_, page := u.Open("/console/trace?" + all.Encode())
 			requireEscaped(t, page, "every field at once")
 		}
-		_, page := u.get("/console/trace?" + url.Values{"userId": {hostile[0]}}.Encode())
+		_, page := u.Open("/console/trace?" + url.Values{"userId": {hostile[0]}}.Encode())
 		rows := traceRows(page)
 		require.Len(t, rows, 1, "the hostile entry is listed")
 		require.Equal(t, []string{hostile[0], hostile[1]}, rows[0].Cells[1:3])

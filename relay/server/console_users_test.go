@@ -5,12 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -20,78 +17,8 @@ import (
 
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/relay/client"
+	"github.com/pushlab/pushlab/relay/console/consoletest"
 )
-
-// usersBrowser is a cookie-keeping browser of the relay's console, signed in through its form.
-type usersBrowser struct {
-	t       *testing.T
-	h       http.Handler
-	cookies map[string]*http.Cookie
-}
-
-var usersCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-
-// signInUsersBrowser signs in with the admin key through the console's sign-in form.
-func (b *bubble) signInUsersBrowser() *usersBrowser {
-	b.t.Helper()
-	ub := &usersBrowser{t: b.t, h: b.srv.Handler(), cookies: map[string]*http.Cookie{}}
-	_, login := ub.get("/console/login")
-	status, _, _ := ub.post("/console/login", url.Values{"key": {adminKey}, "csrf": {ub.csrf(login)}})
-	require.Equal(b.t, http.StatusSeeOther, status)
-	require.NotEmpty(b.t, ub.cookies)
-	return ub
-}
-
-func (ub *usersBrowser) do(method, path string, form url.Values) (int, string, string) {
-	ub.t.Helper()
-	var body io.Reader = http.NoBody
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req := httptest.NewRequest(method, path, body)
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	for _, c := range ub.cookies {
-		req.AddCookie(c)
-	}
-	rec := httptest.NewRecorder()
-	ub.h.ServeHTTP(rec, req)
-	res := rec.Result()
-	for _, c := range res.Cookies() {
-		ub.cookies[c.Name] = c
-	}
-	out, err := io.ReadAll(res.Body)
-	require.NoError(ub.t, err)
-	return res.StatusCode, string(out), res.Header.Get("Location")
-}
-
-func (ub *usersBrowser) get(path string) (int, string) {
-	status, body, _ := ub.do(http.MethodGet, path, nil)
-	return status, body
-}
-
-func (ub *usersBrowser) post(path string, form url.Values) (int, string, string) {
-	return ub.do(http.MethodPost, path, form)
-}
-
-func (ub *usersBrowser) csrf(page string) string {
-	ub.t.Helper()
-	m := usersCSRF.FindStringSubmatch(page)
-	require.NotNil(ub.t, m, "no csrf field in the page")
-	return m[1]
-}
-
-// requireNoSecret checks that a page shows no key, secret or session cookie.
-func (ub *usersBrowser) requireNoSecret(page string) {
-	ub.t.Helper()
-	for _, s := range []string{adminKey, appSecret, "PRIVATE KEY", "secret-material", "private_key"} {
-		require.NotContains(ub.t, page, s)
-	}
-	for _, c := range ub.cookies {
-		require.NotContains(ub.t, page, c.Value, "the session cookie is never shown")
-	}
-}
 
 // startUsersRelay starts a provisioned relay whose log, at debug level, the test reads.
 func startUsersRelay(t *testing.T) (*bubble, *lockedBuffer) {
@@ -135,14 +62,14 @@ func TestConsoleUserPageShowsDevicesAndKicks(t *testing.T) {
 		_, err = web.Do(ctx, relay.ClientFrame{Op: relay.OpSync}) // the web app speaks; the phone is silent
 		require.NoError(t, err)
 
-		ub := b.signInUsersBrowser()
-		status, page := ub.get("/console/users")
+		ub := b.signInConsole()
+		status, page := ub.Open("/console/users")
 		require.Equal(t, http.StatusOK, status)
 		require.Contains(t, page, fmt.Sprintf(`<option value="%d"`, appID))
-		_, _, loc := ub.do(http.MethodGet, fmt.Sprintf("/console/users?app=%d&user=alice", appID), nil)
+		loc := ub.Do(http.MethodGet, fmt.Sprintf("/console/users?app=%d&user=alice", appID), nil).Location()
 		require.Equal(t, fmt.Sprintf("/console/apps/%d/users/alice", appID), loc)
 
-		status, page = ub.get(loc)
+		status, page = ub.Open(loc)
 		require.Equal(t, http.StatusOK, status, page)
 		var v relay.UserView
 		_, body := b.admin("GET", fmt.Sprintf("/admin/v1/apps/%d/users/alice", appID), "")
@@ -163,27 +90,28 @@ func TestConsoleUserPageShowsDevicesAndKicks(t *testing.T) {
 			require.Contains(t, page, want)
 		}
 		require.NotContains(t, page, phoneToken, "the whole token is never on the page")
-		ub.requireNoSecret(page)
-		_, bobPage := ub.get(fmt.Sprintf("/console/apps/%d/users/bob", appID))
+		requireNoSecret(t, ub, page)
+		_, bobPage := ub.Open(fmt.Sprintf("/console/apps/%d/users/bob", appID))
 		require.Contains(t, bobPage, "logged in · connected · foreground")
 
 		// A kick needs the session's CSRF token.
 		kick := fmt.Sprintf("/console/apps/%d/users/alice/kick", appID)
-		status, _, _ = ub.post(kick, url.Values{"csrf": {"forged"}})
+		status = ub.Do(http.MethodPost, kick, url.Values{"csrf": {"forged"}}).StatusCode
 		require.Equal(t, http.StatusForbidden, status)
-		status, _, _ = ub.post(kick, url.Values{})
+		status = ub.Do(http.MethodPost, kick, url.Values{}).StatusCode
 		require.Equal(t, http.StatusForbidden, status)
 		_, body = b.admin("GET", fmt.Sprintf("/admin/v1/apps/%d/users/alice", appID), "")
 		require.Contains(t, body, `"loggedIn":true`, "no kick without the token")
 
-		status, _, loc = ub.post(kick, url.Values{"csrf": {ub.csrf(page)}})
+		res := ub.Do(http.MethodPost, kick, url.Values{"csrf": {consoletest.CSRF(t, page)}})
+		status, loc = res.StatusCode, res.Location()
 		require.Equal(t, http.StatusSeeOther, status)
 		require.Equal(t, fmt.Sprintf("/console/apps/%d/users/alice", appID), loc)
-		_, page = ub.get(loc)
+		_, page = ub.Open(loc)
 		require.Contains(t, page, "Kicked 2 devices of alice")
 		require.Equal(t, 2, strings.Count(page, "logged out (ended: kicked)"), page)
 		require.Contains(t, log.String(), "console: signed in")
-		ub.requireNoSecret(log.String())
+		requireNoSecret(t, ub, log.String())
 	})
 }
 
@@ -191,17 +119,18 @@ func TestConsoleTestPushShowsFCMsAnswer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b, log := startUsersRelay(t)
 		b.loginWithToken("alice", "alice-phone", "android", phoneToken)
-		ub := b.signInUsersBrowser()
-		_, page := ub.get(fmt.Sprintf("/console/apps/%d/users/alice", appID))
-		tok := ub.csrf(page)
+		ub := b.signInConsole()
+		_, page := ub.Open(fmt.Sprintf("/console/apps/%d/users/alice", appID))
+		tok := consoletest.CSRF(t, page)
 		push := fmt.Sprintf("/console/apps/%d/users/alice/devices/alice-phone/test-push", appID)
 		hostile := []string{`<script>alert(1)</script>`, `"><img src=x onerror=alert(1)>`}
 
-		status, _, _ := ub.post(push, url.Values{"title": {"hi"}})
+		status := ub.Do(http.MethodPost, push, url.Values{"title": {"hi"}}).StatusCode
 		require.Equal(t, http.StatusForbidden, status, "a test push needs the session's CSRF token")
 		require.Empty(t, b.sender.sent())
 
-		status, page, _ = ub.post(push, url.Values{"csrf": {tok}, "title": {hostile[0]}, "body": {hostile[1]}})
+		res := ub.Do(http.MethodPost, push, url.Values{"csrf": {tok}, "title": {hostile[0]}, "body": {hostile[1]}})
+		status, page = res.StatusCode, res.Page
 		require.Equal(t, http.StatusOK, status, page)
 		sent := b.sender.sent()
 		require.Len(t, sent, 1)
@@ -215,52 +144,55 @@ func TestConsoleTestPushShowsFCMsAnswer(t *testing.T) {
 			require.NotContains(t, page, h)
 		}
 		require.NotContains(t, page, phoneToken)
-		ub.requireNoSecret(page)
+		requireNoSecret(t, ub, page)
 
 		b.sender.mu.Lock()
 		b.sender.answer = func(p relay.Push) relay.PushResult {
 			return relay.PushResult{ID: p.ID, Err: &relay.PushError{Code: "UNREGISTERED", Message: "Requested entity was not found."}}
 		}
 		b.sender.mu.Unlock()
-		status, page, _ = ub.post(push, url.Values{"csrf": {tok}})
+		res = ub.Do(http.MethodPost, push, url.Values{"csrf": {tok}})
+		status, page = res.StatusCode, res.Page
 		require.Equal(t, http.StatusOK, status, page)
 		require.Contains(t, page, "fcm-UNREGISTERED")
 		require.Contains(t, page, "The token is no longer valid: the app was uninstalled or its token changed. The relay dropped the binding")
 		require.Contains(t, page, "binding removed: Requested entity was not found.")
 
-		status, page, _ = ub.post(push, url.Values{"csrf": {tok}})
+		res = ub.Do(http.MethodPost, push, url.Values{"csrf": {tok}})
+		status, page = res.StatusCode, res.Page
 		require.Equal(t, http.StatusConflict, status, page)
 		require.Contains(t, page, "No token reported")
-		_, page = ub.get(fmt.Sprintf("/console/apps/%d/users/alice", appID))
+		_, page = ub.Open(fmt.Sprintf("/console/apps/%d/users/alice", appID))
 		require.Contains(t, page, `<span class="muted">no token reported</span>`, "the binding is gone")
 		require.Contains(t, log.String(), "console: signed in")
-		ub.requireNoSecret(log.String())
+		requireNoSecret(t, ub, log.String())
 	})
 }
 
 func TestConsoleUsersEscapeHostileIDs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b, log := startUsersRelay(t)
-		ub := b.signInUsersBrowser()
+		ub := b.signInConsole()
 		for _, user := range []string{`<script>alert(1)</script>`, `"><img src=x onerror=alert(1)>`, "a/b?c d", "x%2Fy#z"} {
-			_, _, loc := ub.do(http.MethodGet, fmt.Sprintf("/console/users?app=%d&user=%s", appID, url.QueryEscape(user)), nil)
+			loc := ub.Do(http.MethodGet, fmt.Sprintf("/console/users?app=%d&user=%s", appID, url.QueryEscape(user)), nil).Location()
 			require.Equal(t, fmt.Sprintf("/console/apps/%d/users/%s", appID, url.PathEscape(user)), loc, user)
-			status, page := ub.get(loc)
+			status, page := ub.Open(loc)
 			require.Equal(t, http.StatusNotFound, status, user)
 			require.Contains(t, page, template.HTMLEscapeString(fmt.Sprintf("The relay knows no user %q in app %d", user, appID)), user)
 			require.NotContains(t, page, "<script>alert(1)</script>")
 			require.NotContains(t, page, `"><img`)
-			ub.requireNoSecret(page)
+			requireNoSecret(t, ub, page)
 
-			status, page, _ = ub.post(loc+"/devices/"+url.PathEscape(user)+"/test-push", url.Values{"csrf": {ub.csrf(page)}})
+			res := ub.Do(http.MethodPost, loc+"/devices/"+url.PathEscape(user)+"/test-push", url.Values{"csrf": {consoletest.CSRF(t, page)}})
+			status, page = res.StatusCode, res.Page
 			require.Equal(t, http.StatusNotFound, status, user)
 			require.NotContains(t, page, "<script>alert(1)</script>")
 			require.NotContains(t, page, `"><img`)
 		}
-		status, page := ub.get("/console/apps/42/users/alice")
+		status, page := ub.Open("/console/apps/42/users/alice")
 		require.Equal(t, http.StatusNotFound, status)
 		require.Contains(t, page, "The relay has no app 42.")
 		require.Contains(t, log.String(), "console: signed in")
-		ub.requireNoSecret(log.String())
+		requireNoSecret(t, ub, log.String())
 	})
 }

@@ -77,20 +77,28 @@ func TestPushTracePagesByToken(t *testing.T) {
 	})
 }
 
+// startWithOnePush starts a provisioned relay on store, in a synctest bubble, in which bob
+// wrote to alice while her app was killed: one push, to alice-phone, answered fcm-ok.
+func startWithOnePush(t *testing.T, store relay.Store) (b *bubble, alice, bob *app) {
+	t.Helper()
+	b = startRelay(t, store, relay.Config{})
+	b.provision()
+	alice = b.launch("alice", "alice-phone")
+	bob = b.launch("bob", "bob-phone")
+	require.NoError(t, alice.conn.Drop())
+	synctest.Wait()
+	bob.send("alice", "are you there?")
+	synctest.Wait()
+	require.Len(t, b.sender.sent(), 1)
+	return b, alice, bob
+}
+
 // TestPushTraceSurvivesARestart: the entries a relay made are in its store, and a relay
 // started again on that store answers them.
 func TestPushTraceSurvivesARestart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := relay.NewMemoryStore()
-		b := startRelay(t, store, relay.Config{})
-		b.provision()
-		alice := b.launch("alice", "alice-phone")
-		bob := b.launch("bob", "bob-phone")
-		require.NoError(t, alice.conn.Drop())
-		synctest.Wait()
-		bob.send("alice", "are you there?")
-		synctest.Wait()
-		require.Len(t, b.sender.sent(), 1)
+		b, _, bob := startWithOnePush(t, store)
 		bob.conn.Close()
 		require.NoError(t, b.srv.Close())
 
