@@ -60,27 +60,17 @@ func (c *Console) testPush(w http.ResponseWriter, r *http.Request, s *session, a
 // resultWords says what FCM's answer to a test push means for the device, and its badge.
 func resultWords(result string) (words, tone string) {
 	code, _ := strings.CutPrefix(result, relay.ReasonFCMPrefix)
-	switch code {
-	case "ok":
+	if code == "ok" {
 		return "FCM accepted the push: it is on its way to the device.", "ok"
-	case "UNREGISTERED":
-		return "The token is no longer valid: the app was uninstalled or its token changed. The relay dropped the binding; " +
-			"the app reports a new token at its next login.", "bad"
-	case "SENDER_ID_MISMATCH":
-		return "The token belongs to another Firebase project than this certificate's: the app registered with other credentials.", "bad"
-	case "INVALID_ARGUMENT":
-		return "FCM refused the message or the token as malformed.", "bad"
-	case "UNAUTHENTICATED", "THIRD_PARTY_AUTH_ERROR":
-		return "FCM refused the certificate's credentials: the relay marked the certificate misconfigured. Check it on the certificates page.", "bad"
-	case "QUOTA_EXCEEDED":
-		return "FCM is throttling this project or device; a test push is not retried. Try again later.", "warn"
-	case "UNAVAILABLE", "INTERNAL":
-		return "FCM was unavailable or failed; a test push is not retried. Try again.", "warn"
-	case "NETWORK", "TIMEOUT":
-		return "The relay could not reach FCM, or FCM did not answer in time.", "warn"
-	default:
-		return "FCM answered " + code + ".", "warn"
 	}
+	words, ok := fcmWords(code) // the trace's words for the same answer
+	if !ok {
+		words = "FCM answered " + code
+	}
+	if retried(code) {
+		return words + ". A test push is not retried: try again later.", "warn"
+	}
+	return words + ".", "bad"
 }
 
 // refusalWords says why the admin API sent no test push.

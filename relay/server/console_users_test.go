@@ -155,7 +155,7 @@ func TestConsoleTestPushShowsFCMsAnswer(t *testing.T) {
 		status, page = res.StatusCode, res.Page
 		require.Equal(t, http.StatusOK, status, page)
 		require.Contains(t, page, "fcm-UNREGISTERED")
-		require.Contains(t, page, "The token is no longer valid: the app was uninstalled or its token changed. The relay dropped the binding")
+		require.Contains(t, page, "FCM says the token is no longer registered (the app was uninstalled, its data cleared, or the token expired); the relay dropped the device&#39;s binding — the app must report a new token.")
 		require.Contains(t, page, "binding removed: Requested entity was not found.")
 
 		res = ub.Do(http.MethodPost, push, url.Values{"csrf": {tok}})
