@@ -78,6 +78,9 @@ func (c Config) withDefaults() (Config, error) {
 //   - Release: when no partition is free and some live node holds fewer than the fair share, a
 //     node holding more gives up its surplus (its highest partitions), which the node short of
 //     its share then acquires. So a joining node gets its share within a few ticks.
+//     A node that beats but takes nothing (its restores fail, say) is given partitions that the
+//     others take back a tick period later, over and over: a node should beat (Step) only while
+//     it can serve.
 //
 // The zombie window: a node's held leases are what its last Tick and Advance left. A paused node
 // resumes believing it holds them; Owns also checks expiry against the time it is given, so a

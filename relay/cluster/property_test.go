@@ -27,6 +27,9 @@ type propNode struct {
 	id     string
 	o      *cluster.Owner
 	killed bool
+	// stalled is a node that is up and beats but takes no part in ownership (say, every restore
+	// it tries fails): the others must take its share.
+	stalled bool
 	// pausedUntil, when set, is when the node's pause ends: until then it does nothing, and it
 	// resumes believing it holds what it held when the pause began.
 	pausedUntil time.Time
@@ -120,6 +123,10 @@ func (c *propCluster) tick(n *propNode) {
 		}
 		n.pausedUntil = time.Time{}
 	}
+	if n.stalled {
+		require.NoError(c.t, c.tb.Beat(c.ctx, n.id, c.now, c.cfg.LeaseTTL))
+		return
+	}
 	_, err := cluster.Step(c.ctx, n.o, c.tb, c.tb, c.now)
 	require.NoError(c.t, err)
 	c.checkAfterTick(n)
@@ -188,8 +195,9 @@ func (c *propCluster) check(t *rapid.T) {
 
 // settle resumes the paused nodes, makes sure one node runs, then ticks every running node every
 // RenewEvery (in a drawn order each round) for four lease TTLs: every partition must be owned
-// within LeaseTTL+RenewEvery of falling free, and at the end the running nodes share the
-// partitions within ceil(P/k) each.
+// within LeaseTTL+RenewEvery of falling free, and at the end, unless a node is stalled, the
+// running nodes share the partitions within ceil(P/k) each. (A stalled node is given partitions
+// it never takes, and the others take them back a tick later, over and over.)
 func (c *propCluster) settle(t *rapid.T) {
 	for _, n := range c.nodes {
 		if n.paused() && n.pausedUntil.After(c.now) {
@@ -205,8 +213,17 @@ func (c *propCluster) settle(t *rapid.T) {
 		}
 		return r
 	}
-	if len(running()) == 0 {
-		c.nodes[0] = c.newNode(c.nodes[0].id)
+	serving := func() int {
+		k := 0
+		for _, n := range running() {
+			if !n.stalled {
+				k++
+			}
+		}
+		return k
+	}
+	if serving() == 0 {
+		*c.nodes[0] = *c.newNode(c.nodes[0].id)
 	}
 	every := c.cfg.RenewEvery
 	rounds := int(4*c.cfg.LeaseTTL/every) + 2
@@ -235,6 +252,9 @@ func (c *propCluster) settle(t *rapid.T) {
 	}
 	c.now = c.now.Add(-every)
 	nodes := running()
+	if serving() < len(nodes) {
+		return
+	}
 	fair := (c.cfg.Partitions + len(nodes) - 1) / len(nodes)
 	table := c.leases()
 	owned := 0
@@ -250,9 +270,10 @@ func (c *propCluster) settle(t *rapid.T) {
 }
 
 // TestPropertyLeases runs 1–5 nodes on a shared lease table and a virtual clock through ticks
-// (alone, or two nodes racing on the same view), waits, kills, restarts, joins and pauses past the lease TTL (zombies that wake up and write),
+// (alone, or two nodes racing on the same view), waits, kills, restarts, joins, stalls (a node
+// that beats but takes nothing) and pauses past the lease TTL (zombies that wake up and write),
 // and holds partition ownership to its invariants after every action; then it settles the
-// cluster and checks that every partition is owned and the ownership balanced.
+// cluster and checks that every partition is owned in time and the ownership balanced.
 func TestPropertyLeases(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		c := &propCluster{
@@ -278,7 +299,7 @@ func TestPropertyLeases(t *testing.T) {
 		t.Repeat(map[string]func(*rapid.T){
 			"tick": func(t *rapid.T) { c.tick(c.pick(t, "tick", alive)) },
 			"race": func(t *rapid.T) {
-				ready := func(n *propNode) bool { return !n.killed && !n.paused() }
+				ready := func(n *propNode) bool { return !n.killed && !n.paused() && !n.stalled }
 				a := c.pick(t, "race", ready)
 				b := c.pick(t, "race with", func(n *propNode) bool { return n != a && ready(n) })
 				c.race(a, b)
@@ -288,6 +309,7 @@ func TestPropertyLeases(t *testing.T) {
 			},
 			"advanceRenewEvery": func(*rapid.T) { c.now = c.now.Add(c.cfg.RenewEvery) },
 			"kill":              func(t *rapid.T) { c.pick(t, "kill", alive).killed = true },
+			"stall":             func(t *rapid.T) { c.pick(t, "stall", alive).stalled = true },
 			"restart": func(t *rapid.T) {
 				n := c.pick(t, "restart", func(n *propNode) bool { return n.killed })
 				*n = *c.newNode(n.id)
