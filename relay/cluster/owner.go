@@ -206,6 +206,19 @@ func (o *Owner) Tick(now time.Time, leases []Lease, live []string) Plan {
 	count[id] = len(o.held) + len(adopt)
 	fair := (P + len(liveSet) - 1) / len(liveSet)
 
+	if len(free) == 0 && count[id] > fair {
+		short := false
+		for n := range liveSet {
+			short = short || count[n] < fair
+		}
+		if short {
+			mine := slices.Sorted(maps.Keys(o.held))
+			for _, p := range mine[len(mine)-min(len(mine), count[id]-fair):] {
+				plan.Release = append(plan.Release, o.held[p])
+				delete(o.held, p)
+			}
+		}
+	}
 	for _, p := range slices.Sorted(maps.Keys(o.held)) {
 		if h := o.held[p]; h.Expires.Sub(now) <= o.cfg.LeaseTTL-o.cfg.RenewEvery {
 			plan.Renew = append(plan.Renew, h)
@@ -222,19 +235,6 @@ func (o *Owner) Tick(now time.Time, leases []Lease, live []string) Plan {
 		}
 	}
 
-	if len(free) == 0 && count[id] > fair {
-		short := false
-		for n := range liveSet {
-			short = short || count[n] < fair
-		}
-		if short {
-			mine := slices.Sorted(maps.Keys(o.held))
-			for _, p := range mine[len(mine)-min(len(mine), count[id]-fair):] {
-				plan.Release = append(plan.Release, o.held[p])
-				delete(o.held, p)
-			}
-		}
-	}
 	return plan
 }
 

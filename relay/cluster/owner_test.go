@@ -163,13 +163,15 @@ func TestReleasesSurplusToAJoiningNode(t *testing.T) {
 	require.Len(t, a.Held(), 4)
 
 	b := newOwner(t, "b", 4)
-	at := t0.Add(time.Second)
+	at := t0.Add(a.Config().RenewEvery) // a's leases are due for renewal too
 	out, err := cluster.Step(ctx, b, tb, tb, at)
 	require.NoError(t, err)
 	require.Empty(t, out.Acquired, "nothing free yet")
 	out, err = cluster.Step(ctx, a, tb, tb, at)
 	require.NoError(t, err)
 	require.Equal(t, []int{2, 3}, partitions(out.Released), "a gives up its highest partitions")
+	require.Equal(t, []int{0, 1}, partitions(out.Renewed), "a renews what it keeps, only")
+	require.Empty(t, out.Lost)
 	require.Equal(t, []int{0, 1}, partitions(a.Held()))
 	out, err = cluster.Step(ctx, b, tb, tb, at)
 	require.NoError(t, err)
