@@ -186,7 +186,7 @@ func (e *userError) Error() string { return e.msg }
 func refuse(format string, args ...any) error { return &userError{fmt.Sprintf(format, args...)} }
 
 // Platforms are the platforms a phone may log in as.
-var Platforms = []string{"android", "ios", "web", "pc"}
+func Platforms() []string { return []string{"android", "ios", "web", "pc"} }
 
 // checkName refuses an empty, overlong or unprintable user or text.
 func checkName(what, s string, max int) error {
@@ -207,8 +207,8 @@ func (l *Lab) AddPhone(user, platform string) (string, error) {
 	if err := checkName("the user", user, 64); err != nil {
 		return "", err
 	}
-	if !slices.Contains(Platforms, platform) {
-		return "", refuse("unknown platform %q: one of %s", platform, strings.Join(Platforms, ", "))
+	if !slices.Contains(Platforms(), platform) {
+		return "", refuse("unknown platform %q: one of %s", platform, strings.Join(Platforms(), ", "))
 	}
 	l.mu.Lock()
 	if len(l.phones) >= 16 {
@@ -258,16 +258,21 @@ func (l *Lab) device(id string) (*sim.Device, error) {
 	return p.dev, nil
 }
 
-// Actions are the buttons of a phone, in the order the page shows them: each is a scenario step.
-var Actions = []struct {
+// Action is a button of a phone: a scenario step and its label.
+type Action struct {
 	Step  scenarios.StepKind
 	Label string
-}{
-	{scenarios.StepInstall, "install"}, {scenarios.StepLaunch, "launch"}, {scenarios.StepLogin, "log in"},
-	{scenarios.StepReportToken, "report token"}, {scenarios.StepBackground, "background"},
-	{scenarios.StepForeground, "foreground"}, {scenarios.StepKill, "kill"}, {scenarios.StepForceStop, "force-stop"},
-	{scenarios.StepNetLoss, "network off"}, {scenarios.StepNetRestore, "network on"},
-	{scenarios.StepRelaunch, "relaunch"}, {scenarios.StepLogout, "log out"}, {scenarios.StepUninstall, "uninstall"},
+}
+
+// Actions are the buttons of a phone, in the order the page shows them.
+func Actions() []Action {
+	return []Action{
+		{scenarios.StepInstall, "install"}, {scenarios.StepLaunch, "launch"}, {scenarios.StepLogin, "log in"},
+		{scenarios.StepReportToken, "report token"}, {scenarios.StepBackground, "background"},
+		{scenarios.StepForeground, "foreground"}, {scenarios.StepKill, "kill"}, {scenarios.StepForceStop, "force-stop"},
+		{scenarios.StepNetLoss, "network off"}, {scenarios.StepNetRestore, "network on"},
+		{scenarios.StepRelaunch, "relaunch"}, {scenarios.StepLogout, "log out"}, {scenarios.StepUninstall, "uninstall"},
+	}
 }
 
 // Act does one of Actions on a phone. What the phone refuses (a login before the install) is

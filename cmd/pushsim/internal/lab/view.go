@@ -67,7 +67,7 @@ type traceView struct {
 // view builds the page's view of the session (takes mu).
 func (l *Lab) view() (pageView, error) {
 	l.mu.Lock()
-	v := pageView{CSRF: l.csrf, Flash: l.flash, Version: l.version, Platforms: Platforms, Actions: len(l.actions),
+	v := pageView{CSRF: l.csrf, Flash: l.flash, Version: l.version, Platforms: Platforms(), Actions: len(l.actions),
 		Ticks: len(l.ticks), CSS: reports.SwimlaneCSS()}
 	for _, p := range l.phones {
 		v.Phones = append(v.Phones, l.phoneView(p))
@@ -90,7 +90,7 @@ func (l *Lab) at(t time.Time) string {
 // phoneView builds a phone's card (call holding mu).
 func (l *Lab) phoneView(p *phone) phoneView {
 	v := phoneView{ID: p.ID, User: p.User, Platform: p.Platform, State: "app not installed", StateClass: "st-none"}
-	for _, a := range Actions {
+	for _, a := range Actions() {
 		v.Buttons = append(v.Buttons, buttonView{Step: a.Step, Label: a.Label})
 	}
 	var trace []relay.TraceEntry
