@@ -38,7 +38,8 @@ const (
 	CodeTextTooLong  Code = 4004 // the text, or an offlinePush field, is over its limit
 
 	// Relay problems.
-	CodeInternal Code = 5001 // the relay could not store the change; try again
+	CodeInternal    Code = 5001 // the relay could not store the change; try again
+	CodeUnavailable Code = 5002 // the user's partition has no owner right now (a node failed over); retry after a short backoff
 )
 
 // Limits of the app protocol.

@@ -8,4 +8,8 @@
 // is an interface (LeaseTable, Members) with an in-memory reference implementation (MemLeases)
 // for the simulator and the tests; clustertest holds the conformance suite every implementation
 // must pass.
+//
+// The nodes talk over a Bus (core NATS in package natsbus; MemBus, synchronous, for tests and the
+// simulator) on the subjects of PartitionSubject and GatewaySubject, in the versioned wire
+// messages of wire.go (Encode, Decode). clustertest.RunBus is the behaviour suite both buses pass.
 package cluster

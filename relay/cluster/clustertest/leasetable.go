@@ -1,5 +1,6 @@
-// Package clustertest holds the conformance suites every implementation of the cluster package's
-// lease table must pass: cluster.MemLeases (the reference) and the database-backed ones.
+// Package clustertest holds the conformance suites of the cluster package's ports: the lease table
+// (RunLeaseTable, RunMembers), passed by cluster.MemLeases (the reference) and the database-backed
+// ones, and the bus (RunBus), passed by cluster.MemBus and natsbus.
 package clustertest
 
 import (
