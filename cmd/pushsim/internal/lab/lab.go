@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
@@ -188,13 +189,25 @@ func refuse(format string, args ...any) error { return &userError{fmt.Sprintf(fo
 // Platforms are the platforms a phone may log in as.
 func Platforms() []string { return []string{"android", "ios", "web", "pc"} }
 
-// checkName refuses an empty, overlong or unprintable user or text.
+// clipped is a person's input as a refusal quotes it: at most 64 bytes of it.
+func clipped(s string) string {
+	const most = 64
+	if len(s) <= most {
+		return s
+	}
+	return s[:most] + "…" // quoted with %q: a rune cut in two shows as escapes
+}
+
+// checkName refuses an empty, overlong, non-UTF-8 or unprintable user or text.
 func checkName(what, s string, max int) error {
 	if strings.TrimSpace(s) == "" {
 		return refuse("%s is empty", what)
 	}
 	if len(s) > max {
 		return refuse("%s is longer than %d bytes", what, max)
+	}
+	if !utf8.ValidString(s) {
+		return refuse("%s %q is not UTF-8 text", what, clipped(s))
 	}
 	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
 		return refuse("%s %q has characters that cannot be shown", what, s)
@@ -208,7 +221,7 @@ func (l *Lab) AddPhone(user, platform string) (string, error) {
 		return "", err
 	}
 	if !slices.Contains(Platforms(), platform) {
-		return "", refuse("unknown platform %q: one of %s", platform, strings.Join(Platforms(), ", "))
+		return "", refuse("unknown platform %q: one of %s", clipped(platform), strings.Join(Platforms(), ", "))
 	}
 	l.mu.Lock()
 	if len(l.phones) >= 16 {
@@ -253,7 +266,7 @@ func (l *Lab) device(id string) (*sim.Device, error) {
 	defer l.mu.Unlock()
 	p := l.phoneByID(id)
 	if p == nil || p.dev == nil {
-		return nil, refuse("no phone %q", id)
+		return nil, refuse("no phone %q", clipped(id))
 	}
 	return p.dev, nil
 }
@@ -292,7 +305,7 @@ func (l *Lab) Act(id string, kind scenarios.StepKind) error {
 	}
 	op, ok := ops[kind]
 	if !ok {
-		return refuse("unknown action %q", kind)
+		return refuse("unknown action %q", clipped(string(kind)))
 	}
 	st := scenarios.Step{Kind: kind, Device: id}
 	if kind == scenarios.StepLogin {
@@ -410,7 +423,7 @@ func (l *Lab) Tick(id string, obs int, on bool) error {
 	defer l.mu.Unlock()
 	p := l.phoneByID(id)
 	if p == nil {
-		return refuse("no phone %q", id)
+		return refuse("no phone %q", clipped(id))
 	}
 	if obs < 0 || obs >= len(p.obs) || !tickable(p.obs[obs].Kind) {
 		return refuse("%s has no notification or message %d", id, obs)

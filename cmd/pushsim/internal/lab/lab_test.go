@@ -283,3 +283,37 @@ func TestSavedSessionReplaysInTheVirtualWorld(t *testing.T) {
 	}
 	require.Equal(t, []string{"push", "synced"}, kinds, "the ticked expectations, after the actions that brought them about")
 }
+
+// Bad input to every handler is refused in words with a 4xx, never taken and never a 500: text
+// that is not UTF-8 (it would garble the page and the saved scenario), unknown phones and actions,
+// a number that is not one, and a form longer than the lab reads; a refusal quotes at most a
+// little of what it refuses.
+func TestBadInputIsRefusedClearly(t *testing.T) {
+	tl := startLab(t)
+	tl.loggedIn(t, "alice")
+	long := strings.Repeat("x", 10_000)
+	for _, c := range []struct {
+		path string
+		form url.Values
+		code int
+		says string
+	}{
+		{"/phones", url.Values{"user": {"b\xffd"}, "platform": {"android"}}, http.StatusUnprocessableEntity, "is not UTF-8"},
+		{"/phones", url.Values{"user": {"bob"}, "platform": {long}}, http.StatusUnprocessableEntity, "unknown platform"},
+		{"/send", url.Values{"from": {"alice-phone"}, "to": {"alice"}, "text": {"caf\xe9"}}, http.StatusUnprocessableEntity, "is not UTF-8"},
+		{"/send", url.Values{"from": {"alice-phone"}, "to": {"b\xffb"}, "text": {"hi"}}, http.StatusUnprocessableEntity, "is not UTF-8"},
+		{"/send", url.Values{"from": {long}, "to": {"alice"}, "text": {"hi"}}, http.StatusUnprocessableEntity, "no phone"},
+		{"/act", url.Values{"phone": {long}, "action": {"install"}}, http.StatusUnprocessableEntity, "no phone"},
+		{"/act", url.Values{"phone": {"alice-phone"}, "action": {long}}, http.StatusUnprocessableEntity, "unknown action"},
+		{"/tick", url.Values{"phone": {"alice-phone"}, "obs": {long}}, http.StatusUnprocessableEntity, "is not a number"},
+		{"/tick", url.Values{"phone": {"alice-phone"}, "obs": {"99999999999999999999"}}, http.StatusUnprocessableEntity, "is not a number"},
+		{"/tick", url.Values{"phone": {"alice-phone"}, "obs": {"-1"}}, http.StatusUnprocessableEntity, "has no notification"},
+		{"/act", url.Values{"phone": {"alice-phone"}, "action": {strings.Repeat("x", 70_000)}}, http.StatusRequestEntityTooLarge, "longer than"},
+	} {
+		code, body := tl.post(t, c.path, c.form, nil)
+		require.Equal(t, c.code, code, "POST %s: %.200s", c.path, body)
+		require.Contains(t, body, c.says, "POST %s", c.path)
+		require.Less(t, len(body), 300, "POST %s: the refusal quotes a little of the input", c.path)
+	}
+	require.Equal(t, []any{"alice-phone"}, tl.state(t)["phoneIds"], "no refused request made a phone")
+}
