@@ -317,3 +317,25 @@ func TestBadInputIsRefusedClearly(t *testing.T) {
 	}
 	require.Equal(t, []any{"alice-phone"}, tl.state(t)["phoneIds"], "no refused request made a phone")
 }
+
+// A message whose text has "${" (or "$${") is sent and saved: the scenario file escapes it, so
+// that pushsim run reads the text as typed, not as a variable, whatever the environment holds.
+func TestDollarBraceInATextIsSavedAsTyped(t *testing.T) {
+	tl := startLab(t)
+	tl.loggedIn(t, "alice")
+	tl.loggedIn(t, "bob")
+	text := "price ${X} and $${Y}, ${"
+	tl.must(t, "/send", "from", "bob-phone", "to", "alice", "text", text)
+	code, saved := tl.post(t, "/scenario", url.Values{}, nil)
+	require.Equal(t, http.StatusOK, code, saved)
+	env := func(name string) (string, bool) { return "expanded", true }
+	sc, err := scenarios.ParseEnv("lab-session.yaml", []byte(saved), env)
+	require.NoError(t, err, saved)
+	var sent []string
+	for _, st := range sc.Steps {
+		if st.Send != nil {
+			sent = append(sent, st.Send.Text)
+		}
+	}
+	require.Equal(t, []string{text}, sent, saved)
+}

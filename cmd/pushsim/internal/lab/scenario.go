@@ -71,6 +71,10 @@ func (l *Lab) Scenario() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("write the session as a scenario: %w", err)
 	}
+	// A scenario file reads ${NAME} as a variable and $${ as a literal ${: every ${ a person typed
+	// (a message's text, a user) is written as $${. The marshalled file has no comment, where
+	// $${ would stay as it is.
+	out = []byte(strings.ReplaceAll(string(out), "${", "$${"))
 	// What pushsim run reads must be what was written: check it parses.
 	if _, err := scenarios.Parse("lab-session.yaml", out); err != nil {
 		return nil, fmt.Errorf("the session written as a scenario does not read back: %w", err)
