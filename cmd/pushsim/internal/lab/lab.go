@@ -10,6 +10,7 @@
 package lab
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -366,9 +367,25 @@ func (l *Lab) do(d *sim.Device, st scenarios.Step, op func() (string, bool)) err
 		l.changed()
 		return refuse("%s", why)
 	}
-	l.actions = append(l.actions, action{At: at, Step: st})
+	l.record(action{At: at, Step: st})
 	l.changed()
 	return nil
+}
+
+// record keeps an action in the order the actions were taken (call holding mu). Two tabs' actions
+// may land in the other order than they were taken (the first waits longer to settle); the saved
+// scenario and causeOf's search need them in the order taken.
+func (l *Lab) record(a action) {
+	l.actions = slices.Insert(l.actions, l.firstAfter(a.At), a)
+}
+
+// firstAfter is the index of the first action taken after t (len(actions): none) (call holding
+// mu). Actions taken at t count as before it.
+func (l *Lab) firstAfter(t time.Time) int {
+	i, _ := slices.BinarySearchFunc(l.actions, t, func(a action, t time.Time) int {
+		return cmp.Or(a.At.Compare(t), -1)
+	})
+	return i
 }
 
 // settleTimeout bounds how long an action's request waits for the action to land.

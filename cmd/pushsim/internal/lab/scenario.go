@@ -1,7 +1,6 @@
 package lab
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -139,10 +138,7 @@ func (l *Lab) expectations() map[int][]*scenarios.Expect {
 
 // causeOf is the index of the last action taken at or before t (-1: none).
 func (l *Lab) causeOf(t time.Time) int {
-	i, _ := slices.BinarySearchFunc(l.actions, t, func(a action, t time.Time) int {
-		return cmp.Or(a.At.Compare(t), -1) // equal times count as before: the action came first
-	})
-	return i - 1
+	return l.firstAfter(t) - 1 // equal times count as before: the action came first
 }
 
 // within is an expectation's window: what it took, doubled for room, rounded up to the second,
