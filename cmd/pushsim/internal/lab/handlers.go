@@ -162,7 +162,7 @@ func (l *Lab) post(do func(*http.Request) error) http.HandlerFunc {
 		scripted := r.Header.Get(CSRFHeader) != ""
 		switch {
 		case scripted && err != nil:
-			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+			http.Error(w, err.Error(), ue.status)
 		case scripted:
 			l.setFlash("")
 			w.WriteHeader(http.StatusNoContent)
@@ -273,7 +273,7 @@ func (l *Lab) saveScenario(w http.ResponseWriter, _ *http.Request) {
 	var ue *userError
 	switch {
 	case errors.As(err, &ue):
-		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+		http.Error(w, err.Error(), ue.status)
 		return
 	case err != nil:
 		http.Error(w, err.Error(), http.StatusInternalServerError)

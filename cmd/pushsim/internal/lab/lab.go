@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -180,12 +181,19 @@ func (l *Lab) subscribe() (<-chan struct{}, func()) {
 	}
 }
 
-// userError is a request the lab refuses, in words for the person.
-type userError struct{ msg string }
+// userError is a request the lab refuses or could not carry out, in words for the person, with
+// the HTTP status it is answered with.
+type userError struct {
+	status int
+	msg    string
+}
 
 func (e *userError) Error() string { return e.msg }
 
-func refuse(format string, args ...any) error { return &userError{fmt.Sprintf(format, args...)} }
+// refuse is a request the lab refuses (422).
+func refuse(format string, args ...any) error {
+	return &userError{http.StatusUnprocessableEntity, fmt.Sprintf(format, args...)}
+}
 
 // Platforms are the platforms a phone may log in as.
 func Platforms() []string { return []string{"android", "ios", "web", "pc"} }
@@ -357,18 +365,23 @@ func (l *Lab) do(d *sim.Device, st scenarios.Step, op func() (string, bool)) err
 		why, ok = op()
 		refused()
 	})
+	landed := true
 	if ok {
-		l.settle(d, st)
+		landed = l.settle(d, st)
 		l.cfg.World.Do(refused)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.changed()
 	if !ok {
-		l.changed()
 		return refuse("%s", why)
 	}
 	l.record(action{At: at, Step: st})
-	l.changed()
+	if !landed {
+		// The phone did it; the relay (or FCM) did not answer in time: say so, and keep the step.
+		return &userError{http.StatusGatewayTimeout, fmt.Sprintf("%s: %s did not land within %s (is the relay up?): "+
+			"it is recorded, and the phone shows what comes of it", d.ID(), st.Kind, settleTimeout)}
+	}
 	return nil
 }
 
@@ -394,8 +407,8 @@ const settleTimeout = 5 * time.Second
 // settle waits until a step has landed, as the scenario runner does before its next step (an
 // install has its token, a login its answers, a killed app's connection is gone at the relay),
 // so that the session's steps replay in the order they took effect. What does not land within
-// settleTimeout is left to show on the phone.
-func (l *Lab) settle(d *sim.Device, st scenarios.Step) {
+// settleTimeout is left to show on the phone; settle reports whether the step landed.
+func (l *Lab) settle(d *sim.Device, st scenarios.Step) bool {
 	w := l.cfg.World
 	on := func(f func() bool) func() bool {
 		return func() bool {
@@ -409,7 +422,7 @@ func (l *Lab) settle(d *sim.Device, st scenarios.Step) {
 	var cond func() bool
 	switch st.Kind {
 	case scenarios.StepNetLoss:
-		return // nothing is sent: the relay is not told
+		return true // nothing is sent: the relay is not told
 	case scenarios.StepInstall:
 		cond = on(func() bool { return d.Token() != "" })
 	case scenarios.StepLogin:
@@ -427,7 +440,7 @@ func (l *Lab) settle(d *sim.Device, st scenarios.Step) {
 	default:
 		cond = on(answered)
 	}
-	w.WaitUntil(w.Now().Add(settleTimeout), cond)
+	return w.WaitUntil(w.Now().Add(settleTimeout), cond)
 }
 
 // Tick sets or clears the expectation on one observation of a phone: a notification, a live

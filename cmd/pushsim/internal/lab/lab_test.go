@@ -21,6 +21,7 @@ import (
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/scenarios"
+	"github.com/pushlab/pushlab/sim"
 	"github.com/pushlab/pushlab/sim/live"
 )
 
@@ -43,6 +44,12 @@ type testLab struct {
 
 func startLab(t *testing.T) *testLab {
 	t.Helper()
+	return startLabIn(t, nil)
+}
+
+// startLabIn is startLab with the lab's world wrapped by wrap (nil: as it is).
+func startLabIn(t *testing.T, wrap func(sim.World) sim.World) *testLab {
+	t.Helper()
 	ctx := context.Background()
 	st, err := live.StartStack(ctx, live.StackConfig{FCMConfig: &fakefcm.Config{Seed: 1}, DB: live.MemoryDB, AdminKey: testAdminKey})
 	require.NoError(t, err)
@@ -56,7 +63,11 @@ func startLab(t *testing.T) *testLab {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, w.Close()) })
 	require.NoError(t, w.AddApp(app))
-	l, err := lab.New(lab.Config{World: w, App: app.SDKAppID, AppSecret: app.SecretKey, Certificate: scenarios.DefaultCertificate,
+	var world sim.World = w
+	if wrap != nil {
+		world = wrap(w)
+	}
+	l, err := lab.New(lab.Config{World: world, App: app.SDKAppID, AppSecret: app.SecretKey, Certificate: scenarios.DefaultCertificate,
 		SenderID: creds.SenderID, Package: scenarios.DefaultPackage, TracePoll: 50 * time.Millisecond})
 	require.NoError(t, err)
 	srv := httptest.NewServer(l.Handler())
@@ -338,4 +349,21 @@ func TestDollarBraceInATextIsSavedAsTyped(t *testing.T) {
 		}
 	}
 	require.Equal(t, []string{text}, sent, saved)
+}
+
+// unanswered is a world in which no step lands in time: every wait reaches its deadline, as when
+// the relay has stopped.
+type unanswered struct{ sim.World }
+
+func (unanswered) WaitUntil(time.Time, func() bool) bool { return false }
+
+// An action that does not land in time (the relay stopped) ends its request with a 504 that says
+// so, and is recorded: the phone did it.
+func TestAnActionThatDoesNotLandIsToldAndRecorded(t *testing.T) {
+	tl := startLabIn(t, func(w sim.World) sim.World { return unanswered{w} })
+	tl.must(t, "/phones", "user", "alice", "platform", "android")
+	code, body := tl.post(t, "/act", url.Values{"phone": {"alice-phone"}, "action": {"install"}}, nil)
+	require.Equal(t, http.StatusGatewayTimeout, code, body)
+	require.Contains(t, body, "alice-phone: install did not land within 5s")
+	require.EqualValues(t, 1, tl.state(t)["actions"], "the action is recorded")
 }
