@@ -195,8 +195,8 @@ func refuse(format string, args ...any) error {
 	return &userError{http.StatusUnprocessableEntity, fmt.Sprintf(format, args...)}
 }
 
-// Platforms are the platforms a phone may log in as.
-func Platforms() []string { return []string{"android", "ios", "web", "pc"} }
+// platforms are the platforms a phone may log in as.
+func platforms() []string { return []string{"android", "ios", "web", "pc"} }
 
 // clipped is a person's input as a refusal quotes it: at most 64 bytes of it.
 func clipped(s string) string {
@@ -229,8 +229,8 @@ func (l *Lab) AddPhone(user, platform string) (string, error) {
 	if err := checkName("the user", user, 64); err != nil {
 		return "", err
 	}
-	if !slices.Contains(Platforms(), platform) {
-		return "", refuse("unknown platform %q: one of %s", clipped(platform), strings.Join(Platforms(), ", "))
+	if !slices.Contains(platforms(), platform) {
+		return "", refuse("unknown platform %q: one of %s", clipped(platform), strings.Join(platforms(), ", "))
 	}
 	l.mu.Lock()
 	if len(l.phones) >= 16 {
@@ -280,48 +280,50 @@ func (l *Lab) device(id string) (*sim.Device, error) {
 	return p.dev, nil
 }
 
-// Action is a button of a phone: a scenario step and its label.
-type Action struct {
+// button is a button of a phone: a scenario step, its label, and what it does to the device.
+type button struct {
 	Step  scenarios.StepKind
 	Label string
+	do    func(*sim.Device)
 }
 
-// Actions are the buttons of a phone, in the order the page shows them.
-func Actions() []Action {
-	return []Action{
-		{scenarios.StepInstall, "install"}, {scenarios.StepLaunch, "launch"}, {scenarios.StepLogin, "log in"},
-		{scenarios.StepReportToken, "report token"}, {scenarios.StepBackground, "background"},
-		{scenarios.StepForeground, "foreground"}, {scenarios.StepKill, "kill"}, {scenarios.StepForceStop, "force-stop"},
-		{scenarios.StepNetLoss, "network off"}, {scenarios.StepNetRestore, "network on"},
-		{scenarios.StepRelaunch, "relaunch"}, {scenarios.StepLogout, "log out"}, {scenarios.StepUninstall, "uninstall"},
+// buttons are the buttons of a phone, in the order the page shows them.
+func buttons() []button {
+	return []button{
+		{scenarios.StepInstall, "install", (*sim.Device).Install},
+		{scenarios.StepLaunch, "launch", (*sim.Device).Launch},
+		{scenarios.StepLogin, "log in", func(d *sim.Device) { d.Login(false) }}, // the token is reported by its own button
+		{scenarios.StepReportToken, "report token", (*sim.Device).ReportToken},
+		{scenarios.StepBackground, "background", func(d *sim.Device) { d.Background(0) }},
+		{scenarios.StepForeground, "foreground", (*sim.Device).Foreground},
+		{scenarios.StepKill, "kill", (*sim.Device).Kill},
+		{scenarios.StepForceStop, "force-stop", (*sim.Device).ForceStop},
+		{scenarios.StepNetLoss, "network off", (*sim.Device).NetLoss},
+		{scenarios.StepNetRestore, "network on", (*sim.Device).NetRestore},
+		{scenarios.StepRelaunch, "relaunch", (*sim.Device).Relaunch},
+		{scenarios.StepLogout, "log out", (*sim.Device).Logout},
+		{scenarios.StepUninstall, "uninstall", (*sim.Device).Uninstall},
 	}
 }
 
-// Act does one of Actions on a phone. What the phone refuses (a login before the install) is
+// Act does what one of a phone's buttons does. What the phone refuses (a login before the install) is
 // shown on the phone and not recorded: the saved scenario holds what the phones did.
 func (l *Lab) Act(id string, kind scenarios.StepKind) error {
 	d, err := l.device(id)
 	if err != nil {
 		return err
 	}
-	ops := map[scenarios.StepKind]func(){
-		scenarios.StepInstall: d.Install, scenarios.StepLaunch: d.Launch,
-		scenarios.StepLogin:       func() { d.Login(false) }, // the token is reported by its own button
-		scenarios.StepReportToken: d.ReportToken, scenarios.StepBackground: func() { d.Background(0) },
-		scenarios.StepForeground: d.Foreground, scenarios.StepKill: d.Kill, scenarios.StepForceStop: d.ForceStop,
-		scenarios.StepNetLoss: d.NetLoss, scenarios.StepNetRestore: d.NetRestore, scenarios.StepRelaunch: d.Relaunch,
-		scenarios.StepLogout: d.Logout, scenarios.StepUninstall: d.Uninstall,
-	}
-	op, ok := ops[kind]
-	if !ok {
+	i := slices.IndexFunc(buttons(), func(b button) bool { return b.Step == kind })
+	if i < 0 {
 		return refuse("unknown action %q", clipped(string(kind)))
 	}
+	op := buttons()[i].do
 	st := scenarios.Step{Kind: kind, Device: id}
 	if kind == scenarios.StepLogin {
 		no := false
 		st.ReportToken = &no
 	}
-	return l.do(d, st, func() (string, bool) { op(); return "", true })
+	return l.do(d, st, func() (string, bool) { op(d); return "", true })
 }
 
 // Send has a phone's app send a message to a user.

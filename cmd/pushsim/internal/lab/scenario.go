@@ -167,13 +167,3 @@ func syncedBatch(obs []sim.Observation, i int) (login, count, last int) {
 	}
 	return login, count, last
 }
-
-// describe says what an observation is, in words, for the page.
-func describe(o sim.Observation) string {
-	var b strings.Builder
-	if o.Title != "" {
-		fmt.Fprintf(&b, "%s: ", o.Title)
-	}
-	b.WriteString(o.Text)
-	return b.String()
-}
