@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -366,4 +367,80 @@ func TestAnActionThatDoesNotLandIsToldAndRecorded(t *testing.T) {
 	require.Equal(t, http.StatusGatewayTimeout, code, body)
 	require.Contains(t, body, "alice-phone: install did not land within 5s")
 	require.EqualValues(t, 1, tl.state(t)["actions"], "the action is recorded")
+}
+
+// An open live-update stream ends when the lab closes (pushsim serve closes it as its server
+// shuts down), rather than holding the shutdown up.
+func TestEventStreamEndsWhenTheLabCloses(t *testing.T) {
+	tl := startLab(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tl.URL+"/events", nil)
+	require.NoError(t, err)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	r := bufio.NewReader(res.Body)
+	_, err = r.ReadString('\n')
+	require.NoError(t, err)
+	require.NoError(t, tl.Close())
+	_, err = io.Copy(io.Discard, r)
+	require.NoError(t, err, "the stream ends by itself, before the request's deadline")
+}
+
+// Two tabs press buttons at once, on two phones, while the page reads the state: every request
+// is answered, every action recorded (run with -race).
+func TestConcurrentTabs(t *testing.T) {
+	tl := startLab(t)
+	tl.loggedIn(t, "alice")
+	tl.loggedIn(t, "bob")
+	var wg sync.WaitGroup
+	codes := make(chan int, 64)
+	post := func(path string, form url.Values) {
+		req, _ := http.NewRequest(http.MethodPost, tl.URL+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set(lab.CSRFHeader, tl.csrf)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			codes <- 0
+			return
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		codes <- res.StatusCode
+	}
+	for _, p := range []struct{ me, other string }{{"alice", "bob"}, {"bob", "alice"}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, a := range []string{"background", "foreground"} {
+				post("/act", url.Values{"phone": {p.me + "-phone"}, "action": {a}})
+			}
+			post("/send", url.Values{"from": {p.me + "-phone"}, "to": {p.other}, "text": {"hi " + p.other}})
+			post("/tick", url.Values{"phone": {p.me + "-phone"}, "obs": {"0"}, "on": {"1"}})
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for range 5 {
+			res, err := http.Get(tl.URL + "/state")
+			if err != nil {
+				codes <- 0
+				return
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			codes <- res.StatusCode
+		}
+	}()
+	wg.Wait()
+	close(codes)
+	seen := map[int]int{}
+	for c := range codes {
+		seen[c]++
+	}
+	// The ticks name an observation that is not a message (422); everything else is taken.
+	require.Equal(t, map[int]int{http.StatusNoContent: 6, http.StatusUnprocessableEntity: 2, http.StatusOK: 5}, seen)
+	require.EqualValues(t, 8+6, tl.state(t)["actions"])
 }
