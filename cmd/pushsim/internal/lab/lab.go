@@ -133,10 +133,12 @@ func (l *Lab) observed(d *sim.Device, o sim.Observation) {
 }
 
 // pollTrace reads the relay's push trace until the lab closes, and tells the page when it grew.
+// A failure is logged once, not on every poll, until a read works again (the relay stopped).
 func (l *Lab) pollTrace() {
 	defer close(l.done)
 	t := time.NewTicker(l.cfg.TracePoll)
 	defer t.Stop()
+	failing := false
 	for {
 		select {
 		case <-l.ctx.Done():
@@ -145,8 +147,15 @@ func (l *Lab) pollTrace() {
 		}
 		tr, err := l.cfg.World.Trace()
 		if err != nil {
-			l.cfg.Logger.Warn("lab: read the relay's push trace", "err", err)
+			if !failing {
+				l.cfg.Logger.Warn("lab: read the relay's push trace (told once until it reads again)", "err", err)
+			}
+			failing = true
 			continue
+		}
+		if failing {
+			l.cfg.Logger.Info("lab: the relay's push trace reads again")
+			failing = false
 		}
 		l.mu.Lock()
 		if len(tr) != len(l.trace) {

@@ -2,15 +2,19 @@ package lab_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -443,4 +447,28 @@ func TestConcurrentTabs(t *testing.T) {
 	// The ticks name an observation that is not a message (422); everything else is taken.
 	require.Equal(t, map[int]int{http.StatusNoContent: 6, http.StatusUnprocessableEntity: 2, http.StatusOK: 5}, seen)
 	require.EqualValues(t, 8+6, tl.state(t)["actions"])
+}
+
+// traceless is a world whose relay does not answer its push trace; it counts the reads.
+type traceless struct {
+	sim.World
+	reads atomic.Int32
+}
+
+func (*traceless) OnObserve(func(*sim.Device, sim.Observation)) {}
+
+func (w *traceless) Trace() ([]relay.TraceEntry, error) {
+	w.reads.Add(1)
+	return nil, errors.New("connection refused")
+}
+
+// A relay that stopped answering is logged once, not on every read of its trace.
+func TestAFailingTraceIsLoggedOnce(t *testing.T) {
+	var logs bytes.Buffer
+	w := &traceless{}
+	l, err := lab.New(lab.Config{World: w, TracePoll: time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return w.reads.Load() >= 5 }, 10*time.Second, time.Millisecond)
+	require.NoError(t, l.Close()) // the reader has stopped: logs is ours to read
+	require.Equal(t, 1, strings.Count(logs.String(), "push trace"), logs.String())
 }
