@@ -230,6 +230,11 @@ func TestCrossSiteRequestsAreRefused(t *testing.T) {
 	code, _ := tl.post(t, "/phones", withToken, http.Header{"Origin": {tl.URL}, "Sec-Fetch-Site": {"same-origin"}})
 	require.Equal(t, http.StatusSeeOther, code)
 	require.Equal(t, []any{"mallory-phone"}, tl.state(t)["phoneIds"])
+
+	// A phone but no action yet: nothing to save, in words.
+	code, saved := tl.post(t, "/scenario", url.Values{}, nil)
+	require.Equal(t, http.StatusUnprocessableEntity, code, saved)
+	require.Contains(t, saved, "nothing to save yet")
 }
 
 // Neither the app secret nor the admin key appears in any page, asset or answer of a session
