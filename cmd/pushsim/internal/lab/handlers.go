@@ -63,7 +63,7 @@ func (l *Lab) Handler() http.Handler {
 	mux.HandleFunc("POST /tick", l.post(func(r *http.Request) error {
 		n, err := strconv.Atoi(r.PostFormValue("obs"))
 		if err != nil {
-			return refuse("obs %q is not a number", r.PostFormValue("obs"))
+			return refuse("obs %q is not a number", clipped(r.PostFormValue("obs")))
 		}
 		return l.Tick(r.PostFormValue("phone"), n, r.PostFormValue("on") == "1")
 	}))
@@ -124,10 +124,23 @@ func (l *Lab) crossSite(r *http.Request) string {
 	return ""
 }
 
+// maxForm bounds a POST's body, in bytes.
+const maxForm = 64 << 10
+
 // guard refuses a POST that does not come from the lab's page.
 func (l *Lab) guard(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+		if err := r.ParseForm(); err != nil {
+			// Read now, so that an overlong or broken form is told as such, not as a missing token.
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				http.Error(w, fmt.Sprintf("refused: the form is longer than %d bytes", maxForm), http.StatusRequestEntityTooLarge)
+				return
+			}
+			http.Error(w, "refused: the form does not read: "+err.Error(), http.StatusBadRequest)
+			return
+		}
 		if why := l.crossSite(r); why != "" {
 			http.Error(w, "refused: "+why, http.StatusForbidden)
 			return
@@ -149,7 +162,7 @@ func (l *Lab) post(do func(*http.Request) error) http.HandlerFunc {
 		scripted := r.Header.Get(CSRFHeader) != ""
 		switch {
 		case scripted && err != nil:
-			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+			http.Error(w, err.Error(), ue.status)
 		case scripted:
 			l.setFlash("")
 			w.WriteHeader(http.StatusNoContent)
@@ -260,7 +273,7 @@ func (l *Lab) saveScenario(w http.ResponseWriter, _ *http.Request) {
 	var ue *userError
 	switch {
 	case errors.As(err, &ue):
-		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+		http.Error(w, err.Error(), ue.status)
 		return
 	case err != nil:
 		http.Error(w, err.Error(), http.StatusInternalServerError)

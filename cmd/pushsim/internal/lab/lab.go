@@ -10,15 +10,18 @@
 package lab
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
@@ -130,10 +133,12 @@ func (l *Lab) observed(d *sim.Device, o sim.Observation) {
 }
 
 // pollTrace reads the relay's push trace until the lab closes, and tells the page when it grew.
+// A failure is logged once, not on every poll, until a read works again (the relay stopped).
 func (l *Lab) pollTrace() {
 	defer close(l.done)
 	t := time.NewTicker(l.cfg.TracePoll)
 	defer t.Stop()
+	failing := false
 	for {
 		select {
 		case <-l.ctx.Done():
@@ -142,8 +147,15 @@ func (l *Lab) pollTrace() {
 		}
 		tr, err := l.cfg.World.Trace()
 		if err != nil {
-			l.cfg.Logger.Warn("lab: read the relay's push trace", "err", err)
+			if !failing {
+				l.cfg.Logger.Warn("lab: read the relay's push trace (told once until it reads again)", "err", err)
+			}
+			failing = true
 			continue
+		}
+		if failing {
+			l.cfg.Logger.Info("lab: the relay's push trace reads again")
+			failing = false
 		}
 		l.mu.Lock()
 		if len(tr) != len(l.trace) {
@@ -178,23 +190,42 @@ func (l *Lab) subscribe() (<-chan struct{}, func()) {
 	}
 }
 
-// userError is a request the lab refuses, in words for the person.
-type userError struct{ msg string }
+// userError is a request the lab refuses or could not carry out, in words for the person, with
+// the HTTP status it is answered with.
+type userError struct {
+	status int
+	msg    string
+}
 
 func (e *userError) Error() string { return e.msg }
 
-func refuse(format string, args ...any) error { return &userError{fmt.Sprintf(format, args...)} }
+// refuse is a request the lab refuses (422).
+func refuse(format string, args ...any) error {
+	return &userError{http.StatusUnprocessableEntity, fmt.Sprintf(format, args...)}
+}
 
-// Platforms are the platforms a phone may log in as.
-func Platforms() []string { return []string{"android", "ios", "web", "pc"} }
+// platforms are the platforms a phone may log in as.
+func platforms() []string { return []string{"android", "ios", "web", "pc"} }
 
-// checkName refuses an empty, overlong or unprintable user or text.
+// clipped is a person's input as a refusal quotes it: at most 64 bytes of it.
+func clipped(s string) string {
+	const most = 64
+	if len(s) <= most {
+		return s
+	}
+	return s[:most] + "…" // quoted with %q: a rune cut in two shows as escapes
+}
+
+// checkName refuses an empty, overlong, non-UTF-8 or unprintable user or text.
 func checkName(what, s string, max int) error {
 	if strings.TrimSpace(s) == "" {
 		return refuse("%s is empty", what)
 	}
 	if len(s) > max {
 		return refuse("%s is longer than %d bytes", what, max)
+	}
+	if !utf8.ValidString(s) {
+		return refuse("%s %q is not UTF-8 text", what, clipped(s))
 	}
 	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
 		return refuse("%s %q has characters that cannot be shown", what, s)
@@ -207,8 +238,8 @@ func (l *Lab) AddPhone(user, platform string) (string, error) {
 	if err := checkName("the user", user, 64); err != nil {
 		return "", err
 	}
-	if !slices.Contains(Platforms(), platform) {
-		return "", refuse("unknown platform %q: one of %s", platform, strings.Join(Platforms(), ", "))
+	if !slices.Contains(platforms(), platform) {
+		return "", refuse("unknown platform %q: one of %s", clipped(platform), strings.Join(platforms(), ", "))
 	}
 	l.mu.Lock()
 	if len(l.phones) >= 16 {
@@ -253,53 +284,55 @@ func (l *Lab) device(id string) (*sim.Device, error) {
 	defer l.mu.Unlock()
 	p := l.phoneByID(id)
 	if p == nil || p.dev == nil {
-		return nil, refuse("no phone %q", id)
+		return nil, refuse("no phone %q", clipped(id))
 	}
 	return p.dev, nil
 }
 
-// Action is a button of a phone: a scenario step and its label.
-type Action struct {
+// button is a button of a phone: a scenario step, its label, and what it does to the device.
+type button struct {
 	Step  scenarios.StepKind
 	Label string
+	do    func(*sim.Device)
 }
 
-// Actions are the buttons of a phone, in the order the page shows them.
-func Actions() []Action {
-	return []Action{
-		{scenarios.StepInstall, "install"}, {scenarios.StepLaunch, "launch"}, {scenarios.StepLogin, "log in"},
-		{scenarios.StepReportToken, "report token"}, {scenarios.StepBackground, "background"},
-		{scenarios.StepForeground, "foreground"}, {scenarios.StepKill, "kill"}, {scenarios.StepForceStop, "force-stop"},
-		{scenarios.StepNetLoss, "network off"}, {scenarios.StepNetRestore, "network on"},
-		{scenarios.StepRelaunch, "relaunch"}, {scenarios.StepLogout, "log out"}, {scenarios.StepUninstall, "uninstall"},
+// buttons are the buttons of a phone, in the order the page shows them.
+func buttons() []button {
+	return []button{
+		{scenarios.StepInstall, "install", (*sim.Device).Install},
+		{scenarios.StepLaunch, "launch", (*sim.Device).Launch},
+		{scenarios.StepLogin, "log in", func(d *sim.Device) { d.Login(false) }}, // the token is reported by its own button
+		{scenarios.StepReportToken, "report token", (*sim.Device).ReportToken},
+		{scenarios.StepBackground, "background", func(d *sim.Device) { d.Background(0) }},
+		{scenarios.StepForeground, "foreground", (*sim.Device).Foreground},
+		{scenarios.StepKill, "kill", (*sim.Device).Kill},
+		{scenarios.StepForceStop, "force-stop", (*sim.Device).ForceStop},
+		{scenarios.StepNetLoss, "network off", (*sim.Device).NetLoss},
+		{scenarios.StepNetRestore, "network on", (*sim.Device).NetRestore},
+		{scenarios.StepRelaunch, "relaunch", (*sim.Device).Relaunch},
+		{scenarios.StepLogout, "log out", (*sim.Device).Logout},
+		{scenarios.StepUninstall, "uninstall", (*sim.Device).Uninstall},
 	}
 }
 
-// Act does one of Actions on a phone. What the phone refuses (a login before the install) is
+// Act does what one of a phone's buttons does. What the phone refuses (a login before the install) is
 // shown on the phone and not recorded: the saved scenario holds what the phones did.
 func (l *Lab) Act(id string, kind scenarios.StepKind) error {
 	d, err := l.device(id)
 	if err != nil {
 		return err
 	}
-	ops := map[scenarios.StepKind]func(){
-		scenarios.StepInstall: d.Install, scenarios.StepLaunch: d.Launch,
-		scenarios.StepLogin:       func() { d.Login(false) }, // the token is reported by its own button
-		scenarios.StepReportToken: d.ReportToken, scenarios.StepBackground: func() { d.Background(0) },
-		scenarios.StepForeground: d.Foreground, scenarios.StepKill: d.Kill, scenarios.StepForceStop: d.ForceStop,
-		scenarios.StepNetLoss: d.NetLoss, scenarios.StepNetRestore: d.NetRestore, scenarios.StepRelaunch: d.Relaunch,
-		scenarios.StepLogout: d.Logout, scenarios.StepUninstall: d.Uninstall,
+	i := slices.IndexFunc(buttons(), func(b button) bool { return b.Step == kind })
+	if i < 0 {
+		return refuse("unknown action %q", clipped(string(kind)))
 	}
-	op, ok := ops[kind]
-	if !ok {
-		return refuse("unknown action %q", kind)
-	}
+	op := buttons()[i].do
 	st := scenarios.Step{Kind: kind, Device: id}
 	if kind == scenarios.StepLogin {
 		no := false
 		st.ReportToken = &no
 	}
-	return l.do(d, st, func() (string, bool) { op(); return "", true })
+	return l.do(d, st, func() (string, bool) { op(d); return "", true })
 }
 
 // Send has a phone's app send a message to a user.
@@ -309,9 +342,6 @@ func (l *Lab) Send(from, to, text string) error {
 	}
 	if err := checkName("the message", text, 1000); err != nil {
 		return err
-	}
-	if strings.Contains(text, "${") {
-		return refuse("the message has \"${\", which a scenario file reads as a variable")
 	}
 	d, err := l.device(from)
 	if err != nil {
@@ -346,19 +376,40 @@ func (l *Lab) do(d *sim.Device, st scenarios.Step, op func() (string, bool)) err
 		why, ok = op()
 		refused()
 	})
+	landed := true
 	if ok {
-		l.settle(d, st)
+		landed = l.settle(d, st)
 		l.cfg.World.Do(refused)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.changed()
 	if !ok {
-		l.changed()
 		return refuse("%s", why)
 	}
-	l.actions = append(l.actions, action{At: at, Step: st})
-	l.changed()
+	l.record(action{At: at, Step: st})
+	if !landed {
+		// The phone did it; the relay (or FCM) did not answer in time: say so, and keep the step.
+		return &userError{http.StatusGatewayTimeout, fmt.Sprintf("%s: %s did not land within %s (is the relay up?): "+
+			"it is recorded, and the phone shows what comes of it", d.ID(), st.Kind, settleTimeout)}
+	}
 	return nil
+}
+
+// record keeps an action in the order the actions were taken (call holding mu). Two tabs' actions
+// may land in the other order than they were taken (the first waits longer to settle); the saved
+// scenario and causeOf's search need them in the order taken.
+func (l *Lab) record(a action) {
+	l.actions = slices.Insert(l.actions, l.firstAfter(a.At), a)
+}
+
+// firstAfter is the index of the first action taken after t (len(actions): none) (call holding
+// mu). Actions taken at t count as before it.
+func (l *Lab) firstAfter(t time.Time) int {
+	i, _ := slices.BinarySearchFunc(l.actions, t, func(a action, t time.Time) int {
+		return cmp.Or(a.At.Compare(t), -1)
+	})
+	return i
 }
 
 // settleTimeout bounds how long an action's request waits for the action to land.
@@ -367,8 +418,8 @@ const settleTimeout = 5 * time.Second
 // settle waits until a step has landed, as the scenario runner does before its next step (an
 // install has its token, a login its answers, a killed app's connection is gone at the relay),
 // so that the session's steps replay in the order they took effect. What does not land within
-// settleTimeout is left to show on the phone.
-func (l *Lab) settle(d *sim.Device, st scenarios.Step) {
+// settleTimeout is left to show on the phone; settle reports whether the step landed.
+func (l *Lab) settle(d *sim.Device, st scenarios.Step) bool {
 	w := l.cfg.World
 	on := func(f func() bool) func() bool {
 		return func() bool {
@@ -382,7 +433,7 @@ func (l *Lab) settle(d *sim.Device, st scenarios.Step) {
 	var cond func() bool
 	switch st.Kind {
 	case scenarios.StepNetLoss:
-		return // nothing is sent: the relay is not told
+		return true // nothing is sent: the relay is not told
 	case scenarios.StepInstall:
 		cond = on(func() bool { return d.Token() != "" })
 	case scenarios.StepLogin:
@@ -400,7 +451,7 @@ func (l *Lab) settle(d *sim.Device, st scenarios.Step) {
 	default:
 		cond = on(answered)
 	}
-	w.WaitUntil(w.Now().Add(settleTimeout), cond)
+	return w.WaitUntil(w.Now().Add(settleTimeout), cond)
 }
 
 // Tick sets or clears the expectation on one observation of a phone: a notification, a live
@@ -410,7 +461,7 @@ func (l *Lab) Tick(id string, obs int, on bool) error {
 	defer l.mu.Unlock()
 	p := l.phoneByID(id)
 	if p == nil {
-		return refuse("no phone %q", id)
+		return refuse("no phone %q", clipped(id))
 	}
 	if obs < 0 || obs >= len(p.obs) || !tickable(p.obs[obs].Kind) {
 		return refuse("%s has no notification or message %d", id, obs)

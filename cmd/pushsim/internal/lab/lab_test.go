@@ -2,14 +2,19 @@ package lab_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +26,7 @@ import (
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/scenarios"
+	"github.com/pushlab/pushlab/sim"
 	"github.com/pushlab/pushlab/sim/live"
 )
 
@@ -43,6 +49,12 @@ type testLab struct {
 
 func startLab(t *testing.T) *testLab {
 	t.Helper()
+	return startLabIn(t, nil)
+}
+
+// startLabIn is startLab with the lab's world wrapped by wrap (nil: as it is).
+func startLabIn(t *testing.T, wrap func(sim.World) sim.World) *testLab {
+	t.Helper()
 	ctx := context.Background()
 	st, err := live.StartStack(ctx, live.StackConfig{FCMConfig: &fakefcm.Config{Seed: 1}, DB: live.MemoryDB, AdminKey: testAdminKey})
 	require.NoError(t, err)
@@ -56,7 +68,11 @@ func startLab(t *testing.T) *testLab {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, w.Close()) })
 	require.NoError(t, w.AddApp(app))
-	l, err := lab.New(lab.Config{World: w, App: app.SDKAppID, AppSecret: app.SecretKey, Certificate: scenarios.DefaultCertificate,
+	var world sim.World = w
+	if wrap != nil {
+		world = wrap(w)
+	}
+	l, err := lab.New(lab.Config{World: world, App: app.SDKAppID, AppSecret: app.SecretKey, Certificate: scenarios.DefaultCertificate,
 		SenderID: creds.SenderID, Package: scenarios.DefaultPackage, TracePoll: 50 * time.Millisecond})
 	require.NoError(t, err)
 	srv := httptest.NewServer(l.Handler())
@@ -214,6 +230,11 @@ func TestCrossSiteRequestsAreRefused(t *testing.T) {
 	code, _ := tl.post(t, "/phones", withToken, http.Header{"Origin": {tl.URL}, "Sec-Fetch-Site": {"same-origin"}})
 	require.Equal(t, http.StatusSeeOther, code)
 	require.Equal(t, []any{"mallory-phone"}, tl.state(t)["phoneIds"])
+
+	// A phone but no action yet: nothing to save, in words.
+	code, saved := tl.post(t, "/scenario", url.Values{}, nil)
+	require.Equal(t, http.StatusUnprocessableEntity, code, saved)
+	require.Contains(t, saved, "nothing to save yet")
 }
 
 // Neither the app secret nor the admin key appears in any page, asset or answer of a session
@@ -282,4 +303,177 @@ func TestSavedSessionReplaysInTheVirtualWorld(t *testing.T) {
 		kinds = append(kinds, e.Kind)
 	}
 	require.Equal(t, []string{"push", "synced"}, kinds, "the ticked expectations, after the actions that brought them about")
+}
+
+// Bad input to every handler is refused in words with a 4xx, never taken and never a 500: text
+// that is not UTF-8 (it would garble the page and the saved scenario), unknown phones and actions,
+// a number that is not one, and a form longer than the lab reads; a refusal quotes at most a
+// little of what it refuses.
+func TestBadInputIsRefusedClearly(t *testing.T) {
+	tl := startLab(t)
+	tl.loggedIn(t, "alice")
+	long := strings.Repeat("x", 10_000)
+	for _, c := range []struct {
+		path string
+		form url.Values
+		code int
+		says string
+	}{
+		{"/phones", url.Values{"user": {"b\xffd"}, "platform": {"android"}}, http.StatusUnprocessableEntity, "is not UTF-8"},
+		{"/phones", url.Values{"user": {"bob"}, "platform": {long}}, http.StatusUnprocessableEntity, "unknown platform"},
+		{"/send", url.Values{"from": {"alice-phone"}, "to": {"alice"}, "text": {"caf\xe9"}}, http.StatusUnprocessableEntity, "is not UTF-8"},
+		{"/send", url.Values{"from": {"alice-phone"}, "to": {"b\xffb"}, "text": {"hi"}}, http.StatusUnprocessableEntity, "is not UTF-8"},
+		{"/send", url.Values{"from": {long}, "to": {"alice"}, "text": {"hi"}}, http.StatusUnprocessableEntity, "no phone"},
+		{"/act", url.Values{"phone": {long}, "action": {"install"}}, http.StatusUnprocessableEntity, "no phone"},
+		{"/act", url.Values{"phone": {"alice-phone"}, "action": {long}}, http.StatusUnprocessableEntity, "unknown action"},
+		{"/tick", url.Values{"phone": {"alice-phone"}, "obs": {long}}, http.StatusUnprocessableEntity, "is not a number"},
+		{"/tick", url.Values{"phone": {"alice-phone"}, "obs": {"99999999999999999999"}}, http.StatusUnprocessableEntity, "is not a number"},
+		{"/tick", url.Values{"phone": {"alice-phone"}, "obs": {"-1"}}, http.StatusUnprocessableEntity, "has no notification"},
+		{"/act", url.Values{"phone": {"alice-phone"}, "action": {strings.Repeat("x", 70_000)}}, http.StatusRequestEntityTooLarge, "longer than"},
+	} {
+		code, body := tl.post(t, c.path, c.form, nil)
+		require.Equal(t, c.code, code, "POST %s: %.200s", c.path, body)
+		require.Contains(t, body, c.says, "POST %s", c.path)
+		require.Less(t, len(body), 300, "POST %s: the refusal quotes a little of the input", c.path)
+	}
+	require.Equal(t, []any{"alice-phone"}, tl.state(t)["phoneIds"], "no refused request made a phone")
+}
+
+// A message whose text has "${" (or "$${") is sent and saved: the scenario file escapes it, so
+// that pushsim run reads the text as typed, not as a variable, whatever the environment holds.
+func TestDollarBraceInATextIsSavedAsTyped(t *testing.T) {
+	tl := startLab(t)
+	tl.loggedIn(t, "alice")
+	tl.loggedIn(t, "bob")
+	text := "price ${X} and $${Y}, ${"
+	tl.must(t, "/send", "from", "bob-phone", "to", "alice", "text", text)
+	code, saved := tl.post(t, "/scenario", url.Values{}, nil)
+	require.Equal(t, http.StatusOK, code, saved)
+	env := func(name string) (string, bool) { return "expanded", true }
+	sc, err := scenarios.ParseEnv("lab-session.yaml", []byte(saved), env)
+	require.NoError(t, err, saved)
+	var sent []string
+	for _, st := range sc.Steps {
+		if st.Send != nil {
+			sent = append(sent, st.Send.Text)
+		}
+	}
+	require.Equal(t, []string{text}, sent, saved)
+}
+
+// unanswered is a world in which no step lands in time: every wait reaches its deadline, as when
+// the relay has stopped.
+type unanswered struct{ sim.World }
+
+func (unanswered) WaitUntil(time.Time, func() bool) bool { return false }
+
+// An action that does not land in time (the relay stopped) ends its request with a 504 that says
+// so, and is recorded: the phone did it.
+func TestAnActionThatDoesNotLandIsToldAndRecorded(t *testing.T) {
+	tl := startLabIn(t, func(w sim.World) sim.World { return unanswered{w} })
+	tl.must(t, "/phones", "user", "alice", "platform", "android")
+	code, body := tl.post(t, "/act", url.Values{"phone": {"alice-phone"}, "action": {"install"}}, nil)
+	require.Equal(t, http.StatusGatewayTimeout, code, body)
+	require.Contains(t, body, "alice-phone: install did not land within 5s")
+	require.EqualValues(t, 1, tl.state(t)["actions"], "the action is recorded")
+}
+
+// An open live-update stream ends when the lab closes (pushsim serve closes it as its server
+// shuts down), rather than holding the shutdown up.
+func TestEventStreamEndsWhenTheLabCloses(t *testing.T) {
+	tl := startLab(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tl.URL+"/events", nil)
+	require.NoError(t, err)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	r := bufio.NewReader(res.Body)
+	_, err = r.ReadString('\n')
+	require.NoError(t, err)
+	require.NoError(t, tl.Close())
+	_, err = io.Copy(io.Discard, r)
+	require.NoError(t, err, "the stream ends by itself, before the request's deadline")
+}
+
+// Two tabs press buttons at once, on two phones, while the page reads the state: every request
+// is answered, every action recorded (run with -race).
+func TestConcurrentTabs(t *testing.T) {
+	tl := startLab(t)
+	tl.loggedIn(t, "alice")
+	tl.loggedIn(t, "bob")
+	var wg sync.WaitGroup
+	codes := make(chan int, 64)
+	post := func(path string, form url.Values) {
+		req, _ := http.NewRequest(http.MethodPost, tl.URL+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set(lab.CSRFHeader, tl.csrf)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			codes <- 0
+			return
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		codes <- res.StatusCode
+	}
+	for _, p := range []struct{ me, other string }{{"alice", "bob"}, {"bob", "alice"}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, a := range []string{"background", "foreground"} {
+				post("/act", url.Values{"phone": {p.me + "-phone"}, "action": {a}})
+			}
+			post("/send", url.Values{"from": {p.me + "-phone"}, "to": {p.other}, "text": {"hi " + p.other}})
+			post("/tick", url.Values{"phone": {p.me + "-phone"}, "obs": {"0"}, "on": {"1"}})
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for range 5 {
+			res, err := http.Get(tl.URL + "/state")
+			if err != nil {
+				codes <- 0
+				return
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			codes <- res.StatusCode
+		}
+	}()
+	wg.Wait()
+	close(codes)
+	seen := map[int]int{}
+	for c := range codes {
+		seen[c]++
+	}
+	// The ticks name an observation that is not a message (422); everything else is taken.
+	require.Equal(t, map[int]int{http.StatusNoContent: 6, http.StatusUnprocessableEntity: 2, http.StatusOK: 5}, seen)
+	require.EqualValues(t, 8+6, tl.state(t)["actions"])
+}
+
+// traceless is a world whose relay does not answer its push trace; it counts the reads.
+type traceless struct {
+	sim.World
+	reads atomic.Int32
+}
+
+func (*traceless) OnObserve(func(*sim.Device, sim.Observation)) {}
+
+func (w *traceless) Trace() ([]relay.TraceEntry, error) {
+	w.reads.Add(1)
+	return nil, errors.New("connection refused")
+}
+
+// A relay that stopped answering is logged once, not on every read of its trace.
+func TestAFailingTraceIsLoggedOnce(t *testing.T) {
+	var logs bytes.Buffer
+	w := &traceless{}
+	l, err := lab.New(lab.Config{World: w, TracePoll: time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return w.reads.Load() >= 5 }, 10*time.Second, time.Millisecond)
+	require.NoError(t, l.Close()) // the reader has stopped: logs is ours to read
+	require.Equal(t, 1, strings.Count(logs.String(), "push trace"), logs.String())
 }

@@ -1,7 +1,6 @@
 package lab
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -71,6 +70,10 @@ func (l *Lab) Scenario() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("write the session as a scenario: %w", err)
 	}
+	// A scenario file reads ${NAME} as a variable and $${ as a literal ${: every ${ a person typed
+	// (a message's text, a user) is written as $${. The marshalled file has no comment, where
+	// $${ would stay as it is.
+	out = []byte(strings.ReplaceAll(string(out), "${", "$${"))
 	// What pushsim run reads must be what was written: check it parses.
 	if _, err := scenarios.Parse("lab-session.yaml", out); err != nil {
 		return nil, fmt.Errorf("the session written as a scenario does not read back: %w", err)
@@ -135,10 +138,7 @@ func (l *Lab) expectations() map[int][]*scenarios.Expect {
 
 // causeOf is the index of the last action taken at or before t (-1: none).
 func (l *Lab) causeOf(t time.Time) int {
-	i, _ := slices.BinarySearchFunc(l.actions, t, func(a action, t time.Time) int {
-		return cmp.Or(a.At.Compare(t), -1) // equal times count as before: the action came first
-	})
-	return i - 1
+	return l.firstAfter(t) - 1 // equal times count as before: the action came first
 }
 
 // within is an expectation's window: what it took, doubled for room, rounded up to the second,
@@ -166,14 +166,4 @@ func syncedBatch(obs []sim.Observation, i int) (login, count, last int) {
 		}
 	}
 	return login, count, last
-}
-
-// describe says what an observation is, in words, for the page.
-func describe(o sim.Observation) string {
-	var b strings.Builder
-	if o.Title != "" {
-		fmt.Fprintf(&b, "%s: ", o.Title)
-	}
-	b.WriteString(o.Text)
-	return b.String()
 }

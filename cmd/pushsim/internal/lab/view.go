@@ -10,7 +10,6 @@ import (
 
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/reports"
-	"github.com/pushlab/pushlab/scenarios"
 	"github.com/pushlab/pushlab/sim"
 )
 
@@ -33,16 +32,11 @@ type phoneView struct {
 	State, StateClass  string
 	Token              string
 	Badge              int
-	Buttons            []buttonView
+	Buttons            []button
 	Notifications      []itemView
 	Messages           []itemView
 	Trace              []traceView
 	Events             []string
-}
-
-type buttonView struct {
-	Step  scenarios.StepKind
-	Label string
 }
 
 // itemView is a notification or a message on a phone, with the expectation that can be ticked.
@@ -67,7 +61,7 @@ type traceView struct {
 // view builds the page's view of the session (takes mu).
 func (l *Lab) view() (pageView, error) {
 	l.mu.Lock()
-	v := pageView{CSRF: l.csrf, Flash: l.flash, Version: l.version, Platforms: Platforms(), Actions: len(l.actions),
+	v := pageView{CSRF: l.csrf, Flash: l.flash, Version: l.version, Platforms: platforms(), Actions: len(l.actions),
 		Ticks: len(l.ticks), CSS: reports.SwimlaneCSS()}
 	for _, p := range l.phones {
 		v.Phones = append(v.Phones, l.phoneView(p))
@@ -90,9 +84,7 @@ func (l *Lab) at(t time.Time) string {
 // phoneView builds a phone's card (call holding mu).
 func (l *Lab) phoneView(p *phone) phoneView {
 	v := phoneView{ID: p.ID, User: p.User, Platform: p.Platform, State: "app not installed", StateClass: "st-none"}
-	for _, a := range Actions() {
-		v.Buttons = append(v.Buttons, buttonView{Step: a.Step, Label: a.Label})
-	}
+	v.Buttons = buttons()
 	var trace []relay.TraceEntry
 	reasons := map[uint64][]string{}
 	for _, e := range l.trace {
@@ -219,4 +211,14 @@ func (l *Lab) swimlaneScenario() reports.Scenario {
 			CertificateID: e.CertificateID, FCMName: e.FCMName})
 	}
 	return sc
+}
+
+// describe says what an observation is, in words, for the page.
+func describe(o sim.Observation) string {
+	var b strings.Builder
+	if o.Title != "" {
+		fmt.Fprintf(&b, "%s: ", o.Title)
+	}
+	b.WriteString(o.Text)
+	return b.String()
 }
