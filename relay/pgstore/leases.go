@@ -16,7 +16,7 @@ import (
 // cluster.Members) in the store's database, on the store's connections: the tables
 // partition_leases and cluster_members. Its semantics are cluster.MemLeases's, which the
 // conformance suites hold it to. Each method is one transaction; those that change a lease lock
-// its row (SELECT … FOR UPDATE) and decide as MemLeases does, so that concurrent calls from
+// its row and decide as MemLeases does, so that concurrent calls from
 // several nodes serialize on the row. Store.ApplyFenced makes the fence check and the writes one
 // transaction.
 //
@@ -32,6 +32,22 @@ type LeaseTable struct {
 var (
 	_ cluster.LeaseTable = (*LeaseTable)(nil)
 	_ cluster.Members    = (*LeaseTable)(nil)
+)
+
+// The locks on a partition's lease. The row locks make a fenced write safe: an acquisition
+// changes the epoch under FOR UPDATE, which conflicts with the FOR KEY SHARE that
+// Store.ApplyFenced holds while it checks the epoch and writes; renewals and releases, which
+// leave the epoch alone, lock the row FOR NO KEY UPDATE, which does not conflict with it. The
+// transaction-level advisory lock on (leaseLockClass, partition), shared by fenced writes and
+// exclusive for an acquisition, makes the wait fair: PostgreSQL grants a row's share locks to
+// newcomers while a FOR UPDATE waits, so an owner's overlapping batches could hold an
+// acquisition off for as long as they keep coming; advisory lock requests queue behind a waiting
+// exclusive one.
+const (
+	leaseLockClass  = 0x7075_6c65 // "pule": the advisory locks' first key; the partition is the second
+	lockLeaseShared = `SELECT pg_advisory_xact_lock_shared($1, $2)`
+	lockLeaseOwner  = `SELECT pg_advisory_xact_lock($1, $2)`
+	lockEpoch       = `SELECT epoch FROM partition_leases WHERE partition = $1 FOR KEY SHARE`
 )
 
 // LeaseTable returns the store's lease table. It shares the store's connections and is closed
@@ -85,16 +101,20 @@ func (t *LeaseTable) Leases(ctx context.Context) ([]cluster.Lease, error) {
 	return out, nil
 }
 
-// lockLease reads the partition's lease row in tx, locking it until tx ends (FOR UPDATE: an
-// ApplyFenced of the partition, which holds it FOR SHARE, finishes first, and none starts until
-// tx ends). ok is false when the partition has no row.
-func lockLease(ctx context.Context, tx pgx.Tx, partition int) (l cluster.Lease, ok bool, err error) {
+// lockLease reads the partition's lease row in tx, locking it until tx ends: FOR UPDATE to change
+// its epoch (a fenced write in flight finishes first, and none starts until tx ends), FOR NO KEY
+// UPDATE otherwise. ok is false when the partition has no row.
+func lockLease(ctx context.Context, tx pgx.Tx, partition int, newEpoch bool) (l cluster.Lease, ok bool, err error) {
+	mode := "NO KEY UPDATE"
+	if newEpoch {
+		mode = "UPDATE"
+	}
 	var (
 		node    []byte
 		epoch   int64
 		expires *int64
 	)
-	err = tx.QueryRow(ctx, `SELECT node, epoch, expires_ns FROM partition_leases WHERE partition = $1 FOR UPDATE`,
+	err = tx.QueryRow(ctx, `SELECT node, epoch, expires_ns FROM partition_leases WHERE partition = $1 FOR `+mode,
 		partition).Scan(&node, &epoch, &expires)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -132,13 +152,15 @@ func (t *LeaseTable) Acquire(ctx context.Context, partition int, node string, no
 	}
 	var l cluster.Lease
 	err := pgx.BeginFunc(ctx, t.pool, func(tx pgx.Tx) error {
-		// A partition never acquired gets its row at epoch 0 first, so that there is a row to lock:
-		// of two nodes acquiring it at once, the second waits for the first's transaction.
+		if _, err := tx.Exec(ctx, lockLeaseOwner, leaseLockClass, partition); err != nil {
+			return fmt.Errorf("lock the lease: %w", err)
+		}
+		// A partition never acquired gets its row at epoch 0 first, so that there is a row to lock.
 		if _, err := tx.Exec(ctx, `INSERT INTO partition_leases (partition, epoch) VALUES ($1, 0) ON CONFLICT DO NOTHING`,
 			partition); err != nil {
 			return fmt.Errorf("create the lease row: %w", err)
 		}
-		cur, _, err := lockLease(ctx, tx, partition)
+		cur, _, err := lockLease(ctx, tx, partition, true)
 		if err != nil {
 			return err
 		}
@@ -161,7 +183,7 @@ func (t *LeaseTable) Renew(ctx context.Context, l cluster.Lease, now time.Time, 
 	}
 	var renewed cluster.Lease
 	err := pgx.BeginFunc(ctx, t.pool, func(tx pgx.Tx) error {
-		cur, ok, err := lockLease(ctx, tx, l.Partition)
+		cur, ok, err := lockLease(ctx, tx, l.Partition, false)
 		if err != nil {
 			return err
 		}
@@ -182,7 +204,7 @@ func (t *LeaseTable) Renew(ctx context.Context, l cluster.Lease, now time.Time, 
 // (nobody took it) is released too: the caller held it last.
 func (t *LeaseTable) Release(ctx context.Context, l cluster.Lease) error {
 	err := pgx.BeginFunc(ctx, t.pool, func(tx pgx.Tx) error {
-		cur, ok, err := lockLease(ctx, tx, l.Partition)
+		cur, ok, err := lockLease(ctx, tx, l.Partition, false)
 		if err != nil {
 			return err
 		}
