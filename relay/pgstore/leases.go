@@ -16,9 +16,8 @@ import (
 // cluster.Members) in the store's database, on the store's connections: the tables
 // partition_leases and cluster_members. Its semantics are cluster.MemLeases's, which the
 // conformance suites hold it to. Each method is one transaction; those that change a lease lock
-// its row and decide as MemLeases does, so that concurrent calls from
-// several nodes serialize on the row. Store.ApplyFenced makes the fence check and the writes one
-// transaction.
+// its row and decide as MemLeases does, so that concurrent calls from several nodes serialize on
+// the row. Store.ApplyFenced makes the fence check and the writes one transaction.
 //
 // Times are the callers' (the now each call is given), compared to the nanosecond; the database's
 // clock is never read. Nodes' clocks are assumed to agree to well within the lease TTL: a node
