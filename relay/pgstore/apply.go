@@ -64,14 +64,43 @@ var deleteApp = func() []string {
 // Apply persists records in one transaction, in order: all of them or, on an error, none. The
 // transaction's BEGIN, every statement and their answers travel as one pipelined batch, and the
 // COMMIT after it.
-func (s *Store) Apply(ctx context.Context, records []relay.Record) (err error) {
+func (s *Store) Apply(ctx context.Context, records []relay.Record) error {
 	if len(records) == 0 {
 		return nil
 	}
+	return s.apply(ctx, nil, records)
+}
+
+// ApplyFenced is Apply for the owner of a partition in the cluster mode: it persists records only
+// if epoch is the partition's current lease epoch (LeaseTable), and the check and the writes are
+// one transaction. That transaction first takes the partition's lease lock shared and its lease
+// row FOR KEY SHARE, so that the owner's concurrent batches, renewals and releases do not wait
+// for each other, but an acquisition of the partition (which takes both exclusively) waits until
+// the batches in flight are committed, and the batches after it queue behind it: every batch
+// accepted is committed before the partition changes hands. Otherwise it fails with an error
+// wrapping cluster.ErrFenced, naming the partition, the epoch given and the current one, and
+// writes nothing. The locks, the check and the writes still travel as one pipelined batch; a
+// refused batch's writes are rolled back with it. With no records it is the check alone.
+func (s *Store) ApplyFenced(ctx context.Context, partition int, epoch uint64, records []relay.Record) error {
+	return s.apply(ctx, &fence{partition: partition, epoch: epoch}, records)
+}
+
+// fence is the lease a fenced batch is written under.
+type fence struct {
+	partition int
+	epoch     uint64
+}
+
+// apply persists records in one pipelined transaction, after the fence check if f is not nil.
+func (s *Store) apply(ctx context.Context, f *fence, records []relay.Record) (err error) {
 	records = relay.CompactRecords(records)
 	batch := &pgx.Batch{}
 	batch.BeginTx(pgx.TxOptions{})
-	var owner []int // the record each queued statement (after BEGIN) writes
+	if f != nil {
+		batch.Queue(lockLeaseShared, leaseLockClass, f.partition)
+		batch.Queue(lockEpoch, f.partition)
+	}
+	var owner []int // the record each queued statement (after BEGIN and the fence) writes
 	for i, r := range records {
 		n := batch.Len()
 		if err := queue(batch, r); err != nil {
@@ -91,6 +120,18 @@ func (s *Store) Apply(ctx context.Context, records []relay.Record) (err error) {
 	}()
 	if _, err := br.Exec(); err != nil {
 		return fmt.Errorf("apply %d records: begin: %w", len(records), err)
+	}
+	if f != nil {
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("apply %d records: lock the lease: %w", len(records), err)
+		}
+		var cur int64
+		if err := br.QueryRow().Scan(&cur); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("apply %d records: read the lease epoch: %w", len(records), err)
+		}
+		if err := fenced(f.partition, f.epoch, uint64(cur)); err != nil {
+			return fmt.Errorf("apply %d records: %w", len(records), err)
+		}
 	}
 	for _, i := range owner {
 		if _, err := br.Exec(); err != nil {

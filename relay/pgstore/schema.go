@@ -166,6 +166,21 @@ var migrations = []migration{
 		`CREATE INDEX trace_by_certificate ON trace (sdk_app_id, certificate_id, time_ns, seq)`,
 		`CREATE INDEX trace_by_msg ON trace (sdk_app_id, msg_id, time_ns, seq) WHERE msg_id <> ''::bytea`,
 	}},
+	// The cluster's partition leases and live nodes (LeaseTable). Times are UnixNano BIGINTs, as
+	// elsewhere: the leases' expiries are compared to the nanosecond, which TIMESTAMPTZ's
+	// microseconds would round. Node IDs are BYTEA, so that ORDER BY node is Go's byte order.
+	{name: "cluster leases", stmts: []string{
+		`CREATE TABLE partition_leases (
+			partition  INTEGER PRIMARY KEY CHECK (partition >= 0),
+			node       BYTEA,                              -- NULL once released
+			epoch      BIGINT  NOT NULL CHECK (epoch >= 0), -- the fencing token: +1 per acquisition
+			expires_ns BIGINT                              -- NULL once released
+		)`,
+		`CREATE TABLE cluster_members (
+			node       BYTEA  PRIMARY KEY,
+			expires_ns BIGINT NOT NULL
+		)`,
+	}},
 }
 
 // migrationLock is the key of the transaction-level advisory lock migrate holds, so that relays
