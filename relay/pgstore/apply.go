@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/internal/storecol"
 )
 
 // The statements Apply queues. pgx prepares each once per connection (its statement cache) and
@@ -161,11 +162,11 @@ func queue(batch *pgx.Batch, r relay.Record) error {
 		}
 	case relay.PutCertificate:
 		c := r.Cert
-		since, err := timeToDB(c.Status.Since)
+		since, err := storecol.Nanos(c.Status.Since)
 		if err != nil {
 			return fmt.Errorf("status since: %w", err)
 		}
-		checkedAt, err := timeToDB(c.Check.CheckedAt)
+		checkedAt, err := storecol.Nanos(c.Check.CheckedAt)
 		if err != nil {
 			return fmt.Errorf("checked at: %w", err)
 		}
@@ -176,7 +177,7 @@ func queue(batch *pgx.Batch, r relay.Record) error {
 		q(deleteCert, r.ID)
 	case relay.PutSession:
 		ss := r.Session
-		loginAt, err := timeToDB(ss.LoginAt)
+		loginAt, err := storecol.Nanos(ss.LoginAt)
 		if err != nil {
 			return fmt.Errorf("login time: %w", err)
 		}
@@ -184,13 +185,9 @@ func queue(batch *pgx.Batch, r relay.Record) error {
 		if err != nil {
 			return fmt.Errorf("held: %w", err)
 		}
-		var caps *string
-		if ss.Caps != nil {
-			c, err := json.Marshal(ss.Caps)
-			if err != nil {
-				return fmt.Errorf("caps: %w", err)
-			}
-			caps = new(string(c))
+		caps, err := storecol.Caps(ss.Caps)
+		if err != nil {
+			return fmt.Errorf("caps: %w", err)
 		}
 		q(putSession, u64(ss.Key.SDKAppID), b(ss.Key.UserID), b(ss.Key.DeviceID), b(ss.Platform), loginAt,
 			ss.Unread, string(held), caps, ss.LoggedOut)
@@ -203,7 +200,7 @@ func queue(batch *pgx.Batch, r relay.Record) error {
 		q(deleteBinding, u64(r.Key.SDKAppID), b(r.Key.UserID), b(r.Key.DeviceID))
 	case relay.PutMessage:
 		m := r.Msg
-		at, err := timeToDB(m.Time)
+		at, err := storecol.Nanos(m.Time)
 		if err != nil {
 			return fmt.Errorf("message time: %w", err)
 		}
@@ -219,7 +216,7 @@ func queue(batch *pgx.Batch, r relay.Record) error {
 		q(trim, u64(r.User.SDKAppID), b(r.User.UserID), u64(r.Through))
 	case relay.PutGroup:
 		g := r.Group
-		members, err := marshalStrings(g.Members)
+		members, err := storecol.Strings(g.Members)
 		if err != nil {
 			return fmt.Errorf("members: %w", err)
 		}
@@ -233,11 +230,11 @@ func queue(batch *pgx.Batch, r relay.Record) error {
 		}
 	case relay.PutPush:
 		p := r.Push.Push
-		notBefore, err := timeToDB(r.Push.NotBefore)
+		notBefore, err := storecol.Nanos(r.Push.NotBefore)
 		if err != nil {
 			return fmt.Errorf("not-before time: %w", err)
 		}
-		data, err := marshalData(p.Data)
+		data, err := storecol.Data(p.Data)
 		if err != nil {
 			return fmt.Errorf("data: %w", err)
 		}
@@ -271,17 +268,13 @@ func traceArgs(e relay.TraceEntry) ([]any, error) {
 	if e.Time.IsZero() {
 		return nil, errors.New("no time: the trace is ordered by time")
 	}
-	at, err := timeToDB(e.Time)
+	at, err := storecol.Nanos(e.Time)
 	if err != nil {
 		return nil, err
 	}
-	seqs := ""
-	if len(e.Seqs) > 0 {
-		s, err := json.Marshal(e.Seqs)
-		if err != nil {
-			return nil, fmt.Errorf("seqs: %w", err)
-		}
-		seqs = string(s)
+	seqs, err := storecol.TraceSeqs(e.Seqs)
+	if err != nil {
+		return nil, fmt.Errorf("seqs: %w", err)
 	}
 	return []any{at, u64(e.SDKAppID), b(e.UserID), b(e.DeviceID), e.CertificateID, u64(e.Seq), seqs,
 		b(e.MsgID), b(e.Reason), u64(e.PushID), e.Attempt, b(e.FCMName), b(e.Detail)}, nil

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pushlab/pushlab/relay/cluster"
+	"github.com/pushlab/pushlab/relay/internal/storecol"
 )
 
 // LeaseTable is the cluster's partition lease table and member list (cluster.LeaseTable and
@@ -53,6 +55,12 @@ const (
 // with it.
 func (s *Store) LeaseTable() *LeaseTable { return &LeaseTable{pool: s.pool} }
 
+// The times a lease column's UnixNano can hold.
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
 // nanos is t as the UnixNano a lease column holds, refusing times out of its range (the zero
 // time among them).
 func nanos(t time.Time) (int64, error) {
@@ -92,7 +100,7 @@ func (t *LeaseTable) Leases(ctx context.Context) ([]cluster.Lease, error) {
 		if err := row.Scan(&p, &node, &epoch, &expires); err != nil {
 			return cluster.Lease{}, err
 		}
-		return cluster.Lease{Partition: p, Node: string(node), Epoch: uint64(epoch), Expires: timeFromDB(expires)}, nil
+		return cluster.Lease{Partition: p, Node: string(node), Epoch: uint64(epoch), Expires: storecol.Time(expires)}, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read leases: %w", err)
@@ -121,7 +129,7 @@ func lockLease(ctx context.Context, tx pgx.Tx, partition int, newEpoch bool) (l 
 	case err != nil:
 		return cluster.Lease{}, false, fmt.Errorf("lock the lease row: %w", err)
 	}
-	return cluster.Lease{Partition: partition, Node: string(node), Epoch: uint64(epoch), Expires: timeFromDB(expires)}, true, nil
+	return cluster.Lease{Partition: partition, Node: string(node), Epoch: uint64(epoch), Expires: storecol.Time(expires)}, true, nil
 }
 
 // setLease writes l as its partition's lease row, which exists; a lease without a Node (a

@@ -12,6 +12,7 @@ import (
 	"github.com/pushlab/pushlab/internal/duration"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/internal/storecol"
 )
 
 // Load returns the state the records so far describe, read in one read-only, repeatable-read
@@ -100,8 +101,8 @@ func scanCertificate(rows pgx.Rows, st *relay.State) error {
 	}
 	c.SDKAppID, c.Platform, c.PackageName, c.SenderID = uint64(app), string(platform), string(pkg), string(sender)
 	c.ServiceAccount, c.ServerKey, c.Endpoint = secret.New(string(account)), secret.New(string(key)), string(endpoint)
-	c.Status.Reason, c.Status.Since = string(reason), timeFromDB(since)
-	c.Check.Status, c.Check.Error, c.Check.CheckedAt = string(checkStatus), string(checkError), timeFromDB(checkedAt)
+	c.Status.Reason, c.Status.Since = string(reason), storecol.Time(since)
+	c.Check.Status, c.Check.Error, c.Check.CheckedAt = string(checkStatus), string(checkError), storecol.Time(checkedAt)
 	st.Certificates = append(st.Certificates, c)
 	return nil
 }
@@ -117,15 +118,13 @@ func scanSession(rows pgx.Rows, st *relay.State) error {
 		return err
 	}
 	ss.Key = relay.DeviceKey{SDKAppID: uint64(app), UserID: string(user), DeviceID: string(dev)}
-	ss.Platform, ss.LoginAt = string(platform), timeFromDB(loginAt)
+	ss.Platform, ss.LoginAt = string(platform), storecol.Time(loginAt)
 	if err := json.Unmarshal([]byte(held), &ss.Held); err != nil {
 		return fmt.Errorf("session %v: held: %w", ss.Key, err)
 	}
-	if caps != nil {
-		ss.Caps = &relay.CapsState{}
-		if err := json.Unmarshal([]byte(*caps), ss.Caps); err != nil {
-			return fmt.Errorf("session %v: caps: %w", ss.Key, err)
-		}
+	var err error
+	if ss.Caps, err = storecol.ParseCaps(caps); err != nil {
+		return fmt.Errorf("session %v: caps: %w", ss.Key, err)
 	}
 	st.Sessions = append(st.Sessions, ss)
 	return nil
@@ -172,7 +171,7 @@ func scanMessage(rows pgx.Rows, st *relay.State) error {
 	}
 	k := relay.UserKey{SDKAppID: uint64(app), UserID: string(user)}
 	m.Seq, m.ID, m.From, m.FromDevice, m.Conv, m.Group, m.Text, m.Time = uint64(seq), string(id), string(from),
-		string(fromDevice), string(conv), string(group), string(text), timeFromDB(at)
+		string(fromDevice), string(conv), string(group), string(text), storecol.Time(at)
 	m.Push.Title, m.Push.Desc, m.Push.Ext = string(title), string(desc), string(ext)
 	st.Messages[k] = append(st.Messages[k], m)
 	return nil
@@ -229,7 +228,7 @@ func scanPush(rows pgx.Rows, st *relay.State) error {
 		return err
 	}
 	p.ID, p.Device, p.TTL, ps.NotBefore = uint64(id), relay.DeviceKey{SDKAppID: uint64(app), UserID: string(user), DeviceID: string(dev)},
-		duration.Duration(ttl), timeFromDB(notBefore)
+		duration.Duration(ttl), storecol.Time(notBefore)
 	p.Token, p.Title, p.Body, p.CollapseKey = string(token), string(title), string(body), string(collapseKey)
 	if err := json.Unmarshal([]byte(data), &p.Data); err != nil {
 		return fmt.Errorf("push %d: data: %w", p.ID, err)

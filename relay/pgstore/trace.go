@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/internal/storecol"
 )
 
 // QueryTrace (relay.TraceStore) answers a push-trace query with one SELECT on the index that
@@ -47,14 +47,14 @@ func (s *Store) QueryTrace(ctx context.Context, q relay.TraceQuery) (relay.Trace
 		if bound.t.IsZero() {
 			continue
 		}
-		v, err := timeToDB(bound.t)
+		v, err := storecol.Nanos(bound.t)
 		if err != nil {
 			return relay.TracePage{}, fmt.Errorf("query trace: %s: %w", bound.what, err)
 		}
 		add(bound.cond, v)
 	}
 	if !q.Before.IsZero() {
-		v, err := timeToDB(q.Before.Time)
+		v, err := storecol.Nanos(q.Before.Time)
 		if err != nil {
 			return relay.TracePage{}, fmt.Errorf("query trace: cursor: %w", err)
 		}
@@ -86,13 +86,11 @@ func (s *Store) QueryTrace(ctx context.Context, q relay.TraceQuery) (relay.Trace
 			&reason, &pushID, &e.Attempt, &fcmName, &detail); err != nil {
 			return relay.TracePage{}, fmt.Errorf("query trace: %w", err)
 		}
-		e.Time, e.SDKAppID, e.Seq, e.PushID = timeFromDB(&at), uint64(app), uint64(msgSeq), uint64(pushID)
+		e.Time, e.SDKAppID, e.Seq, e.PushID = storecol.Time(&at), uint64(app), uint64(msgSeq), uint64(pushID)
 		e.UserID, e.DeviceID, e.MsgID, e.Reason, e.FCMName, e.Detail = string(user), string(dev), string(msgID),
 			string(reason), string(fcmName), string(detail)
-		if msgSeqs != "" {
-			if err := json.Unmarshal([]byte(msgSeqs), &e.Seqs); err != nil {
-				return relay.TracePage{}, fmt.Errorf("query trace: entry %d: seqs: %w", seq, err)
-			}
+		if e.Seqs, err = storecol.ParseTraceSeqs(msgSeqs); err != nil {
+			return relay.TracePage{}, fmt.Errorf("query trace: entry %d: seqs: %w", seq, err)
 		}
 		page.Entries = append(page.Entries, e)
 		seqs = append(seqs, seq)
@@ -116,7 +114,7 @@ func (s *Store) PruneTrace(ctx context.Context, p relay.TracePrune) (n int, err 
 	}
 	var before any
 	if !p.Before.IsZero() {
-		if before, err = timeToDB(p.Before); err != nil {
+		if before, err = storecol.Nanos(p.Before); err != nil {
 			return 0, fmt.Errorf("prune trace: %w", err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"math"
 
 	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/internal/storecol"
 )
 
 // Apply persists records in one transaction, in order: all of them or, on an error, none.
@@ -68,11 +69,11 @@ func (a applier) apply(st *statements, r relay.Record) error {
 		return nil
 	case relay.PutCertificate:
 		c := r.Cert
-		since, err := timeToDB(c.Status.Since)
+		since, err := storecol.Nanos(c.Status.Since)
 		if err != nil {
 			return fmt.Errorf("status since: %w", err)
 		}
-		checkedAt, err := timeToDB(c.Check.CheckedAt)
+		checkedAt, err := storecol.Nanos(c.Check.CheckedAt)
 		if err != nil {
 			return fmt.Errorf("checked at: %w", err)
 		}
@@ -83,7 +84,7 @@ func (a applier) apply(st *statements, r relay.Record) error {
 		return a.exec(st.deleteCert, r.ID)
 	case relay.PutSession:
 		ss := r.Session
-		loginAt, err := timeToDB(ss.LoginAt)
+		loginAt, err := storecol.Nanos(ss.LoginAt)
 		if err != nil {
 			return fmt.Errorf("login time: %w", err)
 		}
@@ -91,13 +92,9 @@ func (a applier) apply(st *statements, r relay.Record) error {
 		if err != nil {
 			return fmt.Errorf("held: %w", err)
 		}
-		var caps sql.NullString
-		if ss.Caps != nil {
-			b, err := json.Marshal(ss.Caps)
-			if err != nil {
-				return fmt.Errorf("caps: %w", err)
-			}
-			caps = sql.NullString{String: string(b), Valid: true}
+		caps, err := storecol.Caps(ss.Caps)
+		if err != nil {
+			return fmt.Errorf("caps: %w", err)
 		}
 		return a.exec(st.putSession, u64(ss.Key.SDKAppID), ss.Key.UserID, ss.Key.DeviceID, ss.Platform, loginAt,
 			ss.Unread, string(held), caps, ss.LoggedOut)
@@ -110,7 +107,7 @@ func (a applier) apply(st *statements, r relay.Record) error {
 		return a.exec(st.deleteBinding, u64(r.Key.SDKAppID), r.Key.UserID, r.Key.DeviceID)
 	case relay.PutMessage:
 		m := r.Msg
-		at, err := timeToDB(m.Time)
+		at, err := storecol.Nanos(m.Time)
 		if err != nil {
 			return fmt.Errorf("message time: %w", err)
 		}
@@ -130,7 +127,7 @@ func (a applier) apply(st *statements, r relay.Record) error {
 		return a.exec(trim, u64(r.User.SDKAppID), r.User.UserID, u64(r.Through))
 	case relay.PutGroup:
 		g := r.Group
-		members, err := marshalStrings(g.Members)
+		members, err := storecol.Strings(g.Members)
 		if err != nil {
 			return fmt.Errorf("members: %w", err)
 		}
@@ -145,11 +142,11 @@ func (a applier) apply(st *statements, r relay.Record) error {
 		return a.exec(st.putOpt, u64(r.User.SDKAppID), r.User.UserID, r.Conv, r.Opt)
 	case relay.PutPush:
 		p := r.Push.Push
-		notBefore, err := timeToDB(r.Push.NotBefore)
+		notBefore, err := storecol.Nanos(r.Push.NotBefore)
 		if err != nil {
 			return fmt.Errorf("not-before time: %w", err)
 		}
-		data, err := marshalData(p.Data)
+		data, err := storecol.Data(p.Data)
 		if err != nil {
 			return fmt.Errorf("data: %w", err)
 		}

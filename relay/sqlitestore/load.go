@@ -11,6 +11,7 @@ import (
 	"github.com/pushlab/pushlab/internal/duration"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/internal/storecol"
 )
 
 // Load returns the state the records so far describe, read in one transaction, ordered as
@@ -86,13 +87,13 @@ func (l loader) certificates(st *relay.State) error {
 		var c relay.Certificate
 		var app int64
 		var account, key string
-		var since, checkedAt sql.NullInt64
+		var since, checkedAt *int64
 		if err := rows.Scan(&c.ID, &app, &c.Platform, &c.PackageName, &c.SenderID, &account, &key, &c.Endpoint,
 			&c.Status.Misconfigured, &c.Status.Reason, &since, &c.Check.Status, &c.Check.Error, &checkedAt); err != nil {
 			return err
 		}
-		c.SDKAppID, c.ServiceAccount, c.ServerKey, c.Status.Since = uint64(app), secret.New(account), secret.New(key), timeFromDB(since)
-		c.Check.CheckedAt = timeFromDB(checkedAt)
+		c.SDKAppID, c.ServiceAccount, c.ServerKey, c.Status.Since = uint64(app), secret.New(account), secret.New(key), storecol.Time(since)
+		c.Check.CheckedAt = storecol.Time(checkedAt)
 		st.Certificates = append(st.Certificates, c)
 		return nil
 	})
@@ -105,21 +106,19 @@ func (l loader) sessions(st *relay.State) error {
 		func(rows *sql.Rows) error {
 			var ss relay.SessionState
 			var app int64
-			var loginAt sql.NullInt64
+			var loginAt *int64
 			var held string
-			var caps sql.NullString
+			var caps *string
 			if err := rows.Scan(&app, &ss.Key.UserID, &ss.Key.DeviceID, &ss.Platform, &loginAt, &ss.Unread, &held, &caps, &ss.LoggedOut); err != nil {
 				return err
 			}
-			ss.Key.SDKAppID, ss.LoginAt = uint64(app), timeFromDB(loginAt)
+			ss.Key.SDKAppID, ss.LoginAt = uint64(app), storecol.Time(loginAt)
 			if err := json.Unmarshal([]byte(held), &ss.Held); err != nil {
 				return fmt.Errorf("session %v: held: %w", ss.Key, err)
 			}
-			if caps.Valid {
-				ss.Caps = &relay.CapsState{}
-				if err := json.Unmarshal([]byte(caps.String), ss.Caps); err != nil {
-					return fmt.Errorf("session %v: caps: %w", ss.Key, err)
-				}
+			var err error
+			if ss.Caps, err = storecol.ParseCaps(caps); err != nil {
+				return fmt.Errorf("session %v: caps: %w", ss.Key, err)
 			}
 			st.Sessions = append(st.Sessions, ss)
 			return nil
@@ -162,12 +161,12 @@ func (l loader) messages(st *relay.State) error {
 		var k relay.UserKey
 		var m relay.StoredMsg
 		var app, seq int64
-		var at sql.NullInt64
+		var at *int64
 		if err := rows.Scan(&app, &k.UserID, &seq, &m.ID, &m.From, &m.FromDevice, &m.Conv, &m.Group, &m.Text, &at,
 			&m.Push.Title, &m.Push.Desc, &m.Push.Ext, &m.Push.Disable); err != nil {
 			return err
 		}
-		k.SDKAppID, m.Seq, m.Time = uint64(app), uint64(seq), timeFromDB(at)
+		k.SDKAppID, m.Seq, m.Time = uint64(app), uint64(seq), storecol.Time(at)
 		st.Messages[k] = append(st.Messages[k], m)
 		return nil
 	})
@@ -235,12 +234,12 @@ func (l loader) pushes(st *relay.State) error {
 		p := &ps.Push
 		var id, app, ttl int64
 		var data, seqs string
-		var notBefore sql.NullInt64
+		var notBefore *int64
 		if err := rows.Scan(&id, &app, &p.Device.UserID, &p.Device.DeviceID, &p.CertificateID, &p.Token, &p.Title,
 			&p.Body, &data, &p.CollapseKey, &ttl, &p.NotificationCount, &seqs, &p.Attempt, &notBefore); err != nil {
 			return err
 		}
-		p.ID, p.Device.SDKAppID, p.TTL, ps.NotBefore = uint64(id), uint64(app), duration.Duration(ttl), timeFromDB(notBefore)
+		p.ID, p.Device.SDKAppID, p.TTL, ps.NotBefore = uint64(id), uint64(app), duration.Duration(ttl), storecol.Time(notBefore)
 		if err := json.Unmarshal([]byte(data), &p.Data); err != nil {
 			return fmt.Errorf("push %d: data: %w", p.ID, err)
 		}

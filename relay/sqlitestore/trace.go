@@ -2,14 +2,13 @@ package sqlitestore
 
 import (
 	"context"
-	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/internal/storecol"
 )
 
 // appendTrace writes one push-trace entry in the Apply's transaction.
@@ -17,17 +16,13 @@ func (a applier) appendTrace(st *statements, e relay.TraceEntry) error {
 	if e.Time.IsZero() {
 		return errors.New("no time: the trace is ordered by time")
 	}
-	at, err := timeToDB(e.Time)
+	at, err := storecol.Nanos(e.Time)
 	if err != nil {
 		return err
 	}
-	seqs := ""
-	if len(e.Seqs) > 0 {
-		b, err := json.Marshal(e.Seqs)
-		if err != nil {
-			return fmt.Errorf("seqs: %w", err)
-		}
-		seqs = string(b)
+	seqs, err := storecol.TraceSeqs(e.Seqs)
+	if err != nil {
+		return fmt.Errorf("seqs: %w", err)
 	}
 	return a.exec(st.putTrace, at, u64(e.SDKAppID), e.UserID, e.DeviceID, e.CertificateID, u64(e.Seq), seqs,
 		e.MsgID, e.Reason, u64(e.PushID), e.Attempt, e.FCMName, e.Detail)
@@ -58,21 +53,21 @@ func (s *Store) QueryTrace(ctx context.Context, q relay.TraceQuery) (relay.Trace
 		add("msg_id = ? AND msg_id <> ''", q.MsgID) // the second term lets the partial index serve
 	}
 	if !q.From.IsZero() {
-		v, err := timeToDB(q.From)
+		v, err := storecol.Nanos(q.From)
 		if err != nil {
 			return relay.TracePage{}, fmt.Errorf("query trace: from: %w", err)
 		}
 		add("time_ns >= ?", v)
 	}
 	if !q.To.IsZero() {
-		v, err := timeToDB(q.To)
+		v, err := storecol.Nanos(q.To)
 		if err != nil {
 			return relay.TracePage{}, fmt.Errorf("query trace: to: %w", err)
 		}
 		add("time_ns < ?", v)
 	}
 	if !q.Before.IsZero() {
-		v, err := timeToDB(q.Before.Time)
+		v, err := storecol.Nanos(q.Before.Time)
 		if err != nil {
 			return relay.TracePage{}, fmt.Errorf("query trace: cursor: %w", err)
 		}
@@ -98,17 +93,15 @@ func (s *Store) QueryTrace(ctx context.Context, q relay.TraceQuery) (relay.Trace
 	for rows.Next() {
 		var e relay.TraceEntry
 		var seq, app, msgSeq, pushID int64
-		var at sql.NullInt64
+		var at *int64
 		var msgSeqs string
 		if err := rows.Scan(&seq, &at, &app, &e.UserID, &e.DeviceID, &e.CertificateID, &msgSeq, &msgSeqs, &e.MsgID,
 			&e.Reason, &pushID, &e.Attempt, &e.FCMName, &e.Detail); err != nil {
 			return relay.TracePage{}, fmt.Errorf("query trace: %w", err)
 		}
-		e.Time, e.SDKAppID, e.Seq, e.PushID = timeFromDB(at), uint64(app), uint64(msgSeq), uint64(pushID)
-		if msgSeqs != "" {
-			if err := json.Unmarshal([]byte(msgSeqs), &e.Seqs); err != nil {
-				return relay.TracePage{}, fmt.Errorf("query trace: entry %d: seqs: %w", seq, err)
-			}
+		e.Time, e.SDKAppID, e.Seq, e.PushID = storecol.Time(at), uint64(app), uint64(msgSeq), uint64(pushID)
+		if e.Seqs, err = storecol.ParseTraceSeqs(msgSeqs); err != nil {
+			return relay.TracePage{}, fmt.Errorf("query trace: entry %d: seqs: %w", seq, err)
 		}
 		page.Entries = append(page.Entries, e)
 		seqs = append(seqs, seq)
@@ -154,7 +147,7 @@ func (s *Store) PruneTrace(ctx context.Context, p relay.TracePrune) (n int, err 
 		}
 	}
 	if !p.Before.IsZero() && n < p.Batch {
-		before, err := timeToDB(p.Before)
+		before, err := storecol.Nanos(p.Before)
 		if err != nil {
 			return 0, fmt.Errorf("prune trace: %w", err)
 		}

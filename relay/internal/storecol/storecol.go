@@ -1,0 +1,109 @@
+// Package storecol holds the column encodings the relay's SQL stores (sqlitestore, pgstore)
+// share, so that both keep the same values the same way: times as UnixNano integers, lists and
+// maps as JSON text. The SQL, and each database's own column types, stay in the stores.
+package storecol
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pushlab/pushlab/relay"
+)
+
+// The times a UnixNano integer can hold.
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+// Nanos converts a time to its column value: UnixNano as an int64, or nil (NULL) for the zero
+// time. It refuses a time UnixNano cannot hold.
+func Nanos(t time.Time) (any, error) {
+	if t.IsZero() {
+		return nil, nil
+	}
+	if t.Before(minTime) || t.After(maxTime) {
+		return nil, fmt.Errorf("time %v is out of the range the store keeps (%v to %v)", t, minTime.UTC(), maxTime.UTC())
+	}
+	return t.UnixNano(), nil
+}
+
+// Time converts a column value Nanos wrote back to a time, in UTC: nil (NULL) is the zero time.
+func Time(ns *int64) time.Time {
+	if ns == nil {
+		return time.Time{}
+	}
+	return time.Unix(0, *ns).UTC()
+}
+
+// Strings encodes a list of strings as JSON, refusing strings JSON would alter (invalid UTF-8
+// comes back replaced by U+FFFD).
+func Strings(ss []string) (string, error) {
+	for _, s := range ss {
+		if !utf8.ValidString(s) {
+			return "", fmt.Errorf("%q is not valid UTF-8", s)
+		}
+	}
+	b, err := json.Marshal(ss)
+	return string(b), err
+}
+
+// Data encodes a push's data as JSON, refusing strings JSON would alter.
+func Data(m map[string]string) (string, error) {
+	for k, v := range m {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return "", fmt.Errorf("%q: %q is not valid UTF-8", k, v)
+		}
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
+}
+
+// Caps encodes a session's frequency-cap state as JSON, or nil (NULL) when it has none.
+func Caps(c *relay.CapsState) (*string, error) {
+	if c == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	s := string(b)
+	return &s, nil
+}
+
+// ParseCaps decodes what Caps wrote.
+func ParseCaps(s *string) (*relay.CapsState, error) {
+	if s == nil {
+		return nil, nil
+	}
+	c := &relay.CapsState{}
+	if err := json.Unmarshal([]byte(*s), c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// TraceSeqs encodes a push-trace entry's list of message seqs as JSON, or "" when it has none.
+func TraceSeqs(seqs []uint64) (string, error) {
+	if len(seqs) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(seqs)
+	return string(b), err
+}
+
+// ParseTraceSeqs decodes what TraceSeqs wrote: "" is no seqs.
+func ParseTraceSeqs(s string) ([]uint64, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var seqs []uint64
+	if err := json.Unmarshal([]byte(s), &seqs); err != nil {
+		return nil, err
+	}
+	return seqs, nil
+}
