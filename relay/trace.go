@@ -152,6 +152,21 @@ type TracePage struct {
 	Next    TraceCursor
 }
 
+// PageNewestFirst makes the TracePage of a query with the given limit from the matches a store
+// read newest first: with a limit, the store reads up to limit+1 of them, the extra one telling
+// there is an older page. seqs[i] is the store's Seq of entries[i]. The page keeps the newest
+// limit entries (all of them when limit is zero), oldest first, with Next at the oldest kept when
+// more matched. It reorders entries in place.
+func PageNewestFirst(entries []TraceEntry, seqs []uint64, limit int) TracePage {
+	page := TracePage{Entries: entries}
+	if limit > 0 && len(entries) > limit {
+		page.Entries = entries[:limit]
+		page.Next = TraceCursor{Time: entries[limit-1].Time, Seq: seqs[limit-1]}
+	}
+	slices.Reverse(page.Entries)
+	return page
+}
+
 // TracePrune says what PruneTrace deletes: entries older than Before (unless zero) and the
 // oldest stored beyond the newest Keep (unless zero), at most Batch of them per call.
 type TracePrune struct {

@@ -3,7 +3,6 @@ package pgstore
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -75,8 +74,8 @@ func (s *Store) QueryTrace(ctx context.Context, q relay.TraceQuery) (relay.Trace
 		return relay.TracePage{}, fmt.Errorf("query trace: %w", err)
 	}
 	defer rows.Close()
-	var page relay.TracePage
-	var seqs []int64
+	var entries []relay.TraceEntry
+	var seqs []uint64
 	for rows.Next() {
 		var e relay.TraceEntry
 		var seq, at, app, msgSeq, pushID int64
@@ -92,18 +91,13 @@ func (s *Store) QueryTrace(ctx context.Context, q relay.TraceQuery) (relay.Trace
 		if e.Seqs, err = storecol.ParseTraceSeqs(msgSeqs); err != nil {
 			return relay.TracePage{}, fmt.Errorf("query trace: entry %d: seqs: %w", seq, err)
 		}
-		page.Entries = append(page.Entries, e)
-		seqs = append(seqs, seq)
+		entries = append(entries, e)
+		seqs = append(seqs, uint64(seq))
 	}
 	if err := rows.Err(); err != nil {
 		return relay.TracePage{}, fmt.Errorf("query trace: %w", err)
 	}
-	if q.Limit > 0 && len(page.Entries) > q.Limit {
-		page.Entries, seqs = page.Entries[:q.Limit], seqs[:q.Limit]
-		page.Next = relay.TraceCursor{Time: page.Entries[q.Limit-1].Time, Seq: uint64(seqs[q.Limit-1])}
-	}
-	slices.Reverse(page.Entries)
-	return page, nil
+	return relay.PageNewestFirst(entries, seqs, q.Limit), nil
 }
 
 // PruneTrace (relay.TraceStore) deletes up to p.Batch entries in one transaction: the oldest
