@@ -164,7 +164,7 @@ func (s *MemoryStore) deleteApp(id uint64) {
 	}
 }
 
-// Load returns a copy of the stored state, in a deterministic order.
+// Load returns a copy of the stored state, in State.Sort's order.
 func (s *MemoryStore) Load(context.Context) (*State, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -172,20 +172,16 @@ func (s *MemoryStore) Load(context.Context) (*State, error) {
 	for _, a := range s.apps {
 		st.Apps = append(st.Apps, a)
 	}
-	slices.SortFunc(st.Apps, func(a, b AppConfig) int { return cmp.Compare(a.SDKAppID, b.SDKAppID) })
 	for _, c := range s.certs {
 		st.Certificates = append(st.Certificates, c)
 	}
-	slices.SortFunc(st.Certificates, func(a, b Certificate) int { return cmp.Compare(a.ID, b.ID) })
 	for _, ss := range s.sessions {
 		ss.Held = slices.Clone(ss.Held)
 		st.Sessions = append(st.Sessions, ss)
 	}
-	slices.SortFunc(st.Sessions, func(a, b SessionState) int { return compareDeviceKeys(a.Key, b.Key) })
 	for _, b := range s.bindings {
 		st.Bindings = append(st.Bindings, b)
 	}
-	slices.SortFunc(st.Bindings, func(a, b Binding) int { return compareDeviceKeys(a.Key, b.Key) })
 	for k, msgs := range s.messages {
 		st.Messages[k] = slices.Clone(msgs)
 	}
@@ -193,9 +189,6 @@ func (s *MemoryStore) Load(context.Context) (*State, error) {
 		g.Members = slices.Clone(g.Members)
 		st.Groups = append(st.Groups, g)
 	}
-	slices.SortFunc(st.Groups, func(a, b Group) int {
-		return cmp.Or(cmp.Compare(a.SDKAppID, b.SDKAppID), cmp.Compare(a.ID, b.ID))
-	})
 	for k, o := range s.opts {
 		m := make(map[string]string, len(o))
 		for conv, opt := range o {
@@ -208,10 +201,10 @@ func (s *MemoryStore) Load(context.Context) (*State, error) {
 		p.Push.Seqs = slices.Clone(p.Push.Seqs)
 		st.Pushes = append(st.Pushes, p)
 	}
-	slices.SortFunc(st.Pushes, func(a, b PushState) int { return cmp.Compare(a.Push.ID, b.Push.ID) })
 	for k, v := range s.counters {
 		st.Counters[k] = v
 	}
+	st.Sort()
 	return st, nil
 }
 

@@ -1,7 +1,9 @@
 package relay
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"time"
 
 	"github.com/pushlab/pushlab/internal/ratelimit"
@@ -173,6 +175,23 @@ type State struct {
 	ReceiveOpts  map[UserKey]map[string]string
 	Pushes       []PushState
 	Counters     map[string]uint64
+}
+
+// Sort puts the state in the order every Store's Load returns it in, so that two stores'
+// answers compare equal: apps and certificates by ID, sessions and bindings by device, each
+// inbox by seq, groups by app then ID, pushes by ID.
+func (st *State) Sort() {
+	slices.SortFunc(st.Apps, func(a, b AppConfig) int { return cmp.Compare(a.SDKAppID, b.SDKAppID) })
+	slices.SortFunc(st.Certificates, func(a, b Certificate) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(st.Sessions, func(a, b SessionState) int { return compareDeviceKeys(a.Key, b.Key) })
+	slices.SortFunc(st.Bindings, func(a, b Binding) int { return compareDeviceKeys(a.Key, b.Key) })
+	for _, msgs := range st.Messages {
+		slices.SortFunc(msgs, func(a, b StoredMsg) int { return cmp.Compare(a.Seq, b.Seq) })
+	}
+	slices.SortFunc(st.Groups, func(a, b Group) int {
+		return cmp.Or(cmp.Compare(a.SDKAppID, b.SDKAppID), cmp.Compare(a.ID, b.ID))
+	})
+	slices.SortFunc(st.Pushes, func(a, b PushState) int { return cmp.Compare(a.Push.ID, b.Push.ID) })
 }
 
 // Store keeps the relay's durable state. The relay shell and the simulator persist each Ready's

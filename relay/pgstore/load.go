@@ -1,11 +1,9 @@
 package pgstore
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -17,7 +15,7 @@ import (
 
 // Load returns the state the records so far describe, read in one read-only, repeatable-read
 // transaction (one snapshot, however many Applys run meanwhile) whose SELECTs travel as one
-// batch, ordered as relay.MemoryStore orders it.
+// batch, ordered by relay.State.Sort.
 func (s *Store) Load(ctx context.Context) (st *relay.State, err error) {
 	st = &relay.State{
 		Messages:    map[relay.UserKey][]relay.StoredMsg{},
@@ -63,17 +61,7 @@ func (s *Store) Load(ctx context.Context) (st *relay.State, err error) {
 	if err := br.Close(); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
-	slices.SortFunc(st.Apps, func(a, b relay.AppConfig) int { return cmp.Compare(a.SDKAppID, b.SDKAppID) })
-	slices.SortFunc(st.Certificates, func(a, b relay.Certificate) int { return cmp.Compare(a.ID, b.ID) })
-	slices.SortFunc(st.Sessions, func(a, b relay.SessionState) int { return compareDeviceKeys(a.Key, b.Key) })
-	slices.SortFunc(st.Bindings, func(a, b relay.Binding) int { return compareDeviceKeys(a.Key, b.Key) })
-	for _, msgs := range st.Messages {
-		slices.SortFunc(msgs, func(a, b relay.StoredMsg) int { return cmp.Compare(a.Seq, b.Seq) })
-	}
-	slices.SortFunc(st.Groups, func(a, b relay.Group) int {
-		return cmp.Or(cmp.Compare(a.SDKAppID, b.SDKAppID), cmp.Compare(a.ID, b.ID))
-	})
-	slices.SortFunc(st.Pushes, func(a, b relay.PushState) int { return cmp.Compare(a.Push.ID, b.Push.ID) })
+	st.Sort()
 	return st, nil
 }
 
@@ -248,8 +236,4 @@ func scanCounter(rows pgx.Rows, st *relay.State) error {
 	}
 	st.Counters[string(name)] = uint64(v)
 	return nil
-}
-
-func compareDeviceKeys(a, b relay.DeviceKey) int {
-	return cmp.Or(cmp.Compare(a.SDKAppID, b.SDKAppID), cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.DeviceID, b.DeviceID))
 }

@@ -1,12 +1,10 @@
 package sqlitestore
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"slices"
 
 	"github.com/pushlab/pushlab/internal/duration"
 	"github.com/pushlab/pushlab/internal/secret"
@@ -14,8 +12,8 @@ import (
 	"github.com/pushlab/pushlab/relay/internal/storecol"
 )
 
-// Load returns the state the records so far describe, read in one transaction, ordered as
-// relay.MemoryStore orders it.
+// Load returns the state the records so far describe, read in one transaction, ordered
+// by relay.State.Sort.
 func (s *Store) Load(ctx context.Context) (st *relay.State, err error) {
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -40,6 +38,7 @@ func (s *Store) Load(ctx context.Context) (st *relay.State, err error) {
 			return nil, fmt.Errorf("load %s: %w", step.what, err)
 		}
 	}
+	st.Sort()
 	return st, nil
 }
 
@@ -65,7 +64,7 @@ func (l loader) each(query string, scan func(*sql.Rows) error) error {
 }
 
 func (l loader) apps(st *relay.State) error {
-	err := l.each(`SELECT sdk_app_id, name, secret_key, login_policy, caps_per_minute, caps_per_hour,
+	return l.each(`SELECT sdk_app_id, name, secret_key, login_policy, caps_per_minute, caps_per_hour,
 		caps_burst, caps_refill_ns FROM apps`, func(rows *sql.Rows) error {
 		var a relay.AppConfig
 		var id, refill int64
@@ -77,12 +76,10 @@ func (l loader) apps(st *relay.State) error {
 		st.Apps = append(st.Apps, a)
 		return nil
 	})
-	slices.SortFunc(st.Apps, func(a, b relay.AppConfig) int { return cmp.Compare(a.SDKAppID, b.SDKAppID) })
-	return err
 }
 
 func (l loader) certificates(st *relay.State) error {
-	err := l.each(`SELECT id, sdk_app_id, platform, package_name, sender_id, service_account, server_key,
+	return l.each(`SELECT id, sdk_app_id, platform, package_name, sender_id, service_account, server_key,
 		endpoint, misconfigured, reason, since_ns, check_status, check_error, checked_at_ns FROM certificates`, func(rows *sql.Rows) error {
 		var c relay.Certificate
 		var app int64
@@ -97,12 +94,10 @@ func (l loader) certificates(st *relay.State) error {
 		st.Certificates = append(st.Certificates, c)
 		return nil
 	})
-	slices.SortFunc(st.Certificates, func(a, b relay.Certificate) int { return cmp.Compare(a.ID, b.ID) })
-	return err
 }
 
 func (l loader) sessions(st *relay.State) error {
-	err := l.each(`SELECT sdk_app_id, user_id, device_id, platform, login_at_ns, unread, held, caps, logged_out FROM sessions`,
+	return l.each(`SELECT sdk_app_id, user_id, device_id, platform, login_at_ns, unread, held, caps, logged_out FROM sessions`,
 		func(rows *sql.Rows) error {
 			var ss relay.SessionState
 			var app int64
@@ -123,12 +118,10 @@ func (l loader) sessions(st *relay.State) error {
 			st.Sessions = append(st.Sessions, ss)
 			return nil
 		})
-	slices.SortFunc(st.Sessions, func(a, b relay.SessionState) int { return compareDeviceKeys(a.Key, b.Key) })
-	return err
 }
 
 func (l loader) bindings(st *relay.State) error {
-	err := l.each(`SELECT sdk_app_id, user_id, device_id, certificate_id, token FROM bindings`, func(rows *sql.Rows) error {
+	return l.each(`SELECT sdk_app_id, user_id, device_id, certificate_id, token FROM bindings`, func(rows *sql.Rows) error {
 		var b relay.Binding
 		var app int64
 		if err := rows.Scan(&app, &b.Key.UserID, &b.Key.DeviceID, &b.CertificateID, &b.Token); err != nil {
@@ -138,8 +131,6 @@ func (l loader) bindings(st *relay.State) error {
 		st.Bindings = append(st.Bindings, b)
 		return nil
 	})
-	slices.SortFunc(st.Bindings, func(a, b relay.Binding) int { return compareDeviceKeys(a.Key, b.Key) })
-	return err
 }
 
 func (l loader) messages(st *relay.State) error {
@@ -156,7 +147,7 @@ func (l loader) messages(st *relay.State) error {
 	if err != nil {
 		return err
 	}
-	err = l.each(`SELECT sdk_app_id, user_id, seq, id, from_user, from_device, conv, group_id, text, time_ns,
+	return l.each(`SELECT sdk_app_id, user_id, seq, id, from_user, from_device, conv, group_id, text, time_ns,
 		push_title, push_desc, push_ext, push_disable FROM messages`, func(rows *sql.Rows) error {
 		var k relay.UserKey
 		var m relay.StoredMsg
@@ -170,14 +161,10 @@ func (l loader) messages(st *relay.State) error {
 		st.Messages[k] = append(st.Messages[k], m)
 		return nil
 	})
-	for _, msgs := range st.Messages {
-		slices.SortFunc(msgs, func(a, b relay.StoredMsg) int { return cmp.Compare(a.Seq, b.Seq) })
-	}
-	return err
 }
 
 func (l loader) groups(st *relay.State) error {
-	err := l.each(`SELECT sdk_app_id, id, members FROM chat_groups`, func(rows *sql.Rows) error {
+	return l.each(`SELECT sdk_app_id, id, members FROM chat_groups`, func(rows *sql.Rows) error {
 		var g relay.Group
 		var app int64
 		var members string
@@ -191,10 +178,6 @@ func (l loader) groups(st *relay.State) error {
 		st.Groups = append(st.Groups, g)
 		return nil
 	})
-	slices.SortFunc(st.Groups, func(a, b relay.Group) int {
-		return cmp.Or(cmp.Compare(a.SDKAppID, b.SDKAppID), cmp.Compare(a.ID, b.ID))
-	})
-	return err
 }
 
 func (l loader) receiveOpts(st *relay.State) error {
@@ -228,7 +211,7 @@ func (l loader) receiveOpts(st *relay.State) error {
 }
 
 func (l loader) pushes(st *relay.State) error {
-	err := l.each(`SELECT id, sdk_app_id, user_id, device_id, certificate_id, token, title, body, data,
+	return l.each(`SELECT id, sdk_app_id, user_id, device_id, certificate_id, token, title, body, data,
 		collapse_key, ttl_ns, notification_count, seqs, attempt, not_before_ns FROM pushes`, func(rows *sql.Rows) error {
 		var ps relay.PushState
 		p := &ps.Push
@@ -249,8 +232,6 @@ func (l loader) pushes(st *relay.State) error {
 		st.Pushes = append(st.Pushes, ps)
 		return nil
 	})
-	slices.SortFunc(st.Pushes, func(a, b relay.PushState) int { return cmp.Compare(a.Push.ID, b.Push.ID) })
-	return err
 }
 
 func (l loader) counters(st *relay.State) error {
@@ -263,8 +244,4 @@ func (l loader) counters(st *relay.State) error {
 		st.Counters[name] = uint64(v)
 		return nil
 	})
-}
-
-func compareDeviceKeys(a, b relay.DeviceKey) int {
-	return cmp.Or(cmp.Compare(a.SDKAppID, b.SDKAppID), cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.DeviceID, b.DeviceID))
 }
