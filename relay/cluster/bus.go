@@ -38,6 +38,8 @@ type Bus interface {
 	Request(ctx context.Context, subject string, data []byte) ([]byte, error)
 	// Subscribe calls h for each message on subject (an exact subject, no wildcards) until
 	// unsubscribe is called. When Subscribe returns, the subscription is in place: a Request
-	// made after it, from any node, reaches h.
+	// made after it, from any node, reaches h. When unsubscribe returns, it is gone: a Request
+	// made after it, from any node, no longer reaches h (with no other listener, it is
+	// ErrUnavailable).
 	Subscribe(subject string, h Handler) (unsubscribe func() error, err error)
 }

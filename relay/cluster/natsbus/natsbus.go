@@ -195,8 +195,18 @@ func (b *Bus) Subscribe(subject string, h cluster.Handler) (func() error, error)
 	}
 	return func() error {
 		// A subscription already gone, or gone with its closed connection, is unsubscribed.
-		if err := sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrBadSubscription) && !errors.Is(err, nats.ErrConnectionClosed) {
+		err := sub.Unsubscribe()
+		switch {
+		case errors.Is(err, nats.ErrBadSubscription), errors.Is(err, nats.ErrConnectionClosed):
+			return nil
+		case err != nil:
 			return fmt.Errorf("unsubscribe %s: %w", subject, err)
+		}
+		// Wait for the server to have dropped the interest, as Subscribe waits for it to have
+		// it: until then a request on another connection is still routed here, and answered by
+		// no one instead of refused as unavailable.
+		if err := b.nc.FlushTimeout(b.flushTimeout); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			return fmt.Errorf("unsubscribe %s: the server did not confirm: %w", subject, err)
 		}
 		return nil
 	}, nil
