@@ -89,23 +89,12 @@ type TestPushResult struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// TestPushOutcome describes FCM's answer r to the test push p, as the core acts on it.
-func TestPushOutcome(p Push, r PushResult) TestPushResult {
-	out := TestPushResult{PushID: p.ID, CertificateID: p.CertificateID, Token: ShortToken(p.Token)}
-	if r.Err == nil {
-		out.Result, out.FCMName = ReasonFCMOK, r.Name
-		return out
-	}
-	out.Result, out.Detail = ReasonFCMPrefix+r.Err.Code, r.Err.Message
-	switch {
-	case r.Err.Code == "UNREGISTERED" || r.Err.TokenInvalid:
-		out.Detail = "binding removed: " + r.Err.Message
-	case retryable(r.Err.Code):
-		out.Detail = "not retried (a test push makes one attempt): " + r.Err.Message
-	default:
-		out.Detail = "certificate marked misconfigured: " + r.Err.Message
-	}
-	return out
+// TestPushOutcome describes the test push p by the trace entry e the core recorded for FCM's
+// answer to it (fcm-ok or fcm-<CODE>, with what the core did about it in the detail), so that the
+// admin answer says what the trace says.
+func TestPushOutcome(p Push, e TraceEntry) TestPushResult {
+	return TestPushResult{PushID: p.ID, CertificateID: p.CertificateID, Token: ShortToken(p.Token),
+		Result: e.Reason, FCMName: e.FCMName, Detail: e.Detail}
 }
 
 // ShortToken shows a token by its first 8 and last 4 characters, enough to tell tokens apart

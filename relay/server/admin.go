@@ -454,7 +454,7 @@ func (s *Server) deviceAction(w http.ResponseWriter, r *http.Request) {
 // loop: the answer reaches a waiter keyed by the push's ID once the core has taken it in and
 // its records are stored) and answers it; 504 if it does not come within TestPushWait.
 func (s *Server) testPush(w http.ResponseWriter, r *http.Request, dev relay.DeviceKey, title, body string) {
-	var answer chan relay.PushResult
+	var answer chan relay.TraceEntry
 	v, err := s.call(r.Context(), func(now time.Time) (any, error) {
 		s.tapInput(now, relay.Input{Kind: relay.InputTestPush, App: dev.SDKAppID, User: dev.UserID, Device: dev.DeviceID, Title: title, Body: body})
 		p, err := s.core.TestPush(now, dev, title, body)

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -106,20 +107,21 @@ type Server struct {
 	testPushes testPushWaiters
 }
 
-// testPushWaiters hands FCM's answers to test pushes to the admin calls waiting for them.
+// testPushWaiters hands the trace entries of FCM's answers to test pushes to the admin calls
+// waiting for them.
 type testPushWaiters struct {
 	mu      sync.Mutex
-	waiting map[uint64]chan relay.PushResult
+	waiting map[uint64]chan relay.TraceEntry
 }
 
 // wait registers a waiter for push id.
-func (t *testPushWaiters) wait(id uint64) chan relay.PushResult {
+func (t *testPushWaiters) wait(id uint64) chan relay.TraceEntry {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.waiting == nil {
-		t.waiting = map[uint64]chan relay.PushResult{}
+		t.waiting = map[uint64]chan relay.TraceEntry{}
 	}
-	ch := make(chan relay.PushResult, 1)
+	ch := make(chan relay.TraceEntry, 1)
 	t.waiting[id] = ch
 	return ch
 }
@@ -131,14 +133,19 @@ func (t *testPushWaiters) forget(id uint64) {
 	t.mu.Unlock()
 }
 
-// deliver hands a result to its waiter, if any; it never blocks.
-func (t *testPushWaiters) deliver(r relay.PushResult) {
+// deliver hands each entry that records FCM's answer to a waited-for push to its waiter; it
+// never blocks.
+func (t *testPushWaiters) deliver(entries []relay.TraceEntry) {
 	t.mu.Lock()
-	ch, ok := t.waiting[r.ID]
-	delete(t.waiting, r.ID)
-	t.mu.Unlock()
-	if ok {
-		ch <- r
+	defer t.mu.Unlock()
+	if len(t.waiting) == 0 {
+		return
+	}
+	for _, e := range entries {
+		if ch, ok := t.waiting[e.PushID]; ok && e.PushID != 0 && strings.HasPrefix(e.Reason, relay.ReasonFCMPrefix) {
+			delete(t.waiting, e.PushID)
+			ch <- e
+		}
 	}
 }
 
@@ -425,8 +432,6 @@ func (s *Server) apply(ev event) func(error) {
 		s.step(now, relay.Input{Kind: relay.InputClosed, Conn: ev.id})
 	case resultEvent:
 		s.step(now, relay.Input{Kind: relay.InputPushResult, Result: ev.r})
-		// A test push's caller hears FCM's answer once what the core made of it is stored.
-		return func(error) { s.testPushes.deliver(ev.r) }
 	case callEvent:
 		v, err := ev.fn(now)
 		return func(persistErr error) {
@@ -455,6 +460,8 @@ func (s *Server) carryOut(rd relay.Ready) error {
 		}
 		s.syncCertificates(rd.Records)
 		s.trace.appended(len(rd.Trace))
+		// A test push's caller hears FCM's answer, as the core recorded it, once it is stored.
+		s.testPushes.deliver(rd.Trace)
 	}
 	s.connMu.Lock()
 	for _, f := range rd.Frames {

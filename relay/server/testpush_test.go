@@ -104,6 +104,9 @@ func TestTestPushAnswersFCMsVerdict(t *testing.T) {
 			reasons = append(reasons, e.Reason)
 		}
 		require.Equal(t, []string{"test-push", "fcm-ok", "test-push", "fcm-UNREGISTERED"}, reasons)
+		last := tr.Entries[len(tr.Entries)-1]
+		require.Equal(t, got.PushID, last.PushID)
+		require.Equal(t, last.Detail, got.Detail, "the answer says what the trace says")
 
 		_, err = admin.TestPush(ctx, appID, "alice", "alice:phone", "", "")
 		var refused *client.AdminError
