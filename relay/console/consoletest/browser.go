@@ -7,11 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/pushlab/pushlab/internal/httpserver"
 
 	"github.com/stretchr/testify/require"
 )
@@ -51,29 +52,7 @@ func New(t testing.TB, base string, rt http.RoundTripper) *Browser {
 // InProcess is a browser of a handler, called in-process (no socket: it runs inside a
 // testing/synctest bubble); requests come from remote.
 func InProcess(t testing.TB, h http.Handler, remote string) *Browser {
-	return New(t, "http://console.test", handlerTransport{h: h, remote: remote})
-}
-
-// handlerTransport serves a request with a handler, as a server would hand it over.
-type handlerTransport struct {
-	h      http.Handler
-	remote string
-}
-
-func (ht handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	r := req.Clone(req.Context())
-	if r.Body == nil {
-		r.Body = http.NoBody
-	}
-	r.RemoteAddr, r.RequestURI = ht.remote, req.URL.RequestURI()
-	if r.RemoteAddr == "" {
-		r.RemoteAddr = "192.0.2.1:1234"
-	}
-	rec := httptest.NewRecorder()
-	ht.h.ServeHTTP(rec, r)
-	res := rec.Result()
-	res.Request = req
-	return res, nil
+	return New(t, "http://console.test", httpserver.InProcess{Handler: h, RemoteAddr: remote})
 }
 
 // Do makes one request (a form, when form is not nil, is posted url-encoded) and answers it
