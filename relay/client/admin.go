@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -88,9 +86,9 @@ func (a *Admin) Do(ctx context.Context, method, path string, in, out any) error 
 // PutApp creates an app, or updates it if it exists.
 func (a *Admin) PutApp(ctx context.Context, cfg relay.AppConfig) error {
 	body := map[string]any{"sdkAppId": cfg.SDKAppID, "name": cfg.Name, "secretKey": cfg.SecretKey.Reveal(), "loginPolicy": cfg.LoginPolicy, "caps": cfg.Caps}
-	err := a.Do(ctx, http.MethodPost, "/admin/v1/apps", body, nil)
+	err := a.Do(ctx, http.MethodPost, AppsPath, body, nil)
 	if ae := (*AdminError)(nil); errors.As(err, &ae) && ae.Status == http.StatusConflict {
-		return a.Do(ctx, http.MethodPut, fmt.Sprintf("/admin/v1/apps/%d", cfg.SDKAppID), body, nil)
+		return a.Do(ctx, http.MethodPut, AppPath(cfg.SDKAppID), body, nil)
 	}
 	return err
 }
@@ -104,16 +102,16 @@ func (a *Admin) PutCertificate(ctx context.Context, app uint64, id int64, pkg st
 	} else {
 		body["serverKey"] = serverKey
 	}
-	err := a.Do(ctx, http.MethodPost, fmt.Sprintf("/admin/v1/apps/%d/certificates", app), body, nil)
+	err := a.Do(ctx, http.MethodPost, CertificatesPath(app), body, nil)
 	if ae := (*AdminError)(nil); errors.As(err, &ae) && ae.Status == http.StatusConflict {
-		return a.Do(ctx, http.MethodPut, fmt.Sprintf("/admin/v1/apps/%d/certificates/%d", app, id), body, nil)
+		return a.Do(ctx, http.MethodPut, CertificatePath(app, id), body, nil)
 	}
 	return err
 }
 
 // Kick kicks every device of a user.
 func (a *Admin) Kick(ctx context.Context, app uint64, user string) error {
-	return a.Do(ctx, http.MethodPost, fmt.Sprintf("/admin/v1/apps/%d/users/%s/kick", app, url.PathEscape(user)), nil, nil)
+	return a.Do(ctx, http.MethodPost, KickPath(app, user), nil, nil)
 }
 
 // TestPush sends an operator's test push to one device of a user (empty title and body: the
@@ -128,27 +126,26 @@ func (a *Admin) TestPush(ctx context.Context, app uint64, user, device, title, b
 	if body != "" {
 		in["body"] = body
 	}
-	path := fmt.Sprintf("/admin/v1/apps/%d/users/%s/devices/%s:test-push", app, url.PathEscape(user), url.PathEscape(device))
-	err := a.Do(ctx, http.MethodPost, path, in, &out)
+	err := a.Do(ctx, http.MethodPost, TestPushPath(app, user, device), in, &out)
 	return out, err
 }
 
 // PutGroup creates or replaces a group.
 func (a *Admin) PutGroup(ctx context.Context, app uint64, id string, members []string) error {
-	return a.Do(ctx, http.MethodPut, fmt.Sprintf("/admin/v1/apps/%d/groups/%s", app, url.PathEscape(id)), map[string]any{"members": members}, nil)
+	return a.Do(ctx, http.MethodPut, GroupPath(app, id), map[string]any{"members": members}, nil)
 }
 
 // User describes a user's devices.
 func (a *Admin) User(ctx context.Context, app uint64, user string) (relay.UserView, error) {
 	var v relay.UserView
-	err := a.Do(ctx, http.MethodGet, fmt.Sprintf("/admin/v1/apps/%d/users/%s", app, url.PathEscape(user)), nil, &v)
+	err := a.Do(ctx, http.MethodGet, UserPath(app, user), nil, &v)
 	return v, err
 }
 
 // Settings reads the rules the relay runs with (GET /admin/v1/settings).
 func (a *Admin) Settings(ctx context.Context) (relay.Config, error) {
 	var cfg relay.Config
-	err := a.Do(ctx, http.MethodGet, "/admin/v1/settings", nil, &cfg)
+	err := a.Do(ctx, http.MethodGet, SettingsPath, nil, &cfg)
 	return cfg, err
 }
 
@@ -207,25 +204,7 @@ type TracePage struct {
 
 // PushTracePage reads one page of an app's push trace (GET …/push-trace).
 func (a *Admin) PushTracePage(ctx context.Context, app uint64, q TraceQuery) (TracePage, error) {
-	v := url.Values{}
-	for k, s := range map[string]string{"userId": q.UserID, "deviceId": q.DeviceID, "msgId": q.MsgID, "pageToken": q.PageToken} {
-		if s != "" {
-			v.Set(k, s)
-		}
-	}
-	if q.CertificateID != 0 {
-		v.Set("certificateId", strconv.FormatInt(q.CertificateID, 10))
-	}
-	if !q.From.IsZero() {
-		v.Set("from", q.From.Format(time.RFC3339Nano))
-	}
-	if !q.To.IsZero() {
-		v.Set("to", q.To.Format(time.RFC3339Nano))
-	}
-	if q.Limit != 0 {
-		v.Set("limit", strconv.Itoa(q.Limit))
-	}
 	var p TracePage
-	err := a.Do(ctx, http.MethodGet, fmt.Sprintf("/admin/v1/apps/%d/push-trace?%s", app, v.Encode()), nil, &p)
+	err := a.Do(ctx, http.MethodGet, PushTracePath(app, q), nil, &p)
 	return p, err
 }

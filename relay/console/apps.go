@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/client"
 )
 
 // appRoutes registers the apps pages: the list with its create form, an app's edit form, and
@@ -35,8 +36,6 @@ func (c *Console) withApp(h appHandler) sessionHandler {
 		h(w, r, s, app)
 	}
 }
-
-func appPath(app uint64) string { return fmt.Sprintf("/admin/v1/apps/%d", app) }
 
 // appForm is an app's form as a person filled it in (never its secret), to draw it again.
 type appForm struct {
@@ -121,7 +120,7 @@ func (c *Console) listApps(r *http.Request) ([]relay.AppView, error) {
 	var ans struct {
 		Apps []relay.AppView `json:"apps"`
 	}
-	err := c.cfg.API.Do(r.Context(), http.MethodGet, "/admin/v1/apps", nil, &ans)
+	err := c.cfg.API.Do(r.Context(), http.MethodGet, client.AppsPath, nil, &ans)
 	return ans.Apps, err
 }
 
@@ -142,7 +141,7 @@ func (c *Console) createApp(w http.ResponseWriter, r *http.Request, s *session) 
 		body["secretKey"] = "" // the API says what a secret must be
 	}
 	var v relay.AppView
-	if err := c.cfg.API.Do(r.Context(), http.MethodPost, "/admin/v1/apps", body, &v); err != nil {
+	if err := c.cfg.API.Do(r.Context(), http.MethodPost, client.AppsPath, body, &v); err != nil {
 		status, msg := apiStatus(err)
 		c.drawApps(w, r, s, status, f, msg)
 		return
@@ -161,7 +160,7 @@ type appPageData struct {
 
 func (c *Console) getApp(r *http.Request, app uint64) (relay.AppView, error) {
 	var v relay.AppView
-	err := c.cfg.API.Do(r.Context(), http.MethodGet, appPath(app), nil, &v)
+	err := c.cfg.API.Do(r.Context(), http.MethodGet, client.AppPath(app), nil, &v)
 	return v, err
 }
 
@@ -190,7 +189,7 @@ func (c *Console) updateApp(w http.ResponseWriter, r *http.Request, s *session, 
 		redraw(http.StatusBadRequest, err.Error())
 		return
 	}
-	if err := c.cfg.API.Do(r.Context(), http.MethodPut, appPath(app), body, nil); err != nil {
+	if err := c.cfg.API.Do(r.Context(), http.MethodPut, client.AppPath(app), body, nil); err != nil {
 		redraw(apiStatus(err))
 		return
 	}
@@ -219,7 +218,7 @@ func (c *Console) appDeletePage(w http.ResponseWriter, r *http.Request, s *sessi
 }
 
 func (c *Console) deleteApp(w http.ResponseWriter, r *http.Request, s *session, app uint64) {
-	if err := c.cfg.API.Do(r.Context(), http.MethodDelete, appPath(app), nil, nil); err != nil {
+	if err := c.cfg.API.Do(r.Context(), http.MethodDelete, client.AppPath(app), nil, nil); err != nil {
 		c.apiFailure(w, r, s, "/console/apps", err)
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/client"
 )
 
 // certificateRoutes registers an app's certificates pages: the list with its add form, a
@@ -37,10 +38,6 @@ func (c *Console) withCert(h certHandler) sessionHandler {
 		h(w, r, s, app, cert)
 	})
 }
-
-func certsPath(app uint64) string { return fmt.Sprintf("/admin/v1/apps/%d/certificates", app) }
-
-func certPath(app uint64, cert int64) string { return fmt.Sprintf("%s/%d", certsPath(app), cert) }
 
 func certsPage(app uint64) string { return fmt.Sprintf("/console/apps/%d/certificates", app) }
 
@@ -106,7 +103,7 @@ func (c *Console) drawCerts(w http.ResponseWriter, r *http.Request, s *session, 
 	var ans struct {
 		Certificates []relay.CertificateView `json:"certificates"`
 	}
-	if err := c.cfg.API.Do(r.Context(), http.MethodGet, certsPath(app), nil, &ans); err != nil {
+	if err := c.cfg.API.Do(r.Context(), http.MethodGet, client.CertificatesPath(app), nil, &ans); err != nil {
 		c.apiFailure(w, r, s, "/console/apps", err)
 		return
 	}
@@ -134,7 +131,7 @@ func (c *Console) createCertificate(w http.ResponseWriter, r *http.Request, s *s
 		body["id"] = id
 	}
 	var v relay.CertificateView
-	if err := c.cfg.API.Do(r.Context(), http.MethodPost, certsPath(app), body, &v); err != nil {
+	if err := c.cfg.API.Do(r.Context(), http.MethodPost, client.CertificatesPath(app), body, &v); err != nil {
 		fail(apiStatus(err))
 		return
 	}
@@ -153,7 +150,7 @@ type certPageData struct {
 
 func (c *Console) getCert(r *http.Request, app uint64, cert int64) (relay.CertificateView, error) {
 	var v relay.CertificateView
-	err := c.cfg.API.Do(r.Context(), http.MethodGet, certPath(app, cert), nil, &v)
+	err := c.cfg.API.Do(r.Context(), http.MethodGet, client.CertificatePath(app, cert), nil, &v)
 	return v, err
 }
 
@@ -183,7 +180,7 @@ func (c *Console) updateCertificate(w http.ResponseWriter, r *http.Request, s *s
 		return
 	}
 	var v relay.CertificateView
-	if err := c.cfg.API.Do(r.Context(), http.MethodPut, certPath(app, cert), body, &v); err != nil {
+	if err := c.cfg.API.Do(r.Context(), http.MethodPut, client.CertificatePath(app, cert), body, &v); err != nil {
 		fail(apiStatus(err))
 		return
 	}
@@ -193,7 +190,7 @@ func (c *Console) updateCertificate(w http.ResponseWriter, r *http.Request, s *s
 
 func (c *Console) checkCertificate(w http.ResponseWriter, r *http.Request, s *session, app uint64, cert int64) {
 	var v relay.CertificateView
-	if err := c.cfg.API.Do(r.Context(), http.MethodPost, certPath(app, cert)+":check", nil, &v); err != nil {
+	if err := c.cfg.API.Do(r.Context(), http.MethodPost, client.CertificateCheckPath(app, cert), nil, &v); err != nil {
 		c.apiFailure(w, r, s, certsPage(app), err)
 		return
 	}
@@ -217,7 +214,7 @@ func (c *Console) certificateDeletePage(w http.ResponseWriter, r *http.Request, 
 }
 
 func (c *Console) deleteCertificate(w http.ResponseWriter, r *http.Request, s *session, app uint64, cert int64) {
-	if err := c.cfg.API.Do(r.Context(), http.MethodDelete, certPath(app, cert), nil, nil); err != nil {
+	if err := c.cfg.API.Do(r.Context(), http.MethodDelete, client.CertificatePath(app, cert), nil, nil); err != nil {
 		c.apiFailure(w, r, s, certsPage(app), err)
 		return
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/pushlab/pushlab/relay"
@@ -41,9 +40,8 @@ func (c *Console) testPush(w http.ResponseWriter, r *http.Request, s *session, a
 		return
 	}
 	in := map[string]string{"title": title, "body": body}
-	path := apiUserPath(app, user) + "/devices/" + url.PathEscape(dev) + ":test-push"
 	status := http.StatusOK
-	if err := c.cfg.API.Do(r.Context(), http.MethodPost, path, in, &o.Result); err != nil {
+	if err := c.cfg.API.Do(r.Context(), http.MethodPost, client.TestPushPath(app, user, dev), in, &o.Result); err != nil {
 		var ae *client.AdminError
 		if !errors.As(err, &ae) {
 			c.apiFailure(w, r, s, o.UserPage, err)

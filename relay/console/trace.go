@@ -93,11 +93,8 @@ func (c *Console) tracePage(w http.ResponseWriter, r *http.Request, s *session) 
 		c.render(w, r, s, http.StatusNotFound, "trace", "Push trace", v)
 		return
 	}
-	var ans struct {
-		Entries []relay.TraceEntry `json:"entries"`
-		Next    string             `json:"next"`
-	}
-	if err := c.cfg.API.Do(r.Context(), http.MethodGet, tracePath(tq.App, v.Form, tq), nil, &ans); err != nil {
+	var ans client.TracePage
+	if err := c.cfg.API.Do(r.Context(), http.MethodGet, client.PushTracePath(tq.App, traceAPIQuery(v.Form, tq)), nil, &ans); err != nil {
 		status, msg := apiStatus(err)
 		v.Problems = []string{"The relay refused the query: " + msg}
 		c.render(w, r, s, status, "trace", "Push trace", v)
@@ -128,7 +125,7 @@ func (c *Console) checkInput(r *http.Request, tq traceQuery, f traceForm, entrie
 	var certs struct {
 		Certificates []relay.CertificateView `json:"certificates"`
 	}
-	if err := c.cfg.API.Do(r.Context(), http.MethodGet, certsPath(tq.App), nil, &certs); err != nil {
+	if err := c.cfg.API.Do(r.Context(), http.MethodGet, client.CertificatesPath(tq.App), nil, &certs); err != nil {
 		_, in.CertsErr = apiStatus(err)
 	}
 	in.Certs = certs.Certificates
@@ -136,7 +133,7 @@ func (c *Console) checkInput(r *http.Request, tq traceQuery, f traceForm, entrie
 		return in
 	}
 	var u relay.UserView
-	err := c.cfg.API.Do(r.Context(), http.MethodGet, apiUserPath(tq.App, f.User), nil, &u)
+	err := c.cfg.API.Do(r.Context(), http.MethodGet, client.UserPath(tq.App, f.User), nil, &u)
 	var ae *client.AdminError
 	switch {
 	case err == nil:
@@ -205,28 +202,12 @@ func parseFormTime(v string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("time %q: not RFC 3339 nor a UTC date and time", v)
 }
 
-// tracePath is the admin API call for a page of the trace.
-func tracePath(app uint64, f traceForm, q traceQuery) string {
-	p := url.Values{"limit": {strconv.Itoa(tracePageSize)}}
-	set := func(k, v string) {
-		if v = strings.TrimSpace(v); v != "" {
-			p.Set(k, v)
-		}
-	}
-	set("userId", f.User)
-	set("deviceId", f.Device)
-	set("msgId", f.Msg)
-	set("pageToken", f.PageToken)
-	if q.Cert != 0 {
-		p.Set("certificateId", strconv.FormatInt(q.Cert, 10))
-	}
-	if !q.From.IsZero() {
-		p.Set("from", q.From.Format(time.RFC3339Nano))
-	}
-	if !q.To.IsZero() {
-		p.Set("to", q.To.Format(time.RFC3339Nano))
-	}
-	return fmt.Sprintf("/admin/v1/apps/%d/push-trace?%s", app, p.Encode())
+// traceAPIQuery is what the admin API is asked for a page of the trace: the form's filters,
+// trimmed, and the console's page size.
+func traceAPIQuery(f traceForm, q traceQuery) client.TraceQuery {
+	return client.TraceQuery{UserID: strings.TrimSpace(f.User), DeviceID: strings.TrimSpace(f.Device),
+		MsgID: strings.TrimSpace(f.Msg), PageToken: strings.TrimSpace(f.PageToken),
+		CertificateID: q.Cert, From: q.From, To: q.To, Limit: tracePageSize}
 }
 
 // traceLink is the console's link to a page of the trace with the same filters.

@@ -26,11 +26,6 @@ func userPath(app uint64, user string) string {
 	return fmt.Sprintf("/console/apps/%d/users/%s", app, url.PathEscape(user))
 }
 
-// apiUserPath is the admin API's path of a user.
-func apiUserPath(app uint64, user string) string {
-	return fmt.Sprintf("/admin/v1/apps/%d/users/%s", app, url.PathEscape(user))
-}
-
 // userTraceLink is the push trace page filtered to a user.
 func userTraceLink(app uint64, user string) string {
 	return traceLink(traceForm{App: strconv.FormatUint(app, 10), User: user}, "")
@@ -110,7 +105,7 @@ type deviceRow struct {
 func (c *Console) userPage(w http.ResponseWriter, r *http.Request, s *session, app uint64) {
 	user := r.PathValue("user")
 	var v relay.UserView
-	if err := c.cfg.API.Do(r.Context(), http.MethodGet, apiUserPath(app, user), nil, &v); err != nil {
+	if err := c.cfg.API.Do(r.Context(), http.MethodGet, client.UserPath(app, user), nil, &v); err != nil {
 		c.userFailure(w, r, s, app, user, err)
 		return
 	}
@@ -186,7 +181,7 @@ func (c *Console) kickUser(w http.ResponseWriter, r *http.Request, s *session, a
 	var ans struct {
 		Kicked int `json:"kicked"`
 	}
-	if err := c.cfg.API.Do(r.Context(), http.MethodPost, apiUserPath(app, user)+"/kick", in, &ans); err != nil {
+	if err := c.cfg.API.Do(r.Context(), http.MethodPost, client.KickPath(app, user), in, &ans); err != nil {
 		c.apiFailure(w, r, s, userPath(app, user), err)
 		return
 	}
@@ -207,7 +202,7 @@ func (c *Console) userFailure(w http.ResponseWriter, r *http.Request, s *session
 	}
 	msg := fmt.Sprintf("The relay knows no user %q in app %d. It learns a user at the user's first login or first message.", user, app)
 	var a relay.AppView
-	if err := c.cfg.API.Do(r.Context(), http.MethodGet, appPath(app), nil, &a); errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+	if err := c.cfg.API.Do(r.Context(), http.MethodGet, client.AppPath(app), nil, &a); errors.As(err, &ae) && ae.Status == http.StatusNotFound {
 		msg = fmt.Sprintf("The relay has no app %d.", app)
 	}
 	c.render(w, r, s, http.StatusNotFound, "error", "No such user", errorPage{Message: msg, Back: "/console/users?app=" + strconv.FormatUint(app, 10)})
