@@ -130,7 +130,7 @@ func (c *Checker) missing(sc *Scenario) []error {
 	}
 	var out []error
 	for i, a := range sc.Apps {
-		ok, err := c.exists(fmt.Sprintf("/admin/v1/apps/%d", a.SDKAppID))
+		ok, err := c.exists(client.AppPath(a.SDKAppID))
 		switch {
 		case err != nil:
 			out = append(out, sc.errorAt(sc.keyPos(fmt.Sprintf("apps[%d]", i), "sdkAppId"), "app %d: could not ask the relay at %s whether it exists: %v", a.SDKAppID, c.relayURL, err))
@@ -140,7 +140,7 @@ func (c *Checker) missing(sc *Scenario) []error {
 		}
 	}
 	for i, ce := range sc.Certificates {
-		ok, err := c.exists(fmt.Sprintf("/admin/v1/apps/%d/certificates/%d", ce.App, ce.ID))
+		ok, err := c.exists(client.CertificatePath(ce.App, ce.ID))
 		switch {
 		case err != nil:
 			out = append(out, sc.errorAt(sc.keyPos(fmt.Sprintf("certificates[%d]", i), "id"), "certificate %d: could not ask the relay at %s whether it exists: %v", ce.ID, c.relayURL, err))

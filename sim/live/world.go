@@ -271,7 +271,7 @@ func (w *World) cert(id int64) int64  { return id + int64(w.offset)*1000 }
 func (w *World) AddApp(a relay.AppConfig) error {
 	a.SDKAppID = w.app(a.SDKAppID)
 	if w.unwatched() {
-		if err := w.admin.Do(w.ctx, http.MethodGet, fmt.Sprintf("/admin/v1/apps/%d", a.SDKAppID), nil, nil); err != nil {
+		if err := w.admin.Do(w.ctx, http.MethodGet, client.AppPath(a.SDKAppID), nil, nil); err != nil {
 			return fmt.Errorf("app %d must exist on the relay at %s (its apps are used as they are): %w", a.SDKAppID, w.admin.BaseURL, err)
 		}
 	} else if err := w.admin.PutApp(w.ctx, a); err != nil {
@@ -287,7 +287,7 @@ func (w *World) AddApp(a relay.AppConfig) error {
 func (w *World) AddCertificate(c sim.CertificateSpec) (string, error) {
 	if w.unwatched() {
 		// The relay's own certificate, used as it is: its phones' tokens are real ones.
-		err := w.admin.Do(w.ctx, http.MethodGet, fmt.Sprintf("/admin/v1/apps/%d/certificates/%d", w.app(c.SDKAppID), c.ID), nil, nil)
+		err := w.admin.Do(w.ctx, http.MethodGet, client.CertificatePath(w.app(c.SDKAppID), c.ID), nil, nil)
 		if err != nil {
 			return "", fmt.Errorf("certificate %d must exist on the relay at %s (its certificates are used as they are): %w", c.ID, w.admin.BaseURL, err)
 		}
