@@ -20,7 +20,6 @@ import (
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/fakefcm/control"
 	fcmserver "github.com/pushlab/pushlab/fakefcm/server"
-	"github.com/pushlab/pushlab/internal/memnet"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/internal/testca"
 	"github.com/pushlab/pushlab/relay"
@@ -289,52 +288,16 @@ func TestEndToEndKilledLoggedOutKickedAndRestart(t *testing.T) {
 func TestUninstallCleansUpTheBindingInMemory(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		fcmLn := memnet.Listen()
-		fcm, err := fcmserver.New(fcmserver.Config{BaseURL: "http://fakefcm.test", Core: fakefcm.Config{Seed: 2}})
-		require.NoError(t, err)
-		fcmHS := &http.Server{Handler: fcm.Handler()}
-		go fcmHS.Serve(fcmLn)
-		fcmc := &control.Client{BaseURL: "http://fakefcm.test", HTTP: fcmLn.HTTPClient()}
-		creds, err := fcmc.CreateProject(ctx, control.CreateProjectRequest{ProjectID: "demo"})
-		require.NoError(t, err)
-
-		store, err := sqlitestore.Open(filepath.Join(t.TempDir(), "relay.db"))
-		require.NoError(t, err)
-		pool := sender.New(sender.Config{Transport: &http.Transport{DialContext: fcmLn.Dial}})
-		b := &bubble{t: t, ln: memnet.Listen(), store: store}
-		b.srv, err = New(ctx, Config{Store: store, Sender: pool, AdminKey: secret.New(adminKey)})
-		require.NoError(t, err)
-		hs := &http.Server{Handler: b.srv.Handler()}
-		go hs.Serve(b.ln)
-		b.http = b.ln.HTTPClient()
-		defer func() {
-			b.srv.Close()
-			require.NoError(t, hs.Shutdown(ctx))
-			fcm.Close()
-			require.NoError(t, fcmHS.Shutdown(ctx))
-			store.Close()
-		}()
-
-		status, body := b.admin("POST", "/admin/v1/apps", fmt.Sprintf(`{"sdkAppId":%d,"secretKey":%q}`, appID, appSecret))
-		require.Equal(t, http.StatusCreated, status, body)
-		status, body = b.admin("POST", fmt.Sprintf("/admin/v1/apps/%d/certificates", appID),
-			fmt.Sprintf(`{"id":%d,"packageName":"com.example.im","serviceAccount":%s,"endpoint":"http://fakefcm.test"}`, certID, creds.ServiceAccount))
-		require.Equal(t, http.StatusCreated, status, body)
-
-		tok, err := fcmc.RegisterDevice(ctx, creds.SenderID, "com.example.im")
-		require.NoError(t, err)
-		alice := b.dial()
-		sig := relay.MakeUserSig(appSecret, relay.UserSigClaims{SDKAppID: appID, UserID: "alice", Expire: time.Now().Add(time.Hour).Unix()})
-		require.NoError(t, alice.Login(ctx, appID, "alice", sig, "alice-phone", "android"))
-		_, err = alice.Do(ctx, relay.ClientFrame{Op: relay.OpSetPushToken, CertificateID: certID, Token: tok})
-		require.NoError(t, err)
+		b := startFCMBubble(t)
+		tok := b.registerDevice()
+		alice := b.loginWithToken("alice", "alice-phone", "android", tok)
 		require.NoError(t, alice.Drop())
-		require.NoError(t, fcmc.Uninstall(ctx, tok)) // the app is uninstalled: FCM forgets the token
+		require.NoError(t, b.fcmc.Uninstall(ctx, tok)) // the app is uninstalled: FCM forgets the token
 
 		bob := b.launch("bob", "bob-phone")
 		bob.send("alice", "1")
 		synctest.Wait()
-		status, body = b.admin("GET", fmt.Sprintf("/admin/v1/apps/%d/users/alice", appID), "")
+		status, body := b.admin("GET", fmt.Sprintf("/admin/v1/apps/%d/users/alice", appID), "")
 		require.Equal(t, http.StatusOK, status)
 		_, trace := b.admin("GET", fmt.Sprintf("/admin/v1/apps/%d/push-trace?userId=alice", appID), "")
 		require.NotContains(t, body, `"binding"`, "FCM said UNREGISTERED: the binding is gone; trace: %s", trace)
@@ -343,7 +306,7 @@ func TestUninstallCleansUpTheBindingInMemory(t *testing.T) {
 		require.Equal(t, http.StatusOK, status)
 		require.Contains(t, body, `"reason":"fcm-UNREGISTERED"`)
 		require.Contains(t, body, `"reason":"no-binding"`)
-		recs, err := fcmc.Messages(ctx, fakefcm.RecordFilter{Token: tok})
+		recs, err := b.fcmc.Messages(ctx, fakefcm.RecordFilter{Token: tok})
 		require.NoError(t, err)
 		require.Len(t, recs, 1, "one attempt, refused; nothing after")
 		bob.conn.Close()
