@@ -20,6 +20,7 @@ import (
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/fakefcm/control"
 	fcmserver "github.com/pushlab/pushlab/fakefcm/server"
+	"github.com/pushlab/pushlab/internal/logbuf"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/internal/testca"
 	"github.com/pushlab/pushlab/relay"
@@ -43,7 +44,7 @@ type live struct {
 	http   *http.Client
 	dialer *websocket.Dialer
 	// log, when set before the relay starts, receives the relay's log lines.
-	log *lockedBuffer
+	log *logbuf.Buffer
 }
 
 // The two ways servers are reached: plain HTTP (loopback, tests) and TLS (staging).
@@ -71,7 +72,7 @@ func (l *live) serverTLS() *tls.Config {
 func startLive(t *testing.T, mode string) *live { return startLiveLogged(t, mode, nil) }
 
 // startLiveLogged is startLive with the relay's log lines written to log (nil: discarded).
-func startLiveLogged(t *testing.T, mode string, log *lockedBuffer) *live {
+func startLiveLogged(t *testing.T, mode string, log *logbuf.Buffer) *live {
 	t.Helper()
 	l := &live{t: t, dbPath: filepath.Join(t.TempDir(), "relay.db"), log: log}
 	if mode == overTLS {
@@ -107,7 +108,7 @@ func (l *live) startRelay() {
 	}
 	cfg := Config{Store: store, Sender: sender.New(sender.Config{Transport: transport}), AdminKey: secret.New(adminKey)}
 	if l.log != nil {
-		cfg.Logger = slog.New(slog.NewJSONHandler(l.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		cfg.Logger = l.log.Logger(slog.LevelDebug)
 	}
 	r, err := ListenTLS(context.Background(), "127.0.0.1:0", cfg, l.serverTLS())
 	require.NoError(l.t, err)
