@@ -1,7 +1,6 @@
 package scenarios
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,29 +16,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pushlab/pushlab/internal/logbuf"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/reports"
 	"github.com/pushlab/pushlab/sim"
 	"github.com/pushlab/pushlab/sim/live"
 )
-
-// syncBuffer is a log sink shared by the embedded servers' goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // secretsScenario exercises what logs and records the most: both APIs, retries, UNREGISTERED, a
 // kick, a logout, a restart of the relay, the relay cut off from FCM.
@@ -88,8 +70,8 @@ steps:
 func TestSecretsAppearInNoAnswerLogReportOrMetric(t *testing.T) {
 	sc, err := Parse("secrets.yaml", []byte(secretsScenario))
 	require.NoError(t, err)
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logs := &logbuf.Buffer{}
+	log := logs.Logger(slog.LevelDebug)
 	ctx := context.Background()
 	// The UserSigs the phones log in with, as they crossed into the relay's core.
 	var sigMu sync.Mutex

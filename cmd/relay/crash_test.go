@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +26,7 @@ import (
 	"github.com/pushlab/pushlab/fakefcm/control"
 	fcmserver "github.com/pushlab/pushlab/fakefcm/server"
 	"github.com/pushlab/pushlab/internal/duration"
+	"github.com/pushlab/pushlab/internal/logbuf"
 	"github.com/pushlab/pushlab/internal/pgtest"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
@@ -69,21 +69,19 @@ func buildRelay(t *testing.T) string {
 
 // logBuffer keeps a relay process's log lines (written from relayproc's reader goroutine).
 type logBuffer struct {
-	mu      sync.Mutex
-	b       bytes.Buffer
+	logbuf.Buffer
 	written chan struct{} // made by newLogBuffer; has a value after a write waitFor has not seen
 }
 
 func newLogBuffer() *logBuffer { return &logBuffer{written: make(chan struct{}, 1)} }
 
 func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	n, err := l.Buffer.Write(p)
 	select {
 	case l.written <- struct{}{}:
 	default:
 	}
-	return l.b.Write(p)
+	return n, err
 }
 
 // waitFor waits until the log holds s, at most 30 s.
@@ -97,12 +95,6 @@ func (l *logBuffer) waitFor(t *testing.T, s string) {
 			t.Fatalf("no log line with %q within 30s; log:\n%s", s, l)
 		}
 	}
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // crashBench is an in-process fakefcm and a relay process on a SQLite file.

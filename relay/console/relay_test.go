@@ -1,17 +1,16 @@
 package console_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pushlab/pushlab/internal/logbuf"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/internal/testca"
 	"github.com/pushlab/pushlab/relay"
@@ -27,28 +26,10 @@ const (
 	serverKey = "AAAAconsole-legacy-server-key-0123456789:wxyz"
 )
 
-// lockedBuffer is the relay's log, written by its goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // liveRelay is a relay on the memory store, listening on 127.0.0.1, with its log captured.
 type liveRelay struct {
 	URL   string
-	Log   *lockedBuffer
+	Log   *logbuf.Buffer
 	Admin *client.Admin
 }
 
@@ -57,8 +38,8 @@ type liveRelay struct {
 // Google fails without a network call.
 func startRelay(t *testing.T) *liveRelay {
 	t.Helper()
-	log := &lockedBuffer{}
-	logger := slog.New(slog.NewJSONHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := &logbuf.Buffer{}
+	logger := log.Logger(slog.LevelDebug)
 	srv, err := server.New(context.Background(), server.Config{
 		Store: relay.NewMemoryStore(), AdminKey: secret.New(adminKey), Logger: logger,
 		Sender: sender.New(sender.Config{Timeout: 2 * time.Second, Logger: logger}), CheckWait: 3 * time.Second,

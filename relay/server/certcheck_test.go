@@ -1,37 +1,18 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pushlab/pushlab/internal/logbuf"
 	"github.com/pushlab/pushlab/internal/testca"
 	"github.com/pushlab/pushlab/relay"
 )
-
-// lockedBuffer is a log sink the relay's goroutines share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 type certAnswer struct {
 	ID    int64           `json:"id"`
@@ -45,7 +26,7 @@ type certAnswer struct {
 // survive a restart; no answer, trace or log line holds a private key, a server key or an OAuth
 // access token.
 func TestCertificateCheck(t *testing.T) {
-	l := startLiveLogged(t, overTLS, &lockedBuffer{})
+	l := startLiveLogged(t, overTLS, &logbuf.Buffer{})
 	apps := fmt.Sprintf("/admin/v1/apps/%d", appID)
 	var answers []string
 	call := func(method, path, body string, want int) string {

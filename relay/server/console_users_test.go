@@ -15,15 +15,16 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pushlab/pushlab/internal/logbuf"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/relay/client"
 	"github.com/pushlab/pushlab/relay/console/consoletest"
 )
 
 // startUsersRelay starts a provisioned relay whose log, at debug level, the test reads.
-func startUsersRelay(t *testing.T) (*bubble, *lockedBuffer) {
+func startUsersRelay(t *testing.T) (*bubble, *logbuf.Buffer) {
 	t.Helper()
-	log := &lockedBuffer{}
+	log := &logbuf.Buffer{}
 	b := startRelay(t, relay.NewMemoryStore(), relay.Config{}, func(c *Config) {
 		c.Logger = slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})

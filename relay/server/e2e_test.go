@@ -20,7 +20,7 @@ import (
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/fakefcm/control"
 	fcmserver "github.com/pushlab/pushlab/fakefcm/server"
-	"github.com/pushlab/pushlab/internal/memnet"
+	"github.com/pushlab/pushlab/internal/logbuf"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/internal/testca"
 	"github.com/pushlab/pushlab/relay"
@@ -44,7 +44,7 @@ type live struct {
 	http   *http.Client
 	dialer *websocket.Dialer
 	// log, when set before the relay starts, receives the relay's log lines.
-	log *lockedBuffer
+	log *logbuf.Buffer
 }
 
 // The two ways servers are reached: plain HTTP (loopback, tests) and TLS (staging).
@@ -72,7 +72,7 @@ func (l *live) serverTLS() *tls.Config {
 func startLive(t *testing.T, mode string) *live { return startLiveLogged(t, mode, nil) }
 
 // startLiveLogged is startLive with the relay's log lines written to log (nil: discarded).
-func startLiveLogged(t *testing.T, mode string, log *lockedBuffer) *live {
+func startLiveLogged(t *testing.T, mode string, log *logbuf.Buffer) *live {
 	t.Helper()
 	l := &live{t: t, dbPath: filepath.Join(t.TempDir(), "relay.db"), log: log}
 	if mode == overTLS {
@@ -108,7 +108,7 @@ func (l *live) startRelay() {
 	}
 	cfg := Config{Store: store, Sender: sender.New(sender.Config{Transport: transport}), AdminKey: secret.New(adminKey)}
 	if l.log != nil {
-		cfg.Logger = slog.New(slog.NewJSONHandler(l.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		cfg.Logger = l.log.Logger(slog.LevelDebug)
 	}
 	r, err := ListenTLS(context.Background(), "127.0.0.1:0", cfg, l.serverTLS())
 	require.NoError(l.t, err)
@@ -289,52 +289,16 @@ func TestEndToEndKilledLoggedOutKickedAndRestart(t *testing.T) {
 func TestUninstallCleansUpTheBindingInMemory(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		fcmLn := memnet.Listen()
-		fcm, err := fcmserver.New(fcmserver.Config{BaseURL: "http://fakefcm.test", Core: fakefcm.Config{Seed: 2}})
-		require.NoError(t, err)
-		fcmHS := &http.Server{Handler: fcm.Handler()}
-		go fcmHS.Serve(fcmLn)
-		fcmc := &control.Client{BaseURL: "http://fakefcm.test", HTTP: fcmLn.HTTPClient()}
-		creds, err := fcmc.CreateProject(ctx, control.CreateProjectRequest{ProjectID: "demo"})
-		require.NoError(t, err)
-
-		store, err := sqlitestore.Open(filepath.Join(t.TempDir(), "relay.db"))
-		require.NoError(t, err)
-		pool := sender.New(sender.Config{Transport: &http.Transport{DialContext: fcmLn.Dial}})
-		b := &bubble{t: t, ln: memnet.Listen(), store: store}
-		b.srv, err = New(ctx, Config{Store: store, Sender: pool, AdminKey: secret.New(adminKey)})
-		require.NoError(t, err)
-		hs := &http.Server{Handler: b.srv.Handler()}
-		go hs.Serve(b.ln)
-		b.http = b.ln.HTTPClient()
-		defer func() {
-			b.srv.Close()
-			require.NoError(t, hs.Shutdown(ctx))
-			fcm.Close()
-			require.NoError(t, fcmHS.Shutdown(ctx))
-			store.Close()
-		}()
-
-		status, body := b.admin("POST", "/admin/v1/apps", fmt.Sprintf(`{"sdkAppId":%d,"secretKey":%q}`, appID, appSecret))
-		require.Equal(t, http.StatusCreated, status, body)
-		status, body = b.admin("POST", fmt.Sprintf("/admin/v1/apps/%d/certificates", appID),
-			fmt.Sprintf(`{"id":%d,"packageName":"com.example.im","serviceAccount":%s,"endpoint":"http://fakefcm.test"}`, certID, creds.ServiceAccount))
-		require.Equal(t, http.StatusCreated, status, body)
-
-		tok, err := fcmc.RegisterDevice(ctx, creds.SenderID, "com.example.im")
-		require.NoError(t, err)
-		alice := b.dial()
-		sig := relay.MakeUserSig(appSecret, relay.UserSigClaims{SDKAppID: appID, UserID: "alice", Expire: time.Now().Add(time.Hour).Unix()})
-		require.NoError(t, alice.Login(ctx, appID, "alice", sig, "alice-phone", "android"))
-		_, err = alice.Do(ctx, relay.ClientFrame{Op: relay.OpSetPushToken, CertificateID: certID, Token: tok})
-		require.NoError(t, err)
+		b := startFCMBubble(t)
+		tok := b.registerDevice()
+		alice := b.loginWithToken("alice", "alice-phone", "android", tok)
 		require.NoError(t, alice.Drop())
-		require.NoError(t, fcmc.Uninstall(ctx, tok)) // the app is uninstalled: FCM forgets the token
+		require.NoError(t, b.fcmc.Uninstall(ctx, tok)) // the app is uninstalled: FCM forgets the token
 
 		bob := b.launch("bob", "bob-phone")
 		bob.send("alice", "1")
 		synctest.Wait()
-		status, body = b.admin("GET", fmt.Sprintf("/admin/v1/apps/%d/users/alice", appID), "")
+		status, body := b.admin("GET", fmt.Sprintf("/admin/v1/apps/%d/users/alice", appID), "")
 		require.Equal(t, http.StatusOK, status)
 		_, trace := b.admin("GET", fmt.Sprintf("/admin/v1/apps/%d/push-trace?userId=alice", appID), "")
 		require.NotContains(t, body, `"binding"`, "FCM said UNREGISTERED: the binding is gone; trace: %s", trace)
@@ -343,7 +307,7 @@ func TestUninstallCleansUpTheBindingInMemory(t *testing.T) {
 		require.Equal(t, http.StatusOK, status)
 		require.Contains(t, body, `"reason":"fcm-UNREGISTERED"`)
 		require.Contains(t, body, `"reason":"no-binding"`)
-		recs, err := fcmc.Messages(ctx, fakefcm.RecordFilter{Token: tok})
+		recs, err := b.fcmc.Messages(ctx, fakefcm.RecordFilter{Token: tok})
 		require.NoError(t, err)
 		require.Len(t, recs, 1, "one attempt, refused; nothing after")
 		bob.conn.Close()
