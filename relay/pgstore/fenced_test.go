@@ -16,6 +16,7 @@ import (
 
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/relay/cluster"
+	"github.com/pushlab/pushlab/relay/storetest"
 )
 
 // t0 and ttl are the lease tests' start time and lease duration.
@@ -28,10 +29,10 @@ func TestApplyFencedOwnersBatchLands(t *testing.T) {
 	s := openStore(t, pg.Database(t))
 	l, err := s.LeaseTable().Acquire(ctx, 3, "a", t0, ttl)
 	require.NoError(t, err)
-	require.NoError(t, s.ApplyFenced(ctx, 3, l.Epoch, sample()))
+	require.NoError(t, s.ApplyFenced(ctx, 3, l.Epoch, storetest.Sample()))
 	mem := relay.NewMemoryStore()
-	require.NoError(t, mem.Apply(ctx, sample()))
-	requireEqualStates(t, load(t, mem), load(t, s))
+	require.NoError(t, mem.Apply(ctx, storetest.Sample()))
+	storetest.RequireEqualStates(t, storetest.Load(t, mem), storetest.Load(t, s))
 	require.NoError(t, s.ApplyFenced(ctx, 3, l.Epoch, nil), "no records: the check alone")
 }
 
@@ -42,20 +43,20 @@ func TestApplyFencedRefusesAFormerOwnerAndWritesNothing(t *testing.T) {
 	a, err := lt.Acquire(ctx, 3, "a", t0, ttl)
 	require.NoError(t, err)
 	require.NoError(t, s.ApplyFenced(ctx, 3, a.Epoch, []relay.Record{relay.PutCounter{Name: "messages", Value: 1}}))
-	before := load(t, s)
+	before := storetest.Load(t, s)
 
 	_, err = lt.Acquire(ctx, 3, "b", t0.Add(ttl), ttl)
 	require.NoError(t, err)
-	err = s.ApplyFenced(ctx, 3, a.Epoch, sample())
+	err = s.ApplyFenced(ctx, 3, a.Epoch, storetest.Sample())
 	require.ErrorIs(t, err, cluster.ErrFenced)
 	require.ErrorContains(t, err, "partition 3: epoch 1 superseded by epoch 2")
-	requireEqualStates(t, before, load(t, s))
+	storetest.RequireEqualStates(t, before, storetest.Load(t, s))
 
 	// Epochs never granted: on a partition never acquired, and one ahead of the current.
-	require.ErrorIs(t, s.ApplyFenced(ctx, 9, 1, sample()), cluster.ErrFenced)
-	require.ErrorIs(t, s.ApplyFenced(ctx, 3, 3, sample()), cluster.ErrFenced)
+	require.ErrorIs(t, s.ApplyFenced(ctx, 9, 1, storetest.Sample()), cluster.ErrFenced)
+	require.ErrorIs(t, s.ApplyFenced(ctx, 3, 3, storetest.Sample()), cluster.ErrFenced)
 	require.ErrorIs(t, s.ApplyFenced(ctx, 3, 0, nil), cluster.ErrFenced)
-	requireEqualStates(t, before, load(t, s))
+	storetest.RequireEqualStates(t, before, storetest.Load(t, s))
 }
 
 // Owner a's writers apply fenced batches in a loop while a renews its lease and then node b
@@ -142,7 +143,7 @@ func TestApplyFencedRacesAnAcquire(t *testing.T) {
 		require.NoError(t, err)
 		_, err = lt.Acquire(ctx, p, "b", r.Expires, ttl)
 		require.NoError(t, err)
-		atAcquire := counters(load(t, s), p)
+		atAcquire := counters(storetest.Load(t, s), p)
 		wg.Wait()
 		close(errs)
 		for err := range errs {
@@ -160,7 +161,7 @@ func TestApplyFencedRacesAnAcquire(t *testing.T) {
 				}
 			}
 		}
-		final := counters(load(t, s), p)
+		final := counters(storetest.Load(t, s), p)
 		if diff := cmp.Diff(want, final); diff != "" {
 			t.Fatalf("round %d: the batches applied are not the batches accepted (-accepted +stored):\n%s", p, diff)
 		}
@@ -255,7 +256,7 @@ func TestApplyFencedHoldsOffAnAcquireUntilItCommits(t *testing.T) {
 	require.NoError(t, <-first)
 	require.NoError(t, <-acquired)
 	require.ErrorIs(t, <-later, cluster.ErrFenced)
-	st := load(t, s)
+	st := storetest.Load(t, s)
 	require.Equal(t, uint64(2), st.Counters["k"])
 	require.NotContains(t, st.Counters, "later")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pushlab/pushlab/relay/internal/storecol"
 )
 
 // migration is one step of the schema's history. Steps are applied in order, each once, and are
@@ -218,12 +219,8 @@ func migrate(ctx context.Context, db interface {
 	case err != nil:
 		return fmt.Errorf("read schema_version: %w", err)
 	}
-	if version > len(migrations) {
-		return fmt.Errorf("%w: the database has schema version %d, this relay knows versions up to %d: run a newer relay",
-			ErrSchemaTooNew, version, len(migrations))
-	}
-	if version < 0 {
-		return fmt.Errorf("schema_version %d is not a version", version)
+	if err := storecol.CheckSchemaVersion(version, len(migrations), ErrSchemaTooNew); err != nil {
+		return err
 	}
 	for i := version; i < len(migrations); i++ {
 		for _, stmt := range migrations[i].stmts {

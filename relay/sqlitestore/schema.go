@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/pushlab/pushlab/relay/internal/storecol"
 )
 
 // migration is one step of the schema's history. Steps are applied in order, each once, and are
@@ -200,12 +202,8 @@ func migrate(ctx context.Context, db *sql.DB) (err error) {
 	case err != nil:
 		return fmt.Errorf("read schema_version: %w", err)
 	}
-	if version > len(migrations) {
-		return fmt.Errorf("%w: the database has schema version %d, this relay knows versions up to %d: run a newer relay",
-			ErrSchemaTooNew, version, len(migrations))
-	}
-	if version < 0 {
-		return fmt.Errorf("schema_version %d is not a version", version)
+	if err := storecol.CheckSchemaVersion(version, len(migrations), ErrSchemaTooNew); err != nil {
+		return err
 	}
 	for i := version; i < len(migrations); i++ {
 		for _, stmt := range migrations[i].stmts {

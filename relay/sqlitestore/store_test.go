@@ -13,42 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/pushlab/pushlab/internal/duration"
-	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/relay/storetest"
 )
-
-var (
-	alice = relay.UserKey{SDKAppID: 1400000001, UserID: "alice"}
-	phone = relay.DeviceKey{SDKAppID: 1400000001, UserID: "alice", DeviceID: "phone"}
-)
-
-// sample is a batch with one record of each kind that stays in the state.
-func sample() []relay.Record {
-	at := time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.FixedZone("CET", 3600))
-	return []relay.Record{
-		relay.PutApp{App: relay.AppConfig{SDKAppID: 1400000001, Name: "demo", SecretKey: secret.New("0123456789abcdef-secret"),
-			LoginPolicy: relay.PolicyMulti, Caps: relay.Caps{PerMinute: 10, Refill: duration.Of(time.Minute)}}},
-		relay.PutCertificate{Cert: relay.Certificate{ID: 7, SDKAppID: 1400000001, Platform: "google", PackageName: "com.example.im",
-			ServiceAccount: secret.New(`{"type":"service_account","private_key":"-----BEGIN"}`), ServerKey: secret.New("AAAA-key"),
-			Status: relay.CertStatus{Misconfigured: true, Reason: "UNREGISTERED", Since: at}}},
-		relay.PutSession{Session: relay.SessionState{Key: phone, Platform: "android", LoginAt: at, Unread: 3, Held: []uint64{4, 5}}},
-		relay.PutBinding{Binding: relay.Binding{Key: phone, CertificateID: 7, Token: "tok"}},
-		relay.PutMessage{User: alice, Msg: relay.StoredMsg{Seq: 1, ID: "m1", From: "bob", Conv: "c2c_bob", Text: "hi", Time: at}},
-		relay.PutMessage{User: alice, Msg: relay.StoredMsg{Seq: 2, ID: "m2", From: "bob", Conv: "c2c_bob", Text: "there", Time: at,
-			Push: relay.OfflinePush{Title: "Bob", Ext: "{}"}}},
-		relay.PutGroup{Group: relay.Group{SDKAppID: 1400000001, ID: "g1", Members: []string{"alice", "bob"}}},
-		relay.PutReceiveOpt{User: alice, Conv: "group_g1", Opt: relay.ReceiveNotNotify},
-		relay.PutPush{Push: relay.PushState{Push: relay.Push{ID: 9, Device: phone, CertificateID: 7, Token: "tok", Title: "Bob",
-			Body: "there", Data: map[string]string{"conv": "c2c_bob"}, TTL: duration.Of(time.Hour), Seqs: []uint64{2}, Attempt: 1},
-			NotBefore: at}},
-		relay.PutCounter{Name: "messages", Value: 2},
-	}
-}
 
 func openStore(t testing.TB, path string) *Store {
 	t.Helper()
@@ -58,102 +27,14 @@ func openStore(t testing.TB, path string) *Store {
 	return s
 }
 
-func load(t testing.TB, s relay.Store) *relay.State {
-	t.Helper()
-	st, err := s.Load(context.Background())
-	require.NoError(t, err)
-	return storetest.Normalize(st)
-}
+// alice is the user of storetest.Sample's inbox.
+var alice = relay.UserKey{SDKAppID: 1400000001, UserID: "alice"}
 
-func requireEqualStates(t testing.TB, want, got *relay.State) {
-	t.Helper()
-	if diff := cmp.Diff(want, got, storetest.StateOpts); diff != "" {
-		t.Fatalf("states differ (-want +got):\n%s", diff)
-	}
-}
-
-func TestSampleMatchesMemoryStore(t *testing.T) {
-	ctx := context.Background()
-	s := openStore(t, filepath.Join(t.TempDir(), "relay.db"))
-	mem := relay.NewMemoryStore()
-	require.NoError(t, mem.Apply(ctx, sample()))
-	require.NoError(t, s.Apply(ctx, sample()))
-	storetest.RequireSameState(t, ctx, mem, s)
-	st := load(t, s)
-	require.Equal(t, "0123456789abcdef-secret", st.Apps[0].SecretKey.Reveal())
-	require.Equal(t, "AAAA-key", st.Certificates[0].ServerKey.Reveal())
-	require.Equal(t, time.UTC, st.Sessions[0].LoginAt.Location(), "times come back in UTC")
-}
-
-func TestReopenLoadsTheSameState(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "relay.db")
-	s, err := Open(path)
-	require.NoError(t, err)
-	require.NoError(t, s.Apply(ctx, sample()))
-	require.NoError(t, s.Apply(ctx, []relay.Record{
-		relay.TrimInbox{User: alice, Through: 1},
-		relay.PutReceiveOpt{User: relay.UserKey{SDKAppID: 1400000001, UserID: "bob"}, Conv: "c2c_alice", Opt: relay.ReceiveAll},
-	}))
-	before := load(t, s)
-	require.NoError(t, s.Close())
-
-	s = openStore(t, path)
-	requireEqualStates(t, before, load(t, s))
-}
-
-func TestFailedBatchLeavesTheStoreAsBefore(t *testing.T) {
-	ctx := context.Background()
-	s := openStore(t, filepath.Join(t.TempDir(), "relay.db"))
-	require.NoError(t, s.Apply(ctx, sample()))
-	before := load(t, s)
-
-	// Seq 2 is in alice's inbox already: the insert fails after the batch changed a lot.
-	err := s.Apply(ctx, []relay.Record{
-		relay.DeleteCertificate{ID: 7},
-		relay.PutCounter{Name: "messages", Value: 3},
-		relay.PutMessage{User: alice, Msg: relay.StoredMsg{Seq: 3, ID: "m3"}},
-		relay.PutMessage{User: alice, Msg: relay.StoredMsg{Seq: 2, ID: "again"}},
-		relay.PutCounter{Name: "pushes", Value: 1},
+func TestDurableSuite(t *testing.T) {
+	storetest.DurableSuite(t, func(t *testing.T) storetest.Opener {
+		path := filepath.Join(t.TempDir(), "relay.db")
+		return func(t *testing.T) relay.Store { return openStore(t, path) }
 	})
-	require.ErrorContains(t, err, "apply PutMessage 1400000001/alice/2 (record 4 of 5)")
-	requireEqualStates(t, before, load(t, s))
-
-	// A batch that fails in its first record, and one with a record no case knows.
-	require.Error(t, s.Apply(ctx, []relay.Record{relay.PutMessage{User: alice, Msg: relay.StoredMsg{Seq: 1}}}))
-	err = s.Apply(ctx, []relay.Record{relay.DeleteApp{SDKAppID: 1400000001}, unknownRecord{}})
-	require.ErrorContains(t, err, "unknown record type sqlitestore.unknownRecord")
-	requireEqualStates(t, before, load(t, s))
-
-	// A cancelled context fails the batch too.
-	cancelled, cancel := context.WithCancel(ctx)
-	cancel()
-	require.Error(t, s.Apply(cancelled, []relay.Record{relay.DeleteApp{SDKAppID: 1400000001}}))
-	requireEqualStates(t, before, load(t, s))
-
-	// The store still works after the failures.
-	require.NoError(t, s.Apply(ctx, []relay.Record{relay.DeleteApp{SDKAppID: 1400000001}}))
-	require.Empty(t, load(t, s).Apps)
-}
-
-// unknownRecord is a Record the store has no case for: it gets isRecord from the embedded type.
-type unknownRecord struct{ relay.PutCounter }
-
-func TestUnknownRecordTypesAreErrors(t *testing.T) {
-	s := openStore(t, filepath.Join(t.TempDir(), "relay.db"))
-	err := s.Apply(context.Background(), []relay.Record{&relay.PutCounter{Name: "messages", Value: 1}})
-	require.ErrorContains(t, err, "unknown record type *relay.PutCounter")
-}
-
-func TestRefusesWhatItCannotKeepExactly(t *testing.T) {
-	s := openStore(t, filepath.Join(t.TempDir(), "relay.db"))
-	ctx := context.Background()
-	require.ErrorContains(t, s.Apply(ctx, []relay.Record{relay.PutGroup{Group: relay.Group{SDKAppID: 1, ID: "g", Members: []string{"\xff"}}}}),
-		"not valid UTF-8")
-	require.ErrorContains(t, s.Apply(ctx, []relay.Record{relay.PutPush{Push: relay.PushState{Push: relay.Push{ID: 1, Data: map[string]string{"k": "\xfe"}}}}}),
-		"not valid UTF-8")
-	require.ErrorContains(t, s.Apply(ctx, []relay.Record{relay.PutMessage{User: alice, Msg: relay.StoredMsg{Seq: 1, Time: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)}}}),
-		"out of the range")
 }
 
 func TestOpenRefusesANewerSchema(t *testing.T) {
@@ -177,7 +58,7 @@ func TestOpenMigratesOnceAndKeepsData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "odd ?#% name.db")
 	s, err := Open(path)
 	require.NoError(t, err)
-	require.NoError(t, s.Apply(context.Background(), sample()))
+	require.NoError(t, s.Apply(context.Background(), storetest.Sample()))
 	require.NoError(t, s.Close())
 	_, err = os.Stat(path)
 	require.NoError(t, err, "the file has the name asked for")
@@ -186,7 +67,7 @@ func TestOpenMigratesOnceAndKeepsData(t *testing.T) {
 	var version int
 	require.NoError(t, s.db.QueryRow(`SELECT version FROM schema_version`).Scan(&version))
 	require.Equal(t, len(migrations), version)
-	require.Len(t, load(t, s).Messages[alice], 2)
+	require.Len(t, storetest.Load(t, s).Messages[alice], 2)
 }
 
 const (
@@ -224,7 +105,7 @@ func TestSurvivesSIGKILL(t *testing.T) {
 		reported := killChild(t, path, applied)
 		s, err := Open(path)
 		require.NoError(t, err)
-		st := load(t, s)
+		st := storetest.Load(t, s)
 		require.NoError(t, s.Close())
 		// The child may have committed one batch more than it reported before it died.
 		applied = st.Counters["batches"]
@@ -329,7 +210,7 @@ func BenchmarkApplyMessage(b *testing.B) {
 func TestNewDatabaseIsPrivate(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "relay.db")
 	s := openStore(t, path)
-	require.NoError(t, s.Apply(context.Background(), sample()))
+	require.NoError(t, s.Apply(context.Background(), storetest.Sample()))
 	for _, p := range []string{path, path + "-wal"} {
 		fi, err := os.Stat(p)
 		require.NoError(t, err)

@@ -1,7 +1,6 @@
 package sqlitestore
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -30,15 +29,3 @@ func TestTraceSuite(t *testing.T) {
 }
 
 func TestTracePropertyMatchesMemoryStore(t *testing.T) { storetest.CheckTraceTwin(t, twin(t)) }
-
-// The SQLite trace survives closing and reopening the database.
-func TestTraceSurvivesReopen(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "relay.db")
-	s, err := Open(path)
-	require.NoError(t, err)
-	require.NoError(t, s.Apply(context.Background(), []relay.Record{relay.AppendTrace{Entries: storetest.TraceFixture()}}))
-	require.NoError(t, s.Close())
-	p, err := openStore(t, path).QueryTrace(context.Background(), relay.TraceQuery{})
-	require.NoError(t, err)
-	require.Equal(t, storetest.TraceFixture(), p.Entries)
-}

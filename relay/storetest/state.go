@@ -1,6 +1,7 @@
 // Package storetest holds what the relay.Store implementations' tests share: the State
 // comparison, the random records of the conformance property, the property itself run over any
-// number of stores at once (twins), and the push-trace suite every durable store passes.
+// number of stores at once (twins), and the suites every durable store passes (DurableSuite,
+// TraceSuite).
 package storetest
 
 import (

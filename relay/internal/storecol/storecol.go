@@ -1,6 +1,7 @@
 // Package storecol holds the column encodings the relay's SQL stores (sqlitestore, pgstore)
 // share, so that both keep the same values the same way: times as UnixNano integers, lists and
-// maps as JSON text. The SQL, and each database's own column types, stay in the stores.
+// maps as JSON text; and the schema-version check both migrations make. The SQL, and each
+// database's own column types and transactions, stay in the stores.
 package storecol
 
 import (
@@ -106,4 +107,17 @@ func ParseTraceSeqs(s string) ([]uint64, error) {
 		return nil, err
 	}
 	return seqs, nil
+}
+
+// CheckSchemaVersion refuses a database's schema_version that the code knowing known migrations
+// cannot migrate from: a newer one (wrapping tooNew, the store's sentinel) or a negative one.
+func CheckSchemaVersion(version, known int, tooNew error) error {
+	if version > known {
+		return fmt.Errorf("%w: the database has schema version %d, this relay knows versions up to %d: run a newer relay",
+			tooNew, version, known)
+	}
+	if version < 0 {
+		return fmt.Errorf("schema_version %d is not a version", version)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package storecol
 
 import (
+	"errors"
 	"math"
 	"testing"
 	"time"
@@ -102,4 +103,15 @@ func TestTraceSeqsRoundTrip(t *testing.T) {
 
 	_, err = ParseTraceSeqs("[1,")
 	require.Error(t, err)
+}
+
+func TestCheckSchemaVersion(t *testing.T) {
+	tooNew := errors.New("too new")
+	for v := range 4 {
+		require.NoError(t, CheckSchemaVersion(v, 3, tooNew), v)
+	}
+	err := CheckSchemaVersion(4, 3, tooNew)
+	require.ErrorIs(t, err, tooNew)
+	require.ErrorContains(t, err, "schema version 4, this relay knows versions up to 3")
+	require.ErrorContains(t, CheckSchemaVersion(-1, 3, tooNew), "schema_version -1 is not a version")
 }

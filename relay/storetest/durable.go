@@ -1,0 +1,170 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pushlab/pushlab/internal/duration"
+	"github.com/pushlab/pushlab/internal/secret"
+	"github.com/pushlab/pushlab/relay"
+)
+
+var (
+	sampleUser   = relay.UserKey{SDKAppID: 1400000001, UserID: "alice"}
+	sampleDevice = relay.DeviceKey{SDKAppID: 1400000001, UserID: "alice", DeviceID: "phone"}
+)
+
+// Sample is a batch with one record of each kind that stays in the state, with bytes a SQL TEXT
+// column may refuse (a NUL, invalid UTF-8) in strings the store must keep as they are. Alice
+// (1400000001) has two messages, seqs 1 and 2; certificate 7 is the app's.
+func Sample() []relay.Record {
+	at := time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.FixedZone("CET", 3600))
+	alice, phone := sampleUser, sampleDevice
+	return []relay.Record{
+		relay.PutApp{App: relay.AppConfig{SDKAppID: 1400000001, Name: "demo", SecretKey: secret.New("0123456789abcdef-secret"),
+			LoginPolicy: relay.PolicyMulti, Caps: relay.Caps{PerMinute: 10, Refill: duration.Of(time.Minute)}}},
+		relay.PutCertificate{Cert: relay.Certificate{ID: 7, SDKAppID: 1400000001, Platform: "google", PackageName: "com.example.im",
+			ServiceAccount: secret.New(`{"type":"service_account","private_key":"-----BEGIN"}`), ServerKey: secret.New("AAAA-key"),
+			Status: relay.CertStatus{Misconfigured: true, Reason: "UNREGISTERED", Since: at}}},
+		relay.PutSession{Session: relay.SessionState{Key: phone, Platform: "android", LoginAt: at, Unread: 3, Held: []uint64{4, 5}}},
+		relay.PutBinding{Binding: relay.Binding{Key: phone, CertificateID: 7, Token: "tok"}},
+		relay.PutMessage{User: alice, Msg: relay.StoredMsg{Seq: 1, ID: "m1", From: "bob", Conv: "c2c_bob", Text: "hi\x00\xff", Time: at}},
+		relay.PutMessage{User: alice, Msg: relay.StoredMsg{Seq: 2, ID: "m2", From: "bob", Conv: "c2c_bob", Text: "there", Time: at,
+			Push: relay.OfflinePush{Title: "Bob", Ext: "{}"}}},
+		relay.PutGroup{Group: relay.Group{SDKAppID: 1400000001, ID: "g1", Members: []string{"alice", "bob\x00"}}},
+		relay.PutReceiveOpt{User: alice, Conv: "group_g1", Opt: relay.ReceiveNotNotify},
+		relay.PutPush{Push: relay.PushState{Push: relay.Push{ID: 9, Device: phone, CertificateID: 7, Token: "tok", Title: "Bob",
+			Body: "there", Data: map[string]string{"conv": "c2c_bob"}, TTL: duration.Of(time.Hour), Seqs: []uint64{2}, Attempt: 1},
+			NotBefore: at}},
+		relay.PutCounter{Name: "messages", Value: 2},
+	}
+}
+
+// Opener opens one database, the same each call: the first call finds it empty, and each later
+// call finds what the stores before it left (the suite closes a store before it opens the next).
+// The store is closed when the test ends, if the suite has not closed it.
+type Opener func(t *testing.T) relay.Store
+
+// DurableSuite runs the tests every durable store passes, each on a new database newDB makes:
+// the sample comes back as the memory store keeps it, a reopened store loads the same state and
+// trace, a failed batch leaves nothing, and what the store cannot keep exactly is refused.
+func DurableSuite(t *testing.T, newDB func(t *testing.T) Opener) {
+	t.Run("sample matches memory store", func(t *testing.T) { sampleMatchesMemory(t, newDB(t)) })
+	t.Run("reopen loads the same state", func(t *testing.T) { reopenLoadsTheSameState(t, newDB(t)) })
+	t.Run("failed batch leaves the store as before", func(t *testing.T) { failedBatchLeavesTheStore(t, newDB(t)) })
+	t.Run("unknown record types are errors", func(t *testing.T) { unknownRecordTypes(t, newDB(t)) })
+	t.Run("refuses what it cannot keep exactly", func(t *testing.T) { refusesWhatItCannotKeep(t, newDB(t)) })
+	t.Run("trace survives reopen", func(t *testing.T) { traceSurvivesReopen(t, newDB(t)) })
+}
+
+// Load is s's State, normalized; it fails t if the store cannot load.
+func Load(t testing.TB, s relay.Store) *relay.State {
+	t.Helper()
+	st, err := s.Load(context.Background())
+	require.NoError(t, err)
+	return Normalize(st)
+}
+
+// RequireEqualStates fails t unless want and got are the same State, as StateOpts compare them.
+func RequireEqualStates(t testing.TB, want, got *relay.State) {
+	t.Helper()
+	if diff := cmp.Diff(want, got, StateOpts); diff != "" {
+		t.Fatalf("states differ (-want +got):\n%s", diff)
+	}
+}
+
+func sampleMatchesMemory(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	mem := relay.NewMemoryStore()
+	require.NoError(t, mem.Apply(ctx, Sample()))
+	require.NoError(t, s.Apply(ctx, Sample()))
+	RequireSameState(t, ctx, mem, s)
+	st := Load(t, s)
+	require.Equal(t, "0123456789abcdef-secret", st.Apps[0].SecretKey.Reveal())
+	require.Equal(t, "AAAA-key", st.Certificates[0].ServerKey.Reveal())
+	require.Equal(t, "hi\x00\xff", st.Messages[sampleUser][0].Text, "bytes TEXT would refuse come back as they were")
+	require.Equal(t, time.UTC, st.Sessions[0].LoginAt.Location(), "times come back in UTC")
+}
+
+func reopenLoadsTheSameState(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	require.NoError(t, s.Apply(ctx, Sample()))
+	require.NoError(t, s.Apply(ctx, []relay.Record{
+		relay.TrimInbox{User: sampleUser, Through: 1},
+		relay.PutReceiveOpt{User: relay.UserKey{SDKAppID: 1400000001, UserID: "bob"}, Conv: "c2c_alice", Opt: relay.ReceiveAll},
+	}))
+	before := Load(t, s)
+	require.NoError(t, s.Close())
+	RequireEqualStates(t, before, Load(t, open(t)))
+}
+
+// unknownRecord is a Record no store has a case for: it gets isRecord from the embedded type.
+type unknownRecord struct{ relay.PutCounter }
+
+func failedBatchLeavesTheStore(t *testing.T, open Opener) {
+	ctx := context.Background()
+	alice := sampleUser
+	s := open(t)
+	require.NoError(t, s.Apply(ctx, Sample()))
+	before := Load(t, s)
+
+	// Seq 2 is in alice's inbox already: the insert fails after the batch changed a lot.
+	err := s.Apply(ctx, []relay.Record{
+		relay.DeleteCertificate{ID: 7},
+		relay.PutCounter{Name: "messages", Value: 3},
+		relay.PutMessage{User: alice, Msg: relay.StoredMsg{Seq: 3, ID: "m3"}},
+		relay.PutMessage{User: alice, Msg: relay.StoredMsg{Seq: 2, ID: "again"}},
+		relay.PutCounter{Name: "pushes", Value: 1},
+	})
+	require.ErrorContains(t, err, "apply PutMessage 1400000001/alice/2 (record 4 of 5)")
+	RequireEqualStates(t, before, Load(t, s))
+
+	// A batch that fails in its first record, and one with a record no case knows.
+	require.Error(t, s.Apply(ctx, []relay.Record{relay.PutMessage{User: alice, Msg: relay.StoredMsg{Seq: 1}}}))
+	err = s.Apply(ctx, []relay.Record{relay.DeleteApp{SDKAppID: 1400000001}, unknownRecord{}})
+	require.ErrorContains(t, err, "unknown record type storetest.unknownRecord")
+	RequireEqualStates(t, before, Load(t, s))
+
+	// A cancelled context fails the batch too.
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	require.Error(t, s.Apply(cancelled, []relay.Record{relay.DeleteApp{SDKAppID: 1400000001}}))
+	RequireEqualStates(t, before, Load(t, s))
+
+	// The store still works after the failures.
+	require.NoError(t, s.Apply(ctx, []relay.Record{relay.DeleteApp{SDKAppID: 1400000001}}))
+	require.Empty(t, Load(t, s).Apps)
+}
+
+// A pointer to a record is not the record: the store refuses it rather than guess.
+func unknownRecordTypes(t *testing.T, open Opener) {
+	err := open(t).Apply(context.Background(), []relay.Record{&relay.PutCounter{Name: "messages", Value: 1}})
+	require.ErrorContains(t, err, "unknown record type *relay.PutCounter")
+}
+
+func refusesWhatItCannotKeep(t *testing.T, open Opener) {
+	s := open(t)
+	ctx := context.Background()
+	require.ErrorContains(t, s.Apply(ctx, []relay.Record{relay.PutGroup{Group: relay.Group{SDKAppID: 1, ID: "g", Members: []string{"\xff"}}}}),
+		"not valid UTF-8")
+	require.ErrorContains(t, s.Apply(ctx, []relay.Record{relay.PutPush{Push: relay.PushState{Push: relay.Push{ID: 1, Data: map[string]string{"k": "\xfe"}}}}}),
+		"not valid UTF-8")
+	require.ErrorContains(t, s.Apply(ctx, []relay.Record{relay.PutMessage{User: sampleUser, Msg: relay.StoredMsg{Seq: 1, Time: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)}}}),
+		"out of the range")
+}
+
+// The pushes' trace survives closing and reopening the store.
+func traceSurvivesReopen(t *testing.T, open Opener) {
+	s := open(t)
+	require.NoError(t, s.Apply(context.Background(), []relay.Record{relay.AppendTrace{Entries: TraceFixture()}}))
+	require.NoError(t, s.Close())
+	p, err := open(t).QueryTrace(context.Background(), relay.TraceQuery{})
+	require.NoError(t, err)
+	require.Equal(t, TraceFixture(), p.Entries)
+}
