@@ -233,18 +233,26 @@ func (c *Core) Kick(now time.Time, sdkAppID uint64, userID, reason string) (int,
 
 // AdminSend sends a message on a user's behalf (a server-side send) and returns its ID.
 func (c *Core) AdminSend(now time.Time, sdkAppID uint64, req SendRequest) (string, error) {
+	id, _, err := c.AdminSendAsync(now, sdkAppID, req)
+	return id, err
+}
+
+// AdminSendAsync is AdminSend for a partitioned core, whose send may wait for other partitions:
+// then pending is true and the send's outcome comes later, in a Ready's SendsDone under the
+// message's ID. A single relay's sends never wait.
+func (c *Core) AdminSendAsync(now time.Time, sdkAppID uint64, req SendRequest) (id string, pending bool, _ error) {
 	c.observe(now)
 	if _, ok := c.apps[sdkAppID]; !ok {
-		return "", fmt.Errorf("%w: app %d", ErrNotFound, sdkAppID)
+		return "", false, fmt.Errorf("%w: app %d", ErrNotFound, sdkAppID)
 	}
 	if req.From == "" {
 		req.From = "administrator"
 	}
-	id, err := c.send(sdkAppID, "", req)
+	id, pending, err := c.send(sdkAppID, "", req, sendOrigin{admin: true})
 	if err != nil {
-		return "", fmt.Errorf("%w: %s", ErrInvalid, err.desc)
+		return "", false, fmt.Errorf("%w: %s", ErrInvalid, err.desc)
 	}
-	return id, nil
+	return id, pending, nil
 }
 
 // PutGroup creates a group or replaces its members.

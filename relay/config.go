@@ -42,6 +42,9 @@ type Config struct {
 	Trace TraceRetention `yaml:"trace" json:"trace"`
 	// DefaultCaps are the frequency caps of apps that set none.
 	DefaultCaps Caps `yaml:"defaultCaps" json:"defaultCaps"`
+	// Partition makes the core one partition of a cluster (DESIGN.md §11); the cluster node sets
+	// it. The zero value is a single relay holding every user.
+	Partition Partition `yaml:"-" json:"-"`
 }
 
 // RetryPolicy is exponential backoff with full jitter, honouring Retry-After.
@@ -176,6 +179,9 @@ func (cfg Config) Validate() error {
 			d.HeartbeatDeadline, d.HeartbeatInterval)
 	}
 	if err := cfg.Trace.Validate(); err != nil {
+		return err
+	}
+	if err := cfg.Partition.Validate(); err != nil {
 		return err
 	}
 	if cfg.PushTTL.D() > 28*24*time.Hour {

@@ -43,6 +43,11 @@ type ConnID uint64
 //     lost its token): drop them if they are still waiting to be sent;
 //  4. Trace is for observers (metrics, reports); the core keeps its own copy for queries.
 //
+// A partitioned core (Config.Partition) adds, also once the records are durable: Remote, the
+// messages to send to other partitions' cores (each answered later with InputRemoteAnswer);
+// Answers, its replies to the messages other partitions sent it (InputRemoteMsg); and SendsDone,
+// the outcomes of admin sends that waited for other partitions. A single relay's are always empty.
+//
 // If persisting fails, the driver must not carry out the rest and should stop: the core's state
 // is ahead of the store.
 type Ready struct {
@@ -52,12 +57,15 @@ type Ready struct {
 	Pushes    []Push
 	Cancelled []uint64
 	Trace     []TraceEntry
+	Remote    []RemoteSend
+	Answers   []RemoteReply
+	SendsDone []SendDone
 }
 
 // Empty reports whether there is nothing to do.
 func (rd *Ready) Empty() bool {
 	return len(rd.Records) == 0 && len(rd.Frames) == 0 && len(rd.Closes) == 0 && len(rd.Pushes) == 0 &&
-		len(rd.Cancelled) == 0 && len(rd.Trace) == 0
+		len(rd.Cancelled) == 0 && len(rd.Trace) == 0 && len(rd.Remote) == 0 && len(rd.Answers) == 0 && len(rd.SendsDone) == 0
 }
 
 // OutFrame is a frame to write to a connection.
@@ -111,6 +119,10 @@ type Core struct {
 	msgCounter  uint64
 	pushCounter uint64
 
+	// sends are the messages waiting for other partitions' answers (a partitioned core only).
+	sends     map[uint64]*pendingSend
+	sendToken uint64
+
 	ready Ready
 }
 
@@ -150,6 +162,8 @@ func New(cfg Config, st *State) (*Core, error) {
 		trace:  traceLog{limit: cfg.TraceLimit},
 	}
 	c.cancelled.token = map[uint64]tokenKey{}
+	c.pushCounter = cfg.Partition.firstPush()
+	c.sends = map[uint64]*pendingSend{}
 	if cfg.LoginsPerSecond > 0 {
 		c.logins = ratelimit.MustBucket(cfg.LoginsPerSecond, time.Second/time.Duration(cfg.LoginsPerSecond))
 	}
@@ -207,7 +221,8 @@ func (c *Core) restore(st *State) error {
 	for _, g := range st.Groups {
 		c.groups[groupKey{g.SDKAppID, g.ID}] = &g
 	}
-	c.msgCounter, c.pushCounter = st.Counters[counterMessages], st.Counters[counterPushes]
+	c.msgCounter = st.Counters[c.cfg.Partition.counter(counterMessages)]
+	c.pushCounter = max(st.Counters[c.cfg.Partition.counter(counterPushes)], c.cfg.Partition.firstPush())
 	// Unfinished pushes are sent again; summaries that were waiting are rescheduled.
 	for _, ps := range st.Pushes {
 		p := &pendingPush{push: ps.Push}

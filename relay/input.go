@@ -28,6 +28,8 @@ const (
 	InputAdminSend                               // admin: a server-side send: App, Send
 	InputCertificateChecked                      // a certificate check's result: Check
 	InputTestPush                                // admin: a test push to a device: App, User, Device, Title, Body
+	InputRemoteAnswer                            // a partition's answer to a RemoteSend: Answer
+	InputRemoteMsg                               // a message from another partition's core: Reply, Remote
 )
 
 var inputKindNames = [...]string{
@@ -46,6 +48,8 @@ var inputKindNames = [...]string{
 	InputAdminSend:          "admin-send",
 	InputCertificateChecked: "certificate-checked",
 	InputTestPush:           "test-push",
+	InputRemoteAnswer:       "remote-answer",
+	InputRemoteMsg:          "remote-msg",
 }
 
 // String names the kind as Input.String prints it.
@@ -76,6 +80,10 @@ type Input struct {
 	Reason string      // kick; empty means the default reason
 	Send   SendRequest // admin-send
 	CertID int64       // delete-certificate
+
+	Answer RemoteAnswer // remote-answer
+	Reply  uint64       // remote-msg: the driver's name for the request, echoed in the RemoteReply
+	Remote RemoteMsg    // remote-msg
 
 	AppConfig AppConfig   // put-app
 	Cert      Certificate // put-certificate
@@ -123,6 +131,10 @@ func (c *Core) Step(now time.Time, in Input) error {
 		_, err = c.CertificateChecked(now, in.Check)
 	case InputTestPush:
 		_, err = c.TestPush(now, DeviceKey{SDKAppID: in.App, UserID: in.User, DeviceID: in.Device}, in.Title, in.Body)
+	case InputRemoteAnswer:
+		c.RemoteAnswer(now, in.Answer)
+	case InputRemoteMsg:
+		c.RemoteMsg(now, in.Reply, in.Remote)
 	default:
 		return fmt.Errorf("%w: unknown input kind %d", ErrInvalid, uint8(in.Kind))
 	}
@@ -192,6 +204,24 @@ func (in Input) String() string {
 		p.str("device", in.Device)
 		p.str("title", in.Title)
 		p.str("body", in.Body)
+	case InputRemoteAnswer:
+		a := in.Answer
+		p.num("token", a.Token)
+		p.raw("partition", strconv.Itoa(a.Partition))
+		p.int("code", int64(a.Code))
+		p.str("desc", a.Desc)
+	case InputRemoteMsg:
+		m := in.Remote
+		p.num("reply", in.Reply)
+		p.num("app", m.App)
+		p.str("id", m.ID)
+		p.str("from", m.From)
+		p.str("fromDevice", m.FromDevice)
+		p.str("to", strings.Join(m.To, ","))
+		p.str("group", m.Group)
+		p.str("text", m.Text)
+		p.flag("onlineOnly", m.OnlineOnly)
+		p.offlinePush(m.OfflinePush)
 	case InputCertificateChecked:
 		p.int("cert", in.Check.CertID)
 		if in.Check.OK {

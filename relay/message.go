@@ -31,95 +31,124 @@ func (e *sendError) Error() string { return e.desc }
 
 func (c *Core) clientSend(cn *conn, d *device, f ClientFrame) {
 	req := SendRequest{From: d.key.UserID, To: f.To, Group: f.Group, Text: f.Text, ClientMsgID: f.ClientMsgID, OnlineOnly: f.OnlineOnly, OfflinePush: f.OfflinePush}
-	id, err := c.send(d.key.SDKAppID, d.key.DeviceID, req)
-	if err != nil {
+	id, pending, err := c.send(d.key.SDKAppID, d.key.DeviceID, req, sendOrigin{conn: cn.id, frame: f.ID})
+	switch {
+	case err != nil:
 		c.reply(cn, f.ID, err.code, err.desc)
-		return
+	case !pending:
+		c.frame(cn.id, ServerFrame{Op: OpReply, ID: f.ID, Code: OK, MsgID: id})
 	}
-	c.frame(cn.id, ServerFrame{Op: OpReply, ID: f.ID, Code: OK, MsgID: id})
+}
+
+// sendTarget is one inbox a message goes to, with the conversation it is filed under there.
+type sendTarget struct {
+	user UserKey
+	conv string
 }
 
 // send stores a message in every recipient's inbox (the sender's own included, for its other
 // devices) and delivers it: a frame to online devices, the push rule for the others.
-func (c *Core) send(sdkAppID uint64, fromDevice string, req SendRequest) (string, *sendError) {
+//
+// In a partitioned core, recipients of other partitions are asked for through RemoteSends, and the
+// send finishes (pending is true) when every partition has answered: only then are the local
+// copies stored and the sender answered, so that a send refused anywhere leaves nothing behind
+// here and its retry is a new send.
+func (c *Core) send(sdkAppID uint64, fromDevice string, req SendRequest, origin sendOrigin) (id string, pending bool, _ *sendError) {
 	if len(req.Text) > MaxTextBytes {
-		return "", &sendError{CodeTextTooLong, fmt.Sprintf("text is %d bytes; the limit is %d", len(req.Text), MaxTextBytes)}
+		return "", false, &sendError{CodeTextTooLong, fmt.Sprintf("text is %d bytes; the limit is %d", len(req.Text), MaxTextBytes)}
 	}
 	if op := req.OfflinePush; op != nil && (len(op.Title) > MaxPushFieldBytes || len(op.Desc) > MaxPushFieldBytes || len(op.Ext) > MaxPushFieldBytes) {
-		return "", &sendError{CodeTextTooLong, fmt.Sprintf("offlinePush title, desc and ext must each be at most %d bytes: FCM refuses payloads over 4 KiB", MaxPushFieldBytes)}
+		return "", false, &sendError{CodeTextTooLong, fmt.Sprintf("offlinePush title, desc and ext must each be at most %d bytes: FCM refuses payloads over 4 KiB", MaxPushFieldBytes)}
 	}
 	if (req.To == "") == (req.Group == "") {
-		return "", &sendError{CodeBadField, `set exactly one of "to" (a user ID) or "group" (a group ID)`}
+		return "", false, &sendError{CodeBadField, `set exactly one of "to" (a user ID) or "group" (a group ID)`}
 	}
 	for _, id := range []string{req.From, req.To, req.Group} {
 		if id != "" && !validID(id) {
-			return "", &sendError{CodeBadField, fmt.Sprintf("%q is not a valid ID: 1 to 128 letters, digits or _.@:+-", id)}
+			return "", false, &sendError{CodeBadField, fmt.Sprintf("%q is not a valid ID: 1 to 128 letters, digits or _.@:+-", id)}
 		}
 	}
 	from := c.user(UserKey{sdkAppID, req.From})
 	if req.ClientMsgID != "" {
 		if id, ok := from.clientMsgIDs[req.ClientMsgID]; ok {
-			return id, nil // a resend of a message already sent
+			return id, false, nil // a resend of a message already sent
 		}
 	}
-	type target struct {
-		u    *user
-		conv string
-	}
-	var targets []target
+	var targets []sendTarget
 	if req.Group != "" {
 		g, ok := c.groups[groupKey{sdkAppID, req.Group}]
 		if !ok {
-			return "", &sendError{CodeUnknownGroup, fmt.Sprintf("no group %q in app %d: create it first", req.Group, sdkAppID)}
+			return "", false, &sendError{CodeUnknownGroup, fmt.Sprintf("no group %q in app %d: create it first", req.Group, sdkAppID)}
 		}
 		if !slices.Contains(g.Members, req.From) {
-			return "", &sendError{CodeNotMember, fmt.Sprintf("%q is not a member of group %q", req.From, req.Group)}
+			return "", false, &sendError{CodeNotMember, fmt.Sprintf("%q is not a member of group %q", req.From, req.Group)}
 		}
 		for _, m := range g.Members {
-			targets = append(targets, target{c.user(UserKey{sdkAppID, m}), "group_" + req.Group})
+			targets = append(targets, sendTarget{UserKey{sdkAppID, m}, "group_" + req.Group})
 		}
 	} else {
-		targets = append(targets, target{c.user(UserKey{sdkAppID, req.To}), "c2c_" + req.From})
+		targets = append(targets, sendTarget{UserKey{sdkAppID, req.To}, "c2c_" + req.From})
 		if req.To != req.From {
-			targets = append(targets, target{from, "c2c_" + req.To})
+			targets = append(targets, sendTarget{from.key, "c2c_" + req.To})
 		}
 	}
 	c.msgCounter++
 	if c.recording() {
-		c.record(PutCounter{Name: counterMessages, Value: c.msgCounter})
+		c.record(PutCounter{Name: c.cfg.Partition.counter(counterMessages), Value: c.msgCounter})
 	}
-	id := fmt.Sprintf("%d-%d", sdkAppID, c.msgCounter)
+	id = c.cfg.Partition.messageID(sdkAppID, c.msgCounter)
+	m := StoredMsg{ID: id, From: req.From, FromDevice: fromDevice, Group: req.Group, Text: req.Text, Time: c.now}
+	if req.OfflinePush != nil {
+		m.Push = *req.OfflinePush
+	}
+	local, remote := c.splitTargets(targets)
+	if len(remote) > 0 {
+		c.startRemote(sdkAppID, req, m, local, remote, origin)
+		return id, true, nil
+	}
 	if req.ClientMsgID != "" {
 		from.rememberClientMsgID(req.ClientMsgID, id)
 	}
+	c.deliverLocal(m, local, req.OnlineOnly)
+	return id, false, nil
+}
+
+// deliverLocal files m in the inbox of each target (all of this core's users) under the target's
+// conversation and delivers it: a frame to their online devices, the push rule for the others. An
+// online-only message is never stored. It returns each recipient's sequence number.
+func (c *Core) deliverLocal(m StoredMsg, targets []sendTarget, onlineOnly bool) map[string]uint64 {
+	var seqs map[string]uint64
 	for _, t := range targets {
-		m := StoredMsg{ID: id, From: req.From, FromDevice: fromDevice, Conv: t.conv, Group: req.Group, Text: req.Text, Time: c.now}
-		if req.OfflinePush != nil {
-			m.Push = *req.OfflinePush
-		}
-		if req.OnlineOnly {
+		u := c.user(t.user)
+		m := m
+		m.Conv = t.conv
+		if onlineOnly {
 			// Never stored, never pushed: it has no place in the sequence.
-			for _, dev := range t.u.deviceOrder {
-				c.decide(t.u.devices[dev], m, true)
+			for _, dev := range u.deviceOrder {
+				c.decide(u.devices[dev], m, true)
 			}
 			continue
 		}
-		t.u.seq++
-		m.Seq = t.u.seq
-		t.u.inbox = append(t.u.inbox, m)
+		u.seq++
+		m.Seq = u.seq
+		if seqs == nil {
+			seqs = map[string]uint64{}
+		}
+		seqs[t.user.UserID] = m.Seq
+		u.inbox = append(u.inbox, m)
 		if c.recording() {
-			c.record(PutMessage{User: t.u.key, Msg: m})
+			c.record(PutMessage{User: u.key, Msg: m})
 		}
 		// Trim in steps of a tenth of the limit, so that a full inbox is not shifted per message.
-		if over := len(t.u.inbox) - c.cfg.InboxLimit; over > c.cfg.InboxLimit/10 {
-			c.record(TrimInbox{User: t.u.key, Through: t.u.inbox[over-1].Seq})
-			t.u.inbox = slices.Clone(t.u.inbox[over:])
+		if over := len(u.inbox) - c.cfg.InboxLimit; over > c.cfg.InboxLimit/10 {
+			c.record(TrimInbox{User: u.key, Through: u.inbox[over-1].Seq})
+			u.inbox = slices.Clone(u.inbox[over:])
 		}
-		for _, dev := range t.u.deviceOrder {
-			c.decide(t.u.devices[dev], m, false)
+		for _, dev := range u.deviceOrder {
+			c.decide(u.devices[dev], m, false)
 		}
 	}
-	return id, nil
+	return seqs
 }
 
 func (u *user) rememberClientMsgID(clientID, id string) {

@@ -53,7 +53,7 @@ func (c *Core) startPush(p Push) {
 	d.pushes = append(d.pushes, p.ID)
 	c.tracePush(p, ReasonPushed, "", "")
 	if c.recording() {
-		c.record(PutCounter{Name: counterPushes, Value: c.pushCounter})
+		c.record(PutCounter{Name: c.cfg.Partition.counter(counterPushes), Value: c.pushCounter})
 	}
 	if c.recording() {
 		c.record(PutPush{Push: PushState{Push: p, NotBefore: c.now}})

@@ -69,7 +69,7 @@ func (c *Core) TestPush(now time.Time, dev DeviceKey, title, body string) (Push,
 	}
 	c.pushes[p.ID] = &pendingPush{push: p}
 	if c.recording() {
-		c.record(PutCounter{Name: counterPushes, Value: c.pushCounter})
+		c.record(PutCounter{Name: c.cfg.Partition.counter(counterPushes), Value: c.pushCounter})
 	}
 	c.tracePush(p, ReasonTestPush, "", "an operator's test push")
 	c.ready.Pushes = append(c.ready.Pushes, p)
