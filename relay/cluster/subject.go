@@ -10,11 +10,12 @@ import (
 // clusters (a test's and staging's, say) can share one NATS server without hearing each other:
 //
 //	pushlab.<cluster>.p.<partition>  the inbox of a partition's owner: gateways' connection events
-//	                                 (ConnOpened, ConnFrame, ConnClosed, ConnAlive, Reannounce) and
-//	                                 other owners' SendRequests. Only the current owner subscribes;
-//	                                 a request nobody answers is ErrUnavailable.
+//	                                 (ConnOpened, ConnFrame, ConnClosed) and other owners'
+//	                                 SendRequests. Only the current owner subscribes; a request
+//	                                 nobody answers is ErrUnavailable.
 //	pushlab.<cluster>.gw.<node>      the inbox of a node's gateway: owners' Deliver and Close for
 //	                                 the connections it holds.
+//	pushlab.<cluster>.all            every node: PartitionMoved and Catalog.
 //
 // Cluster and node names are single subject tokens (CheckSubjectToken); partitions are decimal.
 
@@ -27,6 +28,9 @@ func PartitionSubject(cluster string, partition int) string {
 func GatewaySubject(cluster, node string) string {
 	return "pushlab." + cluster + ".gw." + node
 }
+
+// BroadcastSubject is the subject every node of cluster subscribes to.
+func BroadcastSubject(cluster string) string { return "pushlab." + cluster + ".all" }
 
 // CheckSubjectToken reports whether name can be a cluster or node name in a subject: 1 to 64
 // letters, digits, '-' or '_' (NATS splits subjects on '.', and '*' and '>' are wildcards).

@@ -16,18 +16,19 @@ const WireVersion = 1
 // Kind names a wire message's type in its envelope.
 type Kind string
 
-// The kinds of wire messages. Gateway → owner: ConnOpened, ConnFrame, ConnClosed, ConnAlive,
-// Reannounce. Owner → gateway: Deliver, Close. Owner → owner: SendRequest, answered by SendAnswer.
+// The kinds of wire messages. Gateway → owner: ConnOpened, ConnFrame, ConnClosed. Owner →
+// gateway: Deliver, Close. Owner → owner: SendRequest, answered by SendAnswer. Owner → every node:
+// PartitionMoved, Catalog.
 const (
-	KindConnOpened  Kind = "connOpened"
-	KindConnFrame   Kind = "connFrame"
-	KindConnClosed  Kind = "connClosed"
-	KindConnAlive   Kind = "connAlive"
-	KindReannounce  Kind = "reannounce"
-	KindDeliver     Kind = "deliver"
-	KindClose       Kind = "close"
-	KindSendRequest Kind = "sendRequest"
-	KindSendAnswer  Kind = "sendAnswer"
+	KindConnOpened     Kind = "connOpened"
+	KindConnFrame      Kind = "connFrame"
+	KindConnClosed     Kind = "connClosed"
+	KindDeliver        Kind = "deliver"
+	KindClose          Kind = "close"
+	KindSendRequest    Kind = "sendRequest"
+	KindSendAnswer     Kind = "sendAnswer"
+	KindPartitionMoved Kind = "partitionMoved"
+	KindCatalog        Kind = "catalog"
 )
 
 // Message is one wire message: one of the types of this file.
@@ -41,49 +42,36 @@ type Message interface {
 // ConnOpened just before that frame. A connection is named by (Gateway, Conn) across the cluster:
 // Conn is the gateway's own number for it.
 type ConnOpened struct {
-	Gateway string       `json:"gateway"`
-	Conn    relay.ConnID `json:"conn"`
+	Partition int          `json:"partition"`
+	Gateway   string       `json:"gateway"`
+	Conn      relay.ConnID `json:"conn"`
 }
 
 // ConnFrame is one frame an app sent on a connection, as the gateway read it. Frame holds the
 // bytes undecoded (base64 in JSON): the owner's core decodes them and answers a frame that is not
 // valid JSON with its refusal code, so the gateway must not judge or re-encode them.
 type ConnFrame struct {
-	Gateway string       `json:"gateway"`
-	Conn    relay.ConnID `json:"conn"`
-	Frame   []byte       `json:"frame"`
+	Partition int          `json:"partition"`
+	Gateway   string       `json:"gateway"`
+	Conn      relay.ConnID `json:"conn"`
+	Frame     []byte       `json:"frame"`
 }
 
 // ConnClosed tells the owner that a connection ended at the gateway (the app left, the socket
 // broke, or the gateway closed it on the owner's Close).
 type ConnClosed struct {
-	Gateway string       `json:"gateway"`
-	Conn    relay.ConnID `json:"conn"`
+	Partition int          `json:"partition"`
+	Gateway   string       `json:"gateway"`
+	Conn      relay.ConnID `json:"conn"`
 }
 
-// ConnAlive is a gateway's periodic word that its connections of one partition are still open:
-// an owner that stops hearing it for a connection treats the connection as closed, so that a
-// gateway that dies (and never sends ConnClosed) does not leave devices online forever.
-type ConnAlive struct {
-	Gateway   string         `json:"gateway"`
-	Partition int            `json:"partition"`
-	Conns     []relay.ConnID `json:"conns"`
-}
-
-// Reannounce is a gateway's list of its live connections of one partition, sent to the
-// partition's new owner after a failover (a new owner starts from the store and knows no
-// connection). Conns is sorted.
-type Reannounce struct {
-	Gateway   string         `json:"gateway"`
-	Partition int            `json:"partition"`
-	Conns     []relay.ConnID `json:"conns"`
-}
-
-// Deliver asks a gateway to write a frame to one of its connections. Frame is a relay.ServerFrame
-// as the owner encoded it; the gateway writes it as it is.
+// Deliver asks a gateway to write a frame to one of its connections. Epoch is the lease epoch of
+// the owner that sent it: the gateway remembers it per connection, so that a PartitionMoved of
+// the same epoch (the owner's own announcement, arriving late) does not close the connection.
 type Deliver struct {
-	Conn  relay.ConnID    `json:"conn"`
-	Frame json.RawMessage `json:"frame"`
+	Conn  relay.ConnID      `json:"conn"`
+	Epoch uint64            `json:"epoch"`
+	Frame relay.ServerFrame `json:"frame"`
 }
 
 // Close asks a gateway to close one of its connections with a WebSocket close code (relay's
@@ -94,25 +82,16 @@ type Close struct {
 	Reason string       `json:"reason,omitempty"`
 }
 
-// SendRequest asks the owner of the recipients' partition to take a message: assign each
-// recipient its next sequence number, store the message, deliver it to their online devices and
-// decide their pushes, then answer with a SendAnswer. The sender's owner has checked the send
-// (sizes, group membership) and named the message (MsgID, Time); a group message is one request
-// per partition holding members. Epoch is the sender's owner's lease epoch on FromPartition, for
-// the logs: the recipients' owner fences its own writes, not the sender's.
+// SendRequest asks the owner of the recipients' partition to take a message (relay.RemoteMsg):
+// assign each recipient its next sequence number, store the message, deliver it to their online
+// devices and decide their pushes, then answer with a SendAnswer. The sender's owner has checked
+// the send (sizes, group membership) and named the message; a group message is one request per
+// partition holding members. FromPartition and Epoch name the sender's core, for the logs: the
+// recipients' owner fences its own writes, not the sender's.
 type SendRequest struct {
-	App           uint64             `json:"app"`
-	MsgID         string             `json:"msgId"`
-	Time          int64              `json:"time"` // Unix milliseconds
-	FromPartition int                `json:"fromPartition"`
-	Epoch         uint64             `json:"epoch"`
-	From          string             `json:"from"`
-	FromDevice    string             `json:"fromDevice,omitempty"`
-	To            []string           `json:"to"`              // recipients, all in the target partition, sorted
-	Group         string             `json:"group,omitempty"` // set for a group message
-	Text          string             `json:"text"`
-	OnlineOnly    bool               `json:"onlineOnly,omitempty"`
-	OfflinePush   *relay.OfflinePush `json:"offlinePush,omitempty"`
+	FromPartition int             `json:"fromPartition"`
+	Epoch         uint64          `json:"epoch"`
+	Msg           relay.RemoteMsg `json:"msg"`
 }
 
 // SendAnswer is the recipients' owner's answer to a SendRequest. Code is relay.OK when the
@@ -125,15 +104,26 @@ type SendAnswer struct {
 	Seqs  map[string]uint64 `json:"seqs,omitempty"`
 }
 
-func (ConnOpened) Kind() Kind  { return KindConnOpened }
-func (ConnFrame) Kind() Kind   { return KindConnFrame }
-func (ConnClosed) Kind() Kind  { return KindConnClosed }
-func (ConnAlive) Kind() Kind   { return KindConnAlive }
-func (Reannounce) Kind() Kind  { return KindReannounce }
-func (Deliver) Kind() Kind     { return KindDeliver }
-func (Close) Kind() Kind       { return KindClose }
-func (SendRequest) Kind() Kind { return KindSendRequest }
-func (SendAnswer) Kind() Kind  { return KindSendAnswer }
+// PartitionMoved is a new owner's announcement, to every node, that it serves Partition from now
+// on under Epoch. A gateway closes its connections of the partition that were served by another
+// epoch (relay.CloseTryAgain): the new owner started from the store and knows neither them nor
+// which frames the former owner had stored but not yet delivered, so the apps reconnect, log in
+// again and sync, as after a restart.
+type PartitionMoved struct {
+	Partition int    `json:"partition"`
+	Node      string `json:"node"`
+	Epoch     uint64 `json:"epoch"`
+}
+
+func (ConnOpened) Kind() Kind     { return KindConnOpened }
+func (ConnFrame) Kind() Kind      { return KindConnFrame }
+func (ConnClosed) Kind() Kind     { return KindConnClosed }
+func (Deliver) Kind() Kind        { return KindDeliver }
+func (Close) Kind() Kind          { return KindClose }
+func (SendRequest) Kind() Kind    { return KindSendRequest }
+func (SendAnswer) Kind() Kind     { return KindSendAnswer }
+func (PartitionMoved) Kind() Kind { return KindPartitionMoved }
+func (Catalog) Kind() Kind        { return KindCatalog }
 
 // ErrWireVersion is Decode's answer to a message of a version this node does not speak: the
 // cluster runs nodes of incompatible versions.
@@ -184,10 +174,6 @@ func Decode(b []byte) (Message, error) {
 		m, err = decodeBody[ConnFrame](env.Body)
 	case KindConnClosed:
 		m, err = decodeBody[ConnClosed](env.Body)
-	case KindConnAlive:
-		m, err = decodeBody[ConnAlive](env.Body)
-	case KindReannounce:
-		m, err = decodeBody[Reannounce](env.Body)
 	case KindDeliver:
 		m, err = decodeBody[Deliver](env.Body)
 	case KindClose:
@@ -196,6 +182,10 @@ func Decode(b []byte) (Message, error) {
 		m, err = decodeBody[SendRequest](env.Body)
 	case KindSendAnswer:
 		m, err = decodeBody[SendAnswer](env.Body)
+	case KindPartitionMoved:
+		m, err = decodeBody[PartitionMoved](env.Body)
+	case KindCatalog:
+		m, err = decodeBody[Catalog](env.Body)
 	default:
 		return nil, fmt.Errorf("decode wire message: unknown kind %q", env.Kind)
 	}

@@ -20,17 +20,17 @@ func TestWireMessagesRoundTrip(t *testing.T) {
 		require.Empty(t, cmp.Diff(m, back), "%s", m.Kind())
 		kinds[m.Kind()] = true
 	}
-	for _, k := range []cluster.Kind{cluster.KindConnOpened, cluster.KindConnFrame, cluster.KindConnClosed, cluster.KindConnAlive,
-		cluster.KindReannounce, cluster.KindDeliver, cluster.KindClose, cluster.KindSendRequest, cluster.KindSendAnswer} {
+	for _, k := range []cluster.Kind{cluster.KindConnOpened, cluster.KindConnFrame, cluster.KindConnClosed,
+		cluster.KindDeliver, cluster.KindClose, cluster.KindSendRequest, cluster.KindSendAnswer, cluster.KindPartitionMoved, cluster.KindCatalog} {
 		require.True(t, kinds[k], "WireSamples has no %s", k)
 	}
 }
 
 // The encoding is what other nodes of the same version read: pinned.
 func TestWireEncodingIsPinned(t *testing.T) {
-	b, err := cluster.Encode(cluster.ConnFrame{Gateway: "node-a", Conn: 7, Frame: []byte(`{"op":"ping"}`)})
+	b, err := cluster.Encode(cluster.ConnFrame{Partition: 2, Gateway: "node-a", Conn: 7, Frame: []byte(`{"op":"ping"}`)})
 	require.NoError(t, err)
-	require.JSONEq(t, `{"v":1,"kind":"connFrame","body":{"gateway":"node-a","conn":7,"frame":"eyJvcCI6InBpbmcifQ=="}}`, string(b))
+	require.JSONEq(t, `{"v":1,"kind":"connFrame","body":{"partition":2,"gateway":"node-a","conn":7,"frame":"eyJvcCI6InBpbmcifQ=="}}`, string(b))
 }
 
 func TestDecodeRefusesWhatItCannotRead(t *testing.T) {

@@ -51,7 +51,7 @@ func RunBus(t *testing.T, open func(t *testing.T) (a, b cluster.Bus)) {
 
 	t.Run("a request is answered by its subscriber", func(t *testing.T) {
 		a, b := open(t)
-		req := WireSamples()[8].(cluster.SendRequest)
+		req := WireSamples()[6].(cluster.SendRequest)
 		answer := cluster.SendAnswer{Code: relay.OK, Seqs: map[string]uint64{"bob": 1, "carol": 2}}
 		unsub, err := b.Subscribe(subject, func(m cluster.Msg) {
 			dm, err := cluster.Decode(m.Data)

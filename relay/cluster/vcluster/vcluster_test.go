@@ -1,0 +1,299 @@
+package vcluster_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pushlab/pushlab/internal/secret"
+	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/cluster"
+	"github.com/pushlab/pushlab/relay/cluster/vcluster"
+)
+
+const (
+	app       = uint64(1400000001)
+	appSecret = "vcluster-test-secret-0123456789"
+	ttl       = 6 * time.Second
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// bench is a virtual cluster with the app and a certificate in its catalog, and what its apps
+// received so far.
+type bench struct {
+	t      *testing.T
+	c      *vcluster.Cluster
+	frames map[vcluster.AppConn][]relay.ServerFrame
+	closed map[vcluster.AppConn]vcluster.AppClose
+	pushes []vcluster.NodePush
+	nextID int64
+}
+
+func newBench(t *testing.T, policy relay.LoginPolicy, nodes ...string) *bench {
+	t.Helper()
+	c, err := vcluster.New(vcluster.Config{Nodes: nodes, Partitions: 16, LeaseTTL: ttl, RenewEvery: time.Second, Start: t0})
+	require.NoError(t, err)
+	b := &bench{t: t, c: c, frames: map[vcluster.AppConn][]relay.ServerFrame{}, closed: map[vcluster.AppConn]vcluster.AppClose{}}
+	b.advance(3 * time.Second) // every partition owned
+	require.Empty(t, c.Unowned())
+	require.NoError(t, c.Catalog(relay.Input{Kind: relay.InputPutApp, Create: true,
+		AppConfig: relay.AppConfig{SDKAppID: app, Name: "demo", SecretKey: secret.New(appSecret), LoginPolicy: policy}}))
+	require.NoError(t, c.Catalog(relay.Input{Kind: relay.InputPutCertificate, Create: true, Cert: relay.Certificate{ID: 1, SDKAppID: app,
+		Platform: "google", PackageName: "com.example.im",
+		ServiceAccount: secret.New(`{"type":"service_account","project_id":"demo","private_key":"k","client_email":"a@b.c","private_key_id":"abcdef"}`)}}))
+	b.advance(0)
+	return b
+}
+
+// advance moves the cluster d forward and collects what its apps received.
+func (b *bench) advance(d time.Duration) {
+	b.c.Advance(b.c.Now().Add(d))
+	b.collect()
+}
+
+func (b *bench) collect() {
+	out := b.c.TakeOutput()
+	for _, f := range out.Frames {
+		b.frames[f.To] = append(b.frames[f.To], f.Frame)
+	}
+	for _, cl := range out.Closes {
+		b.closed[cl.To] = cl
+	}
+	b.pushes = append(b.pushes, out.Pushes...)
+}
+
+// send writes a client frame on conn and lets the cluster carry it through.
+func (b *bench) send(conn vcluster.AppConn, f relay.ClientFrame) int64 {
+	b.t.Helper()
+	b.nextID++
+	f.ID = b.nextID
+	data, err := json.Marshal(f)
+	require.NoError(b.t, err)
+	b.c.Send(conn, data)
+	b.advance(0)
+	return f.ID
+}
+
+// reply is the reply to frame id on conn; it fails the test if there is none.
+func (b *bench) reply(conn vcluster.AppConn, id int64) relay.ServerFrame {
+	b.t.Helper()
+	for _, f := range b.frames[conn] {
+		if f.Op == relay.OpReply && f.ID == id {
+			return f
+		}
+	}
+	b.t.Fatalf("no reply to frame %d on %v; frames: %+v", id, conn, b.frames[conn])
+	return relay.ServerFrame{}
+}
+
+// login connects a device of user on node and logs it in; it requires an OK.
+func (b *bench) login(node, user, device string) vcluster.AppConn {
+	b.t.Helper()
+	conn, err := b.c.Connect(node)
+	require.NoError(b.t, err)
+	sig := relay.MakeUserSig(appSecret, relay.UserSigClaims{SDKAppID: app, UserID: user, Expire: t0.Add(24 * time.Hour).Unix()})
+	id := b.send(conn, relay.ClientFrame{Op: relay.OpLogin, SDKAppID: app, UserID: user, UserSig: sig, DeviceID: device, Platform: "android"})
+	require.Equal(b.t, relay.OK, b.reply(conn, id).Code, "login of %s/%s on %s", user, device, node)
+	// Live messages start once the device has synced.
+	id = b.send(conn, relay.ClientFrame{Op: relay.OpSync})
+	require.Equal(b.t, relay.OK, b.reply(conn, id).Code)
+	return conn
+}
+
+// msgs are the live msg frames conn received.
+func (b *bench) msgs(conn vcluster.AppConn) []relay.MsgFrame {
+	var out []relay.MsgFrame
+	for _, f := range b.frames[conn] {
+		if f.Op == relay.OpMsg && f.Msg != nil {
+			out = append(out, *f.Msg)
+		}
+	}
+	return out
+}
+
+// usersOnDifferentNodes finds two users whose partitions different nodes own.
+func (b *bench) usersOnDifferentNodes() (string, string) {
+	b.t.Helper()
+	for i := range 100 {
+		for j := range 100 {
+			u, v := fmt.Sprintf("u%d", i), fmt.Sprintf("v%d", j)
+			ou, ov := b.owner(u), b.owner(v)
+			if ou != "" && ov != "" && ou != ov {
+				return u, v
+			}
+		}
+	}
+	b.t.Fatal("no two users on different nodes")
+	return "", ""
+}
+
+func (b *bench) owner(user string) string { return b.c.Owner(relay.PartitionOf(app, user, 16)) }
+
+// nodeOtherThan names a live node that is none of the given ones.
+func (b *bench) nodeOtherThan(not ...string) string {
+	for _, n := range b.c.Nodes() {
+		if b.c.Alive(n) && !contains(not, n) {
+			return n
+		}
+	}
+	b.t.Fatalf("no live node other than %v", not)
+	return ""
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func TestPartitionsAreSpreadOverTheNodes(t *testing.T) {
+	b := newBench(t, relay.PolicyMulti, "a", "b", "c")
+	for _, n := range []string{"a", "b", "c"} {
+		owned := b.c.Node(n).Owned()
+		// The fair share is ceil(16/3) = 6; nodes at their share keep it, so one may have 4.
+		require.GreaterOrEqual(t, len(owned), 4, "node %s owns %v", n, owned)
+		require.LessOrEqual(t, len(owned), 6, "node %s owns %v", n, owned)
+	}
+}
+
+func TestCrossNodeSendIsStoredOnceAndAnsweredAfterTheRecipientsCopy(t *testing.T) {
+	b := newBench(t, relay.PolicyMulti, "a", "b", "c")
+	alice, bob := b.usersOnDifferentNodes()
+	// Each connects to a node that owns neither of their partitions where possible.
+	ac := b.login(b.nodeOtherThan(b.owner(alice)), alice, "phone")
+	bc := b.login(b.nodeOtherThan(b.owner(bob)), bob, "phone")
+	id := b.send(ac, relay.ClientFrame{Op: relay.OpSend, To: bob, Text: "hello", ClientMsgID: "m1"})
+	r := b.reply(ac, id)
+	require.Equal(t, relay.OK, r.Code, r.Desc)
+	got := b.msgs(bc)
+	require.Len(t, got, 1)
+	require.Equal(t, "hello", got[0].Text)
+	require.Equal(t, "c2c_"+alice, got[0].Conv)
+	require.Equal(t, r.MsgID, got[0].ID)
+	// A resend with the same clientMsgId is the same message.
+	id = b.send(ac, relay.ClientFrame{Op: relay.OpSend, To: bob, Text: "hello", ClientMsgID: "m1"})
+	require.Equal(t, r.MsgID, b.reply(ac, id).MsgID)
+	require.Len(t, b.msgs(bc), 1)
+}
+
+func TestALoginOnAnyNodeKicksPerThePolicy(t *testing.T) {
+	b := newBench(t, relay.PolicySingle, "a", "b", "c")
+	first := b.login("a", "carol", "phone")
+	second := b.login("b", "carol", "tablet")
+	require.Contains(t, b.closed, first, "the older login, on node a, is kicked by the one on node b")
+	require.Equal(t, relay.CloseNormal, b.closed[first].Code)
+	kicked := false
+	for _, f := range b.frames[first] {
+		kicked = kicked || f.Op == relay.OpKicked
+	}
+	require.True(t, kicked, "the kicked device got its kicked frame first: %+v", b.frames[first])
+	require.NotContains(t, b.closed, second)
+}
+
+func TestFailoverMovesPartitionsAndLosesNoAcknowledgedMessage(t *testing.T) {
+	b := newBench(t, relay.PolicyMulti, "a", "b", "c")
+	alice, bob := b.usersOnDifferentNodes()
+	victim := b.owner(bob)
+	ac := b.login(b.nodeOtherThan(victim, b.owner(alice)), alice, "phone")
+	bobNode := b.nodeOtherThan(victim)
+	bc := b.login(bobNode, bob, "phone")
+	id := b.send(bc, relay.ClientFrame{Op: relay.OpSetPushToken, CertificateID: 1, Token: "tok-bob"})
+	require.Equal(t, relay.OK, b.reply(bc, id).Code)
+	id = b.send(ac, relay.ClientFrame{Op: relay.OpSend, To: bob, Text: "one"})
+	require.Equal(t, relay.OK, b.reply(ac, id).Code)
+
+	require.NoError(t, b.c.Kill(victim))
+	b.advance(0)
+	// While bob's partition has no owner, a send to him is refused with the retry code.
+	id = b.send(ac, relay.ClientFrame{Op: relay.OpSend, To: bob, Text: "refused"})
+	r := b.reply(ac, id)
+	require.Equal(t, relay.CodeUnavailable, r.Code, r.Desc)
+
+	b.advance(ttl + 4*time.Second)
+	require.Empty(t, b.c.Unowned(), "every partition owned again within the lease TTL and a few steps")
+	require.NotEqual(t, victim, b.owner(bob))
+	require.Contains(t, b.closed, bc, "bob's connection, served by the dead owner, was closed for him to reconnect")
+	require.Equal(t, relay.CloseTryAgain, b.closed[bc].Code)
+
+	id = b.send(ac, relay.ClientFrame{Op: relay.OpSend, To: bob, Text: "two"})
+	require.Equal(t, relay.OK, b.reply(ac, id).Code)
+	// Bob's phone is logged in but has no connection: the new owner pushes.
+	pushed := false
+	for _, p := range b.pushes {
+		pushed = pushed || (p.Push.Device.UserID == bob && p.Push.Token == "tok-bob")
+	}
+	require.True(t, pushed, "bob, logged in with his app killed, is pushed by the new owner")
+
+	// Bob reconnects to any node and syncs: both acknowledged messages, once each, in order.
+	bc2 := b.login(b.nodeOtherThan(victim), bob, "phone")
+	id = b.send(bc2, relay.ClientFrame{Op: relay.OpSync})
+	var texts []string
+	for _, m := range b.reply(bc2, id).Msgs {
+		texts = append(texts, m.Text)
+	}
+	require.Equal(t, []string{"one", "two"}, texts)
+}
+
+func TestAZombiesWritesAreFenced(t *testing.T) {
+	b := newBench(t, relay.PolicyMulti, "a", "b", "c")
+	alice, bob := b.usersOnDifferentNodes()
+	zombie := b.owner(bob)
+	p := relay.PartitionOf(app, bob, 16)
+	bc := b.login(b.nodeOtherThan(zombie), bob, "phone")
+	require.NoError(t, b.c.Pause(zombie))
+	b.advance(ttl + 4*time.Second)
+	newOwner := b.owner(bob)
+	require.NotEqual(t, zombie, newOwner)
+	require.NotEmpty(t, newOwner)
+	// A frame from bob's old connection goes to the partition's subject, which the zombie still
+	// listens to; it waits in the zombie's inbox.
+	b.send(bc, relay.ClientFrame{Op: relay.OpSetPushToken, CertificateID: 1, Token: "tok-zombie"})
+	ac := b.login(b.nodeOtherThan(zombie), alice, "phone")
+	id := b.send(ac, relay.ClientFrame{Op: relay.OpSend, To: bob, Text: "after"})
+	require.Equal(t, relay.OK, b.reply(ac, id).Code)
+	require.NoError(t, b.c.Resume(zombie))
+	b.advance(2 * time.Second)
+
+	var fenced uint64
+	for _, w := range b.c.Writes() {
+		if w.Node == zombie && w.Partition == p && w.Err != nil {
+			require.ErrorIs(t, w.Err, cluster.ErrFenced)
+			fenced = w.Epoch
+		}
+	}
+	require.NotZero(t, fenced, "the zombie tried to write partition %d after resuming and was refused", p)
+	requireOneWriterPerEpoch(t, b.c.Writes())
+	if epoch, owns := b.c.Node(zombie).Epoch(p); owns {
+		require.Greater(t, epoch, fenced, "the zombie serves the partition again only under a new lease")
+	}
+}
+
+// requireOneWriterPerEpoch checks the cluster's fencing invariant on the write log: every stored
+// batch of a partition under an epoch comes from one node, and no batch is stored under an epoch
+// older than one already written.
+func requireOneWriterPerEpoch(t *testing.T, writes []vcluster.Write) {
+	t.Helper()
+	writer := map[[2]uint64]string{}
+	newest := map[int]uint64{}
+	for _, w := range writes {
+		if w.Err != nil {
+			require.True(t, errors.Is(w.Err, cluster.ErrFenced) || w.Err.Error() != "", "write error: %v", w.Err)
+			continue
+		}
+		k := [2]uint64{uint64(w.Partition), w.Epoch}
+		if n, ok := writer[k]; ok {
+			require.Equal(t, n, w.Node, "partition %d epoch %d written by two nodes", w.Partition, w.Epoch)
+		}
+		writer[k] = w.Node
+		require.GreaterOrEqual(t, w.Epoch, newest[w.Partition], "partition %d written under epoch %d after epoch %d", w.Partition, w.Epoch, newest[w.Partition])
+		newest[w.Partition] = w.Epoch
+	}
+}
