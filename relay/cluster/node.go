@@ -279,6 +279,13 @@ func (n *Node) Receive(now time.Time, m Message, reply uint64) {
 		}
 	case PartitionMoved:
 		n.moved(m)
+	case TokenMoved:
+		from := n.PartitionOfUser(m.Device.SDKAppID, m.Device.UserID)
+		for _, p := range n.Owned() {
+			if p != from {
+				n.parts[p].core.TokenMoved(now, m.Device.SDKAppID, m.Token, m.Device)
+			}
+		}
 	case Catalog:
 		for _, p := range n.Owned() {
 			// Each core does its own partition's part; a refusal was the catalog owner's to report.
@@ -487,6 +494,11 @@ func (n *Node) TakeReady() NodeReady {
 			if addr, ok := op.byConn[cl.Conn]; ok {
 				pr.Publish = append(pr.Publish, Outgoing{GatewaySubject(n.cfg.Cluster, addr.Gateway),
 					Close{Conn: addr.Conn, Code: cl.Code, Reason: cl.Reason}})
+			}
+		}
+		for _, r := range crd.Records {
+			if b, ok := r.(relay.PutBinding); ok {
+				pr.Publish = append(pr.Publish, Outgoing{BroadcastSubject(n.cfg.Cluster), TokenMoved{Device: b.Binding.Key, Token: b.Binding.Token}})
 			}
 		}
 		for _, rs := range crd.Remote {

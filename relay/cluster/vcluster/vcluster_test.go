@@ -297,3 +297,33 @@ func requireOneWriterPerEpoch(t *testing.T, writes []vcluster.Write) {
 		newest[w.Partition] = w.Epoch
 	}
 }
+
+func TestATokenThatMovesToAUserOfAnotherPartitionIsNoLongerPushedForTheFormerUser(t *testing.T) {
+	b := newBench(t, relay.PolicyMulti, "a", "b", "c")
+	alice, bob := b.usersOnDifferentNodes()
+	ac := b.login("a", alice, "phone")
+	id := b.send(ac, relay.ClientFrame{Op: relay.OpSetPushToken, CertificateID: 1, Token: "shared-token"})
+	require.Equal(t, relay.OK, b.reply(ac, id).Code)
+	b.c.Disconnect(ac) // the app is killed; alice stays logged in
+	// The phone changes hands: bob logs in on it and binds the same token.
+	bc := b.login("b", bob, "phone")
+	id = b.send(bc, relay.ClientFrame{Op: relay.OpSetPushToken, CertificateID: 1, Token: "shared-token"})
+	require.Equal(t, relay.OK, b.reply(bc, id).Code)
+	b.c.Disconnect(bc)
+	b.advance(0)
+
+	sender := b.login("c", "carol", "phone")
+	b.pushes = nil
+	id = b.send(sender, relay.ClientFrame{Op: relay.OpSend, To: alice, Text: "for alice only"})
+	require.Equal(t, relay.OK, b.reply(sender, id).Code)
+	id = b.send(sender, relay.ClientFrame{Op: relay.OpSend, To: bob, Text: "for bob"})
+	require.Equal(t, relay.OK, b.reply(sender, id).Code)
+	b.advance(time.Second)
+	var to []string
+	for _, p := range b.pushes {
+		if p.Push.Token == "shared-token" {
+			to = append(to, p.Push.Device.UserID)
+		}
+	}
+	require.Equal(t, []string{bob}, to, "the token now belongs to bob's login: alice's message is not pushed to it")
+}
