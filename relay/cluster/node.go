@@ -76,6 +76,10 @@ type ownedPartition struct {
 type gatewayConn struct {
 	partition int    // the partition its frames go to; -1 before its first frame
 	epoch     uint64 // the epoch of the owner that last delivered to it; 0 before that
+	// opening is set from ConnOpened until its owner acknowledged it; waiting holds the IDs of
+	// the frames forwarded meanwhile, answered CodeUnavailable if nobody owns the partition.
+	opening bool
+	waiting []int64
 }
 
 // NewNode builds a node that owns nothing yet.
@@ -197,7 +201,8 @@ func (n *Node) Frame(id relay.ConnID, data []byte) {
 		return
 	}
 	target := gc.partition
-	if f, fe := relay.DecodeClientFrame(data); fe == nil && f.Op == relay.OpLogin && f.UserID != "" {
+	f, fe := relay.DecodeClientFrame(data)
+	if fe == nil && f.Op == relay.OpLogin && f.UserID != "" {
 		target = n.PartitionOfUser(f.SDKAppID, f.UserID)
 	}
 	if target < 0 {
@@ -208,10 +213,36 @@ func (n *Node) Frame(id relay.ConnID, data []byte) {
 		if gc.partition >= 0 {
 			n.publish(PartitionSubject(n.cfg.Cluster, gc.partition), ConnClosed{Partition: gc.partition, Gateway: addr.Gateway, Conn: id})
 		}
-		gc.partition, gc.epoch = target, 0
-		n.publish(PartitionSubject(n.cfg.Cluster, target), ConnOpened{Partition: target, Gateway: addr.Gateway, Conn: id})
+		gc.partition, gc.epoch, gc.opening, gc.waiting = target, 0, true, nil
+		n.gateway.Publish = append(n.gateway.Publish, Outgoing{Subject: PartitionSubject(n.cfg.Cluster, target),
+			Msg: ConnOpened{Partition: target, Gateway: addr.Gateway, Conn: id}, Ack: true})
+	}
+	if gc.opening && fe == nil {
+		gc.waiting = append(gc.waiting, f.ID)
 	}
 	n.publish(PartitionSubject(n.cfg.Cluster, target), ConnFrame{Partition: target, Gateway: addr.Gateway, Conn: id, Frame: data})
+}
+
+// Opened hands the gateway the outcome of a ConnOpened it sent as a request (Outgoing.Ack):
+// err nil when the partition's owner acknowledged it; otherwise (nobody owns the partition, or
+// no answer in time) the frames forwarded since are answered CodeUnavailable, and the connection
+// is no partition's any more, so that the app may retry its login on it.
+func (n *Node) Opened(m ConnOpened, err error) {
+	gc, ok := n.conns[m.Conn]
+	if !ok || !gc.opening || gc.partition != m.Partition {
+		return // closed, or moved on to another partition since
+	}
+	gc.opening = false
+	waiting := gc.waiting
+	gc.waiting = nil
+	if err == nil {
+		return
+	}
+	gc.partition = -1
+	for _, id := range waiting {
+		n.gateway.Frames = append(n.gateway.Frames, relay.OutFrame{Conn: m.Conn, Frame: relay.ServerFrame{Op: relay.OpReply, ID: id,
+			Code: relay.CodeUnavailable, Desc: fmt.Sprintf("partition %d has no owner right now (a node failed over); retry shortly", m.Partition)}})
+	}
 }
 
 // Closed tells the owner that connection id ended on this gateway.
@@ -232,13 +263,18 @@ func (n *Node) Closed(id relay.ConnID) {
 func (n *Node) Receive(now time.Time, m Message, reply uint64) {
 	switch m := m.(type) {
 	case ConnOpened:
-		if op, ok := n.parts[m.Partition]; ok {
-			addr := ConnAddr{m.Gateway, m.Conn}
-			if _, known := op.byAddr[addr]; !known {
-				op.nextConn++
-				op.byConn[op.nextConn], op.byAddr[addr] = addr, op.nextConn
-				op.core.Open(now, op.nextConn)
-			}
+		op, ok := n.parts[m.Partition]
+		if !ok {
+			return // not this node's: with no owner at all, the gateway's request fails
+		}
+		addr := ConnAddr{m.Gateway, m.Conn}
+		if _, known := op.byAddr[addr]; !known {
+			op.nextConn++
+			op.byConn[op.nextConn], op.byAddr[addr] = addr, op.nextConn
+			op.core.Open(now, op.nextConn)
+		}
+		if reply != 0 {
+			n.gateway.Replies = append(n.gateway.Replies, OutReply{Reply: reply, Answer: SendAnswer{Code: relay.OK}})
 		}
 	case ConnFrame:
 		op, ok := n.parts[m.Partition]
@@ -287,6 +323,9 @@ func (n *Node) Receive(now time.Time, m Message, reply uint64) {
 			}
 		}
 	case Catalog:
+		if m.From == n.cfg.ID {
+			return // this node made the change: its cores have it
+		}
 		for _, p := range n.Owned() {
 			// Each core does its own partition's part; a refusal was the catalog owner's to report.
 			_ = n.parts[p].core.Step(now, m.Input)
@@ -374,7 +413,7 @@ func (n *Node) Catalog(now time.Time, in relay.Input) error {
 			_ = n.parts[p].core.Step(now, in) // each does its own partition's part
 		}
 	}
-	n.publish(BroadcastSubject(n.cfg.Cluster), Catalog{Input: in})
+	n.publish(BroadcastSubject(n.cfg.Cluster), Catalog{From: n.cfg.ID, Input: in})
 	return nil
 }
 
@@ -400,10 +439,15 @@ func (n *Node) NextWake() (time.Time, bool) {
 	return next, found
 }
 
-// Outgoing is a message to publish on the bus.
+// Outgoing is a message to publish on the bus, in order.
 type Outgoing struct {
 	Subject string
 	Msg     Message
+	// Ack asks the driver to send the message (a ConnOpened) as a request instead, without
+	// waiting for the answer before the messages after it, and to hand the outcome to Opened: a
+	// connection whose partition has no owner then hears so, rather than waiting for a reply
+	// that never comes.
+	Ack bool
 }
 
 // OutRequest is a RemoteSend of partition From's core, as a SendRequest to the owner of partition
@@ -486,19 +530,20 @@ func (n *Node) TakeReady() NodeReady {
 			Pushes: crd.Pushes, Cancelled: crd.Cancelled, SendsDone: crd.SendsDone}
 		for _, f := range crd.Frames {
 			if addr, ok := op.byConn[f.Conn]; ok {
-				pr.Publish = append(pr.Publish, Outgoing{GatewaySubject(n.cfg.Cluster, addr.Gateway),
-					Deliver{Conn: addr.Conn, Epoch: op.epoch, Frame: f.Frame}})
+				pr.Publish = append(pr.Publish, Outgoing{Subject: GatewaySubject(n.cfg.Cluster, addr.Gateway),
+					Msg: Deliver{Conn: addr.Conn, Epoch: op.epoch, Frame: f.Frame}})
 			}
 		}
 		for _, cl := range crd.Closes {
 			if addr, ok := op.byConn[cl.Conn]; ok {
-				pr.Publish = append(pr.Publish, Outgoing{GatewaySubject(n.cfg.Cluster, addr.Gateway),
-					Close{Conn: addr.Conn, Code: cl.Code, Reason: cl.Reason}})
+				pr.Publish = append(pr.Publish, Outgoing{Subject: GatewaySubject(n.cfg.Cluster, addr.Gateway),
+					Msg: Close{Conn: addr.Conn, Code: cl.Code, Reason: cl.Reason}})
 			}
 		}
 		for _, r := range crd.Records {
 			if b, ok := r.(relay.PutBinding); ok {
-				pr.Publish = append(pr.Publish, Outgoing{BroadcastSubject(n.cfg.Cluster), TokenMoved{Device: b.Binding.Key, Token: b.Binding.Token}})
+				pr.Publish = append(pr.Publish, Outgoing{Subject: BroadcastSubject(n.cfg.Cluster),
+					Msg: TokenMoved{Device: b.Binding.Key, Token: b.Binding.Token}})
 			}
 		}
 		for _, rs := range crd.Remote {

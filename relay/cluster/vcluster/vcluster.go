@@ -135,11 +135,27 @@ type envelope struct {
 	request uint64
 }
 
-// request is a cross-partition send waiting for its answer.
+// request is a bus request waiting for its answer: a cross-partition send, or a gateway's
+// ConnOpened (open set).
 type request struct {
 	node     string
 	out      cluster.OutRequest
+	open     *cluster.ConnOpened
 	deadline time.Time
+}
+
+// answer hands a request's outcome to the node that made it.
+func (c *Cluster) answer(r *request, a cluster.SendAnswer, err error) {
+	vn := c.nodes[r.node]
+	if !vn.alive || vn.paused {
+		return
+	}
+	if r.open != nil {
+		vn.node.Opened(*r.open, err)
+	} else {
+		vn.node.RemoteAnswered(c.now, r.out.From, r.out.Answer(a, err))
+	}
+	c.carryOut(vn)
 }
 
 // errCut is the store's answer to a node cut off the database.
@@ -496,10 +512,7 @@ func (c *Cluster) runDue() {
 			continue
 		}
 		delete(c.requests, id)
-		if vn := c.nodes[r.node]; vn.alive && !vn.paused {
-			vn.node.RemoteAnswered(c.now, r.out.From, r.out.Answer(cluster.SendAnswer{}, context.DeadlineExceeded))
-			c.carryOut(vn)
-		}
+		c.answer(r, cluster.SendAnswer{}, context.DeadlineExceeded)
 	}
 	for _, name := range c.order {
 		vn := c.nodes[name]
@@ -598,6 +611,12 @@ func (c *Cluster) carryOut(vn *vnode) {
 		}
 		g := rd.Gateway
 		for _, o := range g.Publish {
+			if open, ok := o.Msg.(cluster.ConnOpened); ok && o.Ack {
+				c.nextReq++
+				c.requests[c.nextReq] = &request{node: vn.name, open: &open, deadline: c.now.Add(c.cfg.RequestTimeout)}
+				c.send(vn, o.Subject, o.Msg, c.nextReq)
+				continue
+			}
 			c.send(vn, o.Subject, o.Msg, 0)
 		}
 		for _, r := range g.Replies {
@@ -688,10 +707,7 @@ func (c *Cluster) deliver(e envelope) {
 		if !heard && e.request != 0 {
 			if r := c.requests[e.request]; r != nil {
 				delete(c.requests, e.request)
-				if vn := c.nodes[r.node]; vn.alive && !vn.paused {
-					vn.node.RemoteAnswered(c.now, r.out.From, r.out.Answer(cluster.SendAnswer{}, cluster.ErrUnavailable))
-					c.carryOut(vn)
-				}
+				c.answer(r, cluster.SendAnswer{}, cluster.ErrUnavailable)
 			}
 		}
 	case e.subject == cluster.BroadcastSubject(c.cfg.Name):
@@ -720,9 +736,9 @@ func (c *Cluster) deliverTo(vn *vnode, e envelope) {
 		}
 		delete(c.requests, e.request)
 		a, _ := e.msg.(cluster.SendAnswer)
-		vn.node.RemoteAnswered(c.now, r.out.From, r.out.Answer(a, nil))
-	} else {
-		vn.node.Receive(c.now, e.msg, e.request)
+		c.answer(r, a, nil)
+		return
 	}
+	vn.node.Receive(c.now, e.msg, e.request)
 	c.carryOut(vn)
 }

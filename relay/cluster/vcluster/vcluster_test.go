@@ -327,3 +327,22 @@ func TestATokenThatMovesToAUserOfAnotherPartitionIsNoLongerPushedForTheFormerUse
 	}
 	require.Equal(t, []string{bob}, to, "the token now belongs to bob's login: alice's message is not pushed to it")
 }
+
+func TestALoginToAPartitionWithNoOwnerIsAnsweredUnavailableNotDropped(t *testing.T) {
+	b := newBench(t, relay.PolicyMulti, "a", "b", "c")
+	victim := b.owner("dave")
+	require.NoError(t, b.c.Kill(victim))
+	b.advance(0)
+	conn, err := b.c.Connect(b.nodeOtherThan(victim))
+	require.NoError(t, err)
+	sig := relay.MakeUserSig(appSecret, relay.UserSigClaims{SDKAppID: app, UserID: "dave", Expire: t0.Add(24 * time.Hour).Unix()})
+	login := relay.ClientFrame{Op: relay.OpLogin, SDKAppID: app, UserID: "dave", UserSig: sig, DeviceID: "phone", Platform: "android"}
+	id := b.send(conn, login)
+	r := b.reply(conn, id)
+	require.Equal(t, relay.CodeUnavailable, r.Code, r.Desc)
+	require.NotContains(t, b.closed, conn, "the connection stays open for the app to retry")
+
+	b.advance(ttl + 4*time.Second)
+	id = b.send(conn, login)
+	require.Equal(t, relay.OK, b.reply(conn, id).Code, "the retry on the same connection reaches the new owner")
+}
