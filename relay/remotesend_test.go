@@ -430,3 +430,45 @@ func TestPartitionsRestoreFromTheSharedStore(t *testing.T) {
 	require.Len(t, pushIDs, 8, "grace was pushed each message to her")
 	require.Len(t, c.inbox("grace"), 8)
 }
+
+// A resend made while the first send still waits for another partition is the same message: both
+// frames are answered with its ID once the partition answers, and nobody is asked twice.
+func TestResendWhileWaitingIsTheSameMessage(t *testing.T) {
+	c := newCluster(t, testPartitions, Config{})
+	alice := c.login("alice", "alice-phone")
+	c.login("carol", "carol-phone")
+	wa := c.of("alice")
+
+	c.hold = true
+	first := alice.sendAsync(ClientFrame{To: "carol", Text: "hi", ClientMsgID: "m1"})
+	second := alice.sendAsync(ClientFrame{To: "carol", Text: "hi", ClientMsgID: "m1"})
+	require.Len(t, wa.remote, 1, "the resend asks no one")
+	c.release()
+	for _, id := range []int64{first, second} {
+		r, ok := alice.replyTo(id)
+		require.True(t, ok, "frame %d answered", id)
+		require.Equal(t, OK, r.Code, r.Desc)
+		require.Equal(t, "1400000001-p0-1", r.MsgID)
+	}
+	require.Equal(t, []inboxLine{{1, "alice", "c2c_alice", "hi"}}, inboxLines(c.inbox("carol")))
+	require.Equal(t, []inboxLine{{1, "alice", "c2c_carol", "hi"}}, inboxLines(c.inbox("alice")))
+}
+
+// An app deleted while one of its messages waits for another partition: the send is refused and
+// nothing is stored for the deleted app's users.
+func TestAppDeletedWhileASendWaitsRefusesIt(t *testing.T) {
+	c := newCluster(t, testPartitions, Config{})
+	alice := c.login("alice", "alice-phone")
+	c.login("carol", "carol-phone")
+	wa := c.of("alice")
+
+	c.hold = true
+	id := alice.sendAsync(ClientFrame{To: "carol", Text: "hi"})
+	require.NoError(t, wa.core.DeleteApp(wa.now, testApp))
+	wa.settle()
+	c.release()
+	_, users := wa.core.users[UserKey{testApp, "alice"}]
+	require.False(t, users, "the deleted app's user is not brought back")
+	_, replied := alice.replyTo(id)
+	require.False(t, replied, "the connection was closed with the app")
+}

@@ -387,10 +387,13 @@ func (n *Node) PushResult(now time.Time, r relay.PushResult) {
 	}
 }
 
-// RemoteAnswered hands partition from's core the answer to one of its RemoteSends.
-func (n *Node) RemoteAnswered(now time.Time, from int, a relay.RemoteAnswer) {
-	if op, ok := n.parts[from]; ok {
-		op.core.RemoteAnswer(now, a)
+// RemoteAnswered hands the core that made request r its outcome: the SendAnswer, or err when the
+// request got none (ErrUnavailable: nobody owns the target partition; a deadline). An outcome for
+// a core this node no longer runs — the partition was dropped, or dropped and acquired again
+// under a new epoch, whose core never made the request — is dropped.
+func (n *Node) RemoteAnswered(now time.Time, r OutRequest, a SendAnswer, err error) {
+	if op, ok := n.parts[r.From]; ok && op.epoch == r.Request.Epoch {
+		op.core.RemoteAnswer(now, r.Answer(a, err))
 	}
 }
 
@@ -451,9 +454,8 @@ type Outgoing struct {
 }
 
 // OutRequest is a RemoteSend of partition From's core, as a SendRequest to the owner of partition
-// To. The driver sends it as a bus request with a deadline and hands the answer back with
-// RemoteAnswered(From, …): the SendAnswer's code, or CodeUnavailable when nobody owns To or no
-// answer came in time.
+// To. The driver sends it as a bus request with a deadline and hands the outcome back with
+// RemoteAnswered.
 type OutRequest struct {
 	From    int
 	To      int

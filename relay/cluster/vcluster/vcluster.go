@@ -153,7 +153,7 @@ func (c *Cluster) answer(r *request, a cluster.SendAnswer, err error) {
 	if r.open != nil {
 		vn.node.Opened(*r.open, err)
 	} else {
-		vn.node.RemoteAnswered(c.now, r.out.From, r.out.Answer(a, err))
+		vn.node.RemoteAnswered(c.now, r.out, a, err)
 	}
 	c.carryOut(vn)
 }
