@@ -220,7 +220,7 @@ func (c *Cluster) start(name string) error {
 	ncfg := cluster.NodeConfig{ID: name, Cluster: c.cfg.Name, Partitions: c.cfg.Partitions, Relay: c.cfg.Relay}
 	if c.cfg.Events {
 		ncfg.Tap = func(p int, in relay.Input, from cluster.ConnAddr) {
-			if c.current(name, p) {
+			if c.Current(name, p) {
 				c.out.Events = append(c.out.Events, Event{Kind: EventInput, At: c.now, Node: name, Partition: p, Input: in, From: from})
 			}
 		}
@@ -301,9 +301,9 @@ func (c *Cluster) Unowned() []int {
 	return free
 }
 
-// current reports whether node name serves partition p under the lease table's epoch for it: it
+// Current reports whether node name serves partition p under the lease table's epoch for it: it
 // is the partition's owner, not a zombie that lost it.
-func (c *Cluster) current(name string, p int) bool {
+func (c *Cluster) Current(name string, p int) bool {
 	vn := c.nodes[name]
 	if vn == nil || !vn.alive || vn.node == nil {
 		return false
@@ -651,7 +651,7 @@ func (c *Cluster) carryOut(vn *vnode) {
 					continue
 				}
 			}
-			if c.cfg.Events && c.current(vn.name, pr.Partition) {
+			if c.cfg.Events && c.Current(vn.name, pr.Partition) {
 				c.out.Events = append(c.out.Events, c.readyEvent(vn.name, pr))
 			}
 			for _, o := range pr.Publish {
