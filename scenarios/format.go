@@ -35,7 +35,7 @@ type Scenario struct {
 	// Cluster runs the scenario on the cluster twin: a relay cluster of that many nodes and
 	// partitions in virtual time, whose nodes the node steps kill, restart, pause and cut off.
 	Cluster *Cluster `yaml:"cluster" json:"cluster,omitempty"`
-	Steps  []Step  `yaml:"steps" json:"steps" jsonschema:"required"`
+	Steps   []Step   `yaml:"steps" json:"steps" jsonschema:"required"`
 
 	// File is where the scenario was read from.
 	File string `yaml:"-" json:"-"`
@@ -79,6 +79,9 @@ type Cluster struct {
 	// Nodes is the node count (3 when zero); Partitions the partition count (16 when zero).
 	Nodes      int `yaml:"nodes" json:"nodes,omitempty" jsonschema:"minimum=1"`
 	Partitions int `yaml:"partitions" json:"partitions,omitempty" jsonschema:"minimum=1"`
+	// LeaseTTL and RenewEvery are the nodes' lease timing (6s and 1s when left out).
+	LeaseTTL   duration.Duration `yaml:"leaseTTL,omitempty" json:"leaseTTL,omitempty"`
+	RenewEvery duration.Duration `yaml:"renewEvery,omitempty" json:"renewEvery,omitempty"`
 }
 
 // Replay makes a run replay another exactly: what the property tests write for a counterexample.

@@ -249,7 +249,8 @@ func openWorld(ctx context.Context, sc *Scenario, opt Options, o *oracle.Oracle)
 // the cluster twin when the scenario asks for a cluster.
 func NewVirtualWorld(sc *Scenario, seed uint64) (*sim.VirtualWorld, error) {
 	if sc.Cluster != nil {
-		return sim.NewCluster(VirtualConfig(sc, seed), sim.ClusterConfig{Nodes: sc.Cluster.Nodes, Partitions: sc.Cluster.Partitions})
+		return sim.NewCluster(VirtualConfig(sc, seed), sim.ClusterConfig{Nodes: sc.Cluster.Nodes, Partitions: sc.Cluster.Partitions,
+			LeaseTTL: sc.Cluster.LeaseTTL.D(), RenewEvery: sc.Cluster.RenewEvery.D()})
 	}
 	return sim.NewVirtual(VirtualConfig(sc, seed))
 }

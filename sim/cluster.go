@@ -451,3 +451,17 @@ func (w *VirtualWorld) PartitionNode(name string, from NodeLink, cut bool) error
 }
 
 var _ NodeFaults = (*VirtualWorld)(nil)
+
+// NodeOf names the node a phone's app connection is open on; "" when it has none (or the relay
+// is one core).
+func (w *VirtualWorld) NodeOf(d *Device) string {
+	if w.cl == nil {
+		return ""
+	}
+	for id, c := range w.conns {
+		if c.dev == d && c.relayOpen {
+			return w.cl.addrOf[id].Node
+		}
+	}
+	return ""
+}
