@@ -28,6 +28,10 @@ type NodeConfig struct {
 	Partitions int
 	// Relay configures every partition's core; its Partition is set per core.
 	Relay relay.Config
+	// Tap, if set, is told of every input a partition's core is about to take, with the app
+	// connection it names as the cluster knows it (zero when it names none): a checker outside
+	// the cluster rebuilds the relay's rules from these (the simulator's cluster twin).
+	Tap func(partition int, in relay.Input, from ConnAddr)
 }
 
 // ConnAddr names an app connection across the cluster: the node whose gateway holds it, and the
@@ -171,6 +175,14 @@ func (n *Node) Acquired(now time.Time, l Lease, st *relay.State) error {
 // of the move from the new owner's PartitionMoved.
 func (n *Node) Dropped(p int) { delete(n.parts, p) }
 
+// step hands partition op's core one input, telling the tap first.
+func (n *Node) step(op *ownedPartition, now time.Time, in relay.Input) {
+	if n.cfg.Tap != nil {
+		n.cfg.Tap(op.index, in, op.byConn[in.Conn])
+	}
+	_ = op.core.Step(now, in) // only admin inputs fail, and a catalog refusal is its owner's to report
+}
+
 // publish queues a node-level bus message.
 func (n *Node) publish(subject string, m Message) {
 	n.gateway.Publish = append(n.gateway.Publish, Outgoing{Subject: subject, Msg: m})
@@ -271,7 +283,7 @@ func (n *Node) Receive(now time.Time, m Message, reply uint64) {
 		if _, known := op.byAddr[addr]; !known {
 			op.nextConn++
 			op.byConn[op.nextConn], op.byAddr[addr] = addr, op.nextConn
-			op.core.Open(now, op.nextConn)
+			n.step(op, now, relay.Input{Kind: relay.InputOpen, Conn: op.nextConn})
 		}
 		if reply != 0 {
 			n.gateway.Replies = append(n.gateway.Replies, OutReply{Reply: reply, Answer: SendAnswer{Code: relay.OK}})
@@ -289,17 +301,17 @@ func (n *Node) Receive(now time.Time, m Message, reply uint64) {
 			return
 		}
 		if f, fe := relay.DecodeClientFrame(m.Frame); fe != nil {
-			op.core.Refuse(now, id, fe)
+			n.step(op, now, relay.Input{Kind: relay.InputRefuse, Conn: id, Refusal: fe})
 		} else {
-			op.core.Receive(now, id, f)
+			n.step(op, now, relay.Input{Kind: relay.InputReceive, Conn: id, Frame: f})
 		}
 	case ConnClosed:
 		if op, ok := n.parts[m.Partition]; ok {
 			addr := ConnAddr{m.Gateway, m.Conn}
 			if id, known := op.byAddr[addr]; known {
+				n.step(op, now, relay.Input{Kind: relay.InputClosed, Conn: id})
 				delete(op.byAddr, addr)
 				delete(op.byConn, id)
-				op.core.Closed(now, id)
 			}
 		}
 	case SendRequest:
@@ -319,7 +331,8 @@ func (n *Node) Receive(now time.Time, m Message, reply uint64) {
 		from := n.PartitionOfUser(m.Device.SDKAppID, m.Device.UserID)
 		for _, p := range n.Owned() {
 			if p != from {
-				n.parts[p].core.TokenMoved(now, m.Device.SDKAppID, m.Token, m.Device)
+				n.step(n.parts[p], now, relay.Input{Kind: relay.InputTokenMoved, App: m.Device.SDKAppID,
+					User: m.Device.UserID, Device: m.Device.DeviceID, Token: m.Token})
 			}
 		}
 	case Catalog:
@@ -328,7 +341,7 @@ func (n *Node) Receive(now time.Time, m Message, reply uint64) {
 		}
 		for _, p := range n.Owned() {
 			// Each core does its own partition's part; a refusal was the catalog owner's to report.
-			_ = n.parts[p].core.Step(now, m.Input)
+			n.step(n.parts[p], now, m.Input)
 		}
 	}
 }
@@ -347,7 +360,7 @@ func (n *Node) remoteMsg(now time.Time, m SendRequest, reply uint64) {
 	}
 	n.nextReply++
 	op.replies[n.nextReply] = reply
-	op.core.RemoteMsg(now, n.nextReply, m.Msg)
+	n.step(op, now, relay.Input{Kind: relay.InputRemoteMsg, Reply: n.nextReply, Remote: m.Msg})
 }
 
 // moved closes this gateway's connections of a partition that another epoch now serves.
@@ -373,9 +386,9 @@ func (n *Node) GatewaysLive(now time.Time, live []string) {
 			if addr.Gateway == n.cfg.ID || slices.Contains(live, addr.Gateway) {
 				continue
 			}
+			n.step(op, now, relay.Input{Kind: relay.InputClosed, Conn: id})
 			delete(op.byConn, id)
 			delete(op.byAddr, addr)
-			op.core.Closed(now, id)
 		}
 	}
 }
@@ -383,7 +396,7 @@ func (n *Node) GatewaysLive(now time.Time, live []string) {
 // PushResult hands FCM's answer to the core that made the push.
 func (n *Node) PushResult(now time.Time, r relay.PushResult) {
 	if op, ok := n.parts[relay.PushPartition(r.ID)]; ok {
-		op.core.PushResult(now, r)
+		n.step(op, now, relay.Input{Kind: relay.InputPushResult, Result: r})
 	}
 }
 
@@ -393,7 +406,7 @@ func (n *Node) PushResult(now time.Time, r relay.PushResult) {
 // under a new epoch, whose core never made the request — is dropped.
 func (n *Node) RemoteAnswered(now time.Time, r OutRequest, a SendAnswer, err error) {
 	if op, ok := n.parts[r.From]; ok && op.epoch == r.Request.Epoch {
-		op.core.RemoteAnswer(now, r.Answer(a, err))
+		n.step(op, now, relay.Input{Kind: relay.InputRemoteAnswer, Answer: r.Answer(a, err)})
 	}
 }
 
@@ -408,12 +421,15 @@ func (n *Node) Catalog(now time.Time, in relay.Input) error {
 	if !ok {
 		return fmt.Errorf("%w %d, which makes catalog changes", ErrNotOwner, CatalogPartition)
 	}
+	if n.cfg.Tap != nil {
+		n.cfg.Tap(CatalogPartition, in, ConnAddr{})
+	}
 	if err := first.core.Step(now, in); err != nil {
 		return err
 	}
 	for _, p := range n.Owned() {
 		if p != CatalogPartition {
-			_ = n.parts[p].core.Step(now, in) // each does its own partition's part
+			n.step(n.parts[p], now, in) // each does its own partition's part
 		}
 	}
 	n.publish(BroadcastSubject(n.cfg.Cluster), Catalog{From: n.cfg.ID, Input: in})
@@ -425,7 +441,7 @@ func (n *Node) Tick(now time.Time) {
 	for _, p := range n.Owned() {
 		c := n.parts[p].core
 		if at, ok := c.NextWake(); ok && !at.After(now) {
-			c.Tick(now)
+			n.step(n.parts[p], now, relay.Input{Kind: relay.InputTick})
 		}
 	}
 }
