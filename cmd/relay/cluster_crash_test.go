@@ -175,14 +175,29 @@ func TestClusterSurvivesSIGKILLOfANode(t *testing.T) {
 	ctx := context.Background()
 	b.creds, err = b.fcmc.CreateProject(ctx, control.CreateProjectRequest{ProjectID: "demo", PackageNames: []string{"com.example.im"}})
 	require.NoError(t, err)
-	for _, id := range b.nodes {
-		logs := newLogBuffer()
-		p, err := relayproc.Start(ctx, relayproc.Options{Bin: b.bin, Postgres: b.pg, Config: b.cfg, AdminKey: crashAdminKey, Stderr: logs,
-			Args: []string{"--cluster", "--node-id", id, "--nats", ns.ClientURL(), "--cluster-name", "crash",
-				"--partitions", fmt.Sprint(crashPartitions), "--lease-ttl", crashLeaseTTL.String()}})
-		require.NoError(t, err, "node %s log:\n%s", id, logs)
-		t.Cleanup(func() { _ = p.Kill() })
-		b.procs[id], b.logs[id] = p, logs
+	t.Logf("relay built, fakefcm and NATS started: %v", time.Since(began).Round(time.Millisecond))
+	began = time.Now()
+	// The three nodes start together, as a cluster's nodes would after a deploy.
+	var starting sync.WaitGroup
+	errs := make([]error, len(b.nodes))
+	procs := make([]*relayproc.Process, len(b.nodes))
+	for i, id := range b.nodes {
+		b.logs[id] = newLogBuffer()
+		starting.Go(func() {
+			procs[i], errs[i] = relayproc.Start(ctx, relayproc.Options{Bin: b.bin, Postgres: b.pg, Config: b.cfg, AdminKey: crashAdminKey, Stderr: b.logs[id],
+				Args: []string{"--cluster", "--node-id", id, "--nats", ns.ClientURL(), "--cluster-name", "crash",
+					"--partitions", fmt.Sprint(crashPartitions), "--lease-ttl", crashLeaseTTL.String()}})
+		})
+	}
+	starting.Wait()
+	for i, id := range b.nodes {
+		if p := procs[i]; p != nil {
+			t.Cleanup(func() { _ = p.Kill() })
+			b.procs[id] = p
+		}
+	}
+	for i, id := range b.nodes {
+		require.NoError(t, errs[i], "node %s log:\n%s", id, b.logs[id])
 	}
 	defer func() {
 		if t.Failed() {

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Cluster settings that cannot run are refused before anything runs (no store opened, nothing
+// listening), saying what to do, and without the passwords of the URLs given.
+func TestClusterSettingsThatCannotRunAreRefused(t *testing.T) {
+	dir := t.TempDir()
+	withSection := filepath.Join(dir, "cluster.yaml")
+	require.NoError(t, os.WriteFile(withSection, []byte("cluster: {nodeId: n1, nats: 'nats://u:"+dsnPassword+"@127.0.0.1:1'}\n"), 0o600))
+	withApps := filepath.Join(dir, "apps.yaml")
+	require.NoError(t, os.WriteFile(withApps, []byte("apps: [{sdkAppId: 1400000001, secretKey: s3cret-s3cret-s3cret}]\n"), 0o600))
+	db := filepath.Join(dir, "relay.db")
+	pgURL := "postgres://relay:" + dsnPassword + "@127.0.0.1:1/relay"
+	nats := "nats://u:" + dsnPassword + "@127.0.0.1:1"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--node-id", "n1", "--nats", nats}, "--node-id, --nats: cluster settings without --cluster"},
+		{[]string{"--partitions", "8"}, "--partitions: cluster settings without --cluster"},
+		{[]string{"--config", withSection}, withSection + ": a cluster section without --cluster"},
+		{[]string{"--cluster", "--db", db, "--node-id", "n1", "--nats", nats}, "--cluster keeps the state in PostgreSQL"},
+		{[]string{"--cluster", "--node-id", "n1", "--nats", nats}, "--cluster needs PostgreSQL"},
+		{[]string{"--cluster", "--postgres", pgURL, "--node-id", "n1"}, "--cluster needs NATS"},
+		{[]string{"--cluster", "--postgres", pgURL, "--nats", nats}, "--cluster needs this node's name"},
+		{[]string{"--cluster", "--postgres", pgURL, "--nats", nats, "--node-id", "n.1"}, `--node-id: name "n.1" has '.'`},
+		{[]string{"--cluster", "--postgres", pgURL, "--nats", nats, "--node-id", "n1", "--cluster-name", "a b"}, `--cluster-name: name "a b"`},
+		{[]string{"--cluster", "--postgres", pgURL, "--nats", nats, "--node-id", "n1", "--partitions", "0"}, "--partitions 0: must be positive"},
+		{[]string{"--cluster", "--postgres", pgURL, "--nats", nats, "--node-id", "n1", "--lease-ttl", "10ms"}, "--lease-ttl 10ms: at least 1s"},
+		{[]string{"--cluster", "--postgres", pgURL, "--nats", nats, "--node-id", "n1", "--config", withApps}, withApps + ": apps and certificates in the config file are not created by a cluster node"},
+	} {
+		err := run(append([]string{"--listen", "127.0.0.1:0", "--admin-key", "store-test-admin-key-0123"}, tc.args...))
+		require.ErrorContains(t, err, tc.want, "%v", tc.args)
+		require.NotContains(t, err.Error(), dsnPassword)
+		_, statErr := os.Stat(db)
+		require.True(t, os.IsNotExist(statErr), "the SQLite file is not even created")
+	}
+}
