@@ -185,6 +185,7 @@ func (s *Server) startCluster() error {
 	for _, subject := range []string{cluster.GatewaySubject(cl.cfg.Name, cl.cfg.NodeID), cluster.BroadcastSubject(cl.cfg.Name)} {
 		unsub, err := cl.cfg.Bus.Subscribe(subject, s.onBus)
 		if err != nil {
+			close(cl.leaseDone) // no lease loop to wait for in Close
 			return fmt.Errorf("relay server: subscribe %s: %w", subject, err)
 		}
 		cl.subMu.Lock()
