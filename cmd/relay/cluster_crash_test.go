@@ -2,10 +2,12 @@ package main_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,6 +29,8 @@ import (
 )
 
 const (
+	// natsPassword is the NATS password the relay must never show.
+	natsPassword = "nats-Pa55w0rd-never-shown"
 	// crashPartitions and crashLeaseTTL keep the cluster crash test short: few partitions to
 	// restore, failover within seconds.
 	crashPartitions = 16
@@ -158,7 +162,8 @@ func TestClusterSurvivesSIGKILLOfANode(t *testing.T) {
 		t.Skip("builds and runs the relay binary")
 	}
 	began := time.Now()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: natsserver.RANDOM_PORT, NoLog: true, NoSigs: true})
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: natsserver.RANDOM_PORT, NoLog: true, NoSigs: true,
+		Username: "relay", Password: natsPassword})
 	require.NoError(t, err)
 	ns.Start()
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
@@ -168,7 +173,10 @@ func TestClusterSurvivesSIGKILLOfANode(t *testing.T) {
 	fcm, err := fcmserver.Listen("127.0.0.1:0", fcmserver.Config{Core: fakefcm.Config{Seed: 9, Behaviour: fakefcm.Behaviour{Throttles: off}}})
 	require.NoError(t, err)
 	t.Cleanup(func() { fcm.Shutdown(context.Background()) })
-	b := &clusterCrashBench{crashBench: &crashBench{t: t, bin: buildRelay(t), pg: pg.Database(t), fcm: fcm, fcmc: &control.Client{BaseURL: fcm.URL}},
+	natsURL := fmt.Sprintf("nats://relay:%s@%s", natsPassword, ns.Addr())
+	// The throwaway server trusts local connections: the password is there to be kept out of logs.
+	dsn := strings.Replace(pg.Database(t), "pgtest@", "pgtest:"+pgPassword+"@", 1)
+	b := &clusterCrashBench{crashBench: &crashBench{t: t, bin: buildRelay(t), pg: dsn, fcm: fcm, fcmc: &control.Client{BaseURL: fcm.URL}},
 		nodes: []string{"n1", "n2", "n3"}, procs: map[string]*relayproc.Process{}, logs: map[string]*logBuffer{}}
 	b.cfg = filepath.Join(t.TempDir(), "relay.yaml")
 	require.NoError(t, os.WriteFile(b.cfg, []byte("relay: {framesPerSecond: 1000000, frameBurst: 1000000}\n"), 0o600))
@@ -182,10 +190,11 @@ func TestClusterSurvivesSIGKILLOfANode(t *testing.T) {
 	errs := make([]error, len(b.nodes))
 	procs := make([]*relayproc.Process, len(b.nodes))
 	for i, id := range b.nodes {
-		b.logs[id] = newLogBuffer()
+		logs := newLogBuffer()
+		b.logs[id] = logs
 		starting.Go(func() {
-			procs[i], errs[i] = relayproc.Start(ctx, relayproc.Options{Bin: b.bin, Postgres: b.pg, Config: b.cfg, AdminKey: crashAdminKey, Stderr: b.logs[id],
-				Args: []string{"--cluster", "--node-id", id, "--nats", ns.ClientURL(), "--cluster-name", "crash",
+			procs[i], errs[i] = relayproc.Start(ctx, relayproc.Options{Bin: b.bin, Postgres: b.pg, Config: b.cfg, AdminKey: crashAdminKey, Stderr: logs,
+				Args: []string{"--cluster", "--node-id", id, "--nats", natsURL, "--cluster-name", "crash",
 					"--partitions", fmt.Sprint(crashPartitions), "--lease-ttl", crashLeaseTTL.String()}})
 		})
 	}
@@ -417,6 +426,20 @@ func TestClusterSurvivesSIGKILLOfANode(t *testing.T) {
 	require.NotContains(t, v.LiveNodes, victim)
 	for _, id := range survivors {
 		require.NoError(t, b.procs[id].Stop())
+	}
+	// No secret reached a log: the database's and NATS's passwords, the admin key, the app's
+	// secret, the service account's private key.
+	var sa struct {
+		PrivateKey string `json:"private_key"`
+	}
+	require.NoError(t, json.Unmarshal(b.creds.ServiceAccount, &sa))
+	require.NotEmpty(t, sa.PrivateKey)
+	for _, id := range b.nodes {
+		logs := b.logs[id].String()
+		require.Contains(t, logs, `"nats":"nats://relay:xxxxx@`, "node %s", id)
+		for _, secret := range []string{pgPassword, natsPassword, crashAdminKey, crashAppSecret, strings.TrimSpace(sa.PrivateKey)[40:80]} {
+			require.NotContains(t, logs, secret, "node %s logged a secret", id)
+		}
 	}
 	t.Logf("cluster crash test: %v", time.Since(began).Round(time.Millisecond))
 }

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"flag"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/pushlab/pushlab/relay/server"
 )
 
 // Cluster settings that cannot run are refused before anything runs (no store opened, nothing
@@ -44,4 +48,37 @@ func TestClusterSettingsThatCannotRunAreRefused(t *testing.T) {
 		_, statErr := os.Stat(db)
 		require.True(t, os.IsNotExist(statErr), "the SQLite file is not even created")
 	}
+}
+
+// The config file's cluster section gives the settings; the flags given replace its keys, and
+// defaults fill in the rest.
+func TestClusterFlagsReplaceTheConfigFilesKeys(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "relay.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("cluster: {nodeId: file-node, nats: 'nats://file:4222', name: filecluster, partitions: 32, leaseTTL: 20s}\n"), 0o600))
+	data, err := os.ReadFile(cfg)
+	require.NoError(t, err)
+	fc, err := server.ParseFileConfig(cfg, data)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		args []string
+		want clusterSettings
+	}{
+		{[]string{"--cluster"}, clusterSettings{nodeID: "file-node", nats: "nats://file:4222", name: "filecluster", partitions: 32, leaseTTL: 20 * time.Second}},
+		{[]string{"--cluster", "--node-id", "flag-node", "--partitions", "8", "--lease-ttl", "3s"},
+			clusterSettings{nodeID: "flag-node", nats: "nats://file:4222", name: "filecluster", partitions: 8, leaseTTL: 3 * time.Second}},
+	} {
+		fs := flag.NewFlagSet("relay", flag.ContinueOnError)
+		cf := addClusterFlags(fs)
+		require.NoError(t, fs.Parse(tc.args))
+		got, err := cf.resolve(fs, fc, cfg, false, "postgres://db")
+		require.NoError(t, err)
+		require.Equal(t, tc.want, *got, "%v", tc.args)
+	}
+	// Without a config file: the defaults.
+	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
+	cf := addClusterFlags(fs)
+	require.NoError(t, fs.Parse([]string{"--cluster", "--node-id", "n1", "--nats", "nats://x:4222"}))
+	got, err := cf.resolve(fs, &server.FileConfig{}, "", false, "postgres://db")
+	require.NoError(t, err)
+	require.Equal(t, clusterSettings{nodeID: "n1", nats: "nats://x:4222", name: "pushlab", partitions: 64, leaseTTL: 10 * time.Second}, *got)
 }
