@@ -62,6 +62,11 @@ type clusterShell struct {
 	replies   map[uint64]func([]byte) error
 	nextReply uint64
 	live      []string // the live nodes, as last read (owned by the loop)
+	// catalog are the latest catalog changes the loop took from the bus, numbered by
+	// catalogSeq: a partition restored from a Load that began before one of them was stored
+	// takes it again (catalog changes are idempotent puts and deletes).
+	catalog    []catalogChange
+	catalogSeq atomic.Uint64
 
 	view atomic.Pointer[ClusterView]
 
@@ -76,6 +81,16 @@ type clusterShell struct {
 	leaseDone chan struct{}
 	bg        sync.WaitGroup // bus requests and forwarded admin calls in flight
 }
+
+// catalogChange is a catalog change the node took from the bus, with its number.
+type catalogChange struct {
+	seq uint64
+	in  relay.Input
+}
+
+// maxCatalogLog bounds the catalog changes kept for partitions being restored: more than a
+// Load's duration can see.
+const maxCatalogLog = 1024
 
 // ClusterView is the answer of GET /admin/v1/cluster: this node, the partitions it serves, the
 // live nodes, and the lease table's live leases. A client waits for a cluster to be ready by
@@ -131,9 +146,11 @@ type leaseEvent struct {
 	dropped  []int
 	acquired []cluster.Lease
 	state    *relay.State
-	live     []string
-	hasLive  bool
-	failed   chan []int
+	// catalogSeq is the loop's catalog number when the Load that read state began.
+	catalogSeq uint64
+	live       []string
+	hasLive    bool
+	failed     chan []int
 }
 
 // dropAllEvent stops serving every partition (a graceful stop).
@@ -312,6 +329,7 @@ func (s *Server) leaseStep() {
 		acquired = append(acquired, l)
 	}
 	var st *relay.State
+	catalogSeq := cl.catalogSeq.Load()
 	if len(acquired) > 0 {
 		if st, err = cl.store.Load(ctx); err != nil {
 			s.log.Error("acquired partitions not served: the store could not be read", "partitions", len(acquired), "err", err)
@@ -328,7 +346,7 @@ func (s *Server) leaseStep() {
 		}
 	}
 	live, lerr := cl.cfg.Members.Live(ctx, now)
-	ev := leaseEvent{dropped: dropped, acquired: acquired, state: st, live: live, hasLive: lerr == nil, failed: make(chan []int, 1)}
+	ev := leaseEvent{dropped: dropped, acquired: acquired, state: st, catalogSeq: catalogSeq, live: live, hasLive: lerr == nil, failed: make(chan []int, 1)}
 	if len(dropped) == 0 && len(acquired) == 0 && !ev.hasLive {
 		return
 	}
@@ -417,6 +435,12 @@ func (s *Server) applyCluster(now time.Time, ev event) (reply func(error), handl
 			name = cl.nextReply
 			cl.replies[name] = ev.reply
 		}
+		if c, ok := ev.msg.(cluster.Catalog); ok {
+			cl.catalog = append(cl.catalog, catalogChange{seq: cl.catalogSeq.Add(1), in: c.Input})
+			if len(cl.catalog) > maxCatalogLog {
+				cl.catalog = slices.Delete(cl.catalog, 0, len(cl.catalog)-maxCatalogLog)
+			}
+		}
 		n.Receive(now, ev.msg, name)
 	case answerEvent:
 		n.RemoteAnswered(now, ev.out.From, ev.out.Answer(ev.answer, ev.err))
@@ -429,6 +453,15 @@ func (s *Server) applyCluster(now time.Time, ev event) (reply func(error), handl
 			if err := n.Acquired(now, l, ev.state); err != nil {
 				s.log.Error("partition not restored; its lease is given up", "partition", l.Partition, "err", err)
 				failed = append(failed, l.Partition)
+				continue
+			}
+			// The catalog changes the state may predate; one it already holds is refused
+			// (exists, not found) and changes nothing.
+			c, _ := n.Core(l.Partition)
+			for _, ch := range cl.catalog {
+				if ch.seq > ev.catalogSeq {
+					_ = c.Step(now, ch.in)
+				}
 			}
 		}
 		if ev.hasLive {
