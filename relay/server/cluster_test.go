@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -64,8 +65,8 @@ func startClusterBench(t *testing.T, ids ...string) *clusterBench {
 	return b
 }
 
-// start starts node id.
-func (b *clusterBench) start(id string) *clusterNode {
+// start starts node id; wrap, if given, wraps its store.
+func (b *clusterBench) start(id string, wrap ...func(*pgstore.Store) FencedStore) *clusterNode {
 	t := b.t
 	t.Helper()
 	ctx := context.Background()
@@ -74,7 +75,11 @@ func (b *clusterBench) start(id string) *clusterNode {
 	bus, err := natsbus.Connect(natsbus.Config{URL: b.nats, Name: id, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	table := st.LeaseTable()
-	l, err := Listen(ctx, "127.0.0.1:0", Config{Store: st, Sender: b.sender, AdminKey: secret.New(adminKey),
+	var store FencedStore = st
+	for _, w := range wrap {
+		store = w(st)
+	}
+	l, err := Listen(ctx, "127.0.0.1:0", Config{Store: store, Sender: b.sender, AdminKey: secret.New(adminKey),
 		Cluster: &ClusterConfig{NodeID: id, Name: "test", Partitions: testPartitions, LeaseTTL: testLeaseTTL,
 			Bus: bus, Leases: table, Members: table}})
 	require.NoError(t, err)
@@ -253,4 +258,64 @@ func TestClusterServesFromAnyNodeAndHandsOverOnLeave(t *testing.T) {
 	require.Len(t, r.Msgs, 1)
 	require.Equal(t, "across", r.Msgs[0].Text)
 	require.True(t, slices.ContainsFunc(b.view("a").LiveNodes, func(n string) bool { return n == "b" }))
+}
+
+// heldLoad is a store whose first Load reads the state, then waits to be let go before it
+// answers it: the window in which a catalog change is stored after the state was read.
+type heldLoad struct {
+	*pgstore.Store
+	once   sync.Once
+	loaded chan struct{}
+	letGo  chan struct{}
+}
+
+func (h *heldLoad) Load(ctx context.Context) (*relay.State, error) {
+	st, err := h.Store.Load(ctx)
+	h.once.Do(func() {
+		close(h.loaded)
+		<-h.letGo
+	})
+	return st, err
+}
+
+// A node restoring partitions from a state read before a catalog change was stored still
+// serves the change: it takes the changes it heard of since the read began again.
+func TestClusterRestoreTakesCatalogChangesTheStateMissed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs PostgreSQL and NATS")
+	}
+	b := startClusterBench(t, "a")
+	b.waitServed(10*time.Second, "a")
+	held := &heldLoad{loaded: make(chan struct{}), letGo: make(chan struct{})}
+	node := b.start("b", func(st *pgstore.Store) FencedStore { held.Store = st; return held })
+	select {
+	case <-held.loaded: // b acquired partitions a gave up, and read the state
+	case <-time.After(10 * time.Second):
+		t.Fatal("b never restored a partition")
+	}
+	// The app is created (on a, which keeps partition 0) after b read the state, and b hears of it.
+	status, body := b.admin("a", "POST", "/admin/v1/apps", fmt.Sprintf(`{"sdkAppId":%d,"secretKey":%q,"name":"Late"}`, appID, appSecret))
+	require.Equal(t, http.StatusCreated, status, body)
+	require.Eventually(t, func() bool { return node.l.cl.catalogSeq.Load() > 0 }, 5*time.Second, 5*time.Millisecond, "b never heard of the app")
+	close(held.letGo)
+	b.waitServed(10*time.Second, "a", "b")
+	// b reads the catalog from a core of its own: every one of them holds the app.
+	checked := 0
+	for _, o := range b.view("b").Owned {
+		c, err := node.l.call(context.Background(), func(time.Time) (any, error) {
+			core, err := node.l.coreOf(o.Partition)
+			if err != nil {
+				return nil, err
+			}
+			_, ok := core.App(appID)
+			return ok, nil
+		})
+		if errors.Is(err, cluster.ErrNotOwner) {
+			continue // moved on since
+		}
+		require.NoError(t, err)
+		require.True(t, c.(bool), "b's partition %d restored without the app", o.Partition)
+		checked++
+	}
+	require.NotZero(t, checked)
 }
