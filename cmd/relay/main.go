@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/pushlab/pushlab/internal/tlscert"
 	"github.com/pushlab/pushlab/internal/yamlfile"
 	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/cluster/natsbus"
 	"github.com/pushlab/pushlab/relay/pgstore"
 	"github.com/pushlab/pushlab/relay/sender"
 	"github.com/pushlab/pushlab/relay/server"
@@ -49,6 +51,7 @@ func run(args []string) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	tlsCert := fs.String("tls-cert", "", "PEM certificate chain (leaf first) to serve TLS with: wss:// and https://; with --tls-key (default: plain HTTP, or the config file's tlsCert)")
 	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
+	clusterFl := addClusterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -71,6 +74,16 @@ func run(args []string) error {
 			return err
 		}
 	}
+	dbSet := false
+	fs.Visit(func(f *flag.Flag) { dbSet = dbSet || f.Name == "db" })
+	pgGiven := *postgres
+	if pgGiven == "" {
+		pgGiven = fc.Postgres.Reveal()
+	}
+	cs, err := clusterFl.resolve(fs, fc, *configPath, dbSet, pgGiven)
+	if err != nil {
+		return err
+	}
 	// TLS files that cannot serve stop the relay here, before it opens its store or listens.
 	certs, err := loadTLS(*tlsCert, *tlsKey, fc, *configPath, log)
 	if err != nil {
@@ -88,6 +101,25 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("--listen %s: %w", *listen, err)
 	}
+	var clusterCfg *server.ClusterConfig
+	if cs != nil {
+		pg, ok := store.(*pgstore.Store)
+		if !ok {
+			ln.Close()
+			return errors.New("--cluster: the store is not PostgreSQL")
+		}
+		bus, err := natsbus.Connect(natsbus.Config{URL: cs.nats, Name: cs.nodeID, Logger: log})
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--nats: %w", err)
+		}
+		defer bus.Close()
+		table := pg.LeaseTable()
+		clusterCfg = &server.ClusterConfig{NodeID: cs.nodeID, Name: cs.name, Partitions: cs.partitions, LeaseTTL: cs.leaseTTL,
+			Bus: bus, Leases: table, Members: table}
+		storeAttrs = append(storeAttrs, "node", cs.nodeID, "cluster", cs.name, "nats", natsbus.RedactURL(cs.nats),
+			"partitions", cs.partitions, "leaseTTL", cs.leaseTTL.String())
+	}
 	srv, err := server.New(ctx, server.Config{
 		Core:           fc.Relay,
 		Store:          store,
@@ -96,6 +128,7 @@ func run(args []string) error {
 		Logger:         log,
 		MaxConnections: fc.MaxConnections,
 		SendWorkers:    fc.SendWorkers,
+		Cluster:        clusterCfg,
 	})
 	if err != nil {
 		ln.Close()

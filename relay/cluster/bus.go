@@ -36,6 +36,12 @@ type Bus interface {
 	// with ErrUnavailable when nobody listens on subject, and with an error wrapping ctx's
 	// (context.DeadlineExceeded, context.Canceled) when no reply came in time.
 	Request(ctx context.Context, subject string, data []byte) ([]byte, error)
+	// StartRequest is Request split in two: it sends the request before it returns — in order
+	// with the caller's Publishes and StartRequests before and after it, as Publish is — and wait
+	// waits for the first reply, with Request's errors. A loop that must not block uses it to
+	// send a request among its messages and wait for the answer elsewhere. wait must be called
+	// once (it frees what the request holds).
+	StartRequest(ctx context.Context, subject string, data []byte) (wait func() ([]byte, error), err error)
 	// Subscribe calls h for each message on subject (an exact subject, no wildcards) until
 	// unsubscribe is called. When Subscribe returns, the subscription is in place: a Request
 	// made after it, from any node, reaches h. When unsubscribe returns, it is gone: a Request

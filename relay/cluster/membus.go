@@ -77,6 +77,13 @@ func (b *MemBus) Request(ctx context.Context, subject string, data []byte) ([]by
 }
 
 // Subscribe adds h to subject's handlers.
+// StartRequest runs the subscribers' handlers before it returns, as Request does; wait hands
+// their reply back.
+func (b *MemBus) StartRequest(ctx context.Context, subject string, data []byte) (func() ([]byte, error), error) {
+	r, err := b.Request(ctx, subject, data)
+	return func() ([]byte, error) { return r, err }, nil
+}
+
 func (b *MemBus) Subscribe(subject string, h Handler) (func() error, error) {
 	if h == nil {
 		return nil, fmt.Errorf("subscribe %s: nil handler", subject)

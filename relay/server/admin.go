@@ -9,37 +9,40 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/cluster"
 )
 
 // adminRoutes registers the admin API. Every path needs Authorization: Bearer <admin key>.
 func (s *Server) adminRoutes(mux *http.ServeMux) {
-	h := func(pattern string, fn func(http.ResponseWriter, *http.Request)) {
-		mux.Handle(pattern, s.adminAuth(http.MaxBytesHandler(http.HandlerFunc(fn), s.cfg.MaxBodyBytes)))
+	h := func(pattern string, scope adminScope, fn func(http.ResponseWriter, *http.Request)) {
+		mux.Handle(pattern, s.adminAuth(http.MaxBytesHandler(s.routed(scope, http.HandlerFunc(fn)), s.cfg.MaxBodyBytes)))
 	}
-	h("GET /admin/v1/settings", s.settings)
-	h("GET /admin/v1/apps", s.listApps)
-	h("POST /admin/v1/apps", s.createApp)
-	h("GET /admin/v1/apps/{app}", s.getApp)
-	h("PUT /admin/v1/apps/{app}", s.updateApp)
-	h("DELETE /admin/v1/apps/{app}", s.deleteApp)
-	h("GET /admin/v1/apps/{app}/certificates", s.listCertificates)
-	h("POST /admin/v1/apps/{app}/certificates", s.createCertificate)
-	h("GET /admin/v1/apps/{app}/certificates/{cert}", s.getCertificate)
-	h("PUT /admin/v1/apps/{app}/certificates/{cert}", s.updateCertificate)
-	h("DELETE /admin/v1/apps/{app}/certificates/{cert}", s.deleteCertificate)
-	h("POST /admin/v1/apps/{app}/certificates/{cert}", s.certificateAction)
-	h("GET /admin/v1/apps/{app}/users/{user}", s.getUser)
-	h("POST /admin/v1/apps/{app}/users/{user}/kick", s.kickUser)
-	h("POST /admin/v1/apps/{app}/users/{user}/devices/{device}", s.deviceAction)
-	h("POST /admin/v1/apps/{app}/messages", s.sendMessage)
-	h("PUT /admin/v1/apps/{app}/groups/{group}", s.putGroup)
-	h("GET /admin/v1/apps/{app}/push-trace", s.pushTrace)
+	h("GET /admin/v1/settings", scopeLocal, s.settings)
+	h("GET /admin/v1/cluster", scopeLocal, s.clusterInfo)
+	h("GET /admin/v1/apps", scopeCatalogRead, s.listApps)
+	h("POST /admin/v1/apps", scopeCatalog, s.createApp)
+	h("GET /admin/v1/apps/{app}", scopeCatalogRead, s.getApp)
+	h("PUT /admin/v1/apps/{app}", scopeCatalog, s.updateApp)
+	h("DELETE /admin/v1/apps/{app}", scopeCatalog, s.deleteApp)
+	h("GET /admin/v1/apps/{app}/certificates", scopeCatalogRead, s.listCertificates)
+	h("POST /admin/v1/apps/{app}/certificates", scopeCatalog, s.createCertificate)
+	h("GET /admin/v1/apps/{app}/certificates/{cert}", scopeCatalogRead, s.getCertificate)
+	h("PUT /admin/v1/apps/{app}/certificates/{cert}", scopeCatalog, s.updateCertificate)
+	h("DELETE /admin/v1/apps/{app}/certificates/{cert}", scopeCatalog, s.deleteCertificate)
+	h("POST /admin/v1/apps/{app}/certificates/{cert}", scopeCatalog, s.certificateAction)
+	h("GET /admin/v1/apps/{app}/users/{user}", scopeUser, s.getUser)
+	h("POST /admin/v1/apps/{app}/users/{user}/kick", scopeUser, s.kickUser)
+	h("POST /admin/v1/apps/{app}/users/{user}/devices/{device}", scopeUser, s.deviceAction)
+	h("POST /admin/v1/apps/{app}/messages", scopeSender, s.sendMessage)
+	h("PUT /admin/v1/apps/{app}/groups/{group}", scopeCatalog, s.putGroup)
+	h("GET /admin/v1/apps/{app}/push-trace", scopeLocal, s.pushTrace)
 	mux.Handle("/admin/", s.adminAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no admin path %s %s; see the README's admin API table", r.Method, r.URL.Path))
 	})))
@@ -49,6 +52,10 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 func (s *Server) adminAuth(next http.Handler) http.Handler {
 	want := []byte("Bearer " + s.cfg.AdminKey.Reveal())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if forwarded(r) {
+			next.ServeHTTP(w, r) // checked by the node it came to
+			return
+		}
 		got := []byte(r.Header.Get("Authorization"))
 		if subtle.ConstantTimeCompare(got, want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="pushlab relay admin"`)
@@ -73,6 +80,15 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, b)
 }
 
+// writeUnavailable answers 503 with code 5002 (relay.CodeUnavailable): the cluster node that
+// holds what the call needs is not known right now (a partition is moving); retry shortly.
+func writeUnavailable(w http.ResponseWriter, msg string) {
+	var b errorBody
+	b.Error.Code, b.Error.Message = int(relay.CodeUnavailable), "unavailable, retry: "+msg
+	w.Header().Set("Retry-After", "1")
+	writeJSON(w, http.StatusServiceUnavailable, b)
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -92,6 +108,8 @@ func writeCoreError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusConflict, err.Error())
 	case errors.Is(err, relay.ErrInvalid):
 		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, cluster.ErrNotOwner), errors.Is(err, cluster.ErrUnavailable):
+		writeUnavailable(w, err.Error())
 	case errors.Is(err, errStopped), errors.Is(err, context.Canceled):
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 	default:
@@ -165,7 +183,13 @@ func (s *Server) settings(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) listApps(w http.ResponseWriter, r *http.Request) {
-	s.run(w, r, http.StatusOK, func(time.Time) (any, error) { return map[string]any{"apps": s.core.Apps()}, nil })
+	s.run(w, r, http.StatusOK, func(time.Time) (any, error) {
+		c, err := s.coreOf(anyPartition)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"apps": c.Apps()}, nil
+	})
 }
 
 func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
@@ -173,7 +197,7 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &cfg) {
 		return
 	}
-	s.run(w, r, http.StatusCreated, func(now time.Time) (any, error) { return s.core.PutApp(now, cfg, true) })
+	s.run(w, r, http.StatusCreated, func(now time.Time) (any, error) { return s.putApp(now, cfg, true) })
 }
 
 func (s *Server) getApp(w http.ResponseWriter, r *http.Request) {
@@ -182,7 +206,11 @@ func (s *Server) getApp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.run(w, r, http.StatusOK, func(time.Time) (any, error) {
-		v, ok := s.core.App(id)
+		c, err := s.coreOf(anyPartition)
+		if err != nil {
+			return nil, err
+		}
+		v, ok := c.App(id)
 		if !ok {
 			return nil, fmt.Errorf("%w: app %d", relay.ErrNotFound, id)
 		}
@@ -204,7 +232,7 @@ func (s *Server) updateApp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cfg.SDKAppID = id
-	s.run(w, r, http.StatusOK, func(now time.Time) (any, error) { return s.core.PutApp(now, cfg, false) })
+	s.run(w, r, http.StatusOK, func(now time.Time) (any, error) { return s.putApp(now, cfg, false) })
 }
 
 func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request) {
@@ -212,7 +240,10 @@ func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.run(w, r, 0, func(now time.Time) (any, error) { return nil, s.core.DeleteApp(now, id) })
+	s.run(w, r, 0, func(now time.Time) (any, error) {
+		_, err := s.applyCatalog(now, relay.Input{Kind: relay.InputDeleteApp, App: id})
+		return nil, err
+	})
 }
 
 // certificateBody is a certificate as the admin API takes it: the service account may be given
@@ -256,10 +287,14 @@ func (s *Server) listCertificates(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.run(w, r, http.StatusOK, func(time.Time) (any, error) {
-		if _, ok := s.core.App(id); !ok {
+		c, err := s.coreOf(anyPartition)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := c.App(id); !ok {
 			return nil, fmt.Errorf("%w: app %d", relay.ErrNotFound, id)
 		}
-		certs := s.core.Certificates(id)
+		certs := c.Certificates(id)
 		if certs == nil {
 			certs = []relay.CertificateView{}
 		}
@@ -281,12 +316,7 @@ func (s *Server) createCertificate(w http.ResponseWriter, r *http.Request) {
 		writeCoreError(w, err)
 		return
 	}
-	s.putAndCheck(w, r, http.StatusCreated, func(now time.Time) (any, error) {
-		if cert.ID == 0 {
-			cert.ID = s.core.NextCertificateID()
-		}
-		return s.core.PutCertificate(now, cert, true)
-	})
+	s.putAndCheck(w, r, http.StatusCreated, func(now time.Time) (any, error) { return s.putCertificate(now, cert, true) })
 }
 
 // putAndCheck stores a certificate, then checks its credentials (see checkCertificate) and
@@ -344,7 +374,11 @@ func (s *Server) getCertificate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.run(w, r, http.StatusOK, func(time.Time) (any, error) {
-		cert, ok := s.core.Certificate(id)
+		c, err := s.coreOf(anyPartition)
+		if err != nil {
+			return nil, err
+		}
+		cert, ok := c.Certificate(id)
 		if !ok || cert.SDKAppID != app {
 			return nil, fmt.Errorf("%w: certificate %d in app %d", relay.ErrNotFound, id, app)
 		}
@@ -375,7 +409,7 @@ func (s *Server) updateCertificate(w http.ResponseWriter, r *http.Request) {
 		writeCoreError(w, err)
 		return
 	}
-	s.putAndCheck(w, r, http.StatusOK, func(now time.Time) (any, error) { return s.core.PutCertificate(now, cert, false) })
+	s.putAndCheck(w, r, http.StatusOK, func(now time.Time) (any, error) { return s.putCertificate(now, cert, false) })
 }
 
 func (s *Server) deleteCertificate(w http.ResponseWriter, r *http.Request) {
@@ -387,7 +421,10 @@ func (s *Server) deleteCertificate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.run(w, r, 0, func(now time.Time) (any, error) { return nil, s.core.DeleteCertificate(now, app, id) })
+	s.run(w, r, 0, func(now time.Time) (any, error) {
+		_, err := s.applyCatalog(now, relay.Input{Kind: relay.InputDeleteCertificate, App: app, CertID: id})
+		return nil, err
+	})
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
@@ -397,7 +434,11 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
 	}
 	user := r.PathValue("user")
 	s.run(w, r, http.StatusOK, func(now time.Time) (any, error) {
-		v, ok := s.core.UserAt(now, app, user)
+		c, err := s.coreOf(s.partitionOf(app, user))
+		if err != nil {
+			return nil, err
+		}
+		v, ok := c.UserAt(now, app, user)
 		if !ok {
 			return nil, fmt.Errorf("%w: user %q in app %d", relay.ErrNotFound, user, app)
 		}
@@ -418,8 +459,12 @@ func (s *Server) kickUser(w http.ResponseWriter, r *http.Request) {
 	}
 	user := r.PathValue("user")
 	s.run(w, r, http.StatusOK, func(now time.Time) (any, error) {
+		c, err := s.coreOf(s.partitionOf(app, user))
+		if err != nil {
+			return nil, err
+		}
 		s.tapInput(now, relay.Input{Kind: relay.InputKick, App: app, User: user, Reason: body.Reason})
-		n, err := s.core.Kick(now, app, user, body.Reason)
+		n, err := c.Kick(now, app, user, body.Reason)
 		return map[string]int{"kicked": n}, err
 	})
 }
@@ -456,8 +501,12 @@ func (s *Server) deviceAction(w http.ResponseWriter, r *http.Request) {
 func (s *Server) testPush(w http.ResponseWriter, r *http.Request, dev relay.DeviceKey, title, body string) {
 	var answer chan relay.TraceEntry
 	v, err := s.call(r.Context(), func(now time.Time) (any, error) {
+		c, err := s.coreOf(s.partitionOf(dev.SDKAppID, dev.UserID))
+		if err != nil {
+			return nil, err
+		}
 		s.tapInput(now, relay.Input{Kind: relay.InputTestPush, App: dev.SDKAppID, User: dev.UserID, Device: dev.DeviceID, Title: title, Body: body})
-		p, err := s.core.TestPush(now, dev, title, body)
+		p, err := c.TestPush(now, dev, title, body)
 		if err == nil {
 			answer = s.testPushes.wait(p.ID) // before the loop hands the push out
 		}
@@ -492,10 +541,53 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	s.run(w, r, http.StatusOK, func(now time.Time) (any, error) {
-		id, err := s.core.AdminSend(now, app, req)
-		return map[string]string{"msgId": id}, err
+	var done chan relay.SendDone
+	v, err := s.call(r.Context(), func(now time.Time) (any, error) {
+		c, err := s.coreOf(s.partitionOf(app, senderOf(req)))
+		if err != nil {
+			return nil, err
+		}
+		id, pending, err := c.AdminSendAsync(now, app, req)
+		if err == nil && pending {
+			done = s.adminSends.wait(id) // before the loop hands the other partitions' answers in
+		}
+		return id, err
 	})
+	if err != nil {
+		writeCoreError(w, err)
+		return
+	}
+	id := v.(string)
+	if done != nil {
+		// The message waits for the other partitions holding its recipients.
+		defer s.adminSends.forget(id)
+		select {
+		case d := <-done:
+			if d.Code == relay.CodeUnavailable {
+				writeUnavailable(w, d.Desc)
+				return
+			}
+			if d.Code != relay.OK {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("%d: %s", d.Code, d.Desc))
+				return
+			}
+		case <-r.Context().Done():
+			writeCoreError(w, r.Context().Err())
+			return
+		case <-s.loopDone:
+			writeCoreError(w, errStopped)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"msgId": id})
+}
+
+// senderOf is who an admin send is from: its From, or the administrator's name the core gives it.
+func senderOf(req relay.SendRequest) string {
+	if req.From == "" {
+		return "administrator"
+	}
+	return req.From
 }
 
 func (s *Server) putGroup(w http.ResponseWriter, r *http.Request) {
@@ -510,7 +602,14 @@ func (s *Server) putGroup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g := relay.Group{SDKAppID: app, ID: r.PathValue("group"), Members: body.Members}
-	s.run(w, r, http.StatusOK, func(now time.Time) (any, error) { return s.core.PutGroup(now, g) })
+	s.run(w, r, http.StatusOK, func(now time.Time) (any, error) {
+		if _, err := s.applyCatalog(now, relay.Input{Kind: relay.InputPutGroup, Group: g}); err != nil {
+			return nil, err
+		}
+		// The group as the core stored it: its members sorted, each once.
+		g.Members = slices.Compact(slices.Sorted(slices.Values(g.Members)))
+		return g, nil
+	})
 }
 
 // maxTraceLimit bounds one push-trace answer.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/cluster"
 )
 
 // Checker is a Sender that can check a certificate's credentials against FCM without reaching a
@@ -23,7 +24,11 @@ type Checker interface {
 // check then completes in the background and later reads show it).
 func (s *Server) checkCertificate(ctx context.Context, app uint64, id int64) (relay.CertificateView, error) {
 	v, err := s.call(ctx, func(time.Time) (any, error) {
-		cert, ok := s.core.Certificate(id)
+		c, err := s.coreOf(cluster.CatalogPartition)
+		if err != nil {
+			return nil, err
+		}
+		cert, ok := c.Certificate(id)
 		if !ok || cert.SDKAppID != app {
 			return nil, fmt.Errorf("%w: certificate %d in app %d", relay.ErrNotFound, id, app)
 		}
@@ -48,7 +53,12 @@ func (s *Server) checkCertificate(ctx context.Context, app uint64, id int64) (re
 			r.OK = true
 		}
 		v, err := s.call(context.Background(), func(now time.Time) (any, error) {
-			return s.core.CertificateChecked(now, r)
+			c, err := s.applyCatalog(now, relay.Input{Kind: relay.InputCertificateChecked, Check: r})
+			if err != nil {
+				return nil, err
+			}
+			cert, _ := c.Certificate(r.CertID)
+			return cert.View(), nil
 		})
 		if err != nil {
 			s.log.Warn("certificate check not stored", "certificateId", cert.ID, "err", err)

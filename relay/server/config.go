@@ -32,10 +32,33 @@ type FileConfig struct {
 	// Postgres is a PostgreSQL connection URL (or key=value string) to keep the relay's state in,
 	// instead of the SQLite file of --db; the relay's --postgres replaces it. A secret: it may hold
 	// a password.
-	Postgres     secret.Secret     `yaml:"postgres"`
+	Postgres secret.Secret `yaml:"postgres"`
+	// Cluster configures the relay as one node of a cluster (relay --cluster; DESIGN.md §11);
+	// the relay's --node-id, --nats, --cluster-name, --partitions and --lease-ttl replace its
+	// keys.
+	Cluster      ClusterFile       `yaml:"cluster"`
 	TLSKey       string            `yaml:"tlsKey"`
 	Apps         []AppFile         `yaml:"apps"`
 	Certificates []CertificateFile `yaml:"certificates"`
+}
+
+// ClusterFile is the config file's cluster section.
+type ClusterFile struct {
+	// NodeID names this node (letters, digits, '-' and '_').
+	NodeID string `yaml:"nodeId"`
+	// NATS is the NATS URL the nodes talk over; a secret: it may hold credentials.
+	NATS secret.Secret `yaml:"nats"`
+	// Name names the cluster in the bus's subjects (default pushlab).
+	Name string `yaml:"name"`
+	// Partitions is the fixed partition count (default 64); the same on every node.
+	Partitions int `yaml:"partitions"`
+	// LeaseTTL is how long a partition's lease holds without renewal (default 10s).
+	LeaseTTL duration.Duration `yaml:"leaseTTL"`
+}
+
+// IsZero reports whether the section is absent.
+func (c ClusterFile) IsZero() bool {
+	return c.NodeID == "" && c.NATS.IsZero() && c.Name == "" && c.Partitions == 0 && c.LeaseTTL == 0
 }
 
 // AppFile is an app to create at start.
@@ -109,17 +132,17 @@ func (s *Server) Provision(ctx context.Context, fc *FileConfig) error {
 }
 
 func (s *Server) upsertApp(now time.Time, cfg relay.AppConfig) (relay.AppView, error) {
-	v, err := s.core.PutApp(now, cfg, true)
+	v, err := s.putApp(now, cfg, true)
 	if errors.Is(err, relay.ErrExists) {
-		return s.core.PutApp(now, cfg, false)
+		return s.putApp(now, cfg, false)
 	}
 	return v, err
 }
 
 func (s *Server) upsertCertificate(now time.Time, cert relay.Certificate) (relay.CertificateView, error) {
-	v, err := s.core.PutCertificate(now, cert, true)
+	v, err := s.putCertificate(now, cert, true)
 	if errors.Is(err, relay.ErrExists) {
-		return s.core.PutCertificate(now, cert, false)
+		return s.putCertificate(now, cert, false)
 	}
 	return v, err
 }

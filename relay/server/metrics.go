@@ -55,14 +55,14 @@ func newMetrics(s *Server) *metrics {
 	return m
 }
 
-// observe counts what a Ready did.
-func (m *metrics) observe(rd relay.Ready) {
-	for _, r := range rd.Records {
+// observe counts what a Ready's records and trace entries say.
+func (m *metrics) observe(records []relay.Record, trace []relay.TraceEntry) {
+	for _, r := range records {
 		if _, ok := r.(relay.PutMessage); ok {
 			m.messages.Inc()
 		}
 	}
-	for _, e := range rd.Trace {
+	for _, e := range trace {
 		if !strings.HasPrefix(e.Reason, relay.ReasonFCMPrefix) && !strings.HasPrefix(e.Reason, relay.ReasonCertificatePrefix) {
 			m.decisions.WithLabelValues(e.Reason).Inc()
 		}

@@ -68,6 +68,10 @@ type Config struct {
 	CheckWait time.Duration
 	// TestPushWait bounds how long a test push waits for FCM's answer; zero means 30 s.
 	TestPushWait time.Duration
+	// Cluster, when set, runs the relay as one node of a cluster (DESIGN.md §11) instead of a
+	// single relay: the loop drives a cluster.Node, whose partitions' cores are restored from
+	// Store (which must then be a FencedStore) as the node acquires their leases.
+	Cluster *ClusterConfig
 }
 
 // Server is a running relay.
@@ -75,7 +79,8 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	clock   func() time.Time
-	core    *relay.Core // owned by the loop goroutine
+	core    *relay.Core // owned by the loop goroutine; nil in cluster mode
+	cl      *clusterShell
 	metrics *metrics
 	handler http.Handler
 
@@ -105,6 +110,46 @@ type Server struct {
 	trace *traceKeeper
 	// testPushes are the test pushes whose admin calls wait for FCM's answer.
 	testPushes testPushWaiters
+	// adminSends are the admin sends whose calls wait for other partitions (cluster mode).
+	adminSends sendWaiters
+}
+
+// sendWaiters hands the outcomes of admin sends that waited for other partitions to the admin
+// calls waiting for them.
+type sendWaiters struct {
+	mu      sync.Mutex
+	waiting map[string]chan relay.SendDone
+}
+
+// wait registers a waiter for the send of message id.
+func (t *sendWaiters) wait(id string) chan relay.SendDone {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.waiting == nil {
+		t.waiting = map[string]chan relay.SendDone{}
+	}
+	ch := make(chan relay.SendDone, 1)
+	t.waiting[id] = ch
+	return ch
+}
+
+// forget drops message id's waiter.
+func (t *sendWaiters) forget(id string) {
+	t.mu.Lock()
+	delete(t.waiting, id)
+	t.mu.Unlock()
+}
+
+// deliver hands each outcome to its waiter; it never blocks.
+func (t *sendWaiters) deliver(done []relay.SendDone) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, d := range done {
+		if ch, ok := t.waiting[d.MsgID]; ok {
+			delete(t.waiting, d.MsgID)
+			ch <- d
+		}
+	}
 }
 
 // testPushWaiters hands the trace entries of FCM's answers to test pushes to the admin calls
@@ -213,16 +258,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.TestPushWait == 0 {
 		cfg.TestPushWait = 30 * time.Second
 	}
-	st, err := cfg.Store.Load(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("relay server: load store: %w", err)
-	}
-	core, err := relay.New(cfg.Core, st)
-	if err != nil {
-		return nil, fmt.Errorf("relay server: %w", err)
-	}
 	s := &Server{
-		cfg: cfg, log: cfg.Logger, clock: cfg.Clock, core: core,
+		cfg: cfg, log: cfg.Logger, clock: cfg.Clock,
 		events:   make(chan event, 4096),
 		stop:     make(chan struct{}),
 		loopDone: make(chan struct{}),
@@ -230,19 +267,34 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		pushes:   newPushLanes(cfg.SendWorkers),
 	}
 	s.trace = newTraceKeeper(cfg.Store, cfg.Core.Effective().Trace, cfg.Clock, s.log)
-	for _, v := range core.Certificates(0) {
-		cert, _ := core.Certificate(v.ID)
-		if err := cfg.Sender.Set(ctx, cert); err != nil {
-			// A broken certificate must not keep the relay down: its pushes fail and say why.
-			s.log.Warn("certificate not usable", "certificateId", cert.ID, "err", err)
+	var stats relay.Stats
+	if cfg.Cluster != nil {
+		if err := s.newCluster(*cfg.Cluster); err != nil {
+			return nil, err
 		}
+	} else {
+		st, err := cfg.Store.Load(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("relay server: load store: %w", err)
+		}
+		if s.core, err = relay.New(cfg.Core, st); err != nil {
+			return nil, fmt.Errorf("relay server: %w", err)
+		}
+		for _, v := range s.core.Certificates(0) {
+			cert, _ := s.core.Certificate(v.ID)
+			if err := cfg.Sender.Set(ctx, cert); err != nil {
+				// A broken certificate must not keep the relay down: its pushes fail and say why.
+				s.log.Warn("certificate not usable", "certificateId", cert.ID, "err", err)
+			}
+		}
+		stats = s.core.Stats()
 	}
-	stats := core.Stats()
 	s.stats.Store(&stats)
-	counts := core.CheckCounts()
+	counts := s.checkCounts()
 	s.certChecks.Store(&counts)
 	s.checkCtx, s.cancelCheck = context.WithCancel(context.Background())
 	s.metrics = newMetrics(s)
+	var err error
 	if s.handler, err = s.routes(); err != nil {
 		return nil, err
 	}
@@ -252,6 +304,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	for i := range cfg.SendWorkers {
 		s.workers.Add(1)
 		go s.sendWorker(s.pushes.lanes[i])
+	}
+	if s.cl != nil {
+		if err := s.startCluster(); err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.log.Info("relay cluster node started", "node", s.cl.cfg.NodeID, "cluster", s.cl.cfg.Name, "partitions", s.cl.cfg.Partitions, "leaseTTL", s.cl.cfg.LeaseTTL)
+		return s, nil
 	}
 	s.log.Info("relay started", "apps", stats.Apps, "certificates", stats.Certificates, "loggedIn", stats.LoggedIn, "pendingPushes", stats.PendingPushes)
 	return s, nil
@@ -283,12 +343,18 @@ func (s *Server) Close() error {
 		}
 		s.connMu.Unlock()
 		s.readers.Wait()
+		if s.cl != nil {
+			s.stopCluster()
+		}
 		s.pushes.close()
 		s.workers.Wait()
 		s.cancelCheck()
 		s.checks.Wait()
 		close(s.stop)
 		<-s.loopDone
+		if s.cl != nil {
+			s.cl.waitBus()
+		}
 		s.trace.close()
 	})
 	return nil
@@ -365,18 +431,22 @@ func (s *Server) loop() {
 					drained = true
 				}
 			}
-			err := s.carryOut(s.core.TakeReady())
+			err := s.carryOutAll()
 			for _, reply := range replies {
 				if reply != nil {
 					reply(err)
 				}
 			}
-			if err != nil {
+			if err != nil && s.cl == nil {
 				s.fail(err)
 			}
 			return
 		case <-timer.C:
-			s.step(s.clock(), relay.Input{Kind: relay.InputTick})
+			if s.cl != nil {
+				s.cl.node.Tick(s.clock())
+			} else {
+				s.step(s.clock(), relay.Input{Kind: relay.InputTick})
+			}
 		case ev := <-s.events:
 			replies = append(replies[:0], s.apply(ev))
 			// Take what else is waiting, so that one store transaction covers many events
@@ -391,25 +461,25 @@ func (s *Server) loop() {
 				break
 			}
 		}
-		err := s.carryOut(s.core.TakeReady())
+		err := s.carryOutAll()
 		for _, reply := range replies {
 			if reply != nil {
 				reply(err)
 			}
 		}
 		replies = replies[:0]
-		if err != nil {
+		if err != nil && s.cl == nil {
 			s.fail(err)
 			return
 		}
 		// The gauges' counts walk every user: refresh them a few times a second, not per batch.
 		if now := s.clock(); now.Sub(statsAt) >= statsEvery || now.Before(statsAt) {
-			stats := s.core.Stats()
+			stats := s.coreStats()
 			s.stats.Store(&stats)
 			statsAt = now
 		}
 		wait := time.Hour
-		if at, ok := s.core.NextWake(); ok {
+		if at, ok := s.nextWake(); ok {
 			wait = max(at.Sub(s.clock()), 0)
 		}
 		timer.Reset(wait)
@@ -419,6 +489,11 @@ func (s *Server) loop() {
 // apply hands one event to the core and returns what must happen once its records are durable.
 func (s *Server) apply(ev event) func(error) {
 	now := s.clock()
+	if s.cl != nil {
+		if reply, handled := s.applyCluster(now, ev); handled {
+			return reply
+		}
+	}
 	switch ev := ev.(type) {
 	case openEvent:
 		s.step(now, relay.Input{Kind: relay.InputOpen, Conn: ev.id})
@@ -442,6 +517,58 @@ func (s *Server) apply(ev event) func(error) {
 		}
 	}
 	return nil
+}
+
+// carryOutAll carries out what the core (or, in cluster mode, the node) asks. In cluster mode a
+// store failure stops serving only the partition it was for, and is returned for the calls
+// waiting on the batch.
+func (s *Server) carryOutAll() error {
+	if s.cl != nil {
+		return s.carryOutNode()
+	}
+	return s.carryOut(s.core.TakeReady())
+}
+
+// nextWake is when the core's (or the node's cores') next timer is due.
+func (s *Server) nextWake() (time.Time, bool) {
+	if s.cl != nil {
+		return s.cl.node.NextWake()
+	}
+	return s.core.NextWake()
+}
+
+// coreStats counts the connections, logins and pushes of the core, or of the node's cores (apps
+// and certificates as one core holds them: every core holds the whole catalog).
+func (s *Server) coreStats() relay.Stats {
+	if s.cl == nil {
+		return s.core.Stats()
+	}
+	var st relay.Stats
+	for i, p := range s.cl.node.Owned() {
+		c, _ := s.cl.node.Core(p)
+		cs := c.Stats()
+		st.Connections += cs.Connections
+		st.LoggedIn += cs.LoggedIn
+		st.Online += cs.Online
+		st.PendingPushes += cs.PendingPushes
+		if i == 0 {
+			st.Apps, st.Certificates = cs.Apps, cs.Certificates
+		}
+	}
+	return st
+}
+
+// checkCounts counts certificates by their check's status, as the core (or any of the node's
+// cores) holds them.
+func (s *Server) checkCounts() map[string]int {
+	if s.cl == nil {
+		return s.core.CheckCounts()
+	}
+	for _, p := range s.cl.node.Owned() {
+		c, _ := s.cl.node.Core(p)
+		return c.CheckCounts()
+	}
+	return map[string]int{}
 }
 
 // carryOut does what a Ready asks, in the order the core requires.
@@ -481,7 +608,7 @@ func (s *Server) carryOut(rd relay.Ready) error {
 	for _, p := range rd.Pushes {
 		s.pushes.put(p)
 	}
-	s.metrics.observe(rd)
+	s.metrics.observe(rd.Records, rd.Trace)
 	return nil
 }
 
@@ -491,7 +618,7 @@ func (s *Server) syncCertificates(records []relay.Record) {
 	changed := false
 	defer func() {
 		if changed {
-			counts := s.core.CheckCounts()
+			counts := s.checkCounts()
 			s.certChecks.Store(&counts)
 		}
 	}()

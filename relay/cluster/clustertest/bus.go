@@ -121,6 +121,39 @@ func RunBus(t *testing.T, open func(t *testing.T) (a, b cluster.Bus)) {
 		require.ErrorIs(t, err, context.Canceled)
 	})
 
+	t.Run("a started request goes out in order with publishes, and is waited for later", func(t *testing.T) {
+		a, b := open(t)
+		got := make(chan string, 3)
+		unsub, err := b.Subscribe(subject, func(m cluster.Msg) {
+			got <- string(m.Data)
+			if m.Reply != nil {
+				_ = m.Reply([]byte("ack:" + string(m.Data)))
+			}
+		})
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, unsub()) })
+		require.NoError(t, a.Publish(ctx(t), subject, []byte("before")))
+		wait, err := a.StartRequest(ctx(t), subject, []byte("open"))
+		require.NoError(t, err)
+		require.NoError(t, a.Publish(ctx(t), subject, []byte("after")))
+		back, err := wait()
+		require.NoError(t, err)
+		require.Equal(t, "ack:open", string(back))
+		for _, want := range []string{"before", "open", "after"} {
+			select {
+			case m := <-got:
+				require.Equal(t, want, m, "messages arrive in the order they were sent")
+			case <-ctx(t).Done():
+				require.FailNow(t, "no message", "%q was not delivered", want)
+			}
+		}
+
+		wait, err = a.StartRequest(ctx(t), "pushlab.test.p.2", []byte("x"))
+		require.NoError(t, err)
+		_, err = wait()
+		require.ErrorIs(t, err, cluster.ErrUnavailable, "nobody listens on partition 2")
+	})
+
 	t.Run("only the first reply counts", func(t *testing.T) {
 		a, b := open(t)
 		for _, answer := range []string{"first", "second"} {

@@ -153,6 +153,43 @@ func (b *Bus) Publish(ctx context.Context, subject string, data []byte) error {
 
 // Request sends data to subject and waits for the first reply until ctx ends. NATS's "no
 // responders" answer is cluster.ErrUnavailable; the deadline passing is an error wrapping ctx's.
+// StartRequest publishes the request with a reply inbox of its own, subscribed first, and waits
+// for the reply in wait. With no responders the NATS server answers at once with a 503 status
+// message, which wait turns into cluster.ErrUnavailable.
+func (b *Bus) StartRequest(ctx context.Context, subject string, data []byte) (func() ([]byte, error), error) {
+	inbox := b.nc.NewInbox()
+	sub, err := b.nc.SubscribeSync(inbox)
+	if err != nil {
+		return nil, fmt.Errorf("request %s: reply inbox: %w", subject, err)
+	}
+	if err := b.nc.PublishRequest(subject, inbox, data); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, fmt.Errorf("request %s: %w", subject, err)
+	}
+	return func() ([]byte, error) {
+		defer func() { _ = sub.Unsubscribe() }()
+		m, err := sub.NextMsgWithContext(ctx)
+		switch {
+		case errors.Is(err, nats.ErrNoResponders), err == nil && len(m.Data) == 0 && m.Header.Get(statusHeader) == noResponders:
+			return nil, fmt.Errorf("request %s: %w", subject, cluster.ErrUnavailable)
+		case err == nil:
+			return m.Data, nil
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("request %s: no reply: %w", subject, ctx.Err())
+		default:
+			return nil, fmt.Errorf("request %s: %w", subject, err)
+		}
+	}, nil
+}
+
+// A NATS server answers a request nobody listens to with a header-only message whose Status
+// header is 503; NextMsg reports it as nats.ErrNoResponders, and these names (which nats.go keeps
+// unexported) recognise it should a version hand the message over instead.
+const (
+	statusHeader = "Status"
+	noResponders = "503"
+)
+
 func (b *Bus) Request(ctx context.Context, subject string, data []byte) ([]byte, error) {
 	m, err := b.nc.RequestWithContext(ctx, subject, data)
 	switch {
