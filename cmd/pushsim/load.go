@@ -42,6 +42,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	adminKey := fs.String("admin-key", os.Getenv("PUSHLAB_ADMIN_KEY"), "the running relay's admin key (default $PUSHLAB_ADMIN_KEY)")
 	relayBin := fs.String("relay-bin", "", "relay binary to start (default: next to pushsim, or on PATH; make build)")
 	memStore := fs.Bool("memory-store", false, "start the relay on its in-memory store (the pipeline without SQLite's cost)")
+	procs := fs.Int("load-procs", 0, "processes holding the phones: 0 decides from the open-file limit (one while they fit), 1 this one, K worker processes")
 	sources := fs.Int("sources", 8, "loopback source addresses (127.0.0.1…) to spread the phones' connections over")
 	seed := fs.Uint64("seed", 1, "seed of the recipients' draws (and of the virtual mode)")
 	asJSON := fs.Bool("json", false, "print one JSON object with the figures instead of a table")
@@ -56,7 +57,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var notHere []string
-	for _, name := range []string{"relay", "fcm", "admin-key", "relay-bin", "memory-store", "sources"} {
+	for _, name := range []string{"relay", "fcm", "admin-key", "relay-bin", "memory-store", "sources", "load-procs"} {
 		if set[name] && *virtual {
 			notHere = append(notHere, "--"+name)
 		}
@@ -74,7 +75,8 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return &exitError{2, fmt.Errorf("%s: %s", strings.Join(notHere, ", "), why)}
 	}
 	cfg := load.Config{Devices: *devices, Senders: *senders, Rate: *rate, Duration: *dur, KillRatio: *kill,
-		RelayURL: *relayURL, FCMURL: *fcmURL, AdminKey: *adminKey, RelayBin: *relayBin, MemoryStore: *memStore, Sources: *sources, Seed: *seed}
+		RelayURL: *relayURL, FCMURL: *fcmURL, AdminKey: *adminKey, RelayBin: *relayBin, MemoryStore: *memStore, Sources: *sources, Seed: *seed,
+		Procs: *procs}
 	if err := cfg.Validate(); err != nil {
 		return &exitError{2, err}
 	}
@@ -130,4 +132,13 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	t.Render()
 	fmt.Fprintf(stdout, "%s mode, %.1fs; report in %s/ (report.json, load.html)\n", mode, finished.Sub(started).Seconds(), *out)
 	return nil
+}
+
+// runLoadWorker serves pushsim load as one of its worker processes: calls on standard input,
+// answers on standard output (load.ServeWorker). It is started by pushsim load, never by hand.
+func runLoadWorker(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	if len(args) > 0 {
+		return &exitError{2, fmt.Errorf("takes no arguments: pushsim load starts it")}
+	}
+	return load.ServeWorker(ctx, os.Stdin, stdout)
 }

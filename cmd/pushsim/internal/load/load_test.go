@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -125,4 +126,53 @@ func TestConfigRefusesWhatCannotWork(t *testing.T) {
 	for _, c := range []Config{{KillRatio: 2}, {Rate: -1}, {Devices: -1}, {Sources: 300}, {RelayURL: "http://x"}} {
 		require.Error(t, c.Validate(), "%+v", c)
 	}
+}
+
+// Phones are spread over worker processes only when this process's open files are not enough
+// for them (with headroom), as many as they need; a number given is kept.
+func TestProcessesFollowTheFileLimit(t *testing.T) {
+	for _, tc := range []struct {
+		cfg   Config
+		limit int
+		want  int
+	}{
+		{Config{Devices: 19_000, Senders: 10, KillRatio: 0.01}, 20_000, 1}, // the bench's 19,000 phones stay in one process
+		{Config{Devices: 2_000, Senders: 10, KillRatio: 0.1}, 20_000, 1},
+		{Config{Devices: 19_000, Senders: 10, KillRatio: 0.1}, 20_000, 2}, // fakefcm's side of 1,900 channels here too
+		{Config{Devices: 19_000, Senders: 10, KillRatio: 0.1, FCMURL: "http://f"}, 20_000, 1},
+		{Config{Devices: 25_000, Senders: 10, KillRatio: 0.1}, 20_000, 2},
+		{Config{Devices: 30_000, Senders: 10, KillRatio: 0.1}, 20_000, 2},
+		{Config{Devices: 60_000, Senders: 10, KillRatio: 0.1}, 20_000, 4},
+		{Config{Devices: 2_000, Senders: 10, KillRatio: 0.1}, 1_024, 3},
+		{Config{Devices: 30_000, Senders: 10, Procs: 1}, 20_000, 1},
+		{Config{Devices: 200, Senders: 10, Procs: 3}, 20_000, 3},
+	} {
+		require.Equal(t, tc.want, tc.cfg.procs(tc.limit), "%+v under %d open files", tc.cfg, tc.limit)
+	}
+}
+
+// A live load spread over two worker processes against one relay: every phone and sender is
+// held at once (the sum over the workers at one tally), each killed phone's pushes are timed in
+// whichever worker holds it, though their messages left from both, and every push's latency is
+// pooled into the percentiles.
+func TestSpreadLoadOverWorkerProcesses(t *testing.T) {
+	st, err := live.StartStack(t.Context(), live.StackConfig{Seed: 1, DB: live.MemoryDB, AdminKey: "load-test-admin-key-0123"})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	var started atomic.Int32
+	cfg := Config{Devices: 300, Senders: 6, Rate: 100, Duration: time.Second, KillRatio: 0.5, Seed: 4, Procs: 2,
+		Worker: testWorker(&started), RelayURL: st.RelayURL, FCMURL: st.FCMURL, AdminKey: st.AdminKey}
+	res, err := RunLive(t.Context(), cfg)
+	require.NoError(t, err)
+	require.Equal(t, int32(2), started.Load())
+	require.Zero(t, res.Errors)
+	require.Equal(t, 300+6, res.PeakConnected, "every phone and sender, before the kills")
+	require.Equal(t, 300-150+6, res.Connected)
+	require.InDelta(t, 100, res.Messages, 3, "every send of 100/s for 1 s acknowledged")
+	require.Positive(t, res.Pushes, "killed phones got pushes")
+	require.Equal(t, res.Pushes, res.PushLatencyMs.Count, "every push's latency pooled")
+	require.InDelta(t, res.Messages/2, res.Pushes, 30, "about half the messages go to killed phones")
+	require.Positive(t, res.PushLatencyMs.P50)
+	require.Less(t, res.PushLatencyMs.Max, 5000.0, "latencies from the message's own send time")
+	require.NotEmpty(t, res.Series)
 }
