@@ -293,6 +293,10 @@ type Load struct {
 	RelayBytesPerConnection float64     `json:"relayBytesPerConnection"`
 	Errors                  int         `json:"errors"`
 	Series                  []Sample    `json:"series,omitempty"`
+	// Nodes is how many relay processes the run started (a cluster's nodes; 0 for a relay
+	// already running); LoadProcesses how many processes held the phones (live runs).
+	Nodes         int `json:"nodes,omitempty"`
+	LoadProcesses int `json:"loadProcesses,omitempty"`
 }
 
 // Sample is one point of a load test's time series.

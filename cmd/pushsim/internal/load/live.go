@@ -61,6 +61,7 @@ type servers struct {
 	app              uint64
 	cert             int64
 	procs            []*relayproc.Process // the relays this run started
+	cluster          *cluster             // what its cluster's relays share, if Nodes ≥ 2
 	fcm              *live.Stack
 	admin            *client.Admin
 	control          *control.Client
@@ -77,6 +78,9 @@ func (s *servers) close() {
 	}
 	for _, p := range s.procs {
 		_ = p.Stop()
+	}
+	if s.cluster != nil {
+		s.cluster.close()
 	}
 	if s.fcm != nil {
 		_ = s.fcm.Close()
@@ -128,17 +132,36 @@ func startServers(ctx context.Context, cfg Config, rng *rand.Rand) (*servers, er
 			return nil, err
 		}
 		s.adminKey = loadAdminKey
-		db := filepath.Join(s.tmp, "relay.db")
-		if cfg.MemoryStore {
-			db = ":memory:"
+		if cfg.Nodes >= 2 {
+			if s.cluster, err = startCluster(cfg); err != nil {
+				s.close()
+				return nil, err
+			}
+			s.procs, err = s.cluster.startNodes(ctx, cfg, s.adminKey, conf)
+			if err != nil {
+				s.close()
+				return nil, err
+			}
+			if cfg.Postgres != "" {
+				// A database of the run's choosing may hold earlier runs': the app is another.
+				offset := 1 + rng.Uint64N(1_000_000)
+				s.app, s.cert = loadApp+offset*1000, loadCert+int64(offset)*1000
+			}
+		} else {
+			db := filepath.Join(s.tmp, "relay.db")
+			if cfg.MemoryStore {
+				db = ":memory:"
+			}
+			proc, err := relayproc.Start(ctx, relayproc.Options{Bin: cfg.RelayBin, AdminKey: s.adminKey, Config: conf, DB: db})
+			if err != nil {
+				s.close()
+				return nil, err
+			}
+			s.procs = append(s.procs, proc)
 		}
-		proc, err := relayproc.Start(ctx, relayproc.Options{Bin: cfg.RelayBin, AdminKey: s.adminKey, Config: conf, DB: db})
-		if err != nil {
-			s.close()
-			return nil, err
+		for _, p := range s.procs {
+			s.relayURLs = append(s.relayURLs, p.URL)
 		}
-		s.procs = append(s.procs, proc)
-		s.relayURLs = []string{proc.URL}
 		lifted := fakefcm.Throttles{DevicePerMinute: 1_000_000, DevicePerHour: 1_000_000, CollapsibleBurst: 1_000_000,
 			ProjectPerMinute: 100_000_000}
 		if s.fcm, err = live.StartStack(ctx, live.StackConfig{FCMOnly: true, FCMConfig: &fakefcm.Config{Seed: cfg.Seed,
@@ -159,6 +182,12 @@ func startServers(ctx context.Context, cfg Config, rng *rand.Rand) (*servers, er
 		TLSClientConfig: cfg.TLS.Clone()}}
 	s.hc = hc
 	s.admin = &client.Admin{BaseURL: s.relayURLs[0], Key: s.adminKey, HTTP: hc}
+	if s.cluster != nil {
+		if err := waitReady(ctx, hc, s.relayURLs, s.adminKey); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
 	s.control = &control.Client{BaseURL: s.fcmURL, HTTP: hc,
 		Dialer: &websocket.Dialer{TLSClientConfig: cfg.TLS.Clone(), HandshakeTimeout: 10 * time.Second}}
 	lifted := relay.Caps{PerMinute: 1_000_000, PerHour: 1_000_000, Burst: 1_000_000, Refill: duration.Of(time.Millisecond)}
@@ -189,7 +218,8 @@ type phone struct {
 	token  string
 	conn   *client.Conn
 	ch     *control.DeviceChannel
-	killed bool
+	killed bool // its app killed: its relay connection dropped, its FCM channel open
+	lost   bool // the relay closed its connection (counted as an error)
 }
 
 // run is one live load run, or one worker process's share of it: the phones i with
@@ -199,7 +229,8 @@ type run struct {
 	srv       *servers
 	m         *meter
 	dialer    func(i int) *websocket.Dialer
-	phones    []*phone // targets, then senders; nil where not connected or another process's
+	mu        sync.Mutex // guards phones' entries and their killed and lost
+	phones    []*phone   // targets, then senders; nil where not connected or another process's
 	share, of int
 	nextID    atomic.Int64
 	wg        sync.WaitGroup
@@ -232,10 +263,15 @@ func RunLive(ctx context.Context, cfg Config) (reports.Load, error) {
 	}
 	defer srv.close()
 	if procs := cfg.procs(fileLimit()); procs > 1 {
-		return runSpread(ctx, cfg, srv, procs)
+		res, err := runSpread(ctx, cfg, srv, procs)
+		res.Nodes, res.LoadProcesses = len(srv.procs), procs
+		return res, err
 	}
 	r := newRun(cfg, srv, 0, 1)
 	defer r.closeAll()
+	// The phones' heartbeats from the first connection on, until the run is over: a connect
+	// phase longer than the relay's heartbeat deadline must not lose the first phones.
+	defer r.pinging(ctx)()
 
 	// Connect: a warm-up batch first, so that the relay's memory per connection is measured
 	// past its start-up allocations.
@@ -253,22 +289,12 @@ func RunLive(ctx context.Context, cfg Config) (reports.Load, error) {
 	}
 	time.Sleep(settleAfterIO)
 	perConn := srv.perConnection(before, measured, total)
+	r.reap() // every phone connected, none killed yet: the peak
 	if err := r.kill(ctx); err != nil {
 		stopSampling()
 		return reports.Load{}, err
 	}
 	stopSampling()
-	// The phones' heartbeats, until the run is over.
-	pingCtx, stopPing := context.WithCancel(ctx)
-	pinged := make(chan struct{})
-	go func() {
-		defer close(pinged)
-		r.ping(pingCtx)
-	}()
-	defer func() {
-		stopPing()
-		<-pinged
-	}()
 
 	stopSampling = sampling(ctx, r.m, cfg.Progress, PhaseSend, nil)
 	sendTime := r.send(ctx, time.Now(), 0)
@@ -276,7 +302,9 @@ func RunLive(ctx context.Context, cfg Config) (reports.Load, error) {
 	stopSampling = sampling(ctx, r.m, cfg.Progress, PhaseDrain, nil)
 	_ = drain(ctx, r.m, nil)
 	stopSampling()
+	r.reap()
 	res := r.m.result(cfg, sendTime, perConn)
+	res.Nodes, res.LoadProcesses = len(srv.procs), 1
 	if ctx.Err() != nil {
 		return res, ctx.Err()
 	}
@@ -309,10 +337,11 @@ func (r *run) connect(ctx context.Context, from, to int) error {
 					}
 					continue
 				}
+				r.mu.Lock()
 				r.phones[i] = p
+				r.mu.Unlock()
 				r.m.mu.Lock()
 				r.m.connected++
-				r.m.peak = max(r.m.peak, r.m.connected)
 				r.m.mu.Unlock()
 			}
 		}()
@@ -380,7 +409,9 @@ func (r *run) kill(ctx context.Context) error {
 			r.m.error(fmt.Errorf("phone %d: FCM channel: %w", i, err))
 			continue
 		}
+		r.mu.Lock()
 		p.ch, p.killed = ch, true
+		r.mu.Unlock()
 		r.wg.Add(1)
 		go r.receive(p)
 		_ = p.conn.Drop()
@@ -420,12 +451,62 @@ func (r *run) ping(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			for _, p := range r.phones {
-				if p != nil && !p.killed && p.conn != nil {
-					_ = p.conn.Send(relay.ClientFrame{Op: relay.OpPing})
-				}
+			r.reap()
+			for _, p := range r.online() {
+				_ = p.conn.Send(relay.ClientFrame{Op: relay.OpPing})
 			}
 		}
+	}
+}
+
+// online is the phones whose relay connection is open, as far as this process knows.
+func (r *run) online() []*phone {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ps []*phone
+	for _, p := range r.phones {
+		if p != nil && !p.killed && !p.lost {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+// reap finds the online phones whose connection the relay closed (as it does a connection
+// silent past its heartbeat deadline, or when it runs out of open files), counts each as an
+// error and no longer as connected, and then counts the phones connected now towards the peak:
+// the peak is of connections known to be open at one moment.
+func (r *run) reap() {
+	for _, p := range r.online() {
+		select {
+		case <-p.conn.Done():
+		default:
+			continue
+		}
+		r.mu.Lock()
+		p.lost = true
+		r.mu.Unlock()
+		r.m.error(fmt.Errorf("phone %d: the relay closed its connection: %v", p.i, p.conn.Err()))
+		r.m.mu.Lock()
+		r.m.connected--
+		r.m.mu.Unlock()
+	}
+	r.m.mu.Lock()
+	r.m.peak = max(r.m.peak, r.m.connected)
+	r.m.mu.Unlock()
+}
+
+// pinging keeps the online phones' connections alive from now until stopped.
+func (r *run) pinging(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	pinged := make(chan struct{})
+	go func() {
+		defer close(pinged)
+		r.ping(ctx)
+	}()
+	return func() {
+		cancel()
+		<-pinged
 	}
 }
 
@@ -436,8 +517,8 @@ func (r *run) ping(ctx context.Context) {
 // process's.
 func (r *run) send(ctx context.Context, start time.Time, perSender float64) time.Duration {
 	var senders []*phone
-	for _, p := range r.phones[r.cfg.Devices:] {
-		if p != nil {
+	for _, p := range r.online() {
+		if p.i >= r.cfg.Devices {
 			senders = append(senders, p)
 		}
 	}

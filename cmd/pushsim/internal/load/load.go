@@ -50,6 +50,13 @@ type Config struct {
 	Sources int
 	// Seed drives the virtual mode and the choice of recipients.
 	Seed uint64
+	// Nodes, 2 or more, runs the relay as a cluster of that many processes (relay --cluster) on
+	// one PostgreSQL and one NATS, the phones spread over the nodes round robin (RunLive only,
+	// without RelayURL or MemoryStore); 0 or 1 runs one relay. Postgres and NATS name the
+	// cluster's servers; empty starts a throwaway PostgreSQL from the installed server binaries
+	// and an embedded NATS server.
+	Nodes          int
+	Postgres, NATS string
 	// Procs is how many processes hold the phones (RunLive only): 0 decides from this process's
 	// open-file limit (one process while the phones fit with headroom, else as many worker
 	// processes as they need); 1 keeps them all in this process; 2 or more spreads them over
@@ -109,6 +116,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sources %d: between 1 and 250 loopback addresses", c.Sources)
 	case (c.RelayURL == "") != (c.FCMURL == ""):
 		return fmt.Errorf("give both --relay and --fcm, or neither")
+	case c.Nodes < 0:
+		return fmt.Errorf("nodes %d: must not be negative", c.Nodes)
+	case c.Nodes >= 2 && c.RelayURL != "":
+		return fmt.Errorf("nodes %d: a cluster is started by the run; --relay names a relay already running", c.Nodes)
+	case c.Nodes >= 2 && c.MemoryStore:
+		return fmt.Errorf("nodes %d: a cluster keeps its state in PostgreSQL, shared by the nodes; --memory-store is for one relay", c.Nodes)
+	case c.Nodes < 2 && (c.Postgres != "" || c.NATS != ""):
+		return fmt.Errorf("--postgres and --nats are the servers of a cluster: give --nodes N (N ≥ 2) too")
 	case c.Procs < 0:
 		return fmt.Errorf("load processes %d: must not be negative", c.Procs)
 	case c.Procs > 1 && c.TLS != nil:

@@ -128,6 +128,8 @@ func (w *Worker) Setup(s WorkerSetup, _ *bool) error {
 	srv := &servers{relayURLs: s.RelayURLs, fcmURL: s.FCMURL, app: s.App, cert: s.Cert, senderID: s.SenderID, hc: hc,
 		control: &control.Client{BaseURL: s.FCMURL, HTTP: hc, Dialer: &websocket.Dialer{HandshakeTimeout: 10 * time.Second}}}
 	w.r = newRun(cfg, srv, s.Share, s.Of)
+	// The phones' heartbeats from the first connection on, until the run is over.
+	w.stopPing = w.r.pinging(w.ctx)
 	return nil
 }
 
@@ -142,37 +144,21 @@ func (w *Worker) Connect(pr PhoneRange, senders *int) error {
 		return err
 	}
 	*senders = 0
-	for _, p := range r.phones[r.cfg.Devices:] {
-		if p != nil {
+	for _, p := range r.online() {
+		if p.i >= r.cfg.Devices {
 			*senders++
 		}
 	}
 	return nil
 }
 
-// Kill kills the worker's share of the killed phones, then keeps its other phones' connections
-// alive with pings until the run is over.
+// Kill kills the worker's share of the killed phones.
 func (w *Worker) Kill(_ int, _ *bool) error {
 	r, err := w.run()
 	if err != nil {
 		return err
 	}
-	if err := r.kill(w.ctx); err != nil {
-		return err
-	}
-	ctx, stop := context.WithCancel(w.ctx)
-	pinged := make(chan struct{})
-	go func() {
-		defer close(pinged)
-		r.ping(ctx)
-	}()
-	w.mu.Lock()
-	w.stopPing = func() {
-		stop()
-		<-pinged
-	}
-	w.mu.Unlock()
-	return nil
+	return r.kill(w.ctx)
 }
 
 // Send sends from the worker's senders as planned and answers once they are done.
@@ -185,12 +171,13 @@ func (w *Worker) Send(p SendPlan, _ *bool) error {
 	return w.ctx.Err()
 }
 
-// Tally answers the worker's figures.
+// Tally answers the worker's figures, its connections checked open (reap) first.
 func (w *Worker) Tally(_ int, t *Tally) error {
 	r, err := w.run()
 	if err != nil {
 		return err
 	}
+	r.reap()
 	*t = r.m.tally()
 	return nil
 }
