@@ -134,6 +134,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		{"push latency p50 · p90 · p99 · max", fmt.Sprintf("%.1f · %.1f · %.1f · %.1f ms", res.PushLatencyMs.P50, res.PushLatencyMs.P90, res.PushLatencyMs.P99, res.PushLatencyMs.Max)},
 		{"relay memory per connection", fmt.Sprintf("%.1f KiB", res.RelayBytesPerConnection/1024)},
 		{"errors", res.Errors},
+		{"first error", res.FirstError},
 	})
 	t.Render()
 	fmt.Fprintf(stdout, "%s mode, %.1fs; report in %s/ (report.json, load.html)\n", mode, finished.Sub(started).Seconds(), *out)

@@ -38,6 +38,7 @@ const (
 	loadAdminKey  = "load-admin-key-0123456789"
 	dialWorkers   = 64
 	pingInterval  = 30 * time.Second
+	pingSlots     = 30
 	drainQuiet    = time.Second
 	drainLongest  = 10 * time.Second
 	warmupPhones  = 100
@@ -442,18 +443,22 @@ func (r *run) receive(p *phone) {
 	}
 }
 
-// ping keeps the online phones' connections alive.
+// ping keeps the online phones' connections alive: each pings every pingInterval, the phones
+// spread over the interval's seconds (phone i in second i%pingSlots), so that thousands of pings
+// do not reach the relay in one burst.
 func (r *run) ping(ctx context.Context) {
-	t := time.NewTicker(pingInterval)
+	t := time.NewTicker(pingInterval / pingSlots)
 	defer t.Stop()
-	for {
+	for slot := 0; ; slot = (slot + 1) % pingSlots {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			r.reap()
 			for _, p := range r.online() {
-				_ = p.conn.Send(relay.ClientFrame{Op: relay.OpPing})
+				if p.i%pingSlots == slot {
+					_ = p.conn.Send(relay.ClientFrame{Op: relay.OpPing})
+				}
 			}
 		}
 	}
@@ -484,8 +489,12 @@ func (r *run) reap() {
 			continue
 		}
 		r.mu.Lock()
-		p.lost = true
+		killed := p.killed // killed since online(): its connection dropped on purpose
+		p.lost = !killed
 		r.mu.Unlock()
+		if killed {
+			continue
+		}
 		r.m.error(fmt.Errorf("phone %d: the relay closed its connection: %v", p.i, p.conn.Err()))
 		r.m.mu.Lock()
 		r.m.connected--

@@ -287,6 +287,14 @@ func (m *meter) result(cfg Config, sendTime time.Duration, bytesPerConn float64)
 		MessagesPerSecond:       float64(m.messages) / over(m.lastAck),
 		PushesPerSecond:         float64(m.pushes) / over(m.lastArrival),
 		PushLatencyMs:           reports.Percentile(m.latencies),
-		RelayBytesPerConnection: bytesPerConn, Errors: m.errors, Series: slices.Clone(m.series),
+		RelayBytesPerConnection: bytesPerConn, Errors: m.errors, FirstError: errText(m.firstErr), Series: slices.Clone(m.series),
 	}
+}
+
+// errText is err's text, or empty for nil.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pushlab/pushlab/fakefcm"
 	fcmserver "github.com/pushlab/pushlab/fakefcm/server"
+	"github.com/pushlab/pushlab/internal/duration"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/internal/testca"
 	"github.com/pushlab/pushlab/relay"
@@ -218,4 +219,21 @@ func TestClusterReadyWhenEveryPartitionIsServed(t *testing.T) {
 func TestClusterNodesArguments(t *testing.T) {
 	c := &cluster{natsURL: "nats://127.0.0.1:4222", name: "pushsim-load-7"}
 	require.Equal(t, []string{"--cluster", "--node-id", "node-2", "--nats", "nats://127.0.0.1:4222", "--cluster-name", "pushsim-load-7"}, c.relayArgs(1))
+}
+
+// A phone whose connection the relay closed (here: silent past a heartbeat deadline shorter than
+// the phones' ping interval) is an error and no longer counted as connected; the peak counts the
+// connections open at one moment, before the relay closed any.
+func TestConnectionsTheRelayClosedAreErrors(t *testing.T) {
+	st, err := live.StartStack(t.Context(), live.StackConfig{Seed: 1, DB: live.MemoryDB, AdminKey: "load-test-admin-key-0123",
+		Relay: relay.Config{HeartbeatInterval: duration.Of(time.Second), HeartbeatDeadline: duration.Of(3 * time.Second)}})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	res, err := RunLive(t.Context(), Config{Devices: 20, Senders: 2, Rate: 10, Duration: 2 * time.Second, KillRatio: 0.5, Seed: 5,
+		RelayURL: st.RelayURL, FCMURL: st.FCMURL, AdminKey: st.AdminKey})
+	require.NoError(t, err)
+	require.Equal(t, 20+2, res.PeakConnected)
+	require.Less(t, res.Connected, 20-10, "the silent phones' connections are gone")
+	require.GreaterOrEqual(t, res.Errors, 20-10-res.Connected)
+	require.Contains(t, res.FirstError, "the relay closed its connection")
 }
