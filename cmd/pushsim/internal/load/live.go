@@ -117,7 +117,9 @@ func (s *servers) perConnection(before int64, measured bool, total int) float64 
 
 // startServers starts (or reaches) the relay and fakefcm and provisions the load's app and
 // certificate. The relay it starts runs as a child process, so that the figures measure a relay
-// process of its own (its RSS, its open-file limit); fakefcm is sim/live's Stack alone.
+// process of its own (its RSS, its open-file limit), or, with Nodes ≥ 2, as many cluster nodes
+// on a PostgreSQL and a NATS of their own (startCluster), ready once every partition is served;
+// fakefcm is sim/live's Stack alone.
 func startServers(ctx context.Context, cfg Config, rng *rand.Rand) (*servers, error) {
 	s := &servers{fcmURL: cfg.FCMURL, adminKey: cfg.AdminKey, app: loadApp, cert: loadCert}
 	if cfg.RelayURL != "" {

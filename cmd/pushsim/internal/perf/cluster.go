@@ -43,14 +43,22 @@ func ClusterLoadFigures(ctx context.Context, cfg ClusterLoadConfig) ([]Figure, e
 	}
 	thrShape, latShape := clusterShapes(cfg.Duration)
 	var clThr, oneThr, thrRatio, clP99, oneP99, p99Ratio []float64
-	errs := 0
-	run := func(shape load.Config, nodes int) (reports.Load, error) {
+	// errs counts each shape's errors on each side ("throughput cluster", …), first the first.
+	errs, first := map[string]int{}, map[string]string{}
+	run := func(shape load.Config, what string, nodes int) (reports.Load, error) {
 		shape.RelayBin, shape.Nodes = cfg.RelayBin, nodes
 		res, err := load.RunLive(ctx, shape)
 		if err != nil {
 			return res, fmt.Errorf("%d node(s), %v msg/s: %w", nodes, shape.Rate, err)
 		}
-		errs += res.Errors
+		side := what + " single"
+		if nodes > 1 {
+			side = what + " cluster"
+		}
+		errs[side] += res.Errors
+		if first[side] == "" {
+			first[side] = res.FirstError
+		}
 		return res, nil
 	}
 	for round := range cfg.Rounds {
@@ -62,11 +70,11 @@ func ClusterLoadFigures(ctx context.Context, cfg ClusterLoadConfig) ([]Figure, e
 		}
 		thr, p99 := map[int]float64{}, map[int]float64{}
 		for _, nodes := range order {
-			t, err := run(thrShape, nodes)
+			t, err := run(thrShape, "throughput", nodes)
 			if err != nil {
 				return nil, err
 			}
-			l, err := run(latShape, nodes)
+			l, err := run(latShape, "latency", nodes)
 			if err != nil {
 				return nil, err
 			}
@@ -81,16 +89,26 @@ func ClusterLoadFigures(ctx context.Context, cfg ClusterLoadConfig) ([]Figure, e
 			p99Ratio = append(p99Ratio, p99[cfg.Nodes]/p99[1])
 		}
 	}
-	how := fmt.Sprintf("%d interleaved rounds; %d errors over every run", cfg.Rounds, errs)
+	errors := func(side string) string {
+		if errs[side] == 0 {
+			return "0 errors"
+		}
+		return fmt.Sprintf("%d errors, first: %s", errs[side], first[side])
+	}
 	name := fmt.Sprintf("cluster of %d relays (PostgreSQL, NATS)", cfg.Nodes)
+	// Sends refused at saturation are the load shed, not a fault: the throughput figures stand
+	// with them; the latency load is one both keep up with, so an error there fails the figure.
 	return []Figure{
-		{Name: name + ": push throughput", Value: Median(clThr), Unit: "/s", Goal: "–", Met: errs == 0,
-			Note: fmt.Sprintf("6,000 msg/s offered to 5,000 killed phones, spread over the nodes; %s", how)},
-		{Name: "  single node (SQLite), the same load", Value: Median(oneThr), Unit: "/s", Goal: "–", Met: true, Note: "the baseline, in the same rounds"},
+		{Name: name + ": push throughput", Value: Median(clThr), Unit: "/s", Goal: "–", Met: true,
+			Note: fmt.Sprintf("6,000 msg/s offered to 5,000 killed phones, spread over the nodes; %d interleaved rounds; %s",
+				cfg.Rounds, errors("throughput cluster"))},
+		{Name: "  single node (SQLite), the same load", Value: Median(oneThr), Unit: "/s", Goal: "–", Met: true,
+			Note: "the baseline, in the same rounds; " + errors("throughput single")},
 		{Name: "  cluster ÷ single node", Value: Median(thrRatio), Unit: "×", Goal: "–", Met: true, Note: "median of the rounds' ratios"},
-		{Name: name + ": kill→push p99 at 1,000 msg/s", Value: Median(clP99), Unit: "ms", Goal: "–", Met: errs == 0,
-			Note: "2,000 phones, a tenth killed; send to arrival on the FCM channel"},
-		{Name: "  single node (SQLite), the same load", Value: Median(oneP99), Unit: "ms", Goal: "–", Met: true, Note: "the baseline, in the same rounds"},
+		{Name: name + ": kill→push p99 at 1,000 msg/s", Value: Median(clP99), Unit: "ms", Goal: "–", Met: errs["latency cluster"] == 0,
+			Note: "2,000 phones, a tenth killed; send to arrival on the FCM channel; " + errors("latency cluster")},
+		{Name: "  single node (SQLite), the same load", Value: Median(oneP99), Unit: "ms", Goal: "–", Met: errs["latency single"] == 0,
+			Note: "the baseline, in the same rounds; " + errors("latency single")},
 		{Name: "  cluster ÷ single node", Value: Median(p99Ratio), Unit: "×", Goal: "–", Met: true, Note: "median of the rounds' ratios"},
 	}, nil
 }
