@@ -11,6 +11,7 @@ SOAK_PHONES ?= 200
 RAPID_CHECKS ?= 20000
 RAPID_STEPS ?= 100
 LIVE_CHECKS ?= 400
+CLUSTER_CHECKS ?= 200
 GREMLINS_VERSION := v0.6.0
 # MUTATE_FILES: the relay core files (relay/*.go) mutate mutates, or all; MUTATE_TAGS: the build tags of the
 # tests that judge the mutants (mutate adds the scenario library and the push-rule property; empty: unit tests only).
@@ -51,9 +52,9 @@ lint:
 	$(GO) vet $(PKGS)
 	$(GO) mod tidy -diff
 
-## prop: the property tests deep, for nightly runs (RAPID_CHECKS checks of about RAPID_STEPS actions; the live one LIVE_CHECKS)
+## prop: the property tests deep, for nightly runs (RAPID_CHECKS checks of about RAPID_STEPS actions; the live one LIVE_CHECKS, the cluster one CLUSTER_CHECKS)
 prop:
-	RAPID_CHECKS=$(RAPID_CHECKS) RAPID_STEPS=$(RAPID_STEPS) PUSHLAB_LIVE_CHECKS=$(LIVE_CHECKS) $(GO) test -count=1 -timeout 6h -run '^TestProperty' $(PKGS)
+	RAPID_CHECKS=$(RAPID_CHECKS) RAPID_STEPS=$(RAPID_STEPS) PUSHLAB_LIVE_CHECKS=$(LIVE_CHECKS) PUSHLAB_CLUSTER_CHECKS=$(CLUSTER_CHECKS) $(GO) test -count=1 -timeout 6h -run '^TestProperty' $(PKGS)
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 30s)
 fuzz:

@@ -120,8 +120,9 @@ type Core struct {
 	pushCounter uint64
 
 	// sends are the messages waiting for other partitions' answers (a partitioned core only).
-	sends     map[uint64]*pendingSend
-	sendToken uint64
+	sends           map[uint64]*pendingSend
+	sendsByClientID map[clientSendKey]uint64
+	sendToken       uint64
 
 	ready Ready
 }
@@ -164,6 +165,7 @@ func New(cfg Config, st *State) (*Core, error) {
 	c.cancelled.token = map[uint64]tokenKey{}
 	c.pushCounter = cfg.Partition.firstPush()
 	c.sends = map[uint64]*pendingSend{}
+	c.sendsByClientID = map[clientSendKey]uint64{}
 	if cfg.LoginsPerSecond > 0 {
 		c.logins = ratelimit.MustBucket(cfg.LoginsPerSecond, time.Second/time.Duration(cfg.LoginsPerSecond))
 	}

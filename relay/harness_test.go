@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -25,7 +24,7 @@ const (
 // records to a MemoryStore, keeps the frames each connection received, the closes and the
 // pushes, and can rebuild the core from the store (a restart).
 type world struct {
-	t      *testing.T
+	t      testingT
 	cfg    Config
 	core   *Core
 	store  *MemoryStore
@@ -40,9 +39,28 @@ type world struct {
 	// cancelled are the Ready.Cancelled ids and records every Ready's records, in order.
 	cancelled []uint64
 	records   []Record
+	// remote, answers and sendsDone are every Ready's partition traffic, in order; routed, when
+	// set, is called after each settle (a cluster's router).
+	remote    []RemoteSend
+	answers   []RemoteReply
+	sendsDone []SendDone
+	routed    func()
 }
 
-func newWorld(t *testing.T, cfg Config) *world {
+// testingT is what a world needs of a test: a *testing.T, or a *rapid.T in property tests.
+type testingT interface {
+	require.TestingT
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
+func newWorld(t testingT, cfg Config) *world {
+	t.Helper()
+	return newWorldOn(t, cfg, NewMemoryStore())
+}
+
+// newWorldOn is newWorld persisting to store, which partitions of a cluster share.
+func newWorldOn(t testingT, cfg Config, store *MemoryStore) *world {
 	t.Helper()
 	if cfg.FramesPerSecond == 0 {
 		// Tests send bursts in zero virtual time; flood control has its own test.
@@ -50,7 +68,7 @@ func newWorld(t *testing.T, cfg Config) *world {
 	}
 	c, err := New(cfg, nil)
 	require.NoError(t, err)
-	w := &world{t: t, cfg: cfg, core: c, store: NewMemoryStore(), now: epoch,
+	w := &world{t: t, cfg: cfg, core: c, store: store, now: epoch,
 		frames: map[ConnID][]ServerFrame{}, closed: map[ConnID]CloseConn{}}
 	w.app(AppConfig{SDKAppID: testApp, SecretKey: secret.New(testSecret)})
 	w.cert(testApp, testCert)
@@ -93,6 +111,12 @@ func (w *world) settle() {
 		w.pushAt = append(w.pushAt, w.now)
 	}
 	w.trace = append(w.trace, rd.Trace...)
+	w.remote = append(w.remote, rd.Remote...)
+	w.answers = append(w.answers, rd.Answers...)
+	w.sendsDone = append(w.sendsDone, rd.SendsDone...)
+	if w.routed != nil {
+		w.routed()
+	}
 }
 
 // advance runs the virtual clock forward, firing timers at their own times.
@@ -114,12 +138,13 @@ func (w *world) advance(d time.Duration) {
 	w.settle()
 }
 
-// restart rebuilds the core from the store, as after a crash: connections are gone.
+// restart rebuilds the core from the store (its partition's part of it), as after a crash:
+// connections are gone.
 func (w *world) restart() {
 	w.t.Helper()
 	st, err := w.store.Load(context.Background())
 	require.NoError(w.t, err)
-	c, err := New(w.cfg, st)
+	c, err := New(w.cfg, st.ForPartition(w.cfg.Partition))
 	require.NoError(w.t, err)
 	w.core = c
 	for id := range w.frames {

@@ -30,6 +30,7 @@ const (
 	InputTestPush                                // admin: a test push to a device: App, User, Device, Title, Body
 	InputRemoteAnswer                            // a partition's answer to a RemoteSend: Answer
 	InputRemoteMsg                               // a message from another partition's core: Reply, Remote
+	InputTokenMoved                              // another partition's device bound a token: App, User, Device, Token
 )
 
 var inputKindNames = [...]string{
@@ -50,6 +51,7 @@ var inputKindNames = [...]string{
 	InputTestPush:           "test-push",
 	InputRemoteAnswer:       "remote-answer",
 	InputRemoteMsg:          "remote-msg",
+	InputTokenMoved:         "token-moved",
 }
 
 // String names the kind as Input.String prints it.
@@ -84,6 +86,7 @@ type Input struct {
 	Answer RemoteAnswer // remote-answer
 	Reply  uint64       // remote-msg: the driver's name for the request, echoed in the RemoteReply
 	Remote RemoteMsg    // remote-msg
+	Token  string       // token-moved
 
 	AppConfig AppConfig   // put-app
 	Cert      Certificate // put-certificate
@@ -135,6 +138,8 @@ func (c *Core) Step(now time.Time, in Input) error {
 		c.RemoteAnswer(now, in.Answer)
 	case InputRemoteMsg:
 		c.RemoteMsg(now, in.Reply, in.Remote)
+	case InputTokenMoved:
+		c.TokenMoved(now, in.App, in.Token, DeviceKey{SDKAppID: in.App, UserID: in.User, DeviceID: in.Device})
 	default:
 		return fmt.Errorf("%w: unknown input kind %d", ErrInvalid, uint8(in.Kind))
 	}
@@ -222,6 +227,11 @@ func (in Input) String() string {
 		p.str("text", m.Text)
 		p.flag("onlineOnly", m.OnlineOnly)
 		p.offlinePush(m.OfflinePush)
+	case InputTokenMoved:
+		p.num("app", in.App)
+		p.str("user", in.User)
+		p.str("device", in.Device)
+		p.str("token", in.Token)
 	case InputCertificateChecked:
 		p.int("cert", in.Check.CertID)
 		if in.Check.OK {

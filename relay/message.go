@@ -73,6 +73,12 @@ func (c *Core) send(sdkAppID uint64, fromDevice string, req SendRequest, origin 
 		if id, ok := from.clientMsgIDs[req.ClientMsgID]; ok {
 			return id, false, nil // a resend of a message already sent
 		}
+		if tok, ok := c.sendsByClientID[clientSendKey{from.key, req.ClientMsgID}]; ok {
+			// A resend of a message still waiting for other partitions: answered with it.
+			ps := c.sends[tok]
+			ps.origins = append(ps.origins, origin)
+			return ps.msg.ID, true, nil
+		}
 	}
 	var targets []sendTarget
 	if req.Group != "" {

@@ -14,8 +14,9 @@ import (
 func (rd *Ready) String() string { return rd.Format(time.Time{}) }
 
 // Format prints the Ready one line per item, in the order the driver carries it out: records,
-// frames, closes, pushes, cancelled pushes, trace entries, each in the Ready's own order. A line
-// starts with what the item is (record, frame, close, push, cancelled, trace) and goes on with
+// frames, closes, pushes, cancelled pushes, trace entries, then a partitioned core's remote
+// sends, answers and finished admin sends, each in the Ready's own order. A line starts with what
+// the item is (record, frame, close, push, cancelled, trace, remote, answer, send-done) and goes on with
 // key=value pairs in a fixed order, zero values left out; values that are not plain words are
 // quoted. Times are printed relative to origin (+1m30s) when origin is set, else in RFC 3339.
 // Trace entries are printed without their time, which is the core's present when it made them.
@@ -54,7 +55,63 @@ func (rd *Ready) Format(origin time.Time) string {
 	for _, e := range rd.Trace {
 		line(pr.trace(e))
 	}
+	for _, rs := range rd.Remote {
+		line(pr.remote(rs))
+	}
+	for _, a := range rd.Answers {
+		line(answer(a))
+	}
+	for _, d := range rd.SendsDone {
+		var f fields
+		f.word("send-done")
+		f.str("msg", d.MsgID)
+		f.raw("code", fmt.Sprint(int(d.Code)))
+		f.str("desc", d.Desc)
+		line(f)
+	}
 	return b.String()
+}
+
+// remote prints a message for another partition.
+func (pr printer) remote(rs RemoteSend) fields {
+	var f fields
+	f.word("remote")
+	f.num("token", rs.Token)
+	f.raw("partition", strconv.Itoa(rs.Partition))
+	m := rs.Msg
+	f.num("app", m.App)
+	f.str("id", m.ID)
+	f.str("from", m.From)
+	f.str("fromDevice", m.FromDevice)
+	f.str("to", strings.Join(m.To, ","))
+	f.str("group", m.Group)
+	f.str("text", m.Text)
+	pr.at(&f, "time", m.Time)
+	f.flag("onlineOnly", m.OnlineOnly)
+	f.offlinePush(m.OfflinePush)
+	return f
+}
+
+// answer prints this core's answer to another partition, its recipients' seqs by user.
+func answer(a RemoteReply) fields {
+	var f fields
+	f.word("answer")
+	f.num("reply", a.Reply)
+	f.raw("code", fmt.Sprint(int(a.Code)))
+	f.str("desc", a.Desc)
+	users := make([]string, 0, len(a.Seqs))
+	for u := range a.Seqs {
+		users = append(users, u)
+	}
+	slices.Sort(users)
+	var seqs fields
+	for _, u := range users {
+		seqs.raw(quote(u), fmt.Sprint(a.Seqs[u]))
+	}
+	if len(users) > 0 {
+		f.raw("seqs", "("+seqs.String()+")")
+	}
+	return f
 }
 
 // printer formats the items of a Ready, times relative to origin.

@@ -57,6 +57,12 @@ type SendDone struct {
 	Desc  string
 }
 
+// clientSendKey names a client send by its sender and clientMsgId, while it waits.
+type clientSendKey struct {
+	from        UserKey
+	clientMsgID string
+}
+
 // sendOrigin is who waits for a send's answer: a client's frame, or an admin call.
 type sendOrigin struct {
 	conn  ConnID
@@ -70,7 +76,7 @@ type pendingSend struct {
 	req        SendRequest
 	msg        StoredMsg
 	local      []sendTarget
-	origin     sendOrigin
+	origins    []sendOrigin // the send, then its resends (same clientMsgId) made while it waited
 	waiting    map[int]bool
 	refusal    *sendError
 	clientFrom UserKey
@@ -97,9 +103,12 @@ func (c *Core) splitTargets(targets []sendTarget) (local []sendTarget, remote ma
 // until they have all answered (RemoteAnswer).
 func (c *Core) startRemote(app uint64, req SendRequest, m StoredMsg, local []sendTarget, remote map[int][]string, origin sendOrigin) {
 	c.sendToken++
-	ps := &pendingSend{app: app, req: req, msg: m, local: local, origin: origin, waiting: map[int]bool{},
+	ps := &pendingSend{app: app, req: req, msg: m, local: local, origins: []sendOrigin{origin}, waiting: map[int]bool{},
 		clientFrom: UserKey{app, req.From}}
 	c.sends[c.sendToken] = ps
+	if req.ClientMsgID != "" {
+		c.sendsByClientID[clientSendKey{ps.clientFrom, req.ClientMsgID}] = c.sendToken
+	}
 	parts := make([]int, 0, len(remote))
 	for p := range remote {
 		parts = append(parts, p)
@@ -136,13 +145,26 @@ func (c *Core) RemoteAnswer(now time.Time, a RemoteAnswer) {
 		return
 	}
 	delete(c.sends, a.Token)
+	if ps.req.ClientMsgID != "" {
+		delete(c.sendsByClientID, clientSendKey{ps.clientFrom, ps.req.ClientMsgID})
+	}
+	if ps.refusal == nil && c.apps[ps.app] == nil {
+		ps.refusal = &sendError{CodeUnknownApp, fmt.Sprintf("app %d was deleted while the message was on its way", ps.app)}
+	}
 	if ps.refusal == nil {
 		if ps.req.ClientMsgID != "" {
 			c.user(ps.clientFrom).rememberClientMsgID(ps.req.ClientMsgID, ps.msg.ID)
 		}
 		c.deliverLocal(ps.msg, ps.local, ps.req.OnlineOnly)
 	}
-	if ps.origin.admin {
+	for _, o := range ps.origins {
+		c.answerSend(o, ps)
+	}
+}
+
+// answerSend tells one who waited for a send how it ended.
+func (c *Core) answerSend(o sendOrigin, ps *pendingSend) {
+	if o.admin {
 		done := SendDone{MsgID: ps.msg.ID, Code: OK}
 		if ps.refusal != nil {
 			done.Code, done.Desc = ps.refusal.code, ps.refusal.desc
@@ -150,15 +172,15 @@ func (c *Core) RemoteAnswer(now time.Time, a RemoteAnswer) {
 		c.ready.SendsDone = append(c.ready.SendsDone, done)
 		return
 	}
-	cn, ok := c.conns[ps.origin.conn]
+	cn, ok := c.conns[o.conn]
 	if !ok {
 		return // the sender's connection is gone; a resend with its clientMsgId finds the ID
 	}
 	if ps.refusal != nil {
-		c.reply(cn, ps.origin.frame, ps.refusal.code, ps.refusal.desc)
+		c.reply(cn, o.frame, ps.refusal.code, ps.refusal.desc)
 		return
 	}
-	c.frame(cn.id, ServerFrame{Op: OpReply, ID: ps.origin.frame, Code: OK, MsgID: ps.msg.ID})
+	c.frame(cn.id, ServerFrame{Op: OpReply, ID: o.frame, Code: OK, MsgID: ps.msg.ID})
 }
 
 // RemoteMsg takes a message another partition's core sent to users of this one: it files the

@@ -375,6 +375,16 @@ func (c *Core) setPushToken(cn *conn, d *device, f ClientFrame) {
 	c.reply(cn, f.ID, OK, "push token bound")
 }
 
+// TokenMoved is told, in a partitioned core, that the device to (of another partition) bound the
+// token of app sdkAppID: a device of this partition still bound to it loses its binding, as it
+// would in a single relay when the token moves (the phone changed hands or users).
+func (c *Core) TokenMoved(now time.Time, sdkAppID uint64, token string, to DeviceKey) {
+	c.observe(now)
+	if owner, ok := c.tokens[tokenKey{sdkAppID, token}]; ok && owner != to {
+		c.unbind(c.device(owner))
+	}
+}
+
 // unbind removes a device's push binding.
 func (c *Core) unbind(d *device) {
 	if d.binding == nil {

@@ -24,6 +24,9 @@ import (
 // Commands (app defaults to 1400000001, cert to 6768; durations are Go's):
 //
 //	config [seed=N] [heartbeat=D] [attempts=N] [base=D] [max=D] [max-wait=D] [ttl=D]  (before any other)
+//	       [partition=I partitions=N]   the core is partition I of N
+//	remote-answer token=N partition=P [code=C] [desc=S]   a partition's answer to a remote line
+//	remote-msg reply=N from=U to=(U,…) text=S [id=S] [group=G] [app=N] [online-only]
 //	app [id=N] [name=S] [policy=multi|single-platform|single] [per-minute=N] [per-hour=N] [burst=N] [refill=D] [update]
 //	cert [id=N] [app=N] [legacy] [endpoint=URL] [update]
 //	checked [id=N] (ok | error=S) [stale]   a check's result; stale: for credentials replaced since
@@ -94,6 +97,7 @@ func (tr *relayTranscript) start(t *testing.T, a *transcript.Args) {
 		cfg.Retry.Max = duration.Of(a.Dur("max", 0))
 		cfg.Retry.MaxWait = duration.Of(a.Dur("max-wait", 0))
 		cfg.PushTTL = duration.Of(a.Dur("ttl", 0))
+		cfg.Partition = Partition{Index: a.Int("partition", 0), Count: a.Int("partitions", 0)}
 	}
 	c, err := New(cfg, nil)
 	require.NoError(t, err)
@@ -159,6 +163,13 @@ func (tr *relayTranscript) input(t *testing.T, td *datadriven.TestData, a *trans
 	case "test-push":
 		return Input{Kind: InputTestPush, App: a.Uint("app", testApp), User: a.Str("user", ""), Device: a.Str("device", ""),
 			Title: a.Str("title", ""), Body: a.Str("body", "")}
+	case "remote-answer":
+		return Input{Kind: InputRemoteAnswer, Answer: RemoteAnswer{Token: a.Uint("token", 0), Partition: a.Int("partition", 0),
+			Code: Code(a.Int("code", 0)), Desc: a.Str("desc", "")}}
+	case "remote-msg":
+		return Input{Kind: InputRemoteMsg, Reply: a.Uint("reply", 0), Remote: RemoteMsg{App: a.Uint("app", testApp),
+			ID: a.Str("id", "1400000001-p9-1"), Time: tr.clock.Now, From: a.Str("from", ""), To: a.List("to"), Group: a.Str("group", ""),
+			Text: a.Str("text", ""), OnlineOnly: a.Flag("online-only")}}
 	case "admin-send":
 		return Input{Kind: InputAdminSend, App: a.Uint("app", testApp), Send: SendRequest{From: a.Str("from", ""), To: a.Str("to", ""),
 			Group: a.Str("group", ""), Text: a.Str("text", "")}}

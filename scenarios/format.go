@@ -32,7 +32,10 @@ type Scenario struct {
 	Devices []Device `yaml:"devices" json:"devices" jsonschema:"required"`
 	// Replay pins the run to a property test's: its seed, and steps applied back to back.
 	Replay *Replay `yaml:"replay" json:"replay,omitempty"`
-	Steps  []Step  `yaml:"steps" json:"steps" jsonschema:"required"`
+	// Cluster runs the scenario on the cluster twin: a relay cluster of that many nodes and
+	// partitions in virtual time, whose nodes the node steps kill, restart, pause and cut off.
+	Cluster *Cluster `yaml:"cluster" json:"cluster,omitempty"`
+	Steps   []Step   `yaml:"steps" json:"steps" jsonschema:"required"`
 
 	// File is where the scenario was read from.
 	File string `yaml:"-" json:"-"`
@@ -67,6 +70,18 @@ type Network struct {
 	Latency duration.Duration `yaml:"latency" json:"latency,omitempty"`
 	Jitter  duration.Duration `yaml:"jitter" json:"jitter,omitempty"`
 	Loss    float64           `yaml:"loss" json:"loss,omitempty"`
+}
+
+// Cluster is the relay cluster a scenario runs on (the cluster twin). Its nodes are named n1,
+// n2, …; a device connects to the node of its place in devices (the first to n1, …), and to the
+// next live one when that node is down.
+type Cluster struct {
+	// Nodes is the node count (3 when zero); Partitions the partition count (16 when zero).
+	Nodes      int `yaml:"nodes" json:"nodes,omitempty" jsonschema:"minimum=1"`
+	Partitions int `yaml:"partitions" json:"partitions,omitempty" jsonschema:"minimum=1"`
+	// LeaseTTL and RenewEvery are the nodes' lease timing (6s and 1s when left out).
+	LeaseTTL   duration.Duration `yaml:"leaseTTL,omitempty" json:"leaseTTL,omitempty"`
+	RenewEvery duration.Duration `yaml:"renewEvery,omitempty" json:"renewEvery,omitempty"`
 }
 
 // Replay makes a run replay another exactly: what the property tests write for a counterexample.
@@ -145,7 +160,15 @@ const (
 	StepNetwork       StepKind = "network"
 	StepWait          StepKind = "wait"
 	StepExpect        StepKind = "expect"
+	// The node steps, for a scenario on the cluster twin (cluster:).
+	StepKillNode      StepKind = "killNode"
+	StepRestartNode   StepKind = "restartNode"
+	StepPauseNode     StepKind = "pauseNode"
+	StepPartitionNode StepKind = "partitionNode"
 )
+
+// NodeSteps are the steps that act on a relay node.
+var NodeSteps = []StepKind{StepKillNode, StepRestartNode, StepPauseNode, StepPartitionNode}
 
 // DeviceSteps are the steps that act on one device, written `step: DEVICE` or
 // `step: {device: DEVICE, …}`.
@@ -155,7 +178,8 @@ var DeviceSteps = []StepKind{StepInstall, StepLaunch, StepLogin, StepReportToken
 
 // AllSteps lists every step kind, in the order the README documents them.
 var AllSteps = append(append([]StepKind{}, DeviceSteps...), StepSwitchUser, StepKick, StepSend, StepSendGroup,
-	StepCreateGroup, StepSetReceiveOpt, StepFault, StepNetwork, StepRestartRelay, StepWait, StepExpect)
+	StepCreateGroup, StepSetReceiveOpt, StepFault, StepNetwork, StepRestartRelay, StepKillNode, StepRestartNode,
+	StepPauseNode, StepPartitionNode, StepWait, StepExpect)
 
 // Step is one step: a one-key map in the file. Which fields are set depends on Kind.
 type Step struct {
@@ -180,6 +204,8 @@ type Step struct {
 	ReceiveOpt  *ReceiveOptStep  `json:"setReceiveOpt,omitempty"`
 	Fault       *FaultStep       `json:"fault,omitempty"`
 	Network     *NetworkStep     `json:"network,omitempty"`
+	// Node is what a node step acts on.
+	Node *NodeStep `json:"node,omitempty"`
 	// Wait is how long a wait step lets time pass.
 	Wait   duration.Duration `json:"wait,omitempty"`
 	Expect *Expect           `json:"expect,omitempty"`
@@ -256,6 +282,16 @@ type NetworkStep struct {
 	Latency duration.Duration `yaml:"latency,omitempty" json:"latency,omitempty"`
 	Jitter  duration.Duration `yaml:"jitter,omitempty" json:"jitter,omitempty"`
 	Loss    *float64          `yaml:"loss,omitempty" json:"loss,omitempty"`
+}
+
+// NodeStep is a node step's target: killNode and restartNode name the node (killNode: n2);
+// pauseNode stops it taking input for For (a zombie: its leases lapse, and its writes when it
+// resumes are refused); partitionNode cuts it off the bus or the db (From), or heals that cut.
+type NodeStep struct {
+	Node string            `yaml:"node" json:"node" jsonschema:"required"`
+	For  duration.Duration `yaml:"for,omitempty" json:"for,omitempty"`
+	From string            `yaml:"from,omitempty" json:"from,omitempty" jsonschema:"enum=bus,enum=db"`
+	Heal bool              `yaml:"heal,omitempty" json:"heal,omitempty"`
 }
 
 // Expect is an expectation about one device.

@@ -89,6 +89,29 @@ func (s *Step) UnmarshalYAML(node ast.Node) error {
 		return decode(s.Network)
 	case s.Kind == StepRestartRelay:
 		return nil
+	case slices.Contains(NodeSteps, s.Kind):
+		s.Node = &NodeStep{}
+		if sc, ok := val.(ast.ScalarNode); ok && val.Type() != ast.NullType {
+			s.Node.Node = fmt.Sprint(sc.GetValue())
+		} else if err := decode(s.Node); err != nil {
+			return err
+		}
+		n := s.Node
+		bad := func(msg string, args ...any) error {
+			return &yaml.SyntaxError{Token: keyTok, Message: fmt.Sprintf("%s %s: ", name, n.Node) + fmt.Sprintf(msg, args...)}
+		}
+		switch {
+		case n.Node == "":
+			return &yaml.SyntaxError{Token: keyTok, Message: name + " needs the node (n1, n2, …)"}
+		case s.Kind == StepPauseNode && n.For <= 0:
+			return bad("needs for: how long the node stays paused (longer than its lease, 6s, to make it a zombie)")
+		case s.Kind != StepPauseNode && n.For != 0:
+			return bad("takes no for (only pauseNode does)")
+		case s.Kind == StepPartitionNode && n.From != "bus" && n.From != "db":
+			return bad("from: %q: a node is cut off the bus or the db", n.From)
+		case s.Kind != StepPartitionNode && (n.From != "" || n.Heal):
+			return bad("takes no from or heal (only partitionNode does)")
+		}
 	case s.Kind == StepWait:
 		var d duration.Duration
 		if err := d.UnmarshalYAML(val); err != nil {

@@ -24,6 +24,13 @@ func (sc *Scenario) refusals(f sim.Features, settings *relay.Config) []error {
 	if f.FCM == sim.FCMUnwatched {
 		out = append(out, sc.unwatchedRefusals()...)
 	}
+	if sc.Cluster != nil {
+		if f.Twin == "virtual" {
+			f = sim.ClusterFeatures(f) // the scenario runs on the cluster twin
+		} else if !f.NodeFaults {
+			refuse(sc.keyPos("cluster"), "cluster: the %s world's relay is not a cluster pushsim runs: the cluster twin is virtual (run it without --live/--relay)", f.Twin)
+		}
+	}
 	if !f.NetworkLatency {
 		for _, k := range []string{"latency", "jitter"} {
 			if (k == "latency" && sc.Network.Latency != 0) || (k == "jitter" && sc.Network.Jitter != 0) {
@@ -37,7 +44,7 @@ func (sc *Scenario) refusals(f sim.Features, settings *relay.Config) []error {
 				"start it with that setting (relay --config) or drop it from the scenario", strings.Join(d.path, "."), d.want, d.have, f.Twin)
 		}
 	}
-	if !sc.settles() && f.Twin != "virtual" {
+	if !sc.settles() && f.Twin != "virtual" && f.Twin != "cluster" {
 		refuse(sc.keyPos("replay", "settle"), "replay.settle: false replays a run step for step, back to back, which only the virtual world "+
 			"can: the %s world is not deterministic (its clock and network are real); run it without --live/--relay", f.Twin)
 	}
@@ -46,6 +53,14 @@ func (sc *Scenario) refusals(f sim.Features, settings *relay.Config) []error {
 		case StepRestartRelay:
 			if !f.RelayRestart {
 				refuse(st.Pos, "restartRelay: the %s world cannot restart its relay (it did not start it)", f.Twin)
+			}
+		case StepKillNode, StepRestartNode, StepPauseNode, StepPartitionNode:
+			if !f.NodeFaults {
+				refuse(st.Pos, "%s: the %s world's relay is one process with no nodes to act on: run the scenario on the cluster twin (add cluster: {nodes: 3})", st.Kind, f.Twin)
+			} else if sc.Cluster != nil {
+				if !validNode(st.Node.Node, sc.Cluster.Nodes) {
+					refuse(st.Pos, "%s %s: the cluster's nodes are n1 … n%d", st.Kind, st.Node.Node, clusterNodes(sc.Cluster))
+				}
 			}
 		case StepNetwork:
 			n := st.Network
@@ -65,6 +80,27 @@ func (sc *Scenario) refusals(f sim.Features, settings *relay.Config) []error {
 		}
 	}
 	return out
+}
+
+// clusterNodes is the node count of a scenario's cluster.
+func clusterNodes(c *Cluster) int {
+	if c.Nodes == 0 {
+		return 3
+	}
+	return c.Nodes
+}
+
+// validNode reports whether name is one of a cluster of nodes nodes' (0: the default count).
+func validNode(name string, nodes int) bool {
+	if nodes == 0 {
+		nodes = 3
+	}
+	for i := range nodes {
+		if name == fmt.Sprintf("n%d", i+1) {
+			return true
+		}
+	}
+	return false
 }
 
 // difference is one relay setting a scenario asks for that a relay does not run with.

@@ -235,7 +235,7 @@ func openWorld(ctx context.Context, sc *Scenario, opt Options, o *oracle.Oracle)
 		}
 		return live.Open(ctx, cfg)
 	}
-	w, err := sim.NewVirtual(VirtualConfig(sc, seedOf(sc, opt)))
+	w, err := NewVirtualWorld(sc, seedOf(sc, opt))
 	if err != nil {
 		return nil, err
 	}
@@ -243,6 +243,16 @@ func openWorld(ctx context.Context, sc *Scenario, opt Options, o *oracle.Oracle)
 		w.SetTap(o.Tap) // before anything is provisioned
 	}
 	return w, nil
+}
+
+// NewVirtualWorld builds the virtual world a scenario runs on with a seed: the virtual twin, or
+// the cluster twin when the scenario asks for a cluster.
+func NewVirtualWorld(sc *Scenario, seed uint64) (*sim.VirtualWorld, error) {
+	if sc.Cluster != nil {
+		return sim.NewCluster(VirtualConfig(sc, seed), sim.ClusterConfig{Nodes: sc.Cluster.Nodes, Partitions: sc.Cluster.Partitions,
+			LeaseTTL: sc.Cluster.LeaseTTL.D(), RenewEvery: sc.Cluster.RenewEvery.D()})
+	}
+	return sim.NewVirtual(VirtualConfig(sc, seed))
 }
 
 // VirtualConfig is the virtual world a scenario runs on with a seed. The property tests build

@@ -272,6 +272,8 @@ func (r *runner) act(index int, st Step) (string, error) {
 		return r.fault(st.Fault)
 	case StepNetwork:
 		return r.network(st.Network)
+	case StepKillNode, StepRestartNode, StepPauseNode, StepPartitionNode:
+		return r.node(st)
 	case StepRestartRelay:
 		if err := r.w.RestartRelay(); err != nil {
 			return "", err
@@ -433,4 +435,25 @@ func (r *runner) fault(f *FaultStep) (string, error) {
 	// Added, not set: the rules in force keep what they have spent, and a send between two calls
 	// cannot be counted twice.
 	return fmt.Sprintf("FCM fault for %s: %s", who, strings.Join(parts, ", ")), r.w.AddFaults([]fakefcm.FaultRule{rule})
+}
+
+// node carries out a node step on the cluster twin.
+func (r *runner) node(st Step) (string, error) {
+	nf, ok := r.w.(sim.NodeFaults)
+	if !ok || !r.w.Features().NodeFaults {
+		return "", fmt.Errorf("%s: %w", st.Kind, sim.ErrUnsupported)
+	}
+	n := st.Node
+	switch st.Kind {
+	case StepKillNode:
+		return "node " + n.Node + " is killed", nf.KillNode(n.Node)
+	case StepRestartNode:
+		return "node " + n.Node + " restarts", nf.RestartNode(n.Node)
+	case StepPauseNode:
+		return fmt.Sprintf("node %s pauses for %s", n.Node, n.For), nf.PauseNode(n.Node, n.For.D())
+	}
+	if n.Heal {
+		return fmt.Sprintf("node %s is back on the %s", n.Node, n.From), nf.PartitionNode(n.Node, sim.NodeLink(n.From), false)
+	}
+	return fmt.Sprintf("node %s is cut off the %s", n.Node, n.From), nf.PartitionNode(n.Node, sim.NodeLink(n.From), true)
 }

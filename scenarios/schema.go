@@ -69,6 +69,10 @@ func stepSchema() *jsonschema.Schema {
 		one(string(StepFault), strip(sub.Reflect(&FaultStep{}))),
 		one(string(StepNetwork), strip(sub.Reflect(&NetworkStep{}))),
 		one(string(StepRestartRelay), &jsonschema.Schema{Type: "null"}),
+		one(string(StepKillNode), &jsonschema.Schema{Type: "string", Description: "the node, n1, n2, …"}),
+		one(string(StepRestartNode), &jsonschema.Schema{Type: "string", Description: "the node, n1, n2, …"}),
+		one(string(StepPauseNode), strip(sub.Reflect(&NodeStep{}))),
+		one(string(StepPartitionNode), strip(sub.Reflect(&NodeStep{}))),
 		one(string(StepWait), &jsonschema.Schema{Type: "string", Pattern: `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`}),
 		one(string(StepExpect), strip(sub.Reflect(&Expect{}))),
 	)

@@ -31,6 +31,10 @@ func (s Step) MarshalYAML() (any, error) {
 		v = s.Network
 	case s.Kind == StepRestartRelay:
 		v = nil
+	case s.Kind == StepKillNode || s.Kind == StepRestartNode:
+		v = s.Node.Node
+	case s.Kind == StepPauseNode || s.Kind == StepPartitionNode:
+		v = s.Node
 	case s.Kind == StepWait:
 		v = s.Wait.String()
 	case s.Kind == StepExpect:

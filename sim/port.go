@@ -57,7 +57,8 @@ type World interface {
 	// PartitionFCM cuts (or heals) the relay's link to FCM: sends reach no FCM and time out.
 	PartitionFCM(cut bool) error
 	// RestartRelay stops the relay and starts it again from its store. The virtual twin stops it
-	// as a crash would (connections drop, pushes in flight are forgotten); the live twin shuts its
+	// as a crash would (connections drop, pushes in flight are forgotten), the cluster twin so
+	// kills every node and starts them again; the live twin shuts its
 	// relay down (phones see a close, pushes in flight finish) — a real crash is what the relay
 	// binary's SIGKILL test covers (cmd/relay/crash_test.go).
 	RestartRelay() error
@@ -88,7 +89,8 @@ type CertificateSpec struct {
 // Features is what a twin can honour. A consumer checks it before it runs anything that needs a
 // feature, and refuses with a clear error rather than ignore the setting.
 type Features struct {
-	// Twin names the twin: "virtual", "live" or "remote".
+	// Twin names the twin: "virtual", "cluster" (the virtual world with a relay cluster),
+	// "live" or "remote".
 	Twin string
 	// NetworkLatency: phones' links have a latency and jitter that can be set (virtual only: the
 	// live network is the real one). Partitions and loss work on every twin.
@@ -108,6 +110,9 @@ type Features struct {
 	FCMShared bool
 	// Tap: the relay's inputs and answers can be observed one at a time (TapEvent).
 	Tap bool
+	// NodeFaults: the relay is a cluster whose nodes the world can kill, restart, pause and cut
+	// off the bus or the database (NodeFaults; the cluster twin).
+	NodeFaults bool
 }
 
 // FCMVisibility says how much of FCM a world sees.

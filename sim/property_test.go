@@ -2,6 +2,7 @@ package sim_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/internal/duration"
 	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/cluster"
 	"github.com/pushlab/pushlab/scenarios"
 	"github.com/pushlab/pushlab/sim"
 	"github.com/pushlab/pushlab/sim/oracle"
@@ -42,6 +44,8 @@ type worldSpec struct {
 	Group   []string
 	// LoggedIn says which devices log in before the actions start.
 	LoggedIn []bool
+	// Cluster, if set, runs the world on the cluster twin.
+	Cluster *scenarios.Cluster
 }
 
 type devSpec struct{ ID, User, Platform string }
@@ -114,6 +118,8 @@ type propRun struct {
 	settled bool
 	// t0 is when the world started, before provisioning.
 	t0 time.Time
+	// crossKicks counts the cross-node kicks the cluster property checked.
+	crossKicks int
 }
 
 // specScenario is a spec's world as a scenario that replays a property run: its seed, steps
@@ -124,7 +130,7 @@ func specScenario(spec worldSpec) *scenarios.Scenario {
 	sc := &scenarios.Scenario{Name: "property world",
 		Apps: []scenarios.App{{SDKAppID: propApp, LoginPolicy: spec.Policy, Caps: spec.Caps}},
 		FCM:  spec.FCM, Network: scenarios.Network{Jitter: duration.Of(spec.Jitter)},
-		Replay: &scenarios.Replay{Seed: &seed, Settle: &settle}}
+		Replay: &scenarios.Replay{Seed: &seed, Settle: &settle}, Cluster: spec.Cluster}
 	for _, d := range spec.Devices {
 		sc.Devices = append(sc.Devices, scenarios.Device{ID: d.ID, User: d.User, Platform: d.Platform})
 	}
@@ -140,7 +146,13 @@ func newPropRun(t require.TestingT, spec worldSpec, r *oracle.Reach, log bool) *
 	p := &propRun{spec: spec, sc: sc, o: scenarios.NewOracle(sc), reach: r}
 	cfg := scenarios.VirtualConfig(sc, spec.Seed)
 	cfg.Log, cfg.KeepLog = log, os.Getenv("PUSHLAB_PROPERTY_LOG") != ""
-	w, err := sim.NewVirtual(cfg)
+	var w *sim.VirtualWorld
+	var err error
+	if c := spec.Cluster; c != nil {
+		w, err = sim.NewCluster(cfg, sim.ClusterConfig{Nodes: c.Nodes, Partitions: c.Partitions, LeaseTTL: c.LeaseTTL.D(), RenewEvery: c.RenewEvery.D()})
+	} else {
+		w, err = sim.NewVirtual(cfg)
+	}
 	require.NoError(t, err)
 	w.SetTap(p.o.Tap)
 	p.w, p.vw, p.t0 = w, w, w.Now()
@@ -212,6 +224,9 @@ func (p *propRun) start() {
 func (p *propRun) apply(a act) {
 	p.acts = append(p.acts, a)
 	if err := p.rp.Apply(p.stepOf(a)); err != nil {
+		if p.spec.Cluster != nil && errors.Is(err, cluster.ErrNotOwner) {
+			return // no node serves the partition (its nodes are down or cut off): the call says so
+		}
 		if a.Kind == "restart" {
 			p.broken = append(p.broken, fmt.Sprintf("the relay restarts from its store: %v", err))
 			return
@@ -272,6 +287,16 @@ func (p *propRun) stepOf(a act) scenarios.Step {
 		st = fault(scenarios.FaultStep{Clear: true})
 	case "restart":
 		st = scenarios.Step{Kind: scenarios.StepRestartRelay}
+	case "killNode", "restartNode":
+		st = scenarios.Step{Kind: scenarios.StepKind(a.Kind), Node: &scenarios.NodeStep{Node: a.Text}}
+	case "pauseNode":
+		st = scenarios.Step{Kind: scenarios.StepPauseNode, Node: &scenarios.NodeStep{Node: a.Text, For: duration.Of(a.D)}}
+	case "cutBus", "healBus", "cutDB", "healDB":
+		from := "bus"
+		if strings.HasSuffix(a.Kind, "DB") {
+			from = "db"
+		}
+		st = scenarios.Step{Kind: scenarios.StepPartitionNode, Node: &scenarios.NodeStep{Node: a.Text, From: from, Heal: strings.HasPrefix(a.Kind, "heal")}}
 	case "wait":
 		st = scenarios.Step{Kind: scenarios.StepWait, Wait: duration.Of(a.D)}
 	default:
@@ -563,14 +588,15 @@ func scenarioYAML(p *propRun, test string) ([]byte, error) {
 		Platform string `yaml:"platform"`
 	}
 	type doc struct {
-		Name        string            `yaml:"name"`
-		Description string            `yaml:"description"`
-		Replay      scenarios.Replay  `yaml:"replay"`
-		Apps        []yamlApp         `yaml:"apps"`
-		FCM         fakefcm.Behaviour `yaml:"fcm,omitempty"`
-		Network     map[string]any    `yaml:"network,omitempty"`
-		Devices     []yamlDevice      `yaml:"devices"`
-		Steps       []scenarios.Step  `yaml:"steps"`
+		Name        string             `yaml:"name"`
+		Description string             `yaml:"description"`
+		Replay      scenarios.Replay   `yaml:"replay"`
+		Apps        []yamlApp          `yaml:"apps"`
+		FCM         fakefcm.Behaviour  `yaml:"fcm,omitempty"`
+		Network     map[string]any     `yaml:"network,omitempty"`
+		Cluster     *scenarios.Cluster `yaml:"cluster,omitempty"`
+		Devices     []yamlDevice       `yaml:"devices"`
+		Steps       []scenarios.Step   `yaml:"steps"`
 	}
 	violation := "(none recorded)"
 	if first := p.firstBroken(); first != "" {
@@ -582,9 +608,10 @@ func scenarioYAML(p *propRun, test string) ([]byte, error) {
 		Description: fmt.Sprintf("Written by %s from its shrunk failing run. It broke: %s. "+
 			"The steps replay the run exactly (its seed, back to back, time passing only in waits); "+
 			"pushsim run holds them to the same invariants, so it fails while the bug is there.", test, violation),
-		Replay: scenarios.Replay{Seed: &seed, Settle: &settle, Settled: p.settled},
-		FCM:    p.spec.FCM,
-		Apps:   []yamlApp{{SDKAppID: propApp, LoginPolicy: p.spec.Policy}},
+		Replay:  scenarios.Replay{Seed: &seed, Settle: &settle, Settled: p.settled},
+		FCM:     p.spec.FCM,
+		Apps:    []yamlApp{{SDKAppID: propApp, LoginPolicy: p.spec.Policy}},
+		Cluster: p.spec.Cluster,
 	}
 	if p.spec.Caps != (relay.Caps{}) {
 		caps := p.spec.Caps

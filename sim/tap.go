@@ -15,6 +15,9 @@ const (
 	TapReady                        // the relay's answer to one input, before it is carried out
 	TapFCM                          // a push reaches FCM
 	TapRestarted                    // the relay restarted from its store
+	// TapPartitionMoved: a cluster node started serving a partition (Partition), restored from
+	// the store: for that partition's users, as a restart.
+	TapPartitionMoved
 )
 
 // TapEvent is one thing that crossed the relay core's boundary: its inputs are relay.Inputs,
@@ -30,6 +33,9 @@ type TapEvent struct {
 	Device *Device
 	Ready  *relay.Ready // TapReady
 	Push   relay.Push   // TapFCM
-	// Stale marks a push reaching FCM from a relay that has since restarted.
+	// Stale marks a push reaching FCM from a relay that has since restarted (a cluster node
+	// since killed, or one that no longer serves the push's partition).
 	Stale bool
+	// Partition is the partition that moved (TapPartitionMoved).
+	Partition relay.Partition
 }

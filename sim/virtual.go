@@ -52,7 +52,8 @@ type VirtualWorld struct {
 	eng   *Engine
 	links *Links
 
-	relay     *relay.Core
+	relay     *relay.Core // nil when the relay is a cluster (cl)
+	cl        *clusterSide
 	store     *relay.MemoryStore
 	epoch     int // bumped at each relay restart: what the old relay started is forgotten
 	relayWake waker
@@ -122,7 +123,12 @@ func (cfg VirtualConfig) Features() Features {
 }
 
 // Features (World).
-func (w *VirtualWorld) Features() Features { return w.cfg.Features() }
+func (w *VirtualWorld) Features() Features {
+	if w.cl != nil {
+		return w.cl.features()
+	}
+	return w.cfg.Features()
+}
 
 // Engine is the world's clock.
 func (w *VirtualWorld) Engine() *Engine { return w.eng }
@@ -163,6 +169,9 @@ func (w *VirtualWorld) FCMRegistered(token string) (bool, error) {
 
 // Online (World) reports whether the relay core sees the device's connection.
 func (w *VirtualWorld) Online(app uint64, user, device string) (bool, error) {
+	if w.cl != nil {
+		return w.cl.online(app, user, device), nil
+	}
 	u, ok := w.relay.User(app, user)
 	if !ok {
 		return false, nil
@@ -178,7 +187,8 @@ func (w *VirtualWorld) Online(app uint64, user, device string) (bool, error) {
 // FCM returns fakefcm's core, for reading its records.
 func (w *VirtualWorld) FCM() *fakefcm.Core { return w.fcm }
 
-// Relay returns the relay's core, for reading it. Change it only through RelayDo.
+// Relay returns the relay's core, for reading it (nil in a cluster world). Change it only
+// through RelayDo.
 func (w *VirtualWorld) Relay() *relay.Core { return w.relay }
 
 // EventLog returns the log's hash and, with KeepLog, its lines.
@@ -219,6 +229,9 @@ func (w *VirtualWorld) PartitionFCM(cut bool) error {
 // step hands the relay core one input at the current time (telling the tap first, as the relay
 // shell tells its Tap) and carries out its Ready; dev is the phone behind the input's connection.
 func (w *VirtualWorld) step(in relay.Input, dev *Device) error {
+	if w.cl != nil {
+		return w.cl.input(in, dev)
+	}
 	w.tapped(TapEvent{Kind: TapInput, Input: in, Device: dev})
 	err := w.relay.Step(w.eng.Now(), in)
 	w.relayReady()
@@ -261,7 +274,7 @@ func (w *VirtualWorld) relayReady() {
 		if w.log.on {
 			w.log.add(w.eng.Now(), "push %d attempt %d to %s seq %v", p.ID, p.Attempt, p.Device.DeviceID, p.Seqs)
 		}
-		w.sendToFCM(p)
+		w.sendToFCM(p, pushSource{epoch: w.epoch})
 	}
 	for _, e := range rd.Trace {
 		if w.log.on {
@@ -313,6 +326,9 @@ func (w *VirtualWorld) AddFaults(rules []fakefcm.FaultRule) error {
 
 // AddApp (World) creates an app in the relay.
 func (w *VirtualWorld) AddApp(a relay.AppConfig) error {
+	if w.cl != nil {
+		return w.cl.catalog(relay.Input{Kind: relay.InputPutApp, AppConfig: a, Create: true})
+	}
 	var err error
 	w.RelayDo(func(c *relay.Core, now time.Time) { _, err = c.PutApp(now, a, true) })
 	return err
@@ -338,7 +354,11 @@ func (w *VirtualWorld) AddCertificate(spec CertificateSpec) (string, error) {
 			"private_key": "virtual", "client_email": "pushsim@" + p.ID + ".iam.gserviceaccount.com"})
 		cert.ServiceAccount = secret.New(string(sa))
 	}
-	w.RelayDo(func(c *relay.Core, now time.Time) { _, err = c.PutCertificate(now, cert, true) })
+	if w.cl != nil {
+		err = w.cl.catalog(relay.Input{Kind: relay.InputPutCertificate, Cert: cert, Create: true})
+	} else {
+		w.RelayDo(func(c *relay.Core, now time.Time) { _, err = c.PutCertificate(now, cert, true) })
+	}
 	if err != nil {
 		return "", err
 	}
@@ -348,6 +368,9 @@ func (w *VirtualWorld) AddCertificate(spec CertificateSpec) (string, error) {
 
 // PutGroup (World) creates or replaces a group.
 func (w *VirtualWorld) PutGroup(g relay.Group) error {
+	if w.cl != nil {
+		return w.cl.catalog(relay.Input{Kind: relay.InputPutGroup, Group: g})
+	}
 	var err error
 	w.RelayDo(func(c *relay.Core, now time.Time) { _, err = c.PutGroup(now, g) })
 	return err
@@ -368,8 +391,12 @@ func (w *VirtualWorld) AddDevice(cfg DeviceConfig) *Device {
 }
 
 // RestartRelay (World) stops the relay as a crash would and starts a new one from the store: app
-// connections drop, pushes in flight are forgotten, logins and bindings stay.
+// connections drop, pushes in flight are forgotten, logins and bindings stay. A cluster world
+// kills every node and starts them again.
 func (w *VirtualWorld) RestartRelay() error {
+	if w.cl != nil {
+		return w.cl.restartAll()
+	}
 	if w.cfg.Lean {
 		return fmt.Errorf("a lean world keeps no relay store to restart from: %w", ErrUnsupported)
 	}

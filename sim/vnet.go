@@ -38,9 +38,10 @@ func (w *VirtualWorld) DialRelay(d *Device) RelayLink {
 			w.eng.After(wait, func() { d.OnRelayClosed(c, reason) })
 			return
 		}
-		w.conns[c.id] = c
-		c.relayOpen = true
-		_ = w.step(relay.Input{Kind: relay.InputOpen, Conn: c.id}, d)
+		if err := w.openConn(c); err != nil {
+			w.eng.After(w.links.Delay(d), func() { d.OnRelayClosed(c, err.Error()) })
+			return
+		}
 		c.down.after(w.eng, w.links.Delay(d), func() {
 			if !c.devClosed {
 				d.OnRelayOpen(c)
@@ -48,6 +49,17 @@ func (w *VirtualWorld) DialRelay(d *Device) RelayLink {
 		})
 	})
 	return c
+}
+
+// openConn hands the relay a connection that reached it: the one core, or a node of the cluster
+// (an error when none is up).
+func (w *VirtualWorld) openConn(c *vconn) error {
+	if w.cl != nil {
+		return w.cl.open(c)
+	}
+	w.conns[c.id] = c
+	c.relayOpen = true
+	return w.step(relay.Input{Kind: relay.InputOpen, Conn: c.id}, c.dev)
 }
 
 // Send carries a frame to the relay, as the link rules say.

@@ -12,25 +12,23 @@ import (
 // sender does (the Admin SDK's JSON, or the legacy body), has fakefcm's decoder read it, and hands
 // the answer back to the relay after the network's round trip — or a TIMEOUT after the send
 // timeout, while FCM may still deliver, as a real sender sees it.
-func (w *VirtualWorld) sendToFCM(p relay.Push) {
-	epoch := w.epoch
+func (w *VirtualWorld) sendToFCM(p relay.Push, src pushSource) {
 	wc, ok := w.certs[p.CertificateID]
 	lat := w.cfg.BackendLatency
 	w.queued[p.ID] = struct{}{}
 	w.eng.After(lat, func() {
 		if w.backendCut {
-			if epoch == w.epoch {
+			if !w.stale(src, p.ID) {
 				delete(w.queued, p.ID)
 			}
 			w.eng.After(w.cfg.SendTimeout-lat, func() {
-				if epoch == w.epoch {
-					res := relay.PushResult{ID: p.ID, Err: &relay.PushError{Code: relay.ErrCodeTimeout, Message: "no answer within the send timeout"}}
-					_ = w.step(relay.Input{Kind: relay.InputPushResult, Result: res}, nil)
-				}
+				res := relay.PushResult{ID: p.ID, Err: &relay.PushError{Code: relay.ErrCodeTimeout, Message: "no answer within the send timeout"}}
+				w.pushResult(src, res)
 			})
 			return
 		}
-		if epoch == w.epoch { // a push from a relay since restarted is already on the wire
+		stale := w.stale(src, p.ID)
+		if !stale { // a push from a relay since restarted is already on the wire
 			_, live := w.queued[p.ID]
 			delete(w.queued, p.ID)
 			if !live {
@@ -40,7 +38,7 @@ func (w *VirtualWorld) sendToFCM(p relay.Push) {
 				return
 			}
 		}
-		w.tapped(TapEvent{Kind: TapFCM, Push: p, Stale: epoch != w.epoch})
+		w.tapped(TapEvent{Kind: TapFCM, Push: p, Stale: stale})
 		var res relay.PushResult
 		var delay time.Duration
 		if !ok {
@@ -54,15 +52,33 @@ func (w *VirtualWorld) sendToFCM(p relay.Push) {
 			res = relay.PushResult{ID: p.ID, Err: &relay.PushError{Code: relay.ErrCodeTimeout, Message: "no answer within the send timeout"}}
 		}
 		w.eng.After(back, func() {
-			if epoch != w.epoch {
-				return // the relay that sent it is gone
-			}
-			if w.log.on {
+			if w.log.on && (w.cl != nil || src.epoch == w.epoch) {
 				w.log.add(w.eng.Now(), "push %d answered %s", p.ID, resultText(res))
 			}
-			_ = w.step(relay.Input{Kind: relay.InputPushResult, Result: res}, nil)
+			w.pushResult(src, res)
 		})
 	})
+}
+
+// stale reports whether the relay (or cluster node) that made a push has since restarted, or no
+// longer serves its partition.
+func (w *VirtualWorld) stale(src pushSource, id uint64) bool {
+	if w.cl != nil {
+		return w.cl.stale(src, id)
+	}
+	return src.epoch != w.epoch
+}
+
+// pushResult hands FCM's answer to what made the push, unless it is gone.
+func (w *VirtualWorld) pushResult(src pushSource, res relay.PushResult) {
+	if w.cl != nil {
+		w.cl.pushResult(src, res)
+		return
+	}
+	if src.epoch != w.epoch {
+		return // the relay that sent it is gone
+	}
+	_ = w.step(relay.Input{Kind: relay.InputPushResult, Result: res}, nil)
 }
 
 func resultText(r relay.PushResult) string {

@@ -20,11 +20,14 @@ import (
 // cluster's own network, like the database that stores them, and a node cannot serve an app
 // without them. Run NATS on a private network or with TLS.
 type Catalog struct {
+	// From names the node that made the change: it does not apply its own change twice.
+	From  string
 	Input relay.Input
 }
 
 // catalogWire is a Catalog as encoded: the input's fields its kind reads, secrets revealed.
 type catalogWire struct {
+	From   string             `json:"from"`
 	Kind   relay.InputKind    `json:"kind"`
 	App    uint64             `json:"app,omitempty"`
 	CertID int64              `json:"certId,omitempty"`
@@ -55,7 +58,7 @@ func (c Catalog) MarshalJSON() ([]byte, error) {
 	if !CatalogInput(in) {
 		return nil, fmt.Errorf("catalog: %s is not a catalog change", in.Kind)
 	}
-	w := catalogWire{Kind: in.Kind, App: in.App, CertID: in.CertID, Create: in.Create}
+	w := catalogWire{From: c.From, Kind: in.Kind, App: in.App, CertID: in.CertID, Create: in.Create}
 	switch in.Kind {
 	case relay.InputPutApp:
 		a := in.AppConfig
@@ -98,6 +101,6 @@ func (c *Catalog) UnmarshalJSON(b []byte) error {
 	default:
 		return fmt.Errorf("catalog: %s without its body", in.Kind)
 	}
-	c.Input = in
+	c.From, c.Input = w.From, in
 	return nil
 }

@@ -28,6 +28,10 @@ type NodeConfig struct {
 	Partitions int
 	// Relay configures every partition's core; its Partition is set per core.
 	Relay relay.Config
+	// Tap, if set, is told of every input a partition's core is about to take, with the app
+	// connection it names as the cluster knows it (zero when it names none): a checker outside
+	// the cluster rebuilds the relay's rules from these (the simulator's cluster twin).
+	Tap func(partition int, in relay.Input, from ConnAddr)
 }
 
 // ConnAddr names an app connection across the cluster: the node whose gateway holds it, and the
@@ -76,6 +80,10 @@ type ownedPartition struct {
 type gatewayConn struct {
 	partition int    // the partition its frames go to; -1 before its first frame
 	epoch     uint64 // the epoch of the owner that last delivered to it; 0 before that
+	// opening is set from ConnOpened until its owner acknowledged it; waiting holds the IDs of
+	// the frames forwarded meanwhile, answered CodeUnavailable if nobody owns the partition.
+	opening bool
+	waiting []int64
 }
 
 // NewNode builds a node that owns nothing yet.
@@ -167,6 +175,14 @@ func (n *Node) Acquired(now time.Time, l Lease, st *relay.State) error {
 // of the move from the new owner's PartitionMoved.
 func (n *Node) Dropped(p int) { delete(n.parts, p) }
 
+// step hands partition op's core one input, telling the tap first.
+func (n *Node) step(op *ownedPartition, now time.Time, in relay.Input) {
+	if n.cfg.Tap != nil {
+		n.cfg.Tap(op.index, in, op.byConn[in.Conn])
+	}
+	_ = op.core.Step(now, in) // only admin inputs fail, and a catalog refusal is its owner's to report
+}
+
 // publish queues a node-level bus message.
 func (n *Node) publish(subject string, m Message) {
 	n.gateway.Publish = append(n.gateway.Publish, Outgoing{Subject: subject, Msg: m})
@@ -197,7 +213,8 @@ func (n *Node) Frame(id relay.ConnID, data []byte) {
 		return
 	}
 	target := gc.partition
-	if f, fe := relay.DecodeClientFrame(data); fe == nil && f.Op == relay.OpLogin && f.UserID != "" {
+	f, fe := relay.DecodeClientFrame(data)
+	if fe == nil && f.Op == relay.OpLogin && f.UserID != "" {
 		target = n.PartitionOfUser(f.SDKAppID, f.UserID)
 	}
 	if target < 0 {
@@ -208,10 +225,36 @@ func (n *Node) Frame(id relay.ConnID, data []byte) {
 		if gc.partition >= 0 {
 			n.publish(PartitionSubject(n.cfg.Cluster, gc.partition), ConnClosed{Partition: gc.partition, Gateway: addr.Gateway, Conn: id})
 		}
-		gc.partition, gc.epoch = target, 0
-		n.publish(PartitionSubject(n.cfg.Cluster, target), ConnOpened{Partition: target, Gateway: addr.Gateway, Conn: id})
+		gc.partition, gc.epoch, gc.opening, gc.waiting = target, 0, true, nil
+		n.gateway.Publish = append(n.gateway.Publish, Outgoing{Subject: PartitionSubject(n.cfg.Cluster, target),
+			Msg: ConnOpened{Partition: target, Gateway: addr.Gateway, Conn: id}, Ack: true})
+	}
+	if gc.opening && fe == nil {
+		gc.waiting = append(gc.waiting, f.ID)
 	}
 	n.publish(PartitionSubject(n.cfg.Cluster, target), ConnFrame{Partition: target, Gateway: addr.Gateway, Conn: id, Frame: data})
+}
+
+// Opened hands the gateway the outcome of a ConnOpened it sent as a request (Outgoing.Ack):
+// err nil when the partition's owner acknowledged it; otherwise (nobody owns the partition, or
+// no answer in time) the frames forwarded since are answered CodeUnavailable, and the connection
+// is no partition's any more, so that the app may retry its login on it.
+func (n *Node) Opened(m ConnOpened, err error) {
+	gc, ok := n.conns[m.Conn]
+	if !ok || !gc.opening || gc.partition != m.Partition {
+		return // closed, or moved on to another partition since
+	}
+	gc.opening = false
+	waiting := gc.waiting
+	gc.waiting = nil
+	if err == nil {
+		return
+	}
+	gc.partition = -1
+	for _, id := range waiting {
+		n.gateway.Frames = append(n.gateway.Frames, relay.OutFrame{Conn: m.Conn, Frame: relay.ServerFrame{Op: relay.OpReply, ID: id,
+			Code: relay.CodeUnavailable, Desc: fmt.Sprintf("partition %d has no owner right now (a node failed over); retry shortly", m.Partition)}})
+	}
 }
 
 // Closed tells the owner that connection id ended on this gateway.
@@ -232,13 +275,18 @@ func (n *Node) Closed(id relay.ConnID) {
 func (n *Node) Receive(now time.Time, m Message, reply uint64) {
 	switch m := m.(type) {
 	case ConnOpened:
-		if op, ok := n.parts[m.Partition]; ok {
-			addr := ConnAddr{m.Gateway, m.Conn}
-			if _, known := op.byAddr[addr]; !known {
-				op.nextConn++
-				op.byConn[op.nextConn], op.byAddr[addr] = addr, op.nextConn
-				op.core.Open(now, op.nextConn)
-			}
+		op, ok := n.parts[m.Partition]
+		if !ok {
+			return // not this node's: with no owner at all, the gateway's request fails
+		}
+		addr := ConnAddr{m.Gateway, m.Conn}
+		if _, known := op.byAddr[addr]; !known {
+			op.nextConn++
+			op.byConn[op.nextConn], op.byAddr[addr] = addr, op.nextConn
+			n.step(op, now, relay.Input{Kind: relay.InputOpen, Conn: op.nextConn})
+		}
+		if reply != 0 {
+			n.gateway.Replies = append(n.gateway.Replies, OutReply{Reply: reply, Answer: SendAnswer{Code: relay.OK}})
 		}
 	case ConnFrame:
 		op, ok := n.parts[m.Partition]
@@ -253,17 +301,17 @@ func (n *Node) Receive(now time.Time, m Message, reply uint64) {
 			return
 		}
 		if f, fe := relay.DecodeClientFrame(m.Frame); fe != nil {
-			op.core.Refuse(now, id, fe)
+			n.step(op, now, relay.Input{Kind: relay.InputRefuse, Conn: id, Refusal: fe})
 		} else {
-			op.core.Receive(now, id, f)
+			n.step(op, now, relay.Input{Kind: relay.InputReceive, Conn: id, Frame: f})
 		}
 	case ConnClosed:
 		if op, ok := n.parts[m.Partition]; ok {
 			addr := ConnAddr{m.Gateway, m.Conn}
 			if id, known := op.byAddr[addr]; known {
+				n.step(op, now, relay.Input{Kind: relay.InputClosed, Conn: id})
 				delete(op.byAddr, addr)
 				delete(op.byConn, id)
-				op.core.Closed(now, id)
 			}
 		}
 	case SendRequest:
@@ -279,10 +327,21 @@ func (n *Node) Receive(now time.Time, m Message, reply uint64) {
 		}
 	case PartitionMoved:
 		n.moved(m)
+	case TokenMoved:
+		from := n.PartitionOfUser(m.Device.SDKAppID, m.Device.UserID)
+		for _, p := range n.Owned() {
+			if p != from {
+				n.step(n.parts[p], now, relay.Input{Kind: relay.InputTokenMoved, App: m.Device.SDKAppID,
+					User: m.Device.UserID, Device: m.Device.DeviceID, Token: m.Token})
+			}
+		}
 	case Catalog:
+		if m.From == n.cfg.ID {
+			return // this node made the change: its cores have it
+		}
 		for _, p := range n.Owned() {
 			// Each core does its own partition's part; a refusal was the catalog owner's to report.
-			_ = n.parts[p].core.Step(now, m.Input)
+			n.step(n.parts[p], now, m.Input)
 		}
 	}
 }
@@ -301,7 +360,7 @@ func (n *Node) remoteMsg(now time.Time, m SendRequest, reply uint64) {
 	}
 	n.nextReply++
 	op.replies[n.nextReply] = reply
-	op.core.RemoteMsg(now, n.nextReply, m.Msg)
+	n.step(op, now, relay.Input{Kind: relay.InputRemoteMsg, Reply: n.nextReply, Remote: m.Msg})
 }
 
 // moved closes this gateway's connections of a partition that another epoch now serves.
@@ -327,9 +386,9 @@ func (n *Node) GatewaysLive(now time.Time, live []string) {
 			if addr.Gateway == n.cfg.ID || slices.Contains(live, addr.Gateway) {
 				continue
 			}
+			n.step(op, now, relay.Input{Kind: relay.InputClosed, Conn: id})
 			delete(op.byConn, id)
 			delete(op.byAddr, addr)
-			op.core.Closed(now, id)
 		}
 	}
 }
@@ -337,14 +396,17 @@ func (n *Node) GatewaysLive(now time.Time, live []string) {
 // PushResult hands FCM's answer to the core that made the push.
 func (n *Node) PushResult(now time.Time, r relay.PushResult) {
 	if op, ok := n.parts[relay.PushPartition(r.ID)]; ok {
-		op.core.PushResult(now, r)
+		n.step(op, now, relay.Input{Kind: relay.InputPushResult, Result: r})
 	}
 }
 
-// RemoteAnswered hands partition from's core the answer to one of its RemoteSends.
-func (n *Node) RemoteAnswered(now time.Time, from int, a relay.RemoteAnswer) {
-	if op, ok := n.parts[from]; ok {
-		op.core.RemoteAnswer(now, a)
+// RemoteAnswered hands the core that made request r its outcome: the SendAnswer, or err when the
+// request got none (ErrUnavailable: nobody owns the target partition; a deadline). An outcome for
+// a core this node no longer runs — the partition was dropped, or dropped and acquired again
+// under a new epoch, whose core never made the request — is dropped.
+func (n *Node) RemoteAnswered(now time.Time, r OutRequest, a SendAnswer, err error) {
+	if op, ok := n.parts[r.From]; ok && op.epoch == r.Request.Epoch {
+		n.step(op, now, relay.Input{Kind: relay.InputRemoteAnswer, Answer: r.Answer(a, err)})
 	}
 }
 
@@ -359,15 +421,18 @@ func (n *Node) Catalog(now time.Time, in relay.Input) error {
 	if !ok {
 		return fmt.Errorf("%w %d, which makes catalog changes", ErrNotOwner, CatalogPartition)
 	}
+	if n.cfg.Tap != nil {
+		n.cfg.Tap(CatalogPartition, in, ConnAddr{})
+	}
 	if err := first.core.Step(now, in); err != nil {
 		return err
 	}
 	for _, p := range n.Owned() {
 		if p != CatalogPartition {
-			_ = n.parts[p].core.Step(now, in) // each does its own partition's part
+			n.step(n.parts[p], now, in) // each does its own partition's part
 		}
 	}
-	n.publish(BroadcastSubject(n.cfg.Cluster), Catalog{Input: in})
+	n.publish(BroadcastSubject(n.cfg.Cluster), Catalog{From: n.cfg.ID, Input: in})
 	return nil
 }
 
@@ -376,7 +441,7 @@ func (n *Node) Tick(now time.Time) {
 	for _, p := range n.Owned() {
 		c := n.parts[p].core
 		if at, ok := c.NextWake(); ok && !at.After(now) {
-			c.Tick(now)
+			n.step(n.parts[p], now, relay.Input{Kind: relay.InputTick})
 		}
 	}
 }
@@ -393,16 +458,20 @@ func (n *Node) NextWake() (time.Time, bool) {
 	return next, found
 }
 
-// Outgoing is a message to publish on the bus.
+// Outgoing is a message to publish on the bus, in order.
 type Outgoing struct {
 	Subject string
 	Msg     Message
+	// Ack asks the driver to send the message (a ConnOpened) as a request instead, without
+	// waiting for the answer before the messages after it, and to hand the outcome to Opened: a
+	// connection whose partition has no owner then hears so, rather than waiting for a reply
+	// that never comes.
+	Ack bool
 }
 
 // OutRequest is a RemoteSend of partition From's core, as a SendRequest to the owner of partition
-// To. The driver sends it as a bus request with a deadline and hands the answer back with
-// RemoteAnswered(From, …): the SendAnswer's code, or CodeUnavailable when nobody owns To or no
-// answer came in time.
+// To. The driver sends it as a bus request with a deadline and hands the outcome back with
+// RemoteAnswered.
 type OutRequest struct {
 	From    int
 	To      int
@@ -479,14 +548,20 @@ func (n *Node) TakeReady() NodeReady {
 			Pushes: crd.Pushes, Cancelled: crd.Cancelled, SendsDone: crd.SendsDone}
 		for _, f := range crd.Frames {
 			if addr, ok := op.byConn[f.Conn]; ok {
-				pr.Publish = append(pr.Publish, Outgoing{GatewaySubject(n.cfg.Cluster, addr.Gateway),
-					Deliver{Conn: addr.Conn, Epoch: op.epoch, Frame: f.Frame}})
+				pr.Publish = append(pr.Publish, Outgoing{Subject: GatewaySubject(n.cfg.Cluster, addr.Gateway),
+					Msg: Deliver{Conn: addr.Conn, Epoch: op.epoch, Frame: f.Frame}})
 			}
 		}
 		for _, cl := range crd.Closes {
 			if addr, ok := op.byConn[cl.Conn]; ok {
-				pr.Publish = append(pr.Publish, Outgoing{GatewaySubject(n.cfg.Cluster, addr.Gateway),
-					Close{Conn: addr.Conn, Code: cl.Code, Reason: cl.Reason}})
+				pr.Publish = append(pr.Publish, Outgoing{Subject: GatewaySubject(n.cfg.Cluster, addr.Gateway),
+					Msg: Close{Conn: addr.Conn, Code: cl.Code, Reason: cl.Reason}})
+			}
+		}
+		for _, r := range crd.Records {
+			if b, ok := r.(relay.PutBinding); ok {
+				pr.Publish = append(pr.Publish, Outgoing{Subject: BroadcastSubject(n.cfg.Cluster),
+					Msg: TokenMoved{Device: b.Binding.Key, Token: b.Binding.Token}})
 			}
 		}
 		for _, rs := range crd.Remote {

@@ -18,7 +18,7 @@ type Kind string
 
 // The kinds of wire messages. Gateway → owner: ConnOpened, ConnFrame, ConnClosed. Owner →
 // gateway: Deliver, Close. Owner → owner: SendRequest, answered by SendAnswer. Owner → every node:
-// PartitionMoved, Catalog.
+// PartitionMoved, Catalog, TokenMoved.
 const (
 	KindConnOpened     Kind = "connOpened"
 	KindConnFrame      Kind = "connFrame"
@@ -29,6 +29,7 @@ const (
 	KindSendAnswer     Kind = "sendAnswer"
 	KindPartitionMoved Kind = "partitionMoved"
 	KindCatalog        Kind = "catalog"
+	KindTokenMoved     Kind = "tokenMoved"
 )
 
 // Message is one wire message: one of the types of this file.
@@ -115,6 +116,15 @@ type PartitionMoved struct {
 	Epoch     uint64 `json:"epoch"`
 }
 
+// TokenMoved tells every node that Device bound Token of its app (after the binding was stored):
+// a device of another partition still bound to the token loses its binding, as in a single relay
+// when a phone changes users, so that one user's notifications never reach another's phone.
+type TokenMoved struct {
+	Device relay.DeviceKey `json:"device"`
+	Token  string          `json:"token"`
+}
+
+func (TokenMoved) Kind() Kind     { return KindTokenMoved }
 func (ConnOpened) Kind() Kind     { return KindConnOpened }
 func (ConnFrame) Kind() Kind      { return KindConnFrame }
 func (ConnClosed) Kind() Kind     { return KindConnClosed }
@@ -186,6 +196,8 @@ func Decode(b []byte) (Message, error) {
 		m, err = decodeBody[PartitionMoved](env.Body)
 	case KindCatalog:
 		m, err = decodeBody[Catalog](env.Body)
+	case KindTokenMoved:
+		m, err = decodeBody[TokenMoved](env.Body)
 	default:
 		return nil, fmt.Errorf("decode wire message: unknown kind %q", env.Kind)
 	}

@@ -21,7 +21,7 @@ func TestWireMessagesRoundTrip(t *testing.T) {
 		kinds[m.Kind()] = true
 	}
 	for _, k := range []cluster.Kind{cluster.KindConnOpened, cluster.KindConnFrame, cluster.KindConnClosed,
-		cluster.KindDeliver, cluster.KindClose, cluster.KindSendRequest, cluster.KindSendAnswer, cluster.KindPartitionMoved, cluster.KindCatalog} {
+		cluster.KindDeliver, cluster.KindClose, cluster.KindSendRequest, cluster.KindSendAnswer, cluster.KindPartitionMoved, cluster.KindCatalog, cluster.KindTokenMoved} {
 		require.True(t, kinds[k], "WireSamples has no %s", k)
 	}
 }

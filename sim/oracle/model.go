@@ -243,6 +243,24 @@ func (m *model) tap(e sim.TapEvent) {
 			m.invariantNoPushAfterEnd(e.Push, "reached FCM")
 			m.invariantRetryBudget(e.Time, e.Push, "reached FCM")
 		}
+	case sim.TapPartitionMoved:
+		// A cluster node took the partition over from the store: for its users, a restart.
+		in := func(k relay.DeviceKey) bool {
+			return relay.PartitionOf(k.SDKAppID, k.UserID, e.Partition.Count) == e.Partition.Index
+		}
+		for id, c := range m.conns {
+			if c.dev != nil && in(c.dev.key) {
+				if c.dev.conn == id {
+					c.dev.conn = 0
+				}
+				delete(m.conns, id)
+			}
+		}
+		for _, d := range m.devs {
+			if in(d.key) && !d.loggedIn {
+				d.unread = 0
+			}
+		}
 	case sim.TapRestarted:
 		m.restartedAt = e.Time
 		for id, c := range m.conns {

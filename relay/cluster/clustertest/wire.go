@@ -25,6 +25,7 @@ func WireSamples() []cluster.Message {
 		cluster.SendAnswer{Code: relay.OK, Seqs: map[string]uint64{"bob": 4, "carol": 9}},
 		cluster.SendAnswer{Code: relay.CodeUnavailable, Error: "partition 5 has no owner; retry"},
 		cluster.PartitionMoved{Partition: 12, Node: "node-c", Epoch: 7},
+		cluster.TokenMoved{Device: relay.DeviceKey{SDKAppID: 1400000001, UserID: "bob", DeviceID: "phone"}, Token: "fcm-token-1"},
 		cluster.Catalog{Input: relay.Input{Kind: relay.InputPutApp, Create: true, AppConfig: relay.AppConfig{
 			SDKAppID: 1400000001, Name: "demo", SecretKey: secret.New("0123456789abcdef0123"), LoginPolicy: relay.LoginPolicy("single")}}},
 		cluster.Catalog{Input: relay.Input{Kind: relay.InputPutCertificate, Cert: relay.Certificate{ID: 9, SDKAppID: 1400000001,

@@ -43,6 +43,9 @@ type Config struct {
 	BusDelay time.Duration
 	// Start is the virtual time the cluster starts at.
 	Start time.Time
+	// Events keeps what the partitions' cores take and give (Output.Events), for a checker that
+	// holds the cluster to the relay's rules from the outside.
+	Events bool
 }
 
 // AppConn names an app connection: the node it is connected to and that node's number for it.
@@ -57,6 +60,43 @@ type Output struct {
 	Frames []AppFrame
 	Closes []AppClose
 	Pushes []NodePush
+	// Events is what the partitions' current owners did, in order (with Config.Events).
+	Events []Event
+}
+
+// EventKind names what an Event tells.
+type EventKind int
+
+// The events.
+const (
+	// EventInput: a partition's core is about to take an input.
+	EventInput EventKind = iota + 1
+	// EventReady: a partition's work was carried out (its records stored first).
+	EventReady
+	// EventAcquired: a node started serving a partition, restored from the store.
+	EventAcquired
+)
+
+// Event is one thing a partition's core did, as a checker outside the cluster sees the relay: its
+// inputs, its carried-out work, and its moves from node to node. Only the partition's current
+// owner's are told — the node serving it under the lease table's epoch — so a zombie's, whose
+// writes are refused, are not.
+type Event struct {
+	Kind      EventKind
+	At        time.Time
+	Node      string
+	Partition int
+	// Input and From (the connection Input.Conn names), for EventInput.
+	Input relay.Input
+	From  cluster.ConnAddr
+	// The work, for EventReady: the records stored, the trace, the pushes handed out and those
+	// cancelled, and the frames and closes sent to the gateways (whether or not they got there).
+	Records   []relay.Record
+	Trace     []relay.TraceEntry
+	Pushes    []relay.Push
+	Cancelled []uint64
+	Frames    []AppFrame
+	Closes    []AppClose
 }
 
 // AppFrame is a frame for an app connection.
@@ -135,11 +175,27 @@ type envelope struct {
 	request uint64
 }
 
-// request is a cross-partition send waiting for its answer.
+// request is a bus request waiting for its answer: a cross-partition send, or a gateway's
+// ConnOpened (open set).
 type request struct {
 	node     string
 	out      cluster.OutRequest
+	open     *cluster.ConnOpened
 	deadline time.Time
+}
+
+// answer hands a request's outcome to the node that made it.
+func (c *Cluster) answer(r *request, a cluster.SendAnswer, err error) {
+	vn := c.nodes[r.node]
+	if !vn.alive || vn.paused {
+		return
+	}
+	if r.open != nil {
+		vn.node.Opened(*r.open, err)
+	} else {
+		vn.node.RemoteAnswered(c.now, r.out, a, err)
+	}
+	c.carryOut(vn)
 }
 
 // errCut is the store's answer to a node cut off the database.
@@ -177,7 +233,15 @@ func New(cfg Config) (*Cluster, error) {
 
 // start brings node name up with empty memory, as a fresh process.
 func (c *Cluster) start(name string) error {
-	n, err := cluster.NewNode(cluster.NodeConfig{ID: name, Cluster: c.cfg.Name, Partitions: c.cfg.Partitions, Relay: c.cfg.Relay})
+	ncfg := cluster.NodeConfig{ID: name, Cluster: c.cfg.Name, Partitions: c.cfg.Partitions, Relay: c.cfg.Relay}
+	if c.cfg.Events {
+		ncfg.Tap = func(p int, in relay.Input, from cluster.ConnAddr) {
+			if c.Current(name, p) {
+				c.out.Events = append(c.out.Events, Event{Kind: EventInput, At: c.now, Node: name, Partition: p, Input: in, From: from})
+			}
+		}
+	}
+	n, err := cluster.NewNode(ncfg)
 	if err != nil {
 		return err
 	}
@@ -251,6 +315,26 @@ func (c *Cluster) Unowned() []int {
 		}
 	}
 	return free
+}
+
+// Current reports whether node name serves partition p under the lease table's epoch for it: it
+// is the partition's owner, not a zombie that lost it.
+func (c *Cluster) Current(name string, p int) bool {
+	vn := c.nodes[name]
+	if vn == nil || !vn.alive || vn.node == nil {
+		return false
+	}
+	epoch, ok := vn.node.Epoch(p)
+	if !ok {
+		return false
+	}
+	leases, _ := c.leases.Leases(context.Background())
+	for _, l := range leases {
+		if l.Partition == p {
+			return l.Epoch == epoch
+		}
+	}
+	return false
 }
 
 // vnodeOf returns a running node, or an error naming why it cannot take input.
@@ -440,7 +524,7 @@ func (c *Cluster) CutDB(name string, cut bool) error {
 // request deadlines, each at its instant, in order.
 func (c *Cluster) Advance(to time.Time) {
 	for {
-		at, ok := c.nextEvent()
+		at, ok := c.NextEvent()
 		if !ok || at.After(to) {
 			break
 		}
@@ -454,8 +538,9 @@ func (c *Cluster) Advance(to time.Time) {
 	}
 }
 
-// nextEvent is the instant of the next thing due.
-func (c *Cluster) nextEvent() (time.Time, bool) {
+// NextEvent is the instant of the next thing due: a driver on a clock of its own advances the
+// cluster then; false when nothing is due.
+func (c *Cluster) NextEvent() (time.Time, bool) {
 	var next time.Time
 	found := false
 	consider := func(t time.Time) {
@@ -496,10 +581,7 @@ func (c *Cluster) runDue() {
 			continue
 		}
 		delete(c.requests, id)
-		if vn := c.nodes[r.node]; vn.alive && !vn.paused {
-			vn.node.RemoteAnswered(c.now, r.out.From, r.out.Answer(cluster.SendAnswer{}, context.DeadlineExceeded))
-			c.carryOut(vn)
-		}
+		c.answer(r, cluster.SendAnswer{}, context.DeadlineExceeded)
 	}
 	for _, name := range c.order {
 		vn := c.nodes[name]
@@ -534,6 +616,9 @@ func (c *Cluster) ownerStep(vn *vnode) {
 			panic(fmt.Sprintf("vcluster: memory store load: %v", err)) // a memory store cannot fail to load
 		}
 		for _, l := range out.Acquired {
+			if c.cfg.Events {
+				c.out.Events = append(c.out.Events, Event{Kind: EventAcquired, At: c.now, Node: vn.name, Partition: l.Partition})
+			}
 			if err := vn.node.Acquired(c.now, l, st); err != nil {
 				// The store holds a state this node cannot restore: give the lease back.
 				_ = c.leases.Release(context.Background(), l)
@@ -579,6 +664,9 @@ func (c *Cluster) carryOut(vn *vnode) {
 					continue
 				}
 			}
+			if c.cfg.Events && c.Current(vn.name, pr.Partition) {
+				c.out.Events = append(c.out.Events, c.readyEvent(vn.name, pr))
+			}
 			for _, o := range pr.Publish {
 				c.send(vn, o.Subject, o.Msg, 0)
 			}
@@ -598,6 +686,12 @@ func (c *Cluster) carryOut(vn *vnode) {
 		}
 		g := rd.Gateway
 		for _, o := range g.Publish {
+			if open, ok := o.Msg.(cluster.ConnOpened); ok && o.Ack {
+				c.nextReq++
+				c.requests[c.nextReq] = &request{node: vn.name, open: &open, deadline: c.now.Add(c.cfg.RequestTimeout)}
+				c.send(vn, o.Subject, o.Msg, c.nextReq)
+				continue
+			}
 			c.send(vn, o.Subject, o.Msg, 0)
 		}
 		for _, r := range g.Replies {
@@ -616,6 +710,55 @@ func (c *Cluster) carryOut(vn *vnode) {
 			}
 		}
 	}
+}
+
+// readyEvent is a partition's carried-out work as an Event, its frames and closes addressed to
+// the gateways they were published to.
+func (c *Cluster) readyEvent(node string, pr cluster.PartReady) Event {
+	e := Event{Kind: EventReady, At: c.now, Node: node, Partition: pr.Partition, Records: pr.Records, Trace: pr.Trace,
+		Cancelled: pr.Cancelled}
+	for _, p := range pr.Pushes {
+		if !slices.Contains(pr.Cancelled, p.ID) {
+			e.Pushes = append(e.Pushes, p)
+		}
+	}
+	for _, o := range pr.Publish {
+		gw := c.addressee(envelope{subject: o.Subject})
+		switch m := o.Msg.(type) {
+		case cluster.Deliver:
+			e.Frames = append(e.Frames, AppFrame{To: AppConn{gw, m.Conn}, Frame: m.Frame})
+		case cluster.Close:
+			e.Closes = append(e.Closes, AppClose{To: AppConn{gw, m.Conn}, Code: m.Code, Reason: m.Reason})
+		}
+	}
+	return e
+}
+
+// OneWriterPerEpoch checks the cluster's fencing invariant on a write log (Writes): every batch
+// of a partition stored under an epoch comes from one node, and no batch is stored under an epoch
+// older than one already written. It names the first write that breaks it.
+func OneWriterPerEpoch(writes []Write) error {
+	type key struct {
+		p     int
+		epoch uint64
+	}
+	writer := map[key]string{}
+	newest := map[int]uint64{}
+	for _, w := range writes {
+		if w.Err != nil {
+			continue
+		}
+		k := key{w.Partition, w.Epoch}
+		if n, ok := writer[k]; ok && n != w.Node {
+			return fmt.Errorf("at %s partition %d epoch %d written by two nodes, %s and %s", w.At.Format(time.RFC3339Nano), w.Partition, w.Epoch, n, w.Node)
+		}
+		writer[k] = w.Node
+		if w.Epoch < newest[w.Partition] {
+			return fmt.Errorf("at %s node %s wrote partition %d under epoch %d after epoch %d was written", w.At.Format(time.RFC3339Nano), w.Node, w.Partition, w.Epoch, newest[w.Partition])
+		}
+		newest[w.Partition] = w.Epoch
+	}
+	return nil
 }
 
 // write stores a partition's records under its epoch, fenced by the lease table in the same
@@ -688,10 +831,7 @@ func (c *Cluster) deliver(e envelope) {
 		if !heard && e.request != 0 {
 			if r := c.requests[e.request]; r != nil {
 				delete(c.requests, e.request)
-				if vn := c.nodes[r.node]; vn.alive && !vn.paused {
-					vn.node.RemoteAnswered(c.now, r.out.From, r.out.Answer(cluster.SendAnswer{}, cluster.ErrUnavailable))
-					c.carryOut(vn)
-				}
+				c.answer(r, cluster.SendAnswer{}, cluster.ErrUnavailable)
 			}
 		}
 	case e.subject == cluster.BroadcastSubject(c.cfg.Name):
@@ -720,9 +860,9 @@ func (c *Cluster) deliverTo(vn *vnode, e envelope) {
 		}
 		delete(c.requests, e.request)
 		a, _ := e.msg.(cluster.SendAnswer)
-		vn.node.RemoteAnswered(c.now, r.out.From, r.out.Answer(a, nil))
-	} else {
-		vn.node.Receive(c.now, e.msg, e.request)
+		c.answer(r, a, nil)
+		return
 	}
+	vn.node.Receive(c.now, e.msg, e.request)
 	c.carryOut(vn)
 }
