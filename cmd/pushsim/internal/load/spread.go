@@ -76,7 +76,6 @@ func (w *workerProc) stop() {
 // spread is a live run whose phones are spread over worker processes; its meter holds the
 // workers' figures merged.
 type spread struct {
-	cfg     Config
 	workers []*workerProc
 	m       *meter
 	// mu orders the tallies; own counts the errors of this process (none of a worker's).
@@ -87,7 +86,7 @@ type spread struct {
 // runSpread runs the load's phones in procs worker processes against srv, in the phases of
 // RunLive, and merges their figures.
 func runSpread(ctx context.Context, cfg Config, srv *servers, procs int) (reports.Load, error) {
-	s := &spread{cfg: cfg, m: newMeter(time.Now())}
+	s := &spread{m: newMeter(time.Now())}
 	defer func() {
 		var wg sync.WaitGroup
 		for _, w := range s.workers {
