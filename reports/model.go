@@ -292,7 +292,13 @@ type Load struct {
 	PushLatencyMs           Percentiles `json:"pushLatencyMs"`
 	RelayBytesPerConnection float64     `json:"relayBytesPerConnection"`
 	Errors                  int         `json:"errors"`
-	Series                  []Sample    `json:"series,omitempty"`
+	// FirstError says what went wrong first, when Errors is not zero.
+	FirstError string   `json:"firstError,omitempty"`
+	Series     []Sample `json:"series,omitempty"`
+	// Nodes is how many relay processes the run started (a cluster's nodes; 0 for a relay
+	// already running); LoadProcesses how many processes held the phones (live runs).
+	Nodes         int `json:"nodes,omitempty"`
+	LoadProcesses int `json:"loadProcesses,omitempty"`
 }
 
 // Sample is one point of a load test's time series.

@@ -24,6 +24,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	relayBin := fs.String("relay-bin", "", "relay binary for the measurements that run it in its own process (default: next to pushsim, or on PATH)")
 	idleConns := fs.Int("idle-connections", 2000, "idle connections for the memory-per-connection figure")
 	quick := fs.Bool("quick", false, "skip the day in the life and the live loads (minutes)")
+	nodes := fs.Int("cluster-nodes", 3, "relays of the cluster whose live loads are measured against the single node's (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{2, err}
 	}
@@ -75,6 +76,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("live load: %w", err)
 		}
 		figs = append(figs, live...)
+		if *nodes >= 2 {
+			fmt.Fprintf(stderr, "pushsim bench: live loads on a cluster of %d relays and on the single node, interleaved…\n", *nodes)
+			cl, err := perf.ClusterLoadFigures(ctx, perf.ClusterLoadConfig{RelayBin: *relayBin, Nodes: *nodes})
+			if err != nil {
+				return fmt.Errorf("cluster load: %w", err)
+			}
+			figs = append(figs, cl...)
+		}
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)

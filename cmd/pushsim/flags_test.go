@@ -21,6 +21,12 @@ func TestFlagsAModeCannotHonourAreRefused(t *testing.T) {
 	}{
 		{[]string{"run", "--fcm", "http://127.0.0.1:4000", "x.yaml"}, "--fcm names the fakefcm of a relay started elsewhere"},
 		{[]string{"load", "--virtual", "--memory-store"}, "--memory-store: live-mode flags"},
+		{[]string{"load", "--virtual", "--load-procs", "2"}, "--load-procs: live-mode flags"},
+		{[]string{"load", "--virtual", "--nodes", "3"}, "--nodes: live-mode flags"},
+		{[]string{"load", "--nodes", "3", "--relay", "http://r", "--fcm", "http://f"}, "--nodes: flags for the relay this run starts"},
+		{[]string{"load", "--nodes", "3", "--memory-store"}, "--memory-store is for one relay"},
+		{[]string{"load", "--postgres", "postgres://x"}, "give --nodes N (N ≥ 2) too"},
+		{[]string{"load", "--nats", "nats://x"}, "give --nodes N (N ≥ 2) too"},
 		{[]string{"load", "--virtual", "--relay", "http://r", "--fcm", "http://f"}, "--relay, --fcm: live-mode flags"},
 		{[]string{"load", "--relay", "http://r", "--fcm", "http://f", "--relay-bin", "bin/relay"}, "--relay-bin: flags for the relay this run starts"},
 	} {

@@ -42,6 +42,10 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	adminKey := fs.String("admin-key", os.Getenv("PUSHLAB_ADMIN_KEY"), "the running relay's admin key (default $PUSHLAB_ADMIN_KEY)")
 	relayBin := fs.String("relay-bin", "", "relay binary to start (default: next to pushsim, or on PATH; make build)")
 	memStore := fs.Bool("memory-store", false, "start the relay on its in-memory store (the pipeline without SQLite's cost)")
+	nodes := fs.Int("nodes", 0, "N ≥ 2: start N relay processes as a cluster (relay --cluster) on one PostgreSQL and one NATS, phones spread over them")
+	postgres := fs.String("postgres", "", "with --nodes: the cluster's PostgreSQL URL (default: start a throwaway one from the installed server)")
+	natsURL := fs.String("nats", "", "with --nodes: the cluster's NATS URL (default: an embedded server on 127.0.0.1)")
+	procs := fs.Int("load-procs", 0, "processes holding the phones: 0 decides from the open-file limit (one while they fit), 1 this one, K worker processes")
 	sources := fs.Int("sources", 8, "loopback source addresses (127.0.0.1…) to spread the phones' connections over")
 	seed := fs.Uint64("seed", 1, "seed of the recipients' draws (and of the virtual mode)")
 	asJSON := fs.Bool("json", false, "print one JSON object with the figures instead of a table")
@@ -56,12 +60,12 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var notHere []string
-	for _, name := range []string{"relay", "fcm", "admin-key", "relay-bin", "memory-store", "sources"} {
+	for _, name := range []string{"relay", "fcm", "admin-key", "relay-bin", "memory-store", "sources", "load-procs", "nodes", "postgres", "nats"} {
 		if set[name] && *virtual {
 			notHere = append(notHere, "--"+name)
 		}
 	}
-	for _, name := range []string{"relay-bin", "memory-store"} {
+	for _, name := range []string{"relay-bin", "memory-store", "nodes", "postgres", "nats"} {
 		if set[name] && *relayURL != "" {
 			notHere = append(notHere, "--"+name)
 		}
@@ -74,7 +78,8 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return &exitError{2, fmt.Errorf("%s: %s", strings.Join(notHere, ", "), why)}
 	}
 	cfg := load.Config{Devices: *devices, Senders: *senders, Rate: *rate, Duration: *dur, KillRatio: *kill,
-		RelayURL: *relayURL, FCMURL: *fcmURL, AdminKey: *adminKey, RelayBin: *relayBin, MemoryStore: *memStore, Sources: *sources, Seed: *seed}
+		RelayURL: *relayURL, FCMURL: *fcmURL, AdminKey: *adminKey, RelayBin: *relayBin, MemoryStore: *memStore, Sources: *sources, Seed: *seed,
+		Procs: *procs, Nodes: *nodes, Postgres: *postgres, NATS: *natsURL}
 	if err := cfg.Validate(); err != nil {
 		return &exitError{2, err}
 	}
@@ -102,8 +107,9 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	finished := time.Now()
 	host, _ := os.Hostname()
+	command := "pushsim load " + strings.Join(maskFlags(args, "admin-key", "postgres", "nats"), " ")
 	rep := &reports.Report{Schema: reports.SchemaVersion, Load: &res, Run: reports.Run{Seed: *seed, Mode: mode,
-		Command: "pushsim load " + strings.Join(args, " "), Replay: "pushsim load " + strings.Join(args, " "),
+		Command: command, Replay: command,
 		GoVersion: runtime.Version(), Host: host, Started: started, Finished: finished, WallSeconds: finished.Sub(started).Seconds()}}
 	if err := reports.WriteLoad(*out, rep); err != nil {
 		return err
@@ -121,13 +127,25 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	t.AppendHeader(table.Row{"figure", "value"})
 	t.AppendRows([]table.Row{
 		{"phones (connected at the end)", fmt.Sprintf("%d (%d)", res.Devices, res.Connected)},
+		{"held at once (phones and senders)", res.PeakConnected},
+		{"relay processes · load processes", fmt.Sprintf("%d · %d", res.Nodes, res.LoadProcesses)},
 		{"messages/s", fmt.Sprintf("%.1f", res.MessagesPerSecond)},
 		{"pushes/s", fmt.Sprintf("%.1f", res.PushesPerSecond)},
 		{"push latency p50 · p90 · p99 · max", fmt.Sprintf("%.1f · %.1f · %.1f · %.1f ms", res.PushLatencyMs.P50, res.PushLatencyMs.P90, res.PushLatencyMs.P99, res.PushLatencyMs.Max)},
 		{"relay memory per connection", fmt.Sprintf("%.1f KiB", res.RelayBytesPerConnection/1024)},
 		{"errors", res.Errors},
+		{"first error", res.FirstError},
 	})
 	t.Render()
 	fmt.Fprintf(stdout, "%s mode, %.1fs; report in %s/ (report.json, load.html)\n", mode, finished.Sub(started).Seconds(), *out)
 	return nil
+}
+
+// runLoadWorker serves pushsim load as one of its worker processes: calls on standard input,
+// answers on standard output (load.ServeWorker). It is started by pushsim load, never by hand.
+func runLoadWorker(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	if len(args) > 0 {
+		return &exitError{2, fmt.Errorf("takes no arguments: pushsim load starts it")}
+	}
+	return load.ServeWorker(ctx, os.Stdin, stdout)
 }

@@ -32,6 +32,14 @@ func commands() []command {
 	}
 }
 
+// internalCommands are pushsim's own, left out of the usage: a load worker is started by pushsim
+// load.
+func internalCommands() []command {
+	return []command{
+		{"load-worker", "hold a share of pushsim load's phones for it", runLoadWorker},
+	}
+}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -45,7 +53,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		usage(stdout)
 		return 0
 	}
-	for _, c := range commands() {
+	for _, c := range append(commands(), internalCommands()...) {
 		if c.name == args[0] {
 			if err := c.run(ctx, args[1:], stdout, stderr); err != nil {
 				fmt.Fprintf(stderr, "pushsim %s: %v\n", c.name, err)

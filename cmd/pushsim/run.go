@@ -156,14 +156,20 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 // maskAdminKey is the command line with the admin key's value masked, for reports.
-func maskAdminKey(args []string) []string {
+func maskAdminKey(args []string) []string { return maskFlags(args, "admin-key") }
+
+// maskFlags is the command line with the values of the named flags masked (secrets, or URLs that
+// may hold credentials), for reports.
+func maskFlags(args []string, names ...string) []string {
 	out := slices.Clone(args)
 	for i, a := range out {
-		switch {
-		case (a == "--admin-key" || a == "-admin-key") && i+1 < len(out):
-			out[i+1] = "***"
-		case strings.HasPrefix(a, "--admin-key=") || strings.HasPrefix(a, "-admin-key="):
-			out[i] = a[:strings.Index(a, "=")+1] + "***"
+		for _, n := range names {
+			switch {
+			case (a == "--"+n || a == "-"+n) && i+1 < len(out):
+				out[i+1] = "***"
+			case strings.HasPrefix(a, "--"+n+"=") || strings.HasPrefix(a, "-"+n+"="):
+				out[i] = a[:strings.Index(a, "=")+1] + "***"
+			}
 		}
 	}
 	return out

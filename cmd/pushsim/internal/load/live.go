@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +38,7 @@ const (
 	loadAdminKey  = "load-admin-key-0123456789"
 	dialWorkers   = 64
 	pingInterval  = 30 * time.Second
+	pingSlots     = 30
 	drainQuiet    = time.Second
 	drainLongest  = 10 * time.Second
 	warmupPhones  = 100
@@ -52,16 +55,20 @@ sendWorkers: 64
 
 // servers are the relay and fakefcm a run talks to.
 type servers struct {
-	relayURL, fcmURL, adminKey string
-	app                        uint64
-	cert                       int64
-	proc                       *relayproc.Process
-	fcm                        *live.Stack
-	admin                      *client.Admin
-	control                    *control.Client
-	hc                         *http.Client
-	senderID                   string
-	tmp                        string
+	// relayURLs are the relay's (one node's each in a cluster); phone i connects to
+	// relayURLs[i%len(relayURLs)].
+	relayURLs        []string
+	fcmURL, adminKey string
+	app              uint64
+	cert             int64
+	procs            []*relayproc.Process // the relays this run started
+	cluster          *cluster             // what its cluster's relays share, if Nodes ≥ 2
+	fcm              *live.Stack
+	admin            *client.Admin
+	control          *control.Client
+	hc               *http.Client
+	senderID         string
+	tmp              string
 }
 
 func (s *servers) close() {
@@ -70,8 +77,11 @@ func (s *servers) close() {
 		// shutting down would wait for them.
 		s.hc.CloseIdleConnections()
 	}
-	if s.proc != nil {
-		_ = s.proc.Stop()
+	for _, p := range s.procs {
+		_ = p.Stop()
+	}
+	if s.cluster != nil {
+		s.cluster.close()
 	}
 	if s.fcm != nil {
 		_ = s.fcm.Close()
@@ -81,11 +91,40 @@ func (s *servers) close() {
 	}
 }
 
+// rss is the started relays' resident memory in bytes, summed; false when this run started none
+// or one could not be read.
+func (s *servers) rss() (int64, bool) {
+	var sum int64
+	for _, p := range s.procs {
+		b, err := p.RSS()
+		if err != nil {
+			return 0, false
+		}
+		sum += b
+	}
+	return sum, len(s.procs) > 0
+}
+
+// perConnection is the relays' memory per connection of the phones past the warm-up: their RSS
+// now less before (read after the warm-up), over those phones; 0 when not measured.
+func (s *servers) perConnection(before int64, measured bool, total int) float64 {
+	after, ok := s.rss()
+	if !measured || !ok || total <= warmupPhones {
+		return 0
+	}
+	return float64(after-before) / float64(total-warmupPhones)
+}
+
 // startServers starts (or reaches) the relay and fakefcm and provisions the load's app and
 // certificate. The relay it starts runs as a child process, so that the figures measure a relay
-// process of its own (its RSS, its open-file limit); fakefcm is sim/live's Stack alone.
+// process of its own (its RSS, its open-file limit), or, with Nodes ≥ 2, as many cluster nodes
+// on a PostgreSQL and a NATS of their own (startCluster), ready once every partition is served;
+// fakefcm is sim/live's Stack alone.
 func startServers(ctx context.Context, cfg Config, rng *rand.Rand) (*servers, error) {
-	s := &servers{relayURL: cfg.RelayURL, fcmURL: cfg.FCMURL, adminKey: cfg.AdminKey, app: loadApp, cert: loadCert}
+	s := &servers{fcmURL: cfg.FCMURL, adminKey: cfg.AdminKey, app: loadApp, cert: loadCert}
+	if cfg.RelayURL != "" {
+		s.relayURLs = []string{cfg.RelayURL}
+	}
 	if cfg.RelayURL == "" {
 		var err error
 		if s.tmp, err = os.MkdirTemp("", "pushsim-load-"); err != nil {
@@ -96,15 +135,36 @@ func startServers(ctx context.Context, cfg Config, rng *rand.Rand) (*servers, er
 			return nil, err
 		}
 		s.adminKey = loadAdminKey
-		db := filepath.Join(s.tmp, "relay.db")
-		if cfg.MemoryStore {
-			db = ":memory:"
+		if cfg.Nodes >= 2 {
+			if s.cluster, err = startCluster(cfg); err != nil {
+				s.close()
+				return nil, err
+			}
+			s.procs, err = s.cluster.startNodes(ctx, cfg, s.adminKey, conf)
+			if err != nil {
+				s.close()
+				return nil, err
+			}
+			if cfg.Postgres != "" {
+				// A database of the run's choosing may hold earlier runs': the app is another.
+				offset := 1 + rng.Uint64N(1_000_000)
+				s.app, s.cert = loadApp+offset*1000, loadCert+int64(offset)*1000
+			}
+		} else {
+			db := filepath.Join(s.tmp, "relay.db")
+			if cfg.MemoryStore {
+				db = ":memory:"
+			}
+			proc, err := relayproc.Start(ctx, relayproc.Options{Bin: cfg.RelayBin, AdminKey: s.adminKey, Config: conf, DB: db})
+			if err != nil {
+				s.close()
+				return nil, err
+			}
+			s.procs = append(s.procs, proc)
 		}
-		if s.proc, err = relayproc.Start(ctx, relayproc.Options{Bin: cfg.RelayBin, AdminKey: s.adminKey, Config: conf, DB: db}); err != nil {
-			s.close()
-			return nil, err
+		for _, p := range s.procs {
+			s.relayURLs = append(s.relayURLs, p.URL)
 		}
-		s.relayURL = s.proc.URL
 		lifted := fakefcm.Throttles{DevicePerMinute: 1_000_000, DevicePerHour: 1_000_000, CollapsibleBurst: 1_000_000,
 			ProjectPerMinute: 100_000_000}
 		if s.fcm, err = live.StartStack(ctx, live.StackConfig{FCMOnly: true, FCMConfig: &fakefcm.Config{Seed: cfg.Seed,
@@ -124,7 +184,13 @@ func startServers(ctx context.Context, cfg Config, rng *rand.Rand) (*servers, er
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConns: dialWorkers * 2, MaxIdleConnsPerHost: dialWorkers * 2,
 		TLSClientConfig: cfg.TLS.Clone()}}
 	s.hc = hc
-	s.admin = &client.Admin{BaseURL: s.relayURL, Key: s.adminKey, HTTP: hc}
+	s.admin = &client.Admin{BaseURL: s.relayURLs[0], Key: s.adminKey, HTTP: hc}
+	if s.cluster != nil {
+		if err := waitReady(ctx, hc, s.relayURLs, s.adminKey); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
 	s.control = &control.Client{BaseURL: s.fcmURL, HTTP: hc,
 		Dialer: &websocket.Dialer{TLSClientConfig: cfg.TLS.Clone(), HandshakeTimeout: 10 * time.Second}}
 	lifted := relay.Caps{PerMinute: 1_000_000, PerHour: 1_000_000, Burst: 1_000_000, Refill: duration.Of(time.Millisecond)}
@@ -155,19 +221,36 @@ type phone struct {
 	token  string
 	conn   *client.Conn
 	ch     *control.DeviceChannel
-	killed bool
+	killed bool // its app killed: its relay connection dropped, its FCM channel open
+	lost   bool // the relay closed its connection (counted as an error)
 }
 
-// run is one live load run.
+// run is one live load run, or one worker process's share of it: the phones i with
+// i%of == share (all of them when of is 1).
 type run struct {
-	cfg    Config
-	srv    *servers
-	m      *meter
-	rng    *rand.Rand
-	dialer func(i int) *websocket.Dialer
-	phones []*phone // targets, then senders
-	nextID atomic.Int64
-	wg     sync.WaitGroup
+	cfg       Config
+	srv       *servers
+	m         *meter
+	dialer    func(i int) *websocket.Dialer
+	mu        sync.Mutex // guards phones' entries and their killed and lost
+	phones    []*phone   // targets, then senders; nil where not connected or another process's
+	share, of int
+	nextID    atomic.Int64
+	wg        sync.WaitGroup
+}
+
+// newRun prepares a run of the phones i with i%of == share on srv.
+func newRun(cfg Config, srv *servers, share, of int) *run {
+	r := &run{cfg: cfg, srv: srv, m: newMeter(time.Now()), share: share, of: of,
+		phones: make([]*phone, cfg.Devices+cfg.Senders)}
+	dialers := make([]*websocket.Dialer, cfg.Sources)
+	for k := range dialers {
+		nd := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+k))}}
+		dialers[k] = &websocket.Dialer{NetDialContext: nd.DialContext, HandshakeTimeout: 10 * time.Second,
+			ReadBufferSize: 1024, WriteBufferSize: 1024, TLSClientConfig: cfg.TLS.Clone()}
+	}
+	r.dialer = func(i int) *websocket.Dialer { return dialers[i%len(dialers)] }
+	return r
 }
 
 // RunLive puts the load on a real relay and fakefcm.
@@ -182,65 +265,49 @@ func RunLive(ctx context.Context, cfg Config) (reports.Load, error) {
 		return reports.Load{}, err
 	}
 	defer srv.close()
-	r := &run{cfg: cfg, srv: srv, m: newMeter(time.Now()), rng: rng}
-	dialers := make([]*websocket.Dialer, cfg.Sources)
-	for k := range dialers {
-		nd := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+k))}}
-		dialers[k] = &websocket.Dialer{NetDialContext: nd.DialContext, HandshakeTimeout: 10 * time.Second,
-			ReadBufferSize: 1024, WriteBufferSize: 1024, TLSClientConfig: cfg.TLS.Clone()}
+	if procs := cfg.procs(fileLimit()); procs > 1 {
+		res, err := runSpread(ctx, cfg, srv, procs)
+		res.Nodes, res.LoadProcesses = len(srv.procs), procs
+		return res, err
 	}
-	r.dialer = func(i int) *websocket.Dialer { return dialers[i%len(dialers)] }
+	r := newRun(cfg, srv, 0, 1)
 	defer r.closeAll()
+	// The phones' heartbeats from the first connection on, until the run is over: a connect
+	// phase longer than the relay's heartbeat deadline must not lose the first phones.
+	defer r.pinging(ctx)()
 
 	// Connect: a warm-up batch first, so that the relay's memory per connection is measured
 	// past its start-up allocations.
 	total := cfg.Devices + cfg.Senders
-	r.phones = make([]*phone, total)
-	stopSampling := r.sample(ctx, PhaseConnect)
+	stopSampling := sampling(ctx, r.m, cfg.Progress, PhaseConnect, nil)
 	if err := r.connect(ctx, 0, min(warmupPhones, total)); err != nil {
 		stopSampling()
 		return reports.Load{}, err
 	}
 	time.Sleep(settleAfterIO)
-	var before int64
-	if srv.proc != nil {
-		before, _ = srv.proc.RSS()
-	}
+	before, measured := srv.rss()
 	if err := r.connect(ctx, min(warmupPhones, total), total); err != nil {
 		stopSampling()
 		return reports.Load{}, err
 	}
 	time.Sleep(settleAfterIO)
-	var perConn float64
-	if srv.proc != nil && total > warmupPhones {
-		if after, err := srv.proc.RSS(); err == nil {
-			perConn = float64(after-before) / float64(total-warmupPhones)
-		}
-	}
+	perConn := srv.perConnection(before, measured, total)
+	r.reap() // every phone connected, none killed yet: the peak
 	if err := r.kill(ctx); err != nil {
 		stopSampling()
 		return reports.Load{}, err
 	}
 	stopSampling()
-	// The phones' heartbeats, until the run is over.
-	pingCtx, stopPing := context.WithCancel(ctx)
-	pinged := make(chan struct{})
-	go func() {
-		defer close(pinged)
-		r.ping(pingCtx)
-	}()
-	defer func() {
-		stopPing()
-		<-pinged
-	}()
 
-	stopSampling = r.sample(ctx, PhaseSend)
-	sendTime := r.send(ctx)
+	stopSampling = sampling(ctx, r.m, cfg.Progress, PhaseSend, nil)
+	sendTime := r.send(ctx, time.Now(), 0)
 	stopSampling()
-	stopSampling = r.sample(ctx, PhaseDrain)
-	r.drain(ctx)
+	stopSampling = sampling(ctx, r.m, cfg.Progress, PhaseDrain, nil)
+	_ = drain(ctx, r.m, nil)
 	stopSampling()
+	r.reap()
 	res := r.m.result(cfg, sendTime, perConn)
+	res.Nodes, res.LoadProcesses = len(srv.procs), 1
 	if ctx.Err() != nil {
 		return res, ctx.Err()
 	}
@@ -262,6 +329,9 @@ func (r *run) connect(ctx context.Context, from, to int) error {
 				if i >= to {
 					return
 				}
+				if i%r.of != r.share {
+					continue
+				}
 				p, err := r.open(ctx, i)
 				if err != nil {
 					r.m.error(err)
@@ -270,10 +340,11 @@ func (r *run) connect(ctx context.Context, from, to int) error {
 					}
 					continue
 				}
+				r.mu.Lock()
 				r.phones[i] = p
+				r.mu.Unlock()
 				r.m.mu.Lock()
 				r.m.connected++
-				r.m.peak = max(r.m.peak, r.m.connected)
 				r.m.mu.Unlock()
 			}
 		}()
@@ -307,7 +378,7 @@ func (r *run) open(ctx context.Context, i int) (*phone, error) {
 			}
 		}
 	}
-	c, err := client.Dial(ctx, r.srv.relayURL, client.Options{Dialer: r.dialer(i), OnEvent: onEvent})
+	c, err := client.Dial(ctx, r.srv.relayURLs[i%len(r.srv.relayURLs)], client.Options{Dialer: r.dialer(i), OnEvent: onEvent})
 	if err != nil {
 		return nil, fmt.Errorf("phone %d: %w", i, err)
 	}
@@ -341,7 +412,9 @@ func (r *run) kill(ctx context.Context) error {
 			r.m.error(fmt.Errorf("phone %d: FCM channel: %w", i, err))
 			continue
 		}
+		r.mu.Lock()
 		p.ch, p.killed = ch, true
+		r.mu.Unlock()
 		r.wg.Add(1)
 		go r.receive(p)
 		_ = p.conn.Drop()
@@ -364,23 +437,28 @@ func (r *run) receive(p *phone) {
 		}
 		now := time.Now()
 		if f.Message != nil && f.Message.Notification != nil {
-			r.m.arrived(f.Message.Notification.Body, now)
+			if sent, ok := sentAt(f.Message.Notification.Body); ok {
+				r.m.delivered(f.Message.Notification.Body, sent, now)
+			}
 			_ = p.ch.Ack(f.Message.MessageID)
 		}
 	}
 }
 
-// ping keeps the online phones' connections alive.
+// ping keeps the online phones' connections alive: each pings every pingInterval, the phones
+// spread over the interval's seconds (phone i in second i%pingSlots), so that thousands of pings
+// do not reach the relay in one burst.
 func (r *run) ping(ctx context.Context) {
-	t := time.NewTicker(pingInterval)
+	t := time.NewTicker(pingInterval / pingSlots)
 	defer t.Stop()
-	for {
+	for slot := 0; ; slot = (slot + 1) % pingSlots {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			for _, p := range r.phones {
-				if p != nil && !p.killed && p.conn != nil {
+			r.reap()
+			for _, p := range r.online() {
+				if p.i%pingSlots == slot {
 					_ = p.conn.Send(relay.ClientFrame{Op: relay.OpPing})
 				}
 			}
@@ -388,32 +466,95 @@ func (r *run) ping(ctx context.Context) {
 	}
 }
 
-// send paces messages at the rate for the duration, each from the next sender to a random
-// target's user, and reports how long it sent.
-func (r *run) send(ctx context.Context) time.Duration {
+// online is the phones whose relay connection is open, as far as this process knows.
+func (r *run) online() []*phone {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ps []*phone
+	for _, p := range r.phones {
+		if p != nil && !p.killed && !p.lost {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+// reap finds the online phones whose connection the relay closed (as it does a connection
+// silent past its heartbeat deadline, or when it runs out of open files), counts each as an
+// error and no longer as connected, and then counts the phones connected now towards the peak:
+// the peak is of connections known to be open at one moment.
+func (r *run) reap() {
+	for _, p := range r.online() {
+		select {
+		case <-p.conn.Done():
+		default:
+			continue
+		}
+		r.mu.Lock()
+		killed := p.killed // killed since online(): its connection dropped on purpose
+		p.lost = !killed
+		r.mu.Unlock()
+		if killed {
+			continue
+		}
+		r.m.error(fmt.Errorf("phone %d: the relay closed its connection: %v", p.i, p.conn.Err()))
+		r.m.mu.Lock()
+		r.m.connected--
+		r.m.mu.Unlock()
+	}
+	r.m.mu.Lock()
+	r.m.peak = max(r.m.peak, r.m.connected)
+	r.m.mu.Unlock()
+}
+
+// pinging keeps the online phones' connections alive from now until stopped.
+func (r *run) pinging(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	pinged := make(chan struct{})
+	go func() {
+		defer close(pinged)
+		r.ping(ctx)
+	}()
+	return func() {
+		cancel()
+		<-pinged
+	}
+}
+
+// send paces this process's senders' messages from start for the duration, each to a random
+// target's user, and reports how long it sent. Each sender sends perSender messages a second
+// (0: the rate shared among this process's connected senders). A message's text carries the
+// wall-clock instant it left (messageText): the phone that gets its push may be another
+// process's.
+func (r *run) send(ctx context.Context, start time.Time, perSender float64) time.Duration {
 	var senders []*phone
-	for _, p := range r.phones[r.cfg.Devices:] {
-		if p != nil {
+	for _, p := range r.online() {
+		if p.i >= r.cfg.Devices {
 			senders = append(senders, p)
 		}
 	}
-	if len(senders) == 0 || r.cfg.Devices == 0 {
-		r.m.error(errors.New("no sender or no target phone connected"))
-		return time.Nanosecond
+	if perSender == 0 {
+		if len(senders) == 0 || r.cfg.Devices == 0 {
+			r.m.error(errors.New("no sender or no target phone connected"))
+			return time.Nanosecond
+		}
+		perSender = r.cfg.Rate / float64(len(senders))
 	}
-	// One goroutine per sender, each pacing its share, so that a slow write does not stall the
-	// others.
-	per := r.cfg.Rate / float64(len(senders))
-	start := time.Now()
+	if d := time.Until(start); d > 0 {
+		time.Sleep(d)
+	}
 	r.m.startSending(start)
 	end := start.Add(r.cfg.Duration)
+	// One goroutine per sender, each pacing its share, so that a slow write does not stall the
+	// others.
 	var wg sync.WaitGroup
-	for si, s := range senders {
+	for _, s := range senders {
+		si := s.i - r.cfg.Devices
 		rng := rand.New(rand.NewPCG(r.cfg.Seed, uint64(si)))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			interval := time.Duration(float64(time.Second) / per)
+			interval := time.Duration(float64(time.Second) / perSender)
 			next := start.Add(time.Duration(rng.Int64N(int64(interval) + 1)))
 			for n := 0; ; n++ {
 				if ctx.Err() != nil || !next.Before(end) {
@@ -422,14 +563,8 @@ func (r *run) send(ctx context.Context) time.Duration {
 				if d := time.Until(next); d > 0 {
 					time.Sleep(d)
 				}
-				to := r.phones[rng.IntN(r.cfg.Devices)]
 				user := fmt.Sprintf("load-u%d", rng.IntN(r.cfg.Devices))
-				if to != nil {
-					user = to.user
-				}
-				text := fmt.Sprintf("L%d.%d", si, n)
-				r.m.sending(text, time.Now())
-				f := relay.ClientFrame{Op: relay.OpSend, ID: r.nextID.Add(1), To: user, Text: text}
+				f := relay.ClientFrame{Op: relay.OpSend, ID: r.nextID.Add(1), To: user, Text: messageText(si, n, time.Now())}
 				if err := s.conn.Send(f); err != nil {
 					r.m.error(fmt.Errorf("sender %d: %w", si, err))
 					return
@@ -442,24 +577,53 @@ func (r *run) send(ctx context.Context) time.Duration {
 	return time.Since(start)
 }
 
+// messageText is the text of sender si's nth message sent at the wall-clock instant at:
+// "L<si>.<n>@<Unix nanoseconds>". Processes on one machine share its wall clock, so the phone
+// that receives the push, in whichever process, times it from the text alone.
+func messageText(si, n int, at time.Time) string {
+	return fmt.Sprintf("L%d.%d@%d", si, n, at.UnixNano())
+}
+
+// sentAt reads the instant a message left from its text (messageText); false for a text of
+// another shape, such as a summary push's.
+func sentAt(text string) (time.Time, bool) {
+	_, ns, ok := strings.Cut(text, "@")
+	if !ok || !strings.HasPrefix(text, "L") {
+		return time.Time{}, false
+	}
+	n, err := strconv.ParseInt(ns, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(0, n), true
+}
+
 // drain waits for the last pushes: until none arrived for a second, at most drainLongest.
-func (r *run) drain(ctx context.Context) {
+// refresh, if set, brings m up to date before each look (the workers' tallies).
+func drain(ctx context.Context, m *meter, refresh func() error) error {
 	deadline := time.Now().Add(drainLongest)
 	last := -1
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		r.m.mu.Lock()
-		n := r.m.pushes
-		r.m.mu.Unlock()
+		if refresh != nil {
+			if err := refresh(); err != nil {
+				return err
+			}
+		}
+		m.mu.Lock()
+		n := m.pushes
+		m.mu.Unlock()
 		if n == last {
-			return
+			return nil
 		}
 		last = n
 		time.Sleep(drainQuiet)
 	}
+	return nil
 }
 
-// sample records a sample a second until stopped.
-func (r *run) sample(ctx context.Context, phase Phase) (stop func()) {
+// sampling records a sample of m a second until stopped, telling progress of each; refresh, if
+// set, brings m up to date first (the workers' tallies); its error ends the sampling early.
+func sampling(ctx context.Context, m *meter, progress func(Phase, reports.Sample), phase Phase, refresh func() error) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -475,10 +639,15 @@ func (r *run) sample(ctx context.Context, phase Phase) (stop func()) {
 			case <-ctx.Done():
 				return
 			case now := <-t.C:
-				s := r.m.sample(now, now.Sub(prev))
+				if refresh != nil {
+					if err := refresh(); err != nil {
+						return
+					}
+				}
+				s := m.sample(now, now.Sub(prev))
 				prev = now
-				if r.cfg.Progress != nil {
-					r.cfg.Progress(phase, s)
+				if progress != nil {
+					progress(phase, s)
 				}
 			}
 		}

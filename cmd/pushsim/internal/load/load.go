@@ -8,10 +8,14 @@
 package load
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
+	"math"
+	"os/exec"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/pushlab/pushlab/reports"
@@ -46,6 +50,21 @@ type Config struct {
 	Sources int
 	// Seed drives the virtual mode and the choice of recipients.
 	Seed uint64
+	// Nodes, 2 or more, runs the relay as a cluster of that many processes (relay --cluster) on
+	// one PostgreSQL and one NATS, the phones spread over the nodes round robin (RunLive only,
+	// without RelayURL or MemoryStore); 0 or 1 runs one relay. Postgres and NATS name the
+	// cluster's servers; empty starts a throwaway PostgreSQL from the installed server binaries
+	// and an embedded NATS server.
+	Nodes          int
+	Postgres, NATS string
+	// Procs is how many processes hold the phones (RunLive only): 0 decides from this process's
+	// open-file limit (one process while the phones fit with headroom, else as many worker
+	// processes as they need); 1 keeps them all in this process; 2 or more spreads them over
+	// that many worker processes (ServeWorker), the phone i in worker i%Procs.
+	Procs int
+	// Worker, if set, makes the command of one worker process (the test binary in tests); nil
+	// runs this program again as "pushsim load-worker".
+	Worker func(ctx context.Context) *exec.Cmd
 	// Progress, if set, is told of each one-second sample as the run goes.
 	Progress func(Phase, reports.Sample)
 }
@@ -97,8 +116,54 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sources %d: between 1 and 250 loopback addresses", c.Sources)
 	case (c.RelayURL == "") != (c.FCMURL == ""):
 		return fmt.Errorf("give both --relay and --fcm, or neither")
+	case c.Nodes < 0:
+		return fmt.Errorf("nodes %d: must not be negative", c.Nodes)
+	case c.Nodes >= 2 && c.RelayURL != "":
+		return fmt.Errorf("nodes %d: a cluster is started by the run; --relay names a relay already running", c.Nodes)
+	case c.Nodes >= 2 && c.MemoryStore:
+		return fmt.Errorf("nodes %d: a cluster keeps its state in PostgreSQL, shared by the nodes; --memory-store is for one relay", c.Nodes)
+	case c.Nodes < 2 && (c.Postgres != "" || c.NATS != ""):
+		return fmt.Errorf("--postgres and --nats are the servers of a cluster: give --nodes N (N ≥ 2) too")
+	case c.Procs < 0:
+		return fmt.Errorf("load processes %d: must not be negative", c.Procs)
+	case c.Procs > 1 && c.TLS != nil:
+		return fmt.Errorf("load processes %d: a worker process cannot be handed a TLS configuration; trust the CA through SSL_CERT_FILE instead", c.Procs)
 	}
 	return nil
+}
+
+// fdHeadroom is how many of a process's open files are kept for other than phones: HTTP
+// connections to fakefcm and the relay's admin API, pipes, log files.
+func fdHeadroom(limit int) int { return max(256, limit/40) }
+
+// procs is how many processes hold the phones, under an open-file limit of limit per process:
+// Procs when set, else one while every phone (and, when fakefcm runs in this process, the
+// server side of each killed phone's FCM channel) fits with headroom, else as many workers as
+// the phones need.
+func (c Config) procs(limit int) int {
+	if c.Procs > 0 {
+		return c.Procs
+	}
+	phones := c.Devices + c.Senders
+	need := phones
+	if c.FCMURL == "" {
+		need += int(float64(c.Devices) * c.KillRatio)
+	}
+	room := limit - fdHeadroom(limit)
+	if need <= room || room <= 0 {
+		return 1
+	}
+	return max(2, (phones+room-1)/room)
+}
+
+// fileLimit is this process's open-file limit (Go raises the soft limit to the hard one at
+// start); a large number when it cannot be read.
+func fileLimit() int {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil || l.Cur > math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int(l.Cur)
 }
 
 // killed reports whether phone i is one of the killed ones (spread evenly).
@@ -114,7 +179,8 @@ func (c Config) killed(i int) bool {
 type meter struct {
 	mu        sync.Mutex
 	start     time.Time
-	sent      map[string]time.Time // message text → when its send left the sender
+	sent      map[string]time.Time // message text → when its send left the sender (RunWorld)
+	seen      map[string]bool      // texts whose push arrived (RunLive: the text says when it left)
 	latencies []float64            // ms, every push arrival
 	window    []float64            // ms, arrivals since the last sample
 	messages  int                  // sends the relay acknowledged
@@ -133,7 +199,7 @@ type meter struct {
 }
 
 func newMeter(start time.Time) *meter {
-	return &meter{start: start, sent: map[string]time.Time{}}
+	return &meter{start: start, sent: map[string]time.Time{}, seen: map[string]bool{}}
 }
 
 func (m *meter) error(err error) {
@@ -180,6 +246,22 @@ func (m *meter) arrived(text string, at time.Time) {
 	m.lastArrival = at
 }
 
+// delivered notes a push on a killed phone's FCM channel whose message left at sent; a second
+// push of the same text is not counted again.
+func (m *meter) delivered(text string, sent, at time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.seen[text] {
+		return
+	}
+	m.seen[text] = true
+	ms := float64(at.Sub(sent).Microseconds()) / 1000
+	m.latencies = append(m.latencies, ms)
+	m.window = append(m.window, ms)
+	m.pushes++
+	m.lastArrival = at
+}
+
 // sample closes a one-second window.
 func (m *meter) sample(at time.Time, over time.Duration) reports.Sample {
 	m.mu.Lock()
@@ -205,6 +287,14 @@ func (m *meter) result(cfg Config, sendTime time.Duration, bytesPerConn float64)
 		MessagesPerSecond:       float64(m.messages) / over(m.lastAck),
 		PushesPerSecond:         float64(m.pushes) / over(m.lastArrival),
 		PushLatencyMs:           reports.Percentile(m.latencies),
-		RelayBytesPerConnection: bytesPerConn, Errors: m.errors, Series: slices.Clone(m.series),
+		RelayBytesPerConnection: bytesPerConn, Errors: m.errors, FirstError: errText(m.firstErr), Series: slices.Clone(m.series),
 	}
+}
+
+// errText is err's text, or empty for nil.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

@@ -2,8 +2,10 @@ package load
 
 import (
 	"context"
+	"crypto/tls"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/pushlab/pushlab/fakefcm"
 	fcmserver "github.com/pushlab/pushlab/fakefcm/server"
+	"github.com/pushlab/pushlab/internal/duration"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/internal/testca"
 	"github.com/pushlab/pushlab/relay"
@@ -122,7 +125,115 @@ func TestWorldLoadRunsOnALiveWorld(t *testing.T) {
 }
 
 func TestConfigRefusesWhatCannotWork(t *testing.T) {
-	for _, c := range []Config{{KillRatio: 2}, {Rate: -1}, {Devices: -1}, {Sources: 300}, {RelayURL: "http://x"}} {
+	for _, c := range []Config{{KillRatio: 2}, {Rate: -1}, {Devices: -1}, {Sources: 300}, {RelayURL: "http://x"},
+		{Procs: -1}, {Procs: 2, TLS: &tls.Config{}}, {Nodes: -1},
+		{Nodes: 3, RelayURL: "http://r", FCMURL: "http://f"}, {Nodes: 3, MemoryStore: true},
+		{Postgres: "postgres://x"}, {NATS: "nats://x"}, {Nodes: 1, NATS: "nats://x"}} {
 		require.Error(t, c.Validate(), "%+v", c)
 	}
+}
+
+// Phones are spread over worker processes only when this process's open files are not enough
+// for them (with headroom), as many as they need; a number given is kept.
+func TestProcessesFollowTheFileLimit(t *testing.T) {
+	for _, tc := range []struct {
+		cfg   Config
+		limit int
+		want  int
+	}{
+		{Config{Devices: 19_000, Senders: 10, KillRatio: 0.01}, 20_000, 1}, // the bench's 19,000 phones stay in one process
+		{Config{Devices: 2_000, Senders: 10, KillRatio: 0.1}, 20_000, 1},
+		{Config{Devices: 19_000, Senders: 10, KillRatio: 0.1}, 20_000, 2}, // fakefcm's side of 1,900 channels here too
+		{Config{Devices: 19_000, Senders: 10, KillRatio: 0.1, FCMURL: "http://f"}, 20_000, 1},
+		{Config{Devices: 25_000, Senders: 10, KillRatio: 0.1}, 20_000, 2},
+		{Config{Devices: 30_000, Senders: 10, KillRatio: 0.1}, 20_000, 2},
+		{Config{Devices: 60_000, Senders: 10, KillRatio: 0.1}, 20_000, 4},
+		{Config{Devices: 2_000, Senders: 10, KillRatio: 0.1}, 1_024, 3},
+		{Config{Devices: 30_000, Senders: 10, Procs: 1}, 20_000, 1},
+		{Config{Devices: 200, Senders: 10, Procs: 3}, 20_000, 3},
+	} {
+		require.Equal(t, tc.want, tc.cfg.procs(tc.limit), "%+v under %d open files", tc.cfg, tc.limit)
+	}
+}
+
+// A live load spread over two worker processes against one relay: every phone and sender is
+// held at once (the sum over the workers at one tally), each killed phone's pushes are timed in
+// whichever worker holds it, though their messages left from both, and every push's latency is
+// pooled into the percentiles.
+func TestSpreadLoadOverWorkerProcesses(t *testing.T) {
+	st, err := live.StartStack(t.Context(), live.StackConfig{Seed: 1, DB: live.MemoryDB, AdminKey: "load-test-admin-key-0123"})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	var started atomic.Int32
+	cfg := Config{Devices: 300, Senders: 6, Rate: 100, Duration: time.Second, KillRatio: 0.5, Seed: 4, Procs: 2,
+		Worker: testWorker(&started), RelayURL: st.RelayURL, FCMURL: st.FCMURL, AdminKey: st.AdminKey}
+	res, err := RunLive(t.Context(), cfg)
+	require.NoError(t, err)
+	require.Equal(t, int32(2), started.Load())
+	require.Zero(t, res.Errors)
+	require.Equal(t, 300+6, res.PeakConnected, "every phone and sender, before the kills")
+	require.Equal(t, 300-150+6, res.Connected)
+	require.InDelta(t, 100, res.Messages, 3, "every send of 100/s for 1 s acknowledged")
+	require.Positive(t, res.Pushes, "killed phones got pushes")
+	require.Equal(t, res.Pushes, res.PushLatencyMs.Count, "every push's latency pooled")
+	require.InDelta(t, res.Messages/2, res.Pushes, 30, "about half the messages go to killed phones")
+	require.Positive(t, res.PushLatencyMs.P50)
+	require.Less(t, res.PushLatencyMs.Max, 5000.0, "latencies from the message's own send time")
+	require.NotEmpty(t, res.Series)
+}
+
+// A cluster is ready for phones once every node sees every node live and each partition is
+// served by exactly one of them.
+func TestClusterReadyWhenEveryPartitionIsServed(t *testing.T) {
+	view := func(id string, live int, owned ...int) clusterView {
+		v := clusterView{NodeID: id, Partitions: 4}
+		for k := range live {
+			v.LiveNodes = append(v.LiveNodes, nodeID(k))
+		}
+		for _, p := range owned {
+			v.Owned = append(v.Owned, struct {
+				Partition int    `json:"partition"`
+				Epoch     uint64 `json:"epoch"`
+			}{p, 1})
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		views []clusterView
+		want  string // "" when ready
+	}{
+		{[]clusterView{view("node-1", 2, 0, 1), view("node-2", 2, 2, 3)}, ""},
+		{[]clusterView{view("node-1", 2, 0, 1), view("node-2", 2, 2)}, "3 of 4 partitions served"},
+		{[]clusterView{view("node-1", 1, 0, 1), view("node-2", 2, 2, 3)}, "node-1 sees 1 live nodes of 2"},
+		{[]clusterView{view("node-1", 2, 0, 1, 2), view("node-2", 2, 2, 3)}, "partition 2 served by node-1 and node-2"},
+		{nil, "no node answered"},
+	} {
+		ok, why := ready(tc.views)
+		require.Equal(t, tc.want == "", ok, why)
+		require.Equal(t, tc.want, why)
+	}
+}
+
+// A cluster's node k is started as relay --cluster with its own node ID, the cluster's NATS and
+// the run's cluster name.
+func TestClusterNodesArguments(t *testing.T) {
+	c := &cluster{natsURL: "nats://127.0.0.1:4222", name: "pushsim-load-7"}
+	require.Equal(t, []string{"--cluster", "--node-id", "node-2", "--nats", "nats://127.0.0.1:4222", "--cluster-name", "pushsim-load-7"}, c.relayArgs(1))
+}
+
+// A phone whose connection the relay closed (here: silent past a heartbeat deadline shorter than
+// the phones' ping interval) is an error and no longer counted as connected; the peak counts the
+// connections open at one moment, before the relay closed any.
+func TestConnectionsTheRelayClosedAreErrors(t *testing.T) {
+	st, err := live.StartStack(t.Context(), live.StackConfig{Seed: 1, DB: live.MemoryDB, AdminKey: "load-test-admin-key-0123",
+		Relay: relay.Config{HeartbeatInterval: duration.Of(time.Second), HeartbeatDeadline: duration.Of(3 * time.Second)}})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	res, err := RunLive(t.Context(), Config{Devices: 20, Senders: 2, Rate: 10, Duration: 2 * time.Second, KillRatio: 0.5, Seed: 5,
+		RelayURL: st.RelayURL, FCMURL: st.FCMURL, AdminKey: st.AdminKey})
+	require.NoError(t, err)
+	require.Equal(t, 20+2, res.PeakConnected)
+	require.Less(t, res.Connected, 20-10, "the silent phones' connections are gone")
+	require.GreaterOrEqual(t, res.Errors, 20-10-res.Connected)
+	require.Contains(t, res.FirstError, "the relay closed its connection")
 }
