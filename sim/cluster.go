@@ -245,7 +245,7 @@ func (s *clusterSide) open(c *vconn) error {
 		if !s.vc.Alive(name) {
 			continue
 		}
-		addr, err := s.vc.Connect(name)
+		addr, err := s.vc.Connect(s.w.eng.Now(), name)
 		if err != nil {
 			return err
 		}
@@ -267,9 +267,9 @@ func (s *clusterSide) input(in relay.Input, dev *Device) error {
 		if err != nil {
 			return fmt.Errorf("encode a client frame: %w", err)
 		}
-		s.vc.Send(s.addrOf[in.Conn], data)
+		s.vc.Send(s.w.eng.Now(), s.addrOf[in.Conn], data)
 	case relay.InputClosed:
-		s.vc.Disconnect(s.addrOf[in.Conn])
+		s.vc.Disconnect(s.w.eng.Now(), s.addrOf[in.Conn])
 	case relay.InputKick:
 		return s.admin(in.App, in.User, func(now time.Time, c *relay.Core) error {
 			s.w.tapped(TapEvent{Kind: TapInput, Input: in})
@@ -300,18 +300,18 @@ func (s *clusterSide) retry(call func() error) error {
 
 // admin runs fn on the core of the user's partition on its owner.
 func (s *clusterSide) admin(app uint64, user string, fn func(now time.Time, c *relay.Core) error) error {
-	return s.retry(func() error { return s.vc.Admin(app, user, fn) })
+	return s.retry(func() error { return s.vc.Admin(s.w.eng.Now(), app, user, fn) })
 }
 
 // catalog makes a catalog change (apps, certificates, groups) on the cluster.
 func (s *clusterSide) catalog(in relay.Input) error {
-	return s.retry(func() error { return s.vc.Catalog(in) })
+	return s.retry(func() error { return s.vc.Catalog(s.w.eng.Now(), in) })
 }
 
 // online reports whether the core of the user's partition sees the device connected.
 func (s *clusterSide) online(app uint64, user, device string) bool {
 	online := false
-	_ = s.vc.Admin(app, user, func(_ time.Time, c *relay.Core) error {
+	_ = s.vc.Admin(s.w.eng.Now(), app, user, func(_ time.Time, c *relay.Core) error {
 		if u, ok := c.User(app, user); ok {
 			for _, d := range u.Devices {
 				online = online || (d.DeviceID == device && d.Online)
@@ -327,7 +327,7 @@ func (s *clusterSide) pushResult(src pushSource, r relay.PushResult) {
 	if src.epoch != s.incarnation[src.node] {
 		return // the node that sent it died
 	}
-	s.vc.PushResult(src.node, r)
+	s.vc.PushResult(s.w.eng.Now(), src.node, r)
 	s.pump()
 }
 
@@ -347,7 +347,7 @@ func (s *clusterSide) stale(src pushSource, id uint64) bool {
 
 // kill kills a node; its incarnation's pushes in flight are answered to nobody.
 func (s *clusterSide) kill(name string) error {
-	if err := s.vc.Kill(name); err != nil {
+	if err := s.vc.Kill(s.w.eng.Now(), name); err != nil {
 		return err
 	}
 	s.incarnation[name]++
@@ -370,7 +370,7 @@ func (s *clusterSide) restartAll() error {
 	}
 	clear(s.w.queued)
 	for _, name := range s.vc.Nodes() {
-		if err := s.vc.Restart(name); err != nil {
+		if err := s.vc.Restart(s.w.eng.Now(), name); err != nil {
 			return err
 		}
 	}
@@ -399,7 +399,7 @@ func (w *VirtualWorld) RestartNode(name string) error {
 	if w.cl == nil {
 		return fmt.Errorf("restart node %s: the relay is one core: %w", name, ErrUnsupported)
 	}
-	if err := w.cl.vc.Restart(name); err != nil {
+	if err := w.cl.vc.Restart(w.eng.Now(), name); err != nil {
 		return err
 	}
 	if w.log.on {
@@ -414,7 +414,7 @@ func (w *VirtualWorld) PauseNode(name string, d time.Duration) error {
 	if w.cl == nil {
 		return fmt.Errorf("pause node %s: the relay is one core: %w", name, ErrUnsupported)
 	}
-	if err := w.cl.vc.Pause(name); err != nil {
+	if err := w.cl.vc.Pause(w.eng.Now(), name); err != nil {
 		return err
 	}
 	inc := w.cl.incarnation[name]
@@ -422,7 +422,7 @@ func (w *VirtualWorld) PauseNode(name string, d time.Duration) error {
 		if w.cl.incarnation[name] != inc {
 			return // killed while paused
 		}
-		_ = w.cl.vc.Resume(name) // a node alive when paused and not killed since is still there
+		_ = w.cl.vc.Resume(w.eng.Now(), name) // a node alive when paused and not killed since is still there
 		w.cl.pump()
 	})
 	w.cl.pump()
@@ -437,9 +437,9 @@ func (w *VirtualWorld) PartitionNode(name string, from NodeLink, cut bool) error
 	var err error
 	switch from {
 	case NodeBus:
-		err = w.cl.vc.CutBus(name, cut)
+		err = w.cl.vc.CutBus(w.eng.Now(), name, cut)
 	case NodeDB:
-		err = w.cl.vc.CutDB(name, cut)
+		err = w.cl.vc.CutDB(w.eng.Now(), name, cut)
 	default:
 		err = fmt.Errorf("partition node %s from %q: a node is cut off the bus or the db", name, from)
 	}

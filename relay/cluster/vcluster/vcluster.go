@@ -4,9 +4,10 @@
 // the cluster twin's engine (DESIGN.md §11): the simulator drives devices against it, and tests
 // kill, restart, pause and cut nodes off the bus or the database at chosen instants.
 //
-// It reads no clock and starts no goroutine: time moves only in Advance, and everything that
-// happens is decided by the inputs and the order they came in, so two runs with the same inputs
-// are the same run.
+// It reads no clock and starts no goroutine: time moves only as its driver says, in Advance and
+// in the time every input is handed in at (the driver's clock, which the cluster and every core
+// of it then read), and everything that happens is decided by the inputs and the order they came
+// in, so two runs with the same inputs are the same run.
 package vcluster
 
 import (
@@ -130,7 +131,9 @@ type Write struct {
 	Err error
 }
 
-// Cluster is a virtual relay cluster.
+// Cluster is a virtual relay cluster. Every input comes with its driver's time, at or after the
+// cluster's: the cluster first runs what is due until then (Advance), so that it, its cores and
+// its driver read one clock.
 type Cluster struct {
 	cfg    Config
 	now    time.Time
@@ -349,8 +352,19 @@ func (c *Cluster) vnodeOf(name string) (*vnode, error) {
 	return vn, nil
 }
 
-// Connect opens an app connection on node's gateway.
-func (c *Cluster) Connect(node string) (AppConn, error) {
+// at brings the cluster to the driver's time now before an input, running what is due until
+// then: the input, and all it leads to, happen at now. An input from before the cluster's time
+// is a driver whose clock went backwards.
+func (c *Cluster) at(now time.Time) {
+	if now.Before(c.now) {
+		panic(fmt.Sprintf("vcluster: an input at %s, before the cluster's time %s", now.Format(time.RFC3339Nano), c.now.Format(time.RFC3339Nano)))
+	}
+	c.Advance(now)
+}
+
+// Connect opens an app connection on node's gateway at now.
+func (c *Cluster) Connect(now time.Time, node string) (AppConn, error) {
+	c.at(now)
 	vn, err := c.vnodeOf(node)
 	if err != nil {
 		return AppConn{}, err
@@ -363,7 +377,8 @@ func (c *Cluster) Connect(node string) (AppConn, error) {
 
 // Send hands a frame an app wrote on conn to its node at now. A frame for a connection that is
 // gone is dropped, as a socket's would be.
-func (c *Cluster) Send(conn AppConn, data []byte) {
+func (c *Cluster) Send(now time.Time, conn AppConn, data []byte) {
+	c.at(now)
 	vn := c.nodes[conn.Node]
 	if vn == nil || !vn.alive || !vn.conns[conn.Conn] {
 		return
@@ -375,8 +390,9 @@ func (c *Cluster) Send(conn AppConn, data []byte) {
 	c.carryOut(vn)
 }
 
-// Disconnect tells conn's node that the app's connection ended.
-func (c *Cluster) Disconnect(conn AppConn) {
+// Disconnect tells conn's node at now that the app's connection ended.
+func (c *Cluster) Disconnect(now time.Time, conn AppConn) {
+	c.at(now)
 	vn := c.nodes[conn.Node]
 	if vn == nil || !vn.alive || !vn.conns[conn.Conn] {
 		return
@@ -386,8 +402,10 @@ func (c *Cluster) Disconnect(conn AppConn) {
 	c.carryOut(vn)
 }
 
-// PushResult hands FCM's answer to the node that made the push; lost if that node is dead.
-func (c *Cluster) PushResult(node string, r relay.PushResult) {
+// PushResult hands FCM's answer, at now, to the node that made the push; lost if that node is
+// dead.
+func (c *Cluster) PushResult(now time.Time, node string, r relay.PushResult) {
+	c.at(now)
 	vn := c.nodes[node]
 	if vn == nil || !vn.alive || vn.paused {
 		return
@@ -396,9 +414,10 @@ func (c *Cluster) PushResult(node string, r relay.PushResult) {
 	c.carryOut(vn)
 }
 
-// Admin runs fn on the core of the user's partition on its owner, as an admin call routed there
+// Admin runs fn at now on the core of the user's partition on its owner, as an admin call routed there
 // would; ErrNotOwner-wrapped when no live node serves the partition.
-func (c *Cluster) Admin(sdkAppID uint64, userID string, fn func(now time.Time, core *relay.Core) error) error {
+func (c *Cluster) Admin(now time.Time, sdkAppID uint64, userID string, fn func(now time.Time, core *relay.Core) error) error {
+	c.at(now)
 	p := relay.PartitionOf(sdkAppID, userID, c.cfg.Partitions)
 	for _, name := range c.order {
 		vn := c.nodes[name]
@@ -414,8 +433,9 @@ func (c *Cluster) Admin(sdkAppID uint64, userID string, fn func(now time.Time, c
 	return fmt.Errorf("%w %d: no node serves it now; retry", cluster.ErrNotOwner, p)
 }
 
-// Catalog makes a catalog change on the owner of cluster.CatalogPartition.
-func (c *Cluster) Catalog(in relay.Input) error {
+// Catalog makes a catalog change at now on the owner of cluster.CatalogPartition.
+func (c *Cluster) Catalog(now time.Time, in relay.Input) error {
+	c.at(now)
 	for _, name := range c.order {
 		vn := c.nodes[name]
 		if !vn.alive || vn.paused {
@@ -430,9 +450,10 @@ func (c *Cluster) Catalog(in relay.Input) error {
 	return fmt.Errorf("%w %d, which makes catalog changes: no node serves it now; retry", cluster.ErrNotOwner, cluster.CatalogPartition)
 }
 
-// Kill stops node name at once, as SIGKILL would: its memory, connections and bus messages in
+// Kill stops node name at now, as SIGKILL would: its memory, connections and bus messages in
 // flight to it are gone (its apps see their connections close); its leases lapse after the TTL.
-func (c *Cluster) Kill(name string) error {
+func (c *Cluster) Kill(now time.Time, name string) error {
+	c.at(now)
 	vn, err := c.vnodeOf(name)
 	if err != nil {
 		return err
@@ -450,8 +471,9 @@ func (c *Cluster) Kill(name string) error {
 	return nil
 }
 
-// Restart starts a dead node again with empty memory, as a new process of the same name.
-func (c *Cluster) Restart(name string) error {
+// Restart starts a dead node again at now with empty memory, as a new process of the same name.
+func (c *Cluster) Restart(now time.Time, name string) error {
+	c.at(now)
 	vn := c.nodes[name]
 	if vn == nil {
 		return fmt.Errorf("vcluster: no node %q (nodes: %s)", name, strings.Join(c.order, ", "))
@@ -466,10 +488,11 @@ func (c *Cluster) Restart(name string) error {
 	return nil
 }
 
-// Pause stops node name from taking any input (a long GC pause, a stopped VM) until Resume: its
+// Pause stops node name, from now, from taking any input (a long GC pause, a stopped VM) until Resume: its
 // leases lapse and others take its partitions; what reaches it waits. Resumed, it acts on what
 // waited before it notices its lost leases, so its writes under the old epochs are refused.
-func (c *Cluster) Pause(name string) error {
+func (c *Cluster) Pause(now time.Time, name string) error {
+	c.at(now)
 	vn, err := c.vnodeOf(name)
 	if err != nil {
 		return err
@@ -478,8 +501,9 @@ func (c *Cluster) Pause(name string) error {
 	return nil
 }
 
-// Resume lets a paused node go on.
-func (c *Cluster) Resume(name string) error {
+// Resume lets a paused node go on at now.
+func (c *Cluster) Resume(now time.Time, name string) error {
+	c.at(now)
 	vn, err := c.vnodeOf(name)
 	if err != nil {
 		return err
@@ -497,9 +521,10 @@ func (c *Cluster) Resume(name string) error {
 	return nil
 }
 
-// CutBus cuts node name off the bus (cut true) or mends it (false): while cut, what it sends and
+// CutBus cuts node name off the bus at now (cut true) or mends it (false): while cut, what it sends and
 // what is sent to it is lost.
-func (c *Cluster) CutBus(name string, cut bool) error {
+func (c *Cluster) CutBus(now time.Time, name string, cut bool) error {
+	c.at(now)
 	vn, err := c.vnodeOf(name)
 	if err != nil {
 		return err
@@ -508,10 +533,11 @@ func (c *Cluster) CutBus(name string, cut bool) error {
 	return nil
 }
 
-// CutDB cuts node name off the database (cut true) or mends it (false): while cut, its writes
+// CutDB cuts node name off the database at now (cut true) or mends it (false): while cut, its writes
 // fail (it stops serving the partition written to) and its lease renewals fail, so it loses its
 // leases after the TTL.
-func (c *Cluster) CutDB(name string, cut bool) error {
+func (c *Cluster) CutDB(now time.Time, name string, cut bool) error {
+	c.at(now)
 	vn, err := c.vnodeOf(name)
 	if err != nil {
 		return err

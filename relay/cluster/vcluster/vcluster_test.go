@@ -40,9 +40,9 @@ func newBench(t *testing.T, policy relay.LoginPolicy, nodes ...string) *bench {
 	b := &bench{t: t, c: c, frames: map[vcluster.AppConn][]relay.ServerFrame{}, closed: map[vcluster.AppConn]vcluster.AppClose{}}
 	b.advance(3 * time.Second) // every partition owned
 	require.Empty(t, c.Unowned())
-	require.NoError(t, c.Catalog(relay.Input{Kind: relay.InputPutApp, Create: true,
+	require.NoError(t, c.Catalog(c.Now(), relay.Input{Kind: relay.InputPutApp, Create: true,
 		AppConfig: relay.AppConfig{SDKAppID: app, Name: "demo", SecretKey: secret.New(appSecret), LoginPolicy: policy}}))
-	require.NoError(t, c.Catalog(relay.Input{Kind: relay.InputPutCertificate, Create: true, Cert: relay.Certificate{ID: 1, SDKAppID: app,
+	require.NoError(t, c.Catalog(c.Now(), relay.Input{Kind: relay.InputPutCertificate, Create: true, Cert: relay.Certificate{ID: 1, SDKAppID: app,
 		Platform: "google", PackageName: "com.example.im",
 		ServiceAccount: secret.New(`{"type":"service_account","project_id":"demo","private_key":"k","client_email":"a@b.c","private_key_id":"abcdef"}`)}}))
 	b.advance(0)
@@ -73,7 +73,7 @@ func (b *bench) send(conn vcluster.AppConn, f relay.ClientFrame) int64 {
 	f.ID = b.nextID
 	data, err := json.Marshal(f)
 	require.NoError(b.t, err)
-	b.c.Send(conn, data)
+	b.c.Send(b.c.Now(), conn, data)
 	b.advance(0)
 	return f.ID
 }
@@ -93,7 +93,7 @@ func (b *bench) reply(conn vcluster.AppConn, id int64) relay.ServerFrame {
 // login connects a device of user on node and logs it in; it requires an OK.
 func (b *bench) login(node, user, device string) vcluster.AppConn {
 	b.t.Helper()
-	conn, err := b.c.Connect(node)
+	conn, err := b.c.Connect(b.c.Now(), node)
 	require.NoError(b.t, err)
 	sig := relay.MakeUserSig(appSecret, relay.UserSigClaims{SDKAppID: app, UserID: user, Expire: t0.Add(24 * time.Hour).Unix()})
 	id := b.send(conn, relay.ClientFrame{Op: relay.OpLogin, SDKAppID: app, UserID: user, UserSig: sig, DeviceID: device, Platform: "android"})
@@ -209,7 +209,7 @@ func TestFailoverMovesPartitionsAndLosesNoAcknowledgedMessage(t *testing.T) {
 	id = b.send(ac, relay.ClientFrame{Op: relay.OpSend, To: bob, Text: "one"})
 	require.Equal(t, relay.OK, b.reply(ac, id).Code)
 
-	require.NoError(t, b.c.Kill(victim))
+	require.NoError(t, b.c.Kill(b.c.Now(), victim))
 	b.advance(0)
 	// While bob's partition has no owner, a send to him is refused with the retry code.
 	id = b.send(ac, relay.ClientFrame{Op: relay.OpSend, To: bob, Text: "refused"})
@@ -247,7 +247,7 @@ func TestAZombiesWritesAreFenced(t *testing.T) {
 	zombie := b.owner(bob)
 	p := relay.PartitionOf(app, bob, 16)
 	bc := b.login(b.nodeOtherThan(zombie), bob, "phone")
-	require.NoError(t, b.c.Pause(zombie))
+	require.NoError(t, b.c.Pause(b.c.Now(), zombie))
 	b.advance(ttl + 4*time.Second)
 	newOwner := b.owner(bob)
 	require.NotEqual(t, zombie, newOwner)
@@ -258,7 +258,7 @@ func TestAZombiesWritesAreFenced(t *testing.T) {
 	ac := b.login(b.nodeOtherThan(zombie), alice, "phone")
 	id := b.send(ac, relay.ClientFrame{Op: relay.OpSend, To: bob, Text: "after"})
 	require.Equal(t, relay.OK, b.reply(ac, id).Code)
-	require.NoError(t, b.c.Resume(zombie))
+	require.NoError(t, b.c.Resume(b.c.Now(), zombie))
 	b.advance(2 * time.Second)
 
 	var fenced uint64
@@ -287,12 +287,12 @@ func TestATokenThatMovesToAUserOfAnotherPartitionIsNoLongerPushedForTheFormerUse
 	ac := b.login("a", alice, "phone")
 	id := b.send(ac, relay.ClientFrame{Op: relay.OpSetPushToken, CertificateID: 1, Token: "shared-token"})
 	require.Equal(t, relay.OK, b.reply(ac, id).Code)
-	b.c.Disconnect(ac) // the app is killed; alice stays logged in
+	b.c.Disconnect(b.c.Now(), ac) // the app is killed; alice stays logged in
 	// The phone changes hands: bob logs in on it and binds the same token.
 	bc := b.login("b", bob, "phone")
 	id = b.send(bc, relay.ClientFrame{Op: relay.OpSetPushToken, CertificateID: 1, Token: "shared-token"})
 	require.Equal(t, relay.OK, b.reply(bc, id).Code)
-	b.c.Disconnect(bc)
+	b.c.Disconnect(b.c.Now(), bc)
 	b.advance(0)
 
 	sender := b.login("c", "carol", "phone")
@@ -314,9 +314,9 @@ func TestATokenThatMovesToAUserOfAnotherPartitionIsNoLongerPushedForTheFormerUse
 func TestALoginToAPartitionWithNoOwnerIsAnsweredUnavailableNotDropped(t *testing.T) {
 	b := newBench(t, relay.PolicyMulti, "a", "b", "c")
 	victim := b.owner("dave")
-	require.NoError(t, b.c.Kill(victim))
+	require.NoError(t, b.c.Kill(b.c.Now(), victim))
 	b.advance(0)
-	conn, err := b.c.Connect(b.nodeOtherThan(victim))
+	conn, err := b.c.Connect(b.c.Now(), b.nodeOtherThan(victim))
 	require.NoError(t, err)
 	sig := relay.MakeUserSig(appSecret, relay.UserSigClaims{SDKAppID: app, UserID: "dave", Expire: t0.Add(24 * time.Hour).Unix()})
 	login := relay.ClientFrame{Op: relay.OpLogin, SDKAppID: app, UserID: "dave", UserSig: sig, DeviceID: "phone", Platform: "android"}
