@@ -236,18 +236,16 @@ func (s *clusterSide) event(e vcluster.Event) {
 }
 
 // open connects c to a node: the device's own (spread by the order devices were added), or the
-// next live one after it, as an app that finds its node gone tries another.
+// next one after it that takes connections (alive, on the bus), as an app that finds its node
+// gone tries another.
 func (s *clusterSide) open(c *vconn) error {
 	names := s.vc.Nodes()
 	first := max(slices.Index(s.w.devices, c.dev), 0)
 	for k := range names {
 		name := names[(first+k)%len(names)]
-		if !s.vc.Alive(name) {
-			continue
-		}
 		addr, err := s.vc.Connect(s.w.eng.Now(), name)
 		if err != nil {
-			return err
+			continue
 		}
 		s.byAddr[addr], s.addrOf[c.id], s.devOf[c.id] = c.id, addr, c.dev
 		s.w.conns[c.id] = c
@@ -255,7 +253,7 @@ func (s *clusterSide) open(c *vconn) error {
 		s.pump()
 		return nil
 	}
-	return errors.New("no relay node is up")
+	return errors.New("no relay node is up and on the bus")
 }
 
 // input hands the cluster an input of the world's relay side: a connection's frame or close,

@@ -257,6 +257,20 @@ func (n *Node) Opened(m ConnOpened, err error) {
 	}
 }
 
+// BusLost tells the node it is cut off the bus: its gateway can neither forward its
+// connections' frames nor hear their owners' frames, kicks and closes, so it closes every app
+// connection it holds (CloseTryAgain) for the apps to reconnect to a node on the bus, rather than
+// keep them open and deaf. Their owners, which cannot be told, end them at their heartbeat
+// deadlines. The shell calls it when the bus connection drops, and takes no connection until it
+// is back.
+func (n *Node) BusLost() {
+	for _, id := range slices.Sorted(maps.Keys(n.conns)) {
+		n.gateway.Closes = append(n.gateway.Closes, relay.CloseConn{Conn: id, Code: relay.CloseTryAgain,
+			Reason: fmt.Sprintf("node %s lost the bus; reconnect", n.cfg.ID)})
+	}
+	clear(n.conns)
+}
+
 // Closed tells the owner that connection id ended on this gateway.
 func (n *Node) Closed(id relay.ConnID) {
 	gc, ok := n.conns[id]

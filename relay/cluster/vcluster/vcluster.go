@@ -369,6 +369,9 @@ func (c *Cluster) Connect(now time.Time, node string) (AppConn, error) {
 	if err != nil {
 		return AppConn{}, err
 	}
+	if vn.busCut {
+		return AppConn{}, fmt.Errorf("vcluster: node %q is cut off the bus and takes no connection", node)
+	}
 	vn.connSeq++
 	vn.conns[vn.connSeq] = true
 	vn.node.Open(vn.connSeq)
@@ -512,6 +515,10 @@ func (c *Cluster) Resume(now time.Time, name string) error {
 		return nil
 	}
 	vn.paused = false
+	if vn.busCut {
+		vn.node.BusLost() // it finds the bus gone when it wakes
+		c.carryOut(vn)
+	}
 	inbox := vn.inbox
 	vn.inbox = nil
 	for _, e := range inbox {
@@ -521,15 +528,21 @@ func (c *Cluster) Resume(now time.Time, name string) error {
 	return nil
 }
 
-// CutBus cuts node name off the bus at now (cut true) or mends it (false): while cut, what it sends and
-// what is sent to it is lost.
+// CutBus cuts node name off the bus at now (cut true) or mends it (false): while cut, what it
+// sends and what is sent to it is lost, and it takes no app connection; cut, it closes those it
+// holds (cluster.Node.BusLost).
 func (c *Cluster) CutBus(now time.Time, name string, cut bool) error {
 	c.at(now)
 	vn, err := c.vnodeOf(name)
 	if err != nil {
 		return err
 	}
+	lost := cut && !vn.busCut
 	vn.busCut = cut
+	if lost && !vn.paused {
+		vn.node.BusLost()
+		c.carryOut(vn)
+	}
 	return nil
 }
 

@@ -329,3 +329,24 @@ func TestALoginToAPartitionWithNoOwnerIsAnsweredUnavailableNotDropped(t *testing
 	id = b.send(conn, login)
 	require.Equal(t, relay.OK, b.reply(conn, id).Code, "the retry on the same connection reaches the new owner")
 }
+
+func TestANodeCutOffTheBusClosesItsConnectionsAndTakesNoNew(t *testing.T) {
+	b := newBench(t, relay.PolicySingle, "a", "b", "c")
+	first := b.login("a", "carol", "phone")
+	require.NoError(t, b.c.CutBus(b.c.Now(), "a", true))
+	b.advance(0)
+	// Deaf to its connections' owners, node a would keep carol's phone open and never tell it of
+	// the kick below: it closes the connection for the app to reconnect elsewhere.
+	require.Contains(t, b.closed, first, "a node cut off the bus closes the connections it can no longer serve")
+	require.Equal(t, relay.CloseTryAgain, b.closed[first].Code)
+	_, err := b.c.Connect(b.c.Now(), "a")
+	require.Error(t, err, "a node cut off the bus takes no connection")
+
+	again := b.login("b", "carol", "phone")
+	second := b.login("c", "carol", "tablet")
+	require.Contains(t, b.closed, again, "the reconnected phone, on node b, is kicked by the login on node c")
+	require.NotContains(t, b.closed, second)
+
+	require.NoError(t, b.c.CutBus(b.c.Now(), "a", false))
+	b.login("a", "dave", "phone")
+}
