@@ -13,6 +13,7 @@ import (
 
 	"github.com/pushlab/pushlab/internal/duration"
 	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/cluster"
 	"github.com/pushlab/pushlab/relay/cluster/vcluster"
 	"github.com/pushlab/pushlab/scenarios"
 	"github.com/pushlab/pushlab/sim"
@@ -268,4 +269,21 @@ func TestClusterZombieIsFencedAndLoginsKickAcrossNodes(t *testing.T) {
 	}
 	require.Positive(t, refused, "a zombie wrote after it resumed, and was refused")
 	require.Positive(t, p.crossKicks, "a login kicked a device on another node")
+}
+
+// An admin call no node can serve (every node dead or cut off the database) fails with
+// cluster.ErrNotOwner through the scenario step that made it, so that the property takes it for
+// the cluster's "retry" answer it is rather than a broken invariant.
+func TestClusterAdminCallWithNoOwnerIsErrNotOwnerThroughItsStep(t *testing.T) {
+	spec := worldSpec{Seed: 5, Users: []string{"u1", "u2"}, Policy: relay.PolicyMulti,
+		Devices:  []devSpec{{"u1-a", "u1", "android"}, {"u2-a", "u2", "android"}},
+		LoggedIn: []bool{true, true},
+		Cluster:  &scenarios.Cluster{Nodes: 3, Partitions: 8}}
+	p := newPropRun(t, spec, nil, false)
+	p.start()
+	for _, st := range []act{{Kind: "killNode", Text: "n1"}, {Kind: "killNode", Text: "n2"}, {Kind: "cutDB", Text: "n3"}, {Kind: "wait", D: 20 * time.Second}} {
+		require.NoError(t, p.rp.Apply(p.stepOf(st)))
+	}
+	err := p.rp.Apply(p.stepOf(act{Kind: "kick", To: 0}))
+	require.ErrorIs(t, err, cluster.ErrNotOwner)
 }
