@@ -119,8 +119,9 @@ func (p *propRun) crossNodeLogin(t *rapid.T) {
 	crossNodeLoginOf(p, a, rapid.SampledFrom(others).Draw(t, "logging-in device"))
 }
 
-// crossNodeLoginOf brings device a to the foreground, logs device b (of the same user) in, and
-// checks a's kick when both were live on two nodes under a kicking policy.
+// crossNodeLoginOf brings device a to the foreground, logs device b in, and checks a's kick when
+// both were live on two nodes as the same user (b was not handed to another user since) under a
+// kicking policy.
 func crossNodeLoginOf(p *propRun, a, b int) {
 	p.apply(act{Kind: "foreground", Dev: a})
 	p.apply(act{Kind: "wait", D: 2 * time.Second})
@@ -128,9 +129,11 @@ func crossNodeLoginOf(p *propRun, a, b int) {
 	var ready bool
 	var nodeA string
 	var seen int
+	var sameUser bool
 	p.w.Do(func() {
 		ready = da.LoggedIn() && da.NetUp() && da.App() == sim.AppForeground
 		nodeA, seen = p.vw.NodeOf(da), len(da.Observations())
+		sameUser = da.User() == db.User() // a phone that changed hands logs in as its new user
 	})
 	online, _ := p.w.Online(propApp, da.User(), da.ID())
 	p.apply(act{Kind: "login", Dev: b})
@@ -145,8 +148,8 @@ func crossNodeLoginOf(p *propRun, a, b int) {
 	})
 	kicks := p.spec.Policy == relay.PolicySingle ||
 		(p.spec.Policy == relay.PolicySinglePlatform && p.spec.Devices[a].Platform == p.spec.Devices[b].Platform)
-	if !ready || !online || !loggedIn || nodeA == "" || nodeB == "" || nodeA == nodeB || !kicks {
-		return // not the case this checks: both logins live, on two nodes, under a kicking policy
+	if !ready || !online || !loggedIn || !sameUser || nodeA == "" || nodeB == "" || nodeA == nodeB || !kicks {
+		return // not the case this checks: both logins of one user live, on two nodes, under a kicking policy
 	}
 	p.crossKicks++
 	if !kicked {
@@ -286,4 +289,20 @@ func TestClusterAdminCallWithNoOwnerIsErrNotOwnerThroughItsStep(t *testing.T) {
 	}
 	err := p.rp.Apply(p.stepOf(act{Kind: "kick", To: 0}))
 	require.ErrorIs(t, err, cluster.ErrNotOwner)
+}
+
+// A phone that changed hands logs in as its new user: the check of kicks across nodes does not
+// expect it to kick its former user's other devices.
+func TestCrossNodeLoginOfAPhoneThatChangedHandsKicksNobody(t *testing.T) {
+	spec := worldSpec{Seed: 9, Users: []string{"u1", "u2"}, Policy: relay.PolicySingle,
+		Devices:  []devSpec{{"u1-a", "u1", "android"}, {"u1-b", "u1", "android"}, {"u1-c", "u1", "android"}, {"u2-a", "u2", "android"}},
+		LoggedIn: []bool{true, false, false, true},
+		Cluster:  &scenarios.Cluster{Nodes: 3, Partitions: 8}}
+	p := newPropRun(t, spec, nil, false)
+	p.start()
+	for _, b := range []int{1, 2} {
+		p.apply(act{Kind: "switchUser", Dev: b, To: 1})
+		crossNodeLoginOf(p, 0, b)
+	}
+	require.Empty(t, p.broken)
 }
