@@ -257,18 +257,29 @@ func (n *Node) Opened(m ConnOpened, err error) {
 	}
 }
 
-// BusLost tells the node it is cut off the bus: its gateway can neither forward its
-// connections' frames nor hear their owners' frames, kicks and closes, so it closes every app
-// connection it holds (CloseTryAgain) for the apps to reconnect to a node on the bus, rather than
-// keep them open and deaf. Their owners, which cannot be told, end them at their heartbeat
-// deadlines. The shell calls it when the bus connection drops, and takes no connection until it
-// is back.
-func (n *Node) BusLost() {
+// BusLost tells the node at now that it is cut off the bus, where every frame between gateways
+// and owners travels (its own included). Its gateway can neither forward its connections' frames
+// nor hear their owners' frames, kicks and closes, so it closes every app connection it holds
+// (CloseTryAgain) for the apps to reconnect to a node on the bus, rather than keep them open and
+// deaf; their owners elsewhere, which cannot be told, end them at their heartbeat deadlines. Its
+// cores can no longer reach any connection they serve, so they end them all: a message for those
+// devices is pushed rather than sent into the void, and a frame from such a connection once the
+// bus is back finds it unknown and closes it, for the app to reconnect and sync. The shell calls
+// it when the bus connection drops, and takes no connection until it is back.
+func (n *Node) BusLost(now time.Time) {
 	for _, id := range slices.Sorted(maps.Keys(n.conns)) {
 		n.gateway.Closes = append(n.gateway.Closes, relay.CloseConn{Conn: id, Code: relay.CloseTryAgain,
 			Reason: fmt.Sprintf("node %s lost the bus; reconnect", n.cfg.ID)})
 	}
 	clear(n.conns)
+	for _, p := range n.Owned() {
+		op := n.parts[p]
+		for _, id := range slices.Sorted(maps.Keys(op.byConn)) {
+			n.step(op, now, relay.Input{Kind: relay.InputClosed, Conn: id})
+			delete(op.byAddr, op.byConn[id])
+			delete(op.byConn, id)
+		}
+	}
 }
 
 // Closed tells the owner that connection id ended on this gateway.

@@ -516,7 +516,7 @@ func (c *Cluster) Resume(now time.Time, name string) error {
 	}
 	vn.paused = false
 	if vn.busCut {
-		vn.node.BusLost() // it finds the bus gone when it wakes
+		vn.node.BusLost(c.now) // it finds the bus gone when it wakes
 		c.carryOut(vn)
 	}
 	inbox := vn.inbox
@@ -540,7 +540,7 @@ func (c *Cluster) CutBus(now time.Time, name string, cut bool) error {
 	lost := cut && !vn.busCut
 	vn.busCut = cut
 	if lost && !vn.paused {
-		vn.node.BusLost()
+		vn.node.BusLost(c.now)
 		c.carryOut(vn)
 	}
 	return nil

@@ -350,3 +350,33 @@ func TestANodeCutOffTheBusClosesItsConnectionsAndTakesNoNew(t *testing.T) {
 	require.NoError(t, b.c.CutBus(b.c.Now(), "a", false))
 	b.login("a", "dave", "phone")
 }
+
+func TestAnOwnerCutOffTheBusEndsTheConnectionsItCanNoLongerReach(t *testing.T) {
+	b := newBench(t, relay.PolicyMulti, "a", "b", "c")
+	alice, _ := b.usersOnDifferentNodes()
+	owner := b.owner(alice)
+	gw := b.nodeOtherThan(owner)
+	ac := b.login(gw, alice, "phone")
+	online := func() bool {
+		on := false
+		require.NoError(t, b.c.Admin(b.c.Now(), app, alice, func(_ time.Time, core *relay.Core) error {
+			u, _ := core.User(app, alice)
+			for _, d := range u.Devices {
+				on = on || d.Online
+			}
+			return nil
+		}))
+		return on
+	}
+	require.True(t, online())
+	require.NoError(t, b.c.CutBus(b.c.Now(), owner, true))
+	b.advance(0)
+	// Its Deliver frames to gateway gw would be lost while alice's phone, open on gw, waits:
+	// the owner counts her phone as gone, so that what comes for her is pushed.
+	require.False(t, online(), "the owner, off the bus, no longer counts alice's phone as connected")
+	require.NotContains(t, b.closed, ac, "gateway %s, on the bus, keeps the connection", gw)
+	require.NoError(t, b.c.CutBus(b.c.Now(), owner, false))
+	b.send(ac, relay.ClientFrame{Op: relay.OpPing})
+	require.Contains(t, b.closed, ac, "once the bus is back, the connection its owner forgot is closed for the app to reconnect and sync")
+	require.Equal(t, relay.CloseTryAgain, b.closed[ac].Code)
+}
