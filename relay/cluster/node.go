@@ -237,8 +237,9 @@ func (n *Node) Frame(id relay.ConnID, data []byte) {
 
 // Opened hands the gateway the outcome of a ConnOpened it sent as a request (Outgoing.Ack):
 // err nil when the partition's owner acknowledged it; otherwise (nobody owns the partition, or
-// no answer in time) the frames forwarded since are answered CodeUnavailable, and the connection
-// is no partition's any more, so that the app may retry its login on it.
+// no answer in time) the frames forwarded since are answered CodeUnavailable, the partition is
+// told the connection is closed (in case the request reached its owner after all), and the
+// connection is no partition's any more, so that the app may retry its login on it.
 func (n *Node) Opened(m ConnOpened, err error) {
 	gc, ok := n.conns[m.Conn]
 	if !ok || !gc.opening || gc.partition != m.Partition {
@@ -250,6 +251,10 @@ func (n *Node) Opened(m ConnOpened, err error) {
 	if err == nil {
 		return
 	}
+	// The request may have landed though its answer did not come in time (a paused owner reads
+	// it when it wakes): tell the partition the connection is no longer routed there, so that
+	// no core keeps it open, logged in, beside the core the gateway sends its frames to next.
+	n.publish(PartitionSubject(n.cfg.Cluster, m.Partition), ConnClosed{Partition: m.Partition, Gateway: n.cfg.ID, Conn: m.Conn})
 	gc.partition = -1
 	for _, id := range waiting {
 		n.gateway.Frames = append(n.gateway.Frames, relay.OutFrame{Conn: m.Conn, Frame: relay.ServerFrame{Op: relay.OpReply, ID: id,

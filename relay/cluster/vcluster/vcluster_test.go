@@ -380,3 +380,29 @@ func TestAnOwnerCutOffTheBusEndsTheConnectionsItCanNoLongerReach(t *testing.T) {
 	require.Contains(t, b.closed, ac, "once the bus is back, the connection its owner forgot is closed for the app to reconnect and sync")
 	require.Equal(t, relay.CloseTryAgain, b.closed[ac].Code)
 }
+
+func TestALoginAnsweredUnavailableLeavesNoConnectionInTheLateOwner(t *testing.T) {
+	b := newBench(t, relay.PolicyMulti, "a", "b", "c")
+	owner := b.owner("dave")
+	require.NoError(t, b.c.Pause(b.c.Now(), owner))
+	conn, err := b.c.Connect(b.c.Now(), b.nodeOtherThan(owner))
+	require.NoError(t, err)
+	sig := relay.MakeUserSig(appSecret, relay.UserSigClaims{SDKAppID: app, UserID: "dave", Expire: t0.Add(24 * time.Hour).Unix()})
+	id := b.send(conn, relay.ClientFrame{Op: relay.OpLogin, SDKAppID: app, UserID: "dave", UserSig: sig, DeviceID: "phone", Platform: "android"})
+	b.advance(3 * time.Second) // past the request timeout, within the lease
+	require.Equal(t, relay.CodeUnavailable, b.reply(conn, id).Code, "the paused owner did not answer in time")
+	// The owner wakes to the login that waited for it: it must not keep, logged in, a connection
+	// whose gateway answered the app Unavailable and sends its next frames elsewhere.
+	require.NoError(t, b.c.Resume(b.c.Now(), owner))
+	b.advance(time.Second)
+	require.Equal(t, owner, b.owner("dave"))
+	online := false
+	require.NoError(t, b.c.Admin(b.c.Now(), app, "dave", func(_ time.Time, core *relay.Core) error {
+		u, _ := core.User(app, "dave")
+		for _, d := range u.Devices {
+			online = online || d.Online
+		}
+		return nil
+	}))
+	require.False(t, online, "the late owner closed the connection its gateway gave up on")
+}
