@@ -516,8 +516,7 @@ func (c *Cluster) Resume(now time.Time, name string) error {
 	}
 	vn.paused = false
 	if vn.busCut {
-		vn.node.BusLost(c.now) // it finds the bus gone when it wakes
-		c.carryOut(vn)
+		c.busLost(vn) // it finds the bus gone when it wakes
 	}
 	inbox := vn.inbox
 	vn.inbox = nil
@@ -529,8 +528,8 @@ func (c *Cluster) Resume(now time.Time, name string) error {
 }
 
 // CutBus cuts node name off the bus at now (cut true) or mends it (false): while cut, what it
-// sends and what is sent to it is lost, and it takes no app connection; cut, it closes those it
-// holds (cluster.Node.BusLost).
+// sends and what is sent to it is lost, and it takes no app connection and no partition; cut,
+// it closes the connections it holds and gives its partitions up (busLost).
 func (c *Cluster) CutBus(now time.Time, name string, cut bool) error {
 	c.at(now)
 	vn, err := c.vnodeOf(name)
@@ -540,10 +539,28 @@ func (c *Cluster) CutBus(now time.Time, name string, cut bool) error {
 	lost := cut && !vn.busCut
 	vn.busCut = cut
 	if lost && !vn.paused {
-		vn.node.BusLost(c.now)
-		c.carryOut(vn)
+		c.busLost(vn)
 	}
 	return nil
+}
+
+// busLost is what node vn does on finding itself off the bus: it cannot serve (it reaches no
+// connection and hears none of the broadcasts that keep its cores right: tokens moving to other
+// partitions' users, catalog changes), so, as the Owner's rules ask of a node that cannot serve,
+// it closes its connections (cluster.Node.BusLost), gives its leases back for other nodes to take
+// its partitions at once, and runs no owner step until the bus is back.
+func (c *Cluster) busLost(vn *vnode) {
+	vn.node.BusLost(c.now)
+	c.carryOut(vn)
+	var out cluster.Outcome
+	for _, l := range vn.owner.Held() {
+		vn.node.Dropped(l.Partition)
+		if !vn.dbCut {
+			_ = c.leases.Release(context.Background(), l) // ErrLeaseLost: another node has it already
+		}
+		out.Lost = append(out.Lost, l)
+	}
+	vn.owner.Advance(out)
 }
 
 // CutDB cuts node name off the database at now (cut true) or mends it (false): while cut, its writes
@@ -628,7 +645,11 @@ func (c *Cluster) runDue() {
 			continue
 		}
 		if !vn.nextRun.After(c.now) {
-			c.ownerStep(vn)
+			if vn.busCut {
+				vn.nextRun = c.now.Add(vn.owner.Config().RenewEvery) // it takes no partition off the bus
+			} else {
+				c.ownerStep(vn)
+			}
 		}
 		if at, ok := vn.node.NextWake(); ok && !at.After(c.now) {
 			vn.node.Tick(c.now)

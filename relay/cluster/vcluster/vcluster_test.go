@@ -334,7 +334,7 @@ func TestANodeCutOffTheBusClosesItsConnectionsAndTakesNoNew(t *testing.T) {
 	b := newBench(t, relay.PolicySingle, "a", "b", "c")
 	first := b.login("a", "carol", "phone")
 	require.NoError(t, b.c.CutBus(b.c.Now(), "a", true))
-	b.advance(0)
+	b.advance(5 * time.Second) // its partitions move to b and c
 	// Deaf to its connections' owners, node a would keep carol's phone open and never tell it of
 	// the kick below: it closes the connection for the app to reconnect elsewhere.
 	require.Contains(t, b.closed, first, "a node cut off the bus closes the connections it can no longer serve")
@@ -348,37 +348,26 @@ func TestANodeCutOffTheBusClosesItsConnectionsAndTakesNoNew(t *testing.T) {
 	require.NotContains(t, b.closed, second)
 
 	require.NoError(t, b.c.CutBus(b.c.Now(), "a", false))
+	b.advance(5 * time.Second)
 	b.login("a", "dave", "phone")
 }
 
-func TestAnOwnerCutOffTheBusEndsTheConnectionsItCanNoLongerReach(t *testing.T) {
+func TestAnOwnerCutOffTheBusLeavesNoConnectionWaitingForItsFrames(t *testing.T) {
 	b := newBench(t, relay.PolicyMulti, "a", "b", "c")
 	alice, _ := b.usersOnDifferentNodes()
 	owner := b.owner(alice)
 	gw := b.nodeOtherThan(owner)
 	ac := b.login(gw, alice, "phone")
-	online := func() bool {
-		on := false
-		require.NoError(t, b.c.Admin(b.c.Now(), app, alice, func(_ time.Time, core *relay.Core) error {
-			u, _ := core.User(app, alice)
-			for _, d := range u.Devices {
-				on = on || d.Online
-			}
-			return nil
-		}))
-		return on
-	}
-	require.True(t, online())
 	require.NoError(t, b.c.CutBus(b.c.Now(), owner, true))
-	b.advance(0)
-	// Its Deliver frames to gateway gw would be lost while alice's phone, open on gw, waits:
-	// the owner counts her phone as gone, so that what comes for her is pushed.
-	require.False(t, online(), "the owner, off the bus, no longer counts alice's phone as connected")
-	require.NotContains(t, b.closed, ac, "gateway %s, on the bus, keeps the connection", gw)
-	require.NoError(t, b.c.CutBus(b.c.Now(), owner, false))
-	b.send(ac, relay.ClientFrame{Op: relay.OpPing})
-	require.Contains(t, b.closed, ac, "once the bus is back, the connection its owner forgot is closed for the app to reconnect and sync")
+	// Its Deliver frames to gateway gw would be lost while alice's phone, open on gw, waits for
+	// them: the owner gives the partition up, and its new owner closes the connection for the
+	// app to reconnect and sync.
+	b.advance(5 * time.Second)
+	require.NotEqual(t, owner, b.owner(alice))
+	require.NotEmpty(t, b.owner(alice))
+	require.Contains(t, b.closed, ac, "alice's connection, served by an owner off the bus, is closed")
 	require.Equal(t, relay.CloseTryAgain, b.closed[ac].Code)
+	b.login(gw, alice, "phone")
 }
 
 func TestALoginAnsweredUnavailableLeavesNoConnectionInTheLateOwner(t *testing.T) {
@@ -405,4 +394,36 @@ func TestALoginAnsweredUnavailableLeavesNoConnectionInTheLateOwner(t *testing.T)
 		return nil
 	}))
 	require.False(t, online, "the late owner closed the connection its gateway gave up on")
+}
+
+func TestANodeCutOffTheBusGivesItsPartitionsUpAndMissesNoTokenMove(t *testing.T) {
+	b := newBench(t, relay.PolicyMulti, "a", "b", "c")
+	alice, bob := b.usersOnDifferentNodes()
+	deaf := b.owner(alice)
+	ac := b.login(b.nodeOtherThan(deaf), alice, "phone")
+	id := b.send(ac, relay.ClientFrame{Op: relay.OpSetPushToken, CertificateID: 1, Token: "shared-token"})
+	require.Equal(t, relay.OK, b.reply(ac, id).Code)
+	b.c.Disconnect(b.c.Now(), ac) // the app is killed; alice stays logged in
+
+	// Off the bus, node deaf would serve alice's partition without hearing of the token moving.
+	require.NoError(t, b.c.CutBus(b.c.Now(), deaf, true))
+	b.advance(3 * time.Second)
+	require.Empty(t, b.c.Node(deaf).Owned(), "a node off the bus serves no partition")
+	require.Empty(t, b.c.Unowned(), "the others took its partitions")
+	// The phone changes hands: bob binds the same token, while deaf is off the bus.
+	bc := b.login(b.nodeOtherThan(deaf), bob, "phone")
+	id = b.send(bc, relay.ClientFrame{Op: relay.OpSetPushToken, CertificateID: 1, Token: "shared-token"})
+	require.Equal(t, relay.OK, b.reply(bc, id).Code)
+	b.c.Disconnect(b.c.Now(), bc)
+	require.NoError(t, b.c.CutBus(b.c.Now(), deaf, false))
+	b.advance(10 * time.Second) // it takes its share back
+
+	sender := b.login(b.nodeOtherThan(deaf), "carol", "phone")
+	b.pushes = nil
+	id = b.send(sender, relay.ClientFrame{Op: relay.OpSend, To: alice, Text: "for alice only"})
+	require.Equal(t, relay.OK, b.reply(sender, id).Code)
+	b.advance(time.Second)
+	for _, p := range b.pushes {
+		require.NotEqual(t, "shared-token", p.Push.Token, "alice's message pushed on the token bob bound, from %s", p.Node)
+	}
 }
