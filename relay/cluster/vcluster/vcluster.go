@@ -149,6 +149,11 @@ type Cluster struct {
 
 	out    Output
 	writes []Write
+	// inputs holds, per node, the EventInputs its cores took since its work was last carried
+	// out: each partition's go out just before its EventReady (carryOut), so that a node
+	// stepping several cores at once (a tick, a bus loss, gateways found dead) still tells each
+	// partition's inputs and their outcome together, as one core's.
+	inputs map[string][]Event
 }
 
 // vnode is one node of the cluster: alive or dead, and the faults it suffers.
@@ -219,7 +224,7 @@ func New(cfg Config) (*Cluster, error) {
 		cfg.RequestTimeout = 2 * time.Second
 	}
 	c := &Cluster{cfg: cfg, now: cfg.Start, leases: cluster.NewMemLeases(), store: relay.NewMemoryStore(),
-		nodes: map[string]*vnode{}, requests: map[uint64]*request{}}
+		nodes: map[string]*vnode{}, requests: map[uint64]*request{}, inputs: map[string][]Event{}}
 	for _, name := range cfg.Nodes {
 		if _, dup := c.nodes[name]; dup {
 			return nil, fmt.Errorf("vcluster: node %q named twice", name)
@@ -240,7 +245,7 @@ func (c *Cluster) start(name string) error {
 	if c.cfg.Events {
 		ncfg.Tap = func(p int, in relay.Input, from cluster.ConnAddr) {
 			if c.Current(name, p) {
-				c.out.Events = append(c.out.Events, Event{Kind: EventInput, At: c.now, Node: name, Partition: p, Input: in, From: from})
+				c.inputs[name] = append(c.inputs[name], Event{Kind: EventInput, At: c.now, Node: name, Partition: p, Input: in, From: from})
 			}
 		}
 	}
@@ -710,12 +715,14 @@ func (cutTable) Live(context.Context, time.Time) ([]string, error)            { 
 // under its epoch first (a refused write drops the partition and the rest of its work), then its
 // bus messages, requests and replies, pushes; and the gateway's work.
 func (c *Cluster) carryOut(vn *vnode) {
+	defer c.flushInputs(vn.name, func(int) bool { return true })
 	for {
 		rd := vn.node.TakeReady()
 		if rd.Empty() {
 			return
 		}
 		for _, pr := range rd.Parts {
+			c.flushInputs(vn.name, func(p int) bool { return p == pr.Partition })
 			if len(pr.Records) > 0 {
 				err := c.write(vn, pr)
 				c.writes = append(c.writes, Write{At: c.now, Node: vn.name, Partition: pr.Partition, Epoch: pr.Epoch, Records: len(pr.Records), Err: err})
@@ -770,6 +777,24 @@ func (c *Cluster) carryOut(vn *vnode) {
 			}
 		}
 	}
+}
+
+// flushInputs hands out, in order, the EventInputs node name's cores took of the partitions
+// which says.
+func (c *Cluster) flushInputs(name string, which func(p int) bool) {
+	pending := c.inputs[name]
+	if len(pending) == 0 {
+		return
+	}
+	kept := pending[:0]
+	for _, e := range pending {
+		if which(e.Partition) {
+			c.out.Events = append(c.out.Events, e)
+		} else {
+			kept = append(kept, e)
+		}
+	}
+	c.inputs[name] = kept
 }
 
 // readyEvent is a partition's carried-out work as an Event, its frames and closes addressed to

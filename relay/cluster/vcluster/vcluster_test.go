@@ -427,3 +427,44 @@ func TestANodeCutOffTheBusGivesItsPartitionsUpAndMissesNoTokenMove(t *testing.T)
 		require.NotEqual(t, "shared-token", p.Push.Token, "alice's message pushed on the token bob bound, from %s", p.Node)
 	}
 }
+
+func TestEachPartitionsInputsComeJustBeforeItsReadyWhenANodeStepsSeveralCores(t *testing.T) {
+	c, err := vcluster.New(vcluster.Config{Nodes: []string{"a"}, Partitions: 16, LeaseTTL: ttl, RenewEvery: time.Second, Start: t0, Events: true})
+	require.NoError(t, err)
+	b := &bench{t: t, c: c, frames: map[vcluster.AppConn][]relay.ServerFrame{}, closed: map[vcluster.AppConn]vcluster.AppClose{}}
+	require.NoError(t, c.Catalog(c.Now(), relay.Input{Kind: relay.InputPutApp, Create: true,
+		AppConfig: relay.AppConfig{SDKAppID: app, Name: "demo", SecretKey: secret.New(appSecret)}}))
+	users := []string{"u0"}
+	for i := 1; len(users) < 3; i++ {
+		u := fmt.Sprintf("u%d", i)
+		if relay.PartitionOf(app, u, 16) != relay.PartitionOf(app, users[len(users)-1], 16) {
+			users = append(users, u)
+		}
+	}
+	conns := map[string]vcluster.AppConn{}
+	for _, u := range users {
+		conns[u] = b.login("a", u, "phone")
+	}
+	// Each has a message it has not acknowledged, owed a decision once its connection ends.
+	for i, u := range users {
+		b.send(conns[users[(i+1)%len(users)]], relay.ClientFrame{Op: relay.OpSend, To: u, Text: "unacknowledged"})
+	}
+	c.TakeOutput()
+	// Losing the bus, node a ends the connections of three cores in one go.
+	require.NoError(t, c.CutBus(c.Now(), "a", true))
+	var pending []vcluster.Event
+	readies := 0
+	for _, e := range c.TakeOutput().Events {
+		switch e.Kind {
+		case vcluster.EventInput:
+			pending = append(pending, e)
+		case vcluster.EventReady:
+			readies++
+			for _, in := range pending {
+				require.Equal(t, e.Partition, in.Partition, "an input of partition %d told before partition %d's ready, as if one core took both", in.Partition, e.Partition)
+			}
+			pending = nil
+		}
+	}
+	require.GreaterOrEqual(t, readies, len(users))
+}
