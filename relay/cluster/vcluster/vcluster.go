@@ -675,6 +675,14 @@ func (c *Cluster) ownerStep(vn *vnode) {
 	for _, l := range append(out.Lost, out.Released...) {
 		vn.node.Dropped(l.Partition)
 	}
+	// A step that failed (the node cut off the database) renewed nothing: a lease it can no
+	// longer show live it stops serving, as Owner.Owns says, before another node takes it.
+	for _, p := range vn.node.Owned() {
+		epoch, _ := vn.node.Epoch(p)
+		if l, ok := vn.owner.Owns(p, c.now); !ok || l.Epoch != epoch {
+			vn.node.Dropped(p)
+		}
+	}
 	if len(out.Acquired) > 0 {
 		st, err := c.store.Load(context.Background())
 		if err != nil {

@@ -468,3 +468,16 @@ func TestEachPartitionsInputsComeJustBeforeItsReadyWhenANodeStepsSeveralCores(t 
 	}
 	require.GreaterOrEqual(t, readies, len(users))
 }
+
+func TestANodeCutOffTheDatabaseStopsServingWhenItsLeasesExpire(t *testing.T) {
+	b := newBench(t, relay.PolicyMulti, "a", "b", "c")
+	owned := b.c.Node("a").Owned()
+	require.NotEmpty(t, owned)
+	require.NoError(t, b.c.CutDB(b.c.Now(), "a", true))
+	b.advance(ttl + 4*time.Second)
+	require.Empty(t, b.c.Node("a").Owned(), "node a, unable to renew, serves no partition past its leases")
+	for _, p := range owned {
+		require.NotEqual(t, "a", b.c.Owner(p))
+		require.NotEmpty(t, b.c.Owner(p), "partition %d taken by another node", p)
+	}
+}
