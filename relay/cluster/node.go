@@ -272,11 +272,7 @@ func (n *Node) Opened(m ConnOpened, err error) {
 // bus is back finds it unknown and closes it, for the app to reconnect and sync. The shell calls
 // it when the bus connection drops, and takes no connection until it is back.
 func (n *Node) BusLost(now time.Time) {
-	for _, id := range slices.Sorted(maps.Keys(n.conns)) {
-		n.gateway.Closes = append(n.gateway.Closes, relay.CloseConn{Conn: id, Code: relay.CloseTryAgain,
-			Reason: fmt.Sprintf("node %s lost the bus; reconnect", n.cfg.ID)})
-	}
-	clear(n.conns)
+	n.CloseGateway(fmt.Sprintf("node %s lost the bus; reconnect", n.cfg.ID))
 	for _, p := range n.Owned() {
 		op := n.parts[p]
 		for _, id := range slices.Sorted(maps.Keys(op.byConn)) {
@@ -285,6 +281,17 @@ func (n *Node) BusLost(now time.Time) {
 			delete(op.byConn, id)
 		}
 	}
+}
+
+// CloseGateway closes every app connection the gateway holds (CloseTryAgain, with reason), for
+// the apps to reconnect to another node: the shell calls it when the node cannot serve them,
+// cut off the bus (BusLost) or off the database (it cannot beat, so the owners count its
+// gateway dead and end its connections in their cores). Their owners are not told.
+func (n *Node) CloseGateway(reason string) {
+	for _, id := range slices.Sorted(maps.Keys(n.conns)) {
+		n.gateway.Closes = append(n.gateway.Closes, relay.CloseConn{Conn: id, Code: relay.CloseTryAgain, Reason: reason})
+	}
+	clear(n.conns)
 }
 
 // Closed tells the owner that connection id ended on this gateway.

@@ -374,8 +374,8 @@ func (c *Cluster) Connect(now time.Time, node string) (AppConn, error) {
 	if err != nil {
 		return AppConn{}, err
 	}
-	if vn.busCut {
-		return AppConn{}, fmt.Errorf("vcluster: node %q is cut off the bus and takes no connection", node)
+	if vn.busCut || vn.dbCut {
+		return AppConn{}, fmt.Errorf("vcluster: node %q is cut off the bus or the database and takes no connection", node)
 	}
 	vn.connSeq++
 	vn.conns[vn.connSeq] = true
@@ -570,14 +570,21 @@ func (c *Cluster) busLost(vn *vnode) {
 
 // CutDB cuts node name off the database at now (cut true) or mends it (false): while cut, its writes
 // fail (it stops serving the partition written to) and its lease renewals fail, so it loses its
-// leases after the TTL.
+// leases after the TTL; cut, it closes its app connections and takes no new one.
 func (c *Cluster) CutDB(now time.Time, name string, cut bool) error {
 	c.at(now)
 	vn, err := c.vnodeOf(name)
 	if err != nil {
 		return err
 	}
+	lost := cut && !vn.dbCut
 	vn.dbCut = cut
+	if lost && !vn.paused {
+		// It can no longer beat: the owners will count its gateway dead and end its connections
+		// in their cores, so it closes them for the apps to reconnect to a node that can serve.
+		vn.node.CloseGateway(fmt.Sprintf("node %s lost the database; reconnect", name))
+		c.carryOut(vn)
+	}
 	return nil
 }
 

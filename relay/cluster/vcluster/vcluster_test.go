@@ -481,3 +481,16 @@ func TestANodeCutOffTheDatabaseStopsServingWhenItsLeasesExpire(t *testing.T) {
 		require.NotEmpty(t, b.c.Owner(p), "partition %d taken by another node", p)
 	}
 }
+
+func TestANodeCutOffTheDatabaseClosesItsConnectionsAndTakesNoNew(t *testing.T) {
+	b := newBench(t, relay.PolicyMulti, "a", "b", "c")
+	conn := b.login("a", "erin", "phone")
+	require.NoError(t, b.c.CutDB(b.c.Now(), "a", true))
+	b.advance(0)
+	// It can no longer beat, so the owners will count its gateway dead and forget its
+	// connections: it closes them rather than keep them open, unknown to their owners.
+	require.Contains(t, b.closed, conn)
+	require.Equal(t, relay.CloseTryAgain, b.closed[conn].Code)
+	_, err := b.c.Connect(b.c.Now(), "a")
+	require.Error(t, err)
+}
