@@ -22,7 +22,7 @@ import (
 
 // clusterChecks is how many checks the cluster property runs in the normal suite (a few seconds);
 // PUSHLAB_CLUSTER_CHECKS sets another count (make prop runs it deep).
-const clusterChecks = 8
+const clusterChecks = 5
 
 // clusterDeepChecks is the count from which a run of the cluster property must also have
 // checked a kick across nodes and seen a zombie's write refused: a short run may draw neither.
