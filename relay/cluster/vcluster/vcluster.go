@@ -422,8 +422,9 @@ func (c *Cluster) PushResult(now time.Time, node string, r relay.PushResult) {
 	c.carryOut(vn)
 }
 
-// Admin runs fn at now on the core of the user's partition on its owner, as an admin call routed there
-// would; ErrNotOwner-wrapped when no live node serves the partition.
+// Admin runs fn at now on the core of the user's partition on its owner — the node serving it
+// under the lease table's epoch, not one that lost the lease and has not noticed yet — as an
+// admin call routed there would; ErrNotOwner-wrapped when no live node serves the partition.
 func (c *Cluster) Admin(now time.Time, sdkAppID uint64, userID string, fn func(now time.Time, core *relay.Core) error) error {
 	c.at(now)
 	p := relay.PartitionOf(sdkAppID, userID, c.cfg.Partitions)
@@ -432,7 +433,7 @@ func (c *Cluster) Admin(now time.Time, sdkAppID uint64, userID string, fn func(n
 		if !vn.alive || vn.paused {
 			continue
 		}
-		if core, ok := vn.node.Core(p); ok {
+		if core, ok := vn.node.Core(p); ok && c.Current(name, p) {
 			err := fn(c.now, core)
 			c.carryOut(vn)
 			return err
@@ -449,7 +450,7 @@ func (c *Cluster) Catalog(now time.Time, in relay.Input) error {
 		if !vn.alive || vn.paused {
 			continue
 		}
-		if _, ok := vn.node.Core(cluster.CatalogPartition); ok {
+		if _, ok := vn.node.Core(cluster.CatalogPartition); ok && c.Current(name, cluster.CatalogPartition) {
 			err := vn.node.Catalog(c.now, in)
 			c.carryOut(vn)
 			return err

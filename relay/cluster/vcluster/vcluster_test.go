@@ -1,6 +1,7 @@
 package vcluster_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -493,4 +494,28 @@ func TestANodeCutOffTheDatabaseClosesItsConnectionsAndTakesNoNew(t *testing.T) {
 	require.Equal(t, relay.CloseTryAgain, b.closed[conn].Code)
 	_, err := b.c.Connect(b.c.Now(), "a")
 	require.Error(t, err)
+}
+
+func TestAnAdminCallRunsOnlyOnThePartitionsCurrentOwner(t *testing.T) {
+	b := newBench(t, relay.PolicyMulti, "a", "b", "c")
+	p := relay.PartitionOf(app, "frank", 16)
+	stale := b.owner("frank")
+	// Another node takes the partition in the lease table; the former owner has not stepped
+	// since, so it still runs a core for it, under an epoch the table no longer has.
+	ctx := context.Background()
+	leases, err := b.c.Leases().Leases(ctx)
+	require.NoError(t, err)
+	for _, l := range leases {
+		if l.Partition == p {
+			require.NoError(t, b.c.Leases().Release(ctx, l))
+		}
+	}
+	_, err = b.c.Leases().Acquire(ctx, p, b.nodeOtherThan(stale), b.c.Now(), ttl)
+	require.NoError(t, err)
+	_, has := b.c.Node(stale).Core(p)
+	require.True(t, has)
+	ran := false
+	err = b.c.Admin(b.c.Now(), app, "frank", func(time.Time, *relay.Core) error { ran = true; return nil })
+	require.ErrorIs(t, err, cluster.ErrNotOwner, "the call waits for the new owner rather than run on %s's stale core", stale)
+	require.False(t, ran)
 }
