@@ -712,6 +712,23 @@ func (c *Cluster) ownerStep(vn *vnode) {
 	c.carryOut(vn)
 }
 
+// giveUp stops node vn serving partition p after a write under it failed, fenced or not stored
+// (the node cut off the database): the core is dropped with what it had not handed out, and the
+// lease is given up too — released if the table can be reached, else left to lapse, no longer
+// renewed — so that the partition is not held by a node that serves it no more.
+func (c *Cluster) giveUp(vn *vnode, p int) {
+	vn.node.Dropped(p)
+	for _, l := range vn.owner.Held() {
+		if l.Partition != p {
+			continue
+		}
+		if !vn.dbCut {
+			_ = c.leases.Release(context.Background(), l) // ErrLeaseLost: another node has it already
+		}
+		vn.owner.Advance(cluster.Outcome{Lost: []cluster.Lease{l}})
+	}
+}
+
 // cutTable is the lease table and members as seen from a node cut off the database.
 type cutTable struct{}
 
@@ -743,7 +760,7 @@ func (c *Cluster) carryOut(vn *vnode) {
 				err := c.write(vn, pr)
 				c.writes = append(c.writes, Write{At: c.now, Node: vn.name, Partition: pr.Partition, Epoch: pr.Epoch, Records: len(pr.Records), Err: err})
 				if err != nil {
-					vn.node.Dropped(pr.Partition)
+					c.giveUp(vn, pr.Partition)
 					continue
 				}
 			}

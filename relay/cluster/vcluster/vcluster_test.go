@@ -519,3 +519,22 @@ func TestAnAdminCallRunsOnlyOnThePartitionsCurrentOwner(t *testing.T) {
 	require.ErrorIs(t, err, cluster.ErrNotOwner, "the call waits for the new owner rather than run on %s's stale core", stale)
 	require.False(t, ran)
 }
+
+func TestAPartitionWhoseWriteFailedIsServedAgainOnceTheDatabaseIsBack(t *testing.T) {
+	b := newBench(t, relay.PolicyMulti, "a", "b", "c")
+	p := relay.PartitionOf(app, "gina", 16)
+	owner := b.owner("gina")
+	gw := b.nodeOtherThan(owner)
+	conn := b.login(gw, "gina", "phone")
+	require.NoError(t, b.c.CutDB(b.c.Now(), owner, true))
+	// A write of gina's partition fails: its owner stops serving it.
+	b.send(conn, relay.ClientFrame{Op: relay.OpSetPushToken, CertificateID: 1, Token: "tok-gina"})
+	_, serves := b.c.Node(owner).Epoch(p)
+	require.False(t, serves)
+	require.NoError(t, b.c.CutDB(b.c.Now(), owner, false))
+	b.advance(ttl + 4*time.Second)
+	now := b.owner("gina")
+	require.NotEmpty(t, now, "partition %d has an owner", p)
+	_, serves = b.c.Node(now).Epoch(p)
+	require.True(t, serves, "node %s holds partition %d's lease and serves it, rather than renew a lease for a partition it dropped", now, p)
+}
