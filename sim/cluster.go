@@ -269,9 +269,14 @@ func (s *clusterSide) input(in relay.Input, dev *Device) error {
 	case relay.InputClosed:
 		s.vc.Disconnect(s.w.eng.Now(), s.addrOf[in.Conn])
 	case relay.InputKick:
-		return s.admin(in.App, in.User, func(now time.Time, c *relay.Core) error {
-			s.w.tapped(TapEvent{Kind: TapInput, Input: in})
-			return c.Step(now, in)
+		// The tap hears of the kick once a core took it for good (its outcome stored), and
+		// before that outcome, which the cluster hands out at the next pump.
+		return s.retry(func() error {
+			err := s.vc.Admin(s.w.eng.Now(), in.App, in.User, func(now time.Time, c *relay.Core) error { return c.Step(now, in) })
+			if !errors.Is(err, cluster.ErrNotOwner) {
+				s.w.tapped(TapEvent{Kind: TapInput, Input: in})
+			}
+			return err
 		})
 	case relay.InputTick:
 	default:

@@ -436,6 +436,11 @@ func (c *Cluster) Admin(now time.Time, sdkAppID uint64, userID string, fn func(n
 		if core, ok := vn.node.Core(p); ok && c.Current(name, p) {
 			err := fn(c.now, core)
 			c.carryOut(vn)
+			if _, serves := vn.node.Epoch(p); !serves {
+				// Its records were not stored (the node lost the database or the lease): the
+				// call did not happen, and the partition's next owner knows nothing of it.
+				return fmt.Errorf("%w %d: node %s could not store the call's outcome; retry", cluster.ErrNotOwner, p, name)
+			}
 			return err
 		}
 	}
@@ -755,15 +760,18 @@ func (c *Cluster) carryOut(vn *vnode) {
 			return
 		}
 		for _, pr := range rd.Parts {
-			c.flushInputs(vn.name, func(p int) bool { return p == pr.Partition })
 			if len(pr.Records) > 0 {
 				err := c.write(vn, pr)
 				c.writes = append(c.writes, Write{At: c.now, Node: vn.name, Partition: pr.Partition, Epoch: pr.Epoch, Records: len(pr.Records), Err: err})
 				if err != nil {
+					// What the core took is lost with its records: the partition's next owner
+					// restores a state that never saw it, so the inputs are not told either.
+					c.dropInputs(vn.name, pr.Partition)
 					c.giveUp(vn, pr.Partition)
 					continue
 				}
 			}
+			c.flushInputs(vn.name, func(p int) bool { return p == pr.Partition })
 			if c.cfg.Events && c.Current(vn.name, pr.Partition) {
 				c.out.Events = append(c.out.Events, c.readyEvent(vn.name, pr))
 			}
@@ -828,6 +836,12 @@ func (c *Cluster) flushInputs(name string, which func(p int) bool) {
 		}
 	}
 	c.inputs[name] = kept
+}
+
+// dropInputs forgets the EventInputs node name's core of partition p took since its work was
+// last carried out.
+func (c *Cluster) dropInputs(name string, p int) {
+	c.inputs[name] = slices.DeleteFunc(c.inputs[name], func(e Event) bool { return e.Partition == p })
 }
 
 // readyEvent is a partition's carried-out work as an Event, its frames and closes addressed to

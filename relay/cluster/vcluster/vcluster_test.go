@@ -538,3 +538,14 @@ func TestAPartitionWhoseWriteFailedIsServedAgainOnceTheDatabaseIsBack(t *testing
 	_, serves = b.c.Node(now).Epoch(p)
 	require.True(t, serves, "node %s holds partition %d's lease and serves it, rather than renew a lease for a partition it dropped", now, p)
 }
+
+func TestAnAdminCallWhoseOutcomeCannotBeStoredFails(t *testing.T) {
+	b := newBench(t, relay.PolicyMulti, "a", "b", "c")
+	b.login("b", "hana", "phone")
+	owner := b.owner("hana")
+	require.NoError(t, b.c.CutDB(b.c.Now(), owner, true))
+	err := b.c.Admin(b.c.Now(), app, "hana", func(now time.Time, core *relay.Core) error {
+		return core.Step(now, relay.Input{Kind: relay.InputKick, App: app, User: "hana"})
+	})
+	require.ErrorIs(t, err, cluster.ErrNotOwner, "a kick %s could not store did not happen: the caller must retry", owner)
+}
