@@ -167,7 +167,21 @@ func (s *clusterSide) pump() {
 			c.closedByRelay(cl.Reason)
 		}
 	}
+	// A push decided and cancelled within this batch (a later input of the same instant took
+	// its token away) never leaves: the cancel, told above, came before the push was queued.
+	cancelled := map[uint64]bool{}
+	for _, e := range out.Events {
+		for _, id := range e.Cancelled {
+			cancelled[id] = true
+		}
+	}
 	for _, p := range out.Pushes {
+		if cancelled[p.Push.ID] {
+			if w.log.on {
+				w.log.add(w.eng.Now(), "push %d attempt %d to %s cancelled before it left %s", p.Push.ID, p.Push.Attempt, p.Push.Device.DeviceID, p.Node)
+			}
+			continue
+		}
 		if w.log.on {
 			w.log.add(w.eng.Now(), "push %d attempt %d to %s seq %v from %s", p.Push.ID, p.Push.Attempt, p.Push.Device.DeviceID, p.Push.Seqs, p.Node)
 		}
