@@ -32,14 +32,10 @@ func NewReplayer(sc *Scenario, w sim.World, o *oracle.Oracle) (*Replayer, error)
 }
 
 // Apply carries out one step (it is added to the scenario's steps); the error is the step's,
-// as a run reports it.
+// as a run reports it, with its chain kept for errors.Is (a cluster's cluster.ErrNotOwner).
 func (p *Replayer) Apply(st Step) error {
 	p.r.sc.Steps = append(p.r.sc.Steps, st)
-	p.r.step(len(p.r.sc.Steps), st)
-	if e := p.r.out.Steps[len(p.r.out.Steps)-1].Error; e != "" {
-		return errors.New(e)
-	}
-	return nil
+	return p.r.step(len(p.r.sc.Steps), st)
 }
 
 // Device is the phone a scenario device ID names.

@@ -63,7 +63,7 @@ func (r *runner) run(ctx context.Context) {
 			r.out.Error = "interrupted: " + ctx.Err().Error()
 			break
 		}
-		r.step(i+1, st)
+		_ = r.step(i+1, st) // its error is in its record
 	}
 	r.finish()
 }
@@ -148,7 +148,7 @@ func (r *runner) setup() error {
 }
 
 // step runs one step and records it.
-func (r *runner) step(index int, st Step) {
+func (r *runner) step(index int, st Step) error {
 	r.markStep()
 	rec := reports.Step{Index: index, Kind: string(st.Kind), Line: st.Pos.Line, Column: st.Pos.Column, AtMs: r.ms(r.w.Now()), Device: st.Device}
 	if st.Send != nil {
@@ -164,6 +164,7 @@ func (r *runner) step(index int, st Step) {
 		rec.Error = err.Error()
 	}
 	r.out.Steps = append(r.out.Steps, rec)
+	return err
 }
 
 // act carries out a step and waits for it to land.

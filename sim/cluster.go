@@ -167,7 +167,21 @@ func (s *clusterSide) pump() {
 			c.closedByRelay(cl.Reason)
 		}
 	}
+	// A push decided and cancelled within this batch (a later input of the same instant took
+	// its token away) never leaves: the cancel, told above, came before the push was queued.
+	cancelled := map[uint64]bool{}
+	for _, e := range out.Events {
+		for _, id := range e.Cancelled {
+			cancelled[id] = true
+		}
+	}
 	for _, p := range out.Pushes {
+		if cancelled[p.Push.ID] {
+			if w.log.on {
+				w.log.add(w.eng.Now(), "push %d attempt %d to %s cancelled before it left %s", p.Push.ID, p.Push.Attempt, p.Push.Device.DeviceID, p.Node)
+			}
+			continue
+		}
 		if w.log.on {
 			w.log.add(w.eng.Now(), "push %d attempt %d to %s seq %v from %s", p.Push.ID, p.Push.Attempt, p.Push.Device.DeviceID, p.Push.Seqs, p.Node)
 		}
@@ -236,18 +250,16 @@ func (s *clusterSide) event(e vcluster.Event) {
 }
 
 // open connects c to a node: the device's own (spread by the order devices were added), or the
-// next live one after it, as an app that finds its node gone tries another.
+// next one after it that takes connections (alive, on the bus), as an app that finds its node
+// gone tries another.
 func (s *clusterSide) open(c *vconn) error {
 	names := s.vc.Nodes()
 	first := max(slices.Index(s.w.devices, c.dev), 0)
 	for k := range names {
 		name := names[(first+k)%len(names)]
-		if !s.vc.Alive(name) {
-			continue
-		}
-		addr, err := s.vc.Connect(name)
+		addr, err := s.vc.Connect(s.w.eng.Now(), name)
 		if err != nil {
-			return err
+			continue
 		}
 		s.byAddr[addr], s.addrOf[c.id], s.devOf[c.id] = c.id, addr, c.dev
 		s.w.conns[c.id] = c
@@ -255,7 +267,7 @@ func (s *clusterSide) open(c *vconn) error {
 		s.pump()
 		return nil
 	}
-	return errors.New("no relay node is up")
+	return errors.New("no relay node is up and on the bus")
 }
 
 // input hands the cluster an input of the world's relay side: a connection's frame or close,
@@ -267,13 +279,18 @@ func (s *clusterSide) input(in relay.Input, dev *Device) error {
 		if err != nil {
 			return fmt.Errorf("encode a client frame: %w", err)
 		}
-		s.vc.Send(s.addrOf[in.Conn], data)
+		s.vc.Send(s.w.eng.Now(), s.addrOf[in.Conn], data)
 	case relay.InputClosed:
-		s.vc.Disconnect(s.addrOf[in.Conn])
+		s.vc.Disconnect(s.w.eng.Now(), s.addrOf[in.Conn])
 	case relay.InputKick:
-		return s.admin(in.App, in.User, func(now time.Time, c *relay.Core) error {
-			s.w.tapped(TapEvent{Kind: TapInput, Input: in})
-			return c.Step(now, in)
+		// The tap hears of the kick once a core took it for good (its outcome stored), and
+		// before that outcome, which the cluster hands out at the next pump.
+		return s.retry(func() error {
+			err := s.vc.Admin(s.w.eng.Now(), in.App, in.User, func(now time.Time, c *relay.Core) error { return c.Step(now, in) })
+			if !errors.Is(err, cluster.ErrNotOwner) {
+				s.w.tapped(TapEvent{Kind: TapInput, Input: in})
+			}
+			return err
 		})
 	case relay.InputTick:
 	default:
@@ -300,18 +317,18 @@ func (s *clusterSide) retry(call func() error) error {
 
 // admin runs fn on the core of the user's partition on its owner.
 func (s *clusterSide) admin(app uint64, user string, fn func(now time.Time, c *relay.Core) error) error {
-	return s.retry(func() error { return s.vc.Admin(app, user, fn) })
+	return s.retry(func() error { return s.vc.Admin(s.w.eng.Now(), app, user, fn) })
 }
 
 // catalog makes a catalog change (apps, certificates, groups) on the cluster.
 func (s *clusterSide) catalog(in relay.Input) error {
-	return s.retry(func() error { return s.vc.Catalog(in) })
+	return s.retry(func() error { return s.vc.Catalog(s.w.eng.Now(), in) })
 }
 
 // online reports whether the core of the user's partition sees the device connected.
 func (s *clusterSide) online(app uint64, user, device string) bool {
 	online := false
-	_ = s.vc.Admin(app, user, func(_ time.Time, c *relay.Core) error {
+	_ = s.vc.Admin(s.w.eng.Now(), app, user, func(_ time.Time, c *relay.Core) error {
 		if u, ok := c.User(app, user); ok {
 			for _, d := range u.Devices {
 				online = online || (d.DeviceID == device && d.Online)
@@ -327,7 +344,7 @@ func (s *clusterSide) pushResult(src pushSource, r relay.PushResult) {
 	if src.epoch != s.incarnation[src.node] {
 		return // the node that sent it died
 	}
-	s.vc.PushResult(src.node, r)
+	s.vc.PushResult(s.w.eng.Now(), src.node, r)
 	s.pump()
 }
 
@@ -347,7 +364,7 @@ func (s *clusterSide) stale(src pushSource, id uint64) bool {
 
 // kill kills a node; its incarnation's pushes in flight are answered to nobody.
 func (s *clusterSide) kill(name string) error {
-	if err := s.vc.Kill(name); err != nil {
+	if err := s.vc.Kill(s.w.eng.Now(), name); err != nil {
 		return err
 	}
 	s.incarnation[name]++
@@ -370,7 +387,7 @@ func (s *clusterSide) restartAll() error {
 	}
 	clear(s.w.queued)
 	for _, name := range s.vc.Nodes() {
-		if err := s.vc.Restart(name); err != nil {
+		if err := s.vc.Restart(s.w.eng.Now(), name); err != nil {
 			return err
 		}
 	}
@@ -399,7 +416,7 @@ func (w *VirtualWorld) RestartNode(name string) error {
 	if w.cl == nil {
 		return fmt.Errorf("restart node %s: the relay is one core: %w", name, ErrUnsupported)
 	}
-	if err := w.cl.vc.Restart(name); err != nil {
+	if err := w.cl.vc.Restart(w.eng.Now(), name); err != nil {
 		return err
 	}
 	if w.log.on {
@@ -414,7 +431,7 @@ func (w *VirtualWorld) PauseNode(name string, d time.Duration) error {
 	if w.cl == nil {
 		return fmt.Errorf("pause node %s: the relay is one core: %w", name, ErrUnsupported)
 	}
-	if err := w.cl.vc.Pause(name); err != nil {
+	if err := w.cl.vc.Pause(w.eng.Now(), name); err != nil {
 		return err
 	}
 	inc := w.cl.incarnation[name]
@@ -422,7 +439,7 @@ func (w *VirtualWorld) PauseNode(name string, d time.Duration) error {
 		if w.cl.incarnation[name] != inc {
 			return // killed while paused
 		}
-		_ = w.cl.vc.Resume(name) // a node alive when paused and not killed since is still there
+		_ = w.cl.vc.Resume(w.eng.Now(), name) // a node alive when paused and not killed since is still there
 		w.cl.pump()
 	})
 	w.cl.pump()
@@ -437,9 +454,9 @@ func (w *VirtualWorld) PartitionNode(name string, from NodeLink, cut bool) error
 	var err error
 	switch from {
 	case NodeBus:
-		err = w.cl.vc.CutBus(name, cut)
+		err = w.cl.vc.CutBus(w.eng.Now(), name, cut)
 	case NodeDB:
-		err = w.cl.vc.CutDB(name, cut)
+		err = w.cl.vc.CutDB(w.eng.Now(), name, cut)
 	default:
 		err = fmt.Errorf("partition node %s from %q: a node is cut off the bus or the db", name, from)
 	}

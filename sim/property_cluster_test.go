@@ -13,6 +13,7 @@ import (
 
 	"github.com/pushlab/pushlab/internal/duration"
 	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/cluster"
 	"github.com/pushlab/pushlab/relay/cluster/vcluster"
 	"github.com/pushlab/pushlab/scenarios"
 	"github.com/pushlab/pushlab/sim"
@@ -22,6 +23,10 @@ import (
 // clusterChecks is how many checks the cluster property runs when PUSHLAB_CLUSTER_CHECKS is set
 // but empty of a number; make prop sets it to run it deep.
 const clusterChecks = 5
+
+// clusterDeepChecks is the count from which a run of the cluster property must also have
+// checked a kick across nodes and seen a zombie's write refused: a short run may draw neither.
+const clusterDeepChecks = 100
 
 // clusterCheckCount is how many checks the cluster property runs: its own number, not the
 // virtual properties' (-rapid.checks, RAPID_CHECKS).
@@ -118,8 +123,9 @@ func (p *propRun) crossNodeLogin(t *rapid.T) {
 	crossNodeLoginOf(p, a, rapid.SampledFrom(others).Draw(t, "logging-in device"))
 }
 
-// crossNodeLoginOf brings device a to the foreground, logs device b (of the same user) in, and
-// checks a's kick when both were live on two nodes under a kicking policy.
+// crossNodeLoginOf brings device a to the foreground, logs device b in, and checks a's kick when
+// both were live on two nodes as the same user (b was not handed to another user since) under a
+// kicking policy.
 func crossNodeLoginOf(p *propRun, a, b int) {
 	p.apply(act{Kind: "foreground", Dev: a})
 	p.apply(act{Kind: "wait", D: 2 * time.Second})
@@ -127,9 +133,11 @@ func crossNodeLoginOf(p *propRun, a, b int) {
 	var ready bool
 	var nodeA string
 	var seen int
+	var sameUser bool
 	p.w.Do(func() {
 		ready = da.LoggedIn() && da.NetUp() && da.App() == sim.AppForeground
 		nodeA, seen = p.vw.NodeOf(da), len(da.Observations())
+		sameUser = da.User() == db.User() // a phone that changed hands logs in as its new user
 	})
 	online, _ := p.w.Online(propApp, da.User(), da.ID())
 	p.apply(act{Kind: "login", Dev: b})
@@ -144,8 +152,8 @@ func crossNodeLoginOf(p *propRun, a, b int) {
 	})
 	kicks := p.spec.Policy == relay.PolicySingle ||
 		(p.spec.Policy == relay.PolicySinglePlatform && p.spec.Devices[a].Platform == p.spec.Devices[b].Platform)
-	if !ready || !online || !loggedIn || nodeA == "" || nodeB == "" || nodeA == nodeB || !kicks {
-		return // not the case this checks: both logins live, on two nodes, under a kicking policy
+	if !ready || !online || !loggedIn || !sameUser || nodeA == "" || nodeB == "" || nodeA == nodeB || !kicks {
+		return // not the case this checks: both logins of one user live, on two nodes, under a kicking policy
 	}
 	p.crossKicks++
 	if !kicked {
@@ -168,18 +176,22 @@ func (p *propRun) checkCluster(t *rapid.T) {
 // (the oracle), one writer per partition per epoch, and kicks across nodes.
 func TestPropertyCluster(t *testing.T) {
 	if _, ok := os.LookupEnv("PUSHLAB_CLUSTER_CHECKS"); !ok {
-		// It finds, within a few checks, two open cluster bugs: a token moved to a user of
-		// another partition is not unbound from the previous user (OneUserPerToken), and a
-		// device's caps are exceeded across a partition's move. Until they are fixed it runs
-		// only when asked for (make prop); TestClusterZombieIsFencedAndLoginsKickAcrossNodes
+		// It still finds, within a hundred checks or so, an open cluster bug: a token moving to
+		// another partition's user is unbound from the former user only in the cores that hear
+		// TokenMoved and store the unbinding; when that write fails (its node cut off the
+		// database) or nobody owns the partition then, the store keeps the stale binding and
+		// the partition's next owner restores it, pushing the former user on the new user's
+		// token (OneUserPerToken). The store must hold one binding per token. Until then it
+		// runs only when asked for (make prop); TestClusterZombieIsFencedAndLoginsKickAcrossNodes
 		// holds the cluster's own invariants in the normal suite.
-		t.Skip("set PUSHLAB_CLUSTER_CHECKS (make prop does) to run it: it fails on two open cluster bugs (see its comment)")
+		t.Skip("set PUSHLAB_CLUSTER_CHECKS (make prop does) to run it: it fails on an open cluster bug (see its comment)")
 	}
 	r := &oracle.Reach{}
 	checks := flag.Lookup("rapid.checks")
 	require.NotNil(t, checks)
 	prev := checks.Value.String()
-	require.NoError(t, checks.Value.Set(strconv.Itoa(clusterCheckCount(t))))
+	n := clusterCheckCount(t)
+	require.NoError(t, checks.Value.Set(strconv.Itoa(n)))
 	defer func() { require.NoError(t, checks.Value.Set(prev)) }()
 	var crossKicks, fenced int
 	rapid.Check(t, func(t *rapid.T) {
@@ -221,6 +233,9 @@ func TestPropertyCluster(t *testing.T) {
 	})
 	if !t.Failed() {
 		t.Logf("cross-node kicks checked: %d; writes refused: %d; reach: %+v", crossKicks, fenced, *r)
+		if n < clusterDeepChecks {
+			return
+		}
 		require.Positive(t, crossKicks, "no run checked a kick across nodes")
 		require.Positive(t, fenced, "no run had a write refused: the zombies never wrote")
 	}
@@ -268,4 +283,37 @@ func TestClusterZombieIsFencedAndLoginsKickAcrossNodes(t *testing.T) {
 	}
 	require.Positive(t, refused, "a zombie wrote after it resumed, and was refused")
 	require.Positive(t, p.crossKicks, "a login kicked a device on another node")
+}
+
+// An admin call no node can serve (every node dead or cut off the database) fails with
+// cluster.ErrNotOwner through the scenario step that made it, so that the property takes it for
+// the cluster's "retry" answer it is rather than a broken invariant.
+func TestClusterAdminCallWithNoOwnerIsErrNotOwnerThroughItsStep(t *testing.T) {
+	spec := worldSpec{Seed: 5, Users: []string{"u1", "u2"}, Policy: relay.PolicyMulti,
+		Devices:  []devSpec{{"u1-a", "u1", "android"}, {"u2-a", "u2", "android"}},
+		LoggedIn: []bool{true, true},
+		Cluster:  &scenarios.Cluster{Nodes: 3, Partitions: 8}}
+	p := newPropRun(t, spec, nil, false)
+	p.start()
+	for _, st := range []act{{Kind: "killNode", Text: "n1"}, {Kind: "killNode", Text: "n2"}, {Kind: "cutDB", Text: "n3"}, {Kind: "wait", D: 20 * time.Second}} {
+		require.NoError(t, p.rp.Apply(p.stepOf(st)))
+	}
+	err := p.rp.Apply(p.stepOf(act{Kind: "kick", To: 0}))
+	require.ErrorIs(t, err, cluster.ErrNotOwner)
+}
+
+// A phone that changed hands logs in as its new user: the check of kicks across nodes does not
+// expect it to kick its former user's other devices.
+func TestCrossNodeLoginOfAPhoneThatChangedHandsKicksNobody(t *testing.T) {
+	spec := worldSpec{Seed: 9, Users: []string{"u1", "u2"}, Policy: relay.PolicySingle,
+		Devices:  []devSpec{{"u1-a", "u1", "android"}, {"u1-b", "u1", "android"}, {"u1-c", "u1", "android"}, {"u2-a", "u2", "android"}},
+		LoggedIn: []bool{true, false, false, true},
+		Cluster:  &scenarios.Cluster{Nodes: 3, Partitions: 8}}
+	p := newPropRun(t, spec, nil, false)
+	p.start()
+	for _, b := range []int{1, 2} {
+		p.apply(act{Kind: "switchUser", Dev: b, To: 1})
+		crossNodeLoginOf(p, 0, b)
+	}
+	require.Empty(t, p.broken)
 }

@@ -237,8 +237,9 @@ func (n *Node) Frame(id relay.ConnID, data []byte) {
 
 // Opened hands the gateway the outcome of a ConnOpened it sent as a request (Outgoing.Ack):
 // err nil when the partition's owner acknowledged it; otherwise (nobody owns the partition, or
-// no answer in time) the frames forwarded since are answered CodeUnavailable, and the connection
-// is no partition's any more, so that the app may retry its login on it.
+// no answer in time) the frames forwarded since are answered CodeUnavailable, the partition is
+// told the connection is closed (in case the request reached its owner after all), and the
+// connection is no partition's any more, so that the app may retry its login on it.
 func (n *Node) Opened(m ConnOpened, err error) {
 	gc, ok := n.conns[m.Conn]
 	if !ok || !gc.opening || gc.partition != m.Partition {
@@ -250,11 +251,47 @@ func (n *Node) Opened(m ConnOpened, err error) {
 	if err == nil {
 		return
 	}
+	// The request may have landed though its answer did not come in time (a paused owner reads
+	// it when it wakes): tell the partition the connection is no longer routed there, so that
+	// no core keeps it open, logged in, beside the core the gateway sends its frames to next.
+	n.publish(PartitionSubject(n.cfg.Cluster, m.Partition), ConnClosed{Partition: m.Partition, Gateway: n.cfg.ID, Conn: m.Conn})
 	gc.partition = -1
 	for _, id := range waiting {
 		n.gateway.Frames = append(n.gateway.Frames, relay.OutFrame{Conn: m.Conn, Frame: relay.ServerFrame{Op: relay.OpReply, ID: id,
 			Code: relay.CodeUnavailable, Desc: fmt.Sprintf("partition %d has no owner right now (a node failed over); retry shortly", m.Partition)}})
 	}
+}
+
+// BusLost tells the node at now that it is cut off the bus, where every frame between gateways
+// and owners travels (its own included). Its gateway can neither forward its connections' frames
+// nor hear their owners' frames, kicks and closes, so it closes every app connection it holds
+// (CloseTryAgain) for the apps to reconnect to a node on the bus, rather than keep them open and
+// deaf; their owners elsewhere, which cannot be told, end them at their heartbeat deadlines. Its
+// cores can no longer reach any connection they serve, so they end them all: a message for those
+// devices is pushed rather than sent into the void, and a frame from such a connection once the
+// bus is back finds it unknown and closes it, for the app to reconnect and sync. The shell calls
+// it when the bus connection drops, and takes no connection until it is back.
+func (n *Node) BusLost(now time.Time) {
+	n.CloseGateway(fmt.Sprintf("node %s lost the bus; reconnect", n.cfg.ID))
+	for _, p := range n.Owned() {
+		op := n.parts[p]
+		for _, id := range slices.Sorted(maps.Keys(op.byConn)) {
+			n.step(op, now, relay.Input{Kind: relay.InputClosed, Conn: id})
+			delete(op.byAddr, op.byConn[id])
+			delete(op.byConn, id)
+		}
+	}
+}
+
+// CloseGateway closes every app connection the gateway holds (CloseTryAgain, with reason), for
+// the apps to reconnect to another node: the shell calls it when the node cannot serve them,
+// cut off the bus (BusLost) or off the database (it cannot beat, so the owners count its
+// gateway dead and end its connections in their cores). Their owners are not told.
+func (n *Node) CloseGateway(reason string) {
+	for _, id := range slices.Sorted(maps.Keys(n.conns)) {
+		n.gateway.Closes = append(n.gateway.Closes, relay.CloseConn{Conn: id, Code: relay.CloseTryAgain, Reason: reason})
+	}
+	clear(n.conns)
 }
 
 // Closed tells the owner that connection id ended on this gateway.

@@ -4,9 +4,10 @@
 // the cluster twin's engine (DESIGN.md §11): the simulator drives devices against it, and tests
 // kill, restart, pause and cut nodes off the bus or the database at chosen instants.
 //
-// It reads no clock and starts no goroutine: time moves only in Advance, and everything that
-// happens is decided by the inputs and the order they came in, so two runs with the same inputs
-// are the same run.
+// It reads no clock and starts no goroutine: time moves only as its driver says, in Advance and
+// in the time every input is handed in at (the driver's clock, which the cluster and every core
+// of it then read), and everything that happens is decided by the inputs and the order they came
+// in, so two runs with the same inputs are the same run.
 package vcluster
 
 import (
@@ -130,7 +131,9 @@ type Write struct {
 	Err error
 }
 
-// Cluster is a virtual relay cluster.
+// Cluster is a virtual relay cluster. Every input comes with its driver's time, at or after the
+// cluster's: the cluster first runs what is due until then (Advance), so that it, its cores and
+// its driver read one clock.
 type Cluster struct {
 	cfg    Config
 	now    time.Time
@@ -146,6 +149,11 @@ type Cluster struct {
 
 	out    Output
 	writes []Write
+	// inputs holds, per node, the EventInputs its cores took since its work was last carried
+	// out: each partition's go out just before its EventReady (carryOut), so that a node
+	// stepping several cores at once (a tick, a bus loss, gateways found dead) still tells each
+	// partition's inputs and their outcome together, as one core's.
+	inputs map[string][]Event
 }
 
 // vnode is one node of the cluster: alive or dead, and the faults it suffers.
@@ -216,7 +224,7 @@ func New(cfg Config) (*Cluster, error) {
 		cfg.RequestTimeout = 2 * time.Second
 	}
 	c := &Cluster{cfg: cfg, now: cfg.Start, leases: cluster.NewMemLeases(), store: relay.NewMemoryStore(),
-		nodes: map[string]*vnode{}, requests: map[uint64]*request{}}
+		nodes: map[string]*vnode{}, requests: map[uint64]*request{}, inputs: map[string][]Event{}}
 	for _, name := range cfg.Nodes {
 		if _, dup := c.nodes[name]; dup {
 			return nil, fmt.Errorf("vcluster: node %q named twice", name)
@@ -237,7 +245,7 @@ func (c *Cluster) start(name string) error {
 	if c.cfg.Events {
 		ncfg.Tap = func(p int, in relay.Input, from cluster.ConnAddr) {
 			if c.Current(name, p) {
-				c.out.Events = append(c.out.Events, Event{Kind: EventInput, At: c.now, Node: name, Partition: p, Input: in, From: from})
+				c.inputs[name] = append(c.inputs[name], Event{Kind: EventInput, At: c.now, Node: name, Partition: p, Input: in, From: from})
 			}
 		}
 	}
@@ -349,11 +357,25 @@ func (c *Cluster) vnodeOf(name string) (*vnode, error) {
 	return vn, nil
 }
 
-// Connect opens an app connection on node's gateway.
-func (c *Cluster) Connect(node string) (AppConn, error) {
+// at brings the cluster to the driver's time now before an input, running what is due until
+// then: the input, and all it leads to, happen at now. An input from before the cluster's time
+// is a driver whose clock went backwards.
+func (c *Cluster) at(now time.Time) {
+	if now.Before(c.now) {
+		panic(fmt.Sprintf("vcluster: an input at %s, before the cluster's time %s", now.Format(time.RFC3339Nano), c.now.Format(time.RFC3339Nano)))
+	}
+	c.Advance(now)
+}
+
+// Connect opens an app connection on node's gateway at now.
+func (c *Cluster) Connect(now time.Time, node string) (AppConn, error) {
+	c.at(now)
 	vn, err := c.vnodeOf(node)
 	if err != nil {
 		return AppConn{}, err
+	}
+	if vn.busCut || vn.dbCut {
+		return AppConn{}, fmt.Errorf("vcluster: node %q is cut off the bus or the database and takes no connection", node)
 	}
 	vn.connSeq++
 	vn.conns[vn.connSeq] = true
@@ -363,7 +385,8 @@ func (c *Cluster) Connect(node string) (AppConn, error) {
 
 // Send hands a frame an app wrote on conn to its node at now. A frame for a connection that is
 // gone is dropped, as a socket's would be.
-func (c *Cluster) Send(conn AppConn, data []byte) {
+func (c *Cluster) Send(now time.Time, conn AppConn, data []byte) {
+	c.at(now)
 	vn := c.nodes[conn.Node]
 	if vn == nil || !vn.alive || !vn.conns[conn.Conn] {
 		return
@@ -375,8 +398,9 @@ func (c *Cluster) Send(conn AppConn, data []byte) {
 	c.carryOut(vn)
 }
 
-// Disconnect tells conn's node that the app's connection ended.
-func (c *Cluster) Disconnect(conn AppConn) {
+// Disconnect tells conn's node at now that the app's connection ended.
+func (c *Cluster) Disconnect(now time.Time, conn AppConn) {
+	c.at(now)
 	vn := c.nodes[conn.Node]
 	if vn == nil || !vn.alive || !vn.conns[conn.Conn] {
 		return
@@ -386,8 +410,10 @@ func (c *Cluster) Disconnect(conn AppConn) {
 	c.carryOut(vn)
 }
 
-// PushResult hands FCM's answer to the node that made the push; lost if that node is dead.
-func (c *Cluster) PushResult(node string, r relay.PushResult) {
+// PushResult hands FCM's answer, at now, to the node that made the push; lost if that node is
+// dead.
+func (c *Cluster) PushResult(now time.Time, node string, r relay.PushResult) {
+	c.at(now)
 	vn := c.nodes[node]
 	if vn == nil || !vn.alive || vn.paused {
 		return
@@ -396,32 +422,40 @@ func (c *Cluster) PushResult(node string, r relay.PushResult) {
 	c.carryOut(vn)
 }
 
-// Admin runs fn on the core of the user's partition on its owner, as an admin call routed there
-// would; ErrNotOwner-wrapped when no live node serves the partition.
-func (c *Cluster) Admin(sdkAppID uint64, userID string, fn func(now time.Time, core *relay.Core) error) error {
+// Admin runs fn at now on the core of the user's partition on its owner — the node serving it
+// under the lease table's epoch, not one that lost the lease and has not noticed yet — as an
+// admin call routed there would; ErrNotOwner-wrapped when no live node serves the partition.
+func (c *Cluster) Admin(now time.Time, sdkAppID uint64, userID string, fn func(now time.Time, core *relay.Core) error) error {
+	c.at(now)
 	p := relay.PartitionOf(sdkAppID, userID, c.cfg.Partitions)
 	for _, name := range c.order {
 		vn := c.nodes[name]
 		if !vn.alive || vn.paused {
 			continue
 		}
-		if core, ok := vn.node.Core(p); ok {
+		if core, ok := vn.node.Core(p); ok && c.Current(name, p) {
 			err := fn(c.now, core)
 			c.carryOut(vn)
+			if _, serves := vn.node.Epoch(p); !serves {
+				// Its records were not stored (the node lost the database or the lease): the
+				// call did not happen, and the partition's next owner knows nothing of it.
+				return fmt.Errorf("%w %d: node %s could not store the call's outcome; retry", cluster.ErrNotOwner, p, name)
+			}
 			return err
 		}
 	}
 	return fmt.Errorf("%w %d: no node serves it now; retry", cluster.ErrNotOwner, p)
 }
 
-// Catalog makes a catalog change on the owner of cluster.CatalogPartition.
-func (c *Cluster) Catalog(in relay.Input) error {
+// Catalog makes a catalog change at now on the owner of cluster.CatalogPartition.
+func (c *Cluster) Catalog(now time.Time, in relay.Input) error {
+	c.at(now)
 	for _, name := range c.order {
 		vn := c.nodes[name]
 		if !vn.alive || vn.paused {
 			continue
 		}
-		if _, ok := vn.node.Core(cluster.CatalogPartition); ok {
+		if _, ok := vn.node.Core(cluster.CatalogPartition); ok && c.Current(name, cluster.CatalogPartition) {
 			err := vn.node.Catalog(c.now, in)
 			c.carryOut(vn)
 			return err
@@ -430,9 +464,10 @@ func (c *Cluster) Catalog(in relay.Input) error {
 	return fmt.Errorf("%w %d, which makes catalog changes: no node serves it now; retry", cluster.ErrNotOwner, cluster.CatalogPartition)
 }
 
-// Kill stops node name at once, as SIGKILL would: its memory, connections and bus messages in
+// Kill stops node name at now, as SIGKILL would: its memory, connections and bus messages in
 // flight to it are gone (its apps see their connections close); its leases lapse after the TTL.
-func (c *Cluster) Kill(name string) error {
+func (c *Cluster) Kill(now time.Time, name string) error {
+	c.at(now)
 	vn, err := c.vnodeOf(name)
 	if err != nil {
 		return err
@@ -450,8 +485,9 @@ func (c *Cluster) Kill(name string) error {
 	return nil
 }
 
-// Restart starts a dead node again with empty memory, as a new process of the same name.
-func (c *Cluster) Restart(name string) error {
+// Restart starts a dead node again at now with empty memory, as a new process of the same name.
+func (c *Cluster) Restart(now time.Time, name string) error {
+	c.at(now)
 	vn := c.nodes[name]
 	if vn == nil {
 		return fmt.Errorf("vcluster: no node %q (nodes: %s)", name, strings.Join(c.order, ", "))
@@ -466,10 +502,11 @@ func (c *Cluster) Restart(name string) error {
 	return nil
 }
 
-// Pause stops node name from taking any input (a long GC pause, a stopped VM) until Resume: its
+// Pause stops node name, from now, from taking any input (a long GC pause, a stopped VM) until Resume: its
 // leases lapse and others take its partitions; what reaches it waits. Resumed, it acts on what
 // waited before it notices its lost leases, so its writes under the old epochs are refused.
-func (c *Cluster) Pause(name string) error {
+func (c *Cluster) Pause(now time.Time, name string) error {
+	c.at(now)
 	vn, err := c.vnodeOf(name)
 	if err != nil {
 		return err
@@ -478,8 +515,9 @@ func (c *Cluster) Pause(name string) error {
 	return nil
 }
 
-// Resume lets a paused node go on.
-func (c *Cluster) Resume(name string) error {
+// Resume lets a paused node go on at now.
+func (c *Cluster) Resume(now time.Time, name string) error {
+	c.at(now)
 	vn, err := c.vnodeOf(name)
 	if err != nil {
 		return err
@@ -488,6 +526,9 @@ func (c *Cluster) Resume(name string) error {
 		return nil
 	}
 	vn.paused = false
+	if vn.busCut {
+		c.busLost(vn) // it finds the bus gone when it wakes
+	}
 	inbox := vn.inbox
 	vn.inbox = nil
 	for _, e := range inbox {
@@ -497,26 +538,59 @@ func (c *Cluster) Resume(name string) error {
 	return nil
 }
 
-// CutBus cuts node name off the bus (cut true) or mends it (false): while cut, what it sends and
-// what is sent to it is lost.
-func (c *Cluster) CutBus(name string, cut bool) error {
+// CutBus cuts node name off the bus at now (cut true) or mends it (false): while cut, what it
+// sends and what is sent to it is lost, and it takes no app connection and no partition; cut,
+// it closes the connections it holds and gives its partitions up (busLost).
+func (c *Cluster) CutBus(now time.Time, name string, cut bool) error {
+	c.at(now)
 	vn, err := c.vnodeOf(name)
 	if err != nil {
 		return err
 	}
+	lost := cut && !vn.busCut
 	vn.busCut = cut
+	if lost && !vn.paused {
+		c.busLost(vn)
+	}
 	return nil
 }
 
-// CutDB cuts node name off the database (cut true) or mends it (false): while cut, its writes
+// busLost is what node vn does on finding itself off the bus: it cannot serve (it reaches no
+// connection and hears none of the broadcasts that keep its cores right: tokens moving to other
+// partitions' users, catalog changes), so, as the Owner's rules ask of a node that cannot serve,
+// it closes its connections (cluster.Node.BusLost), gives its leases back for other nodes to take
+// its partitions at once, and runs no owner step until the bus is back.
+func (c *Cluster) busLost(vn *vnode) {
+	vn.node.BusLost(c.now)
+	c.carryOut(vn)
+	var out cluster.Outcome
+	for _, l := range vn.owner.Held() {
+		vn.node.Dropped(l.Partition)
+		if !vn.dbCut {
+			_ = c.leases.Release(context.Background(), l) // ErrLeaseLost: another node has it already
+		}
+		out.Lost = append(out.Lost, l)
+	}
+	vn.owner.Advance(out)
+}
+
+// CutDB cuts node name off the database at now (cut true) or mends it (false): while cut, its writes
 // fail (it stops serving the partition written to) and its lease renewals fail, so it loses its
-// leases after the TTL.
-func (c *Cluster) CutDB(name string, cut bool) error {
+// leases after the TTL; cut, it closes its app connections and takes no new one.
+func (c *Cluster) CutDB(now time.Time, name string, cut bool) error {
+	c.at(now)
 	vn, err := c.vnodeOf(name)
 	if err != nil {
 		return err
 	}
+	lost := cut && !vn.dbCut
 	vn.dbCut = cut
+	if lost && !vn.paused {
+		// It can no longer beat: the owners will count its gateway dead and end its connections
+		// in their cores, so it closes them for the apps to reconnect to a node that can serve.
+		vn.node.CloseGateway(fmt.Sprintf("node %s lost the database; reconnect", name))
+		c.carryOut(vn)
+	}
 	return nil
 }
 
@@ -589,7 +663,11 @@ func (c *Cluster) runDue() {
 			continue
 		}
 		if !vn.nextRun.After(c.now) {
-			c.ownerStep(vn)
+			if vn.busCut {
+				vn.nextRun = c.now.Add(vn.owner.Config().RenewEvery) // it takes no partition off the bus
+			} else {
+				c.ownerStep(vn)
+			}
 		}
 		if at, ok := vn.node.NextWake(); ok && !at.After(c.now) {
 			vn.node.Tick(c.now)
@@ -609,6 +687,14 @@ func (c *Cluster) ownerStep(vn *vnode) {
 	out, _ := cluster.Step(context.Background(), vn.owner, table, members, c.now)
 	for _, l := range append(out.Lost, out.Released...) {
 		vn.node.Dropped(l.Partition)
+	}
+	// A step that failed (the node cut off the database) renewed nothing: a lease it can no
+	// longer show live it stops serving, as Owner.Owns says, before another node takes it.
+	for _, p := range vn.node.Owned() {
+		epoch, _ := vn.node.Epoch(p)
+		if l, ok := vn.owner.Owns(p, c.now); !ok || l.Epoch != epoch {
+			vn.node.Dropped(p)
+		}
 	}
 	if len(out.Acquired) > 0 {
 		st, err := c.store.Load(context.Background())
@@ -631,6 +717,23 @@ func (c *Cluster) ownerStep(vn *vnode) {
 	c.carryOut(vn)
 }
 
+// giveUp stops node vn serving partition p after a write under it failed, fenced or not stored
+// (the node cut off the database): the core is dropped with what it had not handed out, and the
+// lease is given up too — released if the table can be reached, else left to lapse, no longer
+// renewed — so that the partition is not held by a node that serves it no more.
+func (c *Cluster) giveUp(vn *vnode, p int) {
+	vn.node.Dropped(p)
+	for _, l := range vn.owner.Held() {
+		if l.Partition != p {
+			continue
+		}
+		if !vn.dbCut {
+			_ = c.leases.Release(context.Background(), l) // ErrLeaseLost: another node has it already
+		}
+		vn.owner.Advance(cluster.Outcome{Lost: []cluster.Lease{l}})
+	}
+}
+
 // cutTable is the lease table and members as seen from a node cut off the database.
 type cutTable struct{}
 
@@ -650,6 +753,7 @@ func (cutTable) Live(context.Context, time.Time) ([]string, error)            { 
 // under its epoch first (a refused write drops the partition and the rest of its work), then its
 // bus messages, requests and replies, pushes; and the gateway's work.
 func (c *Cluster) carryOut(vn *vnode) {
+	defer c.flushInputs(vn.name, func(int) bool { return true })
 	for {
 		rd := vn.node.TakeReady()
 		if rd.Empty() {
@@ -660,10 +764,14 @@ func (c *Cluster) carryOut(vn *vnode) {
 				err := c.write(vn, pr)
 				c.writes = append(c.writes, Write{At: c.now, Node: vn.name, Partition: pr.Partition, Epoch: pr.Epoch, Records: len(pr.Records), Err: err})
 				if err != nil {
-					vn.node.Dropped(pr.Partition)
+					// What the core took is lost with its records: the partition's next owner
+					// restores a state that never saw it, so the inputs are not told either.
+					c.dropInputs(vn.name, pr.Partition)
+					c.giveUp(vn, pr.Partition)
 					continue
 				}
 			}
+			c.flushInputs(vn.name, func(p int) bool { return p == pr.Partition })
 			if c.cfg.Events && c.Current(vn.name, pr.Partition) {
 				c.out.Events = append(c.out.Events, c.readyEvent(vn.name, pr))
 			}
@@ -710,6 +818,30 @@ func (c *Cluster) carryOut(vn *vnode) {
 			}
 		}
 	}
+}
+
+// flushInputs hands out, in order, the EventInputs node name's cores took of the partitions
+// which says.
+func (c *Cluster) flushInputs(name string, which func(p int) bool) {
+	pending := c.inputs[name]
+	if len(pending) == 0 {
+		return
+	}
+	kept := pending[:0]
+	for _, e := range pending {
+		if which(e.Partition) {
+			c.out.Events = append(c.out.Events, e)
+		} else {
+			kept = append(kept, e)
+		}
+	}
+	c.inputs[name] = kept
+}
+
+// dropInputs forgets the EventInputs node name's core of partition p took since its work was
+// last carried out.
+func (c *Cluster) dropInputs(name string, p int) {
+	c.inputs[name] = slices.DeleteFunc(c.inputs[name], func(e Event) bool { return e.Partition == p })
 }
 
 // readyEvent is a partition's carried-out work as an Event, its frames and closes addressed to
