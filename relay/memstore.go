@@ -20,6 +20,7 @@ type MemoryStore struct {
 	certs    map[int64]Certificate
 	sessions map[DeviceKey]SessionState
 	bindings map[DeviceKey]Binding
+	byToken  map[tokenKey]DeviceKey // the device each (app, token) is bound to
 	messages map[UserKey][]StoredMsg
 	groups   map[groupKey]Group
 	opts     map[UserKey]map[string]string
@@ -40,7 +41,7 @@ type storedTrace struct {
 func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{
 		apps: map[uint64]AppConfig{}, certs: map[int64]Certificate{}, sessions: map[DeviceKey]SessionState{},
-		bindings: map[DeviceKey]Binding{}, messages: map[UserKey][]StoredMsg{}, groups: map[groupKey]Group{},
+		bindings: map[DeviceKey]Binding{}, byToken: map[tokenKey]DeviceKey{}, messages: map[UserKey][]StoredMsg{}, groups: map[groupKey]Group{},
 		opts: map[UserKey]map[string]string{}, pushes: map[uint64]PushState{}, counters: map[string]uint64{},
 	}
 }
@@ -78,9 +79,9 @@ func (s *MemoryStore) Apply(_ context.Context, records []Record) error {
 		case DeleteSession:
 			delete(s.sessions, r.Key)
 		case PutBinding:
-			s.bindings[r.Binding.Key] = r.Binding
+			s.putBinding(r.Binding)
 		case DeleteBinding:
-			delete(s.bindings, r.Key)
+			s.deleteBinding(r.Key)
 		case PutMessage:
 			s.messages[r.User] = append(s.messages[r.User], r.Msg)
 		case TrimInbox:
@@ -139,7 +140,7 @@ func (s *MemoryStore) deleteApp(id uint64) {
 	}
 	for k := range s.bindings {
 		if k.SDKAppID == id {
-			delete(s.bindings, k)
+			s.deleteBinding(k)
 		}
 	}
 	for k := range s.messages {
@@ -160,6 +161,29 @@ func (s *MemoryStore) deleteApp(id uint64) {
 	for k, p := range s.pushes {
 		if p.Push.Device.SDKAppID == id {
 			delete(s.pushes, k)
+		}
+	}
+}
+
+// putBinding stores a binding. A token belongs to one device of an app: the binding takes it from
+// any other device still holding it (in a cluster, a device of another partition whose core has
+// not heard of the move yet), as every store does.
+func (s *MemoryStore) putBinding(b Binding) {
+	s.deleteBinding(b.Key)
+	tk := tokenKey{b.Key.SDKAppID, b.Token}
+	if other, ok := s.byToken[tk]; ok {
+		delete(s.bindings, other)
+	}
+	s.bindings[b.Key] = b
+	s.byToken[tk] = b.Key
+}
+
+// deleteBinding removes a device's binding.
+func (s *MemoryStore) deleteBinding(k DeviceKey) {
+	if b, ok := s.bindings[k]; ok {
+		delete(s.bindings, k)
+		if tk := (tokenKey{k.SDKAppID, b.Token}); s.byToken[tk] == k {
+			delete(s.byToken, tk)
 		}
 	}
 }

@@ -67,6 +67,10 @@ type clusterSide struct {
 	devOf map[relay.ConnID]*Device
 	// incarnation counts each node's kills: an answer for a node since killed is lost.
 	incarnation map[string]int
+	// holder is the partition whose core last opened each world connection. A connection moves
+	// between cores (from the partition its first frames went to, to its user's at login), and the
+	// core it left may let it go later; the oracle's relay is the core that holds it now.
+	holder map[relay.ConnID]int
 }
 
 // pushSource is what made a push: the single relay (node "") in its restart epoch, or a cluster
@@ -115,7 +119,8 @@ func NewCluster(cfg VirtualConfig, cc ClusterConfig) (*VirtualWorld, error) {
 	}
 	w.relay = nil
 	w.cl = &clusterSide{w: w, cfg: cc, vc: vc, byAddr: map[vcluster.AppConn]relay.ConnID{},
-		addrOf: map[relay.ConnID]vcluster.AppConn{}, devOf: map[relay.ConnID]*Device{}, incarnation: map[string]int{}}
+		addrOf: map[relay.ConnID]vcluster.AppConn{}, devOf: map[relay.ConnID]*Device{}, incarnation: map[string]int{},
+		holder: map[relay.ConnID]int{}}
 	w.cl.pump()
 	for range 60 {
 		if len(vc.Unowned()) == 0 {
@@ -215,6 +220,14 @@ func (s *clusterSide) event(e vcluster.Event) {
 				return
 			}
 			in.Conn, dev = id, s.devOf[id]
+			if in.Kind == relay.InputOpen {
+				s.holder[id] = e.Partition
+			} else if p, ok := s.holder[id]; !ok || p != e.Partition {
+				return // a core the connection has left, letting it go
+			}
+			if in.Kind == relay.InputClosed {
+				delete(s.holder, id)
+			}
 		}
 		w.tapped(TapEvent{Kind: TapInput, Input: in, Device: dev})
 	case vcluster.EventReady:

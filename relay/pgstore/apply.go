@@ -34,7 +34,10 @@ const (
 	deleteCert    = `DELETE FROM certificates WHERE id = $1`
 	deleteSession = `DELETE FROM sessions WHERE sdk_app_id = $1 AND user_id = $2 AND device_id = $3`
 	deleteBinding = `DELETE FROM bindings WHERE sdk_app_id = $1 AND user_id = $2 AND device_id = $3`
-	addInbox      = `INSERT INTO inboxes (sdk_app_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`
+	// deleteTokenBindings frees a token for the device about to be bound to it: in a cluster the
+	// device that had it may be another partition's, whose core has not heard of the move.
+	deleteTokenBindings = `DELETE FROM bindings WHERE sdk_app_id = $1 AND token = $2 AND NOT (user_id = $3 AND device_id = $4)`
+	addInbox            = `INSERT INTO inboxes (sdk_app_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`
 	// A plain INSERT: a second message with the same seq is an error, not a replacement.
 	putMessage = `INSERT INTO messages (sdk_app_id, user_id, seq, id, from_user, from_device, conv,
 		group_id, text, time_ns, push_title, push_desc, push_ext, push_disable)
@@ -195,6 +198,7 @@ func queue(batch *pgx.Batch, r relay.Record) error {
 		q(deleteSession, u64(r.Key.SDKAppID), b(r.Key.UserID), b(r.Key.DeviceID))
 	case relay.PutBinding:
 		bd := r.Binding
+		q(deleteTokenBindings, u64(bd.Key.SDKAppID), b(bd.Token), b(bd.Key.UserID), b(bd.Key.DeviceID))
 		q(putBinding, u64(bd.Key.SDKAppID), b(bd.Key.UserID), b(bd.Key.DeviceID), bd.CertificateID, b(bd.Token))
 	case relay.DeleteBinding:
 		q(deleteBinding, u64(r.Key.SDKAppID), b(r.Key.UserID), b(r.Key.DeviceID))

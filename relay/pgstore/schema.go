@@ -182,6 +182,9 @@ var migrations = []migration{
 			expires_ns BIGINT NOT NULL
 		)`,
 	}},
+	{name: "one binding per token", stmts: []string{
+		`CREATE INDEX bindings_by_token ON bindings (sdk_app_id, token)`,
+	}},
 }
 
 // migrationLock is the key of the transaction-level advisory lock migrate holds, so that relays

@@ -101,7 +101,11 @@ func (a applier) apply(st *statements, r relay.Record) error {
 	case relay.DeleteSession:
 		return a.exec(st.deleteSession, u64(r.Key.SDKAppID), r.Key.UserID, r.Key.DeviceID)
 	case relay.PutBinding:
+		// A token belongs to one device: the binding takes it from any other (relay.MemoryStore).
 		b := r.Binding
+		if err := a.exec(st.deleteTokenBindings, u64(b.Key.SDKAppID), b.Token, b.Key.UserID, b.Key.DeviceID); err != nil {
+			return err
+		}
 		return a.exec(st.putBinding, u64(b.Key.SDKAppID), b.Key.UserID, b.Key.DeviceID, b.CertificateID, b.Token)
 	case relay.DeleteBinding:
 		return a.exec(st.deleteBinding, u64(r.Key.SDKAppID), r.Key.UserID, r.Key.DeviceID)

@@ -174,6 +174,9 @@ var migrations = []migration{
 		`CREATE INDEX trace_by_certificate ON trace (sdk_app_id, certificate_id, time_ns)`,
 		`CREATE INDEX trace_by_msg ON trace (sdk_app_id, msg_id, time_ns) WHERE msg_id <> ''`,
 	}},
+	{name: "one binding per token", stmts: []string{
+		`CREATE INDEX bindings_by_token ON bindings (sdk_app_id, token)`,
+	}},
 }
 
 // migrate brings the database's schema up to date in one transaction, and refuses a database

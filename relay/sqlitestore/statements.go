@@ -8,11 +8,11 @@ import (
 
 // statements are the store's prepared statements, prepared once at Open.
 type statements struct {
-	putApp, putCert, deleteCert, putSession, deleteSession, putBinding, deleteBinding *sql.Stmt
-	addInbox, putMessage, trimLow, trimHigh, putGroup                                 *sql.Stmt
-	addOptUser, putOpt, deleteOpt, putPush, deletePush, putCounter                    *sql.Stmt
-	putTrace, countTrace, pruneOldestTrace, pruneAgedTrace                            *sql.Stmt
-	deleteApp                                                                         []*sql.Stmt
+	putApp, putCert, deleteCert, putSession, deleteSession, putBinding, deleteBinding, deleteTokenBindings *sql.Stmt
+	addInbox, putMessage, trimLow, trimHigh, putGroup                                                      *sql.Stmt
+	addOptUser, putOpt, deleteOpt, putPush, deletePush, putCounter                                         *sql.Stmt
+	putTrace, countTrace, pruneOldestTrace, pruneAgedTrace                                                 *sql.Stmt
+	deleteApp                                                                                              []*sql.Stmt
 }
 
 func (s *Store) prepare(ctx context.Context) error {
@@ -33,6 +33,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&st.putBinding, `INSERT OR REPLACE INTO bindings (sdk_app_id, user_id, device_id, certificate_id, token)
 			VALUES (?, ?, ?, ?, ?)`},
 		{&st.deleteBinding, `DELETE FROM bindings WHERE sdk_app_id = ? AND user_id = ? AND device_id = ?`},
+		{&st.deleteTokenBindings, `DELETE FROM bindings WHERE sdk_app_id = ? AND token = ? AND NOT (user_id = ? AND device_id = ?)`},
 		{&st.addInbox, `INSERT OR IGNORE INTO inboxes (sdk_app_id, user_id) VALUES (?, ?)`},
 		// A plain INSERT: a second message with the same seq is an error, not a replacement.
 		{&st.putMessage, `INSERT INTO messages (sdk_app_id, user_id, seq, id, from_user, from_device, conv,

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -59,6 +60,7 @@ func DurableSuite(t *testing.T, newDB func(t *testing.T) Opener) {
 	t.Run("unknown record types are errors", func(t *testing.T) { unknownRecordTypes(t, newDB(t)) })
 	t.Run("refuses what it cannot keep exactly", func(t *testing.T) { refusesWhatItCannotKeep(t, newDB(t)) })
 	t.Run("trace survives reopen", func(t *testing.T) { traceSurvivesReopen(t, newDB(t)) })
+	t.Run("a binding takes its token from any other device", func(t *testing.T) { bindingTakesItsToken(t, newDB(t)) })
 }
 
 // Load is s's State, normalized; it fails t if the store cannot load.
@@ -89,6 +91,44 @@ func sampleMatchesMemory(t *testing.T, open Opener) {
 	require.Equal(t, "AAAA-key", st.Certificates[0].ServerKey.Reveal())
 	require.Equal(t, "hi\x00\xff", st.Messages[sampleUser][0].Text, "bytes TEXT would refuse come back as they were")
 	require.Equal(t, time.UTC, st.Sessions[0].LoginAt.Location(), "times come back in UTC")
+}
+
+// bindingTakesItsToken: a token belongs to one device of an app, whoever bound it last — in a
+// cluster the device that had it may be another partition's, whose core never hears of the move
+// if its node is cut off, so the store itself keeps the rule.
+func bindingTakesItsToken(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	mem := relay.NewMemoryStore()
+	bob := relay.DeviceKey{SDKAppID: 1400000001, UserID: "bob", DeviceID: "phone"}
+	carol := relay.DeviceKey{SDKAppID: 1400000001, UserID: "carol", DeviceID: "phone"}
+	other := relay.DeviceKey{SDKAppID: 1400000002, UserID: "bob", DeviceID: "phone"}
+	batches := [][]relay.Record{
+		Sample(), // alice's phone has "tok"
+		{
+			relay.PutBinding{Binding: relay.Binding{Key: bob, CertificateID: 7, Token: "tok"}},
+			relay.PutBinding{Binding: relay.Binding{Key: other, CertificateID: 8, Token: "tok"}}, // another app's: not the same token
+		},
+		{ // within one batch, the last binding wins
+			relay.PutBinding{Binding: relay.Binding{Key: carol, CertificateID: 7, Token: "tok2"}},
+			relay.PutBinding{Binding: relay.Binding{Key: sampleDevice, CertificateID: 7, Token: "tok2"}},
+		},
+	}
+	for _, b := range batches {
+		require.NoError(t, mem.Apply(ctx, b))
+		require.NoError(t, s.Apply(ctx, b))
+	}
+	RequireSameState(t, ctx, mem, s)
+	holders := map[string][]relay.DeviceKey{}
+	for _, b := range Load(t, s).Bindings {
+		k := fmt.Sprintf("%d/%s", b.Key.SDKAppID, b.Token)
+		holders[k] = append(holders[k], b.Key)
+	}
+	require.Equal(t, map[string][]relay.DeviceKey{
+		"1400000001/tok":  {bob},
+		"1400000001/tok2": {sampleDevice},
+		"1400000002/tok":  {other},
+	}, holders)
 }
 
 func reopenLoadsTheSameState(t *testing.T, open Opener) {
