@@ -139,17 +139,20 @@ func crossNodeLoginOf(p *propRun, a, b int) {
 		nodeA, seen = p.vw.NodeOf(da), len(da.Observations())
 		sameUser = da.User() == db.User() // a phone that changed hands logs in as its new user
 	})
-	online, _ := p.w.Online(propApp, da.User(), da.ID())
 	p.apply(act{Kind: "login", Dev: b})
 	p.apply(act{Kind: "wait", D: 3 * time.Second})
-	var loggedIn, kicked bool
+	var loggedIn, kicked, closed bool
 	var nodeB string
 	p.w.Do(func() {
 		loggedIn, nodeB = db.LoggedIn(), p.vw.NodeOf(db)
 		for _, o := range da.Observations()[seen:] {
 			kicked = kicked || o.Kind == sim.ObsKicked
+			closed = closed || o.Kind == sim.ObsClosed
 		}
 	})
+	// Whether a's connection was live is the phone's own view (what the relay believes is what
+	// is checked): connected, and not closed for another reason (a partition moving) meanwhile.
+	online := kicked || !closed
 	kicks := p.spec.Policy == relay.PolicySingle ||
 		(p.spec.Policy == relay.PolicySinglePlatform && p.spec.Devices[a].Platform == p.spec.Devices[b].Platform)
 	if !ready || !online || !loggedIn || !sameUser || nodeA == "" || nodeB == "" || nodeA == nodeB || !kicks {
