@@ -127,7 +127,8 @@ func decodeOptional(w http.ResponseWriter, r *http.Request, v any) bool {
 	return decodeBody(w, r, v, true)
 }
 
-func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
+// readBody reads a request's body, answering 413 (over the size limit) or 400 when it cannot.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -136,6 +137,14 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) bo
 		} else {
 			writeError(w, http.StatusBadRequest, "read body: "+err.Error())
 		}
+		return nil, false
+	}
+	return body, true
+}
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
+	body, ok := readBody(w, r)
+	if !ok {
 		return false
 	}
 	if optional && len(bytes.TrimSpace(body)) == 0 {

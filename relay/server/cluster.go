@@ -540,18 +540,7 @@ func (s *Server) carryOutNode() error {
 		for _, r := range g.Replies {
 			s.reply(r)
 		}
-		s.connMu.Lock()
-		for _, f := range g.Frames {
-			if c := s.conns[f.Conn]; c != nil {
-				c.send(f.Frame)
-			}
-		}
-		for _, c := range g.Closes {
-			if conn := s.conns[c.Conn]; conn != nil {
-				conn.close(c.Code, c.Reason)
-			}
-		}
-		s.connMu.Unlock()
+		s.writeLocal(g.Frames, g.Closes)
 	}
 	if len(certs) > 0 {
 		s.syncCertificates(slices.Collect(maps.Values(certs)))

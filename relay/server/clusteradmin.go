@@ -112,14 +112,8 @@ func (s *Server) forwardWait() time.Duration {
 // forward sends an admin call to partition p's owner over the bus and answers what it answered:
 // 503 with code 5002 when the partition has no owner right now.
 func (s *Server) forward(w http.ResponseWriter, r *http.Request, p int) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", tooBig.Limit))
-		} else {
-			writeError(w, http.StatusBadRequest, "read body: "+err.Error())
-		}
+	body, ok := readBody(w, r)
+	if !ok {
 		return
 	}
 	data, err := json.Marshal(forwardedRequest{Method: r.Method, URI: r.URL.RequestURI(), ContentType: r.Header.Get("Content-Type"), Body: body})

@@ -590,18 +590,7 @@ func (s *Server) carryOut(rd relay.Ready) error {
 		// A test push's caller hears FCM's answer, as the core recorded it, once it is stored.
 		s.testPushes.deliver(rd.Trace)
 	}
-	s.connMu.Lock()
-	for _, f := range rd.Frames {
-		if c := s.conns[f.Conn]; c != nil {
-			c.send(f.Frame)
-		}
-	}
-	for _, cl := range rd.Closes {
-		if c := s.conns[cl.Conn]; c != nil {
-			c.close(cl.Code, cl.Reason)
-		}
-	}
-	s.connMu.Unlock()
+	s.writeLocal(rd.Frames, rd.Closes)
 	if len(rd.Cancelled) > 0 {
 		s.pushes.cancel(rd.Cancelled)
 	}
@@ -610,6 +599,23 @@ func (s *Server) carryOut(rd relay.Ready) error {
 	}
 	s.metrics.observe(rd.Records, rd.Trace)
 	return nil
+}
+
+// writeLocal writes frames to this server's app connections, in order, then carries out closes
+// (a kicked device gets its kicked frame before its connection closes).
+func (s *Server) writeLocal(frames []relay.OutFrame, closes []relay.CloseConn) {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	for _, f := range frames {
+		if c := s.conns[f.Conn]; c != nil {
+			c.send(f.Frame)
+		}
+	}
+	for _, cl := range closes {
+		if c := s.conns[cl.Conn]; c != nil {
+			c.close(cl.Code, cl.Reason)
+		}
+	}
 }
 
 // syncCertificates keeps the senders, and the counts of certificates by check, in step with the
