@@ -18,10 +18,10 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/pushlab/pushlab/cmd/relay/relayproc"
-	"github.com/pushlab/pushlab/internal/relaycluster"
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/fakefcm/control"
 	"github.com/pushlab/pushlab/internal/duration"
+	"github.com/pushlab/pushlab/internal/relaycluster"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/relay/client"
@@ -62,7 +62,7 @@ type servers struct {
 	fcmURL, adminKey string
 	app              uint64
 	cert             int64
-	procs            []*relayproc.Process // the relays this run started
+	procs            []*relayproc.Process  // the relays this run started
 	cluster          *relaycluster.Cluster // its cluster's relays and what they share, if Nodes ≥ 2
 	fcm              *live.Stack
 	admin            *client.Admin
