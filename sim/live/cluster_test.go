@@ -1,12 +1,15 @@
 package live_test
 
 import (
+	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,18 +31,24 @@ const (
 	moveWithin = clusterTTL + 5*time.Second
 )
 
-// buildRelay compiles cmd/relay into a temporary folder (quick from go's build cache).
-func buildRelay(t *testing.T) string {
-	t.Helper()
+// relayBinDir is where the tests' relay binary is built, once per test binary (TestMain removes
+// it).
+func relayBinDir() string {
+	return filepath.Join(os.TempDir(), fmt.Sprintf("pushlab-live-relay-%d", os.Getpid()))
+}
+
+// relayBin compiles cmd/relay once for the package's tests (quick from go's build cache).
+var relayBin = sync.OnceValues(func() (string, error) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
-	bin := filepath.Join(t.TempDir(), "relay")
-	out, err := exec.Command(goBin, "build", "-o", bin, "github.com/pushlab/pushlab/cmd/relay").CombinedOutput()
-	require.NoError(t, err, "go build ./cmd/relay: %s", out)
-	return bin
-}
+	bin := filepath.Join(relayBinDir(), "relay")
+	if out, err := exec.Command(goBin, "build", "-o", bin, "github.com/pushlab/pushlab/cmd/relay").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/relay: %w: %s", err, out)
+	}
+	return bin, nil
+})
 
 // openCluster opens a live world whose relay is three relay processes in cluster mode, on a
 // throwaway PostgreSQL and NATS; logs are the nodes' log lines.
@@ -51,9 +60,11 @@ func openCluster(t *testing.T) (w *live.World, logs map[string]*logbuf.Buffer) {
 	if pgtest.Skipped() {
 		t.Skip(pgtest.SkipEnv + "=1: the live cluster needs PostgreSQL")
 	}
+	bin, err := relayBin()
+	require.NoError(t, err)
 	logs = map[string]*logbuf.Buffer{"n1": {}, "n2": {}, "n3": {}}
-	w, err := live.Open(t.Context(), live.Config{Seed: 1, Cluster: &live.ClusterConfig{Nodes: 3, Partitions: clusterPartitions,
-		LeaseTTL: clusterTTL, RelayBin: buildRelay(t), Logs: func(node string) io.Writer { return logs[node] }}})
+	w, err = live.Open(t.Context(), live.Config{Seed: 1, Cluster: &live.ClusterConfig{Nodes: 3, Partitions: clusterPartitions,
+		LeaseTTL: clusterTTL, RelayBin: bin, Logs: func(node string) io.Writer { return logs[node] }}})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, w.Close()) })
 	return w, logs
