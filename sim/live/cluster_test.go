@@ -175,7 +175,7 @@ func TestLiveClusterPausedNodeLosesItsLeases(t *testing.T) {
 	w, _ := openCluster(t)
 	before := ownedBy(t, w, "n1")
 	require.NotEmpty(t, before)
-	require.NoError(t, w.PauseNode("n1", 2*moveWithin))
+	require.NoError(t, w.PauseNode("n1", moveWithin+clusterTTL))
 	waitServedWithout(t, w, "n1")
 	// Awake, each partition is served once, and n1 holds none under a lease it held before.
 	require.Eventually(t, func() bool {
@@ -194,7 +194,7 @@ func TestLiveClusterPausedNodeLosesItsLeases(t *testing.T) {
 		}
 		ok, _ := relaycluster.Ready(all)
 		return ok
-	}, 2*moveWithin+moveWithin, 50*time.Millisecond, "the woken node keeps no old lease and the cluster is whole again")
+	}, 3*moveWithin, 50*time.Millisecond, "the woken node keeps no old lease and the cluster is whole again")
 }
 
 func ownedByView(v relaycluster.View) map[int]uint64 {
