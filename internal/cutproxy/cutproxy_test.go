@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -52,13 +54,17 @@ func TestProxyForwardsUntilCutAndAgainOnceHealed(t *testing.T) {
 	require.Equal(t, "hello\n", got)
 
 	p.Cut(true)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second))) // a proxy that keeps it fails, not hangs
 	_, err = bufio.NewReader(c).ReadString('\n') // the open connection ends
+	require.NotErrorIs(t, err, os.ErrDeadlineExceeded)
 	require.Error(t, err)
 	refused, err := net.Dial("tcp", p.Addr())
 	require.NoError(t, err, "the port still accepts (as a cut network would not answer)")
 	defer refused.Close()
+	require.NoError(t, refused.SetReadDeadline(time.Now().Add(10*time.Second)))
 	_, err = roundTrip(refused, "anyone?")
 	require.Error(t, err, "a connection accepted while cut is closed")
+	require.NotErrorIs(t, err, os.ErrDeadlineExceeded)
 
 	p.Cut(false)
 	healed, err := net.Dial("tcp", p.Addr())

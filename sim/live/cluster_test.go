@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pushlab/pushlab/internal/logbuf"
@@ -91,10 +92,12 @@ func servedBy(t *testing.T, w *live.World) map[int]string {
 func waitServedWithout(t *testing.T, w *live.World, node string) map[int]string {
 	t.Helper()
 	var owners map[int]string
-	require.Eventually(t, func() bool {
+	if !assert.Eventually(t, func() bool {
 		owners = servedBy(t, w)
 		return len(owners) == clusterPartitions && !slices.Contains(values(owners), node)
-	}, moveWithin, 50*time.Millisecond, "partitions not all served without %s: %v", node, owners)
+	}, moveWithin, 50*time.Millisecond) {
+		t.Fatalf("partitions not all served without %s: %v", node, owners)
+	}
 	return owners
 }
 
@@ -102,10 +105,12 @@ func waitServedWithout(t *testing.T, w *live.World, node string) map[int]string 
 func waitServedBy(t *testing.T, w *live.World, node string, within time.Duration) {
 	t.Helper()
 	var owners map[int]string
-	require.Eventually(t, func() bool {
+	if !assert.Eventually(t, func() bool {
 		owners = servedBy(t, w)
 		return len(owners) == clusterPartitions && slices.Contains(values(owners), node)
-	}, within, 50*time.Millisecond, "partitions not all served, some by %s: %v", node, owners)
+	}, within, 50*time.Millisecond) {
+		t.Fatalf("partitions not all served, some by %s: %v", node, owners)
+	}
 }
 
 func values(m map[int]string) []string {
