@@ -55,7 +55,7 @@ func TestProxyForwardsUntilCutAndAgainOnceHealed(t *testing.T) {
 
 	p.Cut(true)
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second))) // a proxy that keeps it fails, not hangs
-	_, err = bufio.NewReader(c).ReadString('\n') // the open connection ends
+	_, err = bufio.NewReader(c).ReadString('\n')                          // the open connection ends
 	require.NotErrorIs(t, err, os.ErrDeadlineExceeded)
 	require.Error(t, err)
 	refused, err := net.Dial("tcp", p.Addr())
