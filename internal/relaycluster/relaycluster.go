@@ -148,7 +148,10 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		wg.Go(func() { errs[k] = c.Nodes[k].Start(ctx) })
 	}
 	wg.Wait()
-	return c, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // Args are the flags that make a relay node id of a cluster on the bus at natsURL (beside
