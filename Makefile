@@ -52,9 +52,10 @@ lint:
 	$(GO) vet $(PKGS)
 	$(GO) mod tidy -diff
 
-## prop: the property tests deep, for nightly runs (RAPID_CHECKS checks of about RAPID_STEPS actions; the live one LIVE_CHECKS, the cluster one CLUSTER_CHECKS)
+## prop: the property tests deep, for nightly runs (RAPID_CHECKS checks of about RAPID_STEPS actions; the live one LIVE_CHECKS, the cluster one CLUSTER_CHECKS), and the library's cluster scenarios on the live cluster twin
 prop:
-	RAPID_CHECKS=$(RAPID_CHECKS) RAPID_STEPS=$(RAPID_STEPS) PUSHLAB_LIVE_CHECKS=$(LIVE_CHECKS) PUSHLAB_CLUSTER_CHECKS=$(CLUSTER_CHECKS) $(GO) test -count=1 -timeout 6h -run '^TestProperty' $(PKGS)
+	RAPID_CHECKS=$(RAPID_CHECKS) RAPID_STEPS=$(RAPID_STEPS) PUSHLAB_LIVE_CHECKS=$(LIVE_CHECKS) PUSHLAB_CLUSTER_CHECKS=$(CLUSTER_CHECKS) PUSHLAB_LIVE_CLUSTER=1 \
+		$(GO) test -count=1 -timeout 6h -run '^(TestProperty|TestLibraryClusterScenariosPassOnTheLiveCluster$$)' $(PKGS)
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 30s)
 fuzz:

@@ -20,7 +20,7 @@ import (
 // Retry-After passes.
 
 // noTapWhy says why the oracle does not run on a world without a tap.
-const noTapWhy = "the remote relay's core cannot be tapped: the invariants were not checked (the expectations still were)"
+const noTapWhy = "the relay's core cannot be tapped (a remote relay, or the live cluster's relay processes): the invariants were not checked (the expectations still were)"
 
 // markStep notes how many violations were found when a step starts.
 func (r *runner) markStep() {

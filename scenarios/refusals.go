@@ -13,6 +13,7 @@ import (
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/sim"
+	"github.com/pushlab/pushlab/sim/live"
 )
 
 // refusals lists every setting of the scenario that a world with these features cannot honour,
@@ -25,10 +26,18 @@ func (sc *Scenario) refusals(f sim.Features, settings *relay.Config) []error {
 		out = append(out, sc.unwatchedRefusals()...)
 	}
 	if sc.Cluster != nil {
-		if f.Twin == "virtual" {
+		switch {
+		case f.Twin == "virtual":
 			f = sim.ClusterFeatures(f) // the scenario runs on the cluster twin
-		} else if !f.NodeFaults {
-			refuse(sc.keyPos("cluster"), "cluster: the %s world's relay is not a cluster pushsim runs: the cluster twin is virtual (run it without --live/--relay)", f.Twin)
+		case f.Twin == "live" && f.RelayConfig:
+			f = live.ClusterFeatures(f) // the live world starts a cluster of relay processes
+			if sc.Cluster.RenewEvery != 0 {
+				refuse(sc.keyPos("cluster", "renewEvery"), "cluster.renewEvery: a relay node renews its leases every third of its lease TTL, "+
+					"which the live cluster cannot change: drop renewEvery (set leaseTTL), or run it in virtual time (without --live)")
+			}
+		case !f.NodeFaults:
+			refuse(sc.keyPos("cluster"), "cluster: the %s world's relay is not a cluster pushsim starts, so its nodes are not pushsim's to kill, "+
+				"pause or cut: run it with --live (a cluster of relay processes) or without --live/--relay (the cluster twin in virtual time)", f.Twin)
 		}
 	}
 	if !f.NetworkLatency {
@@ -56,7 +65,12 @@ func (sc *Scenario) refusals(f sim.Features, settings *relay.Config) []error {
 			}
 		case StepKillNode, StepRestartNode, StepPauseNode, StepPartitionNode:
 			if !f.NodeFaults {
-				refuse(st.Pos, "%s: the %s world's relay is one process with no nodes to act on: run the scenario on the cluster twin (add cluster: {nodes: 3})", st.Kind, f.Twin)
+				if f.Twin == "remote" {
+					refuse(st.Pos, "%s: a relay started elsewhere has no nodes pushsim can act on: run the scenario, with cluster: {nodes: 3}, "+
+						"with --live (pushsim starts the cluster) or without --live/--relay (in virtual time)", st.Kind)
+				} else {
+					refuse(st.Pos, "%s: the %s world's relay is one process with no nodes to act on: run the scenario on a cluster (add cluster: {nodes: 3})", st.Kind, f.Twin)
+				}
 			} else if sc.Cluster != nil {
 				if !validNode(st.Node.Node, sc.Cluster.Nodes) {
 					refuse(st.Pos, "%s %s: the cluster's nodes are n1 … n%d", st.Kind, st.Node.Node, clusterNodes(sc.Cluster))

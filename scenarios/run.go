@@ -24,10 +24,14 @@ type Options struct {
 	// SeedGiven says Seed was asked for (pushsim run --seed): a scenario that pins another seed
 	// is then refused rather than run with either.
 	SeedGiven bool
-	// Live runs on real sockets and the real clock, against an embedded relay and fakefcm.
+	// Live runs on real sockets and the real clock, against an embedded relay and fakefcm (a
+	// scenario with cluster: against a cluster of relay processes, and an embedded fakefcm).
 	Live bool
 	// Remote names a relay (and a fakefcm) started elsewhere: the remote twin. It implies Live.
 	Remote *live.Remote
+	// RelayBin is the relay binary the live twin runs a scenario's cluster: with (empty: next to
+	// this program, or on PATH).
+	RelayBin string
 	// Logger receives the log lines of the embedded relay and fakefcm of the live twin; nil
 	// discards them.
 	Logger *slog.Logger
@@ -48,6 +52,16 @@ func (o Options) Features() sim.Features {
 		return live.FeaturesOf(live.Config{})
 	}
 	return sim.VirtualConfig{}.Features()
+}
+
+// featuresFor is what the chosen twin can honour for a scenario: on the live twin, a scenario
+// with a cluster runs on a cluster of relay processes.
+func (o Options) featuresFor(sc *Scenario) sim.Features {
+	f := o.Features()
+	if sc.Cluster != nil && o.Live && o.Remote == nil {
+		f = live.ClusterFeatures(f)
+	}
+	return f
 }
 
 // Validate refuses options that cannot work together, before anything runs.
@@ -191,7 +205,7 @@ func Run(ctx context.Context, sc *Scenario, opt Options) reports.Scenario {
 	}
 	// The invariant oracle watches every run whose twin can be tapped.
 	var o *oracle.Oracle
-	if opt.Features().Tap {
+	if opt.featuresFor(sc).Tap {
 		o = NewOracle(sc)
 	}
 	w, err := openWorld(ctx, sc, opt, o)
@@ -230,6 +244,9 @@ func openWorld(ctx context.Context, sc *Scenario, opt Options, o *oracle.Oracle)
 		return live.Open(ctx, live.Config{Seed: seedOf(sc, opt), FCM: sc.FCM, Loss: sc.Network.Loss, Remote: opt.Remote})
 	case opt.Live:
 		cfg := live.Config{Seed: seedOf(sc, opt), Relay: sc.Relay, FCM: sc.FCM, Loss: sc.Network.Loss, Logger: opt.Logger}
+		if c := sc.Cluster; c != nil {
+			cfg.Cluster = &live.ClusterConfig{Nodes: c.Nodes, Partitions: c.Partitions, LeaseTTL: c.LeaseTTL.D(), RelayBin: opt.RelayBin}
+		}
 		if o != nil {
 			cfg.Tap = o.Tap
 		}

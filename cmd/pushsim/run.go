@@ -29,6 +29,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	relayURL := fs.String("relay", "", "a relay started elsewhere (the remote world), with --admin-key and, to watch its pushes, --fcm; without --fcm its apps and certificates must exist and pushes are judged from its push trace")
 	fcmURL := fs.String("fcm", "", "the fakefcm the --relay's certificates point at")
 	adminKey := fs.String("admin-key", os.Getenv("PUSHLAB_ADMIN_KEY"), "the running relay's admin key (default $PUSHLAB_ADMIN_KEY)")
+	relayBin := fs.String("relay-bin", "", "with --live, the relay binary a scenario's cluster: runs as processes (default: next to pushsim, or on PATH)")
 	seed := fs.Uint64("seed", 1, "seed of the virtual mode's draws: the same seed replays the same run")
 	out := fs.String("out", "out", "folder for report.json, junit.xml and report.html")
 	if err := fs.Parse(args); err != nil {
@@ -37,7 +38,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if fs.NArg() == 0 {
 		return &exitError{2, errors.New("name scenario files or folders, such as: pushsim run scenarios/library")}
 	}
-	opt := scenarios.Options{Seed: *seed, Live: *liveMode}
+	opt := scenarios.Options{Seed: *seed, Live: *liveMode, RelayBin: *relayBin}
 	fs.Visit(func(f *flag.Flag) { opt.SeedGiven = opt.SeedGiven || f.Name == "seed" })
 	if *relayURL != "" || *fcmURL != "" {
 		opt.Remote = &live.Remote{RelayURL: *relayURL, FCMURL: *fcmURL, AdminKey: *adminKey}

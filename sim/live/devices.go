@@ -3,6 +3,7 @@ package live
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,8 +21,10 @@ import (
 // devices. The link rules (a partition, the loss draw, a close lost on a cut link) are sim.Links'.
 type devices struct {
 	relayURL string
-	fcm      *control.Client
-	dialer   *websocket.Dialer
+	// relayURLOf, if set, is where the phone added index-th connects (a cluster's node).
+	relayURLOf func(index int) string
+	fcm        *control.Client
+	dialer     *websocket.Dialer
 
 	mu        sync.Mutex
 	devices   []*sim.Device
@@ -41,6 +44,9 @@ type devices struct {
 // devicesConfig says where the servers are.
 type devicesConfig struct {
 	RelayURL string
+	// RelayURLOf, if set, says where each phone connects instead, by the order phones were
+	// added: a relay cluster's nodes.
+	RelayURLOf func(index int) string
 	// FCM is fakefcm's control client; nil when there is no FCM to watch.
 	FCM *control.Client
 	// Seed drives the devices' own draws (reconnect jitter) and the links' loss draws.
@@ -55,7 +61,7 @@ type devicesConfig struct {
 func newDevices(cfg devicesConfig) *devices {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &devices{
-		relayURL: cfg.RelayURL, fcm: cfg.FCM, fcmOff: cfg.FCM == nil, dialer: cfg.Dialer,
+		relayURL: cfg.RelayURL, relayURLOf: cfg.RelayURLOf, fcm: cfg.FCM, fcmOff: cfg.FCM == nil, dialer: cfg.Dialer,
 		ctx: ctx, cancel: cancel, seed: cfg.Seed,
 		conns: map[*liveConn]bool{}, channels: map[*liveFCM]bool{},
 		rules: sim.NewLinks(sim.Link{Loss: cfg.Loss}, sim.Rand(cfg.Seed, "live/network")),
@@ -164,8 +170,12 @@ func (ds *devices) DialRelay(d *sim.Device) sim.RelayLink {
 		return l
 	}
 	ds.conns[l] = true
+	url := ds.relayURL
+	if ds.relayURLOf != nil {
+		url = ds.relayURLOf(slices.Index(ds.devices, d))
+	}
 	ds.spawn(func() {
-		conn, err := client.Dial(ds.ctx, ds.relayURL, client.Options{Dialer: ds.dialer})
+		conn, err := client.Dial(ds.ctx, url, client.Options{Dialer: ds.dialer})
 		reason := ""
 		ran := ds.locked(func() {
 			if err != nil {

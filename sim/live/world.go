@@ -45,6 +45,9 @@ type Config struct {
 	// against it, as the live twin, and leaves it running at Close. Seed, Loss, Logger and Settle
 	// apply; the stack's own settings (Relay, FCM, DB, InMemory, Tap) are not the world's.
 	Stack *Stack
+	// Cluster, if set, makes the embedded relay a cluster of relay processes (see ClusterConfig);
+	// fakefcm stays embedded. Its nodes' cores cannot be tapped: Tap must be unset.
+	Cluster *ClusterConfig
 	// Settle, if set, runs after the world lets time pass or changes the servers: tests in a
 	// testing/synctest bubble pass synctest.Wait, so that what was set off has landed.
 	Settle func()
@@ -69,7 +72,8 @@ type World struct {
 	cfg    Config
 	ctx    context.Context
 	cancel context.CancelFunc
-	stack  *Stack // nil for a remote world
+	stack  *Stack       // nil for a remote world; fakefcm alone for a cluster world
+	cl     *liveCluster // the relay cluster, for a cluster world
 	admin  *client.Admin
 	fcm    *control.Client // nil when FCM cannot be watched
 	fcmURL string
@@ -96,11 +100,32 @@ func Open(ctx context.Context, cfg Config) (*World, error) {
 			return nil, err
 		}
 	}
+	if cfg.Cluster != nil {
+		if err := cfg.checkCluster(); err != nil {
+			return nil, err
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	w := &World{cfg: cfg, ctx: ctx, cancel: cancel, notify: make(chan struct{}, 1)}
 	var dialer *websocket.Dialer
+	var relayURLOf func(index int) string
 	if st := cfg.Stack; st != nil {
 		w.stack, w.admin, w.fcm, w.fcmURL, dialer = st, st.Admin, st.Control, st.FCMURL, st.Dialer
+	} else if cfg.Cluster != nil {
+		st, err := StartStack(ctx, StackConfig{Seed: cfg.Seed, FCM: cfg.FCM, FCMOnly: true, Logger: cfg.Logger})
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		w.stack, w.fcm, w.fcmURL, dialer = st, st.Control, st.FCMURL, st.Dialer
+		if w.cl, err = startCluster(ctx, cfg, DevAdminKey); err != nil {
+			cancel()
+			_ = st.Close()
+			return nil, err
+		}
+		w.admin = &client.Admin{BaseURL: w.cl.adminURL(), Key: DevAdminKey,
+			HTTP: &http.Client{Timeout: 30 * time.Second, Transport: nodeRouter{c: w.cl, next: http.DefaultTransport}}}
+		relayURLOf = w.cl.urlFor
 	} else if cfg.Remote == nil {
 		var tap *tapAdapter
 		if cfg.Tap != nil {
@@ -139,7 +164,7 @@ func Open(ctx context.Context, cfg Config) (*World, error) {
 			}
 		}
 	}
-	w.devs = newDevices(devicesConfig{RelayURL: w.admin.BaseURL, FCM: w.fcm, Seed: cfg.Seed, Loss: cfg.Loss, Dialer: dialer})
+	w.devs = newDevices(devicesConfig{RelayURL: w.admin.BaseURL, RelayURLOf: relayURLOf, FCM: w.fcm, Seed: cfg.Seed, Loss: cfg.Loss, Dialer: dialer})
 	w.OnObserve(nil) // waits end early on observations, whoever else listens
 	return w, nil
 }
@@ -158,6 +183,19 @@ func (cfg Config) checkRemote() error {
 		return errors.New("a remote relay's core cannot be tapped: leave Tap unset")
 	case r.FCMURL == "" && cfg.FCM != (fakefcm.Behaviour{}):
 		return errors.New("an FCM behaviour needs a fakefcm: give the remote fakefcm's URL or leave the behaviour out")
+	}
+	return nil
+}
+
+// checkCluster refuses the settings a cluster world cannot honour.
+func (cfg Config) checkCluster() error {
+	switch {
+	case cfg.Remote != nil || cfg.Stack != nil:
+		return errors.New("a relay cluster is started by the world: leave Remote and Stack unset")
+	case cfg.DB != "" || cfg.InMemory:
+		return errors.New("a relay cluster keeps its state in PostgreSQL and serves on TCP: leave DB and InMemory unset")
+	case cfg.Tap != nil:
+		return errors.New("a relay cluster's nodes are processes of their own, whose cores cannot be tapped: leave Tap unset")
 	}
 	return nil
 }
@@ -189,7 +227,11 @@ func FeaturesOf(cfg Config) sim.Features {
 		return sim.Features{Twin: "live", RelayRestart: true, FCMPartition: true, FCM: sim.FCMWatched}
 	}
 	if cfg.Remote == nil {
-		return sim.Features{Twin: "live", RelayRestart: true, FCMPartition: true, RelayConfig: true, FCM: sim.FCMWatched, Tap: true}
+		f := sim.Features{Twin: "live", RelayRestart: true, FCMPartition: true, RelayConfig: true, FCM: sim.FCMWatched, Tap: true}
+		if cfg.Cluster != nil {
+			f = ClusterFeatures(f)
+		}
+		return f
 	}
 	f := sim.Features{Twin: "remote", FCM: sim.FCMWatched, FCMShared: true}
 	if cfg.Remote.FCMURL == "" {
@@ -396,14 +438,23 @@ func (w *World) SetLink(d *sim.Device, l sim.Link) error {
 
 // PartitionFCM (sim.World) cuts the embedded relay's link to fakefcm.
 func (w *World) PartitionFCM(cut bool) error {
+	if w.cl != nil {
+		return fmt.Errorf("the relay cluster's nodes reach FCM over their own network: %w", sim.ErrUnsupported)
+	}
 	if w.stack == nil {
 		return fmt.Errorf("the relay's link to FCM can be cut only for the embedded relay (a remote relay's network is not ours to cut): %w", sim.ErrUnsupported)
 	}
 	return w.stack.CutFCM(cut)
 }
 
-// RestartRelay (sim.World) restarts the embedded relay on its store.
+// RestartRelay (sim.World) restarts the embedded relay on its store; a relay cluster's every
+// node is killed (SIGKILL) and started again, as on the cluster twin.
 func (w *World) RestartRelay() error {
+	if w.cl != nil {
+		err := w.cl.restartAll(w.ctx, w.admin.Key)
+		w.settle()
+		return err
+	}
 	if w.stack == nil {
 		return fmt.Errorf("a remote relay cannot be restarted from here: %w", sim.ErrUnsupported)
 	}
@@ -505,6 +556,9 @@ func (w *World) FCMRecords() ([]fakefcm.Record, error) {
 func (w *World) Close() error {
 	w.devs.Close()
 	w.cancel()
+	if w.cl != nil {
+		w.cl.close()
+	}
 	if w.stack != nil && w.cfg.Stack == nil {
 		return w.stack.Close()
 	}

@@ -196,3 +196,10 @@ func (p *Process) Stop() error {
 		return errors.New("relay did not stop within 20s of SIGTERM; killed")
 	}
 }
+
+// Pause stops the relay with SIGSTOP: it takes no input, runs no timer and renews nothing until
+// Resume, as a process stalled by its host would.
+func (p *Process) Pause() error { return p.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume lets a paused relay run again (SIGCONT).
+func (p *Process) Resume() error { return p.cmd.Process.Signal(syscall.SIGCONT) }

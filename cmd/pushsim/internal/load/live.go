@@ -21,6 +21,7 @@ import (
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/fakefcm/control"
 	"github.com/pushlab/pushlab/internal/duration"
+	"github.com/pushlab/pushlab/internal/relaycluster"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/relay/client"
@@ -61,8 +62,8 @@ type servers struct {
 	fcmURL, adminKey string
 	app              uint64
 	cert             int64
-	procs            []*relayproc.Process // the relays this run started
-	cluster          *cluster             // what its cluster's relays share, if Nodes ≥ 2
+	procs            []*relayproc.Process  // the relays this run started
+	cluster          *relaycluster.Cluster // its cluster's relays and what they share, if Nodes ≥ 2
 	fcm              *live.Stack
 	admin            *client.Admin
 	control          *control.Client
@@ -81,7 +82,7 @@ func (s *servers) close() {
 		_ = p.Stop()
 	}
 	if s.cluster != nil {
-		s.cluster.close()
+		s.cluster.Close()
 	}
 	if s.fcm != nil {
 		_ = s.fcm.Close()
@@ -118,7 +119,7 @@ func (s *servers) perConnection(before int64, measured bool, total int) float64 
 // startServers starts (or reaches) the relay and fakefcm and provisions the load's app and
 // certificate. The relay it starts runs as a child process, so that the figures measure a relay
 // process of its own (its RSS, its open-file limit), or, with Nodes ≥ 2, as many cluster nodes
-// on a PostgreSQL and a NATS of their own (startCluster), ready once every partition is served;
+// on a PostgreSQL and a NATS of their own (internal/relaycluster), ready once every partition is served;
 // fakefcm is sim/live's Stack alone.
 func startServers(ctx context.Context, cfg Config, rng *rand.Rand) (*servers, error) {
 	s := &servers{fcmURL: cfg.FCMURL, adminKey: cfg.AdminKey, app: loadApp, cert: loadCert}
@@ -136,14 +137,13 @@ func startServers(ctx context.Context, cfg Config, rng *rand.Rand) (*servers, er
 		}
 		s.adminKey = loadAdminKey
 		if cfg.Nodes >= 2 {
-			if s.cluster, err = startCluster(cfg); err != nil {
+			if s.cluster, err = relaycluster.Start(ctx, relaycluster.Config{Nodes: cfg.Nodes, Name: fmt.Sprintf("pushsim-load-%d", os.Getpid()),
+				RelayBin: cfg.RelayBin, ConfigFile: conf, AdminKey: s.adminKey, Postgres: cfg.Postgres, NATS: cfg.NATS}); err != nil {
 				s.close()
 				return nil, err
 			}
-			s.procs, err = s.cluster.startNodes(ctx, cfg, s.adminKey, conf)
-			if err != nil {
-				s.close()
-				return nil, err
+			for _, n := range s.cluster.Nodes {
+				s.procs = append(s.procs, n.Process())
 			}
 			if cfg.Postgres != "" {
 				// A database of the run's choosing may hold earlier runs': the app is another.
@@ -186,7 +186,7 @@ func startServers(ctx context.Context, cfg Config, rng *rand.Rand) (*servers, er
 	s.hc = hc
 	s.admin = &client.Admin{BaseURL: s.relayURLs[0], Key: s.adminKey, HTTP: hc}
 	if s.cluster != nil {
-		if err := waitReady(ctx, hc, s.relayURLs, s.adminKey); err != nil {
+		if err := relaycluster.WaitReady(ctx, hc, s.relayURLs, s.adminKey, relaycluster.ReadyLongest); err != nil {
 			s.close()
 			return nil, err
 		}

@@ -182,45 +182,6 @@ func TestSpreadLoadOverWorkerProcesses(t *testing.T) {
 	require.NotEmpty(t, res.Series)
 }
 
-// A cluster is ready for phones once every node sees every node live and each partition is
-// served by exactly one of them.
-func TestClusterReadyWhenEveryPartitionIsServed(t *testing.T) {
-	view := func(id string, live int, owned ...int) clusterView {
-		v := clusterView{NodeID: id, Partitions: 4}
-		for k := range live {
-			v.LiveNodes = append(v.LiveNodes, nodeID(k))
-		}
-		for _, p := range owned {
-			v.Owned = append(v.Owned, struct {
-				Partition int    `json:"partition"`
-				Epoch     uint64 `json:"epoch"`
-			}{p, 1})
-		}
-		return v
-	}
-	for _, tc := range []struct {
-		views []clusterView
-		want  string // "" when ready
-	}{
-		{[]clusterView{view("node-1", 2, 0, 1), view("node-2", 2, 2, 3)}, ""},
-		{[]clusterView{view("node-1", 2, 0, 1), view("node-2", 2, 2)}, "3 of 4 partitions served"},
-		{[]clusterView{view("node-1", 1, 0, 1), view("node-2", 2, 2, 3)}, "node-1 sees 1 live nodes of 2"},
-		{[]clusterView{view("node-1", 2, 0, 1, 2), view("node-2", 2, 2, 3)}, "partition 2 served by node-1 and node-2"},
-		{nil, "no node answered"},
-	} {
-		ok, why := ready(tc.views)
-		require.Equal(t, tc.want == "", ok, why)
-		require.Equal(t, tc.want, why)
-	}
-}
-
-// A cluster's node k is started as relay --cluster with its own node ID, the cluster's NATS and
-// the run's cluster name.
-func TestClusterNodesArguments(t *testing.T) {
-	c := &cluster{natsURL: "nats://127.0.0.1:4222", name: "pushsim-load-7"}
-	require.Equal(t, []string{"--cluster", "--node-id", "node-2", "--nats", "nats://127.0.0.1:4222", "--cluster-name", "pushsim-load-7"}, c.relayArgs(1))
-}
-
 // A phone whose connection the relay closed (here: silent past a heartbeat deadline shorter than
 // the phones' ping interval) is an error and no longer counted as connected; the peak counts the
 // connections open at one moment, before the relay closed any.
