@@ -77,6 +77,7 @@ type clusterShell struct {
 	// release takes partitions the loop stopped serving after a store failure: the lease loop
 	// gives their leases up, so that they are restored from the store again.
 	release   chan int
+	offBus    bool // the lease loop found the bus unreachable and gave its partitions up (owned by it)
 	leaseStop chan struct{}
 	leaseDone chan struct{}
 	bg        sync.WaitGroup // bus requests and forwarded admin calls in flight
@@ -159,7 +160,12 @@ type leaseEvent struct {
 	live       []string
 	hasLive    bool
 	failed     chan []int
+	// busLost says the node found itself off the bus: its gateway closes its connections.
+	busLost bool
 }
+
+// connectedBus is a bus that can say whether it reaches the other nodes now (natsbus does).
+type connectedBus interface{ Connected() bool }
 
 // dropAllEvent stops serving every partition (a graceful stop).
 type dropAllEvent struct{ done chan struct{} }
@@ -319,6 +325,11 @@ func (s *Server) leaseStep() {
 		}
 	}
 	now := s.clock()
+	if cb, ok := cl.cfg.Bus.(connectedBus); ok && !cb.Connected() {
+		s.busLost(ctx)
+		return
+	}
+	cl.offBus = false
 	out, err := cluster.Step(ctx, cl.owner, cl.cfg.Leases, cl.cfg.Members, now)
 	if err != nil {
 		s.log.Warn("owner loop step failed; leases not renewed lapse after their TTL", "err", err)
@@ -377,6 +388,37 @@ func (s *Server) leaseStep() {
 	}
 	if len(acquired) > 0 || len(dropped) > 0 {
 		s.log.Info("partitions moved", "node", cl.cfg.NodeID, "acquired", len(acquired)-len(failed), "dropped", len(dropped), "serving", len(cl.owner.Held()))
+	}
+}
+
+// busLost is what the node does off the bus: it can serve nobody (it reaches no connection of
+// another gateway, and hears none of the broadcasts that keep its cores right), so it closes its
+// app connections for the apps to reconnect to a node that can, gives its leases back for the
+// others to take at once, and takes none (nor beats) until the bus is back, as the virtual
+// cluster's nodes do.
+func (s *Server) busLost(ctx context.Context) {
+	cl := s.cl
+	held := cl.owner.Held()
+	if cl.offBus && len(held) == 0 {
+		return
+	}
+	if !cl.offBus {
+		s.log.Warn("node off the bus: its partitions are given up until it is back", "node", cl.cfg.NodeID, "partitions", len(held))
+	}
+	cl.offBus = true
+	var dropped []int
+	for _, l := range held {
+		if err := cl.cfg.Leases.Release(ctx, l); err != nil && !errors.Is(err, cluster.ErrLeaseLost) {
+			s.log.Warn("lease not released; it lapses after its TTL", "partition", l.Partition, "err", err)
+		}
+		dropped = append(dropped, l.Partition)
+	}
+	cl.owner.Advance(cluster.Outcome{Lost: held})
+	if !s.post(leaseEvent{dropped: dropped, busLost: true}) {
+		return
+	}
+	for _, p := range dropped {
+		s.unsubscribePartition(p)
 	}
 }
 
@@ -460,6 +502,9 @@ func (s *Server) applyCluster(now time.Time, ev event) (reply func(error), handl
 	case openedEvent:
 		n.Opened(ev.msg, ev.err)
 	case leaseEvent:
+		if ev.busLost {
+			n.BusLost(now)
+		}
 		for _, p := range ev.dropped {
 			n.Dropped(p)
 		}
@@ -484,7 +529,9 @@ func (s *Server) applyCluster(now time.Time, ev event) (reply func(error), handl
 			n.GatewaysLive(now, ev.live)
 		}
 		s.publishView()
-		ev.failed <- failed
+		if ev.failed != nil {
+			ev.failed <- failed
+		}
 	case dropAllEvent:
 		for _, p := range n.Owned() {
 			n.Dropped(p)

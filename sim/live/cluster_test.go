@@ -211,16 +211,22 @@ func ownedByView(v relaycluster.View) map[int]uint64 {
 }
 
 // PartitionNode from the bus closes the node's NATS connections and refuses new ones until
-// healed: the node finds itself disconnected, and reconnects once healed.
+// healed: the node finds itself disconnected and gives its partitions up, the others serve them,
+// and once healed it reconnects and takes its share again.
 func TestLiveClusterNodeCutOffTheBus(t *testing.T) {
 	t.Parallel()
 	w, logs := openCluster(t)
+	require.NotEmpty(t, ownedBy(t, w, "n3"))
 	require.NoError(t, w.PartitionNode("n3", sim.NodeBus, true))
 	require.Eventually(t, func() bool { return strings.Contains(logs["n3"].String(), "nats disconnected") },
 		moveWithin, 20*time.Millisecond, "n3 is not cut off NATS: %s", logs["n3"])
+	// Off the bus it can serve nobody: it gives its partitions up, and the others serve them.
+	waitServedWithout(t, w, "n3")
+	require.Contains(t, logs["n3"].String(), "node off the bus")
 	require.NoError(t, w.PartitionNode("n3", sim.NodeBus, false))
 	require.Eventually(t, func() bool { return strings.Contains(logs["n3"].String(), "nats reconnected") },
 		moveWithin, 20*time.Millisecond, "n3 is not back on NATS: %s", logs["n3"])
+	waitServedBy(t, w, "n3", 3*moveWithin)
 }
 
 // PartitionNode from the database closes the node's PostgreSQL connections: its lease renewals

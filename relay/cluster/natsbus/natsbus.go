@@ -131,6 +131,9 @@ func RedactURL(s string) string {
 // Close closes the connection: subscriptions end and requests in flight fail.
 func (b *Bus) Close() { b.nc.Close() }
 
+// Connected reports whether the Bus reaches its NATS server now (false while it reconnects).
+func (b *Bus) Connected() bool { return b.nc.IsConnected() }
+
 // Flush waits until the server has processed everything sent so far (a PING's PONG).
 func (b *Bus) Flush(ctx context.Context) error {
 	if err := b.nc.FlushWithContext(ctx); err != nil {
