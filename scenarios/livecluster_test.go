@@ -3,14 +3,13 @@ package scenarios
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pushlab/pushlab/cmd/relay/relayproc"
 	"github.com/pushlab/pushlab/internal/pgtest"
 	"github.com/pushlab/pushlab/sim/live"
 )
@@ -57,13 +56,8 @@ func TestLibraryClusterScenariosPassOnTheLiveCluster(t *testing.T) {
 	if pgtest.Skipped() {
 		t.Skip(pgtest.SkipEnv + "=1: the live cluster needs PostgreSQL")
 	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(t.TempDir(), "relay")
-	out, err := exec.Command(goBin, "build", "-o", bin, "github.com/pushlab/pushlab/cmd/relay").CombinedOutput()
-	require.NoError(t, err, "go build ./cmd/relay: %s", out)
+	bin, err := relayproc.Build(t.TempDir())
+	require.NoError(t, err)
 	files, err := filepath.Glob("library/4[45]-*.yaml")
 	require.NoError(t, err)
 	require.Len(t, files, 2)

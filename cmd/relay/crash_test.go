@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -57,13 +55,8 @@ const (
 // the first time).
 func buildRelay(t *testing.T) string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(t.TempDir(), "relay")
-	out, err := exec.Command(goBin, "build", "-o", bin, "github.com/pushlab/pushlab/cmd/relay").CombinedOutput()
-	require.NoError(t, err, "go build ./cmd/relay: %s", out)
+	bin, err := relayproc.Build(t.TempDir())
+	require.NoError(t, err)
 	return bin
 }
 

@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pushlab/pushlab/cmd/relay/relayproc"
 	"github.com/pushlab/pushlab/internal/logbuf"
 	"github.com/pushlab/pushlab/internal/pgtest"
 	"github.com/pushlab/pushlab/internal/relaycluster"
@@ -39,17 +38,7 @@ func relayBinDir() string {
 }
 
 // relayBin compiles cmd/relay once for the package's tests (quick from go's build cache).
-var relayBin = sync.OnceValues(func() (string, error) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(relayBinDir(), "relay")
-	if out, err := exec.Command(goBin, "build", "-o", bin, "github.com/pushlab/pushlab/cmd/relay").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/relay: %w: %s", err, out)
-	}
-	return bin, nil
-})
+var relayBin = sync.OnceValues(func() (string, error) { return relayproc.Build(relayBinDir()) })
 
 // openCluster opens a live world whose relay is three relay processes in cluster mode, on a
 // throwaway PostgreSQL and NATS; logs are the nodes' log lines.

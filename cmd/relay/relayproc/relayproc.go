@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -67,6 +68,20 @@ func Locate() (string, error) {
 		return p, nil
 	}
 	return "", errors.New("relay binary not found next to this program or on PATH: run 'make build' (it writes bin/relay)")
+}
+
+// Build compiles cmd/relay from the module's source into dir and returns the binary's path, for
+// tests that run the relay as a process (go's build cache makes it quick after the first time).
+func Build(dir string) (string, error) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	bin := filepath.Join(dir, "relay")
+	if out, err := exec.Command(goBin, "build", "-o", bin, "github.com/pushlab/pushlab/cmd/relay").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/relay: %w: %s", err, out)
+	}
+	return bin, nil
 }
 
 // Start starts a relay and waits until it listens.
