@@ -26,6 +26,14 @@ type ClusterConfig struct {
 	BusDelay time.Duration
 }
 
+// The cluster twins' defaults (the virtual one here, the live one in sim/live): a scenario's
+// cluster: setting means the same cluster on both.
+const (
+	DefaultClusterNodes      = 3
+	DefaultClusterPartitions = 16
+	DefaultClusterLeaseTTL   = 6 * time.Second
+)
+
 // NodeLink names what a node can be cut off from (PartitionNode).
 type NodeLink string
 
@@ -90,13 +98,13 @@ func NewCluster(cfg VirtualConfig, cc ClusterConfig) (*VirtualWorld, error) {
 		return nil, fmt.Errorf("a cluster world keeps its store (its nodes restore from it): Lean: %w", ErrUnsupported)
 	}
 	if cc.Nodes == 0 {
-		cc.Nodes = 3
+		cc.Nodes = DefaultClusterNodes
 	}
 	if cc.Partitions == 0 {
-		cc.Partitions = 16
+		cc.Partitions = DefaultClusterPartitions
 	}
 	if cc.LeaseTTL == 0 {
-		cc.LeaseTTL = 6 * time.Second
+		cc.LeaseTTL = DefaultClusterLeaseTTL
 	}
 	if cc.RenewEvery == 0 {
 		cc.RenewEvery = time.Second

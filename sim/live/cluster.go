@@ -63,13 +63,13 @@ type liveCluster struct {
 func startCluster(ctx context.Context, cfg Config, adminKey string) (_ *liveCluster, err error) {
 	cc := *cfg.Cluster
 	if cc.Nodes == 0 {
-		cc.Nodes = 3
+		cc.Nodes = sim.DefaultClusterNodes
 	}
 	if cc.Partitions == 0 {
-		cc.Partitions = 16
+		cc.Partitions = sim.DefaultClusterPartitions
 	}
 	if cc.LeaseTTL == 0 {
-		cc.LeaseTTL = 6 * time.Second
+		cc.LeaseTTL = sim.DefaultClusterLeaseTTL
 	}
 	c := &liveCluster{hc: &http.Client{Timeout: 10 * time.Second}, dead: map[string]bool{}, paused: map[string]bool{},
 		offBus: map[string]bool{}, resume: map[string]*time.Timer{}}
