@@ -629,7 +629,7 @@ func (s *Server) carryOutPart(pr cluster.PartReady, certs map[int64]relay.Record
 			}
 		}
 		s.trace.appended(len(pr.Trace))
-		s.testPushes.deliver(pr.Trace)
+		s.deliverTestPushAnswers(pr.Trace)
 		s.metrics.observe(pr.Records, pr.Trace)
 	}
 	for _, o := range pr.Publish {
@@ -649,7 +649,9 @@ func (s *Server) carryOutPart(pr cluster.PartReady, certs map[int64]relay.Record
 			s.pushes.put(p)
 		}
 	}
-	s.adminSends.deliver(pr.SendsDone)
+	for _, d := range pr.SendsDone {
+		s.adminSends.deliver(d.MsgID, d)
+	}
 	return nil
 }
 

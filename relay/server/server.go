@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,90 +107,12 @@ type Server struct {
 	cancelCheck context.CancelFunc
 
 	trace *traceKeeper
-	// testPushes are the test pushes whose admin calls wait for FCM's answer.
-	testPushes testPushWaiters
-	// adminSends are the admin sends whose calls wait for other partitions (cluster mode).
-	adminSends sendWaiters
-}
-
-// sendWaiters hands the outcomes of admin sends that waited for other partitions to the admin
-// calls waiting for them.
-type sendWaiters struct {
-	mu      sync.Mutex
-	waiting map[string]chan relay.SendDone
-}
-
-// wait registers a waiter for the send of message id.
-func (t *sendWaiters) wait(id string) chan relay.SendDone {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.waiting == nil {
-		t.waiting = map[string]chan relay.SendDone{}
-	}
-	ch := make(chan relay.SendDone, 1)
-	t.waiting[id] = ch
-	return ch
-}
-
-// forget drops message id's waiter.
-func (t *sendWaiters) forget(id string) {
-	t.mu.Lock()
-	delete(t.waiting, id)
-	t.mu.Unlock()
-}
-
-// deliver hands each outcome to its waiter; it never blocks.
-func (t *sendWaiters) deliver(done []relay.SendDone) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, d := range done {
-		if ch, ok := t.waiting[d.MsgID]; ok {
-			delete(t.waiting, d.MsgID)
-			ch <- d
-		}
-	}
-}
-
-// testPushWaiters hands the trace entries of FCM's answers to test pushes to the admin calls
-// waiting for them.
-type testPushWaiters struct {
-	mu      sync.Mutex
-	waiting map[uint64]chan relay.TraceEntry
-}
-
-// wait registers a waiter for push id.
-func (t *testPushWaiters) wait(id uint64) chan relay.TraceEntry {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.waiting == nil {
-		t.waiting = map[uint64]chan relay.TraceEntry{}
-	}
-	ch := make(chan relay.TraceEntry, 1)
-	t.waiting[id] = ch
-	return ch
-}
-
-// forget drops push id's waiter.
-func (t *testPushWaiters) forget(id uint64) {
-	t.mu.Lock()
-	delete(t.waiting, id)
-	t.mu.Unlock()
-}
-
-// deliver hands each entry that records FCM's answer to a waited-for push to its waiter; it
-// never blocks.
-func (t *testPushWaiters) deliver(entries []relay.TraceEntry) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.waiting) == 0 {
-		return
-	}
-	for _, e := range entries {
-		if ch, ok := t.waiting[e.PushID]; ok && e.PushID != 0 && strings.HasPrefix(e.Reason, relay.ReasonFCMPrefix) {
-			delete(t.waiting, e.PushID)
-			ch <- e
-		}
-	}
+	// testPushes are the test pushes whose admin calls wait for FCM's answer (the trace entry
+	// that records it), by push ID.
+	testPushes waiters[uint64, relay.TraceEntry]
+	// adminSends are the admin sends whose calls wait for other partitions (cluster mode), by
+	// message ID.
+	adminSends waiters[string, relay.SendDone]
 }
 
 // event is something for the loop to hand to the core: one of the types below.
@@ -588,7 +509,7 @@ func (s *Server) carryOut(rd relay.Ready) error {
 		s.syncCertificates(rd.Records)
 		s.trace.appended(len(rd.Trace))
 		// A test push's caller hears FCM's answer, as the core recorded it, once it is stored.
-		s.testPushes.deliver(rd.Trace)
+		s.deliverTestPushAnswers(rd.Trace)
 	}
 	s.writeLocal(rd.Frames, rd.Closes)
 	if len(rd.Cancelled) > 0 {
