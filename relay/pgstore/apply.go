@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -165,13 +164,9 @@ func queue(batch *pgx.Batch, r relay.Record) error {
 		}
 	case relay.PutCertificate:
 		c := r.Cert
-		since, err := storecol.Nanos(c.Status.Since)
+		since, checkedAt, err := storecol.CertificateTimes(c)
 		if err != nil {
-			return fmt.Errorf("status since: %w", err)
-		}
-		checkedAt, err := storecol.Nanos(c.Check.CheckedAt)
-		if err != nil {
-			return fmt.Errorf("checked at: %w", err)
+			return err
 		}
 		q(putCert, c.ID, u64(c.SDKAppID), b(c.Platform), b(c.PackageName), b(c.SenderID),
 			b(c.ServiceAccount.Reveal()), b(c.ServerKey.Reveal()), b(c.Endpoint), c.Status.Misconfigured, b(c.Status.Reason), since,
@@ -180,20 +175,12 @@ func queue(batch *pgx.Batch, r relay.Record) error {
 		q(deleteCert, r.ID)
 	case relay.PutSession:
 		ss := r.Session
-		loginAt, err := storecol.Nanos(ss.LoginAt)
+		cols, err := storecol.Session(ss)
 		if err != nil {
-			return fmt.Errorf("login time: %w", err)
+			return err
 		}
-		held, err := json.Marshal(ss.Held)
-		if err != nil {
-			return fmt.Errorf("held: %w", err)
-		}
-		caps, err := storecol.Caps(ss.Caps)
-		if err != nil {
-			return fmt.Errorf("caps: %w", err)
-		}
-		q(putSession, u64(ss.Key.SDKAppID), b(ss.Key.UserID), b(ss.Key.DeviceID), b(ss.Platform), loginAt,
-			ss.Unread, string(held), caps, ss.LoggedOut)
+		q(putSession, u64(ss.Key.SDKAppID), b(ss.Key.UserID), b(ss.Key.DeviceID), b(ss.Platform), cols.LoginAt,
+			ss.Unread, cols.Held, cols.Caps, ss.LoggedOut)
 	case relay.DeleteSession:
 		q(deleteSession, u64(r.Key.SDKAppID), b(r.Key.UserID), b(r.Key.DeviceID))
 	case relay.PutBinding:
@@ -234,21 +221,13 @@ func queue(batch *pgx.Batch, r relay.Record) error {
 		}
 	case relay.PutPush:
 		p := r.Push.Push
-		notBefore, err := storecol.Nanos(r.Push.NotBefore)
+		cols, err := storecol.Push(r.Push)
 		if err != nil {
-			return fmt.Errorf("not-before time: %w", err)
-		}
-		data, err := storecol.Data(p.Data)
-		if err != nil {
-			return fmt.Errorf("data: %w", err)
-		}
-		seqs, err := json.Marshal(p.Seqs)
-		if err != nil {
-			return fmt.Errorf("seqs: %w", err)
+			return err
 		}
 		q(putPush, u64(p.ID), u64(p.Device.SDKAppID), b(p.Device.UserID), b(p.Device.DeviceID),
-			p.CertificateID, b(p.Token), b(p.Title), b(p.Body), data, b(p.CollapseKey), int64(p.TTL), p.NotificationCount,
-			string(seqs), p.Attempt, notBefore)
+			p.CertificateID, b(p.Token), b(p.Title), b(p.Body), cols.Data, b(p.CollapseKey), int64(p.TTL), p.NotificationCount,
+			cols.Seqs, p.Attempt, cols.NotBefore)
 	case relay.DeletePush:
 		q(deletePush, u64(r.ID))
 	case relay.PutCounter:

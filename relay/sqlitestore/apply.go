@@ -3,7 +3,6 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"math"
 
@@ -69,13 +68,9 @@ func (a applier) apply(st *statements, r relay.Record) error {
 		return nil
 	case relay.PutCertificate:
 		c := r.Cert
-		since, err := storecol.Nanos(c.Status.Since)
+		since, checkedAt, err := storecol.CertificateTimes(c)
 		if err != nil {
-			return fmt.Errorf("status since: %w", err)
-		}
-		checkedAt, err := storecol.Nanos(c.Check.CheckedAt)
-		if err != nil {
-			return fmt.Errorf("checked at: %w", err)
+			return err
 		}
 		return a.exec(st.putCert, c.ID, u64(c.SDKAppID), c.Platform, c.PackageName, c.SenderID,
 			c.ServiceAccount.Reveal(), c.ServerKey.Reveal(), c.Endpoint, c.Status.Misconfigured, c.Status.Reason, since,
@@ -84,20 +79,12 @@ func (a applier) apply(st *statements, r relay.Record) error {
 		return a.exec(st.deleteCert, r.ID)
 	case relay.PutSession:
 		ss := r.Session
-		loginAt, err := storecol.Nanos(ss.LoginAt)
+		cols, err := storecol.Session(ss)
 		if err != nil {
-			return fmt.Errorf("login time: %w", err)
+			return err
 		}
-		held, err := json.Marshal(ss.Held)
-		if err != nil {
-			return fmt.Errorf("held: %w", err)
-		}
-		caps, err := storecol.Caps(ss.Caps)
-		if err != nil {
-			return fmt.Errorf("caps: %w", err)
-		}
-		return a.exec(st.putSession, u64(ss.Key.SDKAppID), ss.Key.UserID, ss.Key.DeviceID, ss.Platform, loginAt,
-			ss.Unread, string(held), caps, ss.LoggedOut)
+		return a.exec(st.putSession, u64(ss.Key.SDKAppID), ss.Key.UserID, ss.Key.DeviceID, ss.Platform, cols.LoginAt,
+			ss.Unread, cols.Held, cols.Caps, ss.LoggedOut)
 	case relay.DeleteSession:
 		return a.exec(st.deleteSession, u64(r.Key.SDKAppID), r.Key.UserID, r.Key.DeviceID)
 	case relay.PutBinding:
@@ -146,21 +133,13 @@ func (a applier) apply(st *statements, r relay.Record) error {
 		return a.exec(st.putOpt, u64(r.User.SDKAppID), r.User.UserID, r.Conv, r.Opt)
 	case relay.PutPush:
 		p := r.Push.Push
-		notBefore, err := storecol.Nanos(r.Push.NotBefore)
+		cols, err := storecol.Push(r.Push)
 		if err != nil {
-			return fmt.Errorf("not-before time: %w", err)
-		}
-		data, err := storecol.Data(p.Data)
-		if err != nil {
-			return fmt.Errorf("data: %w", err)
-		}
-		seqs, err := json.Marshal(p.Seqs)
-		if err != nil {
-			return fmt.Errorf("seqs: %w", err)
+			return err
 		}
 		return a.exec(st.putPush, u64(p.ID), u64(p.Device.SDKAppID), p.Device.UserID, p.Device.DeviceID,
-			p.CertificateID, p.Token, p.Title, p.Body, data, p.CollapseKey, int64(p.TTL), p.NotificationCount,
-			string(seqs), p.Attempt, notBefore)
+			p.CertificateID, p.Token, p.Title, p.Body, cols.Data, p.CollapseKey, int64(p.TTL), p.NotificationCount,
+			cols.Seqs, p.Attempt, cols.NotBefore)
 	case relay.DeletePush:
 		return a.exec(st.deletePush, u64(r.ID))
 	case relay.PutCounter:

@@ -121,3 +121,62 @@ func CheckSchemaVersion(version, known int, tooNew error) error {
 	}
 	return nil
 }
+
+// SessionCols are a session's columns that both SQL stores encode alike.
+type SessionCols struct {
+	LoginAt any     // Nanos of LoginAt
+	Held    string  // JSON array of seqs, or null
+	Caps    *string // Caps
+}
+
+// Session encodes a session's login time, held seqs and caps.
+func Session(ss relay.SessionState) (SessionCols, error) {
+	loginAt, err := Nanos(ss.LoginAt)
+	if err != nil {
+		return SessionCols{}, fmt.Errorf("login time: %w", err)
+	}
+	held, err := json.Marshal(ss.Held)
+	if err != nil {
+		return SessionCols{}, fmt.Errorf("held: %w", err)
+	}
+	caps, err := Caps(ss.Caps)
+	if err != nil {
+		return SessionCols{}, fmt.Errorf("caps: %w", err)
+	}
+	return SessionCols{LoginAt: loginAt, Held: string(held), Caps: caps}, nil
+}
+
+// CertificateTimes encodes a certificate's status and check times (Nanos).
+func CertificateTimes(c relay.Certificate) (since, checkedAt any, err error) {
+	if since, err = Nanos(c.Status.Since); err != nil {
+		return nil, nil, fmt.Errorf("status since: %w", err)
+	}
+	if checkedAt, err = Nanos(c.Check.CheckedAt); err != nil {
+		return nil, nil, fmt.Errorf("checked at: %w", err)
+	}
+	return since, checkedAt, nil
+}
+
+// PushCols are a pending push's columns that both SQL stores encode alike.
+type PushCols struct {
+	NotBefore any    // Nanos of NotBefore
+	Data      string // Data
+	Seqs      string // JSON array of seqs
+}
+
+// Push encodes a pending push's not-before time, data and seqs.
+func Push(ps relay.PushState) (PushCols, error) {
+	notBefore, err := Nanos(ps.NotBefore)
+	if err != nil {
+		return PushCols{}, fmt.Errorf("not-before time: %w", err)
+	}
+	data, err := Data(ps.Push.Data)
+	if err != nil {
+		return PushCols{}, fmt.Errorf("data: %w", err)
+	}
+	seqs, err := json.Marshal(ps.Push.Seqs)
+	if err != nil {
+		return PushCols{}, fmt.Errorf("seqs: %w", err)
+	}
+	return PushCols{NotBefore: notBefore, Data: data, Seqs: string(seqs)}, nil
+}
