@@ -109,12 +109,6 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 		replies: map[uint64]uint64{}}, nil
 }
 
-// ID is the node's name.
-func (n *Node) ID() string { return n.cfg.ID }
-
-// Partitions is the cluster's partition count.
-func (n *Node) Partitions() int { return n.cfg.Partitions }
-
 // Owned lists the partitions the node serves, sorted.
 func (n *Node) Owned() []int { return slices.Sorted(maps.Keys(n.parts)) }
 
@@ -443,7 +437,7 @@ func (n *Node) PushResult(now time.Time, r relay.PushResult) {
 // under a new epoch, whose core never made the request — is dropped.
 func (n *Node) RemoteAnswered(now time.Time, r OutRequest, a SendAnswer, err error) {
 	if op, ok := n.parts[r.From]; ok && op.epoch == r.Request.Epoch {
-		n.step(op, now, relay.Input{Kind: relay.InputRemoteAnswer, Answer: r.Answer(a, err)})
+		n.step(op, now, relay.Input{Kind: relay.InputRemoteAnswer, Answer: r.answer(a, err)})
 	}
 }
 
@@ -516,9 +510,9 @@ type OutRequest struct {
 	Request SendRequest
 }
 
-// Answer is the relay.RemoteAnswer for an OutRequest's outcome: the SendAnswer, or err when the
+// answer is the relay.RemoteAnswer for an OutRequest's outcome: the SendAnswer, or err when the
 // request got none (ErrUnavailable, a deadline).
-func (r OutRequest) Answer(a SendAnswer, err error) relay.RemoteAnswer {
+func (r OutRequest) answer(a SendAnswer, err error) relay.RemoteAnswer {
 	if err != nil {
 		return relay.RemoteAnswer{Token: r.Token, Partition: r.To, Code: relay.CodeUnavailable,
 			Desc: fmt.Sprintf("partition %d did not answer (it may be moving to another node); retry: %v", r.To, err)}
