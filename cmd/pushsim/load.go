@@ -22,6 +22,8 @@ import (
 // how long it took.
 type loadJSON struct {
 	reports.Load
+	// Busy counts the sends the relay answered "busy, retry" (live runs).
+	Busy    int     `json:"busy"`
 	Mode    string  `json:"mode"`
 	Seconds float64 `json:"seconds"`
 }
@@ -95,11 +97,14 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	started := time.Now()
 	var res reports.Load
+	var busy int
 	var err error
 	if *virtual {
 		res, err = load.RunVirtual(ctx, cfg)
 	} else {
-		res, err = load.RunLive(ctx, cfg)
+		var lr load.Result
+		lr, err = load.RunLive(ctx, cfg)
+		res, busy = lr.Load, lr.Busy
 	}
 	_ = bar.Finish()
 	if err != nil {
@@ -119,7 +124,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		enc.SetIndent("", "  ")
 		figures := res
 		figures.Series = nil // in report.json and load.html
-		return enc.Encode(loadJSON{Load: figures, Mode: mode, Seconds: finished.Sub(started).Seconds()})
+		return enc.Encode(loadJSON{Load: figures, Busy: busy, Mode: mode, Seconds: finished.Sub(started).Seconds()})
 	}
 	t := table.NewWriter()
 	t.SetOutputMirror(stdout)
@@ -133,6 +138,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		{"pushes/s", fmt.Sprintf("%.1f", res.PushesPerSecond)},
 		{"push latency p50 · p90 · p99 · max", fmt.Sprintf("%.1f · %.1f · %.1f · %.1f ms", res.PushLatencyMs.P50, res.PushLatencyMs.P90, res.PushLatencyMs.P99, res.PushLatencyMs.Max)},
 		{"relay memory per connection", fmt.Sprintf("%.1f KiB", res.RelayBytesPerConnection/1024)},
+		{"busy replies (sends refused, to retry)", busy},
 		{"errors", res.Errors},
 		{"first error", res.FirstError},
 	})

@@ -106,6 +106,57 @@ func (s *servers) rss() (int64, bool) {
 	return sum, len(s.procs) > 0
 }
 
+// rssAt reads the started relays' resident memory at the instant at; the answer (0 when not
+// read) comes on the channel, which holds it until taken.
+func (s *servers) rssAt(ctx context.Context, at time.Time) <-chan int64 {
+	out := make(chan int64, 1)
+	go func() {
+		t := time.NewTimer(time.Until(at))
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			out <- 0
+		case <-t.C:
+			b, _ := s.rss()
+			out <- b
+		}
+	}()
+	return out
+}
+
+// peakRSS is the started relays' peak resident memory since they started (VmHWM), summed;
+// false when this run started none or one could not be read.
+func (s *servers) peakRSS() (int64, bool) {
+	var sum int64
+	for _, p := range s.procs {
+		b, err := procStatusBytes(p.PID(), "VmHWM")
+		if err != nil {
+			return 0, false
+		}
+		sum += b
+	}
+	return sum, len(s.procs) > 0
+}
+
+// procStatusBytes reads a memory field ("VmHWM", in kB) of process pid's /proc status, in bytes.
+func procStatusBytes(pid int, field string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			f := strings.Fields(rest)
+			if len(f) == 0 {
+				break
+			}
+			kb, err := strconv.ParseInt(f[0], 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, fmt.Errorf("process %d: %s not in its status", pid, field)
+}
+
 // perConnection is the relays' memory per connection of the phones past the warm-up: their RSS
 // now less before (read after the warm-up), over those phones; 0 when not measured.
 func (s *servers) perConnection(before int64, measured bool, total int) float64 {
@@ -254,23 +305,29 @@ func newRun(cfg Config, srv *servers, share, of int) *run {
 }
 
 // RunLive puts the load on a real relay and fakefcm.
-func RunLive(ctx context.Context, cfg Config) (reports.Load, error) {
+func RunLive(ctx context.Context, cfg Config) (Result, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
-		return reports.Load{}, err
+		return Result{}, err
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x10ad))
 	srv, err := startServers(ctx, cfg, rng)
 	if err != nil {
-		return reports.Load{}, err
+		return Result{}, err
 	}
 	defer srv.close()
 	if procs := cfg.procs(fileLimit()); procs > 1 {
+		if cfg.CheckAcked {
+			return Result{}, fmt.Errorf("load processes %d: the acknowledged sends are checked with the phones in one process (--load-procs 1)", procs)
+		}
 		res, err := runSpread(ctx, cfg, srv, procs)
 		res.Nodes, res.LoadProcesses = len(srv.procs), procs
 		return res, err
 	}
 	r := newRun(cfg, srv, 0, 1)
+	if cfg.CheckAcked {
+		r.m.pending = map[int64]sentMsg{}
+	}
 	defer r.closeAll()
 	// The phones' heartbeats from the first connection on, until the run is over: a connect
 	// phase longer than the relay's heartbeat deadline must not lose the first phones.
@@ -282,32 +339,44 @@ func RunLive(ctx context.Context, cfg Config) (reports.Load, error) {
 	stopSampling := sampling(ctx, r.m, cfg.Progress, PhaseConnect, nil)
 	if err := r.connect(ctx, 0, min(warmupPhones, total)); err != nil {
 		stopSampling()
-		return reports.Load{}, err
+		return Result{}, err
 	}
 	time.Sleep(settleAfterIO)
 	before, measured := srv.rss()
 	if err := r.connect(ctx, min(warmupPhones, total), total); err != nil {
 		stopSampling()
-		return reports.Load{}, err
+		return Result{}, err
 	}
 	time.Sleep(settleAfterIO)
 	perConn := srv.perConnection(before, measured, total)
 	r.reap() // every phone connected, none killed yet: the peak
 	if err := r.kill(ctx); err != nil {
 		stopSampling()
-		return reports.Load{}, err
+		return Result{}, err
 	}
 	stopSampling()
 
 	stopSampling = sampling(ctx, r.m, cfg.Progress, PhaseSend, nil)
-	sendTime := r.send(ctx, time.Now(), 0)
+	start := time.Now()
+	mid := srv.rssAt(ctx, start.Add(cfg.Duration/2))
+	sendTime := r.send(ctx, start, 0)
 	stopSampling()
+	rssEnd, _ := srv.rss()
 	stopSampling = sampling(ctx, r.m, cfg.Progress, PhaseDrain, nil)
 	_ = drain(ctx, r.m, nil)
 	stopSampling()
 	r.reap()
 	res := r.m.result(cfg, sendTime, perConn)
 	res.Nodes, res.LoadProcesses = len(srv.procs), 1
+	res.RelayRSSMid, res.RelayRSSEnd = <-mid, rssEnd
+	res.RelayPeakRSS, _ = srv.peakRSS()
+	if cfg.CheckAcked && ctx.Err() == nil {
+		a, err := checkAcked(ctx, r.m.ackedByRecipient(), dialWorkers, r.storedTexts)
+		if err != nil {
+			return res, fmt.Errorf("check the acknowledged sends: %w", err)
+		}
+		res.AckedChecked, res.AckedLost, res.FirstLost = a.checked, a.lost, a.firstLost
+	}
 	if ctx.Err() != nil {
 		return res, ctx.Err()
 	}
@@ -356,11 +425,14 @@ func (r *run) connect(ctx context.Context, from, to int) error {
 	return ctx.Err()
 }
 
+// phoneUser is the user of target phone i.
+func phoneUser(i int) string { return fmt.Sprintf("load-u%d", i) }
+
 // errSetup marks failures that say the run cannot work at all (bad credentials, app unknown).
 var errSetup = errors.New("setup")
 
 func (r *run) open(ctx context.Context, i int) (*phone, error) {
-	p := &phone{i: i, user: fmt.Sprintf("load-u%d", i)}
+	p := &phone{i: i, user: phoneUser(i)}
 	if i >= r.cfg.Devices {
 		p.user = fmt.Sprintf("load-s%d", i-r.cfg.Devices)
 	}
@@ -371,11 +443,7 @@ func (r *run) open(ctx context.Context, i int) (*phone, error) {
 	p.token = tok
 	onEvent := func(f relay.ServerFrame) {
 		if f.Op == relay.OpReply && f.ID != 0 {
-			if f.Code == relay.OK {
-				r.m.acknowledged(time.Now())
-			} else {
-				r.m.error(fmt.Errorf("send refused: %d %s", f.Code, f.Desc))
-			}
+			r.m.reply(f.ID, f.Code, f.Desc, time.Now())
 		}
 	}
 	c, err := client.Dial(ctx, r.srv.relayURLs[i%len(r.srv.relayURLs)], client.Options{Dialer: r.dialer(i), OnEvent: onEvent})
@@ -563,8 +631,9 @@ func (r *run) send(ctx context.Context, start time.Time, perSender float64) time
 				if d := time.Until(next); d > 0 {
 					time.Sleep(d)
 				}
-				user := fmt.Sprintf("load-u%d", rng.IntN(r.cfg.Devices))
-				f := relay.ClientFrame{Op: relay.OpSend, ID: r.nextID.Add(1), To: user, Text: messageText(si, n, time.Now())}
+				to := rng.IntN(r.cfg.Devices)
+				f := relay.ClientFrame{Op: relay.OpSend, ID: r.nextID.Add(1), To: phoneUser(to), Text: messageText(si, n, time.Now())}
+				r.m.track(f.ID, to, f.Text)
 				if err := s.conn.Send(f); err != nil {
 					r.m.error(fmt.Errorf("sender %d: %w", si, err))
 					return

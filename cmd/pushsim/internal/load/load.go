@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/reports"
 )
 
@@ -67,6 +68,11 @@ type Config struct {
 	Worker func(ctx context.Context) *exec.Cmd
 	// Progress, if set, is told of each one-second sample as the run goes.
 	Progress func(Phase, reports.Sample)
+	// CheckAcked, after the drain, looks for every send the relay acknowledged among its
+	// recipient's stored messages (a sync as that user, on a device of its own) and counts those
+	// missing (Result.AckedLost): an acknowledgement promises the message is kept. RunLive with
+	// the phones in one process only.
+	CheckAcked bool
 }
 
 // Phase says what a run is doing.
@@ -184,6 +190,7 @@ type meter struct {
 	latencies []float64            // ms, every push arrival
 	window    []float64            // ms, arrivals since the last sample
 	messages  int                  // sends the relay acknowledged
+	busy      int                  // sends the relay refused as busy (codeBusy)
 	pushes    int
 	errors    int
 	connected int
@@ -196,10 +203,70 @@ type meter struct {
 	lastMsgs                        int
 	lastPush                        int
 	firstErr                        error
+	// pending holds the sends awaiting their reply, by frame ID, when sends are tracked (not
+	// nil: Config.CheckAcked); acked the tracked sends the relay acknowledged.
+	pending map[int64]sentMsg
+	acked   []sentMsg
+}
+
+// sentMsg is a tracked send: its recipient (the target phone's index) and its text.
+type sentMsg struct {
+	to   int
+	text string
 }
 
 func newMeter(start time.Time) *meter {
 	return &meter{start: start, sent: map[string]time.Time{}, seen: map[string]bool{}}
+}
+
+// codeBusy is the reply code of a send the relay refuses while overloaded, to be retried
+// later ("busy, retry"): neither acknowledged nor an error. It is relay.CodeBusy (5003), which
+// the relay's protocol gains with its overload control; the literal stands until then.
+const codeBusy relay.Code = 5003
+
+// track keeps a send until its reply, so that an acknowledged one can be looked for afterwards;
+// it does nothing unless sends are tracked.
+func (m *meter) track(id int64, to int, text string) {
+	m.mu.Lock()
+	if m.pending != nil {
+		m.pending[id] = sentMsg{to: to, text: text}
+	}
+	m.mu.Unlock()
+}
+
+// reply counts the relay's reply to a send: acknowledged (code 0; kept when tracked), busy
+// (codeBusy), or refused (an error).
+func (m *meter) reply(id int64, code relay.Code, desc string, at time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	msg, tracked := m.pending[id]
+	delete(m.pending, id)
+	switch code {
+	case relay.OK:
+		m.messages++
+		m.lastAck = at
+		if tracked {
+			m.acked = append(m.acked, msg)
+		}
+	case codeBusy:
+		m.busy++
+	default:
+		m.errors++
+		if m.firstErr == nil {
+			m.firstErr = fmt.Errorf("send refused: %d %s", code, desc)
+		}
+	}
+}
+
+// ackedByRecipient is the tracked sends the relay acknowledged, their texts by recipient.
+func (m *meter) ackedByRecipient() map[int][]string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	by := map[int][]string{}
+	for _, a := range m.acked {
+		by[a.to] = append(by[a.to], a.text)
+	}
+	return by
 }
 
 func (m *meter) error(err error) {
@@ -274,21 +341,38 @@ func (m *meter) sample(at time.Time, over time.Duration) reports.Sample {
 	return s
 }
 
+// Result is a live run's figures: the report's, and what the bench reads besides.
+type Result struct {
+	reports.Load
+	// Busy counts the sends the relay answered "busy, retry" (codeBusy): not acknowledged, not
+	// errors.
+	Busy int
+	// AckedChecked is how many acknowledged sends Config.CheckAcked looked for, AckedLost how
+	// many of them the relay did not keep, and FirstLost the first of those (its text and user).
+	AckedChecked, AckedLost int
+	FirstLost               string
+	// RelayPeakRSS is the started relays' peak resident memory over the run (the kernel's
+	// high-water mark, VmHWM), summed; RelayRSSMid and RelayRSSEnd their resident memory halfway
+	// through the sending and at its end. Zero where not measured (a relay this run did not
+	// start).
+	RelayPeakRSS, RelayRSSMid, RelayRSSEnd int64
+}
+
 // result sums a run up; sendTime is how long messages were being sent. Rates count up to the
 // latest acknowledgement or arrival when that came later.
-func (m *meter) result(cfg Config, sendTime time.Duration, bytesPerConn float64) reports.Load {
+func (m *meter) result(cfg Config, sendTime time.Duration, bytesPerConn float64) Result {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	over := func(last time.Time) float64 {
 		return max(sendTime, last.Sub(m.sendStart)).Seconds()
 	}
-	return reports.Load{
+	return Result{Busy: m.busy, Load: reports.Load{
 		Devices: cfg.Devices, Connected: m.connected, PeakConnected: m.peak, Messages: m.messages, Pushes: m.pushes,
 		MessagesPerSecond:       float64(m.messages) / over(m.lastAck),
 		PushesPerSecond:         float64(m.pushes) / over(m.lastArrival),
 		PushLatencyMs:           reports.Percentile(m.latencies),
 		RelayBytesPerConnection: bytesPerConn, Errors: m.errors, FirstError: errText(m.firstErr), Series: slices.Clone(m.series),
-	}
+	}}
 }
 
 // errText is err's text, or empty for nil.

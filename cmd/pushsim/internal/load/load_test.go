@@ -51,11 +51,12 @@ func TestVirtualLoadPushesTheKilledPhones(t *testing.T) {
 
 // A live load against a relay and fakefcm on loopback in this process, over plain HTTP and over
 // TLS (the load's clients trusting the test CA through Config.TLS, the relay's sender through
-// its transport): phones connect, the killed ones get their pushes on their FCM channels.
+// its transport): phones connect, the killed ones get their pushes on their FCM channels, and
+// every acknowledged send is found among its recipient's stored messages.
 func TestLiveLoadAgainstRunningServers(t *testing.T) {
 	for _, mode := range []string{"plain", "tls"} {
 		t.Run(mode, func(t *testing.T) {
-			cfg := Config{Devices: 40, Senders: 4, Rate: 40, Duration: 2 * time.Second, KillRatio: 0.5, Seed: 2}
+			cfg := Config{Devices: 40, Senders: 4, Rate: 40, Duration: 2 * time.Second, KillRatio: 0.5, Seed: 2, CheckAcked: true}
 			if mode == "tls" {
 				startTLSServers(t, &cfg)
 				require.True(t, strings.HasPrefix(cfg.RelayURL, "https://") && strings.HasPrefix(cfg.FCMURL, "https://"))
@@ -99,6 +100,9 @@ func liveLoadPushesTheKilledPhones(t *testing.T, cfg Config) {
 	require.Equal(t, res.PushLatencyMs.Count, res.Pushes)
 	require.InDelta(t, res.Messages/2, res.Pushes, 24, "about half the messages go to killed phones")
 	require.NotEmpty(t, res.Series)
+	require.Zero(t, res.Busy)
+	require.Equal(t, res.Messages, res.AckedChecked, "every acknowledged send looked for")
+	require.Zero(t, res.AckedLost, "first lost: %s", res.FirstLost)
 }
 
 // RunWorld takes any twin of the world port: on a live world (the real shells on in-memory

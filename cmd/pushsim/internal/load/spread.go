@@ -11,8 +11,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/pushlab/pushlab/reports"
 )
 
 // sendLead is how far ahead the run's process sets the workers' common start of sending, so
@@ -85,7 +83,7 @@ type spread struct {
 
 // runSpread runs the load's phones in procs worker processes against srv, in the phases of
 // RunLive, and merges their figures.
-func runSpread(ctx context.Context, cfg Config, srv *servers, procs int) (reports.Load, error) {
+func runSpread(ctx context.Context, cfg Config, srv *servers, procs int) (Result, error) {
 	s := &spread{m: newMeter(time.Now())}
 	defer func() {
 		var wg sync.WaitGroup
@@ -101,7 +99,7 @@ func runSpread(ctx context.Context, cfg Config, srv *servers, procs int) (report
 	for range procs {
 		w, err := startWorker(ctx, cfg)
 		if err != nil {
-			return reports.Load{}, err
+			return Result{}, err
 		}
 		s.workers = append(s.workers, w)
 	}
@@ -110,7 +108,7 @@ func runSpread(ctx context.Context, cfg Config, srv *servers, procs int) (report
 			Duration: cfg.Duration, Seed: cfg.Seed, Sources: cfg.Sources, RelayURLs: srv.relayURLs, FCMURL: srv.fcmURL,
 			App: srv.app, Cert: srv.cert, SenderID: srv.senderID}, new(bool)
 	}); err != nil {
-		return reports.Load{}, err
+		return Result{}, err
 	}
 
 	total := cfg.Devices + cfg.Senders
@@ -121,24 +119,24 @@ func runSpread(ctx context.Context, cfg Config, srv *servers, procs int) (report
 	stopSampling := sampling(ctx, s.m, cfg.Progress, PhaseConnect, s.tally)
 	if err := connect(0, min(warmupPhones, total)); err != nil {
 		stopSampling()
-		return reports.Load{}, err
+		return Result{}, err
 	}
 	time.Sleep(settleAfterIO)
 	before, measured := srv.rss()
 	if err := connect(min(warmupPhones, total), total); err != nil {
 		stopSampling()
-		return reports.Load{}, err
+		return Result{}, err
 	}
 	time.Sleep(settleAfterIO)
 	perConn := srv.perConnection(before, measured, total)
 	// Every phone is connected and none killed yet: the peak, at one tally of every worker.
 	if err := s.tally(); err != nil {
 		stopSampling()
-		return reports.Load{}, err
+		return Result{}, err
 	}
 	if err := s.all(func(int) (string, any, any) { return "Worker.Kill", 0, new(bool) }); err != nil {
 		stopSampling()
-		return reports.Load{}, err
+		return Result{}, err
 	}
 	stopSampling()
 
@@ -157,14 +155,16 @@ func runSpread(ctx context.Context, cfg Config, srv *servers, procs int) (report
 		plan.PerSender = cfg.Rate / float64(n)
 	}
 	stopSampling = sampling(ctx, s.m, cfg.Progress, PhaseSend, s.tally)
+	mid := srv.rssAt(ctx, plan.Start.Add(cfg.Duration/2))
 	if plan.PerSender > 0 {
 		if err := s.all(func(int) (string, any, any) { return "Worker.Send", plan, new(bool) }); err != nil {
 			stopSampling()
-			return reports.Load{}, err
+			return Result{}, err
 		}
 	}
 	sendTime := max(time.Since(plan.Start), time.Nanosecond)
 	stopSampling()
+	rssEnd, _ := srv.rss()
 	stopSampling = sampling(ctx, s.m, cfg.Progress, PhaseDrain, s.tally)
 	err := drain(ctx, s.m, s.tally)
 	stopSampling()
@@ -172,9 +172,11 @@ func runSpread(ctx context.Context, cfg Config, srv *servers, procs int) (report
 		err = s.tally()
 	}
 	if err != nil {
-		return reports.Load{}, err
+		return Result{}, err
 	}
 	res := s.m.result(cfg, sendTime, perConn)
+	res.RelayRSSMid, res.RelayRSSEnd = <-mid, rssEnd
+	res.RelayPeakRSS, _ = srv.peakRSS()
 	return res, ctx.Err()
 }
 
@@ -210,11 +212,12 @@ func (s *spread) tally() error {
 	m := s.m
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.connected, m.messages, m.pushes, m.errors = 0, 0, 0, s.own
+	m.connected, m.messages, m.busy, m.pushes, m.errors = 0, 0, 0, 0, s.own
 	at := func(ns int64) time.Time { return time.Unix(0, ns) }
 	for _, t := range ts {
 		m.connected += t.Connected
 		m.messages += t.Messages
+		m.busy += t.Busy
 		m.pushes += t.Pushes
 		m.errors += t.Errors
 		if m.firstErr == nil && t.FirstError != "" {

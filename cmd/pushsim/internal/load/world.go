@@ -168,7 +168,7 @@ func RunWorld(ctx context.Context, w sim.World, cfg Config) (reports.Load, error
 		}
 	}
 	res := m.result(cfg, cfg.Duration, 0)
-	return res, ctx.Err()
+	return res.Load, ctx.Err()
 }
 
 // waitAll waits (up to connectLongest) until ok holds for every phone, and counts an error for

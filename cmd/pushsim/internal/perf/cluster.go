@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/pushlab/pushlab/cmd/pushsim/internal/load"
-	"github.com/pushlab/pushlab/reports"
 )
 
 // ClusterLoadConfig sizes the cluster's live load figures.
@@ -45,7 +44,7 @@ func ClusterLoadFigures(ctx context.Context, cfg ClusterLoadConfig) ([]Figure, e
 	var clThr, oneThr, thrRatio, clP99, oneP99, p99Ratio []float64
 	// errs counts each shape's errors on each side ("throughput cluster", …), first the first.
 	errs, first := map[string]int{}, map[string]string{}
-	run := func(shape load.Config, what string, nodes int) (reports.Load, error) {
+	run := func(shape load.Config, what string, nodes int) (load.Result, error) {
 		shape.RelayBin, shape.Nodes = cfg.RelayBin, nodes
 		res, err := load.RunLive(ctx, shape)
 		if err != nil {
