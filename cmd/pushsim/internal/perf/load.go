@@ -11,7 +11,7 @@ import (
 )
 
 // DayInTheLifeFigures runs the simulator's day in the life of 10,000 phones over 24 virtual
-// hours once and reports its wall time (goal ≤ 10 s), events per second and speed-up. The
+// hours once and reports its wall time (goal ≤ 8 s), events per second and speed-up. The
 // collector runs less often during the run (GOGC 400): a simulation is a batch job.
 func DayInTheLifeFigures() ([]Figure, error) {
 	old := debug.SetGCPercent(400)
@@ -22,7 +22,7 @@ func DayInTheLifeFigures() ([]Figure, error) {
 	}
 	wall := res.Wall.Seconds()
 	return []Figure{
-		{Name: "virtual day in the life, 10,000 phones × 24 h", Value: wall, Unit: "s wall", Goal: "≤ 10", Met: wall <= 10,
+		{Name: "virtual day in the life, 10,000 phones × 24 h", Value: wall, Unit: "s wall", Goal: "≤ 8", Met: wall <= 8,
 			Note: fmt.Sprintf("%d events, %d messages, %d pushes; one run", res.Events, res.Sent, res.Pushes)},
 		{Name: "  simulator events per second", Value: res.EventsPerSecond(), Unit: "/s", Goal: "–", Met: true},
 		{Name: "  virtual time ÷ wall time", Value: res.Speedup(), Unit: "×", Goal: "–", Met: true},
@@ -34,16 +34,20 @@ type LiveLoadConfig struct {
 	RelayBin string
 	// Devices for the concurrency figure (default 19,000).
 	Devices int
+	// LatencyRuns is how many runs the kill→push latency is the median of (default 3).
+	LatencyRuns int
 }
 
-// LiveLoadFigures runs pushsim load three times, the relay in its own process: 19,000 phones
-// connected (how many the relay holds, and its memory per connection), 1,000 messages a second
-// to 2,000 phones (the kill→push latency), and all-killed phones at 6,000 messages a second
-// (the relay's push throughput through the Admin SDK to fakefcm, on its in-memory store and on
-// SQLite).
+// LiveLoadFigures runs pushsim load with the relay in its own process: 19,000 phones connected
+// (how many the relay holds, and its memory per connection), then 1,000 messages a second to
+// 2,000 phones, a tenth of them killed, LatencyRuns times (the kill→push latency, the median of
+// the runs' p99s against the goal of 10 ms).
 func LiveLoadFigures(ctx context.Context, cfg LiveLoadConfig) ([]Figure, error) {
 	if cfg.Devices == 0 {
 		cfg.Devices = 19_000
+	}
+	if cfg.LatencyRuns == 0 {
+		cfg.LatencyRuns = 3
 	}
 	var figs []Figure
 	conc, err := load.RunLive(ctx, load.Config{Devices: cfg.Devices, Rate: 100, Duration: 5 * time.Second, KillRatio: 0.01, RelayBin: cfg.RelayBin})
@@ -56,25 +60,23 @@ func LiveLoadFigures(ctx context.Context, cfg LiveLoadConfig) ([]Figure, error) 
 			Note: fmt.Sprintf("held at once, logged in and bound: %d phones and the senders; %d errors, 100 msg/s alongside", cfg.Devices, conc.Errors)},
 		Figure{Name: "  relay memory per loaded connection", Value: conc.RelayBytesPerConnection / 1024, Unit: "KiB", Goal: "≤ 16",
 			Met: conc.RelayBytesPerConnection <= 16*1024, Note: "RSS delta over the run's phones"})
-	lat, err := load.RunLive(ctx, load.Config{Devices: 2000, Rate: 1000, Duration: 10 * time.Second, KillRatio: 0.1, RelayBin: cfg.RelayBin})
-	if err != nil {
-		return nil, fmt.Errorf("kill→push latency: %w", err)
-	}
-	figs = append(figs, Figure{Name: "kill→push latency p99 at 1,000 msg/s, live", Value: lat.PushLatencyMs.P99, Unit: "ms", Goal: "≤ 25",
-		Met:  lat.PushLatencyMs.P99 <= 25 && lat.PushLatencyMs.Count > 0,
-		Note: fmt.Sprintf("send to arrival on the FCM channel; p50 %.1f, max %.1f, %d pushes", lat.PushLatencyMs.P50, lat.PushLatencyMs.Max, lat.PushLatencyMs.Count)})
-	for _, mem := range []bool{true, false} {
-		thr, err := load.RunLive(ctx, load.Config{Devices: 5000, Senders: 300, Rate: 6000, Duration: 10 * time.Second, KillRatio: 1,
-			RelayBin: cfg.RelayBin, MemoryStore: mem})
+	var p99s, p50s, maxes []float64
+	pushes, errs := 0, 0
+	for range cfg.LatencyRuns {
+		lat, err := load.RunLive(ctx, load.Config{Devices: 2000, Rate: 1000, Duration: 10 * time.Second, KillRatio: 0.1, RelayBin: cfg.RelayBin})
 		if err != nil {
-			return nil, fmt.Errorf("push throughput: %w", err)
+			return nil, fmt.Errorf("kill→push latency: %w", err)
 		}
-		f := Figure{Name: "relay push throughput, Admin SDK → fakefcm (memory store)", Value: thr.PushesPerSecond, Unit: "/s", Goal: "≥ 5000",
-			Met: thr.PushesPerSecond >= 5000, Note: fmt.Sprintf("6,000 msg/s offered to 5,000 killed phones; p99 %.0f ms", thr.PushLatencyMs.P99)}
-		if !mem {
-			f.Name, f.Goal, f.Met = "  the same on SQLite (durable)", "–", true
+		if lat.PushLatencyMs.Count > 0 {
+			p99s, p50s, maxes = append(p99s, lat.PushLatencyMs.P99), append(p50s, lat.PushLatencyMs.P50), append(maxes, lat.PushLatencyMs.Max)
 		}
-		figs = append(figs, f)
+		pushes += lat.PushLatencyMs.Count
+		errs += lat.Errors + lat.Busy
 	}
+	p99 := Median(p99s)
+	figs = append(figs, Figure{Name: "kill→push latency p99 at 1,000 msg/s, live", Value: p99, Unit: "ms", Goal: "≤ 10",
+		Met: p99 <= 10 && len(p99s) == cfg.LatencyRuns,
+		Note: fmt.Sprintf("median of %d runs' p99 (2,000 phones, a tenth killed, 10 s; send to arrival on the FCM channel); median p50 %.1f, max %.1f; %d pushes, %d errors or busy",
+			cfg.LatencyRuns, Median(p50s), Median(maxes), pushes, errs)})
 	return figs, nil
 }

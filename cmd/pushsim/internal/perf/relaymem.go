@@ -79,9 +79,9 @@ func MeasureRelayIdleMemory(ctx context.Context, cfg RelayMemoryConfig) (float64
 	return float64(after-before) / float64(cfg.Connections), nil
 }
 
-// RelayMemoryFigure reports bytes per idle connection against the goal of 16 KiB.
+// RelayMemoryFigure reports bytes per idle connection against the goal of 8 KiB.
 func RelayMemoryFigure(perConn []float64, n int) Figure {
 	m := Median(perConn)
-	return Figure{Name: "relay memory per idle connection", Value: m / 1024, Unit: "KiB", Goal: "≤ 16", Met: m <= 16*1024,
+	return Figure{Name: "relay memory per idle connection", Value: m / 1024, Unit: "KiB", Goal: "≤ 8", Met: m <= 8*1024,
 		Note: fmt.Sprintf("RSS delta of a relay process over %d logged-in connections, %d runs", n, len(perConn))}
 }

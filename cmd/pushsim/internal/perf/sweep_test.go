@@ -1,0 +1,122 @@
+package perf
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// step is a sweep step that delivered pushes per second with this p99.
+func step(offered, pushes, p99 float64) SweepStep {
+	return SweepStep{Offered: offered, Pushes: pushes, P99Ms: p99}
+}
+
+// A step sustains its rate when pushes reach 0.98× the offered rate and the p99 is at most
+// 250 ms, both at once.
+func TestAStepSustainsItsRateAtBothBars(t *testing.T) {
+	for _, tc := range []struct {
+		s    SweepStep
+		want bool
+	}{
+		{step(4000, 4000, 10), true},
+		{step(4000, 3920, 250), true},  // both exactly at the bar
+		{step(4000, 3919, 10), false},  // too few pushes
+		{step(4000, 4000, 251), false}, // too slow
+		{step(4000, 6000, 251), false}, // a backlog from earlier does not make up for latency
+		{step(0, 0, 0), false},         // nothing offered, nothing shown
+	} {
+		require.Equal(t, tc.want, tc.s.Sustains(), "%+v", tc.s)
+	}
+}
+
+// The sweep steps up from the plan's first rate while each step sustains, ends after the first
+// that does not or when the next would pass the maximum; the sustained rate is the highest
+// step before that first failure, and the overload runs offer 1.5× and 2× it (or the first
+// step's rate when none sustained).
+func TestSweepStepsUntilTheFirstFailure(t *testing.T) {
+	plan := SweepPlan{From: 2000, Step: 2000, Max: 10_000}
+	for _, tc := range []struct {
+		name      string
+		steps     []SweepStep
+		next      float64
+		more      bool
+		sustained float64
+		base      float64
+	}{
+		{"nothing run yet", nil, 2000, true, 0, 2000},
+		{"first step passed", []SweepStep{step(2000, 2000, 5)}, 4000, true, 2000, 2000},
+		{"passing, going on", []SweepStep{step(2000, 2000, 5), step(4000, 3990, 40)}, 6000, true, 4000, 4000},
+		{"stops after the first failure", []SweepStep{step(2000, 2000, 5), step(4000, 3990, 40), step(6000, 5000, 900)}, 0, false, 4000, 4000},
+		{"fails on latency alone", []SweepStep{step(2000, 2000, 5), step(4000, 4000, 300)}, 0, false, 2000, 2000},
+		{"the first step fails", []SweepStep{step(2000, 1500, 3000)}, 0, false, 0, 2000},
+		{"bounded by the maximum", []SweepStep{step(2000, 2000, 5), step(4000, 4000, 5), step(6000, 6000, 5), step(8000, 8000, 5), step(10_000, 10_000, 9)},
+			0, false, 10_000, 10_000},
+		// A step after a failure (a sweep run by hand) does not raise the sustained rate.
+		{"nothing counts past a failure", []SweepStep{step(2000, 2000, 5), step(4000, 100, 5000), step(6000, 6000, 5)}, 8000, true, 2000, 2000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			next, more := plan.Next(tc.steps)
+			require.Equal(t, tc.more, more)
+			if more {
+				require.Equal(t, tc.next, next)
+			}
+			sustained, ok := Sustained(tc.steps)
+			require.Equal(t, tc.sustained, sustained)
+			require.Equal(t, tc.sustained > 0, ok)
+			base, rates := plan.OverloadRates(tc.steps)
+			require.Equal(t, tc.base, base)
+			require.Equal(t, []float64{1.5 * tc.base, 2 * tc.base}, rates)
+		})
+	}
+	_, more := SweepPlan{From: 2000, Step: 2000, Max: 1000}.Next(nil)
+	require.False(t, more, "a first step past the maximum is not run")
+}
+
+// The sweep's figures hold each goal: the memory store's sustained rate ≥ 8,000, SQLite's ≥ 0.9×
+// it, 2× delivering ≥ 0.9× the sustained rate, and no acknowledged message lost (with some
+// looked for).
+func TestSweepFiguresAgainstTheirGoals(t *testing.T) {
+	overload := func(base, delivered2x float64, checked, lost int) []OverloadRun {
+		return []OverloadRun{
+			{Factor: 1.5, Step: step(1.5*base, base, 900), AckedChecked: checked, PeakRSS: 100 << 20, RSSMid: 90 << 20, RSSEnd: 95 << 20},
+			{Factor: 2, Step: step(2*base, delivered2x, 900), AckedChecked: checked, AckedLost: lost, FirstLost: `"L1.2@3" to load-u4`,
+				PeakRSS: 120 << 20, RSSMid: 100 << 20, RSSEnd: 110 << 20},
+		}
+	}
+	sweeps := []Sweep{
+		{Store: "memory store", Steps: []SweepStep{step(8000, 8000, 20), step(10_000, 9000, 800)}, Sustained: 8000, Base: 8000,
+			Overload: overload(8000, 7600, 100, 0)},
+		{Store: "SQLite", Steps: []SweepStep{step(6000, 6000, 20), step(8000, 7000, 800)}, Sustained: 6000, Base: 6000,
+			Overload: overload(6000, 4000, 100, 2)},
+	}
+	figs := map[string]Figure{}
+	for _, f := range SweepFigures(sweeps, SweepConfig{}) {
+		figs[f.Name] = f
+	}
+	met := func(name string, value float64, want bool) {
+		t.Helper()
+		f, ok := figs[name]
+		require.True(t, ok, "no figure %q among %v", name, figs)
+		require.InDelta(t, value, f.Value, 1e-9, name)
+		require.Equal(t, want, f.Met, name)
+	}
+	met("sustained push rate, memory store", 8000, true)
+	met("sustained push rate, SQLite ÷ memory store", 0.75, false)
+	met("  memory store: delivered at 2× ÷ sustained", 0.95, true)
+	met("  SQLite: delivered at 2× ÷ sustained", 4000.0/6000, false)
+	met("  memory store: acknowledged messages lost in overload", 0, true)
+	met("  SQLite: acknowledged messages lost in overload", 2, false)
+	met("  memory store: relay peak RSS in overload", 120, true)
+	met("  memory store: relay RSS at the end ÷ halfway, 2× run", 1.1, true)
+	require.Contains(t, figs["  SQLite: acknowledged messages lost in overload"].Note, `"L1.2@3" to load-u4`)
+	require.Contains(t, figs["sustained push rate, memory store"].Note, "8000 ✓ (8000/s, p99 20 ms) · 10000 ✗ (9000/s, p99 800 ms)")
+
+	// Nothing looked for is no proof of nothing lost; nothing sustained is no overload passed.
+	none := []Sweep{{Store: "memory store", Steps: []SweepStep{step(2000, 100, 5000)}, Base: 2000, Overload: overload(2000, 2000, 0, 0)}}
+	for _, f := range SweepFigures(none, SweepConfig{}) {
+		switch f.Name {
+		case "sustained push rate, memory store", "  memory store: delivered at 2× ÷ sustained", "  memory store: acknowledged messages lost in overload":
+			require.False(t, f.Met, f.Name)
+		}
+	}
+}
