@@ -68,3 +68,10 @@ func TestCheckAckedFailsOnAnUnreadableRecipient(t *testing.T) {
 	})
 	require.ErrorContains(t, err, "load-u2: sync refused")
 }
+
+// The acknowledged sends are checked only with every phone in this process: a run spread over
+// worker processes is refused before anything starts.
+func TestCheckAckedNeedsOneLoadProcess(t *testing.T) {
+	_, err := RunLive(t.Context(), Config{Devices: 10, Procs: 2, CheckAcked: true, RelayURL: "http://127.0.0.1:1", FCMURL: "http://127.0.0.1:1"})
+	require.ErrorContains(t, err, "checked with the phones in one process")
+}

@@ -310,16 +310,17 @@ func RunLive(ctx context.Context, cfg Config) (Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return Result{}, err
 	}
+	procs := cfg.procs(fileLimit())
+	if procs > 1 && cfg.CheckAcked {
+		return Result{}, fmt.Errorf("load processes %d: the acknowledged sends are checked with the phones in one process (--load-procs 1)", procs)
+	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x10ad))
 	srv, err := startServers(ctx, cfg, rng)
 	if err != nil {
 		return Result{}, err
 	}
 	defer srv.close()
-	if procs := cfg.procs(fileLimit()); procs > 1 {
-		if cfg.CheckAcked {
-			return Result{}, fmt.Errorf("load processes %d: the acknowledged sends are checked with the phones in one process (--load-procs 1)", procs)
-		}
+	if procs > 1 {
 		res, err := runSpread(ctx, cfg, srv, procs)
 		res.Nodes, res.LoadProcesses = len(srv.procs), procs
 		return res, err
