@@ -3,6 +3,8 @@ package perf
 import (
 	"context"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,29 +39,38 @@ func (s SweepStep) Sustains() bool {
 	return s.Offered > 0 && s.Pushes >= sustainShare*s.Offered && s.P99Ms <= sustainP99Ms
 }
 
-// Next is the offered rate of the step after steps, or false when the sweep is over: after the
-// first step that did not sustain its rate, or when the next would pass Max.
+// Next is the offered rate of the step after steps, or false when the sweep is over. The rate
+// steps up by Step while each step sustains its rate, up to Max; after the first step that does
+// not, one more step halfway between it and the last rate sustained narrows the answer to half a
+// step, and the sweep ends.
 func (p SweepPlan) Next(steps []SweepStep) (float64, bool) {
 	if len(steps) == 0 {
 		return p.From, p.From > 0 && p.From <= p.Max
 	}
-	last := steps[len(steps)-1]
-	if !last.Sustains() || p.Step <= 0 {
+	fail := slices.IndexFunc(steps, func(s SweepStep) bool { return !s.Sustains() })
+	switch {
+	case fail < 0:
+		next := steps[len(steps)-1].Offered + p.Step
+		return next, p.Step > 0 && next <= p.Max
+	case fail == len(steps)-1 && fail > 0:
+		return (steps[fail-1].Offered + steps[fail].Offered) / 2, true
+	default:
 		return 0, false
 	}
-	next := last.Offered + p.Step
-	return next, next <= p.Max
 }
 
-// Sustained is the highest offered rate the steps sustained before the first that did not;
-// false when none did.
+// Sustained is the highest offered rate a step sustained below the lowest rate a step did not
+// sustain; false when none did.
 func Sustained(steps []SweepStep) (float64, bool) {
-	best, ok := 0.0, false
+	ceiling := math.Inf(1)
 	for _, s := range steps {
 		if !s.Sustains() {
-			break
+			ceiling = min(ceiling, s.Offered)
 		}
-		if s.Offered > best {
+	}
+	best, ok := 0.0, false
+	for _, s := range steps {
+		if s.Sustains() && s.Offered < ceiling && s.Offered > best {
 			best, ok = s.Offered, true
 		}
 	}
@@ -231,7 +242,7 @@ func SweepFigures(sweeps []Sweep, cfg SweepConfig) []Figure {
 	for _, s := range sweeps {
 		sustained[s.Store] = s.Sustained
 		f := Figure{Name: "sustained push rate, " + s.Store, Value: s.Sustained, Unit: "/s", Goal: "–", Met: true,
-			Note: fmt.Sprintf("highest offered rate with pushes ≥ %.2f× offered and kill→push p99 ≤ %d ms; %.0f killed phones, steps of %.0f msg/s for %v, relay in its own process: %s",
+			Note: fmt.Sprintf("highest offered rate with pushes ≥ %.2f× offered and kill→push p99 ≤ %d ms; %.0f killed phones, steps of %.0f msg/s and a half step after the first failure, %v each, relay in its own process: %s",
 				sustainShare, sustainP99Ms, float64(cfg.Devices), cfg.Plan.Step, cfg.Window, stepsNote(s.Steps))}
 		if s.Store == sweepStores[0].name {
 			f.Goal, f.Met = "≥ 8000", s.Sustained >= 8000

@@ -46,13 +46,15 @@ func TestSweepStepsUntilTheFirstFailure(t *testing.T) {
 		{"nothing run yet", nil, 2000, true, 0, 2000},
 		{"first step passed", []SweepStep{step(2000, 2000, 5)}, 4000, true, 2000, 2000},
 		{"passing, going on", []SweepStep{step(2000, 2000, 5), step(4000, 3990, 40)}, 6000, true, 4000, 4000},
-		{"stops after the first failure", []SweepStep{step(2000, 2000, 5), step(4000, 3990, 40), step(6000, 5000, 900)}, 0, false, 4000, 4000},
-		{"fails on latency alone", []SweepStep{step(2000, 2000, 5), step(4000, 4000, 300)}, 0, false, 2000, 2000},
+		{"halves the step after the first failure", []SweepStep{step(2000, 2000, 5), step(4000, 3990, 40), step(6000, 5000, 900)}, 5000, true, 4000, 4000},
+		{"the half step sustains", []SweepStep{step(2000, 2000, 5), step(4000, 3990, 40), step(6000, 5000, 900), step(5000, 5000, 60)}, 0, false, 5000, 5000},
+		{"the half step fails too", []SweepStep{step(2000, 2000, 5), step(4000, 3990, 40), step(6000, 5000, 900), step(5000, 4000, 600)}, 0, false, 4000, 4000},
+		{"fails on latency alone", []SweepStep{step(2000, 2000, 5), step(4000, 4000, 300)}, 3000, true, 2000, 2000},
 		{"the first step fails", []SweepStep{step(2000, 1500, 3000)}, 0, false, 0, 2000},
 		{"bounded by the maximum", []SweepStep{step(2000, 2000, 5), step(4000, 4000, 5), step(6000, 6000, 5), step(8000, 8000, 5), step(10_000, 10_000, 9)},
 			0, false, 10_000, 10_000},
-		// A step after a failure (a sweep run by hand) does not raise the sustained rate.
-		{"nothing counts past a failure", []SweepStep{step(2000, 2000, 5), step(4000, 100, 5000), step(6000, 6000, 5)}, 8000, true, 2000, 2000},
+		// A step above a failed rate (a sweep run by hand) does not raise the sustained rate.
+		{"nothing counts above a failure", []SweepStep{step(2000, 2000, 5), step(4000, 100, 5000), step(6000, 6000, 5)}, 0, false, 2000, 2000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			next, more := plan.Next(tc.steps)
