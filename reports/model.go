@@ -292,6 +292,9 @@ type Load struct {
 	PushLatencyMs           Percentiles `json:"pushLatencyMs"`
 	RelayBytesPerConnection float64     `json:"relayBytesPerConnection"`
 	Errors                  int         `json:"errors"`
+	// Busy counts the sends the relay refused with code 5003 (over capacity, retry): pushed back,
+	// not failed.
+	Busy int `json:"busy,omitempty"`
 	// FirstError says what went wrong first, when Errors is not zero.
 	FirstError string   `json:"firstError,omitempty"`
 	Series     []Sample `json:"series,omitempty"`

@@ -371,9 +371,12 @@ func (r *run) open(ctx context.Context, i int) (*phone, error) {
 	p.token = tok
 	onEvent := func(f relay.ServerFrame) {
 		if f.Op == relay.OpReply && f.ID != 0 {
-			if f.Code == relay.OK {
+			switch f.Code {
+			case relay.OK:
 				r.m.acknowledged(time.Now())
-			} else {
+			case relay.CodeBusy:
+				r.m.refusedBusy()
+			default:
 				r.m.error(fmt.Errorf("send refused: %d %s", f.Code, f.Desc))
 			}
 		}

@@ -186,6 +186,7 @@ type meter struct {
 	messages  int                  // sends the relay acknowledged
 	pushes    int
 	errors    int
+	busy      int // sends refused 5003 (over capacity)
 	connected int
 	peak      int // the most phones connected at once
 	series    []reports.Sample
@@ -209,6 +210,13 @@ func (m *meter) error(err error) {
 	if m.firstErr == nil {
 		m.firstErr = err
 	}
+}
+
+// refusedBusy counts a send the relay refused as over capacity.
+func (m *meter) refusedBusy() {
+	m.mu.Lock()
+	m.busy++
+	m.mu.Unlock()
 }
 
 func (m *meter) sending(text string, at time.Time) {
@@ -287,7 +295,7 @@ func (m *meter) result(cfg Config, sendTime time.Duration, bytesPerConn float64)
 		MessagesPerSecond:       float64(m.messages) / over(m.lastAck),
 		PushesPerSecond:         float64(m.pushes) / over(m.lastArrival),
 		PushLatencyMs:           reports.Percentile(m.latencies),
-		RelayBytesPerConnection: bytesPerConn, Errors: m.errors, FirstError: errText(m.firstErr), Series: slices.Clone(m.series),
+		RelayBytesPerConnection: bytesPerConn, Errors: m.errors, Busy: m.busy, FirstError: errText(m.firstErr), Series: slices.Clone(m.series),
 	}
 }
 

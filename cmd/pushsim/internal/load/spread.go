@@ -210,13 +210,14 @@ func (s *spread) tally() error {
 	m := s.m
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.connected, m.messages, m.pushes, m.errors = 0, 0, 0, s.own
+	m.connected, m.messages, m.pushes, m.errors, m.busy = 0, 0, 0, s.own, 0
 	at := func(ns int64) time.Time { return time.Unix(0, ns) }
 	for _, t := range ts {
 		m.connected += t.Connected
 		m.messages += t.Messages
 		m.pushes += t.Pushes
 		m.errors += t.Errors
+		m.busy += t.Busy
 		if m.firstErr == nil && t.FirstError != "" {
 			m.firstErr = errors.New(t.FirstError)
 		}
