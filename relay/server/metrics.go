@@ -17,7 +17,7 @@ type metrics struct {
 	decisions   *prometheus.CounterVec
 	fcmAnswers  *prometheus.CounterVec
 	fcmLatency  prometheus.Histogram
-	busy        prometheus.Counter
+	busy        *prometheus.CounterVec
 }
 
 func newMetrics(s *Server) *metrics {
@@ -34,8 +34,8 @@ func newMetrics(s *Server) *metrics {
 		fcmLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "relay_fcm_send_seconds", Help: "Time from handing a push to the sender to FCM's answer.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}),
-		busy: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "relay_sends_refused_busy_total", Help: "Sends answered 5003 (busy) because the relay was over capacity."}),
+		busy: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "relay_sends_refused_busy_total", Help: "Sends answered 5003 (busy) because the relay was over capacity, by the bound it was at."}, []string{"bound"}),
 	}
 	gauge := func(name, help string, f func(relay.Stats) int) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {

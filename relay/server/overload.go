@@ -68,10 +68,17 @@ type load struct {
 }
 
 // overCapacity is the admission rule: the relay takes no new send while any of the load's
-// figures is at its bound.
-func (o OverloadConfig) overCapacity(l load) bool {
-	return l.unansweredPushes >= o.MaxUnansweredPushes || l.waitingEvents >= o.MaxWaitingEvents ||
-		l.oldestPushWait >= o.MaxPushWait.D()
+// figures is at its bound. It names the first bound reached ("" when none is).
+func (o OverloadConfig) overCapacity(l load) string {
+	switch {
+	case l.unansweredPushes >= o.MaxUnansweredPushes:
+		return "unansweredPushes"
+	case l.oldestPushWait >= o.MaxPushWait.D():
+		return "pushWait"
+	case l.waitingEvents >= o.MaxWaitingEvents:
+		return "waitingEvents"
+	}
+	return ""
 }
 
 // busyReply is the answer to a send refused because the relay is over capacity.
@@ -87,7 +94,8 @@ func busyReply(id int64) relay.ServerFrame {
 // maxBatch.
 func (s *Server) refuseIfBusy(now time.Time, ev frameEvent) bool {
 	l := load{unansweredPushes: s.pushes.unanswered(), waitingEvents: len(s.events), oldestPushWait: s.pushes.oldestWait(now)}
-	if !s.cfg.Overload.overCapacity(l) {
+	bound := s.cfg.Overload.overCapacity(l)
+	if bound == "" {
 		return false
 	}
 	f, bad := relay.DecodeClientFrame(ev.data)
@@ -95,7 +103,7 @@ func (s *Server) refuseIfBusy(now time.Time, ev frameEvent) bool {
 		return false
 	}
 	s.busy = append(s.busy, relay.OutFrame{Conn: ev.id, Frame: busyReply(f.ID)})
-	s.metrics.busy.Inc()
+	s.metrics.busy.WithLabelValues(bound).Inc()
 	return true
 }
 

@@ -20,13 +20,13 @@ func TestAdmissionRuleRefusesAtAnyBound(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, OverloadConfig{MaxUnansweredPushes: 64, MaxWaitingEvents: 1024, MaxPushWait: duration.Of(100 * time.Millisecond)}, o)
 	below := load{unansweredPushes: 63, waitingEvents: 1023, oldestPushWait: 99 * time.Millisecond}
-	require.False(t, o.overCapacity(below))
-	for name, l := range map[string]load{
-		"unanswered pushes": {unansweredPushes: 64, waitingEvents: 1023, oldestPushWait: 99 * time.Millisecond},
-		"waiting events":    {unansweredPushes: 63, waitingEvents: 1024, oldestPushWait: 99 * time.Millisecond},
-		"push wait":         {unansweredPushes: 63, waitingEvents: 1023, oldestPushWait: 100 * time.Millisecond},
+	require.Empty(t, o.overCapacity(below))
+	for bound, l := range map[string]load{
+		"unansweredPushes": {unansweredPushes: 64, waitingEvents: 1023, oldestPushWait: 99 * time.Millisecond},
+		"waitingEvents":    {unansweredPushes: 63, waitingEvents: 1024, oldestPushWait: 99 * time.Millisecond},
+		"pushWait":         {unansweredPushes: 63, waitingEvents: 1023, oldestPushWait: 100 * time.Millisecond},
 	} {
-		require.True(t, o.overCapacity(l), name)
+		require.Equal(t, bound, o.overCapacity(l))
 	}
 }
 
