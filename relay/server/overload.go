@@ -23,7 +23,7 @@ type OverloadConfig struct {
 	// queue being 4096 long.
 	MaxWaitingEvents int `yaml:"maxWaitingEvents"`
 	// MaxPushWait bounds how long the oldest push waiting for a send worker has waited: the
-	// relay's own delay before FCM, whatever its rate on this machine. Zero means 100 ms.
+	// relay's own delay before FCM, whatever its rate on this machine. Zero means 250 ms.
 	MaxPushWait duration.Duration `yaml:"maxPushWait"`
 }
 
@@ -31,9 +31,10 @@ type OverloadConfig struct {
 // tenth of a second of the loop's work at the rates it sustains.
 const defaultWaitingEvents = 1024
 
-// defaultPushWait is MaxPushWait's default: well under the quarter second of kill→push
-// latency that counts as sustained, so that what the relay accepts it also pushes in time.
-const defaultPushWait = 100 * time.Millisecond
+// defaultPushWait is MaxPushWait's default: the quarter second of kill→push latency that
+// counts as sustained. A tighter bound (100 ms was tried) trips on the scheduling stalls of a
+// busy machine, refusing sends that idle workers could have taken.
+const defaultPushWait = 250 * time.Millisecond
 
 // unansweredPerWorker is MaxUnansweredPushes' default per send worker.
 const unansweredPerWorker = 16

@@ -18,13 +18,13 @@ import (
 func TestAdmissionRuleRefusesAtAnyBound(t *testing.T) {
 	o, err := OverloadConfig{}.withDefaults(4)
 	require.NoError(t, err)
-	require.Equal(t, OverloadConfig{MaxUnansweredPushes: 64, MaxWaitingEvents: 1024, MaxPushWait: duration.Of(100 * time.Millisecond)}, o)
-	below := load{unansweredPushes: 63, waitingEvents: 1023, oldestPushWait: 99 * time.Millisecond}
+	require.Equal(t, OverloadConfig{MaxUnansweredPushes: 64, MaxWaitingEvents: 1024, MaxPushWait: duration.Of(250 * time.Millisecond)}, o)
+	below := load{unansweredPushes: 63, waitingEvents: 1023, oldestPushWait: 249 * time.Millisecond}
 	require.Empty(t, o.overCapacity(below))
 	for bound, l := range map[string]load{
-		"unansweredPushes": {unansweredPushes: 64, waitingEvents: 1023, oldestPushWait: 99 * time.Millisecond},
-		"waitingEvents":    {unansweredPushes: 63, waitingEvents: 1024, oldestPushWait: 99 * time.Millisecond},
-		"pushWait":         {unansweredPushes: 63, waitingEvents: 1023, oldestPushWait: 100 * time.Millisecond},
+		"unansweredPushes": {unansweredPushes: 64, waitingEvents: 1023, oldestPushWait: 249 * time.Millisecond},
+		"waitingEvents":    {unansweredPushes: 63, waitingEvents: 1024, oldestPushWait: 249 * time.Millisecond},
+		"pushWait":         {unansweredPushes: 63, waitingEvents: 1023, oldestPushWait: 250 * time.Millisecond},
 	} {
 		require.Equal(t, bound, o.overCapacity(l))
 	}
