@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/pushlab/pushlab/internal/duration"
-
 	"github.com/pushlab/pushlab/relay"
 )
 

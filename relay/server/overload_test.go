@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pushlab/pushlab/internal/duration"
+	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/relay/client"
 )
@@ -35,6 +36,9 @@ func TestOverloadBoundsThatCannotWorkAreRefused(t *testing.T) {
 		_, err := o.withDefaults(64)
 		require.Error(t, err, "%+v", o)
 	}
+	_, err := New(context.Background(), Config{Store: relay.NewMemoryStore(), Sender: &fakeSender{}, AdminKey: secret.New(adminKey),
+		Overload: OverloadConfig{MaxWaitingEvents: 5000}})
+	require.ErrorContains(t, err, "maxWaitingEvents 5000", "the relay does not start on bounds that cannot work")
 	o, err := OverloadConfig{MaxUnansweredPushes: 10, MaxWaitingEvents: eventQueue - 1, MaxPushWait: duration.Of(time.Second)}.withDefaults(64)
 	require.NoError(t, err)
 	require.Equal(t, OverloadConfig{MaxUnansweredPushes: 10, MaxWaitingEvents: eventQueue - 1, MaxPushWait: duration.Of(time.Second)}, o)
