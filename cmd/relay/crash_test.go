@@ -225,7 +225,9 @@ func (b *crashBench) waitPush(p *phone, body string) {
 // it kills the relay with SIGKILL while the traffic goes on, restarts it on the same store, and
 // checks that apps, certificates, bindings and logged-in sessions are as before, that every
 // acknowledged message syncs after a relogin (from 0, in order, once), and that phones killed
-// while logged in — before the crash, or by it — are pushed again.
+// while logged in — before the crash, or by it — are pushed again. On SQLite this is the
+// guarantee the README states: with WAL and synchronous=NORMAL an acknowledged change survives a
+// SIGKILL of the relay (not necessarily a power loss).
 func TestRelaySurvivesSIGKILLMidTraffic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the relay binary")

@@ -128,6 +128,7 @@ func run(args []string) error {
 		Logger:         log,
 		MaxConnections: fc.MaxConnections,
 		SendWorkers:    fc.SendWorkers,
+		Overload:       fc.Overload,
 		Cluster:        clusterCfg,
 	})
 	if err != nil {

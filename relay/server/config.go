@@ -25,6 +25,9 @@ type FileConfig struct {
 	SendWorkers int `yaml:"sendWorkers"`
 	// SendTimeout bounds one push attempt (0: 10 s).
 	SendTimeout duration.Duration `yaml:"sendTimeout"`
+	// Overload says when the relay is over capacity and answers sends 5003 (busy):
+	// maxUnansweredPushes (0: 16 per send worker) and maxWaitingEvents (0: 1024).
+	Overload OverloadConfig `yaml:"overload"`
 	// TLSCert and TLSKey are PEM files (the certificate chain, leaf first, and its private key)
 	// to serve the app WebSocket and the admin API over TLS with: wss:// and https://. Both or
 	// neither; neither serves plain HTTP. The relay's --tls-cert and --tls-key replace them.

@@ -17,6 +17,7 @@ type metrics struct {
 	decisions   *prometheus.CounterVec
 	fcmAnswers  *prometheus.CounterVec
 	fcmLatency  prometheus.Histogram
+	busy        *prometheus.CounterVec
 }
 
 func newMetrics(s *Server) *metrics {
@@ -33,13 +34,15 @@ func newMetrics(s *Server) *metrics {
 		fcmLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "relay_fcm_send_seconds", Help: "Time from handing a push to the sender to FCM's answer.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}),
+		busy: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "relay_sends_refused_busy_total", Help: "Sends answered 5003 (busy) because the relay was over capacity, by the bound it was at."}, []string{"bound"}),
 	}
 	gauge := func(name, help string, f func(relay.Stats) int) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
 			return float64(f(*s.stats.Load()))
 		})
 	}
-	m.reg.MustRegister(m.connections, m.messages, m.decisions, m.fcmAnswers, m.fcmLatency,
+	m.reg.MustRegister(m.connections, m.messages, m.decisions, m.fcmAnswers, m.fcmLatency, m.busy,
 		gauge("relay_logged_in_devices", "Devices logged in (online or killed).", func(st relay.Stats) int { return st.LoggedIn }),
 		gauge("relay_online_devices", "Logged-in devices with a live connection.", func(st relay.Stats) int { return st.Online }),
 		gauge("relay_pending_pushes", "Pushes sent and not finished (in flight or waiting to be retried).", func(st relay.Stats) int { return st.PendingPushes }),

@@ -2,6 +2,7 @@ package server
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -11,7 +12,7 @@ import (
 // One device's pushes all go to one send worker, in the order the relay decided them: FCM must
 // see a newer notification after the older one it replaces.
 func TestOneDevicesPushesKeepTheirOrder(t *testing.T) {
-	lanes := newPushLanes(8)
+	lanes := newPushLanes(8, time.Now)
 	devices := []relay.DeviceKey{{SDKAppID: 1, UserID: "alice", DeviceID: "phone"}, {SDKAppID: 1, UserID: "alice", DeviceID: "tablet"},
 		{SDKAppID: 1, UserID: "bob", DeviceID: "phone"}, {SDKAppID: 2, UserID: "alice", DeviceID: "phone"}}
 	for id := range uint64(40) {
@@ -21,7 +22,8 @@ func TestOneDevicesPushesKeepTheirOrder(t *testing.T) {
 	last := map[relay.DeviceKey]uint64{}
 	used := map[int]bool{}
 	for i, q := range lanes.lanes {
-		for _, p := range q.items {
+		for _, w := range q.items {
+			p := w.p
 			if l, ok := laneOf[p.Device]; ok {
 				require.Equal(t, l, i, "%v's pushes are spread over lanes", p.Device)
 			}

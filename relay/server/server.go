@@ -9,7 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
+	"hash/maphash"
 	"io"
 	"log/slog"
 	"net/http"
@@ -54,6 +54,9 @@ type Config struct {
 	MaxConnections int
 	// SendWorkers is how many pushes may be in flight to FCM at once; zero means 64.
 	SendWorkers int
+	// Overload says when the relay is over capacity and answers sends with relay.CodeBusy
+	// (overload.go); its zero fields mean their defaults.
+	Overload OverloadConfig
 	// WriteTimeout bounds one frame write to a client; zero means 10 s. A client that cannot
 	// take its frames in time is disconnected.
 	WriteTimeout time.Duration
@@ -83,7 +86,10 @@ type Server struct {
 	metrics *metrics
 	handler http.Handler
 
-	events   chan event
+	events chan event
+	// results carries the send workers' push results; the loop takes them before new events,
+	// so that a flood of frames cannot hold back the answers that free the workers.
+	results  chan relay.PushResult
 	stop     chan struct{}
 	loopDone chan struct{}
 	closed   sync.Once
@@ -97,6 +103,9 @@ type Server struct {
 
 	pushes  *pushLanes
 	workers sync.WaitGroup
+	// busy are the replies to sends refused while over capacity, written after each batch;
+	// owned by the loop.
+	busy []relay.OutFrame
 
 	stats atomic.Pointer[relay.Stats]
 	// certChecks counts certificates by their check's status, refreshed when certificates change.
@@ -167,6 +176,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.SendWorkers == 0 {
 		cfg.SendWorkers = 64
 	}
+	var err error
+	if cfg.Overload, err = cfg.Overload.withDefaults(cfg.SendWorkers); err != nil {
+		return nil, fmt.Errorf("relay server: %w", err)
+	}
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = 10 * time.Second
 	}
@@ -181,11 +194,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, log: cfg.Logger, clock: cfg.Clock,
-		events:   make(chan event, 4096),
+		events:   make(chan event, eventQueue),
+		results:  make(chan relay.PushResult, cfg.SendWorkers),
 		stop:     make(chan struct{}),
 		loopDone: make(chan struct{}),
 		conns:    map[relay.ConnID]*wsConn{},
-		pushes:   newPushLanes(cfg.SendWorkers),
+		pushes:   newPushLanes(cfg.SendWorkers, cfg.Clock),
 	}
 	s.trace = newTraceKeeper(cfg.Store, cfg.Core.Effective().Trace, cfg.Clock, s.log)
 	var stats relay.Stats
@@ -215,7 +229,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.certChecks.Store(&counts)
 	s.checkCtx, s.cancelCheck = context.WithCancel(context.Background())
 	s.metrics = newMetrics(s)
-	var err error
 	if s.handler, err = s.routes(); err != nil {
 		return nil, err
 	}
@@ -344,13 +357,12 @@ func (s *Server) loop() {
 		select {
 		case <-s.stop:
 			// Take in what is still waiting (the last push answers), store it, and stop.
-			for drained := false; !drained; {
-				select {
-				case ev := <-s.events:
-					replies = append(replies, s.apply(ev))
-				default:
-					drained = true
+			for {
+				ev, ok := s.waiting()
+				if !ok {
+					break
 				}
+				replies = append(replies, s.apply(ev))
 			}
 			err := s.carryOutAll()
 			for _, reply := range replies {
@@ -368,21 +380,13 @@ func (s *Server) loop() {
 			} else {
 				s.step(s.clock(), relay.Input{Kind: relay.InputTick})
 			}
+		case r := <-s.results:
+			replies = s.batch(append(replies[:0], s.apply(resultEvent{r: r})))
 		case ev := <-s.events:
-			replies = append(replies[:0], s.apply(ev))
-			// Take what else is waiting, so that one store transaction covers many events
-			// (unless a Tap watches the events one by one).
-			for n := 0; n < maxBatch && s.cfg.Tap == nil; n++ {
-				select {
-				case ev := <-s.events:
-					replies = append(replies, s.apply(ev))
-					continue
-				default:
-				}
-				break
-			}
+			replies = s.batch(append(replies[:0], s.apply(ev)))
 		}
 		err := s.carryOutAll()
+		s.writeBusy()
 		for _, reply := range replies {
 			if reply != nil {
 				reply(err)
@@ -407,9 +411,41 @@ func (s *Server) loop() {
 	}
 }
 
+// batch takes what else is waiting, push results first, so that one store transaction covers
+// many events (unless a Tap watches the events one by one).
+func (s *Server) batch(replies []func(error)) []func(error) {
+	for n := 0; n < maxBatch && s.cfg.Tap == nil; n++ {
+		ev, ok := s.waiting()
+		if !ok {
+			break
+		}
+		replies = append(replies, s.apply(ev))
+	}
+	return replies
+}
+
+// waiting takes the next waiting event without blocking: a push result if one waits, else
+// whatever else does.
+func (s *Server) waiting() (event, bool) {
+	select {
+	case r := <-s.results:
+		return resultEvent{r: r}, true
+	default:
+	}
+	select {
+	case ev := <-s.events:
+		return ev, true
+	default:
+		return nil, false
+	}
+}
+
 // apply hands one event to the core and returns what must happen once its records are durable.
 func (s *Server) apply(ev event) func(error) {
 	now := s.clock()
+	if fe, ok := ev.(frameEvent); ok && s.refuseIfBusy(now, fe) {
+		return nil
+	}
 	if s.cl != nil {
 		if reply, handled := s.applyCluster(now, ev); handled {
 			return reply
@@ -589,12 +625,19 @@ func (s *Server) sendWorker(q *pushQueue) {
 		}
 		start := s.clock()
 		r := s.cfg.Sender.Send(context.Background(), p)
+		q.done()
 		s.metrics.fcm(r, s.clock().Sub(start))
-		if !s.post(resultEvent{r: r}) {
+		select {
+		case s.results <- r:
+		case <-s.loopDone:
 			return
 		}
 	}
 }
+
+// eventQueue is how many events (frames, connections opening and closing, admin calls) may
+// wait for the loop; a connection's reader waits when it is full.
+const eventQueue = 4096
 
 // maxBatch bounds the events one store transaction covers: more per batch means fewer commits
 // under load, at the price of a longer wait for the first event's effects.
@@ -605,21 +648,46 @@ const statsEvery = 250 * time.Millisecond
 
 // pushLanes spreads pushes over one queue per send worker by device, so that one device's
 // pushes reach FCM in the order the relay decided them (a newer notification must replace an
-// older one under its collapse key, not the other way round).
-type pushLanes struct{ lanes []*pushQueue }
+// older one under its collapse key, not the other way round). It counts the pushes handed to it
+// that FCM has not answered yet, and knows how long the oldest waiting one has waited:
+// admission control (overload.go) bounds both.
+type pushLanes struct {
+	lanes   []*pushQueue
+	seed    maphash.Seed
+	clock   func() time.Time
+	pending atomic.Int64
+}
 
-func newPushLanes(n int) *pushLanes {
-	l := &pushLanes{lanes: make([]*pushQueue, n)}
+func newPushLanes(n int, clock func() time.Time) *pushLanes {
+	l := &pushLanes{lanes: make([]*pushQueue, n), seed: maphash.MakeSeed(), clock: clock}
 	for i := range l.lanes {
-		l.lanes[i] = newPushQueue()
+		l.lanes[i] = &pushQueue{pending: &l.pending}
+		l.lanes[i].cond = sync.NewCond(&l.lanes[i].mu)
 	}
 	return l
 }
 
 func (l *pushLanes) put(p relay.Push) {
-	h := fnv.New32a()
-	fmt.Fprintf(h, "%d/%s/%s", p.Device.SDKAppID, p.Device.UserID, p.Device.DeviceID)
-	l.lanes[h.Sum32()%uint32(len(l.lanes))].put(p)
+	l.pending.Add(1)
+	l.lanes[maphash.Comparable(l.seed, p.Device)%uint64(len(l.lanes))].put(p, l.clock().UnixNano())
+}
+
+// unanswered is how many pushes wait in the lanes or are with FCM.
+func (l *pushLanes) unanswered() int { return int(l.pending.Load()) }
+
+// oldestWait is how long the push that has waited longest for a send worker has waited; zero
+// when none waits.
+func (l *pushLanes) oldestWait(now time.Time) time.Duration {
+	oldest := int64(0)
+	for _, q := range l.lanes {
+		if at := q.since.Load(); at != 0 && (oldest == 0 || at < oldest) {
+			oldest = at
+		}
+	}
+	if oldest == 0 {
+		return 0
+	}
+	return max(time.Duration(now.UnixNano()-oldest), 0)
 }
 
 func (l *pushLanes) cancel(ids []uint64) {
@@ -638,24 +706,31 @@ func (l *pushLanes) close() {
 	}
 }
 
-// pushQueue is an unbounded FIFO of pushes between the loop (which must never block) and the
-// send workers.
+// pushQueue is one send worker's FIFO of pushes from the loop, which must never block: its
+// length is bounded by admission control, not here.
 type pushQueue struct {
-	mu     sync.Mutex
-	cond   *sync.Cond
-	items  []relay.Push
-	closed bool
+	mu      sync.Mutex
+	cond    *sync.Cond
+	items   []queuedPush
+	closed  bool
+	pending *atomic.Int64 // the lanes' count of unanswered pushes
+	// since is when (Unix nanoseconds) the push at the head of the queue was queued; 0 when
+	// the queue is empty. Admission control reads it without the lock.
+	since atomic.Int64
 }
 
-func newPushQueue() *pushQueue {
-	q := &pushQueue{}
-	q.cond = sync.NewCond(&q.mu)
-	return q
+// queuedPush is a push waiting for its send worker, and when (Unix nanoseconds) it was queued.
+type queuedPush struct {
+	p  relay.Push
+	at int64
 }
 
-func (q *pushQueue) put(p relay.Push) {
+func (q *pushQueue) put(p relay.Push, at int64) {
 	q.mu.Lock()
-	q.items = append(q.items, p)
+	q.items = append(q.items, queuedPush{p: p, at: at})
+	if len(q.items) == 1 {
+		q.since.Store(at)
+	}
 	q.mu.Unlock()
 	q.cond.Signal()
 }
@@ -669,16 +744,32 @@ func (q *pushQueue) take() (relay.Push, bool) {
 	if q.closed {
 		return relay.Push{}, false
 	}
-	p := q.items[0]
+	p := q.items[0].p
+	q.items[0] = queuedPush{} // let the sent push's strings go
 	q.items = q.items[1:]
+	q.headChanged()
 	return p, true
 }
 
-// cancel drops pushes still waiting to be sent.
+// headChanged notes when the new head of the queue was queued; q.mu is held.
+func (q *pushQueue) headChanged() {
+	if len(q.items) == 0 {
+		q.since.Store(0)
+		return
+	}
+	q.since.Store(q.items[0].at)
+}
+
+// done says FCM answered a push taken from the queue.
+func (q *pushQueue) done() { q.pending.Add(-1) }
+
 // cancel drops the queued pushes whose IDs drop holds.
 func (q *pushQueue) cancel(drop map[uint64]bool) {
 	q.mu.Lock()
-	q.items = slices.DeleteFunc(q.items, func(p relay.Push) bool { return drop[p.ID] })
+	n := len(q.items)
+	q.items = slices.DeleteFunc(q.items, func(w queuedPush) bool { return drop[w.p.ID] })
+	q.pending.Add(int64(len(q.items) - n))
+	q.headChanged()
 	q.mu.Unlock()
 }
 

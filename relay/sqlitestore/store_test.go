@@ -90,6 +90,19 @@ func crashBatch(i uint64) []relay.Record {
 	return recs
 }
 
+// The durability the README promises is that of WAL with synchronous=NORMAL (what
+// TestSurvivesSIGKILL and cmd/relay's crash test hold it to): the store must run with exactly
+// those settings, neither weaker (OFF) nor, unannounced, stronger (FULL: an fsync per batch).
+func TestRunsWALWithSynchronousNormal(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "relay.db"))
+	var mode string
+	var sync int
+	require.NoError(t, s.db.QueryRow("PRAGMA journal_mode").Scan(&mode))
+	require.NoError(t, s.db.QueryRow("PRAGMA synchronous").Scan(&sync))
+	require.Equal(t, "wal", strings.ToLower(mode))
+	require.Equal(t, 1, sync, "synchronous=NORMAL is 1 (OFF 0, FULL 2)")
+}
+
 // TestSurvivesSIGKILL runs a child process that applies batches and prints the number of each
 // batch Apply returned for, kills it with SIGKILL mid-stream, and checks that the database holds
 // every batch reported and no part of any other. It does so three times on the same database,

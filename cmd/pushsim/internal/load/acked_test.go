@@ -22,7 +22,7 @@ func TestRepliesAreCountedByCode(t *testing.T) {
 	m.track(4, 9, "d")
 	at := time.Unix(1, 0)
 	m.reply(1, relay.OK, "", at)
-	m.reply(2, codeBusy, "busy, retry", at)
+	m.reply(2, relay.CodeBusy, "busy, retry", at)
 	m.reply(3, relay.OK, "", at)
 	m.reply(4, relay.CodeInternal, "could not store", at)
 	m.reply(5, relay.OK, "", at) // a send not tracked: counted, not kept

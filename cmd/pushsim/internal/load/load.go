@@ -190,7 +190,7 @@ type meter struct {
 	latencies []float64            // ms, every push arrival
 	window    []float64            // ms, arrivals since the last sample
 	messages  int                  // sends the relay acknowledged
-	busy      int                  // sends the relay refused as busy (codeBusy)
+	busy      int                  // sends the relay refused as busy (relay.CodeBusy)
 	pushes    int
 	errors    int
 	connected int
@@ -219,11 +219,6 @@ func newMeter(start time.Time) *meter {
 	return &meter{start: start, sent: map[string]time.Time{}, seen: map[string]bool{}}
 }
 
-// codeBusy is the reply code of a send the relay refuses while overloaded, to be retried
-// later ("busy, retry"): neither acknowledged nor an error. It is relay.CodeBusy (5003), which
-// the relay's protocol gains with its overload control; the literal stands until then.
-const codeBusy relay.Code = 5003
-
 // track keeps a send until its reply, so that an acknowledged one can be looked for afterwards;
 // it does nothing unless sends are tracked.
 func (m *meter) track(id int64, to int, text string) {
@@ -235,7 +230,7 @@ func (m *meter) track(id int64, to int, text string) {
 }
 
 // reply counts the relay's reply to a send: acknowledged (code 0; kept when tracked), busy
-// (codeBusy), or refused (an error).
+// (relay.CodeBusy), or refused (an error).
 func (m *meter) reply(id int64, code relay.Code, desc string, at time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -248,7 +243,7 @@ func (m *meter) reply(id int64, code relay.Code, desc string, at time.Time) {
 		if tracked {
 			m.acked = append(m.acked, msg)
 		}
-	case codeBusy:
+	case relay.CodeBusy:
 		m.busy++
 	default:
 		m.errors++
@@ -344,7 +339,7 @@ func (m *meter) sample(at time.Time, over time.Duration) reports.Sample {
 // Result is a live run's figures: the report's, and what the bench reads besides.
 type Result struct {
 	reports.Load
-	// Busy counts the sends the relay answered "busy, retry" (codeBusy): not acknowledged, not
+	// Busy counts the sends the relay answered "busy, retry" (relay.CodeBusy): not acknowledged, not
 	// errors.
 	Busy int
 	// AckedChecked is how many acknowledged sends Config.CheckAcked looked for, AckedLost how
