@@ -37,6 +37,7 @@ type wsConn struct {
 	id      relay.ConnID
 	ws      *websocket.Conn
 	br      *bufio.Reader   // ws reads through it: frames it holds are read before waiting again
+	lent    *bufio.Reader   // the pooled reader whose buffer br holds while it reads (see borrow)
 	raw     syscall.RawConn // the plain socket, to wait until it has bytes to read; nil over TLS
 	timeout time.Duration
 
@@ -213,7 +214,9 @@ func (s *Server) read(c *wsConn) {
 		return
 	}
 	for {
+		c.giveBackReadBuffer()
 		waitReadable(c.raw)
+		c.borrowReadBuffer()
 		more := make(chan bool, 1)
 		go func() { more <- s.readFrames(c) }()
 		if !<-more {
@@ -240,6 +243,32 @@ func (s *Server) readFrames(c *wsConn) bool {
 			return true
 		}
 	}
+}
+
+// readBuffers lends read buffers to connections while they read, as the upgrader's
+// WriteBufferPool lends write buffers while they write.
+var readBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+
+// giveBackReadBuffer puts the connection's read buffer, empty, back in the pool, so that an idle
+// connection holds none. ws keeps its pointer to br, which stays a zero bufio.Reader until
+// borrowReadBuffer: nothing reads from ws in between. A bufio.Reader has no way to swap its
+// buffer, so its value is swapped with a pooled one.
+func (c *wsConn) giveBackReadBuffer() {
+	if c.lent == nil {
+		c.lent = new(bufio.Reader) // the first time: br's buffer came with the upgrade
+	}
+	*c.lent = *c.br
+	c.lent.Reset(nil)
+	*c.br = bufio.Reader{}
+	readBuffers.Put(c.lent)
+	c.lent = nil
+}
+
+// borrowReadBuffer gives br a buffer from the pool, reading from the connection's socket.
+func (c *wsConn) borrowReadBuffer() {
+	c.lent = readBuffers.Get().(*bufio.Reader)
+	c.lent.Reset(c.ws.NetConn())
+	*c.br = *c.lent
 }
 
 // smallReadBuffer hands the upgrader, at the hijack, a read buffer of readBufferSize bytes of
