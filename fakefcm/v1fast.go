@@ -3,6 +3,7 @@ package fakefcm
 import (
 	"bytes"
 	"encoding/json"
+	jsonv2 "encoding/json/v2"
 	"strconv"
 )
 
@@ -100,9 +101,10 @@ type v1FastAndroidNote struct {
 // decoder must look at.
 func decodeV1Fast(body []byte) (req *V1Request, ok bool) {
 	var b v1FastBody
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil || len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 || b.Message == nil {
+	// Unmarshal takes one value and nothing after it but space. It is stricter than the precise
+	// decoder (names match case for case, a name may not repeat, strings must be valid UTF-8):
+	// what it refuses, the precise decoder judges.
+	if err := jsonv2.Unmarshal(body, &b, jsonv2.RejectUnknownMembers(true)); err != nil || b.Message == nil {
 		return nil, false
 	}
 	vo, ok := one(b.ValidateOnly, b.ValidateOnlyC)

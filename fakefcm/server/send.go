@@ -20,14 +20,18 @@ import (
 // maxBatchParts is the most sub-requests one batch may carry, as the Admin SDK and Google allow.
 const maxBatchParts = 500
 
-// v1Answer is the answer to one HTTP v1 send: what to write, and how long to hold it back.
+// v1Answer is the answer to one HTTP v1 send: what to write, and how long to hold it back. Every
+// answer is JSON (v1ContentType); retryAfter is its Retry-After header, if any.
 type v1Answer struct {
-	status  int
-	header  http.Header
-	body    []byte
-	delay   time.Duration
-	outcome string // for metrics and logs: "ok" or the error code
+	status     int
+	retryAfter string
+	body       []byte
+	delay      time.Duration
+	outcome    string // for metrics and logs: "ok" or the error code
 }
+
+// v1ContentType is the Content-Type of every HTTP v1 answer.
+const v1ContentType = "application/json; charset=UTF-8"
 
 // handleV1Send serves POST /v1/projects/{project}/messages:send.
 func (s *Server) handleV1Send(w http.ResponseWriter, r *http.Request) {
@@ -39,8 +43,10 @@ func (s *Server) handleV1Send(w http.ResponseWriter, r *http.Request) {
 	if !s.hold(w, r, a.delay) {
 		return
 	}
-	for k, v := range a.header {
-		w.Header()[k] = v
+	h := w.Header()
+	h["Content-Type"] = []string{v1ContentType}
+	if a.retryAfter != "" {
+		h["Retry-After"] = []string{a.retryAfter}
 	}
 	w.WriteHeader(a.status)
 	_, _ = w.Write(a.body)
@@ -49,7 +55,7 @@ func (s *Server) handleV1Send(w http.ResponseWriter, r *http.Request) {
 // sendV1 authenticates, decodes and sends one HTTP v1 request.
 func (s *Server) sendV1(authHeader, projectID string, body []byte) v1Answer {
 	plain := func(status int, rpcStatus, msg string) v1Answer {
-		return v1Answer{status: status, header: jsonHeader(), body: fakefcm.PlainStatusBody(status, rpcStatus, msg), outcome: rpcStatus}
+		return v1Answer{status: status, body: fakefcm.PlainStatusBody(status, rpcStatus, msg), outcome: rpcStatus}
 	}
 	authed, aerr := s.auth.checkBearer(authHeader)
 	if aerr != nil {
@@ -67,18 +73,14 @@ func (s *Server) sendV1(authHeader, projectID string, body []byte) v1Answer {
 	var res fakefcm.SendResult
 	s.step(func(now time.Time) { res = s.core.Send(now, sr) })
 	if res.Err != nil {
-		h := jsonHeader()
+		a := v1Answer{status: res.Err.Code.HTTPStatus(), body: res.Err.V1Body(), delay: res.Delay, outcome: string(res.Err.Code)}
 		if res.Err.RetryAfter > 0 {
-			h.Set("Retry-After", retryAfterHeader(res.Err.RetryAfter))
+			a.retryAfter = retryAfterHeader(res.Err.RetryAfter)
 		}
-		return v1Answer{status: res.Err.Code.HTTPStatus(), header: h, body: res.Err.V1Body(), delay: res.Delay, outcome: string(res.Err.Code)}
+		return a
 	}
 	b, _ := json.Marshal(fakefcm.V1Response{Name: res.Name})
-	return v1Answer{status: http.StatusOK, header: jsonHeader(), body: b, delay: res.Delay, outcome: "ok"}
-}
-
-func jsonHeader() http.Header {
-	return http.Header{"Content-Type": {"application/json; charset=UTF-8"}}
+	return v1Answer{status: http.StatusOK, body: b, delay: res.Delay, outcome: "ok"}
 }
 
 var batchPartPath = regexp.MustCompile(`^/v1/projects/([^/]+)/messages:send$`)
@@ -141,7 +143,11 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		fmt.Fprintf(pw, "HTTP/1.1 %d %s\r\n", a.status, http.StatusText(a.status))
-		_ = a.header.Write(pw)
+		// The part's header lines in sorted order, as http.Header.Write writes them.
+		fmt.Fprintf(pw, "Content-Type: %s\r\n", v1ContentType)
+		if a.retryAfter != "" {
+			fmt.Fprintf(pw, "Retry-After: %s\r\n", a.retryAfter)
+		}
 		fmt.Fprintf(pw, "Content-Length: %d\r\n\r\n", len(a.body))
 		_, _ = pw.Write(a.body)
 	}
@@ -162,7 +168,7 @@ type batchPart struct {
 // 400 in its place, as Google does, and the rest of the batch goes on.
 func (s *Server) readBatchPart(outer *http.Request, part *multipart.Part) batchPart {
 	bad := func(msg string) batchPart {
-		return batchPart{bad: &v1Answer{status: http.StatusBadRequest, header: jsonHeader(), body: fakefcm.PlainStatusBody(http.StatusBadRequest, "INVALID_ARGUMENT", msg), outcome: "INVALID_ARGUMENT"}}
+		return batchPart{bad: &v1Answer{status: http.StatusBadRequest, body: fakefcm.PlainStatusBody(http.StatusBadRequest, "INVALID_ARGUMENT", msg), outcome: "INVALID_ARGUMENT"}}
 	}
 	inner, err := http.ReadRequest(bufio.NewReader(part))
 	if err != nil {

@@ -52,10 +52,13 @@ type Server struct {
 	handler http.Handler
 	auth    *authority
 
-	mu      sync.Mutex // guards core, conns and closing
+	mu      sync.Mutex // guards core, conns, closing and loopAt
 	core    *fakefcm.Core
 	conns   map[string]*deviceConn
 	closing bool
+	// loopAt is the core's wake-up the driver loop last read and waits for; zero if it read
+	// none. step nudges the loop only when the core's next wake-up comes before it.
+	loopAt time.Time
 
 	wake     chan struct{} // nudges the driver loop to re-read the core's next wake-up
 	stop     chan struct{}
@@ -175,12 +178,17 @@ func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // step runs fn on the core under the lock at the current time, then hands the core's deliveries
 // to the device channels (still under the lock, so that each channel sees them in order) and
-// nudges the driver loop.
+// nudges the driver loop if fn brought the core's next wake-up forward.
 func (s *Server) step(fn func(now time.Time)) {
 	s.mu.Lock()
 	fn(s.clock())
 	s.deliver(s.core.TakeOutbox())
+	at, ok := s.core.NextWake()
+	nudge := ok && (s.loopAt.IsZero() || at.Before(s.loopAt))
 	s.mu.Unlock()
+	if !nudge {
+		return // the loop already waits for a wake-up at or before the core's next one
+	}
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -195,6 +203,10 @@ func (s *Server) loop() {
 	for {
 		s.mu.Lock()
 		at, ok := s.core.NextWake()
+		s.loopAt = time.Time{}
+		if ok {
+			s.loopAt = at
+		}
 		s.mu.Unlock()
 		wait := time.Hour
 		if ok {

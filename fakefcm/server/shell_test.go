@@ -196,6 +196,26 @@ func TestDeliveryLatencyRunsOnTheClock(t *testing.T) {
 	})
 }
 
+// TestEarlierWakeUpWakesTheLoop: while the driver loop waits for a later wake-up (a pending
+// message's TTL), a send whose delivery is due sooner is delivered on time.
+func TestEarlierWakeUpWakesTheLoop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := startBubble(t, fakefcm.Behaviour{Latency: duration.Of(2 * time.Second)})
+		away, tok := b.device(t), b.device(t)
+		status, _, body := b.send(t, fmt.Sprintf(`{"message":{"token":%q,"android":{"ttl":"60s"}}}`, away))
+		require.Equal(t, http.StatusOK, status, body)
+		synctest.Wait() // the loop now waits for the TTL, a minute away
+		ch, err := b.cc.Connect(context.Background(), tok)
+		require.NoError(t, err)
+		start := time.Now()
+		b.send(t, fmt.Sprintf(`{"message":{"token":%q,"data":{"n":"1"}}}`, tok))
+		_, err = ch.Receive()
+		require.NoError(t, err)
+		require.Equal(t, 2*time.Second, time.Since(start))
+		require.NoError(t, ch.Close())
+	})
+}
+
 func TestFaultLatencyHoldsTheAnswerButDeliversAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := startBubble(t, fakefcm.Behaviour{})
@@ -295,6 +315,27 @@ func TestRetryAfterHeaderOnQuotaExceeded(t *testing.T) {
 		require.Equal(t, http.StatusTooManyRequests, status)
 		require.Equal(t, "90", hdr.Get("Retry-After"))
 		require.Contains(t, body, `"errorCode":"QUOTA_EXCEEDED"`)
+	})
+}
+
+// TestBatchPartCarriesRetryAfter: a part refused for quota carries its Retry-After and its JSON
+// Content-Type in its own header, in http.Header.Write's form.
+func TestBatchPartCarriesRetryAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := startBubble(t, fakefcm.Behaviour{})
+		tok := b.device(t)
+		require.NoError(t, b.cc.SetFaults(context.Background(), []fakefcm.FaultRule{{Status: 429, RetryAfter: duration.Of(90 * time.Second)}}))
+		body := batchBody("B", batchPartRequest("/v1/projects/demo/messages:send", "", fmt.Sprintf(`{"message":{"token":%q}}`, tok)))
+		req, _ := http.NewRequest(http.MethodPost, bubbleURL+"/v1", strings.NewReader(body))
+		req.Header.Set("Content-Type", "multipart/mixed; boundary=B")
+		req.Header.Set("Authorization", "Bearer "+b.bearer)
+		resp, err := b.http.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		out, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, string(out))
+		require.Contains(t, string(out), "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json; charset=UTF-8\r\nRetry-After: 90\r\nContent-Length: ")
 	})
 }
 

@@ -1,10 +1,13 @@
 package server
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -12,22 +15,30 @@ import (
 	"github.com/pushlab/pushlab/relay"
 )
 
-// upgrader keeps per-connection memory small: a 1 KiB read buffer of its own (so that the HTTP
-// server's 4 KiB one is freed with the handler), and write buffers borrowed from a pool only while
-// writing, so an idle connection holds no write buffer at all.
+// upgrader keeps per-connection memory small: it reads through the small buffer handleWS hands
+// it at the hijack (ReadBufferSize 0 makes it take that one rather than make its own, and the
+// HTTP server's 4 KiB one is freed with the handler), and write buffers are borrowed from a pool
+// only while writing, so an idle connection holds no write buffer at all.
 var upgrader = websocket.Upgrader{
-	ReadBufferSize:  1024,
 	WriteBufferPool: &sync.Pool{},
 	WriteBufferSize: 4096,
 	// App connections come from native apps and tools, not from browsers on other origins.
 	CheckOrigin: func(*http.Request) bool { return true },
 }
 
-// wsConn is one app connection. Its reader is the HTTP handler's goroutine; a writer goroutine
-// runs only while frames wait to be written.
+// readBufferSize is a connection's read buffer. App frames are small; a larger one is read
+// around the buffer, straight into the message. The upgrader takes a hijacked buffer only if it
+// holds more than 256 bytes.
+const readBufferSize = 512
+
+// wsConn is one app connection. A goroutine of its own waits for its frames (see read); a writer
+// goroutine runs only while frames wait to be written.
 type wsConn struct {
 	id      relay.ConnID
 	ws      *websocket.Conn
+	br      *bufio.Reader   // ws reads through it: frames it holds are read before waiting again
+	lent    *bufio.Reader   // the pooled reader whose buffer br holds while it reads (see borrow)
+	raw     syscall.RawConn // the plain socket, to wait until it has bytes to read; nil over TLS
 	timeout time.Duration
 
 	mu      sync.Mutex
@@ -150,12 +161,14 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many connections: the relay takes at most its configured number; retry later", http.StatusServiceUnavailable)
 		return
 	}
-	ws, err := upgrader.Upgrade(w, r, nil)
+	h := &smallReadBuffer{ResponseWriter: w}
+	ws, err := upgrader.Upgrade(h, r, nil)
 	if err != nil {
 		return // the upgrader has answered
 	}
 	ws.SetReadLimit(relay.MaxFrameBytes)
-	c := &wsConn{id: relay.ConnID(s.nextID.Add(1)), ws: ws, timeout: s.cfg.WriteTimeout, done: make(chan struct{})}
+	c := &wsConn{id: relay.ConnID(s.nextID.Add(1)), ws: ws, br: h.br, timeout: s.cfg.WriteTimeout, done: make(chan struct{})}
+	c.raw = plainSocket(ws.NetConn())
 	s.connMu.Lock()
 	if s.closing {
 		s.connMu.Unlock()
@@ -186,20 +199,93 @@ func (s *Server) serveConn(c *wsConn) {
 	<-c.done
 }
 
-// read hands the connection's frames to the loop until it ends.
+// read hands the connection's frames to the loop until it ends. An idle connection keeps only a
+// goroutine parked in a shallow wait for its next bytes, which fits the smallest stack the runtime
+// gives (2 KiB). Reading a frame runs deeper (the WebSocket framing, allocation, the post), and a
+// goroutine's stack that has grown for it never shrinks back to 2 KiB while parked in a socket
+// read; so the frames are read on a goroutine of their own that ends once they are read, taking
+// its stack with it. Decoding happens on the loop.
 func (s *Server) read(c *wsConn) {
+	if c.raw == nil {
+		// Over TLS, frames may wait decrypted in the TLS layer, where no socket peek sees them:
+		// this goroutine reads them itself, and keeps its grown stack.
+		for s.readFrames(c) {
+		}
+		return
+	}
+	for {
+		c.giveBackReadBuffer()
+		waitReadable(c.raw)
+		c.borrowReadBuffer()
+		more := make(chan bool, 1)
+		go func() { more <- s.readFrames(c) }()
+		if !<-more {
+			return
+		}
+	}
+}
+
+// readFrames reads frames until the read buffer holds no more of them, and reports whether the
+// connection goes on.
+func (s *Server) readFrames(c *wsConn) bool {
 	for {
 		_, data, err := c.ws.ReadMessage()
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
 				c.close(relay.CloseTooBig, "frame over 64 KiB")
 			}
-			return
+			return false
 		}
-		// Decoding happens on the loop: JSON decoding runs deep, and a reader that never does
-		// it keeps the small stack an idle connection needs.
 		if !s.post(frameEvent{id: c.id, data: data}) {
-			return
+			return false
+		}
+		if c.br.Buffered() == 0 {
+			return true
 		}
 	}
+}
+
+// readBuffers lends read buffers to connections while they read, as the upgrader's
+// WriteBufferPool lends write buffers while they write.
+var readBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+
+// giveBackReadBuffer puts the connection's read buffer, empty, back in the pool, so that an idle
+// connection holds none. ws keeps its pointer to br, which stays a zero bufio.Reader until
+// borrowReadBuffer: nothing reads from ws in between. A bufio.Reader has no way to swap its
+// buffer, so its value is swapped with a pooled one.
+func (c *wsConn) giveBackReadBuffer() {
+	if c.lent == nil {
+		c.lent = new(bufio.Reader) // the first time: br's buffer came with the upgrade
+	}
+	*c.lent = *c.br
+	c.lent.Reset(nil)
+	*c.br = bufio.Reader{}
+	readBuffers.Put(c.lent)
+	c.lent = nil
+}
+
+// borrowReadBuffer gives br a buffer from the pool, reading from the connection's socket.
+func (c *wsConn) borrowReadBuffer() {
+	c.lent = readBuffers.Get().(*bufio.Reader)
+	c.lent.Reset(c.ws.NetConn())
+	*c.br = *c.lent
+}
+
+// smallReadBuffer hands the upgrader, at the hijack, a read buffer of readBufferSize bytes of
+// its own in place of the HTTP server's 4 KiB one, and keeps it so that read can tell when it is
+// empty.
+type smallReadBuffer struct {
+	http.ResponseWriter
+	br *bufio.Reader
+}
+
+// Hijack takes over the connection; bytes sent before the handshake completed stay in the HTTP
+// server's buffer, where the upgrader finds and refuses them.
+func (h *smallReadBuffer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil || brw.Reader.Buffered() > 0 {
+		return conn, brw, err
+	}
+	h.br = bufio.NewReaderSize(conn, readBufferSize)
+	return conn, bufio.NewReadWriter(h.br, brw.Writer), nil
 }

@@ -1,15 +1,19 @@
 package server
 
 import (
+	"context"
 	"errors"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
 )
 
@@ -77,4 +81,79 @@ func TestSlowClientIsClosedWith1008(t *testing.T) {
 		require.Greater(t, got, 0)
 		bob.conn.Close()
 	})
+}
+
+// heldConn is a client's socket whose writes can be held back and then sent in one write, so
+// that several WebSocket frames reach the relay in one segment, or a frame in two.
+type heldConn struct {
+	net.Conn
+	hold    bool
+	pending []byte
+}
+
+func (h *heldConn) Write(p []byte) (int, error) {
+	if h.hold {
+		h.pending = append(h.pending, p...)
+		return len(p), nil
+	}
+	return h.Conn.Write(p)
+}
+
+// flush writes the first n held bytes (all of them if n is larger) in one write.
+func (h *heldConn) flush(n int) error {
+	n = min(n, len(h.pending))
+	_, err := h.Conn.Write(h.pending[:n])
+	h.pending = h.pending[n:]
+	return err
+}
+
+// TestFramesArrivingTogetherOrSplitAreAllRead: over a real socket, where an idle connection waits
+// for its next bytes outside the WebSocket reader, frames that arrive in one segment are all
+// read (those left in the read buffer too), and so is a frame larger than the read buffer that
+// arrives in two parts.
+func TestFramesArrivingTogetherOrSplitAreAllRead(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, err := Listen(ctx, "127.0.0.1:0", Config{
+		Core:  relay.Config{FramesPerSecond: 1_000_000, FrameBurst: 1_000_000},
+		Store: relay.NewMemoryStore(), Sender: &fakeSender{}, AdminKey: secret.New(adminKey),
+	})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, l.Shutdown(context.Background())) }()
+
+	var held *heldConn
+	dialer := &websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		held = &heldConn{Conn: c}
+		return held, err
+	}}
+	ws, _, err := dialer.DialContext(ctx, "ws"+strings.TrimPrefix(l.URL, "http")+"/v1/ws", nil)
+	require.NoError(t, err)
+	defer ws.Close()
+	require.NoError(t, ws.SetReadDeadline(time.Now().Add(20*time.Second)))
+	pongs := func(n int) {
+		t.Helper()
+		for range n {
+			var f relay.ServerFrame
+			require.NoError(t, ws.ReadJSON(&f))
+			require.Equal(t, relay.OpPong, f.Op)
+		}
+	}
+
+	const together = 60 // about 1.5 KiB of frames: more than the read buffer holds at once
+	held.hold = true
+	for i := range together {
+		require.NoError(t, ws.WriteJSON(relay.ClientFrame{Op: relay.OpPing, ID: int64(i + 1)}))
+	}
+	require.NoError(t, held.flush(len(held.pending)))
+	pongs(together)
+
+	require.NoError(t, ws.WriteJSON(relay.ClientFrame{Op: relay.OpPing, ID: 100, Text: strings.Repeat("x", 3*readBufferSize)}))
+	require.NoError(t, held.flush(readBufferSize/2))
+	require.NoError(t, held.flush(len(held.pending)))
+	pongs(1)
+
+	held.hold = false
+	require.NoError(t, ws.WriteJSON(relay.ClientFrame{Op: relay.OpPing, ID: 101}))
+	pongs(1)
 }
