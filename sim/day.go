@@ -55,7 +55,7 @@ func RunDay(cfg DayConfig, now func() time.Time) (DayResult, error) {
 		cfg.Sessions = 6
 	}
 	const app, secretKey = 1400000001, "day-in-the-life-secret-0123"
-	w, err := NewVirtual(VirtualConfig{Seed: cfg.Seed, Lean: true, FastPushes: true, Relay: relay.Config{InboxLimit: 1000, TraceLimit: 10_000}})
+	w, err := NewVirtual(VirtualConfig{Seed: cfg.Seed, Lean: true, FastPushes: true, FCMCountsOnly: true, Relay: relay.Config{InboxLimit: 1000, TraceLimit: 10_000}})
 	if err != nil {
 		return DayResult{}, err
 	}

@@ -38,6 +38,9 @@ type VirtualConfig struct {
 	// still reach OnObserve and OnTrace), and no relay store (so no RestartRelay). For long runs
 	// that only count.
 	Lean bool
+	// FCMCountsOnly runs fakefcm's core without message records, only its counts: FCMRecords
+	// returns none. For long runs that read no record.
+	FCMCountsOnly bool
 	// Log keeps the event log: a hash of every event (for determinism checks) and, with
 	// KeepLog, its lines. Off, a long run spends nothing on it.
 	Log     bool
@@ -98,7 +101,7 @@ func NewVirtual(cfg VirtualConfig) (*VirtualWorld, error) {
 	}
 	cfg.Relay.Seed = SubSeed(cfg.Seed, "relay")
 	cfg.Relay.DiscardRecords = cfg.Relay.DiscardRecords || cfg.Lean // no store to apply them to
-	fcm, err := fakefcm.New(fakefcm.Config{Seed: SubSeed(cfg.Seed, "fakefcm"), Behaviour: cfg.FCM})
+	fcm, err := fakefcm.New(fakefcm.Config{Seed: SubSeed(cfg.Seed, "fakefcm"), Behaviour: cfg.FCM, CountsOnly: cfg.FCMCountsOnly})
 	if err != nil {
 		return nil, fmt.Errorf("fakefcm: %w", err)
 	}
