@@ -29,6 +29,10 @@ type Config struct {
 	// MaxRecords is how many message records the core keeps: past it the oldest finished ones
 	// are forgotten. Zero means DefaultMaxRecords; negative keeps everything.
 	MaxRecords int
+	// CountsOnly keeps no message records, only the counts Stats reports: Records and Record find
+	// nothing. For long simulations that read no record (a day of a hundred thousand phones would
+	// otherwise keep millions); servers and scenarios keep the records.
+	CountsOnly bool
 }
 
 // Behaviour is fakefcm's configurable delivery behaviour. The zero value is FCM's documented
@@ -92,6 +96,7 @@ type Core struct {
 	records     []*Record
 	recordSeq   int64
 	maxRecords  int
+	countsOnly  bool
 	byToken     map[string][]*Record
 	byMessageID map[string]*Record
 	timerPushes uint64
@@ -118,6 +123,7 @@ func New(cfg Config) (*Core, error) {
 		byToken:     map[string][]*Record{},
 		byMessageID: map[string]*Record{},
 		maxRecords:  cfg.MaxRecords,
+		countsOnly:  cfg.CountsOnly,
 	}
 	if c.maxRecords == 0 {
 		c.maxRecords = DefaultMaxRecords

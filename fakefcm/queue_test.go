@@ -124,6 +124,41 @@ func TestRecordsAreCapped(t *testing.T) {
 	require.Greater(t, core.Records(RecordFilter{})[0].Seq, first.Record, "the oldest finished records are gone")
 }
 
+// TestCountsOnlyKeepsNoRecordsAndDeliversTheSame runs the same sends through a recording core
+// and a counting one: the same deliveries and counts, and no records in the second.
+func TestCountsOnlyKeepsNoRecordsAndDeliversTheSame(t *testing.T) {
+	run := func(countsOnly bool) (Stats, []Delivery, int) {
+		core, err := New(Config{Seed: 7, CountsOnly: countsOnly})
+		require.NoError(t, err)
+		p, err := core.CreateProject(ProjectSpec{ID: "demo", SenderID: "1"})
+		require.NoError(t, err)
+		tok, err := core.RegisterDevice(epoch, DeviceSpec{SenderID: p.SenderID, PackageName: "com.example.im"})
+		require.NoError(t, err)
+		var out []Delivery
+		for i := range 50 {
+			core.Send(epoch, SendRequest{API: APIV1, Project: "demo", Message: dataMsg(tok, i)})
+			core.Send(epoch, SendRequest{API: APIV1, Project: "demo", Message: dataMsg("bogus", i)})
+			if i == 20 {
+				require.NoError(t, core.Connect(epoch, tok))
+			}
+			for _, d := range core.TakeOutbox() {
+				out = append(out, d)
+				if d.Message != nil && i%2 == 0 {
+					require.NoError(t, core.Ack(epoch, tok, d.Message.MessageID))
+				}
+			}
+		}
+		return core.Stats(), out, len(core.Records(RecordFilter{}))
+	}
+	kept, keptOut, keptRecords := run(false)
+	counted, countedOut, countedRecords := run(true)
+	require.Equal(t, 100, keptRecords)
+	require.Zero(t, countedRecords, "a counting core keeps no record")
+	require.Equal(t, kept, counted)
+	require.Equal(t, keptOut, countedOut)
+	require.NotEmpty(t, countedOut)
+}
+
 func TestForceStopTakesBackWhatIsInFlightAndAcceptsLateAcks(t *testing.T) {
 	w := newBench(t, Behaviour{})
 	w.noAck = true

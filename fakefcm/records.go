@@ -105,11 +105,15 @@ func (c *Core) Record(messageID string) (Record, bool) {
 }
 
 // addRecord appends a record, indexes it, and forgets the oldest finished records when there are
-// more than the core keeps.
+// more than the core keeps. With CountsOnly the record is numbered but neither kept nor indexed:
+// it lives only as long as the message it follows is queued.
 func (c *Core) addRecord(r Record) *Record {
 	c.recordSeq++
 	r.Seq = c.recordSeq
 	rec := &r
+	if c.countsOnly {
+		return rec
+	}
 	c.records = append(c.records, rec)
 	if r.Token != "" {
 		c.byToken[r.Token] = append(c.byToken[r.Token], rec)

@@ -2,7 +2,6 @@ package relay
 
 import (
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/pushlab/pushlab/internal/duration"
@@ -235,7 +234,20 @@ func (a AppConfig) Validate() error {
 	return nil
 }
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9_.@:+-]{1,128}$`)
-
-// validID reports whether s may be a user, device, group or conversation ID.
-func validID(s string) bool { return idPattern.MatchString(s) }
+// validID reports whether s may be a user, device, group or conversation ID: 1 to 128 of
+// A-Z a-z 0-9 _ . @ : + - (the pattern ^[A-Za-z0-9_.@:+-]{1,128}$, checked by hand: every
+// message checks several IDs, and the regexp was a tenth of the relay's time per message).
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch b := s[i]; {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		case b == '_', b == '.', b == '@', b == ':', b == '+', b == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -115,15 +115,15 @@ func (c *Core) send(sdkAppID uint64, fromDevice string, req SendRequest, origin 
 	if req.ClientMsgID != "" {
 		from.rememberClientMsgID(req.ClientMsgID, id)
 	}
-	c.deliverLocal(m, local, req.OnlineOnly)
+	c.deliverLocal(m, local, req.OnlineOnly, nil)
 	return id, false, nil
 }
 
 // deliverLocal files m in the inbox of each target (all of this core's users) under the target's
 // conversation and delivers it: a frame to their online devices, the push rule for the others. An
-// online-only message is never stored. It returns each recipient's sequence number.
-func (c *Core) deliverLocal(m StoredMsg, targets []sendTarget, onlineOnly bool) map[string]uint64 {
-	var seqs map[string]uint64
+// online-only message is never stored. seqs, if not nil, is given each recipient's sequence
+// number (only a remote partition's answer needs them: a map per message is not made for nothing).
+func (c *Core) deliverLocal(m StoredMsg, targets []sendTarget, onlineOnly bool, seqs map[string]uint64) {
 	for _, t := range targets {
 		u := c.user(t.user)
 		m := m
@@ -137,10 +137,9 @@ func (c *Core) deliverLocal(m StoredMsg, targets []sendTarget, onlineOnly bool) 
 		}
 		u.seq++
 		m.Seq = u.seq
-		if seqs == nil {
-			seqs = map[string]uint64{}
+		if seqs != nil {
+			seqs[t.user.UserID] = m.Seq
 		}
-		seqs[t.user.UserID] = m.Seq
 		u.inbox = append(u.inbox, m)
 		if c.recording() {
 			c.record(PutMessage{User: u.key, Msg: m})
@@ -154,7 +153,6 @@ func (c *Core) deliverLocal(m StoredMsg, targets []sendTarget, onlineOnly bool) 
 			c.decide(u.devices[dev], m, false)
 		}
 	}
-	return seqs
 }
 
 func (u *user) rememberClientMsgID(clientID, id string) {

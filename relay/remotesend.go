@@ -155,7 +155,7 @@ func (c *Core) RemoteAnswer(now time.Time, a RemoteAnswer) {
 		if ps.req.ClientMsgID != "" {
 			c.user(ps.clientFrom).rememberClientMsgID(ps.req.ClientMsgID, ps.msg.ID)
 		}
-		c.deliverLocal(ps.msg, ps.local, ps.req.OnlineOnly)
+		c.deliverLocal(ps.msg, ps.local, ps.req.OnlineOnly, nil)
 	}
 	for _, o := range ps.origins {
 		c.answerSend(o, ps)
@@ -212,7 +212,11 @@ func (c *Core) RemoteMsg(now time.Time, reply uint64, m RemoteMsg) {
 		if m.OfflinePush != nil {
 			sm.Push = *m.OfflinePush
 		}
-		answer.Seqs = c.deliverLocal(sm, targets, m.OnlineOnly)
+		seqs := map[string]uint64{}
+		c.deliverLocal(sm, targets, m.OnlineOnly, seqs)
+		if len(seqs) > 0 {
+			answer.Seqs = seqs
+		}
 	}
 	c.ready.Answers = append(c.ready.Answers, answer)
 }

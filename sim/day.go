@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"time"
 
@@ -21,17 +22,25 @@ type DayConfig struct {
 	// Sessions is how many times a day each app is opened (default 6); a session lasts 10 to 30
 	// minutes, the last third of it in the background, and ends with a kill.
 	Sessions int
+	// MeasureHeap collects garbage once the day is done (outside Wall) and reports the live
+	// heap in DayResult.LiveHeap: what the world holds after a day.
+	MeasureHeap bool
 }
 
 // DayResult is what a day produced.
 type DayResult struct {
+	Devices  int           // phones simulated
 	Events   uint64        // engine events run
 	Virtual  time.Duration // virtual time simulated
 	Wall     time.Duration // real time taken
 	Sent     int           // messages the apps sent
 	Pushes   int           // pushes the relay handed to FCM
 	Received int           // pushes that reached phones
+	LiveHeap uint64        // bytes live once the day is done, with MeasureHeap
 }
+
+// PerPhone is the wall time the day took per phone: flat as the day grows if its cost is linear.
+func (r DayResult) PerPhone() time.Duration { return r.Wall / time.Duration(max(r.Devices, 1)) }
 
 // EventsPerSecond is the simulator's speed.
 func (r DayResult) EventsPerSecond() float64 { return float64(r.Events) / r.Wall.Seconds() }
@@ -55,7 +64,7 @@ func RunDay(cfg DayConfig, now func() time.Time) (DayResult, error) {
 		cfg.Sessions = 6
 	}
 	const app, secretKey = 1400000001, "day-in-the-life-secret-0123"
-	w, err := NewVirtual(VirtualConfig{Seed: cfg.Seed, Lean: true, FastPushes: true, Relay: relay.Config{InboxLimit: 1000, TraceLimit: 10_000}})
+	w, err := NewVirtual(VirtualConfig{Seed: cfg.Seed, Lean: true, FastPushes: true, FCMCountsOnly: true, Relay: relay.Config{InboxLimit: 1000, TraceLimit: 10_000}})
 	if err != nil {
 		return DayResult{}, err
 	}
@@ -68,7 +77,7 @@ func RunDay(cfg DayConfig, now func() time.Time) (DayResult, error) {
 	}
 	rng := Rand(cfg.Seed, "day")
 	start := w.Now()
-	res := DayResult{}
+	res := DayResult{Devices: cfg.Devices}
 	devices := make([]*Device, cfg.Devices)
 	for i := range devices {
 		devices[i] = w.AddDevice(DeviceConfig{ID: fmt.Sprintf("d%d", i), User: fmt.Sprintf("u%d", i), SDKAppID: app,
@@ -112,6 +121,13 @@ func RunDay(cfg DayConfig, now func() time.Time) (DayResult, error) {
 	res.Wall = now().Sub(began)
 	res.Events = w.eng.Events()
 	res.Virtual = cfg.Duration
+	if cfg.MeasureHeap {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		res.LiveHeap = ms.HeapAlloc
+		runtime.KeepAlive(w)
+	}
 	return res, nil
 }
 

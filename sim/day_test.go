@@ -9,8 +9,10 @@ import (
 
 // TestDayInTheLifeSmall runs a small day and checks it did what a day does.
 func TestDayInTheLifeSmall(t *testing.T) {
-	res, err := RunDay(DayConfig{Seed: 1, Devices: 200, Duration: 4 * time.Hour}, time.Now)
+	res, err := RunDay(DayConfig{Seed: 1, Devices: 200, Duration: 4 * time.Hour, MeasureHeap: true}, time.Now)
 	require.NoError(t, err)
+	require.Equal(t, 200, res.Devices)
+	require.Positive(t, res.LiveHeap, "the live heap is measured")
 	require.Greater(t, res.Sent, 200*40, "most messages are sent (a few fall on a closed app)")
 	require.Greater(t, res.Pushes, res.Sent/3, "recipients are mostly killed: most messages become pushes")
 	require.Greater(t, res.Received, res.Pushes*9/10, "and most pushes arrive")

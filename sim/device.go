@@ -62,11 +62,17 @@ type Device struct {
 	pending    map[int64]string // request id → op
 	lastHeard  time.Time
 	pingCancel func()
-	backoff    time.Duration
-	retry      func()
+	// pingLink is the link the heartbeat timer pings on; pingTick (the ping method, made once)
+	// runs it, so that the day's millions of heartbeats allocate no closure each.
+	pingLink RelayLink
+	pingTick func()
+	backoff  time.Duration
+	retry    func()
 
-	unread    int
-	tray      []Observation
+	unread int
+	// tray counts the notifications in the tray: a tap takes the newest, and nothing reads what
+	// they said (the observation of each push has it), so a count is all the phone keeps.
+	tray      int
 	obs       []Observation
 	syncedNow []uint64 // seqs received by sync since the latest login
 
@@ -409,7 +415,7 @@ func (d *Device) Uninstall() {
 		d.env.FCMUnregister(d, d.token)
 	}
 	d.forgetMessages()
-	d.installed, d.token, d.creds, d.tray = false, "", false, nil
+	d.installed, d.token, d.creds, d.tray = false, "", false, 0
 }
 
 // forgetMessages drops what the app kept of its user's messages (the app's data goes with an
@@ -431,11 +437,11 @@ func (d *Device) TokenRefresh() {
 // Tap taps the newest notification in the tray: the app launches (or comes to the foreground).
 func (d *Device) Tap() {
 	defer d.lifecycle("tap")
-	if len(d.tray) == 0 {
+	if d.tray == 0 {
 		d.observe(Observation{Kind: ObsRefused, Detail: "tap: the notification tray is empty"})
 		return
 	}
-	d.tray = d.tray[:len(d.tray)-1]
+	d.tray--
 	if d.app == AppNotRunning {
 		d.launch()
 	} else {

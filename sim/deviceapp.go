@@ -82,20 +82,26 @@ func (d *Device) request(f relay.ClientFrame) {
 
 // heartbeat pings while connected, and gives up on a connection silent for two intervals.
 func (d *Device) heartbeat() {
-	l := d.link
-	d.pingCancel = d.env.After(d.cfg.Heartbeat, func() {
-		if d.link != l || d.linkState != linkOpen {
-			return
-		}
-		if d.env.Now().Sub(d.lastHeard) > 2*d.cfg.Heartbeat {
-			defer d.observe(Observation{Kind: ObsClosed, Detail: "no answer from the relay: reconnecting"})
-			d.dropLink()
-			d.scheduleReconnect()
-			return
-		}
-		d.link.Send(relay.ClientFrame{Op: relay.OpPing})
-		d.heartbeat()
-	})
+	if d.pingTick == nil {
+		d.pingTick = d.ping
+	}
+	d.pingLink = d.link
+	d.pingCancel = d.env.After(d.cfg.Heartbeat, d.pingTick)
+}
+
+// ping is one heartbeat on pingLink: a ping, or giving up on a silent connection.
+func (d *Device) ping() {
+	if d.link != d.pingLink || d.linkState != linkOpen {
+		return
+	}
+	if d.env.Now().Sub(d.lastHeard) > 2*d.cfg.Heartbeat {
+		defer d.observe(Observation{Kind: ObsClosed, Detail: "no answer from the relay: reconnecting"})
+		d.dropLink()
+		d.scheduleReconnect()
+		return
+	}
+	d.link.Send(relay.ClientFrame{Op: relay.OpPing})
+	d.heartbeat()
 }
 
 // OnRelayFrame: a frame from the relay.
@@ -237,7 +243,7 @@ func (d *Device) OnPush(l FCMLink, f fakefcm.DeviceFrame) {
 	}
 	d.observe(o)
 	if d.app != AppForeground {
-		d.tray = append(d.tray, o)
+		d.tray++
 	}
 	l.Ack(m.MessageID)
 }

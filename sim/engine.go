@@ -26,8 +26,15 @@ var Epoch = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 // the same time in the order they were scheduled. It is not safe for concurrent use.
 type Engine struct {
 	now    time.Time
-	q      timerq.Queue[func()]
+	q      timerq.Queue[event]
 	events uint64
+}
+
+// event is a queued function, or a cancellable timer (VirtualWorld.After): the timer rides in
+// the queue itself, which spares a closure per timer.
+type event struct {
+	fn    func()
+	timer *vtimer
 }
 
 // NewEngine returns an engine whose clock reads start.
@@ -44,7 +51,15 @@ func (e *Engine) At(t time.Time, fn func()) {
 	if t.Before(e.now) {
 		t = e.now
 	}
-	e.q.Push(t, fn)
+	e.q.Push(t, event{fn: fn})
+}
+
+// atTimer schedules a cancellable timer at time t.
+func (e *Engine) atTimer(t time.Time, vt *vtimer) {
+	if t.Before(e.now) {
+		t = e.now
+	}
+	e.q.Push(t, event{timer: vt})
 }
 
 // After schedules fn d from now.
@@ -60,7 +75,7 @@ func (e *Engine) RunUntil(t time.Time) {
 // held throughout, else at the time of the event that ended it.
 func (e *Engine) RunWhile(deadline time.Time, keep func() bool) bool {
 	for keep() {
-		at, fn, ok := e.q.PopDue(deadline)
+		at, ev, ok := e.q.PopDue(deadline)
 		if !ok {
 			if deadline.After(e.now) {
 				e.now = deadline
@@ -71,7 +86,11 @@ func (e *Engine) RunWhile(deadline time.Time, keep func() bool) bool {
 			e.now = at
 		}
 		e.events++
-		fn()
+		if ev.timer != nil {
+			ev.timer.fire()
+		} else {
+			ev.fn()
+		}
 	}
 	return false
 }

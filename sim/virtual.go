@@ -38,6 +38,9 @@ type VirtualConfig struct {
 	// still reach OnObserve and OnTrace), and no relay store (so no RestartRelay). For long runs
 	// that only count.
 	Lean bool
+	// FCMCountsOnly runs fakefcm's core without message records, only its counts: FCMRecords
+	// returns none. For long runs that read no record.
+	FCMCountsOnly bool
 	// Log keeps the event log: a hash of every event (for determinism checks) and, with
 	// KeepLog, its lines. Off, a long run spends nothing on it.
 	Log     bool
@@ -98,7 +101,7 @@ func NewVirtual(cfg VirtualConfig) (*VirtualWorld, error) {
 	}
 	cfg.Relay.Seed = SubSeed(cfg.Seed, "relay")
 	cfg.Relay.DiscardRecords = cfg.Relay.DiscardRecords || cfg.Lean // no store to apply them to
-	fcm, err := fakefcm.New(fakefcm.Config{Seed: SubSeed(cfg.Seed, "fakefcm"), Behaviour: cfg.FCM})
+	fcm, err := fakefcm.New(fakefcm.Config{Seed: SubSeed(cfg.Seed, "fakefcm"), Behaviour: cfg.FCM, CountsOnly: cfg.FCMCountsOnly})
 	if err != nil {
 		return nil, fmt.Errorf("fakefcm: %w", err)
 	}
@@ -232,10 +235,24 @@ func (w *VirtualWorld) step(in relay.Input, dev *Device) error {
 	if w.cl != nil {
 		return w.cl.input(in, dev)
 	}
-	w.tapped(TapEvent{Kind: TapInput, Input: in, Device: dev})
+	if w.tap != nil {
+		w.tapped(TapEvent{Kind: TapInput, Input: in, Device: dev})
+	}
 	err := w.relay.Step(w.eng.Now(), in)
 	w.relayReady()
 	return err
+}
+
+// receive hands the relay core a frame from a connection, as step does with an InputReceive,
+// without building the input (a large struct) when no tap and no cluster needs it: the path of
+// every frame of a day.
+func (w *VirtualWorld) receive(conn relay.ConnID, f relay.ClientFrame, dev *Device) {
+	if w.cl != nil || w.tap != nil {
+		_ = w.step(relay.Input{Kind: relay.InputReceive, Conn: conn, Frame: f}, dev)
+		return
+	}
+	w.relay.Receive(w.eng.Now(), conn, f)
+	w.relayReady()
 }
 
 // RelayDo runs fn on the relay core at the current time and carries out its Ready.
@@ -434,7 +451,7 @@ func (w *VirtualWorld) Close() error { return nil }
 // After (Env) schedules fn d from now.
 func (w *VirtualWorld) After(d time.Duration, fn func()) func() {
 	t := &vtimer{fn: fn}
-	w.eng.After(d, t.fire)
+	w.eng.atTimer(w.eng.Now().Add(d), t)
 	return t.cancel
 }
 

@@ -97,7 +97,7 @@ func (c *vconn) deliverUp(f relay.ClientFrame) {
 
 // receive hands a frame to the relay core now.
 func (c *vconn) receive(f relay.ClientFrame) {
-	_ = c.w.step(relay.Input{Kind: relay.InputReceive, Conn: c.id, Frame: f}, c.dev)
+	c.w.receive(c.id, f, c.dev)
 }
 
 // Close ends the connection from the device; the relay is told only if the link lets it.
@@ -282,7 +282,10 @@ var (
 // the jitter. The event that delivers a frame carries no copy of it (a day in the life sends
 // millions): it takes the oldest from the queue.
 type lane[T any] struct {
+	// q[head:] are the frames on their way. The array is reused once the lane drains, which on a
+	// connection with a frame or two in flight is almost always: no allocation per frame.
 	q       []T
+	head    int
 	last    time.Time // the latest arrival scheduled
 	deliver func()    // takes the oldest frame and hands it on (built once per lane)
 }
@@ -303,9 +306,12 @@ func (l *lane[T]) send(eng *Engine, delay time.Duration, f T, to func(T)) {
 	if l.deliver == nil {
 		l.deliver = func() {
 			var zero T
-			f := l.q[0]
-			l.q[0] = zero
-			l.q = l.q[1:]
+			f := l.q[l.head]
+			l.q[l.head] = zero
+			l.head++
+			if l.head == len(l.q) {
+				l.q, l.head = l.q[:0], 0
+			}
 			to(f)
 		}
 	}

@@ -61,7 +61,7 @@ func benchParts() []benchPart {
 			}
 			return []perf.Figure{perf.RelayMemoryFigure(perConn, o.idleConns)}, nil
 		}},
-		{name: "day", what: "a virtual day in the life of 10,000 phones", long: true, run: func(context.Context, benchOptions) ([]perf.Figure, error) {
+		{name: "day", what: "a virtual day in the life of 10,000 phones (three runs), 30,000 and 100,000", long: true, run: func(context.Context, benchOptions) ([]perf.Figure, error) {
 			day, err := perf.DayInTheLifeFigures()
 			if err != nil {
 				return nil, fmt.Errorf("day in the life: %w", err)

@@ -3,31 +3,10 @@ package perf
 import (
 	"context"
 	"fmt"
-	"runtime/debug"
 	"time"
 
 	"github.com/pushlab/pushlab/cmd/pushsim/internal/load"
-	"github.com/pushlab/pushlab/sim"
 )
-
-// DayInTheLifeFigures runs the simulator's day in the life of 10,000 phones over 24 virtual
-// hours once and reports its wall time (goal ≤ 8 s), events per second and speed-up. The
-// collector runs less often during the run (GOGC 400): a simulation is a batch job.
-func DayInTheLifeFigures() ([]Figure, error) {
-	old := debug.SetGCPercent(400)
-	defer debug.SetGCPercent(old)
-	res, err := sim.RunDay(sim.DayConfig{Seed: 1}, time.Now)
-	if err != nil {
-		return nil, err
-	}
-	wall := res.Wall.Seconds()
-	return []Figure{
-		{Name: "virtual day in the life, 10,000 phones × 24 h", Value: wall, Unit: "s wall", Goal: "≤ 8", Met: wall <= 8,
-			Note: fmt.Sprintf("%d events, %d messages, %d pushes; one run", res.Events, res.Sent, res.Pushes)},
-		{Name: "  simulator events per second", Value: res.EventsPerSecond(), Unit: "/s", Goal: "–", Met: true},
-		{Name: "  virtual time ÷ wall time", Value: res.Speedup(), Unit: "×", Goal: "–", Met: true},
-	}, nil
-}
 
 // LiveLoadConfig sizes the live load figures.
 type LiveLoadConfig struct {

@@ -1,0 +1,117 @@
+package perf
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pushlab/pushlab/sim"
+)
+
+// DayMemoryLimit is the soft memory limit of the day runs: with GOGC 400 alone, the heap of a
+// day of 100,000 phones would grow to five times what it keeps live.
+const DayMemoryLimit = 8 << 30
+
+// DayInTheLifeFigures runs the simulator's day in the life over 24 virtual hours for 10,000,
+// 30,000 and 100,000 phones and reports its wall time (goals: 10,000 phones ≤ 8 s, 100,000
+// ≤ 90 s), the wall time per phone, the live heap the day leaves and the process's peak RSS
+// during the run. The collector runs less often during the runs (GOGC 400: a simulation is a batch job), up to a soft
+// memory limit (DayMemoryLimit) that only the biggest day reaches.
+func DayInTheLifeFigures() ([]Figure, error) {
+	old := debug.SetGCPercent(400)
+	defer debug.SetGCPercent(old)
+	oldLimit := debug.SetMemoryLimit(DayMemoryLimit)
+	defer debug.SetMemoryLimit(oldLimit)
+	// The 10,000 phones (three runs, the median reported) and two larger days, so that
+	// a reader sees whether the cost per phone stays flat as the day grows.
+	sizes := []struct{ Devices, Runs int }{{10_000, 3}, {30_000, 1}, {100_000, 1}}
+	var figs []Figure
+	for _, size := range sizes {
+		var walls []float64
+		var res sim.DayResult
+		var peak uint64
+		for range size.Runs {
+			resetPeakRSS()
+			r, err := sim.RunDay(sim.DayConfig{Seed: 1, Devices: size.Devices, MeasureHeap: true}, time.Now)
+			if err != nil {
+				return nil, fmt.Errorf("%d phones: %w", size.Devices, err)
+			}
+			peak = max(peak, peakRSS())
+			walls = append(walls, r.Wall.Seconds())
+			res = r
+		}
+		wall := Median(walls)
+		perPhone := wall / float64(size.Devices) * 1e6
+		runs := "one run"
+		if size.Runs > 1 {
+			runs = fmt.Sprintf("median of %d runs (%s s)", size.Runs, joinFloats(walls))
+		}
+		name := fmt.Sprintf("virtual day in the life, %s phones × 24 h", thousands(size.Devices))
+		goal, met := "–", true
+		switch size.Devices {
+		case 10_000:
+			goal, met = "≤ 8", wall <= 8
+		case 100_000:
+			goal, met = "≤ 90", wall <= 90
+		}
+		mem := fmt.Sprintf("live heap after %d MB", res.LiveHeap>>20)
+		if peak > 0 {
+			mem += fmt.Sprintf(", peak RSS %d MB", peak>>20)
+		}
+		figs = append(figs,
+			Figure{Name: name, Value: wall, Unit: "s wall", Goal: goal, Met: met,
+				Note: fmt.Sprintf("%d events, %d messages, %d pushes; %s; %s", res.Events, res.Sent, res.Pushes, runs, mem)},
+			Figure{Name: "  wall time per phone", Value: perPhone, Unit: "µs", Goal: "flat", Met: true},
+		)
+		if size.Devices == 10_000 {
+			figs = append(figs,
+				Figure{Name: "  simulator events per second", Value: float64(res.Events) / wall, Unit: "/s", Goal: "–", Met: true},
+				Figure{Name: "  virtual time ÷ wall time", Value: res.Virtual.Seconds() / wall, Unit: "×", Goal: "–", Met: true})
+		}
+	}
+	return figs, nil
+}
+
+func joinFloats(xs []float64) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = strconv.FormatFloat(x, 'f', 1, 64)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// thousands writes n with comma separators (100000 → "100,000").
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// resetPeakRSS resets the process's peak RSS (Linux; elsewhere, or if refused, nothing).
+func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// peakRSS is the process's peak RSS since the last reset (Linux's VmHWM), or 0 if unknown.
+func peakRSS() uint64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb << 10
+		}
+	}
+	return 0
+}

@@ -1,0 +1,30 @@
+package sim
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestLaneDeliversInOrderAndReusesItsArray: frames arrive in the order sent whatever their
+// delays, and a lane that drained takes the next frames into the array it already has.
+func TestLaneDeliversInOrderAndReusesItsArray(t *testing.T) {
+	eng := NewEngine(Epoch)
+	var l lane[int]
+	var got []int
+	to := func(f int) { got = append(got, f) }
+	for i, d := range []time.Duration{30, 10, 20} {
+		l.send(eng, d*time.Millisecond, i, to)
+	}
+	eng.RunUntil(Epoch.Add(time.Second))
+	require.Equal(t, []int{0, 1, 2}, got)
+	require.Zero(t, l.head)
+	require.Empty(t, l.q)
+	array := &l.q[:1][0]
+	l.send(eng, time.Millisecond, 3, to)
+	l.send(eng, time.Millisecond, 4, to)
+	require.Same(t, array, &l.q[0], "the drained lane's array is reused")
+	eng.RunUntil(Epoch.Add(2 * time.Second))
+	require.Equal(t, []int{0, 1, 2, 3, 4}, got)
+}
