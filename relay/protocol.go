@@ -40,7 +40,7 @@ const (
 	// Relay problems.
 	CodeInternal    Code = 5001 // the relay could not store the change; try again
 	CodeUnavailable Code = 5002 // the user's partition has no owner right now (a node failed over); retry after a short backoff
-	CodeBusy        Code = 5003 // the relay is over capacity; nothing was stored: retry after a short backoff
+	CodeBusy        Code = 5003 // the relay is over capacity and did not take this send: retry it with the same clientMsgId after a short backoff
 )
 
 // Limits of the app protocol.

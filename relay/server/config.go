@@ -26,7 +26,8 @@ type FileConfig struct {
 	// SendTimeout bounds one push attempt (0: 10 s).
 	SendTimeout duration.Duration `yaml:"sendTimeout"`
 	// Overload says when the relay is over capacity and answers sends 5003 (busy):
-	// maxUnansweredPushes (0: 16 per send worker) and maxWaitingEvents (0: 1024).
+	// maxUnansweredPushes (0: 16 per send worker), maxPushWait (0: 250 ms) and maxWaitingEvents
+	// (0: 1024).
 	Overload OverloadConfig `yaml:"overload"`
 	// TLSCert and TLSKey are PEM files (the certificate chain, leaf first, and its private key)
 	// to serve the app WebSocket and the admin API over TLS with: wss:// and https://. Both or

@@ -21,8 +21,10 @@ type OverloadConfig struct {
 	// waiting for the loop behind the frame at hand. Zero means 1024; at most 4095, the loop's
 	// queue being 4096 long.
 	MaxWaitingEvents int `yaml:"maxWaitingEvents"`
-	// MaxPushWait bounds how long the oldest push waiting for a send worker has waited: the
-	// relay's own delay before FCM, whatever its rate on this machine. Zero means 250 ms.
+	// MaxPushWait bounds how long the oldest push waiting for a send worker has waited while
+	// every send worker is busy: the relay's own delay before FCM, whatever its rate on this
+	// machine. (A push that waits behind a slow answer for the same device while other workers
+	// are idle is one device's queue, not the relay's capacity.) Zero means 250 ms.
 	MaxPushWait duration.Duration `yaml:"maxPushWait"`
 }
 
@@ -65,6 +67,7 @@ type load struct {
 	unansweredPushes int           // handed to the send workers, not answered by FCM yet
 	waitingEvents    int           // waiting for the loop
 	oldestPushWait   time.Duration // of the push that has waited longest for a send worker
+	idleWorkers      int           // send workers with no push in hand
 }
 
 // overCapacity is the admission rule: the relay takes no new send while any of the load's
@@ -73,7 +76,7 @@ func (o OverloadConfig) overCapacity(l load) string {
 	switch {
 	case l.unansweredPushes >= o.MaxUnansweredPushes:
 		return "unansweredPushes"
-	case l.oldestPushWait >= o.MaxPushWait.D():
+	case l.idleWorkers == 0 && l.oldestPushWait >= o.MaxPushWait.D():
 		return "pushWait"
 	case l.waitingEvents >= o.MaxWaitingEvents:
 		return "waitingEvents"
@@ -84,17 +87,29 @@ func (o OverloadConfig) overCapacity(l load) string {
 // busyReply is the answer to a send refused because the relay is over capacity.
 func busyReply(id int64) relay.ServerFrame {
 	return relay.ServerFrame{Op: relay.OpReply, ID: id, Code: relay.CodeBusy,
-		Desc: "the relay is over capacity; nothing was stored: retry after a short backoff"}
+		Desc: "the relay is over capacity and did not take this send: retry it with the same clientMsgId after a short backoff"}
+}
+
+// admission is the admission rule's verdict for the batch the loop is taking in: read once, at
+// the batch's first frame, so that every send of a batch gets the same answer and a
+// connection's refused sends are never followed by taken ones of the same batch.
+type admission struct {
+	read  bool
+	bound string // the bound reached; "" when sends are taken
 }
 
 // refuseIfBusy answers a send frame CodeBusy, instead of handing it to the core, when the relay
-// is over capacity, and reports whether it did. The reply is written with the batch's frames.
+// is over capacity, and reports whether it did. The reply is written before the batch's frames.
 // Pushes the relay already took on are counted as they are handed to the send workers, at the
 // end of each batch, so a batch may take the bound's overshoot of its own sends: at most
 // maxBatch.
 func (s *Server) refuseIfBusy(now time.Time, ev frameEvent) bool {
-	l := load{unansweredPushes: s.pushes.unanswered(), waitingEvents: len(s.events), oldestPushWait: s.pushes.oldestWait(now)}
-	bound := s.cfg.Overload.overCapacity(l)
+	if !s.admission.read {
+		l := load{unansweredPushes: s.pushes.unanswered(), waitingEvents: len(s.events), oldestPushWait: s.pushes.oldestWait(now),
+			idleWorkers: s.pushes.idle()}
+		s.admission = admission{read: true, bound: s.cfg.Overload.overCapacity(l)}
+	}
+	bound := s.admission.bound
 	if bound == "" {
 		return false
 	}
@@ -107,8 +122,10 @@ func (s *Server) refuseIfBusy(now time.Time, ev frameEvent) bool {
 	return true
 }
 
-// writeBusy writes the busy replies of the batch.
+// writeBusy writes the busy replies of the batch, before the batch's Ready is carried out (its
+// closes would drop them), and lets the next batch read the load afresh.
 func (s *Server) writeBusy() {
+	s.admission = admission{}
 	if len(s.busy) == 0 {
 		return
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -29,6 +30,30 @@ func TestAdmissionRuleRefusesAtAnyBound(t *testing.T) {
 	} {
 		require.Equal(t, bound, o.overCapacity(l))
 	}
+	idle := load{unansweredPushes: 2, waitingEvents: 1, oldestPushWait: time.Hour, idleWorkers: 1}
+	require.Empty(t, o.overCapacity(idle), "a push waiting behind its device's slow answer while a worker is idle is not the relay's capacity")
+}
+
+// The admission rule's verdict is read once per batch: every send of a batch gets the same
+// answer, even when the load falls below its bound partway through, so a connection's refused
+// sends are never followed by taken ones of the same batch; the next batch reads it afresh.
+func TestAdmissionVerdictHoldsForTheBatch(t *testing.T) {
+	now := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	s := &Server{events: make(chan event, 8), pushes: newPushLanes(1, func() time.Time { return now })}
+	s.cfg.Overload = OverloadConfig{MaxUnansweredPushes: 1, MaxWaitingEvents: 8, MaxPushWait: duration.Of(time.Hour)}
+	s.metrics = newMetrics(s)
+	send := func(id int64) frameEvent {
+		return frameEvent{id: 1, data: fmt.Appendf(nil, `{"op":"send","id":%d,"to":"bob","text":"x"}`, id)}
+	}
+	s.pushes.put(relay.Push{ID: 1}) // at the bound of one unanswered push
+	require.True(t, s.refuseIfBusy(now, send(1)))
+	_, ok := s.pushes.lanes[0].take()
+	require.True(t, ok)
+	s.pushes.lanes[0].done() // FCM answers: the bound clears within the batch
+	require.True(t, s.refuseIfBusy(now, send(2)), "the batch keeps the verdict it read")
+	require.Len(t, s.busy, 2)
+	s.writeBusy()
+	require.False(t, s.refuseIfBusy(now, send(3)), "the next batch reads the load afresh")
 }
 
 func TestOverloadBoundsThatCannotWorkAreRefused(t *testing.T) {
@@ -83,7 +108,9 @@ func TestPushLanesCountUnansweredAndTheOldestWait(t *testing.T) {
 	require.Equal(t, uint64(1), p.ID)
 	require.Equal(t, 40*time.Millisecond, lanes.oldestWait(now), "push 2 is the oldest waiting")
 	require.Equal(t, 3, lanes.unanswered(), "push 1 is with FCM")
+	require.Zero(t, lanes.idle(), "the one worker has push 1 in hand")
 	q.done()
+	require.Equal(t, 1, lanes.idle())
 	require.Equal(t, 2, lanes.unanswered())
 
 	lanes.cancel([]uint64{2, 3})
@@ -190,6 +217,30 @@ func TestSendsPastThePushWaitBoundAreRefusedBusy(t *testing.T) {
 		synctest.Wait()
 		require.Len(t, b.sender.sent(), 4)
 		requireSynced(t, b, "one", "two", "three", "five")
+		bob.conn.Close()
+	})
+}
+
+// A push that waits behind a slow answer for its own device, while another send worker is
+// idle, does not make the relay refuse sends: one device's queue is not the relay's capacity.
+func TestAPushWaitingBehindItsDeviceWhileAWorkerIsIdleRefusesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := startRelay(t, relay.NewMemoryStore(), relay.Config{}, func(c *Config) {
+			c.SendWorkers = 2
+			c.Overload = OverloadConfig{MaxUnansweredPushes: 100, MaxPushWait: duration.Of(100 * time.Millisecond)}
+		})
+		b.provision()
+		open := gatedSender(b)
+		require.NoError(t, b.launch("alice", "alice-phone").conn.Drop())
+		bob := b.launch("bob", "bob-phone")
+		synctest.Wait()
+		bob.send("alice", "one") // with FCM, slow
+		bob.send("alice", "two") // waiting behind it in alice's lane; the other worker is idle
+		time.Sleep(time.Second)
+		bob.send("alice", "three") // taken: two has waited past the bound, but not for lack of workers
+		open()
+		synctest.Wait()
+		requireSynced(t, b, "one", "two", "three")
 		bob.conn.Close()
 	})
 }

@@ -106,6 +106,8 @@ type Server struct {
 	// busy are the replies to sends refused while over capacity, written after each batch;
 	// owned by the loop.
 	busy []relay.OutFrame
+	// admission is the admission rule's verdict for the batch being taken in (overload.go).
+	admission admission
 
 	stats atomic.Pointer[relay.Stats]
 	// certChecks counts certificates by their check's status, refreshed when certificates change.
@@ -364,6 +366,7 @@ func (s *Server) loop() {
 				}
 				replies = append(replies, s.apply(ev))
 			}
+			s.writeBusy()
 			err := s.carryOutAll()
 			for _, reply := range replies {
 				if reply != nil {
@@ -385,8 +388,8 @@ func (s *Server) loop() {
 		case ev := <-s.events:
 			replies = s.batch(append(replies[:0], s.apply(ev)))
 		}
-		err := s.carryOutAll()
 		s.writeBusy()
+		err := s.carryOutAll()
 		for _, reply := range replies {
 			if reply != nil {
 				reply(err)
@@ -656,12 +659,13 @@ type pushLanes struct {
 	seed    maphash.Seed
 	clock   func() time.Time
 	pending atomic.Int64
+	sending atomic.Int64 // pushes taken by a send worker and not answered yet
 }
 
 func newPushLanes(n int, clock func() time.Time) *pushLanes {
 	l := &pushLanes{lanes: make([]*pushQueue, n), seed: maphash.MakeSeed(), clock: clock}
 	for i := range l.lanes {
-		l.lanes[i] = &pushQueue{pending: &l.pending}
+		l.lanes[i] = &pushQueue{pending: &l.pending, sending: &l.sending}
 		l.lanes[i].cond = sync.NewCond(&l.lanes[i].mu)
 	}
 	return l
@@ -674,6 +678,9 @@ func (l *pushLanes) put(p relay.Push) {
 
 // unanswered is how many pushes wait in the lanes or are with FCM.
 func (l *pushLanes) unanswered() int { return int(l.pending.Load()) }
+
+// idle is how many send workers have no push in hand.
+func (l *pushLanes) idle() int { return max(len(l.lanes)-int(l.sending.Load()), 0) }
 
 // oldestWait is how long the push that has waited longest for a send worker has waited; zero
 // when none waits.
@@ -714,6 +721,7 @@ type pushQueue struct {
 	items   []queuedPush
 	closed  bool
 	pending *atomic.Int64 // the lanes' count of unanswered pushes
+	sending *atomic.Int64 // the lanes' count of pushes in a worker's hands
 	// since is when (Unix nanoseconds) the push at the head of the queue was queued; 0 when
 	// the queue is empty. Admission control reads it without the lock.
 	since atomic.Int64
@@ -748,6 +756,7 @@ func (q *pushQueue) take() (relay.Push, bool) {
 	q.items[0] = queuedPush{} // let the sent push's strings go
 	q.items = q.items[1:]
 	q.headChanged()
+	q.sending.Add(1)
 	return p, true
 }
 
@@ -761,7 +770,10 @@ func (q *pushQueue) headChanged() {
 }
 
 // done says FCM answered a push taken from the queue.
-func (q *pushQueue) done() { q.pending.Add(-1) }
+func (q *pushQueue) done() {
+	q.sending.Add(-1)
+	q.pending.Add(-1)
+}
 
 // cancel drops the queued pushes whose IDs drop holds.
 func (q *pushQueue) cancel(drop map[uint64]bool) {

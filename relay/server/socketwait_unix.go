@@ -26,8 +26,10 @@ func plainSocket(conn net.Conn) syscall.RawConn {
 // stay for the WebSocket reader.
 func waitReadable(raw syscall.RawConn) {
 	var b [1]byte
+	// The socket is non-blocking (Go's poller keeps it so): the peek answers EAGAIN at once when
+	// nothing waits, and raw.Read then parks until the poller sees bytes.
 	_ = raw.Read(func(fd uintptr) bool {
-		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK)
 		return !errors.Is(err, syscall.EAGAIN)
 	})
 }
