@@ -28,3 +28,26 @@ func TestLaneDeliversInOrderAndReusesItsArray(t *testing.T) {
 	eng.RunUntil(Epoch.Add(2 * time.Second))
 	require.Equal(t, []int{0, 1, 2, 3, 4}, got)
 }
+
+// TestALaneThatNeverDrainsStaysSmall: a lane that always has a frame on its way, one sent for
+// each delivered, keeps an array the size of its frames in flight, not of every frame it carried.
+func TestALaneThatNeverDrainsStaysSmall(t *testing.T) {
+	eng := NewEngine(Epoch)
+	var l lane[int]
+	var got []int
+	var to func(int)
+	to = func(f int) {
+		got = append(got, f)
+		if f < 1000 {
+			l.send(eng, time.Millisecond, f+2, to) // one more on its way before the lane drains
+		}
+	}
+	l.send(eng, time.Millisecond, 0, to)
+	l.send(eng, time.Millisecond, 1, to)
+	eng.RunUntil(Epoch.Add(time.Hour))
+	require.Len(t, got, 1002)
+	for i, f := range got {
+		require.Equal(t, i, f, "in order")
+	}
+	require.LessOrEqual(t, cap(l.q), 8, "the array holds the frames in flight, not every frame carried")
+}

@@ -283,7 +283,8 @@ var (
 // millions): it takes the oldest from the queue.
 type lane[T any] struct {
 	// q[head:] are the frames on their way. The array is reused once the lane drains, which on a
-	// connection with a frame or two in flight is almost always: no allocation per frame.
+	// connection with a frame or two in flight is almost always: no allocation per frame; a lane
+	// that never drains moves its frames down once more than half of the array is spent.
 	q       []T
 	head    int
 	last    time.Time // the latest arrival scheduled
@@ -309,8 +310,14 @@ func (l *lane[T]) send(eng *Engine, delay time.Duration, f T, to func(T)) {
 			f := l.q[l.head]
 			l.q[l.head] = zero
 			l.head++
-			if l.head == len(l.q) {
+			switch {
+			case l.head == len(l.q):
 				l.q, l.head = l.q[:0], 0
+			case l.head > len(l.q)/2:
+				// A lane that never drains moves its frames down rather than grow forever.
+				n := copy(l.q, l.q[l.head:])
+				clear(l.q[n:])
+				l.q, l.head = l.q[:n], 0
 			}
 			to(f)
 		}
