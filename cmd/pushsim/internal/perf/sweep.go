@@ -265,8 +265,9 @@ func SweepFigures(sweeps []Sweep, cfg SweepConfig) []Figure {
 // overloadFigures reports one store's runs past its sustained rate.
 func overloadFigures(s Sweep, cfg SweepConfig) []Figure {
 	var figs []Figure
-	base := "sustained"
+	base, baseName := "sustained", "sustained"
 	if s.Sustained == 0 {
+		baseName = "the first step"
 		base = fmt.Sprintf("the first step (none sustained), %.0f msg/s", s.Base)
 	}
 	var checked, lost int
@@ -275,7 +276,7 @@ func overloadFigures(s Sweep, cfg SweepConfig) []Figure {
 	var delivered2x float64
 	var growth float64
 	for _, o := range s.Overload {
-		figs = append(figs, Figure{Name: fmt.Sprintf("  %s: delivered at %g× %s", s.Store, o.Factor, "sustained"), Value: o.Step.Pushes,
+		figs = append(figs, Figure{Name: fmt.Sprintf("  %s: delivered at %g× %s", s.Store, o.Factor, baseName), Value: o.Step.Pushes,
 			Unit: "/s", Goal: "–", Met: true,
 			Note: fmt.Sprintf("%.0f msg/s offered for %v (%g× %s); p50 %.0f ms, p99 %.0f ms, %d busy replies, %d errors",
 				o.Step.Offered, 2*cfg.Window, o.Factor, base, o.Step.P50Ms, o.Step.P99Ms, o.Step.Busy, o.Step.Errors)})
