@@ -40,6 +40,7 @@ type Store struct {
 	db    *sql.DB
 	path  string
 	stmts statements
+	ckpt  *checkpointer
 }
 
 var _ relay.Store = (*Store)(nil)
@@ -61,9 +62,9 @@ func Open(path string) (*Store, error) {
 	_ = f.Close()
 	// A file: URI, so that any path works: SQLite decodes the escapes.
 	dsn := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(abs)) +
-		fmt.Sprintf("?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(8192)",
-			busyTimeout.Milliseconds())
-	db, err := sql.Open("sqlite", dsn)
+		fmt.Sprintf("?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)", busyTimeout.Milliseconds())
+	// The store's connection never checkpoints: a checkpointer of its own does (checkpoint.go).
+	db, err := sql.Open("sqlite", dsn+"&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
@@ -74,6 +75,10 @@ func Open(path string) (*Store, error) {
 	db.SetConnMaxIdleTime(0)
 	s := &Store{db: db, path: path}
 	if err := s.init(context.Background()); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	if s.ckpt, err = startCheckpointer(dsn); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
@@ -96,9 +101,15 @@ func (s *Store) init(ctx context.Context) error {
 
 // Close closes the database. Apply and Load fail after it.
 func (s *Store) Close() error {
-	// Closing the *sql.DB closes the prepared statements with it.
+	// The checkpointer's connection closes first: SQLite checkpoints the rest of the log when
+	// the last connection, the store's, closes. Closing the *sql.DB closes the prepared
+	// statements with it.
+	ckptErr := s.ckpt.close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close sqlite store %s: %w", s.path, err)
+	}
+	if ckptErr != nil {
+		return fmt.Errorf("close sqlite store %s: %w", s.path, ckptErr)
 	}
 	return nil
 }

@@ -103,6 +103,30 @@ func TestRunsWALWithSynchronousNormal(t *testing.T) {
 	require.Equal(t, 1, sync, "synchronous=NORMAL is 1 (OFF 0, FULL 2)")
 }
 
+// TestTheLoopNeverCheckpoints: the store's connection, on which every Apply commits, never
+// checkpoints the write-ahead log (a checkpoint inside a commit stalls the relay's loop); the
+// checkpointer's connection copies the log into the database, and what was applied reads back
+// after a reopen.
+func TestTheLoopNeverCheckpoints(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "relay.db")
+	s, err := Open(path)
+	require.NoError(t, err)
+	var auto int
+	require.NoError(t, s.db.QueryRow("PRAGMA wal_autocheckpoint").Scan(&auto))
+	require.Zero(t, auto, "the store's connection never checkpoints")
+	require.NoError(t, s.Apply(context.Background(), storetest.Sample()))
+	copied, err := s.ckpt.checkpoint(context.Background())
+	require.NoError(t, err)
+	require.Positive(t, copied, "the checkpointer copies the log into the database")
+	want := storetest.Load(t, s)
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(), "closing twice is harmless")
+	s, err = Open(path)
+	require.NoError(t, err)
+	defer s.Close()
+	storetest.RequireEqualStates(t, want, storetest.Load(t, s))
+}
+
 // TestSurvivesSIGKILL runs a child process that applies batches and prints the number of each
 // batch Apply returned for, kills it with SIGKILL mid-stream, and checks that the database holds
 // every batch reported and no part of any other. It does so three times on the same database,
