@@ -131,6 +131,22 @@ func gatedSender(b *bubble) (open func()) {
 	return open
 }
 
+// overloadedRelay starts a relay with these send workers and overload bounds, whose FCM holds
+// every push until open is called, with alice's phone killed (her messages are pushed) and bob
+// online to send them.
+func overloadedRelay(t *testing.T, workers int, o OverloadConfig) (b *bubble, bob *app, open func()) {
+	b = startRelay(t, relay.NewMemoryStore(), relay.Config{}, func(c *Config) {
+		c.SendWorkers = workers
+		c.Overload = o
+	})
+	b.provision()
+	open = gatedSender(b)
+	require.NoError(t, b.launch("alice", "alice-phone").conn.Drop())
+	bob = b.launch("bob", "bob-phone")
+	synctest.Wait()
+	return b, bob, open
+}
+
 // requireBusy sends a message and requires the relay to refuse it as over capacity.
 func requireBusy(t *testing.T, a *app, text string) {
 	t.Helper()
@@ -158,15 +174,7 @@ func requireSynced(t *testing.T, b *bubble, texts ...string) {
 // every other op, keeps what it acknowledged, and takes sends again once FCM answers.
 func TestSendsPastTheUnansweredBoundAreRefusedBusy(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := startRelay(t, relay.NewMemoryStore(), relay.Config{}, func(c *Config) {
-			c.SendWorkers = 1
-			c.Overload = OverloadConfig{MaxUnansweredPushes: 2, MaxPushWait: duration.Of(time.Hour)}
-		})
-		b.provision()
-		open := gatedSender(b)
-		require.NoError(t, b.launch("alice", "alice-phone").conn.Drop()) // killed: her messages are pushed
-		bob := b.launch("bob", "bob-phone")
-		synctest.Wait()
+		b, bob, open := overloadedRelay(t, 1, OverloadConfig{MaxUnansweredPushes: 2, MaxPushWait: duration.Of(time.Hour)})
 		bob.send("alice", "one") // with FCM
 		bob.send("alice", "two") // waiting for the worker
 		synctest.Wait()
@@ -195,15 +203,7 @@ func TestSendsPastTheUnansweredBoundAreRefusedBusy(t *testing.T) {
 // refused until the queue moves again.
 func TestSendsPastThePushWaitBoundAreRefusedBusy(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := startRelay(t, relay.NewMemoryStore(), relay.Config{}, func(c *Config) {
-			c.SendWorkers = 1
-			c.Overload = OverloadConfig{MaxUnansweredPushes: 100, MaxPushWait: duration.Of(100 * time.Millisecond)}
-		})
-		b.provision()
-		open := gatedSender(b)
-		require.NoError(t, b.launch("alice", "alice-phone").conn.Drop())
-		bob := b.launch("bob", "bob-phone")
-		synctest.Wait()
+		b, bob, open := overloadedRelay(t, 1, OverloadConfig{MaxUnansweredPushes: 100, MaxPushWait: duration.Of(100 * time.Millisecond)})
 		bob.send("alice", "one") // with FCM
 		bob.send("alice", "two") // waiting for the worker
 		time.Sleep(50 * time.Millisecond)
@@ -225,15 +225,7 @@ func TestSendsPastThePushWaitBoundAreRefusedBusy(t *testing.T) {
 // idle, does not make the relay refuse sends: one device's queue is not the relay's capacity.
 func TestAPushWaitingBehindItsDeviceWhileAWorkerIsIdleRefusesNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := startRelay(t, relay.NewMemoryStore(), relay.Config{}, func(c *Config) {
-			c.SendWorkers = 2
-			c.Overload = OverloadConfig{MaxUnansweredPushes: 100, MaxPushWait: duration.Of(100 * time.Millisecond)}
-		})
-		b.provision()
-		open := gatedSender(b)
-		require.NoError(t, b.launch("alice", "alice-phone").conn.Drop())
-		bob := b.launch("bob", "bob-phone")
-		synctest.Wait()
+		b, bob, open := overloadedRelay(t, 2, OverloadConfig{MaxUnansweredPushes: 100, MaxPushWait: duration.Of(100 * time.Millisecond)})
 		bob.send("alice", "one") // with FCM, slow
 		bob.send("alice", "two") // waiting behind it in alice's lane; the other worker is idle
 		time.Sleep(time.Second)
