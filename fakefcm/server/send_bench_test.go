@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/fakefcm/control"
+	"github.com/pushlab/pushlab/internal/httpserver"
 )
 
 // BenchmarkV1SendHandler measures one HTTP v1 send through the handler, without the network,
@@ -50,15 +50,7 @@ func BenchmarkV1SendHandler(b *testing.B) {
 		b.Fatal(err)
 	}
 	body := []byte(`{"message":{"token":"` + tok + `","notification":{"title":"bob","body":"hi alice"},"data":{"conv":"c2c_bob","seq":"42"},"android":{"priority":"high","collapse_key":"c2c_bob"}}}`)
-	trivial := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var v map[string]any
-		if err := json.NewDecoder(r.Body).Decode(&v); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]string{"name": "projects/demo/messages/1"})
-	})
+	trivial := httpserver.Baseline()
 	for _, h := range []struct {
 		name string
 		h    http.Handler

@@ -3,7 +3,6 @@ package perf
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/fakefcm/control"
+	"github.com/pushlab/pushlab/internal/httpserver"
 	"github.com/pushlab/pushlab/sim/live"
 )
 
@@ -151,15 +151,7 @@ func startTrivial() (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var v map[string]any
-		if err := json.NewDecoder(r.Body).Decode(&v); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]string{"name": "projects/demo/messages/1"})
-	})}
+	hs := &http.Server{Handler: httpserver.Baseline()}
 	go hs.Serve(ln)
 	return ln, nil
 }
