@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -94,6 +95,9 @@ type Server struct {
 	loopDone chan struct{}
 	closed   sync.Once
 	failed   atomic.Pointer[error] // the store failure that stopped the relay
+
+	upgrader    *websocket.Upgrader // the app WebSocket's (ws.go)
+	readBuffers *sync.Pool          // lent to connections while they read (ws.go)
 
 	connMu  sync.Mutex
 	conns   map[relay.ConnID]*wsConn
@@ -201,7 +205,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		stop:     make(chan struct{}),
 		loopDone: make(chan struct{}),
 		conns:    map[relay.ConnID]*wsConn{},
-		pushes:   newPushLanes(cfg.SendWorkers, cfg.Clock),
+		upgrader: newUpgrader(), readBuffers: newReadBuffers(),
+		pushes: newPushLanes(cfg.SendWorkers, cfg.Clock),
 	}
 	s.trace = newTraceKeeper(cfg.Store, cfg.Core.Effective().Trace, cfg.Clock, s.log)
 	var stats relay.Stats

@@ -15,15 +15,23 @@ import (
 	"github.com/pushlab/pushlab/relay"
 )
 
-// upgrader keeps per-connection memory small: it reads through the small buffer handleWS hands
-// it at the hijack (ReadBufferSize 0 makes it take that one rather than make its own, and the
-// HTTP server's 4 KiB one is freed with the handler), and write buffers are borrowed from a pool
-// only while writing, so an idle connection holds no write buffer at all.
-var upgrader = websocket.Upgrader{
-	WriteBufferPool: &sync.Pool{},
-	WriteBufferSize: 4096,
-	// App connections come from native apps and tools, not from browsers on other origins.
-	CheckOrigin: func(*http.Request) bool { return true },
+// newUpgrader keeps per-connection memory small: it reads through the small buffer handleWS
+// hands it at the hijack (ReadBufferSize 0 makes it take that one rather than make its own, and
+// the HTTP server's 4 KiB one is freed with the handler), and write buffers are borrowed from a
+// pool only while writing, so an idle connection holds no write buffer at all.
+func newUpgrader() *websocket.Upgrader {
+	return &websocket.Upgrader{
+		WriteBufferPool: &sync.Pool{},
+		WriteBufferSize: 4096,
+		// App connections come from native apps and tools, not from browsers on other origins.
+		CheckOrigin: func(*http.Request) bool { return true },
+	}
+}
+
+// newReadBuffers lends read buffers to connections while they read, as the upgrader's
+// WriteBufferPool lends write buffers while they write.
+func newReadBuffers() *sync.Pool {
+	return &sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
 }
 
 // readBufferSize is a connection's read buffer. App frames are small; a larger one is read
@@ -38,6 +46,7 @@ type wsConn struct {
 	ws      *websocket.Conn
 	br      *bufio.Reader   // ws reads through it: frames it holds are read before waiting again
 	lent    *bufio.Reader   // the pooled reader whose buffer br holds while it reads (see borrow)
+	pool    *sync.Pool      // the server's read buffers
 	raw     syscall.RawConn // the plain socket, to wait until it has bytes to read; nil over TLS
 	timeout time.Duration
 
@@ -162,12 +171,12 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := &smallReadBuffer{ResponseWriter: w}
-	ws, err := upgrader.Upgrade(h, r, nil)
+	ws, err := s.upgrader.Upgrade(h, r, nil)
 	if err != nil {
 		return // the upgrader has answered
 	}
 	ws.SetReadLimit(relay.MaxFrameBytes)
-	c := &wsConn{id: relay.ConnID(s.nextID.Add(1)), ws: ws, br: h.br, timeout: s.cfg.WriteTimeout, done: make(chan struct{})}
+	c := &wsConn{id: relay.ConnID(s.nextID.Add(1)), ws: ws, br: h.br, pool: s.readBuffers, timeout: s.cfg.WriteTimeout, done: make(chan struct{})}
 	c.raw = plainSocket(ws.NetConn())
 	s.connMu.Lock()
 	if s.closing {
@@ -245,10 +254,6 @@ func (s *Server) readFrames(c *wsConn) bool {
 	}
 }
 
-// readBuffers lends read buffers to connections while they read, as the upgrader's
-// WriteBufferPool lends write buffers while they write.
-var readBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
-
 // giveBackReadBuffer puts the connection's read buffer, empty, back in the pool, so that an idle
 // connection holds none. ws keeps its pointer to br, which stays a zero bufio.Reader until
 // borrowReadBuffer: nothing reads from ws in between. A bufio.Reader has no way to swap its
@@ -260,13 +265,13 @@ func (c *wsConn) giveBackReadBuffer() {
 	*c.lent = *c.br
 	c.lent.Reset(nil)
 	*c.br = bufio.Reader{}
-	readBuffers.Put(c.lent)
+	c.pool.Put(c.lent)
 	c.lent = nil
 }
 
 // borrowReadBuffer gives br a buffer from the pool, reading from the connection's socket.
 func (c *wsConn) borrowReadBuffer() {
-	c.lent = readBuffers.Get().(*bufio.Reader)
+	c.lent = c.pool.Get().(*bufio.Reader)
 	c.lent.Reset(c.ws.NetConn())
 	*c.br = *c.lent
 }
