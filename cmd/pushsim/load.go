@@ -26,6 +26,12 @@ type loadJSON struct {
 	Busy    int     `json:"busy"`
 	Mode    string  `json:"mode"`
 	Seconds float64 `json:"seconds"`
+	// RelayCPUPerPushUs is the started relay's CPU time per push delivered, in µs, and RelayCores
+	// and BenchCores the cores' worth of CPU the relay and this process used, from the start of
+	// the sending to the end of the drain (live runs that start their relay).
+	RelayCPUPerPushUs float64 `json:"relayCpuPerPushUs,omitempty"`
+	RelayCores        float64 `json:"relayCores,omitempty"`
+	BenchCores        float64 `json:"benchCores,omitempty"`
 }
 
 // runLoad puts a load on the relay and fakefcm and reports what came out.
@@ -98,13 +104,14 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	started := time.Now()
 	var res reports.Load
 	var busy int
+	var cpu load.CPUUse
 	var err error
 	if *virtual {
 		res, err = load.RunVirtual(ctx, cfg)
 	} else {
 		var lr load.Result
 		lr, err = load.RunLive(ctx, cfg)
-		res, busy = lr.Load, lr.Busy
+		res, busy, cpu = lr.Load, lr.Busy, lr.CPU
 	}
 	_ = bar.Finish()
 	if err != nil {
@@ -124,7 +131,8 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		enc.SetIndent("", "  ")
 		figures := res
 		figures.Series = nil // in report.json and load.html
-		return enc.Encode(loadJSON{Load: figures, Busy: busy, Mode: mode, Seconds: finished.Sub(started).Seconds()})
+		return enc.Encode(loadJSON{Load: figures, Busy: busy, Mode: mode, Seconds: finished.Sub(started).Seconds(),
+			RelayCPUPerPushUs: float64(cpu.RelayPerPush(res.Pushes)) / float64(time.Microsecond), RelayCores: cpu.Cores(cpu.Relay), BenchCores: cpu.Cores(cpu.Bench)})
 	}
 	t := table.NewWriter()
 	t.SetOutputMirror(stdout)
@@ -139,6 +147,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		{"push latency p50 · p90 · p99 · max", fmt.Sprintf("%.1f · %.1f · %.1f · %.1f ms", res.PushLatencyMs.P50, res.PushLatencyMs.P90, res.PushLatencyMs.P99, res.PushLatencyMs.Max)},
 		{"relay memory per connection", fmt.Sprintf("%.1f KiB", res.RelayBytesPerConnection/1024)},
 		{"busy replies (sends refused, to retry)", busy},
+		{"relay CPU a push · cores: relay, this process", fmt.Sprintf("%.1f µs · %.2f, %.2f", float64(cpu.RelayPerPush(res.Pushes))/float64(time.Microsecond), cpu.Cores(cpu.Relay), cpu.Cores(cpu.Bench))},
 		{"errors", res.Errors},
 		{"first error", res.FirstError},
 	})

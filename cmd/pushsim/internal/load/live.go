@@ -358,6 +358,7 @@ func RunLive(ctx context.Context, cfg Config) (Result, error) {
 	stopSampling()
 
 	stopSampling = sampling(ctx, r.m, cfg.Progress, PhaseSend, nil)
+	cpuFrom := srv.cpuNow()
 	start := time.Now()
 	mid := srv.rssAt(ctx, start.Add(cfg.Duration/2))
 	sendTime := r.send(ctx, start, 0)
@@ -365,9 +366,11 @@ func RunLive(ctx context.Context, cfg Config) (Result, error) {
 	rssEnd, _ := srv.rss()
 	stopSampling = sampling(ctx, r.m, cfg.Progress, PhaseDrain, nil)
 	_ = drain(ctx, r.m, nil)
+	cpu := srv.cpuNow().since(cpuFrom)
 	stopSampling()
 	r.reap()
 	res := r.m.result(cfg, sendTime, perConn)
+	res.CPU = cpu
 	res.Nodes, res.LoadProcesses = len(srv.procs), 1
 	res.RelayRSSMid, res.RelayRSSEnd = <-mid, rssEnd
 	res.RelayPeakRSS, _ = srv.peakRSS()

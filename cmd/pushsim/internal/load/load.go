@@ -351,6 +351,10 @@ type Result struct {
 	// through the sending and at its end. Zero where not measured (a relay this run did not
 	// start).
 	RelayPeakRSS, RelayRSSMid, RelayRSSEnd int64
+	// CPU is the processor time the started relays and this process used from the start of the
+	// sending to the end of the drain, the stretch whose pushes PushesPerSecond counts (a worker
+	// process's, with --load-procs above 1, is not in Bench). Zero where not measured.
+	CPU CPUUse
 }
 
 // result sums a run up; sendTime is how long messages were being sent. Rates count up to the

@@ -155,6 +155,7 @@ func runSpread(ctx context.Context, cfg Config, srv *servers, procs int) (Result
 		plan.PerSender = cfg.Rate / float64(n)
 	}
 	stopSampling = sampling(ctx, s.m, cfg.Progress, PhaseSend, s.tally)
+	cpuFrom := srv.cpuNow()
 	mid := srv.rssAt(ctx, plan.Start.Add(cfg.Duration/2))
 	if plan.PerSender > 0 {
 		if err := s.all(func(int) (string, any, any) { return "Worker.Send", plan, new(bool) }); err != nil {
@@ -167,6 +168,7 @@ func runSpread(ctx context.Context, cfg Config, srv *servers, procs int) (Result
 	rssEnd, _ := srv.rss()
 	stopSampling = sampling(ctx, s.m, cfg.Progress, PhaseDrain, s.tally)
 	err := drain(ctx, s.m, s.tally)
+	cpu := srv.cpuNow().since(cpuFrom)
 	stopSampling()
 	if err == nil {
 		err = s.tally()
@@ -175,6 +177,7 @@ func runSpread(ctx context.Context, cfg Config, srv *servers, procs int) (Result
 		return Result{}, err
 	}
 	res := s.m.result(cfg, sendTime, perConn)
+	res.CPU = cpu
 	res.RelayRSSMid, res.RelayRSSEnd = <-mid, rssEnd
 	res.RelayPeakRSS, _ = srv.peakRSS()
 	return res, ctx.Err()

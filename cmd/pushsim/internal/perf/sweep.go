@@ -31,6 +31,25 @@ type SweepStep struct {
 	P99Ms   float64 `json:"p99Ms"`
 	Busy    int     `json:"busy"`
 	Errors  int     `json:"errors"`
+	// RelayCPUPerPushUs is the relay process's CPU time (user + system) from the start of the
+	// sending to the end of the drain, in microseconds, over the pushes delivered; RelayCores
+	// and BenchCores are the cores' worth of CPU the relay and the bench process (load generator,
+	// fakefcm and its device channels) used over that stretch. Zero where not measured.
+	RelayCPUPerPushUs      float64 `json:"relayCpuPerPushUs"`
+	RelayCores, BenchCores float64 `json:"-"`
+}
+
+// stepCPU fills in a step's CPU figures from what its run measured.
+func stepCPU(s SweepStep, cpu load.CPUUse, pushes int) SweepStep {
+	s.RelayCPUPerPushUs = float64(cpu.RelayPerPush(pushes)) / float64(time.Microsecond)
+	s.RelayCores, s.BenchCores = cpu.Cores(cpu.Relay), cpu.Cores(cpu.Bench)
+	return s
+}
+
+// OneCoreCapacity is the pushes per second one core of the relay's would deliver at the step's
+// CPU cost per push, nothing else on it; 0 when not measured.
+func (s SweepStep) OneCoreCapacity() float64 {
+	return load.OneCoreCapacity(time.Duration(s.RelayCPUPerPushUs * float64(time.Microsecond)))
 }
 
 // Sustains reports whether the step kept up with its offered rate: pushes per second at least
@@ -171,8 +190,9 @@ func RunSweeps(ctx context.Context, cfg SweepConfig) ([]Sweep, error) {
 		if err != nil {
 			return res, SweepStep{}, fmt.Errorf("%s at %.0f msg/s: %w", sweepStores[k].name, rate, err)
 		}
-		return res, SweepStep{Offered: rate, Pushes: res.PushesPerSecond, P50Ms: res.PushLatencyMs.P50, P99Ms: res.PushLatencyMs.P99,
-			Busy: res.Busy, Errors: res.Errors}, nil
+		step := SweepStep{Offered: rate, Pushes: res.PushesPerSecond, P50Ms: res.PushLatencyMs.P50, P99Ms: res.PushLatencyMs.P99,
+			Busy: res.Busy, Errors: res.Errors}
+		return res, stepCPU(step, res.CPU, res.Pushes), nil
 	}
 	tell := func(format string, args ...any) {
 		if cfg.Progress != nil {
@@ -225,8 +245,8 @@ func describeStep(s SweepStep) string {
 	if !s.Sustains() {
 		verdict = "does not sustain"
 	}
-	return fmt.Sprintf("%.0f msg/s offered → %.0f pushes/s, p50 %.0f ms, p99 %.0f ms, %d busy, %d errors: %s",
-		s.Offered, s.Pushes, s.P50Ms, s.P99Ms, s.Busy, s.Errors, verdict)
+	return fmt.Sprintf("%.0f msg/s offered → %.0f pushes/s, p50 %.0f ms, p99 %.0f ms, %d busy, %d errors; relay %.0f µs CPU a push, cores: relay %.2f, bench %.2f: %s",
+		s.Offered, s.Pushes, s.P50Ms, s.P99Ms, s.Busy, s.Errors, s.RelayCPUPerPushUs, s.RelayCores, s.BenchCores, verdict)
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
@@ -247,7 +267,7 @@ func SweepFigures(sweeps []Sweep, cfg SweepConfig) []Figure {
 		if s.Store == sweepStores[0].name {
 			f.Goal, f.Met = "≥ 8000", s.Sustained >= 8000
 		}
-		figs = append(figs, f)
+		figs = append(figs, f, cpuFigure(s))
 		if s.Store != sweepStores[0].name {
 			mem := sustained[sweepStores[0].name]
 			ratio := 0.0
@@ -260,6 +280,26 @@ func SweepFigures(sweeps []Sweep, cfg SweepConfig) []Figure {
 		figs = append(figs, overloadFigures(s, cfg)...)
 	}
 	return figs
+}
+
+// cpuFigure reports the relay's CPU time per push at the store's sustained rate (the first step's
+// when none sustained), a figure of the relay's own work that the share of the machine the load
+// generator takes does not move, and the one-core capacity it implies.
+func cpuFigure(s Sweep) Figure {
+	var at SweepStep
+	for _, st := range s.Steps {
+		if st.Offered == s.Base {
+			at = st
+			break
+		}
+	}
+	var per []string
+	for _, st := range s.Steps {
+		per = append(per, fmt.Sprintf("%.0f: %.0f µs, relay %.2f + bench %.2f cores", st.Offered, st.RelayCPUPerPushUs, st.RelayCores, st.BenchCores))
+	}
+	return Figure{Name: "  " + s.Store + ": relay CPU per push", Value: at.RelayCPUPerPushUs, Unit: "µs", Goal: "–", Met: true,
+		Note: fmt.Sprintf("at %.0f msg/s: one core's capacity at this cost %.0f pushes/s; the relay process's user+system CPU (/proc/<pid>/stat) from the start of the sending to the end of the drain (a second with no push), over the pushes delivered; per step: %s",
+			at.Offered, at.OneCoreCapacity(), strings.Join(per, " · "))}
 }
 
 // overloadFigures reports one store's runs past its sustained rate.

@@ -2,8 +2,11 @@ package perf
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/pushlab/pushlab/cmd/pushsim/internal/load"
 )
 
 // step is a sweep step that delivered pushes per second with this p99.
@@ -121,4 +124,21 @@ func TestSweepFiguresAgainstTheirGoals(t *testing.T) {
 			require.False(t, f.Met, f.Name)
 		}
 	}
+}
+
+// A step's CPU figures: the relay's CPU over the pushes in µs, the cores each process used, and
+// the one-core capacity that cost implies.
+func TestAStepsCPUFigures(t *testing.T) {
+	s := stepCPU(step(4000, 4000, 10), load.CPUUse{Wall: 5 * time.Second, Relay: 2 * time.Second, Bench: 7 * time.Second}, 20_000)
+	require.InDelta(t, 100, s.RelayCPUPerPushUs, 1e-9)
+	require.InDelta(t, 0.4, s.RelayCores, 1e-9)
+	require.InDelta(t, 1.4, s.BenchCores, 1e-9)
+	require.InDelta(t, 10_000, s.OneCoreCapacity(), 1e-6)
+	require.Zero(t, stepCPU(step(4000, 0, 0), load.CPUUse{}, 0).OneCoreCapacity(), "not measured")
+
+	// The figure is the cost at the sustained rate.
+	sw := Sweep{Store: "memory store", Base: 4000, Steps: []SweepStep{{Offered: 2000, RelayCPUPerPushUs: 120}, {Offered: 4000, RelayCPUPerPushUs: 90}}}
+	f := cpuFigure(sw)
+	require.InDelta(t, 90, f.Value, 1e-9)
+	require.Contains(t, f.Note, "11111 pushes/s")
 }
