@@ -39,7 +39,7 @@ func newMetrics(s *Server) *metrics {
 	}
 	gauge := func(name, help string, f func(relay.Stats) int) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
-			return float64(f(*s.stats.Load()))
+			return float64(f(s.gaugeStats()))
 		})
 	}
 	m.reg.MustRegister(m.connections, m.messages, m.decisions, m.fcmAnswers, m.fcmLatency, m.busy,

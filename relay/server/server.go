@@ -113,7 +113,10 @@ type Server struct {
 	// admission is the admission rule's verdict for the batch being taken in (overload.go).
 	admission admission
 
-	stats atomic.Pointer[relay.Stats]
+	// stats are the core's counts the gauges last read, taken at statsAt (gaugeStats).
+	stats   atomic.Pointer[relay.Stats]
+	statsMu sync.Mutex
+	statsAt time.Time
 	// certChecks counts certificates by their check's status, refreshed when certificates change.
 	certChecks atomic.Pointer[map[string]int]
 
@@ -359,7 +362,6 @@ func (s *Server) loop() {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var replies []func(error)
-	var statsAt time.Time
 	for {
 		select {
 		case <-s.stop:
@@ -404,12 +406,6 @@ func (s *Server) loop() {
 		if err != nil && s.cl == nil {
 			s.fail(err)
 			return
-		}
-		// The gauges' counts walk every user: refresh them a few times a second, not per batch.
-		if now := s.clock(); now.Sub(statsAt) >= statsEvery || now.Before(statsAt) {
-			stats := s.coreStats()
-			s.stats.Store(&stats)
-			statsAt = now
 		}
 		wait := time.Hour
 		if at, ok := s.nextWake(); ok {
@@ -500,6 +496,25 @@ func (s *Server) nextWake() (time.Time, bool) {
 		return s.cl.node.NextWake()
 	}
 	return s.core.NextWake()
+}
+
+// gaugeStats is the core's counts for the gauges, counted by the loop when a scrape asks for
+// them: the count walks every user, which costs the loop as much as hundreds of pushes, too much
+// to do a few times a second for nobody. One scrape's gauges share a count (statsFresh); when the
+// loop cannot answer within statsWait (stopped, or far behind), the last counts are given.
+func (s *Server) gaugeStats() relay.Stats {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	if s.statsAt.IsZero() || time.Since(s.statsAt) >= statsFresh {
+		ctx, cancel := context.WithTimeout(context.Background(), statsWait)
+		v, err := s.call(ctx, func(time.Time) (any, error) { return s.coreStats(), nil })
+		cancel()
+		if st, ok := v.(relay.Stats); ok && err == nil {
+			s.stats.Store(&st)
+			s.statsAt = time.Now()
+		}
+	}
+	return *s.stats.Load()
 }
 
 // coreStats counts the connections, logins and pushes of the core, or of the node's cores (apps
@@ -651,8 +666,11 @@ const eventQueue = 4096
 // under load, at the price of a longer wait for the first event's effects.
 const maxBatch = 1024
 
-// statsEvery is how often the loop refreshes the gauges' counts.
-const statsEvery = 250 * time.Millisecond
+// statsFresh is how long the gauges' counts are reused: one scrape reads several gauges.
+const statsFresh = 100 * time.Millisecond
+
+// statsWait bounds how long a scrape waits for the loop to count: past it, the last counts.
+const statsWait = 2 * time.Second
 
 // pushLanes spreads pushes over one queue per send worker by device, so that one device's
 // pushes reach FCM in the order the relay decided them (a newer notification must replace an
