@@ -38,12 +38,12 @@ type bench struct {
 	legacy relay.Certificate
 }
 
-func newBench(t *testing.T, timeout time.Duration) *bench { return newBenchTLS(t, timeout, nil) }
+func newBench(t testing.TB, timeout time.Duration) *bench { return newBenchTLS(t, timeout, nil) }
 
 // newBenchTLS is newBench with fakefcm serving TLS with a certificate of ca (https:// for the
 // sends, the control API, and the service account's token_uri), and the pool and control client
 // trusting ca alone. A nil ca serves plain HTTP.
-func newBenchTLS(t *testing.T, timeout time.Duration, ca *testca.CA) *bench {
+func newBenchTLS(t testing.TB, timeout time.Duration, ca *testca.CA) *bench {
 	t.Helper()
 	var serverTLS *tls.Config
 	var transport http.RoundTripper // nil: the pool's own, trusting the system roots
