@@ -68,8 +68,7 @@ func (c *Core) DeleteApp(now time.Time, id uint64) error {
 	for _, k := range c.sortedUserKeys() {
 		if k.SDKAppID == id {
 			u := c.users[k]
-			for _, dev := range u.deviceOrder {
-				d := u.devices[dev]
+			for _, d := range u.devices {
 				d.loggedIn = false
 				c.cancelPushes(d, ReasonKicked, "the app was deleted")
 			}
@@ -176,8 +175,8 @@ func (c *Core) DeleteCertificate(now time.Time, sdkAppID uint64, id int64) error
 	}
 	for _, k := range c.sortedUserKeys() {
 		u := c.users[k]
-		for _, dev := range u.deviceOrder {
-			if d := u.devices[dev]; d.binding != nil && d.binding.CertificateID == id {
+		for _, d := range u.devices {
+			if d.binding != nil && d.binding.CertificateID == id {
 				c.unbind(d)
 			}
 		}
@@ -222,8 +221,8 @@ func (c *Core) Kick(now time.Time, sdkAppID uint64, userID, reason string) (int,
 		return 0, nil
 	}
 	n := 0
-	for _, dev := range u.deviceOrder {
-		if d := u.devices[dev]; d.loggedIn {
+	for _, d := range u.devices {
+		if d.loggedIn {
 			c.kick(d, reason)
 			n++
 		}
@@ -365,9 +364,8 @@ func (c *Core) UserAt(now time.Time, sdkAppID uint64, userID string) (UserView, 
 		return UserView{}, false
 	}
 	v := UserView{SDKAppID: sdkAppID, UserID: userID, LastSeq: u.seq, Devices: []DeviceView{}}
-	for _, dev := range u.deviceOrder {
-		d := u.devices[dev]
-		dv := DeviceView{DeviceID: dev, Platform: d.platform, LoggedIn: d.loggedIn, Ended: d.ended, Online: d.conn != nil,
+	for _, d := range u.devices {
+		dv := DeviceView{DeviceID: d.key.DeviceID, Platform: d.platform, LoggedIn: d.loggedIn, Ended: d.ended, Online: d.conn != nil,
 			Background: d.background, LoginAt: d.loginAt, LastSeen: d.lastSeen, Unread: d.unread, Held: len(d.held),
 			Caps: c.capsView(d, now)}
 		if d.binding != nil {

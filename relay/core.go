@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pushlab/pushlab/internal/ratelimit"
@@ -196,7 +197,7 @@ func (c *Core) restore(st *State) error {
 	for k, opts := range st.ReceiveOpts {
 		u := c.user(k)
 		for conv, opt := range opts {
-			u.opts[conv] = opt
+			u.setOpt(conv, opt)
 		}
 	}
 	for _, s := range st.Sessions {
@@ -235,8 +236,8 @@ func (c *Core) restore(st *State) error {
 	}
 	for _, k := range c.sortedUserKeys() {
 		u := c.users[k]
-		for _, dev := range u.deviceOrder {
-			if d := u.devices[dev]; len(d.held) > 0 {
+		for _, d := range u.devices {
+			if len(d.held) > 0 {
 				c.scheduleSummary(d, time.Time{})
 			}
 		}
@@ -367,7 +368,7 @@ func (c *Core) Tick(now time.Time) {
 func (c *Core) user(k UserKey) *user {
 	u, ok := c.users[k]
 	if !ok {
-		u = &user{key: k, devices: map[string]*device{}, opts: map[string]string{}, clientMsgIDs: map[string]string{}}
+		u = &user{key: k}
 		c.users[k] = u
 	}
 	return u
@@ -376,12 +377,24 @@ func (c *Core) user(k UserKey) *user {
 // device returns a user's device, creating its record on first use.
 func (c *Core) device(k DeviceKey) *device {
 	u := c.user(k.User())
-	d, ok := u.devices[k.DeviceID]
-	if !ok {
-		d = &device{key: k, user: u}
-		u.devices[k.DeviceID] = d
-		i, _ := slices.BinarySearch(u.deviceOrder, k.DeviceID)
-		u.deviceOrder = slices.Insert(u.deviceOrder, i, k.DeviceID)
+	i, ok := u.findDevice(k.DeviceID)
+	if ok {
+		return u.devices[i]
 	}
+	d := &device{key: k, user: u}
+	u.devices = slices.Insert(u.devices, i, d)
 	return d
+}
+
+// findDevice finds a device of the user by its ID: its index, or where it would go.
+func (u *user) findDevice(id string) (int, bool) {
+	return slices.BinarySearchFunc(u.devices, id, func(d *device, id string) int { return strings.Compare(d.key.DeviceID, id) })
+}
+
+// setOpt sets the user's receive option for a conversation.
+func (u *user) setOpt(conv, opt string) {
+	if u.opts == nil {
+		u.opts = map[string]string{}
+	}
+	u.opts[conv] = opt
 }

@@ -130,8 +130,8 @@ func (c *Core) deliverLocal(m StoredMsg, targets []sendTarget, onlineOnly bool, 
 		m.Conv = t.conv
 		if onlineOnly {
 			// Never stored, never pushed: it has no place in the sequence.
-			for _, dev := range u.deviceOrder {
-				c.decide(u.devices[dev], m, true)
+			for _, d := range u.devices {
+				c.decide(d, m, true)
 			}
 			continue
 		}
@@ -149,13 +149,16 @@ func (c *Core) deliverLocal(m StoredMsg, targets []sendTarget, onlineOnly bool, 
 			c.record(TrimInbox{User: u.key, Through: u.inbox[over-1].Seq})
 			u.inbox = slices.Clone(u.inbox[over:])
 		}
-		for _, dev := range u.deviceOrder {
-			c.decide(u.devices[dev], m, false)
+		for _, d := range u.devices {
+			c.decide(d, m, false)
 		}
 	}
 }
 
 func (u *user) rememberClientMsgID(clientID, id string) {
+	if u.clientMsgIDs == nil {
+		u.clientMsgIDs = map[string]string{}
+	}
 	u.clientMsgIDs[clientID] = id
 	u.clientMsgOrder = append(u.clientMsgOrder, clientID)
 	if len(u.clientMsgOrder) > maxClientMsgIDs {
@@ -222,7 +225,7 @@ func (c *Core) setReceiveOpt(cn *conn, d *device, f ClientFrame) {
 	case ReceiveAll:
 		delete(u.opts, f.Conv)
 	case ReceiveNotNotify:
-		u.opts[f.Conv] = ReceiveNotNotify
+		u.setOpt(f.Conv, ReceiveNotNotify)
 	default:
 		c.reply(cn, f.ID, CodeBadField, fmt.Sprintf("opt %q: use %q or %q", f.Opt, ReceiveAll, ReceiveNotNotify))
 		return

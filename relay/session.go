@@ -21,14 +21,16 @@ type conn struct {
 
 // user is a user of an app: their inbox, devices and receive options.
 type user struct {
-	key         UserKey
-	seq         uint64 // the last sequence number given to a message in this inbox
-	inbox       []StoredMsg
-	devices     map[string]*device
-	deviceOrder []string          // device IDs, sorted: delivery and trace order
-	opts        map[string]string // conv → "notNotify"
+	key   UserKey
+	seq   uint64 // the last sequence number given to a message in this inbox
+	inbox []StoredMsg
+	// devices are the user's devices sorted by ID, the order of delivery and of the trace. A
+	// user has a few devices, and a slice costs far less memory than a map (per user, and users
+	// are many) while finding one among a few just as fast.
+	devices []*device
+	opts    map[string]string // conv → "notNotify"; nil until the first
 	// clientMsgIDs remembers recent client message IDs so that a resent message is not sent
-	// twice; clientMsgOrder bounds it.
+	// twice; clientMsgOrder bounds it. nil until the user's first message with one.
 	clientMsgIDs   map[string]string
 	clientMsgOrder []string
 }
@@ -277,8 +279,7 @@ func (c *Core) login(cn *conn, f ClientFrame) {
 		d.conn, old.dev = nil, nil
 		c.closeConn(old, CloseNormal, closeReplaced)
 	}
-	for _, other := range d.user.deviceOrder {
-		o := d.user.devices[other]
+	for _, o := range d.user.devices {
 		if o != d && o.loggedIn && kicks(a.cfg.LoginPolicy, f.Platform, o.platform) {
 			c.kick(o, fmt.Sprintf("logged in on another device (%s)", f.DeviceID))
 		}

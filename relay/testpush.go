@@ -36,10 +36,11 @@ func (c *Core) TestPush(now time.Time, dev DeviceKey, title, body string) (Push,
 	if !ok {
 		return Push{}, fmt.Errorf("%w: user %q in app %d", ErrNotFound, dev.UserID, dev.SDKAppID)
 	}
-	d, ok := u.devices[dev.DeviceID]
+	i, ok := u.findDevice(dev.DeviceID)
 	if !ok {
 		return Push{}, fmt.Errorf("%w: device %q of user %q", ErrNotFound, dev.DeviceID, dev.UserID)
 	}
+	d := u.devices[i]
 	if d.binding == nil {
 		return Push{}, fmt.Errorf("%w: device %q: no FCM token reported: the app must log in and report its token", ErrNoBinding, dev.DeviceID)
 	}

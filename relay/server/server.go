@@ -103,7 +103,11 @@ type Server struct {
 	conns   map[relay.ConnID]*wsConn
 	nextID  atomic.Uint64
 	closing bool
-	readers sync.WaitGroup // connection readers in flight
+	readers sync.WaitGroup // connections not yet ended (their reading, parked or not)
+	// idle waits for idle connections' bytes (ws.go); started with the first plain-socket
+	// connection, nil before and where there is none.
+	idle        *idlePoller
+	idleStarted bool
 
 	pushes  *pushLanes
 	workers sync.WaitGroup
@@ -287,6 +291,12 @@ func (s *Server) Close() error {
 		}
 		s.connMu.Unlock()
 		s.readers.Wait()
+		s.connMu.Lock()
+		idle := s.idle
+		s.connMu.Unlock()
+		if idle != nil {
+			idle.close()
+		}
 		if s.cl != nil {
 			s.stopCluster()
 		}

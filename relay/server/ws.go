@@ -39,8 +39,9 @@ func newReadBuffers() *sync.Pool {
 // holds more than 256 bytes.
 const readBufferSize = 512
 
-// wsConn is one app connection. A goroutine of its own waits for its frames (see read); a writer
-// goroutine runs only while frames wait to be written.
+// wsConn is one app connection. While it is idle, the server's poller waits for its bytes (or,
+// without one, a goroutine of its own; see read); a reader goroutine runs only while frames wait
+// to be read, a writer goroutine only while frames wait to be written.
 type wsConn struct {
 	id      relay.ConnID
 	ws      *websocket.Conn
@@ -48,6 +49,7 @@ type wsConn struct {
 	lent    *bufio.Reader   // the pooled reader whose buffer br holds while it reads (see borrow)
 	pool    *sync.Pool      // the server's read buffers
 	raw     syscall.RawConn // the plain socket, to wait until it has bytes to read; nil over TLS
+	idle    *idlePoller     // the poller that waits for its bytes while it is idle; nil without
 	timeout time.Duration
 
 	mu      sync.Mutex
@@ -111,7 +113,7 @@ func (c *wsConn) write() {
 				c.mu.Unlock()
 				msg := websocket.FormatCloseMessage(c.code, c.reason)
 				_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-				c.ws.Close()
+				c.closeSocket()
 				c.signalDone()
 				return
 			}
@@ -127,7 +129,7 @@ func (c *wsConn) write() {
 				c.mu.Lock()
 				c.closing, c.queue, c.writing = true, nil, false
 				c.mu.Unlock()
-				c.ws.Close()
+				c.closeSocket()
 				c.signalDone()
 				return
 			}
@@ -145,6 +147,15 @@ func (c *wsConn) writeFrame(f relay.ServerFrame) error {
 		return err
 	}
 	return w.Close()
+}
+
+// closeSocket closes the connection's socket. A closed socket leaves the poller without a word,
+// so a connection parked in it is handed to a reader, which sees the end.
+func (c *wsConn) closeSocket() {
+	c.ws.Close()
+	if c.idle != nil {
+		c.idle.unpark(c)
+	}
 }
 
 func (c *wsConn) signalDone() {
@@ -184,6 +195,9 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		ws.Close()
 		return
 	}
+	if c.raw != nil {
+		c.idle = s.idlePoller()
+	}
 	s.conns[c.id] = c
 	s.readers.Add(1)
 	s.connMu.Unlock()
@@ -192,20 +206,74 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	go s.serveConn(c)
 }
 
-// serveConn reads a connection until it ends and tells the core it is gone.
-func (s *Server) serveConn(c *wsConn) {
-	defer s.readers.Done()
-	s.metrics.connections.Inc()
-	defer s.metrics.connections.Dec()
-	if s.post(openEvent{id: c.id}) {
-		s.read(c)
+// idlePoller returns the poller of idle connections, started with the first plain-socket
+// connection (a relay that serves none, like one on an in-memory network, starts none); nil where
+// there is none. s.connMu is held.
+func (s *Server) idlePoller() *idlePoller {
+	if !s.idleStarted {
+		s.idleStarted = true
+		p, err := newIdlePoller(func(c *wsConn) { go s.readParked(c) })
+		if err != nil {
+			// Still served: each idle connection keeps a goroutine that waits for its bytes.
+			s.log.Warn("idle connections each keep a goroutine", "err", err)
+		}
+		if p != nil {
+			s.idle = p
+		}
 	}
+	return s.idle
+}
+
+// serveConn tells the core of a new connection and has it read until it ends: by the poller's
+// readers when it has a poller, else on this goroutine.
+func (s *Server) serveConn(c *wsConn) {
+	s.metrics.connections.Inc()
+	if !s.post(openEvent{id: c.id}) {
+		s.endConn(c)
+		return
+	}
+	if c.idle != nil {
+		c.giveBackReadBuffer()
+		s.park(c)
+		return
+	}
+	s.read(c)
+	s.endConn(c)
+}
+
+// endConn tells the core a connection is gone once nothing reads it any more, closes it, and
+// waits until its socket is closed.
+func (s *Server) endConn(c *wsConn) {
 	s.post(closedEvent{id: c.id})
 	s.connMu.Lock()
 	delete(s.conns, c.id)
 	s.connMu.Unlock()
 	c.close(relay.CloseNormal, "")
 	<-c.done
+	s.metrics.connections.Dec()
+	s.readers.Done()
+}
+
+// park leaves an idle connection to the poller, which calls readParked once it has bytes. If the
+// poller cannot take it, it is read on this goroutine as without a poller.
+func (s *Server) park(c *wsConn) {
+	if !c.idle.park(c) {
+		s.read(c)
+		s.endConn(c)
+	}
+}
+
+// readParked reads the frames waiting on a connection the poller woke, then parks it again; it
+// runs on a goroutine of its own that ends then, taking its grown stack with it.
+func (s *Server) readParked(c *wsConn) {
+	c.borrowReadBuffer()
+	more := s.readFrames(c)
+	c.giveBackReadBuffer()
+	if !more {
+		s.endConn(c)
+		return
+	}
+	s.park(c)
 }
 
 // read hands the connection's frames to the loop until it ends. An idle connection keeps only a
@@ -259,6 +327,9 @@ func (s *Server) readFrames(c *wsConn) bool {
 // borrowReadBuffer: nothing reads from ws in between. A bufio.Reader has no way to swap its
 // buffer, so its value is swapped with a pooled one.
 func (c *wsConn) giveBackReadBuffer() {
+	if c.br.Size() == 0 {
+		return // given back already
+	}
 	if c.lent == nil {
 		c.lent = new(bufio.Reader) // the first time: br's buffer came with the upgrade
 	}
