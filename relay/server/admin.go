@@ -520,12 +520,8 @@ func (s *Server) putPushSettings(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, err
 		}
-		got, err := c.SetPushSettings(now, app, user, settings)
-		if err == nil {
-			// Told once the core took it (a refused call changes nothing), before its Ready.
-			s.tapInput(now, relay.Input{Kind: relay.InputSetPushSettings, App: app, User: user, PushSettings: settings})
-		}
-		return got, err
+		s.tapInput(now, relay.Input{Kind: relay.InputSetPushSettings, App: app, User: user, PushSettings: settings})
+		return c.SetPushSettings(now, app, user, settings)
 	})
 }
 
