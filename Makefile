@@ -15,7 +15,7 @@ CLUSTER_CHECKS ?= 200
 GREMLINS_VERSION := v0.6.0
 # MUTATE_FILES: the relay core files (relay/*.go) mutate mutates, or all; MUTATE_TAGS: the build tags of the
 # tests that judge the mutants (mutate adds the scenario library and the push-rule property; empty: unit tests only).
-MUTATE_FILES ?= pushrule.go retry.go
+MUTATE_FILES ?= pushrule.go retry.go pushsettings.go
 MUTATE_TAGS ?= mutate
 MUTATE_TIMEOUT_COEFFICIENT ?= 2
 MUTATE_SKIP = $(if $(filter all,$(MUTATE_FILES)),,$(filter-out $(MUTATE_FILES),$(notdir $(filter-out %_test.go,$(wildcard relay/*.go)))))

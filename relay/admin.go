@@ -341,10 +341,12 @@ func (c *Core) capsView(d *device, now time.Time) CapsView {
 
 // UserView is a user as the admin API shows it.
 type UserView struct {
-	SDKAppID uint64       `json:"sdkAppId"`
-	UserID   string       `json:"userId"`
-	LastSeq  uint64       `json:"lastSeq"`
-	Devices  []DeviceView `json:"devices"`
+	SDKAppID uint64 `json:"sdkAppId"`
+	UserID   string `json:"userId"`
+	LastSeq  uint64 `json:"lastSeq"`
+	// PushSettings are the user's push settings (pushes on or off).
+	PushSettings PushSettings `json:"pushSettings"`
+	Devices      []DeviceView `json:"devices"`
 }
 
 // User describes a user's devices, logins and bindings, their caps as of the core's latest
@@ -363,7 +365,7 @@ func (c *Core) UserAt(now time.Time, sdkAppID uint64, userID string) (UserView, 
 	if !ok {
 		return UserView{}, false
 	}
-	v := UserView{SDKAppID: sdkAppID, UserID: userID, LastSeq: u.seq, Devices: []DeviceView{}}
+	v := UserView{SDKAppID: sdkAppID, UserID: userID, LastSeq: u.seq, PushSettings: u.pushSettings(), Devices: []DeviceView{}}
 	for _, d := range u.devices {
 		dv := DeviceView{DeviceID: d.key.DeviceID, Platform: d.platform, LoggedIn: d.loggedIn, Ended: d.ended, Online: d.conn != nil,
 			Background: d.background, LoginAt: d.loginAt, LastSeen: d.lastSeen, Unread: d.unread, Held: len(d.held),

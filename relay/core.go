@@ -200,6 +200,9 @@ func (c *Core) restore(st *State) error {
 			u.setOpt(conv, opt)
 		}
 	}
+	for k, s := range st.PushSettings {
+		c.user(k).pushesOff = !s.Enabled
+	}
 	for _, s := range st.Sessions {
 		if _, ok := c.apps[s.Key.SDKAppID]; !ok {
 			return fmt.Errorf("session %v of unknown app", s.Key)

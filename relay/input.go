@@ -31,6 +31,7 @@ const (
 	InputRemoteAnswer                            // a partition's answer to a RemoteSend: Answer
 	InputRemoteMsg                               // a message from another partition's core: Reply, Remote
 	InputTokenMoved                              // another partition's device bound a token: App, User, Device, Token
+	InputSetPushSettings                         // admin: set a user's push settings: App, User, PushSettings
 )
 
 var inputKindNames = [...]string{
@@ -52,6 +53,7 @@ var inputKindNames = [...]string{
 	InputRemoteAnswer:       "remote-answer",
 	InputRemoteMsg:          "remote-msg",
 	InputTokenMoved:         "token-moved",
+	InputSetPushSettings:    "set-push-settings",
 }
 
 // String names the kind as Input.String prints it.
@@ -91,6 +93,8 @@ type Input struct {
 	AppConfig AppConfig   // put-app
 	Cert      Certificate // put-certificate
 	Group     Group       // put-group
+	// PushSettings are set-push-settings' settings.
+	PushSettings PushSettings
 	// Create asks put-app and put-certificate to create (ErrExists if it exists) rather than
 	// replace (ErrNotFound if it does not).
 	Create bool
@@ -140,6 +144,8 @@ func (c *Core) Step(now time.Time, in Input) error {
 		c.RemoteMsg(now, in.Reply, in.Remote)
 	case InputTokenMoved:
 		c.TokenMoved(now, in.App, in.Token, DeviceKey{SDKAppID: in.App, UserID: in.User, DeviceID: in.Device})
+	case InputSetPushSettings:
+		_, err = c.SetPushSettings(now, in.App, in.User, in.PushSettings)
 	default:
 		return fmt.Errorf("%w: unknown input kind %d", ErrInvalid, uint8(in.Kind))
 	}
@@ -232,6 +238,10 @@ func (in Input) String() string {
 		p.str("user", in.User)
 		p.str("device", in.Device)
 		p.str("token", in.Token)
+	case InputSetPushSettings:
+		p.num("app", in.App)
+		p.str("user", in.User)
+		p.raw("enabled", strconv.FormatBool(in.PushSettings.Enabled))
 	case InputCertificateChecked:
 		p.int("cert", in.Check.CertID)
 		if in.Check.OK {
@@ -324,6 +334,9 @@ func (p *fields) clientFrame(f ClientFrame) {
 	p.int("unread", int64(f.Unread))
 	p.str("conv", f.Conv)
 	p.str("opt", f.Opt)
+	if f.Enabled != nil {
+		p.raw("enabled", strconv.FormatBool(*f.Enabled))
+	}
 }
 
 func (p *fields) offlinePush(op *OfflinePush) {

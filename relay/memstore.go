@@ -26,6 +26,8 @@ type MemoryStore struct {
 	opts     map[UserKey]map[string]string
 	pushes   map[uint64]PushState
 	counters map[string]uint64
+	// pushSettings are the users' settings that are not the default.
+	pushSettings map[UserKey]PushSettings
 	// trace is the push trace in the order it was stored (by seq); traceSeq numbers the entries.
 	trace    []storedTrace
 	traceSeq uint64
@@ -43,6 +45,7 @@ func NewMemoryStore() *MemoryStore {
 		apps: map[uint64]AppConfig{}, certs: map[int64]Certificate{}, sessions: map[DeviceKey]SessionState{},
 		bindings: map[DeviceKey]Binding{}, byToken: map[tokenKey]DeviceKey{}, messages: map[UserKey][]StoredMsg{}, groups: map[groupKey]Group{},
 		opts: map[UserKey]map[string]string{}, pushes: map[uint64]PushState{}, counters: map[string]uint64{},
+		pushSettings: map[UserKey]PushSettings{},
 	}
 }
 
@@ -54,7 +57,7 @@ func (s *MemoryStore) Apply(_ context.Context, records []Record) error {
 		switch r := r.(type) {
 		case PutApp, DeleteApp, PutCertificate, DeleteCertificate, PutSession, DeleteSession,
 			PutBinding, DeleteBinding, PutMessage, TrimInbox, PutGroup, PutReceiveOpt, PutPush,
-			DeletePush, PutCounter:
+			DeletePush, PutCounter, PutPushSettings:
 		case AppendTrace:
 			if err := checkTrace(r.Entries); err != nil {
 				return fmt.Errorf("apply record %d of %d: %w", i+1, len(records), err)
@@ -110,6 +113,12 @@ func (s *MemoryStore) Apply(_ context.Context, records []Record) error {
 			delete(s.pushes, r.ID)
 		case PutCounter:
 			s.counters[r.Name] = r.Value
+		case PutPushSettings:
+			if r.Settings.IsDefault() {
+				delete(s.pushSettings, r.User)
+			} else {
+				s.pushSettings[r.User] = r.Settings
+			}
 		case AppendTrace:
 			for _, e := range r.Entries {
 				s.traceSeq++
@@ -163,6 +172,11 @@ func (s *MemoryStore) deleteApp(id uint64) {
 			delete(s.pushes, k)
 		}
 	}
+	for k := range s.pushSettings {
+		if k.SDKAppID == id {
+			delete(s.pushSettings, k)
+		}
+	}
 }
 
 // putBinding stores a binding. A token belongs to one device of an app: the binding takes it from
@@ -192,7 +206,8 @@ func (s *MemoryStore) deleteBinding(k DeviceKey) {
 func (s *MemoryStore) Load(context.Context) (*State, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := &State{Messages: map[UserKey][]StoredMsg{}, ReceiveOpts: map[UserKey]map[string]string{}, Counters: map[string]uint64{}}
+	st := &State{Messages: map[UserKey][]StoredMsg{}, ReceiveOpts: map[UserKey]map[string]string{}, Counters: map[string]uint64{},
+		PushSettings: maps.Clone(s.pushSettings)}
 	for _, a := range s.apps {
 		st.Apps = append(st.Apps, a)
 	}

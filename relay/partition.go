@@ -100,8 +100,8 @@ func PartitionOf(sdkAppID uint64, userID string, partitions int) int {
 }
 
 // ForPartition is the part of st a core of partition p is restored from: every app, certificate
-// and group, the sessions, bindings, inboxes, receive options and pending pushes of p's users, and
-// p's counters. The state of a single relay (p not Enabled) is st itself.
+// and group, the sessions, bindings, inboxes, receive options, push settings and pending pushes of
+// p's users, and p's counters. The state of a single relay (p not Enabled) is st itself.
 func (st *State) ForPartition(p Partition) *State {
 	if !p.Enabled() {
 		return st
@@ -113,6 +113,7 @@ func (st *State) ForPartition(p Partition) *State {
 		Messages:     map[UserKey][]StoredMsg{},
 		ReceiveOpts:  map[UserKey]map[string]string{},
 		Counters:     map[string]uint64{},
+		PushSettings: map[UserKey]PushSettings{},
 	}
 	for _, s := range st.Sessions {
 		if p.Holds(s.Key.User()) {
@@ -132,6 +133,11 @@ func (st *State) ForPartition(p Partition) *State {
 	for k, opts := range st.ReceiveOpts {
 		if p.Holds(k) {
 			out.ReceiveOpts[k] = opts
+		}
+	}
+	for k, s := range st.PushSettings {
+		if p.Holds(k) {
+			out.PushSettings[k] = s
 		}
 	}
 	for _, ps := range st.Pushes {

@@ -91,7 +91,8 @@ func TestForPartitionFiltersUserScopedState(t *testing.T) {
 			push(0, 1, "alice"), push(1, 1, "carol"), push(0, 2, "bob"),
 			push(1, 2, "alice"), // made by partition 1 for a user it does not hold: no one restores it
 		},
-		Counters: map[string]uint64{"messages.p0": 4, "pushes.p0": 2, "messages.p1": 7, "pushes.p1": 1<<48 + 2, "messages": 99},
+		Counters:     map[string]uint64{"messages.p0": 4, "pushes.p0": 2, "messages.p1": 7, "pushes.p1": 1<<48 + 2, "messages": 99},
+		PushSettings: map[UserKey]PushSettings{alice: {}, carol: {}},
 	}
 	got := st.ForPartition(Partition{Index: 0, Count: testPartitions})
 	want := &State{
@@ -104,6 +105,7 @@ func TestForPartitionFiltersUserScopedState(t *testing.T) {
 		ReceiveOpts:  map[UserKey]map[string]string{alice: st.ReceiveOpts[alice]},
 		Pushes:       []PushState{push(0, 1, "alice"), push(0, 2, "bob")},
 		Counters:     map[string]uint64{"messages.p0": 4, "pushes.p0": 2},
+		PushSettings: map[UserKey]PushSettings{alice: {}},
 	}
 	require.Empty(t, cmp.Diff(want, got))
 
@@ -111,6 +113,7 @@ func TestForPartitionFiltersUserScopedState(t *testing.T) {
 	require.Equal(t, []SessionState{{Key: dev("carol")}}, got.Sessions)
 	require.Equal(t, []PushState{push(1, 1, "carol")}, got.Pushes)
 	require.Equal(t, map[string]uint64{"messages.p1": 7, "pushes.p1": 1<<48 + 2}, got.Counters)
+	require.Equal(t, map[UserKey]PushSettings{carol: {}}, got.PushSettings)
 
 	got = st.ForPartition(Partition{Index: 2, Count: testPartitions})
 	require.Empty(t, got.Sessions)

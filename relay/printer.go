@@ -227,6 +227,10 @@ func (pr printer) record(r Record) fields {
 	case PutCounter:
 		f.word("put-counter")
 		f.raw(quote(r.Name), fmt.Sprint(r.Value))
+	case PutPushSettings:
+		f.word("put-push-settings")
+		f.word(userKey(r.User))
+		f.raw("enabled", strconv.FormatBool(r.Settings.Enabled))
 	default:
 		f.word(fmt.Sprintf("%T", r))
 	}
@@ -262,6 +266,9 @@ func (pr printer) frame(of OutFrame) fields {
 			f.raw("msgs", "["+strings.Join(msgs, " ")+"]")
 		}
 		f.flag("more", fr.More)
+		if ps := fr.PushSettings; ps != nil {
+			f.raw("pushSettings", "(enabled="+strconv.FormatBool(ps.Enabled)+")")
+		}
 	case OpMsg:
 		if m := fr.Msg; m != nil {
 			f.raw("seq", fmt.Sprint(m.Seq))

@@ -67,6 +67,10 @@ const (
 	OpSetReceiveOpt = "setReceiveOpt"
 	OpLogout        = "logout"
 	OpPing          = "ping"
+	// OpSetPushSettings turns the user's pushes on or off (enabled); OpGetPushSettings reads
+	// them. Both are answered with a reply carrying pushSettings.
+	OpSetPushSettings = "setPushSettings"
+	OpGetPushSettings = "getPushSettings"
 )
 
 // Ops the relay sends.
@@ -82,6 +86,17 @@ const (
 	ReceiveAll       = "receive"   // receive and notify (the default)
 	ReceiveNotNotify = "notNotify" // receive online and by sync, but never push
 )
+
+// PushSettings are a user's push settings in an app, kept per user (every device of the user
+// follows them) and across restarts.
+type PushSettings struct {
+	// Enabled is false while the user has turned pushes off: messages are still stored, delivered
+	// live and synced, but no push is decided for any device of the user (trace: user-disabled).
+	Enabled bool `json:"enabled"`
+}
+
+// IsDefault reports whether s are the settings a user has until they change them: pushes on.
+func (s PushSettings) IsDefault() bool { return s.Enabled }
 
 // ClientFrame is a frame from an app, decoded. Which fields are set depends on Op.
 type ClientFrame struct {
@@ -115,6 +130,9 @@ type ClientFrame struct {
 	// setReceiveOpt
 	Conv string `json:"conv,omitempty"`
 	Opt  string `json:"opt,omitempty"`
+
+	// setPushSettings: required, true or false.
+	Enabled *bool `json:"enabled,omitempty"`
 }
 
 // OfflinePush is a message's push options: what the notification says, or that there is none.
@@ -138,6 +156,8 @@ type ServerFrame struct {
 	// reply to sync: the messages after since, in order, and whether more remain.
 	Msgs []MsgFrame `json:"msgs,omitempty"`
 	More bool       `json:"more,omitempty"`
+	// reply to setPushSettings and getPushSettings: the user's settings now.
+	PushSettings *PushSettings `json:"pushSettings,omitempty"`
 
 	// msg
 	Msg *MsgFrame `json:"msg,omitempty"`

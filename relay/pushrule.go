@@ -17,6 +17,7 @@ const (
 	ReasonKicked       = "kicked"           // the device was kicked (login elsewhere, admin)
 	ReasonNoBinding    = "no-binding"       // the device reported no push token since its login
 	ReasonMuted        = "muted"            // the user chose receive-but-do-not-notify for the conversation
+	ReasonUserDisabled = "user-disabled"    // the user turned pushes off (setPushSettings, or the admin API)
 	ReasonOnlineOnly   = "online-only"      // the message was sent online-only
 	ReasonPushDisabled = "push-disabled"    // the sender disabled the push (offlinePush.disable)
 	ReasonOwnMessage   = "own-message"      // the user's own message, echoed to another of its devices
@@ -48,7 +49,14 @@ type Push struct {
 
 // decide applies the push rule to one message for one device of its recipient. A device is pushed
 // iff it is logged in, its connection is gone, it has a binding, the message is pushable to it,
-// and the caps allow (else the message waits for a summary).
+// its user has pushes on, and the caps allow (else the message waits for a summary).
+//
+// The order of the cases is the order of the trace's reasons: first the device's session
+// (logged out, online), then the message itself (online-only, own, push disabled: never to be
+// pushed to anyone), then the user's choices from the widest to the narrowest (pushes off for
+// every conversation, then one conversation muted), then the device's path to FCM (binding,
+// caps). A user with pushes off is told user-disabled even in a muted conversation: turning
+// the conversation back on alone would push nothing.
 func (c *Core) decide(d *device, m StoredMsg, onlineOnly bool) {
 	u := d.user
 	switch {
@@ -70,6 +78,8 @@ func (c *Core) decide(d *device, m StoredMsg, onlineOnly bool) {
 		c.traceMsg(d, m, ReasonOwnMessage, "")
 	case m.Push.Disable:
 		c.traceMsg(d, m, ReasonPushDisabled, "")
+	case u.pushesOff:
+		c.traceMsg(d, m, ReasonUserDisabled, "")
 	case u.opts[m.Conv] == ReceiveNotNotify:
 		c.traceMsg(d, m, ReasonMuted, "")
 	case d.binding == nil:
@@ -189,6 +199,8 @@ func (c *Core) unpushable(d *device) (reason, detail string) {
 		return d.ended, ""
 	case d.conn != nil:
 		return ReasonOnline, "the device came back; it syncs what it missed"
+	case d.user.pushesOff:
+		return ReasonUserDisabled, "the user turned pushes off"
 	case d.binding == nil:
 		return ReasonNoBinding, ""
 	}

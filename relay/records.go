@@ -72,6 +72,13 @@ type PutCounter struct {
 	Value uint64
 }
 
+// PutPushSettings stores a user's push settings. Default settings (PushSettings.IsDefault) delete
+// them: a store keeps only the users whose settings differ from the default.
+type PutPushSettings struct {
+	User     UserKey
+	Settings PushSettings
+}
+
 func (PutApp) isRecord()            {}
 func (DeleteApp) isRecord()         {}
 func (PutCertificate) isRecord()    {}
@@ -87,6 +94,7 @@ func (PutReceiveOpt) isRecord()     {}
 func (PutPush) isRecord()           {}
 func (DeletePush) isRecord()        {}
 func (PutCounter) isRecord()        {}
+func (PutPushSettings) isRecord()   {}
 
 // UserKey names a user of an app.
 type UserKey struct {
@@ -175,6 +183,9 @@ type State struct {
 	ReceiveOpts  map[UserKey]map[string]string
 	Pushes       []PushState
 	Counters     map[string]uint64
+	// PushSettings are the settings of the users whose settings are not the default (users who
+	// turned pushes off).
+	PushSettings map[UserKey]PushSettings
 }
 
 // Sort puts the state in the order every Store's Load returns it in, so that two stores'

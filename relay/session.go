@@ -29,6 +29,8 @@ type user struct {
 	// are many) while finding one among a few just as fast.
 	devices []*device
 	opts    map[string]string // conv → "notNotify"; nil until the first
+	// pushesOff: the user turned pushes off (PushSettings.Enabled false).
+	pushesOff bool
 	// clientMsgIDs remembers recent client message IDs so that a resent message is not sent
 	// twice; clientMsgOrder bounds it. nil until the user's first message with one.
 	clientMsgIDs   map[string]string
@@ -193,9 +195,10 @@ func (c *Core) Receive(now time.Time, id ConnID, f ClientFrame) {
 			cn.dev.lastSeen = now
 		}
 		return
-	case OpLogout, OpSetPushToken, OpSend, OpSync, OpAck, OpBackground, OpForeground, OpSetReceiveOpt:
+	case OpLogout, OpSetPushToken, OpSend, OpSync, OpAck, OpBackground, OpForeground, OpSetReceiveOpt,
+		OpSetPushSettings, OpGetPushSettings:
 	default:
-		c.reply(cn, f.ID, CodeUnknownOp, fmt.Sprintf("unknown op %q: use login, setPushToken, send, sync, ack, background, foreground, setReceiveOpt, logout or ping", f.Op))
+		c.reply(cn, f.ID, CodeUnknownOp, fmt.Sprintf("unknown op %q: use login, setPushToken, send, sync, ack, background, foreground, setReceiveOpt, setPushSettings, getPushSettings, logout or ping", f.Op))
 		return
 	}
 	d := cn.dev
@@ -230,6 +233,15 @@ func (c *Core) Receive(now time.Time, id ConnID, f ClientFrame) {
 		c.reply(cn, f.ID, OK, "")
 	case OpSetReceiveOpt:
 		c.setReceiveOpt(cn, d, f)
+	case OpSetPushSettings:
+		if f.Enabled == nil {
+			c.reply(cn, f.ID, CodeBadField, `enabled is required: true to turn the user's pushes on, false to turn them off, e.g. {"op":"setPushSettings","id":1,"enabled":false}`)
+			return
+		}
+		c.setPushSettings(d.user, PushSettings{Enabled: *f.Enabled})
+		c.pushSettingsReply(cn, f.ID, d.user)
+	case OpGetPushSettings:
+		c.pushSettingsReply(cn, f.ID, d.user)
 	}
 }
 

@@ -34,13 +34,14 @@ import (
 //	open conn=N
 //	recv conn=N op=OP [id=N] [app=N] [user=U] [device=D] [platform=P] [sig=valid|expired|forged]
 //	     [cert=N] [token=T] [to=U] [group=G] [text=S] [client-msg-id=S] [online-only] [no-push]
-//	     [title=S] [desc=S] [since=N] [seq=N] [unread=N] [conv=C] [opt=O]
+//	     [title=S] [desc=S] [since=N] [seq=N] [unread=N] [conv=C] [opt=O] [enabled=true|false]
 //	close conn=N
 //	tick [+D]                       advance the clock, running each timer at its own time
 //	result push=N ok [name=S] | result push=N code=C [retry-after=D] [token-invalid] [message=S]
 //	kick user=U [app=N] [reason=S]
 //	admin-send from=U (to=U | group=G) text=S [app=N]
 //	test-push user=U device=D [app=N] [title=S] [body=S]
+//	push-settings user=U enabled=true|false [app=N]   the administrator sets a user's push settings
 //
 // recv numbers its requests per connection from 1 unless id is given (ack and ping carry no id),
 // and signs the login's UserSig with the app's secret, valid for a day.
@@ -170,6 +171,9 @@ func (tr *relayTranscript) input(t *testing.T, td *datadriven.TestData, a *trans
 		return Input{Kind: InputRemoteMsg, Reply: a.Uint("reply", 0), Remote: RemoteMsg{App: a.Uint("app", testApp),
 			ID: a.Str("id", "1400000001-p9-1"), Time: tr.clock.Now, From: a.Str("from", ""), To: a.List("to"), Group: a.Str("group", ""),
 			Text: a.Str("text", ""), OnlineOnly: a.Flag("online-only")}}
+	case "push-settings":
+		return Input{Kind: InputSetPushSettings, App: a.Uint("app", testApp), User: a.Str("user", ""),
+			PushSettings: PushSettings{Enabled: boolArg(t, a, "enabled")}}
 	case "admin-send":
 		return Input{Kind: InputAdminSend, App: a.Uint("app", testApp), Send: SendRequest{From: a.Str("from", ""), To: a.Str("to", ""),
 			Group: a.Str("group", ""), Text: a.Str("text", "")}}
@@ -213,7 +217,22 @@ func (tr *relayTranscript) recv(t *testing.T, a *transcript.Args) Input {
 	}
 	f.Since, f.Seq, f.Unread = a.Uint("since", 0), a.Uint("seq", 0), a.Int("unread", 0)
 	f.Conv, f.Opt = a.Str("conv", ""), a.Str("opt", "")
+	if a.Has("enabled") {
+		on := boolArg(t, a, "enabled")
+		f.Enabled = &on
+	}
 	return Input{Kind: InputReceive, Conn: conn, Frame: f}
+}
+
+// boolArg reads k=true or k=false.
+func boolArg(t *testing.T, a *transcript.Args, k string) bool {
+	switch v := a.Str(k, ""); v {
+	case "true", "false":
+		return v == "true"
+	default:
+		t.Fatalf("%s=%s: use %s=true or %s=false", k, v, k, k)
+		return false
+	}
 }
 
 // connArg reads conn=N.

@@ -155,6 +155,7 @@ const (
 	StepSendGroup     StepKind = "sendGroup"
 	StepCreateGroup   StepKind = "createGroup"
 	StepSetReceiveOpt StepKind = "setReceiveOpt"
+	StepPushSettings  StepKind = "pushSettings"
 	StepFault         StepKind = "fault"
 	StepRestartRelay  StepKind = "restartRelay"
 	StepNetwork       StepKind = "network"
@@ -178,7 +179,7 @@ var DeviceSteps = []StepKind{StepInstall, StepLaunch, StepLogin, StepReportToken
 
 // AllSteps lists every step kind, in the order the README documents them.
 var AllSteps = append(append([]StepKind{}, DeviceSteps...), StepSwitchUser, StepKick, StepSend, StepSendGroup,
-	StepCreateGroup, StepSetReceiveOpt, StepFault, StepNetwork, StepRestartRelay, StepKillNode, StepRestartNode,
+	StepCreateGroup, StepSetReceiveOpt, StepPushSettings, StepFault, StepNetwork, StepRestartRelay, StepKillNode, StepRestartNode,
 	StepPauseNode, StepPartitionNode, StepWait, StepExpect)
 
 // Step is one step: a one-key map in the file. Which fields are set depends on Kind.
@@ -202,8 +203,10 @@ type Step struct {
 	Send        *SendStep        `json:"send,omitempty"`
 	CreateGroup *CreateGroupStep `json:"createGroup,omitempty"`
 	ReceiveOpt  *ReceiveOptStep  `json:"setReceiveOpt,omitempty"`
-	Fault       *FaultStep       `json:"fault,omitempty"`
-	Network     *NetworkStep     `json:"network,omitempty"`
+	// PushSettings turns a user's pushes on or off.
+	PushSettings *PushSettingsStep `json:"pushSettings,omitempty"`
+	Fault        *FaultStep        `json:"fault,omitempty"`
+	Network      *NetworkStep      `json:"network,omitempty"`
 	// Node is what a node step acts on.
 	Node *NodeStep `json:"node,omitempty"`
 	// Wait is how long a wait step lets time pass.
@@ -251,6 +254,15 @@ type ReceiveOptStep struct {
 	Device string `yaml:"device" json:"device" jsonschema:"required"`
 	Conv   string `yaml:"conv" json:"conv" jsonschema:"required"`
 	Opt    string `yaml:"opt" json:"opt" jsonschema:"required,enum=receive,enum=notNotify"`
+}
+
+// PushSettingsStep turns a user's pushes on or off (every device of the user, every
+// conversation): as the administrator does (user, through the admin API), or as the app does
+// (device: the app on that phone, logged in, sends setPushSettings for its user).
+type PushSettingsStep struct {
+	User    string `yaml:"user,omitempty" json:"user,omitempty"`
+	Device  string `yaml:"device,omitempty" json:"device,omitempty"`
+	Enabled *bool  `yaml:"enabled" json:"enabled" jsonschema:"required"`
 }
 
 // FaultStep sets a fakefcm fault rule (it adds to those already set).

@@ -81,6 +81,9 @@ func (s *Step) UnmarshalYAML(node ast.Node) error {
 	case s.Kind == StepSetReceiveOpt:
 		s.ReceiveOpt = &ReceiveOptStep{}
 		return decode(s.ReceiveOpt)
+	case s.Kind == StepPushSettings:
+		s.PushSettings = &PushSettingsStep{}
+		return decode(s.PushSettings)
 	case s.Kind == StepFault:
 		s.Fault = &FaultStep{}
 		return decode(s.Fault)
@@ -411,6 +414,17 @@ func (sc *Scenario) validate() error {
 		case st.Kind == StepSetReceiveOpt:
 			if err = known(st.Pos, what, st.ReceiveOpt.Device); err == nil && st.ReceiveOpt.Opt != "receive" && st.ReceiveOpt.Opt != "notNotify" {
 				err = sc.errorAt(st.Pos, "%s: opt %q: use receive or notNotify", what, st.ReceiveOpt.Opt)
+			}
+		case st.Kind == StepPushSettings:
+			ps := st.PushSettings
+			switch {
+			case (ps.User == "") == (ps.Device == ""):
+				err = sc.errorAt(st.Pos, "%s: whose? give user (the administrator sets them: pushSettings: {user: alice, enabled: false}) "+
+					"or device (the app on that phone sets its user's: pushSettings: {device: alice-phone, enabled: false}), not both", what)
+			case ps.Enabled == nil:
+				err = sc.errorAt(st.Pos, "%s: enabled is required: false turns the user's pushes off, true turns them on", what)
+			case ps.Device != "":
+				err = known(st.Pos, what, ps.Device)
 			}
 		case st.Kind == StepFault:
 			if st.Fault.Device != "" {

@@ -269,6 +269,8 @@ func (r *runner) act(index int, st Step) (string, error) {
 			return "", fmt.Errorf("%s is not logged in", o.Device)
 		}
 		return fmt.Sprintf("%s sets %s to %s", o.Device, o.Conv, o.Opt), r.settleIdle(o.Device, dev)
+	case StepPushSettings:
+		return r.pushSettings(st.PushSettings)
 	case StepFault:
 		return r.fault(st.Fault)
 	case StepNetwork:
@@ -295,6 +297,28 @@ func (r *runner) act(index int, st Step) (string, error) {
 		return "expect " + describeExpect(st.Expect), nil
 	}
 	return "", fmt.Errorf("step %q is not implemented", st.Kind)
+}
+
+// pushSettings turns a user's pushes on or off: through the admin API (user), or from the app on
+// a phone (device), which waits for the relay's answer.
+func (r *runner) pushSettings(ps *PushSettingsStep) (string, error) {
+	onOff := map[bool]string{true: "on", false: "off"}[*ps.Enabled]
+	if ps.User != "" {
+		app := r.appOfUser(ps.User)
+		return fmt.Sprintf("the administrator turns %s's pushes %s", ps.User, onOff), r.w.SetPushSettings(app, ps.User, relay.PushSettings{Enabled: *ps.Enabled})
+	}
+	dev := r.devices[ps.Device]
+	ok := true
+	var user string
+	r.w.Do(func() { ok, user = dev.SetPushSettings(*ps.Enabled), dev.User() })
+	text := fmt.Sprintf("%s's app turns %s's pushes %s", ps.Device, user, onOff)
+	if !ok {
+		if !r.sc.settles() {
+			return text + " (not logged in: nothing sent)", nil
+		}
+		return "", fmt.Errorf("%s is not logged in", ps.Device)
+	}
+	return text, r.settleIdle(ps.Device, dev)
 }
 
 func (r *runner) appOfUser(user string) uint64 {

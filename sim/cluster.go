@@ -292,7 +292,7 @@ func (s *clusterSide) open(c *vconn) error {
 }
 
 // input hands the cluster an input of the world's relay side: a connection's frame or close,
-// a kick, or time.
+// a kick or a user's push settings, or time.
 func (s *clusterSide) input(in relay.Input, dev *Device) error {
 	switch in.Kind {
 	case relay.InputReceive:
@@ -303,7 +303,7 @@ func (s *clusterSide) input(in relay.Input, dev *Device) error {
 		s.vc.Send(s.w.eng.Now(), s.addrOf[in.Conn], data)
 	case relay.InputClosed:
 		s.vc.Disconnect(s.w.eng.Now(), s.addrOf[in.Conn])
-	case relay.InputKick:
+	case relay.InputKick, relay.InputSetPushSettings:
 		// The tap hears of the kick once a core took it for good (its outcome stored), and
 		// before that outcome, which the cluster hands out at the next pump.
 		return s.retry(func() error {

@@ -460,6 +460,17 @@ func (d *Device) Send(f relay.ClientFrame) bool {
 	return true
 }
 
+// SetPushSettings turns the user's pushes on or off from the app (setPushSettings); false if not
+// logged in.
+func (d *Device) SetPushSettings(enabled bool) bool {
+	if !d.loggedIn {
+		d.observe(Observation{Kind: ObsRefused, Detail: "setPushSettings: the app is not logged in"})
+		return false
+	}
+	d.request(relay.ClientFrame{Op: relay.OpSetPushSettings, Enabled: &enabled})
+	return true
+}
+
 // SetReceiveOpt sets the user's receive option for a conversation; false if not logged in.
 func (d *Device) SetReceiveOpt(conv, opt string) bool {
 	if !d.loggedIn {

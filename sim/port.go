@@ -45,6 +45,8 @@ type World interface {
 	PutGroup(g relay.Group) error
 	// Kick ends every login of a user, as the administrator does.
 	Kick(app uint64, user string) error
+	// SetPushSettings sets a user's push settings, as the administrator does.
+	SetPushSettings(app uint64, user string, s relay.PushSettings) error
 
 	// SetFaults replaces FCM's fault rules (nil clears them); AddFaults adds rules after those in
 	// force, which keep what they have spent.

@@ -66,6 +66,40 @@ func (p *propRun) combos(text func() string) map[string]func(*rapid.T) {
 			send()
 		}
 	}
+	// A user turns pushes off (from the app on the device, or by the administrator), the device
+	// is killed and messages come (none pushed; the app syncs them later); at times the user
+	// turns pushes on again and the next message is pushed, none of the earlier ones.
+	out["pushesOffThenSendToKilled"] = func(t *rapid.T) {
+		victim := p.drawDevice(t)
+		from := p.drawOtherUsersDevice(t, victim)
+		byApp := rapid.Bool().Draw(t, "from the app")
+		set := func(on bool) {
+			kind := map[bool]string{true: "pushesOn", false: "pushesOff"}[on]
+			if byApp {
+				p.up(victim)
+				p.wait(time.Second)
+				p.apply(act{Kind: kind + "App", Dev: victim})
+			} else {
+				p.apply(act{Kind: kind, To: p.userOf(victim)})
+			}
+			p.wait(time.Second)
+		}
+		send := func() {
+			p.apply(act{Kind: "send", Dev: from, To: p.userOf(victim), Text: text()})
+			p.wait(time.Second)
+		}
+		p.up(from)
+		set(false)
+		p.killLoggedIn(victim)
+		for range rapid.IntRange(1, 3).Draw(t, "messages") {
+			send()
+		}
+		if rapid.Bool().Draw(t, "then on again") {
+			set(true)
+			p.killLoggedIn(victim)
+			send()
+		}
+	}
 	// FCM answers a killed device's pushes with Retry-After (429, or 503 with the header) a few
 	// times; the wait lets every retry go, none before its Retry-After.
 	out["retryAfterToKilled"] = func(t *rapid.T) {

@@ -267,6 +267,15 @@ func (p *propRun) stepOf(a act) scenarios.Step {
 		st = scenarios.Step{Kind: scenarios.StepSetReceiveOpt, ReceiveOpt: &scenarios.ReceiveOptStep{Device: dev, Conv: p.conv(a.To), Opt: opt}}
 	case "kick":
 		st = scenarios.Step{Kind: scenarios.StepKick, User: p.spec.Users[a.To]}
+	case "pushesOff", "pushesOn", "pushesOffApp", "pushesOnApp":
+		on := strings.HasPrefix(a.Kind, "pushesOn")
+		ps := &scenarios.PushSettingsStep{Enabled: &on}
+		if strings.HasSuffix(a.Kind, "App") {
+			ps.Device = dev // the app on the device, for its user
+		} else {
+			ps.User = p.spec.Users[a.To] // the administrator
+		}
+		st = scenarios.Step{Kind: scenarios.StepPushSettings, PushSettings: ps}
 	case "switchUser":
 		st.Kind, st.User = scenarios.StepSwitchUser, p.spec.Users[a.To]
 	case "fault503":
@@ -469,6 +478,11 @@ func (p *propRun) actions() map[string]func(*rapid.T) {
 		}
 	}
 	out["kick"] = func(t *rapid.T) { p.apply(act{Kind: "kick", To: user(t)}) }
+	// A user's pushes turned off or on, by the administrator or from the app on one of its phones.
+	for _, k := range []string{"pushesOff", "pushesOn"} {
+		out[k] = func(t *rapid.T) { p.apply(act{Kind: k, To: user(t)}) }
+		out[k+"App"] = func(t *rapid.T) { p.apply(act{Kind: k + "App", Dev: dev(t)}) }
+	}
 	// A 503 storm (count 0: every send until cleared) is what puts the retry budget to work.
 	out["fault503"] = func(t *rapid.T) { p.apply(act{Kind: "fault503", N: rapid.IntRange(0, 3).Draw(t, "count")}) }
 	out["fault429"] = func(t *rapid.T) {

@@ -398,6 +398,11 @@ func (w *VirtualWorld) Kick(app uint64, user string) error {
 	return w.step(relay.Input{Kind: relay.InputKick, App: app, User: user}, nil)
 }
 
+// SetPushSettings (World) sets a user's push settings, as the administrator does.
+func (w *VirtualWorld) SetPushSettings(app uint64, user string, s relay.PushSettings) error {
+	return w.step(relay.Input{Kind: relay.InputSetPushSettings, App: app, User: user, PushSettings: s}, nil)
+}
+
 // AddDevice (World) adds a phone; it installs the app at once if the config says it is installed.
 func (w *VirtualWorld) AddDevice(cfg DeviceConfig) *Device {
 	cfg.Lean = cfg.Lean || w.cfg.Lean

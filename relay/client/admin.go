@@ -114,6 +114,20 @@ func (a *Admin) Kick(ctx context.Context, app uint64, user string) error {
 	return a.Do(ctx, http.MethodPost, KickPath(app, user), nil, nil)
 }
 
+// SetPushSettings sets a user's push settings (PUT …/pushSettings) and returns them.
+func (a *Admin) SetPushSettings(ctx context.Context, app uint64, user string, s relay.PushSettings) (relay.PushSettings, error) {
+	var out relay.PushSettings
+	err := a.Do(ctx, http.MethodPut, PushSettingsPath(app, user), s, &out)
+	return out, err
+}
+
+// PushSettings reads a user's push settings (GET …/pushSettings).
+func (a *Admin) PushSettings(ctx context.Context, app uint64, user string) (relay.PushSettings, error) {
+	var out relay.PushSettings
+	err := a.Do(ctx, http.MethodGet, PushSettingsPath(app, user), nil, &out)
+	return out, err
+}
+
 // TestPush sends an operator's test push to one device of a user (empty title and body: the
 // relay's defaults) and returns FCM's answer to it. A device without a push binding is refused
 // with an AdminError of status 409.

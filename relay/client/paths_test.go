@@ -13,6 +13,7 @@ import (
 func TestPathsEscapeIDs(t *testing.T) {
 	require.Equal(t, "/admin/v1/apps/7/users/a%2Fb%20c%3F", client.UserPath(7, "a/b c?"))
 	require.Equal(t, "/admin/v1/apps/7/users/a%2Fb/kick", client.KickPath(7, "a/b"))
+	require.Equal(t, "/admin/v1/apps/7/users/a%2Fb/pushSettings", client.PushSettingsPath(7, "a/b"))
 	require.Equal(t, "/admin/v1/apps/7/users/u%3F/devices/d%2F1:test-push", client.TestPushPath(7, "u?", "d/1"))
 	require.Equal(t, "/admin/v1/apps/7/groups/g%2F1", client.GroupPath(7, "g/1"))
 	require.Equal(t, "/admin/v1/apps/7/certificates/6768:check", client.CertificateCheckPath(7, 6768))

@@ -46,6 +46,9 @@ func decisionWords(reason string) (words string, ok bool) {
 		return "the device was kicked (a login elsewhere under the app's login policy, or an admin kick), and its push binding went with it", true
 	case relay.ReasonNoBinding:
 		return "the device has reported no push token since its login: the app must report its token after every login", true
+	case relay.ReasonUserDisabled:
+		return "the user turned pushes off (setPushSettings from the app, or the admin API's pushSettings): messages are stored and synced, " +
+			"none is pushed until the user turns pushes on again, and what came meanwhile is not pushed then", true
 	case relay.ReasonMuted:
 		return "the user muted the conversation (receive without notification)", true
 	case relay.ReasonOnlineOnly:

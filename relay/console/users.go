@@ -73,9 +73,11 @@ func (c *Console) usersPage(w http.ResponseWriter, r *http.Request, s *session) 
 
 // userInfo is what the user page shows.
 type userInfo struct {
-	App      uint64
-	User     string
-	LastSeq  uint64
+	App     uint64
+	User    string
+	LastSeq uint64
+	// PushesOn is the user's push settings: false while the user turned pushes off.
+	PushesOn bool
 	Devices  []deviceRow
 	LoggedIn int
 	// Paths, escaped.
@@ -115,14 +117,14 @@ func (c *Console) userPage(w http.ResponseWriter, r *http.Request, s *session, a
 // userInfo turns the API's view of a user into the page's rows, read at the console's now.
 func (c *Console) userInfo(app uint64, v relay.UserView) userInfo {
 	now := c.cfg.Now()
-	u := userInfo{App: app, User: v.UserID, LastSeq: v.LastSeq, Self: userPath(app, v.UserID),
+	u := userInfo{App: app, User: v.UserID, LastSeq: v.LastSeq, PushesOn: v.PushSettings.Enabled, Self: userPath(app, v.UserID),
 		Kick: userPath(app, v.UserID) + "/kick", Trace: userTraceLink(app, v.UserID),
 		Certificates: certsPage(app)}
 	for _, d := range v.Devices {
 		row := deviceRow{ID: d.DeviceID, Platform: d.Platform, LoginAt: d.LoginAt, LastSeen: d.LastSeen,
 			Unread: d.Unread, Caps: d.Caps,
 			TestPush: userPath(app, v.UserID) + "/devices/" + url.PathEscape(d.DeviceID) + "/test-push"}
-		row.State, row.Tone = deviceState(d)
+		row.State, row.Tone = deviceState(d, v.PushSettings)
 		if !d.LastSeen.IsZero() {
 			row.SeenAgo = ago(now.Sub(d.LastSeen)) + " ago"
 		}
@@ -141,8 +143,9 @@ func (c *Console) userInfo(app uint64, v relay.UserView) userInfo {
 }
 
 // deviceState says in words whether a device is logged in, connected and in the foreground,
-// which decides whether its messages are pushed, and the badge tone that goes with it.
-func deviceState(d relay.DeviceView) (words, tone string) {
+// which with its user's push settings decides whether its messages are pushed, and the badge
+// tone that goes with it.
+func deviceState(d relay.DeviceView, ps relay.PushSettings) (words, tone string) {
 	switch {
 	case !d.LoggedIn && d.Ended != "":
 		return "logged out (ended: " + d.Ended + "): nothing is pushed", "bad"
@@ -154,6 +157,8 @@ func deviceState(d relay.DeviceView) (words, tone string) {
 		return "logged in · connected · background", "ok"
 	case d.Binding == nil:
 		return "logged in · app killed (no connection): no token reported, so nothing can be pushed", "bad"
+	case !ps.Enabled:
+		return "logged in · app killed (no connection): the user turned pushes off, so nothing is pushed", "bad"
 	default:
 		return "logged in · app killed (no connection): messages are pushed", "warn"
 	}

@@ -26,7 +26,8 @@ var (
 	putOpt     = upsert("receive_opts", 3, "sdk_app_id", "user_id", "conv", "opt")
 	putPush    = upsert("pushes", 1, "id", "sdk_app_id", "user_id", "device_id", "certificate_id", "token",
 		"title", "body", "data", "collapse_key", "ttl_ns", "notification_count", "seqs", "attempt", "not_before_ns")
-	putCounter = upsert("counters", 1, "name", "value")
+	putCounter      = upsert("counters", 1, "name", "value")
+	putPushSettings = upsert("push_settings", 2, "sdk_app_id", "user_id", "enabled")
 )
 
 const (
@@ -44,12 +45,13 @@ const (
 	// Seqs are uint64 bit-cast to int64: those at or below a Through under 2^63 are the
 	// non-negative ones up to it; at or above 2^63, all the non-negative ones and the negative
 	// ones up to it.
-	trimLow    = `DELETE FROM messages WHERE sdk_app_id = $1 AND user_id = $2 AND seq BETWEEN 0 AND $3`
-	trimHigh   = `DELETE FROM messages WHERE sdk_app_id = $1 AND user_id = $2 AND (seq >= 0 OR seq <= $3)`
-	addOptUser = `INSERT INTO receive_opt_users (sdk_app_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`
-	deleteOpt  = `DELETE FROM receive_opts WHERE sdk_app_id = $1 AND user_id = $2 AND conv = $3`
-	deletePush = `DELETE FROM pushes WHERE id = $1`
-	putTrace   = `INSERT INTO trace (time_ns, sdk_app_id, user_id, device_id, certificate_id, msg_seq, msg_seqs,
+	trimLow            = `DELETE FROM messages WHERE sdk_app_id = $1 AND user_id = $2 AND seq BETWEEN 0 AND $3`
+	trimHigh           = `DELETE FROM messages WHERE sdk_app_id = $1 AND user_id = $2 AND (seq >= 0 OR seq <= $3)`
+	addOptUser         = `INSERT INTO receive_opt_users (sdk_app_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`
+	deleteOpt          = `DELETE FROM receive_opts WHERE sdk_app_id = $1 AND user_id = $2 AND conv = $3`
+	deletePush         = `DELETE FROM pushes WHERE id = $1`
+	deletePushSettings = `DELETE FROM push_settings WHERE sdk_app_id = $1 AND user_id = $2`
+	putTrace           = `INSERT INTO trace (time_ns, sdk_app_id, user_id, device_id, certificate_id, msg_seq, msg_seqs,
 		msg_id, reason, push_id, attempt, fcm_name, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
 )
 
@@ -58,7 +60,7 @@ const (
 var deleteApp = func() []string {
 	var qs []string
 	for _, table := range []string{"apps", "certificates", "sessions", "bindings", "inboxes", "messages",
-		"chat_groups", "receive_opt_users", "receive_opts", "pushes"} {
+		"chat_groups", "receive_opt_users", "receive_opts", "pushes", "push_settings"} {
 		qs = append(qs, "DELETE FROM "+table+" WHERE sdk_app_id = $1")
 	}
 	return qs
@@ -232,6 +234,12 @@ func queue(batch *pgx.Batch, r relay.Record) error {
 		q(deletePush, u64(r.ID))
 	case relay.PutCounter:
 		q(putCounter, b(r.Name), u64(r.Value))
+	case relay.PutPushSettings:
+		if r.Settings.IsDefault() {
+			q(deletePushSettings, u64(r.User.SDKAppID), b(r.User.UserID))
+		} else {
+			q(putPushSettings, u64(r.User.SDKAppID), b(r.User.UserID), r.Settings.Enabled)
+		}
 	case relay.AppendTrace:
 		for i, e := range r.Entries {
 			args, err := traceArgs(e)

@@ -18,9 +18,10 @@ import (
 // batch, ordered by relay.State.Sort.
 func (s *Store) Load(ctx context.Context) (st *relay.State, err error) {
 	st = &relay.State{
-		Messages:    map[relay.UserKey][]relay.StoredMsg{},
-		ReceiveOpts: map[relay.UserKey]map[string]string{},
-		Counters:    map[string]uint64{},
+		Messages:     map[relay.UserKey][]relay.StoredMsg{},
+		ReceiveOpts:  map[relay.UserKey]map[string]string{},
+		Counters:     map[string]uint64{},
+		PushSettings: map[relay.UserKey]relay.PushSettings{},
 	}
 	batch := &pgx.Batch{}
 	batch.BeginTx(pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
@@ -43,6 +44,7 @@ func (s *Store) Load(ctx context.Context) (st *relay.State, err error) {
 		{"pushes", `SELECT id, sdk_app_id, user_id, device_id, certificate_id, token, title, body, data,
 			collapse_key, ttl_ns, notification_count, seqs, attempt, not_before_ns FROM pushes`, scanPush},
 		{"counters", `SELECT name, value FROM counters`, scanCounter},
+		{"push settings", `SELECT sdk_app_id, user_id, enabled FROM push_settings`, scanPushSettings},
 	} {
 		batch.Queue(step.query).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
@@ -201,6 +203,17 @@ func scanOpt(rows pgx.Rows, st *relay.State) error {
 		st.ReceiveOpts[k] = map[string]string{}
 	}
 	st.ReceiveOpts[k][string(conv)] = string(opt)
+	return nil
+}
+
+func scanPushSettings(rows pgx.Rows, st *relay.State) error {
+	var app int64
+	var user []byte
+	var s relay.PushSettings
+	if err := rows.Scan(&app, &user, &s.Enabled); err != nil {
+		return err
+	}
+	st.PushSettings[relay.UserKey{SDKAppID: uint64(app), UserID: string(user)}] = s
 	return nil
 }
 

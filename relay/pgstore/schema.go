@@ -185,6 +185,16 @@ var migrations = []migration{
 	{name: "one binding per token", stmts: []string{
 		`CREATE INDEX bindings_by_token ON bindings (sdk_app_id, token)`,
 	}},
+	// A row per user whose push settings are not the default (pushes off); turning them back on
+	// deletes it.
+	{name: "user push settings", stmts: []string{
+		`CREATE TABLE push_settings (
+			sdk_app_id BIGINT  NOT NULL,
+			user_id    BYTEA   NOT NULL,
+			enabled    BOOLEAN NOT NULL,
+			PRIMARY KEY (sdk_app_id, user_id)
+		)`,
+	}},
 }
 
 // migrationLock is the key of the transaction-level advisory lock migrate holds, so that relays

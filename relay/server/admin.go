@@ -39,6 +39,8 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	h("POST /admin/v1/apps/{app}/certificates/{cert}", scopeCatalog, s.certificateAction)
 	h("GET /admin/v1/apps/{app}/users/{user}", scopeUser, s.getUser)
 	h("POST /admin/v1/apps/{app}/users/{user}/kick", scopeUser, s.kickUser)
+	h("GET /admin/v1/apps/{app}/users/{user}/pushSettings", scopeUser, s.getPushSettings)
+	h("PUT /admin/v1/apps/{app}/users/{user}/pushSettings", scopeUser, s.putPushSettings)
 	h("POST /admin/v1/apps/{app}/users/{user}/devices/{device}", scopeUser, s.deviceAction)
 	h("POST /admin/v1/apps/{app}/messages", scopeSender, s.sendMessage)
 	h("PUT /admin/v1/apps/{app}/groups/{group}", scopeCatalog, s.putGroup)
@@ -475,6 +477,51 @@ func (s *Server) kickUser(w http.ResponseWriter, r *http.Request) {
 		s.tapInput(now, relay.Input{Kind: relay.InputKick, App: app, User: user, Reason: body.Reason})
 		n, err := c.Kick(now, app, user, body.Reason)
 		return map[string]int{"kicked": n}, err
+	})
+}
+
+// getPushSettings answers a user's push settings: {"enabled": true} for a user the relay has
+// not heard of.
+func (s *Server) getPushSettings(w http.ResponseWriter, r *http.Request) {
+	app, ok := pathApp(w, r)
+	if !ok {
+		return
+	}
+	user := r.PathValue("user")
+	s.run(w, r, http.StatusOK, func(time.Time) (any, error) {
+		c, err := s.coreOf(s.partitionOf(app, user))
+		if err != nil {
+			return nil, err
+		}
+		return c.PushSettings(app, user)
+	})
+}
+
+// putPushSettings sets a user's push settings, {"enabled": bool}, and answers them.
+func (s *Server) putPushSettings(w http.ResponseWriter, r *http.Request) {
+	app, ok := pathApp(w, r)
+	if !ok {
+		return
+	}
+	var body struct {
+		Enabled *bool `json:"enabled"`
+	}
+	if !decode(w, r, &body) {
+		return
+	}
+	if body.Enabled == nil {
+		writeError(w, http.StatusBadRequest, `enabled is required: send {"enabled": false} to turn the user's pushes off, {"enabled": true} to turn them on`)
+		return
+	}
+	user := r.PathValue("user")
+	settings := relay.PushSettings{Enabled: *body.Enabled}
+	s.run(w, r, http.StatusOK, func(now time.Time) (any, error) {
+		c, err := s.coreOf(s.partitionOf(app, user))
+		if err != nil {
+			return nil, err
+		}
+		s.tapInput(now, relay.Input{Kind: relay.InputSetPushSettings, App: app, User: user, PushSettings: settings})
+		return c.SetPushSettings(now, app, user, settings)
 	})
 }
 

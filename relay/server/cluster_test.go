@@ -241,6 +241,13 @@ func TestClusterServesFromAnyNodeAndHandsOverOnLeave(t *testing.T) {
 	require.Contains(t, body, `"kicked":1`)
 	require.Equal(t, relay.OpKicked, nextFrame(t, rc2).Op)
 
+	// rcpt's pushes turned off through a (c owns rcpt), read back through b.
+	status, body = b.admin("a", "PUT", client.PushSettingsPath(appID, rcpt), `{"enabled":false}`)
+	require.Equal(t, http.StatusOK, status, body)
+	status, body = b.admin("b", "GET", client.PushSettingsPath(appID, rcpt), "")
+	require.Equal(t, http.StatusOK, status, body)
+	require.JSONEq(t, `{"enabled":false}`, body)
+
 	// c leaves: a and b serve every partition within the lease TTL and a little more.
 	left := time.Now()
 	b.stop("c")
@@ -257,6 +264,9 @@ func TestClusterServesFromAnyNodeAndHandsOverOnLeave(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, r.Msgs, 1)
 	require.Equal(t, "across", r.Msgs[0].Text)
+	status, body = b.admin("a", "GET", client.PushSettingsPath(appID, rcpt), "")
+	require.Equal(t, http.StatusOK, status, body)
+	require.JSONEq(t, `{"enabled":false}`, body, "the new owner restored rcpt's push settings from the store")
 	require.True(t, slices.ContainsFunc(b.view("a").LiveNodes, func(n string) bool { return n == "b" }))
 }
 

@@ -87,6 +87,7 @@ func TestConsoleUserPageShowsDevicesAndKicks(t *testing.T) {
 			fmt.Sprintf("Last seq %d", v.LastSeq),
 			fmt.Sprintf(`href="/console/trace?sdkAppId=%d&amp;userId=alice"`, appID),
 			"Send test push",
+			`pushes: <span class="badge ok">on</span>`,
 		} {
 			require.Contains(t, page, want)
 		}
@@ -94,6 +95,13 @@ func TestConsoleUserPageShowsDevicesAndKicks(t *testing.T) {
 		requireNoSecret(t, ub, page)
 		_, bobPage := ub.Open(fmt.Sprintf("/console/apps/%d/users/bob", appID))
 		require.Contains(t, bobPage, "logged in · connected · foreground")
+
+		// The user turns pushes off: the page says so, and that the killed phone gets none.
+		status, body = b.admin("PUT", client.PushSettingsPath(appID, "alice"), `{"enabled":false}`)
+		require.Equal(t, http.StatusOK, status, body)
+		_, page = ub.Open(loc)
+		require.Contains(t, page, `pushes: <span class="badge bad">off</span>`)
+		require.Contains(t, page, "logged in · app killed (no connection): the user turned pushes off, so nothing is pushed")
 
 		// A kick needs the session's CSRF token.
 		kick := fmt.Sprintf("/console/apps/%d/users/alice/kick", appID)

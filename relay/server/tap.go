@@ -12,8 +12,8 @@ import (
 // called on the loop's goroutine and must not block.
 type Tap interface {
 	// Input is told of each input before the core takes it: every connection event, frame
-	// (refused ones included), push result and tick, and the admin kicks. Other admin calls
-	// are not told, except test pushes.
+	// (refused ones included), push result and tick, and the admin kicks and push settings.
+	// Other admin calls are not told, except test pushes.
 	Input(now time.Time, in relay.Input)
 	// Ready is told of the core's answer to that input before it is carried out.
 	Ready(now time.Time, rd *relay.Ready)

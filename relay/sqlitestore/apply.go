@@ -144,6 +144,11 @@ func (a applier) apply(st *statements, r relay.Record) error {
 		return a.exec(st.deletePush, u64(r.ID))
 	case relay.PutCounter:
 		return a.exec(st.putCounter, r.Name, u64(r.Value))
+	case relay.PutPushSettings:
+		if r.Settings.IsDefault() {
+			return a.exec(st.deletePushSettings, u64(r.User.SDKAppID), r.User.UserID)
+		}
+		return a.exec(st.putPushSettings, u64(r.User.SDKAppID), r.User.UserID, r.Settings.Enabled)
 	case relay.AppendTrace:
 		for i, e := range r.Entries {
 			if err := a.appendTrace(st, e); err != nil {

@@ -29,9 +29,11 @@ func TestRecordFieldsKnown(t *testing.T) {
 		reflect.TypeFor[relay.PushState]():    {"Push", "NotBefore"},
 		reflect.TypeFor[relay.Push](): {"ID", "Device", "CertificateID", "Token", "Title", "Body", "Data", "CollapseKey", "TTL",
 			"NotificationCount", "Seqs", "Attempt", "Test"}, // Test: the core never stores a test push
-		reflect.TypeFor[relay.TrimInbox]():     {"User", "Through"},
-		reflect.TypeFor[relay.PutReceiveOpt](): {"User", "Conv", "Opt"},
-		reflect.TypeFor[relay.PutCounter]():    {"Name", "Value"},
+		reflect.TypeFor[relay.TrimInbox]():       {"User", "Through"},
+		reflect.TypeFor[relay.PutReceiveOpt]():   {"User", "Conv", "Opt"},
+		reflect.TypeFor[relay.PutCounter]():      {"Name", "Value"},
+		reflect.TypeFor[relay.PutPushSettings](): {"User", "Settings"},
+		reflect.TypeFor[relay.PushSettings]():    {"Enabled"},
 	}
 	for typ, want := range known {
 		var got []string

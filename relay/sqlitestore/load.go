@@ -21,9 +21,10 @@ func (s *Store) Load(ctx context.Context) (st *relay.State, err error) {
 	}
 	defer func() { _ = tx.Rollback() }() // read only: nothing to commit
 	st = &relay.State{
-		Messages:    map[relay.UserKey][]relay.StoredMsg{},
-		ReceiveOpts: map[relay.UserKey]map[string]string{},
-		Counters:    map[string]uint64{},
+		Messages:     map[relay.UserKey][]relay.StoredMsg{},
+		ReceiveOpts:  map[relay.UserKey]map[string]string{},
+		Counters:     map[string]uint64{},
+		PushSettings: map[relay.UserKey]relay.PushSettings{},
 	}
 	l := loader{ctx: ctx, tx: tx}
 	for _, step := range []struct {
@@ -32,7 +33,7 @@ func (s *Store) Load(ctx context.Context) (st *relay.State, err error) {
 	}{
 		{"apps", l.apps}, {"certificates", l.certificates}, {"sessions", l.sessions}, {"bindings", l.bindings},
 		{"messages", l.messages}, {"groups", l.groups}, {"receive options", l.receiveOpts}, {"pushes", l.pushes},
-		{"counters", l.counters},
+		{"counters", l.counters}, {"push settings", l.pushSettings},
 	} {
 		if err := step.load(st); err != nil {
 			return nil, fmt.Errorf("load %s: %w", step.what, err)
@@ -206,6 +207,20 @@ func (l loader) receiveOpts(st *relay.State) error {
 			st.ReceiveOpts[k] = map[string]string{}
 		}
 		st.ReceiveOpts[k][conv] = opt
+		return nil
+	})
+}
+
+func (l loader) pushSettings(st *relay.State) error {
+	return l.each(`SELECT sdk_app_id, user_id, enabled FROM push_settings`, func(rows *sql.Rows) error {
+		var k relay.UserKey
+		var app int64
+		var s relay.PushSettings
+		if err := rows.Scan(&app, &k.UserID, &s.Enabled); err != nil {
+			return err
+		}
+		k.SDKAppID = uint64(app)
+		st.PushSettings[k] = s
 		return nil
 	})
 }

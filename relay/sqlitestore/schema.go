@@ -177,6 +177,16 @@ var migrations = []migration{
 	{name: "one binding per token", stmts: []string{
 		`CREATE INDEX bindings_by_token ON bindings (sdk_app_id, token)`,
 	}},
+	// A row per user whose push settings are not the default (pushes off); turning them back on
+	// deletes it.
+	{name: "user push settings", stmts: []string{
+		`CREATE TABLE push_settings (
+			sdk_app_id INTEGER NOT NULL,
+			user_id    TEXT    NOT NULL,
+			enabled    INTEGER NOT NULL,
+			PRIMARY KEY (sdk_app_id, user_id)
+		) STRICT`,
+	}},
 }
 
 // migrate brings the database's schema up to date in one transaction, and refuses a database

@@ -12,6 +12,7 @@ type statements struct {
 	addInbox, putMessage, trimLow, trimHigh, putGroup                                                      *sql.Stmt
 	addOptUser, putOpt, deleteOpt, putPush, deletePush, putCounter                                         *sql.Stmt
 	putTrace, countTrace, pruneOldestTrace, pruneAgedTrace                                                 *sql.Stmt
+	putPushSettings, deletePushSettings                                                                    *sql.Stmt
 	deleteApp                                                                                              []*sql.Stmt
 }
 
@@ -53,6 +54,8 @@ func (s *Store) prepare(ctx context.Context) error {
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.deletePush, `DELETE FROM pushes WHERE id = ?`},
 		{&st.putCounter, `INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)`},
+		{&st.putPushSettings, `INSERT OR REPLACE INTO push_settings (sdk_app_id, user_id, enabled) VALUES (?, ?, ?)`},
+		{&st.deletePushSettings, `DELETE FROM push_settings WHERE sdk_app_id = ? AND user_id = ?`},
 		{&st.putTrace, `INSERT INTO trace (time_ns, sdk_app_id, user_id, device_id, certificate_id, msg_seq, msg_seqs,
 			msg_id, reason, push_id, attempt, fcm_name, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.countTrace, `SELECT count(*) FROM trace`},
@@ -68,7 +71,7 @@ func (s *Store) prepare(ctx context.Context) error {
 	// DeleteApp removes the app and everything of it, as MemoryStore does: certificates by
 	// their app, pushes by their device's app, everything else by its key's app.
 	for _, table := range []string{"apps", "certificates", "sessions", "bindings", "inboxes", "messages",
-		"chat_groups", "receive_opt_users", "receive_opts", "pushes"} {
+		"chat_groups", "receive_opt_users", "receive_opts", "pushes", "push_settings"} {
 		query := "DELETE FROM " + table + " WHERE sdk_app_id = ?"
 		stmt, err := s.db.PrepareContext(ctx, query)
 		if err != nil {

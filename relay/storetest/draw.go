@@ -92,7 +92,7 @@ func NewUniverse() *Universe { return &Universe{next: map[relay.UserKey]uint64{}
 
 // DrawRecord draws one record of any kind, about the universe's keys.
 func (u *Universe) DrawRecord(t *rapid.T) relay.Record {
-	switch kind := rapid.IntRange(0, 19).Draw(t, "kind"); kind {
+	switch kind := rapid.IntRange(0, 21).Draw(t, "kind"); kind {
 	case 0:
 		return relay.PutApp{App: relay.AppConfig{
 			SDKAppID:    DrawApp(t),
@@ -220,6 +220,8 @@ func (u *Universe) DrawRecord(t *rapid.T) relay.Record {
 		return relay.DeletePush{ID: rapid.SampledFrom([]uint64{1, 2, 3, 1 << 63}).Draw(t, "pushID")}
 	case 19:
 		return relay.PutCounter{Name: rapid.SampledFrom([]string{"messages", "pushes", ""}).Draw(t, "counter"), Value: rapid.Uint64().Draw(t, "value")}
+	case 20, 21:
+		return relay.PutPushSettings{User: DrawUser(t), Settings: relay.PushSettings{Enabled: rapid.Bool().Draw(t, "pushesEnabled")}}
 	default:
 		panic(fmt.Sprintf("kind %d", kind))
 	}

@@ -42,6 +42,7 @@ func Sample() []relay.Record {
 			Body: "there", Data: map[string]string{"conv": "c2c_bob"}, TTL: duration.Of(time.Hour), Seqs: []uint64{2}, Attempt: 1},
 			NotBefore: at}},
 		relay.PutCounter{Name: "messages", Value: 2},
+		relay.PutPushSettings{User: alice, Settings: relay.PushSettings{Enabled: false}},
 	}
 }
 
@@ -61,6 +62,7 @@ func DurableSuite(t *testing.T, newDB func(t *testing.T) Opener) {
 	t.Run("refuses what it cannot keep exactly", func(t *testing.T) { refusesWhatItCannotKeep(t, newDB(t)) })
 	t.Run("trace survives reopen", func(t *testing.T) { traceSurvivesReopen(t, newDB(t)) })
 	t.Run("a binding takes its token from any other device", func(t *testing.T) { bindingTakesItsToken(t, newDB(t)) })
+	t.Run("push settings keep only users with pushes off", func(t *testing.T) { pushSettingsKeepOnlyTheOff(t, newDB(t)) })
 }
 
 // Load is s's State, normalized; it fails t if the store cannot load.
@@ -142,6 +144,34 @@ func reopenLoadsTheSameState(t *testing.T, open Opener) {
 	before := Load(t, s)
 	require.NoError(t, s.Close())
 	RequireEqualStates(t, before, Load(t, open(t)))
+}
+
+// pushSettingsKeepOnlyTheOff: a user who turns pushes off is kept, across a reopen; turning them
+// on again, and deleting the app, forget the user; another app's user of the same ID is another
+// user.
+func pushSettingsKeepOnlyTheOff(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	mem := relay.NewMemoryStore()
+	off, on := relay.PushSettings{Enabled: false}, relay.PushSettings{Enabled: true}
+	bob := relay.UserKey{SDKAppID: 1400000001, UserID: "bob"}
+	otherBob := relay.UserKey{SDKAppID: 1400000002, UserID: "bob"}
+	carol := relay.UserKey{SDKAppID: 1400000001, UserID: "carol"}
+	batches := [][]relay.Record{
+		{relay.PutPushSettings{User: bob, Settings: off}, relay.PutPushSettings{User: otherBob, Settings: off},
+			relay.PutPushSettings{User: carol, Settings: off}},
+		{relay.PutPushSettings{User: carol, Settings: on}, relay.PutPushSettings{User: carol, Settings: on}},
+	}
+	for _, b := range batches {
+		require.NoError(t, mem.Apply(ctx, b))
+		require.NoError(t, s.Apply(ctx, b))
+	}
+	RequireSameState(t, ctx, mem, s)
+	require.NoError(t, s.Close())
+	s = open(t)
+	require.Equal(t, map[relay.UserKey]relay.PushSettings{bob: off, otherBob: off}, Load(t, s).PushSettings, "kept across a reopen")
+	require.NoError(t, s.Apply(ctx, []relay.Record{relay.DeleteApp{SDKAppID: 1400000001}}))
+	require.Equal(t, map[relay.UserKey]relay.PushSettings{otherBob: off}, Load(t, s).PushSettings, "deleting the app forgets its users' settings")
 }
 
 // unknownRecord is a Record no store has a case for: it gets isRecord from the embedded type.

@@ -55,6 +55,7 @@ const (
 	opBackground   opKind = "background"
 	opSend         opKind = "send"
 	opKick         opKind = "kick"
+	opPushes       opKind = "pushes" // the administrator turns user's pushes text ("on" or "off")
 	opTokenRefresh opKind = "tokenRefresh"
 	opUninstall    opKind = "uninstall"
 	opNetLoss      opKind = "netLoss"
@@ -71,7 +72,7 @@ type step struct {
 	op opKind
 	// dev is the device acted on: the sender of a send, the observer of an await.
 	dev string
-	// user is a send's recipient, or the user an admin kicks.
+	// user is a send's recipient, or the user an admin kicks or sets the pushes of.
 	user string
 	// text is a send's text, or the text an await waits for.
 	text string
@@ -174,6 +175,16 @@ var conformanceScripts = []script{{
 		act(opKill, "alice-tablet"), {op: opKick, user: "alice"}, await("alice-phone", sim.ObsKicked, ""),
 		send("bob-phone", "alice", "after the kick"), wait(5 * time.Second),
 		act(opLogin, "alice-phone"), await("alice-phone", sim.ObsSynced, "after the kick"),
+	},
+}, {
+	name:    "pushes off: nothing pushed, all synced; back on, the next message is pushed",
+	devices: []confDevice{alice, bob},
+	steps: []step{
+		act(opLogin, "alice-phone"), act(opLogin, "bob-phone"), {op: opPushes, user: "alice", text: "off"},
+		act(opKill, "alice-phone"), send("bob-phone", "alice", "while off"), wait(5 * time.Second),
+		{op: opPushes, user: "alice", text: "on"}, send("bob-phone", "alice", "back on"),
+		await("alice-phone", sim.ObsPush, "back on"),
+		act(opRelaunch, "alice-phone"), await("alice-phone", sim.ObsSynced, "while off"),
 	},
 }, {
 	name:    "uninstall: FCM answers UNREGISTERED and the binding goes",
@@ -438,6 +449,8 @@ func (p *player) step(st step) error {
 			return fmt.Errorf("%s is not logged in", st.dev)
 		}
 		return p.settleIdle(d)
+	case opPushes:
+		return p.w.SetPushSettings(confApp, st.user, relay.PushSettings{Enabled: st.text == "on"})
 	case opKick:
 		if err := p.w.Kick(confApp, st.user); err != nil {
 			return err

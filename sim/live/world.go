@@ -374,6 +374,13 @@ func (w *World) Kick(app uint64, user string) error {
 	return err
 }
 
+// SetPushSettings (sim.World) sets a user's push settings through the admin API.
+func (w *World) SetPushSettings(app uint64, user string, s relay.PushSettings) error {
+	_, err := w.admin.SetPushSettings(w.ctx, w.app(app), user, s)
+	w.settle()
+	return err
+}
+
 // SetFaults (sim.World) replaces fakefcm's fault rules. A remote fakefcm is shared with other
 // runs, so its rules are not the world's to replace or clear.
 func (w *World) SetFaults(rules []fakefcm.FaultRule) error {

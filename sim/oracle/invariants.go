@@ -75,6 +75,17 @@ func (m *model) invariantNoPushAfterEnd(p relay.Push, what string) {
 	}
 }
 
+// invariantNoPushWhilePushesOff: no push is decided (a first attempt or a summary), retried or
+// handed to FCM for a user while the user's pushes are off. Turning pushes off cancels what was
+// on its way: a push the relay handed out before is dropped by the driver if it is still waiting.
+func (m *model) invariantNoPushWhilePushesOff(p relay.Push, what string) {
+	if p.Test || !m.pushesOff[p.Device.User()] {
+		return
+	}
+	m.violate(NoPushWhilePushesOff, p.Device.DeviceID, "push %d (attempt %d, covering %v) %s for %s, whose user %s turned pushes off",
+		p.ID, p.Attempt, p.Seqs, what, p.Device.DeviceID, p.Device.UserID)
+}
+
 // invariantRetryBudget (FCM chaos): one push is sent at most the retry budget's number of
 // times, attempts included, so no fault turns it into a storm; and a retry never goes out
 // before the Retry-After of FCM's answer has passed.

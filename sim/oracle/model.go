@@ -40,6 +40,8 @@ type model struct {
 	pushes map[uint64]*push
 	// unmuted are the conversations muted once and unmuted since.
 	unmuted map[relay.UserKey]map[string]bool
+	// pushesOff are the users who turned pushes off; backOn those who turned them on again since.
+	pushesOff, backOn map[relay.UserKey]bool
 	// owed are the (device, seq) the relay ever owed a decision about a push: messages stored
 	// while the device was logged in and away, and frames an ended connection left
 	// unacknowledged. undecided are those whose decision is still to come.
@@ -166,7 +168,8 @@ func newModel(cfg Config) *model {
 		conns: map[relay.ConnID]*conn{}, msgs: map[relay.UserKey]map[uint64]relay.StoredMsg{}, latest: map[relay.UserKey]uint64{},
 		muted: map[relay.UserKey]map[string]bool{}, pushes: map[uint64]*push{}, owed: map[owedKey]bool{},
 		undecided: map[owedKey]bool{}, held: map[relay.DeviceKey]map[uint64]bool{}, tokens: map[string]*device{},
-		contents: map[uint64]relay.Push{}, reporters: map[appToken]relay.DeviceKey{}}
+		contents: map[uint64]relay.Push{}, reporters: map[appToken]relay.DeviceKey{},
+		pushesOff: map[relay.UserKey]bool{}, backOn: map[relay.UserKey]bool{}}
 }
 
 // ownThrottles reports whether fakefcm's throttles are FCM's documented ones or looser: zero
@@ -239,6 +242,7 @@ func (m *model) tap(e sim.TapEvent) {
 		m.ready(e.Time, e.Ready)
 	case sim.TapFCM:
 		if !e.Stale && !e.Push.Test {
+			m.invariantNoPushWhilePushesOff(e.Push, "reached FCM")
 			m.invariantOneUserPerToken(e.Push, "reached FCM")
 			m.invariantNoPushAfterEnd(e.Push, "reached FCM")
 			m.invariantRetryBudget(e.Time, e.Push, "reached FCM")
@@ -317,7 +321,17 @@ func (m *model) input(e sim.TapEvent) {
 		m.result(e.Time, in.Result)
 	case relay.InputKick:
 		m.kick(relay.UserKey{SDKAppID: in.App, UserID: in.User})
+	case relay.InputSetPushSettings:
+		m.setPushes(relay.UserKey{SDKAppID: in.App, UserID: in.User}, in.PushSettings.Enabled)
 	}
+}
+
+// setPushes takes a user's push settings, set by the app or the administrator.
+func (m *model) setPushes(u relay.UserKey, enabled bool) {
+	if m.pushesOff[u] && enabled {
+		m.backOn[u] = true
+	}
+	m.pushesOff[u] = !enabled
 }
 
 // closed: a connection ended. If its device stays logged in, what it was written and did not
@@ -461,6 +475,11 @@ func (m *model) ready(now time.Time, rd *relay.Ready) {
 		}
 		m.invariantOneUserPerToken(p, "decided")
 		if m.pushes[p.ID] == nil {
+			m.invariantNoPushWhilePushesOff(p, "decided")
+		} else {
+			m.invariantNoPushWhilePushesOff(p, "retried")
+		}
+		if m.pushes[p.ID] == nil {
 			m.invariantPushOnlyToKilledLoggedInBound(p)
 		} else {
 			if m.pushes[p.ID].lastErr == "UNAVAILABLE" {
@@ -526,6 +545,10 @@ func (m *model) accepted(id relay.ConnID, c *conn, req relay.ClientFrame, reply 
 			m.unmuted[u][req.Conv] = true
 		}
 		m.muted[u][req.Conv] = req.Opt == relay.ReceiveNotNotify
+	case relay.OpSetPushSettings:
+		if req.Enabled != nil {
+			m.setPushes(u, *req.Enabled)
+		}
 	case relay.OpBackground:
 		d.unread = req.Unread
 	case relay.OpSync:
@@ -570,7 +593,14 @@ func (m *model) traced(e relay.TraceEntry, decided map[owedKey]bool) {
 		if p := m.pushes[e.PushID]; e.PushID == 0 && d.token != "" || p != nil && d.token == p.token {
 			m.violate(PushedOrExplained, d.id(), "%s traced no-binding for %v but it is bound", d.id(), seqs)
 		}
+	case relay.ReasonUserDisabled:
+		if !m.pushesOff[key.User()] {
+			m.violate(NoPushWhilePushesOff, d.id(), "%s traced user-disabled for %v but its user %s has pushes on", d.id(), seqs, key.UserID)
+		}
 	case relay.ReasonCapped:
+		if m.pushesOff[key.User()] {
+			m.violate(NoPushWhilePushesOff, d.id(), "%s held %v for a summary push while its user %s has pushes off", d.id(), seqs, key.UserID)
+		}
 		m.reachCaps(d, m.at)
 		for _, s := range seqs {
 			if m.held[key] == nil {
@@ -731,6 +761,12 @@ func (m *model) reachStored(d *device, msg relay.StoredMsg) {
 	u := d.key.User()
 	if d.token == "" || msg.From == u.UserID {
 		return
+	}
+	switch {
+	case m.pushesOff[u]:
+		m.reach.PushesOffToKilled++
+	case m.backOn[u]:
+		m.reach.PushesBackOnToKilled++
 	}
 	switch {
 	case msg.Push.Disable:

@@ -59,6 +59,10 @@ const (
 	// device acknowledged since its latest login. An ack says the device has every message up
 	// to its seq; only what a connection that ended left unacknowledged is pushed again.
 	NoPushOfAcknowledged = "no push for a message the device acknowledged"
+	// NoPushWhilePushesOff: no push is decided, held for a summary, retried or reaches FCM for
+	// a user while the user's pushes are off (setPushSettings from the app, or the admin API);
+	// a user-disabled trace entry is only for such a user.
+	NoPushWhilePushesOff = "no push for a user who turned pushes off"
 )
 
 // Config is what an oracle knows of the world beyond what it is told while the run goes.
@@ -117,6 +121,10 @@ type Reach struct {
 	// taken in but not acknowledged: its acks trailed what was written. (A half-open connection
 	// ends with frames the phone never got; that is not counted here.)
 	UnackedAtClose int
+	// PushesOffToKilled: a message stored for a killed, logged-in, bound device whose user has
+	// pushes off. PushesBackOnToKilled: one stored for such a device whose user turned pushes
+	// off and on again since.
+	PushesOffToKilled, PushesBackOnToKilled int
 }
 
 // Add adds o's counts to r's.
@@ -139,6 +147,8 @@ func (r *Reach) Add(o Reach) {
 	r.CapsAcrossLogin += o.CapsAcrossLogin
 	r.CapsAcrossRestart += o.CapsAcrossRestart
 	r.UnackedAtClose += o.UnackedAtClose
+	r.PushesOffToKilled += o.PushesOffToKilled
+	r.PushesBackOnToKilled += o.PushesBackOnToKilled
 }
 
 // Missing names the states never reached, sorted.
@@ -153,7 +163,9 @@ func (r Reach) Missing() []string {
 		"group message for a killed member": r.GroupToKilled, "retry after a Retry-After": r.RetryAfterHonoured,
 		"last allowed attempt failed": r.LastAttemptFailed, "half-open connection closed at its deadline with frames unacknowledged": r.HalfOpenClosed,
 		"caps carried across a login": r.CapsAcrossLogin, "caps carried across a relay restart": r.CapsAcrossRestart,
-		"connection ended with frames taken in, unacknowledged": r.UnackedAtClose} {
+		"connection ended with frames taken in, unacknowledged":           r.UnackedAtClose,
+		"message for a killed device of a user with pushes off":           r.PushesOffToKilled,
+		"message for a killed device of a user who turned pushes back on": r.PushesBackOnToKilled} {
 		if n == 0 {
 			out = append(out, name)
 		}
