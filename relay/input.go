@@ -2,6 +2,8 @@ package relay
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +33,7 @@ const (
 	InputRemoteAnswer                            // a partition's answer to a RemoteSend: Answer
 	InputRemoteMsg                               // a message from another partition's core: Reply, Remote
 	InputTokenMoved                              // another partition's device bound a token: App, User, Device, Token
+	InputPutProfile                              // admin: set a user's profile: Profile
 )
 
 var inputKindNames = [...]string{
@@ -52,6 +55,7 @@ var inputKindNames = [...]string{
 	InputRemoteAnswer:       "remote-answer",
 	InputRemoteMsg:          "remote-msg",
 	InputTokenMoved:         "token-moved",
+	InputPutProfile:         "put-profile",
 }
 
 // String names the kind as Input.String prints it.
@@ -91,6 +95,7 @@ type Input struct {
 	AppConfig AppConfig   // put-app
 	Cert      Certificate // put-certificate
 	Group     Group       // put-group
+	Profile   Profile     // put-profile
 	// Create asks put-app and put-certificate to create (ErrExists if it exists) rather than
 	// replace (ErrNotFound if it does not).
 	Create bool
@@ -140,6 +145,8 @@ func (c *Core) Step(now time.Time, in Input) error {
 		c.RemoteMsg(now, in.Reply, in.Remote)
 	case InputTokenMoved:
 		c.TokenMoved(now, in.App, in.Token, DeviceKey{SDKAppID: in.App, UserID: in.User, DeviceID: in.Device})
+	case InputPutProfile:
+		_, err = c.SetProfile(now, in.Profile)
 	default:
 		return fmt.Errorf("%w: unknown input kind %d", ErrInvalid, uint8(in.Kind))
 	}
@@ -176,6 +183,11 @@ func (in Input) String() string {
 		p.str("name", a.Name)
 		p.str("policy", string(a.LoginPolicy))
 		p.caps(a.Caps)
+		p.str("defaultLocale", a.DefaultLocale)
+		if len(a.PushTemplates) > 0 {
+			locs := slices.Sorted(maps.Keys(a.PushTemplates))
+			p.raw("pushTemplates", strings.Join(locs, ","))
+		}
 		p.flag("create", in.Create)
 	case InputDeleteApp:
 		p.num("app", in.App)
@@ -188,7 +200,12 @@ func (in Input) String() string {
 	case InputPutGroup:
 		p.num("app", in.Group.SDKAppID)
 		p.str("group", in.Group.ID)
+		p.str("name", in.Group.Name)
 		p.str("members", strings.Join(in.Group.Members, ","))
+	case InputPutProfile:
+		p.num("app", in.Profile.SDKAppID)
+		p.str("user", in.Profile.UserID)
+		p.str("nickname", in.Profile.Nickname)
 	case InputKick:
 		p.num("app", in.App)
 		p.str("user", in.User)
@@ -227,6 +244,7 @@ func (in Input) String() string {
 		p.str("text", m.Text)
 		p.flag("onlineOnly", m.OnlineOnly)
 		p.offlinePush(m.OfflinePush)
+		p.str("nickname", m.Nickname)
 	case InputTokenMoved:
 		p.num("app", in.App)
 		p.str("user", in.User)
@@ -311,6 +329,7 @@ func (p *fields) clientFrame(f ClientFrame) {
 	}
 	p.str("deviceId", f.DeviceID)
 	p.str("platform", f.Platform)
+	p.str("locale", f.Locale)
 	p.int("certificateId", f.CertificateID)
 	p.str("token", f.Token)
 	p.str("to", f.To)

@@ -26,6 +26,7 @@ type MemoryStore struct {
 	opts     map[UserKey]map[string]string
 	pushes   map[uint64]PushState
 	counters map[string]uint64
+	profiles map[UserKey]Profile
 	// trace is the push trace in the order it was stored (by seq); traceSeq numbers the entries.
 	trace    []storedTrace
 	traceSeq uint64
@@ -43,6 +44,7 @@ func NewMemoryStore() *MemoryStore {
 		apps: map[uint64]AppConfig{}, certs: map[int64]Certificate{}, sessions: map[DeviceKey]SessionState{},
 		bindings: map[DeviceKey]Binding{}, byToken: map[tokenKey]DeviceKey{}, messages: map[UserKey][]StoredMsg{}, groups: map[groupKey]Group{},
 		opts: map[UserKey]map[string]string{}, pushes: map[uint64]PushState{}, counters: map[string]uint64{},
+		profiles: map[UserKey]Profile{},
 	}
 }
 
@@ -54,7 +56,7 @@ func (s *MemoryStore) Apply(_ context.Context, records []Record) error {
 		switch r := r.(type) {
 		case PutApp, DeleteApp, PutCertificate, DeleteCertificate, PutSession, DeleteSession,
 			PutBinding, DeleteBinding, PutMessage, TrimInbox, PutGroup, PutReceiveOpt, PutPush,
-			DeletePush, PutCounter:
+			DeletePush, PutCounter, PutProfile:
 		case AppendTrace:
 			if err := checkTrace(r.Entries); err != nil {
 				return fmt.Errorf("apply record %d of %d: %w", i+1, len(records), err)
@@ -66,6 +68,7 @@ func (s *MemoryStore) Apply(_ context.Context, records []Record) error {
 	for _, r := range records {
 		switch r := r.(type) {
 		case PutApp:
+			r.App.PushTemplates = maps.Clone(r.App.PushTemplates)
 			s.apps[r.App.SDKAppID] = r.App
 		case DeleteApp:
 			s.deleteApp(r.SDKAppID)
@@ -110,6 +113,13 @@ func (s *MemoryStore) Apply(_ context.Context, records []Record) error {
 			delete(s.pushes, r.ID)
 		case PutCounter:
 			s.counters[r.Name] = r.Value
+		case PutProfile:
+			k := UserKey{r.Profile.SDKAppID, r.Profile.UserID}
+			if r.Profile.Nickname == "" {
+				delete(s.profiles, k)
+			} else {
+				s.profiles[k] = r.Profile
+			}
 		case AppendTrace:
 			for _, e := range r.Entries {
 				s.traceSeq++
@@ -163,6 +173,11 @@ func (s *MemoryStore) deleteApp(id uint64) {
 			delete(s.pushes, k)
 		}
 	}
+	for k := range s.profiles {
+		if k.SDKAppID == id {
+			delete(s.profiles, k)
+		}
+	}
 }
 
 // putBinding stores a binding. A token belongs to one device of an app: the binding takes it from
@@ -194,7 +209,11 @@ func (s *MemoryStore) Load(context.Context) (*State, error) {
 	defer s.mu.Unlock()
 	st := &State{Messages: map[UserKey][]StoredMsg{}, ReceiveOpts: map[UserKey]map[string]string{}, Counters: map[string]uint64{}}
 	for _, a := range s.apps {
+		a.PushTemplates = maps.Clone(a.PushTemplates)
 		st.Apps = append(st.Apps, a)
+	}
+	for _, p := range s.profiles {
+		st.Profiles = append(st.Profiles, p)
 	}
 	for _, c := range s.certs {
 		st.Certificates = append(st.Certificates, c)

@@ -72,6 +72,9 @@ type PutCounter struct {
 	Value uint64
 }
 
+// PutProfile stores a user's profile (an empty nickname deletes it).
+type PutProfile struct{ Profile Profile }
+
 func (PutApp) isRecord()            {}
 func (DeleteApp) isRecord()         {}
 func (PutCertificate) isRecord()    {}
@@ -87,6 +90,7 @@ func (PutReceiveOpt) isRecord()     {}
 func (PutPush) isRecord()           {}
 func (DeletePush) isRecord()        {}
 func (PutCounter) isRecord()        {}
+func (PutProfile) isRecord()        {}
 
 // UserKey names a user of an app.
 type UserKey struct {
@@ -121,6 +125,9 @@ type SessionState struct {
 	// per-device limits do not start afresh at the next login, so neither do the relay's, even
 	// across a restart. Such a row restores the caps and nothing else.
 	LoggedOut bool `json:"loggedOut,omitempty"`
+	// Locale is the language the device's login asked for (a canonical BCP 47 tag; empty: the
+	// app's default), which picks the texts the relay writes into its pushes.
+	Locale string `json:"locale,omitempty"`
 }
 
 // CapsState is one device's frequency caps as counted so far.
@@ -149,6 +156,9 @@ type StoredMsg struct {
 	Text       string      `json:"text"`
 	Time       time.Time   `json:"time"`
 	Push       OfflinePush `json:"push,omitzero"`
+	// Nickname is the sender's nickname when the message was sent (empty: none), the title of
+	// its pushes.
+	Nickname string `json:"nickname,omitempty"`
 }
 
 // Group is a group chat and its members.
@@ -156,6 +166,15 @@ type Group struct {
 	SDKAppID uint64   `json:"sdkAppId"`
 	ID       string   `json:"id"`
 	Members  []string `json:"members"`
+	// Name is the group's display name, shown in its pushes' titles; optional.
+	Name string `json:"name,omitempty"`
+}
+
+// Profile is what a user shows of themselves: the nickname that titles their messages' pushes.
+type Profile struct {
+	SDKAppID uint64 `json:"sdkAppId"`
+	UserID   string `json:"userId"`
+	Nickname string `json:"nickname"`
 }
 
 // PushState is a push that has not finished: it survives a restart and is sent again.
@@ -175,11 +194,12 @@ type State struct {
 	ReceiveOpts  map[UserKey]map[string]string
 	Pushes       []PushState
 	Counters     map[string]uint64
+	Profiles     []Profile
 }
 
 // Sort puts the state in the order every Store's Load returns it in, so that two stores'
 // answers compare equal: apps and certificates by ID, sessions and bindings by device, each
-// inbox by seq, groups by app then ID, pushes by ID.
+// inbox by seq, groups by app then ID, pushes by ID, profiles by user.
 func (st *State) Sort() {
 	slices.SortFunc(st.Apps, func(a, b AppConfig) int { return cmp.Compare(a.SDKAppID, b.SDKAppID) })
 	slices.SortFunc(st.Certificates, func(a, b Certificate) int { return cmp.Compare(a.ID, b.ID) })
@@ -192,6 +212,9 @@ func (st *State) Sort() {
 		return cmp.Or(cmp.Compare(a.SDKAppID, b.SDKAppID), cmp.Compare(a.ID, b.ID))
 	})
 	slices.SortFunc(st.Pushes, func(a, b PushState) int { return cmp.Compare(a.Push.ID, b.Push.ID) })
+	slices.SortFunc(st.Profiles, func(a, b Profile) int {
+		return cmp.Or(cmp.Compare(a.SDKAppID, b.SDKAppID), cmp.Compare(a.UserID, b.UserID))
+	})
 }
 
 // Store keeps the relay's durable state. The relay shell and the simulator persist each Ready's

@@ -27,6 +27,7 @@ type user struct {
 	devices     map[string]*device
 	deviceOrder []string          // device IDs, sorted: delivery and trace order
 	opts        map[string]string // conv → "notNotify"
+	nickname    string            // the user's profile; empty: none
 	// clientMsgIDs remembers recent client message IDs so that a resent message is not sent
 	// twice; clientMsgOrder bounds it.
 	clientMsgIDs   map[string]string
@@ -38,6 +39,7 @@ type device struct {
 	key      DeviceKey
 	user     *user
 	platform string
+	locale   string // the login's locale, canonical; empty: the app's default
 	loggedIn bool
 	ended    string // why the login ended: ReasonLoggedOut or ReasonKicked; empty if never logged in
 	loginAt  time.Time
@@ -254,6 +256,15 @@ func (c *Core) login(cn *conn, f ClientFrame) {
 		c.reply(cn, f.ID, CodeBadField, fmt.Sprintf("platform %q: use a name such as android, ios or web", f.Platform))
 		return
 	}
+	locale := ""
+	if f.Locale != "" {
+		l, err := CanonicalLocale(f.Locale)
+		if err != nil {
+			c.reply(cn, f.ID, CodeBadField, fmt.Sprintf("locale %q: %v; send a BCP 47 language tag such as en, zh-CN or zh-HK, or leave it out", f.Locale, err))
+			return
+		}
+		locale = l
+	}
 	if err := VerifyUserSig(a.cfg.SecretKey.Reveal(), f.UserSig, f.SDKAppID, f.UserID, c.now); err != nil {
 		code := CodeBadSignature
 		switch {
@@ -283,7 +294,7 @@ func (c *Core) login(cn *conn, f ClientFrame) {
 			c.kick(o, fmt.Sprintf("logged in on another device (%s)", f.DeviceID))
 		}
 	}
-	d.loggedIn, d.ended, d.platform, d.loginAt = true, "", f.Platform, c.now
+	d.loggedIn, d.ended, d.platform, d.loginAt, d.locale = true, "", f.Platform, c.now, locale
 	d.conn, cn.dev = cn, d
 	d.synced, d.cursor, d.acked, d.background, d.loginSeq = false, 0, 0, false, d.user.seq
 	// Pushes on their way to this device are moot: it syncs what it missed. (Held messages wait
@@ -327,7 +338,7 @@ func (c *Core) endLogin(d *device, how, detail string) {
 	if d.caps != nil {
 		// What the caps counted outlives the login (FCM's limits are per device): keep it.
 		ended := d.session()
-		ended.LoggedOut, ended.Held, ended.Unread = true, nil, 0
+		ended.LoggedOut, ended.Held, ended.Unread, ended.Locale = true, nil, 0, ""
 		c.record(PutSession{Session: ended})
 	} else {
 		c.record(DeleteSession{Key: d.key})
@@ -340,7 +351,7 @@ func (c *Core) endLogin(d *device, how, detail string) {
 
 // session is a logged-in device as persisted.
 func (d *device) session() SessionState {
-	s := SessionState{Key: d.key, Platform: d.platform, LoginAt: d.loginAt, Unread: d.unread, Held: d.held}
+	s := SessionState{Key: d.key, Platform: d.platform, LoginAt: d.loginAt, Unread: d.unread, Held: d.held, Locale: d.locale}
 	if d.caps != nil {
 		s.Caps = &CapsState{PerMinute: d.caps.perMinute.State(), PerHour: d.caps.perHour.State(), BucketFull: d.caps.burst.State()}
 	}
