@@ -68,6 +68,9 @@ func (s *MemoryStore) Apply(_ context.Context, records []Record) error {
 	for _, r := range records {
 		switch r := r.(type) {
 		case PutApp:
+			if len(r.App.PushTemplates) == 0 {
+				r.App.PushTemplates = nil // as the SQL stores give it back
+			}
 			r.App.PushTemplates = maps.Clone(r.App.PushTemplates)
 			s.apps[r.App.SDKAppID] = r.App
 		case DeleteApp:
