@@ -135,6 +135,25 @@ func (a *Admin) PutGroup(ctx context.Context, app uint64, id string, members []s
 	return a.Do(ctx, http.MethodPut, GroupPath(app, id), map[string]any{"members": members}, nil)
 }
 
+// PutNamedGroup creates or replaces a group with a display name ("" for none).
+func (a *Admin) PutNamedGroup(ctx context.Context, app uint64, id, name string, members []string) error {
+	return a.Do(ctx, http.MethodPut, GroupPath(app, id), map[string]any{"members": members, "name": name}, nil)
+}
+
+// PutProfile sets a user's profile (an empty nickname removes it).
+func (a *Admin) PutProfile(ctx context.Context, app uint64, user, nickname string) (relay.Profile, error) {
+	var p relay.Profile
+	err := a.Do(ctx, http.MethodPut, ProfilePath(app, user), map[string]string{"nickname": nickname}, &p)
+	return p, err
+}
+
+// Profile reads a user's profile.
+func (a *Admin) Profile(ctx context.Context, app uint64, user string) (relay.Profile, error) {
+	var p relay.Profile
+	err := a.Do(ctx, http.MethodGet, ProfilePath(app, user), nil, &p)
+	return p, err
+}
+
 // User describes a user's devices.
 func (a *Admin) User(ctx context.Context, app uint64, user string) (relay.UserView, error) {
 	var v relay.UserView

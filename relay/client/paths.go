@@ -40,6 +40,9 @@ func UserPath(app uint64, user string) string {
 // KickPath is the admin API's call that kicks every device of a user.
 func KickPath(app uint64, user string) string { return UserPath(app, user) + "/kick" }
 
+// ProfilePath is the admin API's path of a user's profile.
+func ProfilePath(app uint64, user string) string { return UserPath(app, user) + "/profile" }
+
 // TestPushPath is the admin API's call that sends a test push to one device of a user.
 func TestPushPath(app uint64, user, device string) string {
 	return UserPath(app, user) + "/devices/" + url.PathEscape(device) + ":test-push"
