@@ -66,6 +66,7 @@ func stepSchema() *jsonschema.Schema {
 		one(string(StepSendGroup), strip(sub.Reflect(&SendStep{}))),
 		one(string(StepCreateGroup), strip(sub.Reflect(&CreateGroupStep{}))),
 		one(string(StepSetReceiveOpt), strip(sub.Reflect(&ReceiveOptStep{}))),
+		one(string(StepProfile), strip(sub.Reflect(&ProfileStep{}))),
 		one(string(StepFault), strip(sub.Reflect(&FaultStep{}))),
 		one(string(StepNetwork), strip(sub.Reflect(&NetworkStep{}))),
 		one(string(StepRestartRelay), &jsonschema.Schema{Type: "null"}),

@@ -25,6 +25,8 @@ func (s Step) MarshalYAML() (any, error) {
 		v = s.CreateGroup
 	case s.Kind == StepSetReceiveOpt:
 		v = s.ReceiveOpt
+	case s.Kind == StepProfile:
+		v = s.Profile
 	case s.Kind == StepFault:
 		v = s.Fault
 	case s.Kind == StepNetwork:

@@ -45,6 +45,9 @@ type World interface {
 	PutGroup(g relay.Group) error
 	// Kick ends every login of a user, as the administrator does.
 	Kick(app uint64, user string) error
+	// SetProfile sets a user's profile (its nickname; empty removes it), as the administrator
+	// does.
+	SetProfile(p relay.Profile) error
 
 	// SetFaults replaces FCM's fault rules (nil clears them); AddFaults adds rules after those in
 	// force, which keep what they have spent.
