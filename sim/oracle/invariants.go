@@ -290,12 +290,18 @@ func (m *model) wantContent(d *device, seqs []uint64) (relay.Push, bool) {
 		}
 		title := relay.MessageTitle(m.appOf(d).texts, d.locale, last.From, last.Nickname, groupName)
 		want.Title, want.Body = cmp.Or(last.Push.Title, title), cmp.Or(last.Push.Desc, shorten(last.Text, 100))
+		if last.Nickname != "" && last.Push.Title == "" {
+			m.reach.NicknameTitle++
+		}
 		if last.Push.Ext != "" {
 			want.Data["ext"] = last.Push.Ext
 		}
 		return want, true
 	}
 	want.Title, want.Body = relay.SummaryTexts(m.appOf(d).texts, d.locale, len(msgs))
+	if _, english := relay.SummaryTexts(relay.AppConfig{}, "en", len(msgs)); want.Body != english {
+		m.reach.LocalizedSummary++
+	}
 	if slices.ContainsFunc(msgs, func(x relay.StoredMsg) bool { return x.Conv != last.Conv }) {
 		want.CollapseKey = "summary"
 		delete(want.Data, "conv")

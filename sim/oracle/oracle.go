@@ -117,6 +117,10 @@ type Reach struct {
 	// taken in but not acknowledged: its acks trailed what was written. (A half-open connection
 	// ends with frames the phone never got; that is not counted here.)
 	UnackedAtClose int
+	// NicknameTitle: a push decided for one message titled from its sender's nickname.
+	// LocalizedSummary: a summary push decided for a device whose locale gets texts other than
+	// the built-in English ones.
+	NicknameTitle, LocalizedSummary int
 }
 
 // Add adds o's counts to r's.
@@ -139,6 +143,8 @@ func (r *Reach) Add(o Reach) {
 	r.CapsAcrossLogin += o.CapsAcrossLogin
 	r.CapsAcrossRestart += o.CapsAcrossRestart
 	r.UnackedAtClose += o.UnackedAtClose
+	r.NicknameTitle += o.NicknameTitle
+	r.LocalizedSummary += o.LocalizedSummary
 }
 
 // Missing names the states never reached, sorted.
@@ -153,7 +159,8 @@ func (r Reach) Missing() []string {
 		"group message for a killed member": r.GroupToKilled, "retry after a Retry-After": r.RetryAfterHonoured,
 		"last allowed attempt failed": r.LastAttemptFailed, "half-open connection closed at its deadline with frames unacknowledged": r.HalfOpenClosed,
 		"caps carried across a login": r.CapsAcrossLogin, "caps carried across a relay restart": r.CapsAcrossRestart,
-		"connection ended with frames taken in, unacknowledged": r.UnackedAtClose} {
+		"connection ended with frames taken in, unacknowledged": r.UnackedAtClose,
+		"push titled with a nickname":                           r.NicknameTitle, "summary push in a language other than English": r.LocalizedSummary} {
 		if n == 0 {
 			out = append(out, name)
 		}
