@@ -85,7 +85,8 @@ func (a *Admin) Do(ctx context.Context, method, path string, in, out any) error 
 
 // PutApp creates an app, or updates it if it exists.
 func (a *Admin) PutApp(ctx context.Context, cfg relay.AppConfig) error {
-	body := map[string]any{"sdkAppId": cfg.SDKAppID, "name": cfg.Name, "secretKey": cfg.SecretKey.Reveal(), "loginPolicy": cfg.LoginPolicy, "caps": cfg.Caps}
+	body := map[string]any{"sdkAppId": cfg.SDKAppID, "name": cfg.Name, "secretKey": cfg.SecretKey.Reveal(), "loginPolicy": cfg.LoginPolicy, "caps": cfg.Caps,
+		"defaultLocale": cfg.DefaultLocale, "pushTemplates": cfg.PushTemplates}
 	err := a.Do(ctx, http.MethodPost, AppsPath, body, nil)
 	if ae := (*AdminError)(nil); errors.As(err, &ae) && ae.Status == http.StatusConflict {
 		return a.Do(ctx, http.MethodPut, AppPath(cfg.SDKAppID), body, nil)
