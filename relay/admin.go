@@ -3,6 +3,7 @@ package relay
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -13,6 +14,9 @@ type AppView struct {
 	Name        string      `json:"name,omitempty"`
 	LoginPolicy LoginPolicy `json:"loginPolicy"`
 	Caps        Caps        `json:"caps"`
+	// DefaultLocale and PushTemplates are the app's texts for pushes (AppConfig).
+	DefaultLocale string                  `json:"defaultLocale,omitempty"`
+	PushTemplates map[string]PushTemplate `json:"pushTemplates,omitempty"`
 }
 
 func (a *app) view() AppView {
@@ -20,7 +24,8 @@ func (a *app) view() AppView {
 	if p == "" {
 		p = PolicySinglePlatform
 	}
-	return AppView{SDKAppID: a.cfg.SDKAppID, Name: a.cfg.Name, LoginPolicy: p, Caps: a.caps}
+	return AppView{SDKAppID: a.cfg.SDKAppID, Name: a.cfg.Name, LoginPolicy: p, Caps: a.caps,
+		DefaultLocale: a.cfg.DefaultLocale, PushTemplates: maps.Clone(a.cfg.PushTemplates)}
 }
 
 // PutApp creates an app, or replaces the configuration of an existing one (create reports
@@ -35,6 +40,7 @@ func (c *Core) PutApp(now time.Time, cfg AppConfig, create bool) (AppView, error
 	if err := cfg.Validate(); err != nil {
 		return AppView{}, err
 	}
+	cfg = cfg.Normalized()
 	switch {
 	case create && exists:
 		return AppView{}, fmt.Errorf("%w: app %d", ErrExists, cfg.SDKAppID)
@@ -266,6 +272,9 @@ func (c *Core) PutGroup(now time.Time, g Group) (Group, error) {
 	if len(g.Members) == 0 {
 		return Group{}, fmt.Errorf("%w: group %q needs at least one member", ErrInvalid, g.ID)
 	}
+	if err := checkDisplayName(fmt.Sprintf("group %q: name", g.ID), g.Name); err != nil {
+		return Group{}, err
+	}
 	members := slices.Clone(g.Members)
 	slices.Sort(members)
 	members = slices.Compact(members)
@@ -280,10 +289,38 @@ func (c *Core) PutGroup(now time.Time, g Group) (Group, error) {
 	return g, nil
 }
 
+// SetProfile stores a user's profile; an empty nickname removes it (titles fall back to the
+// user ID). The nickname titles the pushes of messages the user sends from now on.
+func (c *Core) SetProfile(now time.Time, p Profile) (Profile, error) {
+	c.observe(now)
+	if _, ok := c.apps[p.SDKAppID]; !ok {
+		return Profile{}, fmt.Errorf("%w: app %d", ErrNotFound, p.SDKAppID)
+	}
+	if !validID(p.UserID) {
+		return Profile{}, fmt.Errorf("%w: user id %q: 1 to 128 letters, digits or _.@:+-", ErrInvalid, p.UserID)
+	}
+	if err := checkDisplayName("nickname", p.Nickname); err != nil {
+		return Profile{}, err
+	}
+	c.user(UserKey{p.SDKAppID, p.UserID}).nickname = p.Nickname
+	c.record(PutProfile{Profile: p})
+	return p, nil
+}
+
+// Profile returns a user's profile; false if the user has none.
+func (c *Core) Profile(sdkAppID uint64, userID string) (Profile, bool) {
+	u, ok := c.users[UserKey{sdkAppID, userID}]
+	if !ok || u.nickname == "" {
+		return Profile{}, false
+	}
+	return Profile{SDKAppID: sdkAppID, UserID: userID, Nickname: u.nickname}, true
+}
+
 // DeviceView is one device of a user as the admin API shows it.
 type DeviceView struct {
 	DeviceID   string    `json:"deviceId"`
 	Platform   string    `json:"platform,omitempty"`
+	Locale     string    `json:"locale,omitempty"`
 	LoggedIn   bool      `json:"loggedIn"`
 	Ended      string    `json:"ended,omitempty"`
 	Online     bool      `json:"online"`
@@ -343,6 +380,7 @@ func (c *Core) capsView(d *device, now time.Time) CapsView {
 type UserView struct {
 	SDKAppID uint64 `json:"sdkAppId"`
 	UserID   string `json:"userId"`
+	Nickname string `json:"nickname,omitempty"`
 	LastSeq  uint64 `json:"lastSeq"`
 	// PushSettings are the user's push settings (pushes on or off).
 	PushSettings PushSettings `json:"pushSettings"`
@@ -365,9 +403,9 @@ func (c *Core) UserAt(now time.Time, sdkAppID uint64, userID string) (UserView, 
 	if !ok {
 		return UserView{}, false
 	}
-	v := UserView{SDKAppID: sdkAppID, UserID: userID, LastSeq: u.seq, PushSettings: u.pushSettings(), Devices: []DeviceView{}}
+	v := UserView{SDKAppID: sdkAppID, UserID: userID, Nickname: u.nickname, LastSeq: u.seq, PushSettings: u.pushSettings(), Devices: []DeviceView{}}
 	for _, d := range u.devices {
-		dv := DeviceView{DeviceID: d.key.DeviceID, Platform: d.platform, LoggedIn: d.loggedIn, Ended: d.ended, Online: d.conn != nil,
+		dv := DeviceView{DeviceID: d.key.DeviceID, Platform: d.platform, Locale: d.locale, LoggedIn: d.loggedIn, Ended: d.ended, Online: d.conn != nil,
 			Background: d.background, LoginAt: d.loginAt, LastSeen: d.lastSeen, Unread: d.unread, Held: len(d.held),
 			Caps: c.capsView(d, now)}
 		if d.binding != nil {

@@ -210,6 +210,12 @@ type AppConfig struct {
 	SecretKey   secret.Secret `json:"secretKey" yaml:"secretKey"`
 	LoginPolicy LoginPolicy   `json:"loginPolicy,omitempty" yaml:"loginPolicy"`
 	Caps        Caps          `json:"caps,omitzero" yaml:"caps"`
+	// DefaultLocale is the locale whose texts a device gets when neither its locale nor a
+	// shorter form of it has any (a BCP 47 tag; default en).
+	DefaultLocale string `json:"defaultLocale,omitempty" yaml:"defaultLocale"`
+	// PushTemplates are the app's own texts for what the relay writes into pushes, keyed by
+	// locale (BCP 47); see PushTemplate and PushTexts.
+	PushTemplates map[string]PushTemplate `json:"pushTemplates,omitempty" yaml:"pushTemplates"`
 }
 
 // MinSecretBytes is the shortest app secret the relay accepts.
@@ -231,7 +237,19 @@ func (a AppConfig) Validate() error {
 	if err := a.Caps.Validate(); err != nil {
 		return fmt.Errorf("%w: app %d: %v", ErrInvalid, a.SDKAppID, err)
 	}
+	if _, _, err := ValidatePushTemplates(a.DefaultLocale, a.PushTemplates); err != nil {
+		return fmt.Errorf("%w: app %d: %v", ErrInvalid, a.SDKAppID, err)
+	}
 	return nil
+}
+
+// Normalized returns the app with its locales in canonical form (zh_cn as zh-CN); call it on a
+// valid app.
+func (a AppConfig) Normalized() AppConfig {
+	if def, ts, err := ValidatePushTemplates(a.DefaultLocale, a.PushTemplates); err == nil {
+		a.DefaultLocale, a.PushTemplates = def, ts
+	}
+	return a
 }
 
 // validID reports whether s may be a user, device, group or conversation ID: 1 to 128 of

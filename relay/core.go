@@ -209,7 +209,7 @@ func (c *Core) restore(st *State) error {
 		}
 		d := c.device(s.Key)
 		if !s.LoggedOut {
-			d.loggedIn, d.platform, d.loginAt, d.unread = true, s.Platform, s.LoginAt, s.Unread
+			d.loggedIn, d.platform, d.loginAt, d.unread, d.locale = true, s.Platform, s.LoginAt, s.Unread, s.Locale
 			d.held = slices.Clone(s.Held)
 		}
 		if s.Caps != nil {
@@ -226,6 +226,9 @@ func (c *Core) restore(st *State) error {
 	}
 	for _, g := range st.Groups {
 		c.groups[groupKey{g.SDKAppID, g.ID}] = &g
+	}
+	for _, p := range st.Profiles {
+		c.user(UserKey{p.SDKAppID, p.UserID}).nickname = p.Nickname
 	}
 	c.msgCounter = st.Counters[c.cfg.Partition.counter(counterMessages)]
 	c.pushCounter = max(st.Counters[c.cfg.Partition.counter(counterPushes)], c.cfg.Partition.firstPush())

@@ -2,6 +2,8 @@ package relay
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +34,7 @@ const (
 	InputRemoteMsg                               // a message from another partition's core: Reply, Remote
 	InputTokenMoved                              // another partition's device bound a token: App, User, Device, Token
 	InputSetPushSettings                         // admin: set a user's push settings: App, User, PushSettings
+	InputPutProfile                              // admin: set a user's profile: Profile
 )
 
 var inputKindNames = [...]string{
@@ -54,6 +57,7 @@ var inputKindNames = [...]string{
 	InputRemoteMsg:          "remote-msg",
 	InputTokenMoved:         "token-moved",
 	InputSetPushSettings:    "set-push-settings",
+	InputPutProfile:         "put-profile",
 }
 
 // String names the kind as Input.String prints it.
@@ -95,6 +99,7 @@ type Input struct {
 	Group     Group       // put-group
 	// PushSettings are set-push-settings' settings.
 	PushSettings PushSettings
+	Profile      Profile // put-profile
 	// Create asks put-app and put-certificate to create (ErrExists if it exists) rather than
 	// replace (ErrNotFound if it does not).
 	Create bool
@@ -146,6 +151,8 @@ func (c *Core) Step(now time.Time, in Input) error {
 		c.TokenMoved(now, in.App, in.Token, DeviceKey{SDKAppID: in.App, UserID: in.User, DeviceID: in.Device})
 	case InputSetPushSettings:
 		_, err = c.SetPushSettings(now, in.App, in.User, in.PushSettings)
+	case InputPutProfile:
+		_, err = c.SetProfile(now, in.Profile)
 	default:
 		return fmt.Errorf("%w: unknown input kind %d", ErrInvalid, uint8(in.Kind))
 	}
@@ -182,6 +189,11 @@ func (in Input) String() string {
 		p.str("name", a.Name)
 		p.str("policy", string(a.LoginPolicy))
 		p.caps(a.Caps)
+		p.str("defaultLocale", a.DefaultLocale)
+		if len(a.PushTemplates) > 0 {
+			locs := slices.Sorted(maps.Keys(a.PushTemplates))
+			p.raw("pushTemplates", strings.Join(locs, ","))
+		}
 		p.flag("create", in.Create)
 	case InputDeleteApp:
 		p.num("app", in.App)
@@ -194,7 +206,12 @@ func (in Input) String() string {
 	case InputPutGroup:
 		p.num("app", in.Group.SDKAppID)
 		p.str("group", in.Group.ID)
+		p.str("name", in.Group.Name)
 		p.str("members", strings.Join(in.Group.Members, ","))
+	case InputPutProfile:
+		p.num("app", in.Profile.SDKAppID)
+		p.str("user", in.Profile.UserID)
+		p.str("nickname", in.Profile.Nickname)
 	case InputKick:
 		p.num("app", in.App)
 		p.str("user", in.User)
@@ -233,6 +250,7 @@ func (in Input) String() string {
 		p.str("text", m.Text)
 		p.flag("onlineOnly", m.OnlineOnly)
 		p.offlinePush(m.OfflinePush)
+		p.str("nickname", m.Nickname)
 	case InputTokenMoved:
 		p.num("app", in.App)
 		p.str("user", in.User)
@@ -321,6 +339,7 @@ func (p *fields) clientFrame(f ClientFrame) {
 	}
 	p.str("deviceId", f.DeviceID)
 	p.str("platform", f.Platform)
+	p.str("locale", f.Locale)
 	p.int("certificateId", f.CertificateID)
 	p.str("token", f.Token)
 	p.str("to", f.To)

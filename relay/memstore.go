@@ -28,6 +28,7 @@ type MemoryStore struct {
 	counters map[string]uint64
 	// pushSettings are the users' settings that are not the default.
 	pushSettings map[UserKey]PushSettings
+	profiles     map[UserKey]Profile
 	// trace is the push trace in the order it was stored (by seq); traceSeq numbers the entries.
 	trace    []storedTrace
 	traceSeq uint64
@@ -46,6 +47,7 @@ func NewMemoryStore() *MemoryStore {
 		bindings: map[DeviceKey]Binding{}, byToken: map[tokenKey]DeviceKey{}, messages: map[UserKey][]StoredMsg{}, groups: map[groupKey]Group{},
 		opts: map[UserKey]map[string]string{}, pushes: map[uint64]PushState{}, counters: map[string]uint64{},
 		pushSettings: map[UserKey]PushSettings{},
+		profiles:     map[UserKey]Profile{},
 	}
 }
 
@@ -57,7 +59,7 @@ func (s *MemoryStore) Apply(_ context.Context, records []Record) error {
 		switch r := r.(type) {
 		case PutApp, DeleteApp, PutCertificate, DeleteCertificate, PutSession, DeleteSession,
 			PutBinding, DeleteBinding, PutMessage, TrimInbox, PutGroup, PutReceiveOpt, PutPush,
-			DeletePush, PutCounter, PutPushSettings:
+			DeletePush, PutCounter, PutPushSettings, PutProfile:
 		case AppendTrace:
 			if err := checkTrace(r.Entries); err != nil {
 				return fmt.Errorf("apply record %d of %d: %w", i+1, len(records), err)
@@ -69,6 +71,10 @@ func (s *MemoryStore) Apply(_ context.Context, records []Record) error {
 	for _, r := range records {
 		switch r := r.(type) {
 		case PutApp:
+			if len(r.App.PushTemplates) == 0 {
+				r.App.PushTemplates = nil // as the SQL stores give it back
+			}
+			r.App.PushTemplates = maps.Clone(r.App.PushTemplates)
 			s.apps[r.App.SDKAppID] = r.App
 		case DeleteApp:
 			s.deleteApp(r.SDKAppID)
@@ -118,6 +124,13 @@ func (s *MemoryStore) Apply(_ context.Context, records []Record) error {
 				delete(s.pushSettings, r.User)
 			} else {
 				s.pushSettings[r.User] = r.Settings
+			}
+		case PutProfile:
+			k := UserKey{r.Profile.SDKAppID, r.Profile.UserID}
+			if r.Profile.Nickname == "" {
+				delete(s.profiles, k)
+			} else {
+				s.profiles[k] = r.Profile
 			}
 		case AppendTrace:
 			for _, e := range r.Entries {
@@ -177,6 +190,11 @@ func (s *MemoryStore) deleteApp(id uint64) {
 			delete(s.pushSettings, k)
 		}
 	}
+	for k := range s.profiles {
+		if k.SDKAppID == id {
+			delete(s.profiles, k)
+		}
+	}
 }
 
 // putBinding stores a binding. A token belongs to one device of an app: the binding takes it from
@@ -209,7 +227,11 @@ func (s *MemoryStore) Load(context.Context) (*State, error) {
 	st := &State{Messages: map[UserKey][]StoredMsg{}, ReceiveOpts: map[UserKey]map[string]string{}, Counters: map[string]uint64{},
 		PushSettings: maps.Clone(s.pushSettings)}
 	for _, a := range s.apps {
+		a.PushTemplates = maps.Clone(a.PushTemplates)
 		st.Apps = append(st.Apps, a)
+	}
+	for _, p := range s.profiles {
+		st.Profiles = append(st.Profiles, p)
 	}
 	for _, c := range s.certs {
 		st.Certificates = append(st.Certificates, c)

@@ -103,7 +103,7 @@ func (c *Core) send(sdkAppID uint64, fromDevice string, req SendRequest, origin 
 		c.record(PutCounter{Name: c.cfg.Partition.counter(counterMessages), Value: c.msgCounter})
 	}
 	id = c.cfg.Partition.messageID(sdkAppID, c.msgCounter)
-	m := StoredMsg{ID: id, From: req.From, FromDevice: fromDevice, Group: req.Group, Text: req.Text, Time: c.now}
+	m := StoredMsg{ID: id, From: req.From, FromDevice: fromDevice, Group: req.Group, Text: req.Text, Time: c.now, Nickname: from.nickname}
 	if req.OfflinePush != nil {
 		m.Push = *req.OfflinePush
 	}

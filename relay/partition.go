@@ -140,6 +140,11 @@ func (st *State) ForPartition(p Partition) *State {
 			out.PushSettings[k] = s
 		}
 	}
+	for _, pr := range st.Profiles {
+		if p.Holds(UserKey{pr.SDKAppID, pr.UserID}) {
+			out.Profiles = append(out.Profiles, pr)
+		}
+	}
 	for _, ps := range st.Pushes {
 		if PushPartition(ps.Push.ID) == p.Index && p.Holds(ps.Push.Device.User()) {
 			out.Pushes = append(out.Pushes, ps)

@@ -174,6 +174,7 @@ func (pr printer) record(r Record) fields {
 				windowCount(s.Caps.PerMinute), windowCount(s.Caps.PerHour), pr.time(s.Caps.BucketFull)))
 		}
 		f.flag("logged-out", s.LoggedOut)
+		f.str("locale", s.Locale)
 	case DeleteSession:
 		f.word("delete-session")
 		f.word(deviceKey(r.Key))
@@ -200,6 +201,7 @@ func (pr printer) record(r Record) fields {
 		if m.Push != (OfflinePush{}) {
 			f.offlinePush(&m.Push)
 		}
+		f.str("nickname", m.Nickname)
 	case TrimInbox:
 		f.word("trim-inbox")
 		f.word(userKey(r.User))
@@ -208,6 +210,7 @@ func (pr printer) record(r Record) fields {
 		f.word("put-group")
 		f.num("app", r.Group.SDKAppID)
 		f.str("group", r.Group.ID)
+		f.str("name", r.Group.Name)
 		f.str("members", strings.Join(r.Group.Members, ","))
 	case PutReceiveOpt:
 		f.word("put-receive-opt")
@@ -231,6 +234,10 @@ func (pr printer) record(r Record) fields {
 		f.word("put-push-settings")
 		f.word(userKey(r.User))
 		f.raw("enabled", strconv.FormatBool(r.Settings.Enabled))
+	case PutProfile:
+		f.word("put-profile")
+		f.word(userKey(UserKey{r.Profile.SDKAppID, r.Profile.UserID}))
+		f.str("nickname", r.Profile.Nickname)
 	default:
 		f.word(fmt.Sprintf("%T", r))
 	}

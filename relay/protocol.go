@@ -109,6 +109,8 @@ type ClientFrame struct {
 	UserSig  string `json:"userSig,omitempty"`
 	DeviceID string `json:"deviceId,omitempty"`
 	Platform string `json:"platform,omitempty"`
+	// Locale is the reader's language, a BCP 47 tag such as zh-CN (optional).
+	Locale string `json:"locale,omitempty"`
 
 	// setPushToken
 	CertificateID int64  `json:"certificateId,omitempty"`

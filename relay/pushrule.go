@@ -239,8 +239,16 @@ func (c *Core) buildPush(d *device, msgs []StoredMsg) Push {
 	for _, m := range msgs {
 		p.Seqs = append(p.Seqs, m.Seq)
 	}
+	var a AppConfig
+	if ap, ok := c.apps[d.key.SDKAppID]; ok {
+		a = ap.cfg
+	}
 	if len(msgs) == 1 {
-		p.Title, p.Body = last.From, preview(last.Text, 100)
+		groupName := ""
+		if g, ok := c.groups[groupKey{d.key.SDKAppID, last.Group}]; ok && last.Group != "" {
+			groupName = g.Name
+		}
+		p.Title, p.Body = MessageTitle(a, d.locale, last.From, last.Nickname, groupName), preview(last.Text, 100)
 		if last.Push.Title != "" {
 			p.Title = last.Push.Title
 		}
@@ -252,11 +260,7 @@ func (c *Core) buildPush(d *device, msgs []StoredMsg) Push {
 		}
 		return p
 	}
-	p.Title = "New messages"
-	if a, ok := c.apps[d.key.SDKAppID]; ok && a.cfg.Name != "" {
-		p.Title = a.cfg.Name
-	}
-	p.Body = fmt.Sprintf("%d new messages", len(msgs))
+	p.Title, p.Body = SummaryTexts(a, d.locale, len(msgs))
 	for _, m := range msgs {
 		if m.Conv != last.Conv {
 			p.CollapseKey = "summary"

@@ -96,6 +96,8 @@ func DescribeRecord(r Record) string {
 		return fmt.Sprintf("DeletePush %d", r.ID)
 	case PutCounter:
 		return fmt.Sprintf("PutCounter %s", r.Name)
+	case PutProfile:
+		return fmt.Sprintf("PutProfile %d/%s", r.Profile.SDKAppID, r.Profile.UserID)
 	case AppendTrace:
 		return fmt.Sprintf("AppendTrace of %d entries", len(r.Entries))
 	default:

@@ -79,6 +79,9 @@ type PutPushSettings struct {
 	Settings PushSettings
 }
 
+// PutProfile stores a user's profile (an empty nickname deletes it).
+type PutProfile struct{ Profile Profile }
+
 func (PutApp) isRecord()            {}
 func (DeleteApp) isRecord()         {}
 func (PutCertificate) isRecord()    {}
@@ -95,6 +98,7 @@ func (PutPush) isRecord()           {}
 func (DeletePush) isRecord()        {}
 func (PutCounter) isRecord()        {}
 func (PutPushSettings) isRecord()   {}
+func (PutProfile) isRecord()        {}
 
 // UserKey names a user of an app.
 type UserKey struct {
@@ -129,6 +133,9 @@ type SessionState struct {
 	// per-device limits do not start afresh at the next login, so neither do the relay's, even
 	// across a restart. Such a row restores the caps and nothing else.
 	LoggedOut bool `json:"loggedOut,omitempty"`
+	// Locale is the language the device's login asked for (a canonical BCP 47 tag; empty: the
+	// app's default), which picks the texts the relay writes into its pushes.
+	Locale string `json:"locale,omitempty"`
 }
 
 // CapsState is one device's frequency caps as counted so far.
@@ -157,6 +164,9 @@ type StoredMsg struct {
 	Text       string      `json:"text"`
 	Time       time.Time   `json:"time"`
 	Push       OfflinePush `json:"push,omitzero"`
+	// Nickname is the sender's nickname when the message was sent (empty: none), the title of
+	// its pushes.
+	Nickname string `json:"nickname,omitempty"`
 }
 
 // Group is a group chat and its members.
@@ -164,6 +174,15 @@ type Group struct {
 	SDKAppID uint64   `json:"sdkAppId"`
 	ID       string   `json:"id"`
 	Members  []string `json:"members"`
+	// Name is the group's display name, shown in its pushes' titles; optional.
+	Name string `json:"name,omitempty"`
+}
+
+// Profile is what a user shows of themselves: the nickname that titles their messages' pushes.
+type Profile struct {
+	SDKAppID uint64 `json:"sdkAppId"`
+	UserID   string `json:"userId"`
+	Nickname string `json:"nickname"`
 }
 
 // PushState is a push that has not finished: it survives a restart and is sent again.
@@ -186,11 +205,12 @@ type State struct {
 	// PushSettings are the settings of the users whose settings are not the default (users who
 	// turned pushes off).
 	PushSettings map[UserKey]PushSettings
+	Profiles     []Profile
 }
 
 // Sort puts the state in the order every Store's Load returns it in, so that two stores'
 // answers compare equal: apps and certificates by ID, sessions and bindings by device, each
-// inbox by seq, groups by app then ID, pushes by ID.
+// inbox by seq, groups by app then ID, pushes by ID, profiles by user.
 func (st *State) Sort() {
 	slices.SortFunc(st.Apps, func(a, b AppConfig) int { return cmp.Compare(a.SDKAppID, b.SDKAppID) })
 	slices.SortFunc(st.Certificates, func(a, b Certificate) int { return cmp.Compare(a.ID, b.ID) })
@@ -203,6 +223,9 @@ func (st *State) Sort() {
 		return cmp.Or(cmp.Compare(a.SDKAppID, b.SDKAppID), cmp.Compare(a.ID, b.ID))
 	})
 	slices.SortFunc(st.Pushes, func(a, b PushState) int { return cmp.Compare(a.Push.ID, b.Push.ID) })
+	slices.SortFunc(st.Profiles, func(a, b Profile) int {
+		return cmp.Or(cmp.Compare(a.SDKAppID, b.SDKAppID), cmp.Compare(a.UserID, b.UserID))
+	})
 }
 
 // Store keeps the relay's durable state. The relay shell and the simulator persist each Ready's

@@ -20,6 +20,8 @@ type RemoteMsg struct {
 	Text        string       `json:"text"`
 	OnlineOnly  bool         `json:"onlineOnly,omitempty"`
 	OfflinePush *OfflinePush `json:"offlinePush,omitempty"`
+	// Nickname is the sender's nickname (its partition holds the profile).
+	Nickname string `json:"nickname,omitempty"`
 }
 
 // RemoteSend asks the core of Partition to take Msg. The driver sends it once the Ready's records
@@ -118,7 +120,7 @@ func (c *Core) startRemote(app uint64, req SendRequest, m StoredMsg, local []sen
 		ps.waiting[p] = true
 		c.ready.Remote = append(c.ready.Remote, RemoteSend{Token: c.sendToken, Partition: p, Msg: RemoteMsg{
 			App: app, ID: m.ID, Time: m.Time, From: m.From, FromDevice: m.FromDevice, To: remote[p],
-			Group: req.Group, Text: req.Text, OnlineOnly: req.OnlineOnly, OfflinePush: req.OfflinePush,
+			Group: req.Group, Text: req.Text, OnlineOnly: req.OnlineOnly, OfflinePush: req.OfflinePush, Nickname: m.Nickname,
 		}})
 	}
 }
@@ -208,7 +210,7 @@ func (c *Core) RemoteMsg(now time.Time, reply uint64, m RemoteMsg) {
 		targets = append(targets, sendTarget{k, conv})
 	}
 	if answer.Code == OK {
-		sm := StoredMsg{ID: m.ID, From: m.From, FromDevice: m.FromDevice, Group: m.Group, Text: m.Text, Time: m.Time}
+		sm := StoredMsg{ID: m.ID, From: m.From, FromDevice: m.FromDevice, Group: m.Group, Text: m.Text, Time: m.Time, Nickname: m.Nickname}
 		if m.OfflinePush != nil {
 			sm.Push = *m.OfflinePush
 		}

@@ -472,3 +472,31 @@ func TestAppDeletedWhileASendWaitsRefusesIt(t *testing.T) {
 	_, replied := alice.replyTo(id)
 	require.False(t, replied, "the connection was closed with the app")
 }
+
+// The sender's nickname is its own partition's to know: a message to another partition carries
+// it, and the recipient's partition titles the push with it (in the group's template when the
+// group has a name, which every partition holds).
+func TestCrossPartitionPushIsTitledWithTheSendersNickname(t *testing.T) {
+	c := newCluster(t, testPartitions, Config{})
+	require.NotEqual(t, c.of("alice"), c.of("grace"), "alice and grace are on different partitions")
+	wa := c.of("alice")
+	_, err := wa.core.SetProfile(wa.now, Profile{SDKAppID: testApp, UserID: "alice", Nickname: "Alice A."})
+	require.NoError(t, err)
+	wa.settle()
+	for _, w := range c.parts {
+		_, err := w.core.PutGroup(w.now, Group{SDKAppID: testApp, ID: "team", Name: "Team", Members: []string{"alice", "grace"}})
+		require.NoError(t, err)
+		w.settle()
+	}
+	alice := c.login("alice", "alice-phone")
+	grace := c.login("grace", "grace-phone")
+	grace.kill()
+	require.Equal(t, OK, alice.send("grace", "wake up").Code)
+	require.Equal(t, OK, alice.w.do(alice.conn, ClientFrame{Op: OpSend, Group: "team", Text: "standup"}).Code)
+	var titles []string
+	for _, p := range c.of("grace").pushesTo("grace-phone") {
+		titles = append(titles, p.Title)
+	}
+	require.Equal(t, []string{"Alice A.", "Alice A. (Team)"}, titles)
+	require.Equal(t, "Alice A.", c.inbox("grace")[0].Nickname)
+}

@@ -31,6 +31,7 @@ type user struct {
 	opts    map[string]string // conv → "notNotify"; nil until the first
 	// pushesOff: the user turned pushes off (PushSettings.Enabled false).
 	pushesOff bool
+	nickname  string // the user's profile; empty: none
 	// clientMsgIDs remembers recent client message IDs so that a resent message is not sent
 	// twice; clientMsgOrder bounds it. nil until the user's first message with one.
 	clientMsgIDs   map[string]string
@@ -42,6 +43,7 @@ type device struct {
 	key      DeviceKey
 	user     *user
 	platform string
+	locale   string // the login's locale, canonical; empty: the app's default
 	loggedIn bool
 	ended    string // why the login ended: ReasonLoggedOut or ReasonKicked; empty if never logged in
 	loginAt  time.Time
@@ -268,6 +270,15 @@ func (c *Core) login(cn *conn, f ClientFrame) {
 		c.reply(cn, f.ID, CodeBadField, fmt.Sprintf("platform %q: use a name such as android, ios or web", f.Platform))
 		return
 	}
+	locale := ""
+	if f.Locale != "" {
+		l, err := CanonicalLocale(f.Locale)
+		if err != nil {
+			c.reply(cn, f.ID, CodeBadField, fmt.Sprintf("locale %q: %v; send a BCP 47 language tag such as en, zh-CN or zh-HK, or leave it out", f.Locale, err))
+			return
+		}
+		locale = l
+	}
 	if err := VerifyUserSig(a.cfg.SecretKey.Reveal(), f.UserSig, f.SDKAppID, f.UserID, c.now); err != nil {
 		code := CodeBadSignature
 		switch {
@@ -296,7 +307,7 @@ func (c *Core) login(cn *conn, f ClientFrame) {
 			c.kick(o, fmt.Sprintf("logged in on another device (%s)", f.DeviceID))
 		}
 	}
-	d.loggedIn, d.ended, d.platform, d.loginAt = true, "", f.Platform, c.now
+	d.loggedIn, d.ended, d.platform, d.loginAt, d.locale = true, "", f.Platform, c.now, locale
 	d.conn, cn.dev = cn, d
 	d.synced, d.cursor, d.acked, d.background, d.loginSeq = false, 0, 0, false, d.user.seq
 	// Pushes on their way to this device are moot: it syncs what it missed. (Held messages wait
@@ -340,7 +351,7 @@ func (c *Core) endLogin(d *device, how, detail string) {
 	if d.caps != nil {
 		// What the caps counted outlives the login (FCM's limits are per device): keep it.
 		ended := d.session()
-		ended.LoggedOut, ended.Held, ended.Unread = true, nil, 0
+		ended.LoggedOut, ended.Held, ended.Unread, ended.Locale = true, nil, 0, ""
 		c.record(PutSession{Session: ended})
 	} else {
 		c.record(DeleteSession{Key: d.key})
@@ -353,7 +364,7 @@ func (c *Core) endLogin(d *device, how, detail string) {
 
 // session is a logged-in device as persisted.
 func (d *device) session() SessionState {
-	s := SessionState{Key: d.key, Platform: d.platform, LoginAt: d.loginAt, Unread: d.unread, Held: d.held}
+	s := SessionState{Key: d.key, Platform: d.platform, LoginAt: d.loginAt, Unread: d.unread, Held: d.held, Locale: d.locale}
 	if d.caps != nil {
 		s.Caps = &CapsState{PerMinute: d.caps.perMinute.State(), PerHour: d.caps.perHour.State(), BucketFull: d.caps.burst.State()}
 	}

@@ -49,6 +49,11 @@ type App struct {
 	Name        string            `yaml:"name" json:"name,omitempty"`
 	LoginPolicy relay.LoginPolicy `yaml:"loginPolicy" json:"loginPolicy,omitempty" jsonschema:"enum=multi,enum=single-platform,enum=single"`
 	Caps        relay.Caps        `yaml:"caps" json:"caps,omitzero"`
+	// DefaultLocale and PushTemplates are the app's texts for the pushes the relay writes
+	// (README "Admin API"): templates keyed by locale, with summaryTitle, summaryBody ({count})
+	// and groupTitle ({nickname}, {group}).
+	DefaultLocale string                        `yaml:"defaultLocale" json:"defaultLocale,omitempty"`
+	PushTemplates map[string]relay.PushTemplate `yaml:"pushTemplates" json:"pushTemplates,omitempty"`
 	// SecretKey signs the devices' UserSigs: it is the app's secret on the relay (pushsim's own
 	// when left out). Against a relay whose apps exist already (no --fcm) it is required, and
 	// usually written "${APP_SECRET}".
@@ -110,6 +115,8 @@ type Device struct {
 	ID       string `yaml:"id" json:"id" jsonschema:"required"`
 	User     string `yaml:"user" json:"user" jsonschema:"required"`
 	Platform string `yaml:"platform" json:"platform,omitempty"`
+	// Locale is the phone's language, sent with every login (a BCP 47 tag such as zh-CN).
+	Locale string `yaml:"locale" json:"locale,omitempty"`
 	// App and Certificate default to the first app and its first certificate.
 	App         uint64 `yaml:"app" json:"app,omitempty"`
 	Certificate int64  `yaml:"certificate" json:"certificate,omitempty"`
@@ -156,6 +163,7 @@ const (
 	StepCreateGroup   StepKind = "createGroup"
 	StepSetReceiveOpt StepKind = "setReceiveOpt"
 	StepPushSettings  StepKind = "pushSettings"
+	StepProfile       StepKind = "profile"
 	StepFault         StepKind = "fault"
 	StepRestartRelay  StepKind = "restartRelay"
 	StepNetwork       StepKind = "network"
@@ -179,7 +187,7 @@ var DeviceSteps = []StepKind{StepInstall, StepLaunch, StepLogin, StepReportToken
 
 // AllSteps lists every step kind, in the order the README documents them.
 var AllSteps = append(append([]StepKind{}, DeviceSteps...), StepSwitchUser, StepKick, StepSend, StepSendGroup,
-	StepCreateGroup, StepSetReceiveOpt, StepPushSettings, StepFault, StepNetwork, StepRestartRelay, StepKillNode, StepRestartNode,
+	StepCreateGroup, StepSetReceiveOpt, StepPushSettings, StepProfile, StepFault, StepNetwork, StepRestartRelay, StepKillNode, StepRestartNode,
 	StepPauseNode, StepPartitionNode, StepWait, StepExpect)
 
 // Step is one step: a one-key map in the file. Which fields are set depends on Kind.
@@ -205,6 +213,7 @@ type Step struct {
 	ReceiveOpt  *ReceiveOptStep  `json:"setReceiveOpt,omitempty"`
 	// PushSettings turns a user's pushes on or off.
 	PushSettings *PushSettingsStep `json:"pushSettings,omitempty"`
+	Profile      *ProfileStep      `json:"profile,omitempty"`
 	Fault        *FaultStep        `json:"fault,omitempty"`
 	Network      *NetworkStep      `json:"network,omitempty"`
 	// Node is what a node step acts on.
@@ -247,6 +256,16 @@ type CreateGroupStep struct {
 	ID      string   `yaml:"id" json:"id" jsonschema:"required"`
 	Members []string `yaml:"members" json:"members" jsonschema:"required"`
 	App     uint64   `yaml:"app,omitempty" json:"app,omitempty"`
+	// Name is the group's display name, shown in its pushes' titles.
+	Name string `yaml:"name,omitempty" json:"name,omitempty"`
+}
+
+// ProfileStep sets a user's profile through the admin API: the nickname that titles the pushes
+// of the user's messages ("" removes it).
+type ProfileStep struct {
+	User     string `yaml:"user" json:"user" jsonschema:"required"`
+	Nickname string `yaml:"nickname" json:"nickname"`
+	App      uint64 `yaml:"app,omitempty" json:"app,omitempty"`
 }
 
 // ReceiveOptStep sets a device's user's receive option for a conversation.

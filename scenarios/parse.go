@@ -14,6 +14,7 @@ import (
 
 	"github.com/pushlab/pushlab/internal/duration"
 	"github.com/pushlab/pushlab/internal/yamlfile"
+	"github.com/pushlab/pushlab/relay"
 )
 
 // UnmarshalYAML reads a step: a one-key map whose key names the step.
@@ -84,6 +85,9 @@ func (s *Step) UnmarshalYAML(node ast.Node) error {
 	case s.Kind == StepPushSettings:
 		s.PushSettings = &PushSettingsStep{}
 		return decode(s.PushSettings)
+	case s.Kind == StepProfile:
+		s.Profile = &ProfileStep{}
+		return decode(s.Profile)
 	case s.Kind == StepFault:
 		s.Fault = &FaultStep{}
 		return decode(s.Fault)
@@ -345,6 +349,10 @@ func (sc *Scenario) validate() error {
 			return sc.errorAt(top, "apps: sdkAppId is required")
 		}
 		apps[a.SDKAppID] = true
+		// Templates a relay would refuse are refused before anything runs.
+		if _, _, err := relay.ValidatePushTemplates(a.DefaultLocale, a.PushTemplates); err != nil {
+			return sc.errorAt(sc.keyPos("apps"), "app %d: %v", a.SDKAppID, err)
+		}
 	}
 	certs := map[int64]Certificate{}
 	for _, c := range sc.Certificates {
@@ -363,6 +371,11 @@ func (sc *Scenario) validate() error {
 		}
 		if devices[d.ID] {
 			return sc.errorAt(top, "devices: %q is listed twice", d.ID)
+		}
+		if d.Locale != "" {
+			if _, err := relay.CanonicalLocale(d.Locale); err != nil {
+				return sc.errorAt(sc.keyPos("devices"), "device %q: locale %q: %v; use a BCP 47 tag such as en, zh-CN or zh-HK", d.ID, d.Locale, err)
+			}
 		}
 		if !apps[d.App] {
 			return sc.errorAt(top, "device %q: app %d is not in apps", d.ID, d.App)
@@ -409,6 +422,8 @@ func (sc *Scenario) validate() error {
 		case st.Kind == StepCreateGroup:
 			if st.CreateGroup.ID == "" || len(st.CreateGroup.Members) == 0 {
 				err = sc.errorAt(st.Pos, "%s: needs id and members", what)
+			} else if len(st.CreateGroup.Name) > relay.MaxNicknameBytes {
+				err = sc.errorAt(st.Pos, "%s: name is %d bytes; the limit is %d", what, len(st.CreateGroup.Name), relay.MaxNicknameBytes)
 			}
 			groups[st.CreateGroup.ID] = true
 		case st.Kind == StepSetReceiveOpt:
@@ -425,6 +440,15 @@ func (sc *Scenario) validate() error {
 				err = sc.errorAt(st.Pos, "%s: enabled is required: false turns the user's pushes off, true turns them on", what)
 			case ps.Device != "":
 				err = known(st.Pos, what, ps.Device)
+			}
+		case st.Kind == StepProfile:
+			switch p := st.Profile; {
+			case p.User == "":
+				err = sc.errorAt(st.Pos, "%s: whose? profile: {user: alice, nickname: Alice}", what)
+			case len(p.Nickname) > relay.MaxNicknameBytes:
+				err = sc.errorAt(st.Pos, "%s: nickname is %d bytes; the limit is %d", what, len(p.Nickname), relay.MaxNicknameBytes)
+			case p.App != 0 && !apps[p.App]:
+				err = sc.errorAt(st.Pos, "%s: app %d is not in apps", what, p.App)
 			}
 		case st.Kind == StepFault:
 			if st.Fault.Device != "" {

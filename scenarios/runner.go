@@ -79,7 +79,8 @@ func (r *runner) setup() error {
 			secrets[a.SDKAppID] = appSecret
 		}
 		// An empty login policy is the relay's default (single-platform).
-		cfg := relay.AppConfig{SDKAppID: a.SDKAppID, Name: a.Name, SecretKey: secret.New(secrets[a.SDKAppID]), LoginPolicy: a.LoginPolicy, Caps: a.Caps}
+		cfg := relay.AppConfig{SDKAppID: a.SDKAppID, Name: a.Name, SecretKey: secret.New(secrets[a.SDKAppID]), LoginPolicy: a.LoginPolicy, Caps: a.Caps,
+			DefaultLocale: a.DefaultLocale, PushTemplates: a.PushTemplates}
 		if r.oracle != nil {
 			r.oracle.AddApp(cfg)
 		}
@@ -110,7 +111,7 @@ func (r *runner) setup() error {
 		for _, d := range r.sc.Devices {
 			installed := d.Installed == nil || *d.Installed
 			r.devices[d.ID] = r.w.AddDevice(sim.DeviceConfig{
-				ID: d.ID, User: d.User, Platform: d.Platform, SDKAppID: d.App, AppSecret: secrets[d.App],
+				ID: d.ID, User: d.User, Platform: d.Platform, Locale: d.Locale, SDKAppID: d.App, AppSecret: secrets[d.App],
 				CertificateID: d.Certificate, SenderID: senders[d.Certificate], Package: pkgs[d.Certificate],
 				Heartbeat: heartbeat, Installed: installed, Token: d.Token,
 			})
@@ -256,7 +257,22 @@ func (r *runner) act(index int, st Step) (string, error) {
 		if app == 0 {
 			app = r.sc.Apps[0].SDKAppID
 		}
-		return fmt.Sprintf("group %s created with %s", g.ID, strings.Join(g.Members, ", ")), r.w.PutGroup(relay.Group{SDKAppID: app, ID: g.ID, Members: g.Members})
+		what := fmt.Sprintf("group %s created with %s", g.ID, strings.Join(g.Members, ", "))
+		if g.Name != "" {
+			what = fmt.Sprintf("group %s (%q) created with %s", g.ID, g.Name, strings.Join(g.Members, ", "))
+		}
+		return what, r.w.PutGroup(relay.Group{SDKAppID: app, ID: g.ID, Name: g.Name, Members: g.Members})
+	case StepProfile:
+		p := st.Profile
+		app := p.App
+		if app == 0 {
+			app = r.appOfUser(p.User)
+		}
+		what := fmt.Sprintf("%s's nickname is %q", p.User, p.Nickname)
+		if p.Nickname == "" {
+			what = p.User + "'s profile is removed"
+		}
+		return what, r.w.SetProfile(relay.Profile{SDKAppID: app, UserID: p.User, Nickname: p.Nickname})
 	case StepSetReceiveOpt:
 		o := st.ReceiveOpt
 		dev := r.devices[o.Device]

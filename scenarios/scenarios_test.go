@@ -50,6 +50,9 @@ func TestParseErrorsNameFileLineColumn(t *testing.T) {
 		{"data not a map", "  - expect: {device: alice-phone, push: {within: 5s, data: [conv]}}\n", 6, 60, "sequence was used where mapping is expected"},
 		{"data value not a scalar", "  - expect: {device: alice-phone, push: {within: 5s, data: {conv: [a]}}}\n", 6, 67, "cannot unmarshal"},
 		{"empty data key", "  - expect: {device: alice-phone, push: {within: 5s, data: {'': a}}}\n", 6, 5, "a key is empty"},
+		{"profile without user", "  - profile: {nickname: Bob}\n", 6, 5, "profile: {user: alice, nickname: Alice}"},
+		{"profile field", "  - profile: {user: bob, name: Bob}\n", 6, 26, `unknown field "name"`},
+		{"long nickname", "  - profile: {user: bob, nickname: " + strings.Repeat("x", 129) + "}\n", 6, 5, "nickname is 129 bytes; the limit is 128"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("s.yaml", []byte(header+tc.body))
@@ -68,6 +71,12 @@ func TestParseErrorsNameFileLineColumn(t *testing.T) {
 		{"name: x\ndevices: [{id: a, user: u}, {id: a, user: v}]\nsteps: [{wait: 1s}]\n", "listed twice"},
 		{"name: x\napps: [{sdkAppId: 5}]\ncertificates: [{id: 1, app: 6}]\ndevices: [{id: a, user: u}]\nsteps: [{wait: 1s}]\n", "app 6 is not in apps"},
 		{"name: x\ncertificates: [{id: 1, api: v2}]\ndevices: [{id: a, user: u}]\nsteps: [{wait: 1s}]\n", `api "v2"`},
+		{"name: x\ndevices: [{id: a, user: u, locale: 'zh@CN'}]\nsteps: [{wait: 1s}]\n", `s.yaml:2:10: device "a": locale "zh@CN"`},
+		{"name: x\napps: [{sdkAppId: 5, pushTemplates: {en: {summaryBody: '{n} new'}}}]\ndevices: [{id: a, user: u}]\nsteps: [{wait: 1s}]\n",
+			`s.yaml:2:7: app 5: pushTemplates[en].summaryBody: unknown placeholder {n}: this field takes {count}`},
+		{"name: x\napps: [{sdkAppId: 5, pushTemplates: {'e n': {summaryBody: x}}}]\ndevices: [{id: a, user: u}]\nsteps: [{wait: 1s}]\n",
+			`pushTemplates key "e n"`},
+		{"name: x\napps: [{sdkAppId: 5, pushTemplates: {en: {body: x}}}]\ndevices: [{id: a, user: u}]\nsteps: [{wait: 1s}]\n", `unknown field "body"`},
 	} {
 		_, err := Parse("s.yaml", []byte(tc.body))
 		require.ErrorContains(t, err, tc.want)

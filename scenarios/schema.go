@@ -67,6 +67,7 @@ func stepSchema() *jsonschema.Schema {
 		one(string(StepCreateGroup), strip(sub.Reflect(&CreateGroupStep{}))),
 		one(string(StepSetReceiveOpt), strip(sub.Reflect(&ReceiveOptStep{}))),
 		one(string(StepPushSettings), strip(sub.Reflect(&PushSettingsStep{}))),
+		one(string(StepProfile), strip(sub.Reflect(&ProfileStep{}))),
 		one(string(StepFault), strip(sub.Reflect(&FaultStep{}))),
 		one(string(StepNetwork), strip(sub.Reflect(&NetworkStep{}))),
 		one(string(StepRestartRelay), &jsonschema.Schema{Type: "null"}),

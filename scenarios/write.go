@@ -27,6 +27,8 @@ func (s Step) MarshalYAML() (any, error) {
 		v = s.ReceiveOpt
 	case s.Kind == StepPushSettings:
 		v = s.PushSettings
+	case s.Kind == StepProfile:
+		v = s.Profile
 	case s.Kind == StepFault:
 		v = s.Fault
 	case s.Kind == StepNetwork:

@@ -303,11 +303,15 @@ func (s *clusterSide) input(in relay.Input, dev *Device) error {
 		s.vc.Send(s.w.eng.Now(), s.addrOf[in.Conn], data)
 	case relay.InputClosed:
 		s.vc.Disconnect(s.w.eng.Now(), s.addrOf[in.Conn])
-	case relay.InputKick, relay.InputSetPushSettings:
-		// The tap hears of the kick once a core took it for good (its outcome stored), and
+	case relay.InputKick, relay.InputSetPushSettings, relay.InputPutProfile:
+		// The tap hears of the call once a core took it for good (its outcome stored), and
 		// before that outcome, which the cluster hands out at the next pump.
+		app, user := in.App, in.User
+		if in.Kind == relay.InputPutProfile {
+			app, user = in.Profile.SDKAppID, in.Profile.UserID
+		}
 		return s.retry(func() error {
-			err := s.vc.Admin(s.w.eng.Now(), in.App, in.User, func(now time.Time, c *relay.Core) error { return c.Step(now, in) })
+			err := s.vc.Admin(s.w.eng.Now(), app, user, func(now time.Time, c *relay.Core) error { return c.Step(now, in) })
 			if !errors.Is(err, cluster.ErrNotOwner) {
 				s.w.tapped(TapEvent{Kind: TapInput, Input: in})
 			}

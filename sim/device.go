@@ -13,6 +13,8 @@ type DeviceConfig struct {
 	ID       string
 	User     string
 	Platform string
+	// Locale is the phone's language, which the app's login sends (a BCP 47 tag; empty: none).
+	Locale   string
 	SDKAppID uint64
 	// AppSecret signs the app's UserSigs (in reality the app's server does that).
 	AppSecret string

@@ -56,7 +56,7 @@ func (d *Device) OnRelayOpen(l RelayLink) {
 
 func (d *Device) sendLogin() {
 	sig := relay.MakeUserSig(d.cfg.AppSecret, relay.UserSigClaims{SDKAppID: d.cfg.SDKAppID, UserID: d.cfg.User, Expire: d.env.Now().Add(24 * time.Hour).Unix()})
-	d.request(relay.ClientFrame{Op: relay.OpLogin, SDKAppID: d.cfg.SDKAppID, UserID: d.cfg.User, UserSig: sig, DeviceID: d.cfg.ID, Platform: d.cfg.Platform})
+	d.request(relay.ClientFrame{Op: relay.OpLogin, SDKAppID: d.cfg.SDKAppID, UserID: d.cfg.User, UserSig: sig, DeviceID: d.cfg.ID, Platform: d.cfg.Platform, Locale: d.cfg.Locale})
 }
 
 // awaiting reports whether a request of that op is waiting for its reply: the app never has

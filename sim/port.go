@@ -47,6 +47,9 @@ type World interface {
 	Kick(app uint64, user string) error
 	// SetPushSettings sets a user's push settings, as the administrator does.
 	SetPushSettings(app uint64, user string, s relay.PushSettings) error
+	// SetProfile sets a user's profile (its nickname; empty removes it), as the administrator
+	// does.
+	SetProfile(p relay.Profile) error
 
 	// SetFaults replaces FCM's fault rules (nil clears them); AddFaults adds rules after those in
 	// force, which keep what they have spent.

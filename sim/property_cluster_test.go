@@ -240,7 +240,7 @@ func TestPropertyCluster(t *testing.T) {
 // invariants hold throughout.
 func TestClusterZombieIsFencedAndLoginsKickAcrossNodes(t *testing.T) {
 	spec := worldSpec{Seed: 7, Users: []string{"u1", "u2", "u3"}, Policy: relay.PolicySingle,
-		Devices:  []devSpec{{"u1-a", "u1", "android"}, {"u1-b", "u1", "android"}, {"u2-a", "u2", "android"}, {"u3-a", "u3", "android"}},
+		Devices:  []devSpec{{"u1-a", "u1", "android", ""}, {"u1-b", "u1", "android", ""}, {"u2-a", "u2", "android", ""}, {"u3-a", "u3", "android", ""}},
 		LoggedIn: []bool{true, false, true, true},
 		Cluster:  &scenarios.Cluster{Nodes: 3, Partitions: 8}}
 	p := newPropRun(t, spec, nil, false)
@@ -283,7 +283,7 @@ func TestClusterZombieIsFencedAndLoginsKickAcrossNodes(t *testing.T) {
 // the cluster's "retry" answer it is rather than a broken invariant.
 func TestClusterAdminCallWithNoOwnerIsErrNotOwnerThroughItsStep(t *testing.T) {
 	spec := worldSpec{Seed: 5, Users: []string{"u1", "u2"}, Policy: relay.PolicyMulti,
-		Devices:  []devSpec{{"u1-a", "u1", "android"}, {"u2-a", "u2", "android"}},
+		Devices:  []devSpec{{"u1-a", "u1", "android", ""}, {"u2-a", "u2", "android", ""}},
 		LoggedIn: []bool{true, true},
 		Cluster:  &scenarios.Cluster{Nodes: 3, Partitions: 8}}
 	p := newPropRun(t, spec, nil, false)
@@ -299,7 +299,7 @@ func TestClusterAdminCallWithNoOwnerIsErrNotOwnerThroughItsStep(t *testing.T) {
 // expect it to kick its former user's other devices.
 func TestCrossNodeLoginOfAPhoneThatChangedHandsKicksNobody(t *testing.T) {
 	spec := worldSpec{Seed: 9, Users: []string{"u1", "u2"}, Policy: relay.PolicySingle,
-		Devices:  []devSpec{{"u1-a", "u1", "android"}, {"u1-b", "u1", "android"}, {"u1-c", "u1", "android"}, {"u2-a", "u2", "android"}},
+		Devices:  []devSpec{{"u1-a", "u1", "android", ""}, {"u1-b", "u1", "android", ""}, {"u1-c", "u1", "android", ""}, {"u2-a", "u2", "android", ""}},
 		LoggedIn: []bool{true, false, false, true},
 		Cluster:  &scenarios.Cluster{Nodes: 3, Partitions: 8}}
 	p := newPropRun(t, spec, nil, false)

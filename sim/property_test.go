@@ -42,13 +42,36 @@ type worldSpec struct {
 	FCM     fakefcm.Behaviour
 	Jitter  time.Duration
 	Group   []string
+	// GroupName is the group's display name ("" for none), and Templates the app's
+	// pushTemplates (nil for none).
+	GroupName string
+	Templates map[string]relay.PushTemplate
 	// LoggedIn says which devices log in before the actions start.
 	LoggedIn []bool
 	// Cluster, if set, runs the world on the cluster twin.
 	Cluster *scenarios.Cluster
 }
 
-type devSpec struct{ ID, User, Platform string }
+// devSpec is a phone of the world: Locale is the language its logins send ("" for none).
+type devSpec struct{ ID, User, Platform, Locale string }
+
+// The property vocabulary of the texts the relay writes: the locales phones log in with (none,
+// English, Simplified Chinese, two that fall back to zh by dropping subtags, and one with no
+// texts at all), the nicknames a profile step sets ("" removes the profile), the group names,
+// and the app templates that put an app's own text ahead of the built-in ones for some locales.
+var (
+	propLocales    = []string{"", "en", "zh-CN", "zh-HK", "zh-Hant-TW", "fr", "en-GB"}
+	propNicknames  = []string{"", "Ann", "小明", "Bob (work)"}
+	propGroupNames = []string{"", "Team", "周末 hike"}
+)
+
+// propTemplates are the app templates a world may draw.
+func propTemplates() map[string]relay.PushTemplate {
+	return map[string]relay.PushTemplate{
+		"zh-HK": {SummaryBody: "{count} 則新訊息"},
+		"fr":    {SummaryTitle: "Nouveaux messages ({count})", GroupTitle: "{nickname} — {group}"},
+	}
+}
 
 func drawSpec(t *rapid.T) worldSpec {
 	s := worldSpec{Seed: rapid.Uint64().Draw(t, "seed")}
@@ -58,7 +81,8 @@ func drawSpec(t *rapid.T) worldSpec {
 		s.Users = append(s.Users, user)
 		for k := range rapid.IntRange(1, 3).Draw(t, "devices of "+user) {
 			platform := rapid.SampledFrom([]string{"android", "tablet"}).Draw(t, "platform")
-			s.Devices = append(s.Devices, devSpec{ID: fmt.Sprintf("%s-%c", user, 'a'+k), User: user, Platform: platform})
+			locale := rapid.SampledFrom(propLocales).Draw(t, "locale")
+			s.Devices = append(s.Devices, devSpec{ID: fmt.Sprintf("%s-%c", user, 'a'+k), User: user, Platform: platform, Locale: locale})
 			s.LoggedIn = append(s.LoggedIn, rapid.Float64Range(0, 1).Draw(t, "logged in at start") < 0.8)
 		}
 	}
@@ -78,6 +102,10 @@ func drawSpec(t *rapid.T) worldSpec {
 		if rapid.Bool().Draw(t, "in group") {
 			s.Group = append(s.Group, u)
 		}
+	}
+	s.GroupName = rapid.SampledFrom(propGroupNames).Draw(t, "group name")
+	if rapid.Bool().Draw(t, "app templates") {
+		s.Templates = propTemplates()
 	}
 	return s
 }
@@ -128,11 +156,11 @@ func specScenario(spec worldSpec) *scenarios.Scenario {
 	settle := false
 	seed := spec.Seed
 	sc := &scenarios.Scenario{Name: "property world",
-		Apps: []scenarios.App{{SDKAppID: propApp, LoginPolicy: spec.Policy, Caps: spec.Caps}},
+		Apps: []scenarios.App{{SDKAppID: propApp, LoginPolicy: spec.Policy, Caps: spec.Caps, PushTemplates: spec.Templates}},
 		FCM:  spec.FCM, Network: scenarios.Network{Jitter: duration.Of(spec.Jitter)},
 		Replay: &scenarios.Replay{Seed: &seed, Settle: &settle}, Cluster: spec.Cluster}
 	for _, d := range spec.Devices {
-		sc.Devices = append(sc.Devices, scenarios.Device{ID: d.ID, User: d.User, Platform: d.Platform})
+		sc.Devices = append(sc.Devices, scenarios.Device{ID: d.ID, User: d.User, Platform: d.Platform, Locale: d.Locale})
 	}
 	if err := sc.Prepare(); err != nil {
 		panic(fmt.Sprintf("the property's world is not a valid scenario: %v", err))
@@ -205,7 +233,7 @@ func (p *propRun) provision(t require.TestingT) {
 
 // groupStep creates the spec's group.
 func (p *propRun) groupStep() scenarios.Step {
-	return scenarios.Step{Kind: scenarios.StepCreateGroup, CreateGroup: &scenarios.CreateGroupStep{ID: propGroup, Members: p.spec.Group}}
+	return scenarios.Step{Kind: scenarios.StepCreateGroup, CreateGroup: &scenarios.CreateGroupStep{ID: propGroup, Members: p.spec.Group, Name: p.spec.GroupName}}
 }
 
 // start logs in the devices the spec says start logged in.
@@ -276,6 +304,8 @@ func (p *propRun) stepOf(a act) scenarios.Step {
 			ps.User = p.spec.Users[a.To] // the administrator
 		}
 		st = scenarios.Step{Kind: scenarios.StepPushSettings, PushSettings: ps}
+	case "profile":
+		st = scenarios.Step{Kind: scenarios.StepProfile, Profile: &scenarios.ProfileStep{User: p.spec.Users[a.To], Nickname: a.Text}}
 	case "switchUser":
 		st.Kind, st.User = scenarios.StepSwitchUser, p.spec.Users[a.To]
 	case "fault503":
@@ -483,6 +513,9 @@ func (p *propRun) actions() map[string]func(*rapid.T) {
 		out[k] = func(t *rapid.T) { p.apply(act{Kind: k, To: user(t)}) }
 		out[k+"App"] = func(t *rapid.T) { p.apply(act{Kind: k + "App", Dev: dev(t)}) }
 	}
+	out["profile"] = func(t *rapid.T) {
+		p.apply(act{Kind: "profile", To: user(t), Text: rapid.SampledFrom(propNicknames).Draw(t, "nickname")})
+	}
 	// A 503 storm (count 0: every send until cleared) is what puts the retry budget to work.
 	out["fault503"] = func(t *rapid.T) { p.apply(act{Kind: "fault503", N: rapid.IntRange(0, 3).Draw(t, "count")}) }
 	out["fault429"] = func(t *rapid.T) {
@@ -509,7 +542,7 @@ func (p *propRun) actions() map[string]func(*rapid.T) {
 	}
 	// rapid draws the keys uniformly: what makes pushes happen (logins, kills, sends, waits)
 	// gets more keys than the rare events.
-	for k, n := range map[string]int{"login": 3, "kill": 2, "send": 3, "sendBurst": 1, "killThenBurst": 4, "dropTokenThenSend": 1, "fault503": 1, "waitMid": 4, "waitShort": 5, "relaunch": 2, "background": 2} {
+	for k, n := range map[string]int{"login": 3, "kill": 2, "send": 3, "sendBurst": 1, "killThenBurst": 4, "dropTokenThenSend": 1, "fault503": 1, "waitMid": 4, "waitShort": 5, "relaunch": 2, "background": 2, "profile": 1} {
 		for i := range n {
 			out[fmt.Sprintf("%s#%d", k, i+2)] = out[k]
 		}
@@ -659,7 +692,7 @@ func TestCounterexampleScenarioParses(t *testing.T) {
 		Caps:    relay.Caps{PerMinute: 2, PerHour: 10, Burst: 1, Refill: duration.Of(time.Minute)},
 		FCM:     fakefcm.Behaviour{Latency: duration.Of(time.Second), Loss: 0.1},
 		Jitter:  50 * time.Millisecond,
-		Devices: []devSpec{{"u1-a", "u1", "android"}, {"u2-a", "u2", "tablet"}}}
+		Devices: []devSpec{{"u1-a", "u1", "android", ""}, {"u2-a", "u2", "tablet", ""}}}
 	p := newPropRun(t, spec, nil, false)
 	for _, k := range actKinds {
 		p.apply(act{Kind: k, Dev: 1, To: 0, N: 2, D: 3 * time.Second, Text: "hello"})
@@ -692,7 +725,7 @@ func TestCounterexampleReplaysTheRun(t *testing.T) {
 		Caps:     relay.Caps{PerMinute: 1, PerHour: 4, Burst: 1, Refill: duration.Of(10 * time.Second)},
 		FCM:      fakefcm.Behaviour{Latency: duration.Of(100 * time.Millisecond), Loss: 0.1},
 		Jitter:   50 * time.Millisecond,
-		Devices:  []devSpec{{"u1-a", "u1", "android"}, {"u1-b", "u1", "tablet"}, {"u2-a", "u2", "android"}},
+		Devices:  []devSpec{{"u1-a", "u1", "android", ""}, {"u1-b", "u1", "tablet", ""}, {"u2-a", "u2", "android", ""}},
 		LoggedIn: []bool{true, true, true}}
 	p := newPropRun(t, spec, nil, false)
 	p.start()

@@ -393,6 +393,11 @@ func (w *VirtualWorld) PutGroup(g relay.Group) error {
 	return err
 }
 
+// SetProfile (World) sets a user's profile, as the administrator does.
+func (w *VirtualWorld) SetProfile(p relay.Profile) error {
+	return w.step(relay.Input{Kind: relay.InputPutProfile, Profile: p}, nil)
+}
+
 // Kick (World) ends a user's logins, as the administrator does.
 func (w *VirtualWorld) Kick(app uint64, user string) error {
 	return w.step(relay.Input{Kind: relay.InputKick, App: app, User: user}, nil)

@@ -85,7 +85,8 @@ func (a *Admin) Do(ctx context.Context, method, path string, in, out any) error 
 
 // PutApp creates an app, or updates it if it exists.
 func (a *Admin) PutApp(ctx context.Context, cfg relay.AppConfig) error {
-	body := map[string]any{"sdkAppId": cfg.SDKAppID, "name": cfg.Name, "secretKey": cfg.SecretKey.Reveal(), "loginPolicy": cfg.LoginPolicy, "caps": cfg.Caps}
+	body := map[string]any{"sdkAppId": cfg.SDKAppID, "name": cfg.Name, "secretKey": cfg.SecretKey.Reveal(), "loginPolicy": cfg.LoginPolicy, "caps": cfg.Caps,
+		"defaultLocale": cfg.DefaultLocale, "pushTemplates": cfg.PushTemplates}
 	err := a.Do(ctx, http.MethodPost, AppsPath, body, nil)
 	if ae := (*AdminError)(nil); errors.As(err, &ae) && ae.Status == http.StatusConflict {
 		return a.Do(ctx, http.MethodPut, AppPath(cfg.SDKAppID), body, nil)
@@ -147,6 +148,25 @@ func (a *Admin) TestPush(ctx context.Context, app uint64, user, device, title, b
 // PutGroup creates or replaces a group.
 func (a *Admin) PutGroup(ctx context.Context, app uint64, id string, members []string) error {
 	return a.Do(ctx, http.MethodPut, GroupPath(app, id), map[string]any{"members": members}, nil)
+}
+
+// PutNamedGroup creates or replaces a group with a display name ("" for none).
+func (a *Admin) PutNamedGroup(ctx context.Context, app uint64, id, name string, members []string) error {
+	return a.Do(ctx, http.MethodPut, GroupPath(app, id), map[string]any{"members": members, "name": name}, nil)
+}
+
+// PutProfile sets a user's profile (an empty nickname removes it).
+func (a *Admin) PutProfile(ctx context.Context, app uint64, user, nickname string) (relay.Profile, error) {
+	var p relay.Profile
+	err := a.Do(ctx, http.MethodPut, ProfilePath(app, user), map[string]string{"nickname": nickname}, &p)
+	return p, err
+}
+
+// Profile reads a user's profile.
+func (a *Admin) Profile(ctx context.Context, app uint64, user string) (relay.Profile, error) {
+	var p relay.Profile
+	err := a.Do(ctx, http.MethodGet, ProfilePath(app, user), nil, &p)
+	return p, err
 }
 
 // User describes a user's devices.

@@ -43,6 +43,9 @@ func KickPath(app uint64, user string) string { return UserPath(app, user) + "/k
 // PushSettingsPath is the admin API's path of a user's push settings.
 func PushSettingsPath(app uint64, user string) string { return UserPath(app, user) + "/pushSettings" }
 
+// ProfilePath is the admin API's path of a user's profile.
+func ProfilePath(app uint64, user string) string { return UserPath(app, user) + "/profile" }
+
 // TestPushPath is the admin API's call that sends a test push to one device of a user.
 func TestPushPath(app uint64, user, device string) string {
 	return UserPath(app, user) + "/devices/" + url.PathEscape(device) + ":test-push"

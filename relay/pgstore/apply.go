@@ -16,13 +16,14 @@ import (
 // reuses it.
 var (
 	putApp = upsert("apps", 1, "sdk_app_id", "name", "secret_key", "login_policy",
-		"caps_per_minute", "caps_per_hour", "caps_burst", "caps_refill_ns")
+		"caps_per_minute", "caps_per_hour", "caps_burst", "caps_refill_ns", "default_locale", "push_templates")
 	putCert = upsert("certificates", 1, "id", "sdk_app_id", "platform", "package_name", "sender_id",
 		"service_account", "server_key", "endpoint", "misconfigured", "reason", "since_ns", "check_status", "check_error", "checked_at_ns")
 	putSession = upsert("sessions", 3, "sdk_app_id", "user_id", "device_id", "platform", "login_at_ns",
-		"unread", "held", "caps", "logged_out")
+		"unread", "held", "caps", "logged_out", "locale")
 	putBinding = upsert("bindings", 3, "sdk_app_id", "user_id", "device_id", "certificate_id", "token")
-	putGroup   = upsert("chat_groups", 2, "sdk_app_id", "id", "members")
+	putGroup   = upsert("chat_groups", 2, "sdk_app_id", "id", "members", "name")
+	putProfile = upsert("profiles", 2, "sdk_app_id", "user_id", "nickname")
 	putOpt     = upsert("receive_opts", 3, "sdk_app_id", "user_id", "conv", "opt")
 	putPush    = upsert("pushes", 1, "id", "sdk_app_id", "user_id", "device_id", "certificate_id", "token",
 		"title", "body", "data", "collapse_key", "ttl_ns", "notification_count", "seqs", "attempt", "not_before_ns")
@@ -40,8 +41,8 @@ const (
 	addInbox            = `INSERT INTO inboxes (sdk_app_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`
 	// A plain INSERT: a second message with the same seq is an error, not a replacement.
 	putMessage = `INSERT INTO messages (sdk_app_id, user_id, seq, id, from_user, from_device, conv,
-		group_id, text, time_ns, push_title, push_desc, push_ext, push_disable)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+		group_id, text, time_ns, push_title, push_desc, push_ext, push_disable, nickname)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
 	// Seqs are uint64 bit-cast to int64: those at or below a Through under 2^63 are the
 	// non-negative ones up to it; at or above 2^63, all the non-negative ones and the negative
 	// ones up to it.
@@ -51,6 +52,7 @@ const (
 	deleteOpt          = `DELETE FROM receive_opts WHERE sdk_app_id = $1 AND user_id = $2 AND conv = $3`
 	deletePush         = `DELETE FROM pushes WHERE id = $1`
 	deletePushSettings = `DELETE FROM push_settings WHERE sdk_app_id = $1 AND user_id = $2`
+	deleteProfile      = `DELETE FROM profiles WHERE sdk_app_id = $1 AND user_id = $2`
 	putTrace           = `INSERT INTO trace (time_ns, sdk_app_id, user_id, device_id, certificate_id, msg_seq, msg_seqs,
 		msg_id, reason, push_id, attempt, fcm_name, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
 )
@@ -60,7 +62,7 @@ const (
 var deleteApp = func() []string {
 	var qs []string
 	for _, table := range []string{"apps", "certificates", "sessions", "bindings", "inboxes", "messages",
-		"chat_groups", "receive_opt_users", "receive_opts", "pushes", "push_settings"} {
+		"chat_groups", "receive_opt_users", "receive_opts", "pushes", "push_settings", "profiles"} {
 		qs = append(qs, "DELETE FROM "+table+" WHERE sdk_app_id = $1")
 	}
 	return qs
@@ -158,8 +160,12 @@ func queue(batch *pgx.Batch, r relay.Record) error {
 	switch r := r.(type) {
 	case relay.PutApp:
 		app := r.App
+		templates, err := storecol.Templates(app.PushTemplates)
+		if err != nil {
+			return err
+		}
 		q(putApp, u64(app.SDKAppID), b(app.Name), b(app.SecretKey.Reveal()), b(string(app.LoginPolicy)),
-			app.Caps.PerMinute, app.Caps.PerHour, app.Caps.Burst, int64(app.Caps.Refill))
+			app.Caps.PerMinute, app.Caps.PerHour, app.Caps.Burst, int64(app.Caps.Refill), b(app.DefaultLocale), templates)
 	case relay.DeleteApp:
 		for _, sql := range deleteApp {
 			q(sql, u64(r.SDKAppID))
@@ -182,7 +188,7 @@ func queue(batch *pgx.Batch, r relay.Record) error {
 			return err
 		}
 		q(putSession, u64(ss.Key.SDKAppID), b(ss.Key.UserID), b(ss.Key.DeviceID), b(ss.Platform), cols.LoginAt,
-			ss.Unread, cols.Held, cols.Caps, ss.LoggedOut)
+			ss.Unread, cols.Held, cols.Caps, ss.LoggedOut, b(ss.Locale))
 	case relay.DeleteSession:
 		q(deleteSession, u64(r.Key.SDKAppID), b(r.Key.UserID), b(r.Key.DeviceID))
 	case relay.PutBinding:
@@ -199,7 +205,7 @@ func queue(batch *pgx.Batch, r relay.Record) error {
 		}
 		q(addInbox, u64(r.User.SDKAppID), b(r.User.UserID))
 		q(putMessage, u64(r.User.SDKAppID), b(r.User.UserID), u64(m.Seq), b(m.ID), b(m.From), b(m.FromDevice),
-			b(m.Conv), b(m.Group), b(m.Text), at, b(m.Push.Title), b(m.Push.Desc), b(m.Push.Ext), m.Push.Disable)
+			b(m.Conv), b(m.Group), b(m.Text), at, b(m.Push.Title), b(m.Push.Desc), b(m.Push.Ext), m.Push.Disable, b(m.Nickname))
 	case relay.TrimInbox:
 		q(addInbox, u64(r.User.SDKAppID), b(r.User.UserID))
 		trim := trimLow
@@ -213,7 +219,7 @@ func queue(batch *pgx.Batch, r relay.Record) error {
 		if err != nil {
 			return fmt.Errorf("members: %w", err)
 		}
-		q(putGroup, u64(g.SDKAppID), b(g.ID), members)
+		q(putGroup, u64(g.SDKAppID), b(g.ID), members, b(g.Name))
 	case relay.PutReceiveOpt:
 		q(addOptUser, u64(r.User.SDKAppID), b(r.User.UserID))
 		if r.Opt == relay.ReceiveAll {
@@ -239,6 +245,13 @@ func queue(batch *pgx.Batch, r relay.Record) error {
 			q(deletePushSettings, u64(r.User.SDKAppID), b(r.User.UserID))
 		} else {
 			q(putPushSettings, u64(r.User.SDKAppID), b(r.User.UserID), r.Settings.Enabled)
+		}
+	case relay.PutProfile:
+		p := r.Profile
+		if p.Nickname == "" {
+			q(deleteProfile, u64(p.SDKAppID), b(p.UserID))
+		} else {
+			q(putProfile, u64(p.SDKAppID), b(p.UserID), b(p.Nickname))
 		}
 	case relay.AppendTrace:
 		for i, e := range r.Entries {

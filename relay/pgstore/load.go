@@ -30,21 +30,22 @@ func (s *Store) Load(ctx context.Context) (st *relay.State, err error) {
 		scan        func(pgx.Rows, *relay.State) error
 	}{
 		{"apps", `SELECT sdk_app_id, name, secret_key, login_policy, caps_per_minute, caps_per_hour,
-			caps_burst, caps_refill_ns FROM apps`, scanApp},
+			caps_burst, caps_refill_ns, default_locale, push_templates FROM apps`, scanApp},
 		{"certificates", `SELECT id, sdk_app_id, platform, package_name, sender_id, service_account, server_key,
 			endpoint, misconfigured, reason, since_ns, check_status, check_error, checked_at_ns FROM certificates`, scanCertificate},
-		{"sessions", `SELECT sdk_app_id, user_id, device_id, platform, login_at_ns, unread, held, caps, logged_out FROM sessions`, scanSession},
+		{"sessions", `SELECT sdk_app_id, user_id, device_id, platform, login_at_ns, unread, held, caps, logged_out, locale FROM sessions`, scanSession},
 		{"bindings", `SELECT sdk_app_id, user_id, device_id, certificate_id, token FROM bindings`, scanBinding},
 		{"inboxes", `SELECT sdk_app_id, user_id FROM inboxes`, scanInbox},
 		{"messages", `SELECT sdk_app_id, user_id, seq, id, from_user, from_device, conv, group_id, text, time_ns,
-			push_title, push_desc, push_ext, push_disable FROM messages`, scanMessage},
-		{"groups", `SELECT sdk_app_id, id, members FROM chat_groups`, scanGroup},
+			push_title, push_desc, push_ext, push_disable, nickname FROM messages`, scanMessage},
+		{"groups", `SELECT sdk_app_id, id, members, name FROM chat_groups`, scanGroup},
 		{"receive option users", `SELECT sdk_app_id, user_id FROM receive_opt_users`, scanOptUser},
 		{"receive options", `SELECT sdk_app_id, user_id, conv, opt FROM receive_opts`, scanOpt},
 		{"pushes", `SELECT id, sdk_app_id, user_id, device_id, certificate_id, token, title, body, data,
 			collapse_key, ttl_ns, notification_count, seqs, attempt, not_before_ns FROM pushes`, scanPush},
 		{"counters", `SELECT name, value FROM counters`, scanCounter},
 		{"push settings", `SELECT sdk_app_id, user_id, enabled FROM push_settings`, scanPushSettings},
+		{"profiles", `SELECT sdk_app_id, user_id, nickname FROM profiles`, scanProfile},
 	} {
 		batch.Queue(step.query).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
@@ -70,10 +71,16 @@ func (s *Store) Load(ctx context.Context) (st *relay.State, err error) {
 func scanApp(rows pgx.Rows, st *relay.State) error {
 	var a relay.AppConfig
 	var id, refill int64
-	var name, key, policy []byte
-	if err := rows.Scan(&id, &name, &key, &policy, &a.Caps.PerMinute, &a.Caps.PerHour, &a.Caps.Burst, &refill); err != nil {
+	var name, key, policy, locale []byte
+	var templates string
+	if err := rows.Scan(&id, &name, &key, &policy, &a.Caps.PerMinute, &a.Caps.PerHour, &a.Caps.Burst, &refill, &locale, &templates); err != nil {
 		return err
 	}
+	var err error
+	if a.PushTemplates, err = storecol.ParseTemplates(templates); err != nil {
+		return fmt.Errorf("app %d: push templates: %w", uint64(id), err)
+	}
+	a.DefaultLocale = string(locale)
 	a.SDKAppID, a.Name, a.SecretKey, a.LoginPolicy, a.Caps.Refill = uint64(id), string(name), secret.New(string(key)),
 		relay.LoginPolicy(policy), duration.Duration(refill)
 	st.Apps = append(st.Apps, a)
@@ -100,13 +107,14 @@ func scanCertificate(rows pgx.Rows, st *relay.State) error {
 func scanSession(rows pgx.Rows, st *relay.State) error {
 	var ss relay.SessionState
 	var app int64
-	var user, dev, platform []byte
+	var user, dev, platform, locale []byte
 	var loginAt *int64
 	var held string
 	var caps *string
-	if err := rows.Scan(&app, &user, &dev, &platform, &loginAt, &ss.Unread, &held, &caps, &ss.LoggedOut); err != nil {
+	if err := rows.Scan(&app, &user, &dev, &platform, &loginAt, &ss.Unread, &held, &caps, &ss.LoggedOut, &locale); err != nil {
 		return err
 	}
+	ss.Locale = string(locale)
 	ss.Key = relay.DeviceKey{SDKAppID: uint64(app), UserID: string(user), DeviceID: string(dev)}
 	ss.Platform, ss.LoginAt = string(platform), storecol.Time(loginAt)
 	if err := json.Unmarshal([]byte(held), &ss.Held); err != nil {
@@ -153,12 +161,13 @@ func scanInbox(rows pgx.Rows, st *relay.State) error {
 func scanMessage(rows pgx.Rows, st *relay.State) error {
 	var m relay.StoredMsg
 	var app, seq int64
-	var user, id, from, fromDevice, conv, group, text, title, desc, ext []byte
+	var user, id, from, fromDevice, conv, group, text, title, desc, ext, nickname []byte
 	var at *int64
 	if err := rows.Scan(&app, &user, &seq, &id, &from, &fromDevice, &conv, &group, &text, &at,
-		&title, &desc, &ext, &m.Push.Disable); err != nil {
+		&title, &desc, &ext, &m.Push.Disable, &nickname); err != nil {
 		return err
 	}
+	m.Nickname = string(nickname)
 	k := relay.UserKey{SDKAppID: uint64(app), UserID: string(user)}
 	m.Seq, m.ID, m.From, m.FromDevice, m.Conv, m.Group, m.Text, m.Time = uint64(seq), string(id), string(from),
 		string(fromDevice), string(conv), string(group), string(text), storecol.Time(at)
@@ -170,12 +179,12 @@ func scanMessage(rows pgx.Rows, st *relay.State) error {
 func scanGroup(rows pgx.Rows, st *relay.State) error {
 	var g relay.Group
 	var app int64
-	var id []byte
+	var id, name []byte
 	var members string
-	if err := rows.Scan(&app, &id, &members); err != nil {
+	if err := rows.Scan(&app, &id, &members, &name); err != nil {
 		return err
 	}
-	g.SDKAppID, g.ID = uint64(app), string(id)
+	g.SDKAppID, g.ID, g.Name = uint64(app), string(id), string(name)
 	if err := json.Unmarshal([]byte(members), &g.Members); err != nil {
 		return fmt.Errorf("group %d/%s: members: %w", g.SDKAppID, g.ID, err)
 	}
@@ -248,5 +257,15 @@ func scanCounter(rows pgx.Rows, st *relay.State) error {
 		return err
 	}
 	st.Counters[string(name)] = uint64(v)
+	return nil
+}
+
+func scanProfile(rows pgx.Rows, st *relay.State) error {
+	var app int64
+	var user, nickname []byte
+	if err := rows.Scan(&app, &user, &nickname); err != nil {
+		return err
+	}
+	st.Profiles = append(st.Profiles, relay.Profile{SDKAppID: uint64(app), UserID: string(user), Nickname: string(nickname)})
 	return nil
 }

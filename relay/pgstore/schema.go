@@ -195,6 +195,19 @@ var migrations = []migration{
 			PRIMARY KEY (sdk_app_id, user_id)
 		)`,
 	}},
+	{name: "profiles, group names, locales and push templates", stmts: []string{
+		`ALTER TABLE apps ADD COLUMN default_locale BYTEA NOT NULL DEFAULT ''`,
+		`ALTER TABLE apps ADD COLUMN push_templates TEXT NOT NULL DEFAULT ''`, // JSON object by locale, or '' for none
+		`ALTER TABLE sessions ADD COLUMN locale BYTEA NOT NULL DEFAULT ''`,
+		`ALTER TABLE messages ADD COLUMN nickname BYTEA NOT NULL DEFAULT ''`,
+		`ALTER TABLE chat_groups ADD COLUMN name BYTEA NOT NULL DEFAULT ''`,
+		`CREATE TABLE profiles (
+			sdk_app_id BIGINT NOT NULL,
+			user_id    BYTEA  NOT NULL,
+			nickname   BYTEA  NOT NULL,
+			PRIMARY KEY (sdk_app_id, user_id)
+		)`,
+	}},
 }
 
 // migrationLock is the key of the transaction-level advisory lock migrate holds, so that relays

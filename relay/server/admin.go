@@ -41,6 +41,8 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	h("POST /admin/v1/apps/{app}/users/{user}/kick", scopeUser, s.kickUser)
 	h("GET /admin/v1/apps/{app}/users/{user}/pushSettings", scopeUser, s.getPushSettings)
 	h("PUT /admin/v1/apps/{app}/users/{user}/pushSettings", scopeUser, s.putPushSettings)
+	h("GET /admin/v1/apps/{app}/users/{user}/profile", scopeUser, s.getProfile)
+	h("PUT /admin/v1/apps/{app}/users/{user}/profile", scopeUser, s.putProfile)
 	h("POST /admin/v1/apps/{app}/users/{user}/devices/{device}", scopeUser, s.deviceAction)
 	h("POST /admin/v1/apps/{app}/messages", scopeSender, s.sendMessage)
 	h("PUT /admin/v1/apps/{app}/groups/{group}", scopeCatalog, s.putGroup)
@@ -525,6 +527,56 @@ func (s *Server) putPushSettings(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// getProfile serves a user's profile; 404 when the user has none.
+func (s *Server) getProfile(w http.ResponseWriter, r *http.Request) {
+	app, ok := pathApp(w, r)
+	if !ok {
+		return
+	}
+	user := r.PathValue("user")
+	s.run(w, r, http.StatusOK, func(time.Time) (any, error) {
+		c, err := s.coreOf(s.partitionOf(app, user))
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := c.App(app); !ok {
+			return nil, fmt.Errorf("%w: app %d", relay.ErrNotFound, app)
+		}
+		p, ok := c.Profile(app, user)
+		if !ok {
+			return nil, fmt.Errorf("%w: user %q in app %d has no profile: PUT one with a nickname", relay.ErrNotFound, user, app)
+		}
+		return p, nil
+	})
+}
+
+// putProfile sets a user's profile: {"nickname": "…"}; an empty nickname removes it.
+func (s *Server) putProfile(w http.ResponseWriter, r *http.Request) {
+	app, ok := pathApp(w, r)
+	if !ok {
+		return
+	}
+	var body struct {
+		Nickname *string `json:"nickname"`
+	}
+	if !decode(w, r, &body) {
+		return
+	}
+	if body.Nickname == nil {
+		writeError(w, http.StatusBadRequest, `"nickname" is required: the name the user's messages are titled with ("" removes it)`)
+		return
+	}
+	p := relay.Profile{SDKAppID: app, UserID: r.PathValue("user"), Nickname: *body.Nickname}
+	s.run(w, r, http.StatusOK, func(now time.Time) (any, error) {
+		c, err := s.coreOf(s.partitionOf(app, p.UserID))
+		if err != nil {
+			return nil, err
+		}
+		s.tapInput(now, relay.Input{Kind: relay.InputPutProfile, Profile: p})
+		return c.SetProfile(now, p)
+	})
+}
+
 // deviceAction serves POST …/devices/{device}:ACTION; the one action is test-push.
 func (s *Server) deviceAction(w http.ResponseWriter, r *http.Request) {
 	app, ok := pathApp(w, r)
@@ -653,11 +705,12 @@ func (s *Server) putGroup(w http.ResponseWriter, r *http.Request) {
 	}
 	var body struct {
 		Members []string `json:"members"`
+		Name    string   `json:"name"`
 	}
 	if !decode(w, r, &body) {
 		return
 	}
-	g := relay.Group{SDKAppID: app, ID: r.PathValue("group"), Members: body.Members}
+	g := relay.Group{SDKAppID: app, ID: r.PathValue("group"), Members: body.Members, Name: body.Name}
 	s.run(w, r, http.StatusOK, func(now time.Time) (any, error) {
 		if _, err := s.applyCatalog(now, relay.Input{Kind: relay.InputPutGroup, Group: g}); err != nil {
 			return nil, err

@@ -230,6 +230,15 @@ func TestClusterServesFromAnyNodeAndHandsOverOnLeave(t *testing.T) {
 		require.Contains(t, body, `"deviceId":"r-phone"`, "node %s", id)
 	}
 
+	// A profile set through a, of a user c owns: c keeps it, every node reads it.
+	status, body = b.admin("a", "PUT", client.ProfilePath(appID, rcpt), `{"nickname":"Recipient"}`)
+	require.Equal(t, http.StatusOK, status, body)
+	for _, id := range []string{"a", "b", "c"} {
+		status, body := b.admin(id, "GET", client.ProfilePath(appID, rcpt), "")
+		require.Equal(t, http.StatusOK, status, "node %s: %s", id, body)
+		require.Contains(t, body, `"nickname":"Recipient"`, "node %s", id)
+	}
+
 	// Policy single: a login of rcpt's second device on b kicks the first, connected to a.
 	rc2 := b.login("b", rcpt, "r-tablet")
 	f = nextFrame(t, rc)

@@ -73,6 +73,9 @@ type AppFile struct {
 	SecretKeyFile string            `yaml:"secretKeyFile"`
 	LoginPolicy   relay.LoginPolicy `yaml:"loginPolicy"`
 	Caps          relay.Caps        `yaml:"caps"`
+	// DefaultLocale and PushTemplates are the app's texts for pushes (relay.AppConfig).
+	DefaultLocale string                        `yaml:"defaultLocale"`
+	PushTemplates map[string]relay.PushTemplate `yaml:"pushTemplates"`
 }
 
 // CertificateFile is a certificate to create at start; its secrets come from files.
@@ -93,6 +96,9 @@ func ParseFileConfig(name string, data []byte) (*FileConfig, error) {
 		return nil, err
 	}
 	for i, a := range fc.Apps {
+		if _, _, err := relay.ValidatePushTemplates(a.DefaultLocale, a.PushTemplates); err != nil {
+			return nil, fmt.Errorf("%s: apps[%d] (sdkAppId %d): %w", name, i, a.SDKAppID, err)
+		}
 		if a.SecretKeyFile != "" {
 			b, err := os.ReadFile(a.SecretKeyFile)
 			if err != nil {
@@ -108,7 +114,8 @@ func ParseFileConfig(name string, data []byte) (*FileConfig, error) {
 // API would.
 func (s *Server) Provision(ctx context.Context, fc *FileConfig) error {
 	for _, a := range fc.Apps {
-		cfg := relay.AppConfig{SDKAppID: a.SDKAppID, Name: a.Name, SecretKey: a.SecretKey, LoginPolicy: a.LoginPolicy, Caps: a.Caps}
+		cfg := relay.AppConfig{SDKAppID: a.SDKAppID, Name: a.Name, SecretKey: a.SecretKey, LoginPolicy: a.LoginPolicy, Caps: a.Caps,
+			DefaultLocale: a.DefaultLocale, PushTemplates: a.PushTemplates}
 		if _, err := s.call(ctx, func(now time.Time) (any, error) { return s.upsertApp(now, cfg) }); err != nil {
 			return fmt.Errorf("app %d: %w", a.SDKAppID, err)
 		}

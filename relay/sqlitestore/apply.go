@@ -57,8 +57,12 @@ func (a applier) apply(st *statements, r relay.Record) error {
 	switch r := r.(type) {
 	case relay.PutApp:
 		app := r.App
+		templates, err := storecol.Templates(app.PushTemplates)
+		if err != nil {
+			return err
+		}
 		return a.exec(st.putApp, u64(app.SDKAppID), app.Name, app.SecretKey.Reveal(), string(app.LoginPolicy),
-			app.Caps.PerMinute, app.Caps.PerHour, app.Caps.Burst, int64(app.Caps.Refill))
+			app.Caps.PerMinute, app.Caps.PerHour, app.Caps.Burst, int64(app.Caps.Refill), app.DefaultLocale, templates)
 	case relay.DeleteApp:
 		for _, stmt := range st.deleteApp {
 			if err := a.exec(stmt, u64(r.SDKAppID)); err != nil {
@@ -84,7 +88,7 @@ func (a applier) apply(st *statements, r relay.Record) error {
 			return err
 		}
 		return a.exec(st.putSession, u64(ss.Key.SDKAppID), ss.Key.UserID, ss.Key.DeviceID, ss.Platform, cols.LoginAt,
-			ss.Unread, cols.Held, cols.Caps, ss.LoggedOut)
+			ss.Unread, cols.Held, cols.Caps, ss.LoggedOut, ss.Locale)
 	case relay.DeleteSession:
 		return a.exec(st.deleteSession, u64(r.Key.SDKAppID), r.Key.UserID, r.Key.DeviceID)
 	case relay.PutBinding:
@@ -106,7 +110,7 @@ func (a applier) apply(st *statements, r relay.Record) error {
 			return err
 		}
 		return a.exec(st.putMessage, u64(r.User.SDKAppID), r.User.UserID, u64(m.Seq), m.ID, m.From, m.FromDevice,
-			m.Conv, m.Group, m.Text, at, m.Push.Title, m.Push.Desc, m.Push.Ext, m.Push.Disable)
+			m.Conv, m.Group, m.Text, at, m.Push.Title, m.Push.Desc, m.Push.Ext, m.Push.Disable, m.Nickname)
 	case relay.TrimInbox:
 		if err := a.exec(st.addInbox, u64(r.User.SDKAppID), r.User.UserID); err != nil {
 			return err
@@ -122,7 +126,7 @@ func (a applier) apply(st *statements, r relay.Record) error {
 		if err != nil {
 			return fmt.Errorf("members: %w", err)
 		}
-		return a.exec(st.putGroup, u64(g.SDKAppID), g.ID, members)
+		return a.exec(st.putGroup, u64(g.SDKAppID), g.ID, members, g.Name)
 	case relay.PutReceiveOpt:
 		if err := a.exec(st.addOptUser, u64(r.User.SDKAppID), r.User.UserID); err != nil {
 			return err
@@ -149,6 +153,12 @@ func (a applier) apply(st *statements, r relay.Record) error {
 			return a.exec(st.deletePushSettings, u64(r.User.SDKAppID), r.User.UserID)
 		}
 		return a.exec(st.putPushSettings, u64(r.User.SDKAppID), r.User.UserID, r.Settings.Enabled)
+	case relay.PutProfile:
+		p := r.Profile
+		if p.Nickname == "" {
+			return a.exec(st.deleteProfile, u64(p.SDKAppID), p.UserID)
+		}
+		return a.exec(st.putProfile, u64(p.SDKAppID), p.UserID, p.Nickname)
 	case relay.AppendTrace:
 		for i, e := range r.Entries {
 			if err := a.appendTrace(st, e); err != nil {

@@ -33,7 +33,7 @@ func (s *Store) Load(ctx context.Context) (st *relay.State, err error) {
 	}{
 		{"apps", l.apps}, {"certificates", l.certificates}, {"sessions", l.sessions}, {"bindings", l.bindings},
 		{"messages", l.messages}, {"groups", l.groups}, {"receive options", l.receiveOpts}, {"pushes", l.pushes},
-		{"counters", l.counters}, {"push settings", l.pushSettings},
+		{"counters", l.counters}, {"push settings", l.pushSettings}, {"profiles", l.profiles},
 	} {
 		if err := step.load(st); err != nil {
 			return nil, fmt.Errorf("load %s: %w", step.what, err)
@@ -66,12 +66,17 @@ func (l loader) each(query string, scan func(*sql.Rows) error) error {
 
 func (l loader) apps(st *relay.State) error {
 	return l.each(`SELECT sdk_app_id, name, secret_key, login_policy, caps_per_minute, caps_per_hour,
-		caps_burst, caps_refill_ns FROM apps`, func(rows *sql.Rows) error {
+		caps_burst, caps_refill_ns, default_locale, push_templates FROM apps`, func(rows *sql.Rows) error {
 		var a relay.AppConfig
 		var id, refill int64
-		var key, policy string
-		if err := rows.Scan(&id, &a.Name, &key, &policy, &a.Caps.PerMinute, &a.Caps.PerHour, &a.Caps.Burst, &refill); err != nil {
+		var key, policy, templates string
+		if err := rows.Scan(&id, &a.Name, &key, &policy, &a.Caps.PerMinute, &a.Caps.PerHour, &a.Caps.Burst, &refill,
+			&a.DefaultLocale, &templates); err != nil {
 			return err
+		}
+		var err error
+		if a.PushTemplates, err = storecol.ParseTemplates(templates); err != nil {
+			return fmt.Errorf("app %d: push templates: %w", uint64(id), err)
 		}
 		a.SDKAppID, a.SecretKey, a.LoginPolicy, a.Caps.Refill = uint64(id), secret.New(key), relay.LoginPolicy(policy), duration.Duration(refill)
 		st.Apps = append(st.Apps, a)
@@ -98,14 +103,14 @@ func (l loader) certificates(st *relay.State) error {
 }
 
 func (l loader) sessions(st *relay.State) error {
-	return l.each(`SELECT sdk_app_id, user_id, device_id, platform, login_at_ns, unread, held, caps, logged_out FROM sessions`,
+	return l.each(`SELECT sdk_app_id, user_id, device_id, platform, login_at_ns, unread, held, caps, logged_out, locale FROM sessions`,
 		func(rows *sql.Rows) error {
 			var ss relay.SessionState
 			var app int64
 			var loginAt *int64
 			var held string
 			var caps *string
-			if err := rows.Scan(&app, &ss.Key.UserID, &ss.Key.DeviceID, &ss.Platform, &loginAt, &ss.Unread, &held, &caps, &ss.LoggedOut); err != nil {
+			if err := rows.Scan(&app, &ss.Key.UserID, &ss.Key.DeviceID, &ss.Platform, &loginAt, &ss.Unread, &held, &caps, &ss.LoggedOut, &ss.Locale); err != nil {
 				return err
 			}
 			ss.Key.SDKAppID, ss.LoginAt = uint64(app), storecol.Time(loginAt)
@@ -149,13 +154,13 @@ func (l loader) messages(st *relay.State) error {
 		return err
 	}
 	return l.each(`SELECT sdk_app_id, user_id, seq, id, from_user, from_device, conv, group_id, text, time_ns,
-		push_title, push_desc, push_ext, push_disable FROM messages`, func(rows *sql.Rows) error {
+		push_title, push_desc, push_ext, push_disable, nickname FROM messages`, func(rows *sql.Rows) error {
 		var k relay.UserKey
 		var m relay.StoredMsg
 		var app, seq int64
 		var at *int64
 		if err := rows.Scan(&app, &k.UserID, &seq, &m.ID, &m.From, &m.FromDevice, &m.Conv, &m.Group, &m.Text, &at,
-			&m.Push.Title, &m.Push.Desc, &m.Push.Ext, &m.Push.Disable); err != nil {
+			&m.Push.Title, &m.Push.Desc, &m.Push.Ext, &m.Push.Disable, &m.Nickname); err != nil {
 			return err
 		}
 		k.SDKAppID, m.Seq, m.Time = uint64(app), uint64(seq), storecol.Time(at)
@@ -165,11 +170,11 @@ func (l loader) messages(st *relay.State) error {
 }
 
 func (l loader) groups(st *relay.State) error {
-	return l.each(`SELECT sdk_app_id, id, members FROM chat_groups`, func(rows *sql.Rows) error {
+	return l.each(`SELECT sdk_app_id, id, members, name FROM chat_groups`, func(rows *sql.Rows) error {
 		var g relay.Group
 		var app int64
 		var members string
-		if err := rows.Scan(&app, &g.ID, &members); err != nil {
+		if err := rows.Scan(&app, &g.ID, &members, &g.Name); err != nil {
 			return err
 		}
 		g.SDKAppID = uint64(app)
@@ -257,6 +262,19 @@ func (l loader) counters(st *relay.State) error {
 			return err
 		}
 		st.Counters[name] = uint64(v)
+		return nil
+	})
+}
+
+func (l loader) profiles(st *relay.State) error {
+	return l.each(`SELECT sdk_app_id, user_id, nickname FROM profiles`, func(rows *sql.Rows) error {
+		var p relay.Profile
+		var app int64
+		if err := rows.Scan(&app, &p.UserID, &p.Nickname); err != nil {
+			return err
+		}
+		p.SDKAppID = uint64(app)
+		st.Profiles = append(st.Profiles, p)
 		return nil
 	})
 }

@@ -187,6 +187,19 @@ var migrations = []migration{
 			PRIMARY KEY (sdk_app_id, user_id)
 		) STRICT`,
 	}},
+	{name: "profiles, group names, locales and push templates", stmts: []string{
+		`ALTER TABLE apps ADD COLUMN default_locale TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE apps ADD COLUMN push_templates TEXT NOT NULL DEFAULT ''`, // JSON object by locale, or '' for none
+		`ALTER TABLE sessions ADD COLUMN locale TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE messages ADD COLUMN nickname TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE chat_groups ADD COLUMN name TEXT NOT NULL DEFAULT ''`,
+		`CREATE TABLE profiles (
+			sdk_app_id INTEGER NOT NULL,
+			user_id    TEXT    NOT NULL,
+			nickname   TEXT    NOT NULL,
+			PRIMARY KEY (sdk_app_id, user_id)
+		) STRICT`,
+	}},
 }
 
 // migrate brings the database's schema up to date in one transaction, and refuses a database

@@ -10,7 +10,7 @@ import (
 type statements struct {
 	putApp, putCert, deleteCert, putSession, deleteSession, putBinding, deleteBinding, deleteTokenBindings *sql.Stmt
 	addInbox, putMessage, trimLow, trimHigh, putGroup                                                      *sql.Stmt
-	addOptUser, putOpt, deleteOpt, putPush, deletePush, putCounter                                         *sql.Stmt
+	addOptUser, putOpt, deleteOpt, putPush, deletePush, putCounter, putProfile, deleteProfile              *sql.Stmt
 	putTrace, countTrace, pruneOldestTrace, pruneAgedTrace                                                 *sql.Stmt
 	putPushSettings, deletePushSettings                                                                    *sql.Stmt
 	deleteApp                                                                                              []*sql.Stmt
@@ -23,13 +23,13 @@ func (s *Store) prepare(ctx context.Context) error {
 		query string
 	}{
 		{&st.putApp, `INSERT OR REPLACE INTO apps (sdk_app_id, name, secret_key, login_policy,
-			caps_per_minute, caps_per_hour, caps_burst, caps_refill_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+			caps_per_minute, caps_per_hour, caps_burst, caps_refill_ns, default_locale, push_templates) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.putCert, `INSERT OR REPLACE INTO certificates (id, sdk_app_id, platform, package_name, sender_id,
 			service_account, server_key, endpoint, misconfigured, reason, since_ns, check_status, check_error, checked_at_ns)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.deleteCert, `DELETE FROM certificates WHERE id = ?`},
 		{&st.putSession, `INSERT OR REPLACE INTO sessions (sdk_app_id, user_id, device_id, platform, login_at_ns,
-			unread, held, caps, logged_out) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+			unread, held, caps, logged_out, locale) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.deleteSession, `DELETE FROM sessions WHERE sdk_app_id = ? AND user_id = ? AND device_id = ?`},
 		{&st.putBinding, `INSERT OR REPLACE INTO bindings (sdk_app_id, user_id, device_id, certificate_id, token)
 			VALUES (?, ?, ?, ?, ?)`},
@@ -38,14 +38,16 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&st.addInbox, `INSERT OR IGNORE INTO inboxes (sdk_app_id, user_id) VALUES (?, ?)`},
 		// A plain INSERT: a second message with the same seq is an error, not a replacement.
 		{&st.putMessage, `INSERT INTO messages (sdk_app_id, user_id, seq, id, from_user, from_device, conv,
-			group_id, text, time_ns, push_title, push_desc, push_ext, push_disable)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+			group_id, text, time_ns, push_title, push_desc, push_ext, push_disable, nickname)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		// Seqs are uint64 bit-cast to int64: those at or below a Through under 2^63 are the
 		// non-negative ones up to it; at or above 2^63, all the non-negative ones and the
 		// negative ones up to it.
 		{&st.trimLow, `DELETE FROM messages WHERE sdk_app_id = ? AND user_id = ? AND seq BETWEEN 0 AND ?`},
 		{&st.trimHigh, `DELETE FROM messages WHERE sdk_app_id = ? AND user_id = ? AND (seq >= 0 OR seq <= ?)`},
-		{&st.putGroup, `INSERT OR REPLACE INTO chat_groups (sdk_app_id, id, members) VALUES (?, ?, ?)`},
+		{&st.putGroup, `INSERT OR REPLACE INTO chat_groups (sdk_app_id, id, members, name) VALUES (?, ?, ?, ?)`},
+		{&st.putProfile, `INSERT OR REPLACE INTO profiles (sdk_app_id, user_id, nickname) VALUES (?, ?, ?)`},
+		{&st.deleteProfile, `DELETE FROM profiles WHERE sdk_app_id = ? AND user_id = ?`},
 		{&st.addOptUser, `INSERT OR IGNORE INTO receive_opt_users (sdk_app_id, user_id) VALUES (?, ?)`},
 		{&st.putOpt, `INSERT OR REPLACE INTO receive_opts (sdk_app_id, user_id, conv, opt) VALUES (?, ?, ?, ?)`},
 		{&st.deleteOpt, `DELETE FROM receive_opts WHERE sdk_app_id = ? AND user_id = ? AND conv = ?`},
@@ -71,7 +73,7 @@ func (s *Store) prepare(ctx context.Context) error {
 	// DeleteApp removes the app and everything of it, as MemoryStore does: certificates by
 	// their app, pushes by their device's app, everything else by its key's app.
 	for _, table := range []string{"apps", "certificates", "sessions", "bindings", "inboxes", "messages",
-		"chat_groups", "receive_opt_users", "receive_opts", "pushes", "push_settings"} {
+		"chat_groups", "receive_opt_users", "receive_opts", "pushes", "push_settings", "profiles"} {
 		query := "DELETE FROM " + table + " WHERE sdk_app_id = ?"
 		stmt, err := s.db.PrepareContext(ctx, query)
 		if err != nil {

@@ -92,7 +92,7 @@ func NewUniverse() *Universe { return &Universe{next: map[relay.UserKey]uint64{}
 
 // DrawRecord draws one record of any kind, about the universe's keys.
 func (u *Universe) DrawRecord(t *rapid.T) relay.Record {
-	switch kind := rapid.IntRange(0, 21).Draw(t, "kind"); kind {
+	switch kind := rapid.IntRange(0, 22).Draw(t, "kind"); kind {
 	case 0:
 		return relay.PutApp{App: relay.AppConfig{
 			SDKAppID:    DrawApp(t),
@@ -103,6 +103,8 @@ func (u *Universe) DrawRecord(t *rapid.T) relay.Record {
 				PerMinute: rapid.Int().Draw(t, "perMinute"), PerHour: rapid.Int().Draw(t, "perHour"),
 				Burst: rapid.Int().Draw(t, "burst"), Refill: duration.Duration(rapid.Int64().Draw(t, "refill")),
 			},
+			DefaultLocale: RawString.Draw(t, "defaultLocale"),
+			PushTemplates: drawTemplates(t),
 		}}
 	case 1:
 		return relay.DeleteApp{SDKAppID: DrawApp(t)}
@@ -138,6 +140,7 @@ func (u *Universe) DrawRecord(t *rapid.T) relay.Record {
 			Held:      DrawSeqs(t, "held"),
 			Caps:      drawCaps(t),
 			LoggedOut: rapid.Bool().Draw(t, "loggedOut"),
+			Locale:    RawString.Draw(t, "locale"),
 		}}
 	case 6:
 		return relay.DeleteSession{Key: DrawDevice(t)}
@@ -168,6 +171,7 @@ func (u *Universe) DrawRecord(t *rapid.T) relay.Record {
 				Title: RawString.Draw(t, "pushTitle"), Desc: RawString.Draw(t, "pushDesc"),
 				Ext: RawString.Draw(t, "pushExt"), Disable: rapid.Bool().Draw(t, "pushDisable"),
 			},
+			Nickname: RawString.Draw(t, "nickname"),
 		}}
 	case 12:
 		user := DrawUser(t)
@@ -185,7 +189,8 @@ func (u *Universe) DrawRecord(t *rapid.T) relay.Record {
 		case 2:
 			members = rapid.SliceOfN(rapid.String(), 1, 3).Draw(t, "members")
 		}
-		return relay.PutGroup{Group: relay.Group{SDKAppID: DrawApp(t), ID: rapid.SampledFrom([]string{"g1", "g2"}).Draw(t, "groupID"), Members: members}}
+		return relay.PutGroup{Group: relay.Group{SDKAppID: DrawApp(t), ID: rapid.SampledFrom([]string{"g1", "g2"}).Draw(t, "groupID"), Members: members,
+			Name: RawString.Draw(t, "groupName")}}
 	case 14, 15:
 		return relay.PutReceiveOpt{
 			User: DrawUser(t), Conv: rapid.SampledFrom(convs).Draw(t, "conv"),
@@ -222,7 +227,23 @@ func (u *Universe) DrawRecord(t *rapid.T) relay.Record {
 		return relay.PutCounter{Name: rapid.SampledFrom([]string{"messages", "pushes", ""}).Draw(t, "counter"), Value: rapid.Uint64().Draw(t, "value")}
 	case 20, 21:
 		return relay.PutPushSettings{User: DrawUser(t), Settings: relay.PushSettings{Enabled: rapid.Bool().Draw(t, "pushesEnabled")}}
+	case 22:
+		user := DrawUser(t)
+		return relay.PutProfile{Profile: relay.Profile{SDKAppID: user.SDKAppID, UserID: user.UserID,
+			Nickname: rapid.OneOf(rapid.Just(""), RawString).Draw(t, "nickname")}}
 	default:
 		panic(fmt.Sprintf("kind %d", kind))
 	}
+}
+
+// drawTemplates draws an app's push templates: none, or a few locales of valid UTF-8 texts (the
+// core refuses others before they reach a store).
+func drawTemplates(t *rapid.T) map[string]relay.PushTemplate {
+	if rapid.Bool().Draw(t, "no templates") {
+		return nil
+	}
+	return rapid.MapOfN(rapid.SampledFrom([]string{"en", "zh", "zh-HK", "fr"}), rapid.Custom(func(t *rapid.T) relay.PushTemplate {
+		return relay.PushTemplate{SummaryTitle: rapid.String().Draw(t, "summaryTitle"), SummaryBody: rapid.String().Draw(t, "summaryBody"),
+			GroupTitle: rapid.String().Draw(t, "groupTitle")}
+	}), 1, 3).Draw(t, "templates")
 }

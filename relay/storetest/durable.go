@@ -27,22 +27,24 @@ func Sample() []relay.Record {
 	alice, phone := sampleUser, sampleDevice
 	return []relay.Record{
 		relay.PutApp{App: relay.AppConfig{SDKAppID: 1400000001, Name: "demo", SecretKey: secret.New("0123456789abcdef-secret"),
-			LoginPolicy: relay.PolicyMulti, Caps: relay.Caps{PerMinute: 10, Refill: duration.Of(time.Minute)}}},
+			LoginPolicy: relay.PolicyMulti, Caps: relay.Caps{PerMinute: 10, Refill: duration.Of(time.Minute)},
+			DefaultLocale: "zh-CN", PushTemplates: map[string]relay.PushTemplate{"zh-HK": {SummaryBody: "{count} 則新訊息"}, "en": {GroupTitle: "{nickname} @ {group}"}}}},
 		relay.PutCertificate{Cert: relay.Certificate{ID: 7, SDKAppID: 1400000001, Platform: "google", PackageName: "com.example.im",
 			ServiceAccount: secret.New(`{"type":"service_account","private_key":"-----BEGIN"}`), ServerKey: secret.New("AAAA-key"),
 			Status: relay.CertStatus{Misconfigured: true, Reason: "UNREGISTERED", Since: at}}},
-		relay.PutSession{Session: relay.SessionState{Key: phone, Platform: "android", LoginAt: at, Unread: 3, Held: []uint64{4, 5}}},
+		relay.PutSession{Session: relay.SessionState{Key: phone, Platform: "android", LoginAt: at, Unread: 3, Held: []uint64{4, 5}, Locale: "zh-HK"}},
 		relay.PutBinding{Binding: relay.Binding{Key: phone, CertificateID: 7, Token: "tok"}},
 		relay.PutMessage{User: alice, Msg: relay.StoredMsg{Seq: 1, ID: "m1", From: "bob", Conv: "c2c_bob", Text: "hi\x00\xff", Time: at}},
 		relay.PutMessage{User: alice, Msg: relay.StoredMsg{Seq: 2, ID: "m2", From: "bob", Conv: "c2c_bob", Text: "there", Time: at,
-			Push: relay.OfflinePush{Title: "Bob", Ext: "{}"}}},
-		relay.PutGroup{Group: relay.Group{SDKAppID: 1400000001, ID: "g1", Members: []string{"alice", "bob\x00"}}},
+			Push: relay.OfflinePush{Title: "Bob", Ext: "{}"}, Nickname: "Bobby\x00"}},
+		relay.PutGroup{Group: relay.Group{SDKAppID: 1400000001, ID: "g1", Members: []string{"alice", "bob\x00"}, Name: "Team\xff"}},
 		relay.PutReceiveOpt{User: alice, Conv: "group_g1", Opt: relay.ReceiveNotNotify},
 		relay.PutPush{Push: relay.PushState{Push: relay.Push{ID: 9, Device: phone, CertificateID: 7, Token: "tok", Title: "Bob",
 			Body: "there", Data: map[string]string{"conv": "c2c_bob"}, TTL: duration.Of(time.Hour), Seqs: []uint64{2}, Attempt: 1},
 			NotBefore: at}},
 		relay.PutCounter{Name: "messages", Value: 2},
 		relay.PutPushSettings{User: alice, Settings: relay.PushSettings{Enabled: false}},
+		relay.PutProfile{Profile: relay.Profile{SDKAppID: 1400000001, UserID: "bob", Nickname: "Bob 小明"}},
 	}
 }
 

@@ -364,7 +364,16 @@ func (w *World) AddDevice(cfg sim.DeviceConfig) *sim.Device {
 
 // PutGroup (sim.World) creates the group through the admin API.
 func (w *World) PutGroup(g relay.Group) error {
+	if g.Name != "" {
+		return w.admin.PutNamedGroup(w.ctx, w.app(g.SDKAppID), g.ID, g.Name, g.Members)
+	}
 	return w.admin.PutGroup(w.ctx, w.app(g.SDKAppID), g.ID, g.Members)
+}
+
+// SetProfile (sim.World) sets the profile through the admin API.
+func (w *World) SetProfile(p relay.Profile) error {
+	_, err := w.admin.PutProfile(w.ctx, w.app(p.SDKAppID), p.UserID, p.Nickname)
+	return err
 }
 
 // Kick (sim.World) kicks through the admin API.

@@ -295,14 +295,24 @@ func (m *model) wantContent(d *device, seqs []uint64) (relay.Push, bool) {
 	want := relay.Push{NotificationCount: d.unread, CollapseKey: last.Conv,
 		Data: map[string]string{"conv": last.Conv, "seq": strconv.FormatUint(last.Seq, 10), "msgId": last.ID, "sender": last.From}}
 	if len(msgs) == 1 {
-		want.Title, want.Body = cmp.Or(last.Push.Title, last.From), cmp.Or(last.Push.Desc, shorten(last.Text, 100))
+		groupName := ""
+		if last.Group != "" {
+			groupName = m.groupNames[groupKey{d.key.SDKAppID, last.Group}]
+		}
+		title := relay.MessageTitle(m.appOf(d).texts, d.locale, last.From, last.Nickname, groupName)
+		want.Title, want.Body = cmp.Or(last.Push.Title, title), cmp.Or(last.Push.Desc, shorten(last.Text, 100))
+		if last.Nickname != "" && last.Push.Title == "" {
+			m.reach.NicknameTitle++
+		}
 		if last.Push.Ext != "" {
 			want.Data["ext"] = last.Push.Ext
 		}
 		return want, true
 	}
-	want.Title = cmp.Or(m.appOf(d).name, "New messages")
-	want.Body = fmt.Sprintf("%d new messages", len(msgs))
+	want.Title, want.Body = relay.SummaryTexts(m.appOf(d).texts, d.locale, len(msgs))
+	if _, english := relay.SummaryTexts(relay.AppConfig{}, "en", len(msgs)); want.Body != english {
+		m.reach.LocalizedSummary++
+	}
 	if slices.ContainsFunc(msgs, func(x relay.StoredMsg) bool { return x.Conv != last.Conv }) {
 		want.CollapseKey = "summary"
 		delete(want.Data, "conv")

@@ -57,6 +57,8 @@ type model struct {
 	// reporters names, per (app, token), the (user, device) whose report of it the relay
 	// accepted last: the one the token is bound to.
 	reporters map[appToken]relay.DeviceKey
+	// groupNames are the groups' display names ("" for none).
+	groupNames map[groupKey]string
 
 	// at is the time of the event being taken in: what a violation found now is dated. now is
 	// the latest time the relay was given, which its clock never goes back from.
@@ -68,7 +70,10 @@ type model struct {
 
 // app is one app's rules.
 type app struct {
-	name   string // the title of its summary pushes, when set
+	name string // the title of its summary pushes, when set
+	// texts is the app as far as the texts of its pushes go: name, defaultLocale and
+	// pushTemplates (README "What the relay decides").
+	texts  relay.AppConfig
 	policy relay.LoginPolicy
 	caps   relay.Caps // defaults filled in
 	// defaultCaps: the app runs with the relay's built-in default caps, which stay inside FCM's
@@ -97,6 +102,9 @@ type device struct {
 	relaunched bool
 	// loginAt is when its latest login was accepted.
 	loginAt time.Time
+	// locale is the locale its latest login asked for (canonical; "" for none): the language of
+	// the texts the relay writes into its pushes.
+	locale string
 	// unread is the badge count the relay keeps for the device: set by background {unread},
 	// one more per push decided. Kept across logins; a restart keeps it only for a device
 	// logged in (its session is stored).
@@ -151,6 +159,12 @@ type owedKey struct {
 	seq uint64
 }
 
+// groupKey names a group of an app.
+type groupKey struct {
+	app uint64
+	id  string
+}
+
 func compareOwed(a, b owedKey) int {
 	return cmp.Or(cmp.Compare(a.dev.SDKAppID, b.dev.SDKAppID), cmp.Compare(a.dev.UserID, b.dev.UserID),
 		cmp.Compare(a.dev.DeviceID, b.dev.DeviceID), cmp.Compare(a.seq, b.seq))
@@ -168,7 +182,7 @@ func newModel(cfg Config) *model {
 		conns: map[relay.ConnID]*conn{}, msgs: map[relay.UserKey]map[uint64]relay.StoredMsg{}, latest: map[relay.UserKey]uint64{},
 		muted: map[relay.UserKey]map[string]bool{}, pushes: map[uint64]*push{}, owed: map[owedKey]bool{},
 		undecided: map[owedKey]bool{}, held: map[relay.DeviceKey]map[uint64]bool{}, tokens: map[string]*device{},
-		contents: map[uint64]relay.Push{}, reporters: map[appToken]relay.DeviceKey{},
+		contents: map[uint64]relay.Push{}, reporters: map[appToken]relay.DeviceKey{}, groupNames: map[groupKey]string{},
 		pushesOff: map[relay.UserKey]bool{}, backOn: map[relay.UserKey]bool{}}
 }
 
@@ -199,7 +213,9 @@ func (m *model) addApp(a relay.AppConfig) {
 	if policy == "" {
 		policy = relay.PolicySinglePlatform
 	}
-	m.apps[a.SDKAppID] = &app{name: a.Name, policy: policy, caps: caps, defaultCaps: caps == builtinCaps}
+	a = a.Normalized()
+	texts := relay.AppConfig{Name: a.Name, DefaultLocale: a.DefaultLocale, PushTemplates: a.PushTemplates}
+	m.apps[a.SDKAppID] = &app{name: a.Name, texts: texts, policy: policy, caps: caps, defaultCaps: caps == builtinCaps}
 }
 
 // appOf is a device's app: the one the oracle was told of, or the relay's defaults.
@@ -427,6 +443,12 @@ func (m *model) ready(now time.Time, rd *relay.Ready) {
 		m.closedByRelay(now, cl.Conn)
 		m.closed(cl.Conn)
 	}
+	// Group names title group pushes: the oracle keeps them as the relay stores them.
+	for _, r := range rd.Records {
+		if pg, ok := r.(relay.PutGroup); ok {
+			m.groupNames[groupKey{pg.Group.SDKAppID, pg.Group.ID}] = pg.Group.Name
+		}
+	}
 	// Messages stored now are owed a decision for every device logged in and away.
 	for _, r := range rd.Records {
 		pm, ok := r.(relay.PutMessage)
@@ -523,6 +545,7 @@ func (m *model) accepted(id relay.ConnID, c *conn, req relay.ClientFrame, reply 
 		}
 		// A login starts the connection afresh: what came before it is the app's to sync.
 		d.loggedIn, d.conn, d.acked, d.loginAt = true, id, 0, m.at
+		d.locale, _ = relay.CanonicalLocale(req.Locale)
 		c.loginSeq, c.framed, c.synced = m.latest[u], nil, false
 	case relay.OpLogout:
 		m.end(d, relay.ReasonLoggedOut)

@@ -125,6 +125,10 @@ type Reach struct {
 	// pushes off. PushesBackOnToKilled: one stored for such a device whose user turned pushes
 	// off and on again since.
 	PushesOffToKilled, PushesBackOnToKilled int
+	// NicknameTitle: a push decided for one message titled from its sender's nickname.
+	// LocalizedSummary: a summary push decided for a device whose locale gets texts other than
+	// the built-in English ones.
+	NicknameTitle, LocalizedSummary int
 }
 
 // Add adds o's counts to r's.
@@ -149,6 +153,8 @@ func (r *Reach) Add(o Reach) {
 	r.UnackedAtClose += o.UnackedAtClose
 	r.PushesOffToKilled += o.PushesOffToKilled
 	r.PushesBackOnToKilled += o.PushesBackOnToKilled
+	r.NicknameTitle += o.NicknameTitle
+	r.LocalizedSummary += o.LocalizedSummary
 }
 
 // Missing names the states never reached, sorted.
@@ -165,7 +171,8 @@ func (r Reach) Missing() []string {
 		"caps carried across a login": r.CapsAcrossLogin, "caps carried across a relay restart": r.CapsAcrossRestart,
 		"connection ended with frames taken in, unacknowledged":           r.UnackedAtClose,
 		"message for a killed device of a user with pushes off":           r.PushesOffToKilled,
-		"message for a killed device of a user who turned pushes back on": r.PushesBackOnToKilled} {
+		"message for a killed device of a user who turned pushes back on": r.PushesBackOnToKilled,
+		"push titled with a nickname":                                     r.NicknameTitle, "summary push in a language other than English": r.LocalizedSummary} {
 		if n == 0 {
 			out = append(out, name)
 		}

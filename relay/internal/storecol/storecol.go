@@ -52,6 +52,35 @@ func Strings(ss []string) (string, error) {
 	return string(b), err
 }
 
+// Templates encodes an app's push templates as JSON ("" for none), refusing strings JSON would
+// alter.
+func Templates(ts map[string]relay.PushTemplate) (string, error) {
+	if len(ts) == 0 {
+		return "", nil
+	}
+	for k, t := range ts {
+		for _, s := range []string{k, t.SummaryTitle, t.SummaryBody, t.GroupTitle} {
+			if !utf8.ValidString(s) {
+				return "", fmt.Errorf("push template %q: %q is not valid UTF-8", k, s)
+			}
+		}
+	}
+	b, err := json.Marshal(ts)
+	return string(b), err
+}
+
+// ParseTemplates decodes what Templates wrote.
+func ParseTemplates(s string) (map[string]relay.PushTemplate, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var ts map[string]relay.PushTemplate
+	if err := json.Unmarshal([]byte(s), &ts); err != nil {
+		return nil, err
+	}
+	return ts, nil
+}
+
 // Data encodes a push's data as JSON, refusing strings JSON would alter.
 func Data(m map[string]string) (string, error) {
 	for k, v := range m {
