@@ -44,6 +44,14 @@ type Push struct {
 	Attempt int `json:"attempt"`
 	// Test marks an operator's test push (Core.TestPush): no message, no caps, no retry.
 	Test bool `json:"test,omitempty"`
+	// ChannelID, Sound and ClickAction are the Android notification's channel, sound and tap
+	// action: the message's own, else (the channel) the certificate's default.
+	ChannelID   string `json:"channelId,omitempty"`
+	Sound       string `json:"sound,omitempty"`
+	ClickAction string `json:"clickAction,omitempty"`
+	// Silent makes it a data-only push: the senders put no notification block in it, and carry
+	// the title, body and badge in the data for the app to render.
+	Silent bool `json:"silent,omitempty"`
 }
 
 // decide applies the push rule to one message for one device of its recipient. A device is pushed
@@ -227,6 +235,15 @@ func (c *Core) buildPush(d *device, msgs []StoredMsg) Push {
 	for _, m := range msgs {
 		p.Seqs = append(p.Seqs, m.Seq)
 	}
+	// The Android options are the last message's; the push is silent only if every message it
+	// covers asked for that (one that wants a notification gets one).
+	p.ChannelID, p.Sound, p.ClickAction = last.Push.Android.ChannelID, last.Push.Android.Sound, last.Push.Android.ClickAction
+	if p.ChannelID == "" {
+		if cert, ok := c.certs[p.CertificateID]; ok {
+			p.ChannelID = cert.ChannelID
+		}
+	}
+	p.Silent = !slices.ContainsFunc(msgs, func(m StoredMsg) bool { return !m.Push.Silent })
 	if len(msgs) == 1 {
 		p.Title, p.Body = last.From, preview(last.Text, 100)
 		if last.Push.Title != "" {
