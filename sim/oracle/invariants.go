@@ -312,8 +312,8 @@ func shorten(text string, limit int) string {
 	return string(r[:limit-1]) + "…"
 }
 
-// contentDiff says how a push's content (badge, title, body, collapse key, data) differs from
-// want's, or "" if it does not.
+// contentDiff says how a push's content (badge, silence, title, body, collapse key, Android
+// channel, sound and click action, data) differs from want's, or "" if it does not.
 func contentDiff(p, want relay.Push) string {
 	var out []string
 	if p.NotificationCount != want.NotificationCount {
