@@ -2,6 +2,7 @@ package fakefcm
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -331,6 +332,7 @@ func TestTargetRules(t *testing.T) {
 		{"reserved key", Message{Token: tok, Data: map[string]string{"google.x": "1"}}, InvalidArgument, "InvalidDataKey"},
 		{"too big", Message{Token: tok, Data: map[string]string{"k": string(make([]byte, MaxPayloadBytes))}}, InvalidArgument, "MessageTooBig"},
 		{"bad ttl", withTTL(notif(tok, "x"), MaxTTL+time.Second), InvalidArgument, "InvalidTtl"},
+		{"too big with the Android options", androidAtTheLimit(tok, 1), InvalidArgument, "MessageTooBig"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := w.send(tc.msg)
@@ -547,4 +549,30 @@ func TestSameSeedSameRun(t *testing.T) {
 func requireCount(t *testing.T, got []*RemoteMessage, want int) {
 	t.Helper()
 	require.Equal(t, want, len(got), "messages received")
+}
+
+// androidAtTheLimit is a notification whose title, body, channel ID, sound and click action add
+// up to over bytes past the payload limit.
+func androidAtTheLimit(tok string, over int) Message {
+	each := MaxPayloadBytes / 5
+	fill := func(n int) string { return strings.Repeat("x", n) }
+	return Message{Token: tok, Android: &AndroidConfig{Notification: &AndroidNotification{
+		Title: fill(each), Body: fill(each), ChannelID: fill(each), Sound: fill(each),
+		ClickAction: fill(MaxPayloadBytes - 4*each + over)}}}
+}
+
+// TestAndroidOptionsCountTowardsThePayloadLimit: the channel ID, sound and click action count
+// with the title and body; at the limit the message is accepted and the device receives them.
+func TestAndroidOptionsCountTowardsThePayloadLimit(t *testing.T) {
+	w := newBench(t, Behaviour{})
+	tok := w.device()
+	w.connect(tok)
+	r := w.send(androidAtTheLimit(tok, 0))
+	require.Nil(t, r.Err)
+	got := w.record(r).Payload.Notification
+	require.Len(t, got.ChannelID, MaxPayloadBytes/5)
+	require.Len(t, got.ClickAction, MaxPayloadBytes-4*(MaxPayloadBytes/5))
+	r = w.send(androidAtTheLimit(tok, 1))
+	require.NotNil(t, r.Err)
+	require.Contains(t, r.Err.Message, fmt.Sprintf("the payload is %d bytes, the limit is %d", MaxPayloadBytes+1, MaxPayloadBytes))
 }

@@ -38,6 +38,8 @@ func TestDecodeLegacyRefusesWholeRequests(t *testing.T) {
 		{"trailing data", `{"to":"a"} {}`, "JSON_PARSING_ERROR"},
 		{"too many targets", `{"registration_ids":[` + strings.Join(ids, ",") + `]}`, "exceeds maximum allowed (1000)"},
 		{"both targets", `{"to":"a","registration_ids":["b"]}`, "both"},
+		{"channel not a string", `{"to":"a","notification":{"android_channel_id":5}}`, "JSON_PARSING_ERROR"},
+		{"click action not a string", `{"to":"a","notification":{"click_action":["x"]}}`, "JSON_PARSING_ERROR"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := DecodeLegacyRequest([]byte(tc.body))

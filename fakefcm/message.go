@@ -114,8 +114,9 @@ func (m *Message) data() map[string]string {
 }
 
 // payloadSize counts the bytes FCM's payload limit applies to. FCM does not document its exact
-// count; fakefcm counts the keys and values of the message data and of the Android data, plus the
-// title and body of the notification and of the Android notification.
+// count; fakefcm counts the keys and values of the message data and of the Android data, the
+// title and body of the notification and of the Android notification, and the Android
+// notification's channel ID, sound and click action.
 func (m *Message) payloadSize() int {
 	n := 0
 	for k, v := range m.Data {
@@ -128,8 +129,8 @@ func (m *Message) payloadSize() int {
 		for k, v := range a.Data {
 			n += len(k) + len(v)
 		}
-		if a.Notification != nil {
-			n += len(a.Notification.Title) + len(a.Notification.Body)
+		if an := a.Notification; an != nil {
+			n += len(an.Title) + len(an.Body) + len(an.ChannelID) + len(an.Sound) + len(an.ClickAction)
 		}
 	}
 	return n

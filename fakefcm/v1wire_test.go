@@ -43,6 +43,9 @@ func TestDecodeV1RefusesBadInput(t *testing.T) {
 		{"ttl not a string", `{"message":{"token":"t","android":{"ttl":10}}}`, "message.android.ttl", "TYPE_STRING"},
 		{"bad count", `{"message":{"token":"t","android":{"notification":{"notification_count":"x"}}}}`, "message.android.notification.notificationCount", "TYPE_INT32"},
 		{"bad validate_only", `{"validate_only":"yes","message":{}}`, "validateOnly", "TYPE_BOOL"},
+		{"channel not a string", `{"message":{"token":"t","android":{"notification":{"channel_id":5}}}}`, "message.android.notification.channelId", "TYPE_STRING"},
+		{"click action not a string", `{"message":{"token":"t","android":{"notification":{"clickAction":{"url":"x"}}}}}`, "message.android.notification.clickAction", "TYPE_STRING"},
+		{"sound not a string", `{"message":{"token":"t","android":{"notification":{"sound":true}}}}`, "message.android.notification.sound", "TYPE_STRING"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := DecodeV1Request([]byte(tc.body))
@@ -89,6 +92,7 @@ func TestPropertyDecodeWhatTheAdminSDKWrites(t *testing.T) {
 				TTL:         &ttl,
 				Notification: &messaging.AndroidNotification{
 					Title: str.Draw(t, "aTitle"), ChannelID: str.Draw(t, "channel"), NotificationCount: &count,
+					Sound: str.Draw(t, "sound"), ClickAction: str.Draw(t, "clickAction"),
 				},
 			}
 		}
@@ -112,6 +116,8 @@ func TestPropertyDecodeWhatTheAdminSDKWrites(t *testing.T) {
 			if a == nil || a.CollapseKey != m.Android.CollapseKey || a.Priority != m.Android.Priority ||
 				a.TTL == nil || *a.TTL != ttl || a.Notification == nil ||
 				a.Notification.ChannelID != m.Android.Notification.ChannelID ||
+				a.Notification.Sound != m.Android.Notification.Sound ||
+				a.Notification.ClickAction != m.Android.Notification.ClickAction ||
 				*a.Notification.NotificationCount != *m.Android.Notification.NotificationCount {
 				t.Fatalf("android: got %+v, sent %+v (body %s)", a, m.Android, body)
 			}

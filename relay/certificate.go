@@ -25,6 +25,10 @@ type Certificate struct {
 	ServerKey      secret.Secret `json:"serverKey,omitzero" yaml:"serverKey"`
 	// Endpoint is the FCM base URL; empty means Google's. Set it to a fakefcm's URL.
 	Endpoint string `json:"endpoint,omitempty" yaml:"endpoint"`
+	// ChannelID is the Android notification channel pushes through this certificate are posted
+	// to unless a message names its own (offlinePush.android.channelId); empty leaves it to the
+	// app's manifest default, or FCM's fallback channel.
+	ChannelID string `json:"channelId,omitempty" yaml:"channelId"`
 	// Status is the relay's verdict on the credentials, from FCM's answers.
 	Status CertStatus `json:"status" yaml:"-"`
 	// Check is the latest check of the credentials (see CertCheck).
@@ -91,6 +95,11 @@ func (c *Certificate) Validate() error {
 			return bad("serviceAccount must be a service-account key file with type service_account, project_id, private_key and client_email")
 		}
 	}
+	if c.ChannelID != "" {
+		if why := checkChannelID("channelId", c.ChannelID); why != "" {
+			return bad("%s", why)
+		}
+	}
 	if c.Endpoint != "" {
 		u, err := url.Parse(c.Endpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -113,6 +122,7 @@ type CertificateView struct {
 	KeyID       string     `json:"privateKeyId,omitempty"` // masked: the first 4 characters
 	ServerKey   string     `json:"serverKey,omitempty"`    // masked: the last 4 characters
 	Endpoint    string     `json:"endpoint,omitempty"`
+	ChannelID   string     `json:"channelId,omitempty"`
 	Status      CertStatus `json:"status"`
 	Check       CertCheck  `json:"check"`
 }
@@ -120,7 +130,7 @@ type CertificateView struct {
 // View masks a certificate's secrets.
 func (c *Certificate) View() CertificateView {
 	v := CertificateView{ID: c.ID, SDKAppID: c.SDKAppID, Platform: c.Platform, PackageName: c.PackageName,
-		SenderID: c.SenderID, API: c.API(), Endpoint: c.Endpoint, Status: c.Status, Check: c.checkView()}
+		SenderID: c.SenderID, API: c.API(), Endpoint: c.Endpoint, ChannelID: c.ChannelID, Status: c.Status, Check: c.checkView()}
 	if !c.ServiceAccount.IsZero() {
 		var sa serviceAccountFields
 		_ = json.Unmarshal([]byte(c.ServiceAccount.Reveal()), &sa)

@@ -367,6 +367,10 @@ func (p *fields) offlinePush(op *OfflinePush) {
 	q.str("desc", op.Desc)
 	q.str("ext", op.Ext)
 	q.flag("disable", op.Disable)
+	q.str("channel", op.Android.ChannelID)
+	q.str("sound", op.Android.Sound)
+	q.str("click", op.Android.ClickAction)
+	q.flag("silent", op.Silent)
 	p.raw("offlinePush", "("+q.String()+")")
 }
 
@@ -404,6 +408,7 @@ func (p *fields) certificate(c Certificate) {
 	p.str("sender", c.SenderID)
 	p.str("api", c.API())
 	p.str("endpoint", c.Endpoint)
+	p.str("channel", c.ChannelID)
 	if s := c.Status; s.Misconfigured {
 		p.word("misconfigured")
 		p.str("reason", s.Reason)

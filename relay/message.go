@@ -60,6 +60,11 @@ func (c *Core) send(sdkAppID uint64, fromDevice string, req SendRequest, origin 
 	if op := req.OfflinePush; op != nil && (len(op.Title) > MaxPushFieldBytes || len(op.Desc) > MaxPushFieldBytes || len(op.Ext) > MaxPushFieldBytes) {
 		return "", false, &sendError{CodeTextTooLong, fmt.Sprintf("offlinePush title, desc and ext must each be at most %d bytes: FCM refuses payloads over 4 KiB", MaxPushFieldBytes)}
 	}
+	if op := req.OfflinePush; op != nil {
+		if bad := checkAndroidPush(op.Android); bad != "" {
+			return "", false, &sendError{CodeBadField, bad}
+		}
+	}
 	if (req.To == "") == (req.Group == "") {
 		return "", false, &sendError{CodeBadField, `set exactly one of "to" (a user ID) or "group" (a group ID)`}
 	}

@@ -53,6 +53,11 @@ const (
 	// MaxPushFieldBytes bounds offlinePush title, desc and ext, so that a push stays under FCM's
 	// 4 KiB payload limit.
 	MaxPushFieldBytes = 1024
+	// MaxChannelIDBytes, MaxSoundBytes and MaxClickActionBytes bound offlinePush.android's fields
+	// (and a certificate's channelId).
+	MaxChannelIDBytes   = 128
+	MaxSoundBytes       = 64
+	MaxClickActionBytes = 512
 )
 
 // Ops a client sends.
@@ -143,6 +148,24 @@ type OfflinePush struct {
 	Desc    string `json:"desc,omitempty" yaml:"desc"`
 	Ext     string `json:"ext,omitempty" yaml:"ext"`
 	Disable bool   `json:"disable,omitempty" yaml:"disable"`
+	// Android are the message's Android notification options; each one set wins over the
+	// certificate's default.
+	Android AndroidPush `json:"android,omitzero" yaml:"android,omitempty"`
+	// Silent asks for a data-only push: no notification block, the title, body and badge in the
+	// data for the app to render. It counts against the caps and the badge like any push.
+	Silent bool `json:"silent,omitempty" yaml:"silent,omitempty"`
+}
+
+// AndroidPush is a message's Android notification options (FCM's AndroidNotification).
+type AndroidPush struct {
+	// ChannelID is the NotificationChannel (Android 8+) the notification is posted to; empty takes
+	// the certificate's default channel.
+	ChannelID string `json:"channelId,omitempty" yaml:"channelId,omitempty"`
+	// Sound is "default" or a sound resource of the app (res/raw); Android 8+ plays the channel's.
+	Sound string `json:"sound,omitempty" yaml:"sound,omitempty"`
+	// ClickAction is what a tap opens: an intent action the app's activity filters for, or a URL
+	// (https://… or the app's own scheme).
+	ClickAction string `json:"clickAction,omitempty" yaml:"clickAction,omitempty"`
 }
 
 // ServerFrame is a frame the relay sends. Which fields are set depends on Op.

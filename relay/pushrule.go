@@ -45,6 +45,14 @@ type Push struct {
 	Attempt int `json:"attempt"`
 	// Test marks an operator's test push (Core.TestPush): no message, no caps, no retry.
 	Test bool `json:"test,omitempty"`
+	// ChannelID, Sound and ClickAction are the Android notification's channel, sound and tap
+	// action: the message's own, else (the channel) the certificate's default.
+	ChannelID   string `json:"channelId,omitempty"`
+	Sound       string `json:"sound,omitempty"`
+	ClickAction string `json:"clickAction,omitempty"`
+	// Silent makes it a data-only push: the senders put no notification block in it, and carry
+	// the title, body and badge in the data for the app to render.
+	Silent bool `json:"silent,omitempty"`
 }
 
 // decide applies the push rule to one message for one device of its recipient. A device is pushed
@@ -243,6 +251,15 @@ func (c *Core) buildPush(d *device, msgs []StoredMsg) Push {
 	if ap, ok := c.apps[d.key.SDKAppID]; ok {
 		a = ap.cfg
 	}
+	// The Android options are the last message's; the push is silent only if every message it
+	// covers asked for that (one that wants a notification gets one).
+	p.ChannelID, p.Sound, p.ClickAction = last.Push.Android.ChannelID, last.Push.Android.Sound, last.Push.Android.ClickAction
+	if p.ChannelID == "" {
+		if cert, ok := c.certs[p.CertificateID]; ok {
+			p.ChannelID = cert.ChannelID
+		}
+	}
+	p.Silent = !slices.ContainsFunc(msgs, func(m StoredMsg) bool { return !m.Push.Silent })
 	if len(msgs) == 1 {
 		groupName := ""
 		if g, ok := c.groups[groupKey{d.key.SDKAppID, last.Group}]; ok && last.Group != "" {

@@ -44,7 +44,8 @@ func (c *Core) TestPush(now time.Time, dev DeviceKey, title, body string) (Push,
 	if d.binding == nil {
 		return Push{}, fmt.Errorf("%w: device %q: no FCM token reported: the app must log in and report its token", ErrNoBinding, dev.DeviceID)
 	}
-	if _, ok := c.certs[d.binding.CertificateID]; !ok {
+	cert, ok := c.certs[d.binding.CertificateID]
+	if !ok {
 		return Push{}, fmt.Errorf("%w: device %q: certificate %d was deleted", ErrNoBinding, dev.DeviceID, d.binding.CertificateID)
 	}
 	c.pushCounter++
@@ -59,6 +60,7 @@ func (c *Core) TestPush(now time.Time, dev DeviceKey, title, body string) (Push,
 		CollapseKey:       "pushlab-test",
 		TTL:               c.cfg.PushTTL,
 		NotificationCount: d.unread,
+		ChannelID:         cert.ChannelID,
 		Attempt:           1,
 		Test:              true,
 	}

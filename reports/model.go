@@ -146,6 +146,11 @@ type Event struct {
 	// CollapseKey and Data are a push's collapse key and data payload, as the device got them.
 	CollapseKey string            `json:"collapseKey,omitempty"`
 	Data        map[string]string `json:"data,omitempty"`
+	// ChannelID and ClickAction are a push's Android channel and tap action; Silent marks a
+	// data-only push, handed to the app rather than the tray.
+	ChannelID   string `json:"channelId,omitempty"`
+	ClickAction string `json:"clickAction,omitempty"`
+	Silent      bool   `json:"silent,omitempty"`
 	// LatencyMs is, for a push or a message, the time from its sending to its arrival.
 	LatencyMs *int64 `json:"latencyMs,omitempty"`
 	// State is the device's state once it had taken the event in, as the simulator recorded it;
@@ -206,6 +211,10 @@ type FCMMessage struct {
 	MessageID string `json:"messageId,omitempty"`
 	// CollapseKey is the message's collapse key (the conversation, for the relay's pushes).
 	CollapseKey string `json:"collapseKey,omitempty"`
+	// ChannelID is the Android notification's channel; DataOnly marks a message without a
+	// notification (the relay's silent push).
+	ChannelID string `json:"channelId,omitempty"`
+	DataOnly  bool   `json:"dataOnly,omitempty"`
 	// DispatchedAtMs is the last time the message left for the device, DeliveredAtMs when the
 	// device acknowledged it; ThrottledForMs how long a throttle held it.
 	DispatchedAtMs *int64 `json:"dispatchedAtMs,omitempty"`

@@ -36,6 +36,16 @@ func describeExpect(e *Expect) string {
 		if p.CollapseKey != "" {
 			s += fmt.Sprintf(" collapsing on %q", p.CollapseKey)
 		}
+		if p.Silent != nil && *p.Silent {
+			s += " silent (data only)"
+		} else if p.Silent != nil {
+			s += " with a notification"
+		}
+		for _, f := range []struct{ what, v string }{{"channel", p.ChannelID}, {"sound", p.Sound}, {"click action", p.ClickAction}} {
+			if f.v != "" {
+				s += fmt.Sprintf(" %s %q", f.what, f.v)
+			}
+		}
 		if len(p.Data) > 0 {
 			var kv []string
 			for _, k := range slices.Sorted(maps.Keys(p.Data)) {
@@ -315,7 +325,16 @@ func describePushes(obs []sim.Observation, ms func(time.Time) int64) string {
 	}
 	var parts []string
 	for _, o := range obs {
-		parts = append(parts, fmt.Sprintf("%q/%q badge %d key %q at %dms", o.Title, o.Text, o.Badge, o.CollapseKey, ms(o.At)))
+		part := fmt.Sprintf("%q/%q badge %d key %q", o.Title, o.Text, o.Badge, o.CollapseKey)
+		if o.Silent {
+			part += " silent"
+		}
+		for _, f := range []struct{ what, v string }{{"channel", o.ChannelID}, {"sound", o.Sound}, {"click", o.ClickAction}} {
+			if f.v != "" {
+				part += fmt.Sprintf(" %s %q", f.what, f.v)
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%s at %dms", part, ms(o.At)))
 	}
 	return fmt.Sprintf("%d push(es): %s", len(obs), strings.Join(parts, ", "))
 }

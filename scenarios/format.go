@@ -67,6 +67,8 @@ type Certificate struct {
 	PackageName string `yaml:"packageName" json:"packageName,omitempty"`
 	// API is "v1" (a service account, the default) or "legacy" (a server key).
 	API string `yaml:"api" json:"api,omitempty" jsonschema:"enum=v1,enum=legacy"`
+	// ChannelID is the certificate's default Android notification channel.
+	ChannelID string `yaml:"channelId" json:"channelId,omitempty"`
 }
 
 // Network is the simulated network between devices and the relay.
@@ -340,8 +342,9 @@ type Expect struct {
 // it. Without Count, at least one within Within that matches; the run moves on as soon as it
 // arrives. With Count, exactly that many pushes by the end of Within, and every one of them
 // matches. A push matches when it has Title and Body (substrings), the Badge (Android
-// notification count), the CollapseKey, and each key of Data with that value — each only when
-// set; data keys not named are not looked at.
+// notification count), the CollapseKey, the Android ChannelID, Sound and ClickAction, whether it
+// is Silent (data-only: what the app renders is then read from its data), and each key of Data
+// with that value — each only when set; data keys not named are not looked at.
 type PushExpect struct {
 	Within      duration.Duration `yaml:"within" json:"within" jsonschema:"required"`
 	Count       *int              `yaml:"count,omitempty" json:"count,omitempty"`
@@ -350,6 +353,16 @@ type PushExpect struct {
 	Badge       *int              `yaml:"badge,omitempty" json:"badge,omitempty" jsonschema:"minimum=0"`
 	CollapseKey string            `yaml:"collapseKey,omitempty" json:"collapseKey,omitempty"`
 	Data        map[string]string `yaml:"data,omitempty" json:"data,omitempty"`
+	ChannelID   string            `yaml:"channelId,omitempty" json:"channelId,omitempty"`
+	Sound       string            `yaml:"sound,omitempty" json:"sound,omitempty"`
+	ClickAction string            `yaml:"clickAction,omitempty" json:"clickAction,omitempty"`
+	Silent      *bool             `yaml:"silent,omitempty" json:"silent,omitempty"`
+}
+
+// content reports whether the expectation looks at a push's content, not only at its arrival.
+func (p *PushExpect) content() bool {
+	return p.Title != "" || p.Body != "" || p.Badge != nil || p.CollapseKey != "" || len(p.Data) > 0 ||
+		p.ChannelID != "" || p.Sound != "" || p.ClickAction != "" || p.Silent != nil
 }
 
 // matches reports whether a push observation has what the expectation asks of one push.
@@ -361,6 +374,14 @@ func (p *PushExpect) matches(o sim.Observation) bool {
 		return false
 	}
 	if p.CollapseKey != "" && o.CollapseKey != p.CollapseKey {
+		return false
+	}
+	for _, f := range []struct{ want, got string }{{p.ChannelID, o.ChannelID}, {p.Sound, o.Sound}, {p.ClickAction, o.ClickAction}} {
+		if f.want != "" && f.got != f.want {
+			return false
+		}
+	}
+	if p.Silent != nil && o.Silent != *p.Silent {
 		return false
 	}
 	for k, v := range p.Data {

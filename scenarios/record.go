@@ -76,8 +76,10 @@ func (r *runner) finish() {
 		}
 		if rec.Payload != nil {
 			m.CollapseKey = rec.Payload.CollapseKey
-			if rec.Payload.Notification != nil {
-				m.Title, m.Body = rec.Payload.Notification.Title, rec.Payload.Notification.Body
+			if n := rec.Payload.Notification; n != nil {
+				m.Title, m.Body, m.ChannelID = n.Title, n.Body, n.ChannelID
+			} else {
+				m.DataOnly = true
 			}
 		}
 		r.out.FCM = append(r.out.FCM, m)
@@ -109,7 +111,8 @@ func joinErrors(a, b string) string {
 func (r *runner) event(o sim.Observation) reports.Event {
 	st := o.State
 	e := reports.Event{AtMs: r.ms(o.At), Kind: string(o.Kind), Seq: o.Seq, Title: o.Title, Text: o.Text, Detail: o.Detail,
-		Conv: o.Conv, Badge: o.Badge, CollapseKey: o.CollapseKey, Data: o.Data, State: &reports.DeviceState{Installed: st.Installed, App: string(st.App),
+		Conv: o.Conv, Badge: o.Badge, CollapseKey: o.CollapseKey, Data: o.Data,
+		ChannelID: o.ChannelID, ClickAction: o.ClickAction, Silent: o.Silent, State: &reports.DeviceState{Installed: st.Installed, App: string(st.App),
 			ForceStopped: st.ForceStopped, Credentials: st.Credentials, LoggedIn: st.LoggedIn, NetUp: st.NetUp}}
 	if !o.Sent.IsZero() && (o.Kind == sim.ObsPush || o.Kind == sim.ObsMsg) {
 		lat := o.At.Sub(o.Sent).Milliseconds()

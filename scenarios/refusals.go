@@ -191,7 +191,7 @@ func (sc *Scenario) unwatchedRefusals() []error {
 		}
 	}
 	for i, c := range sc.Certificates {
-		for _, k := range []string{"packageName", "api"} {
+		for _, k := range []string{"packageName", "api", "channelId"} {
 			if p, ok := sc.keyAt(fmt.Sprintf("certificates[%d]", i), k); ok {
 				refuse(p, "certificates: certificate %d: %s: %s: a certificate is named by its id only", c.ID, k, existing)
 			}
@@ -222,8 +222,8 @@ func (sc *Scenario) unwatchedRefusals() []error {
 			if !tokens[e.Device] {
 				refuse(st.Pos, noToken, e.Device, "a push expectation for it")
 			}
-			if p := e.Push; p != nil && (p.Title != "" || p.Body != "" || p.Badge != nil || p.CollapseKey != "" || len(p.Data) > 0) {
-				refuse(st.Pos, "expect push on %s: title, body, badge, collapseKey and data are seen only on the phone, and pushsim sees "+
+			if p := e.Push; p != nil && p.content() {
+				refuse(st.Pos, "expect push on %s: title, body, badge, collapseKey, channelId, sound, clickAction, silent and data are seen only on the phone, and pushsim sees "+
 					"only FCM's acceptance in the relay's trace (no --fcm): drop them, or check them on the phone by eye", e.Device)
 			}
 		}

@@ -91,7 +91,11 @@ func (r *runner) setup() error {
 	senders := map[int64]string{}
 	pkgs := map[int64]string{}
 	for _, c := range r.sc.Certificates {
-		s, err := r.w.AddCertificate(sim.CertificateSpec{ID: c.ID, SDKAppID: c.App, PackageName: c.PackageName, API: c.API})
+		spec := sim.CertificateSpec{ID: c.ID, SDKAppID: c.App, PackageName: c.PackageName, API: c.API, ChannelID: c.ChannelID}
+		if r.oracle != nil {
+			r.oracle.AddCertificate(spec)
+		}
+		s, err := r.w.AddCertificate(spec)
 		if err != nil {
 			return fmt.Errorf("certificate %d: %w", c.ID, err)
 		}

@@ -284,3 +284,37 @@ steps:
 		require.True(t, res.Passed, "live %v: %+v", live, res.Expectations)
 	}
 }
+
+// Push expectations check a push's Android channel, sound, click action and whether it is
+// silent: each expectation that names another value fails and says what arrived.
+func TestPushExpectationsCheckTheAndroidOptions(t *testing.T) {
+	sc, err := Parse("s.yaml", []byte(`name: x
+certificates: [{id: 6768, channelId: chat}]
+devices:
+  - {id: alice-phone, user: alice}
+  - {id: bob-phone, user: bob}
+steps:
+  - login: alice-phone
+  - login: bob-phone
+  - kill: alice-phone
+  - send: {from: bob-phone, to: alice, text: hi, offlinePush: {android: {sound: ring, clickAction: OPEN_CHAT}}}
+  - expect: {device: alice-phone, push: {within: 5s, count: 1, channelId: chat, sound: ring, clickAction: OPEN_CHAT, silent: false}}
+  - send: {from: bob-phone, to: alice, text: quiet, offlinePush: {silent: true}}
+  - expect: {device: alice-phone, push: {within: 5s, count: 1, channelId: other}}
+  - send: {from: bob-phone, to: alice, text: quiet again, offlinePush: {silent: true}}
+  - expect: {device: alice-phone, push: {within: 5s, count: 1, silent: false}}
+  - send: {from: bob-phone, to: alice, text: loud}
+  - expect: {device: alice-phone, push: {within: 5s, count: 1, clickAction: OPEN_CHAT}}
+`))
+	require.NoError(t, err)
+	res := Run(context.Background(), sc, Options{Seed: 1})
+	var held []bool
+	for _, e := range res.Expectations {
+		held = append(held, e.Held)
+	}
+	require.Equal(t, []bool{true, false, false, false}, held)
+	require.Contains(t, res.Expectations[1].Seen, `"bob"/"quiet" badge 2 key "c2c_bob" silent channel "chat"`, "a silent push carries the channel in its data")
+	require.Contains(t, res.Expectations[1].Text, `channel "other"`)
+	require.Contains(t, res.Expectations[2].Text, "with a notification")
+	require.NotContains(t, res.Expectations[3].Seen, "click")
+}

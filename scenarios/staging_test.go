@@ -169,7 +169,12 @@ steps:
 	require.Contains(t, got, "needs secretKey")
 
 	got = refusals(t, base(app, "[{id: 6768}]", ok+"  - expect: {device: qa-phone, push: {within: 1s, body: hi}}\n"))
-	require.Contains(t, got, "title, body, badge, collapseKey and data are seen only on the phone")
+	require.Contains(t, got, "title, body, badge, collapseKey, channelId, sound, clickAction, silent and data are seen only on the phone")
+	got = refusals(t, base(app, "[{id: 6768}]", ok+"  - expect: {device: qa-phone, push: {within: 1s, silent: true}}\n"))
+	require.Contains(t, got, "refused.yaml:9:5: expect push on qa-phone: title, body")
+
+	got = refusals(t, base(app, "[{id: 6768, channelId: chat}]", ok))
+	require.Contains(t, got, "certificates: certificate 6768: channelId:")
 
 	_, err := ParseEnv("unset.yaml", []byte(strings.ReplaceAll(base(app, "[{id: 6768}]", ok), "PHONE_TOKEN", "NOT_SET")), s.lookup)
 	var ye *yamlfile.Error

@@ -3,10 +3,12 @@ package sim
 import (
 	"fmt"
 	"maps"
+	"strconv"
 	"time"
 
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/fcmwire"
 )
 
 // The app's side of the Device: its protocol with the relay (connect, login and the token report,
@@ -235,17 +237,37 @@ func (d *Device) OnPush(l FCMLink, f fakefcm.DeviceFrame) {
 	m := f.Message
 	o := Observation{Kind: ObsPush, Detail: m.MessageID, Sent: time.UnixMilli(m.SentTime).UTC(), Conv: m.Data["conv"],
 		CollapseKey: m.CollapseKey, Data: maps.Clone(m.Data)}
-	if n := m.Notification; n != nil {
-		o.Title, o.Text = n.Title, n.Body
-		if n.NotificationCount != nil {
-			o.Badge = *n.NotificationCount
-		}
+	n := m.Notification
+	if n == nil {
+		// A data message: FCM wakes the app's handler even when the app is killed (not when it is
+		// force-stopped: fakefcm holds the message then). The app renders it from its data; the
+		// simulated app posts nothing, so the tray stays as it was.
+		o.Silent = true
+		o.Title, o.Text, o.Badge = m.Data[fcmwire.DataTitle], m.Data[fcmwire.DataBody], atoiOr0(m.Data[fcmwire.DataBadge])
+		o.ChannelID, o.Sound, o.ClickAction = m.Data[fcmwire.DataChannelID], m.Data[fcmwire.DataSound], m.Data[fcmwire.DataClickAction]
+		d.observe(o)
+		l.Ack(m.MessageID)
+		return
+	}
+	o.Title, o.Text = n.Title, n.Body
+	o.ChannelID, o.Sound, o.ClickAction = n.ChannelID, n.Sound, n.ClickAction
+	if n.NotificationCount != nil {
+		o.Badge = *n.NotificationCount
 	}
 	d.observe(o)
 	if d.app != AppForeground {
 		d.tray++
 	}
 	l.Ack(m.MessageID)
+}
+
+// atoiOr0 reads a decimal count, 0 if s is not one.
+func atoiOr0(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // OnFCMClosed: FCM closed the channel (the token was unregistered).

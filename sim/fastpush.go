@@ -15,17 +15,22 @@ func fastMessage(cert relay.Certificate, p relay.Push) fakefcm.Message {
 	m := fcmwire.NewV1Message(cert, p)
 	a := m.Android
 	ttl := time.Duration(a.TTL)
-	count := a.Notification.NotificationCount
 	out := fakefcm.Message{
-		Token:        m.Token,
-		Notification: &fakefcm.Notification{Title: m.Notification.Title, Body: m.Notification.Body},
+		Token: m.Token,
 		Android: &fakefcm.AndroidConfig{
 			Priority:              a.Priority,
 			TTL:                   &ttl,
 			CollapseKey:           a.CollapseKey,
 			RestrictedPackageName: a.RestrictedPackageName,
-			Notification:          &fakefcm.AndroidNotification{Tag: a.Notification.Tag, NotificationCount: &count},
 		},
+	}
+	if n := m.Notification; n != nil {
+		out.Notification = &fakefcm.Notification{Title: n.Title, Body: n.Body}
+	}
+	if n := a.Notification; n != nil {
+		count := n.NotificationCount
+		out.Android.Notification = &fakefcm.AndroidNotification{Sound: n.Sound, Tag: n.Tag, ClickAction: n.ClickAction,
+			ChannelID: n.ChannelID, NotificationCount: &count}
 	}
 	if len(m.Data) > 0 { // an empty map is left out of the body, so the decoder reads none
 		out.Data = m.Data

@@ -29,6 +29,10 @@ func TestPropertyfastMessageIsTheDecodedBody(t *testing.T) {
 			TTL: duration.Of(rapid.OneOf(rapid.Just(time.Duration(0)), rapid.Just(fakefcm.MaxTTL),
 				rapid.Map(rapid.Int64Range(0, int64(fakefcm.MaxTTL)), func(n int64) time.Duration { return time.Duration(n) })).Draw(t, "ttl")),
 			NotificationCount: rapid.IntRange(0, 999).Draw(t, "count"),
+			ChannelID:         rapid.SampledFrom([]string{"", "messages"}).Draw(t, "channel"),
+			Sound:             rapid.SampledFrom([]string{"", "default", "ping"}).Draw(t, "sound"),
+			ClickAction:       rapid.SampledFrom([]string{"", "com.example.im.OPEN_CHAT", "https://example.com/c?a=1&b=é"}).Draw(t, "clickAction"),
+			Silent:            rapid.Bool().Draw(t, "silent"),
 		}
 		wire, err := fakefcm.DecodeV1Request(fcmwire.V1Body(cert, p))
 		if err != nil {

@@ -51,6 +51,14 @@ type Observation struct {
 	// CollapseKey and Data are a push's collapse key and data payload, as FCM delivered them.
 	CollapseKey string            `json:"collapseKey,omitempty"`
 	Data        map[string]string `json:"data,omitempty"`
+	// ChannelID, Sound and ClickAction are a push's Android notification channel, sound and tap
+	// action: the notification's, or for a silent push what its data carries for the app.
+	ChannelID   string `json:"channelId,omitempty"`
+	Sound       string `json:"sound,omitempty"`
+	ClickAction string `json:"clickAction,omitempty"`
+	// Silent marks a data-only push: FCM handed it to the app's handler (onMessageReceived),
+	// the tray got nothing; Title, Text and Badge are what its data carries for the app.
+	Silent bool `json:"silent,omitempty"`
 	// State is the device's state once it has taken the observation in: what a kill, a kick or a
 	// closed connection left, for instance.
 	State DeviceState `json:"state"`

@@ -89,6 +89,8 @@ type CertificateSpec struct {
 	PackageName string
 	// API is "v1" (a service account) or "legacy" (a server key).
 	API string
+	// ChannelID is the certificate's default Android notification channel.
+	ChannelID string
 }
 
 // Features is what a twin can honour. A consumer checks it before it runs anything that needs a

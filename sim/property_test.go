@@ -50,6 +50,8 @@ type worldSpec struct {
 	LoggedIn []bool
 	// Cluster, if set, runs the world on the cluster twin.
 	Cluster *scenarios.Cluster
+	// ChannelID is the certificate's default Android notification channel ("" for none).
+	ChannelID string
 }
 
 // devSpec is a phone of the world: Locale is the language its logins send ("" for none).
@@ -107,7 +109,21 @@ func drawSpec(t *rapid.T) worldSpec {
 	if rapid.Bool().Draw(t, "app templates") {
 		s.Templates = propTemplates()
 	}
+	s.ChannelID = rapid.SampledFrom([]string{"", "messages"}).Draw(t, "certificate channel")
 	return s
+}
+
+// drawPush draws a send's Android options and whether it is silent: mostly none, so that the
+// rest of the vocabulary keeps its weight.
+func drawPush(t *rapid.T) (relay.AndroidPush, bool) {
+	if rapid.Float64Range(0, 1).Draw(t, "push options") < 0.7 {
+		return relay.AndroidPush{}, false
+	}
+	return relay.AndroidPush{
+		ChannelID:   rapid.SampledFrom([]string{"", "calls", "mentions"}).Draw(t, "channel"),
+		Sound:       rapid.SampledFrom([]string{"", "default", "ring"}).Draw(t, "sound"),
+		ClickAction: rapid.SampledFrom([]string{"", "com.example.im.OPEN_CHAT", "https://example.com/chat"}).Draw(t, "click action"),
+	}, rapid.Bool().Draw(t, "silent")
 }
 
 // act is one action, as data: it is applied, replayed for the determinism invariant, and
@@ -120,6 +136,9 @@ type act struct {
 	D    time.Duration
 	Text string
 	Rev  bool // releaseAcks: the newest first
+	// Android and Silent are a send's offlinePush options.
+	Android relay.AndroidPush
+	Silent  bool
 }
 
 // propRun is one world under test with its invariant oracle: the virtual twin (vw set) or the
@@ -158,7 +177,8 @@ func specScenario(spec worldSpec) *scenarios.Scenario {
 	sc := &scenarios.Scenario{Name: "property world",
 		Apps: []scenarios.App{{SDKAppID: propApp, LoginPolicy: spec.Policy, Caps: spec.Caps, PushTemplates: spec.Templates}},
 		FCM:  spec.FCM, Network: scenarios.Network{Jitter: duration.Of(spec.Jitter)},
-		Replay: &scenarios.Replay{Seed: &seed, Settle: &settle}, Cluster: spec.Cluster}
+		Replay: &scenarios.Replay{Seed: &seed, Settle: &settle}, Cluster: spec.Cluster,
+		Certificates: []scenarios.Certificate{{ID: scenarios.DefaultCertificate, ChannelID: spec.ChannelID}}}
 	for _, d := range spec.Devices {
 		sc.Devices = append(sc.Devices, scenarios.Device{ID: d.ID, User: d.User, Platform: d.Platform, Locale: d.Locale})
 	}
@@ -284,6 +304,8 @@ func (p *propRun) stepOf(a act) scenarios.Step {
 			OnlineOnly: a.Kind == "sendOnlineOnly"}}
 		if a.Kind == "sendNoPush" {
 			st.Send.OfflinePush = &relay.OfflinePush{Disable: true}
+		} else if a.Silent || a.Android != (relay.AndroidPush{}) {
+			st.Send.OfflinePush = &relay.OfflinePush{Android: a.Android, Silent: a.Silent}
 		}
 	case "sendGroup":
 		st = scenarios.Step{Kind: scenarios.StepSendGroup, Send: &scenarios.SendStep{From: dev, Group: propGroup, Text: a.Text}}
@@ -402,14 +424,22 @@ func (p *propRun) actions() map[string]func(*rapid.T) {
 	out["background"] = func(t *rapid.T) {
 		p.apply(act{Kind: "background", Dev: dev(t), N: rapid.IntRange(0, 3).Draw(t, "unread")})
 	}
-	for _, k := range []string{"send", "sendOnlineOnly", "sendNoPush"} {
+	for _, k := range []string{"sendOnlineOnly", "sendNoPush"} {
 		out[k] = func(t *rapid.T) { p.apply(act{Kind: k, Dev: dev(t), To: user(t), Text: text()}) }
 	}
-	// A burst of messages from one device to one user: what caps and coalescing are about.
+	out["send"] = func(t *rapid.T) {
+		a := act{Kind: "send", Dev: dev(t), To: user(t), Text: text()}
+		a.Android, a.Silent = drawPush(t)
+		p.apply(a)
+	}
+	// A burst of messages from one device to one user: what caps and coalescing are about; some
+	// silent, some with their own Android options, so that summaries cover a mix.
 	out["sendBurst"] = func(t *rapid.T) {
 		from, to := dev(t), user(t)
 		for range rapid.IntRange(2, 5).Draw(t, "messages") {
-			p.apply(act{Kind: "send", Dev: from, To: to, Text: text()})
+			a := act{Kind: "send", Dev: from, To: to, Text: text()}
+			a.Android, a.Silent = drawPush(t)
+			p.apply(a)
 		}
 	}
 	// The push flow in one go: a device is killed and a burst of messages follows for its user.

@@ -362,7 +362,8 @@ func (w *VirtualWorld) AddCertificate(spec CertificateSpec) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cert := relay.Certificate{ID: spec.ID, SDKAppID: spec.SDKAppID, Platform: "google", PackageName: spec.PackageName, SenderID: p.SenderID}
+	cert := relay.Certificate{ID: spec.ID, SDKAppID: spec.SDKAppID, Platform: "google", PackageName: spec.PackageName, SenderID: p.SenderID,
+		ChannelID: spec.ChannelID}
 	if spec.API == "legacy" {
 		cert.ServerKey = secret.New(p.ServerKey)
 	} else {

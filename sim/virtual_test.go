@@ -273,3 +273,36 @@ func TestLogoutLostOnAHalfOpenLinkShowsNothingOfTheEndedSession(t *testing.T) {
 	w.run(time.Second)
 	require.Equal(t, []string{"while the logout was lost", "after the network came back"}, kinds(d["alice"], ObsSynced))
 }
+
+// TestSilentPushWakesAKilledAppWithoutATrayNotification: a data-only push reaches the killed
+// app's handler — observed as silent, its title, body and badge read from the data — and puts
+// nothing in the tray, so a tap finds the tray empty; an ordinary push after it is tappable.
+func TestSilentPushWakesAKilledAppWithoutATrayNotification(t *testing.T) {
+	w, d := testWorld(t, VirtualConfig{Seed: 4}, "alice", "bob")
+	d["alice"].Login(true)
+	d["bob"].Login(true)
+	w.run(time.Second)
+	d["alice"].Kill()
+	w.run(time.Second)
+	d["bob"].Send(relay.ClientFrame{To: "alice", Text: "quiet", OfflinePush: &relay.OfflinePush{Silent: true,
+		Android: relay.AndroidPush{ChannelID: "dm", ClickAction: "OPEN_CHAT"}}})
+	w.run(time.Second)
+	var push Observation
+	for _, o := range d["alice"].Observations() {
+		if o.Kind == ObsPush {
+			push = o
+		}
+	}
+	require.True(t, push.Silent)
+	require.Equal(t, []any{"bob", "quiet", 1, "dm", "OPEN_CHAT"}, []any{push.Title, push.Text, push.Badge, push.ChannelID, push.ClickAction})
+	require.Equal(t, AppNotRunning, push.State.App, "the handler runs without launching the app")
+	d["alice"].Tap()
+	obs := d["alice"].Observations()
+	require.Equal(t, "tap: the notification tray is empty", obs[len(obs)-2].Detail)
+
+	d["bob"].Send(relay.ClientFrame{To: "alice", Text: "loud"})
+	w.run(time.Second)
+	d["alice"].Tap()
+	w.run(time.Second)
+	require.Equal(t, AppForeground, d["alice"].App(), "a notification in the tray launches the app")
+}

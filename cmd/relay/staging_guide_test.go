@@ -95,6 +95,7 @@ func TestStagingGuideRunsAsWritten(t *testing.T) {
 		"PUSHLAB_SDKAPPID=1400000077", "PUSHLAB_APP_SECRET=staging-guide-app-secret",
 		"PUSHLAB_CERTIFICATE_ID=6768", "PUSHLAB_PACKAGE="+pkg, "PUSHLAB_SENDER_ID="+creds.SenderID,
 		"PUSHLAB_SERVICE_ACCOUNT="+saFile, "PUSHLAB_FCM_ENDPOINT="+fcm.URL, "PUSHLAB_PHONE_TOKEN="+token,
+		"PUSHLAB_CHANNEL_ID=chat_messages",
 		// Trust the test CA as a staging host trusts its public one: Go and curl read these.
 		"SSL_CERT_FILE="+ca.CertFile, "CURL_CA_BUNDLE="+ca.CertFile)
 
@@ -147,6 +148,7 @@ func TestStagingGuideRunsAsWritten(t *testing.T) {
 	out := run("create the app and register the certificate", blocks[1])
 	require.Contains(t, out, `"check":{"status":"ok"`, "the certificate's check")
 	require.NotContains(t, out, "PRIVATE KEY", "the answer masks the service account")
+	require.Contains(t, out, `"channelId":"chat_messages"`, "the certificate's default Android channel")
 
 	// Step 6: the smoke scenario, from the repository's own file.
 	repo, err := filepath.Abs(filepath.Join("..", ".."))
@@ -158,4 +160,10 @@ func TestStagingGuideRunsAsWritten(t *testing.T) {
 	// Step 7: the trace shows the pushes FCM accepted for the QA user.
 	out = run("read the push trace", blocks[3])
 	require.Equal(t, 3, strings.Count(out, `"reason":"fcm-ok"`), "three messages, three pushes accepted:\n%s", out)
+	recs, err := fcmc.Messages(ctx, fakefcm.RecordFilter{Token: token})
+	require.NoError(t, err)
+	require.Len(t, recs, 3)
+	for _, r := range recs {
+		require.Equal(t, "chat_messages", r.Payload.Notification.ChannelID, "each push names the certificate's channel")
+	}
 }

@@ -135,7 +135,8 @@ func TestAdminSDKSendReachesDeviceChannel(t *testing.T) {
 		Notification: &messaging.Notification{Title: "bob", Body: "hi"},
 		Data:         map[string]string{"conv": "c2c_bob"},
 		Android: &messaging.AndroidConfig{Priority: "high", CollapseKey: "c2c_bob", TTL: &ttl,
-			Notification: &messaging.AndroidNotification{NotificationCount: &count, ChannelID: "im"}},
+			Notification: &messaging.AndroidNotification{NotificationCount: &count, ChannelID: "im", Sound: "ping",
+				ClickAction: "com.example.im.OPEN_CHAT"}},
 	})
 	require.NoError(t, err)
 	require.Regexp(t, `^projects/demo/messages/0:\d+%[0-9a-f]{16}$`, name)
@@ -145,6 +146,8 @@ func TestAdminSDKSendReachesDeviceChannel(t *testing.T) {
 	require.Equal(t, "bob", m.Notification.Title)
 	require.Equal(t, "hi", m.Notification.Body)
 	require.Equal(t, 3, *m.Notification.NotificationCount)
+	require.Equal(t, []string{"im", "ping", "com.example.im.OPEN_CHAT"},
+		[]string{m.Notification.ChannelID, m.Notification.Sound, m.Notification.ClickAction}, "the device channel shows the Android options")
 	require.Equal(t, "c2c_bob", m.CollapseKey)
 	require.Equal(t, "high", m.Priority)
 	require.Equal(t, int64(90), m.TTLSeconds)
@@ -155,6 +158,29 @@ func TestAdminSDKSendReachesDeviceChannel(t *testing.T) {
 	require.Len(t, recs, 1)
 	require.Equal(t, name, recs[0].Name)
 	require.Equal(t, 1, recs[0].Attempts)
+	require.Equal(t, "im", recs[0].Payload.Notification.ChannelID, "the record shows the channel")
+	require.Equal(t, "com.example.im.OPEN_CHAT", recs[0].Payload.Notification.ClickAction)
+}
+
+// TestAdminSDKDataOnlyMessageHasNoNotification: a data-only message (the relay's silent push)
+// reaches the device channel and the records with its data and no notification.
+func TestAdminSDKDataOnlyMessageHasNoNotification(t *testing.T) {
+	l := startLoopback(t, fakefcm.Behaviour{})
+	creds := l.project(t, "demo")
+	tok := l.token(t, creds)
+	dev := l.connect(t, tok)
+	client := l.sdk(t, creds)
+	_, err := client.Send(context.Background(), &messaging.Message{Token: tok,
+		Data:    map[string]string{"title": "bob", "body": "hi", "badge": "2"},
+		Android: &messaging.AndroidConfig{Priority: "high", CollapseKey: "c2c_bob"}})
+	require.NoError(t, err)
+	m := dev.next(t).Message
+	require.Nil(t, m.Notification)
+	require.Equal(t, map[string]string{"title": "bob", "body": "hi", "badge": "2"}, m.Data)
+	require.Equal(t, "high", m.Priority)
+	recs, err := l.cc.Messages(context.Background(), fakefcm.RecordFilter{Token: tok})
+	require.NoError(t, err)
+	require.Nil(t, recs[0].Payload.Notification)
 }
 
 func TestAdminSDKDryRunDeliversNothing(t *testing.T) {

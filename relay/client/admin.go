@@ -97,7 +97,13 @@ func (a *Admin) PutApp(ctx context.Context, cfg relay.AppConfig) error {
 // PutCertificate creates a certificate, or replaces it if it exists. serviceAccount is the
 // key file's JSON (empty for a legacy certificate with serverKey).
 func (a *Admin) PutCertificate(ctx context.Context, app uint64, id int64, pkg string, serviceAccount json.RawMessage, serverKey, endpoint string) error {
-	body := map[string]any{"id": id, "platform": "google", "packageName": pkg, "endpoint": endpoint}
+	return a.PutCertificateWithChannel(ctx, app, id, pkg, serviceAccount, serverKey, endpoint, "")
+}
+
+// PutCertificateWithChannel is PutCertificate with the certificate's default Android
+// notification channel (empty: none).
+func (a *Admin) PutCertificateWithChannel(ctx context.Context, app uint64, id int64, pkg string, serviceAccount json.RawMessage, serverKey, endpoint, channelID string) error {
+	body := map[string]any{"id": id, "platform": "google", "packageName": pkg, "endpoint": endpoint, "channelId": channelID}
 	if len(serviceAccount) > 0 {
 		body["serviceAccount"] = serviceAccount
 	} else {

@@ -51,22 +51,22 @@ const (
 // certForm is a certificate's form as a person filled it in, to draw it again. It holds no
 // secret: the service account and the server key are write-only.
 type certForm struct {
-	ID, PackageName, SenderID, Endpoint, API string
+	ID, PackageName, SenderID, Endpoint, ChannelID, API string
 }
 
 func readCertForm(r *http.Request) certForm {
 	g := func(k string) string { return strings.TrimSpace(r.PostForm.Get(k)) }
-	return certForm{ID: g("id"), PackageName: g("packageName"), SenderID: g("senderId"), Endpoint: g("endpoint"), API: g("api")}
+	return certForm{ID: g("id"), PackageName: g("packageName"), SenderID: g("senderId"), Endpoint: g("endpoint"), ChannelID: g("channelId"), API: g("api")}
 }
 
 func certFormOf(v relay.CertificateView) certForm {
-	return certForm{ID: strconv.FormatInt(v.ID, 10), PackageName: v.PackageName, SenderID: v.SenderID, Endpoint: v.Endpoint, API: apiKeep}
+	return certForm{ID: strconv.FormatInt(v.ID, 10), PackageName: v.PackageName, SenderID: v.SenderID, Endpoint: v.Endpoint, ChannelID: v.ChannelID, API: apiKeep}
 }
 
 // body is the admin API's request for the form, with the credentials of the chosen API (none
 // for keep: the relay keeps the stored ones).
 func (f certForm) body(r *http.Request) (map[string]any, error) {
-	b := map[string]any{"platform": "google", "packageName": f.PackageName, "senderId": f.SenderID, "endpoint": f.Endpoint}
+	b := map[string]any{"platform": "google", "packageName": f.PackageName, "senderId": f.SenderID, "endpoint": f.Endpoint, "channelId": f.ChannelID}
 	switch f.API {
 	case apiV1:
 		b["serviceAccount"] = strings.TrimSpace(r.PostForm.Get("serviceAccount"))

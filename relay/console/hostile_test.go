@@ -43,8 +43,8 @@ func TestHostileInputInEveryFieldIsEscaped(t *testing.T) {
 	}{
 		{"/console/apps", app(0), []string{"sdkAppId", "name", "loginPolicy", "perMinute", "perHour", "burst", "refill"}, []string{"secretKey"}},
 		{"/console/apps/1400000001", app(1400000001), []string{"name", "loginPolicy", "perMinute", "perHour", "burst", "refill"}, []string{"secretKey"}},
-		{"/console/apps/1400000001/certificates", cert, []string{"id", "packageName", "senderId", "endpoint", "api"}, []string{"serverKey"}},
-		{"/console/apps/1400000001/certificates/1", cert, []string{"packageName", "senderId", "endpoint", "api"}, nil},
+		{"/console/apps/1400000001/certificates", cert, []string{"id", "packageName", "senderId", "endpoint", "channelId", "api"}, []string{"serverKey"}},
+		{"/console/apps/1400000001/certificates/1", cert, []string{"packageName", "senderId", "endpoint", "channelId", "api"}, nil},
 	}
 	next := 1400000100
 	for _, f := range forms {

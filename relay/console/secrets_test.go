@@ -74,15 +74,23 @@ func TestAppsAndCertificatesKeepEverySecretOffPagesAndLogs(t *testing.T) {
 	_, page = p.Get("/console/apps/1400000001/certificates/1")
 	require.Contains(t, page, `value="com.example.im"`)
 	status, page = p.Post("/console/apps/1400000001/certificates/1", url.Values{"csrf": {tok}, "packageName": {"com.example.renamed"},
-		"api": {"keep"}, "endpoint": {"http://127.0.0.1:1"}})
+		"api": {"keep"}, "endpoint": {"http://127.0.0.1:1"}, "channelId": {"chat_messages"}})
 	require.Equal(t, http.StatusOK, status, page)
 	require.Contains(t, page, "Certificate 1 saved")
+	require.Contains(t, page, ">chat_messages<", "the list shows the default Android channel")
+	status, page = p.Post("/console/apps/1400000001/certificates/1", url.Values{"csrf": {tok}, "packageName": {"com.example.renamed"},
+		"api": {"keep"}, "endpoint": {"http://127.0.0.1:1"}, "channelId": {"Chat messages"}})
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Contains(t, page, "expected the ID of a NotificationChannel the app created", "a display name given as the channel is refused")
+	_, page = p.Get("/console/apps/1400000001/certificates/1")
+	require.Contains(t, page, `value="chat_messages"`, "the edit form shows the stored channel")
 	status, page = p.Post("/console/apps/1400000001/certificates/6768", url.Values{"csrf": {tok}, "packageName": {"com.example.legacy"},
 		"api": {"v1"}, "serviceAccount": {sa}})
 	require.Equal(t, http.StatusOK, status, page)
 	require.NoError(t, r.Admin.Do(ctx, "GET", "/admin/v1/apps/1400000001/certificates", nil, &certs))
 	require.Equal(t, []string{"com.example.renamed", "v1", "console-demo", "v1"},
 		[]string{certs.Certificates[0].PackageName, certs.Certificates[0].API, certs.Certificates[0].ProjectID, certs.Certificates[1].API})
+	require.Equal(t, "chat_messages", certs.Certificates[0].ChannelID)
 
 	status, page = p.Post("/console/apps/1400000001/certificates/1/check", url.Values{"csrf": {tok}})
 	require.Equal(t, http.StatusOK, status, page)

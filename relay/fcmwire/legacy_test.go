@@ -32,6 +32,20 @@ func TestLegacyBodyAsFakeFCMReadsIt(t *testing.T) {
 	require.Equal(t, map[string]string{"conv": "c2c_bob"}, p.Data, "the push's data is left alone")
 }
 
+// TestLegacyBodyCarriesTheAndroidOptions checks the legacy API's names for the channel, sound and
+// click action: android_channel_id, sound, click_action.
+func TestLegacyBodyCarriesTheAndroidOptions(t *testing.T) {
+	cert := relay.Certificate{ID: 2, PackageName: "com.example.im"}
+	p := relay.Push{Token: "tok", Title: "bob", Body: "hi", CollapseKey: "c2c_bob", TTL: duration.Of(time.Minute),
+		ChannelID: "messages", Sound: "default", ClickAction: "https://example.com/chat/bob"}
+	body := LegacyBody(cert, p)
+	require.Contains(t, string(body), `"android_channel_id":"messages"`)
+	req, derr := fakefcm.DecodeLegacyRequest(body)
+	require.Nil(t, derr)
+	require.Equal(t, &fakefcm.AndroidNotification{Title: "bob", Body: "hi", Tag: "c2c_bob", Sound: "default",
+		ClickAction: "https://example.com/chat/bob", ChannelID: "messages"}, req.Message.Android.Notification)
+}
+
 // TestLegacyErrorsInTheRelaysTerms maps the legacy API's per-token error names to FCM's v1 codes.
 func TestLegacyErrorsInTheRelaysTerms(t *testing.T) {
 	for name, want := range map[string]relay.PushError{

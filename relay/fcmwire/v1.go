@@ -8,6 +8,7 @@ package fcmwire
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/pushlab/pushlab/relay"
@@ -17,10 +18,11 @@ import (
 // sets, spelled and ordered as the Admin SDK writes them, so that its JSON is the SDK's byte for
 // byte (relay/sender's tests hold it to that).
 type V1Message struct {
-	Data         map[string]string `json:"data,omitempty"`
-	Notification V1Notification    `json:"notification"`
-	Android      V1Android         `json:"android"`
-	Token        string            `json:"token,omitempty"`
+	Data map[string]string `json:"data,omitempty"`
+	// Notification is nil for a silent (data-only) push.
+	Notification *V1Notification `json:"notification,omitempty"`
+	Android      V1Android       `json:"android"`
+	Token        string          `json:"token,omitempty"`
 }
 
 // V1Notification is the platform-independent notification of a V1Message.
@@ -31,16 +33,19 @@ type V1Notification struct {
 
 // V1Android is the Android options of a V1Message.
 type V1Android struct {
-	TTL                   Duration              `json:"ttl"`
-	CollapseKey           string                `json:"collapse_key,omitempty"`
-	Priority              string                `json:"priority,omitempty"`
-	RestrictedPackageName string                `json:"restricted_package_name,omitempty"`
-	Notification          V1AndroidNotification `json:"notification"`
+	TTL                   Duration               `json:"ttl"`
+	CollapseKey           string                 `json:"collapse_key,omitempty"`
+	Priority              string                 `json:"priority,omitempty"`
+	RestrictedPackageName string                 `json:"restricted_package_name,omitempty"`
+	Notification          *V1AndroidNotification `json:"notification,omitempty"` // nil for a silent push
 }
 
 // V1AndroidNotification is the Android notification of a V1Message.
 type V1AndroidNotification struct {
+	Sound             string `json:"sound,omitempty"`
 	Tag               string `json:"tag,omitempty"`
+	ClickAction       string `json:"click_action,omitempty"`
+	ChannelID         string `json:"channel_id,omitempty"`
 	NotificationCount int    `json:"notification_count"`
 }
 
@@ -60,23 +65,59 @@ func (d Duration) MarshalText() ([]byte, error) {
 
 // NewV1Message is the HTTP v1 message the relay sends for a push: a high-priority notification
 // with the conversation as collapse key and tag, restricted to the certificate's package, carrying
-// the unread count as the Android badge.
+// the unread count as the Android badge and the push's channel, sound and click action. A silent
+// push is a high-priority data message instead (high, so that it wakes the app's handler on a
+// dozing phone): no notification block, its content in the data (SilentData).
 func NewV1Message(cert relay.Certificate, p relay.Push) V1Message {
-	return V1Message{
-		Token:        p.Token,
-		Notification: V1Notification{Title: p.Title, Body: p.Body},
-		Data:         p.Data,
+	m := V1Message{
+		Token: p.Token,
+		Data:  p.Data,
 		Android: V1Android{
 			CollapseKey:           p.CollapseKey,
 			Priority:              "high",
 			TTL:                   Duration(p.TTL.D()),
 			RestrictedPackageName: cert.PackageName,
-			Notification: V1AndroidNotification{
-				Tag:               p.CollapseKey,
-				NotificationCount: p.NotificationCount,
-			},
 		},
 	}
+	if p.Silent {
+		m.Data = SilentData(p)
+		return m
+	}
+	m.Notification = &V1Notification{Title: p.Title, Body: p.Body}
+	m.Android.Notification = &V1AndroidNotification{
+		Sound:             p.Sound,
+		Tag:               p.CollapseKey,
+		ClickAction:       p.ClickAction,
+		ChannelID:         p.ChannelID,
+		NotificationCount: p.NotificationCount,
+	}
+	return m
+}
+
+// The data keys that carry a silent push's content to the app, which renders it itself.
+const (
+	DataTitle       = "title"
+	DataBody        = "body"
+	DataBadge       = "badge"
+	DataChannelID   = "channelId"
+	DataSound       = "sound"
+	DataClickAction = "clickAction"
+)
+
+// SilentData is a silent push's data: the push's own, plus its title, body and badge, and the
+// channel, sound and click action when set, for the app to build the notification from.
+func SilentData(p relay.Push) map[string]string {
+	data := make(map[string]string, len(p.Data)+6)
+	for k, v := range p.Data {
+		data[k] = v
+	}
+	data[DataTitle], data[DataBody], data[DataBadge] = p.Title, p.Body, strconv.Itoa(p.NotificationCount)
+	for k, v := range map[string]string{DataChannelID: p.ChannelID, DataSound: p.Sound, DataClickAction: p.ClickAction} {
+		if v != "" {
+			data[k] = v
+		}
+	}
+	return data
 }
 
 // v1Request is the body of an HTTP v1 send.

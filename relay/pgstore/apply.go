@@ -18,7 +18,8 @@ var (
 	putApp = upsert("apps", 1, "sdk_app_id", "name", "secret_key", "login_policy",
 		"caps_per_minute", "caps_per_hour", "caps_burst", "caps_refill_ns", "default_locale", "push_templates")
 	putCert = upsert("certificates", 1, "id", "sdk_app_id", "platform", "package_name", "sender_id",
-		"service_account", "server_key", "endpoint", "misconfigured", "reason", "since_ns", "check_status", "check_error", "checked_at_ns")
+		"service_account", "server_key", "endpoint", "misconfigured", "reason", "since_ns", "check_status", "check_error", "checked_at_ns",
+		"channel_id")
 	putSession = upsert("sessions", 3, "sdk_app_id", "user_id", "device_id", "platform", "login_at_ns",
 		"unread", "held", "caps", "logged_out", "locale")
 	putBinding = upsert("bindings", 3, "sdk_app_id", "user_id", "device_id", "certificate_id", "token")
@@ -26,7 +27,8 @@ var (
 	putProfile = upsert("profiles", 2, "sdk_app_id", "user_id", "nickname")
 	putOpt     = upsert("receive_opts", 3, "sdk_app_id", "user_id", "conv", "opt")
 	putPush    = upsert("pushes", 1, "id", "sdk_app_id", "user_id", "device_id", "certificate_id", "token",
-		"title", "body", "data", "collapse_key", "ttl_ns", "notification_count", "seqs", "attempt", "not_before_ns")
+		"title", "body", "data", "collapse_key", "ttl_ns", "notification_count", "seqs", "attempt", "not_before_ns",
+		"channel_id", "sound", "click_action", "silent")
 	putCounter      = upsert("counters", 1, "name", "value")
 	putPushSettings = upsert("push_settings", 2, "sdk_app_id", "user_id", "enabled")
 )
@@ -41,8 +43,9 @@ const (
 	addInbox            = `INSERT INTO inboxes (sdk_app_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`
 	// A plain INSERT: a second message with the same seq is an error, not a replacement.
 	putMessage = `INSERT INTO messages (sdk_app_id, user_id, seq, id, from_user, from_device, conv,
-		group_id, text, time_ns, push_title, push_desc, push_ext, push_disable, nickname)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
+		group_id, text, time_ns, push_title, push_desc, push_ext, push_disable, nickname,
+		push_channel_id, push_sound, push_click_action, push_silent)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`
 	// Seqs are uint64 bit-cast to int64: those at or below a Through under 2^63 are the
 	// non-negative ones up to it; at or above 2^63, all the non-negative ones and the negative
 	// ones up to it.
@@ -178,7 +181,7 @@ func queue(batch *pgx.Batch, r relay.Record) error {
 		}
 		q(putCert, c.ID, u64(c.SDKAppID), b(c.Platform), b(c.PackageName), b(c.SenderID),
 			b(c.ServiceAccount.Reveal()), b(c.ServerKey.Reveal()), b(c.Endpoint), c.Status.Misconfigured, b(c.Status.Reason), since,
-			b(c.Check.Status), b(c.Check.Error), checkedAt)
+			b(c.Check.Status), b(c.Check.Error), checkedAt, b(c.ChannelID))
 	case relay.DeleteCertificate:
 		q(deleteCert, r.ID)
 	case relay.PutSession:
@@ -205,7 +208,8 @@ func queue(batch *pgx.Batch, r relay.Record) error {
 		}
 		q(addInbox, u64(r.User.SDKAppID), b(r.User.UserID))
 		q(putMessage, u64(r.User.SDKAppID), b(r.User.UserID), u64(m.Seq), b(m.ID), b(m.From), b(m.FromDevice),
-			b(m.Conv), b(m.Group), b(m.Text), at, b(m.Push.Title), b(m.Push.Desc), b(m.Push.Ext), m.Push.Disable, b(m.Nickname))
+			b(m.Conv), b(m.Group), b(m.Text), at, b(m.Push.Title), b(m.Push.Desc), b(m.Push.Ext), m.Push.Disable, b(m.Nickname),
+			b(m.Push.Android.ChannelID), b(m.Push.Android.Sound), b(m.Push.Android.ClickAction), m.Push.Silent)
 	case relay.TrimInbox:
 		q(addInbox, u64(r.User.SDKAppID), b(r.User.UserID))
 		trim := trimLow
@@ -235,7 +239,7 @@ func queue(batch *pgx.Batch, r relay.Record) error {
 		}
 		q(putPush, u64(p.ID), u64(p.Device.SDKAppID), b(p.Device.UserID), b(p.Device.DeviceID),
 			p.CertificateID, b(p.Token), b(p.Title), b(p.Body), cols.Data, b(p.CollapseKey), int64(p.TTL), p.NotificationCount,
-			cols.Seqs, p.Attempt, cols.NotBefore)
+			cols.Seqs, p.Attempt, cols.NotBefore, b(p.ChannelID), b(p.Sound), b(p.ClickAction), p.Silent)
 	case relay.DeletePush:
 		q(deletePush, u64(r.ID))
 	case relay.PutCounter:

@@ -32,17 +32,17 @@ func (s *Store) Load(ctx context.Context) (st *relay.State, err error) {
 		{"apps", `SELECT sdk_app_id, name, secret_key, login_policy, caps_per_minute, caps_per_hour,
 			caps_burst, caps_refill_ns, default_locale, push_templates FROM apps`, scanApp},
 		{"certificates", `SELECT id, sdk_app_id, platform, package_name, sender_id, service_account, server_key,
-			endpoint, misconfigured, reason, since_ns, check_status, check_error, checked_at_ns FROM certificates`, scanCertificate},
+			endpoint, misconfigured, reason, since_ns, check_status, check_error, checked_at_ns, channel_id FROM certificates`, scanCertificate},
 		{"sessions", `SELECT sdk_app_id, user_id, device_id, platform, login_at_ns, unread, held, caps, logged_out, locale FROM sessions`, scanSession},
 		{"bindings", `SELECT sdk_app_id, user_id, device_id, certificate_id, token FROM bindings`, scanBinding},
 		{"inboxes", `SELECT sdk_app_id, user_id FROM inboxes`, scanInbox},
 		{"messages", `SELECT sdk_app_id, user_id, seq, id, from_user, from_device, conv, group_id, text, time_ns,
-			push_title, push_desc, push_ext, push_disable, nickname FROM messages`, scanMessage},
+			push_title, push_desc, push_ext, push_disable, nickname, push_channel_id, push_sound, push_click_action, push_silent FROM messages`, scanMessage},
 		{"groups", `SELECT sdk_app_id, id, members, name FROM chat_groups`, scanGroup},
 		{"receive option users", `SELECT sdk_app_id, user_id FROM receive_opt_users`, scanOptUser},
 		{"receive options", `SELECT sdk_app_id, user_id, conv, opt FROM receive_opts`, scanOpt},
 		{"pushes", `SELECT id, sdk_app_id, user_id, device_id, certificate_id, token, title, body, data,
-			collapse_key, ttl_ns, notification_count, seqs, attempt, not_before_ns FROM pushes`, scanPush},
+			collapse_key, ttl_ns, notification_count, seqs, attempt, not_before_ns, channel_id, sound, click_action, silent FROM pushes`, scanPush},
 		{"counters", `SELECT name, value FROM counters`, scanCounter},
 		{"push settings", `SELECT sdk_app_id, user_id, enabled FROM push_settings`, scanPushSettings},
 		{"profiles", `SELECT sdk_app_id, user_id, nickname FROM profiles`, scanProfile},
@@ -90,12 +90,13 @@ func scanApp(rows pgx.Rows, st *relay.State) error {
 func scanCertificate(rows pgx.Rows, st *relay.State) error {
 	var c relay.Certificate
 	var app int64
-	var platform, pkg, sender, account, key, endpoint, reason, checkStatus, checkError []byte
+	var platform, pkg, sender, account, key, endpoint, reason, checkStatus, checkError, channel []byte
 	var since, checkedAt *int64
 	if err := rows.Scan(&c.ID, &app, &platform, &pkg, &sender, &account, &key, &endpoint,
-		&c.Status.Misconfigured, &reason, &since, &checkStatus, &checkError, &checkedAt); err != nil {
+		&c.Status.Misconfigured, &reason, &since, &checkStatus, &checkError, &checkedAt, &channel); err != nil {
 		return err
 	}
+	c.ChannelID = string(channel)
 	c.SDKAppID, c.Platform, c.PackageName, c.SenderID = uint64(app), string(platform), string(pkg), string(sender)
 	c.ServiceAccount, c.ServerKey, c.Endpoint = secret.New(string(account)), secret.New(string(key)), string(endpoint)
 	c.Status.Reason, c.Status.Since = string(reason), storecol.Time(since)
@@ -161,13 +162,14 @@ func scanInbox(rows pgx.Rows, st *relay.State) error {
 func scanMessage(rows pgx.Rows, st *relay.State) error {
 	var m relay.StoredMsg
 	var app, seq int64
-	var user, id, from, fromDevice, conv, group, text, title, desc, ext, nickname []byte
+	var user, id, from, fromDevice, conv, group, text, title, desc, ext, nickname, channel, sound, click []byte
 	var at *int64
 	if err := rows.Scan(&app, &user, &seq, &id, &from, &fromDevice, &conv, &group, &text, &at,
-		&title, &desc, &ext, &m.Push.Disable, &nickname); err != nil {
+		&title, &desc, &ext, &m.Push.Disable, &nickname, &channel, &sound, &click, &m.Push.Silent); err != nil {
 		return err
 	}
 	m.Nickname = string(nickname)
+	m.Push.Android = relay.AndroidPush{ChannelID: string(channel), Sound: string(sound), ClickAction: string(click)}
 	k := relay.UserKey{SDKAppID: uint64(app), UserID: string(user)}
 	m.Seq, m.ID, m.From, m.FromDevice, m.Conv, m.Group, m.Text, m.Time = uint64(seq), string(id), string(from),
 		string(fromDevice), string(conv), string(group), string(text), storecol.Time(at)
@@ -230,13 +232,14 @@ func scanPush(rows pgx.Rows, st *relay.State) error {
 	var ps relay.PushState
 	p := &ps.Push
 	var id, app, ttl int64
-	var user, dev, token, title, body, collapseKey []byte
+	var user, dev, token, title, body, collapseKey, channel, sound, click []byte
 	var data, seqs string
 	var notBefore *int64
 	if err := rows.Scan(&id, &app, &user, &dev, &p.CertificateID, &token, &title, &body, &data, &collapseKey, &ttl,
-		&p.NotificationCount, &seqs, &p.Attempt, &notBefore); err != nil {
+		&p.NotificationCount, &seqs, &p.Attempt, &notBefore, &channel, &sound, &click, &p.Silent); err != nil {
 		return err
 	}
+	p.ChannelID, p.Sound, p.ClickAction = string(channel), string(sound), string(click)
 	p.ID, p.Device, p.TTL, ps.NotBefore = uint64(id), relay.DeviceKey{SDKAppID: uint64(app), UserID: string(user), DeviceID: string(dev)},
 		duration.Duration(ttl), storecol.Time(notBefore)
 	p.Token, p.Title, p.Body, p.CollapseKey = string(token), string(title), string(body), string(collapseKey)

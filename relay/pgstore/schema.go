@@ -208,6 +208,17 @@ var migrations = []migration{
 			PRIMARY KEY (sdk_app_id, user_id)
 		)`,
 	}},
+	{name: "android notification options", stmts: []string{
+		`ALTER TABLE certificates ADD COLUMN channel_id BYTEA NOT NULL DEFAULT ''`,
+		`ALTER TABLE messages ADD COLUMN push_channel_id BYTEA NOT NULL DEFAULT ''`,
+		`ALTER TABLE messages ADD COLUMN push_sound BYTEA NOT NULL DEFAULT ''`,
+		`ALTER TABLE messages ADD COLUMN push_click_action BYTEA NOT NULL DEFAULT ''`,
+		`ALTER TABLE messages ADD COLUMN push_silent BOOLEAN NOT NULL DEFAULT FALSE`,
+		`ALTER TABLE pushes ADD COLUMN channel_id BYTEA NOT NULL DEFAULT ''`,
+		`ALTER TABLE pushes ADD COLUMN sound BYTEA NOT NULL DEFAULT ''`,
+		`ALTER TABLE pushes ADD COLUMN click_action BYTEA NOT NULL DEFAULT ''`,
+		`ALTER TABLE pushes ADD COLUMN silent BOOLEAN NOT NULL DEFAULT FALSE`,
+	}},
 }
 
 // migrationLock is the key of the transaction-level advisory lock migrate holds, so that relays

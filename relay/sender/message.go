@@ -17,22 +17,30 @@ import (
 // fcmwire.V1Body's bytes.
 func sdkMessage(m fcmwire.V1Message) *messaging.Message {
 	ttl := time.Duration(m.Android.TTL)
-	count := m.Android.Notification.NotificationCount
-	return &messaging.Message{
-		Token:        m.Token,
-		Notification: &messaging.Notification{Title: m.Notification.Title, Body: m.Notification.Body},
-		Data:         m.Data,
+	out := &messaging.Message{
+		Token: m.Token,
+		Data:  m.Data,
 		Android: &messaging.AndroidConfig{
 			CollapseKey:           m.Android.CollapseKey,
 			Priority:              m.Android.Priority,
 			TTL:                   &ttl,
 			RestrictedPackageName: m.Android.RestrictedPackageName,
-			Notification: &messaging.AndroidNotification{
-				Tag:               m.Android.Notification.Tag,
-				NotificationCount: &count,
-			},
 		},
 	}
+	if n := m.Notification; n != nil {
+		out.Notification = &messaging.Notification{Title: n.Title, Body: n.Body}
+	}
+	if n := m.Android.Notification; n != nil {
+		count := n.NotificationCount
+		out.Android.Notification = &messaging.AndroidNotification{
+			Sound:             n.Sound,
+			Tag:               n.Tag,
+			ClickAction:       n.ClickAction,
+			ChannelID:         n.ChannelID,
+			NotificationCount: &count,
+		}
+	}
+	return out
 }
 
 // Message is the HTTP v1 message the relay sends for a push, as the Admin SDK's message (what

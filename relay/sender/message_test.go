@@ -39,6 +39,14 @@ func TestV1BodyIsTheAdminSDKs(t *testing.T) {
 			p.Title, p.Body = `<b>"a" & 'b'</b>`, "tab\tline\nnul\x00"
 		}},
 		{"invalid UTF-8", func(_ *relay.Certificate, p *relay.Push) { p.Body = "bad \xff byte" }},
+		{"channel, sound and click action", func(_ *relay.Certificate, p *relay.Push) {
+			p.ChannelID, p.Sound, p.ClickAction = "messages", "ping", "https://example.com/chat?u=bob&x=<1>"
+		}},
+		{"silent", func(_ *relay.Certificate, p *relay.Push) { p.Silent = true }},
+		{"silent without data", func(_ *relay.Certificate, p *relay.Push) { p.Silent, p.Data = true, nil }},
+		{"silent with channel and click action", func(_ *relay.Certificate, p *relay.Push) {
+			p.Silent, p.ChannelID, p.ClickAction = true, "messages", "com.example.im.OPEN_CHAT"
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cert := relay.Certificate{ID: 1, PackageName: "com.example.im", ServiceAccount: secret.New("{}")}

@@ -269,11 +269,12 @@ type certificateBody struct {
 	ServiceAccount json.RawMessage `json:"serviceAccount"`
 	ServerKey      string          `json:"serverKey"`
 	Endpoint       string          `json:"endpoint"`
+	ChannelID      string          `json:"channelId"`
 }
 
 func (b certificateBody) certificate(app uint64) (relay.Certificate, error) {
 	c := relay.Certificate{ID: b.ID, SDKAppID: app, Platform: b.Platform, PackageName: b.PackageName,
-		SenderID: b.SenderID, ServerKey: secret.New(b.ServerKey), Endpoint: b.Endpoint}
+		SenderID: b.SenderID, ServerKey: secret.New(b.ServerKey), Endpoint: b.Endpoint, ChannelID: b.ChannelID}
 	if c.Platform == "" {
 		c.Platform = "google"
 	}

@@ -167,6 +167,16 @@ func TestUpdatesWithoutSecretsKeepTheStoredOnes(t *testing.T) {
 		require.Contains(t, body, `"projectId":"demo"`, "the service account is kept")
 		require.Contains(t, body, `"packageName":"com.example.renamed"`)
 
+		status, body = b.admin("PUT", fmt.Sprintf("%s/certificates/%d", apps, certID), `{"packageName":"com.example.renamed","channelId":"chat_messages"}`)
+		require.Equal(t, http.StatusOK, status, body)
+		require.Contains(t, body, `"channelId":"chat_messages"`, "the default Android channel is set and shown")
+		status, body = b.admin("PUT", fmt.Sprintf("%s/certificates/%d", apps, certID), `{"packageName":"com.example.renamed","channelId":"Chat messages"}`)
+		require.Equal(t, http.StatusBadRequest, status, body)
+		require.Contains(t, body, `channelId \"Chat messages\": expected the ID of a NotificationChannel the app created`)
+		status, body = b.admin("POST", apps+"/messages", `{"from":"bob","to":"alice","text":"x","offlinePush":{"android":{"clickAction":"OPEN CHAT"}}}`)
+		require.Equal(t, http.StatusBadRequest, status, body)
+		require.Contains(t, body, "offlinePush.android.clickAction")
+
 		status, body = b.admin("POST", "/admin/v1/apps", fmt.Sprintf(`{"sdkAppId":%d,"name":"no secret"}`, appID+1))
 		require.Equal(t, http.StatusBadRequest, status, "a create needs a secret: %s", body)
 		status, body = b.admin("POST", apps+"/certificates", `{"id":9,"packageName":"com.example.im"}`)

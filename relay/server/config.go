@@ -87,6 +87,8 @@ type CertificateFile struct {
 	ServiceAccountFile string `yaml:"serviceAccountFile"`
 	ServerKeyFile      string `yaml:"serverKeyFile"`
 	Endpoint           string `yaml:"endpoint"`
+	// ChannelID is the certificate's default Android notification channel.
+	ChannelID string `yaml:"channelId"`
 }
 
 // ParseFileConfig reads a relay config file; errors name file:line:column.
@@ -121,7 +123,7 @@ func (s *Server) Provision(ctx context.Context, fc *FileConfig) error {
 		}
 	}
 	for _, c := range fc.Certificates {
-		cert := relay.Certificate{ID: c.ID, SDKAppID: c.App, Platform: "google", PackageName: c.PackageName, SenderID: c.SenderID, Endpoint: c.Endpoint}
+		cert := relay.Certificate{ID: c.ID, SDKAppID: c.App, Platform: "google", PackageName: c.PackageName, SenderID: c.SenderID, Endpoint: c.Endpoint, ChannelID: c.ChannelID}
 		for _, f := range []struct {
 			path string
 			dst  *secret.Secret

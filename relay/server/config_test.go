@@ -33,7 +33,7 @@ sendTimeout: 3s
 apps:
   - {sdkAppId: %d, name: Demo, secretKeyFile: %s, loginPolicy: single}
 certificates:
-  - {id: %d, app: %d, packageName: com.example.im, serviceAccountFile: %s, endpoint: http://127.0.0.1:4000}
+  - {id: %d, app: %d, packageName: com.example.im, serviceAccountFile: %s, endpoint: http://127.0.0.1:4000, channelId: chat_messages}
 `, appID, key, certID, appID, sa))
 	data, err := os.ReadFile(cfgPath)
 	require.NoError(t, err)
@@ -55,6 +55,7 @@ certificates:
 		require.Equal(t, http.StatusOK, status)
 		require.Contains(t, body, `"endpoint":"http://127.0.0.1:4000"`)
 		require.Contains(t, body, `"api":"v1"`)
+		require.Contains(t, body, `"channelId":"chat_messages"`)
 	})
 
 	_, err = ParseFileConfig("bad.yaml", []byte("relay:\n  heartbeatDeadline: soon\n"))

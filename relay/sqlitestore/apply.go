@@ -78,7 +78,7 @@ func (a applier) apply(st *statements, r relay.Record) error {
 		}
 		return a.exec(st.putCert, c.ID, u64(c.SDKAppID), c.Platform, c.PackageName, c.SenderID,
 			c.ServiceAccount.Reveal(), c.ServerKey.Reveal(), c.Endpoint, c.Status.Misconfigured, c.Status.Reason, since,
-			c.Check.Status, c.Check.Error, checkedAt)
+			c.Check.Status, c.Check.Error, checkedAt, c.ChannelID)
 	case relay.DeleteCertificate:
 		return a.exec(st.deleteCert, r.ID)
 	case relay.PutSession:
@@ -110,7 +110,8 @@ func (a applier) apply(st *statements, r relay.Record) error {
 			return err
 		}
 		return a.exec(st.putMessage, u64(r.User.SDKAppID), r.User.UserID, u64(m.Seq), m.ID, m.From, m.FromDevice,
-			m.Conv, m.Group, m.Text, at, m.Push.Title, m.Push.Desc, m.Push.Ext, m.Push.Disable, m.Nickname)
+			m.Conv, m.Group, m.Text, at, m.Push.Title, m.Push.Desc, m.Push.Ext, m.Push.Disable, m.Nickname,
+			m.Push.Android.ChannelID, m.Push.Android.Sound, m.Push.Android.ClickAction, m.Push.Silent)
 	case relay.TrimInbox:
 		if err := a.exec(st.addInbox, u64(r.User.SDKAppID), r.User.UserID); err != nil {
 			return err
@@ -143,7 +144,7 @@ func (a applier) apply(st *statements, r relay.Record) error {
 		}
 		return a.exec(st.putPush, u64(p.ID), u64(p.Device.SDKAppID), p.Device.UserID, p.Device.DeviceID,
 			p.CertificateID, p.Token, p.Title, p.Body, cols.Data, p.CollapseKey, int64(p.TTL), p.NotificationCount,
-			cols.Seqs, p.Attempt, cols.NotBefore)
+			cols.Seqs, p.Attempt, cols.NotBefore, p.ChannelID, p.Sound, p.ClickAction, p.Silent)
 	case relay.DeletePush:
 		return a.exec(st.deletePush, u64(r.ID))
 	case relay.PutCounter:

@@ -18,7 +18,7 @@ func TestRecordFieldsKnown(t *testing.T) {
 		reflect.TypeFor[relay.Profile]():      {"SDKAppID", "UserID", "Nickname"},
 		reflect.TypeFor[relay.PutProfile]():   {"Profile"},
 		reflect.TypeFor[relay.Caps]():         {"PerMinute", "PerHour", "Burst", "Refill"},
-		reflect.TypeFor[relay.Certificate]():  {"ID", "SDKAppID", "Platform", "PackageName", "SenderID", "ServiceAccount", "ServerKey", "Endpoint", "Status", "Check"},
+		reflect.TypeFor[relay.Certificate]():  {"ID", "SDKAppID", "Platform", "PackageName", "SenderID", "ServiceAccount", "ServerKey", "Endpoint", "ChannelID", "Status", "Check"},
 		reflect.TypeFor[relay.CertStatus]():   {"Misconfigured", "Reason", "Since"},
 		reflect.TypeFor[relay.CertCheck]():    {"Status", "Error", "CheckedAt"},
 		reflect.TypeFor[relay.SessionState](): {"Key", "Platform", "LoginAt", "Unread", "Held", "Caps", "LoggedOut", "Locale"},
@@ -27,11 +27,12 @@ func TestRecordFieldsKnown(t *testing.T) {
 		reflect.TypeFor[relay.UserKey]():      {"SDKAppID", "UserID"},
 		reflect.TypeFor[relay.Binding]():      {"Key", "CertificateID", "Token"},
 		reflect.TypeFor[relay.StoredMsg]():    {"Seq", "ID", "From", "FromDevice", "Conv", "Group", "Text", "Time", "Push", "Nickname"},
-		reflect.TypeFor[relay.OfflinePush]():  {"Title", "Desc", "Ext", "Disable"},
+		reflect.TypeFor[relay.OfflinePush]():  {"Title", "Desc", "Ext", "Disable", "Android", "Silent"},
+		reflect.TypeFor[relay.AndroidPush]():  {"ChannelID", "Sound", "ClickAction"},
 		reflect.TypeFor[relay.Group]():        {"SDKAppID", "ID", "Members", "Name"},
 		reflect.TypeFor[relay.PushState]():    {"Push", "NotBefore"},
 		reflect.TypeFor[relay.Push](): {"ID", "Device", "CertificateID", "Token", "Title", "Body", "Data", "CollapseKey", "TTL",
-			"NotificationCount", "Seqs", "Attempt", "Test"}, // Test: the core never stores a test push
+			"NotificationCount", "Seqs", "Attempt", "Test", "ChannelID", "Sound", "ClickAction", "Silent"}, // Test: the core never stores a test push
 		reflect.TypeFor[relay.TrimInbox]():       {"User", "Through"},
 		reflect.TypeFor[relay.PutReceiveOpt]():   {"User", "Conv", "Opt"},
 		reflect.TypeFor[relay.PutCounter]():      {"Name", "Value"},

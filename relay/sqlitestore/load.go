@@ -86,13 +86,13 @@ func (l loader) apps(st *relay.State) error {
 
 func (l loader) certificates(st *relay.State) error {
 	return l.each(`SELECT id, sdk_app_id, platform, package_name, sender_id, service_account, server_key,
-		endpoint, misconfigured, reason, since_ns, check_status, check_error, checked_at_ns FROM certificates`, func(rows *sql.Rows) error {
+		endpoint, misconfigured, reason, since_ns, check_status, check_error, checked_at_ns, channel_id FROM certificates`, func(rows *sql.Rows) error {
 		var c relay.Certificate
 		var app int64
 		var account, key string
 		var since, checkedAt *int64
 		if err := rows.Scan(&c.ID, &app, &c.Platform, &c.PackageName, &c.SenderID, &account, &key, &c.Endpoint,
-			&c.Status.Misconfigured, &c.Status.Reason, &since, &c.Check.Status, &c.Check.Error, &checkedAt); err != nil {
+			&c.Status.Misconfigured, &c.Status.Reason, &since, &c.Check.Status, &c.Check.Error, &checkedAt, &c.ChannelID); err != nil {
 			return err
 		}
 		c.SDKAppID, c.ServiceAccount, c.ServerKey, c.Status.Since = uint64(app), secret.New(account), secret.New(key), storecol.Time(since)
@@ -154,13 +154,14 @@ func (l loader) messages(st *relay.State) error {
 		return err
 	}
 	return l.each(`SELECT sdk_app_id, user_id, seq, id, from_user, from_device, conv, group_id, text, time_ns,
-		push_title, push_desc, push_ext, push_disable, nickname FROM messages`, func(rows *sql.Rows) error {
+		push_title, push_desc, push_ext, push_disable, nickname, push_channel_id, push_sound, push_click_action, push_silent FROM messages`, func(rows *sql.Rows) error {
 		var k relay.UserKey
 		var m relay.StoredMsg
 		var app, seq int64
 		var at *int64
 		if err := rows.Scan(&app, &k.UserID, &seq, &m.ID, &m.From, &m.FromDevice, &m.Conv, &m.Group, &m.Text, &at,
-			&m.Push.Title, &m.Push.Desc, &m.Push.Ext, &m.Push.Disable, &m.Nickname); err != nil {
+			&m.Push.Title, &m.Push.Desc, &m.Push.Ext, &m.Push.Disable, &m.Nickname,
+			&m.Push.Android.ChannelID, &m.Push.Android.Sound, &m.Push.Android.ClickAction, &m.Push.Silent); err != nil {
 			return err
 		}
 		k.SDKAppID, m.Seq, m.Time = uint64(app), uint64(seq), storecol.Time(at)
@@ -232,14 +233,15 @@ func (l loader) pushSettings(st *relay.State) error {
 
 func (l loader) pushes(st *relay.State) error {
 	return l.each(`SELECT id, sdk_app_id, user_id, device_id, certificate_id, token, title, body, data,
-		collapse_key, ttl_ns, notification_count, seqs, attempt, not_before_ns FROM pushes`, func(rows *sql.Rows) error {
+		collapse_key, ttl_ns, notification_count, seqs, attempt, not_before_ns, channel_id, sound, click_action, silent FROM pushes`, func(rows *sql.Rows) error {
 		var ps relay.PushState
 		p := &ps.Push
 		var id, app, ttl int64
 		var data, seqs string
 		var notBefore *int64
 		if err := rows.Scan(&id, &app, &p.Device.UserID, &p.Device.DeviceID, &p.CertificateID, &p.Token, &p.Title,
-			&p.Body, &data, &p.CollapseKey, &ttl, &p.NotificationCount, &seqs, &p.Attempt, &notBefore); err != nil {
+			&p.Body, &data, &p.CollapseKey, &ttl, &p.NotificationCount, &seqs, &p.Attempt, &notBefore,
+			&p.ChannelID, &p.Sound, &p.ClickAction, &p.Silent); err != nil {
 			return err
 		}
 		p.ID, p.Device.SDKAppID, p.TTL, ps.NotBefore = uint64(id), uint64(app), duration.Duration(ttl), storecol.Time(notBefore)

@@ -200,6 +200,17 @@ var migrations = []migration{
 			PRIMARY KEY (sdk_app_id, user_id)
 		) STRICT`,
 	}},
+	{name: "android notification options", stmts: []string{
+		`ALTER TABLE certificates ADD COLUMN channel_id TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE messages ADD COLUMN push_channel_id TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE messages ADD COLUMN push_sound TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE messages ADD COLUMN push_click_action TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE messages ADD COLUMN push_silent INTEGER NOT NULL DEFAULT 0`,
+		`ALTER TABLE pushes ADD COLUMN channel_id TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE pushes ADD COLUMN sound TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE pushes ADD COLUMN click_action TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE pushes ADD COLUMN silent INTEGER NOT NULL DEFAULT 0`,
+	}},
 }
 
 // migrate brings the database's schema up to date in one transaction, and refuses a database

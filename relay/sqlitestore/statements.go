@@ -25,8 +25,8 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&st.putApp, `INSERT OR REPLACE INTO apps (sdk_app_id, name, secret_key, login_policy,
 			caps_per_minute, caps_per_hour, caps_burst, caps_refill_ns, default_locale, push_templates) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.putCert, `INSERT OR REPLACE INTO certificates (id, sdk_app_id, platform, package_name, sender_id,
-			service_account, server_key, endpoint, misconfigured, reason, since_ns, check_status, check_error, checked_at_ns)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+			service_account, server_key, endpoint, misconfigured, reason, since_ns, check_status, check_error, checked_at_ns,
+			channel_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.deleteCert, `DELETE FROM certificates WHERE id = ?`},
 		{&st.putSession, `INSERT OR REPLACE INTO sessions (sdk_app_id, user_id, device_id, platform, login_at_ns,
 			unread, held, caps, logged_out, locale) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
@@ -38,8 +38,9 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&st.addInbox, `INSERT OR IGNORE INTO inboxes (sdk_app_id, user_id) VALUES (?, ?)`},
 		// A plain INSERT: a second message with the same seq is an error, not a replacement.
 		{&st.putMessage, `INSERT INTO messages (sdk_app_id, user_id, seq, id, from_user, from_device, conv,
-			group_id, text, time_ns, push_title, push_desc, push_ext, push_disable, nickname)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+			group_id, text, time_ns, push_title, push_desc, push_ext, push_disable, nickname,
+			push_channel_id, push_sound, push_click_action, push_silent)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		// Seqs are uint64 bit-cast to int64: those at or below a Through under 2^63 are the
 		// non-negative ones up to it; at or above 2^63, all the non-negative ones and the
 		// negative ones up to it.
@@ -52,8 +53,9 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&st.putOpt, `INSERT OR REPLACE INTO receive_opts (sdk_app_id, user_id, conv, opt) VALUES (?, ?, ?, ?)`},
 		{&st.deleteOpt, `DELETE FROM receive_opts WHERE sdk_app_id = ? AND user_id = ? AND conv = ?`},
 		{&st.putPush, `INSERT OR REPLACE INTO pushes (id, sdk_app_id, user_id, device_id, certificate_id, token,
-			title, body, data, collapse_key, ttl_ns, notification_count, seqs, attempt, not_before_ns)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+			title, body, data, collapse_key, ttl_ns, notification_count, seqs, attempt, not_before_ns,
+			channel_id, sound, click_action, silent)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.deletePush, `DELETE FROM pushes WHERE id = ?`},
 		{&st.putCounter, `INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)`},
 		{&st.putPushSettings, `INSERT OR REPLACE INTO push_settings (sdk_app_id, user_id, enabled) VALUES (?, ?, ?)`},

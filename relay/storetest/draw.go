@@ -118,6 +118,7 @@ func (u *Universe) DrawRecord(t *rapid.T) relay.Record {
 			ServiceAccount: secret.New(RawString.Draw(t, "serviceAccount")),
 			ServerKey:      secret.New(RawString.Draw(t, "serverKey")),
 			Endpoint:       RawString.Draw(t, "endpoint"),
+			ChannelID:      RawString.Draw(t, "channelID"),
 			Status: relay.CertStatus{
 				Misconfigured: rapid.Bool().Draw(t, "misconfigured"),
 				Reason:        RawString.Draw(t, "reason"),
@@ -170,6 +171,9 @@ func (u *Universe) DrawRecord(t *rapid.T) relay.Record {
 			Push: relay.OfflinePush{
 				Title: RawString.Draw(t, "pushTitle"), Desc: RawString.Draw(t, "pushDesc"),
 				Ext: RawString.Draw(t, "pushExt"), Disable: rapid.Bool().Draw(t, "pushDisable"),
+				Android: relay.AndroidPush{ChannelID: RawString.Draw(t, "pushChannelID"), Sound: RawString.Draw(t, "pushSound"),
+					ClickAction: RawString.Draw(t, "pushClickAction")},
+				Silent: rapid.Bool().Draw(t, "pushSilent"),
 			},
 			Nickname: RawString.Draw(t, "nickname"),
 		}}
@@ -218,6 +222,10 @@ func (u *Universe) DrawRecord(t *rapid.T) relay.Record {
 				NotificationCount: rapid.Int().Draw(t, "count"),
 				Seqs:              DrawSeqs(t, "seqs"),
 				Attempt:           rapid.Int().Draw(t, "attempt"),
+				ChannelID:         RawString.Draw(t, "channelID"),
+				Sound:             RawString.Draw(t, "sound"),
+				ClickAction:       RawString.Draw(t, "clickAction"),
+				Silent:            rapid.Bool().Draw(t, "silent"),
 			},
 			NotBefore: DrawTime(t, "notBefore"),
 		}}

@@ -348,9 +348,9 @@ func (w *World) AddCertificate(c sim.CertificateSpec) (string, error) {
 	w.projects = append(w.projects, project)
 	w.mu.Unlock()
 	if c.API == "legacy" {
-		err = w.admin.PutCertificate(w.ctx, w.app(c.SDKAppID), id, c.PackageName, nil, creds.ServerKey, w.fcmURL)
+		err = w.admin.PutCertificateWithChannel(w.ctx, w.app(c.SDKAppID), id, c.PackageName, nil, creds.ServerKey, w.fcmURL, c.ChannelID)
 	} else {
-		err = w.admin.PutCertificate(w.ctx, w.app(c.SDKAppID), id, c.PackageName, creds.ServiceAccount, "", w.fcmURL)
+		err = w.admin.PutCertificateWithChannel(w.ctx, w.app(c.SDKAppID), id, c.PackageName, creds.ServiceAccount, "", w.fcmURL, c.ChannelID)
 	}
 	return creds.SenderID, err
 }

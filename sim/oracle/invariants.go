@@ -264,7 +264,7 @@ func (m *model) invariantPushContent(p relay.Push) {
 		return
 	}
 	d.unread++
-	want, ok := m.wantContent(d, p.Seqs)
+	want, ok := m.wantContent(d, p.CertificateID, p.Seqs)
 	if !ok {
 		return // messages the oracle never saw stored: invariant 1 names them
 	}
@@ -278,7 +278,7 @@ func (m *model) invariantPushContent(p relay.Push) {
 
 // wantContent is the content the rule gives a push covering seqs to d, with d's unread count
 // already counting the push; false if a seq is no message the oracle saw stored.
-func (m *model) wantContent(d *device, seqs []uint64) (relay.Push, bool) {
+func (m *model) wantContent(d *device, cert int64, seqs []uint64) (relay.Push, bool) {
 	u := d.key.User()
 	msgs := make([]relay.StoredMsg, 0, len(seqs))
 	for _, s := range seqs {
@@ -293,7 +293,10 @@ func (m *model) wantContent(d *device, seqs []uint64) (relay.Push, bool) {
 	}
 	last := msgs[len(msgs)-1]
 	want := relay.Push{NotificationCount: d.unread, CollapseKey: last.Conv,
-		Data: map[string]string{"conv": last.Conv, "seq": strconv.FormatUint(last.Seq, 10), "msgId": last.ID, "sender": last.From}}
+		Data:      map[string]string{"conv": last.Conv, "seq": strconv.FormatUint(last.Seq, 10), "msgId": last.ID, "sender": last.From},
+		ChannelID: cmp.Or(last.Push.Android.ChannelID, m.channels[cert]), Sound: last.Push.Android.Sound,
+		ClickAction: last.Push.Android.ClickAction,
+		Silent:      !slices.ContainsFunc(msgs, func(x relay.StoredMsg) bool { return !x.Push.Silent })}
 	if len(msgs) == 1 {
 		groupName := ""
 		if last.Group != "" {
@@ -330,14 +333,18 @@ func shorten(text string, limit int) string {
 	return string(r[:limit-1]) + "…"
 }
 
-// contentDiff says how a push's content (badge, title, body, collapse key, data) differs from
-// want's, or "" if it does not.
+// contentDiff says how a push's content (badge, silence, title, body, collapse key, Android
+// channel, sound and click action, data) differs from want's, or "" if it does not.
 func contentDiff(p, want relay.Push) string {
 	var out []string
 	if p.NotificationCount != want.NotificationCount {
 		out = append(out, fmt.Sprintf("badge %d, want %d (the unread count)", p.NotificationCount, want.NotificationCount))
 	}
-	for _, f := range []struct{ what, got, want string }{{"title", p.Title, want.Title}, {"body", p.Body, want.Body}, {"collapse key", p.CollapseKey, want.CollapseKey}} {
+	if p.Silent != want.Silent {
+		out = append(out, fmt.Sprintf("silent %v, want %v", p.Silent, want.Silent))
+	}
+	for _, f := range []struct{ what, got, want string }{{"title", p.Title, want.Title}, {"body", p.Body, want.Body}, {"collapse key", p.CollapseKey, want.CollapseKey},
+		{"channel", p.ChannelID, want.ChannelID}, {"sound", p.Sound, want.Sound}, {"click action", p.ClickAction, want.ClickAction}} {
 		if f.got != f.want {
 			out = append(out, fmt.Sprintf("%s %q, want %q", f.what, f.got, f.want))
 		}

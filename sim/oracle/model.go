@@ -54,6 +54,8 @@ type model struct {
 	// contents are the pushes decided so far as first decided, by push ID: their retries
 	// carry the same content.
 	contents map[uint64]relay.Push
+	// channels are the certificates' default Android notification channels, by certificate ID.
+	channels map[int64]string
 	// reporters names, per (app, token), the (user, device) whose report of it the relay
 	// accepted last: the one the token is bound to.
 	reporters map[appToken]relay.DeviceKey
@@ -183,7 +185,7 @@ func newModel(cfg Config) *model {
 		muted: map[relay.UserKey]map[string]bool{}, pushes: map[uint64]*push{}, owed: map[owedKey]bool{},
 		undecided: map[owedKey]bool{}, held: map[relay.DeviceKey]map[uint64]bool{}, tokens: map[string]*device{},
 		contents: map[uint64]relay.Push{}, reporters: map[appToken]relay.DeviceKey{}, groupNames: map[groupKey]string{},
-		pushesOff: map[relay.UserKey]bool{}, backOn: map[relay.UserKey]bool{}}
+		pushesOff: map[relay.UserKey]bool{}, backOn: map[relay.UserKey]bool{}, channels: map[int64]string{}}
 }
 
 // ownThrottles reports whether fakefcm's throttles are FCM's documented ones or looser: zero

@@ -45,7 +45,9 @@ const (
 	// PushContent: a push carries what its messages call for — title the sender (or
 	// offlinePush.title), body the text shortened to 100 characters (or offlinePush.desc), the
 	// conversation as collapse key and in the data; a summary of several says "N new messages"
-	// under the app's name — and its badge is the device's unread count: the latest
+	// under the app's name; the Android channel, sound and click action are the last message's
+	// (the channel else the certificate's default), and the push is silent iff every message it
+	// covers asked for that — and its badge is the device's unread count: the latest
 	// background {unread}, one more per push decided since. A retry carries the same.
 	PushContent = "a push carries its messages' title, body and collapse key, and the unread count as badge"
 	// LoginPolicy: a kicked frame goes only to a device whose session the app's login policy
@@ -204,6 +206,12 @@ func (o *Oracle) AddApp(a relay.AppConfig) { o.do(func(m *model) { m.addApp(a) }
 
 // AddDevice tells the oracle of a phone. Events about phones it was not told of are ignored.
 func (o *Oracle) AddDevice(d *sim.Device) { o.do(func(m *model) { m.addDevice(d) }) }
+
+// AddCertificate tells the oracle of a certificate the run provisions: its default Android
+// channel is what pushes through it carry when their message names none.
+func (o *Oracle) AddCertificate(c sim.CertificateSpec) {
+	o.do(func(m *model) { m.channels[c.ID] = c.ChannelID })
+}
 
 // Tap takes one event from a world's tap (sim.VirtualWorld.SetTap, live.Config.Tap).
 func (o *Oracle) Tap(e sim.TapEvent) { o.do(func(m *model) { m.tap(e) }) }
