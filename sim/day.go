@@ -25,6 +25,10 @@ type DayConfig struct {
 	// MeasureHeap collects garbage once the day is done (outside Wall) and reports the live
 	// heap in DayResult.LiveHeap: what the world holds after a day.
 	MeasureHeap bool
+
+	// tune, if set, adjusts the virtual world's config before it is built (tests: the event log,
+	// eager heartbeats).
+	tune func(*VirtualConfig)
 }
 
 // DayResult is what a day produced.
@@ -37,6 +41,8 @@ type DayResult struct {
 	Pushes   int           // pushes the relay handed to FCM
 	Received int           // pushes that reached phones
 	LiveHeap uint64        // bytes live once the day is done, with MeasureHeap
+
+	logHash uint64 // the event log's hash, when a tune turned the log on
 }
 
 // PerPhone is the wall time the day took per phone: flat as the day grows if its cost is linear.
@@ -64,7 +70,11 @@ func RunDay(cfg DayConfig, now func() time.Time) (DayResult, error) {
 		cfg.Sessions = 6
 	}
 	const app, secretKey = 1400000001, "day-in-the-life-secret-0123"
-	w, err := NewVirtual(VirtualConfig{Seed: cfg.Seed, Lean: true, FastPushes: true, FCMCountsOnly: true, Relay: relay.Config{InboxLimit: 1000, TraceLimit: 10_000}})
+	vcfg := VirtualConfig{Seed: cfg.Seed, Lean: true, FastPushes: true, FCMCountsOnly: true, LazyHeartbeats: true, Relay: relay.Config{InboxLimit: 1000, TraceLimit: 10_000}}
+	if cfg.tune != nil {
+		cfg.tune(&vcfg)
+	}
+	w, err := NewVirtual(vcfg)
 	if err != nil {
 		return DayResult{}, err
 	}
@@ -121,6 +131,7 @@ func RunDay(cfg DayConfig, now func() time.Time) (DayResult, error) {
 	res.Wall = now().Sub(began)
 	res.Events = w.eng.Events()
 	res.Virtual = cfg.Duration
+	res.logHash, _ = w.EventLog()
 	if cfg.MeasureHeap {
 		runtime.GC()
 		var ms runtime.MemStats
