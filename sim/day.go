@@ -96,14 +96,15 @@ func RunDay(cfg DayConfig, now func() time.Time) (DayResult, error) {
 	// Plan each phone's day — sessions spread over the day, messages sent within them — and
 	// schedule only each phone's next action, so the event queue holds about one entry per phone.
 	slot := cfg.Duration / time.Duration(cfg.Sessions)
+	perSession := cfg.Messages / cfg.Sessions
+	var sends []action
 	for _, d := range devices {
-		var plan []action
-		perSession := cfg.Messages / cfg.Sessions
+		plan := make([]action, 0, 3*cfg.Sessions+cfg.Messages) // an open, a background and a kill a session
 		for s := range cfg.Sessions {
 			open := start.Add(time.Duration(s)*slot + time.Duration(rng.Int64N(int64(slot/2))))
 			length := 10*time.Minute + time.Duration(rng.Int64N(int64(20*time.Minute)))
 			plan = append(plan, action{at: open, kind: actOpen})
-			var sends []action
+			sends = sends[:0]
 			for range perSession + boolInt(s < cfg.Messages%cfg.Sessions) {
 				at := open.Add(time.Minute + time.Duration(rng.Int64N(int64(length-2*time.Minute))))
 				sends = append(sends, action{at: at, kind: actSend, to: rng.IntN(cfg.Devices)})
@@ -114,6 +115,7 @@ func RunDay(cfg DayConfig, now func() time.Time) (DayResult, error) {
 		}
 		slices.SortStableFunc(plan, func(a, b action) int { return a.at.Compare(b.at) })
 		p := &phonePlan{w: w, d: d, plan: plan, res: &res, first: true}
+		p.step = p.doNext
 		p.next()
 	}
 	w.OnTrace(func(e relay.TraceEntry) {
@@ -162,22 +164,26 @@ type action struct {
 type phonePlan struct {
 	w     *VirtualWorld
 	d     *Device
-	plan  []action
+	plan  []action // plan[0] is the action scheduled, the others still to come
 	res   *DayResult
 	first bool
 	sent  int
+	step  func() // doNext, made once: the day schedules millions of actions
 }
 
+// next schedules the plan's first action.
 func (p *phonePlan) next() {
-	if len(p.plan) == 0 {
-		return
+	if len(p.plan) > 0 {
+		p.w.eng.At(p.plan[0].at, p.step)
 	}
+}
+
+// doNext does the scheduled action and schedules the one after it.
+func (p *phonePlan) doNext() {
 	a := p.plan[0]
 	p.plan = p.plan[1:]
-	p.w.eng.At(a.at, func() {
-		p.do(a)
-		p.next()
-	})
+	p.do(a)
+	p.next()
 }
 
 func (p *phonePlan) do(a action) {

@@ -67,6 +67,9 @@ type VirtualWorld struct {
 	store     *relay.MemoryStore
 	epoch     int // bumped at each relay restart: what the old relay started is forgotten
 	relayWake waker
+	// relayTick and fcmTick tick the cores when their wakers fire (made once: every Ready would
+	// otherwise build a closure for the waker, armed or not).
+	relayTick, fcmTick func()
 
 	fcm     *fakefcm.Core
 	fcmWake waker
@@ -119,6 +122,8 @@ func NewVirtual(cfg VirtualConfig) (*VirtualWorld, error) {
 		certs: map[int64]worldCert{}, conns: map[relay.ConnID]*vconn{}, fcmByTk: map[string]*vfcm{}, queued: map[uint64]struct{}{},
 		log: eventLog{on: cfg.Log || cfg.KeepLog, keep: cfg.KeepLog, hash: fnv.New64a()},
 	}
+	w.relayTick = func() { _ = w.step(relay.Input{Kind: relay.InputTick}, nil) }
+	w.fcmTick = func() { w.fcmDo(func(c *fakefcm.Core, now time.Time) { c.Tick(now) }) }
 	if w.relay, err = relay.New(cfg.Relay, nil); err != nil {
 		return nil, fmt.Errorf("relay: %w", err)
 	}
@@ -337,7 +342,7 @@ func (w *VirtualWorld) relayReady() {
 		}
 	}
 	if at, ok := w.relay.NextWake(); ok {
-		w.relayWake.arm(w.eng, at, func() { _ = w.step(relay.Input{Kind: relay.InputTick}, nil) })
+		w.relayWake.arm(w.eng, at, w.relayTick)
 	}
 }
 
@@ -350,7 +355,7 @@ func (w *VirtualWorld) fcmDo(fn func(c *fakefcm.Core, now time.Time)) {
 		}
 	}
 	if at, ok := w.fcm.NextWake(); ok {
-		w.fcmWake.arm(w.eng, at, func() { w.fcmDo(func(c *fakefcm.Core, now time.Time) { c.Tick(now) }) })
+		w.fcmWake.arm(w.eng, at, w.fcmTick)
 	}
 }
 
