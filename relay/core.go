@@ -126,7 +126,22 @@ type Core struct {
 	sendToken       uint64
 
 	ready Ready
+
+	heard HeardFunc // nil unless the driver answers heartbeats itself (SetHeard)
 }
+
+// HeardFunc answers, for a connection, when the driver last took a heartbeat (ping) on it that
+// it did not hand to the core as a frame; the zero time if none.
+type HeardFunc func(ConnID) time.Time
+
+// SetHeard lets the driver answer steady heartbeats itself: it writes the pong and keeps the
+// ping's time, and the core asks fn for it only when the connection's heartbeat deadline comes
+// due, as if every ping had arrived as a frame. The connection and its device count as last
+// heard from at that time from then on (DeviceView.LastSeen lags meanwhile), and such pings
+// take no token of the flood limit. For a simulator's long runs, where millions of heartbeats
+// change nothing; fn must answer deterministically, and never with a time ahead of the one the
+// core was last given.
+func (c *Core) SetHeard(fn HeardFunc) { c.heard = fn }
 
 type app struct {
 	cfg  AppConfig

@@ -135,6 +135,15 @@ func (c *Core) closeConn(cn *conn, code int, reason string) {
 
 // checkHeartbeat closes a connection silent past the deadline, or looks again later.
 func (c *Core) checkHeartbeat(cn *conn) {
+	if c.heard != nil {
+		// Heartbeats the driver answered itself count as frames heard at their time.
+		if at := c.heard(cn.id); at.After(cn.lastSeen) && !at.After(c.now) {
+			cn.lastSeen = at
+			if d := cn.dev; d != nil && at.After(d.lastSeen) {
+				d.lastSeen = at
+			}
+		}
+	}
 	deadline := cn.lastSeen.Add(c.cfg.HeartbeatDeadline.D())
 	if c.now.Before(deadline) {
 		c.timers.Push(deadline, timer{kind: timerHeartbeat, conn: cn, gen: cn.gen})

@@ -25,6 +25,10 @@ type DayConfig struct {
 	// MeasureHeap collects garbage once the day is done (outside Wall) and reports the live
 	// heap in DayResult.LiveHeap: what the world holds after a day.
 	MeasureHeap bool
+
+	// tune, if set, adjusts the virtual world's config before it is built (tests: the event log,
+	// eager heartbeats).
+	tune func(*VirtualConfig)
 }
 
 // DayResult is what a day produced.
@@ -37,6 +41,8 @@ type DayResult struct {
 	Pushes   int           // pushes the relay handed to FCM
 	Received int           // pushes that reached phones
 	LiveHeap uint64        // bytes live once the day is done, with MeasureHeap
+
+	logHash uint64 // the event log's hash, when a tune turned the log on
 }
 
 // PerPhone is the wall time the day took per phone: flat as the day grows if its cost is linear.
@@ -64,7 +70,11 @@ func RunDay(cfg DayConfig, now func() time.Time) (DayResult, error) {
 		cfg.Sessions = 6
 	}
 	const app, secretKey = 1400000001, "day-in-the-life-secret-0123"
-	w, err := NewVirtual(VirtualConfig{Seed: cfg.Seed, Lean: true, FastPushes: true, FCMCountsOnly: true, Relay: relay.Config{InboxLimit: 1000, TraceLimit: 10_000}})
+	vcfg := VirtualConfig{Seed: cfg.Seed, Lean: true, FastPushes: true, FCMCountsOnly: true, LazyHeartbeats: true, Relay: relay.Config{InboxLimit: 1000, TraceLimit: 10_000}}
+	if cfg.tune != nil {
+		cfg.tune(&vcfg)
+	}
+	w, err := NewVirtual(vcfg)
 	if err != nil {
 		return DayResult{}, err
 	}
@@ -86,14 +96,15 @@ func RunDay(cfg DayConfig, now func() time.Time) (DayResult, error) {
 	// Plan each phone's day — sessions spread over the day, messages sent within them — and
 	// schedule only each phone's next action, so the event queue holds about one entry per phone.
 	slot := cfg.Duration / time.Duration(cfg.Sessions)
+	perSession := cfg.Messages / cfg.Sessions
+	var sends []action
 	for _, d := range devices {
-		var plan []action
-		perSession := cfg.Messages / cfg.Sessions
+		plan := make([]action, 0, 3*cfg.Sessions+cfg.Messages) // an open, a background and a kill a session
 		for s := range cfg.Sessions {
 			open := start.Add(time.Duration(s)*slot + time.Duration(rng.Int64N(int64(slot/2))))
 			length := 10*time.Minute + time.Duration(rng.Int64N(int64(20*time.Minute)))
 			plan = append(plan, action{at: open, kind: actOpen})
-			var sends []action
+			sends = sends[:0]
 			for range perSession + boolInt(s < cfg.Messages%cfg.Sessions) {
 				at := open.Add(time.Minute + time.Duration(rng.Int64N(int64(length-2*time.Minute))))
 				sends = append(sends, action{at: at, kind: actSend, to: rng.IntN(cfg.Devices)})
@@ -104,6 +115,7 @@ func RunDay(cfg DayConfig, now func() time.Time) (DayResult, error) {
 		}
 		slices.SortStableFunc(plan, func(a, b action) int { return a.at.Compare(b.at) })
 		p := &phonePlan{w: w, d: d, plan: plan, res: &res, first: true}
+		p.step = p.doNext
 		p.next()
 	}
 	w.OnTrace(func(e relay.TraceEntry) {
@@ -121,6 +133,7 @@ func RunDay(cfg DayConfig, now func() time.Time) (DayResult, error) {
 	res.Wall = now().Sub(began)
 	res.Events = w.eng.Events()
 	res.Virtual = cfg.Duration
+	res.logHash, _ = w.EventLog()
 	if cfg.MeasureHeap {
 		runtime.GC()
 		var ms runtime.MemStats
@@ -151,22 +164,26 @@ type action struct {
 type phonePlan struct {
 	w     *VirtualWorld
 	d     *Device
-	plan  []action
+	plan  []action // plan[0] is the action scheduled, the others still to come
 	res   *DayResult
 	first bool
 	sent  int
+	step  func() // doNext, made once: the day schedules millions of actions
 }
 
+// next schedules the plan's first action.
 func (p *phonePlan) next() {
-	if len(p.plan) == 0 {
-		return
+	if len(p.plan) > 0 {
+		p.w.eng.At(p.plan[0].at, p.step)
 	}
+}
+
+// doNext does the scheduled action and schedules the one after it.
+func (p *phonePlan) doNext() {
 	a := p.plan[0]
 	p.plan = p.plan[1:]
-	p.w.eng.At(a.at, func() {
-		p.do(a)
-		p.next()
-	})
+	p.do(a)
+	p.next()
 }
 
 func (p *phonePlan) do(a action) {

@@ -344,6 +344,9 @@ func (d *Device) ForceStop() {
 // the app's connection goes half-open), and the FCM channel breaks.
 func (d *Device) NetLoss() {
 	defer d.lifecycle("netLoss")
+	if k, ok := d.link.(beatKeeper); ok {
+		k.unsteady()
+	}
 	d.netUp = false
 	d.closeFCM()
 }

@@ -88,7 +88,35 @@ func (d *Device) heartbeat() {
 		d.pingTick = d.ping
 	}
 	d.pingLink = d.link
+	if k, ok := d.link.(beatKeeper); ok {
+		if cancel, ok := k.keepBeats(d.cfg.Heartbeat); ok {
+			d.pingCancel = cancel
+			return
+		}
+	}
 	d.pingCancel = d.env.After(d.cfg.Heartbeat, d.pingTick)
+}
+
+// beatKeeper is a RelayLink that can keep the app's heartbeat itself while nothing changes (the
+// virtual network with LazyHeartbeats): no event per ping, the pings and their pongs accounted
+// for when something does change (resumeBeats).
+type beatKeeper interface {
+	// keepBeats takes over the heartbeat from now on, one ping every interval, if it can; cancel
+	// stops it as cancelling the app's timer would.
+	keepBeats(every time.Duration) (cancel func(), ok bool)
+	// unsteady hands the heartbeat back to the app (resumeBeats), before a change of the
+	// phone's network.
+	unsteady()
+}
+
+// resumeBeats takes the heartbeat back from a beatKeeper: last is its latest ping (zero if none
+// yet) and pong when that ping's pong arrived; the next ping is due at next.
+func (d *Device) resumeBeats(last, pong, next time.Time) {
+	// The pong raised lastHeard unless a frame heard after the ping set it (to its own time).
+	if !last.IsZero() && last.After(d.lastHeard) && pong.After(d.lastHeard) {
+		d.lastHeard = pong
+	}
+	d.pingCancel = d.env.After(next.Sub(d.env.Now()), d.pingTick)
 }
 
 // ping is one heartbeat on pingLink: a ping, or giving up on a silent connection.

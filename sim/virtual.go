@@ -41,6 +41,13 @@ type VirtualConfig struct {
 	// FCMCountsOnly runs fakefcm's core without message records, only its counts: FCMRecords
 	// returns none. For long runs that read no record.
 	FCMCountsOnly bool
+	// LazyHeartbeats answers the app's pings in the network rather than through the relay core:
+	// the pong comes back as it would, and the core learns of the ping only when the
+	// connection's heartbeat deadline comes due (relay.Core.SetHeard), so a dead connection is
+	// still closed at the same moment. The relay's DeviceView.LastSeen lags meanwhile and pings
+	// take no flood token. Ignored while a tap watches the relay's inputs or the relay is a
+	// cluster. For long runs: a day of heartbeats is millions of frames that change nothing.
+	LazyHeartbeats bool
 	// Log keeps the event log: a hash of every event (for determinism checks) and, with
 	// KeepLog, its lines. Off, a long run spends nothing on it.
 	Log     bool
@@ -60,6 +67,9 @@ type VirtualWorld struct {
 	store     *relay.MemoryStore
 	epoch     int // bumped at each relay restart: what the old relay started is forgotten
 	relayWake waker
+	// relayTick and fcmTick tick the cores when their wakers fire (made once: every Ready would
+	// otherwise build a closure for the waker, armed or not).
+	relayTick, fcmTick func()
 
 	fcm     *fakefcm.Core
 	fcmWake waker
@@ -112,9 +122,12 @@ func NewVirtual(cfg VirtualConfig) (*VirtualWorld, error) {
 		certs: map[int64]worldCert{}, conns: map[relay.ConnID]*vconn{}, fcmByTk: map[string]*vfcm{}, queued: map[uint64]struct{}{},
 		log: eventLog{on: cfg.Log || cfg.KeepLog, keep: cfg.KeepLog, hash: fnv.New64a()},
 	}
+	w.relayTick = func() { _ = w.step(relay.Input{Kind: relay.InputTick}, nil) }
+	w.fcmTick = func() { w.fcmDo(func(c *fakefcm.Core, now time.Time) { c.Tick(now) }) }
 	if w.relay, err = relay.New(cfg.Relay, nil); err != nil {
 		return nil, fmt.Errorf("relay: %w", err)
 	}
+	w.hookHeard()
 	return w, nil
 }
 
@@ -215,6 +228,9 @@ func (w *VirtualWorld) tapped(e TapEvent) {
 
 // SetLink (World) gives a phone a link of its own.
 func (w *VirtualWorld) SetLink(d *Device, l Link) error {
+	if k, ok := d.link.(beatKeeper); ok {
+		k.unsteady() // the pings so far crossed the old link
+	}
 	w.links.Set(d, l)
 	return nil
 }
@@ -253,6 +269,25 @@ func (w *VirtualWorld) receive(conn relay.ConnID, f relay.ClientFrame, dev *Devi
 	}
 	w.relay.Receive(w.eng.Now(), conn, f)
 	w.relayReady()
+}
+
+// hookHeard lets the relay core ask for the pings the network answered (LazyHeartbeats).
+func (w *VirtualWorld) hookHeard() {
+	if !w.cfg.LazyHeartbeats {
+		return
+	}
+	w.relay.SetHeard(func(id relay.ConnID) time.Time {
+		if c := w.conns[id]; c != nil {
+			return c.relayHeard()
+		}
+		return time.Time{}
+	})
+}
+
+// lazyPings reports whether the network answers pings itself now (LazyHeartbeats): not while a
+// tap must see every input, nor in a cluster.
+func (w *VirtualWorld) lazyPings() bool {
+	return w.cfg.LazyHeartbeats && w.tap == nil && w.cl == nil
 }
 
 // RelayDo runs fn on the relay core at the current time and carries out its Ready.
@@ -307,7 +342,7 @@ func (w *VirtualWorld) relayReady() {
 		}
 	}
 	if at, ok := w.relay.NextWake(); ok {
-		w.relayWake.arm(w.eng, at, func() { _ = w.step(relay.Input{Kind: relay.InputTick}, nil) })
+		w.relayWake.arm(w.eng, at, w.relayTick)
 	}
 }
 
@@ -320,7 +355,7 @@ func (w *VirtualWorld) fcmDo(fn func(c *fakefcm.Core, now time.Time)) {
 		}
 	}
 	if at, ok := w.fcm.NextWake(); ok {
-		w.fcmWake.arm(w.eng, at, func() { w.fcmDo(func(c *fakefcm.Core, now time.Time) { c.Tick(now) }) })
+		w.fcmWake.arm(w.eng, at, w.fcmTick)
 	}
 }
 
@@ -449,6 +484,7 @@ func (w *VirtualWorld) RestartRelay() error {
 		return err
 	}
 	w.relay = core
+	w.hookHeard()
 	w.relayWake.reset()
 	w.relayReady()
 	return nil

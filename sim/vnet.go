@@ -15,6 +15,14 @@ type vconn struct {
 	relayOpen bool // the relay knows it (opened, not yet closed on its side)
 	devClosed bool // the device closed it
 	link      ConnLink
+	// heardAt is when the latest ping the network answered itself left the phone
+	// (LazyHeartbeats): the relay core asks for it at the connection's heartbeat deadline.
+	heardAt time.Time
+	// While beating, the network keeps the app's heartbeat (beatKeeper): a ping every
+	// beatEvery since beatFrom, each answered at once, with no event of its own.
+	beating   bool
+	beatFrom  time.Time
+	beatEvery time.Duration
 	// up and down are the frames on their way to the relay and to the phone.
 	up   lane[relay.ClientFrame]
 	down lane[relay.ServerFrame]
@@ -82,10 +90,73 @@ func (c *vconn) Send(f relay.ClientFrame) {
 	if f.Op == relay.OpPing && c.relayOpen {
 		// A heartbeat only moves the connection's deadline, 90 s or so away: it is applied when
 		// sent rather than a latency later, which spares a day of heartbeats an event each.
+		if c.w.lazyPings() {
+			// The relay core would answer with a pong and change nothing else: the network
+			// answers, and the core reads heardAt when the connection's deadline comes due.
+			c.heardAt = c.w.eng.Now()
+			c.dev.heard(c, c.heardAt.Add(c.w.links.Delay(c.dev)))
+			return
+		}
 		c.receive(f)
 		return
 	}
 	c.up.send(c.w.eng, c.w.links.Delay(c.dev), f, c.deliverUp)
+}
+
+// keepBeats (beatKeeper) keeps the app's heartbeat while every ping would cross and be answered
+// the same way: lazy pings, the relay has the connection, and the link neither jitters, loses
+// nor is cut (its crossings draw nothing from the network's randomness).
+func (c *vconn) keepBeats(every time.Duration) (func(), bool) {
+	l := c.w.links.Of(c.dev)
+	if !c.w.lazyPings() || !c.relayOpen || c.devClosed || l.Jitter > 0 || l.Loss > 0 || c.w.links.Cut(c.dev) {
+		return nil, false
+	}
+	c.beating, c.beatFrom, c.beatEvery = true, c.w.eng.Now(), every
+	return c.stopBeats, true
+}
+
+// lastBeat is the latest ping of a kept heartbeat at or before now (zero if none yet), and when
+// the next is due.
+func (c *vconn) lastBeat() (last, next time.Time) {
+	n := c.w.eng.Now().Sub(c.beatFrom) / c.beatEvery
+	next = c.beatFrom.Add((n + 1) * c.beatEvery)
+	if n == 0 {
+		return time.Time{}, next
+	}
+	return c.beatFrom.Add(n * c.beatEvery), next
+}
+
+// stopBeats ends a kept heartbeat as the app's cancelled timer would: its pings so far stay
+// heard by the relay.
+func (c *vconn) stopBeats() {
+	if !c.beating {
+		return
+	}
+	c.beating = false
+	if last, _ := c.lastBeat(); last.After(c.heardAt) {
+		c.heardAt = last
+	}
+}
+
+// unsteady (beatKeeper) hands a kept heartbeat back to the app, its pings so far accounted for:
+// the relay heard them, and the app their pongs.
+func (c *vconn) unsteady() {
+	if !c.beating {
+		return
+	}
+	c.stopBeats()
+	last, next := c.lastBeat()
+	c.dev.resumeBeats(last, last.Add(c.w.links.Delay(c.dev)), next)
+}
+
+// relayHeard is when the relay last heard a ping the network answered (relay.Core.SetHeard).
+func (c *vconn) relayHeard() time.Time {
+	if c.beating {
+		if last, _ := c.lastBeat(); last.After(c.heardAt) {
+			return last
+		}
+	}
+	return c.heardAt
 }
 
 // deliverUp hands a frame that crossed the link to the relay, if it still has the connection.
@@ -144,6 +215,7 @@ func (c *vconn) deliverDown(f relay.ServerFrame) {
 
 // closedByRelay: the relay closed the connection; the device hears of it if the link lets it.
 func (c *vconn) closedByRelay(reason string) {
+	c.unsteady()
 	c.relayOpen = false
 	delete(c.w.conns, c.id)
 	if !c.w.links.RelayClosed(c.dev, &c.link) {
@@ -160,6 +232,7 @@ func (c *vconn) closedByRelay(reason string) {
 // relayGone: the relay process died; the device's next read fails (if it has network), after
 // the frames already on their way, as a socket's buffered data arrives before its end.
 func (c *vconn) relayGone() {
+	c.unsteady()
 	c.relayOpen = false
 	c.down.after(c.w.eng, c.w.links.Delay(c.dev), func() {
 		if !c.devClosed && !c.w.links.Cut(c.dev) {
