@@ -73,9 +73,12 @@ func (c *Console) usersPage(w http.ResponseWriter, r *http.Request, s *session) 
 
 // userInfo is what the user page shows.
 type userInfo struct {
-	App     uint64
-	User    string
-	LastSeq uint64
+	App  uint64
+	User string
+	// Nickname is the user's profile nickname, the title of the pushes of its messages; empty
+	// when it has none (the user ID titles them then).
+	Nickname string
+	LastSeq  uint64
 	// PushesOn is the user's push settings: false while the user turned pushes off.
 	PushesOn bool
 	Devices  []deviceRow
@@ -88,7 +91,9 @@ type userInfo struct {
 // only: the whole token never reaches a template.
 type deviceRow struct {
 	ID, Platform string
-	State        string
+	// Locale is the language the device logged in with: its pushes' texts are in it.
+	Locale string
+	State  string
 	// Tone is the state's badge: ok (connected), warn (pushed) or bad (not reachable).
 	Tone      string
 	LoginAt   time.Time
@@ -117,11 +122,11 @@ func (c *Console) userPage(w http.ResponseWriter, r *http.Request, s *session, a
 // userInfo turns the API's view of a user into the page's rows, read at the console's now.
 func (c *Console) userInfo(app uint64, v relay.UserView) userInfo {
 	now := c.cfg.Now()
-	u := userInfo{App: app, User: v.UserID, LastSeq: v.LastSeq, PushesOn: v.PushSettings.Enabled, Self: userPath(app, v.UserID),
+	u := userInfo{App: app, User: v.UserID, Nickname: v.Nickname, LastSeq: v.LastSeq, PushesOn: v.PushSettings.Enabled, Self: userPath(app, v.UserID),
 		Kick: userPath(app, v.UserID) + "/kick", Trace: userTraceLink(app, v.UserID),
 		Certificates: certsPage(app)}
 	for _, d := range v.Devices {
-		row := deviceRow{ID: d.DeviceID, Platform: d.Platform, LoginAt: d.LoginAt, LastSeen: d.LastSeen,
+		row := deviceRow{ID: d.DeviceID, Platform: d.Platform, Locale: d.Locale, LoginAt: d.LoginAt, LastSeen: d.LastSeen,
 			Unread: d.Unread, Caps: d.Caps,
 			TestPush: userPath(app, v.UserID) + "/devices/" + url.PathEscape(d.DeviceID) + "/test-push"}
 		row.State, row.Tone = deviceState(d, v.PushSettings)

@@ -55,6 +55,12 @@ func TestConsoleUserPageShowsDevicesAndKicks(t *testing.T) {
 		_, err := web.Do(ctx, relay.ClientFrame{Op: relay.OpBackground, Unread: 0})
 		require.NoError(t, err)
 		bob := b.launch("bob", "bob-phone")
+		// An iPad of alice's logs in with its language, without a token.
+		tablet := b.dial()
+		sig := relay.MakeUserSig(appSecret, relay.UserSigClaims{SDKAppID: appID, UserID: "alice", Expire: time.Now().Add(time.Hour).Unix()})
+		_, err = tablet.Request(ctx, relay.ClientFrame{Op: relay.OpLogin, SDKAppID: appID, UserID: "alice", UserSig: sig,
+			DeviceID: "alice-tablet", Platform: "ios", Locale: "zh-HK"})
+		require.NoError(t, err)
 		require.NoError(t, phone.Drop()) // killed: pushed from now on
 		synctest.Wait()
 		bob.send("alice", "are you there?")
@@ -75,8 +81,10 @@ func TestConsoleUserPageShowsDevicesAndKicks(t *testing.T) {
 		var v relay.UserView
 		_, body := b.admin("GET", fmt.Sprintf("/admin/v1/apps/%d/users/alice", appID), "")
 		require.NoError(t, json.Unmarshal([]byte(body), &v))
-		require.Len(t, v.Devices, 2)
+		require.Len(t, v.Devices, 3)
 		for _, want := range []string{
+			"Nickname: none: the pushes of this user's messages are titled with the user ID",
+			"ios · <code>zh-HK</code>",
 			"alice-phone", "alice-web", "android", "web",
 			"logged in · app killed (no connection): messages are pushed",
 			"logged in · connected · background",
@@ -93,6 +101,14 @@ func TestConsoleUserPageShowsDevicesAndKicks(t *testing.T) {
 		}
 		require.NotContains(t, page, phoneToken, "the whole token is never on the page")
 		requireNoSecret(t, ub, page)
+		require.Equal(t, 1, strings.Count(page, "<code>zh-HK</code>"), "only the device that gave a locale shows one")
+
+		// The administrator gives alice a nickname: the page shows it beside her ID.
+		status, body = b.admin("PUT", client.ProfilePath(appID, "alice"), `{"nickname":"Alice 小红"}`)
+		require.Equal(t, http.StatusOK, status, body)
+		_, page = ub.Open(loc)
+		require.Contains(t, page, "User <code>alice</code> “Alice 小红”")
+		require.Contains(t, page, "Nickname: <strong>Alice 小红</strong> (titles the pushes of this user's messages)")
 		_, bobPage := ub.Open(fmt.Sprintf("/console/apps/%d/users/bob", appID))
 		require.Contains(t, bobPage, "logged in · connected · foreground")
 
@@ -117,8 +133,8 @@ func TestConsoleUserPageShowsDevicesAndKicks(t *testing.T) {
 		require.Equal(t, http.StatusSeeOther, status)
 		require.Equal(t, fmt.Sprintf("/console/apps/%d/users/alice", appID), loc)
 		_, page = ub.Open(loc)
-		require.Contains(t, page, "Kicked 2 devices of alice")
-		require.Equal(t, 2, strings.Count(page, "logged out (ended: kicked)"), page)
+		require.Contains(t, page, "Kicked 3 devices of alice")
+		require.Equal(t, 3, strings.Count(page, "logged out (ended: kicked)"), page)
 		require.Contains(t, log.String(), "console: signed in")
 		requireNoSecret(t, ub, log.String())
 	})
