@@ -655,20 +655,28 @@ func (p *propRun) writeCounterexample(t *rapid.T, test string) {
 // applied, and no expectations — the runner's oracle holds the replay to the invariants.
 func scenarioYAML(p *propRun, test string) ([]byte, error) {
 	type yamlApp struct {
-		SDKAppID    uint64            `yaml:"sdkAppId"`
-		LoginPolicy relay.LoginPolicy `yaml:"loginPolicy"`
-		Caps        *relay.Caps       `yaml:"caps,omitempty"`
+		SDKAppID      uint64                        `yaml:"sdkAppId"`
+		LoginPolicy   relay.LoginPolicy             `yaml:"loginPolicy"`
+		Caps          *relay.Caps                   `yaml:"caps,omitempty"`
+		DefaultLocale string                        `yaml:"defaultLocale,omitempty"`
+		PushTemplates map[string]relay.PushTemplate `yaml:"pushTemplates,omitempty"`
+	}
+	type yamlCertificate struct {
+		ID        int64  `yaml:"id"`
+		ChannelID string `yaml:"channelId,omitempty"`
 	}
 	type yamlDevice struct {
 		ID       string `yaml:"id"`
 		User     string `yaml:"user"`
 		Platform string `yaml:"platform"`
+		Locale   string `yaml:"locale,omitempty"`
 	}
 	type doc struct {
 		Name        string             `yaml:"name"`
 		Description string             `yaml:"description"`
 		Replay      scenarios.Replay   `yaml:"replay"`
 		Apps        []yamlApp          `yaml:"apps"`
+		Certs       []yamlCertificate  `yaml:"certificates"`
 		FCM         fakefcm.Behaviour  `yaml:"fcm,omitempty"`
 		Network     map[string]any     `yaml:"network,omitempty"`
 		Cluster     *scenarios.Cluster `yaml:"cluster,omitempty"`
@@ -687,7 +695,8 @@ func scenarioYAML(p *propRun, test string) ([]byte, error) {
 			"pushsim run holds them to the same invariants, so it fails while the bug is there.", test, violation),
 		Replay:  scenarios.Replay{Seed: &seed, Settle: &settle, Settled: p.settled},
 		FCM:     p.spec.FCM,
-		Apps:    []yamlApp{{SDKAppID: propApp, LoginPolicy: p.spec.Policy}},
+		Apps:    []yamlApp{{SDKAppID: propApp, LoginPolicy: p.spec.Policy, PushTemplates: p.spec.Templates}},
+		Certs:   []yamlCertificate{{ID: scenarios.DefaultCertificate, ChannelID: p.spec.ChannelID}},
 		Cluster: p.spec.Cluster,
 	}
 	if p.spec.Caps != (relay.Caps{}) {
@@ -698,7 +707,7 @@ func scenarioYAML(p *propRun, test string) ([]byte, error) {
 		d.Network = map[string]any{"jitter": p.spec.Jitter.String()}
 	}
 	for _, ds := range p.spec.Devices {
-		d.Devices = append(d.Devices, yamlDevice{ID: ds.ID, User: ds.User, Platform: ds.Platform})
+		d.Devices = append(d.Devices, yamlDevice{ID: ds.ID, User: ds.User, Platform: ds.Platform, Locale: ds.Locale})
 	}
 	if len(p.spec.Group) > 0 {
 		d.Steps = append(d.Steps, p.groupStep())
@@ -713,19 +722,24 @@ func scenarioYAML(p *propRun, test string) ([]byte, error) {
 var actKinds = []string{"install", "launch", "login", "loginNoToken", "reportToken", "foreground", "background",
 	"kill", "forceStop", "netLoss", "netRestore", "relaunch", "logout", "uninstall", "tokenRefresh", "tap", "send",
 	"sendOnlineOnly", "sendNoPush", "sendGroup", "mute", "unmute", "kick", "fault503", "fault429", "faultLoss",
-	"faultLatency", "faultClear", "restart", "wait", "switchUser", "fault503Dev", "fault429Dev", "holdAcks", "releaseAcks"}
+	"faultLatency", "faultClear", "restart", "wait", "switchUser", "fault503Dev", "fault429Dev", "holdAcks", "releaseAcks",
+	"pushesOff", "pushesOn", "pushesOffApp", "pushesOnApp", "profile"}
 
 // The counterexample writer speaks the scenario format: a run with every kind of action
-// renders to a file the scenario parser accepts, with one step per action.
+// renders to a file the scenario parser accepts, with one step per action, and the world it
+// writes is the one the run played in: the app's templates, the certificate's channel and the
+// phones' locales included.
 func TestCounterexampleScenarioParses(t *testing.T) {
 	spec := worldSpec{Seed: 3, Users: []string{"u1", "u2"}, Policy: relay.PolicySingle, Group: []string{"u1", "u2"},
-		Caps:    relay.Caps{PerMinute: 2, PerHour: 10, Burst: 1, Refill: duration.Of(time.Minute)},
-		FCM:     fakefcm.Behaviour{Latency: duration.Of(time.Second), Loss: 0.1},
-		Jitter:  50 * time.Millisecond,
-		Devices: []devSpec{{"u1-a", "u1", "android", ""}, {"u2-a", "u2", "tablet", ""}}}
+		Caps:      relay.Caps{PerMinute: 2, PerHour: 10, Burst: 1, Refill: duration.Of(time.Minute)},
+		FCM:       fakefcm.Behaviour{Latency: duration.Of(time.Second), Loss: 0.1},
+		Jitter:    50 * time.Millisecond,
+		Devices:   []devSpec{{"u1-a", "u1", "android", "zh-HK"}, {"u2-a", "u2", "tablet", ""}},
+		GroupName: "Team", Templates: propTemplates(), ChannelID: "messages"}
 	p := newPropRun(t, spec, nil, false)
 	for _, k := range actKinds {
-		p.apply(act{Kind: k, Dev: 1, To: 0, N: 2, D: 3 * time.Second, Text: "hello"})
+		p.apply(act{Kind: k, Dev: 1, To: 0, N: 2, D: 3 * time.Second, Text: "hello",
+			Android: relay.AndroidPush{ChannelID: "calls", ClickAction: "https://example.com/chat"}, Silent: true})
 	}
 	p.broken = append(p.broken, "an invariant: what broke")
 	b, err := scenarioYAML(p, "TestX")
@@ -745,6 +759,15 @@ func TestCounterexampleScenarioParses(t *testing.T) {
 	}
 	if diff := cmp.Diff(applied, sc.Steps, cmpopts.IgnoreFields(scenarios.Step{}, "Pos")); diff != "" {
 		t.Errorf("the written steps are not those applied (-applied +written):\n%s", diff)
+	}
+	played := specScenario(spec)
+	for _, c := range []struct {
+		name          string
+		played, wrote any
+	}{{"apps", played.Apps, sc.Apps}, {"certificates", played.Certificates, sc.Certificates}, {"devices", played.Devices, sc.Devices}} {
+		if diff := cmp.Diff(c.played, c.wrote); diff != "" {
+			t.Errorf("the written %s are not the run's (-played +written):\n%s", c.name, diff)
+		}
 	}
 }
 
