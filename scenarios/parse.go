@@ -438,8 +438,12 @@ func (sc *Scenario) validate() error {
 					"or device (the app on that phone sets its user's: pushSettings: {device: alice-phone, enabled: false}), not both", what)
 			case ps.Enabled == nil:
 				err = sc.errorAt(st.Pos, "%s: enabled is required: false turns the user's pushes off, true turns them on", what)
+			case ps.Device != "" && ps.App != 0:
+				err = sc.errorAt(st.Pos, "%s: app goes with user: the app on device %s sets its own app's settings", what, ps.Device)
 			case ps.Device != "":
 				err = known(st.Pos, what, ps.Device)
+			case ps.App != 0 && !apps[ps.App]:
+				err = sc.errorAt(st.Pos, "%s: app %d is not in apps", what, ps.App)
 			}
 		case st.Kind == StepProfile:
 			switch p := st.Profile; {
