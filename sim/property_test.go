@@ -46,6 +46,9 @@ type worldSpec struct {
 	// pushTemplates (nil for none).
 	GroupName string
 	Templates map[string]relay.PushTemplate
+	// DefaultLocale is the app's defaultLocale ("" for none): the fallback before English;
+	// AppName its name, the title of its summaries unless a template of it gives one.
+	DefaultLocale, AppName string
 	// LoggedIn says which devices log in before the actions start.
 	LoggedIn []bool
 	// Cluster, if set, runs the world on the cluster twin.
@@ -109,21 +112,27 @@ func drawSpec(t *rapid.T) worldSpec {
 	if rapid.Bool().Draw(t, "app templates") {
 		s.Templates = propTemplates()
 	}
+	s.DefaultLocale = rapid.SampledFrom([]string{"", "", "zh", "fr"}).Draw(t, "default locale")
+	s.AppName = rapid.SampledFrom([]string{"", "Chat"}).Draw(t, "app name")
 	s.ChannelID = rapid.SampledFrom([]string{"", "messages"}).Draw(t, "certificate channel")
 	return s
 }
 
-// drawPush draws a send's Android options and whether it is silent: mostly none, so that the
-// rest of the vocabulary keeps its weight.
-func drawPush(t *rapid.T) (relay.AndroidPush, bool) {
+// drawPush draws a send's offlinePush options: its own title, Android options and whether it
+// is silent; mostly none, so that the rest of the vocabulary keeps its weight.
+func drawPush(t *rapid.T) relay.OfflinePush {
 	if rapid.Float64Range(0, 1).Draw(t, "push options") < 0.7 {
-		return relay.AndroidPush{}, false
+		return relay.OfflinePush{}
 	}
-	return relay.AndroidPush{
-		ChannelID:   rapid.SampledFrom([]string{"", "calls", "mentions"}).Draw(t, "channel"),
-		Sound:       rapid.SampledFrom([]string{"", "default", "ring"}).Draw(t, "sound"),
-		ClickAction: rapid.SampledFrom([]string{"", "com.example.im.OPEN_CHAT", "https://example.com/chat"}).Draw(t, "click action"),
-	}, rapid.Bool().Draw(t, "silent")
+	return relay.OfflinePush{
+		Title: rapid.SampledFrom([]string{"", "", "Boss"}).Draw(t, "title"),
+		Android: relay.AndroidPush{
+			ChannelID:   rapid.SampledFrom([]string{"", "calls", "mentions"}).Draw(t, "channel"),
+			Sound:       rapid.SampledFrom([]string{"", "default", "ring"}).Draw(t, "sound"),
+			ClickAction: rapid.SampledFrom([]string{"", "com.example.im.OPEN_CHAT", "https://example.com/chat"}).Draw(t, "click action"),
+		},
+		Silent: rapid.Bool().Draw(t, "silent"),
+	}
 }
 
 // act is one action, as data: it is applied, replayed for the determinism invariant, and
@@ -136,9 +145,8 @@ type act struct {
 	D    time.Duration
 	Text string
 	Rev  bool // releaseAcks: the newest first
-	// Android and Silent are a send's offlinePush options.
-	Android relay.AndroidPush
-	Silent  bool
+	// Push is a send's offlinePush options: title, Android options, silent.
+	Push relay.OfflinePush
 }
 
 // propRun is one world under test with its invariant oracle: the virtual twin (vw set) or the
@@ -175,7 +183,7 @@ func specScenario(spec worldSpec) *scenarios.Scenario {
 	settle := false
 	seed := spec.Seed
 	sc := &scenarios.Scenario{Name: "property world",
-		Apps: []scenarios.App{{SDKAppID: propApp, LoginPolicy: spec.Policy, Caps: spec.Caps, PushTemplates: spec.Templates}},
+		Apps: []scenarios.App{{SDKAppID: propApp, Name: spec.AppName, LoginPolicy: spec.Policy, Caps: spec.Caps, PushTemplates: spec.Templates, DefaultLocale: spec.DefaultLocale}},
 		FCM:  spec.FCM, Network: scenarios.Network{Jitter: duration.Of(spec.Jitter)},
 		Replay: &scenarios.Replay{Seed: &seed, Settle: &settle}, Cluster: spec.Cluster,
 		Certificates: []scenarios.Certificate{{ID: scenarios.DefaultCertificate, ChannelID: spec.ChannelID}}}
@@ -304,8 +312,9 @@ func (p *propRun) stepOf(a act) scenarios.Step {
 			OnlineOnly: a.Kind == "sendOnlineOnly"}}
 		if a.Kind == "sendNoPush" {
 			st.Send.OfflinePush = &relay.OfflinePush{Disable: true}
-		} else if a.Silent || a.Android != (relay.AndroidPush{}) {
-			st.Send.OfflinePush = &relay.OfflinePush{Android: a.Android, Silent: a.Silent}
+		} else if a.Push != (relay.OfflinePush{}) {
+			push := a.Push
+			st.Send.OfflinePush = &push
 		}
 	case "sendGroup":
 		st = scenarios.Step{Kind: scenarios.StepSendGroup, Send: &scenarios.SendStep{From: dev, Group: propGroup, Text: a.Text}}
@@ -429,7 +438,7 @@ func (p *propRun) actions() map[string]func(*rapid.T) {
 	}
 	out["send"] = func(t *rapid.T) {
 		a := act{Kind: "send", Dev: dev(t), To: user(t), Text: text()}
-		a.Android, a.Silent = drawPush(t)
+		a.Push = drawPush(t)
 		p.apply(a)
 	}
 	// A burst of messages from one device to one user: what caps and coalescing are about; some
@@ -438,7 +447,7 @@ func (p *propRun) actions() map[string]func(*rapid.T) {
 		from, to := dev(t), user(t)
 		for range rapid.IntRange(2, 5).Draw(t, "messages") {
 			a := act{Kind: "send", Dev: from, To: to, Text: text()}
-			a.Android, a.Silent = drawPush(t)
+			a.Push = drawPush(t)
 			p.apply(a)
 		}
 	}
@@ -656,6 +665,7 @@ func (p *propRun) writeCounterexample(t *rapid.T, test string) {
 func scenarioYAML(p *propRun, test string) ([]byte, error) {
 	type yamlApp struct {
 		SDKAppID      uint64                        `yaml:"sdkAppId"`
+		Name          string                        `yaml:"name,omitempty"`
 		LoginPolicy   relay.LoginPolicy             `yaml:"loginPolicy"`
 		Caps          *relay.Caps                   `yaml:"caps,omitempty"`
 		DefaultLocale string                        `yaml:"defaultLocale,omitempty"`
@@ -695,7 +705,7 @@ func scenarioYAML(p *propRun, test string) ([]byte, error) {
 			"pushsim run holds them to the same invariants, so it fails while the bug is there.", test, violation),
 		Replay:  scenarios.Replay{Seed: &seed, Settle: &settle, Settled: p.settled},
 		FCM:     p.spec.FCM,
-		Apps:    []yamlApp{{SDKAppID: propApp, LoginPolicy: p.spec.Policy, PushTemplates: p.spec.Templates}},
+		Apps:    []yamlApp{{SDKAppID: propApp, Name: p.spec.AppName, LoginPolicy: p.spec.Policy, PushTemplates: p.spec.Templates, DefaultLocale: p.spec.DefaultLocale}},
 		Certs:   []yamlCertificate{{ID: scenarios.DefaultCertificate, ChannelID: p.spec.ChannelID}},
 		Cluster: p.spec.Cluster,
 	}
@@ -735,11 +745,11 @@ func TestCounterexampleScenarioParses(t *testing.T) {
 		FCM:       fakefcm.Behaviour{Latency: duration.Of(time.Second), Loss: 0.1},
 		Jitter:    50 * time.Millisecond,
 		Devices:   []devSpec{{"u1-a", "u1", "android", "zh-HK"}, {"u2-a", "u2", "tablet", ""}},
-		GroupName: "Team", Templates: propTemplates(), ChannelID: "messages"}
+		GroupName: "Team", Templates: propTemplates(), DefaultLocale: "zh", AppName: "Chat", ChannelID: "messages"}
 	p := newPropRun(t, spec, nil, false)
 	for _, k := range actKinds {
 		p.apply(act{Kind: k, Dev: 1, To: 0, N: 2, D: 3 * time.Second, Text: "hello",
-			Android: relay.AndroidPush{ChannelID: "calls", ClickAction: "https://example.com/chat"}, Silent: true})
+			Push: relay.OfflinePush{Title: "Boss", Android: relay.AndroidPush{ChannelID: "calls", ClickAction: "https://example.com/chat"}, Silent: true}})
 	}
 	p.broken = append(p.broken, "an invariant: what broke")
 	b, err := scenarioYAML(p, "TestX")
