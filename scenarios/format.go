@@ -278,12 +278,14 @@ type ReceiveOptStep struct {
 }
 
 // PushSettingsStep turns a user's pushes on or off (every device of the user, every
-// conversation): as the administrator does (user, through the admin API), or as the app does
-// (device: the app on that phone, logged in, sends setPushSettings for its user).
+// conversation): as the administrator does (user, through the admin API, in App: by default the
+// app of the user's first device, else the first app), or as the app does (device: the app on
+// that phone, logged in, sends setPushSettings for its user; App is then the device's own).
 type PushSettingsStep struct {
 	User    string `yaml:"user,omitempty" json:"user,omitempty"`
 	Device  string `yaml:"device,omitempty" json:"device,omitempty"`
 	Enabled *bool  `yaml:"enabled" json:"enabled" jsonschema:"required"`
+	App     uint64 `yaml:"app,omitempty" json:"app,omitempty"`
 }
 
 // FaultStep sets a fakefcm fault rule (it adds to those already set).

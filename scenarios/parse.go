@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -422,8 +423,8 @@ func (sc *Scenario) validate() error {
 		case st.Kind == StepCreateGroup:
 			if st.CreateGroup.ID == "" || len(st.CreateGroup.Members) == 0 {
 				err = sc.errorAt(st.Pos, "%s: needs id and members", what)
-			} else if len(st.CreateGroup.Name) > relay.MaxNicknameBytes {
-				err = sc.errorAt(st.Pos, "%s: name is %d bytes; the limit is %d", what, len(st.CreateGroup.Name), relay.MaxNicknameBytes)
+			} else if why := displayNameError("name", st.CreateGroup.Name); why != "" {
+				err = sc.errorAt(st.Pos, "%s: %s", what, why)
 			}
 			groups[st.CreateGroup.ID] = true
 		case st.Kind == StepSetReceiveOpt:
@@ -438,15 +439,19 @@ func (sc *Scenario) validate() error {
 					"or device (the app on that phone sets its user's: pushSettings: {device: alice-phone, enabled: false}), not both", what)
 			case ps.Enabled == nil:
 				err = sc.errorAt(st.Pos, "%s: enabled is required: false turns the user's pushes off, true turns them on", what)
+			case ps.Device != "" && ps.App != 0:
+				err = sc.errorAt(st.Pos, "%s: app goes with user: the app on device %s sets its own app's settings", what, ps.Device)
 			case ps.Device != "":
 				err = known(st.Pos, what, ps.Device)
+			case ps.App != 0 && !apps[ps.App]:
+				err = sc.errorAt(st.Pos, "%s: app %d is not in apps", what, ps.App)
 			}
 		case st.Kind == StepProfile:
 			switch p := st.Profile; {
 			case p.User == "":
 				err = sc.errorAt(st.Pos, "%s: whose? profile: {user: alice, nickname: Alice}", what)
-			case len(p.Nickname) > relay.MaxNicknameBytes:
-				err = sc.errorAt(st.Pos, "%s: nickname is %d bytes; the limit is %d", what, len(p.Nickname), relay.MaxNicknameBytes)
+			case displayNameError("nickname", p.Nickname) != "":
+				err = sc.errorAt(st.Pos, "%s: %s", what, displayNameError("nickname", p.Nickname))
 			case p.App != 0 && !apps[p.App]:
 				err = sc.errorAt(st.Pos, "%s: app %d is not in apps", what, p.App)
 			}
@@ -536,4 +541,19 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// displayNameError says why the relay would refuse a nickname or group name ("" if it would
+// not): at most relay.MaxNicknameBytes of valid UTF-8 without control characters, the relay's
+// rule, checked here so that the file names the line rather than the run failing at it.
+func displayNameError(what, s string) string {
+	switch {
+	case len(s) > relay.MaxNicknameBytes:
+		return fmt.Sprintf("%s is %d bytes; the limit is %d", what, len(s), relay.MaxNicknameBytes)
+	case !utf8.ValidString(s):
+		return fmt.Sprintf("%s %q is not valid UTF-8", what, s)
+	case strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return fmt.Sprintf("%s %q has a control character: use printable text", what, s)
+	}
+	return ""
 }

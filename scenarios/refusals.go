@@ -181,7 +181,7 @@ func (sc *Scenario) unwatchedRefusals() []error {
 	const existing = "against a relay whose pushes pushsim cannot watch (no --fcm), apps and certificates exist already and are never changed"
 	for i, a := range sc.Apps {
 		app := fmt.Sprintf("apps[%d]", i)
-		for _, k := range []string{"name", "loginPolicy", "caps"} {
+		for _, k := range []string{"name", "loginPolicy", "caps", "defaultLocale", "pushTemplates"} {
 			if p, ok := sc.keyAt(app, k); ok {
 				refuse(p, "apps: app %d: %s: %s: set it on the relay (admin API or console) and drop it from the scenario", a.SDKAppID, k, existing)
 			}

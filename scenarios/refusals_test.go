@@ -77,6 +77,31 @@ func TestEachTwinRefusesWhatItCannotHonourAtItsPlace(t *testing.T) {
 	require.Contains(t, un[[2]int{11, 5}], "FCM faults need a fakefcm")
 }
 
+// Against a relay whose apps exist already, every app and certificate setting the scenario
+// gives is refused at its place, the push texts and the channel included: none would be used.
+func TestUnwatchedRelayRefusesAppAndCertificateSettings(t *testing.T) {
+	const src = `name: settings
+apps:
+  - sdkAppId: 5
+    secretKey: s
+    caps: {perMinute: 1}
+    defaultLocale: zh
+    pushTemplates: {zh: {summaryBody: "{count} 条"}}
+certificates: [{id: 7, channelId: messages}]
+devices: [{id: a, user: u, token: t}]
+steps: [{wait: 1s}]
+`
+	sc, err := Parse("s.yaml", []byte(src))
+	require.NoError(t, err)
+	got := positions(t, sc.unwatchedRefusals())
+	want := map[[2]int]string{{5, 11}: "caps", {6, 20}: "defaultLocale", {7, 20}: "pushTemplates", {8, 35}: "channelId"}
+	require.Len(t, got, len(want), "%#v", got)
+	for p, key := range want {
+		require.Contains(t, got[p], ": "+key+": ", "at %v in %#v", p, got)
+		require.Contains(t, got[p], "exist already and are never changed", "at %v", p)
+	}
+}
+
 // A refused scenario is not run: it is reported as not run (neither passed nor failed), with
 // every refusal in its error.
 func TestARefusedScenarioIsReportedNotRun(t *testing.T) {

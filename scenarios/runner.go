@@ -324,7 +324,10 @@ func (r *runner) act(index int, st Step) (string, error) {
 func (r *runner) pushSettings(ps *PushSettingsStep) (string, error) {
 	onOff := map[bool]string{true: "on", false: "off"}[*ps.Enabled]
 	if ps.User != "" {
-		app := r.appOfUser(ps.User)
+		app := ps.App
+		if app == 0 {
+			app = r.appOfUser(ps.User)
+		}
 		return fmt.Sprintf("the administrator turns %s's pushes %s", ps.User, onOff), r.w.SetPushSettings(app, ps.User, relay.PushSettings{Enabled: *ps.Enabled})
 	}
 	dev := r.devices[ps.Device]

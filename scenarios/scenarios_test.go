@@ -53,6 +53,11 @@ func TestParseErrorsNameFileLineColumn(t *testing.T) {
 		{"profile without user", "  - profile: {nickname: Bob}\n", 6, 5, "profile: {user: alice, nickname: Alice}"},
 		{"profile field", "  - profile: {user: bob, name: Bob}\n", 6, 26, `unknown field "name"`},
 		{"long nickname", "  - profile: {user: bob, nickname: " + strings.Repeat("x", 129) + "}\n", 6, 5, "nickname is 129 bytes; the limit is 128"},
+		{"nickname with a newline", "  - profile: {user: bob, nickname: \"Bob\\nSmith\"}\n", 6, 5, `nickname "Bob\nSmith" has a control character`},
+		{"nickname with DEL", "  - profile: {user: bob, nickname: \"Bob\\x7f\"}\n", 6, 5, "has a control character"},
+		{"nickname not UTF-8", "  - profile: {user: bob, nickname: !!binary /w==}\n", 6, 5, "is not valid UTF-8"},
+		{"group name with a tab", "  - createGroup: {id: g, members: [alice, bob], name: \"a\\tb\"}\n", 6, 5, `name "a\tb" has a control character`},
+		{"long group name", "  - createGroup: {id: g, members: [alice, bob], name: " + strings.Repeat("x", 129) + "}\n", 6, 5, "name is 129 bytes; the limit is 128"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("s.yaml", []byte(header+tc.body))

@@ -46,6 +46,9 @@ type worldSpec struct {
 	// pushTemplates (nil for none).
 	GroupName string
 	Templates map[string]relay.PushTemplate
+	// DefaultLocale is the app's defaultLocale ("" for none): the fallback before English;
+	// AppName its name, the title of its summaries unless a template of it gives one.
+	DefaultLocale, AppName string
 	// LoggedIn says which devices log in before the actions start.
 	LoggedIn []bool
 	// Cluster, if set, runs the world on the cluster twin.
@@ -109,21 +112,27 @@ func drawSpec(t *rapid.T) worldSpec {
 	if rapid.Bool().Draw(t, "app templates") {
 		s.Templates = propTemplates()
 	}
+	s.DefaultLocale = rapid.SampledFrom([]string{"", "", "zh", "fr"}).Draw(t, "default locale")
+	s.AppName = rapid.SampledFrom([]string{"", "Chat"}).Draw(t, "app name")
 	s.ChannelID = rapid.SampledFrom([]string{"", "messages"}).Draw(t, "certificate channel")
 	return s
 }
 
-// drawPush draws a send's Android options and whether it is silent: mostly none, so that the
-// rest of the vocabulary keeps its weight.
-func drawPush(t *rapid.T) (relay.AndroidPush, bool) {
+// drawPush draws a send's offlinePush options: its own title, Android options and whether it
+// is silent; mostly none, so that the rest of the vocabulary keeps its weight.
+func drawPush(t *rapid.T) relay.OfflinePush {
 	if rapid.Float64Range(0, 1).Draw(t, "push options") < 0.7 {
-		return relay.AndroidPush{}, false
+		return relay.OfflinePush{}
 	}
-	return relay.AndroidPush{
-		ChannelID:   rapid.SampledFrom([]string{"", "calls", "mentions"}).Draw(t, "channel"),
-		Sound:       rapid.SampledFrom([]string{"", "default", "ring"}).Draw(t, "sound"),
-		ClickAction: rapid.SampledFrom([]string{"", "com.example.im.OPEN_CHAT", "https://example.com/chat"}).Draw(t, "click action"),
-	}, rapid.Bool().Draw(t, "silent")
+	return relay.OfflinePush{
+		Title: rapid.SampledFrom([]string{"", "", "Boss"}).Draw(t, "title"),
+		Android: relay.AndroidPush{
+			ChannelID:   rapid.SampledFrom([]string{"", "calls", "mentions"}).Draw(t, "channel"),
+			Sound:       rapid.SampledFrom([]string{"", "default", "ring"}).Draw(t, "sound"),
+			ClickAction: rapid.SampledFrom([]string{"", "com.example.im.OPEN_CHAT", "https://example.com/chat"}).Draw(t, "click action"),
+		},
+		Silent: rapid.Bool().Draw(t, "silent"),
+	}
 }
 
 // act is one action, as data: it is applied, replayed for the determinism invariant, and
@@ -136,9 +145,8 @@ type act struct {
 	D    time.Duration
 	Text string
 	Rev  bool // releaseAcks: the newest first
-	// Android and Silent are a send's offlinePush options.
-	Android relay.AndroidPush
-	Silent  bool
+	// Push is a send's offlinePush options: title, Android options, silent.
+	Push relay.OfflinePush
 }
 
 // propRun is one world under test with its invariant oracle: the virtual twin (vw set) or the
@@ -175,7 +183,7 @@ func specScenario(spec worldSpec) *scenarios.Scenario {
 	settle := false
 	seed := spec.Seed
 	sc := &scenarios.Scenario{Name: "property world",
-		Apps: []scenarios.App{{SDKAppID: propApp, LoginPolicy: spec.Policy, Caps: spec.Caps, PushTemplates: spec.Templates}},
+		Apps: []scenarios.App{{SDKAppID: propApp, Name: spec.AppName, LoginPolicy: spec.Policy, Caps: spec.Caps, PushTemplates: spec.Templates, DefaultLocale: spec.DefaultLocale}},
 		FCM:  spec.FCM, Network: scenarios.Network{Jitter: duration.Of(spec.Jitter)},
 		Replay: &scenarios.Replay{Seed: &seed, Settle: &settle}, Cluster: spec.Cluster,
 		Certificates: []scenarios.Certificate{{ID: scenarios.DefaultCertificate, ChannelID: spec.ChannelID}}}
@@ -304,8 +312,9 @@ func (p *propRun) stepOf(a act) scenarios.Step {
 			OnlineOnly: a.Kind == "sendOnlineOnly"}}
 		if a.Kind == "sendNoPush" {
 			st.Send.OfflinePush = &relay.OfflinePush{Disable: true}
-		} else if a.Silent || a.Android != (relay.AndroidPush{}) {
-			st.Send.OfflinePush = &relay.OfflinePush{Android: a.Android, Silent: a.Silent}
+		} else if a.Push != (relay.OfflinePush{}) {
+			push := a.Push
+			st.Send.OfflinePush = &push
 		}
 	case "sendGroup":
 		st = scenarios.Step{Kind: scenarios.StepSendGroup, Send: &scenarios.SendStep{From: dev, Group: propGroup, Text: a.Text}}
@@ -429,7 +438,7 @@ func (p *propRun) actions() map[string]func(*rapid.T) {
 	}
 	out["send"] = func(t *rapid.T) {
 		a := act{Kind: "send", Dev: dev(t), To: user(t), Text: text()}
-		a.Android, a.Silent = drawPush(t)
+		a.Push = drawPush(t)
 		p.apply(a)
 	}
 	// A burst of messages from one device to one user: what caps and coalescing are about; some
@@ -438,7 +447,7 @@ func (p *propRun) actions() map[string]func(*rapid.T) {
 		from, to := dev(t), user(t)
 		for range rapid.IntRange(2, 5).Draw(t, "messages") {
 			a := act{Kind: "send", Dev: from, To: to, Text: text()}
-			a.Android, a.Silent = drawPush(t)
+			a.Push = drawPush(t)
 			p.apply(a)
 		}
 	}
@@ -655,20 +664,29 @@ func (p *propRun) writeCounterexample(t *rapid.T, test string) {
 // applied, and no expectations — the runner's oracle holds the replay to the invariants.
 func scenarioYAML(p *propRun, test string) ([]byte, error) {
 	type yamlApp struct {
-		SDKAppID    uint64            `yaml:"sdkAppId"`
-		LoginPolicy relay.LoginPolicy `yaml:"loginPolicy"`
-		Caps        *relay.Caps       `yaml:"caps,omitempty"`
+		SDKAppID      uint64                        `yaml:"sdkAppId"`
+		Name          string                        `yaml:"name,omitempty"`
+		LoginPolicy   relay.LoginPolicy             `yaml:"loginPolicy"`
+		Caps          *relay.Caps                   `yaml:"caps,omitempty"`
+		DefaultLocale string                        `yaml:"defaultLocale,omitempty"`
+		PushTemplates map[string]relay.PushTemplate `yaml:"pushTemplates,omitempty"`
+	}
+	type yamlCertificate struct {
+		ID        int64  `yaml:"id"`
+		ChannelID string `yaml:"channelId,omitempty"`
 	}
 	type yamlDevice struct {
 		ID       string `yaml:"id"`
 		User     string `yaml:"user"`
 		Platform string `yaml:"platform"`
+		Locale   string `yaml:"locale,omitempty"`
 	}
 	type doc struct {
 		Name        string             `yaml:"name"`
 		Description string             `yaml:"description"`
 		Replay      scenarios.Replay   `yaml:"replay"`
 		Apps        []yamlApp          `yaml:"apps"`
+		Certs       []yamlCertificate  `yaml:"certificates"`
 		FCM         fakefcm.Behaviour  `yaml:"fcm,omitempty"`
 		Network     map[string]any     `yaml:"network,omitempty"`
 		Cluster     *scenarios.Cluster `yaml:"cluster,omitempty"`
@@ -687,7 +705,8 @@ func scenarioYAML(p *propRun, test string) ([]byte, error) {
 			"pushsim run holds them to the same invariants, so it fails while the bug is there.", test, violation),
 		Replay:  scenarios.Replay{Seed: &seed, Settle: &settle, Settled: p.settled},
 		FCM:     p.spec.FCM,
-		Apps:    []yamlApp{{SDKAppID: propApp, LoginPolicy: p.spec.Policy}},
+		Apps:    []yamlApp{{SDKAppID: propApp, Name: p.spec.AppName, LoginPolicy: p.spec.Policy, PushTemplates: p.spec.Templates, DefaultLocale: p.spec.DefaultLocale}},
+		Certs:   []yamlCertificate{{ID: scenarios.DefaultCertificate, ChannelID: p.spec.ChannelID}},
 		Cluster: p.spec.Cluster,
 	}
 	if p.spec.Caps != (relay.Caps{}) {
@@ -698,7 +717,7 @@ func scenarioYAML(p *propRun, test string) ([]byte, error) {
 		d.Network = map[string]any{"jitter": p.spec.Jitter.String()}
 	}
 	for _, ds := range p.spec.Devices {
-		d.Devices = append(d.Devices, yamlDevice{ID: ds.ID, User: ds.User, Platform: ds.Platform})
+		d.Devices = append(d.Devices, yamlDevice{ID: ds.ID, User: ds.User, Platform: ds.Platform, Locale: ds.Locale})
 	}
 	if len(p.spec.Group) > 0 {
 		d.Steps = append(d.Steps, p.groupStep())
@@ -713,19 +732,24 @@ func scenarioYAML(p *propRun, test string) ([]byte, error) {
 var actKinds = []string{"install", "launch", "login", "loginNoToken", "reportToken", "foreground", "background",
 	"kill", "forceStop", "netLoss", "netRestore", "relaunch", "logout", "uninstall", "tokenRefresh", "tap", "send",
 	"sendOnlineOnly", "sendNoPush", "sendGroup", "mute", "unmute", "kick", "fault503", "fault429", "faultLoss",
-	"faultLatency", "faultClear", "restart", "wait", "switchUser", "fault503Dev", "fault429Dev", "holdAcks", "releaseAcks"}
+	"faultLatency", "faultClear", "restart", "wait", "switchUser", "fault503Dev", "fault429Dev", "holdAcks", "releaseAcks",
+	"pushesOff", "pushesOn", "pushesOffApp", "pushesOnApp", "profile"}
 
 // The counterexample writer speaks the scenario format: a run with every kind of action
-// renders to a file the scenario parser accepts, with one step per action.
+// renders to a file the scenario parser accepts, with one step per action, and the world it
+// writes is the one the run played in: the app's templates, the certificate's channel and the
+// phones' locales included.
 func TestCounterexampleScenarioParses(t *testing.T) {
 	spec := worldSpec{Seed: 3, Users: []string{"u1", "u2"}, Policy: relay.PolicySingle, Group: []string{"u1", "u2"},
-		Caps:    relay.Caps{PerMinute: 2, PerHour: 10, Burst: 1, Refill: duration.Of(time.Minute)},
-		FCM:     fakefcm.Behaviour{Latency: duration.Of(time.Second), Loss: 0.1},
-		Jitter:  50 * time.Millisecond,
-		Devices: []devSpec{{"u1-a", "u1", "android", ""}, {"u2-a", "u2", "tablet", ""}}}
+		Caps:      relay.Caps{PerMinute: 2, PerHour: 10, Burst: 1, Refill: duration.Of(time.Minute)},
+		FCM:       fakefcm.Behaviour{Latency: duration.Of(time.Second), Loss: 0.1},
+		Jitter:    50 * time.Millisecond,
+		Devices:   []devSpec{{"u1-a", "u1", "android", "zh-HK"}, {"u2-a", "u2", "tablet", ""}},
+		GroupName: "Team", Templates: propTemplates(), DefaultLocale: "zh", AppName: "Chat", ChannelID: "messages"}
 	p := newPropRun(t, spec, nil, false)
 	for _, k := range actKinds {
-		p.apply(act{Kind: k, Dev: 1, To: 0, N: 2, D: 3 * time.Second, Text: "hello"})
+		p.apply(act{Kind: k, Dev: 1, To: 0, N: 2, D: 3 * time.Second, Text: "hello",
+			Push: relay.OfflinePush{Title: "Boss", Android: relay.AndroidPush{ChannelID: "calls", ClickAction: "https://example.com/chat"}, Silent: true}})
 	}
 	p.broken = append(p.broken, "an invariant: what broke")
 	b, err := scenarioYAML(p, "TestX")
@@ -745,6 +769,15 @@ func TestCounterexampleScenarioParses(t *testing.T) {
 	}
 	if diff := cmp.Diff(applied, sc.Steps, cmpopts.IgnoreFields(scenarios.Step{}, "Pos")); diff != "" {
 		t.Errorf("the written steps are not those applied (-applied +written):\n%s", diff)
+	}
+	played := specScenario(spec)
+	for _, c := range []struct {
+		name          string
+		played, wrote any
+	}{{"apps", played.Apps, sc.Apps}, {"certificates", played.Certificates, sc.Certificates}, {"devices", played.Devices, sc.Devices}} {
+		if diff := cmp.Diff(c.played, c.wrote); diff != "" {
+			t.Errorf("the written %s are not the run's (-played +written):\n%s", c.name, diff)
+		}
 	}
 }
 

@@ -297,14 +297,15 @@ func (m *model) wantContent(d *device, cert int64, seqs []uint64) (relay.Push, b
 		ChannelID: cmp.Or(last.Push.Android.ChannelID, m.channels[cert]), Sound: last.Push.Android.Sound,
 		ClickAction: last.Push.Android.ClickAction,
 		Silent:      !slices.ContainsFunc(msgs, func(x relay.StoredMsg) bool { return !x.Push.Silent })}
+	texts := m.appOf(d).texts
 	if len(msgs) == 1 {
 		groupName := ""
 		if last.Group != "" {
 			groupName = m.groupNames[groupKey{d.key.SDKAppID, last.Group}]
 		}
-		title := relay.MessageTitle(m.appOf(d).texts, d.locale, last.From, last.Nickname, groupName)
-		want.Title, want.Body = cmp.Or(last.Push.Title, title), cmp.Or(last.Push.Desc, shorten(last.Text, 100))
-		if last.Nickname != "" && last.Push.Title == "" {
+		nickname := m.sentBy[msgKey{d.key.SDKAppID, last.ID}]
+		want.Title, want.Body = texts.messageTitle(d.locale, last, nickname, groupName), cmp.Or(last.Push.Desc, shorten(last.Text, 100))
+		if nickname != "" && last.Push.Title == "" {
 			m.reach.NicknameTitle++
 		}
 		if last.Push.Ext != "" {
@@ -312,8 +313,8 @@ func (m *model) wantContent(d *device, cert int64, seqs []uint64) (relay.Push, b
 		}
 		return want, true
 	}
-	want.Title, want.Body = relay.SummaryTexts(m.appOf(d).texts, d.locale, len(msgs))
-	if _, english := relay.SummaryTexts(relay.AppConfig{}, "en", len(msgs)); want.Body != english {
+	want.Title, want.Body = texts.summaryTexts(d.locale, len(msgs))
+	if _, english := (appTexts{}).summaryTexts("en", len(msgs)); want.Body != english {
 		m.reach.LocalizedSummary++
 	}
 	if slices.ContainsFunc(msgs, func(x relay.StoredMsg) bool { return x.Conv != last.Conv }) {
@@ -322,6 +323,23 @@ func (m *model) wantContent(d *device, cert int64, seqs []uint64) (relay.Push, b
 	}
 	want.Data["summary"] = strconv.Itoa(len(msgs))
 	return want, true
+}
+
+// invariantSendersNickname: a message carries the nickname its sender had when the relay took
+// it in (the one that titles its pushes), as the administrator set it: u received msg.
+func (m *model) invariantSendersNickname(u relay.UserKey, msg relay.StoredMsg) {
+	k := msgKey{u.SDKAppID, msg.ID}
+	want, ok := m.sentBy[k]
+	if !ok {
+		// Not sent from a phone the oracle saw answered (an administrator's send, or a reply
+		// not seen yet): the sender's nickname now.
+		want = m.nicknames[relay.UserKey{SDKAppID: u.SDKAppID, UserID: msg.From}]
+		m.sentBy[k] = want
+	}
+	if msg.Nickname != want {
+		m.violate(PushContent, u.UserID, "message %s from %s stored for %s carries the nickname %q; the sender's profile said %q when it was sent",
+			msg.ID, msg.From, u.UserID, msg.Nickname, want)
+	}
 }
 
 // shorten cuts text to at most limit characters, the last of them an ellipsis.

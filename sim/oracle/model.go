@@ -61,6 +61,10 @@ type model struct {
 	reporters map[appToken]relay.DeviceKey
 	// groupNames are the groups' display names ("" for none).
 	groupNames map[groupKey]string
+	// nicknames are the users' nicknames as the administrator set them (tapped put-profile
+	// inputs); sentBy the nickname of each message's sender when the relay took the message in.
+	nicknames map[relay.UserKey]string
+	sentBy    map[msgKey]string
 
 	// at is the time of the event being taken in: what a violation found now is dated. now is
 	// the latest time the relay was given, which its clock never goes back from.
@@ -75,7 +79,7 @@ type app struct {
 	name string // the title of its summary pushes, when set
 	// texts is the app as far as the texts of its pushes go: name, defaultLocale and
 	// pushTemplates (README "What the relay decides").
-	texts  relay.AppConfig
+	texts  appTexts
 	policy relay.LoginPolicy
 	caps   relay.Caps // defaults filled in
 	// defaultCaps: the app runs with the relay's built-in default caps, which stay inside FCM's
@@ -117,12 +121,14 @@ func (d *device) id() string { return d.key.DeviceID }
 
 // conn is one connection the relay has open.
 type conn struct {
-	dev      *device
-	pending  map[int64]relay.ClientFrame
-	framed   []uint64 // seqs written to it as msg frames
-	loginSeq uint64   // the user's newest seq when the device logged in on it
-	synced   bool
-	heard    time.Time // when the relay last heard from it
+	dev     *device
+	pending map[int64]relay.ClientFrame
+	// sendNicks is, per pending send, its sender's nickname when the relay took it in.
+	sendNicks map[int64]string
+	framed    []uint64 // seqs written to it as msg frames
+	loginSeq  uint64   // the user's newest seq when the device logged in on it
+	synced    bool
+	heard     time.Time // when the relay last heard from it
 	// full is when the connection's frame allowance is whole again (Unix nanoseconds).
 	full int64
 }
@@ -167,6 +173,12 @@ type groupKey struct {
 	id  string
 }
 
+// msgKey names a message of an app by its ID.
+type msgKey struct {
+	app uint64
+	id  string
+}
+
 func compareOwed(a, b owedKey) int {
 	return cmp.Or(cmp.Compare(a.dev.SDKAppID, b.dev.SDKAppID), cmp.Compare(a.dev.UserID, b.dev.UserID),
 		cmp.Compare(a.dev.DeviceID, b.dev.DeviceID), cmp.Compare(a.seq, b.seq))
@@ -185,6 +197,7 @@ func newModel(cfg Config) *model {
 		muted: map[relay.UserKey]map[string]bool{}, pushes: map[uint64]*push{}, owed: map[owedKey]bool{},
 		undecided: map[owedKey]bool{}, held: map[relay.DeviceKey]map[uint64]bool{}, tokens: map[string]*device{},
 		contents: map[uint64]relay.Push{}, reporters: map[appToken]relay.DeviceKey{}, groupNames: map[groupKey]string{},
+		nicknames: map[relay.UserKey]string{}, sentBy: map[msgKey]string{},
 		pushesOff: map[relay.UserKey]bool{}, backOn: map[relay.UserKey]bool{}, channels: map[int64]string{}}
 }
 
@@ -215,9 +228,7 @@ func (m *model) addApp(a relay.AppConfig) {
 	if policy == "" {
 		policy = relay.PolicySinglePlatform
 	}
-	a = a.Normalized()
-	texts := relay.AppConfig{Name: a.Name, DefaultLocale: a.DefaultLocale, PushTemplates: a.PushTemplates}
-	m.apps[a.SDKAppID] = &app{name: a.Name, texts: texts, policy: policy, caps: caps, defaultCaps: caps == builtinCaps}
+	m.apps[a.SDKAppID] = &app{name: a.Name, texts: newAppTexts(a), policy: policy, caps: caps, defaultCaps: caps == builtinCaps}
 }
 
 // appOf is a device's app: the one the oracle was told of, or the relay's defaults.
@@ -304,7 +315,7 @@ func (m *model) input(e sim.TapEvent) {
 	in := e.Input
 	switch in.Kind {
 	case relay.InputOpen:
-		c := &conn{pending: map[int64]relay.ClientFrame{}, heard: e.Time}
+		c := &conn{pending: map[int64]relay.ClientFrame{}, sendNicks: map[int64]string{}, heard: e.Time}
 		if e.Device != nil {
 			c.dev = m.devs[keyOf(e.Device)]
 		}
@@ -328,6 +339,10 @@ func (m *model) input(e sim.TapEvent) {
 		if f.ID != 0 {
 			c.pending[f.ID] = f
 		}
+		if f.Op == relay.OpSend && f.ID != 0 {
+			// The relay titles the message with the nickname its sender has now.
+			c.sendNicks[f.ID] = m.nicknames[c.dev.key.User()]
+		}
 		if f.Op == relay.OpAck && c.dev.loggedIn && c.dev.conn == in.Conn {
 			// Cumulative: an ack below the highest so far acknowledges nothing new, and takes
 			// nothing back.
@@ -341,6 +356,10 @@ func (m *model) input(e sim.TapEvent) {
 		m.kick(relay.UserKey{SDKAppID: in.App, UserID: in.User})
 	case relay.InputSetPushSettings:
 		m.setPushes(relay.UserKey{SDKAppID: in.App, UserID: in.User}, in.PushSettings.Enabled)
+	case relay.InputPutProfile:
+		if validNickname(in.Profile.Nickname) {
+			m.nicknames[relay.UserKey{SDKAppID: in.Profile.SDKAppID, UserID: in.Profile.UserID}] = in.Profile.Nickname
+		}
 	}
 }
 
@@ -423,6 +442,7 @@ func (m *model) ready(now time.Time, rd *relay.Ready) {
 			if ok && f.Frame.Code == relay.OK {
 				m.accepted(f.Conn, c, req, f.Frame)
 			}
+			delete(c.sendNicks, f.Frame.ID)
 		}
 	}
 	for _, f := range rd.Frames {
@@ -462,6 +482,7 @@ func (m *model) ready(now time.Time, rd *relay.Ready) {
 			m.msgs[u] = map[uint64]relay.StoredMsg{}
 		}
 		m.msgs[u][pm.Msg.Seq] = pm.Msg
+		m.invariantSendersNickname(u, pm.Msg)
 		m.latest[u] = max(m.latest[u], pm.Msg.Seq)
 		for _, d := range m.users[u] {
 			if d.loggedIn && d.conn == 0 {
@@ -547,7 +568,7 @@ func (m *model) accepted(id relay.ConnID, c *conn, req relay.ClientFrame, reply 
 		}
 		// A login starts the connection afresh: what came before it is the app's to sync.
 		d.loggedIn, d.conn, d.acked, d.loginAt = true, id, 0, m.at
-		d.locale, _ = relay.CanonicalLocale(req.Locale)
+		d.locale = canonicalLocale(req.Locale)
 		c.loginSeq, c.framed, c.synced = m.latest[u], nil, false
 	case relay.OpLogout:
 		m.end(d, relay.ReasonLoggedOut)
@@ -581,6 +602,9 @@ func (m *model) accepted(id relay.ConnID, c *conn, req relay.ClientFrame, reply 
 			c.synced = true
 		}
 	case relay.OpSend:
+		if nick, ok := c.sendNicks[req.ID]; ok && reply.MsgID != "" {
+			m.sentBy[msgKey{u.SDKAppID, reply.MsgID}] = nick
+		}
 		if req.OnlineOnly && req.To != "" {
 			for _, o := range m.users[relay.UserKey{SDKAppID: u.SDKAppID, UserID: req.To}] {
 				if o.loggedIn && o.conn == 0 && o.token != "" && req.To != u.UserID {

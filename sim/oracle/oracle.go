@@ -42,10 +42,13 @@ const (
 	// RetryBudget: one push is sent at most the retry budget's number of times, and never
 	// retried before the Retry-After of FCM's answer has passed.
 	RetryBudget = "retries stay within the budget and honour Retry-After"
-	// PushContent: a push carries what its messages call for — title the sender (or
-	// offlinePush.title), body the text shortened to 100 characters (or offlinePush.desc), the
-	// conversation as collapse key and in the data; a summary of several says "N new messages"
-	// under the app's name; the Android channel, sound and click action are the last message's
+	// PushContent: a push carries what its messages call for — title the sender's nickname as
+	// the administrator set it when the message was sent (the user ID without one; in a named
+	// group the group title; offlinePush.title first), body the text shortened to 100
+	// characters (or offlinePush.desc), the conversation as collapse key and in the data; a
+	// summary of several says "N new messages" under the app's name; the texts the relay writes
+	// are the reader's locale's by the fallback (sim/oracle/pushtexts.go), and a stored
+	// message carries its sender's nickname; the Android channel, sound and click action are the last message's
 	// (the channel else the certificate's default), and the push is silent iff every message it
 	// covers asked for that — and its badge is the device's unread count: the latest
 	// background {unread}, one more per push decided since. A retry carries the same.
