@@ -47,7 +47,7 @@ func (c *Core) PutApp(now time.Time, cfg AppConfig, create bool) (AppView, error
 	case !create && !exists:
 		return AppView{}, fmt.Errorf("%w: app %d", ErrNotFound, cfg.SDKAppID)
 	}
-	a := &app{cfg: cfg, caps: cfg.Caps.withDefaults(c.cfg.DefaultCaps)}
+	a := newApp(cfg, c.cfg.DefaultCaps)
 	c.apps[cfg.SDKAppID] = a
 	if exists && old.caps != a.caps {
 		// New caps apply from the next push on.

@@ -127,3 +127,22 @@ func TestAndroidOptionsAreValidated(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalid)
 	require.ErrorContains(t, err, `channelId "Chat messages": expected the ID of a NotificationChannel`)
 }
+
+// TestSendRefusesAPushOverFCMsLimit: fields each under their own limit but together over FCM's
+// 4 KiB are refused 4004 on the app protocol, naming the total and the limit; nothing is stored.
+func TestSendRefusesAPushOverFCMsLimit(t *testing.T) {
+	w := newWorld(t, Config{})
+	alice := w.login("alice", "alice-phone")
+	bob := w.login(strings.Repeat("b", MaxIDBytes), "bob-phone")
+	alice.kill()
+	field := strings.Repeat("x", MaxPushFieldBytes)
+	r := w.do(bob.conn, ClientFrame{Op: OpSend, To: "alice", Text: "x", OfflinePush: &OfflinePush{Title: field, Desc: field, Ext: field,
+		Android: AndroidPush{Sound: strings.Repeat("s", MaxSoundBytes), ClickAction: "https://example.com/" + strings.Repeat("p", MaxClickActionBytes-20)}}})
+	require.Equal(t, CodeTextTooLong, r.Code)
+	require.Regexp(t, `could take 4\d{3} bytes .*FCM's limit is 4096`, r.Desc)
+	r = w.do(bob.conn, ClientFrame{Op: OpSend, To: "alice", Text: "x", OfflinePush: &OfflinePush{Title: field, Desc: field, Disable: true, Ext: field,
+		Android: AndroidPush{Sound: strings.Repeat("s", MaxSoundBytes), ClickAction: "https://example.com/" + strings.Repeat("p", MaxClickActionBytes-20)}}})
+	require.Equal(t, OK, r.Code, "a message that is never pushed has no push to fit: %s", r.Desc)
+	u, _ := w.core.User(testApp, "alice")
+	require.Equal(t, uint64(1), u.LastSeq, "the refused message is not stored")
+}

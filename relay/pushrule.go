@@ -265,7 +265,7 @@ func (c *Core) buildPush(d *device, msgs []StoredMsg) Push {
 		if g, ok := c.groups[groupKey{d.key.SDKAppID, last.Group}]; ok && last.Group != "" {
 			groupName = g.Name
 		}
-		p.Title, p.Body = MessageTitle(a, d.locale, last.From, last.Nickname, groupName), preview(last.Text, 100)
+		p.Title, p.Body = MessageTitle(a, d.locale, last.From, last.Nickname, groupName), preview(last.Text, previewRunes)
 		if last.Push.Title != "" {
 			p.Title = last.Push.Title
 		}
