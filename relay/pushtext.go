@@ -141,15 +141,16 @@ func PushTexts(a AppConfig, loc string) (t PushTemplate, fromApp map[string]bool
 }
 
 // SummaryTexts is the title and body of a summary push of count messages to a device of
-// locale loc.
+// locale loc. The app's name, when it is the title, is taken as it is: only templates have
+// placeholders.
 func SummaryTexts(a AppConfig, loc string, count int) (title, body string) {
 	t, fromApp := PushTexts(a, loc)
-	title = t.SummaryTitle
-	if !fromApp["summaryTitle"] && a.Name != "" {
-		title = a.Name
-	}
 	n := strconv.Itoa(count)
-	return fill(title, "count", n), fill(t.SummaryBody, "count", n)
+	body = fill(t.SummaryBody, "{count}", n)
+	if !fromApp["summaryTitle"] && a.Name != "" {
+		return a.Name, body
+	}
+	return fill(t.SummaryTitle, "{count}", n), body
 }
 
 // MessageTitle is the title of a push for one message to a device of locale loc: the sender's
@@ -164,15 +165,17 @@ func MessageTitle(a AppConfig, loc, from, nickname, groupName string) string {
 		return nick
 	}
 	t, _ := PushTexts(a, loc)
-	return fill(fill(t.GroupTitle, "nickname", nick), "group", groupName)
+	return fill(t.GroupTitle, "{nickname}", nick, "{group}", groupName)
 }
 
-// fill replaces {name} in s with v.
-func fill(s, name, v string) string {
+// fill replaces the placeholders of template s in one pass, given as pairs of a placeholder
+// and its value: a value is never searched for placeholders itself (a nickname that reads
+// "{group}" stays as it is).
+func fill(s string, pairs ...string) string {
 	if !strings.Contains(s, "{") {
 		return s
 	}
-	return strings.ReplaceAll(s, "{"+name+"}", v)
+	return strings.NewReplacer(pairs...).Replace(s)
 }
 
 // ValidatePushTemplates checks an app's pushTemplates and defaultLocale: every key a

@@ -215,3 +215,17 @@ func TestSummaryPushIsInTheDevicesLanguage(t *testing.T) {
 	u, _ := w.core.User(testApp, "uzhHK")
 	require.Equal(t, "zh-HK", u.Devices[0].Locale)
 }
+
+// TestPlaceholdersAreFilledOnlyInTemplates: a nickname, group name or app name that reads like a
+// placeholder is shown as it is; only the template's own placeholders are filled.
+func TestPlaceholdersAreFilledOnlyInTemplates(t *testing.T) {
+	a := AppConfig{Name: "{count} Chat"}
+	require.Equal(t, "{group} (Team)", MessageTitle(a, "en", "bob", "{group}", "Team"))
+	require.Equal(t, "Bob ({nickname})", MessageTitle(a, "en", "bob", "Bob", "{nickname}"))
+	title, body := SummaryTexts(a, "en", 3)
+	require.Equal(t, "{count} Chat", title, "the app's name is not a template")
+	require.Equal(t, "3 new messages", body)
+	a.PushTemplates = map[string]PushTemplate{"en": {SummaryTitle: "{count} in {count}"}}
+	title, _ = SummaryTexts(a, "en", 3)
+	require.Equal(t, "3 in 3", title, "the app's own template is filled")
+}
