@@ -146,3 +146,36 @@ func TestSendRefusesAPushOverFCMsLimit(t *testing.T) {
 	u, _ := w.core.User(testApp, "alice")
 	require.Equal(t, uint64(1), u.LastSeq, "the refused message is not stored")
 }
+
+// TestSummaryOfSeveralConversationsHasNoClickAction: a summary push covering one conversation
+// opens it like its last message would; one covering several has no click action (the app
+// opens its conversation list), whatever its last message asked for.
+func TestSummaryOfSeveralConversationsHasNoClickAction(t *testing.T) {
+	w := newWorld(t, Config{DefaultCaps: tinyCaps}) // a burst of 2
+	alice := w.login("alice", "alice-phone")
+	bob := w.login("bob", "bob-phone")
+	carol := w.login("carol", "carol-phone")
+	alice.kill()
+	send := func(from *phone, click string) {
+		r := w.do(from.conn, ClientFrame{Op: OpSend, To: "alice", Text: "hi", OfflinePush: &OfflinePush{Android: AndroidPush{ClickAction: click}}})
+		require.Equal(t, OK, r.Code, r.Desc)
+	}
+	send(bob, "example://chat/bob")
+	send(bob, "example://chat/bob")
+	send(bob, "example://chat/bob") // held
+	send(bob, "example://chat/bob")
+	w.advance(time.Minute)
+	ps := w.pushesTo("alice-phone")
+	require.Len(t, ps, 3)
+	require.Equal(t, "c2c_bob", ps[2].CollapseKey)
+	require.Equal(t, "example://chat/bob", ps[2].ClickAction, "one conversation: the summary opens it")
+
+	send(bob, "example://chat/bob") // held
+	send(carol, "example://chat/carol")
+	w.advance(time.Hour)
+	ps = w.pushesTo("alice-phone")
+	last := ps[len(ps)-1]
+	require.Len(t, last.Seqs, 2)
+	require.Equal(t, "summary", last.CollapseKey)
+	require.Empty(t, last.ClickAction, "several conversations: no click action")
+}

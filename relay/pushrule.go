@@ -280,8 +280,11 @@ func (c *Core) buildPush(d *device, msgs []StoredMsg) Push {
 	p.Title, p.Body = SummaryTexts(a, d.locale, len(msgs))
 	for _, m := range msgs {
 		if m.Conv != last.Conv {
+			// Several conversations: a tap opens the app's conversation list, not the last
+			// message's target.
 			p.CollapseKey = "summary"
 			delete(p.Data, "conv")
+			p.ClickAction = ""
 			break
 		}
 	}
