@@ -13,7 +13,8 @@ import (
 
 func TestCanonicalLocale(t *testing.T) {
 	for in, want := range map[string]string{"zh-CN": "zh-CN", "zh_cn": "zh-CN", "ZH-hk": "zh-HK", "en": "en",
-		"zh-Hant-HK": "zh-Hant-HK", "xx-YY": "xx-yy"} {
+		"zh-Hant-HK": "zh-Hant-HK", "xx-YY": "xx-YY", "xx_yy": "xx-YY", "en-XY": "en-XY", "XX-latn-419": "xx-Latn-419",
+		"xx-x-Private": "xx-x-private"} {
 		got, err := CanonicalLocale(in)
 		require.NoError(t, err, in)
 		require.Equal(t, want, got, in)
@@ -72,6 +73,11 @@ func TestPushTemplatesAreValidatedWhenSet(t *testing.T) {
 		{"oversize", "", map[string]PushTemplate{"en": {SummaryTitle: strings.Repeat("x", MaxTemplateBytes+1)}}, []string{"pushTemplates[en].summaryTitle", "limit is 256"}},
 		{"same locale twice", "", map[string]PushTemplate{"zh-CN": {}, "zh_cn": {}}, []string{"two keys spell the locale zh-CN"}},
 		{"ill-formed default", "english!", nil, []string{`defaultLocale "english!"`}},
+		{"country code as key", "", map[string]PushTemplate{"cn": {SummaryBody: "{count} 条"}}, []string{`key "cn"`, "cn is not a known language", "did you mean zh or zh-CN?"}},
+		{"country code with region", "", map[string]PushTemplate{"jp-JP": {}}, []string{`key "jp-JP"`, "did you mean ja or ja-JP?"}},
+		{"unknown language", "", map[string]PushTemplate{"xx-YY": {}}, []string{`key "xx-YY"`, "xx is not a known language"}},
+		{"undetermined language", "", map[string]PushTemplate{"und": {}}, []string{`key "und"`, "und is not a known language"}},
+		{"country code as default", "CN", nil, []string{`defaultLocale "CN"`, "did you mean zh or zh-CN?"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := ValidatePushTemplates(tc.def, tc.ts)
