@@ -128,8 +128,8 @@ func TestPushTitlesFromNicknamesAndGroups(t *testing.T) {
 	// The profile and the group's name survive a restart; the message keeps the nickname it
 	// was sent with.
 	w.restart()
-	p, ok := w.core.Profile(testApp, "bob")
-	require.True(t, ok)
+	p, err := w.core.Profile(testApp, "bob")
+	require.NoError(t, err)
 	require.Equal(t, "Bob B.", p.Nickname)
 	u, _ := w.core.User(testApp, "bob")
 	require.Equal(t, "Bob B.", u.Nickname)
@@ -141,8 +141,8 @@ func TestPushTitlesFromNicknamesAndGroups(t *testing.T) {
 	_, err = w.core.SetProfile(w.now, Profile{SDKAppID: testApp, UserID: "bob"})
 	require.NoError(t, err)
 	w.settle()
-	_, ok = w.core.Profile(testApp, "bob")
-	require.False(t, ok)
+	_, err = w.core.Profile(testApp, "bob")
+	require.ErrorIs(t, err, ErrNotFound)
 	require.Empty(t, w.load().Profiles)
 }
 
