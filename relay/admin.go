@@ -47,7 +47,7 @@ func (c *Core) PutApp(now time.Time, cfg AppConfig, create bool) (AppView, error
 	case !create && !exists:
 		return AppView{}, fmt.Errorf("%w: app %d", ErrNotFound, cfg.SDKAppID)
 	}
-	a := newApp(cfg, c.cfg.DefaultCaps)
+	a := newApp(cfg, c.cfg)
 	c.apps[cfg.SDKAppID] = a
 	if exists && old.caps != a.caps {
 		// New caps apply from the next push on.

@@ -33,16 +33,17 @@ const (
 )
 
 // textBounds are the most bytes the texts the relay writes itself can take in an app's pushes,
-// whatever the reader's locale: a message's default title, and the summary push's title, body
-// and count.
+// whatever the reader's locale: a message's default title, the summary push's title, body and
+// count, and a message ID.
 type textBounds struct {
 	title   int
 	summary int
+	msgID   int
 }
 
 // boundTexts works out an app's textBounds from its templates, the built-in ones and its name,
-// with nicknames, group names and counts at their longest.
-func boundTexts(a AppConfig) textBounds {
+// with nicknames, group names and counts at their longest, for a core of partition part.
+func boundTexts(a AppConfig, part Partition) textBounds {
 	ts := make([]PushTemplate, 0, len(a.PushTemplates)+len(BuiltinLocales()))
 	for _, t := range a.PushTemplates {
 		ts = append(ts, t)
@@ -60,6 +61,7 @@ func boundTexts(a AppConfig) textBounds {
 		body = max(body, len(t.SummaryBody)+grown(t.SummaryBody, "count", maxSeqDigits))
 	}
 	b.summary = title + body + keySummary + maxSeqDigits
+	b.msgID = len(part.messageID(a.SDKAppID, math.MaxUint64))
 	return b
 }
 
@@ -72,15 +74,16 @@ func (c *Core) pushBound(sdkAppID uint64, req SendRequest) int {
 	if req.OfflinePush != nil {
 		op = *req.OfflinePush
 	}
-	tb := textBounds{title: MaxNicknameBytes}
-	if a, ok := c.apps[sdkAppID]; ok {
-		tb = a.texts
+	a, ok := c.apps[sdkAppID]
+	if !ok {
+		a = newApp(AppConfig{SDKAppID: sdkAppID}, c.cfg)
 	}
+	tb := a.texts
 	conv := len("c2c_") + len(req.From)
 	if req.Group != "" {
 		conv = len("group_") + len(req.Group)
 	}
-	n := keysFixed + conv + maxSeqDigits + len(c.cfg.Partition.messageID(sdkAppID, math.MaxUint64)) + len(req.From) + maxBadgeDigits
+	n := keysFixed + conv + maxSeqDigits + tb.msgID + len(req.From) + maxBadgeDigits
 	channel := len(op.Android.ChannelID)
 	if channel == 0 {
 		channel = MaxChannelIDBytes // the certificate's default
