@@ -47,7 +47,7 @@ func (c *Core) PutApp(now time.Time, cfg AppConfig, create bool) (AppView, error
 	case !create && !exists:
 		return AppView{}, fmt.Errorf("%w: app %d", ErrNotFound, cfg.SDKAppID)
 	}
-	a := &app{cfg: cfg, caps: cfg.Caps.withDefaults(c.cfg.DefaultCaps)}
+	a := newApp(cfg, c.cfg)
 	c.apps[cfg.SDKAppID] = a
 	if exists && old.caps != a.caps {
 		// New caps apply from the next push on.
@@ -293,27 +293,45 @@ func (c *Core) PutGroup(now time.Time, g Group) (Group, error) {
 // user ID). The nickname titles the pushes of messages the user sends from now on.
 func (c *Core) SetProfile(now time.Time, p Profile) (Profile, error) {
 	c.observe(now)
-	if _, ok := c.apps[p.SDKAppID]; !ok {
-		return Profile{}, fmt.Errorf("%w: app %d", ErrNotFound, p.SDKAppID)
-	}
-	if !validID(p.UserID) {
-		return Profile{}, fmt.Errorf("%w: user id %q: 1 to 128 letters, digits or _.@:+-", ErrInvalid, p.UserID)
+	k, err := c.adminUser(p.SDKAppID, p.UserID)
+	if err != nil {
+		return Profile{}, err
 	}
 	if err := checkDisplayName("nickname", p.Nickname); err != nil {
 		return Profile{}, err
 	}
-	c.user(UserKey{p.SDKAppID, p.UserID}).nickname = p.Nickname
+	c.user(k).nickname = p.Nickname
 	c.record(PutProfile{Profile: p})
 	return p, nil
 }
 
-// Profile returns a user's profile; false if the user has none.
-func (c *Core) Profile(sdkAppID uint64, userID string) (Profile, bool) {
-	u, ok := c.users[UserKey{sdkAppID, userID}]
-	if !ok || u.nickname == "" {
-		return Profile{}, false
+// Profile returns a user's profile: ErrNotFound if the user has none.
+func (c *Core) Profile(sdkAppID uint64, userID string) (Profile, error) {
+	k, err := c.adminUser(sdkAppID, userID)
+	if err != nil {
+		return Profile{}, err
 	}
-	return Profile{SDKAppID: sdkAppID, UserID: userID, Nickname: u.nickname}, true
+	u, ok := c.users[k]
+	if !ok || u.nickname == "" {
+		return Profile{}, fmt.Errorf("%w: user %q in app %d has no profile: PUT one with a nickname", ErrNotFound, userID, sdkAppID)
+	}
+	return Profile{SDKAppID: sdkAppID, UserID: userID, Nickname: u.nickname}, nil
+}
+
+// adminUser checks the user an admin call about one user's state names: the app exists, the
+// user ID is valid, and this core's partition holds the user (a call routed to the wrong
+// partition would otherwise create the user where no login or message ever finds it).
+func (c *Core) adminUser(sdkAppID uint64, userID string) (UserKey, error) {
+	k := UserKey{sdkAppID, userID}
+	switch {
+	case c.apps[sdkAppID] == nil:
+		return k, fmt.Errorf("%w: app %d", ErrNotFound, sdkAppID)
+	case !validID(userID):
+		return k, fmt.Errorf("%w: user id %q: 1 to 128 letters, digits or _.@:+-", ErrInvalid, userID)
+	case !c.cfg.Partition.Holds(k):
+		return k, fmt.Errorf("%w: user %q of app %d is not of partition %d", ErrInvalid, userID, sdkAppID, c.cfg.Partition.Index)
+	}
+	return k, nil
 }
 
 // DeviceView is one device of a user as the admin API shows it.

@@ -127,3 +127,55 @@ func TestAndroidOptionsAreValidated(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalid)
 	require.ErrorContains(t, err, `channelId "Chat messages": expected the ID of a NotificationChannel`)
 }
+
+// TestSendRefusesAPushOverFCMsLimit: fields each under their own limit but together over FCM's
+// 4 KiB are refused 4004 on the app protocol, naming the total and the limit; nothing is stored.
+func TestSendRefusesAPushOverFCMsLimit(t *testing.T) {
+	w := newWorld(t, Config{})
+	alice := w.login("alice", "alice-phone")
+	bob := w.login(strings.Repeat("b", MaxIDBytes), "bob-phone")
+	alice.kill()
+	field := strings.Repeat("x", MaxPushFieldBytes)
+	r := w.do(bob.conn, ClientFrame{Op: OpSend, To: "alice", Text: "x", OfflinePush: &OfflinePush{Title: field, Desc: field, Ext: field,
+		Android: AndroidPush{Sound: strings.Repeat("s", MaxSoundBytes), ClickAction: "https://example.com/" + strings.Repeat("p", MaxClickActionBytes-20)}}})
+	require.Equal(t, CodeTextTooLong, r.Code)
+	require.Regexp(t, `could take 4\d{3} bytes .*FCM's limit is 4096`, r.Desc)
+	r = w.do(bob.conn, ClientFrame{Op: OpSend, To: "alice", Text: "x", OfflinePush: &OfflinePush{Title: field, Desc: field, Disable: true, Ext: field,
+		Android: AndroidPush{Sound: strings.Repeat("s", MaxSoundBytes), ClickAction: "https://example.com/" + strings.Repeat("p", MaxClickActionBytes-20)}}})
+	require.Equal(t, OK, r.Code, "a message that is never pushed has no push to fit: %s", r.Desc)
+	u, _ := w.core.User(testApp, "alice")
+	require.Equal(t, uint64(1), u.LastSeq, "the refused message is not stored")
+}
+
+// TestSummaryOfSeveralConversationsHasNoClickAction: a summary push covering one conversation
+// opens it like its last message would; one covering several has no click action (the app
+// opens its conversation list), whatever its last message asked for.
+func TestSummaryOfSeveralConversationsHasNoClickAction(t *testing.T) {
+	w := newWorld(t, Config{DefaultCaps: tinyCaps}) // a burst of 2
+	alice := w.login("alice", "alice-phone")
+	bob := w.login("bob", "bob-phone")
+	carol := w.login("carol", "carol-phone")
+	alice.kill()
+	send := func(from *phone, click string) {
+		r := w.do(from.conn, ClientFrame{Op: OpSend, To: "alice", Text: "hi", OfflinePush: &OfflinePush{Android: AndroidPush{ClickAction: click}}})
+		require.Equal(t, OK, r.Code, r.Desc)
+	}
+	send(bob, "example://chat/bob")
+	send(bob, "example://chat/bob")
+	send(bob, "example://chat/bob") // held
+	send(bob, "example://chat/bob")
+	w.advance(time.Minute)
+	ps := w.pushesTo("alice-phone")
+	require.Len(t, ps, 3)
+	require.Equal(t, "c2c_bob", ps[2].CollapseKey)
+	require.Equal(t, "example://chat/bob", ps[2].ClickAction, "one conversation: the summary opens it")
+
+	send(bob, "example://chat/bob") // held
+	send(carol, "example://chat/carol")
+	w.advance(time.Hour)
+	ps = w.pushesTo("alice-phone")
+	last := ps[len(ps)-1]
+	require.Len(t, last.Seqs, 2)
+	require.Equal(t, "summary", last.CollapseKey)
+	require.Empty(t, last.ClickAction, "several conversations: no click action")
+}

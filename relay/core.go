@@ -144,8 +144,14 @@ type HeardFunc func(ConnID) time.Time
 func (c *Core) SetHeard(fn HeardFunc) { c.heard = fn }
 
 type app struct {
-	cfg  AppConfig
-	caps Caps // effective caps, defaults filled in
+	cfg   AppConfig
+	caps  Caps       // effective caps, defaults filled in
+	texts textBounds // the longest texts and IDs the relay writes into the app's pushes
+}
+
+// newApp is the core's state of an app configured as cfg in a core configured as core.
+func newApp(cfg AppConfig, core Config) *app {
+	return &app{cfg: cfg, caps: cfg.Caps.withDefaults(core.DefaultCaps), texts: boundTexts(cfg, core.Partition)}
 }
 
 // tokenKey scopes a token to an app: a token reported in one app never unbinds another app's
@@ -197,7 +203,7 @@ func New(cfg Config, st *State) (*Core, error) {
 // restore rebuilds the core's state from a store's State.
 func (c *Core) restore(st *State) error {
 	for _, a := range st.Apps {
-		c.apps[a.SDKAppID] = &app{cfg: a, caps: a.Caps.withDefaults(c.cfg.DefaultCaps)}
+		c.apps[a.SDKAppID] = newApp(a, c.cfg)
 	}
 	for _, cert := range st.Certificates {
 		c.certs[cert.ID] = &cert

@@ -73,6 +73,9 @@ func (c *Core) send(sdkAppID uint64, fromDevice string, req SendRequest, origin 
 			return "", false, &sendError{CodeBadField, fmt.Sprintf("%q is not a valid ID: 1 to 128 letters, digits or _.@:+-", id)}
 		}
 	}
+	if err := c.checkPushBound(sdkAppID, req); err != nil {
+		return "", false, err
+	}
 	from := c.user(UserKey{sdkAppID, req.From})
 	if req.ClientMsgID != "" {
 		if id, ok := from.clientMsgIDs[req.ClientMsgID]; ok {
@@ -238,6 +241,9 @@ func (c *Core) setReceiveOpt(cn *conn, d *device, f ClientFrame) {
 	c.record(PutReceiveOpt{User: u.key, Conv: f.Conv, Opt: f.Opt})
 	c.reply(cn, f.ID, OK, "")
 }
+
+// previewRunes is how many characters of a message's text a push's body shows.
+const previewRunes = 100
 
 // preview shortens a text for a notification body.
 func preview(text string, limit int) string {

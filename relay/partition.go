@@ -100,8 +100,9 @@ func PartitionOf(sdkAppID uint64, userID string, partitions int) int {
 }
 
 // ForPartition is the part of st a core of partition p is restored from: every app, certificate
-// and group, the sessions, bindings, inboxes, receive options, push settings and pending pushes of
-// p's users, and p's counters. The state of a single relay (p not Enabled) is st itself.
+// and group, the sessions, bindings, inboxes, receive options, push settings, profiles and
+// pending pushes of p's users (a pending push only if p also made it), and p's counters. The
+// state of a single relay (p not Enabled) is st itself.
 func (st *State) ForPartition(p Partition) *State {
 	if !p.Enabled() {
 		return st

@@ -93,6 +93,7 @@ func TestForPartitionFiltersUserScopedState(t *testing.T) {
 		},
 		Counters:     map[string]uint64{"messages.p0": 4, "pushes.p0": 2, "messages.p1": 7, "pushes.p1": 1<<48 + 2, "messages": 99},
 		PushSettings: map[UserKey]PushSettings{alice: {}, carol: {}},
+		Profiles:     []Profile{{SDKAppID: testApp, UserID: "carol", Nickname: "Carol"}, {SDKAppID: testApp, UserID: "alice", Nickname: "Alice"}},
 	}
 	got := st.ForPartition(Partition{Index: 0, Count: testPartitions})
 	want := &State{
@@ -106,6 +107,7 @@ func TestForPartitionFiltersUserScopedState(t *testing.T) {
 		Pushes:       []PushState{push(0, 1, "alice"), push(0, 2, "bob")},
 		Counters:     map[string]uint64{"messages.p0": 4, "pushes.p0": 2},
 		PushSettings: map[UserKey]PushSettings{alice: {}},
+		Profiles:     []Profile{{SDKAppID: testApp, UserID: "alice", Nickname: "Alice"}},
 	}
 	require.Empty(t, cmp.Diff(want, got))
 
@@ -114,6 +116,7 @@ func TestForPartitionFiltersUserScopedState(t *testing.T) {
 	require.Equal(t, []PushState{push(1, 1, "carol")}, got.Pushes)
 	require.Equal(t, map[string]uint64{"messages.p1": 7, "pushes.p1": 1<<48 + 2}, got.Counters)
 	require.Equal(t, map[UserKey]PushSettings{carol: {}}, got.PushSettings)
+	require.Equal(t, []Profile{{SDKAppID: testApp, UserID: "carol", Nickname: "Carol"}}, got.Profiles)
 
 	got = st.ForPartition(Partition{Index: 2, Count: testPartitions})
 	require.Empty(t, got.Sessions)

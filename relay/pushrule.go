@@ -265,7 +265,7 @@ func (c *Core) buildPush(d *device, msgs []StoredMsg) Push {
 		if g, ok := c.groups[groupKey{d.key.SDKAppID, last.Group}]; ok && last.Group != "" {
 			groupName = g.Name
 		}
-		p.Title, p.Body = MessageTitle(a, d.locale, last.From, last.Nickname, groupName), preview(last.Text, 100)
+		p.Title, p.Body = MessageTitle(a, d.locale, last.From, last.Nickname, groupName), preview(last.Text, previewRunes)
 		if last.Push.Title != "" {
 			p.Title = last.Push.Title
 		}
@@ -280,8 +280,11 @@ func (c *Core) buildPush(d *device, msgs []StoredMsg) Push {
 	p.Title, p.Body = SummaryTexts(a, d.locale, len(msgs))
 	for _, m := range msgs {
 		if m.Conv != last.Conv {
+			// Several conversations: a tap opens the app's conversation list, not the last
+			// message's target.
 			p.CollapseKey = "summary"
 			delete(p.Data, "conv")
+			p.ClickAction = ""
 			break
 		}
 	}

@@ -1,9 +1,6 @@
 package relay
 
-import (
-	"fmt"
-	"time"
-)
+import "time"
 
 // pushSettings are a user's push settings.
 func (u *user) pushSettings() PushSettings { return PushSettings{Enabled: !u.pushesOff} }
@@ -40,7 +37,7 @@ func (c *Core) pushSettingsReply(cn *conn, id int64, u *user) {
 // apply from its first login on. In a partitioned core the user must be of this partition.
 func (c *Core) SetPushSettings(now time.Time, sdkAppID uint64, userID string, s PushSettings) (PushSettings, error) {
 	c.observe(now)
-	k, err := c.pushSettingsUser(sdkAppID, userID)
+	k, err := c.adminUser(sdkAppID, userID)
 	if err != nil {
 		return PushSettings{}, err
 	}
@@ -52,7 +49,7 @@ func (c *Core) SetPushSettings(now time.Time, sdkAppID uint64, userID string, s 
 // PushSettings returns a user's push settings: the default (pushes on) for a user the relay has
 // not heard of.
 func (c *Core) PushSettings(sdkAppID uint64, userID string) (PushSettings, error) {
-	k, err := c.pushSettingsUser(sdkAppID, userID)
+	k, err := c.adminUser(sdkAppID, userID)
 	if err != nil {
 		return PushSettings{}, err
 	}
@@ -60,18 +57,4 @@ func (c *Core) PushSettings(sdkAppID uint64, userID string) (PushSettings, error
 		return u.pushSettings(), nil
 	}
 	return PushSettings{Enabled: true}, nil
-}
-
-// pushSettingsUser checks the user an admin push-settings call names.
-func (c *Core) pushSettingsUser(sdkAppID uint64, userID string) (UserKey, error) {
-	k := UserKey{sdkAppID, userID}
-	switch {
-	case c.apps[sdkAppID] == nil:
-		return k, fmt.Errorf("%w: app %d", ErrNotFound, sdkAppID)
-	case !validID(userID):
-		return k, fmt.Errorf("%w: user id %q: 1 to 128 letters, digits or _.@:+-", ErrInvalid, userID)
-	case !c.cfg.Partition.Holds(k):
-		return k, fmt.Errorf("%w: user %q of app %d is not of partition %d", ErrInvalid, userID, sdkAppID, c.cfg.Partition.Index)
-	}
-	return k, nil
 }

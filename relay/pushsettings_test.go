@@ -164,10 +164,18 @@ func TestPushSettingsRefusals(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.PutApp(w.now, AppConfig{SDKAppID: testApp, SecretKey: secret.New(testSecret)}, true)
 	require.NoError(t, err)
+	c.TakeReady()
 	other := "u0"
 	for i := 0; p.Holds(UserKey{testApp, other}); i++ {
 		other = "u" + itoa(uint64(i))
 	}
 	_, err = c.SetPushSettings(w.now, testApp, other, PushSettings{})
 	require.ErrorContains(t, err, "is not of partition 0", "a partition's core takes only its own users' settings")
+	_, err = c.PushSettings(testApp, other)
+	require.ErrorContains(t, err, "is not of partition 0")
+	_, err = c.SetProfile(w.now, Profile{SDKAppID: testApp, UserID: other, Nickname: "Other"})
+	require.ErrorContains(t, err, "is not of partition 0", "nor their profiles")
+	_, err = c.Profile(testApp, other)
+	require.ErrorContains(t, err, "is not of partition 0")
+	require.Empty(t, c.TakeReady().Records, "nothing refused is recorded")
 }

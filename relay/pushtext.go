@@ -77,7 +77,9 @@ var ErrLocale = errors.New("not a BCP 47 language tag")
 
 // CanonicalLocale checks that s is a well-formed BCP 47 language tag (such as en, zh-CN,
 // zh-Hant-HK) and returns it in canonical form ("zh_cn" gives "zh-CN"). A well-formed tag whose
-// language is unknown is kept, lower-cased: it simply matches no template and falls back.
+// language is unknown is kept, in BCP 47's letter case ("xx_yy" gives "xx-YY"): a device's locale
+// that simply matches no template and falls back. Where a locale names templates (pushTemplates
+// keys, defaultLocale), KnownLocale refuses such a tag.
 func CanonicalLocale(s string) (string, error) {
 	if len(s) > MaxLocaleBytes {
 		return "", fmt.Errorf("%w: %d bytes, the limit is %d", ErrLocale, len(s), MaxLocaleBytes)
@@ -88,10 +90,65 @@ func CanonicalLocale(s string) (string, error) {
 	case err == nil:
 		return tag.String(), nil
 	case errors.As(err, &unknown):
-		return strings.ToLower(strings.ReplaceAll(s, "_", "-")), nil
+		return localeCase(strings.ReplaceAll(s, "_", "-")), nil
 	default:
 		return "", fmt.Errorf("%w: %v", ErrLocale, err)
 	}
+}
+
+// localeCase writes a well-formed tag in BCP 47's letter case: the language lower-case, a
+// script title-case, a region upper-case, everything else (and all after a singleton such as
+// x-) lower-case.
+func localeCase(s string) string {
+	subs := strings.Split(strings.ToLower(s), "-")
+	for i, sub := range subs {
+		if i == 0 {
+			continue
+		}
+		switch {
+		case len(sub) == 1:
+			return strings.Join(subs, "-") // an extension or private use: lower-case from here
+		case len(sub) == 4 && isLetters(sub):
+			subs[i] = strings.ToUpper(sub[:1]) + sub[1:]
+		case len(sub) == 2 && isLetters(sub), len(sub) == 3 && !isLetters(sub):
+			subs[i] = strings.ToUpper(sub)
+		}
+	}
+	return strings.Join(subs, "-")
+}
+
+func isLetters(s string) bool {
+	for _, r := range s {
+		if r < 'a' || r > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// KnownLocale is CanonicalLocale for a locale that names templates: it also refuses a tag whose
+// language is unknown (such as cn, a country code), which no device's locale would ever reach,
+// and says which language was likely meant.
+func KnownLocale(s string) (string, error) {
+	c, err := CanonicalLocale(s)
+	if err != nil {
+		return "", err
+	}
+	if tag, err := language.Parse(c); err == nil {
+		if _, conf := tag.Base(); conf == language.Exact {
+			return c, nil
+		}
+	}
+	first, _, _ := strings.Cut(c, "-")
+	if region, err := language.ParseRegion(first); err == nil {
+		if tag, err := language.Compose(region); err == nil {
+			if base, conf := tag.Base(); conf != language.No && base.String() != "und" {
+				return "", fmt.Errorf("%w: %s is not a known language (%s is a country or region code); did you mean %s or %s-%s?",
+					ErrLocale, first, region, base, base, region)
+			}
+		}
+	}
+	return "", fmt.Errorf("%w: %s is not a known language", ErrLocale, first)
 }
 
 // localeChain is the order in which locales are looked up for a device of locale loc: loc, then
@@ -141,15 +198,16 @@ func PushTexts(a AppConfig, loc string) (t PushTemplate, fromApp map[string]bool
 }
 
 // SummaryTexts is the title and body of a summary push of count messages to a device of
-// locale loc.
+// locale loc. The app's name, when it is the title, is taken as it is: only templates have
+// placeholders.
 func SummaryTexts(a AppConfig, loc string, count int) (title, body string) {
 	t, fromApp := PushTexts(a, loc)
-	title = t.SummaryTitle
-	if !fromApp["summaryTitle"] && a.Name != "" {
-		title = a.Name
-	}
 	n := strconv.Itoa(count)
-	return fill(title, "count", n), fill(t.SummaryBody, "count", n)
+	body = fill(t.SummaryBody, "{count}", n)
+	if !fromApp["summaryTitle"] && a.Name != "" {
+		return a.Name, body
+	}
+	return fill(t.SummaryTitle, "{count}", n), body
 }
 
 // MessageTitle is the title of a push for one message to a device of locale loc: the sender's
@@ -164,24 +222,26 @@ func MessageTitle(a AppConfig, loc, from, nickname, groupName string) string {
 		return nick
 	}
 	t, _ := PushTexts(a, loc)
-	return fill(fill(t.GroupTitle, "nickname", nick), "group", groupName)
+	return fill(t.GroupTitle, "{nickname}", nick, "{group}", groupName)
 }
 
-// fill replaces {name} in s with v.
-func fill(s, name, v string) string {
+// fill replaces the placeholders of template s in one pass, given as pairs of a placeholder
+// and its value: a value is never searched for placeholders itself (a nickname that reads
+// "{group}" stays as it is).
+func fill(s string, pairs ...string) string {
 	if !strings.Contains(s, "{") {
 		return s
 	}
-	return strings.ReplaceAll(s, "{"+name+"}", v)
+	return strings.NewReplacer(pairs...).Replace(s)
 }
 
 // ValidatePushTemplates checks an app's pushTemplates and defaultLocale: every key a
-// well-formed BCP 47 tag (not two spelling the same one), every field under its size limit,
+// well-formed BCP 47 tag of a known language (KnownLocale; not two spelling the same one), every field under its size limit,
 // valid UTF-8, and using only its own placeholders. It returns the templates with their keys in
 // canonical form. Errors name the key and field and say what to do.
 func ValidatePushTemplates(defaultLocale string, ts map[string]PushTemplate) (string, map[string]PushTemplate, error) {
 	if defaultLocale != "" {
-		c, err := CanonicalLocale(defaultLocale)
+		c, err := KnownLocale(defaultLocale)
 		if err != nil {
 			return "", nil, fmt.Errorf("defaultLocale %q: %v; use a language tag such as en or zh-CN", defaultLocale, err)
 		}
@@ -200,7 +260,7 @@ func ValidatePushTemplates(defaultLocale string, ts map[string]PushTemplate) (st
 	slices.Sort(keys)
 	out := make(map[string]PushTemplate, len(ts))
 	for _, k := range keys {
-		c, err := CanonicalLocale(k)
+		c, err := KnownLocale(k)
 		if err != nil {
 			return "", nil, fmt.Errorf("pushTemplates key %q: %v; key each template by a language tag such as en, zh or zh-CN", k, err)
 		}

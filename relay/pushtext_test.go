@@ -13,7 +13,8 @@ import (
 
 func TestCanonicalLocale(t *testing.T) {
 	for in, want := range map[string]string{"zh-CN": "zh-CN", "zh_cn": "zh-CN", "ZH-hk": "zh-HK", "en": "en",
-		"zh-Hant-HK": "zh-Hant-HK", "xx-YY": "xx-yy"} {
+		"zh-Hant-HK": "zh-Hant-HK", "xx-YY": "xx-YY", "xx_yy": "xx-YY", "en-XY": "en-XY", "XX-latn-419": "xx-Latn-419",
+		"xx-x-Private": "xx-x-private"} {
 		got, err := CanonicalLocale(in)
 		require.NoError(t, err, in)
 		require.Equal(t, want, got, in)
@@ -72,6 +73,11 @@ func TestPushTemplatesAreValidatedWhenSet(t *testing.T) {
 		{"oversize", "", map[string]PushTemplate{"en": {SummaryTitle: strings.Repeat("x", MaxTemplateBytes+1)}}, []string{"pushTemplates[en].summaryTitle", "limit is 256"}},
 		{"same locale twice", "", map[string]PushTemplate{"zh-CN": {}, "zh_cn": {}}, []string{"two keys spell the locale zh-CN"}},
 		{"ill-formed default", "english!", nil, []string{`defaultLocale "english!"`}},
+		{"country code as key", "", map[string]PushTemplate{"cn": {SummaryBody: "{count} 条"}}, []string{`key "cn"`, "cn is not a known language", "did you mean zh or zh-CN?"}},
+		{"country code with region", "", map[string]PushTemplate{"jp-JP": {}}, []string{`key "jp-JP"`, "did you mean ja or ja-JP?"}},
+		{"unknown language", "", map[string]PushTemplate{"xx-YY": {}}, []string{`key "xx-YY"`, "xx is not a known language"}},
+		{"undetermined language", "", map[string]PushTemplate{"und": {}}, []string{`key "und"`, "und is not a known language"}},
+		{"country code as default", "CN", nil, []string{`defaultLocale "CN"`, "did you mean zh or zh-CN?"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := ValidatePushTemplates(tc.def, tc.ts)
@@ -122,8 +128,8 @@ func TestPushTitlesFromNicknamesAndGroups(t *testing.T) {
 	// The profile and the group's name survive a restart; the message keeps the nickname it
 	// was sent with.
 	w.restart()
-	p, ok := w.core.Profile(testApp, "bob")
-	require.True(t, ok)
+	p, err := w.core.Profile(testApp, "bob")
+	require.NoError(t, err)
 	require.Equal(t, "Bob B.", p.Nickname)
 	u, _ := w.core.User(testApp, "bob")
 	require.Equal(t, "Bob B.", u.Nickname)
@@ -135,8 +141,8 @@ func TestPushTitlesFromNicknamesAndGroups(t *testing.T) {
 	_, err = w.core.SetProfile(w.now, Profile{SDKAppID: testApp, UserID: "bob"})
 	require.NoError(t, err)
 	w.settle()
-	_, ok = w.core.Profile(testApp, "bob")
-	require.False(t, ok)
+	_, err = w.core.Profile(testApp, "bob")
+	require.ErrorIs(t, err, ErrNotFound)
 	require.Empty(t, w.load().Profiles)
 }
 
@@ -214,4 +220,18 @@ func TestSummaryPushIsInTheDevicesLanguage(t *testing.T) {
 	require.Empty(t, cmp.Diff(want, got))
 	u, _ := w.core.User(testApp, "uzhHK")
 	require.Equal(t, "zh-HK", u.Devices[0].Locale)
+}
+
+// TestPlaceholdersAreFilledOnlyInTemplates: a nickname, group name or app name that reads like a
+// placeholder is shown as it is; only the template's own placeholders are filled.
+func TestPlaceholdersAreFilledOnlyInTemplates(t *testing.T) {
+	a := AppConfig{Name: "{count} Chat"}
+	require.Equal(t, "{group} (Team)", MessageTitle(a, "en", "bob", "{group}", "Team"))
+	require.Equal(t, "Bob ({nickname})", MessageTitle(a, "en", "bob", "Bob", "{nickname}"))
+	title, body := SummaryTexts(a, "en", 3)
+	require.Equal(t, "{count} Chat", title, "the app's name is not a template")
+	require.Equal(t, "3 new messages", body)
+	a.PushTemplates = map[string]PushTemplate{"en": {SummaryTitle: "{count} in {count}"}}
+	title, _ = SummaryTexts(a, "en", 3)
+	require.Equal(t, "3 in 3", title, "the app's own template is filled")
 }

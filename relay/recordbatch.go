@@ -96,6 +96,8 @@ func DescribeRecord(r Record) string {
 		return fmt.Sprintf("DeletePush %d", r.ID)
 	case PutCounter:
 		return fmt.Sprintf("PutCounter %s", r.Name)
+	case PutPushSettings:
+		return fmt.Sprintf("PutPushSettings %d/%s enabled=%t", r.User.SDKAppID, r.User.UserID, r.Settings.Enabled)
 	case PutProfile:
 		return fmt.Sprintf("PutProfile %d/%s", r.Profile.SDKAppID, r.Profile.UserID)
 	case AppendTrace:

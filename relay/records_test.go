@@ -1,6 +1,13 @@
 package relay_test
 
 import (
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -36,4 +43,56 @@ func TestStateSort(t *testing.T) {
 	}
 	got.Sort()
 	require.Empty(t, cmp.Diff(want, got))
+}
+
+// TestEveryRecordIsDescribed: a store's errors name every kind of record and its key, never just
+// its Go type. The kinds are read from the package's source (the types with an isRecord method),
+// so that a new kind without a case here, or in DescribeRecord, fails.
+func TestEveryRecordIsDescribed(t *testing.T) {
+	user := relay.UserKey{SDKAppID: 7, UserID: "alice"}
+	dev := relay.DeviceKey{SDKAppID: 7, UserID: "alice", DeviceID: "phone"}
+	records := []relay.Record{
+		relay.PutApp{App: relay.AppConfig{SDKAppID: 7}}, relay.DeleteApp{SDKAppID: 7},
+		relay.PutCertificate{Cert: relay.Certificate{ID: 9}}, relay.DeleteCertificate{ID: 9},
+		relay.PutSession{Session: relay.SessionState{Key: dev}}, relay.DeleteSession{Key: dev},
+		relay.PutBinding{Binding: relay.Binding{Key: dev}}, relay.DeleteBinding{Key: dev},
+		relay.PutMessage{User: user, Msg: relay.StoredMsg{Seq: 3}}, relay.TrimInbox{User: user, Through: 3},
+		relay.PutGroup{Group: relay.Group{SDKAppID: 7, ID: "team"}}, relay.PutReceiveOpt{User: user, Conv: "c2c_bob", Opt: relay.ReceiveNotNotify},
+		relay.PutPush{Push: relay.PushState{Push: relay.Push{ID: 5}}}, relay.DeletePush{ID: 5},
+		relay.PutCounter{Name: "messages", Value: 1}, relay.PutPushSettings{User: user},
+		relay.PutProfile{Profile: relay.Profile{SDKAppID: 7, UserID: "alice"}}, relay.AppendTrace{Entries: make([]relay.TraceEntry, 2)},
+	}
+	var listed []string
+	for _, r := range records {
+		typ := strings.TrimPrefix(fmt.Sprintf("%T", r), "relay.")
+		listed = append(listed, typ)
+		d := relay.DescribeRecord(r)
+		require.True(t, strings.HasPrefix(d, typ+" ") && len(d) > len(typ)+1, "%s is described as %q: name it and its key", typ, d)
+	}
+	slices.Sort(listed)
+	require.Equal(t, recordKinds(t), listed, "every kind of record is listed here")
+}
+
+// recordKinds are the names of the types of package relay that have an isRecord method.
+func recordKinds(t *testing.T) []string {
+	files, err := filepath.Glob("*.go")
+	require.NoError(t, err)
+	var kinds []string
+	fset := token.NewFileSet()
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, f, nil, parser.SkipObjectResolution)
+		require.NoError(t, err)
+		for _, d := range file.Decls {
+			if fn, ok := d.(*ast.FuncDecl); ok && fn.Name.Name == "isRecord" && fn.Recv != nil {
+				if id, ok := fn.Recv.List[0].Type.(*ast.Ident); ok {
+					kinds = append(kinds, id.Name)
+				}
+			}
+		}
+	}
+	slices.Sort(kinds)
+	return kinds
 }

@@ -540,14 +540,7 @@ func (s *Server) getProfile(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, err
 		}
-		if _, ok := c.App(app); !ok {
-			return nil, fmt.Errorf("%w: app %d", relay.ErrNotFound, app)
-		}
-		p, ok := c.Profile(app, user)
-		if !ok {
-			return nil, fmt.Errorf("%w: user %q in app %d has no profile: PUT one with a nickname", relay.ErrNotFound, user, app)
-		}
-		return p, nil
+		return c.Profile(app, user)
 	})
 }
 

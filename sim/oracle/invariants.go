@@ -320,6 +320,7 @@ func (m *model) wantContent(d *device, cert int64, seqs []uint64) (relay.Push, b
 	if slices.ContainsFunc(msgs, func(x relay.StoredMsg) bool { return x.Conv != last.Conv }) {
 		want.CollapseKey = "summary"
 		delete(want.Data, "conv")
+		want.ClickAction = "" // several conversations: the app opens its conversation list
 	}
 	want.Data["summary"] = strconv.Itoa(len(msgs))
 	return want, true
