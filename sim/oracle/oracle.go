@@ -48,8 +48,9 @@ const (
 	// characters (or offlinePush.desc), the conversation as collapse key and in the data; a
 	// summary of several says "N new messages" under the app's name; the texts the relay writes
 	// are the reader's locale's by the fallback (sim/oracle/pushtexts.go), and a stored
-	// message carries its sender's nickname; the Android channel, sound and click action are the last message's
-	// (the channel else the certificate's default), and the push is silent iff every message it
+	// message carries its sender's nickname; the Android channel, sound and click action are the
+	// last message's (the channel else the certificate's default; no click action on a summary of
+	// several conversations), and the push is silent iff every message it
 	// covers asked for that — and its badge is the device's unread count: the latest
 	// background {unread}, one more per push decided since. A retry carries the same.
 	PushContent = "a push carries its messages' title, body and collapse key, and the unread count as badge"
