@@ -66,7 +66,7 @@ type devSpec struct{ ID, User, Platform, Locale string }
 // and the app templates that put an app's own text ahead of the built-in ones for some locales.
 var (
 	propLocales    = []string{"", "en", "zh-CN", "zh-HK", "zh-Hant-TW", "fr", "en-GB"}
-	propNicknames  = []string{"", "Ann", "小明", "Bob (work)"}
+	propNicknames  = []string{"", "Ann", "小明", "Bob (work)", "{group} {count}"}
 	propGroupNames = []string{"", "Team", "周末 hike"}
 )
 
@@ -113,7 +113,7 @@ func drawSpec(t *rapid.T) worldSpec {
 		s.Templates = propTemplates()
 	}
 	s.DefaultLocale = rapid.SampledFrom([]string{"", "", "zh", "fr"}).Draw(t, "default locale")
-	s.AppName = rapid.SampledFrom([]string{"", "Chat"}).Draw(t, "app name")
+	s.AppName = rapid.SampledFrom([]string{"", "Chat", "{count} Chat"}).Draw(t, "app name")
 	s.ChannelID = rapid.SampledFrom([]string{"", "messages"}).Draw(t, "certificate channel")
 	return s
 }
