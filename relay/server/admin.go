@@ -173,6 +173,19 @@ func pathApp(w http.ResponseWriter, r *http.Request) (uint64, bool) {
 	return id, true
 }
 
+// runOnUser is run for a call about one user: fn is given the core that holds the user's
+// partition (the node's only core outside a cluster), and the call fails as run's do when this
+// node holds no core for it.
+func (s *Server) runOnUser(w http.ResponseWriter, r *http.Request, app uint64, user string, fn func(now time.Time, c *relay.Core) (any, error)) {
+	s.run(w, r, http.StatusOK, func(now time.Time) (any, error) {
+		c, err := s.coreOf(s.partitionOf(app, user))
+		if err != nil {
+			return nil, err
+		}
+		return fn(now, c)
+	})
+}
+
 // run calls an admin operation on the core and answers its result.
 func (s *Server) run(w http.ResponseWriter, r *http.Request, status int, fn func(now time.Time) (any, error)) {
 	v, err := s.call(r.Context(), fn)
@@ -447,11 +460,7 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user := r.PathValue("user")
-	s.run(w, r, http.StatusOK, func(now time.Time) (any, error) {
-		c, err := s.coreOf(s.partitionOf(app, user))
-		if err != nil {
-			return nil, err
-		}
+	s.runOnUser(w, r, app, user, func(now time.Time, c *relay.Core) (any, error) {
 		v, ok := c.UserAt(now, app, user)
 		if !ok {
 			return nil, fmt.Errorf("%w: user %q in app %d", relay.ErrNotFound, user, app)
@@ -472,11 +481,7 @@ func (s *Server) kickUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user := r.PathValue("user")
-	s.run(w, r, http.StatusOK, func(now time.Time) (any, error) {
-		c, err := s.coreOf(s.partitionOf(app, user))
-		if err != nil {
-			return nil, err
-		}
+	s.runOnUser(w, r, app, user, func(now time.Time, c *relay.Core) (any, error) {
 		s.tapInput(now, relay.Input{Kind: relay.InputKick, App: app, User: user, Reason: body.Reason})
 		n, err := c.Kick(now, app, user, body.Reason)
 		return map[string]int{"kicked": n}, err
@@ -491,11 +496,7 @@ func (s *Server) getPushSettings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user := r.PathValue("user")
-	s.run(w, r, http.StatusOK, func(time.Time) (any, error) {
-		c, err := s.coreOf(s.partitionOf(app, user))
-		if err != nil {
-			return nil, err
-		}
+	s.runOnUser(w, r, app, user, func(_ time.Time, c *relay.Core) (any, error) {
 		return c.PushSettings(app, user)
 	})
 }
@@ -518,11 +519,7 @@ func (s *Server) putPushSettings(w http.ResponseWriter, r *http.Request) {
 	}
 	user := r.PathValue("user")
 	settings := relay.PushSettings{Enabled: *body.Enabled}
-	s.run(w, r, http.StatusOK, func(now time.Time) (any, error) {
-		c, err := s.coreOf(s.partitionOf(app, user))
-		if err != nil {
-			return nil, err
-		}
+	s.runOnUser(w, r, app, user, func(now time.Time, c *relay.Core) (any, error) {
 		s.tapInput(now, relay.Input{Kind: relay.InputSetPushSettings, App: app, User: user, PushSettings: settings})
 		return c.SetPushSettings(now, app, user, settings)
 	})
@@ -535,11 +532,7 @@ func (s *Server) getProfile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user := r.PathValue("user")
-	s.run(w, r, http.StatusOK, func(time.Time) (any, error) {
-		c, err := s.coreOf(s.partitionOf(app, user))
-		if err != nil {
-			return nil, err
-		}
+	s.runOnUser(w, r, app, user, func(_ time.Time, c *relay.Core) (any, error) {
 		return c.Profile(app, user)
 	})
 }
@@ -561,11 +554,7 @@ func (s *Server) putProfile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := relay.Profile{SDKAppID: app, UserID: r.PathValue("user"), Nickname: *body.Nickname}
-	s.run(w, r, http.StatusOK, func(now time.Time) (any, error) {
-		c, err := s.coreOf(s.partitionOf(app, p.UserID))
-		if err != nil {
-			return nil, err
-		}
+	s.runOnUser(w, r, app, p.UserID, func(now time.Time, c *relay.Core) (any, error) {
 		s.tapInput(now, relay.Input{Kind: relay.InputPutProfile, Profile: p})
 		return c.SetProfile(now, p)
 	})
