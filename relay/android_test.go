@@ -40,7 +40,7 @@ func TestAndroidOptionsReachThePush(t *testing.T) {
 	st := w.load()
 	require.Equal(t, "messages", st.Certificates[0].ChannelID)
 	require.Equal(t, AndroidPush{ChannelID: "calls", Sound: "ring", ClickAction: "com.example.im.OPEN_CALL"},
-		st.Messages[UserKey{testApp, "alice"}][1].Push.Android)
+		st.Messages[UserKey{testApp, "alice"}][1].PushOptions().Android)
 }
 
 // TestSilentPushesCountAgainstCapsAndBadge: a silent push is decided like any push — it takes

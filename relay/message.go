@@ -113,7 +113,7 @@ func (c *Core) send(sdkAppID uint64, fromDevice string, req SendRequest, origin 
 	id = c.cfg.Partition.messageID(sdkAppID, c.msgCounter)
 	m := StoredMsg{ID: id, From: req.From, FromDevice: fromDevice, Group: req.Group, Text: req.Text, Time: c.now, Nickname: from.nickname}
 	if req.OfflinePush != nil {
-		m.Push = *req.OfflinePush
+		m = m.WithPushOptions(*req.OfflinePush)
 	}
 	local, remote := c.splitTargets(targets)
 	if len(remote) > 0 {

@@ -198,8 +198,8 @@ func (pr printer) record(r Record) fields {
 		f.str("group", m.Group)
 		f.str("text", m.Text)
 		pr.at(&f, "time", m.Time)
-		if m.Push != (OfflinePush{}) {
-			f.offlinePush(&m.Push)
+		if m.Push != nil {
+			f.offlinePush(m.Push)
 		}
 		f.str("nickname", m.Nickname)
 	case TrimInbox:

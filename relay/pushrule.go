@@ -84,7 +84,7 @@ func (c *Core) decide(d *device, m StoredMsg, onlineOnly bool) {
 		c.traceMsg(d, m, ReasonOnlineOnly, "")
 	case m.From == u.key.UserID:
 		c.traceMsg(d, m, ReasonOwnMessage, "")
-	case m.Push.Disable:
+	case m.PushOptions().Disable:
 		c.traceMsg(d, m, ReasonPushDisabled, "")
 	case u.pushesOff:
 		c.traceMsg(d, m, ReasonUserDisabled, "")
@@ -253,27 +253,28 @@ func (c *Core) buildPush(d *device, msgs []StoredMsg) Push {
 	}
 	// The Android options are the last message's; the push is silent only if every message it
 	// covers asked for that (one that wants a notification gets one).
-	p.ChannelID, p.Sound, p.ClickAction = last.Push.Android.ChannelID, last.Push.Android.Sound, last.Push.Android.ClickAction
+	lastOpts := last.PushOptions()
+	p.ChannelID, p.Sound, p.ClickAction = lastOpts.Android.ChannelID, lastOpts.Android.Sound, lastOpts.Android.ClickAction
 	if p.ChannelID == "" {
 		if cert, ok := c.certs[p.CertificateID]; ok {
 			p.ChannelID = cert.ChannelID
 		}
 	}
-	p.Silent = !slices.ContainsFunc(msgs, func(m StoredMsg) bool { return !m.Push.Silent })
+	p.Silent = !slices.ContainsFunc(msgs, func(m StoredMsg) bool { return !m.PushOptions().Silent })
 	if len(msgs) == 1 {
 		groupName := ""
 		if g, ok := c.groups[groupKey{d.key.SDKAppID, last.Group}]; ok && last.Group != "" {
 			groupName = g.Name
 		}
 		p.Title, p.Body = MessageTitle(a, d.locale, last.From, last.Nickname, groupName), preview(last.Text, previewRunes)
-		if last.Push.Title != "" {
-			p.Title = last.Push.Title
+		if lastOpts.Title != "" {
+			p.Title = lastOpts.Title
 		}
-		if last.Push.Desc != "" {
-			p.Body = last.Push.Desc
+		if lastOpts.Desc != "" {
+			p.Body = lastOpts.Desc
 		}
-		if last.Push.Ext != "" {
-			p.Data["ext"] = last.Push.Ext
+		if lastOpts.Ext != "" {
+			p.Data["ext"] = lastOpts.Ext
 		}
 		return p
 	}

@@ -155,18 +155,37 @@ type Binding struct {
 
 // StoredMsg is a message in one user's inbox, with that user's sequence number.
 type StoredMsg struct {
-	Seq        uint64      `json:"seq"`
-	ID         string      `json:"id"`
-	From       string      `json:"from"`
-	FromDevice string      `json:"fromDevice,omitempty"`
-	Conv       string      `json:"conv"`
-	Group      string      `json:"group,omitempty"`
-	Text       string      `json:"text"`
-	Time       time.Time   `json:"time"`
-	Push       OfflinePush `json:"push,omitzero"`
+	Seq        uint64    `json:"seq"`
+	ID         string    `json:"id"`
+	From       string    `json:"from"`
+	FromDevice string    `json:"fromDevice,omitempty"`
+	Conv       string    `json:"conv"`
+	Group      string    `json:"group,omitempty"`
+	Text       string    `json:"text"`
+	Time       time.Time `json:"time"`
+	// Push is the message's offlinePush options; nil when it has none, as most messages do: an
+	// inbox holds many messages, and the options take more room than the rest of one.
+	Push *OfflinePush `json:"push,omitempty"`
 	// Nickname is the sender's nickname when the message was sent (empty: none), the title of
 	// its pushes.
 	Nickname string `json:"nickname,omitempty"`
+}
+
+// PushOptions is the message's offlinePush options, the zero value when it has none.
+func (m *StoredMsg) PushOptions() OfflinePush {
+	if m.Push == nil {
+		return OfflinePush{}
+	}
+	return *m.Push
+}
+
+// WithPushOptions returns m with options o: none kept when o is the zero value.
+func (m StoredMsg) WithPushOptions(o OfflinePush) StoredMsg {
+	m.Push = nil
+	if o != (OfflinePush{}) {
+		m.Push = &o
+	}
+	return m
 }
 
 // Group is a group chat and its members.

@@ -212,7 +212,7 @@ func (c *Core) RemoteMsg(now time.Time, reply uint64, m RemoteMsg) {
 	if answer.Code == OK {
 		sm := StoredMsg{ID: m.ID, From: m.From, FromDevice: m.FromDevice, Group: m.Group, Text: m.Text, Time: m.Time, Nickname: m.Nickname}
 		if m.OfflinePush != nil {
-			sm.Push = *m.OfflinePush
+			sm = sm.WithPushOptions(*m.OfflinePush)
 		}
 		seqs := map[string]uint64{}
 		c.deliverLocal(sm, targets, m.OnlineOnly, seqs)

@@ -202,14 +202,15 @@ func queue(batch *pgx.Batch, r relay.Record) error {
 		q(deleteBinding, u64(r.Key.SDKAppID), b(r.Key.UserID), b(r.Key.DeviceID))
 	case relay.PutMessage:
 		m := r.Msg
+		po := m.PushOptions()
 		at, err := storecol.Nanos(m.Time)
 		if err != nil {
 			return fmt.Errorf("message time: %w", err)
 		}
 		q(addInbox, u64(r.User.SDKAppID), b(r.User.UserID))
 		q(putMessage, u64(r.User.SDKAppID), b(r.User.UserID), u64(m.Seq), b(m.ID), b(m.From), b(m.FromDevice),
-			b(m.Conv), b(m.Group), b(m.Text), at, b(m.Push.Title), b(m.Push.Desc), b(m.Push.Ext), m.Push.Disable, b(m.Nickname),
-			b(m.Push.Android.ChannelID), b(m.Push.Android.Sound), b(m.Push.Android.ClickAction), m.Push.Silent)
+			b(m.Conv), b(m.Group), b(m.Text), at, b(po.Title), b(po.Desc), b(po.Ext), po.Disable, b(m.Nickname),
+			b(po.Android.ChannelID), b(po.Android.Sound), b(po.Android.ClickAction), po.Silent)
 	case relay.TrimInbox:
 		q(addInbox, u64(r.User.SDKAppID), b(r.User.UserID))
 		trim := trimLow

@@ -161,19 +161,21 @@ func scanInbox(rows pgx.Rows, st *relay.State) error {
 
 func scanMessage(rows pgx.Rows, st *relay.State) error {
 	var m relay.StoredMsg
+	var po relay.OfflinePush
 	var app, seq int64
 	var user, id, from, fromDevice, conv, group, text, title, desc, ext, nickname, channel, sound, click []byte
 	var at *int64
 	if err := rows.Scan(&app, &user, &seq, &id, &from, &fromDevice, &conv, &group, &text, &at,
-		&title, &desc, &ext, &m.Push.Disable, &nickname, &channel, &sound, &click, &m.Push.Silent); err != nil {
+		&title, &desc, &ext, &po.Disable, &nickname, &channel, &sound, &click, &po.Silent); err != nil {
 		return err
 	}
 	m.Nickname = string(nickname)
-	m.Push.Android = relay.AndroidPush{ChannelID: string(channel), Sound: string(sound), ClickAction: string(click)}
+	po.Android = relay.AndroidPush{ChannelID: string(channel), Sound: string(sound), ClickAction: string(click)}
 	k := relay.UserKey{SDKAppID: uint64(app), UserID: string(user)}
 	m.Seq, m.ID, m.From, m.FromDevice, m.Conv, m.Group, m.Text, m.Time = uint64(seq), string(id), string(from),
 		string(fromDevice), string(conv), string(group), string(text), storecol.Time(at)
-	m.Push.Title, m.Push.Desc, m.Push.Ext = string(title), string(desc), string(ext)
+	po.Title, po.Desc, po.Ext = string(title), string(desc), string(ext)
+	m = m.WithPushOptions(po)
 	st.Messages[k] = append(st.Messages[k], m)
 	return nil
 }

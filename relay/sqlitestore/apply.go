@@ -102,6 +102,7 @@ func (a applier) apply(st *statements, r relay.Record) error {
 		return a.exec(st.deleteBinding, u64(r.Key.SDKAppID), r.Key.UserID, r.Key.DeviceID)
 	case relay.PutMessage:
 		m := r.Msg
+		po := m.PushOptions()
 		at, err := storecol.Nanos(m.Time)
 		if err != nil {
 			return fmt.Errorf("message time: %w", err)
@@ -110,8 +111,8 @@ func (a applier) apply(st *statements, r relay.Record) error {
 			return err
 		}
 		return a.exec(st.putMessage, u64(r.User.SDKAppID), r.User.UserID, u64(m.Seq), m.ID, m.From, m.FromDevice,
-			m.Conv, m.Group, m.Text, at, m.Push.Title, m.Push.Desc, m.Push.Ext, m.Push.Disable, m.Nickname,
-			m.Push.Android.ChannelID, m.Push.Android.Sound, m.Push.Android.ClickAction, m.Push.Silent)
+			m.Conv, m.Group, m.Text, at, po.Title, po.Desc, po.Ext, po.Disable, m.Nickname,
+			po.Android.ChannelID, po.Android.Sound, po.Android.ClickAction, po.Silent)
 	case relay.TrimInbox:
 		if err := a.exec(st.addInbox, u64(r.User.SDKAppID), r.User.UserID); err != nil {
 			return err

@@ -157,15 +157,16 @@ func (l loader) messages(st *relay.State) error {
 		push_title, push_desc, push_ext, push_disable, nickname, push_channel_id, push_sound, push_click_action, push_silent FROM messages`, func(rows *sql.Rows) error {
 		var k relay.UserKey
 		var m relay.StoredMsg
+		var po relay.OfflinePush
 		var app, seq int64
 		var at *int64
 		if err := rows.Scan(&app, &k.UserID, &seq, &m.ID, &m.From, &m.FromDevice, &m.Conv, &m.Group, &m.Text, &at,
-			&m.Push.Title, &m.Push.Desc, &m.Push.Ext, &m.Push.Disable, &m.Nickname,
-			&m.Push.Android.ChannelID, &m.Push.Android.Sound, &m.Push.Android.ClickAction, &m.Push.Silent); err != nil {
+			&po.Title, &po.Desc, &po.Ext, &po.Disable, &m.Nickname,
+			&po.Android.ChannelID, &po.Android.Sound, &po.Android.ClickAction, &po.Silent); err != nil {
 			return err
 		}
 		k.SDKAppID, m.Seq, m.Time = uint64(app), uint64(seq), storecol.Time(at)
-		st.Messages[k] = append(st.Messages[k], m)
+		st.Messages[k] = append(st.Messages[k], m.WithPushOptions(po))
 		return nil
 	})
 }

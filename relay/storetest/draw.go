@@ -168,15 +168,14 @@ func (u *Universe) DrawRecord(t *rapid.T) relay.Record {
 			Group:      RawString.Draw(t, "group"),
 			Text:       RawString.Draw(t, "text"),
 			Time:       DrawTime(t, "time"),
-			Push: relay.OfflinePush{
-				Title: RawString.Draw(t, "pushTitle"), Desc: RawString.Draw(t, "pushDesc"),
-				Ext: RawString.Draw(t, "pushExt"), Disable: rapid.Bool().Draw(t, "pushDisable"),
-				Android: relay.AndroidPush{ChannelID: RawString.Draw(t, "pushChannelID"), Sound: RawString.Draw(t, "pushSound"),
-					ClickAction: RawString.Draw(t, "pushClickAction")},
-				Silent: rapid.Bool().Draw(t, "pushSilent"),
-			},
-			Nickname: RawString.Draw(t, "nickname"),
-		}}
+			Nickname:   RawString.Draw(t, "nickname"),
+		}.WithPushOptions(relay.OfflinePush{
+			Title: RawString.Draw(t, "pushTitle"), Desc: RawString.Draw(t, "pushDesc"),
+			Ext: RawString.Draw(t, "pushExt"), Disable: rapid.Bool().Draw(t, "pushDisable"),
+			Android: relay.AndroidPush{ChannelID: RawString.Draw(t, "pushChannelID"), Sound: RawString.Draw(t, "pushSound"),
+				ClickAction: RawString.Draw(t, "pushClickAction")},
+			Silent: rapid.Bool().Draw(t, "pushSilent"),
+		})}
 	case 12:
 		user := DrawUser(t)
 		next := u.next[user]

@@ -36,7 +36,7 @@ func Sample() []relay.Record {
 		relay.PutBinding{Binding: relay.Binding{Key: phone, CertificateID: 7, Token: "tok"}},
 		relay.PutMessage{User: alice, Msg: relay.StoredMsg{Seq: 1, ID: "m1", From: "bob", Conv: "c2c_bob", Text: "hi\x00\xff", Time: at}},
 		relay.PutMessage{User: alice, Msg: relay.StoredMsg{Seq: 2, ID: "m2", From: "bob", Conv: "c2c_bob", Text: "there", Time: at,
-			Push: relay.OfflinePush{Title: "Bob", Ext: "{}", Silent: true,
+			Push: &relay.OfflinePush{Title: "Bob", Ext: "{}", Silent: true,
 				Android: relay.AndroidPush{ChannelID: "dm", Sound: "ping", ClickAction: "com.example.im.OPEN_CHAT"}}, Nickname: "Bobby\x00"}},
 		relay.PutGroup{Group: relay.Group{SDKAppID: 1400000001, ID: "g1", Members: []string{"alice", "bob\x00"}, Name: "Team\xff"}},
 		relay.PutReceiveOpt{User: alice, Conv: "group_g1", Opt: relay.ReceiveNotNotify},

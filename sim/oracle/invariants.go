@@ -292,11 +292,12 @@ func (m *model) wantContent(d *device, cert int64, seqs []uint64) (relay.Push, b
 		return relay.Push{}, false
 	}
 	last := msgs[len(msgs)-1]
+	opts := last.PushOptions()
 	want := relay.Push{NotificationCount: d.unread, CollapseKey: last.Conv,
 		Data:      map[string]string{"conv": last.Conv, "seq": strconv.FormatUint(last.Seq, 10), "msgId": last.ID, "sender": last.From},
-		ChannelID: cmp.Or(last.Push.Android.ChannelID, m.channels[cert]), Sound: last.Push.Android.Sound,
-		ClickAction: last.Push.Android.ClickAction,
-		Silent:      !slices.ContainsFunc(msgs, func(x relay.StoredMsg) bool { return !x.Push.Silent })}
+		ChannelID: cmp.Or(opts.Android.ChannelID, m.channels[cert]), Sound: opts.Android.Sound,
+		ClickAction: opts.Android.ClickAction,
+		Silent:      !slices.ContainsFunc(msgs, func(x relay.StoredMsg) bool { return !x.PushOptions().Silent })}
 	texts := m.appOf(d).texts
 	if len(msgs) == 1 {
 		groupName := ""
@@ -304,12 +305,12 @@ func (m *model) wantContent(d *device, cert int64, seqs []uint64) (relay.Push, b
 			groupName = m.groupNames[groupKey{d.key.SDKAppID, last.Group}]
 		}
 		nickname := m.sentBy[msgKey{d.key.SDKAppID, last.ID}]
-		want.Title, want.Body = texts.messageTitle(d.locale, last, nickname, groupName), cmp.Or(last.Push.Desc, shorten(last.Text, 100))
-		if nickname != "" && last.Push.Title == "" {
+		want.Title, want.Body = texts.messageTitle(d.locale, last, nickname, groupName), cmp.Or(opts.Desc, shorten(last.Text, 100))
+		if nickname != "" && opts.Title == "" {
 			m.reach.NicknameTitle++
 		}
-		if last.Push.Ext != "" {
-			want.Data["ext"] = last.Push.Ext
+		if opts.Ext != "" {
+			want.Data["ext"] = opts.Ext
 		}
 		return want, true
 	}

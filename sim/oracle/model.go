@@ -693,7 +693,7 @@ func (m *model) explains(d *device, seq uint64, reason string) bool {
 	case relay.ReasonMuted:
 		return m.muted[u][msg.Conv]
 	case relay.ReasonPushDisabled:
-		return msg.Push.Disable
+		return msg.PushOptions().Disable
 	case relay.ReasonOwnMessage:
 		return msg.From == d.key.UserID
 	}
@@ -718,7 +718,7 @@ func (m *model) pushable(d *device, seqs []uint64) string {
 			return fmt.Sprintf("seq %d is no stored message of %s", s, u.UserID)
 		case msg.From == u.UserID:
 			return fmt.Sprintf("seq %d is the user's own message", s)
-		case msg.Push.Disable:
+		case msg.PushOptions().Disable:
 			return fmt.Sprintf("seq %d has its push disabled", s)
 		}
 	}
@@ -818,7 +818,7 @@ func (m *model) reachStored(d *device, msg relay.StoredMsg) {
 		m.reach.PushesBackOnToKilled++
 	}
 	switch {
-	case msg.Push.Disable:
+	case msg.PushOptions().Disable:
 		m.reach.PushDisabledToKilled++
 	case m.muted[u][msg.Conv]:
 		m.reach.MutedToKilled++

@@ -70,8 +70,8 @@ func (a appTexts) text(loc string, field func(relay.PushTemplate) string) (s str
 // messageTitle is the title of a push for one message: offlinePush.title if set, else the
 // sender's nickname (its user ID without one), inside the group title for a named group.
 func (a appTexts) messageTitle(loc string, msg relay.StoredMsg, nickname, group string) string {
-	if msg.Push.Title != "" {
-		return msg.Push.Title
+	if t := msg.PushOptions().Title; t != "" {
+		return t
 	}
 	if nickname == "" {
 		nickname = msg.From

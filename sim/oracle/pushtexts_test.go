@@ -18,7 +18,7 @@ func TestPushTextsFollowTheRules(t *testing.T) {
 		"fr":    {SummaryTitle: "Nouveaux ({count})", GroupTitle: "{nickname} — {group}"},
 	}})
 	from := relay.StoredMsg{From: "bob"}
-	titled := relay.StoredMsg{From: "bob", Push: relay.OfflinePush{Title: "Boss"}}
+	titled := relay.StoredMsg{From: "bob", Push: &relay.OfflinePush{Title: "Boss"}}
 	for _, c := range []struct {
 		name, got, want string
 	}{
