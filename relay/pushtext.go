@@ -316,16 +316,23 @@ func placeholders(f templateField) string {
 // checkDisplayName checks a nickname or group name: valid UTF-8 without control characters, at
 // most MaxNicknameBytes.
 func checkDisplayName(what, s string) error {
-	if len(s) > MaxNicknameBytes {
-		return fmt.Errorf("%w: %s is %d bytes; the limit is %d", ErrInvalid, what, len(s), MaxNicknameBytes)
-	}
-	if !utf8.ValidString(s) {
-		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalid, what)
-	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return fmt.Errorf("%w: %s %q has a control character: use printable text", ErrInvalid, what, s)
-		}
+	if why := DisplayNameProblem(what, s); why != "" {
+		return fmt.Errorf("%w: %s", ErrInvalid, why)
 	}
 	return nil
+}
+
+// DisplayNameProblem says why a nickname or group name (named what in the answer) would be
+// refused, or "" when it would not: at most MaxNicknameBytes of valid UTF-8 without control
+// characters. Scenario files check their names with it before anything runs.
+func DisplayNameProblem(what, s string) string {
+	switch {
+	case len(s) > MaxNicknameBytes:
+		return fmt.Sprintf("%s is %d bytes; the limit is %d", what, len(s), MaxNicknameBytes)
+	case !utf8.ValidString(s):
+		return fmt.Sprintf("%s is not valid UTF-8", what)
+	case strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return fmt.Sprintf("%s %q has a control character: use printable text", what, s)
+	}
+	return ""
 }

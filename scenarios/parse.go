@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -423,7 +422,7 @@ func (sc *Scenario) validate() error {
 		case st.Kind == StepCreateGroup:
 			if st.CreateGroup.ID == "" || len(st.CreateGroup.Members) == 0 {
 				err = sc.errorAt(st.Pos, "%s: needs id and members", what)
-			} else if why := displayNameError("name", st.CreateGroup.Name); why != "" {
+			} else if why := relay.DisplayNameProblem("name", st.CreateGroup.Name); why != "" {
 				err = sc.errorAt(st.Pos, "%s: %s", what, why)
 			}
 			groups[st.CreateGroup.ID] = true
@@ -450,8 +449,8 @@ func (sc *Scenario) validate() error {
 			switch p := st.Profile; {
 			case p.User == "":
 				err = sc.errorAt(st.Pos, "%s: whose? profile: {user: alice, nickname: Alice}", what)
-			case displayNameError("nickname", p.Nickname) != "":
-				err = sc.errorAt(st.Pos, "%s: %s", what, displayNameError("nickname", p.Nickname))
+			case relay.DisplayNameProblem("nickname", p.Nickname) != "":
+				err = sc.errorAt(st.Pos, "%s: %s", what, relay.DisplayNameProblem("nickname", p.Nickname))
 			case p.App != 0 && !apps[p.App]:
 				err = sc.errorAt(st.Pos, "%s: app %d is not in apps", what, p.App)
 			}
@@ -541,19 +540,4 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// displayNameError says why the relay would refuse a nickname or group name ("" if it would
-// not): at most relay.MaxNicknameBytes of valid UTF-8 without control characters, the relay's
-// rule, checked here so that the file names the line rather than the run failing at it.
-func displayNameError(what, s string) string {
-	switch {
-	case len(s) > relay.MaxNicknameBytes:
-		return fmt.Sprintf("%s is %d bytes; the limit is %d", what, len(s), relay.MaxNicknameBytes)
-	case !utf8.ValidString(s):
-		return fmt.Sprintf("%s %q is not valid UTF-8", what, s)
-	case strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		return fmt.Sprintf("%s %q has a control character: use printable text", what, s)
-	}
-	return ""
 }
