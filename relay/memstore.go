@@ -155,46 +155,26 @@ func (s *MemoryStore) deleteApp(id uint64) {
 			delete(s.certs, k)
 		}
 	}
-	for k := range s.sessions {
-		if k.SDKAppID == id {
-			delete(s.sessions, k)
-		}
-	}
+	maps.DeleteFunc(s.sessions, func(k DeviceKey, _ SessionState) bool { return k.SDKAppID == id })
 	for k := range s.bindings {
 		if k.SDKAppID == id {
 			s.deleteBinding(k)
 		}
 	}
-	for k := range s.messages {
-		if k.SDKAppID == id {
-			delete(s.messages, k)
-		}
-	}
+	maps.DeleteFunc(s.messages, func(k UserKey, _ []StoredMsg) bool { return k.SDKAppID == id })
 	for k := range s.groups {
 		if k.app == id {
 			delete(s.groups, k)
 		}
 	}
-	for k := range s.opts {
-		if k.SDKAppID == id {
-			delete(s.opts, k)
-		}
-	}
+	maps.DeleteFunc(s.opts, func(k UserKey, _ map[string]string) bool { return k.SDKAppID == id })
 	for k, p := range s.pushes {
 		if p.Push.Device.SDKAppID == id {
 			delete(s.pushes, k)
 		}
 	}
-	for k := range s.pushSettings {
-		if k.SDKAppID == id {
-			delete(s.pushSettings, k)
-		}
-	}
-	for k := range s.profiles {
-		if k.SDKAppID == id {
-			delete(s.profiles, k)
-		}
-	}
+	maps.DeleteFunc(s.pushSettings, func(k UserKey, _ PushSettings) bool { return k.SDKAppID == id })
+	maps.DeleteFunc(s.profiles, func(k UserKey, _ Profile) bool { return k.SDKAppID == id })
 }
 
 // putBinding stores a binding. A token belongs to one device of an app: the binding takes it from
