@@ -153,7 +153,7 @@ func (a *Admin) TestPush(ctx context.Context, app uint64, user, device, title, b
 
 // PutGroup creates or replaces a group.
 func (a *Admin) PutGroup(ctx context.Context, app uint64, id string, members []string) error {
-	return a.Do(ctx, http.MethodPut, GroupPath(app, id), map[string]any{"members": members}, nil)
+	return a.PutNamedGroup(ctx, app, id, "", members)
 }
 
 // PutNamedGroup creates or replaces a group with a display name ("" for none).
