@@ -210,7 +210,7 @@ func (c *Core) restore(st *State) error {
 	}
 	for k, msgs := range st.Messages {
 		u := c.user(k)
-		u.inbox = slices.Clone(msgs)
+		u.inbox = inboxOf(msgs)
 		if n := len(msgs); n > 0 {
 			u.seq = msgs[n-1].Seq
 		}

@@ -3,7 +3,6 @@ package relay
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 )
 
@@ -97,13 +96,17 @@ func (c *Core) send(sdkAppID uint64, fromDevice string, req SendRequest, origin 
 		if !slices.Contains(g.Members, req.From) {
 			return "", false, &sendError{CodeNotMember, fmt.Sprintf("%q is not a member of group %q", req.From, req.Group)}
 		}
+		conv := "group_" + req.Group // one string for every member's copy
+		targets = make([]sendTarget, 0, len(g.Members))
 		for _, m := range g.Members {
-			targets = append(targets, sendTarget{UserKey{sdkAppID, m}, "group_" + req.Group})
+			targets = append(targets, sendTarget{UserKey{sdkAppID, m}, conv})
 		}
 	} else {
-		targets = append(targets, sendTarget{UserKey{sdkAppID, req.To}, "c2c_" + req.From})
+		to := UserKey{sdkAppID, req.To}
+		targets = make([]sendTarget, 0, 2)
+		targets = append(targets, sendTarget{to, from.c2cConv()})
 		if req.To != req.From {
-			targets = append(targets, sendTarget{from.key, "c2c_" + req.To})
+			targets = append(targets, sendTarget{from.key, c.c2cConvOf(to)})
 		}
 	}
 	c.msgCounter++
@@ -132,6 +135,7 @@ func (c *Core) send(sdkAppID uint64, fromDevice string, req SendRequest, origin 
 // online-only message is never stored. seqs, if not nil, is given each recipient's sequence
 // number (only a remote partition's answer needs them: a map per message is not made for nothing).
 func (c *Core) deliverLocal(m StoredMsg, targets []sendTarget, onlineOnly bool, seqs map[string]uint64) {
+	var body *msgBody // shared by the copies, made with the first
 	for _, t := range targets {
 		u := c.user(t.user)
 		m := m
@@ -148,13 +152,16 @@ func (c *Core) deliverLocal(m StoredMsg, targets []sendTarget, onlineOnly bool, 
 		if seqs != nil {
 			seqs[t.user.UserID] = m.Seq
 		}
-		u.inbox = append(u.inbox, m)
+		if body == nil {
+			body = newBody(&m)
+		}
+		u.inbox = append(u.inbox, inboxEntry{seq: m.Seq, body: body, conv: m.Conv})
 		if c.recording() {
 			c.record(PutMessage{User: u.key, Msg: m})
 		}
 		// Trim in steps of a tenth of the limit, so that a full inbox is not shifted per message.
 		if over := len(u.inbox) - c.cfg.InboxLimit; over > c.cfg.InboxLimit/10 {
-			c.record(TrimInbox{User: u.key, Through: u.inbox[over-1].Seq})
+			c.record(TrimInbox{User: u.key, Through: u.inbox[over-1].seq})
 			u.inbox = slices.Clone(u.inbox[over:])
 		}
 		for _, d := range u.devices {
@@ -175,16 +182,6 @@ func (u *user) rememberClientMsgID(clientID, id string) {
 	}
 }
 
-// between returns the inbox messages with from < seq <= to.
-func (u *user) between(from, to uint64) []StoredMsg {
-	if to <= from {
-		return nil
-	}
-	i := sort.Search(len(u.inbox), func(i int) bool { return u.inbox[i].Seq > from })
-	j := sort.Search(len(u.inbox), func(i int) bool { return u.inbox[i].Seq > to })
-	return u.inbox[i:j]
-}
-
 // msgFrame is a stored message as a client receives it.
 func msgFrame(m StoredMsg) *MsgFrame {
 	return &MsgFrame{Seq: m.Seq, ID: m.ID, From: m.From, Conv: m.Conv, Text: m.Text, Time: m.Time.UnixMilli(), Group: m.Group}
@@ -200,12 +197,12 @@ func (c *Core) sync(cn *conn, d *device, f ClientFrame) {
 		msgs = msgs[:MaxSyncBatch]
 	}
 	out := make([]MsgFrame, 0, len(msgs))
-	for _, m := range msgs {
-		out = append(out, *msgFrame(m))
+	for i := range msgs {
+		out = append(out, *msgFrame(msgs[i].msg()))
 	}
 	d.cursor = f.Since
 	if len(msgs) > 0 {
-		d.cursor = msgs[len(msgs)-1].Seq
+		d.cursor = msgs[len(msgs)-1].seq
 	}
 	d.synced = !more
 	if d.synced {
@@ -216,8 +213,8 @@ func (c *Core) sync(cn *conn, d *device, f ClientFrame) {
 	// are pushed again should the connection die unacknowledged.
 	d.acked = d.cursor
 	desc := ""
-	if len(u.inbox) > 0 && f.Since+1 < u.inbox[0].Seq {
-		desc = fmt.Sprintf("messages before seq %d are no longer kept", u.inbox[0].Seq)
+	if len(u.inbox) > 0 && f.Since+1 < u.inbox[0].seq {
+		desc = fmt.Sprintf("messages before seq %d are no longer kept", u.inbox[0].seq)
 	}
 	c.frame(cn.id, ServerFrame{Op: OpReply, ID: f.ID, Code: OK, Desc: desc, Msgs: out, More: more})
 }

@@ -183,9 +183,9 @@ func (c *Core) sendSummary(d *device) {
 		return
 	}
 	var msgs []StoredMsg
-	for _, m := range d.user.inbox {
-		if slices.Contains(d.held, m.Seq) {
-			msgs = append(msgs, m)
+	for i := range d.user.inbox {
+		if e := &d.user.inbox[i]; slices.Contains(d.held, e.seq) {
+			msgs = append(msgs, e.msg())
 		}
 	}
 	d.held = nil

@@ -87,6 +87,9 @@ type pendingSend struct {
 // splitTargets separates the targets this core holds from those of other partitions, grouped by
 // partition (in the order they first appear).
 func (c *Core) splitTargets(targets []sendTarget) (local []sendTarget, remote map[int][]string) {
+	if !slices.ContainsFunc(targets, func(t sendTarget) bool { return !c.cfg.Partition.Holds(t.user) }) {
+		return targets, nil // all local, as on a single relay: no second slice per message
+	}
 	for _, t := range targets {
 		if c.cfg.Partition.Holds(t.user) {
 			local = append(local, t)
@@ -197,15 +200,15 @@ func (c *Core) RemoteMsg(now time.Time, reply uint64, m RemoteMsg) {
 	case c.apps[m.App] == nil:
 		answer.Code, answer.Desc = CodeUnknownApp, fmt.Sprintf("no app %d", m.App)
 	}
+	conv := "c2c_" + m.From // one string for every recipient's copy
+	if m.Group != "" {
+		conv = "group_" + m.Group
+	}
 	targets := make([]sendTarget, 0, len(m.To))
 	for _, to := range m.To {
 		k := UserKey{m.App, to}
 		if answer.Code == OK && !c.cfg.Partition.Holds(k) {
 			answer.Code, answer.Desc = CodeUnavailable, fmt.Sprintf("user %q is not in partition %d", to, c.cfg.Partition.Index)
-		}
-		conv := "c2c_" + m.From
-		if m.Group != "" {
-			conv = "group_" + m.Group
 		}
 		targets = append(targets, sendTarget{k, conv})
 	}

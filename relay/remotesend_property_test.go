@@ -99,7 +99,7 @@ func TestClusterStoresWhatASingleRelayStores(t *testing.T) {
 		for _, u := range users {
 			var want []StoredMsg
 			if su, ok := single.core.users[UserKey{testApp, u}]; ok {
-				want = su.inbox
+				want = su.messages()
 			}
 			require.Equal(rt, inboxLines(want), inboxLines(c.inbox(u)), u)
 		}

@@ -78,7 +78,7 @@ func (c *cluster) putGroup(id string, members ...string) {
 // inbox is what user's partition holds for the user.
 func (c *cluster) inbox(user string) []StoredMsg {
 	if u, ok := c.of(user).core.users[UserKey{testApp, user}]; ok {
-		return u.inbox
+		return u.messages()
 	}
 	return nil
 }

@@ -23,7 +23,8 @@ type conn struct {
 type user struct {
 	key   UserKey
 	seq   uint64 // the last sequence number given to a message in this inbox
-	inbox []StoredMsg
+	inbox []inboxEntry
+	conv  string // c2cConv, once made
 	// devices are the user's devices sorted by ID, the order of delivery and of the trace. A
 	// user has a few devices, and a slice costs far less memory than a map (per user, and users
 	// are many) while finding one among a few just as fast.
@@ -119,8 +120,8 @@ func (c *Core) gone(cn *conn) {
 	if !synced {
 		from, upTo = max(d.acked, d.loginSeq), d.user.seq
 	}
-	for _, m := range d.user.between(from, upTo) {
-		c.decide(d, m, false)
+	for _, e := range d.user.between(from, upTo) {
+		c.decide(d, e.msg(), false)
 	}
 	if len(d.held) > 0 {
 		c.scheduleSummary(d, c.now)

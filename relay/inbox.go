@@ -1,0 +1,94 @@
+package relay
+
+import (
+	"sort"
+	"time"
+)
+
+// msgBody is what every copy of one message shares: the message itself, without the seq and the
+// conversation that differ from one inbox to the next. A message goes to two inboxes at least
+// (the recipient's and the sender's own) and a StoredMsg takes about 150 bytes, so an inbox holds
+// a pointer to the body its copies share, not a StoredMsg per copy.
+type msgBody struct {
+	ID         string
+	From       string
+	FromDevice string
+	Group      string
+	Text       string
+	Nickname   string
+	Time       time.Time
+	Push       *OfflinePush
+}
+
+// newBody is the body of m, shared by the copies of m filed in inboxes.
+func newBody(m *StoredMsg) *msgBody {
+	return &msgBody{ID: m.ID, From: m.From, FromDevice: m.FromDevice, Group: m.Group, Text: m.Text,
+		Nickname: m.Nickname, Time: m.Time, Push: m.Push}
+}
+
+// inboxEntry is one message in one user's inbox: its seq there, the conversation it is filed
+// under there, and the body all its copies share. conv is shared too where it can be (see
+// user.c2cConv): a user's inbox files hundreds of messages under the same few conversations.
+type inboxEntry struct {
+	seq  uint64
+	body *msgBody
+	conv string
+}
+
+// msg is the entry as the StoredMsg it stands for.
+func (e *inboxEntry) msg() StoredMsg {
+	b := e.body
+	return StoredMsg{Seq: e.seq, ID: b.ID, From: b.From, FromDevice: b.FromDevice, Conv: e.conv, Group: b.Group,
+		Text: b.Text, Time: b.Time, Push: b.Push, Nickname: b.Nickname}
+}
+
+// inboxOf is the entries of msgs, in their order: each with a body of its own.
+func inboxOf(msgs []StoredMsg) []inboxEntry {
+	if len(msgs) == 0 {
+		return nil
+	}
+	out := make([]inboxEntry, len(msgs))
+	for i := range msgs {
+		out[i] = inboxEntry{seq: msgs[i].Seq, body: newBody(&msgs[i]), conv: msgs[i].Conv}
+	}
+	return out
+}
+
+// messages is the user's inbox as StoredMsgs, in seq order (nil when it is empty).
+func (u *user) messages() []StoredMsg {
+	if len(u.inbox) == 0 {
+		return nil
+	}
+	out := make([]StoredMsg, len(u.inbox))
+	for i := range u.inbox {
+		out[i] = u.inbox[i].msg()
+	}
+	return out
+}
+
+// between returns the inbox entries with from < seq <= to.
+func (u *user) between(from, to uint64) []inboxEntry {
+	if to <= from {
+		return nil
+	}
+	i := sort.Search(len(u.inbox), func(i int) bool { return u.inbox[i].seq > from })
+	j := sort.Search(len(u.inbox), func(i int) bool { return u.inbox[i].seq > to })
+	return u.inbox[i:j]
+}
+
+// c2cConv is the conversation "c2c_<user>" that the user's one-to-one messages are filed under
+// in their peers' inboxes, made once per user rather than once per message.
+func (u *user) c2cConv() string {
+	if u.conv == "" {
+		u.conv = "c2c_" + u.key.UserID
+	}
+	return u.conv
+}
+
+// c2cConvOf is c2cConv of the user k, made afresh when this core does not know k.
+func (c *Core) c2cConvOf(k UserKey) string {
+	if u, ok := c.users[k]; ok {
+		return u.c2cConv()
+	}
+	return "c2c_" + k.UserID
+}
