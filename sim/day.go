@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 	"runtime"
 	"slices"
@@ -89,32 +90,35 @@ func RunDay(cfg DayConfig, now func() time.Time) (DayResult, error) {
 	start := w.Now()
 	res := DayResult{Devices: cfg.Devices}
 	devices := make([]*Device, cfg.Devices)
+	users := make([]string, cfg.Devices) // the phones' users, the recipients of their sends
 	for i := range devices {
-		devices[i] = w.AddDevice(DeviceConfig{ID: fmt.Sprintf("d%d", i), User: fmt.Sprintf("u%d", i), SDKAppID: app,
+		users[i] = fmt.Sprintf("u%d", i)
+		devices[i] = w.AddDevice(DeviceConfig{ID: fmt.Sprintf("d%d", i), User: users[i], SDKAppID: app,
 			AppSecret: secretKey, CertificateID: 1, SenderID: sender, Package: "com.example.im", Installed: true})
 	}
 	// Plan each phone's day — sessions spread over the day, messages sent within them — and
 	// schedule only each phone's next action, so the event queue holds about one entry per phone.
+	// A plan holds some 70 actions a phone all day long: an action is kept to 16 bytes.
 	slot := cfg.Duration / time.Duration(cfg.Sessions)
 	perSession := cfg.Messages / cfg.Sessions
 	var sends []action
 	for _, d := range devices {
 		plan := make([]action, 0, 3*cfg.Sessions+cfg.Messages) // an open, a background and a kill a session
 		for s := range cfg.Sessions {
-			open := start.Add(time.Duration(s)*slot + time.Duration(rng.Int64N(int64(slot/2))))
+			open := time.Duration(s)*slot + time.Duration(rng.Int64N(int64(slot/2)))
 			length := 10*time.Minute + time.Duration(rng.Int64N(int64(20*time.Minute)))
 			plan = append(plan, action{at: open, kind: actOpen})
 			sends = sends[:0]
 			for range perSession + boolInt(s < cfg.Messages%cfg.Sessions) {
-				at := open.Add(time.Minute + time.Duration(rng.Int64N(int64(length-2*time.Minute))))
-				sends = append(sends, action{at: at, kind: actSend, to: rng.IntN(cfg.Devices)})
+				at := open + time.Minute + time.Duration(rng.Int64N(int64(length-2*time.Minute)))
+				sends = append(sends, action{at: at, kind: actSend, to: int32(rng.IntN(cfg.Devices))})
 			}
-			slices.SortFunc(sends, func(a, b action) int { return a.at.Compare(b.at) })
+			slices.SortFunc(sends, func(a, b action) int { return cmp.Compare(a.at, b.at) })
 			plan = append(plan, sends...)
-			plan = append(plan, action{at: open.Add(length * 2 / 3), kind: actBackground}, action{at: open.Add(length), kind: actKill})
+			plan = append(plan, action{at: open + length*2/3, kind: actBackground}, action{at: open + length, kind: actKill})
 		}
-		slices.SortStableFunc(plan, func(a, b action) int { return a.at.Compare(b.at) })
-		p := &phonePlan{w: w, d: d, plan: plan, res: &res, first: true}
+		slices.SortStableFunc(plan, func(a, b action) int { return cmp.Compare(a.at, b.at) })
+		p := &phonePlan{w: w, d: d, start: start, users: users, plan: plan, res: &res, first: true}
 		p.step = p.doNext
 		p.next()
 	}
@@ -154,17 +158,20 @@ const (
 	actKill
 )
 
+// action is one planned step of a phone's day.
 type action struct {
-	at   time.Time
+	at   time.Duration // since the day's start
+	to   int32         // a send's recipient: an index in phonePlan.users
 	kind actKind
-	to   int
 }
 
 // phonePlan walks one phone through its planned day, one scheduled action at a time.
 type phonePlan struct {
 	w     *VirtualWorld
 	d     *Device
-	plan  []action // plan[0] is the action scheduled, the others still to come
+	start time.Time // the day's start, what actions' times count from
+	users []string  // every phone's user, shared by the plans
+	plan  []action  // plan[0] is the action scheduled, the others still to come; nil once done
 	res   *DayResult
 	first bool
 	sent  int
@@ -174,7 +181,9 @@ type phonePlan struct {
 // next schedules the plan's first action.
 func (p *phonePlan) next() {
 	if len(p.plan) > 0 {
-		p.w.eng.At(p.plan[0].at, p.step)
+		p.w.eng.At(p.start.Add(p.plan[0].at), p.step)
+	} else {
+		p.plan = nil
 	}
 }
 
@@ -197,7 +206,7 @@ func (p *phonePlan) do(a action) {
 		}
 	case actSend:
 		p.sent++
-		if p.d.Send(relay.ClientFrame{To: fmt.Sprintf("u%d", a.to), Text: fmt.Sprintf("m%d", p.sent)}) {
+		if p.d.Send(relay.ClientFrame{To: p.users[a.to], Text: fmt.Sprintf("m%d", p.sent)}) {
 			p.res.Sent++
 		}
 	case actBackground:

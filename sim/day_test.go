@@ -3,6 +3,7 @@ package sim
 import (
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -16,6 +17,12 @@ func TestDayInTheLifeSmall(t *testing.T) {
 	require.Greater(t, res.Sent, 200*40, "most messages are sent (a few fall on a closed app)")
 	require.Greater(t, res.Pushes, res.Sent/3, "recipients are mostly killed: most messages become pushes")
 	require.Greater(t, res.Received, res.Pushes*9/10, "and most pushes arrive")
+}
+
+// TestDayPlanActionIsSixteenBytes: each phone's plan holds its day's actions all day long, so
+// an action stays small (a time.Time alone is 24 bytes).
+func TestDayPlanActionIsSixteenBytes(t *testing.T) {
+	require.Equal(t, uintptr(16), unsafe.Sizeof(action{}))
 }
 
 // BenchmarkDayInTheLife is the figure: 10,000 phones over 24 virtual hours, with the live
