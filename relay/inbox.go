@@ -13,17 +13,27 @@ type msgBody struct {
 	ID         string
 	From       string
 	FromDevice string
-	Group      string
 	Text       string
 	Nickname   string
 	Time       time.Time
-	Push       *OfflinePush
+	// rare is the group and the push options, nil when the message has neither: most messages
+	// are one-to-one and without options, and a body is 112 bytes without them, 128 with.
+	rare *msgRare
+}
+
+// msgRare is the part of a message most messages leave empty.
+type msgRare struct {
+	Group string
+	Push  *OfflinePush
 }
 
 // newBody is the body of m, shared by the copies of m filed in inboxes.
 func newBody(m *StoredMsg) *msgBody {
-	return &msgBody{ID: m.ID, From: m.From, FromDevice: m.FromDevice, Group: m.Group, Text: m.Text,
-		Nickname: m.Nickname, Time: m.Time, Push: m.Push}
+	b := &msgBody{ID: m.ID, From: m.From, FromDevice: m.FromDevice, Text: m.Text, Nickname: m.Nickname, Time: m.Time}
+	if m.Group != "" || m.Push != nil {
+		b.rare = &msgRare{Group: m.Group, Push: m.Push}
+	}
+	return b
 }
 
 // inboxEntry is one message in one user's inbox: its seq there, the conversation it is filed
@@ -38,8 +48,12 @@ type inboxEntry struct {
 // msg is the entry as the StoredMsg it stands for.
 func (e *inboxEntry) msg() StoredMsg {
 	b := e.body
-	return StoredMsg{Seq: e.seq, ID: b.ID, From: b.From, FromDevice: b.FromDevice, Conv: e.conv, Group: b.Group,
-		Text: b.Text, Time: b.Time, Push: b.Push, Nickname: b.Nickname}
+	m := StoredMsg{Seq: e.seq, ID: b.ID, From: b.From, FromDevice: b.FromDevice, Conv: e.conv, Text: b.Text, Time: b.Time,
+		Nickname: b.Nickname}
+	if b.rare != nil {
+		m.Group, m.Push = b.rare.Group, b.rare.Push
+	}
+	return m
 }
 
 // inboxOf is the entries of msgs, in their order: each with a body of its own.
