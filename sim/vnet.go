@@ -32,6 +32,7 @@ type vconn struct {
 func (w *VirtualWorld) DialRelay(d *Device) RelayLink {
 	w.nextCon++
 	c := &vconn{w: w, id: w.nextCon, dev: d}
+	c.up.to, c.down.to = c.deliverUp, c.deliverDown
 	if ok, reason, wait := w.links.Dial(d); !ok {
 		w.eng.After(wait, func() { d.OnRelayClosed(c, reason) })
 		return c
@@ -100,7 +101,7 @@ func (c *vconn) Send(f relay.ClientFrame) {
 		c.receive(f)
 		return
 	}
-	c.up.send(c.w.eng, c.w.links.Delay(c.dev), f, c.deliverUp)
+	c.up.send(c.w.eng, c.w.links.Delay(c.dev), f)
 }
 
 // keepBeats (beatKeeper) keeps the app's heartbeat while every ping would cross and be answered
@@ -203,7 +204,7 @@ func (c *vconn) toDevice(f relay.ServerFrame) {
 	if c.w.links.Cut(c.dev) {
 		return
 	}
-	c.down.send(c.w.eng, c.w.links.Delay(c.dev), f, c.deliverDown)
+	c.down.send(c.w.eng, c.w.links.Delay(c.dev), f)
 }
 
 // deliverDown hands a frame that crossed the link to the phone.
@@ -358,10 +359,13 @@ type lane[T any] struct {
 	// q[head:] are the frames on their way. The array is reused once the lane drains, which on a
 	// connection with a frame or two in flight is almost always: no allocation per frame; a lane
 	// that never drains moves its frames down once more than half of the array is spent.
-	q       []T
-	head    int
-	last    time.Time // the latest arrival scheduled
-	deliver func()    // takes the oldest frame and hands it on (built once per lane)
+	q    []T
+	head int
+	last time.Time // the latest arrival scheduled
+	// to receives each frame that crossed, set once with the connection: a method value passed
+	// per frame would be a closure per frame.
+	to      func(T)
+	deliver func() // takes the oldest frame and hands it to to (built once per lane)
 }
 
 // after schedules fn one crossing (delay) from now, never before the lane's latest arrival.
@@ -374,8 +378,8 @@ func (l *lane[T]) after(eng *Engine, delay time.Duration, fn func()) {
 	eng.At(at, fn)
 }
 
-// send queues f and schedules its arrival, where to receives it.
-func (l *lane[T]) send(eng *Engine, delay time.Duration, f T, to func(T)) {
+// send queues f and schedules its arrival, where l.to receives it.
+func (l *lane[T]) send(eng *Engine, delay time.Duration, f T) {
 	l.q = append(l.q, f)
 	if l.deliver == nil {
 		l.deliver = func() {
@@ -392,7 +396,7 @@ func (l *lane[T]) send(eng *Engine, delay time.Duration, f T, to func(T)) {
 				clear(l.q[n:])
 				l.q, l.head = l.q[:n], 0
 			}
-			to(f)
+			l.to(f)
 		}
 	}
 	l.after(eng, delay, l.deliver)
