@@ -88,7 +88,8 @@ func (c *Core) send(sdkAppID uint64, fromDevice string, req SendRequest, origin 
 			return ps.msg.ID, true, nil
 		}
 	}
-	var targets []sendTarget
+	var one [2]sendTarget // a one-to-one message's two inboxes, without a slice of their own
+	targets := one[:0]
 	if req.Group != "" {
 		g, ok := c.groups[groupKey{sdkAppID, req.Group}]
 		if !ok {
@@ -97,8 +98,10 @@ func (c *Core) send(sdkAppID uint64, fromDevice string, req SendRequest, origin 
 		if !slices.Contains(g.Members, req.From) {
 			return "", false, &sendError{CodeNotMember, fmt.Sprintf("%q is not a member of group %q", req.From, req.Group)}
 		}
+		targets = make([]sendTarget, 0, len(g.Members))
+		conv := "group_" + req.Group
 		for _, m := range g.Members {
-			targets = append(targets, sendTarget{UserKey{sdkAppID, m}, "group_" + req.Group})
+			targets = append(targets, sendTarget{UserKey{sdkAppID, m}, conv})
 		}
 	} else {
 		targets = append(targets, sendTarget{UserKey{sdkAppID, req.To}, "c2c_" + req.From})
