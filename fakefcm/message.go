@@ -141,6 +141,16 @@ func reservedKey(k string) bool {
 	return k == "from" || k == "message_type" || strings.HasPrefix(k, "google.") || strings.HasPrefix(k, "gcm.")
 }
 
+// hasReservedKey reports whether data has a key FCM reserves.
+func hasReservedKey(data map[string]string) bool {
+	for k := range data {
+		if reservedKey(k) {
+			return true
+		}
+	}
+	return false
+}
+
 // validate applies FCM's message rules that do not depend on the target's state. The errors carry
 // both the v1 answer and the legacy API's error string.
 func (m *Message) validate() *SendError {
@@ -160,6 +170,10 @@ func (m *Message) validate() *SendError {
 		field string
 		data  map[string]string
 	}{{"message.data", m.Data}, {"message.android.data", androidData(m.Android)}} {
+		// The keys are sorted only to name the first reserved one: most messages have none.
+		if !hasReservedKey(set.data) {
+			continue
+		}
 		for _, k := range sortedKeys(set.data) {
 			if reservedKey(k) {
 				return invalidArg(set.field, "InvalidDataKey", "Invalid data payload key: %q is reserved.", k)
