@@ -506,9 +506,14 @@ func (w *VirtualWorld) After(d time.Duration, fn func()) func() {
 type vtimer struct {
 	fn        func()
 	cancelled bool
+	waker     *waker // the waker that owns and reuses it; nil for a timer of its own
 }
 
 func (t *vtimer) fire() {
+	if t.waker != nil {
+		t.waker.fired(t)
+		return
+	}
 	if !t.cancelled {
 		t.fn()
 	}
