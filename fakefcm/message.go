@@ -217,18 +217,6 @@ func androidData(a *AndroidConfig) map[string]string {
 
 // remote builds what the device receives for m.
 func (m *Message) remote(id, senderID string, sent time.Time) *RemoteMessage {
-	rm := &RemoteMessage{
-		MessageID:   id,
-		From:        senderID,
-		CollapseKey: m.collapseKey(),
-		Priority:    "normal",
-		TTLSeconds:  int64(m.ttl() / time.Second),
-		SentTime:    sent.UnixMilli(),
-		Data:        m.data(),
-	}
-	if m.highPriority() {
-		rm.Priority = "high"
-	}
 	var n AndroidNotification
 	has := false
 	if m.Notification != nil {
@@ -250,8 +238,25 @@ func (m *Message) remote(id, senderID string, sent time.Time) *RemoteMessage {
 		n = an
 		has = true
 	}
+	var rm *RemoteMessage
 	if has {
-		rm.Notification = &n
+		// The message and its notification in one allocation: one per accepted message.
+		both := &remoteWithNotification{n: n}
+		rm = &both.rm
+		rm.Notification = &both.n
+	} else {
+		rm = &RemoteMessage{}
+	}
+	rm.MessageID, rm.From, rm.CollapseKey, rm.Priority = id, senderID, m.collapseKey(), "normal"
+	rm.TTLSeconds, rm.SentTime, rm.Data = int64(m.ttl()/time.Second), sent.UnixMilli(), m.data()
+	if m.highPriority() {
+		rm.Priority = "high"
 	}
 	return rm
+}
+
+// remoteWithNotification is a RemoteMessage and the notification it points to.
+type remoteWithNotification struct {
+	rm RemoteMessage
+	n  AndroidNotification
 }
