@@ -91,6 +91,9 @@ type VirtualWorld struct {
 	onObserve func(*Device, Observation)
 	onTrace   func(relay.TraceEntry)
 	tap       func(TapEvent)
+
+	// crossings are FCM channel crossings that have arrived, for reuse (fcmCrossing).
+	crossings []*crossing
 }
 
 type worldCert struct {

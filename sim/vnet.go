@@ -308,11 +308,9 @@ func (l *vfcm) Ack(id string) {
 	if !l.dev.netUp {
 		return
 	}
-	l.w.eng.After(l.w.links.Delay(l.dev), func() {
-		if l.open {
-			l.w.fcmDo(func(c *fakefcm.Core, now time.Time) { _ = c.Ack(now, l.token, id) })
-		}
-	})
+	x := l.w.fcmCrossing(l)
+	x.up, x.ack = true, id
+	l.w.eng.After(l.w.links.Delay(l.dev), x.run)
 }
 
 // Close closes the channel; FCM notices at once (the phone's FCM connection heartbeats often).
@@ -338,12 +336,50 @@ func (l *vfcm) toDevice(d fakefcm.Delivery) {
 		l.w.eng.After(l.w.links.Delay(l.dev), func() { l.dev.OnFCMClosed(l) })
 		return
 	}
-	f := fakefcm.DeviceFrame{Type: d.Kind, Message: d.Message}
-	l.w.eng.After(l.w.links.Delay(l.dev), func() {
-		if l.open && l.dev.netUp {
-			l.dev.OnPush(l, f)
+	x := l.w.fcmCrossing(l)
+	x.frame = fakefcm.DeviceFrame{Type: d.Kind, Message: d.Message}
+	l.w.eng.After(l.w.links.Delay(l.dev), x.run)
+}
+
+// crossing is a push on its way down a phone's FCM channel, or an acknowledgement on its way up.
+// The world reuses crossings once they have arrived, each with its event function bound once:
+// a day in the life carries hundreds of thousands of pushes, and a closure for each push and
+// each ack.
+type crossing struct {
+	l     *vfcm
+	up    bool                // an ack to FCM; else a push to the phone
+	ack   string              // the message ID acknowledged
+	frame fakefcm.DeviceFrame // the push
+	run   func()              // arrive, bound to this crossing
+}
+
+// fcmCrossing returns a crossing on l to fill in and schedule.
+func (w *VirtualWorld) fcmCrossing(l *vfcm) *crossing {
+	var x *crossing
+	if n := len(w.crossings); n > 0 {
+		x, w.crossings = w.crossings[n-1], w.crossings[:n-1]
+	} else {
+		x = &crossing{}
+		x.run = x.arrive
+	}
+	x.l = l
+	return x
+}
+
+// arrive carries the crossing out and frees it for the next (first: what it runs may send more).
+func (x *crossing) arrive() {
+	l, up, ack, f := x.l, x.up, x.ack, x.frame
+	*x = crossing{run: x.run}
+	l.w.crossings = append(l.w.crossings, x)
+	if up {
+		if l.open {
+			l.w.fcmDo(func(c *fakefcm.Core, now time.Time) { _ = c.Ack(now, l.token, ack) })
 		}
-	})
+		return
+	}
+	if l.open && l.dev.netUp {
+		l.dev.OnPush(l, f)
+	}
 }
 
 var (
