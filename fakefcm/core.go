@@ -101,7 +101,7 @@ type Core struct {
 	byMessageID map[string]*Record
 	timerPushes uint64
 	faults      []*fault
-	timers      timerq.Queue[*timer]
+	timers      timerq.Queue[timer]
 	outbox      []Delivery
 	msgSeq      uint64
 	stats       Stats
@@ -257,7 +257,7 @@ type timer struct {
 }
 
 // live reports whether the timer still applies: the state it was set for has not moved on.
-func (t *timer) live() bool {
+func (t timer) live() bool {
 	switch t.kind {
 	case timerFlush:
 		return t.dev.flushGen == t.gen
@@ -267,7 +267,7 @@ func (t *timer) live() bool {
 }
 
 func (c *Core) setTimer(at time.Time, kind timerKind, e *entry, d *device) {
-	t := &timer{kind: kind, entry: e, dev: d}
+	t := timer{kind: kind, entry: e, dev: d} // held in the queue by value: no allocation per timer
 	if d != nil {
 		t.gen = d.flushGen
 	} else {
@@ -277,7 +277,7 @@ func (c *Core) setTimer(at time.Time, kind timerKind, e *entry, d *device) {
 	// Timers whose entry moved on stay in the heap until they come due; sweep them out now and
 	// then so that a long run's heap holds live timers only.
 	if c.timerPushes++; c.timerPushes%8192 == 0 {
-		c.timers.Filter(func(t *timer) bool { return t.live() })
+		c.timers.Filter(func(t timer) bool { return t.live() })
 	}
 }
 

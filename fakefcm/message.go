@@ -141,6 +141,16 @@ func reservedKey(k string) bool {
 	return k == "from" || k == "message_type" || strings.HasPrefix(k, "google.") || strings.HasPrefix(k, "gcm.")
 }
 
+// hasReservedKey reports whether data has a key FCM reserves.
+func hasReservedKey(data map[string]string) bool {
+	for k := range data {
+		if reservedKey(k) {
+			return true
+		}
+	}
+	return false
+}
+
 // validate applies FCM's message rules that do not depend on the target's state. The errors carry
 // both the v1 answer and the legacy API's error string.
 func (m *Message) validate() *SendError {
@@ -160,6 +170,10 @@ func (m *Message) validate() *SendError {
 		field string
 		data  map[string]string
 	}{{"message.data", m.Data}, {"message.android.data", androidData(m.Android)}} {
+		// The keys are sorted only to name the first reserved one: most messages have none.
+		if !hasReservedKey(set.data) {
+			continue
+		}
 		for _, k := range sortedKeys(set.data) {
 			if reservedKey(k) {
 				return invalidArg(set.field, "InvalidDataKey", "Invalid data payload key: %q is reserved.", k)
@@ -203,18 +217,6 @@ func androidData(a *AndroidConfig) map[string]string {
 
 // remote builds what the device receives for m.
 func (m *Message) remote(id, senderID string, sent time.Time) *RemoteMessage {
-	rm := &RemoteMessage{
-		MessageID:   id,
-		From:        senderID,
-		CollapseKey: m.collapseKey(),
-		Priority:    "normal",
-		TTLSeconds:  int64(m.ttl() / time.Second),
-		SentTime:    sent.UnixMilli(),
-		Data:        m.data(),
-	}
-	if m.highPriority() {
-		rm.Priority = "high"
-	}
 	var n AndroidNotification
 	has := false
 	if m.Notification != nil {
@@ -236,8 +238,25 @@ func (m *Message) remote(id, senderID string, sent time.Time) *RemoteMessage {
 		n = an
 		has = true
 	}
+	var rm *RemoteMessage
 	if has {
-		rm.Notification = &n
+		// The message and its notification in one allocation: one per accepted message.
+		both := &remoteWithNotification{n: n}
+		rm = &both.rm
+		rm.Notification = &both.n
+	} else {
+		rm = &RemoteMessage{}
+	}
+	rm.MessageID, rm.From, rm.CollapseKey, rm.Priority = id, senderID, m.collapseKey(), "normal"
+	rm.TTLSeconds, rm.SentTime, rm.Data = int64(m.ttl()/time.Second), sent.UnixMilli(), m.data()
+	if m.highPriority() {
+		rm.Priority = "high"
 	}
 	return rm
+}
+
+// remoteWithNotification is a RemoteMessage and the notification it points to.
+type remoteWithNotification struct {
+	rm RemoteMessage
+	n  AndroidNotification
 }

@@ -125,7 +125,8 @@ func (c *Core) flush(d *device, now time.Time) {
 		return
 	}
 	delay := c.behaviour.Throttles.Mode == ThrottleDelay
-	var rest []*entry
+	// What stays, kept in the queue's own array for its next messages.
+	rest := d.pending[:0]
 	var behind holds // what the held messages so far keep back behind them
 	for _, e := range d.pending {
 		if e.expired(now) {
@@ -155,6 +156,7 @@ func (c *Core) flush(d *device, now time.Time) {
 		}
 		c.startDispatch(d, e, now)
 	}
+	clear(d.pending[len(rest):])
 	d.pending = rest
 	if wake, ok := behind.next(); ok && len(rest) > 0 {
 		c.scheduleFlush(d, wake)

@@ -87,7 +87,8 @@ func (c *Core) send(sdkAppID uint64, fromDevice string, req SendRequest, origin 
 			return ps.msg.ID, true, nil
 		}
 	}
-	var targets []sendTarget
+	var one [2]sendTarget // a one-to-one message's two inboxes, without a slice of their own
+	targets := one[:0]
 	if req.Group != "" {
 		g, ok := c.groups[groupKey{sdkAppID, req.Group}]
 		if !ok {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"strconv"
 )
 
 // Partition places a core in a cluster (DESIGN.md §11): the core holds the users of partition
@@ -68,10 +69,16 @@ func (p Partition) firstPush() uint64 {
 // messageID names the n-th message of this partition in app sdkAppID: "app-n" for a single relay,
 // "app-pI-n" in partition I. Message IDs are opaque to apps; this only keeps them unique.
 func (p Partition) messageID(sdkAppID, n uint64) string {
-	if !p.Enabled() {
-		return fmt.Sprintf("%d-%d", sdkAppID, n)
+	// Built by hand, not with fmt: one per message.
+	b := make([]byte, 0, 48)
+	b = strconv.AppendUint(b, sdkAppID, 10)
+	b = append(b, '-')
+	if p.Enabled() {
+		b = append(b, 'p')
+		b = strconv.AppendInt(b, int64(p.Index), 10)
+		b = append(b, '-')
 	}
-	return fmt.Sprintf("%d-p%d-%d", sdkAppID, p.Index, n)
+	return string(strconv.AppendUint(b, n, 10))
 }
 
 // PushPartition is the partition whose core made the push id: a push's answer goes back to it.

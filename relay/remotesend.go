@@ -85,11 +85,10 @@ type pendingSend struct {
 }
 
 // splitTargets separates the targets this core holds from those of other partitions, grouped by
-// partition (in the order they first appear).
+// partition (in the order they first appear). local takes the front of targets' array, in order:
+// a send's targets cost no second slice.
 func (c *Core) splitTargets(targets []sendTarget) (local []sendTarget, remote map[int][]string) {
-	if !slices.ContainsFunc(targets, func(t sendTarget) bool { return !c.cfg.Partition.Holds(t.user) }) {
-		return targets, nil // all local, as on a single relay: no second slice per message
-	}
+	local = targets[:0]
 	for _, t := range targets {
 		if c.cfg.Partition.Holds(t.user) {
 			local = append(local, t)
@@ -108,7 +107,7 @@ func (c *Core) splitTargets(targets []sendTarget) (local []sendTarget, remote ma
 // until they have all answered (RemoteAnswer).
 func (c *Core) startRemote(app uint64, req SendRequest, m StoredMsg, local []sendTarget, remote map[int][]string, origin sendOrigin) {
 	c.sendToken++
-	ps := &pendingSend{app: app, req: req, msg: m, local: local, origins: []sendOrigin{origin}, waiting: map[int]bool{},
+	ps := &pendingSend{app: app, req: req, msg: m, local: slices.Clone(local), origins: []sendOrigin{origin}, waiting: map[int]bool{},
 		clientFrom: UserKey{app, req.From}}
 	c.sends[c.sendToken] = ps
 	if req.ClientMsgID != "" {

@@ -14,26 +14,36 @@ import (
 func fastMessage(cert relay.Certificate, p relay.Push) fakefcm.Message {
 	m := fcmwire.NewV1Message(cert, p)
 	a := m.Android
-	ttl := time.Duration(a.TTL)
-	out := fakefcm.Message{
-		Token: m.Token,
-		Android: &fakefcm.AndroidConfig{
-			Priority:              a.Priority,
-			TTL:                   &ttl,
-			CollapseKey:           a.CollapseKey,
-			RestrictedPackageName: a.RestrictedPackageName,
-		},
+	parts := &fastParts{ttl: time.Duration(a.TTL)}
+	parts.android = fakefcm.AndroidConfig{
+		Priority:              a.Priority,
+		TTL:                   &parts.ttl,
+		CollapseKey:           a.CollapseKey,
+		RestrictedPackageName: a.RestrictedPackageName,
 	}
+	out := fakefcm.Message{Token: m.Token, Android: &parts.android}
 	if n := m.Notification; n != nil {
-		out.Notification = &fakefcm.Notification{Title: n.Title, Body: n.Body}
+		parts.notification = fakefcm.Notification{Title: n.Title, Body: n.Body}
+		out.Notification = &parts.notification
 	}
 	if n := a.Notification; n != nil {
-		count := n.NotificationCount
-		out.Android.Notification = &fakefcm.AndroidNotification{Sound: n.Sound, Tag: n.Tag, ClickAction: n.ClickAction,
-			ChannelID: n.ChannelID, NotificationCount: &count}
+		parts.count = n.NotificationCount
+		parts.androidNotification = fakefcm.AndroidNotification{Sound: n.Sound, Tag: n.Tag, ClickAction: n.ClickAction,
+			ChannelID: n.ChannelID, NotificationCount: &parts.count}
+		out.Android.Notification = &parts.androidNotification
 	}
 	if len(m.Data) > 0 { // an empty map is left out of the body, so the decoder reads none
 		out.Data = m.Data
 	}
 	return out
+}
+
+// fastParts are the parts of a fast message that it points to, made in one allocation rather
+// than one each (a day in the life sends hundreds of thousands of pushes).
+type fastParts struct {
+	android             fakefcm.AndroidConfig
+	ttl                 time.Duration
+	notification        fakefcm.Notification
+	androidNotification fakefcm.AndroidNotification
+	count               int
 }

@@ -11,19 +11,18 @@ import (
 // delays, and a lane that drained takes the next frames into the array it already has.
 func TestLaneDeliversInOrderAndReusesItsArray(t *testing.T) {
 	eng := NewEngine(Epoch)
-	var l lane[int]
 	var got []int
-	to := func(f int) { got = append(got, f) }
+	l := lane[int]{to: func(f int) { got = append(got, f) }}
 	for i, d := range []time.Duration{30, 10, 20} {
-		l.send(eng, d*time.Millisecond, i, to)
+		l.send(eng, d*time.Millisecond, i)
 	}
 	eng.RunUntil(Epoch.Add(time.Second))
 	require.Equal(t, []int{0, 1, 2}, got)
 	require.Zero(t, l.head)
 	require.Empty(t, l.q)
 	array := &l.q[:1][0]
-	l.send(eng, time.Millisecond, 3, to)
-	l.send(eng, time.Millisecond, 4, to)
+	l.send(eng, time.Millisecond, 3)
+	l.send(eng, time.Millisecond, 4)
 	require.Same(t, array, &l.q[0], "the drained lane's array is reused")
 	eng.RunUntil(Epoch.Add(2 * time.Second))
 	require.Equal(t, []int{0, 1, 2, 3, 4}, got)
@@ -35,15 +34,14 @@ func TestALaneThatNeverDrainsStaysSmall(t *testing.T) {
 	eng := NewEngine(Epoch)
 	var l lane[int]
 	var got []int
-	var to func(int)
-	to = func(f int) {
+	l.to = func(f int) {
 		got = append(got, f)
 		if f < 1000 {
-			l.send(eng, time.Millisecond, f+2, to) // one more on its way before the lane drains
+			l.send(eng, time.Millisecond, f+2) // one more on its way before the lane drains
 		}
 	}
-	l.send(eng, time.Millisecond, 0, to)
-	l.send(eng, time.Millisecond, 1, to)
+	l.send(eng, time.Millisecond, 0)
+	l.send(eng, time.Millisecond, 1)
 	eng.RunUntil(Epoch.Add(time.Hour))
 	require.Len(t, got, 1002)
 	for i, f := range got {

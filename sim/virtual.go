@@ -74,7 +74,7 @@ type VirtualWorld struct {
 	fcm     *fakefcm.Core
 	fcmWake waker
 
-	certs   map[int64]worldCert
+	certs   map[int64]*worldCert
 	devices []*Device
 	conns   map[relay.ConnID]*vconn
 	nextCon relay.ConnID
@@ -91,6 +91,9 @@ type VirtualWorld struct {
 	onObserve func(*Device, Observation)
 	onTrace   func(relay.TraceEntry)
 	tap       func(TapEvent)
+
+	// crossings are FCM channel crossings that have arrived, for reuse (fcmCrossing).
+	crossings []*crossing
 }
 
 type worldCert struct {
@@ -119,7 +122,7 @@ func NewVirtual(cfg VirtualConfig) (*VirtualWorld, error) {
 		cfg: cfg, eng: NewEngine(Epoch),
 		links: NewLinks(Link{Latency: cfg.Latency, Jitter: cfg.Jitter, Loss: cfg.Loss}, Rand(cfg.Seed, "network")),
 		store: relay.NewMemoryStore(), fcm: fcm,
-		certs: map[int64]worldCert{}, conns: map[relay.ConnID]*vconn{}, fcmByTk: map[string]*vfcm{}, queued: map[uint64]struct{}{},
+		certs: map[int64]*worldCert{}, conns: map[relay.ConnID]*vconn{}, fcmByTk: map[string]*vfcm{}, queued: map[uint64]struct{}{},
 		log: eventLog{on: cfg.Log || cfg.KeepLog, keep: cfg.KeepLog, hash: fnv.New64a()},
 	}
 	w.relayTick = func() { _ = w.step(relay.Input{Kind: relay.InputTick}, nil) }
@@ -415,7 +418,7 @@ func (w *VirtualWorld) AddCertificate(spec CertificateSpec) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	w.certs[spec.ID] = worldCert{cert: cert, project: p.ID}
+	w.certs[spec.ID] = &worldCert{cert: cert, project: p.ID}
 	return p.SenderID, nil
 }
 
@@ -506,9 +509,14 @@ func (w *VirtualWorld) After(d time.Duration, fn func()) func() {
 type vtimer struct {
 	fn        func()
 	cancelled bool
+	waker     *waker // the waker that owns and reuses it; nil for a timer of its own
 }
 
 func (t *vtimer) fire() {
+	if t.waker != nil {
+		t.waker.fired(t)
+		return
+	}
 	if !t.cancelled {
 		t.fn()
 	}

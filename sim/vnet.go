@@ -32,6 +32,7 @@ type vconn struct {
 func (w *VirtualWorld) DialRelay(d *Device) RelayLink {
 	w.nextCon++
 	c := &vconn{w: w, id: w.nextCon, dev: d}
+	c.up.to, c.down.to = c.deliverUp, c.deliverDown
 	if ok, reason, wait := w.links.Dial(d); !ok {
 		w.eng.After(wait, func() { d.OnRelayClosed(c, reason) })
 		return c
@@ -100,7 +101,7 @@ func (c *vconn) Send(f relay.ClientFrame) {
 		c.receive(f)
 		return
 	}
-	c.up.send(c.w.eng, c.w.links.Delay(c.dev), f, c.deliverUp)
+	c.up.send(c.w.eng, c.w.links.Delay(c.dev), f)
 }
 
 // keepBeats (beatKeeper) keeps the app's heartbeat while every ping would cross and be answered
@@ -203,7 +204,7 @@ func (c *vconn) toDevice(f relay.ServerFrame) {
 	if c.w.links.Cut(c.dev) {
 		return
 	}
-	c.down.send(c.w.eng, c.w.links.Delay(c.dev), f, c.deliverDown)
+	c.down.send(c.w.eng, c.w.links.Delay(c.dev), f)
 }
 
 // deliverDown hands a frame that crossed the link to the phone.
@@ -307,11 +308,9 @@ func (l *vfcm) Ack(id string) {
 	if !l.dev.netUp {
 		return
 	}
-	l.w.eng.After(l.w.links.Delay(l.dev), func() {
-		if l.open {
-			l.w.fcmDo(func(c *fakefcm.Core, now time.Time) { _ = c.Ack(now, l.token, id) })
-		}
-	})
+	x := l.w.fcmCrossing(l)
+	x.up, x.ack = true, id
+	l.w.eng.After(l.w.links.Delay(l.dev), x.run)
 }
 
 // Close closes the channel; FCM notices at once (the phone's FCM connection heartbeats often).
@@ -337,12 +336,50 @@ func (l *vfcm) toDevice(d fakefcm.Delivery) {
 		l.w.eng.After(l.w.links.Delay(l.dev), func() { l.dev.OnFCMClosed(l) })
 		return
 	}
-	f := fakefcm.DeviceFrame{Type: d.Kind, Message: d.Message}
-	l.w.eng.After(l.w.links.Delay(l.dev), func() {
-		if l.open && l.dev.netUp {
-			l.dev.OnPush(l, f)
+	x := l.w.fcmCrossing(l)
+	x.frame = fakefcm.DeviceFrame{Type: d.Kind, Message: d.Message}
+	l.w.eng.After(l.w.links.Delay(l.dev), x.run)
+}
+
+// crossing is a push on its way down a phone's FCM channel, or an acknowledgement on its way up.
+// The world reuses crossings once they have arrived, each with its event function bound once:
+// a day in the life carries hundreds of thousands of pushes, and a closure for each push and
+// each ack.
+type crossing struct {
+	l     *vfcm
+	up    bool                // an ack to FCM; else a push to the phone
+	ack   string              // the message ID acknowledged
+	frame fakefcm.DeviceFrame // the push
+	run   func()              // arrive, bound to this crossing
+}
+
+// fcmCrossing returns a crossing on l to fill in and schedule.
+func (w *VirtualWorld) fcmCrossing(l *vfcm) *crossing {
+	var x *crossing
+	if n := len(w.crossings); n > 0 {
+		x, w.crossings = w.crossings[n-1], w.crossings[:n-1]
+	} else {
+		x = &crossing{}
+		x.run = x.arrive
+	}
+	x.l = l
+	return x
+}
+
+// arrive carries the crossing out and frees it for the next (first: what it runs may send more).
+func (x *crossing) arrive() {
+	l, up, ack, f := x.l, x.up, x.ack, x.frame
+	*x = crossing{run: x.run}
+	l.w.crossings = append(l.w.crossings, x)
+	if up {
+		if l.open {
+			l.w.fcmDo(func(c *fakefcm.Core, now time.Time) { _ = c.Ack(now, l.token, ack) })
 		}
-	})
+		return
+	}
+	if l.open && l.dev.netUp {
+		l.dev.OnPush(l, f)
+	}
 }
 
 var (
@@ -358,10 +395,13 @@ type lane[T any] struct {
 	// q[head:] are the frames on their way. The array is reused once the lane drains, which on a
 	// connection with a frame or two in flight is almost always: no allocation per frame; a lane
 	// that never drains moves its frames down once more than half of the array is spent.
-	q       []T
-	head    int
-	last    time.Time // the latest arrival scheduled
-	deliver func()    // takes the oldest frame and hands it on (built once per lane)
+	q    []T
+	head int
+	last time.Time // the latest arrival scheduled
+	// to receives each frame that crossed, set once with the connection: a method value passed
+	// per frame would be a closure per frame.
+	to      func(T)
+	deliver func() // takes the oldest frame and hands it to to (built once per lane)
 }
 
 // after schedules fn one crossing (delay) from now, never before the lane's latest arrival.
@@ -374,8 +414,8 @@ func (l *lane[T]) after(eng *Engine, delay time.Duration, fn func()) {
 	eng.At(at, fn)
 }
 
-// send queues f and schedules its arrival, where to receives it.
-func (l *lane[T]) send(eng *Engine, delay time.Duration, f T, to func(T)) {
+// send queues f and schedules its arrival, where l.to receives it.
+func (l *lane[T]) send(eng *Engine, delay time.Duration, f T) {
 	l.q = append(l.q, f)
 	if l.deliver == nil {
 		l.deliver = func() {
@@ -392,7 +432,7 @@ func (l *lane[T]) send(eng *Engine, delay time.Duration, f T, to func(T)) {
 				clear(l.q[n:])
 				l.q, l.head = l.q[:n], 0
 			}
-			to(f)
+			l.to(f)
 		}
 	}
 	l.after(eng, delay, l.deliver)
