@@ -290,6 +290,12 @@ func (s *MemoryStore) PruneTrace(_ context.Context, p TracePrune) (int, error) {
 		n = min(s.trace.Len()-p.Keep, p.Batch)
 		s.trace.DropFront(n)
 	}
+	// Entries are stored in time order but for a clock set back across a restart: the due ones
+	// at the front go whole chunks at a time, the rest are looked for behind them.
+	for !p.Before.IsZero() && n < p.Batch && s.trace.Len() > 0 && s.trace.At(0).e.Time.Before(p.Before) {
+		s.trace.DropFront(1)
+		n++
+	}
 	if !p.Before.IsZero() && n < p.Batch {
 		s.trace.DeleteFunc(func(st *storedTrace) bool {
 			if n < p.Batch && st.e.Time.Before(p.Before) {

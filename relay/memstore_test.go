@@ -61,4 +61,11 @@ func TestMemoryStoreTracePrunesThousandsInOrder(t *testing.T) {
 	}
 	require.NoError(t, s.Apply(ctx, []relay.Record{relay.AppendTrace{Entries: more}}))
 	require.Equal(t, append(span(3901, 5000), 1, 2, 3), ids(), "appended after pruning")
+	// A clock set back: an old entry stored last is due too.
+	back := relay.TraceEntry{Time: t0, SDKAppID: 1, UserID: "u", DeviceID: "d", Reason: relay.ReasonPushed, PushID: 9999}
+	require.NoError(t, s.Apply(ctx, []relay.Record{relay.AppendTrace{Entries: []relay.TraceEntry{back}}}))
+	n, err = s.PruneTrace(ctx, relay.TracePrune{Before: t0.Add(3950 * time.Millisecond), Batch: 1000})
+	require.NoError(t, err)
+	require.Equal(t, 51, n)
+	require.Equal(t, append(span(3951, 5000), 1, 2, 3), ids())
 }
