@@ -10,6 +10,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/pushlab/pushlab/internal/chunked"
 )
 
 // MemoryStore is a Store in memory: the store of the virtual mode, where a relay restart rebuilds
@@ -30,7 +32,7 @@ type MemoryStore struct {
 	pushSettings map[UserKey]PushSettings
 	profiles     map[UserKey]Profile
 	// trace is the push trace in the order it was stored (by seq); traceSeq numbers the entries.
-	trace    []storedTrace
+	trace    chunked.Deque[storedTrace]
 	traceSeq uint64
 }
 
@@ -141,7 +143,7 @@ func (s *MemoryStore) Apply(_ context.Context, records []Record) error {
 				} else {
 					e.Seqs = slices.Clone(e.Seqs)
 				}
-				s.trace = append(s.trace, storedTrace{seq: s.traceSeq, e: e})
+				s.trace.PushBack(storedTrace{seq: s.traceSeq, e: e})
 			}
 		}
 	}
@@ -254,9 +256,9 @@ func (s *MemoryStore) QueryTrace(_ context.Context, q TraceQuery) (TracePage, er
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var hits []storedTrace
-	for _, st := range s.trace {
+	for st := range s.trace.All() {
 		if traceMatches(&q, &st.e) && q.Before.precedes(st.e.Time, st.seq) {
-			hits = append(hits, st)
+			hits = append(hits, *st)
 		}
 	}
 	// Times may go back across restarts (a wall clock set back): the order is by time first.
@@ -284,21 +286,24 @@ func (s *MemoryStore) PruneTrace(_ context.Context, p TracePrune) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
-	if p.Keep > 0 && len(s.trace) > p.Keep {
-		n = min(len(s.trace)-p.Keep, p.Batch)
-		s.trace = slices.Delete(s.trace, 0, n)
+	if p.Keep > 0 && s.trace.Len() > p.Keep {
+		n = min(s.trace.Len()-p.Keep, p.Batch)
+		s.trace.DropFront(n)
+	}
+	// Entries are stored in time order but for a clock set back across a restart: the due ones
+	// at the front go whole chunks at a time, the rest are looked for behind them.
+	for !p.Before.IsZero() && n < p.Batch && s.trace.Len() > 0 && s.trace.At(0).e.Time.Before(p.Before) {
+		s.trace.DropFront(1)
+		n++
 	}
 	if !p.Before.IsZero() && n < p.Batch {
-		s.trace = slices.DeleteFunc(s.trace, func(st storedTrace) bool {
+		s.trace.DeleteFunc(func(st *storedTrace) bool {
 			if n < p.Batch && st.e.Time.Before(p.Before) {
 				n++
 				return true
 			}
 			return false
 		})
-	}
-	if len(s.trace) == 0 {
-		s.trace = nil // let the array go
 	}
 	return n, nil
 }

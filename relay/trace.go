@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/pushlab/pushlab/internal/chunked"
 	"github.com/pushlab/pushlab/internal/duration"
 )
 
@@ -33,26 +34,24 @@ type TraceEntry struct {
 	Detail  string `json:"detail,omitempty"`
 }
 
-// traceLog keeps the newest entries, up to a limit, in a ring.
+// traceLog keeps the newest entries, up to a limit, in a ring of chunks: filling it up to its
+// limit (200,000 entries by default) never copies the entries already held.
 type traceLog struct {
 	limit   int
-	entries []TraceEntry
-	head    int // index of the oldest entry once the ring is full
+	entries chunked.Deque[TraceEntry]
 }
 
 func (l *traceLog) add(e TraceEntry) {
-	if len(l.entries) < l.limit {
-		l.entries = append(l.entries, e)
-		return
+	if over := l.entries.Len() - l.limit + 1; over > 0 {
+		l.entries.DropFront(over)
 	}
-	l.entries[l.head] = e
-	l.head = (l.head + 1) % l.limit
+	l.entries.PushBack(e)
 }
 
 // each calls fn on the entries from oldest to newest.
 func (l *traceLog) each(fn func(*TraceEntry)) {
-	for i := range l.entries {
-		fn(&l.entries[(l.head+i)%len(l.entries)])
+	for e := range l.entries.All() {
+		fn(e)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -58,6 +59,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	seed := fs.Uint64("seed", 1, "seed of the recipients' draws (and of the virtual mode)")
 	asJSON := fs.Bool("json", false, "print one JSON object with the figures instead of a table")
 	out := fs.String("out", "out/load", "folder for report.json and load.html")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (the load generator, and the fakefcm it starts) to this file")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{2, err}
 	}
@@ -100,6 +102,17 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg.Progress = func(p load.Phase, s reports.Sample) {
 		bar.Describe(fmt.Sprintf("%-7s connected %6d · %7.1f msg/s · %7.1f push/s · p99 %6.1f ms", p, s.Connected, s.Messages, s.Pushes, s.P99Ms))
 		_ = bar.Add(1)
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("pushsim load: cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	started := time.Now()
 	var res reports.Load

@@ -191,3 +191,15 @@ func TestUpdatesWithoutSecretsKeepTheStoredOnes(t *testing.T) {
 		alice.conn.Close()
 	})
 }
+
+// The profiles, the execution trace among them, answer only with the admin key.
+func TestProfilesNeedTheAdminKey(t *testing.T) {
+	b := startRelay(t, relay.NewMemoryStore(), relay.Config{})
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/profile?seconds=1", "/debug/pprof/trace?seconds=0.01"} {
+		status, body := b.request("GET", path, "", "")
+		require.Equal(t, http.StatusUnauthorized, status, "%s: %s", path, body)
+	}
+	status, body := b.admin("GET", "/debug/pprof/trace?seconds=0.01", "")
+	require.Equal(t, http.StatusOK, status, body)
+	require.NotEmpty(t, body, "an execution trace")
+}

@@ -334,6 +334,7 @@ func (s *Server) routes() (http.Handler, error) {
 	// Profiles, behind the admin key: how the relay's figures are investigated.
 	mux.Handle("GET /debug/pprof/", s.adminAuth(http.HandlerFunc(pprof.Index)))
 	mux.Handle("GET /debug/pprof/profile", s.adminAuth(http.HandlerFunc(pprof.Profile)))
+	mux.Handle("GET /debug/pprof/trace", s.adminAuth(http.HandlerFunc(pprof.Trace)))
 	return mux, nil
 }
 

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -138,15 +137,22 @@ func (c *wsConn) write() {
 }
 
 func (c *wsConn) writeFrame(f relay.ServerFrame) error {
-	w, err := c.ws.NextWriter(websocket.TextMessage)
+	b, err := frameText(f)
 	if err != nil {
 		return err
 	}
-	if err := json.NewEncoder(w).Encode(f); err != nil {
-		w.Close()
-		return err
+	return c.ws.WriteMessage(websocket.TextMessage, b)
+}
+
+// frameText is a frame as the app reads it: its JSON and a newline, as a json.Encoder writes
+// it. The frame's MarshalJSON already writes compact JSON with HTML escaped, so an Encoder
+// would only parse and copy it again.
+func frameText(f relay.ServerFrame) ([]byte, error) {
+	b, err := f.MarshalJSON()
+	if err != nil {
+		return nil, err
 	}
-	return w.Close()
+	return append(b, '\n'), nil
 }
 
 // closeSocket closes the connection's socket. A closed socket leaves the poller without a word,

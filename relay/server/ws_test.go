@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -156,4 +157,25 @@ func TestFramesArrivingTogetherOrSplitAreAllRead(t *testing.T) {
 	held.hold = false
 	require.NoError(t, ws.WriteJSON(relay.ClientFrame{Op: relay.OpPing, ID: 101}))
 	pongs(1)
+}
+
+// A frame reaches the app as a json.Encoder writes it, byte for byte: compact JSON with HTML
+// escaped, and a newline.
+func TestFrameTextIsWhatAnEncoderWrites(t *testing.T) {
+	frames := []relay.ServerFrame{
+		{Op: relay.OpReply, ID: 7, Code: relay.CodeBusy, Desc: "busy <try> later & again"},
+		{Op: relay.OpReply, ID: 8, MsgID: "m-1", Msgs: []relay.MsgFrame{{Seq: 1, ID: "a", From: "bob", Conv: "c2c:bob", Text: "<b>hi</b> \u2028 小明", Time: 1}}, More: true},
+		{Op: relay.OpMsg, Msg: &relay.MsgFrame{Seq: 9, ID: "m-9", From: "alice", Conv: "group:t", Text: `"quoted" & <tagged>`, Time: 1700000000000, Group: "t"}},
+		{Op: relay.OpKicked, Reason: "logged in elsewhere"},
+		{Op: relay.OpPong},
+	}
+	for _, f := range frames {
+		var want strings.Builder
+		require.NoError(t, json.NewEncoder(&want).Encode(f))
+		got, err := frameText(f)
+		require.NoError(t, err)
+		require.Equal(t, want.String(), string(got))
+	}
+	_, err := frameText(relay.ServerFrame{Op: relay.OpMsg})
+	require.Error(t, err, "a msg frame without its message")
 }
