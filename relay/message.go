@@ -104,7 +104,6 @@ func (c *Core) send(sdkAppID uint64, fromDevice string, req SendRequest, origin 
 		}
 	} else {
 		to := UserKey{sdkAppID, req.To}
-		targets = make([]sendTarget, 0, 2)
 		targets = append(targets, sendTarget{to, from.c2cConv()})
 		if req.To != req.From {
 			targets = append(targets, sendTarget{from.key, c.c2cConvOf(to)})
