@@ -28,8 +28,13 @@ func (s *Store) prepare(ctx context.Context) error {
 			service_account, server_key, endpoint, misconfigured, reason, since_ns, check_status, check_error, checked_at_ns,
 			channel_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.deleteCert, `DELETE FROM certificates WHERE id = ?`},
-		{&st.putSession, `INSERT OR REPLACE INTO sessions (sdk_app_id, user_id, device_id, platform, login_at_ns,
-			unread, held, caps, logged_out, locale) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		// An upsert, not INSERT OR REPLACE: a device's row is rewritten in place, its key's index
+		// entry untouched (REPLACE deletes both and inserts both again, a page more to write).
+		{&st.putSession, `INSERT INTO sessions (sdk_app_id, user_id, device_id, platform, login_at_ns,
+			unread, held, caps, logged_out, locale) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (sdk_app_id, user_id, device_id) DO UPDATE SET platform = excluded.platform,
+			login_at_ns = excluded.login_at_ns, unread = excluded.unread, held = excluded.held, caps = excluded.caps,
+			logged_out = excluded.logged_out, locale = excluded.locale`},
 		{&st.deleteSession, `DELETE FROM sessions WHERE sdk_app_id = ? AND user_id = ? AND device_id = ?`},
 		{&st.putBinding, `INSERT OR REPLACE INTO bindings (sdk_app_id, user_id, device_id, certificate_id, token)
 			VALUES (?, ?, ?, ?, ?)`},
@@ -57,7 +62,7 @@ func (s *Store) prepare(ctx context.Context) error {
 			channel_id, sound, click_action, silent)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.deletePush, `DELETE FROM pushes WHERE id = ?`},
-		{&st.putCounter, `INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)`},
+		{&st.putCounter, `INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`},
 		{&st.putPushSettings, `INSERT OR REPLACE INTO push_settings (sdk_app_id, user_id, enabled) VALUES (?, ?, ?)`},
 		{&st.deletePushSettings, `DELETE FROM push_settings WHERE sdk_app_id = ? AND user_id = ?`},
 		{&st.putTrace, `INSERT INTO trace (time_ns, sdk_app_id, user_id, device_id, certificate_id, msg_seq, msg_seqs,
