@@ -208,9 +208,10 @@ func (c *Core) restore(st *State) error {
 	for _, cert := range st.Certificates {
 		c.certs[cert.ID] = &cert
 	}
+	shared := newRestoring()
 	for k, msgs := range st.Messages {
 		u := c.user(k)
-		u.inbox = inboxOf(msgs)
+		u.inbox = shared.inbox(msgs)
 		if n := len(msgs); n > 0 {
 			u.seq = msgs[n-1].Seq
 		}

@@ -17,7 +17,8 @@ type msgBody struct {
 	Nickname   string
 	Time       time.Time
 	// rare is the group and the push options, nil when the message has neither: most messages
-	// are one-to-one and without options, and a body is 112 bytes without them, 128 with.
+	// are one-to-one and without options, and a body is 112 bytes, plus a 24-byte msgRare for
+	// those that have them.
 	rare *msgRare
 }
 
@@ -56,16 +57,56 @@ func (e *inboxEntry) msg() StoredMsg {
 	return m
 }
 
-// inboxOf is the entries of msgs, in their order: each with a body of its own.
-func inboxOf(msgs []StoredMsg) []inboxEntry {
+// restoring shares what the copies of a message have in common while a core is rebuilt from a
+// store, which holds each copy on its own, so that a restored inbox takes the room a running one
+// does: bodies by message ID (shared only between copies whose bodies are the same) and
+// conversation strings.
+type restoring struct {
+	bodies map[string]*msgBody
+	convs  map[string]string
+}
+
+func newRestoring() *restoring {
+	return &restoring{bodies: map[string]*msgBody{}, convs: map[string]string{}}
+}
+
+// inbox is the entries for msgs, in their order.
+func (r *restoring) inbox(msgs []StoredMsg) []inboxEntry {
 	if len(msgs) == 0 {
 		return nil
 	}
 	out := make([]inboxEntry, len(msgs))
 	for i := range msgs {
-		out[i] = inboxEntry{seq: msgs[i].Seq, body: newBody(&msgs[i]), conv: msgs[i].Conv}
+		m := &msgs[i]
+		b := newBody(m)
+		if old, ok := r.bodies[m.ID]; ok && sameBody(old, b) {
+			b = old
+		} else {
+			r.bodies[m.ID] = b
+		}
+		conv, ok := r.convs[m.Conv]
+		if !ok {
+			conv = m.Conv
+			r.convs[conv] = conv
+		}
+		out[i] = inboxEntry{seq: m.Seq, body: b, conv: conv}
 	}
 	return out
+}
+
+// sameBody reports whether a and b hold the same message.
+func sameBody(a, b *msgBody) bool {
+	if a.ID != b.ID || a.From != b.From || a.FromDevice != b.FromDevice || a.Text != b.Text ||
+		a.Nickname != b.Nickname || a.Time != b.Time || (a.rare == nil) != (b.rare == nil) {
+		return false
+	}
+	if a.rare == nil {
+		return true
+	}
+	if a.rare.Group != b.rare.Group || (a.rare.Push == nil) != (b.rare.Push == nil) {
+		return false
+	}
+	return a.rare.Push == nil || *a.rare.Push == *b.rare.Push
 }
 
 // messages is the user's inbox as StoredMsgs, in seq order (nil when it is empty).

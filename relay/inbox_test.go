@@ -2,6 +2,7 @@ package relay
 
 import (
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
@@ -66,4 +67,32 @@ func TestCopiesOfAMessageShareItsBody(t *testing.T) {
 	require.Equal(t, "c2c_alice", b[0].conv)
 	require.Same(t, unsafe.StringData(a[0].conv), unsafe.StringData(a[1].conv), "one c2c_bob for both")
 	require.Same(t, unsafe.StringData(b[0].conv), unsafe.StringData(b[1].conv), "one c2c_alice for both")
+
+	// A restart rebuilds the inboxes from the store, which holds every copy on its own: the
+	// copies share their bodies and conversation strings again.
+	w.restart()
+	a, b = w.core.users[UserKey{testApp, "alice"}].inbox, w.core.users[UserKey{testApp, "bob"}].inbox
+	require.Len(t, a, 2)
+	require.Len(t, b, 2)
+	for i := range a {
+		require.Same(t, a[i].body, b[i].body, "message %d after a restart", i)
+	}
+	require.Same(t, unsafe.StringData(a[0].conv), unsafe.StringData(a[1].conv), "one c2c_bob after a restart")
+}
+
+// TestRestoreSharesOnlyIdenticalBodies: copies a store holds with the same ID but different
+// contents (a store is not trusted to be consistent) keep bodies of their own.
+func TestRestoreSharesOnlyIdenticalBodies(t *testing.T) {
+	r := newRestoring()
+	at := time.Unix(100, 0).UTC()
+	x := r.inbox([]StoredMsg{{Seq: 1, ID: "m1", From: "bob", Conv: "c2c_bob", Text: "hi", Time: at}})
+	y := r.inbox([]StoredMsg{{Seq: 7, ID: "m1", From: "bob", Conv: "c2c_alice", Text: "hi", Time: at}})
+	z := r.inbox([]StoredMsg{{Seq: 2, ID: "m1", From: "bob", Conv: "c2c_bob", Text: "edited", Time: at}})
+	g := r.inbox([]StoredMsg{{Seq: 3, ID: "m1", From: "bob", Conv: "c2c_bob", Text: "hi", Time: at, Group: "team"}})
+	require.Same(t, x[0].body, y[0].body)
+	require.NotSame(t, x[0].body, z[0].body)
+	require.NotSame(t, x[0].body, g[0].body)
+	require.Equal(t, "edited", z[0].msg().Text)
+	require.Equal(t, "team", g[0].msg().Group)
+	require.Same(t, unsafe.StringData(x[0].conv), unsafe.StringData(z[0].conv))
 }

@@ -291,7 +291,8 @@ func (s *MemoryStore) PruneTrace(_ context.Context, p TracePrune) (int, error) {
 		s.trace.DropFront(n)
 	}
 	// Entries are stored in time order but for a clock set back across a restart: the due ones
-	// at the front go whole chunks at a time, the rest are looked for behind them.
+	// at the front are dropped from it one by one (each drop frees a chunk once it is empty, and
+	// moves nothing), the rest are looked for behind them.
 	for !p.Before.IsZero() && n < p.Batch && s.trace.Len() > 0 && s.trace.At(0).e.Time.Before(p.Before) {
 		s.trace.DropFront(1)
 		n++

@@ -3,12 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -134,7 +133,7 @@ func pickBenchParts(only string, quick bool) ([]benchPart, error) {
 }
 
 // runBench runs the performance measurements and prints each figure against its goal.
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (retErr error) {
 	fs := flag.NewFlagSet("pushsim bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var names []string
@@ -168,15 +167,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			*sweepStep, *sweepMax, *sweepWindow)}
 	}
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+		stop, err := startCPUProfile(*cpuProfile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer func() { retErr = errors.Join(retErr, stop()) }()
 	}
 	o := benchOptions{rounds: *rounds, idleConns: *idleConns, nodes: *nodes, round: *round, sweepWindow: *sweepWindow,
 		relayBin: *relayBin, sweepPlan: perf.SweepPlan{From: *sweepStep, Step: *sweepStep, Max: *sweepMax}, stderr: stderr}

@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
-	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -36,7 +36,7 @@ type loadJSON struct {
 }
 
 // runLoad puts a load on the relay and fakefcm and reports what came out.
-func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) (retErr error) {
 	fs := flag.NewFlagSet("pushsim load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	devices := fs.Int("devices", 2000, "phones connected (a share of them killed)")
@@ -104,15 +104,11 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		_ = bar.Add(1)
 	}
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+		stop, err := startCPUProfile(*cpuProfile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("pushsim load: cpu profile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+		defer func() { retErr = errors.Join(retErr, stop()) }()
 	}
 	started := time.Now()
 	var res reports.Load
