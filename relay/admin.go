@@ -355,6 +355,11 @@ type DeviceView struct {
 	Held     int       `json:"held,omitempty"`
 	// Caps is the state of the device's frequency caps.
 	Caps CapsView `json:"caps"`
+	// Unpushable is the push rule's reason (a Reason… constant) why a message for the device
+	// would not be pushed now, "" when it would be; UnpushableDetail adds what the reason alone
+	// does not say (a deleted certificate). The rule decides it: a view never guesses it again.
+	Unpushable       string `json:"unpushable,omitempty"`
+	UnpushableDetail string `json:"unpushableDetail,omitempty"`
 }
 
 // CapsView is the state of one device's frequency caps, as the push rule counts it at the
@@ -426,6 +431,7 @@ func (c *Core) UserAt(now time.Time, sdkAppID uint64, userID string) (UserView, 
 		dv := DeviceView{DeviceID: d.key.DeviceID, Platform: d.platform, Locale: d.locale, LoggedIn: d.loggedIn, Ended: d.ended, Online: d.conn != nil,
 			Background: d.background, LoginAt: d.loginAt, LastSeen: d.lastSeen, Unread: d.unread, Held: len(d.held),
 			Caps: c.capsView(d, now)}
+		dv.Unpushable, dv.UnpushableDetail = c.unpushable(d)
 		if d.binding != nil {
 			b := *d.binding
 			dv.Binding = &b

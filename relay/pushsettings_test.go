@@ -27,6 +27,8 @@ func TestPushesOffStoreAndSyncButDoNotPush(t *testing.T) {
 	require.Equal(t, OK, bob.send("alice", "two").Code)
 	require.Empty(t, w.pushesTo("alice-phone"))
 	require.Equal(t, []string{ReasonUserDisabled, ReasonUserDisabled}, w.reasons("alice-phone"))
+	v, _ := w.core.User(testApp, "alice")
+	require.Equal(t, ReasonUserDisabled, v.Devices[0].Unpushable, "the user view gives the rule's reason")
 
 	alice.relaunch()
 	require.Equal(t, []string{"one", "two"}, texts(w.syncedSince(alice, 0)), "the messages are stored and synced")
@@ -41,6 +43,8 @@ func TestPushesOffStoreAndSyncButDoNotPush(t *testing.T) {
 	require.Empty(t, w.pushesTo("alice-phone"), "turning pushes on pushes nothing of before")
 	require.Equal(t, OK, bob.send("alice", "three").Code)
 	require.Equal(t, []string{"three"}, bodies(w.pushesTo("alice-phone")))
+	v, _ = w.core.User(testApp, "alice")
+	require.Empty(t, v.Devices[0].Unpushable, "pushed again")
 }
 
 // syncedSince is what a sync from since returns to the phone, without moving its cursor.

@@ -129,7 +129,7 @@ func (c *Console) userInfo(app uint64, v relay.UserView) userInfo {
 		row := deviceRow{ID: d.DeviceID, Platform: d.Platform, Locale: d.Locale, LoginAt: d.LoginAt, LastSeen: d.LastSeen,
 			Unread: d.Unread, Caps: d.Caps,
 			TestPush: userPath(app, v.UserID) + "/devices/" + url.PathEscape(d.DeviceID) + "/test-push"}
-		row.State, row.Tone = deviceState(d, v.PushSettings)
+		row.State, row.Tone = deviceState(d)
 		if !d.LastSeen.IsZero() {
 			row.SeenAgo = ago(now.Sub(d.LastSeen)) + " ago"
 		}
@@ -148,9 +148,10 @@ func (c *Console) userInfo(app uint64, v relay.UserView) userInfo {
 }
 
 // deviceState says in words whether a device is logged in, connected and in the foreground,
-// which with its user's push settings decides whether its messages are pushed, and the badge
-// tone that goes with it.
-func deviceState(d relay.DeviceView, ps relay.PushSettings) (words, tone string) {
+// and, for a killed app, whether the push rule would push its messages (the reason the relay's
+// view gives), with the badge tone that goes with it.
+func deviceState(d relay.DeviceView) (words, tone string) {
+	const killed = "logged in · app killed (no connection): "
 	switch {
 	case !d.LoggedIn && d.Ended != "":
 		return "logged out (ended: " + d.Ended + "): nothing is pushed", "bad"
@@ -160,12 +161,16 @@ func deviceState(d relay.DeviceView, ps relay.PushSettings) (words, tone string)
 		return "logged in · connected · foreground", "ok"
 	case d.Online:
 		return "logged in · connected · background", "ok"
-	case d.Binding == nil:
-		return "logged in · app killed (no connection): no token reported, so nothing can be pushed", "bad"
-	case !ps.Enabled:
-		return "logged in · app killed (no connection): the user turned pushes off, so nothing is pushed", "bad"
+	case d.Unpushable == relay.ReasonNoBinding && d.UnpushableDetail != "":
+		return killed + d.UnpushableDetail + ", so nothing can be pushed", "bad"
+	case d.Unpushable == relay.ReasonNoBinding:
+		return killed + "no token reported, so nothing can be pushed", "bad"
+	case d.Unpushable == relay.ReasonUserDisabled:
+		return killed + "the user turned pushes off, so nothing is pushed", "bad"
+	case d.Unpushable != "":
+		return killed + "nothing is pushed (" + d.Unpushable + ")", "bad"
 	default:
-		return "logged in · app killed (no connection): messages are pushed", "warn"
+		return killed + "messages are pushed", "warn"
 	}
 }
 
