@@ -141,7 +141,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) (retE
 		figures := res
 		figures.Series = nil // in report.json and load.html
 		return enc.Encode(loadJSON{Load: figures, Busy: busy, Mode: mode, Seconds: finished.Sub(started).Seconds(),
-			RelayCPUPerPushUs: float64(cpu.RelayPerPush(res.Pushes)) / float64(time.Microsecond), RelayCores: cpu.Cores(cpu.Relay), BenchCores: cpu.Cores(cpu.Bench)})
+			RelayCPUPerPushUs: cpu.RelayPerPushUs(res.Pushes), RelayCores: cpu.Cores(cpu.Relay), BenchCores: cpu.Cores(cpu.Bench)})
 	}
 	t := table.NewWriter()
 	t.SetOutputMirror(stdout)
@@ -156,7 +156,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) (retE
 		{"push latency p50 · p90 · p99 · max", fmt.Sprintf("%.1f · %.1f · %.1f · %.1f ms", res.PushLatencyMs.P50, res.PushLatencyMs.P90, res.PushLatencyMs.P99, res.PushLatencyMs.Max)},
 		{"relay memory per connection", fmt.Sprintf("%.1f KiB", res.RelayBytesPerConnection/1024)},
 		{"busy replies (sends refused, to retry)", busy},
-		{"relay CPU a push · cores: relay, this process", fmt.Sprintf("%.1f µs · %.2f, %.2f", float64(cpu.RelayPerPush(res.Pushes))/float64(time.Microsecond), cpu.Cores(cpu.Relay), cpu.Cores(cpu.Bench))},
+		{"relay CPU a push · cores: relay, this process", fmt.Sprintf("%.1f µs · %.2f, %.2f", cpu.RelayPerPushUs(res.Pushes), cpu.Cores(cpu.Relay), cpu.Cores(cpu.Bench))},
 		{"errors", res.Errors},
 		{"first error", res.FirstError},
 	})

@@ -123,7 +123,7 @@ func (p *idlePoller) park(c *wsConn) bool {
 		return true
 	}
 	// Not armed. If the connection's closing took it out of the map meanwhile, a reader has it.
-	return !p.take(c.id)
+	return p.takeConn(c.id) == nil
 }
 
 // wake hands a parked connection to a reader; it does nothing for one that is not parked.
@@ -136,9 +136,6 @@ func (p *idlePoller) wake(id relay.ConnID) {
 // unpark hands a connection whose socket was just closed to a reader if it is parked: a closed
 // socket leaves the epoll instance silently, and the reader sees the end.
 func (p *idlePoller) unpark(c *wsConn) { p.wake(c.id) }
-
-// take removes a parked connection and reports whether it was parked.
-func (p *idlePoller) take(id relay.ConnID) bool { return p.takeConn(id) != nil }
 
 func (p *idlePoller) takeConn(id relay.ConnID) *wsConn {
 	p.mu.Lock()

@@ -37,6 +37,11 @@ func (c CPUUse) RelayPerPush(pushes int) time.Duration {
 	return c.Relay / time.Duration(pushes)
 }
 
+// RelayPerPushUs is RelayPerPush in microseconds, as the reports give it.
+func (c CPUUse) RelayPerPushUs(pushes int) float64 {
+	return float64(c.RelayPerPush(pushes)) / float64(time.Microsecond)
+}
+
 // OneCoreCapacity is the pushes per second one core would deliver at a CPU cost of perPush each,
 // nothing else running on it; 0 for a cost of 0.
 func OneCoreCapacity(perPush time.Duration) float64 {

@@ -36,6 +36,7 @@ func TestCPUUseArithmetic(t *testing.T) {
 	u := CPUUse{Wall: 4 * time.Second, Relay: 2 * time.Second, Bench: 6 * time.Second}
 	require.Equal(t, 100*time.Microsecond, u.RelayPerPush(20_000))
 	require.Equal(t, time.Duration(0), u.RelayPerPush(0))
+	require.InDelta(t, 100.0, u.RelayPerPushUs(20_000), 1e-9)
 	require.InDelta(t, 0.5, u.Cores(u.Relay), 1e-9)
 	require.InDelta(t, 1.5, u.Cores(u.Bench), 1e-9)
 	require.Zero(t, CPUUse{Relay: time.Second}.Cores(time.Second), "an empty stretch")

@@ -41,7 +41,7 @@ type SweepStep struct {
 
 // stepCPU fills in a step's CPU figures from what its run measured.
 func stepCPU(s SweepStep, cpu load.CPUUse, pushes int) SweepStep {
-	s.RelayCPUPerPushUs = float64(cpu.RelayPerPush(pushes)) / float64(time.Microsecond)
+	s.RelayCPUPerPushUs = cpu.RelayPerPushUs(pushes)
 	s.RelayCores, s.BenchCores = cpu.Cores(cpu.Relay), cpu.Cores(cpu.Bench)
 	return s
 }
