@@ -109,18 +109,6 @@ func sameBody(a, b *msgBody) bool {
 	return a.rare.Push == nil || *a.rare.Push == *b.rare.Push
 }
 
-// messages is the user's inbox as StoredMsgs, in seq order (nil when it is empty).
-func (u *user) messages() []StoredMsg {
-	if len(u.inbox) == 0 {
-		return nil
-	}
-	out := make([]StoredMsg, len(u.inbox))
-	for i := range u.inbox {
-		out[i] = u.inbox[i].msg()
-	}
-	return out
-}
-
 // between returns the inbox entries with from < seq <= to.
 func (u *user) between(from, to uint64) []inboxEntry {
 	if to <= from {

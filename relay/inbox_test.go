@@ -9,6 +9,18 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// messages is the user's inbox as StoredMsgs, in seq order (nil when it is empty).
+func (u *user) messages() []StoredMsg {
+	if len(u.inbox) == 0 {
+		return nil
+	}
+	out := make([]StoredMsg, len(u.inbox))
+	for i := range u.inbox {
+		out[i] = u.inbox[i].msg()
+	}
+	return out
+}
+
 // inboxes is every user's inbox in the core, as StoredMsgs.
 func (w *world) inboxes() map[UserKey][]StoredMsg {
 	out := map[UserKey][]StoredMsg{}

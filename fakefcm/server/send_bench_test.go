@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"syscall"
 	"testing"
 
 	"golang.org/x/oauth2/google"
@@ -14,6 +13,7 @@ import (
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/fakefcm/control"
 	"github.com/pushlab/pushlab/internal/httpserver"
+	"github.com/pushlab/pushlab/internal/proccpu"
 )
 
 // BenchmarkV1SendHandler measures one HTTP v1 send through the handler, without the network,
@@ -73,10 +73,8 @@ func BenchmarkV1SendHandler(b *testing.B) {
 	}
 }
 
-// cpuTime is the process's user and system CPU time so far, in nanoseconds: on a shared machine
-// it varies less than the wall clock.
+// cpuTime is this process's CPU time so far, in nanoseconds.
 func cpuTime() int64 {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Utime.Nano() + ru.Stime.Nano()
+	d, _ := proccpu.Self()
+	return int64(d)
 }

@@ -4,20 +4,20 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pushlab/pushlab/internal/proccpu"
 	"github.com/pushlab/pushlab/relay"
 )
 
-// cpuTime is the process's user and system CPU time so far.
+// cpuTime is this process's CPU time so far.
 func cpuTime(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+	d, err := proccpu.Self()
+	if err != nil {
 		tb.Fatal(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return d
 }
 
 // BenchmarkApplyPushTraffic writes what the relay's loop writes under the throughput load

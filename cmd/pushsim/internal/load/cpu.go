@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"syscall"
 	"time"
+
+	"github.com/pushlab/pushlab/internal/proccpu"
 )
 
 // clockTicks is the unit of /proc/<pid>/stat's CPU times (USER_HZ), 100 a second on every
@@ -90,15 +91,6 @@ func parseProcStatCPU(stat []byte) (time.Duration, error) {
 	return time.Duration(ticks) * time.Second / clockTicks, nil
 }
 
-// selfCPU is this process's user and system CPU time.
-func selfCPU() (time.Duration, error) {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0, fmt.Errorf("read this process's CPU time: %w", err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
-}
-
 // cpuMark is a reading of the relays' and this process's CPU times at an instant.
 type cpuMark struct {
 	at           time.Time
@@ -118,7 +110,7 @@ func (s *servers) cpuNow() cpuMark {
 		}
 		m.relay += d
 	}
-	bench, err := selfCPU()
+	bench, err := proccpu.Self()
 	m.bench, m.ok = bench, m.ok && err == nil
 	return m
 }
