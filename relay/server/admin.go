@@ -173,16 +173,21 @@ func pathApp(w http.ResponseWriter, r *http.Request) (uint64, bool) {
 	return id, true
 }
 
-// runOnUser is run for a call about one user: fn is given the core that holds the user's
-// partition (the node's only core outside a cluster), and the call fails as run's do when this
-// node holds no core for it.
-func (s *Server) runOnUser(w http.ResponseWriter, r *http.Request, app uint64, user string, fn func(now time.Time, c *relay.Core) (any, error)) {
+// runOnUser is run for a call about the user its path names (…/apps/{app}/users/{user}/…): fn
+// is given the app, the user and the core that holds the user's partition (the node's only core
+// outside a cluster), and the call fails as run's do when this node holds no core for it.
+func (s *Server) runOnUser(w http.ResponseWriter, r *http.Request, fn func(now time.Time, c *relay.Core, app uint64, user string) (any, error)) {
+	app, ok := pathApp(w, r)
+	if !ok {
+		return
+	}
+	user := r.PathValue("user")
 	s.run(w, r, http.StatusOK, func(now time.Time) (any, error) {
 		c, err := s.coreOf(s.partitionOf(app, user))
 		if err != nil {
 			return nil, err
 		}
-		return fn(now, c)
+		return fn(now, c, app, user)
 	})
 }
 
@@ -455,12 +460,7 @@ func (s *Server) deleteCertificate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
-	app, ok := pathApp(w, r)
-	if !ok {
-		return
-	}
-	user := r.PathValue("user")
-	s.runOnUser(w, r, app, user, func(now time.Time, c *relay.Core) (any, error) {
+	s.runOnUser(w, r, func(now time.Time, c *relay.Core, app uint64, user string) (any, error) {
 		v, ok := c.UserAt(now, app, user)
 		if !ok {
 			return nil, fmt.Errorf("%w: user %q in app %d", relay.ErrNotFound, user, app)
@@ -470,18 +470,13 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) kickUser(w http.ResponseWriter, r *http.Request) {
-	app, ok := pathApp(w, r)
-	if !ok {
-		return
-	}
 	var body struct {
 		Reason string `json:"reason"`
 	}
 	if !decodeOptional(w, r, &body) {
 		return
 	}
-	user := r.PathValue("user")
-	s.runOnUser(w, r, app, user, func(now time.Time, c *relay.Core) (any, error) {
+	s.runOnUser(w, r, func(now time.Time, c *relay.Core, app uint64, user string) (any, error) {
 		s.tapInput(now, relay.Input{Kind: relay.InputKick, App: app, User: user, Reason: body.Reason})
 		n, err := c.Kick(now, app, user, body.Reason)
 		return map[string]int{"kicked": n}, err
@@ -491,22 +486,13 @@ func (s *Server) kickUser(w http.ResponseWriter, r *http.Request) {
 // getPushSettings answers a user's push settings: {"enabled": true} for a user the relay has
 // not heard of.
 func (s *Server) getPushSettings(w http.ResponseWriter, r *http.Request) {
-	app, ok := pathApp(w, r)
-	if !ok {
-		return
-	}
-	user := r.PathValue("user")
-	s.runOnUser(w, r, app, user, func(_ time.Time, c *relay.Core) (any, error) {
+	s.runOnUser(w, r, func(_ time.Time, c *relay.Core, app uint64, user string) (any, error) {
 		return c.PushSettings(app, user)
 	})
 }
 
 // putPushSettings sets a user's push settings, {"enabled": bool}, and answers them.
 func (s *Server) putPushSettings(w http.ResponseWriter, r *http.Request) {
-	app, ok := pathApp(w, r)
-	if !ok {
-		return
-	}
 	var body struct {
 		Enabled *bool `json:"enabled"`
 	}
@@ -517,9 +503,8 @@ func (s *Server) putPushSettings(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, `enabled is required: send {"enabled": false} to turn the user's pushes off, {"enabled": true} to turn them on`)
 		return
 	}
-	user := r.PathValue("user")
 	settings := relay.PushSettings{Enabled: *body.Enabled}
-	s.runOnUser(w, r, app, user, func(now time.Time, c *relay.Core) (any, error) {
+	s.runOnUser(w, r, func(now time.Time, c *relay.Core, app uint64, user string) (any, error) {
 		s.tapInput(now, relay.Input{Kind: relay.InputSetPushSettings, App: app, User: user, PushSettings: settings})
 		return c.SetPushSettings(now, app, user, settings)
 	})
@@ -527,22 +512,13 @@ func (s *Server) putPushSettings(w http.ResponseWriter, r *http.Request) {
 
 // getProfile serves a user's profile; 404 when the user has none.
 func (s *Server) getProfile(w http.ResponseWriter, r *http.Request) {
-	app, ok := pathApp(w, r)
-	if !ok {
-		return
-	}
-	user := r.PathValue("user")
-	s.runOnUser(w, r, app, user, func(_ time.Time, c *relay.Core) (any, error) {
+	s.runOnUser(w, r, func(_ time.Time, c *relay.Core, app uint64, user string) (any, error) {
 		return c.Profile(app, user)
 	})
 }
 
 // putProfile sets a user's profile: {"nickname": "…"}; an empty nickname removes it.
 func (s *Server) putProfile(w http.ResponseWriter, r *http.Request) {
-	app, ok := pathApp(w, r)
-	if !ok {
-		return
-	}
 	var body struct {
 		Nickname *string `json:"nickname"`
 	}
@@ -553,8 +529,8 @@ func (s *Server) putProfile(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, `"nickname" is required: the name the user's messages are titled with ("" removes it)`)
 		return
 	}
-	p := relay.Profile{SDKAppID: app, UserID: r.PathValue("user"), Nickname: *body.Nickname}
-	s.runOnUser(w, r, app, p.UserID, func(now time.Time, c *relay.Core) (any, error) {
+	s.runOnUser(w, r, func(now time.Time, c *relay.Core, app uint64, user string) (any, error) {
+		p := relay.Profile{SDKAppID: app, UserID: user, Nickname: *body.Nickname}
 		s.tapInput(now, relay.Input{Kind: relay.InputPutProfile, Profile: p})
 		return c.SetProfile(now, p)
 	})
