@@ -446,11 +446,12 @@ func (sc *Scenario) validate() error {
 				err = sc.errorAt(st.Pos, "%s: app %d is not in apps", what, ps.App)
 			}
 		case st.Kind == StepProfile:
-			switch p := st.Profile; {
+			p := st.Profile
+			switch why := relay.DisplayNameProblem("nickname", p.Nickname); {
 			case p.User == "":
 				err = sc.errorAt(st.Pos, "%s: whose? profile: {user: alice, nickname: Alice}", what)
-			case relay.DisplayNameProblem("nickname", p.Nickname) != "":
-				err = sc.errorAt(st.Pos, "%s: %s", what, relay.DisplayNameProblem("nickname", p.Nickname))
+			case why != "":
+				err = sc.errorAt(st.Pos, "%s: %s", what, why)
 			case p.App != 0 && !apps[p.App]:
 				err = sc.errorAt(st.Pos, "%s: app %d is not in apps", what, p.App)
 			}

@@ -90,16 +90,42 @@ func TestLazyHeartbeatsCloseADeadConnection(t *testing.T) {
 // TestDayIsTheSameWithLazyHeartbeats: a small day runs event for event the same whether the
 // relay core or the network answers the pings.
 func TestDayIsTheSameWithLazyHeartbeats(t *testing.T) {
+	var events [2]uint64 // eager, lazy
 	day := func(lazy bool) DayResult {
 		res, err := RunDay(DayConfig{Seed: 2, Devices: 60, Duration: 3 * time.Hour, Sessions: 3, Messages: 12, tune: func(c *VirtualConfig) {
 			c.Log, c.LazyHeartbeats = true, lazy
 		}}, time.Now)
 		require.NoError(t, err)
+		events[boolInt(lazy)] = res.Events
 		res.Wall, res.Events = 0, 0
 		return res
 	}
 	eager, lazy := day(false), day(true)
+	require.Less(t, events[1], events[0], "lazy heartbeats run fewer events: the pings the network answered itself")
 	require.NotZero(t, eager.logHash)
 	require.Positive(t, eager.Received)
 	require.Equal(t, eager, lazy)
+}
+
+// TestATapSetLaterSeesEveryPing: a tap sees every ping as the relay core's input, so setting one
+// mid-run hands the heartbeats the network was keeping back to the apps: it sees as many pings
+// as it would in a world whose heartbeats were never lazy.
+func TestATapSetLaterSeesEveryPing(t *testing.T) {
+	pings := func(lazy bool) int {
+		w, d := testWorld(t, VirtualConfig{Seed: 3, LazyHeartbeats: lazy}, "alice", "bob")
+		d["alice"].Login(true)
+		d["bob"].Login(true)
+		w.run(4 * time.Minute)
+		n := 0
+		w.SetTap(func(e TapEvent) {
+			if e.Kind == TapInput && e.Input.Kind == relay.InputReceive && e.Input.Frame.Op == relay.OpPing {
+				n++
+			}
+		})
+		w.run(5 * time.Minute)
+		return n
+	}
+	eager := pings(false)
+	require.Positive(t, eager)
+	require.Equal(t, eager, pings(true))
 }

@@ -219,8 +219,17 @@ func (w *VirtualWorld) OnObserve(fn func(*Device, Observation)) { w.onObserve = 
 // OnTrace sets a function told of every push-trace entry.
 func (w *VirtualWorld) OnTrace(fn func(relay.TraceEntry)) { w.onTrace = fn }
 
-// SetTap sets a function told of every TapEvent, inline.
-func (w *VirtualWorld) SetTap(fn func(TapEvent)) { w.tap = fn }
+// SetTap sets a function told of every TapEvent, inline. A tap sees every ping the relay core
+// takes, so the heartbeats the network was keeping itself (lazyPings) go back to the apps.
+func (w *VirtualWorld) SetTap(fn func(TapEvent)) {
+	w.tap = fn
+	if fn == nil {
+		return
+	}
+	for _, id := range slices.Sorted(maps.Keys(w.conns)) { // in order: each schedules the app's next ping
+		w.conns[id].unsteady()
+	}
+}
 
 func (w *VirtualWorld) tapped(e TapEvent) {
 	if w.tap != nil {

@@ -14,7 +14,7 @@ import (
 // timeout, while FCM may still deliver, as a real sender sees it.
 func (w *VirtualWorld) sendToFCM(p relay.Push, src pushSource) {
 	t := &fcmTrip{w: w, p: p, src: src}
-	t.wc, t.certOK = w.certs[p.CertificateID]
+	t.wc = w.certs[p.CertificateID]
 	w.queued[p.ID] = struct{}{}
 	w.eng.After(w.cfg.BackendLatency, t.arrive)
 }
@@ -22,12 +22,11 @@ func (w *VirtualWorld) sendToFCM(p relay.Push, src pushSource) {
 // fcmTrip is one push on its way to FCM and its answer on the way back: the state of both
 // crossings in one allocation (a day in the life makes hundreds of thousands).
 type fcmTrip struct {
-	w      *VirtualWorld
-	p      relay.Push
-	src    pushSource
-	wc     *worldCert // the push's certificate as it was when sent; nil if none
-	certOK bool
-	res    relay.PushResult // FCM's answer, once it has one
+	w   *VirtualWorld
+	p   relay.Push
+	src pushSource
+	wc  *worldCert       // the push's certificate as it was when sent; nil if none
+	res relay.PushResult // FCM's answer, once it has one
 }
 
 // arrive is the push reaching FCM, a backend latency after it left the relay.
@@ -54,7 +53,7 @@ func (t *fcmTrip) arrive() {
 	}
 	w.tapped(TapEvent{Kind: TapFCM, Push: *p, Stale: stale})
 	var delay time.Duration
-	if !t.certOK {
+	if t.wc == nil {
 		t.res = relay.PushResult{ID: p.ID, Err: &relay.PushError{Code: relay.ErrCodeUnauthenticated, Message: "no such certificate"}}
 	} else {
 		t.res, delay = w.fcmSend(t.wc, *p)

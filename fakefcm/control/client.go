@@ -201,8 +201,8 @@ func (c *Client) Connect(ctx context.Context, token string) (*DeviceChannel, err
 // Receive waits for the next frame: a message, or the news that messages were deleted.
 func (ch *DeviceChannel) Receive() (fakefcm.DeviceFrame, error) {
 	var f fakefcm.DeviceFrame
-	// One frame is one JSON value: read whole and unmarshalled, it costs less than through the
-	// json.Decoder ReadJSON builds for each (decoding a push: 648 bytes and 7 allocations, not 2,032 and 15).
+	// One frame is one JSON value: read whole and unmarshalled, without the json.Decoder
+	// ReadJSON builds for each frame (a third of the bytes allocated per push, when measured).
 	_, data, err := ch.conn.ReadMessage()
 	if err != nil {
 		var ce *websocket.CloseError

@@ -521,12 +521,9 @@ func (m *model) ready(now time.Time, rd *relay.Ready) {
 		m.invariantOneUserPerToken(p, "decided")
 		if m.pushes[p.ID] == nil {
 			m.invariantNoPushWhilePushesOff(p, "decided")
-		} else {
-			m.invariantNoPushWhilePushesOff(p, "retried")
-		}
-		if m.pushes[p.ID] == nil {
 			m.invariantPushOnlyToKilledLoggedInBound(p)
 		} else {
+			m.invariantNoPushWhilePushesOff(p, "retried")
 			if m.pushes[p.ID].lastErr == "UNAVAILABLE" {
 				m.reach.RetryAfter503++
 			}
