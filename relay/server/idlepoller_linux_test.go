@@ -6,9 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +13,6 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 
-	"github.com/pushlab/pushlab/internal/httpserver"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/relay/client"
@@ -34,18 +30,10 @@ type tcpRelay struct {
 // did.
 func startTCPRelay(t *testing.T) *tcpRelay {
 	t.Helper()
-	srv, err := New(context.Background(), Config{Core: relay.Config{}, Store: relay.NewMemoryStore(), Sender: &fakeSender{}, AdminKey: secret.New(adminKey)})
+	l, err := Listen(context.Background(), "127.0.0.1:0", Config{Store: relay.NewMemoryStore(), Sender: &fakeSender{}, AdminKey: secret.New(adminKey)})
 	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	hs := httpserver.New(srv.Handler())
-	go hs.Serve(ln)
-	t.Cleanup(func() {
-		srv.Close()
-		require.NoError(t, hs.Shutdown(context.Background()))
-	})
-	r := &tcpRelay{t: t, srv: srv, url: "http://" + ln.Addr().String()}
-	return r
+	t.Cleanup(func() { require.NoError(t, l.Shutdown(context.Background())) })
+	return &tcpRelay{t: t, srv: l.Server, url: l.URL}
 }
 
 // dial opens a WebSocket without the client package, so that the test writes raw bytes.
@@ -188,8 +176,7 @@ func TestIdleConnectionClosedByEitherSide(t *testing.T) {
 	alice, bob := login("alice"), login("bob")
 	r.waitParked(2)
 
-	status, body := r.admin("POST", fmt.Sprintf("/admin/v1/apps/%d/users/alice/kick", appID), `{"reason":"test"}`)
-	require.Equal(t, http.StatusOK, status, body)
+	require.NoError(t, admin.Kick(ctx, appID, "alice"))
 	<-alice.Done()
 	var ce *websocket.CloseError
 	require.True(t, errors.As(alice.Err(), &ce), "closed with a close frame: %v", alice.Err())
@@ -200,23 +187,9 @@ func TestIdleConnectionClosedByEitherSide(t *testing.T) {
 	require.NoError(t, bob.Drop()) // the peer goes without a close frame
 	require.Eventually(t, func() bool { return r.connections() == 0 }, 30*time.Second, time.Millisecond, "bob's connection ended in the shell")
 	require.Equal(t, 0, r.parked())
-	status, body = r.admin("GET", fmt.Sprintf("/admin/v1/apps/%d/users/bob", appID), "")
-	require.Equal(t, http.StatusOK, status, body)
-	require.Contains(t, body, `"online":false`, "the core knows bob is gone")
-}
-
-// admin calls the relay's admin API.
-func (r *tcpRelay) admin(method, path, body string) (int, string) {
-	r.t.Helper()
-	req, err := http.NewRequest(method, r.url+path, strings.NewReader(body))
-	require.NoError(r.t, err)
-	req.Header.Set("Authorization", "Bearer "+adminKey)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(r.t, err)
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	require.NoError(r.t, err)
-	return resp.StatusCode, string(out)
+	v, err := admin.User(ctx, appID, "bob")
+	require.NoError(t, err)
+	require.False(t, v.Devices[0].Online, "the core knows bob is gone")
 }
 
 // TestCloseWithIdleConnections: closing the relay closes its parked connections (going away),
