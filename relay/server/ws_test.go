@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -111,8 +113,16 @@ func (h *heldConn) flush(n int) error {
 // TestFramesArrivingTogetherOrSplitAreAllRead: over a real socket, where an idle connection waits
 // for its next bytes outside the WebSocket reader, frames that arrive in one segment are all
 // read (those left in the read buffer too), and so is a frame larger than the read buffer that
-// arrives in two parts.
+// arrives in two parts, and a whole frame with the start of the next. Both ways of waiting are
+// run: in the idle poller (Linux), and on a goroutine of the connection's own (other systems,
+// TLS, or a poller that could not start).
 func TestFramesArrivingTogetherOrSplitAreAllRead(t *testing.T) {
+	for _, poller := range []bool{true, false} {
+		t.Run(fmt.Sprintf("poller=%v", poller), func(t *testing.T) { framesTogetherOrSplit(t, poller) })
+	}
+}
+
+func framesTogetherOrSplit(t *testing.T, poller bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	l, err := Listen(ctx, "127.0.0.1:0", Config{
@@ -121,6 +131,11 @@ func TestFramesArrivingTogetherOrSplitAreAllRead(t *testing.T) {
 	})
 	require.NoError(t, err)
 	defer func() { require.NoError(t, l.Shutdown(context.Background())) }()
+	if !poller {
+		l.connMu.Lock()
+		l.idleStarted = true // as if the poller could not start: each connection waits on its own
+		l.connMu.Unlock()
+	}
 
 	var held *heldConn
 	dialer := &websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -148,9 +163,22 @@ func TestFramesArrivingTogetherOrSplitAreAllRead(t *testing.T) {
 	}
 	require.NoError(t, held.flush(len(held.pending)))
 	pongs(together)
+	l.connMu.Lock()
+	waitsInPoller := l.idle != nil
+	l.connMu.Unlock()
+	require.Equal(t, poller && runtime.GOOS == "linux", waitsInPoller, "the way the connection waits")
 
 	require.NoError(t, ws.WriteJSON(relay.ClientFrame{Op: relay.OpPing, ID: 100, Text: strings.Repeat("x", 3*readBufferSize)}))
 	require.NoError(t, held.flush(readBufferSize/2))
+	require.NoError(t, held.flush(len(held.pending)))
+	pongs(1)
+
+	// A whole frame with the start of the next, then the rest of it.
+	require.NoError(t, ws.WriteJSON(relay.ClientFrame{Op: relay.OpPing, ID: 102}))
+	first := len(held.pending)
+	require.NoError(t, ws.WriteJSON(relay.ClientFrame{Op: relay.OpPing, ID: 103}))
+	require.NoError(t, held.flush(first+4))
+	pongs(1)
 	require.NoError(t, held.flush(len(held.pending)))
 	pongs(1)
 
