@@ -117,8 +117,9 @@ type Server struct {
 	// admission is the admission rule's verdict for the batch being taken in (overload.go).
 	admission admission
 
-	// stats are the core's counts the gauges last read, taken at statsAt (gaugeStats).
-	stats   atomic.Pointer[relay.Stats]
+	// stats are the core's counts the gauges last read, taken at statsAt (gaugeStats); statsMu
+	// guards both.
+	stats   relay.Stats
 	statsMu sync.Mutex
 	statsAt time.Time
 	// certChecks counts certificates by their check's status, refreshed when certificates change.
@@ -238,7 +239,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		stats = s.core.Stats()
 	}
-	s.stats.Store(&stats)
+	s.stats = stats
 	counts := s.checkCounts()
 	s.certChecks.Store(&counts)
 	s.checkCtx, s.cancelCheck = context.WithCancel(context.Background())
@@ -521,11 +522,11 @@ func (s *Server) gaugeStats() relay.Stats {
 		v, err := s.call(ctx, func(time.Time) (any, error) { return s.coreStats(), nil })
 		cancel()
 		if st, ok := v.(relay.Stats); ok && err == nil {
-			s.stats.Store(&st)
+			s.stats = st
 			s.statsAt = time.Now()
 		}
 	}
-	return *s.stats.Load()
+	return s.stats
 }
 
 // coreStats counts the connections, logins and pushes of the core, or of the node's cores (apps
