@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -268,10 +269,7 @@ func (r *runner) act(index int, st Step) (string, error) {
 		return what, r.w.PutGroup(relay.Group{SDKAppID: app, ID: g.ID, Name: g.Name, Members: g.Members})
 	case StepProfile:
 		p := st.Profile
-		app := p.App
-		if app == 0 {
-			app = r.appOfUser(p.User)
-		}
+		app := cmp.Or(p.App, r.appOfUser(p.User))
 		what := fmt.Sprintf("%s's nickname is %q", p.User, p.Nickname)
 		if p.Nickname == "" {
 			what = p.User + "'s profile is removed"
@@ -324,10 +322,7 @@ func (r *runner) act(index int, st Step) (string, error) {
 func (r *runner) pushSettings(ps *PushSettingsStep) (string, error) {
 	onOff := map[bool]string{true: "on", false: "off"}[*ps.Enabled]
 	if ps.User != "" {
-		app := ps.App
-		if app == 0 {
-			app = r.appOfUser(ps.User)
-		}
+		app := cmp.Or(ps.App, r.appOfUser(ps.User))
 		return fmt.Sprintf("the administrator turns %s's pushes %s", ps.User, onOff), r.w.SetPushSettings(app, ps.User, relay.PushSettings{Enabled: *ps.Enabled})
 	}
 	dev := r.devices[ps.Device]
