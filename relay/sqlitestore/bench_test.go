@@ -58,67 +58,81 @@ func BenchmarkApplyPushTraffic(b *testing.B) {
 }
 
 func benchmarkPushTraffic(b *testing.B, batch int) {
-	const devices, senders, app = 5000, 300, 1400000001
 	s := openStore(b, filepath.Join(b.TempDir(), "relay.db"))
 	ctx := context.Background()
-	at := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
-	seqs := make([]uint64, devices)
-	senderSeqs := make([]uint64, senders)
-	unread := make([]int, devices)
-	var pushID, msgs uint64
-	var last []relay.Push
-	rng := uint64(1)
+	load := newPushTraffic()
 	start, writes := cpuTime(b), writeCalls()
 	for b.Loop() {
-		var recs []relay.Record
-		var trace []relay.TraceEntry
-		for _, p := range last {
-			recs = append(recs, relay.DeletePush{ID: p.ID})
-			trace = append(trace, relay.TraceEntry{Time: at, SDKAppID: p.Device.SDKAppID, UserID: p.Device.UserID,
-				DeviceID: p.Device.DeviceID, CertificateID: p.CertificateID, Seq: p.Seqs[0], MsgID: p.Data["msgId"],
-				Reason: "fcm-ok", PushID: p.ID, Attempt: 1, FCMName: fmt.Sprintf("projects/demo/messages/%d", p.ID)})
-		}
-		last = last[:0]
-		for range batch {
-			rng = rng*6364136223846793005 + 1442695040888963407
-			d, from := int(rng>>33)%devices, int(rng>>17)%senders
-			user, sender := fmt.Sprintf("load-u%d", d), fmt.Sprintf("load-s%d", from)
-			dev := relay.DeviceKey{SDKAppID: app, UserID: user, DeviceID: "phone"}
-			seqs[d]++
-			senderSeqs[from]++
-			unread[d]++
-			msgs++
-			pushID++
-			at = at.Add(250 * time.Microsecond)
-			id := fmt.Sprintf("%d-%d", app, msgs)
-			msg := relay.StoredMsg{Seq: seqs[d], ID: id, From: sender, FromDevice: "phone", Conv: "c2c_" + sender,
-				Text: "a message of some fifty bytes, as chats have them", Time: at}
-			own := msg
-			own.Seq, own.Conv = senderSeqs[from], "c2c_"+user
-			recs = append(recs,
-				relay.PutMessage{User: relay.UserKey{SDKAppID: app, UserID: user}, Msg: msg},
-				relay.PutMessage{User: relay.UserKey{SDKAppID: app, UserID: sender}, Msg: own},
-				relay.PutSession{Session: relay.SessionState{Key: dev, Platform: "android", LoginAt: at, Unread: unread[d],
-					Caps: &relay.CapsState{BucketFull: at}}})
-			p := relay.Push{ID: pushID, Device: dev, CertificateID: 6768, Token: "tok-" + user, Title: sender,
-				Body: msg.Text, Data: map[string]string{"msgId": id, "conv": msg.Conv},
-				NotificationCount: unread[d], Seqs: []uint64{seqs[d]}, Attempt: 1}
-			recs = append(recs, relay.PutPush{Push: relay.PushState{Push: p}})
-			trace = append(trace,
-				relay.TraceEntry{Time: at, SDKAppID: app, UserID: user, DeviceID: dev.DeviceID,
-					CertificateID: 6768, Seq: seqs[d], MsgID: id, Reason: "pushed", PushID: pushID, Attempt: 1},
-				relay.TraceEntry{Time: at, SDKAppID: app, UserID: sender, DeviceID: "phone",
-					CertificateID: 6768, Seq: senderSeqs[from], MsgID: id, Reason: "online"})
-			last = append(last, p)
-		}
-		recs = append(recs, relay.PutCounter{Name: "messages", Value: msgs}, relay.PutCounter{Name: "pushes", Value: pushID},
-			relay.AppendTrace{Entries: trace})
-		if err := s.Apply(ctx, recs); err != nil {
+		if err := s.Apply(ctx, load.batch(batch)); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64((cpuTime(b)-start).Microseconds())/float64(pushID), "cpu-µs/push")
+	b.ReportMetric(float64((cpuTime(b)-start).Microseconds())/float64(load.pushID), "cpu-µs/push")
 	if writes >= 0 {
-		b.ReportMetric(float64(writeCalls()-writes)/float64(pushID), "writes/push")
+		b.ReportMetric(float64(writeCalls()-writes)/float64(load.pushID), "writes/push")
 	}
+}
+
+// pushTraffic makes the batches of BenchmarkApplyPushTraffic.
+type pushTraffic struct {
+	at               time.Time
+	seqs, senderSeqs []uint64
+	unread           []int
+	pushID, msgs     uint64
+	last             []relay.Push // the last batch's pushes, answered in the next
+	rng              uint64
+}
+
+const trafficDevices, trafficSenders, trafficApp = 5000, 300, 1400000001
+
+func newPushTraffic() *pushTraffic {
+	return &pushTraffic{at: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC), seqs: make([]uint64, trafficDevices),
+		senderSeqs: make([]uint64, trafficSenders), unread: make([]int, trafficDevices), rng: 1}
+}
+
+// batch is the records of the next batch: n messages and the answers to the last batch's pushes.
+func (t *pushTraffic) batch(n int) []relay.Record {
+	var recs []relay.Record
+	var trace []relay.TraceEntry
+	for _, p := range t.last {
+		recs = append(recs, relay.DeletePush{ID: p.ID})
+		trace = append(trace, relay.TraceEntry{Time: t.at, SDKAppID: p.Device.SDKAppID, UserID: p.Device.UserID,
+			DeviceID: p.Device.DeviceID, CertificateID: p.CertificateID, Seq: p.Seqs[0], MsgID: p.Data["msgId"],
+			Reason: "fcm-ok", PushID: p.ID, Attempt: 1, FCMName: fmt.Sprintf("projects/demo/messages/%d", p.ID)})
+	}
+	t.last = t.last[:0]
+	for range n {
+		t.rng = t.rng*6364136223846793005 + 1442695040888963407
+		d, from := int(t.rng>>33)%trafficDevices, int(t.rng>>17)%trafficSenders
+		user, sender := fmt.Sprintf("load-u%d", d), fmt.Sprintf("load-s%d", from)
+		dev := relay.DeviceKey{SDKAppID: trafficApp, UserID: user, DeviceID: "phone"}
+		t.seqs[d]++
+		t.senderSeqs[from]++
+		t.unread[d]++
+		t.msgs++
+		t.pushID++
+		t.at = t.at.Add(250 * time.Microsecond)
+		id := fmt.Sprintf("%d-%d", trafficApp, t.msgs)
+		msg := relay.StoredMsg{Seq: t.seqs[d], ID: id, From: sender, FromDevice: "phone", Conv: "c2c_" + sender,
+			Text: "a message of some fifty bytes, as chats have them", Time: t.at}
+		own := msg
+		own.Seq, own.Conv = t.senderSeqs[from], "c2c_"+user
+		recs = append(recs,
+			relay.PutMessage{User: relay.UserKey{SDKAppID: trafficApp, UserID: user}, Msg: msg},
+			relay.PutMessage{User: relay.UserKey{SDKAppID: trafficApp, UserID: sender}, Msg: own},
+			relay.PutSession{Session: relay.SessionState{Key: dev, Platform: "android", LoginAt: t.at, Unread: t.unread[d],
+				Caps: &relay.CapsState{BucketFull: t.at}}})
+		p := relay.Push{ID: t.pushID, Device: dev, CertificateID: 6768, Token: "tok-" + user, Title: sender,
+			Body: msg.Text, Data: map[string]string{"msgId": id, "conv": msg.Conv},
+			NotificationCount: t.unread[d], Seqs: []uint64{t.seqs[d]}, Attempt: 1}
+		recs = append(recs, relay.PutPush{Push: relay.PushState{Push: p}})
+		trace = append(trace,
+			relay.TraceEntry{Time: t.at, SDKAppID: trafficApp, UserID: user, DeviceID: dev.DeviceID,
+				CertificateID: 6768, Seq: t.seqs[d], MsgID: id, Reason: "pushed", PushID: t.pushID, Attempt: 1},
+			relay.TraceEntry{Time: t.at, SDKAppID: trafficApp, UserID: sender, DeviceID: "phone",
+				CertificateID: 6768, Seq: t.senderSeqs[from], MsgID: id, Reason: "online"})
+		t.last = append(t.last, p)
+	}
+	return append(recs, relay.PutCounter{Name: "messages", Value: t.msgs}, relay.PutCounter{Name: "pushes", Value: t.pushID},
+		relay.AppendTrace{Entries: trace})
 }
