@@ -107,9 +107,8 @@ func (a applier) apply(st *statements, r relay.Record) error {
 		if err != nil {
 			return fmt.Errorf("message time: %w", err)
 		}
-		if err := a.exec(st.addInbox, u64(r.User.SDKAppID), r.User.UserID); err != nil {
-			return err
-		}
+		// No inboxes row: the message itself gives its user a key in State.Messages, and a
+		// user's messages leave only by TrimInbox, which makes the row, or with the app.
 		return a.exec(st.putMessage, u64(r.User.SDKAppID), r.User.UserID, u64(m.Seq), m.ID, m.From, m.FromDevice,
 			m.Conv, m.Group, m.Text, at, po.Title, po.Desc, po.Ext, po.Disable, m.Nickname,
 			po.Android.ChannelID, po.Android.Sound, po.Android.ClickAction, po.Silent)

@@ -6,6 +6,13 @@ import (
 	"fmt"
 )
 
+// The push trace's pruning: the oldest entries (by seq), and the oldest of those older than a
+// time. Both walk the trace in seq order, where the oldest entries are, and stop at LIMIT.
+const (
+	pruneOldestTraceSQL = `DELETE FROM trace WHERE seq IN (SELECT seq FROM trace ORDER BY seq LIMIT ?)`
+	pruneAgedTraceSQL   = `DELETE FROM trace WHERE seq IN (SELECT seq FROM trace WHERE time_ns < ? ORDER BY seq LIMIT ?)`
+)
+
 // statements are the store's prepared statements, prepared once at Open.
 type statements struct {
 	putApp, putCert, deleteCert, putSession, deleteSession, putBinding, deleteBinding, deleteTokenBindings *sql.Stmt
@@ -68,8 +75,8 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&st.putTrace, `INSERT INTO trace (time_ns, sdk_app_id, user_id, device_id, certificate_id, msg_seq, msg_seqs,
 			msg_id, reason, push_id, attempt, fcm_name, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.countTrace, `SELECT count(*) FROM trace`},
-		{&st.pruneOldestTrace, `DELETE FROM trace WHERE seq IN (SELECT seq FROM trace ORDER BY seq LIMIT ?)`},
-		{&st.pruneAgedTrace, `DELETE FROM trace WHERE seq IN (SELECT seq FROM trace WHERE time_ns < ? ORDER BY seq LIMIT ?)`},
+		{&st.pruneOldestTrace, pruneOldestTraceSQL},
+		{&st.pruneAgedTrace, pruneAgedTraceSQL},
 	} {
 		stmt, err := s.db.PrepareContext(ctx, p.query)
 		if err != nil {

@@ -30,57 +30,9 @@ func (a applier) appendTrace(st *statements, e relay.TraceEntry) error {
 // QueryTrace (relay.TraceStore) answers a push-trace query with one SELECT on the index that
 // fits its keys: the newest q.Limit matches before q.Before, oldest first.
 func (s *Store) QueryTrace(ctx context.Context, q relay.TraceQuery) (relay.TracePage, error) {
-	var where []string
-	var args []any
-	add := func(cond string, vs ...any) {
-		where = append(where, cond)
-		args = append(args, vs...)
-	}
-	if q.SDKAppID != 0 {
-		add("sdk_app_id = ?", u64(q.SDKAppID))
-	}
-	if q.UserID != "" {
-		add("user_id = ?", q.UserID)
-	}
-	if q.DeviceID != "" {
-		add("device_id = ?", q.DeviceID)
-	}
-	if q.CertificateID != 0 {
-		add("certificate_id = ?", q.CertificateID)
-	}
-	if q.MsgID != "" {
-		add("msg_id = ? AND msg_id <> ''", q.MsgID) // the second term lets the partial index serve
-	}
-	if !q.From.IsZero() {
-		v, err := storecol.Nanos(q.From)
-		if err != nil {
-			return relay.TracePage{}, fmt.Errorf("query trace: from: %w", err)
-		}
-		add("time_ns >= ?", v)
-	}
-	if !q.To.IsZero() {
-		v, err := storecol.Nanos(q.To)
-		if err != nil {
-			return relay.TracePage{}, fmt.Errorf("query trace: to: %w", err)
-		}
-		add("time_ns < ?", v)
-	}
-	if !q.Before.IsZero() {
-		v, err := storecol.Nanos(q.Before.Time)
-		if err != nil {
-			return relay.TracePage{}, fmt.Errorf("query trace: cursor: %w", err)
-		}
-		add("(time_ns, seq) < (?, ?)", v, u64(q.Before.Seq))
-	}
-	query := `SELECT seq, time_ns, sdk_app_id, user_id, device_id, certificate_id, msg_seq, msg_seqs, msg_id, reason,
-		push_id, attempt, fcm_name, detail FROM trace`
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += " ORDER BY time_ns DESC, seq DESC"
-	if q.Limit > 0 {
-		query += " LIMIT ?"
-		args = append(args, q.Limit+1) // one more, to know whether there is an older page
+	query, args, err := traceSelect(q)
+	if err != nil {
+		return relay.TracePage{}, fmt.Errorf("query trace: %w", err)
 	}
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -156,4 +108,60 @@ func (s *Store) PruneTrace(ctx context.Context, p relay.TracePrune) (n int, err 
 		return 0, fmt.Errorf("prune trace: commit: %w", err)
 	}
 	return n, nil
+}
+
+// traceSelect is the SELECT that answers q, newest first, and its arguments.
+func traceSelect(q relay.TraceQuery) (query string, args []any, err error) {
+	var where []string
+	add := func(cond string, vs ...any) {
+		where = append(where, cond)
+		args = append(args, vs...)
+	}
+	if q.SDKAppID != 0 {
+		add("sdk_app_id = ?", u64(q.SDKAppID))
+	}
+	if q.UserID != "" {
+		add("user_id = ?", q.UserID)
+	}
+	if q.DeviceID != "" {
+		add("device_id = ?", q.DeviceID)
+	}
+	if q.CertificateID != 0 {
+		add("certificate_id = ?", q.CertificateID)
+	}
+	if q.MsgID != "" {
+		add("msg_id = ? AND msg_id <> ''", q.MsgID) // the second term lets the partial index serve
+	}
+	if !q.From.IsZero() {
+		v, err := storecol.Nanos(q.From)
+		if err != nil {
+			return "", nil, fmt.Errorf("from: %w", err)
+		}
+		add("time_ns >= ?", v)
+	}
+	if !q.To.IsZero() {
+		v, err := storecol.Nanos(q.To)
+		if err != nil {
+			return "", nil, fmt.Errorf("to: %w", err)
+		}
+		add("time_ns < ?", v)
+	}
+	if !q.Before.IsZero() {
+		v, err := storecol.Nanos(q.Before.Time)
+		if err != nil {
+			return "", nil, fmt.Errorf("cursor: %w", err)
+		}
+		add("(time_ns, seq) < (?, ?)", v, u64(q.Before.Seq))
+	}
+	query = `SELECT seq, time_ns, sdk_app_id, user_id, device_id, certificate_id, msg_seq, msg_seqs, msg_id, reason,
+		push_id, attempt, fcm_name, detail FROM trace`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY time_ns DESC, seq DESC"
+	if q.Limit > 0 {
+		query += " LIMIT ?"
+		args = append(args, q.Limit+1) // one more, to know whether there is an older page
+	}
+	return query, args, nil
 }
