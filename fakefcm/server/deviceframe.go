@@ -1,13 +1,12 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
-	"encoding/json/jsontext"
 	"slices"
 	"strconv"
 
 	"github.com/pushlab/pushlab/fakefcm"
+	"github.com/pushlab/pushlab/internal/jsonappend"
 )
 
 // appendDeviceFrame appends f as the JSON text a device channel carries, and a newline: the
@@ -99,20 +98,12 @@ type jsonWriter struct {
 
 func (w *jsonWriter) raw(s string) { w.b = append(w.b, s...) }
 
-// str appends s quoted as encoding/json quotes it: <, > and & escaped too, so that the text is
-// the same as json.Marshal's.
+// str appends s quoted as encoding/json quotes it.
 func (w *jsonWriter) str(s string) {
-	start := len(w.b)
-	b, err := jsontext.AppendQuote(w.b, s)
-	if err != nil {
+	var ok bool
+	if w.b, ok = jsonappend.String(w.b, s); !ok {
 		w.ok = false
-		return
 	}
-	if bytes.ContainsAny(b[start:], "<>&\u2028\u2029") {
-		j, _ := json.Marshal(s) // valid UTF-8: cannot fail
-		b = append(b[:start], j...)
-	}
-	w.b = b
 }
 
 // optStr appends a member named by prefix (its comma, name and colon) when s is not empty, as
