@@ -4,7 +4,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -101,7 +100,7 @@ func (c *Conn) read() {
 		var f relay.ServerFrame
 		_, data, err := c.ws.ReadMessage()
 		if err == nil {
-			err = json.Unmarshal(data, &f)
+			f, err = decodeServerFrame(data)
 		}
 		if err != nil {
 			c.mu.Lock()
@@ -171,7 +170,13 @@ func (c *Conn) Send(f relay.ClientFrame) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	if err := c.ws.WriteJSON(f); err != nil {
+	var err error
+	if text, ok := sendFrameText(f); ok {
+		err = c.ws.WriteMessage(websocket.TextMessage, text)
+	} else {
+		err = c.ws.WriteJSON(f)
+	}
+	if err != nil {
 		return fmt.Errorf("write %s: %w", f.Op, err)
 	}
 	return nil
