@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/pushlab/pushlab/fakefcm"
+	"github.com/pushlab/pushlab/internal/wsmessage"
 )
 
 // Close codes fakefcm ends device channels with.
@@ -159,9 +160,10 @@ func (s *Server) readAcks(c *deviceConn) {
 	c.ws.SetReadLimit(64 << 10)
 	_ = c.ws.SetReadDeadline(time.Now().Add(deadline))
 	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(deadline)) })
+	var data []byte // each frame read into it in turn: acks are copied out of it
 	for {
-		_, data, err := c.ws.ReadMessage()
-		if err != nil {
+		var err error
+		if data, err = wsmessage.ReadInto(c.ws, data); err != nil {
 			return
 		}
 		_ = c.ws.SetReadDeadline(time.Now().Add(deadline))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/pushlab/pushlab/internal/wsmessage"
 	"github.com/pushlab/pushlab/relay"
 )
 
@@ -96,9 +97,11 @@ func (c *Conn) Err() error {
 func (c *Conn) read() {
 	defer close(c.events)
 	defer close(c.done)
+	var data []byte // each frame read into it in turn: decoding copies what it keeps
 	for {
 		var f relay.ServerFrame
-		_, data, err := c.ws.ReadMessage()
+		var err error
+		data, err = wsmessage.ReadInto(c.ws, data)
 		if err == nil {
 			f, err = decodeServerFrame(data)
 		}
