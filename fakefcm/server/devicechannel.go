@@ -1,14 +1,18 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/pushlab/pushlab/fakefcm"
+	"github.com/pushlab/pushlab/internal/wsmessage"
 )
 
 // Close codes fakefcm ends device channels with.
@@ -64,11 +68,16 @@ func (c *deviceConn) writeLoop(ping time.Duration) {
 	ticker := time.NewTicker(ping)
 	defer ticker.Stop()
 	defer c.ws.Close()
+	var text []byte // the frame being written, its array reused
 	for {
 		select {
 		case f := <-c.send:
+			var err error
+			if text, err = appendDeviceFrame(text[:0], f); err != nil {
+				return
+			}
 			_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			if err := c.ws.WriteJSON(f); err != nil {
+			if err := c.ws.WriteMessage(websocket.TextMessage, text); err != nil {
 				return
 			}
 		case <-ticker.C:
@@ -151,14 +160,15 @@ func (s *Server) readAcks(c *deviceConn) {
 	c.ws.SetReadLimit(64 << 10)
 	_ = c.ws.SetReadDeadline(time.Now().Add(deadline))
 	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(deadline)) })
+	var data []byte // each frame read into it in turn: acks are copied out of it
 	for {
-		_, data, err := c.ws.ReadMessage()
-		if err != nil {
+		var err error
+		if data, err = wsmessage.ReadInto(c.ws, data); err != nil {
 			return
 		}
 		_ = c.ws.SetReadDeadline(time.Now().Add(deadline))
-		var ack fakefcm.DeviceAck
-		if err := json.Unmarshal(data, &ack); err != nil || ack.Ack == "" {
+		ack, ok := plainAck(data)
+		if !ok && json.Unmarshal(data, &ack) != nil || ack.Ack == "" {
 			s.log.Debug("device channel: ignored a frame that is not an ack", "bytes", len(data))
 			continue
 		}
@@ -168,6 +178,21 @@ func (s *Server) readAcks(c *deviceConn) {
 			}
 		})
 	}
+}
+
+// plainAck reads an acknowledgement written the plain way, {"ack":"ID"} (and perhaps a newline),
+// whose ID has nothing to unescape; false for anything else, which encoding/json then reads.
+func plainAck(data []byte) (fakefcm.DeviceAck, bool) {
+	const head, tail = `{"ack":"`, `"}`
+	data = bytes.TrimSuffix(data, []byte("\n"))
+	if !bytes.HasPrefix(data, []byte(head)) || !bytes.HasSuffix(data, []byte(tail)) || len(data) < len(head)+len(tail) {
+		return fakefcm.DeviceAck{}, false
+	}
+	id := data[len(head) : len(data)-len(tail)]
+	if bytes.ContainsAny(id, "\"\\") || !utf8.Valid(id) || slices.ContainsFunc(id, func(c byte) bool { return c < 0x20 }) {
+		return fakefcm.DeviceAck{}, false
+	}
+	return fakefcm.DeviceAck{Ack: string(id)}, true
 }
 
 // deliver carries out the core's deliveries on the device channels. It runs under s.mu, so each

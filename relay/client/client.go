@@ -4,7 +4,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/pushlab/pushlab/internal/wsmessage"
 	"github.com/pushlab/pushlab/relay"
 )
 
@@ -97,11 +97,13 @@ func (c *Conn) Err() error {
 func (c *Conn) read() {
 	defer close(c.events)
 	defer close(c.done)
+	var data []byte // each frame read into it in turn: decoding copies what it keeps
 	for {
 		var f relay.ServerFrame
-		_, data, err := c.ws.ReadMessage()
+		var err error
+		data, err = wsmessage.ReadInto(c.ws, data)
 		if err == nil {
-			err = json.Unmarshal(data, &f)
+			f, err = decodeServerFrame(data)
 		}
 		if err != nil {
 			c.mu.Lock()
@@ -171,7 +173,13 @@ func (c *Conn) Send(f relay.ClientFrame) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	if err := c.ws.WriteJSON(f); err != nil {
+	var err error
+	if text, ok := sendFrameText(f); ok {
+		err = c.ws.WriteMessage(websocket.TextMessage, text)
+	} else {
+		err = c.ws.WriteJSON(f)
+	}
+	if err != nil {
 		return fmt.Errorf("write %s: %w", f.Op, err)
 	}
 	return nil

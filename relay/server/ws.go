@@ -144,17 +144,6 @@ func (c *wsConn) writeFrame(f relay.ServerFrame) error {
 	return c.ws.WriteMessage(websocket.TextMessage, b)
 }
 
-// frameText is a frame as the app reads it: its JSON and a newline, as a json.Encoder writes
-// it. The frame's MarshalJSON already writes compact JSON with HTML escaped, so an Encoder
-// would only parse and copy it again.
-func frameText(f relay.ServerFrame) ([]byte, error) {
-	b, err := f.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	return append(b, '\n'), nil
-}
-
 // closeSocket closes the connection's socket. A closed socket leaves the poller without a word,
 // so a connection parked in it is handed to a reader, which sees the end.
 func (c *wsConn) closeSocket() {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -196,6 +197,12 @@ func TestFrameTextIsWhatAnEncoderWrites(t *testing.T) {
 		{Op: relay.OpMsg, Msg: &relay.MsgFrame{Seq: 9, ID: "m-9", From: "alice", Conv: "group:t", Text: `"quoted" & <tagged>`, Time: 1700000000000, Group: "t"}},
 		{Op: relay.OpKicked, Reason: "logged in elsewhere"},
 		{Op: relay.OpPong},
+		// Plain replies, written by hand.
+		{Op: relay.OpReply, ID: 12345, MsgID: "m-3-17"},
+		{Op: relay.OpReply},
+		{Op: relay.OpReply, ID: -1, Code: -3, Desc: "tab\tnl\n\x00 \u2028 \"q\" \\ 中文", More: true, Reason: "<why>", Msgs: []relay.MsgFrame{}},
+		{Op: relay.OpReply, ID: 9, Desc: "not utf-8 \xff"},
+		{Op: relay.OpReply, ID: 10, PushSettings: &relay.PushSettings{}},
 	}
 	for _, f := range frames {
 		var want strings.Builder
@@ -206,4 +213,16 @@ func TestFrameTextIsWhatAnEncoderWrites(t *testing.T) {
 	}
 	_, err := frameText(relay.ServerFrame{Op: relay.OpMsg})
 	require.Error(t, err, "a msg frame without its message")
+}
+
+// appendPlainReply knows every member of a frame: one added to ServerFrame must be added to it
+// (or to what sends a reply through MarshalJSON) and here.
+func TestPlainReplyKnowsEveryMember(t *testing.T) {
+	var tags []string
+	typ := reflect.TypeFor[relay.ServerFrame]()
+	for i := range typ.NumField() {
+		tags = append(tags, typ.Field(i).Tag.Get("json"))
+	}
+	require.Equal(t, []string{"op", "id,omitempty", "code", "desc,omitempty", "msgId,omitempty", "msgs,omitempty", "more,omitempty",
+		"pushSettings,omitempty", "msg,omitempty", "reason,omitempty"}, tags)
 }

@@ -71,6 +71,7 @@ type Worker struct {
 // to out, until in ends (the run's process is done, or gone); then it closes the worker's
 // connections.
 func ServeWorker(ctx context.Context, in io.Reader, out io.Writer) error {
+	defer lightCollector()()
 	w := &Worker{ctx: ctx}
 	srv := rpc.NewServer()
 	if err := srv.RegisterName("Worker", w); err != nil {
