@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -62,5 +64,44 @@ func TestTheEventQueueRunsInTheOrderOfOneHeap(t *testing.T) {
 		require.Empty(t, cmp.Diff(want, got), "seed %d", seed)
 		require.Greater(t, nearMax, 3, "seed %d: the near heap was used", seed)
 		require.Greater(t, farMax, 10, "seed %d: the far heap was used", seed)
+	}
+}
+
+// BenchmarkEventQueue runs a day's mix through the engine's queue and through one heap (the
+// timer queue): one entry per phone hours away, and for each planned action popped eight frames
+// crossing the network within moments. The one heap's cost per event grows with the phones.
+func BenchmarkEventQueue(b *testing.B) {
+	for _, phones := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("two-heaps/phones=%d", phones), func(b *testing.B) {
+			var q eventQueue
+			runQueueMix(b, phones, func(now, at int64) { q.push(now, at, event{}) }, func() int64 {
+				at, _, _ := q.popDue(math.MaxInt64)
+				return at
+			})
+		})
+		b.Run(fmt.Sprintf("one-heap/phones=%d", phones), func(b *testing.B) {
+			var q timerq.Queue[event]
+			runQueueMix(b, phones, func(_, at int64) { q.Push(time.Unix(0, at), event{}) }, func() int64 {
+				at, _, _ := q.Pop()
+				return at.UnixNano()
+			})
+		})
+	}
+}
+
+func runQueueMix(b *testing.B, phones int, push func(now, at int64), pop func() int64) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var now int64
+	for range phones {
+		push(now, rng.Int64N(int64(4*time.Hour)))
+	}
+	n := 0
+	for b.Loop() {
+		now = pop()
+		if n++; n%9 == 0 {
+			push(now, now+rng.Int64N(int64(4*time.Hour)))
+		} else {
+			push(now, now+int64(20*time.Millisecond)+rng.Int64N(int64(time.Millisecond)))
+		}
 	}
 }
