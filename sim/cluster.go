@@ -171,12 +171,12 @@ func (s *clusterSide) pump() {
 		s.event(e)
 	}
 	for _, f := range out.Frames {
-		if c := w.conns[s.byAddr[f.To]]; c != nil {
+		if c := w.conns.get(s.byAddr[f.To]); c != nil {
 			c.toDevice(f.Frame)
 		}
 	}
 	for _, cl := range out.Closes {
-		if c := w.conns[s.byAddr[cl.To]]; c != nil {
+		if c := w.conns.get(s.byAddr[cl.To]); c != nil {
 			c.closedByRelay(cl.Reason)
 		}
 	}
@@ -283,7 +283,7 @@ func (s *clusterSide) open(c *vconn) error {
 			continue
 		}
 		s.byAddr[addr], s.addrOf[c.id], s.devOf[c.id] = c.id, addr, c.dev
-		s.w.conns[c.id] = c
+		s.w.conns.put(c)
 		c.relayOpen = true
 		s.pump()
 		return nil
@@ -500,9 +500,9 @@ func (w *VirtualWorld) NodeOf(d *Device) string {
 	if w.cl == nil {
 		return ""
 	}
-	for id, c := range w.conns {
+	for _, c := range w.conns.all() {
 		if c.dev == d && c.relayOpen {
-			return w.cl.addrOf[id].Node
+			return w.cl.addrOf[c.id].Node
 		}
 	}
 	return ""

@@ -61,7 +61,7 @@ type Device struct {
 	loggedIn   bool // the relay accepted the login on the current connection
 	lastSeq    uint64
 	nextID     int64
-	pending    map[int64]string // request id → op
+	pending    []pendingRequest // the requests waiting for their replies, in no order
 	lastHeard  time.Time
 	pingCancel func()
 	// pingLink is the link the heartbeat timer pings on; pingTick (the ping method, made once)
@@ -102,7 +102,7 @@ func NewDevice(cfg DeviceConfig, env Env, rng *rand.Rand) *Device {
 	if cfg.Platform == "" {
 		cfg.Platform = "android"
 	}
-	return &Device{cfg: cfg, env: env, rng: rng, app: AppNotRunning, netUp: true, pending: map[int64]string{}}
+	return &Device{cfg: cfg, env: env, rng: rng, app: AppNotRunning, netUp: true}
 }
 
 // Start installs the app if the device starts with it installed.
@@ -407,7 +407,7 @@ func (d *Device) SwitchUser(user string) error {
 	d.forgetMessages()
 	d.syncedNow, d.unread = nil, 0
 	// A reply to the previous user's request (a sync, say) is not the new user's to take in.
-	clear(d.pending)
+	d.pending = d.pending[:0]
 	return nil
 }
 

@@ -35,7 +35,7 @@ func (d *Device) dropLink() {
 func (d *Device) resetLink() {
 	d.link, d.linkState, d.loggedIn = nil, linkNone, false
 	d.dropAcks()
-	clear(d.pending)
+	d.pending = d.pending[:0]
 	if d.pingCancel != nil {
 		d.pingCancel()
 		d.pingCancel = nil
@@ -64,8 +64,8 @@ func (d *Device) sendLogin() {
 // awaiting reports whether a request of that op is waiting for its reply: the app never has
 // two logins, or two syncs, in flight (two syncs from the same seq would bring messages twice).
 func (d *Device) awaiting(op string) bool {
-	for _, o := range d.pending {
-		if o == op {
+	for _, r := range d.pending {
+		if r.op == op {
 			return true
 		}
 	}
@@ -78,8 +78,29 @@ func (d *Device) request(f relay.ClientFrame) {
 	}
 	d.nextID++
 	f.ID = d.nextID
-	d.pending[f.ID] = f.Op
+	d.pending = append(d.pending, pendingRequest{id: f.ID, op: f.Op})
 	d.link.Send(f)
+}
+
+// pendingRequest is a request waiting for its reply: a phone has a few at most, so a slice
+// searched from end to end (no map's buckets apart from the phone) holds them.
+type pendingRequest struct {
+	id int64
+	op string
+}
+
+// replied takes the request id out of the pending ones and returns its op ("" if none waits).
+func (d *Device) replied(id int64) string {
+	for i, r := range d.pending {
+		if r.id == id {
+			last := len(d.pending) - 1
+			d.pending[i] = d.pending[last]
+			d.pending[last] = pendingRequest{}
+			d.pending = d.pending[:last]
+			return r.op
+		}
+	}
+	return ""
 }
 
 // heartbeat pings while connected, and gives up on a connection silent for two intervals.
@@ -142,9 +163,7 @@ func (d *Device) OnRelayFrame(l RelayLink, f relay.ServerFrame) {
 	d.lastHeard = d.env.Now()
 	switch f.Op {
 	case relay.OpReply:
-		op := d.pending[f.ID]
-		delete(d.pending, f.ID)
-		d.onReply(op, f)
+		d.onReply(d.replied(f.ID), f)
 	case relay.OpMsg:
 		if !d.loggedIn {
 			// The app logged out, but its logout may not have reached the relay (a half-open

@@ -15,8 +15,6 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"time"
-
-	"github.com/pushlab/pushlab/internal/timerq"
 )
 
 // Epoch is where virtual time starts: a fixed date, so that runs and reports read the same.
@@ -26,7 +24,8 @@ var Epoch = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 // the same time in the order they were scheduled. It is not safe for concurrent use.
 type Engine struct {
 	now    time.Time
-	q      timerq.Queue[event]
+	nowNs  int64 // now in Unix nanoseconds, for the queue
+	q      eventQueue
 	events uint64
 }
 
@@ -38,7 +37,7 @@ type event struct {
 }
 
 // NewEngine returns an engine whose clock reads start.
-func NewEngine(start time.Time) *Engine { return &Engine{now: start} }
+func NewEngine(start time.Time) *Engine { return &Engine{now: start, nowNs: unixNanos(start)} }
 
 // Now is the virtual time.
 func (e *Engine) Now() time.Time { return e.now }
@@ -48,18 +47,21 @@ func (e *Engine) Events() uint64 { return e.events }
 
 // At schedules fn at time t (at the present if t is past).
 func (e *Engine) At(t time.Time, fn func()) {
-	if t.Before(e.now) {
-		t = e.now
-	}
-	e.q.Push(t, event{fn: fn})
+	e.push(t, event{fn: fn})
 }
 
 // atTimer schedules a cancellable timer at time t.
 func (e *Engine) atTimer(t time.Time, vt *vtimer) {
-	if t.Before(e.now) {
-		t = e.now
+	e.push(t, event{timer: vt})
+}
+
+// push queues ev at time t, or at the present if t is past.
+func (e *Engine) push(t time.Time, ev event) {
+	at := e.nowNs
+	if !t.Before(e.now) {
+		at = unixNanos(t)
 	}
-	e.q.Push(t, event{timer: vt})
+	e.q.push(e.nowNs, at, ev)
 }
 
 // After schedules fn d from now.
@@ -74,16 +76,17 @@ func (e *Engine) RunUntil(t time.Time) {
 // after each event; it returns whether keep still held. The clock ends at the deadline if keep
 // held throughout, else at the time of the event that ended it.
 func (e *Engine) RunWhile(deadline time.Time, keep func() bool) bool {
+	due := unixNanos(deadline)
 	for keep() {
-		at, ev, ok := e.q.PopDue(deadline)
+		at, ev, ok := e.q.popDue(due)
 		if !ok {
 			if deadline.After(e.now) {
-				e.now = deadline
+				e.now, e.nowNs = deadline, due
 			}
 			return true
 		}
-		if at.After(e.now) {
-			e.now = at
+		if at > e.nowNs {
+			e.now, e.nowNs = time.Unix(0, at).UTC(), at
 		}
 		e.events++
 		if ev.timer != nil {
@@ -96,7 +99,7 @@ func (e *Engine) RunWhile(deadline time.Time, keep func() bool) bool {
 }
 
 // Pending reports how many events are queued.
-func (e *Engine) Pending() int { return e.q.Len() }
+func (e *Engine) Pending() int { return e.q.len() }
 
 // Rand returns a random source derived from a run's seed and a component's name, so that each
 // component draws its own stream and adding draws to one does not shift another's.

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"maps"
-	"slices"
 	"time"
 
 	"github.com/pushlab/pushlab/fakefcm"
@@ -76,7 +74,7 @@ type VirtualWorld struct {
 
 	certs   map[int64]*worldCert
 	devices []*Device
-	conns   map[relay.ConnID]*vconn
+	conns   connTable
 	nextCon relay.ConnID
 	fcmByTk map[string]*vfcm
 	// backendCut partitions the relay from FCM (PartitionFCM).
@@ -92,8 +90,10 @@ type VirtualWorld struct {
 	onTrace   func(relay.TraceEntry)
 	tap       func(TapEvent)
 
-	// crossings are FCM channel crossings that have arrived, for reuse (fcmCrossing).
+	// crossings are FCM channel crossings that have arrived, for reuse (fcmCrossing); trips
+	// the pushes' trips to FCM that have ended (newTrip).
 	crossings []*crossing
+	trips     []*fcmTrip
 }
 
 type worldCert struct {
@@ -122,7 +122,7 @@ func NewVirtual(cfg VirtualConfig) (*VirtualWorld, error) {
 		cfg: cfg, eng: NewEngine(Epoch),
 		links: NewLinks(Link{Latency: cfg.Latency, Jitter: cfg.Jitter, Loss: cfg.Loss}, Rand(cfg.Seed, "network")),
 		store: relay.NewMemoryStore(), fcm: fcm,
-		certs: map[int64]*worldCert{}, conns: map[relay.ConnID]*vconn{}, fcmByTk: map[string]*vfcm{}, queued: map[uint64]struct{}{},
+		certs: map[int64]*worldCert{}, fcmByTk: map[string]*vfcm{}, queued: map[uint64]struct{}{},
 		log: eventLog{on: cfg.Log || cfg.KeepLog, keep: cfg.KeepLog, hash: fnv.New64a()},
 	}
 	w.relayTick = func() { _ = w.step(relay.Input{Kind: relay.InputTick}, nil) }
@@ -226,8 +226,8 @@ func (w *VirtualWorld) SetTap(fn func(TapEvent)) {
 	if fn == nil {
 		return
 	}
-	for _, id := range slices.Sorted(maps.Keys(w.conns)) { // in order: each schedules the app's next ping
-		w.conns[id].unsteady()
+	for _, c := range w.conns.all() { // in order: each schedules the app's next ping
+		c.unsteady()
 	}
 }
 
@@ -289,7 +289,7 @@ func (w *VirtualWorld) hookHeard() {
 		return
 	}
 	w.relay.SetHeard(func(id relay.ConnID) time.Time {
-		if c := w.conns[id]; c != nil {
+		if c := w.conns.get(id); c != nil {
 			return c.relayHeard()
 		}
 		return time.Time{}
@@ -322,12 +322,12 @@ func (w *VirtualWorld) relayReady() {
 		}
 	}
 	for _, f := range rd.Frames {
-		if c := w.conns[f.Conn]; c != nil {
+		if c := w.conns.get(f.Conn); c != nil {
 			c.toDevice(f.Frame)
 		}
 	}
 	for _, cl := range rd.Closes {
-		if c := w.conns[cl.Conn]; c != nil {
+		if c := w.conns.get(cl.Conn); c != nil {
 			c.closedByRelay(cl.Reason)
 		}
 	}
@@ -482,9 +482,8 @@ func (w *VirtualWorld) RestartRelay() error {
 		w.log.add(w.eng.Now(), "relay restart")
 	}
 	// In connection order: each drop draws from the network's randomness.
-	for _, id := range slices.Sorted(maps.Keys(w.conns)) {
-		c := w.conns[id]
-		delete(w.conns, id)
+	for _, c := range w.conns.all() {
+		w.conns.remove(c.id)
 		c.relayGone()
 	}
 	st, err := w.store.Load(context.Background())

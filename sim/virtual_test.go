@@ -306,3 +306,23 @@ func TestSilentPushWakesAKilledAppWithoutATrayNotification(t *testing.T) {
 	w.run(time.Second)
 	require.Equal(t, AppForeground, d["alice"].App(), "a notification in the tray launches the app")
 }
+
+// TestPushTripsAreReused: the world reuses a push's trip to FCM once its answer is back, and a
+// reused trip carries its own push: every message to a killed app arrives as its own push.
+func TestPushTripsAreReused(t *testing.T) {
+	w, d := testWorld(t, VirtualConfig{Seed: 5}, "alice", "bob")
+	d["alice"].Login(true)
+	d["bob"].Login(true)
+	w.run(2 * time.Second)
+	d["bob"].Kill()
+	w.run(2 * time.Second)
+	var want []string
+	for i := range 6 {
+		text := fmt.Sprintf("trip %d", i)
+		want = append(want, text)
+		require.True(t, d["alice"].Send(relay.ClientFrame{To: "bob", Text: text}))
+		w.run(3 * time.Second)
+	}
+	require.Equal(t, want, kinds(d["bob"], ObsPush))
+	require.Len(t, w.trips, 1, "one trip, reused for every push")
+}

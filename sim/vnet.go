@@ -66,7 +66,7 @@ func (w *VirtualWorld) openConn(c *vconn) error {
 	if w.cl != nil {
 		return w.cl.open(c)
 	}
-	w.conns[c.id] = c
+	w.conns.put(c)
 	c.relayOpen = true
 	return w.step(relay.Input{Kind: relay.InputOpen, Conn: c.id}, c.dev)
 }
@@ -184,7 +184,7 @@ func (c *vconn) Close() {
 	c.up.after(c.w.eng, c.w.links.Delay(c.dev), func() {
 		if c.relayOpen {
 			c.relayOpen = false
-			delete(c.w.conns, c.id)
+			c.w.conns.remove(c.id)
 			_ = c.w.step(relay.Input{Kind: relay.InputClosed, Conn: c.id}, c.dev)
 		}
 	})
@@ -218,7 +218,7 @@ func (c *vconn) deliverDown(f relay.ServerFrame) {
 func (c *vconn) closedByRelay(reason string) {
 	c.unsteady()
 	c.relayOpen = false
-	delete(c.w.conns, c.id)
+	c.w.conns.remove(c.id)
 	if !c.w.links.RelayClosed(c.dev, &c.link) {
 		return
 	}

@@ -13,20 +13,43 @@ import (
 // the answer back to the relay after the network's round trip — or a TIMEOUT after the send
 // timeout, while FCM may still deliver, as a real sender sees it.
 func (w *VirtualWorld) sendToFCM(p relay.Push, src pushSource) {
-	t := &fcmTrip{w: w, p: p, src: src}
-	t.wc = w.certs[p.CertificateID]
+	t := w.newTrip()
+	t.p, t.src, t.wc = p, src, w.certs[p.CertificateID]
 	w.queued[p.ID] = struct{}{}
-	w.eng.After(w.cfg.BackendLatency, t.arrive)
+	w.eng.After(w.cfg.BackendLatency, t.arriveFn)
 }
 
 // fcmTrip is one push on its way to FCM and its answer on the way back: the state of both
-// crossings in one allocation (a day in the life makes hundreds of thousands).
+// crossings in one struct, which the world reuses once the answer is back, with its event
+// functions bound once (a day in the life makes hundreds of thousands of trips, and a method
+// value passed to the engine is an allocation of its own).
 type fcmTrip struct {
 	w   *VirtualWorld
 	p   relay.Push
 	src pushSource
 	wc  *worldCert       // the push's certificate as it was when sent; nil if none
 	res relay.PushResult // FCM's answer, once it has one
+	// arriveFn, answerFn and timedOutFn are arrive, answer and timedOut bound to this trip.
+	arriveFn, answerFn, timedOutFn func()
+}
+
+// newTrip returns a trip to fill in: one that has ended, or a new one.
+func (w *VirtualWorld) newTrip() *fcmTrip {
+	if n := len(w.trips); n > 0 {
+		t := w.trips[n-1]
+		w.trips = w.trips[:n-1]
+		return t
+	}
+	t := &fcmTrip{w: w}
+	t.arriveFn, t.answerFn, t.timedOutFn = t.arrive, t.answer, t.timedOut
+	return t
+}
+
+// end frees the trip for the next push, once nothing will read it.
+func (t *fcmTrip) end() {
+	w := t.w
+	*t = fcmTrip{w: w, arriveFn: t.arriveFn, answerFn: t.answerFn, timedOutFn: t.timedOutFn}
+	w.trips = append(w.trips, t)
 }
 
 // arrive is the push reaching FCM, a backend latency after it left the relay.
@@ -37,7 +60,7 @@ func (t *fcmTrip) arrive() {
 			delete(w.queued, p.ID)
 		}
 		t.res = relay.PushResult{ID: p.ID, Err: &relay.PushError{Code: relay.ErrCodeTimeout, Message: "no answer within the send timeout"}}
-		w.eng.After(w.cfg.SendTimeout-lat, t.timedOut)
+		w.eng.After(w.cfg.SendTimeout-lat, t.timedOutFn)
 		return
 	}
 	stale := w.stale(src, p.ID)
@@ -48,6 +71,7 @@ func (t *fcmTrip) arrive() {
 			if w.log.on {
 				w.log.add(w.eng.Now(), "push %d cancelled before it reached FCM", p.ID)
 			}
+			t.end()
 			return
 		}
 	}
@@ -63,11 +87,14 @@ func (t *fcmTrip) arrive() {
 		back = w.cfg.SendTimeout - lat
 		t.res = relay.PushResult{ID: p.ID, Err: &relay.PushError{Code: relay.ErrCodeTimeout, Message: "no answer within the send timeout"}}
 	}
-	w.eng.After(back, t.answer)
+	w.eng.After(back, t.answerFn)
 }
 
 // timedOut is the sender giving up on a push that the cut backend never answered.
-func (t *fcmTrip) timedOut() { t.w.pushResult(t.src, t.res) }
+func (t *fcmTrip) timedOut() {
+	t.w.pushResult(t.src, t.res)
+	t.end()
+}
 
 // answer is FCM's answer reaching the relay.
 func (t *fcmTrip) answer() {
@@ -76,6 +103,7 @@ func (t *fcmTrip) answer() {
 		w.log.add(w.eng.Now(), "push %d answered %s", t.p.ID, resultText(t.res))
 	}
 	w.pushResult(t.src, t.res)
+	t.end()
 }
 
 // stale reports whether the relay (or cluster node) that made a push has since restarted, or no

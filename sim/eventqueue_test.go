@@ -1,0 +1,107 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pushlab/pushlab/internal/timerq"
+)
+
+// TestTheEventQueueRunsInTheOrderOfOneHeap: whatever mix of near and far events is pushed (many
+// at the same instant, some in the past, some days away) and however the present moves, the
+// engine's two heaps pop events in the order the timer queue's one heap does.
+func TestTheEventQueueRunsInTheOrderOfOneHeap(t *testing.T) {
+	for seed := range uint64(20) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		var q eventQueue
+		var ref timerq.Queue[int]
+		var got, want []int
+		var nearMax, farMax int
+		now := Epoch.UnixNano()
+		ids := map[*vtimer]int{} // each event carries a timer standing for its number
+		draw := func() int64 {
+			switch rng.IntN(4) {
+			case 0:
+				return now + rng.Int64N(int64(50*time.Millisecond))/int64(time.Millisecond)*int64(time.Millisecond)
+			case 1:
+				return now + rng.Int64N(int64(3*time.Second))
+			case 2:
+				return now + rng.Int64N(int64(24*time.Hour))
+			}
+			return now + int64(time.Second) - rng.Int64N(3) // at the split, either side of it
+		}
+		for n := 0; n < 3000; n++ {
+			if rng.IntN(3) > 0 {
+				at := draw()
+				vt := &vtimer{}
+				ids[vt] = n
+				q.push(now, at, event{timer: vt})
+				ref.Push(time.Unix(0, at), n)
+				nearMax, farMax = max(nearMax, len(q.near)), max(farMax, len(q.far))
+				continue
+			}
+			deadline := now + rng.Int64N(int64(2*time.Second))
+			for {
+				at, ev, ok := q.popDue(deadline)
+				rat, rv, rok := ref.PopDue(time.Unix(0, deadline))
+				require.Equal(t, rok, ok, "seed %d", seed)
+				if !ok {
+					break
+				}
+				require.Equal(t, rat.UnixNano(), at, "seed %d", seed)
+				got, want = append(got, ids[ev.timer]), append(want, rv)
+				now = max(now, at)
+			}
+			now = max(now, deadline)
+		}
+		require.Equal(t, ref.Len(), q.len())
+		require.Empty(t, cmp.Diff(want, got), "seed %d", seed)
+		require.Greater(t, nearMax, 3, "seed %d: the near heap was used", seed)
+		require.Greater(t, farMax, 10, "seed %d: the far heap was used", seed)
+	}
+}
+
+// BenchmarkEventQueue runs a day's mix through the engine's queue and through one heap (the
+// timer queue): one entry per phone hours away, and for each planned action popped eight frames
+// crossing the network within moments. The one heap's cost per event grows with the phones.
+func BenchmarkEventQueue(b *testing.B) {
+	for _, phones := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("two-heaps/phones=%d", phones), func(b *testing.B) {
+			var q eventQueue
+			runQueueMix(b, phones, func(now, at int64) { q.push(now, at, event{}) }, func() int64 {
+				at, _, _ := q.popDue(math.MaxInt64)
+				return at
+			})
+		})
+		b.Run(fmt.Sprintf("one-heap/phones=%d", phones), func(b *testing.B) {
+			var q timerq.Queue[event]
+			runQueueMix(b, phones, func(_, at int64) { q.Push(time.Unix(0, at), event{}) }, func() int64 {
+				at, _, _ := q.Pop()
+				return at.UnixNano()
+			})
+		})
+	}
+}
+
+func runQueueMix(b *testing.B, phones int, push func(now, at int64), pop func() int64) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var now int64
+	for range phones {
+		push(now, rng.Int64N(int64(4*time.Hour)))
+	}
+	n := 0
+	for b.Loop() {
+		now = pop()
+		if n++; n%9 == 0 {
+			push(now, now+rng.Int64N(int64(4*time.Hour)))
+		} else {
+			push(now, now+int64(20*time.Millisecond)+rng.Int64N(int64(time.Millisecond)))
+		}
+	}
+}
