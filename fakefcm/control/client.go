@@ -173,8 +173,8 @@ func (c *Client) SetBehaviour(ctx context.Context, b fakefcm.Behaviour) error {
 
 // DeviceChannel is a device's open connection to fakefcm: what its FCM SDK receives on.
 type DeviceChannel struct {
-	conn *websocket.Conn
-	text []byte // the frame Receive read last; its array is reused for the next
+	conn    *websocket.Conn
+	readBuf []byte // the frame Receive read last; its array is reused for the next
 }
 
 // ErrChannelClosed is returned by Receive once fakefcm has closed the channel (the token was
@@ -209,8 +209,8 @@ func (ch *DeviceChannel) Receive() (fakefcm.DeviceFrame, error) {
 	// ReadJSON builds for each frame (a third of the bytes allocated per push, when measured),
 	// into the channel's own array rather than a fresh one per frame (unmarshalling copies what
 	// the frame keeps).
-	data, err := wsmessage.ReadInto(ch.conn, ch.text)
-	ch.text = data
+	data, err := wsmessage.ReadInto(ch.conn, ch.readBuf)
+	ch.readBuf = data
 	if err != nil {
 		var ce *websocket.CloseError
 		if errors.As(err, &ce) {

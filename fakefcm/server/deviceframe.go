@@ -3,7 +3,6 @@ package server
 import (
 	"encoding/json"
 	"slices"
-	"strconv"
 
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/internal/jsonappend"
@@ -30,23 +29,23 @@ func appendDeviceFrame(b []byte, f fakefcm.DeviceFrame) ([]byte, error) {
 // appendDeviceFrameFast is appendDeviceFrame's hand-written encoder; false when a string needs
 // encoding/json's repair.
 func appendDeviceFrameFast(b []byte, f fakefcm.DeviceFrame) ([]byte, bool) {
-	w := jsonWriter{b: b, ok: true}
-	w.raw(`{"type":`)
-	w.str(string(f.Type))
+	w := jsonappend.Writer{B: b}
+	w.Raw(`{"type":`)
+	w.Str(string(f.Type))
 	if m := f.Message; m != nil {
-		w.raw(`,"message":{"messageId":`)
-		w.str(m.MessageID)
-		w.raw(`,"from":`)
-		w.str(m.From)
-		w.optStr(`,"collapseKey":`, m.CollapseKey)
-		w.raw(`,"priority":`)
-		w.str(m.Priority)
-		w.raw(`,"ttl":`)
-		w.b = strconv.AppendInt(w.b, m.TTLSeconds, 10)
-		w.raw(`,"sentTime":`)
-		w.b = strconv.AppendInt(w.b, m.SentTime, 10)
+		w.Raw(`,"message":{"messageId":`)
+		w.Str(m.MessageID)
+		w.Raw(`,"from":`)
+		w.Str(m.From)
+		w.OptStr(`,"collapseKey":`, m.CollapseKey)
+		w.Raw(`,"priority":`)
+		w.Str(m.Priority)
+		w.Raw(`,"ttl":`)
+		w.Int(m.TTLSeconds)
+		w.Raw(`,"sentTime":`)
+		w.Int(m.SentTime)
 		if len(m.Data) > 0 {
-			w.raw(`,"data":{`)
+			w.Raw(`,"data":{`)
 			var keys [16]string
 			ks := keys[:0]
 			for k := range m.Data {
@@ -55,62 +54,37 @@ func appendDeviceFrameFast(b []byte, f fakefcm.DeviceFrame) ([]byte, bool) {
 			slices.Sort(ks)
 			for i, k := range ks {
 				if i > 0 {
-					w.raw(`,`)
+					w.Raw(`,`)
 				}
-				w.str(k)
-				w.raw(`:`)
-				w.str(m.Data[k])
+				w.Str(k)
+				w.Raw(`:`)
+				w.Str(m.Data[k])
 			}
-			w.raw(`}`)
+			w.Raw(`}`)
 		}
 		if n := m.Notification; n != nil {
-			w.raw(`,"notification":{`)
-			mark := len(w.b)
-			w.optStr(`,"title":`, n.Title)
-			w.optStr(`,"body":`, n.Body)
-			w.optStr(`,"icon":`, n.Icon)
-			w.optStr(`,"color":`, n.Color)
-			w.optStr(`,"sound":`, n.Sound)
-			w.optStr(`,"tag":`, n.Tag)
-			w.optStr(`,"clickAction":`, n.ClickAction)
-			w.optStr(`,"channelId":`, n.ChannelID)
-			w.optStr(`,"image":`, n.Image)
+			w.Raw(`,"notification":{`)
+			mark := len(w.B)
+			w.OptStr(`,"title":`, n.Title)
+			w.OptStr(`,"body":`, n.Body)
+			w.OptStr(`,"icon":`, n.Icon)
+			w.OptStr(`,"color":`, n.Color)
+			w.OptStr(`,"sound":`, n.Sound)
+			w.OptStr(`,"tag":`, n.Tag)
+			w.OptStr(`,"clickAction":`, n.ClickAction)
+			w.OptStr(`,"channelId":`, n.ChannelID)
+			w.OptStr(`,"image":`, n.Image)
 			if n.NotificationCount != nil {
-				w.raw(`,"notificationCount":`)
-				w.b = strconv.AppendInt(w.b, int64(*n.NotificationCount), 10)
+				w.Raw(`,"notificationCount":`)
+				w.Int(int64(*n.NotificationCount))
 			}
-			if len(w.b) > mark {
-				w.b = append(w.b[:mark], w.b[mark+1:]...) // the first member's comma
+			if len(w.B) > mark {
+				w.B = append(w.B[:mark], w.B[mark+1:]...) // the first member's comma
 			}
-			w.raw(`}`)
+			w.Raw(`}`)
 		}
-		w.raw(`}`)
+		w.Raw(`}`)
 	}
-	w.raw(`}`)
-	return w.b, w.ok
-}
-
-// jsonWriter appends JSON text; ok turns false at a string that is not valid UTF-8.
-type jsonWriter struct {
-	b  []byte
-	ok bool
-}
-
-func (w *jsonWriter) raw(s string) { w.b = append(w.b, s...) }
-
-// str appends s quoted as encoding/json quotes it.
-func (w *jsonWriter) str(s string) {
-	var ok bool
-	if w.b, ok = jsonappend.String(w.b, s); !ok {
-		w.ok = false
-	}
-}
-
-// optStr appends a member named by prefix (its comma, name and colon) when s is not empty, as
-// omitempty does.
-func (w *jsonWriter) optStr(prefix, s string) {
-	if s != "" {
-		w.raw(prefix)
-		w.str(s)
-	}
+	w.Raw(`}`)
+	return w.B, w.OK()
 }

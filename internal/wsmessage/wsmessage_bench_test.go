@@ -1,8 +1,6 @@
 package wsmessage
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -13,22 +11,11 @@ import (
 // with ReadInto and with gorilla's ReadMessage.
 func BenchmarkRead(b *testing.B) {
 	msg := []byte(strings.Repeat("m", 400))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		up := websocket.Upgrader{}
-		ws, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer ws.Close()
+	ws := dialPeer(b, func(ws *websocket.Conn) {
 		for ws.WriteMessage(websocket.TextMessage, msg) == nil {
 		}
-	}))
-	defer srv.Close()
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ws.Close()
+	})
+	var err error
 	b.Run("ReadInto", func(b *testing.B) {
 		b.ReportAllocs()
 		var buf []byte

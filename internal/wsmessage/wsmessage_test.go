@@ -14,13 +14,7 @@ import (
 // and ends as ReadMessage ends: with the peer's close frame, and past the read limit.
 func TestReadIntoReadsEachMessageWhole(t *testing.T) {
 	msgs := []string{"", "small", strings.Repeat("x", 511), strings.Repeat("y", 512), strings.Repeat("z", 70_000), "after"}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		up := websocket.Upgrader{}
-		ws, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer ws.Close()
+	ws := dialPeer(t, func(ws *websocket.Conn) {
 		for i, m := range msgs {
 			kind := websocket.TextMessage
 			if i%2 == 1 {
@@ -32,12 +26,9 @@ func TestReadIntoReadsEachMessageWhole(t *testing.T) {
 		}
 		_ = ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye"))
 		_, _, _ = ws.ReadMessage()
-	}))
-	defer srv.Close()
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	require.NoError(t, err)
-	defer ws.Close()
+	})
 	var buf []byte
+	var err error
 	for _, want := range msgs {
 		buf, err = ReadInto(ws, buf)
 		require.NoError(t, err)
@@ -51,6 +42,18 @@ func TestReadIntoReadsEachMessageWhole(t *testing.T) {
 
 // A message past the connection's read limit is an error, as with ReadMessage.
 func TestReadIntoStopsAtTheReadLimit(t *testing.T) {
+	ws := dialPeer(t, func(ws *websocket.Conn) {
+		_ = ws.WriteMessage(websocket.TextMessage, []byte(strings.Repeat("x", 2000)))
+		_, _, _ = ws.ReadMessage()
+	})
+	ws.SetReadLimit(1000)
+	_, err := ReadInto(ws, nil)
+	require.ErrorIs(t, err, websocket.ErrReadLimit)
+}
+
+// dialPeer connects to a WebSocket peer that runs write on its end of the connection, and closes
+// both when the test ends.
+func dialPeer(tb testing.TB, write func(ws *websocket.Conn)) *websocket.Conn {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		up := websocket.Upgrader{}
 		ws, err := up.Upgrade(w, r, nil)
@@ -58,14 +61,11 @@ func TestReadIntoStopsAtTheReadLimit(t *testing.T) {
 			return
 		}
 		defer ws.Close()
-		_ = ws.WriteMessage(websocket.TextMessage, []byte(strings.Repeat("x", 2000)))
-		_, _, _ = ws.ReadMessage()
+		write(ws)
 	}))
-	defer srv.Close()
+	tb.Cleanup(srv.Close)
 	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	require.NoError(t, err)
-	defer ws.Close()
-	ws.SetReadLimit(1000)
-	_, err = ReadInto(ws, nil)
-	require.ErrorIs(t, err, websocket.ErrReadLimit)
+	require.NoError(tb, err)
+	tb.Cleanup(func() { ws.Close() })
+	return ws
 }

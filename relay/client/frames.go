@@ -1,8 +1,8 @@
 package client
 
 import (
+	"bytes"
 	"encoding/json"
-	"strconv"
 
 	"github.com/pushlab/pushlab/internal/jsonappend"
 	"github.com/pushlab/pushlab/relay"
@@ -11,14 +11,20 @@ import (
 // serverFrameFields is ServerFrame's members without its JSON methods.
 type serverFrameFields relay.ServerFrame
 
+// msgFramePrefix starts every msg frame the relay writes (ServerFrame.MarshalJSON writes the op
+// first).
+const msgFramePrefix = `{"op":"msg"`
+
 // decodeServerFrame reads a frame as relay.ServerFrame's UnmarshalJSON does. That reads every
 // frame twice, its op first and then the frame; a reply, the frame a sender gets for every
-// send, is read here in one pass, as UnmarshalJSON reads it in its second, and only a msg frame
-// (or one that does not read that way) goes through UnmarshalJSON.
+// send, is read here in one pass, as UnmarshalJSON reads it in its second. A msg frame, known by
+// its first member, goes straight to UnmarshalJSON, as does any frame that does not read that way.
 func decodeServerFrame(data []byte) (relay.ServerFrame, error) {
-	var p serverFrameFields
-	if err := json.Unmarshal(data, &p); err == nil && p.Op != relay.OpMsg {
-		return relay.ServerFrame(p), nil
+	if !bytes.HasPrefix(data, []byte(msgFramePrefix)) {
+		var p serverFrameFields
+		if err := json.Unmarshal(data, &p); err == nil && p.Op != relay.OpMsg {
+			return relay.ServerFrame(p), nil
+		}
 	}
 	var f relay.ServerFrame
 	err := json.Unmarshal(data, &f)
@@ -35,29 +41,14 @@ func sendFrameText(f relay.ClientFrame) ([]byte, bool) {
 	if rest != (relay.ClientFrame{}) {
 		return nil, false
 	}
-	b := make([]byte, 0, 64+len(f.To)+len(f.Text)+len(f.ClientMsgID))
-	ok := true
-	str := func(s string) {
-		var good bool
-		if b, good = jsonappend.String(b, s); !good {
-			ok = false
-		}
-	}
-	b = append(b, `{"op":`...)
-	str(f.Op)
-	b = append(b, `,"id":`...)
-	b = strconv.AppendInt(b, f.ID, 10)
-	if f.To != "" {
-		b = append(b, `,"to":`...)
-		str(f.To)
-	}
-	if f.Text != "" {
-		b = append(b, `,"text":`...)
-		str(f.Text)
-	}
-	if f.ClientMsgID != "" {
-		b = append(b, `,"clientMsgId":`...)
-		str(f.ClientMsgID)
-	}
-	return append(b, "}\n"...), ok
+	w := jsonappend.Writer{B: make([]byte, 0, 64+len(f.To)+len(f.Text)+len(f.ClientMsgID))}
+	w.Raw(`{"op":`)
+	w.Str(f.Op)
+	w.Raw(`,"id":`)
+	w.Int(f.ID)
+	w.OptStr(`,"to":`, f.To)
+	w.OptStr(`,"text":`, f.Text)
+	w.OptStr(`,"clientMsgId":`, f.ClientMsgID)
+	w.Raw("}\n")
+	return w.B, w.OK()
 }

@@ -31,7 +31,10 @@ func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
 
 // Each push-trace query the admin API makes (it always names the app) reads the index for its
 // keys, in the order it answers in (no sort of the matches), and pruning walks the trace's
-// seq order: no query needs the indexes the schema dropped, nor scans what an index should serve.
+// seq order: no trace query needs the index the schema dropped, nor scans what an index should
+// serve. (The other dropped index, pushes_by_app, served only DeleteApp's delete of an app's
+// pending pushes, which now scans the pushes table: it holds only the pushes not finished yet,
+// in flight or waiting for a retry, not their history.)
 func TestTraceQueriesReadTheirIndex(t *testing.T) {
 	s := openStore(t, filepath.Join(t.TempDir(), "relay.db"))
 	const app = 1400000001

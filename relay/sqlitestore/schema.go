@@ -69,7 +69,9 @@ var migrations = []migration{
 			PRIMARY KEY (sdk_app_id, user_id, device_id)
 		) STRICT`,
 		// inboxes lists the users that have an inbox, even an empty one (a TrimInbox makes one):
-		// State.Messages has a key for each of them, as MemoryStore's has.
+		// State.Messages has a key for each of them, as MemoryStore's has. Since "leaner push
+		// writes" a message no longer adds its user's row (the user's messages give it its key),
+		// so the rows are those of trimmed inboxes, and those written before that migration.
 		`CREATE TABLE inboxes (
 			sdk_app_id INTEGER NOT NULL,
 			user_id    TEXT    NOT NULL,
@@ -149,8 +151,8 @@ var migrations = []migration{
 	// The push trace: seq numbers the entries as they were stored (AUTOINCREMENT: never reused,
 	// so a paging cursor stays valid while older entries are pruned); answers are ordered by
 	// (time_ns, seq). Every index ends with seq implicitly (it is the rowid), so each serves its
-	// keys in that order: by app, by user, by certificate, by message; time_ns alone is for
-	// pruning by age.
+	// keys in that order: by app, by user, by certificate, by message; time_ns alone was for
+	// pruning by age, which never read it ("leaner push writes" drops it: pruning walks seq order).
 	{name: "durable push trace", stmts: []string{
 		`CREATE TABLE trace (
 			seq            INTEGER PRIMARY KEY AUTOINCREMENT,

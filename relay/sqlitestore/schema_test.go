@@ -60,9 +60,10 @@ func schemaSQL(t *testing.T, db *sql.DB, name string) string {
 	return stmt
 }
 
-// A database the release before "leaner push writes" made, holding the sample and a trace,
-// comes through the migration with the same state and trace (seqs included), its sessions
-// keyed without a rowid, and goes on taking batches.
+// A database with the schema before "leaner push writes", holding the sample and a trace, and
+// an inbox row for every user with messages as the code before it wrote, comes through the
+// migration with the same state and trace (seqs included), its sessions keyed without a rowid,
+// and goes on taking batches.
 func TestLeanerPushWritesConvertsAnEarlierDatabase(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "relay.db")
@@ -77,6 +78,8 @@ func TestLeanerPushWritesConvertsAnEarlierDatabase(t *testing.T) {
 		Caps: &relay.CapsState{BucketFull: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)}, LoggedOut: true, Locale: "en"}
 	records := append(storetest.Sample(), relay.PutSession{Session: out}, relay.AppendTrace{Entries: storetest.TraceFixture()})
 	require.NoError(t, old.Apply(ctx, records))
+	_, err = db.Exec(`INSERT OR IGNORE INTO inboxes SELECT DISTINCT sdk_app_id, user_id FROM messages`)
+	require.NoError(t, err)
 	require.NoError(t, db.Close())
 
 	s := openStore(t, path)

@@ -35,8 +35,8 @@ func (s *Store) prepare(ctx context.Context) error {
 			service_account, server_key, endpoint, misconfigured, reason, since_ns, check_status, check_error, checked_at_ns,
 			channel_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.deleteCert, `DELETE FROM certificates WHERE id = ?`},
-		// An upsert, not INSERT OR REPLACE: a device's row is rewritten in place, its key's index
-		// entry untouched (REPLACE deletes both and inserts both again, a page more to write).
+		// An upsert, not INSERT OR REPLACE: a device's row is rewritten in place in the table's
+		// one b-tree (sessions are WITHOUT ROWID), where REPLACE deletes it and inserts it again.
 		{&st.putSession, `INSERT INTO sessions (sdk_app_id, user_id, device_id, platform, login_at_ns,
 			unread, held, caps, logged_out, locale) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (sdk_app_id, user_id, device_id) DO UPDATE SET platform = excluded.platform,

@@ -310,7 +310,7 @@ func RunLive(ctx context.Context, cfg Config) (Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return Result{}, err
 	}
-	defer lightCollector()()
+	defer lightCollector(os.Getenv)()
 	procs := cfg.procs(fileLimit())
 	if procs > 1 && cfg.CheckAcked {
 		return Result{}, fmt.Errorf("load processes %d: the acknowledged sends are checked with the phones in one process (--load-procs 1)", procs)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/rpc"
 	"net/rpc/jsonrpc"
+	"os"
 	"sync"
 	"time"
 
@@ -71,7 +72,7 @@ type Worker struct {
 // to out, until in ends (the run's process is done, or gone); then it closes the worker's
 // connections.
 func ServeWorker(ctx context.Context, in io.Reader, out io.Writer) error {
-	defer lightCollector()()
+	defer lightCollector(os.Getenv)()
 	w := &Worker{ctx: ctx}
 	srv := rpc.NewServer()
 	if err := srv.RegisterName("Worker", w); err != nil {

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"strconv"
-
 	"github.com/pushlab/pushlab/internal/jsonappend"
 	"github.com/pushlab/pushlab/relay"
 )
@@ -29,35 +27,21 @@ func frameText(f relay.ServerFrame) ([]byte, error) {
 // reflective encoder costs several times the text. False when a string is not valid UTF-8,
 // which encoding/json would repair.
 func appendPlainReply(b []byte, f relay.ServerFrame) ([]byte, bool) {
-	ok := true
-	str := func(s string) {
-		var good bool
-		if b, good = jsonappend.String(b, s); !good {
-			ok = false
-		}
-	}
-	b = append(b, `{"op":`...)
-	str(f.Op)
+	w := jsonappend.Writer{B: b}
+	w.Raw(`{"op":`)
+	w.Str(f.Op)
 	if f.ID != 0 {
-		b = append(b, `,"id":`...)
-		b = strconv.AppendInt(b, f.ID, 10)
+		w.Raw(`,"id":`)
+		w.Int(f.ID)
 	}
-	b = append(b, `,"code":`...)
-	b = strconv.AppendInt(b, int64(f.Code), 10)
-	if f.Desc != "" {
-		b = append(b, `,"desc":`...)
-		str(f.Desc)
-	}
-	if f.MsgID != "" {
-		b = append(b, `,"msgId":`...)
-		str(f.MsgID)
-	}
+	w.Raw(`,"code":`)
+	w.Int(int64(f.Code))
+	w.OptStr(`,"desc":`, f.Desc)
+	w.OptStr(`,"msgId":`, f.MsgID)
 	if f.More {
-		b = append(b, `,"more":true`...)
+		w.Raw(`,"more":true`)
 	}
-	if f.Reason != "" {
-		b = append(b, `,"reason":`...)
-		str(f.Reason)
-	}
-	return append(b, '}'), ok
+	w.OptStr(`,"reason":`, f.Reason)
+	w.Raw(`}`)
+	return w.B, w.OK()
 }
