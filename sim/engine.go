@@ -15,6 +15,8 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"time"
+
+	"github.com/pushlab/pushlab/internal/timerq"
 )
 
 // Epoch is where virtual time starts: a fixed date, so that runs and reports read the same.
@@ -25,7 +27,7 @@ var Epoch = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 type Engine struct {
 	now    time.Time
 	nowNs  int64 // now in Unix nanoseconds, for the queue
-	q      eventQueue
+	q      timerq.Split[event]
 	events uint64
 }
 
@@ -37,7 +39,13 @@ type event struct {
 }
 
 // NewEngine returns an engine whose clock reads start.
-func NewEngine(start time.Time) *Engine { return &Engine{now: start, nowNs: unixNanos(start)} }
+func NewEngine(start time.Time) *Engine {
+	return &Engine{now: start, nowNs: timerq.Nanos(start), q: timerq.NewSplit[event](nearHorizon)}
+}
+
+// nearHorizon splits the engine's near events from its far ones (timerq.Split): longer than any
+// network crossing, shorter than a phone's gap between planned actions.
+const nearHorizon = time.Second
 
 // Now is the virtual time.
 func (e *Engine) Now() time.Time { return e.now }
@@ -59,9 +67,9 @@ func (e *Engine) atTimer(t time.Time, vt *vtimer) {
 func (e *Engine) push(t time.Time, ev event) {
 	at := e.nowNs
 	if !t.Before(e.now) {
-		at = unixNanos(t)
+		at = timerq.Nanos(t)
 	}
-	e.q.push(e.nowNs, at, ev)
+	e.q.Push(e.nowNs, at, ev)
 }
 
 // After schedules fn d from now.
@@ -76,9 +84,9 @@ func (e *Engine) RunUntil(t time.Time) {
 // after each event; it returns whether keep still held. The clock ends at the deadline if keep
 // held throughout, else at the time of the event that ended it.
 func (e *Engine) RunWhile(deadline time.Time, keep func() bool) bool {
-	due := unixNanos(deadline)
+	due := timerq.Nanos(deadline)
 	for keep() {
-		at, ev, ok := e.q.popDue(due)
+		at, ev, ok := e.q.PopDue(due)
 		if !ok {
 			if deadline.After(e.now) {
 				e.now, e.nowNs = deadline, due
@@ -99,7 +107,7 @@ func (e *Engine) RunWhile(deadline time.Time, keep func() bool) bool {
 }
 
 // Pending reports how many events are queued.
-func (e *Engine) Pending() int { return e.q.len() }
+func (e *Engine) Pending() int { return e.q.Len() }
 
 // Rand returns a random source derived from a run's seed and a component's name, so that each
 // component draws its own stream and adding draws to one does not shift another's.

@@ -33,7 +33,12 @@ func (e *entry[T]) before(o *entry[T]) bool {
 // meaning "as soon as possible") are clamped to the nearest end of that range.
 func (q *Queue[T]) Push(at time.Time, v T) {
 	q.seq++
-	q.h = append(q.h, entry[T]{at: nanos(at), seq: q.seq, v: v})
+	q.pushEntry(entry[T]{at: Nanos(at), seq: q.seq, v: v})
+}
+
+// pushEntry adds e to the heap.
+func (q *Queue[T]) pushEntry(e entry[T]) {
+	q.h = append(q.h, e)
 	q.up(len(q.h) - 1)
 }
 
@@ -42,8 +47,8 @@ var (
 	maxTime = time.Unix(0, math.MaxInt64)
 )
 
-// nanos is t in Unix nanoseconds, clamped to what an int64 holds.
-func nanos(t time.Time) int64 {
+// Nanos is t in Unix nanoseconds, clamped to what an int64 holds.
+func Nanos(t time.Time) int64 {
 	switch {
 	case t.Before(minTime):
 		return math.MinInt64
@@ -71,6 +76,12 @@ func (q *Queue[T]) Pop() (time.Time, T, bool) {
 		var zero T
 		return time.Time{}, zero, false
 	}
+	top := q.popEntry()
+	return time.Unix(0, top.at).UTC(), top.v, true
+}
+
+// popEntry removes and returns the heap's first entry; the heap is not empty.
+func (q *Queue[T]) popEntry() entry[T] {
 	top := q.h[0]
 	n := len(q.h) - 1
 	last := q.h[n]
@@ -79,12 +90,12 @@ func (q *Queue[T]) Pop() (time.Time, T, bool) {
 	if n > 0 {
 		q.down(last)
 	}
-	return time.Unix(0, top.at).UTC(), top.v, true
+	return top
 }
 
 // PopDue removes and returns the earliest item if it is due at or before now.
 func (q *Queue[T]) PopDue(now time.Time) (time.Time, T, bool) {
-	if len(q.h) == 0 || q.h[0].at > nanos(now) {
+	if len(q.h) == 0 || q.h[0].at > Nanos(now) {
 		var zero T
 		return time.Time{}, zero, false
 	}

@@ -1,4 +1,4 @@
-package sim
+package timerq
 
 import (
 	"fmt"
@@ -9,22 +9,19 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
-
-	"github.com/pushlab/pushlab/internal/timerq"
 )
 
-// TestTheEventQueueRunsInTheOrderOfOneHeap: whatever mix of near and far events is pushed (many
-// at the same instant, some in the past, some days away) and however the present moves, the
-// engine's two heaps pop events in the order the timer queue's one heap does.
-func TestTheEventQueueRunsInTheOrderOfOneHeap(t *testing.T) {
+// TestSplitRunsInTheOrderOfOneQueue: whatever mix of near and far items is pushed (many at the
+// same instant, some in the past, some days away) and however the present moves, Split's two
+// heaps pop items in the order one Queue does.
+func TestSplitRunsInTheOrderOfOneQueue(t *testing.T) {
 	for seed := range uint64(20) {
 		rng := rand.New(rand.NewPCG(seed, 7))
-		var q eventQueue
-		var ref timerq.Queue[int]
+		q := NewSplit[int](time.Second)
+		var ref Queue[int]
 		var got, want []int
 		var nearMax, farMax int
-		now := Epoch.UnixNano()
-		ids := map[*vtimer]int{} // each event carries a timer standing for its number
+		now := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC).UnixNano()
 		draw := func() int64 {
 			switch rng.IntN(4) {
 			case 0:
@@ -39,49 +36,47 @@ func TestTheEventQueueRunsInTheOrderOfOneHeap(t *testing.T) {
 		for n := 0; n < 3000; n++ {
 			if rng.IntN(3) > 0 {
 				at := draw()
-				vt := &vtimer{}
-				ids[vt] = n
-				q.push(now, at, event{timer: vt})
+				q.Push(now, at, n)
 				ref.Push(time.Unix(0, at), n)
-				nearMax, farMax = max(nearMax, len(q.near)), max(farMax, len(q.far))
+				nearMax, farMax = max(nearMax, q.near.Len()), max(farMax, q.far.Len())
 				continue
 			}
 			deadline := now + rng.Int64N(int64(2*time.Second))
 			for {
-				at, ev, ok := q.popDue(deadline)
+				at, v, ok := q.PopDue(deadline)
 				rat, rv, rok := ref.PopDue(time.Unix(0, deadline))
 				require.Equal(t, rok, ok, "seed %d", seed)
 				if !ok {
 					break
 				}
 				require.Equal(t, rat.UnixNano(), at, "seed %d", seed)
-				got, want = append(got, ids[ev.timer]), append(want, rv)
+				got, want = append(got, v), append(want, rv)
 				now = max(now, at)
 			}
 			now = max(now, deadline)
 		}
-		require.Equal(t, ref.Len(), q.len())
+		require.Equal(t, ref.Len(), q.Len())
 		require.Empty(t, cmp.Diff(want, got), "seed %d", seed)
 		require.Greater(t, nearMax, 3, "seed %d: the near heap was used", seed)
 		require.Greater(t, farMax, 10, "seed %d: the far heap was used", seed)
 	}
 }
 
-// BenchmarkEventQueue runs a day's mix through the engine's queue and through one heap (the
-// timer queue): one entry per phone hours away, and for each planned action popped eight frames
-// crossing the network within moments. The one heap's cost per event grows with the phones.
-func BenchmarkEventQueue(b *testing.B) {
+// BenchmarkSplit runs a simulated day's mix through Split and through one Queue: one entry per
+// phone hours away, and for each planned action popped eight frames crossing the network within
+// moments. The one heap's cost per event grows with the phones.
+func BenchmarkSplit(b *testing.B) {
 	for _, phones := range []int{10_000, 100_000} {
 		b.Run(fmt.Sprintf("two-heaps/phones=%d", phones), func(b *testing.B) {
-			var q eventQueue
-			runQueueMix(b, phones, func(now, at int64) { q.push(now, at, event{}) }, func() int64 {
-				at, _, _ := q.popDue(math.MaxInt64)
+			q := NewSplit[struct{ fn, timer *int }](time.Second)
+			runQueueMix(b, phones, func(now, at int64) { q.Push(now, at, struct{ fn, timer *int }{}) }, func() int64 {
+				at, _, _ := q.PopDue(math.MaxInt64)
 				return at
 			})
 		})
 		b.Run(fmt.Sprintf("one-heap/phones=%d", phones), func(b *testing.B) {
-			var q timerq.Queue[event]
-			runQueueMix(b, phones, func(_, at int64) { q.Push(time.Unix(0, at), event{}) }, func() int64 {
+			var q Queue[struct{ fn, timer *int }]
+			runQueueMix(b, phones, func(_, at int64) { q.Push(time.Unix(0, at), struct{ fn, timer *int }{}) }, func() int64 {
 				at, _, _ := q.Pop()
 				return at.UnixNano()
 			})
