@@ -29,22 +29,3 @@ func TestTheConnTableFindsWhatItHolds(t *testing.T) {
 	require.Nil(t, tab.get(1000))
 	require.Equal(t, []*vconn{c[1], c[3], c[7]}, tab.all())
 }
-
-// TestARepliedRequestLeavesTheOthersPending: a reply takes its own request out, in whatever order
-// replies come, and a reply to no pending request finds none.
-func TestARepliedRequestLeavesTheOthersPending(t *testing.T) {
-	d := &Device{}
-	for i, op := range []string{relay.OpLogin, relay.OpSync, relay.OpSend, relay.OpSend} {
-		d.pending = append(d.pending, pendingRequest{id: int64(i + 1), op: op})
-	}
-	require.Equal(t, relay.OpSync, d.replied(2))
-	require.Empty(t, d.replied(2), "already replied")
-	require.Empty(t, d.replied(9), "never asked")
-	require.True(t, d.awaiting(relay.OpLogin))
-	require.False(t, d.awaiting(relay.OpSync))
-	require.Equal(t, relay.OpSend, d.replied(4))
-	require.Equal(t, relay.OpLogin, d.replied(1))
-	require.Equal(t, 1, d.PendingRequests())
-	require.Equal(t, relay.OpSend, d.replied(3))
-	require.Zero(t, d.PendingRequests())
-}

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/pushlab/pushlab/relay"
+	"github.com/stretchr/testify/require"
 )
 
 // stateAt is an observation reduced to what it was and the state it carries.
@@ -54,4 +56,23 @@ func TestObservationsCarryTheStateTheyLeave(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("observations and their states (-want +got):\n%s", diff)
 	}
+}
+
+// TestARepliedRequestLeavesTheOthersPending: a reply takes its own request out, in whatever order
+// replies come, and a reply to no pending request finds none.
+func TestARepliedRequestLeavesTheOthersPending(t *testing.T) {
+	d := &Device{}
+	for i, op := range []string{relay.OpLogin, relay.OpSync, relay.OpSend, relay.OpSend} {
+		d.pending = append(d.pending, pendingRequest{id: int64(i + 1), op: op})
+	}
+	require.Equal(t, relay.OpSync, d.replied(2))
+	require.Empty(t, d.replied(2), "already replied")
+	require.Empty(t, d.replied(9), "never asked")
+	require.True(t, d.awaiting(relay.OpLogin))
+	require.False(t, d.awaiting(relay.OpSync))
+	require.Equal(t, relay.OpSend, d.replied(4))
+	require.Equal(t, relay.OpLogin, d.replied(1))
+	require.Equal(t, 1, d.PendingRequests())
+	require.Equal(t, relay.OpSend, d.replied(3))
+	require.Zero(t, d.PendingRequests())
 }

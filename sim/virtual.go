@@ -90,10 +90,10 @@ type VirtualWorld struct {
 	onTrace   func(relay.TraceEntry)
 	tap       func(TapEvent)
 
-	// crossings are FCM channel crossings that have arrived, for reuse (fcmCrossing); trips
+	// crossings are FCM channel crossings that have arrived, for reuse (fcmCrossing); spareTrips
 	// the pushes' trips to FCM that have ended (newTrip).
-	crossings []*crossing
-	trips     []*fcmTrip
+	crossings  []*crossing
+	spareTrips []*fcmTrip
 }
 
 type worldCert struct {

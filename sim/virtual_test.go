@@ -324,5 +324,5 @@ func TestPushTripsAreReused(t *testing.T) {
 		w.run(3 * time.Second)
 	}
 	require.Equal(t, want, kinds(d["bob"], ObsPush))
-	require.Len(t, w.trips, 1, "one trip, reused for every push")
+	require.Len(t, w.spareTrips, 1, "one trip, reused for every push")
 }

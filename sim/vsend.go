@@ -35,9 +35,9 @@ type fcmTrip struct {
 
 // newTrip returns a trip to fill in: one that has ended, or a new one.
 func (w *VirtualWorld) newTrip() *fcmTrip {
-	if n := len(w.trips); n > 0 {
-		t := w.trips[n-1]
-		w.trips = w.trips[:n-1]
+	if n := len(w.spareTrips); n > 0 {
+		t := w.spareTrips[n-1]
+		w.spareTrips = w.spareTrips[:n-1]
 		return t
 	}
 	t := &fcmTrip{w: w}
@@ -49,7 +49,7 @@ func (w *VirtualWorld) newTrip() *fcmTrip {
 func (t *fcmTrip) end() {
 	w := t.w
 	*t = fcmTrip{w: w, arriveFn: t.arriveFn, answerFn: t.answerFn, timedOutFn: t.timedOutFn}
-	w.trips = append(w.trips, t)
+	w.spareTrips = append(w.spareTrips, t)
 }
 
 // arrive is the push reaching FCM, a backend latency after it left the relay.
