@@ -202,14 +202,16 @@ func (c *Core) Ack(now time.Time, token, messageID string) error {
 		return fmt.Errorf("%w: %.24s…", ErrUnknownToken, token)
 	}
 	for _, q := range []*[]*entry{&d.outgoing, &d.pending} {
-		i := slices.IndexFunc(*q, func(e *entry) bool { return e.msg.MessageID == messageID && e.rec.Attempts > 0 })
+		i := slices.IndexFunc(*q, func(e *entry) bool { return e.msg.MessageID == messageID && e.sent })
 		if i < 0 {
 			continue
 		}
 		e := (*q)[i]
 		*q = slices.Delete(*q, i, i+1)
 		e.gen++
-		e.rec.Fate, e.rec.FateAt, e.rec.DeliveredAt = FateDelivered, now, now
+		if e.rec != nil {
+			e.rec.Fate, e.rec.FateAt, e.rec.DeliveredAt = FateDelivered, now, now
+		}
 		c.stats.Delivered++
 		return nil
 	}

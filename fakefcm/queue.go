@@ -18,15 +18,19 @@ const (
 	MaxCollapseKeys = 4
 )
 
-// entry is an accepted message on its way to one device.
+// entry is an accepted message on its way to one device. It carries what its delivery needs;
+// rec, the record that follows its fate, is nil in a counting core (Config.CountsOnly).
 type entry struct {
 	rec         *Record
+	seq         int64   // its record's Seq: acceptance order
+	dev         *device // the device it goes to
 	msg         *RemoteMessage
 	expires     time.Time // when the TTL runs out (for ttl=0, the acceptance time)
 	ttlZero     bool      // delivered now or never
 	collapsible bool      // subject to the collapsible burst throttle
 	counted     bool      // already counted against the device's throttles
 	dispatched  bool      // handed to the device, awaiting its ack
+	sent        bool      // dispatched at least once: an ack may come for it
 	gen         uint64    // bumped whenever the entry moves, to cancel its timers
 	throttledAt time.Time // when a throttle first held it back; zero if none
 }
@@ -53,19 +57,19 @@ func (c *Core) enqueue(d *device, e *entry, now time.Time) {
 // first; and an offline device keeps at most 100 messages without a collapse key — past that the
 // stored ones are discarded and the device is told when it connects.
 func (c *Core) applyQueueRules(d *device, now time.Time) {
-	seen := map[string]bool{}
+	var seen keySet
 	for i := len(d.pending) - 1; i >= 0; i-- {
 		e := d.pending[i]
 		if k := e.msg.CollapseKey; k != "" {
-			if seen[k] {
+			if seen.has(k) {
 				c.drop(e, now, FateCollapsed)
 				d.pending = slices.Delete(d.pending, i, i+1)
 				continue
 			}
-			seen[k] = true
+			seen.add(k)
 		}
 	}
-	for keys := len(seen); keys > MaxCollapseKeys; keys-- {
+	for keys := seen.len(); keys > MaxCollapseKeys; keys-- {
 		i := slices.IndexFunc(d.pending, func(e *entry) bool { return e.msg.CollapseKey != "" })
 		c.drop(d.pending[i], now, FateCollapseKeyLimit)
 		d.pending = slices.Delete(d.pending, i, i+1)
@@ -97,6 +101,45 @@ func (c *Core) applyQueueRules(d *device, now time.Time) {
 		return false
 	})
 	d.deleted = true
+}
+
+// keySet is a set of collapse keys. A queue holds a few (the rules keep four), so they are
+// looked for in a short array, on the caller's stack, until there are more than it holds: a map
+// for every message queued would cost more than the search.
+type keySet struct {
+	n    int
+	few  [2 * MaxCollapseKeys]string
+	many map[string]bool // all the keys, once few is full
+}
+
+func (s *keySet) has(k string) bool {
+	if s.many != nil {
+		return s.many[k]
+	}
+	return slices.Contains(s.few[:s.n], k)
+}
+
+func (s *keySet) add(k string) {
+	switch {
+	case s.many != nil:
+		s.many[k] = true
+	case s.n < len(s.few):
+		s.few[s.n] = k
+		s.n++
+	default:
+		s.many = make(map[string]bool, 2*s.n)
+		for _, f := range s.few {
+			s.many[f] = true
+		}
+		s.many[k] = true
+	}
+}
+
+func (s *keySet) len() int {
+	if s.many != nil {
+		return len(s.many)
+	}
+	return s.n
 }
 
 // admit counts a message against the device's throttles in delay mode and reports whether it may
@@ -169,7 +212,9 @@ func (c *Core) markThrottled(e *entry, reason string, now time.Time) {
 		return
 	}
 	e.throttledAt = now
-	e.rec.Throttle = reason
+	if e.rec != nil {
+		e.rec.Throttle = reason
+	}
 	bump(&c.stats.Throttled, reason)
 }
 
@@ -186,7 +231,9 @@ func (c *Core) scheduleFlush(d *device, at time.Time) {
 func (c *Core) startDispatch(d *device, e *entry, now time.Time) {
 	r := e.rec
 	if !e.throttledAt.IsZero() {
-		r.ThrottledFor += duration.Of(now.Sub(e.throttledAt))
+		if r != nil {
+			r.ThrottledFor += duration.Of(now.Sub(e.throttledAt))
+		}
 		e.throttledAt = time.Time{}
 	}
 	e.gen++ // cancels the expiry timer while it travels; dispatch checks the TTL again
@@ -197,7 +244,9 @@ func (c *Core) startDispatch(d *device, e *entry, now time.Time) {
 	at := laterOf(now.Add(delay), d.lastDispatch)
 	d.lastDispatch = at
 	d.outgoing = append(d.outgoing, e)
-	r.Fate = FateInFlight
+	if r != nil {
+		r.Fate = FateInFlight
+	}
 	if at.After(now) {
 		c.setTimer(at, timerDispatch, e, nil)
 		return
@@ -207,22 +256,24 @@ func (c *Core) startDispatch(d *device, e *entry, now time.Time) {
 
 // dispatch hands an entry to the device channel, unless its TTL ran out on the way.
 func (c *Core) dispatch(e *entry, now time.Time) {
-	d := c.devices[e.rec.Token]
+	d := e.dev
 	if !e.ttlZero && e.expired(now) {
 		d.outgoing = slices.DeleteFunc(d.outgoing, func(o *entry) bool { return o == e })
 		c.drop(e, now, FateTTLExpired)
 		return
 	}
-	e.dispatched = true
+	e.dispatched, e.sent = true, true
 	e.gen++
-	e.rec.Attempts++
-	e.rec.DispatchedAt = now
+	if e.rec != nil {
+		e.rec.Attempts++
+		e.rec.DispatchedAt = now
+	}
 	c.outbox = append(c.outbox, Delivery{Token: d.token, Kind: DeliverMessage, Message: e.msg})
 }
 
 // expire drops a pending entry whose TTL ran out.
 func (c *Core) expire(e *entry, now time.Time) {
-	d := c.devices[e.rec.Token]
+	d := e.dev
 	i := slices.Index(d.pending, e)
 	if i < 0 {
 		return
@@ -241,7 +292,9 @@ func (e *entry) expired(now time.Time) bool {
 // drop ends an entry's journey with the given fate.
 func (c *Core) drop(e *entry, now time.Time, fate Fate) {
 	e.gen++
-	e.rec.Fate, e.rec.FateAt = fate, now
+	if e.rec != nil {
+		e.rec.Fate, e.rec.FateAt = fate, now
+	}
 	bump(&c.stats.Dropped, fate)
 }
 
@@ -257,11 +310,13 @@ func (c *Core) requeue(d *device, now time.Time) {
 			c.drop(e, now, FateTTLExpired)
 			continue
 		}
-		e.rec.Fate = FatePending
+		if e.rec != nil {
+			e.rec.Fate = FatePending
+		}
 		c.setTimer(e.expires, timerExpire, e, nil)
 		d.pending = append(d.pending, e)
 	}
 	d.outgoing = nil
-	slices.SortStableFunc(d.pending, func(a, b *entry) int { return cmp.Compare(a.rec.Seq, b.rec.Seq) })
+	slices.SortStableFunc(d.pending, func(a, b *entry) int { return cmp.Compare(a.seq, b.seq) })
 	c.applyQueueRules(d, now)
 }

@@ -125,38 +125,86 @@ func TestRecordsAreCapped(t *testing.T) {
 }
 
 // TestCountsOnlyKeepsNoRecordsAndDeliversTheSame runs the same sends through a recording core
-// and a counting one: the same deliveries and counts, and no records in the second.
+// and a counting one — collapse keys, the offline queue, a throttle in delay mode, force-stops,
+// reconnections, late acks and TTLs —: the same answers, deliveries and counts, and no records in
+// the second.
 func TestCountsOnlyKeepsNoRecordsAndDeliversTheSame(t *testing.T) {
-	run := func(countsOnly bool) (Stats, []Delivery, int) {
-		core, err := New(Config{Seed: 7, CountsOnly: countsOnly})
+	run := func(countsOnly bool) (Stats, []SendResult, []Delivery, int) {
+		core, err := New(Config{Seed: 7, CountsOnly: countsOnly, Behaviour: Behaviour{
+			Jitter: duration.Of(time.Second), Throttles: Throttles{Mode: ThrottleDelay, DevicePerMinute: 20}}})
 		require.NoError(t, err)
 		p, err := core.CreateProject(ProjectSpec{ID: "demo", SenderID: "1"})
 		require.NoError(t, err)
 		tok, err := core.RegisterDevice(epoch, DeviceSpec{SenderID: p.SenderID, PackageName: "com.example.im"})
 		require.NoError(t, err)
+		now := epoch
+		var results []SendResult
 		var out []Delivery
-		for i := range 50 {
-			core.Send(epoch, SendRequest{API: APIV1, Project: "demo", Message: dataMsg(tok, i)})
-			core.Send(epoch, SendRequest{API: APIV1, Project: "demo", Message: dataMsg("bogus", i)})
-			if i == 20 {
-				require.NoError(t, core.Connect(epoch, tok))
+		for i := range 300 {
+			now = now.Add(time.Second)
+			m := dataMsg(tok, i)
+			switch i % 5 {
+			case 1:
+				m = keyed(tok, fmt.Sprintf("k%d", i%3), fmt.Sprint(i))
+			case 2:
+				m = withTTL(m, time.Duration(i%3)*time.Second)
 			}
+			results = append(results, core.Send(now, SendRequest{API: APIV1, Project: "demo", Message: m}),
+				core.Send(now, SendRequest{API: APIV1, Project: "demo", Message: dataMsg("bogus", i)}))
+			switch i % 40 {
+			case 5, 32:
+				require.NoError(t, core.Connect(now, tok))
+			case 30:
+				require.NoError(t, core.ForceStop(now, tok))
+			case 38:
+				core.Disconnect(now, tok)
+			}
+			core.Tick(now)
 			for _, d := range core.TakeOutbox() {
 				out = append(out, d)
-				if d.Message != nil && i%2 == 0 {
-					require.NoError(t, core.Ack(epoch, tok, d.Message.MessageID))
+				if d.Message != nil && i%3 != 0 {
+					// Some late, after a force-stop or a disconnection took the message back.
+					_ = core.Ack(now, tok, d.Message.MessageID)
 				}
 			}
 		}
-		return core.Stats(), out, len(core.Records(RecordFilter{}))
+		return core.Stats(), results, out, len(core.Records(RecordFilter{}))
 	}
-	kept, keptOut, keptRecords := run(false)
-	counted, countedOut, countedRecords := run(true)
-	require.Equal(t, 100, keptRecords)
+	kept, keptResults, keptOut, keptRecords := run(false)
+	counted, countedResults, countedOut, countedRecords := run(true)
+	require.Equal(t, 600, keptRecords)
 	require.Zero(t, countedRecords, "a counting core keeps no record")
 	require.Equal(t, kept, counted)
+	require.Equal(t, keptResults, countedResults)
 	require.Equal(t, keptOut, countedOut)
-	require.NotEmpty(t, countedOut)
+	require.Greater(t, kept.Delivered, int64(50))
+	require.Positive(t, kept.Dropped[FateCollapsed])
+	require.Positive(t, kept.Dropped[FateTTLExpired])
+	require.NotEmpty(t, kept.Throttled)
+}
+
+// TestARequeueKeepsTheNewestFourOfManyCollapseKeys: a connected phone can have any number of
+// collapse keys in flight; when its connection drops, only the newest four stay queued.
+func TestARequeueKeepsTheNewestFourOfManyCollapseKeys(t *testing.T) {
+	w := newBench(t, Behaviour{Throttles: Throttles{CollapsibleBurst: -1}})
+	w.noAck = true
+	tok := w.device()
+	w.connect(tok)
+	var rs []SendResult
+	for i := range 20 {
+		rs = append(rs, w.send(keyed(tok, fmt.Sprintf("k%d", i), fmt.Sprint(i))))
+	}
+	w.core.Disconnect(w.now, tok)
+	for i, r := range rs {
+		want := FateCollapseKeyLimit
+		if i >= 16 {
+			want = FatePending
+		}
+		require.Equal(t, want, w.record(r).Fate, "message %d", i)
+	}
+	w.noAck = false
+	w.connect(tok)
+	require.Equal(t, []string{"16", "17", "18", "19"}, bodies(w.received[tok][20:]))
 }
 
 func TestForceStopTakesBackWhatIsInFlightAndAcceptsLateAcks(t *testing.T) {

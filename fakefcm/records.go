@@ -104,16 +104,17 @@ func (c *Core) Record(messageID string) (Record, bool) {
 	return *r, true
 }
 
-// addRecord appends a record, indexes it, and forgets the oldest finished records when there are
-// more than the core keeps. With CountsOnly the record is numbered but neither kept nor indexed:
-// it lives only as long as the message it follows is queued.
-func (c *Core) addRecord(r Record) *Record {
+// addRecord numbers a record, appends it, indexes it, and forgets the oldest finished records
+// when there are more than the core keeps; it returns the record's Seq and the record kept. With
+// CountsOnly the record is numbered but not kept (nor built on the heap): the kept record is nil.
+func (c *Core) addRecord(r Record) (seq int64, kept *Record) {
 	c.recordSeq++
-	r.Seq = c.recordSeq
-	rec := &r
 	if c.countsOnly {
-		return rec
+		return c.recordSeq, nil
 	}
+	r.Seq = c.recordSeq
+	rec := new(Record)
+	*rec = r
 	c.records = append(c.records, rec)
 	if r.Token != "" {
 		c.byToken[r.Token] = append(c.byToken[r.Token], rec)
@@ -124,7 +125,7 @@ func (c *Core) addRecord(r Record) *Record {
 	if c.maxRecords > 0 && len(c.records) > c.maxRecords {
 		c.trimRecords(len(c.records) - c.maxRecords*3/4)
 	}
-	return rec
+	return rec.Seq, rec
 }
 
 // trimRecords forgets up to n of the oldest records whose fate is final; it stops at the first

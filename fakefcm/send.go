@@ -49,7 +49,8 @@ func (c *Core) Send(now time.Time, req SendRequest) SendResult {
 	refuse := func(err *SendError, reason string) SendResult {
 		rec.Fate, rec.FateAt, rec.Error, rec.Reason = FateRejected, now, err.Code, reason
 		bump(&c.stats.Rejected, err.Code)
-		return SendResult{Err: err, Delay: fo.latency, Record: c.addRecord(rec).Seq}
+		seq, _ := c.addRecord(rec)
+		return SendResult{Err: err, Delay: fo.latency, Record: seq}
 	}
 	if fo.err != nil {
 		return refuse(fo.err, "fault")
@@ -70,12 +71,13 @@ func (c *Core) Send(now time.Time, req SendRequest) SendResult {
 	c.msgSeq++
 	rec.Name, rec.MessageID = messageName(p.ID, now, c.msgSeq)
 	rec.Payload = m.remote(rec.MessageID, p.SenderID, now)
-	result := func(r *Record) SendResult {
-		return SendResult{MessageID: r.MessageID, Name: r.Name, Delay: fo.latency, Record: r.Seq, Number: c.msgSeq}
+	result := func(seq int64) SendResult {
+		return SendResult{MessageID: rec.MessageID, Name: rec.Name, Delay: fo.latency, Record: seq, Number: c.msgSeq}
 	}
 	if req.ValidateOnly {
 		rec.Fate, rec.FateAt = FateValidateOnly, now
-		return result(c.addRecord(rec))
+		seq, _ := c.addRecord(rec)
+		return result(seq)
 	}
 	if ok, wait := c.projectQuota(p, now); !ok {
 		err := newError(QuotaExceeded, fmt.Sprintf("Quota exceeded: project %s sent %d messages in the last minute.", p.ID, c.behaviour.Throttles.ProjectPerMinute))
@@ -112,11 +114,13 @@ func (c *Core) Send(now time.Time, req SendRequest) SendResult {
 		bump(&c.stats.Dropped, FateTTLExpired)
 	default:
 		rec.Fate = FatePending
-		e.rec = c.addRecord(rec)
+		e.seq, e.rec = c.addRecord(rec)
+		e.dev = d
 		c.enqueue(d, e, now)
-		return result(e.rec)
+		return result(e.seq)
 	}
-	return result(c.addRecord(rec))
+	seq, _ := c.addRecord(rec)
+	return result(seq)
 }
 
 // messageName names the seq-th message, accepted at now, of project: its resource name

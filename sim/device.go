@@ -32,7 +32,8 @@ type DeviceConfig struct {
 	Token string
 	// Installed is whether the app is installed at the start.
 	Installed bool
-	// Lean keeps no observation log (observations still reach the Env).
+	// Lean keeps no observation log (observations still reach the Env; a push's Data is then
+	// the delivered message's own map, to be read only).
 	Lean bool
 }
 

@@ -10,9 +10,34 @@ import (
 
 // fastMessage is the HTTP v1 message the relay sends for a push as fakefcm's core takes it: what
 // fakefcm.DecodeV1Request reads from fcmwire.V1Body, built without the JSON round trip (the fast
-// path of long runs, VirtualConfig.FastPushes).
+// path of long runs, VirtualConfig.FastPushes). A notification push is built straight from the
+// push, as fcmwire.NewV1Message maps it, rather than through the wire struct and the two
+// notification blocks it points to; a silent push, whose data the wire form builds, goes through
+// it.
 func fastMessage(cert relay.Certificate, p relay.Push) fakefcm.Message {
-	m := fcmwire.NewV1Message(cert, p)
+	if p.Silent {
+		return fastWireMessage(fcmwire.NewV1Message(cert, p))
+	}
+	parts := &fastParts{ttl: p.TTL.D(), count: p.NotificationCount}
+	parts.android = fakefcm.AndroidConfig{
+		Priority:              "high",
+		TTL:                   &parts.ttl,
+		CollapseKey:           p.CollapseKey,
+		RestrictedPackageName: cert.PackageName,
+	}
+	parts.notification = fakefcm.Notification{Title: p.Title, Body: p.Body}
+	parts.androidNotification = fakefcm.AndroidNotification{Sound: p.Sound, Tag: p.CollapseKey, ClickAction: p.ClickAction,
+		ChannelID: p.ChannelID, NotificationCount: &parts.count}
+	parts.android.Notification = &parts.androidNotification
+	out := fakefcm.Message{Token: p.Token, Android: &parts.android, Notification: &parts.notification}
+	if len(p.Data) > 0 { // an empty map is left out of the body, so the decoder reads none
+		out.Data = p.Data
+	}
+	return out
+}
+
+// fastWireMessage is fakefcm's message for a v1 message of the wire.
+func fastWireMessage(m fcmwire.V1Message) fakefcm.Message {
 	a := m.Android
 	parts := &fastParts{ttl: time.Duration(a.TTL)}
 	parts.android = fakefcm.AndroidConfig{

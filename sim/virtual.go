@@ -33,7 +33,7 @@ type VirtualConfig struct {
 	// the same result). For long runs; scenarios keep the wire path.
 	FastPushes bool
 	// Lean keeps no history: no trace entries in the world, no observation logs on devices (they
-	// still reach OnObserve and OnTrace), and no relay store (so no RestartRelay). For long runs
+	// still reach OnObserve and OnTrace, a push's data there not copied), and no relay store (so no RestartRelay). For long runs
 	// that only count.
 	Lean bool
 	// FCMCountsOnly runs fakefcm's core without message records, only its counts: FCMRecords
