@@ -13,7 +13,8 @@ import (
 // path of long runs, VirtualConfig.FastPushes). A notification push is built straight from the
 // push, as fcmwire.NewV1Message maps it, rather than through the wire struct and the two
 // notification blocks it points to; a silent push, whose data the wire form builds, goes through
-// it.
+// it. The two mappings are one rule written twice for speed: TestPropertyfastMessageIsTheDecodedBody
+// holds this one to what fakefcm decodes from the wire form.
 func fastMessage(cert relay.Certificate, p relay.Push) fakefcm.Message {
 	if p.Silent {
 		return fastWireMessage(fcmwire.NewV1Message(cert, p))
