@@ -259,3 +259,18 @@ type Store interface {
 	// TraceStore keeps the push trace that Apply's AppendTrace records write.
 	TraceStore
 }
+
+// StagedStore is a Store whose Apply comes in two halves, so that a driver can go on with its
+// work while a batch is written: Stage encodes records, keeping nothing of their slices or maps,
+// and the batch's Commit writes them, on any goroutine, atomically as Apply would. Batches are
+// committed one at a time, in the order they were staged, each once.
+type StagedStore interface {
+	Store
+	Stage(records []Record) (StagedBatch, error)
+}
+
+// StagedBatch is a batch of records a StagedStore has encoded and not yet written.
+type StagedBatch interface {
+	// Commit writes the batch's records atomically, in order: all of them or none.
+	Commit(ctx context.Context) error
+}

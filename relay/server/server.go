@@ -129,6 +129,12 @@ type Server struct {
 	checkCtx    context.Context
 	cancelCheck context.CancelFunc
 
+	// staged is the store when its batches commit while the loop takes in the next events (on a
+	// relay.StagedStore, without a Tap, not in cluster mode); nil otherwise. committing is the
+	// batch being written (pipeline.go); owned by the loop.
+	staged     relay.StagedStore
+	committing commitPipe
+
 	trace *traceKeeper
 	// testPushes are the test pushes whose admin calls wait for FCM's answer (the trace entry
 	// that records it), by push ID.
@@ -238,6 +244,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			}
 		}
 		stats = s.core.Stats()
+		if st, ok := cfg.Store.(relay.StagedStore); ok && cfg.Tap == nil {
+			// A Tap watches each Ready carried out before the next events are taken in.
+			s.staged = st
+			s.committing.done = make(chan struct{}, 1)
+		}
 	}
 	s.stats = stats
 	counts := s.checkCounts()
@@ -368,16 +379,28 @@ func (s *Server) call(ctx context.Context, fn func(now time.Time) (any, error)) 
 var errStopped = errors.New("the relay has stopped")
 
 // loop owns the core: it applies events in batches, persists each batch's records, then carries
-// out the rest of the Ready, and ticks the core when its next timer is due.
+// out the rest of the Ready, and ticks the core when its next timer is due. On a StagedStore it
+// takes in the next events while a batch commits (pipeline.go).
 func (s *Server) loop() {
 	defer close(s.loopDone)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	var replies []func(error)
+	var replies []func(error) // of the events taken in since the core's Ready was last taken
 	for {
+		// While a batch commits, the loop takes in at most maxBatch events for the next: beyond,
+		// they wait in the queue, where the admission rule sees them.
+		events, results := s.events, s.results
+		if s.committing.inFlight() && len(replies) >= maxBatch {
+			events, results = nil, nil
+		}
 		select {
 		case <-s.stop:
-			// Take in what is still waiting (the last push answers), store it, and stop.
+			// Land the batch being written, take in what is still waiting (the last push
+			// answers), store it, and stop.
+			if err := s.landCommit(); err != nil {
+				s.failAll(replies, err)
+				return
+			}
 			for {
 				ev, ok := s.waiting()
 				if !ok {
@@ -402,22 +425,26 @@ func (s *Server) loop() {
 			} else {
 				s.step(s.clock(), relay.Input{Kind: relay.InputTick})
 			}
-		case r := <-s.results:
-			replies = s.batch(append(replies[:0], s.apply(resultEvent{r: r})))
-		case ev := <-s.events:
-			replies = s.batch(append(replies[:0], s.apply(ev)))
+		case r := <-results:
+			replies = s.batch(append(replies, s.apply(resultEvent{r: r})))
+		case ev := <-events:
+			replies = s.batch(append(replies, s.apply(ev)))
+		case <-s.committing.landed():
+			s.committing.took() // carried out below
 		}
-		s.writeBusy()
-		err := s.carryOutAll()
-		for _, reply := range replies {
-			if reply != nil {
-				reply(err)
+		if s.committing.hasLanded() {
+			if err := s.landCommit(); err != nil {
+				s.failAll(replies, err)
+				return
 			}
 		}
-		replies = replies[:0]
-		if err != nil && s.cl == nil {
-			s.fail(err)
-			return
+		s.admission = admission{}
+		if !s.committing.inFlight() {
+			s.writeBusy()
+			var err error
+			if replies, err = s.carryOutNext(replies); err != nil {
+				return
+			}
 		}
 		wait := time.Hour
 		if at, ok := s.nextWake(); ok {
@@ -427,10 +454,44 @@ func (s *Server) loop() {
 	}
 }
 
+// carryOutNext carries out the core's Ready, or on a StagedStore starts committing it, and
+// returns the replies slice for the next events. A store failure stops the relay.
+func (s *Server) carryOutNext(replies []func(error)) ([]func(error), error) {
+	if s.staged != nil {
+		next, err := s.startCommit(replies)
+		if err != nil {
+			s.failAll(replies, err)
+			return nil, err
+		}
+		return next, nil
+	}
+	err := s.carryOutAll()
+	for _, reply := range replies {
+		if reply != nil {
+			reply(err)
+		}
+	}
+	if err != nil && s.cl == nil {
+		s.fail(err)
+		return nil, err
+	}
+	return replies[:0], nil
+}
+
+// failAll answers the replies waiting with a store failure and stops the relay.
+func (s *Server) failAll(replies []func(error), err error) {
+	for _, reply := range replies {
+		if reply != nil {
+			reply(err)
+		}
+	}
+	s.fail(err)
+}
+
 // batch takes what else is waiting, push results first, so that one store transaction covers
 // many events (unless a Tap watches the events one by one).
 func (s *Server) batch(replies []func(error)) []func(error) {
-	for n := 0; n < maxBatch && s.cfg.Tap == nil; n++ {
+	for len(replies) <= maxBatch && s.cfg.Tap == nil && !s.committing.hasLanded() {
 		ev, ok := s.waiting()
 		if !ok {
 			break
@@ -568,15 +629,28 @@ func (s *Server) carryOut(rd relay.Ready) error {
 	if s.cfg.Tap != nil {
 		s.cfg.Tap.Ready(s.clock(), &rd)
 	}
-	if len(rd.Records) > 0 || len(rd.Trace) > 0 {
-		// The trace rides in the same transaction as the records it explains.
-		records := rd.Records
-		if len(rd.Trace) > 0 {
-			records = append(records, relay.AppendTrace{Entries: rd.Trace})
-		}
+	if records := readyRecords(rd); len(records) > 0 {
 		if err := s.cfg.Store.Apply(context.Background(), records); err != nil {
 			return fmt.Errorf("persist %d records and %d trace entries: %w", len(rd.Records), len(rd.Trace), err)
 		}
+	}
+	s.carryOutStored(rd)
+	return nil
+}
+
+// readyRecords are what a Ready stores: its records, and its trace in the same transaction as
+// the records it explains.
+func readyRecords(rd relay.Ready) []relay.Record {
+	records := rd.Records
+	if len(rd.Trace) > 0 {
+		records = append(records, relay.AppendTrace{Entries: rd.Trace})
+	}
+	return records
+}
+
+// carryOutStored does the rest of what a Ready asks once its records are stored.
+func (s *Server) carryOutStored(rd relay.Ready) {
+	if len(rd.Records) > 0 || len(rd.Trace) > 0 {
 		s.syncCertificates(rd.Records)
 		s.trace.appended(len(rd.Trace))
 		// A test push's caller hears FCM's answer, as the core recorded it, once it is stored.
@@ -590,7 +664,6 @@ func (s *Server) carryOut(rd relay.Ready) error {
 		s.pushes.put(p)
 	}
 	s.metrics.observe(rd.Records, rd.Trace)
-	return nil
 }
 
 // writeLocal writes frames to this server's app connections, in order, then carries out closes

@@ -5,52 +5,100 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/relay/internal/storecol"
 )
 
 // Apply persists records in one transaction, in order: all of them or, on an error, none.
-func (s *Store) Apply(ctx context.Context, records []relay.Record) (err error) {
-	if len(records) == 0 {
+func (s *Store) Apply(ctx context.Context, records []relay.Record) error {
+	b, err := s.Stage(records)
+	if err != nil {
+		return err
+	}
+	return b.Commit(ctx)
+}
+
+// Batch is a batch of records encoded into the statements that write them, for one transaction:
+// Apply split in two, so that a caller can encode a batch on its own goroutine and write it on
+// another while it goes on changing what the records came from.
+type Batch struct {
+	s       *Store
+	records []relay.Record // compacted; only described in an error (IDs and keys, no slices)
+	n       int            // records as given
+	ops     []op
+}
+
+// op is one statement of a batch with its arguments, all of them immutable values.
+type op struct {
+	stmt   *sql.Stmt
+	args   []any
+	record int // the index in Batch.records of the record it writes
+}
+
+// Stage encodes records into a Batch without touching the database: the batch keeps nothing of
+// the records' slices or maps, so they may change once Stage has returned. A record the store
+// cannot encode fails here.
+func (s *Store) Stage(records []relay.Record) (relay.StagedBatch, error) {
+	// A copy of the slice (CompactRecords may return records itself); its records are values.
+	b := &Batch{s: s, records: slices.Clone(relay.CompactRecords(records)), n: len(records)}
+	a := applier{b: b}
+	for i, r := range b.records {
+		a.record = i
+		if err := a.apply(&s.stmts, r); err != nil {
+			return nil, b.fail(i, err)
+		}
+	}
+	return b, nil
+}
+
+// Commit writes the batch in one transaction: all of it or, on an error, none. A batch is
+// committed once.
+func (b *Batch) Commit(ctx context.Context) (err error) {
+	if b.n == 0 {
 		return nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := b.s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("apply %d records: begin: %w", len(records), err)
+		return fmt.Errorf("apply %d records: begin: %w", b.n, err)
 	}
 	defer func() {
 		if err != nil {
 			_ = tx.Rollback()
 		}
 	}()
-	a := applier{ctx: ctx, tx: tx, stmts: map[*sql.Stmt]*sql.Stmt{}}
-	for i, r := range relay.CompactRecords(records) {
-		if err := a.apply(&s.stmts, r); err != nil {
-			return fmt.Errorf("apply %s (record %d of %d): %w", relay.DescribeRecord(r), i+1, len(records), err)
+	stmts := map[*sql.Stmt]*sql.Stmt{} // the transaction's copy of each prepared statement
+	for _, o := range b.ops {
+		ts, ok := stmts[o.stmt]
+		if !ok {
+			ts = tx.StmtContext(ctx, o.stmt)
+			stmts[o.stmt] = ts
+		}
+		if _, err := ts.ExecContext(ctx, o.args...); err != nil {
+			return b.fail(o.record, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("apply %d records: commit: %w", len(records), err)
+		return fmt.Errorf("apply %d records: commit: %w", b.n, err)
 	}
 	return nil
 }
 
-// applier runs statements in one Apply's transaction.
+// fail says which record of the batch err is about.
+func (b *Batch) fail(record int, err error) error {
+	return fmt.Errorf("apply %s (record %d of %d): %w", relay.DescribeRecord(b.records[record]), record+1, b.n, err)
+}
+
+// applier encodes records into the statements of a Batch.
 type applier struct {
-	ctx   context.Context
-	tx    *sql.Tx
-	stmts map[*sql.Stmt]*sql.Stmt // the transaction's copy of each prepared statement
+	b      *Batch
+	record int // the index of the record being encoded
 }
 
 func (a applier) exec(stmt *sql.Stmt, args ...any) error {
-	ts, ok := a.stmts[stmt]
-	if !ok {
-		ts = a.tx.StmtContext(a.ctx, stmt)
-		a.stmts[stmt] = ts
-	}
-	_, err := ts.ExecContext(a.ctx, args...)
-	return err
+	a.b.ops = append(a.b.ops, op{stmt: stmt, args: args, record: a.record})
+	return nil
 }
 
 func (a applier) apply(st *statements, r relay.Record) error {

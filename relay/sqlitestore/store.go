@@ -43,7 +43,7 @@ type Store struct {
 	ckpt  *checkpointer
 }
 
-var _ relay.Store = (*Store)(nil)
+var _ relay.StagedStore = (*Store)(nil)
 
 // Open opens the store in the SQLite database at path, creating the file if there is none and
 // bringing its schema up to date. It fails with ErrSchemaTooNew for a database a newer relay

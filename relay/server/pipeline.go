@@ -1,0 +1,104 @@
+package server
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/pushlab/pushlab/relay"
+)
+
+// commitPipe is the batch the loop's StagedStore is writing on a goroutine of its own while the
+// loop steps the core through the next events: at most one at a time, so batches commit in the
+// order the core made them. What the batch's Ready asks beyond its records (replies, frames,
+// pushes) waits until the batch has landed, committed, so the durability promise is the
+// unpipelined loop's: nothing is acknowledged before it is stored. The core's Ready meanwhile
+// gathers the next events' work, which the loop takes as one batch once this one has landed:
+// the slower the commits, the bigger the batches. Owned by the loop.
+type commitPipe struct {
+	done    chan struct{} // a value once the commit has returned; its error is then in err
+	err     error         // written by the committing goroutine before it signals done
+	arrived bool          // done's value was taken by the loop's select, err not yet read
+	rd      *relay.Ready  // the batch's Ready; nil when no batch is in flight
+	replies []func(error) // of the batch's events: called once it has landed
+	spare   []func(error) // the last landed batch's replies slice, for reuse
+}
+
+// inFlight reports whether a batch is being written or has landed without being carried out.
+func (c *commitPipe) inFlight() bool { return c.rd != nil }
+
+// hasLanded reports whether the batch in flight has committed (or failed) and waits to be
+// carried out.
+func (c *commitPipe) hasLanded() bool { return c.rd != nil && (c.arrived || len(c.done) > 0) }
+
+// landed is a channel that has a value when the batch in flight lands: nil (never ready) when
+// no batch is in flight. The loop selects on it while it has nothing else to do; a value taken
+// from it must be noted with took.
+func (c *commitPipe) landed() <-chan struct{} {
+	if c.rd == nil {
+		return nil
+	}
+	return c.done
+}
+
+// took notes that the loop's select took the landed batch's signal.
+func (c *commitPipe) took() { c.arrived = true }
+
+// startCommit takes the core's Ready and starts committing its records on a goroutine of its
+// own, with the replies of the events that made it; a Ready with nothing to store is carried
+// out at once. It returns the slice for the next events' replies. It fails, with nothing
+// written, when the store cannot encode the batch.
+func (s *Server) startCommit(replies []func(error)) ([]func(error), error) {
+	c := &s.committing
+	rd := s.core.TakeReady()
+	records := readyRecords(rd)
+	if len(records) == 0 {
+		s.carryOutStored(rd)
+		for _, reply := range replies {
+			if reply != nil {
+				reply(nil)
+			}
+		}
+		clear(replies)
+		return replies[:0], nil
+	}
+	b, err := s.staged.Stage(records)
+	if err != nil {
+		return nil, fmt.Errorf("persist %d records and %d trace entries: %w", len(rd.Records), len(rd.Trace), err)
+	}
+	c.rd, c.replies = &rd, replies
+	go func() {
+		c.err = b.Commit(context.Background())
+		c.done <- struct{}{}
+	}()
+	next := c.spare[:0]
+	c.spare = nil
+	return next, nil
+}
+
+// landCommit waits for the batch in flight, if any, to commit, then carries out the rest of
+// its Ready and answers its replies. A failed commit is answered to the replies and returned:
+// the relay must stop, its core being ahead of its store.
+func (s *Server) landCommit() error {
+	c := &s.committing
+	if c.rd == nil {
+		return nil
+	}
+	if !c.arrived {
+		<-c.done
+	}
+	rd, replies, err := *c.rd, c.replies, c.err
+	c.rd, c.replies, c.err, c.arrived = nil, nil, nil, false
+	if err != nil {
+		err = fmt.Errorf("persist %d records and %d trace entries: %w", len(rd.Records), len(rd.Trace), err)
+	} else {
+		s.carryOutStored(rd)
+	}
+	for _, reply := range replies {
+		if reply != nil {
+			reply(err)
+		}
+	}
+	clear(replies)
+	c.spare = replies[:0]
+	return err
+}
