@@ -7,10 +7,17 @@ import (
 )
 
 // The push trace's pruning: the oldest entries (by seq), and the oldest of those older than a
-// time. Both walk the trace in seq order, where the oldest entries are, and stop at LIMIT.
+// time. Both walk the trace in seq order, where the oldest entries are. The oldest entries'
+// delete stops at LIMIT. The entries are counted (countTraceSQL), and those older than a time
+// looked for (agedTraceSQL: when none is due it reads the whole trace, with no index on time), on
+// the store's reading connections, so that neither read holds the writing connection; the
+// delete then takes those found, which are every entry older than the time up to the last one
+// found (a seq is never reused).
 const (
+	countTraceSQL       = `SELECT count(*) FROM trace`
 	pruneOldestTraceSQL = `DELETE FROM trace WHERE seq IN (SELECT seq FROM trace ORDER BY seq LIMIT ?)`
-	pruneAgedTraceSQL   = `DELETE FROM trace WHERE seq IN (SELECT seq FROM trace WHERE time_ns < ? ORDER BY seq LIMIT ?)`
+	agedTraceSQL        = `SELECT count(*), coalesce(max(seq), 0) FROM (SELECT seq FROM trace WHERE time_ns < ? ORDER BY seq LIMIT ?)`
+	pruneAgedTraceSQL   = `DELETE FROM trace WHERE seq <= ? AND time_ns < ?`
 )
 
 // statements are the store's prepared statements, prepared once at Open.
@@ -18,7 +25,7 @@ type statements struct {
 	putApp, putCert, deleteCert, putSession, deleteSession, putBinding, deleteBinding, deleteTokenBindings *sql.Stmt
 	addInbox, putMessage, trimLow, trimHigh, putGroup                                                      *sql.Stmt
 	addOptUser, putOpt, deleteOpt, putPush, deletePush, putCounter, putProfile, deleteProfile              *sql.Stmt
-	putTrace, countTrace, pruneOldestTrace, pruneAgedTrace                                                 *sql.Stmt
+	putTrace, pruneOldestTrace, pruneAgedTrace                                                             *sql.Stmt
 	putPushSettings, deletePushSettings                                                                    *sql.Stmt
 	deleteApp                                                                                              []*sql.Stmt
 }
@@ -74,7 +81,6 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&st.deletePushSettings, `DELETE FROM push_settings WHERE sdk_app_id = ? AND user_id = ?`},
 		{&st.putTrace, `INSERT INTO trace (time_ns, sdk_app_id, user_id, device_id, certificate_id, msg_seq, msg_seqs,
 			msg_id, reason, push_id, attempt, fcm_name, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&st.countTrace, `SELECT count(*) FROM trace`},
 		{&st.pruneOldestTrace, pruneOldestTraceSQL},
 		{&st.pruneAgedTrace, pruneAgedTraceSQL},
 	} {

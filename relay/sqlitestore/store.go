@@ -41,6 +41,17 @@ type Store struct {
 	path  string
 	stmts statements
 	ckpt  *checkpointer
+	// reads are connections of their own for the push trace's reads (admin queries, and the
+	// search for entries due for pruning), so that a long read never holds db, whose one
+	// connection writes the relay's batches: in WAL mode a reader sees the last committed batch
+	// and neither waits for the writer nor holds it up.
+	reads   *sql.DB
+	reading readStatements
+}
+
+// readStatements are the statements prepared on the reading connections.
+type readStatements struct {
+	countTrace, agedTrace *sql.Stmt
 }
 
 var _ relay.StagedStore = (*Store)(nil)
@@ -81,11 +92,47 @@ func Open(path string) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
+	if s.reads, s.reading, err = openReads(dsn); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
 	if s.ckpt, err = startCheckpointer(dsn); err != nil {
+		_ = s.reads.Close()
 		_ = db.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// traceReaders is how many trace reads may run at once: the admin API's queries and the
+// trace keeper's search for entries due for pruning.
+const traceReaders = 2
+
+// openReads opens the store's reading connections to the database at dsn, which cannot write
+// (query_only), and prepares the trace keeper's reads on them.
+func openReads(dsn string) (*sql.DB, readStatements, error) {
+	var st readStatements
+	db, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		return nil, st, fmt.Errorf("open the reading connections: %w", err)
+	}
+	db.SetMaxOpenConns(traceReaders)
+	db.SetMaxIdleConns(traceReaders)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&st.countTrace, countTraceSQL},
+		{&st.agedTrace, agedTraceSQL},
+	} {
+		if *p.stmt, err = db.PrepareContext(context.Background(), p.query); err != nil {
+			_ = db.Close()
+			return nil, st, fmt.Errorf("open the reading connections: prepare %q: %w", p.query, err)
+		}
+	}
+	return db, st, nil
 }
 
 func (s *Store) init(ctx context.Context) error {
@@ -104,15 +151,16 @@ func (s *Store) init(ctx context.Context) error {
 
 // Close closes the database. Apply and Load fail after it.
 func (s *Store) Close() error {
-	// The checkpointer's connection closes first: SQLite checkpoints the rest of the log when
-	// the last connection, the store's, closes. Closing the *sql.DB closes the prepared
+	// The checkpointer's and the reading connections close first: SQLite checkpoints the rest of
+	// the log when the last connection, the store's, closes. Closing the *sql.DB closes the prepared
 	// statements with it.
 	ckptErr := s.ckpt.close()
+	readsErr := s.reads.Close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close sqlite store %s: %w", s.path, err)
 	}
-	if ckptErr != nil {
-		return fmt.Errorf("close sqlite store %s: %w", s.path, ckptErr)
+	if err := errors.Join(ckptErr, readsErr); err != nil {
+		return fmt.Errorf("close sqlite store %s: %w", s.path, err)
 	}
 	return nil
 }

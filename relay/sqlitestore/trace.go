@@ -34,7 +34,7 @@ func (s *Store) QueryTrace(ctx context.Context, q relay.TraceQuery) (relay.Trace
 	if err != nil {
 		return relay.TracePage{}, fmt.Errorf("query trace: %w", err)
 	}
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.reads.QueryContext(ctx, query, args...)
 	if err != nil {
 		return relay.TracePage{}, fmt.Errorf("query trace: %w", err)
 	}
@@ -63,51 +63,58 @@ func (s *Store) QueryTrace(ctx context.Context, q relay.TraceQuery) (relay.Trace
 	return relay.PageNewestFirst(entries, seqs, q.Limit), nil
 }
 
-// PruneTrace (relay.TraceStore) deletes up to p.Batch entries in one transaction: the oldest
-// stored beyond p.Keep (counted with the table's count), then those older than p.Before.
+// PruneTrace (relay.TraceStore) deletes up to p.Batch entries: the oldest beyond p.Keep, then the
+// oldest of those older than p.Before, each delete a transaction of its own. The entries are
+// counted, and those older than p.Before looked for, on the reading connections, so that the
+// writing one, which the relay's batches wait for, is held only to delete (see agedTraceSQL).
 func (s *Store) PruneTrace(ctx context.Context, p relay.TracePrune) (n int, err error) {
 	if p.Batch <= 0 {
 		return 0, fmt.Errorf("prune trace: batch %d: must be positive", p.Batch)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("prune trace: begin: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
 	if p.Keep > 0 {
-		var count int
-		if err := tx.StmtContext(ctx, s.stmts.countTrace).QueryRowContext(ctx).Scan(&count); err != nil {
-			return 0, fmt.Errorf("prune trace: count: %w", err)
-		}
-		if count > p.Keep {
-			res, err := tx.StmtContext(ctx, s.stmts.pruneOldestTrace).ExecContext(ctx, min(count-p.Keep, p.Batch))
-			if err != nil {
-				return 0, fmt.Errorf("prune trace beyond %d entries: %w", p.Keep, err)
-			}
-			k, _ := res.RowsAffected()
-			n += int(k)
+		if n, err = s.pruneOldestTrace(ctx, p.Keep, p.Batch); err != nil {
+			return 0, err
 		}
 	}
-	if !p.Before.IsZero() && n < p.Batch {
-		before, err := storecol.Nanos(p.Before)
-		if err != nil {
-			return 0, fmt.Errorf("prune trace: %w", err)
-		}
-		res, err := tx.StmtContext(ctx, s.stmts.pruneAgedTrace).ExecContext(ctx, before, p.Batch-n)
-		if err != nil {
-			return 0, fmt.Errorf("prune trace before %v: %w", p.Before, err)
-		}
-		k, _ := res.RowsAffected()
-		n += int(k)
+	if p.Before.IsZero() || n >= p.Batch {
+		return n, nil
 	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("prune trace: commit: %w", err)
+	before, err := storecol.Nanos(p.Before)
+	if err != nil {
+		return n, fmt.Errorf("prune trace: %w", err)
 	}
-	return n, nil
+	var due, last int64
+	if err := s.reading.agedTrace.QueryRowContext(ctx, before, p.Batch-n).Scan(&due, &last); err != nil {
+		return n, fmt.Errorf("prune trace before %v: look for entries: %w", p.Before, err)
+	}
+	if due == 0 {
+		return n, nil
+	}
+	res, err := s.stmts.pruneAgedTrace.ExecContext(ctx, last, before)
+	if err != nil {
+		return n, fmt.Errorf("prune trace before %v: %w", p.Before, err)
+	}
+	k, _ := res.RowsAffected()
+	return n + int(k), nil
+}
+
+// pruneOldestTrace deletes the oldest entries beyond keep, at most batch of them. The entries
+// are counted on the reading connections, which see the trace as the last batch committed it:
+// entries appended since are left for the next pass.
+func (s *Store) pruneOldestTrace(ctx context.Context, keep, batch int) (int, error) {
+	var count int
+	if err := s.reading.countTrace.QueryRowContext(ctx).Scan(&count); err != nil {
+		return 0, fmt.Errorf("prune trace: count: %w", err)
+	}
+	if count <= keep {
+		return 0, nil
+	}
+	res, err := s.stmts.pruneOldestTrace.ExecContext(ctx, min(count-keep, batch))
+	if err != nil {
+		return 0, fmt.Errorf("prune trace beyond %d entries: %w", keep, err)
+	}
+	k, _ := res.RowsAffected()
+	return int(k), nil
 }
 
 // traceSelect is the SELECT that answers q, newest first, and its arguments.
