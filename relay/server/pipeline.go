@@ -53,11 +53,7 @@ func (s *Server) startCommit(replies []func(error)) ([]func(error), error) {
 	records := readyRecords(rd)
 	if len(records) == 0 {
 		s.carryOutStored(rd)
-		for _, reply := range replies {
-			if reply != nil {
-				reply(nil)
-			}
-		}
+		answer(replies, nil)
 		clear(replies)
 		return replies[:0], nil
 	}
@@ -93,11 +89,7 @@ func (s *Server) landCommit() error {
 	} else {
 		s.carryOutStored(rd)
 	}
-	for _, reply := range replies {
-		if reply != nil {
-			reply(err)
-		}
-	}
+	answer(replies, err)
 	clear(replies)
 	c.spare = replies[:0]
 	return err

@@ -410,11 +410,7 @@ func (s *Server) loop() {
 			}
 			s.writeBusy()
 			err := s.carryOutAll()
-			for _, reply := range replies {
-				if reply != nil {
-					reply(err)
-				}
-			}
+			answer(replies, err)
 			if err != nil && s.cl == nil {
 				s.fail(err)
 			}
@@ -466,11 +462,7 @@ func (s *Server) carryOutNext(replies []func(error)) ([]func(error), error) {
 		return next, nil
 	}
 	err := s.carryOutAll()
-	for _, reply := range replies {
-		if reply != nil {
-			reply(err)
-		}
-	}
+	answer(replies, err)
 	if err != nil && s.cl == nil {
 		s.fail(err)
 		return nil, err
@@ -478,13 +470,18 @@ func (s *Server) carryOutNext(replies []func(error)) ([]func(error), error) {
 	return replies[:0], nil
 }
 
-// failAll answers the replies waiting with a store failure and stops the relay.
-func (s *Server) failAll(replies []func(error), err error) {
+// answer tells the events that made a batch how its store write went (nil: stored).
+func answer(replies []func(error), err error) {
 	for _, reply := range replies {
 		if reply != nil {
 			reply(err)
 		}
 	}
+}
+
+// failAll answers the replies waiting with a store failure and stops the relay.
+func (s *Server) failAll(replies []func(error), err error) {
+	answer(replies, err)
 	s.fail(err)
 }
 
