@@ -60,3 +60,30 @@ func TestAFailedChunkNamesItsRecord(t *testing.T) {
 	require.ErrorContains(t, err, "UNIQUE constraint failed")
 	storetest.RequireEqualStates(t, before, storetest.Load(t, s))
 }
+
+// A batch with a DeleteApp is not compacted (relay.CompactRecords): puts of the same key can
+// share a statement, in which the later row wins, as the later record does in the memory store.
+func TestTheLaterRowOfAKeyWinsInAStatement(t *testing.T) {
+	ctx := context.Background()
+	mem, s := relay.NewMemoryStore(), openStore(t, filepath.Join(t.TempDir(), "relay.db"))
+	at := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	session := func(device string, unread int) relay.Record {
+		return relay.PutSession{Session: relay.SessionState{Key: relay.DeviceKey{SDKAppID: 1400000001, UserID: "alice",
+			DeviceID: device}, Platform: "android", LoginAt: at, Unread: unread}}
+	}
+	push := func(id uint64, title string) relay.Record {
+		return relay.PutPush{Push: relay.PushState{Push: relay.Push{ID: id, Device: relay.DeviceKey{SDKAppID: 1400000001,
+			UserID: "alice", DeviceID: "phone"}, Title: title, Seqs: []uint64{1}, Attempt: 1}}}
+	}
+	records := []relay.Record{relay.DeleteApp{SDKAppID: 1400000002},
+		session("phone", 1), session("tablet", 1), session("phone", 2), session("phone", 3),
+		relay.PutCounter{Name: "messages", Value: 1}, relay.PutCounter{Name: "messages", Value: 2},
+		relay.PutCounter{Name: "pushes", Value: 1}, relay.PutCounter{Name: "messages", Value: 3},
+		push(1, "a"), push(2, "a"), push(1, "b"), push(1, "c"),
+		relay.DeletePush{ID: 2}, relay.DeletePush{ID: 3}, relay.DeletePush{ID: 2}, relay.DeletePush{ID: 4}}
+	require.NoError(t, mem.Apply(ctx, records))
+	require.NoError(t, s.Apply(ctx, records))
+	storetest.RequireSameState(t, ctx, mem, s)
+	st := storetest.Load(t, s)
+	require.Equal(t, uint64(3), st.Counters["messages"])
+}
