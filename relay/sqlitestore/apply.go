@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/relay/internal/storecol"
@@ -30,11 +32,16 @@ type Batch struct {
 	ops     []op
 }
 
-// op is one statement of a batch with its arguments, all of them immutable values.
+// op is one statement of a batch with its arguments, all of them immutable values: a record's
+// statement of its own, or a chunk of rows of a rowsStmt.
 type op struct {
 	stmt   *sql.Stmt
 	args   []any
-	record int // the index in Batch.records of the record it writes
+	record int       // the index in Batch.records of the record it writes (a chunk's first row's)
+	rows   *rowsStmt // a chunk's kind; nil for a statement of its own
+	// A chunk's rows' records, one a row, when they are more than one record's (an AppendTrace's
+	// entries are one record's).
+	records []int
 }
 
 // Stage encodes records into a Batch without touching the database: the batch keeps nothing of
@@ -50,39 +57,73 @@ func (s *Store) Stage(records []relay.Record) (relay.StagedBatch, error) {
 			return nil, b.fail(i, err)
 		}
 	}
+	a.flush()
 	return b, nil
 }
 
 // Commit writes the batch in one transaction: all of it or, on an error, none. A batch is
 // committed once.
-func (b *Batch) Commit(ctx context.Context) (err error) {
+func (b *Batch) Commit(ctx context.Context) error {
 	if b.n == 0 {
 		return nil
 	}
+	chunkFailed, err := b.write(ctx, false)
+	if chunkFailed {
+		// A statement of several records' rows failed: the batch again, a row a statement, in a
+		// transaction rolled back whatever happens, names the record it failed on.
+		if _, rowErr := b.write(ctx, true); rowErr != nil {
+			return rowErr
+		}
+	}
+	return err
+}
+
+// write runs the batch's statements in one transaction and commits it; or, rowByRow, writes each
+// chunk a row a statement and rolls the transaction back whatever happens. chunkFailed says that
+// err is a chunk's, of rows of several records.
+func (b *Batch) write(ctx context.Context, rowByRow bool) (chunkFailed bool, err error) {
 	tx, err := b.s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("apply %d records: begin: %w", b.n, err)
+		return false, fmt.Errorf("apply %d records: begin: %w", b.n, err)
 	}
 	defer func() {
-		if err != nil {
+		if err != nil || rowByRow {
 			_ = tx.Rollback()
 		}
 	}()
 	stmts := map[*sql.Stmt]*sql.Stmt{} // the transaction's copy of each prepared statement
-	for _, o := range b.ops {
-		ts, ok := stmts[o.stmt]
+	txStmt := func(stmt *sql.Stmt) *sql.Stmt {
+		ts, ok := stmts[stmt]
 		if !ok {
-			ts = tx.StmtContext(ctx, o.stmt)
-			stmts[o.stmt] = ts
+			ts = tx.StmtContext(ctx, stmt)
+			stmts[stmt] = ts
 		}
-		if _, err := ts.ExecContext(ctx, o.args...); err != nil {
-			return b.fail(o.record, err)
+		return ts
+	}
+	for _, o := range b.ops {
+		if rowByRow && o.records != nil {
+			w := o.rows.width
+			for i, r := range o.records {
+				if _, err := txStmt(o.rows.bySize[single]).ExecContext(ctx, o.args[i*w:(i+1)*w]...); err != nil {
+					return false, b.fail(r, err)
+				}
+			}
+			continue
 		}
+		if _, err := txStmt(o.stmt).ExecContext(ctx, o.args...); err != nil {
+			if o.records != nil {
+				return true, b.failChunk(o, err)
+			}
+			return false, b.fail(o.record, err)
+		}
+	}
+	if rowByRow {
+		return false, nil
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("apply %d records: commit: %w", b.n, err)
+		return false, fmt.Errorf("apply %d records: commit: %w", b.n, err)
 	}
-	return nil
+	return false, nil
 }
 
 // fail says which record of the batch err is about.
@@ -90,18 +131,91 @@ func (b *Batch) fail(record int, err error) error {
 	return fmt.Errorf("apply %s (record %d of %d): %w", relay.DescribeRecord(b.records[record]), record+1, b.n, err)
 }
 
-// applier encodes records into the statements of a Batch.
-type applier struct {
-	b      *Batch
-	record int // the index of the record being encoded
+// failChunk says which records the rows of the chunk that failed with err are of.
+func (b *Batch) failChunk(o op, err error) error {
+	var recs []string
+	for i, r := range o.records {
+		if i == 0 || r != o.records[i-1] {
+			recs = append(recs, strconv.Itoa(r+1))
+		}
+	}
+	return fmt.Errorf("apply %d rows of %s in one statement, of records %s of %d: %w",
+		len(o.records), o.rows.table, strings.Join(recs, ", "), b.n, err)
 }
 
-func (a applier) exec(stmt *sql.Stmt, args ...any) error {
+// applier encodes records into the statements of a Batch. A record's rows of a rowsStmt wait in
+// a run, with the batch's other rows of the same kind, until a statement of another kind writes
+// their table, a statement of a record's own is next (it may write any table), or the batch
+// ends: then they become chunks. Each table is written in the batch's order, which is what
+// decides what it holds; tables do not touch each other (no triggers, no foreign keys), so the
+// order among them does not matter.
+type applier struct {
+	b      *Batch
+	record int   // the index of the record being encoded
+	runs   []run // a run for each table that has rows waiting
+}
+
+// run is rows of one kind waiting to become chunks.
+type run struct {
+	rows    *rowsStmt
+	args    []any
+	records []int // each row's record
+}
+
+// exec adds a record's statement of its own, after every row waiting.
+func (a *applier) exec(stmt *sql.Stmt, args ...any) error {
+	a.flush()
 	a.b.ops = append(a.b.ops, op{stmt: stmt, args: args, record: a.record})
 	return nil
 }
 
-func (a applier) apply(st *statements, r relay.Record) error {
+// row adds a row of rs's kind, after the rows of its table waiting.
+func (a *applier) row(rs *rowsStmt, args ...any) error {
+	for i := range a.runs {
+		r := &a.runs[i]
+		if r.rows.table != rs.table {
+			continue
+		}
+		if r.rows != rs {
+			a.chunk(r)
+			r.rows = rs
+		}
+		r.args = append(r.args, args...)
+		r.records = append(r.records, a.record)
+		return nil
+	}
+	// A copy of args, so that they need not escape: the caller's slice stays on its stack.
+	a.runs = append(a.runs, run{rows: rs, args: append(make([]any, 0, 16*rs.width), args...), records: []int{a.record}})
+	return nil
+}
+
+// flush makes the rows waiting into chunks.
+func (a *applier) flush() {
+	for i := range a.runs {
+		a.chunk(&a.runs[i])
+	}
+	a.runs = a.runs[:0]
+}
+
+// chunk makes r's rows into statements of chunkSizes rows, largest first, and empties r.
+func (a *applier) chunk(r *run) {
+	w, n := r.rows.width, len(r.records)
+	for i, k := 0, 0; i < n; {
+		for chunkSizes[k] > min(n-i, r.rows.most) {
+			k++
+		}
+		size := chunkSizes[k]
+		o := op{stmt: r.rows.bySize[k], args: r.args[i*w : (i+size)*w : (i+size)*w], record: r.records[i], rows: r.rows}
+		if recs := r.records[i : i+size]; recs[0] != recs[size-1] { // records are in order
+			o.records = recs
+		}
+		a.b.ops = append(a.b.ops, o)
+		i += size
+	}
+	r.args, r.records = nil, nil
+}
+
+func (a *applier) apply(st *statements, r relay.Record) error {
 	switch r := r.(type) {
 	case relay.PutApp:
 		app := r.App
@@ -135,7 +249,7 @@ func (a applier) apply(st *statements, r relay.Record) error {
 		if err != nil {
 			return err
 		}
-		return a.exec(st.putSession, u64(ss.Key.SDKAppID), ss.Key.UserID, ss.Key.DeviceID, ss.Platform, cols.LoginAt,
+		return a.row(&st.putSession, u64(ss.Key.SDKAppID), ss.Key.UserID, ss.Key.DeviceID, ss.Platform, cols.LoginAt,
 			ss.Unread, cols.Held, cols.Caps, ss.LoggedOut, ss.Locale)
 	case relay.DeleteSession:
 		return a.exec(st.deleteSession, u64(r.Key.SDKAppID), r.Key.UserID, r.Key.DeviceID)
@@ -157,7 +271,7 @@ func (a applier) apply(st *statements, r relay.Record) error {
 		}
 		// No inboxes row: the message itself gives its user a key in State.Messages, and a
 		// user's messages leave only by TrimInbox, which makes the row, or with the app.
-		return a.exec(st.putMessage, u64(r.User.SDKAppID), r.User.UserID, u64(m.Seq), m.ID, m.From, m.FromDevice,
+		return a.row(&st.putMessage, u64(r.User.SDKAppID), r.User.UserID, u64(m.Seq), m.ID, m.From, m.FromDevice,
 			m.Conv, m.Group, m.Text, at, po.Title, po.Desc, po.Ext, po.Disable, m.Nickname,
 			po.Android.ChannelID, po.Android.Sound, po.Android.ClickAction, po.Silent)
 	case relay.TrimInbox:
@@ -190,13 +304,13 @@ func (a applier) apply(st *statements, r relay.Record) error {
 		if err != nil {
 			return err
 		}
-		return a.exec(st.putPush, u64(p.ID), u64(p.Device.SDKAppID), p.Device.UserID, p.Device.DeviceID,
+		return a.row(&st.putPush, u64(p.ID), u64(p.Device.SDKAppID), p.Device.UserID, p.Device.DeviceID,
 			p.CertificateID, p.Token, p.Title, p.Body, cols.Data, p.CollapseKey, int64(p.TTL), p.NotificationCount,
 			cols.Seqs, p.Attempt, cols.NotBefore, p.ChannelID, p.Sound, p.ClickAction, p.Silent)
 	case relay.DeletePush:
-		return a.exec(st.deletePush, u64(r.ID))
+		return a.row(&st.deletePush, u64(r.ID))
 	case relay.PutCounter:
-		return a.exec(st.putCounter, r.Name, u64(r.Value))
+		return a.row(&st.putCounter, r.Name, u64(r.Value))
 	case relay.PutPushSettings:
 		if r.Settings.IsDefault() {
 			return a.exec(st.deletePushSettings, u64(r.User.SDKAppID), r.User.UserID)

@@ -22,12 +22,15 @@ const (
 
 // statements are the store's prepared statements, prepared once at Open.
 type statements struct {
-	putApp, putCert, deleteCert, putSession, deleteSession, putBinding, deleteBinding, deleteTokenBindings *sql.Stmt
-	addInbox, putMessage, trimLow, trimHigh, putGroup                                                      *sql.Stmt
-	addOptUser, putOpt, deleteOpt, putPush, deletePush, putCounter, putProfile, deleteProfile              *sql.Stmt
-	putTrace, pruneOldestTrace, pruneAgedTrace                                                             *sql.Stmt
-	putPushSettings, deletePushSettings                                                                    *sql.Stmt
-	deleteApp                                                                                              []*sql.Stmt
+	putApp, putCert, deleteCert, deleteSession, putBinding, deleteBinding, deleteTokenBindings *sql.Stmt
+	addInbox, trimLow, trimHigh, putGroup                                                      *sql.Stmt
+	addOptUser, putOpt, deleteOpt, putProfile, deleteProfile                                   *sql.Stmt
+	pruneOldestTrace, pruneAgedTrace                                                           *sql.Stmt
+	putPushSettings, deletePushSettings                                                        *sql.Stmt
+	deleteApp                                                                                  []*sql.Stmt
+
+	// The rows the relay's loop writes for every message and push (rows.go).
+	putMessage, putSession, putPush, deletePush, putCounter, putTrace rowsStmt
 }
 
 func (s *Store) prepare(ctx context.Context) error {
@@ -42,24 +45,12 @@ func (s *Store) prepare(ctx context.Context) error {
 			service_account, server_key, endpoint, misconfigured, reason, since_ns, check_status, check_error, checked_at_ns,
 			channel_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.deleteCert, `DELETE FROM certificates WHERE id = ?`},
-		// An upsert, not INSERT OR REPLACE: a device's row is rewritten in place in the table's
-		// one b-tree (sessions are WITHOUT ROWID), where REPLACE deletes it and inserts it again.
-		{&st.putSession, `INSERT INTO sessions (sdk_app_id, user_id, device_id, platform, login_at_ns,
-			unread, held, caps, logged_out, locale) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (sdk_app_id, user_id, device_id) DO UPDATE SET platform = excluded.platform,
-			login_at_ns = excluded.login_at_ns, unread = excluded.unread, held = excluded.held, caps = excluded.caps,
-			logged_out = excluded.logged_out, locale = excluded.locale`},
 		{&st.deleteSession, `DELETE FROM sessions WHERE sdk_app_id = ? AND user_id = ? AND device_id = ?`},
 		{&st.putBinding, `INSERT OR REPLACE INTO bindings (sdk_app_id, user_id, device_id, certificate_id, token)
 			VALUES (?, ?, ?, ?, ?)`},
 		{&st.deleteBinding, `DELETE FROM bindings WHERE sdk_app_id = ? AND user_id = ? AND device_id = ?`},
 		{&st.deleteTokenBindings, `DELETE FROM bindings WHERE sdk_app_id = ? AND token = ? AND NOT (user_id = ? AND device_id = ?)`},
 		{&st.addInbox, `INSERT OR IGNORE INTO inboxes (sdk_app_id, user_id) VALUES (?, ?)`},
-		// A plain INSERT: a second message with the same seq is an error, not a replacement.
-		{&st.putMessage, `INSERT INTO messages (sdk_app_id, user_id, seq, id, from_user, from_device, conv,
-			group_id, text, time_ns, push_title, push_desc, push_ext, push_disable, nickname,
-			push_channel_id, push_sound, push_click_action, push_silent)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		// Seqs are uint64 bit-cast to int64: those at or below a Through under 2^63 are the
 		// non-negative ones up to it; at or above 2^63, all the non-negative ones and the
 		// negative ones up to it.
@@ -71,16 +62,8 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&st.addOptUser, `INSERT OR IGNORE INTO receive_opt_users (sdk_app_id, user_id) VALUES (?, ?)`},
 		{&st.putOpt, `INSERT OR REPLACE INTO receive_opts (sdk_app_id, user_id, conv, opt) VALUES (?, ?, ?, ?)`},
 		{&st.deleteOpt, `DELETE FROM receive_opts WHERE sdk_app_id = ? AND user_id = ? AND conv = ?`},
-		{&st.putPush, `INSERT OR REPLACE INTO pushes (id, sdk_app_id, user_id, device_id, certificate_id, token,
-			title, body, data, collapse_key, ttl_ns, notification_count, seqs, attempt, not_before_ns,
-			channel_id, sound, click_action, silent)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&st.deletePush, `DELETE FROM pushes WHERE id = ?`},
-		{&st.putCounter, `INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`},
 		{&st.putPushSettings, `INSERT OR REPLACE INTO push_settings (sdk_app_id, user_id, enabled) VALUES (?, ?, ?)`},
 		{&st.deletePushSettings, `DELETE FROM push_settings WHERE sdk_app_id = ? AND user_id = ?`},
-		{&st.putTrace, `INSERT INTO trace (time_ns, sdk_app_id, user_id, device_id, certificate_id, msg_seq, msg_seqs,
-			msg_id, reason, push_id, attempt, fcm_name, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.pruneOldestTrace, pruneOldestTraceSQL},
 		{&st.pruneAgedTrace, pruneAgedTraceSQL},
 	} {
@@ -101,5 +84,5 @@ func (s *Store) prepare(ctx context.Context) error {
 		}
 		st.deleteApp = append(st.deleteApp, stmt)
 	}
-	return nil
+	return s.prepareRows(ctx)
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // appendTrace writes one push-trace entry in the Apply's transaction.
-func (a applier) appendTrace(st *statements, e relay.TraceEntry) error {
+func (a *applier) appendTrace(st *statements, e relay.TraceEntry) error {
 	if e.Time.IsZero() {
 		return errors.New("no time: the trace is ordered by time")
 	}
@@ -23,7 +23,7 @@ func (a applier) appendTrace(st *statements, e relay.TraceEntry) error {
 	if err != nil {
 		return fmt.Errorf("seqs: %w", err)
 	}
-	return a.exec(st.putTrace, at, u64(e.SDKAppID), e.UserID, e.DeviceID, e.CertificateID, u64(e.Seq), seqs,
+	return a.row(&st.putTrace, at, u64(e.SDKAppID), e.UserID, e.DeviceID, e.CertificateID, u64(e.Seq), seqs,
 		e.MsgID, e.Reason, u64(e.PushID), e.Attempt, e.FCMName, e.Detail)
 }
 
