@@ -60,10 +60,11 @@ func TestTraceQueriesReadTheirIndex(t *testing.T) {
 		})
 	}
 	for query, want := range map[string]string{
-		pruneOldestTraceSQL: "SEARCH trace USING INTEGER PRIMARY KEY (rowid=?)\nLIST SUBQUERY 1\nSCAN trace",
-		agedTraceSQL:        "CO-ROUTINE (subquery-1)\nSCAN trace\nSCAN (subquery-1)",
-		// The delete reads only the entries up to the last one found, not the whole trace.
-		pruneAgedTraceSQL: "SEARCH trace USING INTEGER PRIMARY KEY (rowid<?)",
+		oldestTraceSQL: "CO-ROUTINE (subquery-1)\nSCAN trace\nSEARCH (subquery-1)",
+		agedTraceSQL:   "CO-ROUTINE (subquery-1)\nSCAN trace\nSCAN (subquery-1)",
+		// The deletes read only the entries up to the last one found, not the whole trace.
+		pruneOldestTraceSQL: "SEARCH trace USING INTEGER PRIMARY KEY (rowid<?)",
+		pruneAgedTraceSQL:   "SEARCH trace USING INTEGER PRIMARY KEY (rowid<?)",
 	} {
 		require.Equal(t, want, queryPlan(t, s, query, placeholderArgs(strings.Count(query, "?"))...), query)
 	}

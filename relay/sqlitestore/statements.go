@@ -6,16 +6,17 @@ import (
 	"fmt"
 )
 
-// The push trace's pruning: the oldest entries (by seq), and the oldest of those older than a
-// time. Both walk the trace in seq order, where the oldest entries are. The oldest entries'
-// delete stops at LIMIT. The entries are counted (countTraceSQL), and those older than a time
-// looked for (agedTraceSQL: when none is due it reads the whole trace, with no index on time), on
-// the store's reading connections, so that neither read holds the writing connection; the
-// delete then takes those found, which are every entry older than the time up to the last one
-// found (a seq is never reused).
+// The push trace's pruning: the oldest entries (by seq) beyond a count, and the oldest of those
+// older than a time. The entries are counted (countTraceSQL), and those due looked for, on the
+// store's reading connections, so that no read holds the writing connection (the search for aged
+// entries, agedTraceSQL, reads the whole trace when none is due: there is no index on time). The
+// deletes on the writing connection then take those found: every entry up to the last one found
+// (oldestTraceSQL), or every entry older than the time up to it (agedTraceSQL). A seq is never
+// reused, so an entry appended since is never taken, and one deleted since is not made up for.
 const (
 	countTraceSQL       = `SELECT count(*) FROM trace`
-	pruneOldestTraceSQL = `DELETE FROM trace WHERE seq IN (SELECT seq FROM trace ORDER BY seq LIMIT ?)`
+	oldestTraceSQL      = `SELECT coalesce(max(seq), 0) FROM (SELECT seq FROM trace ORDER BY seq LIMIT ?)`
+	pruneOldestTraceSQL = `DELETE FROM trace WHERE seq <= ?`
 	agedTraceSQL        = `SELECT count(*), coalesce(max(seq), 0) FROM (SELECT seq FROM trace WHERE time_ns < ? ORDER BY seq LIMIT ?)`
 	pruneAgedTraceSQL   = `DELETE FROM trace WHERE seq <= ? AND time_ns < ?`
 )

@@ -34,8 +34,9 @@ var ErrSchemaTooNew = errors.New("database schema is newer than this relay")
 // sqlite3 shell, a backup) before it fails.
 const busyTimeout = 5 * time.Second
 
-// Store is a relay.Store in a SQLite database file. Apply and Load may be called from several
-// goroutines: they take turns on the store's one connection.
+// Store is a relay.Store in a SQLite database file. Its methods may be called from several
+// goroutines: writes (Apply, a batch's Commit, the trace's deletes) and Load take turns on the
+// store's one writing connection; the trace's reads have connections of their own (reads).
 type Store struct {
 	db    *sql.DB
 	path  string
@@ -51,7 +52,7 @@ type Store struct {
 
 // readStatements are the statements prepared on the reading connections.
 type readStatements struct {
-	countTrace, agedTrace *sql.Stmt
+	countTrace, oldestTrace, agedTrace *sql.Stmt
 }
 
 var _ relay.StagedStore = (*Store)(nil)
@@ -125,6 +126,7 @@ func openReads(dsn string) (*sql.DB, readStatements, error) {
 		query string
 	}{
 		{&st.countTrace, countTraceSQL},
+		{&st.oldestTrace, oldestTraceSQL},
 		{&st.agedTrace, agedTraceSQL},
 	} {
 		if *p.stmt, err = db.PrepareContext(context.Background(), p.query); err != nil {

@@ -98,9 +98,9 @@ func (s *Store) PruneTrace(ctx context.Context, p relay.TracePrune) (n int, err 
 	return n + int(k), nil
 }
 
-// pruneOldestTrace deletes the oldest entries beyond keep, at most batch of them. The entries
-// are counted on the reading connections, which see the trace as the last batch committed it:
-// entries appended since are left for the next pass.
+// pruneOldestTrace deletes the oldest entries beyond keep, at most batch of them. They are
+// counted and found on the reading connections, which see the trace as the last batch committed
+// it: entries appended since are left for the next pass.
 func (s *Store) pruneOldestTrace(ctx context.Context, keep, batch int) (int, error) {
 	var count int
 	if err := s.reading.countTrace.QueryRowContext(ctx).Scan(&count); err != nil {
@@ -109,7 +109,11 @@ func (s *Store) pruneOldestTrace(ctx context.Context, keep, batch int) (int, err
 	if count <= keep {
 		return 0, nil
 	}
-	res, err := s.stmts.pruneOldestTrace.ExecContext(ctx, min(count-keep, batch))
+	var last int64
+	if err := s.reading.oldestTrace.QueryRowContext(ctx, min(count-keep, batch)).Scan(&last); err != nil {
+		return 0, fmt.Errorf("prune trace beyond %d entries: look for entries: %w", keep, err)
+	}
+	res, err := s.stmts.pruneOldestTrace.ExecContext(ctx, last)
 	if err != nil {
 		return 0, fmt.Errorf("prune trace beyond %d entries: %w", keep, err)
 	}
