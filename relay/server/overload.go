@@ -101,12 +101,13 @@ type admission struct {
 // refuseIfBusy answers a send frame CodeBusy, instead of handing it to the core, when the relay
 // is over capacity, and reports whether it did. The reply is written before the batch's frames.
 // Pushes the relay already took on are counted as they are handed to the send workers, at the
-// end of each batch, so a batch may take the bound's overshoot of its own sends: at most
+// end of each batch, or, on a StagedStore, once the batch being committed (whose pushes count
+// already) has landed, so a batch may take the bound's overshoot of its own sends: at most
 // maxBatch.
 func (s *Server) refuseIfBusy(now time.Time, ev frameEvent) bool {
 	if !s.admission.read {
-		l := load{unansweredPushes: s.pushes.unanswered(), waitingEvents: len(s.events), oldestPushWait: s.pushes.oldestWait(now),
-			idleWorkers: s.pushes.idle()}
+		l := load{unansweredPushes: s.pushes.unanswered() + s.committing.pushes(), waitingEvents: len(s.events),
+			oldestPushWait: s.pushes.oldestWait(now), idleWorkers: s.pushes.idle()}
 		s.admission = admission{read: true, bound: s.cfg.Overload.overCapacity(l)}
 	}
 	bound := s.admission.bound
@@ -123,7 +124,9 @@ func (s *Server) refuseIfBusy(now time.Time, ev frameEvent) bool {
 }
 
 // writeBusy writes the busy replies of the batch, before the batch's Ready is carried out (its
-// closes would drop them), and lets the next batch read the load afresh.
+// closes would drop them), and lets the next batch read the load afresh. On a StagedStore the
+// batch taken in while another commits is carried out once that one has landed: its busy
+// replies wait for it too, so that a connection's replies keep the order of its sends.
 func (s *Server) writeBusy() {
 	s.admission = admission{}
 	if len(s.busy) == 0 {

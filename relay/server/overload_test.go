@@ -134,8 +134,8 @@ func gatedSender(b *bubble) (open func()) {
 // overloadedRelay starts a relay with these send workers and overload bounds, whose FCM holds
 // every push until open is called, with alice's phone killed (her messages are pushed) and bob
 // online to send them.
-func overloadedRelay(t *testing.T, workers int, o OverloadConfig) (b *bubble, bob *app, open func()) {
-	b = startRelay(t, relay.NewMemoryStore(), relay.Config{}, func(c *Config) {
+func overloadedRelay(t *testing.T, store relay.Store, workers int, o OverloadConfig) (b *bubble, bob *app, open func()) {
+	b = startRelay(t, store, relay.Config{}, func(c *Config) {
 		c.SendWorkers = workers
 		c.Overload = o
 	})
@@ -145,6 +145,22 @@ func overloadedRelay(t *testing.T, workers int, o OverloadConfig) (b *bubble, bo
 	bob = b.launch("bob", "bob-phone")
 	synctest.Wait()
 	return b, bob, open
+}
+
+// eachLoop runs test in a synctest bubble on each of the loop's two ways of storing a batch: in
+// line (the memory store) and committed while the next events are taken in (a StagedStore).
+func eachLoop(t *testing.T, test func(t *testing.T, store relay.Store)) {
+	for _, loop := range []struct {
+		name  string
+		store func() relay.Store
+	}{
+		{"in line", func() relay.Store { return inLine(relay.NewMemoryStore()) }},
+		{"pipelined", func() relay.Store { return relay.NewMemoryStore() }}, // see startRelay
+	} {
+		t.Run(loop.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { test(t, loop.store()) })
+		})
+	}
 }
 
 // requireBusy sends a message and requires the relay to refuse it as over capacity.
@@ -173,8 +189,8 @@ func requireSynced(t *testing.T, b *bubble, texts ...string) {
 // Past its bound of unanswered pushes the relay answers sends 5003 without storing them, serves
 // every other op, keeps what it acknowledged, and takes sends again once FCM answers.
 func TestSendsPastTheUnansweredBoundAreRefusedBusy(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		b, bob, open := overloadedRelay(t, 1, OverloadConfig{MaxUnansweredPushes: 2, MaxPushWait: duration.Of(time.Hour)})
+	eachLoop(t, func(t *testing.T, store relay.Store) {
+		b, bob, open := overloadedRelay(t, store, 1, OverloadConfig{MaxUnansweredPushes: 2, MaxPushWait: duration.Of(time.Hour)})
 		bob.send("alice", "one") // with FCM
 		bob.send("alice", "two") // waiting for the worker
 		synctest.Wait()
@@ -202,8 +218,8 @@ func TestSendsPastTheUnansweredBoundAreRefusedBusy(t *testing.T) {
 // When the oldest push has waited for its send worker as long as the bound allows, sends are
 // refused until the queue moves again.
 func TestSendsPastThePushWaitBoundAreRefusedBusy(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		b, bob, open := overloadedRelay(t, 1, OverloadConfig{MaxUnansweredPushes: 100, MaxPushWait: duration.Of(100 * time.Millisecond)})
+	eachLoop(t, func(t *testing.T, store relay.Store) {
+		b, bob, open := overloadedRelay(t, store, 1, OverloadConfig{MaxUnansweredPushes: 100, MaxPushWait: duration.Of(100 * time.Millisecond)})
 		bob.send("alice", "one") // with FCM
 		bob.send("alice", "two") // waiting for the worker
 		time.Sleep(50 * time.Millisecond)
@@ -224,8 +240,8 @@ func TestSendsPastThePushWaitBoundAreRefusedBusy(t *testing.T) {
 // A push that waits behind a slow answer for its own device, while another send worker is
 // idle, does not make the relay refuse sends: one device's queue is not the relay's capacity.
 func TestAPushWaitingBehindItsDeviceWhileAWorkerIsIdleRefusesNothing(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		b, bob, open := overloadedRelay(t, 2, OverloadConfig{MaxUnansweredPushes: 100, MaxPushWait: duration.Of(100 * time.Millisecond)})
+	eachLoop(t, func(t *testing.T, store relay.Store) {
+		b, bob, open := overloadedRelay(t, store, 2, OverloadConfig{MaxUnansweredPushes: 100, MaxPushWait: duration.Of(100 * time.Millisecond)})
 		bob.send("alice", "one") // with FCM, slow
 		bob.send("alice", "two") // waiting behind it in alice's lane; the other worker is idle
 		time.Sleep(time.Second)
@@ -233,6 +249,36 @@ func TestAPushWaitingBehindItsDeviceWhileAWorkerIsIdleRefusesNothing(t *testing.
 		open()
 		synctest.Wait()
 		requireSynced(t, b, "one", "two", "three")
+		bob.conn.Close()
+	})
+}
+
+// On a StagedStore the pushes of the batch being committed count against the bound of
+// unanswered pushes before they reach the send workers, and the busy replies of the batch taken
+// in meanwhile come once that commit has landed, after the replies of the sends it holds.
+func TestThePushesOfABatchBeingCommittedCountAgainstTheBound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newGatedStore()
+		b, bob, open := overloadedRelay(t, store, 1, OverloadConfig{MaxUnansweredPushes: 1, MaxPushWait: duration.Of(time.Hour)})
+		t.Cleanup(store.release)
+		store.hold(nil)
+		one := bob.sendAsync("alice", "one")
+		synctest.Wait() // its batch is committing: its push is not with the send workers yet
+		two := bob.sendAsync("alice", "two")
+		synctest.Wait()
+		require.Empty(t, one, "no reply before the batch is stored")
+		require.Empty(t, two, "nor a busy reply before the batch ahead of it has landed")
+
+		store.release()
+		synctest.Wait()
+		require.NoError(t, <-one)
+		var re *client.ReplyError
+		require.True(t, errors.As(<-two, &re), "refused with a reply code")
+		require.Equal(t, relay.CodeBusy, re.Code)
+		open()
+		synctest.Wait()
+		require.Len(t, b.sender.sent(), 1)
+		requireSynced(t, b, "one")
 		bob.conn.Close()
 	})
 }

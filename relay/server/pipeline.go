@@ -23,6 +23,14 @@ type commitPipe struct {
 	spare   []func(error) // the last landed batch's replies slice, for reuse
 }
 
+// pushes is how many pushes the batch in flight hands to the send workers once it has landed.
+func (c *commitPipe) pushes() int {
+	if c.rd == nil {
+		return 0
+	}
+	return len(c.rd.Pushes)
+}
+
 // inFlight reports whether a batch is being written or has landed without being carried out.
 func (c *commitPipe) inFlight() bool { return c.rd != nil }
 

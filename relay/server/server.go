@@ -388,10 +388,12 @@ func (s *Server) loop() {
 	var replies []func(error) // of the events taken in since the core's Ready was last taken
 	for {
 		// While a batch commits, the loop takes in at most maxBatch events for the next: beyond,
-		// they wait in the queue, where the admission rule sees them.
-		events, results := s.events, s.results
+		// they wait in the queue, where the admission rule sees them. The core's timers wait
+		// with them, so that a commit that stalls does not let a tick pass a deadline that a
+		// waiting frame (a ping) would have moved.
+		events, results, ticks := s.events, s.results, timer.C
 		if s.committing.inFlight() && len(replies) >= maxBatch {
-			events, results = nil, nil
+			events, results, ticks = nil, nil, nil
 		}
 		select {
 		case <-s.stop:
@@ -415,7 +417,7 @@ func (s *Server) loop() {
 				s.fail(err)
 			}
 			return
-		case <-timer.C:
+		case <-ticks:
 			if s.cl != nil {
 				s.cl.node.Tick(s.clock())
 			} else {
@@ -434,8 +436,8 @@ func (s *Server) loop() {
 				return
 			}
 		}
-		s.admission = admission{}
 		if !s.committing.inFlight() {
+			// The admission verdict of the events taken in is read afresh for the next batch.
 			s.writeBusy()
 			var err error
 			if replies, err = s.carryOutNext(replies); err != nil {

@@ -84,8 +84,14 @@ type bubble struct {
 }
 
 // startRelay starts a relay on the store; opts adjust the shell's Config (MaxConnections, …).
+// A *relay.MemoryStore is run as a StagedStore whose commits go through at once (a gatedStore
+// never held), so that the shell's tests run the loop as it runs on SQLite, committing a batch
+// while it takes in the next events; inLine(store) runs the loop as it runs on the memory store.
 func startRelay(t *testing.T, store relay.Store, cfg relay.Config, opts ...func(*Config)) *bubble {
 	t.Helper()
+	if ms, ok := store.(*relay.MemoryStore); ok {
+		store = &gatedStore{Store: ms, gate: make(chan struct{})}
+	}
 	b := &bubble{t: t, ln: memnet.Listen(), sender: &fakeSender{}, store: store}
 	sc := Config{Core: cfg, Store: store, Sender: b.sender, AdminKey: secret.New(adminKey)}
 	for _, o := range opts {
@@ -105,6 +111,13 @@ func startRelay(t *testing.T, store relay.Store, cfg relay.Config, opts ...func(
 	b.http = b.ln.HTTPClient()
 	return b
 }
+
+// inLineStore is a store the loop writes in line, each batch before it takes in the next
+// events: it hides the Stage of the store it holds.
+type inLineStore struct{ relay.Store }
+
+// inLine is store written in line by the loop (see startRelay).
+func inLine(store relay.Store) relay.Store { return inLineStore{store} }
 
 // provision creates the test app and certificate through the admin API.
 func (b *bubble) provision() {
