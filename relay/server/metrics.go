@@ -18,6 +18,7 @@ type metrics struct {
 	fcmAnswers  *prometheus.CounterVec
 	fcmLatency  prometheus.Histogram
 	busy        *prometheus.CounterVec
+	storeWrite  prometheus.Histogram
 }
 
 func newMetrics(s *Server) *metrics {
@@ -36,13 +37,16 @@ func newMetrics(s *Server) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}),
 		busy: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "relay_sends_refused_busy_total", Help: "Sends answered 5003 (busy) because the relay was over capacity, by the bound it was at."}, []string{"bound"}),
+		storeWrite: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "relay_store_write_seconds", Help: "Time the store took to write one batch of the loop (its transaction), from its start to its commit.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 	}
 	gauge := func(name, help string, f func(relay.Stats) int) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
 			return float64(f(s.gaugeStats()))
 		})
 	}
-	m.reg.MustRegister(m.connections, m.messages, m.decisions, m.fcmAnswers, m.fcmLatency, m.busy,
+	m.reg.MustRegister(m.connections, m.messages, m.decisions, m.fcmAnswers, m.fcmLatency, m.busy, m.storeWrite,
 		gauge("relay_logged_in_devices", "Devices logged in (online or killed).", func(st relay.Stats) int { return st.LoggedIn }),
 		gauge("relay_online_devices", "Logged-in devices with a live connection.", func(st relay.Stats) int { return st.Online }),
 		gauge("relay_pending_pushes", "Pushes sent and not finished (in flight or waiting to be retried).", func(st relay.Stats) int { return st.PendingPushes }),

@@ -71,7 +71,11 @@ func (s *Server) startCommit(replies []func(error)) ([]func(error), error) {
 	}
 	c.rd, c.replies = &rd, replies
 	go func() {
+		start := s.clock()
 		c.err = b.Commit(context.Background())
+		if c.err == nil {
+			s.metrics.storeWrite.Observe(s.clock().Sub(start).Seconds())
+		}
 		c.done <- struct{}{}
 	}()
 	next := c.spare[:0]

@@ -629,9 +629,11 @@ func (s *Server) carryOut(rd relay.Ready) error {
 		s.cfg.Tap.Ready(s.clock(), &rd)
 	}
 	if records := readyRecords(rd); len(records) > 0 {
+		start := s.clock()
 		if err := s.cfg.Store.Apply(context.Background(), records); err != nil {
 			return fmt.Errorf("persist %d records and %d trace entries: %w", len(rd.Records), len(rd.Trace), err)
 		}
+		s.metrics.storeWrite.Observe(s.clock().Sub(start).Seconds())
 	}
 	s.carryOutStored(rd)
 	return nil
