@@ -147,22 +147,6 @@ func overloadedRelay(t *testing.T, store relay.Store, workers int, o OverloadCon
 	return b, bob, open
 }
 
-// eachLoop runs test in a synctest bubble on each of the loop's two ways of storing a batch: in
-// line (the memory store) and committed while the next events are taken in (a StagedStore).
-func eachLoop(t *testing.T, test func(t *testing.T, store relay.Store)) {
-	for _, loop := range []struct {
-		name  string
-		store func() relay.Store
-	}{
-		{"in line", func() relay.Store { return inLine(relay.NewMemoryStore()) }},
-		{"pipelined", func() relay.Store { return relay.NewMemoryStore() }}, // see startRelay
-	} {
-		t.Run(loop.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) { test(t, loop.store()) })
-		})
-	}
-}
-
 // requireBusy sends a message and requires the relay to refuse it as over capacity.
 func requireBusy(t *testing.T, a *app, text string) {
 	t.Helper()

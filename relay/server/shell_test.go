@@ -119,6 +119,22 @@ type inLineStore struct{ relay.Store }
 // inLine is store written in line by the loop (see startRelay).
 func inLine(store relay.Store) relay.Store { return inLineStore{store} }
 
+// eachLoop runs test in a synctest bubble on each of the loop's two ways of storing a batch: in
+// line (the memory store) and committed while the next events are taken in (a StagedStore).
+func eachLoop(t *testing.T, test func(t *testing.T, store relay.Store)) {
+	for _, loop := range []struct {
+		name  string
+		store func() relay.Store
+	}{
+		{"in line", func() relay.Store { return inLine(relay.NewMemoryStore()) }},
+		{"pipelined", func() relay.Store { return relay.NewMemoryStore() }}, // see startRelay
+	} {
+		t.Run(loop.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { test(t, loop.store()) })
+		})
+	}
+}
+
 // provision creates the test app and certificate through the admin API.
 func (b *bubble) provision() {
 	b.t.Helper()
