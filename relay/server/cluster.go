@@ -602,12 +602,11 @@ func (s *Server) carryOutNode() error {
 // stored (each core of the node stores its copy of a catalog change).
 func (s *Server) carryOutPart(pr cluster.PartReady, certs map[int64]relay.Record) error {
 	cl := s.cl
-	if len(pr.Records) > 0 || len(pr.Trace) > 0 {
-		records := pr.Records
-		if len(pr.Trace) > 0 {
-			records = append(records, relay.AppendTrace{Entries: pr.Trace})
-		}
-		if err := cl.store.ApplyFenced(context.Background(), pr.Partition, pr.Epoch, records); err != nil {
+	if records := batchRecords(pr.Records, pr.Trace); len(records) > 0 {
+		err := s.writeBatch(pr.Records, pr.Trace, func() error {
+			return cl.store.ApplyFenced(context.Background(), pr.Partition, pr.Epoch, records)
+		})
+		if err != nil {
 			cl.node.Dropped(pr.Partition)
 			if errors.Is(err, cluster.ErrFenced) {
 				s.log.Warn("partition lost: another node owns it under a newer epoch", "partition", pr.Partition, "epoch", pr.Epoch, "err", err)
@@ -618,7 +617,7 @@ func (s *Server) carryOutPart(pr cluster.PartReady, certs map[int64]relay.Record
 				default:
 				}
 			}
-			return fmt.Errorf("partition %d: persist %d records and %d trace entries: %w", pr.Partition, len(pr.Records), len(pr.Trace), err)
+			return fmt.Errorf("partition %d: %w", pr.Partition, err)
 		}
 		for _, r := range pr.Records {
 			switch r := r.(type) {

@@ -222,6 +222,11 @@ func TestClusterServesFromAnyNodeAndHandsOverOnLeave(t *testing.T) {
 	f := nextFrame(t, rc)
 	require.Equal(t, relay.OpMsg, f.Op)
 	require.Equal(t, "across", f.Msg.Text)
+	// c stored the send, through the same timed write as a single relay's batches.
+	status, body = b.admin("c", "GET", "/metrics", "")
+	require.Equal(t, http.StatusOK, status)
+	require.NotContains(t, body, "relay_store_write_seconds_count 0\n", "c's partition writes are timed")
+	require.Contains(t, body, "relay_store_write_seconds_count ")
 
 	// The user view of rcpt (owned by c) from every node.
 	for _, id := range []string{"a", "b", "c"} {

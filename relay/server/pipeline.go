@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/pushlab/pushlab/relay"
 )
@@ -58,7 +57,7 @@ func (c *commitPipe) took() { c.arrived = true }
 func (s *Server) startCommit(replies []func(error)) ([]func(error), error) {
 	c := &s.committing
 	rd := s.core.TakeReady()
-	records := readyRecords(rd)
+	records := batchRecords(rd.Records, rd.Trace)
 	if len(records) == 0 {
 		s.carryOutStored(rd)
 		answer(replies, nil)
@@ -67,15 +66,11 @@ func (s *Server) startCommit(replies []func(error)) ([]func(error), error) {
 	}
 	b, err := s.staged.Stage(records)
 	if err != nil {
-		return nil, fmt.Errorf("persist %d records and %d trace entries: %w", len(rd.Records), len(rd.Trace), err)
+		return nil, persistError(rd.Records, rd.Trace, err)
 	}
 	c.rd, c.replies = &rd, replies
 	go func() {
-		start := s.clock()
-		c.err = b.Commit(context.Background())
-		if c.err == nil {
-			s.metrics.storeWrite.Observe(s.clock().Sub(start).Seconds())
-		}
+		c.err = s.writeBatch(rd.Records, rd.Trace, func() error { return b.Commit(context.Background()) })
 		c.done <- struct{}{}
 	}()
 	next := c.spare[:0]
@@ -96,9 +91,7 @@ func (s *Server) landCommit() error {
 	}
 	rd, replies, err := *c.rd, c.replies, c.err
 	c.rd, c.replies, c.err, c.arrived = nil, nil, nil, false
-	if err != nil {
-		err = fmt.Errorf("persist %d records and %d trace entries: %w", len(rd.Records), len(rd.Trace), err)
-	} else {
+	if err == nil {
 		s.carryOutStored(rd)
 	}
 	answer(replies, err)

@@ -628,25 +628,39 @@ func (s *Server) carryOut(rd relay.Ready) error {
 	if s.cfg.Tap != nil {
 		s.cfg.Tap.Ready(s.clock(), &rd)
 	}
-	if records := readyRecords(rd); len(records) > 0 {
-		start := s.clock()
-		if err := s.cfg.Store.Apply(context.Background(), records); err != nil {
-			return fmt.Errorf("persist %d records and %d trace entries: %w", len(rd.Records), len(rd.Trace), err)
+	if records := batchRecords(rd.Records, rd.Trace); len(records) > 0 {
+		if err := s.writeBatch(rd.Records, rd.Trace, func() error { return s.cfg.Store.Apply(context.Background(), records) }); err != nil {
+			return err
 		}
-		s.metrics.storeWrite.Observe(s.clock().Sub(start).Seconds())
 	}
 	s.carryOutStored(rd)
 	return nil
 }
 
-// readyRecords are what a Ready stores: its records, and its trace in the same transaction as
+// batchRecords are what a batch stores: its records, and its trace in the same transaction as
 // the records it explains.
-func readyRecords(rd relay.Ready) []relay.Record {
-	records := rd.Records
-	if len(rd.Trace) > 0 {
-		records = append(records, relay.AppendTrace{Entries: rd.Trace})
+func batchRecords(records []relay.Record, trace []relay.TraceEntry) []relay.Record {
+	if len(trace) > 0 {
+		records = append(records, relay.AppendTrace{Entries: trace})
 	}
 	return records
+}
+
+// writeBatch runs write, which stores a batch of the core's records and trace entries, times it
+// (relay_store_write_seconds) and says what failed. Every store write of the loop goes through it:
+// in line, on the committing goroutine, and a cluster partition's.
+func (s *Server) writeBatch(records []relay.Record, trace []relay.TraceEntry, write func() error) error {
+	start := s.clock()
+	if err := write(); err != nil {
+		return persistError(records, trace, err)
+	}
+	s.metrics.storeWrite.Observe(s.clock().Sub(start).Seconds())
+	return nil
+}
+
+// persistError is a batch's failure to be stored.
+func persistError(records []relay.Record, trace []relay.TraceEntry, err error) error {
+	return fmt.Errorf("persist %d records and %d trace entries: %w", len(records), len(trace), err)
 }
 
 // carryOutStored does the rest of what a Ready asks once its records are stored.
