@@ -14,9 +14,8 @@ import (
 // gathers the next events' work, which the loop takes as one batch once this one has landed:
 // the slower the commits, the bigger the batches. Owned by the loop.
 type commitPipe struct {
-	done    chan struct{} // a value once the commit has returned; its error is then in err
-	err     error         // written by the committing goroutine before it signals done
-	arrived bool          // done's value was taken by the loop's select, err not yet read
+	done    chan struct{} // the batch's own, closed once its commit has returned; its error is then in err
+	err     error         // written by the committing goroutine before it closes done
 	rd      *relay.Ready  // the batch's Ready; nil when no batch is in flight
 	replies []func(error) // of the batch's events: called once it has landed
 	spare   []func(error) // the last landed batch's replies slice, for reuse
@@ -35,20 +34,26 @@ func (c *commitPipe) inFlight() bool { return c.rd != nil }
 
 // hasLanded reports whether the batch in flight has committed (or failed) and waits to be
 // carried out.
-func (c *commitPipe) hasLanded() bool { return c.rd != nil && (c.arrived || len(c.done) > 0) }
+func (c *commitPipe) hasLanded() bool {
+	if c.rd == nil {
+		return false
+	}
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
 
-// landed is a channel that has a value when the batch in flight lands: nil (never ready) when
-// no batch is in flight. The loop selects on it while it has nothing else to do; a value taken
-// from it must be noted with took.
+// landed is a channel that is closed once the batch in flight lands: nil (never ready) when no
+// batch is in flight. The loop selects on it while it has nothing else to do.
 func (c *commitPipe) landed() <-chan struct{} {
 	if c.rd == nil {
 		return nil
 	}
 	return c.done
 }
-
-// took notes that the loop's select took the landed batch's signal.
-func (c *commitPipe) took() { c.arrived = true }
 
 // startCommit takes the core's Ready and starts committing its records on a goroutine of its
 // own, with the replies of the events that made it; a Ready with nothing to store is carried
@@ -68,10 +73,11 @@ func (s *Server) startCommit(replies []func(error)) ([]func(error), error) {
 	if err != nil {
 		return nil, persistError(rd.Records, rd.Trace, err)
 	}
-	c.rd, c.replies = &rd, replies
+	done := make(chan struct{})
+	c.rd, c.replies, c.done = &rd, replies, done
 	go func() {
 		c.err = s.writeBatch(rd.Records, rd.Trace, func() error { return b.Commit(context.Background()) })
-		c.done <- struct{}{}
+		close(done)
 	}()
 	next := c.spare[:0]
 	c.spare = nil
@@ -86,11 +92,9 @@ func (s *Server) landCommit() error {
 	if c.rd == nil {
 		return nil
 	}
-	if !c.arrived {
-		<-c.done
-	}
+	<-c.done
 	rd, replies, err := *c.rd, c.replies, c.err
-	c.rd, c.replies, c.err, c.arrived = nil, nil, nil, false
+	c.rd, c.replies, c.err, c.done = nil, nil, nil, nil
 	if err == nil {
 		s.carryOutStored(rd)
 	}

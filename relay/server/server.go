@@ -247,7 +247,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		if st, ok := cfg.Store.(relay.StagedStore); ok && cfg.Tap == nil {
 			// A Tap watches each Ready carried out before the next events are taken in.
 			s.staged = st
-			s.committing.done = make(chan struct{}, 1)
 		}
 	}
 	s.stats = stats
@@ -427,8 +426,7 @@ func (s *Server) loop() {
 			replies = s.batch(append(replies, s.apply(resultEvent{r: r})))
 		case ev := <-events:
 			replies = s.batch(append(replies, s.apply(ev)))
-		case <-s.committing.landed():
-			s.committing.took() // carried out below
+		case <-s.committing.landed(): // carried out below
 		}
 		if s.committing.hasLanded() {
 			if err := s.landCommit(); err != nil {
