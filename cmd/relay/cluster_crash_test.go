@@ -88,6 +88,33 @@ func (b *clusterCrashBench) waitServed(within time.Duration, running ...string) 
 	return owners
 }
 
+// waitSettled is waitServed until the nodes have evened out their shares too: none serves more
+// than its fair share (ceil(partitions / nodes)), past which it would hand partitions over to a
+// node short of its share. Owners read before that may still move; a test that picks users by
+// their partition's owner reads them after it.
+func (b *clusterCrashBench) waitSettled(within time.Duration, running ...string) map[int]string {
+	b.t.Helper()
+	fair := (crashPartitions + len(running) - 1) / len(running)
+	var owners map[int]string
+	require.Eventually(b.t, func() bool {
+		owners = b.served(running)
+		count := map[string]int{}
+		for _, n := range owners {
+			count[n]++
+		}
+		if len(owners) != crashPartitions || len(count) != len(running) {
+			return false
+		}
+		for _, c := range count {
+			if c > fair {
+				return false
+			}
+		}
+		return true
+	}, within, 20*time.Millisecond, "partitions not all served by %v, or not evened out", running)
+	return owners
+}
+
 // connect opens an app on node id: log in, report the token, sync from 0 (every page). It
 // returns an error instead of failing the test, for the traffic's goroutines.
 func (b *clusterCrashBench) connect(ctx context.Context, id string, p *phone) (*client.Conn, []relay.MsgFrame, error) {
@@ -217,8 +244,8 @@ func TestClusterSurvivesSIGKILLOfANode(t *testing.T) {
 			}
 		}
 	}()
-	owners := b.waitServed(20*time.Second, b.nodes...)
-	t.Logf("three nodes serve every partition %v after start", time.Since(began).Round(time.Millisecond))
+	owners := b.waitSettled(20*time.Second, b.nodes...)
+	t.Logf("three nodes serve every partition, evenly, %v after start", time.Since(began).Round(time.Millisecond))
 
 	// The catalog through n1: policy single, so that a login kicks the user's other devices.
 	admin := &client.Admin{BaseURL: b.url("n1"), Key: crashAdminKey}
