@@ -32,13 +32,10 @@ type checkpointer struct {
 
 // startCheckpointer opens its own connection to the database at dsn and starts checkpointing.
 func startCheckpointer(dsn string) (*checkpointer, error) {
-	db, err := sql.Open("sqlite", dsn)
+	db, err := openPool(dsn, 1)
 	if err != nil {
 		return nil, fmt.Errorf("open the checkpointer's connection: %w", err)
 	}
-	db.SetMaxOpenConns(1)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
 	if err := db.PingContext(context.Background()); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open the checkpointer's connection: %w", err)

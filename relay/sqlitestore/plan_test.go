@@ -61,7 +61,7 @@ func TestTraceQueriesReadTheirIndex(t *testing.T) {
 	}
 	for query, want := range map[string]string{
 		oldestTraceSQL: "CO-ROUTINE (subquery-1)\nSCAN trace\nSEARCH (subquery-1)",
-		agedTraceSQL:   "CO-ROUTINE (subquery-1)\nSCAN trace\nSCAN (subquery-1)",
+		agedTraceSQL:   "CO-ROUTINE (subquery-1)\nSCAN trace\nSEARCH (subquery-1)",
 		// The deletes read only the entries up to the last one found, not the whole trace.
 		pruneOldestTraceSQL: "SEARCH trace USING INTEGER PRIMARY KEY (rowid<?)",
 		pruneAgedTraceSQL:   "SEARCH trace USING INTEGER PRIMARY KEY (rowid<?)",

@@ -17,7 +17,7 @@ const (
 	countTraceSQL       = `SELECT count(*) FROM trace`
 	oldestTraceSQL      = `SELECT coalesce(max(seq), 0) FROM (SELECT seq FROM trace ORDER BY seq LIMIT ?)`
 	pruneOldestTraceSQL = `DELETE FROM trace WHERE seq <= ?`
-	agedTraceSQL        = `SELECT count(*), coalesce(max(seq), 0) FROM (SELECT seq FROM trace WHERE time_ns < ? ORDER BY seq LIMIT ?)`
+	agedTraceSQL        = `SELECT coalesce(max(seq), 0) FROM (SELECT seq FROM trace WHERE time_ns < ? ORDER BY seq LIMIT ?)`
 	pruneAgedTraceSQL   = `DELETE FROM trace WHERE seq <= ? AND time_ns < ?`
 )
 

@@ -79,15 +79,12 @@ func Open(path string) (*Store, error) {
 	// Its page cache holds 16 MiB, not SQLite's 2 MiB: under load each batch touches pages all
 	// over the messages' and the trace's indexes, which in 2 MiB were read back with a system
 	// call each time and spilled to the log mid-transaction when the batch's dirty pages filled it.
-	db, err := sql.Open("sqlite", dsn+"&_pragma=wal_autocheckpoint(0)&_pragma=cache_size(-16384)")
+	// One connection: SQLite writes one transaction at a time anyway, and with one connection
+	// Load never sees a half-applied batch nor waits on a lock of its own process.
+	db, err := openPool(dsn+"&_pragma=wal_autocheckpoint(0)&_pragma=cache_size(-16384)", 1)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
-	// One connection: SQLite writes one transaction at a time anyway, and with one connection
-	// Load never sees a half-applied batch nor waits on a lock of its own process.
-	db.SetMaxOpenConns(1)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
 	s := &Store{db: db, path: path}
 	if err := s.init(context.Background()); err != nil {
 		_ = db.Close()
@@ -105,6 +102,20 @@ func Open(path string) (*Store, error) {
 	return s, nil
 }
 
+// openPool opens a pool of conns connections to the database at dsn that it keeps open for the
+// store's life (the pragmas of a dsn apply to each connection as it opens).
+func openPool(dsn string, conns int) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	return db, nil
+}
+
 // traceReaders is how many trace reads may run at once: the admin API's queries and the
 // trace keeper's search for entries due for pruning.
 const traceReaders = 2
@@ -113,14 +124,10 @@ const traceReaders = 2
 // (query_only), and prepares the trace keeper's reads on them.
 func openReads(dsn string) (*sql.DB, readStatements, error) {
 	var st readStatements
-	db, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	db, err := openPool(dsn+"&_pragma=query_only(1)", traceReaders)
 	if err != nil {
 		return nil, st, fmt.Errorf("open the reading connections: %w", err)
 	}
-	db.SetMaxOpenConns(traceReaders)
-	db.SetMaxIdleConns(traceReaders)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
 	for _, p := range []struct {
 		stmt  **sql.Stmt
 		query string

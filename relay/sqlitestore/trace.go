@@ -83,11 +83,11 @@ func (s *Store) PruneTrace(ctx context.Context, p relay.TracePrune) (n int, err 
 	if err != nil {
 		return n, fmt.Errorf("prune trace: %w", err)
 	}
-	var due, last int64
-	if err := s.reading.agedTrace.QueryRowContext(ctx, before, p.Batch-n).Scan(&due, &last); err != nil {
+	var last int64 // 0 when none is due: seqs start at 1
+	if err := s.reading.agedTrace.QueryRowContext(ctx, before, p.Batch-n).Scan(&last); err != nil {
 		return n, fmt.Errorf("prune trace before %v: look for entries: %w", p.Before, err)
 	}
-	if due == 0 {
+	if last == 0 {
 		return n, nil
 	}
 	res, err := s.stmts.pruneAgedTrace.ExecContext(ctx, last, before)
