@@ -131,16 +131,21 @@ type Core struct {
 }
 
 // HeardFunc answers, for a connection, when the driver last took a heartbeat (ping) on it that
-// it did not hand to the core as a frame; the zero time if none.
-type HeardFunc func(ConnID) time.Time
+// it did not hand to the core as a frame (the zero time if none), and every, how often it goes
+// on taking them: positive when that ping is one of a steady heartbeat the driver keeps — a
+// ping every every from it on, each taken the same way — until it calls
+// Core.HeartbeatStopped; zero when it makes no such promise.
+type HeardFunc func(ConnID) (at time.Time, every time.Duration)
 
 // SetHeard lets the driver answer steady heartbeats itself: it writes the pong and keeps the
 // ping's time, and the core asks fn for it only when the connection's heartbeat deadline comes
 // due, as if every ping had arrived as a frame. The connection and its device count as last
 // heard from at that time from then on (DeviceView.LastSeen lags meanwhile), and such pings
-// take no token of the flood limit. For a simulator's long runs, where millions of heartbeats
-// change nothing; fn must answer deterministically, and never with a time ahead of the one the
-// core was last given.
+// take no token of the flood limit. When fn promises a steady heartbeat whose pings come
+// within the deadline, the core stops looking at the connection's deadline until the driver
+// calls HeartbeatStopped: a heartbeat that never misses needs no look. For a simulator's long
+// runs, where millions of heartbeats change nothing; fn must answer deterministically, and
+// never with a time ahead of the one the core was last given.
 func (c *Core) SetHeard(fn HeardFunc) { c.heard = fn }
 
 type app struct {

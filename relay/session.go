@@ -17,6 +17,9 @@ type conn struct {
 	refused  int               // frames refused in a row for flooding
 	gen      uint64            // heartbeat timer generation
 	closed   bool
+	// steady: the driver keeps the connection's heartbeat (SetHeard) and the core looks at its
+	// deadline again only once the driver says it stopped (HeartbeatStopped): no timer runs.
+	steady bool
 }
 
 // user is a user of an app: their inbox, devices and receive options.
@@ -134,11 +137,14 @@ func (c *Core) closeConn(cn *conn, code int, reason string) {
 	c.gone(cn)
 }
 
-// checkHeartbeat closes a connection silent past the deadline, or looks again later.
+// checkHeartbeat closes a connection silent past the deadline, or looks again later — or, while
+// the driver keeps its heartbeat steady, once the driver says the heartbeat stopped.
 func (c *Core) checkHeartbeat(cn *conn) {
+	var every time.Duration
 	if c.heard != nil {
 		// Heartbeats the driver answered itself count as frames heard at their time.
-		if at := c.heard(cn.id); at.After(cn.lastSeen) && !at.After(c.now) {
+		var at time.Time
+		if at, every = c.heard(cn.id); at.After(cn.lastSeen) && !at.After(c.now) {
 			cn.lastSeen = at
 			if d := cn.dev; d != nil && at.After(d.lastSeen) {
 				d.lastSeen = at
@@ -146,11 +152,31 @@ func (c *Core) checkHeartbeat(cn *conn) {
 		}
 	}
 	deadline := cn.lastSeen.Add(c.cfg.HeartbeatDeadline.D())
-	if c.now.Before(deadline) {
-		c.timers.Push(deadline, timer{kind: timerHeartbeat, conn: cn, gen: cn.gen})
+	if !c.now.Before(deadline) {
+		c.closeConn(cn, CloseGoingAway, closeHeartbeat)
 		return
 	}
-	c.closeConn(cn, CloseGoingAway, closeHeartbeat)
+	if every > 0 && every < c.cfg.HeartbeatDeadline.D() {
+		// Each kept ping comes within the deadline of the one before it (the next is at most every
+		// after the last heard, so before this deadline too): the deadline would only ever move on.
+		cn.steady = true
+		return
+	}
+	c.timers.Push(deadline, timer{kind: timerHeartbeat, conn: cn, gen: cn.gen})
+}
+
+// HeartbeatStopped tells the core that the driver no longer keeps the connection's heartbeat
+// (SetHeard): from the last ping it took, the connection's deadline runs again. It changes
+// nothing else and leaves nothing to carry out — that last ping came within one interval,
+// inside the deadline — so a driver may call it while carrying out a Ready.
+func (c *Core) HeartbeatStopped(now time.Time, id ConnID) {
+	c.observe(now)
+	cn, ok := c.conns[id]
+	if !ok || !cn.steady {
+		return
+	}
+	cn.steady = false
+	c.checkHeartbeat(cn)
 }
 
 // Refuse tells the core a frame could not be decoded; the core answers it.

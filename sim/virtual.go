@@ -288,11 +288,11 @@ func (w *VirtualWorld) hookHeard() {
 	if !w.cfg.LazyHeartbeats {
 		return
 	}
-	w.relay.SetHeard(func(id relay.ConnID) time.Time {
+	w.relay.SetHeard(func(id relay.ConnID) (time.Time, time.Duration) {
 		if c := w.conns.get(id); c != nil {
 			return c.relayHeard()
 		}
-		return time.Time{}
+		return time.Time{}, 0
 	})
 }
 
@@ -353,6 +353,11 @@ func (w *VirtualWorld) relayReady() {
 			w.onTrace(e)
 		}
 	}
+	w.armRelayWake()
+}
+
+// armRelayWake makes sure the relay core is ticked at its next wake-up.
+func (w *VirtualWorld) armRelayWake() {
 	if at, ok := w.relay.NextWake(); ok {
 		w.relayWake.arm(w.eng, at, w.relayTick)
 	}

@@ -128,7 +128,7 @@ func (c *vconn) lastBeat() (last, next time.Time) {
 }
 
 // stopBeats ends a kept heartbeat as the app's cancelled timer would: its pings so far stay
-// heard by the relay.
+// heard by the relay, whose core looks at the connection's deadline again from the last one.
 func (c *vconn) stopBeats() {
 	if !c.beating {
 		return
@@ -136,6 +136,10 @@ func (c *vconn) stopBeats() {
 	c.beating = false
 	if last, _ := c.lastBeat(); last.After(c.heardAt) {
 		c.heardAt = last
+	}
+	if c.relayOpen {
+		c.w.relay.HeartbeatStopped(c.w.eng.Now(), c.id)
+		c.w.armRelayWake()
 	}
 }
 
@@ -150,14 +154,16 @@ func (c *vconn) unsteady() {
 	c.dev.resumeBeats(last, last.Add(c.w.links.Delay(c.dev)), next)
 }
 
-// relayHeard is when the relay last heard a ping the network answered (relay.Core.SetHeard).
-func (c *vconn) relayHeard() time.Time {
+// relayHeard is when the relay last heard a ping the network answered (relay.Core.SetHeard),
+// and, when that ping is one of the heartbeat the network keeps, the keeper's interval: the
+// network goes on answering a ping every interval until stopBeats tells the relay core.
+func (c *vconn) relayHeard() (time.Time, time.Duration) {
 	if c.beating {
 		if last, _ := c.lastBeat(); last.After(c.heardAt) {
-			return last
+			return last, c.beatEvery
 		}
 	}
-	return c.heardAt
+	return c.heardAt, 0
 }
 
 // deliverUp hands a frame that crossed the link to the relay, if it still has the connection.
