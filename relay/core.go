@@ -140,7 +140,8 @@ type HeardFunc func(ConnID) (at time.Time, every time.Duration)
 // SetHeard lets the driver answer steady heartbeats itself: it writes the pong and keeps the
 // ping's time, and the core asks fn for it only when the connection's heartbeat deadline comes
 // due, as if every ping had arrived as a frame. The connection and its device count as last
-// heard from at that time from then on (DeviceView.LastSeen lags meanwhile), and such pings
+// heard from at that time from then on (DeviceView.LastSeen lags meanwhile: while the
+// heartbeat is steady, until it stops or the device sends a frame), and such pings
 // take no token of the flood limit. When fn promises a steady heartbeat whose pings come
 // within the deadline, the core stops looking at the connection's deadline until the driver
 // calls HeartbeatStopped: a heartbeat that never misses needs no look. For a simulator's long

@@ -166,9 +166,12 @@ func (c *Core) checkHeartbeat(cn *conn) {
 }
 
 // HeartbeatStopped tells the core that the driver no longer keeps the connection's heartbeat
-// (SetHeard): from the last ping it took, the connection's deadline runs again. It changes
-// nothing else and leaves nothing to carry out — that last ping came within one interval,
-// inside the deadline — so a driver may call it while carrying out a Ready.
+// (SetHeard): from the last ping it took, the connection's deadline runs again. As long as the
+// driver's HeardFunc still answers for the connection with that last ping, it changes nothing
+// else and leaves nothing to carry out — the ping came within one interval, inside the
+// deadline — so a driver may call it while carrying out a Ready. The connection's deadline
+// timer is queued anew: among connections whose deadlines fall at the very same instant, it
+// now comes after those whose timers were queued before it.
 func (c *Core) HeartbeatStopped(now time.Time, id ConnID) {
 	c.observe(now)
 	cn, ok := c.conns[id]

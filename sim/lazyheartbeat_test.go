@@ -129,3 +129,16 @@ func TestATapSetLaterSeesEveryPing(t *testing.T) {
 	require.Positive(t, eager)
 	require.Equal(t, eager, pings(true))
 }
+
+// TestARestartTellsTheOldRelayNothing: the relay going away ends the heartbeats the network
+// kept, but the core that went away is not told (its driver no longer answers for those
+// connections, and it would close them on a stale deadline).
+func TestARestartTellsTheOldRelayNothing(t *testing.T) {
+	w, d := testWorld(t, VirtualConfig{Seed: 3, LazyHeartbeats: true}, "alice")
+	d["alice"].Login(true)
+	w.run(10 * time.Minute)
+	old := w.Relay()
+	require.NoError(t, w.RestartRelay())
+	rd := old.TakeReady()
+	require.Empty(t, rd.Closes)
+}

@@ -41,9 +41,10 @@ type VirtualConfig struct {
 	FCMCountsOnly bool
 	// LazyHeartbeats answers the app's pings in the network rather than through the relay core:
 	// the pong comes back as it would, and the core learns of the ping only when the
-	// connection's heartbeat deadline comes due (relay.Core.SetHeard), so a dead connection is
-	// still closed at the same moment. The relay's DeviceView.LastSeen lags meanwhile and pings
-	// take no flood token. Ignored while a tap watches the relay's inputs or the relay is a
+	// connection's heartbeat deadline comes due (relay.Core.SetHeard) — while the network keeps
+	// the heartbeat steady, only once it stops (relay.Core.HeartbeatStopped) — so a dead
+	// connection is still closed at the same moment. The relay's DeviceView.LastSeen lags
+	// meanwhile (by as long as the heartbeat stays steady) and pings take no flood token. Ignored while a tap watches the relay's inputs or the relay is a
 	// cluster. For long runs: a day of heartbeats is millions of frames that change nothing.
 	LazyHeartbeats bool
 	// Log keeps the event log: a hash of every event (for determinism checks) and, with
