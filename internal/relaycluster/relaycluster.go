@@ -335,7 +335,11 @@ type View struct {
 const viewPath = "/admin/v1/cluster"
 
 // Ready says whether the nodes' views show a cluster ready for phones: every node sees every
-// node live, and each partition is served by exactly one node; else what is missing.
+// node live, each partition is served by exactly one node, and no node serves more than its
+// share (the partitions over the nodes, rounded up); else what is missing. A cluster whose
+// first node took every partition is served, but hands partitions over to the others a lease
+// tick or so later, and a partition being handed over has no owner for a moment: sends and
+// logins on it are refused (5002) meanwhile.
 func Ready(views []View) (bool, string) {
 	if len(views) == 0 {
 		return false, "no node answered"
@@ -358,6 +362,12 @@ func Ready(views []View) (bool, string) {
 	}
 	if parts == 0 || len(servedBy) != parts {
 		return false, fmt.Sprintf("%d of %d partitions served", len(servedBy), parts)
+	}
+	share := (parts + len(views) - 1) / len(views)
+	for _, v := range views {
+		if len(v.Owned) > share {
+			return false, fmt.Sprintf("%s serves %d partitions, more than its share of %d: the nodes are still evening out", v.NodeID, len(v.Owned), share)
+		}
 	}
 	return true, ""
 }

@@ -6,8 +6,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// A cluster is ready for phones once every node sees every node live and each partition is
-// served by exactly one of them.
+// A cluster is ready for phones once every node sees every node live, each partition is served
+// by exactly one of them, and none serves more than its share.
 func TestReadyWhenEveryPartitionIsServed(t *testing.T) {
 	view := func(id string, live int, owned ...int) View {
 		v := View{NodeID: id, Partitions: 4}
@@ -30,6 +30,8 @@ func TestReadyWhenEveryPartitionIsServed(t *testing.T) {
 		{[]View{view("node-1", 2, 0, 1), view("node-2", 2, 2)}, "3 of 4 partitions served"},
 		{[]View{view("node-1", 1, 0, 1), view("node-2", 2, 2, 3)}, "node-1 sees 1 live nodes of 2"},
 		{[]View{view("node-1", 2, 0, 1, 2), view("node-2", 2, 2, 3)}, "partition 2 served by node-1 and node-2"},
+		{[]View{view("node-1", 2, 0, 1, 2), view("node-2", 2, 3)}, "node-1 serves 3 partitions, more than its share of 2: the nodes are still evening out"},
+		{[]View{view("node-1", 2, 0, 1, 2, 3), view("node-2", 2)}, "node-1 serves 4 partitions, more than its share of 2: the nodes are still evening out"},
 		{nil, "no node answered"},
 	} {
 		ok, why := Ready(tc.views)
