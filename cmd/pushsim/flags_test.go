@@ -29,6 +29,8 @@ func TestFlagsAModeCannotHonourAreRefused(t *testing.T) {
 		{[]string{"load", "--nats", "nats://x"}, "give --nodes N (N ≥ 2) too"},
 		{[]string{"load", "--virtual", "--relay", "http://r", "--fcm", "http://f"}, "--relay, --fcm: live-mode flags"},
 		{[]string{"load", "--relay", "http://r", "--fcm", "http://f", "--relay-bin", "bin/relay"}, "--relay-bin: flags for the relay this run starts"},
+		{[]string{"load", "--relay", "http://r", "--fcm", "http://f", "--relay-logs", "logs"}, "--relay-logs: flags for the relay this run starts"},
+		{[]string{"load", "--virtual", "--relay-logs", "logs"}, "--relay-logs: live-mode flags"},
 	} {
 		code, _, errOut := pushsim(tc.args...)
 		require.Equal(t, 2, code, "%v: %s", tc.args, errOut)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -70,6 +71,21 @@ type servers struct {
 	hc               *http.Client
 	senderID         string
 	tmp              string
+	logs             []*os.File // the relays' log files (Config.RelayLogs), closed once they stop
+}
+
+// logFile creates (or empties) the file name in dir for a relay's log lines, and closes it with
+// the servers.
+func (s *servers) logFile(dir, name string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("relay logs: %w", err)
+	}
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		return nil, fmt.Errorf("relay logs: %w", err)
+	}
+	s.logs = append(s.logs, f)
+	return f, nil
 }
 
 func (s *servers) close() {
@@ -83,6 +99,9 @@ func (s *servers) close() {
 	}
 	if s.cluster != nil {
 		s.cluster.Close()
+	}
+	for _, f := range s.logs {
+		_ = f.Close()
 	}
 	if s.fcm != nil {
 		_ = s.fcm.Close()
@@ -188,8 +207,20 @@ func startServers(ctx context.Context, cfg Config, rng *rand.Rand) (*servers, er
 		}
 		s.adminKey = loadAdminKey
 		if cfg.Nodes >= 2 {
+			var nodeLogs func(node string) io.Writer
+			if cfg.RelayLogs != "" {
+				files := map[string]io.Writer{}
+				for i := range cfg.Nodes {
+					node := fmt.Sprintf("node-%d", i+1)
+					if files[node], err = s.logFile(cfg.RelayLogs, node+".log"); err != nil {
+						s.close()
+						return nil, err
+					}
+				}
+				nodeLogs = func(node string) io.Writer { return files[node] }
+			}
 			if s.cluster, err = relaycluster.Start(ctx, relaycluster.Config{Nodes: cfg.Nodes, Name: fmt.Sprintf("pushsim-load-%d", os.Getpid()),
-				RelayBin: cfg.RelayBin, ConfigFile: conf, AdminKey: s.adminKey, Postgres: cfg.Postgres, NATS: cfg.NATS}); err != nil {
+				RelayBin: cfg.RelayBin, ConfigFile: conf, AdminKey: s.adminKey, Postgres: cfg.Postgres, NATS: cfg.NATS, Stderr: nodeLogs}); err != nil {
 				s.close()
 				return nil, err
 			}
@@ -206,7 +237,14 @@ func startServers(ctx context.Context, cfg Config, rng *rand.Rand) (*servers, er
 			if cfg.MemoryStore {
 				db = ":memory:"
 			}
-			proc, err := relayproc.Start(ctx, relayproc.Options{Bin: cfg.RelayBin, AdminKey: s.adminKey, Config: conf, DB: db})
+			opts := relayproc.Options{Bin: cfg.RelayBin, AdminKey: s.adminKey, Config: conf, DB: db}
+			if cfg.RelayLogs != "" {
+				if opts.Stderr, err = s.logFile(cfg.RelayLogs, "relay.log"); err != nil {
+					s.close()
+					return nil, err
+				}
+			}
+			proc, err := relayproc.Start(ctx, opts)
 			if err != nil {
 				s.close()
 				return nil, err

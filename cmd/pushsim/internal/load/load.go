@@ -58,6 +58,10 @@ type Config struct {
 	// and an embedded NATS server.
 	Nodes          int
 	Postgres, NATS string
+	// RelayLogs, if set, is a folder for the log lines of each relay process the run starts
+	// (RunLive only, without RelayURL): relay.log, or node-1.log … for a cluster's nodes. Empty
+	// discards them.
+	RelayLogs string
 	// Procs is how many processes hold the phones (RunLive only): 0 decides from this process's
 	// open-file limit (one process while the phones fit with headroom, else as many worker
 	// processes as they need); 1 keeps them all in this process; 2 or more spreads them over

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pushlab/pushlab/cmd/relay/relayproc"
 	"github.com/pushlab/pushlab/fakefcm"
 	fcmserver "github.com/pushlab/pushlab/fakefcm/server"
 	"github.com/pushlab/pushlab/internal/duration"
@@ -201,4 +204,23 @@ func TestConnectionsTheRelayClosedAreErrors(t *testing.T) {
 	require.Less(t, res.Connected, 20-10, "the silent phones' connections are gone")
 	require.GreaterOrEqual(t, res.Errors, 20-10-res.Connected)
 	require.Contains(t, res.FirstError, "the relay closed its connection")
+}
+
+// TestTheStartedRelaysLogIsKept: with RelayLogs, the log lines of the relay the run starts land
+// in relay.log in that folder (without it they are dropped).
+func TestTheStartedRelaysLogIsKept(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the relay binary")
+	}
+	bin, err := relayproc.Build(t.TempDir())
+	require.NoError(t, err)
+	logs := filepath.Join(t.TempDir(), "logs")
+	res, err := RunLive(t.Context(), Config{Devices: 10, Senders: 2, Rate: 10, Duration: time.Second, KillRatio: 0.5, Seed: 3,
+		RelayBin: bin, MemoryStore: true, RelayLogs: logs})
+	require.NoError(t, err)
+	require.Zero(t, res.Errors)
+	b, err := os.ReadFile(filepath.Join(logs, "relay.log"))
+	require.NoError(t, err)
+	require.Contains(t, string(b), "relay listening")
+	require.NotContains(t, string(b), loadAdminKey, "the admin key stays out of the log")
 }
