@@ -26,7 +26,7 @@ import (
 	"github.com/pushlab/pushlab/internal/pgserver"
 )
 
-// ReadyLongest is how long a started cluster may take until every partition is served.
+// ReadyLongest is how long a started cluster may take until it is Ready: every partition served, and the nodes evened out.
 const ReadyLongest = time.Minute
 
 // Config is a cluster to start. Zero fields take the defaults.

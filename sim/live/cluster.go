@@ -59,7 +59,7 @@ type liveCluster struct {
 }
 
 // startCluster starts the cluster a live world's relay is, with the world's relay rules, and
-// waits until every partition is served.
+// waits until every partition is served and the nodes have evened out (relaycluster.Ready).
 func startCluster(ctx context.Context, cfg Config, adminKey string) (_ *liveCluster, err error) {
 	cc := *cfg.Cluster
 	if cc.Nodes == 0 {
@@ -245,7 +245,7 @@ func (c *liveCluster) partition(name string, from sim.NodeLink, cut bool) error 
 }
 
 // restartAll kills every running node and starts them all again (RestartRelay on the cluster
-// twin), then waits until every partition is served.
+// twin), then waits until every partition is served and the nodes have evened out.
 func (c *liveCluster) restartAll(ctx context.Context, adminKey string) error {
 	for _, name := range c.names {
 		c.mu.Lock()

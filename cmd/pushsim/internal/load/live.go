@@ -189,7 +189,7 @@ func (s *servers) perConnection(before int64, measured bool, total int) float64 
 // startServers starts (or reaches) the relay and fakefcm and provisions the load's app and
 // certificate. The relay it starts runs as a child process, so that the figures measure a relay
 // process of its own (its RSS, its open-file limit), or, with Nodes ≥ 2, as many cluster nodes
-// on a PostgreSQL and a NATS of their own (internal/relaycluster), ready once every partition is served;
+// on a PostgreSQL and a NATS of their own (internal/relaycluster), ready once every partition is served and the nodes have evened out (relaycluster.Ready);
 // fakefcm is sim/live's Stack alone.
 func startServers(ctx context.Context, cfg Config, rng *rand.Rand) (*servers, error) {
 	s := &servers{fcmURL: cfg.FCMURL, adminKey: cfg.AdminKey, app: loadApp, cert: loadCert}
@@ -208,19 +208,20 @@ func startServers(ctx context.Context, cfg Config, rng *rand.Rand) (*servers, er
 		s.adminKey = loadAdminKey
 		if cfg.Nodes >= 2 {
 			var nodeLogs func(node string) io.Writer
+			var logErr error // a node's log file that could not be made, found once Start returns
 			if cfg.RelayLogs != "" {
-				files := map[string]io.Writer{}
-				for i := range cfg.Nodes {
-					node := fmt.Sprintf("node-%d", i+1)
-					if files[node], err = s.logFile(cfg.RelayLogs, node+".log"); err != nil {
-						s.close()
-						return nil, err
+				nodeLogs = func(node string) io.Writer {
+					f, err := s.logFile(cfg.RelayLogs, node+".log")
+					if err != nil {
+						logErr = errors.Join(logErr, err)
+						return nil
 					}
+					return f
 				}
-				nodeLogs = func(node string) io.Writer { return files[node] }
 			}
-			if s.cluster, err = relaycluster.Start(ctx, relaycluster.Config{Nodes: cfg.Nodes, Name: fmt.Sprintf("pushsim-load-%d", os.Getpid()),
-				RelayBin: cfg.RelayBin, ConfigFile: conf, AdminKey: s.adminKey, Postgres: cfg.Postgres, NATS: cfg.NATS, Stderr: nodeLogs}); err != nil {
+			s.cluster, err = relaycluster.Start(ctx, relaycluster.Config{Nodes: cfg.Nodes, Name: fmt.Sprintf("pushsim-load-%d", os.Getpid()),
+				RelayBin: cfg.RelayBin, ConfigFile: conf, AdminKey: s.adminKey, Postgres: cfg.Postgres, NATS: cfg.NATS, Stderr: nodeLogs})
+			if err = errors.Join(err, logErr); err != nil {
 				s.close()
 				return nil, err
 			}

@@ -224,3 +224,13 @@ func TestTheStartedRelaysLogIsKept(t *testing.T) {
 	require.Contains(t, string(b), "relay listening")
 	require.NotContains(t, string(b), loadAdminKey, "the admin key stays out of the log")
 }
+
+// TestARelayLogsFolderThatCannotBeMadeStopsTheRun: the run stops before any relay starts, and
+// says why.
+func TestARelayLogsFolderThatCannotBeMadeStopsTheRun(t *testing.T) {
+	notADir := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(notADir, nil, 0o600))
+	_, err := RunLive(t.Context(), Config{Devices: 1, Senders: 1, Rate: 1, Duration: time.Second, RelayBin: filepath.Join(t.TempDir(), "no-relay"),
+		RelayLogs: filepath.Join(notADir, "logs")})
+	require.ErrorContains(t, err, "relay logs")
+}
