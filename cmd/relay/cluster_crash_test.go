@@ -16,6 +16,7 @@ import (
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pushlab/pushlab/cmd/relay/relayproc"
@@ -23,6 +24,7 @@ import (
 	"github.com/pushlab/pushlab/fakefcm/control"
 	fcmserver "github.com/pushlab/pushlab/fakefcm/server"
 	"github.com/pushlab/pushlab/internal/duration"
+	"github.com/pushlab/pushlab/internal/relaycluster"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/relay/client"
@@ -88,31 +90,30 @@ func (b *clusterCrashBench) waitServed(within time.Duration, running ...string) 
 	return owners
 }
 
-// waitSettled is waitServed until the nodes have evened out their shares too: none serves more
-// than its fair share (ceil(partitions / nodes)), past which it would hand partitions over to a
-// node short of its share. Owners read before that may still move; a test that picks users by
-// their partition's owner reads them after it.
+// waitSettled waits until the running nodes form a ready cluster (relaycluster.Ready): each
+// partition served once, and no node serving more than its share, past which it would hand
+// partitions over to a node short of its share. Owners read before that may still move; a test
+// that picks users by their partition's owner reads them after it.
 func (b *clusterCrashBench) waitSettled(within time.Duration, running ...string) map[int]string {
 	b.t.Helper()
-	fair := (crashPartitions + len(running) - 1) / len(running)
-	var owners map[int]string
-	require.Eventually(b.t, func() bool {
-		owners = b.served(running)
-		count := map[string]int{}
-		for _, n := range owners {
-			count[n]++
-		}
-		if len(owners) != crashPartitions || len(count) != len(running) {
+	urls := make([]string, len(running))
+	for i, id := range running {
+		urls[i] = b.url(id)
+	}
+	why := ""
+	if !assert.Eventually(b.t, func() bool {
+		views, err := relaycluster.Views(b.t.Context(), http.DefaultClient, urls, crashAdminKey)
+		if err != nil {
+			why = err.Error()
 			return false
 		}
-		for _, c := range count {
-			if c > fair {
-				return false
-			}
-		}
-		return true
-	}, within, 20*time.Millisecond, "partitions not all served by %v, or not evened out", running)
-	return owners
+		var ok bool
+		ok, why = relaycluster.Ready(views)
+		return ok
+	}, within, 20*time.Millisecond) {
+		b.t.Fatalf("the cluster of %v is not ready: %s", running, why)
+	}
+	return b.served(running)
 }
 
 // connect opens an app on node id: log in, report the token, sync from 0 (every page). It

@@ -41,7 +41,8 @@ func relayBinDir() string {
 var relayBin = sync.OnceValues(func() (string, error) { return relayproc.Build(relayBinDir()) })
 
 // openCluster opens a live world whose relay is three relay processes in cluster mode, on a
-// throwaway PostgreSQL and NATS; logs are the nodes' log lines.
+// throwaway PostgreSQL and NATS, once every node serves its share (relaycluster.Ready); logs
+// are the nodes' log lines.
 func openCluster(t *testing.T) (w *live.World, logs map[string]*logbuf.Buffer) {
 	t.Helper()
 	if testing.Short() {
@@ -144,7 +145,7 @@ func TestLiveClusterOpensServingEveryPartition(t *testing.T) {
 func TestLiveClusterKillAndRestartNode(t *testing.T) {
 	t.Parallel()
 	w, _ := openCluster(t)
-	waitServedBy(t, w, "n2", moveWithin) // opened, every partition is served, but a node may not have its share yet
+	require.NotEmpty(t, ownedBy(t, w, "n2"))
 	require.NoError(t, w.KillNode("n2"))
 	views, err := w.ClusterViews()
 	require.NoError(t, err)
@@ -167,7 +168,6 @@ func TestLiveClusterKillAndRestartNode(t *testing.T) {
 func TestLiveClusterPausedNodeLosesItsLeases(t *testing.T) {
 	t.Parallel()
 	w, _ := openCluster(t)
-	waitServedBy(t, w, "n1", moveWithin) // opened, every partition is served, but a node may not have its share yet
 	before := ownedBy(t, w, "n1")
 	require.NotEmpty(t, before)
 	require.NoError(t, w.PauseNode("n1", moveWithin+clusterTTL))
@@ -206,7 +206,7 @@ func ownedByView(v relaycluster.View) map[int]uint64 {
 func TestLiveClusterNodeCutOffTheBus(t *testing.T) {
 	t.Parallel()
 	w, logs := openCluster(t)
-	waitServedBy(t, w, "n3", moveWithin) // opened, every partition is served, but a node may not have its share yet
+	require.NotEmpty(t, ownedBy(t, w, "n3"))
 	require.NoError(t, w.PartitionNode("n3", sim.NodeBus, true))
 	require.Eventually(t, func() bool { return strings.Contains(logs["n3"].String(), "nats disconnected") },
 		moveWithin, 20*time.Millisecond, "n3 is not cut off NATS: %s", logs["n3"])
@@ -224,7 +224,7 @@ func TestLiveClusterNodeCutOffTheBus(t *testing.T) {
 func TestLiveClusterNodeCutOffTheDatabase(t *testing.T) {
 	t.Parallel()
 	w, logs := openCluster(t)
-	waitServedBy(t, w, "n3", moveWithin) // opened, every partition is served, but a node may not have its share yet
+	require.NotEmpty(t, ownedBy(t, w, "n3"))
 	require.NoError(t, w.PartitionNode("n3", sim.NodeDB, true))
 	waitServedWithout(t, w, "n3")
 	require.Contains(t, logs["n3"].String(), "leases not renewed", "n3's renewals fail")
