@@ -137,7 +137,7 @@ func (c *vconn) stopBeats() {
 	if last, _ := c.lastBeat(); last.After(c.heardAt) {
 		c.heardAt = last
 	}
-	if c.relayOpen && c.w.conns.get(c.id) == c { // not when the relay is going away (RestartRelay)
+	if c.w.conns.get(c.id) == c { // the relay has it (not when it is going away: RestartRelay drops it first)
 		c.w.relay.HeartbeatStopped(c.w.eng.Now(), c.id)
 		c.w.armRelayWake()
 	}
