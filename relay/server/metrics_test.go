@@ -41,6 +41,16 @@ func TestDeviceGaugesCountWhenScraped(t *testing.T) {
 	})
 }
 
+// storeWrites is the count of relay_store_write_seconds in a /metrics body: the batches timed.
+func storeWrites(t *testing.T, body string) int {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^relay_store_write_seconds_count (\d+)$`).FindStringSubmatch(body)
+	require.NotNil(t, m, "relay_store_write_seconds in %s", body)
+	n, err := strconv.Atoi(m[1])
+	require.NoError(t, err)
+	return n
+}
+
 // Every batch the store writes is timed, on both of the loop's ways of writing it: the count of
 // relay_store_write_seconds grows by the batches a send makes (its message, its push).
 func TestStoreWritesAreTimed(t *testing.T) {
@@ -51,11 +61,7 @@ func TestStoreWritesAreTimed(t *testing.T) {
 			t.Helper()
 			status, body := b.admin("GET", "/metrics", "")
 			require.Equal(t, http.StatusOK, status)
-			m := regexp.MustCompile(`(?m)^relay_store_write_seconds_count (\d+)$`).FindStringSubmatch(body)
-			require.NotNil(t, m, "relay_store_write_seconds in %s", body)
-			n, err := strconv.Atoi(m[1])
-			require.NoError(t, err)
-			return n
+			return storeWrites(t, body)
 		}
 		require.NoError(t, b.launch("alice", "alice-phone").conn.Drop())
 		bob := b.launch("bob", "bob-phone")

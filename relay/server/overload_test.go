@@ -242,7 +242,7 @@ func TestAPushWaitingBehindItsDeviceWhileAWorkerIsIdleRefusesNothing(t *testing.
 // in meanwhile come once that commit has landed, after the replies of the sends it holds.
 func TestThePushesOfABatchBeingCommittedCountAgainstTheBound(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store := newGatedStore()
+		store := newGatedStore(relay.NewMemoryStore())
 		b, bob, open := overloadedRelay(t, store, 1, OverloadConfig{MaxUnansweredPushes: 1, MaxPushWait: duration.Of(time.Hour)})
 		t.Cleanup(store.release)
 		store.hold(nil)

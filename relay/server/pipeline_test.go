@@ -27,8 +27,8 @@ type gatedStore struct {
 	waiting int // commits waiting at the gate
 }
 
-func newGatedStore() *gatedStore {
-	return &gatedStore{Store: relay.NewMemoryStore(), gate: make(chan struct{})}
+func newGatedStore(store relay.Store) *gatedStore {
+	return &gatedStore{Store: store, gate: make(chan struct{})}
 }
 
 func (g *gatedStore) Stage(records []relay.Record) (relay.StagedBatch, error) {
@@ -103,7 +103,7 @@ func (a *app) sendAsync(to, text string) <-chan error {
 // batches commit one at a time, in order.
 func TestTheLoopTakesInEventsWhileABatchCommitsAndAnswersOnlyOnceStored(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store := newGatedStore()
+		store := newGatedStore(relay.NewMemoryStore())
 		b := startRelay(t, store, relay.Config{})
 		t.Cleanup(store.release) // before the relay's Close, which lands the batch in flight
 		require.NotNil(t, b.srv.staged, "the loop pipelines on a StagedStore")
@@ -152,7 +152,7 @@ func TestTheLoopTakesInEventsWhileABatchCommitsAndAnswersOnlyOnceStored(t *testi
 // acknowledged, nor is one the loop took in behind it.
 func TestAFailedPipelinedCommitStopsTheRelay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store := newGatedStore()
+		store := newGatedStore(relay.NewMemoryStore())
 		b := startRelay(t, store, relay.Config{})
 		t.Cleanup(store.release)
 		b.provision()
@@ -176,7 +176,7 @@ func TestAFailedPipelinedCommitStopsTheRelay(t *testing.T) {
 // An admin call that changes the relay is answered only once its batch is stored, as a send is.
 func TestAPipelinedAdminCallIsAnsweredOnlyOnceStored(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store := newGatedStore()
+		store := newGatedStore(relay.NewMemoryStore())
 		b := startRelay(t, store, relay.Config{})
 		t.Cleanup(store.release)
 		store.hold(nil)

@@ -90,7 +90,7 @@ type bubble struct {
 func startRelay(t *testing.T, store relay.Store, cfg relay.Config, opts ...func(*Config)) *bubble {
 	t.Helper()
 	if ms, ok := store.(*relay.MemoryStore); ok {
-		store = &gatedStore{Store: ms, gate: make(chan struct{})}
+		store = newGatedStore(ms)
 	}
 	b := &bubble{t: t, ln: memnet.Listen(), sender: &fakeSender{}, store: store}
 	sc := Config{Core: cfg, Store: store, Sender: b.sender, AdminKey: secret.New(adminKey)}
