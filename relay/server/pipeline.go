@@ -35,11 +35,8 @@ func (c *commitPipe) inFlight() bool { return c.rd != nil }
 // hasLanded reports whether the batch in flight has committed (or failed) and waits to be
 // carried out.
 func (c *commitPipe) hasLanded() bool {
-	if c.rd == nil {
-		return false
-	}
 	select {
-	case <-c.done:
+	case <-c.landed():
 		return true
 	default:
 		return false

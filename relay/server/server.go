@@ -410,11 +410,7 @@ func (s *Server) loop() {
 				replies = append(replies, s.apply(ev))
 			}
 			s.writeBusy()
-			err := s.carryOutAll()
-			answer(replies, err)
-			if err != nil && s.cl == nil {
-				s.fail(err)
-			}
+			s.finish(replies, s.carryOutAll())
 			return
 		case <-ticks:
 			if s.cl != nil {
@@ -461,13 +457,22 @@ func (s *Server) carryOutNext(replies []func(error)) ([]func(error), error) {
 		}
 		return next, nil
 	}
-	err := s.carryOutAll()
-	answer(replies, err)
-	if err != nil && s.cl == nil {
-		s.fail(err)
+	if err := s.finish(replies, s.carryOutAll()); err != nil {
 		return nil, err
 	}
 	return replies[:0], nil
+}
+
+// finish answers the replies of a batch carried out with err, the outcome of storing it. A
+// single relay that could not store it stops, and finish returns err; a cluster node's
+// partitions handle their own failures, and it returns nil.
+func (s *Server) finish(replies []func(error), err error) error {
+	answer(replies, err)
+	if err == nil || s.cl != nil {
+		return nil
+	}
+	s.fail(err)
+	return err
 }
 
 // answer tells the events that made a batch how its store write went (nil: stored).
