@@ -603,7 +603,7 @@ func (s *Server) carryOutNode() error {
 func (s *Server) carryOutPart(pr cluster.PartReady, certs map[int64]relay.Record) error {
 	cl := s.cl
 	if records := batchRecords(pr.Records, pr.Trace); len(records) > 0 {
-		err := s.writeBatch(pr.Records, pr.Trace, func() error {
+		err := s.writeBatch(s.clock(), pr.Records, pr.Trace, func() error {
 			return cl.store.ApplyFenced(context.Background(), pr.Partition, pr.Epoch, records)
 		})
 		if err != nil {

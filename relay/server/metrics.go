@@ -38,7 +38,7 @@ func newMetrics(s *Server) *metrics {
 		busy: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "relay_sends_refused_busy_total", Help: "Sends answered 5003 (busy) because the relay was over capacity, by the bound it was at."}, []string{"bound"}),
 		storeWrite: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "relay_store_write_seconds", Help: "Time the store took to write one batch of the loop (its transaction), from its start to its commit.",
+			Name: "relay_store_write_seconds", Help: "Time the store took to write one batch of the loop, from encoding its rows to its commit.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 	}
 	gauge := func(name, help string, f func(relay.Stats) int) prometheus.Collector {

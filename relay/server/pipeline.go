@@ -66,6 +66,7 @@ func (s *Server) startCommit(replies []func(error)) ([]func(error), error) {
 		clear(replies)
 		return replies[:0], nil
 	}
+	start := s.clock()
 	b, err := s.staged.Stage(records)
 	if err != nil {
 		return nil, persistError(rd.Records, rd.Trace, err)
@@ -73,7 +74,7 @@ func (s *Server) startCommit(replies []func(error)) ([]func(error), error) {
 	done := make(chan struct{})
 	c.rd, c.replies, c.done = &rd, replies, done
 	go func() {
-		c.err = s.writeBatch(rd.Records, rd.Trace, func() error { return b.Commit(context.Background()) })
+		c.err = s.writeBatch(start, rd.Records, rd.Trace, func() error { return b.Commit(context.Background()) })
 		close(done)
 	}()
 	next := c.spare[:0]
