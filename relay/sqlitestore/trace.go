@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/relay/internal/storecol"
@@ -79,23 +80,30 @@ func (s *Store) PruneTrace(ctx context.Context, p relay.TracePrune) (n int, err 
 	if p.Before.IsZero() || n >= p.Batch {
 		return n, nil
 	}
-	before, err := storecol.Nanos(p.Before)
+	k, err := s.pruneAgedTrace(ctx, p.Before, p.Batch-n)
+	return n + k, err
+}
+
+// pruneAgedTrace deletes the oldest entries older than before, at most batch of them. The last
+// of them is found on a reading connection; a pass with none due never takes the writing one.
+func (s *Store) pruneAgedTrace(ctx context.Context, before time.Time, batch int) (int, error) {
+	ns, err := storecol.Nanos(before)
 	if err != nil {
-		return n, fmt.Errorf("prune trace: %w", err)
+		return 0, fmt.Errorf("prune trace: %w", err)
 	}
 	var last int64 // 0 when none is due: seqs start at 1
-	if err := s.reading.agedTrace.QueryRowContext(ctx, before, p.Batch-n).Scan(&last); err != nil {
-		return n, fmt.Errorf("prune trace before %v: look for entries: %w", p.Before, err)
+	if err := s.reading.agedTrace.QueryRowContext(ctx, ns, batch).Scan(&last); err != nil {
+		return 0, fmt.Errorf("prune trace before %v: look for entries: %w", before, err)
 	}
 	if last == 0 {
-		return n, nil
+		return 0, nil
 	}
-	res, err := s.stmts.pruneAgedTrace.ExecContext(ctx, last, before)
+	res, err := s.stmts.pruneAgedTrace.ExecContext(ctx, last, ns)
 	if err != nil {
-		return n, fmt.Errorf("prune trace before %v: %w", p.Before, err)
+		return 0, fmt.Errorf("prune trace before %v: %w", before, err)
 	}
 	k, _ := res.RowsAffected()
-	return n + int(k), nil
+	return int(k), nil
 }
 
 // pruneOldestTrace deletes the oldest entries beyond keep, at most batch of them. They are
