@@ -18,6 +18,7 @@ import (
 	"github.com/pushlab/pushlab/fakefcm"
 	fcmserver "github.com/pushlab/pushlab/fakefcm/server"
 	"github.com/pushlab/pushlab/internal/duration"
+	"github.com/pushlab/pushlab/internal/pgtest"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/internal/testca"
 	"github.com/pushlab/pushlab/relay"
@@ -223,6 +224,39 @@ func TestTheStartedRelaysLogIsKept(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(b), "relay listening")
 	require.NotContains(t, string(b), loadAdminKey, "the admin key stays out of the log")
+}
+
+// TestAClusterKeepsEachNodesLog: with Nodes and RelayLogs, each node the run starts logs to a
+// file of its own, named for the node (node-1.log, node-2.log), on a throwaway PostgreSQL and an
+// embedded NATS as `pushsim load --nodes` runs them.
+func TestAClusterKeepsEachNodesLog(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the relay binary as a cluster")
+	}
+	if pgtest.Skipped() {
+		t.Skip(pgtest.SkipEnv + "=1: this test needs PostgreSQL")
+	}
+	bin, err := relayproc.Build(t.TempDir())
+	require.NoError(t, err)
+	logs := filepath.Join(t.TempDir(), "logs")
+	res, err := RunLive(t.Context(), Config{Devices: 10, Senders: 2, Rate: 10, Duration: time.Second, KillRatio: 0.5, Seed: 5,
+		RelayBin: bin, Nodes: 2, RelayLogs: logs})
+	require.NoError(t, err)
+	require.Zero(t, res.Errors, "first error: %s", res.FirstError)
+	require.Equal(t, 2, res.Nodes)
+	entries, err := os.ReadDir(logs)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	require.ElementsMatch(t, []string{"node-1.log", "node-2.log"}, names)
+	for _, name := range names {
+		b, err := os.ReadFile(filepath.Join(logs, name))
+		require.NoError(t, err)
+		require.Contains(t, string(b), "relay listening", name)
+		require.NotContains(t, string(b), loadAdminKey, "the admin key stays out of %s", name)
+	}
 }
 
 // TestARelayLogsFolderThatCannotBeMadeStopsTheRun: the run stops before any relay starts, and
