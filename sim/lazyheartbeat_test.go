@@ -142,3 +142,21 @@ func TestARestartTellsTheOldRelayNothing(t *testing.T) {
 	rd := old.TakeReady()
 	require.Empty(t, rd.Closes)
 }
+
+// TestIdlePhonesCostNoEvents: with lazy heartbeats, phones that stay logged in and say nothing
+// cost the world no event at all for as long as their heartbeats keep steady: the network
+// answers the pings, and the relay core parks their deadlines instead of waking for each.
+func TestIdlePhonesCostNoEvents(t *testing.T) {
+	w, d := testWorld(t, VirtualConfig{Seed: 3, LazyHeartbeats: true}, "alice", "bob")
+	d["alice"].Login(true)
+	d["bob"].Login(true)
+	w.run(5 * time.Minute)
+	before := w.Engine().Events()
+	w.run(time.Hour)
+	require.Zero(t, w.Engine().Events()-before, "events in an hour of two idle phones")
+	for _, name := range []string{"alice", "bob"} {
+		on, err := w.Online(testApp, name, name+"-phone")
+		require.NoError(t, err)
+		require.True(t, on, "%s is still online: the parked deadline did not close a live connection", name)
+	}
+}
