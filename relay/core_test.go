@@ -53,7 +53,8 @@ func TestKilledDeviceIsPushedAndOnlineDeviceGetsAFrame(t *testing.T) {
 	require.Empty(t, w.pushesTo("alice-phone"))
 
 	alice.kill()
-	bob.send("alice", "are you there?")
+	sent := bob.send("alice", "are you there?")
+	require.NotEmpty(t, sent.MsgID)
 	ps := w.pushesTo("alice-phone")
 	require.Len(t, ps, 1)
 	p := ps[0]
@@ -62,7 +63,9 @@ func TestKilledDeviceIsPushedAndOnlineDeviceGetsAFrame(t *testing.T) {
 	require.Equal(t, "c2c_bob", p.CollapseKey)
 	require.Equal(t, alice.token, p.Token)
 	require.Equal(t, testCert, p.CertificateID)
-	require.Equal(t, "c2c_bob", p.Data["conv"])
+	// The data keys are the contract with the app, spelled out here rather than through the
+	// relay.PushData constants, so that renaming one fails.
+	require.Equal(t, map[string]string{"conv": "c2c_bob", "seq": "2", "msgId": sent.MsgID, "sender": "bob"}, p.Data)
 	require.Equal(t, []uint64{2}, p.Seqs)
 
 	w.acceptAll(0)

@@ -24,9 +24,9 @@ var (
 
 // The data keys of a push, as counted against FCM's limit (fcmwire writes them).
 const (
-	keysFixed   = len("conv") + len("seq") + len("msgId") + len("sender") + len("badge")
-	keyExt      = len("ext")
-	keySummary  = len("summary")
+	keysFixed   = len(PushDataConv) + len(PushDataSeq) + len(PushDataMsgID) + len(PushDataSender) + len("badge")
+	keyExt      = len(PushDataExt)
+	keySummary  = len(PushDataSummary)
 	keysSilent  = len("title") + len("body") + len("channelId") // and the badge, counted above
 	keySound    = len("sound")
 	keyClickAct = len("clickAction")

@@ -232,6 +232,17 @@ func (c *Core) cancelHeld(d *device, reason, detail string) {
 	}
 }
 
+// The data keys of a push, which the app reads to open the conversation and sync it (a silent
+// push's rendering keys are fcmwire's).
+const (
+	PushDataConv    = "conv"    // the conversation; absent from a summary of several
+	PushDataSeq     = "seq"     // the newest message's sequence number
+	PushDataMsgID   = "msgId"   // the newest message's ID
+	PushDataSender  = "sender"  // who sent the newest message
+	PushDataExt     = "ext"     // the newest message's ext, when its sender set one
+	PushDataSummary = "summary" // a summary's count of messages
+)
+
 // buildPush makes the notification for one message, or a summary of several.
 func (c *Core) buildPush(d *device, msgs []StoredMsg) Push {
 	last := msgs[len(msgs)-1]
@@ -242,7 +253,7 @@ func (c *Core) buildPush(d *device, msgs []StoredMsg) Push {
 		TTL:               c.cfg.PushTTL,
 		NotificationCount: d.unread,
 		CollapseKey:       last.Conv,
-		Data:              map[string]string{"conv": last.Conv, "seq": itoa(last.Seq), "msgId": last.ID, "sender": last.From},
+		Data:              map[string]string{PushDataConv: last.Conv, PushDataSeq: itoa(last.Seq), PushDataMsgID: last.ID, PushDataSender: last.From},
 	}
 	for _, m := range msgs {
 		p.Seqs = append(p.Seqs, m.Seq)
@@ -274,7 +285,7 @@ func (c *Core) buildPush(d *device, msgs []StoredMsg) Push {
 			p.Body = lastOpts.Desc
 		}
 		if lastOpts.Ext != "" {
-			p.Data["ext"] = lastOpts.Ext
+			p.Data[PushDataExt] = lastOpts.Ext
 		}
 		return p
 	}
@@ -284,11 +295,11 @@ func (c *Core) buildPush(d *device, msgs []StoredMsg) Push {
 			// Several conversations: a tap opens the app's conversation list, not the last
 			// message's target.
 			p.CollapseKey = "summary"
-			delete(p.Data, "conv")
+			delete(p.Data, PushDataConv)
 			p.ClickAction = ""
 			break
 		}
 	}
-	p.Data["summary"] = itoa(uint64(len(msgs)))
+	p.Data[PushDataSummary] = itoa(uint64(len(msgs)))
 	return p
 }

@@ -278,12 +278,14 @@ func TestHeldMessagesKeepTheSummaryFirst(t *testing.T) {
 	require.Equal(t, epoch.Add(time.Minute), at, "the summary waits for the next token")
 	// A message arrives at the very moment the caps reopen, before the summary's timer ran.
 	w.now = at
-	bob.send("alice", "3")
+	last := bob.send("alice", "3")
 	w.advance(0)
 	ps := w.pushesTo("alice-phone")
 	require.Len(t, ps, 3)
 	require.Equal(t, [][]uint64{{1}, {2}, {3, 4}}, [][]uint64{ps[0].Seqs, ps[1].Seqs, ps[2].Seqs})
 	require.Equal(t, "2 new messages", ps[2].Body)
+	// A summary of one conversation names its newest message, and how many it covers.
+	require.Equal(t, map[string]string{"conv": "c2c_bob", "seq": "4", "msgId": last.MsgID, "sender": "bob", "summary": "2"}, ps[2].Data)
 }
 
 // TestPerMinuteAndPerHourCaps: each window cap lets n pushes through, holds the (n+1)th for the

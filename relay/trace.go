@@ -78,7 +78,7 @@ func (c *Core) tracePush(p Push, reason, name, detail string) {
 	e := TraceEntry{SDKAppID: p.Device.SDKAppID, UserID: p.Device.UserID, DeviceID: p.Device.DeviceID,
 		CertificateID: p.CertificateID, PushID: p.ID, Attempt: p.Attempt, FCMName: name, Reason: reason, Detail: detail}
 	if len(p.Seqs) == 1 {
-		e.Seq, e.MsgID = p.Seqs[0], p.Data["msgId"]
+		e.Seq, e.MsgID = p.Seqs[0], p.Data[PushDataMsgID]
 	} else {
 		e.Seqs = slices.Clone(p.Seqs)
 	}

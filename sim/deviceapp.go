@@ -282,7 +282,7 @@ func (d *Device) OnPush(l FCMLink, f fakefcm.DeviceFrame) {
 		return
 	}
 	m := f.Message
-	o := Observation{Kind: ObsPush, Detail: m.MessageID, Sent: time.UnixMilli(m.SentTime).UTC(), Conv: m.Data["conv"],
+	o := Observation{Kind: ObsPush, Detail: m.MessageID, Sent: time.UnixMilli(m.SentTime).UTC(), Conv: m.Data[relay.PushDataConv],
 		CollapseKey: m.CollapseKey, Data: m.Data}
 	if !d.cfg.Lean {
 		// A kept observation outlives the message: it gets its own copy of the data. A lean

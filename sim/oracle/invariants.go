@@ -294,7 +294,7 @@ func (m *model) wantContent(d *device, cert int64, seqs []uint64) (relay.Push, b
 	last := msgs[len(msgs)-1]
 	opts := last.PushOptions()
 	want := relay.Push{NotificationCount: d.unread, CollapseKey: last.Conv,
-		Data:      map[string]string{"conv": last.Conv, "seq": strconv.FormatUint(last.Seq, 10), "msgId": last.ID, "sender": last.From},
+		Data:      map[string]string{relay.PushDataConv: last.Conv, relay.PushDataSeq: strconv.FormatUint(last.Seq, 10), relay.PushDataMsgID: last.ID, relay.PushDataSender: last.From},
 		ChannelID: cmp.Or(opts.Android.ChannelID, m.channels[cert]), Sound: opts.Android.Sound,
 		ClickAction: opts.Android.ClickAction,
 		Silent:      !slices.ContainsFunc(msgs, func(x relay.StoredMsg) bool { return !x.PushOptions().Silent })}
@@ -310,7 +310,7 @@ func (m *model) wantContent(d *device, cert int64, seqs []uint64) (relay.Push, b
 			m.reach.NicknameTitle++
 		}
 		if opts.Ext != "" {
-			want.Data["ext"] = opts.Ext
+			want.Data[relay.PushDataExt] = opts.Ext
 		}
 		return want, true
 	}
@@ -320,10 +320,10 @@ func (m *model) wantContent(d *device, cert int64, seqs []uint64) (relay.Push, b
 	}
 	if slices.ContainsFunc(msgs, func(x relay.StoredMsg) bool { return x.Conv != last.Conv }) {
 		want.CollapseKey = "summary"
-		delete(want.Data, "conv")
+		delete(want.Data, relay.PushDataConv)
 		want.ClickAction = "" // several conversations: the app opens its conversation list
 	}
-	want.Data["summary"] = strconv.Itoa(len(msgs))
+	want.Data[relay.PushDataSummary] = strconv.Itoa(len(msgs))
 	return want, true
 }
 

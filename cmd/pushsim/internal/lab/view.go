@@ -104,7 +104,7 @@ func (l *Lab) phoneView(p *phone) phoneView {
 		case sim.ObsToken:
 			v.Token = o.Detail
 		case sim.ObsPush:
-			seq, _ := strconv.ParseUint(o.Data["seq"], 10, 64)
+			seq, _ := strconv.ParseUint(o.Data[relay.PushDataSeq], 10, 64)
 			v.Badge = o.Badge
 			v.Notifications = append(v.Notifications, itemView{CSRF: l.csrf, Phone: p.ID, Obs: i, At: l.at(o.At), Kind: "notification", Seq: seq,
 				What: describe(o), Badge: o.Badge, Reasons: strings.Join(reasons[seq], ", "),
