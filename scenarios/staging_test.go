@@ -40,7 +40,8 @@ func startStaging(t *testing.T) *staging {
 	require.NoError(t, st.Admin.PutApp(ctx, relay.AppConfig{SDKAppID: stagingApp, SecretKey: secret.New(stagingSecret)}))
 	creds, err := st.Control.CreateProject(ctx, control.CreateProjectRequest{ProjectID: "staging", PackageNames: []string{DefaultPackage}})
 	require.NoError(t, err)
-	require.NoError(t, st.Admin.PutCertificate(ctx, stagingApp, stagingCert, DefaultPackage, creds.ServiceAccount, "", st.FCMURL))
+	require.NoError(t, st.Admin.PutCertificate(ctx, relay.Certificate{SDKAppID: stagingApp, ID: stagingCert, PackageName: DefaultPackage,
+		ServiceAccount: secret.New(string(creds.ServiceAccount)), Endpoint: st.FCMURL}))
 	tok, err := st.Control.RegisterDevice(ctx, creds.SenderID, DefaultPackage)
 	require.NoError(t, err)
 	return &staging{stack: st, token: tok, remote: &live.Remote{RelayURL: st.RelayURL, AdminKey: st.AdminKey},

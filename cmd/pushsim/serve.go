@@ -58,7 +58,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := st.Admin.PutApp(ctx, app); err != nil {
 		return err
 	}
-	if err := st.Admin.PutCertificate(ctx, scenarios.DefaultSDKAppID, scenarios.DefaultCertificate, scenarios.DefaultPackage, creds.ServiceAccount, "", st.FCMURL); err != nil {
+	if err := st.Admin.PutCertificate(ctx, relay.Certificate{SDKAppID: scenarios.DefaultSDKAppID, ID: scenarios.DefaultCertificate,
+		PackageName: scenarios.DefaultPackage, ServiceAccount: secret.New(string(creds.ServiceAccount)), Endpoint: st.FCMURL}); err != nil {
 		return err
 	}
 	labURL := ""

@@ -253,7 +253,8 @@ func TestClusterSurvivesSIGKILLOfANode(t *testing.T) {
 	b.admin = admin // what waitPush reads the push trace through
 	caps := relay.Caps{PerMinute: 1_000_000, PerHour: 1_000_000, Burst: 1_000_000, Refill: duration.Of(time.Millisecond)}
 	require.NoError(t, admin.PutApp(ctx, relay.AppConfig{SDKAppID: crashApp, Name: "Crash", SecretKey: secret.New(crashAppSecret), LoginPolicy: relay.PolicySingle, Caps: caps}))
-	require.NoError(t, admin.PutCertificate(ctx, crashApp, v1Cert, "com.example.im", b.creds.ServiceAccount, "", fcm.URL))
+	require.NoError(t, admin.PutCertificate(ctx, relay.Certificate{SDKAppID: crashApp, ID: v1Cert, PackageName: "com.example.im",
+		ServiceAccount: secret.New(string(b.creds.ServiceAccount)), Endpoint: fcm.URL}))
 	for _, id := range b.nodes {
 		require.Eventually(t, func() bool {
 			var v relay.CertificateView

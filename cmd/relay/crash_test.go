@@ -267,8 +267,10 @@ func relaySurvivesSIGKILL(t *testing.T, b *crashBench) {
 	// wait for her bucket to refill (caps are stored too).
 	caps := relay.Caps{PerMinute: 1_000_000, PerHour: 1_000_000, Burst: 1_000_000, Refill: duration.Of(time.Millisecond)}
 	require.NoError(t, b.admin.PutApp(ctx, relay.AppConfig{SDKAppID: crashApp, Name: "Crash", SecretKey: secret.New(crashAppSecret), LoginPolicy: relay.PolicyMulti, Caps: caps}))
-	require.NoError(t, b.admin.PutCertificate(ctx, crashApp, v1Cert, "com.example.im", b.creds.ServiceAccount, "", fcm.URL))
-	require.NoError(t, b.admin.PutCertificate(ctx, crashApp, legacyCert, "com.example.im", nil, b.creds.ServerKey, fcm.URL))
+	require.NoError(t, b.admin.PutCertificate(ctx, relay.Certificate{SDKAppID: crashApp, ID: v1Cert, PackageName: "com.example.im",
+		ServiceAccount: secret.New(string(b.creds.ServiceAccount)), Endpoint: fcm.URL}))
+	require.NoError(t, b.admin.PutCertificate(ctx, relay.Certificate{SDKAppID: crashApp, ID: legacyCert, PackageName: "com.example.im",
+		ServerKey: secret.New(b.creds.ServerKey), Endpoint: fcm.URL}))
 
 	// kate and luke kill their apps before the crash; alice and carol are online when it comes;
 	// bob, dan and eve send.

@@ -111,8 +111,10 @@ func TestRelayBinaryOverTLS(t *testing.T) {
 	require.Equal(t, leaf.Serial, servedSerial(t, b.proc.URL, ca))
 
 	require.NoError(t, b.admin.PutApp(ctx, relay.AppConfig{SDKAppID: crashApp, Name: "TLS", SecretKey: secret.New(crashAppSecret)}))
-	require.NoError(t, b.admin.PutCertificate(ctx, crashApp, v1Cert, "com.example.im", b.creds.ServiceAccount, "", fcm.URL))
-	require.NoError(t, b.admin.PutCertificate(ctx, crashApp, legacyCert, "com.example.im", nil, b.creds.ServerKey, fcm.URL))
+	require.NoError(t, b.admin.PutCertificate(ctx, relay.Certificate{SDKAppID: crashApp, ID: v1Cert, PackageName: "com.example.im",
+		ServiceAccount: secret.New(string(b.creds.ServiceAccount)), Endpoint: fcm.URL}))
+	require.NoError(t, b.admin.PutCertificate(ctx, relay.Certificate{SDKAppID: crashApp, ID: legacyCert, PackageName: "com.example.im",
+		ServerKey: secret.New(b.creds.ServerKey), Endpoint: fcm.URL}))
 	kate, luke, bob := b.phone("kate", "kate-phone", v1Cert), b.phone("luke", "luke-phone", legacyCert), b.phone("bob", "bob-phone", v1Cert)
 	for _, p := range []*phone{kate, luke, bob} {
 		b.launch(p, 0)

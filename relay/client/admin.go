@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -94,24 +95,21 @@ func (a *Admin) PutApp(ctx context.Context, cfg relay.AppConfig) error {
 	return err
 }
 
-// PutCertificate creates a certificate, or replaces it if it exists. serviceAccount is the
-// key file's JSON (empty for a legacy certificate with serverKey).
-func (a *Admin) PutCertificate(ctx context.Context, app uint64, id int64, pkg string, serviceAccount json.RawMessage, serverKey, endpoint string) error {
-	return a.PutCertificateWithChannel(ctx, app, id, pkg, serviceAccount, serverKey, endpoint, "")
-}
-
-// PutCertificateWithChannel is PutCertificate with the certificate's default Android
-// notification channel (empty: none).
-func (a *Admin) PutCertificateWithChannel(ctx context.Context, app uint64, id int64, pkg string, serviceAccount json.RawMessage, serverKey, endpoint, channelID string) error {
-	body := map[string]any{"id": id, "platform": "google", "packageName": pkg, "endpoint": endpoint, "channelId": channelID}
-	if len(serviceAccount) > 0 {
-		body["serviceAccount"] = serviceAccount
+// PutCertificate creates cert, or replaces it if it exists: its app, ID, package name, sender
+// ID, credentials (the service account's key file as JSON, or a legacy server key), endpoint and
+// default Android notification channel. Its platform is "google" when unset; its status and
+// check are the relay's to say.
+func (a *Admin) PutCertificate(ctx context.Context, cert relay.Certificate) error {
+	body := map[string]any{"id": cert.ID, "platform": cmp.Or(cert.Platform, "google"), "packageName": cert.PackageName,
+		"senderId": cert.SenderID, "endpoint": cert.Endpoint, "channelId": cert.ChannelID}
+	if !cert.ServiceAccount.IsZero() {
+		body["serviceAccount"] = json.RawMessage(cert.ServiceAccount.Reveal())
 	} else {
-		body["serverKey"] = serverKey
+		body["serverKey"] = cert.ServerKey.Reveal()
 	}
-	err := a.Do(ctx, http.MethodPost, CertificatesPath(app), body, nil)
+	err := a.Do(ctx, http.MethodPost, CertificatesPath(cert.SDKAppID), body, nil)
 	if ae := (*AdminError)(nil); errors.As(err, &ae) && ae.Status == http.StatusConflict {
-		return a.Do(ctx, http.MethodPut, CertificatePath(app, id), body, nil)
+		return a.Do(ctx, http.MethodPut, CertificatePath(cert.SDKAppID, cert.ID), body, nil)
 	}
 	return err
 }

@@ -102,3 +102,48 @@ func TestConnectionsEndCleanlyHoweverTheyEnd(t *testing.T) {
 		ln.Close()
 	})
 }
+
+// TestPutCertificateCreatesThenReplaces: PutCertificate sends a relay.Certificate's fields —
+// credentials, sender ID, endpoint, channel — creating the certificate, and replaces it when it
+// exists (the relay answers the create 409); the relay shows the secrets masked.
+func TestPutCertificateCreatesThenReplaces(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		ln := memnet.Listen()
+		srv, err := server.New(ctx, server.Config{Store: relay.NewMemoryStore(), Sender: nopSender{}, AdminKey: secret.New(adminKey)})
+		require.NoError(t, err)
+		hs := httpserver.New(srv.Handler())
+		go hs.Serve(ln)
+		defer func() {
+			srv.Close()
+			_ = hs.Shutdown(ctx)
+			ln.Close()
+		}()
+		admin := &client.Admin{BaseURL: "http://relay.test", Key: adminKey, HTTP: ln.HTTPClient()}
+		require.NoError(t, admin.PutApp(ctx, relay.AppConfig{SDKAppID: appID, SecretKey: secret.New(appSecret)}))
+		certs := func() []relay.CertificateView {
+			var out struct{ Certificates []relay.CertificateView }
+			require.NoError(t, admin.Do(ctx, http.MethodGet, client.CertificatesPath(appID), nil, &out))
+			return out.Certificates
+		}
+
+		const serviceAccount = `{"type":"service_account","project_id":"demo","private_key_id":"abcd0123456789",` +
+			`"private_key":"-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n","client_email":"relay@demo.iam.gserviceaccount.com"}`
+		require.NoError(t, admin.PutCertificate(ctx, relay.Certificate{SDKAppID: appID, ID: 7, PackageName: "com.example.im",
+			SenderID: "123456789012", ServiceAccount: secret.New(serviceAccount), Endpoint: "http://fcm.test", ChannelID: "messages"}))
+		got := certs()
+		require.Len(t, got, 1)
+		require.Equal(t, relay.CertificateView{ID: 7, SDKAppID: appID, Platform: "google", PackageName: "com.example.im",
+			SenderID: "123456789012", API: "v1", ProjectID: "demo", ClientEmail: "relay@demo.iam.gserviceaccount.com", KeyID: "abcd…",
+			Endpoint: "http://fcm.test", ChannelID: "messages", Check: relay.CertCheck{Status: "unchecked"}}, got[0])
+
+		require.NoError(t, admin.PutCertificate(ctx, relay.Certificate{SDKAppID: appID, ID: 7, PackageName: "com.example.im",
+			ServerKey: secret.New("AAAA-legacy-server-key-0123")}))
+		got = certs()
+		require.Len(t, got, 1)
+		require.Equal(t, "legacy", got[0].API)
+		require.Equal(t, "0123", got[0].ServerKey[len(got[0].ServerKey)-4:])
+		require.NotContains(t, got[0].ServerKey, "AAAA-legacy", "masked")
+		require.Empty(t, got[0].ChannelID, "a replacement is the whole certificate")
+	})
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/fakefcm/control"
+	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/relay/client"
 	"github.com/pushlab/pushlab/sim"
@@ -348,9 +349,11 @@ func (w *World) AddCertificate(c sim.CertificateSpec) (string, error) {
 	w.projects = append(w.projects, project)
 	w.mu.Unlock()
 	if c.API == "legacy" {
-		err = w.admin.PutCertificateWithChannel(w.ctx, w.app(c.SDKAppID), id, c.PackageName, nil, creds.ServerKey, w.fcmURL, c.ChannelID)
+		err = w.admin.PutCertificate(w.ctx, relay.Certificate{SDKAppID: w.app(c.SDKAppID), ID: id, PackageName: c.PackageName,
+			ServerKey: secret.New(creds.ServerKey), Endpoint: w.fcmURL, ChannelID: c.ChannelID})
 	} else {
-		err = w.admin.PutCertificateWithChannel(w.ctx, w.app(c.SDKAppID), id, c.PackageName, creds.ServiceAccount, "", w.fcmURL, c.ChannelID)
+		err = w.admin.PutCertificate(w.ctx, relay.Certificate{SDKAppID: w.app(c.SDKAppID), ID: id, PackageName: c.PackageName,
+			ServiceAccount: secret.New(string(creds.ServiceAccount)), Endpoint: w.fcmURL, ChannelID: c.ChannelID})
 	}
 	return creds.SenderID, err
 }

@@ -63,7 +63,8 @@ func startLabIn(t *testing.T, wrap func(sim.World) sim.World) *testLab {
 	require.NoError(t, err)
 	app := relay.AppConfig{SDKAppID: scenarios.DefaultSDKAppID, Name: "lab", SecretKey: secret.New(testAppSecret)}
 	require.NoError(t, st.Admin.PutApp(ctx, app))
-	require.NoError(t, st.Admin.PutCertificate(ctx, app.SDKAppID, scenarios.DefaultCertificate, scenarios.DefaultPackage, creds.ServiceAccount, "", st.FCMURL))
+	require.NoError(t, st.Admin.PutCertificate(ctx, relay.Certificate{SDKAppID: app.SDKAppID, ID: scenarios.DefaultCertificate,
+		PackageName: scenarios.DefaultPackage, ServiceAccount: secret.New(string(creds.ServiceAccount)), Endpoint: st.FCMURL}))
 	w, err := live.Open(ctx, live.Config{Stack: st, Seed: 1})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, w.Close()) })
