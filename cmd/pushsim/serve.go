@@ -58,7 +58,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := st.Admin.PutApp(ctx, app); err != nil {
 		return err
 	}
-	if err := st.Admin.PutCertificate(ctx, relay.Certificate{SDKAppID: scenarios.DefaultSDKAppID, ID: scenarios.DefaultCertificate,
+	if err := st.Admin.PutCertificate(ctx, relay.Certificate{SDKAppID: scenarios.DefaultSDKAppID, ID: scenarios.DefaultCertificate, SenderID: creds.SenderID,
 		PackageName: scenarios.DefaultPackage, ServiceAccount: secret.New(string(creds.ServiceAccount)), Endpoint: st.FCMURL}); err != nil {
 		return err
 	}

@@ -103,7 +103,11 @@ func (a *Admin) PutCertificate(ctx context.Context, cert relay.Certificate) erro
 	body := map[string]any{"id": cert.ID, "platform": cmp.Or(cert.Platform, "google"), "packageName": cert.PackageName,
 		"senderId": cert.SenderID, "endpoint": cert.Endpoint, "channelId": cert.ChannelID}
 	if !cert.ServiceAccount.IsZero() {
-		body["serviceAccount"] = json.RawMessage(cert.ServiceAccount.Reveal())
+		sa := json.RawMessage(cert.ServiceAccount.Reveal())
+		if !json.Valid(sa) {
+			return fmt.Errorf("put certificate %d of app %d: serviceAccount is not JSON: give the key file's contents", cert.ID, cert.SDKAppID)
+		}
+		body["serviceAccount"] = sa
 	} else {
 		body["serverKey"] = cert.ServerKey.Reveal()
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -141,9 +142,14 @@ func TestPutCertificateCreatesThenReplaces(t *testing.T) {
 			ServerKey: secret.New("AAAA-legacy-server-key-0123")}))
 		got = certs()
 		require.Len(t, got, 1)
-		require.Equal(t, "legacy", got[0].API)
-		require.Equal(t, "0123", got[0].ServerKey[len(got[0].ServerKey)-4:])
+		require.True(t, strings.HasSuffix(got[0].ServerKey, "0123"), "masked to its last characters: %q", got[0].ServerKey)
 		require.NotContains(t, got[0].ServerKey, "AAAA-legacy", "masked")
-		require.Empty(t, got[0].ChannelID, "a replacement is the whole certificate")
+		// A replacement is the whole certificate: no sender ID, endpoint or channel left over.
+		require.Equal(t, relay.CertificateView{ID: 7, SDKAppID: appID, Platform: "google", PackageName: "com.example.im", API: "legacy",
+			ServerKey: got[0].ServerKey, Check: got[0].Check}, got[0]) // the check: a legacy key meant for Google fails it
+
+		err = admin.PutCertificate(ctx, relay.Certificate{SDKAppID: appID, ID: 8, PackageName: "com.example.im", ServiceAccount: secret.New("not json")})
+		require.ErrorContains(t, err, "put certificate 8 of app 1400000001: serviceAccount is not JSON")
+		require.NotContains(t, err.Error(), "not json", "the credentials stay out of the error")
 	})
 }

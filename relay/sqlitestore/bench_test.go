@@ -97,7 +97,7 @@ func (t *pushTraffic) batch(n int) []relay.Record {
 	for _, p := range t.last {
 		recs = append(recs, relay.DeletePush{ID: p.ID})
 		trace = append(trace, relay.TraceEntry{Time: t.at, SDKAppID: p.Device.SDKAppID, UserID: p.Device.UserID,
-			DeviceID: p.Device.DeviceID, CertificateID: p.CertificateID, Seq: p.Seqs[0], MsgID: p.Data["msgId"],
+			DeviceID: p.Device.DeviceID, CertificateID: p.CertificateID, Seq: p.Seqs[0], MsgID: p.Data[relay.PushDataMsgID],
 			Reason: "fcm-ok", PushID: p.ID, Attempt: 1, FCMName: fmt.Sprintf("projects/demo/messages/%d", p.ID)})
 	}
 	t.last = t.last[:0]

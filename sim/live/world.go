@@ -349,10 +349,10 @@ func (w *World) AddCertificate(c sim.CertificateSpec) (string, error) {
 	w.projects = append(w.projects, project)
 	w.mu.Unlock()
 	if c.API == "legacy" {
-		err = w.admin.PutCertificate(w.ctx, relay.Certificate{SDKAppID: w.app(c.SDKAppID), ID: id, PackageName: c.PackageName,
+		err = w.admin.PutCertificate(w.ctx, relay.Certificate{SDKAppID: w.app(c.SDKAppID), ID: id, PackageName: c.PackageName, SenderID: creds.SenderID,
 			ServerKey: secret.New(creds.ServerKey), Endpoint: w.fcmURL, ChannelID: c.ChannelID})
 	} else {
-		err = w.admin.PutCertificate(w.ctx, relay.Certificate{SDKAppID: w.app(c.SDKAppID), ID: id, PackageName: c.PackageName,
+		err = w.admin.PutCertificate(w.ctx, relay.Certificate{SDKAppID: w.app(c.SDKAppID), ID: id, PackageName: c.PackageName, SenderID: creds.SenderID,
 			ServiceAccount: secret.New(string(creds.ServiceAccount)), Endpoint: w.fcmURL, ChannelID: c.ChannelID})
 	}
 	return creds.SenderID, err

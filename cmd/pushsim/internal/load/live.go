@@ -295,7 +295,7 @@ func startServers(ctx context.Context, cfg Config, rng *rand.Rand) (*servers, er
 		return nil, fmt.Errorf("create the load's fakefcm project: %w", err)
 	}
 	s.senderID = creds.SenderID
-	if err := s.admin.PutCertificate(ctx, relay.Certificate{SDKAppID: s.app, ID: s.cert, PackageName: loadPackage,
+	if err := s.admin.PutCertificate(ctx, relay.Certificate{SDKAppID: s.app, ID: s.cert, PackageName: loadPackage, SenderID: creds.SenderID,
 		ServiceAccount: secret.New(string(creds.ServiceAccount)), Endpoint: s.fcmURL}); err != nil {
 		s.close()
 		return nil, fmt.Errorf("register the load's certificate: %w", err)
