@@ -255,6 +255,16 @@ func TestAClusterKeepsEachNodesLog(t *testing.T) {
 		b, err := os.ReadFile(filepath.Join(logs, name))
 		require.NoError(t, err)
 		require.Contains(t, string(b), "relay listening", name)
+		// Each file is its own node's: the node's start names it (JSON lines, one a record).
+		node := strings.TrimSuffix(name, ".log")
+		started := false
+		for line := range strings.Lines(string(b)) {
+			if strings.Contains(line, `"msg":"relay cluster node started"`) {
+				require.Contains(t, line, `"node":"`+node+`"`, name)
+				started = true
+			}
+		}
+		require.True(t, started, "%s logs its node's start", name)
 		require.NotContains(t, string(b), loadAdminKey, "the admin key stays out of %s", name)
 	}
 }
