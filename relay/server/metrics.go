@@ -41,17 +41,8 @@ func newMetrics(s *Server) *metrics {
 			Name: "relay_store_write_seconds", Help: "Time the store took to write one batch of the loop, from encoding its rows to its commit.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 	}
-	gauge := func(name, help string, f func(relay.Stats) int) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
-			return float64(f(s.gaugeStats()))
-		})
-	}
 	m.reg.MustRegister(m.connections, m.messages, m.decisions, m.fcmAnswers, m.fcmLatency, m.busy, m.storeWrite,
-		gauge("relay_logged_in_devices", "Devices logged in (online or killed).", func(st relay.Stats) int { return st.LoggedIn }),
-		gauge("relay_online_devices", "Logged-in devices with a live connection.", func(st relay.Stats) int { return st.Online }),
-		gauge("relay_pending_pushes", "Pushes sent and not finished (in flight or waiting to be retried).", func(st relay.Stats) int { return st.PendingPushes }),
-		prometheus.NewGoCollector(),
-	)
+		newCoreGauges(s.scrapeStats), prometheus.NewGoCollector())
 	for _, status := range []string{relay.CheckUnchecked, relay.CheckOK, relay.CheckFailed} {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "relay_certificates",
 			Help:        "Certificates by the status of their credentials' check (unchecked, ok, failed).",
@@ -60,6 +51,36 @@ func newMetrics(s *Server) *metrics {
 		}))
 	}
 	return m
+}
+
+// coreGauges are the gauges of what the core holds — devices logged in and online, pushes
+// pending — counted once for each scrape, so that one scrape's gauges agree with each other.
+type coreGauges struct {
+	count                     func() relay.Stats
+	loggedIn, online, pending *prometheus.Desc
+}
+
+func newCoreGauges(count func() relay.Stats) coreGauges {
+	return coreGauges{count: count,
+		loggedIn: prometheus.NewDesc("relay_logged_in_devices", "Devices logged in (online or killed).", nil, nil),
+		online:   prometheus.NewDesc("relay_online_devices", "Logged-in devices with a live connection.", nil, nil),
+		pending:  prometheus.NewDesc("relay_pending_pushes", "Pushes sent and not finished (in flight or waiting to be retried).", nil, nil),
+	}
+}
+
+// Describe sends the gauges' descriptions.
+func (g coreGauges) Describe(ch chan<- *prometheus.Desc) {
+	ch <- g.loggedIn
+	ch <- g.online
+	ch <- g.pending
+}
+
+// Collect counts once and sends the gauges.
+func (g coreGauges) Collect(ch chan<- prometheus.Metric) {
+	st := g.count()
+	ch <- prometheus.MustNewConstMetric(g.loggedIn, prometheus.GaugeValue, float64(st.LoggedIn))
+	ch <- prometheus.MustNewConstMetric(g.online, prometheus.GaugeValue, float64(st.Online))
+	ch <- prometheus.MustNewConstMetric(g.pending, prometheus.GaugeValue, float64(st.PendingPushes))
 }
 
 // observe counts what a Ready's records and trace entries say.

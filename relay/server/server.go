@@ -117,11 +117,9 @@ type Server struct {
 	// admission is the admission rule's verdict for the batch being taken in (overload.go).
 	admission admission
 
-	// stats are the core's counts the gauges last read, taken at statsAt (gaugeStats); statsMu
-	// guards both.
+	// stats are the core's counts the gauges last read (scrapeStats), under statsMu.
 	stats   relay.Stats
 	statsMu sync.Mutex
-	statsAt time.Time
 	// certChecks counts certificates by their check's status, refreshed when certificates change.
 	certChecks atomic.Pointer[map[string]int]
 
@@ -573,21 +571,18 @@ func (s *Server) nextWake() (time.Time, bool) {
 	return s.core.NextWake()
 }
 
-// gaugeStats is the core's counts for the gauges, counted by the loop when a scrape asks for
-// them: the count walks every user, and counting four times a second took 8 % of the relay's CPU
-// at 1,500 msg/s (2026-12-06), too much to spend for nobody. One scrape's gauges share a count (statsFresh); when the
+// scrapeStats is the core's counts for the gauges, counted by the loop when a scrape asks for
+// them (once a scrape, coreGauges): the count walks every user, and counting four times a second
+// took 8 % of the relay's CPU at 1,500 msg/s (2026-12-06), too much to spend for nobody. When the
 // loop cannot answer within statsWait (stopped, or far behind), the last counts are given.
-func (s *Server) gaugeStats() relay.Stats {
+func (s *Server) scrapeStats() relay.Stats {
 	s.statsMu.Lock()
 	defer s.statsMu.Unlock()
-	if s.statsAt.IsZero() || time.Since(s.statsAt) >= statsFresh {
-		ctx, cancel := context.WithTimeout(context.Background(), statsWait)
-		v, err := s.call(ctx, func(time.Time) (any, error) { return s.coreStats(), nil })
-		cancel()
-		if st, ok := v.(relay.Stats); ok && err == nil {
-			s.stats = st
-			s.statsAt = time.Now()
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), statsWait)
+	defer cancel()
+	v, err := s.call(ctx, func(time.Time) (any, error) { return s.coreStats(), nil })
+	if st, ok := v.(relay.Stats); ok && err == nil {
+		s.stats = st
 	}
 	return s.stats
 }
@@ -769,9 +764,6 @@ const eventQueue = 4096
 // maxBatch bounds the events one store transaction covers: more per batch means fewer commits
 // under load, at the price of a longer wait for the first event's effects.
 const maxBatch = 1024
-
-// statsFresh is how long the gauges' counts are reused: one scrape reads several gauges.
-const statsFresh = 100 * time.Millisecond
 
 // statsWait bounds how long a scrape waits for the loop to count: past it, the last counts.
 const statsWait = 2 * time.Second
