@@ -45,19 +45,42 @@ func (nopSender) Send(_ context.Context, p relay.Push) relay.PushResult {
 	return relay.PushResult{ID: p.ID, Name: fmt.Sprint(p.ID)}
 }
 
+// memRelay is a relay served in memory (inside a synctest bubble), with an admin client.
+type memRelay struct {
+	srv   *server.Server
+	hs    *http.Server
+	ln    *memnet.Listener
+	admin *client.Admin
+}
+
+// startMemRelay serves a relay on a memory store that accepts every push, and creates the app.
+func startMemRelay(t *testing.T) memRelay {
+	t.Helper()
+	ln := memnet.Listen()
+	srv, err := server.New(context.Background(), server.Config{Store: relay.NewMemoryStore(), Sender: nopSender{}, AdminKey: secret.New(adminKey)})
+	require.NoError(t, err)
+	hs := httpserver.New(srv.Handler())
+	go hs.Serve(ln)
+	r := memRelay{srv: srv, hs: hs, ln: ln, admin: &client.Admin{BaseURL: "http://relay.test", Key: adminKey, HTTP: ln.HTTPClient()}}
+	require.NoError(t, r.admin.PutApp(context.Background(), relay.AppConfig{SDKAppID: appID, SecretKey: secret.New(appSecret), LoginPolicy: relay.PolicyMulti}))
+	return r
+}
+
+// stop closes the relay, its HTTP server and its listener.
+func (r memRelay) stop() {
+	r.srv.Close()
+	_ = r.hs.Shutdown(context.Background())
+	r.ln.Close()
+}
+
 // TestConnectionsEndCleanlyHoweverTheyEnd: a connection closed by the client (Close, Drop), by
 // the relay (a kick), or by the relay going away, ends its reader, fails its pending and later
 // requests with ErrClosed, and closes Events; the admin client answers refusals as AdminError.
 func TestConnectionsEndCleanlyHoweverTheyEnd(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		ln := memnet.Listen()
-		srv, err := server.New(ctx, server.Config{Store: relay.NewMemoryStore(), Sender: nopSender{}, AdminKey: secret.New(adminKey)})
-		require.NoError(t, err)
-		hs := httpserver.New(srv.Handler())
-		go hs.Serve(ln)
-		admin := &client.Admin{BaseURL: "http://relay.test", Key: adminKey, HTTP: ln.HTTPClient()}
-		require.NoError(t, admin.PutApp(ctx, relay.AppConfig{SDKAppID: appID, SecretKey: secret.New(appSecret), LoginPolicy: relay.PolicyMulti}))
+		r := startMemRelay(t)
+		srv, hs, ln, admin := r.srv, r.hs, r.ln, r.admin
 		var ae *client.AdminError
 		require.True(t, errors.As((&client.Admin{BaseURL: admin.BaseURL, Key: "wrong-key-0123456789", HTTP: admin.HTTP}).PutApp(ctx,
 			relay.AppConfig{SDKAppID: 5, SecretKey: secret.New(appSecret)}), &ae))
@@ -110,18 +133,9 @@ func TestConnectionsEndCleanlyHoweverTheyEnd(t *testing.T) {
 func TestPutCertificateCreatesThenReplaces(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		ln := memnet.Listen()
-		srv, err := server.New(ctx, server.Config{Store: relay.NewMemoryStore(), Sender: nopSender{}, AdminKey: secret.New(adminKey)})
-		require.NoError(t, err)
-		hs := httpserver.New(srv.Handler())
-		go hs.Serve(ln)
-		defer func() {
-			srv.Close()
-			_ = hs.Shutdown(ctx)
-			ln.Close()
-		}()
-		admin := &client.Admin{BaseURL: "http://relay.test", Key: adminKey, HTTP: ln.HTTPClient()}
-		require.NoError(t, admin.PutApp(ctx, relay.AppConfig{SDKAppID: appID, SecretKey: secret.New(appSecret)}))
+		r := startMemRelay(t)
+		defer r.stop()
+		admin := r.admin
 		certs := func() []relay.CertificateView {
 			var out struct{ Certificates []relay.CertificateView }
 			require.NoError(t, admin.Do(ctx, http.MethodGet, client.CertificatesPath(appID), nil, &out))
@@ -148,7 +162,7 @@ func TestPutCertificateCreatesThenReplaces(t *testing.T) {
 		require.Equal(t, relay.CertificateView{ID: 7, SDKAppID: appID, Platform: "google", PackageName: "com.example.im", API: "legacy",
 			ServerKey: got[0].ServerKey, Check: got[0].Check}, got[0]) // the check: a legacy key meant for Google fails it
 
-		err = admin.PutCertificate(ctx, relay.Certificate{SDKAppID: appID, ID: 8, PackageName: "com.example.im", ServiceAccount: secret.New("not json")})
+		err := admin.PutCertificate(ctx, relay.Certificate{SDKAppID: appID, ID: 8, PackageName: "com.example.im", ServiceAccount: secret.New("not json")})
 		require.ErrorContains(t, err, "put certificate 8 of app 1400000001: serviceAccount is not JSON")
 		require.NotContains(t, err.Error(), "not json", "the credentials stay out of the error")
 	})
