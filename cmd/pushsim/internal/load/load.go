@@ -14,6 +14,7 @@ import (
 	"math"
 	"os/exec"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -132,6 +133,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("nodes %d: a cluster is started by the run; --relay names a relay already running", c.Nodes)
 	case c.Nodes >= 2 && c.MemoryStore:
 		return fmt.Errorf("nodes %d: a cluster keeps its state in PostgreSQL, shared by the nodes; --memory-store is for one relay", c.Nodes)
+	case c.RelayURL != "" && len(c.startedRelaySettings()) > 0:
+		return fmt.Errorf("%s: settings of the relays the run starts; RelayURL names a relay already running", strings.Join(c.startedRelaySettings(), ", "))
 	case c.Nodes < 2 && (c.Postgres != "" || c.NATS != ""):
 		return fmt.Errorf("--postgres and --nats are the servers of a cluster: give --nodes N (N ≥ 2) too")
 	case c.Procs < 0:
@@ -140,6 +143,23 @@ func (c Config) Validate() error {
 		return fmt.Errorf("load processes %d: a worker process cannot be handed a TLS configuration; trust the CA through SSL_CERT_FILE instead", c.Procs)
 	}
 	return nil
+}
+
+// startedRelaySettings names the settings made in c that are about the relays RunLive starts
+// itself: neither a run against a relay already running (RelayURL) nor one on a world can
+// honour them.
+func (c Config) startedRelaySettings() []string {
+	var set []string
+	for _, s := range []struct {
+		name string
+		made bool
+	}{{"RelayBin", c.RelayBin != ""}, {"MemoryStore", c.MemoryStore}, {"RelayLogs", c.RelayLogs != ""},
+		{"Nodes", c.Nodes >= 2}, {"Postgres", c.Postgres != ""}, {"NATS", c.NATS != ""}} {
+		if s.made {
+			set = append(set, s.name)
+		}
+	}
+	return set
 }
 
 // fdHeadroom is how many of a process's open files are kept for other than phones: HTTP

@@ -136,8 +136,27 @@ func TestConfigRefusesWhatCannotWork(t *testing.T) {
 	for _, c := range []Config{{KillRatio: 2}, {Rate: -1}, {Devices: -1}, {Sources: 300}, {RelayURL: "http://x"},
 		{Procs: -1}, {Procs: 2, TLS: &tls.Config{}}, {Nodes: -1},
 		{Nodes: 3, RelayURL: "http://r", FCMURL: "http://f"}, {Nodes: 3, MemoryStore: true},
-		{Postgres: "postgres://x"}, {NATS: "nats://x"}, {Nodes: 1, NATS: "nats://x"}} {
+		{Postgres: "postgres://x"}, {NATS: "nats://x"}, {Nodes: 1, NATS: "nats://x"},
+		{RelayURL: "http://r", FCMURL: "http://f", RelayLogs: "logs"}, {RelayURL: "http://r", FCMURL: "http://f", MemoryStore: true}} {
 		require.Error(t, c.Validate(), "%+v", c)
+	}
+}
+
+// A load on a world refuses the settings only RunLive can honour, before anything runs: the
+// world brings its own relay, and its phones are in this process.
+func TestAWorldLoadRefusesLiveSettings(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{RelayLogs: "logs"}, "RelayLogs: settings of the relays RunLive starts"},
+		{Config{RelayBin: "bin/relay", MemoryStore: true}, "RelayBin, MemoryStore: settings of the relays RunLive starts"},
+		{Config{Procs: 2}, "Procs, TLS and CheckAcked are for RunLive"},
+		{Config{CheckAcked: true}, "Procs, TLS and CheckAcked are for RunLive"},
+	} {
+		tc.cfg.Devices, tc.cfg.Duration = 10, time.Second
+		_, err := RunVirtual(context.Background(), tc.cfg)
+		require.ErrorContains(t, err, tc.want, "%+v", tc.cfg)
 	}
 }
 

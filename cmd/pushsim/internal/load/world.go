@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/pushlab/pushlab/internal/duration"
@@ -53,6 +54,12 @@ func RunWorld(ctx context.Context, w sim.World, cfg Config) (reports.Load, error
 	}
 	if cfg.RelayURL != "" {
 		return reports.Load{}, errors.New("a world brings its own servers: RelayURL and FCMURL are for RunLive")
+	}
+	if set := cfg.startedRelaySettings(); len(set) > 0 {
+		return reports.Load{}, fmt.Errorf("%s: settings of the relays RunLive starts; a world brings its own relay", strings.Join(set, ", "))
+	}
+	if cfg.Procs > 1 || cfg.TLS != nil || cfg.CheckAcked {
+		return reports.Load{}, errors.New("Procs, TLS and CheckAcked are for RunLive: a world's phones are in this process and reached through the world")
 	}
 	if f := w.Features(); f.FCM != sim.FCMWatched {
 		return reports.Load{}, fmt.Errorf("the %s world's FCM cannot be watched: the load times pushes on the phones' FCM channels", f.Twin)
