@@ -25,11 +25,11 @@ type benchPart struct {
 
 // benchOptions are the flags the parts read.
 type benchOptions struct {
-	rounds, idleConns, nodes int
-	round, sweepWindow       time.Duration
-	relayBin                 string
-	sweepPlan                perf.SweepPlan
-	stderr                   io.Writer
+	rounds, idleConns, nodes, overloadRuns int
+	round, sweepWindow                     time.Duration
+	relayBin                               string
+	sweepPlan                              perf.SweepPlan
+	stderr                                 io.Writer
 }
 
 // benchParts are the measurements in the order pushsim bench runs them.
@@ -75,7 +75,7 @@ func benchParts() []benchPart {
 			return live, nil
 		}},
 		{name: "sweep", what: "the offered-rate sweep on the memory store and SQLite, then 1.5× and 2× the sustained rate", long: true, run: func(ctx context.Context, o benchOptions) ([]perf.Figure, error) {
-			cfg := perf.SweepConfig{RelayBin: o.relayBin, Plan: o.sweepPlan, Window: o.sweepWindow,
+			cfg := perf.SweepConfig{RelayBin: o.relayBin, Plan: o.sweepPlan, Window: o.sweepWindow, OverloadRuns: o.overloadRuns,
 				Progress: func(line string) { fmt.Fprintln(o.stderr, "pushsim bench:   "+line) }}
 			sweeps, err := perf.RunSweeps(ctx, cfg)
 			if err != nil {
@@ -152,6 +152,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (ret
 	sweepStep := fs.Float64("sweep-step", 2000, "the offered-rate sweep's first rate and step, msg/s")
 	sweepMax := fs.Float64("sweep-max", 20_000, "the offered-rate sweep's highest step, msg/s")
 	sweepWindow := fs.Duration("sweep-window", 5*time.Second, "how long each sweep step sends (the 1.5× and 2× runs send twice as long)")
+	overloadRuns := fs.Int("overload-runs", 3, "how many times each store is offered 1.5× and 2× its sustained rate (figures are the runs' medians)")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{2, err}
 	}
@@ -166,6 +167,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (ret
 		return &exitError{2, fmt.Errorf("--sweep-step %v, --sweep-max %v, --sweep-window %v: a positive step no higher than the maximum, a positive window",
 			*sweepStep, *sweepMax, *sweepWindow)}
 	}
+	if *overloadRuns < 1 {
+		return &exitError{2, fmt.Errorf("--overload-runs %d: at least 1", *overloadRuns)}
+	}
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile(*cpuProfile)
 		if err != nil {
@@ -173,7 +177,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (ret
 		}
 		defer func() { retErr = errors.Join(retErr, stop()) }()
 	}
-	o := benchOptions{rounds: *rounds, idleConns: *idleConns, nodes: *nodes, round: *round, sweepWindow: *sweepWindow,
+	o := benchOptions{rounds: *rounds, idleConns: *idleConns, nodes: *nodes, round: *round, sweepWindow: *sweepWindow, overloadRuns: *overloadRuns,
 		relayBin: *relayBin, sweepPlan: perf.SweepPlan{From: *sweepStep, Step: *sweepStep, Max: *sweepMax}, stderr: stderr}
 	fmt.Fprintf(stderr, "pushsim bench: %d CPUs, %s, %d rounds of %v\n", runtime.NumCPU(), runtime.Version(), *rounds, *round)
 	began := time.Now()

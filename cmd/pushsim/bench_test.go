@@ -40,6 +40,7 @@ func TestBenchRefusesWhatCannotWork(t *testing.T) {
 		{[]string{"bench", "--only", "day", "--quick"}, "--only and --quick"},
 		{[]string{"bench", "--sweep-step", "0"}, "a positive step"},
 		{[]string{"bench", "--sweep-step", "4000", "--sweep-max", "2000"}, "no higher than the maximum"},
+		{[]string{"bench", "--overload-runs", "0"}, "--overload-runs 0: at least 1"},
 		{[]string{"bench", "sweep"}, "takes no arguments"},
 	} {
 		code, _, errOut := pushsim(tc.args...)

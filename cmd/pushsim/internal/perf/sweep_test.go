@@ -78,15 +78,24 @@ func TestSweepStepsUntilTheFirstFailure(t *testing.T) {
 }
 
 // The sweep's figures hold each goal: the memory store's sustained rate ≥ 8,000, SQLite's ≥ 0.9×
-// it, 2× delivering ≥ 0.9× the sustained rate, and no acknowledged message lost (with some
-// looked for).
+// it, 2× delivering ≥ 0.9× the sustained rate (the median of its runs), and no acknowledged
+// message lost (with some looked for) over all the runs.
 func TestSweepFiguresAgainstTheirGoals(t *testing.T) {
+	// Three rounds, as RunSweeps makes them: the 2× runs deliver 0.5×, 1× and 1.2× delivered2x,
+	// so that only their median gives delivered2x; one lost message in the last round's 2× run.
 	overload := func(base, delivered2x float64, checked, lost int) []OverloadRun {
-		return []OverloadRun{
-			{Factor: 1.5, Step: step(1.5*base, base, 900), AckedChecked: checked, PeakRSS: 100 << 20, RSSMid: 90 << 20, RSSEnd: 95 << 20},
-			{Factor: 2, Step: step(2*base, delivered2x, 900), AckedChecked: checked, AckedLost: lost, FirstLost: `"L1.2@3" to load-u4`,
-				PeakRSS: 120 << 20, RSSMid: 100 << 20, RSSEnd: 110 << 20},
+		var runs []OverloadRun
+		for i, share := range []float64{0.5, 1, 1.2} {
+			two := OverloadRun{Factor: 2, Step: step(2*base, share*delivered2x, 900), AckedChecked: checked,
+				PeakRSS: int64(110+10*i) << 20, RSSMid: 100 << 20, RSSEnd: int64(100+5*i) << 20}
+			if i == 2 {
+				two.AckedLost, two.FirstLost = lost, `"L1.2@3" to load-u4`
+			}
+			runs = append(runs,
+				OverloadRun{Factor: 1.5, Step: step(1.5*base, base, 900), AckedChecked: checked, PeakRSS: 100 << 20, RSSMid: 90 << 20, RSSEnd: 95 << 20},
+				two)
 		}
+		return runs
 	}
 	sweeps := []Sweep{
 		{Store: "memory store", Steps: []SweepStep{step(8000, 8000, 20), step(10_000, 9000, 800)}, Sustained: 8000, Base: 8000,
@@ -111,8 +120,12 @@ func TestSweepFiguresAgainstTheirGoals(t *testing.T) {
 	met("  SQLite: delivered at 2× ÷ sustained", 4000.0/6000, false)
 	met("  memory store: acknowledged messages lost in overload", 0, true)
 	met("  SQLite: acknowledged messages lost in overload", 2, false)
-	met("  memory store: relay peak RSS in overload", 120, true)
-	met("  memory store: relay RSS at the end ÷ halfway, 2× run", 1.1, true)
+	met("  memory store: delivered at 2× sustained", 7600, true)
+	met("  memory store: relay peak RSS in overload", 130, true)
+	met("  memory store: relay RSS at the end ÷ halfway, 2× runs", 1.1, true)
+	require.Contains(t, figs["  memory store: delivered at 2× sustained"].Note,
+		"the median of 3 runs, 10s of sending each, at 2× sustained: 16000 msg/s offered → 3800/s, p50 0 ms, p99 900 ms")
+	require.Contains(t, figs["  memory store: acknowledged messages lost in overload"].Note, "600 sends acknowledged")
 	require.Contains(t, figs["  SQLite: acknowledged messages lost in overload"].Note, `"L1.2@3" to load-u4`)
 	require.Contains(t, figs["sustained push rate, memory store"].Note, "8000 ✓ (8000/s, p99 20 ms) · 10000 ✗ (9000/s, p99 800 ms)")
 
