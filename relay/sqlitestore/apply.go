@@ -163,14 +163,13 @@ type run struct {
 }
 
 // exec adds a record's statement of its own, after every row waiting.
-func (a *applier) exec(stmt *sql.Stmt, args ...any) error {
+func (a *applier) exec(stmt *sql.Stmt, args ...any) {
 	a.flush()
 	a.b.ops = append(a.b.ops, op{stmt: stmt, args: args, record: a.record})
-	return nil
 }
 
 // row adds a row of rs's kind, after the rows of its table waiting.
-func (a *applier) row(rs *rowsStmt, args ...any) error {
+func (a *applier) row(rs *rowsStmt, args ...any) {
 	for i := range a.runs {
 		r := &a.runs[i]
 		if r.rows.table != rs.table {
@@ -182,11 +181,10 @@ func (a *applier) row(rs *rowsStmt, args ...any) error {
 		}
 		r.args = append(r.args, args...)
 		r.records = append(r.records, a.record)
-		return nil
+		return
 	}
 	// A copy of args, so that they need not escape: the caller's slice stays on its stack.
 	a.runs = append(a.runs, run{rows: rs, args: append(make([]any, 0, 16*rs.width), args...), records: []int{a.record}})
-	return nil
 }
 
 // flush makes the rows waiting into chunks.
@@ -215,6 +213,9 @@ func (a *applier) chunk(r *run) {
 	r.args, r.records = nil, nil
 }
 
+// apply encodes one record into the batch's statements. It fails only on a record the store cannot
+// encode (a time out of range, a value that does not marshal, a record type it does not know):
+// statements fail when the batch is committed.
 func (a *applier) apply(st *statements, r relay.Record) error {
 	switch r := r.(type) {
 	case relay.PutApp:
@@ -223,45 +224,40 @@ func (a *applier) apply(st *statements, r relay.Record) error {
 		if err != nil {
 			return err
 		}
-		return a.exec(st.putApp, u64(app.SDKAppID), app.Name, app.SecretKey.Reveal(), string(app.LoginPolicy),
+		a.exec(st.putApp, u64(app.SDKAppID), app.Name, app.SecretKey.Reveal(), string(app.LoginPolicy),
 			app.Caps.PerMinute, app.Caps.PerHour, app.Caps.Burst, int64(app.Caps.Refill), app.DefaultLocale, templates)
 	case relay.DeleteApp:
 		for _, stmt := range st.deleteApp {
-			if err := a.exec(stmt, u64(r.SDKAppID)); err != nil {
-				return err
-			}
+			a.exec(stmt, u64(r.SDKAppID))
 		}
-		return nil
 	case relay.PutCertificate:
 		c := r.Cert
 		since, checkedAt, err := storecol.CertificateTimes(c)
 		if err != nil {
 			return err
 		}
-		return a.exec(st.putCert, c.ID, u64(c.SDKAppID), c.Platform, c.PackageName, c.SenderID,
+		a.exec(st.putCert, c.ID, u64(c.SDKAppID), c.Platform, c.PackageName, c.SenderID,
 			c.ServiceAccount.Reveal(), c.ServerKey.Reveal(), c.Endpoint, c.Status.Misconfigured, c.Status.Reason, since,
 			c.Check.Status, c.Check.Error, checkedAt, c.ChannelID)
 	case relay.DeleteCertificate:
-		return a.exec(st.deleteCert, r.ID)
+		a.exec(st.deleteCert, r.ID)
 	case relay.PutSession:
 		ss := r.Session
 		cols, err := storecol.Session(ss)
 		if err != nil {
 			return err
 		}
-		return a.row(&st.putSession, u64(ss.Key.SDKAppID), ss.Key.UserID, ss.Key.DeviceID, ss.Platform, cols.LoginAt,
+		a.row(&st.putSession, u64(ss.Key.SDKAppID), ss.Key.UserID, ss.Key.DeviceID, ss.Platform, cols.LoginAt,
 			ss.Unread, cols.Held, cols.Caps, ss.LoggedOut, ss.Locale)
 	case relay.DeleteSession:
-		return a.exec(st.deleteSession, u64(r.Key.SDKAppID), r.Key.UserID, r.Key.DeviceID)
+		a.exec(st.deleteSession, u64(r.Key.SDKAppID), r.Key.UserID, r.Key.DeviceID)
 	case relay.PutBinding:
 		// A token belongs to one device: the binding takes it from any other (relay.MemoryStore).
 		b := r.Binding
-		if err := a.exec(st.deleteTokenBindings, u64(b.Key.SDKAppID), b.Token, b.Key.UserID, b.Key.DeviceID); err != nil {
-			return err
-		}
-		return a.exec(st.putBinding, u64(b.Key.SDKAppID), b.Key.UserID, b.Key.DeviceID, b.CertificateID, b.Token)
+		a.exec(st.deleteTokenBindings, u64(b.Key.SDKAppID), b.Token, b.Key.UserID, b.Key.DeviceID)
+		a.exec(st.putBinding, u64(b.Key.SDKAppID), b.Key.UserID, b.Key.DeviceID, b.CertificateID, b.Token)
 	case relay.DeleteBinding:
-		return a.exec(st.deleteBinding, u64(r.Key.SDKAppID), r.Key.UserID, r.Key.DeviceID)
+		a.exec(st.deleteBinding, u64(r.Key.SDKAppID), r.Key.UserID, r.Key.DeviceID)
 	case relay.PutMessage:
 		m := r.Msg
 		po := m.PushOptions()
@@ -271,65 +267,64 @@ func (a *applier) apply(st *statements, r relay.Record) error {
 		}
 		// No inboxes row: the message itself gives its user a key in State.Messages, and a
 		// user's messages leave only by TrimInbox, which makes the row, or with the app.
-		return a.row(&st.putMessage, u64(r.User.SDKAppID), r.User.UserID, u64(m.Seq), m.ID, m.From, m.FromDevice,
+		a.row(&st.putMessage, u64(r.User.SDKAppID), r.User.UserID, u64(m.Seq), m.ID, m.From, m.FromDevice,
 			m.Conv, m.Group, m.Text, at, po.Title, po.Desc, po.Ext, po.Disable, m.Nickname,
 			po.Android.ChannelID, po.Android.Sound, po.Android.ClickAction, po.Silent)
 	case relay.TrimInbox:
-		if err := a.exec(st.addInbox, u64(r.User.SDKAppID), r.User.UserID); err != nil {
-			return err
-		}
+		a.exec(st.addInbox, u64(r.User.SDKAppID), r.User.UserID)
 		trim := st.trimLow
 		if r.Through > math.MaxInt64 {
 			trim = st.trimHigh
 		}
-		return a.exec(trim, u64(r.User.SDKAppID), r.User.UserID, u64(r.Through))
+		a.exec(trim, u64(r.User.SDKAppID), r.User.UserID, u64(r.Through))
 	case relay.PutGroup:
 		g := r.Group
 		members, err := storecol.Strings(g.Members)
 		if err != nil {
 			return fmt.Errorf("members: %w", err)
 		}
-		return a.exec(st.putGroup, u64(g.SDKAppID), g.ID, members, g.Name)
+		a.exec(st.putGroup, u64(g.SDKAppID), g.ID, members, g.Name)
 	case relay.PutReceiveOpt:
-		if err := a.exec(st.addOptUser, u64(r.User.SDKAppID), r.User.UserID); err != nil {
-			return err
-		}
+		a.exec(st.addOptUser, u64(r.User.SDKAppID), r.User.UserID)
 		if r.Opt == relay.ReceiveAll {
-			return a.exec(st.deleteOpt, u64(r.User.SDKAppID), r.User.UserID, r.Conv)
+			a.exec(st.deleteOpt, u64(r.User.SDKAppID), r.User.UserID, r.Conv)
+		} else {
+			a.exec(st.putOpt, u64(r.User.SDKAppID), r.User.UserID, r.Conv, r.Opt)
 		}
-		return a.exec(st.putOpt, u64(r.User.SDKAppID), r.User.UserID, r.Conv, r.Opt)
 	case relay.PutPush:
 		p := r.Push.Push
 		cols, err := storecol.Push(r.Push)
 		if err != nil {
 			return err
 		}
-		return a.row(&st.putPush, u64(p.ID), u64(p.Device.SDKAppID), p.Device.UserID, p.Device.DeviceID,
+		a.row(&st.putPush, u64(p.ID), u64(p.Device.SDKAppID), p.Device.UserID, p.Device.DeviceID,
 			p.CertificateID, p.Token, p.Title, p.Body, cols.Data, p.CollapseKey, int64(p.TTL), p.NotificationCount,
 			cols.Seqs, p.Attempt, cols.NotBefore, p.ChannelID, p.Sound, p.ClickAction, p.Silent)
 	case relay.DeletePush:
-		return a.row(&st.deletePush, u64(r.ID))
+		a.row(&st.deletePush, u64(r.ID))
 	case relay.PutCounter:
-		return a.row(&st.putCounter, r.Name, u64(r.Value))
+		a.row(&st.putCounter, r.Name, u64(r.Value))
 	case relay.PutPushSettings:
 		if r.Settings.IsDefault() {
-			return a.exec(st.deletePushSettings, u64(r.User.SDKAppID), r.User.UserID)
+			a.exec(st.deletePushSettings, u64(r.User.SDKAppID), r.User.UserID)
+		} else {
+			a.exec(st.putPushSettings, u64(r.User.SDKAppID), r.User.UserID, r.Settings.Enabled)
 		}
-		return a.exec(st.putPushSettings, u64(r.User.SDKAppID), r.User.UserID, r.Settings.Enabled)
 	case relay.PutProfile:
 		p := r.Profile
 		if p.Nickname == "" {
-			return a.exec(st.deleteProfile, u64(p.SDKAppID), p.UserID)
+			a.exec(st.deleteProfile, u64(p.SDKAppID), p.UserID)
+		} else {
+			a.exec(st.putProfile, u64(p.SDKAppID), p.UserID, p.Nickname)
 		}
-		return a.exec(st.putProfile, u64(p.SDKAppID), p.UserID, p.Nickname)
 	case relay.AppendTrace:
 		for i, e := range r.Entries {
 			if err := a.appendTrace(st, e); err != nil {
 				return fmt.Errorf("trace entry %d of %d: %w", i+1, len(r.Entries), err)
 			}
 		}
-		return nil
 	default:
 		return fmt.Errorf("unknown record type %T: the sqlite store does not know how to persist it", r)
 	}
+	return nil
 }

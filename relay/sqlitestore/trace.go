@@ -24,8 +24,9 @@ func (a *applier) appendTrace(st *statements, e relay.TraceEntry) error {
 	if err != nil {
 		return fmt.Errorf("seqs: %w", err)
 	}
-	return a.row(&st.putTrace, at, u64(e.SDKAppID), e.UserID, e.DeviceID, e.CertificateID, u64(e.Seq), seqs,
+	a.row(&st.putTrace, at, u64(e.SDKAppID), e.UserID, e.DeviceID, e.CertificateID, u64(e.Seq), seqs,
 		e.MsgID, e.Reason, u64(e.PushID), e.Attempt, e.FCMName, e.Detail)
+	return nil
 }
 
 // QueryTrace (relay.TraceStore) answers a push-trace query with one SELECT on the index that
