@@ -23,8 +23,10 @@ import (
 // how long it took.
 type loadJSON struct {
 	reports.Load
-	// Busy counts the sends the relay answered "busy, retry" (live runs).
+	// Busy counts the sends the relay answered "busy, retry" (live runs; each was sent again
+	// after a backoff), and Unsent the messages the senders still held when the sending ended.
 	Busy    int     `json:"busy"`
+	Unsent  int     `json:"unsent"`
 	Mode    string  `json:"mode"`
 	Seconds float64 `json:"seconds"`
 	// RelayCPUPerPushUs is the started relay's CPU time per push delivered, in µs, and RelayCores
@@ -113,7 +115,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) (retE
 	}
 	started := time.Now()
 	var res reports.Load
-	var busy int
+	var busy, unsent int
 	var cpu load.CPUUse
 	var err error
 	if *virtual {
@@ -121,7 +123,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) (retE
 	} else {
 		var lr load.Result
 		lr, err = load.RunLive(ctx, cfg)
-		res, busy, cpu = lr.Load, lr.Busy, lr.CPU
+		res, busy, unsent, cpu = lr.Load, lr.Busy, lr.Unsent, lr.CPU
 	}
 	_ = bar.Finish()
 	if err != nil {
@@ -141,7 +143,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) (retE
 		enc.SetIndent("", "  ")
 		figures := res
 		figures.Series = nil // in report.json and load.html
-		return enc.Encode(loadJSON{Load: figures, Busy: busy, Mode: mode, Seconds: finished.Sub(started).Seconds(),
+		return enc.Encode(loadJSON{Load: figures, Busy: busy, Unsent: unsent, Mode: mode, Seconds: finished.Sub(started).Seconds(),
 			RelayCPUPerPushUs: cpu.RelayPerPushUs(res.Pushes), RelayCores: cpu.Cores(cpu.Relay), BenchCores: cpu.Cores(cpu.Bench)})
 	}
 	t := table.NewWriter()
@@ -156,7 +158,8 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) (retE
 		{"pushes/s", fmt.Sprintf("%.1f", res.PushesPerSecond)},
 		{"push latency p50 · p90 · p99 · max", fmt.Sprintf("%.1f · %.1f · %.1f · %.1f ms", res.PushLatencyMs.P50, res.PushLatencyMs.P90, res.PushLatencyMs.P99, res.PushLatencyMs.Max)},
 		{"relay memory per connection", fmt.Sprintf("%.1f KiB", res.RelayBytesPerConnection/1024)},
-		{"busy replies (sends refused, to retry)", busy},
+		{"busy replies (sends refused, sent again after a backoff)", busy},
+		{"messages still unsent at the end (refused, or made while backing off)", unsent},
 		{"relay CPU a push · cores: relay, this process", fmt.Sprintf("%.1f µs · %.2f, %.2f", cpu.RelayPerPushUs(res.Pushes), cpu.Cores(cpu.Relay), cpu.Cores(cpu.Bench))},
 		{"errors", res.Errors},
 		{"first error", res.FirstError},

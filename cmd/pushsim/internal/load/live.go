@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -314,6 +315,25 @@ type phone struct {
 	ch     *control.DeviceChannel
 	killed bool // its app killed: its relay connection dropped, its FCM channel open
 	lost   bool // the relay closed its connection (counted as an error)
+	// A sender's messages (nil for a target phone): outMu guards out, and answered tells the
+	// sending goroutine that an answer came in (buffered; a signal already waiting is enough).
+	outMu    sync.Mutex
+	out      *outbox
+	answered chan struct{}
+}
+
+// answer hands the relay's answer to one of a sender's sends to its outbox.
+func (p *phone) answer(id int64, code relay.Code, at time.Time) {
+	p.outMu.Lock()
+	wake := p.out.answer(id, code, at)
+	p.outMu.Unlock()
+	if !wake {
+		return
+	}
+	select {
+	case p.answered <- struct{}{}:
+	default:
+	}
 }
 
 // run is one live load run, or one worker process's share of it: the phones i with
@@ -410,6 +430,7 @@ func RunLive(ctx context.Context, cfg Config) (Result, error) {
 	cpu := srv.cpuNow().since(cpuFrom)
 	stopSampling()
 	r.reap()
+	r.countUnsent()
 	res := r.m.result(cfg, sendTime, perConn)
 	res.CPU = cpu
 	res.Nodes, res.LoadProcesses = len(srv.procs), 1
@@ -486,9 +507,17 @@ func (r *run) open(ctx context.Context, i int) (*phone, error) {
 		return nil, fmt.Errorf("phone %d: register with fakefcm: %w", i, err)
 	}
 	p.token = tok
+	if i >= r.cfg.Devices {
+		si := uint64(i - r.cfg.Devices)
+		p.out, p.answered = newOutbox(rand.New(rand.NewPCG(r.cfg.Seed^backoffSeed, si))), make(chan struct{}, 1)
+	}
 	onEvent := func(f relay.ServerFrame) {
 		if f.Op == relay.OpReply && f.ID != 0 {
-			r.m.reply(f.ID, f.Code, f.Desc, time.Now())
+			now := time.Now()
+			r.m.reply(f.ID, f.Code, f.Desc, now)
+			if p.out != nil {
+				p.answer(f.ID, f.Code, now)
+			}
 		}
 	}
 	c, err := client.Dial(ctx, r.srv.relayURLs[i%len(r.srv.relayURLs)], client.Options{Dialer: r.dialer(i), OnEvent: onEvent})
@@ -510,6 +539,26 @@ func (r *run) open(ctx context.Context, i int) (*phone, error) {
 	}
 	p.conn = c
 	return p, nil
+}
+
+// countUnsent tells the meter how many messages this run's senders still hold: the sending over
+// and every send answered (or its connection gone), the messages they would have sent again.
+func (r *run) countUnsent() {
+	r.mu.Lock()
+	senders := slices.Clone(r.phones[r.cfg.Devices:])
+	r.mu.Unlock()
+	n := 0
+	for _, p := range senders {
+		if p == nil || p.out == nil {
+			continue
+		}
+		p.outMu.Lock()
+		n += p.out.held()
+		p.outMu.Unlock()
+	}
+	r.m.mu.Lock()
+	r.m.unsent = n
+	r.m.mu.Unlock()
 }
 
 // kill opens the FCM channel of the phones to kill and drops their relay connection, as a
@@ -659,7 +708,9 @@ func (r *run) send(ctx context.Context, start time.Time, perSender float64) time
 	r.m.startSending(start)
 	end := start.Add(r.cfg.Duration)
 	// One goroutine per sender, each pacing its share, so that a slow write does not stall the
-	// others.
+	// others. Each makes its messages on its schedule into its outbox, and sends them as the
+	// outbox allows: pipelined while the relay takes them, after a backoff when it answers
+	// "busy, retry" (outbox.go), as an app that honours the answer does.
 	var wg sync.WaitGroup
 	for _, s := range senders {
 		si := s.i - r.cfg.Devices
@@ -669,21 +720,49 @@ func (r *run) send(ctx context.Context, start time.Time, perSender float64) time
 			defer wg.Done()
 			interval := time.Duration(float64(time.Second) / perSender)
 			next := start.Add(time.Duration(rng.Int64N(int64(interval) + 1)))
-			for n := 0; ; n++ {
-				if ctx.Err() != nil || !next.Before(end) {
-					return
+			wait := time.NewTimer(time.Hour)
+			defer wait.Stop()
+			for n := 0; ctx.Err() == nil; {
+				now := time.Now()
+				if !now.Before(end) {
+					return // what the outbox still holds is counted as unsent
 				}
-				if d := time.Until(next); d > 0 {
-					time.Sleep(d)
+				var out []outMsg
+				s.outMu.Lock()
+				for ; next.Before(end) && !now.Before(next); next = next.Add(interval) {
+					to := rng.IntN(r.cfg.Devices)
+					s.out.add(n, to, relay.ClientFrame{Op: relay.OpSend, To: phoneUser(to), Text: messageText(si, n, now),
+						ClientMsgID: fmt.Sprintf("L%d.%d", si, n)})
+					n++
 				}
-				to := rng.IntN(r.cfg.Devices)
-				f := relay.ClientFrame{Op: relay.OpSend, ID: r.nextID.Add(1), To: phoneUser(to), Text: messageText(si, n, time.Now())}
-				r.m.track(f.ID, to, f.Text)
-				if err := s.conn.Send(f); err != nil {
-					r.m.error(fmt.Errorf("sender %d: %w", si, err))
-					return
+				for {
+					m, ok := s.out.next(now, func() int64 { return r.nextID.Add(1) })
+					if !ok {
+						break
+					}
+					out = append(out, m)
 				}
-				next = next.Add(interval)
+				wake := next
+				if at := s.out.wakeAt(); !at.IsZero() && at.Before(wake) {
+					wake = at
+				}
+				if end.Before(wake) {
+					wake = end
+				}
+				s.outMu.Unlock()
+				for _, m := range out {
+					r.m.track(m.frame.ID, m.to, m.frame.Text)
+					if err := s.conn.Send(m.frame); err != nil {
+						r.m.error(fmt.Errorf("sender %d: %w", si, err))
+						return
+					}
+				}
+				wait.Reset(max(time.Until(wake), 0))
+				select {
+				case <-ctx.Done():
+				case <-wait.C:
+				case <-s.answered:
+				}
 			}
 		}()
 	}

@@ -215,6 +215,7 @@ type meter struct {
 	window    []float64            // ms, arrivals since the last sample
 	messages  int                  // sends the relay acknowledged
 	busy      int                  // sends the relay refused as busy (relay.CodeBusy)
+	unsent    int                  // messages the senders still held when the sending ended
 	pushes    int
 	errors    int
 	connected int
@@ -364,8 +365,12 @@ func (m *meter) sample(at time.Time, over time.Duration) reports.Sample {
 type Result struct {
 	reports.Load
 	// Busy counts the sends the relay answered "busy, retry" (relay.CodeBusy): not acknowledged, not
-	// errors.
+	// errors. The senders resend each after a backoff (outbox.go), so a message may count more
+	// than once.
 	Busy int
+	// Unsent counts the messages the senders still held when the sending ended: refused and not
+	// sent again yet, or made during a backoff. They were offered but never taken.
+	Unsent int
 	// AckedChecked is how many acknowledged sends Config.CheckAcked looked for, AckedLost how
 	// many of them the relay did not keep, and FirstLost the first of those (its text and user).
 	AckedChecked, AckedLost int
@@ -389,7 +394,7 @@ func (m *meter) result(cfg Config, sendTime time.Duration, bytesPerConn float64)
 	over := func(last time.Time) float64 {
 		return max(sendTime, last.Sub(m.sendStart)).Seconds()
 	}
-	return Result{Busy: m.busy, Load: reports.Load{
+	return Result{Busy: m.busy, Unsent: m.unsent, Load: reports.Load{
 		Devices: cfg.Devices, Connected: m.connected, PeakConnected: m.peak, Messages: m.messages, Pushes: m.pushes,
 		MessagesPerSecond:       float64(m.messages) / over(m.lastAck),
 		PushesPerSecond:         float64(m.pushes) / over(m.lastArrival),

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pushlab/pushlab/cmd/relay/relayproc"
 	"github.com/pushlab/pushlab/fakefcm"
+	"github.com/pushlab/pushlab/fakefcm/control"
 	fcmserver "github.com/pushlab/pushlab/fakefcm/server"
 	"github.com/pushlab/pushlab/internal/duration"
 	"github.com/pushlab/pushlab/internal/pgtest"
@@ -296,4 +297,36 @@ func TestARelayLogsFolderThatCannotBeMadeStopsTheRun(t *testing.T) {
 	_, err := RunLive(t.Context(), Config{Devices: 1, Senders: 1, Rate: 1, Duration: time.Second, RelayBin: filepath.Join(t.TempDir(), "no-relay"),
 		RelayLogs: filepath.Join(notADir, "logs")})
 	require.ErrorContains(t, err, "relay logs")
+}
+
+// A relay over capacity answers "busy, retry": the senders resend each refused message after a
+// backoff, so that every message they made is acknowledged once or still held when the sending
+// ends, and none acknowledged is lost. Here the relay takes at most two unanswered pushes and
+// fakefcm holds each answer 40 ms, about 50 pushes a second, against 120 messages a second to
+// killed phones.
+func TestSendersResendWhatABusyRelayRefused(t *testing.T) {
+	fcm, err := fcmserver.Listen("127.0.0.1:0", fcmserver.Config{Core: fakefcm.Config{Seed: 1}})
+	require.NoError(t, err)
+	t.Cleanup(func() { fcm.Shutdown(context.Background()) })
+	require.NoError(t, (&control.Client{BaseURL: fcm.URL}).SetFaults(t.Context(),
+		[]fakefcm.FaultRule{{Latency: duration.Of(40 * time.Millisecond)}}))
+	cfg := Config{Devices: 40, Senders: 4, Rate: 120, Duration: 2 * time.Second, KillRatio: 1, Seed: 3, CheckAcked: true,
+		AdminKey: "load-test-admin-key-0123", FCMURL: fcm.URL}
+	rs, err := relayserver.Listen(t.Context(), "127.0.0.1:0", relayserver.Config{Store: relay.NewMemoryStore(),
+		Sender: sender.New(sender.Config{}), AdminKey: secret.New(cfg.AdminKey),
+		Overload: relayserver.OverloadConfig{MaxUnansweredPushes: 2}})
+	require.NoError(t, err)
+	t.Cleanup(func() { rs.Shutdown(context.Background()) })
+	cfg.RelayURL = rs.URL
+
+	res, err := RunLive(t.Context(), cfg)
+	require.NoError(t, err)
+	require.Zero(t, res.Errors, res.FirstError)
+	require.Positive(t, res.Busy, "the relay refused sends")
+	require.Positive(t, res.Unsent, "a relay taking 50 a second leaves messages unsent")
+	// Each sender makes one message per interval of its schedule, starting at a random offset
+	// within the first: 240 in all, give or take one a sender.
+	require.InDelta(t, 120*2, res.Messages+res.Unsent, 4, "every message made is acknowledged once or still held")
+	require.Equal(t, res.Messages, res.AckedChecked, "every acknowledged send looked for")
+	require.Zero(t, res.AckedLost, "first lost: %s", res.FirstLost)
 }

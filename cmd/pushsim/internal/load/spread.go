@@ -215,12 +215,13 @@ func (s *spread) tally() error {
 	m := s.m
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.connected, m.messages, m.busy, m.pushes, m.errors = 0, 0, 0, 0, s.own
+	m.connected, m.messages, m.busy, m.unsent, m.pushes, m.errors = 0, 0, 0, 0, 0, s.own
 	at := func(ns int64) time.Time { return time.Unix(0, ns) }
 	for _, t := range ts {
 		m.connected += t.Connected
 		m.messages += t.Messages
 		m.busy += t.Busy
+		m.unsent += t.Unsent
 		m.pushes += t.Pushes
 		m.errors += t.Errors
 		if m.firstErr == nil && t.FirstError != "" {

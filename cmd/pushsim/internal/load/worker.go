@@ -53,9 +53,9 @@ type SendPlan struct {
 // Tally is a worker's figures: counts since its start, and the push latencies (ms) measured
 // since its previous tally, which it forgets once told.
 type Tally struct {
-	Connected, Messages, Busy, Pushes, Errors int
-	FirstError                                string `json:",omitempty"`
-	Window                                    []float64
+	Connected, Messages, Busy, Unsent, Pushes, Errors int
+	FirstError                                        string `json:",omitempty"`
+	Window                                            []float64
 	// SendStart, LastAck and LastArrival are wall-clock Unix nanoseconds, 0 for none yet.
 	SendStart, LastAck, LastArrival int64
 }
@@ -180,6 +180,7 @@ func (w *Worker) Tally(_ int, t *Tally) error {
 		return err
 	}
 	r.reap()
+	r.countUnsent()
 	*t = r.m.tally()
 	return nil
 }
@@ -194,7 +195,7 @@ func (m *meter) tally() Tally {
 		}
 		return t.UnixNano()
 	}
-	t := Tally{Connected: m.connected, Messages: m.messages, Busy: m.busy, Pushes: m.pushes, Errors: m.errors, Window: m.window,
+	t := Tally{Connected: m.connected, Messages: m.messages, Busy: m.busy, Unsent: m.unsent, Pushes: m.pushes, Errors: m.errors, Window: m.window,
 		SendStart: unix(m.sendStart), LastAck: unix(m.lastAck), LastArrival: unix(m.lastArrival)}
 	if m.firstErr != nil {
 		t.FirstError = m.firstErr.Error()

@@ -30,6 +30,7 @@ type SweepStep struct {
 	P50Ms   float64 `json:"p50Ms"`
 	P99Ms   float64 `json:"p99Ms"`
 	Busy    int     `json:"busy"`
+	Unsent  int     `json:"unsent"` // messages the senders still held at the end (load.Result.Unsent)
 	Errors  int     `json:"errors"`
 	// RelayCPUPerPushUs is the relay process's CPU time (user + system) from the start of the
 	// sending to the end of the drain, in microseconds, over the pushes delivered; RelayCores
@@ -200,7 +201,7 @@ func RunSweeps(ctx context.Context, cfg SweepConfig) ([]Sweep, error) {
 			return res, SweepStep{}, fmt.Errorf("%s at %.0f msg/s: %w", sweepStores[k].name, rate, err)
 		}
 		step := SweepStep{Offered: rate, Pushes: res.PushesPerSecond, P50Ms: res.PushLatencyMs.P50, P99Ms: res.PushLatencyMs.P99,
-			Busy: res.Busy, Errors: res.Errors}
+			Busy: res.Busy, Unsent: res.Unsent, Errors: res.Errors}
 		return res, stepCPU(step, res.CPU, res.Pushes), nil
 	}
 	tell := func(format string, args ...any) {
@@ -256,8 +257,8 @@ func describeStep(s SweepStep) string {
 	if !s.Sustains() {
 		verdict = "does not sustain"
 	}
-	return fmt.Sprintf("%.0f msg/s offered → %.0f pushes/s, p50 %.0f ms, p99 %.0f ms, %d busy, %d errors; relay %.0f µs CPU a push, cores: relay %.2f, bench %.2f: %s",
-		s.Offered, s.Pushes, s.P50Ms, s.P99Ms, s.Busy, s.Errors, s.RelayCPUPerPushUs, s.RelayCores, s.BenchCores, verdict)
+	return fmt.Sprintf("%.0f msg/s offered → %.0f pushes/s, p50 %.0f ms, p99 %.0f ms, %d busy, %d unsent, %d errors; relay %.0f µs CPU a push, cores: relay %.2f, bench %.2f: %s",
+		s.Offered, s.Pushes, s.P50Ms, s.P99Ms, s.Busy, s.Unsent, s.Errors, s.RelayCPUPerPushUs, s.RelayCores, s.BenchCores, verdict)
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
@@ -335,8 +336,8 @@ func overloadFigures(s Sweep, cfg SweepConfig) []Figure {
 				continue
 			}
 			delivered = append(delivered, o.Step.Pushes)
-			runs = append(runs, fmt.Sprintf("%.0f msg/s offered → %.0f/s, p50 %.0f ms, p99 %.0f ms, %d busy replies, %d errors",
-				o.Step.Offered, o.Step.Pushes, o.Step.P50Ms, o.Step.P99Ms, o.Step.Busy, o.Step.Errors))
+			runs = append(runs, fmt.Sprintf("%.0f msg/s offered → %.0f/s, p50 %.0f ms, p99 %.0f ms, %d busy replies, %d unsent, %d errors",
+				o.Step.Offered, o.Step.Pushes, o.Step.P50Ms, o.Step.P99Ms, o.Step.Busy, o.Step.Unsent, o.Step.Errors))
 			checked += o.AckedChecked
 			lost += o.AckedLost
 			if firstLost == "" {
