@@ -325,9 +325,9 @@ type phone struct {
 // answer hands the relay's answer to one of a sender's sends to its outbox.
 func (p *phone) answer(id int64, code relay.Code, at time.Time) {
 	p.outMu.Lock()
-	wake := p.out.answer(id, code, at)
+	look := p.out.answer(id, code, at)
 	p.outMu.Unlock()
-	if !wake {
+	if !look {
 		return
 	}
 	select {
@@ -541,8 +541,8 @@ func (r *run) open(ctx context.Context, i int) (*phone, error) {
 	return p, nil
 }
 
-// countUnsent tells the meter how many messages this run's senders still hold: the sending over
-// and every send answered (or its connection gone), the messages they would have sent again.
+// countUnsent tells the meter how many messages this run's senders hold now, waiting or sent and
+// not answered: after the drain, the messages offered and never taken.
 func (r *run) countUnsent() {
 	r.mu.Lock()
 	senders := slices.Clone(r.phones[r.cfg.Devices:])
@@ -684,10 +684,10 @@ func (r *run) pinging(ctx context.Context) (stop func()) {
 }
 
 // send paces this process's senders' messages from start for the duration, each to a random
-// target's user, and reports how long it sent. Each sender sends perSender messages a second
+// target's user, and reports how long it sent. Each sender makes perSender messages a second
 // (0: the rate shared among this process's connected senders). A message's text carries the
-// wall-clock instant it left (messageText): the phone that gets its push may be another
-// process's.
+// wall-clock instant it was made (messageText), which a resend keeps: the phone that gets its
+// push may be another process's.
 func (r *run) send(ctx context.Context, start time.Time, perSender float64) time.Duration {
 	var senders []*phone
 	for _, p := range r.online() {
@@ -724,9 +724,6 @@ func (r *run) send(ctx context.Context, start time.Time, perSender float64) time
 			defer wait.Stop()
 			for n := 0; ctx.Err() == nil; {
 				now := time.Now()
-				if !now.Before(end) {
-					return // what the outbox still holds is counted as unsent
-				}
 				var out []outMsg
 				s.outMu.Lock()
 				for ; next.Before(end) && !now.Before(next); next = next.Add(interval) {
@@ -734,6 +731,11 @@ func (r *run) send(ctx context.Context, start time.Time, perSender float64) time
 					s.out.add(n, to, relay.ClientFrame{Op: relay.OpSend, To: phoneUser(to), Text: messageText(si, n, now),
 						ClientMsgID: fmt.Sprintf("L%d.%d", si, n)})
 					n++
+				}
+				if !now.Before(end) {
+					// Every message of the window made, those still held are counted unsent.
+					s.outMu.Unlock()
+					return
 				}
 				for {
 					m, ok := s.out.next(now, func() int64 { return r.nextID.Add(1) })
@@ -770,14 +772,14 @@ func (r *run) send(ctx context.Context, start time.Time, perSender float64) time
 	return time.Since(start)
 }
 
-// messageText is the text of sender si's nth message sent at the wall-clock instant at:
+// messageText is the text of sender si's nth message, made at the wall-clock instant at:
 // "L<si>.<n>@<Unix nanoseconds>". Processes on one machine share its wall clock, so the phone
 // that receives the push, in whichever process, times it from the text alone.
 func messageText(si, n int, at time.Time) string {
 	return fmt.Sprintf("L%d.%d@%d", si, n, at.UnixNano())
 }
 
-// sentAt reads the instant a message left from its text (messageText); false for a text of
+// sentAt reads the instant a message was made from its text (messageText); false for a text of
 // another shape, such as a summary push's.
 func sentAt(text string) (time.Time, bool) {
 	_, ns, ok := strings.Cut(text, "@")

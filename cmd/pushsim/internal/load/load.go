@@ -365,11 +365,12 @@ func (m *meter) sample(at time.Time, over time.Duration) reports.Sample {
 type Result struct {
 	reports.Load
 	// Busy counts the sends the relay answered "busy, retry" (relay.CodeBusy): not acknowledged, not
-	// errors. The senders resend each after a backoff (outbox.go), so a message may count more
-	// than once.
+	// errors. While the sending lasts the senders send each refused message again after a backoff
+	// (outbox.go), so a message may count more than once.
 	Busy int
-	// Unsent counts the messages the senders still held when the sending ended: refused and not
-	// sent again yet, or made during a backoff. They were offered but never taken.
+	// Unsent counts the messages the senders still held after the drain: refused and not sent
+	// again before the sending ended, or made and never sent (behind a refusal, or while a sender
+	// caught up one send at a time). They were offered but never taken.
 	Unsent int
 	// AckedChecked is how many acknowledged sends Config.CheckAcked looked for, AckedLost how
 	// many of them the relay did not keep, and FirstLost the first of those (its text and user).

@@ -22,18 +22,19 @@ const backoffSeed = 0x6261636b6f6666 // "backoff"
 
 // outbox is one load sender's messages, kept as an app that honours "busy, retry" keeps them.
 // Messages join it as the sender's schedule makes them; they leave it pipelined, without waiting
-// for answers, while the relay takes them. A send the relay refuses goes back into the outbox in
-// its place (the messages keep the order they were made in), the sender sends nothing until a
-// backoff has passed, and it is then careful: it sends the oldest message alone and waits for
-// its answer before the next, until it has caught up (nothing waits), and only then pipelines
-// again. A refusal while careful waits twice as long as the last time; a send taken ends the
-// doubling. An answer to a send made before the latest backoff began changes nothing but its
-// message's place.
+// for answers, while the relay takes them. A send the relay refuses goes back into the outbox
+// ahead of the messages made after it (those already taken are not called back), and the sender
+// sends nothing until a backoff has passed. It then catches up carefully: one send at a time,
+// each after the last one's answer, until nothing waits, and only then pipelines again. A
+// refusal while careful waits twice as long as the last time; a send taken ends the doubling.
+// An answer to a send made before the latest backoff began changes nothing but its message's
+// place.
 //
-// A sender that resent at once, or pipelined its backlog as soon as a send was taken, would
-// multiply the refusals past the relay's capacity: refused again, its backlog grows, and it
-// comes back with more. Against a memory relay offered 16,000 messages a second that way, the
-// relay answered 215,806 refusals in 10 s, against about 90,000 for senders that never resent.
+// Why one at a time (README, "Senders that back off"): a sender that pipelined its backlog as
+// soon as a send was taken multiplied the refusals past the relay's capacity, and one whose
+// window grew with each send taken drew two to three times the refusals of one at a time and
+// delivered less. The cost: a careful sender cannot catch up while the relay answers it more
+// slowly than its own rate; what it still holds at the end is counted unsent.
 //
 // outbox holds no lock and reads no clock: its owner serialises the calls and gives the time.
 type outbox struct {
@@ -42,7 +43,7 @@ type outbox struct {
 	backoff    time.Duration    // the current backoff; 0 while the relay takes sends
 	until      time.Time        // no send before this
 	epoch      int              // counts the backoffs begun
-	careful    bool             // since a refusal: one send at a time until nothing waits
+	careful    bool             // since a refusal: one send unanswered at a time, until nothing waits
 	jitter     *rand.Rand       // draws each wait
 }
 
@@ -68,7 +69,7 @@ func (o *outbox) add(n, to int, f relay.ClientFrame) {
 // from newID. ok is false while the outbox is empty, backing off, or careful with a send
 // unanswered.
 func (o *outbox) next(now time.Time, newID func() int64) (m outMsg, ok bool) {
-	if len(o.waiting) == 0 || now.Before(o.until) || (o.careful && len(o.unanswered) > 0) {
+	if len(o.waiting) == 0 || now.Before(o.until) || o.waitingForAnswer() {
 		return outMsg{}, false
 	}
 	m = o.waiting[0]
@@ -79,12 +80,16 @@ func (o *outbox) next(now time.Time, newID func() int64) (m outMsg, ok bool) {
 	return m, true
 }
 
+// waitingForAnswer reports whether only an answer can let the next send out: careful, with its
+// one send unanswered.
+func (o *outbox) waitingForAnswer() bool { return o.careful && len(o.unanswered) > 0 }
+
 // answer takes the relay's answer to the send with frame ID id at now, and reports whether
-// the outbox may now allow a send it did not before (a careful sender's answer came in). A
-// refusal puts the message back in its place and, if it was sent since the last backoff began,
-// begins another, twice as long as the last if no send was taken since. A send taken ends the
-// doubling, and the carefulness once nothing waits.
-func (o *outbox) answer(id int64, code relay.Code, now time.Time) (wake bool) {
+// the sender should look again at what it may send and when (next, wakeAt): after a careful
+// sender's answer, or a refusal. A refusal puts the message back in its place and, if it was
+// sent since the last backoff began, begins another, twice as long as the last if no send was
+// taken since. A send taken ends the doubling, and the carefulness once nothing waits.
+func (o *outbox) answer(id int64, code relay.Code, now time.Time) (look bool) {
 	m, ok := o.unanswered[id]
 	if !ok {
 		return false
@@ -101,24 +106,23 @@ func (o *outbox) answer(id int64, code relay.Code, now time.Time) (wake bool) {
 		if len(o.waiting) == 0 {
 			o.careful = false
 		}
-		return len(o.unanswered) == 0
+		return true
 	}
 	at, _ := slices.BinarySearchFunc(o.waiting, m.n, func(w outMsg, n int) int { return w.n - n })
 	o.waiting = slices.Insert(o.waiting, at, m)
-	if !current {
-		return false
+	if current {
+		o.careful = true
+		o.backoff = min(max(2*o.backoff, firstBackoff), maxBackoff)
+		o.until = now.Add(o.backoff/2 + time.Duration(o.jitter.Int64N(int64(o.backoff/2)+1)))
+		o.epoch++
 	}
-	o.careful = true
-	o.backoff = min(max(2*o.backoff, firstBackoff), maxBackoff)
-	o.until = now.Add(o.backoff/2 + time.Duration(o.jitter.Int64N(int64(o.backoff/2)+1)))
-	o.epoch++
-	return false // the sender's next wake is the backoff's end, which it reads from wakeAt
+	return true
 }
 
 // wakeAt is when next may next allow a send, if no answer comes first: the end of the backoff,
 // or the zero time when only an answer can (careful, with a send unanswered) or nothing waits.
 func (o *outbox) wakeAt() time.Time {
-	if len(o.waiting) == 0 || (o.careful && len(o.unanswered) > 0) {
+	if len(o.waiting) == 0 || o.waitingForAnswer() {
 		return time.Time{}
 	}
 	return o.until

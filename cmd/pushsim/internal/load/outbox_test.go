@@ -38,7 +38,9 @@ func (o *outboxUnderTest) sendAll(now time.Time) (ns []int, ids []int64) {
 
 // While the relay takes sends, the outbox pipelines them all; a refusal puts its message back
 // in its place and holds every send until a backoff has passed; then the sender is careful, one
-// send at a time, until it has caught up, and only then pipelines again.
+// send at a time, until it has caught up, and only then pipelines again. answer says when the
+// sender must look again at what it may send: each time the rules above could let a send out
+// sooner or later than it thought.
 func TestAnOutboxBacksOffWhenBusyAndCatchesUpOneSendAtATime(t *testing.T) {
 	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	o := newOutboxUnderTest(4)
@@ -47,17 +49,18 @@ func TestAnOutboxBacksOffWhenBusyAndCatchesUpOneSendAtATime(t *testing.T) {
 	require.Equal(t, []int64{1, 2, 3, 4}, ids)
 	require.False(t, o.answer(1, relay.OK, t0), "taken while pipelining: nothing to wake for")
 
-	// Message 1 refused: back in the outbox, and a backoff of 25–50 ms begins.
-	o.answer(2, relay.CodeBusy, t0)
+	// Message 1 refused: back in the outbox, and a backoff of 25–50 ms begins, which the
+	// sender must look at.
+	require.True(t, o.answer(2, relay.CodeBusy, t0), "a refusal changes when the sender may send")
 	require.Equal(t, 3, o.held(), "1 back in the outbox, 2 and 3 unanswered")
 	until := o.until
 	require.False(t, until.Before(t0.Add(firstBackoff/2)))
 	require.False(t, until.After(t0.Add(firstBackoff)))
 	// Message 3 refused too, but it was sent before the backoff began: it only goes back in
 	// its place, behind 1, and the backoff stays; message 2's was taken, which changes nothing.
-	o.answer(4, relay.CodeBusy, t0.Add(time.Millisecond))
+	require.True(t, o.answer(4, relay.CodeBusy, t0.Add(time.Millisecond)))
 	require.Equal(t, until, o.until)
-	o.answer(3, relay.OK, t0.Add(time.Millisecond))
+	require.True(t, o.answer(3, relay.OK, t0.Add(time.Millisecond)), "the last unanswered send: a careful sender may go on")
 	require.Equal(t, until, o.wakeAt(), "the backoff's end is the next chance to send")
 	o.add(4, 104, relay.ClientFrame{Op: relay.OpSend})
 	ns, _ = o.sendAll(until.Add(-time.Nanosecond))
@@ -68,7 +71,7 @@ func TestAnOutboxBacksOffWhenBusyAndCatchesUpOneSendAtATime(t *testing.T) {
 	require.Equal(t, []int{1}, ns)
 	require.True(t, o.wakeAt().IsZero(), "only the answer can let more out")
 	// Refused again: back in place, and the backoff doubles (50–100 ms).
-	o.answer(ids[0], relay.CodeBusy, until)
+	require.True(t, o.answer(ids[0], relay.CodeBusy, until))
 	require.False(t, o.wakeAt().Before(until.Add(firstBackoff)))
 	require.False(t, o.wakeAt().After(until.Add(2*firstBackoff)))
 	require.Equal(t, 3, o.held(), "1, 3 and 4 waiting")

@@ -189,6 +189,9 @@ var sweepStores = [...]struct {
 // recipient's stored messages. The overload runs are made SweepConfig.OverloadRuns times, in
 // rounds: each round offers both stores 1.5×, then both 2×.
 func RunSweeps(ctx context.Context, cfg SweepConfig) ([]Sweep, error) {
+	if cfg.OverloadRuns < 0 {
+		return nil, fmt.Errorf("overload runs %d: at least 1 (0 means 3)", cfg.OverloadRuns)
+	}
 	cfg.defaults()
 	sweeps := make([]Sweep, len(sweepStores))
 	for k, st := range sweepStores {
