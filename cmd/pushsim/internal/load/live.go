@@ -732,11 +732,6 @@ func (r *run) send(ctx context.Context, start time.Time, perSender float64) time
 						ClientMsgID: fmt.Sprintf("L%d.%d", si, n)})
 					n++
 				}
-				if !now.Before(end) {
-					// Every message of the window made, those still held are counted unsent.
-					s.outMu.Unlock()
-					return
-				}
 				for {
 					m, ok := s.out.next(now, func() int64 { return r.nextID.Add(1) })
 					if !ok {
@@ -758,6 +753,12 @@ func (r *run) send(ctx context.Context, start time.Time, perSender float64) time
 						r.m.error(fmt.Errorf("sender %d: %w", si, err))
 						return
 					}
+				}
+				if !now.Before(end) {
+					// Every message of the window made, and sent if the outbox let it (one due
+					// before the end goes even when this goroutine woke after it); what the
+					// outbox still holds is counted unsent.
+					return
 				}
 				wait.Reset(max(time.Until(wake), 0))
 				select {
