@@ -729,7 +729,7 @@ func (r *run) send(ctx context.Context, start time.Time, perSender float64) time
 				for ; next.Before(end) && !now.Before(next); next = next.Add(interval) {
 					to := rng.IntN(r.cfg.Devices)
 					s.out.add(n, to, relay.ClientFrame{Op: relay.OpSend, To: phoneUser(to), Text: messageText(si, n, now),
-						ClientMsgID: fmt.Sprintf("L%d.%d", si, n)})
+						ClientMsgID: messageKey(si, n)})
 					n++
 				}
 				for {
@@ -773,11 +773,15 @@ func (r *run) send(ctx context.Context, start time.Time, perSender float64) time
 	return time.Since(start)
 }
 
+// messageKey names sender si's nth message, "L<si>.<n>": its clientMsgId, which a resend keeps,
+// and the start of its text.
+func messageKey(si, n int) string { return fmt.Sprintf("L%d.%d", si, n) }
+
 // messageText is the text of sender si's nth message, made at the wall-clock instant at:
 // "L<si>.<n>@<Unix nanoseconds>". Processes on one machine share its wall clock, so the phone
 // that receives the push, in whichever process, times it from the text alone.
 func messageText(si, n int, at time.Time) string {
-	return fmt.Sprintf("L%d.%d@%d", si, n, at.UnixNano())
+	return fmt.Sprintf("%s@%d", messageKey(si, n), at.UnixNano())
 }
 
 // sentAt reads the instant a message was made from its text (messageText); false for a text of

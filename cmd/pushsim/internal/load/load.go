@@ -215,7 +215,7 @@ type meter struct {
 	window    []float64            // ms, arrivals since the last sample
 	messages  int                  // sends the relay acknowledged
 	busy      int                  // sends the relay refused as busy (relay.CodeBusy)
-	unsent    int                  // messages the senders still held when the sending ended
+	unsent    int                  // messages the senders hold (run.countUnsent): after the drain, never taken
 	pushes    int
 	errors    int
 	connected int

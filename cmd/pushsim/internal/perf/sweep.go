@@ -231,15 +231,15 @@ func RunSweeps(ctx context.Context, cfg SweepConfig) ([]Sweep, error) {
 			break
 		}
 	}
+	rates := make([][]float64, len(sweeps)) // each store's overload rates, by factor
 	for k := range sweeps {
 		sweeps[k].Sustained, _ = Sustained(sweeps[k].Steps)
-		sweeps[k].Base, _ = cfg.Plan.OverloadRates(sweeps[k].Steps)
+		sweeps[k].Base, rates[k] = cfg.Plan.OverloadRates(sweeps[k].Steps)
 	}
 	for round := range cfg.OverloadRuns {
 		for i, f := range overloadFactors {
 			for k := range sweeps {
-				_, rates := cfg.Plan.OverloadRates(sweeps[k].Steps)
-				res, step, err := run(k, rates[i], 2*cfg.Window, true)
+				res, step, err := run(k, rates[k][i], 2*cfg.Window, true)
 				if err != nil {
 					return nil, err
 				}
@@ -260,8 +260,14 @@ func describeStep(s SweepStep) string {
 	if !s.Sustains() {
 		verdict = "does not sustain"
 	}
-	return fmt.Sprintf("%.0f msg/s offered → %.0f pushes/s, p50 %.0f ms, p99 %.0f ms, %d busy, %d unsent, %d errors; relay %.0f µs CPU a push, cores: relay %.2f, bench %.2f: %s",
-		s.Offered, s.Pushes, s.P50Ms, s.P99Ms, s.Busy, s.Unsent, s.Errors, s.RelayCPUPerPushUs, s.RelayCores, s.BenchCores, verdict)
+	return fmt.Sprintf("%s; relay %.0f µs CPU a push, cores: relay %.2f, bench %.2f: %s",
+		deliveries(s), s.RelayCPUPerPushUs, s.RelayCores, s.BenchCores, verdict)
+}
+
+// deliveries says what a step offered and delivered, and what it refused or never sent.
+func deliveries(s SweepStep) string {
+	return fmt.Sprintf("%.0f msg/s offered → %.0f pushes/s, p50 %.0f ms, p99 %.0f ms, %d busy, %d unsent, %d errors",
+		s.Offered, s.Pushes, s.P50Ms, s.P99Ms, s.Busy, s.Unsent, s.Errors)
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
@@ -339,8 +345,7 @@ func overloadFigures(s Sweep, cfg SweepConfig) []Figure {
 				continue
 			}
 			delivered = append(delivered, o.Step.Pushes)
-			runs = append(runs, fmt.Sprintf("%.0f msg/s offered → %.0f/s, p50 %.0f ms, p99 %.0f ms, %d busy replies, %d unsent, %d errors",
-				o.Step.Offered, o.Step.Pushes, o.Step.P50Ms, o.Step.P99Ms, o.Step.Busy, o.Step.Unsent, o.Step.Errors))
+			runs = append(runs, deliveries(o.Step))
 			checked += o.AckedChecked
 			lost += o.AckedLost
 			if firstLost == "" {

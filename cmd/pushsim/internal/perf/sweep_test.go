@@ -126,7 +126,7 @@ func TestSweepFiguresAgainstTheirGoals(t *testing.T) {
 	met("  memory store: relay peak RSS in overload", 130, true)
 	met("  memory store: relay RSS at the end ÷ halfway, 2× runs", 1.1, true)
 	require.Contains(t, figs["  memory store: delivered at 2× sustained"].Note,
-		"the median of 3 runs, 10s of sending each, at 2× sustained: 16000 msg/s offered → 3800/s, p50 0 ms, p99 900 ms")
+		"the median of 3 runs, 10s of sending each, at 2× sustained: 16000 msg/s offered → 3800 pushes/s, p50 0 ms, p99 900 ms")
 	require.Contains(t, figs["  memory store: acknowledged messages lost in overload"].Note, "600 sends acknowledged")
 	require.Contains(t, figs["  SQLite: acknowledged messages lost in overload"].Note, `"L1.2@3" to load-u4`)
 	require.Contains(t, figs["sustained push rate, memory store"].Note, "8000 ✓ (8000/s, p99 20 ms) · 10000 ✗ (9000/s, p99 800 ms)")
