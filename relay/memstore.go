@@ -86,6 +86,7 @@ func (s *MemoryStore) Apply(_ context.Context, records []Record) error {
 			delete(s.certs, r.ID)
 		case PutSession:
 			r.Session.Held = slices.Clone(r.Session.Held)
+			r.Session.Caps = r.Session.Caps.clone()
 			s.sessions[r.Session.Key] = r.Session
 		case DeleteSession:
 			delete(s.sessions, r.Key)
@@ -94,6 +95,10 @@ func (s *MemoryStore) Apply(_ context.Context, records []Record) error {
 		case DeleteBinding:
 			s.deleteBinding(r.Key)
 		case PutMessage:
+			if r.Msg.Push != nil {
+				p := *r.Msg.Push
+				r.Msg.Push = &p
+			}
 			s.messages[r.User] = append(s.messages[r.User], r.Msg)
 		case TrimInbox:
 			msgs := s.messages[r.User]
@@ -276,6 +281,20 @@ func (s *MemoryStore) QueryTrace(_ context.Context, q TraceQuery) (TracePage, er
 		page.Entries = append(page.Entries, e)
 	}
 	return page, nil
+}
+
+// TraceEntries returns a copy of the trace in the order the store took its entries in: what a
+// store that keeps a MemoryStore writes out to rebuild one with the same trace.
+func (s *MemoryStore) TraceEntries() []TraceEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]TraceEntry, 0, s.trace.Len())
+	for st := range s.trace.All() {
+		e := st.e
+		e.Seqs = slices.Clone(e.Seqs)
+		out = append(out, e)
+	}
+	return out
 }
 
 // PruneTrace (TraceStore) deletes what the bound no longer keeps, at most p.Batch entries.

@@ -146,6 +146,17 @@ type CapsState struct {
 	BucketFull time.Time `json:"bucketFull"`
 }
 
+// clone is a copy of c that shares nothing with it (nil for nil).
+func (c *CapsState) clone() *CapsState {
+	if c == nil {
+		return nil
+	}
+	d := *c
+	d.PerMinute.Slots = slices.Clone(c.PerMinute.Slots)
+	d.PerHour.Slots = slices.Clone(c.PerHour.Slots)
+	return &d
+}
+
 // Binding is a device's push binding: which certificate and token to push it through.
 type Binding struct {
 	Key           DeviceKey `json:"key"`

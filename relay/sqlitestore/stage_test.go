@@ -13,36 +13,6 @@ import (
 	"github.com/pushlab/pushlab/relay/storetest"
 )
 
-// scribble overwrites, in place, what v shares with its copies: every element of its slices,
-// every pointee, and empties its maps. (A record is a value, but its slices, maps and pointers
-// are the caller's, who may change them once Stage has returned.)
-func scribble(v reflect.Value) {
-	switch v.Kind() {
-	case reflect.Interface:
-		if !v.IsNil() {
-			scribble(v.Elem())
-		}
-	case reflect.Pointer:
-		if !v.IsNil() {
-			scribble(v.Elem())
-			v.Elem().SetZero()
-		}
-	case reflect.Struct:
-		for i := range v.NumField() {
-			if v.Type().Field(i).IsExported() {
-				scribble(v.Field(i))
-			}
-		}
-	case reflect.Slice:
-		for i := range v.Len() {
-			scribble(v.Index(i))
-			v.Index(i).SetZero()
-		}
-	case reflect.Map:
-		v.Clear()
-	}
-}
-
 // Stage keeps nothing of the records it encodes: the caller (the relay's loop) goes on changing
 // them while the batch commits on another goroutine, and the batch stores them as they were.
 func TestAStagedBatchKeepsNothingOfItsRecords(t *testing.T) {
@@ -57,7 +27,7 @@ func TestAStagedBatchKeepsNothingOfItsRecords(t *testing.T) {
 	rs := records()
 	b, err := got.Stage(rs)
 	require.NoError(t, err)
-	scribble(reflect.ValueOf(rs))
+	storetest.Scribble(reflect.ValueOf(rs))
 	require.NoError(t, b.Commit(ctx))
 
 	storetest.RequireEqualStates(t, storetest.Load(t, want), storetest.Load(t, got))

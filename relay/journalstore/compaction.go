@@ -1,0 +1,130 @@
+package journalstore
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+
+	"github.com/pushlab/pushlab/relay"
+)
+
+// compaction is a rewrite of the journal under way: a goroutine writes the records that rebuild
+// a copy of the state, taken when the journal was from bytes long, to a file of its own; the
+// store then appends the frames written since and renames the file over the journal (swap).
+type compaction struct {
+	done chan struct{} // closed when run has returned; err, f and size are then set
+	path string
+	from int64
+	err  error
+	f    *os.File // the new journal, open for appending
+	size int64
+}
+
+// snapshotFrame is how many records a frame of a compacted journal holds.
+const snapshotFrame = 4096
+
+// run writes records to c.path as a journal, syncs it, and leaves it open in c.f.
+func (c *compaction) run(records []relay.Record) {
+	defer close(c.done)
+	c.f, c.err = os.OpenFile(c.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600)
+	if c.err != nil {
+		return
+	}
+	w := bufio.NewWriterSize(c.f, 1<<20)
+	buf := header()
+	for chunk := range slices.Chunk(records, snapshotFrame) {
+		ws, err := toWire(chunk)
+		if err == nil {
+			buf, err = encodeFrame(buf, &frame{Records: ws})
+		}
+		if err != nil {
+			c.err = fmt.Errorf("compact: encode: %w", err)
+			return
+		}
+		if _, err := w.Write(buf); err != nil {
+			c.err = fmt.Errorf("compact: write %s: %w", c.path, err)
+			return
+		}
+		c.size += int64(len(buf))
+		buf = buf[:0]
+	}
+	if len(records) == 0 {
+		if _, c.err = w.Write(buf); c.err != nil {
+			return
+		}
+		c.size += int64(len(buf))
+	}
+	if err := w.Flush(); err != nil {
+		c.err = fmt.Errorf("compact: write %s: %w", c.path, err)
+		return
+	}
+	// Synced before it replaces the journal: a machine that stops after the rename finds the
+	// compacted state whole (at worst without the frames appended since).
+	if err := c.f.Sync(); err != nil {
+		c.err = fmt.Errorf("compact: sync %s: %w", c.path, err)
+	}
+}
+
+// discard closes and removes the compaction's file.
+func (c *compaction) discard() error {
+	var errs []error
+	if c.f != nil {
+		errs = append(errs, c.f.Close())
+	}
+	if err := os.Remove(c.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// stateRecords are records that rebuild st and trace (in the order the store took its entries
+// in) in an empty relay.MemoryStore, keys without values included: an inbox emptied by its trim
+// and a user's receive options all set back to "receive" stay in the state as keys.
+func stateRecords(st *relay.State, trace []relay.TraceEntry) []relay.Record {
+	var out []relay.Record
+	for _, a := range st.Apps {
+		out = append(out, relay.PutApp{App: a})
+	}
+	for _, c := range st.Certificates {
+		out = append(out, relay.PutCertificate{Cert: c})
+	}
+	for _, ss := range st.Sessions {
+		out = append(out, relay.PutSession{Session: ss})
+	}
+	for _, b := range st.Bindings {
+		out = append(out, relay.PutBinding{Binding: b})
+	}
+	for user, msgs := range st.Messages {
+		out = append(out, relay.TrimInbox{User: user})
+		for _, m := range msgs {
+			out = append(out, relay.PutMessage{User: user, Msg: m})
+		}
+	}
+	for _, g := range st.Groups {
+		out = append(out, relay.PutGroup{Group: g})
+	}
+	for user, opts := range st.ReceiveOpts {
+		out = append(out, relay.PutReceiveOpt{User: user, Opt: relay.ReceiveAll})
+		for conv, opt := range opts {
+			out = append(out, relay.PutReceiveOpt{User: user, Conv: conv, Opt: opt})
+		}
+	}
+	for _, p := range st.Pushes {
+		out = append(out, relay.PutPush{Push: p})
+	}
+	for name, v := range st.Counters {
+		out = append(out, relay.PutCounter{Name: name, Value: v})
+	}
+	for user, ps := range st.PushSettings {
+		out = append(out, relay.PutPushSettings{User: user, Settings: ps})
+	}
+	for _, p := range st.Profiles {
+		out = append(out, relay.PutProfile{Profile: p})
+	}
+	for chunk := range slices.Chunk(trace, snapshotFrame) {
+		out = append(out, relay.AppendTrace{Entries: chunk})
+	}
+	return out
+}

@@ -1,0 +1,405 @@
+// Package journalstore is a durable relay.Store that keeps the relay's state in memory, in a
+// relay.MemoryStore, and every change in a journal file: each batch is appended to the file as
+// one frame before its Commit returns, and Open rebuilds the memory from the file. It is the
+// durable store for throughput: a batch costs an encoding and one sequential write, where the
+// SQL stores write pages all over their tables' indexes (README, "What bounds both stores").
+//
+// It promises what the SQLite store does with synchronous=NORMAL: a batch whose Commit returned
+// survives a crash of the process, SIGKILL included, for its frame is in the operating system's
+// hands; a power loss or a crash of the machine may lose the last batches (the journal is not
+// synced), and reading drops the torn tail they leave.
+//
+// The journal grows with every batch; when it has doubled since it was last rewritten, a
+// goroutine of the store's rewrites it from a copy of the state (compaction: the records that
+// rebuild the state, then the frames appended meanwhile) and the store swaps to it.
+//
+// What it gives up for its speed: the state and the push trace are all in memory (the relay's
+// core holds the state anyway; the trace is bounded by trace.maxEntries), and there is no file
+// to query with SQL.
+package journalstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+
+	"github.com/pushlab/pushlab/relay"
+)
+
+// DefaultCompactAt is the journal's size at which its first compaction starts. Each later one
+// starts when the journal has grown to twice what the last left (at least this).
+const DefaultCompactAt = 64 << 20
+
+// Config says where a Store keeps its journal.
+type Config struct {
+	// Path is the journal file; the store creates it, and a lock file beside it (Path + ".lock")
+	// that keeps a second process from opening the same journal.
+	Path string
+	// Log receives what the store does on its own: a torn tail dropped at Open, compactions.
+	// Nil discards it.
+	Log *slog.Logger
+	// CompactAt overrides DefaultCompactAt (tests compact small journals).
+	CompactAt int64
+
+	// waitCompaction makes the Commit that starts a compaction wait for it and swap (tests).
+	waitCompaction bool
+}
+
+// Store is a relay.StagedStore that keeps its state in memory and its changes in a journal. Its
+// methods may be called from several goroutines. It stages one batch at a time: Stage refuses a
+// batch while the last one staged is not committed (the relay's loop commits each batch before
+// it stages the next).
+type Store struct {
+	cfg  Config
+	log  *slog.Logger
+	mem  *relay.MemoryStore
+	lock *os.File // Path + ".lock", flocked for the store's life
+
+	mu         sync.Mutex
+	f          *os.File // the journal, open for appending
+	size       int64    // the journal's bytes
+	staged     *Batch   // staged, in mem, and not yet in the journal
+	after      []byte   // prune frames that follow the staged batch's in the journal
+	compactAt  int64    // the size at which the next compaction starts
+	compacting *compaction
+	err        error // a write that failed: mem holds what the journal may not, and every call fails
+	closed     bool
+}
+
+var _ relay.StagedStore = (*Store)(nil)
+
+// Open opens the journal at cfg.Path, creating it if there is none, and rebuilds the state from
+// it. A tail that a stopped machine left short is dropped (and logged); a journal damaged
+// before its end, or written by a newer relay, is refused with nothing changed.
+func Open(cfg Config) (*Store, error) {
+	if cfg.Path == "" {
+		return nil, errors.New("open journal: no path")
+	}
+	if cfg.CompactAt <= 0 {
+		cfg.CompactAt = DefaultCompactAt
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	lock, err := lockFile(cfg.Path + ".lock")
+	if err != nil {
+		return nil, fmt.Errorf("open journal %s: %w", cfg.Path, err)
+	}
+	s := &Store{cfg: cfg, log: log, mem: relay.NewMemoryStore(), lock: lock}
+	if err := s.open(); err != nil {
+		_ = lock.Close()
+		return nil, fmt.Errorf("open journal %s: %w", cfg.Path, err)
+	}
+	return s, nil
+}
+
+// lockFile opens path and takes an exclusive lock on it, or fails at once if another process
+// holds it. The lock file is never replaced (a compaction renames the journal itself), so it
+// is what two processes meet at.
+func lockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another process has the journal open (%s is locked): stop it, or give this relay a journal of its own", path)
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// open reads the journal into mem and leaves it open for appending.
+func (s *Store) open() error {
+	// A compaction that a stop interrupted left its file; the journal itself is whole.
+	if err := os.Remove(s.compactPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(s.cfg.Path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		_ = f.Close()
+		return err
+	}
+	info, err := f.Stat()
+	if err != nil {
+		return fail(err)
+	}
+	frames := 0
+	good, err := readJournal(f, info.Size(), func(fr *frame) error {
+		frames++
+		return replay(s.mem, fr)
+	})
+	if err != nil {
+		return fail(err)
+	}
+	switch {
+	case info.Size() == 0:
+		if _, err := f.Write(header()); err != nil {
+			return fail(fmt.Errorf("write header: %w", err))
+		}
+		good = int64(headerSize)
+	case good < info.Size():
+		s.log.Warn("journal: dropped a torn tail (the machine stopped while it was written)",
+			"journal", s.cfg.Path, "frames", frames, "keptBytes", good, "droppedBytes", info.Size()-good)
+		if err := f.Truncate(good); err != nil {
+			return fail(fmt.Errorf("drop the torn tail: %w", err))
+		}
+	}
+	s.f, s.size = f, good
+	s.compactAt = max(s.cfg.CompactAt, 2*good)
+	return nil
+}
+
+// replay applies a frame read back from the journal to mem.
+func replay(mem *relay.MemoryStore, fr *frame) error {
+	if fr.Prune != nil {
+		_, err := mem.PruneTrace(context.Background(), *fr.Prune)
+		return err
+	}
+	records, err := fromWire(fr.Records)
+	if err != nil {
+		return err
+	}
+	return mem.Apply(context.Background(), records)
+}
+
+// Batch is a batch of records staged in a Store: in its memory already, and encoded as the
+// journal's frame that Commit appends.
+type Batch struct {
+	s     *Store
+	frame []byte
+}
+
+// Stage encodes records into a frame and applies them to the store's memory; Commit appends the
+// frame to the journal. A record the store cannot keep fails here, with nothing changed. The
+// batch keeps nothing of the records' slices or maps (the memory store copies what it keeps).
+func (s *Store) Stage(records []relay.Record) (relay.StagedBatch, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.usable(); err != nil {
+		return nil, err
+	}
+	if s.staged != nil {
+		return nil, errors.New("stage a batch: the last batch staged is not committed yet (the journal store takes one batch at a time)")
+	}
+	records = relay.CompactRecords(records)
+	ws, err := toWire(records)
+	if err != nil {
+		return nil, fmt.Errorf("stage %d records: %w", len(records), err)
+	}
+	buf, err := encodeFrame(nil, &frame{Records: ws})
+	if err != nil {
+		return nil, fmt.Errorf("stage %d records: encode: %w", len(records), err)
+	}
+	if err := s.mem.Apply(context.Background(), records); err != nil {
+		return nil, err
+	}
+	s.staged = &Batch{s: s, frame: buf}
+	return s.staged, nil
+}
+
+// Commit appends the batch's frame to the journal, with one write. It does not heed ctx: the
+// batch is in the store's memory already, and a write is not cancelled halfway. A write that
+// fails leaves the store failed: every later call returns the error.
+func (b *Batch) Commit(context.Context) error {
+	s := b.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.usable(); err != nil {
+		return err
+	}
+	if s.staged != b {
+		return errors.New("commit a batch: it is not the batch staged (each batch commits once, in the order staged)")
+	}
+	s.staged = nil
+	buf := append(b.frame, s.after...)
+	s.after = nil
+	if err := s.write(buf); err != nil {
+		return err
+	}
+	return s.maybeCompact()
+}
+
+// write appends buf to the journal with one write(2), or fails the store.
+func (s *Store) write(buf []byte) error {
+	n, err := s.f.Write(buf)
+	s.size += int64(n)
+	if err != nil {
+		s.err = fmt.Errorf("journal %s: write: %w (the store has stopped: its memory holds changes the journal may not)", s.cfg.Path, err)
+		return s.err
+	}
+	return nil
+}
+
+// usable is the reason the store cannot be used, if there is one.
+func (s *Store) usable() error {
+	if s.closed {
+		return fmt.Errorf("journal %s: the store is closed", s.cfg.Path)
+	}
+	return s.err
+}
+
+// Apply applies records and appends them to the journal (Stage, then Commit).
+func (s *Store) Apply(ctx context.Context, records []relay.Record) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("apply %d records: %w", len(records), err)
+	}
+	b, err := s.Stage(records)
+	if err != nil {
+		return err
+	}
+	return b.Commit(ctx)
+}
+
+// Load returns the state, as relay.MemoryStore.Load does.
+func (s *Store) Load(ctx context.Context) (*relay.State, error) {
+	s.mu.Lock()
+	err := s.usable()
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return s.mem.Load(ctx)
+}
+
+// QueryTrace (relay.TraceStore) answers from the trace in memory.
+func (s *Store) QueryTrace(ctx context.Context, q relay.TraceQuery) (relay.TracePage, error) {
+	return s.mem.QueryTrace(ctx, q)
+}
+
+// PruneTrace (relay.TraceStore) deletes what the bound no longer keeps, and journals the pass so
+// that the journal rebuilds the same trace: right away, or after the batch staged, which the
+// memory already holds, if there is one.
+func (s *Store) PruneTrace(ctx context.Context, p relay.TracePrune) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.usable(); err != nil {
+		return 0, err
+	}
+	buf, err := encodeFrame(nil, &frame{Prune: &p})
+	if err != nil {
+		return 0, fmt.Errorf("prune trace: encode: %w", err)
+	}
+	n, err := s.mem.PruneTrace(ctx, p)
+	if err != nil || n == 0 {
+		return n, err
+	}
+	if s.staged != nil {
+		s.after = append(s.after, buf...)
+		return n, nil
+	}
+	return n, s.write(buf)
+}
+
+// Close waits for a compaction under way (and drops what it wrote), closes the journal and
+// releases its lock. Calls after it fail.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var errs []error
+	if c := s.compacting; c != nil {
+		<-c.done
+		s.compacting = nil
+		errs = append(errs, c.discard())
+	}
+	if err := s.f.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close journal %s: %w", s.cfg.Path, err))
+	}
+	errs = append(errs, s.lock.Close()) // closing the file releases the flock
+	return errors.Join(errs...)
+}
+
+// compactPath is the file a compaction writes before it replaces the journal.
+func (s *Store) compactPath() string { return s.cfg.Path + ".compact" }
+
+// maybeCompact starts a compaction once the journal has grown to compactAt, and finishes one
+// whose rewrite is done. It runs with s.mu held, after a batch's frame is written, when the
+// memory and the journal hold the same.
+func (s *Store) maybeCompact() error {
+	if c := s.compacting; c != nil {
+		select {
+		case <-c.done:
+			return s.finish(c)
+		default:
+			return nil
+		}
+	}
+	if s.size < s.compactAt {
+		return nil
+	}
+	st, err := s.mem.Load(context.Background())
+	if err != nil {
+		return err
+	}
+	c := &compaction{done: make(chan struct{}), path: s.compactPath(), from: s.size}
+	s.compacting = c
+	go c.run(stateRecords(st, s.mem.TraceEntries()))
+	if s.cfg.waitCompaction {
+		<-c.done
+		return s.finish(c)
+	}
+	return nil
+}
+
+// finish ends compaction c, whose rewrite is done: it swaps to the new journal, or drops it if
+// the rewrite failed. A failed compaction leaves the journal as it was, and is logged; the next
+// is tried when the journal has doubled again.
+func (s *Store) finish(c *compaction) error {
+	s.compacting = nil
+	err := c.err
+	if err == nil {
+		err = s.swap(c)
+	}
+	if err != nil {
+		s.log.Error("journal: compaction failed; the journal is left as it was", "journal", s.cfg.Path, "err", err)
+		s.compactAt = 2 * s.size
+		if err := c.discard(); err != nil {
+			s.log.Error("journal: remove the failed compaction's file", "file", c.path, "err", err)
+		}
+	}
+	return nil
+}
+
+// swap finishes compaction c: it copies the frames appended since its snapshot to its file,
+// renames that over the journal, and appends to it from then on.
+func (s *Store) swap(c *compaction) error {
+	tail, err := io.Copy(c.f, io.NewSectionReader(s.f, c.from, s.size-c.from))
+	if err != nil {
+		return fmt.Errorf("copy the frames appended since the snapshot: %w", err)
+	}
+	if err := os.Rename(c.path, s.cfg.Path); err != nil {
+		return err
+	}
+	syncDir(filepath.Dir(s.cfg.Path))
+	old := s.size
+	_ = s.f.Close()
+	s.f, s.size = c.f, c.size+tail
+	s.compactAt = max(s.cfg.CompactAt, 2*s.size)
+	s.log.Info("journal: compacted", "journal", s.cfg.Path, "bytesBefore", old, "bytesAfter", s.size)
+	return nil
+}
+
+// syncDir syncs a directory, so that a rename in it lasts; best effort (the promise is the
+// process's crash, which a rename survives without it).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+}
