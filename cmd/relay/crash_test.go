@@ -96,6 +96,7 @@ type crashBench struct {
 	bin   string
 	db    string
 	pg    string // the PostgreSQL URL the relay keeps its state in, instead of db
+	jnl   string // the journal the relay keeps its state in, instead of db
 	cfg   string
 	env   []string // added to the relay's environment
 	fcm   *fcmserver.Listening
@@ -113,7 +114,7 @@ func (b *crashBench) start() {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	p, err := relayproc.Start(ctx, relayproc.Options{Bin: b.bin, DB: b.db, Postgres: b.pg, Config: b.cfg, Env: b.env, AdminKey: crashAdminKey, Stderr: b.logs})
+	p, err := relayproc.Start(ctx, relayproc.Options{Bin: b.bin, DB: b.db, Postgres: b.pg, Journal: b.jnl, Config: b.cfg, Env: b.env, AdminKey: crashAdminKey, Stderr: b.logs})
 	require.NoError(b.t, err, "relay log:\n%s", b.logs)
 	// However the test ends, no relay process outlives it (Kill after an exit does nothing).
 	b.t.Cleanup(func() { _ = p.Kill() })
@@ -227,7 +228,7 @@ func (b *crashBench) waitPush(p *phone, body string) {
 // acknowledged message syncs after a relogin (from 0, in order, once), and that phones killed
 // while logged in — before the crash, or by it — are pushed again. On SQLite this is the
 // guarantee the README states: with WAL and synchronous=NORMAL an acknowledged change survives a
-// SIGKILL of the relay (not necessarily a power loss).
+// SIGKILL of the relay (not necessarily a power loss); the journal store promises the same.
 func TestRelaySurvivesSIGKILLMidTraffic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the relay binary")
@@ -238,6 +239,9 @@ func TestRelaySurvivesSIGKILLMidTraffic(t *testing.T) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		relaySurvivesSIGKILL(t, &crashBench{t: t, bin: bin, pg: pg.Database(t)})
+	})
+	t.Run("journal", func(t *testing.T) {
+		relaySurvivesSIGKILL(t, &crashBench{t: t, bin: bin, jnl: filepath.Join(t.TempDir(), "relay.journal")})
 	})
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/pushlab/pushlab/internal/yamlfile"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/relay/cluster/natsbus"
+	"github.com/pushlab/pushlab/relay/journalstore"
 	"github.com/pushlab/pushlab/relay/pgstore"
 	"github.com/pushlab/pushlab/relay/sender"
 	"github.com/pushlab/pushlab/relay/server"
@@ -45,6 +46,7 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:4100", "address to listen on")
 	dbPath := fs.String("db", "relay.db", "SQLite file holding the relay's state (:memory: keeps it in memory, for measurements)")
+	journal := fs.String("journal", "", "journal file holding the relay's state instead of --db: the state in memory, every change appended to the file (faster than SQLite; see the README)")
 	postgres := fs.String("postgres", "", "PostgreSQL URL (postgres://user:password@host:port/db, or key=value pairs) to hold the relay's state instead of --db; defaults to the config file's postgres")
 	configPath := fs.String("config", "", "YAML file: the relay's rules, and apps and certificates to create at start (see the README)")
 	adminKey := fs.String("admin-key", "", "key of the admin API (Authorization: Bearer KEY); defaults to $"+adminKeyEnv)
@@ -80,6 +82,9 @@ func run(args []string) error {
 	if pgGiven == "" {
 		pgGiven = fc.Postgres.Reveal()
 	}
+	if *journal != "" && *clusterFl.on {
+		return errors.New("--journal with --cluster: a cluster keeps its state in PostgreSQL, shared by the nodes; give --postgres, not --journal")
+	}
 	cs, err := clusterFl.resolve(fs, fc, *configPath, dbSet, pgGiven)
 	if err != nil {
 		return err
@@ -89,7 +94,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	store, storeAttrs, err := openStore(fs, *dbPath, *postgres, fc, *configPath, log)
+	store, storeAttrs, err := openStore(fs, storeFlags{db: *dbPath, postgres: *postgres, journal: *journal}, fc, *configPath, log)
 	if err != nil {
 		return err
 	}
@@ -188,24 +193,34 @@ wait:
 	return runErr
 }
 
+// storeFlags are the flags that name the relay's store.
+type storeFlags struct{ db, postgres, journal string }
+
+// maxJournalTraceEntries bounds trace.maxEntries on the journal store, which keeps the push
+// trace in memory (a few hundred bytes an entry).
+const maxJournalTraceEntries = 10_000_000
+
 // openStore opens the store the flags and the config file name: PostgreSQL (--postgres, or
-// the file's postgres), the SQLite file of --db, or memory (--db :memory:). --db and a
-// PostgreSQL URL together are refused, not one of them ignored; --postgres replaces the file's
-// postgres, and the log says so. It answers the store and the log attributes that name it
-// (the URL without its password).
-func openStore(fs *flag.FlagSet, dbPath, pgURL string, fc *server.FileConfig, configPath string, log *slog.Logger) (relay.Store, []any, error) {
+// the file's postgres), a journal (--journal), the SQLite file of --db, or memory (--db
+// :memory:). Two of them named together are refused, not one of them ignored; --postgres
+// replaces the file's postgres, and the log says so. It answers the store and the log
+// attributes that name it (the URL without its password).
+func openStore(fs *flag.FlagSet, fl storeFlags, fc *server.FileConfig, configPath string, log *slog.Logger) (relay.Store, []any, error) {
 	dbSet := false
 	fs.Visit(func(f *flag.Flag) { dbSet = dbSet || f.Name == "db" })
-	where := "--postgres"
+	pgURL, where := fl.postgres, "--postgres"
 	switch {
 	case pgURL != "" && !fc.Postgres.IsZero():
 		log.Warn("--postgres replaces the config file's postgres", "config", configPath)
 	case pgURL == "" && !fc.Postgres.IsZero():
 		pgURL, where = fc.Postgres.Reveal(), configPath+": postgres"
 	}
+	if fl.journal != "" {
+		return openJournal(fl, dbSet, pgURL, where, fc, log)
+	}
 	if pgURL != "" {
 		if dbSet {
-			return nil, nil, fmt.Errorf("--db %s and %s both name a store: give one (--db for a SQLite file, --postgres or the config file's postgres for PostgreSQL)", dbPath, where)
+			return nil, nil, fmt.Errorf("--db %s and %s both name a store: give one (--db for a SQLite file, --postgres or the config file's postgres for PostgreSQL)", fl.db, where)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -215,16 +230,35 @@ func openStore(fs *flag.FlagSet, dbPath, pgURL string, fc *server.FileConfig, co
 		}
 		return st, []any{"postgres", pgstore.Redact(pgURL)}, nil
 	}
-	if dbPath == memoryDB {
+	if fl.db == memoryDB {
 		// For measurements only: everything is lost when the process ends.
 		log.Warn("--db :memory: keeps the relay's state in memory only; a restart loses it")
-		return relay.NewMemoryStore(), []any{"db", dbPath}, nil
+		return relay.NewMemoryStore(), []any{"db", fl.db}, nil
 	}
-	st, err := sqlitestore.Open(dbPath)
+	st, err := sqlitestore.Open(fl.db)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--db: %w", err)
 	}
-	return st, []any{"db", dbPath}, nil
+	return st, []any{"db", fl.db}, nil
+}
+
+// openJournal opens the journal store of --journal, refusing it beside another store's flag and
+// with a push trace too big to keep in memory.
+func openJournal(fl storeFlags, dbSet bool, pgURL, where string, fc *server.FileConfig, log *slog.Logger) (relay.Store, []any, error) {
+	switch {
+	case dbSet:
+		return nil, nil, fmt.Errorf("--db %s and --journal %s both name a store: give one", fl.db, fl.journal)
+	case pgURL != "":
+		return nil, nil, fmt.Errorf("%s and --journal %s both name a store: give one", where, fl.journal)
+	case fc.Relay.Trace.MaxEntries > maxJournalTraceEntries:
+		return nil, nil, fmt.Errorf("--journal keeps the push trace in memory: trace.maxEntries %d is more than it keeps (%d); lower it, or use --db for a trace on disk",
+			fc.Relay.Trace.MaxEntries, maxJournalTraceEntries)
+	}
+	st, err := journalstore.Open(journalstore.Config{Path: fl.journal, Log: log})
+	if err != nil {
+		return nil, nil, fmt.Errorf("--journal: %w", err)
+	}
+	return st, []any{"journal", fl.journal}, nil
 }
 
 // loadTLS reads the TLS certificate and key to serve with, or returns nil for plain HTTP. The

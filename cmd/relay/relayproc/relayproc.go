@@ -24,11 +24,15 @@ import (
 type Options struct {
 	// Bin is the relay binary; empty means Locate().
 	Bin string
-	// DB is the SQLite file; empty means relay.db in a new temporary folder (unless Postgres).
+	// DB is the SQLite file; empty means relay.db in a new temporary folder (unless Postgres or
+	// Journal).
 	DB string
 	// Postgres, if set, is the PostgreSQL URL the relay keeps its state in (--postgres), instead
 	// of a SQLite file.
 	Postgres string
+	// Journal, if set, is the journal file the relay keeps its state in (--journal), instead of
+	// a SQLite file.
+	Journal string
 	// StoreInConfig says the config file names the store (its postgres): neither --db nor
 	// --postgres is passed.
 	StoreInConfig bool
@@ -93,7 +97,7 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 		}
 	}
 	tmp := "" // a folder of our own for the database, removed once the relay has exited
-	if o.DB == "" && o.Postgres == "" && !o.StoreInConfig {
+	if o.DB == "" && o.Postgres == "" && o.Journal == "" && !o.StoreInConfig {
 		var err error
 		if tmp, err = os.MkdirTemp("", "pushlab-relay-"); err != nil {
 			return nil, err
@@ -107,6 +111,8 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 	switch {
 	case o.Postgres != "":
 		args = append(args, "--postgres", o.Postgres)
+	case o.Journal != "":
+		args = append(args, "--journal", o.Journal)
 	case !o.StoreInConfig:
 		args = append(args, "--db", o.DB)
 	}
