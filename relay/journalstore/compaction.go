@@ -25,9 +25,11 @@ type compaction struct {
 // snapshotFrame is how many records a frame of a compacted journal holds.
 const snapshotFrame = 4096
 
-// run writes records to c.path as a journal, syncs it, and leaves it open in c.f.
-func (c *compaction) run(records []relay.Record) {
+// run writes the records snapshot makes to c.path as a journal, syncs it, and leaves it open
+// in c.f. (snapshot runs here, off the committing goroutine: it walks the whole state.)
+func (c *compaction) run(snapshot func() []relay.Record) {
 	defer close(c.done)
+	records := snapshot()
 	c.f, c.err = os.OpenFile(c.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600)
 	if c.err != nil {
 		return

@@ -78,8 +78,10 @@ func readJournal(r io.Reader, size int64, each func(*frame) error) (good int64, 
 		}
 		length, sum := binary.LittleEndian.Uint32(fh[:4]), binary.LittleEndian.Uint32(fh[4:])
 		end := off + frameHeader + int64(length)
-		if length > maxFrame || end > size {
-			return off, nil // a frame cut off (or a length torn with it): the tail
+		if length == 0 || length > maxFrame || end > size {
+			// A frame cut off, a length torn with it, or space the file system extended the
+			// file by and never wrote (zeros: no frame is empty): the tail.
+			return off, nil
 		}
 		if cap(payload) < int(length) {
 			payload = make([]byte, length)

@@ -347,9 +347,10 @@ func (s *Store) maybeCompact() error {
 	if err != nil {
 		return err
 	}
+	trace := s.mem.TraceEntries()
 	c := &compaction{done: make(chan struct{}), path: s.compactPath(), from: s.size}
 	s.compacting = c
-	go c.run(stateRecords(st, s.mem.TraceEntries()))
+	go c.run(func() []relay.Record { return stateRecords(st, trace) })
 	if s.cfg.waitCompaction {
 		<-c.done
 		return s.finish(c)

@@ -277,6 +277,18 @@ func TestATornTailIsDropped(t *testing.T) {
 			require.Equal(t, uint64(7), storetest.Load(t, openStore(t, cfg)).Counters["messages"], "appended after the whole frames")
 		})
 	}
+	t.Run("zeros the file system left after the last frame", func(t *testing.T) {
+		cfg, _, sizes := appendBatches(t, 3)
+		f, err := os.OpenFile(cfg.Path, os.O_WRONLY|os.O_APPEND, 0)
+		require.NoError(t, err)
+		_, err = f.Write(make([]byte, 4096))
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+		require.Equal(t, uint64(3), storetest.Load(t, openStore(t, cfg)).Counters["messages"])
+		fi, err := os.Stat(cfg.Path)
+		require.NoError(t, err)
+		require.Equal(t, sizes[2], fi.Size())
+	})
 	t.Run("a last frame whose bytes do not match its checksum", func(t *testing.T) {
 		cfg, _, sizes := appendBatches(t, 3)
 		flipByte(t, cfg.Path, sizes[2]-1)
