@@ -53,6 +53,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) (retE
 	adminKey := fs.String("admin-key", os.Getenv("PUSHLAB_ADMIN_KEY"), "the running relay's admin key (default $PUSHLAB_ADMIN_KEY)")
 	relayBin := fs.String("relay-bin", "", "relay binary to start (default: next to pushsim, or on PATH; make build)")
 	memStore := fs.Bool("memory-store", false, "start the relay on its in-memory store (the pipeline without SQLite's cost)")
+	journalStore := fs.Bool("journal-store", false, "start the relay on its journal store (relay --journal): durable as SQLite is, its state in memory and each batch appended to a file")
 	relayLogs := fs.String("relay-logs", "", "folder for the log of each relay this run starts: relay.log, or node-1.log … with --nodes (default: discarded)")
 	nodes := fs.Int("nodes", 0, "N ≥ 2: start N relay processes as a cluster (relay --cluster) on one PostgreSQL and one NATS, phones spread over them")
 	postgres := fs.String("postgres", "", "with --nodes: the cluster's PostgreSQL URL (default: start a throwaway one from the installed server)")
@@ -73,12 +74,12 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) (retE
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var notHere []string
-	for _, name := range []string{"relay", "fcm", "admin-key", "relay-bin", "memory-store", "relay-logs", "sources", "load-procs", "nodes", "postgres", "nats"} {
+	for _, name := range []string{"relay", "fcm", "admin-key", "relay-bin", "memory-store", "journal-store", "relay-logs", "sources", "load-procs", "nodes", "postgres", "nats"} {
 		if set[name] && *virtual {
 			notHere = append(notHere, "--"+name)
 		}
 	}
-	for _, name := range []string{"relay-bin", "memory-store", "relay-logs", "nodes", "postgres", "nats"} {
+	for _, name := range []string{"relay-bin", "memory-store", "journal-store", "relay-logs", "nodes", "postgres", "nats"} {
 		if set[name] && *relayURL != "" {
 			notHere = append(notHere, "--"+name)
 		}
@@ -91,8 +92,8 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) (retE
 		return &exitError{2, fmt.Errorf("%s: %s", strings.Join(notHere, ", "), why)}
 	}
 	cfg := load.Config{Devices: *devices, Senders: *senders, Rate: *rate, Duration: *dur, KillRatio: *kill,
-		RelayURL: *relayURL, FCMURL: *fcmURL, AdminKey: *adminKey, RelayBin: *relayBin, MemoryStore: *memStore, Sources: *sources, Seed: *seed,
-		Procs: *procs, Nodes: *nodes, Postgres: *postgres, NATS: *natsURL, RelayLogs: *relayLogs}
+		RelayURL: *relayURL, FCMURL: *fcmURL, AdminKey: *adminKey, RelayBin: *relayBin, MemoryStore: *memStore, JournalStore: *journalStore,
+		Sources: *sources, Seed: *seed, Procs: *procs, Nodes: *nodes, Postgres: *postgres, NATS: *natsURL, RelayLogs: *relayLogs}
 	if err := cfg.Validate(); err != nil {
 		return &exitError{2, err}
 	}

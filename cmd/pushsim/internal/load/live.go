@@ -235,11 +235,13 @@ func startServers(ctx context.Context, cfg Config, rng *rand.Rand) (*servers, er
 				s.app, s.cert = loadApp+offset*1000, loadCert+int64(offset)*1000
 			}
 		} else {
-			db := filepath.Join(s.tmp, "relay.db")
-			if cfg.MemoryStore {
-				db = ":memory:"
+			opts := relayproc.Options{Bin: cfg.RelayBin, AdminKey: s.adminKey, Config: conf, DB: filepath.Join(s.tmp, "relay.db")}
+			switch {
+			case cfg.MemoryStore:
+				opts.DB = ":memory:"
+			case cfg.JournalStore:
+				opts.DB, opts.Journal = "", filepath.Join(s.tmp, "relay.journal") // the relay refuses --journal beside --db
 			}
-			opts := relayproc.Options{Bin: cfg.RelayBin, AdminKey: s.adminKey, Config: conf, DB: db}
 			if cfg.RelayLogs != "" {
 				if opts.Stderr, err = s.logFile(cfg.RelayLogs, "relay.log"); err != nil {
 					s.close()

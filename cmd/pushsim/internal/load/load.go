@@ -47,6 +47,10 @@ type Config struct {
 	// MemoryStore runs the started relay on its in-memory store instead of a SQLite file: the
 	// push pipeline's own throughput, without the durable store's.
 	MemoryStore bool
+	// JournalStore runs the started relay on its journal store instead of a SQLite file (relay
+	// --journal, a file in the run's temporary folder): durable as SQLite is, its state in memory
+	// and each batch appended to the journal. Not with MemoryStore.
+	JournalStore bool
 	// Sources is how many loopback source addresses (127.0.0.1 …) the phones' connections are
 	// spread over (default 8), so that a single address's ephemeral ports never run out.
 	Sources int
@@ -54,9 +58,9 @@ type Config struct {
 	Seed uint64
 	// Nodes, 2 or more, runs the relay as a cluster of that many processes (relay --cluster) on
 	// one PostgreSQL and one NATS, the phones spread over the nodes round robin (RunLive only,
-	// without RelayURL or MemoryStore); 0 or 1 runs one relay. Postgres and NATS name the
-	// cluster's servers; empty starts a throwaway PostgreSQL from the installed server binaries
-	// and an embedded NATS server.
+	// without RelayURL, MemoryStore or JournalStore); 0 or 1 runs one relay. Postgres and NATS
+	// name the cluster's servers; empty starts a throwaway PostgreSQL from the installed server
+	// binaries and an embedded NATS server.
 	Nodes          int
 	Postgres, NATS string
 	// RelayLogs, if set, is a folder for the log lines of each relay process the run starts
@@ -131,8 +135,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("nodes %d: must not be negative", c.Nodes)
 	case c.Nodes >= 2 && c.RelayURL != "":
 		return fmt.Errorf("nodes %d: a cluster is started by the run; --relay names a relay already running", c.Nodes)
-	case c.Nodes >= 2 && c.MemoryStore:
-		return fmt.Errorf("nodes %d: a cluster keeps its state in PostgreSQL, shared by the nodes; --memory-store is for one relay", c.Nodes)
+	case c.MemoryStore && c.JournalStore:
+		return fmt.Errorf("--memory-store and --journal-store: the started relay runs on one store; give one of them, or neither for SQLite")
+	case c.Nodes >= 2 && (c.MemoryStore || c.JournalStore):
+		return fmt.Errorf("nodes %d: a cluster keeps its state in PostgreSQL, shared by the nodes; %s is for one relay", c.Nodes, c.storeFlag())
 	case c.RelayURL != "" && len(c.startedRelaySettings()) > 0:
 		return fmt.Errorf("%s: settings of the relays the run starts; RelayURL names a relay already running", strings.Join(c.startedRelaySettings(), ", "))
 	case c.Nodes < 2 && (c.Postgres != "" || c.NATS != ""):
@@ -153,13 +159,25 @@ func (c Config) startedRelaySettings() []string {
 	for _, s := range []struct {
 		name string
 		made bool
-	}{{"RelayBin", c.RelayBin != ""}, {"MemoryStore", c.MemoryStore}, {"RelayLogs", c.RelayLogs != ""},
-		{"Nodes", c.Nodes >= 2}, {"Postgres", c.Postgres != ""}, {"NATS", c.NATS != ""}} {
+	}{{"RelayBin", c.RelayBin != ""}, {"MemoryStore", c.MemoryStore}, {"JournalStore", c.JournalStore},
+		{"RelayLogs", c.RelayLogs != ""}, {"Nodes", c.Nodes >= 2}, {"Postgres", c.Postgres != ""}, {"NATS", c.NATS != ""}} {
 		if s.made {
 			set = append(set, s.name)
 		}
 	}
 	return set
+}
+
+// storeFlag names the pushsim load flag of the store c starts its relay on other than SQLite
+// ("--memory-store" or "--journal-store"), or "" for SQLite.
+func (c Config) storeFlag() string {
+	switch {
+	case c.MemoryStore:
+		return "--memory-store"
+	case c.JournalStore:
+		return "--journal-store"
+	}
+	return ""
 }
 
 // fdHeadroom is how many of a process's open files are kept for other than phones: HTTP

@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -139,8 +140,28 @@ func TestConfigRefusesWhatCannotWork(t *testing.T) {
 		{Procs: -1}, {Procs: 2, TLS: &tls.Config{}}, {Nodes: -1},
 		{Nodes: 3, RelayURL: "http://r", FCMURL: "http://f"}, {Nodes: 3, MemoryStore: true},
 		{Postgres: "postgres://x"}, {NATS: "nats://x"}, {Nodes: 1, NATS: "nats://x"},
-		{RelayURL: "http://r", FCMURL: "http://f", RelayLogs: "logs"}, {RelayURL: "http://r", FCMURL: "http://f", MemoryStore: true}} {
+		{RelayURL: "http://r", FCMURL: "http://f", RelayLogs: "logs"}, {RelayURL: "http://r", FCMURL: "http://f", MemoryStore: true},
+		{Nodes: 3, JournalStore: true}, {RelayURL: "http://r", FCMURL: "http://f", JournalStore: true}, {MemoryStore: true, JournalStore: true}} {
 		require.Error(t, c.Validate(), "%+v", c)
+	}
+}
+
+// The started relay runs on one store: the journal store is refused beside the memory store and
+// wherever the memory store is (a cluster, a relay already running), each refusal naming why.
+func TestConfigRefusesTheJournalStoreWhereItCannotRun(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{MemoryStore: true, JournalStore: true}, "--memory-store and --journal-store: the started relay runs on one store"},
+		{Config{Nodes: 3, JournalStore: true}, "nodes 3: a cluster keeps its state in PostgreSQL, shared by the nodes; --journal-store is for one relay"},
+		{Config{Nodes: 3, MemoryStore: true}, "nodes 3: a cluster keeps its state in PostgreSQL, shared by the nodes; --memory-store is for one relay"},
+		{Config{RelayURL: "http://r", FCMURL: "http://f", JournalStore: true}, "JournalStore: settings of the relays the run starts"},
+	} {
+		require.ErrorContains(t, tc.cfg.Validate(), tc.want, "%+v", tc.cfg)
+	}
+	for _, c := range []Config{{JournalStore: true}, {MemoryStore: true}, {Nodes: 1, JournalStore: true}} {
+		require.NoError(t, c.Validate(), "%+v", c)
 	}
 }
 
@@ -153,6 +174,7 @@ func TestAWorldLoadRefusesLiveSettings(t *testing.T) {
 	}{
 		{Config{RelayLogs: "logs"}, "RelayLogs: settings of the relays RunLive starts"},
 		{Config{RelayBin: "bin/relay", MemoryStore: true}, "RelayBin, MemoryStore: settings of the relays RunLive starts"},
+		{Config{JournalStore: true}, "JournalStore: settings of the relays RunLive starts"},
 		{Config{Procs: 2}, "Procs, TLS and CheckAcked are for RunLive"},
 		{Config{CheckAcked: true}, "Procs, TLS and CheckAcked are for RunLive"},
 	} {
@@ -245,6 +267,38 @@ func TestTheStartedRelaysLogIsKept(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(b), "relay listening")
 	require.NotContains(t, string(b), loadAdminKey, "the admin key stays out of the log")
+}
+
+// TestAJournalStoreRunStartsTheRelayOnAJournal: with JournalStore, the relay the run starts keeps
+// its state in a journal file in the run's folder (its "relay listening" line names it, and no
+// SQLite file), and the sends it acknowledged are kept.
+func TestAJournalStoreRunStartsTheRelayOnAJournal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the relay binary")
+	}
+	bin, err := relayproc.Build(t.TempDir())
+	require.NoError(t, err)
+	logs := filepath.Join(t.TempDir(), "logs")
+	res, err := RunLive(t.Context(), Config{Devices: 10, Senders: 2, Rate: 10, Duration: time.Second, KillRatio: 0.5, Seed: 3,
+		RelayBin: bin, JournalStore: true, RelayLogs: logs, CheckAcked: true})
+	require.NoError(t, err)
+	require.Zero(t, res.Errors, res.FirstError)
+	require.Positive(t, res.Pushes)
+	require.Positive(t, res.AckedChecked)
+	require.Zero(t, res.AckedLost, res.FirstLost)
+	b, err := os.ReadFile(filepath.Join(logs, "relay.log"))
+	require.NoError(t, err)
+	var listening map[string]any
+	for _, line := range strings.Split(string(b), "\n") {
+		var entry map[string]any
+		if json.Unmarshal([]byte(line), &entry) == nil && entry["msg"] == "relay listening" {
+			listening = entry
+		}
+	}
+	require.NotNil(t, listening, "no \"relay listening\" line in %s", b)
+	journal, _ := listening["journal"].(string)
+	require.Equal(t, "relay.journal", filepath.Base(journal), "the store it names: %v", listening)
+	require.NotContains(t, listening, "db")
 }
 
 // TestAClusterKeepsEachNodesLog: with Nodes and RelayLogs, each node the run starts logs to a
