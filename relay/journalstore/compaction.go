@@ -26,7 +26,7 @@ type compaction struct {
 const snapshotFrame = 4096
 
 // run writes the records snapshot makes to c.path as a journal, syncs it, and leaves it open
-// in c.f. (snapshot runs here, off the committing goroutine: it walks the whole state.)
+// in c.f. (snapshot runs here, off the relay's loop: it walks the whole state.)
 func (c *compaction) run(snapshot func() []relay.Record) {
 	defer close(c.done)
 	records := snapshot()
@@ -35,11 +35,12 @@ func (c *compaction) run(snapshot func() []relay.Record) {
 		return
 	}
 	w := bufio.NewWriterSize(c.f, 1<<20)
+	var enc frameEncoder
 	buf := header()
 	for chunk := range slices.Chunk(records, snapshotFrame) {
 		ws, err := toWire(chunk)
 		if err == nil {
-			buf, err = encodeFrame(buf, &frame{Records: ws})
+			buf, err = enc.encode(buf, &frame{Records: ws})
 		}
 		if err != nil {
 			c.err = fmt.Errorf("compact: encode: %w", err)

@@ -12,10 +12,18 @@ import (
 )
 
 // The journal file: a header, then frames, each a batch of records (or a pass of the trace's
-// pruning) as one gob stream of its own:
+// pruning):
 //
 //	header: "pushlab journal\n" then the format's version, a byte
-//	frame:  payload length (uint32, little-endian) · CRC-32C of the payload (uint32) · payload
+//	frame:  payload length (uint32, little-endian; its top bit set when the frame begins a gob
+//	        stream) · CRC-32C of the payload (uint32) · payload
+//
+// The payloads are gob streams cut at frame boundaries: the frame that begins a stream carries
+// gob's definitions of the types it uses, later frames only values, so that a small batch does
+// not pay for encoding the types again (they are most of a one-push frame, and cost more CPU
+// than its values). A stream begins at the start of the file, at the first frame appended after
+// the journal was opened, and at the first frame after a compaction's snapshot: the frames from
+// there on read alone, and a compaction copies them as bytes.
 //
 // A frame is written with one write(2): a process killed (SIGKILL included) leaves whole frames
 // only. A machine that stops (power, kernel) may leave the last frames short or unwritten,
@@ -27,6 +35,8 @@ const (
 	frameHeader   = 8
 	// maxFrame bounds a frame's payload: a length beyond it is damage, not a batch.
 	maxFrame = 1 << 30
+	// beginsStream is the length word's flag of a frame that begins a gob stream.
+	beginsStream = 1 << 31
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -34,19 +44,63 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // header is the file's first bytes.
 func header() []byte { return append([]byte(magic), formatVersion) }
 
-// encodeFrame appends f as a frame to buf, with a gob encoder of its own so that the frame
-// reads back alone (compaction copies frames from one file to the next as bytes).
-func encodeFrame(buf []byte, f *frame) ([]byte, error) {
-	var payload bytes.Buffer
-	if err := gob.NewEncoder(&payload).Encode(f); err != nil {
-		return buf, err
+// frameEncoder encodes frames as one gob stream.
+type frameEncoder struct {
+	buf bytes.Buffer
+	enc *gob.Encoder // nil: the next frame begins a stream
+}
+
+// encode appends f to dst as a frame. A failed encoding leaves gob's stream in doubt, so the
+// next frame begins a new one.
+func (e *frameEncoder) encode(dst []byte, f *frame) ([]byte, error) {
+	begins := e.enc == nil
+	if begins {
+		e.enc = gob.NewEncoder(&e.buf)
 	}
-	if payload.Len() > maxFrame {
-		return buf, fmt.Errorf("a frame of %d bytes: more than the journal's %d", payload.Len(), maxFrame)
+	e.buf.Reset()
+	if err := e.enc.Encode(f); err != nil {
+		e.enc = nil
+		return dst, err
 	}
-	buf = binary.LittleEndian.AppendUint32(buf, uint32(payload.Len()))
-	buf = binary.LittleEndian.AppendUint32(buf, crc32.Checksum(payload.Bytes(), castagnoli))
-	return append(buf, payload.Bytes()...), nil
+	if e.buf.Len() >= maxFrame {
+		e.enc = nil
+		return dst, fmt.Errorf("a frame of %d bytes: more than the journal's %d", e.buf.Len(), maxFrame)
+	}
+	word := uint32(e.buf.Len())
+	if begins {
+		word |= beginsStream
+	}
+	dst = binary.LittleEndian.AppendUint32(dst, word)
+	dst = binary.LittleEndian.AppendUint32(dst, crc32.Checksum(e.buf.Bytes(), castagnoli))
+	return append(dst, e.buf.Bytes()...), nil
+}
+
+// restart makes the next frame begin a new stream.
+func (e *frameEncoder) restart() { e.enc = nil }
+
+// frameDecoder decodes the frames of a journal, stream by stream.
+type frameDecoder struct {
+	r   bytes.Reader
+	dec *gob.Decoder
+}
+
+// decode decodes one frame's payload into f.
+func (d *frameDecoder) decode(payload []byte, begins bool, f *frame) error {
+	d.r.Reset(payload)
+	switch {
+	case begins:
+		d.dec = gob.NewDecoder(&d.r) // a bytes.Reader is an io.ByteReader: gob reads no further than it needs
+	case d.dec == nil:
+		return errors.New("it continues a stream no frame began")
+	}
+	if err := d.dec.Decode(f); err != nil {
+		d.dec = nil
+		return err
+	}
+	if d.r.Len() != 0 {
+		return fmt.Errorf("%d bytes after its value", d.r.Len())
+	}
+	return nil
 }
 
 // errDamaged is a journal whose frames stop checking out before its end: not a torn tail.
@@ -71,12 +125,14 @@ func readJournal(r io.Reader, size int64, each func(*frame) error) (good int64, 
 	}
 	off := int64(headerSize)
 	var payload []byte
+	var dec frameDecoder
 	for n := 1; off < size; n++ {
 		var fh [frameHeader]byte
 		if _, err := io.ReadFull(br, fh[:]); err != nil {
 			return off, nil // a frame's header cut off: the tail
 		}
-		length, sum := binary.LittleEndian.Uint32(fh[:4]), binary.LittleEndian.Uint32(fh[4:])
+		word, sum := binary.LittleEndian.Uint32(fh[:4]), binary.LittleEndian.Uint32(fh[4:])
+		length, begins := word&^beginsStream, word&beginsStream != 0
 		end := off + frameHeader + int64(length)
 		if length == 0 || length > maxFrame || end > size {
 			// A frame cut off, a length torn with it, or space the file system extended the
@@ -98,7 +154,7 @@ func readJournal(r io.Reader, size int64, each func(*frame) error) (good int64, 
 				errDamaged, n, off, size-end)
 		}
 		var f frame
-		if err := gob.NewDecoder(bytes.NewReader(payload)).Decode(&f); err != nil {
+		if err := dec.decode(payload, begins, &f); err != nil {
 			return off, fmt.Errorf("%w: frame %d at byte %d: %v", errDamaged, n, off, err)
 		}
 		if err := each(&f); err != nil {

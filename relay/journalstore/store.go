@@ -1,10 +1,10 @@
 // Package journalstore is a durable relay.Store that keeps the relay's state in memory, in a
 // relay.MemoryStore, and every change in a journal file: each batch is appended to the file as
-// one frame before its Commit returns, and Open rebuilds the memory from the file. It is the
+// one frame before Apply returns, and Open rebuilds the memory from the file. It is the
 // durable store for throughput: a batch costs an encoding and one sequential write, where the
 // SQL stores write pages all over their tables' indexes (README, "What bounds both stores").
 //
-// It promises what the SQLite store does with synchronous=NORMAL: a batch whose Commit returned
+// It promises what the SQLite store does with synchronous=NORMAL: a batch whose Apply returned
 // survives a crash of the process, SIGKILL included, for its frame is in the operating system's
 // hands; a power loss or a crash of the machine may lose the last batches (the journal is not
 // synced), and reading drops the torn tail they leave.
@@ -47,14 +47,12 @@ type Config struct {
 	// CompactAt overrides DefaultCompactAt (tests compact small journals).
 	CompactAt int64
 
-	// waitCompaction makes the Commit that starts a compaction wait for it and swap (tests).
+	// waitCompaction makes the Apply that starts a compaction wait for it and swap (tests).
 	waitCompaction bool
 }
 
-// Store is a relay.StagedStore that keeps its state in memory and its changes in a journal. Its
-// methods may be called from several goroutines. It stages one batch at a time: Stage refuses a
-// batch while the last one staged is not committed (the relay's loop commits each batch before
-// it stages the next).
+// Store is a relay.Store that keeps its state in memory and its changes in a journal. Its
+// methods may be called from several goroutines.
 type Store struct {
 	cfg  Config
 	log  *slog.Logger
@@ -64,15 +62,15 @@ type Store struct {
 	mu         sync.Mutex
 	f          *os.File // the journal, open for appending
 	size       int64    // the journal's bytes
-	staged     *Batch   // staged, in mem, and not yet in the journal
-	after      []byte   // prune frames that follow the staged batch's in the journal
-	compactAt  int64    // the size at which the next compaction starts
+	enc        frameEncoder
+	frame      []byte // the last frame encoded, its array reused
+	compactAt  int64  // the size at which the next compaction starts
 	compacting *compaction
 	err        error // a write that failed: mem holds what the journal may not, and every call fails
 	closed     bool
 }
 
-var _ relay.StagedStore = (*Store)(nil)
+var _ relay.Store = (*Store)(nil)
 
 // Open opens the journal at cfg.Path, creating it if there is none, and rebuilds the state from
 // it. A tail that a stopped machine left short is dropped (and logged); a journal damaged
@@ -175,58 +173,37 @@ func replay(mem *relay.MemoryStore, fr *frame) error {
 	return mem.Apply(context.Background(), records)
 }
 
-// Batch is a batch of records staged in a Store: in its memory already, and encoded as the
-// journal's frame that Commit appends.
-type Batch struct {
-	s     *Store
-	frame []byte
-}
-
-// Stage encodes records into a frame and applies them to the store's memory; Commit appends the
-// frame to the journal. A record the store cannot keep fails here, with nothing changed. The
-// batch keeps nothing of the records' slices or maps (the memory store copies what it keeps).
-func (s *Store) Stage(records []relay.Record) (relay.StagedBatch, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.usable(); err != nil {
-		return nil, err
+// Apply encodes records into a frame, applies them to the store's memory and appends the frame
+// to the journal, with one write, before it returns. A record the store cannot keep fails the
+// batch with nothing changed. A write that fails leaves the store failed: every later call
+// returns the error. The store keeps nothing of the records' slices or maps (the memory store
+// copies what it keeps).
+//
+// The store is not a relay.StagedStore: its write is one append of a few kilobytes, which the
+// relay's loop makes in line faster than it could hand the batch to a goroutine of its own.
+func (s *Store) Apply(ctx context.Context, records []relay.Record) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("apply %d records: %w", len(records), err)
 	}
-	if s.staged != nil {
-		return nil, errors.New("stage a batch: the last batch staged is not committed yet (the journal store takes one batch at a time)")
-	}
-	records = relay.CompactRecords(records)
-	ws, err := toWire(records)
-	if err != nil {
-		return nil, fmt.Errorf("stage %d records: %w", len(records), err)
-	}
-	buf, err := encodeFrame(nil, &frame{Records: ws})
-	if err != nil {
-		return nil, fmt.Errorf("stage %d records: encode: %w", len(records), err)
-	}
-	if err := s.mem.Apply(context.Background(), records); err != nil {
-		return nil, err
-	}
-	s.staged = &Batch{s: s, frame: buf}
-	return s.staged, nil
-}
-
-// Commit appends the batch's frame to the journal, with one write. It does not heed ctx: the
-// batch is in the store's memory already, and a write is not cancelled halfway. A write that
-// fails leaves the store failed: every later call returns the error.
-func (b *Batch) Commit(context.Context) error {
-	s := b.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.usable(); err != nil {
 		return err
 	}
-	if s.staged != b {
-		return errors.New("commit a batch: it is not the batch staged (each batch commits once, in the order staged)")
+	records = relay.CompactRecords(records)
+	ws, err := toWire(records)
+	if err != nil {
+		return fmt.Errorf("apply %d records: %w", len(records), err)
 	}
-	s.staged = nil
-	buf := append(b.frame, s.after...)
-	s.after = nil
-	if err := s.write(buf); err != nil {
+	s.frame, err = s.enc.encode(s.frame[:0], &frame{Records: ws})
+	if err != nil {
+		return fmt.Errorf("apply %d records: encode: %w", len(records), err)
+	}
+	if err := s.mem.Apply(ctx, records); err != nil {
+		s.enc.restart() // the frame is dropped: the next must not rely on what it defined
+		return err
+	}
+	if err := s.write(s.frame); err != nil {
 		return err
 	}
 	return s.maybeCompact()
@@ -251,18 +228,6 @@ func (s *Store) usable() error {
 	return s.err
 }
 
-// Apply applies records and appends them to the journal (Stage, then Commit).
-func (s *Store) Apply(ctx context.Context, records []relay.Record) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("apply %d records: %w", len(records), err)
-	}
-	b, err := s.Stage(records)
-	if err != nil {
-		return err
-	}
-	return b.Commit(ctx)
-}
-
 // Load returns the state, as relay.MemoryStore.Load does.
 func (s *Store) Load(ctx context.Context) (*relay.State, error) {
 	s.mu.Lock()
@@ -280,25 +245,21 @@ func (s *Store) QueryTrace(ctx context.Context, q relay.TraceQuery) (relay.Trace
 }
 
 // PruneTrace (relay.TraceStore) deletes what the bound no longer keeps, and journals the pass so
-// that the journal rebuilds the same trace: right away, or after the batch staged, which the
-// memory already holds, if there is one.
+// that the journal rebuilds the same trace.
 func (s *Store) PruneTrace(ctx context.Context, p relay.TracePrune) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.usable(); err != nil {
 		return 0, err
 	}
-	buf, err := encodeFrame(nil, &frame{Prune: &p})
-	if err != nil {
-		return 0, fmt.Errorf("prune trace: encode: %w", err)
-	}
 	n, err := s.mem.PruneTrace(ctx, p)
 	if err != nil || n == 0 {
 		return n, err
 	}
-	if s.staged != nil {
-		s.after = append(s.after, buf...)
-		return n, nil
+	buf, err := s.enc.encode(nil, &frame{Prune: &p})
+	if err != nil {
+		s.err = fmt.Errorf("journal %s: encode a pass of the trace's pruning: %w (the store has stopped: its memory holds changes the journal does not)", s.cfg.Path, err)
+		return n, s.err
 	}
 	return n, s.write(buf)
 }
@@ -329,8 +290,8 @@ func (s *Store) Close() error {
 func (s *Store) compactPath() string { return s.cfg.Path + ".compact" }
 
 // maybeCompact starts a compaction once the journal has grown to compactAt, and finishes one
-// whose rewrite is done. It runs with s.mu held, after a batch's frame is written, when the
-// memory and the journal hold the same.
+// whose rewrite is done. It runs with s.mu held, after a batch's frame is written: the memory
+// and the journal hold the same.
 func (s *Store) maybeCompact() error {
 	if c := s.compacting; c != nil {
 		select {
@@ -350,6 +311,7 @@ func (s *Store) maybeCompact() error {
 	trace := s.mem.TraceEntries()
 	c := &compaction{done: make(chan struct{}), path: s.compactPath(), from: s.size}
 	s.compacting = c
+	s.enc.restart() // the frames from here on read alone: the swap copies them as bytes
 	go c.run(func() []relay.Record { return stateRecords(st, trace) })
 	if s.cfg.waitCompaction {
 		<-c.done
