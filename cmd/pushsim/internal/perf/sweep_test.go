@@ -32,9 +32,10 @@ func TestAStepSustainsItsRateAtBothBars(t *testing.T) {
 	}
 }
 
-// The sweep steps up from the plan's first rate while each step sustains, ends after the first
-// that does not or when the next would pass the maximum; the sustained rate is the highest
-// step before that first failure, and the overload runs offer 1.5× and 2× it (or the first
+// The sweep steps up from the plan's first rate while each step sustains, then halves the gap
+// between the highest rate sustained and the lowest failure until it is an eighth of a step, or
+// ends when the next would pass the maximum; the sustained rate is the highest step below the
+// lowest failure, and the overload runs offer 1.5× and 2× it (or the first
 // step's rate when none sustained).
 func TestSweepStepsUntilTheFirstFailure(t *testing.T) {
 	plan := SweepPlan{From: 2000, Step: 2000, Max: 10_000}
@@ -50,14 +51,17 @@ func TestSweepStepsUntilTheFirstFailure(t *testing.T) {
 		{"first step passed", []SweepStep{step(2000, 2000, 5)}, 4000, true, 2000, 2000},
 		{"passing, going on", []SweepStep{step(2000, 2000, 5), step(4000, 3990, 40)}, 6000, true, 4000, 4000},
 		{"halves the step after the first failure", []SweepStep{step(2000, 2000, 5), step(4000, 3990, 40), step(6000, 5000, 900)}, 5000, true, 4000, 4000},
-		{"the half step sustains", []SweepStep{step(2000, 2000, 5), step(4000, 3990, 40), step(6000, 5000, 900), step(5000, 5000, 60)}, 0, false, 5000, 5000},
-		{"the half step fails too", []SweepStep{step(2000, 2000, 5), step(4000, 3990, 40), step(6000, 5000, 900), step(5000, 4000, 600)}, 0, false, 4000, 4000},
+		{"the half step sustains: a quarter step above it", []SweepStep{step(2000, 2000, 5), step(4000, 3990, 40), step(6000, 5000, 900), step(5000, 5000, 60)}, 5500, true, 5000, 5000},
+		{"the half step fails too: a quarter step below it", []SweepStep{step(2000, 2000, 5), step(4000, 3990, 40), step(6000, 5000, 900), step(5000, 4000, 600)}, 4500, true, 4000, 4000},
+		{"an eighth of a step", []SweepStep{step(2000, 2000, 5), step(4000, 3990, 40), step(6000, 5000, 900), step(5000, 5000, 60), step(5500, 5000, 600)}, 5250, true, 5000, 5000},
+		{"narrowed to an eighth of a step: over", []SweepStep{step(2000, 2000, 5), step(4000, 3990, 40), step(6000, 5000, 900), step(5000, 5000, 60), step(5500, 5000, 600), step(5250, 5250, 90)},
+			0, false, 5250, 5250},
 		{"fails on latency alone", []SweepStep{step(2000, 2000, 5), step(4000, 4000, 300)}, 3000, true, 2000, 2000},
 		{"the first step fails", []SweepStep{step(2000, 1500, 3000)}, 0, false, 0, 2000},
 		{"bounded by the maximum", []SweepStep{step(2000, 2000, 5), step(4000, 4000, 5), step(6000, 6000, 5), step(8000, 8000, 5), step(10_000, 10_000, 9)},
 			0, false, 10_000, 10_000},
 		// A step above a failed rate (a sweep run by hand) does not raise the sustained rate.
-		{"nothing counts above a failure", []SweepStep{step(2000, 2000, 5), step(4000, 100, 5000), step(6000, 6000, 5)}, 0, false, 2000, 2000},
+		{"nothing counts above a failure", []SweepStep{step(2000, 2000, 5), step(4000, 100, 5000), step(6000, 6000, 5)}, 3000, true, 2000, 2000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			next, more := plan.Next(tc.steps)
