@@ -207,7 +207,7 @@ func (s *MemoryStore) deleteBinding(k DeviceKey) {
 	}
 }
 
-// Load returns a copy of the stored state, in State.Sort's order.
+// Load returns a copy of the stored state, in State.Sort's order, that shares nothing with it.
 func (s *MemoryStore) Load(context.Context) (*State, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -225,13 +225,21 @@ func (s *MemoryStore) Load(context.Context) (*State, error) {
 	}
 	for _, ss := range s.sessions {
 		ss.Held = slices.Clone(ss.Held)
+		ss.Caps = ss.Caps.clone()
 		st.Sessions = append(st.Sessions, ss)
 	}
 	for _, b := range s.bindings {
 		st.Bindings = append(st.Bindings, b)
 	}
 	for k, msgs := range s.messages {
-		st.Messages[k] = slices.Clone(msgs)
+		msgs = slices.Clone(msgs)
+		for i := range msgs {
+			if p := msgs[i].Push; p != nil {
+				c := *p
+				msgs[i].Push = &c
+			}
+		}
+		st.Messages[k] = msgs
 	}
 	for _, g := range s.groups {
 		g.Members = slices.Clone(g.Members)

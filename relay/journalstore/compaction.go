@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"iter"
 	"os"
 	"slices"
 
@@ -22,8 +23,40 @@ type compaction struct {
 	size int64
 }
 
-// snapshotFrame is how many records a frame of a compacted journal holds.
-const snapshotFrame = 4096
+// snapshotFrame is how many records a frame of a compacted journal holds at most, and
+// snapshotTrace how many trace entries an AppendTrace of it holds: such a record has a frame of
+// its own, so that a frame stays well under a megabyte whatever the trace's size.
+const (
+	snapshotFrame = 4096
+	snapshotTrace = 2048
+)
+
+// snapshotFrames cuts a snapshot's records into the records of its frames: at most
+// snapshotFrame records a frame, and each AppendTrace in a frame of its own.
+func snapshotFrames(records []relay.Record) iter.Seq[[]relay.Record] {
+	return func(yield func([]relay.Record) bool) {
+		start := 0
+		// flush yields the records from start to end, if there are any.
+		flush := func(end int) bool {
+			if start == end {
+				return true
+			}
+			ok := yield(records[start:end])
+			start = end
+			return ok
+		}
+		for i, r := range records {
+			if _, trace := r.(relay.AppendTrace); trace {
+				if !flush(i) || !flush(i+1) {
+					return
+				}
+			} else if i+1-start == snapshotFrame && !flush(i+1) {
+				return
+			}
+		}
+		flush(len(records))
+	}
+}
 
 // run writes the records snapshot makes to c.path as a journal, syncs it, and leaves it open
 // in c.f. (snapshot runs here, off the relay's loop: it walks the whole state.)
@@ -37,10 +70,10 @@ func (c *compaction) run(snapshot func() []relay.Record) {
 	w := bufio.NewWriterSize(c.f, 1<<20)
 	var enc frameEncoder
 	buf := header()
-	for chunk := range slices.Chunk(records, snapshotFrame) {
+	for chunk := range snapshotFrames(records) {
 		ws, err := toWire(chunk)
 		if err == nil {
-			buf, err = enc.encode(buf, &frame{Records: ws})
+			buf, err = enc.encode(buf, &frame{Records: ws, Snapshot: true})
 		}
 		if err != nil {
 			c.err = fmt.Errorf("compact: encode: %w", err)
@@ -126,7 +159,7 @@ func stateRecords(st *relay.State, trace []relay.TraceEntry) []relay.Record {
 	for _, p := range st.Profiles {
 		out = append(out, relay.PutProfile{Profile: p})
 	}
-	for chunk := range slices.Chunk(trace, snapshotFrame) {
+	for chunk := range slices.Chunk(trace, snapshotTrace) {
 		out = append(out, relay.AppendTrace{Entries: chunk})
 	}
 	return out

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"slices"
 )
 
 // The journal file: a header, then frames, each a batch of records (or a pass of the trace's
@@ -16,7 +17,10 @@ import (
 //
 //	header: "pushlab journal\n" then the format's version, a byte
 //	frame:  payload length (uint32, little-endian; its top bit set when the frame begins a gob
-//	        stream) · CRC-32C of the payload (uint32) · payload
+//	        stream) · CRC-32C of that length word · CRC-32C of the payload · payload
+//
+// The length has a checksum of its own so that a damaged length is told from a frame cut off
+// at the end of the file: only the latter is a torn tail, which reading may drop.
 //
 // The payloads are gob streams cut at frame boundaries: the frame that begins a stream carries
 // gob's definitions of the types it uses, later frames only values, so that a small batch does
@@ -25,14 +29,15 @@ import (
 // the journal was opened, and at the first frame after a compaction's snapshot: the frames from
 // there on read alone, and a compaction copies them as bytes.
 //
-// A frame is written with one write(2): a process killed (SIGKILL included) leaves whole frames
-// only. A machine that stops (power, kernel) may leave the last frames short or unwritten,
-// which reading finds as a tail that does not check out and drops (readJournal).
+// A frame is written with one write(2), which a process killed (SIGKILL included) leaves whole
+// but for a write the kernel cut short (a full disk; a kill landing in a write of many pages).
+// A machine that stops (power, kernel) may leave the last frames short or unwritten. Reading
+// finds either as a tail that does not check out, which Open drops, keeping a copy.
 const (
 	magic         = "pushlab journal\n"
 	formatVersion = 1
 	headerSize    = len(magic) + 1
-	frameHeader   = 8
+	frameHeader   = 12
 	// maxFrame bounds a frame's payload: a length beyond it is damage, not a batch.
 	maxFrame = 1 << 30
 	// beginsStream is the length word's flag of a frame that begins a gob stream.
@@ -71,6 +76,7 @@ func (e *frameEncoder) encode(dst []byte, f *frame) ([]byte, error) {
 		word |= beginsStream
 	}
 	dst = binary.LittleEndian.AppendUint32(dst, word)
+	dst = binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[len(dst)-4:], castagnoli))
 	dst = binary.LittleEndian.AppendUint32(dst, crc32.Checksum(e.buf.Bytes(), castagnoli))
 	return append(dst, e.buf.Bytes()...), nil
 }
@@ -106,19 +112,26 @@ func (d *frameDecoder) decode(payload []byte, begins bool, f *frame) error {
 // errDamaged is a journal whose frames stop checking out before its end: not a torn tail.
 var errDamaged = errors.New("journal damaged")
 
-// readJournal reads the journal in r (size bytes), calling each for every frame in order. It
-// returns the length of the part that checks out: when that is less than size, the rest is a
-// tail a stopped machine left short (a frame cut off, or whose bytes do not match its CRC) and
-// the caller truncates it. A frame that does not check out with whole frames after it is
-// damage, not a torn tail: errDamaged, and nothing is dropped. An empty file is a new journal.
-func readJournal(r io.Reader, size int64, each func(*frame) error) (good int64, err error) {
+// readJournal reads the journal in r (size bytes), calling each for every frame in order, with
+// the frame's length in the file. It returns the length of the part that checks out (0: not
+// even the header, which the caller writes anew). When that is less than size, the rest is a
+// tail that a write cut short left (a frame header cut off, a frame that runs past the end of
+// the file, a last frame whose payload does not match its checksum, or space the file system
+// extended the file by and never wrote: zeros to the end), and the caller drops it. Anything
+// else that does not check out is damage: errDamaged, with whole frames, or bytes that are not
+// zeros, after it; nothing is to be dropped. An empty file is a new journal.
+func readJournal(r io.Reader, size int64, each func(f *frame, length int64) error) (good int64, err error) {
 	if size == 0 {
 		return 0, nil
 	}
 	br := bufio.NewReaderSize(r, 1<<20)
 	h := make([]byte, headerSize)
-	if _, err := io.ReadFull(br, h); err != nil || string(h[:len(magic)]) != magic {
-		return 0, errors.New("not a pushlab journal (its first bytes are not the journal's header)")
+	n, _ := io.ReadFull(br, h)
+	switch {
+	case int64(n) == size && n < headerSize && bytes.HasPrefix(header(), h[:n]):
+		return 0, nil // a header cut off: a new journal whose first write was cut short
+	case n < headerSize || string(h[:len(magic)]) != magic:
+		return 0, errors.New("not a pushlab journal (its first bytes are not a journal's header; does --journal name a SQLite --db file?)")
 	}
 	if h[len(magic)] != formatVersion {
 		return 0, fmt.Errorf("journal format %d: this relay reads format %d (was it written by a newer relay?)", h[len(magic)], formatVersion)
@@ -127,17 +140,31 @@ func readJournal(r io.Reader, size int64, each func(*frame) error) (good int64, 
 	var payload []byte
 	var dec frameDecoder
 	for n := 1; off < size; n++ {
-		var fh [frameHeader]byte
-		if _, err := io.ReadFull(br, fh[:]); err != nil {
+		if size-off < frameHeader {
 			return off, nil // a frame's header cut off: the tail
 		}
-		word, sum := binary.LittleEndian.Uint32(fh[:4]), binary.LittleEndian.Uint32(fh[4:])
+		var fh [frameHeader]byte
+		if _, err := io.ReadFull(br, fh[:]); err != nil {
+			return off, fmt.Errorf("read frame %d at byte %d: %w", n, off, err)
+		}
+		word, wordSum, sum := binary.LittleEndian.Uint32(fh[:4]), binary.LittleEndian.Uint32(fh[4:8]), binary.LittleEndian.Uint32(fh[8:])
+		if crc32.Checksum(fh[:4], castagnoli) != wordSum {
+			zeros, err := onlyZeros(br, fh[:])
+			if err != nil {
+				return off, fmt.Errorf("read frame %d at byte %d: %w", n, off, err)
+			}
+			if zeros {
+				return off, nil // space extended and never written: the tail
+			}
+			return off, fmt.Errorf("%w: frame %d at byte %d: its length does not match its checksum", errDamaged, n, off)
+		}
 		length, begins := word&^beginsStream, word&beginsStream != 0
 		end := off + frameHeader + int64(length)
-		if length == 0 || length > maxFrame || end > size {
-			// A frame cut off, a length torn with it, or space the file system extended the
-			// file by and never wrote (zeros: no frame is empty): the tail.
-			return off, nil
+		switch {
+		case length == 0 || length > maxFrame:
+			return off, fmt.Errorf("%w: frame %d at byte %d: a length of %d", errDamaged, n, off, length)
+		case end > size:
+			return off, nil // a frame cut off: the tail
 		}
 		if cap(payload) < int(length) {
 			payload = make([]byte, length)
@@ -157,10 +184,30 @@ func readJournal(r io.Reader, size int64, each func(*frame) error) (good int64, 
 		if err := dec.decode(payload, begins, &f); err != nil {
 			return off, fmt.Errorf("%w: frame %d at byte %d: %v", errDamaged, n, off, err)
 		}
-		if err := each(&f); err != nil {
+		if err := each(&f, end-off); err != nil {
 			return off, fmt.Errorf("frame %d at byte %d: %w", n, off, err)
 		}
 		off = end
 	}
 	return off, nil
+}
+
+// onlyZeros reports whether read (bytes already read) and the rest of r are all zeros.
+func onlyZeros(r io.Reader, read []byte) (bool, error) {
+	if slices.ContainsFunc(read, func(b byte) bool { return b != 0 }) {
+		return false, nil
+	}
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := r.Read(buf)
+		if slices.ContainsFunc(buf[:n], func(b byte) bool { return b != 0 }) {
+			return false, nil
+		}
+		if err == io.EOF {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
 }

@@ -47,8 +47,9 @@ type Config struct {
 	// CompactAt overrides DefaultCompactAt (tests compact small journals).
 	CompactAt int64
 
-	// waitCompaction makes the Apply that starts a compaction wait for it and swap (tests).
-	waitCompaction bool
+	// waitCompaction makes the Apply that starts a compaction wait for it and swap; compactEvery
+	// compacts after every batch, whatever the journal's size (tests).
+	waitCompaction, compactEvery bool
 }
 
 // Store is a relay.Store that keeps its state in memory and its changes in a journal. Its
@@ -134,30 +135,64 @@ func (s *Store) open() error {
 	if err != nil {
 		return fail(err)
 	}
-	frames := 0
-	good, err := readJournal(f, info.Size(), func(fr *frame) error {
+	frames, snapshot := 0, int64(0)
+	good, err := readJournal(f, info.Size(), func(fr *frame, length int64) error {
 		frames++
+		if fr.Snapshot {
+			snapshot += length
+		}
 		return replay(s.mem, fr)
 	})
+	if errors.Is(err, errDamaged) {
+		return fail(fmt.Errorf("%w. Nothing was changed. To start from the %d bytes before the damage (and lose the batches after it), copy %s aside, then truncate it: truncate -s %d %s",
+			err, good, s.cfg.Path, good, s.cfg.Path))
+	}
 	if err != nil {
 		return fail(err)
 	}
-	switch {
-	case info.Size() == 0:
-		if _, err := f.Write(header()); err != nil {
-			return fail(fmt.Errorf("write header: %w", err))
+	if good < info.Size() {
+		kept, err := keepTail(f, good, info.Size())
+		if err != nil {
+			return fail(fmt.Errorf("keep a copy of the torn tail before dropping it: %w", err))
 		}
-		good = int64(headerSize)
-	case good < info.Size():
-		s.log.Warn("journal: dropped a torn tail (the machine stopped while it was written)",
-			"journal", s.cfg.Path, "frames", frames, "keptBytes", good, "droppedBytes", info.Size()-good)
+		s.log.Warn("journal: dropped a torn tail (a write cut short: the machine stopped, or the disk filled)",
+			"journal", s.cfg.Path, "frames", frames, "keptBytes", good, "droppedBytes", info.Size()-good, "copy", kept)
 		if err := f.Truncate(good); err != nil {
 			return fail(fmt.Errorf("drop the torn tail: %w", err))
 		}
 	}
+	if good == 0 {
+		if _, err := f.Write(header()); err != nil {
+			return fail(fmt.Errorf("write header: %w", err))
+		}
+		good = int64(headerSize)
+	}
 	s.f, s.size = f, good
-	s.compactAt = max(s.cfg.CompactAt, 2*good)
+	s.setCompactAt(snapshot)
 	return nil
+}
+
+// keepTail copies the bytes of f from good to size to a file beside the journal, before Open
+// drops them, and returns its path: they are the only trace of what the torn write held.
+func keepTail(f *os.File, good, size int64) (string, error) {
+	path := fmt.Sprintf("%s.torn-%d", f.Name(), good)
+	out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", err
+	}
+	_, err = io.Copy(out, io.NewSectionReader(f, good, size-good))
+	return path, errors.Join(err, out.Close())
+}
+
+// setCompactAt sets the size at which the next compaction starts: twice what the journal was
+// when it was last rewritten (snapshot bytes, its compacted part), and at least Config.CompactAt.
+// A journal never compacted counts as rewritten at 0: it compacts once it reaches CompactAt,
+// whatever restarts come between.
+func (s *Store) setCompactAt(snapshot int64) {
+	s.compactAt = max(s.cfg.CompactAt, 2*snapshot)
+	if s.cfg.compactEvery {
+		s.compactAt = 1
+	}
 }
 
 // replay applies a frame read back from the journal to mem.
@@ -214,7 +249,7 @@ func (s *Store) write(buf []byte) error {
 	n, err := s.f.Write(buf)
 	s.size += int64(n)
 	if err != nil {
-		s.err = fmt.Errorf("journal %s: write: %w (the store has stopped: its memory holds changes the journal may not)", s.cfg.Path, err)
+		s.err = fmt.Errorf("journal %s: write: %w. The store has stopped: its memory holds a batch the journal may not, which was not acknowledged. Free space or mend the disk, then restart the relay", s.cfg.Path, err)
 		return s.err
 	}
 	return nil
@@ -241,6 +276,12 @@ func (s *Store) Load(ctx context.Context) (*relay.State, error) {
 
 // QueryTrace (relay.TraceStore) answers from the trace in memory.
 func (s *Store) QueryTrace(ctx context.Context, q relay.TraceQuery) (relay.TracePage, error) {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return relay.TracePage{}, fmt.Errorf("journal %s: the store is closed", s.cfg.Path)
+	}
 	return s.mem.QueryTrace(ctx, q)
 }
 
@@ -264,7 +305,7 @@ func (s *Store) PruneTrace(ctx context.Context, p relay.TracePrune) (int, error)
 	return n, s.write(buf)
 }
 
-// Close waits for a compaction under way (and drops what it wrote), closes the journal and
+// Close waits for a compaction under way and swaps to what it wrote, closes the journal and
 // releases its lock. Calls after it fail.
 func (s *Store) Close() error {
 	s.mu.Lock()
@@ -276,8 +317,12 @@ func (s *Store) Close() error {
 	var errs []error
 	if c := s.compacting; c != nil {
 		<-c.done
-		s.compacting = nil
-		errs = append(errs, c.discard())
+		if s.err == nil {
+			errs = append(errs, s.finish(c))
+		} else {
+			s.compacting = nil
+			errs = append(errs, c.discard())
+		}
 	}
 	if err := s.f.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close journal %s: %w", s.cfg.Path, err))
@@ -346,6 +391,11 @@ func (s *Store) swap(c *compaction) error {
 	if err != nil {
 		return fmt.Errorf("copy the frames appended since the snapshot: %w", err)
 	}
+	// Synced before it replaces the journal, whose copy of these frames may be on the disk
+	// already: a machine that stops after the rename must not find them only in the cache.
+	if err := c.f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", c.path, err)
+	}
 	if err := os.Rename(c.path, s.cfg.Path); err != nil {
 		return err
 	}
@@ -353,7 +403,7 @@ func (s *Store) swap(c *compaction) error {
 	old := s.size
 	_ = s.f.Close()
 	s.f, s.size = c.f, c.size+tail
-	s.compactAt = max(s.cfg.CompactAt, 2*s.size)
+	s.setCompactAt(c.size)
 	s.log.Info("journal: compacted", "journal", s.cfg.Path, "bytesBefore", old, "bytesAfter", s.size)
 	return nil
 }

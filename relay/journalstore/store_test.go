@@ -3,6 +3,7 @@ package journalstore
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -74,30 +75,36 @@ func drawTrace(t *rapid.T) relay.AppendTrace {
 	return relay.AppendTrace{Entries: es}
 }
 
-// TestPropertyJournalMatchesMemoryStore: random batches (records of every kind, trace entries)
-// and passes of the trace's pruning go to a memory store and to a journal store, which is
-// closed and reopened at random points, and compacted after every batch in one variant; after
-// each step the journal store holds the memory store's state and trace.
+// TestPropertyJournalMatchesMemoryStore: random batches (records of every kind, trace entries,
+// some refused) and passes of the trace's pruning go to a memory store and to a journal store,
+// which is closed and reopened at random points; in two variants it starts a compaction after
+// every batch, waiting for it, or letting it run in the background while the next batches and
+// passes are appended (and Close swap to it). After each step the journal store holds the
+// memory store's state and trace.
 func TestPropertyJournalMatchesMemoryStore(t *testing.T) {
-	for _, compact := range []bool{false, true} {
-		name := map[bool]string{false: "appending", true: "compacting every batch"}[compact]
-		t.Run(name, func(t *testing.T) {
+	for _, variant := range []struct {
+		name                         string
+		compactEvery, waitCompaction bool
+	}{
+		{name: "appending"},
+		{name: "compacting after every batch, in line", compactEvery: true, waitCompaction: true},
+		{name: "compacting after every batch, in the background", compactEvery: true},
+	} {
+		t.Run(variant.name, func(t *testing.T) {
 			dir := t.TempDir()
 			run := 0
 			rapid.Check(t, func(rt *rapid.T) {
 				ctx := context.Background()
 				run++
 				cfg := Config{Path: filepath.Join(dir, "j"+string(rune('a'+run%26))+time.Now().Format("150405.000000000"))}
-				if compact {
-					cfg.CompactAt, cfg.waitCompaction = 1, true
-				}
+				cfg.compactEvery, cfg.waitCompaction = variant.compactEvery, variant.waitCompaction
 				s, err := Open(cfg)
 				require.NoError(rt, err)
 				defer func() { require.NoError(rt, s.Close()) }()
 				mem := relay.NewMemoryStore()
 				u := storetest.NewUniverse()
 				for step := range rapid.IntRange(1, 12).Draw(rt, "steps") {
-					switch rapid.IntRange(0, 5).Draw(rt, "what") {
+					switch rapid.IntRange(0, 6).Draw(rt, "what") {
 					case 0:
 						p := relay.TracePrune{Keep: rapid.IntRange(0, 6).Draw(rt, "keep"), Batch: rapid.IntRange(1, 4).Draw(rt, "batch")}
 						if rapid.Bool().Draw(rt, "before") {
@@ -112,6 +119,10 @@ func TestPropertyJournalMatchesMemoryStore(t *testing.T) {
 						require.NoError(rt, s.Close())
 						s, err = Open(cfg)
 						require.NoError(rt, err)
+					case 2:
+						// A batch refused after it was encoded: nothing of it is kept.
+						bad := relay.AppendTrace{Entries: []relay.TraceEntry{{UserID: "no time"}}}
+						require.Error(rt, s.Apply(ctx, []relay.Record{u.DrawRecord(rt), bad}))
 					default:
 						var records []relay.Record
 						for range rapid.IntRange(0, 8).Draw(rt, "batchSize") {
@@ -213,10 +224,10 @@ func TestAFailedWriteStopsTheStore(t *testing.T) {
 	s := openStore(t, Config{Path: filepath.Join(t.TempDir(), "relay.journal")})
 	require.NoError(t, s.f.Close()) // the journal's file gone from under the store
 	err := s.Apply(ctx, []relay.Record{relay.PutCounter{Name: "messages", Value: 1}})
-	require.ErrorContains(t, err, "the store has stopped")
-	require.ErrorContains(t, s.Apply(ctx, []relay.Record{relay.PutCounter{Name: "messages", Value: 2}}), "the store has stopped")
+	require.ErrorContains(t, err, "The store has stopped")
+	require.ErrorContains(t, s.Apply(ctx, []relay.Record{relay.PutCounter{Name: "messages", Value: 2}}), "The store has stopped")
 	_, err = s.Load(ctx)
-	require.ErrorContains(t, err, "the store has stopped")
+	require.ErrorContains(t, err, "The store has stopped")
 }
 
 // A second process on the same journal is refused, naming the lock; the first one's close
@@ -272,12 +283,23 @@ func TestATornTailIsDropped(t *testing.T) {
 			fi, err := os.Stat(cfg.Path)
 			require.NoError(t, err)
 			require.Equal(t, sizes[1], fi.Size(), "the tail is cut off the file")
+			kept, err := os.ReadFile(fmt.Sprintf("%s.torn-%d", cfg.Path, sizes[1]))
+			require.NoError(t, err, "a copy of the tail is kept")
+			require.Len(t, kept, int(cut.keep(sizes[2], sizes[1])-sizes[1]))
 
 			require.NoError(t, s.Apply(context.Background(), []relay.Record{relay.PutCounter{Name: "messages", Value: 7}}))
 			require.NoError(t, s.Close())
 			require.Equal(t, uint64(7), storetest.Load(t, openStore(t, cfg)).Counters["messages"], "appended after the whole frames")
 		})
 	}
+	t.Run("a header cut off", func(t *testing.T) {
+		cfg := Config{Path: filepath.Join(t.TempDir(), "relay.journal")}
+		require.NoError(t, os.WriteFile(cfg.Path, header()[:5], 0o600))
+		s := openStore(t, cfg)
+		require.NoError(t, s.Apply(context.Background(), []relay.Record{relay.PutCounter{Name: "messages", Value: 4}}))
+		require.NoError(t, s.Close())
+		require.Equal(t, uint64(4), storetest.Load(t, openStore(t, cfg)).Counters["messages"])
+	})
 	t.Run("zeros the file system left after the last frame", func(t *testing.T) {
 		cfg, _, sizes := appendBatches(t, 3)
 		f, err := os.OpenFile(cfg.Path, os.O_WRONLY|os.O_APPEND, 0)
@@ -304,7 +326,18 @@ func TestADamagedJournalIsRefused(t *testing.T) {
 	flipByte(t, cfg.Path, sizes[0]-1)
 	_, err := Open(cfg)
 	require.ErrorContains(t, err, "journal damaged: frame 1 at byte 17 does not match its checksum")
+	require.ErrorContains(t, err, fmt.Sprintf("truncate -s 17 %s", cfg.Path), "the error says what to do")
 	fi, err := os.Stat(cfg.Path)
+	require.NoError(t, err)
+	require.Equal(t, sizes[2], fi.Size(), "nothing dropped")
+
+	// A length that does not match its checksum is damage, though it points past the end of the
+	// file as a frame cut off would.
+	cfg, _, sizes = appendBatches(t, 3)
+	flipByte(t, cfg.Path, sizes[0]+2)
+	_, err = Open(cfg)
+	require.ErrorContains(t, err, fmt.Sprintf("frame 2 at byte %d: its length does not match its checksum", sizes[0]))
+	fi, err = os.Stat(cfg.Path)
 	require.NoError(t, err)
 	require.Equal(t, sizes[2], fi.Size(), "nothing dropped")
 
@@ -423,4 +456,86 @@ func replaceSuffix(s, old, new string) string {
 		return s[:len(s)-len(old)] + new
 	}
 	return s
+}
+
+// A journal that never reached its compaction threshold between restarts compacts once it has:
+// the threshold is twice the size of the journal's last rewrite, not of the file at Open.
+func TestAJournalCompactsAcrossRestarts(t *testing.T) {
+	ctx := context.Background()
+	cfg := Config{Path: filepath.Join(t.TempDir(), "relay.journal"), CompactAt: 16 << 10, waitCompaction: true}
+	counter := func(i int) []relay.Record {
+		return []relay.Record{relay.PutCounter{Name: "messages", Value: uint64(i)}}
+	}
+	i := 0
+	for range 6 { // six restarts, each appending a third of the threshold
+		s := openStore(t, cfg)
+		for written := int64(0); written < cfg.CompactAt/3; i++ {
+			before := s.size
+			require.NoError(t, s.Apply(ctx, counter(i)))
+			written += max(s.size-before, 0) // a compaction shrinks the file
+		}
+		require.NoError(t, s.Close())
+	}
+	fi, err := os.Stat(cfg.Path)
+	require.NoError(t, err)
+	require.Less(t, fi.Size(), cfg.CompactAt, "compacted along the way")
+	require.Equal(t, uint64(i-1), storetest.Load(t, openStore(t, cfg)).Counters["messages"])
+}
+
+// A compaction that fails (its file cannot be made) leaves the journal as it was, says so in the
+// log, and the store goes on.
+func TestAFailedCompactionLeavesTheJournal(t *testing.T) {
+	ctx := context.Background()
+	var logged bytes.Buffer
+	cfg := Config{Path: filepath.Join(t.TempDir(), "relay.journal"), compactEvery: true, waitCompaction: true,
+		Log: slog.New(slog.NewTextHandler(&logged, nil))}
+	s := openStore(t, cfg)
+	require.NoError(t, os.Mkdir(cfg.Path+".compact", 0o700))
+	for i := 1; i <= 3; i++ {
+		require.NoError(t, s.Apply(ctx, []relay.Record{relay.PutCounter{Name: "messages", Value: uint64(i)}}))
+	}
+	require.Contains(t, logged.String(), "journal: compaction failed; the journal is left as it was")
+	require.NoError(t, s.Close())
+	require.Equal(t, uint64(3), storetest.Load(t, openStore(t, cfg)).Counters["messages"])
+}
+
+// Close lets a compaction under way finish and swaps to it: an idle relay stopped after a
+// compaction began keeps the compacted journal.
+func TestCloseFinishesACompaction(t *testing.T) {
+	ctx := context.Background()
+	cfg := Config{Path: filepath.Join(t.TempDir(), "relay.journal"), CompactAt: 64 << 10}
+	s := openStore(t, cfg)
+	mem := relay.NewMemoryStore()
+	for i := 0; s.compacting == nil; i++ {
+		batch := []relay.Record{relay.PutCounter{Name: "messages", Value: uint64(i)}}
+		require.NoError(t, mem.Apply(ctx, batch))
+		require.NoError(t, s.Apply(ctx, batch))
+	}
+	before := s.size
+	require.NoError(t, s.Close())
+	fi, err := os.Stat(cfg.Path)
+	require.NoError(t, err)
+	require.Less(t, fi.Size()*4, before, "the compacted journal")
+	requireSame(t, mem, openStore(t, cfg))
+}
+
+// A snapshot's frames hold at most snapshotFrame records, and each trace chunk a frame of its own.
+func TestSnapshotFramesStaySmall(t *testing.T) {
+	var records []relay.Record
+	for i := range snapshotFrame + 10 {
+		records = append(records, relay.PutCounter{Name: fmt.Sprint(i)})
+	}
+	records = append(records, relay.AppendTrace{}, relay.PutCounter{}, relay.AppendTrace{}, relay.AppendTrace{})
+	var sizes []int
+	for chunk := range snapshotFrames(records) {
+		sizes = append(sizes, len(chunk))
+	}
+	require.Equal(t, []int{snapshotFrame, 10, 1, 1, 1, 1}, sizes)
+	st := &relay.State{}
+	trace := make([]relay.TraceEntry, 2*snapshotTrace+1)
+	var entries []int
+	for _, r := range stateRecords(st, trace) {
+		entries = append(entries, len(r.(relay.AppendTrace).Entries))
+	}
+	require.Equal(t, []int{snapshotTrace, snapshotTrace, 1}, entries)
 }

@@ -12,6 +12,9 @@ import (
 type frame struct {
 	Records []wireRecord
 	Prune   *relay.TracePrune
+	// Snapshot marks the frames a compaction wrote: what they add up to is the journal's size
+	// when it was last rewritten, which the next compaction waits for it to double.
+	Snapshot bool
 }
 
 // wireRecord is one record as gob encodes it: Kind says which, and at most the field of that
