@@ -1,12 +1,10 @@
 package sqlitestore
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -70,26 +68,6 @@ func TestOpenMigratesOnceAndKeepsData(t *testing.T) {
 	require.Len(t, storetest.Load(t, s).Messages[alice], 2)
 }
 
-const (
-	crashChildEnv = "SQLITESTORE_CRASH_CHILD_DB" // set in the child process: the database it writes
-	crashKillAt   = 300                          // batches the child reports before the parent kills it
-	crashKeep     = 20                           // messages the child's inbox keeps (it trims the rest)
-)
-
-// crashBatch is batch i (from 1) of the crash test: three messages, the batch counter between
-// them, and a trim, so that a torn batch would show as a counter disagreeing with the inbox.
-func crashBatch(i uint64) []relay.Record {
-	msg := func(seq uint64) relay.Record {
-		return relay.PutMessage{User: alice, Msg: relay.StoredMsg{Seq: seq, ID: strconv.FormatUint(seq, 10),
-			Text: strings.Repeat("x", 500), Time: time.Unix(0, int64(seq))}}
-	}
-	recs := []relay.Record{msg(3*i - 2), msg(3*i - 1), relay.PutCounter{Name: "batches", Value: i}, msg(3 * i)}
-	if 3*i > crashKeep {
-		recs = append(recs, relay.TrimInbox{User: alice, Through: 3*i - crashKeep})
-	}
-	return recs
-}
-
 // The durability the README promises is that of WAL with synchronous=NORMAL (what
 // TestSurvivesSIGKILL and cmd/relay's crash test hold it to): the store must run with exactly
 // those settings, neither weaker (OFF) nor, unannounced, stronger (FULL: an fsync per batch).
@@ -127,93 +105,11 @@ func TestTheLoopNeverCheckpoints(t *testing.T) {
 	storetest.RequireEqualStates(t, want, storetest.Load(t, s))
 }
 
-// TestSurvivesSIGKILL runs a child process that applies batches and prints the number of each
-// batch Apply returned for, kills it with SIGKILL mid-stream, and checks that the database holds
-// every batch reported and no part of any other. It does so three times on the same database,
-// each child going on from where the database says the last one stopped.
+// TestSurvivesSIGKILL: storetest's crash test on a SQLite file (three children killed with
+// SIGKILL mid-stream; every batch reported is in the database, and no part of any other).
 func TestSurvivesSIGKILL(t *testing.T) {
-	if path := os.Getenv(crashChildEnv); path != "" {
-		crashChild(t, path)
-		return
-	}
-	path := filepath.Join(t.TempDir(), "relay.db")
-	var applied uint64
-	for round := range 3 {
-		reported := killChild(t, path, applied)
-		s, err := Open(path)
-		require.NoError(t, err)
-		st := storetest.Load(t, s)
-		require.NoError(t, s.Close())
-		// The child may have committed one batch more than it reported before it died.
-		applied = st.Counters["batches"]
-		require.Contains(t, []uint64{reported, reported + 1}, applied, "round %d: reported %d", round, reported)
-		var want []uint64
-		for seq := 3*applied - crashKeep + 1; seq <= 3*applied; seq++ {
-			want = append(want, seq)
-		}
-		var got []uint64
-		for _, m := range st.Messages[alice] {
-			got = append(got, m.Seq)
-		}
-		require.Equal(t, want, got, "round %d: the inbox is exactly that of %d whole batches", round, applied)
-		t.Logf("round %d: the child reported batch %d before SIGKILL; the database holds %d", round, reported, applied)
-	}
-}
-
-// killChild starts a child on the database at path, which holds batches 1 to from, and kills it
-// after it reported crashKillAt more batches. It returns the last batch the child reported.
-func killChild(t *testing.T, path string, from uint64) uint64 {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a bound, should the child hang
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestSurvivesSIGKILL$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+path)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	defer func() { _ = cmd.Process.Kill() }()
-
-	reported := from
-	killed := false
-	lines := bufio.NewScanner(out)
-	for lines.Scan() {
-		n, ok := strings.CutPrefix(lines.Text(), "applied ")
-		if !ok {
-			continue
-		}
-		v, err := strconv.ParseUint(n, 10, 64)
-		require.NoError(t, err)
-		require.Equal(t, reported+1, v, "the child reports batches in order, from the database's next")
-		reported = v
-		if v == from+crashKillAt && !killed {
-			require.NoError(t, cmd.Process.Kill()) // SIGKILL: no deferred code, no clean close
-			killed = true
-		}
-	}
-	require.NoError(t, lines.Err())
-	err = cmd.Wait()
-	require.True(t, killed, "the child stopped by itself after batch %d: %v", reported, err)
-	return reported
-}
-
-// crashChild is the child side of TestSurvivesSIGKILL: it applies batches, from the one after
-// those the database holds, until it is killed.
-func crashChild(t *testing.T, path string) {
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := s.Load(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := st.Counters["batches"] + 1; i <= 100_000; i++ {
-		if err := s.Apply(context.Background(), crashBatch(i)); err != nil {
-			t.Fatal(err)
-		}
-		fmt.Printf("applied %d\n", i)
-	}
+	storetest.SurvivesSIGKILL(t, "TestSurvivesSIGKILL", filepath.Join(t.TempDir(), "relay.db"),
+		func(path string) (relay.Store, error) { return Open(path) })
 }
 
 // BenchmarkApplyMessage measures the write rate: one PutMessage per Apply (a transaction each),

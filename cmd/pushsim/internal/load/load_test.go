@@ -250,21 +250,30 @@ func TestConnectionsTheRelayClosedAreErrors(t *testing.T) {
 	require.Contains(t, res.FirstError, "the relay closed its connection")
 }
 
+// runKeepingTheRelayLog runs a small live load (10 phones, 1 s) on a relay built for the test,
+// with cfg's store and checks, keeping the relay's log; it returns the result and the log.
+func runKeepingTheRelayLog(t *testing.T, cfg Config) (Result, []byte) {
+	t.Helper()
+	bin, err := relayproc.Build(t.TempDir())
+	require.NoError(t, err)
+	logs := filepath.Join(t.TempDir(), "logs")
+	cfg.Devices, cfg.Senders, cfg.Rate, cfg.Duration, cfg.KillRatio, cfg.Seed = 10, 2, 10, time.Second, 0.5, 3
+	cfg.RelayBin, cfg.RelayLogs = bin, logs
+	res, err := RunLive(t.Context(), cfg)
+	require.NoError(t, err)
+	b, err := os.ReadFile(filepath.Join(logs, "relay.log"))
+	require.NoError(t, err)
+	return res, b
+}
+
 // TestTheStartedRelaysLogIsKept: with RelayLogs, the log lines of the relay the run starts land
 // in relay.log in that folder (without it they are dropped).
 func TestTheStartedRelaysLogIsKept(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the relay binary")
 	}
-	bin, err := relayproc.Build(t.TempDir())
-	require.NoError(t, err)
-	logs := filepath.Join(t.TempDir(), "logs")
-	res, err := RunLive(t.Context(), Config{Devices: 10, Senders: 2, Rate: 10, Duration: time.Second, KillRatio: 0.5, Seed: 3,
-		RelayBin: bin, MemoryStore: true, RelayLogs: logs})
-	require.NoError(t, err)
+	res, b := runKeepingTheRelayLog(t, Config{MemoryStore: true})
 	require.Zero(t, res.Errors)
-	b, err := os.ReadFile(filepath.Join(logs, "relay.log"))
-	require.NoError(t, err)
 	require.Contains(t, string(b), "relay listening")
 	require.NotContains(t, string(b), loadAdminKey, "the admin key stays out of the log")
 }
@@ -276,18 +285,11 @@ func TestAJournalStoreRunStartsTheRelayOnAJournal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the relay binary")
 	}
-	bin, err := relayproc.Build(t.TempDir())
-	require.NoError(t, err)
-	logs := filepath.Join(t.TempDir(), "logs")
-	res, err := RunLive(t.Context(), Config{Devices: 10, Senders: 2, Rate: 10, Duration: time.Second, KillRatio: 0.5, Seed: 3,
-		RelayBin: bin, JournalStore: true, RelayLogs: logs, CheckAcked: true})
-	require.NoError(t, err)
+	res, b := runKeepingTheRelayLog(t, Config{JournalStore: true, CheckAcked: true})
 	require.Zero(t, res.Errors, res.FirstError)
 	require.Positive(t, res.Pushes)
 	require.Positive(t, res.AckedChecked)
 	require.Zero(t, res.AckedLost, res.FirstLost)
-	b, err := os.ReadFile(filepath.Join(logs, "relay.log"))
-	require.NoError(t, err)
 	var listening map[string]any
 	for _, line := range strings.Split(string(b), "\n") {
 		var entry map[string]any
