@@ -28,6 +28,7 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/pushlab/pushlab/relay"
 )
@@ -349,11 +350,15 @@ func (s *Store) maybeCompact() error {
 	if s.size < s.compactAt {
 		return nil
 	}
+	start := time.Now()
 	st, err := s.mem.Load(context.Background())
 	if err != nil {
 		return err
 	}
 	trace := s.mem.TraceEntries()
+	// The copy is what holds up the relay's loop: the log says for how long.
+	s.log.Info("journal: compacting", "journal", s.cfg.Path, "bytes", s.size, "traceEntries", len(trace),
+		"copyMs", time.Since(start).Milliseconds())
 	c := &compaction{done: make(chan struct{}), path: s.compactPath(), from: s.size}
 	s.compacting = c
 	s.enc.restart() // the frames from here on read alone: the swap copies them as bytes

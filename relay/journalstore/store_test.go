@@ -413,6 +413,8 @@ func TestACompactionKeepsTheBatchesCommittedWhileItRan(t *testing.T) {
 	<-c.done
 	apply([]relay.Record{relay.PutCounter{Name: "messages", Value: uint64(i)}})
 	require.Nil(t, s.compacting, "swapped")
+	require.Contains(t, logged.String(), "journal: compacting")
+	require.Contains(t, logged.String(), "copyMs=")
 	require.Contains(t, logged.String(), "journal: compacted")
 	require.NoError(t, s.Close())
 	requireSame(t, mem, openStore(t, cfg))
