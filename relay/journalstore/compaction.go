@@ -68,29 +68,31 @@ func (c *compaction) run(snapshot func() []relay.Record) {
 		return
 	}
 	w := bufio.NewWriterSize(c.f, 1<<20)
+	put := func(b []byte) bool {
+		if _, err := w.Write(b); err != nil {
+			c.err = fmt.Errorf("compact: write %s: %w", c.path, err)
+			return false
+		}
+		c.size += int64(len(b))
+		return true
+	}
+	if !put(header()) {
+		return
+	}
 	var enc frameEncoder
-	buf := header()
+	var buf []byte
 	for chunk := range snapshotFrames(records) {
 		ws, err := toWire(chunk)
 		if err == nil {
-			buf, err = enc.encode(buf, &frame{Records: ws, Snapshot: true})
+			buf, err = enc.encode(buf[:0], &frame{Records: ws, Snapshot: true})
 		}
 		if err != nil {
 			c.err = fmt.Errorf("compact: encode: %w", err)
 			return
 		}
-		if _, err := w.Write(buf); err != nil {
-			c.err = fmt.Errorf("compact: write %s: %w", c.path, err)
+		if !put(buf) {
 			return
 		}
-		c.size += int64(len(buf))
-		buf = buf[:0]
-	}
-	if len(records) == 0 {
-		if _, c.err = w.Write(buf); c.err != nil {
-			return
-		}
-		c.size += int64(len(buf))
 	}
 	if err := w.Flush(); err != nil {
 		c.err = fmt.Errorf("compact: write %s: %w", c.path, err)

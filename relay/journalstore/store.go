@@ -65,7 +65,7 @@ type Store struct {
 	f          *os.File // the journal, open for appending
 	size       int64    // the journal's bytes
 	enc        frameEncoder
-	frame      []byte // the last frame encoded, its array reused
+	buf        []byte // the last frame encoded, its array reused
 	compactAt  int64  // the size at which the next compaction starts
 	compacting *compaction
 	err        error // a write that failed: mem holds what the journal may not, and every call fails
@@ -231,7 +231,7 @@ func (s *Store) Apply(ctx context.Context, records []relay.Record) error {
 	if err != nil {
 		return fmt.Errorf("apply %d records: %w", len(records), err)
 	}
-	s.frame, err = s.enc.encode(s.frame[:0], &frame{Records: ws})
+	s.buf, err = s.enc.encode(s.buf[:0], &frame{Records: ws})
 	if err != nil {
 		return fmt.Errorf("apply %d records: encode: %w", len(records), err)
 	}
@@ -239,7 +239,7 @@ func (s *Store) Apply(ctx context.Context, records []relay.Record) error {
 		s.enc.restart() // the frame is dropped: the next must not rely on what it defined
 		return err
 	}
-	if err := s.write(s.frame); err != nil {
+	if err := s.write(s.buf); err != nil {
 		return err
 	}
 	return s.maybeCompact()
