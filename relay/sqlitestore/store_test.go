@@ -108,7 +108,7 @@ func TestTheLoopNeverCheckpoints(t *testing.T) {
 // TestSurvivesSIGKILL: storetest's crash test on a SQLite file (three children killed with
 // SIGKILL mid-stream; every batch reported is in the database, and no part of any other).
 func TestSurvivesSIGKILL(t *testing.T) {
-	storetest.SurvivesSIGKILL(t, "TestSurvivesSIGKILL", filepath.Join(t.TempDir(), "relay.db"),
+	storetest.SurvivesSIGKILL(t, "TestSurvivesSIGKILL", "relay.db",
 		func(path string) (relay.Store, error) { return Open(path) })
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,16 +39,18 @@ func crashBatch(i uint64) []relay.Record {
 
 // SurvivesSIGKILL is a durable store's crash test, run by the test named test (a Test function
 // that calls it and nothing else): a child process, the test binary running that test alone,
-// opens the store at path and applies batches, printing the number of each batch Apply
-// returned for; the parent kills it with SIGKILL (no deferred code, no close) after 300 of them
-// and opens the store itself, three times over, each child going on from where the store says
-// the last one stopped. Every batch reported is there, and no part of any other: the inbox is
-// exactly that of whole batches.
-func SurvivesSIGKILL(t *testing.T, test, path string, open func(path string) (relay.Store, error)) {
+// opens the store at the file name in the parent's temporary directory and applies batches,
+// printing the number of each batch Apply returned for; the parent kills it with SIGKILL (no
+// deferred code, no close) after 300 of them and opens the store itself, three times over, each
+// child going on from where the store says the last one stopped. Every batch reported is there,
+// and no part of any other: the inbox is exactly that of whole batches.
+func SurvivesSIGKILL(t *testing.T, test, name string, open func(path string) (relay.Store, error)) {
 	if child := os.Getenv(crashChildEnv); child != "" {
 		crashChild(t, child, open)
 		return
 	}
+	// Only the parent makes the directory: a child is killed before its test could remove one.
+	path := filepath.Join(t.TempDir(), name)
 	var applied uint64
 	for round := range 3 {
 		reported := killChild(t, test, path, applied)
