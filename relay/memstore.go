@@ -44,13 +44,18 @@ type storedTrace struct {
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{
-		apps: map[uint64]AppConfig{}, certs: map[int64]Certificate{}, sessions: map[DeviceKey]SessionState{},
-		bindings: map[DeviceKey]Binding{}, byToken: map[tokenKey]DeviceKey{}, messages: map[UserKey][]StoredMsg{}, groups: map[groupKey]Group{},
-		opts: map[UserKey]map[string]string{}, pushes: map[uint64]PushState{}, counters: map[string]uint64{},
-		pushSettings: map[UserKey]PushSettings{},
-		profiles:     map[UserKey]Profile{},
-	}
+	s := &MemoryStore{}
+	s.empty()
+	return s
+}
+
+// empty makes the store hold nothing.
+func (s *MemoryStore) empty() {
+	s.apps, s.certs, s.sessions, s.bindings = map[uint64]AppConfig{}, map[int64]Certificate{}, map[DeviceKey]SessionState{}, map[DeviceKey]Binding{}
+	s.byToken, s.messages, s.groups = map[tokenKey]DeviceKey{}, map[UserKey][]StoredMsg{}, map[groupKey]Group{}
+	s.opts, s.pushes, s.counters = map[UserKey]map[string]string{}, map[uint64]PushState{}, map[string]uint64{}
+	s.pushSettings, s.profiles = map[UserKey]PushSettings{}, map[UserKey]Profile{}
+	s.trace, s.traceSeq = chunked.Deque[storedTrace]{}, 0
 }
 
 // Apply applies records in order. An unknown record is an error and nothing is applied.
@@ -211,10 +216,39 @@ func (s *MemoryStore) deleteBinding(k DeviceKey) {
 func (s *MemoryStore) Load(context.Context) (*State, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := &State{Messages: map[UserKey][]StoredMsg{}, ReceiveOpts: map[UserKey]map[string]string{}, Counters: map[string]uint64{},
-		PushSettings: maps.Clone(s.pushSettings)}
+	st := s.state(true)
+	st.Sort()
+	return st, nil
+}
+
+// Drain hands the stored state and trace over without copying them, unsorted, and leaves the
+// store empty: for a store built only to be written out (a journal's compaction replays the
+// journal into one of its own), where Load's deep copy would double what it holds.
+func (s *MemoryStore) Drain() (*State, []TraceEntry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.state(false)
+	trace := make([]TraceEntry, 0, s.trace.Len())
+	for e := range s.trace.All() {
+		trace = append(trace, e.e)
+	}
+	s.empty()
+	return st, trace
+}
+
+// state is the stored state as a State, each value copied deep enough to share nothing with the
+// store if deep, else sharing the store's maps and slices.
+func (s *MemoryStore) state(deep bool) *State {
+	st := &State{Messages: s.messages, ReceiveOpts: s.opts, Counters: s.counters, PushSettings: s.pushSettings}
+	if deep {
+		st.Messages, st.ReceiveOpts, st.Counters = map[UserKey][]StoredMsg{}, map[UserKey]map[string]string{}, map[string]uint64{}
+		st.PushSettings = maps.Clone(s.pushSettings)
+		maps.Copy(st.Counters, s.counters)
+	}
 	for _, a := range s.apps {
-		a.PushTemplates = maps.Clone(a.PushTemplates)
+		if deep {
+			a.PushTemplates = maps.Clone(a.PushTemplates)
+		}
 		st.Apps = append(st.Apps, a)
 	}
 	for _, p := range s.profiles {
@@ -224,12 +258,30 @@ func (s *MemoryStore) Load(context.Context) (*State, error) {
 		st.Certificates = append(st.Certificates, c)
 	}
 	for _, ss := range s.sessions {
-		ss.Held = slices.Clone(ss.Held)
-		ss.Caps = ss.Caps.clone()
+		if deep {
+			ss.Held = slices.Clone(ss.Held)
+			ss.Caps = ss.Caps.clone()
+		}
 		st.Sessions = append(st.Sessions, ss)
 	}
 	for _, b := range s.bindings {
 		st.Bindings = append(st.Bindings, b)
+	}
+	for _, g := range s.groups {
+		if deep {
+			g.Members = slices.Clone(g.Members)
+		}
+		st.Groups = append(st.Groups, g)
+	}
+	for _, p := range s.pushes {
+		if deep {
+			p.Push.Data = maps.Clone(p.Push.Data)
+			p.Push.Seqs = slices.Clone(p.Push.Seqs)
+		}
+		st.Pushes = append(st.Pushes, p)
+	}
+	if !deep {
+		return st
 	}
 	for k, msgs := range s.messages {
 		msgs = slices.Clone(msgs)
@@ -241,27 +293,12 @@ func (s *MemoryStore) Load(context.Context) (*State, error) {
 		}
 		st.Messages[k] = msgs
 	}
-	for _, g := range s.groups {
-		g.Members = slices.Clone(g.Members)
-		st.Groups = append(st.Groups, g)
-	}
 	for k, o := range s.opts {
 		m := make(map[string]string, len(o))
-		for conv, opt := range o {
-			m[conv] = opt
-		}
+		maps.Copy(m, o)
 		st.ReceiveOpts[k] = m
 	}
-	for _, p := range s.pushes {
-		p.Push.Data = maps.Clone(p.Push.Data)
-		p.Push.Seqs = slices.Clone(p.Push.Seqs)
-		st.Pushes = append(st.Pushes, p)
-	}
-	for k, v := range s.counters {
-		st.Counters[k] = v
-	}
-	st.Sort()
-	return st, nil
+	return st
 }
 
 // QueryTrace (TraceStore) answers from the trace in memory.

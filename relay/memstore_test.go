@@ -5,9 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pushlab/pushlab/relay"
+	"github.com/pushlab/pushlab/relay/storetest"
 )
 
 // The memory store's trace keeps its order and prunes the oldest first when it holds thousands
@@ -68,4 +70,33 @@ func TestMemoryStoreTracePrunesThousandsInOrder(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 51, n)
 	require.Equal(t, append(span(3951, 5000), 1, 2, 3), ids())
+}
+
+// Drain hands over what Load copies — the same state, and the trace in the order it was stored —
+// and leaves the store as a new one: empty, and numbering its trace afresh.
+func TestMemoryStoreDrainHandsOverTheState(t *testing.T) {
+	ctx := context.Background()
+	s := relay.NewMemoryStore()
+	require.NoError(t, s.Apply(ctx, storetest.Sample()))
+	trace := storetest.TraceFixture()
+	require.NoError(t, s.Apply(ctx, []relay.Record{relay.AppendTrace{Entries: trace}}))
+	want, err := s.Load(ctx)
+	require.NoError(t, err)
+	wantTrace := s.TraceEntries()
+	require.Len(t, wantTrace, len(trace))
+
+	got, gotTrace := s.Drain()
+	got.Sort()
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("Drain's state differs from Load's (-load +drain):\n%s", diff)
+	}
+	require.Equal(t, wantTrace, gotTrace)
+
+	empty, err := s.Load(ctx)
+	require.NoError(t, err)
+	require.Empty(t, empty.Messages)
+	require.Empty(t, empty.Sessions)
+	require.Empty(t, empty.Apps)
+	require.Empty(t, s.TraceEntries())
+	require.NoError(t, s.Apply(ctx, storetest.Sample()), "a drained store takes batches as a new one does")
 }

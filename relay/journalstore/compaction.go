@@ -4,23 +4,29 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"os"
 	"slices"
+	"time"
 
 	"github.com/pushlab/pushlab/relay"
 )
 
-// compaction is a rewrite of the journal under way: a goroutine writes the records that rebuild
-// a copy of the state, taken when the journal was from bytes long, to a file of its own; the
-// store then appends the frames written since and renames the file over the journal (swap).
+// compaction is a rewrite of the journal under way: a goroutine reads the journal's first from
+// bytes back into a memory store of its own, the state they rebuild, and writes the records that
+// rebuild that state to a file of its own; the store then appends the frames written since and
+// renames the file over the journal (swap). The relay's loop only notes from: the state the
+// rewrite starts from is the journal's, not a copy of the store's memory, which the loop would
+// be held up taking.
 type compaction struct {
-	done chan struct{} // closed when run has returned; err, f and size are then set
+	done chan struct{} // closed when run has returned; err, f, size and took are then set
 	path string
 	from int64
 	err  error
 	f    *os.File // the new journal, open for appending
 	size int64
+	took time.Duration // how long the rewrite took, for the log
 }
 
 // snapshotFrame is how many records a frame of a compacted journal holds at most, and
@@ -32,37 +38,45 @@ const (
 )
 
 // snapshotFrames cuts a snapshot's records into the records of its frames: at most
-// snapshotFrame records a frame, and each AppendTrace in a frame of its own.
-func snapshotFrames(records []relay.Record) iter.Seq[[]relay.Record] {
+// snapshotFrame records a frame, and each AppendTrace in a frame of its own. A frame's slice is
+// reused for the next: the caller encodes it before it asks for another.
+func snapshotFrames(records iter.Seq[relay.Record]) iter.Seq[[]relay.Record] {
 	return func(yield func([]relay.Record) bool) {
-		start := 0
-		// flush yields the records from start to end, if there are any.
-		flush := func(end int) bool {
-			if start == end {
+		var chunk []relay.Record
+		// flush yields the chunk, if it holds any records.
+		flush := func() bool {
+			if len(chunk) == 0 {
 				return true
 			}
-			ok := yield(records[start:end])
-			start = end
+			ok := yield(chunk)
+			chunk = chunk[:0]
 			return ok
 		}
-		for i, r := range records {
-			if _, trace := r.(relay.AppendTrace); trace {
-				if !flush(i) || !flush(i+1) {
-					return
-				}
-			} else if i+1-start == snapshotFrame && !flush(i+1) {
+		for r := range records {
+			_, trace := r.(relay.AppendTrace)
+			if trace && !flush() {
+				return
+			}
+			chunk = append(chunk, r)
+			if (trace || len(chunk) == snapshotFrame) && !flush() {
 				return
 			}
 		}
-		flush(len(records))
+		flush()
 	}
 }
 
-// run writes the records snapshot makes to c.path as a journal, syncs it, and leaves it open
-// in c.f. (snapshot runs here, off the relay's loop: it walks the whole state.)
-func (c *compaction) run(snapshot func() []relay.Record) {
+// run rebuilds the state from the first c.from bytes of the journal open in src, which it
+// closes, then writes the records that rebuild it to c.path as a journal, syncs that, and
+// leaves it open in c.f.
+func (c *compaction) run(src *os.File) {
 	defer close(c.done)
-	records := snapshot()
+	start := time.Now()
+	defer func() { c.took = time.Since(start) }()
+	var records iter.Seq[relay.Record]
+	if records, c.err = c.snapshot(src); c.err != nil {
+		return
+	}
 	c.f, c.err = os.OpenFile(c.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600)
 	if c.err != nil {
 		return
@@ -105,6 +119,24 @@ func (c *compaction) run(snapshot func() []relay.Record) {
 	}
 }
 
+// snapshot replays the first c.from bytes of src into a memory store and returns the records
+// that rebuild its state, made as they are read. Those bytes are whole frames that the store appended or read at Open,
+// and nothing writes them again while the compaction runs: the store only appends after them.
+func (c *compaction) snapshot(src *os.File) (iter.Seq[relay.Record], error) {
+	defer src.Close()
+	mem := relay.NewMemoryStore()
+	good, err := readJournal(io.NewSectionReader(src, 0, c.from), c.from, func(fr *frame, _ int64) error {
+		return replay(mem, fr)
+	})
+	if err == nil && good != c.from {
+		err = fmt.Errorf("%d of its first %d bytes check out", good, c.from)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("compact: read the journal back: %w", err)
+	}
+	return stateRecords(mem.Drain()), nil
+}
+
 // discard closes and removes the compaction's file.
 func (c *compaction) discard() error {
 	var errs []error
@@ -119,50 +151,81 @@ func (c *compaction) discard() error {
 
 // stateRecords are records that rebuild st and trace (in the order the store took its entries
 // in) in an empty relay.MemoryStore, keys without values included: an inbox emptied by its trim
-// and a user's receive options all set back to "receive" stay in the state as keys.
-func stateRecords(st *relay.State, trace []relay.TraceEntry) []relay.Record {
-	var out []relay.Record
-	for _, a := range st.Apps {
-		out = append(out, relay.PutApp{App: a})
-	}
-	for _, c := range st.Certificates {
-		out = append(out, relay.PutCertificate{Cert: c})
-	}
-	for _, ss := range st.Sessions {
-		out = append(out, relay.PutSession{Session: ss})
-	}
-	for _, b := range st.Bindings {
-		out = append(out, relay.PutBinding{Binding: b})
-	}
-	for user, msgs := range st.Messages {
-		out = append(out, relay.TrimInbox{User: user})
-		for _, m := range msgs {
-			out = append(out, relay.PutMessage{User: user, Msg: m})
+// and a user's receive options all set back to "receive" stay in the state as keys. It takes
+// st's inboxes out of st as it goes, so that those already written can be freed: the bulk of a
+// state is its messages.
+func stateRecords(st *relay.State, trace []relay.TraceEntry) iter.Seq[relay.Record] {
+	return func(yield func(relay.Record) bool) {
+		for _, a := range st.Apps {
+			if !yield(relay.PutApp{App: a}) {
+				return
+			}
+		}
+		for _, c := range st.Certificates {
+			if !yield(relay.PutCertificate{Cert: c}) {
+				return
+			}
+		}
+		for _, ss := range st.Sessions {
+			if !yield(relay.PutSession{Session: ss}) {
+				return
+			}
+		}
+		for _, b := range st.Bindings {
+			if !yield(relay.PutBinding{Binding: b}) {
+				return
+			}
+		}
+		for user, msgs := range st.Messages {
+			delete(st.Messages, user)
+			if !yield(relay.TrimInbox{User: user}) {
+				return
+			}
+			for _, m := range msgs {
+				if !yield(relay.PutMessage{User: user, Msg: m}) {
+					return
+				}
+			}
+		}
+		for _, g := range st.Groups {
+			if !yield(relay.PutGroup{Group: g}) {
+				return
+			}
+		}
+		for user, opts := range st.ReceiveOpts {
+			if !yield(relay.PutReceiveOpt{User: user, Opt: relay.ReceiveAll}) {
+				return
+			}
+			for conv, opt := range opts {
+				if !yield(relay.PutReceiveOpt{User: user, Conv: conv, Opt: opt}) {
+					return
+				}
+			}
+		}
+		for _, p := range st.Pushes {
+			if !yield(relay.PutPush{Push: p}) {
+				return
+			}
+		}
+		for name, v := range st.Counters {
+			if !yield(relay.PutCounter{Name: name, Value: v}) {
+				return
+			}
+		}
+		for user, ps := range st.PushSettings {
+			if !yield(relay.PutPushSettings{User: user, Settings: ps}) {
+				return
+			}
+		}
+		for _, p := range st.Profiles {
+			if !yield(relay.PutProfile{Profile: p}) {
+				return
+			}
+		}
+		for chunk := range slices.Chunk(trace, snapshotTrace) {
+			if !yield(relay.AppendTrace{Entries: chunk}) {
+				return
+			}
 		}
 	}
-	for _, g := range st.Groups {
-		out = append(out, relay.PutGroup{Group: g})
-	}
-	for user, opts := range st.ReceiveOpts {
-		out = append(out, relay.PutReceiveOpt{User: user, Opt: relay.ReceiveAll})
-		for conv, opt := range opts {
-			out = append(out, relay.PutReceiveOpt{User: user, Conv: conv, Opt: opt})
-		}
-	}
-	for _, p := range st.Pushes {
-		out = append(out, relay.PutPush{Push: p})
-	}
-	for name, v := range st.Counters {
-		out = append(out, relay.PutCounter{Name: name, Value: v})
-	}
-	for user, ps := range st.PushSettings {
-		out = append(out, relay.PutPushSettings{User: user, Settings: ps})
-	}
-	for _, p := range st.Profiles {
-		out = append(out, relay.PutProfile{Profile: p})
-	}
-	for chunk := range slices.Chunk(trace, snapshotTrace) {
-		out = append(out, relay.AppendTrace{Entries: chunk})
-	}
-	return out
 }

@@ -10,8 +10,9 @@
 // synced), and reading drops the torn tail they leave.
 //
 // The journal grows with every batch; when it has doubled since it was last rewritten, a
-// goroutine of the store's rewrites it from a copy of the state (compaction: the records that
-// rebuild the state, then the frames appended meanwhile) and the store swaps to it.
+// goroutine of the store's rewrites it (compaction: it reads the journal back into a state of
+// its own and writes the records that rebuild that state, then the frames appended meanwhile)
+// and the store swaps to it. The relay's loop is not held up: it copies nothing.
 //
 // What it gives up for its speed: the state and the push trace are all in memory (the relay's
 // core holds the state anyway; the trace is bounded by trace.maxEntries), and there is no file
@@ -28,7 +29,6 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/pushlab/pushlab/relay"
 )
@@ -350,19 +350,19 @@ func (s *Store) maybeCompact() error {
 	if s.size < s.compactAt {
 		return nil
 	}
-	start := time.Now()
-	st, err := s.mem.Load(context.Background())
+	// The rewrite reads the journal back through a descriptor of its own, so that nothing it
+	// does waits on the store's lock, or holds it.
+	src, err := os.Open(s.cfg.Path)
 	if err != nil {
-		return err
+		s.log.Error("journal: compaction not started; the journal is left as it was", "journal", s.cfg.Path, "err", err)
+		s.compactAt = 2 * s.size
+		return nil
 	}
-	trace := s.mem.TraceEntries()
-	// The copy is what holds up the relay's loop: the log says for how long.
-	s.log.Info("journal: compacting", "journal", s.cfg.Path, "bytes", s.size, "traceEntries", len(trace),
-		"copyMs", time.Since(start).Milliseconds())
+	s.log.Info("journal: compacting", "journal", s.cfg.Path, "bytes", s.size)
 	c := &compaction{done: make(chan struct{}), path: s.compactPath(), from: s.size}
 	s.compacting = c
 	s.enc.restart() // the frames from here on read alone: the swap copies them as bytes
-	go c.run(func() []relay.Record { return stateRecords(st, trace) })
+	go c.run(src)
 	if s.cfg.waitCompaction {
 		<-c.done
 		return s.finish(c)
@@ -409,7 +409,8 @@ func (s *Store) swap(c *compaction) error {
 	_ = s.f.Close()
 	s.f, s.size = c.f, c.size+tail
 	s.setCompactAt(c.size)
-	s.log.Info("journal: compacted", "journal", s.cfg.Path, "bytesBefore", old, "bytesAfter", s.size)
+	s.log.Info("journal: compacted", "journal", s.cfg.Path, "bytesBefore", old, "bytesAfter", s.size,
+		"rewriteMs", c.took.Milliseconds())
 	return nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -414,7 +416,7 @@ func TestACompactionKeepsTheBatchesCommittedWhileItRan(t *testing.T) {
 	apply([]relay.Record{relay.PutCounter{Name: "messages", Value: uint64(i)}})
 	require.Nil(t, s.compacting, "swapped")
 	require.Contains(t, logged.String(), "journal: compacting")
-	require.Contains(t, logged.String(), "copyMs=")
+	require.Contains(t, logged.String(), "rewriteMs=")
 	require.Contains(t, logged.String(), "journal: compacted")
 	require.NoError(t, s.Close())
 	requireSame(t, mem, openStore(t, cfg))
@@ -501,6 +503,43 @@ func TestAFailedCompactionLeavesTheJournal(t *testing.T) {
 	require.Equal(t, uint64(3), storetest.Load(t, openStore(t, cfg)).Counters["messages"])
 }
 
+// A compaction rebuilds the state from the journal, not from the store's memory: a journal
+// damaged on the disk while the relay runs fails it (logged, the journal left as it was, the
+// store going on from its memory), where a rewrite from memory would have hidden the damage
+// until the next start refused the file.
+func TestACompactionReadsTheJournalBack(t *testing.T) {
+	ctx := context.Background()
+	var logged bytes.Buffer
+	cfg := Config{Path: filepath.Join(t.TempDir(), "relay.journal"), CompactAt: 4 << 10, waitCompaction: true,
+		Log: slog.New(slog.NewTextHandler(&logged, nil))}
+	s := openStore(t, cfg)
+	apply := func(i int) {
+		require.NoError(t, s.Apply(ctx, []relay.Record{relay.PutCounter{Name: "messages", Value: uint64(i)}, relay.AppendTrace{Entries: storetest.TraceFixture()}}))
+	}
+	apply(1)
+	apply(2)
+	// A byte of the second frame's payload flipped on the disk.
+	f, err := os.OpenFile(cfg.Path, os.O_RDWR, 0)
+	require.NoError(t, err)
+	b := make([]byte, 1)
+	at := s.size - 20
+	_, err = f.ReadAt(b, at)
+	require.NoError(t, err)
+	_, err = f.WriteAt([]byte{b[0] ^ 0xff}, at)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	for i := 3; !strings.Contains(logged.String(), "compaction failed"); i++ {
+		require.Less(t, i, 1000, "no compaction")
+		apply(i)
+	}
+	require.Contains(t, logged.String(), "journal damaged")
+	require.NoError(t, s.Apply(ctx, []relay.Record{relay.PutCounter{Name: "after", Value: 1}}), "the store goes on")
+	require.Equal(t, uint64(1), storetest.Load(t, s).Counters["after"])
+	require.NoError(t, s.Close())
+	_, err = Open(cfg)
+	require.ErrorContains(t, err, "journal damaged", "the journal was left as it was, damage and all")
+}
+
 // Close lets a compaction under way finish and swaps to it: an idle relay stopped after a
 // compaction began keeps the compacted journal.
 func TestCloseFinishesACompaction(t *testing.T) {
@@ -529,14 +568,14 @@ func TestSnapshotFramesStaySmall(t *testing.T) {
 	}
 	records = append(records, relay.AppendTrace{}, relay.PutCounter{}, relay.AppendTrace{}, relay.AppendTrace{})
 	var sizes []int
-	for chunk := range snapshotFrames(records) {
+	for chunk := range snapshotFrames(slices.Values(records)) {
 		sizes = append(sizes, len(chunk))
 	}
 	require.Equal(t, []int{snapshotFrame, 10, 1, 1, 1, 1}, sizes)
 	st := &relay.State{}
 	trace := make([]relay.TraceEntry, 2*snapshotTrace+1)
 	var entries []int
-	for _, r := range stateRecords(st, trace) {
+	for r := range stateRecords(st, trace) {
 		entries = append(entries, len(r.(relay.AppendTrace).Entries))
 	}
 	require.Equal(t, []int{snapshotTrace, snapshotTrace, 1}, entries)
