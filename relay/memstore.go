@@ -221,8 +221,10 @@ func (s *MemoryStore) Load(context.Context) (*State, error) {
 	return st, nil
 }
 
-// Drain hands the stored state and trace over without copying them, unsorted, and leaves the
-// store empty: for a store built only to be written out (a journal's compaction replays the
+// Drain hands the stored state and trace over, unsorted, without a deep copy (the maps of
+// inboxes, receive options, counters and push settings are the store's own; the other records
+// and the trace entries are copied into slices, sharing what they point to), and leaves the
+// store empty, numbering its trace afresh: for a store built only to be written out (a journal's compaction replays the
 // journal into one of its own), where Load's deep copy would double what it holds.
 func (s *MemoryStore) Drain() (*State, []TraceEntry) {
 	s.mu.Lock()

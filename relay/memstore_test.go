@@ -94,9 +94,16 @@ func TestMemoryStoreDrainHandsOverTheState(t *testing.T) {
 
 	empty, err := s.Load(ctx)
 	require.NoError(t, err)
-	require.Empty(t, empty.Messages)
-	require.Empty(t, empty.Sessions)
-	require.Empty(t, empty.Apps)
+	none, err := relay.NewMemoryStore().Load(ctx)
+	require.NoError(t, err)
+	if diff := cmp.Diff(none, empty); diff != "" {
+		t.Fatalf("a drained store holds what a new one does not (-new +drained):\n%s", diff)
+	}
 	require.Empty(t, s.TraceEntries())
+	// The trace is numbered afresh: of two new entries, the second is number 2.
+	require.NoError(t, s.Apply(ctx, []relay.Record{relay.AppendTrace{Entries: trace[:2]}}))
+	page, err := s.QueryTrace(ctx, relay.TraceQuery{Limit: 1})
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), page.Next.Seq)
 	require.NoError(t, s.Apply(ctx, storetest.Sample()), "a drained store takes batches as a new one does")
 }

@@ -18,7 +18,7 @@ import (
 // rebuild that state to a file of its own; the store then appends the frames written since and
 // renames the file over the journal (swap). The relay's loop only notes from: the state the
 // rewrite starts from is the journal's, not a copy of the store's memory, which the loop would
-// be held up taking.
+// be held up taking (except to mend a journal found damaged: fromMemory).
 type compaction struct {
 	done chan struct{} // closed when run has returned; err, f, size and took are then set
 	path string
@@ -27,6 +27,9 @@ type compaction struct {
 	f    *os.File // the new journal, open for appending
 	size int64
 	took time.Duration // how long the rewrite took, for the log
+	// fromMemory: the rewrite starts from a copy of the store's memory, not from the journal
+	// read back (which the compaction before it found damaged).
+	fromMemory bool
 }
 
 // snapshotFrame is how many records a frame of a compacted journal holds at most, and
@@ -66,15 +69,14 @@ func snapshotFrames(records iter.Seq[relay.Record]) iter.Seq[[]relay.Record] {
 	}
 }
 
-// run rebuilds the state from the first c.from bytes of the journal open in src, which it
-// closes, then writes the records that rebuild it to c.path as a journal, syncs that, and
-// leaves it open in c.f.
-func (c *compaction) run(src *os.File) {
+// run writes the records that snapshot returns, those that rebuild the state the journal held
+// when it was c.from bytes long, to c.path as a journal, syncs that, and leaves it open in c.f.
+func (c *compaction) run(snapshot func() (iter.Seq[relay.Record], error)) {
 	defer close(c.done)
 	start := time.Now()
 	defer func() { c.took = time.Since(start) }()
 	var records iter.Seq[relay.Record]
-	if records, c.err = c.snapshot(src); c.err != nil {
+	if records, c.err = snapshot(); c.err != nil {
 		return
 	}
 	c.f, c.err = os.OpenFile(c.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600)
@@ -119,10 +121,11 @@ func (c *compaction) run(src *os.File) {
 	}
 }
 
-// snapshot replays the first c.from bytes of src into a memory store and returns the records
-// that rebuild its state, made as they are read. Those bytes are whole frames that the store appended or read at Open,
-// and nothing writes them again while the compaction runs: the store only appends after them.
-func (c *compaction) snapshot(src *os.File) (iter.Seq[relay.Record], error) {
+// readBack replays the first c.from bytes of src, which it closes, into a memory store and
+// returns the records that rebuild its state, made as they are read. Those bytes are whole
+// frames that the store appended or read at Open, and nothing writes them again while the
+// compaction runs: the store only appends after them.
+func (c *compaction) readBack(src *os.File) (iter.Seq[relay.Record], error) {
 	defer src.Close()
 	mem := relay.NewMemoryStore()
 	good, err := readJournal(io.NewSectionReader(src, 0, c.from), c.from, func(fr *frame, _ int64) error {

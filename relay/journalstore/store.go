@@ -12,7 +12,8 @@
 // The journal grows with every batch; when it has doubled since it was last rewritten, a
 // goroutine of the store's rewrites it (compaction: it reads the journal back into a state of
 // its own and writes the records that rebuild that state, then the frames appended meanwhile)
-// and the store swaps to it. The relay's loop is not held up: it copies nothing.
+// and the store swaps to it. The relay's loop does not copy the state for it (only to mend a
+// journal a compaction found damaged on the disk).
 //
 // What it gives up for its speed: the state and the push trace are all in memory (the relay's
 // core holds the state anyway; the trace is bounded by trace.maxEntries), and there is no file
@@ -24,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -68,6 +70,7 @@ type Store struct {
 	buf        []byte // the last frame encoded, its array reused
 	compactAt  int64  // the size at which the next compaction starts
 	compacting *compaction
+	damaged    bool  // the last compaction read the journal back damaged: the next rewrites it from memory
 	err        error // a write that failed: mem holds what the journal may not, and every call fails
 	closed     bool
 }
@@ -350,19 +353,34 @@ func (s *Store) maybeCompact() error {
 	if s.size < s.compactAt {
 		return nil
 	}
-	// The rewrite reads the journal back through a descriptor of its own, so that nothing it
-	// does waits on the store's lock, or holds it.
-	src, err := os.Open(s.cfg.Path)
-	if err != nil {
-		s.log.Error("journal: compaction not started; the journal is left as it was", "journal", s.cfg.Path, "err", err)
-		s.compactAt = 2 * s.size
-		return nil
+	c := &compaction{done: make(chan struct{}), path: s.compactPath(), from: s.size, fromMemory: s.damaged}
+	var snapshot func() (iter.Seq[relay.Record], error)
+	if c.fromMemory {
+		// The last compaction found the journal damaged on the disk. The memory holds every
+		// batch: this rewrite starts from a copy of it, taken here, holding up the loop for
+		// as long as that takes, once.
+		st, err := s.mem.Load(context.Background())
+		if err != nil {
+			return err
+		}
+		trace := s.mem.TraceEntries()
+		s.log.Warn("journal: rewriting the damaged journal from memory", "journal", s.cfg.Path, "bytes", s.size)
+		snapshot = func() (iter.Seq[relay.Record], error) { return stateRecords(st, trace), nil }
+	} else {
+		// The rewrite reads the journal back through a descriptor of its own, so that nothing
+		// it does waits on the store's lock, or holds it.
+		src, err := os.Open(s.cfg.Path)
+		if err != nil {
+			s.log.Error("journal: compaction not started; the journal is left as it was", "journal", s.cfg.Path, "err", err)
+			s.compactAt = 2 * s.size
+			return nil
+		}
+		s.log.Info("journal: compacting", "journal", s.cfg.Path, "bytes", s.size)
+		snapshot = func() (iter.Seq[relay.Record], error) { return c.readBack(src) }
 	}
-	s.log.Info("journal: compacting", "journal", s.cfg.Path, "bytes", s.size)
-	c := &compaction{done: make(chan struct{}), path: s.compactPath(), from: s.size}
 	s.compacting = c
 	s.enc.restart() // the frames from here on read alone: the swap copies them as bytes
-	go c.run(src)
+	go c.run(snapshot)
 	if s.cfg.waitCompaction {
 		<-c.done
 		return s.finish(c)
@@ -372,19 +390,28 @@ func (s *Store) maybeCompact() error {
 
 // finish ends compaction c, whose rewrite is done: it swaps to the new journal, or drops it if
 // the rewrite failed. A failed compaction leaves the journal as it was, and is logged; the next
-// is tried when the journal has doubled again.
+// is tried when the journal has doubled again — or at the next batch, from memory, if this one
+// found the journal damaged on the disk, so that a file the next start would refuse does not
+// stay one.
 func (s *Store) finish(c *compaction) error {
 	s.compacting = nil
 	err := c.err
 	if err == nil {
 		err = s.swap(c)
 	}
-	if err != nil {
-		s.log.Error("journal: compaction failed; the journal is left as it was", "journal", s.cfg.Path, "err", err)
-		s.compactAt = 2 * s.size
-		if err := c.discard(); err != nil {
-			s.log.Error("journal: remove the failed compaction's file", "file", c.path, "err", err)
-		}
+	if err == nil {
+		s.damaged = false
+		return nil
+	}
+	s.log.Error("journal: compaction failed; the journal is left as it was", "journal", s.cfg.Path, "err", err,
+		"rewriteMs", c.took.Milliseconds())
+	s.compactAt = 2 * s.size
+	if errors.Is(err, errDamaged) && !c.fromMemory {
+		s.log.Error("journal: the journal is damaged on the disk; rewriting it from memory at the next batch", "journal", s.cfg.Path)
+		s.damaged, s.compactAt = true, s.size
+	}
+	if err := c.discard(); err != nil {
+		s.log.Error("journal: remove the failed compaction's file", "file", c.path, "err", err)
 	}
 	return nil
 }

@@ -505,19 +505,24 @@ func TestAFailedCompactionLeavesTheJournal(t *testing.T) {
 
 // A compaction rebuilds the state from the journal, not from the store's memory: a journal
 // damaged on the disk while the relay runs fails it (logged, the journal left as it was, the
-// store going on from its memory), where a rewrite from memory would have hidden the damage
-// until the next start refused the file.
-func TestACompactionReadsTheJournalBack(t *testing.T) {
+// store going on from its memory). The next batch then rewrites the journal from the memory,
+// which holds every batch, so that the next start finds a whole journal instead of refusing it.
+func TestACompactionReadsTheJournalBackAndMendsDamage(t *testing.T) {
 	ctx := context.Background()
 	var logged bytes.Buffer
 	cfg := Config{Path: filepath.Join(t.TempDir(), "relay.journal"), CompactAt: 4 << 10, waitCompaction: true,
 		Log: slog.New(slog.NewTextHandler(&logged, nil))}
 	s := openStore(t, cfg)
-	apply := func(i int) {
-		require.NoError(t, s.Apply(ctx, []relay.Record{relay.PutCounter{Name: "messages", Value: uint64(i)}, relay.AppendTrace{Entries: storetest.TraceFixture()}}))
+	mem := relay.NewMemoryStore()
+	apply := func(batch []relay.Record) {
+		require.NoError(t, mem.Apply(ctx, batch))
+		require.NoError(t, s.Apply(ctx, batch), "the store goes on")
 	}
-	apply(1)
-	apply(2)
+	counted := func(i int) []relay.Record {
+		return []relay.Record{relay.PutCounter{Name: "messages", Value: uint64(i)}, relay.AppendTrace{Entries: storetest.TraceFixture()}}
+	}
+	apply(counted(1))
+	apply(counted(2))
 	// A byte of the second frame's payload flipped on the disk.
 	f, err := os.OpenFile(cfg.Path, os.O_RDWR, 0)
 	require.NoError(t, err)
@@ -528,16 +533,19 @@ func TestACompactionReadsTheJournalBack(t *testing.T) {
 	_, err = f.WriteAt([]byte{b[0] ^ 0xff}, at)
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
-	for i := 3; !strings.Contains(logged.String(), "compaction failed"); i++ {
+	i := 3
+	for ; !strings.Contains(logged.String(), "compaction failed"); i++ {
 		require.Less(t, i, 1000, "no compaction")
-		apply(i)
+		apply(counted(i))
 	}
 	require.Contains(t, logged.String(), "journal damaged")
-	require.NoError(t, s.Apply(ctx, []relay.Record{relay.PutCounter{Name: "after", Value: 1}}), "the store goes on")
-	require.Equal(t, uint64(1), storetest.Load(t, s).Counters["after"])
+	require.True(t, s.damaged)
+	apply(counted(i)) // the batch after: the rewrite from memory
+	require.Contains(t, logged.String(), "journal: rewriting the damaged journal from memory")
+	require.Contains(t, logged.String(), "journal: compacted")
+	require.False(t, s.damaged)
 	require.NoError(t, s.Close())
-	_, err = Open(cfg)
-	require.ErrorContains(t, err, "journal damaged", "the journal was left as it was, damage and all")
+	requireSame(t, mem, openStore(t, cfg))
 }
 
 // Close lets a compaction under way finish and swaps to it: an idle relay stopped after a
