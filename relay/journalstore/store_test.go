@@ -588,3 +588,12 @@ func TestSnapshotFramesStaySmall(t *testing.T) {
 	}
 	require.Equal(t, []int{snapshotTrace, snapshotTrace, 1}, entries)
 }
+
+// storetest's suite of what every durable store does (not the SQL stores' own: the journal keeps
+// what the memory store keeps, times in their zones and bytes that are not UTF-8 included).
+func TestDurableSuite(t *testing.T) {
+	storetest.DurableSuite(t, func(t *testing.T) storetest.Opener {
+		path := filepath.Join(t.TempDir(), "relay.journal")
+		return func(t *testing.T) relay.Store { return openStore(t, Config{Path: path}) }
+	})
+}

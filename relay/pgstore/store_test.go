@@ -32,11 +32,14 @@ func openStore(t testing.TB, dsn string) *Store {
 // alice is the user of storetest.Sample's inbox.
 var alice = relay.UserKey{SDKAppID: 1400000001, UserID: "alice"}
 
-func TestDurableSuite(t *testing.T) {
-	storetest.DurableSuite(t, func(t *testing.T) storetest.Opener {
-		dsn := pg.Database(t)
-		return func(t *testing.T) relay.Store { return openStore(t, dsn) }
-	})
+func TestDurableSuite(t *testing.T) { storetest.DurableSuite(t, newDB) }
+
+func TestSQLSuite(t *testing.T) { storetest.SQLSuite(t, newDB) }
+
+// newDB makes a database for one of storetest's suites.
+func newDB(t *testing.T) storetest.Opener {
+	dsn := pg.Database(t)
+	return func(t *testing.T) relay.Store { return openStore(t, dsn) }
 }
 
 func TestOpenRefusesANewerSchema(t *testing.T) {
