@@ -30,6 +30,10 @@ type compaction struct {
 	// fromMemory: the rewrite starts from a copy of the store's memory, not from the journal
 	// read back (which the compaction before it found damaged).
 	fromMemory bool
+	// damaged: reading the journal back did not give the frames the store wrote (bytes
+	// changed, a frame cut short, the file shortened, or a read that failed), so the file on
+	// the disk cannot be trusted: the store mends it from memory.
+	damaged bool
 }
 
 // snapshotFrame is how many records a frame of a compacted journal holds at most, and
@@ -122,9 +126,11 @@ func (c *compaction) run(snapshot func() (iter.Seq[relay.Record], error)) {
 }
 
 // readBack replays the first c.from bytes of src, which it closes, into a memory store and
-// returns the records that rebuild its state, made as they are read. Those bytes are whole
-// frames that the store appended or read at Open, and nothing writes them again while the
-// compaction runs: the store only appends after them.
+// returns the records that rebuild its state, made as they are read. Those bytes should be the
+// whole frames that the store appended or read at Open, which nothing writes again while the
+// compaction runs (the store only appends after them); whatever keeps them from reading back
+// so — a changed byte, a last frame cut short, a shortened file, a failed read — marks the
+// journal damaged (c.damaged).
 func (c *compaction) readBack(src *os.File) (iter.Seq[relay.Record], error) {
 	defer src.Close()
 	mem := relay.NewMemoryStore()
@@ -132,9 +138,12 @@ func (c *compaction) readBack(src *os.File) (iter.Seq[relay.Record], error) {
 		return replay(mem, fr)
 	})
 	if err == nil && good != c.from {
-		err = fmt.Errorf("%d of its first %d bytes check out", good, c.from)
+		// A torn tail to a reader of the file as it stands; but these frames were all
+		// written whole, and more follow them.
+		err = fmt.Errorf("%w: only %d of its first %d bytes check out", errDamaged, good, c.from)
 	}
 	if err != nil {
+		c.damaged = true
 		return nil, fmt.Errorf("compact: read the journal back: %w", err)
 	}
 	return stateRecords(mem.Drain()), nil

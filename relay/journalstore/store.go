@@ -309,8 +309,9 @@ func (s *Store) PruneTrace(ctx context.Context, p relay.TracePrune) (int, error)
 	return n, s.write(buf)
 }
 
-// Close waits for a compaction under way and swaps to what it wrote, closes the journal and
-// releases its lock. Calls after it fail.
+// Close waits for a compaction under way and swaps to what it wrote, rewrites from memory a
+// journal a compaction found damaged (mendBeforeClose), closes the journal and releases its
+// lock. Calls after it fail.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -328,11 +329,34 @@ func (s *Store) Close() error {
 			errs = append(errs, c.discard())
 		}
 	}
+	if s.damaged && s.err == nil {
+		errs = append(errs, s.mendBeforeClose())
+	}
 	if err := s.f.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close journal %s: %w", s.cfg.Path, err))
 	}
 	errs = append(errs, s.lock.Close()) // closing the file releases the flock
 	return errors.Join(errs...)
+}
+
+// mendBeforeClose rewrites from memory a journal that a compaction found damaged, waiting for
+// the rewrite: once the store is closed, the memory that could mend it is gone, and the next
+// start would refuse the file.
+func (s *Store) mendBeforeClose() error {
+	s.compactAt = 0
+	if err := s.maybeCompact(); err != nil {
+		return err
+	}
+	if c := s.compacting; c != nil {
+		<-c.done
+		if err := s.finish(c); err != nil {
+			return err
+		}
+	}
+	if s.damaged {
+		return fmt.Errorf("journal %s: damaged on the disk, and rewriting it from memory failed (see the log): keep a copy of it before the next start, which will refuse it or read it short", s.cfg.Path)
+	}
+	return nil
 }
 
 // compactPath is the file a compaction writes before it replaces the journal.
@@ -390,9 +414,9 @@ func (s *Store) maybeCompact() error {
 
 // finish ends compaction c, whose rewrite is done: it swaps to the new journal, or drops it if
 // the rewrite failed. A failed compaction leaves the journal as it was, and is logged; the next
-// is tried when the journal has doubled again — or at the next batch, from memory, if this one
-// found the journal damaged on the disk, so that a file the next start would refuse does not
-// stay one.
+// is tried when the journal has doubled again — or at the next batch (or Close, whichever comes
+// first), from memory, if this one found the journal damaged on the disk, so that a file the
+// next start would refuse does not stay one.
 func (s *Store) finish(c *compaction) error {
 	s.compacting = nil
 	err := c.err
@@ -406,7 +430,7 @@ func (s *Store) finish(c *compaction) error {
 	s.log.Error("journal: compaction failed; the journal is left as it was", "journal", s.cfg.Path, "err", err,
 		"rewriteMs", c.took.Milliseconds())
 	s.compactAt = 2 * s.size
-	if errors.Is(err, errDamaged) && !c.fromMemory {
+	if c.damaged {
 		s.log.Error("journal: the journal is damaged on the disk; rewriting it from memory at the next batch", "journal", s.cfg.Path)
 		s.damaged, s.compactAt = true, s.size
 	}
@@ -420,6 +444,9 @@ func (s *Store) finish(c *compaction) error {
 // renames that over the journal, and appends to it from then on.
 func (s *Store) swap(c *compaction) error {
 	tail, err := io.Copy(c.f, io.NewSectionReader(s.f, c.from, s.size-c.from))
+	if err == nil && tail != s.size-c.from {
+		err = fmt.Errorf("%d of %d bytes: the journal is shorter than the store wrote", tail, s.size-c.from)
+	}
 	if err != nil {
 		return fmt.Errorf("copy the frames appended since the snapshot: %w", err)
 	}

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -503,49 +502,67 @@ func TestAFailedCompactionLeavesTheJournal(t *testing.T) {
 	require.Equal(t, uint64(3), storetest.Load(t, openStore(t, cfg)).Counters["messages"])
 }
 
-// A compaction rebuilds the state from the journal, not from the store's memory: a journal
-// damaged on the disk while the relay runs fails it (logged, the journal left as it was, the
-// store going on from its memory). The next batch then rewrites the journal from the memory,
-// which holds every batch, so that the next start finds a whole journal instead of refusing it.
+// A compaction reads the journal back, and finds damage done to it on the disk while the relay
+// ran: a byte changed in a frame in the middle, or in the last frame before the compaction
+// began (which alone reads as a torn tail), or the file shortened at a frame's end. The store
+// goes on, and mends the file from its memory at the next batch, or at Close if that comes
+// first: the next start opens it with everything the relay acknowledged.
 func TestACompactionReadsTheJournalBackAndMendsDamage(t *testing.T) {
-	ctx := context.Background()
-	var logged bytes.Buffer
-	cfg := Config{Path: filepath.Join(t.TempDir(), "relay.journal"), CompactAt: 4 << 10, waitCompaction: true,
-		Log: slog.New(slog.NewTextHandler(&logged, nil))}
-	s := openStore(t, cfg)
-	mem := relay.NewMemoryStore()
-	apply := func(batch []relay.Record) {
-		require.NoError(t, mem.Apply(ctx, batch))
-		require.NoError(t, s.Apply(ctx, batch), "the store goes on")
+	// flip changes the byte at off.
+	flip := func(t *testing.T, path string, off int64) {
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		require.NoError(t, err)
+		b := make([]byte, 1)
+		_, err = f.ReadAt(b, off)
+		require.NoError(t, err)
+		_, err = f.WriteAt([]byte{b[0] ^ 0xff}, off)
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
 	}
-	counted := func(i int) []relay.Record {
-		return []relay.Record{relay.PutCounter{Name: "messages", Value: uint64(i)}, relay.AppendTrace{Entries: storetest.TraceFixture()}}
+	damages := map[string]func(t *testing.T, path string, ends []int64){
+		"a frame in the middle":           func(t *testing.T, path string, ends []int64) { flip(t, path, ends[1]-20) },
+		"the last frame":                  func(t *testing.T, path string, ends []int64) { flip(t, path, ends[2]-20) },
+		"the file shortened by one frame": func(t *testing.T, path string, ends []int64) { require.NoError(t, os.Truncate(path, ends[1])) },
 	}
-	apply(counted(1))
-	apply(counted(2))
-	// A byte of the second frame's payload flipped on the disk.
-	f, err := os.OpenFile(cfg.Path, os.O_RDWR, 0)
-	require.NoError(t, err)
-	b := make([]byte, 1)
-	at := s.size - 20
-	_, err = f.ReadAt(b, at)
-	require.NoError(t, err)
-	_, err = f.WriteAt([]byte{b[0] ^ 0xff}, at)
-	require.NoError(t, err)
-	require.NoError(t, f.Close())
-	i := 3
-	for ; !strings.Contains(logged.String(), "compaction failed"); i++ {
-		require.Less(t, i, 1000, "no compaction")
-		apply(counted(i))
+	for name, damage := range damages {
+		for _, mendAt := range []string{"the next batch", "close"} {
+			t.Run(name+", mended at "+mendAt, func(t *testing.T) {
+				ctx := context.Background()
+				var logged bytes.Buffer
+				cfg := Config{Path: filepath.Join(t.TempDir(), "relay.journal"), CompactAt: 1 << 40, waitCompaction: true,
+					Log: slog.New(slog.NewTextHandler(&logged, nil))}
+				s := openStore(t, cfg)
+				mem := relay.NewMemoryStore()
+				apply := func(i int) {
+					batch := []relay.Record{relay.PutCounter{Name: "messages", Value: uint64(i)}, relay.AppendTrace{Entries: storetest.TraceFixture()}}
+					require.NoError(t, mem.Apply(ctx, batch))
+					require.NoError(t, s.Apply(ctx, batch), "the store goes on")
+				}
+				var ends []int64 // the journal's size after each batch
+				for i := range 3 {
+					apply(i)
+					ends = append(ends, s.size)
+				}
+				damage(t, cfg.Path, ends)
+				// A compaction begins after the last batch.
+				s.mu.Lock()
+				s.compactAt = 0
+				require.NoError(t, s.maybeCompact())
+				s.mu.Unlock()
+				require.Contains(t, logged.String(), "compaction failed")
+				require.Contains(t, logged.String(), "the journal is damaged on the disk")
+				require.True(t, s.damaged)
+				if mendAt == "the next batch" {
+					apply(3)
+					require.Contains(t, logged.String(), "journal: compacted")
+					require.False(t, s.damaged)
+				}
+				require.NoError(t, s.Close())
+				require.Contains(t, logged.String(), "journal: rewriting the damaged journal from memory")
+				requireSame(t, mem, openStore(t, cfg))
+			})
+		}
 	}
-	require.Contains(t, logged.String(), "journal damaged")
-	require.True(t, s.damaged)
-	apply(counted(i)) // the batch after: the rewrite from memory
-	require.Contains(t, logged.String(), "journal: rewriting the damaged journal from memory")
-	require.Contains(t, logged.String(), "journal: compacted")
-	require.False(t, s.damaged)
-	require.NoError(t, s.Close())
-	requireSame(t, mem, openStore(t, cfg))
 }
 
 // Close lets a compaction under way finish and swaps to it: an idle relay stopped after a
