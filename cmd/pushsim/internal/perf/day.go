@@ -18,9 +18,10 @@ const DayMemoryLimit = 8 << 30
 
 // DayInTheLifeFigures runs the simulator's day in the life over 24 virtual hours for 10,000,
 // 30,000 and 100,000 phones and reports its wall time (goals: 10,000 phones ≤ 8 s, 100,000
-// ≤ 90 s), the wall time per phone, the live heap the day leaves and the process's peak RSS
-// during the run. The collector runs less often during the runs (GOGC 400: a simulation is a batch job), up to a soft
-// memory limit (DayMemoryLimit) that only the biggest day reaches.
+// ≤ 90 s), the wall time per phone, the live heap the day leaves, the process's peak RSS during
+// the run and the machine's transparent-huge-page mode. The collector runs less often during the
+// runs (GOGC 400: a simulation is a batch job), up to a soft memory limit (DayMemoryLimit) that
+// only the biggest day reaches.
 func DayInTheLifeFigures() ([]Figure, error) {
 	old := debug.SetGCPercent(400)
 	defer debug.SetGCPercent(old)
