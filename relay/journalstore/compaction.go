@@ -18,7 +18,8 @@ import (
 // rebuild that state to a file of its own; the store then appends the frames written since and
 // renames the file over the journal (swap). The relay's loop only notes from: the state the
 // rewrite starts from is the journal's, not a copy of the store's memory, which the loop would
-// be held up taking (except to mend a journal found damaged: fromMemory).
+// be held up taking (except to mend a journal found damaged: fromMemory, which the loop waits
+// for whole).
 type compaction struct {
 	done chan struct{} // closed when run has returned; err, f, size and took are then set
 	path string

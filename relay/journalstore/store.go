@@ -381,8 +381,9 @@ func (s *Store) maybeCompact() error {
 	var snapshot func() (iter.Seq[relay.Record], error)
 	if c.fromMemory {
 		// The last compaction found the journal damaged on the disk. The memory holds every
-		// batch: this rewrite starts from a copy of it, taken here, holding up the loop for
-		// as long as that takes, once.
+		// batch: this rewrite starts from a copy of it and runs while the loop waits, once,
+		// so that no frame is appended meanwhile. The swap then copies no tail from a file
+		// whose bytes, or length, are no longer the store's.
 		st, err := s.mem.Load(context.Background())
 		if err != nil {
 			return err
@@ -405,7 +406,7 @@ func (s *Store) maybeCompact() error {
 	s.compacting = c
 	s.enc.restart() // the frames from here on read alone: the swap copies them as bytes
 	go c.run(snapshot)
-	if s.cfg.waitCompaction {
+	if s.cfg.waitCompaction || c.fromMemory {
 		<-c.done
 		return s.finish(c)
 	}

@@ -565,6 +565,47 @@ func TestACompactionReadsTheJournalBackAndMendsDamage(t *testing.T) {
 	}
 }
 
+// The rewrite that mends a damaged journal from memory runs while the loop waits, so that
+// nothing is appended meanwhile to a file that is no longer what the store wrote: here the
+// journal is shortened by a frame, and the next batch lands where the file now ends, not where
+// the store's count of its bytes says.
+func TestTheMendFromMemoryHoldsTheLoop(t *testing.T) {
+	ctx := context.Background()
+	var logged bytes.Buffer
+	cfg := Config{Path: filepath.Join(t.TempDir(), "relay.journal"), CompactAt: 1 << 40,
+		Log: slog.New(slog.NewTextHandler(&logged, nil))}
+	s := openStore(t, cfg)
+	mem := relay.NewMemoryStore()
+	apply := func(i int) {
+		batch := []relay.Record{relay.PutCounter{Name: "messages", Value: uint64(i)}, relay.AppendTrace{Entries: storetest.TraceFixture()}}
+		require.NoError(t, mem.Apply(ctx, batch))
+		require.NoError(t, s.Apply(ctx, batch))
+	}
+	var ends []int64
+	for i := range 3 {
+		apply(i)
+		ends = append(ends, s.size)
+	}
+	require.NoError(t, os.Truncate(cfg.Path, ends[1]))
+	s.mu.Lock()
+	s.compactAt = 0
+	require.NoError(t, s.maybeCompact())
+	c := s.compacting
+	s.mu.Unlock()
+	require.NotNil(t, c)
+	<-c.done
+	apply(3) // finishes the failed compaction: damaged
+	require.True(t, s.damaged)
+	require.Nil(t, s.compacting)
+	apply(4) // the mend, done before Apply returns
+	require.Contains(t, logged.String(), "journal: rewriting the damaged journal from memory")
+	require.Nil(t, s.compacting, "the mend from memory ran while the loop waited")
+	require.False(t, s.damaged)
+	apply(5)
+	require.NoError(t, s.Close())
+	requireSame(t, mem, openStore(t, cfg))
+}
+
 // Close lets a compaction under way finish and swaps to it: an idle relay stopped after a
 // compaction began keeps the compacted journal.
 func TestCloseFinishesACompaction(t *testing.T) {
