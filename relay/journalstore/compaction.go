@@ -32,8 +32,9 @@ type compaction struct {
 	// read back (which the compaction before it found damaged).
 	fromMemory bool
 	// damaged: reading the journal back did not give the frames the store wrote (bytes
-	// changed, a frame cut short, the file shortened, or a read that failed), so the file on
-	// the disk cannot be trusted: the store mends it from memory.
+	// changed, a frame cut short, the file shortened, or a read that failed), or the frames
+	// appended since did not copy whole (swap), so the file on the disk cannot be trusted:
+	// the store mends it from memory.
 	damaged bool
 }
 

@@ -329,8 +329,11 @@ func (s *Store) Close() error {
 			errs = append(errs, c.discard())
 		}
 	}
-	if s.damaged && s.err == nil {
+	switch {
+	case s.damaged && s.err == nil:
 		errs = append(errs, s.mendBeforeClose())
+	case s.damaged:
+		errs = append(errs, s.damagedError(fmt.Errorf("not rewritten from memory after a failed write: %w", s.err)))
 	}
 	if err := s.f.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close journal %s: %w", s.cfg.Path, err))
@@ -344,19 +347,19 @@ func (s *Store) Close() error {
 // start would refuse the file.
 func (s *Store) mendBeforeClose() error {
 	s.compactAt = 0
-	if err := s.maybeCompact(); err != nil {
-		return err
+	err := s.maybeCompact() // a rewrite from memory runs whole before it returns
+	if err == nil && !s.damaged {
+		return nil
 	}
-	if c := s.compacting; c != nil {
-		<-c.done
-		if err := s.finish(c); err != nil {
-			return err
-		}
+	if err == nil {
+		err = errors.New("see the log")
 	}
-	if s.damaged {
-		return fmt.Errorf("journal %s: damaged on the disk, and rewriting it from memory failed (see the log): keep a copy of it before the next start, which will refuse it or read it short", s.cfg.Path)
-	}
-	return nil
+	return s.damagedError(fmt.Errorf("rewriting it from memory failed: %w", err))
+}
+
+// damagedError says that the journal is damaged on the disk, and why it stays so.
+func (s *Store) damagedError(why error) error {
+	return fmt.Errorf("journal %s: damaged on the disk, and %w: keep a copy of it before the next start, which will refuse it or read it short", s.cfg.Path, why)
 }
 
 // compactPath is the file a compaction writes before it replaces the journal.
@@ -369,10 +372,13 @@ func (s *Store) maybeCompact() error {
 	if c := s.compacting; c != nil {
 		select {
 		case <-c.done:
-			return s.finish(c)
 		default:
 			return nil
 		}
+		if err := s.finish(c); err != nil || !c.damaged {
+			return err
+		}
+		// It found the journal damaged: mend it from memory now (below).
 	}
 	if s.size < s.compactAt {
 		return nil
@@ -408,16 +414,20 @@ func (s *Store) maybeCompact() error {
 	go c.run(snapshot)
 	if s.cfg.waitCompaction || c.fromMemory {
 		<-c.done
-		return s.finish(c)
+		if err := s.finish(c); err != nil || !c.damaged || c.fromMemory {
+			return err
+		}
+		return s.maybeCompact() // it found the journal damaged: mend it from memory now
 	}
 	return nil
 }
 
 // finish ends compaction c, whose rewrite is done: it swaps to the new journal, or drops it if
 // the rewrite failed. A failed compaction leaves the journal as it was, and is logged; the next
-// is tried when the journal has doubled again — or at the next batch (or Close, whichever comes
-// first), from memory, if this one found the journal damaged on the disk, so that a file the
-// next start would refuse does not stay one.
+// is tried when the journal has doubled again — or at once, from memory, if this one found the
+// journal damaged on the disk (maybeCompact, Close), so that a file the next start would refuse
+// or read short does not stay one. A rewrite from memory that fails is tried again when the
+// journal has doubled, and at Close.
 func (s *Store) finish(c *compaction) error {
 	s.compacting = nil
 	err := c.err
@@ -431,9 +441,12 @@ func (s *Store) finish(c *compaction) error {
 	s.log.Error("journal: compaction failed; the journal is left as it was", "journal", s.cfg.Path, "err", err,
 		"rewriteMs", c.took.Milliseconds())
 	s.compactAt = 2 * s.size
-	if c.damaged {
-		s.log.Error("journal: the journal is damaged on the disk; rewriting it from memory at the next batch", "journal", s.cfg.Path)
+	switch {
+	case c.damaged:
+		s.log.Error("journal: the journal is damaged on the disk; rewriting it from memory", "journal", s.cfg.Path)
 		s.damaged, s.compactAt = true, s.size
+	case c.fromMemory:
+		s.log.Error("journal: the journal is still damaged on the disk; the rewrite from memory is tried again when it has doubled, and at the stop", "journal", s.cfg.Path)
 	}
 	if err := c.discard(); err != nil {
 		s.log.Error("journal: remove the failed compaction's file", "file", c.path, "err", err)
@@ -449,6 +462,9 @@ func (s *Store) swap(c *compaction) error {
 		err = fmt.Errorf("%d of %d bytes: the journal is shorter than the store wrote", tail, s.size-c.from)
 	}
 	if err != nil {
+		// The journal no longer holds what the store appended, or cannot be read: damaged,
+		// as far as anyone can tell, and mended from memory.
+		c.damaged = true
 		return fmt.Errorf("copy the frames appended since the snapshot: %w", err)
 	}
 	// Synced before it replaces the journal, whose copy of these frames may be on the disk

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"iter"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -505,8 +506,9 @@ func TestAFailedCompactionLeavesTheJournal(t *testing.T) {
 // A compaction reads the journal back, and finds damage done to it on the disk while the relay
 // ran: a byte changed in a frame in the middle, or in the last frame before the compaction
 // began (which alone reads as a torn tail), or the file shortened at a frame's end. The store
-// goes on, and mends the file from its memory at the next batch, or at Close if that comes
-// first: the next start opens it with everything the relay acknowledged.
+// goes on, and mends the file from its memory as soon as it sees the compaction failed — at the
+// next batch, or at Close if that comes first: the next start opens it with everything the
+// relay acknowledged.
 func TestACompactionReadsTheJournalBackAndMendsDamage(t *testing.T) {
 	// flip changes the byte at off.
 	flip := func(t *testing.T, path string, off int64) {
@@ -529,7 +531,7 @@ func TestACompactionReadsTheJournalBackAndMendsDamage(t *testing.T) {
 			t.Run(name+", mended at "+mendAt, func(t *testing.T) {
 				ctx := context.Background()
 				var logged bytes.Buffer
-				cfg := Config{Path: filepath.Join(t.TempDir(), "relay.journal"), CompactAt: 1 << 40, waitCompaction: true,
+				cfg := Config{Path: filepath.Join(t.TempDir(), "relay.journal"), CompactAt: 1 << 40,
 					Log: slog.New(slog.NewTextHandler(&logged, nil))}
 				s := openStore(t, cfg)
 				mem := relay.NewMemoryStore()
@@ -544,20 +546,23 @@ func TestACompactionReadsTheJournalBackAndMendsDamage(t *testing.T) {
 					ends = append(ends, s.size)
 				}
 				damage(t, cfg.Path, ends)
-				// A compaction begins after the last batch.
+				// A compaction begins after the last batch, and reads the journal back.
 				s.mu.Lock()
 				s.compactAt = 0
 				require.NoError(t, s.maybeCompact())
+				c := s.compacting
 				s.mu.Unlock()
-				require.Contains(t, logged.String(), "compaction failed")
-				require.Contains(t, logged.String(), "the journal is damaged on the disk")
-				require.True(t, s.damaged)
+				require.NotNil(t, c)
+				<-c.done
+				require.True(t, c.damaged)
 				if mendAt == "the next batch" {
 					apply(3)
 					require.Contains(t, logged.String(), "journal: compacted")
 					require.False(t, s.damaged)
 				}
 				require.NoError(t, s.Close())
+				require.Contains(t, logged.String(), "compaction failed")
+				require.Contains(t, logged.String(), "the journal is damaged on the disk")
 				require.Contains(t, logged.String(), "journal: rewriting the damaged journal from memory")
 				requireSame(t, mem, openStore(t, cfg))
 			})
@@ -594,14 +599,52 @@ func TestTheMendFromMemoryHoldsTheLoop(t *testing.T) {
 	s.mu.Unlock()
 	require.NotNil(t, c)
 	<-c.done
-	apply(3) // finishes the failed compaction: damaged
-	require.True(t, s.damaged)
-	require.Nil(t, s.compacting)
-	apply(4) // the mend, done before Apply returns
+	apply(3) // finishes the failed compaction, which found the journal damaged, and mends it
+	require.Contains(t, logged.String(), "the journal is damaged on the disk")
 	require.Contains(t, logged.String(), "journal: rewriting the damaged journal from memory")
 	require.Nil(t, s.compacting, "the mend from memory ran while the loop waited")
 	require.False(t, s.damaged)
-	apply(5)
+	apply(4)
+	require.NoError(t, s.Close())
+	requireSame(t, mem, openStore(t, cfg))
+}
+
+// A journal shortened on the disk after the point a compaction read it back from shows at the
+// swap, which finds fewer bytes to copy than the store appended since: the journal is damaged
+// and mended from memory at once, not left to a start that would read it short without a word.
+func TestASwapThatFindsTheJournalShortMendsIt(t *testing.T) {
+	ctx := context.Background()
+	var logged bytes.Buffer
+	cfg := Config{Path: filepath.Join(t.TempDir(), "relay.journal"), CompactAt: 1 << 40,
+		Log: slog.New(slog.NewTextHandler(&logged, nil))}
+	s := openStore(t, cfg)
+	mem := relay.NewMemoryStore()
+	apply := func(i int) {
+		batch := []relay.Record{relay.PutCounter{Name: "messages", Value: uint64(i)}, relay.AppendTrace{Entries: storetest.TraceFixture()}}
+		require.NoError(t, mem.Apply(ctx, batch))
+		require.NoError(t, s.Apply(ctx, batch))
+	}
+	for i := range 3 {
+		apply(i)
+	}
+	// A compaction begins, and is held back until the test runs it.
+	s.mu.Lock()
+	c := &compaction{done: make(chan struct{}), path: s.compactPath(), from: s.size}
+	s.compacting = c
+	s.enc.restart()
+	s.mu.Unlock()
+	apply(3)
+	end3 := s.size
+	apply(4)
+	require.NoError(t, os.Truncate(cfg.Path, end3)) // batch 4 cut off the disk
+	src, err := os.Open(cfg.Path)
+	require.NoError(t, err)
+	c.run(func() (iter.Seq[relay.Record], error) { return c.readBack(src) })
+	require.NoError(t, c.err, "the read-back, before the cut, checks out")
+	apply(5) // lands where the file now ends; the swap finds the tail short
+	require.Contains(t, logged.String(), "the journal is shorter than the store wrote")
+	require.Contains(t, logged.String(), "journal: rewriting the damaged journal from memory")
+	require.False(t, s.damaged, "mended in the same batch")
 	require.NoError(t, s.Close())
 	requireSame(t, mem, openStore(t, cfg))
 }
