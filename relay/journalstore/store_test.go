@@ -503,6 +503,54 @@ func TestAFailedCompactionLeavesTheJournal(t *testing.T) {
 	require.Equal(t, uint64(3), storetest.Load(t, openStore(t, cfg)).Counters["messages"])
 }
 
+// damageBench is a journal store that compacts only when a test says, its log kept, beside a
+// memory store that takes the same batches: what a reopened journal must hold.
+type damageBench struct {
+	cfg    Config
+	s      *Store
+	mem    *relay.MemoryStore
+	logged *bytes.Buffer
+	ends   []int64 // the journal's size after each batch
+}
+
+func newDamageBench(t *testing.T) *damageBench {
+	b := &damageBench{logged: &bytes.Buffer{}, mem: relay.NewMemoryStore()}
+	b.cfg = Config{Path: filepath.Join(t.TempDir(), "relay.journal"), CompactAt: 1 << 40,
+		Log: slog.New(slog.NewTextHandler(b.logged, nil))}
+	b.s = openStore(t, b.cfg)
+	return b
+}
+
+// apply gives both stores batch i.
+func (b *damageBench) apply(t *testing.T, i int) {
+	ctx := context.Background()
+	batch := []relay.Record{relay.PutCounter{Name: "messages", Value: uint64(i)}, relay.AppendTrace{Entries: storetest.TraceFixture()}}
+	require.NoError(t, b.mem.Apply(ctx, batch))
+	require.NoError(t, b.s.Apply(ctx, batch), "the store goes on")
+	b.ends = append(b.ends, b.s.size)
+}
+
+// compact starts a compaction, as a batch would, and waits for its rewrite to end (the store
+// finishes it at its next batch or Close).
+func (b *damageBench) compact(t *testing.T) *compaction {
+	b.s.mu.Lock()
+	b.s.compactAt = 0
+	require.NoError(t, b.s.maybeCompact())
+	c := b.s.compacting
+	b.s.mu.Unlock()
+	require.NotNil(t, c)
+	<-c.done
+	return c
+}
+
+// requireMended requires the log to tell the mend from memory, and the journal, closed and
+// opened again, to hold what the memory store holds.
+func (b *damageBench) requireMended(t *testing.T) {
+	require.NoError(t, b.s.Close())
+	require.Contains(t, b.logged.String(), "journal: rewriting the damaged journal from memory")
+	requireSame(t, b.mem, openStore(t, b.cfg))
+}
+
 // A compaction reads the journal back, and finds damage done to it on the disk while the relay
 // ran: a byte changed in a frame in the middle, or in the last frame before the compaction
 // began (which alone reads as a torn tail), or the file shortened at a frame's end. The store
@@ -529,42 +577,20 @@ func TestACompactionReadsTheJournalBackAndMendsDamage(t *testing.T) {
 	for name, damage := range damages {
 		for _, mendAt := range []string{"the next batch", "close"} {
 			t.Run(name+", mended at "+mendAt, func(t *testing.T) {
-				ctx := context.Background()
-				var logged bytes.Buffer
-				cfg := Config{Path: filepath.Join(t.TempDir(), "relay.journal"), CompactAt: 1 << 40,
-					Log: slog.New(slog.NewTextHandler(&logged, nil))}
-				s := openStore(t, cfg)
-				mem := relay.NewMemoryStore()
-				apply := func(i int) {
-					batch := []relay.Record{relay.PutCounter{Name: "messages", Value: uint64(i)}, relay.AppendTrace{Entries: storetest.TraceFixture()}}
-					require.NoError(t, mem.Apply(ctx, batch))
-					require.NoError(t, s.Apply(ctx, batch), "the store goes on")
-				}
-				var ends []int64 // the journal's size after each batch
+				b := newDamageBench(t)
 				for i := range 3 {
-					apply(i)
-					ends = append(ends, s.size)
+					b.apply(t, i)
 				}
-				damage(t, cfg.Path, ends)
-				// A compaction begins after the last batch, and reads the journal back.
-				s.mu.Lock()
-				s.compactAt = 0
-				require.NoError(t, s.maybeCompact())
-				c := s.compacting
-				s.mu.Unlock()
-				require.NotNil(t, c)
-				<-c.done
-				require.True(t, c.damaged)
+				damage(t, b.cfg.Path, b.ends)
+				require.True(t, b.compact(t).damaged)
 				if mendAt == "the next batch" {
-					apply(3)
-					require.Contains(t, logged.String(), "journal: compacted")
-					require.False(t, s.damaged)
+					b.apply(t, 3)
+					require.Contains(t, b.logged.String(), "journal: compacted")
+					require.False(t, b.s.damaged)
 				}
-				require.NoError(t, s.Close())
-				require.Contains(t, logged.String(), "compaction failed")
-				require.Contains(t, logged.String(), "the journal is damaged on the disk")
-				require.Contains(t, logged.String(), "journal: rewriting the damaged journal from memory")
-				requireSame(t, mem, openStore(t, cfg))
+				b.requireMended(t)
+				require.Contains(t, b.logged.String(), "compaction failed")
+				require.Contains(t, b.logged.String(), "the journal is damaged on the disk")
 			})
 		}
 	}
@@ -575,78 +601,46 @@ func TestACompactionReadsTheJournalBackAndMendsDamage(t *testing.T) {
 // journal is shortened by a frame, and the next batch lands where the file now ends, not where
 // the store's count of its bytes says.
 func TestTheMendFromMemoryHoldsTheLoop(t *testing.T) {
-	ctx := context.Background()
-	var logged bytes.Buffer
-	cfg := Config{Path: filepath.Join(t.TempDir(), "relay.journal"), CompactAt: 1 << 40,
-		Log: slog.New(slog.NewTextHandler(&logged, nil))}
-	s := openStore(t, cfg)
-	mem := relay.NewMemoryStore()
-	apply := func(i int) {
-		batch := []relay.Record{relay.PutCounter{Name: "messages", Value: uint64(i)}, relay.AppendTrace{Entries: storetest.TraceFixture()}}
-		require.NoError(t, mem.Apply(ctx, batch))
-		require.NoError(t, s.Apply(ctx, batch))
-	}
-	var ends []int64
+	b := newDamageBench(t)
 	for i := range 3 {
-		apply(i)
-		ends = append(ends, s.size)
+		b.apply(t, i)
 	}
-	require.NoError(t, os.Truncate(cfg.Path, ends[1]))
-	s.mu.Lock()
-	s.compactAt = 0
-	require.NoError(t, s.maybeCompact())
-	c := s.compacting
-	s.mu.Unlock()
-	require.NotNil(t, c)
-	<-c.done
-	apply(3) // finishes the failed compaction, which found the journal damaged, and mends it
-	require.Contains(t, logged.String(), "the journal is damaged on the disk")
-	require.Contains(t, logged.String(), "journal: rewriting the damaged journal from memory")
-	require.Nil(t, s.compacting, "the mend from memory ran while the loop waited")
-	require.False(t, s.damaged)
-	apply(4)
-	require.NoError(t, s.Close())
-	requireSame(t, mem, openStore(t, cfg))
+	require.NoError(t, os.Truncate(b.cfg.Path, b.ends[1]))
+	b.compact(t)
+	b.apply(t, 3) // finishes the failed compaction, which found the journal damaged, and mends it
+	require.Contains(t, b.logged.String(), "the journal is damaged on the disk")
+	require.Nil(t, b.s.compacting, "the mend from memory ran while the loop waited")
+	require.False(t, b.s.damaged)
+	b.apply(t, 4)
+	b.requireMended(t)
 }
 
 // A journal shortened on the disk after the point a compaction read it back from shows at the
 // swap, which finds fewer bytes to copy than the store appended since: the journal is damaged
 // and mended from memory at once, not left to a start that would read it short without a word.
 func TestASwapThatFindsTheJournalShortMendsIt(t *testing.T) {
-	ctx := context.Background()
-	var logged bytes.Buffer
-	cfg := Config{Path: filepath.Join(t.TempDir(), "relay.journal"), CompactAt: 1 << 40,
-		Log: slog.New(slog.NewTextHandler(&logged, nil))}
-	s := openStore(t, cfg)
-	mem := relay.NewMemoryStore()
-	apply := func(i int) {
-		batch := []relay.Record{relay.PutCounter{Name: "messages", Value: uint64(i)}, relay.AppendTrace{Entries: storetest.TraceFixture()}}
-		require.NoError(t, mem.Apply(ctx, batch))
-		require.NoError(t, s.Apply(ctx, batch))
-	}
+	b := newDamageBench(t)
 	for i := range 3 {
-		apply(i)
+		b.apply(t, i)
 	}
 	// A compaction begins, and is held back until the test runs it.
+	s := b.s
 	s.mu.Lock()
 	c := &compaction{done: make(chan struct{}), path: s.compactPath(), from: s.size}
 	s.compacting = c
 	s.enc.restart()
 	s.mu.Unlock()
-	apply(3)
-	end3 := s.size
-	apply(4)
-	require.NoError(t, os.Truncate(cfg.Path, end3)) // batch 4 cut off the disk
-	src, err := os.Open(cfg.Path)
+	b.apply(t, 3)
+	b.apply(t, 4)
+	require.NoError(t, os.Truncate(b.cfg.Path, b.ends[3])) // batch 4 cut off the disk
+	src, err := os.Open(b.cfg.Path)
 	require.NoError(t, err)
 	c.run(func() (iter.Seq[relay.Record], error) { return c.readBack(src) })
 	require.NoError(t, c.err, "the read-back, before the cut, checks out")
-	apply(5) // lands where the file now ends; the swap finds the tail short
-	require.Contains(t, logged.String(), "the journal is shorter than the store wrote")
-	require.Contains(t, logged.String(), "journal: rewriting the damaged journal from memory")
+	b.apply(t, 5) // lands where the file now ends; the swap finds the tail short
+	require.Contains(t, b.logged.String(), "the journal is shorter than the store wrote")
 	require.False(t, s.damaged, "mended in the same batch")
-	require.NoError(t, s.Close())
-	requireSame(t, mem, openStore(t, cfg))
+	b.requireMended(t)
 }
 
 // Close lets a compaction under way finish and swaps to it: an idle relay stopped after a
