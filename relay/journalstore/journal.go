@@ -192,6 +192,60 @@ func readJournal(r io.Reader, size int64, each func(f *frame, length int64) erro
 	return off, nil
 }
 
+// copyFrames copies the n bytes of whole frames in src to dst, checking each frame's two
+// checksums on the way, not decoding its payload: a compaction's swap copies the frames
+// appended while it ran, and a frame that no longer checks out must not pass into the new
+// journal, where the next start would refuse it or drop it as a torn tail. Whatever keeps src
+// from giving n bytes of whole frames that check out — fewer bytes, a changed byte, a read that
+// fails — is errDamaged; an error writing to dst is not.
+func copyFrames(dst io.Writer, src io.Reader, n int64) error {
+	br := bufio.NewReaderSize(src, 256<<10)
+	bw := bufio.NewWriterSize(dst, 256<<10)
+	var payload []byte
+	read := func(b []byte, off int64) error {
+		if _, err := io.ReadFull(br, b); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return fmt.Errorf("%w: the frame at byte %d after the snapshot: the journal is shorter than the store wrote", errDamaged, off)
+			}
+			return fmt.Errorf("%w: the frame at byte %d after the snapshot: %w", errDamaged, off, err)
+		}
+		return nil
+	}
+	for off := int64(0); off < n; {
+		var fh [frameHeader]byte
+		if err := read(fh[:], off); err != nil {
+			return err
+		}
+		word, wordSum, sum := binary.LittleEndian.Uint32(fh[:4]), binary.LittleEndian.Uint32(fh[4:8]), binary.LittleEndian.Uint32(fh[8:])
+		length := word &^ beginsStream
+		end := off + frameHeader + int64(length)
+		switch {
+		case crc32.Checksum(fh[:4], castagnoli) != wordSum:
+			return fmt.Errorf("%w: the frame at byte %d after the snapshot: its length does not match its checksum", errDamaged, off)
+		case length == 0 || length > maxFrame || end > n:
+			return fmt.Errorf("%w: the frame at byte %d after the snapshot: a length of %d", errDamaged, off, length)
+		}
+		payload = slices.Grow(payload[:0], int(length))[:length]
+		if err := read(payload, off); err != nil {
+			return err
+		}
+		if crc32.Checksum(payload, castagnoli) != sum {
+			return fmt.Errorf("%w: the frame at byte %d after the snapshot does not match its checksum", errDamaged, off)
+		}
+		if _, err := bw.Write(fh[:]); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		if _, err := bw.Write(payload); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		off = end
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
 // onlyZeros reports whether read (bytes already read) and the rest of r are all zeros.
 func onlyZeros(r io.Reader, read []byte) (bool, error) {
 	if slices.ContainsFunc(read, func(b byte) bool { return b != 0 }) {

@@ -455,16 +455,13 @@ func (s *Store) finish(c *compaction) error {
 }
 
 // swap finishes compaction c: it copies the frames appended since its snapshot to its file,
-// renames that over the journal, and appends to it from then on.
+// checking them (copyFrames), renames that over the journal, and appends to it from then on.
 func (s *Store) swap(c *compaction) error {
-	tail, err := io.Copy(c.f, io.NewSectionReader(s.f, c.from, s.size-c.from))
-	if err == nil && tail != s.size-c.from {
-		err = fmt.Errorf("%d of %d bytes: the journal is shorter than the store wrote", tail, s.size-c.from)
-	}
-	if err != nil {
-		// The journal no longer holds what the store appended, or cannot be read: damaged,
-		// as far as anyone can tell, and mended from memory.
-		c.damaged = true
+	tail := s.size - c.from
+	if err := copyFrames(c.f, io.NewSectionReader(s.f, c.from, tail), tail); err != nil {
+		// The journal no longer holds the frames the store appended, or cannot be read:
+		// damaged, as far as anyone can tell, and mended from memory.
+		c.damaged = errors.Is(err, errDamaged)
 		return fmt.Errorf("copy the frames appended since the snapshot: %w", err)
 	}
 	// Synced before it replaces the journal, whose copy of these frames may be on the disk

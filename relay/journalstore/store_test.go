@@ -558,20 +558,9 @@ func (b *damageBench) requireMended(t *testing.T) {
 // next batch, or at Close if that comes first: the next start opens it with everything the
 // relay acknowledged.
 func TestACompactionReadsTheJournalBackAndMendsDamage(t *testing.T) {
-	// flip changes the byte at off.
-	flip := func(t *testing.T, path string, off int64) {
-		f, err := os.OpenFile(path, os.O_RDWR, 0)
-		require.NoError(t, err)
-		b := make([]byte, 1)
-		_, err = f.ReadAt(b, off)
-		require.NoError(t, err)
-		_, err = f.WriteAt([]byte{b[0] ^ 0xff}, off)
-		require.NoError(t, err)
-		require.NoError(t, f.Close())
-	}
 	damages := map[string]func(t *testing.T, path string, ends []int64){
-		"a frame in the middle":           func(t *testing.T, path string, ends []int64) { flip(t, path, ends[1]-20) },
-		"the last frame":                  func(t *testing.T, path string, ends []int64) { flip(t, path, ends[2]-20) },
+		"a frame in the middle":           func(t *testing.T, path string, ends []int64) { flipByte(t, path, ends[1]-20) },
+		"the last frame":                  func(t *testing.T, path string, ends []int64) { flipByte(t, path, ends[2]-20) },
 		"the file shortened by one frame": func(t *testing.T, path string, ends []int64) { require.NoError(t, os.Truncate(path, ends[1])) },
 	}
 	for name, damage := range damages {
@@ -615,32 +604,51 @@ func TestTheMendFromMemoryHoldsTheLoop(t *testing.T) {
 	b.requireMended(t)
 }
 
-// A journal shortened on the disk after the point a compaction read it back from shows at the
-// swap, which finds fewer bytes to copy than the store appended since: the journal is damaged
-// and mended from memory at once, not left to a start that would read it short without a word.
-func TestASwapThatFindsTheJournalShortMendsIt(t *testing.T) {
-	b := newDamageBench(t)
-	for i := range 3 {
-		b.apply(t, i)
+// The frames appended while a compaction runs are checked as the swap copies them: a journal
+// shortened after the point the compaction read it back from, or a byte changed in one of
+// those frames, marks it damaged, and it is mended from memory at once — not carried into the
+// new journal, where the next start would refuse it or drop its last frame as a torn tail.
+func TestASwapChecksTheFramesItCopies(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		damage func(t *testing.T, path string, ends []int64)
+		logged string
+		atStop bool // the swap comes at Close, not at a batch
+	}{
+		{name: "shortened by a frame", logged: "the journal is shorter than the store wrote",
+			damage: func(t *testing.T, path string, ends []int64) { require.NoError(t, os.Truncate(path, ends[3])) }},
+		{name: "a byte changed in a frame followed by another", logged: "does not match its checksum",
+			damage: func(t *testing.T, path string, ends []int64) { flipByte(t, path, ends[3]-20) }},
+		{name: "a byte changed in the last frame, swapped at Close", logged: "does not match its checksum", atStop: true,
+			damage: func(t *testing.T, path string, ends []int64) { flipByte(t, path, ends[4]-20) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newDamageBench(t)
+			for i := range 3 {
+				b.apply(t, i)
+			}
+			// A compaction begins, and is held back until the test runs it.
+			s := b.s
+			s.mu.Lock()
+			c := &compaction{done: make(chan struct{}), path: s.compactPath(), from: s.size}
+			s.compacting = c
+			s.enc.restart()
+			s.mu.Unlock()
+			b.apply(t, 3)
+			b.apply(t, 4)
+			tc.damage(t, b.cfg.Path, b.ends)
+			src, err := os.Open(b.cfg.Path)
+			require.NoError(t, err)
+			c.run(func() (iter.Seq[relay.Record], error) { return c.readBack(src) })
+			require.NoError(t, c.err, "the read-back, before the damage, checks out")
+			if !tc.atStop {
+				b.apply(t, 5) // the swap, and the mend in the same batch
+				require.False(t, s.damaged, "mended in the same batch")
+			}
+			b.requireMended(t)
+			require.Contains(t, b.logged.String(), tc.logged)
+		})
 	}
-	// A compaction begins, and is held back until the test runs it.
-	s := b.s
-	s.mu.Lock()
-	c := &compaction{done: make(chan struct{}), path: s.compactPath(), from: s.size}
-	s.compacting = c
-	s.enc.restart()
-	s.mu.Unlock()
-	b.apply(t, 3)
-	b.apply(t, 4)
-	require.NoError(t, os.Truncate(b.cfg.Path, b.ends[3])) // batch 4 cut off the disk
-	src, err := os.Open(b.cfg.Path)
-	require.NoError(t, err)
-	c.run(func() (iter.Seq[relay.Record], error) { return c.readBack(src) })
-	require.NoError(t, c.err, "the read-back, before the cut, checks out")
-	b.apply(t, 5) // lands where the file now ends; the swap finds the tail short
-	require.Contains(t, b.logged.String(), "the journal is shorter than the store wrote")
-	require.False(t, s.damaged, "mended in the same batch")
-	b.requireMended(t)
 }
 
 // Close lets a compaction under way finish and swaps to it: an idle relay stopped after a
