@@ -70,7 +70,7 @@ type Store struct {
 	buf        []byte // the last frame encoded, its array reused
 	compactAt  int64  // the size at which the next compaction starts
 	compacting *compaction
-	damaged    bool  // the last compaction read the journal back damaged: the next rewrites it from memory
+	damaged    bool  // a compaction found the journal damaged on the disk: the next rewrites it from memory
 	err        error // a write that failed: mem holds what the journal may not, and every call fails
 	closed     bool
 }
@@ -323,7 +323,7 @@ func (s *Store) Close() error {
 	if c := s.compacting; c != nil {
 		<-c.done
 		if s.err == nil {
-			errs = append(errs, s.finish(c))
+			s.finish(c)
 		} else {
 			s.compacting = nil
 			errs = append(errs, c.discard())
@@ -347,7 +347,7 @@ func (s *Store) Close() error {
 // start would refuse the file.
 func (s *Store) mendBeforeClose() error {
 	s.compactAt = 0
-	err := s.maybeCompact() // a rewrite from memory runs whole before it returns
+	err := s.maybeCompact() // a rewrite from memory runs whole before it returns (s.damaged)
 	if err == nil && !s.damaged {
 		return nil
 	}
@@ -372,27 +372,39 @@ func (s *Store) maybeCompact() error {
 	if c := s.compacting; c != nil {
 		select {
 		case <-c.done:
+			return s.finishAndMend(c)
 		default:
 			return nil
 		}
-		if err := s.finish(c); err != nil || !c.damaged {
-			return err
-		}
-		// It found the journal damaged: mend it from memory now (below).
 	}
 	if s.size < s.compactAt {
 		return nil
 	}
+	c, snapshot, err := s.startCompaction()
+	if err != nil || c == nil {
+		return err
+	}
+	if s.cfg.waitCompaction || c.fromMemory {
+		c.run(snapshot)
+		return s.finishAndMend(c)
+	}
+	go c.run(snapshot)
+	return nil
+}
+
+// startCompaction begins a compaction of the journal as it stands (nil if it could not, which
+// it logs) and returns the snapshot its rewrite starts from: the journal read back, or — when
+// the last compaction found the journal damaged on the disk — a copy of the memory, which
+// holds every batch. A rewrite from memory must run while the loop waits, so that no frame is
+// appended meanwhile and the swap copies no tail from a file whose bytes, or length, are no
+// longer the store's.
+func (s *Store) startCompaction() (*compaction, func() (iter.Seq[relay.Record], error), error) {
 	c := &compaction{done: make(chan struct{}), path: s.compactPath(), from: s.size, fromMemory: s.damaged}
 	var snapshot func() (iter.Seq[relay.Record], error)
 	if c.fromMemory {
-		// The last compaction found the journal damaged on the disk. The memory holds every
-		// batch: this rewrite starts from a copy of it and runs while the loop waits, once,
-		// so that no frame is appended meanwhile. The swap then copies no tail from a file
-		// whose bytes, or length, are no longer the store's.
 		st, err := s.mem.Load(context.Background())
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		trace := s.mem.TraceEntries()
 		s.log.Warn("journal: rewriting the damaged journal from memory", "journal", s.cfg.Path, "bytes", s.size)
@@ -404,31 +416,40 @@ func (s *Store) maybeCompact() error {
 		if err != nil {
 			s.log.Error("journal: compaction not started; the journal is left as it was", "journal", s.cfg.Path, "err", err)
 			s.compactAt = 2 * s.size
-			return nil
+			return nil, nil, nil
 		}
 		s.log.Info("journal: compacting", "journal", s.cfg.Path, "bytes", s.size)
 		snapshot = func() (iter.Seq[relay.Record], error) { return c.readBack(src) }
 	}
 	s.compacting = c
 	s.enc.restart() // the frames from here on read alone: the swap copies them as bytes
-	go c.run(snapshot)
-	if s.cfg.waitCompaction || c.fromMemory {
-		<-c.done
-		if err := s.finish(c); err != nil || !c.damaged || c.fromMemory {
-			return err
-		}
-		return s.maybeCompact() // it found the journal damaged: mend it from memory now
+	return c, snapshot, nil
+}
+
+// finishAndMend finishes compaction c and, if it found the journal damaged on the disk,
+// rewrites the journal from memory at once, the loop waiting (a rewrite from memory that fails
+// is not retried here: see finish).
+func (s *Store) finishAndMend(c *compaction) error {
+	s.finish(c)
+	if !c.damaged || c.fromMemory {
+		return nil
 	}
+	m, snapshot, err := s.startCompaction()
+	if err != nil {
+		return err
+	}
+	m.run(snapshot)
+	s.finish(m)
 	return nil
 }
 
 // finish ends compaction c, whose rewrite is done: it swaps to the new journal, or drops it if
 // the rewrite failed. A failed compaction leaves the journal as it was, and is logged; the next
-// is tried when the journal has doubled again — or at once, from memory, if this one found the
-// journal damaged on the disk (maybeCompact, Close), so that a file the next start would refuse
-// or read short does not stay one. A rewrite from memory that fails is tried again when the
-// journal has doubled, and at Close.
-func (s *Store) finish(c *compaction) error {
+// is tried when the journal has doubled again — or, if this one found the journal damaged on
+// the disk, from memory at once (finishAndMend, Close), so that a file the next start would
+// refuse or read short does not stay one. A rewrite from memory that fails is tried again when
+// the journal has doubled, and at Close.
+func (s *Store) finish(c *compaction) {
 	s.compacting = nil
 	err := c.err
 	if err == nil {
@@ -436,13 +457,13 @@ func (s *Store) finish(c *compaction) error {
 	}
 	if err == nil {
 		s.damaged = false
-		return nil
+		return
 	}
 	s.log.Error("journal: compaction failed; the journal is left as it was", "journal", s.cfg.Path, "err", err,
 		"rewriteMs", c.took.Milliseconds())
 	s.compactAt = 2 * s.size
 	switch {
-	case c.damaged:
+	case c.damaged && !c.fromMemory:
 		s.log.Error("journal: the journal is damaged on the disk; rewriting it from memory", "journal", s.cfg.Path)
 		s.damaged, s.compactAt = true, s.size
 	case c.fromMemory:
@@ -451,7 +472,6 @@ func (s *Store) finish(c *compaction) error {
 	if err := c.discard(); err != nil {
 		s.log.Error("journal: remove the failed compaction's file", "file", c.path, "err", err)
 	}
-	return nil
 }
 
 // swap finishes compaction c: it copies the frames appended since its snapshot to its file,
