@@ -109,6 +109,28 @@ func (d *frameDecoder) decode(payload []byte, begins bool, f *frame) error {
 	return nil
 }
 
+// frameHead is a frame's header as read, for readJournal and copyFrames alike.
+type frameHead struct {
+	length uint32 // the payload's
+	begins bool   // the frame begins a gob stream
+	sum    uint32 // the payload's CRC-32C
+	wordOK bool   // the length word matches its own checksum
+}
+
+// parseHead reads a frame's header.
+func parseHead(fh *[frameHeader]byte) frameHead {
+	word := binary.LittleEndian.Uint32(fh[:4])
+	return frameHead{
+		length: word &^ beginsStream,
+		begins: word&beginsStream != 0,
+		sum:    binary.LittleEndian.Uint32(fh[8:]),
+		wordOK: crc32.Checksum(fh[:4], castagnoli) == binary.LittleEndian.Uint32(fh[4:8]),
+	}
+}
+
+// lengthOK reports whether the length is one a frame can have; any other is damage.
+func (h frameHead) lengthOK() bool { return h.length > 0 && h.length <= maxFrame }
+
 // errDamaged is a journal whose frames stop checking out before its end: not a torn tail.
 var errDamaged = errors.New("journal damaged")
 
@@ -147,8 +169,8 @@ func readJournal(r io.Reader, size int64, each func(f *frame, length int64) erro
 		if _, err := io.ReadFull(br, fh[:]); err != nil {
 			return off, fmt.Errorf("read frame %d at byte %d: %w", n, off, err)
 		}
-		word, wordSum, sum := binary.LittleEndian.Uint32(fh[:4]), binary.LittleEndian.Uint32(fh[4:8]), binary.LittleEndian.Uint32(fh[8:])
-		if crc32.Checksum(fh[:4], castagnoli) != wordSum {
+		head := parseHead(&fh)
+		if !head.wordOK {
 			zeros, err := onlyZeros(br, fh[:])
 			if err != nil {
 				return off, fmt.Errorf("read frame %d at byte %d: %w", n, off, err)
@@ -158,10 +180,10 @@ func readJournal(r io.Reader, size int64, each func(f *frame, length int64) erro
 			}
 			return off, fmt.Errorf("%w: frame %d at byte %d: its length does not match its checksum", errDamaged, n, off)
 		}
-		length, begins := word&^beginsStream, word&beginsStream != 0
+		length := head.length
 		end := off + frameHeader + int64(length)
 		switch {
-		case length == 0 || length > maxFrame:
+		case !head.lengthOK():
 			return off, fmt.Errorf("%w: frame %d at byte %d: a length of %d", errDamaged, n, off, length)
 		case end > size:
 			return off, nil // a frame cut off: the tail
@@ -173,7 +195,7 @@ func readJournal(r io.Reader, size int64, each func(f *frame, length int64) erro
 		if _, err := io.ReadFull(br, payload); err != nil {
 			return off, fmt.Errorf("read frame %d at byte %d: %w", n, off, err)
 		}
-		if crc32.Checksum(payload, castagnoli) != sum {
+		if crc32.Checksum(payload, castagnoli) != head.sum {
 			if end == size {
 				return off, nil // the last frame, not all of it written: the tail
 			}
@@ -181,7 +203,7 @@ func readJournal(r io.Reader, size int64, each func(f *frame, length int64) erro
 				errDamaged, n, off, size-end)
 		}
 		var f frame
-		if err := dec.decode(payload, begins, &f); err != nil {
+		if err := dec.decode(payload, head.begins, &f); err != nil {
 			return off, fmt.Errorf("%w: frame %d at byte %d: %v", errDamaged, n, off, err)
 		}
 		if err := each(&f, end-off); err != nil {
@@ -216,20 +238,19 @@ func copyFrames(dst io.Writer, src io.Reader, n int64) error {
 		if err := read(fh[:], off); err != nil {
 			return err
 		}
-		word, wordSum, sum := binary.LittleEndian.Uint32(fh[:4]), binary.LittleEndian.Uint32(fh[4:8]), binary.LittleEndian.Uint32(fh[8:])
-		length := word &^ beginsStream
-		end := off + frameHeader + int64(length)
+		head := parseHead(&fh)
+		end := off + frameHeader + int64(head.length)
 		switch {
-		case crc32.Checksum(fh[:4], castagnoli) != wordSum:
+		case !head.wordOK:
 			return fmt.Errorf("%w: the frame at byte %d after the snapshot: its length does not match its checksum", errDamaged, off)
-		case length == 0 || length > maxFrame || end > n:
-			return fmt.Errorf("%w: the frame at byte %d after the snapshot: a length of %d", errDamaged, off, length)
+		case !head.lengthOK() || end > n:
+			return fmt.Errorf("%w: the frame at byte %d after the snapshot: a length of %d", errDamaged, off, head.length)
 		}
-		payload = slices.Grow(payload[:0], int(length))[:length]
+		payload = slices.Grow(payload[:0], int(head.length))[:head.length]
 		if err := read(payload, off); err != nil {
 			return err
 		}
-		if crc32.Checksum(payload, castagnoli) != sum {
+		if crc32.Checksum(payload, castagnoli) != head.sum {
 			return fmt.Errorf("%w: the frame at byte %d after the snapshot does not match its checksum", errDamaged, off)
 		}
 		if _, err := bw.Write(fh[:]); err != nil {
