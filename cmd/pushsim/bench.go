@@ -74,7 +74,7 @@ func benchParts() []benchPart {
 			}
 			return live, nil
 		}},
-		{name: "sweep", what: "the offered-rate sweep on the memory store, SQLite and the journal store, then 1.5× and 2× the sustained rate", long: true, run: func(ctx context.Context, o benchOptions) ([]perf.Figure, error) {
+		{name: "sweep", what: "the offered-rate sweep on the memory store, SQLite and the journal store, then 1.5×, 1× and 2× the sustained rate, three rounds", long: true, run: func(ctx context.Context, o benchOptions) ([]perf.Figure, error) {
 			cfg := perf.SweepConfig{RelayBin: o.relayBin, Plan: o.sweepPlan, Window: o.sweepWindow, OverloadRuns: o.overloadRuns,
 				Progress: func(line string) { fmt.Fprintln(o.stderr, "pushsim bench:   "+line) }}
 			sweeps, err := perf.RunSweeps(ctx, cfg)

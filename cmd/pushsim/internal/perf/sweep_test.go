@@ -1,9 +1,11 @@
 package perf
 
 import (
+	"context"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pushlab/pushlab/cmd/pushsim/internal/load"
@@ -231,4 +233,101 @@ func TestAStepsCPUFigures(t *testing.T) {
 	f := cpuFigure(sw)
 	require.InDelta(t, 90, f.Value, 1e-9)
 	require.Contains(t, f.Note, "11111 pushes/s")
+}
+
+// RunSweeps steps every store's rate, then makes its rounds: every store at 1.5× its base rate
+// (acknowledged sends looked for), every store at the base rate itself (the round's baseline,
+// nothing looked for), every store at 2×. Each store's baseline runs are kept in round order.
+func TestSweepRoundsRunABaselineBeforeTwiceTheRate(t *testing.T) {
+	capacity := map[string]float64{"memory store": 4000, "SQLite": 2000, "journal store": 4000}
+	type call struct {
+		store  string
+		rate   float64
+		window time.Duration
+		check  bool
+	}
+	var calls []call
+	fake := func(_ context.Context, c load.Config) (load.Result, error) {
+		st := "SQLite"
+		if c.MemoryStore {
+			st = "memory store"
+		} else if c.JournalStore {
+			st = "journal store"
+		}
+		calls = append(calls, call{st, c.Rate, c.Duration, c.CheckAcked})
+		res := load.Result{}
+		res.PushesPerSecond, res.PushLatencyMs.P99 = c.Rate, 10
+		if c.Rate > capacity[st] {
+			res.PushesPerSecond, res.PushLatencyMs.P99 = capacity[st]*(1-float64(len(calls))/1000), 900
+		}
+		return res, nil
+	}
+	cfg := SweepConfig{Plan: SweepPlan{From: 2000, Step: 2000, Max: 6000}, Window: time.Second, OverloadRuns: 2, runLoad: fake}
+	sweeps, err := RunSweeps(context.Background(), cfg)
+	require.NoError(t, err)
+
+	var rounds []call
+	for _, c := range calls {
+		if c.window == 2*time.Second {
+			rounds = append(rounds, c)
+		}
+	}
+	var want []call
+	for range 2 {
+		for _, f := range []float64{1.5, 1, 2} {
+			for _, st := range []string{"memory store", "SQLite", "journal store"} {
+				want = append(want, call{st, f * capacity[st], 2 * time.Second, f != 1})
+			}
+		}
+	}
+	require.Empty(t, cmp.Diff(want, rounds, cmp.AllowUnexported(call{})), "the rounds' runs, in order")
+	for _, s := range sweeps {
+		require.Len(t, s.Baseline, 2, s.Store)
+		for _, b := range s.Baseline {
+			require.Equal(t, capacity[s.Store], b.Offered, s.Store)
+		}
+		require.Len(t, s.Overload, 4, "the baseline runs are not overload runs: %s", s.Store)
+	}
+}
+
+// The same-round figure divides each round's 2× run by that round's baseline run and reports
+// the median of those ratios, listing every round; without baseline runs it is not reported.
+func TestTwiceTheRateAgainstTheSameRoundsBaseline(t *testing.T) {
+	s := Sweep{Store: "memory store", Steps: []SweepStep{step(6000, 6000, 20), step(8000, 5000, 900)}, Sustained: 6000, Base: 6000,
+		Overload: []OverloadRun{
+			{Factor: 1.5, Step: step(9000, 5000, 900), AckedChecked: 1},
+			{Factor: 2, Step: step(12000, 4400, 900), AckedChecked: 1},
+			{Factor: 1.5, Step: step(9000, 5000, 900), AckedChecked: 1},
+			{Factor: 2, Step: step(12000, 4150, 900), AckedChecked: 1},
+			{Factor: 1.5, Step: step(9000, 5000, 900), AckedChecked: 1},
+			{Factor: 2, Step: step(12000, 5000, 900), AckedChecked: 1},
+		},
+		Baseline: []SweepStep{step(6000, 4400, 300), step(6000, 5700, 200), step(6000, 5000, 100)},
+	}
+	figs := map[string]Figure{}
+	for _, f := range SweepFigures([]Sweep{s}, SweepConfig{}) {
+		figs[f.Name] = f
+	}
+	same, ok := figs["  memory store: delivered at 2× ÷ at 1×, same rounds"]
+	require.True(t, ok)
+	// Rounds: 4400/4400 = 1, 4150/5700 ≈ 0.728, 5000/5000 = 1: the median is 1, where the
+	// median 2× run (4,400) over the sustained 6,000 is 0.73.
+	require.InDelta(t, 1, same.Value, 1e-9)
+	require.InDelta(t, 4400.0/6000, figs["  memory store: delivered at 2× ÷ sustained"].Value, 1e-9)
+	require.Equal(t, "–", same.Goal)
+	require.Contains(t, same.Note, "round 1: 4400 ÷ 4400 = 1.00 · round 2: 4150 ÷ 5700 = 0.73 · round 3: 5000 ÷ 5000 = 1.00")
+	require.Contains(t, same.Note, "1× sustained (6000 msg/s)")
+
+	s.Baseline[0].Pushes = 0
+	for _, f := range SweepFigures([]Sweep{s}, SweepConfig{}) {
+		if f.Name == same.Name {
+			require.Contains(t, f.Note, "round 1: 4400 ÷ none delivered at 1×")
+			require.InDelta(t, (4150.0/5700+1)/2, f.Value, 1e-9, "a round without a baseline delivery is left out of the median")
+		}
+	}
+
+	s.Baseline = nil
+	for _, f := range SweepFigures([]Sweep{s}, SweepConfig{}) {
+		require.NotEqual(t, same.Name, f.Name, "no baseline runs, no same-round figure")
+	}
 }
