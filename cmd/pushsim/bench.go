@@ -74,7 +74,7 @@ func benchParts() []benchPart {
 			}
 			return live, nil
 		}},
-		{name: "sweep", what: "the offered-rate sweep on the memory store, SQLite and the journal store, then 1.5×, 1× and 2× the sustained rate, three rounds", long: true, run: func(ctx context.Context, o benchOptions) ([]perf.Figure, error) {
+		{name: "sweep", what: "the offered-rate sweep on the memory store, SQLite and the journal store, then rounds at 1.5×, 1× and 2× the sustained rate", long: true, run: func(ctx context.Context, o benchOptions) ([]perf.Figure, error) {
 			cfg := perf.SweepConfig{RelayBin: o.relayBin, Plan: o.sweepPlan, Window: o.sweepWindow, OverloadRuns: o.overloadRuns,
 				Progress: func(line string) { fmt.Fprintln(o.stderr, "pushsim bench:   "+line) }}
 			sweeps, err := perf.RunSweeps(ctx, cfg)
@@ -152,7 +152,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (ret
 	sweepStep := fs.Float64("sweep-step", 2000, "the offered-rate sweep's first rate and step, msg/s")
 	sweepMax := fs.Float64("sweep-max", 20_000, "the offered-rate sweep's highest step, msg/s")
 	sweepWindow := fs.Duration("sweep-window", 5*time.Second, "how long each sweep step sends (the 1.5× and 2× runs send twice as long)")
-	overloadRuns := fs.Int("overload-runs", 3, "how many times each store is offered 1.5× and 2× its sustained rate (delivered rates are the runs' medians, memory the worst run's)")
+	overloadRuns := fs.Int("overload-runs", 3, "how many rounds offer each store 1.5×, 1× and 2× its sustained rate (delivered rates are the runs' medians, memory the worst run's)")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{2, err}
 	}

@@ -185,7 +185,7 @@ type Sweep struct {
 	// step sustained its rate.
 	Base     float64
 	Overload []OverloadRun
-	// Baseline are the runs at Base itself, one a round, made between the round's 1.5× and 2×
+	// Baseline holds the runs at Base itself, one a round, made between the round's 1.5× and 2×
 	// runs: what the relay delivers at the rate it sustained, on the machine as it is minutes
 	// after the sweep, so that each 2× run has a run of its own round to be compared with.
 	Baseline []SweepStep
@@ -462,7 +462,9 @@ func overloadFigures(s Sweep, cfg SweepConfig) []Figure {
 // same few minutes, where "2× ÷ sustained" divides by a rate found minutes before, in shorter
 // steps. It carries no goal of its own; read beside that one, it tells a relay that delivers less
 // when offered more (low here too) from a machine that slowed since the sweep (low there only).
-// false when the sweep made no baseline runs.
+// The 2× runs in s.Overload and the baseline runs are both in round order, as RunSweeps makes
+// them, and are paired by it. It reports false when no round has both runs and a baseline that
+// delivered: there is then no ratio to report, and a 0 would read as a collapse.
 func sameRoundFigure(s Sweep, baseName string) (Figure, bool) {
 	var twos []SweepStep
 	for _, o := range s.Overload {
@@ -472,25 +474,29 @@ func sameRoundFigure(s Sweep, baseName string) (Figure, bool) {
 	}
 	var ratios []float64
 	var rounds []string
-	for r := range min(len(twos), len(s.Baseline)) {
+	paired := min(len(twos), len(s.Baseline))
+	for r := range paired {
 		two, one := twos[r].Pushes, s.Baseline[r].Pushes
 		if one <= 0 {
-			rounds = append(rounds, fmt.Sprintf("round %d: %.0f ÷ none delivered at 1×", r+1, two))
+			rounds = append(rounds, fmt.Sprintf("round %d: %.0f ÷ none delivered at 1×, left out", r+1, two))
 			continue
 		}
 		ratios = append(ratios, two/one)
 		rounds = append(rounds, fmt.Sprintf("round %d: %.0f ÷ %.0f = %.2f", r+1, two, one, two/one))
 	}
-	if len(rounds) == 0 {
+	if len(ratios) == 0 {
 		return Figure{}, false
 	}
-	value := 0.0
-	if len(ratios) > 0 {
-		value = Median(ratios)
+	if rest := max(len(twos), len(s.Baseline)); rest > paired {
+		rounds = append(rounds, fmt.Sprintf("%d of %d rounds with both runs", paired, rest))
 	}
-	return Figure{Name: fmt.Sprintf("  %s: delivered at 2× ÷ at 1×, same rounds", s.Store), Value: value, Unit: "×", Goal: "–", Met: true,
-		Note: fmt.Sprintf("the median over the rounds of each 2× run's pushes/s over those of a run at 1× %s (%.0f msg/s) made in the same round, just before it (%s); low here too: the relay delivers less offered more; low only in 2× ÷ sustained: the machine slowed since the sweep",
-			baseName, s.Base, strings.Join(rounds, " · "))}, true
+	reading := "; low here too: the relay delivers less offered more; low only in 2× ÷ sustained: the machine slowed since the sweep"
+	if s.Sustained == 0 {
+		reading = "; no step sustained its rate, so 1× is the first step's, not a sustained rate"
+	}
+	return Figure{Name: fmt.Sprintf("  %s: delivered at 2× ÷ at 1×, same rounds", s.Store), Value: Median(ratios), Unit: "×", Goal: "–", Met: true,
+		Note: fmt.Sprintf("the median over the rounds of each 2× run's pushes/s over those of a run at 1× %s (%.0f msg/s) made earlier in the same round (%s)%s",
+			baseName, s.Base, strings.Join(rounds, " · "), reading)}, true
 }
 
 // overloadList names the overload runs ("1.5× and 2×").
