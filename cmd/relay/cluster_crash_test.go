@@ -413,12 +413,29 @@ func TestClusterSurvivesSIGKILLOfANode(t *testing.T) {
 	b.open("n1", pusher)
 	for _, p := range pushedTo {
 		body := "after the crash, for " + p.dev
-		require.Eventually(t, func() bool {
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			if pusher.app == nil {
+				// The survivors still even out their shares: when the pusher's partition moves,
+				// n1 closes its connection ("reconnect"), and it reconnects as an app does.
+				cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+				app, _, err := b.connect(cctx, "n1", pusher)
+				cancel()
+				if !assert.NoError(c, err, "pusher reconnecting to n1") {
+					return
+				}
+				pusher.app = app
+				t.Cleanup(func() { app.Drop() })
+			}
 			dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			defer cancel()
 			_, err := pusher.app.Do(dctx, relay.ClientFrame{Op: relay.OpSend, To: p.user, Text: body})
-			return err == nil
-		}, 10*time.Second, 50*time.Millisecond, "send to %s", p.user)
+			var re *client.ReplyError
+			if err != nil && !errors.As(err, &re) {
+				pusher.app.Drop()
+				pusher.app = nil // the connection ended: reconnect
+			}
+			assert.NoError(c, err, "send to %s", p.user)
+		}, 10*time.Second, 50*time.Millisecond)
 		b.waitPush(p, body)
 	}
 
