@@ -15,8 +15,10 @@ import (
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pushlab/pushlab/internal/relaycluster"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
 	"github.com/pushlab/pushlab/relay/client"
@@ -149,6 +151,28 @@ func (b *clusterBench) waitServed(within time.Duration, running ...string) map[i
 	return owners
 }
 
+// waitSettled waits until the running nodes form a ready cluster (relaycluster.Ready): every
+// node sees the others live, each partition is served once, and none serves more than its share,
+// past which it would hand partitions over to a node short of its share (and close the
+// connections of their users). Owners read before that may still move; a test that picks users
+// by their partition's owner, or keeps connections open across the rest of it, waits for this.
+func (b *clusterBench) waitSettled(within time.Duration, running ...string) map[int]string {
+	b.t.Helper()
+	urls := make([]string, len(running))
+	for i, id := range running {
+		urls[i] = b.nodes[id].l.URL
+	}
+	require.EventuallyWithT(b.t, func(c *assert.CollectT) {
+		views, err := relaycluster.Views(context.Background(), http.DefaultClient, urls, adminKey)
+		if !assert.NoError(c, err) {
+			return
+		}
+		ok, why := relaycluster.Ready(views)
+		assert.True(c, ok, "the cluster of %v is not ready: %s", running, why)
+	}, within, 20*time.Millisecond)
+	return b.owners(running...)
+}
+
 // userOn finds a user ID whose partition owners gives to node.
 func userOn(owners map[int]string, node, prefix string) string {
 	for i := range 1000 {
@@ -196,7 +220,9 @@ func TestClusterServesFromAnyNodeAndHandsOverOnLeave(t *testing.T) {
 		t.Skip("runs PostgreSQL and NATS")
 	}
 	b := startClusterBench(t, "a", "b", "c")
-	owners := b.waitServed(20*time.Second, "a", "b", "c")
+	// The users are picked by their partition's owner, and what follows asserts where their
+	// messages are stored: the nodes have evened out their shares first.
+	owners := b.waitSettled(20*time.Second, "a", "b", "c")
 
 	// The catalog from any node: the app on a, its certificate on b, both seen from every node.
 	status, body := b.admin("a", "POST", "/admin/v1/apps", fmt.Sprintf(`{"sdkAppId":%d,"secretKey":%q,"name":"Demo","loginPolicy":"single"}`, appID, appSecret))
@@ -271,6 +297,10 @@ func TestClusterServesFromAnyNodeAndHandsOverOnLeave(t *testing.T) {
 	b.stop("c")
 	b.waitServed(testLeaseTTL+3*time.Second, "a", "b")
 	t.Logf("partitions of the node that left served again after %v", time.Since(left).Round(time.Millisecond))
+	// Until c's membership lapses (a lease TTL after its last beat), a and b still count it live:
+	// one of them may have taken both of its partitions, and then hands one over to the other.
+	// rcpt's partition may be the one that moves, so rcpt connects once a and b have evened out.
+	b.waitSettled(testLeaseTTL+10*time.Second, "a", "b")
 
 	// The message is still there for rcpt, now owned by a or b.
 	again, err := client.Dial(ctx, b.nodes["a"].l.URL, client.Options{})
