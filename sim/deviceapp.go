@@ -186,7 +186,13 @@ func (d *Device) onReply(op string, f relay.ServerFrame) {
 	if f.Code != relay.OK {
 		defer d.observe(Observation{Kind: ObsRefused, Detail: fmt.Sprintf("%s: %d %s", op, f.Code, f.Desc)})
 		if op == relay.OpLogin {
-			d.creds = false // a refused login needs new credentials: do not retry it
+			if f.Code == relay.CodeUnavailable {
+				// The user's partition has no owner for a moment (a node failed over, cluster
+				// mode): as the App protocol asks, the app keeps its credentials and retries.
+				d.retryLogin()
+			} else {
+				d.creds = false // a refused login needs new credentials: do not retry it
+			}
 		}
 		return
 	}
@@ -256,20 +262,51 @@ func (d *Device) scheduleReconnect() {
 	if d.app == AppNotRunning || !d.creds || d.retry != nil {
 		return
 	}
+	d.retry = d.env.After(d.nextBackoff(), func() {
+		d.retry = nil
+		d.redial()
+	})
+}
+
+// redial connects again if the network is up, else waits for another backoff.
+func (d *Device) redial() {
+	if d.netUp {
+		d.connect()
+	} else {
+		d.scheduleReconnect()
+	}
+}
+
+// retryLogin logs in again on the same connection after a backoff: the relay answered the
+// login 5002 (unavailable, retry). Should the connection end meanwhile, the retry dials again
+// instead, and the new connection's login is the retry.
+func (d *Device) retryLogin() {
+	if d.retry != nil {
+		return
+	}
+	d.retry = d.env.After(d.nextBackoff(), func() {
+		d.retry = nil
+		switch {
+		case d.app == AppNotRunning || !d.creds || d.loggedIn:
+		case d.linkState == linkOpen:
+			if !d.awaiting(relay.OpLogin) {
+				d.sendLogin()
+			}
+		case d.linkState == linkNone:
+			d.redial()
+		}
+	})
+}
+
+// nextBackoff doubles the backoff (1 s at first, 30 s at most; a login taken resets it) and
+// draws a wait between half of it and the whole ("equal jitter").
+func (d *Device) nextBackoff() time.Duration {
 	if d.backoff == 0 {
 		d.backoff = time.Second
 	} else {
 		d.backoff = min(2*d.backoff, 30*time.Second)
 	}
-	wait := d.backoff/2 + time.Duration(d.rng.Int64N(int64(d.backoff/2)+1))
-	d.retry = d.env.After(wait, func() {
-		d.retry = nil
-		if d.netUp {
-			d.connect()
-		} else {
-			d.scheduleReconnect()
-		}
-	})
+	return d.backoff/2 + time.Duration(d.rng.Int64N(int64(d.backoff/2)+1))
 }
 
 // OnPush: a message arrived on the phone's FCM channel.
