@@ -262,10 +262,22 @@ func (d *Device) scheduleReconnect() {
 	if d.app == AppNotRunning || !d.creds || d.retry != nil {
 		return
 	}
-	d.retry = d.env.After(d.nextBackoff(), func() {
-		d.retry = nil
-		d.redial()
-	})
+	d.retry = d.env.After(d.nextBackoff(), d.retryNow)
+}
+
+// retryNow is what the retry timer does when it fires. On an open connection where the app,
+// running with credentials, is not logged in and waits for no login — which only a login
+// answered 5002 leaves — it logs in again; otherwise it dials again (redial, which does nothing
+// while a connection is up or on its way). One timer serves both, so a login answered 5002
+// while a reconnect waits (its connection dialled meanwhile, as NetRestore does) is retried by
+// that timer rather than left to none.
+func (d *Device) retryNow() {
+	d.retry = nil
+	if d.linkState == linkOpen && d.netUp && d.app != AppNotRunning && d.creds && !d.loggedIn && !d.awaiting(relay.OpLogin) {
+		d.sendLogin()
+		return
+	}
+	d.redial()
 }
 
 // redial connects again if the network is up, else waits for another backoff.
@@ -279,23 +291,11 @@ func (d *Device) redial() {
 
 // retryLogin logs in again on the same connection after a backoff: the relay answered the
 // login 5002 (unavailable, retry). Should the connection end meanwhile, the retry dials again
-// instead, and the new connection's login is the retry.
+// instead, and the new connection's login is the retry. A retry timer already waiting does it.
 func (d *Device) retryLogin() {
-	if d.retry != nil {
-		return
+	if d.retry == nil {
+		d.retry = d.env.After(d.nextBackoff(), d.retryNow)
 	}
-	d.retry = d.env.After(d.nextBackoff(), func() {
-		d.retry = nil
-		switch {
-		case d.app == AppNotRunning || !d.creds || d.loggedIn:
-		case d.linkState == linkOpen:
-			if !d.awaiting(relay.OpLogin) {
-				d.sendLogin()
-			}
-		case d.linkState == linkNone:
-			d.redial()
-		}
-	})
 }
 
 // nextBackoff doubles the backoff (1 s at first, 30 s at most; a login taken resets it) and

@@ -61,6 +61,12 @@ func (e *scriptEnv) pending() []*scriptTimer {
 	return out
 }
 
+// cancelNewest cancels the pending timer made last.
+func (e *scriptEnv) cancelNewest() {
+	p := e.pending()
+	p[len(p)-1].cancelled = true
+}
+
 // fire runs the one pending timer whose wait is over at its time, and moves the clock there.
 func (e *scriptEnv) fire(t *testing.T) time.Duration {
 	t.Helper()
@@ -148,6 +154,59 @@ func TestALoginRefusedUnavailableIsRetried(t *testing.T) {
 		refuse(d, l, relay.CodeUnavailable)
 		d.Kill()
 		require.Empty(t, env.pending(), "the retry is cancelled with the app")
+	})
+
+	t.Run("by the reconnect timer already waiting", func(t *testing.T) {
+		// The connection died while the network was down, so a reconnect waits; the network
+		// returns and the app dials at once; its login is answered 5002. The waiting timer must
+		// log in again on the new connection, or the app stays connected and never logged in.
+		env, d, l := start(t)
+		heartbeatsOnly(env)
+		d.OnRelayFrame(l, relay.ServerFrame{Op: relay.OpReply, ID: logins(l)[0].ID, Code: relay.OK})
+		require.True(t, d.State().LoggedIn)
+		d.NetLoss()
+		d.OnRelayClosed(l, "heartbeat deadline")
+		require.Len(t, env.pending(), 1, "a reconnect waits")
+		d.NetRestore()
+		require.Len(t, env.links, 2, "dialled at once")
+		l2 := env.links[1]
+		d.OnRelayOpen(l2)
+		env.cancelNewest() // the new connection's heartbeat
+		refuse(d, l2, relay.CodeUnavailable)
+		require.Len(t, env.pending(), 1, "the reconnect's timer is the retry")
+		env.fire(t)
+		require.Len(t, logins(l2), 2, "logged in again on the new connection")
+	})
+
+	t.Run("not after a logout", func(t *testing.T) {
+		env, d, l := start(t)
+		heartbeatsOnly(env)
+		refuse(d, l, relay.CodeUnavailable)
+		d.Logout()
+		env.fire(t)
+		require.Len(t, logins(l), 1, "a logged-out app does not log in again")
+	})
+
+	t.Run("not while a login waits for its answer", func(t *testing.T) {
+		env, d, l := start(t)
+		heartbeatsOnly(env)
+		refuse(d, l, relay.CodeUnavailable)
+		d.sendLogin() // a login already on its way when the retry fires
+		env.fire(t)
+		require.Len(t, logins(l), 2, "no second login in flight")
+	})
+
+	t.Run("from a fresh backoff once a login is taken", func(t *testing.T) {
+		env, d, l := start(t)
+		heartbeatsOnly(env)
+		refuse(d, l, relay.CodeUnavailable)
+		env.fire(t)
+		refuse(d, l, relay.CodeUnavailable)
+		env.fire(t)
+		d.OnRelayFrame(l, relay.ServerFrame{Op: relay.OpReply, ID: logins(l)[2].ID, Code: relay.OK})
+		d.OnRelayClosed(l, "partition moved; reconnect")
+		waited := env.fire(t)
+		require.LessOrEqual(t, waited, time.Second, "the backoff starts over after a taken login")
 	})
 
 	t.Run("any other refusal drops the credentials", func(t *testing.T) {
