@@ -104,23 +104,25 @@ func TestALoginRefusedUnavailableIsRetried(t *testing.T) {
 		l := env.links[0]
 		d.OnRelayOpen(l)
 		require.Len(t, logins(l), 1)
+		// The heartbeat's timer is the device's own: cancel it, so that only a retry waits.
+		for _, tm := range env.pending() {
+			tm.cancelled = true
+		}
 		return env, d, l
 	}
 	refuse := func(d *Device, l *scriptLink, code relay.Code) {
 		login := logins(l)[len(logins(l))-1]
 		d.OnRelayFrame(l, relay.ServerFrame{Op: relay.OpReply, ID: login.ID, Code: code, Desc: "refused"})
 	}
-	heartbeatsOnly := func(env *scriptEnv) {
-		// The heartbeat's timer is the device's own: cancel it, so that only a retry waits.
-		for _, tm := range env.pending() {
-			tm.cancelled = true
-		}
+	// refused is a device whose first login was answered 5002.
+	refused := func(t *testing.T) (*scriptEnv, *Device, *scriptLink) {
+		env, d, l := start(t)
+		refuse(d, l, relay.CodeUnavailable)
+		return env, d, l
 	}
 
 	t.Run("on the same connection", func(t *testing.T) {
-		env, d, l := start(t)
-		heartbeatsOnly(env)
-		refuse(d, l, relay.CodeUnavailable)
+		env, d, l := refused(t)
 		require.True(t, d.State().Credentials, "5002 keeps the credentials")
 		require.Len(t, logins(l), 1, "not at once")
 		first := env.fire(t)
@@ -138,9 +140,7 @@ func TestALoginRefusedUnavailableIsRetried(t *testing.T) {
 	})
 
 	t.Run("on a new connection when this one ended", func(t *testing.T) {
-		env, d, l := start(t)
-		heartbeatsOnly(env)
-		refuse(d, l, relay.CodeUnavailable)
+		env, d, l := refused(t)
 		d.OnRelayClosed(l, "partition moved; reconnect")
 		env.fire(t)
 		require.Len(t, env.links, 2, "dialled again")
@@ -149,9 +149,7 @@ func TestALoginRefusedUnavailableIsRetried(t *testing.T) {
 	})
 
 	t.Run("not after a kill", func(t *testing.T) {
-		env, d, l := start(t)
-		heartbeatsOnly(env)
-		refuse(d, l, relay.CodeUnavailable)
+		env, d, _ := refused(t)
 		d.Kill()
 		require.Empty(t, env.pending(), "the retry is cancelled with the app")
 	})
@@ -161,7 +159,6 @@ func TestALoginRefusedUnavailableIsRetried(t *testing.T) {
 		// returns and the app dials at once; its login is answered 5002. The waiting timer must
 		// log in again on the new connection, or the app stays connected and never logged in.
 		env, d, l := start(t)
-		heartbeatsOnly(env)
 		d.OnRelayFrame(l, relay.ServerFrame{Op: relay.OpReply, ID: logins(l)[0].ID, Code: relay.OK})
 		require.True(t, d.State().LoggedIn)
 		d.NetLoss()
@@ -179,27 +176,21 @@ func TestALoginRefusedUnavailableIsRetried(t *testing.T) {
 	})
 
 	t.Run("not after a logout", func(t *testing.T) {
-		env, d, l := start(t)
-		heartbeatsOnly(env)
-		refuse(d, l, relay.CodeUnavailable)
+		env, d, l := refused(t)
 		d.Logout()
 		env.fire(t)
 		require.Len(t, logins(l), 1, "a logged-out app does not log in again")
 	})
 
 	t.Run("not while a login waits for its answer", func(t *testing.T) {
-		env, d, l := start(t)
-		heartbeatsOnly(env)
-		refuse(d, l, relay.CodeUnavailable)
+		env, d, l := refused(t)
 		d.sendLogin() // a login already on its way when the retry fires
 		env.fire(t)
 		require.Len(t, logins(l), 2, "no second login in flight")
 	})
 
 	t.Run("from a fresh backoff once a login is taken", func(t *testing.T) {
-		env, d, l := start(t)
-		heartbeatsOnly(env)
-		refuse(d, l, relay.CodeUnavailable)
+		env, d, l := refused(t)
 		env.fire(t)
 		refuse(d, l, relay.CodeUnavailable)
 		env.fire(t)
@@ -211,7 +202,6 @@ func TestALoginRefusedUnavailableIsRetried(t *testing.T) {
 
 	t.Run("any other refusal drops the credentials", func(t *testing.T) {
 		env, d, l := start(t)
-		heartbeatsOnly(env)
 		refuse(d, l, relay.CodeBadSignature)
 		require.False(t, d.State().Credentials)
 		require.Empty(t, env.pending(), "nothing retried")
