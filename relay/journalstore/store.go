@@ -346,8 +346,7 @@ func (s *Store) Close() error {
 // the rewrite: once the store is closed, the memory that could mend it is gone, and the next
 // start would refuse the file.
 func (s *Store) mendBeforeClose() error {
-	s.compactAt = 0
-	err := s.maybeCompact() // a rewrite from memory runs whole before it returns (s.damaged)
+	err := s.compactNow() // from memory: s.damaged
 	if err == nil && !s.damaged {
 		return nil
 	}
@@ -434,12 +433,18 @@ func (s *Store) finishAndMend(c *compaction) error {
 	if !c.damaged || c.fromMemory {
 		return nil
 	}
-	m, snapshot, err := s.startCompaction()
-	if err != nil {
+	return s.compactNow()
+}
+
+// compactNow runs a compaction whole while the caller waits, and finishes it: how a journal
+// found damaged is rewritten from memory, at once or before the store closes.
+func (s *Store) compactNow() error {
+	c, snapshot, err := s.startCompaction()
+	if err != nil || c == nil {
 		return err
 	}
-	m.run(snapshot)
-	s.finish(m)
+	c.run(snapshot)
+	s.finish(c)
 	return nil
 }
 

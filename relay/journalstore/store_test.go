@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"iter"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -630,16 +629,14 @@ func TestASwapChecksTheFramesItCopies(t *testing.T) {
 			// A compaction begins, and is held back until the test runs it.
 			s := b.s
 			s.mu.Lock()
-			c := &compaction{done: make(chan struct{}), path: s.compactPath(), from: s.size}
-			s.compacting = c
-			s.enc.restart()
+			c, snapshot, err := s.startCompaction()
 			s.mu.Unlock()
+			require.NoError(t, err)
+			require.NotNil(t, c)
 			b.apply(t, 3)
 			b.apply(t, 4)
-			tc.damage(t, b.cfg.Path, b.ends)
-			src, err := os.Open(b.cfg.Path)
-			require.NoError(t, err)
-			c.run(func() (iter.Seq[relay.Record], error) { return c.readBack(src) })
+			tc.damage(t, b.cfg.Path, b.ends) // after what the compaction reads back
+			c.run(snapshot)
 			require.NoError(t, c.err, "the read-back, before the damage, checks out")
 			if !tc.atStop {
 				b.apply(t, 5) // the swap, and the mend in the same batch
