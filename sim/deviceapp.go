@@ -188,8 +188,9 @@ func (d *Device) onReply(op string, f relay.ServerFrame) {
 		if op == relay.OpLogin {
 			if f.Code == relay.CodeUnavailable {
 				// The user's partition has no owner for a moment (a node failed over, cluster
-				// mode): as the App protocol asks, the app keeps its credentials and retries.
-				d.retryLogin()
+				// mode): as the App protocol asks, the app keeps its credentials and retries,
+				// on the reconnect's timer (retryNow logs in again on the open connection).
+				d.scheduleReconnect()
 			} else {
 				d.creds = false // a refused login needs new credentials: do not retry it
 			}
@@ -257,7 +258,7 @@ func (d *Device) OnRelayClosed(l RelayLink, reason string) {
 }
 
 // scheduleReconnect retries the connection with backoff while the app runs and the user is
-// logged in.
+// logged in, and a login answered 5002 (retryNow); a timer already waiting does both.
 func (d *Device) scheduleReconnect() {
 	if d.app == AppNotRunning || !d.creds || d.retry != nil {
 		return
@@ -286,15 +287,6 @@ func (d *Device) redial() {
 		d.connect()
 	} else {
 		d.scheduleReconnect()
-	}
-}
-
-// retryLogin logs in again on the same connection after a backoff: the relay answered the
-// login 5002 (unavailable, retry). Should the connection end meanwhile, the retry dials again
-// instead, and the new connection's login is the retry. A retry timer already waiting does it.
-func (d *Device) retryLogin() {
-	if d.retry == nil {
-		d.retry = d.env.After(d.nextBackoff(), d.retryNow)
 	}
 }
 
