@@ -106,6 +106,10 @@ func Sustained(steps []SweepStep) (float64, bool) {
 // overloadFactors are the multiples of the sustained rate the overload runs offer.
 var overloadFactors = [...]float64{1.5, 2}
 
+// roundFactors are the multiples of the base rate each overload round offers every store, in
+// order: 1.5×, then the base rate itself (the baseline, Sweep.Baseline), then 2×.
+var roundFactors = [...]float64{overloadFactors[0], 1, overloadFactors[1]}
+
 // OverloadRates are the offered rates of the overload runs, 1.5× and 2× the base: the sustained
 // rate, or the plan's first step when no step sustained its rate (the relay is past its capacity
 // from the start; the overload is measured against that step).
@@ -277,27 +281,22 @@ func RunSweeps(ctx context.Context, cfg SweepConfig) ([]Sweep, error) {
 			break
 		}
 	}
-	rates := make([][]float64, len(sweeps)) // each store's overload rates, by factor
 	for k := range sweeps {
 		sweeps[k].Sustained, _ = Sustained(sweeps[k].Steps)
-		sweeps[k].Base, rates[k] = cfg.Plan.OverloadRates(sweeps[k].Steps)
+		sweeps[k].Base, _ = cfg.Plan.OverloadRates(sweeps[k].Steps)
 	}
 	for round := range cfg.OverloadRuns {
-		for i, f := range overloadFactors {
-			if i == len(overloadFactors)-1 {
-				for k := range sweeps {
-					_, step, err := run(k, sweeps[k].Base, 2*cfg.Window, false)
-					if err != nil {
-						return nil, err
-					}
-					sweeps[k].Baseline = append(sweeps[k].Baseline, step)
-					tell("baseline 1×, %s, run %d of %d: %s", sweeps[k].Store, round+1, cfg.OverloadRuns, describeStep(step))
-				}
-			}
+		for _, f := range roundFactors {
 			for k := range sweeps {
-				res, step, err := run(k, rates[k][i], 2*cfg.Window, true)
+				baseline := f == 1 // nothing looked for afterwards: not an overload run
+				res, step, err := run(k, f*sweeps[k].Base, 2*cfg.Window, !baseline)
 				if err != nil {
 					return nil, err
+				}
+				if baseline {
+					sweeps[k].Baseline = append(sweeps[k].Baseline, step)
+					tell("baseline 1×, %s, run %d of %d: %s", sweeps[k].Store, round+1, cfg.OverloadRuns, describeStep(step))
+					continue
 				}
 				o := OverloadRun{Factor: f, Step: step, AckedChecked: res.AckedChecked, AckedLost: res.AckedLost, FirstLost: res.FirstLost,
 					PeakRSS: res.RelayPeakRSS, RSSMid: res.RelayRSSMid, RSSEnd: res.RelayRSSEnd}
