@@ -153,11 +153,13 @@ type app struct {
 	cfg   AppConfig
 	caps  Caps       // effective caps, defaults filled in
 	texts textBounds // the longest texts and IDs the relay writes into the app's pushes
+	sig   *UserSigKey
 }
 
 // newApp is the core's state of an app configured as cfg in a core configured as core.
 func newApp(cfg AppConfig, core Config) *app {
-	return &app{cfg: cfg, caps: cfg.Caps.withDefaults(core.DefaultCaps), texts: boundTexts(cfg, core.Partition)}
+	return &app{cfg: cfg, caps: cfg.Caps.withDefaults(core.DefaultCaps), texts: boundTexts(cfg, core.Partition),
+		sig: NewUserSigKey(cfg.SecretKey.Reveal())}
 }
 
 // tokenKey scopes a token to an app: a token reported in one app never unbinds another app's

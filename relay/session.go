@@ -318,7 +318,7 @@ func (c *Core) login(cn *conn, f ClientFrame) {
 		}
 		locale = l
 	}
-	if err := VerifyUserSig(a.cfg.SecretKey.Reveal(), f.UserSig, f.SDKAppID, f.UserID, c.now); err != nil {
+	if err := a.sig.Verify(f.UserSig, f.SDKAppID, f.UserID, c.now); err != nil {
 		code := CodeBadSignature
 		switch {
 		case errors.Is(err, ErrSigExpired):

@@ -46,6 +46,9 @@ type Device struct {
 	cfg DeviceConfig
 	env Env
 	rng *rand.Rand
+	// sigKey signs the app's UserSigs with cfg.AppSecret when the device's world shares one
+	// key among its phones; nil: each login keys its own (MakeUserSig).
+	sigKey *relay.UserSigKey
 
 	installed    bool
 	token        string

@@ -57,7 +57,13 @@ func (d *Device) OnRelayOpen(l RelayLink) {
 }
 
 func (d *Device) sendLogin() {
-	sig := relay.MakeUserSig(d.cfg.AppSecret, relay.UserSigClaims{SDKAppID: d.cfg.SDKAppID, UserID: d.cfg.User, Expire: d.env.Now().Add(24 * time.Hour).Unix()})
+	claims := relay.UserSigClaims{SDKAppID: d.cfg.SDKAppID, UserID: d.cfg.User, Expire: d.env.Now().Add(24 * time.Hour).Unix()}
+	var sig string
+	if d.sigKey != nil {
+		sig = d.sigKey.Make(claims)
+	} else {
+		sig = relay.MakeUserSig(d.cfg.AppSecret, claims)
+	}
 	d.request(relay.ClientFrame{Op: relay.OpLogin, SDKAppID: d.cfg.SDKAppID, UserID: d.cfg.User, UserSig: sig, DeviceID: d.cfg.ID, Platform: d.cfg.Platform, Locale: d.cfg.Locale})
 }
 

@@ -95,6 +95,9 @@ type VirtualWorld struct {
 	// the pushes' trips to FCM that have ended (newTrip).
 	crossings  []*crossing
 	spareTrips []*fcmTrip
+	// sigKeys are the apps' UserSig keys by secret, shared by the phones that sign with it
+	// (userSigKey): keyed HMACs made once, not at every login.
+	sigKeys map[string]*relay.UserSigKey
 }
 
 type worldCert struct {
@@ -466,9 +469,24 @@ func (w *VirtualWorld) SetPushSettings(app uint64, user string, s relay.PushSett
 func (w *VirtualWorld) AddDevice(cfg DeviceConfig) *Device {
 	cfg.Lean = cfg.Lean || w.cfg.Lean
 	d := NewDevice(cfg, w, Rand(w.cfg.Seed, "device/"+cfg.ID))
+	d.sigKey = w.userSigKey(cfg.AppSecret)
 	w.devices = append(w.devices, d)
 	d.Start()
 	return d
+}
+
+// userSigKey is the UserSig key of secret, made at its first use. The world runs on one
+// goroutine, so its phones can share one.
+func (w *VirtualWorld) userSigKey(secret string) *relay.UserSigKey {
+	k, ok := w.sigKeys[secret]
+	if !ok {
+		if w.sigKeys == nil {
+			w.sigKeys = map[string]*relay.UserSigKey{}
+		}
+		k = relay.NewUserSigKey(secret)
+		w.sigKeys[secret] = k
+	}
+	return k
 }
 
 // RestartRelay (World) stops the relay as a crash would and starts a new one from the store: app
