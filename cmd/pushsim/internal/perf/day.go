@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pushlab/pushlab/sim"
@@ -36,12 +37,15 @@ func DayInTheLifeFigures() ([]Figure, error) {
 		var walls []float64
 		var res sim.DayResult
 		var peak uint64
+		var used processUsage // the last run's
 		for range size.Runs {
 			resetPeakRSS()
+			before := readUsage()
 			r, err := sim.RunDay(sim.DayConfig{Seed: 1, Devices: size.Devices, MeasureHeap: true}, time.Now)
 			if err != nil {
 				return nil, fmt.Errorf("%d phones: %w", size.Devices, err)
 			}
+			used = readUsage().since(before)
 			peak = max(peak, peakRSS())
 			walls = append(walls, r.Wall.Seconds())
 			res = r
@@ -66,6 +70,9 @@ func DayInTheLifeFigures() ([]Figure, error) {
 		}
 		if thp != "" {
 			mem += ", transparent huge pages " + thp
+		}
+		if note := used.note(); note != "" {
+			mem += "; " + note
 		}
 		figs = append(figs,
 			Figure{Name: name, Value: wall, Unit: "s wall", Goal: goal, Met: met,
@@ -96,6 +103,38 @@ func thousands(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// processUsage is what the process used: CPU time in user and in system mode, and the page
+// faults the kernel served without I/O (a fresh page of a growing heap is one).
+type processUsage struct {
+	user, system time.Duration
+	faults       int64
+}
+
+// readUsage is the process's usage so far (getrusage; zero where it cannot be read).
+func readUsage() processUsage {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return processUsage{}
+	}
+	return processUsage{user: time.Duration(ru.Utime.Nano()), system: time.Duration(ru.Stime.Nano()), faults: ru.Minflt}
+}
+
+// since is the usage from before to u.
+func (u processUsage) since(before processUsage) processUsage {
+	return processUsage{user: u.user - before.user, system: u.system - before.system, faults: u.faults - before.faults}
+}
+
+// note says what a run used, beside its wall time: the kernel's share is mostly the page faults
+// of the heap the day grows, which the machine's huge-page mode and its other tenants move.
+// Empty when nothing was measured.
+func (u processUsage) note() string {
+	if u == (processUsage{}) {
+		return ""
+	}
+	return fmt.Sprintf("last run's CPU %.1f s user + %.1f s system (both cores: the collector runs beside the day), %s page faults",
+		u.user.Seconds(), u.system.Seconds(), thousands(int(u.faults)))
 }
 
 // resetPeakRSS resets the process's peak RSS (Linux; elsewhere, or if refused, nothing).
