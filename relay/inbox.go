@@ -1,9 +1,7 @@
 package relay
 
 import (
-	"encoding/binary"
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -11,18 +9,16 @@ import (
 // conversation that differ from one inbox to the next. A message goes to two inboxes at least
 // (the recipient's and the sender's own) and a StoredMsg takes about 150 bytes, so an inbox holds
 // a pointer to the body its copies share, not a StoredMsg per copy.
-//
-// A body is 48 bytes and one string: texts packs the message's ID, sender, sending device, text
-// and the sender's nickname, each after its length (packedTexts). Five strings of their own
-// would take a 112-byte body and, for the ID and the text, which are the message's alone, two
-// more allocations; the packed one is a single allocation without pointers, which the collector
-// marks without looking into. A relay keeps every message it stores in such bodies (millions
-// of them in a simulated day of 100,000 phones), so their size is the relay's heap.
 type msgBody struct {
-	texts string
-	Time  time.Time
+	ID         string
+	From       string
+	FromDevice string
+	Text       string
+	Nickname   string
+	Time       time.Time
 	// rare is the group and the push options, nil when the message has neither: most messages
-	// are one-to-one and without options.
+	// are one-to-one and without options, and a body is 112 bytes, plus a 24-byte msgRare for
+	// those that have them.
 	rare *msgRare
 }
 
@@ -34,54 +30,11 @@ type msgRare struct {
 
 // newBody is the body of m, shared by the copies of m filed in inboxes.
 func newBody(m *StoredMsg) *msgBody {
-	b := &msgBody{texts: packTexts(m.ID, m.From, m.FromDevice, m.Text, m.Nickname), Time: m.Time}
+	b := &msgBody{ID: m.ID, From: m.From, FromDevice: m.FromDevice, Text: m.Text, Nickname: m.Nickname, Time: m.Time}
 	if m.Group != "" || m.Push != nil {
 		b.rare = &msgRare{Group: m.Group, Push: m.Push}
 	}
 	return b
-}
-
-// packTexts packs texts into one string, each after its length as a uvarint.
-func packTexts(texts ...string) string {
-	n := 0
-	for _, t := range texts {
-		n += uvarintLen(uint64(len(t))) + len(t)
-	}
-	var sb strings.Builder
-	sb.Grow(n)
-	var lenBuf [binary.MaxVarintLen64]byte
-	for _, t := range texts {
-		sb.Write(binary.AppendUvarint(lenBuf[:0], uint64(len(t))))
-		sb.WriteString(t)
-	}
-	return sb.String()
-}
-
-// uvarintLen is how many bytes binary.AppendUvarint writes for v.
-func uvarintLen(v uint64) int {
-	n := 1
-	for ; v >= 0x80; v >>= 7 {
-		n++
-	}
-	return n
-}
-
-// nextText reads the text packTexts wrote first in packed and returns it with the rest. The
-// texts share packed's memory: reading a body allocates nothing.
-func nextText(packed string) (text, rest string) {
-	var n uint64
-	var shift uint
-	i := 0
-	for ; ; i++ {
-		c := packed[i]
-		n |= uint64(c&0x7f) << shift
-		if c < 0x80 {
-			break
-		}
-		shift += 7
-	}
-	packed = packed[i+1:]
-	return packed[:n], packed[n:]
 }
 
 // inboxEntry is one message in one user's inbox: its seq there, the conversation it is filed
@@ -96,13 +49,8 @@ type inboxEntry struct {
 // msg is the entry as the StoredMsg it stands for.
 func (e *inboxEntry) msg() StoredMsg {
 	b := e.body
-	m := StoredMsg{Seq: e.seq, Conv: e.conv, Time: b.Time}
-	rest := b.texts
-	m.ID, rest = nextText(rest)
-	m.From, rest = nextText(rest)
-	m.FromDevice, rest = nextText(rest)
-	m.Text, rest = nextText(rest)
-	m.Nickname, _ = nextText(rest)
+	m := StoredMsg{Seq: e.seq, ID: b.ID, From: b.From, FromDevice: b.FromDevice, Conv: e.conv, Text: b.Text, Time: b.Time,
+		Nickname: b.Nickname}
 	if b.rare != nil {
 		m.Group, m.Push = b.rare.Group, b.rare.Push
 	}
@@ -146,10 +94,10 @@ func (r *restoring) inbox(msgs []StoredMsg) []inboxEntry {
 	return out
 }
 
-// sameBody reports whether a and b hold the same message. Texts pack the same way every time,
-// so the same five texts are the same packed string.
+// sameBody reports whether a and b hold the same message.
 func sameBody(a, b *msgBody) bool {
-	if a.texts != b.texts || a.Time != b.Time || (a.rare == nil) != (b.rare == nil) {
+	if a.ID != b.ID || a.From != b.From || a.FromDevice != b.FromDevice || a.Text != b.Text ||
+		a.Nickname != b.Nickname || a.Time != b.Time || (a.rare == nil) != (b.rare == nil) {
 		return false
 	}
 	if a.rare == nil {

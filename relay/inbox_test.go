@@ -1,14 +1,12 @@
 package relay
 
 import (
-	"strings"
 	"testing"
 	"time"
 	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
-	"pgregory.net/rapid"
 )
 
 // messages is the user's inbox as StoredMsgs, in seq order (nil when it is empty).
@@ -109,37 +107,4 @@ func TestRestoreSharesOnlyIdenticalBodies(t *testing.T) {
 	require.Equal(t, "edited", z[0].msg().Text)
 	require.Equal(t, "team", g[0].msg().Group)
 	require.Same(t, unsafe.StringData(x[0].conv), unsafe.StringData(z[0].conv))
-}
-
-// TestABodyGivesBackTheMessageItHolds: whatever a message holds, its body gives it back as it
-// was, field for field: texts of every length (a length over 127 takes more than one byte),
-// empty ones, any bytes, times with their location and monotonic reading, group and push
-// options. Two bodies are the same only if their messages are.
-func TestABodyGivesBackTheMessageItHolds(t *testing.T) {
-	require.Equal(t, uintptr(48), unsafe.Sizeof(msgBody{}), "a body is the heap of a relay that keeps messages")
-	// Lengths about the limits of one, two and three bytes of length, and drawn ones.
-	var sized []string
-	for _, n := range []int{0, 1, 127, 128, 300, 16_383, 16_384, 20_000} {
-		sized = append(sized, strings.Repeat("x", n))
-	}
-	text := rapid.OneOf(rapid.String(), rapid.StringN(0, 20_000, -1), rapid.SampledFrom(sized))
-	rapid.Check(t, func(t *rapid.T) {
-		m := StoredMsg{Seq: rapid.Uint64().Draw(t, "seq"), ID: text.Draw(t, "id"), From: text.Draw(t, "from"),
-			FromDevice: text.Draw(t, "fromDevice"), Conv: text.Draw(t, "conv"), Text: text.Draw(t, "text"),
-			Nickname: text.Draw(t, "nickname"), Group: rapid.SampledFrom([]string{"", "team"}).Draw(t, "group"),
-			Time: rapid.SampledFrom([]time.Time{time.Unix(1_800_000_000, 5).UTC(), time.Unix(7, 0).In(time.Local), time.Now(), {}}).Draw(t, "time")}
-		if rapid.Bool().Draw(t, "push") {
-			m.Push = &OfflinePush{Title: text.Draw(t, "title")}
-		}
-		e := inboxEntry{seq: m.Seq, body: newBody(&m), conv: m.Conv}
-		require.Equal(t, m, e.msg())
-
-		// Moving one byte from a text to the next makes another body.
-		if m.ID != "" {
-			o := m
-			o.ID, o.From = m.ID[:len(m.ID)-1], m.ID[len(m.ID)-1:]+m.From
-			require.False(t, sameBody(e.body, newBody(&o)), "id %q from %q against id %q from %q", m.ID, m.From, o.ID, o.From)
-		}
-		require.True(t, sameBody(e.body, newBody(&m)))
-	})
 }
