@@ -10,9 +10,27 @@ import (
 
 // Self is this process's user and system CPU time so far.
 func Self() (time.Duration, error) {
+	u, err := SelfUsage()
+	return u.User + u.System, err
+}
+
+// Usage is what a process used: CPU time in user and in system mode, and the page faults the
+// kernel served without I/O (a fresh page of a growing heap is one).
+type Usage struct {
+	User, System time.Duration
+	MinorFaults  int64
+}
+
+// SelfUsage is this process's usage so far.
+func SelfUsage() (Usage, error) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0, fmt.Errorf("read this process's CPU time: %w", err)
+		return Usage{}, fmt.Errorf("read this process's usage: %w", err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
+	return Usage{User: time.Duration(ru.Utime.Nano()), System: time.Duration(ru.Stime.Nano()), MinorFaults: ru.Minflt}, nil
+}
+
+// Sub is the usage from before to u.
+func (u Usage) Sub(before Usage) Usage {
+	return Usage{User: u.User - before.User, System: u.System - before.System, MinorFaults: u.MinorFaults - before.MinorFaults}
 }

@@ -7,9 +7,9 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/pushlab/pushlab/internal/proccpu"
 	"github.com/pushlab/pushlab/sim"
 )
 
@@ -37,15 +37,18 @@ func DayInTheLifeFigures() ([]Figure, error) {
 		var walls []float64
 		var res sim.DayResult
 		var peak uint64
-		var used processUsage // the last run's
+		var used proccpu.Usage // the last run's
 		for range size.Runs {
 			resetPeakRSS()
-			before := readUsage()
+			before, beforeErr := proccpu.SelfUsage()
 			r, err := sim.RunDay(sim.DayConfig{Seed: 1, Devices: size.Devices, MeasureHeap: true}, time.Now)
 			if err != nil {
 				return nil, fmt.Errorf("%d phones: %w", size.Devices, err)
 			}
-			used = readUsage().since(before)
+			used = proccpu.Usage{} // unknown unless read on both sides: the note then leaves it out
+			if after, err := proccpu.SelfUsage(); err == nil && beforeErr == nil {
+				used = after.Sub(before)
+			}
 			peak = max(peak, peakRSS())
 			walls = append(walls, r.Wall.Seconds())
 			res = r
@@ -71,7 +74,7 @@ func DayInTheLifeFigures() ([]Figure, error) {
 		if thp != "" {
 			mem += ", transparent huge pages " + thp
 		}
-		if note := used.note(); note != "" {
+		if note := usageNote(used); note != "" {
 			mem += "; " + note
 		}
 		figs = append(figs,
@@ -105,36 +108,15 @@ func thousands(n int) string {
 	return s
 }
 
-// processUsage is what the process used: CPU time in user and in system mode, and the page
-// faults the kernel served without I/O (a fresh page of a growing heap is one).
-type processUsage struct {
-	user, system time.Duration
-	faults       int64
-}
-
-// readUsage is the process's usage so far (getrusage; zero where it cannot be read).
-func readUsage() processUsage {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return processUsage{}
-	}
-	return processUsage{user: time.Duration(ru.Utime.Nano()), system: time.Duration(ru.Stime.Nano()), faults: ru.Minflt}
-}
-
-// since is the usage from before to u.
-func (u processUsage) since(before processUsage) processUsage {
-	return processUsage{user: u.user - before.user, system: u.system - before.system, faults: u.faults - before.faults}
-}
-
-// note says what a run used, beside its wall time: the kernel's share is mostly the page faults
-// of the heap the day grows, which the machine's huge-page mode and its other tenants move.
-// Empty when nothing was measured.
-func (u processUsage) note() string {
-	if u == (processUsage{}) {
+// usageNote says what a run used, beside its wall time: the kernel's share is mostly the page
+// faults of the heap the day grows, which the machine's huge-page mode and its other tenants
+// move. Empty when nothing was measured.
+func usageNote(u proccpu.Usage) string {
+	if u == (proccpu.Usage{}) {
 		return ""
 	}
-	return fmt.Sprintf("last run's CPU %.1f s user + %.1f s system (both cores: the collector runs beside the day), %s page faults",
-		u.user.Seconds(), u.system.Seconds(), thousands(int(u.faults)))
+	return fmt.Sprintf("last run's CPU %.1f s user + %.1f s system (the collector's, on other cores, included), %s page faults",
+		u.User.Seconds(), u.System.Seconds(), thousands(int(u.MinorFaults)))
 }
 
 // resetPeakRSS resets the process's peak RSS (Linux; elsewhere, or if refused, nothing).

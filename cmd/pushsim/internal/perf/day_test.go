@@ -2,10 +2,10 @@ package perf
 
 import (
 	"errors"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pushlab/pushlab/internal/proccpu"
 	"github.com/stretchr/testify/require"
 )
 
@@ -24,23 +24,10 @@ func TestHugePageModeIsTheBracketedWord(t *testing.T) {
 	require.Empty(t, hugePageMode(file("always [madvise", nil)), "cut short: say nothing")
 }
 
-// TestTheDaysUsageCountsWhatTheRunUsed: a run that touches fresh memory and spins is told
-// apart from the usage before it, and the note says so in the figures' units.
-func TestTheDaysUsageCountsWhatTheRunUsed(t *testing.T) {
-	// Memory of its own from the kernel, not the Go heap, which may hand back pages already
-	// touched.
-	buf, err := syscall.Mmap(-1, 0, 64<<20, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
-	require.NoError(t, err)
-	defer syscall.Munmap(buf)
-	before := readUsage()
-	for i := 0; i < len(buf); i += 4096 {
-		buf[i] = 1 // each page touched once: a fault each (one per 2 MB under huge pages)
-	}
-	used := readUsage().since(before)
-	require.Greater(t, used.faults, int64(20), "64 MB of fresh pages touched")
-	require.Greater(t, used.user+used.system, time.Duration(0))
-
-	u := processUsage{user: 12_340 * time.Millisecond, system: 5_600 * time.Millisecond, faults: 1_360_843}
-	require.Equal(t, "last run's CPU 12.3 s user + 5.6 s system (both cores: the collector runs beside the day), 1,360,843 page faults", u.note())
-	require.Empty(t, processUsage{}.note(), "nothing measured: say nothing")
+// TestTheDaysUsageNote: the day's note says the run's usage in the figures' units, and nothing
+// when nothing was measured.
+func TestTheDaysUsageNote(t *testing.T) {
+	u := proccpu.Usage{User: 12_340 * time.Millisecond, System: 5_600 * time.Millisecond, MinorFaults: 1_360_843}
+	require.Equal(t, "last run's CPU 12.3 s user + 5.6 s system (the collector's, on other cores, included), 1,360,843 page faults", usageNote(u))
+	require.Empty(t, usageNote(proccpu.Usage{}))
 }
