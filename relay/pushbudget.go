@@ -74,11 +74,12 @@ func (c *Core) pushBound(sdkAppID uint64, req SendRequest) int {
 	if req.OfflinePush != nil {
 		op = *req.OfflinePush
 	}
-	a, ok := c.apps[sdkAppID]
-	if !ok {
-		a = newApp(AppConfig{SDKAppID: sdkAppID}, c.cfg)
+	var tb textBounds
+	if a, ok := c.apps[sdkAppID]; ok {
+		tb = a.texts
+	} else {
+		tb = boundTexts(AppConfig{SDKAppID: sdkAppID}, c.cfg.Partition)
 	}
-	tb := a.texts
 	conv := len("c2c_") + len(req.From)
 	if req.Group != "" {
 		conv = len("group_") + len(req.Group)
