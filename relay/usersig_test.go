@@ -74,6 +74,20 @@ func TestUserSigClaimsReadAsEncodingJSON(t *testing.T) {
 	}
 }
 
+// TestAUserSigIsTheDocumentedFormat: a known answer, worked out apart from this code
+// (base64url of the compact JSON claims, ".", base64url of their HMAC-SHA256 under the secret),
+// so that a key and the functions built on it cannot drift together.
+func TestAUserSigIsTheDocumentedFormat(t *testing.T) {
+	const want = "eyJzZGtBcHBJZCI6MTQwMDAwMDAwMSwidXNlcklkIjoiYWxpY2UiLCJleHBpcmUiOjE4MDAwMDAwMDB9.2GSLGxActfG2drY-NRuAMkC8fsRLBQoSrWhp15_7NA0"
+	c := UserSigClaims{SDKAppID: 1400000001, UserID: "alice", Expire: 1_800_000_000}
+	key := NewUserSigKey("secret-0123456789")
+	require.Equal(t, want, key.Make(c))
+	require.Equal(t, want, MakeUserSig("secret-0123456789", c))
+	got, err := key.Parse(want)
+	require.NoError(t, err)
+	require.Equal(t, c, got)
+}
+
 // TestAUserSigKeySignsAsTheSecretDoes holds a kept key to the secret it was made from, call
 // after call: the same signatures as MakeUserSig, the same verdicts as VerifyUserSig.
 func TestAUserSigKeySignsAsTheSecretDoes(t *testing.T) {
@@ -102,4 +116,23 @@ func TestAUserSigKeyPrintsNoSecret(t *testing.T) {
 		require.Equal(t, "UserSigKey(redacted)", fmt.Sprintf(verb, key), verb)
 	}
 	require.Equal(t, "{UserSigKey(redacted)}", fmt.Sprintf("%v", struct{ K *UserSigKey }{key}))
+}
+
+// FuzzParseClaims holds the claims' reader to encoding/json on any payload: the same claims
+// where encoding/json reads some, an error where it refuses.
+func FuzzParseClaims(f *testing.F) {
+	f.Add([]byte(`{"sdkAppId":1400000001,"userId":"alice","expire":1800000000}`))
+	f.Add([]byte(`{"sdkAppId":01,"userId":"alice","expire":1e3}`))
+	f.Add([]byte(`{"userId":"a\u003cb","sdkAppId":1,"expire":-5,"userId":"b"}`))
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		var want UserSigClaims
+		werr := json.Unmarshal(payload, &want)
+		got, err := parseClaims(payload)
+		if (werr == nil) != (err == nil) {
+			t.Fatalf("%q: error %v, encoding/json's %v", payload, err, werr)
+		}
+		if werr == nil && got != want {
+			t.Fatalf("%q: %+v, encoding/json's %+v", payload, got, want)
+		}
+	})
 }
