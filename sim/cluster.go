@@ -58,6 +58,9 @@ type NodeFaults interface {
 	PauseNode(name string, d time.Duration) error
 	// PartitionNode cuts a node off the bus or the database (cut true), or heals the cut.
 	PartitionNode(name string, from NodeLink, cut bool) error
+	// PartitionOwner names the node that holds the partition of an app's user now; an error
+	// when no node does (its owner died and nobody has taken it over yet).
+	PartitionOwner(sdkAppID uint64, user string) (string, error)
 }
 
 // clusterSide is a virtual world's relay when it is a cluster: a vcluster driven on the world's
@@ -490,6 +493,18 @@ func (w *VirtualWorld) PartitionNode(name string, from NodeLink, cut bool) error
 	}
 	w.cl.pump()
 	return nil
+}
+
+// PartitionOwner (NodeFaults) names the node holding the user's partition by the lease table.
+func (w *VirtualWorld) PartitionOwner(sdkAppID uint64, user string) (string, error) {
+	if w.cl == nil {
+		return "", fmt.Errorf("the owner of %s's partition: the relay is one core: %w", user, ErrUnsupported)
+	}
+	p := relay.PartitionOf(sdkAppID, user, w.cl.cfg.Partitions)
+	if owner := w.cl.vc.Owner(p); owner != "" {
+		return owner, nil
+	}
+	return "", fmt.Errorf("%s's partition %d has no owner now", user, p)
 }
 
 var _ NodeFaults = (*VirtualWorld)(nil)

@@ -48,8 +48,10 @@ func ClusterFeatures(f sim.Features) sim.Features {
 type liveCluster struct {
 	rc    *relaycluster.Cluster
 	names []string
-	tmp   string
-	hc    *http.Client
+	// partitions is the cluster's partition count.
+	partitions int
+	tmp        string
+	hc         *http.Client
 
 	mu sync.Mutex // guards the nodes' states
 	// dead, paused and offBus say which nodes take no app connections (as on the cluster twin).
@@ -71,7 +73,7 @@ func startCluster(ctx context.Context, cfg Config, adminKey string) (_ *liveClus
 	if cc.LeaseTTL == 0 {
 		cc.LeaseTTL = sim.DefaultClusterLeaseTTL
 	}
-	c := &liveCluster{hc: &http.Client{Timeout: 10 * time.Second}, dead: map[string]bool{}, paused: map[string]bool{},
+	c := &liveCluster{partitions: cc.Partitions, hc: &http.Client{Timeout: 10 * time.Second}, dead: map[string]bool{}, paused: map[string]bool{},
 		offBus: map[string]bool{}, resume: map[string]*time.Timer{}}
 	defer func() {
 		if err != nil {
@@ -341,6 +343,31 @@ func (w *World) PartitionNode(name string, from sim.NodeLink, cut bool) error {
 		return fmt.Errorf("partition node %s: the relay is one process: %w", name, sim.ErrUnsupported)
 	}
 	return w.cl.partition(name, from, cut)
+}
+
+// PartitionOwner (sim.NodeFaults) names the node holding the user's partition, as the live
+// nodes tell it: the one whose view holds it under the newest lease, should two still do.
+func (w *World) PartitionOwner(sdkAppID uint64, user string) (string, error) {
+	if w.cl == nil {
+		return "", fmt.Errorf("the owner of %s's partition: the relay is one process: %w", user, sim.ErrUnsupported)
+	}
+	views, err := w.ClusterViews()
+	if err != nil {
+		return "", fmt.Errorf("the owner of %s's partition: %w", user, err)
+	}
+	p := relay.PartitionOf(sdkAppID, user, w.cl.partitions)
+	owner, epoch := "", uint64(0)
+	for node, v := range views {
+		for _, o := range v.Owned {
+			if o.Partition == p && (owner == "" || o.Epoch > epoch || (o.Epoch == epoch && node < owner)) {
+				owner, epoch = node, o.Epoch
+			}
+		}
+	}
+	if owner == "" {
+		return "", fmt.Errorf("%s's partition %d has no owner now", user, p)
+	}
+	return owner, nil
 }
 
 // ClusterViews reads the view of the cluster (GET /admin/v1/cluster) of every node neither
