@@ -322,11 +322,15 @@ type NetworkStep struct {
 // NodeStep is a node step's target: killNode and restartNode name the node (killNode: n2);
 // pauseNode stops it taking input for For (a zombie: its leases lapse, and its writes when it
 // resumes are refused); partitionNode cuts it off the bus or the db (From), or heals that cut.
+// Instead of naming the node, killNode, pauseNode and partitionNode may name a user (OwnerOf):
+// the step acts on the node holding that user's partition when it runs, wherever the cluster
+// placed it (killNode: {ownerOf: carol}).
 type NodeStep struct {
-	Node string            `yaml:"node" json:"node" jsonschema:"required"`
-	For  duration.Duration `yaml:"for,omitempty" json:"for,omitempty"`
-	From string            `yaml:"from,omitempty" json:"from,omitempty" jsonschema:"enum=bus,enum=db"`
-	Heal bool              `yaml:"heal,omitempty" json:"heal,omitempty"`
+	Node    string            `yaml:"node,omitempty" json:"node,omitempty"`
+	OwnerOf string            `yaml:"ownerOf,omitempty" json:"ownerOf,omitempty"`
+	For     duration.Duration `yaml:"for,omitempty" json:"for,omitempty"`
+	From    string            `yaml:"from,omitempty" json:"from,omitempty" jsonschema:"enum=bus,enum=db"`
+	Heal    bool              `yaml:"heal,omitempty" json:"heal,omitempty"`
 }
 
 // Expect is an expectation about one device.
@@ -430,3 +434,12 @@ const (
 	DefaultCertificate = int64(6768)
 	DefaultPackage     = "com.example.im"
 )
+
+// target is how a step names the node it acts on: the node, or the user whose partition's
+// holder it is.
+func (n *NodeStep) target() string {
+	if n.OwnerOf != "" {
+		return "{ownerOf: " + n.OwnerOf + "}"
+	}
+	return n.Node
+}

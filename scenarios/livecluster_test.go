@@ -75,6 +75,10 @@ func TestLibraryClusterScenariosPassOnTheLiveCluster(t *testing.T) {
 				}
 			}
 			require.True(t, res.Passed, "error: %s\nfailed: %s", res.Error, strings.Join(failed, "\n"))
+			if strings.HasPrefix(filepath.Base(f), "51-") {
+				// It kills the node holding carol's partition wherever the live nodes put it.
+				require.Positive(t, unavailableLogins(res, "carol-phone"), "carol's login was never answered 5002: the scenario tested nothing")
+			}
 		})
 	}
 }

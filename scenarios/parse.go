@@ -105,11 +105,15 @@ func (s *Step) UnmarshalYAML(node ast.Node) error {
 		}
 		n := s.Node
 		bad := func(msg string, args ...any) error {
-			return &yaml.SyntaxError{Token: keyTok, Message: fmt.Sprintf("%s %s: ", name, n.Node) + fmt.Sprintf(msg, args...)}
+			return &yaml.SyntaxError{Token: keyTok, Message: fmt.Sprintf("%s %s: ", name, n.target()) + fmt.Sprintf(msg, args...)}
 		}
 		switch {
-		case n.Node == "":
-			return &yaml.SyntaxError{Token: keyTok, Message: name + " needs the node (n1, n2, …)"}
+		case n.Node == "" && n.OwnerOf == "":
+			return &yaml.SyntaxError{Token: keyTok, Message: name + " needs the node (n1, n2, …) or ownerOf: a user, for the node holding that user's partition"}
+		case n.Node != "" && n.OwnerOf != "":
+			return bad("names the node and ownerOf: give one of them")
+		case s.Kind == StepRestartNode && n.OwnerOf != "":
+			return bad("needs the node: the node restartNode starts was killed, and holds no partition")
 		case s.Kind == StepPauseNode && n.For <= 0:
 			return bad("needs for: how long the node stays paused (longer than its lease, 6s, to make it a zombie)")
 		case s.Kind != StepPauseNode && n.For != 0:

@@ -71,7 +71,7 @@ func (sc *Scenario) refusals(f sim.Features, settings *relay.Config) []error {
 				} else {
 					refuse(st.Pos, "%s: the %s world's relay is one process with no nodes to act on: run the scenario on a cluster (add cluster: {nodes: 3})", st.Kind, f.Twin)
 				}
-			} else if sc.Cluster != nil {
+			} else if sc.Cluster != nil && st.Node.Node != "" {
 				if !validNode(st.Node.Node, sc.Cluster.Nodes) {
 					refuse(st.Pos, "%s %s: the cluster's nodes are n1 … n%d", st.Kind, st.Node.Node, clusterNodes(sc.Cluster))
 				}

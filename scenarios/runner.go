@@ -487,16 +487,24 @@ func (r *runner) node(st Step) (string, error) {
 		return "", fmt.Errorf("%s: %w", st.Kind, sim.ErrUnsupported)
 	}
 	n := st.Node
+	node, who := n.Node, n.Node
+	if n.OwnerOf != "" {
+		owner, err := nf.PartitionOwner(r.appOfUser(n.OwnerOf), n.OwnerOf)
+		if err != nil {
+			return "", fmt.Errorf("%s {ownerOf: %s}: %w", st.Kind, n.OwnerOf, err)
+		}
+		node, who = owner, fmt.Sprintf("%s (holding %s's partition)", owner, n.OwnerOf)
+	}
 	switch st.Kind {
 	case StepKillNode:
-		return "node " + n.Node + " is killed", nf.KillNode(n.Node)
+		return "node " + who + " is killed", nf.KillNode(node)
 	case StepRestartNode:
-		return "node " + n.Node + " restarts", nf.RestartNode(n.Node)
+		return "node " + who + " restarts", nf.RestartNode(node)
 	case StepPauseNode:
-		return fmt.Sprintf("node %s pauses for %s", n.Node, n.For), nf.PauseNode(n.Node, n.For.D())
+		return fmt.Sprintf("node %s pauses for %s", who, n.For), nf.PauseNode(node, n.For.D())
 	}
 	if n.Heal {
-		return fmt.Sprintf("node %s is back on the %s", n.Node, n.From), nf.PartitionNode(n.Node, sim.NodeLink(n.From), false)
+		return fmt.Sprintf("node %s is back on the %s", who, n.From), nf.PartitionNode(node, sim.NodeLink(n.From), false)
 	}
-	return fmt.Sprintf("node %s is cut off the %s", n.Node, n.From), nf.PartitionNode(n.Node, sim.NodeLink(n.From), true)
+	return fmt.Sprintf("node %s is cut off the %s", who, n.From), nf.PartitionNode(node, sim.NodeLink(n.From), true)
 }

@@ -10,11 +10,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pushlab/pushlab/internal/duration"
 	"github.com/pushlab/pushlab/internal/yamlfile"
 )
 
@@ -58,6 +60,9 @@ func TestParseErrorsNameFileLineColumn(t *testing.T) {
 		{"nickname not UTF-8", "  - profile: {user: bob, nickname: !!binary /w==}\n", 6, 5, "is not valid UTF-8"},
 		{"group name with a tab", "  - createGroup: {id: g, members: [alice, bob], name: \"a\\tb\"}\n", 6, 5, `name "a\tb" has a control character`},
 		{"long group name", "  - createGroup: {id: g, members: [alice, bob], name: " + strings.Repeat("x", 129) + "}\n", 6, 5, "name is 129 bytes; the limit is 128"},
+		{"node step without a node", "  - killNode: {}\n", 6, 5, "killNode needs the node (n1, n2, …) or ownerOf: a user"},
+		{"node and ownerOf", "  - killNode: {node: n1, ownerOf: carol}\n", 6, 5, "names the node and ownerOf: give one of them"},
+		{"restart the owner", "  - restartNode: {ownerOf: carol}\n", 6, 5, "restartNode {ownerOf: carol}: needs the node"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("s.yaml", []byte(header+tc.body))
@@ -112,6 +117,31 @@ func TestAckStepsReadAndWriteBack(t *testing.T) {
 	b, err := yaml.Marshal(map[string]any{"name": "x", "devices": sc.Devices, "steps": sc.Steps})
 	require.NoError(t, err)
 	require.Contains(t, string(b), "releaseAcks:\n    device: alice-phone\n    count: 2\n    reverse: true")
+	again, err := Parse("again.yaml", b)
+	require.NoError(t, err, "%s", b)
+	for i := range again.Steps {
+		again.Steps[i].Pos = Pos{}
+	}
+	require.Equal(t, want, again.Steps)
+}
+
+// The node steps read in both forms, by node or by the holder of a user's partition, and are
+// written back in the form that reads the same.
+func TestNodeStepsReadAndWriteBack(t *testing.T) {
+	sc, err := Parse("s.yaml", []byte(header+"  - killNode: n2\n  - killNode: {ownerOf: carol}\n"+
+		"  - pauseNode: {ownerOf: bob, for: 7s}\n  - partitionNode: {ownerOf: alice, from: db}\n  - restartNode: n2\n"))
+	require.NoError(t, err)
+	want := []Step{{Kind: StepKillNode, Node: &NodeStep{Node: "n2"}}, {Kind: StepKillNode, Node: &NodeStep{OwnerOf: "carol"}},
+		{Kind: StepPauseNode, Node: &NodeStep{OwnerOf: "bob", For: duration.Of(7 * time.Second)}},
+		{Kind: StepPartitionNode, Node: &NodeStep{OwnerOf: "alice", From: "db"}}, {Kind: StepRestartNode, Node: &NodeStep{Node: "n2"}}}
+	for i := range sc.Steps {
+		sc.Steps[i].Pos = Pos{}
+	}
+	require.Equal(t, want, sc.Steps)
+	b, err := yaml.Marshal(map[string]any{"name": "x", "devices": sc.Devices, "steps": sc.Steps})
+	require.NoError(t, err)
+	require.Contains(t, string(b), "- killNode: n2\n")
+	require.Contains(t, string(b), "- killNode:\n    ownerOf: carol\n")
 	again, err := Parse("again.yaml", b)
 	require.NoError(t, err, "%s", b)
 	for i := range again.Steps {

@@ -71,7 +71,8 @@ func stepSchema() *jsonschema.Schema {
 		one(string(StepFault), strip(sub.Reflect(&FaultStep{}))),
 		one(string(StepNetwork), strip(sub.Reflect(&NetworkStep{}))),
 		one(string(StepRestartRelay), &jsonschema.Schema{Type: "null"}),
-		one(string(StepKillNode), &jsonschema.Schema{Type: "string", Description: "the node, n1, n2, …"}),
+		one(string(StepKillNode), &jsonschema.Schema{OneOf: []*jsonschema.Schema{
+			{Type: "string", Description: "the node, n1, n2, …"}, strip(sub.Reflect(&NodeStep{}))}}),
 		one(string(StepRestartNode), &jsonschema.Schema{Type: "string", Description: "the node, n1, n2, …"}),
 		one(string(StepPauseNode), strip(sub.Reflect(&NodeStep{}))),
 		one(string(StepPartitionNode), strip(sub.Reflect(&NodeStep{}))),

@@ -35,8 +35,10 @@ func (s Step) MarshalYAML() (any, error) {
 		v = s.Network
 	case s.Kind == StepRestartRelay:
 		v = nil
-	case s.Kind == StepKillNode || s.Kind == StepRestartNode:
+	case (s.Kind == StepKillNode || s.Kind == StepRestartNode) && s.Node.OwnerOf == "":
 		v = s.Node.Node
+	case s.Kind == StepKillNode:
+		v = s.Node
 	case s.Kind == StepPauseNode || s.Kind == StepPartitionNode:
 		v = s.Node
 	case s.Kind == StepWait:
