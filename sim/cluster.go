@@ -58,8 +58,9 @@ type NodeFaults interface {
 	PauseNode(name string, d time.Duration) error
 	// PartitionNode cuts a node off the bus or the database (cut true), or heals the cut.
 	PartitionNode(name string, from NodeLink, cut bool) error
-	// PartitionOwner names the node that holds the partition of an app's user now; an error
-	// when no node does (its owner died and nobody has taken it over yet).
+	// PartitionOwner names the running node (alive, not paused) that holds the partition of an
+	// app's user now; an error when none does (its holder died or is paused, and nobody has
+	// taken it over yet).
 	PartitionOwner(sdkAppID uint64, user string) (string, error)
 }
 
@@ -495,16 +496,18 @@ func (w *VirtualWorld) PartitionNode(name string, from NodeLink, cut bool) error
 	return nil
 }
 
-// PartitionOwner (NodeFaults) names the node holding the user's partition by the lease table.
+// PartitionOwner (NodeFaults) names the node holding the user's partition by the lease table,
+// if it is running: a killed or paused node's lease lives on until its TTL, but it serves
+// nobody.
 func (w *VirtualWorld) PartitionOwner(sdkAppID uint64, user string) (string, error) {
 	if w.cl == nil {
 		return "", fmt.Errorf("the owner of %s's partition: the relay is one core: %w", user, ErrUnsupported)
 	}
 	p := relay.PartitionOf(sdkAppID, user, w.cl.cfg.Partitions)
-	if owner := w.cl.vc.Owner(p); owner != "" {
+	if owner := w.cl.vc.Owner(p); owner != "" && w.cl.vc.Running(owner) {
 		return owner, nil
 	}
-	return "", fmt.Errorf("%s's partition %d has no owner now", user, p)
+	return "", fmt.Errorf("%s's partition %d has no running owner now", user, p)
 }
 
 var _ NodeFaults = (*VirtualWorld)(nil)

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -73,4 +74,36 @@ func TestClusterCoresReadTheWorldsClock(t *testing.T) {
 	w.run(2 * time.Minute)
 	require.Positive(t, arrivals, "pushes reached FCM")
 	require.Empty(t, skewed, "trace entries made at another time than the world's")
+}
+
+// PartitionOwner names the running node whose lease holds the user's partition: for each of
+// forty users, the lease table's holder of relay.PartitionOf's partition. Killed, the holder is
+// named no more, though its lease lives on until the TTL; once another node takes the
+// partition over, that one is named. A world whose relay is one core has no nodes.
+func TestPartitionOwnerIsTheRunningHolderOfTheUsersPartition(t *testing.T) {
+	w, _ := testClusterWorld(t, VirtualConfig{Seed: 1})
+	w.run(10 * time.Second) // the nodes even out their shares
+	holders := map[string]bool{}
+	for i := range 40 {
+		user := fmt.Sprintf("user-%d", i)
+		got, err := w.PartitionOwner(testApp, user)
+		require.NoError(t, err, user)
+		require.Equal(t, w.Cluster().Owner(relay.PartitionOf(testApp, user, 8)), got, user)
+		holders[got] = true
+	}
+	require.Len(t, holders, 3, "forty users' partitions on every node")
+
+	victim, err := w.PartitionOwner(testApp, "carol")
+	require.NoError(t, err)
+	require.NoError(t, w.KillNode(victim))
+	_, err = w.PartitionOwner(testApp, "carol")
+	require.ErrorContains(t, err, "has no running owner now", "the killed holder's lease still lives")
+	w.run(20 * time.Second)
+	taker, err := w.PartitionOwner(testApp, "carol")
+	require.NoError(t, err)
+	require.NotEqual(t, victim, taker)
+
+	one, _ := testWorld(t, VirtualConfig{Seed: 1})
+	_, err = one.PartitionOwner(testApp, "carol")
+	require.ErrorIs(t, err, ErrUnsupported)
 }

@@ -345,17 +345,27 @@ func (w *World) PartitionNode(name string, from sim.NodeLink, cut bool) error {
 	return w.cl.partition(name, from, cut)
 }
 
-// PartitionOwner (sim.NodeFaults) names the node holding the user's partition, as the live
-// nodes tell it: the one whose view holds it under the newest lease, should two still do.
+// PartitionOwner (sim.NodeFaults) names the node holding the user's partition, as the running
+// nodes tell it (a killed or paused node's view cannot be read): see holderOf. A node that
+// does not answer is named only when no other view holds the partition.
 func (w *World) PartitionOwner(sdkAppID uint64, user string) (string, error) {
 	if w.cl == nil {
 		return "", fmt.Errorf("the owner of %s's partition: the relay is one process: %w", user, sim.ErrUnsupported)
 	}
 	views, err := w.ClusterViews()
-	if err != nil {
-		return "", fmt.Errorf("the owner of %s's partition: %w", user, err)
-	}
 	p := relay.PartitionOf(sdkAppID, user, w.cl.partitions)
+	if owner := holderOf(views, p); owner != "" {
+		return owner, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s's partition %d: no view read holds it: %w", user, p, err)
+	}
+	return "", fmt.Errorf("%s's partition %d has no running owner now", user, p)
+}
+
+// holderOf is the node whose view holds partition p under the newest lease (epochs only grow,
+// so where two views still claim it, the older claim is the one lapsing); "" when none does.
+func holderOf(views map[string]relaycluster.View, p int) string {
 	owner, epoch := "", uint64(0)
 	for node, v := range views {
 		for _, o := range v.Owned {
@@ -364,10 +374,7 @@ func (w *World) PartitionOwner(sdkAppID uint64, user string) (string, error) {
 			}
 		}
 	}
-	if owner == "" {
-		return "", fmt.Errorf("%s's partition %d has no owner now", user, p)
-	}
-	return owner, nil
+	return owner
 }
 
 // ClusterViews reads the view of the cluster (GET /admin/v1/cluster) of every node neither

@@ -286,6 +286,12 @@ func (c *Cluster) Node(name string) *cluster.Node {
 // Alive reports whether node name runs (a paused node runs).
 func (c *Cluster) Alive(name string) bool { vn := c.nodes[name]; return vn != nil && vn.alive }
 
+// Running reports whether a node is alive and not paused: one that takes input.
+func (c *Cluster) Running(name string) bool {
+	vn := c.nodes[name]
+	return vn != nil && vn.alive && !vn.paused
+}
+
 // Writes is the log of every batch written or refused, in order.
 func (c *Cluster) Writes() []Write { return c.writes }
 
