@@ -111,9 +111,11 @@ func (s *Step) UnmarshalYAML(node ast.Node) error {
 		case n.Node == "" && n.OwnerOf == "":
 			return &yaml.SyntaxError{Token: keyTok, Message: name + " needs the node (n1, n2, …) or ownerOf: a user, for the node holding that user's partition"}
 		case n.Node != "" && n.OwnerOf != "":
-			return bad("names the node and ownerOf: give one of them")
+			return &yaml.SyntaxError{Token: keyTok, Message: fmt.Sprintf("%s names the node %s and ownerOf: %s: give one of them", name, n.Node, n.OwnerOf)}
 		case s.Kind == StepRestartNode && n.OwnerOf != "":
 			return bad("needs the node: the node restartNode starts was killed, and holds no partition")
+		case n.Heal && n.OwnerOf != "":
+			return bad("heal needs the node: the cut moved the user's partition elsewhere, so its holder is no longer the node cut off")
 		case s.Kind == StepPauseNode && n.For <= 0:
 			return bad("needs for: how long the node stays paused (longer than its lease, 6s, to make it a zombie)")
 		case s.Kind != StepPauseNode && n.For != 0:
@@ -395,6 +397,15 @@ func (sc *Scenario) validate() error {
 		}
 		return nil
 	}
+	users := map[string]bool{} // whom the scenario's phones are, or become by switchUser
+	for _, d := range sc.Devices {
+		users[d.User] = true
+	}
+	for _, st := range sc.Steps {
+		if st.Kind == StepSwitchUser && st.User != "" {
+			users[st.User] = true
+		}
+	}
 	groups := map[string]bool{}
 	for i, st := range sc.Steps {
 		what := fmt.Sprintf("step %d (%s)", i+1, st.Kind)
@@ -406,6 +417,9 @@ func (sc *Scenario) validate() error {
 			if err = known(st.Pos, what, st.Device); err == nil && st.User == "" {
 				err = sc.errorAt(st.Pos, "%s: to whom? switchUser: {device: %s, user: bob}", what, st.Device)
 			}
+		case slices.Contains(NodeSteps, st.Kind) && st.Node.OwnerOf != "" && !users[st.Node.OwnerOf]:
+			err = sc.errorAt(st.Pos, "%s: ownerOf %q: no phone of the scenario is that user's: expected one of %s", what, st.Node.OwnerOf,
+				strings.Join(sortedKeys(users), ", "))
 		case st.Kind == StepKick:
 			if st.User == "" {
 				err = sc.errorAt(st.Pos, "%s: which user? kick: {user: alice}", what)

@@ -61,8 +61,10 @@ func TestParseErrorsNameFileLineColumn(t *testing.T) {
 		{"group name with a tab", "  - createGroup: {id: g, members: [alice, bob], name: \"a\\tb\"}\n", 6, 5, `name "a\tb" has a control character`},
 		{"long group name", "  - createGroup: {id: g, members: [alice, bob], name: " + strings.Repeat("x", 129) + "}\n", 6, 5, "name is 129 bytes; the limit is 128"},
 		{"node step without a node", "  - killNode: {}\n", 6, 5, "killNode needs the node (n1, n2, …) or ownerOf: a user"},
-		{"node and ownerOf", "  - killNode: {node: n1, ownerOf: carol}\n", 6, 5, "names the node and ownerOf: give one of them"},
+		{"node and ownerOf", "  - killNode: {node: n1, ownerOf: carol}\n", 6, 5, "killNode names the node n1 and ownerOf: carol: give one of them"},
 		{"restart the owner", "  - restartNode: {ownerOf: carol}\n", 6, 5, "restartNode {ownerOf: carol}: needs the node"},
+		{"heal the owner", "  - partitionNode: {ownerOf: alice, from: db, heal: true}\n", 6, 5, "heal needs the node"},
+		{"owner of nobody", "  - killNode: {ownerOf: carol}\n", 6, 5, `ownerOf "carol": no phone of the scenario is that user's: expected one of alice, bob`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("s.yaml", []byte(header+tc.body))
@@ -128,10 +130,10 @@ func TestAckStepsReadAndWriteBack(t *testing.T) {
 // The node steps read in both forms, by node or by the holder of a user's partition, and are
 // written back in the form that reads the same.
 func TestNodeStepsReadAndWriteBack(t *testing.T) {
-	sc, err := Parse("s.yaml", []byte(header+"  - killNode: n2\n  - killNode: {ownerOf: carol}\n"+
+	sc, err := Parse("s.yaml", []byte(header+"  - killNode: n2\n  - killNode: {ownerOf: alice}\n"+
 		"  - pauseNode: {ownerOf: bob, for: 7s}\n  - partitionNode: {ownerOf: alice, from: db}\n  - restartNode: n2\n"))
 	require.NoError(t, err)
-	want := []Step{{Kind: StepKillNode, Node: &NodeStep{Node: "n2"}}, {Kind: StepKillNode, Node: &NodeStep{OwnerOf: "carol"}},
+	want := []Step{{Kind: StepKillNode, Node: &NodeStep{Node: "n2"}}, {Kind: StepKillNode, Node: &NodeStep{OwnerOf: "alice"}},
 		{Kind: StepPauseNode, Node: &NodeStep{OwnerOf: "bob", For: duration.Of(7 * time.Second)}},
 		{Kind: StepPartitionNode, Node: &NodeStep{OwnerOf: "alice", From: "db"}}, {Kind: StepRestartNode, Node: &NodeStep{Node: "n2"}}}
 	for i := range sc.Steps {
@@ -141,7 +143,7 @@ func TestNodeStepsReadAndWriteBack(t *testing.T) {
 	b, err := yaml.Marshal(map[string]any{"name": "x", "devices": sc.Devices, "steps": sc.Steps})
 	require.NoError(t, err)
 	require.Contains(t, string(b), "- killNode: n2\n")
-	require.Contains(t, string(b), "- killNode:\n    ownerOf: carol\n")
+	require.Contains(t, string(b), "- killNode:\n    ownerOf: alice\n")
 	again, err := Parse("again.yaml", b)
 	require.NoError(t, err, "%s", b)
 	for i := range again.Steps {
@@ -238,6 +240,27 @@ func TestLibraryMatchesTheSchema(t *testing.T) {
 	var bad any
 	require.NoError(t, json.Unmarshal([]byte(`{"name":"x","devices":[{"id":"a","user":"u"}],"steps":[{"kil":"a"}]}`), &bad))
 	require.Error(t, schema.Validate(bad))
+
+	// The node steps, form by form: the schema takes what the parser takes, and no more.
+	for _, step := range []string{
+		`killNode: n2`, `killNode: ''`, `killNode: {node: n2}`, `killNode: {ownerOf: alice}`, `killNode: {}`,
+		`killNode: {ownerOf: ''}`, `killNode: {node: n1, ownerOf: alice}`, `killNode: {ownerOf: alice, for: 5s}`,
+		`killNode: {node: n1, from: db}`, `restartNode: n2`, `restartNode: {node: n2}`, `restartNode: {ownerOf: alice}`,
+		`pauseNode: {node: n2, for: 7s}`, `pauseNode: {ownerOf: alice, for: 7s}`, `pauseNode: {for: 7s}`, `pauseNode: {node: n2}`,
+		`pauseNode: {node: n2, for: 7s, from: db}`, `partitionNode: {node: n2, from: db}`, `partitionNode: {ownerOf: alice, from: bus}`,
+		`partitionNode: {node: n2, from: db, heal: true}`, `partitionNode: {ownerOf: alice, from: db, heal: true}`,
+		`partitionNode: {ownerOf: alice, from: db, heal: false}`, `partitionNode: {from: db}`, `partitionNode: {node: n2}`,
+		`partitionNode: {node: n2, from: nats}`, `partitionNode: {node: n2, from: db, for: 3s}`,
+	} {
+		body := "name: x\ncluster: {nodes: 3}\ndevices: [{id: a, user: alice}]\nsteps:\n  - " + step + "\n"
+		_, perr := Parse("s.yaml", []byte(body))
+		data, err := yaml.YAMLToJSON([]byte(body))
+		require.NoError(t, err)
+		var v any
+		require.NoError(t, json.Unmarshal(data, &v))
+		serr := schema.Validate(v)
+		require.Equal(t, perr == nil, serr == nil, "%s: the parser says %v, the schema %v", step, perr, serr)
+	}
 }
 
 func mustRead(t *testing.T, path string) []byte {

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 
 	"github.com/invopop/jsonschema"
 	orderedmap "github.com/pb33f/ordered-map/v2"
@@ -53,6 +54,7 @@ func stepSchema() *jsonschema.Schema {
 		props.Set(name, value)
 		return &jsonschema.Schema{Type: "object", Properties: props, Required: []string{name}, AdditionalProperties: jsonschema.FalseSchema}
 	}
+	nodeName := &jsonschema.Schema{Type: "string", MinLength: ptr(uint64(1)), Description: "the node, n1, n2, …"}
 	var alts []*jsonschema.Schema
 	deviceLong := strip(sub.Reflect(&DeviceStep{}))
 	for _, k := range DeviceSteps {
@@ -71,16 +73,47 @@ func stepSchema() *jsonschema.Schema {
 		one(string(StepFault), strip(sub.Reflect(&FaultStep{}))),
 		one(string(StepNetwork), strip(sub.Reflect(&NetworkStep{}))),
 		one(string(StepRestartRelay), &jsonschema.Schema{Type: "null"}),
-		one(string(StepKillNode), &jsonschema.Schema{OneOf: []*jsonschema.Schema{
-			{Type: "string", Description: "the node, n1, n2, …"}, strip(sub.Reflect(&NodeStep{}))}}),
-		one(string(StepRestartNode), &jsonschema.Schema{Type: "string", Description: "the node, n1, n2, …"}),
-		one(string(StepPauseNode), strip(sub.Reflect(&NodeStep{}))),
-		one(string(StepPartitionNode), strip(sub.Reflect(&NodeStep{}))),
+		one(string(StepKillNode), &jsonschema.Schema{OneOf: []*jsonschema.Schema{nodeName, nodeStepSchema(sub, "node", "ownerOf")}}),
+		one(string(StepRestartNode), &jsonschema.Schema{OneOf: []*jsonschema.Schema{nodeName, nodeStepSchema(sub, "node")}}),
+		one(string(StepPauseNode), nodeStepSchema(sub, "node", "ownerOf", "for")),
+		one(string(StepPartitionNode), nodeStepSchema(sub, "node", "ownerOf", "from", "heal")),
 		one(string(StepWait), &jsonschema.Schema{Type: "string", Pattern: `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`}),
 		one(string(StepExpect), strip(sub.Reflect(&Expect{}))),
 	)
 	return &jsonschema.Schema{OneOf: alts, Description: "a step: a map with one key, the step's name"}
 }
+
+// nodeStepSchema is a node step's long form with the fields that step takes: the node or the
+// holder of a user's partition (ownerOf), exactly one of them, and what the step needs besides
+// (pauseNode its for, partitionNode its from; heal only with the node, as the parser asks).
+func nodeStepSchema(sub *jsonschema.Reflector, fields ...string) *jsonschema.Schema {
+	all := sub.Reflect(&NodeStep{})
+	s := &jsonschema.Schema{Type: "object", Properties: jsonschema.NewProperties(), AdditionalProperties: jsonschema.FalseSchema}
+	for _, f := range fields {
+		fs, _ := all.Properties.Get(f)
+		if f == "node" || f == "ownerOf" {
+			fs.MinLength = ptr(uint64(1))
+		}
+		s.Properties.Set(f, fs)
+	}
+	if slices.Contains(fields, "ownerOf") {
+		s.OneOf = []*jsonschema.Schema{{Required: []string{"node"}}, {Required: []string{"ownerOf"}}}
+	} else {
+		s.Required = []string{"node"}
+	}
+	for _, f := range fields {
+		if f == "for" || f == "from" {
+			s.Required = append(s.Required, f)
+		}
+	}
+	if slices.Contains(fields, "heal") {
+		s.If = &jsonschema.Schema{Properties: props("heal", &jsonschema.Schema{Const: true}), Required: []string{"heal"}}
+		s.Then = &jsonschema.Schema{Required: []string{"node"}}
+	}
+	return s
+}
+
+func ptr[T any](v T) *T { return &v }
 
 func props(name string, s *jsonschema.Schema) *orderedmap.OrderedMap[string, *jsonschema.Schema] {
 	p := jsonschema.NewProperties()

@@ -35,6 +35,8 @@ func (s Step) MarshalYAML() (any, error) {
 		v = s.Network
 	case s.Kind == StepRestartRelay:
 		v = nil
+	case s.Kind == StepRestartNode && s.Node.OwnerOf != "":
+		return nil, fmt.Errorf("restartNode {ownerOf: %s} cannot be written: restartNode takes the node", s.Node.OwnerOf)
 	case (s.Kind == StepKillNode || s.Kind == StepRestartNode) && s.Node.OwnerOf == "":
 		v = s.Node.Node
 	case s.Kind == StepKillNode:
