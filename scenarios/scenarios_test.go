@@ -107,49 +107,44 @@ func TestDefaultsAreFilledIn(t *testing.T) {
 
 // The ack steps read in both forms and are written back in the form that reads the same.
 func TestAckStepsReadAndWriteBack(t *testing.T) {
-	sc, err := Parse("s.yaml", []byte(header+"  - holdAcks: alice-phone\n  - releaseAcks: alice-phone\n"+
-		"  - releaseAcks: {device: alice-phone, count: 2, reverse: true}\n"))
-	require.NoError(t, err)
-	want := []Step{{Kind: StepHoldAcks, Device: "alice-phone"}, {Kind: StepReleaseAcks, Device: "alice-phone"},
-		{Kind: StepReleaseAcks, Device: "alice-phone", Count: 2, Reverse: true}}
-	for i := range sc.Steps {
-		sc.Steps[i].Pos = Pos{}
-	}
-	require.Equal(t, want, sc.Steps)
-	b, err := yaml.Marshal(map[string]any{"name": "x", "devices": sc.Devices, "steps": sc.Steps})
-	require.NoError(t, err)
-	require.Contains(t, string(b), "releaseAcks:\n    device: alice-phone\n    count: 2\n    reverse: true")
-	again, err := Parse("again.yaml", b)
-	require.NoError(t, err, "%s", b)
-	for i := range again.Steps {
-		again.Steps[i].Pos = Pos{}
-	}
-	require.Equal(t, want, again.Steps)
+	requireReadAndWriteBack(t, "  - holdAcks: alice-phone\n  - releaseAcks: alice-phone\n"+
+		"  - releaseAcks: {device: alice-phone, count: 2, reverse: true}\n",
+		[]Step{{Kind: StepHoldAcks, Device: "alice-phone"}, {Kind: StepReleaseAcks, Device: "alice-phone"},
+			{Kind: StepReleaseAcks, Device: "alice-phone", Count: 2, Reverse: true}},
+		"releaseAcks:\n    device: alice-phone\n    count: 2\n    reverse: true")
 }
 
 // The node steps read in both forms, by node or by the holder of a user's partition, and are
 // written back in the form that reads the same.
 func TestNodeStepsReadAndWriteBack(t *testing.T) {
-	sc, err := Parse("s.yaml", []byte(header+"  - killNode: n2\n  - killNode: {ownerOf: alice}\n"+
-		"  - pauseNode: {ownerOf: bob, for: 7s}\n  - partitionNode: {ownerOf: alice, from: db}\n  - restartNode: n2\n"))
-	require.NoError(t, err)
-	want := []Step{{Kind: StepKillNode, Node: &NodeStep{Node: "n2"}}, {Kind: StepKillNode, Node: &NodeStep{OwnerOf: "alice"}},
-		{Kind: StepPauseNode, Node: &NodeStep{OwnerOf: "bob", For: duration.Of(7 * time.Second)}},
-		{Kind: StepPartitionNode, Node: &NodeStep{OwnerOf: "alice", From: "db"}}, {Kind: StepRestartNode, Node: &NodeStep{Node: "n2"}}}
-	for i := range sc.Steps {
-		sc.Steps[i].Pos = Pos{}
+	requireReadAndWriteBack(t, "  - killNode: n2\n  - killNode: {ownerOf: alice}\n"+
+		"  - pauseNode: {ownerOf: bob, for: 7s}\n  - partitionNode: {ownerOf: alice, from: db}\n  - restartNode: n2\n",
+		[]Step{{Kind: StepKillNode, Node: &NodeStep{Node: "n2"}}, {Kind: StepKillNode, Node: &NodeStep{OwnerOf: "alice"}},
+			{Kind: StepPauseNode, Node: &NodeStep{OwnerOf: "bob", For: duration.Of(7 * time.Second)}},
+			{Kind: StepPartitionNode, Node: &NodeStep{OwnerOf: "alice", From: "db"}}, {Kind: StepRestartNode, Node: &NodeStep{Node: "n2"}}},
+		"- killNode: n2\n", "- killNode:\n    ownerOf: alice\n")
+}
+
+// requireReadAndWriteBack parses steps (after header) to want, writes them, finds each of
+// written in what it wrote, and parses that back to want.
+func requireReadAndWriteBack(t *testing.T, steps string, want []Step, written ...string) {
+	t.Helper()
+	read := func(name string, b []byte) *Scenario {
+		sc, err := Parse(name, b)
+		require.NoError(t, err, "%s", b)
+		for i := range sc.Steps {
+			sc.Steps[i].Pos = Pos{}
+		}
+		return sc
 	}
+	sc := read("s.yaml", []byte(header+steps))
 	require.Equal(t, want, sc.Steps)
 	b, err := yaml.Marshal(map[string]any{"name": "x", "devices": sc.Devices, "steps": sc.Steps})
 	require.NoError(t, err)
-	require.Contains(t, string(b), "- killNode: n2\n")
-	require.Contains(t, string(b), "- killNode:\n    ownerOf: alice\n")
-	again, err := Parse("again.yaml", b)
-	require.NoError(t, err, "%s", b)
-	for i := range again.Steps {
-		again.Steps[i].Pos = Pos{}
+	for _, w := range written {
+		require.Contains(t, string(b), w)
 	}
-	require.Equal(t, want, again.Steps)
+	require.Equal(t, want, read("again.yaml", b).Steps)
 }
 
 func run(t *testing.T, body string, seed uint64) (*Scenario, string) {
