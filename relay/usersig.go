@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pushlab/pushlab/internal/jsonappend"
 )
 
 // UserSigClaims is what a UserSig vouches for.
@@ -130,35 +132,25 @@ func VerifyUserSig(secret, sig string, sdkAppID uint64, userID string, now time.
 	return NewUserSigKey(secret).Verify(sig, sdkAppID, userID, now)
 }
 
-// appendClaims appends c as encoding/json writes it, byte for byte: by hand when the user ID
-// needs no escaping (IDs are letters, digits and a few marks), through encoding/json otherwise.
+// appendClaims appends c as encoding/json writes it, byte for byte: by hand, the user ID quoted
+// by jsonappend; through encoding/json when the ID is not valid UTF-8, which it repairs.
 func appendClaims(dst []byte, c UserSigClaims) []byte {
-	if !plainJSONString(c.UserID) {
-		b, _ := json.Marshal(c) // plain fields: cannot fail
-		return append(dst, b...)
-	}
+	start := len(dst)
 	dst = append(dst, `{"sdkAppId":`...)
 	dst = strconv.AppendUint(dst, c.SDKAppID, 10)
-	dst = append(dst, `,"userId":"`...)
-	dst = append(dst, c.UserID...)
-	dst = append(dst, `","expire":`...)
+	dst = append(dst, `,"userId":`...)
+	dst, ok := jsonappend.String(dst, c.UserID)
+	if !ok {
+		b, _ := json.Marshal(c) // plain fields: cannot fail
+		return append(dst[:start], b...)
+	}
+	dst = append(dst, `,"expire":`...)
 	dst = strconv.AppendInt(dst, c.Expire, 10)
 	return append(dst, '}')
 }
 
-// plainJSONString reports whether encoding/json writes s as it is between its quotes: printable
-// ASCII without the quote, the backslash and the three characters it escapes for HTML.
-func plainJSONString(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch b := s[i]; {
-		case b < 0x20 || b > 0x7e, b == '"', b == '\\', b == '<', b == '>', b == '&':
-			return false
-		}
-	}
-	return true
-}
-
-// parseClaims reads the claims of a UserSig. The claims a UserSigKey made are read by hand:
+// parseClaims reads the claims of a UserSig. The claims a UserSigKey made for a user ID that
+// needs no escaping are read by hand:
 // whatever it reads is taken only if writing it back gives the same bytes, which encoding/json
 // would read the same way. Anything else goes through encoding/json, with its answers and
 // errors.
