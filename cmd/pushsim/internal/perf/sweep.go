@@ -110,18 +110,14 @@ var overloadFactors = [...]float64{1.5, 2}
 // order: 1.5×, then the base rate itself (the baseline, Sweep.Baseline), then 2×.
 var roundFactors = [...]float64{overloadFactors[0], 1, overloadFactors[1]}
 
-// OverloadRates are the offered rates of the overload runs, 1.5× and 2× the base: the sustained
+// OverloadBase is the rate the overload rounds are multiples of (roundFactors): the sustained
 // rate, or the plan's first step when no step sustained its rate (the relay is past its capacity
 // from the start; the overload is measured against that step).
-func (p SweepPlan) OverloadRates(steps []SweepStep) (base float64, rates []float64) {
-	base, ok := Sustained(steps)
-	if !ok {
-		base = p.From
+func (p SweepPlan) OverloadBase(steps []SweepStep) float64 {
+	if base, ok := Sustained(steps); ok {
+		return base
 	}
-	for _, f := range overloadFactors {
-		rates = append(rates, f*base)
-	}
-	return base, rates
+	return p.From
 }
 
 // SweepConfig sizes the offered-rate sweeps.
@@ -283,7 +279,7 @@ func RunSweeps(ctx context.Context, cfg SweepConfig) ([]Sweep, error) {
 	}
 	for k := range sweeps {
 		sweeps[k].Sustained, _ = Sustained(sweeps[k].Steps)
-		sweeps[k].Base, _ = cfg.Plan.OverloadRates(sweeps[k].Steps)
+		sweeps[k].Base = cfg.Plan.OverloadBase(sweeps[k].Steps)
 	}
 	for round := range cfg.OverloadRuns {
 		for _, f := range roundFactors {
