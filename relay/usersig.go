@@ -149,11 +149,10 @@ func appendClaims(dst []byte, c UserSigClaims) []byte {
 	return append(dst, '}')
 }
 
-// parseClaims reads the claims of a UserSig. The claims a UserSigKey made for a user ID that
-// needs no escaping are read by hand:
-// whatever it reads is taken only if writing it back gives the same bytes, which encoding/json
-// would read the same way. Anything else goes through encoding/json, with its answers and
-// errors.
+// parseClaims reads the claims of a UserSig. Claims as a UserSigKey writes them for a user ID
+// that needs no escaping are read by hand, and taken only if writing them back gives the same
+// bytes (which encoding/json reads the same way); anything else goes through encoding/json,
+// with its answers and errors.
 func parseClaims(payload []byte) (UserSigClaims, error) {
 	if c, ok := parsePlainClaims(payload); ok {
 		var buf [128]byte

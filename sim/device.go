@@ -46,8 +46,8 @@ type Device struct {
 	cfg DeviceConfig
 	env Env
 	rng *rand.Rand
-	// sigKey signs the app's UserSigs with cfg.AppSecret when the device's world shares one
-	// key among its phones; nil: each login keys its own (MakeUserSig).
+	// sigKey signs the app's UserSigs with cfg.AppSecret: the virtual world's, shared by its
+	// phones, or the device's own, made at its first login.
 	sigKey *relay.UserSigKey
 
 	installed    bool

@@ -57,13 +57,10 @@ func (d *Device) OnRelayOpen(l RelayLink) {
 }
 
 func (d *Device) sendLogin() {
-	claims := relay.UserSigClaims{SDKAppID: d.cfg.SDKAppID, UserID: d.cfg.User, Expire: d.env.Now().Add(24 * time.Hour).Unix()}
-	var sig string
-	if d.sigKey != nil {
-		sig = d.sigKey.Make(claims)
-	} else {
-		sig = relay.MakeUserSig(d.cfg.AppSecret, claims)
+	if d.sigKey == nil {
+		d.sigKey = relay.NewUserSigKey(d.cfg.AppSecret)
 	}
+	sig := d.sigKey.Make(relay.UserSigClaims{SDKAppID: d.cfg.SDKAppID, UserID: d.cfg.User, Expire: d.env.Now().Add(24 * time.Hour).Unix()})
 	d.request(relay.ClientFrame{Op: relay.OpLogin, SDKAppID: d.cfg.SDKAppID, UserID: d.cfg.User, UserSig: sig, DeviceID: d.cfg.ID, Platform: d.cfg.Platform, Locale: d.cfg.Locale})
 }
 
