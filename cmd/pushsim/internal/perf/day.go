@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pushlab/pushlab/internal/hugeheap"
 	"github.com/pushlab/pushlab/internal/proccpu"
 	"github.com/pushlab/pushlab/sim"
 )
@@ -20,17 +21,19 @@ const DayMemoryLimit = 8 << 30
 // DayInTheLifeFigures runs the simulator's day in the life over 24 virtual hours for 10,000,
 // 30,000 and 100,000 phones and reports its wall time (goals: 10,000 phones ≤ 8 s, 100,000
 // ≤ 90 s), the wall time per phone, the live heap the day leaves, the process's peak RSS during
-// the run and the machine's transparent-huge-page mode. The collector runs less often during the
-// runs (GOGC 400: a simulation is a batch job), up to a soft memory limit (DayMemoryLimit) that
-// only the biggest day reaches.
+// the run and what the heap got of transparent huge pages. The collector runs less often during
+// the runs (GOGC 400: a simulation is a batch job), up to a soft memory limit (DayMemoryLimit)
+// that only the biggest day reaches. The big days are bound by memory latency, so before the
+// runs the heap is marked for huge pages up to that limit where the machine leaves them to the
+// program (hugeheap.Reserve; GODEBUG=disablethp=1 opts out).
 func DayInTheLifeFigures() ([]Figure, error) {
 	old := debug.SetGCPercent(400)
 	defer debug.SetGCPercent(old)
 	oldLimit := debug.SetMemoryLimit(DayMemoryLimit)
 	defer debug.SetMemoryLimit(oldLimit)
+	heap := hugeheap.Reserve(DayMemoryLimit)
 	// The 10,000 phones (three runs, the median reported) and two larger days, so that
 	// a reader sees whether the cost per phone stays flat as the day grows.
-	thp := hugePageMode(os.ReadFile)
 	sizes := []struct{ Devices, Runs int }{{10_000, 3}, {30_000, 1}, {100_000, 1}}
 	var figs []Figure
 	for _, size := range sizes {
@@ -71,8 +74,8 @@ func DayInTheLifeFigures() ([]Figure, error) {
 		if peak > 0 {
 			mem += fmt.Sprintf(", peak RSS %d MB", peak>>20)
 		}
-		if thp != "" {
-			mem += ", transparent huge pages " + thp
+		if note := hugePageNote(heap, hugeheap.Backed); note != "" {
+			mem += ", " + note
 		}
 		if note := usageNote(used); note != "" {
 			mem += "; " + note
@@ -142,25 +145,16 @@ func peakRSS() uint64 {
 	return 0
 }
 
-// thpPath is where Linux tells its transparent-huge-page mode.
-const thpPath = "/sys/kernel/mm/transparent_hugepage/enabled"
-
-// hugePageMode is the machine's transparent-huge-page mode ("always", "madvise" or "never"),
-// or "" where it cannot be read. The big days are bound by memory latency, and the Go heap gets
-// huge pages only where the mode is "always", so the mode belongs beside their figures.
-func hugePageMode(read func(string) ([]byte, error)) string {
-	b, err := read(thpPath)
-	if err != nil {
+// hugePageNote says what the heap got of transparent huge pages: the machine's mode, what
+// hugeheap.Reserve did, and how much memory sat on huge pages after the run (backed, read
+// then). Empty where the machine says nothing of them.
+func hugePageNote(heap hugeheap.Result, backed func() (uint64, error)) string {
+	if heap.Mode == "" {
 		return ""
 	}
-	// The file lists the modes with the chosen one in brackets: "always [madvise] never".
-	_, rest, ok := strings.Cut(string(b), "[")
-	if !ok {
-		return ""
+	note := fmt.Sprintf("transparent huge pages %s (%s", heap.Mode, heap)
+	if b, err := backed(); err == nil {
+		note += fmt.Sprintf("; %s MB on them after the run", thousands(int(b>>20)))
 	}
-	mode, _, ok := strings.Cut(rest, "]")
-	if !ok {
-		return ""
-	}
-	return mode
+	return note + ")"
 }
