@@ -3,19 +3,20 @@
 //
 // A program whose heap is gigabytes and whose every step reads it at random, as the simulator's
 // biggest days do, spends a large part of its time on TLB misses and page faults when the heap
-// sits on 4 KiB pages. Linux backs anonymous memory with 2 MiB pages everywhere in its "always"
-// mode, and in its "madvise" mode only where a program marked the memory with
-// madvise(MADV_HUGEPAGE). The Go runtime marks none of its heap and has no setting that asks it
-// to (GODEBUG=disablethp only opts out). What the runtime does do is reuse heap it has mapped
-// before it maps more, and a mark stays on the memory until it is unmapped, which the runtime
-// never does to its heap. So Reserve has the runtime map a stretch of heap at once (one big
-// allocation, dropped at once and handed back to the kernel untouched), marks that stretch, and
-// leaves it to the runtime to fill.
+// sits on 4 KiB pages. Linux backs anonymous memory with huge pages (2 MiB on x86-64)
+// everywhere in its "always" mode, and in its "madvise" mode only where a program marked the
+// memory with madvise(MADV_HUGEPAGE). The Go runtime marks none of its heap and has no setting
+// that asks it to (GODEBUG=disablethp only opts out). What the runtime does do is reuse heap it
+// has mapped before it maps more, and a mark stays on the memory until it is unmapped, which the
+// runtime never does to its heap. So Reserve has the runtime map a stretch of heap at once (one
+// big allocation, dropped at once and handed back to the kernel), marks that stretch, and leaves
+// it to the runtime to fill.
 package hugeheap
 
 import (
 	"bufio"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ import (
 // Where Linux says what it does with huge pages.
 const (
 	modePath       = "/sys/kernel/mm/transparent_hugepage/enabled"
+	pageSizePath   = "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size"
 	overcommitPath = "/proc/sys/vm/overcommit_memory"
 	meminfoPath    = "/proc/meminfo"
 	rollupPath     = "/proc/self/smaps_rollup"
@@ -36,59 +38,90 @@ type Result struct {
 	Mode string
 	// Marked is how many bytes of heap were marked for huge pages; 0 when none were.
 	Marked uint64
-	// Why says why none were marked, when none were.
+	// Why says why none were marked, or why fewer than asked.
 	Why string
+	// start and end bound the stretch marked.
+	start, end uintptr
 }
 
 // String says what the heap got, for a figure's note.
 func (r Result) String() string {
-	if r.Marked > 0 {
+	switch {
+	case r.Marked > 0 && r.Why != "":
+		return fmt.Sprintf("%d MB of heap marked for them ahead of the runs, %s", r.Marked>>20, r.Why)
+	case r.Marked > 0:
 		return fmt.Sprintf("%d MB of heap marked for them ahead of the runs", r.Marked>>20)
 	}
 	return r.Why
 }
 
+// Release takes the mark off the stretch Reserve marked, so that what runs in the process
+// afterwards gets the pages it would have had without Reserve: memory faulted in from then on
+// gets small pages (what sits on huge pages already stays there until the runtime hands it
+// back). Nothing to do when nothing was marked.
+func (r Result) Release() error {
+	if r.Marked == 0 {
+		return nil
+	}
+	if err := unmark(r.start, r.end); err != nil {
+		return fmt.Errorf("take the huge-page mark off %d MB of heap: %w", r.Marked>>20, err)
+	}
+	return nil
+}
+
 // Reserve marks up to n bytes of this process's heap for transparent huge pages, if the machine
-// leaves that to the program (mode "madvise"), and says what it did. It is for a batch job that
-// is about to grow a heap of that size: the n bytes are mapped at once and count toward no
-// memory limit until the program's own objects fill them, but they stay mapped. Where the mode
-// is "always" there is nothing to do; where huge pages are off or cannot be had, nothing is
-// done and Result.Why says why.
+// leaves that to the program (mode "madvise"), and says what it did. It is for a batch job about
+// to grow a heap of that size, before it sets a soft memory limit: the n bytes are mapped at once
+// and stay mapped, but count toward no memory limit until the program's own objects fill them.
+// Where the mode is "always" there is nothing to do; where huge pages are off or cannot be had
+// safely, nothing is done and Result.Why says why. Call Result.Release when the job is done.
 func Reserve(n uint64) Result {
 	read := os.ReadFile
-	d := decide(machine{
+	m := machine{
 		mode:       ModeOf(read),
+		pageSize:   uint64(number(firstLine(read, pageSizePath))),
 		godebug:    os.Getenv("GODEBUG"),
 		overcommit: firstLine(read, overcommitPath),
 		memTotal:   memTotal(read),
-	}, n)
+		wordBits:   strconv.IntSize,
+	}
+	m.addressLimit, m.addressLimitKnown = addressLimit()
+	d := decide(m, n)
 	if d.mark == 0 {
 		return Result{Mode: d.mode, Why: d.why}
 	}
-	if err := markHeap(d.mark); err != nil {
-		return Result{Mode: d.mode, Why: fmt.Sprintf("marking the heap failed: %v", err)}
+	start, end, err := markHeap(d.mark, uintptr(m.pageSize))
+	if err != nil {
+		return Result{Mode: d.mode, Why: fmt.Sprintf("none: %v", err)}
 	}
-	return Result{Mode: d.mode, Marked: d.mark}
+	return Result{Mode: d.mode, Marked: uint64(end - start), Why: d.why, start: start, end: end}
 }
 
 // machine is what decide reads of the machine and the process's settings.
 type machine struct {
 	mode       string // the transparent-huge-page mode, "" if unknown
+	pageSize   uint64 // the huge page's size in bytes, 0 if unknown
 	godebug    string // the GODEBUG environment variable
 	overcommit string // vm.overcommit_memory, "" if unknown
 	memTotal   uint64 // bytes of RAM, 0 if unknown
+	wordBits   int    // the process's word size
+	// addressLimit is the lower of RLIMIT_AS and RLIMIT_DATA (math.MaxUint64: none), if known.
+	addressLimit      uint64
+	addressLimitKnown bool
 }
 
-// decision is how much heap to mark, or why none.
+// decision is how much heap to mark, or why none; why also says why less than asked.
 type decision struct {
 	mode string
 	mark uint64
 	why  string
 }
 
-// decide is how much of the n bytes asked for to mark on m. Half the machine's memory at most:
-// the stretch is mapped whole, and a kernel that overcommits heuristically refuses a mapping much
-// larger than the memory it has, which the runtime cannot survive.
+// decide is how much of the n bytes asked for to mark on m. The stretch is mapped whole, and a
+// mapping the kernel or the process's limits refuse is a fatal error in the Go runtime, not one
+// it returns, so anything that cannot be read is a reason to mark none: at most half the
+// machine's memory (a kernel that overcommits heuristically refuses a mapping much larger than
+// the memory it has) and half the process's address-space limit.
 func decide(m machine, n uint64) decision {
 	d := decision{mode: m.mode}
 	switch {
@@ -102,15 +135,30 @@ func decide(m machine, n uint64) decision {
 		d.why = fmt.Sprintf("none: unknown mode %q", m.mode)
 	case disablesTHP(m.godebug):
 		d.why = "none: GODEBUG=disablethp=1 asks for none"
+	case m.wordBits < 64:
+		d.why = "none: a 32-bit process has no room to map the heap ahead"
+	case m.pageSize == 0 || m.pageSize&(m.pageSize-1) != 0:
+		d.why = "none: the huge page's size cannot be read (" + pageSizePath + ")"
+	case m.overcommit == "":
+		d.why = "none: the kernel's overcommit setting cannot be read (" + overcommitPath + ")"
 	case m.overcommit == "2":
 		d.why = "none: the kernel does not overcommit memory (vm.overcommit_memory=2), so a heap mapped ahead would take memory the day may not use"
+	case m.memTotal == 0:
+		d.why = "none: the machine's memory cannot be read (" + meminfoPath + ")"
+	case !m.addressLimitKnown:
+		d.why = "none: the process's address-space limits cannot be read"
+	case n == 0:
+		d.why = "none asked for"
 	default:
 		d.mark = n
-		if m.memTotal > 0 {
-			d.mark = min(n, m.memTotal/2)
+		if half := m.memTotal / 2; d.mark > half {
+			d.mark, d.why = half, fmt.Sprintf("capped at half the machine's memory (%d MB)", m.memTotal>>20)
 		}
-		if d.mark == 0 {
-			d.why = "none asked for"
+		if half := m.addressLimit / 2; d.mark > half {
+			d.mark, d.why = half, fmt.Sprintf("capped at half the process's address-space limit (%d MB)", m.addressLimit>>20)
+		}
+		if d.mark < m.pageSize {
+			d.mark, d.why = 0, "none: the room left holds no huge page"
 		}
 	}
 	return d
@@ -155,6 +203,15 @@ func firstLine(read func(string) ([]byte, error), path string) string {
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	return strings.TrimSpace(line)
+}
+
+// number is s as a count of bytes, or 0 if it is none.
+func number(s string) int64 {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/2 {
+		return 0
+	}
+	return n
 }
 
 // memTotal is the machine's RAM from /proc/meminfo, or 0 if it cannot be read.

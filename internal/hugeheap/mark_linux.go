@@ -1,39 +1,137 @@
 package hugeheap
 
 import (
+	"bufio"
 	"fmt"
+	"math"
+	"os"
 	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// hugePage is the size of a transparent huge page on the machines pushlab runs on.
-const hugePage = 2 << 20
-
 // markHeap has the runtime map n bytes of heap at once, marks the whole huge pages of it with
-// MADV_HUGEPAGE and hands it back, returning the stretch marked.
-func markHeap(n uint64) error {
-	_, _, err := markedStretch(n)
-	return err
+// MADV_HUGEPAGE and hands it back to the kernel, returning the stretch marked. It checks that
+// the mark survived the hand-back: a runtime told to remap the memory it hands back
+// (GODEBUG=harddecommit=1) drops it.
+func markHeap(n uint64, pageSize uintptr) (start, end uintptr, err error) {
+	start, end, err = mapAndMark(uintptr(n), pageSize)
+	// The allocation is dead: collected and handed back to the kernel, the stretch counts toward
+	// no memory limit, and the mark stays on its mapping.
+	debug.FreeOSMemory()
+	if err != nil {
+		return 0, 0, err
+	}
+	marked, err := markedThroughout(start, end)
+	if err == nil && !marked {
+		err = fmt.Errorf("the mark on %d MB of heap did not survive the runtime handing it back (GODEBUG=harddecommit=1 remaps it)", (end-start)>>20)
+	}
+	if err != nil {
+		_ = unmark(start, end) // whatever is left of the mark: the result says none
+		return 0, 0, err
+	}
+	return start, end, nil
 }
 
-// markedStretch is markHeap, returning where the marked stretch starts and ends as well.
-func markedStretch(n uint64) (start, end uintptr, err error) {
-	// Memory fresh from the kernel is zero already, so the runtime neither clears nor touches
-	// it: the allocation maps the stretch and takes none of it.
+// mapAndMark allocates n bytes and marks their whole huge pages, returning where those start and
+// end; the allocation is dead when it returns. Memory fresh from the kernel is zero already, so
+// the runtime neither clears nor touches it: the allocation maps the stretch and takes none of it
+// (pages of it the heap had used and freed before are cleared).
+//
+//go:noinline
+func mapAndMark(n, pageSize uintptr) (start, end uintptr, err error) {
 	b := make([]byte, n)
 	at := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-	from := (at+hugePage-1)&^(hugePage-1) - at
-	to := (at+uintptr(n))&^(hugePage-1) - at
-	if from >= to {
-		return 0, 0, fmt.Errorf("%d bytes hold no whole huge page", n)
+	start = (at + pageSize - 1) &^ (pageSize - 1)
+	end = (at + n) &^ (pageSize - 1)
+	if start >= end {
+		return 0, 0, fmt.Errorf("%d bytes hold no whole huge page of %d", n, pageSize)
 	}
-	if err := unix.Madvise(b[from:to], unix.MADV_HUGEPAGE); err != nil {
-		return 0, 0, fmt.Errorf("madvise %d MB of heap: %w", (to-from)>>20, err)
+	if err := unix.Madvise(b[start-at:end-at], unix.MADV_HUGEPAGE); err != nil {
+		return 0, 0, fmt.Errorf("madvise %d MB of heap: %w", (end-start)>>20, err)
 	}
-	// b is dead from here: collected and handed back to the kernel untouched, the stretch
-	// counts toward no memory limit, and the mark stays on its mapping.
-	debug.FreeOSMemory()
-	return at + from, at + to, nil
+	return start, end, nil
+}
+
+// unmark takes the huge-page mark off [start, end).
+func unmark(start, end uintptr) error {
+	if _, _, errno := unix.Syscall(unix.SYS_MADVISE, start, end-start, unix.MADV_NOHUGEPAGE); errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// addressLimit is the lower of the process's RLIMIT_AS and RLIMIT_DATA (math.MaxUint64 when
+// neither is set), and whether they could be read.
+func addressLimit() (uint64, bool) {
+	limit := uint64(math.MaxUint64)
+	for _, which := range []int{unix.RLIMIT_AS, unix.RLIMIT_DATA} {
+		var rl unix.Rlimit
+		if err := unix.Getrlimit(which, &rl); err != nil {
+			return 0, false
+		}
+		if rl.Cur != unix.RLIM_INFINITY {
+			limit = min(limit, rl.Cur)
+		}
+	}
+	return limit, true
+}
+
+// markedThroughout reports whether every mapping overlapping [start, end) carries the huge-page
+// mark ("hg" among its VmFlags in /proc/self/smaps).
+func markedThroughout(start, end uintptr) (bool, error) {
+	found := false
+	err := eachMapping(func(from, to uintptr, flags []string) bool {
+		if to <= start || from >= end {
+			return true
+		}
+		found = true
+		if !slices.Contains(flags, "hg") {
+			found = false
+			return false
+		}
+		return true
+	})
+	return found, err
+}
+
+// eachMapping calls fn with each mapping of /proc/self/smaps and its VmFlags, until fn returns
+// false.
+func eachMapping(fn func(from, to uintptr, flags []string) bool) error {
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		return fmt.Errorf("read this process's mappings: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	var from, to uintptr
+	for sc.Scan() {
+		line := sc.Text()
+		if rest, ok := strings.CutPrefix(line, "VmFlags:"); ok {
+			if !fn(from, to, strings.Fields(rest)) {
+				return nil
+			}
+			continue
+		}
+		// A mapping's first line starts with its range, "7f1c2a000000-7f1c2c000000 rw-p ...";
+		// its other lines with a "Key:".
+		field, _, _ := strings.Cut(line, " ")
+		lo, hi, ok := strings.Cut(field, "-")
+		if !ok || strings.HasSuffix(field, ":") {
+			continue
+		}
+		a, errA := strconv.ParseUint(lo, 16, 64)
+		b, errB := strconv.ParseUint(hi, 16, 64)
+		if errA == nil && errB == nil {
+			from, to = uintptr(a), uintptr(b)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read this process's mappings: %w", err)
+	}
+	return nil
 }

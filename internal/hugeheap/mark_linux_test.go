@@ -1,33 +1,37 @@
 package hugeheap
 
 import (
-	"bufio"
 	"os"
-	"strconv"
-	"strings"
+	"runtime/metrics"
+	"slices"
 	"testing"
 	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
 
-// TestMarkedHeapIsReusedByTheRuntime: the stretch marked is the heap's, its mapping carries the
-// huge-page mark ("hg" in /proc/self/smaps) after it was handed back to the kernel, and the
-// runtime fills it with new objects rather than mapping more.
+// TestMarkedHeapIsReusedByTheRuntime: the stretch marked is heap the runtime handed back to the
+// kernel, its mapping carries the huge-page mark ("hg" in /proc/self/smaps) after the hand-back,
+// the runtime fills it with new objects without mapping more heap, and Release takes the mark
+// off.
 func TestMarkedHeapIsReusedByTheRuntime(t *testing.T) {
 	if _, err := os.Stat(modePath); err != nil {
 		t.Skipf("this kernel has no transparent huge pages (%v)", err)
 	}
-	start, end, err := markedStretch(64 << 20)
+	const size, page = 64 << 20, 2 << 20
+	start, end, err := markHeap(size, page)
 	require.NoError(t, err)
 	require.Greater(t, end, start)
-	require.Zero(t, start%hugePage)
+	require.Zero(t, start%page)
+	require.GreaterOrEqual(t, end-start, uintptr(size-2*page), "the whole huge pages of the allocation")
 
-	flags := vmFlagsAt(t, start)
-	require.Contains(t, flags, "hg", "the mapping holding the stretch is marked for huge pages")
+	require.Equal(t, []string{"hg"}, flagsOver(t, start, end, "hg", "nh"), "every mapping of the stretch is marked")
+	released := heapMetric(t, "/memory/classes/heap/released:bytes")
+	require.GreaterOrEqual(t, released, uint64(end-start), "the stretch was handed back to the kernel")
 
 	// The runtime's page allocator takes the lowest free pages first, and the stretch is free:
-	// objects land in it before the heap grows.
+	// objects land in it and the heap the runtime has mapped does not grow.
+	mapped := heapMapped(t)
 	var keep [][]byte
 	landed := false
 	for range 128 {
@@ -39,30 +43,46 @@ func TestMarkedHeapIsReusedByTheRuntime(t *testing.T) {
 		}
 	}
 	require.True(t, landed, "1 MiB objects landed in the marked stretch within 128 of them (%d kept)", len(keep))
+	require.Equal(t, mapped, heapMapped(t), "the runtime mapped no more heap to place them")
+
+	r := Result{Mode: "madvise", Marked: uint64(end - start), start: start, end: end}
+	require.NoError(t, r.Release())
+	require.Equal(t, []string{"nh"}, flagsOver(t, start, end, "hg", "nh"), "Release takes the mark off")
+	require.NoError(t, Result{Why: "none asked for"}.Release(), "nothing marked, nothing to release")
 }
 
-// vmFlagsAt is the VmFlags line of the mapping holding addr in /proc/self/smaps.
-func vmFlagsAt(t *testing.T, addr uintptr) string {
+// flagsOver is which of the flags wanted the mappings overlapping [start, end) carry, each
+// listed once, in the order wanted.
+func flagsOver(t *testing.T, start, end uintptr, wanted ...string) []string {
 	t.Helper()
-	f, err := os.Open("/proc/self/smaps")
-	require.NoError(t, err)
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	holds := false
-	for sc.Scan() {
-		line := sc.Text()
-		if fields := strings.Fields(line); len(fields) > 0 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":") {
-			lo, hi, _ := strings.Cut(fields[0], "-")
-			from, err1 := strconv.ParseUint(lo, 16, 64)
-			to, err2 := strconv.ParseUint(hi, 16, 64)
-			holds = err1 == nil && err2 == nil && uint64(addr) >= from && uint64(addr) < to
-			continue
+	var seen []string
+	require.NoError(t, eachMapping(func(from, to uintptr, flags []string) bool {
+		if to > start && from < end {
+			for _, w := range wanted {
+				if slices.Contains(flags, w) && !slices.Contains(seen, w) {
+					seen = append(seen, w)
+				}
+			}
 		}
-		if rest, ok := strings.CutPrefix(line, "VmFlags:"); ok && holds {
-			return rest
-		}
+		return true
+	}))
+	return seen
+}
+
+// heapMapped is the heap the runtime has mapped, in use or not.
+func heapMapped(t *testing.T) uint64 {
+	var sum uint64
+	for _, name := range []string{"/memory/classes/heap/free:bytes", "/memory/classes/heap/objects:bytes",
+		"/memory/classes/heap/released:bytes", "/memory/classes/heap/stacks:bytes", "/memory/classes/heap/unused:bytes"} {
+		sum += heapMetric(t, name)
 	}
-	require.NoError(t, sc.Err())
-	t.Fatalf("no mapping holds %#x", addr)
-	return ""
+	return sum
+}
+
+func heapMetric(t *testing.T, name string) uint64 {
+	t.Helper()
+	s := []metrics.Sample{{Name: name}}
+	metrics.Read(s)
+	require.Equal(t, metrics.KindUint64, s[0].Value.Kind(), name)
+	return s[0].Value.Uint64()
 }

@@ -4,5 +4,12 @@ package hugeheap
 
 import "errors"
 
-// markHeap is Linux's alone: transparent huge pages are a Linux mode.
-func markHeap(uint64) error { return errors.New("transparent huge pages are Linux's") }
+// Transparent huge pages are a Linux mode: elsewhere Reserve reads no mode and marks nothing.
+
+func markHeap(uint64, uintptr) (uintptr, uintptr, error) {
+	return 0, 0, errors.New("transparent huge pages are Linux's")
+}
+
+func unmark(uintptr, uintptr) error { return nil }
+
+func addressLimit() (uint64, bool) { return 0, false }
