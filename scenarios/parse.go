@@ -2,10 +2,12 @@ package scenarios
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -397,13 +399,23 @@ func (sc *Scenario) validate() error {
 		}
 		return nil
 	}
-	users := map[string]bool{} // whom the scenario's phones are, or become by switchUser
+	// users are whom the scenario's phones are, or become by switchUser, each with the apps
+	// of their phones.
+	users := map[string]map[uint64]bool{}
+	appOf := map[string]uint64{}
+	addUser := func(user string, app uint64) {
+		if users[user] == nil {
+			users[user] = map[uint64]bool{}
+		}
+		users[user][app] = true
+	}
 	for _, d := range sc.Devices {
-		users[d.User] = true
+		appOf[d.ID] = d.App
+		addUser(d.User, d.App)
 	}
 	for _, st := range sc.Steps {
-		if st.Kind == StepSwitchUser && st.User != "" {
-			users[st.User] = true
+		if st.Kind == StepSwitchUser && st.User != "" && devices[st.Device] {
+			addUser(st.User, appOf[st.Device])
 		}
 	}
 	groups := map[string]bool{}
@@ -417,9 +429,18 @@ func (sc *Scenario) validate() error {
 			if err = known(st.Pos, what, st.Device); err == nil && st.User == "" {
 				err = sc.errorAt(st.Pos, "%s: to whom? switchUser: {device: %s, user: bob}", what, st.Device)
 			}
-		case slices.Contains(NodeSteps, st.Kind) && st.Node.OwnerOf != "" && !users[st.Node.OwnerOf]:
+		case slices.Contains(NodeSteps, st.Kind) && st.Node.OwnerOf != "" && users[st.Node.OwnerOf] == nil:
 			err = sc.errorAt(st.Pos, "%s: ownerOf %q: no phone of the scenario is that user's: expected one of %s", what, st.Node.OwnerOf,
 				strings.Join(sortedKeys(users), ", "))
+		case slices.Contains(NodeSteps, st.Kind) && st.Node.OwnerOf != "" && len(users[st.Node.OwnerOf]) > 1:
+			// A partition is an app's user's: the same user ID in two apps is two users, whose
+			// partitions may lie on different nodes.
+			apps := make([]string, 0, len(users[st.Node.OwnerOf]))
+			for _, app := range slices.Sorted(maps.Keys(users[st.Node.OwnerOf])) {
+				apps = append(apps, strconv.FormatUint(app, 10))
+			}
+			err = sc.errorAt(st.Pos, "%s: ownerOf %q: that user has phones in apps %s, each its own user with its own partition: ownerOf names a user of one app; give the user another ID in the other apps, or name the node",
+				what, st.Node.OwnerOf, strings.Join(apps, " and "))
 		case st.Kind == StepKick:
 			if st.User == "" {
 				err = sc.errorAt(st.Pos, "%s: which user? kick: {user: alice}", what)
@@ -552,11 +573,7 @@ func (sc *Scenario) validateExpect(p Pos, what string, e *Expect, known func(Pos
 	return nil
 }
 
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+// sortedKeys is m's keys in order, for the lists an error offers.
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
 }

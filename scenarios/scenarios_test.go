@@ -77,6 +77,7 @@ func TestParseErrorsNameFileLineColumn(t *testing.T) {
 			require.True(t, strings.HasPrefix(err.Error(), "s.yaml:"))
 		})
 	}
+	const twoApps = "name: x\napps: [{sdkAppId: 5}, {sdkAppId: 6}]\ncertificates: [{id: 1, app: 5}, {id: 2, app: 6}]\n"
 	for _, tc := range []struct{ body, want string }{
 		{"devices: [{id: a, user: u}]\nsteps: [{kill: a}]\n", "needs a name"},
 		{"name: x\nsteps: [{wait: 1s}]\n", "at least one device"},
@@ -89,6 +90,12 @@ func TestParseErrorsNameFileLineColumn(t *testing.T) {
 		{"name: x\napps: [{sdkAppId: 5, pushTemplates: {'e n': {summaryBody: x}}}]\ndevices: [{id: a, user: u}]\nsteps: [{wait: 1s}]\n",
 			`pushTemplates key "e n"`},
 		{"name: x\napps: [{sdkAppId: 5, pushTemplates: {en: {body: x}}}]\ndevices: [{id: a, user: u}]\nsteps: [{wait: 1s}]\n", `unknown field "body"`},
+		// The same user ID in two apps is two users with two partitions: ownerOf cannot tell
+		// whose, whether the second phone is the user's from the start or by switchUser.
+		{twoApps + "devices: [{id: a, user: u, app: 5, certificate: 1}, {id: b, user: u, app: 6, certificate: 2}]\nsteps:\n  - killNode: {ownerOf: u}\n",
+			`s.yaml:6:5: step 1 (killNode): ownerOf "u": that user has phones in apps 5 and 6, each its own user with its own partition`},
+		{twoApps + "devices: [{id: a, user: u, app: 5, certificate: 1}, {id: b, user: v, app: 6, certificate: 2}]\nsteps:\n  - switchUser: {device: b, user: u}\n  - pauseNode: {ownerOf: u, for: 1s}\n",
+			`s.yaml:7:5: step 2 (pauseNode): ownerOf "u": that user has phones in apps 5 and 6`},
 	} {
 		_, err := Parse("s.yaml", []byte(tc.body))
 		require.ErrorContains(t, err, tc.want)
