@@ -3,6 +3,7 @@ package hugeheap
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"runtime/debug"
@@ -65,8 +66,9 @@ func unmark(start, end uintptr) error {
 	return nil
 }
 
-// addressLimit is the lower of the process's RLIMIT_AS and RLIMIT_DATA (math.MaxUint64 when
-// neither is set), and whether they could be read.
+// addressLimit is the room left under the lower of the process's RLIMIT_AS and RLIMIT_DATA,
+// past the address space it already uses (VmSize in /proc/self/status; math.MaxUint64 when
+// neither limit is set), and whether it could be read.
 func addressLimit() (uint64, bool) {
 	limit := uint64(math.MaxUint64)
 	for _, which := range []int{unix.RLIMIT_AS, unix.RLIMIT_DATA} {
@@ -78,36 +80,62 @@ func addressLimit() (uint64, bool) {
 			limit = min(limit, rl.Cur)
 		}
 	}
-	return limit, true
+	if limit == math.MaxUint64 {
+		return limit, true
+	}
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	kb, ok := kilobytesOf(string(status), "VmSize:")
+	if !ok {
+		return 0, false
+	}
+	if used := kb << 10; used < limit {
+		return limit - used, true
+	}
+	return 0, true
 }
 
-// markedThroughout reports whether every mapping overlapping [start, end) carries the huge-page
-// mark ("hg" among its VmFlags in /proc/self/smaps).
+// markedThroughout reports whether the mappings of /proc/self/smaps cover [start, end) without
+// a gap and each carries the huge-page mark ("hg" among its VmFlags).
 func markedThroughout(start, end uintptr) (bool, error) {
-	found := false
-	err := eachMapping(func(from, to uintptr, flags []string) bool {
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		return false, fmt.Errorf("read this process's mappings: %w", err)
+	}
+	defer f.Close()
+	return markedIn(f, start, end)
+}
+
+// markedIn is markedThroughout over the smaps text r.
+func markedIn(r io.Reader, start, end uintptr) (bool, error) {
+	covered, marked := start, true
+	err := eachMapping(r, func(from, to uintptr, flags []string) bool {
 		if to <= start || from >= end {
 			return true
 		}
-		found = true
-		if !slices.Contains(flags, "hg") {
-			found = false
+		if from > covered { // a hole in the stretch: not heap the runtime mapped
+			marked = false
 			return false
 		}
-		return true
+		covered = max(covered, to)
+		marked = marked && slices.Contains(flags, "hg")
+		return marked
 	})
-	return found, err
+	if err != nil {
+		return false, err
+	}
+	if covered == start {
+		return false, fmt.Errorf("no mapping with VmFlags in /proc/self/smaps holds %#x (a kernel before 3.8 lists no flags)", start)
+	}
+	return marked && covered >= end, nil
 }
 
-// eachMapping calls fn with each mapping of /proc/self/smaps and its VmFlags, until fn returns
-// false.
-func eachMapping(fn func(from, to uintptr, flags []string) bool) error {
-	f, err := os.Open("/proc/self/smaps")
-	if err != nil {
-		return fmt.Errorf("read this process's mappings: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
+// eachMapping calls fn with each mapping of the smaps text r and its VmFlags, in the order
+// listed (by address), until fn returns false.
+func eachMapping(r io.Reader, fn func(from, to uintptr, flags []string) bool) error {
+	sc := bufio.NewScanner(r)
 	var from, to uintptr
 	for sc.Scan() {
 		line := sc.Text()
@@ -126,6 +154,7 @@ func eachMapping(fn func(from, to uintptr, flags []string) bool) error {
 		}
 		a, errA := strconv.ParseUint(lo, 16, 64)
 		b, errB := strconv.ParseUint(hi, 16, 64)
+		from, to = 0, 0 // a range that cannot be read holds nothing
 		if errA == nil && errB == nil {
 			from, to = uintptr(a), uintptr(b)
 		}

@@ -4,7 +4,8 @@ package hugeheap
 
 import "errors"
 
-// Transparent huge pages are a Linux mode: elsewhere Reserve reads no mode and marks nothing.
+// Transparent huge pages are a Linux mode: elsewhere Reserve reads no mode and marks nothing,
+// and these are never reached.
 
 func markHeap(uint64, uintptr) (uintptr, uintptr, error) {
 	return 0, 0, errors.New("transparent huge pages are Linux's")
