@@ -439,8 +439,9 @@ func (sc *Scenario) validate() error {
 			for _, app := range slices.Sorted(maps.Keys(users[st.Node.OwnerOf])) {
 				apps = append(apps, strconv.FormatUint(app, 10))
 			}
-			err = sc.errorAt(st.Pos, "%s: ownerOf %q: that user has phones in apps %s, each its own user with its own partition: ownerOf names a user of one app; give the user another ID in the other apps, or name the node",
-				what, st.Node.OwnerOf, strings.Join(apps, " and "))
+			last := len(apps) - 1
+			err = sc.errorAt(st.Pos, "%s: ownerOf %q: that user has phones in apps %s and %s, each its own user with its own partition: ownerOf names a user of one app; give the user another ID in the other apps, or name the node",
+				what, st.Node.OwnerOf, strings.Join(apps[:last], ", "), apps[last])
 		case st.Kind == StepKick:
 			if st.User == "" {
 				err = sc.errorAt(st.Pos, "%s: which user? kick: {user: alice}", what)

@@ -96,6 +96,9 @@ func TestParseErrorsNameFileLineColumn(t *testing.T) {
 			`s.yaml:6:5: step 1 (killNode): ownerOf "u": that user has phones in apps 5 and 6, each its own user with its own partition`},
 		{twoApps + "devices: [{id: a, user: u, app: 5, certificate: 1}, {id: b, user: v, app: 6, certificate: 2}]\nsteps:\n  - switchUser: {device: b, user: u}\n  - pauseNode: {ownerOf: u, for: 1s}\n",
 			`s.yaml:7:5: step 2 (pauseNode): ownerOf "u": that user has phones in apps 5 and 6`},
+		{"name: x\napps: [{sdkAppId: 5}, {sdkAppId: 6}, {sdkAppId: 7}]\ncertificates: [{id: 1, app: 5}, {id: 2, app: 6}, {id: 3, app: 7}]\n" +
+			"devices: [{id: a, user: u, app: 5, certificate: 1}, {id: b, user: u, app: 6, certificate: 2}, {id: c, user: u, app: 7, certificate: 3}]\n" +
+			"steps:\n  - killNode: {ownerOf: u}\n", `ownerOf "u": that user has phones in apps 5, 6 and 7, each`},
 	} {
 		_, err := Parse("s.yaml", []byte(tc.body))
 		require.ErrorContains(t, err, tc.want)
