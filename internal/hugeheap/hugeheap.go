@@ -14,12 +14,13 @@
 package hugeheap
 
 import (
-	"bufio"
 	"fmt"
 	"math"
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/pushlab/pushlab/internal/procmem"
 )
 
 // Where Linux says what it does with huge pages.
@@ -220,32 +221,16 @@ func memTotal(read func(string) ([]byte, error)) uint64 {
 	if err != nil {
 		return 0
 	}
-	kb, _ := kilobytesOf(string(b), "MemTotal:")
-	return kb << 10
+	n, _ := procmem.Field(string(b), "MemTotal")
+	return uint64(n)
 }
 
 // Backed is how many bytes of this process's memory sit on huge pages now (AnonHugePages in
 // /proc/self/smaps_rollup).
 func Backed() (uint64, error) {
-	b, err := os.ReadFile(rollupPath)
+	n, err := procmem.FileField(rollupPath, "AnonHugePages")
 	if err != nil {
 		return 0, fmt.Errorf("read the memory on huge pages: %w", err)
 	}
-	kb, ok := kilobytesOf(string(b), "AnonHugePages:")
-	if !ok {
-		return 0, fmt.Errorf("read the memory on huge pages: no AnonHugePages line in %s", rollupPath)
-	}
-	return kb << 10, nil
-}
-
-// kilobytesOf is the value of the "<key> <n> kB" line of a /proc file.
-func kilobytesOf(text, key string) (uint64, bool) {
-	sc := bufio.NewScanner(strings.NewReader(text))
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), key); ok {
-			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb, err == nil
-		}
-	}
-	return 0, false
+	return uint64(n), nil
 }

@@ -81,17 +81,6 @@ func TestDisablethpIsTheLastSettingOfIt(t *testing.T) {
 	require.False(t, disablesTHP("xdisablethp=1"))
 }
 
-func TestKilobytesOfReadsProcLines(t *testing.T) {
-	rollup := "00400000-7ffd [rollup]\nRss:              917408 kB\nAnonHugePages:    878592 kB\n"
-	kb, ok := kilobytesOf(rollup, "AnonHugePages:")
-	require.True(t, ok)
-	require.Equal(t, uint64(878592), kb)
-	_, ok = kilobytesOf(rollup, "MemTotal:")
-	require.False(t, ok)
-	_, ok = kilobytesOf("MemTotal: lots kB\n", "MemTotal:")
-	require.False(t, ok, "not a number")
-}
-
 func TestResultSaysWhatTheHeapGot(t *testing.T) {
 	require.Equal(t, "8192 MB of heap marked for them ahead of the runs", Result{Mode: "madvise", Marked: 8 << 30}.String())
 	require.Equal(t, "3072 MB of heap marked for them ahead of the runs, capped at half the machine's memory (6144 MB)",

@@ -13,6 +13,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pushlab/pushlab/internal/procmem"
 )
 
 // markHeap has the runtime map n bytes of heap at once, marks the whole huge pages of it with
@@ -83,16 +85,12 @@ func addressLimit() (uint64, bool) {
 	if limit == math.MaxUint64 {
 		return limit, true
 	}
-	status, err := os.ReadFile("/proc/self/status")
+	used, err := procmem.Status(0, "VmSize")
 	if err != nil {
 		return 0, false
 	}
-	kb, ok := kilobytesOf(string(status), "VmSize:")
-	if !ok {
-		return 0, false
-	}
-	if used := kb << 10; used < limit {
-		return limit - used, true
+	if uint64(used) < limit {
+		return limit - uint64(used), true
 	}
 	return 0, true
 }

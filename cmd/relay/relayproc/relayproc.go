@@ -14,10 +14,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pushlab/pushlab/internal/procmem"
 )
 
 // Options describe a relay process.
@@ -182,20 +182,7 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 func (p *Process) PID() int { return p.cmd.Process.Pid }
 
 // RSS reads the relay's resident memory in bytes from /proc.
-func (p *Process) RSS() (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.PID()))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(rest)
-			kb, err := strconv.ParseInt(f[0], 10, 64)
-			return kb * 1024, err
-		}
-	}
-	return 0, errors.New("VmRSS not found")
-}
+func (p *Process) RSS() (int64, error) { return procmem.Status(p.PID(), "VmRSS") }
 
 // Kill stops the relay with SIGKILL, as a crash would, and waits for it to be gone. It does
 // nothing to a relay already gone, so it may be called again.

@@ -23,6 +23,7 @@ import (
 	"github.com/pushlab/pushlab/fakefcm"
 	"github.com/pushlab/pushlab/fakefcm/control"
 	"github.com/pushlab/pushlab/internal/duration"
+	"github.com/pushlab/pushlab/internal/procmem"
 	"github.com/pushlab/pushlab/internal/relaycluster"
 	"github.com/pushlab/pushlab/internal/secret"
 	"github.com/pushlab/pushlab/relay"
@@ -149,32 +150,13 @@ func (s *servers) rssAt(ctx context.Context, at time.Time) <-chan int64 {
 func (s *servers) peakRSS() (int64, bool) {
 	var sum int64
 	for _, p := range s.procs {
-		b, err := procStatusBytes(p.PID(), "VmHWM")
+		b, err := procmem.Status(p.PID(), "VmHWM")
 		if err != nil {
 			return 0, false
 		}
 		sum += b
 	}
 	return sum, len(s.procs) > 0
-}
-
-// procStatusBytes reads a memory field ("VmHWM", in kB) of process pid's /proc status, in bytes.
-func procStatusBytes(pid int, field string) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			f := strings.Fields(rest)
-			if len(f) == 0 {
-				break
-			}
-			kb, err := strconv.ParseInt(f[0], 10, 64)
-			return kb * 1024, err
-		}
-	}
-	return 0, fmt.Errorf("process %d: %s not in its status", pid, field)
 }
 
 // perConnection is the relays' memory per connection of the phones past the warm-up: their RSS

@@ -1,7 +1,6 @@
 package perf
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"runtime/debug"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/pushlab/pushlab/internal/hugeheap"
 	"github.com/pushlab/pushlab/internal/proccpu"
+	"github.com/pushlab/pushlab/internal/procmem"
 	"github.com/pushlab/pushlab/sim"
 )
 
@@ -135,22 +135,11 @@ func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) 
 
 // peakRSS is the process's peak RSS since the last reset (Linux's VmHWM), or 0 if unknown.
 func peakRSS() uint64 {
-	f, err := os.Open("/proc/self/status")
+	n, err := procmem.Status(0, "VmHWM")
 	if err != nil {
 		return 0
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				return 0
-			}
-			return kb << 10
-		}
-	}
-	return 0
+	return uint64(n)
 }
 
 // hugePageNote says what the heap got of transparent huge pages: the machine's mode, what
