@@ -73,17 +73,14 @@ func stepText(res reports.Scenario, kind string) string {
 	return ""
 }
 
-// appOfUser answers the app of the user's phones: one that is the user's, else one a later
-// switchUser step gives them, and only then the scenario's first app.
+// appOfUser answers the app of the user's phones: one that is the user's from the start, else
+// one a later switchUser step gives them, and only then the scenario's first app.
 func TestAppOfUserIsTheAppOfTheUsersPhones(t *testing.T) {
 	sc, err := Parse("s.yaml", []byte("name: x\napps: [{sdkAppId: 5}, {sdkAppId: 6}]\ncertificates: [{id: 1, app: 5}, {id: 2, app: 6}]\n"+
 		"devices: [{id: a, user: u, app: 5, certificate: 1}, {id: b, user: v, app: 6, certificate: 2}]\n"+
 		"steps:\n  - wait: 1s\n  - switchUser: {device: b, user: w}\n"))
 	require.NoError(t, err)
-	r := &runner{sc: sc, dcfg: map[string]Device{}, users: map[string][]string{}}
-	for _, d := range sc.Devices {
-		r.dcfg[d.ID], r.users[d.ID] = d, []string{d.User}
-	}
+	r := &runner{sc: sc}
 	require.Equal(t, uint64(5), r.appOfUser("u"))
 	require.Equal(t, uint64(6), r.appOfUser("v"))
 	require.Equal(t, uint64(6), r.appOfUser("w"), "b becomes w's later: w is app 6's")

@@ -399,25 +399,7 @@ func (sc *Scenario) validate() error {
 		}
 		return nil
 	}
-	// users are whom the scenario's phones are, or become by switchUser, each with the apps
-	// of their phones.
-	users := map[string]map[uint64]bool{}
-	appOf := map[string]uint64{}
-	addUser := func(user string, app uint64) {
-		if users[user] == nil {
-			users[user] = map[uint64]bool{}
-		}
-		users[user][app] = true
-	}
-	for _, d := range sc.Devices {
-		appOf[d.ID] = d.App
-		addUser(d.User, d.App)
-	}
-	for _, st := range sc.Steps {
-		if st.Kind == StepSwitchUser && st.User != "" && devices[st.Device] {
-			addUser(st.User, appOf[st.Device])
-		}
-	}
+	users := sc.usersApps()
 	groups := map[string]bool{}
 	for i, st := range sc.Steps {
 		what := fmt.Sprintf("step %d (%s)", i+1, st.Kind)
@@ -436,7 +418,7 @@ func (sc *Scenario) validate() error {
 			// A partition is an app's user's: the same user ID in two apps is two users, whose
 			// partitions may lie on different nodes.
 			apps := make([]string, 0, len(users[st.Node.OwnerOf]))
-			for _, app := range slices.Sorted(maps.Keys(users[st.Node.OwnerOf])) {
+			for _, app := range slices.Sorted(slices.Values(users[st.Node.OwnerOf])) {
 				apps = append(apps, strconv.FormatUint(app, 10))
 			}
 			last := len(apps) - 1
@@ -572,6 +554,29 @@ func (sc *Scenario) validateExpect(p Pos, what string, e *Expect, known func(Pos
 		}
 	}
 	return nil
+}
+
+// usersApps is each user the scenario's phones are or become by switchUser, with the apps of
+// those phones, each once, in the order they first appear: the devices', then the switchUser
+// steps'. A switchUser naming no device of the scenario adds nothing (validate refuses it).
+func (sc *Scenario) usersApps() map[string][]uint64 {
+	users := map[string][]uint64{}
+	add := func(user string, app uint64) {
+		if !slices.Contains(users[user], app) {
+			users[user] = append(users[user], app)
+		}
+	}
+	appOf := map[string]uint64{}
+	for _, d := range sc.Devices {
+		appOf[d.ID] = d.App
+		add(d.User, d.App)
+	}
+	for _, st := range sc.Steps {
+		if app, ok := appOf[st.Device]; ok && st.Kind == StepSwitchUser && st.User != "" {
+			add(st.User, app)
+		}
+	}
+	return users
 }
 
 // sortedKeys is m's keys in order, for the lists an error offers.

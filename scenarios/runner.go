@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -340,21 +339,12 @@ func (r *runner) pushSettings(ps *PushSettingsStep) (string, error) {
 }
 
 // appOfUser is the app of the user's phones, for the steps that name a user without an app:
-// that of a phone that is or was the user's, else of the first phone a later switchUser step
-// gives them, else the scenario's first app. (A step whose user must be one app's, ownerOf, is
-// refused at load when the user's phones are in two.)
+// the first app a phone of theirs is in (Scenario.usersApps: the devices', then those a
+// switchUser gives them), else the scenario's first app. (A step whose user must be one app's,
+// ownerOf, is refused at load when the user's phones are in two.)
 func (r *runner) appOfUser(user string) uint64 {
-	for _, d := range r.sc.Devices {
-		if slices.Contains(r.users[d.ID], user) {
-			return d.App
-		}
-	}
-	for _, st := range r.sc.Steps {
-		if st.Kind == StepSwitchUser && st.User == user {
-			if d, ok := r.dcfg[st.Device]; ok {
-				return d.App
-			}
-		}
+	if apps := r.sc.usersApps()[user]; len(apps) > 0 {
+		return apps[0]
 	}
 	return r.sc.Apps[0].SDKAppID
 }
