@@ -119,7 +119,6 @@ func RunDay(cfg DayConfig, now func() time.Time) (DayResult, error) {
 		}
 		slices.SortStableFunc(plan, func(a, b action) int { return cmp.Compare(a.at, b.at) })
 		p := &phonePlan{w: w, d: d, start: start, users: users, plan: plan, res: &res, first: true}
-		p.step = p.doNext
 		p.next()
 	}
 	w.OnTrace(func(e relay.TraceEntry) {
@@ -175,20 +174,19 @@ type phonePlan struct {
 	res   *DayResult
 	first bool
 	sent  int
-	step  func() // doNext, made once: the day schedules millions of actions
 }
 
 // next schedules the plan's first action.
 func (p *phonePlan) next() {
 	if len(p.plan) > 0 {
-		p.w.eng.At(p.start.Add(p.plan[0].at), p.step)
+		p.w.eng.push(p.start.Add(p.plan[0].at), p)
 	} else {
 		p.plan = nil
 	}
 }
 
-// doNext does the scheduled action and schedules the one after it.
-func (p *phonePlan) doNext() {
+// happen (event) does the scheduled action and schedules the one after it.
+func (p *phonePlan) happen() {
 	a := p.plan[0]
 	p.plan = p.plan[1:]
 	p.do(a)

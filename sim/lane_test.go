@@ -12,7 +12,7 @@ import (
 func TestLaneDeliversInOrderAndReusesItsArray(t *testing.T) {
 	eng := NewEngine(Epoch)
 	var got []int
-	l := lane[int]{to: func(f int) { got = append(got, f) }}
+	l := lane[int]{to: arriveFunc[int](func(f int) { got = append(got, f) })}
 	for i, d := range []time.Duration{30, 10, 20} {
 		l.send(eng, d*time.Millisecond, i)
 	}
@@ -34,12 +34,12 @@ func TestALaneThatNeverDrainsStaysSmall(t *testing.T) {
 	eng := NewEngine(Epoch)
 	var l lane[int]
 	var got []int
-	l.to = func(f int) {
+	l.to = arriveFunc[int](func(f int) {
 		got = append(got, f)
 		if f < 1000 {
 			l.send(eng, time.Millisecond, f+2) // one more on its way before the lane drains
 		}
-	}
+	})
 	l.send(eng, time.Millisecond, 0)
 	l.send(eng, time.Millisecond, 1)
 	eng.RunUntil(Epoch.Add(time.Hour))
@@ -49,3 +49,8 @@ func TestALaneThatNeverDrainsStaysSmall(t *testing.T) {
 	}
 	require.LessOrEqual(t, cap(l.q), 8, "the array holds the frames in flight, not every frame carried")
 }
+
+// arriveFunc is a function as a lane's end.
+type arriveFunc[T any] func(T)
+
+func (a arriveFunc[T]) arrive(f T) { a(f) }

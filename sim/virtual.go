@@ -533,7 +533,7 @@ func (w *VirtualWorld) Close() error { return nil }
 // After (Env) schedules fn d from now.
 func (w *VirtualWorld) After(d time.Duration, fn func()) func() {
 	t := &vtimer{fn: fn}
-	w.eng.atTimer(w.eng.Now().Add(d), t)
+	w.eng.push(w.eng.Now().Add(d), t)
 	return t.cancel
 }
 
@@ -544,7 +544,8 @@ type vtimer struct {
 	waker     *waker // the waker that owns and reuses it; nil for a timer of its own
 }
 
-func (t *vtimer) fire() {
+// happen (event) runs the timer unless it was cancelled.
+func (t *vtimer) happen() {
 	if t.waker != nil {
 		t.waker.fired(t)
 		return

@@ -32,7 +32,7 @@ type vconn struct {
 func (w *VirtualWorld) DialRelay(d *Device) RelayLink {
 	w.nextCon++
 	c := &vconn{w: w, id: w.nextCon, dev: d}
-	c.up.to, c.down.to = c.deliverUp, c.deliverDown
+	c.up.to, c.down.to = (*upEnd)(c), (*downEnd)(c)
 	if ok, reason, wait := w.links.Dial(d); !ok {
 		w.eng.After(wait, func() { d.OnRelayClosed(c, reason) })
 		return c
@@ -404,42 +404,60 @@ type lane[T any] struct {
 	q    []T
 	head int
 	last time.Time // the latest arrival scheduled
-	// to receives each frame that crossed, set once with the connection: a method value passed
-	// per frame would be a closure per frame.
-	to      func(T)
-	deliver func() // takes the oldest frame and hands it to to (built once per lane)
+	// to receives each frame that crossed, set once with the connection. It is the connection
+	// itself (upEnd, downEnd), as the lane is the event that delivers its frame: running that
+	// event reaches the lane, its frame and the connection, and no closure on the way.
+	to laneEnd[T]
 }
+
+// laneEnd receives the frames that crossed a lane.
+type laneEnd[T any] interface{ arrive(f T) }
 
 // after schedules fn one crossing (delay) from now, never before the lane's latest arrival.
 func (l *lane[T]) after(eng *Engine, delay time.Duration, fn func()) {
+	l.schedule(eng, delay, funcEvent(fn))
+}
+
+// schedule queues ev one crossing (delay) from now, never before the lane's latest arrival.
+func (l *lane[T]) schedule(eng *Engine, delay time.Duration, ev event) {
 	at := eng.Now().Add(delay)
 	if at.Before(l.last) {
 		at = l.last
 	}
 	l.last = at
-	eng.At(at, fn)
+	eng.push(at, ev)
 }
 
 // send queues f and schedules its arrival, where l.to receives it.
 func (l *lane[T]) send(eng *Engine, delay time.Duration, f T) {
 	l.q = append(l.q, f)
-	if l.deliver == nil {
-		l.deliver = func() {
-			var zero T
-			f := l.q[l.head]
-			l.q[l.head] = zero
-			l.head++
-			switch {
-			case l.head == len(l.q):
-				l.q, l.head = l.q[:0], 0
-			case l.head > len(l.q)/2:
-				// A lane that never drains moves its frames down rather than grow forever.
-				n := copy(l.q, l.q[l.head:])
-				clear(l.q[n:])
-				l.q, l.head = l.q[:n], 0
-			}
-			l.to(f)
-		}
-	}
-	l.after(eng, delay, l.deliver)
+	l.schedule(eng, delay, l)
 }
+
+// happen (event) takes the oldest frame on its way and hands it to l.to.
+func (l *lane[T]) happen() {
+	var zero T
+	f := l.q[l.head]
+	l.q[l.head] = zero
+	l.head++
+	switch {
+	case l.head == len(l.q):
+		l.q, l.head = l.q[:0], 0
+	case l.head > len(l.q)/2:
+		// A lane that never drains moves its frames down rather than grow forever.
+		n := copy(l.q, l.q[l.head:])
+		clear(l.q[n:])
+		l.q, l.head = l.q[:n], 0
+	}
+	l.to.arrive(f)
+}
+
+// upEnd and downEnd are a connection's two ends: where the frames of its up lane arrive (the
+// relay's) and of its down lane (the phone's).
+type (
+	upEnd   vconn
+	downEnd vconn
+)
+
+func (e *upEnd) arrive(f relay.ClientFrame)   { (*vconn)(e).deliverUp(f) }
+func (e *downEnd) arrive(f relay.ServerFrame) { (*vconn)(e).deliverDown(f) }

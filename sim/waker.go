@@ -29,7 +29,7 @@ func (k *waker) arm(eng *Engine, at time.Time, fire func()) {
 	}
 	t.fn, t.cancelled = fire, false
 	k.at, k.cur = at, t
-	eng.atTimer(at, t)
+	eng.push(at, t)
 }
 
 // fired runs one of the waker's events: the pending wake-up's, or one superseded.
