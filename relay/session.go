@@ -13,9 +13,9 @@ type conn struct {
 	id       ConnID
 	dev      *device // the device logged in on it; nil before login and after logout
 	lastSeen time.Time
-	frames   *ratelimit.Bucket // flood control
-	refused  int               // frames refused in a row for flooding
-	gen      uint64            // heartbeat timer generation
+	frames   ratelimit.Bucket // flood control, kept in the conn: every frame takes from it
+	refused  int              // frames refused in a row for flooding
+	gen      uint64           // heartbeat timer generation
 	closed   bool
 	// steady: the driver keeps the connection's heartbeat (SetHeard) and the core looks at its
 	// deadline again only once the driver says it stopped (HeartbeatStopped): no timer runs.
@@ -85,7 +85,7 @@ type device struct {
 // Open tells the core a transport connection opened.
 func (c *Core) Open(now time.Time, id ConnID) {
 	now = c.observe(now)
-	cn := &conn{id: id, lastSeen: now, frames: ratelimit.MustBucket(c.cfg.FrameBurst, time.Second/time.Duration(c.cfg.FramesPerSecond))}
+	cn := &conn{id: id, lastSeen: now, frames: *ratelimit.MustBucket(c.cfg.FrameBurst, time.Second/time.Duration(c.cfg.FramesPerSecond))}
 	c.conns[id] = cn
 	c.timers.Push(now.Add(c.cfg.HeartbeatDeadline.D()), timer{kind: timerHeartbeat, conn: cn, gen: cn.gen})
 }

@@ -10,7 +10,12 @@ import (
 
 // DefaultSlots is the number of sub-intervals a Window counts in when the caller has no reason
 // to choose another number.
-const DefaultSlots = 60
+const DefaultSlots = MaxSlots
+
+// MaxSlots is the most sub-intervals a Window counts in: it keeps their counts in itself, so
+// that a window and its counts lie together in memory (the relay checks a device's windows at
+// every push, and at 100,000 devices each object apart is a cache miss).
+const MaxSlots = 60
 
 // Window admits at most Limit events in any interval of length Span.
 //
@@ -22,12 +27,13 @@ const DefaultSlots = 60
 // Times passed to a Window must not go backwards; an earlier time is treated as the latest one
 // seen. The zero Window is not usable: build one with NewWindow.
 type Window struct {
-	limit  int
-	span   time.Duration
-	slot   time.Duration
-	counts []int32 // ring over slot indices [head-len+1, head]
-	head   int64   // index of the newest slot held (time / slot)
-	sum    int     // sum of counts
+	limit int
+	span  time.Duration
+	slot  time.Duration
+	ring  [MaxSlots + 1]int32 // ring[:slots+1] over slot indices [head-slots, head]
+	n     int                 // the ring's length: slots+1 (the slot of t-span overlaps the window too)
+	head  int64               // index of the newest slot held (time / slot)
+	sum   int                 // sum of counts
 }
 
 // NewWindow returns a Window that admits at most limit events in any span. slots is the number
@@ -40,15 +46,18 @@ func NewWindow(limit int, span time.Duration, slots int) (*Window, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("window limit %d: must be at least 1", limit)
 	}
+	if slots > MaxSlots {
+		return nil, fmt.Errorf("window of %d slots: at most %d", slots, MaxSlots)
+	}
 	if span <= 0 || span%time.Duration(slots) != 0 {
 		return nil, fmt.Errorf("window span %v: must be positive and divisible into %d slots", span, slots)
 	}
 	return &Window{
-		limit:  limit,
-		span:   span,
-		slot:   span / time.Duration(slots),
-		counts: make([]int32, slots+1), // the slot of t-span overlaps the window too
-		head:   -1 << 62,
+		limit: limit,
+		span:  span,
+		slot:  span / time.Duration(slots),
+		n:     slots + 1,
+		head:  -1 << 62,
 	}, nil
 }
 
@@ -74,13 +83,13 @@ func (w *Window) advance(t time.Time) {
 	if idx <= w.head {
 		return
 	}
-	n := int64(len(w.counts))
+	n := int64(w.n)
 	if idx-w.head >= n {
-		clear(w.counts)
+		clear(w.ring[:w.n])
 		w.sum = 0
 	} else {
 		for i := w.head + 1; i <= idx; i++ {
-			c := &w.counts[mod(i, n)]
+			c := &w.ring[mod(i, n)]
 			w.sum -= int(*c)
 			*c = 0
 		}
@@ -102,13 +111,13 @@ func (w *Window) CountAt(t time.Time) int {
 	if idx <= w.head {
 		return w.sum
 	}
-	n := int64(len(w.counts))
+	n := int64(w.n)
 	if idx-w.head >= n {
 		return 0
 	}
 	sum := w.sum
 	for i := w.head + 1; i <= idx; i++ {
-		sum -= int(w.counts[mod(i, n)])
+		sum -= int(w.ring[mod(i, n)])
 	}
 	return sum
 }
@@ -123,7 +132,7 @@ func (w *Window) Take(t time.Time) bool {
 	if !w.Allow(t) {
 		return false
 	}
-	w.counts[mod(w.head, int64(len(w.counts)))]++
+	w.ring[mod(w.head, int64(w.n))]++
 	w.sum++
 	return true
 }
@@ -135,10 +144,10 @@ func (w *Window) Next(t time.Time) time.Time {
 		return t
 	}
 	// Drop the oldest slots one by one until the count falls under the limit.
-	n := int64(len(w.counts))
+	n := int64(w.n)
 	sum := w.sum
 	for i := w.head - n + 1; i <= w.head; i++ {
-		sum -= int(w.counts[mod(i, n)])
+		sum -= int(w.ring[mod(i, n)])
 		if sum < w.limit {
 			// Slot i leaves the window once the newest slot is i+n.
 			return time.Unix(0, (i+n)*int64(w.slot)).UTC()
@@ -175,9 +184,9 @@ type SlotCount struct {
 // State returns what the window has counted.
 func (w *Window) State() WindowState {
 	s := WindowState{Head: w.head}
-	n := int64(len(w.counts))
+	n := int64(w.n)
 	for i := w.head - n + 1; i <= w.head; i++ {
-		if c := w.counts[mod(i, n)]; c > 0 {
+		if c := w.ring[mod(i, n)]; c > 0 {
 			s.Slots = append(s.Slots, SlotCount{Index: i, Count: c})
 		}
 	}
@@ -187,12 +196,12 @@ func (w *Window) State() WindowState {
 // Restore replaces the window's counts with a State (of a window with the same span and
 // slots); slots outside its reach are ignored.
 func (w *Window) Restore(s WindowState) {
-	clear(w.counts)
+	clear(w.ring[:w.n])
 	w.sum, w.head = 0, s.Head
-	n := int64(len(w.counts))
+	n := int64(w.n)
 	for _, sc := range s.Slots {
 		if sc.Index > s.Head-n && sc.Index <= s.Head && sc.Count > 0 {
-			w.counts[mod(sc.Index, n)] += sc.Count
+			w.ring[mod(sc.Index, n)] += sc.Count
 			w.sum += int(sc.Count)
 		}
 	}
