@@ -22,7 +22,8 @@ const MaxSlots = 60
 // It counts events in slots of Span/slots each and judges conservatively: an event at time t is
 // admitted only if fewer than Limit events fall in the slots that overlap [t-Span, t]. So the
 // bound holds exactly for every interval of length Span, at the price of refilling up to one
-// slot later than an exact sliding log would. Memory is one int32 per slot, whatever Limit is.
+// slot later than an exact sliding log would. It keeps an int32 per slot in itself (room for
+// MaxSlots, whatever slots and Limit are).
 //
 // Times passed to a Window must not go backwards; an earlier time is treated as the latest one
 // seen. The zero Window is not usable: build one with NewWindow.
