@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -114,12 +115,21 @@ func (c *Core) capsOf(d *device) *deviceCaps {
 	if a, ok := c.apps[d.key.SDKAppID]; ok {
 		caps = a.caps
 	}
-	d.caps = &deviceCaps{
-		perMinute: *ratelimit.MustWindow(caps.PerMinute, time.Minute, ratelimit.DefaultSlots),
-		perHour:   *ratelimit.MustWindow(caps.PerHour, time.Hour, ratelimit.DefaultSlots),
-		burst:     *ratelimit.MustBucket(caps.Burst, caps.Refill.D()),
+	dc := &deviceCaps{}
+	mustLimit(errors.Join(
+		dc.perMinute.Init(caps.PerMinute, time.Minute, ratelimit.DefaultSlots),
+		dc.perHour.Init(caps.PerHour, time.Hour, ratelimit.DefaultSlots),
+		dc.burst.Init(caps.Burst, caps.Refill.D())))
+	d.caps = dc
+	return dc
+}
+
+// mustLimit panics on an error building a limiter from settings that were validated when they
+// were set (Caps.Validate, Config.Validate): such an error is a bug, not bad input.
+func mustLimit(err error) {
+	if err != nil {
+		panic(fmt.Sprintf("limiter from validated settings: %v", err))
 	}
-	return d.caps
 }
 
 // next returns when the caps next allow a push (now if they do).

@@ -19,10 +19,21 @@ type Bucket struct {
 
 // NewBucket returns a full bucket of burst tokens refilling one every interval.
 func NewBucket(burst int, interval time.Duration) (*Bucket, error) {
-	if burst <= 0 || interval <= 0 {
-		return nil, fmt.Errorf("bucket burst %d, interval %v: both must be positive", burst, interval)
+	b := new(Bucket)
+	if err := b.Init(burst, interval); err != nil {
+		return nil, err
 	}
-	return &Bucket{burst: int64(burst), interval: interval}, nil
+	return b, nil
+}
+
+// Init makes b a full bucket as NewBucket describes, in place: for a bucket kept inside the
+// struct it belongs with rather than in an object of its own. On an error b is left unchanged.
+func (b *Bucket) Init(burst int, interval time.Duration) error {
+	if burst <= 0 || interval <= 0 {
+		return fmt.Errorf("bucket burst %d, interval %v: both must be positive", burst, interval)
+	}
+	*b = Bucket{burst: int64(burst), interval: interval}
+	return nil
 }
 
 // MustBucket is NewBucket for settings fixed in code; it panics on arguments NewBucket refuses.

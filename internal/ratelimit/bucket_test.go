@@ -22,6 +22,17 @@ func TestBucketBurstThenOnePerInterval(t *testing.T) {
 
 // TestPropertyBucketBound checks the token-bucket bound against a brute-force count: in any
 // interval [a, b], at most burst + floor((b-a)/interval) takes succeed.
+// TestBucketInitInPlace: a refused Init leaves the bucket as it was; an accepted one fills it.
+func TestBucketInitInPlace(t *testing.T) {
+	var b Bucket
+	require.NoError(t, b.Init(2, time.Minute))
+	require.True(t, b.Take(epoch))
+	require.ErrorContains(t, b.Init(0, time.Minute), "both must be positive")
+	require.Equal(t, 1, b.Tokens(epoch))
+	require.NoError(t, b.Init(3, time.Minute))
+	require.Equal(t, 3, b.Tokens(epoch))
+}
+
 func TestPropertyBucketBound(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		burst := rapid.IntRange(1, 5).Draw(t, "burst")

@@ -9,8 +9,8 @@ import (
 )
 
 // DefaultSlots is the number of sub-intervals a Window counts in when the caller has no reason
-// to choose another number.
-const DefaultSlots = MaxSlots
+// to choose another number. It equals MaxSlots today; a default must not exceed it.
+const DefaultSlots = 60
 
 // MaxSlots is the most sub-intervals a Window counts in: it keeps their counts in itself, so
 // that a window and its counts lie together in memory (the relay checks a device's windows at
@@ -38,28 +38,33 @@ type Window struct {
 }
 
 // NewWindow returns a Window that admits at most limit events in any span. slots is the number
-// of sub-intervals span is cut into (DefaultSlots when zero or negative); span must be a whole
-// multiple of slots nanoseconds.
+// of sub-intervals span is cut into (DefaultSlots when zero or negative, at most MaxSlots); span
+// must be a whole multiple of slots nanoseconds.
 func NewWindow(limit int, span time.Duration, slots int) (*Window, error) {
+	w := new(Window)
+	if err := w.Init(limit, span, slots); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// Init makes w an empty window as NewWindow describes, in place: for a window kept inside the
+// struct it belongs with rather than in an object of its own. On an error w is left unchanged.
+func (w *Window) Init(limit int, span time.Duration, slots int) error {
 	if slots <= 0 {
 		slots = DefaultSlots
 	}
 	if limit <= 0 {
-		return nil, fmt.Errorf("window limit %d: must be at least 1", limit)
+		return fmt.Errorf("window limit %d: must be at least 1", limit)
 	}
 	if slots > MaxSlots {
-		return nil, fmt.Errorf("window of %d slots: at most %d", slots, MaxSlots)
+		return fmt.Errorf("window of %d slots: at most %d", slots, MaxSlots)
 	}
 	if span <= 0 || span%time.Duration(slots) != 0 {
-		return nil, fmt.Errorf("window span %v: must be positive and divisible into %d slots", span, slots)
+		return fmt.Errorf("window span %v: must be positive and divisible into %d slots", span, slots)
 	}
-	return &Window{
-		limit: limit,
-		span:  span,
-		slot:  span / time.Duration(slots),
-		n:     slots + 1,
-		head:  -1 << 62,
-	}, nil
+	*w = Window{limit: limit, span: span, slot: span / time.Duration(slots), n: slots + 1, head: -1 << 62}
+	return nil
 }
 
 // MustWindow is NewWindow for limits fixed in code; it panics on arguments NewWindow refuses.

@@ -34,6 +34,16 @@ func TestNewWindowRefusesBadArguments(t *testing.T) {
 	w, err := NewWindow(5, time.Minute, MaxSlots)
 	require.NoError(t, err)
 	require.Equal(t, time.Minute, w.Span())
+
+	// Init in place: a refused one leaves the window as it was; an accepted one empties it.
+	require.True(t, w.Take(epoch))
+	require.ErrorContains(t, w.Init(0, time.Hour, 60), "at least 1")
+	require.Equal(t, time.Minute, w.Span())
+	require.Equal(t, 1, w.Count(epoch))
+	require.NoError(t, w.Init(2, time.Hour, 6))
+	require.Equal(t, time.Hour, w.Span())
+	require.Equal(t, 2, w.Limit())
+	require.Zero(t, w.Count(epoch))
 }
 
 // TestPropertyWindowBound checks the contract against a brute-force count: whatever the event
@@ -42,7 +52,7 @@ func TestNewWindowRefusesBadArguments(t *testing.T) {
 func TestPropertyWindowBound(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		limit := rapid.IntRange(1, 8).Draw(t, "limit")
-		slots := rapid.SampledFrom([]int{1, 2, 6, 60}).Draw(t, "slots")
+		slots := rapid.IntRange(1, MaxSlots).Draw(t, "slots")
 		span := time.Duration(slots) * time.Second
 		w := MustWindow(limit, span, slots)
 		now := epoch
