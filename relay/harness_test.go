@@ -206,7 +206,6 @@ type phone struct {
 	platform   string
 	lastSeq    uint64
 	token      string
-	noSync     bool
 	frameIndex int
 }
 

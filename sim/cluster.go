@@ -344,11 +344,6 @@ func (s *clusterSide) retry(call func() error) error {
 	return fmt.Errorf("the relay cluster: %w", err)
 }
 
-// admin runs fn on the core of the user's partition on its owner.
-func (s *clusterSide) admin(app uint64, user string, fn func(now time.Time, c *relay.Core) error) error {
-	return s.retry(func() error { return s.vc.Admin(s.w.eng.Now(), app, user, fn) })
-}
-
 // catalog makes a catalog change (apps, certificates, groups) on the cluster.
 func (s *clusterSide) catalog(in relay.Input) error {
 	return s.retry(func() error { return s.vc.Catalog(s.w.eng.Now(), in) })

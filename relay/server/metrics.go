@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/pushlab/pushlab/relay"
 )
@@ -42,7 +43,7 @@ func newMetrics(s *Server) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 	}
 	m.reg.MustRegister(m.connections, m.messages, m.decisions, m.fcmAnswers, m.fcmLatency, m.busy, m.storeWrite,
-		newCoreGauges(s.scrapeStats), prometheus.NewGoCollector())
+		newCoreGauges(s.scrapeStats), collectors.NewGoCollector())
 	for _, status := range []string{relay.CheckUnchecked, relay.CheckOK, relay.CheckFailed} {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "relay_certificates",
 			Help:        "Certificates by the status of their credentials' check (unchecked, ok, failed).",
