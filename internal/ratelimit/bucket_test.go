@@ -20,8 +20,6 @@ func TestBucketBurstThenOnePerInterval(t *testing.T) {
 	require.Equal(t, 20, b.Tokens(epoch.Add(24*time.Hour)))
 }
 
-// TestPropertyBucketBound checks the token-bucket bound against a brute-force count: in any
-// interval [a, b], at most burst + floor((b-a)/interval) takes succeed.
 // TestBucketInitInPlace: a refused Init leaves the bucket as it was; an accepted one fills it.
 func TestBucketInitInPlace(t *testing.T) {
 	var b Bucket
@@ -33,6 +31,8 @@ func TestBucketInitInPlace(t *testing.T) {
 	require.Equal(t, 3, b.Tokens(epoch))
 }
 
+// TestPropertyBucketBound checks the token-bucket bound against a brute-force count: in any
+// interval [a, b], at most burst + floor((b-a)/interval) takes succeed.
 func TestPropertyBucketBound(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		burst := rapid.IntRange(1, 5).Draw(t, "burst")

@@ -26,7 +26,7 @@ const MaxSlots = 60
 // MaxSlots, whatever slots and Limit are).
 //
 // Times passed to a Window must not go backwards; an earlier time is treated as the latest one
-// seen. The zero Window is not usable: build one with NewWindow.
+// seen. The zero Window is not usable: build one with NewWindow, or Init one in place.
 type Window struct {
 	limit int
 	span  time.Duration
