@@ -353,7 +353,8 @@ func (w *World) PartitionOwner(sdkAppID uint64, user string) (string, error) {
 		return "", fmt.Errorf("the owner of %s's partition: the relay is one process: %w", user, sim.ErrUnsupported)
 	}
 	views, err := w.ClusterViews()
-	p := relay.PartitionOf(sdkAppID, user, w.cl.partitions)
+	// The relay's app ID (w.app), which a cluster world, never remote, keeps unshifted.
+	p := relay.PartitionOf(w.app(sdkAppID), user, w.cl.partitions)
 	if owner := holderOf(views, p); owner != "" {
 		return owner, nil
 	}
