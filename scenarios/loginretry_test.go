@@ -80,7 +80,7 @@ func TestAppOfUserIsTheAppOfTheUsersPhones(t *testing.T) {
 		"devices: [{id: a, user: u, app: 5, certificate: 1}, {id: b, user: v, app: 6, certificate: 2}]\n"+
 		"steps:\n  - wait: 1s\n  - switchUser: {device: b, user: w}\n"))
 	require.NoError(t, err)
-	r := &runner{sc: sc}
+	r := &runner{sc: sc, usersApps: sc.usersApps()} // as the run's setup reads them
 	require.Equal(t, uint64(5), r.appOfUser("u"))
 	require.Equal(t, uint64(6), r.appOfUser("v"))
 	require.Equal(t, uint64(6), r.appOfUser("w"), "b becomes w's later: w is app 6's")

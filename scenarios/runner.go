@@ -39,6 +39,8 @@ type runner struct {
 	// users lists, per device, the users it had in turn: the one it was declared with, then
 	// each it was handed to (switchUser).
 	users map[string][]string
+	// usersApps is Scenario.usersApps, read once: the apps of each user's phones (appOfUser).
+	usersApps map[string][]uint64
 	// judged holds the push-trace entries already judged by a push or noPush expectation (or there
 	// before the run), by traceKey: against an FCM pushsim cannot watch, pushes are judged there.
 	judged map[string]bool
@@ -102,6 +104,7 @@ func (r *runner) setup() error {
 		senders[c.ID], pkgs[c.ID] = s, c.PackageName
 	}
 	r.devices, r.dcfg, r.cursor, r.users = map[string]*sim.Device{}, map[string]Device{}, map[string]int{}, map[string][]string{}
+	r.usersApps = r.sc.usersApps()
 	heartbeat := r.sc.Relay.HeartbeatInterval.D()
 	if sr, ok := r.w.(sim.SettingsReader); ok && heartbeat == 0 && !r.w.Features().RelayConfig {
 		// The relay's rules are not the world's: the phones ping as often as that relay expects.
@@ -343,7 +346,7 @@ func (r *runner) pushSettings(ps *PushSettingsStep) (string, error) {
 // switchUser gives them), else the scenario's first app. (A step whose user must be one app's,
 // ownerOf, is refused at load when the user's phones are in two.)
 func (r *runner) appOfUser(user string) uint64 {
-	if apps := r.sc.usersApps()[user]; len(apps) > 0 {
+	if apps := r.usersApps[user]; len(apps) > 0 {
 		return apps[0]
 	}
 	return r.sc.Apps[0].SDKAppID
