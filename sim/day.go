@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pushlab/pushlab/internal/secret"
+	"github.com/pushlab/pushlab/internal/timerq"
 	"github.com/pushlab/pushlab/relay"
 )
 
@@ -96,31 +97,38 @@ func RunDay(cfg DayConfig, now func() time.Time) (DayResult, error) {
 		devices[i] = w.AddDevice(DeviceConfig{ID: fmt.Sprintf("d%d", i), User: users[i], SDKAppID: app,
 			AppSecret: secretKey, CertificateID: 1, SenderID: sender, Package: "com.example.im", Installed: true})
 	}
-	// Plan each phone's day — sessions spread over the day, messages sent within them — and
-	// schedule only each phone's next action, so the event queue holds about one entry per phone.
-	// A plan holds some 70 actions a phone all day long: an action is kept to 16 bytes.
+	// Plan each phone's day — sessions spread over the day, messages sent within them — into one
+	// list of every phone's actions in time order, which the engine follows (Engine.follow): the
+	// event queue holds none of them. The list holds some 70 actions a phone all day long: a step
+	// is kept to 24 bytes.
 	slot := cfg.Duration / time.Duration(cfg.Sessions)
 	perSession := cfg.Messages / cfg.Sessions
-	var sends []action
-	for _, d := range devices {
-		plan := make([]action, 0, 3*cfg.Sessions+cfg.Messages) // an open, a background and a kill a session
+	dp := &dayPlan{start: timerq.Nanos(start), users: users, res: &res,
+		steps:  make([]step, 0, cfg.Devices*(3*cfg.Sessions+cfg.Messages)), // an open, a background and a kill a session
+		phones: make([]planPhone, cfg.Devices)}
+	for i, d := range devices {
+		dp.phones[i] = planPhone{d: d, first: true}
+		add := func(at time.Duration, kind actKind, to int32) {
+			dp.steps = append(dp.steps, step{at: at, phone: int32(i), to: to, kind: kind})
+		}
 		for s := range cfg.Sessions {
 			open := time.Duration(s)*slot + time.Duration(rng.Int64N(int64(slot/2)))
 			length := 10*time.Minute + time.Duration(rng.Int64N(int64(20*time.Minute)))
-			plan = append(plan, action{at: open, kind: actOpen})
-			sends = sends[:0]
+			add(open, actOpen, 0)
 			for range perSession + boolInt(s < cfg.Messages%cfg.Sessions) {
 				at := open + time.Minute + time.Duration(rng.Int64N(int64(length-2*time.Minute)))
-				sends = append(sends, action{at: at, kind: actSend, to: int32(rng.IntN(cfg.Devices))})
+				add(at, actSend, int32(rng.IntN(cfg.Devices)))
 			}
-			slices.SortFunc(sends, func(a, b action) int { return cmp.Compare(a.at, b.at) })
-			plan = append(plan, sends...)
-			plan = append(plan, action{at: open + length*2/3, kind: actBackground}, action{at: open + length, kind: actKill})
+			add(open+length*2/3, actBackground, 0)
+			add(open+length, actKill, 0)
 		}
-		slices.SortStableFunc(plan, func(a, b action) int { return cmp.Compare(a.at, b.at) })
-		p := &phonePlan{w: w, d: d, start: start, users: users, plan: plan, res: &res, first: true}
-		p.next()
 	}
+	// In time order, and at the same instant by phone, then kind, then recipient: an order that
+	// does not depend on the sort.
+	slices.SortFunc(dp.steps, func(a, b step) int {
+		return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.phone, b.phone), cmp.Compare(a.kind, b.kind), cmp.Compare(a.to, b.to))
+	})
+	w.eng.follow(dp)
 	w.OnTrace(func(e relay.TraceEntry) {
 		if e.Reason == relay.ReasonPushed {
 			res.Pushes++
@@ -134,6 +142,7 @@ func RunDay(cfg DayConfig, now func() time.Time) (DayResult, error) {
 	began := now()
 	w.eng.RunUntil(start.Add(cfg.Duration))
 	res.Wall = now().Sub(began)
+	w.eng.follow(nil) // what is left of the plan is not part of the world the day leaves
 	res.Events = w.eng.Events()
 	res.Virtual = cfg.Duration
 	res.logHash, _ = w.EventLog()
@@ -157,60 +166,63 @@ const (
 	actKill
 )
 
-// action is one planned step of a phone's day.
-type action struct {
-	at   time.Duration // since the day's start
-	to   int32         // a send's recipient: an index in phonePlan.users
-	kind actKind
+// step is one planned action of one phone.
+type step struct {
+	at    time.Duration // since the day's start
+	phone int32         // the phone acting: an index in dayPlan.phones
+	to    int32         // a send's recipient: an index in dayPlan.users
+	kind  actKind
 }
 
-// phonePlan walks one phone through its planned day, one scheduled action at a time.
-type phonePlan struct {
-	w     *VirtualWorld
+// dayPlan walks every phone through its planned day: the engine's plan (Engine.follow).
+type dayPlan struct {
+	start  int64       // the day's start (Unix nanoseconds), what steps' times count from
+	steps  []step      // in time order; steps[0] is the next
+	phones []planPhone // by index
+	users  []string    // every phone's user, by index: the recipients of sends
+	res    *DayResult
+}
+
+// planPhone is what the plan keeps of a phone.
+type planPhone struct {
 	d     *Device
-	start time.Time // the day's start, what actions' times count from
-	users []string  // every phone's user, shared by the plans
-	plan  []action  // plan[0] is the action scheduled, the others still to come; nil once done
-	res   *DayResult
-	first bool
+	first bool // its app has not been opened yet
 	sent  int
 }
 
-// next schedules the plan's first action.
-func (p *phonePlan) next() {
-	if len(p.plan) > 0 {
-		p.w.eng.push(p.start.Add(p.plan[0].at), p)
-	} else {
-		p.plan = nil
+// nextAt (plan) is when the next step is due.
+func (p *dayPlan) nextAt() (int64, bool) {
+	if len(p.steps) == 0 {
+		return 0, false
 	}
+	return p.start + int64(p.steps[0].at), true
 }
 
-// happen (event) does the scheduled action and schedules the one after it.
-func (p *phonePlan) happen() {
-	a := p.plan[0]
-	p.plan = p.plan[1:]
-	p.do(a)
-	p.next()
-}
-
-func (p *phonePlan) do(a action) {
+// runNext (plan) takes the next step.
+func (p *dayPlan) runNext() {
+	a := p.steps[0]
+	p.steps = p.steps[1:]
+	if len(p.steps) == 0 {
+		p.steps = nil // the spent plan's memory goes
+	}
+	ph := &p.phones[a.phone]
 	switch a.kind {
 	case actOpen:
-		if p.first {
-			p.first = false
-			p.d.Login(true)
+		if ph.first {
+			ph.first = false
+			ph.d.Login(true)
 		} else {
-			p.d.Relaunch()
+			ph.d.Relaunch()
 		}
 	case actSend:
-		p.sent++
-		if p.d.Send(relay.ClientFrame{To: p.users[a.to], Text: fmt.Sprintf("m%d", p.sent)}) {
+		ph.sent++
+		if ph.d.Send(relay.ClientFrame{To: p.users[a.to], Text: fmt.Sprintf("m%d", ph.sent)}) {
 			p.res.Sent++
 		}
 	case actBackground:
-		p.d.Background(0)
+		ph.d.Background(0)
 	case actKill:
-		p.d.Kill()
+		ph.d.Kill()
 	}
 }
 

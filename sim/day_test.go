@@ -19,10 +19,10 @@ func TestDayInTheLifeSmall(t *testing.T) {
 	require.Greater(t, res.Received, res.Pushes*9/10, "and most pushes arrive")
 }
 
-// TestDayPlanActionIsSixteenBytes: each phone's plan holds its day's actions all day long, so
-// an action stays small (a time.Time alone is 24 bytes).
-func TestDayPlanActionIsSixteenBytes(t *testing.T) {
-	require.Equal(t, uintptr(16), unsafe.Sizeof(action{}))
+// TestDayStepIsTwentyFourBytes: the day's plan holds every phone's actions all day long, so a
+// step stays small (a time.Time alone is 24 bytes).
+func TestDayStepIsTwentyFourBytes(t *testing.T) {
+	require.Equal(t, uintptr(24), unsafe.Sizeof(step{}))
 }
 
 // BenchmarkDayInTheLife is the figure: 10,000 phones over 24 virtual hours, with the live

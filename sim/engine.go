@@ -28,8 +28,26 @@ type Engine struct {
 	now    time.Time
 	nowNs  int64 // now in Unix nanoseconds, for the queue
 	q      timerq.Split[event]
+	plan   plan // nil: none
 	events uint64
 }
+
+// A plan is a run's events that are known before it starts, in time order: a day in the life's
+// planned actions of every phone. The engine takes them from the plan in turn, interleaved with
+// its queue, rather than queueing each: the plan is read front to back, where a queue entry for
+// each phone's next action would sit in a heap of one entry per phone, and reach the phone's
+// own list of actions, both far apart in memory once the run holds many phones. At the same
+// instant, queued events run before the plan's.
+type plan interface {
+	// nextAt is when the plan's next event is due (Unix nanoseconds); ok is false once it has
+	// none left.
+	nextAt() (at int64, ok bool)
+	// runNext runs the plan's next event and moves past it.
+	runNext()
+}
+
+// follow has the engine run p's events, at their times, from now on.
+func (e *Engine) follow(p plan) { e.plan = p }
 
 // An event is what the engine runs when its time comes: a function (At), or an object of the
 // simulator that carries out its own next step — a timer, a lane's next frame, a phone's next
@@ -48,7 +66,7 @@ func NewEngine(start time.Time) *Engine {
 }
 
 // nearHorizon splits the engine's near events from its far ones (timerq.Split): longer than any
-// network crossing, shorter than a phone's gap between planned actions.
+// network crossing, shorter than a phone's heartbeat.
 const nearHorizon = time.Second
 
 // Now is the virtual time.
@@ -85,8 +103,18 @@ func (e *Engine) RunUntil(t time.Time) {
 func (e *Engine) RunWhile(deadline time.Time, keep func() bool) bool {
 	due := timerq.Nanos(deadline)
 	for keep() {
-		at, ev, ok := e.q.PopDue(due)
-		if !ok {
+		limit, planned := due, false
+		if e.plan != nil {
+			if at, ok := e.plan.nextAt(); ok && at <= due {
+				limit, planned = max(at, e.nowNs), true
+			}
+		}
+		at, ev, ok := e.q.PopDue(limit)
+		switch {
+		case ok:
+		case planned:
+			at = limit
+		default:
 			if deadline.After(e.now) {
 				e.now, e.nowNs = deadline, due
 			}
@@ -96,12 +124,16 @@ func (e *Engine) RunWhile(deadline time.Time, keep func() bool) bool {
 			e.now, e.nowNs = time.Unix(0, at).UTC(), at
 		}
 		e.events++
-		ev.happen()
+		if ok {
+			ev.happen()
+		} else {
+			e.plan.runNext()
+		}
 	}
 	return false
 }
 
-// Pending reports how many events are queued.
+// Pending reports how many events are queued (a plan's not counted).
 func (e *Engine) Pending() int { return e.q.Len() }
 
 // Rand returns a random source derived from a run's seed and a component's name, so that each

@@ -62,8 +62,9 @@ func TestSplitRunsInTheOrderOfOneQueue(t *testing.T) {
 	}
 }
 
-// BenchmarkSplit runs a simulated day's mix through Split and through one Queue: one entry per
-// phone hours away, and for each planned action popped eight frames crossing the network within
+// BenchmarkSplit runs a mix of far and near items through Split and through one Queue: one entry
+// per phone hours away (each phone's next planned action, as the simulator's day queued them
+// before it followed a plan), and for each one popped eight frames crossing the network within
 // moments. The one heap's cost per event grows with the phones.
 func BenchmarkSplit(b *testing.B) {
 	for _, phones := range []int{10_000, 100_000} {
