@@ -253,7 +253,7 @@ func (c *Core) AdminSendAsync(now time.Time, sdkAppID uint64, req SendRequest) (
 	if req.From == "" {
 		req.From = "administrator"
 	}
-	id, pending, err := c.send(sdkAppID, "", req, sendOrigin{admin: true})
+	id, pending, err := c.send(sdkAppID, "", nil, req, sendOrigin{admin: true})
 	if err != nil {
 		return "", false, fmt.Errorf("%w: %s", ErrInvalid, err.desc)
 	}

@@ -252,6 +252,7 @@ func (c *Core) restore(st *State) error {
 	for _, b := range st.Bindings {
 		d := c.device(b.Key)
 		d.binding = &b
+		d.lastCert = b.CertificateID
 		c.tokens[tokenKey{b.Key.SDKAppID, b.Token}] = b.Key
 	}
 	for _, g := range st.Groups {

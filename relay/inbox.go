@@ -123,15 +123,16 @@ func (u *user) between(from, to uint64) []inboxEntry {
 // in their peers' inboxes, made once per user rather than once per message.
 func (u *user) c2cConv() string {
 	if u.conv == "" {
-		u.conv = "c2c_" + u.key.UserID
+		u.conv = c2cConvOf(nil, u.key.UserID)
 	}
 	return u.conv
 }
 
-// c2cConvOf is c2cConv of the user k, made afresh when this core does not know k.
-func (c *Core) c2cConvOf(k UserKey) string {
-	if u, ok := c.users[k]; ok {
+// c2cConvOf is c2cConv of the user userID whose record is u, made afresh when u is nil (a user
+// this core does not know).
+func c2cConvOf(u *user, userID string) string {
+	if u != nil {
 		return u.c2cConv()
 	}
-	return "c2c_" + k.UserID
+	return "c2c_" + userID
 }

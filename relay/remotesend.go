@@ -109,6 +109,9 @@ func (c *Core) startRemote(app uint64, req SendRequest, m StoredMsg, local []sen
 	c.sendToken++
 	ps := &pendingSend{app: app, req: req, msg: m, local: slices.Clone(local), origins: []sendOrigin{origin}, waiting: map[int]bool{},
 		clientFrom: UserKey{app, req.From}}
+	for i := range ps.local {
+		ps.local[i].u = nil // looked up again when the answers are in: the record may be gone by then
+	}
 	c.sends[c.sendToken] = ps
 	if req.ClientMsgID != "" {
 		c.sendsByClientID[clientSendKey{ps.clientFrom, req.ClientMsgID}] = c.sendToken
@@ -199,7 +202,7 @@ func (c *Core) RemoteMsg(now time.Time, reply uint64, m RemoteMsg) {
 	case c.apps[m.App] == nil:
 		answer.Code, answer.Desc = CodeUnknownApp, fmt.Sprintf("no app %d", m.App)
 	}
-	conv := "c2c_" + m.From // one string for every recipient's copy
+	conv := c2cConvOf(nil, m.From) // one string for every recipient's copy
 	if m.Group != "" {
 		conv = "group_" + m.Group
 	}
@@ -209,7 +212,7 @@ func (c *Core) RemoteMsg(now time.Time, reply uint64, m RemoteMsg) {
 		if answer.Code == OK && !c.cfg.Partition.Holds(k) {
 			answer.Code, answer.Desc = CodeUnavailable, fmt.Sprintf("user %q is not in partition %d", to, c.cfg.Partition.Index)
 		}
-		targets = append(targets, sendTarget{k, conv})
+		targets = append(targets, sendTarget{user: k, conv: conv})
 	}
 	if answer.Code == OK {
 		sm := StoredMsg{ID: m.ID, From: m.From, FromDevice: m.FromDevice, Group: m.Group, Text: m.Text, Time: m.Time, Nickname: m.Nickname}

@@ -305,3 +305,26 @@ func certIDs(vs []CertificateView) []int64 {
 	}
 	return slices.Sorted(slices.Values(out))
 }
+
+// TestRestartAttributesTraceEntriesToTheRestoredBinding: a device bound before a restart has its
+// trace entries after it filed under the binding's certificate, as before the restart, so that a
+// query by certificate still finds why each message was or was not pushed.
+func TestRestartAttributesTraceEntriesToTheRestoredBinding(t *testing.T) {
+	w := newWorld(t, Config{})
+	alice := w.login("alice", "alice-phone")
+	bob := w.login("bob", "bob-phone")
+	alice.kill()
+	w.restart()
+	bob.relaunch()
+	before := len(w.entries("alice-phone"))
+	bob.send("alice", "pushed")
+	r := w.do(bob.conn, ClientFrame{Op: OpSend, To: "alice", Text: "not pushed", OfflinePush: &OfflinePush{Disable: true}})
+	require.Equal(t, OK, r.Code, r.Desc)
+	after := w.entries("alice-phone")[before:]
+	var reasons []string
+	for _, e := range after {
+		reasons = append(reasons, e.Reason)
+		require.Equal(t, int64(testCert), e.CertificateID, "%s entry for seq %d", e.Reason, e.Seq)
+	}
+	require.Contains(t, reasons, ReasonPushDisabled, "a decision about a message, not only a push's outcome")
+}

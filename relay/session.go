@@ -77,8 +77,8 @@ type device struct {
 	loginSeq uint64
 	// pushes are the device's unfinished pushes, cancelled when it stops qualifying.
 	pushes []uint64
-	// lastCert is the certificate of the device's latest binding, to attribute trace entries to
-	// after the binding is gone.
+	// lastCert is the certificate of the device's latest binding, its binding's while it has
+	// one: trace entries are attributed to it, after the binding is gone too.
 	lastCert int64
 }
 

@@ -64,12 +64,11 @@ func (c *Core) traceEntry(e TraceEntry) {
 // traceMsg records a decision about one message for one device.
 func (c *Core) traceMsg(d *device, m StoredMsg, reason, detail string) {
 	e := TraceEntry{SDKAppID: d.key.SDKAppID, UserID: d.key.UserID, DeviceID: d.key.DeviceID,
-		Seq: m.Seq, MsgID: m.ID, Reason: reason, Detail: detail}
-	if d.binding != nil {
-		e.CertificateID = d.binding.CertificateID
-	} else {
-		e.CertificateID = d.lastCert // so that a query by certificate finds why it was not pushed
-	}
+		Seq: m.Seq, MsgID: m.ID, Reason: reason, Detail: detail,
+		// The binding's certificate, or the last one's once it is gone (so that a query by
+		// certificate finds why it was not pushed): read from the device, not the binding, which
+		// a message delivered online does not otherwise touch.
+		CertificateID: d.lastCert}
 	c.traceEntry(e)
 }
 
