@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"testing"
 	"time"
 	"unsafe"
@@ -19,10 +20,22 @@ func TestDayInTheLifeSmall(t *testing.T) {
 	require.Greater(t, res.Received, res.Pushes*9/10, "and most pushes arrive")
 }
 
-// TestDayStepIsTwentyFourBytes: the day's plan holds every phone's actions all day long, so a
-// step stays small (a time.Time alone is 24 bytes).
-func TestDayStepIsTwentyFourBytes(t *testing.T) {
-	require.Equal(t, uintptr(24), unsafe.Sizeof(step{}))
+// TestDayStepIsSixteenBytes: the day's plan holds every phone's actions all day long, so a step
+// stays small (a time.Time alone is 24 bytes), and gives back the phone and kind it packs.
+func TestDayStepIsSixteenBytes(t *testing.T) {
+	require.Equal(t, uintptr(16), unsafe.Sizeof(step{}))
+	s := step{who: (maxDayPhones-1)<<2 | uint32(actKill)}
+	require.Equal(t, uint32(maxDayPhones-1), s.phone())
+	require.Equal(t, actKill, s.kind())
+}
+
+// TestDayRefusesAPhoneCountItCannotPlan: a count past what a step holds, or below zero, is an
+// error naming the range, before anything is built.
+func TestDayRefusesAPhoneCountItCannotPlan(t *testing.T) {
+	for _, n := range []int{-1, maxDayPhones + 1} {
+		_, err := RunDay(DayConfig{Devices: n}, time.Now)
+		require.ErrorContains(t, err, fmt.Sprintf("a day of %d phones: give 1 to %d", n, maxDayPhones))
+	}
 }
 
 // BenchmarkDayInTheLife is the figure: 10,000 phones over 24 virtual hours, with the live

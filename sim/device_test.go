@@ -59,12 +59,24 @@ func TestObservationsCarryTheStateTheyLeave(t *testing.T) {
 }
 
 // TestARepliedRequestLeavesTheOthersPending: a reply takes its own request out, in whatever order
-// replies come, and a reply to no pending request finds none.
+// replies come, and a reply to no pending request finds none; a phone's first four requests wait
+// in its own record, without an allocation, and a fifth as well as they.
 func TestARepliedRequestLeavesTheOthersPending(t *testing.T) {
-	d := &Device{}
-	for i, op := range []string{relay.OpLogin, relay.OpSync, relay.OpSend, relay.OpSend} {
+	d := NewDevice(DeviceConfig{}, nil, nil)
+	allocs := testing.AllocsPerRun(10, func() {
+		d.pending = d.pending[:0]
+		for i := range len(d.pendingIn) {
+			d.pending = append(d.pending, pendingRequest{id: int64(i + 1)})
+		}
+	})
+	require.Zero(t, allocs)
+	require.Same(t, &d.pendingIn[0], &d.pending[0], "in the device's own array")
+	d.pending = d.pending[:0]
+
+	for i, op := range []string{relay.OpLogin, relay.OpSync, relay.OpSend, relay.OpSend, relay.OpBackground} {
 		d.pending = append(d.pending, pendingRequest{id: int64(i + 1), op: op})
 	}
+	require.Equal(t, relay.OpBackground, d.replied(5), "the fifth, past the device's own array")
 	require.Equal(t, relay.OpSync, d.replied(2))
 	require.Empty(t, d.replied(2), "already replied")
 	require.Empty(t, d.replied(9), "never asked")

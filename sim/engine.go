@@ -22,8 +22,9 @@ import (
 // Epoch is where virtual time starts: a fixed date, so that runs and reports read the same.
 var Epoch = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 
-// Engine is the virtual clock and its event queue. Events run in time order, and events due at
-// the same time in the order they were scheduled. It is not safe for concurrent use.
+// Engine is the virtual clock and its event queue, and the plan it may follow. Events run in time
+// order; events queued for the same time in the order they were scheduled, and before the plan's
+// for that time. It is not safe for concurrent use.
 type Engine struct {
 	now    time.Time
 	nowNs  int64 // now in Unix nanoseconds, for the queue
@@ -37,7 +38,8 @@ type Engine struct {
 // its queue, rather than queueing each: the plan is read front to back, where a queue entry for
 // each phone's next action would sit in a heap of one entry per phone, and reach the phone's
 // own list of actions, both far apart in memory once the run holds many phones. At the same
-// instant, queued events run before the plan's.
+// instant, queued events run before the plan's; an event of the plan whose time has passed is
+// due at the present, as one queued for a past time is.
 type plan interface {
 	// nextAt is when the plan's next event is due (Unix nanoseconds); ok is false once it has
 	// none left.
@@ -46,13 +48,14 @@ type plan interface {
 	runNext()
 }
 
-// follow has the engine run p's events, at their times, from now on.
+// follow has the engine run p's events, at their times, from now on, in place of any plan it
+// followed before; nil: follow none.
 func (e *Engine) follow(p plan) { e.plan = p }
 
 // An event is what the engine runs when its time comes: a function (At), or an object of the
-// simulator that carries out its own next step — a timer, a lane's next frame, a phone's next
-// planned action. The queue then points at the object itself: a closure would be one more
-// object for each event to reach, and at 100,000 phones one more cache miss for each.
+// simulator that carries out its own next step — a timer, a lane's next frame. The queue then
+// points at the object itself: a closure would be one more object for each event to reach, and
+// at 100,000 phones one more cache miss for each.
 type event interface{ happen() }
 
 // funcEvent is a function queued by At.
@@ -105,8 +108,10 @@ func (e *Engine) RunWhile(deadline time.Time, keep func() bool) bool {
 	for keep() {
 		limit, planned := due, false
 		if e.plan != nil {
-			if at, ok := e.plan.nextAt(); ok && at <= due {
-				limit, planned = max(at, e.nowNs), true
+			if at, ok := e.plan.nextAt(); ok {
+				if at = max(at, e.nowNs); at <= due {
+					limit, planned = at, true
+				}
 			}
 		}
 		at, ev, ok := e.q.PopDue(limit)

@@ -41,25 +41,25 @@ func TestEngineInterleavesItsPlanWithItsQueue(t *testing.T) {
 		eng.At(Epoch.Add(d), func() { ran = append(ran, fmt.Sprintf("%s@%v", name, eng.Now().Sub(Epoch))) })
 	}
 	eng.follow(&listPlan{eng: eng, ran: &ran,
-		at:   []time.Duration{time.Second, 2 * time.Second, 2 * time.Second, 5 * time.Second},
-		name: []string{"p1", "p2", "p3", "p4"}})
+		at:   []time.Duration{time.Second, 2 * time.Second, 2 * time.Second, 3 * time.Second, 5 * time.Second},
+		name: []string{"p1", "p2", "p3", "p4", "p5"}})
 	queue("q1", 0)
 	queue("q2", 2*time.Second)
 	eng.At(Epoch.Add(time.Second), func() { queue("q3", 2*time.Second) }) // queued later, still first at 2 s
 
 	eng.RunUntil(Epoch.Add(3 * time.Second))
-	require.Empty(t, cmp.Diff([]string{"q1@0s", "p1@1s", "q2@2s", "q3@2s", "p2@2s", "p3@2s"}, ran))
-	require.Equal(t, uint64(7), eng.Events(), "plan events count as events (and so does q3's scheduling)")
+	require.Empty(t, cmp.Diff([]string{"q1@0s", "p1@1s", "q2@2s", "q3@2s", "p2@2s", "p3@2s", "p4@3s"}, ran), "p4 is due at the deadline")
+	require.Equal(t, uint64(8), eng.Events(), "plan events count as events (and so does q3's scheduling)")
 	require.Equal(t, Epoch.Add(3*time.Second), eng.Now())
 
 	ran = nil
 	kept := eng.RunWhile(Epoch.Add(10*time.Second), func() bool { return len(ran) == 0 })
 	require.False(t, kept)
-	require.Equal(t, []string{"p4@5s"}, ran)
+	require.Equal(t, []string{"p5@5s"}, ran)
 	require.Equal(t, Epoch.Add(5*time.Second), eng.Now(), "the clock stops at the event that ended the run")
 
 	eng.RunUntil(Epoch.Add(time.Hour))
-	require.Equal(t, []string{"p4@5s"}, ran, "a spent plan runs nothing more")
+	require.Equal(t, []string{"p5@5s"}, ran, "a spent plan runs nothing more")
 	require.Equal(t, Epoch.Add(time.Hour), eng.Now())
 }
 
@@ -71,6 +71,8 @@ func TestEngineRunsAPlanEventDueInThePastNow(t *testing.T) {
 	var ran []string
 	eng.At(Epoch, func() { ran = append(ran, fmt.Sprintf("queued@%v", eng.Now().Sub(Epoch))) })
 	eng.follow(&listPlan{eng: eng, ran: &ran, at: []time.Duration{time.Second}, name: []string{"late"}})
+	eng.RunUntil(Epoch.Add(30 * time.Second))
+	require.Empty(t, ran, "a deadline already past runs nothing, of the queue or of the plan")
 	eng.RunUntil(Epoch.Add(2 * time.Minute))
 	require.Equal(t, []string{"queued@1m0s", "late@1m0s"}, ran)
 }

@@ -3,14 +3,14 @@ package timerq
 import "time"
 
 // Split is a queue kept in two heaps, for a run whose items are mostly due within moments while
-// many others wait far ahead: the simulator's, where frames cross the network and pushes go to
-// FCM within moments, and the phones' timers (a heartbeat, a reconnect's backoff) and a
-// scenario's next steps wait seconds to hours away. In one heap every near item sifts through the levels the far
-// ones fill, whose entries lie far apart in memory once the run holds many phones. Split keeps
-// items due within its horizon of the present in a small heap of its own that stays in the
-// cache, and the others in the far heap; it pops the earlier of the two heaps' first, and
-// numbers the items across both, so the order is exactly one Queue's: time order, and items due
-// at the same time in the order they were pushed.
+// many others wait far ahead: the simulator's, where frames cross the network and pushes go to FCM
+// within moments, and the phones' timers (a heartbeat, a reconnect's backoff) and a scenario's
+// next steps wait seconds to hours away. In one heap every near item sifts through the levels the
+// far ones fill, whose entries lie far apart in memory once the run holds many phones. Split keeps
+// items due within its horizon of the present in a small heap of its own that stays in the cache,
+// and the others in the far heap; it pops the earlier of the two heaps' first, and numbers the
+// items across both, so the order is exactly one Queue's: time order, and items due at the same
+// time in the order they were pushed.
 //
 // Its times are Unix nanoseconds (Nanos), as the simulator's engine keeps them.
 type Split[T any] struct {
