@@ -123,16 +123,11 @@ func (u *user) between(from, to uint64) []inboxEntry {
 // in their peers' inboxes, made once per user rather than once per message.
 func (u *user) c2cConv() string {
 	if u.conv == "" {
-		u.conv = c2cConvOf(nil, u.key.UserID)
+		u.conv = c2cConvID(u.key.UserID)
 	}
 	return u.conv
 }
 
-// c2cConvOf is c2cConv of the user userID whose record is u, made afresh when u is nil (a user
-// this core does not know).
-func c2cConvOf(u *user, userID string) string {
-	if u != nil {
-		return u.c2cConv()
-	}
-	return "c2c_" + userID
-}
+// c2cConvID is the conversation "c2c_<userID>" (c2cConv), made afresh: for a user whose record
+// is not at hand.
+func c2cConvID(userID string) string { return "c2c_" + userID }

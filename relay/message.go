@@ -57,9 +57,10 @@ type sendTarget struct {
 // copies stored and the sender answered, so that a send refused anywhere leaves nothing behind
 // here and its retry is a new send.
 //
-// from is the sender's record when the caller holds it (a client's send: its device's user, whose
-// ID was checked at login); nil: req.From is checked and looked up. At 100,000 phones a lookup in
-// the users map is a few cache misses a message.
+// from is the sender's record when the caller holds it — a client's send: its device's user,
+// whose ID was checked at login —, and then must be the record of {sdkAppID, req.From}; nil:
+// req.From is checked and looked up. At 100,000 phones a lookup in the users map is a few cache
+// misses a message.
 func (c *Core) send(sdkAppID uint64, fromDevice string, from *user, req SendRequest, origin sendOrigin) (id string, pending bool, _ *sendError) {
 	if len(req.Text) > MaxTextBytes {
 		return "", false, &sendError{CodeTextTooLong, fmt.Sprintf("text is %d bytes; the limit is %d", len(req.Text), MaxTextBytes)}
@@ -75,10 +76,11 @@ func (c *Core) send(sdkAppID uint64, fromDevice string, from *user, req SendRequ
 	if (req.To == "") == (req.Group == "") {
 		return "", false, &sendError{CodeBadField, `set exactly one of "to" (a user ID) or "group" (a group ID)`}
 	}
-	for i, id := range []string{req.From, req.To, req.Group} {
-		if i == 0 && from != nil {
-			continue // the sender's record: its ID was checked when it logged in
-		}
+	ids := []string{req.To, req.Group}
+	if from == nil { // else the sender's record, whose ID was checked when it logged in
+		ids = []string{req.From, req.To, req.Group}
+	}
+	for _, id := range ids {
 		if id != "" && !validID(id) {
 			return "", false, &sendError{CodeBadField, fmt.Sprintf("%q is not a valid ID: 1 to 128 letters, digits or _.@:+-", id)}
 		}
@@ -117,13 +119,17 @@ func (c *Core) send(sdkAppID uint64, fromDevice string, from *user, req SendRequ
 		}
 	} else {
 		to := UserKey{sdkAppID, req.To}
-		toU := c.users[to] // nil if unknown here, or of another partition
-		if req.To == req.From {
-			toU = from
+		toU := from
+		if req.To != req.From {
+			toU = c.users[to] // nil if this core has no record of the user
 		}
 		targets = append(targets, sendTarget{user: to, conv: from.c2cConv(), u: toU})
 		if req.To != req.From {
-			targets = append(targets, sendTarget{user: from.key, conv: c2cConvOf(toU, req.To), u: from})
+			conv := c2cConvID(req.To)
+			if toU != nil {
+				conv = toU.c2cConv() // made once per user
+			}
+			targets = append(targets, sendTarget{user: from.key, conv: conv, u: from})
 		}
 	}
 	c.msgCounter++

@@ -202,7 +202,7 @@ func (c *Core) RemoteMsg(now time.Time, reply uint64, m RemoteMsg) {
 	case c.apps[m.App] == nil:
 		answer.Code, answer.Desc = CodeUnknownApp, fmt.Sprintf("no app %d", m.App)
 	}
-	conv := c2cConvOf(nil, m.From) // one string for every recipient's copy
+	conv := c2cConvID(m.From) // one string for every recipient's copy
 	if m.Group != "" {
 		conv = "group_" + m.Group
 	}

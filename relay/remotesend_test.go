@@ -5,7 +5,10 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pushlab/pushlab/internal/secret"
 )
 
 // cluster is a partitioned relay in a test: one world per partition, sharing a store, and a
@@ -471,6 +474,30 @@ func TestAppDeletedWhileASendWaitsRefusesIt(t *testing.T) {
 	require.False(t, users, "the deleted app's user is not brought back")
 	_, replied := alice.replyTo(id)
 	require.False(t, replied, "the connection was closed with the app")
+}
+
+// TestAParkedSendFilesItsCopyInTheRecordThatIsThereAtTheAnswer: a send parked for another
+// partition finds its local recipients again when the answers are in, so that an app deleted and
+// made again meanwhile gets the sender's copy in the user's record it holds now, as the store
+// does, and not in the record the send started with.
+func TestAParkedSendFilesItsCopyInTheRecordThatIsThereAtTheAnswer(t *testing.T) {
+	c := newCluster(t, testPartitions, Config{})
+	alice := c.login("alice", "alice-phone")
+	c.login("carol", "carol-phone")
+	wa := c.of("alice")
+	require.NotEqual(t, wa, c.of("carol"), "alice and carol are on different partitions")
+
+	c.hold = true
+	alice.sendAsync(ClientFrame{To: "carol", Text: "hi"})
+	require.NoError(t, wa.core.DeleteApp(wa.now, testApp))
+	wa.settle()
+	wa.app(AppConfig{SDKAppID: testApp, SecretKey: secret.New(testSecret)})
+	c.release()
+
+	key := UserKey{testApp, "alice"}
+	stored := wa.load().Messages[key]
+	require.Len(t, stored, 1, "the answer stored the sender's copy")
+	require.Empty(t, cmp.Diff(stored, wa.inboxes()[key]), "the core's record holds what the store holds")
 }
 
 // The sender's nickname is its own partition's to know: a message to another partition carries

@@ -51,8 +51,8 @@ type device struct {
 	loggedIn bool
 	ended    string // why the login ended: ReasonLoggedOut or ReasonKicked; empty if never logged in
 	loginAt  time.Time
-	conn     *conn // nil when the device has no live connection
-	binding  *Binding
+	conn     *conn    // nil when the device has no live connection
+	binding  *Binding // nil: none; whoever sets it sets lastCert to its certificate too
 
 	background bool
 	unread     int
