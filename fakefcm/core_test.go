@@ -365,6 +365,24 @@ func TestDevicePerMinuteThrottleDelays(t *testing.T) {
 	require.Equal(t, int64(10), w.core.Stats().Throttled[ThrottledDevicePerMinute])
 }
 
+// TestDeviceThrottlesSitInTheirOwnObject: a device's throttles that are on sit in its limits
+// object itself (one object a push reaches, not four), and those turned off are nil.
+func TestDeviceThrottlesSitInTheirOwnObject(t *testing.T) {
+	w := newBench(t, Behaviour{})
+	l := w.core.deviceLimits(w.core.devices[w.device()])
+	require.Same(t, &l.minute, l.perMinute)
+	require.Same(t, &l.hour, l.perHour)
+	require.Same(t, &l.bucket, l.collapsible)
+	require.Equal(t, DefaultDevicePerMinute, l.perMinute.Limit())
+	require.Equal(t, DefaultDevicePerHour, l.perHour.Limit())
+
+	w = newBench(t, Behaviour{Throttles: Throttles{CollapsibleBurst: -1, DevicePerMinute: -1}})
+	l = w.core.deviceLimits(w.core.devices[w.device()])
+	require.Nil(t, l.perMinute)
+	require.Nil(t, l.collapsible)
+	require.Same(t, &l.hour, l.perHour)
+}
+
 func TestDevicePerHourThrottleOverVirtualHours(t *testing.T) {
 	w := newBench(t, Behaviour{Throttles: Throttles{CollapsibleBurst: -1, DevicePerMinute: -1}})
 	tok := w.device()
