@@ -24,6 +24,8 @@ func TestWindowAdmitsLimitThenRefuses(t *testing.T) {
 	require.True(t, w.Take(next))
 }
 
+// TestNewWindowRefusesBadArguments: a limit below one, a span the slots do not divide, or more
+// slots than a window holds are refused, each naming what is wrong; MaxSlots itself is taken.
 func TestNewWindowRefusesBadArguments(t *testing.T) {
 	_, err := NewWindow(0, time.Minute, 60)
 	require.ErrorContains(t, err, "at least 1")
@@ -34,8 +36,12 @@ func TestNewWindowRefusesBadArguments(t *testing.T) {
 	w, err := NewWindow(5, time.Minute, MaxSlots)
 	require.NoError(t, err)
 	require.Equal(t, time.Minute, w.Span())
+}
 
-	// Init in place: a refused one leaves the window as it was; an accepted one empties it.
+// TestWindowInitInPlace: Init on a window in use refuses bad arguments and leaves the window as
+// it was, and takes good ones by emptying it.
+func TestWindowInitInPlace(t *testing.T) {
+	w := MustWindow(5, time.Minute, MaxSlots)
 	require.True(t, w.Take(epoch))
 	require.ErrorContains(t, w.Init(0, time.Hour, 60), "at least 1")
 	require.Equal(t, time.Minute, w.Span())
