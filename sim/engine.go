@@ -95,6 +95,9 @@ func (e *Engine) push(t time.Time, ev event) {
 // After schedules fn d from now.
 func (e *Engine) After(d time.Duration, fn func()) { e.At(e.now.Add(d), fn) }
 
+// after queues ev d from now.
+func (e *Engine) after(d time.Duration, ev event) { e.push(e.now.Add(d), ev) }
+
 // RunUntil runs every event due at or before t, then sets the clock to t.
 func (e *Engine) RunUntil(t time.Time) {
 	e.RunWhile(t, func() bool { return true })

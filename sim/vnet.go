@@ -316,7 +316,7 @@ func (l *vfcm) Ack(id string) {
 	}
 	x := l.w.fcmCrossing(l)
 	x.up, x.ack = true, id
-	l.w.eng.After(l.w.links.Delay(l.dev), x.run)
+	l.w.eng.after(l.w.links.Delay(l.dev), x)
 }
 
 // Close closes the channel; FCM notices at once (the phone's FCM connection heartbeats often).
@@ -344,19 +344,17 @@ func (l *vfcm) toDevice(d fakefcm.Delivery) {
 	}
 	x := l.w.fcmCrossing(l)
 	x.frame = fakefcm.DeviceFrame{Type: d.Kind, Message: d.Message}
-	l.w.eng.After(l.w.links.Delay(l.dev), x.run)
+	l.w.eng.after(l.w.links.Delay(l.dev), x)
 }
 
-// crossing is a push on its way down a phone's FCM channel, or an acknowledgement on its way up.
-// The world reuses crossings once they have arrived, each with its event function bound once:
-// a day in the life carries hundreds of thousands of pushes, and a closure for each push and
-// each ack.
+// crossing is a push on its way down a phone's FCM channel, or an acknowledgement on its way up:
+// the event of its arrival. The world reuses crossings once they have arrived: a day in the life
+// carries hundreds of thousands of pushes and acks.
 type crossing struct {
 	l     *vfcm
 	up    bool                // an ack to FCM; else a push to the phone
 	ack   string              // the message ID acknowledged
 	frame fakefcm.DeviceFrame // the push
-	run   func()              // arrive, bound to this crossing
 }
 
 // fcmCrossing returns a crossing on l to fill in and schedule.
@@ -366,16 +364,16 @@ func (w *VirtualWorld) fcmCrossing(l *vfcm) *crossing {
 		x, w.crossings = w.crossings[n-1], w.crossings[:n-1]
 	} else {
 		x = &crossing{}
-		x.run = x.arrive
 	}
 	x.l = l
 	return x
 }
 
-// arrive carries the crossing out and frees it for the next (first: what it runs may send more).
-func (x *crossing) arrive() {
+// happen (event) carries the crossing out and frees it for the next (first: what it runs may
+// send more).
+func (x *crossing) happen() {
 	l, up, ack, f := x.l, x.up, x.ack, x.frame
-	*x = crossing{run: x.run}
+	*x = crossing{}
 	l.w.crossings = append(l.w.crossings, x)
 	if up {
 		if l.open {

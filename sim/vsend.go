@@ -16,21 +16,46 @@ func (w *VirtualWorld) sendToFCM(p relay.Push, src pushSource) {
 	t := w.newTrip()
 	t.p, t.src, t.wc = p, src, w.certs[p.CertificateID]
 	w.queued[p.ID] = struct{}{}
-	w.eng.After(w.cfg.BackendLatency, t.arriveFn)
+	t.next(w.cfg.BackendLatency, tripArrive)
 }
 
 // fcmTrip is one push on its way to FCM and its answer on the way back: the state of both
-// crossings in one struct, which the world reuses once the answer is back, with its event
-// functions bound once (a day in the life makes hundreds of thousands of trips, and a method
-// value passed to the engine is an allocation of its own).
+// crossings in one struct, and the event of whichever is under way (its stage). The world
+// reuses trips once the answer is back: a day in the life makes hundreds of thousands.
 type fcmTrip struct {
-	w   *VirtualWorld
-	p   relay.Push
-	src pushSource
-	wc  *worldCert       // the push's certificate as it was when sent; nil if none
-	res relay.PushResult // FCM's answer, once it has one
-	// arriveFn, answerFn and timedOutFn are arrive, answer and timedOut bound to this trip.
-	arriveFn, answerFn, timedOutFn func()
+	w     *VirtualWorld
+	p     relay.Push
+	src   pushSource
+	wc    *worldCert       // the push's certificate as it was when sent; nil if none
+	res   relay.PushResult // FCM's answer, once it has one
+	stage tripStage        // what the trip's event does when it comes
+}
+
+// tripStage is the part of a trip its pending event carries out.
+type tripStage uint8
+
+const (
+	tripArrive   tripStage = iota // the push reaches FCM (arrive)
+	tripAnswer                    // FCM's answer reaches the relay (answer)
+	tripTimedOut                  // the sender gives up on a cut backend (timedOut)
+)
+
+// next schedules the trip's stage d from now.
+func (t *fcmTrip) next(d time.Duration, stage tripStage) {
+	t.stage = stage
+	t.w.eng.after(d, t)
+}
+
+// happen (event) carries out the trip's stage.
+func (t *fcmTrip) happen() {
+	switch t.stage {
+	case tripArrive:
+		t.arrive()
+	case tripAnswer:
+		t.answer()
+	case tripTimedOut:
+		t.timedOut()
+	}
 }
 
 // newTrip returns a trip to fill in: one that has ended, or a new one.
@@ -40,15 +65,13 @@ func (w *VirtualWorld) newTrip() *fcmTrip {
 		w.spareTrips = w.spareTrips[:n-1]
 		return t
 	}
-	t := &fcmTrip{w: w}
-	t.arriveFn, t.answerFn, t.timedOutFn = t.arrive, t.answer, t.timedOut
-	return t
+	return &fcmTrip{w: w}
 }
 
 // end frees the trip for the next push, once nothing will read it.
 func (t *fcmTrip) end() {
 	w := t.w
-	*t = fcmTrip{w: w, arriveFn: t.arriveFn, answerFn: t.answerFn, timedOutFn: t.timedOutFn}
+	*t = fcmTrip{w: w}
 	w.spareTrips = append(w.spareTrips, t)
 }
 
@@ -60,7 +83,7 @@ func (t *fcmTrip) arrive() {
 			delete(w.queued, p.ID)
 		}
 		t.res = relay.PushResult{ID: p.ID, Err: &relay.PushError{Code: relay.ErrCodeTimeout, Message: "no answer within the send timeout"}}
-		w.eng.After(w.cfg.SendTimeout-lat, t.timedOutFn)
+		t.next(w.cfg.SendTimeout-lat, tripTimedOut)
 		return
 	}
 	stale := w.stale(src, p.ID)
@@ -87,7 +110,7 @@ func (t *fcmTrip) arrive() {
 		back = w.cfg.SendTimeout - lat
 		t.res = relay.PushResult{ID: p.ID, Err: &relay.PushError{Code: relay.ErrCodeTimeout, Message: "no answer within the send timeout"}}
 	}
-	w.eng.After(back, t.answerFn)
+	t.next(back, tripAnswer)
 }
 
 // timedOut is the sender giving up on a push that the cut backend never answered.
