@@ -119,9 +119,7 @@ func (c *Core) deviceLimits(d *device) *deviceLimits {
 		err = errors.Join(err, l.bucket.Init(t.CollapsibleBurst, t.CollapsibleRefill.D()))
 		l.collapsible = &l.bucket
 	}
-	if err != nil { // the throttles were validated when set (Throttles.Validate): a bug
-		panic(fmt.Sprintf("device throttles from validated settings: %v", err))
-	}
+	ratelimit.MustInit(err) // Throttles.Validate checked these
 	d.limits = l
 	return l
 }

@@ -116,20 +116,12 @@ func (c *Core) capsOf(d *device) *deviceCaps {
 		caps = a.caps
 	}
 	dc := &deviceCaps{}
-	mustLimit(errors.Join(
+	ratelimit.MustInit(errors.Join( // Caps.Validate checked these
 		dc.perMinute.Init(caps.PerMinute, time.Minute, ratelimit.DefaultSlots),
 		dc.perHour.Init(caps.PerHour, time.Hour, ratelimit.DefaultSlots),
 		dc.burst.Init(caps.Burst, caps.Refill.D())))
 	d.caps = dc
 	return dc
-}
-
-// mustLimit panics on an error building a limiter from settings that were validated when they
-// were set (Caps.Validate, Config.Validate): such an error is a bug, not bad input.
-func mustLimit(err error) {
-	if err != nil {
-		panic(fmt.Sprintf("limiter from validated settings: %v", err))
-	}
 }
 
 // next returns when the caps next allow a push (now if they do).

@@ -86,7 +86,8 @@ type device struct {
 func (c *Core) Open(now time.Time, id ConnID) {
 	now = c.observe(now)
 	cn := &conn{id: id, lastSeen: now}
-	mustLimit(cn.frames.Init(c.cfg.FrameBurst, time.Second/time.Duration(c.cfg.FramesPerSecond)))
+	// Config.Validate checked the flood settings.
+	ratelimit.MustInit(cn.frames.Init(c.cfg.FrameBurst, time.Second/time.Duration(c.cfg.FramesPerSecond)))
 	c.conns[id] = cn
 	c.timers.Push(now.Add(c.cfg.HeartbeatDeadline.D()), timer{kind: timerHeartbeat, conn: cn, gen: cn.gen})
 }

@@ -76,6 +76,14 @@ func MustWindow(limit int, span time.Duration, slots int) *Window {
 	return w
 }
 
+// MustInit panics on err, an error of Window.Init or Bucket.Init (or several, joined) on settings
+// that were validated when they were set: such an error is a bug, not bad input.
+func MustInit(err error) {
+	if err != nil {
+		panic(fmt.Sprintf("limiter from validated settings: %v", err))
+	}
+}
+
 // Limit reports the most events the window admits in any Span.
 func (w *Window) Limit() int { return w.limit }
 

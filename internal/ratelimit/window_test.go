@@ -52,6 +52,15 @@ func TestWindowInitInPlace(t *testing.T) {
 	require.Zero(t, w.Count(epoch))
 }
 
+// TestMustInitPanicsOnlyOnAnError: a limiter built from validated settings that fails anyway is
+// a bug, said with what failed; one that does not fail goes on.
+func TestMustInitPanicsOnlyOnAnError(t *testing.T) {
+	var w Window
+	require.NotPanics(t, func() { MustInit(w.Init(1, time.Minute, 60)) })
+	require.PanicsWithValue(t, "limiter from validated settings: window limit 0: must be at least 1",
+		func() { MustInit(w.Init(0, time.Minute, 60)) })
+}
+
 // TestPropertyWindowBound checks the contract against a brute-force count: whatever the event
 // times, no interval of length Span holds more than Limit admitted events, and Next names the
 // first instant at which an event is admitted again.
