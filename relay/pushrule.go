@@ -149,7 +149,7 @@ func (c *Core) pushOrHold(d *device, m StoredMsg) {
 		dc.take(c.now)
 		d.unread++
 		c.recordSession(d)
-		c.startPush(c.buildPush(d, []StoredMsg{m}))
+		c.startPush(d, c.buildPush(d, []StoredMsg{m}))
 		return
 	}
 	d.held = append(d.held, m.Seq)
@@ -200,7 +200,7 @@ func (c *Core) sendSummary(d *device) {
 	dc.take(c.now)
 	d.unread++
 	c.recordSession(d)
-	c.startPush(c.buildPush(d, msgs))
+	c.startPush(d, c.buildPush(d, msgs))
 }
 
 // unpushable says why a device can no longer be pushed, or "" if it can.

@@ -43,13 +43,12 @@ const (
 	ErrCodeUnauthenticated = "UNAUTHENTICATED"
 )
 
-// startPush registers a push as unfinished and hands it to the driver.
-func (c *Core) startPush(p Push) {
+// startPush registers a push to device d (its Device) as unfinished and hands it to the driver.
+func (c *Core) startPush(d *device, p Push) {
 	c.pushCounter++
 	p.ID = c.pushCounter
 	p.Attempt = 1
 	c.pushes[p.ID] = &pendingPush{push: p}
-	d := c.device(p.Device)
 	d.pushes = append(d.pushes, p.ID)
 	c.tracePush(p, ReasonPushed, "", "")
 	if c.recording() {
