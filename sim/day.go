@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/pushlab/pushlab/internal/secret"
@@ -234,7 +235,7 @@ func (p *dayPlan) runNext() {
 		}
 	case actSend:
 		ph.sent++
-		if ph.d.Send(relay.ClientFrame{To: p.users[a.to], Text: fmt.Sprintf("m%d", ph.sent)}) {
+		if ph.d.Send(relay.ClientFrame{To: p.users[a.to], Text: "m" + strconv.Itoa(ph.sent)}) {
 			p.res.Sent++
 		}
 	case actBackground:
