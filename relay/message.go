@@ -117,20 +117,18 @@ func (c *Core) send(sdkAppID uint64, fromDevice string, from *user, req SendRequ
 		for _, m := range g.Members {
 			targets = append(targets, sendTarget{user: UserKey{sdkAppID, m}, conv: conv})
 		}
+	} else if req.To == req.From {
+		targets = append(targets, sendTarget{user: from.key, conv: from.c2cConv(), u: from})
 	} else {
+		// The recipient's copy under the sender's conversation, the sender's under the recipient's.
 		to := UserKey{sdkAppID, req.To}
-		toU := from
-		if req.To != req.From {
-			toU = c.users[to] // nil if this core has no record of the user
+		toU := c.users[to] // nil if this core has no record of the user
+		conv := c2cConvID(req.To)
+		if toU != nil {
+			conv = toU.c2cConv() // made once per user
 		}
-		targets = append(targets, sendTarget{user: to, conv: from.c2cConv(), u: toU})
-		if req.To != req.From {
-			conv := c2cConvID(req.To)
-			if toU != nil {
-				conv = toU.c2cConv() // made once per user
-			}
-			targets = append(targets, sendTarget{user: from.key, conv: conv, u: from})
-		}
+		targets = append(targets, sendTarget{user: to, conv: from.c2cConv(), u: toU},
+			sendTarget{user: from.key, conv: conv, u: from})
 	}
 	c.msgCounter++
 	if c.recording() {
