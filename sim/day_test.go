@@ -52,3 +52,18 @@ func BenchmarkDayInTheLife(b *testing.B) {
 		b.ReportMetric(float64(res.LiveHeap)/(1<<20), "live-MB")
 	}
 }
+
+// TestDayIsTheSameWarmedOrNot: the plan's warming (dayPlan.warm, and the cores' hints it calls)
+// changes nothing a day does: event for event, the same log.
+func TestDayIsTheSameWarmedOrNot(t *testing.T) {
+	day := func(cold bool) DayResult {
+		res, err := RunDay(DayConfig{Seed: 3, Devices: 120, Duration: 6 * time.Hour, cold: cold, tune: func(c *VirtualConfig) { c.Log = true }}, time.Now)
+		require.NoError(t, err)
+		res.Wall = 0
+		return res
+	}
+	warm, cold := day(false), day(true)
+	require.NotZero(t, warm.logHash)
+	require.Positive(t, warm.Pushes)
+	require.Equal(t, cold, warm)
+}
