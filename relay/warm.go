@@ -27,8 +27,9 @@ const warmBatch = 8
 // next slots and their devices; then each device's binding, caps, connection and pending
 // pushes; then the binding's token, which the push carries, and the connection's place in the
 // core's map. A level's fetches overlap, so a batch waits about once a level, where the send
-// would wait once a record. The simulator calls it as its phones send, some 20 ms of virtual
-// time (a dozen events) before the core reads what it fetched.
+// would wait once a record. The simulator's day in the life gives it its next sends, eight
+// at a time, shortly before their frames reach the core (a dozen events: a frame takes 20 ms
+// of virtual time to cross).
 func (c *Core) Warm(hints []SendHint) {
 	for len(hints) > 0 {
 		n := min(len(hints), warmBatch)
