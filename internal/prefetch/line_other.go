@@ -2,7 +2,5 @@
 
 package prefetch
 
-import "unsafe"
-
 // line does nothing where this package has no instruction for it.
-func line(unsafe.Pointer) {}
+func line(uintptr) {}

@@ -13,13 +13,15 @@ package prefetch
 import "unsafe"
 
 // Of starts fetching the cache line that holds *p; nil is allowed and does nothing useful.
-func Of[T any](p *T) { line(unsafe.Pointer(p)) }
+func Of[T any](p *T) { line(uintptr(unsafe.Pointer(p))) }
 
-// Lines starts fetching n cache lines from *p on (a record larger than one line).
+// Lines starts fetching n cache lines from *p on (a record larger than one line). The lines
+// may run past the end of *p's object: the addresses are only handed to the processor, never
+// made into pointers.
 func Lines[T any](p *T, n int) {
-	a := unsafe.Pointer(p)
+	a := uintptr(unsafe.Pointer(p))
 	for i := range n {
-		line(unsafe.Add(a, i*lineSize))
+		line(a + uintptr(i*lineSize))
 	}
 }
 

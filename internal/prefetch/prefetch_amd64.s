@@ -1,7 +1,7 @@
 #include "textflag.h"
 
-// func line(p unsafe.Pointer)
+// func line(addr uintptr)
 TEXT ·line(SB), NOSPLIT|NOFRAME, $0-8
-	MOVQ p+0(FP), AX
+	MOVQ addr+0(FP), AX
 	PREFETCHT0 (AX)
 	RET
