@@ -57,9 +57,7 @@ func (c *Core) warm(hints []SendHint) {
 		_ = c.pushes[c.pushCounter+uint64(i)+1]
 	}
 	for _, u := range us[:nu] {
-		if k := len(u.inbox); k < cap(u.inbox) {
-			prefetch.Of(&u.inbox[:k+1][k])
-		}
+		prefetch.Append(u.inbox)
 		prefetch.Of(unsafe.SliceData(u.devices))
 	}
 	var ds [4 * warmBatch]*device
@@ -74,9 +72,7 @@ func (c *Core) warm(hints []SendHint) {
 	for _, d := range ds[:nd] {
 		prefetch.Of(d.binding)
 		prefetch.Of(d.conn)
-		if k := len(d.pushes); k < cap(d.pushes) {
-			prefetch.Of(&d.pushes[:k+1][k])
-		}
+		prefetch.Append(d.pushes)
 		if dc := d.caps; dc != nil {
 			prefetch.Of(&dc.perMinute)
 			prefetch.Of(&dc.perHour)
@@ -84,8 +80,8 @@ func (c *Core) warm(hints []SendHint) {
 		}
 	}
 	for _, d := range ds[:nd] {
-		if b := d.binding; b != nil && b.Token != "" {
-			prefetch.Lines(unsafe.StringData(b.Token), (len(b.Token)+63)/64)
+		if b := d.binding; b != nil {
+			prefetch.String(b.Token)
 		}
 		if cn := d.conn; cn != nil {
 			_ = c.conns[cn.id]

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unsafe"
 
 	"github.com/pushlab/pushlab/internal/prefetch"
 	"github.com/pushlab/pushlab/internal/secret"
@@ -246,8 +245,8 @@ func (p *dayPlan) warm(steps []step) {
 	for _, s := range sends[:n] {
 		prefetch.Of(p.phones[s.phone()].d)
 		prefetch.Of(p.phones[s.to].d)
-		prefetch.Of(unsafe.StringData(p.users[s.phone()]))
-		prefetch.Of(unsafe.StringData(p.users[s.to]))
+		prefetch.String(p.users[s.phone()])
+		prefetch.String(p.users[s.to])
 	}
 	var hints [warmAhead]relay.SendHint
 	var tokens [warmAhead]string

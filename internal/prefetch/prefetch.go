@@ -15,13 +15,22 @@ import "unsafe"
 // Of starts fetching the cache line that holds *p; nil is allowed and does nothing useful.
 func Of[T any](p *T) { line(uintptr(unsafe.Pointer(p))) }
 
-// Lines starts fetching n cache lines from *p on (a record larger than one line). The lines
-// may run past the end of *p's object: the addresses are only handed to the processor, never
-// made into pointers.
-func Lines[T any](p *T, n int) {
-	a := uintptr(unsafe.Pointer(p))
-	for i := range n {
-		line(a + uintptr(i*lineSize))
+// String starts fetching the cache lines that hold s's bytes (a token, an ID).
+func String(s string) {
+	if s == "" {
+		return
+	}
+	a := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	for at := a &^ (lineSize - 1); at < a+uintptr(len(s)); at += lineSize {
+		line(at)
+	}
+}
+
+// Append starts fetching the place where append would put s's next element, if s has room for
+// it (the tail of a growing inbox or list); a full s is left alone, since append moves it.
+func Append[T any](s []T) {
+	if k := len(s); k < cap(s) {
+		Of(&s[:k+1][k])
 	}
 }
 
